@@ -1,0 +1,147 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+)
+
+// ErrReused is returned by Do when the request_id was first used with another method or request.
+var ErrReused = errors.New("request_id was already used for a different request")
+
+// Key identifies one create request.
+type Key struct {
+	TenantID string
+	// RequestID is the client's request_id. Empty means the request is not idempotent: Do just
+	// creates.
+	RequestID string
+	// Method is the full gRPC method name, e.g. "/pipa.registry.v1.RegistryService/CreateUnit".
+	Method string
+	// RequestHash fingerprints the request without its request_id; see RequestHash.
+	RequestHash []byte
+}
+
+// DDL returns the statement that creates schema's idempotency table, for the service's migration.
+func DDL(schema string) string {
+	return fmt.Sprintf(`CREATE TABLE %s.idempotency (
+  tenant_id    text NOT NULL,
+  request_id   text NOT NULL,
+  method       text NOT NULL,
+  request_hash bytea NOT NULL,
+  resource     text NOT NULL,
+  create_time  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, request_id)
+);`, schema)
+}
+
+// RequestHash is the SHA-256 of req's deterministic protobuf encoding with its top-level
+// request_id field cleared, so that a retry with the same request_id matches the first call and
+// a different request under the same request_id does not. req is not modified.
+func RequestHash(req proto.Message) ([]byte, error) {
+	m := proto.Clone(req).ProtoReflect()
+	if fd := m.Descriptor().Fields().ByName("request_id"); fd != nil {
+		m.Clear(fd)
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m.Interface())
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: hash request: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}
+
+// Do runs create at most once per (tenant, request_id) in schema's idempotency table. create
+// must create the resource through tx and return its name.
+//
+// On the first call Do returns create's name with replayed false. When the key was already
+// recorded with the same method and request hash, Do does not call create and returns the
+// recorded name with replayed true. When it was recorded for another request, Do returns
+// ErrReused. Any error leaves tx in a state the caller must roll back (pgdb.InTx does).
+func Do(ctx context.Context, tx pgx.Tx, schema string, key Key, create func() (string, error)) (resource string, replayed bool, err error) {
+	if key.RequestID == "" {
+		resource, err = create()
+		return resource, false, err
+	}
+	if err := pgdb.ValidSchema(schema); err != nil {
+		return "", false, err
+	}
+	existing, err := claim(ctx, tx, schema, key)
+	if err != nil {
+		return "", false, err
+	}
+	if existing != "" {
+		return existing, true, nil
+	}
+	resource, err = create()
+	if err != nil {
+		return "", false, err
+	}
+	if resource == "" {
+		return "", false, errors.New("idempotency: create returned an empty resource name")
+	}
+	_, err = tx.Exec(ctx, "UPDATE "+schema+".idempotency SET resource = $3 WHERE tenant_id = $1 AND request_id = $2",
+		key.TenantID, key.RequestID, resource)
+	if err != nil {
+		return "", false, fmt.Errorf("idempotency: record %s: %w", resource, err)
+	}
+	return resource, false, nil
+}
+
+// claim inserts key's row, with an empty resource that Do fills in before its transaction
+// commits, and returns "" if the row is new. If a committed row holds the key it returns that
+// row's resource, or ErrReused if the row belongs to another request.
+func claim(ctx context.Context, tx pgx.Tx, schema string, key Key) (string, error) {
+	insert := "INSERT INTO " + schema + ".idempotency (tenant_id, request_id, method, request_hash, resource) " +
+		"VALUES ($1, $2, $3, $4, '') ON CONFLICT (tenant_id, request_id) DO NOTHING"
+	lookup := "SELECT method, request_hash, resource FROM " + schema + ".idempotency " +
+		"WHERE tenant_id = $1 AND request_id = $2"
+	// A second attempt is needed only if Purge deleted the conflicting row between the two
+	// statements; a third would need that to happen twice.
+	for range 3 {
+		tag, err := tx.Exec(ctx, insert, key.TenantID, key.RequestID, key.Method, key.RequestHash)
+		if err != nil {
+			return "", fmt.Errorf("idempotency: claim request_id: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return "", nil
+		}
+		// A new statement: under READ COMMITTED it sees the row that made the insert do nothing.
+		var method, resource string
+		var hash []byte
+		err = tx.QueryRow(ctx, lookup, key.TenantID, key.RequestID).Scan(&method, &hash, &resource)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("idempotency: read request_id: %w", err)
+		}
+		if method != key.Method || !bytes.Equal(hash, key.RequestHash) {
+			return "", ErrReused
+		}
+		return resource, nil
+	}
+	return "", errors.New("idempotency: claim request_id: its record kept disappearing")
+}
+
+// Purge deletes schema's records created more than olderThan ago and returns how many it deleted.
+// A request_id whose record is gone counts as new again.
+func Purge(ctx context.Context, pool *pgxpool.Pool, schema string, olderThan time.Duration) (int64, error) {
+	if err := pgdb.ValidSchema(schema); err != nil {
+		return 0, err
+	}
+	tag, err := pool.Exec(ctx, "DELETE FROM "+schema+".idempotency WHERE create_time < now() - $1 * interval '1 microsecond'",
+		olderThan.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("idempotency: purge %s: %w", schema, err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,209 @@
+// Package server is the bootstrap every pipa service shares: a gRPC server with health,
+// reflection, panic recovery, OpenTelemetry stats, authentication and pipa's error translation;
+// the REST edge (grpc-gateway mux with otelhttp, CORS, rate limits on public paths, /metrics,
+// /openapi.json); and graceful shutdown of both. Services register themselves on what it builds,
+// so monolithic and microservices modes run the same code.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	"github.com/pipa-kr/pipa/pkg/ratelimit"
+)
+
+// GRPCOptions configures NewGRPC.
+type GRPCOptions struct {
+	// Verifier checks bearer tokens.
+	Verifier auth.Verifier
+	// Public reports the full method names callable without a token.
+	Public func(fullMethod string) bool
+	// PublicLimiter rate-limits public methods per client; nil disables.
+	PublicLimiter *ratelimit.Limiter
+}
+
+// NewGRPC builds a gRPC server with pipa's interceptor chain and the health and reflection
+// services registered. The returned health server starts SERVING for "".
+func NewGRPC(o GRPCOptions) (*grpc.Server, *health.Server) {
+	public := o.Public
+	o.Public = func(m string) bool {
+		// Probes and tooling need no token: health says nothing about data, and reflection only
+		// describes the published API.
+		return strings.HasPrefix(m, "/grpc.health.v1.Health/") || strings.HasPrefix(m, "/grpc.reflection.") ||
+			(public != nil && public(m))
+	}
+	unary := []grpc.UnaryServerInterceptor{
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
+	}
+	if o.PublicLimiter != nil {
+		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(o.Public))
+	}
+	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors)
+	s := grpc.NewServer(
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
+			auth.StreamServerInterceptor(o.Verifier, o.Public),
+		),
+	)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	reflection.Register(s)
+	return s, hs
+}
+
+func recovered(ctx context.Context, p any) error {
+	slog.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// translateErrors is where every handler error becomes a gRPC status (apierr.ToStatus).
+func translateErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	if err != nil {
+		return nil, apierr.ToStatus(err)
+	}
+	return resp, nil
+}
+
+// NewGatewayMux is the grpc-gateway mux with pipa's JSON conventions: lowerCamelCase names,
+// unknown fields rejected, errors as google.rpc.Status with details.
+func NewGatewayMux() *runtime.ServeMux {
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+			switch strings.ToLower(h) {
+			case "x-request-id", "if-match":
+				return strings.ToLower(h), true
+			}
+			return runtime.DefaultHeaderMatcher(h)
+		}),
+	)
+}
+
+// HTTPOptions configures Handler.
+type HTTPOptions struct {
+	// Gateway serves the REST API (mounted at /).
+	Gateway http.Handler
+	// Pages are extra handlers by pattern (the public HTML pages, /openapi.json).
+	Pages map[string]http.Handler
+	// Metrics serves /metrics.
+	Metrics http.Handler
+	// Health answers /healthz (200 when serving).
+	Health func() bool
+	// Origins are the frontend origins allowed by CORS.
+	Origins []string
+	// PublicLimiter rate-limits the public paths (/v1/public/, /p/) per client; nil disables.
+	PublicLimiter *ratelimit.Limiter
+}
+
+// Handler composes the HTTP edge.
+func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", o.Gateway)
+	for pattern, h := range o.Pages {
+		mux.Handle(pattern, h)
+	}
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if o.Health != nil && !o.Health() {
+			http.Error(w, "not serving", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	var h http.Handler = mux
+	if o.PublicLimiter != nil {
+		h = o.PublicLimiter.Middleware(isPublicPath, h)
+	}
+	if cors != nil && len(o.Origins) > 0 {
+		h = cors(o.Origins, h)
+	}
+	return otelhttp.NewHandler(h, "pipa.http", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return r.Method + " " + r.URL.Path
+	}))
+}
+
+func isPublicPath(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/v1/public/") || strings.HasPrefix(r.URL.Path, "/p/")
+}
+
+// Listener is a named server bound to an address.
+type Listener struct {
+	Name string
+	Lis  net.Listener
+	// Exactly one of GRPC and HTTP is set.
+	GRPC *grpc.Server
+	HTTP *http.Server
+}
+
+// Serve runs every listener until ctx is done or one fails, then stops them all gracefully
+// (in-flight calls get up to grace to finish).
+func Serve(ctx context.Context, grace time.Duration, ls ...Listener) error {
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() {
+			var err error
+			if l.GRPC != nil {
+				err = l.GRPC.Serve(l.Lis)
+			} else {
+				err = l.HTTP.Serve(l.Lis)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- fmt.Errorf("%s: %w", l.Name, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	for _, l := range ls {
+		if l.HTTP != nil {
+			_ = l.HTTP.Shutdown(sctx)
+			continue
+		}
+		done := make(chan struct{})
+		go func() { l.GRPC.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-sctx.Done():
+			l.GRPC.Stop()
+		}
+	}
+	return first
+}

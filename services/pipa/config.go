@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+)
+
+// config is every setting of a pipa process. Each flag defaults to its PIPA_* variable.
+type config struct {
+	target       string
+	databaseURL  string
+	grpcAddr     string
+	httpAddr     string
+	registryAddr string
+	devKey       string
+	oidcIssuer   string
+	oidcAudience string
+	oidcRoles    string
+	origins      string
+	publicRate   float64
+	publicBurst  int
+	migrate      bool
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.target, "target", env("PIPA_TARGET", "all"), "what to run: all, registry, requests, ledger, retention or gateway (PIPA_TARGET)")
+	fs.StringVar(&c.databaseURL, "database-url", env("PIPA_DATABASE_URL", os.Getenv("DATABASE_URL")), "PostgreSQL URL (PIPA_DATABASE_URL or DATABASE_URL)")
+	fs.StringVar(&c.grpcAddr, "grpc-addr", env("PIPA_GRPC_ADDR", ":9090"), "gRPC listen address (PIPA_GRPC_ADDR)")
+	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, /metrics (PIPA_HTTP_ADDR)")
+	fs.StringVar(&c.registryAddr, "registry-addr", env("PIPA_REGISTRY_ADDR", ""), "registry gRPC address the gateway calls; this process's own in -target=all (PIPA_REGISTRY_ADDR)")
+	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ".data/dev-key.pem"), "Ed25519 key file for development tokens, used when no OIDC issuer is set (PIPA_DEV_KEY)")
+	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OIDC issuer URL whose JWKS verifies tokens in production (PIPA_OIDC_ISSUER)")
+	fs.StringVar(&c.oidcAudience, "oidc-audience", env("PIPA_OIDC_AUDIENCE", "pipa"), "expected token audience (PIPA_OIDC_AUDIENCE)")
+	fs.StringVar(&c.oidcRoles, "oidc-roles-claim", env("PIPA_OIDC_ROLES_CLAIM", auth.DefaultRolesClaim), "claim holding pipa role grants (PIPA_OIDC_ROLES_CLAIM)")
+	fs.StringVar(&c.origins, "cors-origins", env("PIPA_CORS_ORIGINS", ""), "comma-separated frontend origins allowed by CORS (PIPA_CORS_ORIGINS)")
+	fs.Float64Var(&c.publicRate, "public-rate", envFloat("PIPA_PUBLIC_RATE", 20), "requests per second per client on public endpoints; 0 disables (PIPA_PUBLIC_RATE)")
+	fs.IntVar(&c.publicBurst, "public-burst", int(envFloat("PIPA_PUBLIC_BURST", 40)), "burst on public endpoints (PIPA_PUBLIC_BURST)")
+	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
+}
+
+func (c *config) originList() []string {
+	var out []string
+	for _, o := range strings.Split(c.origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// verifier is OIDC when an issuer is configured, else the local development key.
+func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
+	if c.oidcIssuer != "" {
+		return auth.NewOIDCVerifier(ctx, c.oidcIssuer, c.oidcAudience, c.oidcRoles)
+	}
+	if c.devKey == "" {
+		return nil, errors.New("no token verifier: set PIPA_OIDC_ISSUER (production) or PIPA_DEV_KEY (development)")
+	}
+	key, err := auth.LoadOrCreateDevKey(c.devKey)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), nil
+}

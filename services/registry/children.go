@@ -1,0 +1,262 @@
+package registry
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/store/pg"
+)
+
+// child describes one kind of resource that lives under a unit; officers, sites, files and
+// processors share one implementation of the standard methods.
+type child[M proto.Message] struct {
+	kind     pg.Kind
+	field    string // request field holding the resource, e.g. "site"
+	newMsg   func() M
+	validate func(M) apierr.Violations
+	refs     func(M) map[string]string // field → referenced resource name
+}
+
+var (
+	officerKind = child[*registryv1.Officer]{kind: pg.Officers, field: "officer",
+		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer}
+	siteKind = child[*registryv1.Site]{kind: pg.Sites, field: "site",
+		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite,
+		refs: func(s *registryv1.Site) map[string]string {
+			return map[string]string{"site.manager": s.GetManager(), "site.processor": s.GetProcessor()}
+		}}
+	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, field: "file",
+		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile,
+		refs: func(f *registryv1.PersonalInformationFile) map[string]string {
+			m := map[string]string{}
+			for i, p := range f.GetProcessors() {
+				m[fieldIdx("file.processors", i)] = p
+			}
+			return m
+		}}
+	processorKind = child[*registryv1.Processor]{kind: pg.Processors, field: "processor",
+		newMsg: func() *registryv1.Processor { return &registryv1.Processor{} }, validate: validateProcessor}
+)
+
+// refKind is the kind a reference field points at.
+func refKind(field string) pg.Kind {
+	if strings.Contains(field, "manager") {
+		return pg.Officers
+	}
+	return pg.Processors
+}
+
+// checkRefs verifies that every referenced officer or processor exists in the same tenant.
+func (c child[M]) checkRefs(ctx context.Context, ts *pg.TenantStore, tenant string, m M) error {
+	if c.refs == nil {
+		return nil
+	}
+	var vs apierr.Violations
+	for field, name := range c.refs(m) {
+		if name == "" {
+			continue
+		}
+		kind := refKind(field)
+		t, u, id, err := parseChild(field, name, kind)
+		if err != nil || t != tenant {
+			vs.Add(field, "reference", "must name a %s of this tenant: tenants/%s/units/{unit}/%s/{id} (got %q)", strings.TrimSuffix(string(kind), "s"), tenant, kind, name)
+			continue
+		}
+		if err := ts.GetChild(ctx, kind, u, id, newRef(kind)); err != nil {
+			vs.Add(field, "reference", "%s does not exist", name)
+		}
+	}
+	return vs.Err()
+}
+
+func newRef(kind pg.Kind) proto.Message {
+	if kind == pg.Officers {
+		return &registryv1.Officer{}
+	}
+	return &registryv1.Processor{}
+}
+
+func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID string, in M, req proto.Message) (M, error) {
+	var zero M
+	t, u, err := parseUnit("parent", parent)
+	if err != nil {
+		return zero, err
+	}
+	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
+		return zero, err
+	}
+	m := proto_clone(in)
+	clearOutputOnly(m)
+	vs := c.validate(m)
+	checkID(&vs, c.field+"_id", id)
+	checkRequestID(&vs, requestID)
+	if err := vs.Err(); err != nil {
+		return zero, err
+	}
+	ts := s.store.Tenant(t)
+	if err := c.checkRefs(ctx, ts, t, m); err != nil {
+		return zero, err
+	}
+	if err := ts.CreateChild(ctx, c.kind, u, id, m, idem("Create"+string(c.kind), requestID, req)); err != nil {
+		return zero, err
+	}
+	return m, nil
+}
+
+func (c child[M]) get(ctx context.Context, s *Server, name string) (M, error) {
+	var zero M
+	t, u, id, err := parseChild("name", name, c.kind)
+	if err != nil {
+		return zero, err
+	}
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
+		return zero, err
+	}
+	m := c.newMsg()
+	if err := s.store.Tenant(t).GetChild(ctx, c.kind, u, id, m); err != nil {
+		return zero, err
+	}
+	return m, nil
+}
+
+func (c child[M]) list(ctx context.Context, s *Server, parent string, size int32, token string) ([]M, string, error) {
+	t, u, err := parseUnit("parent", parent)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, "", err
+	}
+	n, err := pageSize(size)
+	if err != nil {
+		return nil, "", err
+	}
+	ms, next, err := s.store.Tenant(t).ListChildren(ctx, c.kind, []string{u}, n, token, func() proto.Message { return c.newMsg() })
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]M, len(ms))
+	for i, m := range ms {
+		out[i] = m.(M)
+	}
+	return out, next, nil
+}
+
+func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb.FieldMask) (M, error) {
+	var zero M
+	name := in.ProtoReflect().Get(in.ProtoReflect().Descriptor().Fields().ByName("name")).String()
+	etag := in.ProtoReflect().Get(in.ProtoReflect().Descriptor().Fields().ByName("etag")).String()
+	t, u, id, err := parseChild(c.field+".name", name, c.kind)
+	if err != nil {
+		return zero, err
+	}
+	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
+		return zero, err
+	}
+	ts := s.store.Tenant(t)
+	cur := c.newMsg()
+	if err := ts.GetChild(ctx, c.kind, u, id, cur); err != nil {
+		return zero, err
+	}
+	if err := applyMask(cur, in, mask, nil); err != nil {
+		return zero, err
+	}
+	if err := c.validate(cur).Err(); err != nil {
+		return zero, err
+	}
+	if err := c.checkRefs(ctx, ts, t, cur); err != nil {
+		return zero, err
+	}
+	if err := ts.UpdateChild(ctx, c.kind, u, id, cur, etag); err != nil {
+		return zero, err
+	}
+	return cur, nil
+}
+
+func (c child[M]) delete(ctx context.Context, s *Server, name, etag string) (*emptypb.Empty, error) {
+	t, u, id, err := parseChild("name", name, c.kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
+		return nil, err
+	}
+	if err := s.store.Tenant(t).DeleteChild(ctx, c.kind, u, id, etag); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func (s *Server) CreateOfficer(ctx context.Context, r *registryv1.CreateOfficerRequest) (*registryv1.Officer, error) {
+	return officerKind.create(ctx, s, r.GetParent(), r.GetOfficerId(), r.GetRequestId(), r.GetOfficer(), r)
+}
+func (s *Server) GetOfficer(ctx context.Context, r *registryv1.GetOfficerRequest) (*registryv1.Officer, error) {
+	return officerKind.get(ctx, s, r.GetName())
+}
+func (s *Server) ListOfficers(ctx context.Context, r *registryv1.ListOfficersRequest) (*registryv1.ListOfficersResponse, error) {
+	ms, next, err := officerKind.list(ctx, s, r.GetParent(), r.GetPageSize(), r.GetPageToken())
+	return &registryv1.ListOfficersResponse{Officers: ms, NextPageToken: next}, err
+}
+func (s *Server) UpdateOfficer(ctx context.Context, r *registryv1.UpdateOfficerRequest) (*registryv1.Officer, error) {
+	return officerKind.update(ctx, s, r.GetOfficer(), r.GetUpdateMask())
+}
+func (s *Server) DeleteOfficer(ctx context.Context, r *registryv1.DeleteOfficerRequest) (*emptypb.Empty, error) {
+	return officerKind.delete(ctx, s, r.GetName(), r.GetEtag())
+}
+
+func (s *Server) CreateSite(ctx context.Context, r *registryv1.CreateSiteRequest) (*registryv1.Site, error) {
+	return siteKind.create(ctx, s, r.GetParent(), r.GetSiteId(), r.GetRequestId(), r.GetSite(), r)
+}
+func (s *Server) GetSite(ctx context.Context, r *registryv1.GetSiteRequest) (*registryv1.Site, error) {
+	return siteKind.get(ctx, s, r.GetName())
+}
+func (s *Server) ListSites(ctx context.Context, r *registryv1.ListSitesRequest) (*registryv1.ListSitesResponse, error) {
+	ms, next, err := siteKind.list(ctx, s, r.GetParent(), r.GetPageSize(), r.GetPageToken())
+	return &registryv1.ListSitesResponse{Sites: ms, NextPageToken: next}, err
+}
+func (s *Server) UpdateSite(ctx context.Context, r *registryv1.UpdateSiteRequest) (*registryv1.Site, error) {
+	return siteKind.update(ctx, s, r.GetSite(), r.GetUpdateMask())
+}
+func (s *Server) DeleteSite(ctx context.Context, r *registryv1.DeleteSiteRequest) (*emptypb.Empty, error) {
+	return siteKind.delete(ctx, s, r.GetName(), r.GetEtag())
+}
+
+func (s *Server) CreateFile(ctx context.Context, r *registryv1.CreateFileRequest) (*registryv1.PersonalInformationFile, error) {
+	return fileKind.create(ctx, s, r.GetParent(), r.GetFileId(), r.GetRequestId(), r.GetFile(), r)
+}
+func (s *Server) GetFile(ctx context.Context, r *registryv1.GetFileRequest) (*registryv1.PersonalInformationFile, error) {
+	return fileKind.get(ctx, s, r.GetName())
+}
+func (s *Server) ListFiles(ctx context.Context, r *registryv1.ListFilesRequest) (*registryv1.ListFilesResponse, error) {
+	ms, next, err := fileKind.list(ctx, s, r.GetParent(), r.GetPageSize(), r.GetPageToken())
+	return &registryv1.ListFilesResponse{Files: ms, NextPageToken: next}, err
+}
+func (s *Server) UpdateFile(ctx context.Context, r *registryv1.UpdateFileRequest) (*registryv1.PersonalInformationFile, error) {
+	return fileKind.update(ctx, s, r.GetFile(), r.GetUpdateMask())
+}
+func (s *Server) DeleteFile(ctx context.Context, r *registryv1.DeleteFileRequest) (*emptypb.Empty, error) {
+	return fileKind.delete(ctx, s, r.GetName(), r.GetEtag())
+}
+
+func (s *Server) CreateProcessor(ctx context.Context, r *registryv1.CreateProcessorRequest) (*registryv1.Processor, error) {
+	return processorKind.create(ctx, s, r.GetParent(), r.GetProcessorId(), r.GetRequestId(), r.GetProcessor(), r)
+}
+func (s *Server) GetProcessor(ctx context.Context, r *registryv1.GetProcessorRequest) (*registryv1.Processor, error) {
+	return processorKind.get(ctx, s, r.GetName())
+}
+func (s *Server) ListProcessors(ctx context.Context, r *registryv1.ListProcessorsRequest) (*registryv1.ListProcessorsResponse, error) {
+	ms, next, err := processorKind.list(ctx, s, r.GetParent(), r.GetPageSize(), r.GetPageToken())
+	return &registryv1.ListProcessorsResponse{Processors: ms, NextPageToken: next}, err
+}
+func (s *Server) UpdateProcessor(ctx context.Context, r *registryv1.UpdateProcessorRequest) (*registryv1.Processor, error) {
+	return processorKind.update(ctx, s, r.GetProcessor(), r.GetUpdateMask())
+}
+func (s *Server) DeleteProcessor(ctx context.Context, r *registryv1.DeleteProcessorRequest) (*emptypb.Empty, error) {
+	return processorKind.delete(ctx, s, r.GetName(), r.GetEtag())
+}

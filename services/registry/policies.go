@@ -1,0 +1,498 @@
+package registry
+
+import (
+	"context"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/services/registry/render"
+	"github.com/pipa-kr/pipa/services/registry/store/pg"
+)
+
+const (
+	draft     = registryv1.PolicyState_POLICY_STATE_DRAFT
+	announced = registryv1.PolicyState_POLICY_STATE_ANNOUNCED
+	archived  = registryv1.PolicyState_POLICY_STATE_ARCHIVED
+)
+
+// snapshot reads the unit's current data and its sub-units', to be frozen into a version.
+func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string) (*registryv1.UnitSnapshot, error) {
+	tenant, err := ts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	unit, err := ts.GetUnit(ctx, unitID)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := ts.Subtree(ctx, unitID)
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{unitID}
+	for _, u := range sub {
+		_, id, _ := parseUnit("unit", u.GetName())
+		ids = append(ids, id)
+	}
+	snap := &registryv1.UnitSnapshot{Tenant: tenant, Unit: unit, Subunits: sub}
+	if err := listAll(ctx, ts, officerKind, ids, &snap.Officers); err != nil {
+		return nil, err
+	}
+	if err := listAll(ctx, ts, siteKind, ids, &snap.Sites); err != nil {
+		return nil, err
+	}
+	if err := listAll(ctx, ts, fileKind, ids, &snap.Files); err != nil {
+		return nil, err
+	}
+	if err := listAll(ctx, ts, processorKind, ids, &snap.Processors); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func listAll[M proto.Message](ctx context.Context, ts *pg.TenantStore, c child[M], units []string, out *[]M) error {
+	token := ""
+	for {
+		ms, next, err := ts.ListChildren(ctx, c.kind, units, 500, token, func() proto.Message { return c.newMsg() })
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			*out = append(*out, m.(M))
+		}
+		if next == "" {
+			return nil
+		}
+		token = next
+	}
+}
+
+func (s *Server) CreatePolicyVersion(ctx context.Context, req *registryv1.CreatePolicyVersionRequest) (*registryv1.PolicyVersion, error) {
+	t, u, kind, err := parsePolicy("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
+		return nil, err
+	}
+	in := req.GetPolicyVersion()
+	vs := validateSections(kind, in.GetSections())
+	checkText(&vs, "policy_version.title", in.GetTitle())
+	checkRequestID(&vs, req.GetRequestId())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	ts := s.store.Tenant(t)
+	snap, err := snapshot(ctx, ts, u)
+	if err != nil {
+		return nil, err
+	}
+	v := &registryv1.PolicyVersion{
+		Kind:     kind,
+		State:    draft,
+		Title:    titleOr(in.GetTitle(), kind),
+		Sections: in.GetSections(),
+		Snapshot: snap,
+	}
+	out, err := ts.CreateVersion(ctx, u, v, idem("CreatePolicyVersion", req.GetRequestId(), req))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func titleOr(title string, kind registryv1.PolicyKind) string {
+	if title == "" {
+		return policy.DefaultTitle(kind)
+	}
+	return title
+}
+
+func (s *Server) GetPolicyVersion(ctx context.Context, req *registryv1.GetPolicyVersionRequest) (*registryv1.PolicyVersion, error) {
+	t, u, kind, n, err := parseVersion("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	ts := s.store.Tenant(t)
+	v, err := ts.GetVersion(ctx, u, kind, n)
+	if err != nil {
+		return nil, err
+	}
+	return v, s.decorate(ctx, ts, u, kind, v)
+}
+
+func (s *Server) ListPolicyVersions(ctx context.Context, req *registryv1.ListPolicyVersionsRequest) (*registryv1.ListPolicyVersionsResponse, error) {
+	t, u, kind, err := parsePolicy("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	ts := s.store.Tenant(t)
+	vs, err := ts.ListVersions(ctx, u, kind)
+	if err != nil {
+		return nil, err
+	}
+	s.setStanding(vs)
+	return &registryv1.ListPolicyVersionsResponse{PolicyVersions: vs}, nil
+}
+
+// decorate sets the computed end date and standing of versions from all versions of the policy.
+func (s *Server) decorate(ctx context.Context, ts *pg.TenantStore, u string, kind registryv1.PolicyKind, vs ...*registryv1.PolicyVersion) error {
+	pub, err := ts.PublishedVersions(ctx, u, kind)
+	if err != nil {
+		return err
+	}
+	s.setStanding(pub)
+	byNum := map[int32]*registryv1.PolicyVersion{}
+	for _, p := range pub {
+		byNum[p.GetNumber()] = p
+	}
+	for _, v := range vs {
+		if p, ok := byNum[v.GetNumber()]; ok {
+			v.EndDate, v.Standing = p.GetEndDate(), p.GetStanding()
+		}
+	}
+	return nil
+}
+
+// setStanding computes end dates and standings in place (WG26-24: each version's period).
+func (s *Server) setStanding(vs []*registryv1.PolicyVersion) {
+	byNum := map[int32]policy.Period{}
+	for _, p := range policy.Periods(vs, policy.Today(s.now())) {
+		byNum[p.Number] = p
+	}
+	for _, v := range vs {
+		if p, ok := byNum[v.GetNumber()]; ok {
+			v.Standing = p.Standing
+			if !p.End.IsZero() {
+				v.EndDate = p.End.String()
+			}
+		} else if v.GetState() == archived && v.GetEndDate() != "" {
+			// The oldest archived version, known only by its end.
+			v.Standing = registryv1.PolicyStanding_POLICY_STANDING_PAST
+		}
+	}
+}
+
+var draftPaths = map[string]bool{"title": true, "sections": true, "snapshot": true}
+
+func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.UpdatePolicyVersionRequest) (*registryv1.PolicyVersion, error) {
+	in := req.GetPolicyVersion()
+	t, u, kind, n, err := parseVersion("policy_version.name", in.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
+		return nil, err
+	}
+	vs := validateSections(kind, in.GetSections())
+	checkText(&vs, "policy_version.title", in.GetTitle())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	var out *registryv1.PolicyVersion
+	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
+		cur, err := tx.GetVersion(ctx, u, kind, n)
+		if err != nil {
+			return err
+		}
+		if cur.GetState() != draft {
+			return frozen(cur)
+		}
+		refresh := false
+		paths := req.GetUpdateMask().GetPaths()
+		for _, p := range paths {
+			refresh = refresh || p == "snapshot"
+		}
+		// The snapshot is never taken from the client: the "snapshot" path re-reads the registry.
+		src := proto_clone(in)
+		src.Snapshot = cur.GetSnapshot()
+		if err := applyMask(cur, src, req.GetUpdateMask(), draftPaths); err != nil {
+			return err
+		}
+		cur.Title = titleOr(cur.GetTitle(), kind)
+		if refresh {
+			if cur.Snapshot, err = snapshot(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		out, err = tx.UpdateVersion(ctx, u, cur, in.GetEtag())
+		return err
+	})
+	return out, err
+}
+
+func frozen(v *registryv1.PolicyVersion) error {
+	return apierr.Precondition("VERSION_FROZEN",
+		"version "+v.GetName()+" is "+v.GetState().String()+" and can no longer change; create a new version instead")
+}
+
+func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.ImportPolicyVersionRequest) (*registryv1.PolicyVersion, error) {
+	t, u, kind, err := parsePolicy("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, announceRoles); err != nil {
+		return nil, err
+	}
+	in := req.GetPolicyVersion()
+	var vs apierr.Violations
+	checkRequestID(&vs, req.GetRequestId())
+	vs = append(vs, validateSections(kind, in.GetSections())...)
+	if in.GetEffectiveDate() == "" && (len(in.GetSections()) > 0 || in.GetEndDate() == "") {
+		// Only the oldest archived version may be known by its end alone ("2011. 9.30 이전 적용").
+		vs.Add("policy_version.effective_date", "WG26-24", "an imported version needs the date it took effect (an archived one at least its end date)")
+	}
+	eff, okEff := parseDate(&vs, "policy_version.effective_date", in.GetEffectiveDate())
+	end, okEnd := parseDate(&vs, "policy_version.end_date", in.GetEndDate())
+	_, _ = parseDate(&vs, "policy_version.announce_date", in.GetAnnounceDate())
+	fromData := len(in.GetSections()) > 0
+	checkText(&vs, "policy_version.original_text", in.GetOriginalText())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	var out *registryv1.PolicyVersion
+	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
+		if err := tx.LockPolicy(ctx, u, kind); err != nil {
+			return err
+		}
+		all, err := tx.PublishedVersions(ctx, u, kind)
+		if err != nil {
+			return err
+		}
+		today := policy.Today(s.now())
+		others := policy.Declared(all)
+		if okEff {
+			var endDate policy.Date
+			if okEnd {
+				endDate = end
+			}
+			if v := policy.ValidateImport(eff, endDate, today, others); len(v) > 0 {
+				return apierr.Invalid(v...)
+			}
+		} else if okEnd && len(others) > 0 && !end.Before(others[0].Effective) {
+			return apierr.Invalid(apierr.Violation{Field: "policy_version.end_date", Rule: "WG26-24",
+				Description: "a version known only by its end date must end before every other version takes effect"})
+		}
+		v := &registryv1.PolicyVersion{
+			Kind:          kind,
+			State:         archived,
+			Title:         titleOr(in.GetTitle(), kind),
+			AnnounceDate:  in.GetAnnounceDate(),
+			EffectiveDate: in.GetEffectiveDate(),
+			EndDate:       in.GetEndDate(),
+			ChangeSummary: in.GetChangeSummary(),
+			OriginalUrl:   in.GetOriginalUrl(),
+			OriginalText:  in.GetOriginalText(),
+			AnnounceTime:  timestamppb.New(s.now()),
+		}
+		if fromData {
+			// A version in force before pipa, rebuilt from today's registry data: it must be as
+			// complete as one announced through pipa (WG26-ITEMS, DEC-25-1).
+			v.State, v.Sections = announced, in.GetSections()
+			if v.Snapshot, err = snapshot(ctx, tx, u); err != nil {
+				return err
+			}
+			if f := policy.Check(v); !policy.Ready(f) {
+				return incomplete(f)
+			}
+		}
+		out, err = tx.CreateVersion(ctx, u, v, idem("ImportPolicyVersion", req.GetRequestId(), req))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
+}
+
+func parseDate(vs *apierr.Violations, field, s string) (policy.Date, bool) {
+	if s == "" {
+		return policy.Date{}, false
+	}
+	d, err := policy.ParseDate(s)
+	if err != nil {
+		vs.Add(field, "format", "must be a date YYYY-MM-DD (got %q)", s)
+		return policy.Date{}, false
+	}
+	return d, true
+}
+
+func incomplete(findings []*registryv1.Finding) error {
+	var vs []apierr.Violation
+	for _, f := range findings {
+		if f.GetBlocking() {
+			vs = append(vs, apierr.Violation{Field: f.GetField(), Rule: f.GetRule(), Description: f.GetMessage()})
+		}
+	}
+	return apierr.Precondition("POLICY_INCOMPLETE",
+		"the policy lacks statutory items; fix the findings of :check before announcing", vs...)
+}
+
+func (s *Server) CheckPolicyVersion(ctx context.Context, req *registryv1.CheckPolicyVersionRequest) (*registryv1.CheckPolicyVersionResponse, error) {
+	v, err := s.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: req.GetName()})
+	if err != nil {
+		return nil, err
+	}
+	f := policy.Check(v)
+	return &registryv1.CheckPolicyVersionResponse{Findings: f, Ready: policy.Ready(f)}, nil
+}
+
+func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.AnnouncePolicyVersionRequest) (*registryv1.PolicyVersion, error) {
+	t, u, kind, n, err := parseVersion("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, announceRoles); err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	if req.GetEffectiveDate() == "" {
+		vs.Add("effective_date", "STD-21", "the date the version takes effect must be published with it")
+	}
+	eff, okEff := parseDate(&vs, "effective_date", req.GetEffectiveDate())
+	ann, okAnn := parseDate(&vs, "announce_date", req.GetAnnounceDate())
+	checkText(&vs, "change_summary", req.GetChangeSummary())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	today := policy.Today(s.now())
+	if !okAnn {
+		ann = today
+	}
+	var out *registryv1.PolicyVersion
+	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
+		if err := tx.LockPolicy(ctx, u, kind); err != nil {
+			return err
+		}
+		v, err := tx.GetVersion(ctx, u, kind, n)
+		if err != nil {
+			return err
+		}
+		if v.GetState() != draft {
+			return frozen(v)
+		}
+		if req.GetEtag() != "" && req.GetEtag() != v.GetEtag() {
+			return apierr.EtagMismatch(v.GetName())
+		}
+		if f := policy.Check(v); !policy.Ready(f) {
+			return incomplete(f)
+		}
+		tenant, err := tx.Get(ctx)
+		if err != nil {
+			return err
+		}
+		all, err := tx.PublishedVersions(ctx, u, kind)
+		if err != nil {
+			return err
+		}
+		prev := latest(all)
+		var rows []*registryv1.ComparisonRow
+		if prev != nil {
+			full, err := tx.GetVersion(ctx, u, kind, prev.GetNumber())
+			if err != nil {
+				return err
+			}
+			rows = render.Compare(full, v)
+		}
+		if v := policy.ValidateAnnouncement(policy.Announcement{
+			Today: today, AnnounceDate: ann, EffectiveDate: eff, LeadDays: policy.NoticeLeadDays(tenant),
+			Major: req.GetMajorChange(), HasPrevious: prev != nil, ComparisonRows: len(rows), Others: policy.Declared(all),
+		}); len(v) > 0 || !okEff {
+			return apierr.Invalid(v...)
+		}
+		v.State = announced
+		v.AnnounceDate, v.EffectiveDate = ann.String(), eff.String()
+		v.ChangeSummary, v.MajorChange = req.GetChangeSummary(), req.GetMajorChange()
+		v.Comparison = rows
+		v.AnnounceTime = timestamppb.New(s.now())
+		out, err = tx.UpdateVersion(ctx, u, v, v.GetEtag())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
+}
+
+// latest is the announced or archived version with the latest effective date: the one a new
+// version follows.
+func latest(vs []*registryv1.PolicyVersion) *registryv1.PolicyVersion {
+	var l *registryv1.PolicyVersion
+	for _, v := range vs {
+		if v.GetState() != draft && (l == nil || v.GetEffectiveDate() > l.GetEffectiveDate()) {
+			l = v
+		}
+	}
+	return l
+}
+
+func (s *Server) DiffPolicyVersions(ctx context.Context, req *registryv1.DiffPolicyVersionsRequest) (*registryv1.DiffPolicyVersionsResponse, error) {
+	t, u, kind, n, err := parseVersion("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	if req.GetAgainst() < 0 {
+		return nil, apierr.Invalid(apierr.Violation{Field: "against", Rule: "range", Description: "must be a version number"})
+	}
+	ts := s.store.Tenant(t)
+	after, err := ts.GetVersion(ctx, u, kind, n)
+	if err != nil {
+		return nil, err
+	}
+	against := req.GetAgainst()
+	if against == 0 {
+		all, err := ts.PublishedVersions(ctx, u, kind)
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].GetNumber() > all[j].GetNumber() })
+		for _, v := range all {
+			if v.GetNumber() < n {
+				against = v.GetNumber()
+				break
+			}
+		}
+		if against == 0 {
+			return nil, apierr.Precondition("NO_PREVIOUS_VERSION", after.GetName()+" has no earlier announced version to compare with; pass against")
+		}
+	}
+	before, err := ts.GetVersion(ctx, u, kind, against)
+	if err != nil {
+		return nil, err
+	}
+	return &registryv1.DiffPolicyVersionsResponse{Before: before.GetName(), After: after.GetName(), Rows: render.Compare(before, after)}, nil
+}
+
+func (s *Server) RenderPolicyVersion(ctx context.Context, req *registryv1.RenderPolicyVersionRequest) (*registryv1.RenderedPolicy, error) {
+	if f := req.GetFormat(); f != "" && f != "html" && f != "markdown" {
+		return nil, apierr.Invalid(apierr.Violation{Field: "format", Rule: "enum", Description: "must be html or markdown"})
+	}
+	v, err := s.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: req.GetName()})
+	if err != nil {
+		return nil, err
+	}
+	t, u, kind, _, _ := parseVersion("name", req.GetName())
+	history, err := s.history(ctx, s.store.Tenant(t), t, u, kind)
+	if err != nil {
+		return nil, err
+	}
+	doc := render.Document{Version: v, History: history}
+	if req.GetFormat() == "markdown" {
+		return &registryv1.RenderedPolicy{ContentType: "text/markdown; charset=utf-8", Content: render.Markdown(doc)}, nil
+	}
+	return &registryv1.RenderedPolicy{ContentType: "text/html; charset=utf-8", Content: render.HTML(doc)}, nil
+}

@@ -1,0 +1,198 @@
+// Package registry is the registry service's gRPC server: tenants, units, officers, CCTV sites,
+// personal-information files, processors, and the privacy and CCTV policies published from them.
+// Handlers validate, authorise, call the store or the policy domain, and return; errors are
+// translated to gRPC statuses once, by pkg/server. README.md tells the life of a policy version.
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/store/pg"
+)
+
+// Server implements registryv1.RegistryServiceServer.
+type Server struct {
+	registryv1.UnimplementedRegistryServiceServer
+	store *pg.Store
+	now   func() time.Time
+	pages *renderCache
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithClock replaces the wall clock; tests move it to cross effective dates.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// New returns the registry server over store.
+func New(store *pg.Store, opts ...Option) *Server {
+	s := &Server{store: store, now: time.Now, pages: newRenderCache(512)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// PublicMethods are callable without a token (the published policies).
+var PublicMethods = map[string]bool{
+	registryv1.RegistryService_GetPublishedPolicy_FullMethodName:        true,
+	registryv1.RegistryService_GetPublishedPolicyVersion_FullMethodName: true,
+}
+
+// Roles by what they may do in the registry (ARCHITECTURE "Identity and tenancy").
+var (
+	readRoles     = []auth.Role{"cpo", "manager", "handler", "auditor", "tenant_admin", "service"}
+	writeRoles    = []auth.Role{"cpo", "manager", "tenant_admin"}
+	announceRoles = []auth.Role{"cpo", "tenant_admin"}
+	adminRoles    = []auth.Role{"tenant_admin"}
+)
+
+// authorize checks that the caller holds one of roles on the tenant or on a unit subtree that
+// contains unit. A caller with no grant inside the tenant is refused before anything is read, so
+// it learns nothing about the tenant's data, not even whether a unit exists.
+func (s *Server) authorize(ctx context.Context, tenant, unit string, roles []auth.Role) error {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.Unauthenticated, "a bearer token is required")
+	}
+	if p.Allows(tenant, nil, roles...) {
+		return nil
+	}
+	denied := apierr.Denied("the caller's roles do not cover " + target(tenant, unit))
+	if unit == "" {
+		return denied
+	}
+	all, tenants := p.TenantScope()
+	if !all && !contains(tenants, tenant) {
+		return denied
+	}
+	path, err := s.store.Tenant(tenant).UnitPath(ctx, unit)
+	if err != nil {
+		return err
+	}
+	if p.Allows(tenant, path, roles...) {
+		return nil
+	}
+	return denied
+}
+
+func target(tenant, unit string) string {
+	if unit == "" {
+		return tenantName(tenant)
+	}
+	return unitName(tenant, unit)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// idem is the idempotency key of a create: the request hashed with its request_id cleared, so a
+// retry matches and a different request reusing the id is refused (AIP-155).
+func idem(method, requestID string, req proto.Message) pg.Idem {
+	if requestID == "" {
+		return pg.Idem{}
+	}
+	c := proto.Clone(req)
+	m := c.ProtoReflect()
+	if fd := m.Descriptor().Fields().ByName("request_id"); fd != nil {
+		m.Clear(fd)
+	}
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	h := sha256.Sum256(b)
+	return pg.Idem{RequestID: requestID, Method: method, Hash: h[:]}
+}
+
+func checkRequestID(vs *apierr.Violations, id string) {
+	if len(id) > 128 {
+		vs.Add("request_id", "range", "must be at most 128 characters")
+	}
+}
+
+// outputOnly are fields the server sets; clients' values are ignored.
+var outputOnly = map[protoreflect.Name]bool{"name": true, "create_time": true, "update_time": true, "etag": true}
+
+// clearOutputOnly drops server-set fields from a client's message.
+func clearOutputOnly(m proto.Message, extra ...protoreflect.Name) {
+	r := m.ProtoReflect()
+	fields := r.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if outputOnly[fd.Name()] || containsName(extra, fd.Name()) {
+			r.Clear(fd)
+		}
+	}
+}
+
+func containsName(xs []protoreflect.Name, x protoreflect.Name) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// applyMask copies the masked top-level fields of src into dst (AIP-134). An empty mask replaces
+// every field the client may set. allowed limits the paths (nil: any non-output-only field).
+func applyMask(dst, src proto.Message, mask *fieldmaskpb.FieldMask, allowed map[string]bool) error {
+	d, sr := dst.ProtoReflect(), src.ProtoReflect()
+	fields := d.Descriptor().Fields()
+	copyField := func(fd protoreflect.FieldDescriptor) {
+		if sr.Has(fd) {
+			d.Set(fd, sr.Get(fd))
+		} else {
+			d.Clear(fd)
+		}
+	}
+	if len(mask.GetPaths()) == 0 {
+		for i := 0; i < fields.Len(); i++ {
+			fd := fields.Get(i)
+			if !outputOnly[fd.Name()] && (allowed == nil || allowed[string(fd.Name())]) {
+				copyField(fd)
+			}
+		}
+		return nil
+	}
+	var vs apierr.Violations
+	for i, p := range mask.GetPaths() {
+		fd := fields.ByName(protoreflect.Name(p))
+		if fd == nil {
+			fd = fields.ByJSONName(p)
+		}
+		if fd == nil || outputOnly[fd.Name()] || (allowed != nil && !allowed[string(fd.Name())]) {
+			vs.Add(fieldIdx("update_mask.paths", i), "enum", "%q is not a field that can be updated", p)
+			continue
+		}
+		copyField(fd)
+	}
+	return vs.Err()
+}
+
+func pageSize(n int32) (int, error) {
+	if n < 0 {
+		return 0, apierr.Invalid(apierr.Violation{Field: "page_size", Rule: "range", Description: "must not be negative"})
+	}
+	return int(n), nil
+}
+
+// proto_clone copies a request's message so handlers never modify what the caller passed in.
+func proto_clone[M proto.Message](m M) M {
+	return proto.Clone(m).(M)
+}

@@ -1,0 +1,223 @@
+package registry
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/policy"
+)
+
+func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.Tenant, error) {
+	if err := s.authorize(ctx, req.GetTenantId(), "", adminRoles); err != nil {
+		return nil, err
+	}
+	t := proto_clone(req.GetTenant())
+	clearOutputOnly(t)
+	if t.NoticeLeadDays == 0 {
+		t.NoticeLeadDays = policy.DefaultNoticeLeadDays
+	}
+	vs := validateTenant(t)
+	checkID(&vs, "tenant_id", req.GetTenantId())
+	checkRequestID(&vs, req.GetRequestId())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	return s.store.CreateTenant(ctx, req.GetTenantId(), t, idem("CreateTenant", req.GetRequestId(), req))
+}
+
+func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (*registryv1.Tenant, error) {
+	t, err := parseTenant("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, "", readRoles); err != nil {
+		return nil, s.hideUnits(ctx, t, err)
+	}
+	return s.store.Tenant(t).Get(ctx)
+}
+
+// hideUnits lets a caller with a role on some unit of a tenant read the tenant record itself
+// (its name and settings are needed to render anything), and nobody else.
+func (s *Server) hideUnits(ctx context.Context, tenant string, err error) error {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return err
+	}
+	all, tenants := p.TenantScope()
+	if all || contains(tenants, tenant) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) ListTenants(ctx context.Context, req *registryv1.ListTenantsRequest) (*registryv1.ListTenantsResponse, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "a bearer token is required")
+	}
+	n, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	all, ids := p.TenantScope()
+	ts, next, err := s.store.ListTenants(ctx, all, ids, n, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &registryv1.ListTenantsResponse{Tenants: ts, NextPageToken: next}, nil
+}
+
+func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (*registryv1.Tenant, error) {
+	t, err := parseTenant("tenant.name", req.GetTenant().GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, "", adminRoles); err != nil {
+		return nil, err
+	}
+	ts := s.store.Tenant(t)
+	cur, err := ts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyMask(cur, req.GetTenant(), req.GetUpdateMask(), nil); err != nil {
+		return nil, err
+	}
+	if err := validateTenant(cur).Err(); err != nil {
+		return nil, err
+	}
+	return ts.Update(ctx, cur, req.GetTenant().GetEtag())
+}
+
+func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitRequest) (*registryv1.Unit, error) {
+	t, err := parseTenant("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	u := proto_clone(req.GetUnit())
+	parentID := ""
+	if p := u.GetParent(); p != "" {
+		pt, pu, err := parseUnit("unit.parent", p)
+		if err != nil {
+			return nil, err
+		}
+		if pt != t {
+			return nil, apierr.Invalid(apierr.Violation{Field: "unit.parent", Rule: "tenancy",
+				Description: "the parent unit must belong to the same tenant"})
+		}
+		parentID = pu
+	}
+	// Creating a sub-unit needs write rights on its parent's subtree; a top-level unit on the tenant.
+	if err := s.authorize(ctx, t, parentID, writeRoles); err != nil {
+		return nil, err
+	}
+	clearOutputOnly(u)
+	vs := validateUnit(u)
+	checkID(&vs, "unit_id", req.GetUnitId())
+	checkRequestID(&vs, req.GetRequestId())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	return s.store.Tenant(t).CreateUnit(ctx, req.GetUnitId(), parentID, u, idem("CreateUnit", req.GetRequestId(), req))
+}
+
+func (s *Server) GetUnit(ctx context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
+	t, u, err := parseUnit("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	return s.store.Tenant(t).GetUnit(ctx, u)
+}
+
+func (s *Server) ListUnits(ctx context.Context, req *registryv1.ListUnitsRequest) (*registryv1.ListUnitsResponse, error) {
+	t, err := parseTenant("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	n, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	p, _ := auth.FromContext(ctx)
+	if err := s.authorize(ctx, t, "", readRoles); err != nil {
+		// A unit-scoped caller lists the units it may see.
+		if p == nil || s.hideUnits(ctx, t, err) != nil {
+			return nil, err
+		}
+		return s.listVisibleUnits(ctx, p, t)
+	}
+	us, next, err := s.store.Tenant(t).ListUnits(ctx, n, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &registryv1.ListUnitsResponse{Units: us, NextPageToken: next}, nil
+}
+
+// listVisibleUnits returns the units inside the caller's unit-scoped grants (unpaged: such a
+// caller sees one department's subtree).
+func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t string) (*registryv1.ListUnitsResponse, error) {
+	ts := s.store.Tenant(t)
+	var out []*registryv1.Unit
+	seen := map[string]bool{}
+	for _, g := range p.Grants {
+		gt, gu, err := parseUnit("scope", g.Scope)
+		if err != nil || gt != t || !contains(roleNames(readRoles), string(g.Role)) {
+			continue
+		}
+		root, err := ts.GetUnit(ctx, gu)
+		if err != nil {
+			continue
+		}
+		sub, err := ts.Subtree(ctx, gu)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range append([]*registryv1.Unit{root}, sub...) {
+			if !seen[u.GetName()] {
+				seen[u.GetName()] = true
+				out = append(out, u)
+			}
+		}
+	}
+	return &registryv1.ListUnitsResponse{Units: out}, nil
+}
+
+func roleNames(rs []auth.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitRequest) (*registryv1.Unit, error) {
+	t, u, err := parseUnit("unit.name", req.GetUnit().GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
+		return nil, err
+	}
+	ts := s.store.Tenant(t)
+	cur, err := ts.GetUnit(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	in := proto_clone(req.GetUnit())
+	in.Parent = cur.GetParent() // the tree is fixed at creation
+	if err := applyMask(cur, in, req.GetUpdateMask(), nil); err != nil {
+		return nil, err
+	}
+	if err := validateUnit(cur).Err(); err != nil {
+		return nil, err
+	}
+	return ts.UpdateUnit(ctx, cur, req.GetUnit().GetEtag())
+}

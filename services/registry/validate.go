@@ -1,0 +1,215 @@
+package registry
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/policy"
+)
+
+// Field validation of registry resources. Every rule names its field and, where the Act sets it,
+// its LAW.md id. References to other resources (a site's manager) are checked in server.go,
+// which can read the store.
+
+var (
+	phonePattern = regexp.MustCompile(`^[0-9+][0-9 ()~-]{5,24}$`)
+	datePattern  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+)
+
+const maxText = 20000
+
+func required(vs *apierr.Violations, field, v string) {
+	if strings.TrimSpace(v) == "" {
+		vs.Add(field, "required", "must not be empty")
+	}
+}
+
+func checkText(vs *apierr.Violations, field, v string) {
+	if len(v) > maxText {
+		vs.Add(field, "range", "must be at most %d bytes", maxText)
+	}
+}
+
+func checkPhone(vs *apierr.Violations, field, v string) {
+	if v != "" && !phonePattern.MatchString(v) {
+		vs.Add(field, "format", "must be a phone number such as 063-539-5049 (got %q)", v)
+	}
+}
+
+func checkEmail(vs *apierr.Violations, field, v string) {
+	if v != "" && (!strings.Contains(v, "@") || strings.ContainsAny(v, " <>")) {
+		vs.Add(field, "format", "must be an e-mail address (got %q)", v)
+	}
+}
+
+func checkDate(vs *apierr.Violations, field, v string) bool {
+	if v == "" {
+		return false
+	}
+	if _, err := time.Parse("2006-01-02", v); err != nil || !datePattern.MatchString(v) {
+		vs.Add(field, "format", "must be a date YYYY-MM-DD (got %q)", v)
+		return false
+	}
+	return true
+}
+
+func validateTenant(t *registryv1.Tenant) apierr.Violations {
+	var vs apierr.Violations
+	required(&vs, "tenant.display_name", t.GetDisplayName())
+	if t.GetKind() == registryv1.TenantKind_TENANT_KIND_UNSPECIFIED {
+		vs.Add("tenant.kind", "required", "must say what kind of body the tenant is (e.g. TENANT_KIND_LOCAL_GOVERNMENT)")
+	}
+	if d := t.GetNoticeLeadDays(); d < 0 || d > 90 {
+		// NOTICE-7D: the lead time is a tenant setting, 7 days by default.
+		vs.Add("tenant.notice_lead_days", "NOTICE-7D", "must be between 0 and 90 days (got %d)", d)
+	}
+	checkPhone(&vs, "tenant.phone", t.GetPhone())
+	return vs
+}
+
+func validateUnit(u *registryv1.Unit) apierr.Violations {
+	var vs apierr.Violations
+	required(&vs, "unit.display_name", u.GetDisplayName())
+	checkPhone(&vs, "unit.phone", u.GetPhone())
+	return vs
+}
+
+func validateOfficer(o *registryv1.Officer) apierr.Violations {
+	var vs apierr.Violations
+	// Bodies publish a person, a post (seed 002) or only a department with its phone (seed 003).
+	if strings.TrimSpace(o.GetDisplayName()+o.GetTitle()+o.GetAffiliation()) == "" {
+		vs.Add("officer.display_name", "required", "an officer needs a name, a title (직위) or at least an affiliation (소속)")
+	}
+	if len(o.GetRoles()) == 0 {
+		vs.Add("officer.roles", "required", "must hold at least one role (e.g. OFFICER_ROLE_CCTV_MANAGER)")
+	}
+	seen := map[registryv1.OfficerRole]bool{}
+	for i, r := range o.GetRoles() {
+		if _, ok := registryv1.OfficerRole_name[int32(r)]; !ok || r == registryv1.OfficerRole_OFFICER_ROLE_UNSPECIFIED {
+			vs.Add(fieldIdx("officer.roles", i), "enum", "is not a known role")
+		} else if seen[r] {
+			vs.Add(fieldIdx("officer.roles", i), "unique", "%s is listed twice", r)
+		}
+		seen[r] = true
+	}
+	checkPhone(&vs, "officer.phone", o.GetPhone())
+	checkEmail(&vs, "officer.email", o.GetEmail())
+	return vs
+}
+
+func validateSite(s *registryv1.Site) apierr.Violations {
+	var vs apierr.Violations
+	required(&vs, "site.display_name", s.GetDisplayName())
+	if s.GetCameraCount() <= 0 {
+		vs.Add("site.camera_count", "DEC-25-1", "must be the number of cameras installed, at least 1 (DEC-25-1 item 2)")
+	}
+	if s.PublicCameraCount != nil || s.NonpublicCameraCount != nil {
+		if s.GetPublicCameraCount() < 0 || s.GetNonpublicCameraCount() < 0 {
+			vs.Add("site.public_camera_count", "range", "camera counts cannot be negative")
+		} else if s.GetPublicCameraCount()+s.GetNonpublicCameraCount() != s.GetCameraCount() {
+			vs.Add("site.camera_count", "consistency", "public (%d) and non-public (%d) cameras must add up to camera_count (%d)",
+				s.GetPublicCameraCount(), s.GetNonpublicCameraCount(), s.GetCameraCount())
+		}
+	}
+	if len(s.GetPurposes()) == 0 {
+		vs.Add("site.purposes", "PIPA-25-1", "must state at least one purpose with its ground in PIPA 25(1)")
+	}
+	for i, p := range s.GetPurposes() {
+		f := fieldIdx("site.purposes", i)
+		required(&vs, f+".description", p.GetDescription())
+		if _, ok := registryv1.CctvGround_name[int32(p.GetGround())]; !ok || p.GetGround() == registryv1.CctvGround_CCTV_GROUND_UNSPECIFIED {
+			vs.Add(f+".ground", "PIPA-25-1", "must be one of the six grounds of PIPA 25(1) (e.g. CCTV_GROUND_CRIME_PREVENTION)")
+		}
+	}
+	checkRetention(&vs, "site.retention_days", "site.retention_reason", s.GetRetentionDays(), s.GetRetentionReason())
+	for i, z := range s.GetZoneRetentions() {
+		f := fieldIdx("site.zone_retentions", i)
+		required(&vs, f+".zone", z.GetZone())
+		checkRetention(&vs, f+".retention_days", f+".reason", z.GetRetentionDays(), z.GetReason())
+	}
+	if s.GetRecordsAudio() {
+		vs.Add("site.records_audio", "PIPA-25-5", "a CCTV site may not record audio (PIPA 25(5))")
+	}
+	if s.GetRestrictedArea() && strings.TrimSpace(s.GetRestrictedAreaException()) == "" {
+		vs.Add("site.restricted_area", "PIPA-25-2", "cameras may not see inside toilets, baths or changing rooms unless the site is a correctional or mental-health facility (Decree 22(2)); state the exception in restricted_area_exception")
+	}
+	for i, l := range s.GetLocations() {
+		required(&vs, fieldIdx("site.locations", i), l)
+	}
+	checkText(&vs, "site.coverage", s.GetCoverage())
+	return vs
+}
+
+// checkRetention: STD-41-2 — more than 30 days needs a stated reason.
+func checkRetention(vs *apierr.Violations, field, reasonField string, days int32, reason string) {
+	switch {
+	case days <= 0:
+		vs.Add(field, "DEC-25-1", "must be the retention period in days, at least 1 (DEC-25-1 item 4)")
+	case days > 3650:
+		vs.Add(field, "range", "must be at most 3650 days (got %d)", days)
+	case days > 30 && strings.TrimSpace(reason) == "":
+		vs.Add(reasonField, "STD-41-2", "retention of %d days exceeds 30 days and needs a stated reason (STD-41-2)", days)
+	}
+}
+
+func validateFile(f *registryv1.PersonalInformationFile) apierr.Violations {
+	var vs apierr.Violations
+	required(&vs, "file.display_name", f.GetDisplayName())
+	required(&vs, "file.purpose", f.GetPurpose())
+	required(&vs, "file.retention", f.GetRetention())
+	if f.GetSubjectCount() < 0 {
+		vs.Add("file.subject_count", "range", "cannot be negative")
+	}
+	for i, r := range f.GetRecipients() {
+		fi := fieldIdx("file.recipients", i)
+		required(&vs, fi+".recipient", r.GetRecipient())
+		required(&vs, fi+".purpose", r.GetPurpose())
+	}
+	return vs
+}
+
+func validateProcessor(p *registryv1.Processor) apierr.Violations {
+	var vs apierr.Violations
+	required(&vs, "processor.company", p.GetCompany())
+	required(&vs, "processor.work", p.GetWork())
+	checkPhone(&vs, "processor.phone", p.GetPhone())
+	checkEmail(&vs, "processor.email", p.GetEmail())
+	okStart := checkDate(&vs, "processor.contract_start", p.GetContractStart())
+	okEnd := checkDate(&vs, "processor.contract_end", p.GetContractEnd())
+	if okStart && okEnd && p.GetContractEnd() < p.GetContractStart() {
+		vs.Add("processor.contract_end", "range", "must not be before contract_start")
+	}
+	return vs
+}
+
+// validateSections rejects unknown or repeated item keys: a section the catalogue does not know
+// would never be published.
+func validateSections(kind registryv1.PolicyKind, secs []*registryv1.Section) apierr.Violations {
+	var vs apierr.Violations
+	seen := map[string]bool{}
+	for i, s := range secs {
+		f := fieldIdx("policy_version.sections", i)
+		if _, ok := policy.Lookup(kind, s.GetItem()); !ok {
+			keys := make([]string, 0)
+			for _, it := range policy.Items(kind) {
+				keys = append(keys, it.Key)
+			}
+			vs.Add(f+".item", "enum", "%q is not an item of this policy kind; use one of %s", s.GetItem(), strings.Join(keys, ", "))
+			continue
+		}
+		if seen[s.GetItem()] {
+			vs.Add(f+".item", "unique", "item %q appears twice", s.GetItem())
+		}
+		seen[s.GetItem()] = true
+		checkText(&vs, f+".body", s.GetBody())
+	}
+	return vs
+}
+
+func fieldIdx(field string, i int) string {
+	return field + "[" + strconv.Itoa(i) + "]"
+}
