@@ -10,7 +10,7 @@ TOOL_PKGS := github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/prot
 SERVICES := $(notdir $(wildcard proto/pipa/*))
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 
-.PHONY: all build generate lint check-generated test test-go run db db-stop tools clean
+.PHONY: all build generate lint check-generated test bench run db db-stop tools clean
 
 all: build
 
@@ -55,6 +55,11 @@ db-stop:
 test: check-generated lint
 	export DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)}; \
 	for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
+
+## bench: the public policy page and JSON under 64 concurrent clients, against a static-file floor.
+bench:
+	export DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)}; \
+	cd services/pipa && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
 
 ## run: build, migrate, load the demo tenants and serve everything (monolithic mode).
 run: build

@@ -43,9 +43,9 @@ type GRPCOptions struct {
 	PublicLimiter *ratelimit.Limiter
 }
 
-// NewGRPC builds a gRPC server with pipa's interceptor chain and the health and reflection
-// services registered. The returned health server starts SERVING for "".
-func NewGRPC(o GRPCOptions) (*grpc.Server, *health.Server) {
+// NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING) and
+// reflection services registered.
+func NewGRPC(o GRPCOptions) *grpc.Server {
 	public := o.Public
 	o.Public = func(m string) bool {
 		// Probes and tooling need no token: health says nothing about data, and reflection only
@@ -71,7 +71,7 @@ func NewGRPC(o GRPCOptions) (*grpc.Server, *health.Server) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
-	return s, hs
+	return s
 }
 
 func recovered(ctx context.Context, p any) error {

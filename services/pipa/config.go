@@ -5,11 +5,14 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"flag"
+	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
+	"github.com/pipa-kr/pipa/pkg/ratelimit"
 )
 
 // config is every setting of a pipa process. Each flag defaults to its PIPA_* variable.
@@ -26,6 +29,7 @@ type config struct {
 	origins      string
 	publicRate   float64
 	publicBurst  int
+	trusted      string
 	migrate      bool
 }
 
@@ -63,6 +67,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.origins, "cors-origins", env("PIPA_CORS_ORIGINS", ""), "comma-separated frontend origins allowed by CORS (PIPA_CORS_ORIGINS)")
 	fs.Float64Var(&c.publicRate, "public-rate", envFloat("PIPA_PUBLIC_RATE", 20), "requests per second per client on public endpoints; 0 disables (PIPA_PUBLIC_RATE)")
 	fs.IntVar(&c.publicBurst, "public-burst", int(envFloat("PIPA_PUBLIC_BURST", 40)), "burst on public endpoints (PIPA_PUBLIC_BURST)")
+	fs.StringVar(&c.trusted, "trusted-proxies", env("PIPA_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"), "CIDRs of proxies (an ingress, the gateway) whose X-Forwarded-For names the client for rate limits (PIPA_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
 }
 
@@ -74,6 +79,27 @@ func (c *config) originList() []string {
 		}
 	}
 	return out
+}
+
+// limiters are the per-client limits of public endpoints, one for HTTP and one for gRPC so that a
+// page served through the gateway counts once per layer; nil when disabled.
+func (c *config) limiters() (http, grpc *ratelimit.Limiter, err error) {
+	if c.publicRate <= 0 {
+		return nil, nil, nil
+	}
+	var prefixes []netip.Prefix
+	for _, p := range strings.Split(c.trusted, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("PIPA_TRUSTED_PROXIES: %w", err)
+		}
+		prefixes = append(prefixes, pf)
+	}
+	opt := ratelimit.WithTrustedProxies(prefixes...)
+	return ratelimit.New(c.publicRate, c.publicBurst, opt), ratelimit.New(c.publicRate, c.publicBurst, opt), nil
 }
 
 // verifier is OIDC when an issuer is configured, else the local development key.

@@ -23,7 +23,6 @@ import (
 	"github.com/pipa-kr/pipa/pkg/gen/openapi"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
-	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/pkg/telemetry"
 	"github.com/pipa-kr/pipa/services/registry"
@@ -92,9 +91,9 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 			return err
 		}
 	}
-	var limiter *ratelimit.Limiter
-	if c.publicRate > 0 {
-		limiter = ratelimit.New(c.publicRate, c.publicBurst)
+	httpLimiter, grpcLimiter, err := c.limiters()
+	if err != nil {
+		return err
 	}
 
 	var run []server.Listener
@@ -123,16 +122,15 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 				public[m] = true
 			}
 		}
-		g, hs := server.NewGRPC(server.GRPCOptions{
+		g := server.NewGRPC(server.GRPCOptions{
 			Verifier:      verifier,
 			Public:        func(m string) bool { return public[m] },
-			PublicLimiter: limiter,
+			PublicLimiter: grpcLimiter,
 		})
 		for _, s := range svcs {
 			s.register(g, pool)
 		}
 		healthy = func() bool { return pool.Ping(ctx) == nil }
-		_ = hs
 		run = append(run, server.Listener{Name: "grpc", Lis: ls.grpc, GRPC: g})
 		if c.registryAddr == "" {
 			c.registryAddr = dialable(ls.grpc.Addr())
@@ -174,7 +172,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	}
 	h := server.Handler(server.HTTPOptions{
 		Gateway: mux, Pages: pages, Metrics: tel.Metrics, Health: healthy,
-		Origins: c.originList(), PublicLimiter: limiter,
+		Origins: c.originList(), PublicLimiter: httpLimiter,
 	}, cors.Handler)
 	run = append(run, server.Listener{Name: "http", Lis: ls.http,
 		HTTP: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}})

@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -11,14 +13,22 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 )
 
+// pageTTL bounds how long a public page may lag behind an announcement.
+const pageTTL = 2 * time.Second
+
 // Pages serves the public HTML pages of published policies — GET /p/{t}/{u}/{kind} (the version in
 // force) and GET /p/{t}/{u}/{kind}/versions/{n} — through the registry's gRPC API, so the gateway
 // needs no database. Responses carry the document's ETag; a matching If-None-Match costs a 304.
 func Pages(client registryv1.RegistryServiceClient) http.Handler {
 	mux := http.NewServeMux()
+	cache := newMicrocache[*registryv1.PublishedPolicy](4096, pageTTL)
 	mux.HandleFunc("GET /p/{t}/{u}/{kind}", func(w http.ResponseWriter, r *http.Request) {
-		p, err := client.GetPublishedPolicy(r.Context(), &registryv1.GetPublishedPolicyRequest{
-			Tenant: r.PathValue("t"), Unit: r.PathValue("u"), Kind: r.PathValue("kind")})
+		// The cache fill must not die with the first caller's request.
+		ctx := context.WithoutCancel(r.Context())
+		p, err := cache.get(r.URL.Path, func() (*registryv1.PublishedPolicy, error) {
+			return client.GetPublishedPolicy(ctx, &registryv1.GetPublishedPolicyRequest{
+				Tenant: r.PathValue("t"), Unit: r.PathValue("u"), Kind: r.PathValue("kind")})
+		})
 		writePage(w, r, p, err, "public, max-age=60")
 	})
 	mux.HandleFunc("GET /p/{t}/{u}/{kind}/versions/{n}", func(w http.ResponseWriter, r *http.Request) {
@@ -27,8 +37,11 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 			writeError(w, http.StatusNotFound, "해당 버전을 찾을 수 없습니다.")
 			return
 		}
-		p, err := client.GetPublishedPolicyVersion(r.Context(), &registryv1.GetPublishedPolicyVersionRequest{
-			Tenant: r.PathValue("t"), Unit: r.PathValue("u"), Kind: r.PathValue("kind"), Number: int32(n)})
+		ctx := context.WithoutCancel(r.Context())
+		p, err := cache.get(r.URL.Path, func() (*registryv1.PublishedPolicy, error) {
+			return client.GetPublishedPolicyVersion(ctx, &registryv1.GetPublishedPolicyVersionRequest{
+				Tenant: r.PathValue("t"), Unit: r.PathValue("u"), Kind: r.PathValue("kind"), Number: int32(n)})
+		})
 		writePage(w, r, p, err, "public, max-age=300")
 	})
 	return mux

@@ -66,14 +66,21 @@ func historyEntry(t, u string, v *registryv1.PolicyVersion) *registryv1.PolicyHi
 }
 
 func (s *Server) GetPublishedPolicy(ctx context.Context, req *registryv1.GetPublishedPolicyRequest) (*registryv1.PublishedPolicy, error) {
-	return s.published(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), 0)
+	return s.cachedPublished(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), 0)
+}
+
+// cachedPublished answers repeated public reads from memory for a second.
+func (s *Server) cachedPublished(ctx context.Context, t, u, kind string, number int32) (*registryv1.PublishedPolicy, error) {
+	key := fmt.Sprintf("%s/%s/%s/%d", t, u, kind, number)
+	ctx = context.WithoutCancel(ctx)
+	return s.public.get(key, func() (*registryv1.PublishedPolicy, error) { return s.published(ctx, t, u, kind, number) })
 }
 
 func (s *Server) GetPublishedPolicyVersion(ctx context.Context, req *registryv1.GetPublishedPolicyVersionRequest) (*registryv1.PublishedPolicy, error) {
 	if req.GetNumber() < 1 {
 		return nil, apierr.Invalid(apierr.Violation{Field: "number", Rule: "range", Description: "must be a version number, 1 or more"})
 	}
-	return s.published(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), req.GetNumber())
+	return s.cachedPublished(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), req.GetNumber())
 }
 
 // published serves the version in force (number 0) or a given announced/archived version.

@@ -27,7 +27,11 @@ type Server struct {
 	store *pg.Store
 	now   func() time.Time
 	pages *renderCache
+	// public holds recent answers to the public reads (published policies) for publicTTL.
+	public *microcache[*registryv1.PublishedPolicy]
 }
+
+const publicTTL = time.Second
 
 // Option configures a Server.
 type Option func(*Server)
@@ -37,7 +41,8 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // New returns the registry server over store.
 func New(store *pg.Store, opts ...Option) *Server {
-	s := &Server{store: store, now: time.Now, pages: newRenderCache(512)}
+	s := &Server{store: store, now: time.Now, pages: newRenderCache(512),
+		public: newMicrocache[*registryv1.PublishedPolicy](4096, publicTTL)}
 	for _, o := range opts {
 		o(s)
 	}
