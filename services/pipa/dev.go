@@ -48,7 +48,7 @@ func devCmd(ctx context.Context, args []string) error {
 	if err := waitServing(ctx, addr, done); err != nil {
 		return err
 	}
-	token, err := adminToken(c.devKey)
+	token, err := adminToken(c.devKey, 12*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ pipa is running (monolithic mode), with %d demo tenants from %s.
   gRPC         %s   (reflection on: grpcurl -plaintext %s list)
   Metrics      %s/metrics
 
-  Admin token (tenant_admin on every tenant, 1 hour; mint more with "pipa token"):
+  Admin token (tenant_admin on every tenant, 12 hours; mint more with "pipa token"):
 
 export PIPA_TOKEN=%s
 

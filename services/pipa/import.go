@@ -36,7 +36,7 @@ func importCmd(ctx context.Context, args []string) error {
 		return errors.New("usage: pipa import FILE...")
 	}
 	if *token == "" {
-		tok, err := adminToken(c.devKey)
+		tok, err := adminToken(c.devKey, time.Hour)
 		if err != nil {
 			return err
 		}
@@ -61,13 +61,13 @@ func importCmd(ctx context.Context, args []string) error {
 	return nil
 }
 
-func adminToken(devKey string) (string, error) {
+func adminToken(devKey string, ttl time.Duration) (string, error) {
 	key, err := auth.LoadOrCreateDevKey(devKey)
 	if err != nil {
 		return "", err
 	}
 	return auth.Mint(key, auth.Principal{Subject: "pipa-import",
-		Grants: []auth.Grant{{Role: auth.RoleTenantAdmin, Scope: auth.ScopeAll}}}, time.Hour)
+		Grants: []auth.Grant{{Role: auth.RoleTenantAdmin, Scope: auth.ScopeAll}}}, ttl)
 }
 
 func withToken(ctx context.Context, tok string) context.Context {

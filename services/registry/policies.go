@@ -278,6 +278,9 @@ func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.Import
 				endDate = end
 			}
 			if v := policy.ValidateImport(eff, endDate, today, others); len(v) > 0 {
+				for i := range v {
+					v[i].Field = "policy_version." + v[i].Field
+				}
 				return apierr.Invalid(v...)
 			}
 		} else if okEnd && len(others) > 0 && !end.Before(others[0].Effective) {

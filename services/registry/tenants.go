@@ -13,6 +13,11 @@ import (
 )
 
 func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.Tenant, error) {
+	var ids apierr.Violations
+	checkID(&ids, "tenant_id", req.GetTenantId())
+	if err := ids.Err(); err != nil {
+		return nil, err
+	}
 	if err := s.authorize(ctx, req.GetTenantId(), "", adminRoles); err != nil {
 		return nil, err
 	}
@@ -22,7 +27,6 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 		t.NoticeLeadDays = policy.DefaultNoticeLeadDays
 	}
 	vs := validateTenant(t)
-	checkID(&vs, "tenant_id", req.GetTenantId())
 	checkRequestID(&vs, req.GetRequestId())
 	if err := vs.Err(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
@@ -195,7 +196,7 @@ func (s *TenantStore) GetChild(ctx context.Context, kind Kind, unitID, id string
 }
 
 // ListChildren lists the resources of kind in the units unitIDs (none if unitIDs is empty),
-// ordered by their unit's place in the tree and then by id, making each with newMsg. It returns
+// ordered by their unit's place in the tree and then by creation, making each with newMsg. It returns
 // the next page token, empty on the last page; the token holds a position in the tree, so pass
 // the same unitIDs with it.
 func (s *TenantStore) ListChildren(ctx context.Context, kind Kind, unitIDs []string, pageSize int, pageToken string, newMsg func() proto.Message) ([]proto.Message, string, error) {
@@ -211,10 +212,12 @@ func (s *TenantStore) ListChildren(ctx context.Context, kind Kind, unitIDs []str
 	if err != nil {
 		return nil, "", err
 	}
-	// The key is the unit's path followed by the id; the empty path sorts before every unit.
-	afterPath, afterID := []string{}, ""
-	if after != nil {
-		afterPath, afterID = after[:len(after)-1], after[len(after)-1]
+	// The key is the unit's path, the creation time and the id, so that a unit's resources list
+	// in the order they were entered (a policy's tables follow it); the empty path sorts before
+	// every unit.
+	afterPath, afterTime, afterID := []string{}, "-infinity", ""
+	if len(after) >= 2 {
+		afterPath, afterTime, afterID = after[:len(after)-2], after[len(after)-2], after[len(after)-1]
 	}
 	if len(unitIDs) == 0 {
 		return nil, "", nil
@@ -223,8 +226,8 @@ func (s *TenantStore) ListChildren(ctx context.Context, kind Kind, unitIDs []str
 		FROM registry.unit_resources r
 		JOIN registry.units u ON u.tenant_id = r.tenant_id AND u.unit_id = r.unit_id
 		WHERE r.tenant_id = $1 AND u.tenant_id = $1 AND r.kind = $2 AND r.unit_id = ANY ($3)
-		  AND (u.path, r.id) > ($4::text[] COLLATE "C", $5::text COLLATE "C")
-		ORDER BY u.path, r.id LIMIT $6`, s.tenant, kind, unitIDs, afterPath, afterID, limit+1)
+		  AND (u.path, r.create_time, r.id) > ($4::text[] COLLATE "C", $7::timestamptz, $5::text COLLATE "C")
+		ORDER BY u.path, r.create_time, r.id LIMIT $6`, s.tenant, kind, unitIDs, afterPath, afterID, limit+1, afterTime)
 	if err != nil {
 		return nil, "", fmt.Errorf("pg: list %s: %w", kind, err)
 	}
@@ -246,7 +249,7 @@ func (s *TenantStore) ListChildren(ctx context.Context, kind Kind, unitIDs []str
 			return err
 		}
 		m.set(msg, childName(s.tenant, unitID, kind, id))
-		out, keys = append(out, msg), append(keys, append(path, id))
+		out, keys = append(out, msg), append(keys, append(path, m.create.Format(time.RFC3339Nano), id))
 		return nil
 	})
 	if err != nil {

@@ -280,7 +280,7 @@ func TestPGChildrenCRUD(t *testing.T) {
 			err = ts.GetChild(ctx, kind, "central-library", "zz", newMsg(kind)())
 			requireNotFound(t, err, "tenants/iksan/units/central-library/"+string(kind)+"/zz")
 
-			// Ordered by unit path, then id; two per page.
+			// Ordered by unit path, then creation (b before a); two per page.
 			var listed []string
 			token := ""
 			for {
@@ -298,9 +298,9 @@ func TestPGChildrenCRUD(t *testing.T) {
 			}
 			p := "tenants/iksan/units/"
 			require.Equal(t, []string{
-				p + "library-office/" + string(kind) + "/a", p + "library-office/" + string(kind) + "/b",
-				p + "central-library/" + string(kind) + "/a", p + "central-library/" + string(kind) + "/b",
-				p + "children-room/" + string(kind) + "/a", p + "children-room/" + string(kind) + "/b",
+				p + "library-office/" + string(kind) + "/b", p + "library-office/" + string(kind) + "/a",
+				p + "central-library/" + string(kind) + "/b", p + "central-library/" + string(kind) + "/a",
+				p + "children-room/" + string(kind) + "/b", p + "children-room/" + string(kind) + "/a",
 			}, listed)
 			none, _, err := ts.ListChildren(ctx, kind, nil, 0, "", newMsg(kind))
 			require.NoError(t, err)
