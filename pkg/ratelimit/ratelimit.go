@@ -134,10 +134,22 @@ func (l *Limiter) clientAddr(peerAddr string, forwardedFor []string) netip.Addr 
 		addr = a
 	}
 	addr = addr.Unmap().WithZone("")
-	if len(forwardedFor) > 0 && l.isTrusted(addr) {
-		first, _, _ := strings.Cut(forwardedFor[0], ",")
-		if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+	// Walk X-Forwarded-For from the nearest hop back while the hops are trusted proxies: the first
+	// untrusted one is the client. Hops further left were written by the client and may be forged.
+	if l.isTrusted(addr) {
+		var hops []string
+		for _, h := range forwardedFor {
+			hops = append(hops, strings.Split(h, ",")...)
+		}
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
 			addr = a.Unmap().WithZone("")
+			if !l.isTrusted(addr) {
+				break
+			}
 		}
 	}
 	if addr.Is6() {

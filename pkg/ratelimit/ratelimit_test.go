@@ -98,6 +98,10 @@ func TestTrustedProxies(t *testing.T) {
 	require.Equal(t, http.StatusOK, do(h, "/public/x", "192.0.2.50:80", "203.0.113.3").Code)
 	require.Equal(t, http.StatusTooManyRequests, do(h, "/public/x", "192.0.2.50:80", "203.0.113.4").Code)
 
+	// A client that forges a hop of its own is still counted as the address its proxy appended.
+	require.Equal(t, http.StatusOK, do(h, "/public/x", "10.1.2.3:80", "198.51.100.1, 203.0.113.7").Code)
+	require.Equal(t, http.StatusTooManyRequests, do(h, "/public/x", "10.1.2.3:80", "198.51.100.2, 203.0.113.7").Code)
+
 	// A garbled header from a trusted proxy counts against the proxy itself.
 	require.Equal(t, http.StatusOK, do(h, "/public/x", "10.1.2.5:80", "unknown").Code)
 	require.Equal(t, http.StatusTooManyRequests, do(h, "/public/x", "10.1.2.5:80", "").Code)

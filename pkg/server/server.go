@@ -56,10 +56,11 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
 	}
-	if o.PublicLimiter != nil {
-		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(o.Public))
+	if o.PublicLimiter != nil && public != nil {
+		// Only the services' public methods are limited, not probes.
+		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(public))
 	}
-	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors)
+	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors, rejectNUL)
 	s := grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(unary...),

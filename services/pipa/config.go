@@ -60,7 +60,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.grpcAddr, "grpc-addr", env("PIPA_GRPC_ADDR", ":9090"), "gRPC listen address (PIPA_GRPC_ADDR)")
 	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, /metrics (PIPA_HTTP_ADDR)")
 	fs.StringVar(&c.registryAddr, "registry-addr", env("PIPA_REGISTRY_ADDR", ""), "registry gRPC address the gateway calls; this process's own in -target=all (PIPA_REGISTRY_ADDR)")
-	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ".data/dev-key.pem"), "Ed25519 key file for development tokens, used when no OIDC issuer is set (PIPA_DEV_KEY)")
+	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ""), "development only: Ed25519 key file that verifies tokens minted by `pipa token`, when no OIDC issuer is set; `pipa dev` uses "+defaultDevKey+" (PIPA_DEV_KEY)")
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OIDC issuer URL whose JWKS verifies tokens in production (PIPA_OIDC_ISSUER)")
 	fs.StringVar(&c.oidcAudience, "oidc-audience", env("PIPA_OIDC_AUDIENCE", "pipa"), "expected token audience (PIPA_OIDC_AUDIENCE)")
 	fs.StringVar(&c.oidcRoles, "oidc-roles-claim", env("PIPA_OIDC_ROLES_CLAIM", auth.DefaultRolesClaim), "claim holding pipa role grants (PIPA_OIDC_ROLES_CLAIM)")
@@ -102,13 +102,25 @@ func (c *config) limiters() (http, grpc *ratelimit.Limiter, err error) {
 	return ratelimit.New(c.publicRate, c.publicBurst, opt), ratelimit.New(c.publicRate, c.publicBurst, opt), nil
 }
 
-// verifier is OIDC when an issuer is configured, else the local development key.
+// defaultDevKey is where `make run`, `pipa token` and `pipa import` keep the development key.
+const defaultDevKey = ".data/dev-key.pem"
+
+// devKeyPath is the development key of the commands that mint tokens.
+func (c *config) devKeyPath() string {
+	if c.devKey == "" {
+		return defaultDevKey
+	}
+	return c.devKey
+}
+
+// verifier is OIDC when an issuer is configured, else the development key — which must be
+// asked for (PIPA_DEV_KEY), so that a production server never accepts locally minted tokens.
 func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
 	if c.oidcIssuer != "" {
 		return auth.NewOIDCVerifier(ctx, c.oidcIssuer, c.oidcAudience, c.oidcRoles)
 	}
 	if c.devKey == "" {
-		return nil, errors.New("no token verifier: set PIPA_OIDC_ISSUER (production) or PIPA_DEV_KEY (development)")
+		return nil, errors.New("no token verifier: set PIPA_OIDC_ISSUER (production), or PIPA_DEV_KEY=" + defaultDevKey + " for development")
 	}
 	key, err := auth.LoadOrCreateDevKey(c.devKey)
 	if err != nil {

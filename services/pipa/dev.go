@@ -30,7 +30,7 @@ func devCmd(ctx context.Context, args []string) error {
 	if c.databaseURL == "" {
 		return errors.New("no database: run `make run`, which provisions one under .data/, or set DATABASE_URL")
 	}
-	c.target = "all"
+	c.target, c.devKey = "all", c.devKeyPath()
 	gl, err := net.Listen("tcp", c.grpcAddr)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func importCmd(ctx context.Context, args []string) error {
 		return errors.New("usage: pipa import FILE...")
 	}
 	if *token == "" {
-		tok, err := adminToken(c.devKey, time.Hour)
+		tok, err := adminToken(c.devKeyPath(), time.Hour)
 		if err != nil {
 			return err
 		}

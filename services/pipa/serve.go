@@ -153,7 +153,10 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 		if err := registryv1.RegisterRegistryServiceHandler(ctx, mux, conn); err != nil {
 			return err
 		}
-		pages["GET /p/"] = registry.Pages(registryv1.NewRegistryServiceClient(conn))
+		public := registry.Pages(registryv1.NewRegistryServiceClient(conn))
+		for _, p := range registry.PagePatterns {
+			pages[p] = public
+		}
 		doc, err := openAPI()
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ func tokenCmd(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	key, err := auth.LoadOrCreateDevKey(c.devKey)
+	key, err := auth.LoadOrCreateDevKey(c.devKeyPath())
 	if err != nil {
 		return err
 	}

@@ -9,31 +9,35 @@ import (
 
 // microcache keeps answers to public reads for a short time, and lets concurrent misses of one
 // key share a single fill: a published page then costs about what a static file does, and a
-// change shows within the TTL (far below the pages' Cache-Control max-age).
+// change shows within the TTL (far below the pages' Cache-Control max-age). Errors that keep
+// pass are cached too, so that requests for pages that do not exist cannot bypass it.
 type microcache[V any] struct {
-	lru    *expirable.LRU[string, V]
+	lru    *expirable.LRU[string, cached[V]]
 	flight singleflight.Group
+	keep   func(error) bool
 }
 
-func newMicrocache[V any](size int, ttl time.Duration) *microcache[V] {
-	return &microcache[V]{lru: expirable.NewLRU[string, V](size, nil, ttl)}
+type cached[V any] struct {
+	v   V
+	err error
 }
 
-// get returns the cached value of key, or fills it. Errors are not cached.
+func newMicrocache[V any](size int, ttl time.Duration, keep func(error) bool) *microcache[V] {
+	return &microcache[V]{lru: expirable.NewLRU[string, cached[V]](size, nil, ttl), keep: keep}
+}
+
+// get returns the cached answer for key, or fills it.
 func (c *microcache[V]) get(key string, fill func() (V, error)) (V, error) {
-	if v, ok := c.lru.Get(key); ok {
-		return v, nil
+	if r, ok := c.lru.Get(key); ok {
+		return r.v, r.err
 	}
-	v, err, _ := c.flight.Do(key, func() (any, error) {
+	r, _, _ := c.flight.Do(key, func() (any, error) {
 		v, err := fill()
-		if err == nil {
-			c.lru.Add(key, v)
+		r := cached[V]{v, err}
+		if err == nil || c.keep(err) {
+			c.lru.Add(key, r)
 		}
-		return v, err
+		return r, nil
 	})
-	if err != nil {
-		var zero V
-		return zero, err
-	}
-	return v.(V), nil
+	return r.(cached[V]).v, r.(cached[V]).err
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"sort"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -363,7 +362,7 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 	if req.GetEffectiveDate() == "" {
 		vs.Add("effective_date", "STD-21", "the date the version takes effect must be published with it")
 	}
-	eff, okEff := parseDate(&vs, "effective_date", req.GetEffectiveDate())
+	eff, _ := parseDate(&vs, "effective_date", req.GetEffectiveDate())
 	ann, okAnn := parseDate(&vs, "announce_date", req.GetAnnounceDate())
 	checkText(&vs, "change_summary", req.GetChangeSummary())
 	if err := vs.Err(); err != nil {
@@ -372,6 +371,10 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 	today := policy.Today(s.now())
 	if !okAnn {
 		ann = today
+	} else if ann.After(today) {
+		// STD-21: the announcement is published by this call; it cannot carry a later date.
+		return nil, apierr.Invalid(apierr.Violation{Field: "announce_date", Rule: "STD-21",
+			Description: "the announcement is published now; announce_date must be today (" + today.String() + ") or empty"})
 	}
 	var out *registryv1.PolicyVersion
 	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
@@ -388,6 +391,16 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 		if req.GetEtag() != "" && req.GetEtag() != v.GetEtag() {
 			return apierr.EtagMismatch(v.GetName())
 		}
+		// What is announced must be what the registry says now: a draft whose data changed since
+		// it was made is refreshed (update_mask "snapshot") and reviewed again first.
+		fresh, err := snapshot(ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		if !proto.Equal(fresh, v.GetSnapshot()) {
+			return apierr.Precondition("SNAPSHOT_STALE", "the registry data of "+v.GetName()+
+				" changed after the draft was made; refresh it (PATCH with update_mask \"snapshot\"), check it and announce again")
+		}
 		if f := policy.Check(v); !policy.Ready(f) {
 			return incomplete(f)
 		}
@@ -399,7 +412,7 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 		if err != nil {
 			return err
 		}
-		prev := latest(all)
+		prev := previous(all, v)
 		var rows []*registryv1.ComparisonRow
 		if prev != nil {
 			full, err := tx.GetVersion(ctx, u, kind, prev.GetNumber())
@@ -411,7 +424,7 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 		if v := policy.ValidateAnnouncement(policy.Announcement{
 			Today: today, AnnounceDate: ann, EffectiveDate: eff, LeadDays: policy.NoticeLeadDays(tenant),
 			Major: req.GetMajorChange(), HasPrevious: prev != nil, ComparisonRows: len(rows), Others: policy.Declared(all),
-		}); len(v) > 0 || !okEff {
+		}); len(v) > 0 {
 			return apierr.Invalid(v...)
 		}
 		v.State = announced
@@ -428,16 +441,23 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
 }
 
-// latest is the announced or archived version with the latest effective date: the one a new
-// version follows.
-func latest(vs []*registryv1.PolicyVersion) *registryv1.PolicyVersion {
-	var l *registryv1.PolicyVersion
-	for _, v := range vs {
-		if v.GetState() != draft && (l == nil || v.GetEffectiveDate() > l.GetEffectiveDate()) {
-			l = v
+// previous is the announced or archived version that v follows in time: for a draft the latest
+// one, else the latest taking effect before v. Versions are ordered by date, not number, since
+// archived ones may be imported in any order.
+func previous(vs []*registryv1.PolicyVersion, v *registryv1.PolicyVersion) *registryv1.PolicyVersion {
+	var p *registryv1.PolicyVersion
+	for _, o := range vs {
+		if o.GetState() == draft || o.GetNumber() == v.GetNumber() {
+			continue
+		}
+		if v.GetState() != draft && o.GetEffectiveDate() >= v.GetEffectiveDate() {
+			continue
+		}
+		if p == nil || o.GetEffectiveDate() > p.GetEffectiveDate() {
+			p = o
 		}
 	}
-	return l
+	return p
 }
 
 func (s *Server) DiffPolicyVersions(ctx context.Context, req *registryv1.DiffPolicyVersionsRequest) (*registryv1.DiffPolicyVersionsResponse, error) {
@@ -462,16 +482,11 @@ func (s *Server) DiffPolicyVersions(ctx context.Context, req *registryv1.DiffPol
 		if err != nil {
 			return nil, err
 		}
-		sort.Slice(all, func(i, j int) bool { return all[i].GetNumber() > all[j].GetNumber() })
-		for _, v := range all {
-			if v.GetNumber() < n {
-				against = v.GetNumber()
-				break
-			}
-		}
-		if against == 0 {
+		p := previous(all, after)
+		if p == nil {
 			return nil, apierr.Precondition("NO_PREVIOUS_VERSION", after.GetName()+" has no earlier announced version to compare with; pass against")
 		}
+		against = p.GetNumber()
 	}
 	before, err := ts.GetVersion(ctx, u, kind, against)
 	if err != nil {

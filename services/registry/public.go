@@ -1,13 +1,15 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -16,18 +18,6 @@ import (
 	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
-
-// renderCache keeps rendered published documents by etag. An etag covers everything a page
-// shows (the version, every history entry and today's date), so an entry never goes stale:
-// a published page costs two small queries and a map lookup.
-type renderCache struct {
-	c *lru.Cache[string, *registryv1.PublishedPolicy]
-}
-
-func newRenderCache(size int) *renderCache {
-	c, _ := lru.New[string, *registryv1.PublishedPolicy](size)
-	return &renderCache{c: c}
-}
 
 // PageURL is the public page of a policy version.
 func PageURL(t, u string, kind registryv1.PolicyKind, n int32) string {
@@ -41,6 +31,10 @@ func (s *Server) history(ctx context.Context, ts *pg.TenantStore, t, u string, k
 		return nil, err
 	}
 	s.setStanding(pub)
+	// In time order: archived versions may have been imported in any order.
+	slices.SortStableFunc(pub, func(a, b *registryv1.PolicyVersion) int {
+		return cmp.Or(strings.Compare(a.GetEffectiveDate(), b.GetEffectiveDate()), cmp.Compare(a.GetNumber(), b.GetNumber()))
+	})
 	out := make([]*registryv1.PolicyHistoryEntry, 0, len(pub))
 	for _, v := range pub {
 		out = append(out, historyEntry(t, u, v))
@@ -66,21 +60,14 @@ func historyEntry(t, u string, v *registryv1.PolicyVersion) *registryv1.PolicyHi
 }
 
 func (s *Server) GetPublishedPolicy(ctx context.Context, req *registryv1.GetPublishedPolicyRequest) (*registryv1.PublishedPolicy, error) {
-	return s.cachedPublished(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), 0)
-}
-
-// cachedPublished answers repeated public reads from memory for a second.
-func (s *Server) cachedPublished(ctx context.Context, t, u, kind string, number int32) (*registryv1.PublishedPolicy, error) {
-	key := fmt.Sprintf("%s/%s/%s/%d", t, u, kind, number)
-	ctx = context.WithoutCancel(ctx)
-	return s.public.get(key, func() (*registryv1.PublishedPolicy, error) { return s.published(ctx, t, u, kind, number) })
+	return s.published(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), 0)
 }
 
 func (s *Server) GetPublishedPolicyVersion(ctx context.Context, req *registryv1.GetPublishedPolicyVersionRequest) (*registryv1.PublishedPolicy, error) {
 	if req.GetNumber() < 1 {
 		return nil, apierr.Invalid(apierr.Violation{Field: "number", Rule: "range", Description: "must be a version number, 1 or more"})
 	}
-	return s.cachedPublished(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), req.GetNumber())
+	return s.published(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), req.GetNumber())
 }
 
 // published serves the version in force (number 0) or a given announced/archived version.
@@ -107,6 +94,16 @@ func (s *Server) published(ctx context.Context, t, u, seg string, number int32) 
 			shown = h
 		}
 	}
+	if shown == nil && number == 0 {
+		// Before a unit's first version takes effect, its page shows the announcement (WG26-24:
+		// announce before the policy applies).
+		for _, h := range history {
+			if h.GetStanding() == registryv1.PolicyStanding_POLICY_STANDING_UPCOMING {
+				shown = h
+				break
+			}
+		}
+	}
 	if shown == nil {
 		if number != 0 {
 			return nil, apierr.NotFound(name + "/versions/" + strconv.Itoa(int(number)))
@@ -114,9 +111,6 @@ func (s *Server) published(ctx context.Context, t, u, seg string, number int32) 
 		return nil, apierr.NotFound(name + " (no version in force)")
 	}
 	etag := publishedEtag(shown.GetNumber(), history)
-	if p, ok := s.pages.c.Get(etag); ok {
-		return p, nil
-	}
 	v, err := ts.GetVersion(ctx, u, kind, shown.GetNumber())
 	if err != nil {
 		return nil, err
@@ -136,7 +130,6 @@ func (s *Server) published(ctx context.Context, t, u, seg string, number int32) 
 	}
 	out.Version = proto_clone(v)
 	out.Version.Snapshot = nil
-	s.pages.c.Add(etag, out)
 	return out, nil
 }
 
@@ -159,14 +152,22 @@ func (s *Server) GetSiteSign(ctx context.Context, req *registryv1.GetSiteSignReq
 		return nil, err
 	}
 	t, u, _, _ := parseChild("name", req.GetName(), pg.Sites)
-	// The manager may sit in a parent unit: read the tree from its root.
+	// The sign's manager and contractor come from the site's unit or the units above it (a
+	// library office managing its branches), never from a sibling department.
 	ts := s.store.Tenant(t)
 	path, err := ts.UnitPath(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := snapshot(ctx, ts, path[0])
+	unit, err := ts.GetUnit(ctx, u)
 	if err != nil {
+		return nil, err
+	}
+	snap := &registryv1.UnitSnapshot{Unit: unit}
+	if err := listAll(ctx, ts, officerKind, path, &snap.Officers); err != nil {
+		return nil, err
+	}
+	if err := listAll(ctx, ts, processorKind, path, &snap.Processors); err != nil {
 		return nil, err
 	}
 	return render.Sign(site, snap), nil

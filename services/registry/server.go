@@ -26,12 +26,7 @@ type Server struct {
 	registryv1.UnimplementedRegistryServiceServer
 	store *pg.Store
 	now   func() time.Time
-	pages *renderCache
-	// public holds recent answers to the public reads (published policies) for publicTTL.
-	public *microcache[*registryv1.PublishedPolicy]
 }
-
-const publicTTL = time.Second
 
 // Option configures a Server.
 type Option func(*Server)
@@ -41,8 +36,7 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // New returns the registry server over store.
 func New(store *pg.Store, opts ...Option) *Server {
-	s := &Server{store: store, now: time.Now, pages: newRenderCache(512),
-		public: newMicrocache[*registryv1.PublishedPolicy](4096, publicTTL)}
+	s := &Server{store: store, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -154,8 +148,9 @@ func containsName(xs []protoreflect.Name, x protoreflect.Name) bool {
 	return false
 }
 
-// applyMask copies the masked top-level fields of src into dst (AIP-134). An empty mask replaces
-// every field the client may set. allowed limits the paths (nil: any non-output-only field).
+// applyMask copies the masked top-level fields of src into dst (AIP-134). Without a mask, the
+// fields src populates are copied (the implied mask). allowed limits the paths (nil: any
+// non-output-only field).
 func applyMask(dst, src proto.Message, mask *fieldmaskpb.FieldMask, allowed map[string]bool) error {
 	d, sr := dst.ProtoReflect(), src.ProtoReflect()
 	fields := d.Descriptor().Fields()
@@ -169,7 +164,7 @@ func applyMask(dst, src proto.Message, mask *fieldmaskpb.FieldMask, allowed map[
 	if len(mask.GetPaths()) == 0 {
 		for i := 0; i < fields.Len(); i++ {
 			fd := fields.Get(i)
-			if !outputOnly[fd.Name()] && (allowed == nil || allowed[string(fd.Name())]) {
+			if sr.Has(fd) && !outputOnly[fd.Name()] && (allowed == nil || allowed[string(fd.Name())]) {
 				copyField(fd)
 			}
 		}

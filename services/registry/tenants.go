@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -18,8 +19,10 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 	if err := ids.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, req.GetTenantId(), "", adminRoles); err != nil {
-		return nil, err
+	// Only the platform operator (tenant_admin on "*") creates tenants; a tenant's own admin
+	// must not mint neighbours.
+	if p, ok := auth.FromContext(ctx); !ok || !slices.Contains(p.Grants, auth.Grant{Role: auth.RoleTenantAdmin, Scope: auth.ScopeAll}) {
+		return nil, apierr.Denied("creating a tenant needs the tenant_admin role on scope \"*\"")
 	}
 	t := proto_clone(req.GetTenant())
 	clearOutputOnly(t)

@@ -63,9 +63,9 @@ func validateTenant(t *registryv1.Tenant) apierr.Violations {
 	if t.GetKind() == registryv1.TenantKind_TENANT_KIND_UNSPECIFIED {
 		vs.Add("tenant.kind", "required", "must say what kind of body the tenant is (e.g. TENANT_KIND_LOCAL_GOVERNMENT)")
 	}
-	if d := t.GetNoticeLeadDays(); d < 0 || d > 90 {
-		// NOTICE-7D: the lead time is a tenant setting, 7 days by default.
-		vs.Add("tenant.notice_lead_days", "NOTICE-7D", "must be between 0 and 90 days (got %d)", d)
+	if d := t.GetNoticeLeadDays(); d < 1 || d > 90 {
+		// NOTICE-7D: the lead time is a tenant setting, 7 days when a new tenant states none.
+		vs.Add("tenant.notice_lead_days", "NOTICE-7D", "must be between 1 and 90 days (got %d)", d)
 	}
 	checkPhone(&vs, "tenant.phone", t.GetPhone())
 	return vs

@@ -438,7 +438,8 @@ func (d *doc) changes() string {
 	parts = append(parts, strings.Join(facts, "\n"))
 	var prev []string
 	for _, h := range d.history {
-		if d.v.GetNumber() != 0 && h.GetNumber() >= d.v.GetNumber() {
+		// Previous means earlier in time: archived versions may be imported in any order.
+		if h.GetNumber() == d.v.GetNumber() || (d.v.GetEffectiveDate() != "" && h.GetEffectiveDate() >= d.v.GetEffectiveDate()) {
 			continue
 		}
 		text := cmp.Or(h.GetTitle(), title)

@@ -7,7 +7,7 @@ import (
 
 // Compare builds the before/after table (신·구 대조표, STD-21, WG26-24) of two versions of a policy:
 // one row per article whose heading or text differs, matched by item key so that renumbering alone
-// is no change, in catalogue order. A row names the article as numbered in the after-version, or in
+// is no change, in catalogue order. The article on the policy's changes is left out. A row names the article as numbered in the after-version, or in
 // the before-version for a removed one.
 func Compare(before, after *registryv1.PolicyVersion) []*registryv1.ComparisonRow {
 	old := map[string]Article{}
@@ -24,6 +24,11 @@ func Compare(before, after *registryv1.PolicyVersion) []*registryv1.ComparisonRo
 	}
 	var rows []*registryv1.ComparisonRow
 	for _, it := range policy.Items(kind) {
+		if it.Key == "changes" {
+			// Generated from the versions' own dates and history: it differs between any two
+			// versions and says nothing about what changed.
+			continue
+		}
 		b, inBefore := old[it.Key]
 		a, inAfter := cur[it.Key]
 		switch {

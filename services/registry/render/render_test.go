@@ -252,13 +252,16 @@ func TestCompare(t *testing.T) {
 		"제2조(설치대수, 설치위치 및 촬영범위)",
 		"제5조(영상정보처리기기 설치 및 관리 등의 위탁에 관한 사항)", // removed: before-version's number
 		"제8조(그 밖에 영상정보처리기기의 설치·운영 및 관리에 필요한 사항)",
-		"제9조(영상정보처리기기 운영·관리방침 변경에 관한 사항)",
-	}, got)
+	}, got, "the changes article (dates, history) is no row: it differs between any two versions")
 	require.Contains(t, rows[0].Before, "시민공원 | 4대")
 	require.Contains(t, rows[0].After, "시민공원 | 6대")
 	require.Empty(t, rows[1].After)
 	require.Empty(t, rows[2].Before)
-	require.Contains(t, rows[3].After, "2025. 03. 01.부터 적용됩니다")
+
+	// A new version with other dates but the same content has no row at all.
+	same := proto.CloneOf(before)
+	same.Number, same.EffectiveDate, same.AnnounceDate = 3, "2025-03-01", "2025-02-20"
+	require.Empty(t, render.Compare(before, same))
 }
 
 // TestExamplesRender renders every policy of every example, checking the statutory items of the
