@@ -53,17 +53,17 @@ db-stop:
 
 ## test: every test of every module against a real PostgreSQL (private one when DATABASE_URL is unset).
 test: check-generated lint
-	export DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)}; \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
 
 ## bench: the public policy page and JSON under 64 concurrent clients, against a static-file floor.
 bench:
-	export DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)}; \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	cd services/pipa && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
 
 ## run: build, migrate, load the demo tenants and serve everything (monolithic mode).
 run: build
-	export DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)}; \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	$(BIN)/pipa dev
 
 clean:

@@ -30,11 +30,12 @@
 //	})
 //
 // If replayed, the handler reads and returns the resource called name. ErrReused means the
-// request_id came with a different request; the server layer maps it to InvalidArgument.
+// request_id came with a different request; the caller maps it to InvalidArgument.
 //
 // Two concurrent calls with one request_id yield one resource: the second one's insert waits on
 // the first's uncommitted row and then sees it. This relies on READ COMMITTED, pgdb.InTx's level;
 // under REPEATABLE READ or SERIALIZABLE the second call fails with a serialization error instead.
 //
-// Records are kept for a day (AIP-155 asks for at least an hour); a periodic job calls Purge.
+// Records are kept for a day (AIP-155 asks for at least an hour): the pipa binary calls Purge
+// hourly.
 package idempotency

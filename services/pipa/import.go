@@ -184,7 +184,7 @@ func importFile(ctx context.Context, cl registryv1.RegistryServiceClient, f *ten
 				return err
 			}
 			for i, v := range p.Versions {
-				if i < len(have.GetPolicyVersions()) {
+				if present(have.GetPolicyVersions(), v.Version) {
 					continue // imported by an earlier run
 				}
 				if err := importVersion(ctx, cl, parent, v, today); err != nil {
@@ -194,6 +194,19 @@ func importFile(ctx context.Context, cl registryv1.RegistryServiceClient, f *ten
 		}
 	}
 	return nil
+}
+
+// present reports whether a version with e's period is already announced or archived. A draft
+// left by an interrupted run is not: importing again replays its create (same request_id) and
+// announces it.
+func present(have []*registryv1.PolicyVersion, e *registryv1.PolicyVersion) bool {
+	for _, v := range have {
+		if v.GetState() != registryv1.PolicyState_POLICY_STATE_DRAFT &&
+			v.GetEffectiveDate() == e.GetEffectiveDate() && (e.GetEffectiveDate() != "" || v.GetEndDate() == e.GetEndDate()) {
+			return true
+		}
+	}
+	return false
 }
 
 // importVersion loads one version: archived and historic ones (already in force before pipa) are

@@ -22,6 +22,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/cors"
 	"github.com/pipa-kr/pipa/pkg/gen/openapi"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/pkg/telemetry"
@@ -122,6 +123,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 				public[m] = true
 			}
 		}
+		go purgeIdempotency(ctx, pool, svcs)
 		g := server.NewGRPC(server.GRPCOptions{
 			Verifier:      verifier,
 			Public:        func(m string) bool { return public[m] },
@@ -130,7 +132,11 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 		for _, s := range svcs {
 			s.register(g, pool)
 		}
-		healthy = func() bool { return pool.Ping(ctx) == nil }
+		healthy = func() bool {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return pool.Ping(ctx) == nil
+		}
 		run = append(run, server.Listener{Name: "grpc", Lis: ls.grpc, GRPC: g})
 		if c.registryAddr == "" {
 			c.registryAddr = dialable(ls.grpc.Addr())
@@ -168,6 +174,8 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 		if len(svcs) == 0 {
 			hc := healthpb.NewHealthClient(conn)
 			healthy = func() bool {
+				ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
 				r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 				return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
 			}
@@ -220,6 +228,31 @@ func targets(target string) ([]service, bool, error) {
 		return nil, false, fmt.Errorf("target %q (%s) is not built yet", target, what)
 	}
 	return nil, false, fmt.Errorf("unknown target %q: want all, registry, requests, ledger, retention or gateway", target)
+}
+
+// idempotencyWindow is how long a create's request_id is remembered (AIP-155 retries come
+// within minutes; a day covers a client retrying after an outage).
+const idempotencyWindow = 24 * time.Hour
+
+// purgeIdempotency forgets request_ids older than the window, hourly, until ctx ends. Every
+// replica may run it: the delete is idempotent.
+func purgeIdempotency(ctx context.Context, pool *pgxpool.Pool, svcs []service) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		for _, s := range svcs {
+			if n, err := idempotency.Purge(ctx, pool, s.schema, idempotencyWindow); err != nil && ctx.Err() == nil {
+				slog.Warn("purging request ids", "service", s.name, "err", err)
+			} else if n > 0 {
+				slog.Info("purged request ids", "service", s.name, "rows", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool, svcs []service) error {

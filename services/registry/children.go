@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -14,73 +13,25 @@ import (
 )
 
 // child describes one kind of resource that lives under a unit; officers, sites, files and
-// processors share one implementation of the standard methods.
+// processors share one implementation of the standard methods. References between them (a site's
+// manager) are checked by the store, in the transaction that writes.
 type child[M proto.Message] struct {
 	kind     pg.Kind
 	field    string // request field holding the resource, e.g. "site"
 	newMsg   func() M
 	validate func(M) apierr.Violations
-	refs     func(M) map[string]string // field → referenced resource name
 }
 
 var (
 	officerKind = child[*registryv1.Officer]{kind: pg.Officers, field: "officer",
 		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer}
 	siteKind = child[*registryv1.Site]{kind: pg.Sites, field: "site",
-		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite,
-		refs: func(s *registryv1.Site) map[string]string {
-			return map[string]string{"site.manager": s.GetManager(), "site.processor": s.GetProcessor()}
-		}}
+		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite}
 	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, field: "file",
-		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile,
-		refs: func(f *registryv1.PersonalInformationFile) map[string]string {
-			m := map[string]string{}
-			for i, p := range f.GetProcessors() {
-				m[fieldIdx("file.processors", i)] = p
-			}
-			return m
-		}}
+		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile}
 	processorKind = child[*registryv1.Processor]{kind: pg.Processors, field: "processor",
 		newMsg: func() *registryv1.Processor { return &registryv1.Processor{} }, validate: validateProcessor}
 )
-
-// refKind is the kind a reference field points at.
-func refKind(field string) pg.Kind {
-	if strings.Contains(field, "manager") {
-		return pg.Officers
-	}
-	return pg.Processors
-}
-
-// checkRefs verifies that every referenced officer or processor exists in the same tenant.
-func (c child[M]) checkRefs(ctx context.Context, ts *pg.TenantStore, tenant string, m M) error {
-	if c.refs == nil {
-		return nil
-	}
-	var vs apierr.Violations
-	for field, name := range c.refs(m) {
-		if name == "" {
-			continue
-		}
-		kind := refKind(field)
-		t, u, id, err := parseChild(field, name, kind)
-		if err != nil || t != tenant {
-			vs.Add(field, "reference", "must name a %s of this tenant: tenants/%s/units/{unit}/%s/{id} (got %q)", strings.TrimSuffix(string(kind), "s"), tenant, kind, name)
-			continue
-		}
-		if err := ts.GetChild(ctx, kind, u, id, newRef(kind)); err != nil {
-			vs.Add(field, "reference", "%s does not exist", name)
-		}
-	}
-	return vs.Err()
-}
-
-func newRef(kind pg.Kind) proto.Message {
-	if kind == pg.Officers {
-		return &registryv1.Officer{}
-	}
-	return &registryv1.Processor{}
-}
 
 func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID string, in M, req proto.Message) (M, error) {
 	var zero M
@@ -91,7 +42,7 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
 		return zero, err
 	}
-	m := proto_clone(in)
+	m := proto.CloneOf(in)
 	clearOutputOnly(m)
 	vs := c.validate(m)
 	checkID(&vs, c.field+"_id", id)
@@ -99,11 +50,7 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 	if err := vs.Err(); err != nil {
 		return zero, err
 	}
-	ts := s.store.Tenant(t)
-	if err := c.checkRefs(ctx, ts, t, m); err != nil {
-		return zero, err
-	}
-	if err := ts.CreateChild(ctx, c.kind, u, id, m, idem("Create"+string(c.kind), requestID, req)); err != nil {
+	if err := s.store.Tenant(t).CreateChild(ctx, c.kind, u, id, m, idem(ctx, requestID, req)); err != nil {
 		return zero, err
 	}
 	return m, nil
@@ -168,9 +115,6 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 		return zero, err
 	}
 	if err := c.validate(cur).Err(); err != nil {
-		return zero, err
-	}
-	if err := c.checkRefs(ctx, ts, t, cur); err != nil {
 		return zero, err
 	}
 	if err := ts.UpdateChild(ctx, c.kind, u, id, cur, etag); err != nil {

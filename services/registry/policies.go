@@ -2,6 +2,9 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -98,7 +101,7 @@ func (s *Server) CreatePolicyVersion(ctx context.Context, req *registryv1.Create
 		Sections: in.GetSections(),
 		Snapshot: snap,
 	}
-	out, err := ts.CreateVersion(ctx, u, v, idem("CreatePolicyVersion", req.GetRequestId(), req))
+	out, err := ts.CreateVersion(ctx, u, v, idem(ctx, req.GetRequestId(), req))
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +139,45 @@ func (s *Server) ListPolicyVersions(ctx context.Context, req *registryv1.ListPol
 	if err := s.authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after := int64(0)
+	if tok := req.GetPageToken(); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err == nil {
+			after, err = strconv.ParseInt(strings.TrimPrefix(string(b), "versions/"), 10, 32)
+		}
+		if err != nil || !strings.HasPrefix(string(b), "versions/") {
+			return nil, apierr.Invalid(apierr.Violation{Field: "page_token", Rule: "format",
+				Description: "not a page token of this list; pass the next_page_token of the previous call unchanged"})
+		}
+	}
 	ts := s.store.Tenant(t)
 	vs, err := ts.ListVersions(ctx, u, kind)
 	if err != nil {
 		return nil, err
 	}
+	// Standings depend on every version, so the whole (short) list is read and then paged.
 	s.setStanding(vs)
-	return &registryv1.ListPolicyVersionsResponse{PolicyVersions: vs}, nil
+	if size == 0 {
+		size = 50
+	}
+	size = min(size, 500)
+	out := &registryv1.ListPolicyVersionsResponse{}
+	for _, v := range vs {
+		if int64(v.GetNumber()) <= after {
+			continue
+		}
+		if len(out.PolicyVersions) == size {
+			last := out.PolicyVersions[size-1].GetNumber()
+			out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("versions/" + strconv.Itoa(int(last))))
+			break
+		}
+		out.PolicyVersions = append(out.PolicyVersions, v)
+	}
+	return out, nil
 }
 
 // decorate sets the computed end date and standing of versions from all versions of the policy.
@@ -214,7 +249,7 @@ func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.Update
 			refresh = refresh || p == "snapshot"
 		}
 		// The snapshot is never taken from the client: the "snapshot" path re-reads the registry.
-		src := proto_clone(in)
+		src := proto.CloneOf(in)
 		src.Snapshot = cur.GetSnapshot()
 		if err := applyMask(cur, src, req.GetUpdateMask(), draftPaths); err != nil {
 			return err
@@ -309,7 +344,7 @@ func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.Import
 				return incomplete(f)
 			}
 		}
-		out, err = tx.CreateVersion(ctx, u, v, idem("ImportPolicyVersion", req.GetRequestId(), req))
+		out, err = tx.CreateVersion(ctx, u, v, idem(ctx, req.GetRequestId(), req))
 		return err
 	})
 	if err != nil {

@@ -128,7 +128,7 @@ func (s *Server) published(ctx context.Context, t, u, seg string, number int32) 
 		out.TenantDisplayName = snap.GetTenant().GetDisplayName()
 		out.UnitDisplayName = snap.GetUnit().GetDisplayName()
 	}
-	out.Version = proto_clone(v)
+	out.Version = proto.CloneOf(v)
 	out.Version.Snapshot = nil
 	return out, nil
 }

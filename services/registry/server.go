@@ -6,9 +6,10 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
+	"slices"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -18,6 +19,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
@@ -73,7 +75,7 @@ func (s *Server) authorize(ctx context.Context, tenant, unit string, roles []aut
 		return denied
 	}
 	all, tenants := p.TenantScope()
-	if !all && !contains(tenants, tenant) {
+	if !all && !slices.Contains(tenants, tenant) {
 		return denied
 	}
 	path, err := s.store.Tenant(tenant).UnitPath(ctx, unit)
@@ -93,29 +95,19 @@ func target(tenant, unit string) string {
 	return unitName(tenant, unit)
 }
 
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// idem is the idempotency key of a create: the request hashed with its request_id cleared, so a
-// retry matches and a different request reusing the id is refused (AIP-155).
-func idem(method, requestID string, req proto.Message) pg.Idem {
+// idem is the idempotency key of a create: the gRPC method and the request hashed without its
+// request_id, so a retry matches and a different request reusing the id is refused (AIP-155).
+func idem(ctx context.Context, requestID string, req proto.Message) pg.Idem {
 	if requestID == "" {
 		return pg.Idem{}
 	}
-	c := proto.Clone(req)
-	m := c.ProtoReflect()
-	if fd := m.Descriptor().Fields().ByName("request_id"); fd != nil {
-		m.Clear(fd)
+	method, _ := grpc.Method(ctx)
+	h, err := idempotency.RequestHash(req)
+	if err != nil {
+		// Unreachable for a request that was just unmarshalled; never match a replay on it.
+		h = []byte(err.Error())
 	}
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
-	h := sha256.Sum256(b)
-	return pg.Idem{RequestID: requestID, Method: method, Hash: h[:]}
+	return pg.Idem{RequestID: requestID, Method: method, Hash: h}
 }
 
 func checkRequestID(vs *apierr.Violations, id string) {
@@ -133,19 +125,10 @@ func clearOutputOnly(m proto.Message, extra ...protoreflect.Name) {
 	fields := r.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if outputOnly[fd.Name()] || containsName(extra, fd.Name()) {
+		if outputOnly[fd.Name()] || slices.Contains(extra, fd.Name()) {
 			r.Clear(fd)
 		}
 	}
-}
-
-func containsName(xs []protoreflect.Name, x protoreflect.Name) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // applyMask copies the masked top-level fields of src into dst (AIP-134). Without a mask, the
@@ -190,9 +173,4 @@ func pageSize(n int32) (int, error) {
 		return 0, apierr.Invalid(apierr.Violation{Field: "page_size", Rule: "range", Description: "must not be negative"})
 	}
 	return int(n), nil
-}
-
-// proto_clone copies a request's message so handlers never modify what the caller passed in.
-func proto_clone[M proto.Message](m M) M {
-	return proto.Clone(m).(M)
 }

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
@@ -24,7 +25,7 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 	if p, ok := auth.FromContext(ctx); !ok || !slices.Contains(p.Grants, auth.Grant{Role: auth.RoleTenantAdmin, Scope: auth.ScopeAll}) {
 		return nil, apierr.Denied("creating a tenant needs the tenant_admin role on scope \"*\"")
 	}
-	t := proto_clone(req.GetTenant())
+	t := proto.CloneOf(req.GetTenant())
 	clearOutputOnly(t)
 	if t.NoticeLeadDays == 0 {
 		t.NoticeLeadDays = policy.DefaultNoticeLeadDays
@@ -34,7 +35,7 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	return s.store.CreateTenant(ctx, req.GetTenantId(), t, idem("CreateTenant", req.GetRequestId(), req))
+	return s.store.CreateTenant(ctx, req.GetTenantId(), t, idem(ctx, req.GetRequestId(), req))
 }
 
 func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (*registryv1.Tenant, error) {
@@ -56,7 +57,7 @@ func (s *Server) hideUnits(ctx context.Context, tenant string, err error) error 
 		return err
 	}
 	all, tenants := p.TenantScope()
-	if all || contains(tenants, tenant) {
+	if all || slices.Contains(tenants, tenant) {
 		return nil
 	}
 	return err
@@ -106,7 +107,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitReque
 	if err != nil {
 		return nil, err
 	}
-	u := proto_clone(req.GetUnit())
+	u := proto.CloneOf(req.GetUnit())
 	parentID := ""
 	if p := u.GetParent(); p != "" {
 		pt, pu, err := parseUnit("unit.parent", p)
@@ -130,7 +131,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitReque
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	return s.store.Tenant(t).CreateUnit(ctx, req.GetUnitId(), parentID, u, idem("CreateUnit", req.GetRequestId(), req))
+	return s.store.Tenant(t).CreateUnit(ctx, req.GetUnitId(), parentID, u, idem(ctx, req.GetRequestId(), req))
 }
 
 func (s *Server) GetUnit(ctx context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
@@ -176,12 +177,15 @@ func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t stri
 	seen := map[string]bool{}
 	for _, g := range p.Grants {
 		gt, gu, err := parseUnit("scope", g.Scope)
-		if err != nil || gt != t || !contains(roleNames(readRoles), string(g.Role)) {
+		if err != nil || gt != t || !slices.Contains(readRoles, g.Role) {
 			continue
 		}
 		root, err := ts.GetUnit(ctx, gu)
+		if status.Code(apierr.ToStatus(err)) == codes.NotFound {
+			continue // a grant on a unit that no longer exists
+		}
 		if err != nil {
-			continue
+			return nil, err
 		}
 		sub, err := ts.Subtree(ctx, gu)
 		if err != nil {
@@ -197,14 +201,6 @@ func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t stri
 	return &registryv1.ListUnitsResponse{Units: out}, nil
 }
 
-func roleNames(rs []auth.Role) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = string(r)
-	}
-	return out
-}
-
 func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitRequest) (*registryv1.Unit, error) {
 	t, u, err := parseUnit("unit.name", req.GetUnit().GetName())
 	if err != nil {
@@ -218,7 +214,7 @@ func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitReque
 	if err != nil {
 		return nil, err
 	}
-	in := proto_clone(req.GetUnit())
+	in := proto.CloneOf(req.GetUnit())
 	in.Parent = cur.GetParent() // the tree is fixed at creation
 	if err := applyMask(cur, in, req.GetUpdateMask(), nil); err != nil {
 		return nil, err

@@ -81,7 +81,7 @@ func info(kind Kind, msg proto.Message) (kindInfo, error) {
 // lockRefs checks that the officers and processors msg refers to are resources of this tenant of
 // the right kind, and locks them (FOR KEY SHARE) until the transaction ends, so that a concurrent
 // DeleteChild of one of them waits and then sees the reference. It returns their names.
-func (s *TenantStore) lockRefs(ctx context.Context, tx pgx.Tx, k kindInfo, msg proto.Message) ([]string, error) {
+func (s *TenantStore) lockRefs(ctx context.Context, tx pgx.Tx, k kindInfo, unitID string, msg proto.Message) ([]string, error) {
 	names := []string{}
 	if k.refs == nil {
 		return names, nil
@@ -93,16 +93,22 @@ func (s *TenantStore) lockRefs(ctx context.Context, tx pgx.Tx, k kindInfo, msg p
 		}
 		ids, ok := splitName(r.name, "tenants/*/units/*/"+string(r.kind)+"/*")
 		if !ok || ids[0] != s.tenant {
-			vs.Add(r.field, "format", "must be the name of one of this tenant's %s, tenants/%s/units/{unit}/%s/{id}",
+			vs.Add(r.field, "reference", "must be the name of one of this tenant's %s, tenants/%s/units/{unit}/%s/{id}",
 				r.kind, s.tenant, r.kind)
 			continue
 		}
+		// A resource may name an officer or processor of its own unit, of a unit above it (a
+		// library office managing its branches) or below it — never of a sibling department.
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM registry.unit_resources
-			WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND id = $4 FOR KEY SHARE`,
-			s.tenant, ids[1], r.kind, ids[2]).Scan(&one)
+		err := tx.QueryRow(ctx, `SELECT 1 FROM registry.unit_resources r
+			JOIN registry.units ref ON ref.tenant_id = r.tenant_id AND ref.unit_id = r.unit_id
+			JOIN registry.units own ON own.tenant_id = r.tenant_id AND own.unit_id = $5
+			WHERE r.tenant_id = $1 AND r.unit_id = $2 AND r.kind = $3 AND r.id = $4
+			  AND (own.path @> ARRAY[ref.unit_id]::text[] COLLATE "C" OR ref.path @> ARRAY[own.unit_id]::text[] COLLATE "C")
+			FOR KEY SHARE OF r`,
+			s.tenant, ids[1], r.kind, ids[2], unitID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			vs.Add(r.field, "exists", "%s does not exist", r.name)
+			vs.Add(r.field, "reference", "%s does not exist in this unit, the units above it or the units below it", r.name)
 			continue
 		}
 		if err != nil {
@@ -128,7 +134,7 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		created = nil
 		recorded, replayed, err := idempotent(ctx, tx, s.tenant, idem, func() (string, error) {
-			refs, err := s.lockRefs(ctx, tx, k, msg)
+			refs, err := s.lockRefs(ctx, tx, k, unitID, msg)
 			if err != nil {
 				return "", err
 			}
@@ -277,7 +283,7 @@ func (s *TenantStore) UpdateChild(ctx context.Context, kind Kind, unitID, id str
 		if err != nil {
 			return err
 		}
-		refs, err := s.lockRefs(ctx, tx, k, msg)
+		refs, err := s.lockRefs(ctx, tx, k, unitID, msg)
 		if err != nil {
 			return err
 		}

@@ -689,3 +689,28 @@ func TestPGDeleteInUseRace(t *testing.T) {
 		}
 	}
 }
+
+// A site may name an officer of its own unit or of the units above or below it, never one of a
+// sibling department (PIPA-25-4 (3): the sign gives its own manager's contact).
+func TestPGReferencesFollowTheTree(t *testing.T) {
+	ctx := t.Context()
+	ts := newStore(t, "iksan").Tenant("iksan")
+	createLibraryTree(t, ts)
+	officer := &registryv1.Officer{DisplayName: "송현숙", Roles: []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_CCTV_MANAGER}}
+	require.NoError(t, ts.CreateChild(ctx, pg.Officers, "library-office", "manager", officer, pg.Idem{}))
+
+	site := func(manager string) *registryv1.Site {
+		s := sample(pg.Sites, 0).(*registryv1.Site)
+		s.Manager = manager
+		return s
+	}
+	// From a branch two levels down: allowed.
+	require.NoError(t, ts.CreateChild(ctx, pg.Sites, "children-room", "a", site(officer.GetName()), pg.Idem{}))
+	// From a sibling department: refused, and nothing is written.
+	err := ts.CreateChild(ctx, pg.Sites, "civil-safety", "b", site(officer.GetName()), pg.Idem{})
+	e := requireCode(t, err, codes.InvalidArgument)
+	require.Equal(t, "site.manager", e.Violations[0].Field)
+	require.Equal(t, "reference", e.Violations[0].Rule)
+	err = ts.GetChild(ctx, pg.Sites, "civil-safety", "b", &registryv1.Site{})
+	requireCode(t, err, codes.NotFound)
+}
