@@ -30,16 +30,16 @@ const (
 // grpc-gateway would give, plus caching). Every answer carries the document's ETag and
 // Cache-Control; a matching If-None-Match costs a 304. Answers are shared for pageTTL.
 func Pages(client registryv1.RegistryServiceClient) http.Handler {
-	cache := newMicrocache[*registryv1.PublishedPolicy](4096, pageTTL, func(err error) bool {
+	cache := newMicrocache[published](4096, pageTTL, func(err error) bool {
 		c := status.Code(err)
 		return c == codes.NotFound || c == codes.InvalidArgument
 	})
-	fetch := func(r *http.Request) (*registryv1.PublishedPolicy, error) {
+	fetch := func(r *http.Request) (published, error) {
 		t, u, kind, n := r.PathValue("t"), r.PathValue("u"), r.PathValue("kind"), int64(0)
 		if v := r.PathValue("n"); v != "" {
 			var err error
 			if n, err = strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
-				return nil, status.Error(codes.NotFound, "no such version")
+				return published{}, status.Error(codes.NotFound, "no such version")
 			}
 		}
 		key := t + "/" + u + "/" + kind + "/" + strconv.FormatInt(n, 10)
@@ -47,12 +47,20 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), fillTimeout)
 		defer cancel()
 		ctx = metadata.AppendToOutgoingContext(ctx, "x-forwarded-for", clientChain(r))
-		return cache.get(key, func() (*registryv1.PublishedPolicy, error) {
+		return cache.get(key, func() (published, error) {
+			var p *registryv1.PublishedPolicy
+			var err error
 			if n == 0 {
-				return client.GetPublishedPolicy(ctx, &registryv1.GetPublishedPolicyRequest{Tenant: t, Unit: u, Kind: kind})
+				p, err = client.GetPublishedPolicy(ctx, &registryv1.GetPublishedPolicyRequest{Tenant: t, Unit: u, Kind: kind})
+			} else {
+				p, err = client.GetPublishedPolicyVersion(ctx, &registryv1.GetPublishedPolicyVersionRequest{
+					Tenant: t, Unit: u, Kind: kind, Number: int32(n)})
 			}
-			return client.GetPublishedPolicyVersion(ctx, &registryv1.GetPublishedPolicyVersionRequest{
-				Tenant: t, Unit: u, Kind: kind, Number: int32(n)})
+			if err != nil {
+				return published{}, err
+			}
+			b, err := protojson.Marshal(p)
+			return published{policy: p, html: []byte(p.GetHtml()), json: b}, err
 		})
 	}
 	mux := http.NewServeMux()
@@ -63,11 +71,11 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 				writeErrorPage(w, err)
 				return
 			}
-			if notModified(w, r, p, cacheControl) {
+			if notModified(w, r, p.policy, cacheControl) {
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write([]byte(p.GetHtml()))
+			_, _ = w.Write(p.html)
 		}
 	}
 	data := func(cacheControl string) http.HandlerFunc {
@@ -81,16 +89,11 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 				_, _ = w.Write(b)
 				return
 			}
-			if notModified(w, r, p, cacheControl) {
-				return
-			}
-			b, err := protojson.Marshal(p)
-			if err != nil {
-				http.Error(w, "internal error", http.StatusInternalServerError)
+			if notModified(w, r, p.policy, cacheControl) {
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(b)
+			_, _ = w.Write(p.json)
 		}
 	}
 	// The version in force changes by date; a numbered version only by its period's end.
@@ -99,6 +102,12 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 	mux.Handle("GET /v1/public/tenants/{t}/units/{u}/policies/{kind}", data("public, max-age=60"))
 	mux.Handle("GET /v1/public/tenants/{t}/units/{u}/policies/{kind}/versions/{n}", data("public, max-age=300"))
 	return mux
+}
+
+// published is a cached answer: the document, and the bytes of its page and of its JSON.
+type published struct {
+	policy     *registryv1.PublishedPolicy
+	html, json []byte
 }
 
 // PagePatterns are the paths Pages serves, for mounting it beside the REST gateway.
