@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
+	"github.com/pipa-kr/pipa/pkg/seal"
 )
 
 // config is every setting of a pipa process. Each flag defaults to its PIPA_* variable.
@@ -22,6 +23,8 @@ type config struct {
 	grpcAddr     string
 	httpAddr     string
 	registryAddr string
+	ledgerAddr   string
+	dataKey      string
 	devKey       string
 	oidcIssuer   string
 	oidcAudience string
@@ -60,6 +63,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.grpcAddr, "grpc-addr", env("PIPA_GRPC_ADDR", ":9090"), "gRPC listen address (PIPA_GRPC_ADDR)")
 	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, /metrics (PIPA_HTTP_ADDR)")
 	fs.StringVar(&c.registryAddr, "registry-addr", env("PIPA_REGISTRY_ADDR", ""), "registry gRPC address the gateway calls; this process's own in -target=all (PIPA_REGISTRY_ADDR)")
+	fs.StringVar(&c.ledgerAddr, "ledger-addr", env("PIPA_LEDGER_ADDR", ""), "ledger gRPC address the gateway calls; this process's own in -target=all (PIPA_LEDGER_ADDR)")
+	fs.StringVar(&c.dataKey, "dev-data-key", env("PIPA_DEV_DATA_KEY", ""), "development only: a key file, created if missing, that encrypts personal data at rest; production sets PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (PIPA_DEV_DATA_KEY)")
 	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ""), "development only: Ed25519 key file that verifies tokens minted by `pipa token`, when no OIDC issuer is set; `pipa dev` uses "+defaultDevKey+" (PIPA_DEV_KEY)")
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OIDC issuer URL whose JWKS verifies tokens in production (PIPA_OIDC_ISSUER)")
 	fs.StringVar(&c.oidcAudience, "oidc-audience", env("PIPA_OIDC_AUDIENCE", "pipa"), "expected token audience (PIPA_OIDC_AUDIENCE)")
@@ -101,6 +106,22 @@ func (c *config) limiters() (http, grpc *ratelimit.Limiter, err error) {
 	opt := ratelimit.WithTrustedProxies(prefixes...)
 	return ratelimit.New(c.publicRate, c.publicBurst, opt), ratelimit.New(c.publicRate, c.publicBurst, opt), nil
 }
+
+// dataBox is the key that encrypts personal data at rest: PIPA_DATA_KEY or PIPA_DATA_KEY_FILE
+// ("id:base64key,…", the first sealing), or in development a generated key file.
+func (c *config) dataBox() (*seal.Box, error) {
+	if c.dataKey != "" {
+		return seal.LoadOrCreateDevKey(c.dataKey)
+	}
+	b, err := seal.FromEnv()
+	if errors.Is(err, seal.ErrNoKey) {
+		return nil, errors.New("no data key: set PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (id:base64 of 32 bytes), or PIPA_DEV_DATA_KEY=" + defaultDevDataKey + " for development")
+	}
+	return b, err
+}
+
+// defaultDevDataKey is where `make run` keeps the development data key.
+const defaultDevDataKey = ".data/data-key"
 
 // defaultDevKey is where `make run`, `pipa token` and `pipa import` keep the development key.
 const defaultDevKey = ".data/dev-key.pem"

@@ -31,6 +31,9 @@ func devCmd(ctx context.Context, args []string) error {
 		return errors.New("no database: run `make run`, which provisions one under .data/, or set DATABASE_URL")
 	}
 	c.target, c.devKey = "all", c.devKeyPath()
+	if c.dataKey == "" {
+		c.dataKey = defaultDevDataKey
+	}
 	gl, err := net.Listen("tcp", c.grpcAddr)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ Usage:
   pipa migrate [flags]              apply every built service's database migrations
   pipa token   [-role r] [-scope s] mint a development token (dev key)
   pipa import  FILE...              load tenants from YAML through the API
+  pipa ledger verify -log tenants/{t}/units/{u}   audit a unit's ledger over the REST API
   pipa dev                          migrate, serve everything, load deploy/examples, print URLs
 
 Run "pipa COMMAND -h" for a command's flags. Every flag has a PIPA_* environment equivalent.
@@ -42,6 +43,8 @@ func main() {
 		err = tokenCmd(args)
 	case "import":
 		err = importCmd(ctx, args)
+	case "ledger":
+		err = ledgerCmd(ctx, args)
 	case "dev":
 		err = devCmd(ctx, args)
 	case "-h", "--help", "help":

@@ -411,7 +411,7 @@ func TestRESTErrorNamesFieldAndRule(t *testing.T) {
 }
 
 func TestTargetsNotBuiltYet(t *testing.T) {
-	for _, target := range []string{"requests", "ledger", "retention"} {
+	for _, target := range []string{"requests", "retention"} {
 		_, _, err := targets(target)
 		require.ErrorContains(t, err, "not built yet")
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -21,11 +22,15 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/cors"
 	"github.com/pipa-kr/pipa/pkg/gen/openapi"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/pkg/telemetry"
+	"github.com/pipa-kr/pipa/services/ledger"
+	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/registry"
 	registrypg "github.com/pipa-kr/pipa/services/registry/store/pg"
 )
@@ -36,7 +41,20 @@ type service struct {
 	schema     string
 	migrations fs.FS
 	public     map[string]bool
-	register   func(g *grpc.Server, pool *pgxpool.Pool)
+	// register adds the service to the gRPC server.
+	register func(g *grpc.Server, d deps) error
+	// gateway mounts its REST mapping, and pages its hand-written HTTP handlers, over a client
+	// connection to the service (wherever it runs).
+	gateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+	pages   func(conn *grpc.ClientConn) map[string]http.Handler
+}
+
+// deps is what services get from the process: the database, the data key, and clients of the
+// other services (over gRPC in every mode).
+type deps struct {
+	pool *pgxpool.Pool
+	box  func() (*seal.Box, error)
+	conn func(service string) (*grpc.ClientConn, error)
 }
 
 // built are the services this binary contains, in start order.
@@ -44,8 +62,38 @@ var built = []service{
 	{
 		name: "registry", schema: registrypg.Schema, migrations: registrypg.Migrations,
 		public: registry.PublicMethods,
-		register: func(g *grpc.Server, pool *pgxpool.Pool) {
-			registryv1.RegisterRegistryServiceServer(g, registry.New(registrypg.New(pool)))
+		register: func(g *grpc.Server, d deps) error {
+			registryv1.RegisterRegistryServiceServer(g, registry.New(registrypg.New(d.pool)))
+			return nil
+		},
+		gateway: registryv1.RegisterRegistryServiceHandler,
+		pages: func(conn *grpc.ClientConn) map[string]http.Handler {
+			public := registry.Pages(registryv1.NewRegistryServiceClient(conn))
+			m := map[string]http.Handler{}
+			for _, p := range registry.PagePatterns {
+				m[p] = public
+			}
+			return m
+		},
+	},
+	{
+		name: "ledger", schema: ledgerpg.Schema, migrations: ledgerpg.Migrations,
+		public: ledger.PublicMethods,
+		register: func(g *grpc.Server, d deps) error {
+			box, err := d.box()
+			if err != nil {
+				return err
+			}
+			reg, err := d.conn("registry")
+			if err != nil {
+				return err
+			}
+			ledgerv1.RegisterLedgerServiceServer(g, ledger.New(ledgerpg.New(d.pool, box), box, registryv1.NewRegistryServiceClient(reg)))
+			return nil
+		},
+		gateway: ledgerv1.RegisterLedgerServiceHandler,
+		pages: func(conn *grpc.ClientConn) map[string]http.Handler {
+			return map[string]http.Handler{ledger.ExportPattern: ledger.Export(ledgerv1.NewLedgerServiceClient(conn))}
 		},
 	},
 }
@@ -53,7 +101,6 @@ var built = []service{
 // planned are targets that exist in the design but not yet in this binary.
 var planned = map[string]string{
 	"requests":  "the request-workflow service",
-	"ledger":    "the ledger service",
 	"retention": "the retention service",
 }
 
@@ -96,9 +143,37 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	if err != nil {
 		return err
 	}
+	// Services reach each other over gRPC in every mode: the ones run here at this process's own
+	// address, the others where the configuration says.
+	addrs := map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr}
+	for _, s := range svcs {
+		addrs[s.name] = dialable(ls.grpc.Addr())
+	}
+	conns := map[string]*grpc.ClientConn{}
+	defer func() {
+		for _, cc := range conns {
+			cc.Close()
+		}
+	}()
+	conn := func(name string) (*grpc.ClientConn, error) {
+		if cc := conns[name]; cc != nil {
+			return cc, nil
+		}
+		if addrs[name] == "" {
+			return nil, fmt.Errorf("the %s service's address is not set: set PIPA_%s_ADDR", name, strings.ToUpper(name))
+		}
+		cc, err := grpc.NewClient(addrs[name],
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if err != nil {
+			return nil, err
+		}
+		conns[name] = cc
+		return cc, nil
+	}
 
 	var run []server.Listener
-	var healthy func() bool = func() bool { return true }
+	healthy := func() bool { return true }
 	if len(svcs) > 0 {
 		if c.databaseURL == "" {
 			return errors.New("no database: set DATABASE_URL (or run `make run`, which provisions one under .data/)")
@@ -129,8 +204,11 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 			Public:        func(m string) bool { return public[m] },
 			PublicLimiter: grpcLimiter,
 		})
+		d := deps{pool: pool, box: c.dataBox, conn: conn}
 		for _, s := range svcs {
-			s.register(g, pool)
+			if err := s.register(g, d); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
 		}
 		healthy = func() bool {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -138,47 +216,63 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 			return pool.Ping(ctx) == nil
 		}
 		run = append(run, server.Listener{Name: "grpc", Lis: ls.grpc, GRPC: g})
-		if c.registryAddr == "" {
-			c.registryAddr = dialable(ls.grpc.Addr())
-		}
 	}
 
+	// The REST edge: every service's mapping on the gateway target (and in -target=all), a
+	// service's own mapping on its own target.
+	mounted := svcs
+	if gateway {
+		mounted = nil
+		for _, s := range built {
+			if addrs[s.name] != "" {
+				mounted = append(mounted, s)
+			} else {
+				slog.Warn("gateway: no address for a service, its API is not served", "service", s.name, "set", "PIPA_"+strings.ToUpper(s.name)+"_ADDR")
+			}
+		}
+		if len(mounted) == 0 {
+			return errors.New("the gateway has no service to serve: set PIPA_REGISTRY_ADDR and PIPA_LEDGER_ADDR")
+		}
+	}
 	mux := server.NewGatewayMux()
 	pages := map[string]http.Handler{}
-	if gateway || len(svcs) > 0 {
-		if c.registryAddr == "" {
-			return errors.New("the gateway needs the registry's address: set PIPA_REGISTRY_ADDR")
-		}
-		conn, err := grpc.NewClient(c.registryAddr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	for _, s := range mounted {
+		cc, err := conn(s.name)
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
-		if err := registryv1.RegisterRegistryServiceHandler(ctx, mux, conn); err != nil {
+		if err := s.gateway(ctx, mux, cc); err != nil {
 			return err
 		}
-		public := registry.Pages(registryv1.NewRegistryServiceClient(conn))
-		for _, p := range registry.PagePatterns {
-			pages[p] = public
+		for p, h := range s.pages(cc) {
+			pages[p] = h
 		}
-		doc, err := openAPI()
-		if err != nil {
-			return err
+	}
+	doc, err := openAPI()
+	if err != nil {
+		return err
+	}
+	pages["GET /openapi.json"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+	if len(svcs) == 0 {
+		// A lone gateway is healthy when the services behind it are.
+		var checks []healthpb.HealthClient
+		for _, s := range mounted {
+			cc, _ := conn(s.name)
+			checks = append(checks, healthpb.NewHealthClient(cc))
 		}
-		pages["GET /openapi.json"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(doc)
-		})
-		if len(svcs) == 0 {
-			hc := healthpb.NewHealthClient(conn)
-			healthy = func() bool {
-				ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				defer cancel()
+		healthy = func() bool {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			for _, hc := range checks {
 				r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-				return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+				if err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					return false
+				}
 			}
+			return true
 		}
 	}
 	h := server.Handler(server.HTTPOptions{

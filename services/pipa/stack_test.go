@@ -46,7 +46,8 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	keyPath := filepath.Join(t.TempDir(), "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)
-	c := &config{target: "all", databaseURL: pool.Config().ConnString(), devKey: keyPath, migrate: false}
+	c := &config{target: "all", databaseURL: pool.Config().ConnString(), devKey: keyPath, migrate: false,
+		dataKey: filepath.Join(t.TempDir(), "data-key")}
 	for _, o := range opts {
 		o(c)
 	}

@@ -1,0 +1,17 @@
+// Package entry is a ledger entry as data: what the law requires of each kind, the canonical leaf
+// bytes that go into the Merkle tree, and the 별지 제3호 export.
+//
+//   - Validate checks a client's entry against the fields LAW.md requires for its kind (STD-42-1,
+//     DEC-15, STD-44-5, STD-42-2, S-2-3) and names the rule each violation breaks.
+//   - EncodeLeaf renders an entry as the text format documented on the Leaf message of
+//     ledger.proto: the bytes are stored and hashed as they are and never re-serialized, so a
+//     verifier needs only sha256 and that grammar. DecodeLeaf reads them back and accepts only
+//     canonical bytes. The store can rebuild an entry from DecodeLeaf(leaf).Entry and the
+//     revealed Sealed values, so the leaf is the one source of the entry's content.
+//   - Personal values (Personal) appear in a leaf only as salted sha256 commitments; the values and
+//     salts come back as a Sealed, which the store encrypts (pkg/seal) beside the leaf and erases
+//     on redaction. Without the salt a commitment cannot be tested against guessed names; with
+//     it, Verify checks a disclosed value against the tamper-evident leaf.
+//   - Columns, Row, WriteCSV and WriteXLSX export the ledger with the Korean headers of 별지
+//     제3호 (STD-45) plus every other required field, since STD-45 asks for the union.
+package entry

@@ -1,0 +1,242 @@
+package entry
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/xuri/excelize/v2"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// SheetName is the XLSX sheet of an export, the title of seed 001 별표3.
+const SheetName = "개인영상정보 관리대장"
+
+type column struct {
+	header string
+	width  float64 // XLSX column width, in characters
+	value  func(e *ledgerv1.Entry) string
+}
+
+// columns are first the ten of 별지 제3호 (STD-45: 번호 … 기간), then the fields other rules
+// require, because STD-45 says to store, and so to show an inspector, the union: the requester's
+// contact (STD-44-5 1), the destruction date (C-9), items and safety requests (DEC-15 5, 8), the
+// refusal and copy (STD-44-5 4, 5), the destruction method and auto-delete check (DEC-16,
+// STD-42-2 2), the access-log fields (S-2-3), and the links between entries.
+var columns = []column{
+	{"번호", 8, func(e *ledgerv1.Entry) string { return strconv.FormatInt(e.GetIndex(), 10) }},
+	{"구분", 12, func(e *ledgerv1.Entry) string { return kindLabel(e.GetKind()) }},
+	{"일시", 17, func(e *ledgerv1.Entry) string { return seoulMinute(e.GetOccurTime()) }},
+	{"파일명/형태", 32, func(e *ledgerv1.Entry) string { return join(" / ", e.GetFileName(), e.GetFileFormat()) }},
+	{"담당자", 18, func(e *ledgerv1.Entry) string { return e.GetHandler() }},
+	{"목적/사유", 24, func(e *ledgerv1.Entry) string { return e.GetPurpose() }},
+	{"이용·제공받는 제3자/열람등 요구자", 28, func(e *ledgerv1.Entry) string {
+		return join(" ", e.GetCounterparty(), e.GetCounterpartyOfficer(), e.GetRequesterName())
+	}},
+	{"이용·제공 근거", 28, func(e *ledgerv1.Entry) string { return e.GetLegalBasis() }},
+	{"이용·제공 형태", 16, func(e *ledgerv1.Entry) string { return e.GetForm() }},
+	// Seed 001 별표3 row 1 writes an auto-delete cycle ("00일 주기") under 기간.
+	{"기간", 24, func(e *ledgerv1.Entry) string { return join(" / ", e.GetPeriod(), e.GetAutoDeleteCycle()) }},
+	{"연락처", 16, func(e *ledgerv1.Entry) string { return e.GetRequesterContact() }},
+	{"파기 예정일", 12, func(e *ledgerv1.Entry) string { return e.GetDestructionDueDate() }},
+	{"항목", 20, func(e *ledgerv1.Entry) string { return strings.Join(e.GetItems(), ", ") }},
+	{"안전조치 요청", 24, func(e *ledgerv1.Entry) string { return e.GetSafetyRequests() }},
+	{"거부 사유", 24, func(e *ledgerv1.Entry) string { return e.GetRefusalReason() }},
+	{"사본 교부", 20, func(e *ledgerv1.Entry) string { return e.GetCopyGiven() }},
+	{"파기 방법", 18, func(e *ledgerv1.Entry) string { return e.GetDestructionMethod() }},
+	{"자동 삭제 확인 일시", 17, func(e *ledgerv1.Entry) string { return seoulMinute(e.GetAutoDeleteCheckedTime()) }},
+	{"접속 계정", 16, func(e *ledgerv1.Entry) string { return e.GetActor() }},
+	{"접속지", 16, func(e *ledgerv1.Entry) string { return e.GetRemoteAddr() }},
+	{"처리한 정보주체", 20, func(e *ledgerv1.Entry) string { return e.GetSubject() }},
+	{"수행 업무", 16, func(e *ledgerv1.Entry) string { return e.GetAction() }},
+	{"연결 번호", 10, func(e *ledgerv1.Entry) string {
+		if e.Follows == nil {
+			return ""
+		}
+		return strconv.FormatInt(e.GetFollows(), 10)
+	}},
+	{"관련 문서", 28, func(e *ledgerv1.Entry) string { return join(", ", e.GetRequest(), e.GetPlan()) }},
+	{"비고", 32, func(e *ledgerv1.Entry) string {
+		s := join(": ", amendmentLabel(e.GetAmendmentKind()), e.GetNote())
+		if e.GetRedacted() {
+			s = join(" ", s, "(개인정보 삭제됨)")
+		}
+		return s
+	}},
+}
+
+// Columns returns the export's Korean headers, in order.
+func Columns() []string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = c.header
+	}
+	return out
+}
+
+// Row returns an entry's cells under Columns. Times are Asia/Seoul to the minute, as a person
+// writes them on the form; 번호 is the entry index, so that 연결 번호 points at a row.
+func Row(e *ledgerv1.Entry) []string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = c.value(e)
+	}
+	return out
+}
+
+func kindLabel(k ledgerv1.EntryKind) string {
+	switch k {
+	case ledgerv1.EntryKind_ENTRY_KIND_USE:
+		return "이용"
+	case ledgerv1.EntryKind_ENTRY_KIND_PROVISION:
+		return "제공"
+	case ledgerv1.EntryKind_ENTRY_KIND_VIEWING:
+		return "열람"
+	case ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION:
+		return "파기"
+	case ledgerv1.EntryKind_ENTRY_KIND_ACCESS:
+		return "접속기록"
+	case ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT:
+		return "변경"
+	case ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
+		return "개인정보 삭제"
+	}
+	return ""
+}
+
+func amendmentLabel(k ledgerv1.AmendmentKind) string {
+	switch k {
+	case ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY:
+		return "파기 결과 회신"
+	case ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN:
+		return "자료 반환"
+	case ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION:
+		return "기간 연장"
+	case ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION:
+		return "정정"
+	}
+	return ""
+}
+
+func seoulMinute(ts *timestamppb.Timestamp) string {
+	if ts == nil || !ts.IsValid() {
+		return ""
+	}
+	return ts.AsTime().In(Seoul()).Format("2006-01-02 15:04")
+}
+
+func join(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+// WriteCSV writes the entries as RFC 4180 CSV (encoding/csv) with the Korean headers, in UTF-8
+// with a byte-order mark so that Excel does not read it as CP949. A cell starting with = + - @ or
+// a tab or carriage return gets a leading apostrophe: names come from the public, and a
+// spreadsheet must not run them as formulas (CSV injection).
+func WriteCSV(w io.Writer, entries []*ledgerv1.Entry) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // RFC 4180
+	if err := cw.Write(Columns()); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		row := Row(e)
+		for i, c := range row {
+			row[i] = defuse(c)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func defuse(s string) string {
+	// A lone "-" is the form's usual "해당없음" mark (seed 001 별표3) and no formula.
+	if s != "" && s != "-" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// maxCellChars is Excel's limit on the text of one cell.
+const maxCellChars = 32767
+
+// WriteXLSX writes the entries as one XLSX sheet named SheetName: bold, frozen header row, set
+// column widths. It streams rows, so a year of access log does not sit in memory as cells. Cells
+// are text (never formulas); 번호 is a number so that the sheet sorts by it.
+func WriteXLSX(w io.Writer, entries []*ledgerv1.Entry) (err error) {
+	f := excelize.NewFile()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := f.SetSheetName(f.GetSheetName(0), SheetName); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	sw, err := f.NewStreamWriter(SheetName)
+	if err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	for i, c := range columns {
+		if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
+			return fmt.Errorf("xlsx: %w", err)
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
+	if err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	header := make([]any, len(columns))
+	for i, c := range columns {
+		header[i] = excelize.Cell{StyleID: bold, Value: c.header}
+	}
+	if err := sw.SetRow("A1", header); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	for n, e := range entries {
+		cells := make([]any, len(columns))
+		for i, v := range Row(e) {
+			cells[i] = clip(v)
+		}
+		cells[0] = e.GetIndex()
+		cell, err := excelize.CoordinatesToCellName(1, n+2)
+		if err != nil {
+			return fmt.Errorf("xlsx: %w", err)
+		}
+		if err := sw.SetRow(cell, cells); err != nil {
+			return fmt.Errorf("xlsx: row %d: %w", n+2, err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	return f.Write(w)
+}
+
+// clip keeps a cell within Excel's limit (only joined items can reach it); the CSV keeps all.
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= maxCellChars {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:maxCellChars-1]) + "…"
+}

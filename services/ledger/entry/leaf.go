@@ -1,0 +1,465 @@
+package entry
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Magic is the first line of every version 1 leaf.
+const Magic = "pipa-ledger-entry/v1"
+
+// SaltSize is the size of the salt of each personal-field commitment.
+const SaltSize = 32
+
+// ErrLeaf is wrapped by every error of DecodeLeaf: the bytes are not a canonical version 1 leaf.
+var ErrLeaf = errors.New("not a canonical pipa-ledger-entry/v1 leaf")
+
+// Decoded is a leaf parsed back: what a verifier can learn from the leaf alone.
+type Decoded struct {
+	Log   string
+	Index int64
+	// Entry holds the kind and every field in clear. Personal fields are empty: the leaf only
+	// commits to them (see Commitments). Output-only fields are unset.
+	Entry *ledgerv1.Entry
+	// Commitments maps a personal field's proto name (e.g. "requester_name") to
+	// sha256(salt || 0x00 || value).
+	Commitments map[string][]byte
+}
+
+// field is one leaf line kind, in Entry field-number order (the order of the lines).
+type field struct {
+	num      int32
+	name     string // proto field name; the leaf key is this with '_' as '-'
+	personal bool
+	get      func(*ledgerv1.Entry) ([]string, error)
+	set      func(*ledgerv1.Entry, string) error
+}
+
+func (f field) key() string {
+	k := strings.ReplaceAll(f.name, "_", "-")
+	if f.personal {
+		return k + "-commitment"
+	}
+	return k
+}
+
+func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
+	return field{num: num, name: name,
+		get: func(e *ledgerv1.Entry) ([]string, error) {
+			if v := *p(e); v != "" {
+				return []string{v}, nil
+			}
+			return nil, nil
+		},
+		set: func(e *ledgerv1.Entry, v string) error { *p(e) = v; return nil },
+	}
+}
+
+func personal(num int32, name string, p func(*ledgerv1.Entry) *string) field {
+	f := str(num, name, p)
+	f.personal = true
+	return f
+}
+
+func stamp(num int32, name string, p func(*ledgerv1.Entry) **timestamppb.Timestamp) field {
+	return field{num: num, name: name,
+		get: func(e *ledgerv1.Entry) ([]string, error) {
+			ts := *p(e)
+			if ts == nil {
+				return nil, nil
+			}
+			if err := ts.CheckValid(); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return []string{formatTime(ts.AsTime())}, nil
+		},
+		set: func(e *ledgerv1.Entry, v string) error {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return err
+			}
+			*p(e) = timestamppb.New(t)
+			return nil
+		},
+	}
+}
+
+// formatTime is RFC 3339 in UTC with trailing zeros of the fraction trimmed.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// fields lists every Entry field that goes into a leaf. Output-only fields (name, index,
+// leaf_hash, redacted, commit_time, tree_size) are deliberately absent; the log and the index are
+// header lines. TestFieldsCoverEntry fails when the proto gains a field not decided on here.
+var fields = []field{
+	{num: 3, name: "kind",
+		get: func(e *ledgerv1.Entry) ([]string, error) {
+			k := e.GetKind()
+			if k == ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
+				return nil, errors.New("kind is required")
+			}
+			n, ok := ledgerv1.EntryKind_name[int32(k)]
+			if !ok {
+				return nil, fmt.Errorf("unknown kind %d", k)
+			}
+			return []string{strings.TrimPrefix(n, "ENTRY_KIND_")}, nil
+		},
+		set: func(e *ledgerv1.Entry, v string) error {
+			k, ok := ledgerv1.EntryKind_value["ENTRY_KIND_"+v]
+			if !ok || k == 0 {
+				return fmt.Errorf("unknown kind %q", v)
+			}
+			e.Kind = ledgerv1.EntryKind(k)
+			return nil
+		}},
+	stamp(4, "occur_time", func(e *ledgerv1.Entry) **timestamppb.Timestamp { return &e.OccurTime }),
+	str(5, "file_name", func(e *ledgerv1.Entry) *string { return &e.FileName }),
+	str(6, "file_format", func(e *ledgerv1.Entry) *string { return &e.FileFormat }),
+	str(7, "handler", func(e *ledgerv1.Entry) *string { return &e.Handler }),
+	str(8, "purpose", func(e *ledgerv1.Entry) *string { return &e.Purpose }),
+	str(9, "counterparty", func(e *ledgerv1.Entry) *string { return &e.Counterparty }),
+	personal(10, "counterparty_officer", func(e *ledgerv1.Entry) *string { return &e.CounterpartyOfficer }),
+	personal(11, "requester_name", func(e *ledgerv1.Entry) *string { return &e.RequesterName }),
+	personal(12, "requester_contact", func(e *ledgerv1.Entry) *string { return &e.RequesterContact }),
+	str(13, "legal_basis", func(e *ledgerv1.Entry) *string { return &e.LegalBasis }),
+	str(14, "form", func(e *ledgerv1.Entry) *string { return &e.Form }),
+	str(15, "period", func(e *ledgerv1.Entry) *string { return &e.Period }),
+	str(16, "destruction_due_date", func(e *ledgerv1.Entry) *string { return &e.DestructionDueDate }),
+	{num: 17, name: "items",
+		get: func(e *ledgerv1.Entry) ([]string, error) {
+			for i, it := range e.GetItems() {
+				if it == "" {
+					// An empty item would vanish from the leaf and not round-trip.
+					return nil, fmt.Errorf("items[%d] is empty", i)
+				}
+			}
+			return e.GetItems(), nil
+		},
+		set: func(e *ledgerv1.Entry, v string) error { e.Items = append(e.Items, v); return nil }},
+	str(18, "safety_requests", func(e *ledgerv1.Entry) *string { return &e.SafetyRequests }),
+	str(19, "refusal_reason", func(e *ledgerv1.Entry) *string { return &e.RefusalReason }),
+	str(20, "copy_given", func(e *ledgerv1.Entry) *string { return &e.CopyGiven }),
+	str(21, "destruction_method", func(e *ledgerv1.Entry) *string { return &e.DestructionMethod }),
+	str(22, "auto_delete_cycle", func(e *ledgerv1.Entry) *string { return &e.AutoDeleteCycle }),
+	stamp(23, "auto_delete_checked_time", func(e *ledgerv1.Entry) **timestamppb.Timestamp { return &e.AutoDeleteCheckedTime }),
+	str(24, "actor", func(e *ledgerv1.Entry) *string { return &e.Actor }),
+	str(25, "remote_addr", func(e *ledgerv1.Entry) *string { return &e.RemoteAddr }),
+	str(26, "subject", func(e *ledgerv1.Entry) *string { return &e.Subject }),
+	str(27, "action", func(e *ledgerv1.Entry) *string { return &e.Action }),
+	str(28, "request", func(e *ledgerv1.Entry) *string { return &e.Request }),
+	str(29, "plan", func(e *ledgerv1.Entry) *string { return &e.Plan }),
+	{num: 30, name: "follows",
+		get: func(e *ledgerv1.Entry) ([]string, error) {
+			if e.Follows == nil {
+				return nil, nil
+			}
+			return []string{strconv.FormatInt(e.GetFollows(), 10)}, nil
+		},
+		set: func(e *ledgerv1.Entry, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return err
+			}
+			e.Follows = &n
+			return nil
+		}},
+	{num: 31, name: "amendment_kind",
+		get: func(e *ledgerv1.Entry) ([]string, error) {
+			k := e.GetAmendmentKind()
+			if k == ledgerv1.AmendmentKind_AMENDMENT_KIND_UNSPECIFIED {
+				return nil, nil
+			}
+			n, ok := ledgerv1.AmendmentKind_name[int32(k)]
+			if !ok {
+				return nil, fmt.Errorf("unknown amendment_kind %d", k)
+			}
+			return []string{strings.TrimPrefix(n, "AMENDMENT_KIND_")}, nil
+		},
+		set: func(e *ledgerv1.Entry, v string) error {
+			k, ok := ledgerv1.AmendmentKind_value["AMENDMENT_KIND_"+v]
+			if !ok || k == 0 {
+				return fmt.Errorf("unknown amendment_kind %q", v)
+			}
+			e.AmendmentKind = ledgerv1.AmendmentKind(k)
+			return nil
+		}},
+	str(32, "note", func(e *ledgerv1.Entry) *string { return &e.Note }),
+}
+
+var fieldsByKey = func() map[string]field {
+	m := make(map[string]field, len(fields))
+	for _, f := range fields {
+		m[f.key()] = f
+	}
+	return m
+}()
+
+// Personal returns the proto names of the personal fields: in a leaf only as salted
+// commitments, their values kept encrypted beside it (pkg/seal) until redacted.
+func Personal() []string {
+	var out []string
+	for _, f := range fields {
+		if f.personal {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+func personalField(name string) (field, bool) {
+	name = strings.ReplaceAll(name, "-", "_")
+	for _, f := range fields {
+		if f.personal && f.name == name {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+var escaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
+
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 == len(s) {
+			return "", errors.New("dangling backslash")
+		}
+		i++
+		switch s[i] {
+		case '\\':
+			b.WriteByte('\\')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		default:
+			return "", fmt.Errorf(`unknown escape \%c`, s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+func checkValue(key, v string) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", key)
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return fmt.Errorf("%s contains a NUL byte", key)
+	}
+	return nil
+}
+
+func checkLog(log string) error {
+	p := strings.Split(log, "/")
+	if len(p) != 4 || p[0] != "tenants" || p[2] != "units" || p[1] == "" || p[3] == "" ||
+		strings.ContainsFunc(log, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("log %q is not tenants/{tenant}/units/{unit}", log)
+	}
+	return nil
+}
+
+func commitment(salt []byte, value string) []byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte{0})
+	h.Write([]byte(value))
+	return h.Sum(nil)
+}
+
+// write renders the leaf. Personal values are never read from e: their lines come from
+// commitments, so that DecodeLeaf can re-render a leaf it only knows the commitments of.
+func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]byte) ([]byte, error) {
+	if err := checkLog(log); err != nil {
+		return nil, err
+	}
+	if index < 0 {
+		return nil, fmt.Errorf("index %d is negative", index)
+	}
+	if e.GetOccurTime() == nil {
+		return nil, errors.New("occur_time is required")
+	}
+	var b bytes.Buffer
+	line := func(k, v string) {
+		b.WriteString(k)
+		b.WriteString(": ")
+		escaper.WriteString(&b, v)
+		b.WriteByte('\n')
+	}
+	b.WriteString(Magic + "\n")
+	line("log", log)
+	line("index", strconv.FormatInt(index, 10))
+	for _, f := range fields {
+		if f.personal {
+			if c, ok := commitments[f.name]; ok {
+				line(f.key(), base64.StdEncoding.EncodeToString(c))
+			}
+			continue
+		}
+		vs, err := f.get(e)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if err := checkValue(f.name, v); err != nil {
+				return nil, err
+			}
+			line(f.key(), v)
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// EncodeLeaf renders entry e at index of log as its canonical leaf bytes (the format documented
+// on the Leaf message of ledger.proto). Each non-empty personal value is replaced by a commitment
+// under a fresh SaltSize-byte salt from salt (crypto/rand when nil); the values and salts come
+// back in the Sealed, to be kept encrypted beside the leaf. The same input and salts give the
+// same bytes. Output-only fields of e are ignored. EncodeLeaf checks only what the format needs
+// (kind, occur_time, UTF-8, no NUL, no empty item); Validate checks the law.
+func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) ([]byte, *Sealed, error) {
+	if e == nil {
+		return nil, nil, errors.New("entry: nil entry")
+	}
+	if salt == nil {
+		salt = randomSalt
+	}
+	sealed := &Sealed{}
+	commitments := map[string][]byte{}
+	for _, f := range fields {
+		if !f.personal {
+			continue
+		}
+		vs, _ := f.get(e)
+		if len(vs) == 0 {
+			continue
+		}
+		if err := checkValue(f.name, vs[0]); err != nil {
+			return nil, nil, fmt.Errorf("entry: %w", err)
+		}
+		s := bytes.Clone(salt())
+		if len(s) != SaltSize {
+			return nil, nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
+		}
+		commitments[f.name] = commitment(s, vs[0])
+		sealed.Fields = append(sealed.Fields, SealedField{Field: f.name, Value: vs[0], Salt: s})
+	}
+	leaf, err := write(log, index, e, commitments)
+	if err != nil {
+		return nil, nil, fmt.Errorf("entry: %w", err)
+	}
+	return leaf, sealed, nil
+}
+
+func randomSalt() []byte {
+	s := make([]byte, SaltSize)
+	rand.Read(s) // never fails (crypto/rand, Go 1.24+)
+	return s
+}
+
+// DecodeLeaf parses a leaf back into its log, index, fields and commitments. It accepts only
+// canonical bytes: the parsed leaf must render back to exactly the same bytes, so two different
+// byte strings never decode to the same entry.
+func DecodeLeaf(leaf []byte) (*Decoded, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("entry: %w: %s", ErrLeaf, fmt.Sprintf(format, args...))
+	}
+	if !utf8.Valid(leaf) {
+		return nil, bad("not UTF-8")
+	}
+	text := string(leaf)
+	if !strings.HasSuffix(text, "\n") {
+		return nil, bad("no final newline")
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if lines[0] != Magic {
+		return nil, bad("first line is not %q", Magic)
+	}
+	d := &Decoded{Entry: &ledgerv1.Entry{}, Commitments: map[string][]byte{}}
+	for n, ln := range lines[1:] {
+		n += 2 // 1-based, after the magic line
+		k, raw, ok := strings.Cut(ln, ": ")
+		if !ok {
+			return nil, bad("line %d is not \"key: value\"", n)
+		}
+		v, err := unescape(raw)
+		if err != nil {
+			return nil, bad("line %d: %v", n, err)
+		}
+		switch {
+		case n == 2:
+			if k != "log" {
+				return nil, bad("line 2 is not log")
+			}
+			d.Log = v
+		case n == 3:
+			if k != "index" {
+				return nil, bad("line 3 is not index")
+			}
+			if d.Index, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return nil, bad("index: %v", err)
+			}
+		default:
+			f, ok := fieldsByKey[k]
+			if !ok {
+				return nil, bad("line %d: unknown key %q", n, k)
+			}
+			if f.personal {
+				c, err := base64.StdEncoding.DecodeString(v)
+				if err != nil || len(c) != sha256.Size {
+					return nil, bad("line %d: %s is not a base64 sha256", n, k)
+				}
+				d.Commitments[f.name] = c
+				continue
+			}
+			if err := f.set(d.Entry, v); err != nil {
+				return nil, bad("line %d: %s: %v", n, k, err)
+			}
+		}
+	}
+	again, err := write(d.Log, d.Index, d.Entry, d.Commitments)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if !bytes.Equal(again, leaf) {
+		// Order, duplicates, time or number spellings, escapes: anything not canonical.
+		return nil, bad("not in canonical form")
+	}
+	return d, nil
+}
+
+// Verify reports whether value, with salt, is the value committed to for the personal field in
+// leaf (field by proto name, "requester_name", or leaf spelling, "requester-name"). It is how a
+// disclosed value is checked against the tamper-evident ledger.
+func Verify(leaf []byte, field, value string, salt []byte) bool {
+	d, err := DecodeLeaf(leaf)
+	if err != nil {
+		return false
+	}
+	return d.verify(field, value, salt)
+}
+
+func (d *Decoded) verify(name, value string, salt []byte) bool {
+	f, ok := personalField(name)
+	if !ok || len(salt) != SaltSize {
+		return false
+	}
+	c, ok := d.Commitments[f.name]
+	return ok && subtle.ConstantTimeCompare(c, commitment(salt, value)) == 1
+}

@@ -1,0 +1,348 @@
+package ledger
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/services/ledger/entry"
+	"github.com/pipa-kr/pipa/services/ledger/store/pg"
+)
+
+// Server implements ledgerv1.LedgerServiceServer.
+type Server struct {
+	ledgerv1.UnimplementedLedgerServiceServer
+	store *pg.Store
+	box   *seal.Box
+	units *units
+	now   func() time.Time
+}
+
+// New returns the ledger server over store; box seals personal values, and registry answers
+// which units exist and who may act on them.
+func New(store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient) *Server {
+	return &Server{store: store, box: box, units: &units{registry: registry}, now: time.Now}
+}
+
+// PublicMethods are callable without a token.
+var PublicMethods = map[string]bool{ledgerv1.LedgerService_GetVerifierKey_FullMethodName: true}
+
+// Roles (ARCHITECTURE "Identity and tenancy"): staff and services record, everyone with a role
+// on the unit reads, and only the CPO or the tenant's admin erases personal values.
+var (
+	appendRoles = []auth.Role{auth.RoleCPO, auth.RoleManager, auth.RoleHandler, auth.RoleTenantAdmin, auth.RoleService}
+	readRoles   = append(appendRoles[:len(appendRoles):len(appendRoles)], auth.RoleAuditor)
+	redactRoles = []auth.Role{auth.RoleCPO, auth.RoleTenantAdmin}
+)
+
+func invalid(field, rule, desc string) error {
+	return apierr.Invalid(apierr.Violation{Field: field, Rule: rule, Description: desc})
+}
+
+// parseLog parses tenants/{t}/units/{u}.
+func parseLog(field, name string) (t, u string, err error) {
+	p := strings.Split(name, "/")
+	if len(p) != 4 || p[0] != "tenants" || p[2] != "units" || p[1] == "" || p[3] == "" {
+		return "", "", invalid(field, "format", "must be a unit's name, tenants/{tenant}/units/{unit} (got \""+name+"\")")
+	}
+	return p[1], p[3], nil
+}
+
+// parseEntry parses tenants/{t}/units/{u}/ledger/entries/{index}.
+func parseEntry(field, name string) (t, u string, index int64, err error) {
+	p := strings.Split(name, "/")
+	want := "must be an entry's name, tenants/{tenant}/units/{unit}/ledger/entries/{index} (got \"" + name + "\")"
+	if len(p) != 7 || p[4] != "ledger" || p[5] != "entries" {
+		return "", "", 0, invalid(field, "format", want)
+	}
+	index, perr := strconv.ParseInt(p[6], 10, 64)
+	if perr != nil || index < 0 {
+		return "", "", 0, invalid(field, "format", want)
+	}
+	t, u, err = parseLog(field, strings.Join(p[:4], "/"))
+	return t, u, index, err
+}
+
+func kindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(), "ENTRY_KIND_") }
+
+func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryRequest) (*ledgerv1.Entry, error) {
+	t, u, err := parseLog("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, appendRoles); err != nil {
+		return nil, err
+	}
+	e := proto.CloneOf(req.GetEntry())
+	if e == nil {
+		e = &ledgerv1.Entry{}
+	}
+	vs := apierr.Violations(entry.Validate(e, s.now()))
+	if len(req.GetRequestId()) > 128 {
+		vs.Add("request_id", "range", "must be at most 128 characters")
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	return s.append(ctx, t, u, e, req)
+}
+
+// append commits e (already validated) to the unit's log and returns it as stored.
+func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req interface {
+	proto.Message
+	GetRequestId() string
+}) (*ledgerv1.Entry, error) {
+	hash, err := idempotency.RequestHash(req)
+	if err != nil {
+		return nil, err
+	}
+	log := "tenants/" + t + "/units/" + u
+	var follows *int64
+	if e.Follows != nil {
+		f := e.GetFollows()
+		follows = &f
+	}
+	res, err := s.store.Append(ctx, t, u, pg.AppendRequest{
+		RequestID: req.GetRequestId(), RequestHash: hash, Kind: kindName(e.GetKind()),
+		OccurTime: e.GetOccurTime().AsTime(), Follows: follows,
+		Build: func(index int64) ([]byte, []byte, error) {
+			leaf, personal, err := entry.EncodeLeaf(log, index, e, nil)
+			if err != nil || personal == nil || len(personal.Fields) == 0 {
+				return leaf, nil, err
+			}
+			// Bound to the entry's name: a sealed blob copied to another row does not open.
+			sealed, err := s.box.Seal(personal.Marshal(), []byte(pg.EntryName(t, u, index)))
+			return leaf, sealed, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.read(ctx, t, u, res.Index)
+}
+
+// read returns entry index as stored: the leaf decoded, with the personal values opened unless
+// they were redacted.
+func (s *Server) read(ctx context.Context, t, u string, index int64) (*ledgerv1.Entry, error) {
+	row, err := s.store.Entry(ctx, t, u, index)
+	if err != nil {
+		return nil, err
+	}
+	d, err := entry.DecodeLeaf(row.Leaf)
+	if err != nil {
+		return nil, err
+	}
+	e := d.Entry
+	name := pg.EntryName(t, u, index)
+	if !row.Redacted && len(row.Sealed) > 0 {
+		plain, err := s.box.Open(row.Sealed, []byte(name))
+		if err != nil {
+			return nil, err
+		}
+		personal, err := entry.UnmarshalSealed(plain)
+		if err != nil {
+			return nil, err
+		}
+		personal.Reveal(e)
+	}
+	e.Name, e.Index, e.LeafHash, e.Redacted = name, index, row.LeafHash, row.Redacted
+	e.CommitTime, e.TreeSize = timestamppb.New(row.CommitTime), row.TreeSize
+	return e, nil
+}
+
+func (s *Server) GetEntry(ctx context.Context, req *ledgerv1.GetEntryRequest) (*ledgerv1.Entry, error) {
+	t, u, index, err := parseEntry("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	return s.read(ctx, t, u, index)
+}
+
+func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesRequest) (*ledgerv1.ListEntriesResponse, error) {
+	t, u, err := parseLog("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalid("page_size", "range", "must not be negative")
+	case size == 0:
+		size = 100
+	}
+	size = min(size, pg.MaxEntries-1)
+	kind := ""
+	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
+		kind = kindName(req.GetKind())
+	}
+	after := int64(-1)
+	if tok := req.GetPageToken(); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err == nil {
+			after, err = strconv.ParseInt(strings.TrimPrefix(string(b), "entries/"), 10, 64)
+		}
+		if err != nil || !strings.HasPrefix(string(b), "entries/") {
+			return nil, invalid("page_token", "format", "not a page token of this list; pass the next_page_token of the previous call unchanged")
+		}
+	}
+	rows, err := s.store.Entries(ctx, t, u, kind, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	out := &ledgerv1.ListEntriesResponse{}
+	for i, r := range rows {
+		if i == size {
+			out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("entries/" + strconv.FormatInt(rows[i-1].Index, 10)))
+			break
+		}
+		e, err := s.read(ctx, t, u, r.Index)
+		if err != nil {
+			return nil, err
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	return out, nil
+}
+
+func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointRequest) (*ledgerv1.Checkpoint, error) {
+	t, u, err := parseLog("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	size, root, note, err := s.store.Checkpoint(ctx, t, u)
+	if err != nil {
+		return nil, err
+	}
+	origin, _, _ := strings.Cut(note, "\n")
+	return &ledgerv1.Checkpoint{Origin: origin, TreeSize: size, RootHash: root, Note: note}, nil
+}
+
+func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*ledgerv1.Leaf, error) {
+	t, u, index, err := parseEntry("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	row, err := s.store.Entry(ctx, t, u, index)
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerv1.Leaf{Name: req.GetName(), Index: index, Data: row.Leaf}, nil
+}
+
+func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusionProofRequest) (*ledgerv1.InclusionProof, error) {
+	t, u, index, err := parseEntry("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	size := req.GetTreeSize()
+	if size == 0 {
+		if size, _, _, err = s.store.Checkpoint(ctx, t, u); err != nil {
+			return nil, err
+		}
+	}
+	hs, err := s.store.InclusionProof(ctx, t, u, index, size)
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerv1.InclusionProof{Index: index, TreeSize: size, Hashes: hs}, nil
+}
+
+func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsistencyProofRequest) (*ledgerv1.ConsistencyProof, error) {
+	t, u, err := parseLog("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+		return nil, err
+	}
+	hs, err := s.store.ConsistencyProof(ctx, t, u, req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerv1.ConsistencyProof{FromSize: req.GetFrom(), ToSize: req.GetTo(), Hashes: hs}, nil
+}
+
+// RedactEntry records the erasure as a REDACTION entry first and erases second: a crash in
+// between leaves a record whose retry (same request_id) finishes the erasure, never an erasure
+// without its record.
+func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryRequest) (*ledgerv1.Entry, error) {
+	t, u, index, err := parseEntry("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.authorize(ctx, t, u, redactRoles); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.GetReason()) == "" {
+		return nil, invalid("reason", "required", "say why the values are erased, e.g. 보유기간 경과")
+	}
+	target, err := s.read(ctx, t, u, index)
+	if err != nil {
+		return nil, err
+	}
+	if target.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_REDACTION {
+		return nil, apierr.Precondition("NOT_REDACTABLE", "a redaction record holds no personal values")
+	}
+	if target.GetRedacted() && req.GetRequestId() == "" {
+		return nil, apierr.Precondition("ALREADY_REDACTED", req.GetName()+" was already redacted")
+	}
+	p, _ := auth.FromContext(ctx)
+	rec := &ledgerv1.Entry{
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
+		Follows: &index, Note: req.GetReason(), Handler: p.Subject,
+	}
+	out, err := s.append(ctx, t, u, rec, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Redact(ctx, t, u, index); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {
+	t, u := req.GetTenant(), req.GetUnit()
+	if _, _, err := parseLog("unit", "tenants/"+t+"/units/"+u); err != nil {
+		return nil, err
+	}
+	// Public: answer only for logs that exist, so anonymous callers cannot create keys or rows.
+	ok, err := s.store.HasLog(ctx, t, u)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, apierr.NotFound("tenants/" + t + "/units/" + u + "/ledger")
+	}
+	vkey, origin, err := s.store.VerifierKey(ctx, t, u)
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerv1.VerifierKey{VerifierKey: vkey, Origin: origin}, nil
+}

@@ -1,0 +1,541 @@
+package pg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+)
+
+// AppendRequest is one entry to append to a unit's log.
+type AppendRequest struct {
+	// RequestID makes the append idempotent (AIP-155): a second append with the same id to the
+	// same log returns the first one's entry. Empty means not idempotent.
+	RequestID string
+	// RequestHash optionally fingerprints the request (e.g. idempotency.RequestHash); a replay
+	// whose hash differs from the first call's is refused on field "request_id".
+	RequestHash []byte
+	// Kind is stored beside the leaf for listing by kind (e.g. "PROVISION").
+	Kind      string
+	OccurTime time.Time
+	// Follows is the index of an earlier entry of the same log that this one is about; it must
+	// exist when the entry is committed (STD-45).
+	Follows *int64
+	// Build returns the entry's leaf, which must commit to index, and its sealed personal values
+	// (nil for none). It is called once the index is known, before the entry commits, and never
+	// for a replay of a committed request; it must be quick, as the log waits for it. It may be
+	// called again (with another index) when an attempt is thrown away, e.g. after another replica
+	// appended to the log; only the last call's result is stored. An error (or a panic) fails
+	// this append only.
+	Build func(index int64) (leaf, sealed []byte, err error)
+}
+
+// Appended is the result of an append.
+type Appended struct {
+	Index    int64
+	LeafHash []byte
+	// TreeSize is the size of the first checkpoint that includes the entry.
+	TreeSize int64
+	// Checkpoint is the log's latest signed checkpoint when the append returned; it includes the
+	// entry (for a replay its size may be larger than TreeSize).
+	Checkpoint string
+	// Replayed is true when RequestID had already been appended: Build was not called.
+	Replayed bool
+}
+
+// sequencer serialises the appends to one log in this process and groups them: the appends that
+// arrive while a transaction is committing go into the next one together (group commit). At most
+// one goroutine (the leader, started by the append that finds the log idle) runs transactions for
+// the log, so the fields below the mutex need no lock.
+type sequencer struct {
+	s  *Store
+	id logID
+
+	mu      sync.Mutex
+	queue   []*call
+	running bool
+
+	ready    bool                // the head row exists
+	edgeSize int64               // size the edge belongs to; -1 when unknown
+	edge     map[int64]tlog.Hash // stored hashes of the tree's right edge (see edgeIndexes)
+}
+
+type call struct {
+	ctx  context.Context
+	req  AppendRequest
+	done chan struct{}
+	res  Appended
+	err  error
+	// set while a batch is planned
+	dupOf *call // an earlier call of the batch with the same request id
+}
+
+func (s *Store) sequencer(tenant, unit string) *sequencer {
+	id := logID{tenant, unit}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.logs[id]
+	if q == nil {
+		q = &sequencer{s: s, id: id, edgeSize: -1}
+		s.logs[id] = q
+	}
+	return q
+}
+
+// Append appends one entry to the unit's log and returns once it is committed, with the tree's
+// new hashes and signed checkpoint, or not at all. Concurrent appends to one log share a
+// transaction; appends to different logs do not wait for each other.
+//
+// If ctx ends first, Append returns its error, but the entry may still be committed: retry with
+// the same RequestID to learn its index.
+func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendRequest) (Appended, error) {
+	if err := checkIDs(tenant, unit); err != nil {
+		return Appended{}, err
+	}
+	var vs apierr.Violations
+	if req.Build == nil {
+		vs.Add("entry", "required", "the store needs a Build function to make the leaf")
+	}
+	if req.Kind == "" {
+		vs.Add("entry.kind", "required", "an entry needs a kind")
+	}
+	if req.OccurTime.IsZero() {
+		vs.Add("entry.occur_time", "required", "an entry needs the time it happened")
+	}
+	if req.Follows != nil && *req.Follows < 0 {
+		vs.Add("entry.follows", "STD-45", "follows must be the index of an existing entry, not %d", *req.Follows)
+	}
+	if err := vs.Err(); err != nil {
+		return Appended{}, err
+	}
+
+	q := s.sequencer(tenant, unit)
+	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
+	q.mu.Lock()
+	q.queue = append(q.queue, c)
+	lead := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if lead {
+		go q.run()
+	}
+	select {
+	case <-c.done:
+		return c.res, c.err
+	case <-ctx.Done():
+		return Appended{}, ctx.Err()
+	}
+}
+
+// run commits batches until the queue is empty.
+func (q *sequencer) run() {
+	for {
+		q.mu.Lock()
+		n := min(len(q.queue), q.s.maxBatch)
+		if n == 0 {
+			q.running = false
+			q.queue = nil
+			q.mu.Unlock()
+			return
+		}
+		batch := slices.Clone(q.queue[:n])
+		q.queue = q.queue[n:]
+		q.mu.Unlock()
+		q.commit(batch)
+	}
+}
+
+// ambiguousError is a failed COMMIT: the transaction may or may not have committed.
+type ambiguousError struct{ err error }
+
+func (e *ambiguousError) Error() string {
+	return "ledger store: commit failed and may or may not have taken effect; " +
+		"retry with the same request_id: " + e.err.Error()
+}
+func (e *ambiguousError) Unwrap() error { return e.err }
+
+// commit commits batch, delivering each call's result. A failure of the batch as a whole (a
+// driver error before COMMIT) is retried one call at a time, so that a request that breaks the
+// transaction fails alone; a failed COMMIT is not retried, since it may have committed.
+func (q *sequencer) commit(batch []*call) {
+	live := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := q.try(live)
+	if err == nil {
+		return
+	}
+	var amb *ambiguousError
+	if len(live) == 1 || errors.As(err, &amb) {
+		for _, c := range live {
+			c.res, c.err = Appended{}, err
+			close(c.done)
+		}
+		return
+	}
+	for _, c := range live {
+		c.res, c.err = Appended{}, nil
+		if err := q.try([]*call{c}); err != nil {
+			c.err = err
+			close(c.done)
+		}
+	}
+}
+
+// try commits calls in one transaction. It delivers every call's result (closing done) and
+// returns nil, or delivers nothing and returns the error that failed the whole transaction.
+//
+// When this process knows the log's right edge, it plans the batch without reading anything and
+// commits it in one round trip whose first statement is a guarded update of the head: if
+// another replica appended meanwhile, the guard fails, nothing is written, and the batch is
+// planned again under the head's row lock (tryLocked). See README.md.
+func (q *sequencer) try(calls []*call) (err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(calls[0].ctx), batchTimeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			q.edgeSize = -1 // the cache may be ahead of what committed
+		}
+	}()
+	if !q.ready {
+		if err := q.s.ensureLog(ctx, q.id.tenant, q.id.unit); err != nil {
+			return err
+		}
+		q.ready = true
+	}
+	key, err := q.s.key(ctx, q.id.tenant)
+	if err != nil {
+		return err
+	}
+	if q.edgeSize >= 0 && q.s.beforeCommit == nil {
+		err := q.tryFast(ctx, key, calls)
+		if err == nil {
+			return nil
+		}
+		if !rolledBack(err) {
+			return &ambiguousError{err}
+		}
+		q.edgeSize = -1
+	}
+	return q.tryLocked(ctx, key, calls)
+}
+
+// rolledBack reports whether err certainly undid its transaction: PostgreSQL reported an ERROR
+// (the session lives on and the transaction was aborted). A lost connection or a FATAL error
+// (e.g. pg_terminate_backend) may have come after the commit.
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Severity == "ERROR"
+}
+
+// tryFast commits calls on top of the cached edge in one round trip: a pipeline of three
+// statements that PostgreSQL runs as one implicit transaction.
+func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) error {
+	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.tenant, unit: q.id.unit,
+		known: make(map[int64]tlog.Hash, 64)}
+	for i, h := range q.edge {
+		hr.known[i] = h
+	}
+	// A replay must not call Build, so request ids are looked up first (a read, no lock). One
+	// committed meanwhile by another replica makes the INSERT fail on entries_request_id and the
+	// batch is planned again under the lock: only then can Build run for an attempt that is thrown
+	// away.
+	var ids []string
+	for _, c := range calls {
+		if c.req.RequestID != "" {
+			ids = append(ids, c.req.RequestID)
+		}
+	}
+	if len(ids) > 0 {
+		var seen bool
+		if err := q.s.pool.QueryRow(ctx, `SELECT EXISTS (`+lookupSQL+`)`, q.id.tenant, q.id.unit, ids).Scan(&seen); err != nil {
+			return fmt.Errorf("ledger store: look up request ids: %w", err)
+		}
+		if seen {
+			return errFastPathSkipped
+		}
+	}
+	p, err := q.plan(key, calls, q.edgeSize, hr, nil)
+	if err != nil || len(p.added) == 0 {
+		// Nothing to write without the lock (e.g. only duplicates): plan again under it.
+		return errFastPathSkipped
+	}
+	if err := q.s.pool.SendBatch(ctx, p.writes(q.id)).Close(); err != nil {
+		return err
+	}
+	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
+	p.deliver(calls)
+	return nil
+}
+
+// errFastPathSkipped sends a batch to the locked path; it counts as rolled back.
+var errFastPathSkipped = &pgconn.PgError{Severity: "ERROR", Message: "ledger store: fast path not applicable"}
+
+// tryLocked locks the head row FOR UPDATE (serialising every replica's appends to the log),
+// looks up request ids under the lock, plans the batch and commits it.
+func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call) error {
+	tenant, unit := q.id.tenant, q.id.unit
+	tx, err := q.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("ledger store: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+
+	var ids []string
+	for _, c := range calls {
+		if c.req.RequestID != "" {
+			ids = append(ids, c.req.RequestID)
+		}
+	}
+	b := &pgx.Batch{}
+	var size int64
+	var rootBytes []byte
+	var checkpoint string
+	b.Queue(`SELECT size, root, checkpoint FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2 FOR UPDATE`,
+		tenant, unit).QueryRow(func(r pgx.Row) error { return r.Scan(&size, &rootBytes, &checkpoint) })
+	priors := map[string]prior{}
+	if len(ids) > 0 {
+		b.Queue(lookupSQL, tenant, unit, ids).
+			Query(func(rows pgx.Rows) error {
+				var id string
+				var p prior
+				_, err := pgx.ForEachRow(rows, []any{&id, &p.index, &p.leafHash, &p.treeSize, &p.hash}, func() error {
+					priors[id] = p
+					return nil
+				})
+				return err
+			})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("ledger store: lock log tenants/%s/units/%s: %w", tenant, unit, err)
+	}
+	root, err := hashOf(rootBytes)
+	if err != nil {
+		return err
+	}
+	hr, err := q.hashReader(ctx, tx, size, root)
+	if err != nil {
+		return err
+	}
+	p, err := q.plan(key, calls, size, hr, priors)
+	if err != nil {
+		return err
+	}
+	if len(p.added) == 0 {
+		p.checkpoint = checkpoint
+		if err := tx.Commit(ctx); err != nil { // nothing written; this only releases the lock
+			return fmt.Errorf("ledger store: release log: %w", err)
+		}
+		p.deliver(calls)
+		return nil
+	}
+	if err := tx.SendBatch(ctx, p.writes(q.id)).Close(); err != nil {
+		return fmt.Errorf("ledger store: write %d entries to tenants/%s/units/%s: %w", len(p.added), tenant, unit, err)
+	}
+	if q.s.beforeCommit != nil {
+		if err := q.s.beforeCommit(ctx, tx, len(p.added)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return &ambiguousError{err}
+	}
+	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
+	p.deliver(calls)
+	return nil
+}
+
+// lookupSQL finds the entries of request ids $3 in log ($1, $2). Each id is one probe of
+// entries_request_id: the LATERAL ... OFFSET 0 keeps the planner from turning "request_id =
+// ANY($3)" into a filter over the log's whole index range, which it does on a table without
+// statistics (a new database), making every append O(log size).
+const lookupSQL = `SELECT e.request_id, e.idx, e.leaf_hash, e.tree_size, e.request_hash
+	FROM unnest($3::text[]) AS r(id), LATERAL (SELECT request_id, idx, leaf_hash, tree_size, request_hash
+		FROM ledger.entries WHERE tenant_id = $1 AND unit_id = $2 AND request_id = r.id OFFSET 0) AS e`
+
+// prior is an entry already committed under a request id of the batch.
+type prior struct {
+	index, treeSize int64
+	leafHash, hash  []byte
+}
+
+// batchPlan is a batch ready to write: the new entries with their indexes from size on, the
+// tree hashes they add (in hr), and the signed checkpoint of the new tree.
+type batchPlan struct {
+	size, next int64
+	added      []newEntry
+	hr         *txHashReader
+	root       tlog.Hash
+	checkpoint string
+	vkey       string // the key that signed checkpoint
+}
+
+type newEntry struct {
+	c            *call
+	leaf, sealed []byte
+}
+
+// plan gives each new entry of calls the next index after size, in arrival order, calling its
+// Build; a request that fails (Build error or panic, a follows of a missing entry, a request id
+// reused with another request) takes no index and fails alone. Replays of priors and repeats of a
+// request id within the batch get their first entry. It sets every call's res or err.
+func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior) (*batchPlan, error) {
+	p := &batchPlan{size: size, next: size, hr: hr, vkey: key.vkey}
+	byID := map[string]*call{}
+	for _, c := range calls {
+		c.res, c.err, c.dupOf = Appended{}, nil, nil
+		r := &c.req
+		if r.RequestID != "" {
+			if pr, ok := priors[r.RequestID]; ok {
+				if len(r.RequestHash) > 0 && len(pr.hash) > 0 && !bytes.Equal(r.RequestHash, pr.hash) {
+					c.err = reusedErr()
+				} else {
+					c.res = Appended{Index: pr.index, LeafHash: pr.leafHash, TreeSize: pr.treeSize, Replayed: true}
+				}
+				continue
+			}
+			if first, ok := byID[r.RequestID]; ok {
+				c.dupOf = first
+				continue
+			}
+		}
+		if r.Follows != nil && *r.Follows >= p.next {
+			// Entries are gapless, so an index below the size (or an earlier entry of this
+			// batch) exists and any other does not. STD-45: an amendment follows an entry.
+			c.err = apierr.Invalid(apierr.Violation{Field: "entry.follows", Rule: "STD-45",
+				Description: fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", *r.Follows)})
+			continue
+		}
+		leaf, sealed, err := build(r.Build, p.next)
+		if err != nil {
+			c.err = err
+			continue
+		}
+		h := tlog.RecordHash(leaf)
+		hashes, err := tlog.StoredHashesForRecordHash(p.next, h, hr)
+		if err != nil {
+			return nil, fmt.Errorf("ledger store: tree hashes for entry %d: %w", p.next, err)
+		}
+		base := tlog.StoredHashIndex(0, p.next)
+		for i, sh := range hashes {
+			hr.add(base+int64(i), sh)
+		}
+		p.added = append(p.added, newEntry{c: c, leaf: leaf, sealed: sealed})
+		c.res = Appended{Index: p.next, LeafHash: h[:]}
+		if r.RequestID != "" {
+			byID[r.RequestID] = c
+		}
+		p.next++
+	}
+	if len(p.added) == 0 {
+		return p, nil
+	}
+	var err error
+	if p.root, err = tlog.TreeHash(p.next, hr); err != nil {
+		return nil, fmt.Errorf("ledger store: tree hash at size %d: %w", p.next, err)
+	}
+	if p.checkpoint, err = key.signCheckpoint(q.id.unit, p.next, p.root); err != nil {
+		return nil, err
+	}
+	for _, e := range p.added {
+		e.c.res.TreeSize = p.next
+	}
+	return p, nil
+}
+
+// writes are the statements that commit the plan. The head goes first, so that every writer
+// takes the log's row lock before any entry's index lock (no deadlock with tryLocked), and its
+// size only moves from p.size: otherwise it is set to -1, which the CHECK on size refuses, and
+// the whole transaction fails. (The primary key on entries would refuse the indexes too.)
+func (p *batchPlan) writes(id logID) *pgx.Batch {
+	n := len(p.added)
+	idx, follows := make([]int64, n), make([]*int64, n)
+	leaves, leafHashes, sealed, reqHashes := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	kinds, reqIDs, occur := make([]string, n), make([]*string, n), make([]time.Time, n)
+	for i, e := range p.added {
+		r := &e.c.req
+		idx[i], follows[i] = e.c.res.Index, r.Follows
+		leaves[i], leafHashes[i], sealed[i] = e.leaf, e.c.res.LeafHash, e.sealed
+		kinds[i], occur[i] = r.Kind, r.OccurTime
+		if r.RequestID != "" {
+			reqIDs[i], reqHashes[i] = &r.RequestID, r.RequestHash
+		}
+	}
+	storage, hashes := p.hr.pending()
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE ledger.logs SET size = CASE WHEN size = $3 THEN $4 ELSE -1 END,
+			root = $5, checkpoint = $6, verifier_key = $7, update_time = now()
+		WHERE tenant_id = $1 AND unit_id = $2`, id.tenant, id.unit, p.size, p.next, p.root[:], p.checkpoint, p.vkey)
+	b.Queue(`INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, leaf_hash, kind, occur_time,
+			request_id, request_hash, sealed, follows, tree_size)
+		SELECT $1, $2, u.*, $12 FROM unnest($3::bigint[], $4::bytea[], $5::bytea[], $6::text[],
+			$7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[]) AS u`,
+		id.tenant, id.unit, idx, leaves, leafHashes, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next)
+	b.Queue(`INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
+		SELECT $1, $2, u.* FROM unnest($3::bigint[], $4::bytea[]) AS u`, id.tenant, id.unit, storage, hashes)
+	return b
+}
+
+// deliver completes the calls of a committed plan.
+func (p *batchPlan) deliver(calls []*call) {
+	for _, c := range calls {
+		if c.dupOf != nil {
+			c.res, c.err = c.dupOf.res, c.dupOf.err
+			c.res.Replayed = c.err == nil
+		}
+		if c.err != nil {
+			c.res = Appended{}
+		} else {
+			c.res.Checkpoint = p.checkpoint
+		}
+	}
+	for _, c := range calls {
+		close(c.done)
+	}
+}
+
+// build calls f, turning a panic into this call's error.
+func build(f func(int64) ([]byte, []byte, error), index int64) (leaf, sealed []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ledger store: building entry %d panicked: %v", index, r)
+		}
+	}()
+	leaf, sealed, err = f(index)
+	if err == nil && len(leaf) == 0 {
+		err = fmt.Errorf("ledger store: building entry %d gave an empty leaf", index)
+	}
+	return leaf, sealed, err
+}
+
+func reusedErr() error {
+	return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
+		Description: "this request_id was already used for a different request; use a new one"})
+}
+
+func hashOf(b []byte) (tlog.Hash, error) {
+	var h tlog.Hash
+	if len(b) != tlog.HashSize {
+		return h, fmt.Errorf("ledger store: stored hash has %d bytes, want %d", len(b), tlog.HashSize)
+	}
+	copy(h[:], b)
+	return h, nil
+}

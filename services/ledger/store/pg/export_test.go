@@ -1,0 +1,20 @@
+package pg
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SetBeforeCommit installs a hook that runs after a batch's writes, before its COMMIT.
+func SetBeforeCommit(s *Store, f func(ctx context.Context, tx pgx.Tx, appended int) error) {
+	s.beforeCommit = f
+}
+
+// QueueLen is the number of appends waiting for the log's next transaction.
+func QueueLen(s *Store, tenant, unit string) int {
+	q := s.sequencer(tenant, unit)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.queue)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/services/ledger/verify"
+)
+
+const libraryLog = "tenants/jeongeup/units/library"
+
+func (s *stack) ledger() ledgerv1.LedgerServiceClient {
+	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { conn.Close() })
+	return ledgerv1.NewLedgerServiceClient(conn)
+}
+
+// policeProvision is seed 001 별표3 row 2: footage handed to the police on a USB copy (STD-42-1).
+func policeProvision() *ledgerv1.Entry {
+	return &ledgerv1.Entry{
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
+		FileName: "중앙도서관 주차장 CH03 2026-11-20 14:00~15:00", FileFormat: "mp4",
+		Handler: "주무관 송승학", Purpose: "차량 파손 사건 수사", Counterparty: "정읍경찰서",
+		CounterpartyOfficer: "경위 홍길동", LegalBasis: "개인정보 보호법 제18조 제2항 제7호",
+		Form: "USB 사본 제공", Period: "2026-11-21 ~ 2026-12-20", DestructionDueDate: "2026-12-20",
+	}
+}
+
+// The ledger end to end: appends over gRPC and REST, a signed checkpoint and proofs an outsider
+// checks, redaction that keeps every proof valid, the 별지3 export, and `verify` naming the entry
+// an operator altered in PostgreSQL (STD-42, STD-45, S-8-3).
+func TestLedgerJourney(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.ledger()
+	staff := s.as(auth.RoleHandler, libraryLog)
+
+	prov := policeProvision()
+	first, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), first.GetIndex())
+	require.Equal(t, "경위 홍길동", first.GetCounterpartyOfficer(), "the personal value reads back")
+	again, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
+	require.NoError(t, err)
+	require.Equal(t, first.GetIndex(), again.GetIndex(), "a retried append returns the first entry")
+
+	// The reply of destruction follows the provision (별지3 작성요령).
+	reply := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.Now(), Follows: ptr(int64(0)),
+		AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, Note: "정읍경찰서 파기 확인서 회신", Handler: "주무관 송승학"}
+	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: reply})
+	require.NoError(t, err)
+	reply.Follows = ptr(int64(99))
+	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: reply})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "an amendment must follow an existing entry")
+
+	// A viewing, through REST.
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/"+libraryLog+"/ledger/entries", strings.NewReader(`{"kind":"ENTRY_KIND_VIEWING",
+		"occurTime":"`+time.Now().UTC().Format(time.RFC3339)+`","fileName":"열람실 CH01","purpose":"분실물 확인","handler":"주무관 소영휴",
+		"requesterName":"김민수","requesterContact":"010-1234-5678"}`))
+	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleHandler, libraryLog))
+	r, err := s.http.Do(req)
+	require.NoError(t, err)
+	b := body(t, r)
+	require.Equal(t, http.StatusOK, r.StatusCode, b)
+	require.Contains(t, b, `"index":"2"`)
+
+	// The public key endpoint answers only for logs that exist.
+	_, err = cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "nowhere", Unit: "nothing"})
+	require.Equal(t, codes.NotFound, status.Code(err))
+
+	// An outsider's check: the checkpoint is a signed C2SP note, every leaf is in its tree.
+	key, err := cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: "library"})
+	require.NoError(t, err)
+	v, err := note.NewVerifier(key.GetVerifierKey())
+	require.NoError(t, err)
+	cp, err := cl.GetCheckpoint(staff, &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
+	require.NoError(t, err)
+	n, err := note.Open([]byte(cp.GetNote()), note.VerifierList(v))
+	require.NoError(t, err)
+	origin, size, root, err := verify.ParseCheckpoint(n.Text)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), size)
+	require.True(t, strings.HasSuffix(origin, "/tenants/jeongeup/units/library"), origin)
+	leaf, err := cl.GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: libraryLog + "/ledger/entries/0"})
+	require.NoError(t, err)
+	require.NotContains(t, string(leaf.GetData()), "홍길동", "personal values are only committed to in the leaf")
+	proof, err := cl.GetInclusionProof(staff, &ledgerv1.GetInclusionProofRequest{Name: libraryLog + "/ledger/entries/0"})
+	require.NoError(t, err)
+	require.NoError(t, tlog.CheckRecord(toHashes(proof.GetHashes()), size, root, 0, tlog.RecordHash(leaf.GetData())))
+
+	// `pipa ledger verify` over REST passes, and keeps what it saw.
+	inspector := verify.Client{BaseURL: s.url, Token: s.token(auth.RoleAuditor, "tenants/jeongeup")}
+	st := &verify.State{}
+	rep, err := verify.Run(context.Background(), inspector, libraryLog, st)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep)
+
+	// The independent checker (tlog and note only) agrees.
+	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.url, "-log", libraryLog, "-index", "1",
+		"-token", inspector.Token).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "ok: entry 1 is in the tree of size 3")
+
+	// Redaction erases the values, is recorded, and every proof still verifies.
+	red, err := cl.RedactEntry(s.as(auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.RedactEntryRequest{Name: libraryLog + "/ledger/entries/2", Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_REDACTION, red.GetKind())
+	got, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/2"})
+	require.NoError(t, err)
+	require.True(t, got.GetRedacted())
+	require.Empty(t, got.GetRequesterName())
+	rep, err = verify.Run(context.Background(), inspector, libraryLog, st)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep)
+	require.Equal(t, int64(4), rep.TreeSize)
+
+	// The 별지 제3호 export, with Korean headers.
+	req, _ = http.NewRequest(http.MethodGet, s.url+"/v1/"+libraryLog+"/ledger:export?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+inspector.Token)
+	r, err = s.http.Do(req)
+	require.NoError(t, err)
+	b = body(t, r)
+	require.Equal(t, http.StatusOK, r.StatusCode, b)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(b, "\ufeff"))).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, "번호", rows[0][0])
+	require.Contains(t, strings.Join(rows[1], "|"), "정읍경찰서")
+
+	// Another tenant sees nothing.
+	_, err = cl.GetCheckpoint(s.as(auth.RoleTenantAdmin, "tenants/other"), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+
+	// An operator rewrites entry 1 in PostgreSQL: verify names it.
+	conn, err := pgx.Connect(context.Background(), s.dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	tag, err := conn.Exec(context.Background(), `UPDATE ledger.entries SET leaf = replace(convert_from(leaf, 'UTF8'), '정읍경찰서 파기 확인서', '파기 확인서 미회신')::bytea
+		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND idx = 1`)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), tag.RowsAffected())
+	rep, err = verify.Run(context.Background(), inspector, libraryLog, &verify.State{})
+	require.NoError(t, err)
+	require.False(t, rep.OK())
+	require.Equal(t, int64(1), rep.FirstBad)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func toHashes(bs [][]byte) []tlog.Hash {
+	out := make([]tlog.Hash, len(bs))
+	for i, b := range bs {
+		copy(out[i][:], b)
+	}
+	return out
+}
