@@ -118,3 +118,13 @@ func migrationLockID(schema string) int64 {
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
 }
+
+// Sub returns the migrations directory dir of an embedded FS, for Migrate. Embedded paths are
+// fixed at build time, so a wrong dir is a programming error and panics.
+func Sub(embedded fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(embedded, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

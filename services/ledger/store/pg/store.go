@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
 // Schema is the PostgreSQL schema the ledger owns.
@@ -28,15 +29,7 @@ const Schema = "ledger"
 var migrations embed.FS
 
 // Migrations are the ledger's goose SQL migrations, at the root of the FS, for pgdb.Migrate.
-var Migrations fs.FS = mustSub(migrations, "migrations")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
 
 // Sealer protects the tenants' note signer keys at rest (envelope encryption with the
 // application's data key, ARCHITECTURE.md "Identity and tenancy"). Open must reject a sealed

@@ -41,15 +41,7 @@ const Schema = "registry"
 var migrations embed.FS
 
 // Migrations are the registry's goose SQL migrations, at the root of the FS, for pgdb.Migrate.
-var Migrations fs.FS = mustSub(migrations, "migrations")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
 
 const (
 	defaultPageSize = 50
