@@ -41,6 +41,9 @@ type GRPCOptions struct {
 	Public func(fullMethod string) bool
 	// PublicLimiter rate-limits public methods per client; nil disables.
 	PublicLimiter *ratelimit.Limiter
+	// Unary are extra interceptors, run innermost: after authentication and error translation,
+	// right around the handler (e.g. the access log, pkg/accesslog).
+	Unary []grpc.UnaryServerInterceptor
 }
 
 // NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING) and
@@ -61,6 +64,7 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(public))
 	}
 	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors, rejectNUL)
+	unary = append(unary, o.Unary...)
 	s := grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(unary...),

@@ -10,7 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -34,6 +36,9 @@ type config struct {
 	publicBurst  int
 	trusted      string
 	migrate      bool
+	accessLog    bool
+	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
+	serviceTokenFile string
 }
 
 func env(name, def string) string {
@@ -73,7 +78,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.publicRate, "public-rate", envFloat("PIPA_PUBLIC_RATE", 20), "requests per second per client on public endpoints; 0 disables (PIPA_PUBLIC_RATE)")
 	fs.IntVar(&c.publicBurst, "public-burst", int(envFloat("PIPA_PUBLIC_BURST", 40)), "burst on public endpoints (PIPA_PUBLIC_BURST)")
 	fs.StringVar(&c.trusted, "trusted-proxies", env("PIPA_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"), "CIDRs of proxies (an ingress, the gateway) whose X-Forwarded-For names the client for rate limits (PIPA_TRUSTED_PROXIES)")
+	fs.BoolVar(&c.accessLog, "access-log", envBool("PIPA_ACCESS_LOG", true), "record reads of personal data as ACCESS entries of the units' ledgers, S-2-3 (PIPA_ACCESS_LOG)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
+	fs.StringVar(&c.serviceTokenFile, "service-token-file", env("PIPA_SERVICE_TOKEN_FILE", ""), "file holding a bearer token from the OIDC issuer with the service role on \"*\", re-read as it rotates; the access log appends with it (PIPA_SERVICE_TOKEN_FILE)")
 }
 
 func (c *config) originList() []string {
@@ -92,6 +99,16 @@ func (c *config) limiters() (http, grpc *ratelimit.Limiter, err error) {
 	if c.publicRate <= 0 {
 		return nil, nil, nil
 	}
+	prefixes, err := c.trustedProxies()
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := ratelimit.WithTrustedProxies(prefixes...)
+	return ratelimit.New(c.publicRate, c.publicBurst, opt), ratelimit.New(c.publicRate, c.publicBurst, opt), nil
+}
+
+// trustedProxies parses PIPA_TRUSTED_PROXIES.
+func (c *config) trustedProxies() ([]netip.Prefix, error) {
 	var prefixes []netip.Prefix
 	for _, p := range strings.Split(c.trusted, ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -99,12 +116,28 @@ func (c *config) limiters() (http, grpc *ratelimit.Limiter, err error) {
 		}
 		pf, err := netip.ParsePrefix(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("PIPA_TRUSTED_PROXIES: %w", err)
+			return nil, fmt.Errorf("PIPA_TRUSTED_PROXIES: %w", err)
 		}
 		prefixes = append(prefixes, pf)
 	}
-	opt := ratelimit.WithTrustedProxies(prefixes...)
-	return ratelimit.New(c.publicRate, c.publicBurst, opt), ratelimit.New(c.publicRate, c.publicBurst, opt), nil
+	return prefixes, nil
+}
+
+// serviceToken is the credential pipa services present to each other (role service on "*"):
+// PIPA_SERVICE_TOKEN_FILE in production, else, with the development key and no OIDC issuer, a
+// token that key mints. nil when there is none.
+func (c *config) serviceToken() (func() (string, error), error) {
+	switch {
+	case c.serviceTokenFile != "":
+		return accesslog.TokenFile(c.serviceTokenFile, time.Minute), nil
+	case c.devKey != "" && c.oidcIssuer == "":
+		key, err := auth.LoadOrCreateDevKey(c.devKey)
+		if err != nil {
+			return nil, err
+		}
+		return auth.DevServiceToken(key, 10*time.Minute), nil
+	}
+	return nil, nil
 }
 
 // dataBox is the key that encrypts personal data at rest: PIPA_DATA_KEY or PIPA_DATA_KEY_FILE

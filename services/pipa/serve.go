@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/cors"
 	"github.com/pipa-kr/pipa/pkg/gen/openapi"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -46,7 +48,10 @@ type service struct {
 	// gateway mounts its REST mapping, and pages its hand-written HTTP handlers, over a client
 	// connection to the service (wherever it runs).
 	gateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
-	pages   func(conn *grpc.ClientConn) map[string]http.Handler
+	// d is nil on a lone gateway, which has no database.
+	pages func(conn *grpc.ClientConn, d *deps) map[string]http.Handler
+	// access are its reads of personal data, recorded in the access log (pkg/accesslog).
+	access accesslog.Rules
 }
 
 // deps is what services get from the process: the database, the data key, and clients of the
@@ -61,13 +66,13 @@ type deps struct {
 var built = []service{
 	{
 		name: "registry", schema: registrypg.Schema, migrations: registrypg.Migrations,
-		public: registry.PublicMethods,
+		public: registry.PublicMethods, access: registry.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
 			registryv1.RegisterRegistryServiceServer(g, registry.New(registrypg.New(d.pool)))
 			return nil
 		},
 		gateway: registryv1.RegisterRegistryServiceHandler,
-		pages: func(conn *grpc.ClientConn) map[string]http.Handler {
+		pages: func(conn *grpc.ClientConn, _ *deps) map[string]http.Handler {
 			public := registry.Pages(registryv1.NewRegistryServiceClient(conn))
 			m := map[string]http.Handler{}
 			for _, p := range registry.PagePatterns {
@@ -78,7 +83,7 @@ var built = []service{
 	},
 	{
 		name: "ledger", schema: ledgerpg.Schema, migrations: ledgerpg.Migrations,
-		public: ledger.PublicMethods,
+		public: ledger.PublicMethods, access: ledger.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
 			box, err := d.box()
 			if err != nil {
@@ -92,8 +97,15 @@ var built = []service{
 			return nil
 		},
 		gateway: ledgerv1.RegisterLedgerServiceHandler,
-		pages: func(conn *grpc.ClientConn) map[string]http.Handler {
-			return map[string]http.Handler{ledger.ExportPattern: ledger.Export(ledgerv1.NewLedgerServiceClient(conn))}
+		pages: func(conn *grpc.ClientConn, d *deps) map[string]http.Handler {
+			client := ledgerv1.NewLedgerServiceClient(conn)
+			m := map[string]http.Handler{ledger.ExportPattern: ledger.Export(client)}
+			if d != nil { // tiles read the stored hashes: served where the ledger has its database
+				if box, err := d.box(); err == nil {
+					m[ledger.TilesPattern] = ledger.Tiles(ledgerpg.New(d.pool, box), client)
+				}
+			}
+			return m
 		},
 	},
 }
@@ -173,6 +185,9 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	}
 
 	var run []server.Listener
+	var d *deps
+	var rec *accesslog.Recorder
+	serveCtx := ctx // what stops the servers: later than ctx when the access log must flush first
 	healthy := func() bool { return true }
 	if len(svcs) > 0 {
 		if c.databaseURL == "" {
@@ -199,14 +214,42 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 			}
 		}
 		go purgeIdempotency(ctx, pool, svcs)
+		// The access log (S-2-3): reads of personal data become ACCESS entries of the unit's
+		// ledger, wherever the ledger runs, when a service credential to append them exists.
+		var extra []grpc.UnaryServerInterceptor
+		if rec, err = accessRecorder(c, addrs["ledger"] != "", conn); err != nil {
+			return err
+		}
+		if rec != nil {
+			// On shutdown the queued access records are appended first, while this process's
+			// own ledger still serves, and only then do the servers stop.
+			sctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+			closeRec := sync.OnceFunc(func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				if err := rec.Close(cctx); err != nil {
+					slog.Error("access log: records left unflushed at shutdown", "err", err)
+				}
+				stopServing()
+			})
+			defer context.AfterFunc(ctx, closeRec)()
+			defer closeRec()
+			serveCtx = sctx
+			rules := accesslog.Rules{}
+			for _, s := range svcs {
+				rules = accesslog.Merge(rules, s.access)
+			}
+			extra = append(extra, rec.Interceptor(rules))
+		}
 		g := server.NewGRPC(server.GRPCOptions{
 			Verifier:      verifier,
 			Public:        func(m string) bool { return public[m] },
 			PublicLimiter: grpcLimiter,
+			Unary:         extra,
 		})
-		d := deps{pool: pool, box: c.dataBox, conn: conn}
+		d = &deps{pool: pool, box: c.dataBox, conn: conn}
 		for _, s := range svcs {
-			if err := s.register(g, d); err != nil {
+			if err := s.register(g, *d); err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 		}
@@ -244,7 +287,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 		if err := s.gateway(ctx, mux, cc); err != nil {
 			return err
 		}
-		for p, h := range s.pages(cc) {
+		for p, h := range s.pages(cc, d) {
 			pages[p] = h
 		}
 	}
@@ -283,7 +326,31 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 		HTTP: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}})
 
 	slog.Info("pipa serving", "target", c.target, "http", ls.http.Addr().String(), "grpc", addrOf(ls.grpc))
-	return server.Serve(ctx, 20*time.Second, run...)
+	return server.Serve(serveCtx, 20*time.Second, run...)
+}
+
+// accessRecorder is the access log's recorder when the ledger's address is known, or nil.
+func accessRecorder(c *config, ledgerKnown bool, conn func(string) (*grpc.ClientConn, error)) (*accesslog.Recorder, error) {
+	if !ledgerKnown || !c.accessLog {
+		return nil, nil
+	}
+	token, err := c.serviceToken()
+	if err != nil {
+		return nil, err
+	}
+	if token == nil {
+		slog.Error("access log disabled: no service credential to append ACCESS entries (S-2-3): set PIPA_SERVICE_TOKEN_FILE")
+		return nil, nil
+	}
+	trusted, err := c.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
+	cc, err := conn("ledger")
+	if err != nil {
+		return nil, err
+	}
+	return accesslog.NewRecorder(accesslog.Options{Ledger: ledgerv1.NewLedgerServiceClient(cc), Token: token, Trusted: trusted}), nil
 }
 
 func addrOf(l net.Listener) string {

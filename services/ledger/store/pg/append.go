@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -32,10 +33,13 @@ type AppendRequest struct {
 	Follows *int64
 	// Build returns the entry's leaf, which must commit to index, and its sealed personal values
 	// (nil for none). It is called once the index is known, before the entry commits, and never
-	// for a replay of a committed request; it must be quick, as the log waits for it. It may be
-	// called again (with another index) when an attempt is thrown away, e.g. after another replica
-	// appended to the log; only the last call's result is stored. An error (or a panic) fails
-	// this append only.
+	// for a replay of a request this process committed or replayed recently (see recentIDs); it
+	// must be quick, as the log waits for it. It may be called again (with another index) when an
+	// attempt is thrown away, e.g. after another replica appended to the log, or when the request
+	// turns out to have been committed by another replica or an earlier process (the one-round-trip
+	// write fails on the request id and the batch is planned again under the lock, where the
+	// replay is found); only the last call's result is stored. An error (or a panic) fails this
+	// append only.
 	Build func(index int64) (leaf, sealed []byte, err error)
 }
 
@@ -67,6 +71,49 @@ type sequencer struct {
 	ready    bool                // the head row exists
 	edgeSize int64               // size the edge belongs to; -1 when unknown
 	edge     map[int64]tlog.Hash // stored hashes of the tree's right edge (see edgeIndexes)
+	recent   recentIDs           // request ids known to be committed in this log
+}
+
+// recentIDs remembers (by a 64-bit hash) the request ids of the last recentCap entries a
+// sequencer committed or replayed. It lets the one-round-trip path skip the request-id lookup:
+// a batch none of whose ids it holds is written at once, and a replay it does not know of (one
+// committed by another replica, before a restart, or long ago) makes the INSERT fail on
+// entries_request_id, so the batch is planned again under the lock, where the replay is found.
+// A batch with an id it holds goes to the locked path directly. It only holds committed ids (a
+// commit is never undone), so it needs no invalidation; a hash collision only costs the locked
+// path.
+type recentIDs struct {
+	count map[uint64]int32
+	ring  []uint64
+	next  int
+}
+
+// recentCap bounds recentIDs per log (24 bytes or so an id): a client's retry comes soon after
+// its first try, and one not remembered still gets the right answer, one round trip later.
+const recentCap = 1024
+
+var recentSeed = maphash.MakeSeed()
+
+func (r *recentIDs) has(id string) bool {
+	return r.count[maphash.String(recentSeed, id)] > 0
+}
+
+func (r *recentIDs) add(id string) {
+	h := maphash.String(recentSeed, id)
+	if r.count == nil {
+		r.count = make(map[uint64]int32, recentCap)
+	}
+	if len(r.ring) < recentCap {
+		r.ring = append(r.ring, h)
+	} else {
+		old := r.ring[r.next]
+		if r.count[old]--; r.count[old] <= 0 {
+			delete(r.count, old)
+		}
+		r.ring[r.next] = h
+		r.next = (r.next + 1) % recentCap
+	}
+	r.count[h]++
 }
 
 type call struct {
@@ -246,7 +293,7 @@ func rolledBack(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Severity == "ERROR"
 }
 
-// tryFast commits calls on top of the cached edge in one round trip: a pipeline of three
+// tryFast commits calls on top of the cached edge in one round trip: a pipeline of two
 // statements that PostgreSQL runs as one implicit transaction.
 func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) error {
 	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.tenant, unit: q.id.unit,
@@ -254,22 +301,12 @@ func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) 
 	for i, h := range q.edge {
 		hr.known[i] = h
 	}
-	// A replay must not call Build, so request ids are looked up first (a read, no lock). One
-	// committed meanwhile by another replica makes the INSERT fail on entries_request_id and the
-	// batch is planned again under the lock: only then can Build run for an attempt that is thrown
-	// away.
-	var ids []string
+	// No lookup round trip: a request id this process knows to be committed sends the batch to
+	// the locked path (which looks the ids up under the lock, and does not call Build for a
+	// replay). Any other committed id, e.g. one another replica committed, makes the INSERT fail
+	// on entries_request_id: nothing is written and the batch is planned again under the lock.
 	for _, c := range calls {
-		if c.req.RequestID != "" {
-			ids = append(ids, c.req.RequestID)
-		}
-	}
-	if len(ids) > 0 {
-		var seen bool
-		if err := q.s.pool.QueryRow(ctx, `SELECT EXISTS (`+lookupSQL+`)`, q.id.tenant, q.id.unit, ids).Scan(&seen); err != nil {
-			return fmt.Errorf("ledger store: look up request ids: %w", err)
-		}
-		if seen {
+		if c.req.RequestID != "" && q.recent.has(c.req.RequestID) {
 			return errFastPathSkipped
 		}
 	}
@@ -282,8 +319,19 @@ func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) 
 		return err
 	}
 	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
+	q.remember(calls)
 	p.deliver(calls)
 	return nil
+}
+
+// remember records the request ids of a committed batch's calls that succeeded (appended or
+// replayed) in q.recent.
+func (q *sequencer) remember(calls []*call) {
+	for _, c := range calls {
+		if c.req.RequestID != "" && c.err == nil && c.dupOf == nil {
+			q.recent.add(c.req.RequestID)
+		}
+	}
 }
 
 // errFastPathSkipped sends a batch to the locked path; it counts as rolled back.
@@ -344,6 +392,7 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 		if err := tx.Commit(ctx); err != nil { // nothing written; this only releases the lock
 			return fmt.Errorf("ledger store: release log: %w", err)
 		}
+		q.remember(calls)
 		p.deliver(calls)
 		return nil
 	}
@@ -359,6 +408,7 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 		return &ambiguousError{err}
 	}
 	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
+	q.remember(calls)
 	p.deliver(calls)
 	return nil
 }
@@ -461,7 +511,7 @@ func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashRe
 	return p, nil
 }
 
-// writes are the statements that commit the plan. The head goes first, so that every writer
+// writes are the statements that commit the plan (two: the head, then entries and hashes). The head goes first, so that every writer
 // takes the log's row lock before any entry's index lock (no deadlock with tryLocked), and its
 // size only moves from p.size: otherwise it is set to -1, which the CHECK on size refuses, and
 // the whole transaction fails. (The primary key on entries would refuse the indexes too.)
@@ -484,13 +534,16 @@ func (p *batchPlan) writes(id logID) *pgx.Batch {
 	b.Queue(`UPDATE ledger.logs SET size = CASE WHEN size = $3 THEN $4 ELSE -1 END,
 			root = $5, checkpoint = $6, verifier_key = $7, update_time = now()
 		WHERE tenant_id = $1 AND unit_id = $2`, id.tenant, id.unit, p.size, p.next, p.root[:], p.checkpoint, p.vkey)
-	b.Queue(`INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, leaf_hash, kind, occur_time,
+	// Entries and hashes in one statement (a data-modifying WITH): one statement fewer for the
+	// server to execute per batch. Both run after the head's UPDATE took the row lock.
+	b.Queue(`WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
+			SELECT $1, $2, u.* FROM unnest($13::bigint[], $14::bytea[]) AS u)
+		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, leaf_hash, kind, occur_time,
 			request_id, request_hash, sealed, follows, tree_size)
 		SELECT $1, $2, u.*, $12 FROM unnest($3::bigint[], $4::bytea[], $5::bytea[], $6::text[],
 			$7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[]) AS u`,
-		id.tenant, id.unit, idx, leaves, leafHashes, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next)
-	b.Queue(`INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
-		SELECT $1, $2, u.* FROM unnest($3::bigint[], $4::bytea[]) AS u`, id.tenant, id.unit, storage, hashes)
+		id.tenant, id.unit, idx, leaves, leafHashes, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next,
+		storage, hashes)
 	return b
 }
 

@@ -34,14 +34,25 @@ func readHashes(ctx context.Context, db querier, tenant, unit string, indexes []
 	if len(indexes) == 0 {
 		return nil, nil
 	}
-	// One index probe per hash (see lookupSQL for why not "storage_idx = ANY($3)").
-	rows, err := db.Query(ctx, `SELECT h.storage_idx, h.hash FROM unnest($3::bigint[]) AS r(i),
-		LATERAL (SELECT storage_idx, hash FROM ledger.hashes
-			WHERE tenant_id = $1 AND unit_id = $2 AND storage_idx = r.i OFFSET 0) AS h`, tenant, unit, indexes)
+	rows, err := db.Query(ctx, hashesSQL, tenant, unit, indexes)
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: read hashes: %w", err)
 	}
-	found := make(map[int64]tlog.Hash, len(indexes))
+	found, err := scanHashes(rows, len(indexes))
+	if err != nil {
+		return nil, err
+	}
+	return orderHashes(tenant, unit, indexes, found)
+}
+
+// hashesSQL reads the stored hashes $3 of log ($1, $2), one index probe per hash (see lookupSQL
+// for why not "storage_idx = ANY($3)").
+const hashesSQL = `SELECT h.storage_idx, h.hash FROM unnest($3::bigint[]) AS r(i),
+	LATERAL (SELECT storage_idx, hash FROM ledger.hashes
+		WHERE tenant_id = $1 AND unit_id = $2 AND storage_idx = r.i OFFSET 0) AS h`
+
+func scanHashes(rows pgx.Rows, n int) (map[int64]tlog.Hash, error) {
+	found := make(map[int64]tlog.Hash, n)
 	var i int64
 	var b []byte
 	if _, err := pgx.ForEachRow(rows, []any{&i, &b}, func() error {
@@ -51,6 +62,11 @@ func readHashes(ctx context.Context, db querier, tenant, unit string, indexes []
 	}); err != nil {
 		return nil, fmt.Errorf("ledger store: read hashes: %w", err)
 	}
+	return found, nil
+}
+
+// orderHashes returns found's hashes in the order of indexes, or an error naming one missing.
+func orderHashes(tenant, unit string, indexes []int64, found map[int64]tlog.Hash) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for k, i := range indexes {
 		h, ok := found[i]

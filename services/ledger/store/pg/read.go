@@ -125,9 +125,48 @@ func (s *Store) InclusionProof(ctx context.Context, tenant, unit string, index, 
 	if err := checkIDs(tenant, unit); err != nil {
 		return nil, err
 	}
-	size, err := s.size(ctx, tenant, unit)
-	if err != nil {
-		return nil, err
+	size := int64(-1)
+	if index >= 0 && treeSize > index {
+		// One round trip: the log's size, then the proof's hashes, in one pipeline. Hashes are
+		// committed with the size that covers them and never change, so a size read first
+		// vouches for the hashes read after it.
+		p, err := tlog.ProveRecord(treeSize, index, tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+			b := &pgx.Batch{}
+			b.Queue(`SELECT size FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2`, tenant, unit).
+				QueryRow(func(r pgx.Row) error {
+					err := r.Scan(&size)
+					if errors.Is(err, pgx.ErrNoRows) {
+						size, err = 0, nil
+					}
+					return err
+				})
+			var found map[int64]tlog.Hash
+			b.Queue(hashesSQL, tenant, unit, indexes).Query(func(rows pgx.Rows) (err error) {
+				found, err = scanHashes(rows, len(indexes))
+				return err
+			})
+			if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+				size = -1
+				return nil, fmt.Errorf("ledger store: read log size and hashes: %w", err)
+			}
+			if treeSize > size {
+				return nil, errBeyondSize // answered below, from size
+			}
+			return orderHashes(tenant, unit, indexes, found)
+		}))
+		switch {
+		case err == nil && size >= 0:
+			return hashBytes(p), nil
+		case err != nil && !errors.Is(err, errBeyondSize):
+			return nil, err
+		}
+		// The size was not read (a proof of no hashes: a tree of one entry) or is too small.
+	}
+	if size < 0 {
+		var err error
+		if size, err = s.size(ctx, tenant, unit); err != nil {
+			return nil, err
+		}
 	}
 	if index < 0 || index >= size {
 		return nil, apierr.NotFound(EntryName(tenant, unit, index))
@@ -172,6 +211,9 @@ func (s *Store) ConsistencyProof(ctx context.Context, tenant, unit string, from,
 	}
 	return hashBytes(p), nil
 }
+
+// errBeyondSize stops a proof whose tree_size is beyond the log's size.
+var errBeyondSize = errors.New("ledger store: tree size beyond the log")
 
 func hashBytes(hs []tlog.Hash) [][]byte {
 	out := make([][]byte, len(hs))

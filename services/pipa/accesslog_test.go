@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+)
+
+// accessEntries pages through the ACCESS entries of log, read as ctx's caller; nil if a read
+// fails (the conditions of require.Eventually must not stop the test from their goroutine).
+func accessEntries(cl ledgerv1.LedgerServiceClient, ctx context.Context, log string) []*ledgerv1.Entry {
+	var out []*ledgerv1.Entry
+	req := &ledgerv1.ListEntriesRequest{Parent: log, Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, PageSize: 500}
+	for {
+		resp, err := cl.ListEntries(ctx, req)
+		if err != nil {
+			return nil
+		}
+		out = append(out, resp.GetEntries()...)
+		if resp.GetNextPageToken() == "" {
+			return out
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+}
+
+func countBy(es []*ledgerv1.Entry, actor, action string) (n int) {
+	for _, e := range es {
+		if e.GetActor() == actor && e.GetAction() == action {
+			n++
+		}
+	}
+	return n
+}
+
+// Every read of personal data becomes an ACCESS entry of the unit's ledger (S-2-3: who, when,
+// from where, whose data, what action), appended in the background: reads of officers in the
+// registry, reads of the ledger itself (without recursion on the appends), through gRPC and the
+// REST gateway, and a burst of reads with no record lost or doubled.
+func TestAccessLog(t *testing.T) {
+	// The gateway, on loopback, is a trusted proxy (PIPA_TRUSTED_PROXIES).
+	s := startStack(t, func(c *config) { c.trusted, c.accessLog = "127.0.0.0/8,::1/128", true })
+	s.load("jeongeup-library.yaml")
+	cl := s.ledger()
+	cpo := s.as(auth.RoleCPO, libraryLog)
+	listOfficers := registryv1.RegistryService_ListOfficers_FullMethodName
+	listEntries := ledgerv1.LedgerService_ListEntries_FullMethodName
+
+	before := time.Now()
+	officers, err := s.cl.ListOfficers(s.as(auth.RoleAuditor, libraryLog), &registryv1.ListOfficersRequest{Parent: libraryLog})
+	require.NoError(t, err)
+	require.NotEmpty(t, officers.GetOfficers())
+
+	var got *ledgerv1.Entry
+	require.Eventually(t, func() bool {
+		for _, e := range accessEntries(cl, cpo, libraryLog) {
+			if e.GetActor() == "test-auditor" && e.GetAction() == listOfficers {
+				got = e
+				return true
+			}
+		}
+		return false
+	}, 15*time.Second, 20*time.Millisecond)
+	require.Equal(t, libraryLog+"/officers", got.GetSubject(), "whose data: a resource name, not a person's")
+	require.Equal(t, "127.0.0.1", got.GetRemoteAddr())
+	require.False(t, got.GetOccurTime().AsTime().Before(before.Add(-time.Second)))
+	for _, o := range officers.GetOfficers() {
+		if o.GetDisplayName() != "" {
+			require.NotContains(t, got.GetSubject(), o.GetDisplayName())
+		}
+	}
+
+	// Reading the ledger is recorded too; the recorder's own appends (service role) are not.
+	var all []*ledgerv1.Entry
+	require.Eventually(t, func() bool {
+		all = accessEntries(cl, cpo, libraryLog)
+		return countBy(all, "test-cpo", listEntries) > 0
+	}, 15*time.Second, 20*time.Millisecond)
+	for _, e := range all {
+		require.NotEqual(t, ledgerv1.LedgerService_AppendEntry_FullMethodName, e.GetAction(), "appends of ACCESS entries are not themselves recorded")
+		require.NotEqual(t, "pipa-service", e.GetActor(), "the service role's calls are not recorded")
+		if e.GetAction() == listEntries {
+			require.Equal(t, libraryLog+"/ledger/entries", e.GetSubject())
+		}
+	}
+
+	// Through the REST gateway the client is the first X-Forwarded-For hop that is not a trusted
+	// proxy (the gateway itself, on loopback).
+	restTok, err := auth.Mint(s.key, auth.Principal{Subject: "rest-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
+	require.NoError(t, err)
+	r := s.get("/v1/"+libraryLog+"/officers", "Authorization", "Bearer "+restTok, "X-Forwarded-For", "203.0.113.7")
+	r.Body.Close()
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.Eventually(t, func() bool {
+		for _, e := range accessEntries(cl, cpo, libraryLog) {
+			if e.GetActor() == "rest-auditor" {
+				return e.GetRemoteAddr() == "203.0.113.7" && e.GetAction() == listOfficers
+			}
+		}
+		return false
+	}, 15*time.Second, 20*time.Millisecond)
+
+	// A burst: every read succeeds, and the log ends with exactly one entry per read.
+	burstTok, err := auth.Mint(s.key, auth.Principal{Subject: "burst-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
+	require.NoError(t, err)
+	burst := withToken(context.Background(), burstTok)
+	const reads = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, reads)
+	for range reads {
+		wg.Go(func() {
+			_, err := s.cl.ListOfficers(burst, &registryv1.ListOfficersRequest{Parent: libraryLog})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		all = accessEntries(cl, cpo, libraryLog)
+		return countBy(all, "burst-auditor", listOfficers) >= reads
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, reads, countBy(all, "burst-auditor", listOfficers), "no record lost, none doubled")
+}
