@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -95,8 +97,17 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
+	// C2SP tlog-tiles entry bundles prefix each leaf with a 2-byte length.
+	if leaf, _, err := entry.EncodeLeaf("tenants/"+t+"/units/"+u, math.MaxInt64, e, nil); err != nil {
+		return nil, err
+	} else if len(leaf) > maxLeaf {
+		return nil, invalid("entry", "range", fmt.Sprintf("the entry is %d bytes as a leaf; at most %d fit in the log's tiles", len(leaf), maxLeaf))
+	}
 	return s.append(ctx, t, u, e, req)
 }
+
+// maxLeaf is the largest leaf an entry bundle of C2SP tlog-tiles can carry.
+const maxLeaf = 1<<16 - 1
 
 // append commits e (already validated) to the unit's log and returns it as stored.
 func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req interface {

@@ -71,6 +71,15 @@ func TestLedgerJourney(t *testing.T) {
 	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: reply})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "an amendment must follow an existing entry")
 
+	// An entry too large for a tile's entry bundle (2-byte lengths) is refused whole.
+	huge := policeProvision()
+	for range 100 {
+		huge.Items = append(huge.Items, strings.Repeat("가", 1300))
+	}
+	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: huge})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Equal(t, "entry", violation(t, err).GetField())
+
 	// A viewing, through REST.
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/"+libraryLog+"/ledger/entries", strings.NewReader(`{"kind":"ENTRY_KIND_VIEWING",
 		"occurTime":"`+time.Now().UTC().Format(time.RFC3339)+`","fileName":"열람실 CH01","purpose":"분실물 확인","handler":"주무관 소영휴",
