@@ -140,7 +140,14 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	if err != nil {
 		return nil, err
 	}
-	return s.read(ctx, t, u, res.Index)
+	if res.Replayed {
+		return s.read(ctx, t, u, res.Index) // the first call's entry, as stored
+	}
+	// The entry as committed, without reading it back: the input plus what the log assigned.
+	out := proto.CloneOf(e)
+	out.Name, out.Index, out.LeafHash, out.TreeSize = pg.EntryName(t, u, res.Index), res.Index, res.LeafHash, res.TreeSize
+	out.CommitTime, out.Redacted = timestamppb.New(s.now()), false
+	return out, nil
 }
 
 // read returns entry index as stored: the leaf decoded, with the personal values opened unless

@@ -171,7 +171,11 @@ func (c *config) devKeyPath() string {
 // asked for (PIPA_DEV_KEY), so that a production server never accepts locally minted tokens.
 func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
 	if c.oidcIssuer != "" {
-		return auth.NewOIDCVerifier(ctx, c.oidcIssuer, c.oidcAudience, c.oidcRoles)
+		v, err := auth.NewOIDCVerifier(ctx, c.oidcIssuer, c.oidcAudience, c.oidcRoles)
+		if err != nil {
+			return nil, err
+		}
+		return auth.Cached(v, 10000), nil
 	}
 	if c.devKey == "" {
 		return nil, errors.New("no token verifier: set PIPA_OIDC_ISSUER (production), or PIPA_DEV_KEY=" + defaultDevKey + " for development")
@@ -180,5 +184,5 @@ func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), nil
+	return auth.Cached(auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), 10000), nil
 }

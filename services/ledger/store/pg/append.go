@@ -88,7 +88,7 @@ type recentIDs struct {
 	next  int
 }
 
-// recentCap bounds recentIDs per log (24 bytes or so an id): a client's retry comes soon after
+// recentCap bounds recentIDs per log (about 24 bytes an id): a client's retry comes soon after
 // its first try, and one not remembered still gets the right answer, one round trip later.
 const recentCap = 1024
 
