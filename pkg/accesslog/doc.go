@@ -7,8 +7,8 @@
 // Each service declares its [Rules] next to its handlers: which methods read personal data, which
 // unit's ledger a call belongs to, and which resource it read. [Recorder.Interceptor] runs after
 // the handler succeeded, never changes its response, and skips calls without a principal (public
-// methods) and calls by the service role (pipa's own calls, among them the recorder's appends, so
-// recording never recurses).
+// methods) and calls by the service role on "*" (pipa's own calls, among them the recorder's
+// appends, so recording never recurses; a service grant on one tenant is recorded like any other).
 //
 // Reads must not wait on the ledger, so the interceptor only queues the record in a bounded buffer
 // and a background flusher appends it through the ledger's gRPC API (AppendEntry) with a service

@@ -95,7 +95,8 @@ func (r *Recorder) Stats() (appended, dropped, failed int64) {
 }
 
 // Interceptor records each successful call of a method in rules made by a principal that is not
-// a pipa service. Install it after authentication, innermost: it sees the handler's own result.
+// a pipa service (auth.Principal.IsService: the service role on "*"). Install it after
+// authentication, innermost: it sees the handler's own result.
 func (r *Recorder) Interceptor(rules Rules) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
@@ -107,7 +108,7 @@ func (r *Recorder) Interceptor(rules Rules) grpc.UnaryServerInterceptor {
 			return resp, nil
 		}
 		p, ok := auth.FromContext(ctx)
-		if !ok || isService(p) {
+		if !ok || p.IsService() {
 			return resp, nil
 		}
 		t, u, ok := rule.Log(req)
@@ -118,25 +119,19 @@ func (r *Recorder) Interceptor(rules Rules) grpc.UnaryServerInterceptor {
 		if action == "" {
 			action = info.FullMethod
 		}
-		r.add(record{parent: "tenants/" + t + "/units/" + u, entry: &ledgerv1.Entry{
-			Kind:       ledgerv1.EntryKind_ENTRY_KIND_ACCESS,
-			OccurTime:  timestamppb.Now(),
-			Actor:      p.Subject,
-			RemoteAddr: r.remoteAddr(ctx),
-			Subject:    rule.Subject(req, resp),
-			Action:     action,
-		}})
+		at, addr := timestamppb.Now(), r.remoteAddr(ctx)
+		for _, subject := range rule.Subjects(req, resp) {
+			r.add(record{parent: "tenants/" + t + "/units/" + u, entry: &ledgerv1.Entry{
+				Kind:       ledgerv1.EntryKind_ENTRY_KIND_ACCESS,
+				OccurTime:  at,
+				Actor:      p.Subject,
+				RemoteAddr: addr,
+				Subject:    subject,
+				Action:     action,
+			}})
+		}
 		return resp, nil
 	}
-}
-
-func isService(p *auth.Principal) bool {
-	for _, g := range p.Grants {
-		if g.Role == auth.RoleService {
-			return true
-		}
-	}
-	return false
 }
 
 // add queues rec without ever waiting: a full buffer drops it (see the package doc).

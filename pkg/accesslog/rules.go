@@ -8,8 +8,9 @@ type Rule struct {
 	Action string
 	// Log names the unit whose ledger records the call; ok false records nothing.
 	Log func(req any) (tenant, unit string, ok bool)
-	// Subject is whose data was read (S-2-3): a resource name, never a person's name in clear.
-	Subject func(req, resp any) string
+	// Subjects are whose data was read (S-2-3): resource names, never a person's name in clear.
+	// Each becomes one ACCESS entry (so a long list can be split to fit one); none records nothing.
+	Subjects func(req, resp any) []string
 }
 
 // Rules are a service's rules by full method name (e.g. "/pipa.registry.v1.RegistryService/GetOfficer").
@@ -40,8 +41,8 @@ func ByName[Req any](name func(Req) string, suffix string) Rule {
 	}
 	return Rule{
 		Log: func(req any) (string, string, bool) { return Unit(get(req)) },
-		Subject: func(req, _ any) string {
-			return get(req) + suffix
+		Subjects: func(req, _ any) []string {
+			return []string{get(req) + suffix}
 		},
 	}
 }

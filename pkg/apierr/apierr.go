@@ -137,6 +137,11 @@ func Denied(message string) *Error {
 	return &Error{Code: codes.PermissionDenied, Reason: "PERMISSION_DENIED", Message: message}
 }
 
+// DataLoss says stored data failed an integrity check, so it is not served.
+func DataLoss(reason, message string) *Error {
+	return &Error{Code: codes.DataLoss, Reason: reason, Message: message}
+}
+
 // ToStatus translates any error into a gRPC status error. It is the only place where errors
 // are mapped to codes.
 func ToStatus(err error) error {

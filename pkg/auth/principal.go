@@ -74,6 +74,12 @@ func (p *Principal) Allows(tenant string, unitPath []string, roles ...Role) bool
 	return false
 }
 
+// IsService reports whether p is a pipa service: the service role on ScopeAll. A service grant on
+// one tenant is an ordinary grant: it neither writes the access log nor escapes it.
+func (p *Principal) IsService() bool {
+	return p != nil && slices.Contains(p.Grants, Grant{Role: RoleService, Scope: ScopeAll})
+}
+
 // TenantScope says which tenants a list may show p: all of them, or those in which p holds any
 // grant (sorted, without duplicates). Finer filtering by unit and role is the caller's.
 func (p *Principal) TenantScope() (all bool, tenants []string) {

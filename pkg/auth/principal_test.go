@@ -64,6 +64,13 @@ func TestTenantScope(t *testing.T) {
 	require.Empty(t, tenants)
 }
 
+func TestIsService(t *testing.T) {
+	require.True(t, (&Principal{Subject: "pipa-service", Grants: []Grant{{RoleService, ScopeAll}}}).IsService())
+	require.False(t, (&Principal{Subject: "s", Grants: []Grant{{RoleService, "tenants/iksan"}}}).IsService(), "a service grant on one tenant")
+	require.False(t, (&Principal{Subject: "op", Grants: []Grant{{RoleTenantAdmin, ScopeAll}}}).IsService())
+	require.False(t, (*Principal)(nil).IsService())
+}
+
 func TestContext(t *testing.T) {
 	_, ok := FromContext(context.Background())
 	require.False(t, ok)

@@ -1,8 +1,14 @@
 package ledger
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"iter"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -11,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
@@ -18,46 +25,157 @@ import (
 // ExportPattern is the path of the ledger export (API.md `:export`).
 const ExportPattern = "GET /v1/tenants/{t}/units/{u}/ledger:export"
 
+// exportPage is how many entries of a kind an export asks for at a time.
+const exportPage = 500
+
 // Export serves a unit's ledger as the 별지 제3호 table an inspector opens (STD-45): CSV by
-// default, XLSX with format=xlsx. It reads through the ledger's gRPC API with the caller's own
-// token, so the same roles apply as to ListEntries.
+// default, XLSX with format=xlsx. It holds the entries of entry.FormKinds unless kinds names
+// others (comma-separated or repeated, e.g. kinds=access for the access log alone). It reads
+// through the ledger's gRPC API with the caller's own token, so the same roles apply as to
+// ListEntries, and it streams: rows are written as their pages come, so memory holds a page per
+// kind, not the ledger.
 func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := r.URL.Query().Get("format")
-		if format == "" {
-			format = "csv"
-		}
+		q := r.URL.Query()
+		format := cmp.Or(q.Get("format"), "csv")
 		if format != "csv" && format != "xlsx" {
 			writeStatus(w, status.New(codes.InvalidArgument, "format must be csv or xlsx"))
+			return
+		}
+		kinds, err := exportKinds(q)
+		if err != nil {
+			writeStatus(w, status.Convert(apierr.ToStatus(err)))
 			return
 		}
 		ctx := r.Context()
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 		}
-		parent := "tenants/" + r.PathValue("t") + "/units/" + r.PathValue("u")
-		var all []*ledgerv1.Entry
-		for token := ""; ; {
-			resp, err := client.ListEntries(ctx, &ledgerv1.ListEntriesRequest{Parent: parent, PageSize: 500, PageToken: token})
-			if err != nil {
-				writeStatus(w, status.Convert(err))
-				return
-			}
-			all = append(all, resp.GetEntries()...)
-			if token = resp.GetNextPageToken(); token == "" {
-				break
-			}
-		}
-		name := fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("t"), r.PathValue("u"), time.Now().In(entry.Seoul()).Format("20060102"), format)
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-		if format == "xlsx" {
-			w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-			_ = entry.WriteXLSX(w, all)
+		entries, err := listKinds(ctx, client, "tenants/"+r.PathValue("t")+"/units/"+r.PathValue("u"), kinds)
+		if err != nil {
+			writeStatus(w, status.Convert(err))
 			return
 		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		_ = entry.WriteCSV(w, all)
+		out := &download{w: w, typ: "text/csv; charset=utf-8",
+			name: fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("t"), r.PathValue("u"), time.Now().In(entry.Seoul()).Format("20060102"), format)}
+		write := entry.WriteCSV
+		if format == "xlsx" {
+			write, out.typ = entry.WriteXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+		}
+		if err := write(out, entries); err != nil {
+			if !out.started {
+				writeStatus(w, status.Convert(apierr.ToStatus(err)))
+				return
+			}
+			// A file cut short must not pass for the whole ledger: end the response without its
+			// last chunk, so that the client sees it fail.
+			panic(http.ErrAbortHandler)
+		}
 	})
+}
+
+// exportKinds reads the kinds an export holds: names of EntryKind without ENTRY_KIND_, in any
+// case; entry.FormKinds when kinds is absent.
+func exportKinds(q url.Values) ([]ledgerv1.EntryKind, error) {
+	if !q.Has("kinds") {
+		return entry.FormKinds, nil
+	}
+	var out []ledgerv1.EntryKind
+	for _, v := range q["kinds"] {
+		for _, name := range strings.Split(v, ",") {
+			k := ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+strings.ToUpper(strings.TrimSpace(name))])
+			if k == ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
+				var names []string
+				for n := range len(ledgerv1.EntryKind_name) - 1 {
+					names = append(names, strings.ToLower(kindName(ledgerv1.EntryKind(n+1))))
+				}
+				return nil, invalid("kinds", "enum", fmt.Sprintf("%q is not a kind of entry: name one or more of %s, comma-separated", name, strings.Join(names, ", ")))
+			}
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out, nil
+}
+
+// kindList is a unit's entries of one kind, read a page at a time.
+type kindList struct {
+	req  *ledgerv1.ListEntriesRequest
+	page []*ledgerv1.Entry
+	more bool
+}
+
+// listKinds yields the unit's entries of kinds in index order, those of the tree its checkpoint
+// has when it is called, so that an export is the ledger as of one checkpoint. ListEntries
+// filters by one kind, so each kind is listed apart and the lists merged. The first pages are read
+// before it returns: a refusal is answered before any byte of the file.
+func listKinds(ctx context.Context, client ledgerv1.LedgerServiceClient, parent string, kinds []ledgerv1.EntryKind) (iter.Seq2[*ledgerv1.Entry, error], error) {
+	cp, err := client.GetCheckpoint(ctx, &ledgerv1.GetCheckpointRequest{Parent: parent})
+	if err != nil {
+		return nil, err
+	}
+	// fill reads l's next page when its current one is used up.
+	fill := func(l *kindList) error {
+		for len(l.page) == 0 && l.more {
+			resp, err := client.ListEntries(ctx, l.req)
+			if err != nil {
+				return err
+			}
+			l.page, l.req.PageToken = resp.GetEntries(), resp.GetNextPageToken()
+			l.more = l.req.PageToken != ""
+		}
+		if len(l.page) > 0 && l.page[0].GetIndex() >= cp.GetTreeSize() {
+			l.page, l.more = nil, false // appended since the checkpoint
+		}
+		return nil
+	}
+	lists := make([]*kindList, len(kinds))
+	for i, k := range kinds {
+		lists[i] = &kindList{req: &ledgerv1.ListEntriesRequest{Parent: parent, Kind: k, PageSize: exportPage}, more: true}
+		if err := fill(lists[i]); err != nil {
+			return nil, err
+		}
+	}
+	return func(yield func(*ledgerv1.Entry, error) bool) {
+		for {
+			var next *kindList
+			for _, l := range lists {
+				if len(l.page) > 0 && (next == nil || l.page[0].GetIndex() < next.page[0].GetIndex()) {
+					next = l
+				}
+			}
+			if next == nil {
+				return
+			}
+			e := next.page[0]
+			next.page = next.page[1:]
+			if !yield(e, nil) {
+				return
+			}
+			if err := fill(next); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+	}, nil
+}
+
+// download is the response as a file: its headers are set by the first byte written, so that an
+// export failing before then still answers with an error status.
+type download struct {
+	w         http.ResponseWriter
+	name, typ string
+	started   bool
+}
+
+func (d *download) Write(p []byte) (int, error) {
+	if !d.started {
+		d.started = true
+		d.w.Header().Set("Content-Type", d.typ)
+		d.w.Header().Set("Content-Disposition", `attachment; filename="`+d.name+`"`)
+	}
+	return d.w.Write(p)
 }
 
 // writeStatus answers with a gRPC status as grpc-gateway would, as JSON.

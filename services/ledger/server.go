@@ -3,12 +3,15 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -90,6 +93,15 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 	if e == nil {
 		e = &ledgerv1.Entry{}
 	}
+	p, _ := auth.FromContext(ctx)
+	// S-8-3: the access log is protected against forgery, so who accessed what (S-2-3) is only
+	// ever pipa's own record (pkg/accesslog), never a client's word.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS && !p.IsService() {
+		d := apierr.Denied("ACCESS entries are written by pipa's access log alone (S-8-3): only the service role on \"*\" appends them")
+		d.Metadata = map[string]string{"rule": "S-8-3"}
+		return nil, d
+	}
+	e.RecordedBy = p.Subject // from the token, never from the request (S-8-3)
 	vs := apierr.Violations(entry.Validate(e, s.now()))
 	if len(req.GetRequestId()) > 128 {
 		vs.Add("request_id", "range", "must be at most 128 characters")
@@ -97,23 +109,44 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT {
+		if err := s.checkFollows(ctx, t, u, e); err != nil {
+			return nil, err
+		}
+	}
 	// C2SP tlog-tiles entry bundles prefix each leaf with a 2-byte length.
 	if leaf, _, err := entry.EncodeLeaf("tenants/"+t+"/units/"+u, math.MaxInt64, e, nil); err != nil {
 		return nil, err
 	} else if len(leaf) > maxLeaf {
 		return nil, invalid("entry", "range", fmt.Sprintf("the entry is %d bytes as a leaf; at most %d fit in the log's tiles", len(leaf), maxLeaf))
 	}
-	return s.append(ctx, t, u, e, req)
+	return s.append(ctx, t, u, e, req, false)
+}
+
+// checkFollows checks that amendment e fits the kind of the entry it follows (C-9). Entries never
+// change kind, so reading it before the append is safe; that it exists is checked again when the
+// amendment commits.
+func (s *Server) checkFollows(ctx context.Context, t, u string, e *ledgerv1.Entry) error {
+	row, err := s.store.Entry(ctx, t, u, e.GetFollows())
+	if ae := (*apierr.Error)(nil); errors.As(err, &ae) && ae.Code == codes.NotFound {
+		return invalid("entry.follows", "STD-45", fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", e.GetFollows()))
+	}
+	if err != nil {
+		return err
+	}
+	followed := ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+row.Kind])
+	return apierr.Violations(entry.ValidateFollows(e, followed)).Err()
 }
 
 // maxLeaf is the largest leaf an entry bundle of C2SP tlog-tiles can carry.
 const maxLeaf = 1<<16 - 1
 
-// append commits e (already validated) to the unit's log and returns it as stored.
+// append commits e (already validated) to the unit's log and returns it as stored; with redact,
+// the entry e follows is erased in the same transaction.
 func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req interface {
 	proto.Message
 	GetRequestId() string
-}) (*ledgerv1.Entry, error) {
+}, redact bool) (*ledgerv1.Entry, error) {
 	hash, err := idempotency.RequestHash(req)
 	if err != nil {
 		return nil, err
@@ -124,11 +157,13 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 		f := e.GetFollows()
 		follows = &f
 	}
+	var personal *entry.Sealed // as stored: the last Build's
 	res, err := s.store.Append(ctx, t, u, pg.AppendRequest{
 		RequestID: req.GetRequestId(), RequestHash: hash, Kind: kindName(e.GetKind()),
-		OccurTime: e.GetOccurTime().AsTime(), Follows: follows,
+		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: redact,
 		Build: func(index int64) ([]byte, []byte, error) {
-			leaf, personal, err := entry.EncodeLeaf(log, index, e, nil)
+			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
+			personal = p
 			if err != nil || personal == nil || len(personal.Fields) == 0 {
 				return leaf, nil, err
 			}
@@ -146,35 +181,48 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	// The entry as committed, without reading it back: the input plus what the log assigned.
 	out := proto.CloneOf(e)
 	out.Name, out.Index, out.LeafHash, out.TreeSize = pg.EntryName(t, u, res.Index), res.Index, res.LeafHash, res.TreeSize
-	out.CommitTime, out.Redacted = timestamppb.New(s.now()), false
+	out.CommitTime, out.Redacted = timestamppb.New(res.CommitTime), false
+	personal.Reveal(out) // the salts
 	return out, nil
 }
 
-// read returns entry index as stored: the leaf decoded, with the personal values opened unless
-// they were redacted.
+// read returns entry index as stored (see entry).
 func (s *Server) read(ctx context.Context, t, u string, index int64) (*ledgerv1.Entry, error) {
 	row, err := s.store.Entry(ctx, t, u, index)
 	if err != nil {
 		return nil, err
 	}
+	return s.entry(t, u, row)
+}
+
+// entry is row as an Entry: the leaf decoded and, unless they were redacted, the personal values
+// with their salts, checked against the leaf's commitments first.
+func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 	d, err := entry.DecodeLeaf(row.Leaf)
 	if err != nil {
 		return nil, err
 	}
 	e := d.Entry
-	name := pg.EntryName(t, u, index)
-	if !row.Redacted && len(row.Sealed) > 0 {
-		plain, err := s.box.Open(row.Sealed, []byte(name))
-		if err != nil {
-			return nil, err
+	name := pg.EntryName(t, u, row.Index)
+	if !row.Redacted {
+		var personal *entry.Sealed
+		if len(row.Sealed) > 0 {
+			plain, err := s.box.Open(row.Sealed, []byte(name))
+			if err != nil {
+				return nil, err
+			}
+			if personal, err = entry.UnmarshalSealed(plain); err != nil {
+				return nil, err
+			}
 		}
-		personal, err := entry.UnmarshalSealed(plain)
-		if err != nil {
-			return nil, err
+		// Never serve values the tamper-evident leaf does not commit to.
+		if err := d.Check(personal); err != nil {
+			slog.Error("ledger: stored personal values do not match the leaf", "entry", name, "err", err)
+			return nil, apierr.DataLoss("SEALED_VALUES_MISMATCH", name+": the stored personal values do not match the leaf's commitments")
 		}
 		personal.Reveal(e)
 	}
-	e.Name, e.Index, e.LeafHash, e.Redacted = name, index, row.LeafHash, row.Redacted
+	e.Name, e.Index, e.LeafHash, e.Redacted = name, row.Index, row.LeafHash, row.Redacted
 	e.CommitTime, e.TreeSize = timestamppb.New(row.CommitTime), row.TreeSize
 	return e, nil
 }
@@ -230,7 +278,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 			out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("entries/" + strconv.FormatInt(rows[i-1].Index, 10)))
 			break
 		}
-		e, err := s.read(ctx, t, u, r.Index)
+		e, err := s.entry(t, u, r)
 		if err != nil {
 			return nil, err
 		}
@@ -306,9 +354,9 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 	return &ledgerv1.ConsistencyProof{FromSize: req.GetFrom(), ToSize: req.GetTo(), Hashes: hs}, nil
 }
 
-// RedactEntry records the erasure as a REDACTION entry first and erases second: a crash in
-// between leaves a record whose retry (same request_id) finishes the erasure, never an erasure
-// without its record.
+// RedactEntry appends a REDACTION entry and erases the values in the same transaction, so neither
+// happens without the other. An entry already redacted is refused, but a retry with the same
+// request_id gets the first REDACTION entry.
 func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryRequest) (*ledgerv1.Entry, error) {
 	t, u, index, err := parseEntry("name", req.GetName())
 	if err != nil {
@@ -320,29 +368,19 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	if strings.TrimSpace(req.GetReason()) == "" {
 		return nil, invalid("reason", "required", "say why the values are erased, e.g. 보유기간 경과")
 	}
-	target, err := s.read(ctx, t, u, index)
+	target, err := s.store.Entry(ctx, t, u, index)
 	if err != nil {
 		return nil, err
 	}
-	if target.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_REDACTION {
+	if target.Kind == kindName(ledgerv1.EntryKind_ENTRY_KIND_REDACTION) {
 		return nil, apierr.Precondition("NOT_REDACTABLE", "a redaction record holds no personal values")
-	}
-	if target.GetRedacted() && req.GetRequestId() == "" {
-		return nil, apierr.Precondition("ALREADY_REDACTED", req.GetName()+" was already redacted")
 	}
 	p, _ := auth.FromContext(ctx)
 	rec := &ledgerv1.Entry{
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
-		Follows: &index, Note: req.GetReason(), Handler: p.Subject,
+		Follows: &index, Note: req.GetReason(), Handler: p.Subject, RecordedBy: p.Subject,
 	}
-	out, err := s.append(ctx, t, u, rec, req)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Redact(ctx, t, u, index); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return s.append(ctx, t, u, rec, req, true)
 }
 
 func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -59,6 +60,8 @@ func serveGRPC(t *testing.T, g *grpc.Server) *grpc.ClientConn {
 // the tiles handler over one store, as pipa mounts them.
 type tilesStack struct {
 	store  *pg.Store
+	pool   *pgxpool.Pool
+	box    *seal.Box
 	client ledgerv1.LedgerServiceClient
 	url    string
 	key    ed25519.PrivateKey
@@ -70,7 +73,8 @@ func newTilesStack(t *testing.T) *tilesStack {
 	_, _ = rand.Read(dataKey)
 	box, err := seal.New(map[string][]byte{"test": dataKey}, "test")
 	require.NoError(t, err)
-	store := pg.New(pgtest.New(t, pg.Schema, pg.Migrations), box)
+	pool := pgtest.New(t, pg.Schema, pg.Migrations)
+	store := pg.New(pool, box)
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
 	require.NoError(t, err)
 
@@ -88,7 +92,7 @@ func newTilesStack(t *testing.T) *tilesStack {
 	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &tilesStack{store: store, client: client, url: hs.URL, key: key}
+	return &tilesStack{store: store, pool: pool, box: box, client: client, url: hs.URL, key: key}
 }
 
 func (s *tilesStack) token(t *testing.T, scope string) string {

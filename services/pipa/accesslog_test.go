@@ -88,7 +88,8 @@ func TestAccessLog(t *testing.T) {
 		require.NotEqual(t, ledgerv1.LedgerService_AppendEntry_FullMethodName, e.GetAction(), "appends of ACCESS entries are not themselves recorded")
 		require.NotEqual(t, "pipa-service", e.GetActor(), "the service role's calls are not recorded")
 		if e.GetAction() == listEntries {
-			require.Equal(t, libraryLog+"/ledger/entries", e.GetSubject())
+			// S-2-3: the entries the list returned, not only the list.
+			require.Regexp(t, "^"+libraryLog+"/ledger/entries/[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$", e.GetSubject())
 		}
 	}
 
@@ -131,4 +132,19 @@ func TestAccessLog(t *testing.T) {
 		return countBy(all, "burst-auditor", listOfficers) >= reads
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, reads, countBy(all, "burst-auditor", listOfficers), "no record lost, none doubled")
+}
+
+// Only pipa's own calls (the service role on "*") escape the access log: a principal holding the
+// service role on one tenant is recorded like staff (S-2-3).
+func TestAccessLogRecordsServiceGrantsOnATenant(t *testing.T) {
+	s := startStack(t, func(c *config) { c.accessLog = true })
+	s.load("jeongeup-library.yaml")
+	tok, err := auth.Mint(s.key, auth.Principal{Subject: "tenant-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: "tenants/jeongeup"}}}, time.Hour)
+	require.NoError(t, err)
+	_, err = s.cl.ListOfficers(withToken(context.Background(), tok), &registryv1.ListOfficersRequest{Parent: libraryLog})
+	require.NoError(t, err)
+	cl, cpo := s.ledger(), s.as(auth.RoleCPO, libraryLog)
+	require.Eventually(t, func() bool {
+		return countBy(accessEntries(cl, cpo, libraryLog), "tenant-service", registryv1.RegistryService_ListOfficers_FullMethodName) == 1
+	}, 15*time.Second, 20*time.Millisecond)
 }

@@ -42,12 +42,8 @@ func ledgerCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case rep.Problem != "":
+	if !rep.OK() {
 		fmt.Printf("FAIL %s: %s\n", *log, rep.Problem)
-		os.Exit(3)
-	case rep.FirstBad >= 0:
-		fmt.Printf("FAIL %s: entry %d is not in the signed tree of size %d (root %s)\n", *log, rep.FirstBad, rep.TreeSize, rep.Root)
 		os.Exit(3)
 	}
 	if *state != "" {
@@ -55,6 +51,6 @@ func ledgerCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	fmt.Printf("OK %s: %d entries in the tree of size %d signed by %s (root %s)\n", *log, rep.TreeSize, rep.TreeSize, rep.Origin, rep.Root)
+	fmt.Printf("OK %s: %d entries in the tree of origin %s (root %s)\n", *log, rep.TreeSize, rep.Origin, rep.Root)
 	return nil
 }

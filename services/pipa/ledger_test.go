@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"flag"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -41,6 +42,7 @@ func policeProvision() *ledgerv1.Entry {
 		Handler: "주무관 송승학", Purpose: "차량 파손 사건 수사", Counterparty: "정읍경찰서",
 		CounterpartyOfficer: "경위 홍길동", LegalBasis: "개인정보 보호법 제18조 제2항 제7호",
 		Form: "USB 사본 제공", Period: "2026-11-21 ~ 2026-12-20", DestructionDueDate: "2026-12-20",
+		Items: []string{"영상(얼굴, 차량번호)"}, SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신",
 	}
 }
 
@@ -73,6 +75,7 @@ func TestLedgerJourney(t *testing.T) {
 
 	// An entry too large for a tile's entry bundle (2-byte lengths) is refused whole.
 	huge := policeProvision()
+	huge.Items = nil
 	for range 100 {
 		huge.Items = append(huge.Items, strings.Repeat("가", 1300))
 	}
@@ -169,6 +172,28 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, rep.OK())
 	require.Equal(t, int64(1), rep.FirstBad)
+}
+
+// PIPA_LEDGER_ORIGIN (-ledger-origin) is the host of every ledger's origin line and key name.
+func TestLedgerOrigin(t *testing.T) {
+	const host = "ledger.jeongeup.go.kr"
+	t.Setenv("PIPA_LEDGER_ORIGIN", host)
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.flags(fs)
+	require.NoError(t, fs.Parse(nil))
+	require.Equal(t, host, c.ledgerOrigin)
+
+	s := startStack(t, func(c *config) { c.ledgerOrigin = host })
+	s.load("jeongeup-library.yaml")
+	cl := s.ledger()
+	cp, err := cl.GetCheckpoint(s.as(auth.RoleAuditor, libraryLog), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
+	require.NoError(t, err)
+	require.Equal(t, host+"/"+libraryLog, cp.GetOrigin())
+	key, err := cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: "library"})
+	require.NoError(t, err)
+	require.Equal(t, host+"/"+libraryLog, key.GetOrigin())
+	require.True(t, strings.HasPrefix(key.GetVerifierKey(), host+"/tenants/jeongeup+"), key.GetVerifierKey())
 }
 
 func ptr[T any](v T) *T { return &v }

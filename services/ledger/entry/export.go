@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +16,15 @@ import (
 
 // SheetName is the XLSX sheet of an export, the title of seed 001 별표3.
 const SheetName = "개인영상정보 관리대장"
+
+// FormKinds are the kinds an export holds unless asked for others: the 별지 제3호 rows of 이용,
+// 제공, 열람 and 파기 (STD-45), with the amendments and redactions that complete them. ACCESS
+// entries are the access log (접속기록, S-2-3), another record that is exported only on request.
+var FormKinds = []ledgerv1.EntryKind{
+	ledgerv1.EntryKind_ENTRY_KIND_USE, ledgerv1.EntryKind_ENTRY_KIND_PROVISION,
+	ledgerv1.EntryKind_ENTRY_KIND_VIEWING, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION,
+	ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, ledgerv1.EntryKind_ENTRY_KIND_REDACTION,
+}
 
 type column struct {
 	header string
@@ -140,10 +150,11 @@ func join(sep string, parts ...string) string {
 }
 
 // WriteCSV writes the entries as RFC 4180 CSV (encoding/csv) with the Korean headers, in UTF-8
-// with a byte-order mark so that Excel does not read it as CP949. A cell starting with = + - @ or
-// a tab or carriage return gets a leading apostrophe: names come from the public, and a
-// spreadsheet must not run them as formulas (CSV injection).
-func WriteCSV(w io.Writer, entries []*ledgerv1.Entry) error {
+// with a byte-order mark so that Excel does not read it as CP949, each row as it comes. It stops
+// at the first error of entries and returns it. A cell starting with = + - @ or a tab or carriage
+// return gets a leading apostrophe: names come from the public, and a spreadsheet must not run
+// them as formulas (CSV injection).
+func WriteCSV(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) error {
 	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
 		return err
 	}
@@ -152,7 +163,10 @@ func WriteCSV(w io.Writer, entries []*ledgerv1.Entry) error {
 	if err := cw.Write(Columns()); err != nil {
 		return err
 	}
-	for _, e := range entries {
+	for e, err := range entries {
+		if err != nil {
+			return err
+		}
 		row := Row(e)
 		for i, c := range row {
 			row[i] = defuse(c)
@@ -177,9 +191,11 @@ func defuse(s string) string {
 const maxCellChars = 32767
 
 // WriteXLSX writes the entries as one XLSX sheet named SheetName: bold, frozen header row, set
-// column widths. It streams rows, so a year of access log does not sit in memory as cells. Cells
-// are text (never formulas); 번호 is a number so that the sheet sorts by it.
-func WriteXLSX(w io.Writer, entries []*ledgerv1.Entry) (err error) {
+// column widths. Rows go through excelize's StreamWriter, which keeps them in a temporary file
+// beyond 16 MiB, so a year of access log does not sit in memory as cells; the file is written to w
+// once the last row is in, so an error of entries returns before anything is written. Cells are
+// text (never formulas); 번호 is a number so that the sheet sorts by it.
+func WriteXLSX(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) (err error) {
 	f := excelize.NewFile()
 	defer func() {
 		if cerr := f.Close(); err == nil {
@@ -212,18 +228,23 @@ func WriteXLSX(w io.Writer, entries []*ledgerv1.Entry) (err error) {
 	if err := sw.SetRow("A1", header); err != nil {
 		return fmt.Errorf("xlsx: %w", err)
 	}
-	for n, e := range entries {
+	row := 1 // the header's
+	for e, err := range entries {
+		if err != nil {
+			return err
+		}
 		cells := make([]any, len(columns))
 		for i, v := range Row(e) {
 			cells[i] = clip(v)
 		}
 		cells[0] = e.GetIndex()
-		cell, err := excelize.CoordinatesToCellName(1, n+2)
+		row++
+		cell, err := excelize.CoordinatesToCellName(1, row)
 		if err != nil {
 			return fmt.Errorf("xlsx: %w", err)
 		}
 		if err := sw.SetRow(cell, cells); err != nil {
-			return fmt.Errorf("xlsx: row %d: %w", n+2, err)
+			return fmt.Errorf("xlsx: row %d: %w", row, err)
 		}
 	}
 	if err := sw.Flush(); err != nil {

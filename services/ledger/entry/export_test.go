@@ -3,6 +3,8 @@ package entry
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
+	"iter"
 	"strings"
 	"testing"
 
@@ -10,6 +12,17 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 )
+
+// values yields es, as the export's listing does.
+func values(es ...*ledgerv1.Entry) iter.Seq2[*ledgerv1.Entry, error] {
+	return func(yield func(*ledgerv1.Entry, error) bool) {
+		for _, e := range es {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
 
 func exportEntries() []*ledgerv1.Entry {
 	d := validAutoDestruction()
@@ -69,7 +82,7 @@ func row(t *testing.T, e *ledgerv1.Entry) map[string]string {
 func TestWriteCSV_RoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	entries := exportEntries()
-	require.NoError(t, WriteCSV(&buf, entries))
+	require.NoError(t, WriteCSV(&buf, values(entries...)))
 	require.True(t, bytes.HasPrefix(buf.Bytes(), []byte("\xEF\xBB\xBF")), "UTF-8 BOM for Excel")
 
 	records, err := csv.NewReader(bytes.NewReader(buf.Bytes()[3:])).ReadAll()
@@ -86,7 +99,7 @@ func TestWriteCSV_RoundTrip(t *testing.T) {
 func TestWriteXLSX(t *testing.T) {
 	var buf bytes.Buffer
 	entries := exportEntries()
-	require.NoError(t, WriteXLSX(&buf, entries))
+	require.NoError(t, WriteXLSX(&buf, values(entries...)))
 
 	f, err := excelize.OpenReader(&buf)
 	require.NoError(t, err)
@@ -128,5 +141,56 @@ func TestWriteXLSX_ClipsHugeCells(t *testing.T) {
 		e.Items = append(e.Items, strings.Repeat("가", 1000))
 	}
 	var buf bytes.Buffer
-	require.NoError(t, WriteXLSX(&buf, []*ledgerv1.Entry{e}))
+	require.NoError(t, WriteXLSX(&buf, values(e)))
+}
+
+// countingWriter counts the bytes that reached it.
+type countingWriter struct{ n int }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	return len(p), nil
+}
+
+// Rows reach the writer while the entries still come: an export never holds the whole ledger.
+func TestWriteCSV_Streams(t *testing.T) {
+	var w countingWriter
+	const rows = 1000
+	entries := func(yield func(*ledgerv1.Entry, error) bool) {
+		for i := range int64(rows) {
+			e := policeProvision()
+			e.Index = i
+			if i == rows-1 {
+				require.Greater(t, w.n, rows/2*200, "the rows before the last were written")
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	require.NoError(t, WriteCSV(&w, entries))
+}
+
+// An export stops at its source's error; an XLSX file, written whole at the end, is then not
+// written at all.
+func TestWrite_StopsAtTheSourcesError(t *testing.T) {
+	failed := errors.New("page 2 failed")
+	entries := func(yield func(*ledgerv1.Entry, error) bool) {
+		if yield(policeProvision(), nil) {
+			yield(nil, failed)
+		}
+	}
+	var buf bytes.Buffer
+	require.ErrorIs(t, WriteCSV(&buf, entries), failed)
+	buf.Reset()
+	require.ErrorIs(t, WriteXLSX(&buf, entries), failed)
+	require.Zero(t, buf.Len())
+}
+
+func TestFormKinds_STD_45_NotTheAccessLog(t *testing.T) {
+	require.NotContains(t, FormKinds, ledgerv1.EntryKind_ENTRY_KIND_ACCESS)
+	for _, k := range []ledgerv1.EntryKind{ledgerv1.EntryKind_ENTRY_KIND_USE, ledgerv1.EntryKind_ENTRY_KIND_PROVISION,
+		ledgerv1.EntryKind_ENTRY_KIND_VIEWING, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION} {
+		require.Contains(t, FormKinds, k, "이용·제공·열람·파기")
+	}
 }

@@ -99,8 +99,9 @@ func stamp(num int32, name string, p func(*ledgerv1.Entry) **timestamppb.Timesta
 // formatTime is RFC 3339 in UTC with trailing zeros of the fraction trimmed.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// fields lists every Entry field that goes into a leaf. Output-only fields (name, index,
-// leaf_hash, redacted, commit_time, tree_size) are deliberately absent; the log and the index are
+// fields lists every Entry field that goes into a leaf, recorded_by (server-set) the last. The
+// other output-only fields (name, index, leaf_hash, redacted, commit_time, tree_size, salts) are
+// deliberately absent; the log and the index are
 // header lines. TestFieldsCoverEntry fails when the proto gains a field not decided on here.
 var fields = []field{
 	{num: 3, name: "kind",
@@ -195,6 +196,8 @@ var fields = []field{
 			return nil
 		}},
 	str(32, "note", func(e *ledgerv1.Entry) *string { return &e.Note }),
+	// Set by the server from the caller's token, never from the request (S-8-3).
+	str(33, "recorded_by", func(e *ledgerv1.Entry) *string { return &e.RecordedBy }),
 }
 
 var fieldsByKey = func() map[string]field {
@@ -331,8 +334,10 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 // on the Leaf message of ledger.proto). Each non-empty personal value is replaced by a commitment
 // under a fresh SaltSize-byte salt from salt (crypto/rand when nil); the values and salts come
 // back in the Sealed, to be kept encrypted beside the leaf. The same input and salts give the
-// same bytes. Output-only fields of e are ignored. EncodeLeaf checks only what the format needs
-// (kind, occur_time, UTF-8, no NUL, no empty item); Validate checks the law.
+// same bytes. Output-only fields of e are ignored, except recorded_by: the server sets it to the
+// appending caller's subject, and it is the leaf's last line ("recorded-by: {subject}").
+// EncodeLeaf checks only what the format needs (kind, occur_time, UTF-8, no NUL, no empty item);
+// Validate checks the law.
 func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) ([]byte, *Sealed, error) {
 	if e == nil {
 		return nil, nil, errors.New("entry: nil entry")
@@ -373,9 +378,9 @@ func randomSalt() []byte {
 	return s
 }
 
-// DecodeLeaf parses a leaf back into its log, index, fields and commitments. It accepts only
-// canonical bytes: the parsed leaf must render back to exactly the same bytes, so two different
-// byte strings never decode to the same entry.
+// DecodeLeaf parses a leaf back into its log, index, fields (recorded_by included, when the leaf
+// has the line) and commitments. It accepts only canonical bytes: the parsed leaf must render
+// back to exactly the same bytes, so two different byte strings never decode to the same entry.
 func DecodeLeaf(leaf []byte) (*Decoded, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("entry: %w: %s", ErrLeaf, fmt.Sprintf(format, args...))

@@ -106,6 +106,18 @@ func TestEncodeLeaf_Golden(t *testing.T) {
 	require.Equal(t, leaf, again, "deterministic for the same input and salts")
 }
 
+// The server's recorded_by is the last line (S-8-3), after the client's fields.
+func TestEncodeLeaf_RecordedBy(t *testing.T) {
+	e := policeProvision()
+	e.RecordedBy = "song.sh"
+	leaf, _, err := EncodeLeaf(testLog, 1, e, fixedSalts())
+	require.NoError(t, err)
+	require.Equal(t, string(golden())+"recorded-by: song.sh\n", string(leaf))
+	d, err := DecodeLeaf(leaf)
+	require.NoError(t, err)
+	require.Equal(t, "song.sh", d.Entry.GetRecordedBy())
+}
+
 func TestEncodeLeaf_FreshSalts(t *testing.T) {
 	a, sa, err := EncodeLeaf(testLog, 1, policeProvision(), nil)
 	require.NoError(t, err)
@@ -165,6 +177,11 @@ func TestLeaf_RoundTrip(t *testing.T) {
 		"access":    validAccess(),
 		"amendment": validAmendment(),
 		"follows 0": func() *ledgerv1.Entry { e := validAmendment(); e.Follows = proto.Int64(0); return e }(),
+		"recorded by": func() *ledgerv1.Entry {
+			e := validViewing()
+			e.RecordedBy = "pipa-service"
+			return e
+		}(),
 		"redaction": {Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: kst("2027-05-03 09:00"),
 			Follows: proto.Int64(1), Note: "보유기간 경과"},
 	}
@@ -184,6 +201,10 @@ func TestLeaf_RoundTrip(t *testing.T) {
 
 			got := proto.Clone(d.Entry).(*ledgerv1.Entry)
 			sealed.Reveal(got)
+			for _, f := range sealed.Fields {
+				require.Equal(t, f.Salt, got.GetSalts()[f.Field], "Reveal gives the salts")
+			}
+			got.Salts = nil
 			require.True(t, proto.Equal(e, got), "decoded %v\nwant %v", got, e)
 			require.NoError(t, sealed.Check(leaf))
 		})
@@ -314,7 +335,7 @@ func TestSealed_MarshalRoundTrip(t *testing.T) {
 // either encoded (in field-number order) or listed as output-only.
 func TestFieldsCoverEntry(t *testing.T) {
 	outputOnly := map[protoreflect.Name]bool{"name": true, "index": true, "leaf_hash": true,
-		"redacted": true, "commit_time": true, "tree_size": true}
+		"redacted": true, "commit_time": true, "tree_size": true, "salts": true}
 	inTable := map[protoreflect.Name]int32{}
 	last := int32(0)
 	for _, f := range fields {

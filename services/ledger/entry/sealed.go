@@ -88,8 +88,8 @@ func (s *Sealed) Get(field string) (value string, salt []byte, ok bool) {
 	return "", nil, false
 }
 
-// Reveal sets the personal fields of e from s: DecodeLeaf(leaf).Entry plus Reveal is the entry
-// as appended.
+// Reveal sets the personal fields of e, and their salts (Entry.salts), from s:
+// DecodeLeaf(leaf).Entry plus Reveal is the entry as appended. Check s against the leaf first.
 func (s *Sealed) Reveal(e *ledgerv1.Entry) {
 	if s == nil {
 		return
@@ -97,6 +97,10 @@ func (s *Sealed) Reveal(e *ledgerv1.Entry) {
 	for _, sf := range s.Fields {
 		if f, ok := personalField(sf.Field); ok {
 			_ = f.set(e, sf.Value)
+			if e.Salts == nil {
+				e.Salts = map[string][]byte{}
+			}
+			e.Salts[f.name] = sf.Salt
 		}
 	}
 }
@@ -108,6 +112,11 @@ func (s *Sealed) Check(leaf []byte) error {
 	if err != nil {
 		return err
 	}
+	return d.Check(s)
+}
+
+// Check verifies that s (nil for none) holds exactly the personal values d commits to.
+func (d *Decoded) Check(s *Sealed) error {
 	held := map[string]bool{}
 	if s != nil {
 		for _, f := range s.Fields {

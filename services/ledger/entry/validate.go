@@ -3,6 +3,7 @@ package entry
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,8 +48,8 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 
 	// Generic shape: every string is bounded, UTF-8, without NUL (the leaf is text).
 	for _, f := range fields {
-		if f.num == 3 || f.num == 4 || f.num == 17 || f.num == 23 || f.num == 30 || f.num == 31 {
-			continue // not free strings
+		if f.num == 3 || f.num == 4 || f.num == 17 || f.num == 23 || f.num == 30 || f.num == 31 || f.num == 33 {
+			continue // not free strings, or (recorded_by) the server's
 		}
 		p := f
 		if p.personal {
@@ -76,6 +77,16 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		vs.Add("entry.kind", RuleServerOnly, "REDACTION entries are written by RedactEntry, not appended")
 	case ledgerv1.EntryKind_name[int32(k)] == "":
 		vs.Add("entry.kind", "STD-45", "unknown kind %d", k)
+	}
+
+	// C-9: only an amendment is about an earlier entry (a REDACTION is the server's, refused above).
+	if k := e.GetKind(); k != ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT && k != ledgerv1.EntryKind_ENTRY_KIND_REDACTION {
+		if e.Follows != nil {
+			vs.Add("entry.follows", "C-9", "only an AMENDMENT follows an earlier entry; leave follows unset on a %s", kindName(k))
+		}
+		if e.GetAmendmentKind() != ledgerv1.AmendmentKind_AMENDMENT_KIND_UNSPECIFIED {
+			vs.Add("entry.amendment_kind", "C-9", "only an AMENDMENT has an amendment_kind; leave it unset on a %s", kindName(k))
+		}
 	}
 
 	// STD-45 일시 (and S-2-3 date and time, STD-42-2 2 for a destruction).
@@ -219,10 +230,16 @@ func (v validator) useOrProvision() {
 	// statute, name the request document's title and number instead.
 	v.required("legal_basis", "STD-40", "the legal basis (e.g. \"개인정보 보호법 제18조 제2항 제7호\", or the request document's title and number)")
 	v.period("STD-42-1")
+	// DEC-15 (목적 외 이용·제3자 제공 대장) 5: the data items used or provided.
+	if len(v.e.GetItems()) == 0 {
+		v.vs.Add("entry.items", "DEC-15", "the data items used or provided (항목, DEC-15 5) are required, e.g. [\"영상(얼굴, 차량번호)\"]")
+	}
 
 	if v.e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_PROVISION {
 		return // a due date on other kinds is only checked for its format, in Validate
 	}
+	// DEC-15 8 and PIPA 18(5): what the recipient was asked to restrict or safeguard.
+	v.required("safety_requests", "DEC-15", "the restrictions or safety measures requested of the recipient (DEC-15 8, PIPA 18(5)), e.g. \"수사 목적 외 이용 금지, 종결 시 파기 후 회신\"")
 	// C-9 and seed 001 작성요령 ("제공의 경우에는 파기예정일자를 반드시 기재"): the recipient destroys
 	// its copy and reports back, so a provision names the day by which. A third party viewing on
 	// site takes no copy (it is still 제공), so there is nothing to destroy: see OnSiteOnly.
@@ -304,3 +321,34 @@ func (v validator) amendment() {
 	}
 	v.period("STD-42-1")
 }
+
+// followable lists, per amendment kind, the kinds of entry it may follow (C-9 and seed 001 별표3
+// 작성요령): the recipient of a provided copy replies that it destroyed it (파기 결과 회신) or
+// gives it back (자료 반환); the period of a use or provision is extended (기간 연장); a correction
+// of fact follows any entry staff write, but not an ACCESS entry, which only the server writes
+// (S-8-3), nor a REDACTION.
+var followable = map[ledgerv1.AmendmentKind][]ledgerv1.EntryKind{
+	ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY: {ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
+	ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN:            {ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
+	ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION:         {ledgerv1.EntryKind_ENTRY_KIND_USE, ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
+	ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION: {ledgerv1.EntryKind_ENTRY_KIND_USE, ledgerv1.EntryKind_ENTRY_KIND_PROVISION,
+		ledgerv1.EntryKind_ENTRY_KIND_VIEWING, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT},
+}
+
+// ValidateFollows checks that amendment e, valid by Validate, fits the kind of the entry it
+// follows (C-9).
+func ValidateFollows(e *ledgerv1.Entry, followed ledgerv1.EntryKind) []apierr.Violation {
+	a := e.GetAmendmentKind()
+	if slices.Contains(followable[a], followed) {
+		return nil
+	}
+	var names []string
+	for _, k := range followable[a] {
+		names = append(names, kindName(k))
+	}
+	return []apierr.Violation{{Field: "entry.follows", Rule: "C-9", Description: fmt.Sprintf(
+		"a %s amendment follows a %s entry; entry %d is a %s",
+		strings.TrimPrefix(a.String(), "AMENDMENT_KIND_"), strings.Join(names, " or "), e.GetFollows(), kindName(followed))}}
+}
+
+func kindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(), "ENTRY_KIND_") }

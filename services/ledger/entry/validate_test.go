@@ -26,6 +26,7 @@ func validUse() *ledgerv1.Entry {
 		Counterparty: "안전총괄과",
 		LegalBasis:   "개인정보 보호법 제18조 제2항 제2호 (공유재산법 제97조)",
 		Form:         "내부 열람",
+		Items:        []string{"영상(차량번호)"},
 	}
 }
 
@@ -142,6 +143,21 @@ func TestValidate_STD_42_1_UseAndProvisionRequiredFields(t *testing.T) {
 	}
 }
 
+func TestValidate_DEC_15_ItemsAndSafetyRequests(t *testing.T) {
+	e := validUse()
+	e.Items = nil
+	vs := Validate(e, now)
+	require.Len(t, vs, 1)
+	requireViolation(t, vs, "entry.items", "DEC-15")
+
+	e = policeProvision()
+	e.Items, e.SafetyRequests = nil, " "
+	vs = Validate(e, now)
+	require.Len(t, vs, 2)
+	requireViolation(t, vs, "entry.items", "DEC-15")
+	requireViolation(t, vs, "entry.safety_requests", "DEC-15")
+}
+
 func TestValidate_STD_40_UseNeedsLegalBasis(t *testing.T) {
 	e := validUse()
 	e.LegalBasis = ""
@@ -241,6 +257,44 @@ func TestValidate_C_9_Amendment(t *testing.T) {
 	requireViolation(t, Validate(e, now), "entry.period", "STD-42-1")
 	e.Period = "2026-06-02 ~ 2026-07-02"
 	require.Empty(t, Validate(e, now))
+}
+
+func TestValidate_C_9_FollowsOnlyOnAmendment(t *testing.T) {
+	e := policeProvision()
+	e.Follows = proto.Int64(0)
+	e.AmendmentKind = ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION
+	vs := Validate(e, now)
+	require.Len(t, vs, 2)
+	requireViolation(t, vs, "entry.follows", "C-9")
+	requireViolation(t, vs, "entry.amendment_kind", "C-9")
+}
+
+func TestValidateFollows_C_9(t *testing.T) {
+	const (
+		use       = ledgerv1.EntryKind_ENTRY_KIND_USE
+		provision = ledgerv1.EntryKind_ENTRY_KIND_PROVISION
+		viewing   = ledgerv1.EntryKind_ENTRY_KIND_VIEWING
+		access    = ledgerv1.EntryKind_ENTRY_KIND_ACCESS
+		amendment = ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT
+		redaction = ledgerv1.EntryKind_ENTRY_KIND_REDACTION
+	)
+	for kind, fits := range map[ledgerv1.AmendmentKind]map[ledgerv1.EntryKind]bool{
+		ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY: {provision: true, use: false, viewing: false},
+		ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN:            {provision: true, use: false, amendment: false},
+		ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION:         {provision: true, use: true, viewing: false},
+		ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION:        {viewing: true, amendment: true, access: false, redaction: false},
+	} {
+		for followed, ok := range fits {
+			e := validAmendment()
+			e.AmendmentKind = kind
+			vs := ValidateFollows(e, followed)
+			if ok {
+				require.Empty(t, vs, "%v after %v", kind, followed)
+			} else {
+				requireViolation(t, vs, "entry.follows", "C-9")
+			}
+		}
+	}
 }
 
 func TestValidate_RedactionIsServerOnly(t *testing.T) {

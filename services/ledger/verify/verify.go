@@ -1,13 +1,14 @@
 // Package verify audits a unit's ledger from the outside, over the public REST API only, as an
-// inspector would: it checks the checkpoint's signature with the unit's verifier key, that the
-// log only grew since the last checkpoint it saw (a consistency proof), and that every leaf is in
-// the tree (inclusion proofs), and names the first index that fails. It trusts nothing the server
-// computes: hashes are recomputed with golang.org/x/mod/sumdb/tlog and signatures checked with
-// golang.org/x/mod/sumdb/note. `pipa ledger verify` is its command line.
+// inspector would: it checks the checkpoint's signature with the unit's verifier key and that its
+// origin is the audited log's (one key signs all of a tenant's logs), that the log only grew since
+// the last checkpoint it saw (a consistency proof), and that every leaf names the log and index it
+// was served at and is in the tree (inclusion proofs), and names the first index that fails. It
+// trusts nothing the server computes: hashes are recomputed with golang.org/x/mod/sumdb/tlog,
+// signatures checked with golang.org/x/mod/sumdb/note and leaves decoded with entry.DecodeLeaf.
+// `pipa ledger verify` is its command line.
 package verify
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
 // Client reaches a pipa gateway.
@@ -70,9 +72,10 @@ type Report struct {
 	Origin   string
 	TreeSize int64
 	Root     tlog.Hash
-	// FirstBad is the lowest index whose leaf is not in the signed tree, or -1.
+	// FirstBad is the lowest index whose leaf fails, or -1.
 	FirstBad int64
-	Problem  string
+	// Problem says what failed, "" when nothing did.
+	Problem string
 }
 
 // OK reports whether the ledger verified.
@@ -114,6 +117,12 @@ func Run(ctx context.Context, c Client, log string, st *State) (Report, error) {
 		rep.Problem = err.Error()
 		return rep, nil
 	}
+	// The tenant's key signs every unit's log: a checkpoint of another log must not pass for this
+	// one (e.g. an empty log's, hiding every entry).
+	if !strings.HasSuffix(rep.Origin, "/"+log) {
+		rep.Problem = fmt.Sprintf("the checkpoint is for the log %q, not for %s", rep.Origin, log)
+		return rep, nil
+	}
 
 	// The log may only have grown since the last checkpoint this inspector saw.
 	if st.TreeSize > 0 {
@@ -141,24 +150,23 @@ func Run(ctx context.Context, c Client, log string, st *State) (Report, error) {
 		}
 	}
 
-	bad, err := c.checkLeaves(ctx, log, rep.TreeSize, rep.Root)
-	if err != nil {
+	if rep.FirstBad, rep.Problem, err = c.checkLeaves(ctx, log, rep.TreeSize, rep.Root); err != nil {
 		return rep, err
 	}
-	rep.FirstBad = bad
 	if rep.OK() {
 		st.TreeSize, st.RootHash = rep.TreeSize, rep.Root.String()
 	}
 	return rep, nil
 }
 
-// checkLeaves checks every leaf's inclusion with a few requests in flight and returns the lowest
-// failing index, or -1.
-func (c Client) checkLeaves(ctx context.Context, log string, size int64, root tlog.Hash) (int64, error) {
+// checkLeaves checks every leaf with a few requests in flight and returns the lowest failing
+// index and what failed there, or -1.
+func (c Client) checkLeaves(ctx context.Context, log string, size int64, root tlog.Hash) (int64, string, error) {
 	const workers = 8
 	var (
 		mu       sync.Mutex
 		firstBad = int64(-1)
+		problem  string
 		firstErr error
 		next     = make(chan int64)
 		wg       sync.WaitGroup
@@ -168,13 +176,13 @@ func (c Client) checkLeaves(ctx context.Context, log string, size int64, root tl
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				ok, err := c.checkLeaf(ctx, log, i, size, root)
+				bad, err := c.checkLeaf(ctx, log, i, size, root)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				if !ok && err == nil && (firstBad < 0 || i < firstBad) {
-					firstBad = i
+				if bad != "" && err == nil && (firstBad < 0 || i < firstBad) {
+					firstBad, problem = i, fmt.Sprintf("entry %d %s", i, bad)
 				}
 				mu.Unlock()
 			}
@@ -191,25 +199,33 @@ func (c Client) checkLeaves(ctx context.Context, log string, size int64, root tl
 	}
 	close(next)
 	wg.Wait()
-	return firstBad, firstErr
+	return firstBad, problem, firstErr
 }
 
-// checkLeaf reports whether leaf i, as served, is the i-th leaf of the tree with the given root.
-func (c Client) checkLeaf(ctx context.Context, log string, i, size int64, root tlog.Hash) (bool, error) {
+// checkLeaf says what is wrong with leaf i as served ("" for nothing): it must be a canonical
+// leaf naming this log and index i, and the i-th leaf of the tree with the given root.
+func (c Client) checkLeaf(ctx context.Context, log string, i, size int64, root tlog.Hash) (string, error) {
 	name := "/v1/" + log + "/ledger/entries/" + strconv.FormatInt(i, 10)
 	var leaf ledgerv1.Leaf
 	if err := c.get(ctx, name+":leaf", &leaf); err != nil {
-		return false, err
+		return "", err
 	}
 	// The leaf names its own log and position, so a leaf cannot be moved or replayed elsewhere.
-	if !bytes.HasPrefix(leaf.GetData(), []byte("pipa-ledger-entry/v1\nlog: "+log+"\nindex: "+strconv.FormatInt(i, 10)+"\n")) {
-		return false, nil
+	d, err := entry.DecodeLeaf(leaf.GetData())
+	if err != nil {
+		return "is not a canonical leaf: " + err.Error(), nil
+	}
+	if d.Log != log || d.Index != i {
+		return fmt.Sprintf("is a leaf of %s at index %d", d.Log, d.Index), nil
 	}
 	var p ledgerv1.InclusionProof
 	if err := c.get(ctx, name+":prove?treeSize="+strconv.FormatInt(size, 10), &p); err != nil {
-		return false, err
+		return "", err
 	}
-	return tlog.CheckRecord(hashes(p.GetHashes()), size, root, i, tlog.RecordHash(leaf.GetData())) == nil, nil
+	if tlog.CheckRecord(hashes(p.GetHashes()), size, root, i, tlog.RecordHash(leaf.GetData())) != nil {
+		return fmt.Sprintf("is not in the signed tree of size %d", size), nil
+	}
+	return "", nil
 }
 
 // ParseCheckpoint reads the body of a C2SP tlog-checkpoint: origin, tree size, base64 root hash.

@@ -31,6 +31,10 @@ type AppendRequest struct {
 	// Follows is the index of an earlier entry of the same log that this one is about; it must
 	// exist when the entry is committed (STD-45).
 	Follows *int64
+	// Redact erases the sealed values of the entry Follows names in the transaction that commits
+	// this one (its REDACTION record), so that neither happens without the other. An entry already
+	// redacted is refused (FailedPrecondition), unless this is a replay of RequestID.
+	Redact bool
 	// Build returns the entry's leaf, which must commit to index, and its sealed personal values
 	// (nil for none). It is called once the index is known, before the entry commits, and never
 	// for a replay of a request this process committed or replayed recently (see recentIDs); it
@@ -49,6 +53,8 @@ type Appended struct {
 	LeafHash []byte
 	// TreeSize is the size of the first checkpoint that includes the entry.
 	TreeSize int64
+	// CommitTime is the entry's commit_time as stored.
+	CommitTime time.Time
 	// Checkpoint is the log's latest signed checkpoint when the append returned; it includes the
 	// entry (for a replay its size may be larger than TreeSize).
 	Checkpoint string
@@ -160,6 +166,9 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 	}
 	if req.Follows != nil && *req.Follows < 0 {
 		vs.Add("entry.follows", "STD-45", "follows must be the index of an existing entry, not %d", *req.Follows)
+	}
+	if req.Redact && req.Follows == nil {
+		vs.Add("entry.follows", "required", "a redaction follows the entry it erases")
 	}
 	if err := vs.Err(); err != nil {
 		return Appended{}, err
@@ -305,12 +314,13 @@ func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) 
 	// the locked path (which looks the ids up under the lock, and does not call Build for a
 	// replay). Any other committed id, e.g. one another replica committed, makes the INSERT fail
 	// on entries_request_id: nothing is written and the batch is planned again under the lock.
+	// A redaction needs the erased entry's state read under the lock.
 	for _, c := range calls {
-		if c.req.RequestID != "" && q.recent.has(c.req.RequestID) {
+		if c.req.Redact || c.req.RequestID != "" && q.recent.has(c.req.RequestID) {
 			return errFastPathSkipped
 		}
 	}
-	p, err := q.plan(key, calls, q.edgeSize, hr, nil)
+	p, err := q.plan(key, calls, q.edgeSize, hr, nil, nil)
 	if err != nil || len(p.added) == 0 {
 		// Nothing to write without the lock (e.g. only duplicates): plan again under it.
 		return errFastPathSkipped
@@ -338,7 +348,7 @@ func (q *sequencer) remember(calls []*call) {
 var errFastPathSkipped = &pgconn.PgError{Severity: "ERROR", Message: "ledger store: fast path not applicable"}
 
 // tryLocked locks the head row FOR UPDATE (serialising every replica's appends to the log),
-// looks up request ids under the lock, plans the batch and commits it.
+// looks up request ids and the entries to redact under the lock, plans the batch and commits it.
 func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call) error {
 	tenant, unit := q.id.tenant, q.id.unit
 	tx, err := q.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
@@ -348,9 +358,13 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 
 	var ids []string
+	var erase []int64
 	for _, c := range calls {
 		if c.req.RequestID != "" {
 			ids = append(ids, c.req.RequestID)
+		}
+		if c.req.Redact {
+			erase = append(erase, *c.req.Follows)
 		}
 	}
 	b := &pgx.Batch{}
@@ -365,12 +379,23 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 			Query(func(rows pgx.Rows) error {
 				var id string
 				var p prior
-				_, err := pgx.ForEachRow(rows, []any{&id, &p.index, &p.leafHash, &p.treeSize, &p.hash}, func() error {
+				_, err := pgx.ForEachRow(rows, []any{&id, &p.index, &p.leafHash, &p.treeSize, &p.commitTime, &p.hash}, func() error {
 					priors[id] = p
 					return nil
 				})
 				return err
 			})
+	}
+	redacted := map[int64]bool{}
+	if len(erase) > 0 {
+		b.Queue(redactedSQL, tenant, unit, erase).Query(func(rows pgx.Rows) error {
+			var idx int64
+			_, err := pgx.ForEachRow(rows, []any{&idx}, func() error {
+				redacted[idx] = true
+				return nil
+			})
+			return err
+		})
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("ledger store: lock log tenants/%s/units/%s: %w", tenant, unit, err)
@@ -383,7 +408,7 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 	if err != nil {
 		return err
 	}
-	p, err := q.plan(key, calls, size, hr, priors)
+	p, err := q.plan(key, calls, size, hr, priors, redacted)
 	if err != nil {
 		return err
 	}
@@ -417,13 +442,19 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 // entries_request_id: the LATERAL ... OFFSET 0 keeps the planner from turning "request_id =
 // ANY($3)" into a filter over the log's whole index range, which it does on a table without
 // statistics (a new database), making every append O(log size).
-const lookupSQL = `SELECT e.request_id, e.idx, e.leaf_hash, e.tree_size, e.request_hash
-	FROM unnest($3::text[]) AS r(id), LATERAL (SELECT request_id, idx, leaf_hash, tree_size, request_hash
+const lookupSQL = `SELECT e.request_id, e.idx, e.leaf_hash, e.tree_size, e.commit_time, e.request_hash
+	FROM unnest($3::text[]) AS r(id), LATERAL (SELECT request_id, idx, leaf_hash, tree_size, commit_time, request_hash
 		FROM ledger.entries WHERE tenant_id = $1 AND unit_id = $2 AND request_id = r.id OFFSET 0) AS e`
+
+// redactedSQL finds which of the entries $3 of log ($1, $2) are redacted, one probe each (see
+// lookupSQL).
+const redactedSQL = `SELECT e.idx FROM unnest($3::bigint[]) AS r(idx), LATERAL (SELECT idx FROM ledger.entries
+	WHERE tenant_id = $1 AND unit_id = $2 AND idx = r.idx AND redacted OFFSET 0) AS e`
 
 // prior is an entry already committed under a request id of the batch.
 type prior struct {
 	index, treeSize int64
+	commitTime      time.Time
 	leafHash, hash  []byte
 }
 
@@ -435,7 +466,8 @@ type batchPlan struct {
 	hr         *txHashReader
 	root       tlog.Hash
 	checkpoint string
-	vkey       string // the key that signed checkpoint
+	vkey       string    // the key that signed checkpoint
+	commitTime time.Time // the new entries' commit_time, as stored
 }
 
 type newEntry struct {
@@ -445,25 +477,34 @@ type newEntry struct {
 
 // plan gives each new entry of calls the next index after size, in arrival order, calling its
 // Build; a request that fails (Build error or panic, a follows of a missing entry, a request id
-// reused with another request) takes no index and fails alone. Replays of priors and repeats of a
-// request id within the batch get their first entry. It sets every call's res or err.
-func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior) (*batchPlan, error) {
+// reused with another request, in an earlier batch or in this one, a redaction of a redacted
+// entry) takes no index and fails alone. Replays of priors and repeats of a request id within the
+// batch get their first entry. redacted holds the entries to redact that already are. It sets
+// every call's res or err.
+func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior, redacted map[int64]bool) (*batchPlan, error) {
 	p := &batchPlan{size: size, next: size, hr: hr, vkey: key.vkey}
 	byID := map[string]*call{}
+	erased := map[int64]bool{} // by this batch
 	for _, c := range calls {
 		c.res, c.err, c.dupOf = Appended{}, nil, nil
 		r := &c.req
 		if r.RequestID != "" {
 			if pr, ok := priors[r.RequestID]; ok {
-				if len(r.RequestHash) > 0 && len(pr.hash) > 0 && !bytes.Equal(r.RequestHash, pr.hash) {
+				if !sameRequest(r.RequestHash, pr.hash) {
 					c.err = reusedErr()
 				} else {
-					c.res = Appended{Index: pr.index, LeafHash: pr.leafHash, TreeSize: pr.treeSize, Replayed: true}
+					c.res = Appended{Index: pr.index, LeafHash: pr.leafHash, TreeSize: pr.treeSize,
+						CommitTime: pr.commitTime, Replayed: true}
 				}
 				continue
 			}
 			if first, ok := byID[r.RequestID]; ok {
-				c.dupOf = first
+				// AIP-155: a repeat gets the first one's answer, another request an error.
+				if !sameRequest(r.RequestHash, first.req.RequestHash) {
+					c.err = reusedErr()
+				} else {
+					c.dupOf = first
+				}
 				continue
 			}
 		}
@@ -474,10 +515,17 @@ func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashRe
 				Description: fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", *r.Follows)})
 			continue
 		}
+		if r.Redact && (redacted[*r.Follows] || erased[*r.Follows]) {
+			c.err = apierr.Precondition("ALREADY_REDACTED", EntryName(q.id.tenant, q.id.unit, *r.Follows)+" was already redacted")
+			continue
+		}
 		leaf, sealed, err := build(r.Build, p.next)
 		if err != nil {
 			c.err = err
 			continue
+		}
+		if r.Redact {
+			erased[*r.Follows] = true
 		}
 		h := tlog.RecordHash(leaf)
 		hashes, err := tlog.StoredHashesForRecordHash(p.next, h, hr)
@@ -511,10 +559,17 @@ func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashRe
 	return p, nil
 }
 
-// writes are the statements that commit the plan (two: the head, then entries and hashes). The head goes first, so that every writer
-// takes the log's row lock before any entry's index lock (no deadlock with tryLocked), and its
-// size only moves from p.size: otherwise it is set to -1, which the CHECK on size refuses, and
-// the whole transaction fails. (The primary key on entries would refuse the indexes too.)
+// sameRequest reports whether two fingerprints of requests under one request id may be the same
+// request (a missing fingerprint matches any).
+func sameRequest(a, b []byte) bool {
+	return len(a) == 0 || len(b) == 0 || bytes.Equal(a, b)
+}
+
+// writes are the statements that commit the plan: the head, then entries and hashes, then one
+// erasure per redaction. The head goes first, so that every writer takes the log's row lock
+// before any entry's index lock (no deadlock with tryLocked), and its size only moves from
+// p.size: otherwise it is set to -1, which the CHECK on size refuses, and the whole transaction
+// fails. (The primary key on entries would refuse the indexes too.)
 func (p *batchPlan) writes(id logID) *pgx.Batch {
 	n := len(p.added)
 	idx, follows := make([]int64, n), make([]*int64, n)
@@ -541,14 +596,24 @@ func (p *batchPlan) writes(id logID) *pgx.Batch {
 		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, leaf_hash, kind, occur_time,
 			request_id, request_hash, sealed, follows, tree_size)
 		SELECT $1, $2, u.*, $12 FROM unnest($3::bigint[], $4::bytea[], $5::bytea[], $6::text[],
-			$7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[]) AS u`,
+			$7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[]) AS u
+		RETURNING commit_time`,
 		id.tenant, id.unit, idx, leaves, leafHashes, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next,
-		storage, hashes)
+		storage, hashes).QueryRow(func(r pgx.Row) error { return r.Scan(&p.commitTime) })
+	for _, e := range p.added {
+		if e.c.req.Redact {
+			b.Queue(`UPDATE ledger.entries SET sealed = NULL, redacted = true
+				WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, id.tenant, id.unit, *e.c.req.Follows)
+		}
+	}
 	return b
 }
 
 // deliver completes the calls of a committed plan.
 func (p *batchPlan) deliver(calls []*call) {
+	for _, e := range p.added {
+		e.c.res.CommitTime = p.commitTime
+	}
 	for _, c := range calls {
 		if c.dupOf != nil {
 			c.res, c.err = c.dupOf.res, c.dupOf.err

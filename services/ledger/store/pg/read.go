@@ -223,24 +223,6 @@ func hashBytes(hs []tlog.Hash) [][]byte {
 	return out
 }
 
-// Redact erases the personal values of entry index (sealed becomes NULL, redacted true). The leaf
-// and the tree are untouched, so every proof still verifies; redacting twice is not an error. The
-// caller records the erasure as its own REDACTION entry.
-func (s *Store) Redact(ctx context.Context, tenant, unit string, index int64) error {
-	if err := checkIDs(tenant, unit); err != nil {
-		return err
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE ledger.entries SET sealed = NULL, redacted = true
-		WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, tenant, unit, index)
-	if err != nil {
-		return fmt.Errorf("ledger store: redact: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return apierr.NotFound(EntryName(tenant, unit, index))
-	}
-	return nil
-}
-
 // HasLog reports whether the unit's log exists (it does from its first append or first
 // checkpoint read), without creating it: what an unauthenticated caller may learn.
 func (s *Store) HasLog(ctx context.Context, tenant, unit string) (bool, error) {

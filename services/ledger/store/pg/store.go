@@ -42,11 +42,20 @@ type Sealer interface {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithOriginHost sets the host that starts every origin line and key name (default "pipa.kr"):
-// a tenant's key is named "{host}/tenants/{t}" and a unit's log has the origin
+// DefaultOriginHost is the origin host of a Store without WithOriginHost.
+const DefaultOriginHost = "pipa.kr"
+
+// WithOriginHost sets the host that starts every origin line and key name (DefaultOriginHost when
+// empty): a tenant's key is named "{host}/tenants/{t}" and a unit's log has the origin
 // "{host}/tenants/{t}/units/{u}". Changing it for an existing database makes the stored keys'
 // names disagree with new origins; set it once.
-func WithOriginHost(host string) Option { return func(s *Store) { s.host = host } }
+func WithOriginHost(host string) Option {
+	return func(s *Store) {
+		if host != "" {
+			s.host = host
+		}
+	}
+}
 
 // WithMaxBatch bounds how many appends one transaction commits (default 512).
 func WithMaxBatch(n int) Option {
@@ -76,7 +85,7 @@ type Store struct {
 // New returns a Store on pool, whose database has been migrated with Migrations. sealer protects
 // the tenants' signing keys in the keys table.
 func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
-	s := &Store{pool: pool, sealer: sealer, host: "pipa.kr", maxBatch: 512,
+	s := &Store{pool: pool, sealer: sealer, host: DefaultOriginHost, maxBatch: 512,
 		logs: map[logID]*sequencer{}, keys: map[string]*tenantKey{}}
 	for _, o := range opts {
 		o(s)

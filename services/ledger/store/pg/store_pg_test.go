@@ -192,6 +192,67 @@ func TestPGIdempotentReplay(t *testing.T) {
 	checkLog(t, s, pool, "iksan", "u", 3, true)
 }
 
+// AIP-155 within one batch: a repeat of a request gets the first one's answer, the same
+// request_id with another request is refused; neither is silently merged.
+func TestPGRequestIDReusedInOneBatch(t *testing.T) {
+	ctx := t.Context()
+	s, pool := newStore(t)
+	entered, release, batches := blockFirstCommit(s)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", "USE", "blocker"))
+		first <- err
+	}()
+	waitEntered(t, entered, first)
+
+	type result struct {
+		a   pg.Appended
+		err error
+	}
+	results := make([]chan result, 3)
+	for i, hash := range []string{"h1", "h1", "h2"} {
+		r := req("iksan", "u", "USE", "body "+hash)
+		r.RequestID, r.RequestHash = "dup", []byte(hash)
+		results[i] = make(chan result, 1)
+		go func() {
+			a, err := s.Append(ctx, "iksan", "u", r)
+			results[i] <- result{a, err}
+		}()
+		// One at a time, so the batch holds them in this order.
+		require.Eventually(t, func() bool { return pg.QueueLen(s, "iksan", "u") == i+1 }, testWait, testTick)
+	}
+	close(release)
+	require.NoError(t, <-first)
+	a, b, c := <-results[0], <-results[1], <-results[2]
+	require.NoError(t, a.err)
+	require.False(t, a.a.Replayed)
+	require.NoError(t, b.err)
+	require.True(t, b.a.Replayed)
+	require.Equal(t, a.a.Index, b.a.Index)
+	requireField(t, c.err, "request_id", "AIP-155")
+	require.Equal(t, []int{1, 1}, batches())
+	checkLog(t, s, pool, "iksan", "u", 2, false)
+}
+
+// Appended.CommitTime is the commit_time stored in the entry's row, for an append, a repeat in
+// the same batch and a later replay.
+func TestPGCommitTimeIsTheStoredOne(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t)
+	r := req("iksan", "u", "USE", "a")
+	r.RequestID = "req-1"
+	a, err := s.Append(ctx, "iksan", "u", r)
+	require.NoError(t, err)
+	row, err := s.Entry(ctx, "iksan", "u", a.Index)
+	require.NoError(t, err)
+	require.False(t, row.CommitTime.IsZero())
+	require.True(t, row.CommitTime.Equal(a.CommitTime), "stored %v, returned %v", row.CommitTime, a.CommitTime)
+	again, err := s.Append(ctx, "iksan", "u", r)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.True(t, row.CommitTime.Equal(again.CommitTime))
+}
+
 // blockFirstCommit makes the next batch wait before its COMMIT until release is closed, so that
 // appends made meanwhile queue up and commit together in the batch after it. It records the
 // number of entries each batch appends.
@@ -444,6 +505,13 @@ func TestPGFollows(t *testing.T) {
 	checkLog(t, s, pool, "iksan", "u", 2, true)
 }
 
+// redaction is the REDACTION record of entry index, erasing its values in the same transaction.
+func redaction(index int64, requestID string) pg.AppendRequest {
+	r := req("iksan", "u", "REDACTION", fmt.Sprint("redacts ", index))
+	r.Follows, r.Redact, r.RequestID = &index, true, requestID
+	return r
+}
+
 func TestPGRedactionKeepsProofsValid(t *testing.T) {
 	ctx := t.Context()
 	s, pool := newStore(t)
@@ -455,8 +523,8 @@ func TestPGRedactionKeepsProofsValid(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []byte("personal:requester 3"), before.Sealed)
 
-	require.NoError(t, s.Redact(ctx, "iksan", "u", 3))
-	require.NoError(t, s.Redact(ctx, "iksan", "u", 3), "redacting twice is not an error")
+	rec, err := s.Append(ctx, "iksan", "u", redaction(3, "r-1"))
+	require.NoError(t, err)
 	after, err := s.Entry(ctx, "iksan", "u", 3)
 	require.NoError(t, err)
 	require.Nil(t, after.Sealed)
@@ -464,12 +532,58 @@ func TestPGRedactionKeepsProofsValid(t *testing.T) {
 	require.Equal(t, before.Leaf, after.Leaf)
 	require.Equal(t, before.LeafHash, after.LeafHash)
 
-	checkLog(t, s, pool, "iksan", "u", 10, true) // every proof, entry 3's included, still verifies
-	requireNotFound(t, s.Redact(ctx, "iksan", "u", 10), "tenants/iksan/units/u/ledger/entries/10")
-	requireNotFound(t, s.Redact(ctx, "seongnam", "u", 3), "tenants/seongnam/units/u/ledger/entries/3")
+	checkLog(t, s, pool, "iksan", "u", 11, true) // every proof, entry 3's included, still verifies
 	other, err := s.Entry(ctx, "iksan", "u", 4)
 	require.NoError(t, err)
 	require.False(t, other.Redacted)
+
+	// A redaction is refused once the entry is redacted, unless it is a replay (AIP-155).
+	_, err = s.Append(ctx, "iksan", "u", redaction(3, "r-2"))
+	requireCode(t, err, codes.FailedPrecondition)
+	_, err = s.Append(ctx, "iksan", "u", redaction(3, ""))
+	requireCode(t, err, codes.FailedPrecondition)
+	again, err := s.Append(ctx, "iksan", "u", redaction(3, "r-1"))
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, rec.Index, again.Index)
+	_, err = s.Append(ctx, "iksan", "u", redaction(11, ""))
+	requireField(t, err, "entry.follows", "STD-45")
+	checkLog(t, s, pool, "iksan", "u", 11, false)
+}
+
+// Two redactions of one entry in one batch: the first commits, the second is refused.
+func TestPGRedactionsOfOneEntryInABatch(t *testing.T) {
+	ctx := t.Context()
+	s, pool := newStore(t)
+	_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", "VIEWING", "requester"))
+	require.NoError(t, err)
+
+	entered, release, batches := blockFirstCommit(s)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", "USE", "blocker"))
+		first <- err
+	}()
+	waitEntered(t, entered, first)
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := s.Append(ctx, "iksan", "u", redaction(0, fmt.Sprint("r-", i)))
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return pg.QueueLen(s, "iksan", "u") == 2 }, testWait, testTick)
+	close(release)
+	require.NoError(t, <-first)
+	var codesSeen []codes.Code
+	for range 2 {
+		if err := <-errs; err != nil {
+			codesSeen = append(codesSeen, requireCode(t, err, codes.FailedPrecondition).Code)
+		}
+	}
+	require.Len(t, codesSeen, 1, "one redaction commits, the other is refused")
+	require.Equal(t, []int{1, 1}, batches())
+	checkLog(t, s, pool, "iksan", "u", 3, false)
 }
 
 func TestPGTenantIsolation(t *testing.T) {

@@ -94,18 +94,20 @@ func (EntryKind) EnumDescriptor() ([]byte, []int) {
 	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
 }
 
-// What an AMENDMENT says about the entry it follows.
+// What an AMENDMENT says about the entry it follows, and so which kinds of entry it may follow
+// (C-9, 별지3 작성요령).
 type AmendmentKind int32
 
 const (
 	AmendmentKind_AMENDMENT_KIND_UNSPECIFIED AmendmentKind = 0
-	// 파기 결과 회신: the recipient reports the copy destroyed.
+	// 파기 결과 회신: the recipient reports the copy destroyed. Follows a PROVISION.
 	AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY AmendmentKind = 1
-	// 자료 반환: the copy was returned.
+	// 자료 반환: the copy was returned. Follows a PROVISION.
 	AmendmentKind_AMENDMENT_KIND_RETURN AmendmentKind = 2
-	// 기간 연장: the period of use or provision was extended.
+	// 기간 연장: the period of use or provision was extended. Follows a USE or a PROVISION.
 	AmendmentKind_AMENDMENT_KIND_EXTENSION AmendmentKind = 3
-	// Any other correction of fact, stated in `reason`.
+	// Any other correction of fact, stated in `note`. Follows any entry but an ACCESS (written by
+	// the server alone) or a REDACTION.
 	AmendmentKind_AMENDMENT_KIND_CORRECTION AmendmentKind = 4
 )
 
@@ -189,9 +191,10 @@ type Entry struct {
 	Period string `protobuf:"bytes,15,opt,name=period,proto3" json:"period,omitempty"`
 	// Date by which the copy must be destroyed (YYYY-MM-DD), for provisions.
 	DestructionDueDate string `protobuf:"bytes,16,opt,name=destruction_due_date,json=destructionDueDate,proto3" json:"destruction_due_date,omitempty"`
-	// 항목 (DEC-15 5).
+	// 항목: the data items used or provided (DEC-15 5); required for USE and PROVISION.
 	Items []string `protobuf:"bytes,17,rep,name=items,proto3" json:"items,omitempty"`
-	// Restrictions or safety measures requested of the recipient (DEC-15 8, PIPA 18(5)).
+	// Restrictions or safety measures requested of the recipient (DEC-15 8, PIPA 18(5)); required
+	// for PROVISION.
 	SafetyRequests string `protobuf:"bytes,18,opt,name=safety_requests,json=safetyRequests,proto3" json:"safety_requests,omitempty"`
 	// Refusal reason, if the request was refused (STD-44-4, STD-44-5 4).
 	RefusalReason string `protobuf:"bytes,19,opt,name=refusal_reason,json=refusalReason,proto3" json:"refusal_reason,omitempty"`
@@ -209,11 +212,16 @@ type Entry struct {
 	// Links: the request, plan or copy this entry belongs to (resource names in other services).
 	Request string `protobuf:"bytes,28,opt,name=request,proto3" json:"request,omitempty"`
 	Plan    string `protobuf:"bytes,29,opt,name=plan,proto3" json:"plan,omitempty"`
-	// AMENDMENT and REDACTION: the index of the entry this one follows, which must exist.
-	Follows       *int64        `protobuf:"varint,30,opt,name=follows,proto3,oneof" json:"follows,omitempty"`
+	// AMENDMENT (and REDACTION) only: the index of the entry this one follows, which must exist.
+	Follows *int64 `protobuf:"varint,30,opt,name=follows,proto3,oneof" json:"follows,omitempty"`
+	// AMENDMENT only.
 	AmendmentKind AmendmentKind `protobuf:"varint,31,opt,name=amendment_kind,json=amendmentKind,proto3,enum=pipa.ledger.v1.AmendmentKind" json:"amendment_kind,omitempty"`
 	// Free text of an AMENDMENT (e.g. the reply received) or a REDACTION.
 	Note string `protobuf:"bytes,32,opt,name=note,proto3" json:"note,omitempty"`
+	// Output only, but in the leaf: the subject of the authenticated caller that appended the entry
+	// (e.g. "pipa-service" for the access log's ACCESS entries), set by the server from the token,
+	// never from the request (S-8-3).
+	RecordedBy string `protobuf:"bytes,33,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
 	// Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
 	LeafHash []byte `protobuf:"bytes,40,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
 	// Output only: the personal values were erased; the fields above then read empty.
@@ -221,7 +229,11 @@ type Entry struct {
 	// Output only: when the entry was committed.
 	CommitTime *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=commit_time,json=commitTime,proto3" json:"commit_time,omitempty"`
 	// Output only: the tree size of the checkpoint that first includes this entry.
-	TreeSize      int64 `protobuf:"varint,43,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	TreeSize int64 `protobuf:"varint,43,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	// Output only: with the personal values, the salt of each one's commitment, by proto field name
+	// (e.g. "requester_name"), so that a reader checks a value against the leaf itself:
+	// sha256(salt || 0x00 || value) is the leaf's "{field}-commitment" line. Empty once redacted.
+	Salts         map[string][]byte `protobuf:"bytes,44,rep,name=salts,proto3" json:"salts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -480,6 +492,13 @@ func (x *Entry) GetNote() string {
 	return ""
 }
 
+func (x *Entry) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
 func (x *Entry) GetLeafHash() []byte {
 	if x != nil {
 		return x.LeafHash
@@ -508,6 +527,13 @@ func (x *Entry) GetTreeSize() int64 {
 	return 0
 }
 
+func (x *Entry) GetSalts() map[string][]byte {
+	if x != nil {
+		return x.Salts
+	}
+	return nil
+}
+
 // The exact bytes of a leaf, as hashed into the tree (RFC 6962 leaf hash: sha256(0x00 || data)).
 // Format version 1 is UTF-8 text, one field a line, every line (the last included) ended by one LF
 // (0x0A); no CR, no blank lines. The lines, in this order:
@@ -520,10 +546,12 @@ func (x *Entry) GetTreeSize() int64 {
 //	{key}: {value}            zero or more, see below
 //
 // The first five lines are always present. Then one line per set Entry field from file_name (5)
-// to note (32), in field-number order; output-only fields (name, index, leaf_hash, redacted,
-// commit_time, tree_size) never appear. A field is set when a string is non-empty; a repeated
-// string has elements (one line each, in order; elements are never empty); a Timestamp is
-// present; `follows` is present (0 is written); `amendment_kind` is not UNSPECIFIED.
+// to recorded_by (33), in field-number order; the other output-only fields (name, index,
+// leaf_hash, redacted, commit_time, tree_size, salts) never appear. A field is set when a string
+// is non-empty; a repeated string has elements (one line each, in order; elements are never
+// empty); a Timestamp is present; `follows` is present (0 is written); `amendment_kind` is not
+// UNSPECIFIED. The last line, `recorded-by: {subject}`, is written by the server: who appended
+// the entry, as authenticated.
 //
 //   - key: the proto field name with '_' as '-'; a personal field (counterparty_officer,
 //     requester_name, requester_contact) gets "-commitment" appended and the commitment as value.
@@ -1394,8 +1422,7 @@ var File_pipa_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\n" +
-	"\n" +
+	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\v\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x03R\x05index\x12-\n" +
@@ -1434,12 +1461,19 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x04plan\x18\x1d \x01(\tR\x04plan\x12\x1d\n" +
 	"\afollows\x18\x1e \x01(\x03H\x00R\afollows\x88\x01\x01\x12D\n" +
 	"\x0eamendment_kind\x18\x1f \x01(\x0e2\x1d.pipa.ledger.v1.AmendmentKindR\ramendmentKind\x12\x12\n" +
-	"\x04note\x18  \x01(\tR\x04note\x12\x1b\n" +
+	"\x04note\x18  \x01(\tR\x04note\x12\x1f\n" +
+	"\vrecorded_by\x18! \x01(\tR\n" +
+	"recordedBy\x12\x1b\n" +
 	"\tleaf_hash\x18( \x01(\fR\bleafHash\x12\x1a\n" +
 	"\bredacted\x18) \x01(\bR\bredacted\x12;\n" +
 	"\vcommit_time\x18* \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"commitTime\x12\x1b\n" +
-	"\ttree_size\x18+ \x01(\x03R\btreeSizeB\n" +
+	"\ttree_size\x18+ \x01(\x03R\btreeSize\x126\n" +
+	"\x05salts\x18, \x03(\v2 .pipa.ledger.v1.Entry.SaltsEntryR\x05salts\x1a8\n" +
+	"\n" +
+	"SaltsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\n" +
 	"\n" +
 	"\b_follows\"D\n" +
 	"\x04Leaf\x12\x12\n" +
@@ -1537,7 +1571,7 @@ func file_pipa_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pipa_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_pipa_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pipa_ledger_v1_ledger_proto_goTypes = []any{
 	(EntryKind)(0),                     // 0: pipa.ledger.v1.EntryKind
 	(AmendmentKind)(0),                 // 1: pipa.ledger.v1.AmendmentKind
@@ -1557,40 +1591,42 @@ var file_pipa_ledger_v1_ledger_proto_goTypes = []any{
 	(*GetConsistencyProofRequest)(nil), // 15: pipa.ledger.v1.GetConsistencyProofRequest
 	(*RedactEntryRequest)(nil),         // 16: pipa.ledger.v1.RedactEntryRequest
 	(*GetVerifierKeyRequest)(nil),      // 17: pipa.ledger.v1.GetVerifierKeyRequest
-	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
+	nil,                                // 18: pipa.ledger.v1.Entry.SaltsEntry
+	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
 }
 var file_pipa_ledger_v1_ledger_proto_depIdxs = []int32{
 	0,  // 0: pipa.ledger.v1.Entry.kind:type_name -> pipa.ledger.v1.EntryKind
-	18, // 1: pipa.ledger.v1.Entry.occur_time:type_name -> google.protobuf.Timestamp
-	18, // 2: pipa.ledger.v1.Entry.auto_delete_checked_time:type_name -> google.protobuf.Timestamp
+	19, // 1: pipa.ledger.v1.Entry.occur_time:type_name -> google.protobuf.Timestamp
+	19, // 2: pipa.ledger.v1.Entry.auto_delete_checked_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: pipa.ledger.v1.Entry.amendment_kind:type_name -> pipa.ledger.v1.AmendmentKind
-	18, // 4: pipa.ledger.v1.Entry.commit_time:type_name -> google.protobuf.Timestamp
-	2,  // 5: pipa.ledger.v1.AppendEntryRequest.entry:type_name -> pipa.ledger.v1.Entry
-	0,  // 6: pipa.ledger.v1.ListEntriesRequest.kind:type_name -> pipa.ledger.v1.EntryKind
-	2,  // 7: pipa.ledger.v1.ListEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
-	8,  // 8: pipa.ledger.v1.LedgerService.AppendEntry:input_type -> pipa.ledger.v1.AppendEntryRequest
-	9,  // 9: pipa.ledger.v1.LedgerService.GetEntry:input_type -> pipa.ledger.v1.GetEntryRequest
-	10, // 10: pipa.ledger.v1.LedgerService.ListEntries:input_type -> pipa.ledger.v1.ListEntriesRequest
-	12, // 11: pipa.ledger.v1.LedgerService.GetCheckpoint:input_type -> pipa.ledger.v1.GetCheckpointRequest
-	13, // 12: pipa.ledger.v1.LedgerService.GetLeaf:input_type -> pipa.ledger.v1.GetLeafRequest
-	14, // 13: pipa.ledger.v1.LedgerService.GetInclusionProof:input_type -> pipa.ledger.v1.GetInclusionProofRequest
-	15, // 14: pipa.ledger.v1.LedgerService.GetConsistencyProof:input_type -> pipa.ledger.v1.GetConsistencyProofRequest
-	16, // 15: pipa.ledger.v1.LedgerService.RedactEntry:input_type -> pipa.ledger.v1.RedactEntryRequest
-	17, // 16: pipa.ledger.v1.LedgerService.GetVerifierKey:input_type -> pipa.ledger.v1.GetVerifierKeyRequest
-	2,  // 17: pipa.ledger.v1.LedgerService.AppendEntry:output_type -> pipa.ledger.v1.Entry
-	2,  // 18: pipa.ledger.v1.LedgerService.GetEntry:output_type -> pipa.ledger.v1.Entry
-	11, // 19: pipa.ledger.v1.LedgerService.ListEntries:output_type -> pipa.ledger.v1.ListEntriesResponse
-	4,  // 20: pipa.ledger.v1.LedgerService.GetCheckpoint:output_type -> pipa.ledger.v1.Checkpoint
-	3,  // 21: pipa.ledger.v1.LedgerService.GetLeaf:output_type -> pipa.ledger.v1.Leaf
-	6,  // 22: pipa.ledger.v1.LedgerService.GetInclusionProof:output_type -> pipa.ledger.v1.InclusionProof
-	7,  // 23: pipa.ledger.v1.LedgerService.GetConsistencyProof:output_type -> pipa.ledger.v1.ConsistencyProof
-	2,  // 24: pipa.ledger.v1.LedgerService.RedactEntry:output_type -> pipa.ledger.v1.Entry
-	5,  // 25: pipa.ledger.v1.LedgerService.GetVerifierKey:output_type -> pipa.ledger.v1.VerifierKey
-	17, // [17:26] is the sub-list for method output_type
-	8,  // [8:17] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	19, // 4: pipa.ledger.v1.Entry.commit_time:type_name -> google.protobuf.Timestamp
+	18, // 5: pipa.ledger.v1.Entry.salts:type_name -> pipa.ledger.v1.Entry.SaltsEntry
+	2,  // 6: pipa.ledger.v1.AppendEntryRequest.entry:type_name -> pipa.ledger.v1.Entry
+	0,  // 7: pipa.ledger.v1.ListEntriesRequest.kind:type_name -> pipa.ledger.v1.EntryKind
+	2,  // 8: pipa.ledger.v1.ListEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
+	8,  // 9: pipa.ledger.v1.LedgerService.AppendEntry:input_type -> pipa.ledger.v1.AppendEntryRequest
+	9,  // 10: pipa.ledger.v1.LedgerService.GetEntry:input_type -> pipa.ledger.v1.GetEntryRequest
+	10, // 11: pipa.ledger.v1.LedgerService.ListEntries:input_type -> pipa.ledger.v1.ListEntriesRequest
+	12, // 12: pipa.ledger.v1.LedgerService.GetCheckpoint:input_type -> pipa.ledger.v1.GetCheckpointRequest
+	13, // 13: pipa.ledger.v1.LedgerService.GetLeaf:input_type -> pipa.ledger.v1.GetLeafRequest
+	14, // 14: pipa.ledger.v1.LedgerService.GetInclusionProof:input_type -> pipa.ledger.v1.GetInclusionProofRequest
+	15, // 15: pipa.ledger.v1.LedgerService.GetConsistencyProof:input_type -> pipa.ledger.v1.GetConsistencyProofRequest
+	16, // 16: pipa.ledger.v1.LedgerService.RedactEntry:input_type -> pipa.ledger.v1.RedactEntryRequest
+	17, // 17: pipa.ledger.v1.LedgerService.GetVerifierKey:input_type -> pipa.ledger.v1.GetVerifierKeyRequest
+	2,  // 18: pipa.ledger.v1.LedgerService.AppendEntry:output_type -> pipa.ledger.v1.Entry
+	2,  // 19: pipa.ledger.v1.LedgerService.GetEntry:output_type -> pipa.ledger.v1.Entry
+	11, // 20: pipa.ledger.v1.LedgerService.ListEntries:output_type -> pipa.ledger.v1.ListEntriesResponse
+	4,  // 21: pipa.ledger.v1.LedgerService.GetCheckpoint:output_type -> pipa.ledger.v1.Checkpoint
+	3,  // 22: pipa.ledger.v1.LedgerService.GetLeaf:output_type -> pipa.ledger.v1.Leaf
+	6,  // 23: pipa.ledger.v1.LedgerService.GetInclusionProof:output_type -> pipa.ledger.v1.InclusionProof
+	7,  // 24: pipa.ledger.v1.LedgerService.GetConsistencyProof:output_type -> pipa.ledger.v1.ConsistencyProof
+	2,  // 25: pipa.ledger.v1.LedgerService.RedactEntry:output_type -> pipa.ledger.v1.Entry
+	5,  // 26: pipa.ledger.v1.LedgerService.GetVerifierKey:output_type -> pipa.ledger.v1.VerifierKey
+	18, // [18:27] is the sub-list for method output_type
+	9,  // [9:18] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_pipa_ledger_v1_ledger_proto_init() }
@@ -1605,7 +1641,7 @@ func file_pipa_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_ledger_v1_ledger_proto_rawDesc), len(file_pipa_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

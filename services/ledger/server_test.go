@@ -1,0 +1,236 @@
+package ledger_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/services/ledger/entry"
+)
+
+const iksanLog = "tenants/iksan/units/cctv"
+
+// as is a context calling as subject, holding role on scope.
+func as(t *testing.T, s *tilesStack, subject string, role auth.Role, scope string) context.Context {
+	tok, err := auth.Mint(s.key, auth.Principal{Subject: subject, Grants: []auth.Grant{{Role: role, Scope: scope}}}, time.Hour)
+	require.NoError(t, err)
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+}
+
+// requireStatus asserts err's code and returns its ErrorInfo metadata and field violations.
+func requireStatus(t *testing.T, err error, code codes.Code) (map[string]string, []*errdetails.BadRequest_FieldViolation) {
+	t.Helper()
+	st := status.Convert(err)
+	require.Equal(t, code, st.Code(), "%v", err)
+	var info map[string]string
+	var vs []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d.GetMetadata()
+		case *errdetails.BadRequest:
+			vs = d.GetFieldViolations()
+		}
+	}
+	return info, vs
+}
+
+func requireViolation(t *testing.T, err error, field, rule string) {
+	t.Helper()
+	_, vs := requireStatus(t, err, codes.InvalidArgument)
+	require.Len(t, vs, 1, "%v", err)
+	require.Equal(t, field, vs[0].GetField())
+	require.Equal(t, rule, vs[0].GetReason())
+}
+
+func viewing() *ledgerv1.Entry {
+	return &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
+		FileName: "열람실 CH01", Purpose: "분실물 확인", Handler: "주무관 소영휴",
+		RequesterName: "김민수", RequesterContact: "010-1234-5678"}
+}
+
+func use() *ledgerv1.Entry {
+	return &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_USE, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
+		FileName: "시청 주차장 CH01", Handler: "주무관 김민수", Purpose: "시설물 파손 경위 확인", Counterparty: "안전총괄과",
+		LegalBasis: "개인정보 보호법 제18조 제2항 제2호", Form: "내부 열람", Items: []string{"영상(차량번호)"}}
+}
+
+func provision() *ledgerv1.Entry {
+	return &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
+		FileName: "시청 주차장 CH01", Handler: "주무관 김민수", Purpose: "사건 수사", Counterparty: "익산경찰서",
+		LegalBasis: "개인정보 보호법 제18조 제2항 제7호", Form: "현장 열람", Items: []string{"영상(얼굴)"},
+		SafetyRequests: "수사 목적 외 이용 금지"}
+}
+
+// S-8-3: only pipa's access log (the service role on "*") appends ACCESS entries, and every
+// leaf records who appended it, from the token.
+func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {
+	s := newTilesStack(t)
+	access := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.Now(),
+		Actor: "someone-else", RemoteAddr: "10.0.0.1", Subject: iksanLog + "/ledger/entries/0", Action: "GetEntry"}
+	for _, ctx := range []context.Context{
+		as(t, s, "song.sh", auth.RoleHandler, iksanLog),
+		as(t, s, "tenant-service", auth.RoleService, "tenants/iksan"),
+	} {
+		_, err := s.client.AppendEntry(ctx, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: access})
+		info, _ := requireStatus(t, err, codes.PermissionDenied)
+		require.Equal(t, "S-8-3", info["rule"])
+		require.Contains(t, err.Error(), "S-8-3")
+	}
+
+	got, err := s.client.AppendEntry(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll),
+		&ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: access})
+	require.NoError(t, err)
+	require.Equal(t, "pipa-service", got.GetRecordedBy())
+
+	// A client's recorded_by is ignored: the leaf names the caller.
+	forged := use()
+	forged.RecordedBy = "pipa-service"
+	got, err = s.client.AppendEntry(as(t, s, "song.sh", auth.RoleHandler, iksanLog),
+		&ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: forged})
+	require.NoError(t, err)
+	require.Equal(t, "song.sh", got.GetRecordedBy())
+	leaf, err := s.client.GetLeaf(as(t, s, "auditor", auth.RoleAuditor, iksanLog), &ledgerv1.GetLeafRequest{Name: got.GetName()})
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(string(leaf.GetData()), "\nrecorded-by: song.sh\n"), "%s", leaf.GetData())
+	d, err := entry.DecodeLeaf(leaf.GetData())
+	require.NoError(t, err)
+	require.Equal(t, "song.sh", d.Entry.GetRecordedBy())
+}
+
+// Personal values are served only when they match the leaf's commitments, with their salts so
+// that the reader can check them too.
+func TestRead_SealedValuesMatchTheLeaf(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	appended, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
+	require.NoError(t, err)
+	require.Len(t, appended.GetSalts(), 2)
+
+	got, err := s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: appended.GetName()})
+	require.NoError(t, err)
+	require.Equal(t, appended.GetSalts(), got.GetSalts())
+	leaf, err := s.client.GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: got.GetName()})
+	require.NoError(t, err)
+	require.True(t, entry.Verify(leaf.GetData(), "requester_name", got.GetRequesterName(), got.GetSalts()["requester_name"]))
+	require.True(t, entry.Verify(leaf.GetData(), "requester_contact", got.GetRequesterContact(), got.GetSalts()["requester_contact"]))
+
+	// Someone with the data key puts other values beside the leaf: reads fail loudly.
+	other := &entry.Sealed{Fields: []entry.SealedField{
+		{Field: "requester_name", Value: "홍길동", Salt: got.GetSalts()["requester_name"]},
+		{Field: "requester_contact", Value: got.GetRequesterContact(), Salt: got.GetSalts()["requester_contact"]},
+	}}
+	blob, err := s.box.Seal(other.Marshal(), []byte(appended.GetName()))
+	require.NoError(t, err)
+	for _, sealed := range [][]byte{blob, nil} {
+		_, err = s.pool.Exec(t.Context(), `UPDATE ledger.entries SET sealed = $1 WHERE tenant_id = 'iksan' AND unit_id = 'cctv' AND idx = 0`, sealed)
+		require.NoError(t, err)
+		_, err = s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: appended.GetName()})
+		requireStatus(t, err, codes.DataLoss)
+		_, err = s.client.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: iksanLog})
+		requireStatus(t, err, codes.DataLoss)
+	}
+}
+
+// The REDACTION entry and the erasure commit together or not at all; a redacted entry is not
+// redacted again, but a retry of the same request gets its first answer.
+func TestRedactEntry_OneTransaction(t *testing.T) {
+	s := newTilesStack(t)
+	ctx := t.Context()
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	target, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
+	require.NoError(t, err)
+	redact := func(requestID string) (*ledgerv1.Entry, error) {
+		return s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: target.GetName(), Reason: "보유기간 경과", RequestId: requestID})
+	}
+
+	// The erasure fails: no REDACTION entry is left without it.
+	_, err = s.pool.Exec(ctx, `CREATE FUNCTION ledger.refuse_erasure() RETURNS trigger LANGUAGE plpgsql
+		AS $$ BEGIN RAISE EXCEPTION 'erasure refused'; END $$;
+		CREATE TRIGGER refuse_erasure BEFORE UPDATE OF sealed ON ledger.entries
+		FOR EACH ROW EXECUTE FUNCTION ledger.refuse_erasure()`)
+	require.NoError(t, err)
+	_, err = redact("r-1")
+	require.Error(t, err)
+	size, _, _, err := s.store.Checkpoint(ctx, "iksan", "cctv")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), size, "the REDACTION entry rolled back with the erasure")
+	_, err = s.pool.Exec(ctx, `DROP TRIGGER refuse_erasure ON ledger.entries`)
+	require.NoError(t, err)
+
+	rec, err := redact("r-1")
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_REDACTION, rec.GetKind())
+	require.Equal(t, "cpo", rec.GetRecordedBy())
+	got, err := s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: target.GetName()})
+	require.NoError(t, err)
+	require.True(t, got.GetRedacted())
+	require.Empty(t, got.GetRequesterName())
+	require.Empty(t, got.GetSalts())
+
+	_, err = redact("r-2")
+	requireStatus(t, err, codes.FailedPrecondition)
+	require.Contains(t, err.Error(), "already redacted")
+	again, err := redact("r-1")
+	require.NoError(t, err)
+	require.True(t, proto.Equal(rec, again), "a retry gets the first REDACTION entry")
+	size, _, _, err = s.store.Checkpoint(ctx, "iksan", "cctv")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), size)
+}
+
+// AppendEntry answers with the commit_time stored, as GetEntry reads it later.
+func TestAppendEntry_CommitTimeIsStored(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	appended, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
+	require.NoError(t, err)
+	row, err := s.store.Entry(t.Context(), "iksan", "cctv", appended.GetIndex())
+	require.NoError(t, err)
+	require.True(t, row.CommitTime.Equal(appended.GetCommitTime().AsTime()), "stored %v, answered %v", row.CommitTime, appended.GetCommitTime().AsTime())
+	got, err := s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: appended.GetName()})
+	require.NoError(t, err)
+	require.True(t, proto.Equal(appended, got), "answered %v\nread %v", appended, got)
+}
+
+// C-9: follows and amendment_kind belong to amendments, and an amendment fits the kind of the
+// entry it follows.
+func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	for _, e := range []*ledgerv1.Entry{use(), viewing(), provision()} { // 0, 1, 2
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
+		require.NoError(t, err)
+	}
+	amend := func(kind ledgerv1.AmendmentKind, follows int64) error {
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: &ledgerv1.Entry{
+			Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.Now(), Follows: &follows,
+			AmendmentKind: kind, Note: "통보받음", Period: "2026-06-02 ~ 2026-07-02"}})
+		return err
+	}
+	requireViolation(t, amend(ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, 0), "entry.follows", "C-9")
+	requireViolation(t, amend(ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION, 1), "entry.follows", "C-9")
+	requireViolation(t, amend(ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, 99), "entry.follows", "STD-45")
+	require.NoError(t, amend(ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION, 0))
+	require.NoError(t, amend(ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, 2))
+
+	e := use()
+	e.Follows = proto.Int64(0)
+	_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
+	requireViolation(t, err, "entry.follows", "C-9")
+	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
+	require.NoError(t, err)
+	require.Equal(t, int64(5), size)
+}
