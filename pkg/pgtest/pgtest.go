@@ -35,6 +35,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver that pgtestdb uses
 	"github.com/peterldowns/pgtestdb"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -42,6 +43,8 @@ import (
 type Migration struct {
 	Schema string
 	FS     fs.FS
+	// Jobs adds the service's job queue (jobs.Migrate) to the schema.
+	Jobs bool
 }
 
 // New returns a pool on a fresh database holding schema, migrated with migrations. The pool is
@@ -131,6 +134,9 @@ func (m migrator) Hash() (string, error) {
 	writeField(h, "pipa/pgtest v1") // bump when pgdb.Migrate changes what it builds
 	for _, mig := range m {
 		writeField(h, mig.Schema)
+		if mig.Jobs {
+			writeField(h, jobs.Version())
+		}
 		entries, err := fs.ReadDir(mig.FS, ".")
 		if err != nil {
 			return "", fmt.Errorf("pgtest: migrations for %s: %w", mig.Schema, err)
@@ -167,6 +173,11 @@ func (m migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) 
 	for _, mig := range m {
 		if err := pgdb.Migrate(ctx, pool, mig.Schema, mig.FS); err != nil {
 			return err
+		}
+		if mig.Jobs {
+			if err := jobs.Migrate(ctx, pool, mig.Schema); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -30,14 +31,14 @@ type Server struct {
 	ledgerv1.UnimplementedLedgerServiceServer
 	store *pg.Store
 	box   *seal.Box
-	units *units
+	units *unitauth.Units
 	now   func() time.Time
 }
 
 // New returns the ledger server over store; box seals personal values, and registry answers
 // which units exist and who may act on them.
 func New(store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient) *Server {
-	return &Server{store: store, box: box, units: &units{registry: registry}, now: time.Now}
+	return &Server{store: store, box: box, units: &unitauth.Units{Registry: registry}, now: time.Now}
 }
 
 // PublicMethods are callable without a token.
@@ -86,7 +87,7 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, appendRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, appendRoles); err != nil {
 		return nil, err
 	}
 	e := proto.CloneOf(req.GetEntry())
@@ -232,7 +233,7 @@ func (s *Server) GetEntry(ctx context.Context, req *ledgerv1.GetEntryRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	return s.read(ctx, t, u, index)
@@ -243,7 +244,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	size := int(req.GetPageSize())
@@ -292,7 +293,7 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	size, root, note, err := s.store.Checkpoint(ctx, t, u)
@@ -308,7 +309,7 @@ func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*le
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	row, err := s.store.Entry(ctx, t, u, index)
@@ -323,7 +324,7 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	size := req.GetTreeSize()
@@ -344,7 +345,7 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	hs, err := s.store.ConsistencyProof(ctx, t, u, req.GetFrom(), req.GetTo())
@@ -362,7 +363,7 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.authorize(ctx, t, u, redactRoles); err != nil {
+	if err := s.units.Authorize(ctx, t, u, redactRoles); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(req.GetReason()) == "" {

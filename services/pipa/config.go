@@ -16,6 +16,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
 // config is every setting of a pipa process. Each flag defaults to its PIPA_* variable.
@@ -26,6 +27,8 @@ type config struct {
 	httpAddr     string
 	registryAddr string
 	ledgerAddr   string
+	requestsAddr string
+	ledgerOrigin string
 	dataKey      string
 	devKey       string
 	oidcIssuer   string
@@ -68,7 +71,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.grpcAddr, "grpc-addr", env("PIPA_GRPC_ADDR", ":9090"), "gRPC listen address (PIPA_GRPC_ADDR)")
 	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, /metrics (PIPA_HTTP_ADDR)")
 	fs.StringVar(&c.registryAddr, "registry-addr", env("PIPA_REGISTRY_ADDR", ""), "registry gRPC address the gateway calls; this process's own in -target=all (PIPA_REGISTRY_ADDR)")
+	fs.StringVar(&c.requestsAddr, "requests-addr", env("PIPA_REQUESTS_ADDR", ""), "requests gRPC address the gateway calls; this process's own in -target=all (PIPA_REQUESTS_ADDR)")
 	fs.StringVar(&c.ledgerAddr, "ledger-addr", env("PIPA_LEDGER_ADDR", ""), "ledger gRPC address the gateway calls; this process's own in -target=all (PIPA_LEDGER_ADDR)")
+	fs.StringVar(&c.ledgerOrigin, "ledger-origin", env("PIPA_LEDGER_ORIGIN", ledgerpg.DefaultOriginHost), "host of the ledgers' checkpoint origin lines, {host}/tenants/{t}/units/{u}, and signing key names, {host}/tenants/{t}; set it before the first append: a tenant keeps the host its key was made with (PIPA_LEDGER_ORIGIN)")
 	fs.StringVar(&c.dataKey, "dev-data-key", env("PIPA_DEV_DATA_KEY", ""), "development only: a key file, created if missing, that encrypts personal data at rest; production sets PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (PIPA_DEV_DATA_KEY)")
 	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ""), "development only: Ed25519 key file that verifies tokens minted by `pipa token`, when no OIDC issuer is set; `pipa dev` uses "+defaultDevKey+" (PIPA_DEV_KEY)")
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OIDC issuer URL whose JWKS verifies tokens in production (PIPA_OIDC_ISSUER)")

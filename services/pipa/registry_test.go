@@ -411,14 +411,26 @@ func TestRESTErrorNamesFieldAndRule(t *testing.T) {
 }
 
 func TestTargetsNotBuiltYet(t *testing.T) {
-	for _, target := range []string{"requests", "retention"} {
-		_, _, err := targets(target)
-		require.ErrorContains(t, err, "not built yet")
-	}
-	_, _, err := targets("bogus")
+	_, _, err := targets("retention")
+	require.ErrorContains(t, err, "not built yet")
+	svcs, _, err := targets("requests")
+	require.NoError(t, err)
+	require.Equal(t, "requests", svcs[0].name)
+	_, _, err = targets("bogus")
 	require.ErrorContains(t, err, "unknown target")
 	svcs, gw, err := targets("all")
 	require.NoError(t, err)
 	require.True(t, gw)
 	require.NotEmpty(t, svcs)
+}
+
+// Staff holding a role on one unit read their tenant's record (its name and settings are needed
+// to render anything), in full.
+func TestUnitStaffReadTheirTenant(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	ten, err := s.cl.GetTenant(s.as(auth.RoleHandler, "tenants/jeongeup/units/library"), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
+	require.NoError(t, err)
+	require.Equal(t, "tenants/jeongeup", ten.GetName())
+	require.True(t, ten.GetPublicInstitution())
 }

@@ -26,7 +26,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/gen/openapi"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
@@ -35,6 +37,8 @@ import (
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/registry"
 	registrypg "github.com/pipa-kr/pipa/services/registry/store/pg"
+	"github.com/pipa-kr/pipa/services/requests"
+	requestspg "github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
 // service is one of pipa's services as the binary knows it.
@@ -42,6 +46,8 @@ type service struct {
 	name       string
 	schema     string
 	migrations fs.FS
+	// jobs: the service keeps a job queue in its schema (pkg/jobs).
+	jobs   bool
 	public     map[string]bool
 	// register adds the service to the gRPC server.
 	register func(g *grpc.Server, d deps) error
@@ -60,6 +66,12 @@ type deps struct {
 	pool *pgxpool.Pool
 	box  func() (*seal.Box, error)
 	conn func(service string) (*grpc.ClientConn, error)
+	// ledgerOrigin is the host of the ledgers' origin lines (PIPA_LEDGER_ORIGIN).
+	ledgerOrigin string
+	// token is the service credential (role service on "*"), nil when there is none.
+	token func() (string, error)
+	// run starts background work that lives until ctx ends; stop is called on shutdown.
+	run func(start func(ctx context.Context) error, stop func(ctx context.Context) error) error
 }
 
 // built are the services this binary contains, in start order.
@@ -93,7 +105,12 @@ var built = []service{
 			if err != nil {
 				return err
 			}
-			ledgerv1.RegisterLedgerServiceServer(g, ledger.New(ledgerpg.New(d.pool, box), box, registryv1.NewRegistryServiceClient(reg)))
+			// A note key name, which the origin host starts, has no spaces and no '+'.
+			if strings.ContainsAny(d.ledgerOrigin, "/+ \t\r\n") {
+				return fmt.Errorf("PIPA_LEDGER_ORIGIN %q: want a host name, e.g. ledger.iksan.go.kr", d.ledgerOrigin)
+			}
+			store := ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin))
+			ledgerv1.RegisterLedgerServiceServer(g, ledger.New(store, box, registryv1.NewRegistryServiceClient(reg)))
 			return nil
 		},
 		gateway: ledgerv1.RegisterLedgerServiceHandler,
@@ -102,17 +119,43 @@ var built = []service{
 			m := map[string]http.Handler{ledger.ExportPattern: ledger.Export(client)}
 			if d != nil { // tiles read the stored hashes: served where the ledger has its database
 				if box, err := d.box(); err == nil {
-					m[ledger.TilesPattern] = ledger.Tiles(ledgerpg.New(d.pool, box), client)
+					m[ledger.TilesPattern] = ledger.Tiles(ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin)), client)
 				}
 			}
 			return m
 		},
 	},
+	{
+		name: "requests", schema: requestspg.Schema, migrations: requestspg.Migrations, jobs: true,
+		public: requests.PublicMethods, access: requests.AccessRules,
+		register: func(g *grpc.Server, d deps) error {
+			box, err := d.box()
+			if err != nil {
+				return err
+			}
+			reg, err := d.conn("registry")
+			if err != nil {
+				return err
+			}
+			led, err := d.conn("ledger")
+			if err != nil {
+				return err
+			}
+			srv, jobs, err := requests.Open(d.pool, box, registryv1.NewRegistryServiceClient(reg),
+				ledgerv1.NewLedgerServiceClient(led), d.token)
+			if err != nil {
+				return err
+			}
+			requestsv1.RegisterRequestServiceServer(g, srv)
+			return d.run(jobs.Start, jobs.Stop)
+		},
+		gateway: requestsv1.RegisterRequestServiceHandler,
+		pages:   func(*grpc.ClientConn, *deps) map[string]http.Handler { return nil },
+	},
 }
 
 // planned are targets that exist in the design but not yet in this binary.
 var planned = map[string]string{
-	"requests":  "the request-workflow service",
 	"retention": "the retention service",
 }
 
@@ -157,7 +200,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	}
 	// Services reach each other over gRPC in every mode: the ones run here at this process's own
 	// address, the others where the configuration says.
-	addrs := map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr}
+	addrs := map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr, "requests": c.requestsAddr}
 	for _, s := range svcs {
 		addrs[s.name] = dialable(ls.grpc.Addr())
 	}
@@ -247,7 +290,28 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 			PublicLimiter: grpcLimiter,
 			Unary:         extra,
 		})
-		d = &deps{pool: pool, box: c.dataBox, conn: conn}
+		token, err := c.serviceToken()
+		if err != nil {
+			return err
+		}
+		var stops []func(context.Context) error
+		defer func() { // before the pool closes
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			for _, stop := range stops {
+				if err := stop(sctx); err != nil {
+					slog.Error("stopping background work", "err", err)
+				}
+			}
+		}()
+		d = &deps{pool: pool, box: c.dataBox, conn: conn, ledgerOrigin: c.ledgerOrigin, token: token,
+			run: func(start, stop func(context.Context) error) error {
+				if err := start(context.WithoutCancel(ctx)); err != nil {
+					return err
+				}
+				stops = append(stops, stop)
+				return nil
+			}}
 		for _, s := range svcs {
 			if err := s.register(g, *d); err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
@@ -420,6 +484,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, svcs []service) error {
 	for _, s := range svcs {
 		if err := pgdb.Migrate(ctx, pool, s.schema, s.migrations); err != nil {
 			return fmt.Errorf("migrate %s: %w", s.name, err)
+		}
+		if s.jobs {
+			if err := jobs.Migrate(ctx, pool, s.schema); err != nil {
+				return fmt.Errorf("migrate %s: %w", s.name, err)
+			}
 		}
 	}
 	return nil

@@ -40,7 +40,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	var ms []pgtest.Migration
 	for _, s := range built {
-		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations})
+		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations, Jobs: s.jobs})
 	}
 	pool := pgtest.NewMulti(t, ms)
 	keyPath := filepath.Join(t.TempDir(), "dev-key.pem")

@@ -44,7 +44,9 @@ func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest
 		return nil, err
 	}
 	if err := s.authorize(ctx, t, "", readRoles); err != nil {
-		return nil, s.hideUnits(ctx, t, err)
+		if err := s.hideUnits(ctx, t, err); err != nil {
+			return nil, err
+		}
 	}
 	return s.store.Tenant(t).Get(ctx)
 }

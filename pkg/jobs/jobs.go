@@ -1,0 +1,61 @@
+// Package jobs gives a service a durable job queue in its own PostgreSQL schema, for the work that
+// must happen after a request has been answered and must not be lost: delivering ledger entries
+// from an outbox, retention sweeps, reminders.
+//
+// It is River (riverqueue/river): jobs are rows inserted in the same transaction as the change
+// that needs them (so they exist exactly when the change committed), worked by any replica with
+// SKIP LOCKED, retried with backoff, and visible in SQL. Each service's queue lives in its schema
+// (River's Schema option), so services stay independent as ARCHITECTURE.md asks.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+)
+
+// Migrate creates or upgrades River's tables in schema, which must exist (pgdb.Migrate creates
+// it). Replicas starting together serialize on an advisory lock, so each migration runs once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	if err := pgdb.ValidSchema(schema); err != nil {
+		return err
+	}
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
+	if err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	// River's migrations each run in their own transaction (one adds an enum value, which
+	// PostgreSQL refuses to use in the transaction that added it), so the lock is per session.
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	defer conn.Release()
+	h := fnv.New64a()
+	h.Write([]byte("pipa/jobs.Migrate:" + schema))
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(h.Sum64())); err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(h.Sum64())) //nolint:errcheck // the session ends with the lock otherwise
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("jobs: migrate %s: %w", schema, err)
+	}
+	return nil
+}
+
+// Version names River's schema as Migrate builds it, for test templates keyed by what they hold.
+func Version() string {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		panic(err) // the driver's migrations are compiled in
+	}
+	all := m.AllVersions()
+	return fmt.Sprintf("river/%d", all[len(all)-1].Version)
+}

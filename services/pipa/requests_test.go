@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+)
+
+func (s *stack) requests() requestsv1.RequestServiceClient {
+	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { conn.Close() })
+	return requestsv1.NewRequestServiceClient(conn)
+}
+
+func citizen() *requestsv1.Person {
+	return &requestsv1.Person{Name: "김민원", Phone: "010-1234-5678", BirthDate: "1980-05-01", Address: "전북 정읍시 중앙1길 1"}
+}
+
+func accessRequest() *requestsv1.Request {
+	return &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen(),
+		AccessItems: []requestsv1.AccessItem{requestsv1.AccessItem_ACCESS_ITEM_CONTENT, requestsv1.AccessItem_ACCESS_ITEM_PROVISION_HISTORY}}
+}
+
+// reason returns the ErrorInfo reason and the first field violation's rule of a status error.
+func reasonOf(t testing.TB, err error) (code codes.Code, reason, rule string) {
+	t.Helper()
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason = d.GetReason()
+		case *errdetails.BadRequest:
+			if len(d.GetFieldViolations()) > 0 && rule == "" {
+				rule = d.GetFieldViolations()[0].GetDescription()
+			}
+		}
+	}
+	return st.Code(), reason, rule
+}
+
+// A citizen's access request end to end: submitted on the public REST API, checked on the
+// public status endpoint with the receipt and secret, verified, approved with the 별지 제9호
+// notice, fulfilled and closed — each decision and step appended to the unit's ledger, the
+// request carrying the entries' indexes (PIPA-35-3, DEC-41-1, DEC-46, STD-44-5).
+func TestRequestJourney(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.requests()
+
+	// Public intake over REST: no token.
+	payload := `{"request":{"type":"REQUEST_TYPE_ACCESS","requester":{"name":"김민원","phone":"010-1234-5678"},
+		"accessItems":["ACCESS_ITEM_CONTENT","ACCESS_ITEM_PURPOSE"]},"requestId":"web-1"}`
+	submit := func() map[string]any {
+		resp, err := s.http.Post(s.url+"/v1/public/tenants/jeongeup/units/library/requests", "application/json", strings.NewReader(payload))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out
+	}
+	sub := submit()
+	receipt, secret := sub["receiptNumber"].(string), sub["statusSecret"].(string)
+	require.Regexp(t, `^R-\d{4}-000001$`, receipt)
+	require.NotEmpty(t, secret)
+	require.Equal(t, sub, submit(), "a retried submission returns the same receipt and secret (AIP-155)")
+
+	resp := s.get("/v1/public/requests/" + receipt + "?secret=" + secret)
+	page := body(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, page)
+	require.Contains(t, page, `"state":"REQUEST_STATE_RECEIVED"`)
+	require.NotContains(t, page, "김민원", "the status check reveals no personal data")
+	require.Equal(t, http.StatusNotFound, s.get("/v1/public/requests/"+receipt+"?secret=WRONGSECRET").StatusCode)
+
+	staff := s.as(auth.RoleHandler, libraryUnit)
+	name := libraryUnit + "/requests/" + receipt
+	got, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
+	require.NoError(t, err)
+	require.Equal(t, "김민원", got.GetRequester().GetName())
+	require.NotEmpty(t, got.GetDueDate())
+
+	// Nothing is decided before identity is verified (DEC-46).
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant()})
+	code, reason, _ := reasonOf(t, err)
+	require.Equal(t, codes.FailedPrecondition, code)
+	require.Equal(t, "IDENTITY_NOT_VERIFIED", reason)
+
+	got, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_VERIFIED, got.GetState())
+
+	// Refusing without a ground is an invalid transition (PIPA-35-4) and changes nothing.
+	_, err = cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: name, Reason: &requestsv1.Reason{Text: "사유"}})
+	code, reason, _ = reasonOf(t, err)
+	require.Equal(t, codes.FailedPrecondition, code)
+	require.Equal(t, "GROUND_REQUIRED", reason)
+	// A ground of another type's list is refused too.
+	_, err = cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: name, Reason: &requestsv1.Reason{
+		Text: "사유", Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_SUSPENSION_CONTRACT}}})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err))
+	// Closing before a decision's notice is refused.
+	_, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
+	_, reason, _ = reasonOf(t, err)
+	require.Equal(t, "NOTICE_REQUIRED", reason)
+
+	got, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant(), Etag: got.GetEtag()})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_APPROVED, got.GetState())
+	require.Len(t, got.GetNotices(), 1)
+	require.Len(t, got.GetLedger(), 1)
+	first := got.GetLedger()[0]
+	require.False(t, first.GetPending(), "the ledger answered, so the approval carries its entry's index")
+
+	notice, err := cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: got.GetNotices()[0]})
+	require.NoError(t, err)
+	require.Equal(t, "별지 제9호", notice.GetForm())
+	require.Contains(t, notice.GetHtml(), "김민원 귀하")
+	require.Contains(t, notice.GetHtml(), "직접방문")
+	require.Contains(t, notice.GetHtml(), "정읍시립도서관 2층 민원실")
+
+	// A stale etag is refused.
+	_, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "열람 제공", Etag: "stale"})
+	require.Equal(t, codes.Aborted, status.Code(err))
+	got, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "원본 열람 제공", CopyGiven: "열람 결과 사본 1부, 요청에 따라"})
+	require.NoError(t, err)
+	got, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_CLOSED, got.GetState())
+	require.Len(t, got.GetLedger(), 3)
+
+	// The ledger holds the request log entry (STD-44-5) and the amendments that follow it.
+	led := s.ledger()
+	e, err := led.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: first.GetEntry()})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_VIEWING, e.GetKind())
+	require.Equal(t, "김민원", e.GetRequesterName())
+	require.Equal(t, name, e.GetRequest())
+	for _, lr := range got.GetLedger()[1:] {
+		require.False(t, lr.GetPending())
+		a, err := led.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: lr.GetEntry()})
+		require.NoError(t, err)
+		require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, a.GetKind())
+		require.Equal(t, first.GetIndex(), a.GetFollows())
+	}
+
+	// Status now shows the notice kind, and the closed state.
+	page = body(t, s.get("/v1/public/requests/"+receipt+"?secret="+secret))
+	require.Contains(t, page, `"state":"REQUEST_STATE_CLOSED"`)
+	require.Contains(t, page, "NOTICE_KIND_APPROVAL")
+}
+
+func visitGrant() *requestsv1.Grant {
+	return &requestsv1.Grant{AccessTime: timestamppb.New(time.Now().Add(48 * time.Hour)), AccessPlace: "정읍시립도서관 2층 민원실",
+		Form: requestsv1.AccessForm_ACCESS_FORM_VIEWING, Method: requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT}
+}
+
+// Intake refuses what the Act excludes, naming the field and the rule, and stores nothing.
+func TestRequestIntakeRules(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.requests()
+	staff := s.as(auth.RoleHandler, libraryUnit)
+	footage := &requestsv1.Footage{Site: libraryUnit + "/sites/central", CameraLocation: "주차장 출입구",
+		StartTime: timestamppb.New(time.Now().Add(-26 * time.Hour)), EndTime: timestamppb.New(time.Now().Add(-25 * time.Hour)),
+		RequesterAppears: true}
+	child := &requestsv1.Person{Name: "김아동", BirthDate: "2016-03-01"}
+	cases := []struct {
+		name  string
+		req   *requestsv1.Request
+		field string
+		rule  string
+	}{
+		{"child under 14 through a proxy", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen(),
+			Subject: child, SubjectUnder_14: true, AccessItems: []requestsv1.AccessItem{1},
+			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "이웃",
+				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.kind", "PIPA-38-2"},
+		{"proxy without the scope", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: citizen(),
+			Subject: citizen(), Details: "회원정보 삭제",
+			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "지인",
+				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.scope", "DEC-45"},
+		{"access without items", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen()},
+			"request.access_items", "DEC-41-1"},
+		{"footage of someone else", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
+			Purpose: "분실물 확인", Footage: &requestsv1.Footage{Site: footage.Site, CameraLocation: "주차장",
+				StartTime: footage.StartTime, EndTime: footage.EndTime}}, "request.footage.requester_appears", "STD-44-1"},
+		{"suspension of public CCTV", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: citizen(),
+			Details: "촬영 중지", Footage: footage}, "request.type", "PIPA-58-2"},
+		{"a site of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
+			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: "tenants/iksan/units/city/sites/x", CameraLocation: "정문",
+				StartTime: footage.StartTime, EndTime: footage.EndTime, RequesterAppears: true}}, "request.footage.site", "STD-44-2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(c.req)})
+			require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+			v := violation(t, err)
+			require.Equal(t, c.field, v.GetField(), v.GetDescription())
+			require.Equal(t, c.rule, v.GetReason(), v.GetDescription())
+		})
+	}
+	list, err := cl.ListRequests(staff, &requestsv1.ListRequestsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Empty(t, list.GetRequests(), "nothing refused was stored")
+
+	// The same CCTV request, with the requester in the footage, is accepted.
+	ok := &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(), Purpose: "주차 차량 파손 확인", Footage: footage}
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(ok)})
+	require.NoError(t, err)
+}
+
+func withChannel(r *requestsv1.Request) *requestsv1.Request {
+	r.Channel = requestsv1.Channel_CHANNEL_VISIT
+	return r
+}
+
+// Due dates follow the tenant's default counting (민법 157, 161): across 추석 and 한글날 2025,
+// and a deadline on the 3·1절 substitute holiday of 2026 moving to the next working day
+// (PIPA-35-3); a deferral stops the clock and its end starts a new 10 days (STD-31-1).
+func TestRequestDueDates(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.requests()
+	staff := s.as(auth.RoleHandler, libraryUnit)
+	create := func(received string) *requestsv1.Request {
+		at, err := time.ParseInLocation("2006-01-02 15:04", received, seoul(t))
+		require.NoError(t, err)
+		r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+			Request: withChannel(accessRequest()), ReceiveTime: timestamppb.New(at)})
+		require.NoError(t, err)
+		return r.GetRequest()
+	}
+	require.Equal(t, "2025-10-13", create("2025-10-01 09:00").GetDueDate(), "추석 2025: 10-11 is a Saturday, so the 13th")
+	require.Equal(t, "2026-03-03", create("2026-02-20 14:00").GetDueDate(), "day 10 is 2026-03-02, the 3·1절 substitute holiday")
+
+	r := create("2026-11-02 10:00")
+	require.Equal(t, "2026-11-12", r.GetDueDate())
+	name := r.GetName()
+	_, err := cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_RESIDENT_CARD}})
+	require.NoError(t, err)
+	d, err := cl.DeferRequest(staff, &requestsv1.DeferRequestRequest{Name: name, Reason: &requestsv1.Reason{
+		Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_ACCESS_ONGOING_AUDIT}, Text: "감사원 감사 진행 중"}})
+	require.NoError(t, err)
+	require.Empty(t, d.GetDueDate(), "a deferred request has no running clock")
+	today := time.Now().In(seoul(t)).Format(time.DateOnly)
+	res, err := cl.ResumeRequest(staff, &requestsv1.ResumeRequestRequest{Name: name, ReasonEndDate: today})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_VERIFIED, res.GetState())
+	require.Greater(t, res.GetDueDate(), today)
+
+	list, err := cl.ListRequests(staff, &requestsv1.ListRequestsRequest{Parent: libraryUnit, Overdue: true})
+	require.NoError(t, err)
+	require.Len(t, list.GetRequests(), 2, "the two undecided requests received long ago are overdue; the resumed one is not")
+	require.EqualValues(t, 2, list.GetOverdueCount())
+	for _, r := range list.GetRequests() {
+		require.True(t, r.GetOverdue())
+	}
+}
+
+func seoul(t testing.TB) *time.Location {
+	loc, err := time.LoadLocation("Asia/Seoul")
+	require.NoError(t, err)
+	return loc
+}
+
+// A ledger outage during an approval delays the entry but loses neither it nor the request: the
+// approval commits with its outbox row, answers with the entry pending, and the outbox job
+// appends it once the ledger is back.
+func TestRequestLedgerOutage(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.requests()
+	staff := s.as(auth.RoleHandler, libraryUnit)
+	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest())})
+	require.NoError(t, err)
+	name := r.GetRequest().GetName()
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT}})
+	require.NoError(t, err)
+
+	// The outage: the ledger's tables are locked, so appends cannot commit.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE ledger.entries IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant()})
+	require.NoError(t, err, "the approval does not wait for the ledger")
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_APPROVED, got.GetState())
+	require.Len(t, got.GetLedger(), 1)
+	require.True(t, got.GetLedger()[0].GetPending())
+
+	require.NoError(t, tx.Rollback(ctx)) // the ledger is back
+	require.Eventually(t, func() bool {
+		g, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
+		return err == nil && !g.GetLedger()[0].GetPending()
+	}, 60*time.Second, 500*time.Millisecond, "the outbox job appended the entry")
+	g, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
+	require.NoError(t, err)
+	e, err := s.ledger().GetEntry(staff, &ledgerv1.GetEntryRequest{Name: g.GetLedger()[0].GetEntry()})
+	require.NoError(t, err)
+	require.Equal(t, name, e.GetRequest())
+	list, err := s.ledger().ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: libraryLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING})
+	require.NoError(t, err)
+	require.Len(t, list.GetEntries(), 1, "delivered once, though both the answer and the job tried")
+}
+
+// One tenant's staff can neither read nor act on another tenant's requests, nor learn whether
+// a receipt exists there.
+func TestRequestTenantIsolation(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	s.load("iksan.yaml")
+	cl := s.requests()
+	r, err := cl.CreateRequest(s.as(auth.RoleHandler, libraryUnit), &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest())})
+	require.NoError(t, err)
+	name := r.GetRequest().GetName()
+	other := s.as(auth.RoleCPO, "tenants/iksan")
+	_, err = cl.GetRequest(other, &requestsv1.GetRequestRequest{Name: name})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	_, err = cl.GetRequest(other, &requestsv1.GetRequestRequest{Name: libraryUnit + "/requests/R-2026-999999"})
+	require.Equal(t, codes.PermissionDenied, status.Code(err), "existence is not revealed")
+	_, err = cl.ListRequests(other, &requestsv1.ListRequestsRequest{Parent: libraryUnit})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	_, err = cl.VerifyIdentity(other, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT}})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	// Iksan's own unit does not see Jeongeup's receipt under its name.
+	_, err = cl.GetRequest(other, &requestsv1.GetRequestRequest{Name: "tenants/iksan/units/city/requests/" + r.GetRequest().GetReceiptNumber()})
+	require.Equal(t, codes.NotFound, status.Code(err))
+}
+
+// A police station asks for footage (seed 001 별표3 row 2): taken as a provision request, verified
+// by its official document, approved with the safety requests made of the police (PIPA 18(5)),
+// and recorded as a PROVISION entry with every DEC-15 field. Ground 7 (investigation) carries no
+// publication duty; ground 2 (another law) must be published within 30 days (PIPA-18-4).
+func TestProvisionToPolice(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.requests()
+	staff := s.as(auth.RoleManager, libraryUnit)
+	today := time.Now().In(seoul(t))
+	police := func(ground requestsv1.ProvisionGround) *requestsv1.Request {
+		return &requestsv1.Request{Channel: requestsv1.Channel_CHANNEL_VISIT,
+			Requester: &requestsv1.Person{Name: "홍길동", Phone: "063-570-0000"}, Purpose: "차량 파손 사건 수사",
+			Provision: &requestsv1.Provision{RequestingBody: "정읍경찰서", OfficerTitle: "경위", Ground: ground,
+				LegalBasis: "형사소송법 제199조제2항, 수사협조의뢰(형사과-1234)", Items: []string{"영상(얼굴, 차량번호)"},
+				Footage: &requestsv1.Footage{Site: libraryUnit + "/sites/central", CameraLocation: "주차장 CH03",
+					StartTime: timestamppb.New(today.Add(-50 * time.Hour)), EndTime: timestamppb.New(today.Add(-49 * time.Hour))},
+				Form: requestsv1.ProvisionForm_PROVISION_FORM_USB_COPY, PeriodStartDate: today.Format(time.DateOnly),
+				PeriodEndDate: today.AddDate(0, 1, 0).Format(time.DateOnly), DestructionDueDate: today.AddDate(0, 1, 0).Format(time.DateOnly)}}
+	}
+	// A data subject's intake does not take a provision.
+	_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION, Requester: citizen(), Channel: requestsv1.Channel_CHANNEL_VISIT}})
+	require.Equal(t, "PIPA-18-2", violation(t, err).GetReason())
+	// A copy needs its destruction due date (C-9).
+	bad := police(requestsv1.ProvisionGround_PROVISION_GROUND_CRIMINAL_INVESTIGATION)
+	bad.Provision.DestructionDueDate = ""
+	_, err = cl.CreateProvision(staff, &requestsv1.CreateProvisionRequest{Parent: libraryUnit, Request: bad})
+	require.Equal(t, "request.provision.destruction_due_date", violation(t, err).GetField())
+
+	approve := func(ground requestsv1.ProvisionGround) *requestsv1.Request {
+		created, err := cl.CreateProvision(staff, &requestsv1.CreateProvisionRequest{Parent: libraryUnit, Request: police(ground)})
+		require.NoError(t, err)
+		r := created.GetRequest()
+		require.Regexp(t, `^P-\d{4}-\d{6}$`, r.GetReceiptNumber())
+		require.Empty(t, r.GetDueDate(), "no statutory clock runs on another body's request")
+		_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: r.GetName(),
+			Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT}})
+		require.NoError(t, err)
+		_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(), Grant: &requestsv1.Grant{}})
+		require.Equal(t, "grant.safety_requests", violation(t, err).GetField(), "PIPA 18(5): the recipient is told its limits")
+		got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(),
+			Grant: &requestsv1.Grant{SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신"}})
+		require.NoError(t, err)
+		return got
+	}
+	got := approve(requestsv1.ProvisionGround_PROVISION_GROUND_CRIMINAL_INVESTIGATION)
+	require.Empty(t, got.GetPublicationDueDate(), "PIPA-18-4 exempts ground 7")
+	require.Len(t, got.GetLedger(), 1)
+	e, err := s.ledger().GetEntry(staff, &ledgerv1.GetEntryRequest{Name: got.GetLedger()[0].GetEntry()})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_PROVISION, e.GetKind())
+	require.Equal(t, "정읍경찰서", e.GetCounterparty())
+	require.Equal(t, "경위 홍길동", e.GetCounterpartyOfficer())
+	require.Equal(t, "USB 사본 제공", e.GetForm())
+	require.Equal(t, []string{"영상(얼굴, 차량번호)"}, e.GetItems())
+	require.Contains(t, e.GetLegalBasis(), "제18조제2항제7호")
+	require.Equal(t, got.GetProvision().GetDestructionDueDate(), e.GetDestructionDueDate())
+
+	got = approve(requestsv1.ProvisionGround_PROVISION_GROUND_OTHER_LAW)
+	require.NotEmpty(t, got.GetPublicationDueDate(), "PIPA-18-4: ground 2 is published within 30 days")
+	require.GreaterOrEqual(t, got.GetPublicationDueDate(), today.AddDate(0, 0, 30).Format(time.DateOnly))
+}

@@ -1,0 +1,83 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/requests/store/pg"
+)
+
+// Deliverer appends the outbox's entries to the ledger: at once, from the call that made the
+// step, and again from its job until the ledger has it. Each entry carries a request_id fixed
+// when the step was written, so delivering twice appends once (the ledger answers a replay with
+// the first entry).
+type Deliverer struct {
+	store  *pg.Store
+	ledger ledgerv1.LedgerServiceClient
+	token  func() (string, error)
+	log    *slog.Logger
+}
+
+// NewDeliverer returns a Deliverer appending with the service credential token.
+func NewDeliverer(store *pg.Store, ledger ledgerv1.LedgerServiceClient, token func() (string, error)) *Deliverer {
+	return &Deliverer{store: store, ledger: ledger, token: token, log: slog.Default()}
+}
+
+// Deliver appends step seq of a request and records its index.
+func (d *Deliverer) Deliver(ctx context.Context, tenant, receipt string, seq int) (int64, error) {
+	st, err := d.store.Step(ctx, tenant, receipt, seq)
+	if err != nil {
+		return 0, err
+	}
+	if st.Delivered != nil {
+		return *st.Delivered, nil
+	}
+	if st.FollowsIndex != nil {
+		st.Entry.Entry.Follows = st.FollowsIndex
+	}
+	if d.token == nil {
+		return 0, errors.New("requests: no service credential to append ledger entries")
+	}
+	tok, err := d.token()
+	if err != nil {
+		return 0, err
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	e, err := d.ledger.AppendEntry(unitauth.WithToken(actx, tok), st.Entry)
+	if err != nil {
+		return 0, err
+	}
+	return e.GetIndex(), d.store.Delivered(ctx, tenant, receipt, seq, e.GetIndex())
+}
+
+// Worker is the outbox's job: it delivers one step, retried with backoff while the ledger is out.
+type Worker struct {
+	river.WorkerDefaults[pg.DeliverArgs]
+	D *Deliverer
+}
+
+// Work delivers the step. An entry the ledger refuses as invalid can never be appended, so it is
+// cancelled and logged rather than retried for ever; everything else is retried.
+func (w *Worker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error {
+	a := job.Args
+	_, err := w.D.Deliver(ctx, a.Tenant, a.Receipt, a.Seq)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pg.ErrFollowedPending):
+		return river.JobSnooze(5 * time.Second)
+	case status.Code(err) == codes.InvalidArgument:
+		w.D.log.Error("ledger refused a request step's entry", "tenant", a.Tenant, "receipt", a.Receipt, "seq", a.Seq, "err", err)
+		return river.JobCancel(err)
+	}
+	return err
+}

@@ -1,0 +1,416 @@
+package requests
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/requests/clock"
+	"github.com/pipa-kr/pipa/services/requests/store/pg"
+)
+
+// A step of a request: the state change, the notice it issues and the ledger entry it appends
+// (API.md: every operation the law says must be recorded appends its entry in the same operation).
+// The first recorded step appends a VIEWING entry, the request log of STD-44-5 (열람등 요구 처리);
+// each later step appends an AMENDMENT that follows it, and the fulfilment of a deletion appends
+// a DESTRUCTION (STD-42-2).
+
+// stepFunc checks a step's input against the request and changes rec.Doc; it returns the notice to
+// issue (nil for none) and what to record in the ledger (nil for nothing).
+type stepFunc func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error)
+
+// record is what a step tells the ledger.
+type record struct {
+	note       string
+	refusal    string
+	copyGiven  string
+	kind       ledgerv1.EntryKind // VIEWING or DESTRUCTION when not an amendment
+	standalone bool               // a new entry even after the first (a destruction)
+}
+
+func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc) (*requestsv1.Request, error) {
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, name, staffRoles)
+	if err != nil {
+		return nil, err
+	}
+	officer := "unknown"
+	if p, ok := auth.FromContext(ctx); ok {
+		officer = p.Subject
+		if p.Name != "" {
+			officer = p.Name + " (" + p.Subject + ")"
+		}
+	}
+	var issuer string
+	if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err == nil {
+		issuer = u.GetDisplayName()
+	}
+	rec, seqs, err := s.store.Transition(ctx, tenant, unit, receipt, etag, func(rec *pg.Record) (*pg.Change, error) {
+		if !slices.Contains(transitions[step], rec.Doc.GetState()) {
+			reason, msg := precondition(step, rec.Doc.GetState())
+			return nil, apierr.Precondition(reason, msg)
+		}
+		now := s.now()
+		prior := len(rec.Doc.GetLedger())
+		notice, rr, err := fn(rec, now)
+		if err != nil {
+			return nil, err
+		}
+		ch := &pg.Change{}
+		if notice != nil {
+			notice.Form = typeRules[rec.Doc.GetType()].form
+			if notice.Reason != nil && notice.Reason.ObjectionMethod == "" {
+				notice.Reason.ObjectionMethod = defaultObjection
+			}
+			if notice.Html, err = renderNotice(rec, notice, issuer, now); err != nil {
+				return nil, err
+			}
+			ch.Notice = notice
+		}
+		if rr != nil {
+			ch.Steps = []pg.Step{s.ledgerStep(rec, step, officer, prior, rr, now)}
+		}
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Deliver now, so the answer usually carries the entry's index; if the ledger is out, the
+	// outbox job delivers it later and the step shows pending.
+	for _, seq := range seqs {
+		if _, err := s.ledger.Deliver(ctx, tenant, receipt, seq); err != nil {
+			s.ledger.log.Warn("ledger entry left to the outbox", "request", rec.Doc.GetName(), "seq", seq, "err", err)
+			break
+		}
+	}
+	if len(seqs) > 0 {
+		if rec, err = s.store.Get(ctx, tenant, unit, receipt); err != nil {
+			return nil, err
+		}
+	}
+	return s.view(rec), nil
+}
+
+// ledgerStep builds the entry of a step: the request log entry first, amendments after it.
+func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr *record, now time.Time) pg.Step {
+	rule := typeRules[rec.Doc.GetType()]
+	e := &ledgerv1.Entry{OccurTime: timestamppb.New(now), Handler: officer, Request: rec.Doc.GetName(), Note: rr.note}
+	parent := "tenants/" + rec.Tenant + "/units/" + rec.Unit
+	reqID := fmt.Sprintf("requests/%s/%s/%d", rec.Tenant, rec.Doc.GetReceiptNumber(), prior+1)
+	st := pg.Step{Name: step, Entry: &ledgerv1.AppendEntryRequest{Parent: parent, Entry: e, RequestId: reqID}}
+	if prior > 0 && !rr.standalone {
+		e.Kind = ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT
+		e.AmendmentKind = ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION
+		zero := int64(0)
+		e.Follows = &zero // replaced by the first entry's index on delivery
+		e.RefusalReason, e.CopyGiven = rr.refusal, rr.copyGiven
+		st.Follows = 1
+		return st
+	}
+	e.Kind = rr.kind
+	e.FileName = subjectMatter(rec)
+	e.LegalBasis = rule.law
+	switch rr.kind {
+	case ledgerv1.EntryKind_ENTRY_KIND_PROVISION:
+		// STD-42-1 and DEC-15: recipient, purpose, basis, items, period, form, safety requests.
+		p := rec.Doc.GetProvision()
+		e.Counterparty = p.GetRequestingBody()
+		e.CounterpartyOfficer = strings.TrimSpace(p.GetOfficerTitle() + " " + rec.Personal.Requester.GetName())
+		e.Purpose = rec.Doc.GetPurpose()
+		e.LegalBasis = provisionGrounds[p.GetGround()].text + "; " + p.GetLegalBasis()
+		e.Items = p.GetItems()
+		e.Form = provisionFormLabel[p.GetForm()]
+		e.Period = p.GetPeriodStartDate() + " ~ " + p.GetPeriodEndDate()
+		e.DestructionDueDate = p.GetDestructionDueDate()
+		e.SafetyRequests = rec.Doc.GetGrant().GetSafetyRequests()
+	case ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION:
+		e.DestructionMethod = "정보주체의 삭제 요구에 따른 영구삭제(복구 불가, PIPA-36-3)"
+	default:
+		// STD-44-5: requester, file and content, purpose, refusal reason, copy, official.
+		e.Purpose = rec.Doc.GetPurpose()
+		if e.Purpose == "" {
+			e.Purpose = rule.label + " 요구"
+		}
+		e.Counterparty = "정보주체"
+		if a := rec.Doc.GetAgency(); a != nil {
+			e.Counterparty = "대리인 (" + a.GetRelationship() + ")"
+		}
+		p := rec.Personal.Requester
+		e.RequesterName = p.GetName()
+		e.RequesterContact = firstNonEmpty(p.GetPhone(), p.GetEmail(), p.GetAddress())
+		e.RefusalReason, e.CopyGiven = rr.refusal, rr.copyGiven
+	}
+	return st
+}
+
+// subjectMatter is the 파일명 and content requested (STD-44-5 2).
+func subjectMatter(rec *pg.Record) string {
+	r := rec.Doc
+	label := typeRules[r.GetType()].label
+	f := r.GetFootage()
+	if p := r.GetProvision(); p != nil {
+		f = p.GetFootage()
+		if f == nil {
+			return strings.Join(p.GetItems(), ", ") + " (" + label + ")"
+		}
+	}
+	if f != nil {
+		return fmt.Sprintf("%s %s %s ~ %s (%s)", f.GetSite()[strings.LastIndex(f.GetSite(), "/")+1:], f.GetCameraLocation(),
+			f.GetStartTime().AsTime().In(pg.Seoul).Format("2006-01-02 15:04"),
+			f.GetEndTime().AsTime().In(pg.Seoul).Format("2006-01-02 15:04"), label)
+	}
+	if f := r.GetFile(); f != "" {
+		return f[strings.LastIndex(f, "/")+1:] + " (" + label + ")"
+	}
+	return label + " " + receiptNote(r)
+}
+
+func receiptNote(r *requestsv1.Request) string { return "접수번호 " + r.GetReceiptNumber() }
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func reasonText(r *requestsv1.Reason) string {
+	var parts []string
+	for _, g := range r.GetGrounds() {
+		parts = append(parts, groundText[g])
+	}
+	return strings.Join(append(parts, r.GetText()), "; ")
+}
+
+// checkReason validates a decision's reason: a missing or foreign ground is the kind of invalid
+// transition the workflow refuses (FailedPrecondition), other faults are bad input.
+func checkReason(t rtype, r *requestsv1.Reason) error {
+	var vs apierr.Violations
+	validateReason(&vs, t, r)
+	for _, v := range vs {
+		if v.Field == "reason.grounds" {
+			return apierr.Precondition("GROUND_REQUIRED", v.Description, vs...)
+		}
+	}
+	return vs.Err()
+}
+
+func (s *Server) VerifyIdentity(ctx context.Context, req *requestsv1.VerifyIdentityRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "verifyIdentity", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		v := req.GetVerification()
+		var vs apierr.Violations
+		m := v.GetMethod()
+		switch {
+		case m == 0 || requestsv1.VerificationMethod_name[int32(m)] == "":
+			vs.Add("verification.method", "DEC-46", "method is required: RESIDENT_CARD, DRIVER_LICENSE, PASSPORT, ADMIN_DATA_SHARING or ONLINE_AUTH")
+		case rec.Doc.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION:
+			if m != requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT && m > requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT {
+				vs.Add("verification.method", "STD-40", "another body's request is verified by its official document (OFFICIAL_DOCUMENT) or the officer's ID card")
+			}
+		case m == requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT:
+			vs.Add("verification.method", "DEC-46", "OFFICIAL_DOCUMENT verifies another body's provision request, not a data subject")
+		case typeRules[rec.Doc.GetType()].cctv && m > requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT:
+			vs.Add("verification.method", "STD-44-3", "a CCTV request is verified by ID card: RESIDENT_CARD, DRIVER_LICENSE or PASSPORT")
+		}
+		if rec.Doc.GetAgency() != nil {
+			checkText(&vs, "verification.agency_evidence", v.GetAgencyEvidence(), true)
+		}
+		checkText(&vs, "verification.note", v.GetNote(), false)
+		if err := vs.Err(); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.Verification = &requestsv1.Verification{Method: m, VerifiedBy: officerOf(ctx),
+			VerifyTime: timestamppb.New(now), AgencyEvidence: v.GetAgencyEvidence(), Note: v.GetNote()}
+		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
+		return nil, nil, nil
+	})
+}
+
+func officerOf(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p.Subject
+	}
+	return ""
+}
+
+func (s *Server) ApproveRequest(ctx context.Context, req *requestsv1.ApproveRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "approve", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		var vs apierr.Violations
+		validateGrant(&vs, rec.Doc.GetType(), req.GetGrant())
+		if err := vs.Err(); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State, rec.Doc.Grant, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_APPROVED, req.GetGrant(), nil
+		rr, err := s.granted(rec, now, "결정: 승인")
+		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_APPROVAL, Grant: req.GetGrant()}, rr, err
+	})
+}
+
+func (s *Server) PartiallyApproveRequest(ctx context.Context, req *requestsv1.PartiallyApproveRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "partiallyApprove", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		if err := checkReason(rec.Doc.GetType(), req.GetReason()); err != nil {
+			return nil, nil, err
+		}
+		var vs apierr.Violations
+		validateGrant(&vs, rec.Doc.GetType(), req.GetGrant())
+		if err := vs.Err(); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State, rec.Doc.Grant, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_APPROVED, req.GetGrant(), req.GetReason()
+		rr, err := s.granted(rec, now, "결정: 일부 승인")
+		if rr != nil {
+			rr.refusal = reasonText(req.GetReason())
+		}
+		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_PARTIAL, Grant: req.GetGrant(), Reason: req.GetReason()}, rr, err
+	})
+}
+
+// granted is what an approval records: the request log entry (STD-44-5), or for another body's
+// request the PROVISION entry (STD-42-1, DEC-15), after which PIPA-18-4 may require publication.
+func (s *Server) granted(rec *pg.Record, now time.Time, note string) (*record, error) {
+	rr := &record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: note + " (" + receiptNote(rec.Doc) + ")"}
+	if rec.Doc.GetType() != requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
+		return rr, nil
+	}
+	rr.kind, rr.standalone = ledgerv1.EntryKind_ENTRY_KIND_PROVISION, true
+	if provisionGrounds[rec.Doc.GetProvision().GetGround()].publish {
+		due, err := s.cal.Publication(now) // PIPA-18-4: within 30 days
+		if err != nil {
+			return nil, err
+		}
+		rec.Doc.PublicationDueDate = due.In(pg.Seoul).Format(time.DateOnly)
+	}
+	return rr, nil
+}
+
+func (s *Server) DeferRequest(ctx context.Context, req *requestsv1.DeferRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "defer", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		t := rec.Doc.GetType()
+		if t == requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION {
+			// DEC-44-3-5: extended by 30 days, twice at most, with notice; the clock keeps running.
+			due, err := s.cal.Extend(rec.Doc.GetReceiveTime().AsTime(), int(rec.Doc.GetExtensions()))
+			if err == clock.ErrExtensionLimit {
+				return nil, nil, apierr.Precondition("EXTENSION_LIMIT", "an automated-decision request is extended twice at most (DEC-44-3-5)")
+			} else if err != nil {
+				return nil, nil, err
+			}
+			var vs apierr.Violations
+			checkText(&vs, "reason.text", req.GetReason().GetText(), true)
+			if err := vs.Err(); err != nil {
+				return nil, nil, err
+			}
+			rec.Doc.Extensions++
+			setDue(rec.Doc, due)
+			rec.Doc.Reason = req.GetReason()
+			return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_DEFERRAL, Reason: req.GetReason()},
+				&record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: fmt.Sprintf("처리기간 연장 %d회, 새 기한 %s", rec.Doc.Extensions, rec.Doc.DueDate)}, nil
+		}
+		if !typeRules[t].deferrable {
+			return nil, nil, apierr.Precondition("NOT_DEFERRABLE", "only access and CCTV access or existence requests may be deferred (PIPA-35-3, DEC-42-2)")
+		}
+		if err := checkReason(t, req.GetReason()); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_DEFERRED, req.GetReason()
+		setDue(rec.Doc, time.Time{}) // STD-31-1: a new clock starts when the reason ends
+		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_DEFERRAL, Reason: req.GetReason()},
+			&record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: "결정: 연기 (" + receiptNote(rec.Doc) + ")",
+				refusal: reasonText(req.GetReason())}, nil
+	})
+}
+
+func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "resume", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		ended := now
+		if d := req.GetReasonEndDate(); d != "" {
+			var vs apierr.Violations
+			checkDate(&vs, "reason_end_date", d, now)
+			if err := vs.Err(); err != nil {
+				return nil, nil, err
+			}
+			day, _ := time.ParseInLocation(time.DateOnly, d, pg.Seoul)
+			if day.Before(rec.Doc.GetUpdateTime().AsTime().In(pg.Seoul).Truncate(24 * time.Hour).Add(-24 * time.Hour)) {
+				return nil, nil, apierr.Invalid(apierr.Violation{Field: "reason_end_date", Rule: "STD-31-1",
+					Description: "the deferral's reason cannot end before the request was deferred"})
+			}
+			ended = day
+		}
+		due, err := s.cal.Resume(ended) // STD-31-1
+		if err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
+		setDue(rec.Doc, due)
+		return nil, &record{note: "연기 사유 해소 " + ended.In(pg.Seoul).Format(time.DateOnly) + ", 새 기한 " + rec.Doc.DueDate + " (STD-31-1)"}, nil
+	})
+}
+
+func (s *Server) RefuseRequest(ctx context.Context, req *requestsv1.RefuseRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "refuse", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		if err := checkReason(rec.Doc.GetType(), req.GetReason()); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State, rec.Doc.Reason, rec.Doc.Grant = requestsv1.RequestState_REQUEST_STATE_REFUSED, req.GetReason(), nil
+		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_REFUSAL, Reason: req.GetReason()},
+			&record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: "결정: 거절 (" + receiptNote(rec.Doc) + ")",
+				refusal: reasonText(req.GetReason())}, nil
+	})
+}
+
+func (s *Server) FulfillRequest(ctx context.Context, req *requestsv1.FulfillRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "fulfill", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		var vs apierr.Violations
+		checkText(&vs, "note", req.GetNote(), true)
+		checkText(&vs, "copy_given", req.GetCopyGiven(), false)
+		if err := vs.Err(); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_FULFILLED
+		rr := &record{note: "이행: " + req.GetNote(), copyGiven: req.GetCopyGiven()}
+		if t := rec.Doc.GetType(); t == requestsv1.RequestType_REQUEST_TYPE_DELETION || t == requestsv1.RequestType_REQUEST_TYPE_CCTV_DELETION {
+			rr.kind, rr.standalone = ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, true // STD-42-2
+		}
+		return nil, rr, nil
+	})
+}
+
+func (s *Server) WithdrawRequest(ctx context.Context, req *requestsv1.WithdrawRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "withdraw", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		var vs apierr.Violations
+		checkText(&vs, "note", req.GetNote(), false)
+		if err := vs.Err(); err != nil {
+			return nil, nil, err
+		}
+		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_WITHDRAWN
+		setDue(rec.Doc, time.Time{})
+		if len(rec.Doc.GetLedger()) == 0 {
+			return nil, nil, nil // nothing was decided or done: nothing to record
+		}
+		return nil, &record{note: strings.TrimSpace("취하 " + req.GetNote())}, nil
+	})
+}
+
+func (s *Server) CloseRequest(ctx context.Context, req *requestsv1.CloseRequestRequest) (*requestsv1.Request, error) {
+	return s.step(ctx, req.GetName(), req.GetEtag(), "close", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
+		if rec.Doc.GetState() != requestsv1.RequestState_REQUEST_STATE_WITHDRAWN && len(rec.Doc.GetNotices()) == 0 {
+			return nil, nil, apierr.Precondition("NOTICE_REQUIRED", "a request closes only once a decision's notice is issued (PIPA-35-3, DEC-43-3)")
+		}
+		rec.Doc.State, rec.Doc.CloseTime = requestsv1.RequestState_REQUEST_STATE_CLOSED, timestamppb.New(now)
+		setDue(rec.Doc, time.Time{})
+		if len(rec.Doc.GetLedger()) == 0 {
+			return nil, nil, nil
+		}
+		return nil, &record{note: "종결"}, nil
+	})
+}
