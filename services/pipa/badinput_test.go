@@ -126,6 +126,14 @@ func TestBadTenantInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "tenant.notice_lead_days", rule: "NOTICE-7D"},
 		{name: "notice lead days negative", call: create("iksan", "", tenant(func(x *registryv1.Tenant) { x.NoticeLeadDays = -1 })),
 			code: codes.InvalidArgument, field: "tenant.notice_lead_days", rule: "NOTICE-7D"},
+		{name: "closure without a date", call: create("iksan", "", tenant(func(x *registryv1.Tenant) {
+			x.Closures = []*registryv1.Closure{{Name: "개청기념일"}}
+		})), code: codes.InvalidArgument, field: "tenant.closures[0].date", rule: "required"},
+		{name: "closure listed twice", call: create("iksan", "", tenant(func(x *registryv1.Tenant) {
+			x.Closures = []*registryv1.Closure{{Date: "2026-05-01", Name: "a"}, {Date: "2026-05-01", Name: "b"}}
+		})), code: codes.InvalidArgument, field: "tenant.closures[1].date", rule: "unique"},
+		{name: "holiday year already shipped", call: create("iksan", "", tenant(func(x *registryv1.Tenant) { x.HolidayYears = []int32{2026} })),
+			code: codes.InvalidArgument, field: "tenant.holiday_years[0]", rule: "range"},
 		{name: "bad phone", call: create("iksan", "", tenant(func(x *registryv1.Tenant) { x.Phone = "call us" })),
 			code: codes.InvalidArgument, field: "tenant.phone", rule: "format"},
 		{name: "duplicate id", call: create("jeongeup", "", tenant(none)),

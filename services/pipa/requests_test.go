@@ -15,10 +15,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 )
 
@@ -232,12 +234,17 @@ func withChannel(r *requestsv1.Request) *requestsv1.Request {
 }
 
 // Due dates follow the tenant's default counting (민법 157, 161): across 추석 and 한글날 2025,
-// and a deadline on the 3·1절 substitute holiday of 2026 moving to the next working day
-// (PIPA-35-3); a deferral stops the clock and its end starts a new 10 days (STD-31-1).
+// a deadline on the 3·1절 substitute holiday of 2026 or on a closure the tenant declared moving
+// to the next working day (PIPA-35-3); a deferral stops the clock and its end starts a new 10
+// days (STD-31-1).
 func TestRequestDueDates(t *testing.T) {
 	s := startStack(t)
 	s.load("jeongeup-library.yaml")
 	cl := s.requests()
+	_, err := s.cl.UpdateTenant(s.admin(), &registryv1.UpdateTenantRequest{
+		Tenant:     &registryv1.Tenant{Name: "tenants/jeongeup", Closures: []*registryv1.Closure{{Date: "2026-11-12", Name: "개청기념일"}}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"closures"}}})
+	require.NoError(t, err)
 	staff := s.as(auth.RoleHandler, libraryUnit)
 	create := func(received string) *requestsv1.Request {
 		at, err := time.ParseInLocation("2006-01-02 15:04", received, seoul(t))
@@ -251,9 +258,9 @@ func TestRequestDueDates(t *testing.T) {
 	require.Equal(t, "2026-03-03", create("2026-02-20 14:00").GetDueDate(), "day 10 is 2026-03-02, the 3·1절 substitute holiday")
 
 	r := create("2026-11-02 10:00")
-	require.Equal(t, "2026-11-12", r.GetDueDate())
+	require.Equal(t, "2026-11-13", r.GetDueDate(), "day 10, 2026-11-12, is the tenant's closure")
 	name := r.GetName()
-	_, err := cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
 		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_RESIDENT_CARD}})
 	require.NoError(t, err)
 	d, err := cl.DeferRequest(staff, &requestsv1.DeferRequestRequest{Name: name, Reason: &requestsv1.Reason{

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,6 +69,25 @@ func validateTenant(t *registryv1.Tenant) apierr.Violations {
 		vs.Add("tenant.notice_lead_days", "NOTICE-7D", "must be between 1 and 90 days (got %d)", d)
 	}
 	checkPhone(&vs, "tenant.phone", t.GetPhone())
+	if registryv1.DayCounting_name[int32(t.GetDayCounting())] == "" {
+		vs.Add("tenant.day_counting", "PIPA-35-3", "unknown day counting %d", t.GetDayCounting())
+	}
+	seen := map[string]bool{}
+	for i, c := range t.GetClosures() {
+		f := fmt.Sprintf("tenant.closures[%d]", i)
+		if checkDate(&vs, f+".date", c.GetDate()) && seen[c.GetDate()] {
+			vs.Add(f+".date", "unique", "%s is listed twice", c.GetDate())
+		} else if c.GetDate() == "" {
+			vs.Add(f+".date", "required", "must be a date YYYY-MM-DD")
+		}
+		seen[c.GetDate()] = true
+		required(&vs, f+".name", c.GetName())
+	}
+	for i, y := range t.GetHolidayYears() {
+		if y < 2028 || y > 2100 {
+			vs.Add(fmt.Sprintf("tenant.holiday_years[%d]", i), "range", "years 2024–2027 are shipped; list later years up to 2100 (got %d)", y)
+		}
+	}
 	return vs
 }
 

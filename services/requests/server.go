@@ -52,18 +52,14 @@ type Server struct {
 	ledger   *Deliverer
 	// token is the service's own credential, for the registry calls of public methods.
 	token func() (string, error)
-	cal   *clock.Calendar
+	cals  calendars
 	now   func() time.Time
 }
 
 // New returns the service. ledger delivers the steps' entries; token is the service credential.
 func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger *Deliverer, token func() (string, error)) (*Server, error) {
-	cal, err := clock.New(clock.Settings{})
-	if err != nil {
-		return nil, err
-	}
 	return &Server{store: store, units: &unitauth.Units{Registry: registry}, registry: registry,
-		ledger: ledger, token: token, cal: cal, now: time.Now}, nil
+		ledger: ledger, token: token, cals: calendars{byID: map[string]cachedCalendar{}}, now: time.Now}, nil
 }
 
 func (s *Server) SubmitRequest(ctx context.Context, req *requestsv1.SubmitRequestRequest) (*requestsv1.SubmitRequestResponse, error) {
@@ -185,7 +181,7 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 	var due time.Time
 	if days := typeRules[r.GetType()].days; days > 0 {
 		var err error
-		if due, err = s.cal.Due(receive, days); err != nil {
+		if due, err = s.due(ctx, tenant, func(c *clock.Calendar) (time.Time, error) { return c.Due(receive, days) }); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -49,6 +50,9 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 		if p.Name != "" {
 			officer = p.Name + " (" + p.Subject + ")"
 		}
+	}
+	if _, err := s.calendar(ctx, tenant); err != nil { // fetched before the row is locked
+		return nil, err
 	}
 	var issuer string
 	if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err == nil {
@@ -252,7 +256,7 @@ func (s *Server) ApproveRequest(ctx context.Context, req *requestsv1.ApproveRequ
 			return nil, nil, err
 		}
 		rec.Doc.State, rec.Doc.Grant, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_APPROVED, req.GetGrant(), nil
-		rr, err := s.granted(rec, now, "결정: 승인")
+		rr, err := s.granted(ctx, rec, now, "결정: 승인")
 		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_APPROVAL, Grant: req.GetGrant()}, rr, err
 	})
 }
@@ -268,7 +272,7 @@ func (s *Server) PartiallyApproveRequest(ctx context.Context, req *requestsv1.Pa
 			return nil, nil, err
 		}
 		rec.Doc.State, rec.Doc.Grant, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_APPROVED, req.GetGrant(), req.GetReason()
-		rr, err := s.granted(rec, now, "결정: 일부 승인")
+		rr, err := s.granted(ctx, rec, now, "결정: 일부 승인")
 		if rr != nil {
 			rr.refusal = reasonText(req.GetReason())
 		}
@@ -278,14 +282,14 @@ func (s *Server) PartiallyApproveRequest(ctx context.Context, req *requestsv1.Pa
 
 // granted is what an approval records: the request log entry (STD-44-5), or for another body's
 // request the PROVISION entry (STD-42-1, DEC-15), after which PIPA-18-4 may require publication.
-func (s *Server) granted(rec *pg.Record, now time.Time, note string) (*record, error) {
+func (s *Server) granted(ctx context.Context, rec *pg.Record, now time.Time, note string) (*record, error) {
 	rr := &record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: note + " (" + receiptNote(rec.Doc) + ")"}
 	if rec.Doc.GetType() != requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
 		return rr, nil
 	}
 	rr.kind, rr.standalone = ledgerv1.EntryKind_ENTRY_KIND_PROVISION, true
 	if provisionGrounds[rec.Doc.GetProvision().GetGround()].publish {
-		due, err := s.cal.Publication(now) // PIPA-18-4: within 30 days
+		due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) { return c.Publication(now) }) // PIPA-18-4: within 30 days
 		if err != nil {
 			return nil, err
 		}
@@ -299,8 +303,10 @@ func (s *Server) DeferRequest(ctx context.Context, req *requestsv1.DeferRequestR
 		t := rec.Doc.GetType()
 		if t == requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION {
 			// DEC-44-3-5: extended by 30 days, twice at most, with notice; the clock keeps running.
-			due, err := s.cal.Extend(rec.Doc.GetReceiveTime().AsTime(), int(rec.Doc.GetExtensions()))
-			if err == clock.ErrExtensionLimit {
+			due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) {
+				return c.Extend(rec.Doc.GetReceiveTime().AsTime(), int(rec.Doc.GetExtensions()))
+			})
+			if errors.Is(err, clock.ErrExtensionLimit) {
 				return nil, nil, apierr.Precondition("EXTENSION_LIMIT", "an automated-decision request is extended twice at most (DEC-44-3-5)")
 			} else if err != nil {
 				return nil, nil, err
@@ -346,7 +352,7 @@ func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeReques
 			}
 			ended = day
 		}
-		due, err := s.cal.Resume(ended) // STD-31-1
+		due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) { return c.Resume(ended) }) // STD-31-1
 		if err != nil {
 			return nil, nil, err
 		}

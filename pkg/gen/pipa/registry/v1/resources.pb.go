@@ -22,6 +22,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How a tenant counts a period of days.
+type DayCounting int32
+
+const (
+	// The default: as DAY_COUNTING_CIVIL_CODE.
+	DayCounting_DAY_COUNTING_UNSPECIFIED DayCounting = 0
+	// 민법 제157조·제161조: the day of receipt is not counted, and a last day on a Saturday, Sunday or
+	// holiday moves to the next working day.
+	DayCounting_DAY_COUNTING_CIVIL_CODE DayCounting = 1
+	// Calendar days from the day after receipt; the last day never moves.
+	DayCounting_DAY_COUNTING_CALENDAR_DAYS DayCounting = 2
+	// 민원 처리에 관한 법률 제19조: only working days count, the day of receipt included.
+	DayCounting_DAY_COUNTING_WORKING_DAYS DayCounting = 3
+)
+
+// Enum value maps for DayCounting.
+var (
+	DayCounting_name = map[int32]string{
+		0: "DAY_COUNTING_UNSPECIFIED",
+		1: "DAY_COUNTING_CIVIL_CODE",
+		2: "DAY_COUNTING_CALENDAR_DAYS",
+		3: "DAY_COUNTING_WORKING_DAYS",
+	}
+	DayCounting_value = map[string]int32{
+		"DAY_COUNTING_UNSPECIFIED":   0,
+		"DAY_COUNTING_CIVIL_CODE":    1,
+		"DAY_COUNTING_CALENDAR_DAYS": 2,
+		"DAY_COUNTING_WORKING_DAYS":  3,
+	}
+)
+
+func (x DayCounting) Enum() *DayCounting {
+	p := new(DayCounting)
+	*p = x
+	return p
+}
+
+func (x DayCounting) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DayCounting) Descriptor() protoreflect.EnumDescriptor {
+	return file_pipa_registry_v1_resources_proto_enumTypes[0].Descriptor()
+}
+
+func (DayCounting) Type() protoreflect.EnumType {
+	return &file_pipa_registry_v1_resources_proto_enumTypes[0]
+}
+
+func (x DayCounting) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DayCounting.Descriptor instead.
+func (DayCounting) EnumDescriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{0}
+}
+
 // What kind of body a tenant is.
 type TenantKind int32
 
@@ -70,11 +128,11 @@ func (x TenantKind) String() string {
 }
 
 func (TenantKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_pipa_registry_v1_resources_proto_enumTypes[0].Descriptor()
+	return file_pipa_registry_v1_resources_proto_enumTypes[1].Descriptor()
 }
 
 func (TenantKind) Type() protoreflect.EnumType {
-	return &file_pipa_registry_v1_resources_proto_enumTypes[0]
+	return &file_pipa_registry_v1_resources_proto_enumTypes[1]
 }
 
 func (x TenantKind) Number() protoreflect.EnumNumber {
@@ -83,7 +141,7 @@ func (x TenantKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TenantKind.Descriptor instead.
 func (TenantKind) EnumDescriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{0}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{1}
 }
 
 // The statutory roles an officer may hold.
@@ -138,11 +196,11 @@ func (x OfficerRole) String() string {
 }
 
 func (OfficerRole) Descriptor() protoreflect.EnumDescriptor {
-	return file_pipa_registry_v1_resources_proto_enumTypes[1].Descriptor()
+	return file_pipa_registry_v1_resources_proto_enumTypes[2].Descriptor()
 }
 
 func (OfficerRole) Type() protoreflect.EnumType {
-	return &file_pipa_registry_v1_resources_proto_enumTypes[1]
+	return &file_pipa_registry_v1_resources_proto_enumTypes[2]
 }
 
 func (x OfficerRole) Number() protoreflect.EnumNumber {
@@ -151,7 +209,7 @@ func (x OfficerRole) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OfficerRole.Descriptor instead.
 func (OfficerRole) EnumDescriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 // PIPA 25(1): the only grounds for fixed cameras in public places.
@@ -206,11 +264,11 @@ func (x CctvGround) String() string {
 }
 
 func (CctvGround) Descriptor() protoreflect.EnumDescriptor {
-	return file_pipa_registry_v1_resources_proto_enumTypes[2].Descriptor()
+	return file_pipa_registry_v1_resources_proto_enumTypes[3].Descriptor()
 }
 
 func (CctvGround) Type() protoreflect.EnumType {
-	return &file_pipa_registry_v1_resources_proto_enumTypes[2]
+	return &file_pipa_registry_v1_resources_proto_enumTypes[3]
 }
 
 func (x CctvGround) Number() protoreflect.EnumNumber {
@@ -219,7 +277,7 @@ func (x CctvGround) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CctvGround.Descriptor instead.
 func (CctvGround) EnumDescriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 // The two published policies a unit maintains.
@@ -258,11 +316,11 @@ func (x PolicyKind) String() string {
 }
 
 func (PolicyKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_pipa_registry_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_pipa_registry_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (PolicyKind) Type() protoreflect.EnumType {
-	return &file_pipa_registry_v1_resources_proto_enumTypes[3]
+	return &file_pipa_registry_v1_resources_proto_enumTypes[4]
 }
 
 func (x PolicyKind) Number() protoreflect.EnumNumber {
@@ -271,7 +329,7 @@ func (x PolicyKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PolicyKind.Descriptor instead.
 func (PolicyKind) EnumDescriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // Lifecycle of a policy version.
@@ -314,11 +372,11 @@ func (x PolicyState) String() string {
 }
 
 func (PolicyState) Descriptor() protoreflect.EnumDescriptor {
-	return file_pipa_registry_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_pipa_registry_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (PolicyState) Type() protoreflect.EnumType {
-	return &file_pipa_registry_v1_resources_proto_enumTypes[4]
+	return &file_pipa_registry_v1_resources_proto_enumTypes[5]
 }
 
 func (x PolicyState) Number() protoreflect.EnumNumber {
@@ -327,7 +385,7 @@ func (x PolicyState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PolicyState.Descriptor instead.
 func (PolicyState) EnumDescriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // Where a non-draft version stands on a given day, decided by its dates.
@@ -370,11 +428,11 @@ func (x PolicyStanding) String() string {
 }
 
 func (PolicyStanding) Descriptor() protoreflect.EnumDescriptor {
-	return file_pipa_registry_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_pipa_registry_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (PolicyStanding) Type() protoreflect.EnumType {
-	return &file_pipa_registry_v1_resources_proto_enumTypes[5]
+	return &file_pipa_registry_v1_resources_proto_enumTypes[6]
 }
 
 func (x PolicyStanding) Number() protoreflect.EnumNumber {
@@ -383,7 +441,7 @@ func (x PolicyStanding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PolicyStanding.Descriptor instead.
 func (PolicyStanding) EnumDescriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // A public body that hosts its departments on pipa: a city, an agency, a school.
@@ -401,8 +459,16 @@ type Tenant struct {
 	NoticeLeadDays int32  `protobuf:"varint,5,opt,name=notice_lead_days,json=noticeLeadDays,proto3" json:"notice_lead_days,omitempty"`
 	HomepageUrl    string `protobuf:"bytes,6,opt,name=homepage_url,json=homepageUrl,proto3" json:"homepage_url,omitempty"`
 	// Main phone of the institution, shown where a policy names no department phone.
-	Phone         string                 `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
-	Address       string                 `protobuf:"bytes,8,opt,name=address,proto3" json:"address,omitempty"`
+	Phone   string `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
+	Address string `protobuf:"bytes,8,opt,name=address,proto3" json:"address,omitempty"`
+	// How statutory periods of requests are counted (PIPA-35-3 and the like).
+	DayCounting DayCounting `protobuf:"varint,9,opt,name=day_counting,json=dayCounting,proto3,enum=pipa.registry.v1.DayCounting" json:"day_counting,omitempty"`
+	// Days the tenant is closed besides the national public holidays pipa ships (2024–2027): a
+	// 지방공휴일, a 임시공휴일 designated later, a declared closure. Deadlines skip them like holidays.
+	Closures []*Closure `protobuf:"bytes,10,rep,name=closures,proto3" json:"closures,omitempty"`
+	// Years beyond the shipped holiday table whose holidays are all listed in closures, so that
+	// deadlines may run into them.
+	HolidayYears  []int32                `protobuf:"varint,11,rep,packed,name=holiday_years,json=holidayYears,proto3" json:"holiday_years,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -496,6 +562,27 @@ func (x *Tenant) GetAddress() string {
 	return ""
 }
 
+func (x *Tenant) GetDayCounting() DayCounting {
+	if x != nil {
+		return x.DayCounting
+	}
+	return DayCounting_DAY_COUNTING_UNSPECIFIED
+}
+
+func (x *Tenant) GetClosures() []*Closure {
+	if x != nil {
+		return x.Closures
+	}
+	return nil
+}
+
+func (x *Tenant) GetHolidayYears() []int32 {
+	if x != nil {
+		return x.HolidayYears
+	}
+	return nil
+}
+
 func (x *Tenant) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -513,6 +600,61 @@ func (x *Tenant) GetUpdateTime() *timestamppb.Timestamp {
 func (x *Tenant) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+// A day the tenant is closed.
+type Closure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// YYYY-MM-DD.
+	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	// e.g. "개청기념일".
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Closure) Reset() {
+	*x = Closure{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Closure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Closure) ProtoMessage() {}
+
+func (x *Closure) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Closure.ProtoReflect.Descriptor instead.
+func (*Closure) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Closure) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *Closure) GetName() string {
+	if x != nil {
+		return x.Name
 	}
 	return ""
 }
@@ -538,7 +680,7 @@ type Unit struct {
 
 func (x *Unit) Reset() {
 	*x = Unit{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[1]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +692,7 @@ func (x *Unit) String() string {
 func (*Unit) ProtoMessage() {}
 
 func (x *Unit) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[1]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +705,7 @@ func (x *Unit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unit.ProtoReflect.Descriptor instead.
 func (*Unit) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Unit) GetName() string {
@@ -654,7 +796,7 @@ type Officer struct {
 
 func (x *Officer) Reset() {
 	*x = Officer{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +808,7 @@ func (x *Officer) String() string {
 func (*Officer) ProtoMessage() {}
 
 func (x *Officer) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +821,7 @@ func (x *Officer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Officer.ProtoReflect.Descriptor instead.
 func (*Officer) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Officer) GetName() string {
@@ -811,7 +953,7 @@ type Site struct {
 
 func (x *Site) Reset() {
 	*x = Site{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +965,7 @@ func (x *Site) String() string {
 func (*Site) ProtoMessage() {}
 
 func (x *Site) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +978,7 @@ func (x *Site) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Site.ProtoReflect.Descriptor instead.
 func (*Site) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Site) GetName() string {
@@ -1012,7 +1154,7 @@ type SitePurpose struct {
 
 func (x *SitePurpose) Reset() {
 	*x = SitePurpose{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1166,7 @@ func (x *SitePurpose) String() string {
 func (*SitePurpose) ProtoMessage() {}
 
 func (x *SitePurpose) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1179,7 @@ func (x *SitePurpose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SitePurpose.ProtoReflect.Descriptor instead.
 func (*SitePurpose) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SitePurpose) GetDescription() string {
@@ -1069,7 +1211,7 @@ type ZoneRetention struct {
 
 func (x *ZoneRetention) Reset() {
 	*x = ZoneRetention{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1223,7 @@ func (x *ZoneRetention) String() string {
 func (*ZoneRetention) ProtoMessage() {}
 
 func (x *ZoneRetention) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1236,7 @@ func (x *ZoneRetention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneRetention.ProtoReflect.Descriptor instead.
 func (*ZoneRetention) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ZoneRetention) GetZone() string {
@@ -1167,7 +1309,7 @@ type PersonalInformationFile struct {
 
 func (x *PersonalInformationFile) Reset() {
 	*x = PersonalInformationFile{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1321,7 @@ func (x *PersonalInformationFile) String() string {
 func (*PersonalInformationFile) ProtoMessage() {}
 
 func (x *PersonalInformationFile) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1334,7 @@ func (x *PersonalInformationFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonalInformationFile.ProtoReflect.Descriptor instead.
 func (*PersonalInformationFile) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PersonalInformationFile) GetName() string {
@@ -1335,7 +1477,7 @@ type Recipient struct {
 
 func (x *Recipient) Reset() {
 	*x = Recipient{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1489,7 @@ func (x *Recipient) String() string {
 func (*Recipient) ProtoMessage() {}
 
 func (x *Recipient) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1502,7 @@ func (x *Recipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
 func (*Recipient) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Recipient) GetRecipient() string {
@@ -1424,7 +1566,7 @@ type Processor struct {
 
 func (x *Processor) Reset() {
 	*x = Processor{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1578,7 @@ func (x *Processor) String() string {
 func (*Processor) ProtoMessage() {}
 
 func (x *Processor) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1591,7 @@ func (x *Processor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Processor.ProtoReflect.Descriptor instead.
 func (*Processor) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Processor) GetName() string {
@@ -1578,7 +1720,7 @@ type PolicyVersion struct {
 
 func (x *PolicyVersion) Reset() {
 	*x = PolicyVersion{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1732,7 @@ func (x *PolicyVersion) String() string {
 func (*PolicyVersion) ProtoMessage() {}
 
 func (x *PolicyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1745,7 @@ func (x *PolicyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyVersion.ProtoReflect.Descriptor instead.
 func (*PolicyVersion) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PolicyVersion) GetName() string {
@@ -1768,7 +1910,7 @@ type Section struct {
 
 func (x *Section) Reset() {
 	*x = Section{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1922,7 @@ func (x *Section) String() string {
 func (*Section) ProtoMessage() {}
 
 func (x *Section) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1935,7 @@ func (x *Section) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Section.ProtoReflect.Descriptor instead.
 func (*Section) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Section) GetItem() string {
@@ -1841,7 +1983,7 @@ type UnitSnapshot struct {
 
 func (x *UnitSnapshot) Reset() {
 	*x = UnitSnapshot{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1995,7 @@ func (x *UnitSnapshot) String() string {
 func (*UnitSnapshot) ProtoMessage() {}
 
 func (x *UnitSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +2008,7 @@ func (x *UnitSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitSnapshot.ProtoReflect.Descriptor instead.
 func (*UnitSnapshot) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UnitSnapshot) GetTenant() *Tenant {
@@ -1933,7 +2075,7 @@ type ComparisonRow struct {
 
 func (x *ComparisonRow) Reset() {
 	*x = ComparisonRow{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2087,7 @@ func (x *ComparisonRow) String() string {
 func (*ComparisonRow) ProtoMessage() {}
 
 func (x *ComparisonRow) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2100,7 @@ func (x *ComparisonRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComparisonRow.ProtoReflect.Descriptor instead.
 func (*ComparisonRow) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ComparisonRow) GetArticle() string {
@@ -2000,7 +2142,7 @@ type Finding struct {
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2154,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2167,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Finding) GetRule() string {
@@ -2087,7 +2229,7 @@ type SiteSign struct {
 
 func (x *SiteSign) Reset() {
 	*x = SiteSign{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2241,7 @@ func (x *SiteSign) String() string {
 func (*SiteSign) ProtoMessage() {}
 
 func (x *SiteSign) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2254,7 @@ func (x *SiteSign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteSign.ProtoReflect.Descriptor instead.
 func (*SiteSign) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SiteSign) GetSite() string {
@@ -2209,7 +2351,7 @@ type PolicyHistoryEntry struct {
 
 func (x *PolicyHistoryEntry) Reset() {
 	*x = PolicyHistoryEntry{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2363,7 @@ func (x *PolicyHistoryEntry) String() string {
 func (*PolicyHistoryEntry) ProtoMessage() {}
 
 func (x *PolicyHistoryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2376,7 @@ func (x *PolicyHistoryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyHistoryEntry.ProtoReflect.Descriptor instead.
 func (*PolicyHistoryEntry) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PolicyHistoryEntry) GetNumber() int32 {
@@ -2325,7 +2467,7 @@ var File_pipa_registry_v1_resources_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" pipa/registry/v1/resources.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x03\n" +
+	" pipa/registry/v1/resources.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x04\n" +
 	"\x06Tenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x120\n" +
@@ -2334,12 +2476,19 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x10notice_lead_days\x18\x05 \x01(\x05R\x0enoticeLeadDays\x12!\n" +
 	"\fhomepage_url\x18\x06 \x01(\tR\vhomepageUrl\x12\x14\n" +
 	"\x05phone\x18\a \x01(\tR\x05phone\x12\x18\n" +
-	"\aaddress\x18\b \x01(\tR\aaddress\x12;\n" +
+	"\aaddress\x18\b \x01(\tR\aaddress\x12@\n" +
+	"\fday_counting\x18\t \x01(\x0e2\x1d.pipa.registry.v1.DayCountingR\vdayCounting\x125\n" +
+	"\bclosures\x18\n" +
+	" \x03(\v2\x19.pipa.registry.v1.ClosureR\bclosures\x12#\n" +
+	"\rholiday_years\x18\v \x03(\x05R\fholidayYears\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xb6\x02\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"1\n" +
+	"\aClosure\x12\x12\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xb6\x02\n" +
 	"\x04Unit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
@@ -2531,7 +2680,12 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\foriginal_url\x18\n" +
 	" \x01(\tR\voriginalUrl\x12!\n" +
 	"\fmajor_change\x18\v \x01(\bR\vmajorChange\x12%\n" +
-	"\x0echange_summary\x18\f \x01(\tR\rchangeSummary*\xc0\x01\n" +
+	"\x0echange_summary\x18\f \x01(\tR\rchangeSummary*\x87\x01\n" +
+	"\vDayCounting\x12\x1c\n" +
+	"\x18DAY_COUNTING_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17DAY_COUNTING_CIVIL_CODE\x10\x01\x12\x1e\n" +
+	"\x1aDAY_COUNTING_CALENDAR_DAYS\x10\x02\x12\x1d\n" +
+	"\x19DAY_COUNTING_WORKING_DAYS\x10\x03*\xc0\x01\n" +
 	"\n" +
 	"TenantKind\x12\x1b\n" +
 	"\x17TENANT_KIND_UNSPECIFIED\x10\x00\x12 \n" +
@@ -2585,75 +2739,79 @@ func file_pipa_registry_v1_resources_proto_rawDescGZIP() []byte {
 	return file_pipa_registry_v1_resources_proto_rawDescData
 }
 
-var file_pipa_registry_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_pipa_registry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_pipa_registry_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_pipa_registry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pipa_registry_v1_resources_proto_goTypes = []any{
-	(TenantKind)(0),                 // 0: pipa.registry.v1.TenantKind
-	(OfficerRole)(0),                // 1: pipa.registry.v1.OfficerRole
-	(CctvGround)(0),                 // 2: pipa.registry.v1.CctvGround
-	(PolicyKind)(0),                 // 3: pipa.registry.v1.PolicyKind
-	(PolicyState)(0),                // 4: pipa.registry.v1.PolicyState
-	(PolicyStanding)(0),             // 5: pipa.registry.v1.PolicyStanding
-	(*Tenant)(nil),                  // 6: pipa.registry.v1.Tenant
-	(*Unit)(nil),                    // 7: pipa.registry.v1.Unit
-	(*Officer)(nil),                 // 8: pipa.registry.v1.Officer
-	(*Site)(nil),                    // 9: pipa.registry.v1.Site
-	(*SitePurpose)(nil),             // 10: pipa.registry.v1.SitePurpose
-	(*ZoneRetention)(nil),           // 11: pipa.registry.v1.ZoneRetention
-	(*PersonalInformationFile)(nil), // 12: pipa.registry.v1.PersonalInformationFile
-	(*Recipient)(nil),               // 13: pipa.registry.v1.Recipient
-	(*Processor)(nil),               // 14: pipa.registry.v1.Processor
-	(*PolicyVersion)(nil),           // 15: pipa.registry.v1.PolicyVersion
-	(*Section)(nil),                 // 16: pipa.registry.v1.Section
-	(*UnitSnapshot)(nil),            // 17: pipa.registry.v1.UnitSnapshot
-	(*ComparisonRow)(nil),           // 18: pipa.registry.v1.ComparisonRow
-	(*Finding)(nil),                 // 19: pipa.registry.v1.Finding
-	(*SiteSign)(nil),                // 20: pipa.registry.v1.SiteSign
-	(*PolicyHistoryEntry)(nil),      // 21: pipa.registry.v1.PolicyHistoryEntry
-	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
+	(DayCounting)(0),                // 0: pipa.registry.v1.DayCounting
+	(TenantKind)(0),                 // 1: pipa.registry.v1.TenantKind
+	(OfficerRole)(0),                // 2: pipa.registry.v1.OfficerRole
+	(CctvGround)(0),                 // 3: pipa.registry.v1.CctvGround
+	(PolicyKind)(0),                 // 4: pipa.registry.v1.PolicyKind
+	(PolicyState)(0),                // 5: pipa.registry.v1.PolicyState
+	(PolicyStanding)(0),             // 6: pipa.registry.v1.PolicyStanding
+	(*Tenant)(nil),                  // 7: pipa.registry.v1.Tenant
+	(*Closure)(nil),                 // 8: pipa.registry.v1.Closure
+	(*Unit)(nil),                    // 9: pipa.registry.v1.Unit
+	(*Officer)(nil),                 // 10: pipa.registry.v1.Officer
+	(*Site)(nil),                    // 11: pipa.registry.v1.Site
+	(*SitePurpose)(nil),             // 12: pipa.registry.v1.SitePurpose
+	(*ZoneRetention)(nil),           // 13: pipa.registry.v1.ZoneRetention
+	(*PersonalInformationFile)(nil), // 14: pipa.registry.v1.PersonalInformationFile
+	(*Recipient)(nil),               // 15: pipa.registry.v1.Recipient
+	(*Processor)(nil),               // 16: pipa.registry.v1.Processor
+	(*PolicyVersion)(nil),           // 17: pipa.registry.v1.PolicyVersion
+	(*Section)(nil),                 // 18: pipa.registry.v1.Section
+	(*UnitSnapshot)(nil),            // 19: pipa.registry.v1.UnitSnapshot
+	(*ComparisonRow)(nil),           // 20: pipa.registry.v1.ComparisonRow
+	(*Finding)(nil),                 // 21: pipa.registry.v1.Finding
+	(*SiteSign)(nil),                // 22: pipa.registry.v1.SiteSign
+	(*PolicyHistoryEntry)(nil),      // 23: pipa.registry.v1.PolicyHistoryEntry
+	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
 }
 var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
-	0,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
-	22, // 1: pipa.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	22, // 2: pipa.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	22, // 3: pipa.registry.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
-	22, // 4: pipa.registry.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: pipa.registry.v1.Officer.roles:type_name -> pipa.registry.v1.OfficerRole
-	22, // 6: pipa.registry.v1.Officer.create_time:type_name -> google.protobuf.Timestamp
-	22, // 7: pipa.registry.v1.Officer.update_time:type_name -> google.protobuf.Timestamp
-	10, // 8: pipa.registry.v1.Site.purposes:type_name -> pipa.registry.v1.SitePurpose
-	11, // 9: pipa.registry.v1.Site.zone_retentions:type_name -> pipa.registry.v1.ZoneRetention
-	22, // 10: pipa.registry.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	22, // 11: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 12: pipa.registry.v1.SitePurpose.ground:type_name -> pipa.registry.v1.CctvGround
-	13, // 13: pipa.registry.v1.PersonalInformationFile.recipients:type_name -> pipa.registry.v1.Recipient
-	22, // 14: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
-	22, // 15: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
-	22, // 16: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
-	22, // 17: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 18: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
-	4,  // 19: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
-	5,  // 20: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
-	16, // 21: pipa.registry.v1.PolicyVersion.sections:type_name -> pipa.registry.v1.Section
-	17, // 22: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
-	18, // 23: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
-	22, // 24: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
-	22, // 25: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
-	22, // 26: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
-	6,  // 27: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
-	7,  // 28: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
-	7,  // 29: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
-	8,  // 30: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
-	9,  // 31: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
-	12, // 32: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	14, // 33: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
-	4,  // 34: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
-	5,  // 35: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	1,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
+	0,  // 1: pipa.registry.v1.Tenant.day_counting:type_name -> pipa.registry.v1.DayCounting
+	8,  // 2: pipa.registry.v1.Tenant.closures:type_name -> pipa.registry.v1.Closure
+	24, // 3: pipa.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	24, // 4: pipa.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	24, // 5: pipa.registry.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
+	24, // 6: pipa.registry.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 7: pipa.registry.v1.Officer.roles:type_name -> pipa.registry.v1.OfficerRole
+	24, // 8: pipa.registry.v1.Officer.create_time:type_name -> google.protobuf.Timestamp
+	24, // 9: pipa.registry.v1.Officer.update_time:type_name -> google.protobuf.Timestamp
+	12, // 10: pipa.registry.v1.Site.purposes:type_name -> pipa.registry.v1.SitePurpose
+	13, // 11: pipa.registry.v1.Site.zone_retentions:type_name -> pipa.registry.v1.ZoneRetention
+	24, // 12: pipa.registry.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	24, // 13: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: pipa.registry.v1.SitePurpose.ground:type_name -> pipa.registry.v1.CctvGround
+	15, // 15: pipa.registry.v1.PersonalInformationFile.recipients:type_name -> pipa.registry.v1.Recipient
+	24, // 16: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
+	24, // 17: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
+	24, // 18: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
+	24, // 19: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 20: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
+	5,  // 21: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 22: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
+	18, // 23: pipa.registry.v1.PolicyVersion.sections:type_name -> pipa.registry.v1.Section
+	19, // 24: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
+	20, // 25: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
+	24, // 26: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
+	24, // 27: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
+	24, // 28: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
+	7,  // 29: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
+	9,  // 30: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
+	9,  // 31: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
+	10, // 32: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
+	11, // 33: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
+	14, // 34: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	16, // 35: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
+	5,  // 36: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 37: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_resources_proto_init() }
@@ -2661,14 +2819,14 @@ func file_pipa_registry_v1_resources_proto_init() {
 	if File_pipa_registry_v1_resources_proto != nil {
 		return
 	}
-	file_pipa_registry_v1_resources_proto_msgTypes[3].OneofWrappers = []any{}
+	file_pipa_registry_v1_resources_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_resources_proto_rawDesc), len(file_pipa_registry_v1_resources_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   16,
+			NumEnums:      7,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,82 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/requests/clock"
+)
+
+// calendars keeps each tenant's clock (its day counting and closures, read from the registry's
+// tenant record) for a minute, so that a change of settings takes effect soon without a registry
+// call per request.
+type calendars struct {
+	mu   sync.Mutex
+	byID map[string]cachedCalendar
+}
+
+type cachedCalendar struct {
+	cal     *clock.Calendar
+	fetched time.Time
+}
+
+const calendarTTL = time.Minute
+
+var counting = map[registryv1.DayCounting]clock.Counting{
+	registryv1.DayCounting_DAY_COUNTING_UNSPECIFIED:   clock.CivilCode,
+	registryv1.DayCounting_DAY_COUNTING_CIVIL_CODE:    clock.CivilCode,
+	registryv1.DayCounting_DAY_COUNTING_CALENDAR_DAYS: clock.CalendarDays,
+	registryv1.DayCounting_DAY_COUNTING_WORKING_DAYS:  clock.WorkingDays,
+}
+
+// calendar returns the tenant's clock, asking the registry with the service credential.
+func (s *Server) calendar(ctx context.Context, tenant string) (*clock.Calendar, error) {
+	s.cals.mu.Lock()
+	c, ok := s.cals.byID[tenant]
+	s.cals.mu.Unlock()
+	if ok && s.now().Sub(c.fetched) < calendarTTL {
+		return c.cal, nil
+	}
+	rctx, err := s.asService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: "tenants/" + tenant})
+	if err != nil {
+		return nil, err
+	}
+	settings := clock.Settings{Counting: counting[t.GetDayCounting()]}
+	for _, cl := range t.GetClosures() {
+		settings.Closures = append(settings.Closures, clock.Closure{Date: cl.GetDate(), Name: cl.GetName()})
+	}
+	for _, y := range t.GetHolidayYears() {
+		settings.Years = append(settings.Years, int(y))
+	}
+	cal, err := clock.New(settings)
+	if err != nil {
+		return nil, err
+	}
+	s.cals.mu.Lock()
+	s.cals.byID[tenant] = cachedCalendar{cal: cal, fetched: s.now()}
+	s.cals.mu.Unlock()
+	return cal, nil
+}
+
+// due is the deadline of days counted from t on the tenant's clock. A year the holiday table
+// does not cover is the tenant's to add, so it is said plainly.
+func (s *Server) due(ctx context.Context, tenant string, count func(*clock.Calendar) (time.Time, error)) (time.Time, error) {
+	cal, err := s.calendar(ctx, tenant)
+	if err != nil {
+		return time.Time{}, err
+	}
+	d, err := count(cal)
+	if errors.Is(err, clock.ErrYearNotCovered) {
+		return time.Time{}, apierr.Precondition("HOLIDAYS_NOT_COVERED",
+			"the deadline runs into a year without a public-holiday table: add that year's holidays to the tenant (closures, holiday_years)")
+	}
+	return d, err
+}
