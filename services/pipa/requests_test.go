@@ -280,6 +280,9 @@ func TestRequestDueDates(t *testing.T) {
 	for _, r := range list.GetRequests() {
 		require.True(t, r.GetOverdue())
 	}
+	metrics := body(t, s.get("/metrics"))
+	require.Regexp(t, `pipa_requests_open\{clock="overdue",[^}]*tenant="jeongeup",unit="library"\} 2\n`, metrics)
+	require.Regexp(t, `pipa_requests_ledger_pending(_ratio)?\{[^}]*\} 0\n`, metrics)
 }
 
 func seoul(t testing.TB) *time.Location {

@@ -30,5 +30,8 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	store := pg.New(pool, box, jobs)
 	w.D = NewDeliverer(store, ledger, token)
 	srv, err := New(store, registry, w.D, token)
-	return srv, jobs, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return srv, jobs, registerMetrics(store, srv.now)
 }

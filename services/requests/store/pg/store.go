@@ -627,3 +627,34 @@ func (s *Store) List(ctx context.Context, tenant, unit string, f Filter, size in
 
 // clock is the current time as PostgreSQL stores it (UTC, microseconds).
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// UnitCounts are one unit's undecided requests by where they stand on the clock.
+type UnitCounts struct {
+	Tenant, Unit            string
+	Overdue, DueSoon, Other int64
+}
+
+// OpenCounts counts every unit's undecided requests (received or verified): past due, due within
+// three days of today (YYYY-MM-DD, Asia/Seoul), and the rest. It is the one query that spans
+// tenants, for the operator's metrics; it returns counts only.
+func (s *Store) OpenCounts(ctx context.Context, today string) ([]UnitCounts, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, unit_id,
+		count(*) FILTER (WHERE due_date < $1::date),
+		count(*) FILTER (WHERE due_date >= $1::date AND due_date <= $1::date + 3),
+		count(*) FILTER (WHERE due_date IS NULL OR due_date > $1::date + 3)
+		FROM requests.requests WHERE state IN (1, 2) GROUP BY tenant_id, unit_id`, today)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnitCounts, error) {
+		var c UnitCounts
+		return c, r.Scan(&c.Tenant, &c.Unit, &c.Overdue, &c.DueSoon, &c.Other)
+	})
+}
+
+// PendingSteps counts the ledger entries written but not yet in the ledger: the outbox's backlog.
+func (s *Store) PendingSteps(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM requests.steps WHERE ledger_index IS NULL`).Scan(&n)
+	return n, err
+}

@@ -68,6 +68,7 @@ CREATE TABLE requests.steps (
   PRIMARY KEY (tenant_id, receipt, seq),
   FOREIGN KEY (tenant_id, receipt) REFERENCES requests.requests
 );
+CREATE INDEX steps_pending ON requests.steps (tenant_id) WHERE ledger_index IS NULL;
 
 -- Exactly idempotency.DDL("requests") of github.com/pipa-kr/pipa/pkg/idempotency.
 CREATE TABLE requests.idempotency (

@@ -1,0 +1,53 @@
+package requests
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/pipa-kr/pipa/services/requests/store/pg"
+)
+
+// registerMetrics publishes, at each scrape, the undecided requests of every unit by where they
+// stand on the statutory clock (pipa.requests.open{tenant, unit, clock=overdue|due_soon|on_time},
+// the D-3 and overdue views as metrics) and the outbox's backlog (pipa.requests.ledger_pending),
+// which grows while the ledger is out.
+func registerMetrics(store *pg.Store, now func() time.Time) error {
+	m := otel.Meter("github.com/pipa-kr/pipa/services/requests")
+	open, err := m.Int64ObservableGauge("pipa.requests.open",
+		metric.WithDescription("undecided requests per unit: overdue, due within 3 days (D-3), or on time"))
+	if err != nil {
+		return err
+	}
+	pending, err := m.Int64ObservableGauge("pipa.requests.ledger_pending",
+		metric.WithDescription("request steps whose ledger entry is not yet appended (outbox backlog)"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		counts, err := store.OpenCounts(ctx, now().In(pg.Seoul).Format(time.DateOnly))
+		if err != nil {
+			return err
+		}
+		for _, c := range counts {
+			at := func(clock string) metric.ObserveOption {
+				return metric.WithAttributes(attribute.String("tenant", c.Tenant), attribute.String("unit", c.Unit), attribute.String("clock", clock))
+			}
+			o.ObserveInt64(open, c.Overdue, at("overdue"))
+			o.ObserveInt64(open, c.DueSoon, at("due_soon"))
+			o.ObserveInt64(open, c.Other, at("on_time"))
+		}
+		n, err := store.PendingSteps(ctx)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(pending, n)
+		return nil
+	}, open, pending)
+	return err
+}
