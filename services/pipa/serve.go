@@ -47,8 +47,10 @@ type service struct {
 	schema     string
 	migrations fs.FS
 	// jobs: the service keeps a job queue in its schema (pkg/jobs).
-	jobs   bool
-	public     map[string]bool
+	jobs bool
+	// idempotency: the service keeps request_ids in its schema's idempotency table.
+	idempotency bool
+	public      map[string]bool
 	// register adds the service to the gRPC server.
 	register func(g *grpc.Server, d deps) error
 	// gateway mounts its REST mapping, and pages its hand-written HTTP handlers, over a client
@@ -77,7 +79,7 @@ type deps struct {
 // built are the services this binary contains, in start order.
 var built = []service{
 	{
-		name: "registry", schema: registrypg.Schema, migrations: registrypg.Migrations,
+		name: "registry", schema: registrypg.Schema, migrations: registrypg.Migrations, idempotency: true,
 		public: registry.PublicMethods, access: registry.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
 			registryv1.RegisterRegistryServiceServer(g, registry.New(registrypg.New(d.pool)))
@@ -126,7 +128,7 @@ var built = []service{
 		},
 	},
 	{
-		name: "requests", schema: requestspg.Schema, migrations: requestspg.Migrations, jobs: true,
+		name: "requests", schema: requestspg.Schema, migrations: requestspg.Migrations, jobs: true, idempotency: true,
 		public: requests.PublicMethods, access: requests.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
 			box, err := d.box()
@@ -150,7 +152,17 @@ var built = []service{
 			return d.run(jobs.Start, jobs.Stop)
 		},
 		gateway: requestsv1.RegisterRequestServiceHandler,
-		pages:   func(*grpc.ClientConn, *deps) map[string]http.Handler { return nil },
+		pages: func(conn *grpc.ClientConn, d *deps) map[string]http.Handler {
+			// With the service credential the form lists the unit's sites; a lone gateway has none.
+			var reg registryv1.RegistryServiceClient
+			var token func() (string, error)
+			if d != nil {
+				if cc, err := d.conn("registry"); err == nil {
+					reg, token = registryv1.NewRegistryServiceClient(cc), d.token
+				}
+			}
+			return requests.Pages(requestsv1.NewRequestServiceClient(conn), reg, token)
+		},
 	},
 }
 
@@ -466,6 +478,9 @@ func purgeIdempotency(ctx context.Context, pool *pgxpool.Pool, svcs []service) {
 	defer t.Stop()
 	for {
 		for _, s := range svcs {
+			if !s.idempotency {
+				continue
+			}
 			if n, err := idempotency.Purge(ctx, pool, s.schema, idempotencyWindow); err != nil && ctx.Err() == nil {
 				slog.Warn("purging request ids", "service", s.name, "err", err)
 			} else if n > 0 {
