@@ -167,6 +167,29 @@ func TestRequestJourney(t *testing.T) {
 	page = body(t, s.get("/v1/public/requests/"+receipt+"?secret="+secret))
 	require.Contains(t, page, `"state":"REQUEST_STATE_CLOSED"`)
 	require.Contains(t, page, "NOTICE_KIND_APPROVAL")
+
+	// At the end of its retention the retention service, and only it, erases the personal data
+	// (PIPA-21-1); the record of what was decided stays, and a retry changes nothing.
+	erase := &requestsv1.ErasePersonalDataRequest{Name: name, Reason: "보유기간 경과"}
+	_, err = cl.ErasePersonalData(s.as(auth.RoleCPO, libraryUnit), erase)
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	service := s.as(auth.RoleService, auth.ScopeAll)
+	erased, err := cl.ErasePersonalData(service, erase)
+	require.NoError(t, err)
+	require.NotNil(t, erased.GetEraseTime())
+	require.Empty(t, erased.GetRequester().GetName())
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_CLOSED, erased.GetState())
+	require.Len(t, erased.GetLedger(), 3)
+	again, err := cl.ErasePersonalData(service, erase)
+	require.NoError(t, err)
+	require.Equal(t, erased.GetEraseTime().AsTime(), again.GetEraseTime().AsTime())
+	notice, err = cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: got.GetNotices()[0]})
+	require.NoError(t, err)
+	require.NotContains(t, notice.GetHtml(), "김민원")
+	require.Equal(t, "별지 제9호", notice.GetForm())
+	g, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
+	require.NoError(t, err)
+	require.Empty(t, g.GetRequester().GetName())
 }
 
 func visitGrant() *requestsv1.Grant {

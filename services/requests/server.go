@@ -389,3 +389,37 @@ func parseUnit(parent string) (tenant, unit string, err error) {
 	}
 	return parts[1], parts[3], nil
 }
+
+// ErasePersonalData is the retention service's: only a pipa service (role service on "*") erases.
+func (s *Server) ErasePersonalData(ctx context.Context, req *requestsv1.ErasePersonalDataRequest) (*requestsv1.Request, error) {
+	if p, _ := auth.FromContext(ctx); !p.IsService() {
+		return nil, apierr.Denied("personal data of requests are erased by the retention service (PIPA-21-1)")
+	}
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetName(), []auth.Role{auth.RoleService})
+	if err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	checkText(&vs, "reason", req.GetReason(), true)
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	rec, err := s.store.Erase(ctx, tenant, unit, receipt, func(rec *pg.Record) error {
+		if rec.Doc.GetState() != requestsv1.RequestState_REQUEST_STATE_CLOSED {
+			return apierr.Precondition("NOT_CLOSED", "only a closed request's personal data are erased at the end of retention")
+		}
+		// Free text a requester or officer wrote may name people.
+		rec.Doc.Details = ""
+		if v := rec.Doc.GetVerification(); v != nil {
+			v.Note, v.AgencyEvidence = "", ""
+		}
+		if g := rec.Doc.GetGrant(); g != nil {
+			g.Content = ""
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(rec), nil
+}

@@ -658,3 +658,83 @@ func (s *Store) PendingSteps(ctx context.Context) (int64, error) {
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM requests.steps WHERE ledger_index IS NULL`).Scan(&n)
 	return n, err
 }
+
+// ErrStepsPending refuses an erasure while a step's ledger entry still waits in the outbox: its
+// sealed copy holds the requester's name until the ledger has it.
+var ErrStepsPending = apierr.Precondition("LEDGER_PENDING",
+	"a step of this request is not yet in the ledger; erase once the outbox has delivered it")
+
+// Erase removes a closed request's personal fields at the end of its retention (PIPA-21-1): the
+// requester and subject, the status secret, the rendered notices (they name the recipient) and
+// the outbox's sealed copies of its ledger entries; erase checks the request and clears rec.Doc's
+// free text. Erasing twice changes nothing. The ledger's own copies are erased by its redaction.
+func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase func(rec *Record) error) (*Record, error) {
+	var rec *Record
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if rec, err = s.get(ctx, tx, tenant, receipt, true); err != nil {
+			return err
+		}
+		if rec.Unit != unit {
+			return apierr.NotFound("tenants/" + tenant + "/units/" + unit + "/requests/" + receipt)
+		}
+		if rec.Doc.GetEraseTime() != nil {
+			return nil // erased already: a retried erasure changes nothing
+		}
+		var pending bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM requests.steps
+			WHERE tenant_id = $1 AND receipt = $2 AND ledger_index IS NULL)`, tenant, receipt).Scan(&pending); err != nil {
+			return err
+		}
+		if pending {
+			return ErrStepsPending
+		}
+		if err := erase(rec); err != nil {
+			return err
+		}
+		now := s.clock()
+		rec.Personal = Personal{}
+		rec.Doc.EraseTime, rec.Doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
+		rec.revision++
+		doc, personal, err := s.encode(rec)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE requests.requests SET doc = $3, personal = $4, revision = $5, update_time = $6
+			WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, doc, personal, rec.revision, now); err != nil {
+			return err
+		}
+		if err := s.resealAll(ctx, tx, tenant, receipt, "notices", "html", noticeAD, nil); err != nil {
+			return err
+		}
+		empty, err := proto.Marshal(&ledgerv1.AppendEntryRequest{})
+		if err != nil {
+			return err
+		}
+		return s.resealAll(ctx, tx, tenant, receipt, "steps", "entry", stepAD, empty)
+	})
+	return rec, err
+}
+
+// resealAll overwrites column col of every row of a request in table with plain, sealed anew.
+func (s *Store) resealAll(ctx context.Context, tx pgx.Tx, tenant, receipt, table, col string, ad func(string, string, int) []byte, plain []byte) error {
+	rows, err := tx.Query(ctx, `SELECT seq FROM requests.`+table+` WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt)
+	if err != nil {
+		return err
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		sealed, err := s.box.Seal(plain, ad(tenant, receipt, seq))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE requests.`+table+` SET `+col+` = $4 WHERE tenant_id = $1 AND receipt = $2 AND seq = $3`,
+			tenant, receipt, seq, sealed); err != nil {
+			return err
+		}
+	}
+	return nil
+}

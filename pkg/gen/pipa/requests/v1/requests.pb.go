@@ -882,6 +882,59 @@ func (NoticeKind) EnumDescriptor() ([]byte, []int) {
 	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{11}
 }
 
+type ErasePersonalDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why, e.g. "보유기간 경과 (파기계획 tenants/t/units/u/plans/3)".
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasePersonalDataRequest) Reset() {
+	*x = ErasePersonalDataRequest{}
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasePersonalDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasePersonalDataRequest) ProtoMessage() {}
+
+func (x *ErasePersonalDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasePersonalDataRequest.ProtoReflect.Descriptor instead.
+func (*ErasePersonalDataRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ErasePersonalDataRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ErasePersonalDataRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // A person named on a request form. Every field is personal: encrypted at rest, never in a ledger
 // leaf or a log in clear. Resident registration numbers are never asked for.
 type Person struct {
@@ -902,7 +955,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +967,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +980,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{0}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Person) GetName() string {
@@ -985,7 +1038,7 @@ type Agency struct {
 
 func (x *Agency) Reset() {
 	*x = Agency{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1050,7 @@ func (x *Agency) String() string {
 func (*Agency) ProtoMessage() {}
 
 func (x *Agency) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1063,7 @@ func (x *Agency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agency.ProtoReflect.Descriptor instead.
 func (*Agency) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{1}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Agency) GetKind() AgentKind {
@@ -1066,7 +1119,7 @@ type Footage struct {
 
 func (x *Footage) Reset() {
 	*x = Footage{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1131,7 @@ func (x *Footage) String() string {
 func (*Footage) ProtoMessage() {}
 
 func (x *Footage) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1144,7 @@ func (x *Footage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Footage.ProtoReflect.Descriptor instead.
 func (*Footage) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{2}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Footage) GetSite() string {
@@ -1147,7 +1200,7 @@ type Verification struct {
 
 func (x *Verification) Reset() {
 	*x = Verification{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1212,7 @@ func (x *Verification) String() string {
 func (*Verification) ProtoMessage() {}
 
 func (x *Verification) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1225,7 @@ func (x *Verification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verification.ProtoReflect.Descriptor instead.
 func (*Verification) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{3}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Verification) GetMethod() VerificationMethod {
@@ -1238,7 +1291,7 @@ type Provision struct {
 
 func (x *Provision) Reset() {
 	*x = Provision{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1303,7 @@ func (x *Provision) String() string {
 func (*Provision) ProtoMessage() {}
 
 func (x *Provision) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1316,7 @@ func (x *Provision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provision.ProtoReflect.Descriptor instead.
 func (*Provision) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{4}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Provision) GetRequestingBody() string {
@@ -1350,7 +1403,7 @@ type Masking struct {
 
 func (x *Masking) Reset() {
 	*x = Masking{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1415,7 @@ func (x *Masking) String() string {
 func (*Masking) ProtoMessage() {}
 
 func (x *Masking) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1428,7 @@ func (x *Masking) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Masking.ProtoReflect.Descriptor instead.
 func (*Masking) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{5}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Masking) GetDone() bool {
@@ -1418,7 +1471,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1483,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1496,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{6}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Grant) GetAccessTime() *timestamppb.Timestamp {
@@ -1530,7 +1583,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1595,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1608,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{7}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Reason) GetGrounds() []Ground {
@@ -1598,7 +1651,7 @@ type Notice struct {
 
 func (x *Notice) Reset() {
 	*x = Notice{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1663,7 @@ func (x *Notice) String() string {
 func (*Notice) ProtoMessage() {}
 
 func (x *Notice) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1676,7 @@ func (x *Notice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notice.ProtoReflect.Descriptor instead.
 func (*Notice) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{8}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Notice) GetName() string {
@@ -1690,7 +1743,7 @@ type LedgerRecord struct {
 
 func (x *LedgerRecord) Reset() {
 	*x = LedgerRecord{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1755,7 @@ func (x *LedgerRecord) String() string {
 func (*LedgerRecord) ProtoMessage() {}
 
 func (x *LedgerRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1768,7 @@ func (x *LedgerRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerRecord.ProtoReflect.Descriptor instead.
 func (*LedgerRecord) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{9}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LedgerRecord) GetStep() string {
@@ -1805,13 +1858,16 @@ type Request struct {
 	// Output only: once a provision on grounds 2–6 or 8–10 is approved, the date by which the
 	// public body must publish it (PIPA-18-4: date, legal basis, purpose and items, within 30 days).
 	PublicationDueDate string `protobuf:"bytes,31,opt,name=publication_due_date,json=publicationDueDate,proto3" json:"publication_due_date,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Output only: when the personal fields were erased at the end of retention (ErasePersonalData);
+	// requester and subject then read empty.
+	EraseTime     *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1879,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1892,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{10}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Request) GetName() string {
@@ -2056,6 +2112,13 @@ func (x *Request) GetPublicationDueDate() string {
 	return ""
 }
 
+func (x *Request) GetEraseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EraseTime
+	}
+	return nil
+}
+
 type SubmitRequestRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -2071,7 +2134,7 @@ type SubmitRequestRequest struct {
 
 func (x *SubmitRequestRequest) Reset() {
 	*x = SubmitRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2146,7 @@ func (x *SubmitRequestRequest) String() string {
 func (*SubmitRequestRequest) ProtoMessage() {}
 
 func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2159,7 @@ func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{11}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitRequestRequest) GetTenant() string {
@@ -2140,7 +2203,7 @@ type SubmitRequestResponse struct {
 
 func (x *SubmitRequestResponse) Reset() {
 	*x = SubmitRequestResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2215,7 @@ func (x *SubmitRequestResponse) String() string {
 func (*SubmitRequestResponse) ProtoMessage() {}
 
 func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2228,7 @@ func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{12}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitRequestResponse) GetReceiptNumber() string {
@@ -2206,7 +2269,7 @@ type GetRequestStatusRequest struct {
 
 func (x *GetRequestStatusRequest) Reset() {
 	*x = GetRequestStatusRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2281,7 @@ func (x *GetRequestStatusRequest) String() string {
 func (*GetRequestStatusRequest) ProtoMessage() {}
 
 func (x *GetRequestStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2294,7 @@ func (x *GetRequestStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{13}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetRequestStatusRequest) GetReceipt() string {
@@ -2266,7 +2329,7 @@ type RequestStatus struct {
 
 func (x *RequestStatus) Reset() {
 	*x = RequestStatus{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2341,7 @@ func (x *RequestStatus) String() string {
 func (*RequestStatus) ProtoMessage() {}
 
 func (x *RequestStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2354,7 @@ func (x *RequestStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestStatus.ProtoReflect.Descriptor instead.
 func (*RequestStatus) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{14}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RequestStatus) GetReceiptNumber() string {
@@ -2358,7 +2421,7 @@ type CreateRequestRequest struct {
 
 func (x *CreateRequestRequest) Reset() {
 	*x = CreateRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2433,7 @@ func (x *CreateRequestRequest) String() string {
 func (*CreateRequestRequest) ProtoMessage() {}
 
 func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2446,7 @@ func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{15}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateRequestRequest) GetParent() string {
@@ -2425,7 +2488,7 @@ type CreateRequestResponse struct {
 
 func (x *CreateRequestResponse) Reset() {
 	*x = CreateRequestResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2500,7 @@ func (x *CreateRequestResponse) String() string {
 func (*CreateRequestResponse) ProtoMessage() {}
 
 func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2513,7 @@ func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRequestResponse) GetRequest() *Request {
@@ -2482,7 +2545,7 @@ type CreateProvisionRequest struct {
 
 func (x *CreateProvisionRequest) Reset() {
 	*x = CreateProvisionRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2557,7 @@ func (x *CreateProvisionRequest) String() string {
 func (*CreateProvisionRequest) ProtoMessage() {}
 
 func (x *CreateProvisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2570,7 @@ func (x *CreateProvisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProvisionRequest.ProtoReflect.Descriptor instead.
 func (*CreateProvisionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateProvisionRequest) GetParent() string {
@@ -2547,7 +2610,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2622,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +2635,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRequestRequest) GetName() string {
@@ -2599,7 +2662,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2674,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2687,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRequestsRequest) GetParent() string {
@@ -2690,7 +2753,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2702,7 +2765,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2715,7 +2778,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*Request {
@@ -2757,7 +2820,7 @@ type VerifyIdentityRequest struct {
 
 func (x *VerifyIdentityRequest) Reset() {
 	*x = VerifyIdentityRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2769,7 +2832,7 @@ func (x *VerifyIdentityRequest) String() string {
 func (*VerifyIdentityRequest) ProtoMessage() {}
 
 func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2782,7 +2845,7 @@ func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyIdentityRequest.ProtoReflect.Descriptor instead.
 func (*VerifyIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VerifyIdentityRequest) GetName() string {
@@ -2817,7 +2880,7 @@ type ApproveRequestRequest struct {
 
 func (x *ApproveRequestRequest) Reset() {
 	*x = ApproveRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2892,7 @@ func (x *ApproveRequestRequest) String() string {
 func (*ApproveRequestRequest) ProtoMessage() {}
 
 func (x *ApproveRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2905,7 @@ func (x *ApproveRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRequestRequest.ProtoReflect.Descriptor instead.
 func (*ApproveRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{22}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ApproveRequestRequest) GetName() string {
@@ -2878,7 +2941,7 @@ type PartiallyApproveRequestRequest struct {
 
 func (x *PartiallyApproveRequestRequest) Reset() {
 	*x = PartiallyApproveRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +2953,7 @@ func (x *PartiallyApproveRequestRequest) String() string {
 func (*PartiallyApproveRequestRequest) ProtoMessage() {}
 
 func (x *PartiallyApproveRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +2966,7 @@ func (x *PartiallyApproveRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartiallyApproveRequestRequest.ProtoReflect.Descriptor instead.
 func (*PartiallyApproveRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PartiallyApproveRequestRequest) GetName() string {
@@ -2945,7 +3008,7 @@ type DeferRequestRequest struct {
 
 func (x *DeferRequestRequest) Reset() {
 	*x = DeferRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3020,7 @@ func (x *DeferRequestRequest) String() string {
 func (*DeferRequestRequest) ProtoMessage() {}
 
 func (x *DeferRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3033,7 @@ func (x *DeferRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeferRequestRequest.ProtoReflect.Descriptor instead.
 func (*DeferRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeferRequestRequest) GetName() string {
@@ -3006,7 +3069,7 @@ type ResumeRequestRequest struct {
 
 func (x *ResumeRequestRequest) Reset() {
 	*x = ResumeRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +3081,7 @@ func (x *ResumeRequestRequest) String() string {
 func (*ResumeRequestRequest) ProtoMessage() {}
 
 func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3031,7 +3094,7 @@ func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequestRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResumeRequestRequest) GetName() string {
@@ -3066,7 +3129,7 @@ type RefuseRequestRequest struct {
 
 func (x *RefuseRequestRequest) Reset() {
 	*x = RefuseRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3141,7 @@ func (x *RefuseRequestRequest) String() string {
 func (*RefuseRequestRequest) ProtoMessage() {}
 
 func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3154,7 @@ func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestRequest.ProtoReflect.Descriptor instead.
 func (*RefuseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{26}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RefuseRequestRequest) GetName() string {
@@ -3129,7 +3192,7 @@ type FulfillRequestRequest struct {
 
 func (x *FulfillRequestRequest) Reset() {
 	*x = FulfillRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3141,7 +3204,7 @@ func (x *FulfillRequestRequest) String() string {
 func (*FulfillRequestRequest) ProtoMessage() {}
 
 func (x *FulfillRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3154,7 +3217,7 @@ func (x *FulfillRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillRequestRequest.ProtoReflect.Descriptor instead.
 func (*FulfillRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{27}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FulfillRequestRequest) GetName() string {
@@ -3196,7 +3259,7 @@ type WithdrawRequestRequest struct {
 
 func (x *WithdrawRequestRequest) Reset() {
 	*x = WithdrawRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3271,7 @@ func (x *WithdrawRequestRequest) String() string {
 func (*WithdrawRequestRequest) ProtoMessage() {}
 
 func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3284,7 @@ func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{28}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WithdrawRequestRequest) GetName() string {
@@ -3255,7 +3318,7 @@ type CloseRequestRequest struct {
 
 func (x *CloseRequestRequest) Reset() {
 	*x = CloseRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3267,7 +3330,7 @@ func (x *CloseRequestRequest) String() string {
 func (*CloseRequestRequest) ProtoMessage() {}
 
 func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3280,7 +3343,7 @@ func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{29}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CloseRequestRequest) GetName() string {
@@ -3306,7 +3369,7 @@ type ListNoticesRequest struct {
 
 func (x *ListNoticesRequest) Reset() {
 	*x = ListNoticesRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3318,7 +3381,7 @@ func (x *ListNoticesRequest) String() string {
 func (*ListNoticesRequest) ProtoMessage() {}
 
 func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3331,7 +3394,7 @@ func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesRequest.ProtoReflect.Descriptor instead.
 func (*ListNoticesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{30}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListNoticesRequest) GetParent() string {
@@ -3350,7 +3413,7 @@ type ListNoticesResponse struct {
 
 func (x *ListNoticesResponse) Reset() {
 	*x = ListNoticesResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3362,7 +3425,7 @@ func (x *ListNoticesResponse) String() string {
 func (*ListNoticesResponse) ProtoMessage() {}
 
 func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3375,7 +3438,7 @@ func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesResponse.ProtoReflect.Descriptor instead.
 func (*ListNoticesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{31}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListNoticesResponse) GetNotices() []*Notice {
@@ -3394,7 +3457,7 @@ type GetNoticeRequest struct {
 
 func (x *GetNoticeRequest) Reset() {
 	*x = GetNoticeRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3469,7 @@ func (x *GetNoticeRequest) String() string {
 func (*GetNoticeRequest) ProtoMessage() {}
 
 func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3482,7 @@ func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoticeRequest.ProtoReflect.Descriptor instead.
 func (*GetNoticeRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{32}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetNoticeRequest) GetName() string {
@@ -3433,7 +3496,10 @@ var File_pipa_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpipa/requests/v1/requests.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n" +
+	"\x1fpipa/requests/v1/requests.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n" +
+	"\x18ErasePersonalDataRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
 	"\x06Person\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x12\x1d\n" +
@@ -3509,7 +3575,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12\x14\n" +
 	"\x05entry\x18\x02 \x01(\tR\x05entry\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x03R\x05index\x12\x18\n" +
-	"\apending\x18\x04 \x01(\bR\apending\"\x8f\v\n" +
+	"\apending\x18\x04 \x01(\bR\apending\"\xca\v\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0ereceipt_number\x18\x02 \x01(\tR\rreceiptNumber\x121\n" +
@@ -3547,7 +3613,9 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"close_time\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x12\n" +
 	"\x04etag\x18\x1d \x01(\tR\x04etag\x129\n" +
 	"\tprovision\x18\x1e \x01(\v2\x1b.pipa.requests.v1.ProvisionR\tprovision\x120\n" +
-	"\x14publication_due_date\x18\x1f \x01(\tR\x12publicationDueDate\"\x96\x01\n" +
+	"\x14publication_due_date\x18\x1f \x01(\tR\x12publicationDueDate\x129\n" +
+	"\n" +
+	"erase_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\"\x96\x01\n" +
 	"\x14SubmitRequestRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x123\n" +
@@ -3757,7 +3825,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x14NOTICE_KIND_APPROVAL\x10\x01\x12\x17\n" +
 	"\x13NOTICE_KIND_PARTIAL\x10\x02\x12\x18\n" +
 	"\x14NOTICE_KIND_DEFERRAL\x10\x03\x12\x17\n" +
-	"\x13NOTICE_KIND_REFUSAL\x10\x042\xfc\v\n" +
+	"\x13NOTICE_KIND_REFUSAL\x10\x042\xd8\f\n" +
 	"\x0eRequestService\x12`\n" +
 	"\rSubmitRequest\x12&.pipa.requests.v1.SubmitRequestRequest\x1a'.pipa.requests.v1.SubmitRequestResponse\x12^\n" +
 	"\x10GetRequestStatus\x12).pipa.requests.v1.GetRequestStatusRequest\x1a\x1f.pipa.requests.v1.RequestStatus\x12`\n" +
@@ -3776,7 +3844,8 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\fCloseRequest\x12%.pipa.requests.v1.CloseRequestRequest\x1a\x19.pipa.requests.v1.Request\x12Z\n" +
 	"\vListNotices\x12$.pipa.requests.v1.ListNoticesRequest\x1a%.pipa.requests.v1.ListNoticesResponse\x12I\n" +
 	"\tGetNotice\x12\".pipa.requests.v1.GetNoticeRequest\x1a\x18.pipa.requests.v1.Notice\x12d\n" +
-	"\x0fCreateProvision\x12(.pipa.requests.v1.CreateProvisionRequest\x1a'.pipa.requests.v1.CreateRequestResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
+	"\x0fCreateProvision\x12(.pipa.requests.v1.CreateProvisionRequest\x1a'.pipa.requests.v1.CreateRequestResponse\x12Z\n" +
+	"\x11ErasePersonalData\x12*.pipa.requests.v1.ErasePersonalDataRequest\x1a\x19.pipa.requests.v1.RequestB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_pipa_requests_v1_requests_proto_rawDescOnce sync.Once
@@ -3791,7 +3860,7 @@ func file_pipa_requests_v1_requests_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_pipa_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_pipa_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_pipa_requests_v1_requests_proto_goTypes = []any{
 	(RequestType)(0),                       // 0: pipa.requests.v1.RequestType
 	(RequestState)(0),                      // 1: pipa.requests.v1.RequestState
@@ -3805,138 +3874,142 @@ var file_pipa_requests_v1_requests_proto_goTypes = []any{
 	(AccessForm)(0),                        // 9: pipa.requests.v1.AccessForm
 	(DeliveryMethod)(0),                    // 10: pipa.requests.v1.DeliveryMethod
 	(NoticeKind)(0),                        // 11: pipa.requests.v1.NoticeKind
-	(*Person)(nil),                         // 12: pipa.requests.v1.Person
-	(*Agency)(nil),                         // 13: pipa.requests.v1.Agency
-	(*Footage)(nil),                        // 14: pipa.requests.v1.Footage
-	(*Verification)(nil),                   // 15: pipa.requests.v1.Verification
-	(*Provision)(nil),                      // 16: pipa.requests.v1.Provision
-	(*Masking)(nil),                        // 17: pipa.requests.v1.Masking
-	(*Grant)(nil),                          // 18: pipa.requests.v1.Grant
-	(*Reason)(nil),                         // 19: pipa.requests.v1.Reason
-	(*Notice)(nil),                         // 20: pipa.requests.v1.Notice
-	(*LedgerRecord)(nil),                   // 21: pipa.requests.v1.LedgerRecord
-	(*Request)(nil),                        // 22: pipa.requests.v1.Request
-	(*SubmitRequestRequest)(nil),           // 23: pipa.requests.v1.SubmitRequestRequest
-	(*SubmitRequestResponse)(nil),          // 24: pipa.requests.v1.SubmitRequestResponse
-	(*GetRequestStatusRequest)(nil),        // 25: pipa.requests.v1.GetRequestStatusRequest
-	(*RequestStatus)(nil),                  // 26: pipa.requests.v1.RequestStatus
-	(*CreateRequestRequest)(nil),           // 27: pipa.requests.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),          // 28: pipa.requests.v1.CreateRequestResponse
-	(*CreateProvisionRequest)(nil),         // 29: pipa.requests.v1.CreateProvisionRequest
-	(*GetRequestRequest)(nil),              // 30: pipa.requests.v1.GetRequestRequest
-	(*ListRequestsRequest)(nil),            // 31: pipa.requests.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),           // 32: pipa.requests.v1.ListRequestsResponse
-	(*VerifyIdentityRequest)(nil),          // 33: pipa.requests.v1.VerifyIdentityRequest
-	(*ApproveRequestRequest)(nil),          // 34: pipa.requests.v1.ApproveRequestRequest
-	(*PartiallyApproveRequestRequest)(nil), // 35: pipa.requests.v1.PartiallyApproveRequestRequest
-	(*DeferRequestRequest)(nil),            // 36: pipa.requests.v1.DeferRequestRequest
-	(*ResumeRequestRequest)(nil),           // 37: pipa.requests.v1.ResumeRequestRequest
-	(*RefuseRequestRequest)(nil),           // 38: pipa.requests.v1.RefuseRequestRequest
-	(*FulfillRequestRequest)(nil),          // 39: pipa.requests.v1.FulfillRequestRequest
-	(*WithdrawRequestRequest)(nil),         // 40: pipa.requests.v1.WithdrawRequestRequest
-	(*CloseRequestRequest)(nil),            // 41: pipa.requests.v1.CloseRequestRequest
-	(*ListNoticesRequest)(nil),             // 42: pipa.requests.v1.ListNoticesRequest
-	(*ListNoticesResponse)(nil),            // 43: pipa.requests.v1.ListNoticesResponse
-	(*GetNoticeRequest)(nil),               // 44: pipa.requests.v1.GetNoticeRequest
-	(*timestamppb.Timestamp)(nil),          // 45: google.protobuf.Timestamp
+	(*ErasePersonalDataRequest)(nil),       // 12: pipa.requests.v1.ErasePersonalDataRequest
+	(*Person)(nil),                         // 13: pipa.requests.v1.Person
+	(*Agency)(nil),                         // 14: pipa.requests.v1.Agency
+	(*Footage)(nil),                        // 15: pipa.requests.v1.Footage
+	(*Verification)(nil),                   // 16: pipa.requests.v1.Verification
+	(*Provision)(nil),                      // 17: pipa.requests.v1.Provision
+	(*Masking)(nil),                        // 18: pipa.requests.v1.Masking
+	(*Grant)(nil),                          // 19: pipa.requests.v1.Grant
+	(*Reason)(nil),                         // 20: pipa.requests.v1.Reason
+	(*Notice)(nil),                         // 21: pipa.requests.v1.Notice
+	(*LedgerRecord)(nil),                   // 22: pipa.requests.v1.LedgerRecord
+	(*Request)(nil),                        // 23: pipa.requests.v1.Request
+	(*SubmitRequestRequest)(nil),           // 24: pipa.requests.v1.SubmitRequestRequest
+	(*SubmitRequestResponse)(nil),          // 25: pipa.requests.v1.SubmitRequestResponse
+	(*GetRequestStatusRequest)(nil),        // 26: pipa.requests.v1.GetRequestStatusRequest
+	(*RequestStatus)(nil),                  // 27: pipa.requests.v1.RequestStatus
+	(*CreateRequestRequest)(nil),           // 28: pipa.requests.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),          // 29: pipa.requests.v1.CreateRequestResponse
+	(*CreateProvisionRequest)(nil),         // 30: pipa.requests.v1.CreateProvisionRequest
+	(*GetRequestRequest)(nil),              // 31: pipa.requests.v1.GetRequestRequest
+	(*ListRequestsRequest)(nil),            // 32: pipa.requests.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),           // 33: pipa.requests.v1.ListRequestsResponse
+	(*VerifyIdentityRequest)(nil),          // 34: pipa.requests.v1.VerifyIdentityRequest
+	(*ApproveRequestRequest)(nil),          // 35: pipa.requests.v1.ApproveRequestRequest
+	(*PartiallyApproveRequestRequest)(nil), // 36: pipa.requests.v1.PartiallyApproveRequestRequest
+	(*DeferRequestRequest)(nil),            // 37: pipa.requests.v1.DeferRequestRequest
+	(*ResumeRequestRequest)(nil),           // 38: pipa.requests.v1.ResumeRequestRequest
+	(*RefuseRequestRequest)(nil),           // 39: pipa.requests.v1.RefuseRequestRequest
+	(*FulfillRequestRequest)(nil),          // 40: pipa.requests.v1.FulfillRequestRequest
+	(*WithdrawRequestRequest)(nil),         // 41: pipa.requests.v1.WithdrawRequestRequest
+	(*CloseRequestRequest)(nil),            // 42: pipa.requests.v1.CloseRequestRequest
+	(*ListNoticesRequest)(nil),             // 43: pipa.requests.v1.ListNoticesRequest
+	(*ListNoticesResponse)(nil),            // 44: pipa.requests.v1.ListNoticesResponse
+	(*GetNoticeRequest)(nil),               // 45: pipa.requests.v1.GetNoticeRequest
+	(*timestamppb.Timestamp)(nil),          // 46: google.protobuf.Timestamp
 }
 var file_pipa_requests_v1_requests_proto_depIdxs = []int32{
 	4,  // 0: pipa.requests.v1.Agency.kind:type_name -> pipa.requests.v1.AgentKind
 	0,  // 1: pipa.requests.v1.Agency.scope:type_name -> pipa.requests.v1.RequestType
-	45, // 2: pipa.requests.v1.Footage.start_time:type_name -> google.protobuf.Timestamp
-	45, // 3: pipa.requests.v1.Footage.end_time:type_name -> google.protobuf.Timestamp
+	46, // 2: pipa.requests.v1.Footage.start_time:type_name -> google.protobuf.Timestamp
+	46, // 3: pipa.requests.v1.Footage.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 4: pipa.requests.v1.Verification.method:type_name -> pipa.requests.v1.VerificationMethod
-	45, // 5: pipa.requests.v1.Verification.verify_time:type_name -> google.protobuf.Timestamp
+	46, // 5: pipa.requests.v1.Verification.verify_time:type_name -> google.protobuf.Timestamp
 	7,  // 6: pipa.requests.v1.Provision.ground:type_name -> pipa.requests.v1.ProvisionGround
-	14, // 7: pipa.requests.v1.Provision.footage:type_name -> pipa.requests.v1.Footage
+	15, // 7: pipa.requests.v1.Provision.footage:type_name -> pipa.requests.v1.Footage
 	8,  // 8: pipa.requests.v1.Provision.form:type_name -> pipa.requests.v1.ProvisionForm
-	45, // 9: pipa.requests.v1.Grant.access_time:type_name -> google.protobuf.Timestamp
+	46, // 9: pipa.requests.v1.Grant.access_time:type_name -> google.protobuf.Timestamp
 	9,  // 10: pipa.requests.v1.Grant.form:type_name -> pipa.requests.v1.AccessForm
 	10, // 11: pipa.requests.v1.Grant.method:type_name -> pipa.requests.v1.DeliveryMethod
-	17, // 12: pipa.requests.v1.Grant.masking:type_name -> pipa.requests.v1.Masking
+	18, // 12: pipa.requests.v1.Grant.masking:type_name -> pipa.requests.v1.Masking
 	6,  // 13: pipa.requests.v1.Reason.grounds:type_name -> pipa.requests.v1.Ground
 	11, // 14: pipa.requests.v1.Notice.kind:type_name -> pipa.requests.v1.NoticeKind
-	45, // 15: pipa.requests.v1.Notice.issue_time:type_name -> google.protobuf.Timestamp
-	18, // 16: pipa.requests.v1.Notice.grant:type_name -> pipa.requests.v1.Grant
-	19, // 17: pipa.requests.v1.Notice.reason:type_name -> pipa.requests.v1.Reason
+	46, // 15: pipa.requests.v1.Notice.issue_time:type_name -> google.protobuf.Timestamp
+	19, // 16: pipa.requests.v1.Notice.grant:type_name -> pipa.requests.v1.Grant
+	20, // 17: pipa.requests.v1.Notice.reason:type_name -> pipa.requests.v1.Reason
 	0,  // 18: pipa.requests.v1.Request.type:type_name -> pipa.requests.v1.RequestType
 	1,  // 19: pipa.requests.v1.Request.state:type_name -> pipa.requests.v1.RequestState
 	2,  // 20: pipa.requests.v1.Request.channel:type_name -> pipa.requests.v1.Channel
-	12, // 21: pipa.requests.v1.Request.requester:type_name -> pipa.requests.v1.Person
-	12, // 22: pipa.requests.v1.Request.subject:type_name -> pipa.requests.v1.Person
-	13, // 23: pipa.requests.v1.Request.agency:type_name -> pipa.requests.v1.Agency
+	13, // 21: pipa.requests.v1.Request.requester:type_name -> pipa.requests.v1.Person
+	13, // 22: pipa.requests.v1.Request.subject:type_name -> pipa.requests.v1.Person
+	14, // 23: pipa.requests.v1.Request.agency:type_name -> pipa.requests.v1.Agency
 	3,  // 24: pipa.requests.v1.Request.access_items:type_name -> pipa.requests.v1.AccessItem
-	14, // 25: pipa.requests.v1.Request.footage:type_name -> pipa.requests.v1.Footage
-	45, // 26: pipa.requests.v1.Request.receive_time:type_name -> google.protobuf.Timestamp
-	45, // 27: pipa.requests.v1.Request.due_time:type_name -> google.protobuf.Timestamp
-	15, // 28: pipa.requests.v1.Request.verification:type_name -> pipa.requests.v1.Verification
-	18, // 29: pipa.requests.v1.Request.grant:type_name -> pipa.requests.v1.Grant
-	19, // 30: pipa.requests.v1.Request.reason:type_name -> pipa.requests.v1.Reason
-	21, // 31: pipa.requests.v1.Request.ledger:type_name -> pipa.requests.v1.LedgerRecord
-	45, // 32: pipa.requests.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	45, // 33: pipa.requests.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	45, // 34: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
-	16, // 35: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
-	22, // 36: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
-	45, // 37: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
-	0,  // 38: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
-	1,  // 39: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
-	45, // 40: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 41: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
-	22, // 42: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
-	45, // 43: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
-	22, // 44: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
-	22, // 45: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
-	45, // 46: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 47: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
-	0,  // 48: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
-	22, // 49: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
-	15, // 50: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
-	18, // 51: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	18, // 52: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	19, // 53: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	19, // 54: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	19, // 55: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 56: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
-	23, // 57: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
-	25, // 58: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
-	27, // 59: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
-	30, // 60: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
-	31, // 61: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
-	33, // 62: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
-	34, // 63: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
-	35, // 64: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
-	36, // 65: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
-	37, // 66: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
-	38, // 67: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
-	39, // 68: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
-	40, // 69: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
-	41, // 70: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
-	42, // 71: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
-	44, // 72: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
-	29, // 73: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
-	24, // 74: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
-	26, // 75: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
-	28, // 76: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
-	22, // 77: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
-	32, // 78: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
-	22, // 79: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
-	22, // 80: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
-	22, // 81: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
-	22, // 82: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
-	22, // 83: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
-	22, // 84: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
-	22, // 85: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
-	22, // 86: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
-	22, // 87: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
-	43, // 88: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
-	20, // 89: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
-	28, // 90: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
-	74, // [74:91] is the sub-list for method output_type
-	57, // [57:74] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	15, // 25: pipa.requests.v1.Request.footage:type_name -> pipa.requests.v1.Footage
+	46, // 26: pipa.requests.v1.Request.receive_time:type_name -> google.protobuf.Timestamp
+	46, // 27: pipa.requests.v1.Request.due_time:type_name -> google.protobuf.Timestamp
+	16, // 28: pipa.requests.v1.Request.verification:type_name -> pipa.requests.v1.Verification
+	19, // 29: pipa.requests.v1.Request.grant:type_name -> pipa.requests.v1.Grant
+	20, // 30: pipa.requests.v1.Request.reason:type_name -> pipa.requests.v1.Reason
+	22, // 31: pipa.requests.v1.Request.ledger:type_name -> pipa.requests.v1.LedgerRecord
+	46, // 32: pipa.requests.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	46, // 33: pipa.requests.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	46, // 34: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
+	17, // 35: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
+	46, // 36: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
+	23, // 37: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
+	46, // 38: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 39: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
+	1,  // 40: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
+	46, // 41: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
+	11, // 42: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
+	23, // 43: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
+	46, // 44: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
+	23, // 45: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
+	23, // 46: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
+	46, // 47: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 48: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
+	0,  // 49: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
+	23, // 50: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
+	16, // 51: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
+	19, // 52: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	19, // 53: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	20, // 54: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 55: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 56: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	21, // 57: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
+	24, // 58: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
+	26, // 59: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
+	28, // 60: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
+	31, // 61: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
+	32, // 62: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
+	34, // 63: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
+	35, // 64: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
+	36, // 65: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
+	37, // 66: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
+	38, // 67: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
+	39, // 68: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
+	40, // 69: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
+	41, // 70: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
+	42, // 71: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
+	43, // 72: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
+	45, // 73: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
+	30, // 74: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
+	12, // 75: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
+	25, // 76: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
+	27, // 77: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
+	29, // 78: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 79: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
+	33, // 80: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
+	23, // 81: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
+	23, // 82: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 83: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 84: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
+	23, // 85: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
+	23, // 86: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
+	23, // 87: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
+	23, // 88: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
+	23, // 89: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
+	44, // 90: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
+	21, // 91: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
+	29, // 92: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 93: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
+	76, // [76:94] is the sub-list for method output_type
+	58, // [58:76] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_requests_proto_init() }
@@ -3950,7 +4023,7 @@ func file_pipa_requests_v1_requests_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_requests_v1_requests_proto_rawDesc), len(file_pipa_requests_v1_requests_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

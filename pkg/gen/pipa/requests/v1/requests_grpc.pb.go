@@ -36,6 +36,7 @@ const (
 	RequestService_ListNotices_FullMethodName             = "/pipa.requests.v1.RequestService/ListNotices"
 	RequestService_GetNotice_FullMethodName               = "/pipa.requests.v1.RequestService/GetNotice"
 	RequestService_CreateProvision_FullMethodName         = "/pipa.requests.v1.RequestService/CreateProvision"
+	RequestService_ErasePersonalData_FullMethodName       = "/pipa.requests.v1.RequestService/ErasePersonalData"
 )
 
 // RequestServiceClient is the client API for RequestService service.
@@ -84,6 +85,10 @@ type RequestServiceClient interface {
 	// police station asking for footage. It is a Request of type THIRD_PARTY_PROVISION, decided
 	// with the same methods; its approval appends the PROVISION ledger entry.
 	CreateProvision(ctx context.Context, in *CreateProvisionRequest, opts ...grpc.CallOption) (*CreateRequestResponse, error)
+	// Erases the personal fields of a closed request whose retention ended (PIPA-21-1): called by
+	// the retention service (role service on "*") when it destroys the request's record. The
+	// receipt, type, dates, decisions and ledger links stay.
+	ErasePersonalData(ctx context.Context, in *ErasePersonalDataRequest, opts ...grpc.CallOption) (*Request, error)
 }
 
 type requestServiceClient struct {
@@ -264,6 +269,16 @@ func (c *requestServiceClient) CreateProvision(ctx context.Context, in *CreatePr
 	return out, nil
 }
 
+func (c *requestServiceClient) ErasePersonalData(ctx context.Context, in *ErasePersonalDataRequest, opts ...grpc.CallOption) (*Request, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Request)
+	err := c.cc.Invoke(ctx, RequestService_ErasePersonalData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RequestServiceServer is the server API for RequestService service.
 // All implementations must embed UnimplementedRequestServiceServer
 // for forward compatibility.
@@ -310,6 +325,10 @@ type RequestServiceServer interface {
 	// police station asking for footage. It is a Request of type THIRD_PARTY_PROVISION, decided
 	// with the same methods; its approval appends the PROVISION ledger entry.
 	CreateProvision(context.Context, *CreateProvisionRequest) (*CreateRequestResponse, error)
+	// Erases the personal fields of a closed request whose retention ended (PIPA-21-1): called by
+	// the retention service (role service on "*") when it destroys the request's record. The
+	// receipt, type, dates, decisions and ledger links stay.
+	ErasePersonalData(context.Context, *ErasePersonalDataRequest) (*Request, error)
 	mustEmbedUnimplementedRequestServiceServer()
 }
 
@@ -370,6 +389,9 @@ func (UnimplementedRequestServiceServer) GetNotice(context.Context, *GetNoticeRe
 }
 func (UnimplementedRequestServiceServer) CreateProvision(context.Context, *CreateProvisionRequest) (*CreateRequestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateProvision not implemented")
+}
+func (UnimplementedRequestServiceServer) ErasePersonalData(context.Context, *ErasePersonalDataRequest) (*Request, error) {
+	return nil, status.Error(codes.Unimplemented, "method ErasePersonalData not implemented")
 }
 func (UnimplementedRequestServiceServer) mustEmbedUnimplementedRequestServiceServer() {}
 func (UnimplementedRequestServiceServer) testEmbeddedByValue()                        {}
@@ -698,6 +720,24 @@ func _RequestService_CreateProvision_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestService_ErasePersonalData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ErasePersonalDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ErasePersonalData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ErasePersonalData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ErasePersonalData(ctx, req.(*ErasePersonalDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RequestService_ServiceDesc is the grpc.ServiceDesc for RequestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -772,6 +812,10 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateProvision",
 			Handler:    _RequestService_CreateProvision_Handler,
+		},
+		{
+			MethodName: "ErasePersonalData",
+			Handler:    _RequestService_ErasePersonalData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -594,8 +594,6 @@ type Hold struct {
 	ReleasedBy    string                 `protobuf:"bytes,13,opt,name=released_by,json=releasedBy,proto3" json:"released_by,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	CreatedBy     string                 `protobuf:"bytes,21,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	// Output only: the ledger entries recording the hold and its release.
-	LedgerIndexes []int64 `protobuf:"varint,22,rep,packed,name=ledger_indexes,json=ledgerIndexes,proto3" json:"ledger_indexes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -733,13 +731,6 @@ func (x *Hold) GetCreatedBy() string {
 		return x.CreatedBy
 	}
 	return ""
-}
-
-func (x *Hold) GetLedgerIndexes() []int64 {
-	if x != nil {
-		return x.LedgerIndexes
-	}
-	return nil
 }
 
 // What gets destroyed: tenants/{t}/units/{u}/items/{i}.
@@ -3095,7 +3086,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xcb\x04\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xa4\x04\n" +
 	"\x04Hold\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04site\x18\x02 \x01(\tR\x04site\x129\n" +
@@ -3117,8 +3108,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x15 \x01(\tR\tcreatedBy\x12%\n" +
-	"\x0eledger_indexes\x18\x16 \x03(\x03R\rledgerIndexes\"\xd2\x04\n" +
+	"created_by\x18\x15 \x01(\tR\tcreatedBy\"\xd2\x04\n" +
 	"\x04Item\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04rule\x18\x02 \x01(\tR\x04rule\x12 \n" +
