@@ -147,6 +147,7 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 	if receive.IsZero() {
 		receive = now
 	}
+	receive = receive.UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
 	vs := validateIntake(r, now)
 	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err != nil {
 		return nil, err
