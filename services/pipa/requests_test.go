@@ -123,13 +123,14 @@ func TestRequestJourney(t *testing.T) {
 	_, reason, _ = reasonOf(t, err)
 	require.Equal(t, "NOTICE_REQUIRED", reason)
 
+	require.Len(t, got.GetLedger(), 1, "the verified request is recorded (STD-44-5)")
+	first := got.GetLedger()[0]
 	got, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant(), Etag: got.GetEtag()})
 	require.NoError(t, err)
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_APPROVED, got.GetState())
 	require.Len(t, got.GetNotices(), 1)
-	require.Len(t, got.GetLedger(), 1)
-	first := got.GetLedger()[0]
-	require.False(t, first.GetPending(), "the ledger answered, so the approval carries its entry's index")
+	require.Len(t, got.GetLedger(), 2)
+	require.False(t, got.GetLedger()[1].GetPending(), "the ledger answered, so the approval carries its entry's index")
 
 	notice, err := cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: got.GetNotices()[0]})
 	require.NoError(t, err)
@@ -146,7 +147,7 @@ func TestRequestJourney(t *testing.T) {
 	got, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
 	require.NoError(t, err)
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_CLOSED, got.GetState())
-	require.Len(t, got.GetLedger(), 3)
+	require.Len(t, got.GetLedger(), 4, "verification, approval, fulfilment, closing")
 
 	// The ledger holds the request log entry (STD-44-5) and the amendments that follow it.
 	led := s.ledger()
@@ -160,7 +161,9 @@ func TestRequestJourney(t *testing.T) {
 		a, err := led.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: lr.GetEntry()})
 		require.NoError(t, err)
 		require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, a.GetKind())
+		require.Equal(t, ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS, a.GetAmendmentKind())
 		require.Equal(t, first.GetIndex(), a.GetFollows())
+		require.NotContains(t, a.GetNote()+a.GetCopyGiven(), "김민원", "no personal data in clear in a leaf")
 	}
 
 	// Status now shows the notice kind, and the closed state.
@@ -179,7 +182,7 @@ func TestRequestJourney(t *testing.T) {
 	require.NotNil(t, erased.GetEraseTime())
 	require.Empty(t, erased.GetRequester().GetName())
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_CLOSED, erased.GetState())
-	require.Len(t, erased.GetLedger(), 3)
+	require.Len(t, erased.GetLedger(), 4)
 	again, err := cl.ErasePersonalData(service, erase)
 	require.NoError(t, err)
 	require.Equal(t, erased.GetEraseTime().AsTime(), again.GetEraseTime().AsTime())
@@ -217,6 +220,18 @@ func TestRequestIntakeRules(t *testing.T) {
 			Subject: child, SubjectUnder_14: true, AccessItems: []requestsv1.AccessItem{1},
 			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "이웃",
 				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.kind", "PIPA-38-2"},
+		{"child by birth date, flag unset", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen(),
+			Subject: child, AccessItems: []requestsv1.AccessItem{1},
+			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "이웃",
+				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.kind", "PIPA-38-2"},
+		{"child filing alone", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS,
+			Requester:   &requestsv1.Person{Name: "김아동", BirthDate: "2016-03-01", Phone: "010-0000-0000"},
+			AccessItems: []requestsv1.AccessItem{1}}, "request.requester.birth_date", "PIPA-38-2"},
+		{"suspension naming footage without its site", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: citizen(),
+			Details: "촬영 중지", Footage: &requestsv1.Footage{CameraLocation: "주차장", StartTime: footage.StartTime, EndTime: footage.EndTime}},
+			"request.footage.site", "STD-44-2"},
+		{"a file of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: citizen(),
+			Details: "회원정보 삭제", File: "tenants/iksan/units/city/files/members"}, "request.file", "format"},
 		{"proxy without the scope", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: citizen(),
 			Subject: citizen(), Details: "회원정보 삭제",
 			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "지인",
@@ -342,20 +357,22 @@ func TestRequestLedgerOutage(t *testing.T) {
 	got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant()})
 	require.NoError(t, err, "the approval does not wait for the ledger")
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_APPROVED, got.GetState())
-	require.Len(t, got.GetLedger(), 1)
-	require.True(t, got.GetLedger()[0].GetPending())
+	require.Len(t, got.GetLedger(), 2)
+	require.False(t, got.GetLedger()[0].GetPending(), "the verification was recorded before the outage")
+	require.True(t, got.GetLedger()[1].GetPending())
 
 	require.NoError(t, tx.Rollback(ctx)) // the ledger is back
 	require.Eventually(t, func() bool {
 		g, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
-		return err == nil && !g.GetLedger()[0].GetPending()
+		return err == nil && !g.GetLedger()[1].GetPending()
 	}, 60*time.Second, 500*time.Millisecond, "the outbox job appended the entry")
 	g, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
 	require.NoError(t, err)
-	e, err := s.ledger().GetEntry(staff, &ledgerv1.GetEntryRequest{Name: g.GetLedger()[0].GetEntry()})
+	e, err := s.ledger().GetEntry(staff, &ledgerv1.GetEntryRequest{Name: g.GetLedger()[1].GetEntry()})
 	require.NoError(t, err)
 	require.Equal(t, name, e.GetRequest())
-	list, err := s.ledger().ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: libraryLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING})
+	require.Equal(t, g.GetLedger()[0].GetIndex(), e.GetFollows())
+	list, err := s.ledger().ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: libraryLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT})
 	require.NoError(t, err)
 	require.Len(t, list.GetEntries(), 1, "delivered once, though both the answer and the job tried")
 }
@@ -426,8 +443,12 @@ func TestProvisionToPolice(t *testing.T) {
 		require.NoError(t, err)
 		_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(), Grant: &requestsv1.Grant{}})
 		require.Equal(t, "grant.safety_requests", violation(t, err).GetField(), "PIPA 18(5): the recipient is told its limits")
-		got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(),
+		_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(),
 			Grant: &requestsv1.Grant{SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신"}})
+		require.Equal(t, "grant.masking", violation(t, err).GetField(), "STD-46: footage leaves masked or with a reason")
+		got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(),
+			Grant: &requestsv1.Grant{SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신",
+				Masking: &requestsv1.Masking{NotNeededReason: "피의 차량 외 촬영된 사람 없음"}}})
 		require.NoError(t, err)
 		return got
 	}
@@ -447,4 +468,40 @@ func TestProvisionToPolice(t *testing.T) {
 	got = approve(requestsv1.ProvisionGround_PROVISION_GROUND_OTHER_LAW)
 	require.NotEmpty(t, got.GetPublicationDueDate(), "PIPA-18-4: ground 2 is published within 30 days")
 	require.GreaterOrEqual(t, got.GetPublicationDueDate(), today.AddDate(0, 0, 30).Format(time.DateOnly))
+}
+
+// An automated decision's period is extended twice at most, each time within the period and
+// naming the request's etag, so that a retried call cannot extend it twice (DEC-44-3-5).
+func TestAutomatedDecisionExtensions(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.requests()
+	staff := s.as(auth.RoleHandler, libraryUnit)
+	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(&requestsv1.Request{
+		Type: requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION, Requester: citizen(), Details: "감면 대상 자동 판정의 설명 요구"})})
+	require.NoError(t, err)
+	name, due := r.GetRequest().GetName(), r.GetRequest().GetDueDate()
+	v, err := cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ONLINE_AUTH}})
+	require.NoError(t, err)
+	extend := func(etag string) (*requestsv1.Request, error) {
+		return cl.DeferRequest(staff, &requestsv1.DeferRequestRequest{Name: name, Etag: etag,
+			Reason: &requestsv1.Reason{Text: "외부 시스템 운영기관 회신 대기"}})
+	}
+	_, err = extend("")
+	require.Equal(t, "etag", violation(t, err).GetField())
+	once, err := extend(v.GetEtag())
+	require.NoError(t, err)
+	require.EqualValues(t, 1, once.GetExtensions())
+	require.Greater(t, once.GetDueDate(), due)
+	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_VERIFIED, once.GetState(), "the clock keeps running")
+	_, err = extend(v.GetEtag())
+	require.Equal(t, codes.Aborted, status.Code(err), "a retry with the old etag does not extend again")
+	twice, err := extend(once.GetEtag())
+	require.NoError(t, err)
+	require.EqualValues(t, 2, twice.GetExtensions())
+	_, err = extend(twice.GetEtag())
+	_, reason, _ := reasonOf(t, err)
+	require.Equal(t, "EXTENSION_LIMIT", reason)
+	require.Len(t, twice.GetNotices(), 2, "each extension is notified")
 }

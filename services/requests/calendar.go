@@ -11,17 +11,19 @@ import (
 	"github.com/pipa-kr/pipa/services/requests/clock"
 )
 
-// calendars keeps each tenant's clock (its day counting and closures, read from the registry's
-// tenant record) for a minute, so that a change of settings takes effect soon without a registry
-// call per request.
+// calendars keeps what the service needs of each tenant's registry record — its clock (day
+// counting and closures) and whether it is a public institution (PIPA-18-2, 18-4) — for a minute,
+// so that a change of settings takes effect soon without a registry call per request.
 type calendars struct {
 	mu   sync.Mutex
 	byID map[string]cachedCalendar
 }
 
 type cachedCalendar struct {
-	cal     *clock.Calendar
-	fetched time.Time
+	cal         *clock.Calendar
+	public      bool
+	displayName string
+	fetched     time.Time
 }
 
 const calendarTTL = time.Minute
@@ -33,21 +35,28 @@ var counting = map[registryv1.DayCounting]clock.Counting{
 	registryv1.DayCounting_DAY_COUNTING_WORKING_DAYS:  clock.WorkingDays,
 }
 
-// calendar returns the tenant's clock, asking the registry with the service credential.
+// calendar returns the tenant's clock.
 func (s *Server) calendar(ctx context.Context, tenant string) (*clock.Calendar, error) {
+	c, err := s.tenant(ctx, tenant)
+	return c.cal, err
+}
+
+// tenant returns what the service keeps of a tenant, asking the registry with the service
+// credential when it is not known or a minute old.
+func (s *Server) tenant(ctx context.Context, tenant string) (cachedCalendar, error) {
 	s.cals.mu.Lock()
 	c, ok := s.cals.byID[tenant]
 	s.cals.mu.Unlock()
 	if ok && s.now().Sub(c.fetched) < calendarTTL {
-		return c.cal, nil
+		return c, nil
 	}
 	rctx, err := s.asService(ctx)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
 	t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: "tenants/" + tenant})
 	if err != nil {
-		return nil, err
+		return c, err
 	}
 	settings := clock.Settings{Counting: counting[t.GetDayCounting()]}
 	for _, cl := range t.GetClosures() {
@@ -58,12 +67,13 @@ func (s *Server) calendar(ctx context.Context, tenant string) (*clock.Calendar, 
 	}
 	cal, err := clock.New(settings)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
+	c = cachedCalendar{cal: cal, public: t.GetPublicInstitution(), displayName: t.GetDisplayName(), fetched: s.now()}
 	s.cals.mu.Lock()
-	s.cals.byID[tenant] = cachedCalendar{cal: cal, fetched: s.now()}
+	s.cals.byID[tenant] = c
 	s.cals.mu.Unlock()
-	return cal, nil
+	return c, nil
 }
 
 // due is the deadline of days counted from t on the tenant's clock. A year the holiday table

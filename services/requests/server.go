@@ -36,6 +36,18 @@ var AccessRules = accesslog.Rules{
 	requestsv1.RequestService_ListRequests_FullMethodName: accesslog.ByName((*requestsv1.ListRequestsRequest).GetParent, "/requests"),
 	requestsv1.RequestService_ListNotices_FullMethodName:  accesslog.ByName((*requestsv1.ListNoticesRequest).GetParent, "/notices"),
 	requestsv1.RequestService_GetNotice_FullMethodName:    accesslog.ByName((*requestsv1.GetNoticeRequest).GetName, ""),
+	// Staff intake and every step answer with the request, personal fields included.
+	requestsv1.RequestService_CreateRequest_FullMethodName:           accesslog.ByName((*requestsv1.CreateRequestRequest).GetParent, "/requests"),
+	requestsv1.RequestService_CreateProvision_FullMethodName:         accesslog.ByName((*requestsv1.CreateProvisionRequest).GetParent, "/requests"),
+	requestsv1.RequestService_VerifyIdentity_FullMethodName:          accesslog.ByName((*requestsv1.VerifyIdentityRequest).GetName, ""),
+	requestsv1.RequestService_ApproveRequest_FullMethodName:          accesslog.ByName((*requestsv1.ApproveRequestRequest).GetName, ""),
+	requestsv1.RequestService_PartiallyApproveRequest_FullMethodName: accesslog.ByName((*requestsv1.PartiallyApproveRequestRequest).GetName, ""),
+	requestsv1.RequestService_DeferRequest_FullMethodName:            accesslog.ByName((*requestsv1.DeferRequestRequest).GetName, ""),
+	requestsv1.RequestService_ResumeRequest_FullMethodName:           accesslog.ByName((*requestsv1.ResumeRequestRequest).GetName, ""),
+	requestsv1.RequestService_RefuseRequest_FullMethodName:           accesslog.ByName((*requestsv1.RefuseRequestRequest).GetName, ""),
+	requestsv1.RequestService_FulfillRequest_FullMethodName:          accesslog.ByName((*requestsv1.FulfillRequestRequest).GetName, ""),
+	requestsv1.RequestService_WithdrawRequest_FullMethodName:         accesslog.ByName((*requestsv1.WithdrawRequestRequest).GetName, ""),
+	requestsv1.RequestService_CloseRequest_FullMethodName:            accesslog.ByName((*requestsv1.CloseRequestRequest).GetName, ""),
 }
 
 var (
@@ -125,7 +137,7 @@ func (s *Server) intake(ctx context.Context, parent string, r *requestsv1.Reques
 		vs.Add("request.transfer_reference", "PIPA-35-2", "a request transferred by the PIPC carries its transfer reference")
 	}
 	receive := time.Time{}
-	if t := receiveTime; t != nil {
+	if t := receiveTime; t != nil && checkTime(&vs, "receive_time", t) {
 		receive = t.AsTime()
 		if receive.After(s.now()) {
 			vs.Add("receive_time", "range", "must not be in the future")
@@ -152,6 +164,15 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err != nil {
 		return nil, err
 	}
+	if file := r.GetFile(); file != "" {
+		if !strings.HasPrefix(file, "tenants/"+tenant+"/units/"+unit+"/files/") {
+			vs.Add("request.file", "format", "must be a personal-information file of this unit: tenants/%s/units/%s/files/{file}", tenant, unit)
+		} else if _, err := s.registry.GetFile(rctx, &registryv1.GetFileRequest{Name: file}); status.Code(err) == codes.NotFound {
+			vs.Add("request.file", "PIPA-32", "no such personal-information file: %s", file)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	field, f := "request.footage", r.GetFootage()
 	if p := r.GetProvision(); p.GetFootage() != nil {
 		field, f = "request.provision.footage", p.GetFootage()
@@ -168,12 +189,12 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 		}
 	}
 	if g, ok := provisionGrounds[r.GetProvision().GetGround()]; ok && g.publicOnly {
-		t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: "tenants/" + tenant})
+		t, err := s.tenant(ctx, tenant)
 		if err != nil {
 			return nil, err
 		}
-		if !t.GetPublicInstitution() {
-			vs.Add("request.provision.ground", "PIPA-18-2", "grounds 5 to 9 of PIPA 18(2) are for public institutions only, and %s is not one", t.GetDisplayName())
+		if !t.public {
+			vs.Add("request.provision.ground", "PIPA-18-2", "grounds 5 to 9 of PIPA 18(2) are for public institutions only, and %s is not one", t.displayName)
 		}
 	}
 	if err := vs.Err(); err != nil {
@@ -197,7 +218,7 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 	case *requestsv1.CreateProvisionRequest:
 		method, prefix = requestsv1.RequestService_CreateProvision_FullMethodName, "P"
 	}
-	rec, _, err := s.store.Create(ctx, tenant, unit, prefix, receive, pg.Idem{RequestID: requestID, Method: method, Hash: hash},
+	rec, err := s.store.Create(ctx, tenant, unit, prefix, receive, pg.Idem{RequestID: requestID, Method: method, Hash: hash},
 		func(receipt string) (*pg.Record, error) {
 			secret, err := newSecret()
 			if err != nil {

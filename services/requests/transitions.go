@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -16,15 +17,21 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/requests/clock"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
 // A step of a request: the state change, the notice it issues and the ledger entry it appends
 // (API.md: every operation the law says must be recorded appends its entry in the same operation).
-// The first recorded step appends a VIEWING entry, the request log of STD-44-5 (열람등 요구 처리);
-// each later step appends an AMENDMENT that follows it, and the fulfilment of a deletion appends
-// a DESTRUCTION (STD-42-2).
+// A data subject's request is recorded once its requester is verified: a VIEWING entry, the
+// request log of STD-44-5 (열람등 요구 처리). Another body's request is recorded when approved: the
+// PROVISION entry (STD-42-1, DEC-15). Each later step appends a PROGRESS amendment that follows
+// that entry, and the fulfilment of a deletion its own DESTRUCTION (STD-42-2). Leaves hold only
+// fixed labels and coded grounds besides the sealed personal fields: what people write on a request
+// stays in the request, which is sealed and can be erased (ARCHITECTURE.md "Identity and tenancy").
+// Intake, and a withdrawal or refusal before anything was recorded, append nothing: no personal
+// data was processed yet.
 
 // stepFunc checks a step's input against the request and changes rec.Doc; it returns the notice to
 // issue (nil for none) and what to record in the ledger (nil for nothing).
@@ -32,11 +39,12 @@ type stepFunc func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, 
 
 // record is what a step tells the ledger.
 type record struct {
-	note       string
-	refusal    string
-	copyGiven  string
-	kind       ledgerv1.EntryKind // VIEWING or DESTRUCTION when not an amendment
-	standalone bool               // a new entry even after the first (a destruction)
+	note      string
+	refusal   string
+	copyGiven string
+	// kind opens the request's record (VIEWING, PROVISION) when nothing is recorded yet; a
+	// DESTRUCTION is always its own entry. Zero: a PROGRESS amendment, if anything is recorded.
+	kind ledgerv1.EntryKind
 }
 
 func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc) (*requestsv1.Request, error) {
@@ -44,13 +52,7 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	if err != nil {
 		return nil, err
 	}
-	officer := "unknown"
-	if p, ok := auth.FromContext(ctx); ok {
-		officer = p.Subject
-		if p.Name != "" {
-			officer = p.Name + " (" + p.Subject + ")"
-		}
-	}
+	officer := officerOf(ctx)
 	if _, err := s.calendar(ctx, tenant); err != nil { // fetched before the row is locked
 		return nil, err
 	}
@@ -80,8 +82,17 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 			}
 			ch.Notice = notice
 		}
-		if rr != nil {
-			ch.Steps = []pg.Step{s.ledgerStep(rec, step, officer, prior, rr, now)}
+		if st := s.ledgerStep(rec, step, officer, prior, rr, now); st != nil {
+			// The ledger's own checks, before anything commits: an entry it would refuse
+			// must not wait in the outbox for ever.
+			if vs := entry.Validate(st.Entry.GetEntry(), now); len(vs) > 0 {
+				for i := range vs {
+					vs[i].Field = "ledger." + vs[i].Field
+					vs[i].Description = "the ledger entry of this step would be refused: " + vs[i].Description
+				}
+				return nil, apierr.Invalid(vs...)
+			}
+			ch.Steps = []pg.Step{*st}
 		}
 		return ch, nil
 	})
@@ -104,19 +115,21 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	return s.view(rec), nil
 }
 
-// ledgerStep builds the entry of a step: the request log entry first, amendments after it.
-func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr *record, now time.Time) pg.Step {
+// ledgerStep builds the entry of a step, nil when it records nothing (see above).
+func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr *record, now time.Time) *pg.Step {
+	if rr == nil || (prior == 0 && rr.kind == 0) {
+		return nil
+	}
 	rule := typeRules[rec.Doc.GetType()]
-	e := &ledgerv1.Entry{OccurTime: timestamppb.New(now), Handler: officer, Request: rec.Doc.GetName(), Note: rr.note}
+	e := &ledgerv1.Entry{OccurTime: timestamppb.New(now), Handler: officer, Request: rec.Doc.GetName(),
+		Note: rr.note, RefusalReason: rr.refusal, CopyGiven: rr.copyGiven}
 	parent := "tenants/" + rec.Tenant + "/units/" + rec.Unit
 	reqID := fmt.Sprintf("requests/%s/%s/%d", rec.Tenant, rec.Doc.GetReceiptNumber(), prior+1)
-	st := pg.Step{Name: step, Entry: &ledgerv1.AppendEntryRequest{Parent: parent, Entry: e, RequestId: reqID}}
-	if prior > 0 && !rr.standalone {
+	st := &pg.Step{Name: step, Entry: &ledgerv1.AppendEntryRequest{Parent: parent, Entry: e, RequestId: reqID}}
+	if prior > 0 && rr.kind != ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION {
 		e.Kind = ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT
-		e.AmendmentKind = ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION
-		zero := int64(0)
-		e.Follows = &zero // replaced by the first entry's index on delivery
-		e.RefusalReason, e.CopyGiven = rr.refusal, rr.copyGiven
+		e.AmendmentKind = ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS
+		e.Follows = proto.Int64(0) // the first entry's index, set on delivery
 		st.Follows = 1
 		return st
 	}
@@ -139,11 +152,9 @@ func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr 
 	case ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION:
 		e.DestructionMethod = "정보주체의 삭제 요구에 따른 영구삭제(복구 불가, PIPA-36-3)"
 	default:
-		// STD-44-5: requester, file and content, purpose, refusal reason, copy, official.
-		e.Purpose = rec.Doc.GetPurpose()
-		if e.Purpose == "" {
-			e.Purpose = rule.label + " 요구"
-		}
+		// STD-44-5: requester, file and content, purpose, official (the refusal reason and any
+		// copy are recorded by the steps that follow).
+		e.Purpose = rule.label + " 요구 처리"
 		e.Counterparty = "정보주체"
 		if a := rec.Doc.GetAgency(); a != nil {
 			e.Counterparty = "대리인 (" + a.GetRelationship() + ")"
@@ -151,7 +162,6 @@ func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr 
 		p := rec.Personal.Requester
 		e.RequesterName = p.GetName()
 		e.RequesterContact = firstNonEmpty(p.GetPhone(), p.GetEmail(), p.GetAddress())
-		e.RefusalReason, e.CopyGiven = rr.refusal, rr.copyGiven
 	}
 	return st
 }
@@ -189,12 +199,14 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-func reasonText(r *requestsv1.Reason) string {
+// groundsText are a decision's coded grounds as the law words them: what the ledger records of a
+// reason (the officer's own words stay in the sealed request and its notice).
+func groundsText(r *requestsv1.Reason) string {
 	var parts []string
 	for _, g := range r.GetGrounds() {
 		parts = append(parts, groundText[g])
 	}
-	return strings.Join(append(parts, r.GetText()), "; ")
+	return strings.Join(parts, "; ")
 }
 
 // checkReason validates a decision's reason: a missing or foreign ground is the kind of invalid
@@ -237,15 +249,23 @@ func (s *Server) VerifyIdentity(ctx context.Context, req *requestsv1.VerifyIdent
 		rec.Doc.Verification = &requestsv1.Verification{Method: m, VerifiedBy: officerOf(ctx),
 			VerifyTime: timestamppb.New(now), AgencyEvidence: v.GetAgencyEvidence(), Note: v.GetNote()}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
-		return nil, nil, nil
+		if rec.Doc.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
+			return nil, nil, nil // recorded by its PROVISION entry, once approved
+		}
+		return nil, &record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: "접수 및 본인확인 (" + receiptNote(rec.Doc) + ")"}, nil
 	})
 }
 
+// officerOf names the calling official as records show them: display name and account.
 func officerOf(ctx context.Context) string {
-	if p, ok := auth.FromContext(ctx); ok {
-		return p.Subject
+	p, ok := auth.FromContext(ctx)
+	switch {
+	case !ok:
+		return "unknown"
+	case p.Name != "":
+		return p.Name + " (" + p.Subject + ")"
 	}
-	return ""
+	return p.Subject
 }
 
 func (s *Server) ApproveRequest(ctx context.Context, req *requestsv1.ApproveRequestRequest) (*requestsv1.Request, error) {
@@ -274,7 +294,7 @@ func (s *Server) PartiallyApproveRequest(ctx context.Context, req *requestsv1.Pa
 		rec.Doc.State, rec.Doc.Grant, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_APPROVED, req.GetGrant(), req.GetReason()
 		rr, err := s.granted(ctx, rec, now, "결정: 일부 승인")
 		if rr != nil {
-			rr.refusal = reasonText(req.GetReason())
+			rr.refusal = groundsText(req.GetReason())
 		}
 		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_PARTIAL, Grant: req.GetGrant(), Reason: req.GetReason()}, rr, err
 	})
@@ -283,12 +303,28 @@ func (s *Server) PartiallyApproveRequest(ctx context.Context, req *requestsv1.Pa
 // granted is what an approval records: the request log entry (STD-44-5), or for another body's
 // request the PROVISION entry (STD-42-1, DEC-15), after which PIPA-18-4 may require publication.
 func (s *Server) granted(ctx context.Context, rec *pg.Record, now time.Time, note string) (*record, error) {
-	rr := &record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: note + " (" + receiptNote(rec.Doc) + ")"}
+	rr := &record{note: note}
 	if rec.Doc.GetType() != requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
 		return rr, nil
 	}
-	rr.kind, rr.standalone = ledgerv1.EntryKind_ENTRY_KIND_PROVISION, true
-	if provisionGrounds[rec.Doc.GetProvision().GetGround()].publish {
+	p := rec.Doc.GetProvision()
+	var vs apierr.Violations
+	if p.GetFootage() != nil {
+		checkMasking(&vs, rec.Doc.GetGrant().GetMasking()) // STD-46: footage to the police too
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	if d := p.GetDestructionDueDate(); d != "" && d < seoulDate(now) {
+		return nil, apierr.Precondition("DESTRUCTION_DATE_PASSED",
+			"the copy's destruction due date "+d+" has passed (C-9); take the request again with a later date")
+	}
+	rr.kind = ledgerv1.EntryKind_ENTRY_KIND_PROVISION
+	t, err := s.tenant(ctx, rec.Tenant) // cached by step before the row was locked
+	if err != nil {
+		return nil, err
+	}
+	if provisionGrounds[rec.Doc.GetProvision().GetGround()].publish && t.public { // PIPA-18-4 binds public bodies
 		due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) { return c.Publication(now) }) // PIPA-18-4: within 30 days
 		if err != nil {
 			return nil, err
@@ -302,7 +338,20 @@ func (s *Server) DeferRequest(ctx context.Context, req *requestsv1.DeferRequestR
 	return s.step(ctx, req.GetName(), req.GetEtag(), "defer", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
 		t := rec.Doc.GetType()
 		if t == requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION {
-			// DEC-44-3-5: extended by 30 days, twice at most, with notice; the clock keeps running.
+			// DEC-44-3-5: extended by 30 days, twice at most, with notice within the period; the
+			// clock keeps running. The etag makes a retried call fail instead of extending twice.
+			if req.GetEtag() == "" {
+				return nil, nil, apierr.Invalid(apierr.Violation{Field: "etag", Rule: "DEC-44-3-5",
+					Description: "an extension names the request's etag, so that a retry cannot extend it twice"})
+			}
+			if now.After(rec.Doc.GetDueTime().AsTime()) {
+				return nil, nil, apierr.Precondition("PERIOD_ENDED", "an extension is notified within the period it extends (DEC-44-3-5); this one ended on "+rec.Doc.GetDueDate())
+			}
+			if len(req.GetReason().GetGrounds()) > 0 {
+				if err := checkReason(t, req.GetReason()); err != nil {
+					return nil, nil, err
+				}
+			}
 			due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) {
 				return c.Extend(rec.Doc.GetReceiveTime().AsTime(), int(rec.Doc.GetExtensions()))
 			})
@@ -320,7 +369,7 @@ func (s *Server) DeferRequest(ctx context.Context, req *requestsv1.DeferRequestR
 			setDue(rec.Doc, due)
 			rec.Doc.Reason = req.GetReason()
 			return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_DEFERRAL, Reason: req.GetReason()},
-				&record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: fmt.Sprintf("처리기간 연장 %d회, 새 기한 %s", rec.Doc.Extensions, rec.Doc.DueDate)}, nil
+				&record{note: fmt.Sprintf("처리기간 연장 %d회, 새 기한 %s (DEC-44-3-5)", rec.Doc.Extensions, rec.Doc.DueDate)}, nil
 		}
 		if !typeRules[t].deferrable {
 			return nil, nil, apierr.Precondition("NOT_DEFERRABLE", "only access and CCTV access or existence requests may be deferred (PIPA-35-3, DEC-42-2)")
@@ -329,10 +378,10 @@ func (s *Server) DeferRequest(ctx context.Context, req *requestsv1.DeferRequestR
 			return nil, nil, err
 		}
 		rec.Doc.State, rec.Doc.Reason = requestsv1.RequestState_REQUEST_STATE_DEFERRED, req.GetReason()
+		rec.Doc.DeferTime = timestamppb.New(now)
 		setDue(rec.Doc, time.Time{}) // STD-31-1: a new clock starts when the reason ends
 		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_DEFERRAL, Reason: req.GetReason()},
-			&record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: "결정: 연기 (" + receiptNote(rec.Doc) + ")",
-				refusal: reasonText(req.GetReason())}, nil
+			&record{note: "결정: 연기 — " + groundsText(req.GetReason())}, nil
 	})
 }
 
@@ -345,12 +394,11 @@ func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeReques
 			if err := vs.Err(); err != nil {
 				return nil, nil, err
 			}
-			day, _ := time.ParseInLocation(time.DateOnly, d, pg.Seoul)
-			if day.Before(rec.Doc.GetUpdateTime().AsTime().In(pg.Seoul).Truncate(24 * time.Hour).Add(-24 * time.Hour)) {
+			if d < seoulDate(rec.Doc.GetDeferTime().AsTime()) {
 				return nil, nil, apierr.Invalid(apierr.Violation{Field: "reason_end_date", Rule: "STD-31-1",
 					Description: "the deferral's reason cannot end before the request was deferred"})
 			}
-			ended = day
+			ended, _ = time.ParseInLocation(time.DateOnly, d, pg.Seoul)
 		}
 		due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) { return c.Resume(ended) }) // STD-31-1
 		if err != nil {
@@ -369,8 +417,7 @@ func (s *Server) RefuseRequest(ctx context.Context, req *requestsv1.RefuseReques
 		}
 		rec.Doc.State, rec.Doc.Reason, rec.Doc.Grant = requestsv1.RequestState_REQUEST_STATE_REFUSED, req.GetReason(), nil
 		return &requestsv1.Notice{Kind: requestsv1.NoticeKind_NOTICE_KIND_REFUSAL, Reason: req.GetReason()},
-			&record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: "결정: 거절 (" + receiptNote(rec.Doc) + ")",
-				refusal: reasonText(req.GetReason())}, nil
+			&record{note: "결정: 거절", refusal: groundsText(req.GetReason())}, nil
 	})
 }
 
@@ -383,9 +430,9 @@ func (s *Server) FulfillRequest(ctx context.Context, req *requestsv1.FulfillRequ
 			return nil, nil, err
 		}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_FULFILLED
-		rr := &record{note: "이행: " + req.GetNote(), copyGiven: req.GetCopyGiven()}
+		rr := &record{note: "이행", copyGiven: req.GetCopyGiven()}
 		if t := rec.Doc.GetType(); t == requestsv1.RequestType_REQUEST_TYPE_DELETION || t == requestsv1.RequestType_REQUEST_TYPE_CCTV_DELETION {
-			rr.kind, rr.standalone = ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, true // STD-42-2
+			rr.kind, rr.note = ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, "삭제 요구 이행 ("+receiptNote(rec.Doc)+")" // STD-42-2
 		}
 		return nil, rr, nil
 	})
@@ -400,10 +447,7 @@ func (s *Server) WithdrawRequest(ctx context.Context, req *requestsv1.WithdrawRe
 		}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_WITHDRAWN
 		setDue(rec.Doc, time.Time{})
-		if len(rec.Doc.GetLedger()) == 0 {
-			return nil, nil, nil // nothing was decided or done: nothing to record
-		}
-		return nil, &record{note: strings.TrimSpace("취하 " + req.GetNote())}, nil
+		return nil, &record{note: "취하"}, nil
 	})
 }
 
@@ -414,9 +458,6 @@ func (s *Server) CloseRequest(ctx context.Context, req *requestsv1.CloseRequestR
 		}
 		rec.Doc.State, rec.Doc.CloseTime = requestsv1.RequestState_REQUEST_STATE_CLOSED, timestamppb.New(now)
 		setDue(rec.Doc, time.Time{})
-		if len(rec.Doc.GetLedger()) == 0 {
-			return nil, nil, nil
-		}
 		return nil, &record{note: "종결"}, nil
 	})
 }

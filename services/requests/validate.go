@@ -23,29 +23,58 @@ var (
 	receiptPattern = regexp.MustCompile(`^[RP]-\d{4}-\d{6,}$`)
 )
 
-const maxText = 4000
+// Text limits, in bytes: free text, and the shorter fields that ledger entries are built from
+// (the ledger takes at most 4,000 bytes a field, labels included).
+const (
+	maxText  = 4000
+	maxLine  = 200
+	maxShort = 1000
+)
 
 func checkText(vs *apierr.Violations, field, v string, required bool) {
+	checkTextN(vs, field, v, required, maxText)
+}
+
+func checkTextN(vs *apierr.Violations, field, v string, required bool, max int) {
 	switch {
 	case required && strings.TrimSpace(v) == "":
 		vs.Add(field, "required", "must not be empty")
-	case len(v) > maxText:
-		vs.Add(field, "range", "must be at most %d bytes", maxText)
+	case len(v) > max:
+		vs.Add(field, "range", "must be at most %d bytes", max)
 	case !utf8.ValidString(v):
 		vs.Add(field, "format", "must be UTF-8 text")
 	}
 }
 
+// under14 reports whether someone born on birth (YYYY-MM-DD) is under 14 on now's day in Seoul.
+func under14(birth string, now time.Time) bool {
+	b, err := time.Parse(time.DateOnly, birth)
+	return err == nil && b.AddDate(14, 0, 0).Format(time.DateOnly) > seoulDate(now)
+}
+
+// checkDate checks a date a person wrote (YYYY-MM-DD, a day in Asia/Seoul) that must not lie
+// after now's day there.
 func checkDate(vs *apierr.Violations, field, v string, now time.Time) {
 	if v == "" {
 		return
 	}
-	d, err := time.Parse(time.DateOnly, v)
-	if err != nil {
+	if _, err := time.Parse(time.DateOnly, v); err != nil {
 		vs.Add(field, "format", "must be a date YYYY-MM-DD (got %q)", v)
-	} else if d.After(now) {
+	} else if v > seoulDate(now) {
 		vs.Add(field, "range", "must not be in the future")
 	}
+}
+
+// seoulDate is t's day in Asia/Seoul, YYYY-MM-DD.
+func seoulDate(t time.Time) string { return t.In(pg.Seoul).Format(time.DateOnly) }
+
+// checkTime refuses a timestamp out of protobuf's range, which would otherwise fail deep inside.
+func checkTime(vs *apierr.Violations, field string, t interface{ CheckValid() error }) bool {
+	if err := t.CheckValid(); err != nil {
+		vs.Add(field, "format", "not a valid time: %v", err)
+		return false
+	}
+	return true
 }
 
 func checkPerson(vs *apierr.Violations, field string, p *requestsv1.Person, now time.Time) {
@@ -89,8 +118,16 @@ func validateIntake(r *requestsv1.Request, now time.Time) apierr.Violations {
 	if r.GetSubject() != nil {
 		checkPerson(&vs, "request.subject", r.GetSubject(), now)
 	}
-	if r.GetSubjectUnder_14() && a.GetKind() != requestsv1.AgentKind_AGENT_KIND_LEGAL_REPRESENTATIVE {
+	// PIPA-38-2: a child under 14 acts through the legal representative, by the flag or by the
+	// birth date given.
+	child := r.GetSubjectUnder_14() || under14(r.GetSubject().GetBirthDate(), now)
+	switch {
+	case r.GetSubject() == nil && under14(r.GetRequester().GetBirthDate(), now):
+		vs.Add("request.requester.birth_date", "PIPA-38-2", "a child under 14 makes a request through the legal representative (법정대리인), who files it naming the child as the data subject")
+	case child && a.GetKind() != requestsv1.AgentKind_AGENT_KIND_LEGAL_REPRESENTATIVE:
 		vs.Add("request.agency.kind", "PIPA-38-2", "a request for a child under 14 is made by the child's legal representative (법정대리인)")
+	case r.GetSubjectUnder_14() && r.GetSubject().GetBirthDate() != "" && !under14(r.GetSubject().GetBirthDate(), now):
+		vs.Add("request.subject_under_14", "PIPA-38-2", "the data subject's birth date says they are 14 or older")
 	}
 	if a != nil {
 		switch a.GetKind() {
@@ -106,7 +143,7 @@ func validateIntake(r *requestsv1.Request, now time.Time) apierr.Violations {
 		default:
 			vs.Add("request.agency.kind", "PIPA-38-1", "kind is required: LEGAL_REPRESENTATIVE or PROXY")
 		}
-		checkText(&vs, "request.agency.relationship", a.GetRelationship(), true)
+		checkTextN(&vs, "request.agency.relationship", a.GetRelationship(), true, 50)
 	}
 	if r.GetType() == requestsv1.RequestType_REQUEST_TYPE_ACCESS {
 		items := r.GetAccessItems()
@@ -129,13 +166,15 @@ func validateIntake(r *requestsv1.Request, now time.Time) apierr.Violations {
 	default:
 		checkText(&vs, "request.details", r.GetDetails(), false)
 	}
-	checkText(&vs, "request.purpose", r.GetPurpose(), rule.cctv) // 별지 제2호 청구 목적 및 사유
-	if f := r.GetFile(); f != "" && !strings.Contains(f, "/files/") {
-		vs.Add("request.file", "format", "must be a registry file name tenants/{t}/units/{u}/files/{f}")
-	}
-	if rule.cctv {
+	checkTextN(&vs, "request.purpose", r.GetPurpose(), rule.cctv, maxShort) // 별지 제2호 청구 목적 및 사유
+
+	switch {
+	case rule.cctv:
 		validateFootage(&vs, "request.footage", r.GetFootage(), now, true)
-	} else if r.GetFootage() != nil && r.GetType() != requestsv1.RequestType_REQUEST_TYPE_SUSPENSION {
+	case r.GetFootage() != nil && r.GetType() == requestsv1.RequestType_REQUEST_TYPE_SUSPENSION:
+		// Named so that PIPA-58-2 can be checked against the site.
+		validateFootage(&vs, "request.footage", r.GetFootage(), now, false)
+	case r.GetFootage() != nil:
 		vs.Add("request.footage", "STD-44-1", "footage belongs to CCTV requests (CCTV_ACCESS, CCTV_EXISTENCE, CCTV_DELETION)")
 	}
 	return vs
@@ -151,6 +190,7 @@ func validateFootage(vs *apierr.Violations, field string, f *requestsv1.Footage,
 	}
 	start, end := f.GetStartTime(), f.GetEndTime()
 	switch {
+	case start != nil && !checkTime(vs, field+".start_time", start), end != nil && !checkTime(vs, field+".end_time", end):
 	case start == nil || end == nil:
 		vs.Add(field+".start_time", "STD-44-2", "the recording period (촬영기간) is required: start_time and end_time")
 	case !end.AsTime().After(start.AsTime()):
@@ -160,7 +200,7 @@ func validateFootage(vs *apierr.Violations, field string, f *requestsv1.Footage,
 	case end.AsTime().Sub(start.AsTime()) > 7*24*time.Hour:
 		vs.Add(field+".end_time", "C-12-Q2", "a request covers at most 7 days of footage: name the minimal segment")
 	}
-	checkText(vs, field+".camera_location", f.GetCameraLocation(), true)
+	checkTextN(vs, field+".camera_location", f.GetCameraLocation(), true, maxLine)
 	if own && !f.GetRequesterAppears() {
 		vs.Add(field+".requester_appears", "STD-44-1",
 			"a data subject may ask only for footage showing themselves; footage of someone else is a third-party provision (C-12-Q2)")
@@ -179,22 +219,25 @@ func validateProvision(r *requestsv1.Request, now time.Time) apierr.Violations {
 	if r.GetSubject() != nil || r.GetAgency() != nil || len(r.GetAccessItems()) > 0 || r.GetFootage() != nil {
 		vs.Add("request", "PIPA-18-2", "a provision request names what it asks for in provision, not subject, agency, access_items or footage")
 	}
-	checkText(&vs, "request.purpose", r.GetPurpose(), true) // STD-42-1 3
+	checkTextN(&vs, "request.purpose", r.GetPurpose(), true, maxShort) // STD-42-1 3
 	if p == nil {
 		vs.Add("request.provision", "PIPA-18-2", "provision is required: the requesting body, ground, items or footage, form and period")
 		return vs
 	}
-	checkText(&vs, "request.provision.requesting_body", p.GetRequestingBody(), true) // STD-42-1 2
-	checkText(&vs, "request.provision.officer_title", p.GetOfficerTitle(), false)
+	checkTextN(&vs, "request.provision.requesting_body", p.GetRequestingBody(), true, maxLine) // STD-42-1 2
+	checkTextN(&vs, "request.provision.officer_title", p.GetOfficerTitle(), false, 50)
 	if _, ok := provisionGrounds[p.GetGround()]; !ok {
 		vs.Add("request.provision.ground", "PIPA-18-2", "ground is required: one of the grounds of PIPA 18(2) (CONSENT, OTHER_LAW, URGENT_INTERESTS, PUBLIC_DUTY_PIPC, TREATY, CRIMINAL_INVESTIGATION, COURT, SENTENCE, PUBLIC_SAFETY)")
 	}
-	checkText(&vs, "request.provision.legal_basis", p.GetLegalBasis(), true) // STD-40, DEC-15 4
-	if len(p.GetItems()) == 0 {
+	checkTextN(&vs, "request.provision.legal_basis", p.GetLegalBasis(), true, maxShort) // STD-40, DEC-15 4
+	switch n := len(p.GetItems()); {
+	case n == 0:
 		vs.Add("request.provision.items", "DEC-15", "the data items asked for (항목, DEC-15 5) are required, e.g. \"영상(얼굴, 차량번호)\"")
+	case n > 100:
+		vs.Add("request.provision.items", "range", "at most 100 items, got %d", n)
 	}
 	for i, it := range p.GetItems() {
-		checkText(&vs, fmt.Sprintf("request.provision.items[%d]", i), it, true)
+		checkTextN(&vs, fmt.Sprintf("request.provision.items[%d]", i), it, true, maxLine)
 	}
 	if p.GetFootage() != nil {
 		validateFootage(&vs, "request.provision.footage", p.GetFootage(), now, false)
@@ -264,7 +307,7 @@ func validateGrant(vs *apierr.Violations, t rtype, g *requestsv1.Grant) {
 	}
 	if t == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
 		// PIPA 18(5), DEC-15 8: the recipient is told how it may use the data and how to protect it.
-		checkText(vs, "grant.safety_requests", g.GetSafetyRequests(), true)
+		checkTextN(vs, "grant.safety_requests", g.GetSafetyRequests(), true, maxShort)
 		checkText(vs, "grant.content", g.GetContent(), false)
 		return
 	}
@@ -278,6 +321,9 @@ func validateGrant(vs *apierr.Violations, t rtype, g *requestsv1.Grant) {
 		}
 		if g.GetMethod() == 0 || requestsv1.DeliveryMethod_name[int32(g.GetMethod())] == "" {
 			vs.Add("grant.method", "PIPA-35-3", "the method of access (열람 방법) is required")
+		}
+		if t := g.GetAccessTime(); t != nil {
+			checkTime(vs, "grant.access_time", t)
 		}
 		if g.GetMethod() == requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT {
 			if g.GetAccessTime() == nil {
@@ -295,12 +341,17 @@ func validateGrant(vs *apierr.Violations, t rtype, g *requestsv1.Grant) {
 	}
 	checkText(vs, "grant.fee_basis", g.GetFeeBasis(), false)
 	if t == requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS {
-		m := g.GetMasking()
-		if !m.GetDone() && strings.TrimSpace(m.GetNotNeededReason()) == "" {
-			vs.Add("grant.masking", "STD-46", "releasing footage needs others in it masked (done) or a reason why masking is not needed")
-		}
-		checkText(vs, "grant.masking.not_needed_reason", m.GetNotNeededReason(), false)
+		checkMasking(vs, g.GetMasking())
 	}
+}
+
+// checkMasking: footage is released only with others in it masked, or a reason why that is not
+// needed (STD-46).
+func checkMasking(vs *apierr.Violations, m *requestsv1.Masking) {
+	if !m.GetDone() && strings.TrimSpace(m.GetNotNeededReason()) == "" {
+		vs.Add("grant.masking", "STD-46", "releasing footage needs others in it masked (done) or a reason why masking is not needed")
+	}
+	checkText(vs, "grant.masking.not_needed_reason", m.GetNotNeededReason(), false)
 }
 
 func validID(s string) bool { return idPattern.MatchString(s) }

@@ -128,6 +128,8 @@ func amendmentLabel(k ledgerv1.AmendmentKind) string {
 		return "기간 연장"
 	case ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION:
 		return "정정"
+	case ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS:
+		return "처리 경과"
 	}
 	return ""
 }

@@ -310,7 +310,7 @@ func (v validator) amendment() {
 	}
 	switch k := v.e.GetAmendmentKind(); {
 	case k == ledgerv1.AmendmentKind_AMENDMENT_KIND_UNSPECIFIED:
-		v.vs.Add("entry.amendment_kind", "C-9", "amendment_kind is required: DESTRUCTION_REPLY, RETURN, EXTENSION or CORRECTION")
+		v.vs.Add("entry.amendment_kind", "C-9", "amendment_kind is required: DESTRUCTION_REPLY, RETURN, EXTENSION, CORRECTION or PROGRESS")
 	case ledgerv1.AmendmentKind_name[int32(k)] == "":
 		v.vs.Add("entry.amendment_kind", "C-9", "unknown amendment_kind %d", k)
 	}
@@ -331,6 +331,8 @@ var followable = map[ledgerv1.AmendmentKind][]ledgerv1.EntryKind{
 	ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY: {ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
 	ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN:            {ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
 	ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION:         {ledgerv1.EntryKind_ENTRY_KIND_USE, ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
+	// A request's later steps follow the entry that records the request (STD-44-5) or provision.
+	ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS: {ledgerv1.EntryKind_ENTRY_KIND_VIEWING, ledgerv1.EntryKind_ENTRY_KIND_PROVISION},
 	ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION: {ledgerv1.EntryKind_ENTRY_KIND_USE, ledgerv1.EntryKind_ENTRY_KIND_PROVISION,
 		ledgerv1.EntryKind_ENTRY_KIND_VIEWING, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT},
 }

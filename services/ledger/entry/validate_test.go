@@ -283,6 +283,7 @@ func TestValidateFollows_C_9(t *testing.T) {
 		ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN:            {provision: true, use: false, amendment: false},
 		ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION:         {provision: true, use: true, viewing: false},
 		ledgerv1.AmendmentKind_AMENDMENT_KIND_CORRECTION:        {viewing: true, amendment: true, access: false, redaction: false},
+		ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS:          {viewing: true, provision: true, use: false, amendment: false, access: false},
 	} {
 		for followed, ok := range fits {
 			e := validAmendment()

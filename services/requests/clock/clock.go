@@ -151,11 +151,9 @@ func (c *Calendar) Extend(t time.Time, granted int) (time.Time, error) {
 	return c.Due(t, AutomatedDecisionDays+(granted+1)*ExtensionDays)
 }
 
-// ClosedOn names why the tenant is closed on t's date in Seoul (a holiday, a closure, "토요일" or
-// "일요일"), or returns "" on a working day. It fails with ErrYearNotCovered for a weekday whose
-// year the calendar does not cover.
-func (c *Calendar) ClosedOn(t time.Time) (string, error) { return c.closedOn(dateOf(t)) }
-
+// closedOn names why the tenant is closed on day d (a holiday, a closure, "토요일" or "일요일"),
+// or returns "" on a working day. It fails with ErrYearNotCovered for a weekday whose year the
+// calendar does not cover.
 func (c *Calendar) closedOn(d time.Time) (string, error) {
 	if name, ok := c.closed[d.Format(time.DateOnly)]; ok {
 		return name, nil

@@ -165,29 +165,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestClosedOn(t *testing.T) {
-	cal := calendar(t, clock.Settings{Closures: []clock.Closure{{Date: "2026-10-09", Name: "개청기념일"}}})
-	for _, tc := range []struct {
-		at   time.Time
-		want string
-	}{
-		{kst(2025, 5, 5, 12, 0), "어린이날·부처님 오신 날"},
-		{kst(2026, 8, 15, 12, 0), "광복절"},
-		{kst(2026, 8, 16, 12, 0), "일요일"},
-		{kst(2026, 8, 17, 12, 0), "대체공휴일(광복절)"},
-		{kst(2026, 8, 18, 12, 0), ""},
-		{kst(2026, 10, 9, 12, 0), "한글날·개청기념일"},
-		{kst(2028, 3, 4, 12, 0), "토요일"},
-	} {
-		if got, err := cal.ClosedOn(tc.at); err != nil || got != tc.want {
-			t.Errorf("ClosedOn(%s) = %q, %v; want %q", tc.at.Format(time.DateOnly), got, err, tc.want)
-		}
-	}
-	if _, err := cal.ClosedOn(kst(2028, 3, 2, 12, 0)); !errors.Is(err, clock.ErrYearNotCovered) {
-		t.Errorf("ClosedOn(2028-03-02): %v, want ErrYearNotCovered", err)
-	}
-}
-
 func TestNewRejects(t *testing.T) {
 	for name, s := range map[string]clock.Settings{
 		"unknown counting":   {Counting: clock.WorkingDays + 1},

@@ -108,9 +108,10 @@ type DeliverArgs struct {
 // Kind names the job in River's tables.
 func (DeliverArgs) Kind() string { return "requests.deliver_ledger_entry" }
 
-// InsertOpts never discards a delivery: a ledger outage of any length only delays it.
+// InsertOpts keep retrying a delivery for about a year at five-minute intervals (Worker.NextRetry):
+// a ledger outage only delays it.
 func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1000}
+	return river.InsertOpts{MaxAttempts: 100_000}
 }
 
 // Store is safe for concurrent use.
@@ -138,8 +139,8 @@ type Idem struct {
 // Create stores a new request under the next receipt number of its tenant, prefix and year
 // ("R-2026-000123"). build gets
 // the receipt number and returns the record to store (Doc.Name, ReceiptNumber and the times are
-// set by Create). A replay of the same request_id returns the first record and replayed true.
-func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive time.Time, idem Idem, build func(receipt string) (*Record, error)) (rec *Record, replayed bool, err error) {
+// set by Create). A replay of the same request_id returns the first record.
+func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive time.Time, idem Idem, build func(receipt string) (*Record, error)) (rec *Record, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
 			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
@@ -167,12 +168,11 @@ func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive
 			return err
 		}
 		if again {
-			replayed = true
 			rec, err = s.get(ctx, tx, tenant, name, false)
 		}
 		return err
 	})
-	return rec, replayed, err
+	return rec, err
 }
 
 func nextReceipt(ctx context.Context, tx pgx.Tx, tenant, prefix string, year int) (string, error) {
@@ -210,7 +210,11 @@ type sealedPersonal struct {
 func (s *Store) encode(rec *Record) (doc, personal []byte, err error) {
 	d := proto.Clone(rec.Doc).(*requestsv1.Request)
 	d.Requester, d.Subject, d.Etag = nil, nil, ""
-	if doc, err = protojson.Marshal(d); err != nil {
+	plainDoc, err := protojson.Marshal(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	if doc, err = s.box.Seal(plainDoc, docAD(rec.Tenant, rec.Doc.ReceiptNumber)); err != nil {
 		return nil, nil, err
 	}
 	sp := sealedPersonal{Secret: rec.Personal.Secret}
@@ -236,12 +240,20 @@ func personalAD(tenant, receipt string) []byte {
 	return []byte("pipa/requests personal\x00" + tenant + "\x00" + receipt)
 }
 
-func (s *Store) decode(rec *Record, doc, personal []byte) error {
+func docAD(tenant, receipt string) []byte {
+	return []byte("pipa/requests doc\x00" + tenant + "\x00" + receipt)
+}
+
+func (s *Store) decode(rec *Record, receipt string, doc, personal []byte) error {
+	plainDoc, err := s.box.Open(doc, docAD(rec.Tenant, receipt))
+	if err != nil {
+		return fmt.Errorf("requests: open %s: %w", receipt, err)
+	}
 	rec.Doc = &requestsv1.Request{}
-	if err := protojson.Unmarshal(doc, rec.Doc); err != nil {
+	if err := protojson.Unmarshal(plainDoc, rec.Doc); err != nil {
 		return err
 	}
-	plain, err := s.box.Open(personal, personalAD(rec.Tenant, rec.Doc.ReceiptNumber))
+	plain, err := s.box.Open(personal, personalAD(rec.Tenant, receipt))
 	if err != nil {
 		return fmt.Errorf("requests: open personal fields of %s: %w", rec.Doc.Name, err)
 	}
@@ -272,7 +284,7 @@ func dueDate(r *requestsv1.Request) any {
 	return r.DueDate
 }
 
-const selectRequest = `SELECT unit_id, doc, personal, revision, create_time FROM requests.requests`
+const selectRequest = `SELECT receipt, unit_id, doc, personal, revision, create_time FROM requests.requests`
 
 // Get returns a request of the tenant's unit, NotFound for any other.
 func (s *Store) Get(ctx context.Context, tenant, unit, receipt string) (*Record, error) {
@@ -295,16 +307,22 @@ func (s *Store) get(ctx context.Context, q querier, tenant, receipt string, lock
 	if lock {
 		sql += ` FOR UPDATE`
 	}
-	rec := &Record{Tenant: tenant}
-	var doc, personal []byte
-	err := q.QueryRow(ctx, sql, tenant, receipt).Scan(&rec.Unit, &doc, &personal, &rec.revision, &rec.create)
+	rec, err := s.scan(tenant, q.QueryRow(ctx, sql, tenant, receipt))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierr.NotFound("requests/" + receipt)
 	}
-	if err != nil {
+	return rec, err
+}
+
+// scan reads a row of selectRequest.
+func (s *Store) scan(tenant string, row pgx.Row) (*Record, error) {
+	rec := &Record{Tenant: tenant}
+	var receipt string
+	var doc, personal []byte
+	if err := row.Scan(&receipt, &rec.Unit, &doc, &personal, &rec.revision, &rec.create); err != nil {
 		return nil, err
 	}
-	return rec, s.decode(rec, doc, personal)
+	return rec, s.decode(rec, receipt, doc, personal)
 }
 
 // Transition changes a request under a row lock: fn gets the current record (after the etag, if
@@ -375,19 +393,21 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 }
 
 func (s *Store) insertNotice(ctx context.Context, tx pgx.Tx, tenant, receipt string, seq int, n *requestsv1.Notice) error {
-	d := proto.Clone(n).(*requestsv1.Notice)
-	d.Html = ""
-	doc, err := protojson.Marshal(d)
+	doc, err := s.sealNotice(tenant, receipt, seq, n)
 	if err != nil {
 		return err
 	}
-	html, err := s.box.Seal([]byte(n.Html), noticeAD(tenant, receipt, seq))
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO requests.notices (tenant_id, receipt, seq, doc, html, issue_time)
-		VALUES ($1, $2, $3, $4, $5, $6)`, tenant, receipt, seq, doc, html, n.IssueTime.AsTime())
+	_, err = tx.Exec(ctx, `INSERT INTO requests.notices (tenant_id, receipt, seq, doc, issue_time)
+		VALUES ($1, $2, $3, $4, $5)`, tenant, receipt, seq, doc, n.IssueTime.AsTime())
 	return err
+}
+
+func (s *Store) sealNotice(tenant, receipt string, seq int, n *requestsv1.Notice) ([]byte, error) {
+	plain, err := protojson.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	return s.box.Seal(plain, noticeAD(tenant, receipt, seq))
 }
 
 func noticeAD(tenant, receipt string, seq int) []byte {
@@ -422,7 +442,13 @@ func (s *Store) insertStep(ctx context.Context, tx pgx.Tx, tenant, receipt strin
 
 // Notices lists a request's notices in issue order; html is included.
 func (s *Store) Notices(ctx context.Context, tenant, receipt string) ([]*requestsv1.Notice, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, doc, html FROM requests.notices
+	return s.notices(ctx, s.pool, tenant, receipt)
+}
+
+func (s *Store) notices(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, tenant, receipt string) ([]*requestsv1.Notice, error) {
+	rows, err := q.Query(ctx, `SELECT seq, doc FROM requests.notices
 		WHERE tenant_id = $1 AND receipt = $2 ORDER BY seq`, tenant, receipt)
 	if err != nil {
 		return nil, err
@@ -431,19 +457,18 @@ func (s *Store) Notices(ctx context.Context, tenant, receipt string) ([]*request
 	var out []*requestsv1.Notice
 	for rows.Next() {
 		var seq int
-		var doc, html []byte
-		if err := rows.Scan(&seq, &doc, &html); err != nil {
+		var doc []byte
+		if err := rows.Scan(&seq, &doc); err != nil {
 			return nil, err
 		}
-		n := &requestsv1.Notice{}
-		if err := protojson.Unmarshal(doc, n); err != nil {
-			return nil, err
-		}
-		plain, err := s.box.Open(html, noticeAD(tenant, receipt, seq))
+		plain, err := s.box.Open(doc, noticeAD(tenant, receipt, seq))
 		if err != nil {
 			return nil, err
 		}
-		n.Html = string(plain)
+		n := &requestsv1.Notice{}
+		if err := protojson.Unmarshal(plain, n); err != nil {
+			return nil, err
+		}
 		out = append(out, n)
 	}
 	return out, rows.Err()
@@ -456,28 +481,39 @@ type PendingStep struct {
 	FollowsIndex *int64
 	// Delivered is the step's ledger index when it was already delivered.
 	Delivered *int64
+	// Failed is why the ledger refused it, when it did.
+	Failed string
 }
 
-// ErrFollowedPending means the step follows one whose entry is not in the ledger yet.
-var ErrFollowedPending = errors.New("requests: the step this one follows is not delivered yet")
+var (
+	// ErrFollowedPending means the step follows one whose entry is not in the ledger yet.
+	ErrFollowedPending = errors.New("requests: the step this one follows is not delivered yet")
+	// ErrFollowedFailed means the step follows one the ledger refused: it cannot follow it.
+	ErrFollowedFailed = errors.New("requests: the step this one follows was refused by the ledger")
+)
 
 // Step reads an outbox row for delivery.
 func (s *Store) Step(ctx context.Context, tenant, receipt string, seq int) (*PendingStep, error) {
 	var sealed []byte
 	var followsSeq *int
+	var failed, followedFailed *string
 	p := &PendingStep{}
-	err := s.pool.QueryRow(ctx, `SELECT s.entry, s.follows_seq, s.ledger_index, f.ledger_index
+	err := s.pool.QueryRow(ctx, `SELECT s.entry, s.follows_seq, s.ledger_index, s.fail_reason, f.ledger_index, f.fail_reason
 		FROM requests.steps s LEFT JOIN requests.steps f
 		  ON f.tenant_id = s.tenant_id AND f.receipt = s.receipt AND f.seq = s.follows_seq
 		WHERE s.tenant_id = $1 AND s.receipt = $2 AND s.seq = $3`, tenant, receipt, seq).
-		Scan(&sealed, &followsSeq, &p.Delivered, &p.FollowsIndex)
-	if err != nil {
+		Scan(&sealed, &followsSeq, &p.Delivered, &failed, &p.FollowsIndex, &followedFailed)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if p.Delivered != nil {
+	case p.Delivered != nil:
 		return p, nil
-	}
-	if followsSeq != nil && p.FollowsIndex == nil {
+	case failed != nil:
+		p.Failed = *failed
+		return p, nil
+	case followedFailed != nil:
+		return nil, ErrFollowedFailed
+	case followsSeq != nil && p.FollowsIndex == nil:
 		return nil, ErrFollowedPending
 	}
 	plain, err := s.box.Open(sealed, stepAD(tenant, receipt, seq))
@@ -491,10 +527,25 @@ func (s *Store) Step(ctx context.Context, tenant, receipt string, seq int) (*Pen
 // Delivered records the ledger index a step's entry got, and on the request. Recording it twice
 // (the answer and the job both delivered) is harmless: the ledger gave both the same index.
 func (s *Store) Delivered(ctx context.Context, tenant, receipt string, seq int, index int64) error {
+	return s.settle(ctx, tenant, receipt, seq, `ledger_index = $4`, index, func(rec *Record, lr *requestsv1.LedgerRecord) {
+		lr.Pending, lr.Index = false, index
+		lr.Entry = "tenants/" + tenant + "/units/" + rec.Unit + "/ledger/entries/" + strconv.FormatInt(index, 10)
+	})
+}
+
+// Failed records that the ledger refused a step's entry, and why; it is not retried.
+func (s *Store) Failed(ctx context.Context, tenant, receipt string, seq int, reason string) error {
+	return s.settle(ctx, tenant, receipt, seq, `fail_reason = $4`, reason, func(_ *Record, lr *requestsv1.LedgerRecord) {
+		lr.Pending, lr.Failure = false, reason
+	})
+}
+
+// settle sets a pending step's outcome (set, with $4 = value) and shows it on the request.
+func (s *Store) settle(ctx context.Context, tenant, receipt string, seq int, set string, value any, show func(*Record, *requestsv1.LedgerRecord)) error {
 	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE requests.steps SET ledger_index = $4, deliver_time = $5
-			WHERE tenant_id = $1 AND receipt = $2 AND seq = $3 AND ledger_index IS NULL`,
-			tenant, receipt, seq, index, s.clock())
+		tag, err := tx.Exec(ctx, `UPDATE requests.steps SET `+set+`, deliver_time = $5
+			WHERE tenant_id = $1 AND receipt = $2 AND seq = $3 AND ledger_index IS NULL AND fail_reason IS NULL`,
+			tenant, receipt, seq, value, s.clock())
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -505,9 +556,7 @@ func (s *Store) Delivered(ctx context.Context, tenant, receipt string, seq int, 
 		if seq-1 >= len(rec.Doc.Ledger) {
 			return fmt.Errorf("requests: %s has no step %d", rec.Doc.Name, seq)
 		}
-		lr := rec.Doc.Ledger[seq-1]
-		lr.Pending, lr.Index = false, index
-		lr.Entry = "tenants/" + tenant + "/units/" + rec.Unit + "/ledger/entries/" + strconv.FormatInt(index, 10)
+		show(rec, rec.Doc.Ledger[seq-1])
 		doc, _, err := s.encode(rec)
 		if err != nil {
 			return err
@@ -568,8 +617,9 @@ type Page struct {
 	Overdue, DueSoon int32
 }
 
-// List pages through a unit's requests, newest first. The counts cover the unit's undecided
-// requests: overdue (due before today) and due within three days.
+// List pages through a unit's requests by receipt number, last first (P- receipts, then R-). The
+// counts cover all the unit's undecided requests, whatever the filter: overdue (due before today)
+// and due within three days.
 func (s *Store) List(ctx context.Context, tenant, unit string, f Filter, size int, after string) (*Page, error) {
 	args := []any{tenant, unit}
 	where := `tenant_id = $1 AND unit_id = $2`
@@ -601,12 +651,8 @@ func (s *Store) List(ctx context.Context, tenant, unit string, f Filter, size in
 	defer rows.Close()
 	page := &Page{}
 	for rows.Next() {
-		rec := &Record{Tenant: tenant}
-		var doc, personal []byte
-		if err := rows.Scan(&rec.Unit, &doc, &personal, &rec.revision, &rec.create); err != nil {
-			return nil, err
-		}
-		if err := s.decode(rec, doc, personal); err != nil {
+		rec, err := s.scan(tenant, rows)
+		if err != nil {
 			return nil, err
 		}
 		page.Records = append(page.Records, rec)
@@ -652,11 +698,12 @@ func (s *Store) OpenCounts(ctx context.Context, today string) ([]UnitCounts, err
 	})
 }
 
-// PendingSteps counts the ledger entries written but not yet in the ledger: the outbox's backlog.
-func (s *Store) PendingSteps(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM requests.steps WHERE ledger_index IS NULL`).Scan(&n)
-	return n, err
+// OutboxCounts are the ledger entries written but not yet in the ledger (the outbox's backlog)
+// and those the ledger refused.
+func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE fail_reason IS NULL), count(*) FILTER (WHERE fail_reason IS NOT NULL)
+		FROM requests.steps WHERE ledger_index IS NULL`).Scan(&pending, &failed)
+	return pending, failed, err
 }
 
 // ErrStepsPending refuses an erasure while a step's ledger entry still waits in the outbox: its
@@ -683,7 +730,7 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 		}
 		var pending bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM requests.steps
-			WHERE tenant_id = $1 AND receipt = $2 AND ledger_index IS NULL)`, tenant, receipt).Scan(&pending); err != nil {
+			WHERE tenant_id = $1 AND receipt = $2 AND ledger_index IS NULL AND fail_reason IS NULL)`, tenant, receipt).Scan(&pending); err != nil {
 			return err
 		}
 		if pending {
@@ -704,37 +751,36 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 			WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, doc, personal, rec.revision, now); err != nil {
 			return err
 		}
-		if err := s.resealAll(ctx, tx, tenant, receipt, "notices", "html", noticeAD, nil); err != nil {
-			return err
-		}
-		empty, err := proto.Marshal(&ledgerv1.AppendEntryRequest{})
+		notices, err := s.notices(ctx, tx, tenant, receipt)
 		if err != nil {
 			return err
 		}
-		return s.resealAll(ctx, tx, tenant, receipt, "steps", "entry", stepAD, empty)
+		for i, n := range notices {
+			// The notice as data stays; its rendering names the recipient, and reasons and
+			// grants are free text.
+			n.Html = ""
+			if n.Grant != nil {
+				n.Grant.Content = ""
+			}
+			if n.Reason != nil {
+				n.Reason.Text = ""
+			}
+			doc, err := s.sealNotice(tenant, receipt, i+1, n)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE requests.notices SET doc = $4 WHERE tenant_id = $1 AND receipt = $2 AND seq = $3`,
+				tenant, receipt, i+1, doc); err != nil {
+				return err
+			}
+		}
+		// The ledger has the steps' entries (they were all settled); the outbox's copies go.
+		empty, err := s.box.Seal(nil, []byte("pipa/requests erased"))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE requests.steps SET entry = $3 WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, empty)
+		return err
 	})
 	return rec, err
-}
-
-// resealAll overwrites column col of every row of a request in table with plain, sealed anew.
-func (s *Store) resealAll(ctx context.Context, tx pgx.Tx, tenant, receipt, table, col string, ad func(string, string, int) []byte, plain []byte) error {
-	rows, err := tx.Query(ctx, `SELECT seq FROM requests.`+table+` WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt)
-	if err != nil {
-		return err
-	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return err
-	}
-	for _, seq := range seqs {
-		sealed, err := s.box.Seal(plain, ad(tenant, receipt, seq))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE requests.`+table+` SET `+col+` = $4 WHERE tenant_id = $1 AND receipt = $2 AND seq = $3`,
-			tenant, receipt, seq, sealed); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -109,6 +109,9 @@ const (
 	// Any other correction of fact, stated in `note`. Follows any entry but an ACCESS (written by
 	// the server alone) or a REDACTION.
 	AmendmentKind_AMENDMENT_KIND_CORRECTION AmendmentKind = 4
+	// 처리 경과: a later step of the request a VIEWING or PROVISION entry records (its decision,
+	// deferral, fulfilment, withdrawal or closing), stated in `note`.
+	AmendmentKind_AMENDMENT_KIND_PROGRESS AmendmentKind = 5
 )
 
 // Enum value maps for AmendmentKind.
@@ -119,6 +122,7 @@ var (
 		2: "AMENDMENT_KIND_RETURN",
 		3: "AMENDMENT_KIND_EXTENSION",
 		4: "AMENDMENT_KIND_CORRECTION",
+		5: "AMENDMENT_KIND_PROGRESS",
 	}
 	AmendmentKind_value = map[string]int32{
 		"AMENDMENT_KIND_UNSPECIFIED":       0,
@@ -126,6 +130,7 @@ var (
 		"AMENDMENT_KIND_RETURN":            2,
 		"AMENDMENT_KIND_EXTENSION":         3,
 		"AMENDMENT_KIND_CORRECTION":        4,
+		"AMENDMENT_KIND_PROGRESS":          5,
 	}
 )
 
@@ -1540,13 +1545,14 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x16ENTRY_KIND_DESTRUCTION\x10\x04\x12\x15\n" +
 	"\x11ENTRY_KIND_ACCESS\x10\x05\x12\x18\n" +
 	"\x14ENTRY_KIND_AMENDMENT\x10\x06\x12\x18\n" +
-	"\x14ENTRY_KIND_REDACTION\x10\a*\xad\x01\n" +
+	"\x14ENTRY_KIND_REDACTION\x10\a*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +
 	"\x15AMENDMENT_KIND_RETURN\x10\x02\x12\x1c\n" +
 	"\x18AMENDMENT_KIND_EXTENSION\x10\x03\x12\x1d\n" +
-	"\x19AMENDMENT_KIND_CORRECTION\x10\x042\xed\x05\n" +
+	"\x19AMENDMENT_KIND_CORRECTION\x10\x04\x12\x1b\n" +
+	"\x17AMENDMENT_KIND_PROGRESS\x10\x052\xed\x05\n" +
 	"\rLedgerService\x12H\n" +
 	"\vAppendEntry\x12\".pipa.ledger.v1.AppendEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12B\n" +
 	"\bGetEntry\x12\x1f.pipa.ledger.v1.GetEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12V\n" +

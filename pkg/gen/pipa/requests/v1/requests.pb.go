@@ -1734,9 +1734,12 @@ type LedgerRecord struct {
 	// The step: "approve", "refuse", "fulfill", …
 	Step string `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
 	// The ledger entry (tenants/{t}/units/{u}/ledger/entries/{index}); empty while pending.
-	Entry         string `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
-	Index         int64  `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
-	Pending       bool   `protobuf:"varint,4,opt,name=pending,proto3" json:"pending,omitempty"`
+	Entry   string `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	Index   int64  `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	Pending bool   `protobuf:"varint,4,opt,name=pending,proto3" json:"pending,omitempty"`
+	// Set when the ledger refused the entry (it is then not retried): why. Operators are alerted
+	// by the pipa_requests_ledger_failed metric.
+	Failure       string `protobuf:"bytes,5,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1797,6 +1800,13 @@ func (x *LedgerRecord) GetPending() bool {
 		return x.Pending
 	}
 	return false
+}
+
+func (x *LedgerRecord) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
 }
 
 // A data-subject request: tenants/{t}/units/{u}/requests/{receipt_number}.
@@ -1860,7 +1870,9 @@ type Request struct {
 	PublicationDueDate string `protobuf:"bytes,31,opt,name=publication_due_date,json=publicationDueDate,proto3" json:"publication_due_date,omitempty"`
 	// Output only: when the personal fields were erased at the end of retention (ErasePersonalData);
 	// requester and subject then read empty.
-	EraseTime     *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	EraseTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	// Output only: when the request was last deferred (STD-31-1's new clock starts after it).
+	DeferTime     *timestamppb.Timestamp `protobuf:"bytes,33,opt,name=defer_time,json=deferTime,proto3" json:"defer_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2119,6 +2131,13 @@ func (x *Request) GetEraseTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Request) GetDeferTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeferTime
+	}
+	return nil
+}
+
 type SubmitRequestRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -2193,7 +2212,8 @@ func (x *SubmitRequestRequest) GetRequestId() string {
 type SubmitRequestResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ReceiptNumber string                 `protobuf:"bytes,1,opt,name=receipt_number,json=receiptNumber,proto3" json:"receipt_number,omitempty"`
-	// Shown once: with the receipt number it opens the public status page.
+	// With the receipt number it opens the public status page; only a retry with the same
+	// request_id returns it again.
 	StatusSecret  string                 `protobuf:"bytes,2,opt,name=status_secret,json=statusSecret,proto3" json:"status_secret,omitempty"`
 	DueDate       string                 `protobuf:"bytes,3,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	ReceiveTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
@@ -2743,8 +2763,8 @@ type ListRequestsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Requests      []*Request             `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// Of all requests matching the filter (not only this page): how many are overdue and due
-	// within three days.
+	// Of all the unit's undecided requests, whatever the filter: how many are overdue and how many
+	// due within three days (D-3).
 	OverdueCount  int32 `protobuf:"varint,3,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
 	DueSoonCount  int32 `protobuf:"varint,4,opt,name=due_soon_count,json=dueSoonCount,proto3" json:"due_soon_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -3570,12 +3590,13 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"issue_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\x12-\n" +
 	"\x05grant\x18\x05 \x01(\v2\x17.pipa.requests.v1.GrantR\x05grant\x120\n" +
 	"\x06reason\x18\x06 \x01(\v2\x18.pipa.requests.v1.ReasonR\x06reason\x12\x12\n" +
-	"\x04html\x18\a \x01(\tR\x04html\"h\n" +
+	"\x04html\x18\a \x01(\tR\x04html\"\x82\x01\n" +
 	"\fLedgerRecord\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12\x14\n" +
 	"\x05entry\x18\x02 \x01(\tR\x05entry\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x03R\x05index\x12\x18\n" +
-	"\apending\x18\x04 \x01(\bR\apending\"\xca\v\n" +
+	"\apending\x18\x04 \x01(\bR\apending\x12\x18\n" +
+	"\afailure\x18\x05 \x01(\tR\afailure\"\x85\f\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0ereceipt_number\x18\x02 \x01(\tR\rreceiptNumber\x121\n" +
@@ -3615,7 +3636,9 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\tprovision\x18\x1e \x01(\v2\x1b.pipa.requests.v1.ProvisionR\tprovision\x120\n" +
 	"\x14publication_due_date\x18\x1f \x01(\tR\x12publicationDueDate\x129\n" +
 	"\n" +
-	"erase_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\"\x96\x01\n" +
+	"erase_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\x129\n" +
+	"\n" +
+	"defer_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\tdeferTime\"\x96\x01\n" +
 	"\x14SubmitRequestRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x123\n" +
@@ -3948,68 +3971,69 @@ var file_pipa_requests_v1_requests_proto_depIdxs = []int32{
 	46, // 34: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
 	17, // 35: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
 	46, // 36: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
-	23, // 37: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
-	46, // 38: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
-	0,  // 39: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
-	1,  // 40: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
-	46, // 41: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 42: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
-	23, // 43: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
-	46, // 44: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
-	23, // 45: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
-	23, // 46: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
-	46, // 47: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 48: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
-	0,  // 49: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
-	23, // 50: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
-	16, // 51: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
-	19, // 52: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	19, // 53: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	20, // 54: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 55: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 56: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	21, // 57: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
-	24, // 58: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
-	26, // 59: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
-	28, // 60: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
-	31, // 61: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
-	32, // 62: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
-	34, // 63: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
-	35, // 64: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
-	36, // 65: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
-	37, // 66: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
-	38, // 67: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
-	39, // 68: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
-	40, // 69: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
-	41, // 70: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
-	42, // 71: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
-	43, // 72: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
-	45, // 73: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
-	30, // 74: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
-	12, // 75: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
-	25, // 76: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
-	27, // 77: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
-	29, // 78: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 79: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
-	33, // 80: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
-	23, // 81: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
-	23, // 82: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 83: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 84: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
-	23, // 85: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
-	23, // 86: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
-	23, // 87: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
-	23, // 88: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
-	23, // 89: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
-	44, // 90: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
-	21, // 91: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
-	29, // 92: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 93: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
-	76, // [76:94] is the sub-list for method output_type
-	58, // [58:76] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	46, // 37: pipa.requests.v1.Request.defer_time:type_name -> google.protobuf.Timestamp
+	23, // 38: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
+	46, // 39: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 40: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
+	1,  // 41: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
+	46, // 42: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
+	11, // 43: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
+	23, // 44: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
+	46, // 45: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
+	23, // 46: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
+	23, // 47: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
+	46, // 48: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 49: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
+	0,  // 50: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
+	23, // 51: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
+	16, // 52: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
+	19, // 53: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	19, // 54: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	20, // 55: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 56: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 57: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	21, // 58: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
+	24, // 59: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
+	26, // 60: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
+	28, // 61: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
+	31, // 62: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
+	32, // 63: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
+	34, // 64: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
+	35, // 65: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
+	36, // 66: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
+	37, // 67: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
+	38, // 68: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
+	39, // 69: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
+	40, // 70: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
+	41, // 71: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
+	42, // 72: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
+	43, // 73: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
+	45, // 74: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
+	30, // 75: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
+	12, // 76: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
+	25, // 77: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
+	27, // 78: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
+	29, // 79: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 80: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
+	33, // 81: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
+	23, // 82: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
+	23, // 83: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 84: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 85: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
+	23, // 86: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
+	23, // 87: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
+	23, // 88: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
+	23, // 89: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
+	23, // 90: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
+	44, // 91: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
+	21, // 92: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
+	29, // 93: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 94: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
+	77, // [77:95] is the sub-list for method output_type
+	59, // [59:77] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_requests_proto_init() }

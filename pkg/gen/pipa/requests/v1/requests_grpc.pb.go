@@ -50,7 +50,7 @@ const (
 // never loses it. REST mappings: requests.http.yaml.
 type RequestServiceClient interface {
 	// Public: a citizen submits a request online. The answer carries the receipt number and the
-	// status secret, which is shown once and never again.
+	// status secret; only a retry with the same request_id shows the secret again.
 	SubmitRequest(ctx context.Context, in *SubmitRequestRequest, opts ...grpc.CallOption) (*SubmitRequestResponse, error)
 	// Public: the state and due date of a request, given its receipt number and status secret.
 	GetRequestStatus(ctx context.Context, in *GetRequestStatusRequest, opts ...grpc.CallOption) (*RequestStatus, error)
@@ -290,7 +290,7 @@ func (c *requestServiceClient) ErasePersonalData(ctx context.Context, in *EraseP
 // never loses it. REST mappings: requests.http.yaml.
 type RequestServiceServer interface {
 	// Public: a citizen submits a request online. The answer carries the receipt number and the
-	// status secret, which is shown once and never again.
+	// status secret; only a retry with the same request_id shows the secret again.
 	SubmitRequest(context.Context, *SubmitRequestRequest) (*SubmitRequestResponse, error)
 	// Public: the state and due date of a request, given its receipt number and status secret.
 	GetRequestStatus(context.Context, *GetRequestStatusRequest) (*RequestStatus, error)

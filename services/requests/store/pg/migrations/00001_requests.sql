@@ -18,9 +18,10 @@ CREATE TABLE requests.requests (
   type         smallint    NOT NULL,
   state        smallint    NOT NULL,
   revision     bigint      NOT NULL DEFAULT 1,
-  -- The Request without its personal fields (protojson).
-  doc          jsonb       NOT NULL,
-  -- Requester, data subject and status secret, sealed with the data key (pkg/seal).
+  -- The Request without requester and subject (protojson), sealed with the data key (pkg/seal):
+  -- what people write on a request (details, purpose, reasons) may name them.
+  doc          bytea       NOT NULL,
+  -- Requester, data subject and status secret, sealed.
   personal     bytea       NOT NULL,
   -- sha256 of the status secret, for the public status check.
   secret_hash  bytea       NOT NULL,
@@ -32,7 +33,7 @@ CREATE TABLE requests.requests (
   close_time   timestamptz,
   PRIMARY KEY (tenant_id, receipt)
 );
-CREATE INDEX requests_by_unit ON requests.requests (tenant_id, unit_id, receive_time DESC, receipt DESC);
+CREATE INDEX requests_by_unit ON requests.requests (tenant_id, unit_id, receipt DESC);
 -- Undecided requests by due date: the D-3 and overdue views.
 CREATE INDEX requests_open_by_due ON requests.requests (tenant_id, unit_id, due_date) WHERE state IN (1, 2);
 -- The public status check knows only the receipt number (and the secret).
@@ -43,10 +44,8 @@ CREATE TABLE requests.notices (
   tenant_id  text        NOT NULL,
   receipt    text        NOT NULL,
   seq        int         NOT NULL,
-  -- The Notice without html (protojson).
-  doc        jsonb       NOT NULL,
-  -- The rendered notice names its recipient, so it is sealed.
-  html       bytea       NOT NULL,
+  -- The Notice (protojson, its rendering included), sealed: it names its recipient.
+  doc        bytea       NOT NULL,
   issue_time timestamptz NOT NULL,
   PRIMARY KEY (tenant_id, receipt, seq),
   FOREIGN KEY (tenant_id, receipt) REFERENCES requests.requests
@@ -63,12 +62,14 @@ CREATE TABLE requests.steps (
   -- The step whose entry this one follows (an AMENDMENT), delivered first.
   follows_seq  int,
   ledger_index bigint,
+  -- Why the ledger refused the entry, when it did: the step is recorded as failed, not retried.
+  fail_reason  text,
   deliver_time timestamptz,
   create_time  timestamptz NOT NULL,
   PRIMARY KEY (tenant_id, receipt, seq),
   FOREIGN KEY (tenant_id, receipt) REFERENCES requests.requests
 );
-CREATE INDEX steps_pending ON requests.steps (tenant_id) WHERE ledger_index IS NULL;
+CREATE INDEX steps_pending ON requests.steps (tenant_id) WHERE ledger_index IS NULL AND fail_reason IS NULL;
 
 -- Exactly idempotency.DDL("requests") of github.com/pipa-kr/pipa/pkg/idempotency.
 CREATE TABLE requests.idempotency (
