@@ -27,6 +27,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
@@ -143,8 +144,14 @@ var built = []service{
 			if err != nil {
 				return err
 			}
+			// Provided copies go to the retention service; without its address they wait in the
+			// outbox (and say so in the log) until it is configured.
+			var ret retentionv1.RetentionServiceClient
+			if cc, err := d.conn("retention"); err == nil {
+				ret = retentionv1.NewRetentionServiceClient(cc)
+			}
 			srv, jobs, err := requests.Open(d.pool, box, registryv1.NewRegistryServiceClient(reg),
-				ledgerv1.NewLedgerServiceClient(led), d.token)
+				ledgerv1.NewLedgerServiceClient(led), ret, d.token)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
@@ -20,15 +21,72 @@ import (
 // when the step was written, so delivering twice appends once (the ledger answers a replay with
 // the first entry).
 type Deliverer struct {
-	store  *pg.Store
-	ledger ledgerv1.LedgerServiceClient
-	token  func() (string, error)
-	log    *slog.Logger
+	store     *pg.Store
+	ledger    ledgerv1.LedgerServiceClient
+	retention retentionv1.RetentionServiceClient
+	token     func() (string, error)
+	log       *slog.Logger
 }
 
-// NewDeliverer returns a Deliverer appending with the service credential token.
-func NewDeliverer(store *pg.Store, ledger ledgerv1.LedgerServiceClient, token func() (string, error)) *Deliverer {
-	return &Deliverer{store: store, ledger: ledger, token: token, log: slog.Default()}
+// NewDeliverer returns a Deliverer appending with the service credential token; it also hands
+// provided copies to the retention service.
+func NewDeliverer(store *pg.Store, ledger ledgerv1.LedgerServiceClient, retention retentionv1.RetentionServiceClient, token func() (string, error)) *Deliverer {
+	return &Deliverer{store: store, ledger: ledger, retention: retention, token: token, log: slog.Default()}
+}
+
+// serviceCtx carries the service credential on outgoing calls, bounded in time.
+func (d *Deliverer) serviceCtx(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if d.token == nil {
+		return nil, nil, errors.New("requests: no service credential to call the other services")
+	}
+	tok, err := d.token()
+	if err != nil {
+		return nil, nil, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	return unitauth.WithToken(cctx, tok), cancel, nil
+}
+
+// errNoCopy: the request has no copy to track (yet), which is not a failure.
+var errNoCopy = errors.New("requests: no copy to track")
+
+// TrackCopy creates, in the retention service, the tracked copy of an approved provision whose
+// PROVISION entry is step seq, once that entry is in the ledger (C-9). Its request_id is fixed by
+// the request, so calling it twice creates one copy.
+func (d *Deliverer) TrackCopy(ctx context.Context, tenant, receipt string, seq int) error {
+	st, err := d.store.Step(ctx, tenant, receipt, seq)
+	switch {
+	case err != nil:
+		return err
+	case st.Failed != "":
+		return errNoCopy // no PROVISION entry to amend: the failure is reported as the step's
+	case st.Delivered == nil:
+		return pg.ErrFollowedPending
+	}
+	rec, err := d.store.GetAny(ctx, tenant, receipt)
+	if err != nil || rec.Doc.GetCopy() != "" {
+		return err
+	}
+	if d.retention == nil {
+		return errors.New("requests: the retention service's address is not set (PIPA_RETENTION_ADDR): provided copies wait")
+	}
+	p := rec.Doc.GetProvision()
+	cctx, cancel, err := d.serviceCtx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	c, err := d.retention.CreateCopy(cctx, &retentionv1.CreateCopyRequest{
+		Parent:    "tenants/" + tenant + "/units/" + rec.Unit,
+		RequestId: "requests/" + tenant + "/" + receipt + "/copy",
+		Copy: &retentionv1.Copy{Request: rec.Doc.GetName(), ProvisionIndex: *st.Delivered,
+			Recipient: p.GetRequestingBody(), Description: subjectMatter(rec) + ", " + provisionFormLabel[p.GetForm()],
+			DestructionDueDate: p.GetDestructionDueDate(), PublicRecipient: p.GetPublicRecipient()},
+	})
+	if err != nil {
+		return err
+	}
+	return d.store.CopyTracked(ctx, tenant, receipt, c.GetName())
 }
 
 // ErrRefused means the ledger refused the step's entry; the step is recorded as failed.
@@ -54,16 +112,12 @@ func (d *Deliverer) Deliver(ctx context.Context, tenant, receipt string, seq int
 	if st.FollowsIndex != nil {
 		st.Entry.Entry.Follows = st.FollowsIndex
 	}
-	if d.token == nil {
-		return 0, errors.New("requests: no service credential to append ledger entries")
-	}
-	tok, err := d.token()
+	actx, cancel, err := d.serviceCtx(ctx)
 	if err != nil {
 		return 0, err
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	e, err := d.ledger.AppendEntry(unitauth.WithToken(actx, tok), st.Entry)
+	e, err := d.ledger.AppendEntry(actx, st.Entry)
 	if c := status.Code(err); c == codes.InvalidArgument || c == codes.FailedPrecondition {
 		return 0, d.refused(ctx, tenant, receipt, seq, status.Convert(err).Message())
 	}
@@ -103,8 +157,38 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error
 	return err
 }
 
-// NextRetry backs off to at most five minutes, so that a ledger back from a long outage gets its
-// entries within minutes, not days (River's default grows with the fourth power of attempts).
-func (w *Worker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time {
-	return time.Now().Add(min(time.Duration(1<<min(job.Attempt, 9))*time.Second, 5*time.Minute))
+// NextRetry: see backoff.
+func (w *Worker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time { return backoff(job.Attempt) }
+
+// backoff doubles from a second to at most five minutes, so that a service back from a long
+// outage gets its entries within minutes, not days (River's default grows with the fourth power
+// of attempts).
+func backoff(attempt int) time.Time {
+	return time.Now().Add(min(time.Duration(1<<min(attempt, 9))*time.Second, 5*time.Minute))
 }
+
+// CopyWorker is the job that hands a provided copy to the retention service.
+type CopyWorker struct {
+	river.WorkerDefaults[pg.CopyArgs]
+	D *Deliverer
+}
+
+// Work tracks the copy once its PROVISION entry is in the ledger; a retention service that refuses
+// it as invalid ends the job (logged), anything else is retried.
+func (w *CopyWorker) Work(ctx context.Context, job *river.Job[pg.CopyArgs]) error {
+	a := job.Args
+	err := w.D.TrackCopy(ctx, a.Tenant, a.Receipt, a.Seq)
+	switch {
+	case err == nil, errors.Is(err, errNoCopy):
+		return nil
+	case errors.Is(err, pg.ErrFollowedPending):
+		return river.JobSnooze(5 * time.Second)
+	case status.Code(err) == codes.InvalidArgument:
+		w.D.log.Error("the retention service refused a provided copy", "tenant", a.Tenant, "receipt", a.Receipt, "err", err)
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// NextRetry: see backoff.
+func (w *CopyWorker) NextRetry(job *river.Job[pg.CopyArgs]) time.Time { return backoff(job.Attempt) }

@@ -8,6 +8,7 @@ import (
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
@@ -15,10 +16,12 @@ import (
 // Open assembles the service on pool: its store, the outbox's job queue (in the requests schema,
 // see pkg/jobs) and the server. The caller starts the returned client to work the outbox, and
 // stops it on shutdown. token is the service credential for the ledger and the public methods.
-func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient, token func() (string, error)) (*Server, *river.Client[pgx.Tx], error) {
+func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
+	retention retentionv1.RetentionServiceClient, token func() (string, error)) (*Server, *river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
-	w := &Worker{}
+	w, cw := &Worker{}, &CopyWorker{}
 	river.AddWorker(workers, w)
+	river.AddWorker(workers, cw)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:  pg.Schema,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
@@ -28,7 +31,8 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		return nil, nil, err
 	}
 	store := pg.New(pool, box, jobs)
-	w.D = NewDeliverer(store, ledger, token)
+	w.D = NewDeliverer(store, ledger, retention, token)
+	cw.D = w.D
 	srv, err := New(store, registry, w.D, token)
 	if err != nil {
 		return nil, nil, err

@@ -45,6 +45,8 @@ type record struct {
 	// kind opens the request's record (VIEWING, PROVISION) when nothing is recorded yet; a
 	// DESTRUCTION is always its own entry. Zero: a PROGRESS amendment, if anything is recorded.
 	kind ledgerv1.EntryKind
+	// trackCopy: a copy leaves with this PROVISION; the retention service chases it (C-9).
+	trackCopy bool
 }
 
 func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc) (*requestsv1.Request, error) {
@@ -93,6 +95,7 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 				return nil, apierr.Invalid(vs...)
 			}
 			ch.Steps = []pg.Step{*st}
+			ch.TrackCopy = rr.trackCopy
 		}
 		return ch, nil
 	})
@@ -105,6 +108,12 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 		if _, err := s.ledger.Deliver(ctx, tenant, receipt, seq); err != nil {
 			s.ledger.log.Warn("ledger entry left to the outbox", "request", rec.Doc.GetName(), "seq", seq, "err", err)
 			break
+		}
+		if rec.Doc.GetCopy() == "" && rec.Doc.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION &&
+			rec.Doc.GetState() == requestsv1.RequestState_REQUEST_STATE_APPROVED && seq == 1 {
+			if err := s.ledger.TrackCopy(ctx, tenant, receipt, seq); err != nil && err != errNoCopy {
+				s.ledger.log.Warn("copy tracking left to the outbox", "request", rec.Doc.GetName(), "err", err)
+			}
 		}
 	}
 	if len(seqs) > 0 {
@@ -320,6 +329,7 @@ func (s *Server) granted(ctx context.Context, rec *pg.Record, now time.Time, not
 			"the copy's destruction due date "+d+" has passed (C-9); take the request again with a later date")
 	}
 	rr.kind = ledgerv1.EntryKind_ENTRY_KIND_PROVISION
+	rr.trackCopy = p.GetForm() != requestsv1.ProvisionForm_PROVISION_FORM_ON_SITE_VIEWING
 	t, err := s.tenant(ctx, rec.Tenant) // cached by step before the row was locked
 	if err != nil {
 		return nil, err

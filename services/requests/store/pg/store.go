@@ -96,7 +96,24 @@ type Step struct {
 type Change struct {
 	Notice *requestsv1.Notice
 	Steps  []Step
+	// TrackCopy: the first step's entry is a PROVISION of a copy, which the retention service
+	// must track once the entry is in the ledger (CopyArgs).
+	TrackCopy bool
 }
+
+// CopyArgs is the job that hands a provided copy to the retention service, once the PROVISION
+// entry it amends later is in the ledger.
+type CopyArgs struct {
+	Tenant  string `json:"tenant"`
+	Receipt string `json:"receipt"`
+	Seq     int    `json:"seq"`
+}
+
+// Kind names the job in River's tables.
+func (CopyArgs) Kind() string { return "requests.track_copy" }
+
+// InsertOpts: as DeliverArgs, retried until the retention service takes it.
+func (CopyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100_000} }
 
 // DeliverArgs is the job that appends one step's entry to the ledger (the outbox's delivery).
 type DeliverArgs struct {
@@ -298,6 +315,11 @@ func (s *Store) Get(ctx context.Context, tenant, unit, receipt string) (*Record,
 	return rec, nil
 }
 
+// GetAny returns a request of the tenant, whatever its unit, for the service's own background work.
+func (s *Store) GetAny(ctx context.Context, tenant, receipt string) (*Record, error) {
+	return s.get(ctx, s.pool, tenant, receipt, false)
+}
+
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
@@ -372,6 +394,12 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 				}
 				rec.Doc.Ledger = append(rec.Doc.Ledger, &requestsv1.LedgerRecord{Step: st.Name, Pending: true})
 				seqs = append(seqs, seq)
+			}
+			if ch.TrackCopy {
+				if _, err := s.jobs.InsertTx(ctx, tx, CopyArgs{Tenant: tenant, Receipt: receipt, Seq: last + 1},
+					&river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)}); err != nil {
+					return err
+				}
 			}
 		}
 		rec.revision++
@@ -783,4 +811,21 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 		return err
 	})
 	return rec, err
+}
+
+// CopyTracked records the retention service's name of a provided copy on its request.
+func (s *Store) CopyTracked(ctx context.Context, tenant, receipt, copyName string) error {
+	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		rec, err := s.get(ctx, tx, tenant, receipt, true)
+		if err != nil || rec.Doc.GetCopy() != "" {
+			return err
+		}
+		rec.Doc.Copy = copyName
+		doc, _, err := s.encode(rec)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE requests.requests SET doc = $3 WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, doc)
+		return err
+	})
 }

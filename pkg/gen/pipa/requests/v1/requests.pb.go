@@ -1285,8 +1285,11 @@ type Provision struct {
 	PeriodEndDate   string `protobuf:"bytes,9,opt,name=period_end_date,json=periodEndDate,proto3" json:"period_end_date,omitempty"`
 	// When the recipient must destroy a copy (C-9); required unless viewed on site.
 	DestructionDueDate string `protobuf:"bytes,10,opt,name=destruction_due_date,json=destructionDueDate,proto3" json:"destruction_due_date,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The requesting body is a public institution, whose destruction replies are checked quarterly
+	// (C-9).
+	PublicRecipient bool `protobuf:"varint,11,opt,name=public_recipient,json=publicRecipient,proto3" json:"public_recipient,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Provision) Reset() {
@@ -1387,6 +1390,13 @@ func (x *Provision) GetDestructionDueDate() string {
 		return x.DestructionDueDate
 	}
 	return ""
+}
+
+func (x *Provision) GetPublicRecipient() bool {
+	if x != nil {
+		return x.PublicRecipient
+	}
+	return false
 }
 
 // Masking of other people in footage to be released (STD-46).
@@ -1872,7 +1882,10 @@ type Request struct {
 	// requester and subject then read empty.
 	EraseTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
 	// Output only: when the request was last deferred (STD-31-1's new clock starts after it).
-	DeferTime     *timestamppb.Timestamp `protobuf:"bytes,33,opt,name=defer_time,json=deferTime,proto3" json:"defer_time,omitempty"`
+	DeferTime *timestamppb.Timestamp `protobuf:"bytes,33,opt,name=defer_time,json=deferTime,proto3" json:"defer_time,omitempty"`
+	// Output only: an approved provision of a copy is tracked by the retention service until its
+	// recipient destroys or returns it (C-9): the copy's name there, once created.
+	Copy          string `protobuf:"bytes,34,opt,name=copy,proto3" json:"copy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2136,6 +2149,13 @@ func (x *Request) GetDeferTime() *timestamppb.Timestamp {
 		return x.DeferTime
 	}
 	return nil
+}
+
+func (x *Request) GetCopy() string {
+	if x != nil {
+		return x.Copy
+	}
+	return ""
 }
 
 type SubmitRequestRequest struct {
@@ -3547,7 +3567,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\vverify_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"verifyTime\x12'\n" +
 	"\x0fagency_evidence\x18\x04 \x01(\tR\x0eagencyEvidence\x12\x12\n" +
-	"\x04note\x18\x05 \x01(\tR\x04note\"\xbb\x03\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"\xe6\x03\n" +
 	"\tProvision\x12'\n" +
 	"\x0frequesting_body\x18\x01 \x01(\tR\x0erequestingBody\x12#\n" +
 	"\rofficer_title\x18\x02 \x01(\tR\fofficerTitle\x129\n" +
@@ -3560,7 +3580,8 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x11period_start_date\x18\b \x01(\tR\x0fperiodStartDate\x12&\n" +
 	"\x0fperiod_end_date\x18\t \x01(\tR\rperiodEndDate\x120\n" +
 	"\x14destruction_due_date\x18\n" +
-	" \x01(\tR\x12destructionDueDate\"I\n" +
+	" \x01(\tR\x12destructionDueDate\x12)\n" +
+	"\x10public_recipient\x18\v \x01(\bR\x0fpublicRecipient\"I\n" +
 	"\aMasking\x12\x12\n" +
 	"\x04done\x18\x01 \x01(\bR\x04done\x12*\n" +
 	"\x11not_needed_reason\x18\x02 \x01(\tR\x0fnotNeededReason\"\xa2\x03\n" +
@@ -3596,7 +3617,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x05entry\x18\x02 \x01(\tR\x05entry\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x03R\x05index\x12\x18\n" +
 	"\apending\x18\x04 \x01(\bR\apending\x12\x18\n" +
-	"\afailure\x18\x05 \x01(\tR\afailure\"\x85\f\n" +
+	"\afailure\x18\x05 \x01(\tR\afailure\"\x99\f\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0ereceipt_number\x18\x02 \x01(\tR\rreceiptNumber\x121\n" +
@@ -3638,7 +3659,8 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
 	"erase_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\x129\n" +
 	"\n" +
-	"defer_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\tdeferTime\"\x96\x01\n" +
+	"defer_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\tdeferTime\x12\x12\n" +
+	"\x04copy\x18\" \x01(\tR\x04copy\"\x96\x01\n" +
 	"\x14SubmitRequestRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x123\n" +
