@@ -226,7 +226,7 @@ type sealedPersonal struct {
 
 func (s *Store) encode(rec *Record) (doc, personal []byte, err error) {
 	d := proto.Clone(rec.Doc).(*requestsv1.Request)
-	d.Requester, d.Subject, d.Etag = nil, nil, ""
+	d.Requester, d.Subject, d.Etag, d.Ledger = nil, nil, "", nil // the ledger records are the steps'
 	plainDoc, err := protojson.Marshal(d)
 	if err != nil {
 		return nil, nil, err
@@ -322,6 +322,7 @@ func (s *Store) GetAny(ctx context.Context, tenant, receipt string) (*Record, er
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 func (s *Store) get(ctx context.Context, q querier, tenant, receipt string, lock bool) (*Record, error) {
@@ -333,7 +334,10 @@ func (s *Store) get(ctx context.Context, q querier, tenant, receipt string, lock
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierr.NotFound("requests/" + receipt)
 	}
-	return rec, err
+	if err != nil {
+		return nil, err
+	}
+	return rec, s.withLedger(ctx, q, rec)
 }
 
 // scan reads a row of selectRequest.
@@ -552,48 +556,63 @@ func (s *Store) Step(ctx context.Context, tenant, receipt string, seq int) (*Pen
 	return p, proto.Unmarshal(plain, p.Entry)
 }
 
-// Delivered records the ledger index a step's entry got, and on the request. Recording it twice
-// (the answer and the job both delivered) is harmless: the ledger gave both the same index.
+// Delivered records the ledger index a step's entry got. Recording it twice (the answer and the
+// job both delivered) is harmless: the ledger gave both the same index.
 func (s *Store) Delivered(ctx context.Context, tenant, receipt string, seq int, index int64) error {
-	return s.settle(ctx, tenant, receipt, seq, `ledger_index = $4`, index, func(rec *Record, lr *requestsv1.LedgerRecord) {
-		lr.Pending, lr.Index = false, index
-		lr.Entry = "tenants/" + tenant + "/units/" + rec.Unit + "/ledger/entries/" + strconv.FormatInt(index, 10)
-	})
+	return s.settle(ctx, tenant, receipt, seq, `ledger_index = $4`, index)
 }
 
 // Failed records that the ledger refused a step's entry, and why; it is not retried.
 func (s *Store) Failed(ctx context.Context, tenant, receipt string, seq int, reason string) error {
-	return s.settle(ctx, tenant, receipt, seq, `fail_reason = $4`, reason, func(_ *Record, lr *requestsv1.LedgerRecord) {
-		lr.Pending, lr.Failure = false, reason
-	})
+	return s.settle(ctx, tenant, receipt, seq, `fail_reason = $4`, reason)
 }
 
-// settle sets a pending step's outcome (set, with $4 = value) and shows it on the request.
-func (s *Store) settle(ctx context.Context, tenant, receipt string, seq int, set string, value any, show func(*Record, *requestsv1.LedgerRecord)) error {
-	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE requests.steps SET `+set+`, deliver_time = $5
-			WHERE tenant_id = $1 AND receipt = $2 AND seq = $3 AND ledger_index IS NULL AND fail_reason IS NULL`,
-			tenant, receipt, seq, value, s.clock())
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		rec, err := s.get(ctx, tx, tenant, receipt, true)
-		if err != nil {
-			return err
-		}
-		if seq-1 >= len(rec.Doc.Ledger) {
-			return fmt.Errorf("requests: %s has no step %d", rec.Doc.Name, seq)
-		}
-		show(rec, rec.Doc.Ledger[seq-1])
-		doc, _, err := s.encode(rec)
-		if err != nil {
-			return err
-		}
-		// Not a revision: the request did not change, only what is known of its ledger entry.
-		_, err = tx.Exec(ctx, `UPDATE requests.requests SET doc = $3 WHERE tenant_id = $1 AND receipt = $2`,
-			tenant, receipt, doc)
+// settle sets a pending step's outcome (set, with $4 = value).
+func (s *Store) settle(ctx context.Context, tenant, receipt string, seq int, set string, value any) error {
+	_, err := s.pool.Exec(ctx, `UPDATE requests.steps SET `+set+`, deliver_time = $5
+		WHERE tenant_id = $1 AND receipt = $2 AND seq = $3 AND ledger_index IS NULL AND fail_reason IS NULL`,
+		tenant, receipt, seq, value, s.clock())
+	return err
+}
+
+// withLedger fills the requests' ledger records from their steps, in one query.
+func (s *Store) withLedger(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, recs ...*Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	byReceipt := map[string]*Record{}
+	receipts := make([]string, len(recs))
+	for i, r := range recs {
+		byReceipt[r.Doc.GetReceiptNumber()], receipts[i] = r, r.Doc.GetReceiptNumber()
+		r.Doc.Ledger = nil
+	}
+	rows, err := q.Query(ctx, `SELECT receipt, step, ledger_index, fail_reason FROM requests.steps
+		WHERE tenant_id = $1 AND receipt = ANY($2) ORDER BY receipt, seq`, recs[0].Tenant, receipts)
+	if err != nil {
 		return err
-	})
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var receipt, step string
+		var index *int64
+		var failed *string
+		if err := rows.Scan(&receipt, &step, &index, &failed); err != nil {
+			return err
+		}
+		r := byReceipt[receipt]
+		lr := &requestsv1.LedgerRecord{Step: step, Pending: index == nil && failed == nil}
+		if index != nil {
+			lr.Index = *index
+			lr.Entry = "tenants/" + r.Tenant + "/units/" + r.Unit + "/ledger/entries/" + strconv.FormatInt(*index, 10)
+		}
+		if failed != nil {
+			lr.Failure = *failed
+		}
+		r.Doc.Ledger = append(r.Doc.Ledger, lr)
+	}
+	return rows.Err()
 }
 
 // Status finds a request by its receipt number and status secret, for the public status check.
@@ -691,6 +710,9 @@ func (s *Store) List(ctx context.Context, tenant, unit string, f Filter, size in
 	if len(page.Records) > size {
 		page.Records = page.Records[:size]
 		page.Next = page.Records[size-1].Doc.ReceiptNumber
+	}
+	if err := s.withLedger(ctx, s.pool, page.Records...); err != nil {
+		return nil, err
 	}
 	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE due_date < $3::date),
 		count(*) FILTER (WHERE due_date >= $3::date AND due_date <= $3::date + 3)
