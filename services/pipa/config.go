@@ -21,27 +21,30 @@ import (
 
 // config is every setting of a pipa process. Each flag defaults to its PIPA_* variable.
 type config struct {
-	target       string
-	databaseURL  string
-	grpcAddr     string
-	httpAddr     string
-	registryAddr string
-	ledgerAddr   string
-	requestsAddr string
-	ledgerOrigin string
-	dataKey      string
-	devKey       string
-	oidcIssuer   string
-	oidcAudience string
-	oidcRoles    string
-	origins      string
-	publicRate   float64
-	publicBurst  int
-	trusted      string
-	migrate      bool
-	accessLog    bool
+	target        string
+	databaseURL   string
+	grpcAddr      string
+	httpAddr      string
+	registryAddr  string
+	ledgerAddr    string
+	requestsAddr  string
+	retentionAddr string
+	ledgerOrigin  string
+	dataKey       string
+	devKey        string
+	oidcIssuer    string
+	oidcAudience  string
+	oidcRoles     string
+	origins       string
+	publicRate    float64
+	publicBurst   int
+	trusted       string
+	migrate       bool
+	accessLog     bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
+	// retentionClock replaces time.Now for the retention service; tests only, no flag.
+	retentionClock func() time.Time
 }
 
 func env(name, def string) string {
@@ -72,6 +75,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, /metrics (PIPA_HTTP_ADDR)")
 	fs.StringVar(&c.registryAddr, "registry-addr", env("PIPA_REGISTRY_ADDR", ""), "registry gRPC address the gateway calls; this process's own in -target=all (PIPA_REGISTRY_ADDR)")
 	fs.StringVar(&c.requestsAddr, "requests-addr", env("PIPA_REQUESTS_ADDR", ""), "requests gRPC address the gateway calls; this process's own in -target=all (PIPA_REQUESTS_ADDR)")
+	fs.StringVar(&c.retentionAddr, "retention-addr", env("PIPA_RETENTION_ADDR", ""), "retention gRPC address the gateway calls; this process's own in -target=all (PIPA_RETENTION_ADDR)")
 	fs.StringVar(&c.ledgerAddr, "ledger-addr", env("PIPA_LEDGER_ADDR", ""), "ledger gRPC address the gateway calls; this process's own in -target=all (PIPA_LEDGER_ADDR)")
 	fs.StringVar(&c.ledgerOrigin, "ledger-origin", env("PIPA_LEDGER_ORIGIN", ledgerpg.DefaultOriginHost), "host of the ledgers' checkpoint origin lines, {host}/tenants/{t}/units/{u}, and signing key names, {host}/tenants/{t}; set it before the first append: a tenant keeps the host its key was made with (PIPA_LEDGER_ORIGIN)")
 	fs.StringVar(&c.dataKey, "dev-data-key", env("PIPA_DEV_DATA_KEY", ""), "development only: a key file, created if missing, that encrypts personal data at rest; production sets PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (PIPA_DEV_DATA_KEY)")

@@ -7,6 +7,9 @@ require (
 	github.com/pipa-kr/pipa/pkg v0.0.0
 	github.com/pipa-kr/pipa/services/registry v0.0.0
 	github.com/pipa-kr/pipa/services/requests v0.0.0
+	github.com/pipa-kr/pipa/services/retention v0.0.0
+	github.com/riverqueue/river v0.51.2
+	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.51.2
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	golang.org/x/mod v0.42.0
@@ -18,9 +21,7 @@ require (
 require (
 	github.com/richardlehane/mscfb v1.0.9 // indirect
 	github.com/richardlehane/msoleps v1.0.6 // indirect
-	github.com/riverqueue/river v0.51.2 // indirect
 	github.com/riverqueue/river/riverdriver v0.51.2 // indirect
-	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.51.2 // indirect
 	github.com/riverqueue/river/rivershared v0.51.2 // indirect
 	github.com/riverqueue/river/rivertype v0.51.2 // indirect
 	github.com/tidwall/gjson v1.20.0 // indirect
@@ -93,4 +94,5 @@ replace (
 	github.com/pipa-kr/pipa/services/ledger => ../ledger
 	github.com/pipa-kr/pipa/services/registry => ../registry
 	github.com/pipa-kr/pipa/services/requests => ../requests
+	github.com/pipa-kr/pipa/services/retention => ../retention
 )

@@ -14,9 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,12 +25,7 @@ import (
 
 const libraryLog = "tenants/jeongeup/units/library"
 
-func (s *stack) ledger() ledgerv1.LedgerServiceClient {
-	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(s.t, err)
-	s.t.Cleanup(func() { conn.Close() })
-	return ledgerv1.NewLedgerServiceClient(conn)
-}
+func (s *stack) ledger() ledgerv1.LedgerServiceClient { return ledgerv1.NewLedgerServiceClient(s.conn) }
 
 // policeProvision is seed 001 별표3 row 2: footage handed to the police on a USB copy (STD-42-1).
 func policeProvision() *ledgerv1.Entry {

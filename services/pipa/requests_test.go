@@ -11,9 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -22,13 +20,11 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 )
 
 func (s *stack) requests() requestsv1.RequestServiceClient {
-	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(s.t, err)
-	s.t.Cleanup(func() { conn.Close() })
-	return requestsv1.NewRequestServiceClient(conn)
+	return requestsv1.NewRequestServiceClient(s.conn)
 }
 
 func citizen() *requestsv1.Person {
@@ -464,6 +460,16 @@ func TestProvisionToPolice(t *testing.T) {
 	require.Equal(t, []string{"영상(얼굴, 차량번호)"}, e.GetItems())
 	require.Contains(t, e.GetLegalBasis(), "제18조제2항제7호")
 	require.Equal(t, got.GetProvision().GetDestructionDueDate(), e.GetDestructionDueDate())
+
+	// The copy that left is tracked by the retention service until destroyed or returned (C-9),
+	// amending this PROVISION entry.
+	require.NotEmpty(t, got.GetCopy(), "the approval handed the copy to the retention service")
+	c, err := s.retention().GetCopy(staff, &retentionv1.GetCopyRequest{Name: got.GetCopy()})
+	require.NoError(t, err)
+	require.Equal(t, "정읍경찰서", c.GetRecipient())
+	require.Equal(t, got.GetLedger()[0].GetIndex(), c.GetProvisionIndex())
+	require.Equal(t, got.GetProvision().GetDestructionDueDate(), c.GetDestructionDueDate())
+	require.Equal(t, got.GetName(), c.GetRequest())
 
 	got = approve(requestsv1.ProvisionGround_PROVISION_GROUND_OTHER_LAW)
 	require.NotEmpty(t, got.GetPublicationDueDate(), "PIPA-18-4: ground 2 is published within 30 days")

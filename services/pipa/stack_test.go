@@ -30,6 +30,7 @@ type stack struct {
 	pool    interface{ Close() }
 	dbURL   string
 	cl      registryv1.RegistryServiceClient
+	conn    *grpc.ClientConn // to the stack's gRPC, for every service's client
 	http    *http.Client
 	stopped chan error
 }
@@ -74,7 +75,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	s.cl = registryv1.NewRegistryServiceClient(conn)
+	s.conn, s.cl = conn, registryv1.NewRegistryServiceClient(conn)
 	return s
 }
 

@@ -919,8 +919,10 @@ type Plan struct {
 	// Output only, once completed: the destruction certificate.
 	Certificate *Certificate `protobuf:"bytes,12,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	// Output only: 별지5 rows (번호, 파일명, 자료의 종류, 생성일, 폐기일, 폐기사유, 처리담당자, 처리부서장).
-	Records       []*DestructionRecord `protobuf:"bytes,13,rep,name=records,proto3" json:"records,omitempty"`
-	Etag          string               `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
+	Records []*DestructionRecord `protobuf:"bytes,13,rep,name=records,proto3" json:"records,omitempty"`
+	Etag    string               `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only: not completed 5 days after its earliest item became due (STD-10-1).
+	Overdue       bool `protobuf:"varint,15,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1051,6 +1053,13 @@ func (x *Plan) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Plan) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
 }
 
 // A destruction certificate: the plan, the method, the official and the time, and every item with
@@ -1236,8 +1245,10 @@ type SweepResult struct {
 	// Items past due but held; every sweep records that it checked holds.
 	Held int64 `protobuf:"varint,3,opt,name=held,proto3" json:"held,omitempty"`
 	// Items past due + 5 days (STD-10-1).
-	Overdue       int64    `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	Plans         []string `protobuf:"bytes,5,rep,name=plans,proto3" json:"plans,omitempty"`
+	Overdue int64    `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	Plans   []string `protobuf:"bytes,5,rep,name=plans,proto3" json:"plans,omitempty"`
+	// The active holds the sweep checked, as its record states.
+	HoldsChecked  []string `protobuf:"bytes,6,rep,name=holds_checked,json=holdsChecked,proto3" json:"holds_checked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1303,6 +1314,13 @@ func (x *SweepResult) GetOverdue() int64 {
 func (x *SweepResult) GetPlans() []string {
 	if x != nil {
 		return x.Plans
+	}
+	return nil
+}
+
+func (x *SweepResult) GetHoldsChecked() []string {
+	if x != nil {
+		return x.HoldsChecked
 	}
 	return nil
 }
@@ -3126,7 +3144,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\fledger_index\x18\r \x01(\x03R\vledgerIndex\x12\x14\n" +
 	"\x05holds\x18\x0e \x03(\tR\x05holds\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd0\x04\n" +
+	"createTime\"\xea\x04\n" +
 	"\x04Plan\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1c.pipa.retention.v1.PlanStateR\x05state\x12\x14\n" +
@@ -3145,7 +3163,8 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x10destruction_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x0fdestructionTime\x12@\n" +
 	"\vcertificate\x18\f \x01(\v2\x1e.pipa.retention.v1.CertificateR\vcertificate\x12>\n" +
 	"\arecords\x18\r \x03(\v2$.pipa.retention.v1.DestructionRecordR\arecords\x12\x12\n" +
-	"\x04etag\x18\x0e \x01(\tR\x04etag\"X\n" +
+	"\x04etag\x18\x0e \x01(\tR\x04etag\x12\x18\n" +
+	"\aoverdue\x18\x0f \x01(\bR\aoverdue\"X\n" +
 	"\vCertificate\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12!\n" +
@@ -3159,13 +3178,14 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
 	"\ahandler\x18\a \x01(\tR\ahandler\x12'\n" +
 	"\x0fdepartment_head\x18\b \x01(\tR\x0edepartmentHead\x12!\n" +
-	"\fledger_index\x18\t \x01(\x03R\vledgerIndex\"\x89\x01\n" +
+	"\fledger_index\x18\t \x01(\x03R\vledgerIndex\"\xae\x01\n" +
 	"\vSweepResult\x12\x1c\n" +
 	"\tdestroyed\x18\x01 \x01(\x03R\tdestroyed\x12\x18\n" +
 	"\aplanned\x18\x02 \x01(\x03R\aplanned\x12\x12\n" +
 	"\x04held\x18\x03 \x01(\x03R\x04held\x12\x18\n" +
 	"\aoverdue\x18\x04 \x01(\x03R\aoverdue\x12\x14\n" +
-	"\x05plans\x18\x05 \x03(\tR\x05plans\"\xbd\x04\n" +
+	"\x05plans\x18\x05 \x03(\tR\x05plans\x12#\n" +
+	"\rholds_checked\x18\x06 \x03(\tR\fholdsChecked\"\xbd\x04\n" +
 	"\x04Copy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\tR\arequest\x12'\n" +

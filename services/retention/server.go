@@ -1,0 +1,776 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
+)
+
+// Roles (ARCHITECTURE "Identity and tenancy"): everyone with a role on the unit reads (pipa's
+// services too, e.g. the request service finding a unit's rule for closed requests); the
+// managers and the CPO set rules, holds and sweeps; handlers also register what they keep and
+// record copy outcomes; the service role (a recording system, or the request service on "*")
+// registers items and confirms deletions; only the CPO approves and completes a destruction plan
+// (STD-55, STD-10-4); copies come from the request service or staff.
+var (
+	readRoles  = []auth.Role{auth.RoleHandler, auth.RoleManager, auth.RoleCPO, auth.RoleAuditor, auth.RoleService}
+	writeRoles = []auth.Role{auth.RoleManager, auth.RoleCPO}
+	staffRoles = []auth.Role{auth.RoleHandler, auth.RoleManager, auth.RoleCPO}
+	itemRoles  = []auth.Role{auth.RoleHandler, auth.RoleManager, auth.RoleCPO, auth.RoleService}
+	copyRoles  = []auth.Role{auth.RoleManager, auth.RoleCPO, auth.RoleService}
+	cpoRoles   = []auth.Role{auth.RoleCPO}
+)
+
+// defaultBatch is how many items a sweeper claims, destroys and records per transaction.
+const defaultBatch = 1000
+
+// Server implements pipa.retention.v1.RetentionService.
+type Server struct {
+	retentionv1.UnimplementedRetentionServiceServer
+	store    *pg.Store
+	units    *unitauth.Units
+	registry registryv1.RegistryServiceClient
+	ledger   ledgerv1.LedgerServiceClient
+	requests requestsv1.RequestServiceClient
+	// token is the service's own credential, for background work.
+	token func() (string, error)
+	now   func() time.Time
+	batch int
+	log   *slog.Logger
+}
+
+// New returns the service over store; token is the service credential, now its clock.
+func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
+	requests requestsv1.RequestServiceClient, token func() (string, error), now func() time.Time) *Server {
+	return &Server{store: store, units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
+		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default()}
+}
+
+// asService returns ctx carrying the service credential on outgoing calls.
+func (s *Server) asService(ctx context.Context) (context.Context, error) {
+	if s.token == nil {
+		return nil, status.Error(codes.Unavailable, "the retention service has no service credential")
+	}
+	tok, err := s.token()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, "the service credential is unavailable")
+	}
+	return unitauth.WithToken(ctx, tok), nil
+}
+
+// officer names the caller as records state who acted: "name (subject)".
+func officer(ctx context.Context) string {
+	p, ok := auth.FromContext(ctx)
+	switch {
+	case !ok:
+		return "unknown"
+	case p.Name != "":
+		return p.Name + " (" + p.Subject + ")"
+	}
+	return p.Subject
+}
+
+func unitName(tenant, unit string) string { return "tenants/" + tenant + "/units/" + unit }
+
+func parseUnit(field, parent string) (tenant, unit string, err error) {
+	p := strings.Split(parent, "/")
+	if len(p) != 4 || p[0] != "tenants" || p[2] != "units" || !validID(p[1]) || !validID(p[3]) {
+		return "", "", apierr.Invalid(apierr.Violation{Field: field, Rule: "format",
+			Description: "must be tenants/{tenant}/units/{unit}"})
+	}
+	return p[1], p[3], nil
+}
+
+// parseChild parses tenants/{t}/units/{u}/{collection}/{id}; numeric ids unless collection is rules.
+func parseChild(field, name, collection string) (tenant, unit, id string, err error) {
+	p := strings.Split(name, "/")
+	bad := len(p) != 6 || p[4] != collection
+	if !bad {
+		if collection == "rules" {
+			bad = !validID(p[5])
+		} else {
+			n, perr := strconv.ParseInt(p[5], 10, 64)
+			bad = perr != nil || n <= 0
+		}
+	}
+	if bad {
+		return "", "", "", apierr.Invalid(apierr.Violation{Field: field, Rule: "format",
+			Description: "must be tenants/{tenant}/units/{unit}/" + collection + "/{id}"})
+	}
+	tenant, unit, err = parseUnit(field, strings.Join(p[:4], "/"))
+	return tenant, unit, p[5], err
+}
+
+// authorized parses a member's name and checks the caller's roles on its unit.
+func (s *Server) authorized(ctx context.Context, name, collection string, roles []auth.Role) (tenant, unit, id string, err error) {
+	if tenant, unit, id, err = parseChild("name", name, collection); err != nil {
+		return "", "", "", err
+	}
+	return tenant, unit, id, s.units.Authorize(ctx, tenant, unit, roles)
+}
+
+func numID(id string) int64 {
+	n, _ := strconv.ParseInt(id, 10, 64)
+	return n
+}
+
+// inUnit reports whether name is a member of the unit's collection with a valid id.
+func inUnit(name, tenant, unit, collection string) bool {
+	id, ok := strings.CutPrefix(name, unitName(tenant, unit)+"/"+collection+"/")
+	return ok && id != "" && !strings.Contains(id, "/")
+}
+
+func idem(requestID, method string, req proto.Message) (pg.Idem, error) {
+	hash, err := idempotency.RequestHash(req)
+	return pg.Idem{RequestID: requestID, Method: method, Hash: hash}, err
+}
+
+func (s *Server) CreateRule(ctx context.Context, req *retentionv1.CreateRuleRequest) (*retentionv1.Rule, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, writeRoles); err != nil {
+		return nil, err
+	}
+	r := proto.CloneOf(req.GetRule())
+	if r == nil {
+		r = &retentionv1.Rule{}
+	}
+	r.Name, r.Etag, r.CreateTime, r.UpdateTime = "", "", nil, nil
+	var vs apierr.Violations
+	if id := req.GetRuleId(); id != "" && !validID(id) {
+		vs.Add("rule_id", "format", "must be a lower-case id such as cctv-central (letters, digits, '-')")
+	}
+	if len(req.GetRequestId()) > 128 {
+		vs.Add("request_id", "range", "must be at most 128 characters")
+	}
+	validateRule(&vs, r)
+	if err := s.checkResource(ctx, &vs, tenant, unit, r); err != nil {
+		return nil, err
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_CreateRule_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	rule, err := s.store.CreateRule(ctx, tenant, unit, req.GetRuleId(), key, r)
+	if err != nil {
+		return nil, err
+	}
+	return rule.Doc, nil
+}
+
+// checkResource checks what a rule covers: a site or file of the unit that the registry knows
+// (asked with the caller's token), or nothing for a category of the platform's records. A site's
+// period is its retention days (STD-41-2).
+func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenant, unit string, r *retentionv1.Rule) error {
+	res := r.GetResource()
+	switch r.GetTarget() {
+	case retentionv1.RuleTarget_RULE_TARGET_SITE:
+		if !inUnit(res, tenant, unit, "sites") {
+			vs.Add("rule.resource", "STD-41-2", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
+			return nil
+		}
+		site, err := s.registry.GetSite(unitauth.ForwardToken(ctx), &registryv1.GetSiteRequest{Name: res})
+		if status.Code(err) == codes.NotFound {
+			vs.Add("rule.resource", "STD-41-2", "no such site: %s", res)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r.PeriodDays = site.GetRetentionDays()
+		if r.PeriodDays <= 0 {
+			vs.Add("rule.resource", "STD-41-2", "the site %s states no retention days: set them in the registry first", res)
+		}
+	case retentionv1.RuleTarget_RULE_TARGET_FILE:
+		if !inUnit(res, tenant, unit, "files") {
+			vs.Add("rule.resource", "STD-60", "must be a personal-information file of this unit: %s/files/{file}", unitName(tenant, unit))
+			return nil
+		}
+		_, err := s.registry.GetFile(unitauth.ForwardToken(ctx), &registryv1.GetFileRequest{Name: res})
+		if status.Code(err) == codes.NotFound {
+			vs.Add("rule.resource", "STD-60", "no such file: %s", res)
+			return nil
+		}
+		return err
+	default:
+		if res != "" {
+			vs.Add("rule.resource", "format", "a rule for a category of the platform's records covers no single resource: leave it empty")
+		}
+	}
+	return nil
+}
+
+func (s *Server) GetRule(ctx context.Context, req *retentionv1.GetRuleRequest) (*retentionv1.Rule, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "rules", readRoles)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.GetRule(ctx, tenant, unit, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Doc, nil
+}
+
+func (s *Server) ListRules(ctx context.Context, req *retentionv1.ListRulesRequest) (*retentionv1.ListRulesResponse, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	size := pageSize(&vs, req.GetPageSize())
+	after := parseToken(&vs, "rules", req.GetPageToken())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	rules, next, err := s.store.ListRules(ctx, tenant, unit, size, after)
+	if err != nil {
+		return nil, err
+	}
+	out := &retentionv1.ListRulesResponse{NextPageToken: pageToken("rules", next)}
+	for _, r := range rules {
+		out.Rules = append(out.Rules, r.Doc)
+	}
+	return out, nil
+}
+
+// ruleFields are the paths UpdateRule may change.
+var ruleFields = []string{"display_name", "period_days", "clock_start", "action", "auto_delete_cycle", "method", "basis"}
+
+func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequest) (*retentionv1.Rule, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetRule().GetName(), "rules", writeRoles)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetRule()
+	paths, whole := req.GetUpdateMask().GetPaths(), len(req.GetUpdateMask().GetPaths()) == 0
+	if whole {
+		paths = ruleFields
+	}
+	var vs apierr.Violations
+	for _, p := range paths {
+		switch {
+		case p == "target" || p == "resource":
+			vs.Add("update_mask", "immutable", "%s is fixed at creation: delete the rule and create another", p)
+		case !slices.Contains(ruleFields, p):
+			vs.Add("update_mask", "format", "unknown or output-only field %q; writable: %s", p, strings.Join(ruleFields, ", "))
+		}
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	rule, err := s.store.UpdateRule(ctx, tenant, unit, id, in.GetEtag(), func(r *retentionv1.Rule) error {
+		site := r.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE
+		for _, p := range paths {
+			switch p {
+			case "display_name":
+				r.DisplayName = in.GetDisplayName()
+			case "period_days":
+				if site && whole {
+					continue
+				}
+				if site {
+					return apierr.Invalid(apierr.Violation{Field: "rule.period_days", Rule: "STD-41-2",
+						Description: "a site rule's period is the site's retention days: change them in the registry"})
+				}
+				r.PeriodDays = in.GetPeriodDays()
+			case "clock_start":
+				r.ClockStart = in.GetClockStart()
+			case "action":
+				r.Action = in.GetAction()
+			case "auto_delete_cycle":
+				r.AutoDeleteCycle = in.GetAutoDeleteCycle()
+			case "method":
+				r.Method = in.GetMethod()
+			case "basis":
+				r.Basis = in.GetBasis()
+			}
+		}
+		var vs apierr.Violations
+		validateRule(&vs, r)
+		return vs.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rule.Doc, nil
+}
+
+func (s *Server) DeleteRule(ctx context.Context, req *retentionv1.DeleteRuleRequest) (*retentionv1.Rule, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "rules", writeRoles)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.DeleteRule(ctx, tenant, unit, id, req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return r.Doc, nil
+}
+
+func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequest) (*retentionv1.Hold, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, writeRoles); err != nil {
+		return nil, err
+	}
+	h := proto.CloneOf(req.GetHold())
+	if h == nil {
+		h = &retentionv1.Hold{}
+	}
+	h.CreatedBy = officer(ctx)
+	var vs apierr.Violations
+	scope, start, end, err := s.holdScope(ctx, &vs, tenant, unit, h)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(h.GetReason()) == "" {
+		// PIPA-21-1: data past their period are kept only for a reason the law accepts.
+		vs.Add("hold.reason", "PIPA-21-1", "say why the data are kept past their period, e.g. an investigation's request and its number")
+	}
+	checkText(&vs, "hold.reason", h.GetReason(), false)
+	checkText(&vs, "hold.custodian", h.GetCustodian(), true)
+	if h.GetReviewDate() == "" {
+		vs.Add("hold.review_date", "required", "the date by which the hold is reviewed is required (YYYY-MM-DD)")
+	} else if d, ok := parseDate(&vs, "hold.review_date", h.GetReviewDate(), "format"); ok && day(d) < day(s.now()) {
+		vs.Add("hold.review_date", "range", "must not be in the past")
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_CreateHold_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.store.CreateHold(ctx, tenant, unit, key, h, scope, start, end)
+	if err != nil {
+		return nil, err
+	}
+	return out.Doc, nil
+}
+
+// holdScope checks that a hold names exactly one thing of the unit that exists: a site with a
+// time range, a file, or a request. It returns what items name to be covered.
+func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, unit string, h *retentionv1.Hold) (scope string, start, end *time.Time, err error) {
+	n := 0
+	for _, v := range []string{h.GetSite(), h.GetFile(), h.GetRequest()} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		vs.Add("hold", "required", "a hold covers exactly one of: site (with start_time and end_time), file, request")
+		return "", nil, nil, nil
+	}
+	fwd := unitauth.ForwardToken(ctx)
+	switch {
+	case h.GetSite() != "":
+		if h.GetStartTime() == nil || h.GetEndTime() == nil {
+			vs.Add("hold.start_time", "required", "a site's hold covers a time range: start_time and end_time")
+		} else if !h.GetEndTime().AsTime().After(h.GetStartTime().AsTime()) {
+			vs.Add("hold.end_time", "range", "must be after start_time")
+		} else {
+			a, b := h.GetStartTime().AsTime(), h.GetEndTime().AsTime()
+			start, end = &a, &b
+		}
+		if !inUnit(h.GetSite(), tenant, unit, "sites") {
+			vs.Add("hold.site", "format", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
+		} else if _, err := s.registry.GetSite(fwd, &registryv1.GetSiteRequest{Name: h.GetSite()}); status.Code(err) == codes.NotFound {
+			vs.Add("hold.site", "exists", "no such site: %s", h.GetSite())
+		} else if err != nil {
+			return "", nil, nil, err
+		}
+		return h.GetSite(), start, end, nil
+	case h.GetStartTime() != nil || h.GetEndTime() != nil:
+		vs.Add("hold.start_time", "format", "a time range belongs to a site's hold; a file's or a request's hold covers all of it")
+	}
+	if h.GetFile() != "" {
+		if !inUnit(h.GetFile(), tenant, unit, "files") {
+			vs.Add("hold.file", "format", "must be a file of this unit: %s/files/{file}", unitName(tenant, unit))
+		} else if _, err := s.registry.GetFile(fwd, &registryv1.GetFileRequest{Name: h.GetFile()}); status.Code(err) == codes.NotFound {
+			vs.Add("hold.file", "exists", "no such file: %s", h.GetFile())
+		} else if err != nil {
+			return "", nil, nil, err
+		}
+		return h.GetFile(), nil, nil, nil
+	}
+	if !inUnit(h.GetRequest(), tenant, unit, "requests") {
+		vs.Add("hold.request", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
+	} else if _, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: h.GetRequest()}); status.Code(err) == codes.NotFound {
+		vs.Add("hold.request", "exists", "no such request: %s", h.GetRequest())
+	} else if err != nil {
+		return "", nil, nil, err
+	}
+	return h.GetRequest(), nil, nil, nil
+}
+
+func (s *Server) GetHold(ctx context.Context, req *retentionv1.GetHoldRequest) (*retentionv1.Hold, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "holds", readRoles)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.GetHold(ctx, tenant, unit, numID(id))
+	if err != nil {
+		return nil, err
+	}
+	return h.Doc, nil
+}
+
+func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsRequest) (*retentionv1.ListHoldsResponse, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	size := pageSize(&vs, req.GetPageSize())
+	after := parseIDToken(&vs, "holds", req.GetPageToken())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	holds, next, err := s.store.ListHolds(ctx, tenant, unit, req.GetShowReleased(), size, after)
+	if err != nil {
+		return nil, err
+	}
+	out := &retentionv1.ListHoldsResponse{NextPageToken: pageToken("holds", strconv.FormatInt(next, 10))}
+	for _, h := range holds {
+		out.Holds = append(out.Holds, h.Doc)
+	}
+	return out, nil
+}
+
+func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRequest) (*retentionv1.Hold, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "holds", writeRoles)
+	if err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	checkText(&vs, "reason", req.GetReason(), true)
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, numID(id), officer(ctx), req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return h.Doc, nil
+}
+
+func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequest) (*retentionv1.Item, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, itemRoles); err != nil {
+		return nil, err
+	}
+	in := req.GetItem()
+	var vs apierr.Violations
+	_, _, ruleID, perr := parseChild("item.rule", in.GetRule(), "rules")
+	if perr != nil || !inUnit(in.GetRule(), tenant, unit, "rules") {
+		return nil, apierr.Invalid(apierr.Violation{Field: "item.rule", Rule: "format",
+			Description: "must be a rule of this unit: " + unitName(tenant, unit) + "/rules/{rule}"})
+	}
+	rule, err := s.store.GetRule(ctx, tenant, unit, ruleID)
+	if status.Code(apierr.ToStatus(err)) == codes.NotFound {
+		return nil, apierr.Invalid(apierr.Violation{Field: "item.rule", Rule: "exists", Description: "no such rule: " + in.GetRule()})
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := pg.NewItem{RuleID: ruleID, Description: in.GetDescription(), RecordCount: in.GetRecordCount(),
+		Resource: in.GetResource(), PeriodDays: rule.Doc.GetPeriodDays()}
+	checkLen(&vs, "item.description", in.GetDescription(), false, maxDescription)
+	if in.GetRecordCount() < 0 {
+		vs.Add("item.record_count", "range", "must not be negative")
+	}
+	if err := s.itemSubject(ctx, &vs, tenant, unit, rule, in, &n); err != nil {
+		return nil, err
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_CreateItem_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.store.CreateItem(ctx, tenant, unit, key, n)
+	if err != nil {
+		return nil, err
+	}
+	return s.itemView(it, s.now()), nil
+}
+
+// itemSubject checks what an item names per its rule's target and fills in its clock start,
+// scope and default description: a site's recording day, a file's batch, a closed request (its
+// close time starts the clock), or a ledger entry (its occur time, unless given).
+func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant, unit string, rule *pg.Rule, in *retentionv1.Item, n *pg.NewItem) error {
+	now := s.now()
+	target := rule.Doc.GetTarget()
+	if in.GetRecordingDate() != "" && target != retentionv1.RuleTarget_RULE_TARGET_SITE {
+		vs.Add("item.recording_date", "format", "a recording day belongs to an item of a site's rule")
+	}
+	if in.GetResource() != "" && (target == retentionv1.RuleTarget_RULE_TARGET_SITE || target == retentionv1.RuleTarget_RULE_TARGET_FILE) {
+		vs.Add("item.resource", "format", "a site's or file's item names no resource; its rule does")
+	}
+	fwd := unitauth.ForwardToken(ctx)
+	switch target {
+	case retentionv1.RuleTarget_RULE_TARGET_SITE:
+		n.Scope = rule.Doc.GetResource()
+		if in.GetRecordingDate() == "" {
+			vs.Add("item.recording_date", "STD-41-2", "a site's item is one recording day (YYYY-MM-DD)")
+			return nil
+		}
+		d, ok := parseDate(vs, "item.recording_date", in.GetRecordingDate(), "format")
+		if !ok {
+			return nil
+		}
+		if day(d) > day(now) {
+			vs.Add("item.recording_date", "range", "must not be in the future")
+		}
+		n.RecordingDate, n.ClockStart = &d, d
+		if n.Description == "" {
+			n.Description = s.siteName(fwd, rule) + " " + day(d) + " 녹화분"
+		}
+	case retentionv1.RuleTarget_RULE_TARGET_FILE:
+		n.Scope = rule.Doc.GetResource()
+		checkLen(vs, "item.description", in.GetDescription(), true, maxDescription)
+		if in.GetClockStartTime() == nil {
+			vs.Add("item.clock_start_time", "PIPA-21-1", "when the batch's period started is required (%s)", rule.Doc.GetClockStart())
+		} else if n.ClockStart = in.GetClockStartTime().AsTime(); n.ClockStart.After(now) {
+			vs.Add("item.clock_start_time", "range", "must not be in the future")
+		}
+	case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
+		n.Scope = in.GetResource()
+		if !inUnit(in.GetResource(), tenant, unit, "requests") {
+			vs.Add("item.resource", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
+			return nil
+		}
+		if p, _ := auth.FromContext(ctx); p.IsService() {
+			// The request service registers its own closed request, stating when it closed.
+			if in.GetClockStartTime() == nil {
+				vs.Add("item.clock_start_time", "PIPA-21-1", "the request's close time is required")
+			} else {
+				n.ClockStart = in.GetClockStartTime().AsTime()
+			}
+			if n.Description == "" {
+				n.Description = in.GetResource()[strings.LastIndex(in.GetResource(), "/")+1:] + " 요구 처리기록의 개인정보"
+			}
+			return nil
+		}
+		r, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: in.GetResource()})
+		if status.Code(err) == codes.NotFound {
+			vs.Add("item.resource", "exists", "no such request: %s", in.GetResource())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.GetState() != requestsv1.RequestState_REQUEST_STATE_CLOSED || r.GetCloseTime() == nil {
+			return apierr.Precondition("REQUEST_NOT_CLOSED", in.GetResource()+" is not closed: its record's period starts when it closes (PIPA-21-1)")
+		}
+		n.ClockStart = r.GetCloseTime().AsTime()
+		if n.Description == "" {
+			n.Description = r.GetReceiptNumber() + " 요구 처리기록의 개인정보"
+		}
+	case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
+		n.Scope = in.GetResource()
+		if !strings.HasPrefix(in.GetResource(), unitName(tenant, unit)+"/ledger/entries/") {
+			vs.Add("item.resource", "format", "must be an entry of this unit's ledger: %s/ledger/entries/{index}", unitName(tenant, unit))
+			return nil
+		}
+		e, err := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: in.GetResource()})
+		if c := status.Code(err); c == codes.NotFound || c == codes.InvalidArgument {
+			vs.Add("item.resource", "exists", "no such ledger entry: %s", in.GetResource())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if e.GetRedacted() {
+			return apierr.Precondition("ALREADY_REDACTED", in.GetResource()+"'s personal fields are already erased")
+		}
+		n.ClockStart = e.GetOccurTime().AsTime()
+		if t := in.GetClockStartTime(); t != nil {
+			n.ClockStart = t.AsTime()
+		}
+		if n.Description == "" {
+			n.Description = fmt.Sprintf("관리대장 %d번 항목의 개인정보", e.GetIndex())
+		}
+	}
+	return nil
+}
+
+// siteName is the site's display name as the registry has it, or its id when it is gone.
+func (s *Server) siteName(ctx context.Context, rule *pg.Rule) string {
+	site, err := s.registry.GetSite(ctx, &registryv1.GetSiteRequest{Name: rule.Doc.GetResource()})
+	if err != nil {
+		res := rule.Doc.GetResource()
+		return res[strings.LastIndex(res, "/")+1:]
+	}
+	return site.GetDisplayName()
+}
+
+func (s *Server) GetItem(ctx context.Context, req *retentionv1.GetItemRequest) (*retentionv1.Item, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "items", readRoles)
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	if err != nil {
+		return nil, err
+	}
+	return s.itemView(it, s.now()), nil
+}
+
+func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsRequest) (*retentionv1.ListItemsResponse, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	if _, ok := pg.ItemFilters[req.GetState()]; !ok {
+		vs.Add("state", "format", "one of retained, due, held, overdue, planned, destroyed (or empty for all)")
+	}
+	size := pageSize(&vs, req.GetPageSize())
+	after := parseIDToken(&vs, "items", req.GetPageToken())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	items, next, err := s.store.ListItems(ctx, tenant, unit, req.GetState(), now, size, after)
+	if err != nil {
+		return nil, err
+	}
+	out := &retentionv1.ListItemsResponse{NextPageToken: pageToken("items", strconv.FormatInt(next, 10))}
+	for _, it := range items {
+		out.Items = append(out.Items, s.itemView(it, now))
+	}
+	return out, nil
+}
+
+// itemView is an item as served, its state as of now: past its due time it is due, held while a
+// hold covers it, and overdue 5 days later unless held (STD-10-1).
+func (s *Server) itemView(it *pg.Item, now time.Time) *retentionv1.Item {
+	out := &retentionv1.Item{Name: it.Name(), Rule: pg.Name(it.Tenant, it.Unit, "rules", it.RuleID),
+		Description: it.Description, RecordCount: it.RecordCount, Resource: it.Resource,
+		ClockStartTime: timestamppb.New(it.ClockStart), DueTime: timestamppb.New(it.Due), CreateTime: timestamppb.New(it.Create)}
+	if d := it.RecordingDate; d != nil {
+		out.RecordingDate = d.Format(time.DateOnly)
+	}
+	if it.PlanID != nil {
+		out.Plan = pg.Name(it.Tenant, it.Unit, "plans", strconv.FormatInt(*it.PlanID, 10))
+	}
+	due := !now.Before(it.Due)
+	switch it.Status {
+	case pg.Destroyed:
+		out.State, out.DestructionTime, out.LedgerIndex = retentionv1.ItemState_ITEM_STATE_DESTROYED, timestamppb.New(*it.Destruction), *it.LedgerIndex
+		return out
+	case pg.Planned:
+		out.State = retentionv1.ItemState_ITEM_STATE_PLANNED
+	case pg.Kept:
+		switch {
+		case !due:
+			out.State = retentionv1.ItemState_ITEM_STATE_RETAINED
+		case len(it.Holds) > 0:
+			out.State = retentionv1.ItemState_ITEM_STATE_HELD
+		default:
+			out.State = retentionv1.ItemState_ITEM_STATE_DUE
+		}
+	default:
+		out.State = retentionv1.ItemState_ITEM_STATE_DUE
+	}
+	for _, h := range it.Holds {
+		out.Holds = append(out.Holds, pg.Name(it.Tenant, it.Unit, "holds", strconv.FormatInt(h, 10)))
+	}
+	out.Overdue = len(it.Holds) == 0 && !now.Before(it.Due.Add(pg.OverdueAfter))
+	return out
+}
+
+func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDeletionRequest) (*retentionv1.Item, error) {
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "items", itemRoles)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	deleted := now
+	if t := req.GetDeletionTime(); t != nil {
+		if deleted = t.AsTime(); deleted.After(now) {
+			return nil, apierr.Invalid(apierr.Violation{Field: "deletion_time", Rule: "STD-42-2",
+				Description: "must not be in the future: the record states a deletion that happened"})
+		}
+	}
+	var rule *pg.Rule
+	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, numID(id), func(it *pg.Item) error {
+		if rule, err = s.store.Rule(ctx, tenant, unit, it.RuleID); err != nil {
+			return err
+		}
+		switch {
+		case rule.Doc.GetAction() != retentionv1.Action_ACTION_AUTO_DELETE:
+			return apierr.Precondition("NOT_AUTO_DELETE", "items of "+rule.Doc.GetName()+" are destroyed by a plan the CPO approves (STD-55), not by automatic deletion")
+		case it.Status == pg.Planned:
+			return apierr.Precondition("ITEM_PLANNED", it.Name()+" is in "+pg.Name(tenant, unit, "plans", strconv.FormatInt(*it.PlanID, 10)))
+		case len(it.Holds) > 0:
+			return apierr.Precondition("ITEM_HELD", fmt.Sprintf("%s is under a legal hold (%d); it must not be deleted until the hold is released",
+				it.Name(), it.Holds[0]))
+		case now.Before(it.Due):
+			return apierr.Precondition("NOT_DUE", it.Name()+" is kept until "+it.Due.In(pg.Seoul).Format("2006-01-02 15:04")+
+				" under its published retention period (STD-41-2)")
+		}
+		return nil
+	}, func(it *pg.Item) *ledgerv1.AppendEntryRequest {
+		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
+			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(deleted),
+			FileName: it.Description, Handler: "자동 삭제 확인: " + officer(ctx),
+			Purpose:           fmt.Sprintf("보유기간(%d일) 경과", rule.Doc.GetPeriodDays()),
+			DestructionMethod: rule.Doc.GetMethod(), AutoDeleteCycle: rule.Doc.GetAutoDeleteCycle(),
+			AutoDeleteCheckedTime: timestamppb.New(now)}}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if outbox != 0 {
+		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); err != nil {
+			s.log.Warn("ledger entry left to the outbox", "item", req.GetName(), "err", err)
+		}
+	}
+	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	if err != nil {
+		return nil, err
+	}
+	return s.itemView(it, now), nil
+}

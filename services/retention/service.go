@@ -1,0 +1,75 @@
+package retention
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock sets the clock every retention rule is applied by (time.Now by default): tests move
+// it instead of waiting for days to pass.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// Open assembles the service on pool: its store, its job queue (in the retention schema, see
+// pkg/jobs) with the periodic work — the hourly sweep of every unit with rules, the daily
+// reminders of copies past their due date, the quarterly check of public recipients' replies
+// (C-9) — and the server. The caller starts the returned client and stops it on shutdown. token
+// is the service credential for background work.
+func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
+	requests requestsv1.RequestServiceClient, token func() (string, error), opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	workers := river.NewWorkers()
+	deliver, sweepAll, sweepUnit := &DeliverWorker{}, &SweepAllWorker{}, &SweepUnitWorker{}
+	remind, check := &RemindCopiesWorker{}, &CheckCopiesWorker{}
+	river.AddWorker(workers, deliver)
+	river.AddWorker(workers, sweepAll)
+	river.AddWorker(workers, sweepUnit)
+	river.AddWorker(workers, remind)
+	river.AddWorker(workers, check)
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Schema:  pg.Schema,
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers: workers,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "retention.sweep_all"}),
+			river.NewPeriodicJob(dailyAt(9),
+				func() (river.JobArgs, *river.InsertOpts) { return RemindCopiesArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "retention.remind_copies"}),
+			river.NewPeriodicJob(quarterly{},
+				func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "retention.check_copies"}),
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	store := pg.New(pool, box, jobs, o.now)
+	srv := New(store, registry, ledger, requests, token, o.now)
+	deliver.S, sweepAll.S, sweepUnit.S, remind.S, check.S = srv, srv, srv, srv, srv
+	return srv, jobs, registerMetrics(store, o.now)
+}

@@ -1,0 +1,308 @@
+package pg
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+)
+
+// Copy is a stored copy given out, with its outcomes.
+type Copy struct {
+	Tenant, Unit string
+	ID           int64
+	Doc          *retentionv1.Copy
+	// Pending is set while its last outcome's AMENDMENT is not yet in the ledger.
+	Pending bool
+}
+
+const selectCopy = `SELECT c.copy_id, c.unit_id, c.doc, c.reminders, c.last_reminder_time, c.revision, c.create_time,
+	ARRAY(SELECT o.doc FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq),
+	ARRAY(SELECT coalesce(o.ledger_index, -1) FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq)
+	FROM retention.copies c`
+
+func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
+	c := &Copy{Tenant: tenant}
+	var doc []byte
+	var reminders int32
+	var last *time.Time
+	var revision int64
+	var create time.Time
+	var outcomes [][]byte
+	var indexes []int64
+	if err := row.Scan(&c.ID, &c.Unit, &doc, &reminders, &last, &revision, &create, &outcomes, &indexes); err != nil {
+		return nil, err
+	}
+	c.Doc = &retentionv1.Copy{}
+	if err := protojson.Unmarshal(doc, c.Doc); err != nil {
+		return nil, err
+	}
+	c.Doc.Name = idName(tenant, c.Unit, "copies", c.ID)
+	c.Doc.Reminders, c.Doc.LastReminderTime = reminders, ts(last)
+	c.Doc.CreateTime, c.Doc.Etag = timestamppb.New(create), etag(create, revision)
+	for i, b := range outcomes {
+		o := &retentionv1.CopyOutcome{}
+		if err := protojson.Unmarshal(b, o); err != nil {
+			return nil, err
+		}
+		if indexes[i] >= 0 {
+			o.LedgerIndex = indexes[i]
+		} else {
+			c.Pending = true
+		}
+		c.Doc.Outcomes = append(c.Doc.Outcomes, o)
+	}
+	return c, nil
+}
+
+func (s *Store) copyOf(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Copy, error) {
+	sql := selectCopy + ` WHERE c.tenant_id = $1 AND c.copy_id = $2 AND c.unit_id = $3`
+	if lock {
+		sql += ` FOR UPDATE OF c`
+	}
+	c, err := scanCopy(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(idName(tenant, unit, "copies", id))
+	}
+	return c, err
+}
+
+func copyDoc(c *retentionv1.Copy) ([]byte, error) {
+	d := proto.Clone(c).(*retentionv1.Copy)
+	d.Name, d.Etag, d.CreateTime, d.Outcomes, d.Reminders, d.LastReminderTime, d.Overdue = "", "", nil, nil, 0, nil, false
+	return marshal(d)
+}
+
+// CreateCopy stores a copy given out under its PROVISION entry; one copy per entry. A replayed
+// request_id returns the first call's copy.
+func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, c *retentionv1.Copy) (out *Copy, err error) {
+	doc, err := copyDoc(c)
+	if err != nil {
+		return nil, err
+	}
+	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
+		var id int64
+		err := tx.QueryRow(ctx, `INSERT INTO retention.copies (tenant_id, unit_id, provision_index, state, due_date,
+			public_recipient, doc, create_time) VALUES ($1, $2, $3, 1, $4, $5, $6, $7) RETURNING copy_id`,
+			tenant, unit, c.GetProvisionIndex(), c.GetDestructionDueDate(), c.GetPublicRecipient(), doc, s.clock()).Scan(&id)
+		if uniqueViolation(err, "copies_by_provision") {
+			return "", apierr.AlreadyExists(fmt.Sprintf("a copy of ledger entry %d of tenants/%s/units/%s", c.GetProvisionIndex(), tenant, unit))
+		}
+		if err != nil {
+			return "", err
+		}
+		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
+		return idName(tenant, unit, "copies", id), err
+	}, func(tx pgx.Tx, name string) error {
+		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	return out, err
+}
+
+// GetCopy returns a copy of the unit.
+func (s *Store) GetCopy(ctx context.Context, tenant, unit string, id int64) (*Copy, error) {
+	return s.copyOf(ctx, s.pool, tenant, unit, id, false)
+}
+
+// CopyFilters are the states ListCopies can select, as of a date ($3, YYYY-MM-DD in Asia/Seoul,
+// which every filter names so that its type is known).
+var CopyFilters = map[string]string{
+	"":          `$3::date IS NOT NULL`,
+	"out":       `c.state = 1 AND $3::date IS NOT NULL`,
+	"overdue":   `c.state = 1 AND c.due_date < $3::date`,
+	"destroyed": `c.state = 2 AND $3::date IS NOT NULL`,
+	"returned":  `c.state = 3 AND $3::date IS NOT NULL`,
+}
+
+// ListCopies pages through the unit's copies by id, those in state (a key of CopyFilters) on
+// today.
+func (s *Store) ListCopies(ctx context.Context, tenant, unit, state, today string, size int, after int64) ([]*Copy, int64, error) {
+	rows, err := s.pool.Query(ctx, selectCopy+` WHERE c.tenant_id = $1 AND c.unit_id = $2 AND `+CopyFilters[state]+
+		` AND c.copy_id > $4 ORDER BY c.copy_id LIMIT $5`, tenant, unit, today, after, size+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*Copy
+	for rows.Next() {
+		c, err := scanCopy(rows, tenant)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > size {
+		out = out[:size]
+		next = out[size-1].ID
+	}
+	return out, next, nil
+}
+
+// RecordOutcome adds an outcome to a copy under a row lock: fn gets the copy (after the etag, if
+// given, is checked), changes its document (state, due date) and returns the outcome and its
+// AMENDMENT entry, which goes to the outbox with it. It returns the copy and the outbox id.
+func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, fn func(c *Copy) (*retentionv1.CopyOutcome, *ledgerv1.AppendEntryRequest, error)) (out *Copy, outbox int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := s.copyOf(ctx, tx, tenant, unit, id, true)
+		if err != nil {
+			return err
+		}
+		if tag != "" && tag != c.Doc.GetEtag() {
+			return apierr.EtagMismatch(c.Doc.GetName())
+		}
+		o, entry, err := fn(c)
+		if err != nil {
+			return err
+		}
+		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry); err != nil {
+			return err
+		}
+		od := proto.Clone(o).(*retentionv1.CopyOutcome)
+		od.LedgerIndex = 0
+		odoc, err := marshal(od)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO retention.copy_outcomes (tenant_id, copy_id, seq, doc, outbox_id)
+			VALUES ($1, $2, $3, $4, $5)`, tenant, id, len(c.Doc.GetOutcomes())+1, odoc, outbox); err != nil {
+			return err
+		}
+		doc, err := copyDoc(c.Doc)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE retention.copies SET state = $3, due_date = $4, doc = $5, revision = revision + 1
+			WHERE tenant_id = $1 AND copy_id = $2`, tenant, id, int16(c.Doc.GetState()), c.Doc.GetDestructionDueDate(), doc); err != nil {
+			return err
+		}
+		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	return out, outbox, err
+}
+
+// RemindOverdue records a reminder, once a day, for every copy still out after its destruction
+// due date, across tenants, in batches. today is the date in Asia/Seoul. It returns how many.
+func (s *Store) RemindOverdue(ctx context.Context, today string) (int64, error) {
+	now := s.clock()
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `UPDATE retention.copies SET reminders = reminders + 1, last_reminder_time = $2
+			WHERE (tenant_id, copy_id) IN (SELECT tenant_id, copy_id FROM retention.copies WHERE state = 1
+				AND due_date < $1::date AND (last_reminder_time IS NULL
+					OR (last_reminder_time AT TIME ZONE 'Asia/Seoul')::date < $1::date)
+				LIMIT 1000 FOR UPDATE SKIP LOCKED)`, today, now)
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() == 0 {
+			return total, nil
+		}
+	}
+}
+
+// CheckPublicCopies records the quarter's check of public recipients' replies (C-9) for every
+// unit that gave copies to public bodies: the copies still out and how many are overdue. A
+// quarter is recorded once per unit. It returns how many units it recorded.
+func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO retention.copy_checks (tenant_id, unit_id, quarter, check_time, copies_out, overdue)
+		SELECT tenant_id, unit_id, $1, $3,
+			coalesce(array_agg('tenants/' || tenant_id || '/units/' || unit_id || '/copies/' || copy_id ORDER BY copy_id)
+				FILTER (WHERE state = 1), '{}'),
+			count(*) FILTER (WHERE state = 1 AND due_date < $2::date)
+		FROM retention.copies WHERE public_recipient GROUP BY tenant_id, unit_id
+		ON CONFLICT (tenant_id, unit_id, quarter) DO NOTHING`, quarter, today, s.clock())
+	return tag.RowsAffected(), err
+}
+
+// keyCache keeps the tenants' opened signer keys.
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string]*TenantKey
+}
+
+// TenantKey signs a tenant's destruction certificates.
+type TenantKey struct {
+	Signer   note.Signer
+	Verifier string
+}
+
+// keyAD binds a sealed signer key to its tenant, so that a key row copied to another tenant does
+// not open.
+func keyAD(tenant string) []byte { return []byte("pipa/retention/signer-key/v1:" + tenant) }
+
+// Key returns the tenant's certificate key, generating and storing it (sealed) on first use. Two
+// replicas racing to create it both end up with the one inserted first.
+func (s *Store) Key(ctx context.Context, tenant string) (*TenantKey, error) {
+	s.keys.mu.Lock()
+	k := s.keys.keys[tenant]
+	s.keys.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	const sel = `SELECT signer_skey, verifier_key FROM retention.keys WHERE tenant_id = $1`
+	var sealed []byte
+	var vkey string
+	err := s.pool.QueryRow(ctx, sel, tenant).Scan(&sealed, &vkey)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if err := s.newKey(ctx, tenant); err != nil {
+			return nil, err
+		}
+		err = s.pool.QueryRow(ctx, sel, tenant).Scan(&sealed, &vkey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("retention store: read key for tenant %s: %w", tenant, err)
+	}
+	skey, err := s.box.Open(sealed, keyAD(tenant))
+	if err != nil {
+		return nil, fmt.Errorf("retention store: open key for tenant %s: %w", tenant, err)
+	}
+	signer, err := note.NewSigner(string(skey))
+	if err != nil {
+		return nil, err
+	}
+	k = &TenantKey{Signer: signer, Verifier: vkey}
+	s.keys.mu.Lock()
+	if s.keys.keys == nil {
+		s.keys.keys = map[string]*TenantKey{}
+	}
+	s.keys.keys[tenant] = k
+	s.keys.mu.Unlock()
+	return k, nil
+}
+
+// newKey generates the tenant's key and stores it sealed, unless another replica did first.
+func (s *Store) newKey(ctx context.Context, tenant string) error {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "retention/tenants/"+tenant)
+	if err != nil {
+		return fmt.Errorf("retention store: generate key for tenant %s: %w", tenant, err)
+	}
+	sealed, err := s.box.Seal([]byte(skey), keyAD(tenant))
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO retention.keys (tenant_id, signer_skey, verifier_key) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant_id) DO NOTHING`, tenant, sealed, vkey)
+	return err
+}

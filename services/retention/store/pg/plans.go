@@ -1,0 +1,353 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+)
+
+// Plan is a stored destruction plan (파기요청서).
+type Plan struct {
+	Tenant, Unit string
+	ID           int64
+	Doc          *retentionv1.Plan
+	// FirstDue is the earliest due time of its items: the plan is overdue 5 days later.
+	FirstDue time.Time
+}
+
+const selectPlan = `SELECT plan_id, unit_id, doc, first_due, revision, create_time,
+	(SELECT count(*) FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id)
+	FROM retention.plans p`
+
+func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
+	p := &Plan{Tenant: tenant}
+	var doc []byte
+	var revision, count int64
+	var create time.Time
+	if err := row.Scan(&p.ID, &p.Unit, &doc, &p.FirstDue, &revision, &create, &count); err != nil {
+		return nil, err
+	}
+	p.Doc = &retentionv1.Plan{}
+	if err := protojson.Unmarshal(doc, p.Doc); err != nil {
+		return nil, err
+	}
+	p.Doc.Name = idName(tenant, p.Unit, "plans", p.ID)
+	p.Doc.Etag = etag(create, revision)
+	p.Doc.ItemCount = int32(count)
+	return p, nil
+}
+
+func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Plan, error) {
+	sql := selectPlan + ` WHERE p.tenant_id = $1 AND p.plan_id = $2 AND p.unit_id = $3`
+	if lock {
+		sql += ` FOR UPDATE OF p`
+	}
+	p, err := scanPlan(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(idName(tenant, unit, "plans", id))
+	}
+	return p, err
+}
+
+// GetPlan returns a plan of the unit with the names of its items.
+func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*Plan, error) {
+	p, err := s.plan(ctx, s.pool, tenant, unit, id, false)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT item_id FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 ORDER BY item_id`, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	for _, i := range ids {
+		p.Doc.Items = append(p.Doc.Items, idName(tenant, unit, "items", i))
+	}
+	return p, err
+}
+
+// ListPlans pages through the unit's plans by id, in state when given; items are left out (a
+// plan's items are read with GetPlan).
+func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retentionv1.PlanState, size int, after int64) ([]*Plan, int64, error) {
+	rows, err := s.pool.Query(ctx, selectPlan+` WHERE p.tenant_id = $1 AND p.unit_id = $2 AND ($3 = 0 OR p.state = $3)
+		AND p.plan_id > $4 ORDER BY p.plan_id LIMIT $5`, tenant, unit, int16(state), after, size+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*Plan
+	for rows.Next() {
+		p, err := scanPlan(rows, tenant)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > size {
+		out = out[:size]
+		next = out[size-1].ID
+	}
+	return out, next, nil
+}
+
+// planLock serialises the planning of one unit, so that concurrent sweeps make one plan.
+func planLock(tenant, unit string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("pipa/retention plan\x00" + tenant + "\x00" + unit))
+	return int64(h.Sum64())
+}
+
+// ProposePlan puts up to limit of the unit's due, unheld items kept under rules that need
+// approval into a new PROPOSED plan, oldest due first. It returns the plan, or nil when no item
+// was waiting.
+func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.Time, limit int, reason string) (*Plan, error) {
+	var out *Plan
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, planLock(tenant, unit)); err != nil {
+			return err
+		}
+		doc, err := marshal(&retentionv1.Plan{State: retentionv1.PlanState_PLAN_STATE_PROPOSED, Reason: reason,
+			CreateTime: timestamppb.New(s.clock())})
+		if err != nil {
+			return err
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO retention.plans (tenant_id, unit_id, state, doc, first_due, create_time)
+			VALUES ($1, $2, 1, $3, $4, $4) RETURNING plan_id`, tenant, unit, doc, s.clock()).Scan(&id); err != nil {
+			return err
+		}
+		var n int64
+		var first *time.Time
+		if err := tx.QueryRow(ctx, `WITH moved AS (UPDATE retention.items SET status = 3, plan_id = $3
+			WHERE tenant_id = $1 AND item_id IN (SELECT i.item_id FROM retention.items i
+				WHERE i.tenant_id = $1 AND i.unit_id = $2 AND i.status = 1 AND i.due_time <= $4
+				AND i.rule_id IN (SELECT rule_id FROM retention.rules WHERE tenant_id = $1 AND unit_id = $2 AND action = 2)
+				AND NOT EXISTS (`+heldBy+`)
+				ORDER BY i.due_time, i.item_id LIMIT $5 FOR UPDATE OF i SKIP LOCKED)
+			RETURNING due_time) SELECT count(*), min(due_time) FROM moved`, tenant, unit, id, now, limit).Scan(&n, &first); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errNone
+		}
+		if _, err := tx.Exec(ctx, `UPDATE retention.plans SET first_due = $3 WHERE tenant_id = $1 AND plan_id = $2`,
+			tenant, id, *first); err != nil {
+			return err
+		}
+		out, err = s.plan(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	if errors.Is(err, errNone) {
+		return nil, nil
+	}
+	return out, err
+}
+
+// UpdatePlan changes a plan under a row lock: fn gets the current plan (after the etag, if
+// given, is checked) and changes its document in place.
+func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error) (*Plan, error) {
+	var out *Plan
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		p, err := s.plan(ctx, tx, tenant, unit, id, true)
+		if err != nil {
+			return err
+		}
+		if tag != "" && tag != p.Doc.GetEtag() {
+			return apierr.EtagMismatch(p.Doc.GetName())
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		if err := s.writePlan(ctx, tx, p); err != nil {
+			return err
+		}
+		out, err = s.plan(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *Plan) error {
+	d := proto.Clone(p.Doc).(*retentionv1.Plan)
+	d.Name, d.Etag, d.Items, d.ItemCount, d.Overdue = "", "", nil, 0, false
+	doc, err := marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE retention.plans SET state = $3, doc = $4, revision = revision + 1
+		WHERE tenant_id = $1 AND plan_id = $2`, p.Tenant, p.ID, int16(p.Doc.GetState()), doc)
+	return err
+}
+
+// ReleaseHeld takes the plan's items that a hold now covers out of it, back to kept: a held item
+// is never destroyed, even in an approved plan. It returns how many it took out.
+func (s *Store) ReleaseHeld(ctx context.Context, tenant string, plan int64) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE retention.items i SET status = 1, plan_id = NULL
+		WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND EXISTS (`+heldBy+`)`,
+		tenant, plan)
+	return tag.RowsAffected(), err
+}
+
+// Erasure is a plan item whose personal fields live in another service.
+type Erasure struct {
+	ItemID   int64
+	Target   retentionv1.RuleTarget
+	Resource string
+}
+
+// Erasures are up to limit of the plan's items of requests or ledger entries, after the item
+// id after, whose personal fields are not yet erased.
+func (s *Store) Erasures(ctx context.Context, tenant string, plan, after int64, limit int) ([]Erasure, error) {
+	rows, err := s.pool.Query(ctx, `SELECT i.item_id, r.target, i.resource FROM retention.items i
+		JOIN retention.rules r ON r.tenant_id = i.tenant_id AND r.unit_id = i.unit_id AND r.rule_id = i.rule_id
+		WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND r.target IN (3, 4)
+		AND i.item_id > $3 ORDER BY i.item_id LIMIT $4`, tenant, plan, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Erasure, error) {
+		var e Erasure
+		var target int16
+		err := r.Scan(&e.ItemID, &target, &e.Resource)
+		e.Target = retentionv1.RuleTarget(target)
+		return e, err
+	})
+}
+
+// Erased records that an item's personal fields were erased.
+func (s *Store) Erased(ctx context.Context, tenant string, item int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2 AND erase_time IS NULL`,
+		tenant, item, s.clock())
+	return err
+}
+
+// RuleGroup is what a plan destroys under one rule.
+type RuleGroup struct {
+	Rule              *Rule
+	Count             int64
+	FirstDay, LastDay *time.Time
+}
+
+// QueuePlanEntries writes to the outbox one DESTRUCTION entry per rule of the plan's items not
+// yet queued, built by entry, and returns every outbox id of the plan still to deliver.
+func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, entry func(RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
+	var pending []int64
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT rule_id, count(*), min(recording_date), max(recording_date)
+			FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 AND status = 3 GROUP BY rule_id ORDER BY rule_id`, tenant, plan)
+		if err != nil {
+			return err
+		}
+		type group struct {
+			rule string
+			g    RuleGroup
+		}
+		groups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (group, error) {
+			var g group
+			return g, r.Scan(&g.rule, &g.g.Count, &g.g.FirstDay, &g.g.LastDay)
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			rule, err := scanRule(tx.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
+				tenant, unit, g.rule), tenant, unit)
+			if err != nil {
+				return err
+			}
+			g.g.Rule = rule
+			id, err := s.insertOutbox(ctx, tx, tenant, unit, entry(g.g))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $4
+				WHERE tenant_id = $1 AND plan_id = $2 AND rule_id = $3 AND status = 3`, tenant, plan, g.rule, id); err != nil {
+				return err
+			}
+		}
+		rows, err = tx.Query(ctx, `SELECT DISTINCT batch_id FROM retention.items WHERE tenant_id = $1 AND plan_id = $2
+			AND status = 2 ORDER BY batch_id`, tenant, plan)
+		if err != nil {
+			return err
+		}
+		pending, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	return pending, err
+}
+
+// PlanItem is an item of a completed plan, as its certificate lists it.
+type PlanItem struct {
+	ID                  int64
+	RuleID, Description string
+	ClockStart          time.Time
+	LedgerIndex         int64
+}
+
+// FinishPlan completes a plan once every item is destroyed: finish gets the plan and its items
+// and sets the document (state, certificate, records). A plan already completed is returned as
+// it is.
+func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, finish func(p *Plan, items []PlanItem) error) (*Plan, error) {
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		p, err := s.plan(ctx, tx, tenant, unit, id, true)
+		if err != nil {
+			return err
+		}
+		if p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
+			return nil
+		}
+		var open int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 AND status <> 4`,
+			tenant, id).Scan(&open); err != nil {
+			return err
+		}
+		if open > 0 {
+			return apierr.Precondition("LEDGER_PENDING", "the destruction of this plan is not yet recorded in the ledger; retry shortly")
+		}
+		rows, err := tx.Query(ctx, `SELECT item_id, rule_id, description, clock_start_time, ledger_index
+			FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 ORDER BY item_id`, tenant, id)
+		if err != nil {
+			return err
+		}
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PlanItem, error) {
+			var it PlanItem
+			return it, r.Scan(&it.ID, &it.RuleID, &it.Description, &it.ClockStart, &it.LedgerIndex)
+		})
+		if err != nil {
+			return err
+		}
+		if err := finish(p, items); err != nil {
+			return err
+		}
+		return s.writePlan(ctx, tx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetPlan(ctx, tenant, unit, id)
+}
+
+// Rule returns any rule of the unit, deleted ones included (a plan may outlive its rule).
+func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*Rule, error) {
+	r, err := scanRule(s.pool.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
+		tenant, unit, id), tenant, unit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(Name(tenant, unit, "rules", id))
+	}
+	return r, err
+}

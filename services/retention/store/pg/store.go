@@ -1,0 +1,605 @@
+// Package pg is the retention service's PostgreSQL store: rules, holds, items, destruction plans,
+// copies given out, the sweeps' records, the tenants' certificate keys, and the outbox of ledger
+// entries that destructions and copy outcomes must append.
+//
+// Due times are computed in one place, the SQL function retention.due_time (Asia/Seoul days).
+// Whether an item is held is never stored: every query that needs it asks the holds table, so a
+// hold takes effect, and its release ends, at once. A change that must be recorded in the ledger
+// writes its entry to the outbox in the same transaction, with a River job that delivers it
+// under a request_id fixed by the outbox row, so that a crash, a retry or a second sweeper
+// appends it exactly once. Every method takes the tenant, and every query is scoped by it.
+package pg
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/pkg/seal"
+)
+
+// Schema is the PostgreSQL schema the retention service owns.
+const Schema = "retention"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the service's goose SQL migrations, for pgdb.Migrate; its job queue comes from
+// jobs.Migrate on the same schema.
+var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
+
+// Seoul is where retention days are counted.
+var Seoul = mustLoad("Asia/Seoul")
+
+func mustLoad(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// Item statuses as stored. Due, held and overdue are not stored: they follow from the time and
+// the active holds.
+const (
+	Kept       int16 = 1
+	Destroying int16 = 2 // its batch's ledger entry is in the outbox
+	Planned    int16 = 3
+	Destroyed  int16 = 4
+)
+
+// OverdueAfter is how long after its due time an item still not destroyed becomes overdue
+// (STD-10-1, C-10: within 5 days).
+const OverdueAfter = 5 * 24 * time.Hour
+
+// DeliverArgs is the job that appends one outbox entry to the ledger.
+type DeliverArgs struct {
+	Tenant string `json:"tenant"`
+	ID     int64  `json:"id"`
+}
+
+// Kind names the job in River's tables.
+func (DeliverArgs) Kind() string { return "retention.deliver_ledger_entry" }
+
+// InsertOpts never discards a delivery: a ledger outage of any length only delays it.
+func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1000} }
+
+// Store is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	box  *seal.Box
+	jobs *river.Client[pgx.Tx]
+	now  func() time.Time
+	keys keyCache
+	// deliverDelay holds a delivery job back, so that the call that wrote the entry usually
+	// delivers it first and the job finds nothing left to do.
+	deliverDelay time.Duration
+}
+
+// New returns a Store; jobs inserts the delivery jobs (it need not work them), box seals the
+// tenants' certificate keys, now is the service's clock.
+func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func() time.Time) *Store {
+	return &Store{pool: pool, box: box, jobs: jobs, now: now, deliverDelay: 30 * time.Second}
+}
+
+// clock is the current time as PostgreSQL stores it (UTC, microseconds).
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Name is the resource name of a unit's collection member, e.g. Name(t, u, "items", "7").
+func Name(tenant, unit, collection, id string) string {
+	return "tenants/" + tenant + "/units/" + unit + "/" + collection + "/" + id
+}
+
+func idName(tenant, unit, collection string, id int64) string {
+	return Name(tenant, unit, collection, strconv.FormatInt(id, 10))
+}
+
+func etag(create time.Time, revision int64) string {
+	return strconv.FormatInt(create.UnixMicro(), 36) + "-" + strconv.FormatInt(revision, 10)
+}
+
+// Idem identifies a create for idempotency (AIP-155).
+type Idem struct {
+	RequestID, Method string
+	Hash              []byte
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// create runs insert once per request_id; a replay runs read on the first call's resource.
+func (s *Store) create(ctx context.Context, tenant string, idem Idem, insert func(tx pgx.Tx) (string, error), read func(tx pgx.Tx, name string) error) error {
+	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
+			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
+		}, func() (string, error) { return insert(tx) })
+		if errors.Is(err, idempotency.ErrReused) {
+			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
+				Description: "this request_id was already used for a different request; use a new one"})
+		}
+		if err != nil {
+			return err
+		}
+		if again {
+			return read(tx, name)
+		}
+		return nil
+	})
+}
+
+// lastID is the id at the end of a resource name.
+func lastID(name string) string { return name[strings.LastIndex(name, "/")+1:] }
+
+func uniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+}
+
+func marshal(m proto.Message) ([]byte, error) { return protojson.Marshal(m) }
+
+func ts(t *time.Time) *timestamppb.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return timestamppb.New(*t)
+}
+
+// Rule is a stored rule.
+type Rule struct {
+	Tenant, Unit, ID string
+	Doc              *retentionv1.Rule
+	// StartDate is the first recording day a site rule keeps (its create day, Asia/Seoul).
+	StartDate        time.Time
+	GeneratedThrough *time.Time
+	Deleted          *time.Time
+}
+
+const selectRule = `SELECT rule_id, doc, start_date, generated_through, revision, create_time, update_time, delete_time
+	FROM retention.rules`
+
+func scanRule(row pgx.Row, tenant, unit string) (*Rule, error) {
+	r := &Rule{Tenant: tenant, Unit: unit}
+	var doc []byte
+	var revision int64
+	var create, update time.Time
+	if err := row.Scan(&r.ID, &doc, &r.StartDate, &r.GeneratedThrough, &revision, &create, &update, &r.Deleted); err != nil {
+		return nil, err
+	}
+	r.Doc = &retentionv1.Rule{}
+	if err := protojson.Unmarshal(doc, r.Doc); err != nil {
+		return nil, err
+	}
+	r.Doc.Name = Name(tenant, unit, "rules", r.ID)
+	r.Doc.CreateTime, r.Doc.UpdateTime = timestamppb.New(create), timestamppb.New(update)
+	r.Doc.Etag = etag(create, revision)
+	return r, nil
+}
+
+func (s *Store) rule(ctx context.Context, q querier, tenant, unit, id string, lock bool) (*Rule, error) {
+	sql := selectRule + ` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND delete_time IS NULL`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	r, err := scanRule(q.QueryRow(ctx, sql, tenant, unit, id), tenant, unit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(Name(tenant, unit, "rules", id))
+	}
+	return r, err
+}
+
+func ruleDoc(r *retentionv1.Rule) ([]byte, error) {
+	d := proto.Clone(r).(*retentionv1.Rule)
+	d.Name, d.Etag, d.CreateTime, d.UpdateTime = "", "", nil, nil
+	return marshal(d)
+}
+
+// CreateRule stores a new rule under id, or under a new id "rule-{n}" when id is empty. A
+// replayed request_id returns the first call's rule.
+func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Idem, r *retentionv1.Rule) (out *Rule, err error) {
+	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
+		if id == "" {
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&n); err != nil {
+				return "", err
+			}
+			id = "rule-" + strconv.FormatInt(n, 10)
+		}
+		doc, err := ruleDoc(r)
+		if err != nil {
+			return "", err
+		}
+		now := s.clock()
+		tag, err := tx.Exec(ctx, `INSERT INTO retention.rules (tenant_id, unit_id, rule_id, target, resource, action,
+			period_days, doc, start_date, create_time, update_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, unit_id, rule_id) DO NOTHING`,
+			tenant, unit, id, int16(r.GetTarget()), r.GetResource(), int16(r.GetAction()), r.GetPeriodDays(), doc,
+			now.In(Seoul).Format(time.DateOnly), now)
+		if uniqueViolation(err, "rules_by_resource") {
+			return "", apierr.Invalid(apierr.Violation{Field: "rule.resource", Rule: "unique",
+				Description: r.GetResource() + " already has a rule: one rule per site or file, so that nothing is destroyed or recorded twice"})
+		}
+		if err != nil {
+			return "", err
+		}
+		if tag.RowsAffected() == 0 {
+			return "", apierr.AlreadyExists(Name(tenant, unit, "rules", id))
+		}
+		out, err = s.rule(ctx, tx, tenant, unit, id, false)
+		return Name(tenant, unit, "rules", id), err
+	}, func(tx pgx.Tx, name string) error {
+		out, err = s.rule(ctx, tx, tenant, unit, lastID(name), false)
+		return err
+	})
+	return out, err
+}
+
+// GetRule returns a live rule of the unit.
+func (s *Store) GetRule(ctx context.Context, tenant, unit, id string) (*Rule, error) {
+	return s.rule(ctx, s.pool, tenant, unit, id, false)
+}
+
+// ListRules pages through the unit's live rules by id.
+func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, after string) ([]*Rule, string, error) {
+	rows, err := s.pool.Query(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND delete_time IS NULL
+		AND rule_id > $3 ORDER BY rule_id LIMIT $4`, tenant, unit, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []*Rule
+	for rows.Next() {
+		r, err := scanRule(rows, tenant, unit)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		next = out[size-1].ID
+	}
+	return out, next, nil
+}
+
+// UpdateRule changes a live rule under a row lock: fn gets its current document (after the etag,
+// if given, is checked) and changes it in place. A new period moves the due times of the items
+// still kept under the rule.
+func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *Rule, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		r, err := s.rule(ctx, tx, tenant, unit, id, true)
+		if err != nil {
+			return err
+		}
+		if tag != "" && tag != r.Doc.GetEtag() {
+			return apierr.EtagMismatch(r.Doc.GetName())
+		}
+		period := r.Doc.GetPeriodDays()
+		if err := fn(r.Doc); err != nil {
+			return err
+		}
+		doc, err := ruleDoc(r.Doc)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE retention.rules SET doc = $4, action = $5, period_days = $6,
+			revision = revision + 1, update_time = $7 WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
+			tenant, unit, id, doc, int16(r.Doc.GetAction()), r.Doc.GetPeriodDays(), s.clock()); err != nil {
+			return err
+		}
+		if r.Doc.GetPeriodDays() != period {
+			if _, err := tx.Exec(ctx, `UPDATE retention.items SET due_time = retention.due_time(clock_start_time, $4)
+				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND status = 1`,
+				tenant, unit, id, r.Doc.GetPeriodDays()); err != nil {
+				return err
+			}
+		}
+		out, err = s.rule(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	return out, err
+}
+
+// DeleteRule marks a live rule deleted: it takes no new items, and what it keeps is still
+// destroyed when due (PIPA-21-1).
+func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*Rule, error) {
+	var out *Rule
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		r, err := s.rule(ctx, tx, tenant, unit, id, true)
+		if err != nil {
+			return err
+		}
+		if tag != "" && tag != r.Doc.GetEtag() {
+			return apierr.EtagMismatch(r.Doc.GetName())
+		}
+		now := s.clock()
+		if _, err := tx.Exec(ctx, `UPDATE retention.rules SET delete_time = $4, update_time = $4, revision = revision + 1
+			WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`, tenant, unit, id, now); err != nil {
+			return err
+		}
+		r.Deleted, r.Doc.UpdateTime = &now, timestamppb.New(now)
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// SweepRules are the rules a sweep of the unit works through: the live ones, and deleted ones
+// that still keep items.
+func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*Rule, error) {
+	rows, err := s.pool.Query(ctx, selectRule+` r WHERE tenant_id = $1 AND unit_id = $2 AND (delete_time IS NULL
+		OR EXISTS (SELECT 1 FROM retention.items i WHERE i.tenant_id = r.tenant_id AND i.unit_id = r.unit_id
+			AND i.rule_id = r.rule_id AND i.status < 4)) ORDER BY rule_id`, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Rule
+	for rows.Next() {
+		r, err := scanRule(rows, tenant, unit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SweptUnits are the units with rules to sweep, across tenants: what the periodic job visits.
+func (s *Store) SweptUnits(ctx context.Context) ([][2]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT tenant_id, unit_id FROM retention.rules r WHERE delete_time IS NULL
+		OR EXISTS (SELECT 1 FROM retention.items i WHERE i.tenant_id = r.tenant_id AND i.unit_id = r.unit_id
+			AND i.rule_id = r.rule_id AND i.status < 4) ORDER BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+		var u [2]string
+		return u, r.Scan(&u[0], &u[1])
+	})
+}
+
+// Hold is a stored hold.
+type Hold struct {
+	Tenant, Unit string
+	ID           int64
+	Doc          *retentionv1.Hold
+}
+
+const selectHold = `SELECT hold_id, unit_id, doc, create_time, release_time, released_by, release_reason FROM retention.holds`
+
+func scanHold(row pgx.Row, tenant string) (*Hold, error) {
+	h := &Hold{Tenant: tenant}
+	var doc []byte
+	var create time.Time
+	var released *time.Time
+	var by, reason *string
+	if err := row.Scan(&h.ID, &h.Unit, &doc, &create, &released, &by, &reason); err != nil {
+		return nil, err
+	}
+	h.Doc = &retentionv1.Hold{}
+	if err := protojson.Unmarshal(doc, h.Doc); err != nil {
+		return nil, err
+	}
+	h.Doc.Name = idName(tenant, h.Unit, "holds", h.ID)
+	h.Doc.CreateTime = timestamppb.New(create)
+	if released != nil {
+		h.Doc.Released, h.Doc.ReleaseTime = true, timestamppb.New(*released)
+		h.Doc.ReleasedBy, h.Doc.ReleaseReason = *by, *reason
+	}
+	return h, nil
+}
+
+func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Hold, error) {
+	sql := selectHold + ` WHERE tenant_id = $1 AND hold_id = $2 AND unit_id = $3`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	h, err := scanHold(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(idName(tenant, unit, "holds", id))
+	}
+	return h, err
+}
+
+// CreateHold stores a hold on scope (a site, a file or a request; a site's hold covers
+// [start, end)). A replayed request_id returns the first call's hold.
+func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, h *retentionv1.Hold, scope string, start, end *time.Time) (out *Hold, err error) {
+	d := proto.Clone(h).(*retentionv1.Hold)
+	d.Name, d.CreateTime = "", nil
+	d.Released, d.ReleaseTime, d.ReleasedBy, d.ReleaseReason = false, nil, "", ""
+	doc, err := marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO retention.holds (tenant_id, unit_id, scope, start_time, end_time, doc, create_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING hold_id`, tenant, unit, scope, start, end, doc, s.clock()).Scan(&id); err != nil {
+			return "", err
+		}
+		out, err = s.hold(ctx, tx, tenant, unit, id, false)
+		return idName(tenant, unit, "holds", id), err
+	}, func(tx pgx.Tx, name string) error {
+		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		out, err = s.hold(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	return out, err
+}
+
+// GetHold returns a hold of the unit.
+func (s *Store) GetHold(ctx context.Context, tenant, unit string, id int64) (*Hold, error) {
+	return s.hold(ctx, s.pool, tenant, unit, id, false)
+}
+
+// ListHolds pages through the unit's holds by id; released ones only when asked.
+func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released bool, size int, after int64) ([]*Hold, int64, error) {
+	rows, err := s.pool.Query(ctx, selectHold+` WHERE tenant_id = $1 AND unit_id = $2 AND hold_id > $3
+		AND ($4 OR release_time IS NULL) ORDER BY hold_id LIMIT $5`, tenant, unit, after, released, size+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*Hold
+	for rows.Next() {
+		h, err := scanHold(rows, tenant)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > size {
+		out = out[:size]
+		next = out[size-1].ID
+	}
+	return out, next, nil
+}
+
+// ReleaseHold records who released the hold, when and why. Releasing twice is refused.
+func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, by, reason string) (out *Hold, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		h, err := s.hold(ctx, tx, tenant, unit, id, true)
+		if err != nil {
+			return err
+		}
+		if h.Doc.GetReleased() {
+			return apierr.Precondition("HOLD_RELEASED", h.Doc.GetName()+" was already released on "+
+				h.Doc.GetReleaseTime().AsTime().In(Seoul).Format("2006-01-02 15:04")+" by "+h.Doc.GetReleasedBy())
+		}
+		if _, err := tx.Exec(ctx, `UPDATE retention.holds SET release_time = $3, released_by = $4, release_reason = $5
+			WHERE tenant_id = $1 AND hold_id = $2`, tenant, id, s.clock(), by, reason); err != nil {
+			return err
+		}
+		out, err = s.hold(ctx, tx, tenant, unit, id, false)
+		return err
+	})
+	return out, err
+}
+
+// ActiveHolds are the ids of the unit's holds not released.
+func (s *Store) ActiveHolds(ctx context.Context, tenant, unit string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT hold_id FROM retention.holds WHERE tenant_id = $1 AND unit_id = $2
+		AND release_time IS NULL ORDER BY hold_id`, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// heldBy selects the active holds that cover item i: same scope and, for a site, a range that
+// overlaps the recording day.
+const heldBy = `SELECT h.hold_id FROM retention.holds h WHERE h.tenant_id = i.tenant_id AND h.unit_id = i.unit_id
+	AND h.release_time IS NULL AND h.scope = i.scope
+	AND (h.start_time IS NULL OR (h.start_time < i.span_end AND h.end_time > i.span_start))`
+
+// SweepRecord is what a sweep writes about itself.
+type SweepRecord struct {
+	Time                              time.Time
+	Destroyed, Planned, Held, Overdue int64
+	HoldsChecked, Plans               []string
+}
+
+// RecordSweep writes a sweep's record.
+func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r SweepRecord) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
+		overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans))
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// insertOutbox writes a ledger entry to append, under the request_id its row fixes, and the job
+// that delivers it if the caller does not.
+func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest) (int64, error) {
+	var id int64
+	if err := tx.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&id); err != nil {
+		return 0, err
+	}
+	req.Parent = "tenants/" + tenant + "/units/" + unit
+	req.RequestId = fmt.Sprintf("retention/%s/%s/entries/%d", tenant, unit, id)
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return 0, err
+	}
+	now := s.clock()
+	if _, err := tx.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, create_time)
+		VALUES ($1, $2, $3, $4, $5, $6)`, tenant, id, unit, b, req.GetEntry().GetOccurTime().AsTime(), now); err != nil {
+		return 0, err
+	}
+	_, err = s.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)})
+	return id, err
+}
+
+// Outbox reads an entry to deliver; delivered is its index when it already was.
+func (s *Store) Outbox(ctx context.Context, tenant string, id int64) (req *ledgerv1.AppendEntryRequest, delivered *int64, err error) {
+	var b []byte
+	err = s.pool.QueryRow(ctx, `SELECT entry, ledger_index FROM retention.outbox WHERE tenant_id = $1 AND id = $2`,
+		tenant, id).Scan(&b, &delivered)
+	if err != nil {
+		return nil, nil, err
+	}
+	req = &ledgerv1.AppendEntryRequest{}
+	return req, delivered, proto.Unmarshal(b, req)
+}
+
+// Delivered records the index the ledger gave an outbox entry, and what it records: the items
+// of its batch become destroyed, a copy's outcome gets its index. Recording twice (the call and
+// the job both delivered) changes nothing the second time. It returns the items destroyed now.
+func (s *Store) Delivered(ctx context.Context, tenant string, id, index int64) (destroyed int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var occur time.Time
+		err := tx.QueryRow(ctx, `UPDATE retention.outbox SET ledger_index = $3, deliver_time = $4
+			WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL RETURNING occur_time`,
+			tenant, id, index, s.clock()).Scan(&occur)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = 4, ledger_index = $3, destruction_time = $4
+			WHERE tenant_id = $1 AND batch_id = $2 AND status = 2`, tenant, id, index, occur)
+		if err != nil {
+			return err
+		}
+		destroyed = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `UPDATE retention.copy_outcomes SET ledger_index = $3 WHERE tenant_id = $1 AND outbox_id = $2`,
+			tenant, id, index)
+		return err
+	})
+	return destroyed, err
+}

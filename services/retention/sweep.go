@@ -1,0 +1,265 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
+)
+
+// autoDeleteHandler is the 담당자 of an automatic deletion's record (STD-42-2 3).
+const autoDeleteHandler = "자동 삭제 점검 (pipa retention)"
+
+// planReason is the 파기 사유 of the plans a sweep proposes.
+const planReason = "보유기간 경과"
+
+// maxPlanItems bounds a plan, so that a certificate and a CPO's review stay readable; what is
+// left waits for the next sweep.
+const maxPlanItems = 10000
+
+func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitRequest) (*retentionv1.SweepResult, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, writeRoles); err != nil {
+		return nil, err
+	}
+	return s.Sweep(ctx, tenant, unit)
+}
+
+// Sweep runs one unit's sweep at the server's clock, with the service credential: it makes the
+// items of sites' recording days up to yesterday, destroys the due and unheld items of automatic
+// rules in bounded batches (one DESTRUCTION entry each, STD-42-2), puts those of rules that need
+// approval into a plan (STD-55), and records what it did and which holds it checked. Several
+// sweepers may run at once: each batch is claimed with SKIP LOCKED, and each entry is appended
+// under a request_id fixed by its outbox row.
+func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.SweepResult, error) {
+	now := s.now()
+	sctx, err := s.asService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := s.store.SweepRules(ctx, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	holds, err := s.store.ActiveHolds(ctx, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	res := &retentionv1.SweepResult{}
+	for _, h := range holds {
+		res.HoldsChecked = append(res.HoldsChecked, pg.Name(tenant, unit, "holds", strconv.FormatInt(h, 10)))
+	}
+	planning := false
+	for _, r := range rules {
+		name := r.Doc.GetDisplayName()
+		if r.Doc.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE {
+			if name, err = s.siteDays(sctx, r, now); err != nil {
+				return nil, err
+			}
+		}
+		if r.Doc.GetAction() == retentionv1.Action_ACTION_PLAN {
+			planning = true
+			continue
+		}
+		for {
+			outbox, n, err := s.store.ClaimBatch(ctx, tenant, unit, r.ID, now, s.batch, func(items []pg.Claimed) *ledgerv1.AppendEntryRequest {
+				return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
+					Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(now),
+					FileName: batchName(name, items), Handler: autoDeleteHandler,
+					Purpose:           fmt.Sprintf("보유기간(%d일) 경과", r.Doc.GetPeriodDays()),
+					DestructionMethod: r.Doc.GetMethod(), AutoDeleteCycle: r.Doc.GetAutoDeleteCycle(),
+					AutoDeleteCheckedTime: timestamppb.New(now)}}
+			})
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 {
+				break
+			}
+			destroyed, err := s.deliver(sctx, tenant, outbox)
+			if err != nil {
+				return nil, fmt.Errorf("retention: sweep of %s: %w", unitName(tenant, unit), err)
+			}
+			res.Destroyed += destroyed
+		}
+	}
+	if planning {
+		p, err := s.store.ProposePlan(ctx, tenant, unit, now, maxPlanItems, planReason)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			res.Planned, res.Plans = int64(p.Doc.GetItemCount()), []string{p.Doc.GetName()}
+		}
+	}
+	if res.Held, res.Overdue, err = s.store.UnitCounts(ctx, tenant, unit, now); err != nil {
+		return nil, err
+	}
+	return res, s.store.RecordSweep(ctx, tenant, unit, pg.SweepRecord{Time: now, Destroyed: res.Destroyed,
+		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
+}
+
+// siteDays follows the registry's site: a rule's period is the site's retention days
+// (STD-41-2), and each recording day up to yesterday becomes an item. It returns the site's name
+// for the records. A site the registry no longer has records nothing new.
+func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (string, error) {
+	site, err := s.registry.GetSite(sctx, &registryv1.GetSiteRequest{Name: r.Doc.GetResource()})
+	if status.Code(err) == codes.NotFound {
+		s.log.Warn("retention: a site rule's site is gone; no new recording days", "rule", r.Doc.GetName())
+		return r.Doc.GetDisplayName(), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if r.Deleted != nil {
+		return site.GetDisplayName(), nil
+	}
+	if days := site.GetRetentionDays(); days > 0 && days != r.Doc.GetPeriodDays() {
+		updated, err := s.store.UpdateRule(sctx, r.Tenant, r.Unit, r.ID, "", func(d *retentionv1.Rule) error {
+			d.PeriodDays = days
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		r.Doc = updated.Doc
+	}
+	today := now.In(pg.Seoul)
+	yesterday := time.Date(today.Year(), today.Month(), today.Day()-1, 0, 0, 0, 0, pg.Seoul)
+	_, err = s.store.GenerateDays(sctx, r, yesterday, site.GetDisplayName())
+	return site.GetDisplayName(), err
+}
+
+// batchName is the file name (STD-42-2 1) of a batch: a site's recording days as a range, e.g.
+// "중앙도서관 녹화분 2026-10-01~2026-10-03 (3일)", or a file's batches by their descriptions.
+func batchName(name string, items []pg.Claimed) string {
+	if items[0].RecordingDate == nil {
+		if len(items) == 1 {
+			return name + ": " + items[0].Description
+		}
+		return fmt.Sprintf("%s: %s 외 %d건", name, items[0].Description, len(items)-1)
+	}
+	first, last := *items[0].RecordingDate, *items[0].RecordingDate
+	for _, it := range items[1:] {
+		if d := *it.RecordingDate; d.Before(first) {
+			first = d
+		} else if d.After(last) {
+			last = d
+		}
+	}
+	span := int(last.Sub(first).Hours()/24) + 1
+	days := first.Format(time.DateOnly)
+	if span > 1 {
+		days += "~" + last.Format(time.DateOnly)
+	}
+	if span == len(items) {
+		return fmt.Sprintf("%s 녹화분 %s (%d일)", name, days, len(items))
+	}
+	return fmt.Sprintf("%s 녹화분 %s 중 %d일", name, days, len(items))
+}
+
+// deliver appends outbox entry id to the ledger with the credential in ctx and records its
+// index; it returns how many items that destroyed.
+func (s *Server) deliver(ctx context.Context, tenant string, id int64) (int64, error) {
+	req, delivered, err := s.store.Outbox(ctx, tenant, id)
+	if err != nil || delivered != nil {
+		return 0, err
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	e, err := s.ledger.AppendEntry(actx, req)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.Delivered(ctx, tenant, id, e.GetIndex())
+}
+
+// DeliverWorker is the outbox's job: it appends one entry, retried with backoff while the ledger
+// is out. An entry the ledger refuses as invalid can never be appended, so it is cancelled and
+// logged rather than retried for ever.
+type DeliverWorker struct {
+	river.WorkerDefaults[pg.DeliverArgs]
+	S *Server
+}
+
+func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error {
+	sctx, err := w.S.asService(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = w.S.deliver(sctx, job.Args.Tenant, job.Args.ID)
+	if status.Code(err) == codes.InvalidArgument {
+		w.S.log.Error("ledger refused a retention entry", "tenant", job.Args.Tenant, "outbox", job.Args.ID, "err", err)
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// SweepAllArgs is the hourly job that starts a sweep of every unit with rules.
+type SweepAllArgs struct{}
+
+func (SweepAllArgs) Kind() string { return "retention.sweep_all" }
+
+// SweepUnitArgs is one unit's sweep. Unique by unit per hour, so that replicas and restarts
+// enqueue it once.
+type SweepUnitArgs struct {
+	Tenant string `json:"tenant"`
+	Unit   string `json:"unit"`
+}
+
+func (SweepUnitArgs) Kind() string { return "retention.sweep_unit" }
+
+func (SweepUnitArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
+}
+
+// SweepAllWorker enqueues the units' sweeps.
+type SweepAllWorker struct {
+	river.WorkerDefaults[SweepAllArgs]
+	S *Server
+}
+
+func (w *SweepAllWorker) Work(ctx context.Context, _ *river.Job[SweepAllArgs]) error {
+	units, err := w.S.store.SweptUnits(ctx)
+	if err != nil || len(units) == 0 {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(units))
+	for i, u := range units {
+		params[i] = river.InsertManyParams{Args: SweepUnitArgs{Tenant: u[0], Unit: u[1]}}
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	_, err = client.InsertMany(ctx, params)
+	return err
+}
+
+// SweepUnitWorker runs one unit's sweep.
+type SweepUnitWorker struct {
+	river.WorkerDefaults[SweepUnitArgs]
+	S *Server
+}
+
+// Timeout lets a unit with a long backlog finish: the sweep works in bounded batches.
+func (w *SweepUnitWorker) Timeout(*river.Job[SweepUnitArgs]) time.Duration { return time.Hour }
+
+func (w *SweepUnitWorker) Work(ctx context.Context, job *river.Job[SweepUnitArgs]) error {
+	_, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit)
+	return err
+}

@@ -1,0 +1,155 @@
+package retention
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
+)
+
+// Field validation of what officers and services send. Every rule names its field and, where the
+// Act sets it, its LAW.md id.
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+func validID(s string) bool { return idPattern.MatchString(s) }
+
+const (
+	maxText = 4000
+	// maxDescription keeps a batch's file name, which names an item, within a ledger line.
+	maxDescription = 1000
+	// maxPeriodDays bounds a period: the longest tier below 영구 in STD-60's 별표1 is 30 years.
+	maxPeriodDays = 366 * 30
+)
+
+func checkText(vs *apierr.Violations, field, v string, required bool) {
+	checkLen(vs, field, v, required, maxText)
+}
+
+func checkLen(vs *apierr.Violations, field, v string, required bool, max int) {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		vs.Add(field, "required", "must not be empty")
+	case len(v) > max:
+		vs.Add(field, "range", "must be at most %d bytes", max)
+	case !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0:
+		vs.Add(field, "format", "must be UTF-8 text without NUL")
+	}
+}
+
+// parseDate checks a YYYY-MM-DD day; it returns the day at 00:00 in Asia/Seoul.
+func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
+	d, err := time.ParseInLocation(time.DateOnly, v, pg.Seoul)
+	if err != nil {
+		vs.Add(field, rule, "must be a date YYYY-MM-DD (got %q)", v)
+		return time.Time{}, false
+	}
+	return d, true
+}
+
+func day(t time.Time) string { return t.In(pg.Seoul).Format(time.DateOnly) }
+
+// clockStarts lists the clocks each target may use, and the rule that says so.
+var clockStarts = map[retentionv1.RuleTarget]struct {
+	allowed []retentionv1.ClockStart
+	rule    string
+	say     string
+}{
+	// STD-41-2: CCTV recordings are kept a number of days after they were recorded.
+	retentionv1.RuleTarget_RULE_TARGET_SITE: {[]retentionv1.ClockStart{retentionv1.ClockStart_CLOCK_START_RECORDING},
+		"STD-41-2", "a site's recordings are kept from the day they were recorded: CLOCK_START_RECORDING"},
+	retentionv1.RuleTarget_RULE_TARGET_FILE: {[]retentionv1.ClockStart{retentionv1.ClockStart_CLOCK_START_COLLECTION,
+		retentionv1.ClockStart_CLOCK_START_CONSENT, retentionv1.ClockStart_CLOCK_START_PURPOSE_ACHIEVED},
+		"PIPA-21-1", "a file's period runs from collection, consent or the purpose's achievement"},
+	retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS: {[]retentionv1.ClockStart{retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED},
+		"PIPA-21-1", "a request's record is kept from its closing: CLOCK_START_REQUEST_CLOSED"},
+	retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES: {[]retentionv1.ClockStart{retentionv1.ClockStart_CLOCK_START_COLLECTION},
+		"PIPA-21-1", "a ledger entry's personal fields are kept from when they were recorded: CLOCK_START_COLLECTION"},
+}
+
+// validateRule checks a rule's own fields; whether its site or file exists is the server's check.
+func validateRule(vs *apierr.Violations, r *retentionv1.Rule) {
+	checkText(vs, "rule.display_name", r.GetDisplayName(), true)
+	cs, ok := clockStarts[r.GetTarget()]
+	if !ok {
+		vs.Add("rule.target", "required", "target is required: SITE, FILE, CLOSED_REQUESTS or LEDGER_ENTRIES")
+	} else {
+		allowed := false
+		for _, c := range cs.allowed {
+			allowed = allowed || c == r.GetClockStart()
+		}
+		if !allowed {
+			vs.Add("rule.clock_start", cs.rule, "%s", cs.say)
+		}
+	}
+	if r.GetTarget() != retentionv1.RuleTarget_RULE_TARGET_SITE {
+		if p := r.GetPeriodDays(); p <= 0 || p > maxPeriodDays {
+			vs.Add("rule.period_days", "STD-60", "the retention period in days is required, 1 to %d (the longest tier below 영구)", maxPeriodDays)
+		}
+	}
+	switch r.GetAction() {
+	case retentionv1.Action_ACTION_AUTO_DELETE:
+		// STD-42-2 2: an automatic deletion is recorded by its cycle and when it was checked.
+		checkText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), true)
+		if t := r.GetTarget(); t == retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS || t == retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES {
+			vs.Add("rule.action", "STD-55", "personal fields of requests and ledger entries are destroyed by a plan the CPO approves: ACTION_PLAN")
+		}
+	case retentionv1.Action_ACTION_PLAN:
+		checkText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), false)
+	default:
+		vs.Add("rule.action", "required", "action is required: AUTO_DELETE (the system deletes; pipa records each check) or PLAN (a plan the CPO approves)")
+	}
+	// DEC-16: the method shows the destruction is irrecoverable.
+	checkText(vs, "rule.method", r.GetMethod(), true)
+	checkText(vs, "rule.basis", r.GetBasis(), false)
+}
+
+// pageSize is the size asked for, 50 by default, at most 500.
+func pageSize(vs *apierr.Violations, n int32) int {
+	switch {
+	case n < 0:
+		vs.Add("page_size", "range", "must not be negative")
+	case n == 0:
+		return 50
+	}
+	return int(min(n, 500))
+}
+
+// pageToken is opaque to clients: the collection and the last id of the previous page.
+func pageToken(collection, last string) string {
+	if last == "" || last == "0" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(collection + "/" + last))
+}
+
+func parseToken(vs *apierr.Violations, collection, tok string) string {
+	if tok == "" {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	last, ok := strings.CutPrefix(string(b), collection+"/")
+	if err != nil || !ok || last == "" {
+		vs.Add("page_token", "format", "not a page token of this list; pass the next_page_token of the previous call unchanged")
+	}
+	return last
+}
+
+// parseIDToken is parseToken for numeric ids.
+func parseIDToken(vs *apierr.Violations, collection, tok string) int64 {
+	last := parseToken(vs, collection, tok)
+	if last == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(last, 10, 64)
+	if err != nil {
+		vs.Add("page_token", "format", "not a page token of this list")
+	}
+	return n
+}
