@@ -871,3 +871,27 @@ func findViolation(t testing.TB, err error, field string) *errdetails.BadRequest
 	t.Fatalf("no violation of %s in %v", field, err)
 	return nil
 }
+
+// A request that closes under a unit's rule for closed requests is registered with the retention
+// service by the request service itself, its period running from the close (PIPA-21-1), so that
+// its personal fields are erased when the period ends.
+func TestClosedRequestsRegisterThemselves(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	cl := s.retention()
+	manager := s.as(auth.RoleManager, libraryUnit)
+	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "closed-requests", Rule: &retentionv1.Rule{
+		DisplayName: "종결된 열람청구 처리기록", Target: retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS,
+		PeriodDays: 365 * 3, ClockStart: retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED, Action: retentionv1.Action_ACTION_PLAN,
+		Method: "개인정보 영구삭제(복구 불가)", Basis: "표준 개인정보 보호지침 제60조"}})
+	require.NoError(t, err)
+	closed := closedRequest(t, s)
+	items, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Len(t, items.GetItems(), 1)
+	it := items.GetItems()[0]
+	require.Equal(t, rule.GetName(), it.GetRule())
+	require.Equal(t, closed.GetName(), it.GetResource())
+	require.WithinDuration(t, closed.GetCloseTime().AsTime(), it.GetClockStartTime().AsTime(), time.Microsecond)
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, it.GetState())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -47,6 +48,9 @@ func (d *Deliverer) serviceCtx(ctx context.Context) (context.Context, context.Ca
 	return unitauth.WithToken(cctx, tok), cancel, nil
 }
 
+// errNoRetention: without the retention service's address, what it must keep waits in the outbox.
+var errNoRetention = errors.New("requests: the retention service's address is not set (PIPA_RETENTION_ADDR): retention work waits")
+
 // errNoCopy: the request has no copy to track (yet), which is not a failure.
 var errNoCopy = errors.New("requests: no copy to track")
 
@@ -68,7 +72,7 @@ func (d *Deliverer) TrackCopy(ctx context.Context, tenant, receipt string, seq i
 		return err
 	}
 	if d.retention == nil {
-		return errors.New("requests: the retention service's address is not set (PIPA_RETENTION_ADDR): provided copies wait")
+		return errNoRetention
 	}
 	p := rec.Doc.GetProvision()
 	cctx, cancel, err := d.serviceCtx(ctx)
@@ -192,3 +196,63 @@ func (w *CopyWorker) Work(ctx context.Context, job *river.Job[pg.CopyArgs]) erro
 
 // NextRetry: see backoff.
 func (w *CopyWorker) NextRetry(job *river.Job[pg.CopyArgs]) time.Time { return backoff(job.Attempt) }
+
+// RegisterClosed registers a closed request's record as an item of each of its unit's rules for
+// closed requests (none: nothing to register). The request_ids are fixed by request and rule, so
+// registering twice registers once.
+func (d *Deliverer) RegisterClosed(ctx context.Context, tenant, receipt string) error {
+	if d.retention == nil {
+		return errNoRetention
+	}
+	rec, err := d.store.GetAny(ctx, tenant, receipt)
+	if err != nil {
+		return err
+	}
+	cctx, cancel, err := d.serviceCtx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	parent := "tenants/" + tenant + "/units/" + rec.Unit
+	for token := ""; ; {
+		rules, err := d.retention.ListRules(cctx, &retentionv1.ListRulesRequest{Parent: parent, PageToken: token})
+		if err != nil {
+			return err
+		}
+		for _, r := range rules.GetRules() {
+			if r.GetTarget() != retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS {
+				continue
+			}
+			if _, err := d.retention.CreateItem(cctx, &retentionv1.CreateItemRequest{Parent: parent,
+				RequestId: "requests/" + tenant + "/" + receipt + "/" + r.GetName()[strings.LastIndex(r.GetName(), "/")+1:],
+				Item:      &retentionv1.Item{Rule: r.GetName(), Resource: rec.Doc.GetName(), ClockStartTime: rec.Doc.GetCloseTime()},
+			}); err != nil && status.Code(err) != codes.AlreadyExists { // staff registered it already
+				return err
+			}
+		}
+		if token = rules.GetNextPageToken(); token == "" {
+			return nil
+		}
+	}
+}
+
+// ClosedWorker is the job that registers a closed request's record with the retention service.
+type ClosedWorker struct {
+	river.WorkerDefaults[pg.ClosedArgs]
+	D *Deliverer
+}
+
+// Work registers the record; a refusal as invalid ends the job (logged), anything else is retried.
+func (w *ClosedWorker) Work(ctx context.Context, job *river.Job[pg.ClosedArgs]) error {
+	err := w.D.RegisterClosed(ctx, job.Args.Tenant, job.Args.Receipt)
+	if status.Code(err) == codes.InvalidArgument {
+		w.D.log.Error("the retention service refused a closed request's record", "tenant", job.Args.Tenant, "receipt", job.Args.Receipt, "err", err)
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// NextRetry: see backoff.
+func (w *ClosedWorker) NextRetry(job *river.Job[pg.ClosedArgs]) time.Time {
+	return backoff(job.Attempt)
+}

@@ -19,9 +19,10 @@ import (
 func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
 	retention retentionv1.RetentionServiceClient, token func() (string, error)) (*Server, *river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
-	w, cw := &Worker{}, &CopyWorker{}
+	w, cw, clw := &Worker{}, &CopyWorker{}, &ClosedWorker{}
 	river.AddWorker(workers, w)
 	river.AddWorker(workers, cw)
+	river.AddWorker(workers, clw)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:  pg.Schema,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
@@ -32,7 +33,7 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	}
 	store := pg.New(pool, box, jobs)
 	w.D = NewDeliverer(store, ledger, retention, token)
-	cw.D = w.D
+	cw.D, clw.D = w.D, w.D
 	srv, err := New(store, registry, w.D, token)
 	if err != nil {
 		return nil, nil, err

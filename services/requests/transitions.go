@@ -97,6 +97,7 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 			ch.Steps = []pg.Step{*st}
 			ch.TrackCopy = rr.trackCopy
 		}
+		ch.Closed = rec.Doc.GetState() == requestsv1.RequestState_REQUEST_STATE_CLOSED
 		return ch, nil
 	})
 	if err != nil {
@@ -114,6 +115,11 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 			if err := s.ledger.TrackCopy(ctx, tenant, receipt, seq); err != nil && err != errNoCopy {
 				s.ledger.log.Warn("copy tracking left to the outbox", "request", rec.Doc.GetName(), "err", err)
 			}
+		}
+	}
+	if rec.Doc.GetState() == requestsv1.RequestState_REQUEST_STATE_CLOSED {
+		if err := s.ledger.RegisterClosed(ctx, tenant, receipt); err != nil {
+			s.ledger.log.Warn("closed request's record left to the outbox for retention", "request", rec.Doc.GetName(), "err", err)
 		}
 	}
 	if len(seqs) > 0 {

@@ -99,7 +99,23 @@ type Change struct {
 	// TrackCopy: the first step's entry is a PROVISION of a copy, which the retention service
 	// must track once the entry is in the ledger (CopyArgs).
 	TrackCopy bool
+	// Closed: the request closed; its record is handed to the retention service (ClosedArgs).
+	Closed bool
 }
+
+// ClosedArgs is the job that registers a closed request's record with the retention service,
+// under the unit's rules for closed requests (PIPA-21-1), so that its personal fields are erased
+// when their period ends.
+type ClosedArgs struct {
+	Tenant  string `json:"tenant"`
+	Receipt string `json:"receipt"`
+}
+
+// Kind names the job in River's tables.
+func (ClosedArgs) Kind() string { return "requests.register_closed" }
+
+// InsertOpts: as DeliverArgs, retried until the retention service takes it.
+func (ClosedArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100_000} }
 
 // CopyArgs is the job that hands a provided copy to the retention service, once the PROVISION
 // entry it amends later is in the ledger.
@@ -404,6 +420,12 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 					&river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)}); err != nil {
 					return err
 				}
+			}
+		}
+		if ch.Closed {
+			if _, err := s.jobs.InsertTx(ctx, tx, ClosedArgs{Tenant: tenant, Receipt: receipt},
+				&river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)}); err != nil {
+				return err
 			}
 		}
 		rec.revision++
