@@ -170,3 +170,16 @@ func newPrincipal(subject, name string, rawGrants json.RawMessage) (*Principal, 
 	}
 	return p, nil
 }
+
+// Officer names the caller as records state who acted: "name (subject)", the subject alone when
+// the token carries no name, "unknown" without a caller.
+func Officer(ctx context.Context) string {
+	p, ok := FromContext(ctx)
+	switch {
+	case !ok:
+		return "unknown"
+	case p.Name != "":
+		return p.Name + " (" + p.Subject + ")"
+	}
+	return p.Subject
+}

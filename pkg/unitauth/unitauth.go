@@ -86,3 +86,16 @@ func ForwardToken(ctx context.Context) context.Context {
 func WithToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
+
+// AsService returns ctx carrying the service's own credential (token) on outgoing calls, for work
+// no caller's token covers: public methods and background jobs. No credential is Unavailable.
+func AsService(ctx context.Context, token func() (string, error)) (context.Context, error) {
+	if token == nil {
+		return nil, status.Error(codes.Unavailable, "no service credential: set PIPA_SERVICE_TOKEN_FILE")
+	}
+	tok, err := token()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, "the service credential is unavailable")
+	}
+	return WithToken(ctx, tok), nil
+}

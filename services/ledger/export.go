@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
@@ -57,7 +58,7 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 			return
 		}
 		out := &download{w: w, typ: "text/csv; charset=utf-8",
-			name: fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("t"), r.PathValue("u"), time.Now().In(entry.Seoul()).Format("20060102"), format)}
+			name: fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("t"), r.PathValue("u"), time.Now().In(seoul.Location).Format("20060102"), format)}
 		write := entry.WriteCSV
 		if format == "xlsx" {
 			write, out.typ = entry.WriteXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -37,15 +37,13 @@ func NewDeliverer(store *pg.Store, ledger ledgerv1.LedgerServiceClient, retentio
 
 // serviceCtx carries the service credential on outgoing calls, bounded in time.
 func (d *Deliverer) serviceCtx(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	if d.token == nil {
-		return nil, nil, errors.New("requests: no service credential to call the other services")
-	}
-	tok, err := d.token()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	sctx, err := unitauth.AsService(cctx, d.token)
 	if err != nil {
+		cancel()
 		return nil, nil, err
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	return unitauth.WithToken(cctx, tok), cancel, nil
+	return sctx, cancel, nil
 }
 
 // errNoRetention: without the retention service's address, what it must keep waits in the outbox.

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
@@ -36,7 +37,7 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		counts, err := store.OpenCounts(ctx, now().In(pg.Seoul).Format(time.DateOnly))
+		counts, err := store.OpenCounts(ctx, now().In(seoul.Location).Format(time.DateOnly))
 		if err != nil {
 			return err
 		}

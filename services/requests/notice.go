@@ -7,6 +7,7 @@ import (
 	"time"
 
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
@@ -68,14 +69,14 @@ func renderNotice(rec *pg.Record, n *requestsv1.Notice, issuer string, now time.
 		"Form": n.GetForm(), "Label": rule.label, "Title": noticeTitle[n.GetKind()],
 		"Receipt": rec.Doc.GetReceiptNumber(), "Recipient": rec.Personal.Requester.GetName(),
 		"Details": rec.Doc.GetDetails(), "Issuer": issuer,
-		"Issued": now.In(pg.Seoul).Format("2006년 1월 2일"),
+		"Issued": now.In(seoul.Location).Format("2006년 1월 2일"),
 	}
 	if g := n.GetGrant(); g != nil {
 		gv := grantView{Place: g.GetAccessPlace(), Form: accessFormLabel[g.GetForm()], Method: methodLabel[g.GetMethod()],
 			Content: g.GetContent(), FeeBasis: g.GetFeeBasis(), Fee: g.GetFeeWon(), Postage: g.GetPostageWon(),
 			Total: g.GetFeeWon() + g.GetPostageWon()}
 		if t := g.GetAccessTime(); t != nil {
-			gv.AccessTime = t.AsTime().In(pg.Seoul).Format("2006년 1월 2일 15:04")
+			gv.AccessTime = t.AsTime().In(seoul.Location).Format("2006년 1월 2일 15:04")
 		}
 		switch m := g.GetMasking(); {
 		case m.GetDone():

@@ -25,8 +25,8 @@ import (
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
-	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
 // The public request pages: the 별지 제8호 / 제2호 request form beside each unit's policy pages,
@@ -366,7 +366,7 @@ func requestFrom(f url.Values, tenant, unit string) (*requestsv1.Request, map[st
 func parseLocal(v string) (*timestamppb.Timestamp, error) {
 	v = strings.Replace(v, " ", "T", 1)
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, v, pg.Seoul); err == nil {
+		if t, err := time.ParseInLocation(layout, v, seoul.Location); err == nil {
 			return timestamppb.New(t), nil
 		}
 	}
@@ -612,7 +612,7 @@ func seoulTime(ts *timestamppb.Timestamp) string {
 	if ts == nil {
 		return ""
 	}
-	return ts.AsTime().In(pg.Seoul).Format("2006년 1월 2일 15:04")
+	return ts.AsTime().In(seoul.Location).Format("2006년 1월 2일 15:04")
 }
 
 // dateText is a YYYY-MM-DD date as Korean reads it.

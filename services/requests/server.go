@@ -18,6 +18,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/clock"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
@@ -247,7 +248,7 @@ func setDue(r *requestsv1.Request, due time.Time) {
 		r.DueTime, r.DueDate = nil, ""
 		return
 	}
-	r.DueTime, r.DueDate = timestamppb.New(due), due.In(pg.Seoul).Format(time.DateOnly)
+	r.DueTime, r.DueDate = timestamppb.New(due), due.In(seoul.Location).Format(time.DateOnly)
 }
 
 // newSecret is 80 random bits, in base32 a requester can type: the status page's only key.
@@ -260,14 +261,7 @@ func newSecret() (string, error) {
 }
 
 func (s *Server) asService(ctx context.Context) (context.Context, error) {
-	if s.token == nil {
-		return nil, status.Error(codes.Unavailable, "the request service has no service credential to consult the registry")
-	}
-	tok, err := s.token()
-	if err != nil {
-		return nil, status.Error(codes.Unavailable, "the service credential is unavailable")
-	}
-	return unitauth.WithToken(ctx, tok), nil
+	return unitauth.AsService(ctx, s.token)
 }
 
 func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetRequestStatusRequest) (*requestsv1.RequestStatus, error) {
@@ -348,7 +342,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 		return nil, err
 	}
 	page, err := s.store.List(ctx, tenant, unit, pg.Filter{State: req.GetState(), Type: req.GetType(),
-		Overdue: req.GetOverdue(), DueBefore: req.GetDueBefore(), Today: s.now().In(pg.Seoul).Format(time.DateOnly)},
+		Overdue: req.GetOverdue(), DueBefore: req.GetDueBefore(), Today: s.now().In(seoul.Location).Format(time.DateOnly)},
 		size, req.GetPageToken())
 	if err != nil {
 		return nil, err

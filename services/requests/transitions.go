@@ -16,6 +16,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/requests/clock"
@@ -54,7 +55,7 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	if err != nil {
 		return nil, err
 	}
-	officer := officerOf(ctx)
+	officer := auth.Officer(ctx)
 	if _, err := s.calendar(ctx, tenant); err != nil { // fetched before the row is locked
 		return nil, err
 	}
@@ -194,8 +195,8 @@ func subjectMatter(rec *pg.Record) string {
 	}
 	if f != nil {
 		return fmt.Sprintf("%s %s %s ~ %s (%s)", f.GetSite()[strings.LastIndex(f.GetSite(), "/")+1:], f.GetCameraLocation(),
-			f.GetStartTime().AsTime().In(pg.Seoul).Format("2006-01-02 15:04"),
-			f.GetEndTime().AsTime().In(pg.Seoul).Format("2006-01-02 15:04"), label)
+			f.GetStartTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04"),
+			f.GetEndTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04"), label)
 	}
 	if f := r.GetFile(); f != "" {
 		return f[strings.LastIndex(f, "/")+1:] + " (" + label + ")"
@@ -261,7 +262,7 @@ func (s *Server) VerifyIdentity(ctx context.Context, req *requestsv1.VerifyIdent
 		if err := vs.Err(); err != nil {
 			return nil, nil, err
 		}
-		rec.Doc.Verification = &requestsv1.Verification{Method: m, VerifiedBy: officerOf(ctx),
+		rec.Doc.Verification = &requestsv1.Verification{Method: m, VerifiedBy: auth.Officer(ctx),
 			VerifyTime: timestamppb.New(now), AgencyEvidence: v.GetAgencyEvidence(), Note: v.GetNote()}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
 		if rec.Doc.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
@@ -269,18 +270,6 @@ func (s *Server) VerifyIdentity(ctx context.Context, req *requestsv1.VerifyIdent
 		}
 		return nil, &record{kind: ledgerv1.EntryKind_ENTRY_KIND_VIEWING, note: "접수 및 본인확인 (" + receiptNote(rec.Doc) + ")"}, nil
 	})
-}
-
-// officerOf names the calling official as records show them: display name and account.
-func officerOf(ctx context.Context) string {
-	p, ok := auth.FromContext(ctx)
-	switch {
-	case !ok:
-		return "unknown"
-	case p.Name != "":
-		return p.Name + " (" + p.Subject + ")"
-	}
-	return p.Subject
 }
 
 func (s *Server) ApproveRequest(ctx context.Context, req *requestsv1.ApproveRequestRequest) (*requestsv1.Request, error) {
@@ -330,7 +319,7 @@ func (s *Server) granted(ctx context.Context, rec *pg.Record, now time.Time, not
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	if d := p.GetDestructionDueDate(); d != "" && d < seoulDate(now) {
+	if d := p.GetDestructionDueDate(); d != "" && d < seoul.Date(now) {
 		return nil, apierr.Precondition("DESTRUCTION_DATE_PASSED",
 			"the copy's destruction due date "+d+" has passed (C-9); take the request again with a later date")
 	}
@@ -345,7 +334,7 @@ func (s *Server) granted(ctx context.Context, rec *pg.Record, now time.Time, not
 		if err != nil {
 			return nil, err
 		}
-		rec.Doc.PublicationDueDate = due.In(pg.Seoul).Format(time.DateOnly)
+		rec.Doc.PublicationDueDate = due.In(seoul.Location).Format(time.DateOnly)
 	}
 	return rr, nil
 }
@@ -410,11 +399,11 @@ func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeReques
 			if err := vs.Err(); err != nil {
 				return nil, nil, err
 			}
-			if d < seoulDate(rec.Doc.GetDeferTime().AsTime()) {
+			if d < seoul.Date(rec.Doc.GetDeferTime().AsTime()) {
 				return nil, nil, apierr.Invalid(apierr.Violation{Field: "reason_end_date", Rule: "STD-31-1",
 					Description: "the deferral's reason cannot end before the request was deferred"})
 			}
-			ended, _ = time.ParseInLocation(time.DateOnly, d, pg.Seoul)
+			ended, _ = time.ParseInLocation(time.DateOnly, d, seoul.Location)
 		}
 		due, err := s.due(ctx, rec.Tenant, func(c *clock.Calendar) (time.Time, error) { return c.Resume(ended) }) // STD-31-1
 		if err != nil {
@@ -422,7 +411,7 @@ func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeReques
 		}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
 		setDue(rec.Doc, due)
-		return nil, &record{note: "연기 사유 해소 " + ended.In(pg.Seoul).Format(time.DateOnly) + ", 새 기한 " + rec.Doc.DueDate + " (STD-31-1)"}, nil
+		return nil, &record{note: "연기 사유 해소 " + ended.In(seoul.Location).Format(time.DateOnly) + ", 새 기한 " + rec.Doc.DueDate + " (STD-31-1)"}, nil
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
-	"github.com/pipa-kr/pipa/services/requests/store/pg"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // Field validation of what requesters and officers send. Every rule names its field and, where
@@ -49,7 +49,7 @@ func checkTextN(vs *apierr.Violations, field, v string, required bool, max int) 
 // under14 reports whether someone born on birth (YYYY-MM-DD) is under 14 on now's day in Seoul.
 func under14(birth string, now time.Time) bool {
 	b, err := time.Parse(time.DateOnly, birth)
-	return err == nil && b.AddDate(14, 0, 0).Format(time.DateOnly) > seoulDate(now)
+	return err == nil && b.AddDate(14, 0, 0).Format(time.DateOnly) > seoul.Date(now)
 }
 
 // checkDate checks a date a person wrote (YYYY-MM-DD, a day in Asia/Seoul) that must not lie
@@ -60,13 +60,10 @@ func checkDate(vs *apierr.Violations, field, v string, now time.Time) {
 	}
 	if _, err := time.Parse(time.DateOnly, v); err != nil {
 		vs.Add(field, "format", "must be a date YYYY-MM-DD (got %q)", v)
-	} else if v > seoulDate(now) {
+	} else if v > seoul.Date(now) {
 		vs.Add(field, "range", "must not be in the future")
 	}
 }
-
-// seoulDate is t's day in Asia/Seoul, YYYY-MM-DD.
-func seoulDate(t time.Time) string { return t.In(pg.Seoul).Format(time.DateOnly) }
 
 // checkTime refuses a timestamp out of protobuf's range, which would otherwise fail deep inside.
 func checkTime(vs *apierr.Violations, field string, t interface{ CheckValid() error }) bool {
@@ -257,7 +254,7 @@ func validateProvision(r *requestsv1.Request, now time.Time) apierr.Violations {
 	switch {
 	case d == "" && p.GetForm() != requestsv1.ProvisionForm_PROVISION_FORM_ON_SITE_VIEWING:
 		vs.Add("request.provision.destruction_due_date", "C-9", "a copy given out needs the date by which the recipient destroys it")
-	case d != "" && d < now.In(pg.Seoul).Format(time.DateOnly):
+	case d != "" && d < now.In(seoul.Location).Format(time.DateOnly):
 		vs.Add("request.provision.destruction_due_date", "C-9", "must not be in the past")
 	}
 	return vs

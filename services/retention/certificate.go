@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -40,7 +41,7 @@ func certificate(key *pg.TenantKey, tenant, unit, unitTitle string, p *retention
 		b.WriteString(oneLine(fmt.Sprintf(format, args...)))
 		b.WriteByte('\n')
 	}
-	at := func(t time.Time) string { return t.In(pg.Seoul).Format(time.RFC3339) }
+	at := func(t time.Time) string { return t.In(seoul.Location).Format(time.RFC3339) }
 	line(certificateTitle)
 	line("plan %s", p.GetName())
 	line("unit %s", unitTitle)

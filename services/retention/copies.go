@@ -13,8 +13,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -176,7 +178,7 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 		return nil, err
 	}
 	now := s.now()
-	by := officer(ctx)
+	by := auth.Officer(ctx)
 	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, numID(id), req.GetEtag(), func(c *pg.Copy) (*retentionv1.CopyOutcome, *ledgerv1.AppendEntryRequest, error) {
 		d := c.Doc
 		if d.GetState() != retentionv1.CopyState_COPY_STATE_OUT {
@@ -251,7 +253,7 @@ type CheckCopiesWorker struct {
 }
 
 func (w *CheckCopiesWorker) Work(ctx context.Context, _ *river.Job[CheckCopiesArgs]) error {
-	now := w.S.now().In(pg.Seoul)
+	now := w.S.now().In(seoul.Location)
 	_, err := w.S.store.CheckPublicCopies(ctx, quarter(now), day(now))
 	return err
 }
@@ -263,8 +265,8 @@ func quarter(t time.Time) string { return fmt.Sprintf("%d-Q%d", t.Year(), (int(t
 type dailyAt int
 
 func (h dailyAt) Next(t time.Time) time.Time {
-	l := t.In(pg.Seoul)
-	n := time.Date(l.Year(), l.Month(), l.Day(), int(h), 0, 0, 0, pg.Seoul)
+	l := t.In(seoul.Location)
+	n := time.Date(l.Year(), l.Month(), l.Day(), int(h), 0, 0, 0, seoul.Location)
 	if !n.After(t) {
 		n = n.AddDate(0, 0, 1)
 	}
@@ -276,8 +278,8 @@ func (h dailyAt) Next(t time.Time) time.Time {
 type quarterly struct{}
 
 func (quarterly) Next(t time.Time) time.Time {
-	l := t.In(pg.Seoul)
-	first := time.Date(l.Year(), time.Month((int(l.Month())-1)/3*3+1), 1, 9, 0, 0, 0, pg.Seoul)
+	l := t.In(seoul.Location)
+	first := time.Date(l.Year(), time.Month((int(l.Month())-1)/3*3+1), 1, 9, 0, 0, 0, seoul.Location)
 	if !first.After(t) {
 		first = first.AddDate(0, 3, 0)
 	}

@@ -12,10 +12,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -103,7 +105,7 @@ func (s *Server) ApprovePlan(ctx context.Context, req *retentionv1.ApprovePlanRe
 		if st := p.Doc.GetState(); st != retentionv1.PlanState_PLAN_STATE_PROPOSED {
 			return apierr.Precondition("PLAN_NOT_PROPOSED", p.Doc.GetName()+" is "+st.String()+"; only a proposed plan is approved")
 		}
-		p.Doc.State, p.Doc.ApprovedBy, p.Doc.ApproveTime = retentionv1.PlanState_PLAN_STATE_APPROVED, officer(ctx), timestamppb.New(now)
+		p.Doc.State, p.Doc.ApprovedBy, p.Doc.ApproveTime = retentionv1.PlanState_PLAN_STATE_APPROVED, auth.Officer(ctx), timestamppb.New(now)
 		return nil
 	})
 	if err != nil {
@@ -162,7 +164,7 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 		}
 		if when.Before(d.GetApproveTime().AsTime()) {
 			return apierr.Invalid(apierr.Violation{Field: "destruction_time", Rule: "STD-55",
-				Description: "a plan is carried out after the CPO approved it (" + d.GetApproveTime().AsTime().In(pg.Seoul).Format("2006-01-02 15:04") + ")"})
+				Description: "a plan is carried out after the CPO approved it (" + d.GetApproveTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04") + ")"})
 		}
 		d.Method, d.DestroyedBy, d.DestructionTime = req.GetMethod(), req.GetDestroyedBy(), timestamppb.New(when)
 		return nil

@@ -6,10 +6,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
-func kst(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, pg.Seoul) }
+func kst(y int, m time.Month, d, h int) time.Time {
+	return time.Date(y, m, d, h, 0, 0, 0, seoul.Location)
+}
 
 // STD-42-2 1: a batch's file name states which recording days it destroyed, and says so when
 // held days were left out of the range.
@@ -32,11 +35,11 @@ func TestBatchName(t *testing.T) {
 // The copy reminders run daily at 09:00 and the C-9 check on the first day of each quarter, in
 // Asia/Seoul whatever the server's zone.
 func TestSchedules(t *testing.T) {
-	require.Equal(t, kst(2026, 11, 30, 9), dailyAt(9).Next(kst(2026, 11, 30, 8)).In(pg.Seoul))
-	require.Equal(t, kst(2026, 12, 1, 9), dailyAt(9).Next(kst(2026, 11, 30, 9)).In(pg.Seoul))
-	require.Equal(t, kst(2027, 1, 1, 9), quarterly{}.Next(kst(2026, 11, 30, 9)).In(pg.Seoul))
-	require.Equal(t, kst(2026, 4, 1, 9), quarterly{}.Next(kst(2026, 1, 1, 9)).In(pg.Seoul))
-	require.Equal(t, kst(2026, 1, 1, 9), quarterly{}.Next(kst(2025, 12, 31, 23).UTC()).In(pg.Seoul))
+	require.Equal(t, kst(2026, 11, 30, 9), dailyAt(9).Next(kst(2026, 11, 30, 8)).In(seoul.Location))
+	require.Equal(t, kst(2026, 12, 1, 9), dailyAt(9).Next(kst(2026, 11, 30, 9)).In(seoul.Location))
+	require.Equal(t, kst(2027, 1, 1, 9), quarterly{}.Next(kst(2026, 11, 30, 9)).In(seoul.Location))
+	require.Equal(t, kst(2026, 4, 1, 9), quarterly{}.Next(kst(2026, 1, 1, 9)).In(seoul.Location))
+	require.Equal(t, kst(2026, 1, 1, 9), quarterly{}.Next(kst(2025, 12, 31, 23).UTC()).In(seoul.Location))
 	require.Equal(t, "2026-Q4", quarter(kst(2026, 12, 31, 23)))
 	require.Equal(t, "2027-Q1", quarter(kst(2027, 1, 1, 0)))
 }

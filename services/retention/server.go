@@ -21,6 +21,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -67,26 +68,7 @@ func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger ledg
 
 // asService returns ctx carrying the service credential on outgoing calls.
 func (s *Server) asService(ctx context.Context) (context.Context, error) {
-	if s.token == nil {
-		return nil, status.Error(codes.Unavailable, "the retention service has no service credential")
-	}
-	tok, err := s.token()
-	if err != nil {
-		return nil, status.Error(codes.Unavailable, "the service credential is unavailable")
-	}
-	return unitauth.WithToken(ctx, tok), nil
-}
-
-// officer names the caller as records state who acted: "name (subject)".
-func officer(ctx context.Context) string {
-	p, ok := auth.FromContext(ctx)
-	switch {
-	case !ok:
-		return "unknown"
-	case p.Name != "":
-		return p.Name + " (" + p.Subject + ")"
-	}
-	return p.Subject
+	return unitauth.AsService(ctx, s.token)
 }
 
 func unitName(tenant, unit string) string { return "tenants/" + tenant + "/units/" + unit }
@@ -347,7 +329,7 @@ func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequ
 	if h == nil {
 		h = &retentionv1.Hold{}
 	}
-	h.CreatedBy = officer(ctx)
+	h.CreatedBy = auth.Officer(ctx)
 	var vs apierr.Violations
 	scope, start, end, err := s.holdScope(ctx, &vs, tenant, unit, h)
 	if err != nil {
@@ -480,7 +462,7 @@ func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRe
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	h, err := s.store.ReleaseHold(ctx, tenant, unit, numID(id), officer(ctx), req.GetReason())
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, numID(id), auth.Officer(ctx), req.GetReason())
 	if err != nil {
 		return nil, err
 	}
@@ -748,14 +730,14 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 			return apierr.Precondition("ITEM_HELD", fmt.Sprintf("%s is under a legal hold (%d); it must not be deleted until the hold is released",
 				it.Name(), it.Holds[0]))
 		case now.Before(it.Due):
-			return apierr.Precondition("NOT_DUE", it.Name()+" is kept until "+it.Due.In(pg.Seoul).Format("2006-01-02 15:04")+
+			return apierr.Precondition("NOT_DUE", it.Name()+" is kept until "+it.Due.In(seoul.Location).Format("2006-01-02 15:04")+
 				" under its published retention period (STD-41-2)")
 		}
 		return nil
 	}, func(it *pg.Item) *ledgerv1.AppendEntryRequest {
 		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
 			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(deleted),
-			FileName: it.Description, Handler: "자동 삭제 확인: " + officer(ctx),
+			FileName: it.Description, Handler: "자동 삭제 확인: " + auth.Officer(ctx),
 			Purpose:           fmt.Sprintf("보유기간(%d일) 경과", rule.Doc.GetPeriodDays()),
 			DestructionMethod: rule.Doc.GetMethod(), AutoDeleteCycle: rule.Doc.GetAutoDeleteCycle(),
 			AutoDeleteCheckedTime: timestamppb.New(now)}}

@@ -15,6 +15,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -138,8 +139,8 @@ func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (stri
 		}
 		r.Doc = updated.Doc
 	}
-	today := now.In(pg.Seoul)
-	yesterday := time.Date(today.Year(), today.Month(), today.Day()-1, 0, 0, 0, 0, pg.Seoul)
+	today := now.In(seoul.Location)
+	yesterday := time.Date(today.Year(), today.Month(), today.Day()-1, 0, 0, 0, 0, seoul.Location)
 	_, err = s.store.GenerateDays(sctx, r, yesterday, site.GetDisplayName())
 	return site.GetDisplayName(), err
 }

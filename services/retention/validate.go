@@ -10,7 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
-	"github.com/pipa-kr/pipa/services/retention/store/pg"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // Field validation of what officers and services send. Every rule names its field and, where the
@@ -45,7 +45,7 @@ func checkLen(vs *apierr.Violations, field, v string, required bool, max int) {
 
 // parseDate checks a YYYY-MM-DD day; it returns the day at 00:00 in Asia/Seoul.
 func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
-	d, err := time.ParseInLocation(time.DateOnly, v, pg.Seoul)
+	d, err := time.ParseInLocation(time.DateOnly, v, seoul.Location)
 	if err != nil {
 		vs.Add(field, rule, "must be a date YYYY-MM-DD (got %q)", v)
 		return time.Time{}, false
@@ -53,7 +53,7 @@ func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
 	return d, true
 }
 
-func day(t time.Time) string { return t.In(pg.Seoul).Format(time.DateOnly) }
+func day(t time.Time) string { return t.In(seoul.Location).Format(time.DateOnly) }
 
 // clockStarts lists the clocks each target may use, and the rule that says so.
 var clockStarts = map[retentionv1.RuleTarget]struct {

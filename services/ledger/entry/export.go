@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -138,7 +139,7 @@ func seoulMinute(ts *timestamppb.Timestamp) string {
 	if ts == nil || !ts.IsValid() {
 		return ""
 	}
-	return ts.AsTime().In(Seoul()).Format("2006-01-02 15:04")
+	return ts.AsTime().In(seoul.Location).Format("2006-01-02 15:04")
 }
 
 func join(sep string, parts ...string) string {

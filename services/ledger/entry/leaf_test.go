@@ -8,6 +8,7 @@ import (
 	"time"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -23,7 +24,7 @@ func fixedSalts() func() []byte {
 }
 
 func kst(s string) *timestamppb.Timestamp {
-	t, err := time.ParseInLocation("2006-01-02 15:04", s, Seoul())
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, seoul.Location)
 	if err != nil {
 		panic(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -180,13 +181,13 @@ func (v validator) time(name string, ts *timestamppb.Timestamp, rule string, now
 	}
 	if t := ts.AsTime(); t.After(now.Add(MaxFutureSkew)) {
 		v.vs.Add("entry."+name, "range", "%s is in the future; the ledger records what has happened",
-			t.In(Seoul()).Format("2006-01-02 15:04"))
+			t.In(seoul.Location).Format("2006-01-02 15:04"))
 	}
 }
 
 // date checks a YYYY-MM-DD calendar day.
 func (v validator) date(name, s, rule string) (time.Time, bool) {
-	d, err := time.ParseInLocation(time.DateOnly, s, Seoul())
+	d, err := time.ParseInLocation(time.DateOnly, s, seoul.Location)
 	if !isoDate.MatchString(s) || err != nil {
 		v.vs.Add("entry."+name, rule, "%q is not a date as YYYY-MM-DD", s)
 		return time.Time{}, false
@@ -253,8 +254,8 @@ func (v validator) useOrProvision() {
 	}
 	d, ok := v.date("destruction_due_date", due, "C-9")
 	if ok && v.e.GetOccurTime().IsValid() {
-		occur := v.e.GetOccurTime().AsTime().In(Seoul())
-		if d.Before(time.Date(occur.Year(), occur.Month(), occur.Day(), 0, 0, 0, 0, Seoul())) {
+		occur := v.e.GetOccurTime().AsTime().In(seoul.Location)
+		if d.Before(time.Date(occur.Year(), occur.Month(), occur.Day(), 0, 0, 0, 0, seoul.Location)) {
 			v.vs.Add("entry.destruction_due_date", "C-9", "the destruction date %s is before the provision (%s)",
 				due, occur.Format(time.DateOnly))
 		}

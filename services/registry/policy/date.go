@@ -3,20 +3,9 @@ package policy
 import (
 	"fmt"
 	"time"
-	_ "time/tzdata" // Asia/Seoul must resolve even on hosts without a zoneinfo database.
+
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
-
-// seoul is the zone every policy date is a calendar day of. The fixed +09:00 fallback is only
-// reached if the embedded tzdata is somehow missing; Korea has kept +09:00 without DST since 1988.
-var seoul = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Seoul"); err == nil {
-		return loc
-	}
-	return time.FixedZone("KST", 9*60*60)
-}()
-
-// Seoul returns the Asia/Seoul zone.
-func Seoul() *time.Location { return seoul }
 
 // dateLayout is the wire form of a date (PolicyVersion.announce_date and friends).
 const dateLayout = "2006-01-02"
@@ -52,7 +41,7 @@ func ParseDate(s string) (Date, error) {
 }
 
 // Today is the calendar day of now in Asia/Seoul.
-func Today(now time.Time) Date { return dateOf(now.In(seoul)) }
+func Today(now time.Time) Date { return dateOf(now.In(seoul.Location)) }
 
 // IsZero reports whether d is the zero Date.
 func (d Date) IsZero() bool { return d == Date{} }

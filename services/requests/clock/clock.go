@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
-	_ "time/tzdata" // Asia/Seoul must resolve on hosts without a zoneinfo database.
+
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // Statutory periods, in days.
@@ -126,7 +127,7 @@ func (c *Calendar) Due(t time.Time, days int) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 999_999_999, seoul), nil
+	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 999_999_999, seoul.Location), nil
 }
 
 // Resume returns the STD-31-1 due date of access after a deferral whose reason ceased at t.
@@ -185,12 +186,9 @@ func (c *Calendar) nthWorkingDay(d time.Time, n int) (time.Time, error) {
 	}
 }
 
-// seoul loads from the embedded tzdata, so it cannot fail.
-var seoul, _ = time.LoadLocation("Asia/Seoul")
-
 // dateOf returns t's date in Seoul as midnight UTC, where adding days is plain arithmetic.
 func dateOf(t time.Time) time.Time {
-	y, m, d := t.In(seoul).Date()
+	y, m, d := t.In(seoul.Location).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 

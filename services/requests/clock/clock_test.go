@@ -5,19 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/requests/clock"
 )
 
-var seoul, _ = time.LoadLocation("Asia/Seoul")
-
 func kst(y int, m time.Month, d, hh, mm int) time.Time {
-	return time.Date(y, m, d, hh, mm, 0, 0, seoul)
+	return time.Date(y, m, d, hh, mm, 0, 0, seoul.Location)
 }
 
 // endOf is the due instant of a date: the end of that day in Seoul.
 func endOf(t *testing.T, date string) time.Time {
 	t.Helper()
-	d, err := time.ParseInLocation(time.DateOnly, date, seoul)
+	d, err := time.ParseInLocation(time.DateOnly, date, seoul.Location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +71,7 @@ func TestDue(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := endOf(t, tc.want); !got.Equal(want) {
-				t.Errorf("due %v, want %v", got.In(seoul), want)
+				t.Errorf("due %v, want %v", got.In(seoul.Location), want)
 			}
 		})
 	}
@@ -114,7 +113,7 @@ func TestResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := endOf(t, tc.want); !got.Equal(want) {
-				t.Errorf("due %v, want %v", got.In(seoul), want)
+				t.Errorf("due %v, want %v", got.In(seoul.Location), want)
 			}
 		})
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // Schema is the PostgreSQL schema the request service owns.
@@ -45,17 +46,6 @@ var migrations embed.FS
 // Migrations are the service's goose SQL migrations, for pgdb.Migrate; its job queue comes from
 // jobs.Migrate on the same schema.
 var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
-
-// Seoul is where statutory dates are counted.
-var Seoul = mustLoad("Asia/Seoul")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}
 
 // Personal are a request's sealed fields.
 type Personal struct {
@@ -178,7 +168,7 @@ func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive
 		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
 			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
 		}, func() (string, error) {
-			receipt, err := nextReceipt(ctx, tx, tenant, prefix, receive.In(Seoul).Year())
+			receipt, err := nextReceipt(ctx, tx, tenant, prefix, receive.In(seoul.Location).Year())
 			if err != nil {
 				return "", err
 			}

@@ -15,6 +15,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
@@ -102,7 +103,7 @@ func TestReceiptsPerTenantAndIsolation(t *testing.T) {
 	for range 20 {
 		seen[<-done] = true
 	}
-	year := time.Now().In(pg.Seoul).Year()
+	year := time.Now().In(seoul.Location).Year()
 	for _, tenant := range []string{"jeongeup", "iksan"} {
 		for n := 1; n <= 10; n++ {
 			require.True(t, seen[tenant+"/"+receiptNumber(year, n)], "%s %d in %v", tenant, n, seen)

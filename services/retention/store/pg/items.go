@@ -12,6 +12,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // Item is a stored item.
@@ -76,7 +77,7 @@ type NewItem struct {
 func (s *Store) CreateItem(ctx context.Context, tenant, unit string, idem Idem, n NewItem) (out *Item, err error) {
 	var spanStart, spanEnd *time.Time
 	if d := n.RecordingDate; d != nil {
-		start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, Seoul)
+		start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, seoul.Location)
 		end := start.AddDate(0, 0, 1)
 		spanStart, spanEnd = &start, &end
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // Schema is the PostgreSQL schema the retention service owns.
@@ -45,17 +46,6 @@ var migrations embed.FS
 // Migrations are the service's goose SQL migrations, for pgdb.Migrate; its job queue comes from
 // jobs.Migrate on the same schema.
 var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
-
-// Seoul is where retention days are counted.
-var Seoul = mustLoad("Asia/Seoul")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}
 
 // Item statuses as stored. Due, held and overdue are not stored: they follow from the time and
 // the active holds.
@@ -233,7 +223,7 @@ func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Id
 			period_days, doc, start_date, create_time, update_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, unit_id, rule_id) DO NOTHING`,
 			tenant, unit, id, int16(r.GetTarget()), r.GetResource(), int16(r.GetAction()), r.GetPeriodDays(), doc,
-			now.In(Seoul).Format(time.DateOnly), now)
+			now.In(seoul.Location).Format(time.DateOnly), now)
 		if uniqueViolation(err, "rules_by_resource") {
 			return "", apierr.Invalid(apierr.Violation{Field: "rule.resource", Rule: "unique",
 				Description: r.GetResource() + " already has a rule: one rule per site or file, so that nothing is destroyed or recorded twice"})
@@ -492,7 +482,7 @@ func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, 
 		}
 		if h.Doc.GetReleased() {
 			return apierr.Precondition("HOLD_RELEASED", h.Doc.GetName()+" was already released on "+
-				h.Doc.GetReleaseTime().AsTime().In(Seoul).Format("2006-01-02 15:04")+" by "+h.Doc.GetReleasedBy())
+				h.Doc.GetReleaseTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04")+" by "+h.Doc.GetReleasedBy())
 		}
 		if _, err := tx.Exec(ctx, `UPDATE retention.holds SET release_time = $3, released_by = $4, release_reason = $5
 			WHERE tenant_id = $1 AND hold_id = $2`, tenant, id, s.clock(), by, reason); err != nil {

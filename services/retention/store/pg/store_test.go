@@ -19,6 +19,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -57,7 +58,9 @@ func (f *fixture) set(t time.Time) {
 	f.mu.Unlock()
 }
 
-func seoul(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, pg.Seoul) }
+func kstHour(y int, m time.Month, d, h int) time.Time {
+	return time.Date(y, m, d, h, 0, 0, 0, seoul.Location)
+}
 
 // siteRule stores a 30-day auto-delete rule of a site, created at the fixture's time.
 func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *pg.Rule {
@@ -80,28 +83,28 @@ func entry([]pg.Claimed) *ledgerv1.AppendEntryRequest {
 func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(seoul(2026, 10, 30, 9))
+	f.set(kstHour(2026, 10, 30, 9))
 	r := f.siteRule(t, "jeongeup", "library", "central")
-	n, err := f.store.GenerateDays(ctx, r, seoul(2026, 11, 29, 0), "중앙도서관")
+	n, err := f.store.GenerateDays(ctx, r, kstHour(2026, 11, 29, 0), "중앙도서관")
 	require.NoError(t, err)
 	require.EqualValues(t, 31, n, "10-30 … 11-29")
-	again, err := f.store.GenerateDays(ctx, r, seoul(2026, 11, 29, 0), "중앙도서관")
+	again, err := f.store.GenerateDays(ctx, r, kstHour(2026, 11, 29, 0), "중앙도서관")
 	require.NoError(t, err)
 	require.Zero(t, again, "each day once")
 	rules, err := f.store.SweepRules(ctx, "jeongeup", "library")
 	require.NoError(t, err)
-	next, err := f.store.GenerateDays(ctx, rules[0], seoul(2026, 11, 30, 0), "중앙도서관")
+	next, err := f.store.GenerateDays(ctx, rules[0], kstHour(2026, 11, 30, 0), "중앙도서관")
 	require.NoError(t, err)
 	require.EqualValues(t, 1, next, "the next sweep adds the day after the last one made")
 
-	items, _, err := f.store.ListItems(ctx, "jeongeup", "library", "", seoul(2026, 11, 30, 0), 2, 0)
+	items, _, err := f.store.ListItems(ctx, "jeongeup", "library", "", kstHour(2026, 11, 30, 0), 2, 0)
 	require.NoError(t, err)
 	require.Equal(t, "중앙도서관 2026-10-30 녹화분", items[0].Description)
-	require.True(t, seoul(2026, 11, 30, 0).Equal(items[0].Due), "10-30 is due at 11-30 00:00 KST, got %v", items[0].Due)
-	require.True(t, seoul(2026, 12, 1, 0).Equal(items[1].Due))
+	require.True(t, kstHour(2026, 11, 30, 0).Equal(items[0].Due), "10-30 is due at 11-30 00:00 KST, got %v", items[0].Due)
+	require.True(t, kstHour(2026, 12, 1, 0).Equal(items[1].Due))
 
 	var claimed []pg.Claimed
-	_, got, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, seoul(2026, 11, 30, 0), 100, func(c []pg.Claimed) *ledgerv1.AppendEntryRequest {
+	_, got, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, kstHour(2026, 11, 30, 0), 100, func(c []pg.Claimed) *ledgerv1.AppendEntryRequest {
 		claimed = c
 		return entry(c)
 	})
@@ -115,11 +118,11 @@ func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(seoul(2010, 1, 1, 9))
+	f.set(kstHour(2010, 1, 1, 9))
 	r := f.siteRule(t, "jeongeup", "library", "central")
-	_, err := f.store.GenerateDays(ctx, r, seoul(2026, 11, 29, 0), "중앙도서관")
+	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 11, 29, 0), "중앙도서관")
 	require.NoError(t, err)
-	now := seoul(2026, 11, 30, 1)
+	now := kstHour(2026, 11, 30, 1)
 	var due int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE due_time <= $1`, now).Scan(&due))
 
@@ -169,16 +172,16 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 func TestHoldsKeepWhatTheyCover(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(seoul(2026, 9, 1, 9))
+	f.set(kstHour(2026, 9, 1, 9))
 	r := f.siteRule(t, "jeongeup", "library", "central")
-	_, err := f.store.GenerateDays(ctx, r, seoul(2026, 9, 10, 0), "중앙도서관")
+	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 9, 10, 0), "중앙도서관")
 	require.NoError(t, err)
-	start, end := seoul(2026, 9, 5, 23), seoul(2026, 9, 6, 1) // two days touched
+	start, end := kstHour(2026, 9, 5, 23), kstHour(2026, 9, 6, 1) // two days touched
 	hold, err := f.store.CreateHold(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Hold{Site: r.Doc.GetResource(), Reason: "수사"},
 		r.Doc.GetResource(), &start, &end)
 	require.NoError(t, err)
 
-	now := seoul(2026, 11, 30, 1)
+	now := kstHour(2026, 11, 30, 1)
 	held, overdue, err := f.store.UnitCounts(ctx, "jeongeup", "library", now)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, held)
@@ -204,7 +207,7 @@ func TestHoldsKeepWhatTheyCover(t *testing.T) {
 func TestOnePlanPerSweep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(seoul(2026, 1, 1, 9))
+	f.set(kstHour(2026, 1, 1, 9))
 	r, err := f.store.CreateRule(ctx, "seongnam", "library-office", "", pg.Idem{}, &retentionv1.Rule{
 		DisplayName: "홈페이지 회원", Target: retentionv1.RuleTarget_RULE_TARGET_FILE, PeriodDays: 730,
 		Resource:   "tenants/seongnam/units/library-office/files/homepage-members",
@@ -212,11 +215,11 @@ func TestOnePlanPerSweep(t *testing.T) {
 	require.NoError(t, err)
 	for i := range 30 {
 		_, err := f.store.CreateItem(ctx, "seongnam", "library-office", pg.Idem{}, pg.NewItem{RuleID: r.ID, Scope: r.Doc.GetResource(),
-			Description: "2023년 탈퇴 회원 " + time.Month(i%12+1).String(), ClockStart: seoul(2023, time.Month(i%12+1), 1, 0).AddDate(0, 0, i/12),
+			Description: "2023년 탈퇴 회원 " + time.Month(i%12+1).String(), ClockStart: kstHour(2023, time.Month(i%12+1), 1, 0).AddDate(0, 0, i/12),
 			PeriodDays: 730})
 		require.NoError(t, err)
 	}
-	now := seoul(2026, 1, 2, 1)
+	now := kstHour(2026, 1, 2, 1)
 	plans := make([]*pg.Plan, 2)
 	var wg sync.WaitGroup
 	for i := range plans {
@@ -234,7 +237,7 @@ func TestOnePlanPerSweep(t *testing.T) {
 		p = plans[1]
 	}
 	require.EqualValues(t, 30, p.Doc.GetItemCount())
-	require.True(t, seoul(2025, 1, 1, 0).Equal(p.FirstDue), "the earliest item is due when day 2023-01-01 + 730 (2024-12-31) ends, got %v", p.FirstDue)
+	require.True(t, kstHour(2025, 1, 1, 0).Equal(p.FirstDue), "the earliest item is due when day 2023-01-01 + 730 (2024-12-31) ends, got %v", p.FirstDue)
 }
 
 // Every query is scoped by tenant: the same unit and rule ids in another tenant are another
@@ -242,28 +245,28 @@ func TestOnePlanPerSweep(t *testing.T) {
 func TestTenantsAreApart(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(seoul(2026, 9, 1, 9))
+	f.set(kstHour(2026, 9, 1, 9))
 	a := f.siteRule(t, "jeongeup", "library", "central")
 	b := f.siteRule(t, "seongnam", "library", "central")
-	_, err := f.store.GenerateDays(ctx, a, seoul(2026, 9, 10, 0), "A")
+	_, err := f.store.GenerateDays(ctx, a, kstHour(2026, 9, 10, 0), "A")
 	require.NoError(t, err)
-	items, _, err := f.store.ListItems(ctx, "jeongeup", "library", "", seoul(2026, 11, 30, 0), 100, 0)
+	items, _, err := f.store.ListItems(ctx, "jeongeup", "library", "", kstHour(2026, 11, 30, 0), 100, 0)
 	require.NoError(t, err)
 	require.Len(t, items, 10)
 
 	_, err = f.store.GetItem(ctx, "seongnam", "library", items[0].ID)
 	require.Equal(t, codes.NotFound, err.(*apierr.Error).Code)
-	other, _, err := f.store.ListItems(ctx, "seongnam", "library", "", seoul(2026, 11, 30, 0), 100, 0)
+	other, _, err := f.store.ListItems(ctx, "seongnam", "library", "", kstHour(2026, 11, 30, 0), 100, 0)
 	require.NoError(t, err)
 	require.Empty(t, other)
-	_, n, err := f.store.ClaimBatch(ctx, "seongnam", "library", b.ID, seoul(2026, 11, 30, 0), 100, entry)
+	_, n, err := f.store.ClaimBatch(ctx, "seongnam", "library", b.ID, kstHour(2026, 11, 30, 0), 100, entry)
 	require.NoError(t, err)
 	require.Zero(t, n)
 	// A hold in one tenant covers nothing in the other.
-	start, end := seoul(2026, 9, 1, 0), seoul(2026, 9, 30, 0)
+	start, end := kstHour(2026, 9, 1, 0), kstHour(2026, 9, 30, 0)
 	_, err = f.store.CreateHold(ctx, "seongnam", "library", pg.Idem{}, &retentionv1.Hold{}, a.Doc.GetResource(), &start, &end)
 	require.NoError(t, err)
-	held, _, err := f.store.UnitCounts(ctx, "jeongeup", "library", seoul(2026, 11, 30, 0))
+	held, _, err := f.store.UnitCounts(ctx, "jeongeup", "library", kstHour(2026, 11, 30, 0))
 	require.NoError(t, err)
 	require.Zero(t, held)
 
