@@ -20,6 +20,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	kst "github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
@@ -29,12 +30,14 @@ func (s *stack) ledger() ledgerv1.LedgerServiceClient { return ledgerv1.NewLedge
 
 // policeProvision is seed 001 별표3 row 2: footage handed to the police on a USB copy (STD-42-1).
 func policeProvision() *ledgerv1.Entry {
+	now := time.Now().In(kst.Location)
+	today, due := now.Format(time.DateOnly), now.AddDate(0, 0, 30).Format(time.DateOnly)
 	return &ledgerv1.Entry{
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
 		FileName: "중앙도서관 주차장 CH03 2026-11-20 14:00~15:00", FileFormat: "mp4",
 		Handler: "주무관 송승학", Purpose: "차량 파손 사건 수사", Counterparty: "정읍경찰서",
 		CounterpartyOfficer: "경위 홍길동", LegalBasis: "개인정보 보호법 제18조 제2항 제7호",
-		Form: "USB 사본 제공", Period: "2026-11-21 ~ 2026-12-20", DestructionDueDate: "2026-12-20",
+		Form: "USB 사본 제공", Period: today + " ~ " + due, DestructionDueDate: due,
 		Items: []string{"영상(얼굴, 차량번호)"}, SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신",
 	}
 }
