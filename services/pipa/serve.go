@@ -59,7 +59,7 @@ type service struct {
 	// gateway mounts its REST mapping, and pages its hand-written HTTP handlers, over a client
 	// connection to the service (wherever it runs).
 	gateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
-	// d is nil on a lone gateway, which has no database.
+	// d.pool is nil on a lone gateway, which has no database.
 	pages func(conn *grpc.ClientConn, d *deps) map[string]http.Handler
 	// access are its reads of personal data, recorded in the access log (pkg/accesslog).
 	access accesslog.Rules
@@ -124,7 +124,7 @@ var built = []service{
 		pages: func(conn *grpc.ClientConn, d *deps) map[string]http.Handler {
 			client := ledgerv1.NewLedgerServiceClient(conn)
 			m := map[string]http.Handler{ledger.ExportPattern: ledger.Export(client)}
-			if d != nil { // tiles read the stored hashes: served where the ledger has its database
+			if d.pool != nil { // tiles read the stored hashes: served where the ledger has its database
 				if box, err := d.box(); err == nil {
 					m[ledger.TilesPattern] = ledger.Tiles(ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin)), client)
 				}
@@ -164,15 +164,12 @@ var built = []service{
 		},
 		gateway: requestsv1.RegisterRequestServiceHandler,
 		pages: func(conn *grpc.ClientConn, d *deps) map[string]http.Handler {
-			// With the service credential the form lists the unit's sites; a lone gateway has none.
+			// With the service credential the form lists the unit's sites.
 			var reg registryv1.RegistryServiceClient
-			var token func() (string, error)
-			if d != nil {
-				if cc, err := d.conn("registry"); err == nil {
-					reg, token = registryv1.NewRegistryServiceClient(cc), d.token
-				}
+			if cc, err := d.conn("registry"); err == nil && d.token != nil {
+				reg = registryv1.NewRegistryServiceClient(cc)
 			}
-			return requests.Pages(requestsv1.NewRequestServiceClient(conn), reg, token)
+			return requests.Pages(requestsv1.NewRequestServiceClient(conn), reg, d.token)
 		},
 	},
 	{
@@ -385,6 +382,16 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 			return errors.New("the gateway has no service to serve: set PIPA_REGISTRY_ADDR and PIPA_LEDGER_ADDR")
 		}
 	}
+	// The pages get the process's deps; a lone gateway has no database but may have the service
+	// credential, with which the request form lists a unit's sites.
+	pd := d
+	if pd == nil {
+		token, err := c.serviceToken()
+		if err != nil {
+			return err
+		}
+		pd = &deps{conn: conn, token: token}
+	}
 	mux := server.NewGatewayMux()
 	pages := map[string]http.Handler{}
 	for _, s := range mounted {
@@ -395,7 +402,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 		if err := s.gateway(ctx, mux, cc); err != nil {
 			return err
 		}
-		for p, h := range s.pages(cc, d) {
+		for p, h := range s.pages(cc, pd) {
 			pages[p] = h
 		}
 	}
