@@ -144,7 +144,7 @@ func TestRequestPagesCCTV(t *testing.T) {
 		"type":                    {"CCTV_ACCESS"},
 		"requester_name":          {"김민원"},
 		"requester_phone":         {"010-1234-5678"},
-		"footage_site":            {"central"},
+		"footage_site":            {"central|도서관 주차장"},
 		"footage_start_time":      {now.Add(-26 * time.Hour).Format("2006-01-02T15:04")},
 		"footage_end_time":        {now.Add(-25 * time.Hour).Format("2006-01-02T15:04")},
 		"footage_camera_location": {"주차장 출입구"},
@@ -155,7 +155,7 @@ func TestRequestPagesCCTV(t *testing.T) {
 	appears := between(t, page, "footage_requester_appears-err", "</div>")
 	require.Contains(t, appears, "STD-44-1")
 	require.Contains(t, appears, "본인이 촬영된 영상에 대해서만")
-	require.Contains(t, page, `<option value="central" selected>중앙도서관</option>`, "the site chosen is kept")
+	require.Contains(t, page, `<option value="central|도서관 주차장" selected>중앙도서관 — 도서관 주차장</option>`, "the site chosen is kept")
 
 	f.Set("footage_requester_appears", "on")
 	code, _, page = s.postForm("/p/jeongeup/library/requests", f)
@@ -219,7 +219,8 @@ func TestRequestPagesFormHTML(t *testing.T) {
 		require.True(t, ids[id], "the form has %s", id)
 	}
 	require.Contains(t, page, `type="datetime-local" id="footage_start_time"`)
-	require.Contains(t, page, `<option value="miracle">기적의도서관</option>`, "the unit's sites to choose from")
+	require.Contains(t, page, `<option value="miracle|">기적의도서관</option>`, "the unit's sites to choose from")
+	require.NotContains(t, page, "THIRD_PARTY_PROVISION", "other bodies' requests are taken by staff")
 
 	require.Equal(t, http.StatusNotFound, s.get("/p/jeongeup/nowhere/requests/new").StatusCode)
 	again := s.get("/p/jeongeup/library/requests")

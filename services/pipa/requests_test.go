@@ -202,7 +202,7 @@ func TestRequestIntakeRules(t *testing.T) {
 	s.load("jeongeup-library.yaml")
 	cl := s.requests()
 	staff := s.as(auth.RoleHandler, libraryUnit)
-	footage := &requestsv1.Footage{Site: libraryUnit + "/sites/central", CameraLocation: "주차장 출입구",
+	footage := &requestsv1.Footage{Site: libraryUnit + "/sites/central", SiteLocation: "도서관 주차장", CameraLocation: "주차장 출입구",
 		StartTime: timestamppb.New(time.Now().Add(-26 * time.Hour)), EndTime: timestamppb.New(time.Now().Add(-25 * time.Hour)),
 		RequesterAppears: true}
 	child := &requestsv1.Person{Name: "김아동", BirthDate: "2016-03-01"}
@@ -235,10 +235,13 @@ func TestRequestIntakeRules(t *testing.T) {
 		{"access without items", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen()},
 			"request.access_items", "DEC-41-1"},
 		{"footage of someone else", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
-			Purpose: "분실물 확인", Footage: &requestsv1.Footage{Site: footage.Site, CameraLocation: "주차장",
+			Purpose: "분실물 확인", Footage: &requestsv1.Footage{Site: footage.Site, SiteLocation: "도서관 주차장", CameraLocation: "주차장",
 				StartTime: footage.StartTime, EndTime: footage.EndTime}}, "request.footage.requester_appears", "STD-44-1"},
 		{"suspension of public CCTV", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: citizen(),
 			Details: "촬영 중지", Footage: footage}, "request.type", "PIPA-58-2"},
+		{"a location the site does not publish", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
+			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: footage.Site, SiteLocation: "시청 주차장", CameraLocation: "정문",
+				StartTime: footage.StartTime, EndTime: footage.EndTime, RequesterAppears: true}}, "request.footage.site_location", "STD-44-2"},
 		{"a site of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
 			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: "tenants/iksan/units/city/sites/x", CameraLocation: "정문",
 				StartTime: footage.StartTime, EndTime: footage.EndTime, RequesterAppears: true}}, "request.footage.site", "STD-44-2"},
@@ -413,7 +416,7 @@ func TestProvisionToPolice(t *testing.T) {
 			Requester: &requestsv1.Person{Name: "홍길동", Phone: "063-570-0000"}, Purpose: "차량 파손 사건 수사",
 			Provision: &requestsv1.Provision{RequestingBody: "정읍경찰서", OfficerTitle: "경위", Ground: ground,
 				LegalBasis: "형사소송법 제199조제2항, 수사협조의뢰(형사과-1234)", Items: []string{"영상(얼굴, 차량번호)"},
-				Footage: &requestsv1.Footage{Site: libraryUnit + "/sites/central", CameraLocation: "주차장 CH03",
+				Footage: &requestsv1.Footage{Site: libraryUnit + "/sites/central", SiteLocation: "도서관 주차장", CameraLocation: "주차장 CH03",
 					StartTime: timestamppb.New(today.Add(-50 * time.Hour)), EndTime: timestamppb.New(today.Add(-49 * time.Hour))},
 				Form: requestsv1.ProvisionForm_PROVISION_FORM_USB_COPY, PeriodStartDate: today.Format(time.DateOnly),
 				PeriodEndDate: today.AddDate(0, 1, 0).Format(time.DateOnly), DestructionDueDate: today.AddDate(0, 1, 0).Format(time.DateOnly)}}

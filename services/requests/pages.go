@@ -93,7 +93,11 @@ type formPage struct {
 	Scopes      []choice
 }
 
-type siteChoice struct{ ID, Name string }
+// siteChoice is a place a camera can be: a site and one of its published locations (설치위치).
+type siteChoice struct{ ID, Name, Location string }
+
+// Value is the option's value: the site's id and the location, as footageFrom reads them.
+func (c siteChoice) Value() string { return c.ID + "|" + c.Location }
 
 type choice struct{ Value, Label string }
 
@@ -121,6 +125,9 @@ func (f *formPage) In(id, typ, autocomplete string, required bool) input {
 		Autocomplete: autocomplete, Required: required, Errors: f.Errors[id]}
 	if id == "footage_site" && len(f.Sites) == 0 {
 		in.Hint = "설치 장소의 식별자를 적어 주십시오 (예: central)."
+	}
+	if id == "footage_site" && len(f.Sites) > 0 {
+		in.Errors = append(slices.Clone(in.Errors), f.Errors["footage_site_location"]...)
 	}
 	return in
 }
@@ -154,6 +161,7 @@ var formFields = []choice{
 	{"details", "요구 내용"},
 	{"footage", "영상정보 청구 내용"},
 	{"footage_site", "CCTV 설치 장소"},
+	{"footage_site_location", "설치 위치"},
 	{"footage_start_time", "촬영기간 시작"},
 	{"footage_end_time", "촬영기간 끝"},
 	{"footage_camera_location", "카메라 위치"},
@@ -202,6 +210,9 @@ func init() {
 	}
 	for _, t := range slices.Sorted(maps.Keys(typeRules)) {
 		r := typeRules[t]
+		if r.days == 0 {
+			continue // another body's request is taken by staff (CreateProvision), not on this form
+		}
 		typeChoices = append(typeChoices, choice{strings.TrimPrefix(t.String(), "REQUEST_TYPE_"),
 			r.label + " (처리기간 " + strconv.Itoa(r.days) + "일 이내)"})
 	}
@@ -297,7 +308,13 @@ func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*
 			return page, nil
 		}
 		for _, s := range list.GetSites() {
-			sites = append(sites, siteChoice{ID: strings.TrimPrefix(s.GetName(), parent+"/sites/"), Name: s.GetDisplayName()})
+			id := strings.TrimPrefix(s.GetName(), parent+"/sites/")
+			for _, loc := range s.GetLocations() {
+				sites = append(sites, siteChoice{ID: id, Name: s.GetDisplayName(), Location: loc})
+			}
+			if len(s.GetLocations()) == 0 {
+				sites = append(sites, siteChoice{ID: id, Name: s.GetDisplayName()})
+			}
 		}
 		if token = list.GetNextPageToken(); token == "" {
 			break
@@ -337,7 +354,11 @@ func requestFrom(f url.Values, tenant, unit string) (*requestsv1.Request, map[st
 	errs := map[string][]fieldError{}
 	site, start, end, where := get("footage_site"), get("footage_start_time"), get("footage_end_time"), get("footage_camera_location")
 	if typeRules[typ].cctv || site != "" || start != "" || end != "" || where != "" {
-		ft := &requestsv1.Footage{CameraLocation: where, RequesterAppears: f.Get("footage_requester_appears") != ""}
+		ft := &requestsv1.Footage{CameraLocation: where, RequesterAppears: f.Get("footage_requester_appears") != "",
+			SiteLocation: get("footage_site_location")}
+		if id, loc, chosen := strings.Cut(site, "|"); chosen { // a site and location from the list
+			site, ft.SiteLocation = id, loc
+		}
 		if site != "" {
 			ft.Site = "tenants/" + tenant + "/units/" + unit + "/sites/" + site
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,8 +186,14 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 			vs.Add(field+".site", "STD-44-2", "no such site: %s", f.GetSite())
 		} else if err != nil {
 			return nil, err
-		} else if r.GetType() == requestsv1.RequestType_REQUEST_TYPE_SUSPENSION && publicCameras(site) {
-			vs.Add("request.type", "PIPA-58-2", "suspension of processing (처리정지) does not apply to fixed CCTV in public places; ask for access, an existence check or deletion instead")
+		} else {
+			// STD-44-2: the camera's place, as the site publishes its locations.
+			if locs := site.GetLocations(); len(locs) > 0 && !slices.Contains(locs, f.GetSiteLocation()) {
+				vs.Add(field+".site_location", "STD-44-2", "name where the camera is, one of the site's locations: %s", strings.Join(locs, ", "))
+			}
+			if r.GetType() == requestsv1.RequestType_REQUEST_TYPE_SUSPENSION && publicCameras(site) {
+				vs.Add("request.type", "PIPA-58-2", "suspension of processing (처리정지) does not apply to fixed CCTV in public places; ask for access, an existence check or deletion instead")
+			}
 		}
 	}
 	if g, ok := provisionGrounds[r.GetProvision().GetGround()]; ok && g.publicOnly {

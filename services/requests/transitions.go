@@ -194,7 +194,8 @@ func subjectMatter(rec *pg.Record) string {
 		}
 	}
 	if f != nil {
-		return fmt.Sprintf("%s %s %s ~ %s (%s)", f.GetSite()[strings.LastIndex(f.GetSite(), "/")+1:], f.GetCameraLocation(),
+		return fmt.Sprintf("%s %s %s %s ~ %s (%s)", f.GetSite()[strings.LastIndex(f.GetSite(), "/")+1:],
+			f.GetSiteLocation(), f.GetCameraLocation(),
 			f.GetStartTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04"),
 			f.GetEndTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04"), label)
 	}

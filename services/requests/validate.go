@@ -198,6 +198,7 @@ func validateFootage(vs *apierr.Violations, field string, f *requestsv1.Footage,
 		vs.Add(field+".end_time", "C-12-Q2", "a request covers at most 7 days of footage: name the minimal segment")
 	}
 	checkTextN(vs, field+".camera_location", f.GetCameraLocation(), true, maxLine)
+	checkTextN(vs, field+".site_location", f.GetSiteLocation(), false, maxLine)
 	if own && !f.GetRequesterAppears() {
 		vs.Add(field+".requester_appears", "STD-44-1",
 			"a data subject may ask only for footage showing themselves; footage of someone else is a third-party provision (C-12-Q2)")

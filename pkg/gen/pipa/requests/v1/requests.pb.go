@@ -1113,8 +1113,11 @@ type Footage struct {
 	CameraLocation string `protobuf:"bytes,4,opt,name=camera_location,json=cameraLocation,proto3" json:"camera_location,omitempty"`
 	// The requester appears in the footage (STD-44-1); must be true for CCTV requests.
 	RequesterAppears bool `protobuf:"varint,5,opt,name=requester_appears,json=requesterAppears,proto3" json:"requester_appears,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// 설치위치: which of the site's published locations (the registry's Site.locations) the camera
+	// is at; camera_location then says where exactly. Required when the site lists locations.
+	SiteLocation  string `protobuf:"bytes,6,opt,name=site_location,json=siteLocation,proto3" json:"site_location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Footage) Reset() {
@@ -1180,6 +1183,13 @@ func (x *Footage) GetRequesterAppears() bool {
 		return x.RequesterAppears
 	}
 	return false
+}
+
+func (x *Footage) GetSiteLocation() string {
+	if x != nil {
+		return x.SiteLocation
+	}
+	return ""
 }
 
 type Verification struct {
@@ -3552,14 +3562,15 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\frelationship\x18\x02 \x01(\tR\frelationship\x123\n" +
 	"\x05scope\x18\x03 \x03(\x0e2\x1d.pipa.requests.v1.RequestTypeR\x05scope\x12!\n" +
 	"\fgranted_date\x18\x04 \x01(\tR\vgrantedDate\x12'\n" +
-	"\x0fbusiness_number\x18\x05 \x01(\tR\x0ebusinessNumber\"\xe5\x01\n" +
+	"\x0fbusiness_number\x18\x05 \x01(\tR\x0ebusinessNumber\"\x8a\x02\n" +
 	"\aFootage\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x129\n" +
 	"\n" +
 	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12'\n" +
 	"\x0fcamera_location\x18\x04 \x01(\tR\x0ecameraLocation\x12+\n" +
-	"\x11requester_appears\x18\x05 \x01(\bR\x10requesterAppears\"\xe7\x01\n" +
+	"\x11requester_appears\x18\x05 \x01(\bR\x10requesterAppears\x12#\n" +
+	"\rsite_location\x18\x06 \x01(\tR\fsiteLocation\"\xe7\x01\n" +
 	"\fVerification\x12<\n" +
 	"\x06method\x18\x01 \x01(\x0e2$.pipa.requests.v1.VerificationMethodR\x06method\x12\x1f\n" +
 	"\vverified_by\x18\x02 \x01(\tR\n" +
