@@ -2,19 +2,22 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BIN := $(CURDIR)/.bin
-TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
+TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 kustomize
 TOOL_PKGS := github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
-	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
+	sigs.k8s.io/kustomize/kustomize/v5
 SERVICES := $(notdir $(wildcard proto/pipa/*))
+OVERLAYS := deploy/k8s/overlays/monolithic deploy/k8s/overlays/microservices
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 
-.PHONY: all build generate lint check-generated test bench run db db-stop tools clean
+.PHONY: all build generate lint check-generated manifests test bench run db db-stop tools clean
 
 all: build
 
-$(BIN)/.stamp: deploy/tools/go.mod deploy/tools/go.sum
+# Also on the Makefile, which names the tools (TOOL_PKGS).
+$(BIN)/.stamp: deploy/tools/go.mod deploy/tools/go.sum Makefile
 	cd deploy/tools && GOWORK=off go build -o $(BIN)/ $(TOOL_PKGS)
 	touch $@
 
@@ -41,6 +44,10 @@ check-generated: generate
 	@git diff --exit-code --stat -- pkg/gen || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- pkg/gen)" || { git ls-files --others --exclude-standard -- pkg/gen; echo "generated code is not committed: run make generate and commit"; exit 1; }
 
+## manifests: build both Kubernetes overlays of deploy/k8s to stdout, failing on any error.
+manifests: tools
+	@for o in $(OVERLAYS); do printf -- '---\n# %s\n' $$o; $(BIN)/kustomize build $$o || exit 1; done
+
 build:
 	go build -o $(BIN)/pipa ./services/pipa
 
@@ -51,8 +58,10 @@ db:
 db-stop:
 	@deploy/dev/postgres.sh stop
 
-## test: every test of every module against a real PostgreSQL (private one when DATABASE_URL is unset).
+## test: every test of every module against a real PostgreSQL (private one when DATABASE_URL is unset),
+## after the generated code, the linters and the Kubernetes manifests (built, not printed).
 test: check-generated lint
+	$(MAKE) -s manifests >/dev/null
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
 
