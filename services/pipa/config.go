@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
@@ -45,6 +47,8 @@ type config struct {
 	serviceTokenFile string
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
 	retentionClock func() time.Time
+	// spans also receive every span of the process; tests only, no flag.
+	spans sdktrace.SpanProcessor
 }
 
 func env(name, def string) string {

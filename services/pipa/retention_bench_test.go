@@ -42,6 +42,7 @@ func BenchmarkSweep1M(b *testing.B) {
 	f, err := tenantfile.Parse([]byte(benchTenant(units)), "bench.yaml")
 	require.NoError(b, err)
 	require.NoError(b, importFile(s.admin(), s.cl, f, time.Now()))
+	retentionStarted(b, s)
 	cl := s.retention()
 	today := retentionToday(b)
 	first := today.AddDate(0, 0, -perUnit-31) // the oldest recording day; the newest is 31 days old
@@ -166,13 +167,20 @@ func BenchmarkSweep1M(b *testing.B) {
 
 func benchUnit(u int) string { return fmt.Sprintf("tenants/bench/units/u%03d", u) }
 
-// benchTenant is a tenant file of n units with one 30-day CCTV site each.
+// benchTenant is a tenant file of n units with one 30-day CCTV site each, and its CCTV manager,
+// who answers for the automatic deletions' records.
 func benchTenant(n int) string {
 	var b strings.Builder
 	b.WriteString("tenant:\n  id: bench\n  displayName: 벤치시\n  kind: TENANT_KIND_LOCAL_GOVERNMENT\n  publicInstitution: true\nunits:\n")
 	for u := range n {
 		fmt.Fprintf(&b, `  - id: u%03d
     displayName: 시설 %d
+    officers:
+      - id: manager
+        displayName: 관리자
+        title: 주무관
+        phone: 000-000-0000
+        roles: [OFFICER_ROLE_CCTV_MANAGER]
     sites:
       - id: gate
         displayName: 정문
@@ -180,6 +188,7 @@ func benchTenant(n int) string {
         purposes: [{description: 시설 안전 및 화재 예방, ground: CCTV_GROUND_FACILITY_SAFETY}]
         recordingHours: 24시간
         retentionDays: 30
+        manager: officers/manager
 `, u, u)
 	}
 	return b.String()

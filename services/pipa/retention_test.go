@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -103,6 +105,7 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	clock := &testClock{}
 	s := startStack(t, withRetentionClock(clock))
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager := s.as(auth.RoleManager, libraryUnit)
 	today := retentionToday(t)
@@ -124,13 +127,23 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	require.Equal(t, libraryUnit+"/rules/cctv-central", rule.GetName())
 	require.EqualValues(t, 30, rule.GetPeriodDays(), "a site's period is its retention days in the registry, not the client's 90")
 
+	// The recorder already holds the 30 days before the rule: they are items too, so that their
+	// deletion is recorded (STD-42-2, STD-10-3); none is due yet.
+	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Zero(t, res.GetDestroyed())
+	kept, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "retained"})
+	require.NoError(t, err)
+	require.Len(t, kept.GetItems(), 30)
+	require.Equal(t, today.AddDate(0, 0, -71).Format(time.DateOnly), kept.GetItems()[0].GetRecordingDate())
+
 	// Yesterday at 01:00: recording days from the rule's first day are items; those 31 days old
 	// or more are destroyed.
 	yesterday := today.AddDate(0, 0, -1)
 	clock.set(yesterday.Add(time.Hour))
-	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
+	res, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
-	require.EqualValues(t, 10, res.GetDestroyed(), "days -41 … -32 of today are past their 30 days")
+	require.EqualValues(t, 40, res.GetDestroyed(), "days -71 … -32 of today are past their 30 days")
 	day31, day30 := itemOn(t, cl, manager, yesterday.AddDate(0, 0, -31)), itemOn(t, cl, manager, yesterday.AddDate(0, 0, -30))
 	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DESTROYED, day31.GetState(), "day 31 is destroyed")
 	require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, day30.GetState(), "day 30 is kept")
@@ -140,12 +153,12 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	e, err := led.GetEntry(manager, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/" + itoa(day31.GetLedgerIndex())})
 	require.NoError(t, err)
 	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, e.GetKind())
-	first := today.AddDate(0, 0, -41).Format(time.DateOnly)
-	require.Equal(t, "중앙도서관 녹화분 "+first+"~"+day31.GetRecordingDate()+" (10일)", e.GetFileName())
+	first := today.AddDate(0, 0, -71).Format(time.DateOnly)
+	require.Equal(t, "중앙도서관 녹화분 "+first+"~"+day31.GetRecordingDate()+" (40일)", e.GetFileName())
 	require.Equal(t, "매일 00시 보관기간 경과분 자동 덮어쓰기", e.GetAutoDeleteCycle(), "STD-42-2: the cycle")
 	require.WithinDuration(t, yesterday.Add(time.Hour), e.GetAutoDeleteCheckedTime().AsTime(), 0, "STD-42-2: when it was checked")
 	require.Equal(t, "영구삭제(덮어쓰기, 복구 불가)", e.GetDestructionMethod())
-	require.Equal(t, "자동 삭제 점검 (pipa retention)", e.GetHandler())
+	require.Equal(t, "소장 송현숙 (자동 삭제 점검)", e.GetHandler(), "STD-42-2 3: the site's CCTV manager, whose check it is")
 
 	// The same sweep again destroys and records nothing more.
 	res, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
@@ -180,14 +193,14 @@ func TestRetentionCCTV30Days(t *testing.T) {
 
 	// Over REST: the destroyed items, each with its entry's index.
 	page = body(t, s.get("/v1/"+libraryUnit+"/items?state=destroyed&pageSize=100", "Authorization", "Bearer "+s.token(auth.RoleAuditor, libraryUnit)))
-	require.Equal(t, 11, strings.Count(page, `"state":"ITEM_STATE_DESTROYED"`), page)
+	require.Equal(t, 41, strings.Count(page, `"state":"ITEM_STATE_DESTROYED"`), page)
 
 	// A deleted rule takes no new days, but what it keeps is still destroyed when due (PIPA-21-1).
 	_, err = cl.DeleteRule(manager, &retentionv1.DeleteRuleRequest{Name: rule.GetName()})
 	require.NoError(t, err)
 	_, err = cl.GetRule(manager, &retentionv1.GetRuleRequest{Name: rule.GetName()})
 	require.Equal(t, codes.NotFound, status.Code(err))
-	kept, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "retained"})
+	kept, err = cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "retained"})
 	require.NoError(t, err)
 	require.Len(t, kept.GetItems(), 30, "the last 30 days are still kept, and will be destroyed")
 }
@@ -203,6 +216,58 @@ func destructions(t *testing.T, s *stack) []*ledgerv1.Entry {
 	return list.GetEntries()
 }
 
+// A recording system confirms a deletion it made (STD-42-2): the time it states must be valid,
+// not before the day was due and not in the future, or it is refused naming deletion_time and
+// the rule; the record names the site's CCTV manager as its official. A batch the ledger refuses
+// for good is not left half destroyed: its days are kept and due again, the refusal counted.
+func TestRetentionConfirmDeletion(t *testing.T) {
+	clock := &testClock{}
+	s := startStack(t, withRetentionClock(clock))
+	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
+	cl := s.retention()
+	manager := s.as(auth.RoleManager, libraryUnit)
+	recorder := s.as(auth.RoleService, "tenants/jeongeup")
+	today := retentionToday(t)
+	clock.set(today.AddDate(0, 0, -41).Add(time.Hour))
+	_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
+	require.NoError(t, err)
+
+	// An hour ahead of the ledger's clock, the sweep's DESTRUCTION entry is refused for good.
+	clock.set(time.Now().Add(time.Hour))
+	_, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
+	_, reason, _ := reasonOf(t, err)
+	require.Equal(t, "LEDGER_REFUSED", reason)
+	due, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "due", PageSize: 500})
+	require.NoError(t, err)
+	require.NotEmpty(t, due.GetItems())
+	for _, it := range due.GetItems() {
+		require.Zero(t, it.GetLedgerIndex(), "kept, to be destroyed and recorded again")
+	}
+	require.Regexp(t, `pipa_retention_ledger_refused_total\{kind="DESTRUCTION",[^}]*tenant="jeongeup"\} 1\n`, body(t, s.get("/metrics")))
+
+	clock.set(today.AddDate(0, 0, -1).Add(time.Hour))
+	_, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	// Today the day recorded 31 days ago is due, and not yet swept.
+	clock.set(today.Add(time.Hour))
+	day := itemOn(t, cl, manager, today.AddDate(0, 0, -31))
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DUE, day.GetState())
+	for _, bad := range []*timestamppb.Timestamp{{Seconds: -1 << 40}, timestamppb.New(today.Add(-time.Minute)), timestamppb.New(time.Now().Add(2 * time.Hour))} {
+		_, err = cl.ConfirmDeletion(recorder, &retentionv1.ConfirmDeletionRequest{Name: day.GetName(), DeletionTime: bad})
+		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+		require.Equal(t, "STD-42-2", findViolation(t, err, "deletion_time").GetReason())
+	}
+	deleted := today.Add(30 * time.Minute)
+	done, err := cl.ConfirmDeletion(recorder, &retentionv1.ConfirmDeletionRequest{Name: day.GetName(), DeletionTime: timestamppb.New(deleted)})
+	require.NoError(t, err)
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DESTROYED, done.GetState())
+	e, err := s.ledger().GetEntry(manager, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/" + itoa(done.GetLedgerIndex())})
+	require.NoError(t, err)
+	require.WithinDuration(t, deleted, e.GetOccurTime().AsTime(), 0)
+	require.Equal(t, "소장 송현숙 (자동 삭제 점검)", e.GetHandler())
+}
+
 // A legal hold on an hour of a site keeps that recording day past its period (PIPA-21-1): the
 // sweep leaves it HELD, says which holds it checked, and refuses the recording system's deletion
 // of it. Once the hold is released (who, when, why recorded), the next sweep destroys it.
@@ -210,6 +275,7 @@ func TestRetentionHold(t *testing.T) {
 	clock := &testClock{}
 	s := startStack(t, withRetentionClock(clock))
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager := s.as(auth.RoleManager, libraryUnit)
 	today := retentionToday(t)
@@ -228,7 +294,7 @@ func TestRetentionHold(t *testing.T) {
 	clock.set(today.AddDate(0, 0, -1).Add(time.Hour))
 	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
-	require.EqualValues(t, 9, res.GetDestroyed())
+	require.EqualValues(t, 39, res.GetDestroyed(), "days -71 … -32 but the held one")
 	require.EqualValues(t, 1, res.GetHeld())
 	require.Equal(t, []string{hold.GetName()}, res.GetHoldsChecked(), "the sweep records the holds it checked")
 	held := itemOn(t, cl, manager, heldDay)
@@ -266,15 +332,31 @@ func TestRetentionHold(t *testing.T) {
 	held = itemOn(t, cl, manager, heldDay)
 	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DESTROYED, held.GetState())
 	require.Empty(t, held.GetHolds())
+
+	// An auditor reads each sweep's record, newest first, with the holds it checked.
+	page := body(t, s.get("/v1/"+libraryUnit+"/sweeps?pageSize=1", "Authorization", "Bearer "+s.token(auth.RoleAuditor, libraryUnit)))
+	var sweeps retentionv1.ListSweepsResponse
+	require.NoError(t, protojson.Unmarshal([]byte(page), &sweeps), page)
+	require.Len(t, sweeps.GetSweeps(), 1)
+	require.EqualValues(t, 2, sweeps.GetSweeps()[0].GetDestroyed())
+	require.Empty(t, sweeps.GetSweeps()[0].GetHoldsChecked())
+	older, err := cl.ListSweeps(s.as(auth.RoleAuditor, libraryUnit), &retentionv1.ListSweepsRequest{Parent: libraryUnit,
+		PageToken: sweeps.GetNextPageToken()})
+	require.NoError(t, err)
+	require.Len(t, older.GetSweeps(), 1)
+	require.EqualValues(t, 1, older.GetSweeps()[0].GetHeld())
+	require.Equal(t, []string{hold.GetName()}, older.GetSweeps()[0].GetHoldsChecked())
+	require.WithinDuration(t, today.AddDate(0, 0, -1).Add(time.Hour), older.GetSweeps()[0].GetSweepTime().AsTime(), 0)
 }
 
 // Two sweepers on one unit at once — two SweepUnit calls and the sweep's River job — destroy each
-// of 1,070 due recording days exactly once: every item once, in exactly one DESTRUCTION entry
+// of 1,100 due recording days exactly once: every item once, in exactly one DESTRUCTION entry
 // per batch, each appended once (STD-42-2).
 func TestRetentionConcurrentSweeps(t *testing.T) {
 	clock := &testClock{}
 	s := startStack(t, withRetentionClock(clock))
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager := s.as(auth.RoleManager, libraryUnit)
 	today := retentionToday(t)
@@ -302,14 +384,14 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	var destroyed, batches, kept int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 4), count(DISTINCT ledger_index),
 		count(*) FILTER (WHERE status <> 4) FROM retention.items`).Scan(&destroyed, &batches, &kept))
-	require.EqualValues(t, 1070, destroyed, "every due day: -1100 … -31")
+	require.EqualValues(t, 1100, destroyed, "every due day: -1130 … -31, the rule's first day less its 30 days first")
 	require.EqualValues(t, 30, kept, "the last 30 days are kept")
-	require.LessOrEqual(t, results[0].GetDestroyed()+results[1].GetDestroyed(), int64(1070))
+	require.LessOrEqual(t, results[0].GetDestroyed()+results[1].GetDestroyed(), int64(1100))
 	t.Logf("the two calls destroyed %d and %d items, the job the rest", results[0].GetDestroyed(), results[1].GetDestroyed())
 	var total, sweeps int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT sum(destroyed), count(*) FROM retention.sweeps`).Scan(&total, &sweeps))
 	require.EqualValues(t, 3, sweeps, "each sweeper recorded its sweep")
-	require.EqualValues(t, 1070, total, "what each sweeper says it destroyed adds up to each item once")
+	require.EqualValues(t, 1100, total, "what each sweeper says it destroyed adds up to each item once")
 	entries := destructions(t, s)
 	require.Len(t, entries, int(batches), "one entry per batch, none twice")
 	var outbox int64
@@ -326,6 +408,21 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	for _, e := range entries {
 		require.Contains(t, e.GetFileName(), "("+itoa(int64(per[e.GetIndex()]))+"일)", e.GetFileName())
 	}
+}
+
+// retentionStarted waits for the jobs the retention service runs when it starts (RunOnStart): the
+// sweep of every unit, the copy reminders and the C-9 check, so that none runs at a time a test
+// sets later.
+func retentionStarted(t testing.TB, s *stack) {
+	t.Helper()
+	db := s.db()
+	kinds := []string{retention.SweepAllArgs{}.Kind(), retention.RemindCopiesArgs{}.Kind(), retention.CheckCopiesArgs{}.Kind()}
+	require.Eventually(t, func() bool {
+		var n int
+		err := db.QueryRow(context.Background(), `SELECT count(DISTINCT kind) FROM retention.river_job
+			WHERE kind = ANY($1) AND state = 'completed'`, kinds).Scan(&n)
+		return err == nil && n == len(kinds)
+	}, 30*time.Second, 20*time.Millisecond, "the start-up jobs run")
 }
 
 // enqueue inserts a retention job as another replica would; the stack's own River client works it.
@@ -381,12 +478,14 @@ func closedRequest(t *testing.T, s *stack) *requestsv1.Request {
 // request and of a ledger entry; only the CPO approves it and confirms its result (STD-10-4), a
 // manager is refused naming the rule; completion erases the request's personal fields (through
 // the request service) and the entry's (the ledger's redaction), appends one DESTRUCTION entry
-// per rule, and issues the 별지5 rows and a certificate whose signature verifies and whose
-// indexes are the ledger's DESTRUCTION entries.
+// per rule, and issues the 별지5 rows and a certificate that commits to the ledger's DESTRUCTION
+// entries (index and leaf hash) and verifies with the tenant's key as served publicly, named with
+// the ledgers' origin host.
 func TestRetentionPlan(t *testing.T) {
 	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
+	s := startStack(t, withRetentionClock(clock), func(c *config) { c.ledgerOrigin = "ledger.jeongeup.go.kr" })
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager, cpo := s.as(auth.RoleManager, libraryUnit), s.as(auth.RoleCPO, libraryUnit)
 	clock.set(time.Now().Add(-time.Hour))
@@ -498,9 +597,18 @@ func TestRetentionPlan(t *testing.T) {
 		require.Equal(t, time.Now().In(seoul(t)).Format(time.DateOnly), rec.GetDestroyed())
 	}
 
-	// The certificate: signed by the tenant's key, listing every item with its entry's index.
+	// The certificate: signed by the tenant's key, which anyone reads without a token, listing
+	// each DESTRUCTION entry with its leaf hash and every item with its entry's index.
 	c := done.GetCertificate()
-	verifier, err := note.NewVerifier(c.GetVerifierKey())
+	resp := s.get("/v1/public/tenants/jeongeup/retention/key")
+	page := body(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, page)
+	var key retentionv1.CertificateKey
+	require.NoError(t, protojson.Unmarshal([]byte(page), &key))
+	require.Equal(t, c.GetVerifierKey(), key.GetVerifierKey())
+	require.True(t, strings.HasPrefix(key.GetVerifierKey(), "ledger.jeongeup.go.kr/tenants/jeongeup/retention+"), key.GetVerifierKey())
+	require.Equal(t, http.StatusNotFound, s.get("/v1/public/tenants/seongnam/retention/key").StatusCode, "no certificate, no key")
+	verifier, err := note.NewVerifier(key.GetVerifierKey())
 	require.NoError(t, err)
 	n, err := note.Open([]byte(c.GetNote()), note.VerifierList(verifier))
 	require.NoError(t, err)
@@ -514,6 +622,7 @@ func TestRetentionPlan(t *testing.T) {
 		require.Contains(t, n.Text, "item "+name+" entry "+itoa(it.GetLedgerIndex())+" ")
 		e, err := led.GetEntry(handler, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/" + itoa(it.GetLedgerIndex())})
 		require.NoError(t, err)
+		require.Contains(t, n.Text, "\nentry "+itoa(e.GetIndex())+" leaf-hash "+base64.StdEncoding.EncodeToString(e.GetLeafHash())+"\n")
 		require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, e.GetKind())
 		require.Equal(t, plan.GetName(), e.GetPlan())
 		require.Equal(t, "주무관 송승학", e.GetHandler())
@@ -522,10 +631,206 @@ func TestRetentionPlan(t *testing.T) {
 	_, err = note.Open([]byte(tampered), note.VerifierList(verifier))
 	require.Error(t, err, "an altered certificate does not verify")
 
+	// Listed, plans come in their basic view; GetPlan has the certificate and the records.
+	list, err := cl.ListPlans(s.as(auth.RoleAuditor, libraryUnit), &retentionv1.ListPlansRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Len(t, list.GetPlans(), 1)
+	require.Equal(t, retentionv1.PlanState_PLAN_STATE_COMPLETED, list.GetPlans()[0].GetState())
+	require.Nil(t, list.GetPlans()[0].GetCertificate())
+	require.Empty(t, list.GetPlans()[0].GetRecords())
+
 	// Completing again is refused; the plan stays as it was.
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "파쇄", DestroyedBy: "x"})
 	_, reason, _ = reasonOf(t, err)
 	require.Equal(t, "PLAN_COMPLETED", reason)
+}
+
+const officeUnit = "tenants/seongnam/units/library-office"
+
+// filePlan makes, in Seongnam's library office, a rule destroyed by plan for each of its two
+// member files (STD-55) with two items each past their two years, and the plan a sweep proposes.
+func filePlan(t *testing.T, s *stack, clock *testClock) (*retentionv1.Plan, []*retentionv1.Item) {
+	t.Helper()
+	cl := s.retention()
+	manager := s.as(auth.RoleManager, officeUnit)
+	clock.set(time.Now().Add(-time.Hour))
+	var items []*retentionv1.Item
+	for _, f := range []string{"homepage-members", "library-members"} {
+		r, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: officeUnit, RuleId: f, Rule: &retentionv1.Rule{
+			DisplayName: f + " 회원정보", Target: retentionv1.RuleTarget_RULE_TARGET_FILE, Resource: officeUnit + "/files/" + f,
+			PeriodDays: 730, ClockStart: retentionv1.ClockStart_CLOCK_START_CONSENT, Action: retentionv1.Action_ACTION_PLAN,
+			Method: "영구삭제(복구 불가)"}})
+		require.NoError(t, err)
+		for _, half := range []string{"상반기", "하반기"} {
+			it, err := cl.CreateItem(manager, &retentionv1.CreateItemRequest{Parent: officeUnit, Item: &retentionv1.Item{
+				Rule: r.GetName(), Description: "3년 전 " + half + " 탈퇴 회원", ClockStartTime: timestamppb.New(time.Now().AddDate(-3, 0, 0))}})
+			require.NoError(t, err)
+			items = append(items, it)
+		}
+	}
+	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: officeUnit})
+	require.NoError(t, err)
+	require.EqualValues(t, 4, res.GetPlanned())
+	plan, err := cl.GetPlan(manager, &retentionv1.GetPlanRequest{Name: res.GetPlans()[0]})
+	require.NoError(t, err)
+	return plan, items
+}
+
+// PIPA-21-1: an item that comes under a legal hold after its plan was approved is never
+// destroyed, nor silently dropped: completion is refused naming it (ITEMS_HELD) and changes
+// nothing, until the CPO asks to leave the held items out. Two such completions at once, with
+// the etag read before either, both answer the completed plan, and each rule's DESTRUCTION entry
+// is appended once.
+func TestRetentionPlanHoldsAndConcurrentCompletions(t *testing.T) {
+	clock := &testClock{}
+	s := startStack(t, withRetentionClock(clock))
+	s.load("seongnam-library.yaml")
+	retentionStarted(t, s)
+	cl := s.retention()
+	manager, cpo := s.as(auth.RoleManager, officeUnit), s.as(auth.RoleCPO, officeUnit)
+	plan, items := filePlan(t, s, clock)
+	plan, err := cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
+	require.NoError(t, err)
+	hold, err := cl.CreateHold(manager, &retentionv1.CreateHoldRequest{Parent: officeUnit, Hold: &retentionv1.Hold{
+		File: officeUnit + "/files/library-members", Reason: "행정심판 청구(2026-123)에 따른 보존", Custodian: "정보통신과",
+		ReviewDate: time.Now().AddDate(0, 1, 0).Format(time.DateOnly)}})
+	require.NoError(t, err)
+
+	clock.set(time.Now())
+	complete := &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제(복구 불가)", DestroyedBy: "주무관 김정보", Etag: plan.GetEtag()}
+	_, err = cl.CompletePlan(cpo, complete)
+	code, reason, _ := reasonOf(t, err)
+	require.Equal(t, codes.FailedPrecondition, code)
+	require.Equal(t, "ITEMS_HELD", reason)
+	require.Equal(t, "PIPA-21-1", errorRule(t, err))
+	for _, it := range items[2:] {
+		require.Contains(t, status.Convert(err).Message(), it.GetName()+" ("+hold.GetName()+")")
+	}
+	got, err := cl.GetPlan(cpo, &retentionv1.GetPlanRequest{Name: plan.GetName()})
+	require.NoError(t, err)
+	require.Equal(t, plan.GetEtag(), got.GetEtag(), "refused, the plan is as it was")
+	require.Len(t, got.GetItems(), 4)
+
+	complete.ExcludeHeldItems = true
+	var wg sync.WaitGroup
+	done := make([]*retentionv1.Plan, 2)
+	errs := make([]error, 2)
+	for i := range done {
+		wg.Go(func() { done[i], errs[i] = cl.CompletePlan(cpo, complete) })
+	}
+	wg.Wait()
+	for i := range done {
+		require.NoError(t, errs[i])
+		require.Equal(t, retentionv1.PlanState_PLAN_STATE_COMPLETED, done[i].GetState())
+		require.ElementsMatch(t, []string{items[0].GetName(), items[1].GetName()}, done[i].GetItems())
+	}
+	list, err := s.ledger().ListEntries(s.as(auth.RoleAuditor, officeUnit), &ledgerv1.ListEntriesRequest{Parent: officeUnit,
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION})
+	require.NoError(t, err)
+	require.Len(t, list.GetEntries(), 1, "one DESTRUCTION entry for the one rule left, appended once")
+	require.Equal(t, "homepage-members 회원정보 2건", list.GetEntries()[0].GetFileName())
+	for _, it := range items[2:] {
+		got, err := cl.GetItem(manager, &retentionv1.GetItemRequest{Name: it.GetName()})
+		require.NoError(t, err)
+		require.Equal(t, retentionv1.ItemState_ITEM_STATE_HELD, got.GetState())
+		require.Empty(t, got.GetPlan())
+	}
+}
+
+// A completion cut short is finished by repeating it with the same values, even with the etag
+// read before it started (it changed the plan); a completion whose answer was lost gets the
+// completed plan. A period lengthened after the plan was made keeps its items out of it.
+func TestRetentionPlanResumes(t *testing.T) {
+	clock := &testClock{}
+	s := startStack(t, withRetentionClock(clock))
+	s.load("seongnam-library.yaml")
+	retentionStarted(t, s)
+	cl := s.retention()
+	manager, cpo := s.as(auth.RoleManager, officeUnit), s.as(auth.RoleCPO, officeUnit)
+	plan, items := filePlan(t, s, clock)
+	plan, err := cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
+	require.NoError(t, err)
+	_, err = cl.UpdateRule(manager, &retentionv1.UpdateRuleRequest{Rule: &retentionv1.Rule{Name: officeUnit + "/rules/homepage-members",
+		PeriodDays: 3650}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"period_days"}}})
+	require.NoError(t, err)
+	for _, it := range items[:2] {
+		got, err := cl.GetItem(manager, &retentionv1.GetItemRequest{Name: it.GetName()})
+		require.NoError(t, err)
+		require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, got.GetState(), "kept for the new period (PIPA-21-1)")
+		require.Empty(t, got.GetPlan())
+	}
+
+	// The first step of a completion was recorded, then the call was cut short.
+	when := time.Now().Add(-time.Minute).Truncate(time.Second)
+	_, err = s.db().Exec(context.Background(), `UPDATE retention.plans SET revision = revision + 1,
+		doc = doc || jsonb_build_object('method', '영구삭제(복구 불가)', 'destroyedBy', '주무관 김정보', 'destructionTime', $2::text)
+		WHERE tenant_id = 'seongnam' AND plan_id = $1`, plan.GetName()[strings.LastIndex(plan.GetName(), "/")+1:], when.UTC().Format(time.RFC3339))
+	require.NoError(t, err)
+	clock.set(time.Now())
+	complete := &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제(복구 불가)", DestroyedBy: "주무관 김정보", Etag: plan.GetEtag()}
+	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "파쇄", DestroyedBy: "주무관 김정보", Etag: plan.GetEtag()})
+	_, reason, _ := reasonOf(t, err)
+	require.Equal(t, "COMPLETION_STARTED", reason, "only the values recorded")
+	done, err := cl.CompletePlan(cpo, complete)
+	require.NoError(t, err)
+	require.Equal(t, retentionv1.PlanState_PLAN_STATE_COMPLETED, done.GetState())
+	require.WithinDuration(t, when, done.GetDestructionTime().AsTime(), 0)
+	require.ElementsMatch(t, []string{items[2].GetName(), items[3].GetName()}, done.GetItems())
+	again, err := cl.CompletePlan(cpo, complete)
+	require.NoError(t, err, "a retry whose first answer was lost")
+	require.Equal(t, done.GetEtag(), again.GetEtag())
+	require.Equal(t, done.GetCertificate().GetNote(), again.GetCertificate().GetNote())
+}
+
+// PIPA-21-1: the personal fields of ledger entries can be held. An entry that records a request
+// is held by a hold on that request, as the request's own record is; an entry of no request by
+// a hold on the entry itself. Held, neither is planned for destruction.
+func TestRetentionLedgerEntryHolds(t *testing.T) {
+	s := startStack(t)
+	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
+	cl := s.retention()
+	manager := s.as(auth.RoleManager, libraryUnit)
+	closed := closedRequest(t, s)
+	viewing := closed.GetLedger()[0].GetEntry()
+	use, err := s.ledger().AppendEntry(s.as(auth.RoleHandler, libraryUnit), &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: &ledgerv1.Entry{
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_USE, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)), FileName: "정문 CH01",
+		Counterparty: "시설관리팀", CounterpartyOfficer: "주무관 이시설", Purpose: "시설 점검", Form: "현장 열람", Handler: "주무관 송승학",
+		LegalBasis: "개인정보 보호법 제18조 제2항 제2호", Items: []string{"영상"}}})
+	require.NoError(t, err)
+	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "ledger-personal", Rule: &retentionv1.Rule{
+		DisplayName: "관리대장 개인정보", Target: retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES, PeriodDays: 3,
+		ClockStart: retentionv1.ClockStart_CLOCK_START_COLLECTION, Action: retentionv1.Action_ACTION_PLAN, Method: "개인정보 영구삭제"}})
+	require.NoError(t, err)
+	var items []*retentionv1.Item
+	for _, e := range []string{viewing, use.GetName()} {
+		it, err := cl.CreateItem(manager, &retentionv1.CreateItemRequest{Parent: libraryUnit, Item: &retentionv1.Item{
+			Rule: rule.GetName(), Resource: e, ClockStartTime: timestamppb.New(time.Now().AddDate(0, 0, -10))}})
+		require.NoError(t, err)
+		items = append(items, it)
+	}
+	hold := func(h *retentionv1.Hold) (*retentionv1.Hold, error) {
+		h.Reason, h.Custodian, h.ReviewDate = "감사원 감사 자료 보존 요청", "주무관 송승학", time.Now().AddDate(0, 1, 0).Format(time.DateOnly)
+		return cl.CreateHold(manager, &retentionv1.CreateHoldRequest{Parent: libraryUnit, Hold: h})
+	}
+	_, err = hold(&retentionv1.Hold{LedgerEntry: viewing})
+	require.Equal(t, "PIPA-21-1", findViolation(t, err, "hold.ledger_entry").GetReason(), "an entry of a request is held by its request")
+	byRequest, err := hold(&retentionv1.Hold{Request: closed.GetName()})
+	require.NoError(t, err)
+	byEntry, err := hold(&retentionv1.Hold{LedgerEntry: use.GetName()})
+	require.NoError(t, err)
+	require.Equal(t, use.GetName(), byEntry.GetLedgerEntry())
+
+	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Zero(t, res.GetPlanned())
+	require.EqualValues(t, 2, res.GetHeld())
+	for i, h := range []*retentionv1.Hold{byRequest, byEntry} {
+		got, err := cl.GetItem(manager, &retentionv1.GetItemRequest{Name: items[i].GetName()})
+		require.NoError(t, err)
+		require.Equal(t, retentionv1.ItemState_ITEM_STATE_HELD, got.GetState())
+		require.Equal(t, []string{h.GetName()}, got.GetHolds())
+	}
 }
 
 // errorRule is the LAW.md rule an error's ErrorInfo names.
@@ -541,37 +846,52 @@ func errorRule(t testing.TB, err error) string {
 }
 
 // A copy handed to the police (seed 001 별표3 row 2) is chased (C-9): created by the request
-// service from its PROVISION entry, reminded daily once past its due date and counted overdue,
-// checked in the quarter's review of public recipients' replies, and closed by outcomes each
-// appended as an AMENDMENT that follows the PROVISION entry: extended (with the new period),
-// then destroyed (with the recipient's notice); another one returned.
+// service from its PROVISION entry (a retry after the request_id was forgotten finds it);
+// stated in the ledger by the quarter's check of public recipients' replies, once a quarter;
+// reminded daily once past its due date and counted overdue; and closed by outcomes, each an
+// AMENDMENT that follows the PROVISION entry, appended before the copy changes: extended (to a
+// date not before today, on the recipient's request), then destroyed (with its notice); another
+// one returned, its destruction here recorded by a DESTRUCTION entry after the RETURN. An
+// outcome the ledger refuses leaves the copy as it was, and is counted. Dates follow today.
 func TestRetentionCopies(t *testing.T) {
 	clock := &testClock{}
 	s := startStack(t, withRetentionClock(clock))
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	led := s.ledger()
 	staff := s.as(auth.RoleHandler, libraryUnit)
 	service := s.as(auth.RoleService, auth.ScopeAll)
+	db := s.db()
+	ctx := context.Background()
 	clock.set(time.Now().Add(-time.Minute))
 
-	provision := func() int64 {
+	provision := func() *ledgerv1.Entry {
 		e, err := led.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: policeProvision()})
 		require.NoError(t, err)
-		return e.GetIndex()
+		e, err = led.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: e.GetName()})
+		require.NoError(t, err)
+		return e
 	}
 	p1 := provision()
 	create := &retentionv1.CreateCopyRequest{Parent: libraryUnit, RequestId: "copy-1",
-		Copy: &retentionv1.Copy{ProvisionIndex: p1, PublicRecipient: true}}
+		Copy: &retentionv1.Copy{ProvisionIndex: p1.GetIndex(), PublicRecipient: true, Request: libraryUnit + "/requests/P-2026-000001"}}
 	c, err := cl.CreateCopy(service, create)
 	require.NoError(t, err)
 	require.Equal(t, "정읍경찰서", c.GetRecipient(), "from the PROVISION entry")
-	require.Equal(t, "2026-12-20", c.GetDestructionDueDate())
+	require.Equal(t, p1.GetDestructionDueDate(), c.GetDestructionDueDate())
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, c.GetState())
 	again, err := cl.CreateCopy(service, create)
 	require.NoError(t, err)
 	require.Equal(t, c.GetName(), again.GetName())
-	_, err = cl.CreateCopy(service, &retentionv1.CreateCopyRequest{Parent: libraryUnit, Copy: &retentionv1.Copy{ProvisionIndex: p1}})
+	// Request ids are kept a day (AIP-155); a retry after that finds the copy of its request.
+	_, err = db.Exec(ctx, `DELETE FROM retention.idempotency`)
+	require.NoError(t, err)
+	again, err = cl.CreateCopy(service, create)
+	require.NoError(t, err)
+	require.Equal(t, c.GetName(), again.GetName())
+	_, err = cl.CreateCopy(service, &retentionv1.CreateCopyRequest{Parent: libraryUnit, Copy: &retentionv1.Copy{ProvisionIndex: p1.GetIndex(),
+		Request: libraryUnit + "/requests/P-2026-000002"}})
 	require.Equal(t, codes.AlreadyExists, status.Code(err), "one copy per provision")
 	viewing, err := led.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: &ledgerv1.Entry{
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_USE, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)), FileName: "정문 CH01",
@@ -581,9 +901,35 @@ func TestRetentionCopies(t *testing.T) {
 	_, err = cl.CreateCopy(service, &retentionv1.CreateCopyRequest{Parent: libraryUnit, Copy: &retentionv1.Copy{ProvisionIndex: viewing.GetIndex()}})
 	require.Equal(t, "C-9", violation(t, err).GetReason(), "a copy follows a PROVISION entry")
 
+	// The C-9 check runs daily; the first run of a quarter records which public recipients' copies
+	// are still out, and states each in the ledger, once.
+	waitJob(t, db, enqueue(t, db, retention.CheckCopiesArgs{}))
+	waitJob(t, db, enqueue(t, db, retention.CheckCopiesArgs{}))
+	now := clock.now().In(seoul(t))
+	quarter := fmt.Sprintf("%d-Q%d", now.Year(), (int(now.Month())+2)/3)
+	var out []string
+	require.NoError(t, db.QueryRow(ctx, `SELECT copies_out FROM retention.copy_checks
+		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND quarter = $1`, quarter).Scan(&out))
+	require.Equal(t, []string{c.GetName()}, out)
+	amendments := func(kind ledgerv1.AmendmentKind) []*ledgerv1.Entry {
+		list, err := led.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: libraryLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, PageSize: 100})
+		require.NoError(t, err)
+		var got []*ledgerv1.Entry
+		for _, e := range list.GetEntries() {
+			if e.GetFollows() == p1.GetIndex() && e.GetAmendmentKind() == kind {
+				got = append(got, e)
+			}
+		}
+		return got
+	}
+	checks := amendments(ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS)
+	require.Len(t, checks, 1, "once a quarter")
+	require.Contains(t, checks[0].GetNote(), "C-9 분기 점검("+quarter+"): 정읍경찰서의 파기 결과 회신 미접수")
+
 	// Past its due date, the daily job records one reminder a day.
-	db := s.db()
-	clock.set(time.Date(2026, 12, 22, 10, 0, 0, 0, seoul(t)))
+	due, err := time.ParseInLocation(time.DateOnly, c.GetDestructionDueDate(), seoul(t))
+	require.NoError(t, err)
+	clock.set(due.AddDate(0, 0, 2).Add(10 * time.Hour))
 	waitJob(t, db, enqueue(t, db, retention.RemindCopiesArgs{}))
 	waitJob(t, db, enqueue(t, db, retention.RemindCopiesArgs{}))
 	got, err := cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
@@ -600,14 +946,9 @@ func TestRetentionCopies(t *testing.T) {
 	got, err = cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
 	require.NoError(t, err)
 	require.EqualValues(t, 2, got.GetReminders())
-	// The quarter's check of public recipients' replies lists it as still out (C-9).
-	waitJob(t, db, enqueue(t, db, retention.CheckCopiesArgs{}))
-	var out []string
-	require.NoError(t, db.QueryRow(context.Background(), `SELECT copies_out FROM retention.copy_checks
-		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND quarter = '2026-Q4'`).Scan(&out))
-	require.Equal(t, []string{c.GetName()}, out)
 
 	clock.set(time.Now().Add(-time.Minute))
+	today := clock.now().In(seoul(t))
 	amendment := func(c *retentionv1.Copy) *ledgerv1.Entry {
 		o := c.GetOutcomes()[len(c.GetOutcomes())-1]
 		require.NotZero(t, o.GetLedgerIndex(), "the answer carries the entry's index")
@@ -617,44 +958,82 @@ func TestRetentionCopies(t *testing.T) {
 		require.Equal(t, c.GetProvisionIndex(), e.GetFollows())
 		return e
 	}
-	// An extension later than the current date, with its reason.
-	_, err = cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
-		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED, NewDueDate: "2026-12-01", Reason: "수사 연장"}})
-	require.Equal(t, "C-9", violation(t, err).GetReason())
-	ext, err := cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
-		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED, NewDueDate: "2027-01-31", Reason: "정읍경찰서 수사기간 연장 요청(형사과-3456)"}})
+	// An extension: to a date not before today and later than the current one, with its reason
+	// and the recipient's request (C-9).
+	extend := func(date, evidence string) (*retentionv1.Copy, error) {
+		return cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
+			Kind: retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED, NewDueDate: date, Reason: "수사기간 연장", Evidence: evidence}})
+	}
+	_, err = extend(today.AddDate(0, 0, -1).Format(time.DateOnly), "형사과-3456")
+	require.Equal(t, "C-9", findViolation(t, err, "outcome.new_due_date").GetReason(), "not before today")
+	_, err = extend(today.AddDate(0, 2, 0).Format(time.DateOnly), "")
+	require.Equal(t, "C-9", findViolation(t, err, "outcome.evidence").GetReason())
+	newDue := due.AddDate(0, 2, 0).Format(time.DateOnly)
+	ext, err := extend(newDue, "정읍경찰서 수사기간 연장 요청(형사과-3456)")
 	require.NoError(t, err)
-	require.Equal(t, "2027-01-31", ext.GetDestructionDueDate())
+	require.Equal(t, newDue, ext.GetDestructionDueDate())
 	e := amendment(ext)
 	require.Equal(t, ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION, e.GetAmendmentKind())
-	require.Equal(t, "2026-12-20 ~ 2027-01-31", e.GetPeriod())
+	require.Equal(t, c.GetDestructionDueDate()+" ~ "+newDue, e.GetPeriod())
 
 	// A destruction needs the recipient's notice; refused, nothing changes.
 	_, err = cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
 		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED}})
 	require.Equal(t, "outcome.evidence", violation(t, err).GetField())
 	require.Equal(t, "C-9", violation(t, err).GetReason())
+	destroy := &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(),
+		Outcome: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "정읍경찰서 형사과-4567, 파기 통보"}}
+	// The ledger refuses an entry stamped in its future (a clock gone wrong) for good: the copy
+	// stays out, its outcome undone, and the refusal is counted.
+	clock.set(time.Now().Add(time.Hour))
+	_, err = cl.RecordCopyOutcome(staff, destroy)
+	code, reason, _ := reasonOf(t, err)
+	require.Equal(t, codes.FailedPrecondition, code)
+	require.Equal(t, "LEDGER_REFUSED", reason)
 	got, err = cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
 	require.NoError(t, err)
+	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.GetState())
 	require.Len(t, got.GetOutcomes(), 1)
-	destroyed, err := cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Etag: got.GetEtag(),
-		Outcome: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "정읍경찰서 형사과-4567, 파기 통보"}})
+	require.False(t, got.GetOutcomePending())
+	require.Regexp(t, `pipa_retention_ledger_refused_total\{kind="AMENDMENT",[^}]*tenant="jeongeup"\} 1\n`, body(t, s.get("/metrics")))
+	clock.set(time.Now().Add(-time.Minute))
+	destroy.Etag = got.GetEtag()
+	destroyed, err := cl.RecordCopyOutcome(staff, destroy)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_DESTROYED, destroyed.GetState())
 	require.Equal(t, ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, amendment(destroyed).GetAmendmentKind())
 	_, err = cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
-		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED, Evidence: "x"}})
-	_, reason, _ := reasonOf(t, err)
+		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "x"}})
+	_, reason, _ = reasonOf(t, err)
 	require.Equal(t, "COPY_NOT_OUT", reason)
 
+	// A returned copy is destroyed here: how, by whom and when are required (DEC-16, STD-42-2),
+	// and recorded by a DESTRUCTION entry after the RETURN amendment.
 	c2, err := cl.CreateCopy(s.as(auth.RoleManager, libraryUnit), &retentionv1.CreateCopyRequest{Parent: libraryUnit,
-		Copy: &retentionv1.Copy{ProvisionIndex: provision(), PublicRecipient: true}})
+		Copy: &retentionv1.Copy{ProvisionIndex: provision().GetIndex(), PublicRecipient: true}})
 	require.NoError(t, err)
-	returned, err := cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c2.GetName(), Outcome: &retentionv1.CopyOutcome{
-		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED, Evidence: "USB 반환 접수(형사과-5678)"}})
+	ret := &retentionv1.RecordCopyOutcomeRequest{Name: c2.GetName(), Outcome: &retentionv1.CopyOutcome{
+		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED, Evidence: "USB 반환 접수(형사과-5678)"}}
+	_, err = cl.RecordCopyOutcome(staff, ret)
+	require.Equal(t, "DEC-16", findViolation(t, err, "outcome.destruction_method").GetReason())
+	require.Equal(t, "STD-42-2", findViolation(t, err, "outcome.destroyed_by").GetReason())
+	require.Equal(t, "STD-42-2", findViolation(t, err, "outcome.destruction_time").GetReason())
+	destroyedAt := time.Now().Add(-30 * time.Minute)
+	ret.Outcome.DestructionMethod, ret.Outcome.DestroyedBy = "USB 영구삭제(복구 불가)", "주무관 송승학"
+	ret.Outcome.DestructionTime = timestamppb.New(destroyedAt)
+	returned, err := cl.RecordCopyOutcome(staff, ret)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_RETURNED, returned.GetState())
-	require.Equal(t, ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, amendment(returned).GetAmendmentKind())
+	back := amendment(returned)
+	require.Equal(t, ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, back.GetAmendmentKind())
+	o := returned.GetOutcomes()[0]
+	require.Greater(t, o.GetDestructionLedgerIndex(), back.GetIndex(), "the DESTRUCTION follows the RETURN")
+	d, err := led.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/" + itoa(o.GetDestructionLedgerIndex())})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, d.GetKind())
+	require.Equal(t, "USB 영구삭제(복구 불가)", d.GetDestructionMethod())
+	require.Equal(t, "주무관 송승학", d.GetHandler())
+	require.WithinDuration(t, destroyedAt, d.GetOccurTime().AsTime(), time.Microsecond)
 }
 
 // Another tenant's CPO is refused every method on Jeongeup's unit, whether the resource exists or
@@ -664,6 +1043,7 @@ func TestRetentionTenantIsolation(t *testing.T) {
 	s := startStack(t, withRetentionClock(clock))
 	s.load("jeongeup-library.yaml")
 	s.load("seongnam-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager := s.as(auth.RoleManager, libraryUnit)
 	today := retentionToday(t)
@@ -754,6 +1134,10 @@ func TestRetentionTenantIsolation(t *testing.T) {
 			_, err := cl.SweepUnit(other, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 			return err
 		},
+		"ListSweeps": func(string) error {
+			_, err := cl.ListSweeps(other, &retentionv1.ListSweepsRequest{Parent: libraryUnit})
+			return err
+		},
 		"CreateCopy": func(string) error {
 			_, err := cl.CreateCopy(other, &retentionv1.CreateCopyRequest{Parent: libraryUnit, Copy: &retentionv1.Copy{ProvisionIndex: 0}})
 			return err
@@ -772,7 +1156,8 @@ func TestRetentionTenantIsolation(t *testing.T) {
 			return err
 		},
 	}
-	require.Len(t, calls, retentionv1.File_pipa_retention_v1_retention_proto.Services().Get(0).Methods().Len(), "every method")
+	require.Len(t, calls, retentionv1.File_pipa_retention_v1_retention_proto.Services().Get(0).Methods().Len()-len(retention.PublicMethods),
+		"every method but the public ones (the certificate key)")
 	for method, call := range calls {
 		for _, name := range []string{item.GetName(), missing} {
 			err := call(name)
@@ -797,8 +1182,10 @@ func TestRetentionTenantIsolation(t *testing.T) {
 func TestRetentionBadInput(t *testing.T) {
 	s := startStack(t)
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager := s.as(auth.RoleManager, libraryUnit)
+	review := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
 	with := func(change func(r *retentionv1.Rule)) *retentionv1.Rule {
 		r := cctvRule()
 		change(r)
@@ -834,8 +1221,22 @@ func TestRetentionBadInput(t *testing.T) {
 	}
 	_, err := cl.CreateHold(manager, &retentionv1.CreateHoldRequest{Parent: libraryUnit, Hold: &retentionv1.Hold{
 		Site: centralSite, StartTime: timestamppb.Now(), EndTime: timestamppb.New(time.Now().Add(time.Hour)), Custodian: "송승학",
-		ReviewDate: "2099-01-01"}})
+		ReviewDate: review}})
 	require.Equal(t, "PIPA-21-1", findViolation(t, err, "hold.reason").GetReason())
+	// A hold's scope and times name the rule that holds are for (PIPA-21-1); an invalid time is
+	// bad input, not a server error.
+	holdCases := map[string]*retentionv1.Hold{
+		"hold":             {Reason: "수사", Custodian: "송승학", ReviewDate: review},
+		"hold.start_time":  {Site: centralSite, StartTime: &timestamppb.Timestamp{Seconds: 1 << 62}, EndTime: timestamppb.Now(), Reason: "수사", Custodian: "송승학", ReviewDate: review},
+		"hold.end_time":    {Site: centralSite, StartTime: timestamppb.Now(), EndTime: &timestamppb.Timestamp{Nanos: -1}, Reason: "수사", Custodian: "송승학", ReviewDate: review},
+		"hold.file":        {File: libraryUnit + "/files/nothing", Reason: "수사", Custodian: "송승학", ReviewDate: review},
+		"hold.review_date": {Request: libraryUnit + "/requests/R-2026-000001", Reason: "수사", Custodian: "송승학"},
+	}
+	for field, h := range holdCases {
+		_, err := cl.CreateHold(manager, &retentionv1.CreateHoldRequest{Parent: libraryUnit, Hold: h})
+		require.Equal(t, codes.InvalidArgument, status.Code(err), "%s: %v", field, err)
+		require.Equal(t, "PIPA-21-1", findViolation(t, err, field).GetReason(), field)
+	}
 	rules, err := cl.ListRules(manager, &retentionv1.ListRulesRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.Empty(t, rules.GetRules(), "nothing refused was stored")
@@ -847,6 +1248,16 @@ func TestRetentionBadInput(t *testing.T) {
 	_, err = cl.CreateItem(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
 		Item: &retentionv1.Item{Rule: rule.GetName()}})
 	require.Equal(t, "STD-41-2", findViolation(t, err, "item.recording_date").GetReason())
+	for _, date := range []string{"2026-13-45", time.Now().AddDate(0, 0, 2).Format(time.DateOnly)} {
+		_, err = cl.CreateItem(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
+			Item: &retentionv1.Item{Rule: rule.GetName(), RecordingDate: date}})
+		require.Equal(t, "STD-41-2", findViolation(t, err, "item.recording_date").GetReason(), date)
+	}
+	_, err = cl.CreateItem(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
+		Item: &retentionv1.Item{Rule: rule.GetName(), RecordingDate: time.Now().AddDate(0, 0, -2).Format(time.DateOnly),
+			ClockStartTime: &timestamppb.Timestamp{Seconds: -1 << 62}}})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	require.Equal(t, "PIPA-21-1", findViolation(t, err, "item.clock_start_time").GetReason())
 	items, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.Empty(t, items.GetItems())
@@ -878,6 +1289,7 @@ func findViolation(t testing.TB, err error, field string) *errdetails.BadRequest
 func TestClosedRequestsRegisterThemselves(t *testing.T) {
 	s := startStack(t)
 	s.load("jeongeup-library.yaml")
+	retentionStarted(t, s)
 	cl := s.retention()
 	manager := s.as(auth.RoleManager, libraryUnit)
 	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "closed-requests", Rule: &retentionv1.Rule{

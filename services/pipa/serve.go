@@ -17,6 +17,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -174,6 +175,7 @@ var built = []service{
 	},
 	{
 		name: "retention", schema: retentionpg.Schema, migrations: retentionpg.Migrations, jobs: true, idempotency: true,
+		public: retention.PublicMethods,
 		register: func(g *grpc.Server, d deps) error {
 			box, err := d.box()
 			if err != nil {
@@ -187,7 +189,7 @@ var built = []service{
 			}
 			srv, jobs, err := retention.Open(d.pool, box, registryv1.NewRegistryServiceClient(conns["registry"]),
 				ledgerv1.NewLedgerServiceClient(conns["ledger"]), requestsv1.NewRequestServiceClient(conns["requests"]),
-				d.token, retention.WithClock(d.now))
+				d.token, retention.WithClock(d.now), retention.WithOriginHost(d.ledgerOrigin))
 			if err != nil {
 				return err
 			}
@@ -217,7 +219,11 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	if err != nil {
 		return err
 	}
-	tel, err := telemetry.Setup(ctx, "pipa-"+c.target)
+	var spans []sdktrace.SpanProcessor
+	if c.spans != nil {
+		spans = append(spans, c.spans)
+	}
+	tel, err := telemetry.Setup(ctx, "pipa-"+c.target, spans...)
 	if err != nil {
 		return err
 	}

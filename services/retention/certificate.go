@@ -1,7 +1,9 @@
 package retention
 
 import (
+	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -14,8 +16,9 @@ import (
 )
 
 // A destruction certificate is a signed note (golang.org/x/mod/sumdb/note) whose text states the
-// plan, the approval, the method, the official and the time, then every item with the index of
-// the DESTRUCTION entry that records it, one a line:
+// plan, the approval, the method, the official and the time, then each DESTRUCTION entry that
+// records it with its index and leaf hash (base64), then every item with its entry's index, one
+// a line:
 //
 //	pipa 개인정보 파기 확인서
 //	plan tenants/jeongeup/units/library/plans/12
@@ -24,12 +27,17 @@ import (
 //	approved 2026-11-30T10:00:00+09:00 by 김보호 (cpo-1)
 //	destroyed 2026-11-30T11:00:00+09:00 by 주무관 송승학
 //	method 영구삭제(복구 불가)
+//	entries 1
+//	entry 41 leaf-hash 3q2+7w0K…=
 //	items 2
 //	item tenants/jeongeup/units/library/items/7 entry 41 회원 관리 2024년 탈퇴 회원
 //	item tenants/jeongeup/units/library/items/8 entry 41 회원 관리 2025년 탈퇴 회원
 //
-// Anyone with the tenant's verifier key checks the signature (note.Open), and each index against
-// the unit's ledger, whose own checkpoints prove the entry is there.
+// The service checks none of it after signing. A verifier checks the signature with the tenant's
+// key (GetCertificateKey, public) and each entry in the unit's ledger: that the leaf at the index
+// has that hash, and that it is included in a checkpoint signed by the ledger's key. The leaf
+// hash commits the certificate to the entry: a ledger rewritten under the same index would not
+// match it.
 
 const certificateTitle = "pipa 개인정보 파기 확인서"
 
@@ -49,6 +57,18 @@ func certificate(key *pg.TenantKey, tenant, unit, unitTitle string, p *retention
 	line("approved %s by %s", at(p.GetApproveTime().AsTime()), p.GetApprovedBy())
 	line("destroyed %s by %s", at(p.GetDestructionTime().AsTime()), p.GetDestroyedBy())
 	line("method %s", p.GetMethod())
+	var entries []int64
+	hashes := map[int64][]byte{}
+	for _, it := range items {
+		if _, ok := hashes[it.LedgerIndex]; !ok {
+			entries, hashes[it.LedgerIndex] = append(entries, it.LedgerIndex), it.LeafHash
+		}
+	}
+	slices.Sort(entries)
+	line("entries %d", len(entries))
+	for _, i := range entries {
+		line("entry %d leaf-hash %s", i, base64.StdEncoding.EncodeToString(hashes[i]))
+	}
 	line("items %d", len(items))
 	for _, it := range items {
 		line("item %s entry %d %s", pg.Name(tenant, unit, "items", fmt.Sprint(it.ID)), it.LedgerIndex, it.Description)

@@ -24,8 +24,8 @@ import (
 // A copy handed to another body (seed 001 별표3: footage to the police, with a destruction due
 // date and the reply to chase) is tracked from its PROVISION entry until the recipient reports
 // it destroyed or returns it (C-9). Each outcome is an AMENDMENT that follows the PROVISION
-// entry; a daily job records a reminder for every copy past its due date, and a quarterly job
-// records the check of public recipients' replies that C-9 asks for.
+// entry; a daily job records a reminder for every copy past its due date, and another makes, once
+// a quarter, the check of public recipients' replies that C-9 asks for.
 
 func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequest) (*retentionv1.Copy, error) {
 	tenant, unit, err := parseUnit("parent", req.GetParent())
@@ -150,21 +150,37 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 		return nil, err
 	}
 	in := req.GetOutcome()
+	now := s.now()
 	var vs apierr.Violations
-	switch in.GetKind() {
-	case retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED:
-		// C-9: the recipient destroys the copy and reports back; the reply is the evidence.
-		if in.GetEvidence() == "" {
-			vs.Add("outcome.evidence", "C-9", "the recipient's notice is required, e.g. \"정읍경찰서 형사과-2345, 2026.6.2. 파기 통보\"")
+	// C-9: the recipient destroys the copy and reports back (or returns it, or asks for more
+	// time); its notice is the evidence.
+	if in.GetEvidence() == "" {
+		vs.Add("outcome.evidence", "C-9", "the recipient's notice or request is required, e.g. \"정읍경찰서 형사과-2345, 2026.6.2. 파기 통보\"")
+	}
+	kind := in.GetKind()
+	if kind != retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED && in.GetNewDueDate() != "" {
+		vs.Add("outcome.new_due_date", "C-9", "a new due date belongs to an EXTENDED outcome")
+	}
+	returned := kind == retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED
+	if !returned && (in.GetDestructionMethod() != "" || in.GetDestroyedBy() != "" || in.GetDestructionTime() != nil) {
+		vs.Add("outcome.destruction_method", "format", "the destruction here belongs to a RETURNED outcome")
+	}
+	switch kind {
+	case retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED:
+	case retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED:
+		// The returned copy is destroyed here, and that destruction is recorded (STD-42-2, DEC-16).
+		if in.GetDestructionMethod() == "" {
+			vs.Add("outcome.destruction_method", "DEC-16", "how the returned copy was destroyed is required, e.g. \"USB 영구삭제(복구 불가)\"")
 		}
-		if in.GetNewDueDate() != "" {
-			vs.Add("outcome.new_due_date", "format", "a new due date belongs to an EXTENDED outcome")
+		if in.GetDestroyedBy() == "" {
+			vs.Add("outcome.destroyed_by", "STD-42-2", "the official who destroyed the returned copy is required (STD-42-2 3)")
 		}
+		checkPast(&vs, "outcome.destruction_time", "STD-42-2", in.GetDestructionTime(), true, now)
 	case retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED:
 		if in.GetNewDueDate() == "" {
-			vs.Add("outcome.new_due_date", "STD-42-1", "an extension states the new destruction due date (YYYY-MM-DD)")
-		} else {
-			parseDate(&vs, "outcome.new_due_date", in.GetNewDueDate(), "format")
+			vs.Add("outcome.new_due_date", "C-9", "an extension states the new destruction due date (YYYY-MM-DD)")
+		} else if d, ok := parseDate(&vs, "outcome.new_due_date", in.GetNewDueDate(), "C-9"); ok && day(d) < day(now) {
+			vs.Add("outcome.new_due_date", "C-9", "must not be before today (%s, Asia/Seoul)", day(now))
 		}
 		if in.GetReason() == "" {
 			vs.Add("outcome.reason", "C-9", "an extension states why, e.g. the recipient's request for more time")
@@ -172,51 +188,66 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 	default:
 		vs.Add("outcome.kind", "required", "kind is required: DESTROYED, RETURNED or EXTENDED")
 	}
-	checkText(&vs, "outcome.evidence", in.GetEvidence(), false)
-	checkText(&vs, "outcome.reason", in.GetReason(), false)
+	for field, v := range map[string]string{"outcome.evidence": in.GetEvidence(), "outcome.reason": in.GetReason(),
+		"outcome.destruction_method": in.GetDestructionMethod(), "outcome.destroyed_by": in.GetDestroyedBy()} {
+		checkText(&vs, field, v, false)
+	}
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
 	by := auth.Officer(ctx)
-	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, numID(id), req.GetEtag(), func(c *pg.Copy) (*retentionv1.CopyOutcome, *ledgerv1.AppendEntryRequest, error) {
+	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, numID(id), req.GetEtag(), func(c *pg.Copy) (*pg.Outcome, error) {
 		d := c.Doc
 		if d.GetState() != retentionv1.CopyState_COPY_STATE_OUT {
-			return nil, nil, apierr.Precondition("COPY_NOT_OUT", d.GetName()+" is "+d.GetState().String()+": nothing is left to chase")
+			return nil, apierr.Precondition("COPY_NOT_OUT", d.GetName()+" is "+d.GetState().String()+": nothing is left to chase")
 		}
-		o := &retentionv1.CopyOutcome{Kind: in.GetKind(), Evidence: in.GetEvidence(), NewDueDate: in.GetNewDueDate(),
-			Reason: in.GetReason(), RecordTime: timestamppb.New(now), RecordedBy: by}
+		if d.GetOutcomePending() {
+			return nil, apierr.Precondition("OUTCOME_PENDING", d.GetName()+"'s last outcome is not yet in the ledger; retry once it is")
+		}
+		o := proto.CloneOf(in)
+		o.RecordTime, o.RecordedBy, o.LedgerIndex, o.DestructionLedgerIndex = timestamppb.New(now), by, 0, 0
 		index := d.GetProvisionIndex()
 		e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.New(now),
 			Follows: &index, Handler: by, Request: d.GetRequest()}
-		switch in.GetKind() {
+		out := &pg.Outcome{Doc: o, Amendment: &ledgerv1.AppendEntryRequest{Entry: e}}
+		switch kind {
 		case retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED:
-			d.State = retentionv1.CopyState_COPY_STATE_DESTROYED
+			out.State = retentionv1.CopyState_COPY_STATE_DESTROYED
 			e.AmendmentKind, e.Note = ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, "파기 결과 회신: "+in.GetEvidence()
 		case retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED:
-			d.State = retentionv1.CopyState_COPY_STATE_RETURNED
-			e.AmendmentKind, e.Note = ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, "자료 반환 (반환받은 사본은 파기): "+in.GetEvidence()
+			out.State = retentionv1.CopyState_COPY_STATE_RETURNED
+			e.AmendmentKind, e.Note = ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, "자료 반환: "+in.GetEvidence()
+			out.Destruction = &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION,
+				OccurTime: in.GetDestructionTime(), FileName: d.GetDescription() + " (" + d.GetRecipient() + " 반환 사본)",
+				Handler: in.GetDestroyedBy(), Purpose: "제공 사본 반환", DestructionMethod: in.GetDestructionMethod(), Request: d.GetRequest()}}
 		case retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED:
 			old := d.GetDestructionDueDate()
 			if in.GetNewDueDate() <= old {
-				return nil, nil, apierr.Invalid(apierr.Violation{Field: "outcome.new_due_date", Rule: "C-9",
+				return nil, apierr.Invalid(apierr.Violation{Field: "outcome.new_due_date", Rule: "C-9",
 					Description: "must be later than the current destruction due date " + old})
 			}
-			d.DestructionDueDate = in.GetNewDueDate()
+			out.State, out.DueDate = retentionv1.CopyState_COPY_STATE_OUT, in.GetNewDueDate()
 			// STD-42-1 5: the extended period is written in the ledger's 기간.
 			e.AmendmentKind, e.Period, e.DestructionDueDate = ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION, old+" ~ "+in.GetNewDueDate(), in.GetNewDueDate()
-			e.Note = "기간 연장: 파기 예정일 " + old + " → " + in.GetNewDueDate() + " (" + in.GetReason() + ")"
+			e.Note = "기간 연장: 파기 예정일 " + old + " → " + in.GetNewDueDate() + " (" + in.GetReason() + "; " + in.GetEvidence() + ")"
 		}
-		return o, &ledgerv1.AppendEntryRequest{Entry: e}, nil
+		return out, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Delivered now, so the answer usually carries the entry's index; if the ledger is out, the
-	// outbox job delivers it later and the outcome shows index 0 until then.
-	if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); err != nil {
-		s.log.Warn("ledger entry left to the outbox", "copy", c.Doc.GetName(), "err", err)
-	} else if c, err = s.store.GetCopy(ctx, tenant, unit, numID(id)); err != nil {
+	// Delivered now, in order, so the answer usually shows the copy changed; if the ledger is out,
+	// the outbox jobs deliver them later and the copy stays as it was, outcome_pending, until then.
+	// An entry the ledger refuses for good is undone (the copy stays as it was) and reported.
+	for _, e := range outbox {
+		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, e); isRefused(err) {
+			return nil, err
+		} else if err != nil {
+			s.log.Warn("ledger entry left to the outbox", "copy", c.Doc.GetName(), "err", err)
+			return s.copyView(c, now), nil
+		}
+	}
+	if c, err = s.store.GetCopy(ctx, tenant, unit, numID(id)); err != nil {
 		return nil, err
 	}
 	return s.copyView(c, now), nil
@@ -241,21 +272,49 @@ func (w *RemindCopiesWorker) Work(ctx context.Context, _ *river.Job[RemindCopies
 	return err
 }
 
-// CheckCopiesArgs is the quarterly job that records the check of public recipients' replies (C-9).
+// CheckCopiesArgs is the daily job that makes the quarter's check of public recipients' replies
+// (C-9), once a quarter.
 type CheckCopiesArgs struct{}
 
 func (CheckCopiesArgs) Kind() string { return "retention.check_copies" }
 
-// CheckCopiesWorker records the quarter's check, at the server's clock.
+// CheckCopiesWorker makes the quarter's check at the server's clock: the first run in a quarter
+// records, per unit, the copies given to public bodies still out, and appends for each an
+// AMENDMENT (PROGRESS) on its PROVISION entry stating the check (C-9: the providing body checks
+// the replies at least quarterly and records them in the ledger); later runs in the quarter find
+// it done.
 type CheckCopiesWorker struct {
 	river.WorkerDefaults[CheckCopiesArgs]
 	S *Server
 }
 
 func (w *CheckCopiesWorker) Work(ctx context.Context, _ *river.Job[CheckCopiesArgs]) error {
-	now := w.S.now().In(seoul.Location)
-	_, err := w.S.store.CheckPublicCopies(ctx, quarter(now), day(now))
-	return err
+	now := w.S.now()
+	q, today := quarter(now.In(seoul.Location)), day(now)
+	queued, err := w.S.store.CheckPublicCopies(ctx, q, today, func(c *pg.Copy) *ledgerv1.AppendEntryRequest {
+		d := c.Doc
+		index := d.GetProvisionIndex()
+		note := fmt.Sprintf("C-9 분기 점검(%s): %s의 파기 결과 회신 미접수, 파기 예정일 %s", q, d.GetRecipient(), d.GetDestructionDueDate())
+		if d.GetDestructionDueDate() < today {
+			note += " (기한 경과)"
+		}
+		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT,
+			OccurTime: timestamppb.New(now), Follows: &index, AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS,
+			Note: note, Request: d.GetRequest()}}
+	})
+	if err != nil {
+		return err
+	}
+	sctx, err := w.S.asService(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range queued {
+		if _, err := w.S.deliver(sctx, e.Tenant, e.ID); err != nil {
+			w.S.log.Warn("ledger entry left to the outbox", "tenant", e.Tenant, "outbox", e.ID, "err", err)
+		}
+	}
+	return nil
 }
 
 // quarter names t's quarter, e.g. "2026-Q4".
@@ -271,17 +330,4 @@ func (h dailyAt) Next(t time.Time) time.Time {
 		n = n.AddDate(0, 0, 1)
 	}
 	return n
-}
-
-// quarterly fires at 09:00 on the first day of each quarter, Asia/Seoul: C-9 asks for the check
-// at least quarterly.
-type quarterly struct{}
-
-func (quarterly) Next(t time.Time) time.Time {
-	l := t.In(seoul.Location)
-	first := time.Date(l.Year(), time.Month((int(l.Month())-1)/3*3+1), 1, 9, 0, 0, 0, seoul.Location)
-	if !first.After(t) {
-		first = first.AddDate(0, 3, 0)
-	}
-	return first
 }

@@ -7,17 +7,23 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-
-	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
 // registerMetrics publishes, at each scrape, every unit's items not yet destroyed by state
 // (pipa.retention.items{tenant, unit, state=retained|due|held|planned}), what is past STD-10-1's
 // 5 days (pipa.retention.overdue{tenant, unit, kind=items|plans|copies}, copies being those past
 // their destruction due date, C-9), and the outbox's backlog (pipa.retention.ledger_pending),
-// which grows while the ledger is out.
-func registerMetrics(store *pg.Store, now func() time.Time) error {
+// which grows while the ledger is out; and it gives srv the counter of the entries the ledger
+// refused for good (pipa.retention.ledger_refused{tenant, kind}), whose changes were undone.
+func registerMetrics(srv *Server) error {
+	store, now := srv.store, srv.now
 	m := otel.Meter("github.com/pipa-kr/pipa/services/retention")
+	refusals, err := m.Int64Counter("pipa.retention.ledger_refused",
+		metric.WithDescription("ledger entries refused for good (invalid): the destruction or copy outcome they recorded was undone"))
+	if err != nil {
+		return err
+	}
+	srv.refusals = refusals
 	items, err := m.Int64ObservableGauge("pipa.retention.items",
 		metric.WithDescription("items not yet destroyed per unit: retained, due, held, planned"))
 	if err != nil {

@@ -27,7 +27,9 @@ import (
 // Completion erases what other services keep (a closed request's personal fields, a ledger
 // entry's personal values), appends one DESTRUCTION entry per rule, and issues the signed
 // certificate and the 별지5 rows. Each step is idempotent, so a completion cut short is
-// finished by calling CompletePlan again with the same values.
+// finished by calling CompletePlan again with the same values (its etag is then not compared).
+// Items a hold covers are never destroyed (PIPA-21-1): completion checks the holds again in each
+// transaction that erases or queues an item.
 
 func (s *Server) GetPlan(ctx context.Context, req *retentionv1.GetPlanRequest) (*retentionv1.Plan, error) {
 	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "plans", readRoles)
@@ -41,11 +43,11 @@ func (s *Server) GetPlan(ctx context.Context, req *retentionv1.GetPlanRequest) (
 	return s.planView(p, s.now()), nil
 }
 
-// planView is a plan as served: overdue when not completed 5 days after its first item was due
-// (STD-10-1).
+// planView is a plan as served: overdue when, with items, not completed 5 days after its first
+// item was due (STD-10-1).
 func (s *Server) planView(p *pg.Plan, now time.Time) *retentionv1.Plan {
 	out := p.Doc
-	out.Overdue = out.GetState() != retentionv1.PlanState_PLAN_STATE_COMPLETED && !now.Before(p.FirstDue.Add(pg.OverdueAfter))
+	out.Overdue = out.GetState() != retentionv1.PlanState_PLAN_STATE_COMPLETED && out.GetItemCount() > 0 && !now.Before(p.OverdueTime)
 	return out
 }
 
@@ -73,7 +75,10 @@ func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansReques
 	now := s.now()
 	out := &retentionv1.ListPlansResponse{NextPageToken: pageToken("plans", strconv.FormatInt(next, 10))}
 	for _, p := range plans {
-		out.Plans = append(out.Plans, s.planView(p, now))
+		// The basic view: a certificate and its records grow with the plan's items.
+		v := s.planView(p, now)
+		v.Certificate, v.Records = nil, nil
+		out.Plans = append(out.Plans, v)
 	}
 	return out, nil
 }
@@ -132,9 +137,7 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	}
 	checkText(&vs, "destroyed_by", req.GetDestroyedBy(), false)
 	if t := req.GetDestructionTime(); t != nil {
-		if when = t.AsTime(); when.After(now) {
-			vs.Add("destruction_time", "STD-42-2", "must not be in the future: the record states a destruction that happened")
-		}
+		when = checkPast(&vs, "destruction_time", "STD-42-2", t, false, now)
 	}
 	if err := vs.Err(); err != nil {
 		return nil, err
@@ -147,20 +150,26 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.store.UpdatePlan(ctx, tenant, unit, numID(id), req.GetEtag(), func(p *pg.Plan) error {
+	exclude := req.GetExcludeHeldItems()
+	p, err := s.store.StartCompletion(ctx, tenant, unit, numID(id), exclude, func(p *pg.Plan) error {
 		d := p.Doc
-		switch d.GetState() {
-		case retentionv1.PlanState_PLAN_STATE_COMPLETED:
-			return apierr.Precondition("PLAN_COMPLETED", d.GetName()+" is already completed")
-		case retentionv1.PlanState_PLAN_STATE_PROPOSED:
+		if d.GetState() == retentionv1.PlanState_PLAN_STATE_PROPOSED {
 			return apierr.Precondition("PLAN_NOT_APPROVED", d.GetName()+" is not approved: the CPO approves a plan before it is carried out (STD-55)")
 		}
-		if d.GetMethod() != "" { // a completion cut short, resumed with the same values only
+		if d.GetMethod() != "" {
+			// Started before: a completion cut short (or whose answer was lost) is repeated with the
+			// values it recorded, whatever the etag the caller read before it started.
 			if d.GetMethod() != req.GetMethod() || d.GetDestroyedBy() != req.GetDestroyedBy() ||
 				(req.GetDestructionTime() != nil && !d.GetDestructionTime().AsTime().Equal(when)) {
+				if d.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
+					return apierr.Precondition("PLAN_COMPLETED", d.GetName()+" is already completed")
+				}
 				return apierr.Precondition("COMPLETION_STARTED", d.GetName()+"'s completion was started with other values: repeat it with method, destroyed_by and destruction_time as recorded")
 			}
 			return nil
+		}
+		if tag := req.GetEtag(); tag != "" && tag != d.GetEtag() {
+			return apierr.EtagMismatch(d.GetName())
 		}
 		if when.Before(d.GetApproveTime().AsTime()) {
 			return apierr.Invalid(apierr.Violation{Field: "destruction_time", Rule: "STD-55",
@@ -173,15 +182,11 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 		return nil, err
 	}
 	plan := p.Doc
-	// A held item is never destroyed, even in an approved plan: it goes back to waiting.
-	if _, err := s.store.ReleaseHeld(ctx, tenant, p.ID); err != nil {
-		return nil, err
-	}
 	fwd := unitauth.ForwardToken(ctx)
-	if err := s.erase(fwd, sctx, tenant, p.ID, plan); err != nil {
+	if err := s.erase(fwd, sctx, tenant, unit, p.ID, plan, exclude); err != nil {
 		return nil, err
 	}
-	outbox, err := s.store.QueuePlanEntries(ctx, tenant, unit, p.ID, func(g pg.RuleGroup) *ledgerv1.AppendEntryRequest {
+	outbox, err := s.store.QueuePlanEntries(ctx, tenant, unit, p.ID, plan.GetDestructionTime().AsTime(), exclude, func(g pg.RuleGroup) *ledgerv1.AppendEntryRequest {
 		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
 			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: plan.GetDestructionTime(),
 			FileName: groupName(g), Handler: plan.GetDestroyedBy(), Purpose: plan.GetReason(),
@@ -231,8 +236,10 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 // erase erases, before anything is recorded as destroyed, the personal fields that other services
 // keep for the plan's items: a closed request's, by the request service (which takes only the
 // service credential, sctx), and a ledger entry's, by the ledger's redaction, which the CPO
-// performs (fwd carries the CPO's token). Each is idempotent, so a retry repeats none.
-func (s *Server) erase(fwd, sctx context.Context, tenant string, plan int64, p *retentionv1.Plan) error {
+// performs (fwd carries the CPO's token). Each item is erased in the transaction that records
+// it, which refuses one a hold now covers (PIPA-21-1) or, with exclude, takes it out of the
+// plan. Each erasure is idempotent, so a retry repeats none.
+func (s *Server) erase(fwd, sctx context.Context, tenant, unit string, plan int64, p *retentionv1.Plan, exclude bool) error {
 	reason := "보유기간 경과 (파기계획 " + p.GetName() + ")"
 	for after := int64(0); ; {
 		batch, err := s.store.Erasures(fwd, tenant, plan, after, 100)
@@ -241,23 +248,27 @@ func (s *Server) erase(fwd, sctx context.Context, tenant string, plan int64, p *
 		}
 		for _, e := range batch {
 			after = e.ItemID
-			switch e.Target {
-			case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
-				_, err = s.requests.ErasePersonalData(sctx, &requestsv1.ErasePersonalDataRequest{Name: e.Resource, Reason: reason})
-			case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
-				_, err = s.ledger.RedactEntry(fwd, &ledgerv1.RedactEntryRequest{Name: e.Resource, Reason: reason,
-					RequestId: fmt.Sprintf("retention/%s/items/%d/redact", tenant, e.ItemID)})
-				if status.Code(err) == codes.FailedPrecondition {
-					// Redacted before (by hand, or under another request id): nothing is left to erase.
-					if got, gerr := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: e.Resource}); gerr == nil && got.GetRedacted() {
-						err = nil
+			err := s.store.Erase(fwd, tenant, unit, plan, e.ItemID, exclude, func() error {
+				var err error
+				switch e.Target {
+				case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
+					_, err = s.requests.ErasePersonalData(sctx, &requestsv1.ErasePersonalDataRequest{Name: e.Resource, Reason: reason})
+				case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
+					_, err = s.ledger.RedactEntry(fwd, &ledgerv1.RedactEntryRequest{Name: e.Resource, Reason: reason,
+						RequestId: fmt.Sprintf("retention/items/%d/redact", e.ItemID)})
+					if status.Code(err) == codes.FailedPrecondition {
+						// Redacted before (by hand, or under another request id): nothing is left to erase.
+						if got, gerr := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: e.Resource}); gerr == nil && got.GetRedacted() {
+							err = nil
+						}
 					}
 				}
-			}
+				if err != nil {
+					return fmt.Errorf("retention: erase %s: %w", e.Resource, err)
+				}
+				return nil
+			})
 			if err != nil {
-				return fmt.Errorf("retention: erase %s: %w", e.Resource, err)
-			}
-			if err := s.store.Erased(fwd, tenant, e.ItemID); err != nil {
 				return err
 			}
 		}
@@ -274,7 +285,7 @@ func groupName(g pg.RuleGroup) string {
 }
 
 // departmentHead is the 처리부서장 of the unit's 별지5 rows: its CCTV manager (관리책임자), or
-// failing one its CPO, as the registry lists its officers.
+// failing one its CPO, as the registry lists its officers; empty when it lists neither.
 func (s *Server) departmentHead(sctx context.Context, tenant, unit string) (string, error) {
 	var best *registryv1.Officer
 	rank := func(o *registryv1.Officer) int {
@@ -303,8 +314,13 @@ func (s *Server) departmentHead(sctx context.Context, tenant, unit string) (stri
 	if best == nil {
 		return "", nil
 	}
-	if best.GetDisplayName() == "" {
-		return best.GetTitle(), nil
+	return officerName(best), nil
+}
+
+// officerName is how a record names an officer: title and name, e.g. "소장 송현숙".
+func officerName(o *registryv1.Officer) string {
+	if o.GetDisplayName() == "" {
+		return o.GetTitle()
 	}
-	return best.GetTitle() + " " + best.GetDisplayName(), nil
+	return o.GetTitle() + " " + o.GetDisplayName()
 }

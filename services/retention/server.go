@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -41,6 +43,10 @@ var (
 	cpoRoles   = []auth.Role{auth.RoleCPO}
 )
 
+// PublicMethods are callable without a token (rate-limited as public): the certificates'
+// verifier key, as the ledger serves its own (ledger.PublicMethods).
+var PublicMethods = map[string]bool{retentionv1.RetentionService_GetCertificateKey_FullMethodName: true}
+
 // defaultBatch is how many items a sweeper claims, destroys and records per transaction.
 const defaultBatch = 1000
 
@@ -57,13 +63,15 @@ type Server struct {
 	now   func() time.Time
 	batch int
 	log   *slog.Logger
+	// refusals counts the entries the ledger refused for good (pipa.retention.ledger_refused).
+	refusals metric.Int64Counter
 }
 
 // New returns the service over store; token is the service credential, now its clock.
 func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
 	requests requestsv1.RequestServiceClient, token func() (string, error), now func() time.Time) *Server {
 	return &Server{store: store, units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
-		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default()}
+		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default(), refusals: noop.Int64Counter{}}
 }
 
 // asService returns ctx carrying the service credential on outgoing calls.
@@ -342,9 +350,9 @@ func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequ
 	checkText(&vs, "hold.reason", h.GetReason(), false)
 	checkText(&vs, "hold.custodian", h.GetCustodian(), true)
 	if h.GetReviewDate() == "" {
-		vs.Add("hold.review_date", "required", "the date by which the hold is reviewed is required (YYYY-MM-DD)")
-	} else if d, ok := parseDate(&vs, "hold.review_date", h.GetReviewDate(), "format"); ok && day(d) < day(s.now()) {
-		vs.Add("hold.review_date", "range", "must not be in the past")
+		vs.Add("hold.review_date", "PIPA-21-1", "the date by which the hold is reviewed is required (YYYY-MM-DD)")
+	} else if d, ok := parseDate(&vs, "hold.review_date", h.GetReviewDate(), "PIPA-21-1"); ok && day(d) < day(s.now()) {
+		vs.Add("hold.review_date", "PIPA-21-1", "must not be in the past")
 	}
 	if err := vs.Err(); err != nil {
 		return nil, err
@@ -361,58 +369,89 @@ func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequ
 }
 
 // holdScope checks that a hold names exactly one thing of the unit that exists: a site with a
-// time range, a file, or a request. It returns what items name to be covered.
+// time range, a file, a request, or a ledger entry that links to no request (an entry's item is
+// covered by a hold on its request). It returns what items name to be covered.
 func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, unit string, h *retentionv1.Hold) (scope string, start, end *time.Time, err error) {
 	n := 0
-	for _, v := range []string{h.GetSite(), h.GetFile(), h.GetRequest()} {
+	for _, v := range []string{h.GetSite(), h.GetFile(), h.GetRequest(), h.GetLedgerEntry()} {
 		if v != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		vs.Add("hold", "required", "a hold covers exactly one of: site (with start_time and end_time), file, request")
+		vs.Add("hold", "PIPA-21-1", "a hold covers exactly one of: site (with start_time and end_time), file, request, ledger_entry")
 		return "", nil, nil, nil
 	}
 	fwd := unitauth.ForwardToken(ctx)
 	switch {
 	case h.GetSite() != "":
-		if h.GetStartTime() == nil || h.GetEndTime() == nil {
-			vs.Add("hold.start_time", "required", "a site's hold covers a time range: start_time and end_time")
-		} else if !h.GetEndTime().AsTime().After(h.GetStartTime().AsTime()) {
-			vs.Add("hold.end_time", "range", "must be after start_time")
-		} else {
+		switch {
+		case h.GetStartTime() == nil || h.GetEndTime() == nil:
+			vs.Add("hold.start_time", "PIPA-21-1", "a site's hold covers a time range: start_time and end_time")
+		case h.GetStartTime().CheckValid() != nil:
+			vs.Add("hold.start_time", "PIPA-21-1", "not a valid timestamp: %v", h.GetStartTime().CheckValid())
+		case h.GetEndTime().CheckValid() != nil:
+			vs.Add("hold.end_time", "PIPA-21-1", "not a valid timestamp: %v", h.GetEndTime().CheckValid())
+		case !h.GetEndTime().AsTime().After(h.GetStartTime().AsTime()):
+			vs.Add("hold.end_time", "PIPA-21-1", "must be after start_time")
+		default:
 			a, b := h.GetStartTime().AsTime(), h.GetEndTime().AsTime()
 			start, end = &a, &b
 		}
 		if !inUnit(h.GetSite(), tenant, unit, "sites") {
-			vs.Add("hold.site", "format", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
+			vs.Add("hold.site", "PIPA-21-1", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
 		} else if _, err := s.registry.GetSite(fwd, &registryv1.GetSiteRequest{Name: h.GetSite()}); status.Code(err) == codes.NotFound {
-			vs.Add("hold.site", "exists", "no such site: %s", h.GetSite())
+			vs.Add("hold.site", "PIPA-21-1", "no such site: %s", h.GetSite())
 		} else if err != nil {
 			return "", nil, nil, err
 		}
 		return h.GetSite(), start, end, nil
 	case h.GetStartTime() != nil || h.GetEndTime() != nil:
-		vs.Add("hold.start_time", "format", "a time range belongs to a site's hold; a file's or a request's hold covers all of it")
+		vs.Add("hold.start_time", "PIPA-21-1", "a time range belongs to a site's hold; any other hold covers all of its scope")
 	}
-	if h.GetFile() != "" {
+	switch {
+	case h.GetFile() != "":
 		if !inUnit(h.GetFile(), tenant, unit, "files") {
-			vs.Add("hold.file", "format", "must be a file of this unit: %s/files/{file}", unitName(tenant, unit))
+			vs.Add("hold.file", "PIPA-21-1", "must be a file of this unit: %s/files/{file}", unitName(tenant, unit))
 		} else if _, err := s.registry.GetFile(fwd, &registryv1.GetFileRequest{Name: h.GetFile()}); status.Code(err) == codes.NotFound {
-			vs.Add("hold.file", "exists", "no such file: %s", h.GetFile())
+			vs.Add("hold.file", "PIPA-21-1", "no such file: %s", h.GetFile())
 		} else if err != nil {
 			return "", nil, nil, err
 		}
 		return h.GetFile(), nil, nil, nil
+	case h.GetRequest() != "":
+		if !inUnit(h.GetRequest(), tenant, unit, "requests") {
+			vs.Add("hold.request", "PIPA-21-1", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
+		} else if _, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: h.GetRequest()}); status.Code(err) == codes.NotFound {
+			vs.Add("hold.request", "PIPA-21-1", "no such request: %s", h.GetRequest())
+		} else if err != nil {
+			return "", nil, nil, err
+		}
+		return h.GetRequest(), nil, nil, nil
 	}
-	if !inUnit(h.GetRequest(), tenant, unit, "requests") {
-		vs.Add("hold.request", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
-	} else if _, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: h.GetRequest()}); status.Code(err) == codes.NotFound {
-		vs.Add("hold.request", "exists", "no such request: %s", h.GetRequest())
-	} else if err != nil {
+	e, err := s.unitEntry(fwd, vs, "hold.ledger_entry", "PIPA-21-1", tenant, unit, h.GetLedgerEntry())
+	if e == nil || err != nil {
 		return "", nil, nil, err
 	}
-	return h.GetRequest(), nil, nil, nil
+	if e.GetRequest() != "" {
+		vs.Add("hold.ledger_entry", "PIPA-21-1", "entry %d records %s: hold the request, which holds its entries too", e.GetIndex(), e.GetRequest())
+	}
+	return h.GetLedgerEntry(), nil, nil, nil
+}
+
+// unitEntry reads an entry of the unit's ledger named in field, with the caller's token; it
+// returns nil, with a violation of rule, when there is no such entry.
+func (s *Server) unitEntry(fwd context.Context, vs *apierr.Violations, field, rule, tenant, unit, name string) (*ledgerv1.Entry, error) {
+	if !inUnit(name, tenant, unit, "ledger/entries") {
+		vs.Add(field, rule, "must be an entry of this unit's ledger: %s/ledger/entries/{index}", unitName(tenant, unit))
+		return nil, nil
+	}
+	e, err := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: name})
+	if c := status.Code(err); c == codes.NotFound || c == codes.InvalidArgument {
+		vs.Add(field, rule, "no such ledger entry: %s", name)
+		return nil, nil
+	}
+	return e, err
 }
 
 func (s *Server) GetHold(ctx context.Context, req *retentionv1.GetHoldRequest) (*retentionv1.Hold, error) {
@@ -520,8 +559,12 @@ func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequ
 func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant, unit string, rule *pg.Rule, in *retentionv1.Item, n *pg.NewItem) error {
 	now := s.now()
 	target := rule.Doc.GetTarget()
+	if t := in.GetClockStartTime(); t != nil && t.CheckValid() != nil {
+		vs.Add("item.clock_start_time", "PIPA-21-1", "not a valid timestamp: %v", t.CheckValid())
+		return nil
+	}
 	if in.GetRecordingDate() != "" && target != retentionv1.RuleTarget_RULE_TARGET_SITE {
-		vs.Add("item.recording_date", "format", "a recording day belongs to an item of a site's rule")
+		vs.Add("item.recording_date", "STD-41-2", "a recording day belongs to an item of a site's rule")
 	}
 	if in.GetResource() != "" && (target == retentionv1.RuleTarget_RULE_TARGET_SITE || target == retentionv1.RuleTarget_RULE_TARGET_FILE) {
 		vs.Add("item.resource", "format", "a site's or file's item names no resource; its rule does")
@@ -534,12 +577,12 @@ func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant,
 			vs.Add("item.recording_date", "STD-41-2", "a site's item is one recording day (YYYY-MM-DD)")
 			return nil
 		}
-		d, ok := parseDate(vs, "item.recording_date", in.GetRecordingDate(), "format")
+		d, ok := parseDate(vs, "item.recording_date", in.GetRecordingDate(), "STD-41-2")
 		if !ok {
 			return nil
 		}
 		if day(d) > day(now) {
-			vs.Add("item.recording_date", "range", "must not be in the future")
+			vs.Add("item.recording_date", "STD-41-2", "must not be in the future: a recording day is kept from when it was recorded")
 		}
 		n.RecordingDate, n.ClockStart = &d, d
 		if n.Description == "" {
@@ -551,7 +594,7 @@ func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant,
 		if in.GetClockStartTime() == nil {
 			vs.Add("item.clock_start_time", "PIPA-21-1", "when the batch's period started is required (%s)", rule.Doc.GetClockStart())
 		} else if n.ClockStart = in.GetClockStartTime().AsTime(); n.ClockStart.After(now) {
-			vs.Add("item.clock_start_time", "range", "must not be in the future")
+			vs.Add("item.clock_start_time", "PIPA-21-1", "must not be in the future")
 		}
 	case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
 		n.Scope = in.GetResource()
@@ -587,18 +630,15 @@ func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant,
 			n.Description = r.GetReceiptNumber() + " 요구 처리기록의 개인정보"
 		}
 	case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
-		n.Scope = in.GetResource()
-		if !strings.HasPrefix(in.GetResource(), unitName(tenant, unit)+"/ledger/entries/") {
-			vs.Add("item.resource", "format", "must be an entry of this unit's ledger: %s/ledger/entries/{index}", unitName(tenant, unit))
-			return nil
-		}
-		e, err := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: in.GetResource()})
-		if c := status.Code(err); c == codes.NotFound || c == codes.InvalidArgument {
-			vs.Add("item.resource", "exists", "no such ledger entry: %s", in.GetResource())
-			return nil
-		}
-		if err != nil {
+		e, err := s.unitEntry(fwd, vs, "item.resource", "PIPA-21-1", tenant, unit, in.GetResource())
+		if e == nil || err != nil {
 			return err
+		}
+		// A hold on the request an entry records covers the entry; one on the entry itself, an
+		// entry of no request.
+		n.Scope = e.GetRequest()
+		if n.Scope == "" {
+			n.Scope = in.GetResource()
 		}
 		if e.GetRedacted() {
 			return apierr.Precondition("ALREADY_REDACTED", in.GetResource()+"'s personal fields are already erased")
@@ -699,7 +739,7 @@ func (s *Server) itemView(it *pg.Item, now time.Time) *retentionv1.Item {
 	for _, h := range it.Holds {
 		out.Holds = append(out.Holds, pg.Name(it.Tenant, it.Unit, "holds", strconv.FormatInt(h, 10)))
 	}
-	out.Overdue = len(it.Holds) == 0 && !now.Before(it.Due.Add(pg.OverdueAfter))
+	out.Overdue = len(it.Holds) == 0 && !now.Before(it.OverdueTime)
 	return out
 }
 
@@ -711,16 +751,29 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 	now := s.now()
 	deleted := now
 	if t := req.GetDeletionTime(); t != nil {
-		if deleted = t.AsTime(); deleted.After(now) {
-			return nil, apierr.Invalid(apierr.Violation{Field: "deletion_time", Rule: "STD-42-2",
-				Description: "must not be in the future: the record states a deletion that happened"})
+		// STD-42-2 2: the record states when the deletion happened.
+		var vs apierr.Violations
+		if deleted = checkPast(&vs, "deletion_time", "STD-42-2", t, false, now); vs.Err() != nil {
+			return nil, vs.Err()
 		}
 	}
-	var rule *pg.Rule
+	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	if err != nil {
+		return nil, err
+	}
+	rule, err := s.store.Rule(ctx, tenant, unit, it.RuleID)
+	if err != nil {
+		return nil, err
+	}
+	sctx, err := s.asService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := s.autoDeleteHandler(sctx, rule)
+	if err != nil {
+		return nil, err
+	}
 	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, numID(id), func(it *pg.Item) error {
-		if rule, err = s.store.Rule(ctx, tenant, unit, it.RuleID); err != nil {
-			return err
-		}
 		switch {
 		case rule.Doc.GetAction() != retentionv1.Action_ACTION_AUTO_DELETE:
 			return apierr.Precondition("NOT_AUTO_DELETE", "items of "+rule.Doc.GetName()+" are destroyed by a plan the CPO approves (STD-55), not by automatic deletion")
@@ -732,12 +785,16 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 		case now.Before(it.Due):
 			return apierr.Precondition("NOT_DUE", it.Name()+" is kept until "+it.Due.In(seoul.Location).Format("2006-01-02 15:04")+
 				" under its published retention period (STD-41-2)")
+		case deleted.Before(it.Due):
+			return apierr.Invalid(apierr.Violation{Field: "deletion_time", Rule: "STD-42-2",
+				Description: "must not be before the item's due time " + it.Due.In(seoul.Location).Format("2006-01-02 15:04") +
+					": it was kept until then under its published retention period"})
 		}
 		return nil
 	}, func(it *pg.Item) *ledgerv1.AppendEntryRequest {
 		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
 			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(deleted),
-			FileName: it.Description, Handler: "자동 삭제 확인: " + auth.Officer(ctx),
+			FileName: it.Description, Handler: handler,
 			Purpose:           fmt.Sprintf("보유기간(%d일) 경과", rule.Doc.GetPeriodDays()),
 			DestructionMethod: rule.Doc.GetMethod(), AutoDeleteCycle: rule.Doc.GetAutoDeleteCycle(),
 			AutoDeleteCheckedTime: timestamppb.New(now)}}
@@ -746,13 +803,27 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 		return nil, err
 	}
 	if outbox != 0 {
-		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); err != nil {
+		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); isRefused(err) {
+			return nil, err
+		} else if err != nil {
 			s.log.Warn("ledger entry left to the outbox", "item", req.GetName(), "err", err)
 		}
 	}
-	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
-	if err != nil {
+	if it, err = s.store.GetItem(ctx, tenant, unit, numID(id)); err != nil {
 		return nil, err
 	}
 	return s.itemView(it, now), nil
+}
+
+// GetCertificateKey is public: it serves only a key that exists, so anonymous callers create
+// nothing.
+func (s *Server) GetCertificateKey(ctx context.Context, req *retentionv1.GetCertificateKeyRequest) (*retentionv1.CertificateKey, error) {
+	if !validID(req.GetTenant()) {
+		return nil, apierr.Invalid(apierr.Violation{Field: "tenant", Rule: "format", Description: "must be a tenant id such as jeongeup"})
+	}
+	vkey, err := s.store.VerifierKey(ctx, req.GetTenant())
+	if err != nil {
+		return nil, err
+	}
+	return &retentionv1.CertificateKey{VerifierKey: vkey}, nil
 }

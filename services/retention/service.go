@@ -18,7 +18,10 @@ import (
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ now func() time.Time }
+type options struct {
+	now  func() time.Time
+	host string
+}
 
 // WithClock sets the clock every retention rule is applied by (time.Now by default): tests move
 // it instead of waiting for days to pass.
@@ -30,10 +33,17 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithOriginHost sets the host that names the tenants' certificate keys,
+// "{host}/tenants/{t}/retention": the ledgers' origin host (PIPA_LEDGER_ORIGIN), so that a
+// tenant's keys share one name space.
+func WithOriginHost(host string) Option {
+	return func(o *options) { o.host = host }
+}
+
 // Open assembles the service on pool: its store, its job queue (in the retention schema, see
 // pkg/jobs) with the periodic work — the hourly sweep of every unit with rules, the daily
-// reminders of copies past their due date, the quarterly check of public recipients' replies
-// (C-9) — and the server. The caller starts the returned client and stops it on shutdown. token
+// reminders of copies past their due date, the daily run of the quarterly check of public
+// recipients' replies (C-9) — and the server. The caller starts the returned client and stops it on shutdown. token
 // is the service credential for background work.
 func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
 	requests requestsv1.RequestServiceClient, token func() (string, error), opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
@@ -53,23 +63,25 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		Schema:  pg.Schema,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers: workers,
+		// Each also runs when a leader starts, so that a restart never skips a day or a quarter;
+		// each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.sweep_all"}),
+				&river.PeriodicJobOpts{ID: "retention.sweep_all", RunOnStart: true}),
 			river.NewPeriodicJob(dailyAt(9),
 				func() (river.JobArgs, *river.InsertOpts) { return RemindCopiesArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.remind_copies"}),
-			river.NewPeriodicJob(quarterly{},
+				&river.PeriodicJobOpts{ID: "retention.remind_copies", RunOnStart: true}),
+			river.NewPeriodicJob(dailyAt(9),
 				func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.check_copies"}),
+				&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true}),
 		},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	store := pg.New(pool, box, jobs, o.now)
+	store := pg.New(pool, box, jobs, o.now, pg.WithHost(o.host))
 	srv := New(store, registry, ledger, requests, token, o.now)
 	deliver.S, sweepAll.S, sweepUnit.S, remind.S, check.S = srv, srv, srv, srv, srv
-	return srv, jobs, registerMetrics(store, o.now)
+	return srv, jobs, registerMetrics(srv)
 }

@@ -2,25 +2,27 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
-
-// autoDeleteHandler is the 담당자 of an automatic deletion's record (STD-42-2 3).
-const autoDeleteHandler = "자동 삭제 점검 (pipa retention)"
 
 // planReason is the 파기 사유 of the plans a sweep proposes.
 const planReason = "보유기간 경과"
@@ -38,6 +40,27 @@ func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitReques
 		return nil, err
 	}
 	return s.Sweep(ctx, tenant, unit)
+}
+
+func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequest) (*retentionv1.ListSweepsResponse, error) {
+	tenant, unit, err := parseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	size := pageSize(&vs, req.GetPageSize())
+	before := parseIDToken(&vs, "sweeps", req.GetPageToken())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	sweeps, next, err := s.store.ListSweeps(ctx, tenant, unit, size, before)
+	if err != nil {
+		return nil, err
+	}
+	return &retentionv1.ListSweepsResponse{Sweeps: sweeps, NextPageToken: pageToken("sweeps", strconv.FormatInt(next, 10))}, nil
 }
 
 // Sweep runs one unit's sweep at the server's clock, with the service credential: it makes the
@@ -76,11 +99,15 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 			planning = true
 			continue
 		}
+		handler, err := s.autoDeleteHandler(sctx, r)
+		if err != nil {
+			return nil, err
+		}
 		for {
 			outbox, n, err := s.store.ClaimBatch(ctx, tenant, unit, r.ID, now, s.batch, func(items []pg.Claimed) *ledgerv1.AppendEntryRequest {
 				return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
 					Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(now),
-					FileName: batchName(name, items), Handler: autoDeleteHandler,
+					FileName: batchName(name, items), Handler: handler,
 					Purpose:           fmt.Sprintf("보유기간(%d일) 경과", r.Doc.GetPeriodDays()),
 					DestructionMethod: r.Doc.GetMethod(), AutoDeleteCycle: r.Doc.GetAutoDeleteCycle(),
 					AutoDeleteCheckedTime: timestamppb.New(now)}}
@@ -145,6 +172,37 @@ func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (stri
 	return site.GetDisplayName(), err
 }
 
+// autoDeleteHandler is the 담당자 (STD-42-2 3) of an automatic deletion's record: the official who
+// answers for it and whose check the record states — the CCTV manager the site names in the
+// registry, or failing one the unit's (departmentHead) — never a program.
+func (s *Server) autoDeleteHandler(sctx context.Context, r *pg.Rule) (string, error) {
+	const checked = " (자동 삭제 점검)"
+	if r.Doc.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE {
+		site, err := s.registry.GetSite(sctx, &registryv1.GetSiteRequest{Name: r.Doc.GetResource()})
+		if err != nil && status.Code(err) != codes.NotFound {
+			return "", err
+		}
+		if m := site.GetManager(); m != "" {
+			o, err := s.registry.GetOfficer(sctx, &registryv1.GetOfficerRequest{Name: m})
+			if err == nil {
+				return officerName(o) + checked, nil
+			}
+			if status.Code(err) != codes.NotFound {
+				return "", err
+			}
+		}
+	}
+	head, err := s.departmentHead(sctx, r.Tenant, r.Unit)
+	if err != nil {
+		return "", err
+	}
+	if head == "" {
+		s.log.Warn("retention: the unit names no CCTV manager or CPO for its automatic deletions' records", "rule", r.Doc.GetName())
+		head = "관리책임자 미지정"
+	}
+	return head + checked, nil
+}
+
 // batchName is the file name (STD-42-2 1) of a batch: a site's recording days as a range, e.g.
 // "중앙도서관 녹화분 2026-10-01~2026-10-03 (3일)", or a file's batches by their descriptions.
 func batchName(name string, items []pg.Claimed) string {
@@ -174,24 +232,56 @@ func batchName(name string, items []pg.Claimed) string {
 }
 
 // deliver appends outbox entry id to the ledger with the credential in ctx and records its
-// index; it returns how many items that destroyed.
+// index and leaf hash; it returns how many items that destroyed. An entry waiting for the one it
+// follows is left for later (pg.ErrWaiting). One the ledger refuses as invalid can never be
+// appended: what it was to record is undone (pg.Store.Refused), the refusal is counted
+// (pipa.retention.ledger_refused) and logged, and the error is LEDGER_REFUSED.
 func (s *Server) deliver(ctx context.Context, tenant string, id int64) (int64, error) {
 	req, delivered, err := s.store.Outbox(ctx, tenant, id)
+	if errors.Is(err, pg.ErrRefused) {
+		return 0, ledgerRefused(id, "refused before")
+	}
 	if err != nil || delivered != nil {
 		return 0, err
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	e, err := s.ledger.AppendEntry(actx, req)
+	if status.Code(err) == codes.InvalidArgument {
+		why := status.Convert(err).Message()
+		refused, items, rerr := s.store.Refused(actx, tenant, id, why)
+		if rerr != nil {
+			return 0, rerr
+		}
+		if refused {
+			kind := strings.TrimPrefix(req.GetEntry().GetKind().String(), "ENTRY_KIND_")
+			s.refusals.Add(actx, 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("kind", kind)))
+			s.log.Error("retention: the ledger refused an entry; what it was to record is undone", "tenant", tenant,
+				"outbox", id, "kind", kind, "items_kept", items, "err", err)
+		}
+		return 0, ledgerRefused(id, why)
+	}
 	if err != nil {
 		return 0, err
 	}
-	return s.store.Delivered(ctx, tenant, id, e.GetIndex())
+	return s.store.Delivered(ctx, tenant, id, e.GetIndex(), e.GetLeafHash())
+}
+
+// ledgerRefused is the error of an entry the ledger refused for good.
+func ledgerRefused(id int64, why string) error {
+	return apierr.Precondition("LEDGER_REFUSED", fmt.Sprintf("the ledger refused the record of this change (%s); "+
+		"nothing was recorded, and what it was to record is as it was (retention outbox %d)", why, id))
+}
+
+// isRefused reports whether err is an entry's refusal by the ledger.
+func isRefused(err error) bool {
+	var e *apierr.Error
+	return errors.As(err, &e) && e.Reason == "LEDGER_REFUSED"
 }
 
 // DeliverWorker is the outbox's job: it appends one entry, retried with backoff while the ledger
-// is out. An entry the ledger refuses as invalid can never be appended, so it is cancelled and
-// logged rather than retried for ever.
+// is out (or the entry it follows is not yet appended). An entry the ledger refuses as invalid
+// is undone and reported by deliver, and the job cancelled rather than retried for ever.
 type DeliverWorker struct {
 	river.WorkerDefaults[pg.DeliverArgs]
 	S *Server
@@ -203,8 +293,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]
 		return err
 	}
 	_, err = w.S.deliver(sctx, job.Args.Tenant, job.Args.ID)
-	if status.Code(err) == codes.InvalidArgument {
-		w.S.log.Error("ledger refused a retention entry", "tenant", job.Args.Tenant, "outbox", job.Args.ID, "err", err)
+	if isRefused(err) {
 		return river.JobCancel(err)
 	}
 	return err

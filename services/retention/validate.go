@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -54,6 +56,24 @@ func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
 }
 
 func day(t time.Time) string { return t.In(seoul.Location).Format(time.DateOnly) }
+
+// checkPast checks a timestamp stating when something happened: a valid one, not after now.
+// It returns the time, or the zero time when it is absent or refused.
+func checkPast(vs *apierr.Violations, field, rule string, ts *timestamppb.Timestamp, required bool, now time.Time) time.Time {
+	switch {
+	case ts == nil:
+		if required {
+			vs.Add(field, rule, "when it happened is required")
+		}
+	case ts.CheckValid() != nil:
+		vs.Add(field, rule, "not a valid timestamp: %v", ts.CheckValid())
+	case ts.AsTime().After(now):
+		vs.Add(field, rule, "must not be in the future: the record states what happened")
+	default:
+		return ts.AsTime()
+	}
+	return time.Time{}
+}
 
 // clockStarts lists the clocks each target may use, and the rule that says so.
 var clockStarts = map[retentionv1.RuleTarget]struct {

@@ -25,26 +25,32 @@ import (
 type Copy struct {
 	Tenant, Unit string
 	ID           int64
-	Doc          *retentionv1.Copy
-	// Pending is set while its last outcome's AMENDMENT is not yet in the ledger.
-	Pending bool
+	// Doc.OutcomePending is set while its last outcome's entries are not yet in the ledger.
+	Doc *retentionv1.Copy
 }
 
-const selectCopy = `SELECT c.copy_id, c.unit_id, c.doc, c.reminders, c.last_reminder_time, c.revision, c.create_time,
+const selectCopy = `SELECT c.copy_id, c.unit_id, c.state, c.due_date, c.doc, c.reminders, c.last_reminder_time, c.revision, c.create_time,
 	ARRAY(SELECT o.doc FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq),
-	ARRAY(SELECT coalesce(o.ledger_index, -1) FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq)
+	ARRAY(SELECT coalesce(o.ledger_index, 0) FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq),
+	ARRAY(SELECT coalesce(o.destruction_index, 0) FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq),
+	EXISTS (SELECT 1 FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id
+		AND (o.ledger_index IS NULL OR (o.destruction_outbox_id IS NOT NULL AND o.destruction_index IS NULL)))
 	FROM retention.copies c`
 
 func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
 	c := &Copy{Tenant: tenant}
+	var state int16
+	var due time.Time
 	var doc []byte
 	var reminders int32
 	var last *time.Time
 	var revision int64
 	var create time.Time
 	var outcomes [][]byte
-	var indexes []int64
-	if err := row.Scan(&c.ID, &c.Unit, &doc, &reminders, &last, &revision, &create, &outcomes, &indexes); err != nil {
+	var indexes, destructions []int64
+	var pending bool
+	if err := row.Scan(&c.ID, &c.Unit, &state, &due, &doc, &reminders, &last, &revision, &create, &outcomes, &indexes,
+		&destructions, &pending); err != nil {
 		return nil, err
 	}
 	c.Doc = &retentionv1.Copy{}
@@ -52,18 +58,15 @@ func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
 		return nil, err
 	}
 	c.Doc.Name = idName(tenant, c.Unit, "copies", c.ID)
-	c.Doc.Reminders, c.Doc.LastReminderTime = reminders, ts(last)
+	c.Doc.State, c.Doc.DestructionDueDate = retentionv1.CopyState(state), due.Format(time.DateOnly)
+	c.Doc.Reminders, c.Doc.LastReminderTime, c.Doc.OutcomePending = reminders, ts(last), pending
 	c.Doc.CreateTime, c.Doc.Etag = timestamppb.New(create), etag(create, revision)
 	for i, b := range outcomes {
 		o := &retentionv1.CopyOutcome{}
 		if err := protojson.Unmarshal(b, o); err != nil {
 			return nil, err
 		}
-		if indexes[i] >= 0 {
-			o.LedgerIndex = indexes[i]
-		} else {
-			c.Pending = true
-		}
+		o.LedgerIndex, o.DestructionLedgerIndex = indexes[i], destructions[i]
 		c.Doc.Outcomes = append(c.Doc.Outcomes, o)
 	}
 	return c, nil
@@ -84,11 +87,13 @@ func (s *Store) copyOf(ctx context.Context, q querier, tenant, unit string, id i
 func copyDoc(c *retentionv1.Copy) ([]byte, error) {
 	d := proto.Clone(c).(*retentionv1.Copy)
 	d.Name, d.Etag, d.CreateTime, d.Outcomes, d.Reminders, d.LastReminderTime, d.Overdue = "", "", nil, nil, 0, nil, false
+	d.State, d.DestructionDueDate, d.OutcomePending = 0, "", false
 	return marshal(d)
 }
 
 // CreateCopy stores a copy given out under its PROVISION entry; one copy per entry. A replayed
-// request_id returns the first call's copy.
+// request_id returns the first call's copy, and so does a retry after the request_id was
+// forgotten, when the copy found is of the same request.
 func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, c *retentionv1.Copy) (out *Copy, err error) {
 	doc, err := copyDoc(c)
 	if err != nil {
@@ -97,12 +102,19 @@ func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, 
 	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		var id int64
 		err := tx.QueryRow(ctx, `INSERT INTO retention.copies (tenant_id, unit_id, provision_index, state, due_date,
-			public_recipient, doc, create_time) VALUES ($1, $2, $3, 1, $4, $5, $6, $7) RETURNING copy_id`,
+			public_recipient, doc, create_time) VALUES ($1, $2, $3, 1, $4, $5, $6, $7)
+			ON CONFLICT (tenant_id, unit_id, provision_index) DO NOTHING RETURNING copy_id`,
 			tenant, unit, c.GetProvisionIndex(), c.GetDestructionDueDate(), c.GetPublicRecipient(), doc, s.clock()).Scan(&id)
-		if uniqueViolation(err, "copies_by_provision") {
-			return "", apierr.AlreadyExists(fmt.Sprintf("a copy of ledger entry %d of tenants/%s/units/%s", c.GetProvisionIndex(), tenant, unit))
-		}
-		if err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			var request string
+			if err := tx.QueryRow(ctx, `SELECT copy_id, coalesce(doc->>'request', '') FROM retention.copies
+				WHERE tenant_id = $1 AND unit_id = $2 AND provision_index = $3`, tenant, unit, c.GetProvisionIndex()).Scan(&id, &request); err != nil {
+				return "", err
+			}
+			if request != c.GetRequest() {
+				return "", apierr.AlreadyExists(fmt.Sprintf("a copy of ledger entry %d of tenants/%s/units/%s", c.GetProvisionIndex(), tenant, unit))
+			}
+		} else if err != nil {
 			return "", err
 		}
 		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
@@ -158,10 +170,22 @@ func (s *Store) ListCopies(ctx context.Context, tenant, unit, state, today strin
 	return out, next, nil
 }
 
+// Outcome is a copy's outcome to record: its document, the entries that record it (the AMENDMENT
+// and, for a returned copy, the DESTRUCTION that follows it), and the state and due date it
+// gives the copy once they are in the ledger.
+type Outcome struct {
+	Doc                    *retentionv1.CopyOutcome
+	Amendment, Destruction *ledgerv1.AppendEntryRequest
+	State                  retentionv1.CopyState
+	// DueDate is the new destruction due date (YYYY-MM-DD), or empty.
+	DueDate string
+}
+
 // RecordOutcome adds an outcome to a copy under a row lock: fn gets the copy (after the etag, if
-// given, is checked), changes its document (state, due date) and returns the outcome and its
-// AMENDMENT entry, which goes to the outbox with it. It returns the copy and the outbox id.
-func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, fn func(c *Copy) (*retentionv1.CopyOutcome, *ledgerv1.AppendEntryRequest, error)) (out *Copy, outbox int64, err error) {
+// given, is checked) and returns the outcome, whose entries go to the outbox with it, in order.
+// The copy changes when they are delivered (Delivered), never before. It returns the copy and
+// the outbox ids.
+func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, fn func(c *Copy) (*Outcome, error)) (out *Copy, outbox []int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.copyOf(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -170,29 +194,40 @@ func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64
 		if tag != "" && tag != c.Doc.GetEtag() {
 			return apierr.EtagMismatch(c.Doc.GetName())
 		}
-		o, entry, err := fn(c)
+		o, err := fn(c)
 		if err != nil {
 			return err
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry); err != nil {
+		amendment, err := s.insertOutbox(ctx, tx, tenant, unit, o.Amendment, 0)
+		if err != nil {
 			return err
 		}
-		od := proto.Clone(o).(*retentionv1.CopyOutcome)
-		od.LedgerIndex = 0
+		outbox = []int64{amendment}
+		var destruction *int64
+		if o.Destruction != nil {
+			d, err := s.insertOutbox(ctx, tx, tenant, unit, o.Destruction, amendment)
+			if err != nil {
+				return err
+			}
+			destruction, outbox = &d, append(outbox, d)
+		}
+		od := proto.Clone(o.Doc).(*retentionv1.CopyOutcome)
+		od.LedgerIndex, od.DestructionLedgerIndex = 0, 0
 		odoc, err := marshal(od)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO retention.copy_outcomes (tenant_id, copy_id, seq, doc, outbox_id)
-			VALUES ($1, $2, $3, $4, $5)`, tenant, id, len(c.Doc.GetOutcomes())+1, odoc, outbox); err != nil {
+		var due *string
+		if o.DueDate != "" {
+			due = &o.DueDate
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO retention.copy_outcomes (tenant_id, copy_id, seq, doc, new_state, new_due_date,
+			outbox_id, destruction_outbox_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			tenant, id, len(c.Doc.GetOutcomes())+1, odoc, int16(o.State), due, amendment, destruction); err != nil {
 			return err
 		}
-		doc, err := copyDoc(c.Doc)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE retention.copies SET state = $3, due_date = $4, doc = $5, revision = revision + 1
-			WHERE tenant_id = $1 AND copy_id = $2`, tenant, id, int16(c.Doc.GetState()), c.Doc.GetDestructionDueDate(), doc); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE retention.copies SET revision = revision + 1 WHERE tenant_id = $1 AND copy_id = $2`,
+			tenant, id); err != nil {
 			return err
 		}
 		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
@@ -222,18 +257,58 @@ func (s *Store) RemindOverdue(ctx context.Context, today string) (int64, error) 
 	}
 }
 
+// Queued names an outbox entry to deliver.
+type Queued struct {
+	Tenant string
+	ID     int64
+}
+
 // CheckPublicCopies records the quarter's check of public recipients' replies (C-9) for every
-// unit that gave copies to public bodies: the copies still out and how many are overdue. A
-// quarter is recorded once per unit. It returns how many units it recorded.
-func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO retention.copy_checks (tenant_id, unit_id, quarter, check_time, copies_out, overdue)
-		SELECT tenant_id, unit_id, $1, $3,
-			coalesce(array_agg('tenants/' || tenant_id || '/units/' || unit_id || '/copies/' || copy_id ORDER BY copy_id)
-				FILTER (WHERE state = 1), '{}'),
-			count(*) FILTER (WHERE state = 1 AND due_date < $2::date)
-		FROM retention.copies WHERE public_recipient GROUP BY tenant_id, unit_id
-		ON CONFLICT (tenant_id, unit_id, quarter) DO NOTHING`, quarter, today, s.clock())
-	return tag.RowsAffected(), err
+// unit that gave copies to public bodies: the copies still out and how many are overdue; and
+// queues entry(copy), its AMENDMENT, for each copy still out. A quarter is recorded once per
+// unit, with its entries, in one transaction, so each copy is stated once a quarter. today is
+// the date in Asia/Seoul. It returns the entries queued.
+func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string, entry func(*Copy) *ledgerv1.AppendEntryRequest) ([]Queued, error) {
+	var queued []Queued
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO retention.copy_checks (tenant_id, unit_id, quarter, check_time, copies_out, overdue)
+			SELECT tenant_id, unit_id, $1, $3,
+				coalesce(array_agg('tenants/' || tenant_id || '/units/' || unit_id || '/copies/' || copy_id ORDER BY copy_id)
+					FILTER (WHERE state = 1), '{}'),
+				count(*) FILTER (WHERE state = 1 AND due_date < $2::date)
+			FROM retention.copies WHERE public_recipient GROUP BY tenant_id, unit_id
+			ON CONFLICT (tenant_id, unit_id, quarter) DO NOTHING RETURNING tenant_id, unit_id`, quarter, today, s.clock())
+		if err != nil {
+			return err
+		}
+		units, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+			var u [2]string
+			return u, r.Scan(&u[0], &u[1])
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range units {
+			rows, err := tx.Query(ctx, selectCopy+` WHERE c.tenant_id = $1 AND c.unit_id = $2 AND c.public_recipient AND c.state = 1
+				ORDER BY c.copy_id`, u[0], u[1])
+			if err != nil {
+				return err
+			}
+			copies, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Copy, error) { return scanCopy(r, u[0]) })
+			if err != nil {
+				return err
+			}
+			for _, c := range copies {
+				id, err := s.insertOutbox(ctx, tx, u[0], u[1], entry(c), 0)
+				if err != nil {
+					return err
+				}
+				queued = append(queued, Queued{Tenant: u[0], ID: id})
+			}
+		}
+		return nil
+	})
+	return queued, err
 }
 
 // keyCache keeps the tenants' opened signer keys.
@@ -292,9 +367,20 @@ func (s *Store) Key(ctx context.Context, tenant string) (*TenantKey, error) {
 	return k, nil
 }
 
+// VerifierKey returns the verifier key of the tenant's certificates; NotFound until the tenant's
+// first certificate made it.
+func (s *Store) VerifierKey(ctx context.Context, tenant string) (string, error) {
+	var vkey string
+	err := s.pool.QueryRow(ctx, `SELECT verifier_key FROM retention.keys WHERE tenant_id = $1`, tenant).Scan(&vkey)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apierr.NotFound("tenants/" + tenant + "/retention/key")
+	}
+	return vkey, err
+}
+
 // newKey generates the tenant's key and stores it sealed, unless another replica did first.
 func (s *Store) newKey(ctx context.Context, tenant string) error {
-	skey, vkey, err := note.GenerateKey(rand.Reader, "retention/tenants/"+tenant)
+	skey, vkey, err := note.GenerateKey(rand.Reader, s.host+"/tenants/"+tenant+"/retention")
 	if err != nil {
 		return fmt.Errorf("retention store: generate key for tenant %s: %w", tenant, err)
 	}

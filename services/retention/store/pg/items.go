@@ -32,6 +32,8 @@ type Item struct {
 	// Holds are the active holds covering it.
 	Holds  []int64
 	Create time.Time
+	// OverdueTime is when it becomes overdue unless destroyed or held (STD-10-1).
+	OverdueTime time.Time
 }
 
 // Name is the item's resource name.
@@ -39,12 +41,12 @@ func (i *Item) Name() string { return idName(i.Tenant, i.Unit, "items", i.ID) }
 
 const selectItem = `SELECT i.item_id, i.unit_id, i.rule_id, i.status, i.recording_date, i.description, i.record_count,
 	i.resource, i.clock_start_time, i.due_time, i.plan_id, i.destruction_time, i.ledger_index, i.create_time,
-	ARRAY(` + heldBy + ` ORDER BY h.hold_id) FROM retention.items i`
+	ARRAY(` + heldBy + ` ORDER BY h.hold_id), retention.overdue_time(i.due_time) FROM retention.items i`
 
 func scanItem(row pgx.Row, tenant string) (*Item, error) {
 	it := &Item{Tenant: tenant}
 	err := row.Scan(&it.ID, &it.Unit, &it.RuleID, &it.Status, &it.RecordingDate, &it.Description, &it.RecordCount,
-		&it.Resource, &it.ClockStart, &it.Due, &it.PlanID, &it.Destruction, &it.LedgerIndex, &it.Create, &it.Holds)
+		&it.Resource, &it.ClockStart, &it.Due, &it.PlanID, &it.Destruction, &it.LedgerIndex, &it.Create, &it.Holds, &it.OverdueTime)
 	return it, err
 }
 
@@ -115,7 +117,7 @@ var ItemFilters = map[string]string{
 	"held":      `i.status = 1 AND i.due_time <= $3 AND EXISTS (` + heldBy + `)`,
 	"planned":   `i.status = 3 AND $3::timestamptz IS NOT NULL`,
 	"destroyed": `i.status = 4 AND $3::timestamptz IS NOT NULL`,
-	"overdue":   `i.status < 4 AND i.due_time <= $3::timestamptz - interval '5 days' AND NOT EXISTS (` + heldBy + `)`,
+	"overdue":   `i.status < 4 AND retention.overdue_time(i.due_time) <= $3 AND NOT EXISTS (` + heldBy + `)`,
 }
 
 // ListItems pages through the unit's items by id, those in state (a key of ItemFilters) at now.
@@ -192,6 +194,9 @@ type Claimed struct {
 // the outbox id and how many items it took (0: none left).
 func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now time.Time, limit int, entry func([]Claimed) *ledgerv1.AppendEntryRequest) (outbox int64, n int, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT i.item_id, i.recording_date, i.description FROM retention.items i
 			WHERE i.tenant_id = $1 AND i.unit_id = $2 AND i.rule_id = $3 AND i.status = 1 AND i.due_time <= $4
 			AND NOT EXISTS (`+heldBy+`)
@@ -210,7 +215,7 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 		for i, c := range items {
 			ids[i] = c.ID
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(items)); err != nil {
+		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(items), 0); err != nil {
 			return err
 		}
 		n = len(items)
@@ -227,6 +232,9 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int64, check func(*Item) error, entry func(*Item) *ledgerv1.AppendEntryRequest) (int64, error) {
 	var outbox int64
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM retention.items WHERE tenant_id = $1 AND item_id = $2 AND unit_id = $3 FOR UPDATE`,
 			tenant, id, unit); err != nil {
 			return err
@@ -241,7 +249,7 @@ func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int
 		if err := check(it); err != nil {
 			return err
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(it)); err != nil {
+		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(it), 0); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $3 WHERE tenant_id = $1 AND item_id = $2`,
@@ -254,7 +262,7 @@ func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int
 // UnitCounts counts the unit's due items under a hold and its overdue ones at now.
 func (s *Store) UnitCounts(ctx context.Context, tenant, unit string, now time.Time) (held, overdue int64, err error) {
 	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE i.status = 1 AND EXISTS (`+heldBy+`)),
-		count(*) FILTER (WHERE i.due_time <= $3::timestamptz - interval '5 days' AND NOT EXISTS (`+heldBy+`))
+		count(*) FILTER (WHERE retention.overdue_time(i.due_time) <= $3 AND NOT EXISTS (`+heldBy+`))
 		FROM retention.items i WHERE i.tenant_id = $1 AND i.unit_id = $2 AND i.status < 4 AND i.due_time <= $3`,
 		tenant, unit, now).Scan(&held, &overdue)
 	return held, overdue, err
@@ -286,7 +294,7 @@ func (s *Store) AllCounts(ctx context.Context, now time.Time) ([]Counts, error) 
 		count(*) FILTER (WHERE i.status = 2 OR (i.status = 1 AND i.due_time <= $1 AND NOT EXISTS (`+heldBy+`))),
 		count(*) FILTER (WHERE i.status = 1 AND i.due_time <= $1 AND EXISTS (`+heldBy+`)),
 		count(*) FILTER (WHERE i.status = 3),
-		count(*) FILTER (WHERE i.due_time <= $1::timestamptz - interval '5 days' AND NOT EXISTS (`+heldBy+`))
+		count(*) FILTER (WHERE retention.overdue_time(i.due_time) <= $1 AND NOT EXISTS (`+heldBy+`))
 		FROM retention.items i WHERE i.status < 4 GROUP BY 1, 2`, now)
 	if err != nil {
 		return nil, err
@@ -309,7 +317,8 @@ func (s *Store) AllCounts(ctx context.Context, now time.Time) ([]Counts, error) 
 		sql string
 		set func(*Counts, int64)
 	}{
-		{`SELECT tenant_id, unit_id, count(*) FROM retention.plans WHERE state < 3 AND first_due <= $1::timestamptz - interval '5 days' GROUP BY 1, 2`,
+		{`SELECT tenant_id, unit_id, count(*) FROM retention.plans p WHERE state < 3 AND retention.overdue_time(first_due) <= $1
+			AND EXISTS (SELECT 1 FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id) GROUP BY 1, 2`,
 			func(c *Counts, n int64) { c.PlansOverdue = n }},
 		{`SELECT tenant_id, unit_id, count(*) FROM retention.copies WHERE state = 1
 			AND due_date < ($1 AT TIME ZONE 'Asia/Seoul')::date GROUP BY 1, 2`,
@@ -340,10 +349,10 @@ func (s *Store) AllCounts(ctx context.Context, now time.Time) ([]Counts, error) 
 	return out, nil
 }
 
-// PendingEntries counts the outbox entries not yet in the ledger.
+// PendingEntries counts the outbox entries not yet in the ledger, and not refused by it.
 func (s *Store) PendingEntries(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NULL`).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NULL AND refuse_time IS NULL`).Scan(&n)
 	return n, err
 }
 

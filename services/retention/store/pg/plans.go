@@ -3,7 +3,9 @@ package pg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,11 +24,11 @@ type Plan struct {
 	Tenant, Unit string
 	ID           int64
 	Doc          *retentionv1.Plan
-	// FirstDue is the earliest due time of its items: the plan is overdue 5 days later.
-	FirstDue time.Time
+	// FirstDue is the earliest due time of its items; OverdueTime is 5 days later (STD-10-1).
+	FirstDue, OverdueTime time.Time
 }
 
-const selectPlan = `SELECT plan_id, unit_id, doc, first_due, revision, create_time,
+const selectPlan = `SELECT plan_id, unit_id, doc, first_due, retention.overdue_time(first_due), revision, create_time,
 	(SELECT count(*) FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id)
 	FROM retention.plans p`
 
@@ -35,7 +37,7 @@ func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
 	var doc []byte
 	var revision, count int64
 	var create time.Time
-	if err := row.Scan(&p.ID, &p.Unit, &doc, &p.FirstDue, &revision, &create, &count); err != nil {
+	if err := row.Scan(&p.ID, &p.Unit, &doc, &p.FirstDue, &p.OverdueTime, &revision, &create, &count); err != nil {
 		return nil, err
 	}
 	p.Doc = &retentionv1.Plan{}
@@ -105,11 +107,24 @@ func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retent
 	return out, next, nil
 }
 
-// planLock serialises the planning of one unit, so that concurrent sweeps make one plan.
-func planLock(tenant, unit string) int64 {
+// unitLock is the key of a unit's advisory lock for purpose.
+func unitLock(purpose, tenant, unit string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("pipa/retention plan\x00" + tenant + "\x00" + unit))
+	h.Write([]byte("pipa/retention " + purpose + "\x00" + tenant + "\x00" + unit))
 	return int64(h.Sum64())
+}
+
+// lockHolds serialises a unit's holds against its destructions (PIPA-21-1): CreateHold takes
+// the lock exclusively, and whatever destroys (a sweep's batch, a confirmed deletion, a plan's
+// proposal and completion) takes it shared before it reads the holds, so that it either sees a
+// hold or commits before the hold exists. It is held until the transaction ends.
+func lockHolds(ctx context.Context, tx pgx.Tx, tenant, unit string, exclusive bool) error {
+	lock := "pg_advisory_xact_lock_shared"
+	if exclusive {
+		lock = "pg_advisory_xact_lock"
+	}
+	_, err := tx.Exec(ctx, "SELECT "+lock+"($1)", unitLock("holds", tenant, unit))
+	return err
 }
 
 // ProposePlan puts up to limit of the unit's due, unheld items kept under rules that need
@@ -118,7 +133,11 @@ func planLock(tenant, unit string) int64 {
 func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.Time, limit int, reason string) (*Plan, error) {
 	var out *Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, planLock(tenant, unit)); err != nil {
+		// One planner at a time per unit, so that concurrent sweeps make one plan.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, unitLock("plan", tenant, unit)); err != nil {
+			return err
+		}
+		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
 		}
 		doc, err := marshal(&retentionv1.Plan{State: retentionv1.PlanState_PLAN_STATE_PROPOSED, Reason: reason,
@@ -159,8 +178,86 @@ func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.T
 }
 
 // UpdatePlan changes a plan under a row lock: fn gets the current plan (after the etag, if
-// given, is checked) and changes its document in place.
+// given, is checked) and changes its document in place; an unchanged document is not written.
 func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error) (*Plan, error) {
+	return s.updatePlan(ctx, tenant, unit, id, tag, fn, nil)
+}
+
+// StartCompletion records the values of a plan's completion (fn checks and sets them, and checks
+// the etag) under the plan's row lock and the unit's hold lock. Unless the plan is completed,
+// items that a hold now covers and whose personal fields are not yet erased are refused
+// (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan back to kept; a plan left
+// without items is refused.
+func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *Plan) error) (*Plan, error) {
+	return s.updatePlan(ctx, tenant, unit, id, "", fn, func(tx pgx.Tx, p *Plan) error {
+		if p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
+			return nil
+		}
+		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT i.item_id, ARRAY(`+heldBy+` ORDER BY h.hold_id) AS holds FROM retention.items i
+			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND EXISTS (`+heldBy+`)
+			ORDER BY i.item_id FOR UPDATE OF i`, tenant, id)
+		if err != nil {
+			return err
+		}
+		held, err := pgx.CollectRows(rows, pgx.RowToStructByPos[heldItem])
+		if err != nil {
+			return err
+		}
+		if err := settleHeld(ctx, tx, tenant, unit, held, exclude); err != nil {
+			return err
+		}
+		return checkNotEmpty(ctx, tx, p)
+	})
+}
+
+// checkNotEmpty refuses to complete a plan with no items: it would certify nothing (STD-55).
+func checkNotEmpty(ctx context.Context, tx pgx.Tx, p *Plan) error {
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE tenant_id = $1 AND plan_id = $2`,
+		p.Tenant, p.ID).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	return apierr.Precondition("PLAN_EMPTY", p.Doc.GetName()+" has no items left to destroy (STD-55)")
+}
+
+// heldItem is a plan item and the active holds that cover it.
+type heldItem struct {
+	ID    int64
+	Holds []int64
+}
+
+// settleHeld refuses to destroy the plan items a hold covers (PIPA-21-1), naming them and their
+// holds, or, with exclude, takes them out of the plan back to kept, where they wait for the
+// release and a later plan.
+func settleHeld(ctx context.Context, tx pgx.Tx, tenant, unit string, held []heldItem, exclude bool) error {
+	if len(held) == 0 {
+		return nil
+	}
+	ids, names := make([]int64, len(held)), make([]string, len(held))
+	for i, h := range held {
+		ids[i] = h.ID
+		holds := make([]string, len(h.Holds))
+		for j, id := range h.Holds {
+			holds[j] = idName(tenant, unit, "holds", id)
+		}
+		names[i] = idName(tenant, unit, "items", h.ID) + " (" + strings.Join(holds, ", ") + ")"
+	}
+	if !exclude {
+		e := apierr.Precondition("ITEMS_HELD", fmt.Sprintf("%d items of the plan are under a legal hold and must not be "+
+			"destroyed (PIPA-21-1): %s; complete it once the holds are released, or with exclude_held_items to take these "+
+			"items out of the plan", len(held), strings.Join(names, "; ")))
+		e.Metadata = map[string]string{"rule": "PIPA-21-1", "items": strings.Join(names, "; ")}
+		return e
+	}
+	_, err := tx.Exec(ctx, `UPDATE retention.items SET status = 1, plan_id = NULL WHERE tenant_id = $1 AND item_id = ANY($2)`,
+		tenant, ids)
+	return err
+}
+
+func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error, check func(pgx.Tx, *Plan) error) (*Plan, error) {
 	var out *Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, id, true)
@@ -170,11 +267,19 @@ func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, t
 		if tag != "" && tag != p.Doc.GetEtag() {
 			return apierr.EtagMismatch(p.Doc.GetName())
 		}
+		before := proto.Clone(p.Doc)
 		if err := fn(p); err != nil {
 			return err
 		}
-		if err := s.writePlan(ctx, tx, p); err != nil {
-			return err
+		if check != nil {
+			if err := check(tx, p); err != nil {
+				return err
+			}
+		}
+		if !proto.Equal(before, p.Doc) {
+			if err := s.writePlan(ctx, tx, p); err != nil {
+				return err
+			}
 		}
 		out, err = s.plan(ctx, tx, tenant, unit, id, false)
 		return err
@@ -192,15 +297,6 @@ func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *Plan) error {
 	_, err = tx.Exec(ctx, `UPDATE retention.plans SET state = $3, doc = $4, revision = revision + 1
 		WHERE tenant_id = $1 AND plan_id = $2`, p.Tenant, p.ID, int16(p.Doc.GetState()), doc)
 	return err
-}
-
-// ReleaseHeld takes the plan's items that a hold now covers out of it, back to kept: a held item
-// is never destroyed, even in an approved plan. It returns how many it took out.
-func (s *Store) ReleaseHeld(ctx context.Context, tenant string, plan int64) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE retention.items i SET status = 1, plan_id = NULL
-		WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND EXISTS (`+heldBy+`)`,
-		tenant, plan)
-	return tag.RowsAffected(), err
 }
 
 // Erasure is a plan item whose personal fields live in another service.
@@ -229,11 +325,35 @@ func (s *Store) Erasures(ctx context.Context, tenant string, plan, after int64, 
 	})
 }
 
-// Erased records that an item's personal fields were erased.
-func (s *Store) Erased(ctx context.Context, tenant string, item int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2 AND erase_time IS NULL`,
-		tenant, item, s.clock())
-	return err
+// Erase erases one plan item's personal fields kept in another service, by calling erase, in
+// the transaction that records it, under the item's row lock and the unit's hold lock: an item
+// a hold now covers is refused (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan;
+// an item already erased or no longer in the plan is left as it is.
+func (s *Store) Erase(ctx context.Context, tenant, unit string, plan, item int64, exclude bool, erase func() error) error {
+	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
+			return err
+		}
+		var holds []int64
+		err := tx.QueryRow(ctx, `SELECT ARRAY(`+heldBy+` ORDER BY h.hold_id) FROM retention.items i
+			WHERE i.tenant_id = $1 AND i.item_id = $2 AND i.plan_id = $3 AND i.status = 3 AND i.erase_time IS NULL
+			FOR UPDATE OF i`, tenant, item, plan).Scan(&holds)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(holds) > 0 {
+			return settleHeld(ctx, tx, tenant, unit, []heldItem{{ID: item, Holds: holds}}, exclude)
+		}
+		if err := erase(); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2`,
+			tenant, item, s.clock())
+		return err
+	})
 }
 
 // RuleGroup is what a plan destroys under one rule.
@@ -244,41 +364,104 @@ type RuleGroup struct {
 }
 
 // QueuePlanEntries writes to the outbox one DESTRUCTION entry per rule of the plan's items not
-// yet queued, built by entry, and returns every outbox id of the plan still to deliver.
-func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, entry func(RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
+// yet queued, built by entry, and returns every outbox id of the plan still to deliver. It
+// locks the plan's row first, so that concurrent completions queue each entry once, and each
+// item with the unit's holds locked: a held item whose personal fields are not yet erased is
+// refused or, with exclude, taken out of the plan (settleHeld, PIPA-21-1); one not yet due at
+// the destruction time, at, goes back to kept (its period was lengthened).
+func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, at time.Time, exclude bool, entry func(RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
 	var pending []int64
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT rule_id, count(*), min(recording_date), max(recording_date)
-			FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 AND status = 3 GROUP BY rule_id ORDER BY rule_id`, tenant, plan)
+		p, err := s.plan(ctx, tx, tenant, unit, plan, true)
 		if err != nil {
 			return err
 		}
-		type group struct {
-			rule string
-			g    RuleGroup
+		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
+			return err
 		}
-		groups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (group, error) {
-			var g group
-			return g, r.Scan(&g.rule, &g.g.Count, &g.g.FirstDay, &g.g.LastDay)
+		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.recording_date, i.erase_time IS NOT NULL, i.due_time <= $3,
+			ARRAY(`+heldBy+` ORDER BY h.hold_id)
+			FROM retention.items i WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3
+			ORDER BY i.rule_id, i.item_id FOR UPDATE OF i`, tenant, plan, at)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id          int64
+			rule        string
+			day         *time.Time
+			erased, due bool
+			holds       []int64
+		}
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var it row
+			return it, r.Scan(&it.id, &it.rule, &it.day, &it.erased, &it.due, &it.holds)
 		})
 		if err != nil {
 			return err
 		}
+		// Erased items are destroyed in fact, whatever came since: they are recorded.
+		var held []heldItem
+		var notDue []int64
+		type group struct {
+			g   RuleGroup
+			ids []int64
+		}
+		var groups []*group
+		for _, it := range items {
+			switch {
+			case !it.erased && len(it.holds) > 0:
+				held = append(held, heldItem{ID: it.id, Holds: it.holds})
+				continue
+			case !it.erased && !it.due:
+				notDue = append(notDue, it.id)
+				continue
+			}
+			if len(groups) == 0 || groups[len(groups)-1].g.Rule.ID != it.rule {
+				rule, err := scanRule(tx.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
+					tenant, unit, it.rule), tenant, unit)
+				if err != nil {
+					return err
+				}
+				groups = append(groups, &group{g: RuleGroup{Rule: rule}})
+			}
+			g := groups[len(groups)-1]
+			g.ids, g.g.Count = append(g.ids, it.id), g.g.Count+1
+			if d := it.day; d != nil {
+				if g.g.FirstDay == nil || d.Before(*g.g.FirstDay) {
+					g.g.FirstDay = d
+				}
+				if g.g.LastDay == nil || d.After(*g.g.LastDay) {
+					g.g.LastDay = d
+				}
+			}
+		}
+		if err := settleHeld(ctx, tx, tenant, unit, held, exclude); err != nil {
+			return err
+		}
+		if len(notDue) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = 1, plan_id = NULL WHERE tenant_id = $1 AND item_id = ANY($2)`,
+				tenant, notDue); err != nil {
+				return err
+			}
+		}
 		for _, g := range groups {
-			rule, err := scanRule(tx.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
-				tenant, unit, g.rule), tenant, unit)
+			id, err := s.insertOutbox(ctx, tx, tenant, unit, entry(g.g), 0)
 			if err != nil {
 				return err
 			}
-			g.g.Rule = rule
-			id, err := s.insertOutbox(ctx, tx, tenant, unit, entry(g.g))
+			tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $3
+				WHERE tenant_id = $1 AND item_id = ANY($2) AND status = 3`, tenant, g.ids, id)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $4
-				WHERE tenant_id = $1 AND plan_id = $2 AND rule_id = $3 AND status = 3`, tenant, plan, g.rule, id); err != nil {
-				return err
+			if tag.RowsAffected() != int64(len(g.ids)) {
+				return fmt.Errorf("retention store: %s changed during its completion: %d of %d items of %s queued",
+					p.Doc.GetName(), tag.RowsAffected(), len(g.ids), g.g.Rule.ID)
 			}
+		}
+		if err := checkNotEmpty(ctx, tx, p); err != nil {
+			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT DISTINCT batch_id FROM retention.items WHERE tenant_id = $1 AND plan_id = $2
 			AND status = 2 ORDER BY batch_id`, tenant, plan)
@@ -291,12 +474,14 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 	return pending, err
 }
 
-// PlanItem is an item of a completed plan, as its certificate lists it.
+// PlanItem is an item of a completed plan, as its certificate lists it, with its DESTRUCTION
+// entry's index and leaf hash.
 type PlanItem struct {
 	ID                  int64
 	RuleID, Description string
 	ClockStart          time.Time
 	LedgerIndex         int64
+	LeafHash            []byte
 }
 
 // FinishPlan completes a plan once every item is destroyed: finish gets the plan and its items
@@ -319,15 +504,13 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 		if open > 0 {
 			return apierr.Precondition("LEDGER_PENDING", "the destruction of this plan is not yet recorded in the ledger; retry shortly")
 		}
-		rows, err := tx.Query(ctx, `SELECT item_id, rule_id, description, clock_start_time, ledger_index
-			FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 ORDER BY item_id`, tenant, id)
+		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.description, i.clock_start_time, i.ledger_index, o.leaf_hash
+			FROM retention.items i JOIN retention.outbox o ON o.tenant_id = i.tenant_id AND o.id = i.batch_id
+			WHERE i.tenant_id = $1 AND i.plan_id = $2 ORDER BY i.item_id`, tenant, id)
 		if err != nil {
 			return err
 		}
-		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PlanItem, error) {
-			var it PlanItem
-			return it, r.Scan(&it.ID, &it.RuleID, &it.Description, &it.ClockStart, &it.LedgerIndex)
-		})
+		items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PlanItem])
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,8 @@
 // copies given out, the sweeps' records, the tenants' certificate keys, and the outbox of ledger
 // entries that destructions and copy outcomes must append.
 //
-// Due times are computed in one place, the SQL function retention.due_time (Asia/Seoul days).
+// Due times are computed in one place, the SQL function retention.due_time (Asia/Seoul days), and
+// overdue times (STD-10-1's 5 days) in another, retention.overdue_time.
 // Whether an item is held is never stored: every query that needs it asks the holds table, so a
 // hold takes effect, and its release ends, at once. A change that must be recorded in the ledger
 // writes its entry to the outbox in the same transaction, with a River job that delivers it
@@ -14,7 +15,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -56,10 +56,6 @@ const (
 	Destroyed  int16 = 4
 )
 
-// OverdueAfter is how long after its due time an item still not destroyed becomes overdue
-// (STD-10-1, C-10: within 5 days).
-const OverdueAfter = 5 * 24 * time.Hour
-
 // DeliverArgs is the job that appends one outbox entry to the ledger.
 type DeliverArgs struct {
 	Tenant string `json:"tenant"`
@@ -79,15 +75,40 @@ type Store struct {
 	jobs *river.Client[pgx.Tx]
 	now  func() time.Time
 	keys keyCache
+	host string
 	// deliverDelay holds a delivery job back, so that the call that wrote the entry usually
 	// delivers it first and the job finds nothing left to do.
 	deliverDelay time.Duration
+	// holdInserted, when set (tests), runs after CreateHold's insert and before its commit.
+	holdInserted func()
+}
+
+// DefaultHost names the certificate keys of a Store without WithHost, as the ledger's default
+// origin host names its keys.
+const DefaultHost = "pipa.kr"
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithHost sets the host that starts the name of every tenant's certificate key,
+// "{host}/tenants/{t}/retention" (DefaultHost when empty): the host of the ledgers' origin lines.
+// A key keeps the name it was made with.
+func WithHost(host string) Option {
+	return func(s *Store) {
+		if host != "" {
+			s.host = host
+		}
+	}
 }
 
 // New returns a Store; jobs inserts the delivery jobs (it need not work them), box seals the
 // tenants' certificate keys, now is the service's clock.
-func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func() time.Time) *Store {
-	return &Store{pool: pool, box: box, jobs: jobs, now: now, deliverDelay: 30 * time.Second}
+func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func() time.Time, opts ...Option) *Store {
+	s := &Store{pool: pool, box: box, jobs: jobs, now: now, host: DefaultHost, deliverDelay: 30 * time.Second}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // clock is the current time as PostgreSQL stores it (UTC, microseconds).
@@ -158,7 +179,8 @@ func ts(t *time.Time) *timestamppb.Timestamp {
 type Rule struct {
 	Tenant, Unit, ID string
 	Doc              *retentionv1.Rule
-	// StartDate is the first recording day a site rule keeps (its create day, Asia/Seoul).
+	// StartDate is the first recording day a site rule keeps: its create day in Asia/Seoul less
+	// its period, the footage already on the recorder.
 	StartDate        time.Time
 	GeneratedThrough *time.Time
 	Deleted          *time.Time
@@ -219,11 +241,17 @@ func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Id
 			return "", err
 		}
 		now := s.clock()
+		// A site's recorder already holds the footage of the period before the rule: those days
+		// are items too, so that their deletion is recorded (STD-42-2, STD-10-3).
+		start := now.In(seoul.Location)
+		if r.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE {
+			start = start.AddDate(0, 0, -int(r.GetPeriodDays()))
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO retention.rules (tenant_id, unit_id, rule_id, target, resource, action,
 			period_days, doc, start_date, create_time, update_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, unit_id, rule_id) DO NOTHING`,
 			tenant, unit, id, int16(r.GetTarget()), r.GetResource(), int16(r.GetAction()), r.GetPeriodDays(), doc,
-			now.In(seoul.Location).Format(time.DateOnly), now)
+			start.Format(time.DateOnly), now)
 		if uniqueViolation(err, "rules_by_resource") {
 			return "", apierr.Invalid(apierr.Violation{Field: "rule.resource", Rule: "unique",
 				Description: r.GetResource() + " already has a rule: one rule per site or file, so that nothing is destroyed or recorded twice"})
@@ -277,7 +305,8 @@ func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, af
 
 // UpdateRule changes a live rule under a row lock: fn gets its current document (after the etag,
 // if given, is checked) and changes it in place. A new period moves the due times of the items
-// still kept under the rule.
+// still kept under the rule, and of those planned but not yet erased: one no longer due goes
+// back to kept.
 func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *Rule, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
@@ -301,9 +330,13 @@ func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn
 			return err
 		}
 		if r.Doc.GetPeriodDays() != period {
-			if _, err := tx.Exec(ctx, `UPDATE retention.items SET due_time = retention.due_time(clock_start_time, $4)
-				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND status = 1`,
-				tenant, unit, id, r.Doc.GetPeriodDays()); err != nil {
+			// Planned items not yet erased move too; those no longer due leave their plan (PIPA-21-1
+			// keeps them for the new period).
+			if _, err := tx.Exec(ctx, `UPDATE retention.items SET due_time = retention.due_time(clock_start_time, $4),
+				status = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN 1 ELSE status END,
+				plan_id = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN NULL ELSE plan_id END
+				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND (status = 1 OR (status = 3 AND erase_time IS NULL))`,
+				tenant, unit, id, r.Doc.GetPeriodDays(), s.clock()); err != nil {
 				return err
 			}
 		}
@@ -415,8 +448,9 @@ func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int
 	return h, err
 }
 
-// CreateHold stores a hold on scope (a site, a file or a request; a site's hold covers
-// [start, end)). A replayed request_id returns the first call's hold.
+// CreateHold stores a hold on scope (a site, a file, a request or a ledger entry; a site's hold
+// covers [start, end)), holding the unit's hold lock exclusively (lockHolds). A replayed
+// request_id returns the first call's hold.
 func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, h *retentionv1.Hold, scope string, start, end *time.Time) (out *Hold, err error) {
 	d := proto.Clone(h).(*retentionv1.Hold)
 	d.Name, d.CreateTime = "", nil
@@ -426,10 +460,16 @@ func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, 
 		return nil, err
 	}
 	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
+		if err := lockHolds(ctx, tx, tenant, unit, true); err != nil {
+			return "", err
+		}
 		var id int64
 		if err := tx.QueryRow(ctx, `INSERT INTO retention.holds (tenant_id, unit_id, scope, start_time, end_time, doc, create_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING hold_id`, tenant, unit, scope, start, end, doc, s.clock()).Scan(&id); err != nil {
 			return "", err
+		}
+		if s.holdInserted != nil {
+			s.holdInserted()
 		}
 		out, err = s.hold(ctx, tx, tenant, unit, id, false)
 		return idName(tenant, unit, "holds", id), err
@@ -525,6 +565,37 @@ func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r SweepRec
 	return err
 }
 
+// ListSweeps pages through the unit's sweep records, newest first, before the sweep id before
+// (0: from the newest).
+func (s *Store) ListSweeps(ctx context.Context, tenant, unit string, size int, before int64) ([]*retentionv1.Sweep, int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT sweep_id, sweep_time, destroyed, planned, held, overdue, plans, holds_checked
+		FROM retention.sweeps WHERE tenant_id = $1 AND unit_id = $2 AND ($3 = 0 OR sweep_id < $3)
+		ORDER BY sweep_id DESC LIMIT $4`, tenant, unit, before, size+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	var ids []int64
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*retentionv1.Sweep, error) {
+		var id int64
+		var at time.Time
+		w := &retentionv1.Sweep{}
+		if err := r.Scan(&id, &at, &w.Destroyed, &w.Planned, &w.Held, &w.Overdue, &w.Plans, &w.HoldsChecked); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+		w.Name, w.SweepTime = idName(tenant, unit, "sweeps", id), timestamppb.New(at)
+		return w, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > size {
+		out, next = out[:size], ids[size-1]
+	}
+	return out, next, nil
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -532,49 +603,65 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// insertOutbox writes a ledger entry to append, under the request_id its row fixes, and the job
-// that delivers it if the caller does not.
-func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest) (int64, error) {
+// insertOutbox writes a ledger entry to append, under the request_id its row fixes (ids are
+// global, so "retention/entries/{id}" is unique and short: the ledger takes at most 128
+// characters), and the job that delivers it if the caller does not. after, if not 0, is the
+// outbox entry that must be appended first.
+func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest, after int64) (int64, error) {
 	var id int64
 	if err := tx.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&id); err != nil {
 		return 0, err
 	}
 	req.Parent = "tenants/" + tenant + "/units/" + unit
-	req.RequestId = fmt.Sprintf("retention/%s/%s/entries/%d", tenant, unit, id)
+	req.RequestId = "retention/entries/" + strconv.FormatInt(id, 10)
 	b, err := proto.Marshal(req)
 	if err != nil {
 		return 0, err
 	}
 	now := s.clock()
-	if _, err := tx.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6)`, tenant, id, unit, b, req.GetEntry().GetOccurTime().AsTime(), now); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, after_id, create_time)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, 0), $7)`, tenant, id, unit, b, req.GetEntry().GetOccurTime().AsTime(), after, now); err != nil {
 		return 0, err
 	}
 	_, err = s.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)})
 	return id, err
 }
 
+// ErrWaiting is Outbox's answer for an entry whose predecessor is not yet appended: retry later.
+var ErrWaiting = errors.New("retention store: the entry waits for the one it follows")
+
+// ErrRefused is Outbox's answer for an entry the ledger refused for good.
+var ErrRefused = errors.New("retention store: the ledger refused the entry")
+
 // Outbox reads an entry to deliver; delivered is its index when it already was.
 func (s *Store) Outbox(ctx context.Context, tenant string, id int64) (req *ledgerv1.AppendEntryRequest, delivered *int64, err error) {
 	var b []byte
-	err = s.pool.QueryRow(ctx, `SELECT entry, ledger_index FROM retention.outbox WHERE tenant_id = $1 AND id = $2`,
-		tenant, id).Scan(&b, &delivered)
-	if err != nil {
+	var refused, waiting bool
+	err = s.pool.QueryRow(ctx, `SELECT o.entry, o.ledger_index, o.refuse_time IS NOT NULL,
+		EXISTS (SELECT 1 FROM retention.outbox a WHERE a.tenant_id = o.tenant_id AND a.id = o.after_id AND a.ledger_index IS NULL)
+		FROM retention.outbox o WHERE o.tenant_id = $1 AND o.id = $2`, tenant, id).Scan(&b, &delivered, &refused, &waiting)
+	switch {
+	case err != nil:
 		return nil, nil, err
+	case refused:
+		return nil, nil, ErrRefused
+	case waiting && delivered == nil:
+		return nil, nil, ErrWaiting
 	}
 	req = &ledgerv1.AppendEntryRequest{}
 	return req, delivered, proto.Unmarshal(b, req)
 }
 
-// Delivered records the index the ledger gave an outbox entry, and what it records: the items
-// of its batch become destroyed, a copy's outcome gets its index. Recording twice (the call and
-// the job both delivered) changes nothing the second time. It returns the items destroyed now.
-func (s *Store) Delivered(ctx context.Context, tenant string, id, index int64) (destroyed int64, err error) {
+// Delivered records the index and leaf hash the ledger gave an outbox entry, and what it
+// records: the items of its batch become destroyed; a copy's outcome gets its index and, once all
+// its entries are in, changes the copy. Recording twice (the call and the job both delivered)
+// changes nothing the second time. It returns the items destroyed now.
+func (s *Store) Delivered(ctx context.Context, tenant string, id, index int64, leafHash []byte) (destroyed int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var occur time.Time
-		err := tx.QueryRow(ctx, `UPDATE retention.outbox SET ledger_index = $3, deliver_time = $4
+		err := tx.QueryRow(ctx, `UPDATE retention.outbox SET ledger_index = $3, leaf_hash = $4, deliver_time = $5
 			WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL RETURNING occur_time`,
-			tenant, id, index, s.clock()).Scan(&occur)
+			tenant, id, index, leafHash, s.clock()).Scan(&occur)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -587,9 +674,50 @@ func (s *Store) Delivered(ctx context.Context, tenant string, id, index int64) (
 			return err
 		}
 		destroyed = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `UPDATE retention.copy_outcomes SET ledger_index = $3 WHERE tenant_id = $1 AND outbox_id = $2`,
-			tenant, id, index)
+		if _, err = tx.Exec(ctx, `UPDATE retention.copy_outcomes SET
+			ledger_index = CASE WHEN outbox_id = $2 THEN $3 ELSE ledger_index END,
+			destruction_index = CASE WHEN destruction_outbox_id = $2 THEN $3 ELSE destruction_index END
+			WHERE tenant_id = $1 AND (outbox_id = $2 OR destruction_outbox_id = $2)`, tenant, id, index); err != nil {
+			return err
+		}
+		// C-9: a copy is destroyed, returned or extended once the ledger says so.
+		_, err = tx.Exec(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
+			revision = c.revision + 1
+			FROM retention.copy_outcomes o WHERE o.tenant_id = $1 AND (o.outbox_id = $2 OR o.destruction_outbox_id = $2)
+			AND o.ledger_index IS NOT NULL AND (o.destruction_outbox_id IS NULL OR o.destruction_index IS NOT NULL)
+			AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id`, tenant, id)
 		return err
 	})
 	return destroyed, err
+}
+
+// Refused records that the ledger refused outbox entry id for good, with the entry that was to
+// follow it, and undoes what waited on them: the items of its batch go back to kept (or, in a
+// plan, to planned, for the completion to be repeated), and a copy's outcome is removed, so the
+// copy is as it was. refused is false when it was recorded before; items is how many items went
+// back.
+func (s *Store) Refused(ctx context.Context, tenant string, id int64, reason string) (refused bool, items int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE retention.outbox SET refuse_time = $3, refusal = $4
+			WHERE tenant_id = $1 AND (id = $2 OR after_id = $2) AND ledger_index IS NULL AND refuse_time IS NULL RETURNING id`,
+			tenant, id, s.clock(), reason)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		refused = true
+		tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = CASE WHEN plan_id IS NULL THEN 1 ELSE 3 END, batch_id = NULL
+			WHERE tenant_id = $1 AND batch_id = ANY($2) AND status = 2`, tenant, ids)
+		if err != nil {
+			return err
+		}
+		items = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM retention.copy_outcomes WHERE tenant_id = $1
+			AND (outbox_id = ANY($2) OR destruction_outbox_id = ANY($2))`, tenant, ids)
+		return err
+	})
+	return refused, items, err
 }

@@ -3,6 +3,8 @@ package pg_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -83,7 +86,7 @@ func entry([]pg.Claimed) *ledgerv1.AppendEntryRequest {
 func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(kstHour(2026, 10, 30, 9))
+	f.set(kstHour(2026, 11, 29, 9)) // the rule keeps the 30 days already recorded, from 10-30
 	r := f.siteRule(t, "jeongeup", "library", "central")
 	n, err := f.store.GenerateDays(ctx, r, kstHour(2026, 11, 29, 0), "중앙도서관")
 	require.NoError(t, err)
@@ -118,7 +121,7 @@ func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(kstHour(2010, 1, 1, 9))
+	f.set(kstHour(2010, 1, 31, 9))
 	r := f.siteRule(t, "jeongeup", "library", "central")
 	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 11, 29, 0), "중앙도서관")
 	require.NoError(t, err)
@@ -142,7 +145,7 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 					return
 				}
 				for range 2 { // the call and the job both deliver
-					if _, err := f.store.Delivered(ctx, "jeongeup", outbox, outbox); err != nil {
+					if _, err := f.store.Delivered(ctx, "jeongeup", outbox, outbox, nil); err != nil {
 						errs <- err
 						return
 					}
@@ -172,7 +175,7 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 func TestHoldsKeepWhatTheyCover(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(kstHour(2026, 9, 1, 9))
+	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
 	r := f.siteRule(t, "jeongeup", "library", "central")
 	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 9, 10, 0), "중앙도서관")
 	require.NoError(t, err)
@@ -245,7 +248,7 @@ func TestOnePlanPerSweep(t *testing.T) {
 func TestTenantsAreApart(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.set(kstHour(2026, 9, 1, 9))
+	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
 	a := f.siteRule(t, "jeongeup", "library", "central")
 	b := f.siteRule(t, "seongnam", "library", "central")
 	_, err := f.store.GenerateDays(ctx, a, kstHour(2026, 9, 10, 0), "A")
@@ -299,4 +302,331 @@ func TestIdempotencyTable(t *testing.T) {
 		return s
 	}
 	require.Equal(t, shape("scratch"), shape(pg.Schema))
+}
+
+// planRule stores a rule whose items are destroyed by a plan the CPO approves (STD-55).
+func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retentionv1.RuleTarget, days int32) *pg.Rule {
+	t.Helper()
+	r := &retentionv1.Rule{DisplayName: id, Target: target, PeriodDays: days, Action: retentionv1.Action_ACTION_PLAN, Method: "영구삭제",
+		ClockStart: retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED}
+	if target == retentionv1.RuleTarget_RULE_TARGET_FILE {
+		r.Resource, r.ClockStart = "tenants/"+tenant+"/units/"+unit+"/files/"+id, retentionv1.ClockStart_CLOCK_START_CONSENT
+	}
+	rule, err := f.store.CreateRule(context.Background(), tenant, unit, id, pg.Idem{}, r)
+	require.NoError(t, err)
+	return rule
+}
+
+// item registers an item of rule whose period started at start; scope is what a hold names.
+func (f *fixture) item(t *testing.T, r *pg.Rule, scope, resource string, start time.Time) *pg.Item {
+	t.Helper()
+	it, err := f.store.CreateItem(context.Background(), r.Tenant, r.Unit, pg.Idem{}, pg.NewItem{RuleID: r.ID, Scope: scope,
+		Resource: resource, Description: scope, ClockStart: start, PeriodDays: r.Doc.GetPeriodDays()})
+	require.NoError(t, err)
+	return it
+}
+
+func (f *fixture) status(t *testing.T, it *pg.Item) int16 {
+	t.Helper()
+	var s int16
+	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT status FROM retention.items WHERE item_id = $1`, it.ID).Scan(&s))
+	return s
+}
+
+func destruction(pg.RuleGroup) *ledgerv1.AppendEntryRequest {
+	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}
+}
+
+// PIPA-21-1: a hold committing while a sweep claims its batch is never missed. CreateHold holds
+// the unit's hold lock exclusively until it commits, and the claim waits for it, so it does not
+// take the day the hold covers.
+func TestClaimWaitsForAHoldBeingCreated(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
+	r := f.siteRule(t, "jeongeup", "library", "central")
+	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 9, 10, 0), "중앙도서관")
+	require.NoError(t, err)
+
+	inserted, release := make(chan struct{}), make(chan struct{})
+	f.store.SetHoldInserted(func() { close(inserted); <-release })
+	held := make(chan error, 1)
+	go func() {
+		start, end := kstHour(2026, 9, 5, 12), kstHour(2026, 9, 5, 13)
+		_, err := f.store.CreateHold(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Hold{Site: r.Doc.GetResource(), Reason: "수사"},
+			r.Doc.GetResource(), &start, &end)
+		held <- err
+	}()
+	<-inserted // the hold is written, not committed
+	type claim struct {
+		n   int
+		err error
+	}
+	claims := make(chan claim, 1)
+	go func() {
+		_, n, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, kstHour(2026, 11, 30, 1), 100, entry)
+		claims <- claim{n, err}
+	}()
+	var got *claim
+	require.Eventually(t, func() bool {
+		select {
+		case c := <-claims:
+			got = &c
+			return true
+		default:
+		}
+		var waiting int
+		require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting))
+		return waiting > 0
+	}, 10*time.Second, 5*time.Millisecond)
+	close(release)
+	require.NoError(t, <-held)
+	if got == nil {
+		c := <-claims
+		got = &c
+	}
+	require.NoError(t, got.err)
+	require.Equal(t, 9, got.n, "the day under the hold that committed meanwhile is not claimed")
+}
+
+// PIPA-21-1: completing an approved plan never destroys an item a hold covers: queuing its
+// DESTRUCTION entries refuses naming the item and its hold (ITEMS_HELD), changing nothing, or,
+// when asked, takes exactly the held item out of the plan and queues the rest.
+func TestCompletionNeverQueuesAHeldItem(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 1, 1, 9))
+	r := f.planRule(t, "jeongeup", "library", "closed", retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS, 30)
+	req := func(n string) string { return "tenants/jeongeup/units/library/requests/" + n }
+	a := f.item(t, r, req("R-1"), req("R-1"), kstHour(2026, 1, 1, 0))
+	b := f.item(t, r, req("R-2"), req("R-2"), kstHour(2026, 1, 1, 0))
+	now := kstHour(2026, 3, 1, 9)
+	f.set(now)
+	p, err := f.store.ProposePlan(ctx, "jeongeup", "library", now, 100, "보유기간 경과")
+	require.NoError(t, err)
+	hold, err := f.store.CreateHold(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Hold{Request: req("R-2")}, req("R-2"), nil, nil)
+	require.NoError(t, err)
+
+	_, err = f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, false, destruction)
+	e := err.(*apierr.Error)
+	require.Equal(t, "ITEMS_HELD", e.Reason)
+	require.Equal(t, "PIPA-21-1", e.Metadata["rule"])
+	require.Equal(t, b.Name()+" ("+hold.Doc.GetName()+")", e.Metadata["items"])
+	require.Equal(t, pg.Planned, f.status(t, a), "refused, nothing is queued")
+
+	pending, err := f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, true, destruction)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, pg.Destroying, f.status(t, a))
+	require.Equal(t, pg.Kept, f.status(t, b), "the held item waits for its release, out of the plan")
+}
+
+// Concurrent completions of one plan queue each rule's DESTRUCTION entry once: the plan's row
+// is locked first, and the items marked are exactly those read.
+func TestConcurrentCompletionsQueueOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 1, 1, 9))
+	var rules []*pg.Rule
+	for _, id := range []string{"members", "visitors", "loans"} {
+		r := f.planRule(t, "seongnam", "library-office", id, retentionv1.RuleTarget_RULE_TARGET_FILE, 30)
+		rules = append(rules, r)
+		for m := range 5 {
+			f.item(t, r, r.Doc.GetResource(), "", kstHour(2025, time.Month(m+1), 1, 0))
+		}
+	}
+	now := kstHour(2026, 1, 2, 9)
+	p, err := f.store.ProposePlan(ctx, "seongnam", "library-office", now, 100, "보유기간 경과")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			_, err := f.store.QueuePlanEntries(ctx, "seongnam", "library-office", p.ID, now, false, destruction)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var outbox, queued int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&outbox))
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE status = 2`).Scan(&queued))
+	require.Equal(t, len(rules), outbox, "one DESTRUCTION entry per rule, none twice")
+	require.Equal(t, 15, queued)
+}
+
+// A period lengthened after items were planned keeps them for the new period (PIPA-21-1): a
+// planned item no longer due goes back to kept at once, and one due now but not when the plan
+// was carried out is not recorded destroyed by it.
+func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2022, 1, 1, 9))
+	r := f.planRule(t, "seongnam", "library-office", "members", retentionv1.RuleTarget_RULE_TARGET_FILE, 730)
+	old := f.item(t, r, r.Doc.GetResource(), "", kstHour(2022, 1, 1, 0))    // 1000 days: due 2024-09-28
+	mid := f.item(t, r, r.Doc.GetResource(), "", kstHour(2023, 1, 1, 0))    // 1000 days: due 2025-09-28
+	recent := f.item(t, r, r.Doc.GetResource(), "", kstHour(2024, 6, 1, 0)) // 1000 days: due 2027-02-26
+	now := kstHour(2026, 7, 1, 9)
+	f.set(now)
+	p, err := f.store.ProposePlan(ctx, "seongnam", "library-office", now, 100, "보유기간 경과")
+	require.NoError(t, err)
+	require.EqualValues(t, 3, p.Doc.GetItemCount())
+
+	_, err = f.store.UpdateRule(ctx, "seongnam", "library-office", r.ID, "", func(d *retentionv1.Rule) error {
+		d.PeriodDays = 1000
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, pg.Kept, f.status(t, recent), "no longer due: back to kept")
+	require.Equal(t, pg.Planned, f.status(t, mid))
+	got, err := f.store.GetItem(ctx, "seongnam", "library-office", mid.ID)
+	require.NoError(t, err)
+	require.True(t, kstHour(2025, 9, 28, 0).Equal(got.Due), "the planned item's due time moved, got %v", got.Due)
+
+	_, err = f.store.QueuePlanEntries(ctx, "seongnam", "library-office", p.ID, kstHour(2025, 6, 1, 9), false, destruction)
+	require.NoError(t, err)
+	require.Equal(t, pg.Destroying, f.status(t, old))
+	require.Equal(t, pg.Kept, f.status(t, mid), "not due when the plan was carried out")
+}
+
+// C-9: a copy is closed only once its outcome is in the ledger. A returned copy's RETURN
+// amendment is appended before the DESTRUCTION that follows it, and the copy becomes RETURNED
+// when both are in; until then it is out, its outcome pending, and takes no other outcome. An
+// outcome the ledger refuses for good leaves the copy as it was.
+func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 11, 1, 9))
+	copyOf := func(index int64) *pg.Copy {
+		c, err := f.store.CreateCopy(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Copy{ProvisionIndex: index,
+			Recipient: "정읍경찰서", DestructionDueDate: "2026-12-01", PublicRecipient: true})
+		require.NoError(t, err)
+		return c
+	}
+	amendment := &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT}}
+	returned := func(*pg.Copy) (*pg.Outcome, error) {
+		return &pg.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
+			Amendment: proto.CloneOf(amendment), State: retentionv1.CopyState_COPY_STATE_RETURNED,
+			Destruction: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}}, nil
+	}
+	c := copyOf(7)
+	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), returned)
+	require.NoError(t, err)
+	require.Len(t, outbox, 2)
+	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "not closed before the ledger has it")
+	require.True(t, got.Doc.GetOutcomePending())
+	_, _, err = f.store.Outbox(ctx, "jeongeup", outbox[1])
+	require.ErrorIs(t, err, pg.ErrWaiting, "the DESTRUCTION follows the RETURN")
+
+	_, err = f.store.Delivered(ctx, "jeongeup", outbox[0], 100, nil)
+	require.NoError(t, err)
+	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "returned, not yet recorded destroyed here")
+	_, _, err = f.store.Outbox(ctx, "jeongeup", outbox[1])
+	require.NoError(t, err)
+	_, err = f.store.Delivered(ctx, "jeongeup", outbox[1], 101, nil)
+	require.NoError(t, err)
+	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, retentionv1.CopyState_COPY_STATE_RETURNED, got.Doc.GetState())
+	require.False(t, got.Doc.GetOutcomePending())
+	require.EqualValues(t, 100, got.Doc.GetOutcomes()[0].GetLedgerIndex())
+	require.EqualValues(t, 101, got.Doc.GetOutcomes()[0].GetDestructionLedgerIndex())
+
+	// Refused for good, the outcome is undone with the entry that was to follow it.
+	c = copyOf(8)
+	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", returned)
+	require.NoError(t, err)
+	refused, _, err := f.store.Refused(ctx, "jeongeup", outbox[0], "occur_time in the future")
+	require.NoError(t, err)
+	require.True(t, refused)
+	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState())
+	require.Empty(t, got.Doc.GetOutcomes())
+	require.False(t, got.Doc.GetOutcomePending(), "free to take the outcome again")
+	for _, id := range outbox {
+		_, _, err = f.store.Outbox(ctx, "jeongeup", id)
+		require.ErrorIs(t, err, pg.ErrRefused)
+	}
+	n, err := f.store.PendingEntries(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "a refused entry is not pending")
+}
+
+// The ledger takes request_ids of at most 128 characters: an outbox entry's is
+// "retention/entries/{id}" whatever the length of its tenant and unit ids (up to 63 each).
+func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
+	tenant, unit := "t"+strings.Repeat("x", 62), "u"+strings.Repeat("y", 62)
+	r := f.siteRule(t, tenant, unit, "central")
+	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 9, 10, 0), "중앙도서관")
+	require.NoError(t, err)
+	id, n, err := f.store.ClaimBatch(ctx, tenant, unit, r.ID, kstHour(2026, 11, 30, 1), 100, entry)
+	require.NoError(t, err)
+	require.Equal(t, 10, n)
+	req, _, err := f.store.Outbox(ctx, tenant, id)
+	require.NoError(t, err)
+	require.Equal(t, "retention/entries/"+strconv.FormatInt(id, 10), req.GetRequestId())
+	require.LessOrEqual(t, len(req.GetRequestId()), 128)
+}
+
+// STD-55: a plan left without items certifies nothing: its completion is refused.
+func TestEmptyPlanIsNotCompleted(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 1, 1, 9))
+	r := f.planRule(t, "seongnam", "library-office", "members", retentionv1.RuleTarget_RULE_TARGET_FILE, 30)
+	f.item(t, r, r.Doc.GetResource(), "", kstHour(2025, 6, 1, 0))
+	now := kstHour(2026, 1, 2, 9)
+	f.set(now)
+	p, err := f.store.ProposePlan(ctx, "seongnam", "library-office", now, 100, "보유기간 경과")
+	require.NoError(t, err)
+	_, err = f.store.UpdateRule(ctx, "seongnam", "library-office", r.ID, "", func(d *retentionv1.Rule) error {
+		d.PeriodDays = 3650
+		return nil
+	})
+	require.NoError(t, err)
+	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, false, func(p *pg.Plan) error {
+		p.Doc.Method = "영구삭제"
+		return nil
+	})
+	require.Equal(t, "PLAN_EMPTY", err.(*apierr.Error).Reason)
+	got, err := f.store.GetPlan(ctx, "seongnam", "library-office", p.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.Doc.GetMethod(), "refused, nothing recorded")
+}
+
+// STD-10-1 in retention.overdue_time: an item not destroyed 5 days after its due time is
+// overdue, and every reading agrees at the boundary — the item's own overdue time, the overdue
+// list and the unit's count.
+func TestOverdueIsFiveDaysAfterDue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 11, 29, 9))
+	r := f.siteRule(t, "jeongeup", "library", "central")
+	_, err := f.store.GenerateDays(ctx, r, kstHour(2026, 10, 30, 0), "중앙도서관")
+	require.NoError(t, err)
+	items, _, err := f.store.ListItems(ctx, "jeongeup", "library", "", kstHour(2026, 12, 5, 0), 10, 0)
+	require.NoError(t, err)
+	require.Len(t, items, 1, "10-30")
+	it := items[0]
+	require.True(t, kstHour(2026, 12, 5, 0).Equal(it.OverdueTime), "due 11-30 00:00, overdue 12-05 00:00 KST, got %v", it.OverdueTime)
+	for _, at := range []struct {
+		now     time.Time
+		overdue int
+	}{{it.OverdueTime.Add(-time.Microsecond), 0}, {it.OverdueTime, 1}} {
+		list, _, err := f.store.ListItems(ctx, "jeongeup", "library", "overdue", at.now, 10, 0)
+		require.NoError(t, err)
+		require.Len(t, list, at.overdue, "%v", at.now)
+		_, n, err := f.store.UnitCounts(ctx, "jeongeup", "library", at.now)
+		require.NoError(t, err)
+		require.EqualValues(t, at.overdue, n)
+	}
 }

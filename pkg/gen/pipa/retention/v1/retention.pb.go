@@ -319,7 +319,7 @@ type CopyState int32
 
 const (
 	CopyState_COPY_STATE_UNSPECIFIED CopyState = 0
-	// Out with the recipient.
+	// Out with the recipient (also while an outcome waits for its ledger entries).
 	CopyState_COPY_STATE_OUT CopyState = 1
 	// The recipient reported it destroyed.
 	CopyState_COPY_STATE_DESTROYED CopyState = 2
@@ -575,12 +575,16 @@ func (x *Rule) GetEtag() string {
 type Hold struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Scope: a site and a time range, a file, or a request. One of them.
+	// Scope: a site and a time range, a file, a request, or a ledger entry. One of them.
 	Site      string                 `protobuf:"bytes,2,opt,name=site,proto3" json:"site,omitempty"`
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	File      string                 `protobuf:"bytes,5,opt,name=file,proto3" json:"file,omitempty"`
-	Request   string                 `protobuf:"bytes,6,opt,name=request,proto3" json:"request,omitempty"`
+	// A request also holds the personal fields of the ledger entries that link to it.
+	Request string `protobuf:"bytes,6,opt,name=request,proto3" json:"request,omitempty"`
+	// tenants/{t}/units/{u}/ledger/entries/{i}: the personal fields of an entry that links to no
+	// request.
+	LedgerEntry string `protobuf:"bytes,14,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
 	// e.g. "정읍경찰서 수사 협조 요청(형사과-1234)에 따른 보존".
 	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Who keeps the hold (an officer's resource name or a name).
@@ -666,6 +670,13 @@ func (x *Hold) GetFile() string {
 func (x *Hold) GetRequest() string {
 	if x != nil {
 		return x.Request
+	}
+	return ""
+}
+
+func (x *Hold) GetLedgerEntry() string {
+	if x != nil {
+		return x.LedgerEntry
 	}
 	return ""
 }
@@ -1062,10 +1073,11 @@ func (x *Plan) GetOverdue() bool {
 	return false
 }
 
-// A destruction certificate: the plan, the method, the official and the time, and every item with
-// the index of its DESTRUCTION entry, as a signed note (golang.org/x/mod/sumdb/note) under the
-// tenant's retention key; anyone holding verifier_key checks it, and each index against the
-// unit's ledger.
+// A destruction certificate: the plan, the method, the official and the time, each DESTRUCTION
+// entry with its ledger index and leaf hash, and every item with the index of its entry, as a
+// signed note (golang.org/x/mod/sumdb/note) under the tenant's retention key. A verifier checks
+// the signature with the key GetCertificateKey serves, and each entry against the unit's ledger
+// (its leaf hash, and an inclusion proof up to a checkpoint the ledger's key signs).
 type Certificate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
@@ -1325,6 +1337,109 @@ func (x *SweepResult) GetHoldsChecked() []string {
 	return nil
 }
 
+// A sweep's record: tenants/{t}/units/{u}/sweeps/{s}.
+type Sweep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The server's clock when it ran.
+	SweepTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sweep_time,json=sweepTime,proto3" json:"sweep_time,omitempty"`
+	// As its SweepResult said.
+	Destroyed     int64    `protobuf:"varint,3,opt,name=destroyed,proto3" json:"destroyed,omitempty"`
+	Planned       int64    `protobuf:"varint,4,opt,name=planned,proto3" json:"planned,omitempty"`
+	Held          int64    `protobuf:"varint,5,opt,name=held,proto3" json:"held,omitempty"`
+	Overdue       int64    `protobuf:"varint,6,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	Plans         []string `protobuf:"bytes,7,rep,name=plans,proto3" json:"plans,omitempty"`
+	HoldsChecked  []string `protobuf:"bytes,8,rep,name=holds_checked,json=holdsChecked,proto3" json:"holds_checked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sweep) Reset() {
+	*x = Sweep{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sweep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sweep) ProtoMessage() {}
+
+func (x *Sweep) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
+func (*Sweep) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Sweep) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Sweep) GetSweepTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SweepTime
+	}
+	return nil
+}
+
+func (x *Sweep) GetDestroyed() int64 {
+	if x != nil {
+		return x.Destroyed
+	}
+	return 0
+}
+
+func (x *Sweep) GetPlanned() int64 {
+	if x != nil {
+		return x.Planned
+	}
+	return 0
+}
+
+func (x *Sweep) GetHeld() int64 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *Sweep) GetOverdue() int64 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
+func (x *Sweep) GetPlans() []string {
+	if x != nil {
+		return x.Plans
+	}
+	return nil
+}
+
+func (x *Sweep) GetHoldsChecked() []string {
+	if x != nil {
+		return x.HoldsChecked
+	}
+	return nil
+}
+
 // A copy given to another body: tenants/{t}/units/{u}/copies/{c}.
 type Copy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1346,16 +1461,19 @@ type Copy struct {
 	// The recipient is a public body, whose replies are checked quarterly (C-9).
 	PublicRecipient bool `protobuf:"varint,11,opt,name=public_recipient,json=publicRecipient,proto3" json:"public_recipient,omitempty"`
 	// Outcomes as recorded, oldest first.
-	Outcomes      []*CopyOutcome         `protobuf:"bytes,12,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Outcomes []*CopyOutcome `protobuf:"bytes,12,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	// Output only: the last outcome's ledger entries are not yet appended. state and
+	// destruction_due_date change once they are; no other outcome is recorded meanwhile.
+	OutcomePending bool                   `protobuf:"varint,13,opt,name=outcome_pending,json=outcomePending,proto3" json:"outcome_pending,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Etag           string                 `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Copy) Reset() {
 	*x = Copy{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1485,7 @@ func (x *Copy) String() string {
 func (*Copy) ProtoMessage() {}
 
 func (x *Copy) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1498,7 @@ func (x *Copy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Copy.ProtoReflect.Descriptor instead.
 func (*Copy) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{7}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Copy) GetName() string {
@@ -1467,6 +1585,13 @@ func (x *Copy) GetOutcomes() []*CopyOutcome {
 	return nil
 }
 
+func (x *Copy) GetOutcomePending() bool {
+	if x != nil {
+		return x.OutcomePending
+	}
+	return false
+}
+
 func (x *Copy) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -1484,22 +1609,30 @@ func (x *Copy) GetEtag() string {
 type CopyOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  OutcomeKind            `protobuf:"varint,1,opt,name=kind,proto3,enum=pipa.retention.v1.OutcomeKind" json:"kind,omitempty"`
-	// The recipient's notice (e.g. "정읍경찰서 형사과-2345, 2026.6.2. 파기 통보").
+	// The recipient's notice (e.g. "정읍경찰서 형사과-2345, 2026.6.2. 파기 통보"), or for an
+	// extension its request; required (C-9).
 	Evidence string `protobuf:"bytes,2,opt,name=evidence,proto3" json:"evidence,omitempty"`
-	// EXTENDED: the new destruction due date and why.
+	// EXTENDED: the new destruction due date (YYYY-MM-DD, not before today in Asia/Seoul) and why.
 	NewDueDate string                 `protobuf:"bytes,3,opt,name=new_due_date,json=newDueDate,proto3" json:"new_due_date,omitempty"`
 	Reason     string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	RecordedBy string                 `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
-	// The AMENDMENT entry on the PROVISION entry.
-	LedgerIndex   int64 `protobuf:"varint,7,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Output only: the AMENDMENT entry on the PROVISION entry.
+	LedgerIndex int64 `protobuf:"varint,7,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
+	// RETURNED: how, by whom and when the returned copy was destroyed here (DEC-16, STD-42-2),
+	// recorded as a DESTRUCTION entry after the RETURN amendment.
+	DestructionMethod string                 `protobuf:"bytes,8,opt,name=destruction_method,json=destructionMethod,proto3" json:"destruction_method,omitempty"`
+	DestroyedBy       string                 `protobuf:"bytes,9,opt,name=destroyed_by,json=destroyedBy,proto3" json:"destroyed_by,omitempty"`
+	DestructionTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=destruction_time,json=destructionTime,proto3" json:"destruction_time,omitempty"`
+	// Output only: that DESTRUCTION entry.
+	DestructionLedgerIndex int64 `protobuf:"varint,11,opt,name=destruction_ledger_index,json=destructionLedgerIndex,proto3" json:"destruction_ledger_index,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *CopyOutcome) Reset() {
 	*x = CopyOutcome{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1644,7 @@ func (x *CopyOutcome) String() string {
 func (*CopyOutcome) ProtoMessage() {}
 
 func (x *CopyOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1657,7 @@ func (x *CopyOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyOutcome.ProtoReflect.Descriptor instead.
 func (*CopyOutcome) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{8}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CopyOutcome) GetKind() OutcomeKind {
@@ -1576,6 +1709,34 @@ func (x *CopyOutcome) GetLedgerIndex() int64 {
 	return 0
 }
 
+func (x *CopyOutcome) GetDestructionMethod() string {
+	if x != nil {
+		return x.DestructionMethod
+	}
+	return ""
+}
+
+func (x *CopyOutcome) GetDestroyedBy() string {
+	if x != nil {
+		return x.DestroyedBy
+	}
+	return ""
+}
+
+func (x *CopyOutcome) GetDestructionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DestructionTime
+	}
+	return nil
+}
+
+func (x *CopyOutcome) GetDestructionLedgerIndex() int64 {
+	if x != nil {
+		return x.DestructionLedgerIndex
+	}
+	return 0
+}
+
 type CreateRuleRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -1588,7 +1749,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1761,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1774,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{9}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateRuleRequest) GetParent() string {
@@ -1653,7 +1814,7 @@ type GetRuleRequest struct {
 
 func (x *GetRuleRequest) Reset() {
 	*x = GetRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1826,7 @@ func (x *GetRuleRequest) String() string {
 func (*GetRuleRequest) ProtoMessage() {}
 
 func (x *GetRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1839,7 @@ func (x *GetRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{10}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetRuleRequest) GetName() string {
@@ -1699,7 +1860,7 @@ type ListRulesRequest struct {
 
 func (x *ListRulesRequest) Reset() {
 	*x = ListRulesRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1872,7 @@ func (x *ListRulesRequest) String() string {
 func (*ListRulesRequest) ProtoMessage() {}
 
 func (x *ListRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1885,7 @@ func (x *ListRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRulesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{11}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRulesRequest) GetParent() string {
@@ -1758,7 +1919,7 @@ type ListRulesResponse struct {
 
 func (x *ListRulesResponse) Reset() {
 	*x = ListRulesResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1931,7 @@ func (x *ListRulesResponse) String() string {
 func (*ListRulesResponse) ProtoMessage() {}
 
 func (x *ListRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1944,7 @@ func (x *ListRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRulesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{12}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRulesResponse) GetRules() []*Rule {
@@ -1811,7 +1972,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1984,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1997,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{13}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateRuleRequest) GetRule() *Rule {
@@ -1863,7 +2024,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2036,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2049,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{14}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteRuleRequest) GetName() string {
@@ -1916,7 +2077,7 @@ type CreateHoldRequest struct {
 
 func (x *CreateHoldRequest) Reset() {
 	*x = CreateHoldRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +2089,7 @@ func (x *CreateHoldRequest) String() string {
 func (*CreateHoldRequest) ProtoMessage() {}
 
 func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2102,7 @@ func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHoldRequest.ProtoReflect.Descriptor instead.
 func (*CreateHoldRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{15}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateHoldRequest) GetParent() string {
@@ -1974,7 +2135,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2147,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2160,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{16}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetHoldRequest) GetName() string {
@@ -2022,7 +2183,7 @@ type ListHoldsRequest struct {
 
 func (x *ListHoldsRequest) Reset() {
 	*x = ListHoldsRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2195,7 @@ func (x *ListHoldsRequest) String() string {
 func (*ListHoldsRequest) ProtoMessage() {}
 
 func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2208,7 @@ func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsRequest.ProtoReflect.Descriptor instead.
 func (*ListHoldsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{17}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListHoldsRequest) GetParent() string {
@@ -2088,7 +2249,7 @@ type ListHoldsResponse struct {
 
 func (x *ListHoldsResponse) Reset() {
 	*x = ListHoldsResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2261,7 @@ func (x *ListHoldsResponse) String() string {
 func (*ListHoldsResponse) ProtoMessage() {}
 
 func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2113,7 +2274,7 @@ func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsResponse.ProtoReflect.Descriptor instead.
 func (*ListHoldsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{18}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListHoldsResponse) GetHolds() []*Hold {
@@ -2140,7 +2301,7 @@ type ReleaseHoldRequest struct {
 
 func (x *ReleaseHoldRequest) Reset() {
 	*x = ReleaseHoldRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2313,7 @@ func (x *ReleaseHoldRequest) String() string {
 func (*ReleaseHoldRequest) ProtoMessage() {}
 
 func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2326,7 @@ func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseHoldRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseHoldRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{19}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReleaseHoldRequest) GetName() string {
@@ -2193,7 +2354,7 @@ type CreateItemRequest struct {
 
 func (x *CreateItemRequest) Reset() {
 	*x = CreateItemRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2205,7 +2366,7 @@ func (x *CreateItemRequest) String() string {
 func (*CreateItemRequest) ProtoMessage() {}
 
 func (x *CreateItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2218,7 +2379,7 @@ func (x *CreateItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateItemRequest.ProtoReflect.Descriptor instead.
 func (*CreateItemRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{20}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateItemRequest) GetParent() string {
@@ -2251,7 +2412,7 @@ type GetItemRequest struct {
 
 func (x *GetItemRequest) Reset() {
 	*x = GetItemRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2424,7 @@ func (x *GetItemRequest) String() string {
 func (*GetItemRequest) ProtoMessage() {}
 
 func (x *GetItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2437,7 @@ func (x *GetItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemRequest.ProtoReflect.Descriptor instead.
 func (*GetItemRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{21}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetItemRequest) GetName() string {
@@ -2299,7 +2460,7 @@ type ListItemsRequest struct {
 
 func (x *ListItemsRequest) Reset() {
 	*x = ListItemsRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2472,7 @@ func (x *ListItemsRequest) String() string {
 func (*ListItemsRequest) ProtoMessage() {}
 
 func (x *ListItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2485,7 @@ func (x *ListItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListItemsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{22}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListItemsRequest) GetParent() string {
@@ -2365,7 +2526,7 @@ type ListItemsResponse struct {
 
 func (x *ListItemsResponse) Reset() {
 	*x = ListItemsResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2538,7 @@ func (x *ListItemsResponse) String() string {
 func (*ListItemsResponse) ProtoMessage() {}
 
 func (x *ListItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2551,7 @@ func (x *ListItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListItemsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{23}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListItemsResponse) GetItems() []*Item {
@@ -2418,7 +2579,7 @@ type ConfirmDeletionRequest struct {
 
 func (x *ConfirmDeletionRequest) Reset() {
 	*x = ConfirmDeletionRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2591,7 @@ func (x *ConfirmDeletionRequest) String() string {
 func (*ConfirmDeletionRequest) ProtoMessage() {}
 
 func (x *ConfirmDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,7 +2604,7 @@ func (x *ConfirmDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmDeletionRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{24}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConfirmDeletionRequest) GetName() string {
@@ -2469,7 +2630,7 @@ type GetPlanRequest struct {
 
 func (x *GetPlanRequest) Reset() {
 	*x = GetPlanRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2642,7 @@ func (x *GetPlanRequest) String() string {
 func (*GetPlanRequest) ProtoMessage() {}
 
 func (x *GetPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2655,7 @@ func (x *GetPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlanRequest.ProtoReflect.Descriptor instead.
 func (*GetPlanRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{25}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPlanRequest) GetName() string {
@@ -2516,7 +2677,7 @@ type ListPlansRequest struct {
 
 func (x *ListPlansRequest) Reset() {
 	*x = ListPlansRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2689,7 @@ func (x *ListPlansRequest) String() string {
 func (*ListPlansRequest) ProtoMessage() {}
 
 func (x *ListPlansRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2702,7 @@ func (x *ListPlansRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlansRequest.ProtoReflect.Descriptor instead.
 func (*ListPlansRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{26}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListPlansRequest) GetParent() string {
@@ -2582,7 +2743,7 @@ type ListPlansResponse struct {
 
 func (x *ListPlansResponse) Reset() {
 	*x = ListPlansResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2594,7 +2755,7 @@ func (x *ListPlansResponse) String() string {
 func (*ListPlansResponse) ProtoMessage() {}
 
 func (x *ListPlansResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2607,7 +2768,7 @@ func (x *ListPlansResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlansResponse.ProtoReflect.Descriptor instead.
 func (*ListPlansResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{27}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPlansResponse) GetPlans() []*Plan {
@@ -2634,7 +2795,7 @@ type ApprovePlanRequest struct {
 
 func (x *ApprovePlanRequest) Reset() {
 	*x = ApprovePlanRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +2807,7 @@ func (x *ApprovePlanRequest) String() string {
 func (*ApprovePlanRequest) ProtoMessage() {}
 
 func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +2820,7 @@ func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovePlanRequest.ProtoReflect.Descriptor instead.
 func (*ApprovePlanRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{28}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ApprovePlanRequest) GetName() string {
@@ -2682,14 +2843,19 @@ type CompletePlanRequest struct {
 	Method          string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
 	DestroyedBy     string                 `protobuf:"bytes,3,opt,name=destroyed_by,json=destroyedBy,proto3" json:"destroyed_by,omitempty"`
 	DestructionTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=destruction_time,json=destructionTime,proto3" json:"destruction_time,omitempty"`
-	Etag            string                 `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Compared unless the completion was started before with these same values (a retry).
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Items that came under a legal hold after the approval are never destroyed (PIPA-21-1):
+	// completion is refused listing them (ITEMS_HELD) unless this is set, which takes exactly those
+	// items out of the plan, back to kept, and completes the rest.
+	ExcludeHeldItems bool `protobuf:"varint,6,opt,name=exclude_held_items,json=excludeHeldItems,proto3" json:"exclude_held_items,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CompletePlanRequest) Reset() {
 	*x = CompletePlanRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +2867,7 @@ func (x *CompletePlanRequest) String() string {
 func (*CompletePlanRequest) ProtoMessage() {}
 
 func (x *CompletePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +2880,7 @@ func (x *CompletePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletePlanRequest.ProtoReflect.Descriptor instead.
 func (*CompletePlanRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{29}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CompletePlanRequest) GetName() string {
@@ -2752,6 +2918,13 @@ func (x *CompletePlanRequest) GetEtag() string {
 	return ""
 }
 
+func (x *CompletePlanRequest) GetExcludeHeldItems() bool {
+	if x != nil {
+		return x.ExcludeHeldItems
+	}
+	return false
+}
+
 type SweepUnitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -2761,7 +2934,7 @@ type SweepUnitRequest struct {
 
 func (x *SweepUnitRequest) Reset() {
 	*x = SweepUnitRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2773,7 +2946,7 @@ func (x *SweepUnitRequest) String() string {
 func (*SweepUnitRequest) ProtoMessage() {}
 
 func (x *SweepUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2786,12 +2959,124 @@ func (x *SweepUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepUnitRequest.ProtoReflect.Descriptor instead.
 func (*SweepUnitRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{30}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SweepUnitRequest) GetParent() string {
 	if x != nil {
 		return x.Parent
+	}
+	return ""
+}
+
+type ListSweepsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSweepsRequest) Reset() {
+	*x = ListSweepsRequest{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSweepsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSweepsRequest) ProtoMessage() {}
+
+func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSweepsRequest.ProtoReflect.Descriptor instead.
+func (*ListSweepsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListSweepsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListSweepsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSweepsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSweepsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sweeps        []*Sweep               `protobuf:"bytes,1,rep,name=sweeps,proto3" json:"sweeps,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSweepsResponse) Reset() {
+	*x = ListSweepsResponse{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSweepsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSweepsResponse) ProtoMessage() {}
+
+func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSweepsResponse.ProtoReflect.Descriptor instead.
+func (*ListSweepsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListSweepsResponse) GetSweeps() []*Sweep {
+	if x != nil {
+		return x.Sweeps
+	}
+	return nil
+}
+
+func (x *ListSweepsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
 	}
 	return ""
 }
@@ -2807,7 +3092,7 @@ type CreateCopyRequest struct {
 
 func (x *CreateCopyRequest) Reset() {
 	*x = CreateCopyRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +3104,7 @@ func (x *CreateCopyRequest) String() string {
 func (*CreateCopyRequest) ProtoMessage() {}
 
 func (x *CreateCopyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +3117,7 @@ func (x *CreateCopyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCopyRequest.ProtoReflect.Descriptor instead.
 func (*CreateCopyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{31}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateCopyRequest) GetParent() string {
@@ -2865,7 +3150,7 @@ type GetCopyRequest struct {
 
 func (x *GetCopyRequest) Reset() {
 	*x = GetCopyRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +3162,7 @@ func (x *GetCopyRequest) String() string {
 func (*GetCopyRequest) ProtoMessage() {}
 
 func (x *GetCopyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +3175,7 @@ func (x *GetCopyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCopyRequest.ProtoReflect.Descriptor instead.
 func (*GetCopyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{32}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetCopyRequest) GetName() string {
@@ -2913,7 +3198,7 @@ type ListCopiesRequest struct {
 
 func (x *ListCopiesRequest) Reset() {
 	*x = ListCopiesRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2925,7 +3210,7 @@ func (x *ListCopiesRequest) String() string {
 func (*ListCopiesRequest) ProtoMessage() {}
 
 func (x *ListCopiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2938,7 +3223,7 @@ func (x *ListCopiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCopiesRequest.ProtoReflect.Descriptor instead.
 func (*ListCopiesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{33}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListCopiesRequest) GetParent() string {
@@ -2979,7 +3264,7 @@ type ListCopiesResponse struct {
 
 func (x *ListCopiesResponse) Reset() {
 	*x = ListCopiesResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3276,7 @@ func (x *ListCopiesResponse) String() string {
 func (*ListCopiesResponse) ProtoMessage() {}
 
 func (x *ListCopiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3289,7 @@ func (x *ListCopiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCopiesResponse.ProtoReflect.Descriptor instead.
 func (*ListCopiesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{34}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListCopiesResponse) GetCopies() []*Copy {
@@ -3021,6 +3306,96 @@ func (x *ListCopiesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetCertificateKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCertificateKeyRequest) Reset() {
+	*x = GetCertificateKeyRequest{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCertificateKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCertificateKeyRequest) ProtoMessage() {}
+
+func (x *GetCertificateKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCertificateKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetCertificateKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetCertificateKeyRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type CertificateKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// golang.org/x/mod/sumdb/note verifier key "{name}+{hash}+{key}", named
+	// "{host}/tenants/{tenant}/retention" with the host of the ledgers' origin lines.
+	VerifierKey   string `protobuf:"bytes,1,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificateKey) Reset() {
+	*x = CertificateKey{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificateKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificateKey) ProtoMessage() {}
+
+func (x *CertificateKey) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificateKey.ProtoReflect.Descriptor instead.
+func (*CertificateKey) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *CertificateKey) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
 type RecordCopyOutcomeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -3032,7 +3407,7 @@ type RecordCopyOutcomeRequest struct {
 
 func (x *RecordCopyOutcomeRequest) Reset() {
 	*x = RecordCopyOutcomeRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3419,7 @@ func (x *RecordCopyOutcomeRequest) String() string {
 func (*RecordCopyOutcomeRequest) ProtoMessage() {}
 
 func (x *RecordCopyOutcomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3432,7 @@ func (x *RecordCopyOutcomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCopyOutcomeRequest.ProtoReflect.Descriptor instead.
 func (*RecordCopyOutcomeRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{35}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RecordCopyOutcomeRequest) GetName() string {
@@ -3104,7 +3479,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xa4\x04\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xc7\x04\n" +
 	"\x04Hold\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04site\x18\x02 \x01(\tR\x04site\x129\n" +
@@ -3112,7 +3487,8 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x12\n" +
 	"\x04file\x18\x05 \x01(\tR\x04file\x12\x18\n" +
-	"\arequest\x18\x06 \x01(\tR\arequest\x12\x16\n" +
+	"\arequest\x18\x06 \x01(\tR\arequest\x12!\n" +
+	"\fledger_entry\x18\x0e \x01(\tR\vledgerEntry\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1c\n" +
 	"\tcustodian\x18\b \x01(\tR\tcustodian\x12\x1f\n" +
 	"\vreview_date\x18\t \x01(\tR\n" +
@@ -3185,7 +3561,17 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x04held\x18\x03 \x01(\x03R\x04held\x12\x18\n" +
 	"\aoverdue\x18\x04 \x01(\x03R\aoverdue\x12\x14\n" +
 	"\x05plans\x18\x05 \x03(\tR\x05plans\x12#\n" +
-	"\rholds_checked\x18\x06 \x03(\tR\fholdsChecked\"\xbd\x04\n" +
+	"\rholds_checked\x18\x06 \x03(\tR\fholdsChecked\"\xf7\x01\n" +
+	"\x05Sweep\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"sweep_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tsweepTime\x12\x1c\n" +
+	"\tdestroyed\x18\x03 \x01(\x03R\tdestroyed\x12\x18\n" +
+	"\aplanned\x18\x04 \x01(\x03R\aplanned\x12\x12\n" +
+	"\x04held\x18\x05 \x01(\x03R\x04held\x12\x18\n" +
+	"\aoverdue\x18\x06 \x01(\x03R\aoverdue\x12\x14\n" +
+	"\x05plans\x18\a \x03(\tR\x05plans\x12#\n" +
+	"\rholds_checked\x18\b \x03(\tR\fholdsChecked\"\xe6\x04\n" +
 	"\x04Copy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\tR\arequest\x12'\n" +
@@ -3199,10 +3585,11 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x12last_reminder_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x10lastReminderTime\x12)\n" +
 	"\x10public_recipient\x18\v \x01(\bR\x0fpublicRecipient\x12:\n" +
-	"\boutcomes\x18\f \x03(\v2\x1e.pipa.retention.v1.CopyOutcomeR\boutcomes\x12;\n" +
+	"\boutcomes\x18\f \x03(\v2\x1e.pipa.retention.v1.CopyOutcomeR\boutcomes\x12'\n" +
+	"\x0foutcome_pending\x18\r \x01(\bR\x0eoutcomePending\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x12\n" +
-	"\x04etag\x18\x15 \x01(\tR\x04etag\"\x98\x02\n" +
+	"\x04etag\x18\x15 \x01(\tR\x04etag\"\xeb\x03\n" +
 	"\vCopyOutcome\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.pipa.retention.v1.OutcomeKindR\x04kind\x12\x1a\n" +
 	"\bevidence\x18\x02 \x01(\tR\bevidence\x12 \n" +
@@ -3213,7 +3600,12 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"recordTime\x12\x1f\n" +
 	"\vrecorded_by\x18\x06 \x01(\tR\n" +
 	"recordedBy\x12!\n" +
-	"\fledger_index\x18\a \x01(\x03R\vledgerIndex\"\x90\x01\n" +
+	"\fledger_index\x18\a \x01(\x03R\vledgerIndex\x12-\n" +
+	"\x12destruction_method\x18\b \x01(\tR\x11destructionMethod\x12!\n" +
+	"\fdestroyed_by\x18\t \x01(\tR\vdestroyedBy\x12E\n" +
+	"\x10destruction_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x0fdestructionTime\x128\n" +
+	"\x18destruction_ledger_index\x18\v \x01(\x03R\x16destructionLedgerIndex\"\x90\x01\n" +
 	"\x11CreateRuleRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12+\n" +
 	"\x04rule\x18\x02 \x01(\v2\x17.pipa.retention.v1.RuleR\x04rule\x12\x17\n" +
@@ -3288,15 +3680,24 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"<\n" +
 	"\x12ApprovePlanRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xbf\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xed\x01\n" +
 	"\x13CompletePlanRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12!\n" +
 	"\fdestroyed_by\x18\x03 \x01(\tR\vdestroyedBy\x12E\n" +
 	"\x10destruction_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0fdestructionTime\x12\x12\n" +
-	"\x04etag\x18\x05 \x01(\tR\x04etag\"*\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\x12,\n" +
+	"\x12exclude_held_items\x18\x06 \x01(\bR\x10excludeHeldItems\"*\n" +
 	"\x10SweepUnitRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\"w\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"g\n" +
+	"\x11ListSweepsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"n\n" +
+	"\x12ListSweepsResponse\x120\n" +
+	"\x06sweeps\x18\x01 \x03(\v2\x18.pipa.retention.v1.SweepR\x06sweeps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"w\n" +
 	"\x11CreateCopyRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12+\n" +
 	"\x04copy\x18\x02 \x01(\v2\x17.pipa.retention.v1.CopyR\x04copy\x12\x1d\n" +
@@ -3312,7 +3713,11 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"m\n" +
 	"\x12ListCopiesResponse\x12/\n" +
 	"\x06copies\x18\x01 \x03(\v2\x17.pipa.retention.v1.CopyR\x06copies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"|\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
+	"\x18GetCertificateKeyRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"3\n" +
+	"\x0eCertificateKey\x12!\n" +
+	"\fverifier_key\x18\x01 \x01(\tR\vverifierKey\"|\n" +
 	"\x18RecordCopyOutcomeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x128\n" +
 	"\aoutcome\x18\x02 \x01(\v2\x1e.pipa.retention.v1.CopyOutcomeR\aoutcome\x12\x12\n" +
@@ -3357,7 +3762,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x18OUTCOME_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OUTCOME_KIND_DESTROYED\x10\x01\x12\x19\n" +
 	"\x15OUTCOME_KIND_RETURNED\x10\x02\x12\x19\n" +
-	"\x15OUTCOME_KIND_EXTENDED\x10\x032\xf1\r\n" +
+	"\x15OUTCOME_KIND_EXTENDED\x10\x032\xb1\x0f\n" +
 	"\x10RetentionService\x12K\n" +
 	"\n" +
 	"CreateRule\x12$.pipa.retention.v1.CreateRuleRequest\x1a\x17.pipa.retention.v1.Rule\x12E\n" +
@@ -3381,13 +3786,16 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\tListPlans\x12#.pipa.retention.v1.ListPlansRequest\x1a$.pipa.retention.v1.ListPlansResponse\x12M\n" +
 	"\vApprovePlan\x12%.pipa.retention.v1.ApprovePlanRequest\x1a\x17.pipa.retention.v1.Plan\x12O\n" +
 	"\fCompletePlan\x12&.pipa.retention.v1.CompletePlanRequest\x1a\x17.pipa.retention.v1.Plan\x12P\n" +
-	"\tSweepUnit\x12#.pipa.retention.v1.SweepUnitRequest\x1a\x1e.pipa.retention.v1.SweepResult\x12K\n" +
+	"\tSweepUnit\x12#.pipa.retention.v1.SweepUnitRequest\x1a\x1e.pipa.retention.v1.SweepResult\x12Y\n" +
+	"\n" +
+	"ListSweeps\x12$.pipa.retention.v1.ListSweepsRequest\x1a%.pipa.retention.v1.ListSweepsResponse\x12K\n" +
 	"\n" +
 	"CreateCopy\x12$.pipa.retention.v1.CreateCopyRequest\x1a\x17.pipa.retention.v1.Copy\x12E\n" +
 	"\aGetCopy\x12!.pipa.retention.v1.GetCopyRequest\x1a\x17.pipa.retention.v1.Copy\x12Y\n" +
 	"\n" +
 	"ListCopies\x12$.pipa.retention.v1.ListCopiesRequest\x1a%.pipa.retention.v1.ListCopiesResponse\x12Y\n" +
-	"\x11RecordCopyOutcome\x12+.pipa.retention.v1.RecordCopyOutcomeRequest\x1a\x17.pipa.retention.v1.CopyB?Z=github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1;retentionv1b\x06proto3"
+	"\x11RecordCopyOutcome\x12+.pipa.retention.v1.RecordCopyOutcomeRequest\x1a\x17.pipa.retention.v1.Copy\x12c\n" +
+	"\x11GetCertificateKey\x12+.pipa.retention.v1.GetCertificateKeyRequest\x1a!.pipa.retention.v1.CertificateKeyB?Z=github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1;retentionv1b\x06proto3"
 
 var (
 	file_pipa_retention_v1_retention_proto_rawDescOnce sync.Once
@@ -3402,7 +3810,7 @@ func file_pipa_retention_v1_retention_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_retention_v1_retention_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_pipa_retention_v1_retention_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_pipa_retention_v1_retention_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_pipa_retention_v1_retention_proto_goTypes = []any{
 	(RuleTarget)(0),                  // 0: pipa.retention.v1.RuleTarget
 	(ClockStart)(0),                  // 1: pipa.retention.v1.ClockStart
@@ -3418,129 +3826,141 @@ var file_pipa_retention_v1_retention_proto_goTypes = []any{
 	(*Certificate)(nil),              // 11: pipa.retention.v1.Certificate
 	(*DestructionRecord)(nil),        // 12: pipa.retention.v1.DestructionRecord
 	(*SweepResult)(nil),              // 13: pipa.retention.v1.SweepResult
-	(*Copy)(nil),                     // 14: pipa.retention.v1.Copy
-	(*CopyOutcome)(nil),              // 15: pipa.retention.v1.CopyOutcome
-	(*CreateRuleRequest)(nil),        // 16: pipa.retention.v1.CreateRuleRequest
-	(*GetRuleRequest)(nil),           // 17: pipa.retention.v1.GetRuleRequest
-	(*ListRulesRequest)(nil),         // 18: pipa.retention.v1.ListRulesRequest
-	(*ListRulesResponse)(nil),        // 19: pipa.retention.v1.ListRulesResponse
-	(*UpdateRuleRequest)(nil),        // 20: pipa.retention.v1.UpdateRuleRequest
-	(*DeleteRuleRequest)(nil),        // 21: pipa.retention.v1.DeleteRuleRequest
-	(*CreateHoldRequest)(nil),        // 22: pipa.retention.v1.CreateHoldRequest
-	(*GetHoldRequest)(nil),           // 23: pipa.retention.v1.GetHoldRequest
-	(*ListHoldsRequest)(nil),         // 24: pipa.retention.v1.ListHoldsRequest
-	(*ListHoldsResponse)(nil),        // 25: pipa.retention.v1.ListHoldsResponse
-	(*ReleaseHoldRequest)(nil),       // 26: pipa.retention.v1.ReleaseHoldRequest
-	(*CreateItemRequest)(nil),        // 27: pipa.retention.v1.CreateItemRequest
-	(*GetItemRequest)(nil),           // 28: pipa.retention.v1.GetItemRequest
-	(*ListItemsRequest)(nil),         // 29: pipa.retention.v1.ListItemsRequest
-	(*ListItemsResponse)(nil),        // 30: pipa.retention.v1.ListItemsResponse
-	(*ConfirmDeletionRequest)(nil),   // 31: pipa.retention.v1.ConfirmDeletionRequest
-	(*GetPlanRequest)(nil),           // 32: pipa.retention.v1.GetPlanRequest
-	(*ListPlansRequest)(nil),         // 33: pipa.retention.v1.ListPlansRequest
-	(*ListPlansResponse)(nil),        // 34: pipa.retention.v1.ListPlansResponse
-	(*ApprovePlanRequest)(nil),       // 35: pipa.retention.v1.ApprovePlanRequest
-	(*CompletePlanRequest)(nil),      // 36: pipa.retention.v1.CompletePlanRequest
-	(*SweepUnitRequest)(nil),         // 37: pipa.retention.v1.SweepUnitRequest
-	(*CreateCopyRequest)(nil),        // 38: pipa.retention.v1.CreateCopyRequest
-	(*GetCopyRequest)(nil),           // 39: pipa.retention.v1.GetCopyRequest
-	(*ListCopiesRequest)(nil),        // 40: pipa.retention.v1.ListCopiesRequest
-	(*ListCopiesResponse)(nil),       // 41: pipa.retention.v1.ListCopiesResponse
-	(*RecordCopyOutcomeRequest)(nil), // 42: pipa.retention.v1.RecordCopyOutcomeRequest
-	(*timestamppb.Timestamp)(nil),    // 43: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 44: google.protobuf.FieldMask
+	(*Sweep)(nil),                    // 14: pipa.retention.v1.Sweep
+	(*Copy)(nil),                     // 15: pipa.retention.v1.Copy
+	(*CopyOutcome)(nil),              // 16: pipa.retention.v1.CopyOutcome
+	(*CreateRuleRequest)(nil),        // 17: pipa.retention.v1.CreateRuleRequest
+	(*GetRuleRequest)(nil),           // 18: pipa.retention.v1.GetRuleRequest
+	(*ListRulesRequest)(nil),         // 19: pipa.retention.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),        // 20: pipa.retention.v1.ListRulesResponse
+	(*UpdateRuleRequest)(nil),        // 21: pipa.retention.v1.UpdateRuleRequest
+	(*DeleteRuleRequest)(nil),        // 22: pipa.retention.v1.DeleteRuleRequest
+	(*CreateHoldRequest)(nil),        // 23: pipa.retention.v1.CreateHoldRequest
+	(*GetHoldRequest)(nil),           // 24: pipa.retention.v1.GetHoldRequest
+	(*ListHoldsRequest)(nil),         // 25: pipa.retention.v1.ListHoldsRequest
+	(*ListHoldsResponse)(nil),        // 26: pipa.retention.v1.ListHoldsResponse
+	(*ReleaseHoldRequest)(nil),       // 27: pipa.retention.v1.ReleaseHoldRequest
+	(*CreateItemRequest)(nil),        // 28: pipa.retention.v1.CreateItemRequest
+	(*GetItemRequest)(nil),           // 29: pipa.retention.v1.GetItemRequest
+	(*ListItemsRequest)(nil),         // 30: pipa.retention.v1.ListItemsRequest
+	(*ListItemsResponse)(nil),        // 31: pipa.retention.v1.ListItemsResponse
+	(*ConfirmDeletionRequest)(nil),   // 32: pipa.retention.v1.ConfirmDeletionRequest
+	(*GetPlanRequest)(nil),           // 33: pipa.retention.v1.GetPlanRequest
+	(*ListPlansRequest)(nil),         // 34: pipa.retention.v1.ListPlansRequest
+	(*ListPlansResponse)(nil),        // 35: pipa.retention.v1.ListPlansResponse
+	(*ApprovePlanRequest)(nil),       // 36: pipa.retention.v1.ApprovePlanRequest
+	(*CompletePlanRequest)(nil),      // 37: pipa.retention.v1.CompletePlanRequest
+	(*SweepUnitRequest)(nil),         // 38: pipa.retention.v1.SweepUnitRequest
+	(*ListSweepsRequest)(nil),        // 39: pipa.retention.v1.ListSweepsRequest
+	(*ListSweepsResponse)(nil),       // 40: pipa.retention.v1.ListSweepsResponse
+	(*CreateCopyRequest)(nil),        // 41: pipa.retention.v1.CreateCopyRequest
+	(*GetCopyRequest)(nil),           // 42: pipa.retention.v1.GetCopyRequest
+	(*ListCopiesRequest)(nil),        // 43: pipa.retention.v1.ListCopiesRequest
+	(*ListCopiesResponse)(nil),       // 44: pipa.retention.v1.ListCopiesResponse
+	(*GetCertificateKeyRequest)(nil), // 45: pipa.retention.v1.GetCertificateKeyRequest
+	(*CertificateKey)(nil),           // 46: pipa.retention.v1.CertificateKey
+	(*RecordCopyOutcomeRequest)(nil), // 47: pipa.retention.v1.RecordCopyOutcomeRequest
+	(*timestamppb.Timestamp)(nil),    // 48: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 49: google.protobuf.FieldMask
 }
 var file_pipa_retention_v1_retention_proto_depIdxs = []int32{
 	0,  // 0: pipa.retention.v1.Rule.target:type_name -> pipa.retention.v1.RuleTarget
 	1,  // 1: pipa.retention.v1.Rule.clock_start:type_name -> pipa.retention.v1.ClockStart
 	2,  // 2: pipa.retention.v1.Rule.action:type_name -> pipa.retention.v1.Action
-	43, // 3: pipa.retention.v1.Rule.create_time:type_name -> google.protobuf.Timestamp
-	43, // 4: pipa.retention.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
-	43, // 5: pipa.retention.v1.Hold.start_time:type_name -> google.protobuf.Timestamp
-	43, // 6: pipa.retention.v1.Hold.end_time:type_name -> google.protobuf.Timestamp
-	43, // 7: pipa.retention.v1.Hold.release_time:type_name -> google.protobuf.Timestamp
-	43, // 8: pipa.retention.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
-	43, // 9: pipa.retention.v1.Item.clock_start_time:type_name -> google.protobuf.Timestamp
-	43, // 10: pipa.retention.v1.Item.due_time:type_name -> google.protobuf.Timestamp
+	48, // 3: pipa.retention.v1.Rule.create_time:type_name -> google.protobuf.Timestamp
+	48, // 4: pipa.retention.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
+	48, // 5: pipa.retention.v1.Hold.start_time:type_name -> google.protobuf.Timestamp
+	48, // 6: pipa.retention.v1.Hold.end_time:type_name -> google.protobuf.Timestamp
+	48, // 7: pipa.retention.v1.Hold.release_time:type_name -> google.protobuf.Timestamp
+	48, // 8: pipa.retention.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
+	48, // 9: pipa.retention.v1.Item.clock_start_time:type_name -> google.protobuf.Timestamp
+	48, // 10: pipa.retention.v1.Item.due_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: pipa.retention.v1.Item.state:type_name -> pipa.retention.v1.ItemState
-	43, // 12: pipa.retention.v1.Item.destruction_time:type_name -> google.protobuf.Timestamp
-	43, // 13: pipa.retention.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	48, // 12: pipa.retention.v1.Item.destruction_time:type_name -> google.protobuf.Timestamp
+	48, // 13: pipa.retention.v1.Item.create_time:type_name -> google.protobuf.Timestamp
 	4,  // 14: pipa.retention.v1.Plan.state:type_name -> pipa.retention.v1.PlanState
-	43, // 15: pipa.retention.v1.Plan.create_time:type_name -> google.protobuf.Timestamp
-	43, // 16: pipa.retention.v1.Plan.approve_time:type_name -> google.protobuf.Timestamp
-	43, // 17: pipa.retention.v1.Plan.destruction_time:type_name -> google.protobuf.Timestamp
+	48, // 15: pipa.retention.v1.Plan.create_time:type_name -> google.protobuf.Timestamp
+	48, // 16: pipa.retention.v1.Plan.approve_time:type_name -> google.protobuf.Timestamp
+	48, // 17: pipa.retention.v1.Plan.destruction_time:type_name -> google.protobuf.Timestamp
 	11, // 18: pipa.retention.v1.Plan.certificate:type_name -> pipa.retention.v1.Certificate
 	12, // 19: pipa.retention.v1.Plan.records:type_name -> pipa.retention.v1.DestructionRecord
-	5,  // 20: pipa.retention.v1.Copy.state:type_name -> pipa.retention.v1.CopyState
-	43, // 21: pipa.retention.v1.Copy.last_reminder_time:type_name -> google.protobuf.Timestamp
-	15, // 22: pipa.retention.v1.Copy.outcomes:type_name -> pipa.retention.v1.CopyOutcome
-	43, // 23: pipa.retention.v1.Copy.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 24: pipa.retention.v1.CopyOutcome.kind:type_name -> pipa.retention.v1.OutcomeKind
-	43, // 25: pipa.retention.v1.CopyOutcome.record_time:type_name -> google.protobuf.Timestamp
-	7,  // 26: pipa.retention.v1.CreateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
-	7,  // 27: pipa.retention.v1.ListRulesResponse.rules:type_name -> pipa.retention.v1.Rule
-	7,  // 28: pipa.retention.v1.UpdateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
-	44, // 29: pipa.retention.v1.UpdateRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 30: pipa.retention.v1.CreateHoldRequest.hold:type_name -> pipa.retention.v1.Hold
-	8,  // 31: pipa.retention.v1.ListHoldsResponse.holds:type_name -> pipa.retention.v1.Hold
-	9,  // 32: pipa.retention.v1.CreateItemRequest.item:type_name -> pipa.retention.v1.Item
-	9,  // 33: pipa.retention.v1.ListItemsResponse.items:type_name -> pipa.retention.v1.Item
-	43, // 34: pipa.retention.v1.ConfirmDeletionRequest.deletion_time:type_name -> google.protobuf.Timestamp
-	4,  // 35: pipa.retention.v1.ListPlansRequest.state:type_name -> pipa.retention.v1.PlanState
-	10, // 36: pipa.retention.v1.ListPlansResponse.plans:type_name -> pipa.retention.v1.Plan
-	43, // 37: pipa.retention.v1.CompletePlanRequest.destruction_time:type_name -> google.protobuf.Timestamp
-	14, // 38: pipa.retention.v1.CreateCopyRequest.copy:type_name -> pipa.retention.v1.Copy
-	14, // 39: pipa.retention.v1.ListCopiesResponse.copies:type_name -> pipa.retention.v1.Copy
-	15, // 40: pipa.retention.v1.RecordCopyOutcomeRequest.outcome:type_name -> pipa.retention.v1.CopyOutcome
-	16, // 41: pipa.retention.v1.RetentionService.CreateRule:input_type -> pipa.retention.v1.CreateRuleRequest
-	17, // 42: pipa.retention.v1.RetentionService.GetRule:input_type -> pipa.retention.v1.GetRuleRequest
-	18, // 43: pipa.retention.v1.RetentionService.ListRules:input_type -> pipa.retention.v1.ListRulesRequest
-	20, // 44: pipa.retention.v1.RetentionService.UpdateRule:input_type -> pipa.retention.v1.UpdateRuleRequest
-	21, // 45: pipa.retention.v1.RetentionService.DeleteRule:input_type -> pipa.retention.v1.DeleteRuleRequest
-	22, // 46: pipa.retention.v1.RetentionService.CreateHold:input_type -> pipa.retention.v1.CreateHoldRequest
-	23, // 47: pipa.retention.v1.RetentionService.GetHold:input_type -> pipa.retention.v1.GetHoldRequest
-	24, // 48: pipa.retention.v1.RetentionService.ListHolds:input_type -> pipa.retention.v1.ListHoldsRequest
-	26, // 49: pipa.retention.v1.RetentionService.ReleaseHold:input_type -> pipa.retention.v1.ReleaseHoldRequest
-	27, // 50: pipa.retention.v1.RetentionService.CreateItem:input_type -> pipa.retention.v1.CreateItemRequest
-	28, // 51: pipa.retention.v1.RetentionService.GetItem:input_type -> pipa.retention.v1.GetItemRequest
-	29, // 52: pipa.retention.v1.RetentionService.ListItems:input_type -> pipa.retention.v1.ListItemsRequest
-	31, // 53: pipa.retention.v1.RetentionService.ConfirmDeletion:input_type -> pipa.retention.v1.ConfirmDeletionRequest
-	32, // 54: pipa.retention.v1.RetentionService.GetPlan:input_type -> pipa.retention.v1.GetPlanRequest
-	33, // 55: pipa.retention.v1.RetentionService.ListPlans:input_type -> pipa.retention.v1.ListPlansRequest
-	35, // 56: pipa.retention.v1.RetentionService.ApprovePlan:input_type -> pipa.retention.v1.ApprovePlanRequest
-	36, // 57: pipa.retention.v1.RetentionService.CompletePlan:input_type -> pipa.retention.v1.CompletePlanRequest
-	37, // 58: pipa.retention.v1.RetentionService.SweepUnit:input_type -> pipa.retention.v1.SweepUnitRequest
-	38, // 59: pipa.retention.v1.RetentionService.CreateCopy:input_type -> pipa.retention.v1.CreateCopyRequest
-	39, // 60: pipa.retention.v1.RetentionService.GetCopy:input_type -> pipa.retention.v1.GetCopyRequest
-	40, // 61: pipa.retention.v1.RetentionService.ListCopies:input_type -> pipa.retention.v1.ListCopiesRequest
-	42, // 62: pipa.retention.v1.RetentionService.RecordCopyOutcome:input_type -> pipa.retention.v1.RecordCopyOutcomeRequest
-	7,  // 63: pipa.retention.v1.RetentionService.CreateRule:output_type -> pipa.retention.v1.Rule
-	7,  // 64: pipa.retention.v1.RetentionService.GetRule:output_type -> pipa.retention.v1.Rule
-	19, // 65: pipa.retention.v1.RetentionService.ListRules:output_type -> pipa.retention.v1.ListRulesResponse
-	7,  // 66: pipa.retention.v1.RetentionService.UpdateRule:output_type -> pipa.retention.v1.Rule
-	7,  // 67: pipa.retention.v1.RetentionService.DeleteRule:output_type -> pipa.retention.v1.Rule
-	8,  // 68: pipa.retention.v1.RetentionService.CreateHold:output_type -> pipa.retention.v1.Hold
-	8,  // 69: pipa.retention.v1.RetentionService.GetHold:output_type -> pipa.retention.v1.Hold
-	25, // 70: pipa.retention.v1.RetentionService.ListHolds:output_type -> pipa.retention.v1.ListHoldsResponse
-	8,  // 71: pipa.retention.v1.RetentionService.ReleaseHold:output_type -> pipa.retention.v1.Hold
-	9,  // 72: pipa.retention.v1.RetentionService.CreateItem:output_type -> pipa.retention.v1.Item
-	9,  // 73: pipa.retention.v1.RetentionService.GetItem:output_type -> pipa.retention.v1.Item
-	30, // 74: pipa.retention.v1.RetentionService.ListItems:output_type -> pipa.retention.v1.ListItemsResponse
-	9,  // 75: pipa.retention.v1.RetentionService.ConfirmDeletion:output_type -> pipa.retention.v1.Item
-	10, // 76: pipa.retention.v1.RetentionService.GetPlan:output_type -> pipa.retention.v1.Plan
-	34, // 77: pipa.retention.v1.RetentionService.ListPlans:output_type -> pipa.retention.v1.ListPlansResponse
-	10, // 78: pipa.retention.v1.RetentionService.ApprovePlan:output_type -> pipa.retention.v1.Plan
-	10, // 79: pipa.retention.v1.RetentionService.CompletePlan:output_type -> pipa.retention.v1.Plan
-	13, // 80: pipa.retention.v1.RetentionService.SweepUnit:output_type -> pipa.retention.v1.SweepResult
-	14, // 81: pipa.retention.v1.RetentionService.CreateCopy:output_type -> pipa.retention.v1.Copy
-	14, // 82: pipa.retention.v1.RetentionService.GetCopy:output_type -> pipa.retention.v1.Copy
-	41, // 83: pipa.retention.v1.RetentionService.ListCopies:output_type -> pipa.retention.v1.ListCopiesResponse
-	14, // 84: pipa.retention.v1.RetentionService.RecordCopyOutcome:output_type -> pipa.retention.v1.Copy
-	63, // [63:85] is the sub-list for method output_type
-	41, // [41:63] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	48, // 20: pipa.retention.v1.Sweep.sweep_time:type_name -> google.protobuf.Timestamp
+	5,  // 21: pipa.retention.v1.Copy.state:type_name -> pipa.retention.v1.CopyState
+	48, // 22: pipa.retention.v1.Copy.last_reminder_time:type_name -> google.protobuf.Timestamp
+	16, // 23: pipa.retention.v1.Copy.outcomes:type_name -> pipa.retention.v1.CopyOutcome
+	48, // 24: pipa.retention.v1.Copy.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 25: pipa.retention.v1.CopyOutcome.kind:type_name -> pipa.retention.v1.OutcomeKind
+	48, // 26: pipa.retention.v1.CopyOutcome.record_time:type_name -> google.protobuf.Timestamp
+	48, // 27: pipa.retention.v1.CopyOutcome.destruction_time:type_name -> google.protobuf.Timestamp
+	7,  // 28: pipa.retention.v1.CreateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
+	7,  // 29: pipa.retention.v1.ListRulesResponse.rules:type_name -> pipa.retention.v1.Rule
+	7,  // 30: pipa.retention.v1.UpdateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
+	49, // 31: pipa.retention.v1.UpdateRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 32: pipa.retention.v1.CreateHoldRequest.hold:type_name -> pipa.retention.v1.Hold
+	8,  // 33: pipa.retention.v1.ListHoldsResponse.holds:type_name -> pipa.retention.v1.Hold
+	9,  // 34: pipa.retention.v1.CreateItemRequest.item:type_name -> pipa.retention.v1.Item
+	9,  // 35: pipa.retention.v1.ListItemsResponse.items:type_name -> pipa.retention.v1.Item
+	48, // 36: pipa.retention.v1.ConfirmDeletionRequest.deletion_time:type_name -> google.protobuf.Timestamp
+	4,  // 37: pipa.retention.v1.ListPlansRequest.state:type_name -> pipa.retention.v1.PlanState
+	10, // 38: pipa.retention.v1.ListPlansResponse.plans:type_name -> pipa.retention.v1.Plan
+	48, // 39: pipa.retention.v1.CompletePlanRequest.destruction_time:type_name -> google.protobuf.Timestamp
+	14, // 40: pipa.retention.v1.ListSweepsResponse.sweeps:type_name -> pipa.retention.v1.Sweep
+	15, // 41: pipa.retention.v1.CreateCopyRequest.copy:type_name -> pipa.retention.v1.Copy
+	15, // 42: pipa.retention.v1.ListCopiesResponse.copies:type_name -> pipa.retention.v1.Copy
+	16, // 43: pipa.retention.v1.RecordCopyOutcomeRequest.outcome:type_name -> pipa.retention.v1.CopyOutcome
+	17, // 44: pipa.retention.v1.RetentionService.CreateRule:input_type -> pipa.retention.v1.CreateRuleRequest
+	18, // 45: pipa.retention.v1.RetentionService.GetRule:input_type -> pipa.retention.v1.GetRuleRequest
+	19, // 46: pipa.retention.v1.RetentionService.ListRules:input_type -> pipa.retention.v1.ListRulesRequest
+	21, // 47: pipa.retention.v1.RetentionService.UpdateRule:input_type -> pipa.retention.v1.UpdateRuleRequest
+	22, // 48: pipa.retention.v1.RetentionService.DeleteRule:input_type -> pipa.retention.v1.DeleteRuleRequest
+	23, // 49: pipa.retention.v1.RetentionService.CreateHold:input_type -> pipa.retention.v1.CreateHoldRequest
+	24, // 50: pipa.retention.v1.RetentionService.GetHold:input_type -> pipa.retention.v1.GetHoldRequest
+	25, // 51: pipa.retention.v1.RetentionService.ListHolds:input_type -> pipa.retention.v1.ListHoldsRequest
+	27, // 52: pipa.retention.v1.RetentionService.ReleaseHold:input_type -> pipa.retention.v1.ReleaseHoldRequest
+	28, // 53: pipa.retention.v1.RetentionService.CreateItem:input_type -> pipa.retention.v1.CreateItemRequest
+	29, // 54: pipa.retention.v1.RetentionService.GetItem:input_type -> pipa.retention.v1.GetItemRequest
+	30, // 55: pipa.retention.v1.RetentionService.ListItems:input_type -> pipa.retention.v1.ListItemsRequest
+	32, // 56: pipa.retention.v1.RetentionService.ConfirmDeletion:input_type -> pipa.retention.v1.ConfirmDeletionRequest
+	33, // 57: pipa.retention.v1.RetentionService.GetPlan:input_type -> pipa.retention.v1.GetPlanRequest
+	34, // 58: pipa.retention.v1.RetentionService.ListPlans:input_type -> pipa.retention.v1.ListPlansRequest
+	36, // 59: pipa.retention.v1.RetentionService.ApprovePlan:input_type -> pipa.retention.v1.ApprovePlanRequest
+	37, // 60: pipa.retention.v1.RetentionService.CompletePlan:input_type -> pipa.retention.v1.CompletePlanRequest
+	38, // 61: pipa.retention.v1.RetentionService.SweepUnit:input_type -> pipa.retention.v1.SweepUnitRequest
+	39, // 62: pipa.retention.v1.RetentionService.ListSweeps:input_type -> pipa.retention.v1.ListSweepsRequest
+	41, // 63: pipa.retention.v1.RetentionService.CreateCopy:input_type -> pipa.retention.v1.CreateCopyRequest
+	42, // 64: pipa.retention.v1.RetentionService.GetCopy:input_type -> pipa.retention.v1.GetCopyRequest
+	43, // 65: pipa.retention.v1.RetentionService.ListCopies:input_type -> pipa.retention.v1.ListCopiesRequest
+	47, // 66: pipa.retention.v1.RetentionService.RecordCopyOutcome:input_type -> pipa.retention.v1.RecordCopyOutcomeRequest
+	45, // 67: pipa.retention.v1.RetentionService.GetCertificateKey:input_type -> pipa.retention.v1.GetCertificateKeyRequest
+	7,  // 68: pipa.retention.v1.RetentionService.CreateRule:output_type -> pipa.retention.v1.Rule
+	7,  // 69: pipa.retention.v1.RetentionService.GetRule:output_type -> pipa.retention.v1.Rule
+	20, // 70: pipa.retention.v1.RetentionService.ListRules:output_type -> pipa.retention.v1.ListRulesResponse
+	7,  // 71: pipa.retention.v1.RetentionService.UpdateRule:output_type -> pipa.retention.v1.Rule
+	7,  // 72: pipa.retention.v1.RetentionService.DeleteRule:output_type -> pipa.retention.v1.Rule
+	8,  // 73: pipa.retention.v1.RetentionService.CreateHold:output_type -> pipa.retention.v1.Hold
+	8,  // 74: pipa.retention.v1.RetentionService.GetHold:output_type -> pipa.retention.v1.Hold
+	26, // 75: pipa.retention.v1.RetentionService.ListHolds:output_type -> pipa.retention.v1.ListHoldsResponse
+	8,  // 76: pipa.retention.v1.RetentionService.ReleaseHold:output_type -> pipa.retention.v1.Hold
+	9,  // 77: pipa.retention.v1.RetentionService.CreateItem:output_type -> pipa.retention.v1.Item
+	9,  // 78: pipa.retention.v1.RetentionService.GetItem:output_type -> pipa.retention.v1.Item
+	31, // 79: pipa.retention.v1.RetentionService.ListItems:output_type -> pipa.retention.v1.ListItemsResponse
+	9,  // 80: pipa.retention.v1.RetentionService.ConfirmDeletion:output_type -> pipa.retention.v1.Item
+	10, // 81: pipa.retention.v1.RetentionService.GetPlan:output_type -> pipa.retention.v1.Plan
+	35, // 82: pipa.retention.v1.RetentionService.ListPlans:output_type -> pipa.retention.v1.ListPlansResponse
+	10, // 83: pipa.retention.v1.RetentionService.ApprovePlan:output_type -> pipa.retention.v1.Plan
+	10, // 84: pipa.retention.v1.RetentionService.CompletePlan:output_type -> pipa.retention.v1.Plan
+	13, // 85: pipa.retention.v1.RetentionService.SweepUnit:output_type -> pipa.retention.v1.SweepResult
+	40, // 86: pipa.retention.v1.RetentionService.ListSweeps:output_type -> pipa.retention.v1.ListSweepsResponse
+	15, // 87: pipa.retention.v1.RetentionService.CreateCopy:output_type -> pipa.retention.v1.Copy
+	15, // 88: pipa.retention.v1.RetentionService.GetCopy:output_type -> pipa.retention.v1.Copy
+	44, // 89: pipa.retention.v1.RetentionService.ListCopies:output_type -> pipa.retention.v1.ListCopiesResponse
+	15, // 90: pipa.retention.v1.RetentionService.RecordCopyOutcome:output_type -> pipa.retention.v1.Copy
+	46, // 91: pipa.retention.v1.RetentionService.GetCertificateKey:output_type -> pipa.retention.v1.CertificateKey
+	68, // [68:92] is the sub-list for method output_type
+	44, // [44:68] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_pipa_retention_v1_retention_proto_init() }
@@ -3554,7 +3974,7 @@ func file_pipa_retention_v1_retention_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_retention_v1_retention_proto_rawDesc), len(file_pipa_retention_v1_retention_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   36,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,10 +37,12 @@ const (
 	RetentionService_ApprovePlan_FullMethodName       = "/pipa.retention.v1.RetentionService/ApprovePlan"
 	RetentionService_CompletePlan_FullMethodName      = "/pipa.retention.v1.RetentionService/CompletePlan"
 	RetentionService_SweepUnit_FullMethodName         = "/pipa.retention.v1.RetentionService/SweepUnit"
+	RetentionService_ListSweeps_FullMethodName        = "/pipa.retention.v1.RetentionService/ListSweeps"
 	RetentionService_CreateCopy_FullMethodName        = "/pipa.retention.v1.RetentionService/CreateCopy"
 	RetentionService_GetCopy_FullMethodName           = "/pipa.retention.v1.RetentionService/GetCopy"
 	RetentionService_ListCopies_FullMethodName        = "/pipa.retention.v1.RetentionService/ListCopies"
 	RetentionService_RecordCopyOutcome_FullMethodName = "/pipa.retention.v1.RetentionService/RecordCopyOutcome"
+	RetentionService_GetCertificateKey_FullMethodName = "/pipa.retention.v1.RetentionService/GetCertificateKey"
 )
 
 // RetentionServiceClient is the client API for RetentionService service.
@@ -72,6 +74,7 @@ type RetentionServiceClient interface {
 	ConfirmDeletion(ctx context.Context, in *ConfirmDeletionRequest, opts ...grpc.CallOption) (*Item, error)
 	// 파기요청서 (STD-55, 별지4): the sweep makes them per unit for rules that need approval.
 	GetPlan(ctx context.Context, in *GetPlanRequest, opts ...grpc.CallOption) (*Plan, error)
+	// The basic view: plans without their items, certificate and 별지5 records (GetPlan has them).
 	ListPlans(ctx context.Context, in *ListPlansRequest, opts ...grpc.CallOption) (*ListPlansResponse, error)
 	// Only a cpo approves (STD-55, STD-10-4).
 	ApprovePlan(ctx context.Context, in *ApprovePlanRequest, opts ...grpc.CallOption) (*Plan, error)
@@ -80,12 +83,19 @@ type RetentionServiceClient interface {
 	CompletePlan(ctx context.Context, in *CompletePlanRequest, opts ...grpc.CallOption) (*Plan, error)
 	// Runs the sweep of a unit now (the periodic job runs it for every unit).
 	SweepUnit(ctx context.Context, in *SweepUnitRequest, opts ...grpc.CallOption) (*SweepResult, error)
+	// The unit's sweeps as each recorded itself, newest first: what it destroyed, planned, found
+	// held and overdue, and the active holds it checked.
+	ListSweeps(ctx context.Context, in *ListSweepsRequest, opts ...grpc.CallOption) (*ListSweepsResponse, error)
 	// A copy handed to another body (created by the request service on an approved provision).
 	CreateCopy(ctx context.Context, in *CreateCopyRequest, opts ...grpc.CallOption) (*Copy, error)
 	GetCopy(ctx context.Context, in *GetCopyRequest, opts ...grpc.CallOption) (*Copy, error)
 	ListCopies(ctx context.Context, in *ListCopiesRequest, opts ...grpc.CallOption) (*ListCopiesResponse, error)
-	// Destroyed (with the recipient's notice), returned, or extended: an AMENDMENT on the PROVISION.
+	// Destroyed (with the recipient's notice), returned (and destroyed here: a DESTRUCTION entry
+	// follows), or extended: an AMENDMENT on the PROVISION. The copy changes once they are appended.
 	RecordCopyOutcome(ctx context.Context, in *RecordCopyOutcomeRequest, opts ...grpc.CallOption) (*Copy, error)
+	// Public: the note verifier key of the tenant's destruction certificates, so that a verifier
+	// need not take the key a certificate carries on trust.
+	GetCertificateKey(ctx context.Context, in *GetCertificateKeyRequest, opts ...grpc.CallOption) (*CertificateKey, error)
 }
 
 type retentionServiceClient struct {
@@ -276,6 +286,16 @@ func (c *retentionServiceClient) SweepUnit(ctx context.Context, in *SweepUnitReq
 	return out, nil
 }
 
+func (c *retentionServiceClient) ListSweeps(ctx context.Context, in *ListSweepsRequest, opts ...grpc.CallOption) (*ListSweepsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSweepsResponse)
+	err := c.cc.Invoke(ctx, RetentionService_ListSweeps_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *retentionServiceClient) CreateCopy(ctx context.Context, in *CreateCopyRequest, opts ...grpc.CallOption) (*Copy, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Copy)
@@ -316,6 +336,16 @@ func (c *retentionServiceClient) RecordCopyOutcome(ctx context.Context, in *Reco
 	return out, nil
 }
 
+func (c *retentionServiceClient) GetCertificateKey(ctx context.Context, in *GetCertificateKeyRequest, opts ...grpc.CallOption) (*CertificateKey, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CertificateKey)
+	err := c.cc.Invoke(ctx, RetentionService_GetCertificateKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RetentionServiceServer is the server API for RetentionService service.
 // All implementations must embed UnimplementedRetentionServiceServer
 // for forward compatibility.
@@ -345,6 +375,7 @@ type RetentionServiceServer interface {
 	ConfirmDeletion(context.Context, *ConfirmDeletionRequest) (*Item, error)
 	// 파기요청서 (STD-55, 별지4): the sweep makes them per unit for rules that need approval.
 	GetPlan(context.Context, *GetPlanRequest) (*Plan, error)
+	// The basic view: plans without their items, certificate and 별지5 records (GetPlan has them).
 	ListPlans(context.Context, *ListPlansRequest) (*ListPlansResponse, error)
 	// Only a cpo approves (STD-55, STD-10-4).
 	ApprovePlan(context.Context, *ApprovePlanRequest) (*Plan, error)
@@ -353,12 +384,19 @@ type RetentionServiceServer interface {
 	CompletePlan(context.Context, *CompletePlanRequest) (*Plan, error)
 	// Runs the sweep of a unit now (the periodic job runs it for every unit).
 	SweepUnit(context.Context, *SweepUnitRequest) (*SweepResult, error)
+	// The unit's sweeps as each recorded itself, newest first: what it destroyed, planned, found
+	// held and overdue, and the active holds it checked.
+	ListSweeps(context.Context, *ListSweepsRequest) (*ListSweepsResponse, error)
 	// A copy handed to another body (created by the request service on an approved provision).
 	CreateCopy(context.Context, *CreateCopyRequest) (*Copy, error)
 	GetCopy(context.Context, *GetCopyRequest) (*Copy, error)
 	ListCopies(context.Context, *ListCopiesRequest) (*ListCopiesResponse, error)
-	// Destroyed (with the recipient's notice), returned, or extended: an AMENDMENT on the PROVISION.
+	// Destroyed (with the recipient's notice), returned (and destroyed here: a DESTRUCTION entry
+	// follows), or extended: an AMENDMENT on the PROVISION. The copy changes once they are appended.
 	RecordCopyOutcome(context.Context, *RecordCopyOutcomeRequest) (*Copy, error)
+	// Public: the note verifier key of the tenant's destruction certificates, so that a verifier
+	// need not take the key a certificate carries on trust.
+	GetCertificateKey(context.Context, *GetCertificateKeyRequest) (*CertificateKey, error)
 	mustEmbedUnimplementedRetentionServiceServer()
 }
 
@@ -423,6 +461,9 @@ func (UnimplementedRetentionServiceServer) CompletePlan(context.Context, *Comple
 func (UnimplementedRetentionServiceServer) SweepUnit(context.Context, *SweepUnitRequest) (*SweepResult, error) {
 	return nil, status.Error(codes.Unimplemented, "method SweepUnit not implemented")
 }
+func (UnimplementedRetentionServiceServer) ListSweeps(context.Context, *ListSweepsRequest) (*ListSweepsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSweeps not implemented")
+}
 func (UnimplementedRetentionServiceServer) CreateCopy(context.Context, *CreateCopyRequest) (*Copy, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCopy not implemented")
 }
@@ -434,6 +475,9 @@ func (UnimplementedRetentionServiceServer) ListCopies(context.Context, *ListCopi
 }
 func (UnimplementedRetentionServiceServer) RecordCopyOutcome(context.Context, *RecordCopyOutcomeRequest) (*Copy, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordCopyOutcome not implemented")
+}
+func (UnimplementedRetentionServiceServer) GetCertificateKey(context.Context, *GetCertificateKeyRequest) (*CertificateKey, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCertificateKey not implemented")
 }
 func (UnimplementedRetentionServiceServer) mustEmbedUnimplementedRetentionServiceServer() {}
 func (UnimplementedRetentionServiceServer) testEmbeddedByValue()                          {}
@@ -780,6 +824,24 @@ func _RetentionService_SweepUnit_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RetentionService_ListSweeps_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSweepsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetentionServiceServer).ListSweeps(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetentionService_ListSweeps_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetentionServiceServer).ListSweeps(ctx, req.(*ListSweepsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RetentionService_CreateCopy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateCopyRequest)
 	if err := dec(in); err != nil {
@@ -848,6 +910,24 @@ func _RetentionService_RecordCopyOutcome_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RetentionServiceServer).RecordCopyOutcome(ctx, req.(*RecordCopyOutcomeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RetentionService_GetCertificateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCertificateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetentionServiceServer).GetCertificateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetentionService_GetCertificateKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetentionServiceServer).GetCertificateKey(ctx, req.(*GetCertificateKeyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -932,6 +1012,10 @@ var RetentionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RetentionService_SweepUnit_Handler,
 		},
 		{
+			MethodName: "ListSweeps",
+			Handler:    _RetentionService_ListSweeps_Handler,
+		},
+		{
 			MethodName: "CreateCopy",
 			Handler:    _RetentionService_CreateCopy_Handler,
 		},
@@ -946,6 +1030,10 @@ var RetentionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordCopyOutcome",
 			Handler:    _RetentionService_RecordCopyOutcome_Handler,
+		},
+		{
+			MethodName: "GetCertificateKey",
+			Handler:    _RetentionService_GetCertificateKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

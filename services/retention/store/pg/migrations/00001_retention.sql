@@ -10,6 +10,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT (((start AT TIME ZONE 'Asia/Seoul')::date + days + 1)::timestamp AT TIME ZONE 'Asia/Seoul') $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+-- STD-10-1 (C-10 for CCTV): destroyed "without delay" means within 5 days of the due time; what
+-- is not destroyed by then, and not held, is overdue. The one place where that rule is.
+CREATE FUNCTION retention.overdue_time(due timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ((due AT TIME ZONE 'Asia/Seoul') + interval '5 days') AT TIME ZONE 'Asia/Seoul' $$;
+-- +goose StatementEnd
+
 CREATE TABLE retention.rules (
   tenant_id   text        NOT NULL,
   unit_id     text        NOT NULL,
@@ -21,7 +29,8 @@ CREATE TABLE retention.rules (
   period_days int         NOT NULL CHECK (period_days > 0),
   -- The Rule as created and updated (protojson), without name, etag and times.
   doc         jsonb       NOT NULL,
-  -- Site rules: recording days from start_date are items; generated_through is the last made.
+  -- Site rules: recording days from start_date (the create day less the period: the footage
+  -- already recorded) are items; generated_through is the last made.
   start_date  date        NOT NULL,
   generated_through date,
   revision    bigint      NOT NULL DEFAULT 1,
@@ -113,9 +122,10 @@ CREATE TABLE retention.plans (
 );
 CREATE INDEX plans_by_unit ON retention.plans (tenant_id, unit_id, plan_id);
 
--- The ledger entries this service must append (DESTRUCTION for a sweep's batch or a plan's rule,
--- AMENDMENT for a copy's outcome), written with the change that needs them and delivered under
--- the request_id retention/{t}/{u}/entries/{id}, so that a retry or a second sweeper appends once.
+-- The ledger entries this service must append (DESTRUCTION for a sweep's batch, a confirmed
+-- deletion, a plan's rule or a returned copy; AMENDMENT for a copy's outcome or the quarter's
+-- check), written with the change that needs them and delivered under the request_id
+-- retention/entries/{id}, so that a retry or a second sweeper appends once.
 CREATE TABLE retention.outbox (
   tenant_id    text        NOT NULL,
   id           bigint      NOT NULL DEFAULT nextval('retention.ids'),
@@ -123,12 +133,20 @@ CREATE TABLE retention.outbox (
   -- The ledger AppendEntryRequest (protobuf).
   entry        bytea       NOT NULL,
   occur_time   timestamptz NOT NULL,
+  -- The entry that must be appended first (a returned copy's RETURN before its DESTRUCTION).
+  after_id     bigint,
   ledger_index bigint,
+  -- The appended leaf's hash, as the ledger gave it: a certificate commits to it.
+  leaf_hash    bytea,
   create_time  timestamptz NOT NULL,
   deliver_time timestamptz,
+  -- The ledger refused the entry for good (invalid): what it was to record was undone.
+  refuse_time  timestamptz,
+  refusal      text,
   PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX outbox_pending ON retention.outbox (tenant_id) WHERE ledger_index IS NULL;
+CREATE INDEX outbox_pending ON retention.outbox (tenant_id) WHERE ledger_index IS NULL AND refuse_time IS NULL;
+CREATE INDEX outbox_after ON retention.outbox (tenant_id, after_id) WHERE after_id IS NOT NULL;
 
 -- Copies handed to other bodies (C-9), chased until destroyed or returned.
 CREATE TABLE retention.copies (
@@ -136,10 +154,12 @@ CREATE TABLE retention.copies (
   copy_id            bigint      NOT NULL DEFAULT nextval('retention.ids'),
   unit_id            text        NOT NULL,
   provision_index    bigint      NOT NULL,
+  -- The state and destruction due date, as the ledger records them: an outcome changes them
+  -- once its entries are appended.
   state              smallint    NOT NULL,
   due_date           date        NOT NULL,
   public_recipient   boolean     NOT NULL,
-  -- The Copy (protojson) without outcomes, reminders, name and etag.
+  -- The Copy (protojson) without state, due date, outcomes, reminders, name and etag.
   doc                jsonb       NOT NULL,
   reminders          int         NOT NULL DEFAULT 0,
   last_reminder_time timestamptz,
@@ -150,18 +170,26 @@ CREATE TABLE retention.copies (
 CREATE UNIQUE INDEX copies_by_provision ON retention.copies (tenant_id, unit_id, provision_index);
 CREATE INDEX copies_out ON retention.copies (tenant_id, unit_id, due_date) WHERE state = 1;
 
+-- An outcome changes its copy (new_state, new_due_date) once its AMENDMENT (outbox_id) and, for a
+-- returned copy, the DESTRUCTION that follows it (destruction_outbox_id) are in the ledger.
 CREATE TABLE retention.copy_outcomes (
-  tenant_id    text   NOT NULL,
-  copy_id      bigint NOT NULL,
-  seq          int    NOT NULL,
-  -- The CopyOutcome (protojson) without ledger_index.
-  doc          jsonb  NOT NULL,
-  outbox_id    bigint NOT NULL,
-  ledger_index bigint,
+  tenant_id             text     NOT NULL,
+  copy_id               bigint   NOT NULL,
+  seq                   int      NOT NULL,
+  -- The CopyOutcome (protojson) without its ledger indexes.
+  doc                   jsonb    NOT NULL,
+  new_state             smallint NOT NULL,
+  new_due_date          date,
+  outbox_id             bigint   NOT NULL,
+  ledger_index          bigint,
+  destruction_outbox_id bigint,
+  destruction_index     bigint,
   PRIMARY KEY (tenant_id, copy_id, seq),
   FOREIGN KEY (tenant_id, copy_id) REFERENCES retention.copies
 );
 CREATE INDEX copy_outcomes_by_outbox ON retention.copy_outcomes (tenant_id, outbox_id);
+CREATE INDEX copy_outcomes_by_destruction ON retention.copy_outcomes (tenant_id, destruction_outbox_id)
+  WHERE destruction_outbox_id IS NOT NULL;
 
 -- The quarterly check of public recipients' replies (C-9): which copies were still out.
 CREATE TABLE retention.copy_checks (
@@ -189,7 +217,7 @@ CREATE TABLE retention.sweeps (
   plans         text[]      NOT NULL,
   PRIMARY KEY (tenant_id, sweep_id)
 );
-CREATE INDEX sweeps_by_unit ON retention.sweeps (tenant_id, unit_id, sweep_time DESC);
+CREATE INDEX sweeps_by_unit ON retention.sweeps (tenant_id, unit_id, sweep_id DESC);
 
 -- One Ed25519 note key per tenant signs its destruction certificates.
 CREATE TABLE retention.keys (
@@ -225,4 +253,5 @@ DROP TABLE retention.items;
 DROP TABLE retention.holds;
 DROP SEQUENCE retention.ids;
 DROP TABLE retention.rules;
+DROP FUNCTION retention.overdue_time(timestamptz);
 DROP FUNCTION retention.due_time(timestamptz, int);
