@@ -349,6 +349,136 @@ func TestRetentionHold(t *testing.T) {
 	require.WithinDuration(t, today.AddDate(0, 0, -1).Add(time.Hour), older.GetSweeps()[0].GetSweepTime().AsTime(), 0)
 }
 
+const (
+	immigrationUnit = "tenants/seoul-immigration/units/office"
+	immigrationMain = immigrationUnit + "/sites/main"
+)
+
+// immigrationRule is seed 002's 본청: its recordings kept 14 days, or those of a zone (보호실: 30
+// days) by the zone's rule.
+func immigrationRule(zone string) *retentionv1.Rule {
+	return &retentionv1.Rule{DisplayName: "본청 CCTV 녹화영상 " + zone, Target: retentionv1.RuleTarget_RULE_TARGET_SITE,
+		Resource: immigrationMain, Zone: zone, ClockStart: retentionv1.ClockStart_CLOCK_START_RECORDING,
+		Action: retentionv1.Action_ACTION_AUTO_DELETE, AutoDeleteCycle: "매일 00시 보관기간 경과분 자동 덮어쓰기",
+		Method: "영구삭제(덮어쓰기, 복구 불가)"}
+}
+
+// Seed 002 keeps its 보호실's footage 30 days and the rest of the site's 14 (STD-41-2): with a
+// rule for the site and one for the zone, the same sweep destroys the site's recording of day 15
+// and keeps the 보호실's, which is destroyed from day 31; each rule's destructions are recorded
+// apart, naming the zone. A hold on the site holds the zone's recordings too. A zone the site does
+// not list, a zone on another kind of rule, a second rule for a zone, and a change of zone are
+// refused (STD-41-2).
+func TestRetentionZones(t *testing.T) {
+	clock := &testClock{}
+	s := startStack(t, withRetentionClock(clock))
+	s.load("seoul-immigration.yaml")
+	retentionStarted(t, s)
+	cl := s.retention()
+	manager := s.as(auth.RoleManager, immigrationUnit)
+	today := retentionToday(t)
+
+	clock.set(today.AddDate(0, 0, -41).Add(time.Hour))
+	site, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: immigrationUnit, RuleId: "cctv-main",
+		Rule: immigrationRule("")})
+	require.NoError(t, err)
+	require.EqualValues(t, 14, site.GetPeriodDays())
+	zone, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: immigrationUnit, RuleId: "cctv-main-detention",
+		Rule: immigrationRule("보호실")})
+	require.NoError(t, err)
+	require.Equal(t, "보호실", zone.GetZone())
+	require.EqualValues(t, 30, zone.GetPeriodDays(), "a zone rule's period is the zone's retention days")
+
+	// Bad input changes nothing.
+	for _, c := range []struct {
+		name, field, rule string
+		r                 *retentionv1.Rule
+	}{
+		{"a zone the site does not list", "rule.zone", "STD-41-2", immigrationRule("민원실")},
+		{"a second rule for the zone", "rule.zone", "unique", immigrationRule("보호실")},
+		{"a zone on a file rule", "rule.zone", "STD-41-2", &retentionv1.Rule{DisplayName: "x", Target: retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS,
+			Zone: "보호실", PeriodDays: 365, ClockStart: retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED,
+			Action: retentionv1.Action_ACTION_PLAN, Method: "영구삭제"}},
+	} {
+		_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: immigrationUnit, Rule: c.r})
+		require.Equal(t, codes.InvalidArgument, status.Code(err), "%s: %v", c.name, err)
+		v := findViolation(t, err, c.field)
+		require.Equal(t, c.rule, v.GetReason(), "%s: %s", c.name, v.GetDescription())
+	}
+	_, err = cl.UpdateRule(manager, &retentionv1.UpdateRuleRequest{Rule: &retentionv1.Rule{Name: zone.GetName(), Zone: ""},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"zone"}}})
+	require.Equal(t, "immutable", findViolation(t, err, "update_mask").GetReason())
+	rules, err := cl.ListRules(manager, &retentionv1.ListRulesRequest{Parent: immigrationUnit})
+	require.NoError(t, err)
+	require.Len(t, rules.GetRules(), 2)
+
+	// A hold on the site covers day 40 of the site and of its 보호실.
+	heldDay := today.AddDate(0, 0, -40)
+	hold, err := cl.CreateHold(manager, &retentionv1.CreateHoldRequest{Parent: immigrationUnit, Hold: &retentionv1.Hold{
+		Site: immigrationMain, StartTime: timestamppb.New(heldDay.Add(9 * time.Hour)), EndTime: timestamppb.New(heldDay.Add(10 * time.Hour)),
+		Reason: "서울남부지방검찰청 수사 협조 요청에 따른 보존", Custodian: "서무계장",
+		ReviewDate: today.AddDate(0, 1, 0).Format(time.DateOnly)}})
+	require.NoError(t, err)
+
+	// Today at 01:00: the site's days from 55 to 15 days ago are past their 14 days, the 보호실's
+	// from 71 to 31 days ago past their 30, each but the held day.
+	clock.set(today.Add(time.Hour))
+	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: immigrationUnit})
+	require.NoError(t, err)
+	require.EqualValues(t, 40+40, res.GetDestroyed())
+	require.EqualValues(t, 2, res.GetHeld())
+	items := map[string]map[string]*retentionv1.Item{site.GetName(): {}, zone.GetName(): {}}
+	for tok := ""; ; {
+		list, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: immigrationUnit, PageToken: tok, PageSize: 500})
+		require.NoError(t, err)
+		for _, it := range list.GetItems() {
+			items[it.GetRule()][it.GetRecordingDate()] = it
+		}
+		if tok = list.GetNextPageToken(); tok == "" {
+			break
+		}
+	}
+	require.Len(t, items[site.GetName()], 55)
+	require.Len(t, items[zone.GetName()], 71)
+	on := func(rule *retentionv1.Rule, daysAgo int) *retentionv1.Item {
+		it := items[rule.GetName()][today.AddDate(0, 0, -daysAgo).Format(time.DateOnly)]
+		require.NotNil(t, it, "%s, %d days ago", rule.GetName(), daysAgo)
+		return it
+	}
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DESTROYED, on(site, 15).GetState(), "the site's day 15 is past its 14 days")
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, on(site, 14).GetState())
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, on(zone, 15).GetState(), "the 보호실's day 15 is kept for its 30 days")
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, on(zone, 30).GetState())
+	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DESTROYED, on(zone, 31).GetState(), "the 보호실's day 31 is past its 30 days")
+	for _, r := range []*retentionv1.Rule{site, zone} {
+		held := on(r, 40)
+		require.Equal(t, retentionv1.ItemState_ITEM_STATE_HELD, held.GetState(), r.GetName())
+		require.Equal(t, []string{hold.GetName()}, held.GetHolds())
+	}
+	day15 := today.AddDate(0, 0, -15).Format(time.DateOnly)
+	require.Equal(t, "본청 "+day15+" 녹화분", on(site, 15).GetDescription())
+	require.Equal(t, "본청 보호실 "+day15+" 녹화분", on(zone, 15).GetDescription())
+
+	// Each rule's destruction is its own entry, the zone's naming the zone and its 30 days.
+	entries, err := s.ledger().ListEntries(s.as(auth.RoleAuditor, immigrationUnit), &ledgerv1.ListEntriesRequest{Parent: immigrationUnit,
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, PageSize: 100})
+	require.NoError(t, err)
+	require.Len(t, entries.GetEntries(), 2)
+	byIndex := map[int64]*ledgerv1.Entry{}
+	for _, e := range entries.GetEntries() {
+		byIndex[e.GetIndex()] = e
+	}
+	e := byIndex[on(zone, 31).GetLedgerIndex()]
+	require.NotNil(t, e)
+	require.Equal(t, "본청 보호실 녹화분 "+today.AddDate(0, 0, -71).Format(time.DateOnly)+"~"+
+		today.AddDate(0, 0, -31).Format(time.DateOnly)+" 중 40일", e.GetFileName())
+	require.Equal(t, "보유기간(30일) 경과", e.GetPurpose())
+	e = byIndex[on(site, 15).GetLedgerIndex()]
+	require.NotNil(t, e)
+	require.Equal(t, "본청 녹화분 "+today.AddDate(0, 0, -55).Format(time.DateOnly)+"~"+day15+" 중 40일", e.GetFileName())
+	require.Equal(t, "보유기간(14일) 경과", e.GetPurpose())
+}
+
 // Two sweepers on one unit at once — two SweepUnit calls and the sweep's River job — destroy each
 // of 1,100 due recording days exactly once: every item once, in exactly one DESTRUCTION entry
 // per batch, each appended once (STD-42-2).
@@ -1202,6 +1332,7 @@ func TestRetentionBadInput(t *testing.T) {
 		})},
 		{"a site of another unit", "rule.resource", "STD-41-2", with(func(r *retentionv1.Rule) { r.Resource = "tenants/iksan/units/city/sites/x" })},
 		{"an unknown site", "rule.resource", "STD-41-2", with(func(r *retentionv1.Rule) { r.Resource = libraryUnit + "/sites/nowhere" })},
+		{"a zone the site does not list", "rule.zone", "STD-41-2", with(func(r *retentionv1.Rule) { r.Zone = "보호실" })},
 		{"requests deleted without a plan", "rule.action", "STD-55", with(func(r *retentionv1.Rule) {
 			r.Target, r.Resource, r.PeriodDays = retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS, "", 365
 			r.ClockStart = retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED

@@ -172,11 +172,14 @@ func (s *Server) CreateRule(ctx context.Context, req *retentionv1.CreateRuleRequ
 	return rule.Doc, nil
 }
 
-// checkResource checks what a rule covers: a site or file of the unit that the registry knows
-// (asked with the caller's token), or nothing for a category of the platform's records. A site's
-// period is its retention days (STD-41-2).
+// checkResource checks what a rule covers: a site (or one of its zones) or file of the unit that
+// the registry knows (asked with the caller's token), or nothing for a category of the platform's
+// records. A site's period is its retention days, a zone's the zone's (STD-41-2).
 func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenant, unit string, r *retentionv1.Rule) error {
 	res := r.GetResource()
+	if r.GetZone() != "" && r.GetTarget() != retentionv1.RuleTarget_RULE_TARGET_SITE {
+		vs.Add("rule.zone", "STD-41-2", "a zone is a part of a CCTV site kept for its own period: only a site rule names one")
+	}
 	switch r.GetTarget() {
 	case retentionv1.RuleTarget_RULE_TARGET_SITE:
 		if !inUnit(res, tenant, unit, "sites") {
@@ -191,8 +194,17 @@ func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenan
 		if err != nil {
 			return err
 		}
-		r.PeriodDays = site.GetRetentionDays()
-		if r.PeriodDays <= 0 {
+		days, ok := retentionDays(site, r.GetZone())
+		if !ok {
+			zones := []string{}
+			for _, z := range site.GetZoneRetentions() {
+				zones = append(zones, strconv.Quote(z.GetZone()))
+			}
+			vs.Add("rule.zone", "STD-41-2", "the site %s has no zone %q kept for its own period; its zones (zone_retentions): [%s]",
+				res, r.GetZone(), strings.Join(zones, ", "))
+			return nil
+		}
+		if r.PeriodDays = days; days <= 0 {
 			vs.Add("rule.resource", "STD-41-2", "the site %s states no retention days: set them in the registry first", res)
 		}
 	case retentionv1.RuleTarget_RULE_TARGET_FILE:
@@ -212,6 +224,28 @@ func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenan
 		}
 	}
 	return nil
+}
+
+// retentionDays is a site rule's period as the registry's site sets it: for a zone, the zone's
+// retention days (ok is false when the site has no such zone); otherwise the site's.
+func retentionDays(site *registryv1.Site, zone string) (days int32, ok bool) {
+	if zone == "" {
+		return site.GetRetentionDays(), true
+	}
+	for _, z := range site.GetZoneRetentions() {
+		if z.GetZone() == zone {
+			return z.GetRetentionDays(), true
+		}
+	}
+	return 0, false
+}
+
+// recordedName is what a site rule's records call its recordings: the site's name, and its zone.
+func recordedName(site, zone string) string {
+	if zone == "" {
+		return site
+	}
+	return site + " " + zone
 }
 
 func (s *Server) GetRule(ctx context.Context, req *retentionv1.GetRuleRequest) (*retentionv1.Rule, error) {
@@ -267,7 +301,7 @@ func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequ
 	var vs apierr.Violations
 	for _, p := range paths {
 		switch {
-		case p == "target" || p == "resource":
+		case p == "target" || p == "resource" || p == "zone":
 			vs.Add("update_mask", "immutable", "%s is fixed at creation: delete the rule and create another", p)
 		case !slices.Contains(ruleFields, p):
 			vs.Add("update_mask", "format", "unknown or output-only field %q; writable: %s", p, strings.Join(ruleFields, ", "))
@@ -288,7 +322,7 @@ func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequ
 				}
 				if site {
 					return apierr.Invalid(apierr.Violation{Field: "rule.period_days", Rule: "STD-41-2",
-						Description: "a site rule's period is the site's retention days: change them in the registry"})
+						Description: "a site rule's period is the site's (or its zone's) retention days: change them in the registry"})
 				}
 				r.PeriodDays = in.GetPeriodDays()
 			case "clock_start":
@@ -654,14 +688,15 @@ func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant,
 	return nil
 }
 
-// siteName is the site's display name as the registry has it, or its id when it is gone.
+// siteName is the site's display name as the registry has it, or its id when it is gone, with
+// the rule's zone.
 func (s *Server) siteName(ctx context.Context, rule *pg.Rule) string {
 	site, err := s.registry.GetSite(ctx, &registryv1.GetSiteRequest{Name: rule.Doc.GetResource()})
 	if err != nil {
 		res := rule.Doc.GetResource()
-		return res[strings.LastIndex(res, "/")+1:]
+		return recordedName(res[strings.LastIndex(res, "/")+1:], rule.Doc.GetZone())
 	}
-	return site.GetDisplayName()
+	return recordedName(site.GetDisplayName(), rule.Doc.GetZone())
 }
 
 func (s *Server) GetItem(ctx context.Context, req *retentionv1.GetItemRequest) (*retentionv1.Item, error) {

@@ -141,9 +141,10 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
 }
 
-// siteDays follows the registry's site: a rule's period is the site's retention days
-// (STD-41-2), and each recording day up to yesterday becomes an item. It returns the site's name
-// for the records. A site the registry no longer has records nothing new.
+// siteDays follows the registry's site: a rule's period is the site's retention days, or its
+// zone's (STD-41-2), and each recording day up to yesterday becomes an item. It returns the name
+// of the site (and zone) for the records. A site the registry no longer has, or a zone it no
+// longer lists, records nothing new and keeps the rule's last period.
 func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (string, error) {
 	site, err := s.registry.GetSite(sctx, &registryv1.GetSiteRequest{Name: r.Doc.GetResource()})
 	if status.Code(err) == codes.NotFound {
@@ -153,10 +154,17 @@ func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (stri
 	if err != nil {
 		return "", err
 	}
+	name := recordedName(site.GetDisplayName(), r.Doc.GetZone())
 	if r.Deleted != nil {
-		return site.GetDisplayName(), nil
+		return name, nil
 	}
-	if days := site.GetRetentionDays(); days > 0 && days != r.Doc.GetPeriodDays() {
+	days, ok := retentionDays(site, r.Doc.GetZone())
+	if !ok {
+		s.log.Warn("retention: a zone rule's zone is gone from its site; no new recording days", "rule", r.Doc.GetName(),
+			"zone", r.Doc.GetZone())
+		return name, nil
+	}
+	if days > 0 && days != r.Doc.GetPeriodDays() {
 		updated, err := s.store.UpdateRule(sctx, r.Tenant, r.Unit, r.ID, "", func(d *retentionv1.Rule) error {
 			d.PeriodDays = days
 			return nil
@@ -168,8 +176,8 @@ func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (stri
 	}
 	today := now.In(seoul.Location)
 	yesterday := time.Date(today.Year(), today.Month(), today.Day()-1, 0, 0, 0, 0, seoul.Location)
-	_, err = s.store.GenerateDays(sctx, r, yesterday, site.GetDisplayName())
-	return site.GetDisplayName(), err
+	_, err = s.store.GenerateDays(sctx, r, yesterday, name)
+	return name, err
 }
 
 // autoDeleteHandler is the 담당자 (STD-42-2 3) of an automatic deletion's record: the official who

@@ -148,9 +148,9 @@ func (s *Store) ListItems(ctx context.Context, tenant, unit, state string, now t
 }
 
 // GenerateDays makes the items of a site rule's recording days from the day after the last one
-// made (or its start) through through, each due when its period ends. Concurrent sweepers make
-// each day once.
-func (s *Store) GenerateDays(ctx context.Context, r *Rule, through time.Time, site string) (int64, error) {
+// made (or its start) through through, each due when its period ends and described by name (the
+// site's, with the rule's zone). Concurrent sweepers make each day once.
+func (s *Store) GenerateDays(ctx context.Context, r *Rule, through time.Time, name string) (int64, error) {
 	// Dates compare as YYYY-MM-DD: PostgreSQL's dates come back at midnight UTC, through is a
 	// day in Asia/Seoul.
 	from, last := r.StartDate.Format(time.DateOnly), through.Format(time.DateOnly)
@@ -169,7 +169,7 @@ func (s *Store) GenerateDays(ctx context.Context, r *Rule, through time.Time, si
 				retention.due_time(d::timestamp AT TIME ZONE 'Asia/Seoul', $6), $7
 			FROM generate_series($8::date, $9::date, interval '1 day') AS g(t), LATERAL (SELECT g.t::date AS d) AS day
 			ON CONFLICT (tenant_id, unit_id, rule_id, recording_date) WHERE recording_date IS NOT NULL DO NOTHING`,
-			r.Tenant, r.Unit, r.ID, r.Doc.GetResource(), site, r.Doc.GetPeriodDays(), s.clock(), from, last)
+			r.Tenant, r.Unit, r.ID, r.Doc.GetResource(), name, r.Doc.GetPeriodDays(), s.clock(), from, last)
 		if err != nil {
 			return err
 		}

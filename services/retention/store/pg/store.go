@@ -247,12 +247,16 @@ func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Id
 		if r.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE {
 			start = start.AddDate(0, 0, -int(r.GetPeriodDays()))
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO retention.rules (tenant_id, unit_id, rule_id, target, resource, action,
+		tag, err := tx.Exec(ctx, `INSERT INTO retention.rules (tenant_id, unit_id, rule_id, target, resource, zone, action,
 			period_days, doc, start_date, create_time, update_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (tenant_id, unit_id, rule_id) DO NOTHING`,
-			tenant, unit, id, int16(r.GetTarget()), r.GetResource(), int16(r.GetAction()), r.GetPeriodDays(), doc,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (tenant_id, unit_id, rule_id) DO NOTHING`,
+			tenant, unit, id, int16(r.GetTarget()), r.GetResource(), r.GetZone(), int16(r.GetAction()), r.GetPeriodDays(), doc,
 			start.Format(time.DateOnly), now)
 		if uniqueViolation(err, "rules_by_resource") {
+			if z := r.GetZone(); z != "" {
+				return "", apierr.Invalid(apierr.Violation{Field: "rule.zone", Rule: "unique",
+					Description: r.GetResource() + "'s zone " + z + " already has a rule: one rule per zone, so that nothing is destroyed or recorded twice"})
+			}
 			return "", apierr.Invalid(apierr.Violation{Field: "rule.resource", Rule: "unique",
 				Description: r.GetResource() + " already has a rule: one rule per site or file, so that nothing is destroyed or recorded twice"})
 		}

@@ -28,7 +28,8 @@ type RuleTarget int32
 
 const (
 	RuleTarget_RULE_TARGET_UNSPECIFIED RuleTarget = 0
-	// A CCTV site's recordings; the period is the site's retention days (STD-41-2).
+	// A CCTV site's recordings, or those of one of its zones (Rule.zone); the period is the site's
+	// (or the zone's) retention days (STD-41-2).
 	RuleTarget_RULE_TARGET_SITE RuleTarget = 1
 	// A personal-information file (registry files).
 	RuleTarget_RULE_TARGET_FILE RuleTarget = 2
@@ -433,7 +434,8 @@ type Rule struct {
 	Target      RuleTarget             `protobuf:"varint,3,opt,name=target,proto3,enum=pipa.retention.v1.RuleTarget" json:"target,omitempty"`
 	// RULE_TARGET_SITE: tenants/{t}/units/{u}/sites/{s}; RULE_TARGET_FILE: .../files/{f}.
 	Resource string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
-	// The retention period in days. For a site, output only: the site's retention days.
+	// The retention period in days. For a site, output only: the site's (or its zone's) retention
+	// days.
 	PeriodDays int32      `protobuf:"varint,5,opt,name=period_days,json=periodDays,proto3" json:"period_days,omitempty"`
 	ClockStart ClockStart `protobuf:"varint,6,opt,name=clock_start,json=clockStart,proto3,enum=pipa.retention.v1.ClockStart" json:"clock_start,omitempty"`
 	Action     Action     `protobuf:"varint,7,opt,name=action,proto3,enum=pipa.retention.v1.Action" json:"action,omitempty"`
@@ -442,7 +444,10 @@ type Rule struct {
 	// How the data are destroyed, e.g. "영구삭제(덮어쓰기)" (DEC-16).
 	Method string `protobuf:"bytes,9,opt,name=method,proto3" json:"method,omitempty"`
 	// The law that sets the period, where one does (STD-60, STD-11-2).
-	Basis         string                 `protobuf:"bytes,10,opt,name=basis,proto3" json:"basis,omitempty"`
+	Basis string `protobuf:"bytes,10,opt,name=basis,proto3" json:"basis,omitempty"`
+	// RULE_TARGET_SITE: one of the site's zones (Site.zone_retentions[].zone) whose recordings this
+	// rule keeps for the zone's retention_days; empty for the site's other recordings.
+	Zone          string                 `protobuf:"bytes,11,opt,name=zone,proto3" json:"zone,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -546,6 +551,13 @@ func (x *Rule) GetMethod() string {
 func (x *Rule) GetBasis() string {
 	if x != nil {
 		return x.Basis
+	}
+	return ""
+}
+
+func (x *Rule) GetZone() string {
+	if x != nil {
+		return x.Zone
 	}
 	return ""
 }
@@ -752,7 +764,7 @@ type Item struct {
 	Rule string `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
 	// e.g. "중앙도서관 2026-11-02 녹화분", "회원 관리 2024년 탈퇴 회원 1,204명".
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	// RECORDING: the recording day (YYYY-MM-DD) of the rule's site.
+	// RECORDING: the recording day (YYYY-MM-DD) of the rule's site (or zone).
 	RecordingDate string `protobuf:"bytes,4,opt,name=recording_date,json=recordingDate,proto3" json:"recording_date,omitempty"`
 	// Number of records, where counted.
 	RecordCount int64 `protobuf:"varint,5,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
@@ -3460,7 +3472,7 @@ var File_pipa_retention_v1_retention_proto protoreflect.FileDescriptor
 
 const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\n" +
-	"!pipa/retention/v1/retention.proto\x12\x11pipa.retention.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x04\n" +
+	"!pipa/retention/v1/retention.proto\x12\x11pipa.retention.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x04\n" +
 	"\x04Rule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x125\n" +
@@ -3474,7 +3486,8 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x11auto_delete_cycle\x18\b \x01(\tR\x0fautoDeleteCycle\x12\x16\n" +
 	"\x06method\x18\t \x01(\tR\x06method\x12\x14\n" +
 	"\x05basis\x18\n" +
-	" \x01(\tR\x05basis\x12;\n" +
+	" \x01(\tR\x05basis\x12\x12\n" +
+	"\x04zone\x18\v \x01(\tR\x04zone\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +

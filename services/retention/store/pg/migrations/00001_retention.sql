@@ -25,6 +25,9 @@ CREATE TABLE retention.rules (
   target      smallint    NOT NULL,
   -- The site or file it covers; empty for a category of the platform's own records.
   resource    text        NOT NULL,
+  -- A site rule's zone (the registry's zone_retentions), kept for the zone's period; empty for
+  -- the site's other recordings.
+  zone        text        NOT NULL DEFAULT '',
   action      smallint    NOT NULL,
   period_days int         NOT NULL CHECK (period_days > 0),
   -- The Rule as created and updated (protojson), without name, etag and times.
@@ -40,8 +43,8 @@ CREATE TABLE retention.rules (
   delete_time timestamptz,
   PRIMARY KEY (tenant_id, unit_id, rule_id)
 );
--- One live rule per site or file: two would record every destruction twice.
-CREATE UNIQUE INDEX rules_by_resource ON retention.rules (tenant_id, unit_id, resource)
+-- One live rule per site (and zone) or file: two would record every destruction twice.
+CREATE UNIQUE INDEX rules_by_resource ON retention.rules (tenant_id, unit_id, resource, zone)
   WHERE resource <> '' AND delete_time IS NULL;
 
 CREATE SEQUENCE retention.ids;
@@ -72,7 +75,8 @@ CREATE TABLE retention.items (
   unit_id          text        NOT NULL,
   rule_id          text        NOT NULL,
   status           smallint    NOT NULL,
-  -- What a hold names to cover it: the rule's site or file, or the item's request.
+  -- What a hold names to cover it: the rule's site (for its zones' items too) or file, or the
+  -- item's request.
   scope            text        NOT NULL,
   -- Site items: the recording day in Asia/Seoul, which a site hold's range must overlap.
   span_start       timestamptz,
