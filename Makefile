@@ -12,7 +12,7 @@ SERVICES := $(notdir $(wildcard proto/pipa/*))
 OVERLAYS := deploy/k8s/overlays/monolithic deploy/k8s/overlays/microservices
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 
-.PHONY: all build generate lint check-generated manifests test bench run db db-stop tools clean
+.PHONY: all build generate lint check-generated manifests test bench screenshots run db db-stop tools clean
 
 all: build
 
@@ -69,6 +69,15 @@ test: check-generated lint
 bench:
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	cd services/pipa && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
+
+## screenshots: the public pages in headless Chromium, checked and photographed into docs/
+## (installs Debian's chromium and fonts-nanum when missing and run as root).
+screenshots:
+	@command -v chromium >/dev/null && fc-list :lang=ko | grep -q . || { \
+	  [ "$$(id -u)" = 0 ] || { echo "install Chromium and a Korean font: sudo apt-get install chromium fonts-nanum"; exit 1; }; \
+	  apt-get update && apt-get install -y --no-install-recommends chromium fonts-nanum; }
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
+	cd services/pipa && PIPA_SCREENSHOTS=$(CURDIR)/docs go test -count=1 -run TestPublicPagesInChromium -v .
 
 ## run: build, migrate, load the demo tenants and serve everything (monolithic mode).
 run: build

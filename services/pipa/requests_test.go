@@ -318,6 +318,7 @@ func TestRequestDueDates(t *testing.T) {
 		require.True(t, r.GetOverdue())
 	}
 	metrics := body(t, s.get("/metrics"))
+	require.Regexp(t, `pipa_ledger_appends_total(\{[^}]*\})? [1-9]`, metrics, "the ledger's appends (the verification and deferral entries)")
 	require.Regexp(t, `pipa_requests_open\{clock="overdue",[^}]*tenant="jeongeup",unit="library"\} 2\n`, metrics)
 	require.Regexp(t, `pipa_requests_ledger_pending(_ratio)?\{[^}]*\} 0\n`, metrics)
 }

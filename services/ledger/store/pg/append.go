@@ -237,6 +237,7 @@ func (q *sequencer) commit(batch []*call) {
 	}
 	err := q.try(live)
 	if err == nil {
+		q.committed(live)
 		return
 	}
 	var amb *ambiguousError
@@ -252,8 +253,22 @@ func (q *sequencer) commit(batch []*call) {
 		if err := q.try([]*call{c}); err != nil {
 			c.err = err
 			close(c.done)
+		} else {
+			q.committed([]*call{c})
 		}
 	}
+}
+
+// committed counts a transaction's new entries in the metrics.
+func (q *sequencer) committed(calls []*call) {
+	var n int64
+	for _, c := range calls {
+		if c.err == nil && !c.res.Replayed {
+			n++
+		}
+	}
+	q.s.appends.Add(context.Background(), n)
+	q.s.batches.Record(context.Background(), n)
 }
 
 // try commits calls in one transaction. It delivers every call's result (closing done) and

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -80,6 +82,11 @@ type Store struct {
 
 	// beforeCommit, when set (tests), runs after a batch's writes and before its COMMIT.
 	beforeCommit func(ctx context.Context, tx pgx.Tx, appended int) error
+
+	// appends counts committed entries (pipa.ledger.appends); batches their group commits'
+	// sizes (pipa.ledger.batch_size).
+	appends metric.Int64Counter
+	batches metric.Int64Histogram
 }
 
 // New returns a Store on pool, whose database has been migrated with Migrations. sealer protects
@@ -90,6 +97,10 @@ func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	m := otel.Meter("github.com/pipa-kr/pipa/services/ledger")
+	s.appends, _ = m.Int64Counter("pipa.ledger.appends", metric.WithDescription("entries committed to the units' ledgers (replays not counted)"))
+	s.batches, _ = m.Int64Histogram("pipa.ledger.batch_size", metric.WithDescription("entries committed together in one transaction (group commit)"),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
 	return s
 }
 
