@@ -80,7 +80,7 @@ func (d *Deliverer) TrackCopy(ctx context.Context, tenant, receipt string, seq i
 	defer cancel()
 	c, err := d.retention.CreateCopy(cctx, &retentionv1.CreateCopyRequest{
 		Parent:    "tenants/" + tenant + "/units/" + rec.Unit,
-		RequestId: "requests/" + tenant + "/" + receipt + "/copy",
+		RequestId: requestKey(rec) + "/copy",
 		Copy: &retentionv1.Copy{Request: rec.Doc.GetName(), ProvisionIndex: *st.Delivered,
 			Recipient: p.GetRequestingBody(), Description: subjectMatter(rec) + ", " + provisionFormLabel[p.GetForm()],
 			DestructionDueDate: p.GetDestructionDueDate(), PublicRecipient: p.GetPublicRecipient()},
@@ -222,7 +222,7 @@ func (d *Deliverer) RegisterClosed(ctx context.Context, tenant, receipt string) 
 				continue
 			}
 			if _, err := d.retention.CreateItem(cctx, &retentionv1.CreateItemRequest{Parent: parent,
-				RequestId: "requests/" + tenant + "/" + receipt + "/" + r.GetName()[strings.LastIndex(r.GetName(), "/")+1:],
+				RequestId: requestKey(rec) + "/" + r.GetName()[strings.LastIndex(r.GetName(), "/")+1:],
 				Item:      &retentionv1.Item{Rule: r.GetName(), Resource: rec.Doc.GetName(), ClockStartTime: rec.Doc.GetCloseTime()},
 			}); err != nil && status.Code(err) != codes.AlreadyExists { // staff registered it already
 				return err

@@ -140,7 +140,7 @@ func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr 
 	e := &ledgerv1.Entry{OccurTime: timestamppb.New(now), Handler: officer, Request: rec.Doc.GetName(),
 		Note: rr.note, RefusalReason: rr.refusal, CopyGiven: rr.copyGiven}
 	parent := "tenants/" + rec.Tenant + "/units/" + rec.Unit
-	reqID := fmt.Sprintf("requests/%s/%s/%d", rec.Tenant, rec.Doc.GetReceiptNumber(), prior+1)
+	reqID := fmt.Sprintf("%s/%d", requestKey(rec), prior+1)
 	st := &pg.Step{Name: step, Entry: &ledgerv1.AppendEntryRequest{Parent: parent, Entry: e, RequestId: reqID}}
 	if prior > 0 && rr.kind != ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION {
 		e.Kind = ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT
@@ -180,6 +180,13 @@ func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr 
 		e.RequesterContact = firstNonEmpty(p.GetPhone(), p.GetEmail(), p.GetAddress())
 	}
 	return st
+}
+
+// requestKey starts the request_ids of what a request sends to other services (which scope them
+// by tenant): fixed for the request, so retries are replays, and unique even if receipt numbers
+// were ever issued again (its creation time is part of it). At most 39 bytes.
+func requestKey(rec *pg.Record) string {
+	return fmt.Sprintf("requests/%s/%d", rec.Doc.GetReceiptNumber(), rec.Doc.GetCreateTime().AsTime().UnixMicro())
 }
 
 // subjectMatter is the 파일명 and content requested (STD-44-5 2).
