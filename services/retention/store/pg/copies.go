@@ -150,24 +150,8 @@ func (s *Store) ListCopies(ctx context.Context, tenant, unit, state, today strin
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*Copy
-	for rows.Next() {
-		c, err := scanCopy(rows, tenant)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	var next int64
-	if len(out) > size {
-		out = out[:size]
-		next = out[size-1].ID
-	}
-	return out, next, nil
+	return page(rows, size, func(r pgx.Rows) (*Copy, error) { return scanCopy(r, tenant) },
+		func(x *Copy) int64 { return x.ID })
 }
 
 // Outcome is a copy's outcome to record: its document, the entries that record it (the AMENDMENT

@@ -127,24 +127,8 @@ func (s *Store) ListItems(ctx context.Context, tenant, unit, state string, now t
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*Item
-	for rows.Next() {
-		it, err := scanItem(rows, tenant)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	var next int64
-	if len(out) > size {
-		out = out[:size]
-		next = out[size-1].ID
-	}
-	return out, next, nil
+	return page(rows, size, func(r pgx.Rows) (*Item, error) { return scanItem(r, tenant) },
+		func(x *Item) int64 { return x.ID })
 }
 
 // GenerateDays makes the items of a site rule's recording days from the day after the last one

@@ -87,24 +87,8 @@ func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retent
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*Plan
-	for rows.Next() {
-		p, err := scanPlan(rows, tenant)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	var next int64
-	if len(out) > size {
-		out = out[:size]
-		next = out[size-1].ID
-	}
-	return out, next, nil
+	return page(rows, size, func(r pgx.Rows) (*Plan, error) { return scanPlan(r, tenant) },
+		func(x *Plan) int64 { return x.ID })
 }
 
 // unitLock is the key of a unit's advisory lock for purpose.

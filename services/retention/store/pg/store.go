@@ -497,24 +497,8 @@ func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released boo
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*Hold
-	for rows.Next() {
-		h, err := scanHold(rows, tenant)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	var next int64
-	if len(out) > size {
-		out = out[:size]
-		next = out[size-1].ID
-	}
-	return out, next, nil
+	return page(rows, size, func(r pgx.Rows) (*Hold, error) { return scanHold(r, tenant) },
+		func(x *Hold) int64 { return x.ID })
 }
 
 // ReleaseHold records who released the hold, when and why. Releasing twice is refused.
@@ -724,4 +708,27 @@ func (s *Store) Refused(ctx context.Context, tenant string, id int64, reason str
 		return err
 	})
 	return refused, items, err
+}
+
+// page collects up to size rows with scan, and the key after which the next page starts (its
+// zero when there is none): the lists ask for size+1 rows.
+func page[T any, K comparable](rows pgx.Rows, size int, scan func(pgx.Rows) (T, error), key func(T) K) ([]T, K, error) {
+	defer rows.Close()
+	var out []T
+	var next K
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, next, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, next, err
+	}
+	if len(out) > size {
+		out = out[:size]
+		next = key(out[size-1])
+	}
+	return out, next, nil
 }
