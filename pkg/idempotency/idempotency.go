@@ -12,8 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
+
+// MaxRequestID bounds a request_id, as every pipa service does (a key PostgreSQL can index).
+const MaxRequestID = 128
 
 // ErrReused is returned by Do when the request_id was first used with another method or request.
 var ErrReused = errors.New("request_id was already used for a different request")
@@ -65,11 +69,16 @@ func RequestHash(req proto.Message) ([]byte, error) {
 // On the first call Do returns create's name with replayed false. When the key was already
 // recorded with the same method and request hash, Do does not call create and returns the
 // recorded name with replayed true. When it was recorded for another request, Do returns
-// ErrReused. Any error leaves tx in a state the caller must roll back (pgdb.InTx does).
+// ErrReused. A request_id over MaxRequestID bytes is refused (InvalidArgument on request_id). Any
+// error leaves tx in a state the caller must roll back (pgdb.InTx does).
 func Do(ctx context.Context, tx pgx.Tx, schema string, key Key, create func() (string, error)) (resource string, replayed bool, err error) {
 	if key.RequestID == "" {
 		resource, err = create()
 		return resource, false, err
+	}
+	if len(key.RequestID) > MaxRequestID {
+		return "", false, apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "range",
+			Description: fmt.Sprintf("must be at most %d bytes", MaxRequestID)})
 	}
 	if err := pgdb.ValidSchema(schema); err != nil {
 		return "", false, err

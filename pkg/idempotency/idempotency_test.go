@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,12 +13,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
@@ -236,4 +240,18 @@ func createThingRequestDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 	}, nil)
 	require.NoError(t, err)
 	return file.Messages().Get(0)
+}
+
+// A request_id too long to key is bad input naming the field, not an index error, and creates
+// nothing.
+func TestLongRequestIDIsRefused(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t, schema, migrations)
+	key := idempotency.Key{TenantID: "t1", RequestID: strings.Repeat("x", idempotency.MaxRequestID+1), Method: method, RequestHash: []byte("h")}
+	_, _, err := createThing(ctx, pool, key)
+	require.Equal(t, codes.InvalidArgument, status.Code(apierr.ToStatus(err)))
+	require.Zero(t, countThings(t, pool))
+	key.RequestID = strings.Repeat("x", idempotency.MaxRequestID)
+	_, _, err = createThing(ctx, pool, key)
+	require.NoError(t, err)
 }

@@ -12,6 +12,8 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -59,3 +61,14 @@ func Version() string {
 	all := m.AllVersions()
 	return fmt.Sprintf("river/%d", all[len(all)-1].Version)
 }
+
+// Backoff is when to retry a job after its attempt-th failure: doubling from a second to at most
+// five minutes, so that work waiting on a service back from a long outage resumes within minutes,
+// not days (River's default grows with the fourth power of the attempts).
+func Backoff(attempt int) time.Time {
+	return time.Now().Add(min(time.Duration(1<<min(attempt, 9))*time.Second, 5*time.Minute))
+}
+
+// Logger is the logger a service's River client gets: River reports a failed attempt at Info,
+// which its own default logger drops, and a job retrying in silence is work stalled unseen.
+func Logger() *slog.Logger { return slog.Default() }

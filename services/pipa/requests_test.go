@@ -258,6 +258,11 @@ func TestRequestIntakeRules(t *testing.T) {
 	list, err := cl.ListRequests(staff, &requestsv1.ListRequestsRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.Empty(t, list.GetRequests(), "nothing refused was stored")
+	_, err = cl.ListRequests(staff, &requestsv1.ListRequestsRequest{Parent: libraryUnit, State: 65537})
+	require.Equal(t, "state", violation(t, err).GetField(), "an unknown state is bad input, not a filter that wraps")
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest()),
+		RequestId: strings.Repeat("r", 129)})
+	require.Equal(t, "request_id", violation(t, err).GetField())
 
 	// The same CCTV request, with the requester in the footage, is accepted.
 	ok := &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(), Purpose: "주차 차량 파손 확인", Footage: footage}

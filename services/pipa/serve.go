@@ -154,6 +154,8 @@ var built = []service{
 			var ret retentionv1.RetentionServiceClient
 			if cc, err := d.conn("retention"); err == nil {
 				ret = retentionv1.NewRetentionServiceClient(cc)
+			} else {
+				slog.Warn("requests: no retention service: provided copies and closed requests wait in the outbox", "err", err)
 			}
 			srv, jobs, err := requests.Open(d.pool, box, registryv1.NewRegistryServiceClient(reg),
 				ledgerv1.NewLedgerServiceClient(led), ret, d.token)
@@ -452,7 +454,11 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 
 // accessRecorder is the access log's recorder when the ledger's address is known, or nil.
 func accessRecorder(c *config, ledgerKnown bool, conn func(string) (*grpc.ClientConn, error)) (*accesslog.Recorder, error) {
-	if !ledgerKnown || !c.accessLog {
+	if !c.accessLog {
+		return nil, nil
+	}
+	if !ledgerKnown {
+		slog.Error("access log disabled: the ledger's address is not set, so reads of personal data are not recorded (S-2-3): set PIPA_LEDGER_ADDR")
 		return nil, nil
 	}
 	token, err := c.serviceToken()

@@ -13,6 +13,7 @@ import (
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
@@ -159,14 +160,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error
 	return err
 }
 
-// NextRetry: see backoff.
-func (w *Worker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time { return backoff(job.Attempt) }
-
-// backoff doubles from a second to at most five minutes, so that a service back from a long
-// outage gets its entries within minutes, not days (River's default grows with the fourth power
-// of attempts).
-func backoff(attempt int) time.Time {
-	return time.Now().Add(min(time.Duration(1<<min(attempt, 9))*time.Second, 5*time.Minute))
+// NextRetry: see jobs.Backoff.
+func (w *Worker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time {
+	return jobs.Backoff(job.Attempt)
 }
 
 // CopyWorker is the job that hands a provided copy to the retention service.
@@ -185,15 +181,18 @@ func (w *CopyWorker) Work(ctx context.Context, job *river.Job[pg.CopyArgs]) erro
 		return nil
 	case errors.Is(err, pg.ErrFollowedPending):
 		return river.JobSnooze(5 * time.Second)
-	case status.Code(err) == codes.InvalidArgument:
+	case status.Code(err) == codes.InvalidArgument, status.Code(err) == codes.AlreadyExists:
+		// Refused, or tracked already under another request (staff entered it): never retried.
 		w.D.log.Error("the retention service refused a provided copy", "tenant", a.Tenant, "receipt", a.Receipt, "err", err)
 		return river.JobCancel(err)
 	}
 	return err
 }
 
-// NextRetry: see backoff.
-func (w *CopyWorker) NextRetry(job *river.Job[pg.CopyArgs]) time.Time { return backoff(job.Attempt) }
+// NextRetry: see jobs.Backoff.
+func (w *CopyWorker) NextRetry(job *river.Job[pg.CopyArgs]) time.Time {
+	return jobs.Backoff(job.Attempt)
+}
 
 // RegisterClosed registers a closed request's record as an item of each of its unit's rules for
 // closed requests (none: nothing to register). The request_ids are fixed by request and rule, so
@@ -250,7 +249,7 @@ func (w *ClosedWorker) Work(ctx context.Context, job *river.Job[pg.ClosedArgs]) 
 	return err
 }
 
-// NextRetry: see backoff.
+// NextRetry: see jobs.Backoff.
 func (w *ClosedWorker) NextRetry(job *river.Job[pg.ClosedArgs]) time.Time {
-	return backoff(job.Attempt)
+	return jobs.Backoff(job.Attempt)
 }

@@ -333,6 +333,12 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 	}
 	var vs apierr.Violations
 	checkDate(&vs, "due_before", req.GetDueBefore(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	if requestsv1.RequestState_name[int32(req.GetState())] == "" {
+		vs.Add("state", "range", "unknown state %d", req.GetState())
+	}
+	if requestsv1.RequestType_name[int32(req.GetType())] == "" {
+		vs.Add("type", "range", "unknown type %d", req.GetType())
+	}
 	size := int(req.GetPageSize())
 	switch {
 	case size < 0:

@@ -9,6 +9,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
@@ -27,6 +28,7 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		Schema:  pg.Schema,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers: workers,
+		Logger:  jobs.Logger(),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -11,6 +11,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -63,6 +64,7 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		Schema:  pg.Schema,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers: workers,
+		Logger:  jobs.Logger(),
 		// Each also runs when a leader starts, so that a restart never skips a day or a quarter;
 		// each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
 		PeriodicJobs: []*river.PeriodicJob{

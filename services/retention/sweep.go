@@ -20,6 +20,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -293,6 +294,11 @@ func isRefused(err error) bool {
 type DeliverWorker struct {
 	river.WorkerDefaults[pg.DeliverArgs]
 	S *Server
+}
+
+// NextRetry: see jobs.Backoff.
+func (w *DeliverWorker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time {
+	return jobs.Backoff(job.Attempt)
 }
 
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error {
