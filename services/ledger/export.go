@@ -84,11 +84,11 @@ func exportKinds(q url.Values) ([]ledgerv1.EntryKind, error) {
 	var out []ledgerv1.EntryKind
 	for _, v := range q["kinds"] {
 		for _, name := range strings.Split(v, ",") {
-			k := ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+strings.ToUpper(strings.TrimSpace(name))])
+			k := entry.ParseKind(strings.TrimSpace(name))
 			if k == ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
 				var names []string
 				for n := range len(ledgerv1.EntryKind_name) - 1 {
-					names = append(names, strings.ToLower(kindName(ledgerv1.EntryKind(n+1))))
+					names = append(names, strings.ToLower(entry.KindName(ledgerv1.EntryKind(n+1))))
 				}
 				return nil, invalid("kinds", "enum", fmt.Sprintf("%q is not a kind of entry: name one or more of %s, comma-separated", name, strings.Join(names, ", ")))
 			}

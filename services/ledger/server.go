@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -80,8 +79,6 @@ func parseEntry(field, name string) (t, u string, index int64, err error) {
 	return t, u, index, err
 }
 
-func kindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(), "ENTRY_KIND_") }
-
 func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryRequest) (*ledgerv1.Entry, error) {
 	t, u, err := parseLog("parent", req.GetParent())
 	if err != nil {
@@ -103,23 +100,13 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 		return nil, d
 	}
 	e.RecordedBy = p.Subject // from the token, never from the request (S-8-3)
-	vs := apierr.Violations(entry.Validate(e, s.now()))
-	if len(req.GetRequestId()) > 128 {
-		vs.Add("request_id", "range", "must be at most 128 characters")
-	}
-	if err := vs.Err(); err != nil {
+	if err := apierr.Violations(entry.Validate(e, s.now())).Err(); err != nil {
 		return nil, err
 	}
 	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT {
 		if err := s.checkFollows(ctx, t, u, e); err != nil {
 			return nil, err
 		}
-	}
-	// C2SP tlog-tiles entry bundles prefix each leaf with a 2-byte length.
-	if leaf, _, err := entry.EncodeLeaf("tenants/"+t+"/units/"+u, math.MaxInt64, e, nil); err != nil {
-		return nil, err
-	} else if len(leaf) > maxLeaf {
-		return nil, invalid("entry", "range", fmt.Sprintf("the entry is %d bytes as a leaf; at most %d fit in the log's tiles", len(leaf), maxLeaf))
 	}
 	return s.append(ctx, t, u, e, req, false)
 }
@@ -135,11 +122,11 @@ func (s *Server) checkFollows(ctx context.Context, t, u string, e *ledgerv1.Entr
 	if err != nil {
 		return err
 	}
-	followed := ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+row.Kind])
-	return apierr.Violations(entry.ValidateFollows(e, followed)).Err()
+	return apierr.Violations(entry.ValidateFollows(e, entry.ParseKind(row.Kind))).Err()
 }
 
-// maxLeaf is the largest leaf an entry bundle of C2SP tlog-tiles can carry.
+// maxLeaf is the largest leaf an entry bundle of C2SP tlog-tiles can carry (each leaf is prefixed
+// with a 2-byte length).
 const maxLeaf = 1<<16 - 1
 
 // append commits e (already validated) to the unit's log and returns it as stored; with redact,
@@ -148,6 +135,11 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	proto.Message
 	GetRequestId() string
 }, redact bool) (*ledgerv1.Entry, error) {
+	// The store keeps request ids itself (not through idempotency.Do), so it bounds them here, as
+	// every pipa service does.
+	if len(req.GetRequestId()) > idempotency.MaxRequestID {
+		return nil, invalid("request_id", "range", fmt.Sprintf("must be at most %d bytes", idempotency.MaxRequestID))
+	}
 	hash, err := idempotency.RequestHash(req)
 	if err != nil {
 		return nil, err
@@ -160,11 +152,16 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	}
 	var personal *entry.Sealed // as stored: the last Build's
 	res, err := s.store.Append(ctx, t, u, pg.AppendRequest{
-		RequestID: req.GetRequestId(), RequestHash: hash, Kind: kindName(e.GetKind()),
+		RequestID: req.GetRequestId(), RequestHash: hash, Kind: entry.KindName(e.GetKind()),
 		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: redact,
 		Build: func(index int64) ([]byte, []byte, error) {
 			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
 			personal = p
+			if err == nil && len(leaf) > maxLeaf {
+				// Checked here, on the one encoding: the leaf's size depends on its index. A Build
+				// error fails this append alone and takes no index.
+				return nil, nil, invalid("entry", "range", fmt.Sprintf("the entry is %d bytes as a leaf; at most %d fit in the log's tiles", len(leaf), maxLeaf))
+			}
 			if err != nil || personal == nil || len(personal.Fields) == 0 {
 				return leaf, nil, err
 			}
@@ -257,7 +254,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 	size = min(size, pg.MaxEntries-1)
 	kind := ""
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
-		kind = kindName(req.GetKind())
+		kind = entry.KindName(req.GetKind())
 	}
 	after := int64(-1)
 	if tok := req.GetPageToken(); tok != "" {
@@ -373,7 +370,7 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	if err != nil {
 		return nil, err
 	}
-	if target.Kind == kindName(ledgerv1.EntryKind_ENTRY_KIND_REDACTION) {
+	if target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_REDACTION) {
 		return nil, apierr.Precondition("NOT_REDACTABLE", "a redaction record holds no personal values")
 	}
 	p, _ := auth.FromContext(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
@@ -233,4 +234,39 @@ func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
 	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
 	require.NoError(t, err)
 	require.Equal(t, int64(5), size)
+}
+
+// A request_id over idempotency.MaxRequestID bytes is refused by both writes, as by every pipa
+// service, and nothing is appended.
+func TestWrites_RequestIDBounded(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	target, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
+	require.NoError(t, err)
+	long := strings.Repeat("r", idempotency.MaxRequestID+1)
+	_, err = s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use(), RequestId: long})
+	requireViolation(t, err, "request_id", "range")
+	_, err = s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: target.GetName(), Reason: "보유기간 경과", RequestId: long})
+	requireViolation(t, err, "request_id", "range")
+	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), size)
+}
+
+// An entry whose leaf is too large for a tile's entry bundle (2-byte lengths) is refused whole and
+// takes no index; the next append gets the index it would have had.
+func TestAppendEntry_LeafTooLargeTakesNoIndex(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	huge := use()
+	huge.Items = nil
+	for range 100 {
+		huge.Items = append(huge.Items, strings.Repeat("가", 1300))
+	}
+	_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: huge})
+	requireViolation(t, err, "entry", "range")
+	got, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), got.GetIndex())
 }

@@ -33,6 +33,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
+	kst "github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 	"github.com/pipa-kr/pipa/services/retention"
@@ -138,11 +139,7 @@ func startMonolithic(t *testing.T) *deployment {
 // one data key, and -target=gateway in front with no database: every call between services is
 // a gRPC call to another server, through the PIPA_*_ADDR settings.
 func startMicroservices(t *testing.T) *deployment {
-	var ms []pgtest.Migration
-	for _, s := range built {
-		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations, Jobs: s.jobs})
-	}
-	pool := pgtest.NewMulti(t, ms)
+	pool := pgtest.NewMulti(t, builtMigrations())
 	dir := t.TempDir()
 	keyPath, dataKey := filepath.Join(dir, "dev-key.pem"), filepath.Join(dir, "data-key")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
@@ -493,7 +490,7 @@ func journeyCCTVAccess(t *testing.T, d *deployment) {
 func journeyPoliceProvision(t *testing.T, d *deployment) {
 	const unit = "tenants/yeongtong-es/units/school"
 	staff := d.token(t, auth.RoleManager, unit)
-	today := time.Now().In(seoul(t))
+	today := time.Now().In(kst.Location)
 	due := today.AddDate(0, 0, 14).Format(time.DateOnly)
 	recorded := time.Now().Add(-50 * time.Hour).Truncate(time.Hour)
 	var created requestsv1.CreateRequestResponse
@@ -551,7 +548,7 @@ func journeyPoliceProvision(t *testing.T, d *deployment) {
 
 	// The due date passes: the retention service's day is the one after it, and its daily
 	// reminder job runs (as River would at 09:00).
-	dueDay, err := time.ParseInLocation(time.DateOnly, due, seoul(t))
+	dueDay, err := time.ParseInLocation(time.DateOnly, due, kst.Location)
 	require.NoError(t, err)
 	d.clock.pin(t, dueDay.AddDate(0, 0, 1).Add(10*time.Hour))
 	waitJob(t, d.db(t), enqueue(t, d.db(t), retention.RemindCopiesArgs{}))
@@ -584,14 +581,6 @@ func journeyPoliceProvision(t *testing.T, d *deployment) {
 	require.Empty(t, copies.GetCopies())
 }
 
-// journeyToday is today 00:00 in Seoul, taken two hours before now, so that every time of
-// "today" up to 01:00 the retention clock is set to lies in the past (the ledger refuses records
-// of what has not happened yet).
-func journeyToday(t *testing.T) time.Time {
-	l := time.Now().Add(-2 * time.Hour).In(seoul(t))
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, seoul(t))
-}
-
 // daysInFileName is the count of days a DESTRUCTION entry's file name ends with: "… (10일)" for a
 // run of days, "… 중 9일" for days around a held one.
 var daysInFileName = regexp.MustCompile(`[ (](\d+)일\)?$`)
@@ -607,7 +596,7 @@ func journeyRetentionSweep(t *testing.T, d *deployment) {
 	manager, cpo := d.token(t, auth.RoleManager, libraryUnit), d.token(t, auth.RoleCPO, libraryUnit)
 	auditor := d.token(t, auth.RoleAuditor, libraryUnit)
 	u := "/v1/" + libraryUnit
-	today := journeyToday(t)
+	today := retentionToday(t)
 	yesterday := today.AddDate(0, 0, -1)
 
 	d.clock.pin(t, today.AddDate(0, 0, -41).Add(time.Hour))
@@ -725,7 +714,7 @@ func journeyRefusalAndHolidays(t *testing.T, d *deployment) {
 	staff := d.token(t, auth.RoleHandler, libraryUnit)
 	intake := func(requestID, received string) *requestsv1.CreateRequestResponse {
 		t.Helper()
-		at, err := time.ParseInLocation("2006-01-02 15:04", received, seoul(t))
+		at, err := time.ParseInLocation("2006-01-02 15:04", received, kst.Location)
 		require.NoError(t, err)
 		var out requestsv1.CreateRequestResponse
 		d.ok(t, http.MethodPost, "/v1/"+libraryUnit+"/requests", staff, obj{"requestId": requestID, "receiveTime": rfc3339(at),

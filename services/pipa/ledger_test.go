@@ -30,8 +30,8 @@ func (s *stack) ledger() ledgerv1.LedgerServiceClient { return ledgerv1.NewLedge
 
 // policeProvision is seed 001 별표3 row 2: footage handed to the police on a USB copy (STD-42-1).
 func policeProvision() *ledgerv1.Entry {
-	now := time.Now().In(kst.Location)
-	today, due := now.Format(time.DateOnly), now.AddDate(0, 0, 30).Format(time.DateOnly)
+	now := time.Now()
+	today, due := kst.Date(now), kst.Date(now.AddDate(0, 0, 30))
 	return &ledgerv1.Entry{
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
 		FileName: "중앙도서관 주차장 CH03 2026-11-20 14:00~15:00", FileFormat: "mp4",

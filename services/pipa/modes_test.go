@@ -57,7 +57,7 @@ func (p *process) wait(t *testing.T) {
 	}
 }
 
-func listenLoopback(t *testing.T) net.Listener {
+func listenLoopback(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -67,11 +67,7 @@ func listenLoopback(t *testing.T) net.Listener {
 // In microservices mode the registry runs alone with its database and the gateway, which has
 // none, serves the REST API, the public pages and the health of the registry behind it.
 func TestMicroservicesMode(t *testing.T) {
-	var ms []pgtest.Migration
-	for _, s := range built {
-		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations})
-	}
-	pool := pgtest.NewMulti(t, ms)
+	pool := pgtest.NewMulti(t, builtMigrations())
 	keyPath := filepath.Join(t.TempDir(), "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)

@@ -669,6 +669,11 @@ func TestRetentionPlan(t *testing.T) {
 	res, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.Zero(t, res.GetPlanned(), "planned items are not planned again")
+	// STD-55: what a plan destroys is not deleted on a recording system's word.
+	_, err = cl.ConfirmDeletion(service, &retentionv1.ConfirmDeletionRequest{Name: reqItem.GetName()})
+	_, why, _ := reasonOf(t, err)
+	require.Equal(t, "NOT_AUTO_DELETE", why)
+	require.Contains(t, status.Convert(err).Message(), "STD-55")
 
 	// Not completed 5 days after its items were due, the plan and its items are overdue (STD-10-1).
 	clock.set(time.Now().AddDate(0, 0, 10))
@@ -696,8 +701,11 @@ func TestRetentionPlan(t *testing.T) {
 	require.Equal(t, retentionv1.PlanState_PLAN_STATE_APPROVED, plan.GetState())
 	require.Equal(t, "test-cpo", plan.GetApprovedBy())
 
+	// STD-10-4: only the CPO confirms the result.
 	_, err = cl.CompletePlan(manager, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제", DestroyedBy: "주무관 송승학"})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	require.Equal(t, "STD-55", errorRule(t, err))
+	require.Contains(t, status.Convert(err).Message(), "STD-10-4")
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), DestroyedBy: "주무관 송승학"})
 	require.Equal(t, "DEC-16", violation(t, err).GetReason())
 
@@ -1325,8 +1333,8 @@ func TestRetentionBadInput(t *testing.T) {
 		name, field, rule string
 		r                 *retentionv1.Rule
 	}{
-		{"no method", "rule.method", "required", with(func(r *retentionv1.Rule) { r.Method = "" })},
-		{"auto-delete without its cycle", "rule.auto_delete_cycle", "required", with(func(r *retentionv1.Rule) { r.AutoDeleteCycle = "" })},
+		{"no method", "rule.method", "DEC-16", with(func(r *retentionv1.Rule) { r.Method = "" })},
+		{"auto-delete without its cycle", "rule.auto_delete_cycle", "STD-42-2", with(func(r *retentionv1.Rule) { r.AutoDeleteCycle = "" })},
 		{"a site counted from collection", "rule.clock_start", "STD-41-2", with(func(r *retentionv1.Rule) {
 			r.ClockStart = retentionv1.ClockStart_CLOCK_START_COLLECTION
 		})},

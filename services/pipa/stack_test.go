@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -37,13 +36,19 @@ type stack struct {
 
 type stackOption func(*config)
 
-func startStack(t testing.TB, opts ...stackOption) *stack {
-	t.Helper()
+// builtMigrations are the schemas of every service in the binary, with their job queues: one
+// database template for every test of a whole pipa.
+func builtMigrations() []pgtest.Migration {
 	var ms []pgtest.Migration
 	for _, s := range built {
 		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations, Jobs: s.jobs})
 	}
-	pool := pgtest.NewMulti(t, ms)
+	return ms
+}
+
+func startStack(t testing.TB, opts ...stackOption) *stack {
+	t.Helper()
+	pool := pgtest.NewMulti(t, builtMigrations())
 	keyPath := filepath.Join(t.TempDir(), "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)
@@ -52,10 +57,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	for _, o := range opts {
 		o(c)
 	}
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	gl, hl := listenLoopback(t), listenLoopback(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{t: t, key: key, addr: gl.Addr().String(), url: "http://" + hl.Addr().String(),
 		dbURL: c.databaseURL, stopped: make(chan error, 1), http: &http.Client{Timeout: 10 * time.Second}}

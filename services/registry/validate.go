@@ -75,10 +75,11 @@ func validateTenant(t *registryv1.Tenant) apierr.Violations {
 	seen := map[string]bool{}
 	for i, c := range t.GetClosures() {
 		f := fmt.Sprintf("tenant.closures[%d]", i)
-		if checkDate(&vs, f+".date", c.GetDate()) && seen[c.GetDate()] {
-			vs.Add(f+".date", "unique", "%s is listed twice", c.GetDate())
-		} else if c.GetDate() == "" {
+		switch {
+		case c.GetDate() == "":
 			vs.Add(f+".date", "required", "must be a date YYYY-MM-DD")
+		case checkDate(&vs, f+".date", c.GetDate()) && seen[c.GetDate()]:
+			vs.Add(f+".date", "unique", "%s is listed twice", c.GetDate())
 		}
 		seen[c.GetDate()] = true
 		required(&vs, f+".name", c.GetName())

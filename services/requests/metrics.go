@@ -37,7 +37,7 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		counts, err := store.OpenCounts(ctx, now().In(seoul.Location).Format(time.DateOnly))
+		counts, err := store.OpenCounts(ctx, seoul.Date(now()))
 		if err != nil {
 			return err
 		}

@@ -74,10 +74,7 @@ func renderNotice(rec *pg.Record, n *requestsv1.Notice, issuer string, now time.
 	if g := n.GetGrant(); g != nil {
 		gv := grantView{Place: g.GetAccessPlace(), Form: accessFormLabel[g.GetForm()], Method: methodLabel[g.GetMethod()],
 			Content: g.GetContent(), FeeBasis: g.GetFeeBasis(), Fee: g.GetFeeWon(), Postage: g.GetPostageWon(),
-			Total: g.GetFeeWon() + g.GetPostageWon()}
-		if t := g.GetAccessTime(); t != nil {
-			gv.AccessTime = t.AsTime().In(seoul.Location).Format("2006년 1월 2일 15:04")
-		}
+			Total: g.GetFeeWon() + g.GetPostageWon(), AccessTime: seoulTime(g.GetAccessTime())}
 		switch m := g.GetMasking(); {
 		case m.GetDone():
 			gv.Masking = "타인 모자이크·마스킹 처리함"

@@ -255,7 +255,7 @@ func setDue(r *requestsv1.Request, due time.Time) {
 		r.DueTime, r.DueDate = nil, ""
 		return
 	}
-	r.DueTime, r.DueDate = timestamppb.New(due), due.In(seoul.Location).Format(time.DateOnly)
+	r.DueTime, r.DueDate = timestamppb.New(due), seoul.Date(due)
 }
 
 // newSecret is 80 random bits, in base32 a requester can type: the status page's only key.
@@ -332,7 +332,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 		return nil, err
 	}
 	var vs apierr.Violations
-	checkDate(&vs, "due_before", req.GetDueBefore(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	checkDate(&vs, "due_before", req.GetDueBefore(), farFuture)
 	if requestsv1.RequestState_name[int32(req.GetState())] == "" {
 		vs.Add("state", "range", "unknown state %d", req.GetState())
 	}
@@ -355,7 +355,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 		return nil, err
 	}
 	page, err := s.store.List(ctx, tenant, unit, pg.Filter{State: req.GetState(), Type: req.GetType(),
-		Overdue: req.GetOverdue(), DueBefore: req.GetDueBefore(), Today: s.now().In(seoul.Location).Format(time.DateOnly)},
+		Overdue: req.GetOverdue(), DueBefore: req.GetDueBefore(), Today: seoul.Date(s.now())},
 		size, req.GetPageToken())
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package requests
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,9 +60,11 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	if _, err := s.calendar(ctx, tenant); err != nil { // fetched before the row is locked
 		return nil, err
 	}
-	var issuer string
-	if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err == nil {
-		issuer = u.GetDisplayName()
+	var issuer string // the unit that issues the step's notice, asked for only by steps that issue one
+	if noticeSteps[step] {
+		if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err == nil {
+			issuer = u.GetDisplayName()
+		}
 	}
 	rec, seqs, err := s.store.Transition(ctx, tenant, unit, receipt, etag, func(rec *pg.Record) (*pg.Change, error) {
 		if !slices.Contains(transitions[step], rec.Doc.GetState()) {
@@ -131,6 +134,9 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	return s.view(rec), nil
 }
 
+// noticeSteps are the steps that may issue a notice (별지 제9호·제10호).
+var noticeSteps = map[string]bool{"approve": true, "partiallyApprove": true, "defer": true, "refuse": true}
+
 // ledgerStep builds the entry of a step, nil when it records nothing (see above).
 func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr *record, now time.Time) *pg.Step {
 	if rr == nil || (prior == 0 && rr.kind == 0) {
@@ -177,7 +183,7 @@ func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr 
 		}
 		p := rec.Personal.Requester
 		e.RequesterName = p.GetName()
-		e.RequesterContact = firstNonEmpty(p.GetPhone(), p.GetEmail(), p.GetAddress())
+		e.RequesterContact = cmp.Or(p.GetPhone(), p.GetEmail(), p.GetAddress())
 	}
 	return st
 }
@@ -214,15 +220,6 @@ func subjectMatter(rec *pg.Record) string {
 
 func receiptNote(r *requestsv1.Request) string { return "접수번호 " + r.GetReceiptNumber() }
 
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // groundsText are a decision's coded grounds as the law words them: what the ledger records of a
 // reason (the officer's own words stay in the sealed request and its notice).
 func groundsText(r *requestsv1.Reason) string {
@@ -249,28 +246,10 @@ func checkReason(t rtype, r *requestsv1.Reason) error {
 func (s *Server) VerifyIdentity(ctx context.Context, req *requestsv1.VerifyIdentityRequest) (*requestsv1.Request, error) {
 	return s.step(ctx, req.GetName(), req.GetEtag(), "verifyIdentity", func(rec *pg.Record, now time.Time) (*requestsv1.Notice, *record, error) {
 		v := req.GetVerification()
-		var vs apierr.Violations
-		m := v.GetMethod()
-		switch {
-		case m == 0 || requestsv1.VerificationMethod_name[int32(m)] == "":
-			vs.Add("verification.method", "DEC-46", "method is required: RESIDENT_CARD, DRIVER_LICENSE, PASSPORT, ADMIN_DATA_SHARING or ONLINE_AUTH")
-		case rec.Doc.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION:
-			if m != requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT && m > requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT {
-				vs.Add("verification.method", "STD-40", "another body's request is verified by its official document (OFFICIAL_DOCUMENT) or the officer's ID card")
-			}
-		case m == requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT:
-			vs.Add("verification.method", "DEC-46", "OFFICIAL_DOCUMENT verifies another body's provision request, not a data subject")
-		case typeRules[rec.Doc.GetType()].cctv && m > requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT:
-			vs.Add("verification.method", "STD-44-3", "a CCTV request is verified by ID card: RESIDENT_CARD, DRIVER_LICENSE or PASSPORT")
-		}
-		if rec.Doc.GetAgency() != nil {
-			checkText(&vs, "verification.agency_evidence", v.GetAgencyEvidence(), true)
-		}
-		checkText(&vs, "verification.note", v.GetNote(), false)
-		if err := vs.Err(); err != nil {
+		if err := validateVerification(rec.Doc, v).Err(); err != nil {
 			return nil, nil, err
 		}
-		rec.Doc.Verification = &requestsv1.Verification{Method: m, VerifiedBy: auth.Officer(ctx),
+		rec.Doc.Verification = &requestsv1.Verification{Method: v.GetMethod(), VerifiedBy: auth.Officer(ctx),
 			VerifyTime: timestamppb.New(now), AgencyEvidence: v.GetAgencyEvidence(), Note: v.GetNote()}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
 		if rec.Doc.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
@@ -342,7 +321,7 @@ func (s *Server) granted(ctx context.Context, rec *pg.Record, now time.Time, not
 		if err != nil {
 			return nil, err
 		}
-		rec.Doc.PublicationDueDate = due.In(seoul.Location).Format(time.DateOnly)
+		rec.Doc.PublicationDueDate = seoul.Date(due)
 	}
 	return rr, nil
 }
@@ -419,7 +398,7 @@ func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeReques
 		}
 		rec.Doc.State = requestsv1.RequestState_REQUEST_STATE_VERIFIED
 		setDue(rec.Doc, due)
-		return nil, &record{note: "연기 사유 해소 " + ended.In(seoul.Location).Format(time.DateOnly) + ", 새 기한 " + rec.Doc.DueDate + " (STD-31-1)"}, nil
+		return nil, &record{note: "연기 사유 해소 " + seoul.Date(ended) + ", 새 기한 " + rec.Doc.DueDate + " (STD-31-1)"}, nil
 	})
 }
 

@@ -255,7 +255,7 @@ func validateProvision(r *requestsv1.Request, now time.Time) apierr.Violations {
 	switch {
 	case d == "" && p.GetForm() != requestsv1.ProvisionForm_PROVISION_FORM_ON_SITE_VIEWING:
 		vs.Add("request.provision.destruction_due_date", "C-9", "a copy given out needs the date by which the recipient destroys it")
-	case d != "" && d < now.In(seoul.Location).Format(time.DateOnly):
+	case d != "" && d < seoul.Date(now):
 		vs.Add("request.provision.destruction_due_date", "C-9", "must not be in the past")
 	}
 	return vs
@@ -263,6 +263,30 @@ func validateProvision(r *requestsv1.Request, now time.Time) apierr.Violations {
 
 // farFuture bounds dates that may lie ahead (periods, due dates).
 var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// validateVerification checks how the requester of r was verified: the data subject or a lawful
+// agent (DEC-46), by ID card for CCTV (STD-44-3), another body by its official document (STD-40).
+func validateVerification(r *requestsv1.Request, v *requestsv1.Verification) apierr.Violations {
+	var vs apierr.Violations
+	m := v.GetMethod()
+	switch {
+	case m == 0 || requestsv1.VerificationMethod_name[int32(m)] == "":
+		vs.Add("verification.method", "DEC-46", "method is required: RESIDENT_CARD, DRIVER_LICENSE, PASSPORT, ADMIN_DATA_SHARING or ONLINE_AUTH")
+	case r.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION:
+		if m != requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT && m > requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT {
+			vs.Add("verification.method", "STD-40", "another body's request is verified by its official document (OFFICIAL_DOCUMENT) or the officer's ID card")
+		}
+	case m == requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT:
+		vs.Add("verification.method", "DEC-46", "OFFICIAL_DOCUMENT verifies another body's provision request, not a data subject")
+	case typeRules[r.GetType()].cctv && m > requestsv1.VerificationMethod_VERIFICATION_METHOD_PASSPORT:
+		vs.Add("verification.method", "STD-44-3", "a CCTV request is verified by ID card: RESIDENT_CARD, DRIVER_LICENSE or PASSPORT")
+	}
+	if r.GetAgency() != nil {
+		checkText(&vs, "verification.agency_evidence", v.GetAgencyEvidence(), true)
+	}
+	checkText(&vs, "verification.note", v.GetNote(), false)
+	return vs
+}
 
 // validateReason checks a restriction, deferral or refusal: grounds from the type's list
 // (PIPA-35-4, 36-1, 37-2, STD-44-4), the reason in words, and how to object (PIPA-38-5).

@@ -108,11 +108,11 @@ func records(p *retentionv1.Plan, items []pg.PlanItem, rules map[string]*pg.Rule
 	byRule := map[string]*retentionv1.DestructionRecord{}
 	for _, it := range items {
 		r := byRule[it.RuleID]
-		created := day(it.ClockStart)
+		created := seoul.Date(it.ClockStart)
 		if r == nil {
 			rule := rules[it.RuleID].Doc
 			r = &retentionv1.DestructionRecord{Number: int32(len(out) + 1), FileName: rule.GetDisplayName(),
-				DataKind: dataKinds[rule.GetTarget()], Created: created, Destroyed: day(p.GetDestructionTime().AsTime()),
+				DataKind: dataKinds[rule.GetTarget()], Created: created, Destroyed: seoul.Date(p.GetDestructionTime().AsTime()),
 				Reason: p.GetReason(), Handler: p.GetDestroyedBy(), DepartmentHead: head, LedgerIndex: it.LedgerIndex}
 			byRule[it.RuleID] = r
 			out = append(out, r)

@@ -28,11 +28,8 @@ import (
 // a quarter, the check of public recipients' replies that C-9 asks for.
 
 func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequest) (*retentionv1.Copy, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), copyRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, copyRoles); err != nil {
 		return nil, err
 	}
 	c := proto.CloneOf(req.GetCopy())
@@ -99,7 +96,7 @@ func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequ
 // copyView is a copy as served: overdue when still out after its destruction due date (Asia/Seoul).
 func (s *Server) copyView(c *pg.Copy, now time.Time) *retentionv1.Copy {
 	out := c.Doc
-	out.Overdue = out.GetState() == retentionv1.CopyState_COPY_STATE_OUT && out.GetDestructionDueDate() < day(now)
+	out.Overdue = out.GetState() == retentionv1.CopyState_COPY_STATE_OUT && out.GetDestructionDueDate() < seoul.Date(now)
 	return out
 }
 
@@ -116,11 +113,8 @@ func (s *Server) GetCopy(ctx context.Context, req *retentionv1.GetCopyRequest) (
 }
 
 func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequest) (*retentionv1.ListCopiesResponse, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), readRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
@@ -133,7 +127,7 @@ func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequ
 		return nil, err
 	}
 	now := s.now()
-	copies, next, err := s.store.ListCopies(ctx, tenant, unit, req.GetState(), day(now), size, after)
+	copies, next, err := s.store.ListCopies(ctx, tenant, unit, req.GetState(), seoul.Date(now), size, after)
 	if err != nil {
 		return nil, err
 	}
@@ -150,48 +144,9 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 		return nil, err
 	}
 	in := req.GetOutcome()
-	now := s.now()
+	kind, now := in.GetKind(), s.now()
 	var vs apierr.Violations
-	// C-9: the recipient destroys the copy and reports back (or returns it, or asks for more
-	// time); its notice is the evidence.
-	if in.GetEvidence() == "" {
-		vs.Add("outcome.evidence", "C-9", "the recipient's notice or request is required, e.g. \"정읍경찰서 형사과-2345, 2026.6.2. 파기 통보\"")
-	}
-	kind := in.GetKind()
-	if kind != retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED && in.GetNewDueDate() != "" {
-		vs.Add("outcome.new_due_date", "C-9", "a new due date belongs to an EXTENDED outcome")
-	}
-	returned := kind == retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED
-	if !returned && (in.GetDestructionMethod() != "" || in.GetDestroyedBy() != "" || in.GetDestructionTime() != nil) {
-		vs.Add("outcome.destruction_method", "format", "the destruction here belongs to a RETURNED outcome")
-	}
-	switch kind {
-	case retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED:
-	case retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED:
-		// The returned copy is destroyed here, and that destruction is recorded (STD-42-2, DEC-16).
-		if in.GetDestructionMethod() == "" {
-			vs.Add("outcome.destruction_method", "DEC-16", "how the returned copy was destroyed is required, e.g. \"USB 영구삭제(복구 불가)\"")
-		}
-		if in.GetDestroyedBy() == "" {
-			vs.Add("outcome.destroyed_by", "STD-42-2", "the official who destroyed the returned copy is required (STD-42-2 3)")
-		}
-		checkPast(&vs, "outcome.destruction_time", "STD-42-2", in.GetDestructionTime(), true, now)
-	case retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED:
-		if in.GetNewDueDate() == "" {
-			vs.Add("outcome.new_due_date", "C-9", "an extension states the new destruction due date (YYYY-MM-DD)")
-		} else if d, ok := parseDate(&vs, "outcome.new_due_date", in.GetNewDueDate(), "C-9"); ok && day(d) < day(now) {
-			vs.Add("outcome.new_due_date", "C-9", "must not be before today (%s, Asia/Seoul)", day(now))
-		}
-		if in.GetReason() == "" {
-			vs.Add("outcome.reason", "C-9", "an extension states why, e.g. the recipient's request for more time")
-		}
-	default:
-		vs.Add("outcome.kind", "required", "kind is required: DESTROYED, RETURNED or EXTENDED")
-	}
-	for field, v := range map[string]string{"outcome.evidence": in.GetEvidence(), "outcome.reason": in.GetReason(),
-		"outcome.destruction_method": in.GetDestructionMethod(), "outcome.destroyed_by": in.GetDestroyedBy()} {
-		checkText(&vs, field, v, false)
-	}
+	validateOutcome(&vs, in, now)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -265,7 +220,7 @@ type RemindCopiesWorker struct {
 }
 
 func (w *RemindCopiesWorker) Work(ctx context.Context, _ *river.Job[RemindCopiesArgs]) error {
-	n, err := w.S.store.RemindOverdue(ctx, day(w.S.now()))
+	n, err := w.S.store.RemindOverdue(ctx, seoul.Date(w.S.now()))
 	if n > 0 {
 		w.S.log.Info("retention: reminders recorded for copies past their destruction date", "copies", n)
 	}
@@ -290,7 +245,7 @@ type CheckCopiesWorker struct {
 
 func (w *CheckCopiesWorker) Work(ctx context.Context, _ *river.Job[CheckCopiesArgs]) error {
 	now := w.S.now()
-	q, today := quarter(now.In(seoul.Location)), day(now)
+	q, today := quarter(now.In(seoul.Location)), seoul.Date(now)
 	queued, err := w.S.store.CheckPublicCopies(ctx, q, today, func(c *pg.Copy) *ledgerv1.AppendEntryRequest {
 		d := c.Doc
 		index := d.GetProvisionIndex()

@@ -52,11 +52,8 @@ func (s *Server) planView(p *pg.Plan, now time.Time) *retentionv1.Plan {
 }
 
 func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansRequest) (*retentionv1.ListPlansResponse, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), readRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
@@ -125,20 +122,8 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 		return nil, err
 	}
 	now := s.now()
-	when := now
 	var vs apierr.Violations
-	// DEC-16: how, irrecoverably; STD-42-2: by whom and when.
-	if req.GetMethod() == "" {
-		vs.Add("method", "DEC-16", "the destruction method is required, e.g. \"영구삭제(복구 불가)\" or \"파쇄\"")
-	}
-	checkText(&vs, "method", req.GetMethod(), false)
-	if req.GetDestroyedBy() == "" {
-		vs.Add("destroyed_by", "STD-42-2", "the official who destroyed the data is required (STD-42-2 3)")
-	}
-	checkText(&vs, "destroyed_by", req.GetDestroyedBy(), false)
-	if t := req.GetDestructionTime(); t != nil {
-		when = checkPast(&vs, "destruction_time", "STD-42-2", t, false, now)
-	}
+	when := validateCompletion(&vs, req, now)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}

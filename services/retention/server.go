@@ -110,6 +110,14 @@ func parseChild(field, name, collection string) (tenant, unit, id string, err er
 	return tenant, unit, p[5], err
 }
 
+// authorizedUnit parses a parent unit's name and checks the caller's roles on it.
+func (s *Server) authorizedUnit(ctx context.Context, parent string, roles []auth.Role) (tenant, unit string, err error) {
+	if tenant, unit, err = parseUnit("parent", parent); err != nil {
+		return "", "", err
+	}
+	return tenant, unit, s.units.Authorize(ctx, tenant, unit, roles)
+}
+
 // authorized parses a member's name and checks the caller's roles on its unit.
 func (s *Server) authorized(ctx context.Context, name, collection string, roles []auth.Role) (tenant, unit, id string, err error) {
 	if tenant, unit, id, err = parseChild("name", name, collection); err != nil {
@@ -135,11 +143,8 @@ func idem(requestID, method string, req proto.Message) (pg.Idem, error) {
 }
 
 func (s *Server) CreateRule(ctx context.Context, req *retentionv1.CreateRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), writeRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, writeRoles); err != nil {
 		return nil, err
 	}
 	r := proto.CloneOf(req.GetRule())
@@ -261,11 +266,8 @@ func (s *Server) GetRule(ctx context.Context, req *retentionv1.GetRuleRequest) (
 }
 
 func (s *Server) ListRules(ctx context.Context, req *retentionv1.ListRulesRequest) (*retentionv1.ListRulesResponse, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), readRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
@@ -360,11 +362,8 @@ func (s *Server) DeleteRule(ctx context.Context, req *retentionv1.DeleteRuleRequ
 }
 
 func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequest) (*retentionv1.Hold, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), writeRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, writeRoles); err != nil {
 		return nil, err
 	}
 	h := proto.CloneOf(req.GetHold())
@@ -377,17 +376,7 @@ func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequ
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(h.GetReason()) == "" {
-		// PIPA-21-1: data past their period are kept only for a reason the law accepts.
-		vs.Add("hold.reason", "PIPA-21-1", "say why the data are kept past their period, e.g. an investigation's request and its number")
-	}
-	checkText(&vs, "hold.reason", h.GetReason(), false)
-	checkText(&vs, "hold.custodian", h.GetCustodian(), true)
-	if h.GetReviewDate() == "" {
-		vs.Add("hold.review_date", "PIPA-21-1", "the date by which the hold is reviewed is required (YYYY-MM-DD)")
-	} else if d, ok := parseDate(&vs, "hold.review_date", h.GetReviewDate(), "PIPA-21-1"); ok && day(d) < day(s.now()) {
-		vs.Add("hold.review_date", "PIPA-21-1", "must not be in the past")
-	}
+	validateHold(&vs, h, s.now())
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -501,11 +490,8 @@ func (s *Server) GetHold(ctx context.Context, req *retentionv1.GetHoldRequest) (
 }
 
 func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsRequest) (*retentionv1.ListHoldsResponse, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), readRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
@@ -543,11 +529,8 @@ func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRe
 }
 
 func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequest) (*retentionv1.Item, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), itemRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, itemRoles); err != nil {
 		return nil, err
 	}
 	in := req.GetItem()
@@ -615,16 +598,18 @@ func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant,
 		if !ok {
 			return nil
 		}
-		if day(d) > day(now) {
+		if seoul.Date(d) > seoul.Date(now) {
 			vs.Add("item.recording_date", "STD-41-2", "must not be in the future: a recording day is kept from when it was recorded")
 		}
 		n.RecordingDate, n.ClockStart = &d, d
 		if n.Description == "" {
-			n.Description = s.siteName(fwd, rule) + " " + day(d) + " 녹화분"
+			n.Description = s.siteName(fwd, rule) + " " + seoul.Date(d) + " 녹화분"
 		}
 	case retentionv1.RuleTarget_RULE_TARGET_FILE:
 		n.Scope = rule.Doc.GetResource()
-		checkLen(vs, "item.description", in.GetDescription(), true, maxDescription)
+		if strings.TrimSpace(in.GetDescription()) == "" { // its length is CreateItem's check
+			vs.Add("item.description", "required", "must not be empty")
+		}
 		if in.GetClockStartTime() == nil {
 			vs.Add("item.clock_start_time", "PIPA-21-1", "when the batch's period started is required (%s)", rule.Doc.GetClockStart())
 		} else if n.ClockStart = in.GetClockStartTime().AsTime(); n.ClockStart.After(now) {
@@ -712,11 +697,8 @@ func (s *Server) GetItem(ctx context.Context, req *retentionv1.GetItemRequest) (
 }
 
 func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsRequest) (*retentionv1.ListItemsResponse, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), readRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
@@ -800,18 +782,23 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 	if err != nil {
 		return nil, err
 	}
+	if rule.Doc.GetAction() != retentionv1.Action_ACTION_AUTO_DELETE {
+		return nil, apierr.Precondition("NOT_AUTO_DELETE", "items of "+rule.Doc.GetName()+" are destroyed by a plan the CPO approves (STD-55), not by automatic deletion")
+	}
 	sctx, err := s.asService(ctx)
 	if err != nil {
 		return nil, err
 	}
-	handler, err := s.autoDeleteHandler(sctx, rule)
+	site, err := s.ruleSite(sctx, rule)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := s.autoDeleteHandler(sctx, rule, site, func() (string, error) { return s.departmentHead(sctx, tenant, unit) })
 	if err != nil {
 		return nil, err
 	}
 	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, numID(id), func(it *pg.Item) error {
 		switch {
-		case rule.Doc.GetAction() != retentionv1.Action_ACTION_AUTO_DELETE:
-			return apierr.Precondition("NOT_AUTO_DELETE", "items of "+rule.Doc.GetName()+" are destroyed by a plan the CPO approves (STD-55), not by automatic deletion")
 		case it.Status == pg.Planned:
 			return apierr.Precondition("ITEM_PLANNED", it.Name()+" is in "+pg.Name(tenant, unit, "plans", strconv.FormatInt(*it.PlanID, 10)))
 		case len(it.Holds) > 0:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,22 +34,16 @@ const planReason = "보유기간 경과"
 const maxPlanItems = 10000
 
 func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitRequest) (*retentionv1.SweepResult, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), writeRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, writeRoles); err != nil {
 		return nil, err
 	}
 	return s.Sweep(ctx, tenant, unit)
 }
 
 func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequest) (*retentionv1.ListSweepsResponse, error) {
-	tenant, unit, err := parseUnit("parent", req.GetParent())
+	tenant, unit, err := s.authorizedUnit(ctx, req.GetParent(), readRoles)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
@@ -88,11 +83,17 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 	for _, h := range holds {
 		res.HoldsChecked = append(res.HoldsChecked, pg.Name(tenant, unit, "holds", strconv.FormatInt(h, 10)))
 	}
+	// The unit's officers are listed once a sweep, not once a rule.
+	head := sync.OnceValues(func() (string, error) { return s.departmentHead(sctx, tenant, unit) })
 	planning := false
 	for _, r := range rules {
+		site, err := s.ruleSite(sctx, r)
+		if err != nil {
+			return nil, err
+		}
 		name := r.Doc.GetDisplayName()
-		if r.Doc.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE {
-			if name, err = s.siteDays(sctx, r, now); err != nil {
+		if site != nil {
+			if name, err = s.siteDays(sctx, r, site, now); err != nil {
 				return nil, err
 			}
 		}
@@ -100,7 +101,7 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 			planning = true
 			continue
 		}
-		handler, err := s.autoDeleteHandler(sctx, r)
+		handler, err := s.autoDeleteHandler(sctx, r, site, head)
 		if err != nil {
 			return nil, err
 		}
@@ -142,19 +143,25 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
 }
 
-// siteDays follows the registry's site: a rule's period is the site's retention days, or its
-// zone's (STD-41-2), and each recording day up to yesterday becomes an item. It returns the name
-// of the site (and zone) for the records. A site the registry no longer has, or a zone it no
-// longer lists, records nothing new and keeps the rule's last period.
-func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (string, error) {
+// ruleSite is a site rule's site as the registry has it; nil for other rules, and for a site the
+// registry no longer has, which records nothing new and keeps the rule's last period.
+func (s *Server) ruleSite(sctx context.Context, r *pg.Rule) (*registryv1.Site, error) {
+	if r.Doc.GetTarget() != retentionv1.RuleTarget_RULE_TARGET_SITE {
+		return nil, nil
+	}
 	site, err := s.registry.GetSite(sctx, &registryv1.GetSiteRequest{Name: r.Doc.GetResource()})
 	if status.Code(err) == codes.NotFound {
 		s.log.Warn("retention: a site rule's site is gone; no new recording days", "rule", r.Doc.GetName())
-		return r.Doc.GetDisplayName(), nil
+		return nil, nil
 	}
-	if err != nil {
-		return "", err
-	}
+	return site, err
+}
+
+// siteDays follows the registry's site: a rule's period is the site's retention days, or its
+// zone's (STD-41-2), and each recording day up to yesterday becomes an item. It returns the name
+// of the site (and zone) for the records. A zone the registry no longer lists records nothing
+// new and keeps the rule's last period.
+func (s *Server) siteDays(sctx context.Context, r *pg.Rule, site *registryv1.Site, now time.Time) (string, error) {
 	name := recordedName(site.GetDisplayName(), r.Doc.GetZone())
 	if r.Deleted != nil {
 		return name, nil
@@ -177,39 +184,34 @@ func (s *Server) siteDays(sctx context.Context, r *pg.Rule, now time.Time) (stri
 	}
 	today := now.In(seoul.Location)
 	yesterday := time.Date(today.Year(), today.Month(), today.Day()-1, 0, 0, 0, 0, seoul.Location)
-	_, err = s.store.GenerateDays(sctx, r, yesterday, name)
+	_, err := s.store.GenerateDays(sctx, r, yesterday, name)
 	return name, err
 }
 
 // autoDeleteHandler is the 담당자 (STD-42-2 3) of an automatic deletion's record: the official who
 // answers for it and whose check the record states — the CCTV manager the site names in the
-// registry, or failing one the unit's (departmentHead) — never a program.
-func (s *Server) autoDeleteHandler(sctx context.Context, r *pg.Rule) (string, error) {
+// registry (site, from ruleSite), or failing one the unit's (head, departmentHead) — never a
+// program.
+func (s *Server) autoDeleteHandler(sctx context.Context, r *pg.Rule, site *registryv1.Site, head func() (string, error)) (string, error) {
 	const checked = " (자동 삭제 점검)"
-	if r.Doc.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE {
-		site, err := s.registry.GetSite(sctx, &registryv1.GetSiteRequest{Name: r.Doc.GetResource()})
-		if err != nil && status.Code(err) != codes.NotFound {
+	if m := site.GetManager(); m != "" {
+		o, err := s.registry.GetOfficer(sctx, &registryv1.GetOfficerRequest{Name: m})
+		if err == nil {
+			return officerName(o) + checked, nil
+		}
+		if status.Code(err) != codes.NotFound {
 			return "", err
 		}
-		if m := site.GetManager(); m != "" {
-			o, err := s.registry.GetOfficer(sctx, &registryv1.GetOfficerRequest{Name: m})
-			if err == nil {
-				return officerName(o) + checked, nil
-			}
-			if status.Code(err) != codes.NotFound {
-				return "", err
-			}
-		}
 	}
-	head, err := s.departmentHead(sctx, r.Tenant, r.Unit)
+	name, err := head()
 	if err != nil {
 		return "", err
 	}
-	if head == "" {
+	if name == "" {
 		s.log.Warn("retention: the unit names no CCTV manager or CPO for its automatic deletions' records", "rule", r.Doc.GetName())
-		head = "관리책임자 미지정"
+		name = "관리책임자 미지정"
 	}
-	return head + checked, nil
+	return name + checked, nil
 }
 
 // batchName is the file name (STD-42-2 1) of a batch: a site's recording days as a range, e.g.

@@ -55,8 +55,6 @@ func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
 	return d, true
 }
 
-func day(t time.Time) string { return t.In(seoul.Location).Format(time.DateOnly) }
-
 // checkPast checks a timestamp stating when something happened: a valid one, not after now.
 // It returns the time, or the zero time when it is absent or refused.
 func checkPast(vs *apierr.Violations, field, rule string, ts *timestamppb.Timestamp, required bool, now time.Time) time.Time {
@@ -116,7 +114,10 @@ func validateRule(vs *apierr.Violations, r *retentionv1.Rule) {
 	switch r.GetAction() {
 	case retentionv1.Action_ACTION_AUTO_DELETE:
 		// STD-42-2 2: an automatic deletion is recorded by its cycle and when it was checked.
-		checkText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), true)
+		if strings.TrimSpace(r.GetAutoDeleteCycle()) == "" {
+			vs.Add("rule.auto_delete_cycle", "STD-42-2", "an automatic deletion's cycle is required, e.g. \"매일 00시 보관기간 경과분 자동 덮어쓰기\"")
+		}
+		checkText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), false)
 		if t := r.GetTarget(); t == retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS || t == retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES {
 			vs.Add("rule.action", "STD-55", "personal fields of requests and ledger entries are destroyed by a plan the CPO approves: ACTION_PLAN")
 		}
@@ -126,7 +127,10 @@ func validateRule(vs *apierr.Violations, r *retentionv1.Rule) {
 		vs.Add("rule.action", "required", "action is required: AUTO_DELETE (the system deletes; pipa records each check) or PLAN (a plan the CPO approves)")
 	}
 	// DEC-16: the method shows the destruction is irrecoverable.
-	checkText(vs, "rule.method", r.GetMethod(), true)
+	if strings.TrimSpace(r.GetMethod()) == "" {
+		vs.Add("rule.method", "DEC-16", "the destruction method is required, e.g. \"영구삭제(덮어쓰기, 복구 불가)\"")
+	}
+	checkText(vs, "rule.method", r.GetMethod(), false)
 	checkText(vs, "rule.basis", r.GetBasis(), false)
 }
 
@@ -172,4 +176,82 @@ func parseIDToken(vs *apierr.Violations, collection, tok string) int64 {
 		vs.Add("page_token", "format", "not a page token of this list")
 	}
 	return n
+}
+
+// validateOutcome checks a copy's outcome as the recipient reported it; whether it follows the
+// copy's state and due date is the store's check, under the copy's lock.
+func validateOutcome(vs *apierr.Violations, in *retentionv1.CopyOutcome, now time.Time) {
+	// C-9: the recipient destroys the copy and reports back (or returns it, or asks for more
+	// time); its notice is the evidence.
+	if in.GetEvidence() == "" {
+		vs.Add("outcome.evidence", "C-9", "the recipient's notice or request is required, e.g. \"정읍경찰서 형사과-2345, 2026.6.2. 파기 통보\"")
+	}
+	kind := in.GetKind()
+	if kind != retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED && in.GetNewDueDate() != "" {
+		vs.Add("outcome.new_due_date", "C-9", "a new due date belongs to an EXTENDED outcome")
+	}
+	returned := kind == retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED
+	if !returned && (in.GetDestructionMethod() != "" || in.GetDestroyedBy() != "" || in.GetDestructionTime() != nil) {
+		vs.Add("outcome.destruction_method", "format", "the destruction here belongs to a RETURNED outcome")
+	}
+	switch kind {
+	case retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED:
+	case retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED:
+		// The returned copy is destroyed here, and that destruction is recorded (STD-42-2, DEC-16).
+		if in.GetDestructionMethod() == "" {
+			vs.Add("outcome.destruction_method", "DEC-16", "how the returned copy was destroyed is required, e.g. \"USB 영구삭제(복구 불가)\"")
+		}
+		if in.GetDestroyedBy() == "" {
+			vs.Add("outcome.destroyed_by", "STD-42-2", "the official who destroyed the returned copy is required (STD-42-2 3)")
+		}
+		checkPast(vs, "outcome.destruction_time", "STD-42-2", in.GetDestructionTime(), true, now)
+	case retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED:
+		if in.GetNewDueDate() == "" {
+			vs.Add("outcome.new_due_date", "C-9", "an extension states the new destruction due date (YYYY-MM-DD)")
+		} else if d, ok := parseDate(vs, "outcome.new_due_date", in.GetNewDueDate(), "C-9"); ok && seoul.Date(d) < seoul.Date(now) {
+			vs.Add("outcome.new_due_date", "C-9", "must not be before today (%s, Asia/Seoul)", seoul.Date(now))
+		}
+		if in.GetReason() == "" {
+			vs.Add("outcome.reason", "C-9", "an extension states why, e.g. the recipient's request for more time")
+		}
+	default:
+		vs.Add("outcome.kind", "required", "kind is required: DESTROYED, RETURNED or EXTENDED")
+	}
+	checkText(vs, "outcome.evidence", in.GetEvidence(), false)
+	checkText(vs, "outcome.reason", in.GetReason(), false)
+	checkText(vs, "outcome.destruction_method", in.GetDestructionMethod(), false)
+	checkText(vs, "outcome.destroyed_by", in.GetDestroyedBy(), false)
+}
+
+// validateCompletion checks how, by whom and when a plan's data were destroyed; it returns the
+// destruction time, now when none is stated.
+func validateCompletion(vs *apierr.Violations, req *retentionv1.CompletePlanRequest, now time.Time) time.Time {
+	// DEC-16: how, irrecoverably; STD-42-2: by whom and when.
+	if req.GetMethod() == "" {
+		vs.Add("method", "DEC-16", "the destruction method is required, e.g. \"영구삭제(복구 불가)\" or \"파쇄\"")
+	}
+	checkText(vs, "method", req.GetMethod(), false)
+	if req.GetDestroyedBy() == "" {
+		vs.Add("destroyed_by", "STD-42-2", "the official who destroyed the data is required (STD-42-2 3)")
+	}
+	checkText(vs, "destroyed_by", req.GetDestroyedBy(), false)
+	if t := req.GetDestructionTime(); t != nil {
+		return checkPast(vs, "destruction_time", "STD-42-2", t, false, now)
+	}
+	return now
+}
+
+// validateHold checks a hold's own fields; what it covers is the server's check (holdScope).
+func validateHold(vs *apierr.Violations, h *retentionv1.Hold, now time.Time) {
+	if strings.TrimSpace(h.GetReason()) == "" {
+		// PIPA-21-1: data past their period are kept only for a reason the law accepts.
+		vs.Add("hold.reason", "PIPA-21-1", "say why the data are kept past their period, e.g. an investigation's request and its number")
+	}
+	checkText(vs, "hold.reason", h.GetReason(), false)
+	checkText(vs, "hold.custodian", h.GetCustodian(), true)
+	if h.GetReviewDate() == "" {
+		vs.Add("hold.review_date", "PIPA-21-1", "the date by which the hold is reviewed is required (YYYY-MM-DD)")
+	} else if d, ok := parseDate(vs, "hold.review_date", h.GetReviewDate(), "PIPA-21-1"); ok && seoul.Date(d) < seoul.Date(now) {
+		vs.Add("hold.review_date", "PIPA-21-1", "must not be in the past")
+	}
 }

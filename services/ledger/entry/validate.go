@@ -83,10 +83,10 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 	// C-9: only an amendment is about an earlier entry (a REDACTION is the server's, refused above).
 	if k := e.GetKind(); k != ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT && k != ledgerv1.EntryKind_ENTRY_KIND_REDACTION {
 		if e.Follows != nil {
-			vs.Add("entry.follows", "C-9", "only an AMENDMENT follows an earlier entry; leave follows unset on a %s", kindName(k))
+			vs.Add("entry.follows", "C-9", "only an AMENDMENT follows an earlier entry; leave follows unset on a %s", KindName(k))
 		}
 		if e.GetAmendmentKind() != ledgerv1.AmendmentKind_AMENDMENT_KIND_UNSPECIFIED {
-			vs.Add("entry.amendment_kind", "C-9", "only an AMENDMENT has an amendment_kind; leave it unset on a %s", kindName(k))
+			vs.Add("entry.amendment_kind", "C-9", "only an AMENDMENT has an amendment_kind; leave it unset on a %s", KindName(k))
 		}
 	}
 
@@ -347,11 +347,17 @@ func ValidateFollows(e *ledgerv1.Entry, followed ledgerv1.EntryKind) []apierr.Vi
 	}
 	var names []string
 	for _, k := range followable[a] {
-		names = append(names, kindName(k))
+		names = append(names, KindName(k))
 	}
 	return []apierr.Violation{{Field: "entry.follows", Rule: "C-9", Description: fmt.Sprintf(
 		"a %s amendment follows a %s entry; entry %d is a %s",
-		strings.TrimPrefix(a.String(), "AMENDMENT_KIND_"), strings.Join(names, " or "), e.GetFollows(), kindName(followed))}}
+		strings.TrimPrefix(a.String(), "AMENDMENT_KIND_"), strings.Join(names, " or "), e.GetFollows(), KindName(followed))}}
 }
 
-func kindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(), "ENTRY_KIND_") }
+// KindName is k as the leaf and the store name it, without ENTRY_KIND_ (e.g. "PROVISION").
+func KindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(), "ENTRY_KIND_") }
+
+// ParseKind reads a KindName back, in any case; UNSPECIFIED when name is no kind.
+func ParseKind(name string) ledgerv1.EntryKind {
+	return ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+strings.ToUpper(name)])
+}

@@ -311,7 +311,12 @@ const selectRequest = `SELECT receipt, unit_id, doc, personal, revision, create_
 
 // Get returns a request of the tenant's unit, NotFound for any other.
 func (s *Store) Get(ctx context.Context, tenant, unit, receipt string) (*Record, error) {
-	rec, err := s.get(ctx, s.pool, tenant, receipt, false)
+	return s.getUnit(ctx, s.pool, tenant, unit, receipt, false)
+}
+
+// getUnit is get for a request of the tenant's unit, NotFound for any other.
+func (s *Store) getUnit(ctx context.Context, q querier, tenant, unit, receipt string, lock bool) (*Record, error) {
+	rec, err := s.get(ctx, q, tenant, receipt, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -363,11 +368,8 @@ func (s *Store) scan(tenant string, row pgx.Row) (*Record, error) {
 // new record and the seqs of the steps written.
 func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag string, fn func(rec *Record) (*Change, error)) (rec *Record, seqs []int, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if rec, err = s.get(ctx, tx, tenant, receipt, true); err != nil {
+		if rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, true); err != nil {
 			return err
-		}
-		if rec.Unit != unit {
-			return apierr.NotFound("tenants/" + tenant + "/units/" + unit + "/requests/" + receipt)
 		}
 		if etag != "" && etag != rec.Request().Etag {
 			return apierr.EtagMismatch(rec.Doc.Name)
@@ -489,9 +491,7 @@ func (s *Store) Notices(ctx context.Context, tenant, receipt string) ([]*request
 	return s.notices(ctx, s.pool, tenant, receipt)
 }
 
-func (s *Store) notices(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, tenant, receipt string) ([]*requestsv1.Notice, error) {
+func (s *Store) notices(ctx context.Context, q querier, tenant, receipt string) ([]*requestsv1.Notice, error) {
 	rows, err := q.Query(ctx, `SELECT seq, doc FROM requests.notices
 		WHERE tenant_id = $1 AND receipt = $2 ORDER BY seq`, tenant, receipt)
 	if err != nil {
@@ -588,9 +588,7 @@ func (s *Store) settle(ctx context.Context, tenant, receipt string, seq int, set
 }
 
 // withLedger fills the requests' ledger records from their steps, in one query.
-func (s *Store) withLedger(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, recs ...*Record) error {
+func (s *Store) withLedger(ctx context.Context, q querier, recs ...*Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -781,11 +779,8 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 	var rec *Record
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if rec, err = s.get(ctx, tx, tenant, receipt, true); err != nil {
+		if rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, true); err != nil {
 			return err
-		}
-		if rec.Unit != unit {
-			return apierr.NotFound("tenants/" + tenant + "/units/" + unit + "/requests/" + receipt)
 		}
 		if rec.Doc.GetEraseTime() != nil {
 			return nil // erased already: a retried erasure changes nothing

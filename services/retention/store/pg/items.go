@@ -301,7 +301,7 @@ func (s *Store) AllCounts(ctx context.Context, now time.Time) ([]Counts, error) 
 		sql string
 		set func(*Counts, int64)
 	}{
-		{`SELECT tenant_id, unit_id, count(*) FROM retention.plans p WHERE state < 3 AND retention.overdue_time(first_due) <= $1
+		{`SELECT tenant_id, unit_id, count(*) FROM retention.plans p WHERE state < 3 AND retention.overdue_time(` + planFirstDue + `) <= $1
 			AND EXISTS (SELECT 1 FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id) GROUP BY 1, 2`,
 			func(c *Counts, n int64) { c.PlansOverdue = n }},
 		{`SELECT tenant_id, unit_id, count(*) FROM retention.copies WHERE state = 1

@@ -28,7 +28,11 @@ type Plan struct {
 	FirstDue, OverdueTime time.Time
 }
 
-const selectPlan = `SELECT plan_id, unit_id, doc, first_due, retention.overdue_time(first_due), revision, create_time,
+// planFirstDue is the earliest due time of a plan's items, derived rather than stored, so that
+// it follows items leaving the plan (a longer period, a hold excluded).
+const planFirstDue = `coalesce((SELECT min(i.due_time) FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id), p.create_time)`
+
+const selectPlan = `SELECT plan_id, unit_id, doc, ` + planFirstDue + `, retention.overdue_time(` + planFirstDue + `), revision, create_time,
 	(SELECT count(*) FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id)
 	FROM retention.plans p`
 
@@ -130,27 +134,21 @@ func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.T
 			return err
 		}
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO retention.plans (tenant_id, unit_id, state, doc, first_due, create_time)
-			VALUES ($1, $2, 1, $3, $4, $4) RETURNING plan_id`, tenant, unit, doc, s.clock()).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO retention.plans (tenant_id, unit_id, state, doc, create_time)
+			VALUES ($1, $2, 1, $3, $4) RETURNING plan_id`, tenant, unit, doc, s.clock()).Scan(&id); err != nil {
 			return err
 		}
-		var n int64
-		var first *time.Time
-		if err := tx.QueryRow(ctx, `WITH moved AS (UPDATE retention.items SET status = 3, plan_id = $3
+		moved, err := tx.Exec(ctx, `UPDATE retention.items SET status = 3, plan_id = $3
 			WHERE tenant_id = $1 AND item_id IN (SELECT i.item_id FROM retention.items i
 				WHERE i.tenant_id = $1 AND i.unit_id = $2 AND i.status = 1 AND i.due_time <= $4
 				AND i.rule_id IN (SELECT rule_id FROM retention.rules WHERE tenant_id = $1 AND unit_id = $2 AND action = 2)
 				AND NOT EXISTS (`+heldBy+`)
-				ORDER BY i.due_time, i.item_id LIMIT $5 FOR UPDATE OF i SKIP LOCKED)
-			RETURNING due_time) SELECT count(*), min(due_time) FROM moved`, tenant, unit, id, now, limit).Scan(&n, &first); err != nil {
+				ORDER BY i.due_time, i.item_id LIMIT $5 FOR UPDATE OF i SKIP LOCKED)`, tenant, unit, id, now, limit)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if moved.RowsAffected() == 0 {
 			return errNone
-		}
-		if _, err := tx.Exec(ctx, `UPDATE retention.plans SET first_due = $3 WHERE tenant_id = $1 AND plan_id = $2`,
-			tenant, id, *first); err != nil {
-			return err
 		}
 		out, err = s.plan(ctx, tx, tenant, unit, id, false)
 		return err

@@ -485,6 +485,11 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 	got, err := f.store.GetItem(ctx, "seongnam", "library-office", mid.ID)
 	require.NoError(t, err)
 	require.True(t, kstHour(2025, 9, 28, 0).Equal(got.Due), "the planned item's due time moved, got %v", got.Due)
+	// STD-10-1: the plan's 5 days run from its items' due times as they are now.
+	p, err = f.store.GetPlan(ctx, "seongnam", "library-office", p.ID)
+	require.NoError(t, err)
+	require.True(t, kstHour(2024, 9, 28, 0).Equal(p.FirstDue), "the plan's first due time follows its items, got %v", p.FirstDue)
+	require.True(t, kstHour(2024, 10, 3, 0).Equal(p.OverdueTime), "got %v", p.OverdueTime)
 
 	_, err = f.store.QueuePlanEntries(ctx, "seongnam", "library-office", p.ID, kstHour(2025, 6, 1, 9), false, destruction)
 	require.NoError(t, err)
