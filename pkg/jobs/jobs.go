@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
@@ -69,6 +71,19 @@ func Backoff(attempt int) time.Time {
 	return time.Now().Add(min(time.Duration(1<<min(attempt, 9))*time.Second, 5*time.Minute))
 }
 
-// Logger is the logger a service's River client gets: River reports a failed attempt at Info,
-// which its own default logger drops, and a job retrying in silence is work stalled unseen.
-func Logger() *slog.Logger { return slog.Default() }
+// Errors is the error handler a service's River client gets: it logs every failed attempt at
+// Warn with the job's kind and attempt. River itself reports them at Info only, below what its
+// logger prints, and a job retrying in silence is work stalled unseen.
+type Errors struct{}
+
+// HandleError logs the attempt and leaves the retry to the job's own policy.
+func (Errors) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	slog.WarnContext(ctx, "job attempt failed", "kind", job.Kind, "id", job.ID, "attempt", job.Attempt, "err", err)
+	return nil
+}
+
+// HandlePanic logs the panic; River records it and retries as for an error.
+func (Errors) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	slog.ErrorContext(ctx, "job panicked", "kind", job.Kind, "id", job.ID, "attempt", job.Attempt, "panic", v, "trace", trace)
+	return nil
+}

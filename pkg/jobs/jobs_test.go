@@ -1,10 +1,14 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"testing"
 
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
@@ -32,4 +36,18 @@ func TestMigrateConcurrentlyIntoTheSchema(t *testing.T) {
 	require.Zero(t, n, "nothing of River's outside the service's schema")
 	require.Regexp(t, `^river/\d+$`, jobs.Version())
 	require.Error(t, jobs.Migrate(ctx, pool, "Bad-Name"))
+}
+
+// A failed attempt is logged at Warn with its kind and attempt, where operators see it.
+func TestErrorsLogFailedAttempts(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	res := jobs.Errors{}.HandleError(context.Background(), &rivertype.JobRow{ID: 7, Kind: "requests.track_copy", Attempt: 3}, errors.New("retention unreachable"))
+	require.Nil(t, res, "the retry stays the job's own")
+	require.Contains(t, buf.String(), "level=WARN")
+	require.Contains(t, buf.String(), "kind=requests.track_copy")
+	require.Contains(t, buf.String(), "attempt=3")
+	require.Contains(t, buf.String(), "retention unreachable")
 }

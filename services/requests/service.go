@@ -25,10 +25,10 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	river.AddWorker(workers, cw)
 	river.AddWorker(workers, clw)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:  pg.Schema,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
-		Workers: workers,
-		Logger:  jobs.Logger(),
+		Schema:       pg.Schema,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers:      workers,
+		ErrorHandler: jobs.Errors{},
 	})
 	if err != nil {
 		return nil, nil, err

@@ -61,10 +61,10 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	river.AddWorker(workers, remind)
 	river.AddWorker(workers, check)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:  pg.Schema,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
-		Workers: workers,
-		Logger:  jobs.Logger(),
+		Schema:       pg.Schema,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers:      workers,
+		ErrorHandler: jobs.Errors{},
 		// Each also runs when a leader starts, so that a restart never skips a day or a quarter;
 		// each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
 		PeriodicJobs: []*river.PeriodicJob{
