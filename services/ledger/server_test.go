@@ -165,7 +165,8 @@ func TestRedactEntry_OneTransaction(t *testing.T) {
 	require.NoError(t, err)
 	_, err = redact("r-1")
 	require.Error(t, err)
-	size, _, _, err := s.store.Checkpoint(ctx, "iksan", "cctv")
+	head, err := s.store.Checkpoint(ctx, "iksan", "cctv", false)
+	size := head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(1), size, "the REDACTION entry rolled back with the erasure")
 	_, err = s.pool.Exec(ctx, `DROP TRIGGER refuse_erasure ON ledger.entries`)
@@ -187,7 +188,8 @@ func TestRedactEntry_OneTransaction(t *testing.T) {
 	again, err := redact("r-1")
 	require.NoError(t, err)
 	require.True(t, proto.Equal(rec, again), "a retry gets the first REDACTION entry")
-	size, _, _, err = s.store.Checkpoint(ctx, "iksan", "cctv")
+	head, err = s.store.Checkpoint(ctx, "iksan", "cctv", false)
+	size = head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(2), size)
 }
@@ -231,7 +233,8 @@ func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
 	e.Follows = proto.Int64(0)
 	_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
 	requireViolation(t, err, "entry.follows", "C-9")
-	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
+	head, err := s.store.Checkpoint(t.Context(), "iksan", "cctv", false)
+	size := head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(5), size)
 }
@@ -249,7 +252,8 @@ func TestWrites_RequestIDBounded(t *testing.T) {
 	requireViolation(t, err, "request_id", "range")
 	_, err = s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: target.GetName(), Reason: "보유기간 경과", RequestId: long})
 	requireViolation(t, err, "request_id", "range")
-	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
+	head, err := s.store.Checkpoint(t.Context(), "iksan", "cctv", false)
+	size := head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(1), size)
 }

@@ -85,11 +85,15 @@ func newTilesStack(t *testing.T) *tilesStack {
 		Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey)),
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
 	})
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(store, box, registryv1.NewRegistryServiceClient(regConn)))
+	srv, err := ledger.Open(t.Context(), store, box, registryv1.NewRegistryServiceClient(regConn))
+	require.NoError(t, err)
+	ledgerv1.RegisterLedgerServiceServer(g, srv)
 	client := ledgerv1.NewLedgerServiceClient(serveGRPC(t, g))
 
 	mux := http.NewServeMux()
-	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client))
+	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, false))
+	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, true))
+	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, true))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return &tilesStack{store: store, pool: pool, box: box, client: client, url: hs.URL, key: key}
@@ -111,7 +115,8 @@ func (s *tilesStack) appendN(t *testing.T, tenant, unit string, n int) {
 	t.Helper()
 	var g errgroup.Group
 	g.SetLimit(32)
-	size, _, _, err := s.store.Checkpoint(t.Context(), tenant, unit)
+	head, err := s.store.Checkpoint(t.Context(), tenant, unit, false)
+	size := head.Size
 	require.NoError(t, err)
 	for range int64(n) - size {
 		g.Go(func() error {

@@ -69,6 +69,8 @@ type service struct {
 // deps is what services get from the process: the database, the data key, and clients of the
 // other services (over gRPC in every mode).
 type deps struct {
+	// ctx is the process's, for work at start-up.
+	ctx  context.Context
 	pool *pgxpool.Pool
 	box  func() (*seal.Box, error)
 	conn func(service string) (*grpc.ClientConn, error)
@@ -118,7 +120,11 @@ var built = []service{
 				return fmt.Errorf("PIPA_LEDGER_ORIGIN %q: want a host name, e.g. ledger.iksan.go.kr", d.ledgerOrigin)
 			}
 			store := ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin))
-			ledgerv1.RegisterLedgerServiceServer(g, ledger.New(store, box, registryv1.NewRegistryServiceClient(reg)))
+			srv, err := ledger.Open(d.ctx, store, box, registryv1.NewRegistryServiceClient(reg))
+			if err != nil {
+				return err
+			}
+			ledgerv1.RegisterLedgerServiceServer(g, srv)
 			return nil
 		},
 		gateway: ledgerv1.RegisterLedgerServiceHandler,
@@ -127,7 +133,10 @@ var built = []service{
 			m := map[string]http.Handler{ledger.ExportPattern: ledger.Export(client)}
 			if d.pool != nil { // tiles read the stored hashes: served where the ledger has its database
 				if box, err := d.box(); err == nil {
-					m[ledger.TilesPattern] = ledger.Tiles(ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin)), client)
+					store := ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin))
+					m[ledger.TilesPattern] = ledger.Tiles(store, client, false)
+					m[ledger.PublicTilesPattern] = ledger.Tiles(store, client, true)
+					m[ledger.OriginTilesPattern] = ledger.Tiles(store, client, true)
 				}
 			}
 			return m
@@ -353,7 +362,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 				}
 			}
 		}()
-		d = &deps{pool: pool, box: c.dataBox, conn: conn, ledgerOrigin: c.ledgerOrigin, token: token, now: c.retentionClock,
+		d = &deps{ctx: ctx, pool: pool, box: c.dataBox, conn: conn, ledgerOrigin: c.ledgerOrigin, token: token, now: c.retentionClock,
 			run: func(start, stop func(context.Context) error) error {
 				if err := start(context.WithoutCancel(ctx)); err != nil {
 					return err
