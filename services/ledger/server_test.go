@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,4 +275,86 @@ func TestAppendEntry_LeafTooLargeTakesNoIndex(t *testing.T) {
 	got, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
 	require.NoError(t, err)
 	require.Equal(t, int64(0), got.GetIndex())
+}
+
+// An entry names only its own unit's requests and plans, never another tenant's or unit's
+// (ARCHITECTURE.md "Identity and tenancy"), over gRPC and REST; nothing is appended.
+func TestAppendEntry_LinksAreTheUnitsOwn(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	for _, tc := range []struct{ field, value string }{
+		{"request", "tenants/seongnam/units/cctv/requests/R-2026-000001"},
+		{"request", "tenants/iksan/units/parking/requests/R-2026-000001"},
+		{"request", iksanLog + "/requests/"},
+		{"request", iksanLog + "/requests/R-1/notices/1"},
+		{"request", "R-2026-000001"},
+		{"plan", "tenants/seongnam/units/cctv/plans/p1"},
+		{"plan", iksanLog + "/requests/R-1"},
+	} {
+		e := use()
+		if tc.field == "request" {
+			e.Request = tc.value
+		} else {
+			e.Plan = tc.value
+		}
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
+		requireViolation(t, err, "entry."+tc.field, "tenancy")
+		code, _, body := s.do(t, http.MethodPost, "/v1/"+iksanLog+"/ledger/entries", `{"kind":"ENTRY_KIND_USE",
+			"occurTime":"`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`","fileName":"시청 주차장 CH01",
+			"handler":"주무관 김민수","purpose":"확인","counterparty":"안전총괄과","legalBasis":"법 제18조 제2항 제2호",
+			"form":"내부 열람","items":["영상"],"`+tc.field+`":"`+tc.value+`"}`, s.tokenAs(t, "song.sh", auth.RoleHandler, iksanLog))
+		require.Equal(t, http.StatusBadRequest, code, body)
+		require.Contains(t, body, `"entry.`+tc.field+`"`)
+	}
+	e := use()
+	e.Request, e.Plan = iksanLog+"/requests/R-2026-000001", iksanLog+"/plans/p1"
+	got, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), got.GetIndex(), "nothing was appended before")
+}
+
+// Erasure that shows: an entry marked redacted is served only when the REDACTION entry that
+// erased it follows it, as that entry's leaf says; a row marked redacted in the database without
+// one is refused (DataLoss). ListEntries lists the redacted entries for a verifier.
+func TestRead_RedactedOnlyWithItsRedaction(t *testing.T) {
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	for range 3 {
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
+		require.NoError(t, err)
+	}
+	red, err := s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: iksanLog + "/ledger/entries/0", Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	got, err := s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: iksanLog + "/ledger/entries/0"})
+	require.NoError(t, err)
+	require.True(t, got.GetRedacted())
+	list, err := s.client.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: iksanLog, Redacted: true})
+	require.NoError(t, err)
+	require.Len(t, list.GetEntries(), 1)
+	require.Equal(t, int64(0), list.GetEntries()[0].GetIndex())
+
+	for _, tamper := range []string{
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true WHERE unit_id = 'cctv' AND idx = 1`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 2 WHERE unit_id = 'cctv' AND idx = 1`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = ` + strconv.FormatInt(red.GetIndex(), 10) + ` WHERE unit_id = 'cctv' AND idx = 1`,
+	} {
+		_, err := s.pool.Exec(t.Context(), tamper)
+		require.NoError(t, err)
+		_, err = s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: iksanLog + "/ledger/entries/1"})
+		requireStatus(t, err, codes.DataLoss)
+		require.Equal(t, "REDACTION_MISSING", reasonOf(err))
+		_, err = s.client.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: iksanLog, Redacted: true})
+		requireStatus(t, err, codes.DataLoss)
+	}
+}
+
+// reasonOf is the ErrorInfo reason of err.
+func reasonOf(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			return i.GetReason()
+		}
+	}
+	return ""
 }

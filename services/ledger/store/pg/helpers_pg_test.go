@@ -192,7 +192,7 @@ func checkLog(t testing.TB, s *pg.Store, pool *pgxpool.Pool, tenant, unit string
 
 	if proofs {
 		for i := range want {
-			p, err := s.InclusionProof(ctx, tenant, unit, i, want)
+			p, _, err := s.InclusionProof(ctx, tenant, unit, i, want)
 			require.NoError(t, err)
 			require.NoError(t, tlog.CheckRecord(toHashes(p), want, nroot, i, tlog.RecordHash(leaves[i])), "entry %d", i)
 		}
