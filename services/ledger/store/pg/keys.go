@@ -395,12 +395,12 @@ func (s *Store) checkChain(ctx context.Context, l Log) (*logKey, error) {
 		return nil, fmt.Errorf("ledger store: read the keys of %s: %w", l, err)
 	}
 	type row struct {
-		seq            int
-		sealed         []byte
-		vkey           string
-		previous       *string
-		handoverSize   *int64
-		handoverNote   *string
+		seq          int
+		sealed       []byte
+		vkey         string
+		previous     *string
+		handoverSize *int64
+		handoverNote *string
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var k row
