@@ -21,6 +21,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -47,12 +48,18 @@ func New(store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClie
 // what, and the service must not start. A log still signed by its tenant's key (made before logs
 // had keys of their own) is handed over to a key of its own, by a LEDGER_KEY entry that the old
 // key signs.
-func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient) (*Server, error) {
+//
+// witnesses are the witnesses the checkpoints are submitted to (package cosign), announced by
+// GetVerifierKey.
+func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient, witnesses ...*cosign.Witness) (*Server, error) {
 	legacy, err := store.CheckKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: refusing to start: %w", err)
 	}
 	s := New(store, box, registry)
+	for _, w := range witnesses {
+		s.witnesses = append(s.witnesses, &ledgerv1.Witness{VerifierKey: w.VerifierKey, Url: w.URL})
+	}
 	for _, l := range legacy {
 		e, err := s.rotate(ctx, l.Tenant, l.Unit, migrationReason, systemSubject, migrationRequestID)
 		if err != nil {
@@ -345,8 +352,19 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 	if err != nil {
 		return nil, err
 	}
-	return &ledgerv1.Checkpoint{Origin: h.Origin, TreeSize: h.Size, RootHash: h.Root[:], Note: h.Checkpoint,
-		VerifierKey: h.VerifierKey}, nil
+	out := &ledgerv1.Checkpoint{Origin: h.Origin, TreeSize: h.Size, RootHash: h.Root[:], Note: h.Checkpoint,
+		VerifierKey: h.VerifierKey}
+	c, ok, err := s.store.Cosigned(ctx, t, u)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		out.Cosigned = &ledgerv1.CosignedCheckpoint{TreeSize: c.Size, Note: c.Note, Witnesses: c.Witnesses}
+		if strings.HasPrefix(c.Note, h.Checkpoint) { // this very checkpoint, cosigned
+			out.Note = c.Note
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*ledgerv1.Leaf, error) {

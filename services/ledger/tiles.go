@@ -56,6 +56,17 @@ const (
 	checkpointPublic = "public, max-age=5"
 )
 
+// TilesOptions say what a tiles handler serves.
+type TilesOptions struct {
+	// Public: the checkpoint and hash tiles without a token (PublicTilesPattern,
+	// OriginTilesPattern); entry bundles too when the tenant chose so.
+	Public bool
+	// Cosigned: the checkpoint served is the latest one the witnesses cosigned (see package
+	// cosign), so that a client requiring cosignatures can follow the log; the latest signed one
+	// while none is.
+	Cosigned bool
+}
+
 // Tiles serves a unit's log as C2SP tlog-tiles, so that existing tlog tooling (transparency-dev's
 // tessera client, golang.org/x/mod/sumdb/tlog.TileHashReader, Sunlight clients, witnesses'
 // feeders) fetches the signed checkpoint, the tree's hashes and the leaves and checks them
@@ -70,7 +81,8 @@ const (
 // tenant and unit as the path, so one tenant's path never serves another's log. Beyond the tree
 // is 404, a malformed path 400 (C2SP's encoding exactly: no leading zeroes, canonical
 // x-elements).
-func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, public bool) http.Handler {
+func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, o TilesOptions) http.Handler {
+	public := o.Public
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store") // replaced for cacheable answers
 		res, err := parseTilesPath(r.PathValue("path"))
@@ -98,6 +110,16 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, public bool) ht
 				return
 			}
 			size, note = h.Size, h.Checkpoint
+			if o.Cosigned && res.checkpoint {
+				c, ok, err := store.Cosigned(ctx, tenant, unit)
+				if err != nil {
+					writeStatus(w, status.Convert(apierr.ToStatus(err)))
+					return
+				}
+				if ok {
+					note = c.Note
+				}
+			}
 		} else {
 			authCtx := ctx
 			if a := r.Header.Get("Authorization"); a != "" {
@@ -113,6 +135,9 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, public bool) ht
 				return
 			}
 			size, note = cp.GetTreeSize(), cp.GetNote()
+			if o.Cosigned && cp.GetCosigned() != nil {
+				note = cp.GetCosigned().GetNote()
+			}
 		}
 		immutable := immutablePrivate
 		if anonymous {

@@ -95,9 +95,9 @@ func newTilesStack(t testing.TB) *tilesStack {
 	require.NoError(t, ledgerv1.RegisterLedgerServiceHandler(t.Context(), gw, conn))
 	mux := http.NewServeMux()
 	mux.Handle("/", gw)
-	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, false))
-	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, true))
-	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, true))
+	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{}))
+	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
+	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return &tilesStack{store: store, pool: pool, box: box, client: client, url: hs.URL, key: key}
