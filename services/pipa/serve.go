@@ -36,6 +36,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/pkg/telemetry"
 	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/registry"
 	registrypg "github.com/pipa-kr/pipa/services/registry/store/pg"
@@ -76,6 +77,9 @@ type deps struct {
 	conn func(service string) (*grpc.ClientConn, error)
 	// ledgerOrigin is the host of the ledgers' origin lines (PIPA_LEDGER_ORIGIN).
 	ledgerOrigin string
+	// witnesses cosign the ledgers' checkpoints every witnessInterval (PIPA_LEDGER_WITNESSES).
+	witnesses       []*cosign.Witness
+	witnessInterval time.Duration
 	// token is the service credential (role service on "*"), nil when there is none.
 	token func() (string, error)
 	// run starts background work that lives until ctx ends; stop is called on shutdown.
@@ -104,7 +108,7 @@ var built = []service{
 		},
 	},
 	{
-		name: "ledger", schema: ledgerpg.Schema, migrations: ledgerpg.Migrations,
+		name: "ledger", schema: ledgerpg.Schema, migrations: ledgerpg.Migrations, jobs: true,
 		public: ledger.PublicMethods, access: ledger.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
 			box, err := d.box()
@@ -120,12 +124,20 @@ var built = []service{
 				return fmt.Errorf("PIPA_LEDGER_ORIGIN %q: want a host name, e.g. ledger.iksan.go.kr", d.ledgerOrigin)
 			}
 			store := ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin))
-			srv, err := ledger.Open(d.ctx, store, box, registryv1.NewRegistryServiceClient(reg))
+			srv, err := ledger.Open(d.ctx, store, box, registryv1.NewRegistryServiceClient(reg), d.witnesses...)
 			if err != nil {
 				return err
 			}
 			ledgerv1.RegisterLedgerServiceServer(g, srv)
-			return nil
+			if len(d.witnesses) == 0 {
+				slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
+				return nil
+			}
+			jobs, err := cosign.Jobs(d.pool, cosign.New(store, d.witnesses), d.witnessInterval)
+			if err != nil {
+				return err
+			}
+			return d.run(jobs.Start, jobs.Stop)
 		},
 		gateway: ledgerv1.RegisterLedgerServiceHandler,
 		pages: func(conn *grpc.ClientConn, d *deps) map[string]http.Handler {
@@ -134,9 +146,10 @@ var built = []service{
 			if d.pool != nil { // tiles read the stored hashes: served where the ledger has its database
 				if box, err := d.box(); err == nil {
 					store := ledgerpg.New(d.pool, box, ledgerpg.WithOriginHost(d.ledgerOrigin))
-					m[ledger.TilesPattern] = ledger.Tiles(store, client, false)
-					m[ledger.PublicTilesPattern] = ledger.Tiles(store, client, true)
-					m[ledger.OriginTilesPattern] = ledger.Tiles(store, client, true)
+					cosigned := len(d.witnesses) > 0
+					m[ledger.TilesPattern] = ledger.Tiles(store, client, ledger.TilesOptions{Cosigned: cosigned})
+					public := ledger.Tiles(store, client, ledger.TilesOptions{Public: true, Cosigned: cosigned})
+					m[ledger.PublicTilesPattern], m[ledger.OriginTilesPattern] = public, public
 				}
 			}
 			return m
@@ -362,7 +375,11 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 				}
 			}
 		}()
-		d = &deps{ctx: ctx, pool: pool, box: c.dataBox, conn: conn, ledgerOrigin: c.ledgerOrigin, token: token, now: c.retentionClock,
+		witnesses, err := cosign.ParseWitnesses(c.witnesses, nil)
+		if err != nil {
+			return fmt.Errorf("PIPA_LEDGER_WITNESSES: %w", err)
+		}
+		d = &deps{ctx: ctx, pool: pool, box: c.dataBox, witnesses: witnesses, witnessInterval: c.witnessInterval, conn: conn, ledgerOrigin: c.ledgerOrigin, token: token, now: c.retentionClock,
 			run: func(start, stop func(context.Context) error) error {
 				if err := start(context.WithoutCancel(ctx)); err != nil {
 					return err

@@ -34,7 +34,7 @@ import (
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
-// Ledger is a ledger served over REST at URL.
+// Ledger is a ledger served over REST and as tlog-tiles at URL.
 type Ledger struct {
 	// URL is the gateway, e.g. http://127.0.0.1:41234.
 	URL string
@@ -79,14 +79,23 @@ func New(t testing.TB) *Ledger {
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
 	})
 	store := pg.New(pgtest.New(t, pg.Schema, pg.Migrations), box)
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(store, box, registryv1.NewRegistryServiceClient(serve(t, reg))))
-	conn := serve(t, g)
-	mux := server.NewGatewayMux()
-	if err := ledgerv1.RegisterLedgerServiceHandler(context.Background(), mux, conn); err != nil {
+	srv, err := ledger.Open(context.Background(), store, box, registryv1.NewRegistryServiceClient(serve(t, reg)))
+	if err != nil {
 		t.Fatal(err)
 	}
+	ledgerv1.RegisterLedgerServiceServer(g, srv)
+	conn := serve(t, g)
+	gw := server.NewGatewayMux()
+	if err := ledgerv1.RegisterLedgerServiceHandler(context.Background(), gw, conn); err != nil {
+		t.Fatal(err)
+	}
+	client := ledgerv1.NewLedgerServiceClient(conn)
+	mux := http.NewServeMux()
+	mux.Handle("/", gw)
+	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{}))
+	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
 
-	l := &Ledger{Token: mint(auth.RoleAuditor), t: t, store: store, client: ledgerv1.NewLedgerServiceClient(conn),
+	l := &Ledger{Token: mint(auth.RoleAuditor), t: t, store: store, client: client,
 		staff:  metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+mint(auth.RoleHandler)),
 		routes: map[string]string{}}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
