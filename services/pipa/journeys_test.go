@@ -90,11 +90,11 @@ type deployment struct {
 	// ledgerURL serves the ledger's tlog-tiles: the ledger's own process in microservices mode
 	// (deploy/OPERATIONS.md routes them there).
 	ledgerURL string
-	key      ed25519.PrivateKey
-	registry string
-	dbURL    string
-	clock    *journeyClock
-	http     *http.Client
+	key       ed25519.PrivateKey
+	registry  string
+	dbURL     string
+	clock     *journeyClock
+	http      *http.Client
 
 	poolOnce sync.Once
 	pool     *pgxpool.Pool
