@@ -366,3 +366,4 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
+

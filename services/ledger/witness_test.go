@@ -1,83 +1,16 @@
 package ledger_test
 
 import (
-	"context"
-	"crypto/rand"
-	"net"
-	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	f_note "github.com/transparency-dev/formats/note"
-	"github.com/transparency-dev/witness/config"
-	"github.com/transparency-dev/witness/omniwitness"
-	"github.com/transparency-dev/witness/persistence/inmemory"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
+	"github.com/pipa-kr/pipa/services/ledger/cosign/cosigntest"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
-
-// testWitness is transparency-dev/witness's omniwitness (the witness a city would run) on a
-// loopback port, keeping its state in memory, until the test ends or stop.
-type testWitness struct {
-	*cosign.Witness
-	signer   note.Signer
-	cosigKey string
-	logs     *inmemory.Persistence
-	stop     func()
-}
-
-// startWitness starts a witness named name that knows the logs by their verifier keys.
-func startWitness(t *testing.T, name string, vkeys ...string) *testWitness {
-	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, name)
-	require.NoError(t, err)
-	w := &testWitness{logs: inmemory.New()}
-	w.signer, err = f_note.NewSignerForCosignatureV1(skey)
-	require.NoError(t, err)
-	w.cosigKey, err = f_note.VKeyToCosignatureV1(vkey)
-	require.NoError(t, err)
-	for _, k := range vkeys {
-		w.know(t, k)
-	}
-	w.start(t)
-	return w
-}
-
-// start serves the witness, with the state it has, on a new port.
-func (w *testWitness) start(t *testing.T) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- omniwitness.Main(ctx, omniwitness.OperatorConfig{WitnessKeys: []note.Signer{w.signer},
-			WitnessVerifier: w.signer.(f_note.Signer).Verifier(), Logs: w.logs}, w.logs, lis, http.DefaultClient)
-	}()
-	w.stop = sync.OnceFunc(func() { cancel(); <-done })
-	t.Cleanup(w.stop)
-	w.Witness, err = cosign.NewWitness(w.cosigKey, "http://"+lis.Addr().String()+"/", nil)
-	require.NoError(t, err)
-}
-
-// know configures the witness with a log's verifier key (its name is the log's origin).
-func (w *testWitness) know(t *testing.T, vkey string) {
-	v := mustVerifier(t, vkey)
-	require.NoError(t, w.logs.AddLogs(t.Context(), []config.Log{{VKey: vkey, Verifier: v, Origin: v.Name()}}))
-}
-
-// cosignedBy reports whether the note carries a valid cosignature of w.
-func cosignedBy(t *testing.T, msg string, w *testWitness) bool {
-	v, err := f_note.NewVerifierForCosignatureV1(w.VerifierKey)
-	require.NoError(t, err)
-	_, err = note.Open([]byte(msg), note.VerifierList(v))
-	return err == nil
-}
 
 // snapshot copies the ledger's tables aside, and restore puts them back: a database backup and
 // its restore.
@@ -111,11 +44,12 @@ func TestWitness_CosignsAndRefusesRollbackAndSplitView(t *testing.T) {
 		require.NoError(t, err)
 	}
 	appendUse()
-	w := startWitness(t, "witness.iksan.test", s.verifierKey(t).GetVerifierKey())
+	w := cosigntest.Start(t, "witness.iksan.test")
+	w.Know(t, s.verifierKey(t).GetVerifierKey())
 	c := cosign.New(s.store, []*cosign.Witness{w.Witness})
 	log := pg.Log{Tenant: "iksan", Unit: "cctv"}
 
-	// Cosigned, and served cosigned: by the API and at the tiles' checkpoint.
+	// Cosigned, and served cosigned.
 	for range 2 {
 		appendUse()
 	}
@@ -124,7 +58,7 @@ func TestWitness_CosignsAndRefusesRollbackAndSplitView(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(3), cp.GetCosigned().GetTreeSize())
 	require.Equal(t, []string{w.Name()}, cp.GetCosigned().GetWitnesses())
-	require.True(t, cosignedBy(t, cp.GetNote(), w), "the latest checkpoint, cosigned")
+	require.True(t, w.Cosigned(cp.GetNote()), "the latest checkpoint, cosigned")
 	require.True(t, opens(t, cp.GetNote(), cp.GetVerifierKey()))
 	s.snapshot(t, "at3")
 
@@ -138,7 +72,7 @@ func TestWitness_CosignsAndRefusesRollbackAndSplitView(t *testing.T) {
 	witnessed5 := cp.GetCosigned().GetNote()
 
 	// A witness that is down: appends go on, the failure is recorded, and it cosigns once back.
-	w.stop()
+	w.Stop()
 	appendUse()
 	err = c.Log(t.Context(), log)
 	require.ErrorContains(t, err, "unreachable")
@@ -149,7 +83,7 @@ func TestWitness_CosignsAndRefusesRollbackAndSplitView(t *testing.T) {
 
 	// A rollback: the database restored from the backup at size 3 (its genuine checkpoint, its
 	// records of the witness) and pipa restarted. The witness, back, refuses it.
-	w.start(t)
+	w.Start(t)
 	c = cosign.New(s.store, []*cosign.Witness{w.Witness})
 	s.restore(t, "at3")
 	require.NoError(t, s.restart(t), "the restored state is genuine: pipa starts")
@@ -170,7 +104,7 @@ func TestWitness_CosignsAndRefusesRollbackAndSplitView(t *testing.T) {
 	cp, err = s.client.GetCheckpoint(staff, &ledgerv1.GetCheckpointRequest{Parent: iksanLog})
 	require.NoError(t, err)
 	require.Equal(t, int64(5), cp.GetTreeSize())
-	require.False(t, cosignedBy(t, cp.GetNote(), w))
+	require.False(t, w.Cosigned(cp.GetNote()))
 	require.NotEqual(t, witnessed5, cp.GetNote())
 	require.Equal(t, int64(3), cp.GetCosigned().GetTreeSize(), "the restored cosigned checkpoint: the witness refused the rest")
 }

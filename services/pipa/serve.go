@@ -19,8 +19,10 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/cors"
@@ -98,8 +100,12 @@ var built = []service{
 			return nil
 		},
 		gateway: registryv1.RegisterRegistryServiceHandler,
-		pages: func(conn *grpc.ClientConn, _ *deps) map[string]http.Handler {
-			public := registry.Pages(registryv1.NewRegistryServiceClient(conn))
+		pages: func(conn *grpc.ClientConn, d *deps) map[string]http.Handler {
+			var opts []registry.PageOption
+			if cc, err := d.conn("ledger"); err == nil { // the pages show each unit's ledger key
+				opts = append(opts, registry.WithLedgerKeys(publishedLedgerKey(ledgerv1.NewLedgerServiceClient(cc))))
+			}
+			public := registry.Pages(registryv1.NewRegistryServiceClient(conn), opts...)
 			m := map[string]http.Handler{}
 			for _, p := range registry.PagePatterns {
 				m[p] = public
@@ -476,6 +482,21 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 
 	slog.Info("pipa serving", "target", c.target, "http", ls.http.Addr().String(), "grpc", addrOf(ls.grpc))
 	return server.Serve(serveCtx, 20*time.Second, run...)
+}
+
+// publishedLedgerKey looks up a unit's ledger key for the registry's public policy pages, through
+// the ledger's public GetVerifierKey.
+func publishedLedgerKey(client ledgerv1.LedgerServiceClient) registry.LedgerKeys {
+	return func(ctx context.Context, t, u string) (registry.LedgerKey, bool, error) {
+		k, err := client.GetVerifierKey(ctx, &ledgerv1.GetVerifierKeyRequest{Tenant: t, Unit: u})
+		if status.Code(err) == codes.NotFound {
+			return registry.LedgerKey{}, false, nil
+		}
+		if err != nil {
+			return registry.LedgerKey{}, false, err
+		}
+		return registry.LedgerKey{Origin: k.GetOrigin(), VerifierKey: k.GetVerifierKey(), TilesPath: k.GetTilesPath()}, true, nil
+	}
 }
 
 // accessRecorder is the access log's recorder when the ledger's address is known, or nil.

@@ -32,6 +32,7 @@ type stack struct {
 	conn    *grpc.ClientConn // to the stack's gRPC, for every service's client
 	http    *http.Client
 	stopped chan error
+	cfg     config // as the stack was started
 }
 
 type stackOption func(*config)
@@ -60,7 +61,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	gl, hl := listenLoopback(t), listenLoopback(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{t: t, key: key, addr: gl.Addr().String(), url: "http://" + hl.Addr().String(),
-		dbURL: c.databaseURL, stopped: make(chan error, 1), http: &http.Client{Timeout: 10 * time.Second}}
+		dbURL: c.databaseURL, stopped: make(chan error, 1), http: &http.Client{Timeout: 10 * time.Second}, cfg: *c}
 	go func() { s.stopped <- serve(ctx, c, &listeners{grpc: gl, http: hl}) }()
 	t.Cleanup(func() {
 		cancel()

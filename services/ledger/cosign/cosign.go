@@ -254,3 +254,10 @@ func (w *Witness) explain(err error, old, size int64) error {
 	}
 	return fmt.Errorf("witness %s unreachable: %w", w.Name(), err)
 }
+
+// Update submits a checkpoint to the witness (C2SP tlog-witness add-checkpoint) with a
+// consistency proof from old, the size it last cosigned, and returns its cosignature lines; or
+// the size it holds with witness.ErrCheckpointStale.
+func (w *Witness) Update(ctx context.Context, old uint64, checkpoint []byte, proof [][]byte) ([]byte, uint64, error) {
+	return w.client.Update(ctx, old, checkpoint, proof)
+}
