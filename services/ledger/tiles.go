@@ -366,4 +366,3 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
-
