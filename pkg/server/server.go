@@ -44,10 +44,13 @@ type GRPCOptions struct {
 	// Unary are extra interceptors, run innermost: after authentication and error translation,
 	// right around the handler (e.g. the access log, pkg/accesslog).
 	Unary []grpc.UnaryServerInterceptor
+	// Health is the server's health service, on which the caller reports each service it
+	// registers by name; nil makes one that reports the server only.
+	Health *health.Server
 }
 
-// NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING) and
-// reflection services registered.
+// NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING for the
+// server, "") and reflection services registered.
 func NewGRPC(o GRPCOptions) *grpc.Server {
 	public := o.Public
 	o.Public = func(m string) bool {
@@ -73,7 +76,10 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 			auth.StreamServerInterceptor(o.Verifier, o.Public),
 		),
 	)
-	hs := health.NewServer()
+	hs := o.Health
+	if hs == nil {
+		hs = health.NewServer()
+	}
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
 	return s

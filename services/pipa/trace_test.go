@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
 // One call through the REST edge is one trace (ARCHITECTURE.md "Telemetry"): the gateway's HTTP
@@ -17,18 +19,18 @@ import (
 // registry it asks) and PostgreSQL's statements are all in it, recorded here in memory.
 func TestOneCallIsOneTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
-	s := startStack(t, func(c *config) { c.spans = rec })
-	s.load("jeongeup-library.yaml")
+	s := startStack(t, func(c *modules.Config) { c.Spans = rec })
+	s.Load("jeongeup-library.yaml")
 	before := len(rec.Ended()) // the loading's spans
 
-	req, err := http.NewRequest(http.MethodPost, s.url+"/v1/tenants/jeongeup/units/library/requests",
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/v1/tenants/jeongeup/units/library/requests",
 		strings.NewReader(`{"request":{"type":"REQUEST_TYPE_ACCESS","channel":"CHANNEL_VISIT",
 			"requester":{"name":"김민원","phone":"010-1234-5678"},"accessItems":["ACCESS_ITEM_CONTENT"]}}`))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleHandler, libraryUnit))
-	resp, err := s.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleHandler, libraryUnit))
+	resp, err := s.HTTP.Do(req)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, body(t, resp))
+	require.Equal(t, http.StatusOK, resp.StatusCode, stacktest.Body(t, resp))
 
 	spans := rec.Ended()[before:]
 	var roots []trace.SpanContext
