@@ -13,9 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -98,6 +100,7 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 		return err
 	}
 	defer func() { _ = tel.Shutdown(context.Background()) }()
+	p.tracer = tel.Tracer
 	defer p.close()
 
 	d := Deps{Box: c.Box, Conn: p.conn, Token: c.Token, Settings: c.Settings}
@@ -132,7 +135,7 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 	}
 	handler := server.Handler(server.HTTPOptions{
 		Gateway: h.mux, Pages: h.pages, Metrics: tel.Metrics, Health: healthy,
-		Origins: c.Origins, PublicLimiter: c.HTTPLimiter,
+		Origins: c.Origins, PublicLimiter: c.HTTPLimiter, Tracer: tel.Tracer,
 	}, cors.Handler)
 	listeners = append(listeners, server.Listener{Name: "http", Lis: c.HTTP,
 		HTTP: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}})
@@ -149,6 +152,8 @@ type process struct {
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 	undo  []func()
+	// tracer traces the process's calls and queries.
+	tracer trace.TracerProvider
 }
 
 func (p *process) close() {
@@ -172,7 +177,7 @@ func (p *process) conn(name string) (*grpc.ClientConn, error) {
 	}
 	cc, err := grpc.NewClient(p.addrs[name],
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(p.tracer))))
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +191,7 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 	if p.c.DatabaseURL == "" {
 		return nil, nil, nil, errors.New("no database: set DATABASE_URL (or run `make run`, which provisions one under .data/)")
 	}
-	pool, err := pgdb.Open(ctx, p.c.DatabaseURL)
+	pool, err := pgdb.Open(ctx, p.c.DatabaseURL, otelpgx.WithTracerProvider(p.tracer))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -244,6 +249,7 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		Public:        func(m string) bool { return public[m] },
 		PublicLimiter: p.c.GRPCLimiter,
 		Unary:         extra,
+		Tracer:        p.tracer,
 		Health:        hs,
 	})
 	d.Pool = pool

@@ -47,6 +47,7 @@ func countBy(es []*ledgerv1.Entry, actor, action string) (n int) {
 // registry, reads of the ledger itself (without recursion on the appends), through gRPC and the
 // REST gateway, and a burst of reads with no record lost or doubled.
 func TestAccessLog(t *testing.T) {
+	t.Parallel()
 	// The gateway, on loopback, is a trusted proxy (PIPA_TRUSTED_PROXIES).
 	s := startStack(t, withSettings(t, &config{trusted: "127.0.0.0/8,::1/128", accessLog: true}))
 	s.Load("jeongeup-library.yaml")
@@ -138,6 +139,7 @@ func TestAccessLog(t *testing.T) {
 // Only pipa's own calls (the service role on "*") escape the access log: a principal holding the
 // service role on one tenant is recorded like staff (S-2-3).
 func TestAccessLogRecordsServiceGrantsOnATenant(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, withSettings(t, &config{accessLog: true}))
 	s.Load("jeongeup-library.yaml")
 	tok, err := auth.Mint(s.Key, auth.Principal{Subject: "tenant-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: "tenants/jeongeup"}}}, time.Hour)

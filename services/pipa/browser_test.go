@@ -16,6 +16,7 @@ import (
 // PIPA_SCREENSHOTS is set (`make screenshots`). Without Chromium the test says so and skips:
 // `make screenshots` installs it.
 func TestPublicPagesInChromium(t *testing.T) {
+	t.Parallel()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed: run `make screenshots` (installs Debian's chromium as root)")

@@ -75,6 +75,7 @@ func TestJourneys(t *testing.T) {
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
+			t.Parallel() // each mode has its own database
 			d := m.start(t)
 			t.Cleanup(d.close)
 			d.load(t, "jeongeup-library.yaml")

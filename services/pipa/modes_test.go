@@ -63,6 +63,7 @@ func (p *process) wait(t *testing.T) {
 // In microservices mode the registry runs alone with its database and the gateway, which has
 // none, serves the REST API, the public pages and the health of the registry behind it.
 func TestMicroservicesMode(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewMulti(t, stacktest.Migrations(built))
 	keyPath := filepath.Join(t.TempDir(), "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
@@ -138,6 +139,7 @@ func TestMicroservicesMode(t *testing.T) {
 // 1 request a second in bursts of 2, the third quick request for a public page is refused with
 // 429 and Retry-After, while authenticated API calls go on unlimited.
 func TestPublicRateLimit(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, withSettings(t, &config{publicRate: 1, publicBurst: 2}))
 	s.Load("jeongeup-library.yaml")
 	tok := s.Token(auth.RoleAuditor, "tenants/jeongeup")
@@ -197,6 +199,7 @@ func clientFrom(ip string) *http.Client {
 // spends its allowance on pages that do not exist (404s are not cached), then B asks for a page
 // for the first time.
 func TestPublicRateLimitIsPerClient(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, withSettings(t, &config{publicRate: 1, publicBurst: 2, trusted: "127.0.0.1/32"}))
 	s.Load("jeongeup-library.yaml")
 	a, b := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")

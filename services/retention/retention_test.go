@@ -499,16 +499,33 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	var outbox int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NOT NULL`).Scan(&outbox))
 	require.Equal(t, batches, outbox)
-	// Each entry names as many days as its batch destroyed.
-	per := map[int64]int{}
-	rows, err := db.Query(ctx, `SELECT ledger_index, count(*) FROM retention.items WHERE ledger_index IS NOT NULL GROUP BY 1`)
+	// Each entry names the days its batch destroyed (STD-42-2 1): their first and last day and how
+	// many there are. Sweepers claiming at once (SKIP LOCKED) can leave a batch with gaps, which
+	// its name says: "2026-07-30~2026-11-06 중 82일" rather than "(99일)".
+	type batch struct {
+		first, last time.Time
+		n           int
+	}
+	per := map[int64]batch{}
+	rows, err := db.Query(ctx, `SELECT ledger_index, min(recording_date), max(recording_date), count(*)
+		FROM retention.items WHERE ledger_index IS NOT NULL GROUP BY 1`)
 	require.NoError(t, err)
 	var idx int64
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&idx, &n}, func() error { per[idx] = n; return nil })
+	var b batch
+	_, err = pgx.ForEachRow(rows, []any{&idx, &b.first, &b.last, &b.n}, func() error { per[idx] = b; return nil })
 	require.NoError(t, err)
 	for _, e := range entries {
-		require.Contains(t, e.GetFileName(), "("+itoa(int64(per[e.GetIndex()]))+"일)", e.GetFileName())
+		b := per[e.GetIndex()]
+		require.NotZero(t, b.n, "entry %d destroyed nothing", e.GetIndex())
+		days := b.first.Format(time.DateOnly)
+		if b.n > 1 {
+			days += "~" + b.last.Format(time.DateOnly)
+		}
+		want := fmt.Sprintf(" %s (%d일)", days, b.n)
+		if span := int(b.last.Sub(b.first).Hours()/24) + 1; span != b.n {
+			want = fmt.Sprintf(" %s 중 %d일", days, b.n)
+		}
+		require.True(t, strings.HasSuffix(e.GetFileName(), want), "%q does not end with %q", e.GetFileName(), want)
 	}
 }
 
