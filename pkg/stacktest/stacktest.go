@@ -134,11 +134,12 @@ func WaitServing(ctx context.Context, conn *grpc.ClientConn, service string, don
 	}
 }
 
-// Listen is a listener on a free loopback port.
+// Listen is a listener on a free loopback port, closed when the test ends.
 func Listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() }) // a server closes its own before; this one may not have started
 	return l
 }
 

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -123,33 +124,45 @@ func startMicroservices(t *testing.T) *deployment {
 	clock := &retentiontest.Clock{}
 
 	// Every listener first, so that each process is told where the others are.
-	names := []string{"registry", "ledger", "requests", "retention"}
 	ls := map[string]*listeners{}
-	for _, n := range names {
-		ls[n] = &listeners{grpc: stacktest.Listen(t), http: stacktest.Listen(t)}
+	for _, m := range built {
+		ls[m.Name] = &listeners{grpc: stacktest.Listen(t), http: stacktest.Listen(t)}
 	}
 	addr := func(n string) string { return ls[n].grpc.Addr().String() }
 	base := config{databaseURL: pool.Config().ConnString(), devKey: keyPath, dataKey: dataKey,
 		registryAddr: addr("registry"), ledgerAddr: addr("ledger"), requestsAddr: addr("requests"), retentionAddr: addr("retention")}
 	procs := map[string]*process{}
-	for _, n := range names {
+	for _, m := range built {
 		c := base
-		c.target = n
-		if n == "retention" {
+		c.target = m.Name
+		if m.Name == "retention" {
 			c.retentionClock = clock.Now
 		}
-		procs[n] = runServe(t, &c, ls[n])
+		procs[m.Name] = runServe(t, &c, ls[m.Name])
 	}
-	for _, n := range names {
-		require.NoError(t, waitServing(context.Background(), addr(n), procs[n].done), n)
+	for _, m := range built {
+		require.NoError(t, waitServing(context.Background(), addr(m.Name), procs[m.Name].done), m.Name)
 	}
 
-	// Each process serves its own service only: the registry's API is nowhere but in the registry.
-	for _, n := range names[1:] {
-		conn, err := grpc.NewClient(addr(n), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Each process serves its own service only: the registry's API is nowhere but in the registry,
+	// and gRPC health knows each service by its full name where it runs, and nowhere else.
+	for _, m := range built {
+		conn, err := grpc.NewClient(addr(m.Name), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		require.NoError(t, err)
-		_, err = registryv1.NewRegistryServiceClient(conn).GetTenant(context.Background(), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
-		require.Equal(t, codes.Unimplemented, status.Code(err), "-target=%s serves the registry: %v", n, err)
+		hc := healthpb.NewHealthClient(conn)
+		for _, other := range built {
+			h, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: other.Service})
+			if other.Name == m.Name {
+				require.NoError(t, err)
+				require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus(), other.Service)
+			} else {
+				require.Equal(t, codes.NotFound, status.Code(err), "-target=%s reports %s", m.Name, other.Service)
+			}
+		}
+		if m.Name != "registry" {
+			_, err = registryv1.NewRegistryServiceClient(conn).GetTenant(context.Background(), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
+			require.Equal(t, codes.Unimplemented, status.Code(err), "-target=%s serves the registry: %v", m.Name, err)
+		}
 		conn.Close()
 	}
 

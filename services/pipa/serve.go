@@ -56,6 +56,14 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	return modules.Run(ctx, mc, built, c.target)
 }
 
+// targetsText is what `pipa targets` prints: each service with what it needs (its address is
+// required when it runs elsewhere) and what it wants (used when configured), then the two targets
+// that are not one service.
+func targetsText() string {
+	return modules.Graph(built) + "gateway: the REST edge and the public pages over the services' addresses\n" +
+		"all: every service and the gateway in one process (monolithic mode)\n"
+}
+
 func migrateCmd(ctx context.Context, args []string) error {
 	var c config
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
