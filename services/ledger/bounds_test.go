@@ -25,6 +25,7 @@ const probe = 4611686018427387905
 // core for ever with the probe before. The context's deadline only stops a test that would hang:
 // BenchmarkProofProbe measures the answer.
 func TestProofs_BoundsCheckedFirst(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "cctv", 3)
 	auditor := s.token(t, iksanLog)

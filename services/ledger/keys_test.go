@@ -45,6 +45,7 @@ func opens(t *testing.T, msg, vkey string) bool {
 // C2SP tlog-checkpoint: each unit's log has a key of its own, named by the log's origin, and the
 // key served is the signer's.
 func TestVerifierKey_OwnKeyNamedByOrigin(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, "tenants/iksan")
 	_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
@@ -84,6 +85,7 @@ func mustVerifier(t *testing.T, vkey string) note.Verifier {
 // the old key and the new one, and only the new key signs after it (S-8-3). Only the CPO or the
 // tenant's admin rotates, with a reason; a retry returns the first rotation.
 func TestRotateKey_HandsOverWithBothSignatures(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
@@ -150,6 +152,7 @@ func TestRotateKey_HandsOverWithBothSignatures(t *testing.T) {
 // sealed key copied from another log. pipa serves the signer's key and refuses to start or to
 // serve, saying which log and what disagrees.
 func TestOpen_RefusesStoredKeysThatAreNotTheSigners(t *testing.T) {
+	t.Parallel()
 	skey, attackerKey, err := note.GenerateKey(rand.Reader, "pipa.kr/"+iksanLog)
 	require.NoError(t, err)
 	attacker, err := note.NewSigner(skey)
@@ -167,6 +170,7 @@ func TestOpen_RefusesStoredKeysThatAreNotTheSigners(t *testing.T) {
 			WHERE unit_id = 'cctv' AND $1 <> $2`, "does not open with the data key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newTilesStack(t)
 			staff := as(t, s, "song.sh", auth.RoleHandler, "tenants/iksan")
 			for _, log := range []string{iksanLog, "tenants/iksan/units/parking"} {
@@ -207,6 +211,7 @@ func TestOpen_RefusesStoredKeysThatAreNotTheSigners(t *testing.T) {
 // too, so that a verifier that trusted the tenant's key follows it. Once, however many replicas
 // start.
 func TestOpen_HandsLegacyLogsOverToTheirOwnKey(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	for range 2 {
@@ -269,6 +274,7 @@ func makeLegacy(t *testing.T, s *tilesStack, tenant, unit string) string {
 // The published JSON of the key (public, no token) carries what a verifier and a policy page
 // need: the key, the origin, the handovers and the tiles' path.
 func TestVerifierKey_PublicJSON(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})

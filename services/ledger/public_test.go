@@ -22,6 +22,7 @@ import (
 // the tenant made them public. Off-the-shelf tooling — transparency-dev's tessera client, which
 // parses the checkpoint with formats/log — proves inclusion and consistency with no token.
 func TestPublicTiles_TesseraClientWithoutAToken(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "cctv", 300)
 	old, err := s.store.Checkpoint(t.Context(), "iksan", "cctv", true)

@@ -79,6 +79,7 @@ func provision() *ledgerv1.Entry {
 // S-8-3: only pipa's access log (the service role on "*") appends ACCESS entries, and every
 // leaf records who appended it, from the token.
 func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	access := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.Now(),
 		Actor: "someone-else", RemoteAddr: "10.0.0.1", Subject: iksanLog + "/ledger/entries/0", Action: "GetEntry"}
@@ -115,6 +116,7 @@ func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {
 // Personal values are served only when they match the leaf's commitments, with their salts so
 // that the reader can check them too.
 func TestRead_SealedValuesMatchTheLeaf(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	appended, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
@@ -149,6 +151,7 @@ func TestRead_SealedValuesMatchTheLeaf(t *testing.T) {
 // The REDACTION entry and the erasure commit together or not at all; a redacted entry is not
 // redacted again, but a retry of the same request gets its first answer.
 func TestRedactEntry_OneTransaction(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	ctx := t.Context()
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
@@ -198,6 +201,7 @@ func TestRedactEntry_OneTransaction(t *testing.T) {
 
 // AppendEntry answers with the commit_time stored, as GetEntry reads it later.
 func TestAppendEntry_CommitTimeIsStored(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	appended, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
@@ -213,6 +217,7 @@ func TestAppendEntry_CommitTimeIsStored(t *testing.T) {
 // C-9: follows and amendment_kind belong to amendments, and an amendment fits the kind of the
 // entry it follows.
 func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	for _, e := range []*ledgerv1.Entry{use(), viewing(), provision()} { // 0, 1, 2
@@ -244,6 +249,7 @@ func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
 // A request_id over idempotency.MaxRequestID bytes is refused by both writes, as by every pipa
 // service, and nothing is appended.
 func TestWrites_RequestIDBounded(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
@@ -263,6 +269,7 @@ func TestWrites_RequestIDBounded(t *testing.T) {
 // An entry whose leaf is too large for a tile's entry bundle (2-byte lengths) is refused whole and
 // takes no index; the next append gets the index it would have had.
 func TestAppendEntry_LeafTooLargeTakesNoIndex(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	huge := use()
@@ -280,6 +287,7 @@ func TestAppendEntry_LeafTooLargeTakesNoIndex(t *testing.T) {
 // An entry names only its own unit's requests and plans, never another tenant's or unit's
 // (ARCHITECTURE.md "Identity and tenancy"), over gRPC and REST; nothing is appended.
 func TestAppendEntry_LinksAreTheUnitsOwn(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	for _, tc := range []struct{ field, value string }{
@@ -317,6 +325,7 @@ func TestAppendEntry_LinksAreTheUnitsOwn(t *testing.T) {
 // erased it follows it, as that entry's leaf says; a row marked redacted in the database without
 // one is refused (DataLoss). ListEntries lists the redacted entries for a verifier.
 func TestRead_RedactedOnlyWithItsRedaction(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")

@@ -269,6 +269,7 @@ func (c *tileClient) bundle(n int64, w int, header ...string) ([][]byte, http.He
 // still served and the tree proves consistent with it, and the entry bundles hold exactly the
 // leaves the tree commits to.
 func TestTilesServeTheLogToTlogTooling(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	const tenant, unit = "iksan", "cctv-1"
 	c := newTileClient(t, s, tenant, unit, s.token(t, "tenants/"+tenant))
@@ -340,6 +341,7 @@ func TestTilesServeTheLogToTlogTooling(t *testing.T) {
 
 // Beyond the tree is 404, a path not in C2SP's exact encoding 400; neither is cacheable.
 func TestTilesRefuseWhatTheTreeLacksAndMalformedPaths(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "u", 600)
 	c := newTileClient(t, s, "iksan", "u", s.token(t, "tenants/iksan"))
@@ -373,6 +375,7 @@ func TestTilesRefuseWhatTheTreeLacksAndMalformedPaths(t *testing.T) {
 // for another tenant 403, and each tenant's path serves that tenant's log, never another's of the
 // same unit id.
 func TestTilesAreTheCallersTenantsOnly(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "u", 300)
 	s.appendN(t, "gunsan", "u", 40)
@@ -416,6 +419,7 @@ func TestTilesAreTheCallersTenantsOnly(t *testing.T) {
 // The path encoding is tlog's sumdb layout minus the height: C2SP's examples and every tile
 // tlog names round-trip.
 func TestTilesPathsAreTlogsWithoutTheHeight(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "u", 1)
 	c := newTileClient(t, s, "iksan", "u", s.token(t, "tenants/iksan"))

@@ -36,6 +36,7 @@ func (s *tilesStack) restore(t *testing.T, name string) {
 // (a restored backup) and a split view (another tree of a size it cosigned); pipa records why
 // and keeps serving the last cosigned checkpoint. A witness that is down never stops an append.
 func TestWitness_CosignsAndRefusesRollbackAndSplitView(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	appendUse := func() {

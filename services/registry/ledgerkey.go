@@ -5,6 +5,11 @@ import (
 	"context"
 	"html/template"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 )
 
 // LedgerKey is what a unit's published policy page shows of the unit's ledger, so that a
@@ -36,6 +41,20 @@ var ledgerKeyFragment = template.Must(template.New("ledger-key").Parse(`<section
 </dl>
 </section>
 `))
+
+// ledgerKeys looks a unit's LedgerKey up with the ledger's public GetVerifierKey.
+func ledgerKeys(client ledgerv1.LedgerServiceClient) LedgerKeys {
+	return func(ctx context.Context, t, u string) (LedgerKey, bool, error) {
+		k, err := client.GetVerifierKey(ctx, &ledgerv1.GetVerifierKeyRequest{Tenant: t, Unit: u})
+		if status.Code(err) == codes.NotFound {
+			return LedgerKey{}, false, nil
+		}
+		if err != nil {
+			return LedgerKey{}, false, err
+		}
+		return LedgerKey{Origin: k.GetOrigin(), VerifierKey: k.GetVerifierKey(), TilesPath: k.GetTilesPath()}, true, nil
+	}
+}
 
 // withLedgerKey returns the page html with the unit's ledger key section before </main>, or html
 // as it is when the unit has no ledger or it cannot be read now.

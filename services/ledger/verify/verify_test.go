@@ -17,6 +17,7 @@ func tiles(log string) string { return "/v1/public/" + log + "/ledger/tiles/" }
 // A checkpoint must be the log's: here the server answers for unit a with unit b's checkpoint, an
 // empty tree that would hide a's entries. b's own key signed it, and its origin names b.
 func TestRunRefusesAnotherLogsCheckpoint(t *testing.T) {
+	t.Parallel()
 	l := verifytest.New(t)
 	const a, b = "tenants/t/units/a", "tenants/t/units/b"
 	l.Append(a)
@@ -40,6 +41,7 @@ func TestRunRefusesAnotherLogsCheckpoint(t *testing.T) {
 // elsewhere, or served from elsewhere, is bad at the index it was served at, and so is a leaf
 // that only starts like one.
 func TestRunChecksWhereEachLeafBelongs(t *testing.T) {
+	t.Parallel()
 	l := verifytest.New(t)
 	c := &verify.Client{BaseURL: l.URL, Token: l.Token}
 	for n, tc := range []struct {
@@ -58,6 +60,7 @@ func TestRunChecksWhereEachLeafBelongs(t *testing.T) {
 		}, "is not a canonical leaf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			log := fmt.Sprintf("tenants/t/units/u%d", n)
 			l.Append(log)
 			l.Append(log)
@@ -74,6 +77,7 @@ func TestRunChecksWhereEachLeafBelongs(t *testing.T) {
 // verify reads tiles: a later run reads only the new entries, from the tree's edge kept in the
 // state, and a log that was rewritten below what the state saw is refused.
 func TestRunReadsOnlyNewEntries(t *testing.T) {
+	t.Parallel()
 	l := verifytest.New(t)
 	const log = "tenants/t/units/a"
 	for range 300 {

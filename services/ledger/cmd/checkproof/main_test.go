@@ -17,6 +17,7 @@ import (
 // logs had keys of their own shares its tenant's key), and the leaf must name the asked log and
 // index even when the tree holds it.
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	l := verifytest.New(t)
 	const a, b, c = "tenants/t/units/a", "tenants/t/units/b", "tenants/t/units/c"
 	for _, log := range []string{a, b, c} {
@@ -55,6 +56,7 @@ func TestCheck(t *testing.T) {
 
 // The command stays a check any verifier could write: the standard library, tlog and note.
 func TestImportsOnlyTlogAndNote(t *testing.T) {
+	t.Parallel()
 	pkg, err := build.ImportDir(".", 0)
 	require.NoError(t, err)
 	for _, imp := range pkg.Imports {

@@ -1,0 +1,40 @@
+package registry
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/services/registry/store/pg"
+)
+
+// Module is the registry as a pipa process runs it. It calls no other service.
+var Module = modules.Module{
+	Name:        "registry",
+	Service:     registryv1.RegistryService_ServiceDesc.ServiceName,
+	Schema:      pg.Schema,
+	Migrations:  pg.Migrations,
+	Idempotency: true,
+	Public:      PublicMethods,
+	Access:      AccessRules,
+	Register: func(g *grpc.Server, d modules.Deps) error {
+		registryv1.RegisterRegistryServiceServer(g, New(pg.New(d.Pool)))
+		return nil
+	},
+	Gateway: registryv1.RegisterRegistryServiceHandler,
+	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+		var opts []PageOption
+		if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
+			opts = append(opts, WithLedgerKeys(ledgerKeys(ledgerv1.NewLedgerServiceClient(cc))))
+		}
+		public := Pages(registryv1.NewRegistryServiceClient(conn), opts...)
+		m := map[string]http.Handler{}
+		for _, p := range PagePatterns {
+			m[p] = public
+		}
+		return m
+	},
+}
