@@ -103,3 +103,39 @@ func TestRunReadsOnlyNewEntries(t *testing.T) {
 	require.Equal(t, int64(5), rep.Read)
 	require.Equal(t, int64(4), c.Requests.Load(), "the key, the checkpoint, one bundle, the redacted entries")
 }
+
+// Erasure that shows: every entry served as redacted has a REDACTION entry following it in the
+// tree, and every entry a REDACTION entry erased is served as redacted.
+func TestRunChecksRedactions(t *testing.T) {
+	t.Parallel()
+	l := verifytest.New(t)
+	c := &verify.Client{BaseURL: l.URL, Token: l.Token}
+	const a, b = "tenants/t/units/a", "tenants/t/units/b"
+	for _, log := range []string{a, b} {
+		l.Append(log)
+		l.Append(log)
+		l.Redact(log, 0)
+		rep, err := verify.Run(t.Context(), c, log, &verify.State{}, verify.Policy{})
+		require.NoError(t, err)
+		require.True(t, rep.OK(), "%+v", rep)
+	}
+
+	// Values put back beside an entry that a REDACTION entry erased.
+	l.Exec(`UPDATE ledger.entries SET redacted = false, redacted_by = NULL WHERE unit_id = 'a' AND idx = 0`)
+	rep, err := verify.Run(t.Context(), c, a, &verify.State{}, verify.Policy{})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), rep.FirstBad)
+	require.Contains(t, rep.Problem, "entry 0 was erased by a REDACTION entry, but is not served as redacted")
+
+	// An entry erased in the database without a REDACTION entry: the server refuses to list it.
+	l.Exec(`UPDATE ledger.entries SET sealed = NULL, redacted = true WHERE unit_id = 'b' AND idx = 1`)
+	rep, err = verify.Run(t.Context(), c, b, &verify.State{}, verify.Policy{})
+	require.False(t, err == nil && rep.OK(), "%+v", rep)
+	if err != nil {
+		require.ErrorContains(t, err, "REDACTION")
+	}
+
+	// Without a token nothing past the checkpoint is read: the tenant did not publish its leaves.
+	_, err = verify.Run(t.Context(), &verify.Client{BaseURL: l.URL}, a, &verify.State{}, verify.Policy{})
+	require.ErrorContains(t, err, "401")
+}

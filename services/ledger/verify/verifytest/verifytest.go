@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -43,8 +44,10 @@ type Ledger struct {
 
 	t      testing.TB
 	store  *pg.Store
+	pool   *pgxpool.Pool
 	client ledgerv1.LedgerServiceClient
 	staff  context.Context
+	cpo    context.Context
 
 	mu     sync.Mutex
 	routes map[string]string
@@ -78,7 +81,8 @@ func New(t testing.TB) *Ledger {
 		Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey)),
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
 	})
-	store := pg.New(pgtest.New(t, pg.Schema, pg.Migrations), box)
+	pool := pgtest.New(t, pg.Schema, pg.Migrations)
+	store := pg.New(pool, box)
 	srv, err := ledger.Open(context.Background(), store, box, registryv1.NewRegistryServiceClient(serve(t, reg)))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +99,8 @@ func New(t testing.TB) *Ledger {
 	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{}))
 	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
 
-	l := &Ledger{Token: mint(auth.RoleAuditor), t: t, store: store, client: client,
+	l := &Ledger{Token: mint(auth.RoleAuditor), t: t, store: store, pool: pool, client: client,
+		cpo:    metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+mint(auth.RoleCPO)),
 		staff:  metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+mint(auth.RoleHandler)),
 		routes: map[string]string{}}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +152,23 @@ func (l *Ledger) Append(log string) int64 {
 		l.t.Fatal(err)
 	}
 	return e.GetIndex()
+}
+
+// Redact erases the personal values of entry index of log through the API (a REDACTION entry).
+func (l *Ledger) Redact(log string, index int64) {
+	l.t.Helper()
+	if _, err := l.client.RedactEntry(l.cpo, &ledgerv1.RedactEntryRequest{Name: log + "/ledger/entries/" + strconv.FormatInt(index, 10),
+		Reason: "보유기간 경과"}); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// Exec runs SQL on the ledger's database, as an operator with access to it could.
+func (l *Ledger) Exec(sql string, args ...any) {
+	l.t.Helper()
+	if _, err := l.pool.Exec(context.Background(), sql, args...); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // Checkpoint makes sure log exists (an empty log has a signed checkpoint of size 0).
