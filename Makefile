@@ -31,7 +31,7 @@ generate: tools
 	  cfg=proto/pipa/$$svc/v1/$$svc.http.yaml; \
 	  $(BIN)/buf generate --path proto/pipa/$$svc --template "{\"version\":\"v2\",\"plugins\":[\
 	{\"local\":\"$(BIN)/protoc-gen-grpc-gateway\",\"out\":\"pkg/gen\",\"opt\":[\"paths=source_relative\",\"grpc_api_configuration=$$cfg\"]},\
-	{\"local\":\"$(BIN)/protoc-gen-openapiv2\",\"out\":\"pkg/gen/openapi\",\"opt\":[\"grpc_api_configuration=$$cfg\",\"allow_merge=true\",\"merge_file_name=$$svc\",\"json_names_for_fields=true\"]}]}"; \
+	{\"local\":\"$(BIN)/protoc-gen-openapiv2\",\"out\":\"pkg/gen/openapi\",\"opt\":[\"grpc_api_configuration=$$cfg\",\"allow_merge=true\",\"merge_file_name=$$svc\",\"json_names_for_fields=true\",\"expand_slashed_path_patterns=true\"]}]}"; \
 	done
 
 ## lint: buf lint and go vet over every module.

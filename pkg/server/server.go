@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
@@ -28,7 +27,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
@@ -103,33 +101,13 @@ func translateErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 	return resp, nil
 }
 
-// NewGatewayMux is the grpc-gateway mux with pipa's JSON conventions: lowerCamelCase names,
-// unknown fields rejected, errors as google.rpc.Status with details.
-func NewGatewayMux() *runtime.ServeMux {
-	return runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
-				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
-		}),
-		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
-			switch strings.ToLower(h) {
-			case "x-request-id", "if-match":
-				return strings.ToLower(h), true
-			}
-			return runtime.DefaultHeaderMatcher(h)
-		}),
-	)
-}
-
 // HTTPOptions configures Handler.
 type HTTPOptions struct {
 	// Gateway serves the REST API (mounted at /).
 	Gateway http.Handler
 	// Pages are extra handlers by pattern (the public HTML pages, /openapi.json).
 	Pages map[string]http.Handler
-	// Metrics serves /metrics.
+	// Metrics serves /metrics here; nil when it has a listener of its own.
 	Metrics http.Handler
 	// Health answers /healthz (200 when serving).
 	Health func() bool
@@ -142,23 +120,31 @@ type HTTPOptions struct {
 	Tracer trace.TracerProvider
 }
 
-// Handler composes the HTTP edge.
+// Handler composes the HTTP edge: the gateway at /, the pages, /metrics (unless it has a listener
+// of its own) and /healthz, behind the rate limits, CORS, the security headers (nosniff on every
+// answer, a Content-Security-Policy on every HTML page), HEAD served as GET, 405 with Allow, and
+// OpenTelemetry, whose spans and http.route name each request's route template
+// ("POST /v1/tenants/{tenant}/units/{unit}/requests").
 func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", o.Gateway)
+	pages := map[string]http.Handler{}
 	for pattern, h := range o.Pages {
-		mux.Handle(pattern, h)
+		pages[pattern] = h
 	}
 	if o.Metrics != nil {
-		mux.Handle("GET /metrics", o.Metrics)
+		pages["GET /metrics"] = o.Metrics
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	pages["GET /healthz"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.Health != nil && !o.Health() {
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	for pattern, h := range pages {
+		mux.Handle(pattern, page(pattern, h))
+	}
 	var h http.Handler = mux
 	if o.PublicLimiter != nil {
 		h = o.PublicLimiter.Middleware(isPublicPath, h)
@@ -166,9 +152,7 @@ func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http
 	if cors != nil && len(o.Origins) > 0 {
 		h = cors(o.Origins, h)
 	}
-	return otelhttp.NewHandler(h, "pipa.http", otelhttp.WithTracerProvider(tracer(o.Tracer)), otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-		return r.Method + " " + r.URL.Path
-	}))
+	return otelhttp.NewHandler(edge(mux, o.Gateway, h), "pipa.http", otelhttp.WithTracerProvider(tracer(o.Tracer)))
 }
 
 // tracer is tp, or the global provider when tp is nil.

@@ -15,16 +15,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
 // ExportPattern is the path of the ledger export (API.md `:export`).
-const ExportPattern = "GET /v1/tenants/{t}/units/{u}/ledger:export"
+const ExportPattern = "GET /v1/tenants/{tenant}/units/{unit}/ledger:export"
 
 // exportPage is how many entries of a kind an export asks for at a time.
 const exportPage = 500
@@ -52,13 +52,13 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 		}
-		entries, err := listKinds(ctx, client, "tenants/"+r.PathValue("t")+"/units/"+r.PathValue("u"), kinds)
+		entries, err := listKinds(ctx, client, "tenants/"+r.PathValue("tenant")+"/units/"+r.PathValue("unit"), kinds)
 		if err != nil {
 			writeStatus(w, status.Convert(err))
 			return
 		}
 		out := &download{w: w, typ: "text/csv; charset=utf-8",
-			name: fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("t"), r.PathValue("u"), time.Now().In(seoul.Location).Format("20060102"), format)}
+			name: fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("tenant"), r.PathValue("unit"), time.Now().In(seoul.Location).Format("20060102"), format)}
 		write := entry.WriteCSV
 		if format == "xlsx" {
 			write, out.typ = entry.WriteXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -183,6 +183,6 @@ func (d *download) Write(p []byte) (int, error) {
 func writeStatus(w http.ResponseWriter, st *status.Status) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
-	b, _ := protojson.Marshal(st.Proto())
+	b, _ := server.JSON.Marshal(st.Proto())
 	_, _ = w.Write(b)
 }

@@ -23,19 +23,19 @@ import (
 // a tlog-tiles prefix under which are "checkpoint", "tile/{L}/{N}[.p/{W}]" and
 // "tile/entries/{N}[.p/{W}]":
 //
-//   - PublicTilesPattern, /v1/public/tenants/{t}/units/{u}/ledger/tiles/: the checkpoint and
+//   - PublicTilesPattern, /v1/public/tenants/{tenant}/units/{unit}/ledger/tiles/: the checkpoint and
 //     the hash tiles without a token, cacheable by anyone; the entry bundles (the leaves) with a
 //     token of a reader of the unit, or without one when the tenant made them public
 //     (LedgerSettings.public_entry_bundles).
-//   - OriginTilesPattern, /tenants/{t}/units/{u}/: the same, at the path of the log's origin
-//     line "{host}/tenants/{t}/units/{u}", so that the origin is the log's URL prefix
+//   - OriginTilesPattern, /tenants/{tenant}/units/{unit}/: the same, at the path of the log's origin
+//     line "{host}/tenants/{tenant}/units/{unit}", so that the origin is the log's URL prefix
 //     (tlog-tiles: "https://" + origin + "/") when PIPA_LEDGER_ORIGIN names a host that reaches
 //     this gateway.
-//   - TilesPattern, /v1/tenants/{t}/units/{u}/ledger/tiles/: everything, with a token only.
+//   - TilesPattern, /v1/tenants/{tenant}/units/{unit}/ledger/tiles/: everything, with a token only.
 const (
-	PublicTilesPattern = "GET /v1/public/tenants/{t}/units/{u}/ledger/tiles/{path...}"
-	OriginTilesPattern = "GET /tenants/{t}/units/{u}/{path...}"
-	TilesPattern       = "GET /v1/tenants/{t}/units/{u}/ledger/tiles/{path...}"
+	PublicTilesPattern = "GET /v1/public/tenants/{tenant}/units/{unit}/ledger/tiles/{path...}"
+	OriginTilesPattern = "GET /tenants/{tenant}/units/{unit}/{path...}"
+	TilesPattern       = "GET /v1/tenants/{tenant}/units/{unit}/ledger/tiles/{path...}"
 )
 
 // PublicTilesPath is the public tlog-tiles prefix of a unit's log on any pipa gateway.
@@ -90,7 +90,7 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, o TilesOptions)
 			writeStatus(w, status.New(codes.InvalidArgument, err.Error()))
 			return
 		}
-		tenant, unit := r.PathValue("t"), r.PathValue("u")
+		tenant, unit := r.PathValue("tenant"), r.PathValue("unit")
 		ctx := r.Context()
 		anonymous := public
 		if public && res.level < 0 {

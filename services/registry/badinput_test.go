@@ -745,7 +745,8 @@ type restError struct {
 }
 
 // Over REST the same refusals keep their field and rule in the JSON body; the HTTP status is
-// grpc-gateway's mapping of the gRPC code (FailedPrecondition is 400 there, Aborted 409).
+// grpc-gateway's mapping of the gRPC code (FailedPrecondition is 400 there, Aborted 409), but for an
+// etag mismatch, HTTP's 412 Precondition Failed.
 func TestBadInputOverREST(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
@@ -782,7 +783,7 @@ func TestBadInputOverREST(t *testing.T) {
 			site + `,"zoneRetentions":[{"zone":"출입구","retentionDays":90}]}`,
 			http.StatusBadRequest, codes.InvalidArgument, "site.zone_retentions[0].reason", "STD-41-2", ""},
 		{"unknown JSON field", http.MethodPost, "/v1/" + libraryUnit + "/sites?siteId=parking", site + `,"audio":true}`,
-			http.StatusBadRequest, codes.InvalidArgument, "", "", ""},
+			http.StatusBadRequest, codes.InvalidArgument, "body", "json", "MALFORMED_BODY"},
 		{"duplicate tenant", http.MethodPost, "/v1/tenants?tenantId=jeongeup", `{"displayName":"정읍시","kind":"TENANT_KIND_LOCAL_GOVERNMENT"}`,
 			http.StatusConflict, codes.AlreadyExists, "", "", "ALREADY_EXISTS"},
 		{"frozen version", http.MethodPatch, "/v1/" + libraryCCTV + "/versions/2?updateMask=title", `{"title":"x"}`,
@@ -790,7 +791,7 @@ func TestBadInputOverREST(t *testing.T) {
 		{"officer in use", http.MethodDelete, "/v1/" + libraryUnit + "/officers/song-hyunsook", "",
 			http.StatusBadRequest, codes.FailedPrecondition, "", "", "IN_USE"},
 		{"stale etag", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + registrytest.InDays(30) + `","etag":"stale"}`,
-			http.StatusConflict, codes.Aborted, "", "", "ETAG_MISMATCH"},
+			http.StatusPreconditionFailed, codes.Aborted, "", "", "ETAG_MISMATCH"},
 		{"announce with findings", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + registrytest.InDays(30) + `"}`,
 			http.StatusBadRequest, codes.FailedPrecondition, "sections[review]", "DEC-25-1", "POLICY_INCOMPLETE"},
 		{"malformed date", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"2026-02-30"}`,

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/server"
 )
 
 const (
@@ -25,8 +25,8 @@ const (
 )
 
 // Pages serves the published policies to the public, through the registry's gRPC API so that
-// the gateway needs no database: the HTML pages GET /p/{t}/{u}/{kind} (the version in force)
-// and /p/{t}/{u}/{kind}/versions/{n}, and their JSON twins under /v1/public/ (the same bodies
+// the gateway needs no database: the HTML pages GET /p/{tenant}/{unit}/{kind} (the version in force)
+// and /p/{tenant}/{unit}/{kind}/versions/{number}, and their JSON twins under /v1/public/ (the same bodies
 // grpc-gateway would give, plus caching). Every answer carries the document's ETag and
 // Cache-Control; a matching If-None-Match costs a 304. Answers are shared for pageTTL.
 func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Handler {
@@ -40,8 +40,8 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Han
 		return c == codes.NotFound || c == codes.InvalidArgument
 	})
 	fetch := func(r *http.Request) (published, error) {
-		t, u, kind, n := r.PathValue("t"), r.PathValue("u"), r.PathValue("kind"), int64(0)
-		if v := r.PathValue("n"); v != "" {
+		t, u, kind, n := r.PathValue("tenant"), r.PathValue("unit"), r.PathValue("kind"), int64(0)
+		if v := r.PathValue("number"); v != "" {
 			var err error
 			if n, err = strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
 				return published{}, status.Error(codes.NotFound, "no such version")
@@ -64,7 +64,7 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Han
 			if err != nil {
 				return published{}, err
 			}
-			b, err := protojson.Marshal(p)
+			b, err := server.JSON.Marshal(p)
 			return published{policy: p, html: []byte(p.GetHtml()), json: b}, err
 		})
 	}
@@ -80,7 +80,7 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Han
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(o.withLedgerKey(r.Context(), keys, r.PathValue("t"), r.PathValue("u"), p.html))
+			_, _ = w.Write(o.withLedgerKey(r.Context(), keys, r.PathValue("tenant"), r.PathValue("unit"), p.html))
 		}
 	}
 	data := func(cacheControl string) http.HandlerFunc {
@@ -90,7 +90,7 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Han
 				st := status.Convert(err)
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(httpStatus(st.Code()))
-				b, _ := protojson.Marshal(st.Proto())
+				b, _ := server.JSON.Marshal(st.Proto())
 				_, _ = w.Write(b)
 				return
 			}
@@ -102,10 +102,10 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Han
 		}
 	}
 	// The version in force changes by date; a numbered version only by its period's end.
-	mux.Handle("GET /p/{t}/{u}/{kind}", page("public, max-age=60"))
-	mux.Handle("GET /p/{t}/{u}/{kind}/versions/{n}", page("public, max-age=300"))
-	mux.Handle("GET /v1/public/tenants/{t}/units/{u}/policies/{kind}", data("public, max-age=60"))
-	mux.Handle("GET /v1/public/tenants/{t}/units/{u}/policies/{kind}/versions/{n}", data("public, max-age=300"))
+	mux.Handle(PagePatterns[0], page("public, max-age=60"))
+	mux.Handle(PagePatterns[1], page("public, max-age=300"))
+	mux.Handle(PagePatterns[2], data("public, max-age=60"))
+	mux.Handle(PagePatterns[3], data("public, max-age=300"))
 	return mux
 }
 
@@ -116,8 +116,12 @@ type published struct {
 }
 
 // PagePatterns are the paths Pages serves, for mounting it beside the REST gateway.
-var PagePatterns = []string{"GET /p/", "GET /v1/public/tenants/{t}/units/{u}/policies/{kind}",
-	"GET /v1/public/tenants/{t}/units/{u}/policies/{kind}/versions/{n}"}
+var PagePatterns = []string{
+	"GET /p/{tenant}/{unit}/{kind}",
+	"GET /p/{tenant}/{unit}/{kind}/versions/{number}",
+	"GET /v1/public/tenants/{tenant}/units/{unit}/policies/{kind}",
+	"GET /v1/public/tenants/{tenant}/units/{unit}/policies/{kind}/versions/{number}",
+}
 
 // clientChain is the X-Forwarded-For the registry sees: the hops so far, then this request's peer.
 func clientChain(r *http.Request) string {

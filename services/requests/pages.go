@@ -51,24 +51,24 @@ const (
 
 // Pages serves the public request pages over client:
 //
-//	GET  /p/{t}/{u}/requests/new  the request form (별지 제8호, and 별지 제2호 for CCTV)
-//	POST /p/{t}/{u}/requests      submits it; answers with the receipt, or the form and its errors
-//	GET  /p/requests/status       the status form
-//	POST /p/requests/status       the status of a request, given its receipt number and secret
+//	GET  /p/{tenant}/{unit}/requests/new  the request form (별지 제8호, and 별지 제2호 for CCTV)
+//	POST /p/{tenant}/{unit}/requests      submits it; answers with the receipt, or the form and its errors
+//	GET  /p/requests/status               the status form
+//	POST /p/requests/status               the status of a request, given its receipt number and secret
 //
 // With registry and token (the service credential) the form names the unit and offers its CCTV
 // sites to choose from; without them (a lone gateway holds no credential) it asks for the site's id.
 func Pages(client requestsv1.RequestServiceClient, registry registryv1.RegistryServiceClient, token func() (string, error)) map[string]http.Handler {
 	p := &pages{client: client, registry: registry, token: token}
 	return map[string]http.Handler{
-		"GET /p/{t}/{u}/requests/new": http.HandlerFunc(p.form),
+		"GET /p/{tenant}/{unit}/requests/new": http.HandlerFunc(p.form),
 		// A reload of a re-rendered form lands here.
-		"GET /p/{t}/{u}/requests": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		"GET /p/{tenant}/{unit}/requests": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path+"/new", http.StatusSeeOther)
 		}),
-		"POST /p/{t}/{u}/requests": http.HandlerFunc(p.submit),
-		"GET /p/requests/status":   http.HandlerFunc(p.statusForm),
-		"POST /p/requests/status":  http.HandlerFunc(p.status),
+		"POST /p/{tenant}/{unit}/requests": http.HandlerFunc(p.submit),
+		"GET /p/requests/status":           http.HandlerFunc(p.statusForm),
+		"POST /p/requests/status":          http.HandlerFunc(p.status),
 	}
 }
 
@@ -559,7 +559,7 @@ var noticeLabels = map[requestsv1.NoticeKind]string{
 
 // unitOf is the page's tenant and unit; it answers 404 itself when they cannot be ids.
 func unitOf(w http.ResponseWriter, r *http.Request) (t, u string, ok bool) {
-	t, u = r.PathValue("t"), r.PathValue("u")
+	t, u = r.PathValue("tenant"), r.PathValue("unit")
 	if !validID(t) || !validID(u) {
 		fail(w, status.Error(codes.NotFound, "no such unit"))
 		return "", "", false

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/felixge/httpsnoop"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+)
+
+// ContentSecurityPolicy is what an HTML page may load and who may frame it, for the pages that
+// do not set their own: their styles inline, nothing else, and no framing (clickjacking).
+const ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// methods are those pipa routes use, in the order an Allow header lists them.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+type routeKey struct{}
+
+// routeSlot receives the route a request took, as "METHOD /template", from whichever handler
+// served it (the gateway's middleware or a page's pattern), for telemetry.
+type routeSlot struct{ route string }
+
+type probeKey struct{}
+
+// probe asks the gateway whether it has a route for a request without serving it.
+type probe struct{ matched bool }
+
+type allowKey struct{}
+
+// edge is what every request passes through before routing: the security headers, HEAD served as
+// GET, and the route it took recorded on r for the telemetry around it (otelhttp reads
+// r.Pattern for span names and the http.route attribute).
+func edge(mux *http.ServeMux, gateway http.Handler, next http.Handler) http.Handler {
+	allowed := func(r *http.Request) []string { return allowedMethods(mux, gateway, r) }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w = httpsnoop.Wrap(w, httpsnoop.Hooks{
+			WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+				return func(code int) { htmlPolicy(w.Header()); next(code) }
+			},
+			Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+				return func(b []byte) (int, error) { htmlPolicy(w.Header()); return next(b) }
+			},
+		})
+		slot := &routeSlot{}
+		ctx := context.WithValue(context.WithValue(r.Context(), routeKey{}, slot), allowKey{}, allowed)
+		in := r.WithContext(ctx)
+		if r.Method == http.MethodHead {
+			// net/http drops the body of an answer to HEAD; the handlers answer it as GET.
+			in.Method = http.MethodGet
+		}
+		next.ServeHTTP(w, in)
+		r.Pattern = slot.route
+		if _, route, ok := strings.Cut(slot.route, " "); ok {
+			trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("http.route", route))
+		}
+	})
+}
+
+// htmlPolicy gives an HTML answer the default Content-Security-Policy unless it has its own.
+func htmlPolicy(h http.Header) {
+	if strings.HasPrefix(h.Get("Content-Type"), "text/html") && h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	}
+}
+
+// page serves a hand-written route: its path and query must be UTF-8, and the pattern that
+// served it (the innermost mux's, when h is a mux) names its route.
+func page(pattern string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := pageUTF8(pattern, r); err != nil {
+			writePageError(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+		if slot, ok := r.Context().Value(routeKey{}).(*routeSlot); ok && r.Pattern != "" {
+			slot.route = r.Pattern
+		}
+	})
+}
+
+// pageUTF8 names the wildcard of pattern, or the query parameter, that is not UTF-8.
+func pageUTF8(pattern string, r *http.Request) error {
+	if !utf8.ValidString(r.URL.Path) {
+		for _, seg := range strings.Split(pattern, "/") {
+			if name, ok := strings.CutPrefix(seg, "{"); ok {
+				name = strings.TrimSuffix(strings.TrimSuffix(name, "}"), "...")
+				if !utf8.ValidString(r.PathValue(name)) {
+					return notUTF8(name, "path parameter")
+				}
+			}
+		}
+		return notUTF8("path", "path")
+	}
+	return checkQueryUTF8(r)
+}
+
+// writePageError answers a refused page request as the page would: HTML for the public pages
+// under /p/, google.rpc.Status JSON elsewhere.
+func writePageError(w http.ResponseWriter, r *http.Request, err error) {
+	st := apierr.ToStatus(err)
+	s, _ := status.FromError(st)
+	if strings.HasPrefix(r.URL.Path, "/p/") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "<!doctype html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\"><title>잘못된 주소</title></head>\n"+
+			"<body><main><h1>잘못된 주소입니다.</h1><p>%s</p></main></body></html>\n", html.EscapeString(s.Message()))
+		return
+	}
+	b, _ := JSON.Marshal(s.Proto())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(runtime.HTTPStatusFromCode(s.Code()))
+	_, _ = w.Write(b)
+}
+
+// routingError answers a request the gateway has no route for: 405 with Allow when another
+// method has one here (a page's or the gateway's), else 404.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
+	if _, ok := r.Context().Value(probeKey{}).(*probe); ok {
+		return
+	}
+	var allow []string
+	if allowed, ok := r.Context().Value(allowKey{}).(func(*http.Request) []string); ok && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		allow = allowed(r)
+	}
+	if len(allow) == 0 && code != http.StatusMethodNotAllowed {
+		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, code)
+		return
+	}
+	msg := "method " + r.Method + " is not allowed here"
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		msg += "; allowed: " + strings.Join(allow, ", ")
+	}
+	writeError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed,
+		Err: status.Error(codes.Unimplemented, msg)})
+}
+
+// allowedMethods are the methods with a route for r's path: a page's, or the gateway's, which is
+// asked with a probe that its middleware stops before any handler runs.
+func allowedMethods(mux *http.ServeMux, gateway http.Handler, r *http.Request) []string {
+	var out []string
+	for _, m := range methods {
+		if m == http.MethodHead {
+			continue
+		}
+		p := &probe{}
+		req := r.Clone(context.WithValue(context.WithoutCancel(r.Context()), probeKey{}, p))
+		req.Method, req.Body, req.ContentLength = m, http.NoBody, 0
+		req.Header.Del("X-HTTP-Method-Override")
+		req.Header.Del("Content-Type")
+		if _, pattern := mux.Handler(req); pattern != "" && pattern != "/" {
+			p.matched = true
+		} else {
+			gateway.ServeHTTP(discard{}, req)
+		}
+		if p.matched {
+			out = append(out, m)
+			if m == http.MethodGet {
+				out = append(out, http.MethodHead)
+			}
+		}
+	}
+	return out
+}
+
+// probed stops a probe as soon as the gateway has matched its route.
+func probed(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if p, ok := r.Context().Value(probeKey{}).(*probe); ok {
+			p.matched = true
+			return
+		}
+		next(w, r, params)
+	}
+}
+
+// namedRoute records the gateway route a request took as its template.
+func namedRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if slot, ok := r.Context().Value(routeKey{}).(*routeSlot); ok {
+			if p, ok := runtime.HTTPPattern(r.Context()); ok {
+				slot.route = r.Method + " " + RouteTemplate(p.String())
+			}
+		}
+		next(w, r, params)
+	}
+}
+
+// discard is a ResponseWriter for probes, which write nothing.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+)
+
+// NewGatewayMux is the grpc-gateway mux with pipa's JSON conventions: lowerCamelCase names,
+// zeros and empty lists written (JSON), unknown fields refused, a malformed body or a path or
+// query value that is not UTF-8 refused as a 400 that says where, and errors as google.rpc.Status
+// with their details (an etag mismatch as 412 Precondition Failed). Behind Handler it also
+// answers 405 with Allow, serves HEAD wherever GET is served, and names each request's route for
+// telemetry.
+func NewGatewayMux() *runtime.ServeMux {
+	var mux *runtime.ServeMux
+	mux = runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: newJSONCodec()}),
+		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+			switch strings.ToLower(h) {
+			case "x-request-id", "if-match":
+				return strings.ToLower(h), true
+			}
+			return runtime.DefaultHeaderMatcher(h)
+		}),
+		runtime.WithErrorHandler(writeError),
+		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithMiddlewares(probed, namedRoute, func(next runtime.HandlerFunc) runtime.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+				if err := checkUTF8(params, r); err != nil {
+					_, out := runtime.MarshalerForRequest(mux, r)
+					writeError(r.Context(), mux, out, w, r, apierr.ToStatus(err))
+					return
+				}
+				if r.Body != nil && r.Body != http.NoBody {
+					r.Body = &bodySlot{ReadCloser: r.Body}
+				}
+				next(w, r, params)
+			}
+		}),
+	)
+	return mux
+}
+
+// writeError is the gateway's error handler: a body the decoder could not read answers with the
+// decoder's own error (the generated code keeps only its text), an etag mismatch is 412, and an
+// Unauthenticated answer carries an RFC 6750 challenge.
+func writeError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if slot, ok := r.Body.(*bodySlot); ok && slot.err != nil && status.Code(err) == codes.InvalidArgument {
+		err = apierr.ToStatus(slot.err)
+	}
+	st := status.Convert(err)
+	switch {
+	case reasonOf(st) == "ETAG_MISMATCH":
+		// AIP-154 says Aborted over gRPC; over HTTP a stale etag is RFC 9110's failed precondition.
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusPreconditionFailed, Err: err}
+	case st.Code() == codes.Unauthenticated:
+		w = challenge{w, st.Message()}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// challenge replaces the gateway's WWW-Authenticate (the bare message) with an RFC 6750 one.
+type challenge struct {
+	http.ResponseWriter
+	message string
+}
+
+func (c challenge) WriteHeader(code int) {
+	c.Header().Set("WWW-Authenticate", `Bearer realm="pipa", error="invalid_token", error_description="`+
+		strings.ReplaceAll(c.message, `"`, `'`)+`"`)
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// checkUTF8 refuses a path parameter, query parameter name or query value that is not UTF-8,
+// which no proto string can hold, naming it.
+func checkUTF8(params map[string]string, r *http.Request) error {
+	for name, v := range params {
+		if !utf8.ValidString(v) {
+			return notUTF8(name, "path parameter")
+		}
+	}
+	return checkQueryUTF8(r)
+}
+
+func checkQueryUTF8(r *http.Request) error {
+	for name, vs := range r.URL.Query() {
+		if !utf8.ValidString(name) {
+			return notUTF8(strings.ToValidUTF8(name, "\uFFFD"), "query parameter name")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return notUTF8(name, "query parameter")
+			}
+		}
+	}
+	return nil
+}
+
+func notUTF8(name, what string) error {
+	return apierr.Invalid(apierr.Violation{Field: name, Rule: "utf8",
+		Description: "the " + what + " " + name + " is not valid UTF-8 (percent-encode the UTF-8 bytes of the text)"})
+}
