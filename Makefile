@@ -23,26 +23,32 @@ $(BIN)/.stamp: deploy/tools/go.mod deploy/tools/go.sum Makefile
 
 tools: $(BIN)/.stamp
 
-## generate: regenerate pkg/gen from proto/ (messages, gRPC, REST gateway, OpenAPI).
+## generate: regenerate pkg/gen from proto/ (messages, gRPC, REST gateway, OpenAPI: protoc-gen-openapiv2's
+## documents completed by services/pipa/internal/apidoc into the ones pipa serves), and the client the
+## contract tests generate from them (services/pipa/internal/apiclient, oapi-codegen).
 generate: tools
-	rm -rf pkg/gen/pipa; rm -f pkg/gen/openapi/*.json
+	rm -rf pkg/gen/pipa
 	$(BIN)/buf generate
+	swagger=$$(mktemp -d); trap 'rm -rf $$swagger' EXIT; \
 	for svc in $(SERVICES); do \
 	  cfg=proto/pipa/$$svc/v1/$$svc.http.yaml; \
 	  $(BIN)/buf generate --path proto/pipa/$$svc --template "{\"version\":\"v2\",\"plugins\":[\
 	{\"local\":\"$(BIN)/protoc-gen-grpc-gateway\",\"out\":\"pkg/gen\",\"opt\":[\"paths=source_relative\",\"grpc_api_configuration=$$cfg\"]},\
-	{\"local\":\"$(BIN)/protoc-gen-openapiv2\",\"out\":\"pkg/gen/openapi\",\"opt\":[\"grpc_api_configuration=$$cfg\",\"allow_merge=true\",\"merge_file_name=$$svc\",\"json_names_for_fields=true\",\"expand_slashed_path_patterns=true\"]}]}"; \
-	done
+	{\"local\":\"$(BIN)/protoc-gen-openapiv2\",\"out\":\"$$swagger\",\"opt\":[\"grpc_api_configuration=$$cfg\",\"allow_merge=true\",\"merge_file_name=$$svc\",\"json_names_for_fields=true\",\"expand_slashed_path_patterns=true\"]}]}"; \
+	done; \
+	cd services/pipa && go run ./internal/apidoc/gen -protoc $$swagger -out $(CURDIR)/pkg/gen/openapi
+	cd services/pipa/internal/apiclient && go tool oapi-codegen -config oapi-codegen.yaml $(CURDIR)/pkg/gen/openapi/pipa.v3.json
 
 ## lint: buf lint and go vet over every module.
 lint: tools
 	$(BIN)/buf lint
 	for m in $(MODULES); do (cd $$m && go vet ./...); done
 
-## check-generated: fail when pkg/gen is not what `make generate` produces.
+## check-generated: fail when pkg/gen or the generated client is not what `make generate` produces.
+GENERATED := pkg/gen services/pipa/internal/apiclient
 check-generated: generate
-	@git diff --exit-code --stat -- pkg/gen || { echo "generated code is stale: run make generate and commit"; exit 1; }
-	@test -z "$$(git ls-files --others --exclude-standard -- pkg/gen)" || { git ls-files --others --exclude-standard -- pkg/gen; echo "generated code is not committed: run make generate and commit"; exit 1; }
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- $(GENERATED))" || { git ls-files --others --exclude-standard -- $(GENERATED); echo "generated code is not committed: run make generate and commit"; exit 1; }
 
 ## manifests: build both Kubernetes overlays of deploy/k8s to stdout, failing on any error.
 manifests: tools

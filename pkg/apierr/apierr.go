@@ -137,6 +137,17 @@ func Denied(message string) *Error {
 	return &Error{Code: codes.PermissionDenied, Reason: "PERMISSION_DENIED", Message: message}
 }
 
+// Unauthenticated says the caller presented no usable token; reason says why (TOKEN_MISSING,
+// TOKEN_MALFORMED, TOKEN_EXPIRED, TOKEN_INVALID).
+func Unauthenticated(reason, message string) *Error {
+	return &Error{Code: codes.Unauthenticated, Reason: reason, Message: message}
+}
+
+// RateLimited says a public endpoint's per-client limit is reached: retry later.
+func RateLimited(message string) *Error {
+	return &Error{Code: codes.ResourceExhausted, Reason: "RATE_LIMITED", Message: message}
+}
+
 // DataLoss says stored data failed an integrity check, so it is not served.
 func DataLoss(reason, message string) *Error {
 	return &Error{Code: codes.DataLoss, Reason: reason, Message: message}

@@ -24,7 +24,7 @@ func TestCachedVerifier(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	inner := &countingVerifier{Verifier: NewDevVerifier(key.Public().(ed25519.PublicKey))}
-	v := Cached(inner, 16)
+	v := Cached(inner, 16, nil)
 	tok, err := Mint(key, Principal{Subject: "a", Grants: []Grant{{Role: RoleAuditor, Scope: "tenants/x"}}}, time.Hour)
 	require.NoError(t, err)
 

@@ -103,7 +103,11 @@ func (v *devVerifier) Verify(_ context.Context, raw string) (*Principal, error) 
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	p, err := newPrincipal(c.Subject, c.Name, c.Roles)
+	grants, err := DefaultClaims.Grants(map[string]json.RawMessage{DefaultRolesClaim: c.Roles})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	p, err := newPrincipal(c.Subject, c.Name, grants)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -151,6 +155,9 @@ func LoadOrCreateDevKey(path string) (ed25519.PrivateKey, error) {
 	}
 	return key, nil
 }
+
+// LoadDevKey reads the Ed25519 development key at path, which must exist.
+func LoadDevKey(path string) (ed25519.PrivateKey, error) { return readDevKey(path) }
 
 func readDevKey(path string) (ed25519.PrivateKey, error) {
 	data, err := os.ReadFile(path)

@@ -103,7 +103,7 @@ func TestDevVerifierRejects(t *testing.T) {
 		"issued later":    func(c *claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) },
 		"unknown role":    func(c *claims) { c.Roles = []byte(`[{"role":"superuser","scope":"*"}]`) },
 		"malformed scope": func(c *claims) { c.Roles = []byte(`[{"role":"cpo","scope":"tenant/iksan"}]`) },
-		"roles not array": func(c *claims) { c.Roles = []byte(`"cpo"`) },
+		"roles a number":  func(c *claims) { c.Roles = []byte(`7`) },
 		"no subject":      func(c *claims) { c.Subject = "" },
 	} {
 		t.Run(name, func(t *testing.T) {

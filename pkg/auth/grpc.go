@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
 )
 
 // UnaryServerInterceptor authenticates every call and puts its Principal in the context.
@@ -53,21 +53,21 @@ func authenticate(ctx context.Context, v Verifier, public bool) (context.Context
 		if public {
 			return ctx, nil
 		}
-		return nil, status.Error(codes.Unauthenticated, "missing bearer token")
+		return nil, apierr.Unauthenticated("TOKEN_MISSING", "missing bearer token")
 	case len(values) > 1:
-		return nil, status.Error(codes.Unauthenticated, "more than one authorization header")
+		return nil, apierr.Unauthenticated("TOKEN_MALFORMED", "more than one authorization header")
 	}
 	// RFC 6750 §2.1; the scheme name is case-insensitive (RFC 9110 §11.1).
 	scheme, raw, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(raw) == "" {
-		return nil, status.Error(codes.Unauthenticated, `authorization must be "Bearer <token>"`)
+		return nil, apierr.Unauthenticated("TOKEN_MALFORMED", `authorization must be "Bearer <token>"`)
 	}
 	p, err := v.Verify(ctx, strings.TrimSpace(raw))
 	if errors.Is(err, ErrTokenExpired) {
-		return nil, status.Error(codes.Unauthenticated, "bearer token expired")
+		return nil, apierr.Unauthenticated("TOKEN_EXPIRED", "bearer token expired")
 	}
 	if err != nil {
-		return nil, status.Error(codes.Unauthenticated, "invalid bearer token")
+		return nil, apierr.Unauthenticated("TOKEN_INVALID", "invalid bearer token")
 	}
 	return NewContext(ctx, p), nil
 }

@@ -13,34 +13,48 @@ import (
 // DefaultRolesClaim is the claim that carries a token's grants unless configured otherwise.
 const DefaultRolesClaim = "pipa_roles"
 
-type oidcVerifier struct {
-	verifier   *oidc.IDTokenVerifier
-	rolesClaim string
+// OIDCOptions configure NewOIDCVerifier.
+type OIDCOptions struct {
+	// Issuer is the OpenID Provider's issuer URL, whose discovery document names its JWKS.
+	Issuer string
+	// Audience is the aud a token must hold (the client id pipa is registered under).
+	Audience string
+	// Claims say where the token's roles are and what they grant; DefaultClaims when empty.
+	Claims Claims
+	// Now is the clock tokens expire by; nil is time.Now.
+	Now func() time.Time
 }
 
-// NewOIDCVerifier discovers issuerURL's OpenID configuration and returns a verifier for tokens it
-// signs for audience. rolesClaim names the claim holding the grants, a JSON array of
-// {"role": ..., "scope": ...} objects (DefaultRolesClaim if empty); the identity provider is
-// configured to emit it. Signing keys are fetched from the issuer's JWKS and refreshed when a
-// token names a key not yet seen.
-func NewOIDCVerifier(ctx context.Context, issuerURL, audience, rolesClaim string) (Verifier, error) {
-	if audience == "" {
+type oidcVerifier struct {
+	verifier *oidc.IDTokenVerifier
+	claims   Claims
+}
+
+// NewOIDCVerifier discovers o.Issuer's OpenID configuration and returns a verifier for the JWTs
+// it signs for o.Audience. Signing keys come from the provider's JWKS, fetched again when a token
+// names a key not yet seen, so a provider that rotates its keys needs no restart here.
+func NewOIDCVerifier(ctx context.Context, o OIDCOptions) (Verifier, error) {
+	if o.Audience == "" {
 		return nil, errors.New("auth: OIDC audience is required")
 	}
-	if rolesClaim == "" {
-		rolesClaim = DefaultRolesClaim
+	if len(o.Claims.Paths) == 0 {
+		o.Claims.Paths = DefaultClaims.Paths
 	}
-	provider, err := oidc.NewProvider(ctx, issuerURL)
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	provider, err := oidc.NewProvider(ctx, o.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("auth: OIDC discovery for %s: %w", issuerURL, err)
+		return nil, fmt.Errorf("auth: OIDC discovery for %s: %w", o.Issuer, err)
 	}
 	return &oidcVerifier{
 		verifier: provider.Verifier(&oidc.Config{
-			ClientID: audience,
+			ClientID: o.Audience,
 			// go-oidc allows no skew on exp; checking against a clock set back by the leeway does.
-			Now: func() time.Time { return time.Now().Add(-leeway) },
+			Now: func() time.Time { return now().Add(-leeway) },
 		}),
-		rolesClaim: rolesClaim,
+		claims: o.Claims,
 	}, nil
 }
 
@@ -62,7 +76,11 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 			return nil, fmt.Errorf("auth: name claim: %w", err)
 		}
 	}
-	p, err := newPrincipal(tok.Subject, name, claims[v.rolesClaim])
+	grants, err := v.claims.Grants(claims)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	p, err := newPrincipal(tok.Subject, name, grants)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

@@ -16,8 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// issuer is a real OIDC issuer on a loopback HTTP server: a discovery document and a JWKS with
-// one RSA key. Tokens are minted with golang-jwt, as an identity provider would.
+// issuer is an OIDC issuer on a loopback HTTP server, a discovery document and a JWKS with one
+// RSA key, that signs whatever claims a test asks for with golang-jwt: the tokens a real provider
+// would never issue (another audience, another issuer, malformed grants), which pipa must refuse.
+// services/pipa's TestOpenIDProvider runs a certified provider (zitadel/oidc's op) for the rest.
 type issuer struct {
 	srv *httptest.Server
 	key *rsa.PrivateKey
@@ -72,7 +74,7 @@ const rolesClaim = "https://pipa.go.kr/roles"
 func TestOIDCVerifier(t *testing.T) {
 	iss := newIssuer(t)
 	ctx := context.Background()
-	v, err := NewOIDCVerifier(ctx, iss.srv.URL, "pipa-api", rolesClaim)
+	v, err := NewOIDCVerifier(ctx, OIDCOptions{Issuer: iss.srv.URL, Audience: "pipa-api", Claims: Claims{Paths: []string{rolesClaim}}})
 	require.NoError(t, err)
 
 	now := time.Now()
@@ -141,8 +143,8 @@ func TestOIDCVerifier(t *testing.T) {
 
 func TestNewOIDCVerifierErrors(t *testing.T) {
 	iss := newIssuer(t)
-	_, err := NewOIDCVerifier(context.Background(), iss.srv.URL, "", "")
+	_, err := NewOIDCVerifier(context.Background(), OIDCOptions{Issuer: iss.srv.URL})
 	require.ErrorContains(t, err, "audience")
-	_, err = NewOIDCVerifier(context.Background(), iss.srv.URL+"/other", "pipa", "")
+	_, err = NewOIDCVerifier(context.Background(), OIDCOptions{Issuer: iss.srv.URL + "/other", Audience: "pipa"})
 	require.ErrorContains(t, err, "discovery")
 }

@@ -1,9 +1,7 @@
 package auth
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -154,17 +152,9 @@ func (p *Principal) validate() error {
 }
 
 // newPrincipal builds a principal from verified claims, rejecting it whole if any grant is bad.
-// rawGrants is the roles claim: absent (nil) or null means no grants, so the caller is
-// authenticated but may do nothing that needs a role.
-func newPrincipal(subject, name string, rawGrants json.RawMessage) (*Principal, error) {
-	p := &Principal{Subject: subject, Name: name}
-	if len(rawGrants) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(rawGrants))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p.Grants); err != nil {
-			return nil, fmt.Errorf("roles claim: %w", err)
-		}
-	}
+// No grants means the caller is authenticated but may do nothing that needs a role.
+func newPrincipal(subject, name string, grants []Grant) (*Principal, error) {
+	p := &Principal{Subject: subject, Name: name, Grants: grants}
 	if err := p.validate(); err != nil {
 		return nil, err
 	}

@@ -82,21 +82,21 @@ func TestContext(t *testing.T) {
 
 func TestNewPrincipalRejectsMalformedClaims(t *testing.T) {
 	for name, roles := range map[string]string{
-		"unknown role":          `[{"role":"admin","scope":"*"}]`,
-		"missing role":          `[{"scope":"*"}]`,
-		"missing scope":         `[{"role":"cpo"}]`,
-		"empty tenant":          `[{"role":"cpo","scope":"tenants/"}]`,
-		"tenant wildcard":       `[{"role":"cpo","scope":"tenants/*"}]`,
-		"nested unit path":      `[{"role":"cpo","scope":"tenants/iksan/units/a/units/b"}]`,
-		"trailing slash":        `[{"role":"cpo","scope":"tenants/iksan/"}]`,
-		"wrong collection":      `[{"role":"cpo","scope":"tenants/iksan/sites/x"}]`,
-		"upper-case id":         `[{"role":"cpo","scope":"tenants/Iksan"}]`,
-		"unknown field":         `[{"role":"cpo","scope":"*","until":"2030"}]`,
-		"not an array":          `{"role":"cpo","scope":"*"}`,
-		"string instead of obj": `["cpo"]`,
+		"unknown role":     `[{"role":"admin","scope":"*"}]`,
+		"missing role":     `[{"scope":"*"}]`,
+		"missing scope":    `[{"role":"cpo"}]`,
+		"empty tenant":     `[{"role":"cpo","scope":"tenants/"}]`,
+		"tenant wildcard":  `[{"role":"cpo","scope":"tenants/*"}]`,
+		"nested unit path": `[{"role":"cpo","scope":"tenants/iksan/units/a/units/b"}]`,
+		"trailing slash":   `[{"role":"cpo","scope":"tenants/iksan/"}]`,
+		"wrong collection": `[{"role":"cpo","scope":"tenants/iksan/sites/x"}]`,
+		"upper-case id":    `[{"role":"cpo","scope":"tenants/Iksan"}]`,
+		"unknown field":    `[{"role":"cpo","scope":"*","until":"2030"}]`,
+		"not an array":     `{"role":"cpo","scope":"*"}`,
+		"a number":         `7`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := newPrincipal("u1", "", json.RawMessage(roles))
+			_, err := principalFrom("u1", "", json.RawMessage(roles))
 			require.Error(t, err)
 		})
 	}
@@ -108,7 +108,16 @@ func TestNewPrincipalRejectsMalformedClaims(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, p.Grants, "a token without roles authenticates but grants nothing")
 
-	p, err = newPrincipal("u1", "", json.RawMessage(`[{"role":"tenant_admin","scope":"tenants/iksan"},{"role":"handler","scope":"tenants/iksan/units/civil-safety"}]`))
+	p, err = principalFrom("u1", "", json.RawMessage(`[{"role":"tenant_admin","scope":"tenants/iksan"},{"role":"handler","scope":"tenants/iksan/units/civil-safety"}]`))
 	require.NoError(t, err)
 	require.Equal(t, []Grant{{RoleTenantAdmin, "tenants/iksan"}, {RoleHandler, "tenants/iksan/units/civil-safety"}}, p.Grants)
+}
+
+// principalFrom is the principal of a token whose pipa_roles claim is roles.
+func principalFrom(subject, name string, roles json.RawMessage) (*Principal, error) {
+	grants, err := DefaultClaims.Grants(map[string]json.RawMessage{DefaultRolesClaim: roles})
+	if err != nil {
+		return nil, err
+	}
+	return newPrincipal(subject, name, grants)
 }

@@ -13,6 +13,7 @@ package modules
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -57,6 +58,9 @@ type Module struct {
 	Gateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
 	// Pages are its hand-written HTTP handlers by pattern, over the same connection; nil for none.
 	Pages func(conn *grpc.ClientConn, d Deps) map[string]http.Handler
+	// OpenAPI documents Pages: a Swagger 2.0 fragment in YAML (paths, and definitions if any) that
+	// `make generate` merges with the REST mapping's into the served OpenAPI documents.
+	OpenAPI []byte
 }
 
 // Deps is what a module gets from its process.
@@ -176,3 +180,9 @@ func Graph(ms []Module) string {
 	}
 	return b.String()
 }
+
+// EdgeOpenAPI documents the routes every pipa HTTP listener serves besides the services' (/healthz,
+// the OpenAPI documents), as Module.OpenAPI does a service's pages.
+//
+//go:embed openapi.yaml
+var EdgeOpenAPI []byte

@@ -2,10 +2,8 @@ package modules
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,8 +39,9 @@ import (
 // the settings it serves with.
 type Config struct {
 	// GRPC serves the modules run here; nil when none is. HTTP serves the REST edge or the
-	// modules' own mappings, the pages, /metrics and /healthz.
-	GRPC, HTTP net.Listener
+	// modules' own mappings, the pages and /healthz; /metrics too unless Metrics, a listener of
+	// its own, is set.
+	GRPC, HTTP, Metrics net.Listener
 	// Addrs are the services' configured gRPC addresses by module name.
 	Addrs map[string]string
 	// DatabaseURL is the PostgreSQL of the modules run here.
@@ -133,14 +132,23 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 	if len(run) == 0 { // a lone gateway is healthy when the services behind it are
 		healthy = p.behind(ctx, mounted)
 	}
+	metrics := tel.Metrics
+	if c.Metrics != nil {
+		// Per-tenant figures are for the operators' Prometheus, not for the public listener.
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", tel.Metrics)
+		listeners = append(listeners, server.Listener{Name: "metrics", Lis: c.Metrics,
+			HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}})
+		metrics = nil
+	}
 	handler := server.Handler(server.HTTPOptions{
-		Gateway: h.mux, Pages: h.pages, Metrics: tel.Metrics, Health: healthy,
+		Gateway: h.mux, Pages: h.pages, Metrics: metrics, Health: healthy,
 		Origins: c.Origins, PublicLimiter: c.HTTPLimiter, Tracer: tel.Tracer,
 	}, cors.Handler)
 	listeners = append(listeners, server.Listener{Name: "http", Lis: c.HTTP,
 		HTTP: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}})
 
-	slog.Info("pipa serving", "target", target, "http", c.HTTP.Addr().String(), "grpc", addrOf(c.GRPC))
+	slog.Info("pipa serving", "target", target, "http", c.HTTP.Addr().String(), "grpc", addrOf(c.GRPC), "metrics", addrOf(c.Metrics))
 	return server.Serve(serveCtx, 20*time.Second, listeners...)
 }
 
@@ -196,6 +204,10 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		return nil, nil, nil, err
 	}
 	p.undo = append(p.undo, pool.Close)
+	// The pool's connections, acquires and waits as pgxpool_* metrics (the database dashboard).
+	if err := otelpgx.RecordStats(pool); err != nil {
+		return nil, nil, nil, err
+	}
 	if p.c.Migrate {
 		if err := Migrate(ctx, pool, run); err != nil {
 			return nil, nil, nil, err
@@ -317,7 +329,7 @@ type edge struct {
 	pages map[string]http.Handler
 }
 
-// http mounts the REST mappings and pages of mounted, and the merged OpenAPI document.
+// http mounts the REST mappings and pages of mounted, and the OpenAPI documents.
 func (p *process) http(ctx context.Context, mounted []Module, d Deps) (edge, error) {
 	mux := server.NewGatewayMux()
 	pages := map[string]http.Handler{}
@@ -335,14 +347,9 @@ func (p *process) http(ctx context.Context, mounted []Module, d Deps) (edge, err
 			}
 		}
 	}
-	doc, err := openAPI()
-	if err != nil {
-		return edge{}, err
+	for pattern, h := range openAPIRoutes() {
+		pages[pattern] = h
 	}
-	pages["GET /openapi.json"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(doc)
-	})
 	return edge{mux: mux, pages: pages}, nil
 }
 
@@ -413,34 +420,27 @@ func purgeIdempotency(ctx context.Context, pool *pgxpool.Pool, ms []Module) {
 	}
 }
 
-// openAPI merges the services' generated OpenAPI documents into one.
-func openAPI() ([]byte, error) {
-	merged := map[string]any{
-		"swagger": "2.0",
-		"info":    map[string]any{"title": "pipa", "version": "v1"},
-		"paths":   map[string]any{}, "definitions": map[string]any{},
+// openAPIRoutes serve the OpenAPI documents `make generate` wrote (pkg/gen/openapi): every
+// service's at /openapi.json (Swagger 2.0) and /openapi.v3.json (OpenAPI 3.1), and each one's at
+// /openapi/{service}/openapi.json and …/openapi.v3.json.
+func openAPIRoutes() map[string]http.Handler {
+	file := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "public, max-age=300")
+			http.ServeFileFS(w, r, openapi.FS, name)
+		})
 	}
-	files, err := fs.Glob(openapi.FS, "*.swagger.json")
-	if err != nil {
-		return nil, err
+	return map[string]http.Handler{
+		"GET /openapi.json":    file("pipa.json"),
+		"GET /openapi.v3.json": file("pipa.v3.json"),
+		"GET /openapi/{service}/openapi.json": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			file(r.PathValue("service")+".json").ServeHTTP(w, r)
+		}),
+		"GET /openapi/{service}/openapi.v3.json": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			file(r.PathValue("service")+".v3.json").ServeHTTP(w, r)
+		}),
 	}
-	for _, f := range files {
-		b, err := fs.ReadFile(openapi.FS, f)
-		if err != nil {
-			return nil, err
-		}
-		var doc map[string]any
-		if err := json.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		for _, k := range []string{"paths", "definitions"} {
-			m, _ := doc[k].(map[string]any)
-			for path, v := range m {
-				merged[k].(map[string]any)[path] = v
-			}
-		}
-	}
-	return json.Marshal(merged)
 }
 
 func addrOf(l net.Listener) string {

@@ -12,18 +12,20 @@ import (
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
 )
 
-const (
-	// message is the same for HTTP and gRPC; 8 is codes.ResourceExhausted, as the gateway would
-	// render a gRPC error.
-	message  = "rate limit exceeded, retry later"
-	httpBody = `{"code":8,"message":"` + message + `"}`
+// limited is the error of a limited call, the same for HTTP (as the gateway renders a gRPC
+// status) and gRPC.
+var limited = apierr.RateLimited("rate limit exceeded, retry later").GRPCStatus()
 
+var httpBody, _ = protojson.Marshal(limited.Proto())
+
+const (
 	// defaultMaxClients caps the buckets kept: about 100 bytes each, so some 10 MB at most.
 	defaultMaxClients = 100_000
 	// minIdle keeps sweeps of the client table rare even when buckets refill quickly.
@@ -95,7 +97,7 @@ func (l *Limiter) Middleware(match func(*http.Request) bool, next http.Handler) 
 				w.Header().Set("Retry-After", retryAfter(wait))
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusTooManyRequests)
-				_, _ = w.Write([]byte(httpBody))
+				_, _ = w.Write(httpBody)
 				return
 			}
 		}
@@ -118,7 +120,7 @@ func (l *Limiter) UnaryServerInterceptor(match func(fullMethod string) bool) grp
 		wait, ok := l.allow(l.clientAddr(peerAddr, metadata.ValueFromIncomingContext(ctx, "x-forwarded-for")))
 		if !ok {
 			_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", retryAfter(wait)))
-			return nil, status.Error(codes.ResourceExhausted, message)
+			return nil, limited.Err()
 		}
 		return handler(ctx, req)
 	}

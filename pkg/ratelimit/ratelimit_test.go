@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // clock is a hand-moved clock; tests move it rather than wait.
@@ -53,7 +57,8 @@ func TestMiddleware(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, rec.Code)
 	require.Equal(t, "2", rec.Header().Get("Retry-After"))
 	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-	require.JSONEq(t, `{"code":8,"message":"rate limit exceeded, retry later"}`, rec.Body.String())
+	require.JSONEq(t, `{"code":8,"message":"rate limit exceeded, retry later",
+		"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"pipa","reason":"RATE_LIMITED"}]}`, rec.Body.String())
 
 	require.Equal(t, http.StatusOK, do(h, "/public/policies", "198.51.100.8:4000", "").Code, "another client has its own bucket")
 	require.Equal(t, http.StatusOK, do(h, "/v1/tenants", "198.51.100.7:4000", "").Code, "unmatched paths are not limited")
@@ -82,7 +87,14 @@ func TestMiddlewareOverRealHTTP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	require.NotEmpty(t, resp.Header.Get("Retry-After"))
-	require.JSONEq(t, httpBody, string(body))
+	// A google.rpc.Status as the gateway writes one, with its ErrorInfo.
+	var st spb.Status
+	require.NoError(t, protojson.Unmarshal(body, &st))
+	require.Equal(t, int32(codes.ResourceExhausted), st.GetCode())
+	require.Len(t, st.GetDetails(), 1)
+	var info errdetails.ErrorInfo
+	require.NoError(t, st.GetDetails()[0].UnmarshalTo(&info))
+	require.Equal(t, "RATE_LIMITED", info.GetReason())
 }
 
 func TestTrustedProxies(t *testing.T) {

@@ -135,7 +135,11 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		allow = allowed(r)
 	}
 	if len(allow) == 0 && code != http.StatusMethodNotAllowed {
-		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, code)
+		e := &apierr.Error{Code: codes.NotFound, Reason: "NO_ROUTE", Message: "no route for " + strings.ToValidUTF8(r.URL.Path, "\uFFFD")}
+		if code != http.StatusNotFound {
+			e = &apierr.Error{Code: codes.InvalidArgument, Reason: "BAD_PATH", Message: "the path " + strings.ToValidUTF8(r.URL.Path, "\uFFFD") + " is not valid"}
+		}
+		writeError(ctx, mux, m, w, r, e.GRPCStatus().Err())
 		return
 	}
 	msg := "method " + r.Method + " is not allowed here"
@@ -143,8 +147,8 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		msg += "; allowed: " + strings.Join(allow, ", ")
 	}
-	writeError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed,
-		Err: status.Error(codes.Unimplemented, msg)})
+	e := &apierr.Error{Code: codes.Unimplemented, Reason: "METHOD_NOT_ALLOWED", Message: msg}
+	writeError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed, Err: e.GRPCStatus().Err()})
 }
 
 // allowedMethods are the methods with a route for r's path: a page's, or the gateway's, which is

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -57,7 +58,8 @@ func writeError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler,
 	if slot, ok := r.Body.(*bodySlot); ok && slot.err != nil && status.Code(err) == codes.InvalidArgument {
 		err = apierr.ToStatus(slot.err)
 	}
-	st := status.Convert(err)
+	st := withInfo(status.Convert(err))
+	err = st.Err()
 	switch {
 	case reasonOf(st) == "ETAG_MISMATCH":
 		// AIP-154 says Aborted over gRPC; over HTTP a stale etag is RFC 9110's failed precondition.
@@ -79,6 +81,21 @@ func (c challenge) WriteHeader(code int) {
 		strings.ReplaceAll(c.message, `"`, `'`)+`"`)
 	c.ResponseWriter.WriteHeader(code)
 }
+
+// withInfo gives a status without an ErrorInfo (a transport error from a service that is down,
+// say) one whose reason is its code's name, so that every error a client reads has a reason.
+func withInfo(st *status.Status) *status.Status {
+	if st.Code() == codes.OK || reasonOf(st) != "" {
+		return st
+	}
+	reason := strings.ToUpper(camel.ReplaceAllString(st.Code().String(), "${1}_${2}")) // DeadlineExceeded: DEADLINE_EXCEEDED
+	if s, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: apierr.Domain}); err == nil {
+		return s
+	}
+	return st
+}
+
+var camel = regexp.MustCompile(`([a-z])([A-Z])`)
 
 func reasonOf(st *status.Status) string {
 	for _, d := range st.Details() {

@@ -80,7 +80,7 @@ func Start(t testing.TB, ms []modules.Module, opts ...Option) *Stack {
 	keyPath := filepath.Join(dir, "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)
-	verifier := auth.Cached(auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), 10000)
+	verifier := auth.Cached(auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), 10000, nil)
 	gl, hl := Listen(t), Listen(t)
 	c := modules.Config{
 		GRPC: gl, HTTP: hl, DatabaseURL: pool.Config().ConnString(),

@@ -3,6 +3,7 @@ package ledger
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -67,6 +68,7 @@ var Module = modules.Module{
 		return d.Run(jobs.Start, jobs.Stop)
 	},
 	Gateway: ledgerv1.RegisterLedgerServiceHandler,
+	OpenAPI: openAPI,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
 		client := ledgerv1.NewLedgerServiceClient(conn)
 		m := map[string]http.Handler{ExportPattern: Export(client)}
@@ -82,3 +84,8 @@ var Module = modules.Module{
 		return m
 	},
 }
+
+// openAPI documents the hand-written routes (Pages) for the OpenAPI documents.
+//
+//go:embed openapi.yaml
+var openAPI []byte

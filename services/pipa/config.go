@@ -42,18 +42,23 @@ type config struct {
 	oidcIssuer      string
 	oidcAudience    string
 	oidcRoles       string
-	origins         string
-	publicRate      float64
-	publicBurst     int
-	trusted         string
-	migrate         bool
-	accessLog       bool
+	oidcRoleMap     string
+	// metricsAddr serves /metrics apart from the HTTP listener; empty serves it there.
+	metricsAddr string
+	origins     string
+	publicRate  float64
+	publicBurst int
+	trusted     string
+	migrate     bool
+	accessLog   bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
 	retentionClock func() time.Time
 	// spans also receive every span of the process; tests only, no flag.
 	spans sdktrace.SpanProcessor
+	// now is the clock tokens expire by; nil is time.Now. Tests only, no flag.
+	now func() time.Time
 }
 
 func env(name, def string) string {
@@ -84,11 +89,13 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
-func (c *config) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.target, "target", env("PIPA_TARGET", "all"), "what to run: all, registry, requests, ledger, retention or gateway (PIPA_TARGET)")
-	fs.StringVar(&c.databaseURL, "database-url", env("PIPA_DATABASE_URL", os.Getenv("DATABASE_URL")), "PostgreSQL URL (PIPA_DATABASE_URL or DATABASE_URL)")
+// serveFlags are the settings of a process that serves: `pipa serve`, and `pipa dev` with its own
+// defaults.
+func (c *config) serveFlags(fs *flag.FlagSet) {
+	c.databaseFlag(fs)
 	fs.StringVar(&c.grpcAddr, "grpc-addr", env("PIPA_GRPC_ADDR", ":9090"), "gRPC listen address (PIPA_GRPC_ADDR)")
-	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, /metrics (PIPA_HTTP_ADDR)")
+	fs.StringVar(&c.httpAddr, "http-addr", env("PIPA_HTTP_ADDR", ":8080"), "HTTP listen address: REST, public pages, OpenAPI, /healthz (PIPA_HTTP_ADDR)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("PIPA_METRICS_ADDR", ":9464"), "listen address of Prometheus's /metrics, apart from the public HTTP listener; empty serves it on the HTTP listener (PIPA_METRICS_ADDR)")
 	fs.StringVar(&c.registryAddr, "registry-addr", env("PIPA_REGISTRY_ADDR", ""), "registry gRPC address the gateway and the other services call; this process's own when it runs the registry (PIPA_REGISTRY_ADDR)")
 	fs.StringVar(&c.requestsAddr, "requests-addr", env("PIPA_REQUESTS_ADDR", ""), "requests gRPC address the gateway and the retention service call; this process's own when it runs the request service (PIPA_REQUESTS_ADDR)")
 	fs.StringVar(&c.retentionAddr, "retention-addr", env("PIPA_RETENTION_ADDR", ""), "retention gRPC address the gateway and the request service call; this process's own when it runs the retention service (PIPA_RETENTION_ADDR)")
@@ -97,10 +104,11 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.witnesses, "ledger-witnesses", env("PIPA_LEDGER_WITNESSES", ""), "C2SP tlog-witness witnesses that cosign the ledgers' checkpoints: \"{cosignature verifier key} {URL}\", comma-separated (PIPA_LEDGER_WITNESSES)")
 	fs.DurationVar(&c.witnessInterval, "ledger-witness-interval", envDuration("PIPA_LEDGER_WITNESS_INTERVAL", time.Minute), "how often the ledgers' new checkpoints go to the witnesses (PIPA_LEDGER_WITNESS_INTERVAL)")
 	fs.StringVar(&c.dataKey, "dev-data-key", env("PIPA_DEV_DATA_KEY", ""), "development only: a key file, created if missing, that encrypts personal data at rest; production sets PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (PIPA_DEV_DATA_KEY)")
-	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ""), "development only: Ed25519 key file that verifies tokens minted by `pipa token`, when no OIDC issuer is set; `pipa dev` uses "+defaultDevKey+" (PIPA_DEV_KEY)")
-	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OIDC issuer URL whose JWKS verifies tokens in production (PIPA_OIDC_ISSUER)")
-	fs.StringVar(&c.oidcAudience, "oidc-audience", env("PIPA_OIDC_AUDIENCE", "pipa"), "expected token audience (PIPA_OIDC_AUDIENCE)")
-	fs.StringVar(&c.oidcRoles, "oidc-roles-claim", env("PIPA_OIDC_ROLES_CLAIM", auth.DefaultRolesClaim), "claim holding pipa role grants (PIPA_OIDC_ROLES_CLAIM)")
+	c.devKeyFlag(fs, "development only: Ed25519 key file, created if missing, that verifies the tokens pipa token mints, when no OIDC issuer is set (PIPA_DEV_KEY)")
+	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OpenID Provider (issuer URL) whose signing keys verify tokens in production (PIPA_OIDC_ISSUER)")
+	fs.StringVar(&c.oidcAudience, "oidc-audience", env("PIPA_OIDC_AUDIENCE", "pipa"), "the aud tokens must hold: pipa's client id at the provider (PIPA_OIDC_AUDIENCE)")
+	fs.StringVar(&c.oidcRoles, "oidc-roles-claim", env("PIPA_OIDC_ROLES_CLAIM", auth.DefaultRolesClaim), "where tokens carry roles: claim names or dotted paths, comma-separated, e.g. realm_access.roles,groups (PIPA_OIDC_ROLES_CLAIM)")
+	fs.StringVar(&c.oidcRoleMap, "oidc-role-map", env("PIPA_OIDC_ROLE_MAP", ""), "YAML file mapping the provider's roles and groups to pipa roles and scopes (PIPA_OIDC_ROLE_MAP; README, Configuration)")
 	fs.StringVar(&c.origins, "cors-origins", env("PIPA_CORS_ORIGINS", ""), "comma-separated frontend origins allowed by CORS (PIPA_CORS_ORIGINS)")
 	fs.Float64Var(&c.publicRate, "public-rate", envFloat("PIPA_PUBLIC_RATE", 20), "requests per second per client on public endpoints; 0 disables (PIPA_PUBLIC_RATE)")
 	fs.IntVar(&c.publicBurst, "public-burst", int(envFloat("PIPA_PUBLIC_BURST", 40)), "burst on public endpoints (PIPA_PUBLIC_BURST)")
@@ -108,6 +116,14 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.accessLog, "access-log", envBool("PIPA_ACCESS_LOG", true), "record reads of personal data as ACCESS entries of the units' ledgers, S-2-3 (PIPA_ACCESS_LOG)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
 	fs.StringVar(&c.serviceTokenFile, "service-token-file", env("PIPA_SERVICE_TOKEN_FILE", ""), "file holding a bearer token from the OIDC issuer with the service role on \"*\", re-read as it rotates; the access log appends with it (PIPA_SERVICE_TOKEN_FILE)")
+}
+
+func (c *config) databaseFlag(fs *flag.FlagSet) {
+	fs.StringVar(&c.databaseURL, "database-url", env("PIPA_DATABASE_URL", os.Getenv("DATABASE_URL")), "PostgreSQL URL (PIPA_DATABASE_URL or DATABASE_URL)")
+}
+
+func (c *config) devKeyFlag(fs *flag.FlagSet, usage string) {
+	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ""), usage)
 }
 
 func (c *config) originList() []string {
@@ -175,34 +191,30 @@ func (c *config) dataBox() (*seal.Box, error) {
 	}
 	b, err := seal.FromEnv()
 	if errors.Is(err, seal.ErrNoKey) {
-		return nil, errors.New("no data key: set PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (id:base64 of 32 bytes), or PIPA_DEV_DATA_KEY=" + defaultDevDataKey + " for development")
+		return nil, errors.New("no data key: set PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (id:base64 of 32 bytes), or PIPA_DEV_DATA_KEY=.data/data-key for development")
 	}
 	return b, err
 }
 
-// defaultDevDataKey is where `make run` keeps the development data key.
-const defaultDevDataKey = ".data/data-key"
-
-// defaultDevKey is where `make run`, `pipa token` and `pipa import` keep the development key.
+// defaultDevKey is where `make run` keeps the development key, in the repository's .data.
 const defaultDevKey = ".data/dev-key.pem"
-
-// devKeyPath is the development key of the commands that mint tokens.
-func (c *config) devKeyPath() string {
-	if c.devKey == "" {
-		return defaultDevKey
-	}
-	return c.devKey
-}
 
 // verifier is OIDC when an issuer is configured, else the development key — which must be
 // asked for (PIPA_DEV_KEY), so that a production server never accepts locally minted tokens.
 func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
 	if c.oidcIssuer != "" {
-		v, err := auth.NewOIDCVerifier(ctx, c.oidcIssuer, c.oidcAudience, c.oidcRoles)
+		claims := auth.Claims{Paths: auth.ParseClaimPaths(c.oidcRoles)}
+		if c.oidcRoleMap != "" {
+			var err error
+			if claims, err = auth.LoadRoleMap(c.oidcRoleMap, claims); err != nil {
+				return nil, fmt.Errorf("PIPA_OIDC_ROLE_MAP: %w", err)
+			}
+		}
+		v, err := auth.NewOIDCVerifier(ctx, auth.OIDCOptions{Issuer: c.oidcIssuer, Audience: c.oidcAudience, Claims: claims, Now: c.now})
 		if err != nil {
 			return nil, err
 		}
-		return auth.Cached(v, 10000), nil
+		return auth.Cached(v, 10000, c.now), nil
 	}
 	if c.devKey == "" {
 		return nil, errors.New("no token verifier: set PIPA_OIDC_ISSUER (production), or PIPA_DEV_KEY=" + defaultDevKey + " for development")
@@ -211,7 +223,7 @@ func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return auth.Cached(auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), 10000), nil
+	return auth.Cached(auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), 10000, c.now), nil
 }
 
 // modules is the process configuration c gives pkg/modules, serving on ls.
@@ -229,7 +241,7 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		return modules.Config{}, err
 	}
 	return modules.Config{
-		GRPC: ls.grpc, HTTP: ls.http,
+		GRPC: ls.grpc, HTTP: ls.http, Metrics: ls.metrics,
 		Addrs: map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr, "requests": c.requestsAddr,
 			"retention": c.retentionAddr},
 		DatabaseURL: c.databaseURL, Migrate: c.migrate,

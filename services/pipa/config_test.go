@@ -14,7 +14,7 @@ func TestLedgerOriginSetting(t *testing.T) {
 	t.Setenv("PIPA_LEDGER_ORIGIN", host)
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c.flags(fs)
+	c.serveFlags(fs)
 	require.NoError(t, fs.Parse(nil))
 	require.Equal(t, host, c.ledgerOrigin)
 	mc, err := c.modules(&listeners{})

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
+	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -13,47 +14,64 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
 
-// devCmd is `make run`: serve everything, load the demo tenants of deploy/examples through the
-// API, and print where to look and a token to look with.
-func devCmd(ctx context.Context, args []string) error {
+// devCmd is `make run`: serve everything on loopback, load the demo tenants of deploy/examples
+// through the API, and print where to look and a token to look with.
+func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	c.flags(fs)
+	c.serveFlags(fs)
 	examples := fs.String("examples", "deploy/examples", "directory of tenant YAML files to load")
-	if err := fs.Parse(args); err != nil {
+	// Development listens on this machine only, unless told otherwise.
+	for name, setting := range map[string]string{"grpc-addr": "PIPA_GRPC_ADDR", "http-addr": "PIPA_HTTP_ADDR", "metrics-addr": "PIPA_METRICS_ADDR"} {
+		if _, set := os.LookupEnv(setting); !set {
+			f := fs.Lookup(name)
+			f.DefValue = "127.0.0.1" + f.DefValue
+			_ = f.Value.Set(f.DefValue)
+		}
+	}
+	if err := parse(fs, "dev [flags]\n\nMigrates, serves every service and the gateway on loopback with development keys in .data,\nloads the tenants of -examples and prints the URLs and an admin token (make run).", args, stdout, stderr); err != nil {
 		return err
 	}
 	if c.databaseURL == "" {
 		return errors.New("no database: run `make run`, which provisions one under .data/, or set DATABASE_URL")
 	}
-	c.target, c.devKey = "all", c.devKeyPath()
+	dir, _, _, err := devData()
+	if err != nil {
+		return err
+	}
+	c.target = "all"
+	if c.devKey == "" {
+		c.devKey = filepath.Join(dir, devKeyFile)
+	}
 	if c.dataKey == "" {
-		c.dataKey = defaultDevDataKey
+		c.dataKey = filepath.Join(dir, dataKeyFile)
 	}
-	gl, err := net.Listen("tcp", c.grpcAddr)
-	if err != nil {
+	ls := &listeners{}
+	if err := ls.listen(&c, true); err != nil {
 		return err
 	}
-	hl, err := net.Listen("tcp", c.httpAddr)
-	if err != nil {
-		return err
-	}
+	gl, hl := ls.grpc, ls.http
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, &c, &listeners{grpc: gl, http: hl}) }()
+	go func() { done <- serve(ctx, &c, ls) }()
 
 	addr := modules.Dialable(gl.Addr())
 	if err := waitServing(ctx, addr, done); err != nil {
 		return err
 	}
-	token, err := adminToken(c.devKey, 12*time.Hour)
+	key, err := auth.LoadDevKey(c.devKey) // made by serve
+	if err != nil {
+		return err
+	}
+	token, err := adminToken(key, 12*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -76,21 +94,25 @@ func devCmd(ctx context.Context, args []string) error {
 	conn.Close()
 
 	web := "http://" + modules.Dialable(hl.Addr())
-	fmt.Printf(`
+	metrics := web + "/metrics"
+	if ls.metrics != nil {
+		metrics = "http://" + modules.Dialable(ls.metrics.Addr()) + "/metrics"
+	}
+	fmt.Fprintf(stdout, `
 pipa is running (monolithic mode), with %d demo tenants from %s.
 
   REST API     %s/v1/tenants
-  OpenAPI      %s/openapi.json
+  OpenAPI      %s/openapi.json (3.1: /openapi.v3.json)
   Public page  %s/p/jeongeup/library/cctv
   gRPC         %s   (reflection on: grpcurl -plaintext %s list)
-  Metrics      %s/metrics
+  Metrics      %s
 
   Admin token (tenant_admin on every tenant, 12 hours; mint more with "pipa token"):
 
 export PIPA_TOKEN=%s
 
 Stop with Ctrl-C.
-`, len(files), *examples, web, web, web, addr, addr, web, token)
+`, len(files), *examples, web, web, web, addr, addr, metrics, token)
 	return <-done
 }
 

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,24 +19,28 @@ import (
 
 // importCmd loads tenant files through the registry's gRPC API, as any client would: the same
 // validation applies, and a re-run skips what already exists.
-func importCmd(ctx context.Context, args []string) error {
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	c.flags(fs)
 	addr := fs.String("addr", env("PIPA_REGISTRY_ADDR", "127.0.0.1:9090"), "registry gRPC address (PIPA_REGISTRY_ADDR)")
-	token := fs.String("token", env("PIPA_TOKEN", ""), "bearer token with tenant_admin on * (default: minted with the dev key)")
-	if err := fs.Parse(args); err != nil {
+	token := fs.String("token", env("PIPA_TOKEN", ""), "bearer token with tenant_admin on * (PIPA_TOKEN; default: minted with the development key)")
+	c.devKeyFlag(fs, "without -token, the development key to mint one with (PIPA_DEV_KEY; default: the .data/"+devKeyFile+" pipa dev made, found from here up)")
+	synopsis := "import [-addr HOST:PORT] [-token T] FILE...\n\nLoads tenants from YAML files (deploy/examples/README.md) through the registry's API."
+	if err := parse(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: pipa import FILE...")
+		fmt.Fprintln(stderr, "usage: pipa "+synopsis)
+		return errUsage
 	}
 	if *token == "" {
-		tok, err := adminToken(c.devKeyPath(), time.Hour)
+		key, err := devSigningKey(c.devKey)
 		if err != nil {
 			return err
 		}
-		*token = tok
+		if *token, err = adminToken(key, time.Hour); err != nil {
+			return err
+		}
 	}
 	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -52,16 +56,13 @@ func importCmd(ctx context.Context, args []string) error {
 		if err := tenantfile.Import(unitauth.WithToken(ctx, *token), cl, f, time.Now()); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		fmt.Fprintf(os.Stderr, "imported %s (%s)\n", f.Tenant.Tenant.GetDisplayName(), path)
+		fmt.Fprintf(stderr, "imported %s (%s)\n", f.Tenant.Tenant.GetDisplayName(), path)
 	}
 	return nil
 }
 
-func adminToken(devKey string, ttl time.Duration) (string, error) {
-	key, err := auth.LoadOrCreateDevKey(devKey)
-	if err != nil {
-		return "", err
-	}
+// adminToken is a development token with tenant_admin on every tenant.
+func adminToken(key ed25519.PrivateKey, ttl time.Duration) (string, error) {
 	return auth.Mint(key, auth.Principal{Subject: "pipa-import",
 		Grants: []auth.Grant{{Role: auth.RoleTenantAdmin, Scope: auth.ScopeAll}}}, ttl)
 }

@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	"github.com/pipa-kr/pipa/services/ledger/verify"
@@ -14,9 +13,15 @@ import (
 // ledgerCmd holds the inspector's commands: `pipa ledger verify` audits a unit's ledger over what
 // pipa serves publicly (its tlog-tiles and verifier key) with nothing but a key it trusts (see
 // package verify).
-func ledgerCmd(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("usage: pipa ledger verify -url URL -log tenants/{t}/units/{u} [-key VKEY] [-state FILE] [-token T] [-witness WKEY]… [-cosigs N] [-full]")
+func ledgerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const synopsis = "ledger verify -url URL -log tenants/{t}/units/{u} [-key VKEY] [-state FILE] [-token T] [-witness WKEY]… [-cosigs N] [-full]"
+	switch {
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		fmt.Fprintln(stdout, "usage: pipa "+synopsis+"\n\nRun \"pipa ledger verify -h\" for its flags.")
+		return errHelp
+	case len(args) == 0 || args[0] != "verify":
+		fmt.Fprintln(stderr, "usage: pipa "+synopsis)
+		return errUsage
 	}
 	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
 	base := fs.String("url", env("PIPA_URL", "http://localhost:8080"), "pipa gateway (PIPA_URL)")
@@ -28,7 +33,7 @@ func ledgerCmd(ctx context.Context, args []string) error {
 	fs.Var(&witnesses, "witness", "a witness's cosignature verifier key the checkpoint may carry (repeatable)")
 	cosigs := fs.Int("cosigs", -1, "how many of the -witness keys must have cosigned the checkpoint (default: all of them)")
 	full := fs.Bool("full", false, "read every entry again, not only those after the tree kept in -state")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parse(fs, synopsis+"\n\nAudits a unit's ledger over what pipa serves publicly (its tlog-tiles and verifier key).", args[1:], stdout, stderr); err != nil {
 		return err
 	}
 	st := &verify.State{}
@@ -54,22 +59,22 @@ func ledgerCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if !rep.OK() {
-		fmt.Printf("FAIL %s: %s\n", *log, rep.Problem)
-		os.Exit(3)
+		fmt.Fprintf(stdout, "FAIL %s: %s\n", *log, rep.Problem)
+		return exitCode(3)
 	}
 	if *state != "" {
 		if err := st.Save(*state); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("OK %s: %d entries in the tree of origin %s (root %s), %d read in %d requests", *log, rep.TreeSize, rep.Origin, rep.Root, rep.Read, c.Requests.Load())
+	fmt.Fprintf(stdout, "OK %s: %d entries in the tree of origin %s (root %s), %d read in %d requests", *log, rep.TreeSize, rep.Origin, rep.Root, rep.Read, c.Requests.Load())
 	if len(rep.Witnesses) > 0 {
-		fmt.Printf(", cosigned by %s", strings.Join(rep.Witnesses, ", "))
+		fmt.Fprintf(stdout, ", cosigned by %s", strings.Join(rep.Witnesses, ", "))
 	}
 	if rep.Unchecked != "" {
-		fmt.Printf("; not checked: %s", rep.Unchecked)
+		fmt.Fprintf(stdout, "; not checked: %s", rep.Unchecked)
 	}
-	fmt.Println()
+	fmt.Fprintln(stdout)
 	return nil
 }
 

@@ -5,32 +5,71 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
-	"github.com/pipa-kr/pipa/services/ledger"
-	"github.com/pipa-kr/pipa/services/registry"
-	"github.com/pipa-kr/pipa/services/requests"
-	"github.com/pipa-kr/pipa/services/retention"
+	"github.com/pipa-kr/pipa/services/pipa/internal/bundle"
 )
 
 // built are the services this binary contains; each declares what it needs (pkg/modules).
-var built = []modules.Module{registry.Module, ledger.Module, requests.Module, retention.Module}
+var built = bundle.Modules
 
-func serveCmd(ctx context.Context, args []string) error {
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&c.target, "target", env("PIPA_TARGET", "all"), "what to run: all, registry, requests, ledger, retention or gateway (PIPA_TARGET)")
+	c.serveFlags(fs)
+	if err := parse(fs, "serve [-target=all|registry|requests|ledger|retention|gateway] [flags]", args, stdout, stderr); err != nil {
 		return err
 	}
 	return serve(ctx, &c, nil)
 }
 
 // listeners lets tests bind loopback ports themselves; nil binds the configured addresses.
-type listeners struct{ grpc, http net.Listener }
+type listeners struct{ grpc, http, metrics net.Listener }
+
+// listen binds c's listeners that are not bound yet: gRPC when target runs a service, HTTP, and
+// /metrics when it has an address of its own. An address it cannot bind is an error naming the
+// listener and its setting.
+func (ls *listeners) listen(c *config, services bool) error {
+	bind := func(l *net.Listener, name, setting, addr string) error {
+		if *l != nil || addr == "" {
+			return nil
+		}
+		var err error
+		if *l, err = net.Listen("tcp", addr); err != nil {
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				return fmt.Errorf("%s listener: %s=%s: %s", name, setting, addr, errno.Error())
+			}
+			return fmt.Errorf("%s listener: %s=%s: %w", name, setting, addr, err)
+		}
+		return nil
+	}
+	var errs []error
+	if services {
+		errs = append(errs, bind(&ls.grpc, "gRPC", "PIPA_GRPC_ADDR", c.grpcAddr))
+	}
+	errs = append(errs, bind(&ls.http, "http", "PIPA_HTTP_ADDR", c.httpAddr),
+		bind(&ls.metrics, "metrics", "PIPA_METRICS_ADDR", c.metricsAddr))
+	if err := errors.Join(errs...); err != nil {
+		ls.close()
+		return err
+	}
+	return nil
+}
+
+func (ls *listeners) close() {
+	for _, l := range []net.Listener{ls.grpc, ls.http, ls.metrics} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
 
 // serve runs c.target: the modules it names, in the order of their needs, and the REST edge.
 func serve(ctx context.Context, c *config, ls *listeners) error {
@@ -40,12 +79,7 @@ func serve(ctx context.Context, c *config, ls *listeners) error {
 	}
 	if ls == nil {
 		ls = &listeners{}
-		if len(run) > 0 {
-			if ls.grpc, err = net.Listen("tcp", c.grpcAddr); err != nil {
-				return err
-			}
-		}
-		if ls.http, err = net.Listen("tcp", c.httpAddr); err != nil {
+		if err := ls.listen(c, len(run) > 0); err != nil {
 			return err
 		}
 	}
@@ -64,11 +98,11 @@ func targetsText() string {
 		"all: every service and the gateway in one process (monolithic mode)\n"
 }
 
-func migrateCmd(ctx context.Context, args []string) error {
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
+	c.databaseFlag(fs)
+	if err := parse(fs, "migrate [-database-url URL]\n\nApplies every built service's database migrations.", args, stdout, stderr); err != nil {
 		return err
 	}
 	if c.databaseURL == "" {
@@ -86,6 +120,6 @@ func migrateCmd(ctx context.Context, args []string) error {
 	for i, m := range built {
 		names[i] = m.Name
 	}
-	fmt.Println("migrated:", strings.Join(names, ", "))
+	fmt.Fprintln(stdout, "migrated:", strings.Join(names, ", "))
 	return nil
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	_ "embed"
 	"net/http"
 
 	"google.golang.org/grpc"
@@ -25,6 +26,7 @@ var Module = modules.Module{
 		return nil
 	},
 	Gateway: registryv1.RegisterRegistryServiceHandler,
+	OpenAPI: openAPI,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
 		var opts []PageOption
 		if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
@@ -38,3 +40,8 @@ var Module = modules.Module{
 		return m
 	},
 }
+
+// openAPI documents the hand-written routes (Pages) for the OpenAPI documents.
+//
+//go:embed openapi.yaml
+var openAPI []byte

@@ -1,6 +1,7 @@
 package requests
 
 import (
+	_ "embed"
 	"net/http"
 
 	"google.golang.org/grpc"
@@ -53,6 +54,7 @@ var Module = modules.Module{
 		return d.Run(jobs.Start, jobs.Stop)
 	},
 	Gateway: requestsv1.RegisterRequestServiceHandler,
+	OpenAPI: openAPI,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
 		// With the service credential the form lists the unit's sites.
 		var reg registryv1.RegistryServiceClient
@@ -62,3 +64,8 @@ var Module = modules.Module{
 		return Pages(requestsv1.NewRequestServiceClient(conn), reg, d.Token)
 	},
 }
+
+// openAPI documents the hand-written routes (Pages) for the OpenAPI documents.
+//
+//go:embed openapi.yaml
+var openAPI []byte

@@ -1,10 +1,12 @@
-// Package openapi embeds the OpenAPI v2 documents generated from proto/ (one per service), which
-// the gateway merges and serves at /openapi.json. Only this file is written by hand.
+// Package openapi embeds the OpenAPI documents pipa serves, written by `make generate`
+// (services/pipa/internal/apidoc): pipa.json and pipa.v3.json with every service's operations
+// (Swagger 2.0 and OpenAPI 3.1), and {service}.json and {service}.v3.json. Only this file is
+// written by hand.
 package openapi
 
 import "embed"
 
-// FS holds <service>.swagger.json for every service.
+// FS holds the documents.
 //
-//go:embed *.swagger.json
+//go:embed *.json
 var FS embed.FS
