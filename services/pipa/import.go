@@ -196,7 +196,7 @@ func importFile(ctx context.Context, cl registryv1.RegistryServiceClient, f *ten
 	return nil
 }
 
-// present reports whether a version with e's period is already announced or archived. A draft
+// present reports whether a version with e's period is already announced or imported. A draft
 // left by an interrupted run is not: importing again replays its create (same request_id) and
 // announces it.
 func present(have []*registryv1.PolicyVersion, e *registryv1.PolicyVersion) bool {
@@ -209,17 +209,20 @@ func present(have []*registryv1.PolicyVersion, e *registryv1.PolicyVersion) bool
 	return false
 }
 
-// importVersion loads one version: archived and historic ones (already in force before pipa) are
-// imported with their dates; a version still to take effect is drafted and announced.
+// importVersion loads one version: one already in force before today (or known by its period
+// only) is imported with its dates and text, frozen as published; one still to take effect is
+// drafted from its text and announced.
 func importVersion(ctx context.Context, cl registryv1.RegistryServiceClient, parent string, e tenantfile.VersionEntry, today string) error {
-	v := proto.Clone(e.Version).(*registryv1.PolicyVersion)
-	v.Name = ""
-	rid := "import:" + parent + ":" + v.GetEffectiveDate()
-	if e.Archived || v.GetEffectiveDate() <= today {
-		_, err := cl.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: parent, PolicyVersion: v, RequestId: rid})
+	v := proto.CloneOf(e.Version)
+	v.Name, v.State, v.Kind, v.Number = "", registryv1.PolicyState_POLICY_STATE_UNSPECIFIED, registryv1.PolicyKind_POLICY_KIND_UNSPECIFIED, 0
+	rid := "import:" + parent + ":" + v.GetEffectiveDate() + ":" + v.GetEndDate()
+	if v.GetEffectiveDate() <= today {
+		_, err := cl.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: parent, PolicyVersion: v,
+			RequestId: rid, Source: e.Source, ArticleItems: e.ArticleItems})
 		return err
 	}
-	d, err := cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, PolicyVersion: v, RequestId: rid})
+	d, err := cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
+		PolicyVersion: &registryv1.PolicyVersion{Title: v.GetTitle()}, Source: e.Source, RequestId: rid})
 	if err != nil {
 		return err
 	}

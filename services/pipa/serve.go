@@ -85,11 +85,23 @@ type deps struct {
 // built are the services this binary contains, in start order.
 var built = []service{
 	{
-		name: "registry", schema: registrypg.Schema, migrations: registrypg.Migrations, idempotency: true,
+		name: "registry", schema: registrypg.Schema, migrations: registrypg.Migrations, jobs: true, idempotency: true,
 		public: registry.PublicMethods, access: registry.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
-			registryv1.RegisterRegistryServiceServer(g, registry.New(registrypg.New(d.pool)))
-			return nil
+			// A published version's hash goes to its unit's ledger; without the ledger's address
+			// it waits in the outbox (and says so in the log).
+			var led ledgerv1.LedgerServiceClient
+			if cc, err := d.conn("ledger"); err == nil {
+				led = ledgerv1.NewLedgerServiceClient(cc)
+			} else {
+				slog.Warn("registry: no ledger service: publications wait in the outbox", "err", err)
+			}
+			srv, jobs, err := registry.Open(d.pool, led, d.token)
+			if err != nil {
+				return err
+			}
+			registryv1.RegisterRegistryServiceServer(g, srv)
+			return d.run(jobs.Start, jobs.Stop)
 		},
 		gateway: registryv1.RegisterRegistryServiceHandler,
 		pages: func(conn *grpc.ClientConn, _ *deps) map[string]http.Handler {

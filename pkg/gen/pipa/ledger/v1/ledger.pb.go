@@ -41,6 +41,9 @@ const (
 	EntryKind_ENTRY_KIND_AMENDMENT EntryKind = 6
 	// The personal values of an earlier entry were erased (RedactEntry).
 	EntryKind_ENTRY_KIND_REDACTION EntryKind = 7
+	// 공표: a policy version of the unit was published (announced or imported with its text);
+	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+	EntryKind_ENTRY_KIND_PUBLICATION EntryKind = 8
 )
 
 // Enum value maps for EntryKind.
@@ -54,6 +57,7 @@ var (
 		5: "ENTRY_KIND_ACCESS",
 		6: "ENTRY_KIND_AMENDMENT",
 		7: "ENTRY_KIND_REDACTION",
+		8: "ENTRY_KIND_PUBLICATION",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_KIND_UNSPECIFIED": 0,
@@ -64,6 +68,7 @@ var (
 		"ENTRY_KIND_ACCESS":      5,
 		"ENTRY_KIND_AMENDMENT":   6,
 		"ENTRY_KIND_REDACTION":   7,
+		"ENTRY_KIND_PUBLICATION": 8,
 	}
 )
 
@@ -227,6 +232,9 @@ type Entry struct {
 	// (e.g. "pipa-service" for the access log's ACCESS entries), set by the server from the token,
 	// never from the request (S-8-3).
 	RecordedBy string `protobuf:"bytes,33,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// PUBLICATION only: lowercase hex SHA-256 of the published document (the policy version's
+	// frozen HTML), whose resource name is file_name.
+	DocumentSha256 string `protobuf:"bytes,34,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
 	// Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
 	LeafHash []byte `protobuf:"bytes,40,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
 	// Output only: the personal values were erased; the fields above then read empty.
@@ -504,6 +512,13 @@ func (x *Entry) GetRecordedBy() string {
 	return ""
 }
 
+func (x *Entry) GetDocumentSha256() string {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return ""
+}
+
 func (x *Entry) GetLeafHash() []byte {
 	if x != nil {
 		return x.LeafHash
@@ -546,13 +561,14 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	pipa-ledger-entry/v1
 //	log: tenants/{t}/units/{u}
 //	index: {decimal}
-//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION}
+//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION}
 //	occur-time: {timestamp}
 //	{key}: {value}            zero or more, see below
 //
 // The first five lines are always present. Then one line per set Entry field from file_name (5)
-// to recorded_by (33), in field-number order; the other output-only fields (name, index,
-// leaf_hash, redacted, commit_time, tree_size, salts) never appear. A field is set when a string
+// to document_sha256 (34), in field-number order except that recorded_by (33) comes last; the
+// other output-only fields (name, index, leaf_hash, redacted, commit_time, tree_size, salts)
+// never appear. A field is set when a string
 // is non-empty; a repeated string has elements (one line each, in order; elements are never
 // empty); a Timestamp is present; `follows` is present (0 is written); `amendment_kind` is not
 // UNSPECIFIED. The last line, `recorded-by: {subject}`, is written by the server: who appended
@@ -1427,7 +1443,7 @@ var File_pipa_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\v\n" +
+	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\v\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x03R\x05index\x12-\n" +
@@ -1468,7 +1484,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x0eamendment_kind\x18\x1f \x01(\x0e2\x1d.pipa.ledger.v1.AmendmentKindR\ramendmentKind\x12\x12\n" +
 	"\x04note\x18  \x01(\tR\x04note\x12\x1f\n" +
 	"\vrecorded_by\x18! \x01(\tR\n" +
-	"recordedBy\x12\x1b\n" +
+	"recordedBy\x12'\n" +
+	"\x0fdocument_sha256\x18\" \x01(\tR\x0edocumentSha256\x12\x1b\n" +
 	"\tleaf_hash\x18( \x01(\fR\bleafHash\x12\x1a\n" +
 	"\bredacted\x18) \x01(\bR\bredacted\x12;\n" +
 	"\vcommit_time\x18* \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1536,7 +1553,7 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"C\n" +
 	"\x15GetVerifierKeyRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
-	"\x04unit\x18\x02 \x01(\tR\x04unit*\xd4\x01\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit*\xf0\x01\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -1545,7 +1562,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x16ENTRY_KIND_DESTRUCTION\x10\x04\x12\x15\n" +
 	"\x11ENTRY_KIND_ACCESS\x10\x05\x12\x18\n" +
 	"\x14ENTRY_KIND_AMENDMENT\x10\x06\x12\x18\n" +
-	"\x14ENTRY_KIND_REDACTION\x10\a*\xca\x01\n" +
+	"\x14ENTRY_KIND_REDACTION\x10\a\x12\x1a\n" +
+	"\x16ENTRY_KIND_PUBLICATION\x10\b*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +
