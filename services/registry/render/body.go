@@ -49,7 +49,8 @@ func (e Error) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 
 var sepRE = regexp.MustCompile(`^:?-{3,}:?$`)
 
-// splitCells splits a table row on pipes; "\|" is a pipe inside a cell.
+// splitCells splits a table row on pipes; "\|" is a pipe inside a cell, as is one inside a
+// binding ({{site.locations|, }}).
 func splitCells(s string) []string {
 	s = strings.TrimSpace(s)
 	s = strings.TrimPrefix(s, "|")
@@ -58,12 +59,19 @@ func splitCells(s string) []string {
 	}
 	var out []string
 	var cur strings.Builder
+	inBinding := false
 	for i := 0; i < len(s); i++ {
 		switch {
+		case strings.HasPrefix(s[i:], "{{"):
+			inBinding = true
+			cur.WriteByte(s[i])
+		case strings.HasPrefix(s[i:], "}}"):
+			inBinding = false
+			cur.WriteByte(s[i])
 		case s[i] == '\\' && i+1 < len(s) && s[i+1] == '|':
 			cur.WriteByte('|')
 			i++
-		case s[i] == '|':
+		case s[i] == '|' && !inBinding:
 			out = append(out, strings.TrimSpace(cur.String()))
 			cur.Reset()
 		default:
