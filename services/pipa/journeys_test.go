@@ -528,7 +528,7 @@ func journeyPoliceProvision(t *testing.T, d *deployment) {
 		"purpose":   "학교 정문 앞 폭행 사건 수사",
 		"provision": obj{"requestingBody": "수원영통경찰서", "officerTitle": "경위", "ground": "PROVISION_GROUND_CRIMINAL_INVESTIGATION",
 			"legalBasis": "형사소송법 제199조제2항, 수사협조의뢰(형사과-1234)", "items": []string{"영상(얼굴, 인상착의)"},
-			"footage": obj{"site": unit + "/sites/school", "siteLocation": "정문(정문 앞)", "cameraLocation": "정문 CH01",
+			"footage": obj{"site": unit + "/sites/school", "siteLocation": "정문", "cameraLocation": "정문 CH01",
 				"startTime": rfc3339(recorded), "endTime": rfc3339(recorded.Add(time.Hour))},
 			"form": "PROVISION_FORM_USB_COPY", "periodStartDate": today.Format(time.DateOnly), "periodEndDate": due,
 			"destructionDueDate": due, "publicRecipient": true}}}, &created)

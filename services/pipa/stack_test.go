@@ -16,6 +16,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
+	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
 
@@ -95,13 +96,34 @@ func (s *stack) as(role auth.Role, scope string) context.Context {
 
 func (s *stack) admin() context.Context { return s.as(auth.RoleTenantAdmin, auth.ScopeAll) }
 
-// load imports a tenant file from deploy/examples through the API.
+// load imports a tenant file from deploy/examples through the API, and waits until the ledger
+// records each published text (the registry appends them after the import answers).
 func (s *stack) load(name string) *tenantfile.File {
 	s.t.Helper()
 	f, err := tenantfile.Load(filepath.Join("..", "..", "deploy", "examples", name))
 	require.NoError(s.t, err)
 	require.NoError(s.t, importFile(s.admin(), s.cl, f, time.Now()))
+	for _, u := range f.Units {
+		for _, p := range u.Policies {
+			s.published(u.Unit.GetName() + "/policies/" + policy.Segment(p.Kind))
+		}
+	}
 	return f
+}
+
+// published waits until every frozen version of a policy has its ledger entry.
+func (s *stack) published(parent string) {
+	s.t.Helper()
+	require.Eventually(s.t, func() bool {
+		list, err := s.cl.ListPolicyVersions(s.admin(), &registryv1.ListPolicyVersionsRequest{Parent: parent})
+		require.NoError(s.t, err)
+		for _, v := range list.GetPolicyVersions() {
+			if v.GetDocument() != nil && v.GetDocument().GetLedgerEntry() == "" {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "%s: the published texts reach the ledger", parent)
 }
 
 // get performs an HTTP GET with optional headers (name, value pairs).

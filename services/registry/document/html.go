@@ -140,11 +140,9 @@ func (w *walker) walk(n *html.Node) {
 			}
 			return
 		case atom.A:
-			if href := attr(n, "href"); strings.HasPrefix(href, "http://") || strings.HasPrefix(href, "https://") || strings.HasPrefix(href, "/") {
-				if t := collapse(inlineText(n)); t != "" {
-					w.para.WriteString("[" + t + "](" + href + ")")
-					return
-				}
+			if linkable(attr(n, "href")) {
+				w.para.WriteString(inlineText(n))
+				return
 			}
 		case atom.P, atom.Div, atom.Section, atom.Article, atom.Li, atom.Dd, atom.Dt, atom.Blockquote, atom.Pre:
 			w.flushPara()
@@ -163,6 +161,11 @@ func (w *walker) hasTitle() bool {
 		}
 	}
 	return false
+}
+
+// linkable: the addresses a body's link keeps (http(s) and site paths).
+func linkable(href string) bool {
+	return strings.HasPrefix(href, "http://") || strings.HasPrefix(href, "https://") || strings.HasPrefix(href, "/")
 }
 
 func attr(n *html.Node, key string) string {
@@ -188,6 +191,15 @@ func inlineText(n *html.Node) string {
 		case n.Type == html.ElementNode && n.DataAtom == atom.Br:
 			b.WriteString("\n")
 			return
+		case n.Type == html.ElementNode && n.DataAtom == atom.A && linkable(attr(n, "href")):
+			var t strings.Builder
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				t.WriteString(inlineText(c))
+			}
+			if s := collapse(t.String()); s != "" {
+				b.WriteString("[" + s + "](" + attr(n, "href") + ")")
+				return
+			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			rec(c)

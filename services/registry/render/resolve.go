@@ -5,6 +5,7 @@ import (
 	"html"
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,8 +44,12 @@ type resolver struct {
 	errs []Error
 }
 
+// errorf records a problem once, however many rows repeat the line it is on.
 func (r *resolver) errorf(n int, format string, args ...any) {
-	r.errs = append(r.errs, Error{n, fmt.Sprintf(format, args...)})
+	e := Error{n, fmt.Sprintf(format, args...)}
+	if !slices.Contains(r.errs, e) {
+		r.errs = append(r.errs, e)
+	}
 }
 
 var (
