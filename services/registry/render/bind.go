@@ -133,7 +133,9 @@ var roleTerms = map[registryv1.OfficerRole]string{
 
 var collections = []*collection{
 	{name: "site", plural: "sites",
-		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) { return msgs(f.Snapshot.GetSites()), nil },
+		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
+			return msgs(f.Snapshot.GetSites()), nil
+		},
 		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
 			return named("site", f.Snapshot.GetSites(), ids)
 		}},
@@ -181,12 +183,16 @@ var collections = []*collection{
 			return named("officer", f.Snapshot.GetOfficers(), ids)
 		}},
 	{name: "processor", plural: "processors",
-		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) { return msgs(f.Snapshot.GetProcessors()), nil },
+		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
+			return msgs(f.Snapshot.GetProcessors()), nil
+		},
 		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
 			return named("processor", f.Snapshot.GetProcessors(), ids)
 		}},
 	{name: "file", plural: "files",
-		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) { return msgs(f.Snapshot.GetFiles()), nil },
+		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
+			return msgs(f.Snapshot.GetFiles()), nil
+		},
 		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
 			return named("file", f.Snapshot.GetFiles(), ids)
 		}},

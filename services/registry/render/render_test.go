@@ -211,4 +211,3 @@ func TestPeriod(t *testing.T) {
 	require.Equal(t, "", render.Period("", ""))
 	require.Equal(t, "2024. 03. 01.", render.Date("2024-03-01"))
 }
-
