@@ -88,7 +88,7 @@ browser-tools:
 ## bench: the public policy page and JSON under 64 concurrent clients, against a static-file floor.
 bench:
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
-	cd services/pipa && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
+	cd services/registry && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
 
 ## screenshots: the public pages in headless Chromium, checked and photographed into docs/
 ## (1280 px, and the policy page at 360 px too).

@@ -27,10 +27,11 @@ import (
 // Without Chromium or axe-core the test says so and skips, unless PIPA_REQUIRE_BROWSER is set
 // (CI sets it, .ci/run): then it fails. `make browser-tools` installs both.
 func TestPublicPagesInChromium(t *testing.T) {
+	t.Parallel()
 	chromium, axe := browserTools(t)
 	s := startStack(t)
 	for _, f := range []string{"jeongeup-library.yaml", "iksan.yaml"} {
-		s.load(f)
+		s.Load(f)
 	}
 	pages := []struct{ name, path, want string }{
 		{"policy-cctv", "/p/jeongeup/library/cctv", "정읍시립도서관 영상정보처리기기운영·관리방침"},
@@ -60,7 +61,7 @@ func TestPublicPagesInChromium(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 			defer cancel()
-			require.NoError(t, chromedp.Do(ctx, media("screen"), chromedp.EmulateViewport(1280, 900), chromedp.Navigate(s.url+p.path)))
+			require.NoError(t, chromedp.Do(ctx, media("screen"), chromedp.EmulateViewport(1280, 900), chromedp.Navigate(s.URL+p.path)))
 			lang, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
 			require.NoError(t, err)
 			require.Equal(t, "ko", lang)
@@ -107,7 +108,7 @@ func TestPublicPagesInChromium(t *testing.T) {
 	t.Run("print", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
 		defer cancel()
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.url+"/p/jeongeup/library/cctv"), media("print")))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.URL+"/p/jeongeup/library/cctv"), media("print")))
 		nav, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header.site")).display`))
 		require.NoError(t, err)
 		doc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("article.policy")).display`))
