@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -18,6 +19,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/registry/registrytest"
+	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
 
 // These tests need PostgreSQL (DATABASE_URL) and run a whole pipa over gRPC and HTTP: the rules of
@@ -420,4 +422,33 @@ func TestPolicyHistoryInTimeOrder(t *testing.T) {
 	require.GreaterOrEqual(t, first, 0, "the history lists version 3")
 	require.Greater(t, second, first, "the history lists version 1 after version 3")
 	require.Contains(t, history, `href="/p/jeongeup/library/cctv/versions/3"`)
+}
+
+// A tenant file's version still to take effect is drafted from its text and announced; the items
+// its articleItems give the articles are the draft's too, so :check finds them (seed 001's rules
+// name none of them in their titles).
+func TestPolicyUpcomingVersionFromATenantFileKeepsItsArticleItems(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	f, err := tenantfile.Load(registrytest.Example(t, "yeongtong-school.yaml"))
+	require.NoError(t, err)
+	pe := f.Unit("school").Policy(registryv1.PolicyKind_POLICY_KIND_CCTV)
+	require.Len(t, pe.Versions, 1)
+	v := pe.Versions[0].Version
+	v.AnnounceDate, v.EffectiveDate = registrytest.InDays(0), registrytest.InDays(10)
+	require.NotEmpty(t, pe.Versions[0].ArticleItems)
+	require.NoError(t, tenantfile.Import(s.Admin(), s.Registry, f, time.Now()))
+
+	got, err := s.Registry.GetPolicyVersion(s.Admin(), &registryv1.GetPolicyVersionRequest{
+		Name: "tenants/yeongtong-es/units/school/policies/cctv/versions/1"})
+	require.NoError(t, err)
+	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, got.GetState())
+	require.Equal(t, registrytest.InDays(10), got.GetEffectiveDate())
+	items := map[string][]string{}
+	for _, a := range got.GetArticles() {
+		items[a.GetNumber()] = a.GetItems()
+	}
+	for _, ai := range pe.Versions[0].ArticleItems {
+		require.Equal(t, ai.GetItems(), items[ai.GetNumber()], "%s", ai.GetNumber())
+	}
 }

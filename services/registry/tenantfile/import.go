@@ -3,11 +3,13 @@ package tenantfile
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/services/registry/policy"
@@ -167,6 +169,24 @@ func importVersion(ctx context.Context, cl registryv1.RegistryServiceClient, par
 		PolicyVersion: &registryv1.PolicyVersion{Title: v.GetTitle()}, Source: e.Source, RequestId: rid})
 	if err != nil {
 		return err
+	}
+	if len(e.ArticleItems) > 0 {
+		// A draft takes its articles' items with its articles.
+		numbered := map[string]*registryv1.Article{}
+		for _, a := range append(d.GetArticles(), d.GetAttachments()...) {
+			numbered[a.GetNumber()] = a
+		}
+		for _, ai := range e.ArticleItems {
+			a := numbered[strings.Join(strings.Fields(ai.GetNumber()), "")]
+			if a == nil {
+				return fmt.Errorf("%s: articleItems: the text has no article %q", parent, ai.GetNumber())
+			}
+			a.Items = ai.GetItems()
+		}
+		if d, err = cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: d,
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"articles", "attachments"}}}); err != nil {
+			return err
+		}
 	}
 	ann := v.GetAnnounceDate()
 	if ann < today {
