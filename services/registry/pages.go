@@ -90,6 +90,9 @@ type answer struct {
 	etag        string
 	contentType string
 	body, json  []byte
+	// policy is the published policy a policy page was made from, shared by every reader of the
+	// cache: read only.
+	policy *registryv1.PublishedPolicy
 }
 
 func (a answer) write(w http.ResponseWriter, r *http.Request, cacheControl string, asJSON bool) {
@@ -188,17 +191,16 @@ func (p *pages) unit(r *http.Request) (answer, error) {
 }
 
 // published fetches a policy page: the version in force, or version n.
-func (p *pages) published(r *http.Request) (*registryv1.PublishedPolicy, answer, error) {
+func (p *pages) published(r *http.Request) (answer, error) {
 	t, u, kind := r.PathValue("t"), r.PathValue("u"), r.PathValue("kind")
 	n := int64(0)
 	if v := r.PathValue("n"); v != "" {
 		var err error
 		if n, err = strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
-			return nil, answer{}, status.Error(codes.NotFound, "no such version")
+			return answer{}, status.Error(codes.NotFound, "no such version")
 		}
 	}
-	var pp *registryv1.PublishedPolicy
-	a, err := p.call(r, t+"/"+u+"/"+kind+"/"+strconv.FormatInt(n, 10), func(ctx context.Context) (answer, error) {
+	return p.call(r, t+"/"+u+"/"+kind+"/"+strconv.FormatInt(n, 10), func(ctx context.Context) (answer, error) {
 		var x *registryv1.PublishedPolicy
 		var err error
 		if n == 0 {
@@ -210,18 +212,12 @@ func (p *pages) published(r *http.Request) (*registryv1.PublishedPolicy, answer,
 			return answer{}, err
 		}
 		b, err := protojson.Marshal(x)
-		return answer{etag: x.GetEtag(), body: []byte(x.GetHtml()), json: b}, err
+		return answer{etag: x.GetEtag(), body: []byte(x.GetHtml()), json: b, policy: x}, err
 	})
-	if err == nil {
-		pp = &registryv1.PublishedPolicy{}
-		err = protojson.Unmarshal(a.json, pp)
-	}
-	return pp, a, err
 }
 
 func (p *pages) policy(r *http.Request) (answer, error) {
-	_, a, err := p.published(r)
-	return a, err
+	return p.published(r)
 }
 
 // document serves a frozen document's exact bytes: document.html or document.txt.
@@ -230,11 +226,11 @@ func (p *pages) document(r *http.Request) (answer, error) {
 	if file != "document.html" && file != "document.txt" {
 		return answer{}, status.Error(codes.NotFound, "no such file")
 	}
-	pp, _, err := p.published(r)
+	a, err := p.published(r)
 	if err != nil {
 		return answer{}, err
 	}
-	d := pp.GetVersion().GetDocument()
+	d := a.policy.GetVersion().GetDocument()
 	if d == nil {
 		return answer{}, status.Error(codes.NotFound, "pipa holds no text of this version")
 	}
