@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/services/registry/render"
@@ -90,9 +91,9 @@ type answer struct {
 	etag        string
 	contentType string
 	body, json  []byte
-	// policy is the published policy a policy page was made from, shared by every reader of the
-	// cache: read only.
-	policy *registryv1.PublishedPolicy
+	// msg is the message the answer was made from (a published policy, a body's index), decoded
+	// once and shared by every reader of the cache: read only.
+	msg proto.Message
 }
 
 func (a answer) write(w http.ResponseWriter, r *http.Request, cacheControl string, asJSON bool) {
@@ -150,7 +151,6 @@ func (p *pages) bodies(r *http.Request) (answer, error) {
 }
 
 func (p *pages) indexOf(r *http.Request, t string) (*registryv1.PublicIndex, answer, error) {
-	var idx *registryv1.PublicIndex
 	a, err := p.call(r, "index/"+t, func(ctx context.Context) (answer, error) {
 		x, err := p.client.GetPublicIndex(ctx, &registryv1.GetPublicIndexRequest{Tenant: t})
 		if err != nil {
@@ -161,13 +161,12 @@ func (p *pages) indexOf(r *http.Request, t string) (*registryv1.PublicIndex, ans
 			units = append(units, render.IndexUnit{ID: u.GetUnit(), FullName: u.GetFullName(), Depth: u.GetDepth(), Policies: u.GetPolicies()})
 		}
 		b, err := protojson.Marshal(x)
-		return answer{etag: x.GetEtag(), body: []byte(render.Index(t, x.GetDisplayName(), units)), json: b}, err
+		return answer{etag: x.GetEtag(), body: []byte(render.Index(t, x.GetDisplayName(), units)), json: b, msg: x}, err
 	})
-	if err == nil {
-		idx = &registryv1.PublicIndex{}
-		err = protojson.Unmarshal(a.json, idx)
+	if err != nil {
+		return nil, answer{}, err
 	}
-	return idx, a, err
+	return a.msg.(*registryv1.PublicIndex), a, nil
 }
 
 func (p *pages) index(r *http.Request) (answer, error) {
@@ -212,7 +211,7 @@ func (p *pages) published(r *http.Request) (answer, error) {
 			return answer{}, err
 		}
 		b, err := protojson.Marshal(x)
-		return answer{etag: x.GetEtag(), body: []byte(x.GetHtml()), json: b, policy: x}, err
+		return answer{etag: x.GetEtag(), body: []byte(x.GetHtml()), json: b, msg: x}, err
 	})
 }
 
@@ -230,7 +229,7 @@ func (p *pages) document(r *http.Request) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	d := a.policy.GetVersion().GetDocument()
+	d := a.msg.(*registryv1.PublishedPolicy).GetVersion().GetDocument()
 	if d == nil {
 		return answer{}, status.Error(codes.NotFound, "pipa holds no text of this version")
 	}
