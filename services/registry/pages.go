@@ -34,12 +34,15 @@ const (
 // as published (…/versions/{n}/document.html and .txt, the bytes whose SHA-256 the ledger holds),
 // and the JSON twins under /v1/public/. Every answer carries an ETag and Cache-Control; a
 // matching If-None-Match costs a 304. Answers are shared for pageTTL. Errors are Korean pages
-// with a way back.
-func Pages(client registryv1.RegistryServiceClient) http.Handler {
+// with a way back. With WithLedgerKeys, policy pages show the unit's ledger key.
+func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Handler {
 	p := &pages{client: client, cache: newMicrocache[answer](4096, pageTTL, func(err error) bool {
 		c := status.Code(err)
 		return c == codes.NotFound || c == codes.InvalidArgument
-	})}
+	}), keys: newMicrocache[LedgerKey](4096, pageTTL, func(error) bool { return false })}
+	for _, opt := range opts {
+		opt(&p.opts)
+	}
 	mux := http.NewServeMux()
 	html := func(maxAge string, get func(r *http.Request) (answer, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -70,8 +73,8 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 	mux.Handle("GET /p/{$}", html("public, max-age=60", p.bodies))
 	mux.Handle("GET /p/{t}", html("public, max-age=60", p.index))
 	mux.Handle("GET /p/{t}/{u}", html("public, max-age=60", p.unit))
-	mux.Handle("GET /p/{t}/{u}/{kind}", html("public, max-age=60", p.policy))
-	mux.Handle("GET /p/{t}/{u}/{kind}/versions/{n}", html("public, max-age=300", p.policy))
+	mux.Handle("GET /p/{t}/{u}/{kind}", html("public, max-age=60", p.policyPage))
+	mux.Handle("GET /p/{t}/{u}/{kind}/versions/{n}", html("public, max-age=300", p.policyPage))
 	mux.Handle("GET /p/{t}/{u}/{kind}/versions/{n}/{file}", html("public, max-age=86400, immutable", p.document))
 	mux.Handle("GET /p/", html("", func(*http.Request) (answer, error) {
 		return answer{}, status.Error(codes.NotFound, "no such page")
@@ -121,6 +124,8 @@ func (a answer) write(w http.ResponseWriter, r *http.Request, cacheControl strin
 type pages struct {
 	client registryv1.RegistryServiceClient
 	cache  *microcache[answer]
+	opts   pageOptions
+	keys   *microcache[LedgerKey]
 }
 
 // call runs a cached fill for key with a context that outlives the request (the fill is shared by
@@ -217,6 +222,15 @@ func (p *pages) published(r *http.Request) (answer, error) {
 
 func (p *pages) policy(r *http.Request) (answer, error) {
 	return p.published(r)
+}
+
+// policyPage is a policy page, with the unit's ledger key when the ledger runs.
+func (p *pages) policyPage(r *http.Request) (answer, error) {
+	a, err := p.published(r)
+	if err == nil {
+		a.body = p.opts.withLedgerKey(r.Context(), p.keys, r.PathValue("t"), r.PathValue("u"), a.body)
+	}
+	return a, err
 }
 
 // document serves a frozen document's exact bytes: document.html or document.txt.

@@ -220,7 +220,8 @@ thead th{background:#eee}
 a{color:#0645ad}
 a:focus{outline:3px solid #0645ad;outline-offset:2px}
 code{font-size:.85rem;overflow-wrap:anywhere}
-.record{font-size:.9rem;color:#333}
+.record,.ledger-key{font-size:.9rem;color:#333}
+.ledger-key dd{margin:0 0 .4rem 0}
 ul.units{list-style:none;padding:0}
 .indent-1{margin-left:1rem}.indent-2{margin-left:2rem}.indent-3,.indent-4{margin-left:3rem}
 pre.change{white-space:pre-wrap;margin:0;font-family:inherit}
