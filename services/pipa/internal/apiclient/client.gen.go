@@ -282,6 +282,7 @@ const (
 	ENTRYKINDDESTRUCTION V1EntryKind = "ENTRY_KIND_DESTRUCTION"
 	ENTRYKINDLEDGERKEY   V1EntryKind = "ENTRY_KIND_LEDGER_KEY"
 	ENTRYKINDPROVISION   V1EntryKind = "ENTRY_KIND_PROVISION"
+	ENTRYKINDPUBLICATION V1EntryKind = "ENTRY_KIND_PUBLICATION"
 	ENTRYKINDREDACTION   V1EntryKind = "ENTRY_KIND_REDACTION"
 	ENTRYKINDUNSPECIFIED V1EntryKind = "ENTRY_KIND_UNSPECIFIED"
 	ENTRYKINDUSE         V1EntryKind = "ENTRY_KIND_USE"
@@ -300,6 +301,8 @@ func (e V1EntryKind) Valid() bool {
 	case ENTRYKINDLEDGERKEY:
 		return true
 	case ENTRYKINDPROVISION:
+		return true
+	case ENTRYKINDPUBLICATION:
 		return true
 	case ENTRYKINDREDACTION:
 		return true
@@ -725,6 +728,30 @@ func (e V1VerificationMethod) Valid() bool {
 	}
 }
 
+// Defines values for RegistryServiceCreatePolicyVersionParamsSourceFormat.
+const (
+	POLICYSOURCEFORMATHTML        RegistryServiceCreatePolicyVersionParamsSourceFormat = "POLICY_SOURCE_FORMAT_HTML"
+	POLICYSOURCEFORMATMARKDOWN    RegistryServiceCreatePolicyVersionParamsSourceFormat = "POLICY_SOURCE_FORMAT_MARKDOWN"
+	POLICYSOURCEFORMATTEXT        RegistryServiceCreatePolicyVersionParamsSourceFormat = "POLICY_SOURCE_FORMAT_TEXT"
+	POLICYSOURCEFORMATUNSPECIFIED RegistryServiceCreatePolicyVersionParamsSourceFormat = "POLICY_SOURCE_FORMAT_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceCreatePolicyVersionParamsSourceFormat enum.
+func (e RegistryServiceCreatePolicyVersionParamsSourceFormat) Valid() bool {
+	switch e {
+	case POLICYSOURCEFORMATHTML:
+		return true
+	case POLICYSOURCEFORMATMARKDOWN:
+		return true
+	case POLICYSOURCEFORMATTEXT:
+		return true
+	case POLICYSOURCEFORMATUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RequestServiceListRequestsParamsState.
 const (
 	RequestServiceListRequestsParamsStateREQUESTSTATEAPPROVED    RequestServiceListRequestsParamsState = "REQUEST_STATE_APPROVED"
@@ -892,6 +919,81 @@ type V1AgentKind string
 // deferral, fulfilment, withdrawal or closing), stated in `note`.
 type V1AmendmentKind string
 
+// V1Article One article (조) or attachment (별표, 별지) of a policy, as the body publishes it.
+type V1Article struct {
+	// Body The text: paragraphs, "- " items (two spaces a level), "| a | b |" tables (rows before a
+	// "| --- |" row are header rows; "<br>" breaks a line in a cell), [text](url) links, and
+	// bindings {{…}} that the registry's facts fill (see services/registry/render).
+	Body *string `json:"body,omitempty"`
+
+	// Heading The heading exactly as published: "제1조(목적)", "제5조의2(…)", "1조. 개인정보의 처리 목적",
+	// "1. 영상정보처리기기의 설치 근거 및 설치 목적", "부칙", "별표1 CCTV 설치 운영 현황 및 배치도".
+	Heading *string `json:"heading,omitempty"`
+
+	// Items The statutory items the article states (keys of the policy catalogue, e.g. "purpose"); read
+	// from its title when empty.
+	Items *[]string `json:"items,omitempty"`
+
+	// Number Output only: the number read from the heading ("제1조", "제5조의2", "1조", "1", "별표1");
+	// empty for an unnumbered heading such as 부칙.
+	Number *string `json:"number,omitempty"`
+
+	// Title Output only: the title read from the heading ("목적").
+	Title *string `json:"title,omitempty"`
+}
+
+// V1Attestation An officer's declaration that a unit does not process what a statutory item covers (WG26-ITEMS:
+// "we do not process this"). A policy states it only where an article binds it, and :check counts
+// the item as stated only then. Name: tenants/{t}/attestations/{attestation}.
+type V1Attestation struct {
+	// AttestDate Output only: the day it was declared (YYYY-MM-DD, Asia/Seoul).
+	AttestDate *string    `json:"attestDate,omitempty"`
+	CreateTime *time.Time `json:"createTime,omitempty"`
+	Etag       *string    `json:"etag,omitempty"`
+
+	// Item The statutory item (a key of the policy catalogue), e.g. "children".
+	Item *string `json:"item,omitempty"`
+
+	// Kind The two published policies a unit maintains.
+	//
+	//  - POLICY_KIND_PRIVACY: 개인정보 처리방침 (PIPA 30). URL segment "privacy".
+	//  - POLICY_KIND_CCTV: 영상정보처리기기 운영·관리 방침 (PIPA 25(7)). URL segment "cctv".
+	Kind *V1PolicyKind `json:"kind,omitempty"`
+	Name *string       `json:"name,omitempty"`
+
+	// Officer The officer who declares it: an officer of the unit or of a unit above it.
+	Officer *string `json:"officer,omitempty"`
+
+	// OfficerLabel Output only: the officer's title and name when the declaration was made ("안전행정국장 이산재").
+	OfficerLabel *string `json:"officerLabel,omitempty"`
+
+	// RecordedBy Output only: the authenticated caller who recorded it.
+	RecordedBy *string `json:"recordedBy,omitempty"`
+	Statement  *string `json:"statement,omitempty"`
+
+	// Unit The unit it is about: tenants/{t}/units/{u}.
+	Unit       *string    `json:"unit,omitempty"`
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
+}
+
+// V1Camera Cameras at one place of a site.
+type V1Camera struct {
+	// Count 대수.
+	Count *int32 `json:"count,omitempty"`
+
+	// Coverage 촬영범위, e.g. "정문 앞".
+	Coverage *string `json:"coverage,omitempty"`
+
+	// Group 구분, e.g. "외부".
+	Group *string `json:"group,omitempty"`
+
+	// Location 장소 (설치위치), e.g. "정문".
+	Location *string `json:"location,omitempty"`
+
+	// Note 비고, as published.
+	Note *string `json:"note,omitempty"`
+}
+
 // V1CctvGround PIPA 25(1): the only grounds for fixed cameras in public places.
 //
 //   - CCTV_GROUND_LAW: 1. 법령에서 구체적으로 허용하고 있는 경우.
@@ -915,7 +1017,9 @@ type V1Channel string
 
 // V1CheckPolicyVersionResponse defines model for v1CheckPolicyVersionResponse.
 type V1CheckPolicyVersionResponse struct {
-	Findings *[]V1Finding `json:"findings,omitempty"`
+	// Coverage Each statutory item of the policy's lists, with the articles that state it.
+	Coverage *[]V1ItemCoverage `json:"coverage,omitempty"`
+	Findings *[]V1Finding      `json:"findings,omitempty"`
 
 	// Ready True when no finding is blocking.
 	Ready *bool `json:"ready,omitempty"`
@@ -1079,7 +1183,11 @@ type V1Entry struct {
 
 	// DestructionMethod Destruction: method, and for scheduled auto-delete its cycle and when it was checked (STD-42-2 2).
 	DestructionMethod *string `json:"destructionMethod,omitempty"`
-	FileFormat        *string `json:"fileFormat,omitempty"`
+
+	// DocumentSha256 PUBLICATION only: lowercase hex SHA-256 of the published document (the policy version's
+	// frozen HTML), whose resource name is file_name.
+	DocumentSha256 *string `json:"documentSha256,omitempty"`
+	FileFormat     *string `json:"fileFormat,omitempty"`
 
 	// FileName 파일명/형태 (STD-42-1 1, STD-42-2 1, DEC-15 1), e.g. "중앙도서관 주차장 CH03 2026-05-02 14:00-15:00".
 	FileName *string `json:"fileName,omitempty"`
@@ -1109,6 +1217,8 @@ type V1Entry struct {
 	//  - ENTRY_KIND_AMENDMENT: A later fact about an earlier entry: 파기 결과 회신, 자료 반환, 기간 연장 (별지3 작성요령).
 	//  - ENTRY_KIND_REDACTION: The personal values of an earlier entry were erased (RedactEntry).
 	//  - ENTRY_KIND_LEDGER_KEY: The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
+	//  - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
+	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
 	Kind *V1EntryKind `json:"kind,omitempty"`
 
 	// LeafHash Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
@@ -1178,6 +1288,9 @@ type V1Entry struct {
 //   - ENTRY_KIND_AMENDMENT: A later fact about an earlier entry: 파기 결과 회신, 자료 반환, 기간 연장 (별지3 작성요령).
 //   - ENTRY_KIND_REDACTION: The personal values of an earlier entry were erased (RedactEntry).
 //   - ENTRY_KIND_LEDGER_KEY: The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
+//   - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
+//
+// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
 type V1EntryKind string
 
 // V1Finding A completeness finding of :check.
@@ -1281,6 +1394,26 @@ type V1Grant struct {
 //   - GROUND_PROVISION_INFRINGES_INTERESTS: PIPA 18(2) proviso: 정보주체 또는 제3자의 이익을 부당하게 침해할 우려가 있는 경우.
 type V1Ground string
 
+// V1ItemCoverage Where a policy states one statutory item, as :check reads it.
+type V1ItemCoverage struct {
+	// Articles The headings of the articles that state it ("제2조(개인정보의 처리 및 보유기간)").
+	Articles *[]string `json:"articles,omitempty"`
+
+	// Attestation The attestation, bound in one of those articles, by which the unit states it does not
+	// process this.
+	Attestation *string `json:"attestation,omitempty"`
+	Heading     *string `json:"heading,omitempty"`
+
+	// Item The item's number in that list, e.g. "5".
+	Item *string `json:"item,omitempty"`
+
+	// Key The catalogue key the item maps to, e.g. "retention".
+	Key *string `json:"key,omitempty"`
+
+	// Rule The LAW.md rule of the item list: "WG26-ITEMS", "STD-19", "PIPA-30-1", "DEC-25-1".
+	Rule *string `json:"rule,omitempty"`
+}
+
 // V1LedgerRecord A ledger entry a step of the request appended, or will append once the ledger answers.
 type V1LedgerRecord struct {
 	// Entry The ledger entry (tenants/{t}/units/{u}/ledger/entries/{index}); empty while pending.
@@ -1331,8 +1464,11 @@ type V1Officer struct {
 	DisplayName *string `json:"displayName,omitempty"`
 	Email       *string `json:"email,omitempty"`
 	Etag        *string `json:"etag,omitempty"`
-	Name        *string `json:"name,omitempty"`
-	Phone       *string `json:"phone,omitempty"`
+
+	// Grade 직급, e.g. "지방서기관(4급)" (seed 003; DEC-32-2 sets the CPO's minimum grade).
+	Grade *string `json:"grade,omitempty"`
+	Name  *string `json:"name,omitempty"`
+	Phone *string `json:"phone,omitempty"`
 
 	// RoleLabel The label published for this officer where it differs from the role's standard term
 	// (e.g. 총괄책임자, 운영책임자 in a school's rules).
@@ -1445,23 +1581,35 @@ type V1PolicyStanding string
 //
 //   - POLICY_STATE_DRAFT: Editable; not public.
 //   - POLICY_STATE_ANNOUNCED: Announced with its dates and frozen.
-//   - POLICY_STATE_ARCHIVED: A version older than pipa, imported with its period and original text or link.
+//   - POLICY_STATE_ARCHIVED: Published before pipa, imported with its period and, where known, its text (frozen).
 type V1PolicyState string
 
-// V1PolicyVersion One numbered version of a unit's policy.
+// V1PolicyVersion One numbered version of a unit's policy: the document as the body writes it (its title,
+// preamble, articles and attachments, in its own numbering and words), with the registry's facts
+// filled in where its articles bind them, and its dates.
 // Name: tenants/{t}/units/{u}/policies/{privacy|cctv}/versions/{number}.
 type V1PolicyVersion struct {
-	// AnnounceDate Dates in Asia/Seoul, YYYY-MM-DD. Set by :announce (or by import for archived versions).
+	// AnnounceDate Dates in Asia/Seoul, YYYY-MM-DD. Set by :announce (or by import).
 	AnnounceDate *string    `json:"announceDate,omitempty"`
 	AnnounceTime *time.Time `json:"announceTime,omitempty"`
+
+	// Articles The articles in published order.
+	Articles *[]V1Article `json:"articles,omitempty"`
+
+	// Attachments The attachments (별표, 별지) in published order; their heading starts with the label
+	// ("별표1 CCTV 설치 운영 현황 및 배치도").
+	Attachments *[]V1Article `json:"attachments,omitempty"`
 
 	// ChangeSummary What changed, as announced.
 	ChangeSummary *string `json:"changeSummary,omitempty"`
 
 	// Comparison Output only: the before/after table against the previous version, fixed at announcement.
-	Comparison    *[]V1ComparisonRow `json:"comparison,omitempty"`
-	CreateTime    *time.Time         `json:"createTime,omitempty"`
-	EffectiveDate *string            `json:"effectiveDate,omitempty"`
+	Comparison *[]V1ComparisonRow `json:"comparison,omitempty"`
+	CreateTime *time.Time         `json:"createTime,omitempty"`
+
+	// Document A document frozen as it was published, so that anyone can prove which text was in force when.
+	Document      *V1PublishedDocument `json:"document,omitempty"`
+	EffectiveDate *string              `json:"effectiveDate,omitempty"`
 
 	// EndDate Output only for announced versions: the day before the next version takes effect.
 	EndDate *string `json:"endDate,omitempty"`
@@ -1475,16 +1623,15 @@ type V1PolicyVersion struct {
 
 	// MajorChange A change that affects data subjects' rights (items, purposes...): needs its comparison table
 	// (WG26-24).
-	MajorChange  *bool   `json:"majorChange,omitempty"`
-	Name         *string `json:"name,omitempty"`
-	Number       *int32  `json:"number,omitempty"`
-	OriginalText *string `json:"originalText,omitempty"`
+	MajorChange *bool   `json:"majorChange,omitempty"`
+	Name        *string `json:"name,omitempty"`
+	Number      *int32  `json:"number,omitempty"`
 
-	// OriginalUrl Archived versions: where the original is published, and/or its text.
+	// OriginalUrl Imported versions: where the original is published, when known.
 	OriginalUrl *string `json:"originalUrl,omitempty"`
 
-	// Sections Free-text sections, one per statutory item (see Section.item).
-	Sections *[]V1Section `json:"sections,omitempty"`
+	// Preamble Text before the first article (전문), in the body syntax (see Article.body).
+	Preamble *string `json:"preamble,omitempty"`
 
 	// Snapshot The unit's registry data frozen into a policy version.
 	Snapshot *V1UnitSnapshot `json:"snapshot,omitempty"`
@@ -1500,7 +1647,7 @@ type V1PolicyVersion struct {
 	//
 	//  - POLICY_STATE_DRAFT: Editable; not public.
 	//  - POLICY_STATE_ANNOUNCED: Announced with its dates and frozen.
-	//  - POLICY_STATE_ARCHIVED: A version older than pipa, imported with its period and original text or link.
+	//  - POLICY_STATE_ARCHIVED: Published before pipa, imported with its period and, where known, its text (frozen).
 	State *V1PolicyState `json:"state,omitempty"`
 
 	// Title Title as published, e.g. "영상정보처리기기 운영·관리방침"; a standard title when empty.
@@ -1607,6 +1754,25 @@ type V1ProvisionForm string
 //   - PROVISION_GROUND_SENTENCE: 9. (공공기관) 형(刑) 및 감호, 보호처분의 집행을 위하여 필요한 경우.
 //   - PROVISION_GROUND_PUBLIC_SAFETY: 10. 공중위생 등 공공의 안전과 안녕을 위하여 긴급히 필요한 경우.
 type V1ProvisionGround string
+
+// V1PublishedDocument A document frozen as it was published, so that anyone can prove which text was in force when.
+type V1PublishedDocument struct {
+	FreezeTime *time.Time `json:"freezeTime,omitempty"`
+
+	// Html The document as an HTML fragment (<article>…</article>): the bytes the public pages embed.
+	Html *string `json:"html,omitempty"`
+
+	// HtmlSha256 Lowercase hex SHA-256 of html's and of text's UTF-8 bytes.
+	HtmlSha256 *string `json:"htmlSha256,omitempty"`
+
+	// LedgerEntry The unit's ledger entry (PUBLICATION) recording html_sha256, once appended:
+	// tenants/{t}/units/{u}/ledger/entries/{index}.
+	LedgerEntry *string `json:"ledgerEntry,omitempty"`
+
+	// Text The same document as plain text.
+	Text       *string `json:"text,omitempty"`
+	TextSha256 *string `json:"textSha256,omitempty"`
+}
 
 // V1Reason Why a request was restricted, deferred or refused, and how to object (PIPA-38-5).
 type V1Reason struct {
@@ -1782,31 +1948,15 @@ type V1RequestState string
 //   - REQUEST_TYPE_THIRD_PARTY_PROVISION: 제3자 제공 요청: another body asks for personal data or footage (PIPA-18-2, C-12-Q2).
 type V1RequestType string
 
-// V1Section Free text for one statutory item of a policy.
-type V1Section struct {
-	// Body Body in a small Markdown subset: paragraphs, "- " list items, "| a | b |" tables.
-	Body *string `json:"body,omitempty"`
-
-	// Heading Heading override; the standard heading for the item when empty.
-	Heading *string `json:"heading,omitempty"`
-
-	// Item The item key. Privacy policies (WG26-ITEMS): preamble, purpose, items, children, retention,
-	// destruction, third_party, additional_use, outsourcing, overseas, safety, sensitive,
-	// pseudonymized, auto_collection, behavioral, rights, automated_decisions, officers,
-	// domestic_agent, remedies, cctv, mobile_cameras, voluntary_measures, changes.
-	// CCTV policies (DEC-25-1): preamble, purpose, installation, officers, operation, review,
-	// requests, safety, outsourcing, other.
-	Item *string `json:"item,omitempty"`
-
-	// NotProcessed For an "only if applicable" item: the unit states it does not process this (WG26-ITEMS).
-	NotProcessed *bool `json:"notProcessed,omitempty"`
-}
-
 // V1Site Places where fixed cameras (고정형 영상정보처리기기) are installed.
 // Name: tenants/{t}/units/{u}/sites/{site}.
 type V1Site struct {
 	// CameraCount 설치대수. Must equal public + non-public counts when the split is given.
 	CameraCount *int32 `json:"cameraCount,omitempty"`
+
+	// Cameras The cameras place by place, as a body lists them (seed 001 별표1); camera_count is their sum
+	// when they are given.
+	Cameras *[]V1Camera `json:"cameras,omitempty"`
 
 	// Consultation How residents and experts were consulted before installation (PIPA-25-3, DEC-23).
 	Consultation *string `json:"consultation,omitempty"`
@@ -1979,6 +2129,11 @@ type V1Unit struct {
 	// DisplayName Korean name as published, e.g. 정읍시립도서관.
 	DisplayName *string `json:"displayName,omitempty"`
 	Etag        *string `json:"etag,omitempty"`
+
+	// FullName Output only: the name citizens read, the tenant and the parent units included
+	// ("수원시 팔달구 교통행정과"); a name that already starts with the name before it is not
+	// preceded by it ("정읍시" + "정읍시립도서관" is "정읍시립도서관").
+	FullName    *string `json:"fullName,omitempty"`
 	HomepageUrl *string `json:"homepageUrl,omitempty"`
 	Name        *string `json:"name,omitempty"`
 
@@ -1990,10 +2145,12 @@ type V1Unit struct {
 
 // V1UnitSnapshot The unit's registry data frozen into a policy version.
 type V1UnitSnapshot struct {
-	Files      *[]V1PersonalInformationFile `json:"files,omitempty"`
-	Officers   *[]V1Officer                 `json:"officers,omitempty"`
-	Processors *[]V1Processor               `json:"processors,omitempty"`
-	Sites      *[]V1Site                    `json:"sites,omitempty"`
+	// Attestations The unit's attestations about the policy's kind.
+	Attestations *[]V1Attestation             `json:"attestations,omitempty"`
+	Files        *[]V1PersonalInformationFile `json:"files,omitempty"`
+	Officers     *[]V1Officer                 `json:"officers,omitempty"`
+	Processors   *[]V1Processor               `json:"processors,omitempty"`
+	Sites        *[]V1Site                    `json:"sites,omitempty"`
 
 	// Subunits Sub-units of the unit, in tree order.
 	Subunits *[]V1Unit `json:"subunits,omitempty"`
@@ -2097,7 +2254,20 @@ type LedgerServiceAppendEntryParams struct {
 // RegistryServiceCreatePolicyVersionParams defines parameters for RegistryServiceCreatePolicyVersion.
 type RegistryServiceCreatePolicyVersionParams struct {
 	RequestId *string `form:"requestId,omitempty" json:"requestId,omitempty"`
+
+	// SourceFormat  - POLICY_SOURCE_FORMAT_MARKDOWN: "# title", then "## " headings of articles and attachments; bodies in the body syntax.
+	//  - POLICY_SOURCE_FORMAT_HTML: An HTML page or fragment: headings (h1–h4 or a paragraph that is only a heading), p, ul/ol,
+	// table (rowspan and colspan spread into cells).
+	//  - POLICY_SOURCE_FORMAT_TEXT: Plain text: a line "제N조(…)", "N조. …" or "N. …" starts an article, "부칙" and "별표N",
+	// "별지 제N호" likewise; lines with tabs are table rows; "•", "-", "·" start items.
+	SourceFormat *RegistryServiceCreatePolicyVersionParamsSourceFormat `form:"source.format,omitempty" json:"source.format,omitempty"`
+
+	// SourceContent The document (UTF-8).
+	SourceContent *string `form:"source.content,omitempty" json:"source.content,omitempty"`
 }
+
+// RegistryServiceCreatePolicyVersionParamsSourceFormat defines parameters for RegistryServiceCreatePolicyVersion.
+type RegistryServiceCreatePolicyVersionParamsSourceFormat string
 
 // RequestServiceListRequestsParams defines parameters for RequestServiceListRequests.
 type RequestServiceListRequestsParams struct {
@@ -2336,21 +2506,24 @@ type ClientInterface interface {
 	// LedgerServiceGetEntry performs a GET /v1/tenants/{tenant}/units/{unit}/ledger/entries/{entry} (the `LedgerServiceGetEntry` operationId) request.
 	LedgerServiceGetEntry(ctx context.Context, tenant string, unit string, entry string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RegistryServiceCreatePolicyVersionWithBody Creates a draft from the unit's current data plus free-text sections.
+	// RegistryServiceCreatePolicyVersionWithBody Creates a draft: from a source document, from the articles given, or else from the version
+	// in force (or, for a unit with none, the writing guide's standard outline).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions (the `RegistryServiceCreatePolicyVersion` operationId).
 	RegistryServiceCreatePolicyVersionWithBody(ctx context.Context, tenant string, unit string, kind string, params *RegistryServiceCreatePolicyVersionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RegistryServiceCreatePolicyVersion Creates a draft from the unit's current data plus free-text sections.
+	// RegistryServiceCreatePolicyVersion Creates a draft: from a source document, from the articles given, or else from the version
+	// in force (or, for a unit with none, the writing guide's standard outline).
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions (the `RegistryServiceCreatePolicyVersion` operationId).
 	RegistryServiceCreatePolicyVersion(ctx context.Context, tenant string, unit string, kind string, params *RegistryServiceCreatePolicyVersionParams, body RegistryServiceCreatePolicyVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RegistryServiceCheckPolicyVersion Completeness findings against LAW.md (WG26-ITEMS, DEC-25-1).
+	// RegistryServiceCheckPolicyVersion Where each statutory item is stated and what is missing (PIPA-30-1, STD-19, WG26-ITEMS,
+	// DEC-25-1).
 	//
 	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions/{version}:check (the `RegistryServiceCheckPolicyVersion` operationId).
 	RegistryServiceCheckPolicyVersion(ctx context.Context, tenant string, unit string, kind string, version string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2497,7 +2670,8 @@ func (c *Client) LedgerServiceGetEntry(ctx context.Context, tenant string, unit 
 	return c.Client.Do(req)
 }
 
-// RegistryServiceCreatePolicyVersionWithBody Creates a draft from the unit's current data plus free-text sections.
+// RegistryServiceCreatePolicyVersionWithBody Creates a draft: from a source document, from the articles given, or else from the version
+// in force (or, for a unit with none, the writing guide's standard outline).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2514,7 +2688,8 @@ func (c *Client) RegistryServiceCreatePolicyVersionWithBody(ctx context.Context,
 	return c.Client.Do(req)
 }
 
-// RegistryServiceCreatePolicyVersion Creates a draft from the unit's current data plus free-text sections.
+// RegistryServiceCreatePolicyVersion Creates a draft: from a source document, from the articles given, or else from the version
+// in force (or, for a unit with none, the writing guide's standard outline).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2531,7 +2706,8 @@ func (c *Client) RegistryServiceCreatePolicyVersion(ctx context.Context, tenant 
 	return c.Client.Do(req)
 }
 
-// RegistryServiceCheckPolicyVersion Completeness findings against LAW.md (WG26-ITEMS, DEC-25-1).
+// RegistryServiceCheckPolicyVersion Where each statutory item is stated and what is missing (PIPA-30-1, STD-19, WG26-ITEMS,
+// DEC-25-1).
 //
 // Corresponds with GET /v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions/{version}:check (the `RegistryServiceCheckPolicyVersion` operationId).
 func (c *Client) RegistryServiceCheckPolicyVersion(ctx context.Context, tenant string, unit string, kind string, version string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3008,6 +3184,30 @@ func NewRegistryServiceCreatePolicyVersionRequestWithBody(server string, tenant 
 
 		}
 
+		if params.SourceFormat != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "source.format", *params.SourceFormat, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SourceContent != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "source.content", *params.SourceContent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3357,21 +3557,24 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	LedgerServiceGetEntryWithResponse(ctx context.Context, tenant string, unit string, entry string, reqEditors ...RequestEditorFn) (*LedgerServiceGetEntryResponse, error)
 
-	// RegistryServiceCreatePolicyVersionWithBodyWithResponse Creates a draft from the unit's current data plus free-text sections.
+	// RegistryServiceCreatePolicyVersionWithBodyWithResponse Creates a draft: from a source document, from the articles given, or else from the version
+	// in force (or, for a unit with none, the writing guide's standard outline).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions (the `RegistryServiceCreatePolicyVersion` operationId).
 	RegistryServiceCreatePolicyVersionWithBodyWithResponse(ctx context.Context, tenant string, unit string, kind string, params *RegistryServiceCreatePolicyVersionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceCreatePolicyVersionResponse, error)
 
-	// RegistryServiceCreatePolicyVersionWithResponse Creates a draft from the unit's current data plus free-text sections.
+	// RegistryServiceCreatePolicyVersionWithResponse Creates a draft: from a source document, from the articles given, or else from the version
+	// in force (or, for a unit with none, the writing guide's standard outline).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions (the `RegistryServiceCreatePolicyVersion` operationId).
 	RegistryServiceCreatePolicyVersionWithResponse(ctx context.Context, tenant string, unit string, kind string, params *RegistryServiceCreatePolicyVersionParams, body RegistryServiceCreatePolicyVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceCreatePolicyVersionResponse, error)
 
-	// RegistryServiceCheckPolicyVersionWithResponse Completeness findings against LAW.md (WG26-ITEMS, DEC-25-1).
+	// RegistryServiceCheckPolicyVersionWithResponse Where each statutory item is stated and what is missing (PIPA-30-1, STD-19, WG26-ITEMS,
+	// DEC-25-1).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4370,7 +4573,8 @@ func (c *ClientWithResponses) LedgerServiceGetEntryWithResponse(ctx context.Cont
 	return ParseLedgerServiceGetEntryResponse(rsp)
 }
 
-// RegistryServiceCreatePolicyVersionWithBodyWithResponse Creates a draft from the unit's current data plus free-text sections.
+// RegistryServiceCreatePolicyVersionWithBodyWithResponse Creates a draft: from a source document, from the articles given, or else from the version
+// in force (or, for a unit with none, the writing guide's standard outline).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4383,7 +4587,8 @@ func (c *ClientWithResponses) RegistryServiceCreatePolicyVersionWithBodyWithResp
 	return ParseRegistryServiceCreatePolicyVersionResponse(rsp)
 }
 
-// RegistryServiceCreatePolicyVersionWithResponse Creates a draft from the unit's current data plus free-text sections.
+// RegistryServiceCreatePolicyVersionWithResponse Creates a draft: from a source document, from the articles given, or else from the version
+// in force (or, for a unit with none, the writing guide's standard outline).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4396,7 +4601,8 @@ func (c *ClientWithResponses) RegistryServiceCreatePolicyVersionWithResponse(ctx
 	return ParseRegistryServiceCreatePolicyVersionResponse(rsp)
 }
 
-// RegistryServiceCheckPolicyVersionWithResponse Completeness findings against LAW.md (WG26-ITEMS, DEC-25-1).
+// RegistryServiceCheckPolicyVersionWithResponse Where each statutory item is stated and what is missing (PIPA-30-1, STD-19, WG26-ITEMS,
+// DEC-25-1).
 //
 // Returns a wrapper object for the known response body format(s).
 //
