@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -55,17 +56,24 @@ func NewGatewayMux() *runtime.ServeMux {
 // decoder's own error (the generated code keeps only its text), an etag mismatch is 412, and an
 // Unauthenticated answer carries an RFC 6750 challenge.
 func writeError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	httpStatus := 0
+	if hs, ok := errors.AsType[*runtime.HTTPStatusError](err); ok {
+		httpStatus, err = hs.HTTPStatus, hs.Err
+	}
 	if slot, ok := r.Body.(*bodySlot); ok && slot.err != nil && status.Code(err) == codes.InvalidArgument {
 		err = apierr.ToStatus(slot.err)
 	}
 	st := withInfo(status.Convert(err))
-	err = st.Err()
 	switch {
 	case reasonOf(st) == "ETAG_MISMATCH":
 		// AIP-154 says Aborted over gRPC; over HTTP a stale etag is RFC 9110's failed precondition.
-		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusPreconditionFailed, Err: err}
+		httpStatus = http.StatusPreconditionFailed
 	case st.Code() == codes.Unauthenticated:
 		w = challenge{w, st.Message()}
+	}
+	err = st.Err()
+	if httpStatus != 0 {
+		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
@@ -107,12 +115,21 @@ func reasonOf(st *status.Status) string {
 }
 
 // checkUTF8 refuses a path parameter, query parameter name or query value that is not UTF-8,
-// which no proto string can hold, naming it.
+// which no proto string can hold, naming it: a resource name's id by its collection, as the
+// route's template does (tenants/{tenant}).
 func checkUTF8(params map[string]string, r *http.Request) error {
 	for name, v := range params {
-		if !utf8.ValidString(v) {
-			return notUTF8(name, "path parameter")
+		if utf8.ValidString(v) {
+			continue
 		}
+		segs := strings.Split(v, "/")
+		for i, s := range segs {
+			if !utf8.ValidString(s) && i > 0 && i%2 == 1 {
+				name = ParamName(segs[i-1])
+				break
+			}
+		}
+		return notUTF8(name, "path parameter")
 	}
 	return checkQueryUTF8(r)
 }

@@ -85,13 +85,14 @@ func protoTarget(v any) (proto.Message, bool) {
 	return m, ok
 }
 
-// protojsonPosition finds the "(line L:C)" protojson puts in its errors.
-var protojsonPosition = regexp.MustCompile(`^proto: (?:syntax error )?\(line (\d+):(\d+)\): `)
+// protojsonPosition finds the "(line L:C)" protojson puts in its errors, after a "proto:" whose
+// space protobuf-go varies on purpose (U+0020 or U+00A0).
+var protojsonPosition = regexp.MustCompile(`^proto:[ \x{00a0}](?:syntax error )?\(line (\d+):(\d+)\): `)
 
 // decodeBody reads one JSON value into m and nothing after it. Its errors name the position.
 func decodeBody(b []byte, m proto.Message, opts protojson.UnmarshalOptions) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	var raw json.RawMessage
+	var raw json.RawMessage // checked for syntax here: encoding/json says where with a byte offset
 	if err := dec.Decode(&raw); err != nil {
 		var syn *json.SyntaxError
 		switch {
@@ -106,14 +107,14 @@ func decodeBody(b []byte, m proto.Message, opts protojson.UnmarshalOptions) erro
 		at := int(rest) + len(b[rest:]) - len(bytes.TrimLeft(b[rest:], " \t\r\n"))
 		return malformed(b, at, "unexpected data after the JSON value")
 	}
-	if err := opts.Unmarshal(raw, m); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "proto: ")
+	// The whole body, so that protojson's positions are the body's.
+	if err := opts.Unmarshal(b, m); err != nil {
 		if p := protojsonPosition.FindStringSubmatch(err.Error()); p != nil {
 			line, _ := strconv.Atoi(p[1])
 			col, _ := strconv.Atoi(p[2])
 			return malformedAt(line, col, offsetOf(b, line, col), err.Error()[len(p[0]):])
 		}
-		return malformed(b, 0, msg)
+		return malformed(b, 0, strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0"))
 	}
 	return nil
 }

@@ -1,22 +1,28 @@
-// Package telemetry sets up OpenTelemetry for a pipa process: traces exported by OTLP when
-// OTEL_EXPORTER_OTLP_ENDPOINT is set (the standard variable, so any collector works), and metrics
-// exposed as Prometheus text for /metrics. W3C trace context is propagated so that one journey
-// is one trace across the gateway, the services and PostgreSQL (otelpgx).
+// Package telemetry sets up OpenTelemetry for a pipa process, configured by the standard OTEL_*
+// variables so that any collector and backend works: the resource (OTEL_SERVICE_NAME, default
+// pipa-{target}; OTEL_RESOURCE_ATTRIBUTES), traces exported when OTEL_TRACES_EXPORTER or an OTLP
+// endpoint is set (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _PROTOCOL, _HEADERS; through
+// contrib's autoexport, which reads them as the specification says), the sampler
+// (OTEL_TRACES_SAMPLER), the propagators (OTEL_PROPAGATORS, default W3C trace context and
+// baggage, through autoprop), and metrics exposed as Prometheus text for /metrics, and pushed as
+// well when OTEL_METRICS_EXPORTER names an exporter such as otlp. One journey is one trace across
+// the gateway, the services and PostgreSQL (otelpgx).
 package telemetry
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -36,22 +42,32 @@ type Telemetry struct {
 	shutdown []func(context.Context) error
 }
 
-// Setup makes the tracer provider and installs the global meter provider, named after service. Spans go to the OTLP
-// exporter when one is configured and to the given processors (tests record them in memory).
+// Setup makes the tracer provider and installs the global meter provider and propagator, for a
+// process named service unless OTEL_SERVICE_NAME names it. Spans go to the exporter the OTEL_*
+// variables configure, if any, and to the given processors (tests record them in memory).
 func Setup(ctx context.Context, service string, processors ...sdktrace.SpanProcessor) (*Telemetry, error) {
-	res := resource.NewSchemaless(semconv.ServiceName(service))
+	// Later sources win: the environment's service name and attributes over pipa's default.
+	res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName(service)),
+		resource.WithTelemetrySDK(), resource.WithFromEnv())
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME: %w", err)
+	}
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	for _, p := range processors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
 	}
-	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
-		exp, err := otlptracegrpc.New(ctx)
+	exporting := false
+	if os.Getenv("OTEL_TRACES_EXPORTER") != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+		exp, err := autoexport.NewSpanExporter(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("telemetry: %w", err)
 		}
-		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
-	} else if len(processors) == 0 {
+		if exporting = !autoexport.IsNoneSpanExporter(exp); exporting {
+			tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
+		}
+	}
+	if !exporting && len(processors) == 0 {
 		// Nothing would receive the spans: keep trace ids (logs and propagation carry them) but
 		// record nothing, which costs about a tenth of a busy process's CPU otherwise.
 		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
@@ -64,10 +80,19 @@ func Setup(ctx context.Context, service string, processors ...sdktrace.SpanProce
 	if err != nil {
 		return nil, err
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(exp))
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(exp)}
+	// /metrics is always served; OTEL_METRICS_EXPORTER=otlp (or console) pushes as well.
+	if v := os.Getenv("OTEL_METRICS_EXPORTER"); v != "" && v != "none" && v != "prometheus" {
+		r, err := autoexport.NewMetricReader(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("telemetry: %w", err)
+		}
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+	}
+	mp := sdkmetric.NewMeterProvider(mpOpts...)
 
 	otel.SetMeterProvider(mp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	otel.SetTextMapPropagator(autoprop.NewTextMapPropagator())
 	return &Telemetry{
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Tracer:   tp,
