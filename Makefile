@@ -29,8 +29,9 @@ $(BIN)/.stamp: deploy/tools/go.mod deploy/tools/go.sum Makefile
 tools: $(BIN)/.stamp
 
 ## generate: regenerate pkg/gen from proto/ (messages, gRPC, REST gateway, OpenAPI: protoc-gen-openapiv2's
-## documents completed by services/pipa/internal/apidoc into the ones pipa serves), and the client the
-## contract tests generate from them (services/pipa/internal/apiclient, oapi-codegen).
+## documents completed by services/pipa/internal/apidoc into the ones pipa serves), the client the
+## contract tests generate from them (services/pipa/internal/apiclient, oapi-codegen), and the Grafana
+## dashboards and PrometheusRule (deploy/monitoring).
 generate: tools
 	rm -rf pkg/gen/pipa
 	$(BIN)/buf generate
@@ -43,14 +44,15 @@ generate: tools
 	done; \
 	cd services/pipa && go run ./internal/apidoc/gen -protoc $$swagger -out $(CURDIR)/pkg/gen/openapi
 	cd services/pipa/internal/apiclient && go tool oapi-codegen -config oapi-codegen.yaml $(CURDIR)/pkg/gen/openapi/pipa.v3.json
+	cd deploy/monitoring && go run ./cmd/generate
 
 ## lint: buf lint and go vet over every module.
 lint: tools
 	$(BIN)/buf lint
 	for m in $(MODULES); do (cd $$m && go vet ./...); done
 
-## check-generated: fail when pkg/gen or the generated client is not what `make generate` produces.
-GENERATED := pkg/gen services/pipa/internal/apiclient
+## check-generated: fail when a generated file (GENERATED) is not what `make generate` produces.
+GENERATED := pkg/gen services/pipa/internal/apiclient deploy/monitoring/grafana deploy/k8s/components/monitoring/prometheusrule.yaml
 check-generated: generate
 	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- $(GENERATED))" || { git ls-files --others --exclude-standard -- $(GENERATED); echo "generated code is not committed: run make generate and commit"; exit 1; }

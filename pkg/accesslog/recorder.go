@@ -84,6 +84,10 @@ func NewRecorder(o Options) *Recorder {
 	r.mDropped, _ = m.Int64Counter("pipa.accesslog.dropped", metric.WithDescription("access records dropped because the buffer was full or the recorder closed (S-2-3 gaps)"))
 	r.mFailed, _ = m.Int64Counter("pipa.accesslog.failed", metric.WithDescription("access records the ledger refused or that failed after retries"))
 	r.mAdded, _ = m.Int64Counter("pipa.accesslog.appended", metric.WithDescription("access records appended to the ledger"))
+	// At 0 from the start, so that an alert on their increase sees the series before the first gap.
+	for _, c := range []metric.Int64Counter{r.mDropped, r.mFailed, r.mAdded} {
+		c.Add(context.Background(), 0)
+	}
 	go r.run()
 	return r
 }

@@ -106,6 +106,10 @@ func New(store *pg.Store, witnesses []*Witness) *Cosigner {
 	names := make([]string, len(witnesses))
 	for i, w := range witnesses {
 		names[i] = w.Name()
+		// At 0 from the start, so that an alert on their increase sees the series before the first failure.
+		for _, reason := range []string{"refused", "unreachable"} {
+			c.failures.Add(context.Background(), 0, metric.WithAttributes(attribute.String("witness", w.Name()), attribute.String("reason", reason)))
+		}
 	}
 	_, _ = m.Int64ObservableGauge("pipa.ledger.witness.behind",
 		metric.WithDescription("logs whose latest checkpoint a witness has not cosigned"),
