@@ -40,7 +40,7 @@ func (us *Units) Authorize(ctx context.Context, tenant, unit string, roles []aut
 	for id := unit; id != ""; {
 		parent, err := us.parent(ctx, tenant, id)
 		if err != nil {
-			if id != unit && status.Code(apierr.ToStatus(err)) == codes.PermissionDenied {
+			if id != unit && apierr.CodeOf(err) == codes.PermissionDenied {
 				break // the caller may see this subtree but not the units above it
 			}
 			return err

@@ -3,14 +3,12 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -116,7 +114,7 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 // amendment commits.
 func (s *Server) checkFollows(ctx context.Context, t, u string, e *ledgerv1.Entry) error {
 	row, err := s.store.Entry(ctx, t, u, e.GetFollows())
-	if ae := (*apierr.Error)(nil); errors.As(err, &ae) && ae.Code == codes.NotFound {
+	if apierr.KindOf(err) == apierr.KindNotFound {
 		return invalid("entry.follows", "STD-45", fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", e.GetFollows()))
 	}
 	if err != nil {

@@ -183,7 +183,7 @@ func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t stri
 			continue
 		}
 		root, err := ts.GetUnit(ctx, gu)
-		if status.Code(apierr.ToStatus(err)) == codes.NotFound {
+		if apierr.CodeOf(err) == codes.NotFound {
 			continue // a grant on a unit that no longer exists
 		}
 		if err != nil {

@@ -87,7 +87,7 @@ func (s *Server) authorizeCPO(ctx context.Context, name, what string) (tenant, u
 		return "", "", "", err
 	}
 	if err := s.units.Authorize(ctx, tenant, unit, cpoRoles); err != nil {
-		if status.Code(apierr.ToStatus(err)) != codes.PermissionDenied {
+		if apierr.CodeOf(err) != codes.PermissionDenied {
 			return "", "", "", err
 		}
 		d := apierr.Denied("only the CPO (개인정보 보호책임자, role cpo) " + what + " (STD-55, STD-10-4)")

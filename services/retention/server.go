@@ -541,7 +541,7 @@ func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequ
 			Description: "must be a rule of this unit: " + unitName(tenant, unit) + "/rules/{rule}"})
 	}
 	rule, err := s.store.GetRule(ctx, tenant, unit, ruleID)
-	if status.Code(apierr.ToStatus(err)) == codes.NotFound {
+	if apierr.CodeOf(err) == codes.NotFound {
 		return nil, apierr.Invalid(apierr.Violation{Field: "item.rule", Rule: "exists", Description: "no such rule: " + in.GetRule()})
 	}
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -258,7 +257,7 @@ func TestTenantsAreApart(t *testing.T) {
 	require.Len(t, items, 10)
 
 	_, err = f.store.GetItem(ctx, "seongnam", "library", items[0].ID)
-	require.Equal(t, codes.NotFound, err.(*apierr.Error).Code)
+	require.Equal(t, apierr.KindNotFound, apierr.KindOf(err))
 	other, _, err := f.store.ListItems(ctx, "seongnam", "library", "", kstHour(2026, 11, 30, 0), 100, 0)
 	require.NoError(t, err)
 	require.Empty(t, other)
