@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
@@ -59,7 +60,7 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient) http.Handler {
 		if a := r.Header.Get("Authorization"); a != "" {
 			authCtx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 		}
-		cp, err := client.GetCheckpoint(authCtx, &ledgerv1.GetCheckpointRequest{Parent: "tenants/" + tenant + "/units/" + unit})
+		cp, err := client.GetCheckpoint(authCtx, &ledgerv1.GetCheckpointRequest{Parent: names.Unit(tenant, unit)})
 		if err != nil {
 			st := status.Convert(err)
 			if st.Code() == codes.Unauthenticated {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
@@ -104,7 +105,7 @@ func importFile(ctx context.Context, cl registryv1.RegistryServiceClient, f *ten
 		return err
 	}
 	for _, u := range f.Units {
-		parent := "tenants/" + t.ID
+		parent := names.Tenant(t.ID)
 		if err := ensure(ctx, u.Unit.GetName(),
 			func() error {
 				_, err := cl.GetUnit(ctx, &registryv1.GetUnitRequest{Name: u.Unit.GetName()})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
@@ -73,8 +74,8 @@ func (s *Server) GetPublishedPolicyVersion(ctx context.Context, req *registryv1.
 // published serves the version in force (number 0) or a given announced/archived version.
 func (s *Server) published(ctx context.Context, t, u, seg string, number int32) (*registryv1.PublishedPolicy, error) {
 	var vs apierr.Violations
-	checkID(&vs, "tenant", t)
-	checkID(&vs, "unit", u)
+	names.CheckID(&vs, "tenant", t)
+	names.CheckID(&vs, "unit", u)
 	kind, ok := policy.KindFromSegment(seg)
 	if !ok {
 		vs.Add("kind", "enum", "must be privacy or cctv (got %q)", seg)
@@ -151,7 +152,7 @@ func (s *Server) GetSiteSign(ctx context.Context, req *registryv1.GetSiteSignReq
 	if err != nil {
 		return nil, err
 	}
-	t, u, _, _ := parseChild("name", req.GetName(), pg.Sites)
+	t, u, _, _ := names.Sites.Parse("name", req.GetName())
 	// The sign's manager and contractor come from the site's unit or the units above it (a
 	// library office managing its branches), never from a sibling department.
 	ts := s.store.Tenant(t)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/requests/clock"
 )
 
@@ -54,7 +55,7 @@ func (s *Server) tenant(ctx context.Context, tenant string) (cachedCalendar, err
 	if err != nil {
 		return c, err
 	}
-	t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: "tenants/" + tenant})
+	t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: names.Tenant(tenant)})
 	if err != nil {
 		return c, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -14,6 +13,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
@@ -80,7 +80,7 @@ func (d *Deliverer) TrackCopy(ctx context.Context, tenant, receipt string, seq i
 	}
 	defer cancel()
 	c, err := d.retention.CreateCopy(cctx, &retentionv1.CreateCopyRequest{
-		Parent:    "tenants/" + tenant + "/units/" + rec.Unit,
+		Parent:    names.Unit(tenant, rec.Unit),
 		RequestId: requestKey(rec) + "/copy",
 		Copy: &retentionv1.Copy{Request: rec.Doc.GetName(), ProvisionIndex: *st.Delivered,
 			Recipient: p.GetRequestingBody(), Description: subjectMatter(rec) + ", " + provisionFormLabel[p.GetForm()],
@@ -210,7 +210,7 @@ func (d *Deliverer) RegisterClosed(ctx context.Context, tenant, receipt string) 
 		return err
 	}
 	defer cancel()
-	parent := "tenants/" + tenant + "/units/" + rec.Unit
+	parent := names.Unit(tenant, rec.Unit)
 	for token := ""; ; {
 		rules, err := d.retention.ListRules(cctx, &retentionv1.ListRulesRequest{Parent: parent, PageToken: token})
 		if err != nil {
@@ -221,7 +221,7 @@ func (d *Deliverer) RegisterClosed(ctx context.Context, tenant, receipt string) 
 				continue
 			}
 			if _, err := d.retention.CreateItem(cctx, &retentionv1.CreateItemRequest{Parent: parent,
-				RequestId: requestKey(rec) + "/" + r.GetName()[strings.LastIndex(r.GetName(), "/")+1:],
+				RequestId: requestKey(rec) + "/" + names.Last(r.GetName()),
 				Item:      &retentionv1.Item{Rule: r.GetName(), Resource: rec.Doc.GetName(), ClockStartTime: rec.Doc.GetCloseTime()},
 			}); err != nil && status.Code(err) != codes.AlreadyExists { // staff registered it already
 				return err

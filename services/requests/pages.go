@@ -25,6 +25,7 @@ import (
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 )
@@ -290,7 +291,7 @@ func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*
 	}
 	ctx, cancel := context.WithTimeout(unitauth.WithToken(ctx, tok), callTimeout)
 	defer cancel()
-	parent := "tenants/" + t + "/units/" + u
+	parent := names.Unit(t, u)
 	unit, err := p.registry.GetUnit(ctx, &registryv1.GetUnitRequest{Name: parent})
 	if status.Code(err) == codes.NotFound {
 		return nil, err
@@ -360,7 +361,7 @@ func requestFrom(f url.Values, tenant, unit string) (*requestsv1.Request, map[st
 			site, ft.SiteLocation = id, loc
 		}
 		if site != "" {
-			ft.Site = "tenants/" + tenant + "/units/" + unit + "/sites/" + site
+			ft.Site = names.Sites.Name(tenant, unit, site)
 		}
 		for key, v := range map[string]string{"footage_start_time": start, "footage_end_time": end} {
 			if v == "" {
@@ -560,7 +561,7 @@ var noticeLabels = map[requestsv1.NoticeKind]string{
 // unitOf is the page's tenant and unit; it answers 404 itself when they cannot be ids.
 func unitOf(w http.ResponseWriter, r *http.Request) (t, u string, ok bool) {
 	t, u = r.PathValue("t"), r.PathValue("u")
-	if !validID(t) || !validID(u) {
+	if !names.ValidID(t) || !names.ValidID(u) {
 		fail(w, status.Error(codes.NotFound, "no such unit"))
 		return "", "", false
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/clock"
@@ -77,8 +79,8 @@ func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger *Del
 }
 
 func (s *Server) SubmitRequest(ctx context.Context, req *requestsv1.SubmitRequestRequest) (*requestsv1.SubmitRequestResponse, error) {
-	if !validID(req.GetTenant()) || !validID(req.GetUnit()) {
-		return nil, apierr.NotFound("tenants/" + req.GetTenant() + "/units/" + req.GetUnit())
+	if !names.ValidID(req.GetTenant()) || !names.ValidID(req.GetUnit()) {
+		return nil, apierr.NotFound(names.Unit(req.GetTenant(), req.GetUnit()))
 	}
 	r := proto.Clone(req.GetRequest()).(*requestsv1.Request)
 	if r == nil {
@@ -124,7 +126,7 @@ func (s *Server) CreateProvision(ctx context.Context, req *requestsv1.CreateProv
 
 // intake is staff intake of a request received by visit, mail, fax, e-mail or PIPC transfer.
 func (s *Server) intake(ctx context.Context, parent string, r *requestsv1.Request, requestID string, whole proto.Message, receiveTime *timestamppb.Timestamp) (*requestsv1.CreateRequestResponse, error) {
-	tenant, unit, err := parseUnit(parent)
+	tenant, unit, err := names.ParseUnit("parent", parent)
 	if err != nil {
 		return nil, err
 	}
@@ -163,11 +165,11 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 	}
 	receive = receive.UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
 	vs := validateIntake(r, now)
-	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err != nil {
+	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)}); err != nil {
 		return nil, err
 	}
 	if file := r.GetFile(); file != "" {
-		if !strings.HasPrefix(file, "tenants/"+tenant+"/units/"+unit+"/files/") {
+		if _, ok := names.Files.Of(tenant, unit, file); !ok {
 			vs.Add("request.file", "format", "must be a personal-information file of this unit: tenants/%s/units/%s/files/{file}", tenant, unit)
 		} else if _, err := s.registry.GetFile(rctx, &registryv1.GetFileRequest{Name: file}); status.Code(err) == codes.NotFound {
 			vs.Add("request.file", "PIPA-32", "no such personal-information file: %s", file)
@@ -180,7 +182,7 @@ func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *reque
 		field, f = "request.provision.footage", p.GetFootage()
 	}
 	if f != nil && f.GetSite() != "" {
-		if !strings.HasPrefix(f.GetSite(), "tenants/"+tenant+"/units/"+unit+"/sites/") {
+		if _, ok := names.Sites.Of(tenant, unit, f.GetSite()); !ok {
 			vs.Add(field+".site", "STD-44-2", "must be a site of this unit: tenants/%s/units/%s/sites/{site}", tenant, unit)
 		} else if site, err := s.registry.GetSite(rctx, &registryv1.GetSiteRequest{Name: f.GetSite()}); status.Code(err) == codes.NotFound {
 			vs.Add(field+".site", "STD-44-2", "no such site: %s", f.GetSite())
@@ -289,7 +291,7 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 	st := &requestsv1.RequestStatus{ReceiptNumber: rec.Doc.GetReceiptNumber(), Type: rec.Doc.GetType(),
 		State: rec.Doc.GetState(), ReceiveTime: rec.Doc.GetReceiveTime(), DueDate: rec.Doc.GetDueDate()}
 	if rctx, err := s.asService(ctx); err == nil {
-		if u, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + rec.Tenant + "/units/" + rec.Unit}); err == nil {
+		if u, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: names.Unit(rec.Tenant, rec.Unit)}); err == nil {
 			st.UnitDisplayName = u.GetDisplayName()
 		}
 	}
@@ -304,7 +306,7 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 }
 
 func (s *Server) GetRequest(ctx context.Context, req *requestsv1.GetRequestRequest) (*requestsv1.Request, error) {
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetName(), readRoles)
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "name", req.GetName(), readRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +326,7 @@ func (s *Server) view(rec *pg.Record) *requestsv1.Request {
 }
 
 func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsRequest) (*requestsv1.ListRequestsResponse, error) {
-	tenant, unit, err := parseUnit(req.GetParent())
+	tenant, unit, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -348,19 +350,22 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 	case size > 500:
 		size = 500
 	}
-	if t := req.GetPageToken(); t != "" && !receiptPattern.MatchString(t) {
-		vs.Add("page_token", "format", "not a page token of this list")
-	}
 	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	query := names.Query{"requests.requests", req.GetParent(), req.GetState().String(), req.GetType().String(),
+		strconv.FormatBool(req.GetOverdue()), req.GetDueBefore()}
+	after, err := query.Parse(req.GetPageToken(), 1)
+	if err != nil {
 		return nil, err
 	}
 	page, err := s.store.List(ctx, tenant, unit, pg.Filter{State: req.GetState(), Type: req.GetType(),
 		Overdue: req.GetOverdue(), DueBefore: req.GetDueBefore(), Today: seoul.Date(s.now())},
-		size, req.GetPageToken())
+		size, strings.Join(after, ""))
 	if err != nil {
 		return nil, err
 	}
-	out := &requestsv1.ListRequestsResponse{NextPageToken: page.Next, OverdueCount: page.Overdue, DueSoonCount: page.DueSoon}
+	out := &requestsv1.ListRequestsResponse{NextPageToken: query.Token(page.Next), OverdueCount: page.Overdue, DueSoonCount: page.DueSoon}
 	for _, rec := range page.Records {
 		out.Requests = append(out.Requests, s.view(rec))
 	}
@@ -368,7 +373,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 }
 
 func (s *Server) ListNotices(ctx context.Context, req *requestsv1.ListNoticesRequest) (*requestsv1.ListNoticesResponse, error) {
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetParent(), readRoles)
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "parent", req.GetParent(), readRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -380,12 +385,11 @@ func (s *Server) ListNotices(ctx context.Context, req *requestsv1.ListNoticesReq
 }
 
 func (s *Server) GetNotice(ctx context.Context, req *requestsv1.GetNoticeRequest) (*requestsv1.Notice, error) {
-	i := strings.LastIndex(req.GetName(), "/notices/")
-	if i < 0 {
-		return nil, apierr.Invalid(apierr.Violation{Field: "name", Rule: "format",
-			Description: "must be tenants/{t}/units/{u}/requests/{r}/notices/{n}"})
+	request, _, _, _, _, err := names.ParseNotice("name", req.GetName())
+	if err != nil {
+		return nil, err
 	}
-	list, err := s.ListNotices(ctx, &requestsv1.ListNoticesRequest{Parent: req.GetName()[:i]})
+	list, err := s.ListNotices(ctx, &requestsv1.ListNoticesRequest{Parent: request})
 	if err != nil {
 		return nil, err
 	}
@@ -397,26 +401,11 @@ func (s *Server) GetNotice(ctx context.Context, req *requestsv1.GetNoticeRequest
 	return nil, apierr.NotFound(req.GetName())
 }
 
-func (s *Server) authorizeRequest(ctx context.Context, name string, roles []auth.Role) (tenant, unit, receipt string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "tenants" || parts[2] != "units" || parts[4] != "requests" ||
-		!validID(parts[1]) || !validID(parts[3]) || !receiptPattern.MatchString(parts[5]) {
-		return "", "", "", apierr.Invalid(apierr.Violation{Field: "name", Rule: "format",
-			Description: "must be tenants/{t}/units/{u}/requests/{receipt}"})
-	}
-	if err := s.units.Authorize(ctx, parts[1], parts[3], roles); err != nil {
+func (s *Server) authorizeRequest(ctx context.Context, field, name string, roles []auth.Role) (tenant, unit, receipt string, err error) {
+	if tenant, unit, receipt, err = names.Requests.Parse(field, name); err != nil {
 		return "", "", "", err
 	}
-	return parts[1], parts[3], parts[5], nil
-}
-
-func parseUnit(parent string) (tenant, unit string, err error) {
-	parts := strings.Split(parent, "/")
-	if len(parts) != 4 || parts[0] != "tenants" || parts[2] != "units" || !validID(parts[1]) || !validID(parts[3]) {
-		return "", "", apierr.Invalid(apierr.Violation{Field: "parent", Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}"})
-	}
-	return parts[1], parts[3], nil
+	return tenant, unit, receipt, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
 // ErasePersonalData is the retention service's: only a pipa service (role service on "*") erases.
@@ -424,7 +413,7 @@ func (s *Server) ErasePersonalData(ctx context.Context, req *requestsv1.ErasePer
 	if p, _ := auth.FromContext(ctx); !p.IsService() {
 		return nil, apierr.Denied("personal data of requests are erased by the retention service (PIPA-21-1)")
 	}
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetName(), []auth.Role{auth.RoleService})
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "name", req.GetName(), []auth.Role{auth.RoleService})
 	if err != nil {
 		return nil, err
 	}

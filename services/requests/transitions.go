@@ -17,6 +17,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
@@ -52,7 +53,7 @@ type record struct {
 }
 
 func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc) (*requestsv1.Request, error) {
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, name, staffRoles)
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "name", name, staffRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	}
 	var issuer string // the unit that issues the step's notice, asked for only by steps that issue one
 	if noticeSteps[step] {
-		if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err == nil {
+		if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)}); err == nil {
 			issuer = u.GetDisplayName()
 		}
 	}
@@ -145,7 +146,7 @@ func (s *Server) ledgerStep(rec *pg.Record, step, officer string, prior int, rr 
 	rule := typeRules[rec.Doc.GetType()]
 	e := &ledgerv1.Entry{OccurTime: timestamppb.New(now), Handler: officer, Request: rec.Doc.GetName(),
 		Note: rr.note, RefusalReason: rr.refusal, CopyGiven: rr.copyGiven}
-	parent := "tenants/" + rec.Tenant + "/units/" + rec.Unit
+	parent := names.Unit(rec.Tenant, rec.Unit)
 	reqID := fmt.Sprintf("%s/%d", requestKey(rec), prior+1)
 	st := &pg.Step{Name: step, Entry: &ledgerv1.AppendEntryRequest{Parent: parent, Entry: e, RequestId: reqID}}
 	if prior > 0 && rr.kind != ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION {

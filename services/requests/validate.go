@@ -18,9 +18,6 @@ import (
 
 var (
 	phonePattern = regexp.MustCompile(`^[0-9+][0-9 ()~-]{5,24}$`)
-	idPattern    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	// receiptPattern matches receipt numbers: R for a data subject's request, P for a provision.
-	receiptPattern = regexp.MustCompile(`^[RP]-\d{4}-\d{6,}$`)
 )
 
 // Text limits, in bytes: free text, and the shorter fields that ledger entries are built from
@@ -375,5 +372,3 @@ func checkMasking(vs *apierr.Violations, m *requestsv1.Masking) {
 	}
 	checkText(vs, "grant.masking.not_needed_reason", m.GetNotNeededReason(), false)
 }
-
-func validID(s string) bool { return idPattern.MatchString(s) }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -71,7 +72,7 @@ func certificate(key *pg.TenantKey, tenant, unit, unitTitle string, p *retention
 	}
 	line("items %d", len(items))
 	for _, it := range items {
-		line("item %s entry %d %s", pg.Name(tenant, unit, "items", fmt.Sprint(it.ID)), it.LedgerIndex, it.Description)
+		line("item %s entry %d %s", names.Items.NameN(tenant, unit, it.ID), it.LedgerIndex, it.Description)
 	}
 	text := b.String()
 	signed, err := note.Sign(&note.Note{Text: text}, key.Signer)

@@ -3,7 +3,6 @@ package retention
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -16,6 +15,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
@@ -41,7 +41,7 @@ func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequ
 		vs.Add("copy.provision_index", "C-9", "the index of the PROVISION entry that records the copy is required")
 		return nil, vs.Err()
 	}
-	entryName := fmt.Sprintf("%s/ledger/entries/%d", unitName(tenant, unit), c.GetProvisionIndex())
+	entryName := names.Entries.NameN(tenant, unit, c.GetProvisionIndex())
 	e, err := s.ledger.GetEntry(unitauth.ForwardToken(ctx), &ledgerv1.GetEntryRequest{Name: entryName})
 	switch {
 	case status.Code(err) == codes.NotFound:
@@ -74,8 +74,8 @@ func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequ
 	} else {
 		parseDate(&vs, "copy.destruction_due_date", c.GetDestructionDueDate(), "C-9")
 	}
-	if r := c.GetRequest(); r != "" && !inUnit(r, tenant, unit, "requests") {
-		vs.Add("copy.request", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
+	if r := c.GetRequest(); r != "" && !names.Requests.In(tenant, unit, r) {
+		vs.Add("copy.request", "format", "must be a request of this unit: %s/requests/{receipt}", names.Unit(tenant, unit))
 	}
 	if err := vs.Err(); err != nil {
 		return nil, err
@@ -101,11 +101,11 @@ func (s *Server) copyView(c *pg.Copy, now time.Time) *retentionv1.Copy {
 }
 
 func (s *Server) GetCopy(ctx context.Context, req *retentionv1.GetCopyRequest) (*retentionv1.Copy, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "copies", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Copies, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetCopy(ctx, tenant, unit, numID(id))
+	c, err := s.store.GetCopy(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -122,16 +122,20 @@ func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequ
 		vs.Add("state", "format", "one of out, overdue, destroyed, returned (or empty for all)")
 	}
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "copies", req.GetPageToken())
+	query := names.Query{"retention.copies", req.GetParent(), req.GetState()}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	now := s.now()
 	copies, next, err := s.store.ListCopies(ctx, tenant, unit, req.GetState(), seoul.Date(now), size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListCopiesResponse{NextPageToken: pageToken("copies", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListCopiesResponse{NextPageToken: query.TokenN(next)}
 	for _, c := range copies {
 		out.Copies = append(out.Copies, s.copyView(c, now))
 	}
@@ -139,7 +143,7 @@ func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequ
 }
 
 func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordCopyOutcomeRequest) (*retentionv1.Copy, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "copies", staffRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Copies, staffRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,7 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 		return nil, err
 	}
 	by := auth.Officer(ctx)
-	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, numID(id), req.GetEtag(), func(c *pg.Copy) (*pg.Outcome, error) {
+	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, id, req.GetEtag(), func(c *pg.Copy) (*pg.Outcome, error) {
 		d := c.Doc
 		if d.GetState() != retentionv1.CopyState_COPY_STATE_OUT {
 			return nil, apierr.Precondition("COPY_NOT_OUT", d.GetName()+" is "+d.GetState().String()+": nothing is left to chase")
@@ -202,7 +206,7 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 			return s.copyView(c, now), nil
 		}
 	}
-	if c, err = s.store.GetCopy(ctx, tenant, unit, numID(id)); err != nil {
+	if c, err = s.store.GetCopy(ctx, tenant, unit, id); err != nil {
 		return nil, err
 	}
 	return s.copyView(c, now), nil

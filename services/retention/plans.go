@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -17,6 +16,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
@@ -32,11 +32,11 @@ import (
 // transaction that erases or queues an item.
 
 func (s *Server) GetPlan(ctx context.Context, req *retentionv1.GetPlanRequest) (*retentionv1.Plan, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "plans", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Plans, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.store.GetPlan(ctx, tenant, unit, numID(id))
+	p, err := s.store.GetPlan(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -61,16 +61,20 @@ func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansReques
 		vs.Add("state", "format", "unknown plan state %d", req.GetState())
 	}
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "plans", req.GetPageToken())
+	query := names.Query{"retention.plans", req.GetParent(), req.GetState().String()}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	plans, next, err := s.store.ListPlans(ctx, tenant, unit, req.GetState(), size, after)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	out := &retentionv1.ListPlansResponse{NextPageToken: pageToken("plans", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListPlansResponse{NextPageToken: query.TokenN(next)}
 	for _, p := range plans {
 		// The basic view: a certificate and its records grow with the plan's items.
 		v := s.planView(p, now)
@@ -82,17 +86,17 @@ func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansReques
 
 // authorizeCPO checks that the caller may see the unit and, for what only the CPO does, that it
 // is the CPO: anyone else is refused naming the rule (STD-55, STD-10-4).
-func (s *Server) authorizeCPO(ctx context.Context, name, what string) (tenant, unit, id string, err error) {
-	if tenant, unit, id, err = s.authorized(ctx, name, "plans", readRoles); err != nil {
-		return "", "", "", err
+func (s *Server) authorizeCPO(ctx context.Context, name, what string) (tenant, unit string, id int64, err error) {
+	if tenant, unit, id, err = s.authorizedN(ctx, name, names.Plans, readRoles); err != nil {
+		return "", "", 0, err
 	}
 	if err := s.units.Authorize(ctx, tenant, unit, cpoRoles); err != nil {
 		if apierr.CodeOf(err) != codes.PermissionDenied {
-			return "", "", "", err
+			return "", "", 0, err
 		}
 		d := apierr.Denied("only the CPO (개인정보 보호책임자, role cpo) " + what + " (STD-55, STD-10-4)")
 		d.Metadata = map[string]string{"rule": "STD-55"}
-		return "", "", "", d
+		return "", "", 0, d
 	}
 	return tenant, unit, id, nil
 }
@@ -103,7 +107,7 @@ func (s *Server) ApprovePlan(ctx context.Context, req *retentionv1.ApprovePlanRe
 		return nil, err
 	}
 	now := s.now()
-	p, err := s.store.UpdatePlan(ctx, tenant, unit, numID(id), req.GetEtag(), func(p *pg.Plan) error {
+	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, req.GetEtag(), func(p *pg.Plan) error {
 		if st := p.Doc.GetState(); st != retentionv1.PlanState_PLAN_STATE_PROPOSED {
 			return apierr.Precondition("PLAN_NOT_PROPOSED", p.Doc.GetName()+" is "+st.String()+"; only a proposed plan is approved")
 		}
@@ -136,7 +140,7 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 		return nil, err
 	}
 	exclude := req.GetExcludeHeldItems()
-	p, err := s.store.StartCompletion(ctx, tenant, unit, numID(id), exclude, func(p *pg.Plan) error {
+	p, err := s.store.StartCompletion(ctx, tenant, unit, id, exclude, func(p *pg.Plan) error {
 		d := p.Doc
 		if d.GetState() == retentionv1.PlanState_PLAN_STATE_PROPOSED {
 			return apierr.Precondition("PLAN_NOT_APPROVED", d.GetName()+" is not approved: the CPO approves a plan before it is carried out (STD-55)")
@@ -189,7 +193,7 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	if err != nil {
 		return nil, err
 	}
-	unitTitle := unitName(tenant, unit)
+	unitTitle := names.Unit(tenant, unit)
 	if u, err := s.registry.GetUnit(sctx, &registryv1.GetUnitRequest{Name: unitTitle}); err == nil {
 		unitTitle = u.GetDisplayName() + " (" + unitTitle + ")"
 	}
@@ -283,7 +287,7 @@ func (s *Server) departmentHead(sctx context.Context, tenant, unit string) (stri
 		return 0
 	}
 	for tok := ""; ; {
-		list, err := s.registry.ListOfficers(sctx, &registryv1.ListOfficersRequest{Parent: unitName(tenant, unit), PageToken: tok, PageSize: 100})
+		list, err := s.registry.ListOfficers(sctx, &registryv1.ListOfficersRequest{Parent: names.Unit(tenant, unit), PageToken: tok, PageSize: 100})
 		if err != nil {
 			return "", err
 		}

@@ -23,6 +23,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
@@ -79,62 +80,29 @@ func (s *Server) asService(ctx context.Context) (context.Context, error) {
 	return unitauth.AsService(ctx, s.token)
 }
 
-func unitName(tenant, unit string) string { return "tenants/" + tenant + "/units/" + unit }
-
-func parseUnit(field, parent string) (tenant, unit string, err error) {
-	p := strings.Split(parent, "/")
-	if len(p) != 4 || p[0] != "tenants" || p[2] != "units" || !validID(p[1]) || !validID(p[3]) {
-		return "", "", apierr.Invalid(apierr.Violation{Field: field, Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}"})
-	}
-	return p[1], p[3], nil
-}
-
-// parseChild parses tenants/{t}/units/{u}/{collection}/{id}; numeric ids unless collection is rules.
-func parseChild(field, name, collection string) (tenant, unit, id string, err error) {
-	p := strings.Split(name, "/")
-	bad := len(p) != 6 || p[4] != collection
-	if !bad {
-		if collection == "rules" {
-			bad = !validID(p[5])
-		} else {
-			n, perr := strconv.ParseInt(p[5], 10, 64)
-			bad = perr != nil || n <= 0
-		}
-	}
-	if bad {
-		return "", "", "", apierr.Invalid(apierr.Violation{Field: field, Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}/" + collection + "/{id}"})
-	}
-	tenant, unit, err = parseUnit(field, strings.Join(p[:4], "/"))
-	return tenant, unit, p[5], err
-}
-
 // authorizedUnit parses a parent unit's name and checks the caller's roles on it.
 func (s *Server) authorizedUnit(ctx context.Context, parent string, roles []auth.Role) (tenant, unit string, err error) {
-	if tenant, unit, err = parseUnit("parent", parent); err != nil {
+	if tenant, unit, err = names.ParseUnit("parent", parent); err != nil {
 		return "", "", err
 	}
 	return tenant, unit, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
-// authorized parses a member's name and checks the caller's roles on its unit.
-func (s *Server) authorized(ctx context.Context, name, collection string, roles []auth.Role) (tenant, unit, id string, err error) {
-	if tenant, unit, id, err = parseChild("name", name, collection); err != nil {
+// authorized parses a rule's name and checks the caller's roles on its unit.
+func (s *Server) authorized(ctx context.Context, name string, roles []auth.Role) (tenant, unit, id string, err error) {
+	if tenant, unit, id, err = names.Rules.Parse("name", name); err != nil {
 		return "", "", "", err
 	}
 	return tenant, unit, id, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
-func numID(id string) int64 {
-	n, _ := strconv.ParseInt(id, 10, 64)
-	return n
-}
-
-// inUnit reports whether name is a member of the unit's collection with a valid id.
-func inUnit(name, tenant, unit, collection string) bool {
-	id, ok := strings.CutPrefix(name, unitName(tenant, unit)+"/"+collection+"/")
-	return ok && id != "" && !strings.Contains(id, "/")
+// authorizedN parses the name of a member of a numbered collection and checks the caller's roles
+// on its unit.
+func (s *Server) authorizedN(ctx context.Context, name string, c names.Collection, roles []auth.Role) (tenant, unit string, id int64, err error) {
+	if tenant, unit, id, err = c.ParseN("name", name); err != nil {
+		return "", "", 0, err
+	}
+	return tenant, unit, id, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
 func idem(requestID, method string, req proto.Message) (pg.Idem, error) {
@@ -153,8 +121,8 @@ func (s *Server) CreateRule(ctx context.Context, req *retentionv1.CreateRuleRequ
 	}
 	r.Name, r.Etag, r.CreateTime, r.UpdateTime = "", "", nil, nil
 	var vs apierr.Violations
-	if id := req.GetRuleId(); id != "" && !validID(id) {
-		vs.Add("rule_id", "format", "must be a lower-case id such as cctv-central (letters, digits, '-')")
+	if id := req.GetRuleId(); id != "" {
+		names.CheckID(&vs, "rule_id", id)
 	}
 	if len(req.GetRequestId()) > 128 {
 		vs.Add("request_id", "range", "must be at most 128 characters")
@@ -187,8 +155,8 @@ func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenan
 	}
 	switch r.GetTarget() {
 	case retentionv1.RuleTarget_RULE_TARGET_SITE:
-		if !inUnit(res, tenant, unit, "sites") {
-			vs.Add("rule.resource", "STD-41-2", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
+		if !names.Sites.In(tenant, unit, res) {
+			vs.Add("rule.resource", "STD-41-2", "must be a site of this unit: %s/sites/{site}", names.Unit(tenant, unit))
 			return nil
 		}
 		site, err := s.registry.GetSite(unitauth.ForwardToken(ctx), &registryv1.GetSiteRequest{Name: res})
@@ -213,8 +181,8 @@ func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenan
 			vs.Add("rule.resource", "STD-41-2", "the site %s states no retention days: set them in the registry first", res)
 		}
 	case retentionv1.RuleTarget_RULE_TARGET_FILE:
-		if !inUnit(res, tenant, unit, "files") {
-			vs.Add("rule.resource", "STD-60", "must be a personal-information file of this unit: %s/files/{file}", unitName(tenant, unit))
+		if !names.Files.In(tenant, unit, res) {
+			vs.Add("rule.resource", "STD-60", "must be a personal-information file of this unit: %s/files/{file}", names.Unit(tenant, unit))
 			return nil
 		}
 		_, err := s.registry.GetFile(unitauth.ForwardToken(ctx), &registryv1.GetFileRequest{Name: res})
@@ -254,7 +222,7 @@ func recordedName(site, zone string) string {
 }
 
 func (s *Server) GetRule(ctx context.Context, req *retentionv1.GetRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "rules", readRoles)
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), readRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -272,15 +240,19 @@ func (s *Server) ListRules(ctx context.Context, req *retentionv1.ListRulesReques
 	}
 	var vs apierr.Violations
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseToken(&vs, "rules", req.GetPageToken())
+	query := names.Query{"retention.rules", req.GetParent()}
+	after, err := query.Parse(req.GetPageToken(), 1)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	rules, next, err := s.store.ListRules(ctx, tenant, unit, size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListRulesResponse{NextPageToken: pageToken("rules", next)}
+	rules, next, err := s.store.ListRules(ctx, tenant, unit, size, strings.Join(after, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := &retentionv1.ListRulesResponse{NextPageToken: query.Token(next)}
 	for _, r := range rules {
 		out.Rules = append(out.Rules, r.Doc)
 	}
@@ -291,7 +263,7 @@ func (s *Server) ListRules(ctx context.Context, req *retentionv1.ListRulesReques
 var ruleFields = []string{"display_name", "period_days", "clock_start", "action", "auto_delete_cycle", "method", "basis"}
 
 func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetRule().GetName(), "rules", writeRoles)
+	tenant, unit, id, err := s.authorized(ctx, req.GetRule().GetName(), writeRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +322,7 @@ func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequ
 }
 
 func (s *Server) DeleteRule(ctx context.Context, req *retentionv1.DeleteRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "rules", writeRoles)
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), writeRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -421,8 +393,8 @@ func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, u
 			a, b := h.GetStartTime().AsTime(), h.GetEndTime().AsTime()
 			start, end = &a, &b
 		}
-		if !inUnit(h.GetSite(), tenant, unit, "sites") {
-			vs.Add("hold.site", "PIPA-21-1", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
+		if !names.Sites.In(tenant, unit, h.GetSite()) {
+			vs.Add("hold.site", "PIPA-21-1", "must be a site of this unit: %s/sites/{site}", names.Unit(tenant, unit))
 		} else if _, err := s.registry.GetSite(fwd, &registryv1.GetSiteRequest{Name: h.GetSite()}); status.Code(err) == codes.NotFound {
 			vs.Add("hold.site", "PIPA-21-1", "no such site: %s", h.GetSite())
 		} else if err != nil {
@@ -434,8 +406,8 @@ func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, u
 	}
 	switch {
 	case h.GetFile() != "":
-		if !inUnit(h.GetFile(), tenant, unit, "files") {
-			vs.Add("hold.file", "PIPA-21-1", "must be a file of this unit: %s/files/{file}", unitName(tenant, unit))
+		if !names.Files.In(tenant, unit, h.GetFile()) {
+			vs.Add("hold.file", "PIPA-21-1", "must be a file of this unit: %s/files/{file}", names.Unit(tenant, unit))
 		} else if _, err := s.registry.GetFile(fwd, &registryv1.GetFileRequest{Name: h.GetFile()}); status.Code(err) == codes.NotFound {
 			vs.Add("hold.file", "PIPA-21-1", "no such file: %s", h.GetFile())
 		} else if err != nil {
@@ -443,8 +415,8 @@ func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, u
 		}
 		return h.GetFile(), nil, nil, nil
 	case h.GetRequest() != "":
-		if !inUnit(h.GetRequest(), tenant, unit, "requests") {
-			vs.Add("hold.request", "PIPA-21-1", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
+		if !names.Requests.In(tenant, unit, h.GetRequest()) {
+			vs.Add("hold.request", "PIPA-21-1", "must be a request of this unit: %s/requests/{receipt}", names.Unit(tenant, unit))
 		} else if _, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: h.GetRequest()}); status.Code(err) == codes.NotFound {
 			vs.Add("hold.request", "PIPA-21-1", "no such request: %s", h.GetRequest())
 		} else if err != nil {
@@ -465,8 +437,8 @@ func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, u
 // unitEntry reads an entry of the unit's ledger named in field, with the caller's token; it
 // returns nil, with a violation of rule, when there is no such entry.
 func (s *Server) unitEntry(fwd context.Context, vs *apierr.Violations, field, rule, tenant, unit, name string) (*ledgerv1.Entry, error) {
-	if !inUnit(name, tenant, unit, "ledger/entries") {
-		vs.Add(field, rule, "must be an entry of this unit's ledger: %s/ledger/entries/{index}", unitName(tenant, unit))
+	if !names.Entries.In(tenant, unit, name) {
+		vs.Add(field, rule, "must be an entry of this unit's ledger: %s/ledger/entries/{index}", names.Unit(tenant, unit))
 		return nil, nil
 	}
 	e, err := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: name})
@@ -478,11 +450,11 @@ func (s *Server) unitEntry(fwd context.Context, vs *apierr.Violations, field, ru
 }
 
 func (s *Server) GetHold(ctx context.Context, req *retentionv1.GetHoldRequest) (*retentionv1.Hold, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "holds", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Holds, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.GetHold(ctx, tenant, unit, numID(id))
+	h, err := s.store.GetHold(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -496,15 +468,19 @@ func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsReques
 	}
 	var vs apierr.Violations
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "holds", req.GetPageToken())
+	query := names.Query{"retention.holds", req.GetParent(), strconv.FormatBool(req.GetShowReleased())}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	holds, next, err := s.store.ListHolds(ctx, tenant, unit, req.GetShowReleased(), size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListHoldsResponse{NextPageToken: pageToken("holds", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListHoldsResponse{NextPageToken: query.TokenN(next)}
 	for _, h := range holds {
 		out.Holds = append(out.Holds, h.Doc)
 	}
@@ -512,7 +488,7 @@ func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsReques
 }
 
 func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRequest) (*retentionv1.Hold, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "holds", writeRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Holds, writeRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +497,7 @@ func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRe
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	h, err := s.store.ReleaseHold(ctx, tenant, unit, numID(id), auth.Officer(ctx), req.GetReason())
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, auth.Officer(ctx), req.GetReason())
 	if err != nil {
 		return nil, err
 	}
@@ -535,10 +511,10 @@ func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequ
 	}
 	in := req.GetItem()
 	var vs apierr.Violations
-	_, _, ruleID, perr := parseChild("item.rule", in.GetRule(), "rules")
-	if perr != nil || !inUnit(in.GetRule(), tenant, unit, "rules") {
+	ruleID, ok := names.Rules.Of(tenant, unit, in.GetRule())
+	if !ok {
 		return nil, apierr.Invalid(apierr.Violation{Field: "item.rule", Rule: "format",
-			Description: "must be a rule of this unit: " + unitName(tenant, unit) + "/rules/{rule}"})
+			Description: "must be a rule of this unit: " + names.Unit(tenant, unit) + "/rules/{rule}"})
 	}
 	rule, err := s.store.GetRule(ctx, tenant, unit, ruleID)
 	if apierr.CodeOf(err) == codes.NotFound {
@@ -617,8 +593,8 @@ func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant,
 		}
 	case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
 		n.Scope = in.GetResource()
-		if !inUnit(in.GetResource(), tenant, unit, "requests") {
-			vs.Add("item.resource", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
+		if !names.Requests.In(tenant, unit, in.GetResource()) {
+			vs.Add("item.resource", "format", "must be a request of this unit: %s/requests/{receipt}", names.Unit(tenant, unit))
 			return nil
 		}
 		if p, _ := auth.FromContext(ctx); p.IsService() {
@@ -685,11 +661,11 @@ func (s *Server) siteName(ctx context.Context, rule *pg.Rule) string {
 }
 
 func (s *Server) GetItem(ctx context.Context, req *retentionv1.GetItemRequest) (*retentionv1.Item, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "items", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Items, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	it, err := s.store.GetItem(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -706,16 +682,20 @@ func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsReques
 		vs.Add("state", "format", "one of retained, due, held, overdue, planned, destroyed (or empty for all)")
 	}
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "items", req.GetPageToken())
+	query := names.Query{"retention.items", req.GetParent(), req.GetState()}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	now := s.now()
 	items, next, err := s.store.ListItems(ctx, tenant, unit, req.GetState(), now, size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListItemsResponse{NextPageToken: pageToken("items", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListItemsResponse{NextPageToken: query.TokenN(next)}
 	for _, it := range items {
 		out.Items = append(out.Items, s.itemView(it, now))
 	}
@@ -725,14 +705,14 @@ func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsReques
 // itemView is an item as served, its state as of now: past its due time it is due, held while a
 // hold covers it, and overdue 5 days later unless held (STD-10-1).
 func (s *Server) itemView(it *pg.Item, now time.Time) *retentionv1.Item {
-	out := &retentionv1.Item{Name: it.Name(), Rule: pg.Name(it.Tenant, it.Unit, "rules", it.RuleID),
+	out := &retentionv1.Item{Name: it.Name(), Rule: names.Rules.Name(it.Tenant, it.Unit, it.RuleID),
 		Description: it.Description, RecordCount: it.RecordCount, Resource: it.Resource,
 		ClockStartTime: timestamppb.New(it.ClockStart), DueTime: timestamppb.New(it.Due), CreateTime: timestamppb.New(it.Create)}
 	if d := it.RecordingDate; d != nil {
 		out.RecordingDate = d.Format(time.DateOnly)
 	}
 	if it.PlanID != nil {
-		out.Plan = pg.Name(it.Tenant, it.Unit, "plans", strconv.FormatInt(*it.PlanID, 10))
+		out.Plan = names.Plans.NameN(it.Tenant, it.Unit, *it.PlanID)
 	}
 	due := !now.Before(it.Due)
 	switch it.Status {
@@ -754,14 +734,14 @@ func (s *Server) itemView(it *pg.Item, now time.Time) *retentionv1.Item {
 		out.State = retentionv1.ItemState_ITEM_STATE_DUE
 	}
 	for _, h := range it.Holds {
-		out.Holds = append(out.Holds, pg.Name(it.Tenant, it.Unit, "holds", strconv.FormatInt(h, 10)))
+		out.Holds = append(out.Holds, names.Holds.NameN(it.Tenant, it.Unit, h))
 	}
 	out.Overdue = len(it.Holds) == 0 && !now.Before(it.OverdueTime)
 	return out
 }
 
 func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDeletionRequest) (*retentionv1.Item, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "items", itemRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Items, itemRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -774,7 +754,7 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 			return nil, vs.Err()
 		}
 	}
-	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	it, err := s.store.GetItem(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -797,10 +777,10 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 	if err != nil {
 		return nil, err
 	}
-	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, numID(id), func(it *pg.Item) error {
+	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, id, func(it *pg.Item) error {
 		switch {
 		case it.Status == pg.Planned:
-			return apierr.Precondition("ITEM_PLANNED", it.Name()+" is in "+pg.Name(tenant, unit, "plans", strconv.FormatInt(*it.PlanID, 10)))
+			return apierr.Precondition("ITEM_PLANNED", it.Name()+" is in "+names.Plans.NameN(tenant, unit, *it.PlanID))
 		case len(it.Holds) > 0:
 			return apierr.Precondition("ITEM_HELD", fmt.Sprintf("%s is under a legal hold (%d); it must not be deleted until the hold is released",
 				it.Name(), it.Holds[0]))
@@ -831,7 +811,7 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 			s.log.Warn("ledger entry left to the outbox", "item", req.GetName(), "err", err)
 		}
 	}
-	if it, err = s.store.GetItem(ctx, tenant, unit, numID(id)); err != nil {
+	if it, err = s.store.GetItem(ctx, tenant, unit, id); err != nil {
 		return nil, err
 	}
 	return s.itemView(it, now), nil
@@ -840,7 +820,7 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 // GetCertificateKey is public: it serves only a key that exists, so anonymous callers create
 // nothing.
 func (s *Server) GetCertificateKey(ctx context.Context, req *retentionv1.GetCertificateKeyRequest) (*retentionv1.CertificateKey, error) {
-	if !validID(req.GetTenant()) {
+	if !names.ValidID(req.GetTenant()) {
 		return nil, apierr.Invalid(apierr.Violation{Field: "tenant", Rule: "format", Description: "must be a tenant id such as jeongeup"})
 	}
 	vkey, err := s.store.VerifierKey(ctx, req.GetTenant())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +21,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -48,15 +48,19 @@ func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequ
 	}
 	var vs apierr.Violations
 	size := pageSize(&vs, req.GetPageSize())
-	before := parseIDToken(&vs, "sweeps", req.GetPageToken())
+	query := names.Query{"retention.sweeps", req.GetParent()}
+	before, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	sweeps, next, err := s.store.ListSweeps(ctx, tenant, unit, size, before)
 	if err != nil {
 		return nil, err
 	}
-	return &retentionv1.ListSweepsResponse{Sweeps: sweeps, NextPageToken: pageToken("sweeps", strconv.FormatInt(next, 10))}, nil
+	return &retentionv1.ListSweepsResponse{Sweeps: sweeps, NextPageToken: query.TokenN(next)}, nil
 }
 
 // Sweep runs one unit's sweep at the server's clock, with the service credential: it makes the
@@ -81,7 +85,7 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 	}
 	res := &retentionv1.SweepResult{}
 	for _, h := range holds {
-		res.HoldsChecked = append(res.HoldsChecked, pg.Name(tenant, unit, "holds", strconv.FormatInt(h, 10)))
+		res.HoldsChecked = append(res.HoldsChecked, names.Holds.NameN(tenant, unit, h))
 	}
 	// The unit's officers are listed once a sweep, not once a rule.
 	head := sync.OnceValues(func() (string, error) { return s.departmentHead(sctx, tenant, unit) })
@@ -122,7 +126,7 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 			}
 			destroyed, err := s.deliver(sctx, tenant, outbox)
 			if err != nil {
-				return nil, fmt.Errorf("retention: sweep of %s: %w", unitName(tenant, unit), err)
+				return nil, fmt.Errorf("retention: sweep of %s: %w", names.Unit(tenant, unit), err)
 			}
 			res.Destroyed += destroyed
 		}

@@ -1,9 +1,6 @@
 package retention
 
 import (
-	"encoding/base64"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,10 +14,6 @@ import (
 
 // Field validation of what officers and services send. Every rule names its field and, where the
 // Act sets it, its LAW.md id.
-
-var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-
-func validID(s string) bool { return idPattern.MatchString(s) }
 
 const (
 	maxText = 4000
@@ -143,39 +136,6 @@ func pageSize(vs *apierr.Violations, n int32) int {
 		return 50
 	}
 	return int(min(n, 500))
-}
-
-// pageToken is opaque to clients: the collection and the last id of the previous page.
-func pageToken(collection, last string) string {
-	if last == "" || last == "0" {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(collection + "/" + last))
-}
-
-func parseToken(vs *apierr.Violations, collection, tok string) string {
-	if tok == "" {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	last, ok := strings.CutPrefix(string(b), collection+"/")
-	if err != nil || !ok || last == "" {
-		vs.Add("page_token", "format", "not a page token of this list; pass the next_page_token of the previous call unchanged")
-	}
-	return last
-}
-
-// parseIDToken is parseToken for numeric ids.
-func parseIDToken(vs *apierr.Violations, collection, tok string) int64 {
-	last := parseToken(vs, collection, tok)
-	if last == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(last, 10, 64)
-	if err != nil {
-		vs.Add("page_token", "format", "not a page token of this list")
-	}
-	return n
 }
 
 // validateOutcome checks a copy's outcome as the recipient reported it; whether it follows the

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
@@ -84,9 +85,9 @@ func (r Report) OK() bool { return r.FirstBad < 0 && r.Problem == "" }
 // Run verifies the log named log ("tenants/{t}/units/{u}") and advances st on success.
 func Run(ctx context.Context, c Client, log string, st *State) (Report, error) {
 	rep := Report{FirstBad: -1}
-	parts := strings.Split(log, "/")
-	if len(parts) != 4 || parts[0] != "tenants" || parts[2] != "units" {
-		return rep, fmt.Errorf("log %q: want tenants/{tenant}/units/{unit}", log)
+	tenant, unit, err := names.ParseUnit("log", log)
+	if err != nil {
+		return rep, err
 	}
 	if st.Log != "" && st.Log != log {
 		return rep, fmt.Errorf("the state file is for %s, not %s", st.Log, log)
@@ -94,7 +95,7 @@ func Run(ctx context.Context, c Client, log string, st *State) (Report, error) {
 	st.Log = log
 	if st.VerifierKey == "" {
 		var k ledgerv1.VerifierKey
-		if err := c.get(ctx, "/v1/public/tenants/"+parts[1]+"/units/"+parts[3]+"/ledger/key", &k); err != nil {
+		if err := c.get(ctx, "/v1/public/"+names.Unit(tenant, unit)+"/ledger/key", &k); err != nil {
 			return rep, err
 		}
 		st.VerifierKey = k.GetVerifierKey() // trust on first use; pin it with -key

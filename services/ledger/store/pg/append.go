@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // AppendRequest is one entry to append to a unit's log.
@@ -531,7 +532,7 @@ func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashRe
 			continue
 		}
 		if r.Redact && (redacted[*r.Follows] || erased[*r.Follows]) {
-			c.err = apierr.Precondition("ALREADY_REDACTED", EntryName(q.id.tenant, q.id.unit, *r.Follows)+" was already redacted")
+			c.err = apierr.Precondition("ALREADY_REDACTED", names.Entries.NameN(q.id.tenant, q.id.unit, *r.Follows)+" was already redacted")
 			continue
 		}
 		leaf, sealed, err := build(r.Build, p.next)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // EntryRow is a stored entry.
@@ -47,7 +48,7 @@ func (s *Store) Entry(ctx context.Context, tenant, unit string, index int64) (En
 	e, err := scanEntry(s.pool.QueryRow(ctx, `SELECT `+entryCols+` FROM ledger.entries
 		WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, tenant, unit, index))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return EntryRow{}, apierr.NotFound(EntryName(tenant, unit, index))
+		return EntryRow{}, apierr.NotFound(names.Entries.NameN(tenant, unit, index))
 	}
 	if err != nil {
 		return EntryRow{}, fmt.Errorf("ledger store: read entry: %w", err)
@@ -169,7 +170,7 @@ func (s *Store) InclusionProof(ctx context.Context, tenant, unit string, index, 
 		}
 	}
 	if index < 0 || index >= size {
-		return nil, apierr.NotFound(EntryName(tenant, unit, index))
+		return nil, apierr.NotFound(names.Entries.NameN(tenant, unit, index))
 	}
 	if treeSize <= index || treeSize > size {
 		return nil, apierr.Invalid(apierr.Violation{Field: "tree_size", Rule: "range",

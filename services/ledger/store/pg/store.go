@@ -106,11 +106,6 @@ func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
 
 type logID struct{ tenant, unit string }
 
-// EntryName is an entry's resource name, as NotFound reports it.
-func EntryName(tenant, unit string, index int64) string {
-	return "tenants/" + tenant + "/units/" + unit + "/ledger/entries/" + strconv.FormatInt(index, 10)
-}
-
 // checkIDs refuses ids that cannot appear in a resource name, an origin line or a note key name
 // (which forbids spaces and '+').
 func checkIDs(tenant, unit string) error {

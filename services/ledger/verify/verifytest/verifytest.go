@@ -27,6 +27,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
@@ -153,7 +154,7 @@ func (l *Ledger) Checkpoint(log string) *ledgerv1.Checkpoint {
 // VerifierKey is log's public note verifier key.
 func (l *Ledger) VerifierKey(log string) string {
 	l.t.Helper()
-	t, u := split(log)
+	t, u := unitOf(log)
 	k, err := l.client.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: t, Unit: u})
 	if err != nil {
 		l.t.Fatal(err)
@@ -164,7 +165,7 @@ func (l *Ledger) VerifierKey(log string) string {
 // Leaf is the stored leaf of entry index of log.
 func (l *Ledger) Leaf(log string, index int64) []byte {
 	l.t.Helper()
-	t, u := split(log)
+	t, u := unitOf(log)
 	row, err := l.store.Entry(context.Background(), t, u, index)
 	if err != nil {
 		l.t.Fatal(err)
@@ -176,7 +177,7 @@ func (l *Ledger) Leaf(log string, index int64) []byte {
 // checks as an operator with the database could: the log signs it into its tree like any other.
 func (l *Ledger) Forge(log string, leaf func(index int64) []byte) int64 {
 	l.t.Helper()
-	t, u := split(log)
+	t, u := unitOf(log)
 	res, err := l.store.Append(context.Background(), t, u, pg.AppendRequest{Kind: "USE", OccurTime: time.Now(),
 		Build: func(index int64) ([]byte, []byte, error) { return leaf(index), nil, nil }})
 	if err != nil {
@@ -211,10 +212,10 @@ func (l *Ledger) reroute(r *http.Request) {
 	}
 }
 
-func split(log string) (tenant, unit string) {
-	p := strings.Split(log, "/")
-	if len(p) != 4 {
-		panic("verifytest: log " + log + " is not tenants/{t}/units/{u}")
+func unitOf(log string) (tenant, unit string) {
+	tenant, unit, err := names.ParseUnit("log", log)
+	if err != nil {
+		panic("verifytest: " + err.Error())
 	}
-	return p[1], p[3]
+	return tenant, unit
 }

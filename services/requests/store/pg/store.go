@@ -32,6 +32,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -177,7 +178,7 @@ func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive
 			}
 			now := s.clock()
 			rec.Tenant, rec.Unit, rec.create, rec.revision = tenant, unit, now, 1
-			rec.Doc.Name = "tenants/" + tenant + "/units/" + unit + "/requests/" + receipt
+			rec.Doc.Name = names.Requests.Name(tenant, unit, receipt)
 			rec.Doc.ReceiptNumber = receipt
 			rec.Doc.ReceiveTime = timestamppb.New(receive)
 			rec.Doc.CreateTime, rec.Doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
@@ -321,7 +322,7 @@ func (s *Store) getUnit(ctx context.Context, q querier, tenant, unit, receipt st
 		return nil, err
 	}
 	if rec.Unit != unit {
-		return nil, apierr.NotFound("tenants/" + tenant + "/units/" + unit + "/requests/" + receipt)
+		return nil, apierr.NotFound(names.Requests.Name(tenant, unit, receipt))
 	}
 	return rec, nil
 }
@@ -386,7 +387,7 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 				tenant, receipt).Scan(&n); err != nil {
 				return err
 			}
-			ch.Notice.Name = rec.Doc.Name + "/notices/" + strconv.Itoa(n)
+			ch.Notice.Name = names.Notice(rec.Doc.Name, n)
 			ch.Notice.IssueTime = timestamppb.New(now)
 			if err := s.insertNotice(ctx, tx, tenant, receipt, n, ch.Notice); err != nil {
 				return err
@@ -615,7 +616,7 @@ func (s *Store) withLedger(ctx context.Context, q querier, recs ...*Record) erro
 		lr := &requestsv1.LedgerRecord{Step: step, Pending: index == nil && failed == nil}
 		if index != nil {
 			lr.Index = *index
-			lr.Entry = "tenants/" + r.Tenant + "/units/" + r.Unit + "/ledger/entries/" + strconv.FormatInt(*index, 10)
+			lr.Entry = names.Entries.NameN(r.Tenant, r.Unit, *index)
 		}
 		if failed != nil {
 			lr.Failure = *failed

@@ -18,6 +18,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -57,7 +58,7 @@ func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
 	if err := protojson.Unmarshal(doc, c.Doc); err != nil {
 		return nil, err
 	}
-	c.Doc.Name = idName(tenant, c.Unit, "copies", c.ID)
+	c.Doc.Name = names.Copies.NameN(tenant, c.Unit, c.ID)
 	c.Doc.State, c.Doc.DestructionDueDate = retentionv1.CopyState(state), due.Format(time.DateOnly)
 	c.Doc.Reminders, c.Doc.LastReminderTime, c.Doc.OutcomePending = reminders, ts(last), pending
 	c.Doc.CreateTime, c.Doc.Etag = timestamppb.New(create), etag(create, revision)
@@ -79,7 +80,7 @@ func (s *Store) copyOf(ctx context.Context, q querier, tenant, unit string, id i
 	}
 	c, err := scanCopy(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "copies", id))
+		return nil, apierr.NotFound(names.Copies.NameN(tenant, unit, id))
 	}
 	return c, err
 }
@@ -118,9 +119,9 @@ func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, 
 			return "", err
 		}
 		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
-		return idName(tenant, unit, "copies", id), err
+		return names.Copies.NameN(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		id, _ := strconv.ParseInt(names.Last(name), 10, 64)
 		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
 		return err
 	})
@@ -357,7 +358,7 @@ func (s *Store) VerifierKey(ctx context.Context, tenant string) (string, error) 
 	var vkey string
 	err := s.pool.QueryRow(ctx, `SELECT verifier_key FROM retention.keys WHERE tenant_id = $1`, tenant).Scan(&vkey)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apierr.NotFound("tenants/" + tenant + "/retention/key")
+		return "", apierr.NotFound(names.Tenant(tenant) + "/retention/key")
 	}
 	return vkey, err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 )
@@ -37,7 +38,7 @@ type Item struct {
 }
 
 // Name is the item's resource name.
-func (i *Item) Name() string { return idName(i.Tenant, i.Unit, "items", i.ID) }
+func (i *Item) Name() string { return names.Items.NameN(i.Tenant, i.Unit, i.ID) }
 
 const selectItem = `SELECT i.item_id, i.unit_id, i.rule_id, i.status, i.recording_date, i.description, i.record_count,
 	i.resource, i.clock_start_time, i.due_time, i.plan_id, i.destruction_time, i.ledger_index, i.create_time,
@@ -54,7 +55,7 @@ func (s *Store) item(ctx context.Context, q querier, tenant, unit string, id int
 	it, err := scanItem(q.QueryRow(ctx, selectItem+` WHERE i.tenant_id = $1 AND i.item_id = $2 AND i.unit_id = $3`,
 		tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "items", id))
+		return nil, apierr.NotFound(names.Items.NameN(tenant, unit, id))
 	}
 	return it, err
 }
@@ -91,15 +92,15 @@ func (s *Store) CreateItem(ctx context.Context, tenant, unit string, idem Idem, 
 			tenant, unit, n.RuleID, n.Scope, spanStart, spanEnd, n.RecordingDate, n.Description, n.RecordCount,
 			n.Resource, n.ClockStart, n.PeriodDays, s.clock()).Scan(&id)
 		if uniqueViolation(err, "items_by_day") || uniqueViolation(err, "items_by_resource") {
-			return "", apierr.AlreadyExists("an item of " + Name(tenant, unit, "rules", n.RuleID) + " for this day or resource")
+			return "", apierr.AlreadyExists("an item of " + names.Rules.Name(tenant, unit, n.RuleID) + " for this day or resource")
 		}
 		if err != nil {
 			return "", err
 		}
 		out, err = s.item(ctx, tx, tenant, unit, id)
-		return idName(tenant, unit, "items", id), err
+		return names.Items.NameN(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		id, _ := strconv.ParseInt(names.Last(name), 10, 64)
 		out, err = s.item(ctx, tx, tenant, unit, id)
 		return err
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -48,7 +49,7 @@ func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
 	if err := protojson.Unmarshal(doc, p.Doc); err != nil {
 		return nil, err
 	}
-	p.Doc.Name = idName(tenant, p.Unit, "plans", p.ID)
+	p.Doc.Name = names.Plans.NameN(tenant, p.Unit, p.ID)
 	p.Doc.Etag = etag(create, revision)
 	p.Doc.ItemCount = int32(count)
 	return p, nil
@@ -61,7 +62,7 @@ func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int
 	}
 	p, err := scanPlan(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "plans", id))
+		return nil, apierr.NotFound(names.Plans.NameN(tenant, unit, id))
 	}
 	return p, err
 }
@@ -78,7 +79,7 @@ func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*Pl
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	for _, i := range ids {
-		p.Doc.Items = append(p.Doc.Items, idName(tenant, unit, "items", i))
+		p.Doc.Items = append(p.Doc.Items, names.Items.NameN(tenant, unit, i))
 	}
 	return p, err
 }
@@ -218,20 +219,20 @@ func settleHeld(ctx context.Context, tx pgx.Tx, tenant, unit string, held []held
 	if len(held) == 0 {
 		return nil
 	}
-	ids, names := make([]int64, len(held)), make([]string, len(held))
+	ids, described := make([]int64, len(held)), make([]string, len(held))
 	for i, h := range held {
 		ids[i] = h.ID
 		holds := make([]string, len(h.Holds))
 		for j, id := range h.Holds {
-			holds[j] = idName(tenant, unit, "holds", id)
+			holds[j] = names.Holds.NameN(tenant, unit, id)
 		}
-		names[i] = idName(tenant, unit, "items", h.ID) + " (" + strings.Join(holds, ", ") + ")"
+		described[i] = names.Items.NameN(tenant, unit, h.ID) + " (" + strings.Join(holds, ", ") + ")"
 	}
 	if !exclude {
 		e := apierr.Precondition("ITEMS_HELD", fmt.Sprintf("%d items of the plan are under a legal hold and must not be "+
 			"destroyed (PIPA-21-1): %s; complete it once the holds are released, or with exclude_held_items to take these "+
-			"items out of the plan", len(held), strings.Join(names, "; ")))
-		e.Metadata = map[string]string{"rule": "PIPA-21-1", "items": strings.Join(names, "; ")}
+			"items out of the plan", len(held), strings.Join(described, "; ")))
+		e.Metadata = map[string]string{"rule": "PIPA-21-1", "items": strings.Join(described, "; ")}
 		return e
 	}
 	_, err := tx.Exec(ctx, `UPDATE retention.items SET status = 1, plan_id = NULL WHERE tenant_id = $1 AND item_id = ANY($2)`,
@@ -512,7 +513,7 @@ func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*Rule, error
 	r, err := scanRule(s.pool.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
 		tenant, unit, id), tenant, unit)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(Name(tenant, unit, "rules", id))
+		return nil, apierr.NotFound(names.Rules.Name(tenant, unit, id))
 	}
 	return r, err
 }

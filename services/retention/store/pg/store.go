@@ -17,7 +17,6 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +31,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -114,15 +114,6 @@ func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func
 // clock is the current time as PostgreSQL stores it (UTC, microseconds).
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// Name is the resource name of a unit's collection member, e.g. Name(t, u, "items", "7").
-func Name(tenant, unit, collection, id string) string {
-	return "tenants/" + tenant + "/units/" + unit + "/" + collection + "/" + id
-}
-
-func idName(tenant, unit, collection string, id int64) string {
-	return Name(tenant, unit, collection, strconv.FormatInt(id, 10))
-}
-
 func etag(create time.Time, revision int64) string {
 	return strconv.FormatInt(create.UnixMicro(), 36) + "-" + strconv.FormatInt(revision, 10)
 }
@@ -157,9 +148,6 @@ func (s *Store) create(ctx context.Context, tenant string, idem Idem, insert fun
 		return nil
 	})
 }
-
-// lastID is the id at the end of a resource name.
-func lastID(name string) string { return name[strings.LastIndex(name, "/")+1:] }
 
 func uniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
@@ -201,7 +189,7 @@ func scanRule(row pgx.Row, tenant, unit string) (*Rule, error) {
 	if err := protojson.Unmarshal(doc, r.Doc); err != nil {
 		return nil, err
 	}
-	r.Doc.Name = Name(tenant, unit, "rules", r.ID)
+	r.Doc.Name = names.Rules.Name(tenant, unit, r.ID)
 	r.Doc.CreateTime, r.Doc.UpdateTime = timestamppb.New(create), timestamppb.New(update)
 	r.Doc.Etag = etag(create, revision)
 	return r, nil
@@ -214,7 +202,7 @@ func (s *Store) rule(ctx context.Context, q querier, tenant, unit, id string, lo
 	}
 	r, err := scanRule(q.QueryRow(ctx, sql, tenant, unit, id), tenant, unit)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(Name(tenant, unit, "rules", id))
+		return nil, apierr.NotFound(names.Rules.Name(tenant, unit, id))
 	}
 	return r, err
 }
@@ -264,12 +252,12 @@ func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Id
 			return "", err
 		}
 		if tag.RowsAffected() == 0 {
-			return "", apierr.AlreadyExists(Name(tenant, unit, "rules", id))
+			return "", apierr.AlreadyExists(names.Rules.Name(tenant, unit, id))
 		}
 		out, err = s.rule(ctx, tx, tenant, unit, id, false)
-		return Name(tenant, unit, "rules", id), err
+		return names.Rules.Name(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		out, err = s.rule(ctx, tx, tenant, unit, lastID(name), false)
+		out, err = s.rule(ctx, tx, tenant, unit, names.Last(name), false)
 		return err
 	})
 	return out, err
@@ -431,7 +419,7 @@ func scanHold(row pgx.Row, tenant string) (*Hold, error) {
 	if err := protojson.Unmarshal(doc, h.Doc); err != nil {
 		return nil, err
 	}
-	h.Doc.Name = idName(tenant, h.Unit, "holds", h.ID)
+	h.Doc.Name = names.Holds.NameN(tenant, h.Unit, h.ID)
 	h.Doc.CreateTime = timestamppb.New(create)
 	if released != nil {
 		h.Doc.Released, h.Doc.ReleaseTime = true, timestamppb.New(*released)
@@ -447,7 +435,7 @@ func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int
 	}
 	h, err := scanHold(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "holds", id))
+		return nil, apierr.NotFound(names.Holds.NameN(tenant, unit, id))
 	}
 	return h, err
 }
@@ -476,9 +464,9 @@ func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, 
 			s.holdInserted()
 		}
 		out, err = s.hold(ctx, tx, tenant, unit, id, false)
-		return idName(tenant, unit, "holds", id), err
+		return names.Holds.NameN(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		id, _ := strconv.ParseInt(names.Last(name), 10, 64)
 		out, err = s.hold(ctx, tx, tenant, unit, id, false)
 		return err
 	})
@@ -571,7 +559,7 @@ func (s *Store) ListSweeps(ctx context.Context, tenant, unit string, size int, b
 			return nil, err
 		}
 		ids = append(ids, id)
-		w.Name, w.SweepTime = idName(tenant, unit, "sweeps", id), timestamppb.New(at)
+		w.Name, w.SweepTime = names.Sweeps.NameN(tenant, unit, id), timestamppb.New(at)
 		return w, nil
 	})
 	if err != nil {
@@ -600,7 +588,7 @@ func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, tenant, unit string
 	if err := tx.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&id); err != nil {
 		return 0, err
 	}
-	req.Parent = "tenants/" + tenant + "/units/" + unit
+	req.Parent = names.Unit(tenant, unit)
 	req.RequestId = "retention/entries/" + strconv.FormatInt(id, 10)
 	b, err := proto.Marshal(req)
 	if err != nil {
