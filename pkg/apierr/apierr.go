@@ -201,6 +201,12 @@ func CodeOf(err error) codes.Code {
 	return st.Code()
 }
 
+// MessageOf is the message ToStatus gives err, found without converting or logging it.
+func MessageOf(err error) string {
+	st, _ := translate(err)
+	return st.Message()
+}
+
 // translate maps err to its status; known is false for an error no rule covers (Internal).
 func translate(err error) (st *status.Status, known bool) {
 	var e *Error
