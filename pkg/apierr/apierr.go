@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -222,9 +221,9 @@ func translate(err error) (st *status.Status, known bool) {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), true
 	}
-	var pgErr *pgconn.PgError
+	var pgErr interface{ SQLState() string } // a driver's error, as pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
+		switch pgErr.SQLState() {
 		case "40001", "40P01": // serialization_failure, deadlock_detected
 			return (&Error{Kind: KindConflict, Reason: "CONCURRENT_CHANGE",
 				Message: "the operation conflicted with a concurrent transaction; please retry"}).GRPCStatus(), true

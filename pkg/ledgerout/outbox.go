@@ -60,8 +60,6 @@ type Config struct {
 	// none (jobs, and calls that append as the service).
 	Ledger ledgerv1.LedgerServiceClient
 	Token  func() (string, error)
-	// Hooks are the service's follow-up work; nil for none.
-	Hooks Hooks
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for no metrics.
 	Metrics string
 	// Delay holds a new entry's job back, so that the call that wrote the entry usually delivers
@@ -78,6 +76,7 @@ type Config struct {
 type Outbox struct {
 	cfg      Config
 	jobs     *river.Client[pgx.Tx]
+	hooks    Hooks
 	log      *slog.Logger
 	refusals metric.Int64Counter
 }
@@ -149,15 +148,18 @@ func New(cfg Config) (*Outbox, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	if cfg.Hooks == nil {
-		cfg.Hooks = noHooks{}
-	}
-	o := &Outbox{cfg: cfg, log: slog.Default(), refusals: noop.Int64Counter{}}
+	o := &Outbox{cfg: cfg, hooks: noHooks{}, log: slog.Default(), refusals: noop.Int64Counter{}}
 	return o, o.registerMetrics()
 }
 
-// Use gives the outbox the service's River client, which inserts the delivery jobs.
-func (o *Outbox) Use(jobs *river.Client[pgx.Tx]) { o.jobs = jobs }
+// Use gives the outbox the service's River client, which inserts the delivery jobs, and the
+// service's hooks (nil for none).
+func (o *Outbox) Use(jobs *river.Client[pgx.Tx], hooks Hooks) {
+	o.jobs = jobs
+	if hooks != nil {
+		o.hooks = hooks
+	}
+}
 
 type noHooks struct{}
 
@@ -177,37 +179,80 @@ func (o *Outbox) ad(tenant, requestID string) []byte {
 // Enqueue writes e for the tenant in tx, with the job that delivers it, and returns its id. The
 // entry is delivered only if tx commits.
 func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, tenant string, e Entry) (int64, error) {
+	return o.insert(ctx, tx, tenant, e, Carried{})
+}
+
+// Carried is the standing an older outbox gave an entry that Carry writes.
+type Carried struct {
+	// Index is the ledger's index of the entry, when it has it; Refusal why it refused it.
+	Index   *int64
+	Refusal string
+	// Time is when the entry was first written; zero is now.
+	Time time.Time
+}
+
+// Carry writes an entry that an older outbox holds, for an upgrade that moves it here: under its
+// old request_id (e.RequestID), pending (with its job, as Enqueue does), delivered or refused.
+// A settled entry's Append may be nil: the ledger has it, or never will.
+func (o *Outbox) Carry(ctx context.Context, tx pgx.Tx, tenant string, e Entry, c Carried) (int64, error) {
+	return o.insert(ctx, tx, tenant, e, c)
+}
+
+func (o *Outbox) insert(ctx context.Context, tx pgx.Tx, tenant string, e Entry, c Carried) (int64, error) {
 	var id int64
 	if err := tx.QueryRow(ctx, `SELECT nextval('`+o.cfg.Schema+`.ledger_outbox_ids')`).Scan(&id); err != nil {
 		return 0, err
 	}
-	req := proto.CloneOf(e.Append)
-	req.Parent = names.Unit(tenant, e.Unit)
-	req.RequestId = e.RequestID
-	if req.RequestId == "" {
-		req.RequestId = o.cfg.Schema + "/entries/" + strconv.FormatInt(id, 10)
+	requestID := e.RequestID
+	if requestID == "" {
+		requestID = o.cfg.Schema + "/entries/" + strconv.FormatInt(id, 10)
 	}
-	b, err := proto.Marshal(req)
-	if err != nil {
-		return 0, err
-	}
+	var b []byte
+	var kind string
+	occur := c.Time
 	sealed := o.cfg.Box != nil
-	if sealed {
-		if b, err = o.cfg.Box.Seal(b, o.ad(tenant, req.RequestId)); err != nil {
+	if e.Append != nil {
+		req := proto.CloneOf(e.Append)
+		req.Parent, req.RequestId = names.Unit(tenant, e.Unit), requestID
+		var err error
+		if b, err = proto.Marshal(req); err != nil {
 			return 0, err
 		}
+		if sealed {
+			if b, err = o.cfg.Box.Seal(b, o.ad(tenant, requestID)); err != nil {
+				return 0, err
+			}
+		}
+		kind, occur = kindName(req.GetEntry().GetKind()), req.GetEntry().GetOccurTime().AsTime()
+	} else if c.Index == nil && c.Refusal == "" {
+		return 0, fmt.Errorf("ledgerout: a pending entry needs what to append")
 	}
 	var after any
 	if e.After != 0 {
 		after = e.After
 	}
 	now := o.clock()
+	created := now
+	if !c.Time.IsZero() {
+		created = c.Time
+	}
+	var refused any
+	if c.Refusal != "" {
+		refused = now
+	}
+	var delivered any
+	if c.Index != nil {
+		delivered = now
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, id, unit_id, request_id, subject, label, chain, kind,
-		entry, sealed, occur_time, after_id, follows_after, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		tenant, id, e.Unit, req.RequestId, e.Subject, e.Label, e.Chain, kindName(req.GetEntry().GetKind()),
-		b, sealed, req.GetEntry().GetOccurTime().AsTime(), after, e.Follows && e.After != 0, now); err != nil {
+		entry, sealed, occur_time, after_id, follows_after, create_time, ledger_index, deliver_time, refuse_time, refusal)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, nullif($18, ''))`,
+		tenant, id, e.Unit, requestID, e.Subject, e.Label, e.Chain, kind, b, sealed, occur, after,
+		e.Follows && e.After != 0, created, c.Index, delivered, refused, c.Refusal); err != nil {
 		return 0, err
+	}
+	if c.Index != nil || c.Refusal != "" {
+		return id, nil // settled: nothing to deliver
 	}
 	if _, err := o.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{ScheduledAt: now.Add(o.cfg.Delay)}); err != nil {
 		return 0, err
@@ -336,7 +381,7 @@ func (o *Outbox) delivered(ctx context.Context, s Settled) error {
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return o.cfg.Hooks.Delivered(ctx, tx, s)
+		return o.hooks.Delivered(ctx, tx, s)
 	})
 }
 
@@ -364,7 +409,7 @@ func (o *Outbox) refuse(ctx context.Context, tenant string, id int64, reason str
 		if err != nil || len(refused) == 0 {
 			return err
 		}
-		return o.cfg.Hooks.Refused(ctx, tx, refused, reason)
+		return o.hooks.Refused(ctx, tx, refused, reason)
 	})
 	if err != nil {
 		return err

@@ -86,7 +86,7 @@ func newOutboxStack(t *testing.T, timeout time.Duration) *outboxStack {
 		return auth.Mint(key, auth.Principal{Subject: "svc", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}, time.Hour)
 	}
 	o, err := ledgerout.New(ledgerout.Config{Schema: "svc", Pool: pool, Box: sealBox, Ledger: client, Token: service,
-		Hooks: hooks{}, Timeout: timeout})
+		Timeout: timeout})
 	require.NoError(t, err)
 	workers := river.NewWorkers()
 	o.AddWorkers(workers)
@@ -94,7 +94,7 @@ func newOutboxStack(t *testing.T, timeout time.Duration) *outboxStack {
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}, ErrorHandler: jobs.Errors{},
 		PeriodicJobs: o.PeriodicJobs(), FetchPollInterval: 200 * time.Millisecond})
 	require.NoError(t, err)
-	o.Use(jobsClient)
+	o.Use(jobsClient, hooks{})
 	return &outboxStack{pool: pool, box: o, jobs: jobsClient, client: client, key: key}
 }
 

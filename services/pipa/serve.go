@@ -31,6 +31,7 @@ import (
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
@@ -52,6 +53,8 @@ type service struct {
 	migrations fs.FS
 	// jobs: the service keeps a job queue in its schema (pkg/jobs).
 	jobs bool
+	// outbox: the service keeps a ledger outbox in its schema (pkg/ledgerout).
+	outbox bool
 	// idempotency: the service keeps request_ids in its schema's idempotency table.
 	idempotency bool
 	public      map[string]bool
@@ -134,7 +137,7 @@ var built = []service{
 		},
 	},
 	{
-		name: "requests", schema: requestspg.Schema, migrations: requestspg.Migrations, jobs: true, idempotency: true,
+		name: "requests", schema: requestspg.Schema, migrations: requestspg.Migrations, jobs: true, outbox: true, idempotency: true,
 		public: requests.PublicMethods, access: requests.AccessRules,
 		register: func(g *grpc.Server, d deps) error {
 			box, err := d.box()
@@ -157,7 +160,10 @@ var built = []service{
 			} else {
 				slog.Warn("requests: no retention service: provided copies and closed requests wait in the outbox", "err", err)
 			}
-			srv, jobs, err := requests.Open(d.pool, box, registryv1.NewRegistryServiceClient(reg),
+			// Open carries over an older version's outbox rows, bounded in time.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			srv, jobs, err := requests.Open(ctx, d.pool, box, registryv1.NewRegistryServiceClient(reg),
 				ledgerv1.NewLedgerServiceClient(led), ret, d.token)
 			if err != nil {
 				return err
@@ -542,6 +548,12 @@ func purgeIdempotency(ctx context.Context, pool *pgxpool.Pool, svcs []service) {
 
 func migrate(ctx context.Context, pool *pgxpool.Pool, svcs []service) error {
 	for _, s := range svcs {
+		// The outbox's table first: a service migration may move an older outbox's rows into it.
+		if s.outbox {
+			if err := ledgerout.Migrate(ctx, pool, s.schema); err != nil {
+				return fmt.Errorf("migrate %s: %w", s.name, err)
+			}
+		}
 		if err := pgdb.Migrate(ctx, pool, s.schema, s.migrations); err != nil {
 			return fmt.Errorf("migrate %s: %w", s.name, err)
 		}

@@ -41,7 +41,7 @@ type stackOption func(*config)
 func builtMigrations() []pgtest.Migration {
 	var ms []pgtest.Migration
 	for _, s := range built {
-		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations, Jobs: s.jobs})
+		ms = append(ms, pgtest.Migration{Schema: s.schema, FS: s.migrations, Jobs: s.jobs, Outbox: s.outbox})
 	}
 	return ms
 }
