@@ -68,7 +68,7 @@ test: check-generated lint
 ## bench: the public policy page and JSON under 64 concurrent clients, against a static-file floor.
 bench:
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
-	cd services/pipa && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
+	cd services/registry && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
 
 ## screenshots: the public pages in headless Chromium, checked and photographed into docs/
 ## (installs Debian's chromium and fonts-nanum when missing and run as root).

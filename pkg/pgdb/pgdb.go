@@ -23,9 +23,10 @@ import (
 const defaultMaxConns = 10
 
 // Open connects a pool to url (a postgres:// URL or key=value DSN; pgxpool's pool_* parameters,
-// such as pool_max_conns, override the defaults), traces every query with OpenTelemetry, and
-// pings the server so that a bad URL fails at start-up rather than on the first request.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// such as pool_max_conns, override the defaults), traces every query with OpenTelemetry (opts name
+// the tracer provider; the global one by default), and pings the server so that a bad URL fails at
+// start-up rather than on the first request.
+func Open(ctx context.Context, url string, opts ...otelpgx.Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// Not wrapped: pgx's parse errors quote the URL, and its password redaction is best effort.
@@ -34,7 +35,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer(opts...)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgdb: %w", err)

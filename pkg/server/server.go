@@ -20,6 +20,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -44,10 +46,15 @@ type GRPCOptions struct {
 	// Unary are extra interceptors, run innermost: after authentication and error translation,
 	// right around the handler (e.g. the access log, pkg/accesslog).
 	Unary []grpc.UnaryServerInterceptor
+	// Tracer traces the calls; nil is the global provider.
+	Tracer trace.TracerProvider
+	// Health is the server's health service, on which the caller reports each service it
+	// registers by name; nil makes one that reports the server only.
+	Health *health.Server
 }
 
-// NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING) and
-// reflection services registered.
+// NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING for the
+// server, "") and reflection services registered.
 func NewGRPC(o GRPCOptions) *grpc.Server {
 	public := o.Public
 	o.Public = func(m string) bool {
@@ -66,14 +73,17 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors, rejectNUL)
 	unary = append(unary, o.Unary...)
 	s := grpc.NewServer(
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer)))),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
 			auth.StreamServerInterceptor(o.Verifier, o.Public),
 		),
 	)
-	hs := health.NewServer()
+	hs := o.Health
+	if hs == nil {
+		hs = health.NewServer()
+	}
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
 	return s
@@ -127,6 +137,8 @@ type HTTPOptions struct {
 	Origins []string
 	// PublicLimiter rate-limits the public paths (/v1/public/, /p/) per client; nil disables.
 	PublicLimiter *ratelimit.Limiter
+	// Tracer traces the requests; nil is the global provider.
+	Tracer trace.TracerProvider
 }
 
 // Handler composes the HTTP edge.
@@ -153,9 +165,17 @@ func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http
 	if cors != nil && len(o.Origins) > 0 {
 		h = cors(o.Origins, h)
 	}
-	return otelhttp.NewHandler(h, "pipa.http", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+	return otelhttp.NewHandler(h, "pipa.http", otelhttp.WithTracerProvider(tracer(o.Tracer)), otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 		return r.Method + " " + r.URL.Path
 	}))
+}
+
+// tracer is tp, or the global provider when tp is nil.
+func tracer(tp trace.TracerProvider) trace.TracerProvider {
+	if tp == nil {
+		return otel.GetTracerProvider()
+	}
+	return tp
 }
 
 func isPublicPath(r *http.Request) bool {

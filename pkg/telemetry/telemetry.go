@@ -21,16 +21,22 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Telemetry holds the providers of one process.
 type Telemetry struct {
 	// Metrics serves the Prometheus text format.
-	Metrics  http.Handler
+	Metrics http.Handler
+	// Tracer is the process's tracer provider, which its instrumentation is given explicitly: it
+	// is not installed globally, so that several processes in one test binary (pkg/stacktest)
+	// keep their traces apart. The meter provider is global: a test that reads /metrics does not
+	// run in parallel with another.
+	Tracer   trace.TracerProvider
 	shutdown []func(context.Context) error
 }
 
-// Setup installs global tracer and meter providers named after service. Spans go to the OTLP
+// Setup makes the tracer provider and installs the global meter provider, named after service. Spans go to the OTLP
 // exporter when one is configured and to the given processors (tests record them in memory).
 func Setup(ctx context.Context, service string, processors ...sdktrace.SpanProcessor) (*Telemetry, error) {
 	res := resource.NewSchemaless(semconv.ServiceName(service))
@@ -60,11 +66,11 @@ func Setup(ctx context.Context, service string, processors ...sdktrace.SpanProce
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(exp))
 
-	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return &Telemetry{
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Tracer:   tp,
 		shutdown: []func(context.Context) error{tp.Shutdown, mp.Shutdown},
 	}, nil
 }

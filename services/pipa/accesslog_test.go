@@ -12,6 +12,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
 )
 
 // accessEntries pages through the ACCESS entries of log, read as ctx's caller; nil if a read
@@ -46,16 +47,17 @@ func countBy(es []*ledgerv1.Entry, actor, action string) (n int) {
 // registry, reads of the ledger itself (without recursion on the appends), through gRPC and the
 // REST gateway, and a burst of reads with no record lost or doubled.
 func TestAccessLog(t *testing.T) {
+	t.Parallel()
 	// The gateway, on loopback, is a trusted proxy (PIPA_TRUSTED_PROXIES).
-	s := startStack(t, func(c *config) { c.trusted, c.accessLog = "127.0.0.0/8,::1/128", true })
-	s.load("jeongeup-library.yaml")
+	s := startStack(t, withSettings(t, &config{trusted: "127.0.0.0/8,::1/128", accessLog: true}))
+	s.Load("jeongeup-library.yaml")
 	cl := s.ledger()
-	cpo := s.as(auth.RoleCPO, libraryLog)
+	cpo := s.As(auth.RoleCPO, libraryLog)
 	listOfficers := registryv1.RegistryService_ListOfficers_FullMethodName
 	listEntries := ledgerv1.LedgerService_ListEntries_FullMethodName
 
 	before := time.Now()
-	officers, err := s.cl.ListOfficers(s.as(auth.RoleAuditor, libraryLog), &registryv1.ListOfficersRequest{Parent: libraryLog})
+	officers, err := s.Registry.ListOfficers(s.As(auth.RoleAuditor, libraryLog), &registryv1.ListOfficersRequest{Parent: libraryLog})
 	require.NoError(t, err)
 	require.NotEmpty(t, officers.GetOfficers())
 
@@ -95,9 +97,9 @@ func TestAccessLog(t *testing.T) {
 
 	// Through the REST gateway the client is the first X-Forwarded-For hop that is not a trusted
 	// proxy (the gateway itself, on loopback).
-	restTok, err := auth.Mint(s.key, auth.Principal{Subject: "rest-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
+	restTok, err := auth.Mint(s.Key, auth.Principal{Subject: "rest-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
 	require.NoError(t, err)
-	r := s.get("/v1/"+libraryLog+"/officers", "Authorization", "Bearer "+restTok, "X-Forwarded-For", "203.0.113.7")
+	r := s.Get("/v1/"+libraryLog+"/officers", "Authorization", "Bearer "+restTok, "X-Forwarded-For", "203.0.113.7")
 	r.Body.Close()
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	require.Eventually(t, func() bool {
@@ -110,15 +112,15 @@ func TestAccessLog(t *testing.T) {
 	}, 15*time.Second, 20*time.Millisecond)
 
 	// A burst: every read succeeds, and the log ends with exactly one entry per read.
-	burstTok, err := auth.Mint(s.key, auth.Principal{Subject: "burst-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
+	burstTok, err := auth.Mint(s.Key, auth.Principal{Subject: "burst-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
 	require.NoError(t, err)
-	burst := withToken(context.Background(), burstTok)
+	burst := unitauth.WithToken(context.Background(), burstTok)
 	const reads = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, reads)
 	for range reads {
 		wg.Go(func() {
-			_, err := s.cl.ListOfficers(burst, &registryv1.ListOfficersRequest{Parent: libraryLog})
+			_, err := s.Registry.ListOfficers(burst, &registryv1.ListOfficersRequest{Parent: libraryLog})
 			errs <- err
 		})
 	}
@@ -137,13 +139,14 @@ func TestAccessLog(t *testing.T) {
 // Only pipa's own calls (the service role on "*") escape the access log: a principal holding the
 // service role on one tenant is recorded like staff (S-2-3).
 func TestAccessLogRecordsServiceGrantsOnATenant(t *testing.T) {
-	s := startStack(t, func(c *config) { c.accessLog = true })
-	s.load("jeongeup-library.yaml")
-	tok, err := auth.Mint(s.key, auth.Principal{Subject: "tenant-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: "tenants/jeongeup"}}}, time.Hour)
+	t.Parallel()
+	s := startStack(t, withSettings(t, &config{accessLog: true}))
+	s.Load("jeongeup-library.yaml")
+	tok, err := auth.Mint(s.Key, auth.Principal{Subject: "tenant-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: "tenants/jeongeup"}}}, time.Hour)
 	require.NoError(t, err)
-	_, err = s.cl.ListOfficers(withToken(context.Background(), tok), &registryv1.ListOfficersRequest{Parent: libraryLog})
+	_, err = s.Registry.ListOfficers(unitauth.WithToken(context.Background(), tok), &registryv1.ListOfficersRequest{Parent: libraryLog})
 	require.NoError(t, err)
-	cl, cpo := s.ledger(), s.as(auth.RoleCPO, libraryLog)
+	cl, cpo := s.ledger(), s.As(auth.RoleCPO, libraryLog)
 	require.Eventually(t, func() bool {
 		return countBy(accessEntries(cl, cpo, libraryLog), "tenant-service", registryv1.RegistryService_ListOfficers_FullMethodName) == 1
 	}, 15*time.Second, 20*time.Millisecond)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
+	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
@@ -198,4 +199,31 @@ func (c *config) verifier(ctx context.Context) (auth.Verifier, error) {
 		return nil, err
 	}
 	return auth.Cached(auth.NewDevVerifier(key.Public().(ed25519.PublicKey)), 10000), nil
+}
+
+// modules is the process configuration c gives pkg/modules, serving on ls.
+func (c *config) modules(ls *listeners) (modules.Config, error) {
+	httpLimiter, grpcLimiter, err := c.limiters()
+	if err != nil {
+		return modules.Config{}, err
+	}
+	trusted, err := c.trustedProxies()
+	if err != nil {
+		return modules.Config{}, err
+	}
+	token, err := c.serviceToken()
+	if err != nil {
+		return modules.Config{}, err
+	}
+	return modules.Config{
+		GRPC: ls.grpc, HTTP: ls.http,
+		Addrs: map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr, "requests": c.requestsAddr,
+			"retention": c.retentionAddr},
+		DatabaseURL: c.databaseURL, Migrate: c.migrate,
+		Verifier: c.verifier, Box: c.dataBox, Token: token,
+		AccessLog: c.accessLog, Trusted: trusted,
+		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
+		Spans:    c.spans,
+		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, Now: c.retentionClock},
+	}, nil
 }

@@ -14,6 +14,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
 
@@ -47,7 +49,7 @@ func devCmd(ctx context.Context, args []string) error {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, &c, &listeners{grpc: gl, http: hl}) }()
 
-	addr := dialable(gl.Addr())
+	addr := modules.Dialable(gl.Addr())
 	if err := waitServing(ctx, addr, done); err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func devCmd(ctx context.Context, args []string) error {
 	for _, path := range files {
 		f, err := tenantfile.Load(path)
 		if err == nil {
-			err = importFile(withToken(ctx, token), cl, f, time.Now())
+			err = tenantfile.Import(unitauth.WithToken(ctx, token), cl, f, time.Now())
 		}
 		if err != nil {
 			conn.Close()
@@ -73,7 +75,7 @@ func devCmd(ctx context.Context, args []string) error {
 	}
 	conn.Close()
 
-	web := "http://" + dialable(hl.Addr())
+	web := "http://" + modules.Dialable(hl.Addr())
 	fmt.Printf(`
 pipa is running (monolithic mode), with %d demo tenants from %s.
 

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -34,9 +35,13 @@ import (
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	kst "github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
+	"github.com/pipa-kr/pipa/services/registry/registrytest"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 	"github.com/pipa-kr/pipa/services/retention"
+	"github.com/pipa-kr/pipa/services/retention/retentiontest"
 )
 
 // Journeys (issue 6): what the seeds' people do with pipa, end to end, as a department's frontend
@@ -71,6 +76,7 @@ func TestJourneys(t *testing.T) {
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
+			t.Parallel() // each mode has its own database
 			d := m.start(t)
 			t.Cleanup(d.close)
 			d.load(t, "jeongeup-library.yaml")
@@ -90,47 +96,18 @@ type deployment struct {
 	key      ed25519.PrivateKey
 	registry string
 	dbURL    string
-	clock    *journeyClock
+	clock    *retentiontest.Clock
 	http     *http.Client
 
 	poolOnce sync.Once
 	pool     *pgxpool.Pool
 }
 
-// journeyClock is the retention service's clock: real time unless a journey pins it.
-type journeyClock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *journeyClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.at.IsZero() {
-		return time.Now()
-	}
-	return c.at
-}
-
-// pin stops the clock at at until unpin or the end of the journey.
-func (c *journeyClock) pin(t *testing.T, at time.Time) {
-	c.mu.Lock()
-	c.at = at
-	c.mu.Unlock()
-	t.Cleanup(c.unpin)
-}
-
-func (c *journeyClock) unpin() {
-	c.mu.Lock()
-	c.at = time.Time{}
-	c.mu.Unlock()
-}
-
 // startMonolithic is -target=all: every service and the gateway in one serve.
 func startMonolithic(t *testing.T) *deployment {
-	clock := &journeyClock{}
-	s := startStack(t, func(c *config) { c.retentionClock = clock.now })
-	return &deployment{url: s.url, key: s.key, registry: s.addr, dbURL: s.dbURL, clock: clock,
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	return &deployment{url: s.URL, key: s.Key, registry: s.Addr, dbURL: s.DatabaseURL, clock: clock,
 		http: &http.Client{Timeout: 20 * time.Second}}
 }
 
@@ -139,45 +116,57 @@ func startMonolithic(t *testing.T) *deployment {
 // one data key, and -target=gateway in front with no database: every call between services is
 // a gRPC call to another server, through the PIPA_*_ADDR settings.
 func startMicroservices(t *testing.T) *deployment {
-	pool := pgtest.NewMulti(t, builtMigrations())
+	pool := pgtest.NewMulti(t, stacktest.Migrations(built))
 	dir := t.TempDir()
 	keyPath, dataKey := filepath.Join(dir, "dev-key.pem"), filepath.Join(dir, "data-key")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)
-	clock := &journeyClock{}
+	clock := &retentiontest.Clock{}
 
 	// Every listener first, so that each process is told where the others are.
-	names := []string{"registry", "ledger", "requests", "retention"}
 	ls := map[string]*listeners{}
-	for _, n := range names {
-		ls[n] = &listeners{grpc: listenLoopback(t), http: listenLoopback(t)}
+	for _, m := range built {
+		ls[m.Name] = &listeners{grpc: stacktest.Listen(t), http: stacktest.Listen(t)}
 	}
 	addr := func(n string) string { return ls[n].grpc.Addr().String() }
 	base := config{databaseURL: pool.Config().ConnString(), devKey: keyPath, dataKey: dataKey,
 		registryAddr: addr("registry"), ledgerAddr: addr("ledger"), requestsAddr: addr("requests"), retentionAddr: addr("retention")}
 	procs := map[string]*process{}
-	for _, n := range names {
+	for _, m := range built {
 		c := base
-		c.target = n
-		if n == "retention" {
-			c.retentionClock = clock.now
+		c.target = m.Name
+		if m.Name == "retention" {
+			c.retentionClock = clock.Now
 		}
-		procs[n] = runServe(t, &c, ls[n])
+		procs[m.Name] = runServe(t, &c, ls[m.Name])
 	}
-	for _, n := range names {
-		require.NoError(t, waitServing(context.Background(), addr(n), procs[n].done), n)
+	for _, m := range built {
+		require.NoError(t, waitServing(context.Background(), addr(m.Name), procs[m.Name].done), m.Name)
 	}
 
-	// Each process serves its own service only: the registry's API is nowhere but in the registry.
-	for _, n := range names[1:] {
-		conn, err := grpc.NewClient(addr(n), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Each process serves its own service only: the registry's API is nowhere but in the registry,
+	// and gRPC health knows each service by its full name where it runs, and nowhere else.
+	for _, m := range built {
+		conn, err := grpc.NewClient(addr(m.Name), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		require.NoError(t, err)
-		_, err = registryv1.NewRegistryServiceClient(conn).GetTenant(context.Background(), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
-		require.Equal(t, codes.Unimplemented, status.Code(err), "-target=%s serves the registry: %v", n, err)
+		hc := healthpb.NewHealthClient(conn)
+		for _, other := range built {
+			h, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: other.Service})
+			if other.Name == m.Name {
+				require.NoError(t, err)
+				require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus(), other.Service)
+			} else {
+				require.Equal(t, codes.NotFound, status.Code(err), "-target=%s reports %s", m.Name, other.Service)
+			}
+		}
+		if m.Name != "registry" {
+			_, err = registryv1.NewRegistryServiceClient(conn).GetTenant(context.Background(), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
+			require.Equal(t, codes.Unimplemented, status.Code(err), "-target=%s serves the registry: %v", m.Name, err)
+		}
 		conn.Close()
 	}
 
-	gw := listenLoopback(t)
+	gw := stacktest.Listen(t)
 	g := base
 	g.target, g.databaseURL, g.dataKey = "gateway", "", ""
 	runServe(t, &g, &listeners{http: gw})
@@ -188,7 +177,7 @@ func startMicroservices(t *testing.T) *deployment {
 		if err != nil {
 			return false
 		}
-		body(t, r)
+		stacktest.Body(t, r)
 		return r.StatusCode == http.StatusOK
 	}, 10*time.Second, 20*time.Millisecond, "the gateway reports the four services serving")
 	return d
@@ -197,13 +186,13 @@ func startMicroservices(t *testing.T) *deployment {
 // load imports a seed of deploy/examples through the registry's gRPC API, as `pipa import` does.
 func (d *deployment) load(t *testing.T, name string) {
 	t.Helper()
-	f, err := tenantfile.Load(filepath.Join("..", "..", "deploy", "examples", name))
+	f, err := tenantfile.Load(registrytest.Example(t, name))
 	require.NoError(t, err)
 	conn, err := grpc.NewClient(d.registry, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer conn.Close()
-	ctx := withToken(context.Background(), d.token(t, auth.RoleTenantAdmin, auth.ScopeAll))
-	require.NoError(t, importFile(ctx, registryv1.NewRegistryServiceClient(conn), f, time.Now()))
+	ctx := unitauth.WithToken(context.Background(), d.token(t, auth.RoleTenantAdmin, auth.ScopeAll))
+	require.NoError(t, tenantfile.Import(ctx, registryv1.NewRegistryServiceClient(conn), f, time.Now()))
 }
 
 // token mints a bearer token holding role on scope.
@@ -230,6 +219,8 @@ func (d *deployment) close() {
 	}
 }
 
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
 // obj is a JSON object as the API takes it.
 type obj = map[string]any
 
@@ -253,7 +244,7 @@ func (d *deployment) call(t *testing.T, method, path, token string, in any) (int
 	}
 	resp, err := d.http.Do(req)
 	require.NoError(t, err)
-	return resp.StatusCode, body(t, resp)
+	return resp.StatusCode, stacktest.Body(t, resp)
 }
 
 // ok calls, requires 200 and decodes the JSON answer into out (when not nil).
@@ -321,14 +312,14 @@ func journeyCCTVPolicy(t *testing.T, d *deployment) {
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
 
 	// NOTICE-7D: 6 days' notice is refused naming the field and the rule; 7 is enough.
-	b := d.refused(t, http.StatusBadRequest, http.MethodPost, v+":announce", cpo, obj{"effectiveDate": inDays(6), "changeSummary": "조문 정비"})
+	b := d.refused(t, http.StatusBadRequest, http.MethodPost, v+":announce", cpo, obj{"effectiveDate": registrytest.InDays(6), "changeSummary": "조문 정비"})
 	require.Contains(t, b, `"field":"effective_date"`)
 	require.Contains(t, b, `"reason":"NOTICE-7D"`)
 	var announced registryv1.PolicyVersion
-	d.ok(t, http.MethodPost, v+":announce", cpo, obj{"effectiveDate": inDays(7), "changeSummary": "조문 정비"}, &announced)
+	d.ok(t, http.MethodPost, v+":announce", cpo, obj{"effectiveDate": registrytest.InDays(7), "changeSummary": "조문 정비"}, &announced)
 	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, announced.GetState())
 	require.Equal(t, registryv1.PolicyStanding_POLICY_STANDING_UPCOMING, announced.GetStanding())
-	require.Equal(t, inDays(7), announced.GetEffectiveDate())
+	require.Equal(t, registrytest.InDays(7), announced.GetEffectiveDate())
 
 	// WG26-24: one version in force on any day; each ends the day before the next takes effect.
 	var list registryv1.ListPolicyVersionsResponse
@@ -337,7 +328,7 @@ func journeyCCTVPolicy(t *testing.T, d *deployment) {
 	for _, pv := range list.GetPolicyVersions() {
 		standing[pv.GetNumber()] = pv.GetStanding()
 		if pv.GetNumber() == 2 {
-			require.Equal(t, inDays(6), pv.GetEndDate())
+			require.Equal(t, registrytest.InDays(6), pv.GetEndDate())
 		}
 	}
 	require.Equal(t, map[int32]registryv1.PolicyStanding{
@@ -360,21 +351,21 @@ func journeyCCTVPolicy(t *testing.T, d *deployment) {
 		periods[h.GetNumber()] = h.GetPeriod()
 		if h.GetNumber() == draft.GetNumber() {
 			require.Equal(t, registryv1.PolicyStanding_POLICY_STANDING_UPCOMING, h.GetStanding())
-			require.Equal(t, inDays(7), h.GetEffectiveDate())
+			require.Equal(t, registrytest.InDays(7), h.GetEffectiveDate())
 		}
 	}
 	require.Equal(t, "2021. 12. 06. ~ 2024. 01. 15.", periods[1])
-	require.Equal(t, "2024. 01. 16. ~ "+published(t, inDays(6)), periods[2])
+	require.Equal(t, "2024. 01. 16. ~ "+registrytest.Published(t, registrytest.InDays(6)), periods[2])
 
 	code, page := d.call(t, http.MethodGet, "/p/jeongeup/library/cctv", "", nil)
 	require.Equal(t, http.StatusOK, code, page)
 	for _, fact := range []string{"중앙도서관 2층 전산실", "송현숙", "2021. 12. 06. ~ 2024. 01. 15.",
-		"2024. 01. 16. ~ " + published(t, inDays(6)), published(t, inDays(7))} {
+		"2024. 01. 16. ~ " + registrytest.Published(t, registrytest.InDays(6)), registrytest.Published(t, registrytest.InDays(7))} {
 		require.Contains(t, page, fact)
 	}
 	code, page = d.call(t, http.MethodGet, "/p/jeongeup/library/cctv/versions/"+strconv.Itoa(int(draft.GetNumber())), "", nil)
 	require.Equal(t, http.StatusOK, code, page)
-	require.Contains(t, page, published(t, inDays(7)))
+	require.Contains(t, page, registrytest.Published(t, registrytest.InDays(7)))
 }
 
 // Journey 2. A citizen asks online to see footage of the central library's parking lot in which
@@ -396,7 +387,7 @@ func journeyCCTVAccess(t *testing.T, d *deployment) {
 	d.ok(t, http.MethodPost, "/v1/public/tenants/jeongeup/units/library/requests", "", submit, &receipt)
 	require.Regexp(t, `^R-\d{4}-\d{6}$`, receipt.GetReceiptNumber())
 	require.NotEmpty(t, receipt.GetStatusSecret())
-	require.Greater(t, receipt.GetDueDate(), inDays(9), "PIPA-35-3: 10 days, the day of receipt not counted")
+	require.Greater(t, receipt.GetDueDate(), registrytest.InDays(9), "PIPA-35-3: 10 days, the day of receipt not counted")
 
 	var steps []string
 	check := func(want requestsv1.RequestState) {
@@ -550,8 +541,8 @@ func journeyPoliceProvision(t *testing.T, d *deployment) {
 	// reminder job runs (as River would at 09:00).
 	dueDay, err := time.ParseInLocation(time.DateOnly, due, kst.Location)
 	require.NoError(t, err)
-	d.clock.pin(t, dueDay.AddDate(0, 0, 1).Add(10*time.Hour))
-	waitJob(t, d.db(t), enqueue(t, d.db(t), retention.RemindCopiesArgs{}))
+	d.clock.Pin(t, dueDay.AddDate(0, 0, 1).Add(10*time.Hour))
+	retentiontest.WaitJob(t, d.db(t), retentiontest.Enqueue(t, d.db(t), retention.RemindCopiesArgs{}))
 	d.ok(t, http.MethodGet, "/v1/"+unit+"/copies?state=overdue", staff, nil, &copies)
 	require.Len(t, copies.GetCopies(), 1, "the copy is overdue")
 	c = copies.GetCopies()[0]
@@ -561,7 +552,7 @@ func journeyPoliceProvision(t *testing.T, d *deployment) {
 
 	// The police reply that the copy is destroyed (recorded today: the ledger takes nothing
 	// dated in its future). Without the reply as evidence it is refused (C-9).
-	d.clock.unpin()
+	d.clock.Set(time.Time{})
 	b = d.refused(t, http.StatusBadRequest, http.MethodPost, "/v1/"+c.GetName()+":recordOutcome", staff,
 		obj{"outcome": obj{"kind": "OUTCOME_KIND_DESTROYED"}})
 	require.Contains(t, b, `"field":"outcome.evidence"`)
@@ -596,10 +587,10 @@ func journeyRetentionSweep(t *testing.T, d *deployment) {
 	manager, cpo := d.token(t, auth.RoleManager, libraryUnit), d.token(t, auth.RoleCPO, libraryUnit)
 	auditor := d.token(t, auth.RoleAuditor, libraryUnit)
 	u := "/v1/" + libraryUnit
-	today := retentionToday(t)
+	today := retentiontest.Today()
 	yesterday := today.AddDate(0, 0, -1)
 
-	d.clock.pin(t, today.AddDate(0, 0, -41).Add(time.Hour))
+	d.clock.Pin(t, today.AddDate(0, 0, -41).Add(time.Hour))
 	var rule retentionv1.Rule
 	d.ok(t, http.MethodPost, u+"/rules?ruleId=journey-cctv&requestId=journey-rule-1", manager, obj{
 		"displayName": "중앙도서관 CCTV 녹화영상", "target": "RULE_TARGET_SITE", "resource": libraryUnit + "/sites/central",
@@ -614,7 +605,7 @@ func journeyRetentionSweep(t *testing.T, d *deployment) {
 		"reviewDate": today.AddDate(0, 1, 0).Format(time.DateOnly)}, &hold)
 
 	checked := yesterday.Add(time.Hour)
-	d.clock.pin(t, checked)
+	d.clock.Pin(t, checked)
 	var res retentionv1.SweepResult
 	d.ok(t, http.MethodPost, u+":sweep", manager, obj{}, &res)
 	// The rule covers the 30 days already on the recorder when it was made (STD-42-2): days -71 … -32.
@@ -651,7 +642,7 @@ func journeyRetentionSweep(t *testing.T, d *deployment) {
 
 	// A plan rule: a viewing's requester, kept 3 days after collection, is destroyed by a plan the
 	// CPO approves (STD-55). The retention clock is real time from here.
-	d.clock.unpin()
+	d.clock.Set(time.Time{})
 	collected := time.Now().AddDate(0, 0, -10)
 	var viewing ledgerv1.Entry
 	d.ok(t, http.MethodPost, u+"/ledger/entries?requestId=journey-viewing-1", d.token(t, auth.RoleHandler, libraryUnit), obj{

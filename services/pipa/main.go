@@ -16,6 +16,7 @@ const usage = `pipa — Korean personal-information law duties for public bodies
 
 Usage:
   pipa serve   [-target=all|registry|requests|ledger|retention|gateway] [flags]
+  pipa targets                      the services -target runs, and the services each one calls
   pipa migrate [flags]              apply every built service's database migrations
   pipa token   [-role r] [-scope s] mint a development token (dev key)
   pipa import  FILE...              load tenants from YAML through the API
@@ -37,6 +38,8 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "serve":
 		err = serveCmd(ctx, args)
+	case "targets":
+		fmt.Print(targetsText())
 	case "migrate":
 		err = migrateCmd(ctx, args)
 	case "token":

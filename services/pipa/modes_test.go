@@ -18,6 +18,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/registry/registrytest"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
 
@@ -57,28 +60,22 @@ func (p *process) wait(t *testing.T) {
 	}
 }
 
-func listenLoopback(t testing.TB) net.Listener {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	return l
-}
-
 // In microservices mode the registry runs alone with its database and the gateway, which has
 // none, serves the REST API, the public pages and the health of the registry behind it.
 func TestMicroservicesMode(t *testing.T) {
-	pool := pgtest.NewMulti(t, builtMigrations())
+	t.Parallel()
+	pool := pgtest.NewMulti(t, stacktest.Migrations(built))
 	keyPath := filepath.Join(t.TempDir(), "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)
 
 	// -target=registry
-	rg, rh := listenLoopback(t), listenLoopback(t)
+	rg, rh := stacktest.Listen(t), stacktest.Listen(t)
 	registry := runServe(t, &config{target: "registry", databaseURL: pool.Config().ConnString(), devKey: keyPath}, &listeners{grpc: rg, http: rh})
 	require.NoError(t, waitServing(context.Background(), rg.Addr().String(), registry.done))
 
 	// -target=gateway: no database, no token verifier, only the registry's address.
-	gh := listenLoopback(t)
+	gh := stacktest.Listen(t)
 	runServe(t, &config{target: "gateway", registryAddr: rg.Addr().String()}, &listeners{http: gh})
 	gw := "http://" + gh.Addr().String()
 	hc := &http.Client{Timeout: 10 * time.Second}
@@ -92,7 +89,7 @@ func TestMicroservicesMode(t *testing.T) {
 		if err != nil {
 			return 0, err.Error()
 		}
-		return r.StatusCode, body(t, r)
+		return r.StatusCode, stacktest.Body(t, r)
 	}
 	require.Eventually(t, func() bool { code, _ := get("/healthz", ""); return code == http.StatusOK },
 		10*time.Second, 20*time.Millisecond, "the gateway reports the registry serving")
@@ -103,9 +100,9 @@ func TestMicroservicesMode(t *testing.T) {
 	t.Cleanup(func() { conn.Close() })
 	tok, err := auth.Mint(key, auth.Principal{Subject: "test", Grants: []auth.Grant{{Role: auth.RoleTenantAdmin, Scope: auth.ScopeAll}}}, time.Hour)
 	require.NoError(t, err)
-	f, err := tenantfile.Load(filepath.Join("..", "..", "deploy", "examples", "jeongeup-library.yaml"))
+	f, err := tenantfile.Load(registrytest.Example(t, "jeongeup-library.yaml"))
 	require.NoError(t, err)
-	require.NoError(t, importFile(withToken(context.Background(), tok), registryv1.NewRegistryServiceClient(conn), f, time.Now()))
+	require.NoError(t, tenantfile.Import(unitauth.WithToken(context.Background(), tok), registryv1.NewRegistryServiceClient(conn), f, time.Now()))
 
 	// The REST API through the gateway: the token is checked by the registry, not the gateway.
 	reader, err := auth.Mint(key, auth.Principal{Subject: "auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: "tenants/jeongeup"}}}, time.Hour)
@@ -142,24 +139,25 @@ func TestMicroservicesMode(t *testing.T) {
 // 1 request a second in bursts of 2, the third quick request for a public page is refused with
 // 429 and Retry-After, while authenticated API calls go on unlimited.
 func TestPublicRateLimit(t *testing.T) {
-	s := startStack(t, func(c *config) { c.publicRate, c.publicBurst = 1, 2 })
-	s.load("jeongeup-library.yaml")
-	tok := s.token(auth.RoleAuditor, "tenants/jeongeup")
+	t.Parallel()
+	s := startStack(t, withSettings(t, &config{publicRate: 1, publicBurst: 2}))
+	s.Load("jeongeup-library.yaml")
+	tok := s.Token(auth.RoleAuditor, "tenants/jeongeup")
 	api := func() int {
-		req, err := http.NewRequest(http.MethodGet, s.url+"/v1/tenants/jeongeup/units", nil)
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/v1/tenants/jeongeup/units", nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		r, err := s.http.Do(req)
+		r, err := s.HTTP.Do(req)
 		require.NoError(t, err)
-		body(t, r)
+		stacktest.Body(t, r)
 		return r.StatusCode
 	}
 
 	var codes []int
 	var last *http.Response
 	for range 3 {
-		last = s.get("/p/jeongeup/library/cctv")
-		body(t, last)
+		last = s.Get("/p/jeongeup/library/cctv")
+		stacktest.Body(t, last)
 		codes = append(codes, last.StatusCode)
 	}
 	require.Equal(t, []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests}, codes,
@@ -173,17 +171,17 @@ func TestPublicRateLimit(t *testing.T) {
 		require.Equal(t, http.StatusOK, api())
 	}
 	for range 10 {
-		_, err := s.cl.GetUnit(s.as(auth.RoleAuditor, "tenants/jeongeup"), &registryv1.GetUnitRequest{Name: "tenants/jeongeup/units/library"})
+		_, err := s.Registry.GetUnit(s.As(auth.RoleAuditor, "tenants/jeongeup"), &registryv1.GetUnitRequest{Name: "tenants/jeongeup/units/library"})
 		require.NoError(t, err)
 	}
-	r := s.get("/p/jeongeup/library/cctv")
-	body(t, r)
+	r := s.Get("/p/jeongeup/library/cctv")
+	stacktest.Body(t, r)
 	require.Equal(t, http.StatusTooManyRequests, r.StatusCode, "still limited")
 
 	// The bucket refills at 1 a second.
 	require.Eventually(t, func() bool {
-		r := s.get("/p/jeongeup/library/cctv")
-		body(t, r)
+		r := s.Get("/p/jeongeup/library/cctv")
+		stacktest.Body(t, r)
 		return r.StatusCode == http.StatusOK
 	}, 5*time.Second, 100*time.Millisecond)
 }
@@ -201,13 +199,14 @@ func clientFrom(ip string) *http.Client {
 // spends its allowance on pages that do not exist (404s are not cached), then B asks for a page
 // for the first time.
 func TestPublicRateLimitIsPerClient(t *testing.T) {
-	s := startStack(t, func(c *config) { c.publicRate, c.publicBurst, c.trusted = 1, 2, "127.0.0.1/32" })
-	s.load("jeongeup-library.yaml")
+	t.Parallel()
+	s := startStack(t, withSettings(t, &config{publicRate: 1, publicBurst: 2, trusted: "127.0.0.1/32"}))
+	s.Load("jeongeup-library.yaml")
 	a, b := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
 	get := func(c *http.Client, path string) (int, string) {
-		r, err := c.Get(s.url + path)
+		r, err := c.Get(s.URL + path)
 		require.NoError(t, err)
-		return r.StatusCode, body(t, r)
+		return r.StatusCode, stacktest.Body(t, r)
 	}
 	for i := 0; ; i++ {
 		code, _ := get(a, fmt.Sprintf("/p/nowhere-%d/x/cctv", i))

@@ -1,7 +1,8 @@
 // Package tenantfile reads the YAML file a public body writes to load a tenant into pipa: the tenant,
 // its units (departments, facilities) with their officers, CCTV sites, personal-information files,
-// processors, and the version history of their published policies. `pipa import FILE`, the demo
-// tenants of `make run` and the render golden tests all load tenants through it.
+// processors, and the version history of their published policies, and loads it through the
+// registry's API (Import). `pipa import FILE`, the demo tenants of `make run`, the tests and the
+// render golden tests all load tenants through it.
 //
 // # Format
 //

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package requests_test
 
 import (
 	"context"
@@ -14,24 +14,24 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/requests/requeststest"
 )
 
 // The request workflow's load benchmarks (issue 4), through the whole stack like the ledger's
-// (ledger_bench_test.go): real gRPC on loopback, token checks, the registry, the requests store,
+// (services/ledger/bench_test.go): real gRPC on loopback, token checks, the registry, the requests store,
 // the outbox, the ledger's group-committing store and PostgreSQL with its defaults. 64 concurrent
 // clients share 8 grpc.ClientConns, the server's pool has 64 connections. Rate limits are off:
-// startStack leaves the public rate at 0, and these are staff methods, which are never limited.
-// The access log is off too (startStack's default), so the only ledger entries are the approvals'.
+// stacktest leaves the public rate at 0, and these are staff methods, which are never limited.
+// The access log is off too (stacktest's default), so the only ledger entries are the approvals'.
 // Not part of `make test`:
 //
-//	cd services/pipa && go test -run '^$' -bench 'BenchmarkRequest' -benchtime 2000x -count 2 .
+//	cd services/requests && go test -run '^$' -bench 'BenchmarkRequest' -benchtime 2000x -count 2 .
 //
 // "one-unit" is tenants/jeongeup/units/library; "16-units" spreads the calls over 16 units of
 // tenant iksan (the 12 of deploy/examples/iksan.yaml and 4 made here), so approvals append to 16
@@ -40,13 +40,10 @@ import (
 // process (the Go side of the whole stack and the load clients; PostgreSQL not included) per call.
 // Results and analysis: services/requests/BENCHMARKS.md.
 
-// requestClients are benchConns connections to the stack, one RequestServiceClient each.
+// requestClients are one RequestServiceClient on each of the stack's benchmark connections.
 func requestClients(b *testing.B, s *stack) []requestsv1.RequestServiceClient {
 	var out []requestsv1.RequestServiceClient
-	for range benchConns {
-		conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		require.NoError(b, err)
-		b.Cleanup(func() { conn.Close() })
+	for _, conn := range s.Conns(b) {
 		out = append(out, requestsv1.NewRequestServiceClient(conn))
 	}
 	return out
@@ -61,31 +58,31 @@ type benchUnits struct {
 
 // requestBenchStack starts the stack with both example tenants and returns the two unit sets.
 func requestBenchStack(b *testing.B) (*stack, map[string]benchUnits) {
-	s := startStack(b, withPoolSize(benchPool))
-	s.load("jeongeup-library.yaml")
-	f := s.load("iksan.yaml")
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool))
+	s.Load("jeongeup-library.yaml")
+	f := s.Load("iksan.yaml")
 	var iksan []string
 	for _, u := range f.Units {
 		iksan = append(iksan, "tenants/iksan/units/"+u.ID)
 	}
 	for i := 0; len(iksan) < 16; i++ {
 		id := fmt.Sprintf("bench-%02d", i)
-		_, err := s.cl.CreateUnit(s.admin(), &registryv1.CreateUnitRequest{Parent: "tenants/iksan", UnitId: id,
+		_, err := s.Registry.CreateUnit(s.Admin(), &registryv1.CreateUnitRequest{Parent: "tenants/iksan", UnitId: id,
 			Unit: &registryv1.Unit{DisplayName: "벤치마크 " + id}})
 		require.NoError(b, err)
 		iksan = append(iksan, "tenants/iksan/units/"+id)
 	}
 	require.Len(b, iksan, 16)
 	return s, map[string]benchUnits{
-		"one-unit": {tenant: "jeongeup", units: []string{libraryUnit}, staff: s.as(auth.RoleHandler, libraryUnit)},
-		"16-units": {tenant: "iksan", units: iksan, staff: s.as(auth.RoleHandler, "tenants/iksan")},
+		"one-unit": {tenant: "jeongeup", units: []string{libraryUnit}, staff: s.As(auth.RoleHandler, libraryUnit)},
+		"16-units": {tenant: "iksan", units: iksan, staff: s.As(auth.RoleHandler, "tenants/iksan")},
 	}
 }
 
 // create is staff intake of an ACCESS request (a visit) with its own request_id.
 func (u benchUnits) create(cl requestsv1.RequestServiceClient, i int) (*requestsv1.CreateRequestResponse, error) {
 	return cl.CreateRequest(u.staff, &requestsv1.CreateRequestRequest{Parent: u.units[i%len(u.units)],
-		Request: withChannel(accessRequest()), RequestId: "bench-intake-" + strconv.FormatInt(benchIDs.Add(1), 10)})
+		Request: requeststest.WithChannel(requeststest.AccessRequest()), RequestId: "bench-intake-" + strconv.FormatInt(stacktest.RequestIDs.Add(1), 10)})
 }
 
 // processCPU is the CPU time (user and system) this process has used: the whole stack's Go side
@@ -103,12 +100,12 @@ func timedCPU(b *testing.B, run func()) {
 	b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
-// inParallel runs op(i) for i in [0, n) from benchClients goroutines, outside any timing.
+// inParallel runs op(i) for i in [0, n) from stacktest.BenchClients goroutines, outside any timing.
 func inParallel(b *testing.B, n int, op func(worker, i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make(chan error, benchClients)
-	for w := range benchClients {
+	errs := make(chan error, stacktest.BenchClients)
+	for w := range stacktest.BenchClients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -137,7 +134,7 @@ func inParallel(b *testing.B, n int, op func(worker, i int) error) {
 func BenchmarkRequestIntake(b *testing.B) {
 	s, sets := requestBenchStack(b)
 	cls := requestClients(b, s)
-	db, err := pgxpool.New(context.Background(), s.dbURL)
+	db, err := pgxpool.New(context.Background(), s.DatabaseURL)
 	require.NoError(b, err)
 	defer db.Close()
 	stored := func(tenant string) (n int) {
@@ -151,7 +148,7 @@ func BenchmarkRequestIntake(b *testing.B) {
 			before := stored(u.tenant)
 			var calls atomic.Int64
 			timedCPU(b, func() {
-				runClients(b, "requests", func(_ context.Context, w int) error {
+				stacktest.RunClients(b, "requests", func(_ context.Context, w int) error {
 					r, err := u.create(cls[w%len(cls)], int(calls.Add(1)))
 					if err == nil && r.GetRequest().GetState() != requestsv1.RequestState_REQUEST_STATE_RECEIVED {
 						err = fmt.Errorf("%s: state %v", r.GetRequest().GetName(), r.GetRequest().GetState())
@@ -176,7 +173,7 @@ func BenchmarkRequestDecision(b *testing.B) {
 	s, sets := requestBenchStack(b)
 	cls := requestClients(b, s)
 	led := s.ledger()
-	db, err := pgxpool.New(context.Background(), s.dbURL)
+	db, err := pgxpool.New(context.Background(), s.DatabaseURL)
 	require.NoError(b, err)
 	defer db.Close()
 	for _, name := range []string{"one-unit", "16-units"} {
@@ -211,9 +208,9 @@ func BenchmarkRequestDecision(b *testing.B) {
 			start := time.Now()
 			b.StartTimer() // runClients resets it
 			timedCPU(b, func() {
-				runClients(b, "decisions", func(_ context.Context, w int) error {
+				stacktest.RunClients(b, "decisions", func(_ context.Context, w int) error {
 					n := names[next.Add(1)-1]
-					r, err := cls[w%len(cls)].ApproveRequest(u.staff, &requestsv1.ApproveRequestRequest{Name: n, Grant: visitGrant()})
+					r, err := cls[w%len(cls)].ApproveRequest(u.staff, &requestsv1.ApproveRequestRequest{Name: n, Grant: requeststest.VisitGrant()})
 					switch {
 					case err != nil:
 						return fmt.Errorf("%s: %w", n, err)

@@ -1,4 +1,4 @@
-package main
+package registry_test
 
 import (
 	"context"
@@ -6,17 +6,16 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
-	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/registry/registrytest"
 )
 
 // These tests need PostgreSQL (DATABASE_URL) and run a whole pipa: every bad input of the registry
@@ -37,32 +36,16 @@ type refusal struct {
 	info string
 }
 
-// details are the BadRequest field violations and the ErrorInfo reason of err.
-func details(err error) ([]*errdetails.BadRequest_FieldViolation, string) {
-	st, _ := status.FromError(err)
-	var vs []*errdetails.BadRequest_FieldViolation
-	reason := ""
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.BadRequest:
-			vs = append(vs, d.GetFieldViolations()...)
-		case *errdetails.ErrorInfo:
-			reason = d.GetReason()
-		}
-	}
-	return vs, reason
-}
-
 // refuseAll runs every case as a subtest between two dumps of the registry schema, which must be
 // equal: a refused request changes nothing.
 func refuseAll(t *testing.T, s *stack, cases []refusal) {
 	t.Helper()
-	before := dump(t, s.dbURL)
+	before := dump(t, s.DatabaseURL)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.call()
 			require.Equal(t, c.code, status.Code(err), "%v", err)
-			vs, reason := details(err)
+			vs, reason := stacktest.Details(err)
 			if c.field == "" {
 				require.Empty(t, vs, "%v", err)
 			} else {
@@ -77,7 +60,7 @@ func refuseAll(t *testing.T, s *stack, cases []refusal) {
 			}
 		})
 	}
-	require.Equal(t, before, dump(t, s.dbURL), "a refused request changed the database")
+	require.Equal(t, before, dump(t, s.DatabaseURL), "a refused request changed the database")
 }
 
 const (
@@ -85,13 +68,11 @@ const (
 	libraryCCTV = libraryUnit + "/policies/cctv"
 )
 
-// inDays is today in Asia/Seoul moved by n days, as YYYY-MM-DD.
-func inDays(n int) string { return policy.Today(time.Now()).AddDays(n).String() }
-
 func TestBadTenantInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
 	tenant := func(mut func(*registryv1.Tenant)) *registryv1.Tenant {
 		x := &registryv1.Tenant{DisplayName: "익산시", Kind: registryv1.TenantKind_TENANT_KIND_LOCAL_GOVERNMENT}
 		mut(x)
@@ -99,12 +80,12 @@ func TestBadTenantInput(t *testing.T) {
 	}
 	create := func(id, requestID string, x *registryv1.Tenant) func() error {
 		return func() error {
-			_, err := s.cl.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: id, Tenant: x, RequestId: requestID})
+			_, err := s.Registry.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: id, Tenant: x, RequestId: requestID})
 			return err
 		}
 	}
 	// A request_id already used by a create that succeeded.
-	_, err := s.cl.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: "reused", RequestId: "req-1", Tenant: tenant(func(*registryv1.Tenant) {})})
+	_, err := s.Registry.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: "reused", RequestId: "req-1", Tenant: tenant(func(*registryv1.Tenant) {})})
 	require.NoError(t, err)
 	none := func(*registryv1.Tenant) {}
 
@@ -144,41 +125,42 @@ func TestBadTenantInput(t *testing.T) {
 		{name: "request id too long", call: create("iksan", strings.Repeat("r", 129), tenant(none)),
 			code: codes.InvalidArgument, field: "request_id", rule: "range"},
 		{name: "update with unknown mask path", call: func() error {
-			_, err := s.cl.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{Tenant: &registryv1.Tenant{Name: "tenants/jeongeup"},
+			_, err := s.Registry.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{Tenant: &registryv1.Tenant{Name: "tenants/jeongeup"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"colour"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "update clearing kind", call: func() error {
-			_, err := s.cl.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{Tenant: &registryv1.Tenant{Name: "tenants/jeongeup"},
+			_, err := s.Registry.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{Tenant: &registryv1.Tenant{Name: "tenants/jeongeup"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"kind"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "tenant.kind", rule: "required"},
 		{name: "update with stale etag", call: func() error {
-			_, err := s.cl.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{Tenant: &registryv1.Tenant{Name: "tenants/jeongeup", Phone: "063-539-5114", Etag: `"stale"`},
+			_, err := s.Registry.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{Tenant: &registryv1.Tenant{Name: "tenants/jeongeup", Phone: "063-539-5114", Etag: `"stale"`},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
 			return err
 		}, code: codes.Aborted, info: "ETAG_MISMATCH"},
 		{name: "get with a malformed name", call: func() error {
-			_, err := s.cl.GetTenant(ctx, &registryv1.GetTenantRequest{Name: "tenant/jeongeup"})
+			_, err := s.Registry.GetTenant(ctx, &registryv1.GetTenantRequest{Name: "tenant/jeongeup"})
 			return err
 		}, code: codes.InvalidArgument, field: "name", rule: "format"},
 	})
 }
 
 func TestBadUnitInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	s.load("seoul-immigration.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	s.Load("seoul-immigration.yaml")
+	ctx := s.Admin()
 	create := func(id string, u *registryv1.Unit) func() error {
 		return func() error {
-			_, err := s.cl.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: id, Unit: u})
+			_, err := s.Registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: id, Unit: u})
 			return err
 		}
 	}
 	update := func(u *registryv1.Unit, paths ...string) func() error {
 		return func() error {
-			_, err := s.cl.UpdateUnit(ctx, &registryv1.UpdateUnitRequest{Unit: u, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+			_, err := s.Registry.UpdateUnit(ctx, &registryv1.UpdateUnitRequest{Unit: u, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
 			return err
 		}
 	}
@@ -199,7 +181,7 @@ func TestBadUnitInput(t *testing.T) {
 		{name: "bad phone", call: create("branch", &registryv1.Unit{DisplayName: "분관", Phone: "063"}),
 			code: codes.InvalidArgument, field: "unit.phone", rule: "format"},
 		{name: "tenant that does not exist", call: func() error {
-			_, err := s.cl.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/nowhere", UnitId: "x", Unit: &registryv1.Unit{DisplayName: "x"}})
+			_, err := s.Registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/nowhere", UnitId: "x", Unit: &registryv1.Unit{DisplayName: "x"}})
 			return err
 		}, code: codes.NotFound},
 		{name: "update with unknown mask path", call: update(&registryv1.Unit{Name: libraryUnit, DisplayName: "x"}, "colour"),
@@ -218,9 +200,10 @@ func TestBadUnitInput(t *testing.T) {
 }
 
 func TestBadOfficerInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
 	officer := func(mut func(*registryv1.Officer)) *registryv1.Officer {
 		o := &registryv1.Officer{DisplayName: "김민수", Title: "주무관", Affiliation: "도서관사업소", Phone: "063-539-6400",
 			Email: "kim@jeongeup.go.kr", Roles: []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_ACCESS_AUTHORIZED}}
@@ -229,14 +212,14 @@ func TestBadOfficerInput(t *testing.T) {
 	}
 	create := func(mut func(*registryv1.Officer)) func() error {
 		return func() error {
-			_, err := s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "kim", Officer: officer(mut)})
+			_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "kim", Officer: officer(mut)})
 			return err
 		}
 	}
 	// The base officer is valid: each case below breaks one thing only.
-	_, err := s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "base", Officer: officer(func(*registryv1.Officer) {})})
+	_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "base", Officer: officer(func(*registryv1.Officer) {})})
 	require.NoError(t, err)
-	free, err := s.cl.GetOfficer(ctx, &registryv1.GetOfficerRequest{Name: libraryUnit + "/officers/so-younghyu"})
+	free, err := s.Registry.GetOfficer(ctx, &registryv1.GetOfficerRequest{Name: libraryUnit + "/officers/so-younghyu"})
 	require.NoError(t, err)
 	const cpo, mgr = registryv1.OfficerRole_OFFICER_ROLE_CPO, registryv1.OfficerRole_OFFICER_ROLE_CCTV_MANAGER
 
@@ -257,66 +240,67 @@ func TestBadOfficerInput(t *testing.T) {
 		{name: "bad email", call: create(func(o *registryv1.Officer) { o.Email = "kim at jeongeup.go.kr" }),
 			code: codes.InvalidArgument, field: "officer.email", rule: "format"},
 		{name: "bad officer id", call: func() error {
-			_, err := s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "1kim", Officer: officer(func(*registryv1.Officer) {})})
+			_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "1kim", Officer: officer(func(*registryv1.Officer) {})})
 			return err
 		}, code: codes.InvalidArgument, field: "officer_id", rule: "format"},
 		{name: "duplicate id", call: func() error {
-			_, err := s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "song-hyunsook", Officer: officer(func(*registryv1.Officer) {})})
+			_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "song-hyunsook", Officer: officer(func(*registryv1.Officer) {})})
 			return err
 		}, code: codes.AlreadyExists},
 		{name: "unit that does not exist", call: func() error {
-			_, err := s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: "tenants/jeongeup/units/nope", OfficerId: "kim", Officer: officer(func(*registryv1.Officer) {})})
+			_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: "tenants/jeongeup/units/nope", OfficerId: "kim", Officer: officer(func(*registryv1.Officer) {})})
 			return err
 		}, code: codes.NotFound},
 		// Server-set fields cannot be updated (AIP-134).
 		{name: "update with name in the mask", call: func() error {
-			_, err := s.cl.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName(), DisplayName: "x"},
+			_, err := s.Registry.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName(), DisplayName: "x"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "update with create_time in the mask", call: func() error {
-			_, err := s.cl.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName(), Phone: "063-539-6400"},
+			_, err := s.Registry.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName(), Phone: "063-539-6400"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone", "createTime"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "update_mask.paths[1]", rule: "enum"},
 		{name: "update clearing the roles", call: func() error {
-			_, err := s.cl.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName()},
+			_, err := s.Registry.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName()},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"roles"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "officer.roles", rule: "required"},
 		{name: "update with stale etag", call: func() error {
-			_, err := s.cl.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName(), Phone: "063-539-6400", Etag: `"stale"`},
+			_, err := s.Registry.UpdateOfficer(ctx, &registryv1.UpdateOfficerRequest{Officer: &registryv1.Officer{Name: free.GetName(), Phone: "063-539-6400", Etag: `"stale"`},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
 			return err
 		}, code: codes.Aborted, info: "ETAG_MISMATCH"},
 		// AIP-154: a delete conditioned on an old etag does not happen.
 		{name: "delete with stale etag", call: func() error {
-			_, err := s.cl.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: free.GetName(), Etag: free.GetEtag() + "x"})
+			_, err := s.Registry.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: free.GetName(), Etag: free.GetEtag() + "x"})
 			return err
 		}, code: codes.Aborted, info: "ETAG_MISMATCH"},
 		// PIPA-25-4: the sign of every site names its manager, who cannot disappear under it.
 		{name: "delete an officer a site names", call: func() error {
-			_, err := s.cl.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: libraryUnit + "/officers/song-hyunsook"})
+			_, err := s.Registry.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: libraryUnit + "/officers/song-hyunsook"})
 			return err
 		}, code: codes.FailedPrecondition, info: "IN_USE"},
 		{name: "delete an officer that does not exist", call: func() error {
-			_, err := s.cl.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: libraryUnit + "/officers/nobody"})
+			_, err := s.Registry.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: libraryUnit + "/officers/nobody"})
 			return err
 		}, code: codes.NotFound},
 		{name: "delete by a site's name", call: func() error {
-			_, err := s.cl.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: libraryUnit + "/sites/central"})
+			_, err := s.Registry.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: libraryUnit + "/sites/central"})
 			return err
 		}, code: codes.InvalidArgument, field: "name", rule: "format"},
 	})
 }
 
 func TestBadSiteInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	s.load("seoul-immigration.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	s.Load("seoul-immigration.yaml")
+	ctx := s.Admin()
 	// A processor of the unit, to be named where an officer is expected.
-	acme, err := s.cl.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: libraryUnit, ProcessorId: "acme",
+	acme, err := s.Registry.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: libraryUnit, ProcessorId: "acme",
 		Processor: &registryv1.Processor{Company: "에이스보안", Work: "CCTV 유지보수", Phone: "063-000-0000"}})
 	require.NoError(t, err)
 	site := func(mut func(*registryv1.Site)) *registryv1.Site {
@@ -328,7 +312,7 @@ func TestBadSiteInput(t *testing.T) {
 	}
 	create := func(mut func(*registryv1.Site)) func() error {
 		return func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "parking", Site: site(mut)})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "parking", Site: site(mut)})
 			return err
 		}
 	}
@@ -336,7 +320,7 @@ func TestBadSiteInput(t *testing.T) {
 		return func(x *registryv1.Site) { x.PublicCameraCount, x.NonpublicCameraCount = &pub, &non }
 	}
 	// The base site is valid: each case below breaks one thing only.
-	_, err = s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "base", Site: site(func(*registryv1.Site) {})})
+	_, err = s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "base", Site: site(func(*registryv1.Site) {})})
 	require.NoError(t, err)
 
 	refuseAll(t, s, []refusal{
@@ -389,39 +373,40 @@ func TestBadSiteInput(t *testing.T) {
 		{name: "processor naming an officer", call: create(func(x *registryv1.Site) { x.Processor = libraryUnit + "/officers/song-seunghak" }),
 			code: codes.InvalidArgument, field: "site.processor", rule: "reference"},
 		{name: "bad site id", call: func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "주차장", Site: site(func(*registryv1.Site) {})})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "주차장", Site: site(func(*registryv1.Site) {})})
 			return err
 		}, code: codes.InvalidArgument, field: "site_id", rule: "format"},
 		{name: "duplicate id", call: func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "central", Site: site(func(*registryv1.Site) {})})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: libraryUnit, SiteId: "central", Site: site(func(*registryv1.Site) {})})
 			return err
 		}, code: codes.AlreadyExists},
 		{name: "update turning on audio", call: func() error {
-			_, err := s.cl.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: &registryv1.Site{Name: libraryUnit + "/sites/central", RecordsAudio: true},
+			_, err := s.Registry.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: &registryv1.Site{Name: libraryUnit + "/sites/central", RecordsAudio: true},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"records_audio"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "site.records_audio", rule: "PIPA-25-5"},
 		{name: "update to 45 days without reason", call: func() error {
-			_, err := s.cl.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: &registryv1.Site{Name: libraryUnit + "/sites/central", RetentionDays: 45},
+			_, err := s.Registry.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: &registryv1.Site{Name: libraryUnit + "/sites/central", RetentionDays: 45},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"retentionDays"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "site.retention_reason", rule: "STD-41-2"},
 		{name: "update to a manager of another tenant", call: func() error {
-			_, err := s.cl.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: &registryv1.Site{Name: libraryUnit + "/sites/central",
+			_, err := s.Registry.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: &registryv1.Site{Name: libraryUnit + "/sites/central",
 				Manager: "tenants/seoul-immigration/units/office/officers/cpo"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"manager"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "site.manager", rule: "reference"},
 		{name: "delete with stale etag", call: func() error {
-			_, err := s.cl.DeleteSite(ctx, &registryv1.DeleteSiteRequest{Name: libraryUnit + "/sites/smart", Etag: `"stale"`})
+			_, err := s.Registry.DeleteSite(ctx, &registryv1.DeleteSiteRequest{Name: libraryUnit + "/sites/smart", Etag: `"stale"`})
 			return err
 		}, code: codes.Aborted, info: "ETAG_MISMATCH"},
 	})
 }
 
 func TestBadFileInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
 	file := func(mut func(*registryv1.PersonalInformationFile)) *registryv1.PersonalInformationFile {
 		f := &registryv1.PersonalInformationFile{DisplayName: "도서관 회원", Purpose: "도서 대출 및 반납", Retention: "회원 탈퇴 시까지",
 			RequiredItems: []string{"성명", "전화번호"}, SubjectCount: 12000,
@@ -431,11 +416,11 @@ func TestBadFileInput(t *testing.T) {
 	}
 	create := func(mut func(*registryv1.PersonalInformationFile)) func() error {
 		return func() error {
-			_, err := s.cl.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "members", File: file(mut)})
+			_, err := s.Registry.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "members", File: file(mut)})
 			return err
 		}
 	}
-	_, err := s.cl.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "visitors", File: file(func(*registryv1.PersonalInformationFile) {})})
+	_, err := s.Registry.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "visitors", File: file(func(*registryv1.PersonalInformationFile) {})})
 	require.NoError(t, err)
 	visitors := libraryUnit + "/files/visitors"
 
@@ -457,16 +442,16 @@ func TestBadFileInput(t *testing.T) {
 			f.Processors = []string{libraryUnit + "/processors/ghost"}
 		}), code: codes.InvalidArgument, field: "file.processors[0]", rule: "reference"},
 		{name: "duplicate id", call: func() error {
-			_, err := s.cl.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "visitors", File: file(func(*registryv1.PersonalInformationFile) {})})
+			_, err := s.Registry.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "visitors", File: file(func(*registryv1.PersonalInformationFile) {})})
 			return err
 		}, code: codes.AlreadyExists},
 		{name: "update clearing the purpose", call: func() error {
-			_, err := s.cl.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{Name: visitors},
+			_, err := s.Registry.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{Name: visitors},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"purpose"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "file.purpose", rule: "required"},
 		{name: "update with unknown mask path", call: func() error {
-			_, err := s.cl.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{Name: visitors},
+			_, err := s.Registry.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{Name: visitors},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"retention", "owner"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "update_mask.paths[1]", rule: "enum"},
@@ -474,20 +459,21 @@ func TestBadFileInput(t *testing.T) {
 }
 
 func TestBadProcessorInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
 	create := func(mut func(*registryv1.Processor)) func() error {
 		return func() error {
 			p := &registryv1.Processor{Company: "에이스보안", Work: "CCTV 유지보수", Phone: "063-000-0000",
 				ContractStart: "2024-01-01", ContractEnd: "2024-12-31"}
 			mut(p)
-			_, err := s.cl.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: libraryUnit, ProcessorId: "acme", Processor: p})
+			_, err := s.Registry.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: libraryUnit, ProcessorId: "acme", Processor: p})
 			return err
 		}
 	}
 	// The base processor is valid, and a contract of one day is too (start = end).
-	_, err := s.cl.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: libraryUnit, ProcessorId: "base",
+	_, err := s.Registry.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: libraryUnit, ProcessorId: "base",
 		Processor: &registryv1.Processor{Company: "에이스보안", Work: "CCTV 유지보수", ContractStart: "2024-01-01", ContractEnd: "2024-01-01"}})
 	require.NoError(t, err)
 
@@ -512,28 +498,29 @@ func TestBadProcessorInput(t *testing.T) {
 }
 
 func TestBadPolicyInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
 
 	// Setup, before the dump. The libraryUnit's libraryCCTV policy: 1 archived, 2 in force (seed), 3 announced
 	// to take effect in 7 days, 4 a complete draft, 5 an empty draft.
-	v2, err := s.cl.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/2"})
+	v2, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/2"})
 	require.NoError(t, err)
 	draft := func(parent string) *registryv1.PolicyVersion {
-		d, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
+		d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
 			PolicyVersion: &registryv1.PolicyVersion{Sections: v2.GetSections()}})
 		require.NoError(t, err)
 		return d
 	}
 	v3 := draft(libraryCCTV)
-	_, err = s.cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: v3.GetName(), EffectiveDate: inDays(7)})
+	_, err = s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: v3.GetName(), EffectiveDate: registrytest.InDays(7)})
 	require.NoError(t, err)
 	v4 := draft(libraryCCTV)
 	require.Equal(t, libraryCCTV+"/versions/4", v4.GetName())
-	v5, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
+	v5, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
 	require.NoError(t, err)
-	chk, err := s.cl.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: v5.GetName()})
+	chk, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: v5.GetName()})
 	require.NoError(t, err)
 	require.False(t, chk.GetReady())
 	var blocking []*registryv1.Finding
@@ -544,23 +531,23 @@ func TestBadPolicyInput(t *testing.T) {
 	}
 	require.Equal(t, "sections[review]", blocking[0].GetField(), "%v", blocking)
 	// A museum with a complete registry and no version yet.
-	_, err = s.cl.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "museum", Unit: &registryv1.Unit{DisplayName: "정읍시립박물관"}})
+	_, err = s.Registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "museum", Unit: &registryv1.Unit{DisplayName: "정읍시립박물관"}})
 	require.NoError(t, err)
 	museum := "tenants/jeongeup/units/museum"
-	_, err = s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: museum, OfficerId: "kim", Officer: &registryv1.Officer{
+	_, err = s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: museum, OfficerId: "kim", Officer: &registryv1.Officer{
 		DisplayName: "김관장", Phone: "063-539-6000", Roles: []registryv1.OfficerRole{
 			registryv1.OfficerRole_OFFICER_ROLE_CCTV_MANAGER, registryv1.OfficerRole_OFFICER_ROLE_ACCESS_AUTHORIZED}}})
 	require.NoError(t, err)
-	_, err = s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: museum, SiteId: "hall", Site: &registryv1.Site{
+	_, err = s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: museum, SiteId: "hall", Site: &registryv1.Site{
 		DisplayName: "전시실", CameraCount: 6, RecordingHours: "24시간", RetentionDays: 30, StoragePlace: "관리실", Manager: museum + "/officers/kim",
 		Purposes: []*registryv1.SitePurpose{{Description: "시설 안전", Ground: registryv1.CctvGround_CCTV_GROUND_FACILITY_SAFETY}}}})
 	require.NoError(t, err)
 	first := draft(museum + "/policies/cctv")
-	chk, err = s.cl.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: first.GetName()})
+	chk, err = s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: first.GetName()})
 	require.NoError(t, err)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
 	// A page token of another list.
-	officers, err := s.cl.ListOfficers(ctx, &registryv1.ListOfficersRequest{Parent: libraryUnit, PageSize: 1})
+	officers, err := s.Registry.ListOfficers(ctx, &registryv1.ListOfficersRequest{Parent: libraryUnit, PageSize: 1})
 	require.NoError(t, err)
 	require.NotEmpty(t, officers.GetNextPageToken())
 
@@ -569,13 +556,13 @@ func TestBadPolicyInput(t *testing.T) {
 			if r.Name == "" {
 				r.Name = v4.GetName()
 			}
-			_, err := s.cl.AnnouncePolicyVersion(ctx, r)
+			_, err := s.Registry.AnnouncePolicyVersion(ctx, r)
 			return err
 		}
 	}
 	imp := func(v *registryv1.PolicyVersion) func() error {
 		return func() error {
-			_, err := s.cl.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: v})
+			_, err := s.Registry.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: v})
 			return err
 		}
 	}
@@ -589,77 +576,77 @@ func TestBadPolicyInput(t *testing.T) {
 
 	refuseAll(t, s, []refusal{
 		{name: "create under an unknown kind", call: func() error {
-			_, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryUnit + "/policies/cookies"})
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryUnit + "/policies/cookies"})
 			return err
 		}, code: codes.InvalidArgument, field: "parent", rule: "format"},
 		// DEC-25-1 is the catalogue of a CCTV policy; WG26-ITEMS items do not belong to it.
 		{name: "create with an unknown section item", call: func() error {
-			_, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: sections("review", "children")})
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: sections("review", "children")})
 			return err
 		}, code: codes.InvalidArgument, field: "policy_version.sections[1].item", rule: "enum"},
 		{name: "create with a duplicated section item", call: func() error {
-			_, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: sections("review", "safety", "review")})
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: sections("review", "safety", "review")})
 			return err
 		}, code: codes.InvalidArgument, field: "policy_version.sections[2].item", rule: "unique"},
 		{name: "create for a unit that does not exist", call: func() error {
-			_, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: "tenants/jeongeup/units/nope/policies/cctv"})
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: "tenants/jeongeup/units/nope/policies/cctv"})
 			return err
 		}, code: codes.NotFound},
 		{name: "update a draft with a duplicated section item", call: func() error {
 			v := sections("safety", "safety")
 			v.Name = v4.GetName()
-			_, err := s.cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sections"}}})
+			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sections"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "policy_version.sections[1].item", rule: "unique"},
 		{name: "update a draft's state", call: func() error {
-			_, err := s.cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
+			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
 				PolicyVersion: &registryv1.PolicyVersion{Name: v4.GetName(), State: registryv1.PolicyState_POLICY_STATE_ANNOUNCED},
 				UpdateMask:    &fieldmaskpb.FieldMask{Paths: []string{"state"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		// An announced version is frozen: it is what was published (WG26-24).
 		{name: "update an announced version", call: func() error {
-			_, err := s.cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
+			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
 				PolicyVersion: &registryv1.PolicyVersion{Name: v3.GetName(), Title: "x"},
 				UpdateMask:    &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 			return err
 		}, code: codes.FailedPrecondition, info: "VERSION_FROZEN"},
-		{name: "announce an announced version", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: v3.GetName(), EffectiveDate: inDays(30)}),
+		{name: "announce an announced version", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: v3.GetName(), EffectiveDate: registrytest.InDays(30)}),
 			code: codes.FailedPrecondition, info: "VERSION_FROZEN"},
 		// DEC-25-1: an incomplete policy is not announced; the error carries :check's blocking findings.
-		{name: "announce with blocking findings", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: v5.GetName(), EffectiveDate: inDays(30)}),
+		{name: "announce with blocking findings", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: v5.GetName(), EffectiveDate: registrytest.InDays(30)}),
 			code: codes.FailedPrecondition, info: "POLICY_INCOMPLETE", n: len(blocking), field: "sections[review]", rule: "DEC-25-1"},
 		// NOTICE-7D: effective no earlier than announce + the tenant's lead days.
 		// (and before version 3, which takes effect in 7 days: WG26-24 too)
-		{name: "effective before the notice lead time", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: inDays(6)}),
+		{name: "effective before the notice lead time", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: registrytest.InDays(6)}),
 			code: codes.InvalidArgument, n: 2, field: "effective_date", rule: "NOTICE-7D"},
 		// STD-21: a change is published with its timing when it is announced: neither backdated nor
 		// postdated.
-		{name: "announce date in the past", call: announce(&registryv1.AnnouncePolicyVersionRequest{AnnounceDate: inDays(-1), EffectiveDate: inDays(30)}),
+		{name: "announce date in the past", call: announce(&registryv1.AnnouncePolicyVersionRequest{AnnounceDate: registrytest.InDays(-1), EffectiveDate: registrytest.InDays(30)}),
 			code: codes.InvalidArgument, field: "announce_date", rule: "STD-21"},
-		{name: "announce date in the future", call: announce(&registryv1.AnnouncePolicyVersionRequest{AnnounceDate: inDays(5), EffectiveDate: inDays(30)}),
+		{name: "announce date in the future", call: announce(&registryv1.AnnouncePolicyVersionRequest{AnnounceDate: registrytest.InDays(5), EffectiveDate: registrytest.InDays(30)}),
 			code: codes.InvalidArgument, field: "announce_date", rule: "STD-21"},
 		{name: "no effective date", call: announce(&registryv1.AnnouncePolicyVersionRequest{}),
 			code: codes.InvalidArgument, field: "effective_date", rule: "STD-21"},
 		// WG26-24: a major change carries a comparison table with the previous version.
-		{name: "major change with no previous version", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: first.GetName(), EffectiveDate: inDays(7), MajorChange: true}),
+		{name: "major change with no previous version", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: first.GetName(), EffectiveDate: registrytest.InDays(7), MajorChange: true}),
 			code: codes.InvalidArgument, field: "major_change", rule: "WG26-24"},
 		// WG26-24: one version in force on any day.
-		{name: "effective on an existing version's date", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: inDays(7)}),
+		{name: "effective on an existing version's date", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: registrytest.InDays(7)}),
 			code: codes.InvalidArgument, field: "effective_date", rule: "WG26-24"},
 		// Before versions 2 and 3 (and too early for the lead time): three violations.
 		{name: "effective before existing versions' dates", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: v2.GetEffectiveDate()}),
 			code: codes.InvalidArgument, n: 3, field: "effective_date", rule: "NOTICE-7D"},
 		{name: "malformed effective date", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: "2026-02-30"}),
 			code: codes.InvalidArgument, field: "effective_date", rule: "format"},
-		{name: "malformed announce date", call: announce(&registryv1.AnnouncePolicyVersionRequest{AnnounceDate: "tomorrow", EffectiveDate: inDays(30)}),
+		{name: "malformed announce date", call: announce(&registryv1.AnnouncePolicyVersionRequest{AnnounceDate: "tomorrow", EffectiveDate: registrytest.InDays(30)}),
 			code: codes.InvalidArgument, field: "announce_date", rule: "format"},
 		// AIP-154: announce exactly the draft that was reviewed.
-		{name: "announce with stale etag", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: inDays(30), Etag: v4.GetEtag() + "0"}),
+		{name: "announce with stale etag", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: registrytest.InDays(30), Etag: v4.GetEtag() + "0"}),
 			code: codes.Aborted, info: "ETAG_MISMATCH"},
-		{name: "announce a version that does not exist", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: libraryCCTV + "/versions/99", EffectiveDate: inDays(30)}),
+		{name: "announce a version that does not exist", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: libraryCCTV + "/versions/99", EffectiveDate: registrytest.InDays(30)}),
 			code: codes.NotFound},
-		{name: "announce version 0", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: libraryCCTV + "/versions/0", EffectiveDate: inDays(30)}),
+		{name: "announce version 0", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: libraryCCTV + "/versions/0", EffectiveDate: registrytest.InDays(30)}),
 			code: codes.InvalidArgument, field: "name", rule: "format"},
 		// WG26-24: imported versions are past periods that do not overlap (1: 2021-12-06 ~ 2024-01-15).
 		{name: "import overlapping an existing period", call: imp(&registryv1.PolicyVersion{EffectiveDate: "2022-06-01", EndDate: "2022-12-31"}),
@@ -669,76 +656,76 @@ func TestBadPolicyInput(t *testing.T) {
 		{name: "import ending before it takes effect", call: imp(&registryv1.PolicyVersion{EffectiveDate: "2020-06-01", EndDate: "2020-01-01"}),
 			code: codes.InvalidArgument, field: "policy_version.end_date", rule: "range"},
 		// Not yet in effect, and not before the announced version 2 either.
-		{name: "import taking effect in the future", call: imp(&registryv1.PolicyVersion{EffectiveDate: inDays(1), EndDate: inDays(2)}),
+		{name: "import taking effect in the future", call: imp(&registryv1.PolicyVersion{EffectiveDate: registrytest.InDays(1), EndDate: registrytest.InDays(2)}),
 			code: codes.InvalidArgument, n: 2, field: "policy_version.effective_date", rule: "WG26-24"},
 		{name: "import without any date", call: imp(&registryv1.PolicyVersion{OriginalUrl: "https://example.org/old.pdf"}),
 			code: codes.InvalidArgument, field: "policy_version.effective_date", rule: "WG26-24"},
 		{name: "import with a malformed date", call: imp(&registryv1.PolicyVersion{EffectiveDate: "2019-06-01", EndDate: "2019-13-01"}),
 			code: codes.InvalidArgument, field: "policy_version.end_date", rule: "format"},
 		{name: "diff against a negative version", call: func() error {
-			_, err := s.cl.DiffPolicyVersions(ctx, &registryv1.DiffPolicyVersionsRequest{Name: v4.GetName(), Against: -1})
+			_, err := s.Registry.DiffPolicyVersions(ctx, &registryv1.DiffPolicyVersionsRequest{Name: v4.GetName(), Against: -1})
 			return err
 		}, code: codes.InvalidArgument, field: "against", rule: "range"},
 		{name: "diff of a first version", call: func() error {
-			_, err := s.cl.DiffPolicyVersions(ctx, &registryv1.DiffPolicyVersionsRequest{Name: first.GetName()})
+			_, err := s.Registry.DiffPolicyVersions(ctx, &registryv1.DiffPolicyVersionsRequest{Name: first.GetName()})
 			return err
 		}, code: codes.FailedPrecondition, info: "NO_PREVIOUS_VERSION"},
 		{name: "render as pdf", call: func() error {
-			_, err := s.cl.RenderPolicyVersion(ctx, &registryv1.RenderPolicyVersionRequest{Name: v4.GetName(), Format: "pdf"})
+			_, err := s.Registry.RenderPolicyVersion(ctx, &registryv1.RenderPolicyVersionRequest{Name: v4.GetName(), Format: "pdf"})
 			return err
 		}, code: codes.InvalidArgument, field: "format", rule: "enum"},
 		// The published policies are public: refused without a token as with one.
 		{name: "published policy of kind cookies", call: func() error {
-			_, err := s.cl.GetPublishedPolicy(context.Background(), &registryv1.GetPublishedPolicyRequest{Tenant: "jeongeup", Unit: "library", Kind: "cookies"})
+			_, err := s.Registry.GetPublishedPolicy(context.Background(), &registryv1.GetPublishedPolicyRequest{Tenant: "jeongeup", Unit: "library", Kind: "cookies"})
 			return err
 		}, code: codes.InvalidArgument, field: "kind", rule: "enum"},
 		{name: "published policy of a bad tenant id", call: func() error {
-			_, err := s.cl.GetPublishedPolicy(context.Background(), &registryv1.GetPublishedPolicyRequest{Tenant: "Jeong eup", Unit: "library", Kind: "cctv"})
+			_, err := s.Registry.GetPublishedPolicy(context.Background(), &registryv1.GetPublishedPolicyRequest{Tenant: "Jeong eup", Unit: "library", Kind: "cctv"})
 			return err
 		}, code: codes.InvalidArgument, field: "tenant", rule: "format"},
 		{name: "published version 0", call: func() error {
-			_, err := s.cl.GetPublishedPolicyVersion(context.Background(), &registryv1.GetPublishedPolicyVersionRequest{Tenant: "jeongeup", Unit: "library", Kind: "cctv"})
+			_, err := s.Registry.GetPublishedPolicyVersion(context.Background(), &registryv1.GetPublishedPolicyVersionRequest{Tenant: "jeongeup", Unit: "library", Kind: "cctv"})
 			return err
 		}, code: codes.InvalidArgument, field: "number", rule: "range"},
 		{name: "published policy nobody announced", call: func() error {
-			_, err := s.cl.GetPublishedPolicy(context.Background(), &registryv1.GetPublishedPolicyRequest{Tenant: "jeongeup", Unit: "museum", Kind: "cctv"})
+			_, err := s.Registry.GetPublishedPolicy(context.Background(), &registryv1.GetPublishedPolicyRequest{Tenant: "jeongeup", Unit: "museum", Kind: "cctv"})
 			return err
 		}, code: codes.NotFound},
 		// AIP-158: lists refuse a negative page size and a token they did not issue.
 		{name: "list tenants with negative page size", call: func() error {
-			_, err := s.cl.ListTenants(ctx, &registryv1.ListTenantsRequest{PageSize: -1})
+			_, err := s.Registry.ListTenants(ctx, &registryv1.ListTenantsRequest{PageSize: -1})
 			return err
 		}, code: codes.InvalidArgument, field: "page_size", rule: "range"},
 		{name: "list tenants with garbage page token", call: func() error {
-			_, err := s.cl.ListTenants(ctx, &registryv1.ListTenantsRequest{PageToken: "garbage!"})
+			_, err := s.Registry.ListTenants(ctx, &registryv1.ListTenantsRequest{PageToken: "garbage!"})
 			return err
 		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
 		{name: "list units with negative page size", call: func() error {
-			_, err := s.cl.ListUnits(ctx, &registryv1.ListUnitsRequest{Parent: "tenants/jeongeup", PageSize: -5})
+			_, err := s.Registry.ListUnits(ctx, &registryv1.ListUnitsRequest{Parent: "tenants/jeongeup", PageSize: -5})
 			return err
 		}, code: codes.InvalidArgument, field: "page_size", rule: "range"},
 		{name: "list units with garbage page token", call: func() error {
-			_, err := s.cl.ListUnits(ctx, &registryv1.ListUnitsRequest{Parent: "tenants/jeongeup", PageToken: "eyJ4IjoxfQ"})
+			_, err := s.Registry.ListUnits(ctx, &registryv1.ListUnitsRequest{Parent: "tenants/jeongeup", PageToken: "eyJ4IjoxfQ"})
 			return err
 		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
 		{name: "list sites with negative page size", call: func() error {
-			_, err := s.cl.ListSites(ctx, &registryv1.ListSitesRequest{Parent: libraryUnit, PageSize: -1})
+			_, err := s.Registry.ListSites(ctx, &registryv1.ListSitesRequest{Parent: libraryUnit, PageSize: -1})
 			return err
 		}, code: codes.InvalidArgument, field: "page_size", rule: "range"},
 		{name: "list sites with an officers page token", call: func() error {
-			_, err := s.cl.ListSites(ctx, &registryv1.ListSitesRequest{Parent: libraryUnit, PageToken: officers.GetNextPageToken()})
+			_, err := s.Registry.ListSites(ctx, &registryv1.ListSitesRequest{Parent: libraryUnit, PageToken: officers.GetNextPageToken()})
 			return err
 		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
 		{name: "list officers with garbage page token", call: func() error {
-			_, err := s.cl.ListOfficers(ctx, &registryv1.ListOfficersRequest{Parent: libraryUnit, PageToken: "%%%"})
+			_, err := s.Registry.ListOfficers(ctx, &registryv1.ListOfficersRequest{Parent: libraryUnit, PageToken: "%%%"})
 			return err
 		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
 		{name: "list files with negative page size", call: func() error {
-			_, err := s.cl.ListFiles(ctx, &registryv1.ListFilesRequest{Parent: libraryUnit, PageSize: -1})
+			_, err := s.Registry.ListFiles(ctx, &registryv1.ListFilesRequest{Parent: libraryUnit, PageSize: -1})
 			return err
 		}, code: codes.InvalidArgument, field: "page_size", rule: "range"},
 		{name: "list processors with garbage page token", call: func() error {
-			_, err := s.cl.ListProcessors(ctx, &registryv1.ListProcessorsRequest{Parent: libraryUnit, PageToken: "garbage"})
+			_, err := s.Registry.ListProcessors(ctx, &registryv1.ListProcessorsRequest{Parent: libraryUnit, PageToken: "garbage"})
 			return err
 		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
 	})
@@ -760,24 +747,25 @@ type restError struct {
 // Over REST the same refusals keep their field and rule in the JSON body; the HTTP status is
 // grpc-gateway's mapping of the gRPC code (FailedPrecondition is 400 there, Aborted 409).
 func TestBadInputOverREST(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	tok := s.token(auth.RoleTenantAdmin, auth.ScopeAll)
+	s.Load("jeongeup-library.yaml")
+	tok := s.Token(auth.RoleTenantAdmin, auth.ScopeAll)
 	call := func(method, path, payload string) (int, restError) {
 		t.Helper()
-		req, err := http.NewRequest(method, s.url+path, strings.NewReader(payload))
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(payload))
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
-		r, err := s.http.Do(req)
+		r, err := s.HTTP.Do(req)
 		require.NoError(t, err)
-		b := body(t, r)
+		b := stacktest.Body(t, r)
 		var e restError
 		require.NoError(t, json.Unmarshal([]byte(b), &e), b)
 		return r.StatusCode, e
 	}
 	// Version 3: an empty draft.
-	_, err := s.cl.CreatePolicyVersion(s.admin(), &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
+	_, err := s.Registry.CreatePolicyVersion(s.Admin(), &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
 	require.NoError(t, err)
 	site := `{"displayName":"주차장","cameraCount":2,"recordingHours":"24시간","retentionDays":30,"storagePlace":"전산실",
 		"purposes":[{"description":"범죄 예방","ground":"CCTV_GROUND_CRIME_PREVENTION"}]`
@@ -801,9 +789,9 @@ func TestBadInputOverREST(t *testing.T) {
 			http.StatusBadRequest, codes.FailedPrecondition, "", "", "VERSION_FROZEN"},
 		{"officer in use", http.MethodDelete, "/v1/" + libraryUnit + "/officers/song-hyunsook", "",
 			http.StatusBadRequest, codes.FailedPrecondition, "", "", "IN_USE"},
-		{"stale etag", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + inDays(30) + `","etag":"stale"}`,
+		{"stale etag", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + registrytest.InDays(30) + `","etag":"stale"}`,
 			http.StatusConflict, codes.Aborted, "", "", "ETAG_MISMATCH"},
-		{"announce with findings", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + inDays(30) + `"}`,
+		{"announce with findings", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + registrytest.InDays(30) + `"}`,
 			http.StatusBadRequest, codes.FailedPrecondition, "sections[review]", "DEC-25-1", "POLICY_INCOMPLETE"},
 		{"malformed date", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"2026-02-30"}`,
 			http.StatusBadRequest, codes.InvalidArgument, "effective_date", "format", ""},
@@ -816,7 +804,7 @@ func TestBadInputOverREST(t *testing.T) {
 		{"no such officer", http.MethodGet, "/v1/" + libraryUnit + "/officers/nobody", "",
 			http.StatusNotFound, codes.NotFound, "", "", "NOT_FOUND"},
 	}
-	before := dump(t, s.dbURL)
+	before := dump(t, s.DatabaseURL)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, e := call(c.method, c.path, c.body)
@@ -843,5 +831,5 @@ func TestBadInputOverREST(t *testing.T) {
 			}
 		})
 	}
-	require.Equal(t, before, dump(t, s.dbURL), "a refused request changed the database")
+	require.Equal(t, before, dump(t, s.DatabaseURL), "a refused request changed the database")
 }

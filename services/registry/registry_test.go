@@ -1,4 +1,4 @@
-package main
+package registry_test
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
@@ -34,15 +34,16 @@ func body(t testing.TB, r *http.Response) string {
 // Seed 000 loaded through the API is published at /p/{t}/{u}/cctv with every fact, its version
 // history, and HTTP caching.
 func TestPublishedCCTVPolicyOfJeongeupLibrary(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 
-	r := s.get("/p/jeongeup/library/cctv")
+	r := s.Get("/p/jeongeup/library/cctv")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	require.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
 	etag := r.Header.Get("ETag")
 	require.NotEmpty(t, etag)
-	html := body(t, r)
+	html := stacktest.Body(t, r)
 	for _, fact := range []string{
 		"중앙도서관", "27대", "신태인도서관", "8대", "기적의도서관", "25대", "스마트도서관", "1대", "시민공원", "4대",
 		"송현숙", "063-539-5049", "송승학", "063-539-6433", "소영휴", "063-539-6442", "육정란", "063-539-6453",
@@ -52,12 +53,12 @@ func TestPublishedCCTVPolicyOfJeongeupLibrary(t *testing.T) {
 	}
 
 	// An unchanged page costs a 304.
-	r = s.get("/p/jeongeup/library/cctv", "If-None-Match", etag)
-	body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv", "If-None-Match", etag)
+	stacktest.Body(t, r)
 	require.Equal(t, http.StatusNotModified, r.StatusCode)
 
 	// The JSON twin carries the rendered document and the history (2 versions).
-	r = s.get("/v1/public/tenants/jeongeup/units/library/policies/cctv")
+	r = s.Get("/v1/public/tenants/jeongeup/units/library/policies/cctv")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	var pub struct {
 		Html    string
@@ -68,7 +69,7 @@ func TestPublishedCCTVPolicyOfJeongeupLibrary(t *testing.T) {
 		}
 		Version struct{ Standing string }
 	}
-	require.NoError(t, json.Unmarshal([]byte(body(t, r)), &pub))
+	require.NoError(t, json.Unmarshal([]byte(stacktest.Body(t, r)), &pub))
 	require.Contains(t, pub.Html, "송현숙")
 	require.Len(t, pub.History, 2)
 	require.Equal(t, "2021. 12. 06. ~ 2024. 01. 15.", pub.History[0].Period)
@@ -76,107 +77,109 @@ func TestPublishedCCTVPolicyOfJeongeupLibrary(t *testing.T) {
 	require.Equal(t, "POLICY_STANDING_IN_FORCE", pub.Version.Standing)
 
 	// Each past version has its own page.
-	r = s.get("/p/jeongeup/library/cctv/versions/1")
-	b := body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv/versions/1")
+	b := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, b)
 	require.Contains(t, b, "2021. 12. 06. ~ 2024. 01. 15.")
-	r = s.get("/p/jeongeup/library/cctv/versions/99")
-	body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv/versions/99")
+	stacktest.Body(t, r)
 	require.Equal(t, http.StatusNotFound, r.StatusCode)
 }
 
 // Every seed institution loads through the API, and each policy it declares is published.
 func TestAllExampleTenantsLoadAndPublish(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "examples", "*.yaml"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 5)
 	for _, path := range files {
-		f := s.load(filepath.Base(path))
+		f := s.Load(filepath.Base(path))
 		for _, u := range f.Units {
 			for _, p := range u.Policies {
 				url := fmt.Sprintf("/p/%s/%s/%s", f.Tenant.ID, u.ID, policy.Segment(p.Kind))
-				r := s.get(url)
-				b := body(t, r)
+				r := s.Get(url)
+				b := stacktest.Body(t, r)
 				require.Equal(t, http.StatusOK, r.StatusCode, "%s: %s", url, b)
 			}
 		}
 	}
 	// Loading again changes nothing and fails nothing (make run does it at every start).
 	for _, path := range files {
-		s.load(filepath.Base(path))
+		s.Load(filepath.Base(path))
 	}
 }
 
 // A token for tenant A can neither read nor list tenant B's data, nor learn whether it exists.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	s.load("seoul-immigration.yaml")
-	other := s.as(auth.RoleTenantAdmin, "tenants/seoul-immigration")
+	s.Load("jeongeup-library.yaml")
+	s.Load("seoul-immigration.yaml")
+	other := s.As(auth.RoleTenantAdmin, "tenants/seoul-immigration")
 
 	for name, call := range map[string]func() error{
 		"GetTenant": func() error {
-			_, err := s.cl.GetTenant(other, &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
+			_, err := s.Registry.GetTenant(other, &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
 			return err
 		},
 		"ListUnits": func() error {
-			_, err := s.cl.ListUnits(other, &registryv1.ListUnitsRequest{Parent: "tenants/jeongeup"})
+			_, err := s.Registry.ListUnits(other, &registryv1.ListUnitsRequest{Parent: "tenants/jeongeup"})
 			return err
 		},
 		"GetUnit": func() error {
-			_, err := s.cl.GetUnit(other, &registryv1.GetUnitRequest{Name: "tenants/jeongeup/units/library"})
+			_, err := s.Registry.GetUnit(other, &registryv1.GetUnitRequest{Name: "tenants/jeongeup/units/library"})
 			return err
 		},
 		"ListSites": func() error {
-			_, err := s.cl.ListSites(other, &registryv1.ListSitesRequest{Parent: "tenants/jeongeup/units/library"})
+			_, err := s.Registry.ListSites(other, &registryv1.ListSitesRequest{Parent: "tenants/jeongeup/units/library"})
 			return err
 		},
 		"GetSite": func() error {
-			_, err := s.cl.GetSite(other, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
+			_, err := s.Registry.GetSite(other, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
 			return err
 		},
 		"Officers": func() error {
-			_, err := s.cl.ListOfficers(other, &registryv1.ListOfficersRequest{Parent: "tenants/jeongeup/units/library"})
+			_, err := s.Registry.ListOfficers(other, &registryv1.ListOfficersRequest{Parent: "tenants/jeongeup/units/library"})
 			return err
 		},
 		"Versions": func() error {
-			_, err := s.cl.ListPolicyVersions(other, &registryv1.ListPolicyVersionsRequest{Parent: "tenants/jeongeup/units/library/policies/cctv"})
+			_, err := s.Registry.ListPolicyVersions(other, &registryv1.ListPolicyVersionsRequest{Parent: "tenants/jeongeup/units/library/policies/cctv"})
 			return err
 		},
 		"NoSuchUnit": func() error {
-			_, err := s.cl.GetUnit(other, &registryv1.GetUnitRequest{Name: "tenants/jeongeup/units/nope"})
+			_, err := s.Registry.GetUnit(other, &registryv1.GetUnitRequest{Name: "tenants/jeongeup/units/nope"})
 			return err
 		},
 		"Delete": func() error {
-			_, err := s.cl.DeleteSite(other, &registryv1.DeleteSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
+			_, err := s.Registry.DeleteSite(other, &registryv1.DeleteSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
 			return err
 		},
 	} {
 		// The same answer whether the resource exists or not: nothing to infer.
 		require.Equal(t, codes.PermissionDenied, status.Code(call()), name)
 	}
-	list, err := s.cl.ListTenants(other, &registryv1.ListTenantsRequest{})
+	list, err := s.Registry.ListTenants(other, &registryv1.ListTenantsRequest{})
 	require.NoError(t, err)
 	require.Len(t, list.GetTenants(), 1)
 	require.Equal(t, "tenants/seoul-immigration", list.GetTenants()[0].GetName())
 
 	// Through REST the same holds (403), and without a token it is 401.
-	req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/tenants/jeongeup/units", nil)
-	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleTenantAdmin, "tenants/seoul-immigration"))
-	r, err := s.http.Do(req)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/tenants/jeongeup/units", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleTenantAdmin, "tenants/seoul-immigration"))
+	r, err := s.HTTP.Do(req)
 	require.NoError(t, err)
-	body(t, r)
+	stacktest.Body(t, r)
 	require.Equal(t, http.StatusForbidden, r.StatusCode)
-	r = s.get("/v1/tenants/jeongeup/units")
-	body(t, r)
+	r = s.Get("/v1/tenants/jeongeup/units")
+	stacktest.Body(t, r)
 	require.Equal(t, http.StatusUnauthorized, r.StatusCode)
 
 	// A unit-scoped handler sees its subtree only.
-	unitTok := s.as(auth.RoleHandler, "tenants/jeongeup/units/library")
-	_, err = s.cl.GetSite(unitTok, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
+	unitTok := s.As(auth.RoleHandler, "tenants/jeongeup/units/library")
+	_, err = s.Registry.GetSite(unitTok, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
 	require.NoError(t, err)
-	_, err = s.cl.CreateOfficer(unitTok, &registryv1.CreateOfficerRequest{Parent: "tenants/jeongeup/units/library", OfficerId: "x",
+	_, err = s.Registry.CreateOfficer(unitTok, &registryv1.CreateOfficerRequest{Parent: "tenants/jeongeup/units/library", OfficerId: "x",
 		Officer: &registryv1.Officer{DisplayName: "김", Roles: []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_HANDLER}}})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "a handler cannot write")
 }
@@ -203,24 +206,12 @@ func dump(t testing.TB, dbURL string) string {
 	return b.String()
 }
 
-// violation is the first BadRequest field violation of err.
-func violation(t testing.TB, err error) *errdetails.BadRequest_FieldViolation {
-	t.Helper()
-	st, _ := status.FromError(err)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			return br.GetFieldViolations()[0]
-		}
-	}
-	t.Fatalf("no field violation in %v", err)
-	return nil
-}
-
 // Every bad input is refused with the field and the rule, and the database is unchanged.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.admin()
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
 	unit := "tenants/jeongeup/units/library"
 	site := func(mut func(*registryv1.Site)) *registryv1.Site {
 		st := &registryv1.Site{DisplayName: "주차장", CameraCount: 4, RecordingHours: "24시간", RetentionDays: 30, StoragePlace: "전산실",
@@ -228,7 +219,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		mut(st)
 		return st
 	}
-	draft, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv"})
+	draft, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv"})
 	require.NoError(t, err)
 	in := func(days int) string { return policy.Today(time.Now()).AddDays(days).String() }
 
@@ -240,123 +231,124 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		rule  string
 	}{
 		{"audio", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p1", Site: site(func(x *registryv1.Site) { x.RecordsAudio = true })})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p1", Site: site(func(x *registryv1.Site) { x.RecordsAudio = true })})
 			return err
 		}, codes.InvalidArgument, "site.records_audio", "PIPA-25-5"},
 		{"retention over 30 days without reason", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p2", Site: site(func(x *registryv1.Site) { x.RetentionDays = 45 })})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p2", Site: site(func(x *registryv1.Site) { x.RetentionDays = 45 })})
 			return err
 		}, codes.InvalidArgument, "site.retention_reason", "STD-41-2"},
 		{"bathroom", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p3", Site: site(func(x *registryv1.Site) { x.RestrictedArea = true })})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p3", Site: site(func(x *registryv1.Site) { x.RestrictedArea = true })})
 			return err
 		}, codes.InvalidArgument, "site.restricted_area", "PIPA-25-2"},
 		{"purpose without ground", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p4", Site: site(func(x *registryv1.Site) { x.Purposes[0].Ground = 0 })})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p4", Site: site(func(x *registryv1.Site) { x.Purposes[0].Ground = 0 })})
 			return err
 		}, codes.InvalidArgument, "site.purposes[0].ground", "PIPA-25-1"},
 		{"split does not add up", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p5", Site: site(func(x *registryv1.Site) {
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p5", Site: site(func(x *registryv1.Site) {
 				pub, non := int32(1), int32(1)
 				x.PublicCameraCount, x.NonpublicCameraCount = &pub, &non
 			})})
 			return err
 		}, codes.InvalidArgument, "site.camera_count", "consistency"},
 		{"bad id", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "Bad Id", Site: site(func(*registryv1.Site) {})})
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "Bad Id", Site: site(func(*registryv1.Site) {})})
 			return err
 		}, codes.InvalidArgument, "site_id", "format"},
 		{"manager of another tenant", func() error {
-			_, err := s.cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p6", Site: site(func(x *registryv1.Site) {
+			_, err := s.Registry.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "p6", Site: site(func(x *registryv1.Site) {
 				x.Manager = "tenants/other/units/x/officers/y"
 			})})
 			return err
 		}, codes.InvalidArgument, "site.manager", "reference"},
 		{"officer without role", func() error {
-			_, err := s.cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: unit, OfficerId: "o1", Officer: &registryv1.Officer{DisplayName: "김"}})
+			_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: unit, OfficerId: "o1", Officer: &registryv1.Officer{DisplayName: "김"}})
 			return err
 		}, codes.InvalidArgument, "officer.roles", "required"},
 		{"unknown section", func() error {
-			_, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv",
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv",
 				PolicyVersion: &registryv1.PolicyVersion{Sections: []*registryv1.Section{{Item: "cookies", Body: "x"}}}})
 			return err
 		}, codes.InvalidArgument, "policy_version.sections[0].item", "enum"},
 		{"announce with findings", func() error {
-			_, err := s.cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: draft.GetName(), EffectiveDate: in(30)})
+			_, err := s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: draft.GetName(), EffectiveDate: in(30)})
 			return err
 		}, codes.FailedPrecondition, "sections[review]", "DEC-25-1"},
 		{"update a frozen version", func() error {
-			_, err := s.cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
+			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
 				PolicyVersion: &registryv1.PolicyVersion{Name: unit + "/policies/cctv/versions/2", Title: "x"},
 				UpdateMask:    &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 			return err
 		}, codes.FailedPrecondition, "", ""},
 		{"delete an officer a site names", func() error {
-			_, err := s.cl.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: unit + "/officers/song-hyunsook"})
+			_, err := s.Registry.DeleteOfficer(ctx, &registryv1.DeleteOfficerRequest{Name: unit + "/officers/song-hyunsook"})
 			return err
 		}, codes.FailedPrecondition, "", ""},
 		{"stale etag", func() error {
-			_, err := s.cl.UpdateUnit(ctx, &registryv1.UpdateUnitRequest{Unit: &registryv1.Unit{Name: unit, DisplayName: "x", Etag: `"stale"`}})
+			_, err := s.Registry.UpdateUnit(ctx, &registryv1.UpdateUnitRequest{Unit: &registryv1.Unit{Name: unit, DisplayName: "x", Etag: `"stale"`}})
 			return err
 		}, codes.Aborted, "", ""},
 	}
-	before := dump(t, s.dbURL)
+	before := dump(t, s.DatabaseURL)
 	for _, c := range cases {
 		err := c.call()
 		require.Equal(t, c.code, status.Code(err), "%s: %v", c.name, err)
 		if c.field != "" {
-			v := violation(t, err)
+			v := stacktest.Violation(t, err)
 			require.Equal(t, c.field, v.GetField(), c.name)
 			require.Equal(t, c.rule, v.GetReason(), c.name)
 		}
 	}
-	require.Equal(t, before, dump(t, s.dbURL), "a refused request changed the database")
+	require.Equal(t, before, dump(t, s.DatabaseURL), "a refused request changed the database")
 }
 
 // A version's life: draft from the registry, findings, completion, announcement with the notice
 // lead time (NOTICE-7D), the major change's comparison table (WG26-24), and the dates deciding
 // which version is in force.
 func TestPolicyVersionLifecycle(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ctx := s.as(auth.RoleCPO, "tenants/jeongeup/units/library")
+	s.Load("jeongeup-library.yaml")
+	ctx := s.As(auth.RoleCPO, "tenants/jeongeup/units/library")
 	parent := "tenants/jeongeup/units/library/policies/cctv"
 	today := policy.Today(time.Now())
 
 	// The site moves its storage: a new draft picks the change up from the registry.
-	site, err := s.cl.GetSite(ctx, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
+	site, err := s.Registry.GetSite(ctx, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/library/sites/central"})
 	require.NoError(t, err)
 	site.StoragePlace = "중앙도서관 3층 통합관제실"
-	_, err = s.cl.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: site, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"storage_place"}}})
+	_, err = s.Registry.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: site, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"storage_place"}}})
 	require.NoError(t, err)
 
-	d, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, RequestId: "draft-1"})
+	d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, RequestId: "draft-1"})
 	require.NoError(t, err)
 	require.Equal(t, int32(3), d.GetNumber())
-	again, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, RequestId: "draft-1"})
+	again, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, RequestId: "draft-1"})
 	require.NoError(t, err)
 	require.Equal(t, d.GetName(), again.GetName(), "a retried create returns the first draft")
 
-	chk, err := s.cl.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
+	chk, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
 	require.False(t, chk.GetReady())
 
 	// Copy the free-text sections of the version in force.
-	cur, err := s.cl.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/2"})
+	cur, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/2"})
 	require.NoError(t, err)
 	d.Sections = cur.GetSections()
-	d, err = s.cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: d, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sections"}}})
+	d, err = s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: d, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sections"}}})
 	require.NoError(t, err)
-	chk, err = s.cl.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
+	chk, err = s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
 
 	// NOTICE-7D: effective no earlier than announce + 7 days.
-	_, err = s.cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: d.GetName(), EffectiveDate: today.AddDays(6).String()})
+	_, err = s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: d.GetName(), EffectiveDate: today.AddDays(6).String()})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
-	require.Equal(t, "NOTICE-7D", violation(t, err).GetReason())
+	require.Equal(t, "NOTICE-7D", stacktest.Violation(t, err).GetReason())
 
-	a, err := s.cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: d.GetName(),
+	a, err := s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: d.GetName(),
 		EffectiveDate: today.AddDays(7).String(), MajorChange: true, ChangeSummary: "보관장소 변경", Etag: d.GetEtag()})
 	require.NoError(t, err)
 	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, a.GetState())
@@ -370,68 +362,54 @@ func TestPolicyVersionLifecycle(t *testing.T) {
 	require.Contains(t, joined, "중앙도서관 2층 전산실")
 
 	// The version in force is still 2, whose period now ends the day before 3 takes effect.
-	v2, err := s.cl.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/2"})
+	v2, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/2"})
 	require.NoError(t, err)
 	require.Equal(t, registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE, v2.GetStanding())
 	require.Equal(t, today.AddDays(6).String(), v2.GetEndDate())
 
 	// Frozen now; and a second announcement cannot take effect on the same day.
-	_, err = s.cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: d.GetName(), EffectiveDate: today.AddDays(9).String()})
+	_, err = s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: d.GetName(), EffectiveDate: today.AddDays(9).String()})
 	require.Equal(t, codes.FailedPrecondition, status.Code(err))
 
 	// The diff over REST.
-	req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/"+parent+"/versions/3:diff", nil)
-	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleAuditor, "tenants/jeongeup"))
-	r, err := s.http.Do(req)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/"+parent+"/versions/3:diff", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleAuditor, "tenants/jeongeup"))
+	r, err := s.HTTP.Do(req)
 	require.NoError(t, err)
-	diff := body(t, r)
+	diff := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, diff)
 	require.Contains(t, diff, "통합관제실")
 
 	// The sign of the site (PIPA-25-4).
-	sign, err := s.cl.GetSiteSign(ctx, &registryv1.GetSiteSignRequest{Name: site.GetName()})
+	sign, err := s.Registry.GetSiteSign(ctx, &registryv1.GetSiteSignRequest{Name: site.GetName()})
 	require.NoError(t, err)
 	require.Contains(t, sign.GetText(), "063-539-5049")
 }
 
 // REST errors carry the field and the rule as JSON.
 func TestRESTErrorNamesFieldAndRule(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/tenants/jeongeup/units/library/sites?siteId=p",
+	s.Load("jeongeup-library.yaml")
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/tenants/jeongeup/units/library/sites?siteId=p",
 		strings.NewReader(`{"displayName":"주차장","cameraCount":2,"recordingHours":"24시간","retentionDays":60,"storagePlace":"전산실",
 		"purposes":[{"description":"범죄 예방","ground":"CCTV_GROUND_CRIME_PREVENTION"}]}`))
-	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleManager, "tenants/jeongeup"))
-	r, err := s.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleManager, "tenants/jeongeup"))
+	r, err := s.HTTP.Do(req)
 	require.NoError(t, err)
-	b := body(t, r)
+	b := stacktest.Body(t, r)
 	require.Equal(t, http.StatusBadRequest, r.StatusCode, b)
 	require.Contains(t, b, `"field":"site.retention_reason"`)
 	require.Contains(t, b, `"reason":"STD-41-2"`)
 }
 
-// Every service is a target of its own; anything else is refused.
-func TestTargets(t *testing.T) {
-	for _, name := range []string{"registry", "ledger", "requests", "retention"} {
-		svcs, gw, err := targets(name)
-		require.NoError(t, err)
-		require.False(t, gw)
-		require.Equal(t, name, svcs[0].name)
-	}
-	_, _, err := targets("bogus")
-	require.ErrorContains(t, err, "unknown target")
-	svcs, gw, err := targets("all")
-	require.NoError(t, err)
-	require.True(t, gw)
-	require.NotEmpty(t, svcs)
-}
-
 // Staff holding a role on one unit read their tenant's record (its name and settings are needed
 // to render anything), in full.
 func TestUnitStaffReadTheirTenant(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	ten, err := s.cl.GetTenant(s.as(auth.RoleHandler, "tenants/jeongeup/units/library"), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
+	s.Load("jeongeup-library.yaml")
+	ten, err := s.Registry.GetTenant(s.As(auth.RoleHandler, "tenants/jeongeup/units/library"), &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
 	require.NoError(t, err)
 	require.Equal(t, "tenants/jeongeup", ten.GetName())
 	require.True(t, ten.GetPublicInstitution())

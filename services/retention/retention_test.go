@@ -1,4 +1,4 @@
-package main
+package retention_test
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	kst "github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -29,49 +29,18 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
+	"github.com/pipa-kr/pipa/services/requests/requeststest"
 	"github.com/pipa-kr/pipa/services/retention"
-	retentionpg "github.com/pipa-kr/pipa/services/retention/store/pg"
+	"github.com/pipa-kr/pipa/services/retention/retentiontest"
 )
 
 // The retention service end to end (issue 5, LAW.md section 6), on a clock the tests move. The
 // other services keep real time, and the ledger refuses records of what has not happened yet, so
-// every time the retention clock stamps on a ledger entry lies in the past: "today" below is the
-// Seoul day of an hour or more ago.
+// every time the retention clock stamps on a ledger entry lies in the past: "today" below is
+// retentiontest.Today, the Seoul day of two hours ago.
 
 const centralSite = libraryUnit + "/sites/central"
-
-// testClock is the retention service's clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func withRetentionClock(c *testClock) stackOption {
-	return func(cfg *config) { cfg.retentionClock = c.now }
-}
-
-// retentionToday returns today 00:00 in Seoul, taken an hour or more before now, so that every
-// time of "today" used below up to 01:00 is in the past.
-func retentionToday(t testing.TB) time.Time {
-	l := time.Now().Add(-2 * time.Hour).In(seoul(t))
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, seoul(t))
-}
-
-func (s *stack) retention() retentionv1.RetentionServiceClient {
-	return retentionv1.NewRetentionServiceClient(s.conn)
-}
 
 // cctvRule is seed 000 제4조: the central library's recordings, kept 30 days and overwritten.
 func cctvRule() *retentionv1.Rule {
@@ -102,25 +71,26 @@ func itemOn(t *testing.T, cl retentionv1.RetentionServiceClient, ctx context.Con
 // day 30; each sweep records the automatic deletion in the ledger with its cycle and check time
 // (STD-42-2), once. The rule is created over REST, and its period is the registry's.
 func TestRetentionCCTV30Days(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("jeongeup-library.yaml")
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
-	today := retentionToday(t)
+	manager := s.As(auth.RoleManager, libraryUnit)
+	today := retentiontest.Today()
 
-	clock.set(today.AddDate(0, 0, -41).Add(time.Hour))
+	clock.Set(today.AddDate(0, 0, -41).Add(time.Hour))
 	payload, err := json.Marshal(map[string]any{"displayName": "중앙도서관 CCTV 녹화영상", "target": "RULE_TARGET_SITE",
 		"resource": centralSite, "clockStart": "CLOCK_START_RECORDING", "action": "ACTION_AUTO_DELETE",
 		"autoDeleteCycle": "매일 00시 보관기간 경과분 자동 덮어쓰기", "method": "영구삭제(덮어쓰기, 복구 불가)", "periodDays": 90})
 	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, s.url+"/v1/"+libraryUnit+"/rules?ruleId=cctv-central&requestId=r-1", strings.NewReader(string(payload)))
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/v1/"+libraryUnit+"/rules?ruleId=cctv-central&requestId=r-1", strings.NewReader(string(payload)))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleManager, libraryUnit))
-	resp, err := s.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleManager, libraryUnit))
+	resp, err := s.HTTP.Do(req)
 	require.NoError(t, err)
-	page := body(t, resp)
+	page := stacktest.Body(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
 	var rule retentionv1.Rule
 	require.NoError(t, protojson.Unmarshal([]byte(page), &rule))
@@ -140,7 +110,7 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	// Yesterday at 01:00: recording days from the rule's first day are items; those 31 days old
 	// or more are destroyed.
 	yesterday := today.AddDate(0, 0, -1)
-	clock.set(yesterday.Add(time.Hour))
+	clock.Set(yesterday.Add(time.Hour))
 	res, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.EqualValues(t, 40, res.GetDestroyed(), "days -71 … -32 of today are past their 30 days")
@@ -167,7 +137,7 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	require.Len(t, destructions(t, s), 1)
 
 	// Today at 01:00: day 30 of yesterday has become day 31.
-	clock.set(today.Add(time.Hour))
+	clock.Set(today.Add(time.Hour))
 	res, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, res.GetDestroyed())
@@ -180,7 +150,7 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	// A site rule's period is the registry's; its other fields change with the etag read.
 	_, err = cl.UpdateRule(manager, &retentionv1.UpdateRuleRequest{Rule: &retentionv1.Rule{Name: rule.GetName(), PeriodDays: 60},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"period_days"}}})
-	require.Equal(t, "STD-41-2", violation(t, err).GetReason())
+	require.Equal(t, "STD-41-2", stacktest.Violation(t, err).GetReason())
 	got, err := cl.GetRule(manager, &retentionv1.GetRuleRequest{Name: rule.GetName()})
 	require.NoError(t, err)
 	_, err = cl.UpdateRule(manager, &retentionv1.UpdateRuleRequest{Rule: &retentionv1.Rule{Name: rule.GetName(), Method: "x", Etag: "stale"}})
@@ -192,7 +162,7 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	require.EqualValues(t, 30, updated.GetPeriodDays())
 
 	// Over REST: the destroyed items, each with its entry's index.
-	page = body(t, s.get("/v1/"+libraryUnit+"/items?state=destroyed&pageSize=100", "Authorization", "Bearer "+s.token(auth.RoleAuditor, libraryUnit)))
+	page = stacktest.Body(t, s.Get("/v1/"+libraryUnit+"/items?state=destroyed&pageSize=100", "Authorization", "Bearer "+s.Token(auth.RoleAuditor, libraryUnit)))
 	require.Equal(t, 41, strings.Count(page, `"state":"ITEM_STATE_DESTROYED"`), page)
 
 	// A deleted rule takes no new days, but what it keeps is still destroyed when due (PIPA-21-1).
@@ -210,7 +180,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // destructions are the unit's DESTRUCTION entries.
 func destructions(t *testing.T, s *stack) []*ledgerv1.Entry {
 	t.Helper()
-	list, err := s.ledger().ListEntries(s.as(auth.RoleAuditor, libraryUnit), &ledgerv1.ListEntriesRequest{Parent: libraryLog,
+	list, err := s.ledger().ListEntries(s.As(auth.RoleAuditor, libraryUnit), &ledgerv1.ListEntriesRequest{Parent: libraryLog,
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, PageSize: 1000})
 	require.NoError(t, err)
 	return list.GetEntries()
@@ -221,22 +191,22 @@ func destructions(t *testing.T, s *stack) []*ledgerv1.Entry {
 // the rule; the record names the site's CCTV manager as its official. A batch the ledger refuses
 // for good is not left half destroyed: its days are kept and due again, the refusal counted.
 func TestRetentionConfirmDeletion(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("jeongeup-library.yaml")
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
-	recorder := s.as(auth.RoleService, "tenants/jeongeup")
-	today := retentionToday(t)
-	clock.set(today.AddDate(0, 0, -41).Add(time.Hour))
+	manager := s.As(auth.RoleManager, libraryUnit)
+	recorder := s.As(auth.RoleService, "tenants/jeongeup")
+	today := retentiontest.Today()
+	clock.Set(today.AddDate(0, 0, -41).Add(time.Hour))
 	_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
 	require.NoError(t, err)
 
 	// An hour ahead of the ledger's clock, the sweep's DESTRUCTION entry is refused for good.
-	clock.set(time.Now().Add(time.Hour))
+	clock.Set(time.Now().Add(time.Hour))
 	_, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
-	_, reason, _ := reasonOf(t, err)
+	_, reason := stacktest.Reason(err)
 	require.Equal(t, "LEDGER_REFUSED", reason)
 	due, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "due", PageSize: 500})
 	require.NoError(t, err)
@@ -244,13 +214,13 @@ func TestRetentionConfirmDeletion(t *testing.T) {
 	for _, it := range due.GetItems() {
 		require.Zero(t, it.GetLedgerIndex(), "kept, to be destroyed and recorded again")
 	}
-	require.Regexp(t, `pipa_retention_ledger_refused_total\{kind="DESTRUCTION",[^}]*tenant="jeongeup"\} 1\n`, body(t, s.get("/metrics")))
+	require.Regexp(t, `pipa_retention_ledger_refused_total\{kind="DESTRUCTION",[^}]*tenant="jeongeup"\} 1\n`, stacktest.Body(t, s.Get("/metrics")))
 
-	clock.set(today.AddDate(0, 0, -1).Add(time.Hour))
+	clock.Set(today.AddDate(0, 0, -1).Add(time.Hour))
 	_, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	// Today the day recorded 31 days ago is due, and not yet swept.
-	clock.set(today.Add(time.Hour))
+	clock.Set(today.Add(time.Hour))
 	day := itemOn(t, cl, manager, today.AddDate(0, 0, -31))
 	require.Equal(t, retentionv1.ItemState_ITEM_STATE_DUE, day.GetState())
 	for _, bad := range []*timestamppb.Timestamp{{Seconds: -1 << 40}, timestamppb.New(today.Add(-time.Minute)), timestamppb.New(time.Now().Add(2 * time.Hour))} {
@@ -272,14 +242,14 @@ func TestRetentionConfirmDeletion(t *testing.T) {
 // sweep leaves it HELD, says which holds it checked, and refuses the recording system's deletion
 // of it. Once the hold is released (who, when, why recorded), the next sweep destroys it.
 func TestRetentionHold(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("jeongeup-library.yaml")
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
-	today := retentionToday(t)
-	clock.set(today.AddDate(0, 0, -41).Add(time.Hour))
+	manager := s.As(auth.RoleManager, libraryUnit)
+	today := retentiontest.Today()
+	clock.Set(today.AddDate(0, 0, -41).Add(time.Hour))
 	_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
 	require.NoError(t, err)
 
@@ -291,7 +261,7 @@ func TestRetentionHold(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "test-manager", hold.GetCreatedBy())
 
-	clock.set(today.AddDate(0, 0, -1).Add(time.Hour))
+	clock.Set(today.AddDate(0, 0, -1).Add(time.Hour))
 	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.EqualValues(t, 39, res.GetDestroyed(), "days -71 … -32 but the held one")
@@ -301,30 +271,30 @@ func TestRetentionHold(t *testing.T) {
 	require.Equal(t, retentionv1.ItemState_ITEM_STATE_HELD, held.GetState())
 	require.Equal(t, []string{hold.GetName()}, held.GetHolds())
 	require.False(t, held.GetOverdue(), "a hold is a justified reason (STD-10-1)")
-	metrics := body(t, s.get("/metrics"))
+	metrics := stacktest.Body(t, s.Get("/metrics"))
 	require.Regexp(t, `pipa_retention_items\{[^}]*state="held",tenant="jeongeup",unit="library"\} 1\n`, metrics)
 	require.Regexp(t, `pipa_retention_items\{[^}]*state="retained",tenant="jeongeup",unit="library"\} 30\n`, metrics)
 	list, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "held"})
 	require.NoError(t, err)
 	require.Len(t, list.GetItems(), 1)
 	// The recording system may not delete it either.
-	_, err = cl.ConfirmDeletion(s.as(auth.RoleService, "tenants/jeongeup"), &retentionv1.ConfirmDeletionRequest{Name: held.GetName()})
-	code, reason, _ := reasonOf(t, err)
+	_, err = cl.ConfirmDeletion(s.As(auth.RoleService, "tenants/jeongeup"), &retentionv1.ConfirmDeletionRequest{Name: held.GetName()})
+	code, reason := stacktest.Reason(err)
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "ITEM_HELD", reason)
 
 	// Releasing is recorded; releasing twice is refused.
-	released, err := cl.ReleaseHold(s.as(auth.RoleCPO, libraryUnit), &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "수사 종결 통보(형사과-2345)"})
+	released, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "수사 종결 통보(형사과-2345)"})
 	require.NoError(t, err)
 	require.True(t, released.GetReleased())
 	require.Equal(t, "test-cpo", released.GetReleasedBy())
 	require.Equal(t, "수사 종결 통보(형사과-2345)", released.GetReleaseReason())
 	require.WithinDuration(t, today.AddDate(0, 0, -1).Add(time.Hour), released.GetReleaseTime().AsTime(), 0)
 	_, err = cl.ReleaseHold(manager, &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "again"})
-	_, reason, _ = reasonOf(t, err)
+	_, reason = stacktest.Reason(err)
 	require.Equal(t, "HOLD_RELEASED", reason)
 
-	clock.set(today.Add(time.Hour))
+	clock.Set(today.Add(time.Hour))
 	res, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.EqualValues(t, 2, res.GetDestroyed(), "the released day and the day that turned 31")
@@ -334,13 +304,13 @@ func TestRetentionHold(t *testing.T) {
 	require.Empty(t, held.GetHolds())
 
 	// An auditor reads each sweep's record, newest first, with the holds it checked.
-	page := body(t, s.get("/v1/"+libraryUnit+"/sweeps?pageSize=1", "Authorization", "Bearer "+s.token(auth.RoleAuditor, libraryUnit)))
+	page := stacktest.Body(t, s.Get("/v1/"+libraryUnit+"/sweeps?pageSize=1", "Authorization", "Bearer "+s.Token(auth.RoleAuditor, libraryUnit)))
 	var sweeps retentionv1.ListSweepsResponse
 	require.NoError(t, protojson.Unmarshal([]byte(page), &sweeps), page)
 	require.Len(t, sweeps.GetSweeps(), 1)
 	require.EqualValues(t, 2, sweeps.GetSweeps()[0].GetDestroyed())
 	require.Empty(t, sweeps.GetSweeps()[0].GetHoldsChecked())
-	older, err := cl.ListSweeps(s.as(auth.RoleAuditor, libraryUnit), &retentionv1.ListSweepsRequest{Parent: libraryUnit,
+	older, err := cl.ListSweeps(s.As(auth.RoleAuditor, libraryUnit), &retentionv1.ListSweepsRequest{Parent: libraryUnit,
 		PageToken: sweeps.GetNextPageToken()})
 	require.NoError(t, err)
 	require.Len(t, older.GetSweeps(), 1)
@@ -370,15 +340,16 @@ func immigrationRule(zone string) *retentionv1.Rule {
 // not list, a zone on another kind of rule, a second rule for a zone, and a change of zone are
 // refused (STD-41-2).
 func TestRetentionZones(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("seoul-immigration.yaml")
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("seoul-immigration.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, immigrationUnit)
-	today := retentionToday(t)
+	manager := s.As(auth.RoleManager, immigrationUnit)
+	today := retentiontest.Today()
 
-	clock.set(today.AddDate(0, 0, -41).Add(time.Hour))
+	clock.Set(today.AddDate(0, 0, -41).Add(time.Hour))
 	site, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: immigrationUnit, RuleId: "cctv-main",
 		Rule: immigrationRule("")})
 	require.NoError(t, err)
@@ -422,7 +393,7 @@ func TestRetentionZones(t *testing.T) {
 
 	// Today at 01:00: the site's days from 55 to 15 days ago are past their 14 days, the 보호실's
 	// from 71 to 31 days ago past their 30, each but the held day.
-	clock.set(today.Add(time.Hour))
+	clock.Set(today.Add(time.Hour))
 	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: immigrationUnit})
 	require.NoError(t, err)
 	require.EqualValues(t, 40+40, res.GetDestroyed())
@@ -460,7 +431,7 @@ func TestRetentionZones(t *testing.T) {
 	require.Equal(t, "본청 보호실 "+day15+" 녹화분", on(zone, 15).GetDescription())
 
 	// Each rule's destruction is its own entry, the zone's naming the zone and its 30 days.
-	entries, err := s.ledger().ListEntries(s.as(auth.RoleAuditor, immigrationUnit), &ledgerv1.ListEntriesRequest{Parent: immigrationUnit,
+	entries, err := s.ledger().ListEntries(s.As(auth.RoleAuditor, immigrationUnit), &ledgerv1.ListEntriesRequest{Parent: immigrationUnit,
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, PageSize: 100})
 	require.NoError(t, err)
 	require.Len(t, entries.GetEntries(), 2)
@@ -483,20 +454,21 @@ func TestRetentionZones(t *testing.T) {
 // of 1,100 due recording days exactly once: every item once, in exactly one DESTRUCTION entry
 // per batch, each appended once (STD-42-2).
 func TestRetentionConcurrentSweeps(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("jeongeup-library.yaml")
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
-	today := retentionToday(t)
-	clock.set(today.AddDate(0, 0, -1100).Add(time.Hour))
+	manager := s.As(auth.RoleManager, libraryUnit)
+	today := retentiontest.Today()
+	clock.Set(today.AddDate(0, 0, -1100).Add(time.Hour))
 	_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
 	require.NoError(t, err)
 
-	clock.set(today.Add(time.Hour))
-	db := s.db()
-	job := enqueue(t, db, retention.SweepUnitArgs{Tenant: "jeongeup", Unit: "library"})
+	clock.Set(today.Add(time.Hour))
+	db := s.DB()
+	job := retentiontest.Enqueue(t, db, retention.SweepUnitArgs{Tenant: "jeongeup", Unit: "library"})
 	var wg sync.WaitGroup
 	results := make([]*retentionv1.SweepResult, 2)
 	errs := make([]error, 2)
@@ -508,7 +480,7 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	waitJob(t, db, job)
+	retentiontest.WaitJob(t, db, job)
 
 	ctx := context.Background()
 	var destroyed, batches, kept int64
@@ -527,16 +499,33 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	var outbox int64
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NOT NULL`).Scan(&outbox))
 	require.Equal(t, batches, outbox)
-	// Each entry names as many days as its batch destroyed.
-	per := map[int64]int{}
-	rows, err := db.Query(ctx, `SELECT ledger_index, count(*) FROM retention.items WHERE ledger_index IS NOT NULL GROUP BY 1`)
+	// Each entry names the days its batch destroyed (STD-42-2 1): their first and last day and how
+	// many there are. Sweepers claiming at once (SKIP LOCKED) can leave a batch with gaps, which
+	// its name says: "2026-07-30~2026-11-06 중 82일" rather than "(99일)".
+	type batch struct {
+		first, last time.Time
+		n           int
+	}
+	per := map[int64]batch{}
+	rows, err := db.Query(ctx, `SELECT ledger_index, min(recording_date), max(recording_date), count(*)
+		FROM retention.items WHERE ledger_index IS NOT NULL GROUP BY 1`)
 	require.NoError(t, err)
 	var idx int64
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&idx, &n}, func() error { per[idx] = n; return nil })
+	var b batch
+	_, err = pgx.ForEachRow(rows, []any{&idx, &b.first, &b.last, &b.n}, func() error { per[idx] = b; return nil })
 	require.NoError(t, err)
 	for _, e := range entries {
-		require.Contains(t, e.GetFileName(), "("+itoa(int64(per[e.GetIndex()]))+"일)", e.GetFileName())
+		b := per[e.GetIndex()]
+		require.NotZero(t, b.n, "entry %d destroyed nothing", e.GetIndex())
+		days := b.first.Format(time.DateOnly)
+		if b.n > 1 {
+			days += "~" + b.last.Format(time.DateOnly)
+		}
+		want := fmt.Sprintf(" %s (%d일)", days, b.n)
+		if span := int(b.last.Sub(b.first).Hours()/24) + 1; span != b.n {
+			want = fmt.Sprintf(" %s 중 %d일", days, b.n)
+		}
+		require.True(t, strings.HasSuffix(e.GetFileName(), want), "%q does not end with %q", e.GetFileName(), want)
 	}
 }
 
@@ -545,7 +534,7 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 // sets later.
 func retentionStarted(t testing.TB, s *stack) {
 	t.Helper()
-	db := s.db()
+	db := s.DB()
 	kinds := []string{retention.SweepAllArgs{}.Kind(), retention.RemindCopiesArgs{}.Kind(), retention.CheckCopiesArgs{}.Kind()}
 	require.Eventually(t, func() bool {
 		var n int
@@ -553,55 +542,6 @@ func retentionStarted(t testing.TB, s *stack) {
 			WHERE kind = ANY($1) AND state = 'completed'`, kinds).Scan(&n)
 		return err == nil && n == len(kinds)
 	}, 30*time.Second, 20*time.Millisecond, "the start-up jobs run")
-}
-
-// enqueue inserts a retention job as another replica would; the stack's own River client works it.
-func enqueue(t testing.TB, db *pgxpool.Pool, args river.JobArgs) int64 {
-	t.Helper()
-	client, err := river.NewClient(riverpgxv5.New(db), &river.Config{Schema: retentionpg.Schema})
-	require.NoError(t, err)
-	res, err := client.Insert(context.Background(), args, nil)
-	require.NoError(t, err)
-	return res.Job.ID
-}
-
-// waitJob waits for a retention job to complete.
-func waitJob(t testing.TB, db *pgxpool.Pool, id int64) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		var state string
-		err := db.QueryRow(context.Background(), `SELECT state FROM retention.river_job WHERE id = $1`, id).Scan(&state)
-		return err == nil && state == "completed"
-	}, 30*time.Second, 50*time.Millisecond, "job %d completes", id)
-}
-
-// db is a pool on the stack's database, for what only SQL shows (and River's tables).
-func (s *stack) db() *pgxpool.Pool {
-	pool, err := pgxpool.New(context.Background(), s.dbURL)
-	require.NoError(s.t, err)
-	s.t.Cleanup(pool.Close)
-	return pool
-}
-
-// closedRequest takes a citizen's access request through to its close (PIPA-35-3).
-func closedRequest(t *testing.T, s *stack) *requestsv1.Request {
-	t.Helper()
-	cl := s.requests()
-	staff := s.as(auth.RoleHandler, libraryUnit)
-	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest())})
-	require.NoError(t, err)
-	name := r.GetRequest().GetName()
-	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
-		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
-	require.NoError(t, err)
-	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant()})
-	require.NoError(t, err)
-	_, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "원본 열람 제공"})
-	require.NoError(t, err)
-	got, err := cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
-	require.NoError(t, err)
-	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_CLOSED, got.GetState())
-	return got
 }
 
 // A destruction plan (파기요청서, STD-55): the sweep proposes it for the personal fields of a closed
@@ -612,15 +552,15 @@ func closedRequest(t *testing.T, s *stack) *requestsv1.Request {
 // entries (index and leaf hash) and verifies with the tenant's key as served publicly, named with
 // the ledgers' origin host.
 func TestRetentionPlan(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock), func(c *config) { c.ledgerOrigin = "ledger.jeongeup.go.kr" })
-	s.load("jeongeup-library.yaml")
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now), stacktest.WithLedgerOrigin("ledger.jeongeup.go.kr"))
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager, cpo := s.as(auth.RoleManager, libraryUnit), s.as(auth.RoleCPO, libraryUnit)
-	clock.set(time.Now().Add(-time.Hour))
+	manager, cpo := s.As(auth.RoleManager, libraryUnit), s.As(auth.RoleCPO, libraryUnit)
+	clock.Set(time.Now().Add(-time.Hour))
 
-	closed := closedRequest(t, s)
+	closed := requeststest.Closed(t, s.requests(), s.As(auth.RoleHandler, libraryUnit), libraryUnit)
 	viewing := closed.GetLedger()[0]
 	requestRule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "closed-requests", Rule: &retentionv1.Rule{
 		DisplayName: "종결된 열람청구 처리기록", Target: retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS,
@@ -632,7 +572,7 @@ func TestRetentionPlan(t *testing.T) {
 		PeriodDays: 3, ClockStart: retentionv1.ClockStart_CLOCK_START_COLLECTION, Action: retentionv1.Action_ACTION_PLAN,
 		Method: "개인정보 영구삭제(복구 불가)"}})
 	require.NoError(t, err)
-	handler := s.as(auth.RoleHandler, libraryUnit)
+	handler := s.As(auth.RoleHandler, libraryUnit)
 	reqItem, err := cl.CreateItem(handler, &retentionv1.CreateItemRequest{Parent: libraryUnit, RequestId: "item-1",
 		Item: &retentionv1.Item{Rule: requestRule.GetName(), Resource: closed.GetName()}})
 	require.NoError(t, err)
@@ -643,7 +583,7 @@ func TestRetentionPlan(t *testing.T) {
 	require.Equal(t, reqItem.GetName(), again.GetName(), "a retried create makes nothing new (AIP-155)")
 	// The request service registers its closed requests itself, stating the close time; one
 	// item per request and rule.
-	service := s.as(auth.RoleService, auth.ScopeAll)
+	service := s.As(auth.RoleService, auth.ScopeAll)
 	_, err = cl.CreateItem(service, &retentionv1.CreateItemRequest{Parent: libraryUnit,
 		Item: &retentionv1.Item{Rule: requestRule.GetName(), Resource: closed.GetName()}})
 	require.Equal(t, "PIPA-21-1", findViolation(t, err, "item.clock_start_time").GetReason())
@@ -656,7 +596,7 @@ func TestRetentionPlan(t *testing.T) {
 
 	// The sweep runs after the period (the clock runs ahead; the plan is approved and completed
 	// now, so that the ledger records nothing in its future).
-	clock.set(time.Now().AddDate(0, 0, 5))
+	clock.Set(time.Now().AddDate(0, 0, 5))
 	res, err := cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.EqualValues(t, 2, res.GetPlanned())
@@ -671,30 +611,30 @@ func TestRetentionPlan(t *testing.T) {
 	require.Zero(t, res.GetPlanned(), "planned items are not planned again")
 	// STD-55: what a plan destroys is not deleted on a recording system's word.
 	_, err = cl.ConfirmDeletion(service, &retentionv1.ConfirmDeletionRequest{Name: reqItem.GetName()})
-	_, why, _ := reasonOf(t, err)
+	_, why := stacktest.Reason(err)
 	require.Equal(t, "NOT_AUTO_DELETE", why)
 	require.Contains(t, status.Convert(err).Message(), "STD-55")
 
 	// Not completed 5 days after its items were due, the plan and its items are overdue (STD-10-1).
-	clock.set(time.Now().AddDate(0, 0, 10))
+	clock.Set(time.Now().AddDate(0, 0, 10))
 	plan, err = cl.GetPlan(manager, &retentionv1.GetPlanRequest{Name: plan.GetName()})
 	require.NoError(t, err)
 	require.True(t, plan.GetOverdue())
 	overdue, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "overdue"})
 	require.NoError(t, err)
 	require.Len(t, overdue.GetItems(), 2)
-	metrics := body(t, s.get("/metrics"))
+	metrics := stacktest.Body(t, s.Get("/metrics"))
 	require.Regexp(t, `pipa_retention_overdue\{kind="plans",[^}]*tenant="jeongeup",unit="library"\} 1\n`, metrics)
 	require.Regexp(t, `pipa_retention_overdue\{kind="items",[^}]*tenant="jeongeup",unit="library"\} 2\n`, metrics)
 
-	clock.set(time.Now().Add(-time.Minute))
+	clock.Set(time.Now().Add(-time.Minute))
 	for _, who := range []context.Context{manager, handler} {
 		_, err = cl.ApprovePlan(who, &retentionv1.ApprovePlanRequest{Name: plan.GetName()})
 		require.Equal(t, codes.PermissionDenied, status.Code(err))
 		require.Equal(t, "STD-55", errorRule(t, err), "the refusal names the rule")
 	}
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제", DestroyedBy: "주무관 송승학"})
-	_, reason, _ := reasonOf(t, err)
+	_, reason := stacktest.Reason(err)
 	require.Equal(t, "PLAN_NOT_APPROVED", reason)
 	plan, err = cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
 	require.NoError(t, err)
@@ -707,9 +647,9 @@ func TestRetentionPlan(t *testing.T) {
 	require.Equal(t, "STD-55", errorRule(t, err))
 	require.Contains(t, status.Convert(err).Message(), "STD-10-4")
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), DestroyedBy: "주무관 송승학"})
-	require.Equal(t, "DEC-16", violation(t, err).GetReason())
+	require.Equal(t, "DEC-16", stacktest.Violation(t, err).GetReason())
 
-	clock.set(time.Now())
+	clock.Set(time.Now())
 	done, err := cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(),
 		Method: "개인정보 영구삭제(복구 불가)", DestroyedBy: "주무관 송승학", Etag: plan.GetEtag()})
 	require.NoError(t, err)
@@ -732,20 +672,20 @@ func TestRetentionPlan(t *testing.T) {
 		require.Equal(t, "보유기간 경과", rec.GetReason())
 		require.Equal(t, "주무관 송승학", rec.GetHandler())
 		require.Equal(t, "소장 송현숙", rec.GetDepartmentHead(), "the unit's CCTV manager heads it")
-		require.Equal(t, time.Now().In(seoul(t)).Format(time.DateOnly), rec.GetDestroyed())
+		require.Equal(t, time.Now().In(kst.Location).Format(time.DateOnly), rec.GetDestroyed())
 	}
 
 	// The certificate: signed by the tenant's key, which anyone reads without a token, listing
 	// each DESTRUCTION entry with its leaf hash and every item with its entry's index.
 	c := done.GetCertificate()
-	resp := s.get("/v1/public/tenants/jeongeup/retention/key")
-	page := body(t, resp)
+	resp := s.Get("/v1/public/tenants/jeongeup/retention/key")
+	page := stacktest.Body(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
 	var key retentionv1.CertificateKey
 	require.NoError(t, protojson.Unmarshal([]byte(page), &key))
 	require.Equal(t, c.GetVerifierKey(), key.GetVerifierKey())
 	require.True(t, strings.HasPrefix(key.GetVerifierKey(), "ledger.jeongeup.go.kr/tenants/jeongeup/retention+"), key.GetVerifierKey())
-	require.Equal(t, http.StatusNotFound, s.get("/v1/public/tenants/seongnam/retention/key").StatusCode, "no certificate, no key")
+	require.Equal(t, http.StatusNotFound, s.Get("/v1/public/tenants/seongnam/retention/key").StatusCode, "no certificate, no key")
 	verifier, err := note.NewVerifier(key.GetVerifierKey())
 	require.NoError(t, err)
 	n, err := note.Open([]byte(c.GetNote()), note.VerifierList(verifier))
@@ -770,7 +710,7 @@ func TestRetentionPlan(t *testing.T) {
 	require.Error(t, err, "an altered certificate does not verify")
 
 	// Listed, plans come in their basic view; GetPlan has the certificate and the records.
-	list, err := cl.ListPlans(s.as(auth.RoleAuditor, libraryUnit), &retentionv1.ListPlansRequest{Parent: libraryUnit})
+	list, err := cl.ListPlans(s.As(auth.RoleAuditor, libraryUnit), &retentionv1.ListPlansRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.Len(t, list.GetPlans(), 1)
 	require.Equal(t, retentionv1.PlanState_PLAN_STATE_COMPLETED, list.GetPlans()[0].GetState())
@@ -779,7 +719,7 @@ func TestRetentionPlan(t *testing.T) {
 
 	// Completing again is refused; the plan stays as it was.
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "파쇄", DestroyedBy: "x"})
-	_, reason, _ = reasonOf(t, err)
+	_, reason = stacktest.Reason(err)
 	require.Equal(t, "PLAN_COMPLETED", reason)
 }
 
@@ -787,11 +727,11 @@ const officeUnit = "tenants/seongnam/units/library-office"
 
 // filePlan makes, in Seongnam's library office, a rule destroyed by plan for each of its two
 // member files (STD-55) with two items each past their two years, and the plan a sweep proposes.
-func filePlan(t *testing.T, s *stack, clock *testClock) (*retentionv1.Plan, []*retentionv1.Item) {
+func filePlan(t *testing.T, s *stack, clock *retentiontest.Clock) (*retentionv1.Plan, []*retentionv1.Item) {
 	t.Helper()
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, officeUnit)
-	clock.set(time.Now().Add(-time.Hour))
+	manager := s.As(auth.RoleManager, officeUnit)
+	clock.Set(time.Now().Add(-time.Hour))
 	var items []*retentionv1.Item
 	for _, f := range []string{"homepage-members", "library-members"} {
 		r, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: officeUnit, RuleId: f, Rule: &retentionv1.Rule{
@@ -820,12 +760,13 @@ func filePlan(t *testing.T, s *stack, clock *testClock) (*retentionv1.Plan, []*r
 // the etag read before either, both answer the completed plan, and each rule's DESTRUCTION entry
 // is appended once.
 func TestRetentionPlanHoldsAndConcurrentCompletions(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("seongnam-library.yaml")
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("seongnam-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager, cpo := s.as(auth.RoleManager, officeUnit), s.as(auth.RoleCPO, officeUnit)
+	manager, cpo := s.As(auth.RoleManager, officeUnit), s.As(auth.RoleCPO, officeUnit)
 	plan, items := filePlan(t, s, clock)
 	plan, err := cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
 	require.NoError(t, err)
@@ -834,10 +775,10 @@ func TestRetentionPlanHoldsAndConcurrentCompletions(t *testing.T) {
 		ReviewDate: time.Now().AddDate(0, 1, 0).Format(time.DateOnly)}})
 	require.NoError(t, err)
 
-	clock.set(time.Now())
+	clock.Set(time.Now())
 	complete := &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제(복구 불가)", DestroyedBy: "주무관 김정보", Etag: plan.GetEtag()}
 	_, err = cl.CompletePlan(cpo, complete)
-	code, reason, _ := reasonOf(t, err)
+	code, reason := stacktest.Reason(err)
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "ITEMS_HELD", reason)
 	require.Equal(t, "PIPA-21-1", errorRule(t, err))
@@ -862,7 +803,7 @@ func TestRetentionPlanHoldsAndConcurrentCompletions(t *testing.T) {
 		require.Equal(t, retentionv1.PlanState_PLAN_STATE_COMPLETED, done[i].GetState())
 		require.ElementsMatch(t, []string{items[0].GetName(), items[1].GetName()}, done[i].GetItems())
 	}
-	list, err := s.ledger().ListEntries(s.as(auth.RoleAuditor, officeUnit), &ledgerv1.ListEntriesRequest{Parent: officeUnit,
+	list, err := s.ledger().ListEntries(s.As(auth.RoleAuditor, officeUnit), &ledgerv1.ListEntriesRequest{Parent: officeUnit,
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION})
 	require.NoError(t, err)
 	require.Len(t, list.GetEntries(), 1, "one DESTRUCTION entry for the one rule left, appended once")
@@ -879,12 +820,13 @@ func TestRetentionPlanHoldsAndConcurrentCompletions(t *testing.T) {
 // read before it started (it changed the plan); a completion whose answer was lost gets the
 // completed plan. A period lengthened after the plan was made keeps its items out of it.
 func TestRetentionPlanResumes(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("seongnam-library.yaml")
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("seongnam-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager, cpo := s.as(auth.RoleManager, officeUnit), s.as(auth.RoleCPO, officeUnit)
+	manager, cpo := s.As(auth.RoleManager, officeUnit), s.As(auth.RoleCPO, officeUnit)
 	plan, items := filePlan(t, s, clock)
 	plan, err := cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
 	require.NoError(t, err)
@@ -900,14 +842,14 @@ func TestRetentionPlanResumes(t *testing.T) {
 
 	// The first step of a completion was recorded, then the call was cut short.
 	when := time.Now().Add(-time.Minute).Truncate(time.Second)
-	_, err = s.db().Exec(context.Background(), `UPDATE retention.plans SET revision = revision + 1,
+	_, err = s.DB().Exec(context.Background(), `UPDATE retention.plans SET revision = revision + 1,
 		doc = doc || jsonb_build_object('method', '영구삭제(복구 불가)', 'destroyedBy', '주무관 김정보', 'destructionTime', $2::text)
 		WHERE tenant_id = 'seongnam' AND plan_id = $1`, plan.GetName()[strings.LastIndex(plan.GetName(), "/")+1:], when.UTC().Format(time.RFC3339))
 	require.NoError(t, err)
-	clock.set(time.Now())
+	clock.Set(time.Now())
 	complete := &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제(복구 불가)", DestroyedBy: "주무관 김정보", Etag: plan.GetEtag()}
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "파쇄", DestroyedBy: "주무관 김정보", Etag: plan.GetEtag()})
-	_, reason, _ := reasonOf(t, err)
+	_, reason := stacktest.Reason(err)
 	require.Equal(t, "COMPLETION_STARTED", reason, "only the values recorded")
 	done, err := cl.CompletePlan(cpo, complete)
 	require.NoError(t, err)
@@ -924,14 +866,15 @@ func TestRetentionPlanResumes(t *testing.T) {
 // is held by a hold on that request, as the request's own record is; an entry of no request by
 // a hold on the entry itself. Held, neither is planned for destruction.
 func TestRetentionLedgerEntryHolds(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
-	closed := closedRequest(t, s)
+	manager := s.As(auth.RoleManager, libraryUnit)
+	closed := requeststest.Closed(t, s.requests(), s.As(auth.RoleHandler, libraryUnit), libraryUnit)
 	viewing := closed.GetLedger()[0].GetEntry()
-	use, err := s.ledger().AppendEntry(s.as(auth.RoleHandler, libraryUnit), &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: &ledgerv1.Entry{
+	use, err := s.ledger().AppendEntry(s.As(auth.RoleHandler, libraryUnit), &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: &ledgerv1.Entry{
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_USE, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)), FileName: "정문 CH01",
 		Counterparty: "시설관리팀", CounterpartyOfficer: "주무관 이시설", Purpose: "시설 점검", Form: "현장 열람", Handler: "주무관 송승학",
 		LegalBasis: "개인정보 보호법 제18조 제2항 제2호", Items: []string{"영상"}}})
@@ -992,20 +935,20 @@ func errorRule(t testing.TB, err error) string {
 // one returned, its destruction here recorded by a DESTRUCTION entry after the RETURN. An
 // outcome the ledger refuses leaves the copy as it was, and is counted. Dates follow today.
 func TestRetentionCopies(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("jeongeup-library.yaml")
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
 	led := s.ledger()
-	staff := s.as(auth.RoleHandler, libraryUnit)
-	service := s.as(auth.RoleService, auth.ScopeAll)
-	db := s.db()
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	service := s.As(auth.RoleService, auth.ScopeAll)
+	db := s.DB()
 	ctx := context.Background()
-	clock.set(time.Now().Add(-time.Minute))
+	clock.Set(time.Now().Add(-time.Minute))
 
 	provision := func() *ledgerv1.Entry {
-		e, err := led.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: policeProvision()})
+		e, err := led.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: ledgertest.PoliceProvision()})
 		require.NoError(t, err)
 		e, err = led.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: e.GetName()})
 		require.NoError(t, err)
@@ -1037,13 +980,13 @@ func TestRetentionCopies(t *testing.T) {
 		LegalBasis: "개인정보 보호법 제18조 제2항 제2호", Items: []string{"영상"}}})
 	require.NoError(t, err)
 	_, err = cl.CreateCopy(service, &retentionv1.CreateCopyRequest{Parent: libraryUnit, Copy: &retentionv1.Copy{ProvisionIndex: viewing.GetIndex()}})
-	require.Equal(t, "C-9", violation(t, err).GetReason(), "a copy follows a PROVISION entry")
+	require.Equal(t, "C-9", stacktest.Violation(t, err).GetReason(), "a copy follows a PROVISION entry")
 
 	// The C-9 check runs daily; the first run of a quarter records which public recipients' copies
 	// are still out, and states each in the ledger, once.
-	waitJob(t, db, enqueue(t, db, retention.CheckCopiesArgs{}))
-	waitJob(t, db, enqueue(t, db, retention.CheckCopiesArgs{}))
-	now := clock.now().In(seoul(t))
+	retentiontest.WaitJob(t, db, retentiontest.Enqueue(t, db, retention.CheckCopiesArgs{}))
+	retentiontest.WaitJob(t, db, retentiontest.Enqueue(t, db, retention.CheckCopiesArgs{}))
+	now := clock.Now().In(kst.Location)
 	quarter := fmt.Sprintf("%d-Q%d", now.Year(), (int(now.Month())+2)/3)
 	var out []string
 	require.NoError(t, db.QueryRow(ctx, `SELECT copies_out FROM retention.copy_checks
@@ -1065,28 +1008,28 @@ func TestRetentionCopies(t *testing.T) {
 	require.Contains(t, checks[0].GetNote(), "C-9 분기 점검("+quarter+"): 정읍경찰서의 파기 결과 회신 미접수")
 
 	// Past its due date, the daily job records one reminder a day.
-	due, err := time.ParseInLocation(time.DateOnly, c.GetDestructionDueDate(), seoul(t))
+	due, err := time.ParseInLocation(time.DateOnly, c.GetDestructionDueDate(), kst.Location)
 	require.NoError(t, err)
-	clock.set(due.AddDate(0, 0, 2).Add(10 * time.Hour))
-	waitJob(t, db, enqueue(t, db, retention.RemindCopiesArgs{}))
-	waitJob(t, db, enqueue(t, db, retention.RemindCopiesArgs{}))
+	clock.Set(due.AddDate(0, 0, 2).Add(10 * time.Hour))
+	retentiontest.WaitJob(t, db, retentiontest.Enqueue(t, db, retention.RemindCopiesArgs{}))
+	retentiontest.WaitJob(t, db, retentiontest.Enqueue(t, db, retention.RemindCopiesArgs{}))
 	got, err := cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, got.GetReminders(), "one reminder a day")
 	require.True(t, got.GetOverdue())
-	require.WithinDuration(t, clock.now(), got.GetLastReminderTime().AsTime(), 0)
+	require.WithinDuration(t, clock.Now(), got.GetLastReminderTime().AsTime(), 0)
 	overdue, err := cl.ListCopies(staff, &retentionv1.ListCopiesRequest{Parent: libraryUnit, State: "overdue"})
 	require.NoError(t, err)
 	require.Len(t, overdue.GetCopies(), 1)
-	require.Regexp(t, `pipa_retention_overdue\{kind="copies",[^}]*tenant="jeongeup",unit="library"\} 1\n`, body(t, s.get("/metrics")))
-	clock.set(clock.now().AddDate(0, 0, 1))
-	waitJob(t, db, enqueue(t, db, retention.RemindCopiesArgs{}))
+	require.Regexp(t, `pipa_retention_overdue\{kind="copies",[^}]*tenant="jeongeup",unit="library"\} 1\n`, stacktest.Body(t, s.Get("/metrics")))
+	clock.Set(clock.Now().AddDate(0, 0, 1))
+	retentiontest.WaitJob(t, db, retentiontest.Enqueue(t, db, retention.RemindCopiesArgs{}))
 	got, err = cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
 	require.NoError(t, err)
 	require.EqualValues(t, 2, got.GetReminders())
 
-	clock.set(time.Now().Add(-time.Minute))
-	today := clock.now().In(seoul(t))
+	clock.Set(time.Now().Add(-time.Minute))
+	today := clock.Now().In(kst.Location)
 	amendment := func(c *retentionv1.Copy) *ledgerv1.Entry {
 		o := c.GetOutcomes()[len(c.GetOutcomes())-1]
 		require.NotZero(t, o.GetLedgerIndex(), "the answer carries the entry's index")
@@ -1117,15 +1060,15 @@ func TestRetentionCopies(t *testing.T) {
 	// A destruction needs the recipient's notice; refused, nothing changes.
 	_, err = cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
 		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED}})
-	require.Equal(t, "outcome.evidence", violation(t, err).GetField())
-	require.Equal(t, "C-9", violation(t, err).GetReason())
+	require.Equal(t, "outcome.evidence", stacktest.Violation(t, err).GetField())
+	require.Equal(t, "C-9", stacktest.Violation(t, err).GetReason())
 	destroy := &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(),
 		Outcome: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "정읍경찰서 형사과-4567, 파기 통보"}}
 	// The ledger refuses an entry stamped in its future (a clock gone wrong) for good: the copy
 	// stays out, its outcome undone, and the refusal is counted.
-	clock.set(time.Now().Add(time.Hour))
+	clock.Set(time.Now().Add(time.Hour))
 	_, err = cl.RecordCopyOutcome(staff, destroy)
-	code, reason, _ := reasonOf(t, err)
+	code, reason := stacktest.Reason(err)
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "LEDGER_REFUSED", reason)
 	got, err = cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
@@ -1133,8 +1076,8 @@ func TestRetentionCopies(t *testing.T) {
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.GetState())
 	require.Len(t, got.GetOutcomes(), 1)
 	require.False(t, got.GetOutcomePending())
-	require.Regexp(t, `pipa_retention_ledger_refused_total\{kind="AMENDMENT",[^}]*tenant="jeongeup"\} 1\n`, body(t, s.get("/metrics")))
-	clock.set(time.Now().Add(-time.Minute))
+	require.Regexp(t, `pipa_retention_ledger_refused_total\{kind="AMENDMENT",[^}]*tenant="jeongeup"\} 1\n`, stacktest.Body(t, s.Get("/metrics")))
+	clock.Set(time.Now().Add(-time.Minute))
 	destroy.Etag = got.GetEtag()
 	destroyed, err := cl.RecordCopyOutcome(staff, destroy)
 	require.NoError(t, err)
@@ -1142,12 +1085,12 @@ func TestRetentionCopies(t *testing.T) {
 	require.Equal(t, ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, amendment(destroyed).GetAmendmentKind())
 	_, err = cl.RecordCopyOutcome(staff, &retentionv1.RecordCopyOutcomeRequest{Name: c.GetName(), Outcome: &retentionv1.CopyOutcome{
 		Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "x"}})
-	_, reason, _ = reasonOf(t, err)
+	_, reason = stacktest.Reason(err)
 	require.Equal(t, "COPY_NOT_OUT", reason)
 
 	// A returned copy is destroyed here: how, by whom and when are required (DEC-16, STD-42-2),
 	// and recorded by a DESTRUCTION entry after the RETURN amendment.
-	c2, err := cl.CreateCopy(s.as(auth.RoleManager, libraryUnit), &retentionv1.CreateCopyRequest{Parent: libraryUnit,
+	c2, err := cl.CreateCopy(s.As(auth.RoleManager, libraryUnit), &retentionv1.CreateCopyRequest{Parent: libraryUnit,
 		Copy: &retentionv1.Copy{ProvisionIndex: provision().GetIndex(), PublicRecipient: true}})
 	require.NoError(t, err)
 	ret := &retentionv1.RecordCopyOutcomeRequest{Name: c2.GetName(), Outcome: &retentionv1.CopyOutcome{
@@ -1177,27 +1120,28 @@ func TestRetentionCopies(t *testing.T) {
 // Another tenant's CPO is refused every method on Jeongeup's unit, whether the resource exists or
 // not, so it learns nothing; under its own unit, Jeongeup's names do not resolve.
 func TestRetentionTenantIsolation(t *testing.T) {
-	clock := &testClock{}
-	s := startStack(t, withRetentionClock(clock))
-	s.load("jeongeup-library.yaml")
-	s.load("seongnam-library.yaml")
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
+	s.Load("seongnam-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
-	today := retentionToday(t)
-	clock.set(today.AddDate(0, 0, -40).Add(time.Hour))
+	manager := s.As(auth.RoleManager, libraryUnit)
+	today := retentiontest.Today()
+	clock.Set(today.AddDate(0, 0, -40).Add(time.Hour))
 	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "cctv", Rule: cctvRule()})
 	require.NoError(t, err)
 	hold, err := cl.CreateHold(manager, &retentionv1.CreateHoldRequest{Parent: libraryUnit, Hold: &retentionv1.Hold{Site: centralSite,
 		StartTime: timestamppb.New(today.AddDate(0, 0, -35)), EndTime: timestamppb.New(today.AddDate(0, 0, -34)),
 		Reason: "수사 협조", Custodian: "송승학", ReviewDate: today.Format(time.DateOnly)}})
 	require.NoError(t, err)
-	clock.set(today.Add(time.Hour))
+	clock.Set(today.Add(time.Hour))
 	_, err = cl.SweepUnit(manager, &retentionv1.SweepUnitRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	item := itemOn(t, cl, manager, today.AddDate(0, 0, -2))
 
-	other := s.as(auth.RoleCPO, "tenants/seongnam")
+	other := s.As(auth.RoleCPO, "tenants/seongnam")
 	missing := libraryUnit + "/items/999999"
 	calls := map[string]func(name string) error{
 		"CreateRule": func(string) error {
@@ -1304,7 +1248,7 @@ func TestRetentionTenantIsolation(t *testing.T) {
 		}
 	}
 	// Seongnam's own unit does not see Jeongeup's item under its name.
-	_, err = cl.GetItem(s.as(auth.RoleCPO, "tenants/seongnam"), &retentionv1.GetItemRequest{
+	_, err = cl.GetItem(s.As(auth.RoleCPO, "tenants/seongnam"), &retentionv1.GetItemRequest{
 		Name: strings.Replace(item.GetName(), libraryUnit, "tenants/seongnam/units/library-office", 1)})
 	require.Equal(t, codes.NotFound, status.Code(err))
 	// And nothing it tried changed Jeongeup's unit.
@@ -1318,11 +1262,12 @@ func TestRetentionTenantIsolation(t *testing.T) {
 
 // Bad input is refused naming the field and the LAW.md rule, and changes nothing.
 func TestRetentionBadInput(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
+	manager := s.As(auth.RoleManager, libraryUnit)
 	review := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
 	with := func(change func(r *retentionv1.Rule)) *retentionv1.Rule {
 		r := cctvRule()
@@ -1384,15 +1329,15 @@ func TestRetentionBadInput(t *testing.T) {
 	require.Empty(t, holds.GetHolds())
 	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
 	require.NoError(t, err)
-	_, err = cl.CreateItem(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
+	_, err = cl.CreateItem(s.As(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
 		Item: &retentionv1.Item{Rule: rule.GetName()}})
 	require.Equal(t, "STD-41-2", findViolation(t, err, "item.recording_date").GetReason())
 	for _, date := range []string{"2026-13-45", time.Now().AddDate(0, 0, 2).Format(time.DateOnly)} {
-		_, err = cl.CreateItem(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
+		_, err = cl.CreateItem(s.As(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
 			Item: &retentionv1.Item{Rule: rule.GetName(), RecordingDate: date}})
 		require.Equal(t, "STD-41-2", findViolation(t, err, "item.recording_date").GetReason(), date)
 	}
-	_, err = cl.CreateItem(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
+	_, err = cl.CreateItem(s.As(auth.RoleHandler, libraryUnit), &retentionv1.CreateItemRequest{Parent: libraryUnit,
 		Item: &retentionv1.Item{Rule: rule.GetName(), RecordingDate: time.Now().AddDate(0, 0, -2).Format(time.DateOnly),
 			ClockStartTime: &timestamppb.Timestamp{Seconds: -1 << 62}}})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
@@ -1401,7 +1346,7 @@ func TestRetentionBadInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, items.GetItems())
 	// A handler may read but not set rules.
-	_, err = cl.CreateRule(s.as(auth.RoleHandler, libraryUnit), &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
+	_, err = cl.CreateRule(s.As(auth.RoleHandler, libraryUnit), &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 }
 
@@ -1426,17 +1371,18 @@ func findViolation(t testing.TB, err error, field string) *errdetails.BadRequest
 // service by the request service itself, its period running from the close (PIPA-21-1), so that
 // its personal fields are erased when the period ends.
 func TestClosedRequestsRegisterThemselves(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	retentionStarted(t, s)
 	cl := s.retention()
-	manager := s.as(auth.RoleManager, libraryUnit)
+	manager := s.As(auth.RoleManager, libraryUnit)
 	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "closed-requests", Rule: &retentionv1.Rule{
 		DisplayName: "종결된 열람청구 처리기록", Target: retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS,
 		PeriodDays: 365 * 3, ClockStart: retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED, Action: retentionv1.Action_ACTION_PLAN,
 		Method: "개인정보 영구삭제(복구 불가)", Basis: "표준 개인정보 보호지침 제60조"}})
 	require.NoError(t, err)
-	closed := closedRequest(t, s)
+	closed := requeststest.Closed(t, s.requests(), s.As(auth.RoleHandler, libraryUnit), libraryUnit)
 	items, err := cl.ListItems(manager, &retentionv1.ListItemsRequest{Parent: libraryUnit})
 	require.NoError(t, err)
 	require.Len(t, items.GetItems(), 1)
@@ -1445,4 +1391,26 @@ func TestClosedRequestsRegisterThemselves(t *testing.T) {
 	require.Equal(t, closed.GetName(), it.GetResource())
 	require.WithinDuration(t, closed.GetCloseTime().AsTime(), it.GetClockStartTime().AsTime(), time.Microsecond)
 	require.Equal(t, retentionv1.ItemState_ITEM_STATE_RETAINED, it.GetState())
+}
+
+// A copy of footage that an approved provision hands to the police is tracked here until it is
+// destroyed or returned (C-9), amending the request's PROVISION entry.
+func TestProvidedCopiesAreTracked(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	staff := s.As(auth.RoleManager, libraryUnit)
+	created, err := s.requests().CreateProvision(staff, &requestsv1.CreateProvisionRequest{Parent: libraryUnit,
+		Request: requeststest.PoliceProvision(centralSite, requestsv1.ProvisionGround_PROVISION_GROUND_CRIMINAL_INVESTIGATION)})
+	require.NoError(t, err)
+	got := requeststest.Approve(t, s.requests(), staff, created.GetRequest())
+	require.Len(t, got.GetLedger(), 1)
+
+	require.NotEmpty(t, got.GetCopy(), "the approval handed the copy to the retention service")
+	c, err := s.retention().GetCopy(staff, &retentionv1.GetCopyRequest{Name: got.GetCopy()})
+	require.NoError(t, err)
+	require.Equal(t, "정읍경찰서", c.GetRecipient())
+	require.Equal(t, got.GetLedger()[0].GetIndex(), c.GetProvisionIndex())
+	require.Equal(t, got.GetProvision().GetDestructionDueDate(), c.GetDestructionDueDate())
+	require.Equal(t, got.GetName(), c.GetRequest())
 }

@@ -1,9 +1,8 @@
-package main
+package ledger_test
 
 import (
 	"context"
 	"encoding/csv"
-	"flag"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -20,38 +19,24 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
-	kst "github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
 const libraryLog = "tenants/jeongeup/units/library"
 
-func (s *stack) ledger() ledgerv1.LedgerServiceClient { return ledgerv1.NewLedgerServiceClient(s.conn) }
-
-// policeProvision is seed 001 별표3 row 2: footage handed to the police on a USB copy (STD-42-1).
-func policeProvision() *ledgerv1.Entry {
-	now := time.Now()
-	today, due := kst.Date(now), kst.Date(now.AddDate(0, 0, 30))
-	return &ledgerv1.Entry{
-		Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, OccurTime: timestamppb.New(time.Now().Add(-time.Hour)),
-		FileName: "중앙도서관 주차장 CH03 2026-11-20 14:00~15:00", FileFormat: "mp4",
-		Handler: "주무관 송승학", Purpose: "차량 파손 사건 수사", Counterparty: "정읍경찰서",
-		CounterpartyOfficer: "경위 홍길동", LegalBasis: "개인정보 보호법 제18조 제2항 제7호",
-		Form: "USB 사본 제공", Period: today + " ~ " + due, DestructionDueDate: due,
-		Items: []string{"영상(얼굴, 차량번호)"}, SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신",
-	}
-}
-
 // The ledger end to end: appends over gRPC and REST, a signed checkpoint and proofs an outsider
 // checks, redaction that keeps every proof valid, the 별지3 export, and `verify` naming the entry
 // an operator altered in PostgreSQL (STD-42, STD-45, S-8-3).
 func TestLedgerJourney(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.ledger()
-	staff := s.as(auth.RoleHandler, libraryLog)
+	staff := s.As(auth.RoleHandler, libraryLog)
 
-	prov := policeProvision()
+	prov := ledgertest.PoliceProvision()
 	first, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
 	require.NoError(t, err)
 	require.Equal(t, int64(0), first.GetIndex())
@@ -70,23 +55,23 @@ func TestLedgerJourney(t *testing.T) {
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "an amendment must follow an existing entry")
 
 	// An entry too large for a tile's entry bundle (2-byte lengths) is refused whole.
-	huge := policeProvision()
+	huge := ledgertest.PoliceProvision()
 	huge.Items = nil
 	for range 100 {
 		huge.Items = append(huge.Items, strings.Repeat("가", 1300))
 	}
 	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: huge})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
-	require.Equal(t, "entry", violation(t, err).GetField())
+	require.Equal(t, "entry", stacktest.Violation(t, err).GetField())
 
 	// A viewing, through REST.
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/"+libraryLog+"/ledger/entries", strings.NewReader(`{"kind":"ENTRY_KIND_VIEWING",
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/"+libraryLog+"/ledger/entries", strings.NewReader(`{"kind":"ENTRY_KIND_VIEWING",
 		"occurTime":"`+time.Now().UTC().Format(time.RFC3339)+`","fileName":"열람실 CH01","purpose":"분실물 확인","handler":"주무관 소영휴",
 		"requesterName":"김민수","requesterContact":"010-1234-5678"}`))
-	req.Header.Set("Authorization", "Bearer "+s.token(auth.RoleHandler, libraryLog))
-	r, err := s.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleHandler, libraryLog))
+	r, err := s.HTTP.Do(req)
 	require.NoError(t, err)
-	b := body(t, r)
+	b := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, b)
 	require.Contains(t, b, `"index":"2"`)
 
@@ -115,20 +100,20 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, tlog.CheckRecord(toHashes(proof.GetHashes()), size, root, 0, tlog.RecordHash(leaf.GetData())))
 
 	// `pipa ledger verify` over REST passes, and keeps what it saw.
-	inspector := verify.Client{BaseURL: s.url, Token: s.token(auth.RoleAuditor, "tenants/jeongeup")}
+	inspector := verify.Client{BaseURL: s.URL, Token: s.Token(auth.RoleAuditor, "tenants/jeongeup")}
 	st := &verify.State{}
 	rep, err := verify.Run(context.Background(), inspector, libraryLog, st)
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%+v", rep)
 
 	// The independent checker (tlog and note only) agrees.
-	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.url, "-log", libraryLog, "-index", "1",
+	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.URL, "-log", libraryLog, "-index", "1",
 		"-token", inspector.Token).CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "ok: entry 1 is in the tree of size 3")
 
 	// Redaction erases the values, is recorded, and every proof still verifies.
-	red, err := cl.RedactEntry(s.as(auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.RedactEntryRequest{Name: libraryLog + "/ledger/entries/2", Reason: "보유기간 경과"})
+	red, err := cl.RedactEntry(s.As(auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.RedactEntryRequest{Name: libraryLog + "/ledger/entries/2", Reason: "보유기간 경과"})
 	require.NoError(t, err)
 	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_REDACTION, red.GetKind())
 	got, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/2"})
@@ -141,11 +126,11 @@ func TestLedgerJourney(t *testing.T) {
 	require.Equal(t, int64(4), rep.TreeSize)
 
 	// The 별지 제3호 export, with Korean headers.
-	req, _ = http.NewRequest(http.MethodGet, s.url+"/v1/"+libraryLog+"/ledger:export?format=csv", nil)
+	req, _ = http.NewRequest(http.MethodGet, s.URL+"/v1/"+libraryLog+"/ledger:export?format=csv", nil)
 	req.Header.Set("Authorization", "Bearer "+inspector.Token)
-	r, err = s.http.Do(req)
+	r, err = s.HTTP.Do(req)
 	require.NoError(t, err)
-	b = body(t, r)
+	b = stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, b)
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(b, "\ufeff"))).ReadAll()
 	require.NoError(t, err)
@@ -153,11 +138,11 @@ func TestLedgerJourney(t *testing.T) {
 	require.Contains(t, strings.Join(rows[1], "|"), "정읍경찰서")
 
 	// Another tenant sees nothing.
-	_, err = cl.GetCheckpoint(s.as(auth.RoleTenantAdmin, "tenants/other"), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
+	_, err = cl.GetCheckpoint(s.As(auth.RoleTenantAdmin, "tenants/other"), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 
 	// An operator rewrites entry 1 in PostgreSQL: verify names it.
-	conn, err := pgx.Connect(context.Background(), s.dbURL)
+	conn, err := pgx.Connect(context.Background(), s.DatabaseURL)
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
 	tag, err := conn.Exec(context.Background(), `UPDATE ledger.entries SET leaf = replace(convert_from(leaf, 'UTF8'), '정읍경찰서 파기 확인서', '파기 확인서 미회신')::bytea
@@ -170,20 +155,14 @@ func TestLedgerJourney(t *testing.T) {
 	require.Equal(t, int64(1), rep.FirstBad)
 }
 
-// PIPA_LEDGER_ORIGIN (-ledger-origin) is the host of every ledger's origin line and key name.
+// The origin host (PIPA_LEDGER_ORIGIN) is the host of every ledger's origin line and key name.
 func TestLedgerOrigin(t *testing.T) {
+	t.Parallel()
 	const host = "ledger.jeongeup.go.kr"
-	t.Setenv("PIPA_LEDGER_ORIGIN", host)
-	var c config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c.flags(fs)
-	require.NoError(t, fs.Parse(nil))
-	require.Equal(t, host, c.ledgerOrigin)
-
-	s := startStack(t, func(c *config) { c.ledgerOrigin = host })
-	s.load("jeongeup-library.yaml")
+	s := startStack(t, stacktest.WithLedgerOrigin(host))
+	s.Load("jeongeup-library.yaml")
 	cl := s.ledger()
-	cp, err := cl.GetCheckpoint(s.as(auth.RoleAuditor, libraryLog), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
+	cp, err := cl.GetCheckpoint(s.As(auth.RoleAuditor, libraryLog), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
 	require.NoError(t, err)
 	require.Equal(t, host+"/"+libraryLog, cp.GetOrigin())
 	key, err := cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: "library"})

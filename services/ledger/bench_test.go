@@ -1,14 +1,11 @@
-package main
+package ledger_test
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,113 +15,42 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
 // The ledger's load benchmarks (issue 3), through the whole stack: real gRPC on loopback, token
 // checks, the registry asked about each unit (then cached), the group-committing store, and
 // PostgreSQL with its defaults (synchronous_commit on: every commit waits for its WAL fsync).
-// 64 concurrent clients (GOMAXPROCS × 32 goroutines) share 8 grpc.ClientConns; every append
-// carries a unique request_id, as real callers' do. They are not part of `make test`:
+// 64 concurrent clients (GOMAXPROCS × 32 goroutines) share 8 grpc.ClientConns, the server's pool
+// has 64 connections (pkg/stacktest's benchmark settings); every append carries a unique
+// request_id, as real callers' do. They are not part of `make test`:
 //
-//	cd services/pipa && go test -run '^$' -bench 'BenchmarkLedger|BenchmarkInclusionProof1M' -benchtime 20000x .
-const (
-	benchClients = 64
-	benchConns   = 8
-	benchPool    = 64 // pool_max_conns of the server, as a deployment would set for 64 clients
-)
+//	cd services/ledger && go test -run '^$' -bench 'BenchmarkLedger|BenchmarkInclusionProof1M' -benchtime 20000x .
 
-// withPoolSize gives the server's pool n connections (pgdb.Open's default is 10, which would
-// make 64 concurrent appends queue for a connection rather than for the log).
-func withPoolSize(n int) stackOption {
-	return func(c *config) { c.databaseURL = withMaxConns(c.databaseURL, n) }
-}
-
-func withMaxConns(url string, n int) string {
-	if strings.Contains(url, "pool_max_conns") {
-		return url
-	}
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	return url + sep + "pool_max_conns=" + strconv.Itoa(n)
-}
-
-// ledgerClients are benchConns connections to the stack, one LedgerServiceClient each.
+// ledgerClients are one LedgerServiceClient on each of the stack's benchmark connections.
 func ledgerClients(b *testing.B, s *stack) []ledgerv1.LedgerServiceClient {
 	var out []ledgerv1.LedgerServiceClient
-	for range benchConns {
-		conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		require.NoError(b, err)
-		b.Cleanup(func() { conn.Close() })
+	for _, conn := range s.Conns(b) {
 		out = append(out, ledgerv1.NewLedgerServiceClient(conn))
 	}
 	return out
 }
 
-// loadLatencies collects per-call durations from parallel workers.
-type loadLatencies struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-// runClients runs op from benchClients goroutines (worker w of them) for b.N calls in all and
-// reports the rate (unit/s) and the p50/p99 latency of one call.
-func runClients(b *testing.B, unit string, op func(ctx context.Context, worker int) error) {
-	b.SetParallelism((benchClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	var workers atomic.Int64
-	var lat loadLatencies
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		w := int(workers.Add(1) - 1)
-		var ds []time.Duration
-		for pb.Next() {
-			start := time.Now()
-			if err := op(context.Background(), w); err != nil {
-				b.Error(err)
-				return
-			}
-			ds = append(ds, time.Since(start))
-		}
-		lat.mu.Lock()
-		lat.d = append(lat.d, ds...)
-		lat.mu.Unlock()
-	})
-	b.StopTimer()
-	reportLatencies(b, unit, lat.d)
-}
-
-func reportLatencies(b *testing.B, unit string, d []time.Duration) {
-	if len(d) == 0 {
-		return
-	}
-	slices.Sort(d)
-	q := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(float64(len(d))/b.Elapsed().Seconds(), unit+"/s")
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(0, "ns/op") // the per-op time of a parallel benchmark says nothing here
-}
-
-// benchIDs numbers request ids across runs of a benchmark, so that none repeats.
-var benchIDs atomic.Int64
-
 // BenchmarkLedgerAppend: appends/s and latency to one log and across 16 logs, and the bare
 // one-row INSERT-per-commit rate of the same database in the same run (the issue's baseline).
 func BenchmarkLedgerAppend(b *testing.B) {
-	s := startStack(b, withPoolSize(benchPool))
-	s.load("jeongeup-library.yaml")
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool))
+	s.Load("jeongeup-library.yaml")
 	cls := ledgerClients(b, s)
-	ctx := s.as(auth.RoleHandler, "tenants/jeongeup")
+	ctx := s.As(auth.RoleHandler, "tenants/jeongeup")
 
 	// Units of their own (the access log appends ACCESS entries to library's log as the tenant
 	// file is loaded, which would disturb the count below).
@@ -133,13 +59,13 @@ func BenchmarkLedgerAppend(b *testing.B) {
 	for i := range 16 {
 		many = append(many, createBenchUnit(b, s, fmt.Sprintf("bench-%02d", i)))
 	}
-	prov := policeProvision()
+	prov := ledgertest.PoliceProvision()
 	appendTo := func(units []string) func(context.Context, int) error {
 		return func(_ context.Context, w int) error {
 			u := units[w%len(units)]
 			_, err := cls[w%len(cls)].AppendEntry(ctx, &ledgerv1.AppendEntryRequest{
 				Parent: "tenants/jeongeup/units/" + u, Entry: prov,
-				RequestId: "bench-" + strconv.FormatInt(benchIDs.Add(1), 10)})
+				RequestId: "bench-" + strconv.FormatInt(stacktest.RequestIDs.Add(1), 10)})
 			return err
 		}
 	}
@@ -156,7 +82,7 @@ func BenchmarkLedgerAppend(b *testing.B) {
 	runLogs := func(units []string) func(b *testing.B) {
 		return func(b *testing.B) {
 			before := appended(units)
-			runClients(b, "appends", appendTo(units))
+			stacktest.RunClients(b, "appends", appendTo(units))
 			if got := appended(units) - before; got != int64(b.N) {
 				b.Fatalf("the logs grew by %d entries for %d appends", got, b.N)
 			}
@@ -168,7 +94,7 @@ func BenchmarkLedgerAppend(b *testing.B) {
 	// The baseline: 64 goroutines on 64 connections, one-row INSERT per commit (autocommit) into
 	// a plain table of the same database, as pgbench -c 64 would.
 	b.Run("bare-insert", func(b *testing.B) {
-		pool, err := pgxpool.New(context.Background(), withMaxConns(s.dbURL, benchClients))
+		pool, err := pgxpool.New(context.Background(), stacktest.WithMaxConns(s.DatabaseURL, stacktest.BenchClients))
 		require.NoError(b, err)
 		defer pool.Close()
 		_, err = pool.Exec(context.Background(), `CREATE TABLE IF NOT EXISTS public.bench_bare (tenant_id text NOT NULL,
@@ -176,7 +102,7 @@ func BenchmarkLedgerAppend(b *testing.B) {
 		require.NoError(b, err)
 		// About the size of a leaf of policeProvision.
 		payload := []byte(strings.Repeat("field: 중앙도서관 주차장 CH03 2026-05-02 14:00-15:00\n", 8))
-		runClients(b, "inserts", func(ctx context.Context, _ int) error {
+		stacktest.RunClients(b, "inserts", func(ctx context.Context, _ int) error {
 			_, err := pool.Exec(ctx, `INSERT INTO public.bench_bare (tenant_id, payload) VALUES ('jeongeup', $1)`, payload)
 			return err
 		})
@@ -185,7 +111,7 @@ func BenchmarkLedgerAppend(b *testing.B) {
 
 // createBenchUnit creates unit id under tenant jeongeup through the registry API.
 func createBenchUnit(b *testing.B, s *stack, id string) string {
-	_, err := s.cl.CreateUnit(s.admin(), &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: id,
+	_, err := s.Registry.CreateUnit(s.Admin(), &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: id,
 		Unit: &registryv1.Unit{DisplayName: "벤치마크 " + id}})
 	require.NoError(b, err)
 	return id
@@ -201,14 +127,14 @@ const proofLog = 1_000_000
 // and signs the checkpoint the proofs are checked against. Every 16th proof is verified with
 // tlog.CheckRecord.
 func BenchmarkInclusionProof1M(b *testing.B) {
-	s := startStack(b, withPoolSize(benchPool))
-	s.load("jeongeup-library.yaml")
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool))
+	s.Load("jeongeup-library.yaml")
 	cls := ledgerClients(b, s)
 	const unit = "bench-proofs"
 	const log = "tenants/jeongeup/units/" + unit
 	createBenchUnit(b, s, unit)
-	ctx := s.as(auth.RoleAuditor, "tenants/jeongeup")
-	staff := s.as(auth.RoleHandler, log)
+	ctx := s.As(auth.RoleAuditor, "tenants/jeongeup")
+	staff := s.As(auth.RoleHandler, log)
 	bg := context.Background()
 
 	start := time.Now()
@@ -228,7 +154,7 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, Actor: "song.sh", RemoteAddr: "10.20.30.40",
 		Action: "GetRequest"}
 	occur := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	conn, err := pgxpool.New(bg, s.dbURL) // s.dbURL sets pool_max_conns, which only a pool parses
+	conn, err := pgxpool.New(bg, s.DatabaseURL) // s.DatabaseURL sets pool_max_conns, which only a pool parses
 	require.NoError(b, err)
 	defer conn.Close()
 	var i int64
@@ -280,7 +206,7 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 	require.NoError(b, err)
 	_, err = conn.Exec(bg, `ANALYZE ledger.entries; ANALYZE ledger.hashes`)
 	require.NoError(b, err)
-	last, err := cls[0].AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: log, Entry: policeProvision(), RequestId: "after-1m"})
+	last, err := cls[0].AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: log, Entry: ledgertest.PoliceProvision(), RequestId: "after-1m"})
 	require.NoError(b, err)
 	require.Equal(b, int64(proofLog), last.GetIndex())
 	leafMsg, err := cls[0].GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: log + "/ledger/entries/" + strconv.Itoa(proofLog)})
@@ -331,9 +257,9 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 			d = append(d, time.Since(t0))
 		}
 		b.StopTimer()
-		reportLatencies(b, "proofs", d)
+		stacktest.ReportLatencies(b, "proofs", d)
 	})
-	b.Run("64-clients", func(b *testing.B) { runClients(b, "proofs", prove) })
+	b.Run("64-clients", func(b *testing.B) { stacktest.RunClients(b, "proofs", prove) })
 	if checked.Load() == 0 {
 		b.Fatal("no proof was checked")
 	}

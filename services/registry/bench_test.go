@@ -1,4 +1,4 @@
-package main
+package registry_test
 
 import (
 	"bytes"
@@ -17,8 +17,8 @@ import (
 // memory with net/http, the floor a published page is compared with. Run with `make bench`.
 func BenchmarkPublicPolicy(b *testing.B) {
 	s := startStack(b)
-	s.load("jeongeup-library.yaml")
-	page := s.get("/p/jeongeup/library/cctv")
+	s.Load("jeongeup-library.yaml")
+	page := s.Get("/p/jeongeup/library/cctv")
 	html, _ := io.ReadAll(page.Body)
 	page.Body.Close()
 	etag := page.Header.Get("ETag")
@@ -33,9 +33,9 @@ func BenchmarkPublicPolicy(b *testing.B) {
 		name, url, ifNoneMatch string
 		want                   int
 	}{
-		{"page", s.url + "/p/jeongeup/library/cctv", "", http.StatusOK},
-		{"json", s.url + "/v1/public/tenants/jeongeup/units/library/policies/cctv", "", http.StatusOK},
-		{"page-304", s.url + "/p/jeongeup/library/cctv", etag, http.StatusNotModified},
+		{"page", s.URL + "/p/jeongeup/library/cctv", "", http.StatusOK},
+		{"json", s.URL + "/v1/public/tenants/jeongeup/units/library/policies/cctv", "", http.StatusOK},
+		{"page-304", s.URL + "/p/jeongeup/library/cctv", etag, http.StatusNotModified},
 		{"static", static.URL, "", http.StatusOK},
 	} {
 		b.Run(c.name, func(b *testing.B) { loadRun(b, c.url, c.ifNoneMatch, c.want) })

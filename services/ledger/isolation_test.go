@@ -1,4 +1,4 @@
-package main
+package ledger_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 )
 
 // A token of one tenant learns nothing of another tenant's ledger (ARCHITECTURE.md "Identity and
@@ -25,14 +27,15 @@ import (
 // PermissionDenied or NotFound and the same answer for all of them, up to the name asked about,
 // and nothing changes. GetVerifierKey is public: it answers them as it answers anyone.
 func TestLedgerTenantIsolation(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	s.load("seongnam-library.yaml")
+	s.Load("jeongeup-library.yaml")
+	s.Load("seongnam-library.yaml")
 	cl := s.ledger()
-	staff := s.as(auth.RoleHandler, libraryLog)
-	_, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: policeProvision()})
+	staff := s.As(auth.RoleHandler, libraryLog)
+	_, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: ledgertest.PoliceProvision()})
 	require.NoError(t, err)
-	_, err = s.cl.CreateUnit(s.admin(), &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "annex",
+	_, err = s.Registry.CreateUnit(s.Admin(), &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "annex",
 		Unit: &registryv1.Unit{DisplayName: "정읍시립도서관 분관"}})
 	require.NoError(t, err)
 	before, err := cl.GetCheckpoint(staff, &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
@@ -51,11 +54,11 @@ func TestLedgerTenantIsolation(t *testing.T) {
 		return strings.ReplaceAll(strings.ReplaceAll(answer, tg.entry, "{entry}"), tg.log, "{log}")
 	}
 	callers := map[string]string{
-		"seongnam's tenant_admin":    s.token(auth.RoleTenantAdmin, "tenants/seongnam"),
-		"seongnam's cpo":             s.token(auth.RoleCPO, "tenants/seongnam"),
-		"a seongnam unit's handler":  s.token(auth.RoleHandler, "tenants/seongnam/units/library-office"),
-		"seongnam's auditor":         s.token(auth.RoleAuditor, "tenants/seongnam"),
-		"a tenant named as a prefix": s.token(auth.RoleTenantAdmin, "tenants/jeong"),
+		"seongnam's tenant_admin":    s.Token(auth.RoleTenantAdmin, "tenants/seongnam"),
+		"seongnam's cpo":             s.Token(auth.RoleCPO, "tenants/seongnam"),
+		"a seongnam unit's handler":  s.Token(auth.RoleHandler, "tenants/seongnam/units/library-office"),
+		"seongnam's auditor":         s.Token(auth.RoleAuditor, "tenants/seongnam"),
+		"a tenant named as a prefix": s.Token(auth.RoleTenantAdmin, "tenants/jeong"),
 	}
 
 	methods := []struct {
@@ -63,7 +66,7 @@ func TestLedgerTenantIsolation(t *testing.T) {
 		call func(ctx context.Context, tg target) error
 	}{
 		{"AppendEntry", func(ctx context.Context, tg target) error {
-			_, err := cl.AppendEntry(ctx, &ledgerv1.AppendEntryRequest{Parent: tg.log, Entry: policeProvision(), RequestId: "isolation"})
+			_, err := cl.AppendEntry(ctx, &ledgerv1.AppendEntryRequest{Parent: tg.log, Entry: ledgertest.PoliceProvision(), RequestId: "isolation"})
 			return err
 		}},
 		{"GetEntry", func(ctx context.Context, tg target) error {
@@ -112,12 +115,12 @@ func TestLedgerTenantIsolation(t *testing.T) {
 		{http.MethodGet, "/v1/{log}/ledger/tiles/tile/entries/000.p/1", ""},
 	}
 	do := func(method, path, body, token string) string {
-		req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 		require.NoError(t, err)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := s.http.Do(req)
+		resp, err := s.HTTP.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
@@ -126,7 +129,7 @@ func TestLedgerTenantIsolation(t *testing.T) {
 	}
 
 	for who, tok := range callers {
-		ctx := withToken(context.Background(), tok)
+		ctx := unitauth.WithToken(context.Background(), tok)
 		for _, m := range methods {
 			var first string
 			for i, tg := range targets {

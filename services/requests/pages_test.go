@@ -1,4 +1,4 @@
-package main
+package requests_test
 
 import (
 	"io"
@@ -9,16 +9,20 @@ import (
 	"testing"
 	"time"
 
+	kst "github.com/pipa-kr/pipa/pkg/seoul"
+
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
 // postForm posts values form-encoded, as a browser submits a form.
 func (s *stack) postForm(path string, values url.Values) (int, http.Header, string) {
-	s.t.Helper()
-	resp, err := s.http.PostForm(s.url+path, values)
-	require.NoError(s.t, err)
-	return resp.StatusCode, resp.Header, body(s.t, resp)
+	s.T().Helper()
+	resp, err := s.HTTP.PostForm(s.URL+path, values)
+	require.NoError(s.T(), err)
+	return resp.StatusCode, resp.Header, stacktest.Body(s.T(), resp)
 }
 
 // accessForm is an ACCESS request as a citizen fills the public form (별지 제8호).
@@ -56,11 +60,12 @@ var (
 // and the status page tells the state in Korean to the holder of the secret only, with one
 // answer for a wrong secret and an unknown receipt.
 func TestRequestPagesAccess(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 
-	form := s.get("/p/jeongeup/library/requests/new")
-	page := body(t, form)
+	form := s.Get("/p/jeongeup/library/requests/new")
+	page := stacktest.Body(t, form)
 	require.Equal(t, http.StatusOK, form.StatusCode, page)
 	requestID := requestIDOf(page)
 	require.NotEmpty(t, requestID, "the form carries a fresh request_id")
@@ -80,8 +85,8 @@ func TestRequestPagesAccess(t *testing.T) {
 	require.Equal(t, secret[1], secretOnPage.FindStringSubmatch(again)[1])
 
 	// The status page: the lookup is a POST, so the secret stays out of URLs.
-	status := s.get("/p/requests/status?receipt=" + receipt[1])
-	page = body(t, status)
+	status := s.Get("/p/requests/status?receipt=" + receipt[1])
+	page = stacktest.Body(t, status)
 	require.Equal(t, http.StatusOK, status.StatusCode)
 	require.Contains(t, page, `value="`+receipt[1]+`"`, "the receipt link fills the receipt in")
 	code, header, page = s.postForm("/p/requests/status", url.Values{"receipt": {receipt[1]}, "secret": {strings.ToLower(secret[1])}})
@@ -104,8 +109,9 @@ func TestRequestPagesAccess(t *testing.T) {
 // A form that misses the requester's name comes back 400 with what was typed kept and the error
 // beside the field, in Korean and in the service's words, and listed at the top.
 func TestRequestPagesInvalid(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 
 	f := accessForm("web-invalid-1")
 	f.Set("requester_name", " ")
@@ -135,10 +141,11 @@ func TestRequestPagesInvalid(t *testing.T) {
 // A CCTV request (별지 제2호) names the site from the unit's list, the recording period in Seoul
 // time and the camera; without "the footage shows me" it is refused on STD-44-1.
 func TestRequestPagesCCTV(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 
-	now := time.Now().In(seoul(t))
+	now := time.Now().In(kst.Location)
 	f := url.Values{
 		"request_id":              {"web-cctv-1"},
 		"type":                    {"CCTV_ACCESS"},
@@ -166,11 +173,12 @@ func TestRequestPagesCCTV(t *testing.T) {
 // The form is a Korean HTML page that works without scripts or outside assets, and every field
 // has its label.
 func TestRequestPagesFormHTML(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 
-	resp := s.get("/p/jeongeup/library/requests/new")
-	page := body(t, resp)
+	resp := s.Get("/p/jeongeup/library/requests/new")
+	page := stacktest.Body(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
 	require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
 	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "the form's request_id is not to be shared")
@@ -222,10 +230,10 @@ func TestRequestPagesFormHTML(t *testing.T) {
 	require.Contains(t, page, `<option value="miracle|">기적의도서관</option>`, "the unit's sites to choose from")
 	require.NotContains(t, page, "THIRD_PARTY_PROVISION", "other bodies' requests are taken by staff")
 
-	require.Equal(t, http.StatusNotFound, s.get("/p/jeongeup/nowhere/requests/new").StatusCode)
-	again := s.get("/p/jeongeup/library/requests")
+	require.Equal(t, http.StatusNotFound, s.Get("/p/jeongeup/nowhere/requests/new").StatusCode)
+	again := s.Get("/p/jeongeup/library/requests")
 	require.Equal(t, http.StatusOK, again.StatusCode, "a reload of the posted form's address lands on the form")
-	require.NotEqual(t, requestIDOf(page), requestIDOf(body(t, again)), "each form gets its own request_id")
+	require.NotEqual(t, requestIDOf(page), requestIDOf(stacktest.Body(t, again)), "each form gets its own request_id")
 }
 
 func requestIDOf(page string) string {

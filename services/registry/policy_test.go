@@ -1,4 +1,4 @@
-package main
+package registry_test
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/registry/registrytest"
 )
 
 // These tests need PostgreSQL (DATABASE_URL) and run a whole pipa over gRPC and HTTP: the rules of
@@ -24,46 +25,33 @@ import (
 // may see and create what.
 
 // libraryCPO is the CPO of the seed's library unit, who drafts and announces.
-func libraryCPO(s *stack) context.Context { return s.as(auth.RoleCPO, libraryUnit) }
+func libraryCPO(s *stack) context.Context { return s.As(auth.RoleCPO, libraryUnit) }
 
 // draftLike creates a draft of the policy parent copying the title and sections of version from,
 // so that it is complete and, with the registry unchanged, says exactly what from says.
 func draftLike(t *testing.T, s *stack, ctx context.Context, parent string, from int) *registryv1.PolicyVersion {
 	t.Helper()
-	src, err := s.cl.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/" + strconv.Itoa(from)})
+	src, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/" + strconv.Itoa(from)})
 	require.NoError(t, err)
-	d, err := s.cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
+	d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
 		PolicyVersion: &registryv1.PolicyVersion{Title: src.GetTitle(), Sections: src.GetSections()}})
 	require.NoError(t, err)
-	chk, err := s.cl.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
+	chk, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
 	return d
 }
 
 func announce(s *stack, ctx context.Context, name string, days int, major bool) (*registryv1.PolicyVersion, error) {
-	return s.cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: name,
-		EffectiveDate: inDays(days), MajorChange: major, ChangeSummary: "변경"})
-}
-
-// published formats a YYYY-MM-DD date as pages print it: "2024. 01. 16.".
-func published(t *testing.T, date string) string {
-	t.Helper()
-	d, err := time.Parse("2006-01-02", date)
-	require.NoError(t, err)
-	return d.Format("2006. 01. 02.")
-}
-
-// errorReason is the ErrorInfo reason of err.
-func errorReason(err error) string {
-	_, reason := details(err)
-	return reason
+	return s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: name,
+		EffectiveDate: registrytest.InDays(days), MajorChange: major, ChangeSummary: "변경"})
 }
 
 // WG26-24: at most one version in force on any day, so no two versions take effect on one date.
 func TestPolicyWG2624NoTwoVersionsOnOneDate(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	ctx := libraryCPO(s)
 
 	v3 := draftLike(t, s, ctx, libraryCCTV, 2)
@@ -74,7 +62,7 @@ func TestPolicyWG2624NoTwoVersionsOnOneDate(t *testing.T) {
 	require.Equal(t, int32(4), v4.GetNumber())
 	_, err = announce(s, ctx, v4.GetName(), 7, false)
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-	v := violation(t, err)
+	v := stacktest.Violation(t, err)
 	require.Equal(t, "effective_date", v.GetField())
 	require.Equal(t, "WG26-24", v.GetReason())
 
@@ -87,11 +75,11 @@ func TestPolicyWG2624NoTwoVersionsOnOneDate(t *testing.T) {
 		end      string
 		standing registryv1.PolicyStanding
 	}{
-		{"2", inDays(6), registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE},
-		{"3", inDays(7), registryv1.PolicyStanding_POLICY_STANDING_UPCOMING},
+		{"2", registrytest.InDays(6), registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE},
+		{"3", registrytest.InDays(7), registryv1.PolicyStanding_POLICY_STANDING_UPCOMING},
 		{"4", "", registryv1.PolicyStanding_POLICY_STANDING_UPCOMING},
 	} {
-		got, err := s.cl.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/" + c.n})
+		got, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/" + c.n})
 		require.NoError(t, err)
 		require.Equal(t, c.end, got.GetEndDate(), "version %s", c.n)
 		require.Equal(t, c.standing, got.GetStanding(), "version %s", c.n)
@@ -101,8 +89,9 @@ func TestPolicyWG2624NoTwoVersionsOnOneDate(t *testing.T) {
 // WG26-24 under concurrency: two drafts announced at once for the same date; the policy lock lets
 // exactly one through.
 func TestPolicyWG2624ConcurrentAnnouncements(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	ctx := libraryCPO(s)
 
 	for round, days := range []int{7, 8, 9} {
@@ -128,12 +117,12 @@ func TestPolicyWG2624ConcurrentAnnouncements(t *testing.T) {
 				continue
 			}
 			require.Equal(t, codes.InvalidArgument, status.Code(err), "round %d: %v", round, err)
-			require.Equal(t, "WG26-24", violation(t, err).GetReason(), "round %d", round)
+			require.Equal(t, "WG26-24", stacktest.Violation(t, err).GetReason(), "round %d", round)
 		}
 		require.Equal(t, 1, ok, "round %d: exactly one announcement succeeds: %v", round, errs)
 	}
 
-	list, err := s.cl.ListPolicyVersions(ctx, &registryv1.ListPolicyVersionsRequest{Parent: libraryCCTV})
+	list, err := s.Registry.ListPolicyVersions(ctx, &registryv1.ListPolicyVersionsRequest{Parent: libraryCCTV})
 	require.NoError(t, err)
 	seen := map[string]int32{}
 	announced := 0
@@ -152,29 +141,31 @@ func TestPolicyWG2624ConcurrentAnnouncements(t *testing.T) {
 // STD-21/WG26-24: what is announced is what the registry says at the announcement; a draft whose
 // data changed is refreshed first.
 func TestPolicyStaleSnapshotIsRefreshedBeforeAnnouncing(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	ctx := libraryCPO(s)
 
 	d := draftLike(t, s, ctx, libraryCCTV, 2)
-	site, err := s.cl.GetSite(ctx, &registryv1.GetSiteRequest{Name: libraryUnit + "/sites/central"})
+	site, err := s.Registry.GetSite(ctx, &registryv1.GetSiteRequest{Name: libraryUnit + "/sites/central"})
 	require.NoError(t, err)
 	site.CameraCount = 31
-	_, err = s.cl.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: site, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"camera_count"}}})
+	_, err = s.Registry.UpdateSite(ctx, &registryv1.UpdateSiteRequest{Site: site, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"camera_count"}}})
 	require.NoError(t, err)
 
 	_, err = announce(s, ctx, d.GetName(), 7, false)
 	require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
-	require.Equal(t, "SNAPSHOT_STALE", errorReason(err))
+	_, reason := stacktest.Reason(err)
+	require.Equal(t, "SNAPSHOT_STALE", reason)
 
-	_, err = s.cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
+	_, err = s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
 		PolicyVersion: &registryv1.PolicyVersion{Name: d.GetName()},
 		UpdateMask:    &fieldmaskpb.FieldMask{Paths: []string{"snapshot"}}})
 	require.NoError(t, err)
 	_, err = announce(s, ctx, d.GetName(), 7, false)
 	require.NoError(t, err)
 
-	got, err := s.cl.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: d.GetName()})
+	got, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
 	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, got.GetState())
 	var count int32
@@ -189,14 +180,15 @@ func TestPolicyStaleSnapshotIsRefreshedBeforeAnnouncing(t *testing.T) {
 // WG26-24: a major change is announced with a comparison table; with nothing changed there is no
 // table, so it cannot be flagged major.
 func TestPolicyWG2624MajorChangeNeedsAComparison(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	ctx := libraryCPO(s)
 
 	d := draftLike(t, s, ctx, libraryCCTV, 2)
 	_, err := announce(s, ctx, d.GetName(), 7, true)
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-	v := violation(t, err)
+	v := stacktest.Violation(t, err)
 	require.Equal(t, "major_change", v.GetField())
 	require.Equal(t, "WG26-24", v.GetReason())
 
@@ -207,9 +199,10 @@ func TestPolicyWG2624MajorChangeNeedsAComparison(t *testing.T) {
 
 // WG26-24/DEC-31-2: only announced and archived versions are published; a draft is not, by any path.
 func TestPolicyDraftsAreNeverPublic(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	d, err := s.cl.CreatePolicyVersion(libraryCPO(s), &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
+	s.Load("jeongeup-library.yaml")
+	d, err := s.Registry.CreatePolicyVersion(libraryCPO(s), &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
 	require.NoError(t, err)
 	require.Equal(t, int32(3), d.GetNumber())
 
@@ -217,11 +210,11 @@ func TestPolicyDraftsAreNeverPublic(t *testing.T) {
 		"/p/jeongeup/library/cctv/versions/3",
 		"/v1/public/tenants/jeongeup/units/library/policies/cctv/versions/3",
 	} {
-		r := s.get(path)
-		b := body(t, r)
+		r := s.Get(path)
+		b := stacktest.Body(t, r)
 		require.Equal(t, http.StatusNotFound, r.StatusCode, "%s: %s", path, b)
 	}
-	_, err = s.cl.GetPublishedPolicyVersion(context.Background(), &registryv1.GetPublishedPolicyVersionRequest{
+	_, err = s.Registry.GetPublishedPolicyVersion(context.Background(), &registryv1.GetPublishedPolicyVersionRequest{
 		Tenant: "jeongeup", Unit: "library", Kind: "cctv", Number: 3})
 	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 }
@@ -229,12 +222,13 @@ func TestPolicyDraftsAreNeverPublic(t *testing.T) {
 // WG26-24: a unit's first version is published once announced, before it takes effect, with its
 // effective date.
 func TestPolicyUpcomingFirstVersionIsPublished(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	admin := s.admin()
+	s.Load("jeongeup-library.yaml")
+	admin := s.Admin()
 	unit := "tenants/jeongeup/units/sports"
 
-	_, err := s.cl.CreateUnit(admin, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "sports",
+	_, err := s.Registry.CreateUnit(admin, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "sports",
 		Unit: &registryv1.Unit{DisplayName: "정읍시 체육시설관리사업소", Phone: "063-539-6000"}})
 	require.NoError(t, err)
 	for _, o := range []struct {
@@ -245,45 +239,46 @@ func TestPolicyUpcomingFirstVersionIsPublished(t *testing.T) {
 		{"kim", "김정읍", registryv1.OfficerRole_OFFICER_ROLE_CCTV_MANAGER},
 		{"lee", "이체육", registryv1.OfficerRole_OFFICER_ROLE_ACCESS_AUTHORIZED},
 	} {
-		_, err = s.cl.CreateOfficer(admin, &registryv1.CreateOfficerRequest{Parent: unit, OfficerId: o.id,
+		_, err = s.Registry.CreateOfficer(admin, &registryv1.CreateOfficerRequest{Parent: unit, OfficerId: o.id,
 			Officer: &registryv1.Officer{DisplayName: o.name, Title: "주무관", Phone: "063-539-6001", Roles: []registryv1.OfficerRole{o.role}}})
 		require.NoError(t, err)
 	}
-	_, err = s.cl.CreateSite(admin, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "gym", Site: &registryv1.Site{
+	_, err = s.Registry.CreateSite(admin, &registryv1.CreateSiteRequest{Parent: unit, SiteId: "gym", Site: &registryv1.Site{
 		DisplayName: "실내체육관", CameraCount: 12, RecordingHours: "24시간", RetentionDays: 30, StoragePlace: "체육관 관리실",
 		Manager:  unit + "/officers/kim",
 		Purposes: []*registryv1.SitePurpose{{Description: "시설 안전 및 화재 예방", Ground: registryv1.CctvGround_CCTV_GROUND_FACILITY_SAFETY}}}})
 	require.NoError(t, err)
 
 	// The free-text sections as the library publishes them.
-	lib, err := s.cl.GetPolicyVersion(admin, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/2"})
+	lib, err := s.Registry.GetPolicyVersion(admin, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/2"})
 	require.NoError(t, err)
-	d, err := s.cl.CreatePolicyVersion(admin, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv",
+	d, err := s.Registry.CreatePolicyVersion(admin, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv",
 		PolicyVersion: &registryv1.PolicyVersion{Sections: lib.GetSections()}})
 	require.NoError(t, err)
 	require.Equal(t, int32(1), d.GetNumber())
-	chk, err := s.cl.CheckPolicyVersion(admin, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
+	chk, err := s.Registry.CheckPolicyVersion(admin, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
 	a, err := announce(s, admin, d.GetName(), 7, false)
 	require.NoError(t, err)
 	require.Equal(t, registryv1.PolicyStanding_POLICY_STANDING_UPCOMING, a.GetStanding())
 
-	r := s.get("/p/jeongeup/sports/cctv")
-	html := body(t, r)
+	r := s.Get("/p/jeongeup/sports/cctv")
+	html := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, html)
-	require.Contains(t, html, published(t, inDays(7)))
+	require.Contains(t, html, registrytest.Published(t, registrytest.InDays(7)))
 	require.Contains(t, html, "실내체육관")
 }
 
 // NOTICE-7D: the lead time is the tenant's setting, here 14 days, and it cannot be 0.
 func TestPolicyNotice7DTenantLeadTime(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	tenantAdmin := s.as(auth.RoleTenantAdmin, "tenants/jeongeup")
+	s.Load("jeongeup-library.yaml")
+	tenantAdmin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
 	mask := &fieldmaskpb.FieldMask{Paths: []string{"notice_lead_days"}}
 
-	ten, err := s.cl.UpdateTenant(tenantAdmin, &registryv1.UpdateTenantRequest{
+	ten, err := s.Registry.UpdateTenant(tenantAdmin, &registryv1.UpdateTenantRequest{
 		Tenant: &registryv1.Tenant{Name: "tenants/jeongeup", NoticeLeadDays: 14}, UpdateMask: mask})
 	require.NoError(t, err)
 	require.Equal(t, int32(14), ten.GetNoticeLeadDays())
@@ -292,98 +287,102 @@ func TestPolicyNotice7DTenantLeadTime(t *testing.T) {
 	d := draftLike(t, s, ctx, libraryCCTV, 2)
 	_, err = announce(s, ctx, d.GetName(), 7, false)
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-	v := violation(t, err)
+	v := stacktest.Violation(t, err)
 	require.Equal(t, "effective_date", v.GetField())
 	require.Equal(t, "NOTICE-7D", v.GetReason())
-	require.Contains(t, v.GetDescription(), inDays(14), "the message names the earliest date")
+	require.Contains(t, v.GetDescription(), registrytest.InDays(14), "the message names the earliest date")
 	_, err = announce(s, ctx, d.GetName(), 14, false)
 	require.NoError(t, err)
 
-	_, err = s.cl.UpdateTenant(tenantAdmin, &registryv1.UpdateTenantRequest{
+	_, err = s.Registry.UpdateTenant(tenantAdmin, &registryv1.UpdateTenantRequest{
 		Tenant: &registryv1.Tenant{Name: "tenants/jeongeup", NoticeLeadDays: 0}, UpdateMask: mask})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-	v = violation(t, err)
+	v = stacktest.Violation(t, err)
 	require.Equal(t, "tenant.notice_lead_days", v.GetField())
 	require.Equal(t, "NOTICE-7D", v.GetReason())
-	ten, err = s.cl.GetTenant(tenantAdmin, &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
+	ten, err = s.Registry.GetTenant(tenantAdmin, &registryv1.GetTenantRequest{Name: "tenants/jeongeup"})
 	require.NoError(t, err)
 	require.Equal(t, int32(14), ten.GetNoticeLeadDays())
 }
 
 // Only the platform operator (tenant_admin on "*") creates tenants.
 func TestPolicyOnlyOperatorCreatesTenants(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	_, err := s.cl.CreateTenant(s.as(auth.RoleTenantAdmin, "tenants/jeongeup"), &registryv1.CreateTenantRequest{TenantId: "newcity",
+	s.Load("jeongeup-library.yaml")
+	_, err := s.Registry.CreateTenant(s.As(auth.RoleTenantAdmin, "tenants/jeongeup"), &registryv1.CreateTenantRequest{TenantId: "newcity",
 		Tenant: &registryv1.Tenant{DisplayName: "새도시", Kind: registryv1.TenantKind_TENANT_KIND_LOCAL_GOVERNMENT}})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
-	_, err = s.cl.GetTenant(s.admin(), &registryv1.GetTenantRequest{Name: "tenants/newcity"})
+	_, err = s.Registry.GetTenant(s.Admin(), &registryv1.GetTenantRequest{Name: "tenants/newcity"})
 	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 }
 
 // A unit-scoped token reaches its unit's subtree and nothing beside it.
 func TestPolicyUnitSubtreeIsolation(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	admin := s.admin()
+	s.Load("jeongeup-library.yaml")
+	admin := s.Admin()
 	site := &registryv1.Site{DisplayName: "전시실", CameraCount: 3, RecordingHours: "24시간", RetentionDays: 30, StoragePlace: "관리실",
 		Purposes: []*registryv1.SitePurpose{{Description: "범죄 예방", Ground: registryv1.CctvGround_CCTV_GROUND_CRIME_PREVENTION}}}
 	for _, u := range []struct{ id, parent string }{{"museum", ""}, {"children-room", libraryUnit}} {
-		_, err := s.cl.CreateUnit(admin, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: u.id,
+		_, err := s.Registry.CreateUnit(admin, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: u.id,
 			Unit: &registryv1.Unit{DisplayName: u.id, Parent: u.parent}})
 		require.NoError(t, err)
-		_, err = s.cl.CreateSite(admin, &registryv1.CreateSiteRequest{Parent: "tenants/jeongeup/units/" + u.id, SiteId: "hall", Site: site})
+		_, err = s.Registry.CreateSite(admin, &registryv1.CreateSiteRequest{Parent: "tenants/jeongeup/units/" + u.id, SiteId: "hall", Site: site})
 		require.NoError(t, err)
 	}
 
-	handler := s.as(auth.RoleHandler, libraryUnit)
-	_, err := s.cl.GetSite(handler, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/museum/sites/hall"})
+	handler := s.As(auth.RoleHandler, libraryUnit)
+	_, err := s.Registry.GetSite(handler, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/museum/sites/hall"})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
-	_, err = s.cl.ListSites(handler, &registryv1.ListSitesRequest{Parent: "tenants/jeongeup/units/museum"})
+	_, err = s.Registry.ListSites(handler, &registryv1.ListSitesRequest{Parent: "tenants/jeongeup/units/museum"})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
 
-	got, err := s.cl.GetSite(handler, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/children-room/sites/hall"})
+	got, err := s.Registry.GetSite(handler, &registryv1.GetSiteRequest{Name: "tenants/jeongeup/units/children-room/sites/hall"})
 	require.NoError(t, err)
 	require.Equal(t, "전시실", got.GetDisplayName())
-	list, err := s.cl.ListSites(handler, &registryv1.ListSitesRequest{Parent: "tenants/jeongeup/units/children-room"})
+	list, err := s.Registry.ListSites(handler, &registryv1.ListSitesRequest{Parent: "tenants/jeongeup/units/children-room"})
 	require.NoError(t, err)
 	require.Len(t, list.GetSites(), 1)
 }
 
 // STD-20: the public JSON is cached like the page, under the same ETag.
 func TestPolicyPublicJSONCaching(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 
-	r := s.get("/v1/public/tenants/jeongeup/units/library/policies/cctv")
-	b := body(t, r)
+	r := s.Get("/v1/public/tenants/jeongeup/units/library/policies/cctv")
+	b := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, b)
 	etag := r.Header.Get("ETag")
 	require.NotEmpty(t, etag)
 	require.NotEmpty(t, r.Header.Get("Cache-Control"))
 
-	r = s.get("/v1/public/tenants/jeongeup/units/library/policies/cctv", "If-None-Match", etag)
-	require.Empty(t, body(t, r))
+	r = s.Get("/v1/public/tenants/jeongeup/units/library/policies/cctv", "If-None-Match", etag)
+	require.Empty(t, stacktest.Body(t, r))
 	require.Equal(t, http.StatusNotModified, r.StatusCode)
 
-	r = s.get("/p/jeongeup/library/cctv")
-	body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv")
+	stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	require.Equal(t, etag, r.Header.Get("ETag"))
 }
 
 // WG26-24: previous versions are listed in time order, whatever order they were imported in.
 func TestPolicyHistoryInTimeOrder(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	old, err := s.cl.ImportPolicyVersion(s.admin(), &registryv1.ImportPolicyVersionRequest{Parent: libraryCCTV,
+	s.Load("jeongeup-library.yaml")
+	old, err := s.Registry.ImportPolicyVersion(s.Admin(), &registryv1.ImportPolicyVersionRequest{Parent: libraryCCTV,
 		PolicyVersion: &registryv1.PolicyVersion{EffectiveDate: "2015-01-01", EndDate: "2021-12-05"}})
 	require.NoError(t, err)
 	require.Equal(t, int32(3), old.GetNumber())
 
 	// First fetches after the import: nothing stale in the page cache.
-	r := s.get("/v1/public/tenants/jeongeup/units/library/policies/cctv")
-	b := body(t, r)
+	r := s.Get("/v1/public/tenants/jeongeup/units/library/policies/cctv")
+	b := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, b)
 	var pub struct{ History []struct{ Number int } }
 	require.NoError(t, json.Unmarshal([]byte(b), &pub))
@@ -393,8 +392,8 @@ func TestPolicyHistoryInTimeOrder(t *testing.T) {
 	}
 	require.Equal(t, []int{3, 1, 2}, numbers)
 
-	r = s.get("/p/jeongeup/library/cctv/versions/2")
-	html := body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv/versions/2")
+	html := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, html)
 	// The changes article, not the history table after it, lists both earlier versions in order.
 	articles, _, found := strings.Cut(html, `<section aria-labelledby="history">`)

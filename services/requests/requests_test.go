@@ -1,4 +1,4 @@
-package main
+package requests_test
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	kst "github.com/pipa-kr/pipa/pkg/seoul"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -20,53 +21,25 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
-	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/requests/requeststest"
 )
-
-func (s *stack) requests() requestsv1.RequestServiceClient {
-	return requestsv1.NewRequestServiceClient(s.conn)
-}
-
-func citizen() *requestsv1.Person {
-	return &requestsv1.Person{Name: "김민원", Phone: "010-1234-5678", BirthDate: "1980-05-01", Address: "전북 정읍시 중앙1길 1"}
-}
-
-func accessRequest() *requestsv1.Request {
-	return &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen(),
-		AccessItems: []requestsv1.AccessItem{requestsv1.AccessItem_ACCESS_ITEM_CONTENT, requestsv1.AccessItem_ACCESS_ITEM_PROVISION_HISTORY}}
-}
-
-// reason returns the ErrorInfo reason and the first field violation's rule of a status error.
-func reasonOf(t testing.TB, err error) (code codes.Code, reason, rule string) {
-	t.Helper()
-	st, _ := status.FromError(err)
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			reason = d.GetReason()
-		case *errdetails.BadRequest:
-			if len(d.GetFieldViolations()) > 0 && rule == "" {
-				rule = d.GetFieldViolations()[0].GetDescription()
-			}
-		}
-	}
-	return st.Code(), reason, rule
-}
 
 // A citizen's access request end to end: submitted on the public REST API, checked on the
 // public status endpoint with the receipt and secret, verified, approved with the 별지 제9호
 // notice, fulfilled and closed — each decision and step appended to the unit's ledger, the
 // request carrying the entries' indexes (PIPA-35-3, DEC-41-1, DEC-46, STD-44-5).
 func TestRequestJourney(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.requests()
 
 	// Public intake over REST: no token.
 	payload := `{"request":{"type":"REQUEST_TYPE_ACCESS","requester":{"name":"김민원","phone":"010-1234-5678"},
 		"accessItems":["ACCESS_ITEM_CONTENT","ACCESS_ITEM_PURPOSE"]},"requestId":"web-1"}`
 	submit := func() map[string]any {
-		resp, err := s.http.Post(s.url+"/v1/public/tenants/jeongeup/units/library/requests", "application/json", strings.NewReader(payload))
+		resp, err := s.HTTP.Post(s.URL+"/v1/public/tenants/jeongeup/units/library/requests", "application/json", strings.NewReader(payload))
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -80,14 +53,14 @@ func TestRequestJourney(t *testing.T) {
 	require.NotEmpty(t, secret)
 	require.Equal(t, sub, submit(), "a retried submission returns the same receipt and secret (AIP-155)")
 
-	resp := s.get("/v1/public/requests/" + receipt + "?secret=" + secret)
-	page := body(t, resp)
+	resp := s.Get("/v1/public/requests/" + receipt + "?secret=" + secret)
+	page := stacktest.Body(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
 	require.Contains(t, page, `"state":"REQUEST_STATE_RECEIVED"`)
 	require.NotContains(t, page, "김민원", "the status check reveals no personal data")
-	require.Equal(t, http.StatusNotFound, s.get("/v1/public/requests/"+receipt+"?secret=WRONGSECRET").StatusCode)
+	require.Equal(t, http.StatusNotFound, s.Get("/v1/public/requests/"+receipt+"?secret=WRONGSECRET").StatusCode)
 
-	staff := s.as(auth.RoleHandler, libraryUnit)
+	staff := s.As(auth.RoleHandler, libraryUnit)
 	name := libraryUnit + "/requests/" + receipt
 	got, err := cl.GetRequest(staff, &requestsv1.GetRequestRequest{Name: name})
 	require.NoError(t, err)
@@ -95,8 +68,8 @@ func TestRequestJourney(t *testing.T) {
 	require.NotEmpty(t, got.GetDueDate())
 
 	// Nothing is decided before identity is verified (DEC-46).
-	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant()})
-	code, reason, _ := reasonOf(t, err)
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
+	code, reason := stacktest.Reason(err)
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "IDENTITY_NOT_VERIFIED", reason)
 
@@ -107,7 +80,7 @@ func TestRequestJourney(t *testing.T) {
 
 	// Refusing without a ground is an invalid transition (PIPA-35-4) and changes nothing.
 	_, err = cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: name, Reason: &requestsv1.Reason{Text: "사유"}})
-	code, reason, _ = reasonOf(t, err)
+	code, reason = stacktest.Reason(err)
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "GROUND_REQUIRED", reason)
 	// A ground of another type's list is refused too.
@@ -116,12 +89,12 @@ func TestRequestJourney(t *testing.T) {
 	require.Equal(t, codes.FailedPrecondition, status.Code(err))
 	// Closing before a decision's notice is refused.
 	_, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
-	_, reason, _ = reasonOf(t, err)
+	_, reason = stacktest.Reason(err)
 	require.Equal(t, "NOTICE_REQUIRED", reason)
 
 	require.Len(t, got.GetLedger(), 1, "the verified request is recorded (STD-44-5)")
 	first := got.GetLedger()[0]
-	got, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant(), Etag: got.GetEtag()})
+	got, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant(), Etag: got.GetEtag()})
 	require.NoError(t, err)
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_APPROVED, got.GetState())
 	require.Len(t, got.GetNotices(), 1)
@@ -138,7 +111,7 @@ func TestRequestJourney(t *testing.T) {
 	// A stale etag is refused.
 	_, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "열람 제공", Etag: "stale"})
 	require.Equal(t, codes.Aborted, status.Code(err))
-	got, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "원본 열람 제공", CopyGiven: "열람 결과 사본 1부, 요청에 따라"})
+	_, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "원본 열람 제공", CopyGiven: "열람 결과 사본 1부, 요청에 따라"})
 	require.NoError(t, err)
 	got, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
 	require.NoError(t, err)
@@ -163,16 +136,16 @@ func TestRequestJourney(t *testing.T) {
 	}
 
 	// Status now shows the notice kind, and the closed state.
-	page = body(t, s.get("/v1/public/requests/"+receipt+"?secret="+secret))
+	page = stacktest.Body(t, s.Get("/v1/public/requests/"+receipt+"?secret="+secret))
 	require.Contains(t, page, `"state":"REQUEST_STATE_CLOSED"`)
 	require.Contains(t, page, "NOTICE_KIND_APPROVAL")
 
 	// At the end of its retention the retention service, and only it, erases the personal data
 	// (PIPA-21-1); the record of what was decided stays, and a retry changes nothing.
 	erase := &requestsv1.ErasePersonalDataRequest{Name: name, Reason: "보유기간 경과"}
-	_, err = cl.ErasePersonalData(s.as(auth.RoleCPO, libraryUnit), erase)
+	_, err = cl.ErasePersonalData(s.As(auth.RoleCPO, libraryUnit), erase)
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
-	service := s.as(auth.RoleService, auth.ScopeAll)
+	service := s.As(auth.RoleService, auth.ScopeAll)
 	erased, err := cl.ErasePersonalData(service, erase)
 	require.NoError(t, err)
 	require.NotNil(t, erased.GetEraseTime())
@@ -191,17 +164,13 @@ func TestRequestJourney(t *testing.T) {
 	require.Empty(t, g.GetRequester().GetName())
 }
 
-func visitGrant() *requestsv1.Grant {
-	return &requestsv1.Grant{AccessTime: timestamppb.New(time.Now().Add(48 * time.Hour)), AccessPlace: "정읍시립도서관 2층 민원실",
-		Form: requestsv1.AccessForm_ACCESS_FORM_VIEWING, Method: requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT}
-}
-
 // Intake refuses what the Act excludes, naming the field and the rule, and stores nothing.
 func TestRequestIntakeRules(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.requests()
-	staff := s.as(auth.RoleHandler, libraryUnit)
+	staff := s.As(auth.RoleHandler, libraryUnit)
 	footage := &requestsv1.Footage{Site: libraryUnit + "/sites/central", SiteLocation: "도서관 주차장", CameraLocation: "주차장 출입구",
 		StartTime: timestamppb.New(time.Now().Add(-26 * time.Hour)), EndTime: timestamppb.New(time.Now().Add(-25 * time.Hour)),
 		RequesterAppears: true}
@@ -212,45 +181,45 @@ func TestRequestIntakeRules(t *testing.T) {
 		field string
 		rule  string
 	}{
-		{"child under 14 through a proxy", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen(),
+		{"child under 14 through a proxy", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: requeststest.Citizen(),
 			Subject: child, SubjectUnder_14: true, AccessItems: []requestsv1.AccessItem{1},
 			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "이웃",
 				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.kind", "PIPA-38-2"},
-		{"child by birth date, flag unset", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen(),
+		{"child by birth date, flag unset", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: requeststest.Citizen(),
 			Subject: child, AccessItems: []requestsv1.AccessItem{1},
 			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "이웃",
 				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.kind", "PIPA-38-2"},
 		{"child filing alone", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS,
 			Requester:   &requestsv1.Person{Name: "김아동", BirthDate: "2016-03-01", Phone: "010-0000-0000"},
 			AccessItems: []requestsv1.AccessItem{1}}, "request.requester.birth_date", "PIPA-38-2"},
-		{"suspension naming footage without its site", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: citizen(),
+		{"suspension naming footage without its site", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: requeststest.Citizen(),
 			Details: "촬영 중지", Footage: &requestsv1.Footage{CameraLocation: "주차장", StartTime: footage.StartTime, EndTime: footage.EndTime}},
 			"request.footage.site", "STD-44-2"},
-		{"a file of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: citizen(),
+		{"a file of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: requeststest.Citizen(),
 			Details: "회원정보 삭제", File: "tenants/iksan/units/city/files/members"}, "request.file", "format"},
-		{"proxy without the scope", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: citizen(),
-			Subject: citizen(), Details: "회원정보 삭제",
+		{"proxy without the scope", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: requeststest.Citizen(),
+			Subject: requeststest.Citizen(), Details: "회원정보 삭제",
 			Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_PROXY, Relationship: "지인",
 				Scope: []requestsv1.RequestType{1}, GrantedDate: "2026-01-01"}}, "request.agency.scope", "DEC-45"},
-		{"access without items", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: citizen()},
+		{"access without items", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: requeststest.Citizen()},
 			"request.access_items", "DEC-41-1"},
-		{"footage of someone else", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
+		{"footage of someone else", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(),
 			Purpose: "분실물 확인", Footage: &requestsv1.Footage{Site: footage.Site, SiteLocation: "도서관 주차장", CameraLocation: "주차장",
 				StartTime: footage.StartTime, EndTime: footage.EndTime}}, "request.footage.requester_appears", "STD-44-1"},
-		{"suspension of public CCTV", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: citizen(),
+		{"suspension of public CCTV", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: requeststest.Citizen(),
 			Details: "촬영 중지", Footage: footage}, "request.type", "PIPA-58-2"},
-		{"a location the site does not publish", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
+		{"a location the site does not publish", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(),
 			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: footage.Site, SiteLocation: "시청 주차장", CameraLocation: "정문",
 				StartTime: footage.StartTime, EndTime: footage.EndTime, RequesterAppears: true}}, "request.footage.site_location", "STD-44-2"},
-		{"a site of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(),
+		{"a site of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(),
 			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: "tenants/iksan/units/city/sites/x", CameraLocation: "정문",
 				StartTime: footage.StartTime, EndTime: footage.EndTime, RequesterAppears: true}}, "request.footage.site", "STD-44-2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(c.req)})
+			_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(c.req)})
 			require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-			v := violation(t, err)
+			v := stacktest.Violation(t, err)
 			require.Equal(t, c.field, v.GetField(), v.GetDescription())
 			require.Equal(t, c.rule, v.GetReason(), v.GetDescription())
 		})
@@ -259,20 +228,15 @@ func TestRequestIntakeRules(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, list.GetRequests(), "nothing refused was stored")
 	_, err = cl.ListRequests(staff, &requestsv1.ListRequestsRequest{Parent: libraryUnit, State: 65537})
-	require.Equal(t, "state", violation(t, err).GetField(), "an unknown state is bad input, not a filter that wraps")
-	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest()),
+	require.Equal(t, "state", stacktest.Violation(t, err).GetField(), "an unknown state is bad input, not a filter that wraps")
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(requeststest.AccessRequest()),
 		RequestId: strings.Repeat("r", 129)})
-	require.Equal(t, "request_id", violation(t, err).GetField())
+	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField())
 
 	// The same CCTV request, with the requester in the footage, is accepted.
-	ok := &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: citizen(), Purpose: "주차 차량 파손 확인", Footage: footage}
-	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(ok)})
+	ok := &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(), Purpose: "주차 차량 파손 확인", Footage: footage}
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(ok)})
 	require.NoError(t, err)
-}
-
-func withChannel(r *requestsv1.Request) *requestsv1.Request {
-	r.Channel = requestsv1.Channel_CHANNEL_VISIT
-	return r
 }
 
 // Due dates follow the tenant's default counting (민법 157, 161): across 추석 and 한글날 2025,
@@ -281,18 +245,18 @@ func withChannel(r *requestsv1.Request) *requestsv1.Request {
 // days (STD-31-1).
 func TestRequestDueDates(t *testing.T) {
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.requests()
-	_, err := s.cl.UpdateTenant(s.admin(), &registryv1.UpdateTenantRequest{
+	_, err := s.Registry.UpdateTenant(s.Admin(), &registryv1.UpdateTenantRequest{
 		Tenant:     &registryv1.Tenant{Name: "tenants/jeongeup", Closures: []*registryv1.Closure{{Date: "2026-11-12", Name: "개청기념일"}}},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"closures"}}})
 	require.NoError(t, err)
-	staff := s.as(auth.RoleHandler, libraryUnit)
+	staff := s.As(auth.RoleHandler, libraryUnit)
 	create := func(received string) *requestsv1.Request {
-		at, err := time.ParseInLocation("2006-01-02 15:04", received, seoul(t))
+		at, err := time.ParseInLocation("2006-01-02 15:04", received, kst.Location)
 		require.NoError(t, err)
 		r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
-			Request: withChannel(accessRequest()), ReceiveTime: timestamppb.New(at)})
+			Request: requeststest.WithChannel(requeststest.AccessRequest()), ReceiveTime: timestamppb.New(at)})
 		require.NoError(t, err)
 		return r.GetRequest()
 	}
@@ -309,10 +273,10 @@ func TestRequestDueDates(t *testing.T) {
 		Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_ACCESS_ONGOING_AUDIT}, Text: "감사원 감사 진행 중"}})
 	require.NoError(t, err)
 	require.Empty(t, d.GetDueDate(), "a deferred request has no running clock")
-	today := time.Now().In(seoul(t)).Format(time.DateOnly)
-	yesterday := time.Now().In(seoul(t)).AddDate(0, 0, -1).Format(time.DateOnly)
+	today := time.Now().In(kst.Location).Format(time.DateOnly)
+	yesterday := time.Now().In(kst.Location).AddDate(0, 0, -1).Format(time.DateOnly)
 	_, err = cl.ResumeRequest(staff, &requestsv1.ResumeRequestRequest{Name: name, ReasonEndDate: yesterday})
-	require.Equal(t, "STD-31-1", violation(t, err).GetReason(), "the deferral's reason cannot end before the deferral")
+	require.Equal(t, "STD-31-1", stacktest.Violation(t, err).GetReason(), "the deferral's reason cannot end before the deferral")
 	res, err := cl.ResumeRequest(staff, &requestsv1.ResumeRequestRequest{Name: name, ReasonEndDate: today})
 	require.NoError(t, err)
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_VERIFIED, res.GetState())
@@ -325,27 +289,22 @@ func TestRequestDueDates(t *testing.T) {
 	for _, r := range list.GetRequests() {
 		require.True(t, r.GetOverdue())
 	}
-	metrics := body(t, s.get("/metrics"))
+	metrics := stacktest.Body(t, s.Get("/metrics"))
 	require.Regexp(t, `pipa_ledger_appends_total(\{[^}]*\})? [1-9]`, metrics, "the ledger's appends (the verification and deferral entries)")
 	require.Regexp(t, `pipa_requests_open\{clock="overdue",[^}]*tenant="jeongeup",unit="library"\} 2\n`, metrics)
 	require.Regexp(t, `pipa_requests_ledger_pending(_ratio)?\{[^}]*\} 0\n`, metrics)
-}
-
-func seoul(t testing.TB) *time.Location {
-	loc, err := time.LoadLocation("Asia/Seoul")
-	require.NoError(t, err)
-	return loc
 }
 
 // A ledger outage during an approval delays the entry but loses neither it nor the request: the
 // approval commits with its outbox row, answers with the entry pending, and the outbox job
 // appends it once the ledger is back.
 func TestRequestLedgerOutage(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.requests()
-	staff := s.as(auth.RoleHandler, libraryUnit)
-	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest())})
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(requeststest.AccessRequest())})
 	require.NoError(t, err)
 	name := r.GetRequest().GetName()
 	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
@@ -354,7 +313,7 @@ func TestRequestLedgerOutage(t *testing.T) {
 
 	// The outage: the ledger's tables are locked, so appends cannot commit.
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, s.dbURL)
+	conn, err := pgx.Connect(ctx, s.DatabaseURL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	tx, err := conn.Begin(ctx)
@@ -362,7 +321,7 @@ func TestRequestLedgerOutage(t *testing.T) {
 	_, err = tx.Exec(ctx, "LOCK TABLE ledger.entries IN ACCESS EXCLUSIVE MODE")
 	require.NoError(t, err)
 
-	got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: visitGrant()})
+	got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
 	require.NoError(t, err, "the approval does not wait for the ledger")
 	require.Equal(t, requestsv1.RequestState_REQUEST_STATE_APPROVED, got.GetState())
 	require.Len(t, got.GetLedger(), 2)
@@ -388,14 +347,15 @@ func TestRequestLedgerOutage(t *testing.T) {
 // One tenant's staff can neither read nor act on another tenant's requests, nor learn whether
 // a receipt exists there.
 func TestRequestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
-	s.load("iksan.yaml")
+	s.Load("jeongeup-library.yaml")
+	s.Load("iksan.yaml")
 	cl := s.requests()
-	r, err := cl.CreateRequest(s.as(auth.RoleHandler, libraryUnit), &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(accessRequest())})
+	r, err := cl.CreateRequest(s.As(auth.RoleHandler, libraryUnit), &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(requeststest.AccessRequest())})
 	require.NoError(t, err)
 	name := r.GetRequest().GetName()
-	other := s.as(auth.RoleCPO, "tenants/iksan")
+	other := s.As(auth.RoleCPO, "tenants/iksan")
 	_, err = cl.GetRequest(other, &requestsv1.GetRequestRequest{Name: name})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 	_, err = cl.GetRequest(other, &requestsv1.GetRequestRequest{Name: libraryUnit + "/requests/R-2026-999999"})
@@ -415,30 +375,24 @@ func TestRequestTenantIsolation(t *testing.T) {
 // and recorded as a PROVISION entry with every DEC-15 field. Ground 7 (investigation) carries no
 // publication duty; ground 2 (another law) must be published within 30 days (PIPA-18-4).
 func TestProvisionToPolice(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.requests()
-	staff := s.as(auth.RoleManager, libraryUnit)
-	today := time.Now().In(seoul(t))
+	staff := s.As(auth.RoleManager, libraryUnit)
+	today := time.Now().In(kst.Location)
 	police := func(ground requestsv1.ProvisionGround) *requestsv1.Request {
-		return &requestsv1.Request{Channel: requestsv1.Channel_CHANNEL_VISIT,
-			Requester: &requestsv1.Person{Name: "홍길동", Phone: "063-570-0000"}, Purpose: "차량 파손 사건 수사",
-			Provision: &requestsv1.Provision{RequestingBody: "정읍경찰서", OfficerTitle: "경위", Ground: ground,
-				LegalBasis: "형사소송법 제199조제2항, 수사협조의뢰(형사과-1234)", Items: []string{"영상(얼굴, 차량번호)"},
-				Footage: &requestsv1.Footage{Site: libraryUnit + "/sites/central", SiteLocation: "도서관 주차장", CameraLocation: "주차장 CH03",
-					StartTime: timestamppb.New(today.Add(-50 * time.Hour)), EndTime: timestamppb.New(today.Add(-49 * time.Hour))},
-				Form: requestsv1.ProvisionForm_PROVISION_FORM_USB_COPY, PeriodStartDate: today.Format(time.DateOnly),
-				PeriodEndDate: today.AddDate(0, 1, 0).Format(time.DateOnly), DestructionDueDate: today.AddDate(0, 1, 0).Format(time.DateOnly)}}
+		return requeststest.PoliceProvision(libraryUnit+"/sites/central", ground)
 	}
 	// A data subject's intake does not take a provision.
 	_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
-		Request: &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION, Requester: citizen(), Channel: requestsv1.Channel_CHANNEL_VISIT}})
-	require.Equal(t, "PIPA-18-2", violation(t, err).GetReason())
+		Request: &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION, Requester: requeststest.Citizen(), Channel: requestsv1.Channel_CHANNEL_VISIT}})
+	require.Equal(t, "PIPA-18-2", stacktest.Violation(t, err).GetReason())
 	// A copy needs its destruction due date (C-9).
 	bad := police(requestsv1.ProvisionGround_PROVISION_GROUND_CRIMINAL_INVESTIGATION)
 	bad.Provision.DestructionDueDate = ""
 	_, err = cl.CreateProvision(staff, &requestsv1.CreateProvisionRequest{Parent: libraryUnit, Request: bad})
-	require.Equal(t, "request.provision.destruction_due_date", violation(t, err).GetField())
+	require.Equal(t, "request.provision.destruction_due_date", stacktest.Violation(t, err).GetField())
 
 	approve := func(ground requestsv1.ProvisionGround) *requestsv1.Request {
 		created, err := cl.CreateProvision(staff, &requestsv1.CreateProvisionRequest{Parent: libraryUnit, Request: police(ground)})
@@ -450,10 +404,10 @@ func TestProvisionToPolice(t *testing.T) {
 			Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_OFFICIAL_DOCUMENT}})
 		require.NoError(t, err)
 		_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(), Grant: &requestsv1.Grant{}})
-		require.Equal(t, "grant.safety_requests", violation(t, err).GetField(), "PIPA 18(5): the recipient is told its limits")
+		require.Equal(t, "grant.safety_requests", stacktest.Violation(t, err).GetField(), "PIPA 18(5): the recipient is told its limits")
 		_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(),
 			Grant: &requestsv1.Grant{SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신"}})
-		require.Equal(t, "grant.masking", violation(t, err).GetField(), "STD-46: footage leaves masked or with a reason")
+		require.Equal(t, "grant.masking", stacktest.Violation(t, err).GetField(), "STD-46: footage leaves masked or with a reason")
 		got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: r.GetName(),
 			Grant: &requestsv1.Grant{SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신",
 				Masking: &requestsv1.Masking{NotNeededReason: "피의 차량 외 촬영된 사람 없음"}}})
@@ -473,15 +427,9 @@ func TestProvisionToPolice(t *testing.T) {
 	require.Contains(t, e.GetLegalBasis(), "제18조제2항제7호")
 	require.Equal(t, got.GetProvision().GetDestructionDueDate(), e.GetDestructionDueDate())
 
-	// The copy that left is tracked by the retention service until destroyed or returned (C-9),
-	// amending this PROVISION entry.
-	require.NotEmpty(t, got.GetCopy(), "the approval handed the copy to the retention service")
-	c, err := s.retention().GetCopy(staff, &retentionv1.GetCopyRequest{Name: got.GetCopy()})
-	require.NoError(t, err)
-	require.Equal(t, "정읍경찰서", c.GetRecipient())
-	require.Equal(t, got.GetLedger()[0].GetIndex(), c.GetProvisionIndex())
-	require.Equal(t, got.GetProvision().GetDestructionDueDate(), c.GetDestructionDueDate())
-	require.Equal(t, got.GetName(), c.GetRequest())
+	// Without a retention service the copy waits in the outbox (services/retention's
+	// TestProvidedCopiesAreTracked follows it there); the approval does not wait for it.
+	require.Empty(t, got.GetCopy())
 
 	got = approve(requestsv1.ProvisionGround_PROVISION_GROUND_OTHER_LAW)
 	require.NotEmpty(t, got.GetPublicationDueDate(), "PIPA-18-4: ground 2 is published within 30 days")
@@ -491,12 +439,13 @@ func TestProvisionToPolice(t *testing.T) {
 // An automated decision's period is extended twice at most, each time within the period and
 // naming the request's etag, so that a retried call cannot extend it twice (DEC-44-3-5).
 func TestAutomatedDecisionExtensions(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
-	s.load("jeongeup-library.yaml")
+	s.Load("jeongeup-library.yaml")
 	cl := s.requests()
-	staff := s.as(auth.RoleHandler, libraryUnit)
-	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: withChannel(&requestsv1.Request{
-		Type: requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION, Requester: citizen(), Details: "감면 대상 자동 판정의 설명 요구"})})
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	r, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(&requestsv1.Request{
+		Type: requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION, Requester: requeststest.Citizen(), Details: "감면 대상 자동 판정의 설명 요구"})})
 	require.NoError(t, err)
 	name, due := r.GetRequest().GetName(), r.GetRequest().GetDueDate()
 	v, err := cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
@@ -507,7 +456,7 @@ func TestAutomatedDecisionExtensions(t *testing.T) {
 			Reason: &requestsv1.Reason{Text: "외부 시스템 운영기관 회신 대기"}})
 	}
 	_, err = extend("")
-	require.Equal(t, "etag", violation(t, err).GetField())
+	require.Equal(t, "etag", stacktest.Violation(t, err).GetField())
 	once, err := extend(v.GetEtag())
 	require.NoError(t, err)
 	require.EqualValues(t, 1, once.GetExtensions())
@@ -519,7 +468,7 @@ func TestAutomatedDecisionExtensions(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, twice.GetExtensions())
 	_, err = extend(twice.GetEtag())
-	_, reason, _ := reasonOf(t, err)
+	_, reason := stacktest.Reason(err)
 	require.Equal(t, "EXTENSION_LIMIT", reason)
 	require.Len(t, twice.GetNotices(), 2, "each extension is notified")
 }

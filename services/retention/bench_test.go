@@ -1,4 +1,4 @@
-package main
+package retention_test
 
 import (
 	"context"
@@ -16,7 +16,9 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/registry/tenantfile"
+	"github.com/pipa-kr/pipa/services/retention/retentiontest"
 )
 
 // BenchmarkSweep1M is the retention sweep over 1,000,000 recording days of 100 units' sites
@@ -27,7 +29,7 @@ import (
 // the whole process's (every service runs in it): bytes allocated during the sweep and the peak
 // of the heap in use, sampled every 10 ms. Not part of `make test`:
 //
-//	cd services/pipa && go test -run '^$' -bench BenchmarkSweep1M -benchtime 1x -timeout 30m .
+//	cd services/retention && go test -run '^$' -bench BenchmarkSweep1M -benchtime 1x -timeout 30m .
 //
 // Figures: services/retention/BENCHMARKS.md.
 func BenchmarkSweep1M(b *testing.B) {
@@ -37,17 +39,17 @@ func BenchmarkSweep1M(b *testing.B) {
 		heldPer = perUnit / 100
 		workers = 4
 	)
-	clock := &testClock{}
-	s := startStack(b, withRetentionClock(clock))
+	clock := &retentiontest.Clock{}
+	s := startStack(b, stacktest.WithClock(clock.Now))
 	f, err := tenantfile.Parse([]byte(benchTenant(units)), "bench.yaml")
 	require.NoError(b, err)
-	require.NoError(b, importFile(s.admin(), s.cl, f, time.Now()))
+	require.NoError(b, tenantfile.Import(s.Admin(), s.Registry, f, time.Now()))
 	retentionStarted(b, s)
 	cl := s.retention()
-	today := retentionToday(b)
+	today := retentiontest.Today()
 	first := today.AddDate(0, 0, -perUnit-31) // the oldest recording day; the newest is 31 days old
-	clock.set(first.Add(time.Hour))
-	manager := s.as(auth.RoleManager, "tenants/bench")
+	clock.Set(first.Add(time.Hour))
+	manager := s.As(auth.RoleManager, "tenants/bench")
 	for u := range units {
 		unit := benchUnit(u)
 		r := cctvRule()
@@ -60,7 +62,7 @@ func BenchmarkSweep1M(b *testing.B) {
 			Reason: "수사 협조 요청에 따른 보존", Custodian: "관리책임자", ReviewDate: today.AddDate(1, 0, 0).Format(time.DateOnly)}})
 		require.NoError(b, err)
 	}
-	db := s.db()
+	db := s.DB()
 	ctx := context.Background()
 	load := func() {
 		_, err := db.Exec(ctx, `TRUNCATE retention.items`)
@@ -85,7 +87,7 @@ func BenchmarkSweep1M(b *testing.B) {
 		_, err = db.Exec(ctx, `VACUUM ANALYZE retention.items`)
 		require.NoError(b, err)
 	}
-	clock.set(today.Add(time.Hour))
+	clock.Set(today.Add(time.Hour))
 
 	var totalAlloc, peak uint64
 	var elapsed time.Duration

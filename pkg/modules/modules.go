@@ -1,0 +1,176 @@
+// Package modules declares the parts of pipa that one process can run and runs the chosen ones:
+// each service says what it serves (its gRPC service, REST mapping, pages, schema) and which other
+// services it calls, as Grafana Mimir's pkg/mimir/modules.go does for its components. "Module" is
+// meant in Mimir's sense, a part of the binary, not a Go module.
+//
+// The services call each other over gRPC in every mode, so a dependency is not an in-process
+// object: it is an address, this process's own when the service runs here, else the one its
+// PIPA_{NAME}_ADDR setting gives. dskit's module manager (what Mimir uses) starts in-process
+// services in dependency order; it was not taken because pipa has no in-process services to
+// order and dskit's module pulls in a large dependency graph for some 300 lines.
+package modules
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+
+	"github.com/pipa-kr/pipa/pkg/accesslog"
+	"github.com/pipa-kr/pipa/pkg/seal"
+)
+
+// Module is one service as a pipa process runs it.
+type Module struct {
+	// Name is the service's -target value; its address setting is PIPA_{NAME}_ADDR.
+	Name string
+	// Service is the full gRPC service name, under which health (grpc.health.v1) reports it.
+	Service string
+	// Schema and Migrations are its PostgreSQL schema and the migrations that build it.
+	Schema     string
+	Migrations fs.FS
+	// Jobs: the service keeps a job queue in its schema (pkg/jobs).
+	Jobs bool
+	// Outbox: the service keeps a ledger outbox in its schema (pkg/ledgerout).
+	Outbox bool
+	// Idempotency: the service keeps request_ids in its schema's idempotency table.
+	Idempotency bool
+	// Needs are the services it calls and cannot start without.
+	Needs []string
+	// Wants are services it calls when they are configured, each with what waits while it is
+	// not (logged at start-up).
+	Wants map[string]string
+	// Public are its full method names callable without a token.
+	Public map[string]bool
+	// Access are its reads of personal data, recorded in the access log (pkg/accesslog).
+	Access accesslog.Rules
+	// Register adds the service to the gRPC server.
+	Register func(g *grpc.Server, d Deps) error
+	// Gateway mounts its REST mapping over a client connection to the service, wherever it runs.
+	Gateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+	// Pages are its hand-written HTTP handlers by pattern, over the same connection; nil for none.
+	Pages func(conn *grpc.ClientConn, d Deps) map[string]http.Handler
+}
+
+// Deps is what a module gets from its process.
+type Deps struct {
+	// Pool is the process's database; nil on a lone gateway.
+	Pool *pgxpool.Pool
+	// Box is the key that encrypts personal data at rest.
+	Box func() (*seal.Box, error)
+	// Conn is a client connection to a service, here or where its address setting says.
+	Conn func(service string) (*grpc.ClientConn, error)
+	// Token is the service credential (role service on "*"); nil when there is none.
+	Token func() (string, error)
+	// Run starts background work that lives until the process stops, and stops it then.
+	Run func(start func(ctx context.Context) error, stop func(ctx context.Context) error) error
+	Settings
+}
+
+// Settings are what particular services are configured with.
+type Settings struct {
+	// LedgerOrigin is the host of the ledgers' origin lines (PIPA_LEDGER_ORIGIN).
+	LedgerOrigin string
+	// Now is the retention service's clock; nil is time.Now (tests move it).
+	Now func() time.Time
+}
+
+// AddrSetting is the environment variable that gives a service's address.
+func AddrSetting(name string) string { return "PIPA_" + strings.ToUpper(name) + "_ADDR" }
+
+// Targets resolves -target against the modules built into the binary: the modules to run here,
+// in dependency order, and whether to serve the REST edge. "all" is every module and the edge,
+// "gateway" the edge alone.
+func Targets(built []Module, target string) (run []Module, gateway bool, err error) {
+	switch target {
+	case "all":
+		run, err = Ordered(built)
+		return run, true, err
+	case "gateway":
+		return nil, true, nil
+	}
+	var names []string
+	for _, m := range built {
+		if m.Name == target {
+			return []Module{m}, false, nil
+		}
+		names = append(names, m.Name)
+	}
+	return nil, false, fmt.Errorf("unknown target %q: want all, %s or gateway", target, strings.Join(names, ", "))
+}
+
+// Ordered returns ms with every module after the modules it needs that are among them; a cycle of
+// needs is an error. Wants do not order: a service that wants another is started without it.
+func Ordered(ms []Module) ([]Module, error) {
+	byName := map[string]Module{}
+	for _, m := range ms {
+		byName[m.Name] = m
+	}
+	var out []Module
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(m Module, path []string) error
+	visit = func(m Module, path []string) error {
+		switch state[m.Name] {
+		case 1:
+			return fmt.Errorf("modules: a cycle of needs: %s", strings.Join(append(path, m.Name), " → "))
+		case 2:
+			return nil
+		}
+		state[m.Name] = 1
+		for _, n := range m.Needs {
+			if dep, ok := byName[n]; ok {
+				if err := visit(dep, append(path, m.Name)); err != nil {
+					return err
+				}
+			}
+		}
+		state[m.Name] = 2
+		out = append(out, m)
+		return nil
+	}
+	for _, m := range ms {
+		if err := visit(m, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Check reports the first need of run that is neither run here nor has an address, naming the
+// setting that is missing.
+func Check(run []Module, addrs map[string]string) error {
+	here := map[string]bool{}
+	for _, m := range run {
+		here[m.Name] = true
+	}
+	for _, m := range run {
+		for _, n := range slices.Sorted(slices.Values(m.Needs)) {
+			if !here[n] && addrs[n] == "" {
+				return fmt.Errorf("%s needs the %s service: set %s (or run both here: -target=all)", m.Name, n, AddrSetting(n))
+			}
+		}
+	}
+	return nil
+}
+
+// Graph describes who needs and wants whom, one module a line, for documentation and start-up logs.
+func Graph(ms []Module) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%s (%s): needs %s", m.Name, m.Service, cmp.Or(strings.Join(m.Needs, ", "), "nothing"))
+		if len(m.Wants) > 0 {
+			fmt.Fprintf(&b, "; wants %s", strings.Join(slices.Sorted(maps.Keys(m.Wants)), ", "))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

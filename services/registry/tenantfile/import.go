@@ -1,0 +1,176 @@
+package tenantfile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/policy"
+)
+
+// ensure creates a resource unless it already exists.
+func ensure(ctx context.Context, name string, get func() error, create func(requestID string) error) error {
+	err := get()
+	if status.Code(err) != codes.NotFound {
+		return err
+	}
+	err = create("import:" + name)
+	if status.Code(err) == codes.AlreadyExists {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Import loads f through the registry's gRPC API, as any client would: the same validation
+// applies, and a re-run skips what already exists. Versions whose effective date is after now's
+// day are drafted and announced; the others are imported with their dates.
+func Import(ctx context.Context, cl registryv1.RegistryServiceClient, f *File, now time.Time) error {
+	t := f.Tenant
+	if err := ensure(ctx, t.Tenant.GetName(),
+		func() error {
+			_, err := cl.GetTenant(ctx, &registryv1.GetTenantRequest{Name: t.Tenant.GetName()})
+			return err
+		},
+		func(rid string) error {
+			_, err := cl.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: t.ID, Tenant: t.Tenant, RequestId: rid})
+			return err
+		}); err != nil {
+		return err
+	}
+	for _, u := range f.Units {
+		parent := "tenants/" + t.ID
+		if err := ensure(ctx, u.Unit.GetName(),
+			func() error {
+				_, err := cl.GetUnit(ctx, &registryv1.GetUnitRequest{Name: u.Unit.GetName()})
+				return err
+			},
+			func(rid string) error {
+				_, err := cl.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: parent, UnitId: u.ID, Unit: u.Unit, RequestId: rid})
+				return err
+			}); err != nil {
+			return err
+		}
+		un := u.Unit.GetName()
+		for _, o := range u.Officers {
+			if err := ensure(ctx, o.Officer.GetName(),
+				func() error {
+					_, err := cl.GetOfficer(ctx, &registryv1.GetOfficerRequest{Name: o.Officer.GetName()})
+					return err
+				},
+				func(rid string) error {
+					_, err := cl.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: un, OfficerId: o.ID, Officer: o.Officer, RequestId: rid})
+					return err
+				}); err != nil {
+				return err
+			}
+		}
+		for _, p := range u.Processors {
+			if err := ensure(ctx, p.Processor.GetName(),
+				func() error {
+					_, err := cl.GetProcessor(ctx, &registryv1.GetProcessorRequest{Name: p.Processor.GetName()})
+					return err
+				},
+				func(rid string) error {
+					_, err := cl.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: un, ProcessorId: p.ID, Processor: p.Processor, RequestId: rid})
+					return err
+				}); err != nil {
+				return err
+			}
+		}
+	}
+	// Sites and files may reference officers and processors of any unit: create them second.
+	for _, u := range f.Units {
+		un := u.Unit.GetName()
+		for _, s := range u.Sites {
+			if err := ensure(ctx, s.Site.GetName(),
+				func() error {
+					_, err := cl.GetSite(ctx, &registryv1.GetSiteRequest{Name: s.Site.GetName()})
+					return err
+				},
+				func(rid string) error {
+					_, err := cl.CreateSite(ctx, &registryv1.CreateSiteRequest{Parent: un, SiteId: s.ID, Site: s.Site, RequestId: rid})
+					return err
+				}); err != nil {
+				return err
+			}
+		}
+		for _, fl := range u.Files {
+			if err := ensure(ctx, fl.File.GetName(),
+				func() error {
+					_, err := cl.GetFile(ctx, &registryv1.GetFileRequest{Name: fl.File.GetName()})
+					return err
+				},
+				func(rid string) error {
+					_, err := cl.CreateFile(ctx, &registryv1.CreateFileRequest{Parent: un, FileId: fl.ID, File: fl.File, RequestId: rid})
+					return err
+				}); err != nil {
+				return err
+			}
+		}
+	}
+	// Policies last: a version freezes the data of its unit and every sub-unit.
+	today := policy.Today(now).String()
+	for _, u := range f.Units {
+		for _, p := range u.Policies {
+			parent := u.Unit.GetName() + "/policies/" + policy.Segment(p.Kind)
+			have, err := cl.ListPolicyVersions(ctx, &registryv1.ListPolicyVersionsRequest{Parent: parent})
+			if err != nil {
+				return err
+			}
+			for i, v := range p.Versions {
+				if present(have.GetPolicyVersions(), v.Version) {
+					continue // imported by an earlier run
+				}
+				if err := importVersion(ctx, cl, parent, v, today); err != nil {
+					return fmt.Errorf("%s version %d: %w", parent, i+1, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// present reports whether a version with e's period is already announced or archived. A draft
+// left by an interrupted run is not: importing again replays its create (same request_id) and
+// announces it.
+func present(have []*registryv1.PolicyVersion, e *registryv1.PolicyVersion) bool {
+	for _, v := range have {
+		if v.GetState() != registryv1.PolicyState_POLICY_STATE_DRAFT &&
+			v.GetEffectiveDate() == e.GetEffectiveDate() && (e.GetEffectiveDate() != "" || v.GetEndDate() == e.GetEndDate()) {
+			return true
+		}
+	}
+	return false
+}
+
+// importVersion loads one version: archived and historic ones (already in force before pipa) are
+// imported with their dates; a version still to take effect is drafted and announced.
+func importVersion(ctx context.Context, cl registryv1.RegistryServiceClient, parent string, e VersionEntry, today string) error {
+	v := proto.Clone(e.Version).(*registryv1.PolicyVersion)
+	v.Name = ""
+	rid := "import:" + parent + ":" + v.GetEffectiveDate()
+	if e.Archived || v.GetEffectiveDate() <= today {
+		_, err := cl.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: parent, PolicyVersion: v, RequestId: rid})
+		return err
+	}
+	d, err := cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, PolicyVersion: v, RequestId: rid})
+	if err != nil {
+		return err
+	}
+	ann := v.GetAnnounceDate()
+	if ann < today {
+		ann = today
+	}
+	_, err = cl.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{
+		Name: d.GetName(), AnnounceDate: ann, EffectiveDate: v.GetEffectiveDate(),
+		ChangeSummary: v.GetChangeSummary(), MajorChange: v.GetMajorChange(), Etag: d.GetEtag()})
+	return err
+}

@@ -1,0 +1,37 @@
+package requests_test
+
+import (
+	"testing"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/services/registry"
+	"github.com/pipa-kr/pipa/services/registry/registrytest"
+	"github.com/pipa-kr/pipa/services/requests"
+)
+
+// These tests need PostgreSQL (DATABASE_URL): each runs the request service and the services it
+// needs (the registry and the ledger), over gRPC and the REST gateway, on a database of its own.
+// The retention service is not run: what the request service hands it waits in the outbox, and
+// the retention service's tests follow it there.
+
+type stack struct{ *registrytest.Stack }
+
+func startStack(t testing.TB, opts ...stacktest.Option) *stack {
+	return &stack{registrytest.Start(t, []modules.Module{registry.Module, ledger.Module, requests.Module}, opts...)}
+}
+
+func (s *stack) requests() requestsv1.RequestServiceClient {
+	return requestsv1.NewRequestServiceClient(s.Conn)
+}
+
+func (s *stack) ledger() ledgerv1.LedgerServiceClient { return ledgerv1.NewLedgerServiceClient(s.Conn) }
+
+// The Jeongeup city library (deploy/examples/jeongeup-library.yaml, seed 000) and its ledger.
+const (
+	libraryUnit = "tenants/jeongeup/units/library"
+	libraryLog  = libraryUnit
+)

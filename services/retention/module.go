@@ -1,0 +1,47 @@
+package retention
+
+import (
+	"google.golang.org/grpc"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
+)
+
+// Module is the retention service as a pipa process runs it. It follows the registry's sites and
+// files, records destructions in the ledger, and has the request service erase closed requests'
+// personal data.
+var Module = modules.Module{
+	Name:        "retention",
+	Service:     retentionv1.RetentionService_ServiceDesc.ServiceName,
+	Schema:      pg.Schema,
+	Migrations:  pg.Migrations,
+	Jobs:        true,
+	Idempotency: true,
+	Needs:       []string{"registry", "ledger", "requests"},
+	Public:      PublicMethods,
+	Register: func(g *grpc.Server, d modules.Deps) error {
+		box, err := d.Box()
+		if err != nil {
+			return err
+		}
+		conns := map[string]*grpc.ClientConn{}
+		for _, name := range []string{"registry", "ledger", "requests"} {
+			if conns[name], err = d.Conn(name); err != nil {
+				return err
+			}
+		}
+		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(conns["registry"]),
+			ledgerv1.NewLedgerServiceClient(conns["ledger"]), requestsv1.NewRequestServiceClient(conns["requests"]),
+			d.Token, WithClock(d.Now), WithOriginHost(d.LedgerOrigin))
+		if err != nil {
+			return err
+		}
+		retentionv1.RegisterRetentionServiceServer(g, srv)
+		return d.Run(jobs.Start, jobs.Stop)
+	},
+	Gateway: retentionv1.RegisterRetentionServiceHandler,
+}
