@@ -2,9 +2,7 @@ package ledger_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,18 +14,15 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
-	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
-	"github.com/pipa-kr/pipa/pkg/server"
-	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
@@ -64,7 +59,7 @@ type outboxStack struct {
 	box    *ledgerout.Outbox
 	jobs   *river.Client[pgx.Tx]
 	client ledgerv1.LedgerServiceClient
-	key    ed25519.PrivateKey
+	token  func() (string, error)
 }
 
 func newOutboxStack(t *testing.T, timeout time.Duration) *outboxStack {
@@ -75,18 +70,8 @@ func newOutboxStack(t *testing.T, timeout time.Duration) *outboxStack {
 	require.NoError(t, err)
 	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: pg.Schema, FS: pg.Migrations},
 		{Schema: "svc", FS: svcMigrations, Jobs: true, Outbox: true}})
-	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
-	require.NoError(t, err)
-	reg := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(reg, flatRegistry{})
-	g := server.NewGRPC(server.GRPCOptions{Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey))})
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(pg.New(pool, sealBox), sealBox, registryv1.NewRegistryServiceClient(serveGRPC(t, reg))))
-	client := ledgerv1.NewLedgerServiceClient(serveGRPC(t, g))
-	service := func() (string, error) {
-		return auth.Mint(key, auth.Principal{Subject: "svc", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}, time.Hour)
-	}
-	o, err := ledgerout.New(ledgerout.Config{Schema: "svc", Pool: pool, Box: sealBox, Ledger: client, Token: service,
-		Timeout: timeout})
+	client, token := ledgertest.Serve(t, pool, sealBox)
+	o, err := ledgerout.New(ledgerout.Config{Schema: "svc", Pool: pool, Box: sealBox, Ledger: client, Token: token, Timeout: timeout})
 	require.NoError(t, err)
 	workers := river.NewWorkers()
 	o.AddWorkers(workers)
@@ -95,7 +80,7 @@ func newOutboxStack(t *testing.T, timeout time.Duration) *outboxStack {
 		PeriodicJobs: o.PeriodicJobs(), FetchPollInterval: 200 * time.Millisecond})
 	require.NoError(t, err)
 	o.Use(jobsClient, hooks{})
-	return &outboxStack{pool: pool, box: o, jobs: jobsClient, client: client, key: key}
+	return &outboxStack{pool: pool, box: o, jobs: jobsClient, client: client, token: token}
 }
 
 // start works the queue until the test ends.
@@ -123,7 +108,9 @@ func (s *outboxStack) enqueue(t *testing.T, e ledgerout.Entry) int64 {
 }
 
 func (s *outboxStack) auditor(t *testing.T) context.Context {
-	return as(t, &tilesStack{key: s.key}, "auditor", auth.RoleAuditor, iksanLog)
+	tok, err := s.token()
+	require.NoError(t, err)
+	return unitauth.WithToken(t.Context(), tok)
 }
 
 func (s *outboxStack) size(t *testing.T) int64 {

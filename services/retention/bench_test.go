@@ -157,7 +157,7 @@ func BenchmarkSweep1M(b *testing.B) {
 		require.EqualValues(b, units*heldPer, held.Load())
 	}
 	var entries int
-	require.NoError(b, db.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&entries))
+	require.NoError(b, db.QueryRow(ctx, `SELECT count(*) FROM retention.ledger_outbox`).Scan(&entries))
 	items := float64(units * perUnit * b.N)
 	b.ReportMetric(elapsed.Seconds()/float64(b.N), "s/sweep")
 	b.ReportMetric(items/elapsed.Seconds(), "items/s")

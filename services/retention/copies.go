@@ -199,7 +199,7 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 	// the outbox jobs deliver them later and the copy stays as it was, outcome_pending, until then.
 	// An entry the ledger refuses for good is undone (the copy stays as it was) and reported.
 	for _, e := range outbox {
-		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, e); isRefused(err) {
+		if err := s.deliver(unitauth.ForwardToken(ctx), tenant, e); isRefused(err) {
 			return nil, err
 		} else if err != nil {
 			s.log.Warn("ledger entry left to the outbox", "copy", c.Doc.GetName(), "err", err)
@@ -269,7 +269,7 @@ func (w *CheckCopiesWorker) Work(ctx context.Context, _ *river.Job[CheckCopiesAr
 		return err
 	}
 	for _, e := range queued {
-		if _, err := w.S.deliver(sctx, e.Tenant, e.ID); err != nil {
+		if err := w.S.deliver(sctx, e.Tenant, e.ID); err != nil {
 			w.S.log.Warn("ledger entry left to the outbox", "tenant", e.Tenant, "outbox", e.ID, "err", err)
 		}
 	}

@@ -185,7 +185,7 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 		return nil, err
 	}
 	for _, id := range outbox {
-		if _, err := s.deliver(fwd, tenant, id); err != nil {
+		if err := s.deliver(fwd, tenant, id); err != nil {
 			return nil, err
 		}
 	}

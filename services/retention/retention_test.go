@@ -497,7 +497,7 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	entries := destructions(t, s)
 	require.Len(t, entries, int(batches), "one entry per batch, none twice")
 	var outbox int64
-	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NOT NULL`).Scan(&outbox))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM retention.ledger_outbox WHERE ledger_index IS NOT NULL`).Scan(&outbox))
 	require.Equal(t, batches, outbox)
 	// Each entry names the days its batch destroyed (STD-42-2 1): their first and last day and how
 	// many there are. Sweepers claiming at once (SKIP LOCKED) can leave a batch with gaps, which

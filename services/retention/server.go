@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -23,6 +21,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
@@ -55,6 +54,7 @@ const defaultBatch = 1000
 type Server struct {
 	retentionv1.UnimplementedRetentionServiceServer
 	store    *pg.Store
+	outbox   *ledgerout.Outbox
 	units    *unitauth.Units
 	registry registryv1.RegistryServiceClient
 	ledger   ledgerv1.LedgerServiceClient
@@ -64,15 +64,14 @@ type Server struct {
 	now   func() time.Time
 	batch int
 	log   *slog.Logger
-	// refusals counts the entries the ledger refused for good (pipa.retention.ledger_refused).
-	refusals metric.Int64Counter
 }
 
-// New returns the service over store; token is the service credential, now its clock.
-func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
+// New returns the service over store and its ledger outbox; token is the service credential, now
+// its clock.
+func New(store *pg.Store, outbox *ledgerout.Outbox, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
 	requests requestsv1.RequestServiceClient, token func() (string, error), now func() time.Time) *Server {
-	return &Server{store: store, units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
-		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default(), refusals: noop.Int64Counter{}}
+	return &Server{store: store, outbox: outbox, units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
+		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default()}
 }
 
 // asService returns ctx carrying the service credential on outgoing calls.
@@ -805,7 +804,7 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 		return nil, err
 	}
 	if outbox != 0 {
-		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); isRefused(err) {
+		if err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); isRefused(err) {
 			return nil, err
 		} else if err != nil {
 			s.log.Warn("ledger entry left to the outbox", "item", req.GetName(), "err", err)

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,7 +17,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
-	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
@@ -124,11 +121,10 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 			if n == 0 {
 				break
 			}
-			destroyed, err := s.deliver(sctx, tenant, outbox)
-			if err != nil {
+			if err := s.deliver(sctx, tenant, outbox); err != nil {
 				return nil, fmt.Errorf("retention: sweep of %s: %w", names.Unit(tenant, unit), err)
 			}
-			res.Destroyed += destroyed
+			res.Destroyed += int64(n)
 		}
 	}
 	if planning {
@@ -246,40 +242,18 @@ func batchName(name string, items []pg.Claimed) string {
 	return fmt.Sprintf("%s 녹화분 %s 중 %d일", name, days, len(items))
 }
 
-// deliver appends outbox entry id to the ledger with the credential in ctx and records its
-// index and leaf hash; it returns how many items that destroyed. An entry waiting for the one it
-// follows is left for later (pg.ErrWaiting). One the ledger refuses as invalid can never be
-// appended: what it was to record is undone (pg.Store.Refused), the refusal is counted
-// (pipa.retention.ledger_refused) and logged, and the error is LEDGER_REFUSED.
-func (s *Server) deliver(ctx context.Context, tenant string, id int64) (int64, error) {
-	req, delivered, err := s.store.Outbox(ctx, tenant, id)
-	if errors.Is(err, pg.ErrRefused) {
-		return 0, ledgerRefused(id, "refused before")
+// deliver appends outbox entry id to the ledger with the credential in ctx (pkg/ledgerout), which
+// records it and what it records (pg.Store.Delivered). An entry waiting for the one it follows is
+// left for later (ledgerout.ErrWaiting). One the ledger refuses can never be appended: the outbox
+// undoes what it was to record (pg.Store.Refused), counts it (pipa.retention.ledger_refused) and
+// logs it, and the error is LEDGER_REFUSED.
+func (s *Server) deliver(ctx context.Context, tenant string, id int64) error {
+	_, err := s.outbox.Deliver(ctx, tenant, id)
+	var r *ledgerout.Refusal
+	if errors.As(err, &r) {
+		return ledgerRefused(id, r.Reason)
 	}
-	if err != nil || delivered != nil {
-		return 0, err
-	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	e, err := s.ledger.AppendEntry(actx, req)
-	if status.Code(err) == codes.InvalidArgument {
-		why := status.Convert(err).Message()
-		refused, items, rerr := s.store.Refused(actx, tenant, id, why)
-		if rerr != nil {
-			return 0, rerr
-		}
-		if refused {
-			kind := strings.TrimPrefix(req.GetEntry().GetKind().String(), "ENTRY_KIND_")
-			s.refusals.Add(actx, 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("kind", kind)))
-			s.log.Error("retention: the ledger refused an entry; what it was to record is undone", "tenant", tenant,
-				"outbox", id, "kind", kind, "items_kept", items, "err", err)
-		}
-		return 0, ledgerRefused(id, why)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return s.store.Delivered(ctx, tenant, id, e.GetIndex(), e.GetLeafHash())
+	return err
 }
 
 // ledgerRefused is the error of an entry the ledger refused for good.
@@ -292,31 +266,6 @@ func ledgerRefused(id int64, why string) error {
 func isRefused(err error) bool {
 	var e *apierr.Error
 	return errors.As(err, &e) && e.Reason == "LEDGER_REFUSED"
-}
-
-// DeliverWorker is the outbox's job: it appends one entry, retried with backoff while the ledger
-// is out (or the entry it follows is not yet appended). An entry the ledger refuses as invalid
-// is undone and reported by deliver, and the job cancelled rather than retried for ever.
-type DeliverWorker struct {
-	river.WorkerDefaults[pg.DeliverArgs]
-	S *Server
-}
-
-// NextRetry: see jobs.Backoff.
-func (w *DeliverWorker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time {
-	return jobs.Backoff(job.Attempt)
-}
-
-func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error {
-	sctx, err := w.S.asService(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = w.S.deliver(sctx, job.Args.Tenant, job.Args.ID)
-	if isRefused(err) {
-		return river.JobCancel(err)
-	}
-	return err
 }
 
 // SweepAllArgs is the hourly job that starts a sweep of every unit with rules.

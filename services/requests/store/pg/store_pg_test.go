@@ -2,11 +2,8 @@ package pg_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,23 +11,18 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
-	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
-	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
-	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
-	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/requests/request"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
@@ -42,32 +34,11 @@ type fixture struct {
 	store  *pg.Store
 	outbox *ledgerout.Outbox
 	ledger ledgerv1.LedgerServiceClient
-	key    ed25519.PrivateKey
+	token  func() (string, error)
 }
 
-// flatRegistry knows every unit, none with a parent: the ledger asks it whether a unit exists.
-type flatRegistry struct {
-	registryv1.UnimplementedRegistryServiceServer
-}
-
-func (flatRegistry) GetUnit(_ context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
-	return &registryv1.Unit{Name: req.GetName()}, nil
-}
-
-func serveGRPC(t *testing.T, g *grpc.Server) *grpc.ClientConn {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
-}
-
-// newFixture is the store on a fresh database, its outbox delivering to a real ledger over gRPC
-// (its registry knows every unit); the job queue only inserts.
+// newFixture is the store on a fresh database, its outbox delivering to a real ledger over gRPC;
+// the job queue only inserts.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: ledgerpg.Schema, FS: ledgerpg.Migrations},
@@ -76,23 +47,14 @@ func newFixture(t *testing.T) *fixture {
 	_, _ = rand.Read(dataKey)
 	box, err := seal.New(map[string][]byte{"k1": dataKey}, "k1")
 	require.NoError(t, err)
-	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
-	require.NoError(t, err)
-	reg := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(reg, flatRegistry{})
-	g := server.NewGRPC(server.GRPCOptions{Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey))})
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(ledgerpg.New(pool, box), box, registryv1.NewRegistryServiceClient(serveGRPC(t, reg))))
-	client := ledgerv1.NewLedgerServiceClient(serveGRPC(t, g))
-	token := func() (string, error) {
-		return auth.Mint(key, auth.Principal{Subject: "requests", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}, time.Hour)
-	}
+	client, token := ledgertest.Serve(t, pool, box)
 	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Box: box, Ledger: client, Token: token})
 	require.NoError(t, err)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema}) // inserts only
 	require.NoError(t, err)
 	store := pg.New(pool, box, jobs, outbox)
 	outbox.Use(jobs, store)
-	return &fixture{pool: pool, box: box, store: store, outbox: outbox, ledger: client, key: key}
+	return &fixture{pool: pool, box: box, store: store, outbox: outbox, ledger: client, token: token}
 }
 
 func draft(tenant string) *request.Request {
@@ -281,7 +243,7 @@ func TestAdoptSteps(t *testing.T) {
 
 // service is a context carrying the service credential.
 func (f *fixture) service(t *testing.T) context.Context {
-	tok, err := auth.Mint(f.key, auth.Principal{Subject: "requests", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}, time.Hour)
+	tok, err := f.token()
 	require.NoError(t, err)
 	return unitauth.WithToken(t.Context(), tok)
 }

@@ -183,14 +183,14 @@ func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64
 		if err != nil {
 			return err
 		}
-		amendment, err := s.insertOutbox(ctx, tx, tenant, unit, o.Amendment, 0)
+		amendment, err := s.queue(ctx, tx, tenant, unit, o.Amendment, 0)
 		if err != nil {
 			return err
 		}
 		outbox = []int64{amendment}
 		var destruction *int64
 		if o.Destruction != nil {
-			d, err := s.insertOutbox(ctx, tx, tenant, unit, o.Destruction, amendment)
+			d, err := s.queue(ctx, tx, tenant, unit, o.Destruction, amendment)
 			if err != nil {
 				return err
 			}
@@ -284,7 +284,7 @@ func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string, en
 				return err
 			}
 			for _, c := range copies {
-				id, err := s.insertOutbox(ctx, tx, u[0], u[1], entry(c), 0)
+				id, err := s.queue(ctx, tx, u[0], u[1], entry(c), 0)
 				if err != nil {
 					return err
 				}

@@ -200,7 +200,7 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 		for i, c := range items {
 			ids[i] = c.ID
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(items), 0); err != nil {
+		if outbox, err = s.queue(ctx, tx, tenant, unit, entry(items), 0); err != nil {
 			return err
 		}
 		n = len(items)
@@ -234,7 +234,7 @@ func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int
 		if err := check(it); err != nil {
 			return err
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(it), 0); err != nil {
+		if outbox, err = s.queue(ctx, tx, tenant, unit, entry(it), 0); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $3 WHERE tenant_id = $1 AND item_id = $2`,
@@ -332,13 +332,6 @@ func (s *Store) AllCounts(ctx context.Context, now time.Time) ([]Counts, error) 
 		out[i] = *byUnit[k]
 	}
 	return out, nil
-}
-
-// PendingEntries counts the outbox entries not yet in the ledger, and not refused by it.
-func (s *Store) PendingEntries(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NULL AND refuse_time IS NULL`).Scan(&n)
-	return n, err
 }
 
 // errNone rolls back a transaction that found nothing to do.

@@ -429,7 +429,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 			}
 		}
 		for _, g := range groups {
-			id, err := s.insertOutbox(ctx, tx, tenant, unit, entry(g.g), 0)
+			id, err := s.queue(ctx, tx, tenant, unit, entry(g.g), 0)
 			if err != nil {
 				return err
 			}
@@ -487,15 +487,28 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 		if open > 0 {
 			return apierr.Precondition("LEDGER_PENDING", "the destruction of this plan is not yet recorded in the ledger; retry shortly")
 		}
-		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.description, i.clock_start_time, i.ledger_index, o.leaf_hash
-			FROM retention.items i JOIN retention.outbox o ON o.tenant_id = i.tenant_id AND o.id = i.batch_id
-			WHERE i.tenant_id = $1 AND i.plan_id = $2 ORDER BY i.item_id`, tenant, id)
+		rows, err := tx.Query(ctx, `SELECT item_id, rule_id, description, clock_start_time, ledger_index, batch_id
+			FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 ORDER BY item_id`, tenant, id)
 		if err != nil {
 			return err
 		}
-		items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PlanItem])
+		var batches []int64
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PlanItem, error) {
+			var it PlanItem
+			var batch int64
+			err := r.Scan(&it.ID, &it.RuleID, &it.Description, &it.ClockStart, &it.LedgerIndex, &batch)
+			batches = append(batches, batch)
+			return it, err
+		})
 		if err != nil {
 			return err
+		}
+		entries, err := s.outbox.Delivered(ctx, tx, tenant, batches)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			items[i].LeafHash = entries[batches[i]].LeafHash
 		}
 		if err := finish(p, items); err != nil {
 			return err

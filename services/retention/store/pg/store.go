@@ -1,14 +1,15 @@
 // Package pg is the retention service's PostgreSQL store: rules, holds, items, destruction plans,
-// copies given out, the sweeps' records, the tenants' certificate keys, and the outbox of ledger
-// entries that destructions and copy outcomes must append.
+// copies given out, the sweeps' records and the tenants' certificate keys; the ledger entries that
+// destructions and copy outcomes must append go to the service's ledger outbox (pkg/ledgerout).
 //
 // Due times are computed in one place, the SQL function retention.due_time (Asia/Seoul days), and
 // overdue times (STD-10-1's 5 days) in another, retention.overdue_time.
 // Whether an item is held is never stored: every query that needs it asks the holds table, so a
 // hold takes effect, and its release ends, at once. A change that must be recorded in the ledger
-// writes its entry to the outbox in the same transaction, with a River job that delivers it
-// under a request_id fixed by the outbox row, so that a crash, a retry or a second sweeper
-// appends it exactly once. Every method takes the tenant, and every query is scoped by it.
+// writes its entry to the outbox in the same transaction (a request_id fixed there makes a crash,
+// a retry or a second sweeper append it once), and becomes what it records only when the entry
+// is in the ledger: the outbox's hooks (Delivered, Refused) settle it in that transaction. Every
+// method takes the tenant, and every query is scoped by it.
 package pg
 
 import (
@@ -22,7 +23,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -31,6 +31,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -56,29 +57,14 @@ const (
 	Destroyed  int16 = 4
 )
 
-// DeliverArgs is the job that appends one outbox entry to the ledger.
-type DeliverArgs struct {
-	Tenant string `json:"tenant"`
-	ID     int64  `json:"id"`
-}
-
-// Kind names the job in River's tables.
-func (DeliverArgs) Kind() string { return "retention.deliver_ledger_entry" }
-
-// InsertOpts never discards a delivery: a ledger outage of any length only delays it.
-func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1000} }
-
 // Store is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	box  *seal.Box
-	jobs *river.Client[pgx.Tx]
-	now  func() time.Time
-	keys keyCache
-	host string
-	// deliverDelay holds a delivery job back, so that the call that wrote the entry usually
-	// delivers it first and the job finds nothing left to do.
-	deliverDelay time.Duration
+	pool   *pgxpool.Pool
+	box    *seal.Box
+	outbox *ledgerout.Outbox
+	now    func() time.Time
+	keys   keyCache
+	host   string
 	// holdInserted, when set (tests), runs after CreateHold's insert and before its commit.
 	holdInserted func()
 }
@@ -101,10 +87,10 @@ func WithHost(host string) Option {
 	}
 }
 
-// New returns a Store; jobs inserts the delivery jobs (it need not work them), box seals the
-// tenants' certificate keys, now is the service's clock.
-func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func() time.Time, opts ...Option) *Store {
-	s := &Store{pool: pool, box: box, jobs: jobs, now: now, host: DefaultHost, deliverDelay: 30 * time.Second}
+// New returns a Store; outbox takes the ledger entries (its hooks are the Store's Delivered and
+// Refused), box seals the tenants' certificate keys, now is the service's clock.
+func New(pool *pgxpool.Pool, box *seal.Box, outbox *ledgerout.Outbox, now func() time.Time, opts ...Option) *Store {
+	s := &Store{pool: pool, box: box, outbox: outbox, now: now, host: DefaultHost}
 	for _, o := range opts {
 		o(s)
 	}
@@ -579,123 +565,50 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// insertOutbox writes a ledger entry to append, under the request_id its row fixes (ids are
-// global, so "retention/entries/{id}" is unique and short: the ledger takes at most 128
-// characters), and the job that delivers it if the caller does not. after, if not 0, is the
-// outbox entry that must be appended first.
-func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest, after int64) (int64, error) {
-	var id int64
-	if err := tx.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&id); err != nil {
-		return 0, err
-	}
-	req.Parent = names.Unit(tenant, unit)
-	req.RequestId = "retention/entries/" + strconv.FormatInt(id, 10)
-	b, err := proto.Marshal(req)
-	if err != nil {
-		return 0, err
-	}
-	now := s.clock()
-	if _, err := tx.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, after_id, create_time)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, 0), $7)`, tenant, id, unit, b, req.GetEntry().GetOccurTime().AsTime(), after, now); err != nil {
-		return 0, err
-	}
-	_, err = s.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)})
-	return id, err
+// queue writes a ledger entry of the unit to the outbox; after, if not 0, is the entry that must be
+// appended first (a returned copy's RETURN before its DESTRUCTION).
+func (s *Store) queue(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest, after int64) (int64, error) {
+	return s.outbox.Enqueue(ctx, tx, tenant, ledgerout.Entry{Unit: unit, Append: req, After: after})
 }
 
-// ErrWaiting is Outbox's answer for an entry whose predecessor is not yet appended: retry later.
-var ErrWaiting = errors.New("retention store: the entry waits for the one it follows")
-
-// ErrRefused is Outbox's answer for an entry the ledger refused for good.
-var ErrRefused = errors.New("retention store: the ledger refused the entry")
-
-// Outbox reads an entry to deliver; delivered is its index when it already was.
-func (s *Store) Outbox(ctx context.Context, tenant string, id int64) (req *ledgerv1.AppendEntryRequest, delivered *int64, err error) {
-	var b []byte
-	var refused, waiting bool
-	err = s.pool.QueryRow(ctx, `SELECT o.entry, o.ledger_index, o.refuse_time IS NOT NULL,
-		EXISTS (SELECT 1 FROM retention.outbox a WHERE a.tenant_id = o.tenant_id AND a.id = o.after_id AND a.ledger_index IS NULL)
-		FROM retention.outbox o WHERE o.tenant_id = $1 AND o.id = $2`, tenant, id).Scan(&b, &delivered, &refused, &waiting)
-	switch {
-	case err != nil:
-		return nil, nil, err
-	case refused:
-		return nil, nil, ErrRefused
-	case waiting && delivered == nil:
-		return nil, nil, ErrWaiting
-	}
-	req = &ledgerv1.AppendEntryRequest{}
-	return req, delivered, proto.Unmarshal(b, req)
-}
-
-// Delivered records the index and leaf hash the ledger gave an outbox entry, and what it
-// records: the items of its batch become destroyed; a copy's outcome gets its index and, once all
-// its entries are in, changes the copy. Recording twice (the call and the job both delivered)
-// changes nothing the second time. It returns the items destroyed now.
-func (s *Store) Delivered(ctx context.Context, tenant string, id, index int64, leafHash []byte) (destroyed int64, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var occur time.Time
-		err := tx.QueryRow(ctx, `UPDATE retention.outbox SET ledger_index = $3, leaf_hash = $4, deliver_time = $5
-			WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL RETURNING occur_time`,
-			tenant, id, index, leafHash, s.clock()).Scan(&occur)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = 4, ledger_index = $3, destruction_time = $4
-			WHERE tenant_id = $1 AND batch_id = $2 AND status = 2`, tenant, id, index, occur)
-		if err != nil {
-			return err
-		}
-		destroyed = tag.RowsAffected()
-		if _, err = tx.Exec(ctx, `UPDATE retention.copy_outcomes SET
-			ledger_index = CASE WHEN outbox_id = $2 THEN $3 ELSE ledger_index END,
-			destruction_index = CASE WHEN destruction_outbox_id = $2 THEN $3 ELSE destruction_index END
-			WHERE tenant_id = $1 AND (outbox_id = $2 OR destruction_outbox_id = $2)`, tenant, id, index); err != nil {
-			return err
-		}
-		// C-9: a copy is destroyed, returned or extended once the ledger says so.
-		_, err = tx.Exec(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
-			revision = c.revision + 1
-			FROM retention.copy_outcomes o WHERE o.tenant_id = $1 AND (o.outbox_id = $2 OR o.destruction_outbox_id = $2)
-			AND o.ledger_index IS NOT NULL AND (o.destruction_outbox_id IS NULL OR o.destruction_index IS NOT NULL)
-			AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id`, tenant, id)
+// Delivered is the outbox's hook for an entry in the ledger: what it records happens now, in the
+// transaction that records its index — the items of its batch become destroyed with its index
+// and occur time, a copy's outcome gets its index and, once all its entries are in, changes the
+// copy (C-9).
+func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) error {
+	if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = 4, ledger_index = $3, destruction_time = $4
+		WHERE tenant_id = $1 AND batch_id = $2 AND status = 2`, e.Tenant, e.ID, e.Index, e.Occur); err != nil {
 		return err
-	})
-	return destroyed, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE retention.copy_outcomes SET
+		ledger_index = CASE WHEN outbox_id = $2 THEN $3 ELSE ledger_index END,
+		destruction_index = CASE WHEN destruction_outbox_id = $2 THEN $3 ELSE destruction_index END
+		WHERE tenant_id = $1 AND (outbox_id = $2 OR destruction_outbox_id = $2)`, e.Tenant, e.ID, e.Index); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
+		revision = c.revision + 1
+		FROM retention.copy_outcomes o WHERE o.tenant_id = $1 AND (o.outbox_id = $2 OR o.destruction_outbox_id = $2)
+		AND o.ledger_index IS NOT NULL AND (o.destruction_outbox_id IS NULL OR o.destruction_index IS NOT NULL)
+		AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id`, e.Tenant, e.ID)
+	return err
 }
 
-// Refused records that the ledger refused outbox entry id for good, with the entry that was to
-// follow it, and undoes what waited on them: the items of its batch go back to kept (or, in a
-// plan, to planned, for the completion to be repeated), and a copy's outcome is removed, so the
-// copy is as it was. refused is false when it was recorded before; items is how many items went
-// back.
-func (s *Store) Refused(ctx context.Context, tenant string, id int64, reason string) (refused bool, items int64, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE retention.outbox SET refuse_time = $3, refusal = $4
-			WHERE tenant_id = $1 AND (id = $2 OR after_id = $2) AND ledger_index IS NULL AND refuse_time IS NULL RETURNING id`,
-			tenant, id, s.clock(), reason)
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		refused = true
-		tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = CASE WHEN plan_id IS NULL THEN 1 ELSE 3 END, batch_id = NULL
-			WHERE tenant_id = $1 AND batch_id = ANY($2) AND status = 2`, tenant, ids)
-		if err != nil {
-			return err
-		}
-		items = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `DELETE FROM retention.copy_outcomes WHERE tenant_id = $1
-			AND (outbox_id = ANY($2) OR destruction_outbox_id = ANY($2))`, tenant, ids)
+// Refused is the outbox's hook for entries the ledger refused for good: what waited on them is
+// undone — the items of their batches go back to kept (or, in a plan, to planned, for the
+// completion to be repeated), and a copy's outcome is removed, so the copy is as it was.
+func (s *Store) Refused(ctx context.Context, tx pgx.Tx, refused []ledgerout.Settled, _ string) error {
+	ids := make([]int64, len(refused))
+	for i, e := range refused {
+		ids[i] = e.ID
+	}
+	if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = CASE WHEN plan_id IS NULL THEN 1 ELSE 3 END, batch_id = NULL
+		WHERE tenant_id = $1 AND batch_id = ANY($2) AND status = 2`, refused[0].Tenant, ids); err != nil {
 		return err
-	})
-	return refused, items, err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM retention.copy_outcomes WHERE tenant_id = $1
+		AND (outbox_id = ANY($2) OR destruction_outbox_id = ANY($2))`, refused[0].Tenant, ids)
+	return err
 }
 
 // page collects up to size rows with scan, and the key after which the next page starts (its

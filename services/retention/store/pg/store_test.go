@@ -13,39 +13,58 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
+	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
 // These tests need PostgreSQL (DATABASE_URL): each gets a fresh database with the retention
-// schema and its job queue. The store's clock is a variable they set.
+// schema, its outbox and job queue, and the ledger's schema, which a real ledger serves over gRPC
+// to the outbox (ledgertest.Serve). The store's clock is a variable they set.
 
 type fixture struct {
-	pool  *pgxpool.Pool
-	box   *seal.Box
-	store *pg.Store
-	mu    sync.Mutex
-	now   time.Time
+	pool   *pgxpool.Pool
+	box    *seal.Box
+	store  *pg.Store
+	outbox *ledgerout.Outbox
+	ledger ledgerv1.LedgerServiceClient
+	token  func() (string, error)
+	mu     sync.Mutex
+	now    time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: pg.Schema, FS: pg.Migrations, Jobs: true}})
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema})
-	require.NoError(t, err)
+	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: ledgerpg.Schema, FS: ledgerpg.Migrations},
+		{Schema: pg.Schema, FS: pg.Migrations, Jobs: true, Outbox: true}})
 	box, err := seal.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "data-key"))
 	require.NoError(t, err)
-	f := &fixture{pool: pool, box: box}
-	f.store = pg.New(pool, box, jobs, f.clock)
+	client, token := ledgertest.Serve(t, pool, box)
+	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: client, Token: token})
+	require.NoError(t, err)
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema}) // inserts only
+	require.NoError(t, err)
+	f := &fixture{pool: pool, box: box, outbox: outbox, ledger: client, token: token}
+	f.store = pg.New(pool, box, outbox, f.clock)
+	outbox.Use(jobs, f.store)
 	return f
+}
+
+// deliver delivers outbox entry id of the tenant, as the call or the job does.
+func (f *fixture) deliver(t *testing.T, tenant string, id int64) (ledgerout.Settled, error) {
+	t.Helper()
+	return f.outbox.Deliver(context.Background(), tenant, id)
 }
 
 func (f *fixture) clock() time.Time {
@@ -76,8 +95,13 @@ func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *pg.Rule {
 	return r
 }
 
-func entry([]pg.Claimed) *ledgerv1.AppendEntryRequest {
-	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}
+// entry is a batch's DESTRUCTION entry, as the sweep writes it (STD-42-2), checked the day after
+// the test clock's days.
+func entry(items []pg.Claimed) *ledgerv1.AppendEntryRequest {
+	at := timestamppb.New(kstHour(2026, 11, 30, 1))
+	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: at,
+		FileName: strconv.Itoa(len(items)) + "일 녹화분", Handler: "소장 송현숙 (자동 삭제 점검)", Purpose: "보유기간(30일) 경과",
+		DestructionMethod: "덮어쓰기", AutoDeleteCycle: "매일", AutoDeleteCheckedTime: at}}
 }
 
 // STD-41-2 in retention.due_time: a recording of day D kept 30 days is due when day D+30 ends,
@@ -144,7 +168,7 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 					return
 				}
 				for range 2 { // the call and the job both deliver
-					if _, err := f.store.Delivered(ctx, "jeongeup", outbox, outbox, nil); err != nil {
+					if _, err := f.outbox.Deliver(ctx, "jeongeup", outbox); err != nil {
 						errs <- err
 						return
 					}
@@ -163,10 +187,10 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 	require.Equal(t, due, total)
 	var destroyed, batches, outbox int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT batch_id) FROM retention.items WHERE status = 4`).Scan(&destroyed, &batches))
-	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&outbox))
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM ledger.entries`).Scan(&outbox))
 	require.Equal(t, due, destroyed)
 	require.Equal(t, claims, batches)
-	require.Equal(t, claims, outbox, "one ledger entry per batch")
+	require.Equal(t, claims, outbox, "one ledger entry per batch, however often delivered")
 }
 
 // A site hold over part of a day keeps that day past its period (PIPA-21-1): not claimed, listed
@@ -333,7 +357,7 @@ func (f *fixture) status(t *testing.T, it *pg.Item) int16 {
 }
 
 func destruction(pg.RuleGroup) *ledgerv1.AppendEntryRequest {
-	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}
+	return entry(nil)
 }
 
 // PIPA-21-1: a hold committing while a sweep claims its batch is never missed. CreateHold holds
@@ -451,7 +475,7 @@ func TestConcurrentCompletionsQueueOnce(t *testing.T) {
 		require.NoError(t, err)
 	}
 	var outbox, queued int
-	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&outbox))
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.ledger_outbox`).Scan(&outbox))
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE status = 2`).Scan(&queued))
 	require.Equal(t, len(rules), outbox, "one DESTRUCTION entry per rule, none twice")
 	require.Equal(t, 15, queued)
@@ -499,71 +523,85 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 // C-9: a copy is closed only once its outcome is in the ledger. A returned copy's RETURN
 // amendment is appended before the DESTRUCTION that follows it, and the copy becomes RETURNED
 // when both are in; until then it is out, its outcome pending, and takes no other outcome. An
-// outcome the ledger refuses for good leaves the copy as it was.
+// outcome the ledger refuses for good leaves the copy as it was (C-9).
 func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 11, 1, 9))
-	copyOf := func(index int64) *pg.Copy {
-		c, err := f.store.CreateCopy(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Copy{ProvisionIndex: index,
+	svc := f.service(t)
+	copyOf := func() *pg.Copy {
+		prov, err := f.ledger.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: "tenants/jeongeup/units/library",
+			Entry: ledgertest.PoliceProvision()})
+		require.NoError(t, err)
+		c, err := f.store.CreateCopy(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Copy{ProvisionIndex: prov.GetIndex(),
 			Recipient: "정읍경찰서", DestructionDueDate: "2026-12-01", PublicRecipient: true})
 		require.NoError(t, err)
 		return c
 	}
-	amendment := &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT}}
-	returned := func(*pg.Copy) (*pg.Outcome, error) {
-		return &pg.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
-			Amendment: proto.CloneOf(amendment), State: retentionv1.CopyState_COPY_STATE_RETURNED,
-			Destruction: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}}, nil
+	returned := func(occur time.Time) func(c *pg.Copy) (*pg.Outcome, error) {
+		return func(c *pg.Copy) (*pg.Outcome, error) {
+			index := c.Doc.GetProvisionIndex()
+			at := timestamppb.New(occur)
+			return &pg.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
+				Amendment: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT,
+					AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, Follows: &index, OccurTime: at,
+					Handler: "주무관", Note: "자료 반환"}},
+				State: retentionv1.CopyState_COPY_STATE_RETURNED,
+				Destruction: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION,
+					OccurTime: at, FileName: "반환 사본", Handler: "주무관", Purpose: "제공 사본 반환", DestructionMethod: "USB 영구삭제"}}}, nil
+		}
 	}
-	c := copyOf(7)
-	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), returned)
+	c := copyOf()
+	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), returned(time.Now().Add(-time.Minute)))
 	require.NoError(t, err)
 	require.Len(t, outbox, 2)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "not closed before the ledger has it")
 	require.True(t, got.Doc.GetOutcomePending())
-	_, _, err = f.store.Outbox(ctx, "jeongeup", outbox[1])
-	require.ErrorIs(t, err, pg.ErrWaiting, "the DESTRUCTION follows the RETURN")
+	_, err = f.deliver(t, "jeongeup", outbox[1])
+	require.ErrorIs(t, err, ledgerout.ErrWaiting, "the DESTRUCTION follows the RETURN")
 
-	_, err = f.store.Delivered(ctx, "jeongeup", outbox[0], 100, nil)
+	ret, err := f.deliver(t, "jeongeup", outbox[0])
 	require.NoError(t, err)
 	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "returned, not yet recorded destroyed here")
-	_, _, err = f.store.Outbox(ctx, "jeongeup", outbox[1])
-	require.NoError(t, err)
-	_, err = f.store.Delivered(ctx, "jeongeup", outbox[1], 101, nil)
+	destroyed, err := f.deliver(t, "jeongeup", outbox[1])
 	require.NoError(t, err)
 	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_RETURNED, got.Doc.GetState())
 	require.False(t, got.Doc.GetOutcomePending())
-	require.EqualValues(t, 100, got.Doc.GetOutcomes()[0].GetLedgerIndex())
-	require.EqualValues(t, 101, got.Doc.GetOutcomes()[0].GetDestructionLedgerIndex())
+	require.Equal(t, ret.Index, got.Doc.GetOutcomes()[0].GetLedgerIndex())
+	require.Equal(t, destroyed.Index, got.Doc.GetOutcomes()[0].GetDestructionLedgerIndex())
 
-	// Refused for good, the outcome is undone with the entry that was to follow it.
-	c = copyOf(8)
-	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", returned)
+	// Stamped in the ledger's future, refused for good: the outcome is undone with the entry that
+	// was to follow it.
+	c = copyOf()
+	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", returned(time.Now().Add(time.Hour)))
 	require.NoError(t, err)
-	refused, _, err := f.store.Refused(ctx, "jeongeup", outbox[0], "occur_time in the future")
-	require.NoError(t, err)
-	require.True(t, refused)
+	_, err = f.deliver(t, "jeongeup", outbox[0])
+	require.ErrorIs(t, err, ledgerout.ErrRefused)
 	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState())
 	require.Empty(t, got.Doc.GetOutcomes())
 	require.False(t, got.Doc.GetOutcomePending(), "free to take the outcome again")
 	for _, id := range outbox {
-		_, _, err = f.store.Outbox(ctx, "jeongeup", id)
-		require.ErrorIs(t, err, pg.ErrRefused)
+		_, err = f.deliver(t, "jeongeup", id)
+		require.ErrorIs(t, err, ledgerout.ErrRefused, "settled: not retried")
 	}
-	n, err := f.store.PendingEntries(ctx)
+}
+
+// service is a context carrying the service credential.
+func (f *fixture) service(t *testing.T) context.Context {
+	tok, err := f.token()
 	require.NoError(t, err)
-	require.Zero(t, n, "a refused entry is not pending")
+	return unitauth.WithToken(t.Context(), tok)
 }
 
 // The ledger takes request_ids of at most 128 characters: an outbox entry's is
-// "retention/entries/{id}" whatever the length of its tenant and unit ids (up to 63 each).
+// "retention/entries/{id}" whatever the length of its tenant and unit ids (up to 63 each), and the
+// ledger takes it.
 func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -575,10 +613,11 @@ func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
 	id, n, err := f.store.ClaimBatch(ctx, tenant, unit, r.ID, kstHour(2026, 11, 30, 1), 100, entry)
 	require.NoError(t, err)
 	require.Equal(t, 10, n)
-	req, _, err := f.store.Outbox(ctx, tenant, id)
+	var requestID string
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT request_id FROM retention.ledger_outbox WHERE id = $1`, id).Scan(&requestID))
+	require.Equal(t, "retention/entries/"+strconv.FormatInt(id, 10), requestID)
+	_, err = f.deliver(t, tenant, id)
 	require.NoError(t, err)
-	require.Equal(t, "retention/entries/"+strconv.FormatInt(id, 10), req.GetRequestId())
-	require.LessOrEqual(t, len(req.GetRequestId()), 128)
 }
 
 // STD-55: a plan left without items certifies nothing: its completion is refused.
