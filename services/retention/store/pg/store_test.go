@@ -2,6 +2,7 @@ package pg_test
 
 import (
 	"context"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -9,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -672,4 +675,76 @@ func TestOverdueIsFiveDaysAfterDue(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, at.overdue, n)
 	}
+}
+
+// legacyOutbox is retention.outbox as migration 00001 made it: the outbox before pkg/ledgerout.
+const legacyOutbox = `CREATE TABLE retention.outbox (
+  tenant_id text NOT NULL, id bigint NOT NULL DEFAULT nextval('retention.ids'), unit_id text NOT NULL, entry bytea NOT NULL,
+  occur_time timestamptz NOT NULL, after_id bigint, ledger_index bigint, leaf_hash bytea, create_time timestamptz NOT NULL,
+  deliver_time timestamptz, refuse_time timestamptz, refusal text, PRIMARY KEY (tenant_id, id))`
+
+// An upgrade keeps what the old outbox held (migration 00003): every row moves with its id (which
+// items name as their batch) and the request_id it was sent under; a delivered entry keeps its
+// index and leaf hash, a refused one its refusal, and a pending one is delivered from the new
+// outbox, destroying its batch's items then.
+func TestMigrationMovesTheOldOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, legacyOutbox)
+	require.NoError(t, err)
+	f.set(kstHour(2026, 10, 1, 9))
+	r := f.siteRule(t, "jeongeup", "library", "central")
+	_, err = f.store.GenerateDays(ctx, r, kstHour(2026, 9, 10, 0), "중앙도서관")
+	require.NoError(t, err)
+	// As the old outbox wrote it: the whole request, its request_id fixed by the row's id.
+	var pending int64
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&pending))
+	old := entry(make([]pg.Claimed, 10))
+	old.Parent, old.RequestId = "tenants/jeongeup/units/library", "retention/entries/"+strconv.FormatInt(pending, 10)
+	b, err := proto.Marshal(old)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, create_time)
+		VALUES ('jeongeup', $2, 'library', $1, now(), now())`, b, pending)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $1`, pending)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, unit_id, entry, occur_time, ledger_index, leaf_hash, create_time)
+		VALUES ('jeongeup', 'library', $1, now(), 41, 'h', now()), ('jeongeup', 'library', $1, now(), NULL, NULL, now())`, b)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `UPDATE retention.outbox SET refuse_time = now(), refusal = 'occur_time in the future'
+		WHERE ledger_index IS NULL AND id <> $1`, pending)
+	require.NoError(t, err)
+
+	migration, err := fs.ReadFile(pg.Migrations, "00003_outbox_to_ledger_outbox.sql")
+	require.NoError(t, err)
+	up, _, _ := strings.Cut(string(migration), "-- +goose Down")
+	_, err = f.pool.Exec(ctx, up)
+	require.NoError(t, err)
+
+	rows, err := f.pool.Query(ctx, `SELECT id, request_id, coalesce(ledger_index, -1), coalesce(refusal, '') FROM retention.ledger_outbox ORDER BY id`)
+	require.NoError(t, err)
+	type moved struct {
+		ID        int64
+		RequestID string
+		Index     int64
+		Refusal   string
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[moved])
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, moved{pending, "retention/entries/" + strconv.FormatInt(pending, 10), -1, ""}, got[0])
+	require.EqualValues(t, 41, got[1].Index)
+	require.Equal(t, "occur_time in the future", got[2].Refusal)
+	var exists bool
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT to_regclass('retention.outbox') IS NOT NULL`).Scan(&exists))
+	require.False(t, exists)
+
+	e, err := f.deliver(t, "jeongeup", pending)
+	require.NoError(t, err)
+	var destroyed int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE status = 4 AND ledger_index = $1`, e.Index).Scan(&destroyed))
+	require.Equal(t, 10, destroyed, "its batch is destroyed once it is in the ledger")
+	var next int64
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT nextval('retention.ledger_outbox_ids')`).Scan(&next))
+	require.Greater(t, next, got[2].ID, "new entries never take a moved id (nor its request_id)")
 }
