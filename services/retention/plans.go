@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -225,39 +224,37 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 // erase erases, before anything is recorded as destroyed, the personal fields that other services
 // keep for the plan's items: a closed request's, by the request service (which takes only the
 // service credential, sctx), and a ledger entry's, by the ledger's redaction, which the CPO
-// performs (fwd carries the CPO's token). Each item is erased in the transaction that records
-// it, which refuses one a hold now covers (PIPA-21-1) or, with exclude, takes it out of the
-// plan. Each erasure is idempotent, so a retry repeats none.
+// performs (fwd carries the CPO's token). Each item's erasure is claimed in a transaction that
+// checks its holds (PIPA-21-1: one a hold covers is refused or, with exclude, taken out of the
+// plan) and made after it commits, so that no call waits in a transaction; a claimed item is
+// destroyed in fact, and recorded so, whatever hold comes after. Each erasure is idempotent, so
+// a completion repeated after a failure repeats none.
 func (s *Server) erase(fwd, sctx context.Context, tenant, unit string, plan int64, p *retentionv1.Plan, exclude bool) error {
 	reason := "보유기간 경과 (파기계획 " + p.GetName() + ")"
 	for after := int64(0); ; {
-		batch, err := s.store.Erasures(fwd, tenant, plan, after, 100)
-		if err != nil || len(batch) == 0 {
+		batch, last, err := s.store.ClaimErasures(fwd, tenant, unit, plan, exclude, after, 100)
+		if err != nil || last == 0 {
 			return err
 		}
+		after = last
 		for _, e := range batch {
-			after = e.ItemID
-			err := s.store.Erase(fwd, tenant, unit, plan, e.ItemID, exclude, func() error {
-				var err error
-				switch e.Target {
-				case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
-					_, err = s.requests.ErasePersonalData(sctx, &requestsv1.ErasePersonalDataRequest{Name: e.Resource, Reason: reason})
-				case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
-					_, err = s.ledger.RedactEntry(fwd, &ledgerv1.RedactEntryRequest{Name: e.Resource, Reason: reason,
-						RequestId: fmt.Sprintf("retention/items/%d/redact", e.ItemID)})
-					if status.Code(err) == codes.FailedPrecondition {
-						// Redacted before (by hand, or under another request id): nothing is left to erase.
-						if got, gerr := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: e.Resource}); gerr == nil && got.GetRedacted() {
-							err = nil
-						}
+			switch e.Target {
+			case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
+				_, err = s.requests.ErasePersonalData(sctx, &requestsv1.ErasePersonalDataRequest{Name: e.Resource, Reason: reason})
+			case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
+				_, err = s.ledger.RedactEntry(fwd, &ledgerv1.RedactEntryRequest{Name: e.Resource, Reason: reason,
+					RequestId: fmt.Sprintf("retention/items/%d/redact", e.ItemID)})
+				if apierr.CodeOf(err) == codes.FailedPrecondition {
+					// Redacted before (by hand, or under another request id): nothing is left to erase.
+					if got, gerr := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: e.Resource}); gerr == nil && got.GetRedacted() {
+						err = nil
 					}
 				}
-				if err != nil {
-					return fmt.Errorf("retention: erase %s: %w", e.Resource, err)
-				}
-				return nil
-			})
+			}
 			if err != nil {
+				return fmt.Errorf("retention: erase %s: %w", e.Resource, err)
+			}
+			if err := s.store.Erased(fwd, tenant, e.ItemID); err != nil {
 				return err
 			}
 		}

@@ -180,7 +180,7 @@ func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT i.item_id, ARRAY(`+heldBy+` ORDER BY h.hold_id) AS holds FROM retention.items i
-			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND EXISTS (`+heldBy+`)
+			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_claim_time IS NULL AND EXISTS (`+heldBy+`)
 			ORDER BY i.item_id FOR UPDATE OF i`, tenant, id)
 		if err != nil {
 			return err
@@ -289,54 +289,65 @@ type Erasure struct {
 	Resource string
 }
 
-// Erasures are up to limit of the plan's items of requests or ledger entries, after the item
-// id after, whose personal fields are not yet erased.
-func (s *Store) Erasures(ctx context.Context, tenant string, plan, after int64, limit int) ([]Erasure, error) {
-	rows, err := s.pool.Query(ctx, `SELECT i.item_id, r.target, i.resource FROM retention.items i
-		JOIN retention.rules r ON r.tenant_id = i.tenant_id AND r.unit_id = i.unit_id AND r.rule_id = i.rule_id
-		WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND r.target IN (3, 4)
-		AND i.item_id > $3 ORDER BY i.item_id LIMIT $4`, tenant, plan, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Erasure, error) {
-		var e Erasure
-		var target int16
-		err := r.Scan(&e.ItemID, &target, &e.Resource)
-		e.Target = retentionv1.RuleTarget(target)
-		return e, err
-	})
-}
-
-// Erase erases one plan item's personal fields kept in another service, by calling erase, in
-// the transaction that records it, under the item's row lock and the unit's hold lock: an item
-// a hold now covers is refused (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan;
-// an item already erased or no longer in the plan is left as it is.
-func (s *Store) Erase(ctx context.Context, tenant, unit string, plan, item int64, exclude bool, erase func() error) error {
-	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+// ClaimErasures claims, under the unit's hold lock, the erasure of the plan's items of requests
+// and ledger entries among the next limit not yet erased after item id after, and returns them
+// with those claimed before, and the last item id it read (0: none left). An item a hold covers
+// is refused (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan. A claimed item
+// counts as destroyed in fact, whatever hold comes after: the caller erases it after this
+// commits, idempotently, and marks it Erased.
+func (s *Store) ClaimErasures(ctx context.Context, tenant, unit string, plan int64, exclude bool, after int64, limit int) (out []Erasure, last int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
 		}
-		var holds []int64
-		err := tx.QueryRow(ctx, `SELECT ARRAY(`+heldBy+` ORDER BY h.hold_id) FROM retention.items i
-			WHERE i.tenant_id = $1 AND i.item_id = $2 AND i.plan_id = $3 AND i.status = 3 AND i.erase_time IS NULL
-			FOR UPDATE OF i`, tenant, item, plan).Scan(&holds)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
+		rows, err := tx.Query(ctx, `SELECT i.item_id, r.target, i.resource, i.erase_claim_time IS NOT NULL,
+			ARRAY(`+heldBy+` ORDER BY h.hold_id) FROM retention.items i
+			JOIN retention.rules r ON r.tenant_id = i.tenant_id AND r.unit_id = i.unit_id AND r.rule_id = i.rule_id
+			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND r.target IN (3, 4)
+			AND i.item_id > $3 ORDER BY i.item_id LIMIT $4 FOR UPDATE OF i`, tenant, plan, after, limit)
 		if err != nil {
 			return err
 		}
-		if len(holds) > 0 {
-			return settleHeld(ctx, tx, tenant, unit, []heldItem{{ID: item, Holds: holds}}, exclude)
-		}
-		if err := erase(); err != nil {
+		var held []heldItem
+		var claim []int64
+		_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+			var e Erasure
+			var target int16
+			var claimed bool
+			var holds []int64
+			if err := r.Scan(&e.ItemID, &target, &e.Resource, &claimed, &holds); err != nil {
+				return struct{}{}, err
+			}
+			last = e.ItemID
+			e.Target = retentionv1.RuleTarget(target)
+			switch {
+			case !claimed && len(holds) > 0:
+				held = append(held, heldItem{ID: e.ItemID, Holds: holds})
+				return struct{}{}, nil
+			case !claimed:
+				claim = append(claim, e.ItemID)
+			}
+			out = append(out, e)
+			return struct{}{}, nil
+		})
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2`,
-			tenant, item, s.clock())
+		if err := settleHeld(ctx, tx, tenant, unit, held, exclude); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE retention.items SET erase_claim_time = $3 WHERE tenant_id = $1 AND item_id = ANY($2)`,
+			tenant, claim, s.clock())
 		return err
 	})
+	return out, last, err
+}
+
+// Erased records that an item's claimed erasure was made.
+func (s *Store) Erased(ctx context.Context, tenant string, item int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2
+		AND erase_claim_time IS NOT NULL AND erase_time IS NULL`, tenant, item, s.clock())
+	return err
 }
 
 // RuleGroup is what a plan destroys under one rule.
@@ -362,7 +373,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.recording_date, i.erase_time IS NOT NULL, i.due_time <= $3,
+		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.recording_date, i.erase_claim_time IS NOT NULL, i.due_time <= $3,
 			ARRAY(`+heldBy+` ORDER BY h.hold_id)
 			FROM retention.items i WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3
 			ORDER BY i.rule_id, i.item_id FOR UPDATE OF i`, tenant, plan, at)

@@ -313,7 +313,7 @@ func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn
 			if _, err := tx.Exec(ctx, `UPDATE retention.items SET due_time = retention.due_time(clock_start_time, $4),
 				status = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN 1 ELSE status END,
 				plan_id = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN NULL ELSE plan_id END
-				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND (status = 1 OR (status = 3 AND erase_time IS NULL))`,
+				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND (status = 1 OR (status = 3 AND erase_claim_time IS NULL))`,
 				tenant, unit, id, r.Doc.GetPeriodDays(), s.clock()); err != nil {
 				return err
 			}

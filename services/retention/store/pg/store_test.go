@@ -447,6 +447,49 @@ func TestCompletionNeverQueuesAHeldItem(t *testing.T) {
 	require.Equal(t, pg.Kept, f.status(t, b), "the held item waits for its release, out of the plan")
 }
 
+// A plan's erasures are claimed under the hold lock and made after that commits (no call in a
+// transaction, PIPA-21-1): a held item is refused before its claim, or taken out of the plan;
+// once claimed, an item is destroyed in fact and is recorded, whatever hold comes after.
+func TestErasureClaimIsThePointOfNoReturn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 1, 1, 9))
+	r := f.planRule(t, "jeongeup", "library", "closed", retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS, 30)
+	req := func(n string) string { return "tenants/jeongeup/units/library/requests/R-2026-00000" + n }
+	a := f.item(t, r, req("1"), req("1"), kstHour(2026, 1, 1, 0))
+	b := f.item(t, r, req("2"), req("2"), kstHour(2026, 1, 1, 0))
+	now := kstHour(2026, 3, 1, 9)
+	f.set(now)
+	p, err := f.store.ProposePlan(ctx, "jeongeup", "library", now, 100, "보유기간 경과")
+	require.NoError(t, err)
+	hold := func(n string) {
+		_, err := f.store.CreateHold(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Hold{Request: req(n)}, req(n), nil, nil)
+		require.NoError(t, err)
+	}
+	hold("2")
+	_, _, err = f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
+	require.Equal(t, "ITEMS_HELD", err.(*apierr.Error).Reason)
+	claimed, last, err := f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, true, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Equal(t, a.ID, claimed[0].ItemID)
+	require.Equal(t, b.ID, last, "the page read both")
+	require.Equal(t, pg.Kept, f.status(t, b), "the held item left the plan")
+
+	hold("1") // after the claim: too late to stop the erasure
+	again, _, err := f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "a claimed erasure not yet made is made again by a repeated completion")
+	require.NoError(t, f.store.Erased(ctx, "jeongeup", a.ID))
+	again, last, err = f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
+	require.NoError(t, err)
+	require.Empty(t, again)
+	require.Zero(t, last, "nothing left to erase")
+	_, err = f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, false, destruction)
+	require.NoError(t, err)
+	require.Equal(t, pg.Destroying, f.status(t, a), "erased, it is recorded destroyed though held since")
+}
+
 // Concurrent completions of one plan queue each rule's DESTRUCTION entry once: the plan's row
 // is locked first, and the items marked are exactly those read.
 func TestConcurrentCompletionsQueueOnce(t *testing.T) {
