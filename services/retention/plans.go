@@ -3,11 +3,8 @@ package retention
 import (
 	"context"
 	"fmt"
-	"slices"
-	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
@@ -16,9 +13,8 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
-	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
-	"github.com/pipa-kr/pipa/services/retention/store/pg"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
 
 // A destruction plan (파기요청서, STD-55 별지4) is proposed by a sweep, approved by the CPO and
@@ -39,15 +35,7 @@ func (s *Server) GetPlan(ctx context.Context, req *retentionv1.GetPlanRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return s.planView(p, s.now()), nil
-}
-
-// planView is a plan as served: overdue when, with items, not completed 5 days after its first
-// item was due (STD-10-1).
-func (s *Server) planView(p *pg.Plan, now time.Time) *retentionv1.Plan {
-	out := p.Doc
-	out.Overdue = out.GetState() != retentionv1.PlanState_PLAN_STATE_COMPLETED && out.GetItemCount() > 0 && !now.Before(p.OverdueTime)
-	return out
+	return lifecycle.PlanView(p, s.now()), nil
 }
 
 func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansRequest) (*retentionv1.ListPlansResponse, error) {
@@ -76,7 +64,7 @@ func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansReques
 	out := &retentionv1.ListPlansResponse{NextPageToken: query.TokenN(next)}
 	for _, p := range plans {
 		// The basic view: a certificate and its records grow with the plan's items.
-		v := s.planView(p, now)
+		v := lifecycle.PlanView(p, now)
 		v.Certificate, v.Records = nil, nil
 		out.Plans = append(out.Plans, v)
 	}
@@ -106,13 +94,8 @@ func (s *Server) ApprovePlan(ctx context.Context, req *retentionv1.ApprovePlanRe
 		return nil, err
 	}
 	now := s.now()
-	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, req.GetEtag(), func(p *pg.Plan) error {
-		if st := p.Doc.GetState(); st != retentionv1.PlanState_PLAN_STATE_PROPOSED {
-			return apierr.Precondition("PLAN_NOT_PROPOSED", p.Doc.GetName()+" is "+st.String()+"; only a proposed plan is approved")
-		}
-		p.Doc.State, p.Doc.ApprovedBy, p.Doc.ApproveTime = retentionv1.PlanState_PLAN_STATE_APPROVED, auth.Officer(ctx), timestamppb.New(now)
-		return nil
-	})
+	cpo := auth.Officer(ctx)
+	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, req.GetEtag(), func(p *lifecycle.Plan) error { return lifecycle.Approve(p, cpo, now) })
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +109,7 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	}
 	now := s.now()
 	var vs apierr.Violations
-	when := validateCompletion(&vs, req, now)
+	when := lifecycle.ValidateCompletion(&vs, req, now)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -139,33 +122,9 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 		return nil, err
 	}
 	exclude := req.GetExcludeHeldItems()
-	p, err := s.store.StartCompletion(ctx, tenant, unit, id, exclude, func(p *pg.Plan) error {
-		d := p.Doc
-		if d.GetState() == retentionv1.PlanState_PLAN_STATE_PROPOSED {
-			return apierr.Precondition("PLAN_NOT_APPROVED", d.GetName()+" is not approved: the CPO approves a plan before it is carried out (STD-55)")
-		}
-		if d.GetMethod() != "" {
-			// Started before: a completion cut short (or whose answer was lost) is repeated with the
-			// values it recorded, whatever the etag the caller read before it started.
-			if d.GetMethod() != req.GetMethod() || d.GetDestroyedBy() != req.GetDestroyedBy() ||
-				(req.GetDestructionTime() != nil && !d.GetDestructionTime().AsTime().Equal(when)) {
-				if d.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
-					return apierr.Precondition("PLAN_COMPLETED", d.GetName()+" is already completed")
-				}
-				return apierr.Precondition("COMPLETION_STARTED", d.GetName()+"'s completion was started with other values: repeat it with method, destroyed_by and destruction_time as recorded")
-			}
-			return nil
-		}
-		if tag := req.GetEtag(); tag != "" && tag != d.GetEtag() {
-			return apierr.EtagMismatch(d.GetName())
-		}
-		if when.Before(d.GetApproveTime().AsTime()) {
-			return apierr.Invalid(apierr.Violation{Field: "destruction_time", Rule: "STD-55",
-				Description: "a plan is carried out after the CPO approved it (" + d.GetApproveTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04") + ")"})
-		}
-		d.Method, d.DestroyedBy, d.DestructionTime = req.GetMethod(), req.GetDestroyedBy(), timestamppb.New(when)
-		return nil
-	})
+	c := lifecycle.Completion{Method: req.GetMethod(), DestroyedBy: req.GetDestroyedBy(), Time: when,
+		TimeGiven: req.GetDestructionTime() != nil, Etag: req.GetEtag()}
+	p, err := s.store.StartCompletion(ctx, tenant, unit, id, exclude, func(p *lifecycle.Plan) error { return lifecycle.StartCompletion(p, c) })
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +133,8 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	if err := s.erase(fwd, sctx, tenant, unit, p.ID, plan, exclude); err != nil {
 		return nil, err
 	}
-	outbox, err := s.store.QueuePlanEntries(ctx, tenant, unit, p.ID, plan.GetDestructionTime().AsTime(), exclude, func(g pg.RuleGroup) *ledgerv1.AppendEntryRequest {
-		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
-			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: plan.GetDestructionTime(),
-			FileName: groupName(g), Handler: plan.GetDestroyedBy(), Purpose: plan.GetReason(),
-			DestructionMethod: plan.GetMethod(), Plan: plan.GetName()}}
+	outbox, err := s.store.QueuePlanEntries(ctx, tenant, unit, p.ID, plan.GetDestructionTime().AsTime(), exclude, func(g lifecycle.RuleGroup) *ledgerv1.AppendEntryRequest {
+		return lifecycle.PlanDestruction(plan, g)
 	})
 	if err != nil {
 		return nil, err
@@ -196,29 +152,13 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	if u, err := s.registry.GetUnit(sctx, &registryv1.GetUnitRequest{Name: unitTitle}); err == nil {
 		unitTitle = u.GetDisplayName() + " (" + unitTitle + ")"
 	}
-	done, err := s.store.FinishPlan(ctx, tenant, unit, p.ID, func(p *pg.Plan, items []pg.PlanItem) error {
-		rules := map[string]*pg.Rule{}
-		for _, it := range items {
-			if rules[it.RuleID] == nil {
-				r, err := s.store.Rule(ctx, tenant, unit, it.RuleID)
-				if err != nil {
-					return err
-				}
-				rules[it.RuleID] = r
-			}
-		}
-		cert, err := certificate(key, tenant, unit, unitTitle, p.Doc, items)
-		if err != nil {
-			return err
-		}
-		p.Doc.Records, p.Doc.Certificate = records(p.Doc, items, rules, head), cert
-		p.Doc.State = retentionv1.PlanState_PLAN_STATE_COMPLETED
-		return nil
+	done, err := s.store.FinishPlan(ctx, tenant, unit, p.ID, func(p *lifecycle.Plan, items []lifecycle.PlanItem, rules map[string]*lifecycle.Rule) error {
+		return lifecycle.Finish(p, items, rules, key, unitTitle, head)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.planView(done, now), nil
+	return lifecycle.PlanView(done, now), nil
 }
 
 // erase erases, before anything is recorded as destroyed, the personal fields that other services
@@ -261,52 +201,18 @@ func (s *Server) erase(fwd, sctx context.Context, tenant, unit string, plan int6
 	}
 }
 
-// groupName is the file name (STD-42-2 1) of what a plan destroys under one rule.
-func groupName(g pg.RuleGroup) string {
-	name := g.Rule.Doc.GetDisplayName()
-	if g.FirstDay != nil {
-		return fmt.Sprintf("%s 녹화분 %s~%s (%d일)", name, g.FirstDay.Format(time.DateOnly), g.LastDay.Format(time.DateOnly), g.Count)
-	}
-	return fmt.Sprintf("%s %d건", name, g.Count)
-}
-
-// departmentHead is the 처리부서장 of the unit's 별지5 rows: its CCTV manager (관리책임자), or
-// failing one its CPO, as the registry lists its officers; empty when it lists neither.
+// departmentHead is the 처리부서장 of the unit's 별지5 rows (lifecycle.DepartmentHead) among the
+// officers the registry lists for it.
 func (s *Server) departmentHead(sctx context.Context, tenant, unit string) (string, error) {
-	var best *registryv1.Officer
-	rank := func(o *registryv1.Officer) int {
-		switch {
-		case slices.Contains(o.GetRoles(), registryv1.OfficerRole_OFFICER_ROLE_CCTV_MANAGER):
-			return 2
-		case slices.Contains(o.GetRoles(), registryv1.OfficerRole_OFFICER_ROLE_CPO):
-			return 1
-		}
-		return 0
-	}
+	var officers []*registryv1.Officer
 	for tok := ""; ; {
 		list, err := s.registry.ListOfficers(sctx, &registryv1.ListOfficersRequest{Parent: names.Unit(tenant, unit), PageToken: tok, PageSize: 100})
 		if err != nil {
 			return "", err
 		}
-		for _, o := range list.GetOfficers() {
-			if rank(o) > 0 && (best == nil || rank(o) > rank(best)) {
-				best = o
-			}
-		}
+		officers = append(officers, list.GetOfficers()...)
 		if tok = list.GetNextPageToken(); tok == "" {
-			break
+			return lifecycle.DepartmentHead(officers), nil
 		}
 	}
-	if best == nil {
-		return "", nil
-	}
-	return officerName(best), nil
-}
-
-// officerName is how a record names an officer: title and name, e.g. "소장 송현숙".
-func officerName(o *registryv1.Officer) string {
-	if o.GetDisplayName() == "" {
-		return o.GetTitle()
-	}
-	return o.GetTitle() + " " + o.GetDisplayName()
 }

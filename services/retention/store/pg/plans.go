@@ -18,16 +18,8 @@ import (
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
-
-// Plan is a stored destruction plan (파기요청서).
-type Plan struct {
-	Tenant, Unit string
-	ID           int64
-	Doc          *retentionv1.Plan
-	// FirstDue is the earliest due time of its items; OverdueTime is 5 days later (STD-10-1).
-	FirstDue, OverdueTime time.Time
-}
 
 // planFirstDue is the earliest due time of a plan's items, derived rather than stored, so that
 // it follows items leaving the plan (a longer period, a hold excluded).
@@ -37,8 +29,8 @@ const selectPlan = `SELECT plan_id, unit_id, doc, ` + planFirstDue + `, retentio
 	(SELECT count(*) FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id)
 	FROM retention.plans p`
 
-func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
-	p := &Plan{Tenant: tenant}
+func scanPlan(row pgx.Row, tenant string) (*lifecycle.Plan, error) {
+	p := &lifecycle.Plan{Tenant: tenant}
 	var doc []byte
 	var revision, count int64
 	var create time.Time
@@ -55,7 +47,7 @@ func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
 	return p, nil
 }
 
-func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Plan, error) {
+func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*lifecycle.Plan, error) {
 	sql := selectPlan + ` WHERE p.tenant_id = $1 AND p.plan_id = $2 AND p.unit_id = $3`
 	if lock {
 		sql += ` FOR UPDATE OF p`
@@ -68,7 +60,7 @@ func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int
 }
 
 // GetPlan returns a plan of the unit with the names of its items.
-func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*Plan, error) {
+func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*lifecycle.Plan, error) {
 	p, err := s.plan(ctx, s.pool, tenant, unit, id, false)
 	if err != nil {
 		return nil, err
@@ -86,14 +78,14 @@ func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*Pl
 
 // ListPlans pages through the unit's plans by id, in state when given; items are left out (a
 // plan's items are read with GetPlan).
-func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retentionv1.PlanState, size int, after int64) ([]*Plan, int64, error) {
+func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retentionv1.PlanState, size int, after int64) ([]*lifecycle.Plan, int64, error) {
 	rows, err := s.pool.Query(ctx, selectPlan+` WHERE p.tenant_id = $1 AND p.unit_id = $2 AND ($3 = 0 OR p.state = $3)
 		AND p.plan_id > $4 ORDER BY p.plan_id LIMIT $5`, tenant, unit, int16(state), after, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return page(rows, size, func(r pgx.Rows) (*Plan, error) { return scanPlan(r, tenant) },
-		func(x *Plan) int64 { return x.ID })
+	return page(rows, size, func(r pgx.Rows) (*lifecycle.Plan, error) { return scanPlan(r, tenant) },
+		func(x *lifecycle.Plan) int64 { return x.ID })
 }
 
 // unitLock is the key of a unit's advisory lock for purpose.
@@ -119,8 +111,8 @@ func lockHolds(ctx context.Context, tx pgx.Tx, tenant, unit string, exclusive bo
 // ProposePlan puts up to limit of the unit's due, unheld items kept under rules that need
 // approval into a new PROPOSED plan, oldest due first. It returns the plan, or nil when no item
 // was waiting.
-func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.Time, limit int, reason string) (*Plan, error) {
-	var out *Plan
+func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.Time, limit int, reason string) (*lifecycle.Plan, error) {
+	var out *lifecycle.Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// One planner at a time per unit, so that concurrent sweeps make one plan.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, unitLock("plan", tenant, unit)); err != nil {
@@ -162,7 +154,7 @@ func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.T
 
 // UpdatePlan changes a plan under a row lock: fn gets the current plan (after the etag, if
 // given, is checked) and changes its document in place; an unchanged document is not written.
-func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error) (*Plan, error) {
+func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
 	return s.updatePlan(ctx, tenant, unit, id, tag, fn, nil)
 }
 
@@ -171,8 +163,8 @@ func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, t
 // items that a hold now covers and whose personal fields are not yet erased are refused
 // (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan back to kept; a plan left
 // without items is refused.
-func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *Plan) error) (*Plan, error) {
-	return s.updatePlan(ctx, tenant, unit, id, "", fn, func(tx pgx.Tx, p *Plan) error {
+func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+	return s.updatePlan(ctx, tenant, unit, id, "", fn, func(tx pgx.Tx, p *lifecycle.Plan) error {
 		if p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
 			return nil
 		}
@@ -197,7 +189,7 @@ func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int
 }
 
 // checkNotEmpty refuses to complete a plan with no items: it would certify nothing (STD-55).
-func checkNotEmpty(ctx context.Context, tx pgx.Tx, p *Plan) error {
+func checkNotEmpty(ctx context.Context, tx pgx.Tx, p *lifecycle.Plan) error {
 	var n int64
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE tenant_id = $1 AND plan_id = $2`,
 		p.Tenant, p.ID).Scan(&n); err != nil || n > 0 {
@@ -240,8 +232,8 @@ func settleHeld(ctx context.Context, tx pgx.Tx, tenant, unit string, held []held
 	return err
 }
 
-func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error, check func(pgx.Tx, *Plan) error) (*Plan, error) {
-	var out *Plan
+func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *lifecycle.Plan) error, check func(pgx.Tx, *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+	var out *lifecycle.Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -270,7 +262,7 @@ func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, t
 	return out, err
 }
 
-func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *Plan) error {
+func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *lifecycle.Plan) error {
 	d := proto.Clone(p.Doc).(*retentionv1.Plan)
 	d.Name, d.Etag, d.Items, d.ItemCount, d.Overdue = "", "", nil, 0, false
 	doc, err := marshal(d)
@@ -282,20 +274,13 @@ func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *Plan) error {
 	return err
 }
 
-// Erasure is a plan item whose personal fields live in another service.
-type Erasure struct {
-	ItemID   int64
-	Target   retentionv1.RuleTarget
-	Resource string
-}
-
 // ClaimErasures claims, under the unit's hold lock, the erasure of the plan's items of requests
 // and ledger entries among the next limit not yet erased after item id after, and returns them
 // with those claimed before, and the last item id it read (0: none left). An item a hold covers
 // is refused (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan. A claimed item
 // counts as destroyed in fact, whatever hold comes after: the caller erases it after this
 // commits, idempotently, and marks it Erased.
-func (s *Store) ClaimErasures(ctx context.Context, tenant, unit string, plan int64, exclude bool, after int64, limit int) (out []Erasure, last int64, err error) {
+func (s *Store) ClaimErasures(ctx context.Context, tenant, unit string, plan int64, exclude bool, after int64, limit int) (out []lifecycle.Erasure, last int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
@@ -311,7 +296,7 @@ func (s *Store) ClaimErasures(ctx context.Context, tenant, unit string, plan int
 		var held []heldItem
 		var claim []int64
 		_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
-			var e Erasure
+			var e lifecycle.Erasure
 			var target int16
 			var claimed bool
 			var holds []int64
@@ -350,20 +335,13 @@ func (s *Store) Erased(ctx context.Context, tenant string, item int64) error {
 	return err
 }
 
-// RuleGroup is what a plan destroys under one rule.
-type RuleGroup struct {
-	Rule              *Rule
-	Count             int64
-	FirstDay, LastDay *time.Time
-}
-
 // QueuePlanEntries writes to the outbox one DESTRUCTION entry per rule of the plan's items not
 // yet queued, built by entry, and returns every outbox id of the plan still to deliver. It
 // locks the plan's row first, so that concurrent completions queue each entry once, and each
 // item with the unit's holds locked: a held item whose personal fields are not yet erased is
 // refused or, with exclude, taken out of the plan (settleHeld, PIPA-21-1); one not yet due at
 // the destruction time, at, goes back to kept (its period was lengthened).
-func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, at time.Time, exclude bool, entry func(RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
+func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, at time.Time, exclude bool, entry func(lifecycle.RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
 	var pending []int64
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, plan, true)
@@ -398,7 +376,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 		var held []heldItem
 		var notDue []int64
 		type group struct {
-			g   RuleGroup
+			g   lifecycle.RuleGroup
 			ids []int64
 		}
 		var groups []*group
@@ -417,7 +395,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 				if err != nil {
 					return err
 				}
-				groups = append(groups, &group{g: RuleGroup{Rule: rule}})
+				groups = append(groups, &group{g: lifecycle.RuleGroup{Rule: rule}})
 			}
 			g := groups[len(groups)-1]
 			g.ids, g.g.Count = append(g.ids, it.id), g.g.Count+1
@@ -468,20 +446,10 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 	return pending, err
 }
 
-// PlanItem is an item of a completed plan, as its certificate lists it, with its DESTRUCTION
-// entry's index and leaf hash.
-type PlanItem struct {
-	ID                  int64
-	RuleID, Description string
-	ClockStart          time.Time
-	LedgerIndex         int64
-	LeafHash            []byte
-}
-
-// FinishPlan completes a plan once every item is destroyed: finish gets the plan and its items
-// and sets the document (state, certificate, records). A plan already completed is returned as
-// it is.
-func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, finish func(p *Plan, items []PlanItem) error) (*Plan, error) {
+// FinishPlan completes a plan once every item is destroyed: finish gets the plan, its items and
+// their rules (deleted ones too) and sets the document (state, certificate, records). A plan
+// already completed is returned as it is.
+func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, finish func(p *lifecycle.Plan, items []lifecycle.PlanItem, rules map[string]*lifecycle.Rule) error) (*lifecycle.Plan, error) {
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -504,8 +472,8 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 			return err
 		}
 		var batches []int64
-		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PlanItem, error) {
-			var it PlanItem
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lifecycle.PlanItem, error) {
+			var it lifecycle.PlanItem
 			var batch int64
 			err := r.Scan(&it.ID, &it.RuleID, &it.Description, &it.ClockStart, &it.LedgerIndex, &batch)
 			batches = append(batches, batch)
@@ -518,10 +486,19 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 		if err != nil {
 			return err
 		}
-		for i := range items {
+		rules := map[string]*lifecycle.Rule{}
+		for i, it := range items {
 			items[i].LeafHash = entries[batches[i]].LeafHash
+			if rules[it.RuleID] == nil {
+				r, err := scanRule(tx.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
+					tenant, unit, it.RuleID), tenant, unit)
+				if err != nil {
+					return err
+				}
+				rules[it.RuleID] = r
+			}
 		}
-		if err := finish(p, items); err != nil {
+		if err := finish(p, items, rules); err != nil {
 			return err
 		}
 		return s.writePlan(ctx, tx, p)
@@ -532,8 +509,8 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 	return s.GetPlan(ctx, tenant, unit, id)
 }
 
-// Rule returns any rule of the unit, deleted ones included (a plan may outlive its rule).
-func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*Rule, error) {
+// lifecycle.Rule returns any rule of the unit, deleted ones included (a plan may outlive its rule).
+func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*lifecycle.Rule, error) {
 	r, err := scanRule(s.pool.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
 		tenant, unit, id), tenant, unit)
 	if errors.Is(err, pgx.ErrNoRows) {

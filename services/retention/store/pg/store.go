@@ -36,6 +36,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
 
 // Schema is the PostgreSQL schema the retention service owns.
@@ -47,15 +48,6 @@ var migrations embed.FS
 // Migrations are the service's goose SQL migrations, for pgdb.Migrate; its job queue comes from
 // jobs.Migrate on the same schema.
 var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
-
-// Item statuses as stored. Due, held and overdue are not stored: they follow from the time and
-// the active holds.
-const (
-	Kept       int16 = 1
-	Destroying int16 = 2 // its batch's ledger entry is in the outbox
-	Planned    int16 = 3
-	Destroyed  int16 = 4
-)
 
 // Store is safe for concurrent use.
 type Store struct {
@@ -149,22 +141,11 @@ func ts(t *time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(*t)
 }
 
-// Rule is a stored rule.
-type Rule struct {
-	Tenant, Unit, ID string
-	Doc              *retentionv1.Rule
-	// StartDate is the first recording day a site rule keeps: its create day in Asia/Seoul less
-	// its period, the footage already on the recorder.
-	StartDate        time.Time
-	GeneratedThrough *time.Time
-	Deleted          *time.Time
-}
-
 const selectRule = `SELECT rule_id, doc, start_date, generated_through, revision, create_time, update_time, delete_time
 	FROM retention.rules`
 
-func scanRule(row pgx.Row, tenant, unit string) (*Rule, error) {
-	r := &Rule{Tenant: tenant, Unit: unit}
+func scanRule(row pgx.Row, tenant, unit string) (*lifecycle.Rule, error) {
+	r := &lifecycle.Rule{Tenant: tenant, Unit: unit}
 	var doc []byte
 	var revision int64
 	var create, update time.Time
@@ -181,7 +162,7 @@ func scanRule(row pgx.Row, tenant, unit string) (*Rule, error) {
 	return r, nil
 }
 
-func (s *Store) rule(ctx context.Context, q querier, tenant, unit, id string, lock bool) (*Rule, error) {
+func (s *Store) rule(ctx context.Context, q querier, tenant, unit, id string, lock bool) (*lifecycle.Rule, error) {
 	sql := selectRule + ` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND delete_time IS NULL`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -201,7 +182,7 @@ func ruleDoc(r *retentionv1.Rule) ([]byte, error) {
 
 // CreateRule stores a new rule under id, or under a new id "rule-{n}" when id is empty. A
 // replayed request_id returns the first call's rule.
-func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Idem, r *retentionv1.Rule) (out *Rule, err error) {
+func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Idem, r *retentionv1.Rule) (out *lifecycle.Rule, err error) {
 	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		if id == "" {
 			var n int64
@@ -250,19 +231,19 @@ func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Id
 }
 
 // GetRule returns a live rule of the unit.
-func (s *Store) GetRule(ctx context.Context, tenant, unit, id string) (*Rule, error) {
+func (s *Store) GetRule(ctx context.Context, tenant, unit, id string) (*lifecycle.Rule, error) {
 	return s.rule(ctx, s.pool, tenant, unit, id, false)
 }
 
 // ListRules pages through the unit's live rules by id.
-func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, after string) ([]*Rule, string, error) {
+func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, after string) ([]*lifecycle.Rule, string, error) {
 	rows, err := s.pool.Query(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND delete_time IS NULL
 		AND rule_id > $3 ORDER BY rule_id LIMIT $4`, tenant, unit, after, size+1)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rows.Close()
-	var out []*Rule
+	var out []*lifecycle.Rule
 	for rows.Next() {
 		r, err := scanRule(rows, tenant, unit)
 		if err != nil {
@@ -285,7 +266,7 @@ func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, af
 // if given, is checked) and changes it in place. A new period moves the due times of the items
 // still kept under the rule, and of those planned but not yet erased: one no longer due goes
 // back to kept.
-func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *Rule, err error) {
+func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *lifecycle.Rule, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -326,8 +307,8 @@ func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn
 
 // DeleteRule marks a live rule deleted: it takes no new items, and what it keeps is still
 // destroyed when due (PIPA-21-1).
-func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*Rule, error) {
-	var out *Rule
+func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*lifecycle.Rule, error) {
+	var out *lifecycle.Rule
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -350,7 +331,7 @@ func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*
 
 // SweepRules are the rules a sweep of the unit works through: the live ones, and deleted ones
 // that still keep items.
-func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*Rule, error) {
+func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*lifecycle.Rule, error) {
 	rows, err := s.pool.Query(ctx, selectRule+` r WHERE tenant_id = $1 AND unit_id = $2 AND (delete_time IS NULL
 		OR EXISTS (SELECT 1 FROM retention.items i WHERE i.tenant_id = r.tenant_id AND i.unit_id = r.unit_id
 			AND i.rule_id = r.rule_id AND i.status < 4)) ORDER BY rule_id`, tenant, unit)
@@ -358,7 +339,7 @@ func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*Rule, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Rule
+	var out []*lifecycle.Rule
 	for rows.Next() {
 		r, err := scanRule(rows, tenant, unit)
 		if err != nil {
@@ -383,17 +364,10 @@ func (s *Store) SweptUnits(ctx context.Context) ([][2]string, error) {
 	})
 }
 
-// Hold is a stored hold.
-type Hold struct {
-	Tenant, Unit string
-	ID           int64
-	Doc          *retentionv1.Hold
-}
-
 const selectHold = `SELECT hold_id, unit_id, doc, create_time, release_time, released_by, release_reason FROM retention.holds`
 
-func scanHold(row pgx.Row, tenant string) (*Hold, error) {
-	h := &Hold{Tenant: tenant}
+func scanHold(row pgx.Row, tenant string) (*lifecycle.Hold, error) {
+	h := &lifecycle.Hold{Tenant: tenant}
 	var doc []byte
 	var create time.Time
 	var released *time.Time
@@ -414,7 +388,7 @@ func scanHold(row pgx.Row, tenant string) (*Hold, error) {
 	return h, nil
 }
 
-func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Hold, error) {
+func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*lifecycle.Hold, error) {
 	sql := selectHold + ` WHERE tenant_id = $1 AND hold_id = $2 AND unit_id = $3`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -429,7 +403,7 @@ func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int
 // CreateHold stores a hold on scope (a site, a file, a request or a ledger entry; a site's hold
 // covers [start, end)), holding the unit's hold lock exclusively (lockHolds). A replayed
 // request_id returns the first call's hold.
-func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, h *retentionv1.Hold, scope string, start, end *time.Time) (out *Hold, err error) {
+func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, h *retentionv1.Hold, scope string, start, end *time.Time) (out *lifecycle.Hold, err error) {
 	d := proto.Clone(h).(*retentionv1.Hold)
 	d.Name, d.CreateTime = "", nil
 	d.Released, d.ReleaseTime, d.ReleasedBy, d.ReleaseReason = false, nil, "", ""
@@ -460,23 +434,23 @@ func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, 
 }
 
 // GetHold returns a hold of the unit.
-func (s *Store) GetHold(ctx context.Context, tenant, unit string, id int64) (*Hold, error) {
+func (s *Store) GetHold(ctx context.Context, tenant, unit string, id int64) (*lifecycle.Hold, error) {
 	return s.hold(ctx, s.pool, tenant, unit, id, false)
 }
 
 // ListHolds pages through the unit's holds by id; released ones only when asked.
-func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released bool, size int, after int64) ([]*Hold, int64, error) {
+func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released bool, size int, after int64) ([]*lifecycle.Hold, int64, error) {
 	rows, err := s.pool.Query(ctx, selectHold+` WHERE tenant_id = $1 AND unit_id = $2 AND hold_id > $3
 		AND ($4 OR release_time IS NULL) ORDER BY hold_id LIMIT $5`, tenant, unit, after, released, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return page(rows, size, func(r pgx.Rows) (*Hold, error) { return scanHold(r, tenant) },
-		func(x *Hold) int64 { return x.ID })
+	return page(rows, size, func(r pgx.Rows) (*lifecycle.Hold, error) { return scanHold(r, tenant) },
+		func(x *lifecycle.Hold) int64 { return x.ID })
 }
 
 // ReleaseHold records who released the hold, when and why. Releasing twice is refused.
-func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, by, reason string) (out *Hold, err error) {
+func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, by, reason string) (out *lifecycle.Hold, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		h, err := s.hold(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -512,15 +486,8 @@ const heldBy = `SELECT h.hold_id FROM retention.holds h WHERE h.tenant_id = i.te
 	AND h.release_time IS NULL AND h.scope = i.scope
 	AND (h.start_time IS NULL OR (h.start_time < i.span_end AND h.end_time > i.span_start))`
 
-// SweepRecord is what a sweep writes about itself.
-type SweepRecord struct {
-	Time                              time.Time
-	Destroyed, Planned, Held, Overdue int64
-	HoldsChecked, Plans               []string
-}
-
 // RecordSweep writes a sweep's record.
-func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r SweepRecord) error {
+func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r lifecycle.SweepRecord) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
 		overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans))

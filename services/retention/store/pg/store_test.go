@@ -29,6 +29,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -87,7 +88,7 @@ func kstHour(y int, m time.Month, d, h int) time.Time {
 }
 
 // siteRule stores a 30-day auto-delete rule of a site, created at the fixture's time.
-func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *pg.Rule {
+func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *lifecycle.Rule {
 	t.Helper()
 	r, err := f.store.CreateRule(context.Background(), tenant, unit, "cctv-"+site, pg.Idem{}, &retentionv1.Rule{
 		DisplayName: site, Target: retentionv1.RuleTarget_RULE_TARGET_SITE, PeriodDays: 30,
@@ -100,7 +101,7 @@ func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *pg.Rule {
 
 // entry is a batch's DESTRUCTION entry, as the sweep writes it (STD-42-2), checked the day after
 // the test clock's days.
-func entry(items []pg.Claimed) *ledgerv1.AppendEntryRequest {
+func entry(items []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
 	at := timestamppb.New(kstHour(2026, 11, 30, 1))
 	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: at,
 		FileName: strconv.Itoa(len(items)) + "일 녹화분", Handler: "소장 송현숙 (자동 삭제 점검)", Purpose: "보유기간(30일) 경과",
@@ -132,8 +133,8 @@ func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 	require.True(t, kstHour(2026, 11, 30, 0).Equal(items[0].Due), "10-30 is due at 11-30 00:00 KST, got %v", items[0].Due)
 	require.True(t, kstHour(2026, 12, 1, 0).Equal(items[1].Due))
 
-	var claimed []pg.Claimed
-	_, got, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, kstHour(2026, 11, 30, 0), 100, func(c []pg.Claimed) *ledgerv1.AppendEntryRequest {
+	var claimed []lifecycle.Claimed
+	_, got, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, kstHour(2026, 11, 30, 0), 100, func(c []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
 		claimed = c
 		return entry(c)
 	})
@@ -243,13 +244,13 @@ func TestOnePlanPerSweep(t *testing.T) {
 		ClockStart: retentionv1.ClockStart_CLOCK_START_CONSENT, Action: retentionv1.Action_ACTION_PLAN, Method: "영구삭제"})
 	require.NoError(t, err)
 	for i := range 30 {
-		_, err := f.store.CreateItem(ctx, "seongnam", "library-office", pg.Idem{}, pg.NewItem{RuleID: r.ID, Scope: r.Doc.GetResource(),
+		_, err := f.store.CreateItem(ctx, "seongnam", "library-office", pg.Idem{}, lifecycle.NewItem{RuleID: r.ID, Scope: r.Doc.GetResource(),
 			Description: "2023년 탈퇴 회원 " + time.Month(i%12+1).String(), ClockStart: kstHour(2023, time.Month(i%12+1), 1, 0).AddDate(0, 0, i/12),
 			PeriodDays: 730})
 		require.NoError(t, err)
 	}
 	now := kstHour(2026, 1, 2, 1)
-	plans := make([]*pg.Plan, 2)
+	plans := make([]*lifecycle.Plan, 2)
 	var wg sync.WaitGroup
 	for i := range plans {
 		wg.Go(func() {
@@ -331,7 +332,7 @@ func TestIdempotencyTable(t *testing.T) {
 }
 
 // planRule stores a rule whose items are destroyed by a plan the CPO approves (STD-55).
-func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retentionv1.RuleTarget, days int32) *pg.Rule {
+func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retentionv1.RuleTarget, days int32) *lifecycle.Rule {
 	t.Helper()
 	r := &retentionv1.Rule{DisplayName: id, Target: target, PeriodDays: days, Action: retentionv1.Action_ACTION_PLAN, Method: "영구삭제",
 		ClockStart: retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED}
@@ -344,22 +345,22 @@ func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retenti
 }
 
 // item registers an item of rule whose period started at start; scope is what a hold names.
-func (f *fixture) item(t *testing.T, r *pg.Rule, scope, resource string, start time.Time) *pg.Item {
+func (f *fixture) item(t *testing.T, r *lifecycle.Rule, scope, resource string, start time.Time) *lifecycle.Item {
 	t.Helper()
-	it, err := f.store.CreateItem(context.Background(), r.Tenant, r.Unit, pg.Idem{}, pg.NewItem{RuleID: r.ID, Scope: scope,
+	it, err := f.store.CreateItem(context.Background(), r.Tenant, r.Unit, pg.Idem{}, lifecycle.NewItem{RuleID: r.ID, Scope: scope,
 		Resource: resource, Description: scope, ClockStart: start, PeriodDays: r.Doc.GetPeriodDays()})
 	require.NoError(t, err)
 	return it
 }
 
-func (f *fixture) status(t *testing.T, it *pg.Item) int16 {
+func (f *fixture) status(t *testing.T, it *lifecycle.Item) int16 {
 	t.Helper()
 	var s int16
 	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT status FROM retention.items WHERE item_id = $1`, it.ID).Scan(&s))
 	return s
 }
 
-func destruction(pg.RuleGroup) *ledgerv1.AppendEntryRequest {
+func destruction(lifecycle.RuleGroup) *ledgerv1.AppendEntryRequest {
 	return entry(nil)
 }
 
@@ -438,13 +439,13 @@ func TestCompletionNeverQueuesAHeldItem(t *testing.T) {
 	require.Equal(t, "ITEMS_HELD", e.Reason)
 	require.Equal(t, "PIPA-21-1", e.Metadata["rule"])
 	require.Equal(t, b.Name()+" ("+hold.Doc.GetName()+")", e.Metadata["items"])
-	require.Equal(t, pg.Planned, f.status(t, a), "refused, nothing is queued")
+	require.Equal(t, lifecycle.Planned, f.status(t, a), "refused, nothing is queued")
 
 	pending, err := f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, true, destruction)
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
-	require.Equal(t, pg.Destroying, f.status(t, a))
-	require.Equal(t, pg.Kept, f.status(t, b), "the held item waits for its release, out of the plan")
+	require.Equal(t, lifecycle.Destroying, f.status(t, a))
+	require.Equal(t, lifecycle.Kept, f.status(t, b), "the held item waits for its release, out of the plan")
 }
 
 // A plan's erasures are claimed under the hold lock and made after that commits (no call in a
@@ -474,7 +475,7 @@ func TestErasureClaimIsThePointOfNoReturn(t *testing.T) {
 	require.Len(t, claimed, 1)
 	require.Equal(t, a.ID, claimed[0].ItemID)
 	require.Equal(t, b.ID, last, "the page read both")
-	require.Equal(t, pg.Kept, f.status(t, b), "the held item left the plan")
+	require.Equal(t, lifecycle.Kept, f.status(t, b), "the held item left the plan")
 
 	hold("1") // after the claim: too late to stop the erasure
 	again, _, err := f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
@@ -487,7 +488,7 @@ func TestErasureClaimIsThePointOfNoReturn(t *testing.T) {
 	require.Zero(t, last, "nothing left to erase")
 	_, err = f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, false, destruction)
 	require.NoError(t, err)
-	require.Equal(t, pg.Destroying, f.status(t, a), "erased, it is recorded destroyed though held since")
+	require.Equal(t, lifecycle.Destroying, f.status(t, a), "erased, it is recorded destroyed though held since")
 }
 
 // Concurrent completions of one plan queue each rule's DESTRUCTION entry once: the plan's row
@@ -496,7 +497,7 @@ func TestConcurrentCompletionsQueueOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
-	var rules []*pg.Rule
+	var rules []*lifecycle.Rule
 	for _, id := range []string{"members", "visitors", "loans"} {
 		r := f.planRule(t, "seongnam", "library-office", id, retentionv1.RuleTarget_RULE_TARGET_FILE, 30)
 		rules = append(rules, r)
@@ -549,8 +550,8 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	require.Equal(t, pg.Kept, f.status(t, recent), "no longer due: back to kept")
-	require.Equal(t, pg.Planned, f.status(t, mid))
+	require.Equal(t, lifecycle.Kept, f.status(t, recent), "no longer due: back to kept")
+	require.Equal(t, lifecycle.Planned, f.status(t, mid))
 	got, err := f.store.GetItem(ctx, "seongnam", "library-office", mid.ID)
 	require.NoError(t, err)
 	require.True(t, kstHour(2025, 9, 28, 0).Equal(got.Due), "the planned item's due time moved, got %v", got.Due)
@@ -562,8 +563,8 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 
 	_, err = f.store.QueuePlanEntries(ctx, "seongnam", "library-office", p.ID, kstHour(2025, 6, 1, 9), false, destruction)
 	require.NoError(t, err)
-	require.Equal(t, pg.Destroying, f.status(t, old))
-	require.Equal(t, pg.Kept, f.status(t, mid), "not due when the plan was carried out")
+	require.Equal(t, lifecycle.Destroying, f.status(t, old))
+	require.Equal(t, lifecycle.Kept, f.status(t, mid), "not due when the plan was carried out")
 }
 
 // C-9: a copy is closed only once its outcome is in the ledger. A returned copy's RETURN
@@ -575,7 +576,7 @@ func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
 	ctx := context.Background()
 	f.set(kstHour(2026, 11, 1, 9))
 	svc := f.service(t)
-	copyOf := func() *pg.Copy {
+	copyOf := func() *lifecycle.Copy {
 		prov, err := f.ledger.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: "tenants/jeongeup/units/library",
 			Entry: ledgertest.PoliceProvision()})
 		require.NoError(t, err)
@@ -584,11 +585,11 @@ func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
 		require.NoError(t, err)
 		return c
 	}
-	returned := func(occur time.Time) func(c *pg.Copy) (*pg.Outcome, error) {
-		return func(c *pg.Copy) (*pg.Outcome, error) {
+	returned := func(occur time.Time) func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
+		return func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
 			index := c.Doc.GetProvisionIndex()
 			at := timestamppb.New(occur)
-			return &pg.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
+			return &lifecycle.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
 				Amendment: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT,
 					AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, Follows: &index, OccurTime: at,
 					Handler: "주무관", Note: "자료 반환"}},
@@ -682,7 +683,7 @@ func TestEmptyPlanIsNotCompleted(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, false, func(p *pg.Plan) error {
+	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, false, func(p *lifecycle.Plan) error {
 		p.Doc.Method = "영구삭제"
 		return nil
 	})
@@ -742,7 +743,7 @@ func TestMigrationMovesTheOldOutbox(t *testing.T) {
 	// As the old outbox wrote it: the whole request, its request_id fixed by the row's id.
 	var pending int64
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&pending))
-	old := entry(make([]pg.Claimed, 10))
+	old := entry(make([]lifecycle.Claimed, 10))
 	old.Parent, old.RequestId = "tenants/jeongeup/units/library", "retention/entries/"+strconv.FormatInt(pending, 10)
 	b, err := proto.Marshal(old)
 	require.NoError(t, err)
