@@ -41,13 +41,13 @@ func PoliceProvision() *ledgerv1.Entry {
 	}
 }
 
-// registryOfEveryUnit knows every unit, none with a parent: the ledger asks it whether a unit
-// exists.
-type registryOfEveryUnit struct {
+// EveryUnit is a registry that knows every unit, none with a parent: the ledger asks it whether a
+// unit exists.
+type EveryUnit struct {
 	registryv1.UnimplementedRegistryServiceServer
 }
 
-func (registryOfEveryUnit) GetUnit(_ context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
+func (EveryUnit) GetUnit(_ context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
 	return &registryv1.Unit{Name: req.GetName()}, nil
 }
 
@@ -60,17 +60,17 @@ func Serve(t testing.TB, pool *pgxpool.Pool, box *seal.Box) (ledgerv1.LedgerServ
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
 	require.NoError(t, err)
 	reg := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(reg, registryOfEveryUnit{})
+	registryv1.RegisterRegistryServiceServer(reg, EveryUnit{})
 	g := server.NewGRPC(server.GRPCOptions{Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey))})
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(pg.New(pool, box), box, registryv1.NewRegistryServiceClient(serve(t, reg))))
+	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(pg.New(pool, box), box, registryv1.NewRegistryServiceClient(Listen(t, reg))))
 	token := func() (string, error) {
 		return auth.Mint(key, auth.Principal{Subject: "pipa-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}, time.Hour)
 	}
-	return ledgerv1.NewLedgerServiceClient(serve(t, g)), token
+	return ledgerv1.NewLedgerServiceClient(Listen(t, g)), token
 }
 
-// serve serves g on a loopback port and returns a client connection to it.
-func serve(t testing.TB, g *grpc.Server) *grpc.ClientConn {
+// Listen serves g on a loopback port until the test ends and returns a client connection to it.
+func Listen(t testing.TB, g *grpc.Server) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
