@@ -317,6 +317,20 @@ func TestRetentionHold(t *testing.T) {
 	require.EqualValues(t, 1, older.GetSweeps()[0].GetHeld())
 	require.Equal(t, []string{hold.GetName()}, older.GetSweeps()[0].GetHoldsChecked())
 	require.WithinDuration(t, today.AddDate(0, 0, -1).Add(time.Hour), older.GetSweeps()[0].GetSweepTime().AsTime(), 0)
+
+	// AIP-158: a page token continues only the list, parent and filter it came from.
+	auditor := s.As(auth.RoleAuditor, libraryUnit)
+	_, err = cl.ListHolds(auditor, &retentionv1.ListHoldsRequest{Parent: libraryUnit, PageToken: sweeps.GetNextPageToken()})
+	require.Equal(t, "page_token", stacktest.Violation(t, err).GetField(), "a sweeps token is not a holds token")
+	due, err := cl.ListItems(auditor, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "destroyed", PageSize: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, due.GetNextPageToken())
+	_, err = cl.ListItems(auditor, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "retained", PageToken: due.GetNextPageToken()})
+	require.Equal(t, "page_token", stacktest.Violation(t, err).GetField(), "a token of destroyed items does not page the retained ones")
+	next, err := cl.ListItems(auditor, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "destroyed", PageSize: 1,
+		PageToken: due.GetNextPageToken()})
+	require.NoError(t, err)
+	require.NotEqual(t, due.GetItems()[0].GetName(), next.GetItems()[0].GetName())
 }
 
 const (
