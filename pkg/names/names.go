@@ -65,6 +65,18 @@ func ParseTenant(field, name string) (string, error) {
 	return t, nil
 }
 
+// TenantResource is the name of a tenant's singleton resource, e.g. "ledgerSettings".
+func TenantResource(tenant, resource string) string { return Tenant(tenant) + "/" + resource }
+
+// ParseTenantResource parses tenants/{tenant}/{resource} in field, e.g. a tenant's ledgerSettings.
+func ParseTenantResource(field, name, resource string) (string, error) {
+	t, ok := strings.CutSuffix(strings.TrimPrefix(name, "tenants/"), "/"+resource)
+	if !ok || !strings.HasPrefix(name, "tenants/") || !ValidID(t) {
+		return "", Invalid(field, name, "tenants/{tenant}/"+resource)
+	}
+	return t, nil
+}
+
 // ParseUnit parses tenants/{tenant}/units/{unit} in field.
 func ParseUnit(field, name string) (tenant, unit string, err error) {
 	p := strings.Split(name, "/")

@@ -49,6 +49,13 @@ func TestParseUnitAndTenant(t *testing.T) {
 	require.Equal(t, "tenants/jeongeup", names.Tenant(got))
 	_, err = names.ParseTenant("tenant.name", "tenants/jeongeup/units/x")
 	require.Equal(t, "tenant.name", violation(t, err).GetField())
+	got, err = names.ParseTenantResource("name", names.TenantResource("iksan", "ledgerSettings"), "ledgerSettings")
+	require.NoError(t, err)
+	require.Equal(t, "iksan", got)
+	for _, bad := range []string{"tenants/iksan", "tenants/a/b/ledgerSettings", "tenants/Iksan/ledgerSettings", "x/iksan/ledgerSettings"} {
+		_, err = names.ParseTenantResource("name", bad, "ledgerSettings")
+		require.Equal(t, "name", violation(t, err).GetField(), bad)
+	}
 }
 
 // Every collection parses what it formats and refuses ids of the wrong shape, naming the field.
