@@ -41,7 +41,7 @@ const (
 
 // PublicTilesPath is the public tlog-tiles prefix of a unit's log on any pipa gateway.
 func PublicTilesPath(t, u string) string {
-	return "/v1/public/tenants/" + t + "/units/" + u + "/ledger/tiles/"
+	return "/v1/public/" + names.Unit(t, u) + "/ledger/tiles/"
 }
 
 // tileHeight is the C2SP tile height: a tile holds 256 hashes, a bundle 256 entries.

@@ -309,7 +309,7 @@ func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*
 			return page, nil
 		}
 		for _, s := range list.GetSites() {
-			id := strings.TrimPrefix(s.GetName(), parent+"/sites/")
+			id := names.Last(s.GetName())
 			for _, loc := range s.GetLocations() {
 				sites = append(sites, siteChoice{ID: id, Name: s.GetDisplayName(), Location: loc})
 			}

@@ -158,7 +158,7 @@ func (l *Ledger) Append(log string) int64 {
 // Redact erases the personal values of entry index of log through the API (a REDACTION entry).
 func (l *Ledger) Redact(log string, index int64) {
 	l.t.Helper()
-	if _, err := l.client.RedactEntry(l.cpo, &ledgerv1.RedactEntryRequest{Name: log + "/ledger/entries/" + strconv.FormatInt(index, 10),
+	if _, err := l.client.RedactEntry(l.cpo, &ledgerv1.RedactEntryRequest{Name: entryName(log, index),
 		Reason: "보유기간 경과"}); err != nil {
 		l.t.Fatal(err)
 	}
@@ -249,4 +249,10 @@ func unitOf(log string) (tenant, unit string) {
 		panic("verifytest: " + err.Error())
 	}
 	return tenant, unit
+}
+
+// entryName is the name of entry index of log.
+func entryName(log string, index int64) string {
+	t, u := unitOf(log)
+	return names.Entries.NameN(t, u, index)
 }

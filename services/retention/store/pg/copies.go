@@ -334,14 +334,14 @@ func (s *Store) VerifierKey(ctx context.Context, tenant string) (string, error) 
 	var vkey string
 	err := s.pool.QueryRow(ctx, `SELECT verifier_key FROM retention.keys WHERE tenant_id = $1`, tenant).Scan(&vkey)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apierr.NotFound(names.Tenant(tenant) + "/retention/key")
+		return "", apierr.NotFound(names.TenantResource(tenant, "retention/key"))
 	}
 	return vkey, err
 }
 
 // newKey generates the tenant's key and stores it sealed, unless another replica did first.
 func (s *Store) newKey(ctx context.Context, tenant string) error {
-	skey, vkey, err := note.GenerateKey(rand.Reader, s.host+"/tenants/"+tenant+"/retention")
+	skey, vkey, err := note.GenerateKey(rand.Reader, s.host+"/"+names.TenantResource(tenant, "retention"))
 	if err != nil {
 		return fmt.Errorf("retention store: generate key for tenant %s: %w", tenant, err)
 	}
