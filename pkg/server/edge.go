@@ -135,9 +135,9 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		allow = allowed(r)
 	}
 	if len(allow) == 0 && code != http.StatusMethodNotAllowed {
-		e := &apierr.Error{Code: codes.NotFound, Reason: "NO_ROUTE", Message: "no route for " + strings.ToValidUTF8(r.URL.Path, "\uFFFD")}
+		e := &apierr.Error{Kind: apierr.KindNotFound, Reason: "NO_ROUTE", Message: "no route for " + strings.ToValidUTF8(r.URL.Path, "\uFFFD")}
 		if code != http.StatusNotFound {
-			e = &apierr.Error{Code: codes.InvalidArgument, Reason: "BAD_PATH", Message: "the path " + strings.ToValidUTF8(r.URL.Path, "\uFFFD") + " is not valid"}
+			e = &apierr.Error{Kind: apierr.KindInvalid, Reason: "BAD_PATH", Message: "the path " + strings.ToValidUTF8(r.URL.Path, "\uFFFD") + " is not valid"}
 		}
 		writeError(ctx, mux, m, w, r, e.GRPCStatus().Err())
 		return
@@ -147,8 +147,8 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		msg += "; allowed: " + strings.Join(allow, ", ")
 	}
-	e := &apierr.Error{Code: codes.Unimplemented, Reason: "METHOD_NOT_ALLOWED", Message: msg}
-	writeError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed, Err: e.GRPCStatus().Err()})
+	writeError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed,
+		Err: InfoStatus(codes.Unimplemented, "METHOD_NOT_ALLOWED", msg).Err()})
 }
 
 // allowedMethods are the methods with a route for r's path: a page's, or the gateway's, which is

@@ -90,6 +90,16 @@ func (c challenge) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
+// InfoStatus is a status of code with an ErrorInfo (domain pipa) of reason, for the errors that
+// are not a domain's (a transport's, a router's).
+func InfoStatus(c codes.Code, reason, message string) *status.Status {
+	st := status.New(c, message)
+	if s, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: apierr.Domain}); err == nil {
+		return s
+	}
+	return st
+}
+
 // withInfo gives a status without an ErrorInfo (a transport error from a service that is down,
 // say) one whose reason is its code's name, so that every error a client reads has a reason.
 func withInfo(st *status.Status) *status.Status {

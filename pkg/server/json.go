@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -130,7 +129,7 @@ func malformed(b []byte, off int, why string) error {
 func malformedAt(line, col, off int, why string) error {
 	where := fmt.Sprintf("line %d, column %d (byte %d)", line, col, off)
 	return &apierr.Error{
-		Code: codes.InvalidArgument, Reason: "MALFORMED_BODY",
+		Kind: apierr.KindInvalid, Reason: "MALFORMED_BODY",
 		Message:    "the request body is not valid JSON for this method",
 		Violations: []apierr.Violation{{Field: "body", Rule: "json", Description: where + ": " + why}},
 		Metadata:   map[string]string{"line": strconv.Itoa(line), "column": strconv.Itoa(col), "offset": strconv.Itoa(off)},

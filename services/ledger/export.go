@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
@@ -52,7 +53,7 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 		}
-		entries, err := listKinds(ctx, client, "tenants/"+r.PathValue("tenant")+"/units/"+r.PathValue("unit"), kinds)
+		entries, err := listKinds(ctx, client, names.Unit(r.PathValue("tenant"), r.PathValue("unit")), kinds)
 		if err != nil {
 			writeStatus(w, status.Convert(err))
 			return

@@ -29,6 +29,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3conv"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -284,35 +285,35 @@ func hasEtag(schema any, defs map[string]any) bool {
 // documents hold each once, under responses, and the operations refer to them.
 var errorAnswers = map[int]struct {
 	name, description string
-	example           *apierr.Error
+	example           *status.Status
 }{
 	http.StatusBadRequest: {"BadRequest", "The request is invalid: a field breaks a rule (BadRequest field " +
 		"violations; the ErrorInfo's metadata names the LAW.md rule), the body is not JSON for this method " +
 		"(MALFORMED_BODY, with its line, column and byte offset), a path or query value is not UTF-8, or the " +
 		"resource's state does not allow the change (FailedPrecondition, e.g. POLICY_INCOMPLETE). Nothing was changed.",
 		apierr.Invalid(apierr.Violation{Field: "site.retention_days", Rule: "STD-41-2",
-			Description: "45 days is more than the 30 days a public body keeps CCTV footage; give site.retention_reason"})},
+			Description: "45 days is more than the 30 days a public body keeps CCTV footage; give site.retention_reason"}).GRPCStatus()},
 	http.StatusUnauthorized: {"Unauthenticated", "No bearer token, or one that is malformed (TOKEN_MALFORMED), " +
 		"expired (TOKEN_EXPIRED) or not issued by the configured OpenID Provider (TOKEN_INVALID).",
-		apierr.Unauthenticated("TOKEN_EXPIRED", "bearer token expired")},
+		apierr.Unauthenticated("TOKEN_EXPIRED", "bearer token expired").GRPCStatus()},
 	http.StatusForbidden: {"PermissionDenied", "The token's roles do not cover this resource (PERMISSION_DENIED).",
-		apierr.Denied("handler on tenants/jeongeup/units/library does not cover tenants/iksan/units/civil-safety")},
+		apierr.Denied("handler on tenants/jeongeup/units/library does not cover tenants/iksan/units/civil-safety").GRPCStatus()},
 	http.StatusNotFound: {"NotFound", "No such resource (NOT_FOUND, metadata resource), or it is not visible to the caller.",
-		apierr.NotFound("tenants/jeongeup/units/library/sites/annex")},
+		apierr.NotFound("tenants/jeongeup/units/library/sites/annex").GRPCStatus()},
 	http.StatusConflict: {"Conflict", "The resource exists already (ALREADY_EXISTS; a retry with the same " +
 		"request_id returns the first answer instead), or a concurrent change won (CONCURRENT_CHANGE): read and retry.",
-		apierr.AlreadyExists("tenants/jeongeup/units/library/sites/annex")},
+		apierr.AlreadyExists("tenants/jeongeup/units/library/sites/annex").GRPCStatus()},
 	http.StatusPreconditionFailed: {"PreconditionFailed", "The etag sent is not the resource's current one " +
 		"(ETAG_MISMATCH): someone changed it since it was read. Read it again and retry.",
-		apierr.EtagMismatch("tenants/jeongeup/units/library/sites/annex")},
+		apierr.EtagMismatch("tenants/jeongeup/units/library/sites/annex").GRPCStatus()},
 	http.StatusTooManyRequests: {"RateLimited", "The per-client rate limit of public endpoints (RATE_LIMITED); " +
 		"Retry-After says in how many seconds to retry.",
-		apierr.RateLimited("rate limit exceeded, retry later")},
+		apierr.RateLimited("rate limit exceeded, retry later").GRPCStatus()},
 	http.StatusServiceUnavailable: {"Unavailable", "A service or the database this call needs cannot be " +
 		"reached (UNAVAILABLE): retry later.",
-		&apierr.Error{Code: codes.Unavailable, Reason: "UNAVAILABLE", Message: "the ledger service cannot be reached; retry later"}},
+		server.InfoStatus(codes.Unavailable, "UNAVAILABLE", "the ledger service cannot be reached; retry later")},
 	0: {"Unexpected", "An unexpected error (INTERNAL): the server logs it; retry later.",
-		&apierr.Error{Code: codes.Internal, Reason: "INTERNAL", Message: "internal error"}},
+		server.InfoStatus(codes.Internal, "INTERNAL", "internal error")},
 }
 
 var errorHeaders = map[int]map[string]any{
@@ -324,7 +325,7 @@ var errorHeaders = map[int]map[string]any{
 func errorResponses() map[string]any {
 	out := map[string]any{}
 	for c, a := range errorAnswers {
-		b, err := server.JSON.Marshal(a.example.GRPCStatus().Proto())
+		b, err := server.JSON.Marshal(a.example.Proto())
 		if err != nil {
 			panic(err)
 		}
