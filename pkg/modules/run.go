@@ -138,8 +138,12 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 		// Per-tenant figures are for the operators' Prometheus, not for the public listener.
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.Metrics)
+		nosniff := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			mux.ServeHTTP(w, r)
+		})
 		listeners = append(listeners, server.Listener{Name: "metrics", Lis: c.Metrics,
-			HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}})
+			HTTP: &http.Server{Handler: nosniff, ReadHeaderTimeout: 10 * time.Second}})
 		metrics = nil
 	}
 	handler := server.Handler(server.HTTPOptions{

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 )
@@ -91,7 +90,7 @@ func page(pattern string, h http.Handler) http.Handler {
 }
 
 // pageUTF8 names the wildcard of pattern, or the query parameter, that is not UTF-8.
-func pageUTF8(pattern string, r *http.Request) error {
+func pageUTF8(pattern string, r *http.Request) *apierr.Error {
 	if !utf8.ValidString(r.URL.Path) {
 		for _, seg := range strings.Split(pattern, "/") {
 			if name, ok := strings.CutPrefix(seg, "{"); ok {
@@ -106,16 +105,21 @@ func pageUTF8(pattern string, r *http.Request) error {
 	return checkQueryUTF8(r)
 }
 
-// writePageError answers a refused page request as the page would: HTML for the public pages
-// under /p/, google.rpc.Status JSON elsewhere.
-func writePageError(w http.ResponseWriter, r *http.Request, err error) {
-	st := apierr.ToStatus(err)
-	s, _ := status.FromError(st)
+// writePageError answers a refused page request as the page would: a Korean HTML page for the
+// public pages under /p/ (naming the part of the address at fault), google.rpc.Status JSON
+// elsewhere.
+func writePageError(w http.ResponseWriter, r *http.Request, err *apierr.Error) {
+	s := err.GRPCStatus()
 	if strings.HasPrefix(r.URL.Path, "/p/") {
+		what := "주소"
+		if len(err.Violations) > 0 {
+			what = "주소의 <code>" + html.EscapeString(err.Violations[0].Field) + "</code> 부분"
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, "<!doctype html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\"><title>잘못된 주소</title></head>\n"+
-			"<body><main><h1>잘못된 주소입니다.</h1><p>%s</p></main></body></html>\n", html.EscapeString(s.Message()))
+			"<body><main><h1>잘못된 주소입니다.</h1><p>%s에 쓸 수 없는 문자가 있습니다(UTF-8이 아닙니다).</p>"+
+			"<p><a href=\"/p/\">게시 기관 목록으로</a></p></main></body></html>\n", what)
 		return
 	}
 	b, _ := JSON.Marshal(s.Proto())

@@ -141,10 +141,13 @@ func checkUTF8(params map[string]string, r *http.Request) error {
 		}
 		return notUTF8(name, "path parameter")
 	}
-	return checkQueryUTF8(r)
+	if err := checkQueryUTF8(r); err != nil {
+		return err
+	}
+	return nil
 }
 
-func checkQueryUTF8(r *http.Request) error {
+func checkQueryUTF8(r *http.Request) *apierr.Error {
 	for name, vs := range r.URL.Query() {
 		if !utf8.ValidString(name) {
 			return notUTF8(strings.ToValidUTF8(name, "\uFFFD"), "query parameter name")
@@ -158,7 +161,7 @@ func checkQueryUTF8(r *http.Request) error {
 	return nil
 }
 
-func notUTF8(name, what string) error {
+func notUTF8(name, what string) *apierr.Error {
 	return apierr.Invalid(apierr.Violation{Field: name, Rule: "utf8",
 		Description: "the " + what + " " + name + " is not valid UTF-8 (percent-encode the UTF-8 bytes of the text)"})
 }

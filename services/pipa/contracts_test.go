@@ -153,7 +153,7 @@ func TestInvalidUTF8(t *testing.T) {
 		code, h, body := call(t, s, http.MethodGet, path, "")
 		require.Equal(t, http.StatusBadRequest, code, path)
 		require.True(t, strings.HasPrefix(h.Get("Content-Type"), "text/html"), path)
-		require.Contains(t, body, name+" is not valid UTF-8", path)
+		require.Contains(t, body, "<code>"+name+"</code> 부분에 쓸 수 없는 문자", path)
 	}
 }
 
