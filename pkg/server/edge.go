@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/felixge/httpsnoop"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -17,61 +16,56 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 )
 
-// ContentSecurityPolicy is what an HTML page may load and who may frame it, for the pages that
-// do not set their own: their styles inline, nothing else, and no framing (clickjacking).
+// ContentSecurityPolicy is what an HTML page may load and who may frame it, on every answer whose
+// handler does not set its own: styles inline, nothing else, and no framing (clickjacking). On a
+// JSON answer it is inert, and setting it everywhere costs less than looking at each answer's type.
 const ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // methods are those pipa routes use, in the order an Allow header lists them.
 var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-type routeKey struct{}
+type edgeKey struct{}
 
-// routeSlot receives the route a request took, as "METHOD /template", from whichever handler
-// served it (the gateway's middleware or a page's pattern), for telemetry.
-type routeSlot struct{ route string }
+// edgeState is what the edge gives a request: a slot for the route it took, as "METHOD
+// /template", which whichever handler served it fills (the gateway's middleware or a page's
+// pattern) for telemetry; and the methods that have a route for it, for a 405's Allow.
+type edgeState struct {
+	route   string
+	allowed func(*http.Request) []string
+}
 
 type probeKey struct{}
 
 // probe asks the gateway whether it has a route for a request without serving it.
 type probe struct{ matched bool }
 
-type allowKey struct{}
-
-// edge is what every request passes through before routing: the security headers, HEAD served as
-// GET, and the route it took recorded on r for the telemetry around it (otelhttp reads
-// r.Pattern for span names and the http.route attribute).
+// edge is what every request passes through before routing: the security headers (nosniff, and
+// a Content-Security-Policy that a page may replace with its own), HEAD served as GET, and the
+// route it took recorded on r for the telemetry around it (otelhttp reads r.Pattern for span
+// names and the http.route attribute).
 func edge(mux *http.ServeMux, gateway http.Handler, next http.Handler) http.Handler {
 	allowed := func(r *http.Request) []string { return allowedMethods(mux, gateway, r) }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w = httpsnoop.Wrap(w, httpsnoop.Hooks{
-			WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-				return func(code int) { htmlPolicy(w.Header()); next(code) }
-			},
-			Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-				return func(b []byte) (int, error) { htmlPolicy(w.Header()); return next(b) }
-			},
-		})
-		slot := &routeSlot{}
-		ctx := context.WithValue(context.WithValue(r.Context(), routeKey{}, slot), allowKey{}, allowed)
-		in := r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		st := &edgeState{allowed: allowed}
+		in := r.WithContext(context.WithValue(r.Context(), edgeKey{}, st))
 		if r.Method == http.MethodHead {
 			// net/http drops the body of an answer to HEAD; the handlers answer it as GET.
 			in.Method = http.MethodGet
 		}
 		next.ServeHTTP(w, in)
-		r.Pattern = slot.route
-		if _, route, ok := strings.Cut(slot.route, " "); ok {
+		r.Pattern = st.route
+		if _, route, ok := strings.Cut(st.route, " "); ok {
 			trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("http.route", route))
 		}
 	})
 }
 
-// htmlPolicy gives an HTML answer the default Content-Security-Policy unless it has its own.
-func htmlPolicy(h http.Header) {
-	if strings.HasPrefix(h.Get("Content-Type"), "text/html") && h.Get("Content-Security-Policy") == "" {
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-	}
+func edgeOf(r *http.Request) *edgeState {
+	st, _ := r.Context().Value(edgeKey{}).(*edgeState)
+	return st
 }
 
 // page serves a hand-written route: its path and query must be UTF-8, and the pattern that
@@ -83,8 +77,8 @@ func page(pattern string, h http.Handler) http.Handler {
 			return
 		}
 		h.ServeHTTP(w, r)
-		if slot, ok := r.Context().Value(routeKey{}).(*routeSlot); ok && r.Pattern != "" {
-			slot.route = r.Pattern
+		if st := edgeOf(r); st != nil && r.Pattern != "" {
+			st.route = r.Pattern
 		}
 	})
 }
@@ -135,8 +129,8 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		return
 	}
 	var allow []string
-	if allowed, ok := r.Context().Value(allowKey{}).(func(*http.Request) []string); ok && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
-		allow = allowed(r)
+	if st := edgeOf(r); st != nil && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		allow = st.allowed(r)
 	}
 	if len(allow) == 0 && code != http.StatusMethodNotAllowed {
 		e := &apierr.Error{Kind: apierr.KindNotFound, Reason: "NO_ROUTE", Message: "no route for " + strings.ToValidUTF8(r.URL.Path, "\uFFFD")}
@@ -197,9 +191,9 @@ func probed(next runtime.HandlerFunc) runtime.HandlerFunc {
 // namedRoute records the gateway route a request took as its template.
 func namedRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		if slot, ok := r.Context().Value(routeKey{}).(*routeSlot); ok {
+		if st := edgeOf(r); st != nil {
 			if p, ok := runtime.HTTPPattern(r.Context()); ok {
-				slot.route = r.Method + " " + RouteTemplate(p.String())
+				st.route = r.Method + " " + routeTemplate(p.String())
 			}
 		}
 		next(w, r, params)

@@ -148,6 +148,11 @@ func checkUTF8(params map[string]string, r *http.Request) error {
 }
 
 func checkQueryUTF8(r *http.Request) *apierr.Error {
+	if utf8.ValidString(r.URL.RawQuery) { // percent-encoded or not, all valid: nothing to decode
+		if !strings.Contains(r.URL.RawQuery, "%") {
+			return nil
+		}
+	}
 	for name, vs := range r.URL.Query() {
 		if !utf8.ValidString(name) {
 			return notUTF8(strings.ToValidUTF8(name, "\uFFFD"), "query parameter name")

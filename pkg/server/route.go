@@ -3,6 +3,7 @@ package server
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // captures are the variables of a google.api.http path template: {var} or {var=segments}.
@@ -25,6 +26,19 @@ func RouteTemplate(pattern string) string {
 		}
 		return strings.Join(segs, "/")
 	})
+}
+
+// routeTemplates caches RouteTemplate for the gateway's patterns, which are few and asked for on
+// every request.
+var routeTemplates sync.Map
+
+func routeTemplate(pattern string) string {
+	if t, ok := routeTemplates.Load(pattern); ok {
+		return t.(string)
+	}
+	t := RouteTemplate(pattern)
+	routeTemplates.Store(pattern, t)
+	return t
 }
 
 // ParamName names the id that follows a collection in a path: the singular of the collection
