@@ -11,8 +11,11 @@ TOOL_PKGS := github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/prot
 SERVICES := $(notdir $(wildcard proto/pipa/*))
 OVERLAYS := deploy/k8s/overlays/monolithic deploy/k8s/overlays/microservices
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
+# The law catalogue beside the repository (CI lays shared/ beside the clone; a git worktree one
+# level deeper finds it one level further up).
+LAW ?= $(firstword $(wildcard ../shared/design/LAW.md ../../shared/design/LAW.md))
 
-.PHONY: all build generate lint check-generated manifests test bench screenshots run db db-stop tools clean
+.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench screenshots run db db-stop tools clean
 
 all: build
 
@@ -44,6 +47,17 @@ check-generated: generate
 	@git diff --exit-code --stat -- pkg/gen || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- pkg/gen)" || { git ls-files --others --exclude-standard -- pkg/gen; echo "generated code is not committed: run make generate and commit"; exit 1; }
 
+## lawindex: docs/LAW-INDEX.md, where the code enforces each rule of LAW.md and which tests name it;
+## fails when code cites a rule that no test names.
+lawindex:
+	@test -n "$(LAW)" || { echo "LAW.md is not at ../shared/design/LAW.md: set LAW=path/to/LAW.md"; exit 1; }
+	go run ./pkg/cmd/lawindex -law $(LAW) -out docs/LAW-INDEX.md
+
+## check-lawindex: fail when docs/LAW-INDEX.md is not what `make lawindex` writes.
+check-lawindex: lawindex
+	@git diff --exit-code --stat -- docs/LAW-INDEX.md || { echo "docs/LAW-INDEX.md is stale: run make lawindex and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- docs/LAW-INDEX.md)" || { echo "docs/LAW-INDEX.md is not committed: run make lawindex and commit"; exit 1; }
+
 ## manifests: build both Kubernetes overlays of deploy/k8s to stdout, failing on any error.
 manifests: tools
 	@for o in $(OVERLAYS); do printf -- '---\n# %s\n' $$o; $(BIN)/kustomize build $$o || exit 1; done
@@ -59,8 +73,8 @@ db-stop:
 	@deploy/dev/postgres.sh stop
 
 ## test: every test of every module against a real PostgreSQL (private one when DATABASE_URL is unset),
-## after the generated code, the linters and the Kubernetes manifests (built, not printed).
-test: check-generated lint
+## after the generated code, the LAW index, the linters and the Kubernetes manifests (built, not printed).
+test: check-generated check-lawindex lint
 	$(MAKE) -s manifests >/dev/null
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done

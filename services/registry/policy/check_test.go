@@ -364,6 +364,7 @@ func TestCheck_WG26_ITEMS_UnknownAndRepeatedSections(t *testing.T) {
 	}, blocking(fs))
 	require.Contains(t, findMessage(t, fs, "sections[3].item"), `"cookies"`)
 	require.Contains(t, findMessage(t, fs, "sections[4].item"), "section 0")
+	require.Contains(t, findMessage(t, fs, "sections[4].item"), "STD-18", "each item once, in its own section")
 
 	// A privacy-only key in a CCTV policy is unknown too, and vice versa.
 	p := privacyVersion()

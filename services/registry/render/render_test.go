@@ -192,6 +192,9 @@ func TestSeoulImmigration(t *testing.T) {
 	require.NotContains(t, md, "| 구분 | 이름 |")
 }
 
+// A site's sign (안내판) has the four fields of PIPA-25-4 / DEC-24 / STD-39: purpose and location,
+// recording range and hours, the manager's contact, and the contractor's when operation is
+// outsourced; and says when cameras are under integrated control (STD-39(3)).
 func TestSign(t *testing.T) {
 	f, err := tenantfile.Load(filepath.Join(examples, "yeongtong-school.yaml"))
 	require.NoError(t, err)
@@ -334,6 +337,19 @@ func TestPrivacyPolicies(t *testing.T) {
 	} {
 		require.Contains(t, md, f)
 	}
+}
+
+// STD-11-2: where a file's data are kept under another law, the retention table says so in a
+// 보유근거 column; without such a file there is no column.
+func TestRetentionBasis(t *testing.T) {
+	d := current(t, "seongnam-library.yaml", "library-office", registryv1.PolicyKind_POLICY_KIND_PRIVACY)
+	require.NotEmpty(t, d.Version.Snapshot.Files)
+	require.NotContains(t, render.Markdown(d), "보유근거")
+	f := d.Version.Snapshot.Files[0]
+	f.RetentionBasis = "도서관법 시행령 제17조"
+	md := render.Markdown(d)
+	require.Contains(t, md, "| 개인정보파일 | 보유기간 | 보유근거 |")
+	require.Contains(t, md, "| "+f.GetDisplayName()+" | "+f.GetRetention()+" | 도서관법 시행령 제17조 |")
 }
 
 func TestPeriod(t *testing.T) {
