@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BIN := $(CURDIR)/.bin
-TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 kustomize
+TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 kustomize staticcheck
 TOOL_PKGS := github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
-	sigs.k8s.io/kustomize/kustomize/v5
+	sigs.k8s.io/kustomize/kustomize/v5 honnef.co/go/tools/cmd/staticcheck
 SERVICES := $(notdir $(wildcard proto/pipa/*))
 OVERLAYS := deploy/k8s/overlays/monolithic deploy/k8s/overlays/microservices
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
@@ -37,10 +37,10 @@ generate: tools
 	{\"local\":\"$(BIN)/protoc-gen-openapiv2\",\"out\":\"pkg/gen/openapi\",\"opt\":[\"grpc_api_configuration=$$cfg\",\"allow_merge=true\",\"merge_file_name=$$svc\",\"json_names_for_fields=true\"]}]}"; \
 	done
 
-## lint: buf lint and go vet over every module.
+## lint: buf lint, go vet and staticcheck over every module.
 lint: tools
 	$(BIN)/buf lint
-	for m in $(MODULES); do (cd $$m && go vet ./...); done
+	for m in $(MODULES); do (cd $$m && go vet ./... && $(BIN)/staticcheck ./...); done
 
 ## check-generated: fail when pkg/gen is not what `make generate` produces.
 check-generated: generate

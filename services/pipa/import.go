@@ -29,7 +29,7 @@ func importCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: pipa import FILE...")
+		return errors.New("usage: pipa import FILE [FILE ...]")
 	}
 	if *token == "" {
 		tok, err := adminToken(c.devKeyPath(), time.Hour)
