@@ -32,11 +32,7 @@ var Module = modules.Module{
 		if err != nil {
 			return err
 		}
-		reg, err := d.Conn("registry")
-		if err != nil {
-			return err
-		}
-		led, err := d.Conn("ledger")
+		cc, err := d.Dial("registry", "ledger")
 		if err != nil {
 			return err
 		}
@@ -44,8 +40,8 @@ var Module = modules.Module{
 		if cc, err := d.Conn("retention"); err == nil {
 			ret = retentionv1.NewRetentionServiceClient(cc)
 		}
-		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(reg),
-			ledgerv1.NewLedgerServiceClient(led), ret, d.Token)
+		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
+			ledgerv1.NewLedgerServiceClient(cc[1]), ret, d.Token)
 		if err != nil {
 			return err
 		}
