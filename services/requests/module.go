@@ -32,7 +32,11 @@ var Module = modules.Module{
 		if err != nil {
 			return err
 		}
-		cc, err := d.Dial("registry", "ledger")
+		reg, err := d.Conn("registry")
+		if err != nil {
+			return err
+		}
+		led, err := d.Conn("ledger")
 		if err != nil {
 			return err
 		}
@@ -40,8 +44,8 @@ var Module = modules.Module{
 		if cc, err := d.Conn("retention"); err == nil {
 			ret = retentionv1.NewRetentionServiceClient(cc)
 		}
-		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
-			ledgerv1.NewLedgerServiceClient(cc[1]), ret, d.Token)
+		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(reg),
+			ledgerv1.NewLedgerServiceClient(led), ret, d.Token)
 		if err != nil {
 			return err
 		}
