@@ -91,6 +91,10 @@ func (d Deps) Dial(names ...string) ([]*grpc.ClientConn, error) {
 type Settings struct {
 	// LedgerOrigin is the host of the ledgers' origin lines (PIPA_LEDGER_ORIGIN).
 	LedgerOrigin string
+	// LedgerWitnesses are the witnesses that cosign the ledgers' checkpoints, asked every
+	// LedgerWitnessInterval (PIPA_LEDGER_WITNESSES, see the ledger's package cosign).
+	LedgerWitnesses       string
+	LedgerWitnessInterval time.Duration
 	// Now is the retention service's clock; nil is time.Now (tests move it).
 	Now func() time.Time
 }

@@ -135,7 +135,8 @@ type HTTPOptions struct {
 	Health func() bool
 	// Origins are the frontend origins allowed by CORS.
 	Origins []string
-	// PublicLimiter rate-limits the public paths (/v1/public/, /p/) per client; nil disables.
+	// PublicLimiter rate-limits the public paths (/v1/public/, /p/, /tenants/) per client; nil
+	// disables.
 	PublicLimiter *ratelimit.Limiter
 	// Tracer traces the requests; nil is the global provider.
 	Tracer trace.TracerProvider
@@ -178,8 +179,10 @@ func tracer(tp trace.TracerProvider) trace.TracerProvider {
 	return tp
 }
 
+// isPublicPath: the public API and pages, and the ledgers' tlog-tiles at their origin paths.
 func isPublicPath(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/v1/public/") || strings.HasPrefix(r.URL.Path, "/p/")
+	return strings.HasPrefix(r.URL.Path, "/v1/public/") || strings.HasPrefix(r.URL.Path, "/p/") ||
+		strings.HasPrefix(r.URL.Path, "/tenants/")
 }
 
 // Listener is a named server bound to an address.

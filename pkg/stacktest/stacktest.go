@@ -48,6 +48,8 @@ type Stack struct {
 	HTTP *http.Client
 	// DatabaseURL is the services' database.
 	DatabaseURL string
+	// Box is their data key, for tests that reach behind the API as an operator could.
+	Box func() (*seal.Box, error)
 }
 
 // Option changes the process configuration before the services start.
@@ -90,7 +92,7 @@ func Start(t testing.TB, ms []modules.Module, opts ...Option) *Stack {
 		o(&c)
 	}
 	s := &Stack{t: t, Key: key, Addr: gl.Addr().String(), URL: "http://" + hl.Addr().String(),
-		DatabaseURL: c.DatabaseURL, HTTP: &http.Client{Timeout: 20 * time.Second}}
+		DatabaseURL: c.DatabaseURL, HTTP: &http.Client{Timeout: 20 * time.Second}, Box: c.Box}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- modules.Run(ctx, c, ms, "all") }()

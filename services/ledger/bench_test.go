@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
@@ -23,6 +23,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
+	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
@@ -117,115 +118,85 @@ func createBenchUnit(b *testing.B, s *stack, id string) string {
 	return id
 }
 
-// proofLog is the size of BenchmarkInclusionProof1M's log before its last, real append.
-const proofLog = 1_000_000
+// bigLog is the size of the 1M benchmarks' log before its last append through the API.
+const bigLog = 1_000_000
 
-// BenchmarkInclusionProof1M: GetInclusionProof over gRPC on a log of 1,000,001 entries, for
-// random indexes, from one client (latency) and from 64 (throughput). The first million leaves,
-// their tree hashes and the head are computed here and COPYed into PostgreSQL; entry 1,000,000
-// is appended through the API, so the server's store checks the stored hashes against the root
-// and signs the checkpoint the proofs are checked against. Every 16th proof is verified with
-// tlog.CheckRecord.
+// buildBigLog makes unit's log hold bigLog ACCESS entries, appended through the ledger's store
+// (group commit, 128 appenders, the stack's data key), then one PROVISION through the API, so that
+// the server signs the checkpoint of 1,000,001 entries. It returns the record hashes and the
+// signed tree.
+func buildBigLog(b *testing.B, s *stack, unit string) (records []tlog.Hash, size int64, root tlog.Hash) {
+	log := "tenants/jeongeup/units/" + unit
+	createBenchUnit(b, s, unit)
+	box, err := s.Box()
+	require.NoError(b, err)
+	pool, err := pgxpool.New(b.Context(), s.DatabaseURL)
+	require.NoError(b, err)
+	defer pool.Close()
+	store := pg.New(pool, box)
+	start := time.Now()
+	records = make([]tlog.Hash, bigLog+1)
+	occur := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	var next atomic.Int64
+	var g errgroup.Group
+	for range 128 {
+		g.Go(func() error {
+			for i := next.Add(1) - 1; i < bigLog; i = next.Add(1) - 1 {
+				e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, Actor: "song.sh", RemoteAddr: "10.20.30.40",
+					Action: "GetRequest", OccurTime: timestamppb.New(occur.Add(time.Duration(i) * time.Second)),
+					Subject: "tenants/jeongeup/units/library/requests/R-2026-" + strconv.FormatInt(i, 10), RecordedBy: "pipa-service"}
+				_, err := store.Append(b.Context(), "jeongeup", unit, pg.AppendRequest{Kind: "ACCESS", OccurTime: e.GetOccurTime().AsTime(),
+					Build: func(index int64) ([]byte, []byte, error) {
+						leaf, _, err := entry.EncodeLeaf(log, index, e, nil)
+						records[index] = tlog.RecordHash(leaf)
+						return leaf, nil, err
+					}})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	require.NoError(b, g.Wait())
+	_, err = pool.Exec(b.Context(), `ANALYZE ledger.entries; ANALYZE ledger.hashes`)
+	require.NoError(b, err)
+	cl := s.ledger()
+	staff := s.As(auth.RoleHandler, log)
+	last, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: log, Entry: ledgertest.PoliceProvision(), RequestId: "after-1m"})
+	require.NoError(b, err)
+	require.Equal(b, int64(bigLog), last.GetIndex())
+	leafMsg, err := cl.GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: last.GetName()})
+	require.NoError(b, err)
+	records[bigLog] = tlog.RecordHash(leafMsg.GetData())
+
+	// The signed checkpoint, opened with the public verifier key.
+	key, err := cl.GetVerifierKey(b.Context(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: unit})
+	require.NoError(b, err)
+	v, err := note.NewVerifier(key.GetVerifierKey())
+	require.NoError(b, err)
+	cp, err := cl.GetCheckpoint(staff, &ledgerv1.GetCheckpointRequest{Parent: log})
+	require.NoError(b, err)
+	signed, err := note.Open([]byte(cp.GetNote()), note.VerifierList(v))
+	require.NoError(b, err)
+	_, size, root, err = verify.ParseCheckpoint(signed.Text)
+	require.NoError(b, err)
+	require.Equal(b, int64(bigLog+1), size)
+	b.Logf("built a log of %d entries in %s", size, time.Since(start).Round(time.Second))
+	return records, size, root
+}
+
+// BenchmarkInclusionProof1M: GetInclusionProof over gRPC on a log of 1,000,001 entries (see
+// buildBigLog), for random indexes, from one client (latency) and from 64 (throughput). Every 16th
+// proof is verified with tlog.CheckRecord against the signed checkpoint.
 func BenchmarkInclusionProof1M(b *testing.B) {
 	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool))
 	s.Load("jeongeup-library.yaml")
 	cls := ledgerClients(b, s)
-	const unit = "bench-proofs"
-	const log = "tenants/jeongeup/units/" + unit
-	createBenchUnit(b, s, unit)
+	const log = "tenants/jeongeup/units/bench-proofs"
 	ctx := s.As(auth.RoleAuditor, "tenants/jeongeup")
-	staff := s.As(auth.RoleHandler, log)
 	bg := context.Background()
-
-	start := time.Now()
-	// The empty log's head row and the tenant's key, made by the server.
-	_, err := cls[0].GetCheckpoint(staff, &ledgerv1.GetCheckpointRequest{Parent: log})
-	require.NoError(b, err)
-
-	records := make([]tlog.Hash, proofLog+1) // record hashes, for checking proofs
-	stored := make([]tlog.Hash, 0, tlog.StoredHashIndex(0, proofLog))
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, Actor: "song.sh", RemoteAddr: "10.20.30.40",
-		Action: "GetRequest"}
-	occur := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	conn, err := pgxpool.New(bg, s.DatabaseURL) // s.DatabaseURL sets pool_max_conns, which only a pool parses
-	require.NoError(b, err)
-	defer conn.Close()
-	var i int64
-	var leaf []byte
-	var leafHash tlog.Hash
-	n, err := conn.CopyFrom(bg, pgx.Identifier{"ledger", "entries"},
-		[]string{"tenant_id", "unit_id", "idx", "leaf", "leaf_hash", "kind", "occur_time", "tree_size"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == proofLog {
-				return nil, nil
-			}
-			at := occur.Add(time.Duration(i) * time.Second)
-			e.OccurTime = timestamppb.New(at)
-			e.Subject = "tenants/jeongeup/units/library/requests/R-2026-" + strconv.FormatInt(i, 10)
-			leaf, _, err = entry.EncodeLeaf(log, i, e, nil)
-			if err != nil {
-				return nil, err
-			}
-			leafHash = tlog.RecordHash(leaf)
-			records[i] = leafHash
-			hs, err := tlog.StoredHashesForRecordHash(i, leafHash, hr)
-			if err != nil {
-				return nil, err
-			}
-			stored = append(stored, hs...)
-			row := []any{"jeongeup", unit, i, leaf, leafHash[:], "ACCESS", at, int64(proofLog)}
-			i++
-			return row, nil
-		}))
-	require.NoError(b, err)
-	require.Equal(b, int64(proofLog), n)
-	var k int
-	n, err = conn.CopyFrom(bg, pgx.Identifier{"ledger", "hashes"}, []string{"tenant_id", "unit_id", "storage_idx", "hash"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if k == len(stored) {
-				return nil, nil
-			}
-			k++
-			return []any{"jeongeup", unit, int64(k - 1), stored[k-1][:]}, nil
-		}))
-	require.NoError(b, err)
-	require.Equal(b, int64(len(stored)), n)
-	root, err := tlog.TreeHash(proofLog, hr)
-	require.NoError(b, err)
-	// The head now says size 10⁶ with its root; its checkpoint is still the empty tree's, until
-	// the append below signs the new one.
-	_, err = conn.Exec(bg, `UPDATE ledger.logs SET size = $1, root = $2 WHERE tenant_id = 'jeongeup' AND unit_id = $3`,
-		int64(proofLog), root[:], unit)
-	require.NoError(b, err)
-	_, err = conn.Exec(bg, `ANALYZE ledger.entries; ANALYZE ledger.hashes`)
-	require.NoError(b, err)
-	last, err := cls[0].AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: log, Entry: ledgertest.PoliceProvision(), RequestId: "after-1m"})
-	require.NoError(b, err)
-	require.Equal(b, int64(proofLog), last.GetIndex())
-	leafMsg, err := cls[0].GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: log + "/ledger/entries/" + strconv.Itoa(proofLog)})
-	require.NoError(b, err)
-	records[proofLog] = tlog.RecordHash(leafMsg.GetData())
-
-	// The signed checkpoint, opened with the public verifier key.
-	key, err := cls[0].GetVerifierKey(bg, &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: unit})
-	require.NoError(b, err)
-	v, err := note.NewVerifier(key.GetVerifierKey())
-	require.NoError(b, err)
-	cp, err := cls[0].GetCheckpoint(ctx, &ledgerv1.GetCheckpointRequest{Parent: log})
-	require.NoError(b, err)
-	signed, err := note.Open([]byte(cp.GetNote()), note.VerifierList(v))
-	require.NoError(b, err)
-	_, size, cpRoot, err := verify.ParseCheckpoint(signed.Text)
-	require.NoError(b, err)
-	require.Equal(b, int64(proofLog+1), size)
-	b.Logf("built a log of %d entries (%d stored hashes) in %s", size, len(stored)+2, time.Since(start).Round(time.Second))
+	records, size, cpRoot := buildBigLog(b, s, "bench-proofs")
 
 	var checked atomic.Int64
 	prove := func(_ context.Context, w int) error {
@@ -263,4 +234,46 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 	if checked.Load() == 0 {
 		b.Fatal("no proof was checked")
 	}
+}
+
+// BenchmarkVerify1M: `pipa ledger verify` (package verify) of a log of 1,000,001 entries (see
+// buildBigLog) over HTTP, from nothing (every leaf read from the entry bundles and hashed, the
+// tree recomputed), and then from the state of that run after one more entry. It reports the
+// requests made.
+//
+//	cd services/ledger && go test -run '^$' -bench BenchmarkVerify1M -benchtime 1x -v .
+func BenchmarkVerify1M(b *testing.B) {
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool))
+	s.Load("jeongeup-library.yaml")
+	const log = "tenants/jeongeup/units/bench-verify"
+	_, size, _ := buildBigLog(b, s, "bench-verify")
+	auditor := s.Token(auth.RoleAuditor, "tenants/jeongeup")
+	var st *verify.State
+	b.Run("full", func(b *testing.B) {
+		for range b.N {
+			c := &verify.Client{BaseURL: s.URL, Token: auditor}
+			st = &verify.State{}
+			t0 := time.Now()
+			rep, err := verify.Run(b.Context(), c, log, st, verify.Policy{})
+			require.NoError(b, err)
+			require.True(b, rep.OK(), "%+v", rep)
+			require.Equal(b, size, rep.Read)
+			b.ReportMetric(float64(c.Requests.Load()), "requests")
+			b.ReportMetric(time.Since(t0).Seconds(), "s/verify")
+		}
+	})
+	_, err := s.ledger().AppendEntry(s.As(auth.RoleHandler, log), &ledgerv1.AppendEntryRequest{Parent: log, Entry: ledgertest.PoliceProvision()})
+	require.NoError(b, err)
+	b.Run("incremental", func(b *testing.B) {
+		for range b.N {
+			c := &verify.Client{BaseURL: s.URL, Token: auditor}
+			again := *st
+			t0 := time.Now()
+			rep, err := verify.Run(b.Context(), c, log, &again, verify.Policy{})
+			require.NoError(b, err)
+			require.True(b, rep.OK(), "%+v", rep)
+			b.ReportMetric(float64(c.Requests.Load()), "requests")
+			b.ReportMetric(time.Since(t0).Seconds(), "s/verify")
+		}
+	})
 }

@@ -25,7 +25,8 @@ import (
 // REST), the export and the tiles about tenant jeongeup: a log with entries, an entry past its
 // end, a unit without a log, and a unit and a tenant that do not exist. Each method refuses with
 // PermissionDenied or NotFound and the same answer for all of them, up to the name asked about,
-// and nothing changes. GetVerifierKey is public: it answers them as it answers anyone.
+// and nothing changes. GetVerifierKey, the checkpoint and the hash tiles are public: they answer
+// them as they answer anyone. The tenant's ledger settings are refused to them.
 func TestLedgerTenantIsolation(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
@@ -93,6 +94,10 @@ func TestLedgerTenantIsolation(t *testing.T) {
 			_, err := cl.GetLeaf(ctx, &ledgerv1.GetLeafRequest{Name: tg.entry})
 			return err
 		}},
+		{"RotateKey", func(ctx context.Context, tg target) error {
+			_, err := cl.RotateKey(ctx, &ledgerv1.RotateKeyRequest{Parent: tg.log, Reason: "정기 교체", RequestId: "isolation"})
+			return err
+		}},
 		{"RedactEntry", func(ctx context.Context, tg target) error {
 			_, err := cl.RedactEntry(ctx, &ledgerv1.RedactEntryRequest{Name: tg.entry, Reason: "보유기간 경과", RequestId: "isolation"})
 			return err
@@ -108,6 +113,8 @@ func TestLedgerTenantIsolation(t *testing.T) {
 		{http.MethodGet, "/v1/{log}/ledger:consistency?from=1&to=1", ""},
 		{http.MethodGet, "/v1/{entry}:leaf", ""},
 		{http.MethodPost, "/v1/{entry}:redact", `{"reason":"보유기간 경과"}`},
+		{http.MethodPost, "/v1/{log}/ledger:rotateKey", `{"reason":"정기 교체"}`},
+		{http.MethodGet, "/v1/public/{log}/ledger/tiles/tile/entries/000.p/1", ""},
 		{http.MethodGet, "/v1/{log}/ledger:export?format=csv", ""},
 		{http.MethodGet, "/v1/{log}/ledger:export?format=xlsx&kinds=access", ""},
 		{http.MethodGet, "/v1/{log}/ledger/tiles/checkpoint", ""},
@@ -165,9 +172,20 @@ func TestLedgerTenantIsolation(t *testing.T) {
 			anon, errAnon := cl.GetVerifierKey(context.Background(), req)
 			require.Equal(t, status.Convert(errAnon).Proto().String(), status.Convert(errTok).Proto().String())
 			require.True(t, proto.Equal(anon, withTok))
-			path := "/v1/public/tenants/" + p[1] + "/units/" + p[3] + "/ledger/key"
-			require.Equal(t, do(http.MethodGet, path, "", ""), do(http.MethodGet, path, "", tok))
+			for _, path := range []string{
+				"/v1/public/tenants/" + p[1] + "/units/" + p[3] + "/ledger/key",
+				"/v1/public/" + tg.log + "/ledger/tiles/checkpoint",
+				"/v1/public/" + tg.log + "/ledger/tiles/tile/0/000.p/1",
+				"/" + tg.log + "/checkpoint",
+			} {
+				require.Equal(t, do(http.MethodGet, path, "", ""), do(http.MethodGet, path, "", tok), path)
+			}
 		}
+		// The tenant's settings are its own.
+		_, err := cl.GetLedgerSettings(ctx, &ledgerv1.GetLedgerSettingsRequest{Name: "tenants/jeongeup/ledgerSettings"})
+		require.Equal(t, codes.PermissionDenied, status.Code(err), who)
+		answer := do(http.MethodPatch, "/v1/tenants/jeongeup/ledgerSettings", `{"publicEntryBundles":true}`, tok)
+		require.True(t, strings.HasPrefix(answer, "403 "), "%s: %s", who, answer)
 	}
 
 	// Nothing changed: jeongeup's log is as it was, no entry was redacted, and no log was made
@@ -178,6 +196,12 @@ func TestLedgerTenantIsolation(t *testing.T) {
 	e, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/0"})
 	require.NoError(t, err)
 	require.False(t, e.GetRedacted())
+	set, err := cl.GetLedgerSettings(s.As(auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.GetLedgerSettingsRequest{Name: "tenants/jeongeup/ledgerSettings"})
+	require.NoError(t, err)
+	require.False(t, set.GetPublicEntryBundles())
+	k, err := cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: "library"})
+	require.NoError(t, err)
+	require.Empty(t, k.GetHandovers(), "no key was rotated")
 	for _, unit := range []string{"annex", "nowhere"} {
 		_, err = cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: unit})
 		require.Equal(t, codes.NotFound, status.Code(err), unit)

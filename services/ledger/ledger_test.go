@@ -100,9 +100,9 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, tlog.CheckRecord(toHashes(proof.GetHashes()), size, root, 0, tlog.RecordHash(leaf.GetData())))
 
 	// `pipa ledger verify` over REST passes, and keeps what it saw.
-	inspector := verify.Client{BaseURL: s.URL, Token: s.Token(auth.RoleAuditor, "tenants/jeongeup")}
+	inspector := &verify.Client{BaseURL: s.URL, Token: s.Token(auth.RoleAuditor, "tenants/jeongeup")}
 	st := &verify.State{}
-	rep, err := verify.Run(context.Background(), inspector, libraryLog, st)
+	rep, err := verify.Run(context.Background(), inspector, libraryLog, st, verify.Policy{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%+v", rep)
 
@@ -120,7 +120,7 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got.GetRedacted())
 	require.Empty(t, got.GetRequesterName())
-	rep, err = verify.Run(context.Background(), inspector, libraryLog, st)
+	rep, err = verify.Run(context.Background(), inspector, libraryLog, st, verify.Policy{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%+v", rep)
 	require.Equal(t, int64(4), rep.TreeSize)
@@ -149,7 +149,7 @@ func TestLedgerJourney(t *testing.T) {
 		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND idx = 1`)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), tag.RowsAffected())
-	rep, err = verify.Run(context.Background(), inspector, libraryLog, &verify.State{})
+	rep, err = verify.Run(context.Background(), inspector, libraryLog, &verify.State{}, verify.Policy{})
 	require.NoError(t, err)
 	require.False(t, rep.OK())
 	require.Equal(t, int64(1), rep.FirstBad)
@@ -168,7 +168,7 @@ func TestLedgerOrigin(t *testing.T) {
 	key, err := cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: "library"})
 	require.NoError(t, err)
 	require.Equal(t, host+"/"+libraryLog, key.GetOrigin())
-	require.True(t, strings.HasPrefix(key.GetVerifierKey(), host+"/tenants/jeongeup+"), key.GetVerifierKey())
+	require.True(t, strings.HasPrefix(key.GetVerifierKey(), host+"/"+libraryLog+"+"), "C2SP tlog-checkpoint: the key is named by the origin: %s", key.GetVerifierKey())
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,17 +1,25 @@
 package ledger
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
+
+// startTimeout bounds the start-up check of the stored keys and the handovers of old logs.
+const startTimeout = 5 * time.Minute
 
 // Module is the ledger as a pipa process runs it. It asks the registry whether a unit exists.
 var Module = modules.Module{
@@ -19,6 +27,7 @@ var Module = modules.Module{
 	Service:    ledgerv1.LedgerService_ServiceDesc.ServiceName,
 	Schema:     pg.Schema,
 	Migrations: pg.Migrations,
+	Jobs:       true, // cosigning (package cosign)
 	Needs:      []string{"registry"},
 	Public:     PublicMethods,
 	Access:     AccessRules,
@@ -35,9 +44,27 @@ var Module = modules.Module{
 		if strings.ContainsAny(d.LedgerOrigin, "/+ \t\r\n") {
 			return fmt.Errorf("PIPA_LEDGER_ORIGIN %q: want a host name, e.g. ledger.iksan.go.kr", d.LedgerOrigin)
 		}
+		witnesses, err := cosign.ParseWitnesses(d.LedgerWitnesses, nil)
+		if err != nil {
+			return fmt.Errorf("PIPA_LEDGER_WITNESSES: %w", err)
+		}
 		store := pg.New(d.Pool, box, pg.WithOriginHost(d.LedgerOrigin))
-		ledgerv1.RegisterLedgerServiceServer(g, New(store, box, registryv1.NewRegistryServiceClient(reg)))
-		return nil
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		srv, err := Open(ctx, store, box, registryv1.NewRegistryServiceClient(reg), witnesses...)
+		if err != nil {
+			return err
+		}
+		ledgerv1.RegisterLedgerServiceServer(g, srv)
+		if len(witnesses) == 0 {
+			slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
+			return nil
+		}
+		jobs, err := cosign.Jobs(d.Pool, cosign.New(store, witnesses), cmp.Or(d.LedgerWitnessInterval, time.Minute))
+		if err != nil {
+			return err
+		}
+		return d.Run(jobs.Start, jobs.Stop)
 	},
 	Gateway: ledgerv1.RegisterLedgerServiceHandler,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
@@ -45,7 +72,11 @@ var Module = modules.Module{
 		m := map[string]http.Handler{ExportPattern: Export(client)}
 		if d.Pool != nil { // tiles read the stored hashes: served where the ledger has its database
 			if box, err := d.Box(); err == nil {
-				m[TilesPattern] = Tiles(pg.New(d.Pool, box, pg.WithOriginHost(d.LedgerOrigin)), client)
+				store := pg.New(d.Pool, box, pg.WithOriginHost(d.LedgerOrigin))
+				cosigned := d.LedgerWitnesses != ""
+				m[TilesPattern] = Tiles(store, client, TilesOptions{Cosigned: cosigned})
+				public := Tiles(store, client, TilesOptions{Public: true, Cosigned: cosigned})
+				m[PublicTilesPattern], m[OriginTilesPattern] = public, public
 			}
 		}
 		return m

@@ -21,6 +21,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -28,23 +29,63 @@ import (
 // Server implements ledgerv1.LedgerServiceServer.
 type Server struct {
 	ledgerv1.UnimplementedLedgerServiceServer
-	store *pg.Store
-	box   *seal.Box
-	units *unitauth.Units
-	now   func() time.Time
+	store     *pg.Store
+	box       *seal.Box
+	units     *unitauth.Units
+	witnesses []*ledgerv1.Witness
+	now       func() time.Time
 }
 
 // New returns the ledger server over store; box seals personal values, and registry answers
-// which units exist and who may act on them.
+// which units exist and who may act on them. Open checks the stored keys first: use it to
+// serve.
 func New(store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient) *Server {
 	return &Server{store: store, box: box, units: &unitauth.Units{Registry: registry}, now: time.Now}
 }
+
+// Open returns the ledger server (see New) once the database's keys and checkpoints agree with
+// the keys that signed them (pg.Store.CheckKeys): a disagreement is an error saying which log and
+// what, and the service must not start. A log still signed by its tenant's key (made before logs
+// had keys of their own) is handed over to a key of its own, by a LEDGER_KEY entry that the old
+// key signs.
+//
+// witnesses are the witnesses the checkpoints are submitted to (package cosign), announced by
+// GetVerifierKey.
+func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient, witnesses ...*cosign.Witness) (*Server, error) {
+	legacy, err := store.CheckKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: refusing to start: %w", err)
+	}
+	s := New(store, box, registry)
+	for _, w := range witnesses {
+		s.witnesses = append(s.witnesses, &ledgerv1.Witness{VerifierKey: w.VerifierKey, Url: w.URL})
+	}
+	for _, l := range legacy {
+		e, err := s.rotate(ctx, l.Tenant, l.Unit, migrationReason, systemSubject, migrationRequestID)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %s: handing over to a key of its own: %w", l, err)
+		}
+		slog.Info("ledger: log handed over from its tenant's key to a key of its own", "log", l.String(),
+			"entry", e.GetIndex(), "verifier_key", e.GetVerifierKey())
+	}
+	return s, nil
+}
+
+const (
+	// systemSubject records what pipa itself appends (recorded_by, handler).
+	systemSubject = "pipa"
+	// The handover of a log made before logs had keys of their own; the request_id makes it once
+	// whatever number of replicas start together.
+	migrationReason    = "기관 공통 서명키에서 이 대장의 서명키로 전환"
+	migrationRequestID = "pipa:ledger:own-key:v1"
+)
 
 // PublicMethods are callable without a token.
 var PublicMethods = map[string]bool{ledgerv1.LedgerService_GetVerifierKey_FullMethodName: true}
 
 // Roles (ARCHITECTURE "Identity and tenancy"): staff and services record, everyone with a role
-// on the unit reads, and only the CPO or the tenant's admin erases personal values.
+// on the unit reads, and only the CPO or the tenant's admin erases personal values, changes a
+// log's key or the tenant's ledger settings.
 var (
 	appendRoles = []auth.Role{auth.RoleCPO, auth.RoleManager, auth.RoleHandler, auth.RoleTenantAdmin, auth.RoleService}
 	readRoles   = append(appendRoles[:len(appendRoles):len(appendRoles)], auth.RoleAuditor)
@@ -100,7 +141,8 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 		return nil, d
 	}
 	e.RecordedBy = p.Subject // from the token, never from the request (S-8-3)
-	if err := apierr.Violations(entry.Validate(e, s.now())).Err(); err != nil {
+	vs := entry.Validate(e, s.now())
+	if err := apierr.Violations(append(vs, entry.ValidateLinks(e, req.GetParent())...)).Err(); err != nil {
 		return nil, err
 	}
 	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT {
@@ -108,7 +150,7 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 			return nil, err
 		}
 	}
-	return s.append(ctx, t, u, e, req, false)
+	return s.append(ctx, t, u, e, req, appendOpts{})
 }
 
 // checkFollows checks that amendment e fits the kind of the entry it follows (C-9). Entries never
@@ -129,12 +171,19 @@ func (s *Server) checkFollows(ctx context.Context, t, u string, e *ledgerv1.Entr
 // with a 2-byte length).
 const maxLeaf = 1<<16 - 1
 
-// append commits e (already validated) to the unit's log and returns it as stored; with redact,
-// the entry e follows is erased in the same transaction.
+// appendOpts are what an entry written by the server itself does besides being appended.
+type appendOpts struct {
+	// redact erases the values of the entry e follows in the same transaction.
+	redact bool
+	// newKey makes the append a rotation to this key.
+	newKey *pg.NewKey
+}
+
+// append commits e (already validated) to the unit's log and returns it as stored.
 func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req interface {
 	proto.Message
 	GetRequestId() string
-}, redact bool) (*ledgerv1.Entry, error) {
+}, o appendOpts) (*ledgerv1.Entry, error) {
 	// The store keeps request ids itself (not through idempotency.Do), so it bounds them here, as
 	// every pipa service does.
 	if len(req.GetRequestId()) > idempotency.MaxRequestID {
@@ -153,7 +202,7 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	var personal *entry.Sealed // as stored: the last Build's
 	res, err := s.store.Append(ctx, t, u, pg.AppendRequest{
 		RequestID: req.GetRequestId(), RequestHash: hash, Kind: entry.KindName(e.GetKind()),
-		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: redact,
+		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
 		Build: func(index int64) ([]byte, []byte, error) {
 			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
 			personal = p
@@ -194,7 +243,8 @@ func (s *Server) read(ctx context.Context, t, u string, index int64) (*ledgerv1.
 }
 
 // entry is row as an Entry: the leaf decoded and, unless they were redacted, the personal values
-// with their salts, checked against the leaf's commitments first.
+// with their salts, checked against the leaf's commitments first. An entry marked redacted must
+// be followed by the REDACTION entry that erased it, as that entry's leaf says.
 func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 	d, err := entry.DecodeLeaf(row.Leaf)
 	if err != nil {
@@ -202,7 +252,12 @@ func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 	}
 	e := d.Entry
 	name := pg.EntryName(t, u, row.Index)
-	if !row.Redacted {
+	if row.Redacted {
+		if err := entry.CheckRedaction(row.RedactionLeaf, "tenants/"+t+"/units/"+u, row.Index); err != nil {
+			slog.Error("ledger: an entry is marked redacted without its REDACTION entry", "entry", name, "err", err)
+			return nil, apierr.DataLoss("REDACTION_MISSING", name+" is marked redacted, but "+err.Error())
+		}
+	} else {
 		var personal *entry.Sealed
 		if len(row.Sealed) > 0 {
 			plain, err := s.box.Open(row.Sealed, []byte(name))
@@ -252,9 +307,9 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 		size = 100
 	}
 	size = min(size, pg.MaxEntries-1)
-	kind := ""
+	f := pg.Filter{Redacted: req.GetRedacted()}
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
-		kind = entry.KindName(req.GetKind())
+		f.Kind = entry.KindName(req.GetKind())
 	}
 	after := int64(-1)
 	if tok := req.GetPageToken(); tok != "" {
@@ -266,7 +321,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 			return nil, invalid("page_token", "format", "not a page token of this list; pass the next_page_token of the previous call unchanged")
 		}
 	}
-	rows, err := s.store.Entries(ctx, t, u, kind, after, size+1)
+	rows, err := s.store.Entries(ctx, t, u, f, after, size+1)
 	if err != nil {
 		return nil, err
 	}
@@ -293,12 +348,23 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
-	size, root, note, err := s.store.Checkpoint(ctx, t, u)
+	h, err := s.store.Checkpoint(ctx, t, u, false)
 	if err != nil {
 		return nil, err
 	}
-	origin, _, _ := strings.Cut(note, "\n")
-	return &ledgerv1.Checkpoint{Origin: origin, TreeSize: size, RootHash: root, Note: note}, nil
+	out := &ledgerv1.Checkpoint{Origin: h.Origin, TreeSize: h.Size, RootHash: h.Root[:], Note: h.Checkpoint,
+		VerifierKey: h.VerifierKey}
+	c, ok, err := s.store.Cosigned(ctx, t, u)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		out.Cosigned = &ledgerv1.CosignedCheckpoint{TreeSize: c.Size, Note: c.Note, Witnesses: c.Witnesses}
+		if strings.HasPrefix(c.Note, h.Checkpoint) { // this very checkpoint, cosigned
+			out.Note = c.Note
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*ledgerv1.Leaf, error) {
@@ -324,13 +390,7 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
-	size := req.GetTreeSize()
-	if size == 0 {
-		if size, _, _, err = s.store.Checkpoint(ctx, t, u); err != nil {
-			return nil, err
-		}
-	}
-	hs, err := s.store.InclusionProof(ctx, t, u, index, size)
+	hs, size, err := s.store.InclusionProof(ctx, t, u, index, req.GetTreeSize())
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +438,7 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
 		Follows: &index, Note: req.GetReason(), Handler: p.Subject, RecordedBy: p.Subject,
 	}
-	return s.append(ctx, t, u, rec, req, true)
+	return s.append(ctx, t, u, rec, req, appendOpts{redact: true})
 }
 
 func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {
@@ -387,16 +447,45 @@ func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKe
 		return nil, err
 	}
 	// Public: answer only for logs that exist, so anonymous callers cannot create keys or rows.
-	ok, err := s.store.HasLog(ctx, t, u)
+	k, err := s.store.VerifierKey(ctx, t, u)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, apierr.NotFound("tenants/" + t + "/units/" + u + "/ledger")
+	out := &ledgerv1.VerifierKey{VerifierKey: k.VerifierKey, Origin: k.Origin, Witnesses: s.witnesses,
+		TilesPath: PublicTilesPath(t, u)}
+	for _, h := range k.Handovers {
+		out.Handovers = append(out.Handovers, &ledgerv1.KeyHandover{PreviousKey: h.PreviousKey,
+			VerifierKey: h.VerifierKey, EntryIndex: h.Index, Checkpoint: h.Checkpoint})
 	}
-	vkey, origin, err := s.store.VerifierKey(ctx, t, u)
+	return out, nil
+}
+
+// RotateKey gives the unit's log a new signing key (see rotate).
+func (s *Server) RotateKey(ctx context.Context, req *ledgerv1.RotateKeyRequest) (*ledgerv1.Entry, error) {
+	t, u, err := parseLog("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
-	return &ledgerv1.VerifierKey{VerifierKey: vkey, Origin: origin}, nil
+	if err := s.units.Authorize(ctx, t, u, redactRoles); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.GetReason()) == "" {
+		return nil, invalid("reason", "required", "say why the key changes, e.g. 정기 교체 or 키 유출 의심")
+	}
+	p, _ := auth.FromContext(ctx)
+	return s.rotate(ctx, t, u, req.GetReason(), p.Subject, req.GetRequestId())
+}
+
+// rotate appends the LEDGER_KEY entry naming a new key for the log, whose checkpoint both the
+// current key and the new one sign (the handover); the new key signs every later checkpoint.
+// S-8-3: the log stays verifiable across the change by anyone who trusted the old key.
+func (s *Server) rotate(ctx context.Context, t, u, reason, by, requestID string) (*ledgerv1.Entry, error) {
+	nk, err := s.store.NewKey(ctx, t, u)
+	if err != nil {
+		return nil, err
+	}
+	rec := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY, OccurTime: timestamppb.New(s.now()),
+		Note: reason, Handler: by, RecordedBy: by, VerifierKey: nk.VerifierKey}
+	req := &ledgerv1.RotateKeyRequest{Parent: "tenants/" + t + "/units/" + u, Reason: reason, RequestId: requestID}
+	return s.append(ctx, t, u, rec, req, appendOpts{newKey: nk})
 }

@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +103,7 @@ func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
 // S-8-3: only pipa's access log (the service role on "*") appends ACCESS entries, and every
 // leaf records who appended it, from the token.
 func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	access := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.Now(),
 		Actor: "someone-else", RemoteAddr: "10.0.0.1", Subject: iksanLog + "/ledger/entries/0", Action: "GetEntry"}
@@ -137,6 +140,7 @@ func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {
 // Personal values are served only when they match the leaf's commitments, with their salts so
 // that the reader can check them too.
 func TestRead_SealedValuesMatchTheLeaf(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	appended, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
@@ -171,6 +175,7 @@ func TestRead_SealedValuesMatchTheLeaf(t *testing.T) {
 // The REDACTION entry and the erasure commit together or not at all; a redacted entry is not
 // redacted again, but a retry of the same request gets its first answer.
 func TestRedactEntry_OneTransaction(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	ctx := t.Context()
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
@@ -189,7 +194,8 @@ func TestRedactEntry_OneTransaction(t *testing.T) {
 	require.NoError(t, err)
 	_, err = redact("r-1")
 	require.Error(t, err)
-	size, _, _, err := s.store.Checkpoint(ctx, "iksan", "cctv")
+	head, err := s.store.Checkpoint(ctx, "iksan", "cctv", false)
+	size := head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(1), size, "the REDACTION entry rolled back with the erasure")
 	_, err = s.pool.Exec(ctx, `DROP TRIGGER refuse_erasure ON ledger.entries`)
@@ -211,13 +217,15 @@ func TestRedactEntry_OneTransaction(t *testing.T) {
 	again, err := redact("r-1")
 	require.NoError(t, err)
 	require.True(t, proto.Equal(rec, again), "a retry gets the first REDACTION entry")
-	size, _, _, err = s.store.Checkpoint(ctx, "iksan", "cctv")
+	head, err = s.store.Checkpoint(ctx, "iksan", "cctv", false)
+	size = head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(2), size)
 }
 
 // AppendEntry answers with the commit_time stored, as GetEntry reads it later.
 func TestAppendEntry_CommitTimeIsStored(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	appended, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
@@ -233,6 +241,7 @@ func TestAppendEntry_CommitTimeIsStored(t *testing.T) {
 // C-9: follows and amendment_kind belong to amendments, and an amendment fits the kind of the
 // entry it follows.
 func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	for _, e := range []*ledgerv1.Entry{use(), viewing(), provision()} { // 0, 1, 2
@@ -255,7 +264,8 @@ func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
 	e.Follows = proto.Int64(0)
 	_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
 	requireViolation(t, err, "entry.follows", "C-9")
-	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
+	head, err := s.store.Checkpoint(t.Context(), "iksan", "cctv", false)
+	size := head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(5), size)
 }
@@ -263,6 +273,7 @@ func TestAppendEntry_C_9_AmendmentFitsItsEntry(t *testing.T) {
 // A request_id over idempotency.MaxRequestID bytes is refused by both writes, as by every pipa
 // service, and nothing is appended.
 func TestWrites_RequestIDBounded(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
@@ -273,7 +284,8 @@ func TestWrites_RequestIDBounded(t *testing.T) {
 	requireViolation(t, err, "request_id", "range")
 	_, err = s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: target.GetName(), Reason: "보유기간 경과", RequestId: long})
 	requireViolation(t, err, "request_id", "range")
-	size, _, _, err := s.store.Checkpoint(t.Context(), "iksan", "cctv")
+	head, err := s.store.Checkpoint(t.Context(), "iksan", "cctv", false)
+	size := head.Size
 	require.NoError(t, err)
 	require.Equal(t, int64(1), size)
 }
@@ -281,6 +293,7 @@ func TestWrites_RequestIDBounded(t *testing.T) {
 // An entry whose leaf is too large for a tile's entry bundle (2-byte lengths) is refused whole and
 // takes no index; the next append gets the index it would have had.
 func TestAppendEntry_LeafTooLargeTakesNoIndex(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
 	huge := use()
@@ -293,4 +306,88 @@ func TestAppendEntry_LeafTooLargeTakesNoIndex(t *testing.T) {
 	got, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: use()})
 	require.NoError(t, err)
 	require.Equal(t, int64(0), got.GetIndex())
+}
+
+// An entry names only its own unit's requests and plans, never another tenant's or unit's
+// (ARCHITECTURE.md "Identity and tenancy"), over gRPC and REST; nothing is appended.
+func TestAppendEntry_LinksAreTheUnitsOwn(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	for _, tc := range []struct{ field, value string }{
+		{"request", "tenants/seongnam/units/cctv/requests/R-2026-000001"},
+		{"request", "tenants/iksan/units/parking/requests/R-2026-000001"},
+		{"request", iksanLog + "/requests/"},
+		{"request", iksanLog + "/requests/R-1/notices/1"},
+		{"request", "R-2026-000001"},
+		{"plan", "tenants/seongnam/units/cctv/plans/p1"},
+		{"plan", iksanLog + "/requests/R-1"},
+	} {
+		e := use()
+		if tc.field == "request" {
+			e.Request = tc.value
+		} else {
+			e.Plan = tc.value
+		}
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
+		requireViolation(t, err, "entry."+tc.field, "tenancy")
+		code, _, body := s.do(t, http.MethodPost, "/v1/"+iksanLog+"/ledger/entries", `{"kind":"ENTRY_KIND_USE",
+			"occurTime":"`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`","fileName":"시청 주차장 CH01",
+			"handler":"주무관 김민수","purpose":"확인","counterparty":"안전총괄과","legalBasis":"법 제18조 제2항 제2호",
+			"form":"내부 열람","items":["영상"],"`+tc.field+`":"`+tc.value+`"}`, s.tokenAs(t, "song.sh", auth.RoleHandler, iksanLog))
+		require.Equal(t, http.StatusBadRequest, code, body)
+		require.Contains(t, body, `"entry.`+tc.field+`"`)
+	}
+	e := use()
+	e.Request, e.Plan = iksanLog+"/requests/R-2026-000001", iksanLog+"/plans/p1"
+	got, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), got.GetIndex(), "nothing was appended before")
+}
+
+// Erasure that shows: an entry marked redacted is served only when the REDACTION entry that
+// erased it follows it, as that entry's leaf says; a row marked redacted in the database without
+// one is refused (DataLoss). ListEntries lists the redacted entries for a verifier.
+func TestRead_RedactedOnlyWithItsRedaction(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	for range 3 {
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
+		require.NoError(t, err)
+	}
+	red, err := s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: iksanLog + "/ledger/entries/0", Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	got, err := s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: iksanLog + "/ledger/entries/0"})
+	require.NoError(t, err)
+	require.True(t, got.GetRedacted())
+	list, err := s.client.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: iksanLog, Redacted: true})
+	require.NoError(t, err)
+	require.Len(t, list.GetEntries(), 1)
+	require.Equal(t, int64(0), list.GetEntries()[0].GetIndex())
+
+	for _, tamper := range []string{
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true WHERE unit_id = 'cctv' AND idx = 1`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 2 WHERE unit_id = 'cctv' AND idx = 1`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = ` + strconv.FormatInt(red.GetIndex(), 10) + ` WHERE unit_id = 'cctv' AND idx = 1`,
+	} {
+		_, err := s.pool.Exec(t.Context(), tamper)
+		require.NoError(t, err)
+		_, err = s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: iksanLog + "/ledger/entries/1"})
+		requireStatus(t, err, codes.DataLoss)
+		require.Equal(t, "REDACTION_MISSING", reasonOf(err))
+		_, err = s.client.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: iksanLog, Redacted: true})
+		requireStatus(t, err, codes.DataLoss)
+	}
+}
+
+// reasonOf is the ErrorInfo reason of err.
+func reasonOf(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			return i.GetReason()
+		}
+	}
+	return ""
 }

@@ -14,40 +14,77 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
-// TilesPattern is where a unit's log is served as C2SP tlog-tiles (c2sp.org/tlog-tiles): the
-// tlog-tiles prefix is /v1/tenants/{t}/units/{u}/ledger/tiles, under which are "checkpoint",
-// "tile/{L}/{N}[.p/{W}]" and "tile/entries/{N}[.p/{W}]".
-const TilesPattern = "GET /v1/tenants/{t}/units/{u}/ledger/tiles/{path...}"
+// Where a unit's log is served read-only as C2SP tlog-tiles (c2sp.org/tlog-tiles), each pattern
+// a tlog-tiles prefix under which are "checkpoint", "tile/{L}/{N}[.p/{W}]" and
+// "tile/entries/{N}[.p/{W}]":
+//
+//   - PublicTilesPattern, /v1/public/tenants/{t}/units/{u}/ledger/tiles/: the checkpoint and
+//     the hash tiles without a token, cacheable by anyone; the entry bundles (the leaves) with a
+//     token of a reader of the unit, or without one when the tenant made them public
+//     (LedgerSettings.public_entry_bundles).
+//   - OriginTilesPattern, /tenants/{t}/units/{u}/: the same, at the path of the log's origin
+//     line "{host}/tenants/{t}/units/{u}", so that the origin is the log's URL prefix
+//     (tlog-tiles: "https://" + origin + "/") when PIPA_LEDGER_ORIGIN names a host that reaches
+//     this gateway.
+//   - TilesPattern, /v1/tenants/{t}/units/{u}/ledger/tiles/: everything, with a token only.
+const (
+	PublicTilesPattern = "GET /v1/public/tenants/{t}/units/{u}/ledger/tiles/{path...}"
+	OriginTilesPattern = "GET /tenants/{t}/units/{u}/{path...}"
+	TilesPattern       = "GET /v1/tenants/{t}/units/{u}/ledger/tiles/{path...}"
+)
+
+// PublicTilesPath is the public tlog-tiles prefix of a unit's log on any pipa gateway.
+func PublicTilesPath(t, u string) string {
+	return "/v1/public/tenants/" + t + "/units/" + u + "/ledger/tiles/"
+}
 
 // tileHeight is the C2SP tile height: a tile holds 256 hashes, a bundle 256 entries.
 const tileHeight = 8
 
+const tileWidth = 1 << tileHeight
+
+// Cache-Control: the bytes at a tile's path never change in an append-only log, a partial
+// tile's included (its width is in its path); the checkpoint changes with every append.
 const (
-	tileWidth = 1 << tileHeight
-	// immutable is for tiles and bundles: the bytes at a path never change in an append-only log,
-	// a partial tile's included (its width is in its path). Private, not public: every read is
-	// authorised, so a shared cache must not answer another caller with them.
-	immutable = "private, max-age=31536000, immutable"
+	immutablePublic  = "public, max-age=31536000, immutable"
+	immutablePrivate = "private, max-age=31536000, immutable" // read with a token: no shared cache
+	checkpointPublic = "public, max-age=5"
 )
 
-// Tiles serves a unit's log read-only as C2SP tlog-tiles, so that existing tlog tooling
-// (golang.org/x/mod/sumdb/tlog.TileHashReader, Sunlight/Tessera clients) can fetch the signed
-// checkpoint, the tree's hashes and the leaves, and check them itself: hash tiles come from the
-// stored hashes (tlog.ReadTileData over the store's HashReader), entry bundles from the stored
-// leaves, exactly as hashed.
+// TilesOptions say what a tiles handler serves.
+type TilesOptions struct {
+	// Public: the checkpoint and hash tiles without a token (PublicTilesPattern,
+	// OriginTilesPattern); entry bundles too when the tenant chose so.
+	Public bool
+	// Cosigned: the checkpoint served is the latest one the witnesses cosigned (see package
+	// cosign), so that a client requiring cosignatures can follow the log; the latest signed one
+	// while none is.
+	Cosigned bool
+}
+
+// Tiles serves a unit's log as C2SP tlog-tiles, so that existing tlog tooling (transparency-dev's
+// tessera client, golang.org/x/mod/sumdb/tlog.TileHashReader, Sunlight clients, witnesses'
+// feeders) fetches the signed checkpoint, the tree's hashes and the leaves and checks them
+// itself: hash tiles come from the stored hashes (tlog.ReadTileData over the store's
+// HashReader), entry bundles from the stored leaves, exactly as hashed. With public, the
+// checkpoint and hash tiles need no token, and entry bundles none if the tenant chose so.
 //
-// Every request first calls the ledger's own GetCheckpoint with the caller's Authorization header
-// forwarded, as Export does: the same token check and read roles as the gRPC API, and the tree
-// size that bounds what is served. The store is then read for the same tenant and unit as the
-// path and the check, so one tenant's path never serves another's log. Beyond the tree is 404, a
-// malformed path 400 (C2SP's encoding exactly: no leading zeroes, canonical x-elements).
-func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient) http.Handler {
+// A request that needs a token calls the ledger's own GetCheckpoint with the caller's
+// Authorization header forwarded, as Export does: the same token check and read roles as the
+// gRPC API. The tree size that bounds what is served is the signed checkpoint's, read from the
+// note after its signature was checked (pg.Store.Checkpoint). The store is read for the same
+// tenant and unit as the path, so one tenant's path never serves another's log. Beyond the tree
+// is 404, a malformed path 400 (C2SP's encoding exactly: no leading zeroes, canonical
+// x-elements).
+func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, o TilesOptions) http.Handler {
+	public := o.Public
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store") // replaced for immutable answers
+		w.Header().Set("Cache-Control", "no-store") // replaced for cacheable answers
 		res, err := parseTilesPath(r.PathValue("path"))
 		if err != nil {
 			writeStatus(w, status.New(codes.InvalidArgument, err.Error()))
@@ -55,26 +92,67 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient) http.Handler {
 		}
 		tenant, unit := r.PathValue("t"), r.PathValue("u")
 		ctx := r.Context()
-		authCtx := ctx
-		if a := r.Header.Get("Authorization"); a != "" {
-			authCtx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
-		}
-		cp, err := client.GetCheckpoint(authCtx, &ledgerv1.GetCheckpointRequest{Parent: "tenants/" + tenant + "/units/" + unit})
-		if err != nil {
-			st := status.Convert(err)
-			if st.Code() == codes.Unauthenticated {
-				w.Header().Set("WWW-Authenticate", "Bearer")
+		anonymous := public
+		if public && res.level < 0 {
+			set, err := store.Settings(ctx, tenant)
+			if err != nil {
+				writeStatus(w, status.Convert(apierr.ToStatus(err)))
+				return
 			}
-			writeStatus(w, st)
-			return
+			anonymous = set.PublicEntryBundles
+		}
+		var size int64
+		var note string
+		if anonymous {
+			h, err := store.Checkpoint(ctx, tenant, unit, true)
+			if err != nil {
+				writeStatus(w, status.Convert(apierr.ToStatus(err)))
+				return
+			}
+			size, note = h.Size, h.Checkpoint
+			if o.Cosigned && res.checkpoint {
+				c, ok, err := store.Cosigned(ctx, tenant, unit)
+				if err != nil {
+					writeStatus(w, status.Convert(apierr.ToStatus(err)))
+					return
+				}
+				if ok {
+					note = c.Note
+				}
+			}
+		} else {
+			authCtx := ctx
+			if a := r.Header.Get("Authorization"); a != "" {
+				authCtx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
+			}
+			cp, err := client.GetCheckpoint(authCtx, &ledgerv1.GetCheckpointRequest{Parent: "tenants/" + tenant + "/units/" + unit})
+			if err != nil {
+				st := status.Convert(err)
+				if st.Code() == codes.Unauthenticated {
+					w.Header().Set("WWW-Authenticate", "Bearer")
+				}
+				writeStatus(w, st)
+				return
+			}
+			size, note = cp.GetTreeSize(), cp.GetNote()
+			if o.Cosigned && cp.GetCosigned() != nil {
+				note = cp.GetCosigned().GetNote()
+			}
+		}
+		immutable := immutablePrivate
+		if anonymous {
+			immutable = immutablePublic
 		}
 		if res.checkpoint {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = w.Write([]byte(cp.GetNote()))
+			if anonymous {
+				w.Header().Set("Cache-Control", checkpointPublic)
+			}
+			_, _ = w.Write([]byte(note))
 			return
 		}
-		if !res.within(cp.GetTreeSize()) {
-			writeStatus(w, status.Newf(codes.NotFound, "%s is beyond the log's tree of size %d", res.path(), cp.GetTreeSize()))
+		if !res.within(size) {
+			writeStatus(w, status.Newf(codes.NotFound, "%s is beyond the log's tree of size %d", res.path(), size))
 			return
 		}
 		fail := func(err error) {
@@ -97,16 +175,16 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient) http.Handler {
 			fail(err)
 			return
 		}
-		var size int
+		var n int
 		for i, l := range leaves {
 			if len(l) > 0xFFFF {
 				// The bundle format has a 2-byte length; such a leaf is only served by GetLeaf.
 				writeStatus(w, status.Newf(codes.Unimplemented, "entry %d is %d bytes, more than an entry bundle can hold (65535)", res.n*tileWidth+int64(i), len(l)))
 				return
 			}
-			size += 2 + len(l)
+			n += 2 + len(l)
 		}
-		bundle := make([]byte, 0, size)
+		bundle := make([]byte, 0, n)
 		for _, l := range leaves {
 			bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(l)))
 			bundle = append(bundle, l...)
@@ -115,6 +193,9 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient) http.Handler {
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Cache-Control", immutable)
 		h.Add("Vary", "Accept-Encoding")
+		if !anonymous {
+			h.Add("Vary", "Authorization")
+		}
 		if !acceptsGzip(r) {
 			_, _ = w.Write(bundle)
 			return

@@ -44,7 +44,7 @@ func (flatRegistry) GetUnit(_ context.Context, req *registryv1.GetUnitRequest) (
 }
 
 // serveGRPC serves g on a loopback port and returns a client connection to it.
-func serveGRPC(t *testing.T, g *grpc.Server) *grpc.ClientConn {
+func serveGRPC(t testing.TB, g *grpc.Server) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ type tilesStack struct {
 	key    ed25519.PrivateKey
 }
 
-func newTilesStack(t *testing.T) *tilesStack {
+func newTilesStack(t testing.TB) *tilesStack {
 	t.Helper()
 	dataKey := make([]byte, seal.KeySize)
 	_, _ = rand.Read(dataKey)
@@ -85,17 +85,49 @@ func newTilesStack(t *testing.T) *tilesStack {
 		Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey)),
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
 	})
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(store, box, registryv1.NewRegistryServiceClient(regConn)))
-	client := ledgerv1.NewLedgerServiceClient(serveGRPC(t, g))
+	srv, err := ledger.Open(t.Context(), store, box, registryv1.NewRegistryServiceClient(regConn))
+	require.NoError(t, err)
+	ledgerv1.RegisterLedgerServiceServer(g, srv)
+	conn := serveGRPC(t, g)
+	client := ledgerv1.NewLedgerServiceClient(conn)
 
+	gw := server.NewGatewayMux()
+	require.NoError(t, ledgerv1.RegisterLedgerServiceHandler(t.Context(), gw, conn))
 	mux := http.NewServeMux()
-	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client))
+	mux.Handle("/", gw)
+	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{}))
+	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
+	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return &tilesStack{store: store, pool: pool, box: box, client: client, url: hs.URL, key: key}
 }
 
-func (s *tilesStack) token(t *testing.T, scope string) string {
+// do sends an HTTP request to the stack (the REST gateway and the tiles), with a bearer token
+// unless tok is empty, and returns the status, headers and body.
+func (s *tilesStack) do(t testing.TB, method, path, body, tok string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, s.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// tokenAs mints a token for subject holding role on scope.
+func (s *tilesStack) tokenAs(t testing.TB, subject string, role auth.Role, scope string) string {
+	tok, err := auth.Mint(s.key, auth.Principal{Subject: subject, Grants: []auth.Grant{{Role: role, Scope: scope}}}, time.Hour)
+	require.NoError(t, err)
+	return tok
+}
+
+func (s *tilesStack) token(t testing.TB, scope string) string {
 	tok, err := auth.Mint(s.key, auth.Principal{Subject: "auditor-" + scope,
 		Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: scope}}}, time.Hour)
 	require.NoError(t, err)
@@ -107,11 +139,12 @@ func testLeaf(tenant, unit string, i int64) []byte {
 }
 
 // appendN appends entries until the log has size n, concurrently (so in group commits).
-func (s *tilesStack) appendN(t *testing.T, tenant, unit string, n int) {
+func (s *tilesStack) appendN(t testing.TB, tenant, unit string, n int) {
 	t.Helper()
 	var g errgroup.Group
 	g.SetLimit(32)
-	size, _, _, err := s.store.Checkpoint(t.Context(), tenant, unit)
+	head, err := s.store.Checkpoint(t.Context(), tenant, unit, false)
+	size := head.Size
 	require.NoError(t, err)
 	for range int64(n) - size {
 		g.Go(func() error {
@@ -236,6 +269,7 @@ func (c *tileClient) bundle(n int64, w int, header ...string) ([][]byte, http.He
 // still served and the tree proves consistent with it, and the entry bundles hold exactly the
 // leaves the tree commits to.
 func TestTilesServeTheLogToTlogTooling(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	const tenant, unit = "iksan", "cctv-1"
 	c := newTileClient(t, s, tenant, unit, s.token(t, "tenants/"+tenant))
@@ -307,6 +341,7 @@ func TestTilesServeTheLogToTlogTooling(t *testing.T) {
 
 // Beyond the tree is 404, a path not in C2SP's exact encoding 400; neither is cacheable.
 func TestTilesRefuseWhatTheTreeLacksAndMalformedPaths(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "u", 600)
 	c := newTileClient(t, s, "iksan", "u", s.token(t, "tenants/iksan"))
@@ -340,6 +375,7 @@ func TestTilesRefuseWhatTheTreeLacksAndMalformedPaths(t *testing.T) {
 // for another tenant 403, and each tenant's path serves that tenant's log, never another's of the
 // same unit id.
 func TestTilesAreTheCallersTenantsOnly(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "u", 300)
 	s.appendN(t, "gunsan", "u", 40)
@@ -383,6 +419,7 @@ func TestTilesAreTheCallersTenantsOnly(t *testing.T) {
 // The path encoding is tlog's sumdb layout minus the height: C2SP's examples and every tile
 // tlog names round-trip.
 func TestTilesPathsAreTlogsWithoutTheHeight(t *testing.T) {
+	t.Parallel()
 	s := newTilesStack(t)
 	s.appendN(t, "iksan", "u", 1)
 	c := newTileClient(t, s, "iksan", "u", s.token(t, "tenants/iksan"))

@@ -33,17 +33,21 @@ type config struct {
 	requestsAddr  string
 	retentionAddr string
 	ledgerOrigin  string
-	dataKey       string
-	devKey        string
-	oidcIssuer    string
-	oidcAudience  string
-	oidcRoles     string
-	origins       string
-	publicRate    float64
-	publicBurst   int
-	trusted       string
-	migrate       bool
-	accessLog     bool
+	// witnesses are the ledger's witnesses, PIPA_LEDGER_WITNESSES (see cosign.ParseWitnesses),
+	// asked every witnessInterval.
+	witnesses       string
+	witnessInterval time.Duration
+	dataKey         string
+	devKey          string
+	oidcIssuer      string
+	oidcAudience    string
+	oidcRoles       string
+	origins         string
+	publicRate      float64
+	publicBurst     int
+	trusted         string
+	migrate         bool
+	accessLog       bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
@@ -73,6 +77,13 @@ func envBool(name string, def bool) bool {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.target, "target", env("PIPA_TARGET", "all"), "what to run: all, registry, requests, ledger, retention or gateway (PIPA_TARGET)")
 	fs.StringVar(&c.databaseURL, "database-url", env("PIPA_DATABASE_URL", os.Getenv("DATABASE_URL")), "PostgreSQL URL (PIPA_DATABASE_URL or DATABASE_URL)")
@@ -82,7 +93,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.requestsAddr, "requests-addr", env("PIPA_REQUESTS_ADDR", ""), "requests gRPC address the gateway and the retention service call; this process's own when it runs the request service (PIPA_REQUESTS_ADDR)")
 	fs.StringVar(&c.retentionAddr, "retention-addr", env("PIPA_RETENTION_ADDR", ""), "retention gRPC address the gateway and the request service call; this process's own when it runs the retention service (PIPA_RETENTION_ADDR)")
 	fs.StringVar(&c.ledgerAddr, "ledger-addr", env("PIPA_LEDGER_ADDR", ""), "ledger gRPC address the gateway and every service call (the access log appends there); this process's own when it runs the ledger (PIPA_LEDGER_ADDR)")
-	fs.StringVar(&c.ledgerOrigin, "ledger-origin", env("PIPA_LEDGER_ORIGIN", ledgerpg.DefaultOriginHost), "host of the ledgers' checkpoint origin lines, {host}/tenants/{t}/units/{u}, and signing key names, {host}/tenants/{t}; set it before the first append: a tenant keeps the host its key was made with (PIPA_LEDGER_ORIGIN)")
+	fs.StringVar(&c.ledgerOrigin, "ledger-origin", env("PIPA_LEDGER_ORIGIN", ledgerpg.DefaultOriginHost), "host of the origin line of every new ledger, {host}/tenants/{t}/units/{u}, which is also its key's name and, when the host reaches this gateway, its tlog-tiles URL; a ledger keeps the origin it was made with (PIPA_LEDGER_ORIGIN)")
+	fs.StringVar(&c.witnesses, "ledger-witnesses", env("PIPA_LEDGER_WITNESSES", ""), "C2SP tlog-witness witnesses that cosign the ledgers' checkpoints: \"{cosignature verifier key} {URL}\", comma-separated (PIPA_LEDGER_WITNESSES)")
+	fs.DurationVar(&c.witnessInterval, "ledger-witness-interval", envDuration("PIPA_LEDGER_WITNESS_INTERVAL", time.Minute), "how often the ledgers' new checkpoints go to the witnesses (PIPA_LEDGER_WITNESS_INTERVAL)")
 	fs.StringVar(&c.dataKey, "dev-data-key", env("PIPA_DEV_DATA_KEY", ""), "development only: a key file, created if missing, that encrypts personal data at rest; production sets PIPA_DATA_KEY or PIPA_DATA_KEY_FILE (PIPA_DEV_DATA_KEY)")
 	fs.StringVar(&c.devKey, "dev-key", env("PIPA_DEV_KEY", ""), "development only: Ed25519 key file that verifies tokens minted by `pipa token`, when no OIDC issuer is set; `pipa dev` uses "+defaultDevKey+" (PIPA_DEV_KEY)")
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("PIPA_OIDC_ISSUER", ""), "OIDC issuer URL whose JWKS verifies tokens in production (PIPA_OIDC_ISSUER)")
@@ -223,7 +236,8 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		Verifier: c.verifier, Box: c.dataBox, Token: token,
 		AccessLog: c.accessLog, Trusted: trusted,
 		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
-		Spans:    c.spans,
-		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, Now: c.retentionClock},
+		Spans: c.spans,
+		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
+			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock},
 	}, nil
 }

@@ -6,22 +6,28 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
-// ledgerCmd holds the inspector's commands: `pipa ledger verify` audits a unit's ledger over the
-// public REST API with nothing but the unit's verifier key (see package verify).
+// ledgerCmd holds the inspector's commands: `pipa ledger verify` audits a unit's ledger over what
+// pipa serves publicly (its tlog-tiles and verifier key) with nothing but a key it trusts (see
+// package verify).
 func ledgerCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("usage: pipa ledger verify -url URL -log tenants/{t}/units/{u} [-key VKEY] [-state FILE] [-token T]")
+		return errors.New("usage: pipa ledger verify -url URL -log tenants/{t}/units/{u} [-key VKEY] [-state FILE] [-token T] [-witness WKEY]… [-cosigs N] [-full]")
 	}
 	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
 	base := fs.String("url", env("PIPA_URL", "http://localhost:8080"), "pipa gateway (PIPA_URL)")
 	log := fs.String("log", "", "the unit's log: tenants/{tenant}/units/{unit}")
-	key := fs.String("key", "", "the unit's note verifier key to trust (default: fetched on first use and kept in -state)")
-	state := fs.String("state", "", "file keeping the key and the last checkpoint seen (default: none)")
-	token := fs.String("token", env("PIPA_TOKEN", ""), "bearer token with a read role on the unit, e.g. an auditor's (PIPA_TOKEN)")
+	key := fs.String("key", "", "the unit's note verifier key to trust, e.g. from its published policy page (default: fetched on first use and kept in -state)")
+	state := fs.String("state", "", "file keeping the key, the last tree seen and its edge, so that the next run reads only new entries (default: none)")
+	token := fs.String("token", env("PIPA_TOKEN", ""), "bearer token with a read role on the unit, e.g. an auditor's: reads the entries unless the tenant published them, and checks redactions (PIPA_TOKEN)")
+	var witnesses multi
+	fs.Var(&witnesses, "witness", "a witness's cosignature verifier key the checkpoint may carry (repeatable)")
+	cosigs := fs.Int("cosigs", -1, "how many of the -witness keys must have cosigned the checkpoint (default: all of them)")
+	full := fs.Bool("full", false, "read every entry again, not only those after the tree kept in -state")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -38,7 +44,12 @@ func ledgerCmd(ctx context.Context, args []string) error {
 		}
 		st.VerifierKey = *key
 	}
-	rep, err := verify.Run(ctx, verify.Client{BaseURL: *base, Token: *token}, *log, st)
+	policy := verify.Policy{Witnesses: witnesses, Cosignatures: *cosigs, Full: *full}
+	if *cosigs < 0 {
+		policy.Cosignatures = len(witnesses)
+	}
+	c := &verify.Client{BaseURL: *base, Token: *token}
+	rep, err := verify.Run(ctx, c, *log, st, policy)
 	if err != nil {
 		return err
 	}
@@ -51,6 +62,19 @@ func ledgerCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	fmt.Printf("OK %s: %d entries in the tree of origin %s (root %s)\n", *log, rep.TreeSize, rep.Origin, rep.Root)
+	fmt.Printf("OK %s: %d entries in the tree of origin %s (root %s), %d read in %d requests", *log, rep.TreeSize, rep.Origin, rep.Root, rep.Read, c.Requests.Load())
+	if len(rep.Witnesses) > 0 {
+		fmt.Printf(", cosigned by %s", strings.Join(rep.Witnesses, ", "))
+	}
+	if rep.Unchecked != "" {
+		fmt.Printf("; not checked: %s", rep.Unchecked)
+	}
+	fmt.Println()
 	return nil
 }
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
@@ -24,8 +25,12 @@ var Module = modules.Module{
 		return nil
 	},
 	Gateway: registryv1.RegisterRegistryServiceHandler,
-	Pages: func(conn *grpc.ClientConn, _ modules.Deps) map[string]http.Handler {
-		public := Pages(registryv1.NewRegistryServiceClient(conn))
+	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+		var opts []PageOption
+		if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
+			opts = append(opts, WithLedgerKeys(ledgerKeys(ledgerv1.NewLedgerServiceClient(cc))))
+		}
+		public := Pages(registryv1.NewRegistryServiceClient(conn), opts...)
 		m := map[string]http.Handler{}
 		for _, p := range PagePatterns {
 			m[p] = public

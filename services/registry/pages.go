@@ -29,7 +29,12 @@ const (
 // and /p/{t}/{u}/{kind}/versions/{n}, and their JSON twins under /v1/public/ (the same bodies
 // grpc-gateway would give, plus caching). Every answer carries the document's ETag and
 // Cache-Control; a matching If-None-Match costs a 304. Answers are shared for pageTTL.
-func Pages(client registryv1.RegistryServiceClient) http.Handler {
+func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) http.Handler {
+	var o pageOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	keys := newMicrocache[LedgerKey](4096, pageTTL, func(error) bool { return false })
 	cache := newMicrocache[published](4096, pageTTL, func(err error) bool {
 		c := status.Code(err)
 		return c == codes.NotFound || c == codes.InvalidArgument
@@ -75,7 +80,7 @@ func Pages(client registryv1.RegistryServiceClient) http.Handler {
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(p.html)
+			_, _ = w.Write(o.withLedgerKey(r.Context(), keys, r.PathValue("t"), r.PathValue("u"), p.html))
 		}
 	}
 	data := func(cacheControl string) http.HandlerFunc {

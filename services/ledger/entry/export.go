@@ -115,6 +115,8 @@ func kindLabel(k ledgerv1.EntryKind) string {
 		return "변경"
 	case ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
 		return "개인정보 삭제"
+	case ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY:
+		return "서명키 교체"
 	}
 	return ""
 }

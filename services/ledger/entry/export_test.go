@@ -194,3 +194,12 @@ func TestFormKinds_STD_45_NotTheAccessLog(t *testing.T) {
 		require.Contains(t, FormKinds, k, "이용·제공·열람·파기")
 	}
 }
+
+// Every kind has its 구분 in Korean, the server's LEDGER_KEY and REDACTION included.
+func TestKindLabels(t *testing.T) {
+	for k := range ledgerv1.EntryKind_name {
+		if k != 0 {
+			require.NotEmpty(t, kindLabel(ledgerv1.EntryKind(k)), ledgerv1.EntryKind(k).String())
+		}
+	}
+}

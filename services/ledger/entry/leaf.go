@@ -99,7 +99,8 @@ func stamp(num int32, name string, p func(*ledgerv1.Entry) **timestamppb.Timesta
 // formatTime is RFC 3339 in UTC with trailing zeros of the fraction trimmed.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// fields lists every Entry field that goes into a leaf, recorded_by (server-set) the last. The
+// fields lists every Entry field that goes into a leaf, the server-set recorded_by and
+// verifier_key the last. The
 // other output-only fields (name, index, leaf_hash, redacted, commit_time, tree_size, salts) are
 // deliberately absent; the log and the index are
 // header lines. TestFieldsCoverEntry fails when the proto gains a field not decided on here.
@@ -198,6 +199,8 @@ var fields = []field{
 	str(32, "note", func(e *ledgerv1.Entry) *string { return &e.Note }),
 	// Set by the server from the caller's token, never from the request (S-8-3).
 	str(33, "recorded_by", func(e *ledgerv1.Entry) *string { return &e.RecordedBy }),
+	// LEDGER_KEY only, written by the server (RotateKey).
+	str(34, "verifier_key", func(e *ledgerv1.Entry) *string { return &e.VerifierKey }),
 }
 
 var fieldsByKey = func() map[string]field {

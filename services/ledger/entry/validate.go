@@ -49,8 +49,8 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 
 	// Generic shape: every string is bounded, UTF-8, without NUL (the leaf is text).
 	for _, f := range fields {
-		if f.num == 3 || f.num == 4 || f.num == 17 || f.num == 23 || f.num == 30 || f.num == 31 || f.num == 33 {
-			continue // not free strings, or (recorded_by) the server's
+		if f.num == 3 || f.num == 4 || f.num == 17 || f.num == 23 || f.num == 30 || f.num == 31 || f.num == 33 || f.num == 34 {
+			continue // not free strings, or (recorded_by, verifier_key) the server's
 		}
 		p := f
 		if p.personal {
@@ -76,6 +76,8 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS or AMENDMENT")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
 		vs.Add("entry.kind", RuleServerOnly, "REDACTION entries are written by RedactEntry, not appended")
+	case k == ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY:
+		vs.Add("entry.kind", RuleServerOnly, "LEDGER_KEY entries are written by RotateKey, not appended")
 	case ledgerv1.EntryKind_name[int32(k)] == "":
 		vs.Add("entry.kind", "STD-45", "unknown kind %d", k)
 	}
@@ -360,4 +362,42 @@ func KindName(k ledgerv1.EntryKind) string { return strings.TrimPrefix(k.String(
 // ParseKind reads a KindName back, in any case; UNSPECIFIED when name is no kind.
 func ParseKind(name string) ledgerv1.EntryKind {
 	return ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+strings.ToUpper(name)])
+}
+
+// ValidateLinks checks the links of entry e appended to log (tenants/{t}/units/{u}): the request
+// and the plan it belongs to are the unit's own, so that no entry names another tenant's or
+// another unit's records (ARCHITECTURE.md "Identity and tenancy").
+func ValidateLinks(e *ledgerv1.Entry, log string) []apierr.Violation {
+	var vs apierr.Violations
+	for _, l := range []struct{ field, value, collection string }{
+		{"request", e.GetRequest(), "requests"},
+		{"plan", e.GetPlan(), "plans"},
+	} {
+		if l.value == "" {
+			continue
+		}
+		id, ok := strings.CutPrefix(l.value, log+"/"+l.collection+"/")
+		if !ok || id == "" || strings.ContainsAny(id, "/ ") {
+			vs.Add("entry."+l.field, "tenancy", "must name one of this unit's %s, %s/%s/{id} (got %q)", l.collection, log, l.collection, l.value)
+		}
+	}
+	return vs
+}
+
+// CheckRedaction says why leaf is not the REDACTION entry of entry index of log (nil when it is):
+// an entry's personal values are erased only by a REDACTION entry that follows it, and an
+// erasure shows in the tamper-evident log.
+func CheckRedaction(leaf []byte, log string, index int64) error {
+	if leaf == nil {
+		return fmt.Errorf("no REDACTION entry follows it")
+	}
+	d, err := DecodeLeaf(leaf)
+	if err != nil {
+		return fmt.Errorf("the entry named as its REDACTION: %w", err)
+	}
+	e := d.Entry
+	if d.Log != log || e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_REDACTION || e.Follows == nil || e.GetFollows() != index || d.Index <= index {
+		return fmt.Errorf("entry %d of %s is not a REDACTION following it", d.Index, d.Log)
+	}
+	return nil
 }

@@ -89,7 +89,8 @@ func check(base, log string, index int64, token, vkey string) (string, error) {
 	if len(lines) < 3 {
 		return "", fmt.Errorf("checkpoint body %q", n.Text)
 	}
-	// One key signs all of a tenant's logs: the origin says which log this checkpoint is of.
+	// A log made before logs had keys of their own shares its tenant's key: the origin says which
+	// log this checkpoint is of.
 	if !strings.HasSuffix(lines[0], "/"+log) {
 		return "", fmt.Errorf("the checkpoint is for the log %q, not for %s", lines[0], log)
 	}

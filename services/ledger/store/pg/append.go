@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -35,6 +36,10 @@ type AppendRequest struct {
 	// this one (its REDACTION record), so that neither happens without the other. An entry already
 	// redacted is refused (FailedPrecondition), unless this is a replay of RequestID.
 	Redact bool
+	// NewKey, from Store.NewKey, makes this entry (the LEDGER_KEY entry naming NewKey.VerifierKey)
+	// a rotation: the checkpoint that includes it is signed by the log's current key and NewKey
+	// (the handover), and NewKey signs every later one. It commits alone, in its own transaction.
+	NewKey *NewKey
 	// Build returns the entry's leaf, which must commit to index, and its sealed personal values
 	// (nil for none). It is called once the index is known, before the entry commits, and never
 	// for a replay of a request this process committed or replayed recently (see recentIDs); it
@@ -68,7 +73,7 @@ type Appended struct {
 // the log, so the fields below the mutex need no lock.
 type sequencer struct {
 	s  *Store
-	id logID
+	id Log
 
 	mu      sync.Mutex
 	queue   []*call
@@ -133,7 +138,7 @@ type call struct {
 }
 
 func (s *Store) sequencer(tenant, unit string) *sequencer {
-	id := logID{tenant, unit}
+	id := Log{tenant, unit}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.logs[id]
@@ -170,6 +175,9 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 	if req.Redact && req.Follows == nil {
 		vs.Add("entry.follows", "required", "a redaction follows the entry it erases")
 	}
+	if req.NewKey != nil && req.Redact {
+		vs.Add("entry", "format", "an entry is a redaction or a rotation, not both")
+	}
 	if err := vs.Err(); err != nil {
 		return Appended{}, err
 	}
@@ -197,6 +205,13 @@ func (q *sequencer) run() {
 	for {
 		q.mu.Lock()
 		n := min(len(q.queue), q.s.maxBatch)
+		// A rotation commits alone: its handover checkpoint ends with its entry.
+		for i, c := range q.queue[:n] {
+			if c.req.NewKey != nil {
+				n = max(i, 1)
+				break
+			}
+		}
 		if n == 0 {
 			q.running = false
 			q.queue = nil
@@ -287,12 +302,12 @@ func (q *sequencer) try(calls []*call) (err error) {
 		}
 	}()
 	if !q.ready {
-		if err := q.s.ensureLog(ctx, q.id.tenant, q.id.unit); err != nil {
+		if err := q.s.ensureLog(ctx, q.id); err != nil {
 			return err
 		}
 		q.ready = true
 	}
-	key, err := q.s.key(ctx, q.id.tenant)
+	key, err := q.s.key(ctx, q.id)
 	if err != nil {
 		return err
 	}
@@ -306,7 +321,7 @@ func (q *sequencer) try(calls []*call) (err error) {
 		}
 		q.edgeSize = -1
 	}
-	return q.tryLocked(ctx, key, calls)
+	return q.tryLocked(ctx, calls)
 }
 
 // rolledBack reports whether err certainly undid its transaction: PostgreSQL reported an ERROR
@@ -319,8 +334,8 @@ func rolledBack(err error) bool {
 
 // tryFast commits calls on top of the cached edge in one round trip: a pipeline of two
 // statements that PostgreSQL runs as one implicit transaction.
-func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) error {
-	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.tenant, unit: q.id.unit,
+func (q *sequencer) tryFast(ctx context.Context, key *logKey, calls []*call) error {
+	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.Tenant, unit: q.id.Unit,
 		known: make(map[int64]tlog.Hash, 64)}
 	for i, h := range q.edge {
 		hr.known[i] = h
@@ -329,9 +344,9 @@ func (q *sequencer) tryFast(ctx context.Context, key *tenantKey, calls []*call) 
 	// the locked path (which looks the ids up under the lock, and does not call Build for a
 	// replay). Any other committed id, e.g. one another replica committed, makes the INSERT fail
 	// on entries_request_id: nothing is written and the batch is planned again under the lock.
-	// A redaction needs the erased entry's state read under the lock.
+	// A redaction needs the erased entry's state read under the lock, a rotation the key's.
 	for _, c := range calls {
-		if c.req.Redact || c.req.RequestID != "" && q.recent.has(c.req.RequestID) {
+		if c.req.Redact || c.req.NewKey != nil || c.req.RequestID != "" && q.recent.has(c.req.RequestID) {
 			return errFastPathSkipped
 		}
 	}
@@ -364,8 +379,8 @@ var errFastPathSkipped = &pgconn.PgError{Severity: "ERROR", Message: "ledger sto
 
 // tryLocked locks the head row FOR UPDATE (serialising every replica's appends to the log),
 // looks up request ids and the entries to redact under the lock, plans the batch and commits it.
-func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call) error {
-	tenant, unit := q.id.tenant, q.id.unit
+func (q *sequencer) tryLocked(ctx context.Context, calls []*call) error {
+	tenant, unit := q.id.Tenant, q.id.Unit
 	tx, err := q.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("ledger store: begin: %w", err)
@@ -385,16 +400,19 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 	b := &pgx.Batch{}
 	var size int64
 	var rootBytes []byte
-	var checkpoint string
-	b.Queue(`SELECT size, root, checkpoint FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2 FOR UPDATE`,
-		tenant, unit).QueryRow(func(r pgx.Row) error { return r.Scan(&size, &rootBytes, &checkpoint) })
+	var checkpoint, vkey string
+	b.Queue(`SELECT size, root, checkpoint, verifier_key FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2 FOR UPDATE`,
+		tenant, unit).QueryRow(func(r pgx.Row) error { return r.Scan(&size, &rootBytes, &checkpoint, &vkey) })
 	priors := map[string]prior{}
 	if len(ids) > 0 {
 		b.Queue(lookupSQL, tenant, unit, ids).
 			Query(func(rows pgx.Rows) error {
 				var id string
 				var p prior
-				_, err := pgx.ForEachRow(rows, []any{&id, &p.index, &p.leafHash, &p.treeSize, &p.commitTime, &p.hash}, func() error {
+				var leaf []byte
+				_, err := pgx.ForEachRow(rows, []any{&id, &p.index, &leaf, &p.treeSize, &p.commitTime, &p.hash}, func() error {
+					h := tlog.RecordHash(leaf)
+					p.leafHash = h[:]
 					priors[id] = p
 					return nil
 				})
@@ -414,6 +432,15 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("ledger store: lock log tenants/%s/units/%s: %w", tenant, unit, err)
+	}
+	// The head extends only the tree its own key signed: a head rewritten in the database is
+	// refused, not signed again.
+	key, err := q.s.currentKey(ctx, q.id, vkey)
+	if err != nil {
+		return err
+	}
+	if err := key.checkHead(q.id, size, rootBytes, checkpoint); err != nil {
+		return err
 	}
 	root, err := hashOf(rootBytes)
 	if err != nil {
@@ -447,6 +474,9 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 	if err := tx.Commit(ctx); err != nil {
 		return &ambiguousError{err}
 	}
+	if p.rotated != nil {
+		q.s.setKey(q.id, p.rotated)
+	}
 	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
 	q.remember(calls)
 	p.deliver(calls)
@@ -457,8 +487,8 @@ func (q *sequencer) tryLocked(ctx context.Context, key *tenantKey, calls []*call
 // entries_request_id: the LATERAL ... OFFSET 0 keeps the planner from turning "request_id =
 // ANY($3)" into a filter over the log's whole index range, which it does on a table without
 // statistics (a new database), making every append O(log size).
-const lookupSQL = `SELECT e.request_id, e.idx, e.leaf_hash, e.tree_size, e.commit_time, e.request_hash
-	FROM unnest($3::text[]) AS r(id), LATERAL (SELECT request_id, idx, leaf_hash, tree_size, commit_time, request_hash
+const lookupSQL = `SELECT e.request_id, e.idx, e.leaf, e.tree_size, e.commit_time, e.request_hash
+	FROM unnest($3::text[]) AS r(id), LATERAL (SELECT request_id, idx, leaf, tree_size, commit_time, request_hash
 		FROM ledger.entries WHERE tenant_id = $1 AND unit_id = $2 AND request_id = r.id OFFSET 0) AS e`
 
 // redactedSQL finds which of the entries $3 of log ($1, $2) are redacted, one probe each (see
@@ -481,8 +511,12 @@ type batchPlan struct {
 	hr         *txHashReader
 	root       tlog.Hash
 	checkpoint string
-	vkey       string    // the key that signed checkpoint
+	headKey    string    // the key that signed the head the batch extends
+	vkey       string    // the key that signed checkpoint (the new key, for a rotation)
 	commitTime time.Time // the new entries' commit_time, as stored
+	// rotation: the sealed new key and its place in ledger.log_keys, and the key as opened.
+	rotated *logKey
+	sealed  []byte
 }
 
 type newEntry struct {
@@ -496,8 +530,8 @@ type newEntry struct {
 // entry) takes no index and fails alone. Replays of priors and repeats of a request id within the
 // batch get their first entry. redacted holds the entries to redact that already are. It sets
 // every call's res or err.
-func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior, redacted map[int64]bool) (*batchPlan, error) {
-	p := &batchPlan{size: size, next: size, hr: hr, vkey: key.vkey}
+func (q *sequencer) plan(key *logKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior, redacted map[int64]bool) (*batchPlan, error) {
+	p := &batchPlan{size: size, next: size, hr: hr, headKey: key.vkey, vkey: key.vkey}
 	byID := map[string]*call{}
 	erased := map[int64]bool{} // by this batch
 	for _, c := range calls {
@@ -531,7 +565,7 @@ func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashRe
 			continue
 		}
 		if r.Redact && (redacted[*r.Follows] || erased[*r.Follows]) {
-			c.err = apierr.Precondition("ALREADY_REDACTED", EntryName(q.id.tenant, q.id.unit, *r.Follows)+" was already redacted")
+			c.err = apierr.Precondition("ALREADY_REDACTED", EntryName(q.id.Tenant, q.id.Unit, *r.Follows)+" was already redacted")
 			continue
 		}
 		leaf, sealed, err := build(r.Build, p.next)
@@ -565,7 +599,23 @@ func (q *sequencer) plan(key *tenantKey, calls []*call, size int64, hr *txHashRe
 	if p.root, err = tlog.TreeHash(p.next, hr); err != nil {
 		return nil, fmt.Errorf("ledger store: tree hash at size %d: %w", p.next, err)
 	}
-	if p.checkpoint, err = key.signCheckpoint(q.id.unit, p.next, p.root); err != nil {
+	signers := []note.Signer{key.signer}
+	if nk := p.added[0].c.req.NewKey; nk != nil { // alone in its batch (run)
+		if nk.signer.Name() != key.origin {
+			return nil, fmt.Errorf("ledger store: a new key of %s is named %q", key.origin, nk.signer.Name())
+		}
+		seq := key.seq + 1
+		if p.sealed, err = q.s.sealer.Seal([]byte(nk.skey), logKeyAD(q.id.Tenant, q.id.Unit, seq)); err != nil {
+			return nil, fmt.Errorf("ledger store: seal the new key of %s: %w", q.id, err)
+		}
+		v, err := note.NewVerifier(nk.VerifierKey)
+		if err != nil {
+			return nil, err
+		}
+		p.rotated = &logKey{seq: seq, signer: nk.signer, verifier: v, vkey: nk.VerifierKey, origin: key.origin}
+		signers, p.vkey = append(signers, nk.signer), nk.VerifierKey
+	}
+	if p.checkpoint, err = signCheckpoint(key.origin, p.next, p.root, signers...); err != nil {
 		return nil, err
 	}
 	for _, e := range p.added {
@@ -585,15 +635,15 @@ func sameRequest(a, b []byte) bool {
 // before any entry's index lock (no deadlock with tryLocked), and its size only moves from
 // p.size: otherwise it is set to -1, which the CHECK on size refuses, and the whole transaction
 // fails. (The primary key on entries would refuse the indexes too.)
-func (p *batchPlan) writes(id logID) *pgx.Batch {
+func (p *batchPlan) writes(id Log) *pgx.Batch {
 	n := len(p.added)
 	idx, follows := make([]int64, n), make([]*int64, n)
-	leaves, leafHashes, sealed, reqHashes := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	leaves, sealed, reqHashes := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	kinds, reqIDs, occur := make([]string, n), make([]*string, n), make([]time.Time, n)
 	for i, e := range p.added {
 		r := &e.c.req
 		idx[i], follows[i] = e.c.res.Index, r.Follows
-		leaves[i], leafHashes[i], sealed[i] = e.leaf, e.c.res.LeafHash, e.sealed
+		leaves[i], sealed[i] = e.leaf, e.sealed
 		kinds[i], occur[i] = r.Kind, r.OccurTime
 		if r.RequestID != "" {
 			reqIDs[i], reqHashes[i] = &r.RequestID, r.RequestHash
@@ -601,25 +651,30 @@ func (p *batchPlan) writes(id logID) *pgx.Batch {
 	}
 	storage, hashes := p.hr.pending()
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE ledger.logs SET size = CASE WHEN size = $3 THEN $4 ELSE -1 END,
+	// The guard is also on the key: a batch signed with a key another replica rotated away fails.
+	b.Queue(`UPDATE ledger.logs SET size = CASE WHEN size = $3 AND verifier_key = $8 THEN $4 ELSE -1 END,
 			root = $5, checkpoint = $6, verifier_key = $7, update_time = now()
-		WHERE tenant_id = $1 AND unit_id = $2`, id.tenant, id.unit, p.size, p.next, p.root[:], p.checkpoint, p.vkey)
+		WHERE tenant_id = $1 AND unit_id = $2`, id.Tenant, id.Unit, p.size, p.next, p.root[:], p.checkpoint, p.vkey, p.headKey)
 	// Entries and hashes in one statement (a data-modifying WITH): one statement fewer for the
 	// server to execute per batch. Both run after the head's UPDATE took the row lock.
 	b.Queue(`WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
-			SELECT $1, $2, u.* FROM unnest($13::bigint[], $14::bytea[]) AS u)
-		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, leaf_hash, kind, occur_time,
+			SELECT $1, $2, u.* FROM unnest($12::bigint[], $13::bytea[]) AS u)
+		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time,
 			request_id, request_hash, sealed, follows, tree_size)
-		SELECT $1, $2, u.*, $12 FROM unnest($3::bigint[], $4::bytea[], $5::bytea[], $6::text[],
-			$7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[], $11::bigint[]) AS u
+		SELECT $1, $2, u.*, $11 FROM unnest($3::bigint[], $4::bytea[], $5::text[],
+			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[]) AS u
 		RETURNING commit_time`,
-		id.tenant, id.unit, idx, leaves, leafHashes, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next,
+		id.Tenant, id.Unit, idx, leaves, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next,
 		storage, hashes).QueryRow(func(r pgx.Row) error { return r.Scan(&p.commitTime) })
 	for _, e := range p.added {
 		if e.c.req.Redact {
-			b.Queue(`UPDATE ledger.entries SET sealed = NULL, redacted = true
-				WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, id.tenant, id.unit, *e.c.req.Follows)
+			b.Queue(`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = $4
+				WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, id.Tenant, id.Unit, *e.c.req.Follows, e.c.res.Index)
 		}
+	}
+	if p.rotated != nil {
+		b.Queue(`INSERT INTO ledger.log_keys (tenant_id, unit_id, seq, signer_skey, verifier_key, previous_key, handover_size, handover)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id.Tenant, id.Unit, p.rotated.seq, p.sealed, p.vkey, p.headKey, p.next, p.checkpoint)
 	}
 	return b
 }

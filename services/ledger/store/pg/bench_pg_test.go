@@ -98,7 +98,7 @@ func benchAppend(b *testing.B, logs int) {
 	units := make([]string, logs)
 	for i := range units {
 		units[i] = fmt.Sprintf("unit-%02d", i)
-		if _, _, _, err := s.Checkpoint(b.Context(), "iksan", units[i]); err != nil {
+		if _, err := s.Checkpoint(b.Context(), "iksan", units[i], false); err != nil {
 			b.Fatal(err)
 		}
 	}

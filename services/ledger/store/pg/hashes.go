@@ -159,7 +159,7 @@ func (r *txHashReader) edgeFor(n int64) map[int64]tlog.Hash {
 // hashes table; either way it checks that the edge hashes to the stored root, so a stale cache or
 // a hashes table that disagrees with the head is caught before anything is appended.
 func (q *sequencer) hashReader(ctx context.Context, tx pgx.Tx, size int64, root tlog.Hash) (*txHashReader, error) {
-	r := &txHashReader{ctx: ctx, db: tx, tenant: q.id.tenant, unit: q.id.unit}
+	r := &txHashReader{ctx: ctx, db: tx, tenant: q.id.Tenant, unit: q.id.Unit}
 	fromCache := q.edgeSize == size && q.edge != nil
 	for {
 		r.known = make(map[int64]tlog.Hash, 64)
@@ -179,7 +179,7 @@ func (q *sequencer) hashReader(ctx context.Context, tx pgx.Tx, size int64, root 
 		}
 		if !fromCache {
 			return nil, fmt.Errorf("ledger store: tenants/%s/units/%s: stored hashes do not match the root of size %d",
-				q.id.tenant, q.id.unit, size)
+				q.id.Tenant, q.id.Unit, size)
 		}
 		fromCache = false
 	}

@@ -127,9 +127,10 @@ func (m *memTree) root(t testing.TB, n int64) tlog.Hash {
 // openCheckpoint verifies a checkpoint note with the log's verifier key and parses its C2SP body.
 func openCheckpoint(t testing.TB, s *pg.Store, tenant, unit, msg string) (size int64, root tlog.Hash) {
 	t.Helper()
-	vkey, origin, err := s.VerifierKey(t.Context(), tenant, unit)
+	key, err := s.VerifierKey(t.Context(), tenant, unit)
 	require.NoError(t, err)
-	v, err := note.NewVerifier(vkey)
+	origin := key.Origin
+	v, err := note.NewVerifier(key.VerifierKey)
 	require.NoError(t, err)
 	n, err := note.Open([]byte(msg), note.VerifierList(v))
 	require.NoError(t, err)
@@ -151,12 +152,12 @@ func openCheckpoint(t testing.TB, s *pg.Store, tenant, unit, msg string) (size i
 func checkLog(t testing.TB, s *pg.Store, pool *pgxpool.Pool, tenant, unit string, want int64, proofs bool) *memTree {
 	t.Helper()
 	ctx := t.Context()
-	size, rootBytes, msg, err := s.Checkpoint(ctx, tenant, unit)
+	head, err := s.Checkpoint(ctx, tenant, unit, false)
 	require.NoError(t, err)
-	require.Equal(t, want, size)
-	nsize, nroot := openCheckpoint(t, s, tenant, unit, msg)
-	require.Equal(t, size, nsize)
-	require.Equal(t, rootBytes, nroot[:])
+	require.Equal(t, want, head.Size)
+	nsize, nroot := openCheckpoint(t, s, tenant, unit, head.Checkpoint)
+	require.Equal(t, head.Size, nsize)
+	require.Equal(t, head.Root, nroot)
 
 	var count, maxIdx, hashes, maxStorage int64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*), coalesce(max(idx), -1) FROM ledger.entries
@@ -170,7 +171,7 @@ func checkLog(t testing.TB, s *pg.Store, pool *pgxpool.Pool, tenant, unit string
 
 	var leaves [][]byte
 	for after := int64(-1); ; {
-		page, err := s.Entries(ctx, tenant, unit, "", after, pg.MaxEntries)
+		page, err := s.Entries(ctx, tenant, unit, pg.Filter{}, after, pg.MaxEntries)
 		require.NoError(t, err)
 		if len(page) == 0 {
 			break
@@ -191,7 +192,7 @@ func checkLog(t testing.TB, s *pg.Store, pool *pgxpool.Pool, tenant, unit string
 
 	if proofs {
 		for i := range want {
-			p, err := s.InclusionProof(ctx, tenant, unit, i, want)
+			p, _, err := s.InclusionProof(ctx, tenant, unit, i, want)
 			require.NoError(t, err)
 			require.NoError(t, tlog.CheckRecord(toHashes(p), want, nroot, i, tlog.RecordHash(leaves[i])), "entry %d", i)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,24 +19,34 @@ type EntryRow struct {
 	Kind      string
 	OccurTime time.Time
 	RequestID string
-	// Leaf is the exact bytes hashed into the tree; LeafHash is sha256(0x00 || Leaf).
+	// Leaf is the exact bytes hashed into the tree; LeafHash is sha256(0x00 || Leaf), computed.
 	Leaf     []byte
 	LeafHash []byte
 	// Sealed holds the personal values, encrypted by the caller; nil once Redacted.
-	Sealed     []byte
-	Redacted   bool
-	CommitTime time.Time
+	Sealed   []byte
+	Redacted bool
+	// RedactionLeaf is the leaf of the REDACTION entry that erased this one's values (when
+	// Redacted), for the caller to check that it says so.
+	RedactionLeaf []byte
+	CommitTime    time.Time
 	// TreeSize is the size of the first checkpoint that includes the entry.
 	TreeSize int64
 	Follows  *int64
 }
 
-const entryCols = `idx, kind, occur_time, coalesce(request_id, ''), leaf, leaf_hash, sealed, redacted, commit_time, tree_size, follows`
+const entryCols = `e.idx, e.kind, e.occur_time, coalesce(e.request_id, ''), e.leaf, e.sealed, e.redacted, r.leaf,
+	e.commit_time, e.tree_size, e.follows`
+
+// entryFrom joins each entry (e) with the REDACTION entry that erased it (r).
+const entryFrom = ` FROM ledger.entries e LEFT JOIN ledger.entries r
+	ON r.tenant_id = e.tenant_id AND r.unit_id = e.unit_id AND r.idx = e.redacted_by`
 
 func scanEntry(row pgx.Row) (EntryRow, error) {
 	var e EntryRow
-	err := row.Scan(&e.Index, &e.Kind, &e.OccurTime, &e.RequestID, &e.Leaf, &e.LeafHash, &e.Sealed,
-		&e.Redacted, &e.CommitTime, &e.TreeSize, &e.Follows)
+	err := row.Scan(&e.Index, &e.Kind, &e.OccurTime, &e.RequestID, &e.Leaf, &e.Sealed, &e.Redacted, &e.RedactionLeaf,
+		&e.CommitTime, &e.TreeSize, &e.Follows)
+	h := tlog.RecordHash(e.Leaf)
+	e.LeafHash = h[:]
 	return e, err
 }
 
@@ -44,8 +55,8 @@ func (s *Store) Entry(ctx context.Context, tenant, unit string, index int64) (En
 	if err := checkIDs(tenant, unit); err != nil {
 		return EntryRow{}, err
 	}
-	e, err := scanEntry(s.pool.QueryRow(ctx, `SELECT `+entryCols+` FROM ledger.entries
-		WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, tenant, unit, index))
+	e, err := scanEntry(s.pool.QueryRow(ctx, `SELECT `+entryCols+entryFrom+`
+		WHERE e.tenant_id = $1 AND e.unit_id = $2 AND e.idx = $3`, tenant, unit, index))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return EntryRow{}, apierr.NotFound(EntryName(tenant, unit, index))
 	}
@@ -58,9 +69,15 @@ func (s *Store) Entry(ctx context.Context, tenant, unit string, index int64) (En
 // MaxEntries bounds Entries' limit.
 const MaxEntries = 1000
 
+// Filter narrows Entries: to one kind unless Kind is empty, to redacted entries when Redacted.
+type Filter struct {
+	Kind     string
+	Redacted bool
+}
+
 // Entries lists the unit's entries with index > after (-1 for the first page) in index order, at
-// most limit of them (1..MaxEntries; 0 means 100), only those of kind unless kind is empty.
-func (s *Store) Entries(ctx context.Context, tenant, unit, kind string, after int64, limit int) ([]EntryRow, error) {
+// most limit of them (1..MaxEntries; 0 means 100), those that pass f.
+func (s *Store) Entries(ctx context.Context, tenant, unit string, f Filter, after int64, limit int) ([]EntryRow, error) {
 	if err := checkIDs(tenant, unit); err != nil {
 		return nil, err
 	}
@@ -68,13 +85,16 @@ func (s *Store) Entries(ctx context.Context, tenant, unit, kind string, after in
 		limit = 100
 	}
 	limit = min(limit, MaxEntries)
-	q := `SELECT ` + entryCols + ` FROM ledger.entries WHERE tenant_id = $1 AND unit_id = $2 AND idx > $3`
+	q := `SELECT ` + entryCols + entryFrom + ` WHERE e.tenant_id = $1 AND e.unit_id = $2 AND e.idx > $3`
 	args := []any{tenant, unit, after, limit}
-	if kind != "" {
-		q += ` AND kind = $5`
-		args = append(args, kind)
+	if f.Kind != "" {
+		args = append(args, f.Kind)
+		q += ` AND e.kind = $` + strconv.Itoa(len(args))
 	}
-	rows, err := s.pool.Query(ctx, q+` ORDER BY idx LIMIT $4`, args...)
+	if f.Redacted {
+		q += ` AND e.redacted`
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY e.idx LIMIT $4`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: list entries: %w", err)
 	}
@@ -85,24 +105,50 @@ func (s *Store) Entries(ctx context.Context, tenant, unit, kind string, after in
 	return out, nil
 }
 
-// Checkpoint returns the unit's latest tree size, root hash and signed checkpoint. A log nobody
-// has appended to has a signed checkpoint of size 0, created here on first read.
-func (s *Store) Checkpoint(ctx context.Context, tenant, unit string) (size int64, root []byte, note string, err error) {
+// Head is a log's latest tree as its signed checkpoint states it.
+type Head struct {
+	Size int64
+	Root tlog.Hash
+	// Checkpoint is the C2SP tlog-checkpoint note, checked with VerifierKey; Origin its first line.
+	Checkpoint, VerifierKey, Origin string
+}
+
+// Checkpoint returns the unit's latest checkpoint, its signature checked with the log's key and
+// its tree read from it (DataLoss when the stored head disagrees). A log nobody has appended to
+// has a signed checkpoint of size 0, created here on first read unless existing is set, when a
+// log that does not exist is NotFound.
+func (s *Store) Checkpoint(ctx context.Context, tenant, unit string, existing bool) (Head, error) {
 	if err := checkIDs(tenant, unit); err != nil {
-		return 0, nil, "", err
+		return Head{}, err
 	}
-	const q = `SELECT size, root, checkpoint FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2`
-	err = s.pool.QueryRow(ctx, q, tenant, unit).Scan(&size, &root, &note)
+	l := Log{tenant, unit}
+	const q = `SELECT size, root, checkpoint, verifier_key FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2`
+	var size int64
+	var root []byte
+	var h Head
+	err := s.pool.QueryRow(ctx, q, tenant, unit).Scan(&size, &root, &h.Checkpoint, &h.VerifierKey)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if err = s.ensureLog(ctx, tenant, unit); err != nil {
-			return 0, nil, "", err
+		if existing {
+			return Head{}, apierr.NotFound(l.String() + "/ledger")
 		}
-		err = s.pool.QueryRow(ctx, q, tenant, unit).Scan(&size, &root, &note)
+		if err = s.ensureLog(ctx, l); err != nil {
+			return Head{}, err
+		}
+		err = s.pool.QueryRow(ctx, q, tenant, unit).Scan(&size, &root, &h.Checkpoint, &h.VerifierKey)
 	}
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("ledger store: read checkpoint: %w", err)
+		return Head{}, fmt.Errorf("ledger store: read checkpoint: %w", err)
 	}
-	return size, root, note, nil
+	k, err := s.currentKey(ctx, l, h.VerifierKey)
+	if err != nil {
+		return Head{}, err
+	}
+	if err := k.checkHead(l, size, root, h.Checkpoint); err != nil {
+		return Head{}, err
+	}
+	h.Size, h.Origin = size, k.origin
+	copy(h.Root[:], root)
+	return h, nil
 }
 
 // size is the log's committed size (0 for a log that does not exist yet).
@@ -119,91 +165,77 @@ func (s *Store) size(ctx context.Context, tenant, unit string) (int64, error) {
 	return size, nil
 }
 
-// InclusionProof proves that entry index is in the unit's tree of size treeSize (RFC 9162
-// 2.1.3), for tlog.CheckRecord.
-func (s *Store) InclusionProof(ctx context.Context, tenant, unit string, index, treeSize int64) ([][]byte, error) {
+// MaxTreeSize bounds every tree size and index a caller may name, before the log is read:
+// golang.org/x/mod/sumdb/tlog computes proofs with shifts that overflow (and loop for ever) on
+// sizes above 2^62. No log comes near it.
+const MaxTreeSize = 1 << 62
+
+// ProofBounds says what is wrong with the inclusion proof of entry index in the tree of treeSize,
+// for a log of the given size ("" for nothing): the entry must be in the log and the tree size
+// between index+1 and the log's size. Bounded work, whatever the numbers.
+func ProofBounds(index, treeSize, size int64) (field, problem string) {
+	switch {
+	case index < 0 || index >= size:
+		return "name", fmt.Sprintf("entry %d is not in the log of size %d", index, size)
+	case treeSize <= index || treeSize > size:
+		return "tree_size", fmt.Sprintf("tree_size must be greater than the entry's index %d and at most the log's size %d", index, size)
+	}
+	return "", ""
+}
+
+// ConsistencyBounds says what is wrong with a consistency proof from size from to size to, for a
+// log of the given size ("" for nothing).
+func ConsistencyBounds(from, to, size int64) (field, problem string) {
+	switch {
+	case from < 1:
+		return "from", "from must be at least 1 (every tree extends the empty tree)"
+	case from > to:
+		return "from", fmt.Sprintf("from (%d) must not be greater than to (%d)", from, to)
+	case to > size:
+		return "to", fmt.Sprintf("to (%d) must not be greater than the log's size %d", to, size)
+	}
+	return "", ""
+}
+
+// InclusionProof proves that entry index is in the unit's tree of size treeSize (the log's size
+// when 0) (RFC 9162 2.1.3), for tlog.CheckRecord, and returns that size. Both are checked against
+// the log's size before anything else.
+func (s *Store) InclusionProof(ctx context.Context, tenant, unit string, index, treeSize int64) ([][]byte, int64, error) {
 	if err := checkIDs(tenant, unit); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	size := int64(-1)
-	if index >= 0 && treeSize > index {
-		// One round trip: the log's size, then the proof's hashes, in one pipeline. Hashes are
-		// committed with the size that covers them and never change, so a size read first
-		// vouches for the hashes read after it.
-		p, err := tlog.ProveRecord(treeSize, index, tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-			b := &pgx.Batch{}
-			b.Queue(`SELECT size FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2`, tenant, unit).
-				QueryRow(func(r pgx.Row) error {
-					err := r.Scan(&size)
-					if errors.Is(err, pgx.ErrNoRows) {
-						size, err = 0, nil
-					}
-					return err
-				})
-			var found map[int64]tlog.Hash
-			b.Queue(hashesSQL, tenant, unit, indexes).Query(func(rows pgx.Rows) (err error) {
-				found, err = scanHashes(rows, len(indexes))
-				return err
-			})
-			if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-				size = -1
-				return nil, fmt.Errorf("ledger store: read log size and hashes: %w", err)
-			}
-			if treeSize > size {
-				return nil, errBeyondSize // answered below, from size
-			}
-			return orderHashes(tenant, unit, indexes, found)
-		}))
-		switch {
-		case err == nil && size >= 0:
-			return hashBytes(p), nil
-		case err != nil && !errors.Is(err, errBeyondSize):
-			return nil, err
+	size, err := s.size(ctx, tenant, unit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if treeSize == 0 {
+		treeSize = size
+	}
+	if field, problem := ProofBounds(index, treeSize, min(size, MaxTreeSize)); problem != "" {
+		if field == "name" {
+			return nil, 0, apierr.NotFound(EntryName(tenant, unit, index))
 		}
-		// The size was not read (a proof of no hashes: a tree of one entry) or is too small.
-	}
-	if size < 0 {
-		var err error
-		if size, err = s.size(ctx, tenant, unit); err != nil {
-			return nil, err
-		}
-	}
-	if index < 0 || index >= size {
-		return nil, apierr.NotFound(EntryName(tenant, unit, index))
-	}
-	if treeSize <= index || treeSize > size {
-		return nil, apierr.Invalid(apierr.Violation{Field: "tree_size", Rule: "range",
-			Description: fmt.Sprintf("tree_size must be greater than the entry's index %d and at most the log's size %d", index, size)})
+		return nil, 0, apierr.Invalid(apierr.Violation{Field: field, Rule: "range", Description: problem})
 	}
 	p, err := tlog.ProveRecord(treeSize, index, s.HashReader(ctx, tenant, unit))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return hashBytes(p), nil
+	return hashBytes(p), treeSize, nil
 }
 
 // ConsistencyProof proves that the unit's tree of size to extends the tree of size from (RFC 9162
-// 2.1.4), for tlog.CheckTree.
+// 2.1.4), for tlog.CheckTree. Both are checked against the log's size before anything else.
 func (s *Store) ConsistencyProof(ctx context.Context, tenant, unit string, from, to int64) ([][]byte, error) {
 	if err := checkIDs(tenant, unit); err != nil {
-		return nil, err
-	}
-	var vs apierr.Violations
-	if from < 1 {
-		vs.Add("from", "range", "from must be at least 1 (every tree extends the empty tree)")
-	} else if from > to {
-		vs.Add("from", "range", "from (%d) must not be greater than to (%d)", from, to)
-	}
-	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	size, err := s.size(ctx, tenant, unit)
 	if err != nil {
 		return nil, err
 	}
-	if to > size {
-		return nil, apierr.Invalid(apierr.Violation{Field: "to", Rule: "range",
-			Description: fmt.Sprintf("to (%d) must not be greater than the log's size %d", to, size)})
+	if field, problem := ConsistencyBounds(from, to, min(size, MaxTreeSize)); problem != "" {
+		return nil, apierr.Invalid(apierr.Violation{Field: field, Rule: "range", Description: problem})
 	}
 	p, err := tlog.ProveTree(to, from, s.HashReader(ctx, tenant, unit))
 	if err != nil {
@@ -211,9 +243,6 @@ func (s *Store) ConsistencyProof(ctx context.Context, tenant, unit string, from,
 	}
 	return hashBytes(p), nil
 }
-
-// errBeyondSize stops a proof whose tree_size is beyond the log's size.
-var errBeyondSize = errors.New("ledger store: tree size beyond the log")
 
 func hashBytes(hs []tlog.Hash) [][]byte {
 	out := make([][]byte, len(hs))

@@ -401,7 +401,7 @@ func TestPGKilledCommitLeavesTheLogAsItWas(t *testing.T) {
 		_, err := s.Append(ctx, tenant, unit, req(tenant, unit, "USE", fmt.Sprint(i)))
 		require.NoError(t, err)
 	}
-	_, rootBefore, cpBefore, err := s.Checkpoint(ctx, tenant, unit)
+	before, err := s.Checkpoint(ctx, tenant, unit, false)
 	require.NoError(t, err)
 
 	var kills atomic.Int32
@@ -427,11 +427,10 @@ func TestPGKilledCommitLeavesTheLogAsItWas(t *testing.T) {
 	require.Error(t, g.Wait())
 	require.GreaterOrEqual(t, kills.Load(), int32(1))
 
-	size, root, cp, err := s.Checkpoint(ctx, tenant, unit)
+	after, err := s.Checkpoint(ctx, tenant, unit, false)
 	require.NoError(t, err)
-	require.Equal(t, int64(5), size)
-	require.Equal(t, rootBefore, root)
-	require.Equal(t, cpBefore, cp)
+	require.Equal(t, int64(5), after.Size)
+	require.Equal(t, before, after)
 	checkLog(t, s, pool, tenant, unit, 5, true)
 
 	pg.SetBeforeCommit(s, nil)
@@ -596,26 +595,26 @@ func TestPGTenantIsolation(t *testing.T) {
 	// Seongnam's unit of the same id is another, empty log.
 	_, err := s.Entry(ctx, "seongnam", "civil-safety", 0)
 	requireNotFound(t, err, "tenants/seongnam/units/civil-safety/ledger/entries/0")
-	list, err := s.Entries(ctx, "seongnam", "civil-safety", "", -1, 10)
+	list, err := s.Entries(ctx, "seongnam", "civil-safety", pg.Filter{}, -1, 10)
 	require.NoError(t, err)
 	require.Empty(t, list)
-	_, err = s.InclusionProof(ctx, "seongnam", "civil-safety", 0, 1)
+	_, _, err = s.InclusionProof(ctx, "seongnam", "civil-safety", 0, 1)
 	requireNotFound(t, err, "tenants/seongnam/units/civil-safety/ledger/entries/0")
 	_, err = s.ConsistencyProof(ctx, "seongnam", "civil-safety", 1, 2)
 	requireField(t, err, "to", "range")
-	size, _, cp, err := s.Checkpoint(ctx, "seongnam", "civil-safety")
+	head, err := s.Checkpoint(ctx, "seongnam", "civil-safety", false)
 	require.NoError(t, err)
-	require.Equal(t, int64(0), size)
-	openCheckpoint(t, s, "seongnam", "civil-safety", cp)
+	require.Equal(t, int64(0), head.Size)
+	openCheckpoint(t, s, "seongnam", "civil-safety", head.Checkpoint)
 
-	// Each tenant has its own key: Iksan's checkpoint does not verify under Seongnam's key.
-	_, _, iksanCP, err := s.Checkpoint(ctx, "iksan", "civil-safety")
+	// Each log has its own key: Iksan's checkpoint does not verify under Seongnam's key.
+	iksan, err := s.Checkpoint(ctx, "iksan", "civil-safety", false)
 	require.NoError(t, err)
-	vkey, _, err := s.VerifierKey(ctx, "seongnam", "civil-safety")
+	key, err := s.VerifierKey(ctx, "seongnam", "civil-safety")
 	require.NoError(t, err)
-	v, err := note.NewVerifier(vkey)
+	v, err := note.NewVerifier(key.VerifierKey)
 	require.NoError(t, err)
-	_, err = note.Open([]byte(iksanCP), note.VerifierList(v))
+	_, err = note.Open([]byte(iksan.Checkpoint), note.VerifierList(v))
 	var unverified *note.UnverifiedNoteError
 	require.ErrorAs(t, err, &unverified)
 
@@ -628,19 +627,23 @@ func TestPGTenantIsolation(t *testing.T) {
 
 func TestPGCheckpointIsASignedC2SPNote(t *testing.T) {
 	ctx := t.Context()
-	s, _ := newStore(t)
-	size, root, cp, err := s.Checkpoint(ctx, "iksan", "library")
+	pool := pgtest.New(t, pg.Schema, pg.Migrations)
+	sealer := newSealer(t)
+	s := pg.New(pool, sealer)
+	head, err := s.Checkpoint(ctx, "iksan", "library", false)
 	require.NoError(t, err)
-	require.Equal(t, int64(0), size)
+	require.Equal(t, int64(0), head.Size)
 	empty, err := tlog.TreeHash(0, nil)
 	require.NoError(t, err)
-	require.Equal(t, empty[:], root)
+	require.Equal(t, empty, head.Root)
 
-	vkey, origin, err := s.VerifierKey(ctx, "iksan", "library")
+	// C2SP tlog-checkpoint: the key's name is the log's origin.
+	key, err := s.VerifierKey(ctx, "iksan", "library")
 	require.NoError(t, err)
-	require.Equal(t, "pipa.kr/tenants/iksan/units/library", origin)
-	require.True(t, strings.HasPrefix(vkey, "pipa.kr/tenants/iksan+"), vkey)
-	require.True(t, strings.HasPrefix(cp, "pipa.kr/tenants/iksan/units/library\n0\n"+empty.String()+"\n\n— pipa.kr/tenants/iksan "), cp)
+	require.Equal(t, "pipa.kr/tenants/iksan/units/library", key.Origin)
+	require.True(t, strings.HasPrefix(key.VerifierKey, "pipa.kr/tenants/iksan/units/library+"), key.VerifierKey)
+	require.Equal(t, key.VerifierKey, head.VerifierKey)
+	require.True(t, strings.HasPrefix(head.Checkpoint, "pipa.kr/tenants/iksan/units/library\n0\n"+empty.String()+"\n\n— pipa.kr/tenants/iksan/units/library "), head.Checkpoint)
 
 	a, err := s.Append(ctx, "iksan", "library", req("iksan", "library", "USE", "x"))
 	require.NoError(t, err)
@@ -649,8 +652,9 @@ func TestPGCheckpointIsASignedC2SPNote(t *testing.T) {
 	require.Equal(t, tlog.RecordHash(leafOf("iksan", "library", 0, "USE", "x")), r)
 
 	// A second store on the database (a restart, another replica) signs with the same key.
-	_, _, err = s.VerifierKey(ctx, "iksan", "library")
+	again, err := pg.New(pool, sealer).VerifierKey(ctx, "iksan", "library")
 	require.NoError(t, err)
+	require.Equal(t, key, again)
 }
 
 func TestPGProofArguments(t *testing.T) {
@@ -660,11 +664,11 @@ func TestPGProofArguments(t *testing.T) {
 		_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", "USE", fmt.Sprint(i)))
 		require.NoError(t, err)
 	}
-	_, err := s.InclusionProof(ctx, "iksan", "u", 4, 4)
+	_, _, err := s.InclusionProof(ctx, "iksan", "u", 4, 4)
 	requireNotFound(t, err, "tenants/iksan/units/u/ledger/entries/4")
-	_, err = s.InclusionProof(ctx, "iksan", "u", 2, 2)
+	_, _, err = s.InclusionProof(ctx, "iksan", "u", 2, 2)
 	requireField(t, err, "tree_size", "range")
-	_, err = s.InclusionProof(ctx, "iksan", "u", 2, 5)
+	_, _, err = s.InclusionProof(ctx, "iksan", "u", 2, 5)
 	requireField(t, err, "tree_size", "range")
 	_, err = s.ConsistencyProof(ctx, "iksan", "u", 3, 2)
 	requireField(t, err, "from", "range")
@@ -694,13 +698,13 @@ func TestPGEntriesByKind(t *testing.T) {
 		_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", kind, fmt.Sprint(i)))
 		require.NoError(t, err)
 	}
-	page, err := s.Entries(ctx, "iksan", "u", "DESTRUCTION", -1, 2)
+	page, err := s.Entries(ctx, "iksan", "u", pg.Filter{Kind: "DESTRUCTION"}, -1, 2)
 	require.NoError(t, err)
 	require.Equal(t, []int64{0, 3}, indexes(page))
-	page, err = s.Entries(ctx, "iksan", "u", "DESTRUCTION", 3, 2)
+	page, err = s.Entries(ctx, "iksan", "u", pg.Filter{Kind: "DESTRUCTION"}, 3, 2)
 	require.NoError(t, err)
 	require.Equal(t, []int64{6, 9}, indexes(page))
-	page, err = s.Entries(ctx, "iksan", "u", "", 7, 0)
+	page, err = s.Entries(ctx, "iksan", "u", pg.Filter{}, 7, 0)
 	require.NoError(t, err)
 	require.Equal(t, []int64{8, 9}, indexes(page))
 	require.Equal(t, "DESTRUCTION", page[1].Kind)
@@ -746,10 +750,9 @@ func TestPGTiles(t *testing.T) {
 		require.NoError(t, err)
 		leaves = append(leaves, leafOf("iksan", "u", a.Index, "ACCESS", fmt.Sprint(i)))
 	}
-	size, rootBytes, _, err := s.Checkpoint(ctx, "iksan", "u")
+	head, err := s.Checkpoint(ctx, "iksan", "u", false)
 	require.NoError(t, err)
-	var root tlog.Hash
-	copy(root[:], rootBytes)
+	size, root := head.Size, head.Root
 	tiles := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tileServer{t, s.HashReader(ctx, "iksan", "u")})
 	for i := range size {
 		p, err := tlog.ProveRecord(size, i, tiles)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -34,7 +35,7 @@ import (
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
-// Ledger is a ledger served over REST at URL.
+// Ledger is a ledger served over REST and as tlog-tiles at URL.
 type Ledger struct {
 	// URL is the gateway, e.g. http://127.0.0.1:41234.
 	URL string
@@ -43,8 +44,10 @@ type Ledger struct {
 
 	t      testing.TB
 	store  *pg.Store
+	pool   *pgxpool.Pool
 	client ledgerv1.LedgerServiceClient
 	staff  context.Context
+	cpo    context.Context
 
 	mu     sync.Mutex
 	routes map[string]string
@@ -78,15 +81,26 @@ func New(t testing.TB) *Ledger {
 		Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey)),
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
 	})
-	store := pg.New(pgtest.New(t, pg.Schema, pg.Migrations), box)
-	ledgerv1.RegisterLedgerServiceServer(g, ledger.New(store, box, registryv1.NewRegistryServiceClient(serve(t, reg))))
-	conn := serve(t, g)
-	mux := server.NewGatewayMux()
-	if err := ledgerv1.RegisterLedgerServiceHandler(context.Background(), mux, conn); err != nil {
+	pool := pgtest.New(t, pg.Schema, pg.Migrations)
+	store := pg.New(pool, box)
+	srv, err := ledger.Open(context.Background(), store, box, registryv1.NewRegistryServiceClient(serve(t, reg)))
+	if err != nil {
 		t.Fatal(err)
 	}
+	ledgerv1.RegisterLedgerServiceServer(g, srv)
+	conn := serve(t, g)
+	gw := server.NewGatewayMux()
+	if err := ledgerv1.RegisterLedgerServiceHandler(context.Background(), gw, conn); err != nil {
+		t.Fatal(err)
+	}
+	client := ledgerv1.NewLedgerServiceClient(conn)
+	mux := http.NewServeMux()
+	mux.Handle("/", gw)
+	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{}))
+	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
 
-	l := &Ledger{Token: mint(auth.RoleAuditor), t: t, store: store, client: ledgerv1.NewLedgerServiceClient(conn),
+	l := &Ledger{Token: mint(auth.RoleAuditor), t: t, store: store, pool: pool, client: client,
+		cpo:    metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+mint(auth.RoleCPO)),
 		staff:  metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+mint(auth.RoleHandler)),
 		routes: map[string]string{}}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +152,23 @@ func (l *Ledger) Append(log string) int64 {
 		l.t.Fatal(err)
 	}
 	return e.GetIndex()
+}
+
+// Redact erases the personal values of entry index of log through the API (a REDACTION entry).
+func (l *Ledger) Redact(log string, index int64) {
+	l.t.Helper()
+	if _, err := l.client.RedactEntry(l.cpo, &ledgerv1.RedactEntryRequest{Name: log + "/ledger/entries/" + strconv.FormatInt(index, 10),
+		Reason: "보유기간 경과"}); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// Exec runs SQL on the ledger's database, as an operator with access to it could.
+func (l *Ledger) Exec(sql string, args ...any) {
+	l.t.Helper()
+	if _, err := l.pool.Exec(context.Background(), sql, args...); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // Checkpoint makes sure log exists (an empty log has a signed checkpoint of size 0).

@@ -9,6 +9,7 @@ package ledgerv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -41,6 +42,8 @@ const (
 	EntryKind_ENTRY_KIND_AMENDMENT EntryKind = 6
 	// The personal values of an earlier entry were erased (RedactEntry).
 	EntryKind_ENTRY_KIND_REDACTION EntryKind = 7
+	// The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
+	EntryKind_ENTRY_KIND_LEDGER_KEY EntryKind = 8
 )
 
 // Enum value maps for EntryKind.
@@ -54,6 +57,7 @@ var (
 		5: "ENTRY_KIND_ACCESS",
 		6: "ENTRY_KIND_AMENDMENT",
 		7: "ENTRY_KIND_REDACTION",
+		8: "ENTRY_KIND_LEDGER_KEY",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_KIND_UNSPECIFIED": 0,
@@ -64,6 +68,7 @@ var (
 		"ENTRY_KIND_ACCESS":      5,
 		"ENTRY_KIND_AMENDMENT":   6,
 		"ENTRY_KIND_REDACTION":   7,
+		"ENTRY_KIND_LEDGER_KEY":  8,
 	}
 )
 
@@ -227,6 +232,9 @@ type Entry struct {
 	// (e.g. "pipa-service" for the access log's ACCESS entries), set by the server from the token,
 	// never from the request (S-8-3).
 	RecordedBy string `protobuf:"bytes,33,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// Output only, but in the leaf: in a LEDGER_KEY entry, the log's new note verifier key, named
+	// by the log's origin. Written by RotateKey alone.
+	VerifierKey string `protobuf:"bytes,34,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
 	// Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
 	LeafHash []byte `protobuf:"bytes,40,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
 	// Output only: the personal values were erased; the fields above then read empty.
@@ -504,6 +512,13 @@ func (x *Entry) GetRecordedBy() string {
 	return ""
 }
 
+func (x *Entry) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
 func (x *Entry) GetLeafHash() []byte {
 	if x != nil {
 		return x.LeafHash
@@ -551,12 +566,12 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	{key}: {value}            zero or more, see below
 //
 // The first five lines are always present. Then one line per set Entry field from file_name (5)
-// to recorded_by (33), in field-number order; the other output-only fields (name, index,
+// to verifier_key (34), in field-number order; the other output-only fields (name, index,
 // leaf_hash, redacted, commit_time, tree_size, salts) never appear. A field is set when a string
 // is non-empty; a repeated string has elements (one line each, in order; elements are never
 // empty); a Timestamp is present; `follows` is present (0 is written); `amendment_kind` is not
-// UNSPECIFIED. The last line, `recorded-by: {subject}`, is written by the server: who appended
-// the entry, as authenticated.
+// UNSPECIFIED. The line `recorded-by: {subject}` is written by the server: who appended the
+// entry, as authenticated; only a LEDGER_KEY entry has a line after it, `verifier-key: {vkey}`.
 //
 //   - key: the proto field name with '_' as '-'; a personal field (counterparty_officer,
 //     requester_name, requester_contact) gets "-commitment" appended and the commitment as value.
@@ -637,15 +652,23 @@ func (x *Leaf) GetData() []byte {
 	return nil
 }
 
-// A C2SP tlog-checkpoint signed note.
+// A C2SP tlog-checkpoint signed note. origin, tree_size and root_hash are read from the note
+// after its signature was checked with the log's key.
 type Checkpoint struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The log's origin line, e.g. "pipa.kr/tenants/jeongeup/units/library".
 	Origin   string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	TreeSize int64  `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	RootHash []byte `protobuf:"bytes,3,opt,name=root_hash,json=rootHash,proto3" json:"root_hash,omitempty"`
-	// The whole signed note, as served to verifiers.
-	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// The whole signed note of the latest tree, as served to verifiers; with the witnesses'
+	// cosignatures when this tree has been cosigned.
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// The note verifier key that signed it.
+	VerifierKey string `protobuf:"bytes,5,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	// The latest checkpoint the witnesses cosigned (C2SP tlog-witness): the log's signature and
+	// theirs. Its tree may be older than the latest: cosigning runs after the checkpoint is signed.
+	// Unset while no witness has cosigned this log.
+	Cosigned      *CosignedCheckpoint `protobuf:"bytes,6,opt,name=cosigned,proto3" json:"cosigned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -708,18 +731,104 @@ func (x *Checkpoint) GetNote() string {
 	return ""
 }
 
+func (x *Checkpoint) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
+func (x *Checkpoint) GetCosigned() *CosignedCheckpoint {
+	if x != nil {
+		return x.Cosigned
+	}
+	return nil
+}
+
+// A checkpoint with the cosignatures (C2SP tlog-cosignature) of the witnesses that cosigned it.
+type CosignedCheckpoint struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TreeSize int64                  `protobuf:"varint,1,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	Note     string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// The witnesses' names (their cosignature keys' names), in the note's order.
+	Witnesses     []string `protobuf:"bytes,3,rep,name=witnesses,proto3" json:"witnesses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignedCheckpoint) Reset() {
+	*x = CosignedCheckpoint{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignedCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignedCheckpoint) ProtoMessage() {}
+
+func (x *CosignedCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignedCheckpoint.ProtoReflect.Descriptor instead.
+func (*CosignedCheckpoint) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CosignedCheckpoint) GetTreeSize() int64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+func (x *CosignedCheckpoint) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CosignedCheckpoint) GetWitnesses() []string {
+	if x != nil {
+		return x.Witnesses
+	}
+	return nil
+}
+
 type VerifierKey struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// golang.org/x/mod/sumdb/note verifier key: "{name}+{hash}+{base64 key}".
-	VerifierKey   string `protobuf:"bytes,1,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
-	Origin        string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	// golang.org/x/mod/sumdb/note verifier key: "{name}+{hash}+{base64 key}". Its name is the
+	// log's origin (C2SP tlog-checkpoint), except for a log still signed by its tenant's key.
+	VerifierKey string `protobuf:"bytes,1,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	Origin      string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The log's earlier keys and how each handed over to the next, oldest first: a verifier that
+	// trusts an earlier key follows them to verifier_key.
+	Handovers []*KeyHandover `protobuf:"bytes,3,rep,name=handovers,proto3" json:"handovers,omitempty"`
+	// The public C2SP tlog-tiles prefix of the log on this server (checkpoint and hash tiles without
+	// a token): "/v1/public/tenants/{t}/units/{u}/ledger/tiles/". The same is served at
+	// "https://{origin}/" when the origin's host reaches pipa.
+	TilesPath string `protobuf:"bytes,4,opt,name=tiles_path,json=tilesPath,proto3" json:"tiles_path,omitempty"`
+	// The witnesses this pipa asks to cosign its checkpoints.
+	Witnesses     []*Witness `protobuf:"bytes,5,rep,name=witnesses,proto3" json:"witnesses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifierKey) Reset() {
 	*x = VerifierKey{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +840,7 @@ func (x *VerifierKey) String() string {
 func (*VerifierKey) ProtoMessage() {}
 
 func (x *VerifierKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +853,7 @@ func (x *VerifierKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifierKey.ProtoReflect.Descriptor instead.
 func (*VerifierKey) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *VerifierKey) GetVerifierKey() string {
@@ -761,6 +870,209 @@ func (x *VerifierKey) GetOrigin() string {
 	return ""
 }
 
+func (x *VerifierKey) GetHandovers() []*KeyHandover {
+	if x != nil {
+		return x.Handovers
+	}
+	return nil
+}
+
+func (x *VerifierKey) GetTilesPath() string {
+	if x != nil {
+		return x.TilesPath
+	}
+	return ""
+}
+
+func (x *VerifierKey) GetWitnesses() []*Witness {
+	if x != nil {
+		return x.Witnesses
+	}
+	return nil
+}
+
+// How a log moved from one signing key to the next: the LEDGER_KEY entry at entry_index names
+// verifier_key, and the checkpoint of size entry_index+1 is signed by both keys.
+type KeyHandover struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PreviousKey string                 `protobuf:"bytes,1,opt,name=previous_key,json=previousKey,proto3" json:"previous_key,omitempty"`
+	VerifierKey string                 `protobuf:"bytes,2,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	EntryIndex  int64                  `protobuf:"varint,3,opt,name=entry_index,json=entryIndex,proto3" json:"entry_index,omitempty"`
+	// The handover checkpoint: a C2SP tlog-checkpoint signed by previous_key and verifier_key.
+	Checkpoint    string `protobuf:"bytes,4,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyHandover) Reset() {
+	*x = KeyHandover{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyHandover) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyHandover) ProtoMessage() {}
+
+func (x *KeyHandover) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyHandover.ProtoReflect.Descriptor instead.
+func (*KeyHandover) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyHandover) GetPreviousKey() string {
+	if x != nil {
+		return x.PreviousKey
+	}
+	return ""
+}
+
+func (x *KeyHandover) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
+func (x *KeyHandover) GetEntryIndex() int64 {
+	if x != nil {
+		return x.EntryIndex
+	}
+	return 0
+}
+
+func (x *KeyHandover) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+// A C2SP tlog-witness the ledger submits its checkpoints to.
+type Witness struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The witness's cosignature verifier key (C2SP tlog-cosignature), "{name}+{hash}+{key}".
+	VerifierKey string `protobuf:"bytes,1,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	// Where it answers add-checkpoint, e.g. "https://witness.iksan.go.kr/".
+	Url           string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Witness) Reset() {
+	*x = Witness{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Witness) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Witness) ProtoMessage() {}
+
+func (x *Witness) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Witness.ProtoReflect.Descriptor instead.
+func (*Witness) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Witness) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
+func (x *Witness) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+// A tenant's ledger settings. Name: tenants/{t}/ledgerSettings.
+type LedgerSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Serve the units' entry bundles (C2SP tlog-tiles "tile/entries/…", the leaves) without a
+	// token. Leaves hold no personal values, only salted commitments, but their other fields (who
+	// received which footage, when, why) are the institution's to publish: off by default.
+	PublicEntryBundles bool `protobuf:"varint,2,opt,name=public_entry_bundles,json=publicEntryBundles,proto3" json:"public_entry_bundles,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *LedgerSettings) Reset() {
+	*x = LedgerSettings{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerSettings) ProtoMessage() {}
+
+func (x *LedgerSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerSettings.ProtoReflect.Descriptor instead.
+func (*LedgerSettings) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LedgerSettings) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LedgerSettings) GetPublicEntryBundles() bool {
+	if x != nil {
+		return x.PublicEntryBundles
+	}
+	return false
+}
+
 type InclusionProof struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Index         int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -772,7 +1084,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1096,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1109,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InclusionProof) GetIndex() int64 {
@@ -832,7 +1144,7 @@ type ConsistencyProof struct {
 
 func (x *ConsistencyProof) Reset() {
 	*x = ConsistencyProof{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +1156,7 @@ func (x *ConsistencyProof) String() string {
 func (*ConsistencyProof) ProtoMessage() {}
 
 func (x *ConsistencyProof) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +1169,7 @@ func (x *ConsistencyProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyProof.ProtoReflect.Descriptor instead.
 func (*ConsistencyProof) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConsistencyProof) GetFromSize() int64 {
@@ -893,7 +1205,7 @@ type AppendEntryRequest struct {
 
 func (x *AppendEntryRequest) Reset() {
 	*x = AppendEntryRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1217,7 @@ func (x *AppendEntryRequest) String() string {
 func (*AppendEntryRequest) ProtoMessage() {}
 
 func (x *AppendEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1230,7 @@ func (x *AppendEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendEntryRequest.ProtoReflect.Descriptor instead.
 func (*AppendEntryRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AppendEntryRequest) GetParent() string {
@@ -951,7 +1263,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1275,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1288,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetEntryRequest) GetName() string {
@@ -992,14 +1304,16 @@ type ListEntriesRequest struct {
 	PageSize  int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only entries of this kind, when set.
-	Kind          EntryKind `protobuf:"varint,4,opt,name=kind,proto3,enum=pipa.ledger.v1.EntryKind" json:"kind,omitempty"`
+	Kind EntryKind `protobuf:"varint,4,opt,name=kind,proto3,enum=pipa.ledger.v1.EntryKind" json:"kind,omitempty"`
+	// Only entries whose personal values were erased (by a REDACTION entry), when true.
+	Redacted      bool `protobuf:"varint,5,opt,name=redacted,proto3" json:"redacted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1325,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1338,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListEntriesRequest) GetParent() string {
@@ -1055,6 +1369,13 @@ func (x *ListEntriesRequest) GetKind() EntryKind {
 	return EntryKind_ENTRY_KIND_UNSPECIFIED
 }
 
+func (x *ListEntriesRequest) GetRedacted() bool {
+	if x != nil {
+		return x.Redacted
+	}
+	return false
+}
+
 type ListEntriesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -1065,7 +1386,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1398,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1411,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*Entry {
@@ -1117,7 +1438,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1450,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1463,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCheckpointRequest) GetParent() string {
@@ -1161,7 +1482,7 @@ type GetLeafRequest struct {
 
 func (x *GetLeafRequest) Reset() {
 	*x = GetLeafRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1494,7 @@ func (x *GetLeafRequest) String() string {
 func (*GetLeafRequest) ProtoMessage() {}
 
 func (x *GetLeafRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1507,7 @@ func (x *GetLeafRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLeafRequest.ProtoReflect.Descriptor instead.
 func (*GetLeafRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetLeafRequest) GetName() string {
@@ -1208,7 +1529,7 @@ type GetInclusionProofRequest struct {
 
 func (x *GetInclusionProofRequest) Reset() {
 	*x = GetInclusionProofRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1541,7 @@ func (x *GetInclusionProofRequest) String() string {
 func (*GetInclusionProofRequest) ProtoMessage() {}
 
 func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1554,7 @@ func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
 func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetInclusionProofRequest) GetName() string {
@@ -1261,7 +1582,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1594,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1607,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetConsistencyProofRequest) GetParent() string {
@@ -1322,7 +1643,7 @@ type RedactEntryRequest struct {
 
 func (x *RedactEntryRequest) Reset() {
 	*x = RedactEntryRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1655,7 @@ func (x *RedactEntryRequest) String() string {
 func (*RedactEntryRequest) ProtoMessage() {}
 
 func (x *RedactEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1668,7 @@ func (x *RedactEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedactEntryRequest.ProtoReflect.Descriptor instead.
 func (*RedactEntryRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RedactEntryRequest) GetName() string {
@@ -1381,7 +1702,7 @@ type GetVerifierKeyRequest struct {
 
 func (x *GetVerifierKeyRequest) Reset() {
 	*x = GetVerifierKeyRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1714,7 @@ func (x *GetVerifierKeyRequest) String() string {
 func (*GetVerifierKeyRequest) ProtoMessage() {}
 
 func (x *GetVerifierKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1727,7 @@ func (x *GetVerifierKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVerifierKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetVerifierKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetVerifierKeyRequest) GetTenant() string {
@@ -1423,11 +1744,171 @@ func (x *GetVerifierKeyRequest) GetUnit() string {
 	return ""
 }
 
+type RotateKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{tenant}/units/{unit}
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Why the key changes (e.g. "정기 교체", "키 유출 의심"); recorded in the LEDGER_KEY entry.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKeyRequest) Reset() {
+	*x = RotateKeyRequest{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeyRequest) ProtoMessage() {}
+
+func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RotateKeyRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *RotateKeyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RotateKeyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type GetLedgerSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{tenant}/ledgerSettings
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLedgerSettingsRequest) Reset() {
+	*x = GetLedgerSettingsRequest{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLedgerSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLedgerSettingsRequest) ProtoMessage() {}
+
+func (x *GetLedgerSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLedgerSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetLedgerSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetLedgerSettingsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpdateLedgerSettingsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Settings *LedgerSettings        `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// Fields to update; "public_entry_bundles".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateLedgerSettingsRequest) Reset() {
+	*x = UpdateLedgerSettingsRequest{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateLedgerSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateLedgerSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateLedgerSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateLedgerSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateLedgerSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateLedgerSettingsRequest) GetSettings() *LedgerSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *UpdateLedgerSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 var File_pipa_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\v\n" +
+	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\v\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x03R\x05index\x12-\n" +
@@ -1468,7 +1949,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x0eamendment_kind\x18\x1f \x01(\x0e2\x1d.pipa.ledger.v1.AmendmentKindR\ramendmentKind\x12\x12\n" +
 	"\x04note\x18  \x01(\tR\x04note\x12\x1f\n" +
 	"\vrecorded_by\x18! \x01(\tR\n" +
-	"recordedBy\x12\x1b\n" +
+	"recordedBy\x12!\n" +
+	"\fverifier_key\x18\" \x01(\tR\vverifierKey\x12\x1b\n" +
 	"\tleaf_hash\x18( \x01(\fR\bleafHash\x12\x1a\n" +
 	"\bredacted\x18) \x01(\bR\bredacted\x12;\n" +
 	"\vcommit_time\x18* \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1484,16 +1966,40 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x04Leaf\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x03R\x05index\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"r\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\xd5\x01\n" +
 	"\n" +
 	"Checkpoint\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1b\n" +
 	"\ttree_size\x18\x02 \x01(\x03R\btreeSize\x12\x1b\n" +
 	"\troot_hash\x18\x03 \x01(\fR\brootHash\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\"H\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12!\n" +
+	"\fverifier_key\x18\x05 \x01(\tR\vverifierKey\x12>\n" +
+	"\bcosigned\x18\x06 \x01(\v2\".pipa.ledger.v1.CosignedCheckpointR\bcosigned\"c\n" +
+	"\x12CosignedCheckpoint\x12\x1b\n" +
+	"\ttree_size\x18\x01 \x01(\x03R\btreeSize\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12\x1c\n" +
+	"\twitnesses\x18\x03 \x03(\tR\twitnesses\"\xd9\x01\n" +
 	"\vVerifierKey\x12!\n" +
 	"\fverifier_key\x18\x01 \x01(\tR\vverifierKey\x12\x16\n" +
-	"\x06origin\x18\x02 \x01(\tR\x06origin\"[\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x129\n" +
+	"\thandovers\x18\x03 \x03(\v2\x1b.pipa.ledger.v1.KeyHandoverR\thandovers\x12\x1d\n" +
+	"\n" +
+	"tiles_path\x18\x04 \x01(\tR\ttilesPath\x125\n" +
+	"\twitnesses\x18\x05 \x03(\v2\x17.pipa.ledger.v1.WitnessR\twitnesses\"\x94\x01\n" +
+	"\vKeyHandover\x12!\n" +
+	"\fprevious_key\x18\x01 \x01(\tR\vpreviousKey\x12!\n" +
+	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\x12\x1f\n" +
+	"\ventry_index\x18\x03 \x01(\x03R\n" +
+	"entryIndex\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x04 \x01(\tR\n" +
+	"checkpoint\">\n" +
+	"\aWitness\x12!\n" +
+	"\fverifier_key\x18\x01 \x01(\tR\vverifierKey\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"V\n" +
+	"\x0eLedgerSettings\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x14public_entry_bundles\x18\x02 \x01(\bR\x12publicEntryBundles\"[\n" +
 	"\x0eInclusionProof\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x1b\n" +
 	"\ttree_size\x18\x02 \x01(\x03R\btreeSize\x12\x16\n" +
@@ -1508,13 +2014,14 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"%\n" +
 	"\x0fGetEntryRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x97\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xb3\x01\n" +
 	"\x12ListEntriesRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12-\n" +
-	"\x04kind\x18\x04 \x01(\x0e2\x19.pipa.ledger.v1.EntryKindR\x04kind\"n\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x19.pipa.ledger.v1.EntryKindR\x04kind\x12\x1a\n" +
+	"\bredacted\x18\x05 \x01(\bR\bredacted\"n\n" +
 	"\x13ListEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.pipa.ledger.v1.EntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\".\n" +
@@ -1536,7 +2043,18 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"C\n" +
 	"\x15GetVerifierKeyRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
-	"\x04unit\x18\x02 \x01(\tR\x04unit*\xd4\x01\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\"a\n" +
+	"\x10RotateKeyRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\".\n" +
+	"\x18GetLedgerSettingsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x96\x01\n" +
+	"\x1bUpdateLedgerSettingsRequest\x12:\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1e.pipa.ledger.v1.LedgerSettingsR\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask*\xef\x01\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -1545,14 +2063,15 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x16ENTRY_KIND_DESTRUCTION\x10\x04\x12\x15\n" +
 	"\x11ENTRY_KIND_ACCESS\x10\x05\x12\x18\n" +
 	"\x14ENTRY_KIND_AMENDMENT\x10\x06\x12\x18\n" +
-	"\x14ENTRY_KIND_REDACTION\x10\a*\xca\x01\n" +
+	"\x14ENTRY_KIND_REDACTION\x10\a\x12\x19\n" +
+	"\x15ENTRY_KIND_LEDGER_KEY\x10\b*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +
 	"\x15AMENDMENT_KIND_RETURN\x10\x02\x12\x1c\n" +
 	"\x18AMENDMENT_KIND_EXTENSION\x10\x03\x12\x1d\n" +
 	"\x19AMENDMENT_KIND_CORRECTION\x10\x04\x12\x1b\n" +
-	"\x17AMENDMENT_KIND_PROGRESS\x10\x052\xed\x05\n" +
+	"\x17AMENDMENT_KIND_PROGRESS\x10\x052\xf7\a\n" +
 	"\rLedgerService\x12H\n" +
 	"\vAppendEntry\x12\".pipa.ledger.v1.AppendEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12B\n" +
 	"\bGetEntry\x12\x1f.pipa.ledger.v1.GetEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12V\n" +
@@ -1562,7 +2081,10 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x11GetInclusionProof\x12(.pipa.ledger.v1.GetInclusionProofRequest\x1a\x1e.pipa.ledger.v1.InclusionProof\x12c\n" +
 	"\x13GetConsistencyProof\x12*.pipa.ledger.v1.GetConsistencyProofRequest\x1a .pipa.ledger.v1.ConsistencyProof\x12H\n" +
 	"\vRedactEntry\x12\".pipa.ledger.v1.RedactEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12T\n" +
-	"\x0eGetVerifierKey\x12%.pipa.ledger.v1.GetVerifierKeyRequest\x1a\x1b.pipa.ledger.v1.VerifierKeyB9Z7github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1;ledgerv1b\x06proto3"
+	"\x0eGetVerifierKey\x12%.pipa.ledger.v1.GetVerifierKeyRequest\x1a\x1b.pipa.ledger.v1.VerifierKey\x12D\n" +
+	"\tRotateKey\x12 .pipa.ledger.v1.RotateKeyRequest\x1a\x15.pipa.ledger.v1.Entry\x12]\n" +
+	"\x11GetLedgerSettings\x12(.pipa.ledger.v1.GetLedgerSettingsRequest\x1a\x1e.pipa.ledger.v1.LedgerSettings\x12c\n" +
+	"\x14UpdateLedgerSettings\x12+.pipa.ledger.v1.UpdateLedgerSettingsRequest\x1a\x1e.pipa.ledger.v1.LedgerSettingsB9Z7github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1;ledgerv1b\x06proto3"
 
 var (
 	file_pipa_ledger_v1_ledger_proto_rawDescOnce sync.Once
@@ -1577,62 +2099,81 @@ func file_pipa_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pipa_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pipa_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_pipa_ledger_v1_ledger_proto_goTypes = []any{
-	(EntryKind)(0),                     // 0: pipa.ledger.v1.EntryKind
-	(AmendmentKind)(0),                 // 1: pipa.ledger.v1.AmendmentKind
-	(*Entry)(nil),                      // 2: pipa.ledger.v1.Entry
-	(*Leaf)(nil),                       // 3: pipa.ledger.v1.Leaf
-	(*Checkpoint)(nil),                 // 4: pipa.ledger.v1.Checkpoint
-	(*VerifierKey)(nil),                // 5: pipa.ledger.v1.VerifierKey
-	(*InclusionProof)(nil),             // 6: pipa.ledger.v1.InclusionProof
-	(*ConsistencyProof)(nil),           // 7: pipa.ledger.v1.ConsistencyProof
-	(*AppendEntryRequest)(nil),         // 8: pipa.ledger.v1.AppendEntryRequest
-	(*GetEntryRequest)(nil),            // 9: pipa.ledger.v1.GetEntryRequest
-	(*ListEntriesRequest)(nil),         // 10: pipa.ledger.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),        // 11: pipa.ledger.v1.ListEntriesResponse
-	(*GetCheckpointRequest)(nil),       // 12: pipa.ledger.v1.GetCheckpointRequest
-	(*GetLeafRequest)(nil),             // 13: pipa.ledger.v1.GetLeafRequest
-	(*GetInclusionProofRequest)(nil),   // 14: pipa.ledger.v1.GetInclusionProofRequest
-	(*GetConsistencyProofRequest)(nil), // 15: pipa.ledger.v1.GetConsistencyProofRequest
-	(*RedactEntryRequest)(nil),         // 16: pipa.ledger.v1.RedactEntryRequest
-	(*GetVerifierKeyRequest)(nil),      // 17: pipa.ledger.v1.GetVerifierKeyRequest
-	nil,                                // 18: pipa.ledger.v1.Entry.SaltsEntry
-	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
+	(EntryKind)(0),                      // 0: pipa.ledger.v1.EntryKind
+	(AmendmentKind)(0),                  // 1: pipa.ledger.v1.AmendmentKind
+	(*Entry)(nil),                       // 2: pipa.ledger.v1.Entry
+	(*Leaf)(nil),                        // 3: pipa.ledger.v1.Leaf
+	(*Checkpoint)(nil),                  // 4: pipa.ledger.v1.Checkpoint
+	(*CosignedCheckpoint)(nil),          // 5: pipa.ledger.v1.CosignedCheckpoint
+	(*VerifierKey)(nil),                 // 6: pipa.ledger.v1.VerifierKey
+	(*KeyHandover)(nil),                 // 7: pipa.ledger.v1.KeyHandover
+	(*Witness)(nil),                     // 8: pipa.ledger.v1.Witness
+	(*LedgerSettings)(nil),              // 9: pipa.ledger.v1.LedgerSettings
+	(*InclusionProof)(nil),              // 10: pipa.ledger.v1.InclusionProof
+	(*ConsistencyProof)(nil),            // 11: pipa.ledger.v1.ConsistencyProof
+	(*AppendEntryRequest)(nil),          // 12: pipa.ledger.v1.AppendEntryRequest
+	(*GetEntryRequest)(nil),             // 13: pipa.ledger.v1.GetEntryRequest
+	(*ListEntriesRequest)(nil),          // 14: pipa.ledger.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),         // 15: pipa.ledger.v1.ListEntriesResponse
+	(*GetCheckpointRequest)(nil),        // 16: pipa.ledger.v1.GetCheckpointRequest
+	(*GetLeafRequest)(nil),              // 17: pipa.ledger.v1.GetLeafRequest
+	(*GetInclusionProofRequest)(nil),    // 18: pipa.ledger.v1.GetInclusionProofRequest
+	(*GetConsistencyProofRequest)(nil),  // 19: pipa.ledger.v1.GetConsistencyProofRequest
+	(*RedactEntryRequest)(nil),          // 20: pipa.ledger.v1.RedactEntryRequest
+	(*GetVerifierKeyRequest)(nil),       // 21: pipa.ledger.v1.GetVerifierKeyRequest
+	(*RotateKeyRequest)(nil),            // 22: pipa.ledger.v1.RotateKeyRequest
+	(*GetLedgerSettingsRequest)(nil),    // 23: pipa.ledger.v1.GetLedgerSettingsRequest
+	(*UpdateLedgerSettingsRequest)(nil), // 24: pipa.ledger.v1.UpdateLedgerSettingsRequest
+	nil,                                 // 25: pipa.ledger.v1.Entry.SaltsEntry
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 27: google.protobuf.FieldMask
 }
 var file_pipa_ledger_v1_ledger_proto_depIdxs = []int32{
 	0,  // 0: pipa.ledger.v1.Entry.kind:type_name -> pipa.ledger.v1.EntryKind
-	19, // 1: pipa.ledger.v1.Entry.occur_time:type_name -> google.protobuf.Timestamp
-	19, // 2: pipa.ledger.v1.Entry.auto_delete_checked_time:type_name -> google.protobuf.Timestamp
+	26, // 1: pipa.ledger.v1.Entry.occur_time:type_name -> google.protobuf.Timestamp
+	26, // 2: pipa.ledger.v1.Entry.auto_delete_checked_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: pipa.ledger.v1.Entry.amendment_kind:type_name -> pipa.ledger.v1.AmendmentKind
-	19, // 4: pipa.ledger.v1.Entry.commit_time:type_name -> google.protobuf.Timestamp
-	18, // 5: pipa.ledger.v1.Entry.salts:type_name -> pipa.ledger.v1.Entry.SaltsEntry
-	2,  // 6: pipa.ledger.v1.AppendEntryRequest.entry:type_name -> pipa.ledger.v1.Entry
-	0,  // 7: pipa.ledger.v1.ListEntriesRequest.kind:type_name -> pipa.ledger.v1.EntryKind
-	2,  // 8: pipa.ledger.v1.ListEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
-	8,  // 9: pipa.ledger.v1.LedgerService.AppendEntry:input_type -> pipa.ledger.v1.AppendEntryRequest
-	9,  // 10: pipa.ledger.v1.LedgerService.GetEntry:input_type -> pipa.ledger.v1.GetEntryRequest
-	10, // 11: pipa.ledger.v1.LedgerService.ListEntries:input_type -> pipa.ledger.v1.ListEntriesRequest
-	12, // 12: pipa.ledger.v1.LedgerService.GetCheckpoint:input_type -> pipa.ledger.v1.GetCheckpointRequest
-	13, // 13: pipa.ledger.v1.LedgerService.GetLeaf:input_type -> pipa.ledger.v1.GetLeafRequest
-	14, // 14: pipa.ledger.v1.LedgerService.GetInclusionProof:input_type -> pipa.ledger.v1.GetInclusionProofRequest
-	15, // 15: pipa.ledger.v1.LedgerService.GetConsistencyProof:input_type -> pipa.ledger.v1.GetConsistencyProofRequest
-	16, // 16: pipa.ledger.v1.LedgerService.RedactEntry:input_type -> pipa.ledger.v1.RedactEntryRequest
-	17, // 17: pipa.ledger.v1.LedgerService.GetVerifierKey:input_type -> pipa.ledger.v1.GetVerifierKeyRequest
-	2,  // 18: pipa.ledger.v1.LedgerService.AppendEntry:output_type -> pipa.ledger.v1.Entry
-	2,  // 19: pipa.ledger.v1.LedgerService.GetEntry:output_type -> pipa.ledger.v1.Entry
-	11, // 20: pipa.ledger.v1.LedgerService.ListEntries:output_type -> pipa.ledger.v1.ListEntriesResponse
-	4,  // 21: pipa.ledger.v1.LedgerService.GetCheckpoint:output_type -> pipa.ledger.v1.Checkpoint
-	3,  // 22: pipa.ledger.v1.LedgerService.GetLeaf:output_type -> pipa.ledger.v1.Leaf
-	6,  // 23: pipa.ledger.v1.LedgerService.GetInclusionProof:output_type -> pipa.ledger.v1.InclusionProof
-	7,  // 24: pipa.ledger.v1.LedgerService.GetConsistencyProof:output_type -> pipa.ledger.v1.ConsistencyProof
-	2,  // 25: pipa.ledger.v1.LedgerService.RedactEntry:output_type -> pipa.ledger.v1.Entry
-	5,  // 26: pipa.ledger.v1.LedgerService.GetVerifierKey:output_type -> pipa.ledger.v1.VerifierKey
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	26, // 4: pipa.ledger.v1.Entry.commit_time:type_name -> google.protobuf.Timestamp
+	25, // 5: pipa.ledger.v1.Entry.salts:type_name -> pipa.ledger.v1.Entry.SaltsEntry
+	5,  // 6: pipa.ledger.v1.Checkpoint.cosigned:type_name -> pipa.ledger.v1.CosignedCheckpoint
+	7,  // 7: pipa.ledger.v1.VerifierKey.handovers:type_name -> pipa.ledger.v1.KeyHandover
+	8,  // 8: pipa.ledger.v1.VerifierKey.witnesses:type_name -> pipa.ledger.v1.Witness
+	2,  // 9: pipa.ledger.v1.AppendEntryRequest.entry:type_name -> pipa.ledger.v1.Entry
+	0,  // 10: pipa.ledger.v1.ListEntriesRequest.kind:type_name -> pipa.ledger.v1.EntryKind
+	2,  // 11: pipa.ledger.v1.ListEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
+	9,  // 12: pipa.ledger.v1.UpdateLedgerSettingsRequest.settings:type_name -> pipa.ledger.v1.LedgerSettings
+	27, // 13: pipa.ledger.v1.UpdateLedgerSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12, // 14: pipa.ledger.v1.LedgerService.AppendEntry:input_type -> pipa.ledger.v1.AppendEntryRequest
+	13, // 15: pipa.ledger.v1.LedgerService.GetEntry:input_type -> pipa.ledger.v1.GetEntryRequest
+	14, // 16: pipa.ledger.v1.LedgerService.ListEntries:input_type -> pipa.ledger.v1.ListEntriesRequest
+	16, // 17: pipa.ledger.v1.LedgerService.GetCheckpoint:input_type -> pipa.ledger.v1.GetCheckpointRequest
+	17, // 18: pipa.ledger.v1.LedgerService.GetLeaf:input_type -> pipa.ledger.v1.GetLeafRequest
+	18, // 19: pipa.ledger.v1.LedgerService.GetInclusionProof:input_type -> pipa.ledger.v1.GetInclusionProofRequest
+	19, // 20: pipa.ledger.v1.LedgerService.GetConsistencyProof:input_type -> pipa.ledger.v1.GetConsistencyProofRequest
+	20, // 21: pipa.ledger.v1.LedgerService.RedactEntry:input_type -> pipa.ledger.v1.RedactEntryRequest
+	21, // 22: pipa.ledger.v1.LedgerService.GetVerifierKey:input_type -> pipa.ledger.v1.GetVerifierKeyRequest
+	22, // 23: pipa.ledger.v1.LedgerService.RotateKey:input_type -> pipa.ledger.v1.RotateKeyRequest
+	23, // 24: pipa.ledger.v1.LedgerService.GetLedgerSettings:input_type -> pipa.ledger.v1.GetLedgerSettingsRequest
+	24, // 25: pipa.ledger.v1.LedgerService.UpdateLedgerSettings:input_type -> pipa.ledger.v1.UpdateLedgerSettingsRequest
+	2,  // 26: pipa.ledger.v1.LedgerService.AppendEntry:output_type -> pipa.ledger.v1.Entry
+	2,  // 27: pipa.ledger.v1.LedgerService.GetEntry:output_type -> pipa.ledger.v1.Entry
+	15, // 28: pipa.ledger.v1.LedgerService.ListEntries:output_type -> pipa.ledger.v1.ListEntriesResponse
+	4,  // 29: pipa.ledger.v1.LedgerService.GetCheckpoint:output_type -> pipa.ledger.v1.Checkpoint
+	3,  // 30: pipa.ledger.v1.LedgerService.GetLeaf:output_type -> pipa.ledger.v1.Leaf
+	10, // 31: pipa.ledger.v1.LedgerService.GetInclusionProof:output_type -> pipa.ledger.v1.InclusionProof
+	11, // 32: pipa.ledger.v1.LedgerService.GetConsistencyProof:output_type -> pipa.ledger.v1.ConsistencyProof
+	2,  // 33: pipa.ledger.v1.LedgerService.RedactEntry:output_type -> pipa.ledger.v1.Entry
+	6,  // 34: pipa.ledger.v1.LedgerService.GetVerifierKey:output_type -> pipa.ledger.v1.VerifierKey
+	2,  // 35: pipa.ledger.v1.LedgerService.RotateKey:output_type -> pipa.ledger.v1.Entry
+	9,  // 36: pipa.ledger.v1.LedgerService.GetLedgerSettings:output_type -> pipa.ledger.v1.LedgerSettings
+	9,  // 37: pipa.ledger.v1.LedgerService.UpdateLedgerSettings:output_type -> pipa.ledger.v1.LedgerSettings
+	26, // [26:38] is the sub-list for method output_type
+	14, // [14:26] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_pipa_ledger_v1_ledger_proto_init() }
@@ -1647,7 +2188,7 @@ func file_pipa_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_ledger_v1_ledger_proto_rawDesc), len(file_pipa_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

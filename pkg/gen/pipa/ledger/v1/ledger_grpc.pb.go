@@ -19,15 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LedgerService_AppendEntry_FullMethodName         = "/pipa.ledger.v1.LedgerService/AppendEntry"
-	LedgerService_GetEntry_FullMethodName            = "/pipa.ledger.v1.LedgerService/GetEntry"
-	LedgerService_ListEntries_FullMethodName         = "/pipa.ledger.v1.LedgerService/ListEntries"
-	LedgerService_GetCheckpoint_FullMethodName       = "/pipa.ledger.v1.LedgerService/GetCheckpoint"
-	LedgerService_GetLeaf_FullMethodName             = "/pipa.ledger.v1.LedgerService/GetLeaf"
-	LedgerService_GetInclusionProof_FullMethodName   = "/pipa.ledger.v1.LedgerService/GetInclusionProof"
-	LedgerService_GetConsistencyProof_FullMethodName = "/pipa.ledger.v1.LedgerService/GetConsistencyProof"
-	LedgerService_RedactEntry_FullMethodName         = "/pipa.ledger.v1.LedgerService/RedactEntry"
-	LedgerService_GetVerifierKey_FullMethodName      = "/pipa.ledger.v1.LedgerService/GetVerifierKey"
+	LedgerService_AppendEntry_FullMethodName          = "/pipa.ledger.v1.LedgerService/AppendEntry"
+	LedgerService_GetEntry_FullMethodName             = "/pipa.ledger.v1.LedgerService/GetEntry"
+	LedgerService_ListEntries_FullMethodName          = "/pipa.ledger.v1.LedgerService/ListEntries"
+	LedgerService_GetCheckpoint_FullMethodName        = "/pipa.ledger.v1.LedgerService/GetCheckpoint"
+	LedgerService_GetLeaf_FullMethodName              = "/pipa.ledger.v1.LedgerService/GetLeaf"
+	LedgerService_GetInclusionProof_FullMethodName    = "/pipa.ledger.v1.LedgerService/GetInclusionProof"
+	LedgerService_GetConsistencyProof_FullMethodName  = "/pipa.ledger.v1.LedgerService/GetConsistencyProof"
+	LedgerService_RedactEntry_FullMethodName          = "/pipa.ledger.v1.LedgerService/RedactEntry"
+	LedgerService_GetVerifierKey_FullMethodName       = "/pipa.ledger.v1.LedgerService/GetVerifierKey"
+	LedgerService_RotateKey_FullMethodName            = "/pipa.ledger.v1.LedgerService/RotateKey"
+	LedgerService_GetLedgerSettings_FullMethodName    = "/pipa.ledger.v1.LedgerService/GetLedgerSettings"
+	LedgerService_UpdateLedgerSettings_FullMethodName = "/pipa.ledger.v1.LedgerService/UpdateLedgerSettings"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -54,8 +57,15 @@ type LedgerServiceClient interface {
 	// Erases the personal values of an entry at the end of their retention; the leaf (and so every
 	// proof) is unchanged, and the erasure is recorded as its own entry.
 	RedactEntry(ctx context.Context, in *RedactEntryRequest, opts ...grpc.CallOption) (*Entry, error)
-	// Public: the note verifier key of the unit's log.
+	// Public: the note verifier key of the unit's log, derived from the key that signs it, with
+	// the handovers from its earlier keys and the witnesses that cosign it.
 	GetVerifierKey(ctx context.Context, in *GetVerifierKeyRequest, opts ...grpc.CallOption) (*VerifierKey, error)
+	// Gives the unit's log a new signing key: a LEDGER_KEY entry records the new verifier key, and
+	// the checkpoint that includes it is signed by the old key and the new one (the handover).
+	RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*Entry, error)
+	// The tenant's ledger settings (tenants/{t}/ledgerSettings).
+	GetLedgerSettings(ctx context.Context, in *GetLedgerSettingsRequest, opts ...grpc.CallOption) (*LedgerSettings, error)
+	UpdateLedgerSettings(ctx context.Context, in *UpdateLedgerSettingsRequest, opts ...grpc.CallOption) (*LedgerSettings, error)
 }
 
 type ledgerServiceClient struct {
@@ -156,6 +166,36 @@ func (c *ledgerServiceClient) GetVerifierKey(ctx context.Context, in *GetVerifie
 	return out, nil
 }
 
+func (c *ledgerServiceClient) RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*Entry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Entry)
+	err := c.cc.Invoke(ctx, LedgerService_RotateKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetLedgerSettings(ctx context.Context, in *GetLedgerSettingsRequest, opts ...grpc.CallOption) (*LedgerSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LedgerSettings)
+	err := c.cc.Invoke(ctx, LedgerService_GetLedgerSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) UpdateLedgerSettings(ctx context.Context, in *UpdateLedgerSettingsRequest, opts ...grpc.CallOption) (*LedgerSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LedgerSettings)
+	err := c.cc.Invoke(ctx, LedgerService_UpdateLedgerSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -180,8 +220,15 @@ type LedgerServiceServer interface {
 	// Erases the personal values of an entry at the end of their retention; the leaf (and so every
 	// proof) is unchanged, and the erasure is recorded as its own entry.
 	RedactEntry(context.Context, *RedactEntryRequest) (*Entry, error)
-	// Public: the note verifier key of the unit's log.
+	// Public: the note verifier key of the unit's log, derived from the key that signs it, with
+	// the handovers from its earlier keys and the witnesses that cosign it.
 	GetVerifierKey(context.Context, *GetVerifierKeyRequest) (*VerifierKey, error)
+	// Gives the unit's log a new signing key: a LEDGER_KEY entry records the new verifier key, and
+	// the checkpoint that includes it is signed by the old key and the new one (the handover).
+	RotateKey(context.Context, *RotateKeyRequest) (*Entry, error)
+	// The tenant's ledger settings (tenants/{t}/ledgerSettings).
+	GetLedgerSettings(context.Context, *GetLedgerSettingsRequest) (*LedgerSettings, error)
+	UpdateLedgerSettings(context.Context, *UpdateLedgerSettingsRequest) (*LedgerSettings, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -218,6 +265,15 @@ func (UnimplementedLedgerServiceServer) RedactEntry(context.Context, *RedactEntr
 }
 func (UnimplementedLedgerServiceServer) GetVerifierKey(context.Context, *GetVerifierKeyRequest) (*VerifierKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetVerifierKey not implemented")
+}
+func (UnimplementedLedgerServiceServer) RotateKey(context.Context, *RotateKeyRequest) (*Entry, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateKey not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetLedgerSettings(context.Context, *GetLedgerSettingsRequest) (*LedgerSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLedgerSettings not implemented")
+}
+func (UnimplementedLedgerServiceServer) UpdateLedgerSettings(context.Context, *UpdateLedgerSettingsRequest) (*LedgerSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateLedgerSettings not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -402,6 +458,60 @@ func _LedgerService_GetVerifierKey_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_RotateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).RotateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_RotateKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).RotateKey(ctx, req.(*RotateKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetLedgerSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLedgerSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetLedgerSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetLedgerSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetLedgerSettings(ctx, req.(*GetLedgerSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_UpdateLedgerSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateLedgerSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).UpdateLedgerSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_UpdateLedgerSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).UpdateLedgerSettings(ctx, req.(*UpdateLedgerSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +554,18 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetVerifierKey",
 			Handler:    _LedgerService_GetVerifierKey_Handler,
+		},
+		{
+			MethodName: "RotateKey",
+			Handler:    _LedgerService_RotateKey_Handler,
+		},
+		{
+			MethodName: "GetLedgerSettings",
+			Handler:    _LedgerService_GetLedgerSettings_Handler,
+		},
+		{
+			MethodName: "UpdateLedgerSettings",
+			Handler:    _LedgerService_UpdateLedgerSettings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
