@@ -14,8 +14,13 @@ MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 # The law catalogue beside the repository (CI lays shared/ beside the clone; a git worktree one
 # level deeper finds it one level further up).
 LAW ?= $(firstword $(wildcard ../shared/design/LAW.md ../../shared/design/LAW.md))
+# axe-core, the accessibility engine the browser checks run in Chromium (KWCAG 2.2), from npm.
+AXE_VERSION := 4.10.3
+AXE := $(BIN)/axe-core/axe.min.js
+# Whether the browser checks can run here: Debian's chromium, a Korean font and axe-core.
+BROWSER_READY = command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && test -f $(AXE)
 
-.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench screenshots run db db-stop tools clean
+.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench screenshots browser-tools run db db-stop tools clean
 
 all: build
 
@@ -73,11 +78,27 @@ db-stop:
 	@deploy/dev/postgres.sh stop
 
 ## test: every test of every module against a real PostgreSQL (private one when DATABASE_URL is unset),
-## after the generated code, the LAW index, the linters and the Kubernetes manifests (built, not printed).
+## after the generated code, the LAW index, the linters and the Kubernetes manifests (built, not
+## printed). The browser checks (axe-core in Chromium) run when their tools are here, which make
+## installs as root; otherwise they are skipped and the run ends by saying so (CI,
+## PIPA_REQUIRE_BROWSER, fails).
 test: check-generated check-lawindex lint
 	$(MAKE) -s manifests >/dev/null
+	@[ "$$(id -u)" != 0 ] || $(BROWSER_READY) || $(MAKE) -s browser-tools
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
+	export PIPA_AXE=$(AXE); \
 	for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
+	@$(BROWSER_READY) || echo "make test: skipped the browser checks (accessibility of the public pages with axe-core in Chromium, print stylesheet): they need chromium, fonts-nanum and axe-core; install them with: sudo make browser-tools"
+
+## browser-tools: what the browser checks need: Debian's chromium and fonts-nanum (as root, with
+## nodejs and npm when missing) and axe-core $(AXE_VERSION) from npm into .bin/.
+browser-tools:
+	@command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && command -v npm >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] || { echo "install Chromium, a Korean font and npm: sudo make browser-tools"; exit 1; }; \
+	  apt-get update && apt-get install -y --no-install-recommends chromium fonts-nanum nodejs npm; }
+	@test -f $(AXE) || { mkdir -p $(BIN)/npm $(dir $(AXE)) && \
+	  npm install --prefix $(BIN)/npm --no-save --no-audit --no-fund axe-core@$(AXE_VERSION) >/dev/null && \
+	  cp $(BIN)/npm/node_modules/axe-core/axe.min.js $(AXE); }
 
 ## bench: the public policy page and JSON under 64 concurrent clients, against a static-file floor.
 bench:
@@ -85,13 +106,10 @@ bench:
 	cd services/registry && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
 
 ## screenshots: the public pages in headless Chromium, checked and photographed into docs/
-## (installs Debian's chromium and fonts-nanum when missing and run as root).
-screenshots:
-	@command -v chromium >/dev/null && fc-list :lang=ko | grep -q . || { \
-	  [ "$$(id -u)" = 0 ] || { echo "install Chromium and a Korean font: sudo apt-get install chromium fonts-nanum"; exit 1; }; \
-	  apt-get update && apt-get install -y --no-install-recommends chromium fonts-nanum; }
+## (1280 px, and the policy page at 360 px too).
+screenshots: browser-tools
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
-	cd services/pipa && PIPA_SCREENSHOTS=$(CURDIR)/docs go test -count=1 -run TestPublicPagesInChromium -v .
+	cd services/pipa && PIPA_AXE=$(AXE) PIPA_REQUIRE_BROWSER=1 PIPA_SCREENSHOTS=$(CURDIR)/docs go test -count=1 -run TestPublicPagesInChromium -v .
 
 ## run: build, migrate, load the demo tenants and serve everything (monolithic mode).
 run: build

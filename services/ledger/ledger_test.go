@@ -3,8 +3,10 @@ package ledger_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,17 +38,23 @@ func TestLedgerJourney(t *testing.T) {
 	cl := s.ledger()
 	staff := s.As(auth.RoleHandler, libraryLog)
 
+	// Entry 0 is the library's policy as published (STD-21), which loading the seed appended.
+	pub, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/0"})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION, pub.GetKind())
+	const b0 = 1
+
 	prov := ledgertest.PoliceProvision()
 	first, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
 	require.NoError(t, err)
-	require.Equal(t, int64(0), first.GetIndex())
+	require.Equal(t, int64(b0), first.GetIndex())
 	require.Equal(t, "경위 홍길동", first.GetCounterpartyOfficer(), "the personal value reads back")
 	again, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
 	require.NoError(t, err)
 	require.Equal(t, first.GetIndex(), again.GetIndex(), "a retried append returns the first entry")
 
 	// The reply of destruction follows the provision (별지3 작성요령).
-	reply := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.Now(), Follows: ptr(int64(0)),
+	reply := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.Now(), Follows: ptr(int64(b0)),
 		AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, Note: "정읍경찰서 파기 확인서 회신", Handler: "주무관 송승학"}
 	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: reply})
 	require.NoError(t, err)
@@ -73,7 +81,7 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, err)
 	b := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, b)
-	require.Contains(t, b, `"index":"2"`)
+	require.Contains(t, b, fmt.Sprintf(`"index":"%d"`, b0+2))
 
 	// The public key endpoint answers only for logs that exist.
 	_, err = cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "nowhere", Unit: "nothing"})
@@ -90,14 +98,14 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, err)
 	origin, size, root, err := verify.ParseCheckpoint(n.Text)
 	require.NoError(t, err)
-	require.Equal(t, int64(3), size)
+	require.Equal(t, int64(b0+3), size)
 	require.True(t, strings.HasSuffix(origin, "/tenants/jeongeup/units/library"), origin)
-	leaf, err := cl.GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: libraryLog + "/ledger/entries/0"})
+	leaf, err := cl.GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, b0)})
 	require.NoError(t, err)
 	require.NotContains(t, string(leaf.GetData()), "홍길동", "personal values are only committed to in the leaf")
-	proof, err := cl.GetInclusionProof(staff, &ledgerv1.GetInclusionProofRequest{Name: libraryLog + "/ledger/entries/0"})
+	proof, err := cl.GetInclusionProof(staff, &ledgerv1.GetInclusionProofRequest{Name: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, b0)})
 	require.NoError(t, err)
-	require.NoError(t, tlog.CheckRecord(toHashes(proof.GetHashes()), size, root, 0, tlog.RecordHash(leaf.GetData())))
+	require.NoError(t, tlog.CheckRecord(toHashes(proof.GetHashes()), size, root, b0, tlog.RecordHash(leaf.GetData())))
 
 	// `pipa ledger verify` over REST passes, and keeps what it saw.
 	inspector := &verify.Client{BaseURL: s.URL, Token: s.Token(auth.RoleAuditor, "tenants/jeongeup")}
@@ -107,23 +115,23 @@ func TestLedgerJourney(t *testing.T) {
 	require.True(t, rep.OK(), "%+v", rep)
 
 	// The independent checker (tlog and note only) agrees.
-	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.URL, "-log", libraryLog, "-index", "1",
+	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.URL, "-log", libraryLog, "-index", strconv.Itoa(b0+1),
 		"-token", inspector.Token).CombinedOutput()
 	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "ok: entry 1 is in the tree of size 3")
+	require.Contains(t, string(out), fmt.Sprintf("ok: entry %d is in the tree of size %d", b0+1, b0+3))
 
 	// Redaction erases the values, is recorded, and every proof still verifies.
-	red, err := cl.RedactEntry(s.As(auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.RedactEntryRequest{Name: libraryLog + "/ledger/entries/2", Reason: "보유기간 경과"})
+	red, err := cl.RedactEntry(s.As(auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.RedactEntryRequest{Name: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, b0+2), Reason: "보유기간 경과"})
 	require.NoError(t, err)
 	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_REDACTION, red.GetKind())
-	got, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/2"})
+	got, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, b0+2)})
 	require.NoError(t, err)
 	require.True(t, got.GetRedacted())
 	require.Empty(t, got.GetRequesterName())
 	rep, err = verify.Run(context.Background(), inspector, libraryLog, st, verify.Policy{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%+v", rep)
-	require.Equal(t, int64(4), rep.TreeSize)
+	require.Equal(t, int64(b0+4), rep.TreeSize)
 
 	// The 별지 제3호 export, with Korean headers.
 	req, _ = http.NewRequest(http.MethodGet, s.URL+"/v1/"+libraryLog+"/ledger:export?format=csv", nil)
@@ -141,18 +149,18 @@ func TestLedgerJourney(t *testing.T) {
 	_, err = cl.GetCheckpoint(s.As(auth.RoleTenantAdmin, "tenants/other"), &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 
-	// An operator rewrites entry 1 in PostgreSQL: verify names it.
+	// An operator rewrites entry b0+1 in PostgreSQL: verify names it.
 	conn, err := pgx.Connect(context.Background(), s.DatabaseURL)
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
 	tag, err := conn.Exec(context.Background(), `UPDATE ledger.entries SET leaf = replace(convert_from(leaf, 'UTF8'), '정읍경찰서 파기 확인서', '파기 확인서 미회신')::bytea
-		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND idx = 1`)
+		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND idx = $1`, b0+1)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), tag.RowsAffected())
 	rep, err = verify.Run(context.Background(), inspector, libraryLog, &verify.State{}, verify.Policy{})
 	require.NoError(t, err)
 	require.False(t, rep.OK())
-	require.Equal(t, int64(1), rep.FirstBad)
+	require.Equal(t, int64(b0+1), rep.FirstBad)
 }
 
 // The origin host (PIPA_LEDGER_ORIGIN) is the host of every ledger's origin line and key name.

@@ -140,6 +140,12 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 		d.Metadata = map[string]string{"rule": "S-8-3"}
 		return nil, d
 	}
+	// STD-21: a PUBLICATION records what the registry froze; staff cannot claim a text was published.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION && !p.IsService() {
+		d := apierr.Denied("PUBLICATION entries are written by the registry when it freezes a published policy: only the service role on \"*\" appends them")
+		d.Metadata = map[string]string{"rule": "STD-21"}
+		return nil, d
+	}
 	e.RecordedBy = p.Subject // from the token, never from the request (S-8-3)
 	vs := entry.Validate(e, s.now())
 	if err := apierr.Violations(append(vs, entry.ValidateLinks(e, req.GetParent())...)).Err(); err != nil {

@@ -37,10 +37,15 @@ func TestLedger_KeySubstitutionFailsEverywhere(t *testing.T) {
 	s.Load("jeongeup-library.yaml")
 	cl := s.ledger()
 	staff := s.As(auth.RoleHandler, libraryLog)
+	// The log holds the library's published policy (the registry's PUBLICATION, recorded when
+	// Load returns), then three provisions.
+	var size int64
 	for range 3 {
-		_, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: ledgertest.PoliceProvision()})
+		e, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: ledgertest.PoliceProvision()})
 		require.NoError(t, err)
+		size = e.GetIndex() + 1
 	}
+	require.EqualValues(t, 4, size)
 	key, err := cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: "library"})
 	require.NoError(t, err)
 	require.Equal(t, []*ledgerv1.Witness{{VerifierKey: w.VerifierKey, Url: w.URL}}, key.GetWitnesses())
@@ -49,7 +54,7 @@ func TestLedger_KeySubstitutionFailsEverywhere(t *testing.T) {
 	// The job cosigns, and the public checkpoint is the cosigned one.
 	require.Eventually(t, func() bool {
 		cp, err := cl.GetCheckpoint(staff, &ledgerv1.GetCheckpointRequest{Parent: libraryLog})
-		return err == nil && cp.GetCosigned().GetTreeSize() == 3
+		return err == nil && cp.GetCosigned().GetTreeSize() == size
 	}, 20*time.Second, 50*time.Millisecond)
 	published := stacktest.Body(t, s.Get(key.GetTilesPath()+"checkpoint"))
 	require.True(t, w.Cosigned(published), published)
@@ -83,7 +88,7 @@ func TestLedger_KeySubstitutionFailsEverywhere(t *testing.T) {
 	require.Equal(t, key.GetVerifierKey(), again.GetVerifierKey())
 	// The witness refuses the forged checkpoint, not signed by the key it knows for the log (the
 	// omniwitness answers 500 for it), and cosigns nothing.
-	sigs, _, err := w.Update(t.Context(), 3, []byte(forged), nil)
+	sigs, _, err := w.Update(t.Context(), uint64(size), []byte(forged), nil)
 	require.Error(t, err)
 	require.Empty(t, sigs)
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -281,13 +283,14 @@ func (d *deployment) entry(t *testing.T, token, name string) *ledgerv1.Entry {
 	return &e
 }
 
-// Journey 1. The Jeongeup library (seed 000) drafts its next CCTV policy from the registry's data
-// (STD-21), checks it against LAW.md (DEC-25-1 asks for the free-text articles), completes and
-// announces it with the notice lead time (NOTICE-7D) — and it is published at once (WG26-24):
-// the public page shows version 2 still in force, its period now ending the day before the new
-// version takes effect, version 1 with its period, and the new version with its effective date.
-// (No registry clock is moved: as in policy_test.go, "after the effective date" is the version's
-// standing and the end date it gives the one before.)
+// Journey 1. The Jeongeup library (seed 000) drafts its next CCTV policy from its text in force
+// (its own articles, the registry's facts bound into them), checks where each DEC-25-1 item is
+// stated, dates its changes article, and announces it with the notice lead time (NOTICE-7D) — and
+// it is published at once (WG26-24), frozen with its SHA-256, which the unit's ledger records
+// (STD-21): the public page shows version 2 still in force, its period now ending the day before
+// the new version takes effect, version 1 with its period, and the new version with its
+// effective date. (No registry clock is moved: as in policy_test.go, "after the effective date"
+// is the version's standing and the end date it gives the one before.)
 func journeyCCTVPolicy(t *testing.T, d *deployment) {
 	cpo := d.token(t, auth.RoleCPO, libraryUnit)
 	p := "/v1/" + libraryCCTV
@@ -300,17 +303,25 @@ func journeyCCTVPolicy(t *testing.T, d *deployment) {
 
 	var chk registryv1.CheckPolicyVersionResponse
 	d.ok(t, http.MethodGet, v+":check", cpo, nil, &chk)
-	require.False(t, chk.GetReady())
-	rules := map[string]bool{}
-	for _, f := range chk.GetFindings() {
-		rules[f.GetRule()] = rules[f.GetRule()] || f.GetBlocking()
+	require.True(t, chk.GetReady(), "the text in force states every item: %v", chk.GetFindings())
+	for _, c := range chk.GetCoverage() {
+		if c.GetRule() == "DEC-25-1" && c.GetItem() == "6" {
+			require.Equal(t, []string{"제6조(정보주체의 영상정보 열람 등 요구에 대한 조치)"}, c.GetArticles())
+		}
 	}
-	require.True(t, rules["DEC-25-1"], "the articles the registry cannot write are missing: %v", chk.GetFindings())
 
-	// The articles of the version in force, taken over REST as a frontend would.
-	var v2 map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal([]byte(d.ok(t, http.MethodGet, p+"/versions/2", cpo, nil, nil)), &v2))
-	d.ok(t, http.MethodPatch, v+"?updateMask=sections", cpo, obj{"sections": v2["sections"]}, nil)
+	// 제8조 names the date the version applies from: the new version binds its own date, edited
+	// over REST as a frontend would.
+	var dv registryv1.PolicyVersion
+	d.ok(t, http.MethodGet, v, cpo, nil, &dv)
+	last := dv.GetArticles()[len(dv.GetArticles())-1]
+	require.Contains(t, last.GetBody(), "2024. 01. 16.부터 적용됩니다")
+	last.Body = strings.Replace(last.GetBody(), "2024. 01. 16.", "{{version.effectiveDate}}", 1)
+	arts, err := protojson.Marshal(&registryv1.PolicyVersion{Articles: dv.GetArticles()})
+	require.NoError(t, err)
+	var patch map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(arts, &patch))
+	d.ok(t, http.MethodPatch, v+"?updateMask=articles", cpo, obj{"articles": patch["articles"]}, nil)
 	d.ok(t, http.MethodGet, v+":check", cpo, nil, &chk)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
 
@@ -368,7 +379,24 @@ func journeyCCTVPolicy(t *testing.T, d *deployment) {
 	}
 	code, page = d.call(t, http.MethodGet, "/p/jeongeup/library/cctv/versions/"+strconv.Itoa(int(draft.GetNumber())), "", nil)
 	require.Equal(t, http.StatusOK, code, page)
-	require.Contains(t, page, registrytest.Published(t, registrytest.InDays(7)))
+	require.Contains(t, page, "이 영상정보처리기기 운영․관리 방침은 "+registrytest.Published(t, registrytest.InDays(7))+"부터 적용됩니다")
+
+	// STD-21: what was announced is provable: the frozen document's SHA-256 is in the unit's
+	// ledger, in a PUBLICATION entry appended by the registry.
+	code, doc := d.call(t, http.MethodGet, "/p/jeongeup/library/cctv/versions/"+strconv.Itoa(int(draft.GetNumber()))+"/document.html", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	sum := sha256.Sum256([]byte(doc))
+	var frozen registryv1.PolicyVersion
+	require.Eventually(t, func() bool {
+		frozen.Reset()
+		d.ok(t, http.MethodGet, v, cpo, nil, &frozen)
+		return frozen.GetDocument().GetLedgerEntry() != ""
+	}, 20*time.Second, 100*time.Millisecond, "the publication reaches the ledger")
+	require.Equal(t, hex.EncodeToString(sum[:]), frozen.GetDocument().GetHtmlSha256())
+	e := d.entry(t, d.token(t, auth.RoleAuditor, libraryUnit), frozen.GetDocument().GetLedgerEntry())
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION, e.GetKind())
+	require.Equal(t, hex.EncodeToString(sum[:]), e.GetDocumentSha256())
+	require.Equal(t, frozen.GetName(), e.GetFileName())
 }
 
 // Journey 2. A citizen asks online to see footage of the central library's parking lot in which
@@ -494,7 +522,7 @@ func journeyPoliceProvision(t *testing.T, d *deployment) {
 		"purpose":   "학교 정문 앞 폭행 사건 수사",
 		"provision": obj{"requestingBody": "수원영통경찰서", "officerTitle": "경위", "ground": "PROVISION_GROUND_CRIMINAL_INVESTIGATION",
 			"legalBasis": "형사소송법 제199조제2항, 수사협조의뢰(형사과-1234)", "items": []string{"영상(얼굴, 인상착의)"},
-			"footage": obj{"site": unit + "/sites/school", "siteLocation": "정문(정문 앞)", "cameraLocation": "정문 CH01",
+			"footage": obj{"site": unit + "/sites/school", "siteLocation": "정문", "cameraLocation": "정문 CH01",
 				"startTime": rfc3339(recorded), "endTime": rfc3339(recorded.Add(time.Hour))},
 			"form": "PROVISION_FORM_USB_COPY", "periodStartDate": today.Format(time.DateOnly), "periodEndDate": due,
 			"destructionDueDate": due, "publicRecipient": true}}}, &created)

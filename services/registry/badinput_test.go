@@ -503,13 +503,13 @@ func TestBadPolicyInput(t *testing.T) {
 	s.Load("jeongeup-library.yaml")
 	ctx := s.Admin()
 
-	// Setup, before the dump. The libraryUnit's libraryCCTV policy: 1 archived, 2 in force (seed), 3 announced
-	// to take effect in 7 days, 4 a complete draft, 5 an empty draft.
+	// Setup, before the dump. The libraryUnit's libraryCCTV policy: 1 imported (period only), 2 in
+	// force (seed), 3 announced to take effect in 7 days, 4 a complete draft (the text in force), 5 a
+	// draft of one article.
 	v2, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/2"})
 	require.NoError(t, err)
 	draft := func(parent string) *registryv1.PolicyVersion {
-		d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
-			PolicyVersion: &registryv1.PolicyVersion{Sections: v2.GetSections()}})
+		d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent})
 		require.NoError(t, err)
 		return d
 	}
@@ -518,7 +518,8 @@ func TestBadPolicyInput(t *testing.T) {
 	require.NoError(t, err)
 	v4 := draft(libraryCCTV)
 	require.Equal(t, libraryCCTV+"/versions/4", v4.GetName())
-	v5, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
+	v5, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV,
+		PolicyVersion: &registryv1.PolicyVersion{Articles: []*registryv1.Article{{Heading: "제1조(목적)", Body: "시설 안전"}}}})
 	require.NoError(t, err)
 	chk, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: v5.GetName()})
 	require.NoError(t, err)
@@ -529,7 +530,7 @@ func TestBadPolicyInput(t *testing.T) {
 			blocking = append(blocking, f)
 		}
 	}
-	require.Equal(t, "sections[review]", blocking[0].GetField(), "%v", blocking)
+	require.Equal(t, "articles[installation]", blocking[0].GetField(), "%v", blocking)
 	// A museum with a complete registry and no version yet.
 	_, err = s.Registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/jeongeup", UnitId: "museum", Unit: &registryv1.Unit{DisplayName: "정읍시립박물관"}})
 	require.NoError(t, err)
@@ -542,7 +543,7 @@ func TestBadPolicyInput(t *testing.T) {
 		DisplayName: "전시실", CameraCount: 6, RecordingHours: "24시간", RetentionDays: 30, StoragePlace: "관리실", Manager: museum + "/officers/kim",
 		Purposes: []*registryv1.SitePurpose{{Description: "시설 안전", Ground: registryv1.CctvGround_CCTV_GROUND_FACILITY_SAFETY}}}})
 	require.NoError(t, err)
-	first := draft(museum + "/policies/cctv")
+	first := writeOutline(t, s, ctx, draft(museum+"/policies/cctv"))
 	chk, err = s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: first.GetName()})
 	require.NoError(t, err)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
@@ -566,12 +567,20 @@ func TestBadPolicyInput(t *testing.T) {
 			return err
 		}
 	}
-	sections := func(items ...string) *registryv1.PolicyVersion {
+	articles := func(headings ...string) *registryv1.PolicyVersion {
 		v := &registryv1.PolicyVersion{}
-		for _, it := range items {
-			v.Sections = append(v.Sections, &registryv1.Section{Item: it, Body: "본문"})
+		for _, h := range headings {
+			v.Articles = append(v.Articles, &registryv1.Article{Heading: h, Body: "본문"})
 		}
 		return v
+	}
+	importText := func(text string) func() error {
+		return func() error {
+			_, err := s.Registry.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: libraryCCTV,
+				PolicyVersion: &registryv1.PolicyVersion{EffectiveDate: "2019-01-01", EndDate: "2019-12-31"},
+				Source:        &registryv1.PolicySource{Format: registryv1.PolicySourceFormat_POLICY_SOURCE_FORMAT_TEXT, Content: text}})
+			return err
+		}
 	}
 
 	refuseAll(t, s, []refusal{
@@ -580,24 +589,40 @@ func TestBadPolicyInput(t *testing.T) {
 			return err
 		}, code: codes.InvalidArgument, field: "parent", rule: "format"},
 		// DEC-25-1 is the catalogue of a CCTV policy; WG26-ITEMS items do not belong to it.
-		{name: "create with an unknown section item", call: func() error {
-			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: sections("review", "children")})
+		{name: "create with an item of the other policy", call: func() error {
+			v := articles("제1조(목적)", "제2조(아동)")
+			v.Articles[1].Items = []string{"children"}
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: v})
 			return err
-		}, code: codes.InvalidArgument, field: "policy_version.sections[1].item", rule: "enum"},
-		{name: "create with a duplicated section item", call: func() error {
-			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: sections("review", "safety", "review")})
+		}, code: codes.InvalidArgument, field: "policy_version.articles[1].items[0]", rule: "enum"},
+		{name: "create with an article number twice", call: func() error {
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV,
+				PolicyVersion: articles("제1조(목적)", "제2조(설치)", "제1조(정의)")})
 			return err
-		}, code: codes.InvalidArgument, field: "policy_version.sections[2].item", rule: "unique"},
+		}, code: codes.InvalidArgument, field: "policy_version.articles[2].heading", rule: "unique"},
+		{name: "create with a table whose rows do not line up", call: func() error {
+			v := articles("제1조(설치대수)")
+			v.Articles[0].Body = "| 구분 | 대수 |\n| --- | --- |\n| 본관 | 3대 | 비고 |"
+			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV, PolicyVersion: v})
+			return err
+		}, code: codes.InvalidArgument, field: "policy_version.articles[0].body", rule: "format"},
+		// A malformed import is refused naming the line, and nothing is stored.
+		{name: "import a text without articles", call: importText("안내\n영상정보처리기기를 운영합니다."),
+			code: codes.InvalidArgument, field: "source.content", rule: "format"},
+		{name: "import a text numbering an article twice", call: importText("방침\n제1조(목적)\n목적\n제1조(정의)\n정의"),
+			code: codes.InvalidArgument, field: "source.content", rule: "format"},
+		{name: "import a text with a broken table", call: importText("방침\n제1조(설치)\n구분\t대수\n본관\t3대\t비고"),
+			code: codes.InvalidArgument, field: "source.content", rule: "format"},
 		{name: "create for a unit that does not exist", call: func() error {
 			_, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: "tenants/jeongeup/units/nope/policies/cctv"})
 			return err
 		}, code: codes.NotFound},
-		{name: "update a draft with a duplicated section item", call: func() error {
-			v := sections("safety", "safety")
+		{name: "update a draft with an attachment among its articles", call: func() error {
+			v := articles("제1조(목적)", "별표1 설치현황")
 			v.Name = v4.GetName()
-			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sections"}}})
+			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"articles"}}})
 			return err
-		}, code: codes.InvalidArgument, field: "policy_version.sections[1].item", rule: "unique"},
+		}, code: codes.InvalidArgument, field: "policy_version.articles[1].heading", rule: "format"},
 		{name: "update a draft's state", call: func() error {
 			_, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{
 				PolicyVersion: &registryv1.PolicyVersion{Name: v4.GetName(), State: registryv1.PolicyState_POLICY_STATE_ANNOUNCED},
@@ -615,7 +640,7 @@ func TestBadPolicyInput(t *testing.T) {
 			code: codes.FailedPrecondition, info: "VERSION_FROZEN"},
 		// DEC-25-1: an incomplete policy is not announced; the error carries :check's blocking findings.
 		{name: "announce with blocking findings", call: announce(&registryv1.AnnouncePolicyVersionRequest{Name: v5.GetName(), EffectiveDate: registrytest.InDays(30)}),
-			code: codes.FailedPrecondition, info: "POLICY_INCOMPLETE", n: len(blocking), field: "sections[review]", rule: "DEC-25-1"},
+			code: codes.FailedPrecondition, info: "POLICY_INCOMPLETE", n: len(blocking), field: "articles[installation]", rule: "DEC-25-1"},
 		// NOTICE-7D: effective no earlier than announce + the tenant's lead days.
 		// (and before version 3, which takes effect in 7 days: WG26-24 too)
 		{name: "effective before the notice lead time", call: announce(&registryv1.AnnouncePolicyVersionRequest{EffectiveDate: registrytest.InDays(6)}),
@@ -655,9 +680,9 @@ func TestBadPolicyInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "policy_version.end_date", rule: "WG26-24"},
 		{name: "import ending before it takes effect", call: imp(&registryv1.PolicyVersion{EffectiveDate: "2020-06-01", EndDate: "2020-01-01"}),
 			code: codes.InvalidArgument, field: "policy_version.end_date", rule: "range"},
-		// Not yet in effect, and not before the announced version 2 either.
+		// Not yet in effect.
 		{name: "import taking effect in the future", call: imp(&registryv1.PolicyVersion{EffectiveDate: registrytest.InDays(1), EndDate: registrytest.InDays(2)}),
-			code: codes.InvalidArgument, n: 2, field: "policy_version.effective_date", rule: "WG26-24"},
+			code: codes.InvalidArgument, field: "policy_version.effective_date", rule: "WG26-24"},
 		{name: "import without any date", call: imp(&registryv1.PolicyVersion{OriginalUrl: "https://example.org/old.pdf"}),
 			code: codes.InvalidArgument, field: "policy_version.effective_date", rule: "WG26-24"},
 		{name: "import with a malformed date", call: imp(&registryv1.PolicyVersion{EffectiveDate: "2019-06-01", EndDate: "2019-13-01"}),
@@ -764,8 +789,9 @@ func TestBadInputOverREST(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(b), &e), b)
 		return r.StatusCode, e
 	}
-	// Version 3: an empty draft.
-	_, err := s.Registry.CreatePolicyVersion(s.Admin(), &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV})
+	// Version 3: a draft of one article.
+	_, err := s.Registry.CreatePolicyVersion(s.Admin(), &registryv1.CreatePolicyVersionRequest{Parent: libraryCCTV,
+		PolicyVersion: &registryv1.PolicyVersion{Articles: []*registryv1.Article{{Heading: "제1조(목적)", Body: "시설 안전"}}}})
 	require.NoError(t, err)
 	site := `{"displayName":"주차장","cameraCount":2,"recordingHours":"24시간","retentionDays":30,"storagePlace":"전산실",
 		"purposes":[{"description":"범죄 예방","ground":"CCTV_GROUND_CRIME_PREVENTION"}]`
@@ -792,7 +818,7 @@ func TestBadInputOverREST(t *testing.T) {
 		{"stale etag", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + registrytest.InDays(30) + `","etag":"stale"}`,
 			http.StatusConflict, codes.Aborted, "", "", "ETAG_MISMATCH"},
 		{"announce with findings", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"` + registrytest.InDays(30) + `"}`,
-			http.StatusBadRequest, codes.FailedPrecondition, "sections[review]", "DEC-25-1", "POLICY_INCOMPLETE"},
+			http.StatusBadRequest, codes.FailedPrecondition, "articles[installation]", "DEC-25-1", "POLICY_INCOMPLETE"},
 		{"malformed date", http.MethodPost, "/v1/" + libraryCCTV + "/versions/3:announce", `{"effectiveDate":"2026-02-30"}`,
 			http.StatusBadRequest, codes.InvalidArgument, "effective_date", "format", ""},
 		{"negative page size", http.MethodGet, "/v1/" + libraryUnit + "/sites?pageSize=-1", "",

@@ -37,7 +37,7 @@ var ledgerKeyFragment = template.Must(template.New("ledger-key").Parse(`<section
 <dl>
 <dt>관리대장 식별자 (origin)</dt><dd><code>{{.Origin}}</code></dd>
 <dt>서명 검증키 (note verifier key)</dt><dd><code>{{.VerifierKey}}</code></dd>
-<dt>검증 자료 (C2SP tlog-tiles)</dt><dd><a href="{{.TilesPath}}">{{.TilesPath}}</a></dd>
+<dt>검증 자료 (C2SP tlog-tiles)</dt><dd><code>{{.TilesPath}}</code> (<a href="{{.TilesPath}}checkpoint">최신 체크포인트</a>)</dd>
 </dl>
 </section>
 `))

@@ -11,18 +11,29 @@ import (
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
-// Module is the registry as a pipa process runs it. It calls no other service.
+// Module is the registry as a pipa process runs it. It appends each published policy's hash to
+// its unit's ledger (publish.go), through an outbox that waits while the ledger is not configured.
 var Module = modules.Module{
 	Name:        "registry",
 	Service:     registryv1.RegistryService_ServiceDesc.ServiceName,
 	Schema:      pg.Schema,
 	Migrations:  pg.Migrations,
+	Jobs:        true,
 	Idempotency: true,
+	Wants:       map[string]string{"ledger": "published policies' hashes wait in the outbox"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
 	Register: func(g *grpc.Server, d modules.Deps) error {
-		registryv1.RegisterRegistryServiceServer(g, New(pg.New(d.Pool)))
-		return nil
+		var led ledgerv1.LedgerServiceClient
+		if cc, err := d.Conn("ledger"); err == nil {
+			led = ledgerv1.NewLedgerServiceClient(cc)
+		}
+		srv, jobs, err := Open(d.Pool, led, d.Token)
+		if err != nil {
+			return err
+		}
+		registryv1.RegisterRegistryServiceServer(g, srv)
+		return d.Run(jobs.Start, jobs.Stop)
 	},
 	Gateway: registryv1.RegisterRegistryServiceHandler,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {

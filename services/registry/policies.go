@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
@@ -22,8 +25,9 @@ const (
 	archived  = registryv1.PolicyState_POLICY_STATE_ARCHIVED
 )
 
-// snapshot reads the unit's current data and its sub-units', to be frozen into a version.
-func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string) (*registryv1.UnitSnapshot, error) {
+// snapshot reads the unit's current data and its sub-units', with the unit's attestations about
+// a policy kind, to be frozen into a version.
+func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind registryv1.PolicyKind) (*registryv1.UnitSnapshot, error) {
 	tenant, err := ts.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -54,6 +58,9 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string) (*registry
 	if err := listAll(ctx, ts, processorKind, ids, &snap.Processors); err != nil {
 		return nil, err
 	}
+	if snap.Attestations, err = ts.UnitAttestations(ctx, unitID, kind); err != nil {
+		return nil, err
+	}
 	return snap, nil
 }
 
@@ -74,6 +81,31 @@ func listAll[M proto.Message](ctx context.Context, ts *pg.TenantStore, c child[M
 	}
 }
 
+// readSource reads a request's source document into v's title and text, or refuses it naming
+// the lines.
+func readSource(field string, src *registryv1.PolicySource, v *registryv1.PolicyVersion) error {
+	if src == nil {
+		return nil
+	}
+	doc, errs := document.Read(src.GetFormat(), src.GetContent())
+	if len(errs) > 0 {
+		var vs apierr.Violations
+		for _, e := range errs {
+			vs.Add(field+".content", "format", "%s", e.Error())
+		}
+		return vs.Err()
+	}
+	doc.Apply(v)
+	return nil
+}
+
+// setHeadings fills the numbers and titles the articles' headings give.
+func setHeadings(v *registryv1.PolicyVersion) {
+	for _, a := range append(slices.Clone(v.GetArticles()), v.GetAttachments()...) {
+		policy.SetHeading(a)
+	}
+}
+
 func (s *Server) CreatePolicyVersion(ctx context.Context, req *registryv1.CreatePolicyVersionRequest) (*registryv1.PolicyVersion, error) {
 	t, u, kind, err := parsePolicy("parent", req.GetParent())
 	if err != nil {
@@ -82,30 +114,66 @@ func (s *Server) CreatePolicyVersion(ctx context.Context, req *registryv1.Create
 	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
 		return nil, err
 	}
-	in := req.GetPolicyVersion()
-	vs := validateSections(kind, in.GetSections())
-	checkText(&vs, "policy_version.title", in.GetTitle())
+	in := &registryv1.PolicyVersion{Title: req.GetPolicyVersion().GetTitle(), Preamble: req.GetPolicyVersion().GetPreamble(),
+		Articles: req.GetPolicyVersion().GetArticles(), Attachments: req.GetPolicyVersion().GetAttachments()}
+	if err := readSource("source", req.GetSource(), in); err != nil {
+		return nil, err
+	}
+	vs := validateArticles(kind, in)
 	checkRequestID(&vs, req.GetRequestId())
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	ts := s.store.Tenant(t)
-	snap, err := snapshot(ctx, ts, u)
+	snap, err := snapshot(ctx, ts, u, kind)
 	if err != nil {
 		return nil, err
+	}
+	if len(in.GetArticles()) == 0 {
+		if err := s.startingText(ctx, ts, u, kind, in); err != nil {
+			return nil, err
+		}
 	}
 	v := &registryv1.PolicyVersion{
-		Kind:     kind,
-		State:    draft,
-		Title:    titleOr(in.GetTitle(), kind),
-		Sections: in.GetSections(),
-		Snapshot: snap,
+		Kind:        kind,
+		State:       draft,
+		Title:       titleOr(in.GetTitle(), kind),
+		Preamble:    in.GetPreamble(),
+		Articles:    in.GetArticles(),
+		Attachments: in.GetAttachments(),
+		Snapshot:    snap,
 	}
-	out, err := ts.CreateVersion(ctx, u, v, idem(ctx, req.GetRequestId(), req))
+	setHeadings(v)
+	return ts.CreateVersion(ctx, u, v, idem(ctx, req.GetRequestId(), req))
+}
+
+// startingText gives a draft with no text the text of the version in force (or the one announced
+// to take effect), and a unit with no published version the writing guide's standard outline.
+func (s *Server) startingText(ctx context.Context, ts *pg.TenantStore, u string, kind registryv1.PolicyKind, v *registryv1.PolicyVersion) error {
+	pub, err := ts.PublishedVersions(ctx, u, kind)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return out, nil
+	s.setStanding(pub)
+	var from *registryv1.PolicyVersion
+	for _, p := range pub {
+		if p.GetDocument() != nil && (from == nil || p.GetStanding() == registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE ||
+			(from.GetStanding() != registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE && p.GetEffectiveDate() > from.GetEffectiveDate())) {
+			from = p
+		}
+	}
+	if from == nil {
+		v.Articles = policy.Outline(kind)
+		return nil
+	}
+	full, err := ts.GetVersion(ctx, u, kind, from.GetNumber())
+	if err != nil {
+		return err
+	}
+	v.Title = cmp.Or(v.GetTitle(), full.GetTitle())
+	v.Preamble = cmp.Or(v.GetPreamble(), full.GetPreamble())
+	v.Articles, v.Attachments = full.GetArticles(), full.GetAttachments()
+	return nil
 }
 
 func titleOr(title string, kind registryv1.PolicyKind) string {
@@ -218,7 +286,7 @@ func (s *Server) setStanding(vs []*registryv1.PolicyVersion) {
 	}
 }
 
-var draftPaths = map[string]bool{"title": true, "sections": true, "snapshot": true}
+var draftPaths = map[string]bool{"title": true, "preamble": true, "articles": true, "attachments": true, "snapshot": true}
 
 func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.UpdatePolicyVersionRequest) (*registryv1.PolicyVersion, error) {
 	in := req.GetPolicyVersion()
@@ -229,9 +297,7 @@ func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.Update
 	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
 		return nil, err
 	}
-	vs := validateSections(kind, in.GetSections())
-	checkText(&vs, "policy_version.title", in.GetTitle())
-	if err := vs.Err(); err != nil {
+	if err := validateArticles(kind, in).Err(); err != nil {
 		return nil, err
 	}
 	var out *registryv1.PolicyVersion
@@ -255,8 +321,9 @@ func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.Update
 			return err
 		}
 		cur.Title = titleOr(cur.GetTitle(), kind)
+		setHeadings(cur)
 		if refresh {
-			if cur.Snapshot, err = snapshot(ctx, tx, u); err != nil {
+			if cur.Snapshot, err = snapshot(ctx, tx, u, kind); err != nil {
 				return err
 			}
 		}
@@ -280,18 +347,38 @@ func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.Import
 		return nil, err
 	}
 	in := req.GetPolicyVersion()
-	var vs apierr.Violations
+	text := &registryv1.PolicyVersion{Title: in.GetTitle()}
+	if err := readSource("source", req.GetSource(), text); err != nil {
+		return nil, err
+	}
+	vs := validateArticles(kind, text)
 	checkRequestID(&vs, req.GetRequestId())
-	vs = append(vs, validateSections(kind, in.GetSections())...)
-	if in.GetEffectiveDate() == "" && (len(in.GetSections()) > 0 || in.GetEndDate() == "") {
-		// Only the oldest archived version may be known by its end alone ("2011. 9.30 이전 적용").
-		vs.Add("policy_version.effective_date", "WG26-24", "an imported version needs the date it took effect (an archived one at least its end date)")
+	if in.GetEffectiveDate() == "" && (req.GetSource() != nil || in.GetEndDate() == "") {
+		// Only the oldest version may be known by its end alone ("2011. 9.30 이전 적용").
+		vs.Add("policy_version.effective_date", "WG26-24", "an imported version needs the date it took effect (one known by its period only, at least its end date)")
 	}
 	eff, okEff := parseDate(&vs, "policy_version.effective_date", in.GetEffectiveDate())
 	end, okEnd := parseDate(&vs, "policy_version.end_date", in.GetEndDate())
 	_, _ = parseDate(&vs, "policy_version.announce_date", in.GetAnnounceDate())
-	fromData := len(in.GetSections()) > 0
-	checkText(&vs, "policy_version.original_text", in.GetOriginalText())
+	checkText(&vs, "policy_version.change_summary", in.GetChangeSummary())
+	numbered := map[string]*registryv1.Article{}
+	for _, a := range text.GetArticles() {
+		numbered[a.GetNumber()] = a
+	}
+	for i, ai := range req.GetArticleItems() {
+		f := fieldIdx("article_items", i)
+		a := numbered[strings.Join(strings.Fields(ai.GetNumber()), "")]
+		if a == nil || ai.GetNumber() == "" {
+			vs.Add(f+".number", "exists", "the document has no article numbered %q", ai.GetNumber())
+			continue
+		}
+		for j, k := range ai.GetItems() {
+			if !policy.ValidItem(kind, k) {
+				vs.Add(fieldIdx(f+".items", j), "enum", "%q is not an item of a %s policy", k, policy.Segment(kind))
+			}
+		}
+		a.Items = ai.GetItems()
+	}
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -324,33 +411,80 @@ func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.Import
 		v := &registryv1.PolicyVersion{
 			Kind:          kind,
 			State:         archived,
-			Title:         titleOr(in.GetTitle(), kind),
+			Title:         titleOr(text.GetTitle(), kind),
+			Preamble:      text.GetPreamble(),
+			Articles:      text.GetArticles(),
+			Attachments:   text.GetAttachments(),
 			AnnounceDate:  in.GetAnnounceDate(),
 			EffectiveDate: in.GetEffectiveDate(),
 			EndDate:       in.GetEndDate(),
 			ChangeSummary: in.GetChangeSummary(),
 			OriginalUrl:   in.GetOriginalUrl(),
-			OriginalText:  in.GetOriginalText(),
 			AnnounceTime:  timestamppb.New(s.now()),
 		}
-		if fromData {
-			// A version in force before pipa, rebuilt from today's registry data: it must be as
-			// complete as one announced through pipa (WG26-ITEMS, DEC-25-1).
-			v.State, v.Sections = announced, in.GetSections()
-			if v.Snapshot, err = snapshot(ctx, tx, u); err != nil {
+		if len(v.GetArticles()) > 0 {
+			if v.Snapshot, err = snapshot(ctx, tx, u, kind); err != nil {
 				return err
 			}
-			if f := policy.Check(v); !policy.Ready(f) {
-				return incomplete(f)
-			}
 		}
-		out, err = tx.CreateVersion(ctx, u, v, idem(ctx, req.GetRequestId(), req))
-		return err
+		if out, err = tx.CreateVersion(ctx, u, v, idem(ctx, req.GetRequestId(), req)); err != nil {
+			return err
+		}
+		if len(out.GetArticles()) == 0 || out.GetDocument() != nil {
+			return nil // known by its period only, or a replay of an import already frozen
+		}
+		// STD-21, WG26-24: held exactly as published, whatever :check finds for its next version.
+		return s.freeze(ctx, tx, u, out, all)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.deliverSoon(t, u, kind, out.GetNumber())
 	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
+}
+
+// freeze renders v's document as published, compares it with the version it follows, stores it
+// and queues its ledger record, inside the caller's transaction. pub are the policy's other
+// published versions.
+func (s *Server) freeze(ctx context.Context, tx *pg.TenantStore, u string, v *registryv1.PolicyVersion, pub []*registryv1.PolicyVersion) error {
+	f := facts(v, pub)
+	doc, probs := render.Freeze(v, f)
+	if len(probs) > 0 {
+		return unresolved(probs)
+	}
+	doc.FreezeTime = timestamppb.New(s.now())
+	if prev := previous(pub, v); prev != nil && prev.GetDocument() != nil {
+		full, err := tx.GetVersion(ctx, u, v.GetKind(), prev.GetNumber())
+		if err != nil {
+			return err
+		}
+		v.Comparison = render.Compare(render.Texts(full, facts(full, pub)), render.Texts(v, f))
+	}
+	v.Document = doc
+	out, err := tx.UpdateVersion(ctx, u, v, "")
+	if err != nil {
+		return err
+	}
+	proto.Reset(v)
+	proto.Merge(v, out)
+	return tx.QueuePublication(ctx, u, v.GetKind(), v.GetNumber(), publishDelay)
+}
+
+// facts are what v's bindings and links read: its snapshot, and the policy's published versions.
+func facts(v *registryv1.PolicyVersion, pub []*registryv1.PolicyVersion) render.Facts {
+	f := render.Facts{Snapshot: v.GetSnapshot(), Version: v}
+	for _, p := range pub {
+		f.Versions = append(f.Versions, p.GetNumber())
+	}
+	return f
+}
+
+func unresolved(probs []render.Problem) error {
+	var vs apierr.Violations
+	for _, p := range probs {
+		vs.Add("policy_version."+p.Field, "format", "%s", p.Error())
+	}
+	return vs.Err()
 }
 
 func parseDate(vs *apierr.Violations, field, s string) (policy.Date, bool) {
@@ -381,8 +515,24 @@ func (s *Server) CheckPolicyVersion(ctx context.Context, req *registryv1.CheckPo
 	if err != nil {
 		return nil, err
 	}
+	t, u, kind, _, _ := parseVersion("name", req.GetName())
+	pub, err := s.store.Tenant(t).PublishedVersions(ctx, u, kind)
+	if err != nil {
+		return nil, err
+	}
+	f := s.findings(v, pub)
+	return &registryv1.CheckPolicyVersionResponse{Findings: f, Ready: policy.Ready(f), Coverage: policy.Coverage(v)}, nil
+}
+
+// findings are policy.Check's, and what keeps the text from resolving against the snapshot.
+func (s *Server) findings(v *registryv1.PolicyVersion, pub []*registryv1.PolicyVersion) []*registryv1.Finding {
 	f := policy.Check(v)
-	return &registryv1.CheckPolicyVersionResponse{Findings: f, Ready: policy.Ready(f)}, nil
+	if v.GetDocument() == nil {
+		for _, p := range render.Problems(v, facts(v, pub)) {
+			f = append(f, &registryv1.Finding{Rule: "format", Field: p.Field, Message: p.Error(), Blocking: true})
+		}
+	}
+	return f
 }
 
 func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.AnnouncePolicyVersionRequest) (*registryv1.PolicyVersion, error) {
@@ -428,7 +578,7 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 		}
 		// What is announced must be what the registry says now: a draft whose data changed since
 		// it was made is refreshed (update_mask "snapshot") and reviewed again first.
-		fresh, err := snapshot(ctx, tx, u)
+		fresh, err := snapshot(ctx, tx, u, kind)
 		if err != nil {
 			return err
 		}
@@ -436,25 +586,27 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 			return apierr.Precondition("SNAPSHOT_STALE", "the registry data of "+v.GetName()+
 				" changed after the draft was made; refresh it (PATCH with update_mask \"snapshot\"), check it and announce again")
 		}
-		if f := policy.Check(v); !policy.Ready(f) {
+		all, err := tx.PublishedVersions(ctx, u, kind)
+		if err != nil {
+			return err
+		}
+		if f := s.findings(v, all); !policy.Ready(f) {
 			return incomplete(f)
 		}
 		tenant, err := tx.Get(ctx)
 		if err != nil {
 			return err
 		}
-		all, err := tx.PublishedVersions(ctx, u, kind)
-		if err != nil {
-			return err
-		}
 		prev := previous(all, v)
 		var rows []*registryv1.ComparisonRow
-		if prev != nil {
+		if prev != nil && prev.GetDocument() != nil {
 			full, err := tx.GetVersion(ctx, u, kind, prev.GetNumber())
 			if err != nil {
 				return err
 			}
-			rows = render.Compare(full, v)
+			dated := proto.CloneOf(v)
+			dated.AnnounceDate, dated.EffectiveDate = ann.String(), eff.String()
+			rows = render.Compare(render.Texts(full, facts(full, all)), render.Texts(dated, facts(dated, all)))
 		}
 		if v := policy.ValidateAnnouncement(policy.Announcement{
 			Today: today, AnnounceDate: ann, EffectiveDate: eff, LeadDays: policy.NoticeLeadDays(tenant),
@@ -465,14 +617,14 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 		v.State = announced
 		v.AnnounceDate, v.EffectiveDate = ann.String(), eff.String()
 		v.ChangeSummary, v.MajorChange = req.GetChangeSummary(), req.GetMajorChange()
-		v.Comparison = rows
 		v.AnnounceTime = timestamppb.New(s.now())
-		out, err = tx.UpdateVersion(ctx, u, v, v.GetEtag())
-		return err
+		out = v
+		return s.freeze(ctx, tx, u, out, all)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.deliverSoon(t, u, kind, out.GetNumber())
 	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
 }
 
@@ -511,12 +663,12 @@ func (s *Server) DiffPolicyVersions(ctx context.Context, req *registryv1.DiffPol
 	if err != nil {
 		return nil, err
 	}
+	all, err := ts.PublishedVersions(ctx, u, kind)
+	if err != nil {
+		return nil, err
+	}
 	against := req.GetAgainst()
 	if against == 0 {
-		all, err := ts.PublishedVersions(ctx, u, kind)
-		if err != nil {
-			return nil, err
-		}
 		p := previous(all, after)
 		if p == nil {
 			return nil, apierr.Precondition("NO_PREVIOUS_VERSION", after.GetName()+" has no earlier announced version to compare with; pass against")
@@ -527,25 +679,44 @@ func (s *Server) DiffPolicyVersions(ctx context.Context, req *registryv1.DiffPol
 	if err != nil {
 		return nil, err
 	}
-	return &registryv1.DiffPolicyVersionsResponse{Before: before.GetName(), After: after.GetName(), Rows: render.Compare(before, after)}, nil
+	if len(before.GetArticles()) == 0 {
+		return nil, apierr.Precondition("NO_TEXT", before.GetName()+" is known by its period only: pipa holds no text to compare with")
+	}
+	return &registryv1.DiffPolicyVersionsResponse{Before: before.GetName(), After: after.GetName(),
+		Rows: render.Compare(render.Texts(before, facts(before, all)), render.Texts(after, facts(after, all)))}, nil
 }
 
 func (s *Server) RenderPolicyVersion(ctx context.Context, req *registryv1.RenderPolicyVersionRequest) (*registryv1.RenderedPolicy, error) {
-	if f := req.GetFormat(); f != "" && f != "html" && f != "markdown" {
-		return nil, apierr.Invalid(apierr.Violation{Field: "format", Rule: "enum", Description: "must be html or markdown"})
+	if f := req.GetFormat(); f != "" && f != "html" && f != "text" {
+		return nil, apierr.Invalid(apierr.Violation{Field: "format", Rule: "enum", Description: "must be html or text"})
 	}
 	v, err := s.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: req.GetName()})
 	if err != nil {
 		return nil, err
 	}
 	t, u, kind, _, _ := parseVersion("name", req.GetName())
-	history, err := s.history(ctx, s.store.Tenant(t), t, u, kind)
+	ts := s.store.Tenant(t)
+	all, err := ts.PublishedVersions(ctx, u, kind)
 	if err != nil {
 		return nil, err
 	}
-	doc := render.Document{Version: v, History: history}
-	if req.GetFormat() == "markdown" {
-		return &registryv1.RenderedPolicy{ContentType: "text/markdown; charset=utf-8", Content: render.Markdown(doc)}, nil
+	doc := v.GetDocument()
+	if doc == nil { // a draft, or a version without text: rendered now
+		html, text, _ := render.Preview(v, facts(v, all))
+		doc = &registryv1.PublishedDocument{Html: html, Text: text}
 	}
-	return &registryv1.RenderedPolicy{ContentType: "text/html; charset=utf-8", Content: render.HTML(doc)}, nil
+	if req.GetFormat() == "text" {
+		return &registryv1.RenderedPolicy{ContentType: "text/plain; charset=utf-8", Content: doc.GetText()}, nil
+	}
+	history, err := s.history(ctx, ts, t, u, kind)
+	if err != nil {
+		return nil, err
+	}
+	shown := proto.CloneOf(v)
+	shown.Document = doc
+	return &registryv1.RenderedPolicy{ContentType: "text/html; charset=utf-8", Content: render.Policy(render.PolicyPage{
+		TenantID: t, TenantName: v.GetSnapshot().GetTenant().GetDisplayName(), UnitID: u,
+		FullName: v.GetSnapshot().GetUnit().GetFullName(), Kind: kind, Version: shown,
+		Draft: v.GetState() == draft, History: history,
+	})}, nil
 }

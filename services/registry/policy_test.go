@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -18,6 +19,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/registry/registrytest"
+	"github.com/pipa-kr/pipa/services/registry/tenantfile"
 )
 
 // These tests need PostgreSQL (DATABASE_URL) and run a whole pipa over gRPC and HTTP: the rules of
@@ -27,14 +29,15 @@ import (
 // libraryCPO is the CPO of the seed's library unit, who drafts and announces.
 func libraryCPO(s *stack) context.Context { return s.As(auth.RoleCPO, libraryUnit) }
 
-// draftLike creates a draft of the policy parent copying the title and sections of version from,
-// so that it is complete and, with the registry unchanged, says exactly what from says.
+// draftLike creates a draft of the policy parent copying the text of version from, so that it is
+// complete and, with the registry unchanged, says exactly what from says.
 func draftLike(t *testing.T, s *stack, ctx context.Context, parent string, from int) *registryv1.PolicyVersion {
 	t.Helper()
 	src, err := s.Registry.GetPolicyVersion(ctx, &registryv1.GetPolicyVersionRequest{Name: parent + "/versions/" + strconv.Itoa(from)})
 	require.NoError(t, err)
 	d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
-		PolicyVersion: &registryv1.PolicyVersion{Title: src.GetTitle(), Sections: src.GetSections()}})
+		PolicyVersion: &registryv1.PolicyVersion{Title: src.GetTitle(), Preamble: src.GetPreamble(),
+			Articles: src.GetArticles(), Attachments: src.GetAttachments()}})
 	require.NoError(t, err)
 	chk, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
@@ -249,13 +252,15 @@ func TestPolicyUpcomingFirstVersionIsPublished(t *testing.T) {
 		Purposes: []*registryv1.SitePurpose{{Description: "시설 안전 및 화재 예방", Ground: registryv1.CctvGround_CCTV_GROUND_FACILITY_SAFETY}}}})
 	require.NoError(t, err)
 
-	// The free-text sections as the library publishes them.
-	lib, err := s.Registry.GetPolicyVersion(admin, &registryv1.GetPolicyVersionRequest{Name: libraryCCTV + "/versions/2"})
-	require.NoError(t, err)
-	d, err := s.Registry.CreatePolicyVersion(admin, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv",
-		PolicyVersion: &registryv1.PolicyVersion{Sections: lib.GetSections()}})
+	// A unit without a policy starts from the writing guide's outline, whose registry tables are
+	// filled; the texts the body writes are what :check asks for.
+	d, err := s.Registry.CreatePolicyVersion(admin, &registryv1.CreatePolicyVersionRequest{Parent: unit + "/policies/cctv"})
 	require.NoError(t, err)
 	require.Equal(t, int32(1), d.GetNumber())
+	chk0, err := s.Registry.CheckPolicyVersion(admin, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
+	require.NoError(t, err)
+	require.False(t, chk0.GetReady(), "the outline's articles without text block the announcement")
+	d = writeOutline(t, s, admin, d)
 	chk, err := s.Registry.CheckPolicyVersion(admin, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
 	require.NoError(t, err)
 	require.True(t, chk.GetReady(), "%v", chk.GetFindings())
@@ -268,6 +273,20 @@ func TestPolicyUpcomingFirstVersionIsPublished(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.StatusCode, html)
 	require.Contains(t, html, registrytest.Published(t, registrytest.InDays(7)))
 	require.Contains(t, html, "실내체육관")
+}
+
+// writeOutline gives every article of a draft without text one of its own, as a body would.
+func writeOutline(t *testing.T, s *stack, ctx context.Context, d *registryv1.PolicyVersion) *registryv1.PolicyVersion {
+	t.Helper()
+	for _, a := range d.GetArticles() {
+		if a.GetBody() == "" {
+			a.Body = "본 기관이 정하여 공개하는 " + a.GetTitle() + "입니다."
+		}
+	}
+	out, err := s.Registry.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: d,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"articles"}}})
+	require.NoError(t, err)
+	return out
 }
 
 // NOTICE-7D: the lead time is the tenant's setting, here 14 days, and it cannot be 0.
@@ -395,11 +414,41 @@ func TestPolicyHistoryInTimeOrder(t *testing.T) {
 	r = s.Get("/p/jeongeup/library/cctv/versions/2")
 	html := stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode, html)
-	// The changes article, not the history table after it, lists both earlier versions in order.
-	articles, _, found := strings.Cut(html, `<section aria-labelledby="history">`)
+	// The history table lists the earlier versions in time order, each linked.
+	_, history, found := strings.Cut(html, `<h2 id="history-h">`)
 	require.True(t, found, "the page has a history section")
-	first := strings.Index(articles, "2015. 01. 01. ~ 2021. 12. 05.")
-	second := strings.Index(articles, "2021. 12. 06. ~ 2024. 01. 15.")
-	require.GreaterOrEqual(t, first, 0, "the changes article lists version 3")
-	require.Greater(t, second, first, "the changes article lists version 1 after version 3")
+	first := strings.Index(history, "2015. 01. 01. ~ 2021. 12. 05.")
+	second := strings.Index(history, "2021. 12. 06. ~ 2024. 01. 15.")
+	require.GreaterOrEqual(t, first, 0, "the history lists version 3")
+	require.Greater(t, second, first, "the history lists version 1 after version 3")
+	require.Contains(t, history, `href="/p/jeongeup/library/cctv/versions/3"`)
+}
+
+// A tenant file's version still to take effect is drafted from its text and announced; the items
+// its articleItems give the articles are the draft's too, so :check finds them (seed 001's rules
+// name none of them in their titles).
+func TestPolicyUpcomingVersionFromATenantFileKeepsItsArticleItems(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	f, err := tenantfile.Load(registrytest.Example(t, "yeongtong-school.yaml"))
+	require.NoError(t, err)
+	pe := f.Unit("school").Policy(registryv1.PolicyKind_POLICY_KIND_CCTV)
+	require.Len(t, pe.Versions, 1)
+	v := pe.Versions[0].Version
+	v.AnnounceDate, v.EffectiveDate = registrytest.InDays(0), registrytest.InDays(10)
+	require.NotEmpty(t, pe.Versions[0].ArticleItems)
+	require.NoError(t, tenantfile.Import(s.Admin(), s.Registry, f, time.Now()))
+
+	got, err := s.Registry.GetPolicyVersion(s.Admin(), &registryv1.GetPolicyVersionRequest{
+		Name: "tenants/yeongtong-es/units/school/policies/cctv/versions/1"})
+	require.NoError(t, err)
+	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, got.GetState())
+	require.Equal(t, registrytest.InDays(10), got.GetEffectiveDate())
+	items := map[string][]string{}
+	for _, a := range got.GetArticles() {
+		items[a.GetNumber()] = a.GetItems()
+	}
+	for _, ai := range pe.Versions[0].ArticleItems {
+		require.Equal(t, ai.GetItems(), items[ai.GetNumber()], "%s", ai.GetNumber())
+	}
 }

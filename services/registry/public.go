@@ -44,18 +44,21 @@ func (s *Server) history(ctx context.Context, ts *pg.TenantStore, t, u string, k
 
 func historyEntry(t, u string, v *registryv1.PolicyVersion) *registryv1.PolicyHistoryEntry {
 	return &registryv1.PolicyHistoryEntry{
-		Number:        v.GetNumber(),
-		Title:         v.GetTitle(),
-		State:         v.GetState(),
-		Standing:      v.GetStanding(),
-		AnnounceDate:  v.GetAnnounceDate(),
-		EffectiveDate: v.GetEffectiveDate(),
-		EndDate:       v.GetEndDate(),
-		Period:        periodLabel(v),
-		Url:           PageURL(t, u, v.GetKind(), v.GetNumber()),
-		OriginalUrl:   v.GetOriginalUrl(),
-		MajorChange:   v.GetMajorChange(),
-		ChangeSummary: v.GetChangeSummary(),
+		Number:         v.GetNumber(),
+		Title:          v.GetTitle(),
+		State:          v.GetState(),
+		Standing:       v.GetStanding(),
+		AnnounceDate:   v.GetAnnounceDate(),
+		EffectiveDate:  v.GetEffectiveDate(),
+		EndDate:        v.GetEndDate(),
+		Period:         periodLabel(v),
+		Url:            PageURL(t, u, v.GetKind(), v.GetNumber()),
+		OriginalUrl:    v.GetOriginalUrl(),
+		MajorChange:    v.GetMajorChange(),
+		ChangeSummary:  v.GetChangeSummary(),
+		HasDocument:    v.GetDocument() != nil,
+		DocumentSha256: v.GetDocument().GetHtmlSha256(),
+		LedgerEntry:    v.GetDocument().GetLedgerEntry(),
 	}
 }
 
@@ -70,7 +73,8 @@ func (s *Server) GetPublishedPolicyVersion(ctx context.Context, req *registryv1.
 	return s.published(ctx, req.GetTenant(), req.GetUnit(), req.GetKind(), req.GetNumber())
 }
 
-// published serves the version in force (number 0) or a given announced/archived version.
+// published serves the version in force (number 0) or a given announced or imported version:
+// its frozen document as published, in the page of the version history.
 func (s *Server) published(ctx context.Context, t, u, seg string, number int32) (*registryv1.PublishedPolicy, error) {
 	var vs apierr.Violations
 	checkID(&vs, "tenant", t)
@@ -110,34 +114,47 @@ func (s *Server) published(ctx context.Context, t, u, seg string, number int32) 
 		}
 		return nil, apierr.NotFound(name + " (no version in force)")
 	}
-	etag := publishedEtag(shown.GetNumber(), history)
 	v, err := ts.GetVersion(ctx, u, kind, shown.GetNumber())
 	if err != nil {
 		return nil, err
 	}
 	v.EndDate, v.Standing = shown.GetEndDate(), shown.GetStanding()
-	doc := render.Document{Version: v, History: history}
-	out := &registryv1.PublishedPolicy{
-		Kind:     kind,
-		Html:     render.HTML(doc),
-		Markdown: render.Markdown(doc),
-		History:  history,
-		Etag:     etag,
+	unit, err := ts.GetUnit(ctx, u)
+	if err != nil {
+		return nil, err
 	}
-	if snap := v.GetSnapshot(); snap != nil {
-		out.TenantDisplayName = snap.GetTenant().GetDisplayName()
-		out.UnitDisplayName = snap.GetUnit().GetDisplayName()
+	tenant, err := ts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var prev *registryv1.PolicyHistoryEntry
+	for _, h := range history {
+		if h.GetEffectiveDate() < v.GetEffectiveDate() && h.GetNumber() != v.GetNumber() {
+			prev = h // history is in time order: the last one before v
+		}
+	}
+	page := render.PolicyPage{TenantID: t, TenantName: tenant.GetDisplayName(), UnitID: u, FullName: unit.GetFullName(),
+		Kind: kind, Version: v, Current: number == 0, History: history, LastChange: v.GetComparison(), Previous: prev}
+	out := &registryv1.PublishedPolicy{
+		TenantDisplayName: tenant.GetDisplayName(),
+		UnitDisplayName:   unit.GetDisplayName(),
+		FullName:          unit.GetFullName(),
+		Kind:              kind,
+		Html:              render.Policy(page),
+		History:           history,
+		LastChange:        v.GetComparison(),
+		Etag:              publishedEtag(shown.GetNumber(), number == 0, unit.GetFullName(), history),
 	}
 	out.Version = proto.CloneOf(v)
 	out.Version.Snapshot = nil
 	return out, nil
 }
 
-// publishedEtag covers the shown version and the whole history (numbers, dates, standings):
-// whatever the page shows.
-func publishedEtag(shown int32, history []*registryv1.PolicyHistoryEntry) string {
+// publishedEtag covers the shown version, which page it is on, the unit's name and the whole
+// history (numbers, dates, standings, hashes and ledger entries): whatever the page shows.
+func publishedEtag(shown int32, current bool, fullName string, history []*registryv1.PolicyHistoryEntry) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\n", shown)
+	fmt.Fprintf(h, "%d %t %s\n", shown, current, fullName)
 	for _, e := range history {
 		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(e)
 		h.Write(b)
@@ -181,4 +198,91 @@ func periodLabel(v *registryv1.PolicyVersion) string {
 	}
 	end, _ := policy.ParseDate(v.GetEndDate())
 	return policy.PeriodLabel(eff, end)
+}
+
+// GetPublicIndex lists a body's units in tree order with the policy each publishes: the version in
+// force, or else the one announced to take effect.
+func (s *Server) GetPublicIndex(ctx context.Context, req *registryv1.GetPublicIndexRequest) (*registryv1.PublicIndex, error) {
+	var vs apierr.Violations
+	checkID(&vs, "tenant", req.GetTenant())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	t := req.GetTenant()
+	ts := s.store.Tenant(t)
+	tenant, err := ts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ts.AllPublished(ctx)
+	if err != nil {
+		return nil, err
+	}
+	links := map[string][]*registryv1.PublicPolicyLink{}
+	for _, p := range pub {
+		s.setStanding(p.Versions)
+		var shown *registryv1.PolicyVersion
+		for _, v := range p.Versions {
+			switch v.GetStanding() {
+			case registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE:
+				shown = v
+			case registryv1.PolicyStanding_POLICY_STANDING_UPCOMING:
+				if shown == nil {
+					shown = v
+				}
+			}
+		}
+		if shown == nil {
+			continue // only past versions: nothing in force to link
+		}
+		links[p.Unit] = append(links[p.Unit], &registryv1.PublicPolicyLink{Kind: p.Kind, Title: shown.GetTitle(),
+			Url: "/p/" + t + "/" + p.Unit + "/" + policy.Segment(p.Kind), Number: shown.GetNumber(),
+			Standing: shown.GetStanding(), EffectiveDate: shown.GetEffectiveDate()})
+	}
+	out := &registryv1.PublicIndex{Tenant: t, DisplayName: tenant.GetDisplayName(), HomepageUrl: tenant.GetHomepageUrl()}
+	h := sha256.New()
+	depth := map[string]int32{} // tree order lists a parent before its children
+	for token := ""; ; {
+		units, next, err := ts.ListUnits(ctx, 500, token)
+		if err != nil {
+			return nil, err
+		}
+		for _, un := range units {
+			_, id, _ := parseUnit("unit", un.GetName())
+			if p := un.GetParent(); p != "" {
+				depth[id] = depth[p[strings.LastIndexByte(p, '/')+1:]] + 1
+			}
+			ls := links[id]
+			slices.SortFunc(ls, func(a, b *registryv1.PublicPolicyLink) int { return cmp.Compare(a.GetKind(), b.GetKind()) })
+			pu := &registryv1.PublicUnit{Unit: id, DisplayName: un.GetDisplayName(), FullName: un.GetFullName(),
+				Depth: depth[id], Policies: ls}
+			out.Units = append(out.Units, pu)
+			b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(pu)
+			h.Write(b)
+		}
+		if token = next; token == "" {
+			break
+		}
+	}
+	fmt.Fprint(h, tenant.GetDisplayName())
+	out.Etag = `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	return out, nil
+}
+
+// ListPublicBodies lists the tenants by id, each with its name only: the way into their indexes.
+func (s *Server) ListPublicBodies(ctx context.Context, req *registryv1.ListPublicBodiesRequest) (*registryv1.ListPublicBodiesResponse, error) {
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	ts, next, err := s.store.ListTenants(ctx, true, nil, size, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	out := &registryv1.ListPublicBodiesResponse{NextPageToken: next}
+	for _, t := range ts {
+		id, _ := parseTenant("name", t.GetName())
+		out.Bodies = append(out.Bodies, &registryv1.PublicIndex{Tenant: id, DisplayName: t.GetDisplayName(), HomepageUrl: t.GetHomepageUrl()})
+	}
+	return out, nil
 }

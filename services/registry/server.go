@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
@@ -28,6 +29,10 @@ type Server struct {
 	registryv1.UnimplementedRegistryServiceServer
 	store *pg.Store
 	now   func() time.Time
+	// ledger receives the publications' records (publish.go), with the service credential token;
+	// nil where the registry runs without its ledger (they wait in the outbox).
+	ledger ledgerv1.LedgerServiceClient
+	token  func() (string, error)
 }
 
 // Option configures a Server.
@@ -45,10 +50,12 @@ func New(store *pg.Store, opts ...Option) *Server {
 	return s
 }
 
-// PublicMethods are callable without a token (the published policies).
+// PublicMethods are callable without a token (the published policies and the bodies' indexes).
 var PublicMethods = map[string]bool{
 	registryv1.RegistryService_GetPublishedPolicy_FullMethodName:        true,
 	registryv1.RegistryService_GetPublishedPolicyVersion_FullMethodName: true,
+	registryv1.RegistryService_GetPublicIndex_FullMethodName:            true,
+	registryv1.RegistryService_ListPublicBodies_FullMethodName:          true,
 }
 
 // Roles by what they may do in the registry (ARCHITECTURE "Identity and tenancy").

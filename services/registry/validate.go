@@ -10,6 +10,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/services/registry/render"
 )
 
 // Field validation of registry resources. Every rule names its field and, where the Act sets it,
@@ -161,6 +162,20 @@ func validateSite(s *registryv1.Site) apierr.Violations {
 	for i, l := range s.GetLocations() {
 		required(&vs, fieldIdx("site.locations", i), l)
 	}
+	if cs := s.GetCameras(); len(cs) > 0 {
+		// DEC-25-1 item 2: the places add up to the number of cameras published.
+		sum := int32(0)
+		for i, c := range cs {
+			if c.GetCount() <= 0 {
+				vs.Add(fieldIdx("site.cameras", i)+".count", "DEC-25-1", "must be the number of cameras at the place, at least 1")
+			}
+			required(&vs, fieldIdx("site.cameras", i)+".location", c.GetLocation())
+			sum += c.GetCount()
+		}
+		if sum != s.GetCameraCount() {
+			vs.Add("site.cameras", "DEC-25-1", "the cameras by place add up to %d, and camera_count is %d", sum, s.GetCameraCount())
+		}
+	}
 	checkText(&vs, "site.coverage", s.GetCoverage())
 	return vs
 }
@@ -207,28 +222,52 @@ func validateProcessor(p *registryv1.Processor) apierr.Violations {
 	return vs
 }
 
-// validateSections rejects unknown or repeated item keys: a section the catalogue does not know
-// would never be published.
-func validateSections(kind registryv1.PolicyKind, secs []*registryv1.Section) apierr.Violations {
+// validateArticles checks the text of a version as a client sends it: every article and
+// attachment has a heading that reads as one, a body in the body syntax, and known item keys;
+// article numbers are not repeated. Bindings are checked against the registry's data by :check.
+func validateArticles(kind registryv1.PolicyKind, v *registryv1.PolicyVersion) apierr.Violations {
 	var vs apierr.Violations
-	seen := map[string]bool{}
-	for i, s := range secs {
-		f := fieldIdx("policy_version.sections", i)
-		if _, ok := policy.Lookup(kind, s.GetItem()); !ok {
-			keys := make([]string, 0)
-			for _, it := range policy.Items(kind) {
-				keys = append(keys, it.Key)
+	checkText(&vs, "policy_version.title", v.GetTitle())
+	checkBody(&vs, "policy_version.preamble", v.GetPreamble())
+	numbers := map[string]string{}
+	for _, group := range []struct {
+		field string
+		list  []*registryv1.Article
+		want  policy.HeadingKind
+	}{{"policy_version.articles", v.GetArticles(), policy.ArticleHeading}, {"policy_version.attachments", v.GetAttachments(), policy.AttachmentHeading}} {
+		for i, a := range group.list {
+			f := fieldIdx(group.field, i)
+			hk, _, number, _ := policy.ParseHeading(a.GetHeading(), policy.NoStyle)
+			switch {
+			case strings.TrimSpace(a.GetHeading()) == "":
+				vs.Add(f+".heading", "required", "must be the heading as published, e.g. \"제1조(목적)\"")
+			case group.want == policy.AttachmentHeading && hk != policy.AttachmentHeading:
+				vs.Add(f+".heading", "format", "an attachment's heading starts with its label, e.g. \"별표1 …\" or \"별지 제2호 서식\" (got %q)", a.GetHeading())
+			case group.want == policy.ArticleHeading && hk == policy.AttachmentHeading:
+				vs.Add(f+".heading", "format", "%q is an attachment; put it in attachments", a.GetHeading())
 			}
-			vs.Add(f+".item", "enum", "%q is not an item of this policy kind; use one of %s", s.GetItem(), strings.Join(keys, ", "))
-			continue
+			if number != "" {
+				if prev, dup := numbers[number]; dup {
+					vs.Add(f+".heading", "unique", "%q repeats the number of %q", a.GetHeading(), prev)
+				}
+				numbers[number] = a.GetHeading()
+			}
+			checkBody(&vs, f+".body", a.GetBody())
+			for j, k := range a.GetItems() {
+				if !policy.ValidItem(kind, k) {
+					vs.Add(fieldIdx(f+".items", j), "enum", "%q is not an item of a %s policy", k, policy.Segment(kind))
+				}
+			}
 		}
-		if seen[s.GetItem()] {
-			vs.Add(f+".item", "unique", "item %q appears twice", s.GetItem())
-		}
-		seen[s.GetItem()] = true
-		checkText(&vs, f+".body", s.GetBody())
 	}
 	return vs
+}
+
+func checkBody(vs *apierr.Violations, field, body string) {
+	checkText(vs, field, body)
+	for _, e := range render.Check(body) {
+		vs.Add(field, "format", "line %d: %s", e.Line, e.Msg)
+	}
 }
 
 func fieldIdx(field string, i int) string {

@@ -299,7 +299,7 @@ func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*
 		slog.Warn("request form: the registry did not answer, the site is asked by id", "unit", parent, "err", err)
 		return page, nil
 	}
-	page.UnitName = unit.GetDisplayName()
+	page.UnitName = unit.GetFullName()
 	var sites []siteChoice
 	for token := ""; ; {
 		list, err := p.registry.ListSites(ctx, &registryv1.ListSitesRequest{Parent: parent, PageSize: 200, PageToken: token})

@@ -290,7 +290,7 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 		State: rec.Doc.GetState(), ReceiveTime: rec.Doc.GetReceiveTime(), DueDate: rec.Doc.GetDueDate()}
 	if rctx, err := s.asService(ctx); err == nil {
 		if u, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + rec.Tenant + "/units/" + rec.Unit}); err == nil {
-			st.UnitDisplayName = u.GetDisplayName()
+			st.UnitDisplayName = u.GetFullName()
 		}
 	}
 	notices, err := s.store.Notices(ctx, rec.Tenant, rec.Doc.GetReceiptNumber())

@@ -63,7 +63,7 @@ func (s *Server) step(ctx context.Context, name, etag, step string, fn stepFunc)
 	var issuer string // the unit that issues the step's notice, asked for only by steps that issue one
 	if noticeSteps[step] {
 		if u, err := s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err == nil {
-			issuer = u.GetDisplayName()
+			issuer = u.GetFullName()
 		}
 	}
 	rec, seqs, err := s.store.Transition(ctx, tenant, unit, receipt, etag, func(rec *pg.Record) (*pg.Change, error) {

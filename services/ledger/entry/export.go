@@ -117,6 +117,8 @@ func kindLabel(k ledgerv1.EntryKind) string {
 		return "개인정보 삭제"
 	case ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY:
 		return "서명키 교체"
+	case ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION:
+		return "방침 공표"
 	}
 	return ""
 }

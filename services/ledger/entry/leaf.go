@@ -99,8 +99,8 @@ func stamp(num int32, name string, p func(*ledgerv1.Entry) **timestamppb.Timesta
 // formatTime is RFC 3339 in UTC with trailing zeros of the fraction trimmed.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// fields lists every Entry field that goes into a leaf, the server-set recorded_by and
-// verifier_key the last. The
+// fields lists every Entry field that goes into a leaf, in field-number order (the server-set
+// recorded_by and verifier_key, then a publication's document_sha256, the last). The
 // other output-only fields (name, index, leaf_hash, redacted, commit_time, tree_size, salts) are
 // deliberately absent; the log and the index are
 // header lines. TestFieldsCoverEntry fails when the proto gains a field not decided on here.
@@ -201,6 +201,8 @@ var fields = []field{
 	str(33, "recorded_by", func(e *ledgerv1.Entry) *string { return &e.RecordedBy }),
 	// LEDGER_KEY only, written by the server (RotateKey).
 	str(34, "verifier_key", func(e *ledgerv1.Entry) *string { return &e.VerifierKey }),
+	// PUBLICATION only: the SHA-256 of the published document.
+	str(35, "document_sha256", func(e *ledgerv1.Entry) *string { return &e.DocumentSha256 }),
 }
 
 var fieldsByKey = func() map[string]field {

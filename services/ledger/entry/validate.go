@@ -32,6 +32,7 @@ var (
 	isoDate     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 	periodRange = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}) ~ (\d{4}-\d{2}-\d{2})$`)
 	startsDate  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
+	sha256Hex   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // Validate checks an entry sent by a client against the fields LAW.md requires for its kind
@@ -73,7 +74,7 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 	// STD-45: 구분 is one of the form's kinds.
 	switch k := e.GetKind(); {
 	case k == ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED:
-		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS or AMENDMENT")
+		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS, AMENDMENT or PUBLICATION")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
 		vs.Add("entry.kind", RuleServerOnly, "REDACTION entries are written by RedactEntry, not appended")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY:
@@ -115,6 +116,15 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		v.required("action", "S-2-3", "the task performed (S-2-3)")
 	case ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT:
 		v.amendment()
+	case ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION:
+		// STD-21, WG26-24: which text was published when, provably.
+		v.required("file_name", "STD-21", "the published document's resource name")
+		if h := v.e.GetDocumentSha256(); !sha256Hex.MatchString(h) {
+			vs.Add("entry.document_sha256", "STD-21", "the document's SHA-256 as 64 lowercase hex digits is required (got %q)", h)
+		}
+	}
+	if h := e.GetDocumentSha256(); h != "" && e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION {
+		vs.Add("entry.document_sha256", "STD-21", "only a PUBLICATION records a document's hash; leave it unset on a %s", KindName(e.GetKind()))
 	}
 	if d := e.GetDestructionDueDate(); d != "" && e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_PROVISION {
 		v.date("destruction_due_date", d, "C-9")

@@ -79,6 +79,29 @@ func validAmendment() *ledgerv1.Entry {
 	}
 }
 
+func validPublication() *ledgerv1.Entry {
+	return &ledgerv1.Entry{
+		Kind:           ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION,
+		OccurTime:      kst("2026-05-03 09:00"),
+		FileName:       "tenants/jeongeup/units/library/policies/cctv/versions/3",
+		Purpose:        "영상정보처리기기 운영·관리방침 공고 (시행 2026. 05. 10.)",
+		DocumentSha256: strings.Repeat("ab", 32),
+	}
+}
+
+// STD-21: a publication names the document and its hash; no other kind carries a hash.
+func TestValidate_STD_21_Publication(t *testing.T) {
+	e := validPublication()
+	e.DocumentSha256 = strings.Repeat("AB", 32)
+	requireViolation(t, Validate(e, now), "entry.document_sha256", "STD-21")
+	e = validPublication()
+	e.FileName = ""
+	requireViolation(t, Validate(e, now), "entry.file_name", "STD-21")
+	u := validUse()
+	u.DocumentSha256 = strings.Repeat("ab", 32)
+	requireViolation(t, Validate(u, now), "entry.document_sha256", "STD-21")
+}
+
 // requireViolation asserts that vs holds exactly one violation of rule on field.
 func requireViolation(t *testing.T, vs []apierr.Violation, field, rule string) {
 	t.Helper()
@@ -102,8 +125,9 @@ func TestValidate_ValidEntriesPass(t *testing.T) {
 		"auto destruction": validAutoDestruction(),
 		"destruction": {Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: kst("2026-05-02 18:00"),
 			FileName: "CH03 사본", Handler: "주무관 송승학", DestructionMethod: "영구삭제(덮어쓰기)"},
-		"access":    validAccess(),
-		"amendment": validAmendment(),
+		"access":      validAccess(),
+		"amendment":   validAmendment(),
+		"publication": validPublication(),
 		"on-site provision": func() *ledgerv1.Entry {
 			e := policeProvision()
 			e.Form, e.DestructionDueDate = "현장 열람", ""

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,18 +9,19 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 )
 
-// Check returns the completeness findings of v against its kind's catalogue (LAW.md rule 7, the
-// policy completeness validator). Findings come in a fixed order: the sections' own shape (unknown
-// or repeated item keys, by section index), then the catalogue items in published order, then the
-// checks of the snapshot's data (sites, officers, processors, in snapshot order).
+// Check returns the completeness findings of v (LAW.md rule 7, the policy completeness
+// validator), in a fixed order: the articles' own shape (by index), then the catalogue items in
+// published order, each looked for in the articles wherever the body placed it, then the checks of
+// the snapshot's data (sites, officers, processors, in snapshot order). A version already
+// published is held as published whatever its findings; they are what its next version needs.
 func Check(v *registryv1.PolicyVersion) []*registryv1.Finding {
 	items := Items(v.GetKind())
 	if items == nil {
 		return []*registryv1.Finding{{Rule: "required", Field: "kind", Blocking: true,
 			Message: fmt.Sprintf("policy kind %s is neither privacy nor cctv; it has no catalogue of items", v.GetKind())}}
 	}
-	c := &checker{kind: v.GetKind(), snap: v.GetSnapshot(), byKey: map[string]*registryv1.Section{}}
-	c.sections(v.GetSections(), items[0].Rule)
+	c := &checker{kind: v.GetKind(), snap: v.GetSnapshot(), v: v, cover: covering(v)}
+	c.articles()
 	for _, it := range items {
 		c.item(it)
 	}
@@ -43,7 +43,8 @@ func Ready(findings []*registryv1.Finding) bool {
 type checker struct {
 	kind  registryv1.PolicyKind
 	snap  *registryv1.UnitSnapshot
-	byKey map[string]*registryv1.Section
+	v     *registryv1.PolicyVersion
+	cover map[string][]string
 	out   []*registryv1.Finding
 }
 
@@ -52,24 +53,45 @@ func (c *checker) add(blocking bool, rule, item, field, format string, args ...a
 		Message: fmt.Sprintf(format, args...), Blocking: blocking})
 }
 
-// sections rejects keys outside the catalogue and repeated keys; the first section of a key is
-// the one the items are checked against.
-func (c *checker) sections(sections []*registryv1.Section, rule string) {
-	first := map[string]int{}
-	for i, s := range sections {
-		field := fmt.Sprintf("sections[%d].item", i)
-		if _, ok := Lookup(c.kind, s.GetItem()); !ok {
-			c.add(true, rule, "", field, "section %d has item %q, which is not an item of a %s policy (%s)",
-				i, s.GetItem(), Segment(c.kind), rule)
-			continue
+// covering maps each catalogue key to the headings of the articles stating it: by the items an
+// article names, else by its title; the preamble states the title-and-preamble item.
+func covering(v *registryv1.PolicyVersion) map[string][]string {
+	out := map[string][]string{}
+	if strings.TrimSpace(v.GetPreamble()) != "" {
+		out["preamble"] = []string{"전문"}
+	}
+	for _, a := range v.GetArticles() {
+		for _, k := range ArticleItems(v.GetKind(), a) {
+			out[k] = append(out[k], a.GetHeading())
 		}
-		if j, dup := first[s.GetItem()]; dup {
-			c.add(true, rule, "", field, "section %d repeats item %q of section %d; state each item once (STD-18)",
-				i, s.GetItem(), j)
-			continue
+	}
+	return out
+}
+
+// articles checks what each article is: numbered once, with text, naming known items.
+func (c *checker) articles() {
+	rule := Items(c.kind)[1].Rule
+	seen := map[string]int{}
+	for i, a := range c.v.GetArticles() {
+		field := fmt.Sprintf("articles[%d]", i)
+		if strings.TrimSpace(a.GetHeading()) == "" {
+			c.add(true, rule, "", field+".heading", "article %d has no heading", i+1)
 		}
-		first[s.GetItem()] = i
-		c.byKey[s.GetItem()] = s
+		if n := a.GetNumber(); n != "" {
+			if j, dup := seen[n]; dup {
+				c.add(true, rule, "", field+".heading", "%s repeats the number of article %d (%s); each article has its own number",
+					a.GetHeading(), j+1, c.v.GetArticles()[j].GetHeading())
+			}
+			seen[n] = i
+		}
+		if strings.TrimSpace(a.GetBody()) == "" {
+			c.add(true, rule, "", field+".body", "%s has no text yet", a.GetHeading())
+		}
+		for j, k := range a.GetItems() {
+			if !ValidItem(c.kind, k) {
+				c.add(true, rule, "", fmt.Sprintf("%s.items[%d]", field, j), "%q is not an item of a %s policy (%s)", k, Segment(c.kind), rule)
+			}
+		}
 	}
 }
 
@@ -80,109 +102,116 @@ func label(it Item) string {
 	return fmt.Sprintf("%s item %s %q (%s)", it.Rule, it.Number, it.Heading, it.Key)
 }
 
+// also names the other lists' items a catalogue key answers (STD-19, PIPA-30-1).
+func (c *checker) also(key string) string {
+	if c.kind != registryv1.PolicyKind_POLICY_KIND_PRIVACY {
+		return ""
+	}
+	var refs []string
+	for _, l := range [][]ListItem{STD19, PIPA301} {
+		for _, li := range l {
+			if slices.Contains(li.Keys, key) {
+				refs = append(refs, li.Rule+" "+li.Number)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return ""
+	}
+	return " (also " + strings.Join(refs, ", ") + ")"
+}
+
 func (c *checker) item(it Item) {
-	s := c.byKey[it.Key]
-	field := "sections[" + it.Key + "]"
-	hasBody := strings.TrimSpace(s.GetBody()) != ""
+	field := "articles[" + it.Key + "]"
+	stated := len(c.cover[it.Key]) > 0
+	attested, bound := c.attested(it.Key)
 	switch it.Requirement {
 	case Mandatory:
-		if s.GetNotProcessed() {
-			c.add(true, it.Rule, it.Number, field+".not_processed",
-				"%s is mandatory and cannot be declared not processed; state it", label(it))
+		if stated || it.Data == "history" { // the page publishes the dates and the history itself
 			return
 		}
-		ok, missing := c.mandatoryData(it)
-		switch {
-		case ok:
-		case hasBody:
-			c.bodyOnly(it, s, field)
-		default:
-			c.add(true, it.Rule, it.Number, field, "%s is mandatory: write section %q or %s", label(it), it.Key, missing)
+		if it.Key == "preamble" {
+			c.add(true, it.Rule, it.Number, "preamble", "%s is mandatory: write the preamble (전문)", label(it))
+			return
 		}
+		c.add(true, it.Rule, it.Number, field, "%s%s is mandatory and no article states it: write one, or name %q in the items of the article that does",
+			label(it), c.also(it.Key), it.Key)
 	case Applicable:
 		present, what := c.applicableData(it)
-		if s.GetNotProcessed() && present {
+		if attested && present {
 			// WG26-ITEMS: "not processed" is a statement of fact, and the registry says otherwise.
-			c.add(true, it.Rule, it.Number, field+".not_processed",
-				"%s is declared not processed, but the registry has %s; remove the declaration or the data", label(it), what)
+			c.add(true, it.Rule, it.Number, field, "%s is attested as not processed, but the registry has %s; withdraw the attestation or correct the data", label(it), what)
 			return
 		}
-		if present || hasBody || s.GetNotProcessed() {
+		switch {
+		case stated, attested && bound:
 			return
+		case attested:
+			c.add(true, it.Rule, it.Number, field, "%s is attested as not processed, but no article states it: bind {{attestation/%s}} where the policy should say so", label(it), it.Key)
+		case present:
+			c.add(true, it.Rule, it.Number, field, "%s%s applies (the registry has %s) and no article states it", label(it), c.also(it.Key), what)
+		case c.kind == registryv1.PolicyKind_POLICY_KIND_CCTV && it.Key == "outsourcing":
+			// DEC-25-1 has no outsourcing item of its own: it is part of item 8 where cameras are run
+			// by a contractor (seed 002 "해당하는 경우만").
+		default:
+			c.add(true, it.Rule, it.Number, field, "%s%s applies only where processed: state it in an article, or have an officer attest that it is not processed and bind the attestation",
+				label(it), c.also(it.Key))
 		}
-		// DEC-25-1 has no outsourcing item of its own: it is part of item 8 where cameras are run by a
-		// contractor (seed 002 "해당하는 경우만"), so a CCTV policy without outsourced sites need not say so.
-		if c.kind == registryv1.PolicyKind_POLICY_KIND_CCTV && it.Key == "outsourcing" {
-			return
-		}
-		c.add(true, it.Rule, it.Number, field,
-			"%s applies only where processed: fill section %q or declare it not processed (WG26-ITEMS)", label(it), it.Key)
 	case Recommended:
-		if !hasBody && !s.GetNotProcessed() {
-			c.add(false, it.Rule, it.Number, field, "%s is recommended: consider writing section %q", label(it), it.Key)
+		if !stated {
+			c.add(false, it.Rule, it.Number, field, "%s is recommended: consider an article on it", label(it))
 		}
 	}
 }
 
-// phonePattern matches Korean phone numbers as published: 063-539-5049, 02)123-4567, 1588-1234.
-var phonePattern = regexp.MustCompile(`\b0\d{1,2}[-.) ]\s*\d{3,4}[-. ]\d{4}\b|\b1\d{3}-\d{4}\b`)
-
-// bodyOnly checks an item that is stated only in free text, where the text must carry what the
-// data would have.
-func (c *checker) bodyOnly(it Item, s *registryv1.Section, field string) {
-	// PIPA-30-1 (6): without a CPO, the policy names the department handling complaints and its phone.
-	if c.kind == registryv1.PolicyKind_POLICY_KIND_PRIVACY && it.Key == "officers" && !phonePattern.MatchString(s.GetBody()) {
-		c.add(true, it.Rule, it.Number, field,
-			"%s: no officer holds the CPO role, so section %q must name the department handling privacy complaints with its phone number, and it has no phone number",
-			label(it), it.Key)
+// attested reports whether the snapshot holds an attestation of the item, and whether an article
+// binds it.
+func (c *checker) attested(key string) (attested, bound bool) {
+	for _, a := range c.snap.GetAttestations() {
+		if a.GetItem() == key {
+			_, bound = BoundAttestations(c.v)[key]
+			return true, bound
+		}
 	}
+	return false, false
 }
 
-// mandatoryData reports whether the registry data satisfy a mandatory item (Item.Data) and, when
-// they do not, what would.
-func (c *checker) mandatoryData(it Item) (bool, string) {
-	switch it.Data {
-	case "history":
-		return true, "" // the change history is generated from the versions
-	case "sites":
-		return len(c.snap.GetSites()) > 0, "register the unit's CCTV sites"
-	case "files":
-		for _, f := range c.snap.GetFiles() {
-			switch it.Key {
-			case "purpose":
-				if strings.TrimSpace(f.GetPurpose()) != "" {
-					return true, ""
+// Coverage lists, for each item of the policy's statutory lists (DEC-25-1 for CCTV policies;
+// WG26-ITEMS, STD-19 and PIPA-30-1 for privacy policies), the articles that state it.
+func Coverage(v *registryv1.PolicyVersion) []*registryv1.ItemCoverage {
+	cover := covering(v)
+	bound := BoundAttestations(v)
+	var out []*registryv1.ItemCoverage
+	row := func(rule, number, heading string, keys ...string) {
+		ic := &registryv1.ItemCoverage{Rule: rule, Item: number, Key: strings.Join(keys, ","), Heading: heading}
+		for _, k := range keys {
+			for _, h := range cover[k] {
+				if !slices.Contains(ic.Articles, h) {
+					ic.Articles = append(ic.Articles, h)
 				}
-			case "items":
-				if len(f.GetRequiredItems()) > 0 {
-					return true, ""
-				}
-			case "retention":
-				if strings.TrimSpace(f.GetRetention()) != "" {
-					return true, ""
+			}
+			for _, a := range v.GetSnapshot().GetAttestations() {
+				if h, ok := bound[k]; ok && a.GetItem() == k {
+					ic.Attestation = a.GetName()
+					if !slices.Contains(ic.Articles, h) {
+						ic.Articles = append(ic.Articles, h)
+					}
 				}
 			}
 		}
-		field := map[string]string{"purpose": "purpose (처리 목적)", "items": "required items (필수항목)",
-			"retention": "retention period (보유기간)"}[it.Key]
-		return false, "record a personal-information file with its " + field
-	case "officers":
-		if c.kind == registryv1.PolicyKind_POLICY_KIND_PRIVACY {
-			return c.hasRole(registryv1.OfficerRole_OFFICER_ROLE_CPO), "register an officer with the CPO role (개인정보 보호책임자)"
-		}
-		// STD-37: the CPO may act as CCTV manager.
-		manager := c.hasRole(registryv1.OfficerRole_OFFICER_ROLE_CCTV_MANAGER) || c.hasRole(registryv1.OfficerRole_OFFICER_ROLE_CPO)
-		access := c.hasRole(registryv1.OfficerRole_OFFICER_ROLE_ACCESS_AUTHORIZED)
-		var missing []string
-		if !manager {
-			missing = append(missing, "a CCTV manager (관리책임자, or the CPO acting as one, STD-37)")
-		}
-		if !access {
-			missing = append(missing, "an officer with access rights (접근권한자)")
-		}
-		return manager && access, "register " + strings.Join(missing, " and ")
+		out = append(out, ic)
 	}
-	return false, "state it"
+	for _, it := range Items(v.GetKind()) {
+		row(it.Rule, it.Number, it.Heading, it.Key)
+	}
+	if v.GetKind() == registryv1.PolicyKind_POLICY_KIND_PRIVACY {
+		for _, l := range [][]ListItem{STD19, PIPA301} {
+			for _, li := range l {
+				row(li.Rule, li.Number, li.Heading, li.Keys...)
+			}
+		}
+	}
+	return out
 }
 
 // applicableData reports whether the registry shows that an "only if applicable" item applies,
@@ -267,7 +296,7 @@ func (c *checker) cctvSites() {
 	for _, o := range c.snap.GetOfficers() {
 		officers[o.GetName()] = true
 	}
-	storageStated := strings.TrimSpace(c.byKey["operation"].GetBody()) != ""
+	storageStated := len(c.cover["operation"]) > 0
 	for _, s := range c.snap.GetSites() {
 		storageStated = storageStated || strings.TrimSpace(s.GetStoragePlace()) != ""
 	}

@@ -11,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
@@ -31,12 +34,33 @@ func Start(t testing.TB, ms []modules.Module, opts ...stacktest.Option) *Stack {
 	return &Stack{Stack: s, Registry: registryv1.NewRegistryServiceClient(s.Conn)}
 }
 
-// Load imports the example file name of deploy/examples as a tenant_admin of every tenant.
+// Load imports the example file name of deploy/examples as a tenant_admin of every tenant. Where
+// the ledger runs too, it then waits until the ledger records each published text (the registry
+// appends them after the import answers), so that a test starts from a settled state.
 func (s *Stack) Load(name string) *tenantfile.File {
 	s.T().Helper()
 	f, err := tenantfile.Load(Example(s.T(), name))
 	require.NoError(s.T(), err)
 	require.NoError(s.T(), tenantfile.Import(s.Admin(), s.Registry, f, time.Now()))
+	h, err := healthpb.NewHealthClient(s.Conn).Check(s.Admin(), &healthpb.HealthCheckRequest{Service: ledgerv1.LedgerService_ServiceDesc.ServiceName})
+	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return f
+	}
+	for _, u := range f.Units {
+		for _, p := range u.Policies {
+			parent := u.Unit.GetName() + "/policies/" + policy.Segment(p.Kind)
+			require.Eventually(s.T(), func() bool {
+				list, err := s.Registry.ListPolicyVersions(s.Admin(), &registryv1.ListPolicyVersionsRequest{Parent: parent})
+				require.NoError(s.T(), err)
+				for _, v := range list.GetPolicyVersions() {
+					if v.GetDocument() != nil && v.GetDocument().GetLedgerEntry() == "" {
+						return false
+					}
+				}
+				return true
+			}, 30*time.Second, 50*time.Millisecond, "%s: the published texts reach the ledger", parent)
+		}
+	}
 	return f
 }
 

@@ -1,17 +1,40 @@
-// Package render turns a policy version into the documents the public reads, in Korean and in the
-// shape the seed documents publish: numbered articles (제1조, 제2조, …) generated from the unit's
-// registry data and free-text sections, the whole document as Markdown and as a plain printable HTML
-// page, the before/after comparison table (신·구 대조표) between two versions, and the sign (안내판)
-// of a CCTV site.
+// Package render publishes a policy version as its body wrote it: the body's own title, preamble,
+// articles and attachments, with the registry's facts filled in where the text binds them, frozen
+// as HTML and plain text with their SHA-256 (Freeze); the before/after comparison table (신·구
+// 대조표) of two versions' texts (Compare); the public pages around the frozen documents (a policy
+// page, a body's index, a unit's page, the list of bodies, Korean error pages, with one stylesheet
+// readable at 360 px and printable); and the sign (안내판) of a CCTV site. It writes no sentence of
+// its own into a body's document: what a policy says comes from its text, the registry's facts, or
+// an officer's attestation.
 //
-// Articles follow the item catalogue of package policy (WG26-ITEMS for privacy policies, DEC-25-1
-// for CCTV policies). For an item that registry data can state (sites, officers, files,
-// processors, history) the text is generated from the version's snapshot and a section body, when
-// given, is appended; an "only if applicable" item declared not_processed renders one sentence
-// saying so; an item neither filled nor declared is left out (the completeness check refuses such
-// versions before they are announced).
+// # Bodies
 //
-// Article bodies are a small Markdown subset: paragraphs, "- " list items (indented two spaces per
-// level), "| a | b |" tables whose first row is the header, and [text](url) links. HTML renders the
-// same text through html/template, so every piece of tenant text is escaped.
+// Preamble, article and attachment bodies are a small Markdown subset, as the importer
+// (services/registry/document) writes them: paragraphs; "- " list items, two spaces of indent per
+// level, with continuation lines; "| a | b |" tables, their header rows (one or more) above a
+// "| --- |" row, a cell's lines separated by <br>; [text](address) links. An address is http(s),
+// a path of the site, unit:<id> (that unit's public page, /p/{t}/{u}) or version:<n> (that
+// published version of the same policy). Every piece of text is escaped when rendered as HTML.
+//
+// # Bindings
+//
+// {{ref.field…}} puts registry facts into the text, read from the version's frozen snapshot (so a
+// published version never changes when the registry does). Fields are the proto's JSON names,
+// through messages and [i] list indexes ({{site.cameras[0].location}}); a list of values is one
+// line each unless {{…|separator}} joins them. The ref says which facts:
+//
+//	{{site.displayName}}                a row binding: the line (list item, table row, paragraph
+//	{{officer[cpo,handler].phone}}      line) repeats once per site, per officer of those roles, …
+//	{{camera.location}}                 a site's cameras, zones, purposes and a file's recipients
+//	                                    repeat within the enclosing site or file row
+//	{{site/central.storagePlace}}       one: the site, officer, processor, file or attestation with
+//	{{officer/city/cpo.displayName}}    that id (unit/id where ids repeat across the unit's tree)
+//	{{attestation/children}}            an officer's attested sentence about an item (its statement)
+//	{{sites.recordingHours}}            all: the distinct values over every element, one per line
+//	{{unit.fullName}} {{tenant.displayName}} {{version.effectiveDate}}   the version's own
+//
+// {{officer.role}} is the officer's published role label, or the statutory term of the role.
+// A binding that does not resolve (no such field, id, or collection; a row binding outside a
+// repeating line) is a Problem naming the article and line; a version with problems is neither
+// announced nor frozen, and Preview renders a draft for review with them left empty.
 package render

@@ -1,190 +1,229 @@
 package render
 
 import (
-	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"html/template"
+	"html"
 	"strings"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
-// Document is what a public policy page shows: one version and the unit's version history.
-type Document struct {
-	Version *registryv1.PolicyVersion
-	// History lists every version of the policy, oldest first, as the registry computes it.
-	History []*registryv1.PolicyHistoryEntry
-}
-
-// page is a document laid out once for both output formats.
-type page struct {
-	Title    string
-	Status   string
-	Draft    bool
-	Preamble string
-	Sections []pageSection
-}
-
-type pageSection struct {
-	ID      string
+// Problem is what keeps a version's text from resolving: where it is, and why.
+type Problem struct {
+	// Field is the version's field, e.g. "articles[3].body" or "preamble".
+	Field string
+	// Heading is the article's heading, empty for the preamble.
 	Heading string
-	Body    string
-	Blocks  []block
+	// Line is the line within the field's text.
+	Line int
+	Msg  string
 }
 
-func layout(d Document) page {
-	v := d.Version
-	dc := newDoc(v, d.History)
-	p := page{Title: dc.title(), Preamble: Preamble(v)}
-	if u := dc.snap.GetUnit().GetDisplayName(); u != "" && !strings.HasPrefix(p.Title, u) {
-		p.Title = u + " " + p.Title
+func (p Problem) Error() string {
+	where := p.Field
+	if p.Heading != "" {
+		where += " (" + p.Heading + ")"
 	}
-	switch {
-	case v.GetState() == registryv1.PolicyState_POLICY_STATE_DRAFT:
-		p.Draft = true
-		p.Status = "초안 (미공개)"
-	case v.GetStanding() == registryv1.PolicyStanding_POLICY_STANDING_UPCOMING:
-		p.Status = "시행 예정 — " + Date(v.GetEffectiveDate()) + "부터 시행"
-	case v.GetStanding() == registryv1.PolicyStanding_POLICY_STANDING_PAST || v.GetState() == registryv1.PolicyState_POLICY_STATE_ARCHIVED:
-		p.Status = "이전 방침 (" + cmp.Or(Period(v.GetEffectiveDate(), v.GetEndDate()), "적용기간 미상") + ")"
-	case v.GetEffectiveDate() != "":
-		p.Status = "시행일자 : " + Date(v.GetEffectiveDate())
-		if a := v.GetAnnounceDate(); a != "" {
-			p.Status = "공고일자 : " + Date(a) + " · " + p.Status
-		}
-	}
-	for _, a := range dc.articles() {
-		p.Sections = append(p.Sections, pageSection{
-			ID: fmt.Sprintf("article-%d", a.Number), Heading: a.Title(), Body: a.Body,
-			Blocks: parseBlocks(a.Body, a.Title()),
-		})
-	}
-	if h := historyTable(d.History, dc.title()); h != "" {
-		p.Sections = append(p.Sections, pageSection{
-			ID: "history", Heading: "변경 이력", Body: h, Blocks: parseBlocks(h, "변경 이력"),
-		})
-	}
-	return p
+	return fmt.Sprintf("%s line %d: %s", where, p.Line, p.Msg)
 }
 
-var standingLabel = map[registryv1.PolicyStanding]string{
-	registryv1.PolicyStanding_POLICY_STANDING_UPCOMING: "시행 예정",
-	registryv1.PolicyStanding_POLICY_STANDING_IN_FORCE: "현행",
-	registryv1.PolicyStanding_POLICY_STANDING_PAST:     "이전",
+type part struct {
+	id, heading, number string
+	blocks              []rblock
 }
 
-// historyTable lists every version with its period and link (WG26-24).
-func historyTable(history []*registryv1.PolicyHistoryEntry, title string) string {
-	if len(history) == 0 {
-		return ""
-	}
-	t := newTable("버전", "구분", "적용기간", "공고일자", "변경 내용", "보기")
-	for _, h := range history {
-		label := standingLabel[h.GetStanding()]
-		switch {
-		case h.GetState() == registryv1.PolicyState_POLICY_STATE_DRAFT:
-			label = "초안"
-		case label == "" && h.GetState() == registryv1.PolicyState_POLICY_STATE_ARCHIVED:
-			label = "이전"
-		}
-		summary := h.GetChangeSummary()
-		if h.GetMajorChange() {
-			summary = strings.TrimSpace("(중요 변경) " + summary)
-		}
-		view := ""
-		if u := historyURL(h); u != "" {
-			view = link(cmp.Or(h.GetTitle(), title), u)
-		}
-		t.row(fmt.Sprint(h.GetNumber()), label,
-			cmp.Or(h.GetPeriod(), Period(h.GetEffectiveDate(), h.GetEndDate())),
-			Date(h.GetAnnounceDate()), summary, view)
-	}
-	return t.String()
+type resolved struct {
+	title       string
+	dates       string
+	preamble    []rblock
+	articles    []part
+	attachments []part
 }
 
-// Markdown renders the whole document: title, status, preamble, articles and version history.
-func Markdown(d Document) string {
-	p := layout(d)
+// Title is the document's heading: the title as published, led by the unit's full name unless the
+// title already names the unit.
+func Title(v *registryv1.PolicyVersion) string {
+	title := strings.TrimSpace(v.GetTitle())
+	if title == "" {
+		title = policy.DefaultTitle(v.GetKind())
+	}
+	u := v.GetSnapshot().GetUnit()
+	full := u.GetFullName()
+	if full == "" {
+		full = u.GetDisplayName()
+	}
+	if full == "" || strings.Contains(title, u.GetDisplayName()) || strings.Contains(title, full) {
+		return title
+	}
+	return full + " " + title
+}
+
+// Dates is the line of a version's dates as published: "공고일자 2024. 01. 09. · 시행일자 2024. 01. 16.".
+func Dates(v *registryv1.PolicyVersion) string {
+	var ds []string
+	if a := v.GetAnnounceDate(); a != "" {
+		ds = append(ds, "공고일자 "+Date(a))
+	}
+	if e := v.GetEffectiveDate(); e != "" {
+		ds = append(ds, "시행일자 "+Date(e))
+	}
+	return strings.Join(ds, " · ")
+}
+
+func resolve(v *registryv1.PolicyVersion, f Facts) (*resolved, []Problem) {
+	var probs []Problem
+	do := func(field, heading, body string) []rblock {
+		bs, errs := parse(body)
+		r := &resolver{f: f}
+		out := r.blocks(bs, nil)
+		for _, e := range append(errs, r.errs...) {
+			probs = append(probs, Problem{Field: field, Heading: heading, Line: e.Line, Msg: e.Msg})
+		}
+		return out
+	}
+	d := &resolved{title: Title(v), dates: Dates(v), preamble: do("preamble", "", v.GetPreamble())}
+	for i, a := range v.GetArticles() {
+		d.articles = append(d.articles, part{id: fmt.Sprintf("article-%d", i+1), heading: a.GetHeading(), number: a.GetNumber(),
+			blocks: do(fmt.Sprintf("articles[%d].body", i), a.GetHeading(), a.GetBody())})
+	}
+	for i, a := range v.GetAttachments() {
+		d.attachments = append(d.attachments, part{id: fmt.Sprintf("attachment-%d", i+1), heading: a.GetHeading(), number: a.GetNumber(),
+			blocks: do(fmt.Sprintf("attachments[%d].body", i), a.GetHeading(), a.GetBody())})
+	}
+	return d, probs
+}
+
+// Problems lists what keeps a version's preamble, articles and attachments from resolving: their
+// syntax, bindings that name no fact of the snapshot, links to no unit or version.
+func Problems(v *registryv1.PolicyVersion, f Facts) []Problem {
+	_, probs := resolve(v, f)
+	return probs
+}
+
+func (d *resolved) html() string {
 	var b strings.Builder
-	b.WriteString("# " + p.Title + "\n\n")
-	if p.Status != "" {
-		b.WriteString("> " + p.Status + "\n\n")
+	b.WriteString(`<article class="policy" lang="ko" aria-labelledby="doc-title">` + "\n")
+	b.WriteString(`<h1 id="doc-title">` + html.EscapeString(d.title) + "</h1>\n")
+	if d.dates != "" {
+		b.WriteString(`<p class="dates">` + html.EscapeString(d.dates) + "</p>\n")
 	}
-	if p.Preamble != "" {
-		b.WriteString(p.Preamble + "\n\n")
+	if len(d.preamble) > 0 {
+		b.WriteString(`<div class="preamble">` + "\n")
+		blocksHTML(&b, d.preamble, "")
+		b.WriteString("</div>\n")
 	}
-	for _, s := range p.Sections {
-		b.WriteString("## " + s.Heading + "\n\n" + s.Body + "\n\n")
+	for _, group := range [][]part{d.articles, d.attachments} {
+		for _, p := range group {
+			class := "article"
+			if strings.HasPrefix(p.id, "attachment") {
+				class = "attachment"
+			}
+			fmt.Fprintf(&b, `<section class="%s" id="%s" aria-labelledby="%s-h">`+"\n"+`<h2 id="%s-h">%s</h2>`+"\n",
+				class, p.id, p.id, p.id, html.EscapeString(p.heading))
+			blocksHTML(&b, p.blocks, p.heading)
+			b.WriteString("</section>\n")
+		}
 	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-// HTML renders the whole document as a complete page: plain, accessible (one h1, an h2 per article,
-// tables with caption and header scopes) and printable, with no script and no external resource.
-func HTML(d Document) string {
-	p := layout(d)
-	data := struct {
-		page
-		Preamble []block
-	}{page: p, Preamble: parseBlocks(p.Preamble, "전문")}
-	var b strings.Builder
-	if err := pageTemplate.Execute(&b, data); err != nil {
-		// The template is fixed and its data plain strings: an error is a bug in this package.
-		panic(fmt.Sprintf("render: page template: %v", err))
-	}
+	b.WriteString("</article>\n")
 	return b.String()
 }
 
-var pageTemplate = template.Must(template.New("page").Parse(`{{define "spans"}}{{range .}}{{if .URL}}<a href="{{.URL}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{end}}{{end}}
-{{- define "lines"}}{{range $i, $l := .}}{{if $i}}<br>{{end}}{{template "spans" $l}}{{end}}{{end}}
-{{- define "list"}}<ul>{{range .}}<li>{{template "lines" .Lines}}{{if .Sub}}{{template "list" .Sub}}{{end}}</li>{{end}}</ul>{{end}}
-{{- define "blocks"}}{{range .}}
-{{if .Para}}<p>{{template "lines" .Para}}</p>
-{{- else if .List}}{{template "list" .List}}
-{{- else if .Table}}<table>
-<caption>{{.Table.Caption}}</caption>
-<thead><tr>{{range .Table.Head}}<th scope="col">{{template "spans" .}}</th>{{end}}</tr></thead>
-<tbody>
-{{range .Table.Rows}}<tr>{{range $i, $c := .}}{{if eq $i 0}}<th scope="row">{{template "spans" $c}}</th>{{else}}<td>{{template "spans" $c}}</td>{{end}}{{end}}</tr>
-{{end}}</tbody>
-</table>{{end}}{{end}}{{end -}}
-<!DOCTYPE html>
-<html lang="ko">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body{font-family:"Noto Sans KR","Malgun Gothic",sans-serif;line-height:1.7;color:#111;background:#fff;max-width:52rem;margin:0 auto;padding:1rem 1.25rem}
-h1{font-size:1.6rem;margin:.5rem 0 1rem}
-h2{font-size:1.15rem;margin:2rem 0 .5rem;padding-bottom:.25rem;border-bottom:1px solid #bbb}
-.status{font-weight:bold;padding:.5rem .75rem;border-left:4px solid #555;background:#f3f3f3}
-.status.draft{border-color:#b00020;color:#b00020}
-table{border-collapse:collapse;width:100%;margin:.75rem 0}
-caption{text-align:left;font-weight:bold;padding:.25rem 0}
-th,td{border:1px solid #888;padding:.35rem .5rem;text-align:left;vertical-align:top}
-thead th{background:#eee}
-a{color:#0645ad}
-@media print{
-body{max-width:none;padding:0;font-size:10.5pt}
-.status{background:none}
-a{color:inherit;text-decoration:none}
-a[href^="http"]::after{content:" (" attr(href) ")";font-size:90%}
-h2{break-after:avoid}
-table,tr{break-inside:avoid}
+func (d *resolved) text() string {
+	parts := []string{d.title}
+	if d.dates != "" {
+		parts[0] += "\n" + d.dates
+	}
+	if t := blocksText(d.preamble); t != "" {
+		parts = append(parts, t)
+	}
+	for _, group := range [][]part{d.articles, d.attachments} {
+		for _, p := range group {
+			parts = append(parts, p.heading)
+			if t := blocksText(p.blocks); t != "" {
+				parts = append(parts, t)
+			}
+		}
+	}
+	return strings.Join(parts, "\n\n") + "\n"
 }
-</style>
-</head>
-<body>
-<main>
-<h1>{{.Title}}</h1>
-{{if .Status}}<p class="status{{if .Draft}} draft{{end}}">{{.Status}}</p>
-{{end}}{{if .Preamble}}<section aria-label="전문">{{template "blocks" .Preamble}}
-</section>
-{{end}}{{range .Sections}}<section aria-labelledby="{{.ID}}">
-<h2 id="{{.ID}}">{{.Heading}}</h2>{{template "blocks" .Blocks}}
-</section>
-{{end}}</main>
-</body>
-</html>
-`))
+
+// Freeze renders the version's document as published, HTML and text, with their SHA-256; it
+// refuses a version whose text does not resolve. The caller sets the freeze time.
+func Freeze(v *registryv1.PolicyVersion, f Facts) (*registryv1.PublishedDocument, []Problem) {
+	d, probs := resolve(v, f)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	h, t := d.html(), d.text()
+	return &registryv1.PublishedDocument{Html: h, Text: t, HtmlSha256: sha(h), TextSha256: sha(t)}, nil
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// Preview renders a draft's document as Freeze would, whatever its problems (what does not resolve
+// is left empty), for staff reviewing it.
+func Preview(v *registryv1.PolicyVersion, f Facts) (htmlDoc, text string, probs []Problem) {
+	d, probs := resolve(v, f)
+	return d.html(), d.text(), probs
+}
+
+// ArticleText is an article or attachment as published: its heading and its text, resolved.
+type ArticleText struct {
+	Number, Heading, Text string
+}
+
+// Texts returns the articles and attachments of a version as their text, for comparison.
+func Texts(v *registryv1.PolicyVersion, f Facts) []ArticleText {
+	d, _ := resolve(v, f)
+	var out []ArticleText
+	for _, group := range [][]part{d.articles, d.attachments} {
+		for _, p := range group {
+			out = append(out, ArticleText{Number: p.number, Heading: p.heading, Text: blocksText(p.blocks)})
+		}
+	}
+	return out
+}
+
+// Compare builds the before/after table (신·구 대조표, STD-21, WG26-24) of two versions' texts:
+// one row per article that was added, removed or changed, matched by number (by heading where
+// unnumbered), in the after-version's order and then the removed ones.
+func Compare(before, after []ArticleText) []*registryv1.ComparisonRow {
+	key := func(a ArticleText) string {
+		if a.Number != "" {
+			return "#" + a.Number
+		}
+		return a.Heading
+	}
+	old := map[string]ArticleText{}
+	for _, a := range before {
+		old[key(a)] = a
+	}
+	seen := map[string]bool{}
+	var rows []*registryv1.ComparisonRow
+	for _, a := range after {
+		k := key(a)
+		seen[k] = true
+		b, ok := old[k]
+		switch {
+		case !ok:
+			rows = append(rows, &registryv1.ComparisonRow{Article: a.Heading, After: a.Text})
+		case a.Heading != b.Heading:
+			rows = append(rows, &registryv1.ComparisonRow{Article: a.Heading,
+				Before: b.Heading + "\n\n" + b.Text, After: a.Heading + "\n\n" + a.Text})
+		case a.Text != b.Text:
+			rows = append(rows, &registryv1.ComparisonRow{Article: a.Heading, Before: b.Text, After: a.Text})
+		}
+	}
+	for _, b := range before {
+		if !seen[key(b)] {
+			rows = append(rows, &registryv1.ComparisonRow{Article: b.Heading, Before: b.Text})
+		}
+	}
+	return rows
+}

@@ -22,17 +22,17 @@
 //	    policies:
 //	      - kind: cctv   # or privacy
 //	        versions:    # oldest first
-//	          - archived: true
-//	            effectiveDate: "2021-12-06"
+//	          - effectiveDate: "2021-12-06"   # a version older than pipa: its period only
 //	            endDate: "2024-01-15"
-//	            originalUrl: https://...
-//	          - effectiveDate: "2024-01-16"
-//	            sections: [ {item: review, body: "..."} ]
+//	          - announceDate: "2024-01-09"
+//	            effectiveDate: "2024-01-16"
+//	            source: policies/jeongeup-library-cctv.md   # the text as published (.md, .html, .txt)
+//	            articleItems: {제7조: [review]}  # items of articles whose titles do not name them
 //
 // Every entry other than the pipa keys (id, parent, officers, sites, files, processors, policies,
-// kind, versions, archived) is decoded with protojson and unknown fields rejected, so a misspelt
-// field is an error naming the file, its line, the unit and the field. Field names are the proto's
-// lowerCamelCase JSON names and enums are given by name.
+// kind, versions, source, articleItems) is decoded with protojson and unknown fields rejected, so a
+// misspelt field is an error naming the file, its line, the unit and the field. Field names are the
+// proto's lowerCamelCase JSON names and enums are given by name.
 //
 // References inside the file are short relative names resolved while parsing: a site's
 // `manager: officers/<id>` and `processor: processors/<id>`, and a file's
@@ -40,7 +40,16 @@
 // one of another unit of the file. Each becomes a full resource name
 // (tenants/{t}/units/{u}/officers/{id}); a reference to a missing id is an error.
 //
-// Policy versions are numbered from 1 in file order. Archived versions (older than pipa, kept with
-// their period and link) carry their own endDate; other versions get theirs from the next version's
-// effective date. A version with an announce or effective date is announced; one without is a draft.
+// A version's text is the file named by source, relative to the tenant file: the body's own
+// document, read by services/registry/document (Markdown, HTML or plain text, by extension) and
+// imported as it is — its title, preamble, articles and attachments, with the {{…}} bindings of
+// services/registry/render where the registry's facts go. The file is read while parsing, so a text
+// pipa cannot read article by article fails with its own file and line before anything is loaded.
+// The text's fields (preamble, articles, attachments, the document) are pipa's to set and refused
+// here. A version without source is known by its period only (a version older than pipa whose text
+// the body does not publish); it needs at least its effectiveDate or endDate.
+//
+// Policy versions are numbered from 1 in file order. A version's endDate, unless given, is the day
+// before the next version's effective date. A version with an announce or effective date is
+// announced (and, with a text, frozen as published when loaded); one without is a draft.
 package tenantfile

@@ -3,11 +3,13 @@ package tenantfile
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/services/registry/policy"
@@ -138,7 +140,7 @@ func Import(ctx context.Context, cl registryv1.RegistryServiceClient, f *File, n
 	return nil
 }
 
-// present reports whether a version with e's period is already announced or archived. A draft
+// present reports whether a version with e's period is already announced or imported. A draft
 // left by an interrupted run is not: importing again replays its create (same request_id) and
 // announces it.
 func present(have []*registryv1.PolicyVersion, e *registryv1.PolicyVersion) bool {
@@ -151,19 +153,40 @@ func present(have []*registryv1.PolicyVersion, e *registryv1.PolicyVersion) bool
 	return false
 }
 
-// importVersion loads one version: archived and historic ones (already in force before pipa) are
-// imported with their dates; a version still to take effect is drafted and announced.
+// importVersion loads one version: one already in force before today (or known by its period
+// only) is imported with its dates and text, frozen as published; one still to take effect is
+// drafted from its text and announced.
 func importVersion(ctx context.Context, cl registryv1.RegistryServiceClient, parent string, e VersionEntry, today string) error {
-	v := proto.Clone(e.Version).(*registryv1.PolicyVersion)
-	v.Name = ""
-	rid := "import:" + parent + ":" + v.GetEffectiveDate()
-	if e.Archived || v.GetEffectiveDate() <= today {
-		_, err := cl.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: parent, PolicyVersion: v, RequestId: rid})
+	v := proto.CloneOf(e.Version)
+	v.Name, v.State, v.Kind, v.Number = "", registryv1.PolicyState_POLICY_STATE_UNSPECIFIED, registryv1.PolicyKind_POLICY_KIND_UNSPECIFIED, 0
+	rid := "import:" + parent + ":" + v.GetEffectiveDate() + ":" + v.GetEndDate()
+	if v.GetEffectiveDate() <= today {
+		_, err := cl.ImportPolicyVersion(ctx, &registryv1.ImportPolicyVersionRequest{Parent: parent, PolicyVersion: v,
+			RequestId: rid, Source: e.Source, ArticleItems: e.ArticleItems})
 		return err
 	}
-	d, err := cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent, PolicyVersion: v, RequestId: rid})
+	d, err := cl.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: parent,
+		PolicyVersion: &registryv1.PolicyVersion{Title: v.GetTitle()}, Source: e.Source, RequestId: rid})
 	if err != nil {
 		return err
+	}
+	if len(e.ArticleItems) > 0 {
+		// A draft takes its articles' items with its articles.
+		numbered := map[string]*registryv1.Article{}
+		for _, a := range append(d.GetArticles(), d.GetAttachments()...) {
+			numbered[a.GetNumber()] = a
+		}
+		for _, ai := range e.ArticleItems {
+			a := numbered[strings.Join(strings.Fields(ai.GetNumber()), "")]
+			if a == nil {
+				return fmt.Errorf("%s: articleItems: the text has no article %q", parent, ai.GetNumber())
+			}
+			a.Items = ai.GetItems()
+		}
+		if d, err = cl.UpdatePolicyVersion(ctx, &registryv1.UpdatePolicyVersionRequest{PolicyVersion: d,
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"articles", "attachments"}}}); err != nil {
+			return err
+		}
 	}
 	ann := v.GetAnnounceDate()
 	if ann < today {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
@@ -74,11 +77,14 @@ type PolicyEntry struct {
 	Versions []VersionEntry
 }
 
-// VersionEntry is one policy version.
+// VersionEntry is one policy version: its dates, and its text as published when the file gives it.
 type VersionEntry struct {
-	// Archived versions predate pipa: only their period, title and link or text are known.
-	Archived bool
-	Version  *registryv1.PolicyVersion
+	Version *registryv1.PolicyVersion
+	// Source is the version's text (the file named by "source"), nil for a version known by its
+	// period only.
+	Source *registryv1.PolicySource
+	// ArticleItems name the statutory items of articles whose titles do not.
+	ArticleItems []*registryv1.ArticleItems
 }
 
 // Load reads and parses a tenant file.
@@ -399,19 +405,30 @@ func (p *parser) policy(n *yaml.Node, where, unitName string) (PolicyEntry, erro
 		if err != nil {
 			return PolicyEntry{}, err
 		}
-		var archived bool
-		if an := vo.take("archived"); an != nil {
-			if err := an.Decode(&archived); err != nil {
-				return PolicyEntry{}, p.errorf(an, w, "archived: %v", err)
+		src, err := p.source(vo.take("source"), w)
+		if err != nil {
+			return PolicyEntry{}, err
+		}
+		var items []*registryv1.ArticleItems
+		if in := vo.take("articleItems"); in != nil {
+			var m map[string][]string
+			if err := in.Decode(&m); err != nil {
+				return PolicyEntry{}, p.errorf(in, w, "articleItems: want a map of article numbers to item keys: %v", err)
+			}
+			for _, number := range sortedKeys(m) {
+				for _, k := range m[number] {
+					if !policy.ValidItem(kind, k) {
+						return PolicyEntry{}, p.errorf(in, w, "articleItems: %q is not an item of a %s policy", k, seg)
+					}
+				}
+				items = append(items, &registryv1.ArticleItems{Number: number, Items: m[number]})
 			}
 		}
-		for _, k := range []string{"name", "kind", "number", "state", "standing", "snapshot", "comparison"} {
+		for _, k := range []string{"name", "kind", "number", "state", "standing", "snapshot", "comparison", "document",
+			"preamble", "articles", "attachments"} {
 			if vn := vo.vals[k]; vn != nil {
-				return PolicyEntry{}, p.errorf(vn, w, "field %q is set by pipa", k)
+				return PolicyEntry{}, p.errorf(vn, w, "field %q is set by pipa (the text comes from \"source\")", k)
 			}
-		}
-		if en := vo.vals["endDate"]; en != nil && !archived {
-			return PolicyEntry{}, p.errorf(en, w, "endDate is only given for archived versions; others end when the next takes effect")
 		}
 		v := &registryv1.PolicyVersion{}
 		if err := p.unmarshal(vo, w, v); err != nil {
@@ -421,9 +438,9 @@ func (p *parser) policy(n *yaml.Node, where, unitName string) (PolicyEntry, erro
 		v.Number = int32(i + 1)
 		v.Name = fmt.Sprintf("%s/policies/%s/versions/%d", unitName, seg, i+1)
 		switch {
-		case archived:
-			v.State = registryv1.PolicyState_POLICY_STATE_ARCHIVED
-		case v.AnnounceDate != "" || v.EffectiveDate != "":
+		case src == nil && v.EffectiveDate == "" && v.EndDate == "":
+			return PolicyEntry{}, p.errorf(vn, w, "a version needs its text (source) or at least its period (effectiveDate, endDate)")
+		case v.AnnounceDate != "" || v.EffectiveDate != "" || v.EndDate != "":
 			v.State = registryv1.PolicyState_POLICY_STATE_ANNOUNCED
 		default:
 			v.State = registryv1.PolicyState_POLICY_STATE_DRAFT
@@ -433,17 +450,7 @@ func (p *parser) policy(n *yaml.Node, where, unitName string) (PolicyEntry, erro
 				return PolicyEntry{}, p.errorf(vo.vals[field], w, "%s: %v", field, err)
 			}
 		}
-		seen := map[string]bool{}
-		for _, s := range v.Sections {
-			if _, ok := policy.Lookup(kind, s.Item); !ok {
-				return PolicyEntry{}, p.errorf(vo.vals["sections"], w, "section item %q is not an item of a %s policy", s.Item, seg)
-			}
-			if seen[s.Item] {
-				return PolicyEntry{}, p.errorf(vo.vals["sections"], w, "two sections for item %q", s.Item)
-			}
-			seen[s.Item] = true
-		}
-		pe.Versions = append(pe.Versions, VersionEntry{Archived: archived, Version: v})
+		pe.Versions = append(pe.Versions, VersionEntry{Version: v, Source: src, ArticleItems: items})
 	}
 	// A version ends the day before the next takes effect; dates must increase.
 	for i := 0; i+1 < len(pe.Versions); i++ {
@@ -459,6 +466,47 @@ func (p *parser) policy(n *yaml.Node, where, unitName string) (PolicyEntry, erro
 		}
 	}
 	return pe, nil
+}
+
+// source reads a version's "source": a file beside the tenant file (.md, .html or .txt), checked
+// as the registry will read it, so that a malformed text is refused with its own line.
+func (p *parser) source(n *yaml.Node, where string) (*registryv1.PolicySource, error) {
+	name, err := p.scalar(n, where, "source")
+	if err != nil || name == "" {
+		return nil, err
+	}
+	format, ok := map[string]registryv1.PolicySourceFormat{
+		".md": registryv1.PolicySourceFormat_POLICY_SOURCE_FORMAT_MARKDOWN, ".html": registryv1.PolicySourceFormat_POLICY_SOURCE_FORMAT_HTML,
+		".htm": registryv1.PolicySourceFormat_POLICY_SOURCE_FORMAT_HTML, ".txt": registryv1.PolicySourceFormat_POLICY_SOURCE_FORMAT_TEXT,
+	}[strings.ToLower(filepath.Ext(name))]
+	if !ok {
+		return nil, p.errorf(n, where, "source %q: want a .md, .html or .txt file", name)
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(p.filename), name)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, p.errorf(n, where, "source: %v", err)
+	}
+	if _, errs := document.Read(format, string(b)); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = fmt.Sprintf("%s:%d: %s", path, e.Line, e.Msg)
+		}
+		return nil, p.errorf(n, where, "source is not a policy as pipa reads it:\n%s", strings.Join(msgs, "\n"))
+	}
+	return &registryv1.PolicySource{Format: format, Content: string(b)}, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 // each walks a list of entries that have an id, checking ids are unique within the collection.

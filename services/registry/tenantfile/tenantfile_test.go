@@ -1,6 +1,7 @@
 package tenantfile_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -32,14 +33,14 @@ func TestLoadJeongeup(t *testing.T) {
 	require.NotNil(t, p)
 	require.Len(t, p.Versions, 2)
 	old, cur := p.Versions[0], p.Versions[1]
-	require.True(t, old.Archived)
-	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ARCHIVED, old.Version.GetState())
+	require.Nil(t, old.Source, "the past version is known by its period only")
 	require.Equal(t, "2024-01-15", old.Version.GetEndDate())
 	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, cur.Version.GetState())
 	require.EqualValues(t, 2, cur.Version.GetNumber())
 	require.Equal(t, "tenants/jeongeup/units/library/policies/cctv/versions/2", cur.Version.GetName())
 	require.Equal(t, registryv1.PolicyKind_POLICY_KIND_CCTV, cur.Version.GetKind())
-	require.NotEmpty(t, cur.Version.GetSections())
+	require.Equal(t, registryv1.PolicySourceFormat_POLICY_SOURCE_FORMAT_MARKDOWN, cur.Source.GetFormat())
+	require.Contains(t, cur.Source.GetContent(), "## 제1조(영상정보처리기기의 설치근거 및 설치목적)")
 }
 
 func TestLoadExamples(t *testing.T) {
@@ -144,12 +145,18 @@ func TestParseErrors(t *testing.T) {
 		{"name given", head + "    sites: [{id: a, name: x}]\n", []string{"set by pipa"}},
 		{"unknown top key", "tenant: {id: city}\nunit: []\n", []string{`unknown key "unit"`}},
 		{"bad kind", head + "    policies: [{kind: video, versions: []}]\n", []string{"video"}},
-		{"bad section", head + "    policies: [{kind: cctv, versions: [{sections: [{item: cookies, body: x}]}]}]\n",
+		{"bad article item", head + "    policies: [{kind: cctv, versions: [{effectiveDate: '2024-01-16', articleItems: {제1조: [cookies]}}]}]\n",
 			[]string{"cctv policy: version 1", `"cookies"`}},
+		{"text given inline", head + "    policies: [{kind: cctv, versions: [{effectiveDate: '2024-01-16', articles: []}]}]\n",
+			[]string{`"articles" is set by pipa`}},
+		{"source missing", head + "    policies: [{kind: cctv, versions: [{effectiveDate: '2024-01-16', source: nowhere.md}]}]\n",
+			[]string{"bad.yaml:4:", "source", "nowhere.md"}},
+		{"source of another format", head + "    policies: [{kind: cctv, versions: [{effectiveDate: '2024-01-16', source: policy.pdf}]}]\n",
+			[]string{".md, .html or .txt"}},
+		{"neither text nor period", head + "    policies: [{kind: cctv, versions: [{title: x}]}]\n",
+			[]string{"its text (source) or at least its period"}},
 		{"bad date", head + "    policies: [{kind: cctv, versions: [{effectiveDate: 2024/01/16}]}]\n", []string{"effectiveDate", "YYYY-MM-DD"}},
-		{"end date of current", head + "    policies: [{kind: privacy, versions: [{effectiveDate: '2024-01-16', endDate: '2025-01-01'}]}]\n",
-			[]string{"endDate"}},
-		{"dates out of order", head + "    policies: [{kind: cctv, versions: [{archived: true, effectiveDate: '2024-01-16'}, {effectiveDate: '2021-01-01'}]}]\n",
+		{"dates out of order", head + "    policies: [{kind: cctv, versions: [{effectiveDate: '2024-01-16'}, {effectiveDate: '2021-01-01'}]}]\n",
 			[]string{"version 2 takes effect"}},
 		{"not yaml", "tenant: [", []string{"bad.yaml"}},
 	} {
@@ -171,17 +178,38 @@ units:
     policies:
       - kind: privacy
         versions:
-          - {archived: true, endDate: "2011-09-29"}
-          - {archived: true, effectiveDate: "2011-09-30"}
+          - {endDate: "2011-09-29"}
+          - {effectiveDate: "2011-09-30"}
           - {effectiveDate: 2024-03-01, announceDate: 2024-02-20}
-          - {}
 `), "dates.yaml")
 	require.NoError(t, err)
 	vs := f.Unit("lib").Policy(registryv1.PolicyKind_POLICY_KIND_PRIVACY).Versions
 	require.Equal(t, "2011-09-29", vs[0].Version.GetEndDate())
 	require.Equal(t, "2024-02-29", vs[1].Version.GetEndDate(), "the day before the next takes effect")
 	require.Equal(t, "2024-03-01", vs[2].Version.GetEffectiveDate(), "an unquoted date is read as a date")
-	require.Empty(t, vs[2].Version.GetEndDate(), "a draft does not end its predecessor")
+	require.Empty(t, vs[2].Version.GetEndDate(), "the last version stays open")
 	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, vs[2].Version.GetState())
-	require.Equal(t, registryv1.PolicyState_POLICY_STATE_DRAFT, vs[3].Version.GetState())
+}
+
+// A source is read as the registry will read it: a malformed one is refused naming its own file
+// and line; a version with a source and no date is a draft.
+func TestSources(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	write("ok.md", "# 방침\n\n## 제1조(목적)\n\n목적\n")
+	write("twice.txt", "방침\n제1조(목적)\n목적\n제1조(정의)\n정의\n")
+	write("t.yaml", "tenant: {id: city}\nunits:\n  - id: lib\n    policies: [{kind: cctv, versions: [{source: ok.md}]}]\n")
+	f, err := tenantfile.Load(filepath.Join(dir, "t.yaml"))
+	require.NoError(t, err)
+	v := f.Unit("lib").Policies[0].Versions[0]
+	require.Equal(t, registryv1.PolicyState_POLICY_STATE_DRAFT, v.Version.GetState())
+	require.Equal(t, "# 방침\n\n## 제1조(목적)\n\n목적\n", v.Source.GetContent())
+
+	write("bad.yaml", "tenant: {id: city}\nunits:\n  - id: lib\n    policies: [{kind: cctv, versions: [{effectiveDate: '2024-01-16', source: twice.txt}]}]\n")
+	_, err = tenantfile.Load(filepath.Join(dir, "bad.yaml"))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "twice.txt:4:")
+	require.Contains(t, err.Error(), "again")
 }

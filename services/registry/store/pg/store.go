@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -60,18 +61,30 @@ type Idem struct {
 // Store is the registry's PostgreSQL store.
 type Store struct {
 	pool *pgxpool.Pool
+	jobs *river.Client[pgx.Tx]
 	now  func() time.Time
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithJobs gives the store the job queue (pkg/jobs, in the registry schema) that its publications'
+// ledger records are queued on.
+func WithJobs(c *river.Client[pgx.Tx]) Option { return func(s *Store) { s.jobs = c } }
+
 // New returns a Store on pool, whose database has been migrated with Migrations.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, now: time.Now}
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{pool: pool, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Tenant returns the store bound to tenant id. It does not check that the tenant exists: reads
 // of a missing tenant find nothing and creates fail with NotFound.
 func (s *Store) Tenant(id string) *TenantStore {
-	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now}
+	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs}
 }
 
 // db is what both a pool and a transaction offer.
@@ -88,6 +101,7 @@ type TenantStore struct {
 	db     db // the pool, or the transaction of InTx
 	tenant string
 	now    func() time.Time
+	jobs   *river.Client[pgx.Tx]
 }
 
 // InTx runs fn with a TenantStore bound to one READ COMMITTED transaction, committing if fn
@@ -106,7 +120,7 @@ func (s *TenantStore) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func (s *TenantStore) with(tx pgx.Tx) *TenantStore {
-	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now}
+	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs}
 }
 
 // clock returns the current time as PostgreSQL stores it (UTC, microseconds), so that a message
@@ -148,6 +162,8 @@ const (
 	fieldCreateTime = "create_time"
 	fieldUpdateTime = "update_time"
 	fieldEtag       = "etag"
+	// A unit's full name is made of its parents' names on read (unitColumns), never stored.
+	fieldFullName = "full_name"
 )
 
 // setMeta sets m's name, create_time, update_time and etag.
@@ -164,8 +180,10 @@ func setMeta(m proto.Message, name string, create, update time.Time, revision in
 func encode(m proto.Message) ([]byte, error) {
 	c := proto.Clone(m).ProtoReflect()
 	fs := c.Descriptor().Fields()
-	for _, n := range []protoreflect.Name{fieldName, fieldCreateTime, fieldUpdateTime, fieldEtag} {
-		c.Clear(fs.ByName(n))
+	for _, n := range []protoreflect.Name{fieldName, fieldCreateTime, fieldUpdateTime, fieldEtag, fieldFullName} {
+		if fd := fs.ByName(n); fd != nil {
+			c.Clear(fd)
+		}
 	}
 	b, err := protojson.Marshal(c.Interface())
 	if err != nil {

@@ -10,9 +10,15 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
-const unitColumns = `unit_id, parent_id, path, data, revision, create_time, update_time`
+// unitColumns are a unit's row and the display names its full name is made of: the tenant's,
+// and those of the units on its path.
+const unitColumns = `unit_id, parent_id, path, data, revision, create_time, update_time,
+	(SELECT t.data->>'displayName' FROM registry.tenants t WHERE t.tenant_id = units.tenant_id),
+	ARRAY(SELECT p.data->>'displayName' FROM unnest(units.path) WITH ORDINALITY AS x(id, o)
+		JOIN registry.units p ON p.tenant_id = units.tenant_id AND p.unit_id = x.id ORDER BY x.o)`
 
 // CreateUnit creates unit id under parentID (empty for a top-level unit), which must be a unit
 // of this tenant, and returns it with its name, parent, times and etag set. A replay of idem's
@@ -63,7 +69,11 @@ func (s *TenantStore) CreateUnit(ctx context.Context, id, parentID string, u *re
 			}
 			return out.Name, nil
 		})
-		if err != nil || !replayed {
+		if err != nil {
+			return err
+		}
+		if !replayed { // read back for the full name, which the parents' names make
+			out, err = s.with(tx).GetUnit(ctx, id)
 			return err
 		}
 		ids, ok := splitName(name, "tenants/*/units/*")
@@ -87,14 +97,20 @@ func (s *TenantStore) scanUnit(row pgx.Row) (*registryv1.Unit, []string, error) 
 		path   []string
 		data   []byte
 		m      rowMeta
+		tenant *string
+		names  []string
 	)
-	if err := row.Scan(&id, &parent, &path, &data, &m.revision, &m.create, &m.update); err != nil {
+	if err := row.Scan(&id, &parent, &path, &data, &m.revision, &m.create, &m.update, &tenant, &names); err != nil {
 		return nil, nil, err
 	}
 	u := &registryv1.Unit{}
 	if err := decode(data, u); err != nil {
 		return nil, nil, err
 	}
+	if tenant != nil {
+		names = append([]string{*tenant}, names...)
+	}
+	u.FullName = policy.FullName(names...)
 	m.set(u, unitName(s.tenant, id))
 	u.Parent = ""
 	if parent != nil {
@@ -203,6 +219,10 @@ func (s *TenantStore) UpdateUnit(ctx context.Context, u *registryv1.Unit, etag s
 		}
 		_, err = tx.Exec(ctx, `UPDATE registry.units SET data = $3, revision = $4, update_time = $5
 			WHERE tenant_id = $1 AND unit_id = $2`, s.tenant, id, data, m.revision, m.update)
+		if err != nil {
+			return err
+		}
+		out, err = s.with(tx).GetUnit(ctx, id)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -170,12 +171,103 @@ func (s *TenantStore) ListVersions(ctx context.Context, unitID string, kind regi
 	return s.listVersions(ctx, unitID, kind, versionColumnList, "")
 }
 
+// lightData is a version's data without what a history does not show (PostgreSQL drops it before
+// it leaves the server): the snapshot, the text, the frozen document's bytes and the comparison.
+const lightData = `(data - 'snapshot' - 'preamble' - 'articles' - 'attachments' - 'comparison') #- '{document,html}' #- '{document,text}'`
+
 // PublishedVersions returns the announced and archived versions of unit unitID's policy of kind,
-// by number, without their snapshots (which PostgreSQL drops before they leave the server), for
-// the public history of a policy.
+// by number, without their snapshots, texts and documents (lightData), for the public history
+// of a policy.
 func (s *TenantStore) PublishedVersions(ctx context.Context, unitID string, kind registryv1.PolicyKind) ([]*registryv1.PolicyVersion, error) {
 	return s.listVersions(ctx, unitID, kind,
-		`unit_id, kind, number, data - 'snapshot', revision, create_time, update_time`, `AND state <> 'draft'`)
+		`unit_id, kind, number, `+lightData+`, revision, create_time, update_time`, `AND state <> 'draft'`)
+}
+
+// UnitVersions are the published versions of one unit's policy of one kind (lightData).
+type UnitVersions struct {
+	Unit     string
+	Kind     registryv1.PolicyKind
+	Versions []*registryv1.PolicyVersion
+}
+
+// AllPublished returns the published versions of every policy of the tenant (lightData), by unit,
+// kind and number, for the body's index.
+func (s *TenantStore) AllPublished(ctx context.Context) ([]UnitVersions, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+`unit_id, kind, number, `+lightData+`, revision, create_time, update_time
+		FROM registry.policy_versions WHERE tenant_id = $1 AND state <> 'draft' ORDER BY unit_id, kind, number`, s.tenant)
+	if err != nil {
+		return nil, fmt.Errorf("pg: published versions: %w", err)
+	}
+	var out []UnitVersions
+	err = forEachRow(rows, func(r pgx.Rows) error {
+		v, err := s.scanVersion(r)
+		if err != nil {
+			return err
+		}
+		ids, _ := splitName(v.GetName(), "tenants/*/units/*/policies/*/versions/*")
+		if n := len(out); n == 0 || out[n-1].Unit != ids[1] || out[n-1].Kind != v.GetKind() {
+			out = append(out, UnitVersions{Unit: ids[1], Kind: v.GetKind()})
+		}
+		out[len(out)-1].Versions = append(out[len(out)-1].Versions, v)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pg: published versions: %w", err)
+	}
+	return out, nil
+}
+
+// PublishArgs is the job that appends a frozen version's hash to its unit's ledger (the
+// publication's outbox, STD-21).
+type PublishArgs struct {
+	Tenant string `json:"tenant"`
+	Unit   string `json:"unit"`
+	Policy string `json:"policy"` // "privacy" or "cctv"
+	Number int32  `json:"number"`
+}
+
+// Kind names the job in River's tables.
+func (PublishArgs) Kind() string { return "registry.publish_ledger_entry" }
+
+// InsertOpts keep retrying for about a year at five-minute intervals: a ledger outage only
+// delays the record.
+func (PublishArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100_000} }
+
+// QueuePublication queues the ledger record of a version frozen in this transaction; it must be
+// called inside InTx, so that the job exists exactly when the version does.
+func (s *TenantStore) QueuePublication(ctx context.Context, unitID string, kind registryv1.PolicyKind, number int32, delay time.Duration) error {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return errors.New("pg: QueuePublication outside InTx")
+	}
+	if s.jobs == nil {
+		return errors.New("pg: the store has no job queue (WithJobs)")
+	}
+	_, err := s.jobs.InsertTx(ctx, tx, PublishArgs{Tenant: s.tenant, Unit: unitID, Policy: policySegment[kind], Number: number},
+		&river.InsertOpts{ScheduledAt: clock(s.now).Add(delay)})
+	if err != nil {
+		return fmt.Errorf("pg: queue publication: %w", err)
+	}
+	return nil
+}
+
+// SetLedgerEntry records on a frozen version the ledger entry that holds its hash.
+func (s *TenantStore) SetLedgerEntry(ctx context.Context, unitID string, kind registryv1.PolicyKind, number int32, entry string) error {
+	seg, err := policyKind(kind)
+	if err != nil {
+		return err
+	}
+	tag, err := s.db.Exec(ctx, `UPDATE registry.policy_versions
+		SET data = jsonb_set(data, '{document,ledgerEntry}', to_jsonb($5::text)), revision = revision + 1, update_time = $6
+		WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND number = $4 AND data ? 'document'`,
+		s.tenant, unitID, seg, number, entry, clock(s.now))
+	if err != nil {
+		return fmt.Errorf("pg: set ledger entry: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apierr.NotFound(versionName(s.tenant, unitID, seg, number) + " (frozen)")
+	}
+	return nil
 }
 
 func (s *TenantStore) listVersions(ctx context.Context, unitID string, kind registryv1.PolicyKind, columns, filter string) ([]*registryv1.PolicyVersion, error) {

@@ -44,6 +44,9 @@ const (
 	EntryKind_ENTRY_KIND_REDACTION EntryKind = 7
 	// The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
 	EntryKind_ENTRY_KIND_LEDGER_KEY EntryKind = 8
+	// 공표: a policy version of the unit was published (announced or imported with its text);
+	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+	EntryKind_ENTRY_KIND_PUBLICATION EntryKind = 9
 )
 
 // Enum value maps for EntryKind.
@@ -58,6 +61,7 @@ var (
 		6: "ENTRY_KIND_AMENDMENT",
 		7: "ENTRY_KIND_REDACTION",
 		8: "ENTRY_KIND_LEDGER_KEY",
+		9: "ENTRY_KIND_PUBLICATION",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_KIND_UNSPECIFIED": 0,
@@ -69,6 +73,7 @@ var (
 		"ENTRY_KIND_AMENDMENT":   6,
 		"ENTRY_KIND_REDACTION":   7,
 		"ENTRY_KIND_LEDGER_KEY":  8,
+		"ENTRY_KIND_PUBLICATION": 9,
 	}
 )
 
@@ -235,6 +240,9 @@ type Entry struct {
 	// Output only, but in the leaf: in a LEDGER_KEY entry, the log's new note verifier key, named
 	// by the log's origin. Written by RotateKey alone.
 	VerifierKey string `protobuf:"bytes,34,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	// PUBLICATION only: lowercase hex SHA-256 of the published document (the policy version's
+	// frozen HTML), whose resource name is file_name.
+	DocumentSha256 string `protobuf:"bytes,35,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
 	// Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
 	LeafHash []byte `protobuf:"bytes,40,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
 	// Output only: the personal values were erased; the fields above then read empty.
@@ -519,6 +527,13 @@ func (x *Entry) GetVerifierKey() string {
 	return ""
 }
 
+func (x *Entry) GetDocumentSha256() string {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return ""
+}
+
 func (x *Entry) GetLeafHash() []byte {
 	if x != nil {
 		return x.LeafHash
@@ -561,17 +576,18 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	pipa-ledger-entry/v1
 //	log: tenants/{t}/units/{u}
 //	index: {decimal}
-//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION}
+//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION}
 //	occur-time: {timestamp}
 //	{key}: {value}            zero or more, see below
 //
 // The first five lines are always present. Then one line per set Entry field from file_name (5)
-// to verifier_key (34), in field-number order; the other output-only fields (name, index,
+// to document_sha256 (35), in field-number order; the other output-only fields (name, index,
 // leaf_hash, redacted, commit_time, tree_size, salts) never appear. A field is set when a string
 // is non-empty; a repeated string has elements (one line each, in order; elements are never
 // empty); a Timestamp is present; `follows` is present (0 is written); `amendment_kind` is not
 // UNSPECIFIED. The line `recorded-by: {subject}` is written by the server: who appended the
-// entry, as authenticated; only a LEDGER_KEY entry has a line after it, `verifier-key: {vkey}`.
+// entry, as authenticated; only a LEDGER_KEY entry (`verifier-key: {vkey}`) and a PUBLICATION
+// entry (`document-sha256: {hex}`) have a line after it.
 //
 //   - key: the proto field name with '_' as '-'; a personal field (counterparty_officer,
 //     requester_name, requester_contact) gets "-commitment" appended and the commitment as value.
@@ -1908,7 +1924,7 @@ var File_pipa_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\v\n" +
+	"\x1bpipa/ledger/v1/ledger.proto\x12\x0epipa.ledger.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\v\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x03R\x05index\x12-\n" +
@@ -1950,7 +1966,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x04note\x18  \x01(\tR\x04note\x12\x1f\n" +
 	"\vrecorded_by\x18! \x01(\tR\n" +
 	"recordedBy\x12!\n" +
-	"\fverifier_key\x18\" \x01(\tR\vverifierKey\x12\x1b\n" +
+	"\fverifier_key\x18\" \x01(\tR\vverifierKey\x12'\n" +
+	"\x0fdocument_sha256\x18# \x01(\tR\x0edocumentSha256\x12\x1b\n" +
 	"\tleaf_hash\x18( \x01(\fR\bleafHash\x12\x1a\n" +
 	"\bredacted\x18) \x01(\bR\bredacted\x12;\n" +
 	"\vcommit_time\x18* \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -2054,7 +2071,7 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x1bUpdateLedgerSettingsRequest\x12:\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1e.pipa.ledger.v1.LedgerSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask*\xef\x01\n" +
+	"updateMask*\x8b\x02\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -2064,7 +2081,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x11ENTRY_KIND_ACCESS\x10\x05\x12\x18\n" +
 	"\x14ENTRY_KIND_AMENDMENT\x10\x06\x12\x18\n" +
 	"\x14ENTRY_KIND_REDACTION\x10\a\x12\x19\n" +
-	"\x15ENTRY_KIND_LEDGER_KEY\x10\b*\xca\x01\n" +
+	"\x15ENTRY_KIND_LEDGER_KEY\x10\b\x12\x1a\n" +
+	"\x16ENTRY_KIND_PUBLICATION\x10\t*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +

@@ -23,6 +23,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The formats pipa reads a policy from (services/registry/document).
+type PolicySourceFormat int32
+
+const (
+	PolicySourceFormat_POLICY_SOURCE_FORMAT_UNSPECIFIED PolicySourceFormat = 0
+	// "# title", then "## " headings of articles and attachments; bodies in the body syntax.
+	PolicySourceFormat_POLICY_SOURCE_FORMAT_MARKDOWN PolicySourceFormat = 1
+	// An HTML page or fragment: headings (h1–h4 or a paragraph that is only a heading), p, ul/ol,
+	// table (rowspan and colspan spread into cells).
+	PolicySourceFormat_POLICY_SOURCE_FORMAT_HTML PolicySourceFormat = 2
+	// Plain text: a line "제N조(…)", "N조. …" or "N. …" starts an article, "부칙" and "별표N",
+	// "별지 제N호" likewise; lines with tabs are table rows; "•", "-", "·" start items.
+	PolicySourceFormat_POLICY_SOURCE_FORMAT_TEXT PolicySourceFormat = 3
+)
+
+// Enum value maps for PolicySourceFormat.
+var (
+	PolicySourceFormat_name = map[int32]string{
+		0: "POLICY_SOURCE_FORMAT_UNSPECIFIED",
+		1: "POLICY_SOURCE_FORMAT_MARKDOWN",
+		2: "POLICY_SOURCE_FORMAT_HTML",
+		3: "POLICY_SOURCE_FORMAT_TEXT",
+	}
+	PolicySourceFormat_value = map[string]int32{
+		"POLICY_SOURCE_FORMAT_UNSPECIFIED": 0,
+		"POLICY_SOURCE_FORMAT_MARKDOWN":    1,
+		"POLICY_SOURCE_FORMAT_HTML":        2,
+		"POLICY_SOURCE_FORMAT_TEXT":        3,
+	}
+)
+
+func (x PolicySourceFormat) Enum() *PolicySourceFormat {
+	p := new(PolicySourceFormat)
+	*p = x
+	return p
+}
+
+func (x PolicySourceFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PolicySourceFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_pipa_registry_v1_registry_service_proto_enumTypes[0].Descriptor()
+}
+
+func (PolicySourceFormat) Type() protoreflect.EnumType {
+	return &file_pipa_registry_v1_registry_service_proto_enumTypes[0]
+}
+
+func (x PolicySourceFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PolicySourceFormat.Descriptor instead.
+func (PolicySourceFormat) EnumDescriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{0}
+}
+
 type CreateTenantRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Lowercase slug, e.g. "iksan".
@@ -1924,9 +1982,14 @@ type CreatePolicyVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tenants/{tenant}/units/{unit}/policies/{privacy|cctv}
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// Title and sections; everything else is output only.
+	// Title, preamble, articles and attachments; everything else is output only. Without articles
+	// (and without a source) the draft copies the version in force, or for a unit that has none
+	// starts from the writing guide's standard outline.
 	PolicyVersion *PolicyVersion `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	RequestId     string         `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The draft's text as a document (replaces policy_version's title, preamble, articles and
+	// attachments).
+	Source        *PolicySource `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1982,6 +2045,122 @@ func (x *CreatePolicyVersionRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CreatePolicyVersionRequest) GetSource() *PolicySource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// A policy document as a body publishes it, to be read into a version's articles.
+type PolicySource struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Format PolicySourceFormat     `protobuf:"varint,1,opt,name=format,proto3,enum=pipa.registry.v1.PolicySourceFormat" json:"format,omitempty"`
+	// The document (UTF-8).
+	Content       string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicySource) Reset() {
+	*x = PolicySource{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicySource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicySource) ProtoMessage() {}
+
+func (x *PolicySource) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicySource.ProtoReflect.Descriptor instead.
+func (*PolicySource) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *PolicySource) GetFormat() PolicySourceFormat {
+	if x != nil {
+		return x.Format
+	}
+	return PolicySourceFormat_POLICY_SOURCE_FORMAT_UNSPECIFIED
+}
+
+func (x *PolicySource) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+// The statutory items an article states, where its title does not say.
+type ArticleItems struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The article's number as published, e.g. "제7조".
+	Number string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	// Catalogue keys, e.g. ["review", "safety"].
+	Items         []string `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArticleItems) Reset() {
+	*x = ArticleItems{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArticleItems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArticleItems) ProtoMessage() {}
+
+func (x *ArticleItems) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArticleItems.ProtoReflect.Descriptor instead.
+func (*ArticleItems) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ArticleItems) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *ArticleItems) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 type GetPolicyVersionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1991,7 +2170,7 @@ type GetPolicyVersionRequest struct {
 
 func (x *GetPolicyVersionRequest) Reset() {
 	*x = GetPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2182,7 @@ func (x *GetPolicyVersionRequest) String() string {
 func (*GetPolicyVersionRequest) ProtoMessage() {}
 
 func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2195,7 @@ func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{36}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetPolicyVersionRequest) GetName() string {
@@ -2038,7 +2217,7 @@ type ListPolicyVersionsRequest struct {
 
 func (x *ListPolicyVersionsRequest) Reset() {
 	*x = ListPolicyVersionsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2229,7 @@ func (x *ListPolicyVersionsRequest) String() string {
 func (*ListPolicyVersionsRequest) ProtoMessage() {}
 
 func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2242,7 @@ func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{37}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListPolicyVersionsRequest) GetParent() string {
@@ -2097,7 +2276,7 @@ type ListPolicyVersionsResponse struct {
 
 func (x *ListPolicyVersionsResponse) Reset() {
 	*x = ListPolicyVersionsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2288,7 @@ func (x *ListPolicyVersionsResponse) String() string {
 func (*ListPolicyVersionsResponse) ProtoMessage() {}
 
 func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2301,7 @@ func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{38}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListPolicyVersionsResponse) GetPolicyVersions() []*PolicyVersion {
@@ -2142,7 +2321,7 @@ func (x *ListPolicyVersionsResponse) GetNextPageToken() string {
 type UpdatePolicyVersionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PolicyVersion *PolicyVersion         `protobuf:"bytes,1,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
-	// Paths: title, sections, snapshot (re-read the unit's current data).
+	// Paths: title, preamble, articles, attachments, snapshot (re-read the unit's current data).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2150,7 +2329,7 @@ type UpdatePolicyVersionRequest struct {
 
 func (x *UpdatePolicyVersionRequest) Reset() {
 	*x = UpdatePolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2341,7 @@ func (x *UpdatePolicyVersionRequest) String() string {
 func (*UpdatePolicyVersionRequest) ProtoMessage() {}
 
 func (x *UpdatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2354,7 @@ func (x *UpdatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{39}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdatePolicyVersionRequest) GetPolicyVersion() *PolicyVersion {
@@ -2196,16 +2375,21 @@ type ImportPolicyVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tenants/{tenant}/units/{unit}/policies/{privacy|cctv}
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// title, effective_date, end_date, announce_date (optional), original_url and/or original_text.
+	// effective_date, end_date (a version followed by none that pipa holds), announce_date,
+	// change_summary, original_url; title when there is no source.
 	PolicyVersion *PolicyVersion `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	RequestId     string         `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The version's text as published; without it the version is known by its period only.
+	Source *PolicySource `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// Statutory items of articles whose titles do not name them.
+	ArticleItems  []*ArticleItems `protobuf:"bytes,5,rep,name=article_items,json=articleItems,proto3" json:"article_items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportPolicyVersionRequest) Reset() {
 	*x = ImportPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2401,7 @@ func (x *ImportPolicyVersionRequest) String() string {
 func (*ImportPolicyVersionRequest) ProtoMessage() {}
 
 func (x *ImportPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2414,7 @@ func (x *ImportPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*ImportPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{40}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ImportPolicyVersionRequest) GetParent() string {
@@ -2254,6 +2438,20 @@ func (x *ImportPolicyVersionRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *ImportPolicyVersionRequest) GetSource() *PolicySource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *ImportPolicyVersionRequest) GetArticleItems() []*ArticleItems {
+	if x != nil {
+		return x.ArticleItems
+	}
+	return nil
+}
+
 type CheckPolicyVersionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2263,7 +2461,7 @@ type CheckPolicyVersionRequest struct {
 
 func (x *CheckPolicyVersionRequest) Reset() {
 	*x = CheckPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2473,7 @@ func (x *CheckPolicyVersionRequest) String() string {
 func (*CheckPolicyVersionRequest) ProtoMessage() {}
 
 func (x *CheckPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2486,7 @@ func (x *CheckPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{41}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CheckPolicyVersionRequest) GetName() string {
@@ -2302,14 +2500,16 @@ type CheckPolicyVersionResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Findings []*Finding             `protobuf:"bytes,1,rep,name=findings,proto3" json:"findings,omitempty"`
 	// True when no finding is blocking.
-	Ready         bool `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
+	Ready bool `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
+	// Each statutory item of the policy's lists, with the articles that state it.
+	Coverage      []*ItemCoverage `protobuf:"bytes,3,rep,name=coverage,proto3" json:"coverage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckPolicyVersionResponse) Reset() {
 	*x = CheckPolicyVersionResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2321,7 +2521,7 @@ func (x *CheckPolicyVersionResponse) String() string {
 func (*CheckPolicyVersionResponse) ProtoMessage() {}
 
 func (x *CheckPolicyVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2334,7 +2534,7 @@ func (x *CheckPolicyVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyVersionResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyVersionResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{42}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CheckPolicyVersionResponse) GetFindings() []*Finding {
@@ -2349,6 +2549,13 @@ func (x *CheckPolicyVersionResponse) GetReady() bool {
 		return x.Ready
 	}
 	return false
+}
+
+func (x *CheckPolicyVersionResponse) GetCoverage() []*ItemCoverage {
+	if x != nil {
+		return x.Coverage
+	}
+	return nil
 }
 
 type AnnouncePolicyVersionRequest struct {
@@ -2368,7 +2575,7 @@ type AnnouncePolicyVersionRequest struct {
 
 func (x *AnnouncePolicyVersionRequest) Reset() {
 	*x = AnnouncePolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2587,7 @@ func (x *AnnouncePolicyVersionRequest) String() string {
 func (*AnnouncePolicyVersionRequest) ProtoMessage() {}
 
 func (x *AnnouncePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2600,7 @@ func (x *AnnouncePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnouncePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*AnnouncePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{43}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AnnouncePolicyVersionRequest) GetName() string {
@@ -2449,7 +2656,7 @@ type DiffPolicyVersionsRequest struct {
 
 func (x *DiffPolicyVersionsRequest) Reset() {
 	*x = DiffPolicyVersionsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2668,7 @@ func (x *DiffPolicyVersionsRequest) String() string {
 func (*DiffPolicyVersionsRequest) ProtoMessage() {}
 
 func (x *DiffPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2681,7 @@ func (x *DiffPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffPolicyVersionsRequest.ProtoReflect.Descriptor instead.
 func (*DiffPolicyVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{44}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DiffPolicyVersionsRequest) GetName() string {
@@ -2502,7 +2709,7 @@ type DiffPolicyVersionsResponse struct {
 
 func (x *DiffPolicyVersionsResponse) Reset() {
 	*x = DiffPolicyVersionsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2721,7 @@ func (x *DiffPolicyVersionsResponse) String() string {
 func (*DiffPolicyVersionsResponse) ProtoMessage() {}
 
 func (x *DiffPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2734,7 @@ func (x *DiffPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffPolicyVersionsResponse.ProtoReflect.Descriptor instead.
 func (*DiffPolicyVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{45}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DiffPolicyVersionsResponse) GetBefore() string {
@@ -2554,7 +2761,7 @@ func (x *DiffPolicyVersionsResponse) GetRows() []*ComparisonRow {
 type RenderPolicyVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// "html" (default) or "markdown".
+	// "html" (default, the public page) or "text".
 	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2562,7 +2769,7 @@ type RenderPolicyVersionRequest struct {
 
 func (x *RenderPolicyVersionRequest) Reset() {
 	*x = RenderPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2574,7 +2781,7 @@ func (x *RenderPolicyVersionRequest) String() string {
 func (*RenderPolicyVersionRequest) ProtoMessage() {}
 
 func (x *RenderPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2587,7 +2794,7 @@ func (x *RenderPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*RenderPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{46}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RenderPolicyVersionRequest) GetName() string {
@@ -2614,7 +2821,7 @@ type RenderedPolicy struct {
 
 func (x *RenderedPolicy) Reset() {
 	*x = RenderedPolicy{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2833,7 @@ func (x *RenderedPolicy) String() string {
 func (*RenderedPolicy) ProtoMessage() {}
 
 func (x *RenderedPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2846,7 @@ func (x *RenderedPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderedPolicy.ProtoReflect.Descriptor instead.
 func (*RenderedPolicy) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{47}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RenderedPolicy) GetContentType() string {
@@ -2668,7 +2875,7 @@ type GetPublishedPolicyRequest struct {
 
 func (x *GetPublishedPolicyRequest) Reset() {
 	*x = GetPublishedPolicyRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2887,7 @@ func (x *GetPublishedPolicyRequest) String() string {
 func (*GetPublishedPolicyRequest) ProtoMessage() {}
 
 func (x *GetPublishedPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +2900,7 @@ func (x *GetPublishedPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublishedPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPublishedPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{48}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetPublishedPolicyRequest) GetTenant() string {
@@ -2729,7 +2936,7 @@ type GetPublishedPolicyVersionRequest struct {
 
 func (x *GetPublishedPolicyVersionRequest) Reset() {
 	*x = GetPublishedPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2948,7 @@ func (x *GetPublishedPolicyVersionRequest) String() string {
 func (*GetPublishedPolicyVersionRequest) ProtoMessage() {}
 
 func (x *GetPublishedPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2961,7 @@ func (x *GetPublishedPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublishedPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetPublishedPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{49}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetPublishedPolicyVersionRequest) GetTenant() string {
@@ -2789,22 +2996,26 @@ type PublishedPolicy struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	TenantDisplayName string                 `protobuf:"bytes,1,opt,name=tenant_display_name,json=tenantDisplayName,proto3" json:"tenant_display_name,omitempty"`
 	UnitDisplayName   string                 `protobuf:"bytes,2,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
-	Kind              PolicyKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=pipa.registry.v1.PolicyKind" json:"kind,omitempty"`
-	// The version shown (without its snapshot).
+	// The unit's full name ("익산시 교통행정과").
+	FullName string     `protobuf:"bytes,9,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	Kind     PolicyKind `protobuf:"varint,3,opt,name=kind,proto3,enum=pipa.registry.v1.PolicyKind" json:"kind,omitempty"`
+	// The version shown (without its snapshot), its frozen document included.
 	Version *PolicyVersion `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
-	// The whole document, rendered in Korean with its version history.
-	Html     string                `protobuf:"bytes,5,opt,name=html,proto3" json:"html,omitempty"`
-	Markdown string                `protobuf:"bytes,6,opt,name=markdown,proto3" json:"markdown,omitempty"`
-	History  []*PolicyHistoryEntry `protobuf:"bytes,7,rep,name=history,proto3" json:"history,omitempty"`
+	// The public page: the frozen document with the version history, the 신·구 대조표 of the last
+	// change (on the page of the version in force) and links.
+	Html    string                `protobuf:"bytes,5,opt,name=html,proto3" json:"html,omitempty"`
+	History []*PolicyHistoryEntry `protobuf:"bytes,7,rep,name=history,proto3" json:"history,omitempty"`
 	// Changes whenever anything shown changes; clients send it back as If-None-Match.
-	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The before/after table of the change that made the shown version (its comparison).
+	LastChange    []*ComparisonRow `protobuf:"bytes,10,rep,name=last_change,json=lastChange,proto3" json:"last_change,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PublishedPolicy) Reset() {
 	*x = PublishedPolicy{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2816,7 +3027,7 @@ func (x *PublishedPolicy) String() string {
 func (*PublishedPolicy) ProtoMessage() {}
 
 func (x *PublishedPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2829,7 +3040,7 @@ func (x *PublishedPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishedPolicy.ProtoReflect.Descriptor instead.
 func (*PublishedPolicy) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{50}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PublishedPolicy) GetTenantDisplayName() string {
@@ -2842,6 +3053,13 @@ func (x *PublishedPolicy) GetTenantDisplayName() string {
 func (x *PublishedPolicy) GetUnitDisplayName() string {
 	if x != nil {
 		return x.UnitDisplayName
+	}
+	return ""
+}
+
+func (x *PublishedPolicy) GetFullName() string {
+	if x != nil {
+		return x.FullName
 	}
 	return ""
 }
@@ -2867,13 +3085,6 @@ func (x *PublishedPolicy) GetHtml() string {
 	return ""
 }
 
-func (x *PublishedPolicy) GetMarkdown() string {
-	if x != nil {
-		return x.Markdown
-	}
-	return ""
-}
-
 func (x *PublishedPolicy) GetHistory() []*PolicyHistoryEntry {
 	if x != nil {
 		return x.History
@@ -2884,6 +3095,694 @@ func (x *PublishedPolicy) GetHistory() []*PolicyHistoryEntry {
 func (x *PublishedPolicy) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *PublishedPolicy) GetLastChange() []*ComparisonRow {
+	if x != nil {
+		return x.LastChange
+	}
+	return nil
+}
+
+type CreateAttestationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{tenant}
+	Parent        string       `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	AttestationId string       `protobuf:"bytes,2,opt,name=attestation_id,json=attestationId,proto3" json:"attestation_id,omitempty"`
+	Attestation   *Attestation `protobuf:"bytes,3,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	RequestId     string       `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAttestationRequest) Reset() {
+	*x = CreateAttestationRequest{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAttestationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAttestationRequest) ProtoMessage() {}
+
+func (x *CreateAttestationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAttestationRequest.ProtoReflect.Descriptor instead.
+func (*CreateAttestationRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *CreateAttestationRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateAttestationRequest) GetAttestationId() string {
+	if x != nil {
+		return x.AttestationId
+	}
+	return ""
+}
+
+func (x *CreateAttestationRequest) GetAttestation() *Attestation {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
+func (x *CreateAttestationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type GetAttestationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAttestationRequest) Reset() {
+	*x = GetAttestationRequest{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAttestationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAttestationRequest) ProtoMessage() {}
+
+func (x *GetAttestationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAttestationRequest.ProtoReflect.Descriptor instead.
+func (*GetAttestationRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *GetAttestationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListAttestationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{tenant}
+	Parent    string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those about this unit (tenants/{t}/units/{u}), when set.
+	Unit          string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAttestationsRequest) Reset() {
+	*x = ListAttestationsRequest{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAttestationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAttestationsRequest) ProtoMessage() {}
+
+func (x *ListAttestationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAttestationsRequest.ProtoReflect.Descriptor instead.
+func (*ListAttestationsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ListAttestationsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListAttestationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAttestationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAttestationsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+type ListAttestationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attestations  []*Attestation         `protobuf:"bytes,1,rep,name=attestations,proto3" json:"attestations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAttestationsResponse) Reset() {
+	*x = ListAttestationsResponse{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAttestationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAttestationsResponse) ProtoMessage() {}
+
+func (x *ListAttestationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAttestationsResponse.ProtoReflect.Descriptor instead.
+func (*ListAttestationsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ListAttestationsResponse) GetAttestations() []*Attestation {
+	if x != nil {
+		return x.Attestations
+	}
+	return nil
+}
+
+func (x *ListAttestationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DeleteAttestationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAttestationRequest) Reset() {
+	*x = DeleteAttestationRequest{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAttestationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAttestationRequest) ProtoMessage() {}
+
+func (x *DeleteAttestationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAttestationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAttestationRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *DeleteAttestationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteAttestationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type GetPublicIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPublicIndexRequest) Reset() {
+	*x = GetPublicIndexRequest{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPublicIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPublicIndexRequest) ProtoMessage() {}
+
+func (x *GetPublicIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPublicIndexRequest.ProtoReflect.Descriptor instead.
+func (*GetPublicIndexRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetPublicIndexRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type ListPublicBodiesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPublicBodiesRequest) Reset() {
+	*x = ListPublicBodiesRequest{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPublicBodiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPublicBodiesRequest) ProtoMessage() {}
+
+func (x *ListPublicBodiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPublicBodiesRequest.ProtoReflect.Descriptor instead.
+func (*ListPublicBodiesRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ListPublicBodiesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPublicBodiesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListPublicBodiesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each with its tenant id and display name only.
+	Bodies        []*PublicIndex `protobuf:"bytes,1,rep,name=bodies,proto3" json:"bodies,omitempty"`
+	NextPageToken string         `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPublicBodiesResponse) Reset() {
+	*x = ListPublicBodiesResponse{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPublicBodiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPublicBodiesResponse) ProtoMessage() {}
+
+func (x *ListPublicBodiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPublicBodiesResponse.ProtoReflect.Descriptor instead.
+func (*ListPublicBodiesResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListPublicBodiesResponse) GetBodies() []*PublicIndex {
+	if x != nil {
+		return x.Bodies
+	}
+	return nil
+}
+
+func (x *ListPublicBodiesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// A body's public index (/p/{tenant}).
+type PublicIndex struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Tenant      string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	HomepageUrl string                 `protobuf:"bytes,3,opt,name=homepage_url,json=homepageUrl,proto3" json:"homepage_url,omitempty"`
+	// Every unit in tree order.
+	Units         []*PublicUnit `protobuf:"bytes,4,rep,name=units,proto3" json:"units,omitempty"`
+	Etag          string        `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicIndex) Reset() {
+	*x = PublicIndex{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicIndex) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicIndex) ProtoMessage() {}
+
+func (x *PublicIndex) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicIndex.ProtoReflect.Descriptor instead.
+func (*PublicIndex) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *PublicIndex) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *PublicIndex) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *PublicIndex) GetHomepageUrl() string {
+	if x != nil {
+		return x.HomepageUrl
+	}
+	return ""
+}
+
+func (x *PublicIndex) GetUnits() []*PublicUnit {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+func (x *PublicIndex) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// A unit on a body's index.
+type PublicUnit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit id.
+	Unit        string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	FullName    string `protobuf:"bytes,3,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	// Depth in the unit tree, 0 for a top-level unit.
+	Depth int32 `protobuf:"varint,4,opt,name=depth,proto3" json:"depth,omitempty"`
+	// Its published policies (announced or imported), privacy first.
+	Policies      []*PublicPolicyLink `protobuf:"bytes,5,rep,name=policies,proto3" json:"policies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicUnit) Reset() {
+	*x = PublicUnit{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicUnit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicUnit) ProtoMessage() {}
+
+func (x *PublicUnit) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicUnit.ProtoReflect.Descriptor instead.
+func (*PublicUnit) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *PublicUnit) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *PublicUnit) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *PublicUnit) GetFullName() string {
+	if x != nil {
+		return x.FullName
+	}
+	return ""
+}
+
+func (x *PublicUnit) GetDepth() int32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+func (x *PublicUnit) GetPolicies() []*PublicPolicyLink {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+// A published policy of a unit, as the index links it.
+type PublicPolicyLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  PolicyKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=pipa.registry.v1.PolicyKind" json:"kind,omitempty"`
+	Title string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The public page: /p/{t}/{u}/{kind}.
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// The version the page shows: in force, or else the one announced to take effect.
+	Number        int32          `protobuf:"varint,4,opt,name=number,proto3" json:"number,omitempty"`
+	Standing      PolicyStanding `protobuf:"varint,5,opt,name=standing,proto3,enum=pipa.registry.v1.PolicyStanding" json:"standing,omitempty"`
+	EffectiveDate string         `protobuf:"bytes,6,opt,name=effective_date,json=effectiveDate,proto3" json:"effective_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicPolicyLink) Reset() {
+	*x = PublicPolicyLink{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicPolicyLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicPolicyLink) ProtoMessage() {}
+
+func (x *PublicPolicyLink) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicPolicyLink.ProtoReflect.Descriptor instead.
+func (*PublicPolicyLink) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *PublicPolicyLink) GetKind() PolicyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PolicyKind_POLICY_KIND_UNSPECIFIED
+}
+
+func (x *PublicPolicyLink) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PublicPolicyLink) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PublicPolicyLink) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *PublicPolicyLink) GetStanding() PolicyStanding {
+	if x != nil {
+		return x.Standing
+	}
+	return PolicyStanding_POLICY_STANDING_UNSPECIFIED
+}
+
+func (x *PublicPolicyLink) GetEffectiveDate() string {
+	if x != nil {
+		return x.EffectiveDate
 	}
 	return ""
 }
@@ -3027,12 +3926,19 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"updateMask\"@\n" +
 	"\x16DeleteProcessorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x9b\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd3\x01\n" +
 	"\x1aCreatePolicyVersionRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12F\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\rpolicyVersion\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"-\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x126\n" +
+	"\x06source\x18\x04 \x01(\v2\x1e.pipa.registry.v1.PolicySourceR\x06source\"f\n" +
+	"\fPolicySource\x12<\n" +
+	"\x06format\x18\x01 \x01(\x0e2$.pipa.registry.v1.PolicySourceFormatR\x06format\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"<\n" +
+	"\fArticleItems\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
+	"\x05items\x18\x02 \x03(\tR\x05items\"-\n" +
 	"\x17GetPolicyVersionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"o\n" +
 	"\x19ListPolicyVersionsRequest\x12\x16\n" +
@@ -3046,17 +3952,20 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x1aUpdatePolicyVersionRequest\x12F\n" +
 	"\x0epolicy_version\x18\x01 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\rpolicyVersion\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\x9b\x01\n" +
+	"updateMask\"\x98\x02\n" +
 	"\x1aImportPolicyVersionRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12F\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\rpolicyVersion\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"/\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x126\n" +
+	"\x06source\x18\x04 \x01(\v2\x1e.pipa.registry.v1.PolicySourceR\x06source\x12C\n" +
+	"\rarticle_items\x18\x05 \x03(\v2\x1e.pipa.registry.v1.ArticleItemsR\farticleItems\"/\n" +
 	"\x19CheckPolicyVersionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"i\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa5\x01\n" +
 	"\x1aCheckPolicyVersionResponse\x125\n" +
 	"\bfindings\x18\x01 \x03(\v2\x19.pipa.registry.v1.FindingR\bfindings\x12\x14\n" +
-	"\x05ready\x18\x02 \x01(\bR\x05ready\"\xdc\x01\n" +
+	"\x05ready\x18\x02 \x01(\bR\x05ready\x12:\n" +
+	"\bcoverage\x18\x03 \x03(\v2\x1e.pipa.registry.v1.ItemCoverageR\bcoverage\"\xdc\x01\n" +
 	"\x1cAnnouncePolicyVersionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rannounce_date\x18\x02 \x01(\tR\fannounceDate\x12%\n" +
@@ -3085,16 +3994,73 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06number\x18\x04 \x01(\x05R\x06number\"\xde\x02\n" +
+	"\x06number\x18\x04 \x01(\x05R\x06number\"\xb1\x03\n" +
 	"\x0fPublishedPolicy\x12.\n" +
 	"\x13tenant_display_name\x18\x01 \x01(\tR\x11tenantDisplayName\x12*\n" +
-	"\x11unit_display_name\x18\x02 \x01(\tR\x0funitDisplayName\x120\n" +
+	"\x11unit_display_name\x18\x02 \x01(\tR\x0funitDisplayName\x12\x1b\n" +
+	"\tfull_name\x18\t \x01(\tR\bfullName\x120\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1c.pipa.registry.v1.PolicyKindR\x04kind\x129\n" +
 	"\aversion\x18\x04 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\aversion\x12\x12\n" +
-	"\x04html\x18\x05 \x01(\tR\x04html\x12\x1a\n" +
-	"\bmarkdown\x18\x06 \x01(\tR\bmarkdown\x12>\n" +
+	"\x04html\x18\x05 \x01(\tR\x04html\x12>\n" +
 	"\ahistory\x18\a \x03(\v2$.pipa.registry.v1.PolicyHistoryEntryR\ahistory\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag2\x85\x1c\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x12@\n" +
+	"\vlast_change\x18\n" +
+	" \x03(\v2\x1f.pipa.registry.v1.ComparisonRowR\n" +
+	"lastChangeJ\x04\b\x06\x10\aR\bmarkdown\"\xb9\x01\n" +
+	"\x18CreateAttestationRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12%\n" +
+	"\x0eattestation_id\x18\x02 \x01(\tR\rattestationId\x12?\n" +
+	"\vattestation\x18\x03 \x01(\v2\x1d.pipa.registry.v1.AttestationR\vattestation\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"+\n" +
+	"\x15GetAttestationRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x81\x01\n" +
+	"\x17ListAttestationsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x12\n" +
+	"\x04unit\x18\x04 \x01(\tR\x04unit\"\x85\x01\n" +
+	"\x18ListAttestationsResponse\x12A\n" +
+	"\fattestations\x18\x01 \x03(\v2\x1d.pipa.registry.v1.AttestationR\fattestations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
+	"\x18DeleteAttestationRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"/\n" +
+	"\x15GetPublicIndexRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"U\n" +
+	"\x17ListPublicBodiesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"y\n" +
+	"\x18ListPublicBodiesResponse\x125\n" +
+	"\x06bodies\x18\x01 \x03(\v2\x1d.pipa.registry.v1.PublicIndexR\x06bodies\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb3\x01\n" +
+	"\vPublicIndex\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12!\n" +
+	"\fhomepage_url\x18\x03 \x01(\tR\vhomepageUrl\x122\n" +
+	"\x05units\x18\x04 \x03(\v2\x1c.pipa.registry.v1.PublicUnitR\x05units\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\"\xb6\x01\n" +
+	"\n" +
+	"PublicUnit\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1b\n" +
+	"\tfull_name\x18\x03 \x01(\tR\bfullName\x12\x14\n" +
+	"\x05depth\x18\x04 \x01(\x05R\x05depth\x12>\n" +
+	"\bpolicies\x18\x05 \x03(\v2\".pipa.registry.v1.PublicPolicyLinkR\bpolicies\"\xe9\x01\n" +
+	"\x10PublicPolicyLink\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.pipa.registry.v1.PolicyKindR\x04kind\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
+	"\x06number\x18\x04 \x01(\x05R\x06number\x12<\n" +
+	"\bstanding\x18\x05 \x01(\x0e2 .pipa.registry.v1.PolicyStandingR\bstanding\x12%\n" +
+	"\x0eeffective_date\x18\x06 \x01(\tR\reffectiveDate*\x9b\x01\n" +
+	"\x12PolicySourceFormat\x12$\n" +
+	" POLICY_SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dPOLICY_SOURCE_FORMAT_MARKDOWN\x10\x01\x12\x1d\n" +
+	"\x19POLICY_SOURCE_FORMAT_HTML\x10\x02\x12\x1d\n" +
+	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xc8 \n" +
 	"\x0fRegistryService\x12O\n" +
 	"\fCreateTenant\x12%.pipa.registry.v1.CreateTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12I\n" +
 	"\tGetTenant\x12\".pipa.registry.v1.GetTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12Z\n" +
@@ -3142,9 +4108,15 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x12CheckPolicyVersion\x12+.pipa.registry.v1.CheckPolicyVersionRequest\x1a,.pipa.registry.v1.CheckPolicyVersionResponse\x12h\n" +
 	"\x15AnnouncePolicyVersion\x12..pipa.registry.v1.AnnouncePolicyVersionRequest\x1a\x1f.pipa.registry.v1.PolicyVersion\x12o\n" +
 	"\x12DiffPolicyVersions\x12+.pipa.registry.v1.DiffPolicyVersionsRequest\x1a,.pipa.registry.v1.DiffPolicyVersionsResponse\x12e\n" +
-	"\x13RenderPolicyVersion\x12,.pipa.registry.v1.RenderPolicyVersionRequest\x1a .pipa.registry.v1.RenderedPolicy\x12d\n" +
+	"\x13RenderPolicyVersion\x12,.pipa.registry.v1.RenderPolicyVersionRequest\x1a .pipa.registry.v1.RenderedPolicy\x12^\n" +
+	"\x11CreateAttestation\x12*.pipa.registry.v1.CreateAttestationRequest\x1a\x1d.pipa.registry.v1.Attestation\x12X\n" +
+	"\x0eGetAttestation\x12'.pipa.registry.v1.GetAttestationRequest\x1a\x1d.pipa.registry.v1.Attestation\x12i\n" +
+	"\x10ListAttestations\x12).pipa.registry.v1.ListAttestationsRequest\x1a*.pipa.registry.v1.ListAttestationsResponse\x12W\n" +
+	"\x11DeleteAttestation\x12*.pipa.registry.v1.DeleteAttestationRequest\x1a\x16.google.protobuf.Empty\x12d\n" +
 	"\x12GetPublishedPolicy\x12+.pipa.registry.v1.GetPublishedPolicyRequest\x1a!.pipa.registry.v1.PublishedPolicy\x12r\n" +
-	"\x19GetPublishedPolicyVersion\x122.pipa.registry.v1.GetPublishedPolicyVersionRequest\x1a!.pipa.registry.v1.PublishedPolicyB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
+	"\x19GetPublishedPolicyVersion\x122.pipa.registry.v1.GetPublishedPolicyVersionRequest\x1a!.pipa.registry.v1.PublishedPolicy\x12X\n" +
+	"\x0eGetPublicIndex\x12'.pipa.registry.v1.GetPublicIndexRequest\x1a\x1d.pipa.registry.v1.PublicIndex\x12i\n" +
+	"\x10ListPublicBodies\x12).pipa.registry.v1.ListPublicBodiesRequest\x1a*.pipa.registry.v1.ListPublicBodiesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_pipa_registry_v1_registry_service_proto_rawDescOnce sync.Once
@@ -3158,194 +4130,237 @@ func file_pipa_registry_v1_registry_service_proto_rawDescGZIP() []byte {
 	return file_pipa_registry_v1_registry_service_proto_rawDescData
 }
 
-var file_pipa_registry_v1_registry_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_pipa_registry_v1_registry_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_pipa_registry_v1_registry_service_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_pipa_registry_v1_registry_service_proto_goTypes = []any{
-	(*CreateTenantRequest)(nil),              // 0: pipa.registry.v1.CreateTenantRequest
-	(*GetTenantRequest)(nil),                 // 1: pipa.registry.v1.GetTenantRequest
-	(*ListTenantsRequest)(nil),               // 2: pipa.registry.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),              // 3: pipa.registry.v1.ListTenantsResponse
-	(*UpdateTenantRequest)(nil),              // 4: pipa.registry.v1.UpdateTenantRequest
-	(*CreateUnitRequest)(nil),                // 5: pipa.registry.v1.CreateUnitRequest
-	(*GetUnitRequest)(nil),                   // 6: pipa.registry.v1.GetUnitRequest
-	(*ListUnitsRequest)(nil),                 // 7: pipa.registry.v1.ListUnitsRequest
-	(*ListUnitsResponse)(nil),                // 8: pipa.registry.v1.ListUnitsResponse
-	(*UpdateUnitRequest)(nil),                // 9: pipa.registry.v1.UpdateUnitRequest
-	(*CreateOfficerRequest)(nil),             // 10: pipa.registry.v1.CreateOfficerRequest
-	(*GetOfficerRequest)(nil),                // 11: pipa.registry.v1.GetOfficerRequest
-	(*ListOfficersRequest)(nil),              // 12: pipa.registry.v1.ListOfficersRequest
-	(*ListOfficersResponse)(nil),             // 13: pipa.registry.v1.ListOfficersResponse
-	(*UpdateOfficerRequest)(nil),             // 14: pipa.registry.v1.UpdateOfficerRequest
-	(*DeleteOfficerRequest)(nil),             // 15: pipa.registry.v1.DeleteOfficerRequest
-	(*CreateSiteRequest)(nil),                // 16: pipa.registry.v1.CreateSiteRequest
-	(*GetSiteRequest)(nil),                   // 17: pipa.registry.v1.GetSiteRequest
-	(*ListSitesRequest)(nil),                 // 18: pipa.registry.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),                // 19: pipa.registry.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),                // 20: pipa.registry.v1.UpdateSiteRequest
-	(*DeleteSiteRequest)(nil),                // 21: pipa.registry.v1.DeleteSiteRequest
-	(*GetSiteSignRequest)(nil),               // 22: pipa.registry.v1.GetSiteSignRequest
-	(*CreateFileRequest)(nil),                // 23: pipa.registry.v1.CreateFileRequest
-	(*GetFileRequest)(nil),                   // 24: pipa.registry.v1.GetFileRequest
-	(*ListFilesRequest)(nil),                 // 25: pipa.registry.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),                // 26: pipa.registry.v1.ListFilesResponse
-	(*UpdateFileRequest)(nil),                // 27: pipa.registry.v1.UpdateFileRequest
-	(*DeleteFileRequest)(nil),                // 28: pipa.registry.v1.DeleteFileRequest
-	(*CreateProcessorRequest)(nil),           // 29: pipa.registry.v1.CreateProcessorRequest
-	(*GetProcessorRequest)(nil),              // 30: pipa.registry.v1.GetProcessorRequest
-	(*ListProcessorsRequest)(nil),            // 31: pipa.registry.v1.ListProcessorsRequest
-	(*ListProcessorsResponse)(nil),           // 32: pipa.registry.v1.ListProcessorsResponse
-	(*UpdateProcessorRequest)(nil),           // 33: pipa.registry.v1.UpdateProcessorRequest
-	(*DeleteProcessorRequest)(nil),           // 34: pipa.registry.v1.DeleteProcessorRequest
-	(*CreatePolicyVersionRequest)(nil),       // 35: pipa.registry.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),          // 36: pipa.registry.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),        // 37: pipa.registry.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),       // 38: pipa.registry.v1.ListPolicyVersionsResponse
-	(*UpdatePolicyVersionRequest)(nil),       // 39: pipa.registry.v1.UpdatePolicyVersionRequest
-	(*ImportPolicyVersionRequest)(nil),       // 40: pipa.registry.v1.ImportPolicyVersionRequest
-	(*CheckPolicyVersionRequest)(nil),        // 41: pipa.registry.v1.CheckPolicyVersionRequest
-	(*CheckPolicyVersionResponse)(nil),       // 42: pipa.registry.v1.CheckPolicyVersionResponse
-	(*AnnouncePolicyVersionRequest)(nil),     // 43: pipa.registry.v1.AnnouncePolicyVersionRequest
-	(*DiffPolicyVersionsRequest)(nil),        // 44: pipa.registry.v1.DiffPolicyVersionsRequest
-	(*DiffPolicyVersionsResponse)(nil),       // 45: pipa.registry.v1.DiffPolicyVersionsResponse
-	(*RenderPolicyVersionRequest)(nil),       // 46: pipa.registry.v1.RenderPolicyVersionRequest
-	(*RenderedPolicy)(nil),                   // 47: pipa.registry.v1.RenderedPolicy
-	(*GetPublishedPolicyRequest)(nil),        // 48: pipa.registry.v1.GetPublishedPolicyRequest
-	(*GetPublishedPolicyVersionRequest)(nil), // 49: pipa.registry.v1.GetPublishedPolicyVersionRequest
-	(*PublishedPolicy)(nil),                  // 50: pipa.registry.v1.PublishedPolicy
-	(*Tenant)(nil),                           // 51: pipa.registry.v1.Tenant
-	(*fieldmaskpb.FieldMask)(nil),            // 52: google.protobuf.FieldMask
-	(*Unit)(nil),                             // 53: pipa.registry.v1.Unit
-	(*Officer)(nil),                          // 54: pipa.registry.v1.Officer
-	(*Site)(nil),                             // 55: pipa.registry.v1.Site
-	(*PersonalInformationFile)(nil),          // 56: pipa.registry.v1.PersonalInformationFile
-	(*Processor)(nil),                        // 57: pipa.registry.v1.Processor
-	(*PolicyVersion)(nil),                    // 58: pipa.registry.v1.PolicyVersion
-	(*Finding)(nil),                          // 59: pipa.registry.v1.Finding
-	(*ComparisonRow)(nil),                    // 60: pipa.registry.v1.ComparisonRow
-	(PolicyKind)(0),                          // 61: pipa.registry.v1.PolicyKind
-	(*PolicyHistoryEntry)(nil),               // 62: pipa.registry.v1.PolicyHistoryEntry
-	(*emptypb.Empty)(nil),                    // 63: google.protobuf.Empty
-	(*SiteSign)(nil),                         // 64: pipa.registry.v1.SiteSign
+	(PolicySourceFormat)(0),                  // 0: pipa.registry.v1.PolicySourceFormat
+	(*CreateTenantRequest)(nil),              // 1: pipa.registry.v1.CreateTenantRequest
+	(*GetTenantRequest)(nil),                 // 2: pipa.registry.v1.GetTenantRequest
+	(*ListTenantsRequest)(nil),               // 3: pipa.registry.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),              // 4: pipa.registry.v1.ListTenantsResponse
+	(*UpdateTenantRequest)(nil),              // 5: pipa.registry.v1.UpdateTenantRequest
+	(*CreateUnitRequest)(nil),                // 6: pipa.registry.v1.CreateUnitRequest
+	(*GetUnitRequest)(nil),                   // 7: pipa.registry.v1.GetUnitRequest
+	(*ListUnitsRequest)(nil),                 // 8: pipa.registry.v1.ListUnitsRequest
+	(*ListUnitsResponse)(nil),                // 9: pipa.registry.v1.ListUnitsResponse
+	(*UpdateUnitRequest)(nil),                // 10: pipa.registry.v1.UpdateUnitRequest
+	(*CreateOfficerRequest)(nil),             // 11: pipa.registry.v1.CreateOfficerRequest
+	(*GetOfficerRequest)(nil),                // 12: pipa.registry.v1.GetOfficerRequest
+	(*ListOfficersRequest)(nil),              // 13: pipa.registry.v1.ListOfficersRequest
+	(*ListOfficersResponse)(nil),             // 14: pipa.registry.v1.ListOfficersResponse
+	(*UpdateOfficerRequest)(nil),             // 15: pipa.registry.v1.UpdateOfficerRequest
+	(*DeleteOfficerRequest)(nil),             // 16: pipa.registry.v1.DeleteOfficerRequest
+	(*CreateSiteRequest)(nil),                // 17: pipa.registry.v1.CreateSiteRequest
+	(*GetSiteRequest)(nil),                   // 18: pipa.registry.v1.GetSiteRequest
+	(*ListSitesRequest)(nil),                 // 19: pipa.registry.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),                // 20: pipa.registry.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),                // 21: pipa.registry.v1.UpdateSiteRequest
+	(*DeleteSiteRequest)(nil),                // 22: pipa.registry.v1.DeleteSiteRequest
+	(*GetSiteSignRequest)(nil),               // 23: pipa.registry.v1.GetSiteSignRequest
+	(*CreateFileRequest)(nil),                // 24: pipa.registry.v1.CreateFileRequest
+	(*GetFileRequest)(nil),                   // 25: pipa.registry.v1.GetFileRequest
+	(*ListFilesRequest)(nil),                 // 26: pipa.registry.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),                // 27: pipa.registry.v1.ListFilesResponse
+	(*UpdateFileRequest)(nil),                // 28: pipa.registry.v1.UpdateFileRequest
+	(*DeleteFileRequest)(nil),                // 29: pipa.registry.v1.DeleteFileRequest
+	(*CreateProcessorRequest)(nil),           // 30: pipa.registry.v1.CreateProcessorRequest
+	(*GetProcessorRequest)(nil),              // 31: pipa.registry.v1.GetProcessorRequest
+	(*ListProcessorsRequest)(nil),            // 32: pipa.registry.v1.ListProcessorsRequest
+	(*ListProcessorsResponse)(nil),           // 33: pipa.registry.v1.ListProcessorsResponse
+	(*UpdateProcessorRequest)(nil),           // 34: pipa.registry.v1.UpdateProcessorRequest
+	(*DeleteProcessorRequest)(nil),           // 35: pipa.registry.v1.DeleteProcessorRequest
+	(*CreatePolicyVersionRequest)(nil),       // 36: pipa.registry.v1.CreatePolicyVersionRequest
+	(*PolicySource)(nil),                     // 37: pipa.registry.v1.PolicySource
+	(*ArticleItems)(nil),                     // 38: pipa.registry.v1.ArticleItems
+	(*GetPolicyVersionRequest)(nil),          // 39: pipa.registry.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),        // 40: pipa.registry.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),       // 41: pipa.registry.v1.ListPolicyVersionsResponse
+	(*UpdatePolicyVersionRequest)(nil),       // 42: pipa.registry.v1.UpdatePolicyVersionRequest
+	(*ImportPolicyVersionRequest)(nil),       // 43: pipa.registry.v1.ImportPolicyVersionRequest
+	(*CheckPolicyVersionRequest)(nil),        // 44: pipa.registry.v1.CheckPolicyVersionRequest
+	(*CheckPolicyVersionResponse)(nil),       // 45: pipa.registry.v1.CheckPolicyVersionResponse
+	(*AnnouncePolicyVersionRequest)(nil),     // 46: pipa.registry.v1.AnnouncePolicyVersionRequest
+	(*DiffPolicyVersionsRequest)(nil),        // 47: pipa.registry.v1.DiffPolicyVersionsRequest
+	(*DiffPolicyVersionsResponse)(nil),       // 48: pipa.registry.v1.DiffPolicyVersionsResponse
+	(*RenderPolicyVersionRequest)(nil),       // 49: pipa.registry.v1.RenderPolicyVersionRequest
+	(*RenderedPolicy)(nil),                   // 50: pipa.registry.v1.RenderedPolicy
+	(*GetPublishedPolicyRequest)(nil),        // 51: pipa.registry.v1.GetPublishedPolicyRequest
+	(*GetPublishedPolicyVersionRequest)(nil), // 52: pipa.registry.v1.GetPublishedPolicyVersionRequest
+	(*PublishedPolicy)(nil),                  // 53: pipa.registry.v1.PublishedPolicy
+	(*CreateAttestationRequest)(nil),         // 54: pipa.registry.v1.CreateAttestationRequest
+	(*GetAttestationRequest)(nil),            // 55: pipa.registry.v1.GetAttestationRequest
+	(*ListAttestationsRequest)(nil),          // 56: pipa.registry.v1.ListAttestationsRequest
+	(*ListAttestationsResponse)(nil),         // 57: pipa.registry.v1.ListAttestationsResponse
+	(*DeleteAttestationRequest)(nil),         // 58: pipa.registry.v1.DeleteAttestationRequest
+	(*GetPublicIndexRequest)(nil),            // 59: pipa.registry.v1.GetPublicIndexRequest
+	(*ListPublicBodiesRequest)(nil),          // 60: pipa.registry.v1.ListPublicBodiesRequest
+	(*ListPublicBodiesResponse)(nil),         // 61: pipa.registry.v1.ListPublicBodiesResponse
+	(*PublicIndex)(nil),                      // 62: pipa.registry.v1.PublicIndex
+	(*PublicUnit)(nil),                       // 63: pipa.registry.v1.PublicUnit
+	(*PublicPolicyLink)(nil),                 // 64: pipa.registry.v1.PublicPolicyLink
+	(*Tenant)(nil),                           // 65: pipa.registry.v1.Tenant
+	(*fieldmaskpb.FieldMask)(nil),            // 66: google.protobuf.FieldMask
+	(*Unit)(nil),                             // 67: pipa.registry.v1.Unit
+	(*Officer)(nil),                          // 68: pipa.registry.v1.Officer
+	(*Site)(nil),                             // 69: pipa.registry.v1.Site
+	(*PersonalInformationFile)(nil),          // 70: pipa.registry.v1.PersonalInformationFile
+	(*Processor)(nil),                        // 71: pipa.registry.v1.Processor
+	(*PolicyVersion)(nil),                    // 72: pipa.registry.v1.PolicyVersion
+	(*Finding)(nil),                          // 73: pipa.registry.v1.Finding
+	(*ItemCoverage)(nil),                     // 74: pipa.registry.v1.ItemCoverage
+	(*ComparisonRow)(nil),                    // 75: pipa.registry.v1.ComparisonRow
+	(PolicyKind)(0),                          // 76: pipa.registry.v1.PolicyKind
+	(*PolicyHistoryEntry)(nil),               // 77: pipa.registry.v1.PolicyHistoryEntry
+	(*Attestation)(nil),                      // 78: pipa.registry.v1.Attestation
+	(PolicyStanding)(0),                      // 79: pipa.registry.v1.PolicyStanding
+	(*emptypb.Empty)(nil),                    // 80: google.protobuf.Empty
+	(*SiteSign)(nil),                         // 81: pipa.registry.v1.SiteSign
 }
 var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
-	51, // 0: pipa.registry.v1.CreateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
-	51, // 1: pipa.registry.v1.ListTenantsResponse.tenants:type_name -> pipa.registry.v1.Tenant
-	51, // 2: pipa.registry.v1.UpdateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
-	52, // 3: pipa.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53, // 4: pipa.registry.v1.CreateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
-	53, // 5: pipa.registry.v1.ListUnitsResponse.units:type_name -> pipa.registry.v1.Unit
-	53, // 6: pipa.registry.v1.UpdateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
-	52, // 7: pipa.registry.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
-	54, // 8: pipa.registry.v1.CreateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
-	54, // 9: pipa.registry.v1.ListOfficersResponse.officers:type_name -> pipa.registry.v1.Officer
-	54, // 10: pipa.registry.v1.UpdateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
-	52, // 11: pipa.registry.v1.UpdateOfficerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 12: pipa.registry.v1.CreateSiteRequest.site:type_name -> pipa.registry.v1.Site
-	55, // 13: pipa.registry.v1.ListSitesResponse.sites:type_name -> pipa.registry.v1.Site
-	55, // 14: pipa.registry.v1.UpdateSiteRequest.site:type_name -> pipa.registry.v1.Site
-	52, // 15: pipa.registry.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	56, // 16: pipa.registry.v1.CreateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	56, // 17: pipa.registry.v1.ListFilesResponse.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	56, // 18: pipa.registry.v1.UpdateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	52, // 19: pipa.registry.v1.UpdateFileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	57, // 20: pipa.registry.v1.CreateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
-	57, // 21: pipa.registry.v1.ListProcessorsResponse.processors:type_name -> pipa.registry.v1.Processor
-	57, // 22: pipa.registry.v1.UpdateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
-	52, // 23: pipa.registry.v1.UpdateProcessorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	58, // 24: pipa.registry.v1.CreatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	58, // 25: pipa.registry.v1.ListPolicyVersionsResponse.policy_versions:type_name -> pipa.registry.v1.PolicyVersion
-	58, // 26: pipa.registry.v1.UpdatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	52, // 27: pipa.registry.v1.UpdatePolicyVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	58, // 28: pipa.registry.v1.ImportPolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	59, // 29: pipa.registry.v1.CheckPolicyVersionResponse.findings:type_name -> pipa.registry.v1.Finding
-	60, // 30: pipa.registry.v1.DiffPolicyVersionsResponse.rows:type_name -> pipa.registry.v1.ComparisonRow
-	61, // 31: pipa.registry.v1.PublishedPolicy.kind:type_name -> pipa.registry.v1.PolicyKind
-	58, // 32: pipa.registry.v1.PublishedPolicy.version:type_name -> pipa.registry.v1.PolicyVersion
-	62, // 33: pipa.registry.v1.PublishedPolicy.history:type_name -> pipa.registry.v1.PolicyHistoryEntry
-	0,  // 34: pipa.registry.v1.RegistryService.CreateTenant:input_type -> pipa.registry.v1.CreateTenantRequest
-	1,  // 35: pipa.registry.v1.RegistryService.GetTenant:input_type -> pipa.registry.v1.GetTenantRequest
-	2,  // 36: pipa.registry.v1.RegistryService.ListTenants:input_type -> pipa.registry.v1.ListTenantsRequest
-	4,  // 37: pipa.registry.v1.RegistryService.UpdateTenant:input_type -> pipa.registry.v1.UpdateTenantRequest
-	5,  // 38: pipa.registry.v1.RegistryService.CreateUnit:input_type -> pipa.registry.v1.CreateUnitRequest
-	6,  // 39: pipa.registry.v1.RegistryService.GetUnit:input_type -> pipa.registry.v1.GetUnitRequest
-	7,  // 40: pipa.registry.v1.RegistryService.ListUnits:input_type -> pipa.registry.v1.ListUnitsRequest
-	9,  // 41: pipa.registry.v1.RegistryService.UpdateUnit:input_type -> pipa.registry.v1.UpdateUnitRequest
-	10, // 42: pipa.registry.v1.RegistryService.CreateOfficer:input_type -> pipa.registry.v1.CreateOfficerRequest
-	11, // 43: pipa.registry.v1.RegistryService.GetOfficer:input_type -> pipa.registry.v1.GetOfficerRequest
-	12, // 44: pipa.registry.v1.RegistryService.ListOfficers:input_type -> pipa.registry.v1.ListOfficersRequest
-	14, // 45: pipa.registry.v1.RegistryService.UpdateOfficer:input_type -> pipa.registry.v1.UpdateOfficerRequest
-	15, // 46: pipa.registry.v1.RegistryService.DeleteOfficer:input_type -> pipa.registry.v1.DeleteOfficerRequest
-	16, // 47: pipa.registry.v1.RegistryService.CreateSite:input_type -> pipa.registry.v1.CreateSiteRequest
-	17, // 48: pipa.registry.v1.RegistryService.GetSite:input_type -> pipa.registry.v1.GetSiteRequest
-	18, // 49: pipa.registry.v1.RegistryService.ListSites:input_type -> pipa.registry.v1.ListSitesRequest
-	20, // 50: pipa.registry.v1.RegistryService.UpdateSite:input_type -> pipa.registry.v1.UpdateSiteRequest
-	21, // 51: pipa.registry.v1.RegistryService.DeleteSite:input_type -> pipa.registry.v1.DeleteSiteRequest
-	22, // 52: pipa.registry.v1.RegistryService.GetSiteSign:input_type -> pipa.registry.v1.GetSiteSignRequest
-	23, // 53: pipa.registry.v1.RegistryService.CreateFile:input_type -> pipa.registry.v1.CreateFileRequest
-	24, // 54: pipa.registry.v1.RegistryService.GetFile:input_type -> pipa.registry.v1.GetFileRequest
-	25, // 55: pipa.registry.v1.RegistryService.ListFiles:input_type -> pipa.registry.v1.ListFilesRequest
-	27, // 56: pipa.registry.v1.RegistryService.UpdateFile:input_type -> pipa.registry.v1.UpdateFileRequest
-	28, // 57: pipa.registry.v1.RegistryService.DeleteFile:input_type -> pipa.registry.v1.DeleteFileRequest
-	29, // 58: pipa.registry.v1.RegistryService.CreateProcessor:input_type -> pipa.registry.v1.CreateProcessorRequest
-	30, // 59: pipa.registry.v1.RegistryService.GetProcessor:input_type -> pipa.registry.v1.GetProcessorRequest
-	31, // 60: pipa.registry.v1.RegistryService.ListProcessors:input_type -> pipa.registry.v1.ListProcessorsRequest
-	33, // 61: pipa.registry.v1.RegistryService.UpdateProcessor:input_type -> pipa.registry.v1.UpdateProcessorRequest
-	34, // 62: pipa.registry.v1.RegistryService.DeleteProcessor:input_type -> pipa.registry.v1.DeleteProcessorRequest
-	35, // 63: pipa.registry.v1.RegistryService.CreatePolicyVersion:input_type -> pipa.registry.v1.CreatePolicyVersionRequest
-	36, // 64: pipa.registry.v1.RegistryService.GetPolicyVersion:input_type -> pipa.registry.v1.GetPolicyVersionRequest
-	37, // 65: pipa.registry.v1.RegistryService.ListPolicyVersions:input_type -> pipa.registry.v1.ListPolicyVersionsRequest
-	39, // 66: pipa.registry.v1.RegistryService.UpdatePolicyVersion:input_type -> pipa.registry.v1.UpdatePolicyVersionRequest
-	40, // 67: pipa.registry.v1.RegistryService.ImportPolicyVersion:input_type -> pipa.registry.v1.ImportPolicyVersionRequest
-	41, // 68: pipa.registry.v1.RegistryService.CheckPolicyVersion:input_type -> pipa.registry.v1.CheckPolicyVersionRequest
-	43, // 69: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:input_type -> pipa.registry.v1.AnnouncePolicyVersionRequest
-	44, // 70: pipa.registry.v1.RegistryService.DiffPolicyVersions:input_type -> pipa.registry.v1.DiffPolicyVersionsRequest
-	46, // 71: pipa.registry.v1.RegistryService.RenderPolicyVersion:input_type -> pipa.registry.v1.RenderPolicyVersionRequest
-	48, // 72: pipa.registry.v1.RegistryService.GetPublishedPolicy:input_type -> pipa.registry.v1.GetPublishedPolicyRequest
-	49, // 73: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:input_type -> pipa.registry.v1.GetPublishedPolicyVersionRequest
-	51, // 74: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
-	51, // 75: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
-	3,  // 76: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
-	51, // 77: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
-	53, // 78: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
-	53, // 79: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
-	8,  // 80: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
-	53, // 81: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
-	54, // 82: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
-	54, // 83: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
-	13, // 84: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
-	54, // 85: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
-	63, // 86: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
-	55, // 87: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
-	55, // 88: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
-	19, // 89: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
-	55, // 90: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
-	63, // 91: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
-	64, // 92: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
-	56, // 93: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	56, // 94: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	26, // 95: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
-	56, // 96: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	63, // 97: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
-	57, // 98: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
-	57, // 99: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
-	32, // 100: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
-	57, // 101: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
-	63, // 102: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
-	58, // 103: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	58, // 104: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	38, // 105: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
-	58, // 106: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	58, // 107: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	42, // 108: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
-	58, // 109: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	45, // 110: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
-	47, // 111: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
-	50, // 112: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
-	50, // 113: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
-	74, // [74:114] is the sub-list for method output_type
-	34, // [34:74] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	65, // 0: pipa.registry.v1.CreateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
+	65, // 1: pipa.registry.v1.ListTenantsResponse.tenants:type_name -> pipa.registry.v1.Tenant
+	65, // 2: pipa.registry.v1.UpdateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
+	66, // 3: pipa.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	67, // 4: pipa.registry.v1.CreateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
+	67, // 5: pipa.registry.v1.ListUnitsResponse.units:type_name -> pipa.registry.v1.Unit
+	67, // 6: pipa.registry.v1.UpdateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
+	66, // 7: pipa.registry.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	68, // 8: pipa.registry.v1.CreateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
+	68, // 9: pipa.registry.v1.ListOfficersResponse.officers:type_name -> pipa.registry.v1.Officer
+	68, // 10: pipa.registry.v1.UpdateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
+	66, // 11: pipa.registry.v1.UpdateOfficerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	69, // 12: pipa.registry.v1.CreateSiteRequest.site:type_name -> pipa.registry.v1.Site
+	69, // 13: pipa.registry.v1.ListSitesResponse.sites:type_name -> pipa.registry.v1.Site
+	69, // 14: pipa.registry.v1.UpdateSiteRequest.site:type_name -> pipa.registry.v1.Site
+	66, // 15: pipa.registry.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	70, // 16: pipa.registry.v1.CreateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	70, // 17: pipa.registry.v1.ListFilesResponse.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	70, // 18: pipa.registry.v1.UpdateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	66, // 19: pipa.registry.v1.UpdateFileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	71, // 20: pipa.registry.v1.CreateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
+	71, // 21: pipa.registry.v1.ListProcessorsResponse.processors:type_name -> pipa.registry.v1.Processor
+	71, // 22: pipa.registry.v1.UpdateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
+	66, // 23: pipa.registry.v1.UpdateProcessorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72, // 24: pipa.registry.v1.CreatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	37, // 25: pipa.registry.v1.CreatePolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
+	0,  // 26: pipa.registry.v1.PolicySource.format:type_name -> pipa.registry.v1.PolicySourceFormat
+	72, // 27: pipa.registry.v1.ListPolicyVersionsResponse.policy_versions:type_name -> pipa.registry.v1.PolicyVersion
+	72, // 28: pipa.registry.v1.UpdatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	66, // 29: pipa.registry.v1.UpdatePolicyVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72, // 30: pipa.registry.v1.ImportPolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	37, // 31: pipa.registry.v1.ImportPolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
+	38, // 32: pipa.registry.v1.ImportPolicyVersionRequest.article_items:type_name -> pipa.registry.v1.ArticleItems
+	73, // 33: pipa.registry.v1.CheckPolicyVersionResponse.findings:type_name -> pipa.registry.v1.Finding
+	74, // 34: pipa.registry.v1.CheckPolicyVersionResponse.coverage:type_name -> pipa.registry.v1.ItemCoverage
+	75, // 35: pipa.registry.v1.DiffPolicyVersionsResponse.rows:type_name -> pipa.registry.v1.ComparisonRow
+	76, // 36: pipa.registry.v1.PublishedPolicy.kind:type_name -> pipa.registry.v1.PolicyKind
+	72, // 37: pipa.registry.v1.PublishedPolicy.version:type_name -> pipa.registry.v1.PolicyVersion
+	77, // 38: pipa.registry.v1.PublishedPolicy.history:type_name -> pipa.registry.v1.PolicyHistoryEntry
+	75, // 39: pipa.registry.v1.PublishedPolicy.last_change:type_name -> pipa.registry.v1.ComparisonRow
+	78, // 40: pipa.registry.v1.CreateAttestationRequest.attestation:type_name -> pipa.registry.v1.Attestation
+	78, // 41: pipa.registry.v1.ListAttestationsResponse.attestations:type_name -> pipa.registry.v1.Attestation
+	62, // 42: pipa.registry.v1.ListPublicBodiesResponse.bodies:type_name -> pipa.registry.v1.PublicIndex
+	63, // 43: pipa.registry.v1.PublicIndex.units:type_name -> pipa.registry.v1.PublicUnit
+	64, // 44: pipa.registry.v1.PublicUnit.policies:type_name -> pipa.registry.v1.PublicPolicyLink
+	76, // 45: pipa.registry.v1.PublicPolicyLink.kind:type_name -> pipa.registry.v1.PolicyKind
+	79, // 46: pipa.registry.v1.PublicPolicyLink.standing:type_name -> pipa.registry.v1.PolicyStanding
+	1,  // 47: pipa.registry.v1.RegistryService.CreateTenant:input_type -> pipa.registry.v1.CreateTenantRequest
+	2,  // 48: pipa.registry.v1.RegistryService.GetTenant:input_type -> pipa.registry.v1.GetTenantRequest
+	3,  // 49: pipa.registry.v1.RegistryService.ListTenants:input_type -> pipa.registry.v1.ListTenantsRequest
+	5,  // 50: pipa.registry.v1.RegistryService.UpdateTenant:input_type -> pipa.registry.v1.UpdateTenantRequest
+	6,  // 51: pipa.registry.v1.RegistryService.CreateUnit:input_type -> pipa.registry.v1.CreateUnitRequest
+	7,  // 52: pipa.registry.v1.RegistryService.GetUnit:input_type -> pipa.registry.v1.GetUnitRequest
+	8,  // 53: pipa.registry.v1.RegistryService.ListUnits:input_type -> pipa.registry.v1.ListUnitsRequest
+	10, // 54: pipa.registry.v1.RegistryService.UpdateUnit:input_type -> pipa.registry.v1.UpdateUnitRequest
+	11, // 55: pipa.registry.v1.RegistryService.CreateOfficer:input_type -> pipa.registry.v1.CreateOfficerRequest
+	12, // 56: pipa.registry.v1.RegistryService.GetOfficer:input_type -> pipa.registry.v1.GetOfficerRequest
+	13, // 57: pipa.registry.v1.RegistryService.ListOfficers:input_type -> pipa.registry.v1.ListOfficersRequest
+	15, // 58: pipa.registry.v1.RegistryService.UpdateOfficer:input_type -> pipa.registry.v1.UpdateOfficerRequest
+	16, // 59: pipa.registry.v1.RegistryService.DeleteOfficer:input_type -> pipa.registry.v1.DeleteOfficerRequest
+	17, // 60: pipa.registry.v1.RegistryService.CreateSite:input_type -> pipa.registry.v1.CreateSiteRequest
+	18, // 61: pipa.registry.v1.RegistryService.GetSite:input_type -> pipa.registry.v1.GetSiteRequest
+	19, // 62: pipa.registry.v1.RegistryService.ListSites:input_type -> pipa.registry.v1.ListSitesRequest
+	21, // 63: pipa.registry.v1.RegistryService.UpdateSite:input_type -> pipa.registry.v1.UpdateSiteRequest
+	22, // 64: pipa.registry.v1.RegistryService.DeleteSite:input_type -> pipa.registry.v1.DeleteSiteRequest
+	23, // 65: pipa.registry.v1.RegistryService.GetSiteSign:input_type -> pipa.registry.v1.GetSiteSignRequest
+	24, // 66: pipa.registry.v1.RegistryService.CreateFile:input_type -> pipa.registry.v1.CreateFileRequest
+	25, // 67: pipa.registry.v1.RegistryService.GetFile:input_type -> pipa.registry.v1.GetFileRequest
+	26, // 68: pipa.registry.v1.RegistryService.ListFiles:input_type -> pipa.registry.v1.ListFilesRequest
+	28, // 69: pipa.registry.v1.RegistryService.UpdateFile:input_type -> pipa.registry.v1.UpdateFileRequest
+	29, // 70: pipa.registry.v1.RegistryService.DeleteFile:input_type -> pipa.registry.v1.DeleteFileRequest
+	30, // 71: pipa.registry.v1.RegistryService.CreateProcessor:input_type -> pipa.registry.v1.CreateProcessorRequest
+	31, // 72: pipa.registry.v1.RegistryService.GetProcessor:input_type -> pipa.registry.v1.GetProcessorRequest
+	32, // 73: pipa.registry.v1.RegistryService.ListProcessors:input_type -> pipa.registry.v1.ListProcessorsRequest
+	34, // 74: pipa.registry.v1.RegistryService.UpdateProcessor:input_type -> pipa.registry.v1.UpdateProcessorRequest
+	35, // 75: pipa.registry.v1.RegistryService.DeleteProcessor:input_type -> pipa.registry.v1.DeleteProcessorRequest
+	36, // 76: pipa.registry.v1.RegistryService.CreatePolicyVersion:input_type -> pipa.registry.v1.CreatePolicyVersionRequest
+	39, // 77: pipa.registry.v1.RegistryService.GetPolicyVersion:input_type -> pipa.registry.v1.GetPolicyVersionRequest
+	40, // 78: pipa.registry.v1.RegistryService.ListPolicyVersions:input_type -> pipa.registry.v1.ListPolicyVersionsRequest
+	42, // 79: pipa.registry.v1.RegistryService.UpdatePolicyVersion:input_type -> pipa.registry.v1.UpdatePolicyVersionRequest
+	43, // 80: pipa.registry.v1.RegistryService.ImportPolicyVersion:input_type -> pipa.registry.v1.ImportPolicyVersionRequest
+	44, // 81: pipa.registry.v1.RegistryService.CheckPolicyVersion:input_type -> pipa.registry.v1.CheckPolicyVersionRequest
+	46, // 82: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:input_type -> pipa.registry.v1.AnnouncePolicyVersionRequest
+	47, // 83: pipa.registry.v1.RegistryService.DiffPolicyVersions:input_type -> pipa.registry.v1.DiffPolicyVersionsRequest
+	49, // 84: pipa.registry.v1.RegistryService.RenderPolicyVersion:input_type -> pipa.registry.v1.RenderPolicyVersionRequest
+	54, // 85: pipa.registry.v1.RegistryService.CreateAttestation:input_type -> pipa.registry.v1.CreateAttestationRequest
+	55, // 86: pipa.registry.v1.RegistryService.GetAttestation:input_type -> pipa.registry.v1.GetAttestationRequest
+	56, // 87: pipa.registry.v1.RegistryService.ListAttestations:input_type -> pipa.registry.v1.ListAttestationsRequest
+	58, // 88: pipa.registry.v1.RegistryService.DeleteAttestation:input_type -> pipa.registry.v1.DeleteAttestationRequest
+	51, // 89: pipa.registry.v1.RegistryService.GetPublishedPolicy:input_type -> pipa.registry.v1.GetPublishedPolicyRequest
+	52, // 90: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:input_type -> pipa.registry.v1.GetPublishedPolicyVersionRequest
+	59, // 91: pipa.registry.v1.RegistryService.GetPublicIndex:input_type -> pipa.registry.v1.GetPublicIndexRequest
+	60, // 92: pipa.registry.v1.RegistryService.ListPublicBodies:input_type -> pipa.registry.v1.ListPublicBodiesRequest
+	65, // 93: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
+	65, // 94: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
+	4,  // 95: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
+	65, // 96: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
+	67, // 97: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
+	67, // 98: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
+	9,  // 99: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
+	67, // 100: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
+	68, // 101: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
+	68, // 102: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
+	14, // 103: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
+	68, // 104: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
+	80, // 105: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
+	69, // 106: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
+	69, // 107: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
+	20, // 108: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
+	69, // 109: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
+	80, // 110: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
+	81, // 111: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
+	70, // 112: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	70, // 113: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	27, // 114: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
+	70, // 115: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	80, // 116: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
+	71, // 117: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
+	71, // 118: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
+	33, // 119: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
+	71, // 120: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
+	80, // 121: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
+	72, // 122: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	72, // 123: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	41, // 124: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
+	72, // 125: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	72, // 126: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	45, // 127: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
+	72, // 128: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	48, // 129: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
+	50, // 130: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
+	78, // 131: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
+	78, // 132: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
+	57, // 133: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
+	80, // 134: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
+	53, // 135: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
+	53, // 136: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
+	62, // 137: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
+	61, // 138: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
+	93, // [93:139] is the sub-list for method output_type
+	47, // [47:93] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_registry_service_proto_init() }
@@ -3359,13 +4374,14 @@ func file_pipa_registry_v1_registry_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_registry_service_proto_rawDesc), len(file_pipa_registry_v1_registry_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   51,
+			NumEnums:      1,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_pipa_registry_v1_registry_service_proto_goTypes,
 		DependencyIndexes: file_pipa_registry_v1_registry_service_proto_depIdxs,
+		EnumInfos:         file_pipa_registry_v1_registry_service_proto_enumTypes,
 		MessageInfos:      file_pipa_registry_v1_registry_service_proto_msgTypes,
 	}.Build()
 	File_pipa_registry_v1_registry_service_proto = out.File

@@ -58,8 +58,14 @@ const (
 	RegistryService_AnnouncePolicyVersion_FullMethodName     = "/pipa.registry.v1.RegistryService/AnnouncePolicyVersion"
 	RegistryService_DiffPolicyVersions_FullMethodName        = "/pipa.registry.v1.RegistryService/DiffPolicyVersions"
 	RegistryService_RenderPolicyVersion_FullMethodName       = "/pipa.registry.v1.RegistryService/RenderPolicyVersion"
+	RegistryService_CreateAttestation_FullMethodName         = "/pipa.registry.v1.RegistryService/CreateAttestation"
+	RegistryService_GetAttestation_FullMethodName            = "/pipa.registry.v1.RegistryService/GetAttestation"
+	RegistryService_ListAttestations_FullMethodName          = "/pipa.registry.v1.RegistryService/ListAttestations"
+	RegistryService_DeleteAttestation_FullMethodName         = "/pipa.registry.v1.RegistryService/DeleteAttestation"
 	RegistryService_GetPublishedPolicy_FullMethodName        = "/pipa.registry.v1.RegistryService/GetPublishedPolicy"
 	RegistryService_GetPublishedPolicyVersion_FullMethodName = "/pipa.registry.v1.RegistryService/GetPublishedPolicyVersion"
+	RegistryService_GetPublicIndex_FullMethodName            = "/pipa.registry.v1.RegistryService/GetPublicIndex"
+	RegistryService_ListPublicBodies_FullMethodName          = "/pipa.registry.v1.RegistryService/ListPublicBodies"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -100,26 +106,39 @@ type RegistryServiceClient interface {
 	ListProcessors(ctx context.Context, in *ListProcessorsRequest, opts ...grpc.CallOption) (*ListProcessorsResponse, error)
 	UpdateProcessor(ctx context.Context, in *UpdateProcessorRequest, opts ...grpc.CallOption) (*Processor, error)
 	DeleteProcessor(ctx context.Context, in *DeleteProcessorRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
-	// Creates a draft from the unit's current data plus free-text sections.
+	// Creates a draft: from a source document, from the articles given, or else from the version
+	// in force (or, for a unit with none, the writing guide's standard outline).
 	CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
 	GetPolicyVersion(ctx context.Context, in *GetPolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
 	ListPolicyVersions(ctx context.Context, in *ListPolicyVersionsRequest, opts ...grpc.CallOption) (*ListPolicyVersionsResponse, error)
 	// Edits a draft; the "snapshot" path re-reads the unit's current data.
 	UpdatePolicyVersion(ctx context.Context, in *UpdatePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
-	// Imports a version older than pipa as archived: its period and original text or link.
+	// Imports a version published before pipa, with its dates and, when given, its text, which is
+	// frozen as published (and its hash appended to the unit's ledger).
 	ImportPolicyVersion(ctx context.Context, in *ImportPolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
-	// Completeness findings against LAW.md (WG26-ITEMS, DEC-25-1).
+	// Where each statutory item is stated and what is missing (PIPA-30-1, STD-19, WG26-ITEMS,
+	// DEC-25-1).
 	CheckPolicyVersion(ctx context.Context, in *CheckPolicyVersionRequest, opts ...grpc.CallOption) (*CheckPolicyVersionResponse, error)
 	// Fixes the dates and freezes the version; refused while blocking findings remain.
 	AnnouncePolicyVersion(ctx context.Context, in *AnnouncePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
 	// The before/after comparison table between two versions.
 	DiffPolicyVersions(ctx context.Context, in *DiffPolicyVersionsRequest, opts ...grpc.CallOption) (*DiffPolicyVersionsResponse, error)
-	// Renders any version (drafts included, for preview) as HTML or Markdown.
+	// Renders any version (drafts included, for preview) as an HTML page or plain text.
 	RenderPolicyVersion(ctx context.Context, in *RenderPolicyVersionRequest, opts ...grpc.CallOption) (*RenderedPolicy, error)
+	// Officers' declarations that a unit does not process what a statutory item covers.
+	CreateAttestation(ctx context.Context, in *CreateAttestationRequest, opts ...grpc.CallOption) (*Attestation, error)
+	GetAttestation(ctx context.Context, in *GetAttestationRequest, opts ...grpc.CallOption) (*Attestation, error)
+	ListAttestations(ctx context.Context, in *ListAttestationsRequest, opts ...grpc.CallOption) (*ListAttestationsResponse, error)
+	// Withdraws a declaration; versions already announced keep theirs.
+	DeleteAttestation(ctx context.Context, in *DeleteAttestationRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Public: the policy in force with its version history.
 	GetPublishedPolicy(ctx context.Context, in *GetPublishedPolicyRequest, opts ...grpc.CallOption) (*PublishedPolicy, error)
 	// Public: one announced or archived version.
 	GetPublishedPolicyVersion(ctx context.Context, in *GetPublishedPolicyVersionRequest, opts ...grpc.CallOption) (*PublishedPolicy, error)
+	// Public: a body's index: every unit and its published policies.
+	GetPublicIndex(ctx context.Context, in *GetPublicIndexRequest, opts ...grpc.CallOption) (*PublicIndex, error)
+	// Public: the bodies whose policies pipa publishes (names only).
+	ListPublicBodies(ctx context.Context, in *ListPublicBodiesRequest, opts ...grpc.CallOption) (*ListPublicBodiesResponse, error)
 }
 
 type registryServiceClient struct {
@@ -510,6 +529,46 @@ func (c *registryServiceClient) RenderPolicyVersion(ctx context.Context, in *Ren
 	return out, nil
 }
 
+func (c *registryServiceClient) CreateAttestation(ctx context.Context, in *CreateAttestationRequest, opts ...grpc.CallOption) (*Attestation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Attestation)
+	err := c.cc.Invoke(ctx, RegistryService_CreateAttestation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetAttestation(ctx context.Context, in *GetAttestationRequest, opts ...grpc.CallOption) (*Attestation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Attestation)
+	err := c.cc.Invoke(ctx, RegistryService_GetAttestation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListAttestations(ctx context.Context, in *ListAttestationsRequest, opts ...grpc.CallOption) (*ListAttestationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAttestationsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListAttestations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) DeleteAttestation(ctx context.Context, in *DeleteAttestationRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, RegistryService_DeleteAttestation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) GetPublishedPolicy(ctx context.Context, in *GetPublishedPolicyRequest, opts ...grpc.CallOption) (*PublishedPolicy, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PublishedPolicy)
@@ -524,6 +583,26 @@ func (c *registryServiceClient) GetPublishedPolicyVersion(ctx context.Context, i
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PublishedPolicy)
 	err := c.cc.Invoke(ctx, RegistryService_GetPublishedPolicyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetPublicIndex(ctx context.Context, in *GetPublicIndexRequest, opts ...grpc.CallOption) (*PublicIndex, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublicIndex)
+	err := c.cc.Invoke(ctx, RegistryService_GetPublicIndex_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListPublicBodies(ctx context.Context, in *ListPublicBodiesRequest, opts ...grpc.CallOption) (*ListPublicBodiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPublicBodiesResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListPublicBodies_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -568,26 +647,39 @@ type RegistryServiceServer interface {
 	ListProcessors(context.Context, *ListProcessorsRequest) (*ListProcessorsResponse, error)
 	UpdateProcessor(context.Context, *UpdateProcessorRequest) (*Processor, error)
 	DeleteProcessor(context.Context, *DeleteProcessorRequest) (*emptypb.Empty, error)
-	// Creates a draft from the unit's current data plus free-text sections.
+	// Creates a draft: from a source document, from the articles given, or else from the version
+	// in force (or, for a unit with none, the writing guide's standard outline).
 	CreatePolicyVersion(context.Context, *CreatePolicyVersionRequest) (*PolicyVersion, error)
 	GetPolicyVersion(context.Context, *GetPolicyVersionRequest) (*PolicyVersion, error)
 	ListPolicyVersions(context.Context, *ListPolicyVersionsRequest) (*ListPolicyVersionsResponse, error)
 	// Edits a draft; the "snapshot" path re-reads the unit's current data.
 	UpdatePolicyVersion(context.Context, *UpdatePolicyVersionRequest) (*PolicyVersion, error)
-	// Imports a version older than pipa as archived: its period and original text or link.
+	// Imports a version published before pipa, with its dates and, when given, its text, which is
+	// frozen as published (and its hash appended to the unit's ledger).
 	ImportPolicyVersion(context.Context, *ImportPolicyVersionRequest) (*PolicyVersion, error)
-	// Completeness findings against LAW.md (WG26-ITEMS, DEC-25-1).
+	// Where each statutory item is stated and what is missing (PIPA-30-1, STD-19, WG26-ITEMS,
+	// DEC-25-1).
 	CheckPolicyVersion(context.Context, *CheckPolicyVersionRequest) (*CheckPolicyVersionResponse, error)
 	// Fixes the dates and freezes the version; refused while blocking findings remain.
 	AnnouncePolicyVersion(context.Context, *AnnouncePolicyVersionRequest) (*PolicyVersion, error)
 	// The before/after comparison table between two versions.
 	DiffPolicyVersions(context.Context, *DiffPolicyVersionsRequest) (*DiffPolicyVersionsResponse, error)
-	// Renders any version (drafts included, for preview) as HTML or Markdown.
+	// Renders any version (drafts included, for preview) as an HTML page or plain text.
 	RenderPolicyVersion(context.Context, *RenderPolicyVersionRequest) (*RenderedPolicy, error)
+	// Officers' declarations that a unit does not process what a statutory item covers.
+	CreateAttestation(context.Context, *CreateAttestationRequest) (*Attestation, error)
+	GetAttestation(context.Context, *GetAttestationRequest) (*Attestation, error)
+	ListAttestations(context.Context, *ListAttestationsRequest) (*ListAttestationsResponse, error)
+	// Withdraws a declaration; versions already announced keep theirs.
+	DeleteAttestation(context.Context, *DeleteAttestationRequest) (*emptypb.Empty, error)
 	// Public: the policy in force with its version history.
 	GetPublishedPolicy(context.Context, *GetPublishedPolicyRequest) (*PublishedPolicy, error)
 	// Public: one announced or archived version.
 	GetPublishedPolicyVersion(context.Context, *GetPublishedPolicyVersionRequest) (*PublishedPolicy, error)
+	// Public: a body's index: every unit and its published policies.
+	GetPublicIndex(context.Context, *GetPublicIndexRequest) (*PublicIndex, error)
+	// Public: the bodies whose policies pipa publishes (names only).
+	ListPublicBodies(context.Context, *ListPublicBodiesRequest) (*ListPublicBodiesResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -712,11 +804,29 @@ func (UnimplementedRegistryServiceServer) DiffPolicyVersions(context.Context, *D
 func (UnimplementedRegistryServiceServer) RenderPolicyVersion(context.Context, *RenderPolicyVersionRequest) (*RenderedPolicy, error) {
 	return nil, status.Error(codes.Unimplemented, "method RenderPolicyVersion not implemented")
 }
+func (UnimplementedRegistryServiceServer) CreateAttestation(context.Context, *CreateAttestationRequest) (*Attestation, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAttestation not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetAttestation(context.Context, *GetAttestationRequest) (*Attestation, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAttestation not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListAttestations(context.Context, *ListAttestationsRequest) (*ListAttestationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAttestations not implemented")
+}
+func (UnimplementedRegistryServiceServer) DeleteAttestation(context.Context, *DeleteAttestationRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAttestation not implemented")
+}
 func (UnimplementedRegistryServiceServer) GetPublishedPolicy(context.Context, *GetPublishedPolicyRequest) (*PublishedPolicy, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublishedPolicy not implemented")
 }
 func (UnimplementedRegistryServiceServer) GetPublishedPolicyVersion(context.Context, *GetPublishedPolicyVersionRequest) (*PublishedPolicy, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublishedPolicyVersion not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetPublicIndex(context.Context, *GetPublicIndexRequest) (*PublicIndex, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPublicIndex not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListPublicBodies(context.Context, *ListPublicBodiesRequest) (*ListPublicBodiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPublicBodies not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1423,6 +1533,78 @@ func _RegistryService_RenderPolicyVersion_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_CreateAttestation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAttestationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateAttestation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateAttestation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateAttestation(ctx, req.(*CreateAttestationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetAttestation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAttestationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetAttestation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetAttestation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetAttestation(ctx, req.(*GetAttestationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListAttestations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAttestationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListAttestations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListAttestations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListAttestations(ctx, req.(*ListAttestationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_DeleteAttestation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAttestationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).DeleteAttestation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_DeleteAttestation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).DeleteAttestation(ctx, req.(*DeleteAttestationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_GetPublishedPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPublishedPolicyRequest)
 	if err := dec(in); err != nil {
@@ -1455,6 +1637,42 @@ func _RegistryService_GetPublishedPolicyVersion_Handler(srv interface{}, ctx con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RegistryServiceServer).GetPublishedPolicyVersion(ctx, req.(*GetPublishedPolicyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetPublicIndex_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPublicIndexRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetPublicIndex(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetPublicIndex_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetPublicIndex(ctx, req.(*GetPublicIndexRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListPublicBodies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPublicBodiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListPublicBodies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListPublicBodies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListPublicBodies(ctx, req.(*ListPublicBodiesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1619,12 +1837,36 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RegistryService_RenderPolicyVersion_Handler,
 		},
 		{
+			MethodName: "CreateAttestation",
+			Handler:    _RegistryService_CreateAttestation_Handler,
+		},
+		{
+			MethodName: "GetAttestation",
+			Handler:    _RegistryService_GetAttestation_Handler,
+		},
+		{
+			MethodName: "ListAttestations",
+			Handler:    _RegistryService_ListAttestations_Handler,
+		},
+		{
+			MethodName: "DeleteAttestation",
+			Handler:    _RegistryService_DeleteAttestation_Handler,
+		},
+		{
 			MethodName: "GetPublishedPolicy",
 			Handler:    _RegistryService_GetPublishedPolicy_Handler,
 		},
 		{
 			MethodName: "GetPublishedPolicyVersion",
 			Handler:    _RegistryService_GetPublishedPolicyVersion_Handler,
+		},
+		{
+			MethodName: "GetPublicIndex",
+			Handler:    _RegistryService_GetPublicIndex_Handler,
+		},
+		{
+			MethodName: "ListPublicBodies",
+			Handler:    _RegistryService_ListPublicBodies_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

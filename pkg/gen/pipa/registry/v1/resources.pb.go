@@ -341,7 +341,7 @@ const (
 	PolicyState_POLICY_STATE_DRAFT PolicyState = 1
 	// Announced with its dates and frozen.
 	PolicyState_POLICY_STATE_ANNOUNCED PolicyState = 2
-	// A version older than pipa, imported with its period and original text or link.
+	// Published before pipa, imported with its period and, where known, its text (frozen).
 	PolicyState_POLICY_STATE_ARCHIVED PolicyState = 3
 )
 
@@ -667,10 +667,14 @@ type Unit struct {
 	// Korean name as published, e.g. 정읍시립도서관.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Resource name of the parent unit, empty for a top-level unit. Set at creation only.
-	Parent        string                 `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
-	Phone         string                 `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
-	Address       string                 `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
-	HomepageUrl   string                 `protobuf:"bytes,6,opt,name=homepage_url,json=homepageUrl,proto3" json:"homepage_url,omitempty"`
+	Parent      string `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
+	Phone       string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	Address     string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	HomepageUrl string `protobuf:"bytes,6,opt,name=homepage_url,json=homepageUrl,proto3" json:"homepage_url,omitempty"`
+	// Output only: the name citizens read, the tenant and the parent units included
+	// ("수원시 팔달구 교통행정과"); a name that already starts with the name before it is not
+	// preceded by it ("정읍시" + "정읍시립도서관" is "정읍시립도서관").
+	FullName      string                 `protobuf:"bytes,7,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -750,6 +754,13 @@ func (x *Unit) GetHomepageUrl() string {
 	return ""
 }
 
+func (x *Unit) GetFullName() string {
+	if x != nil {
+		return x.FullName
+	}
+	return ""
+}
+
 func (x *Unit) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -786,7 +797,9 @@ type Officer struct {
 	Roles       []OfficerRole `protobuf:"varint,7,rep,packed,name=roles,proto3,enum=pipa.registry.v1.OfficerRole" json:"roles,omitempty"`
 	// The label published for this officer where it differs from the role's standard term
 	// (e.g. 총괄책임자, 운영책임자 in a school's rules).
-	RoleLabel     string                 `protobuf:"bytes,8,opt,name=role_label,json=roleLabel,proto3" json:"role_label,omitempty"`
+	RoleLabel string `protobuf:"bytes,8,opt,name=role_label,json=roleLabel,proto3" json:"role_label,omitempty"`
+	// 직급, e.g. "지방서기관(4급)" (seed 003; DEC-32-2 sets the CPO's minimum grade).
+	Grade         string                 `protobuf:"bytes,9,opt,name=grade,proto3" json:"grade,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -880,6 +893,13 @@ func (x *Officer) GetRoleLabel() string {
 	return ""
 }
 
+func (x *Officer) GetGrade() string {
+	if x != nil {
+		return x.Grade
+	}
+	return ""
+}
+
 func (x *Officer) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -943,7 +963,10 @@ type Site struct {
 	// The Decree 22(2) exception (correctional or mental-health facility) relied on.
 	RestrictedAreaException string `protobuf:"bytes,19,opt,name=restricted_area_exception,json=restrictedAreaException,proto3" json:"restricted_area_exception,omitempty"`
 	// How residents and experts were consulted before installation (PIPA-25-3, DEC-23).
-	Consultation  string                 `protobuf:"bytes,23,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	Consultation string `protobuf:"bytes,23,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	// The cameras place by place, as a body lists them (seed 001 별표1); camera_count is their sum
+	// when they are given.
+	Cameras       []*Camera              `protobuf:"bytes,24,rep,name=cameras,proto3" json:"cameras,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -1121,6 +1144,13 @@ func (x *Site) GetConsultation() string {
 	return ""
 }
 
+func (x *Site) GetCameras() []*Camera {
+	if x != nil {
+		return x.Cameras
+	}
+	return nil
+}
+
 func (x *Site) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -1142,6 +1172,88 @@ func (x *Site) GetEtag() string {
 	return ""
 }
 
+// Cameras at one place of a site.
+type Camera struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 구분, e.g. "외부".
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// 장소 (설치위치), e.g. "정문".
+	Location string `protobuf:"bytes,2,opt,name=location,proto3" json:"location,omitempty"`
+	// 대수.
+	Count int32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// 촬영범위, e.g. "정문 앞".
+	Coverage string `protobuf:"bytes,4,opt,name=coverage,proto3" json:"coverage,omitempty"`
+	// 비고, as published.
+	Note          string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Camera) Reset() {
+	*x = Camera{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Camera) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Camera) ProtoMessage() {}
+
+func (x *Camera) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Camera.ProtoReflect.Descriptor instead.
+func (*Camera) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Camera) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *Camera) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *Camera) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Camera) GetCoverage() string {
+	if x != nil {
+		return x.Coverage
+	}
+	return ""
+}
+
+func (x *Camera) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 // One purpose of a CCTV site and its lawful ground.
 type SitePurpose struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1154,7 +1266,7 @@ type SitePurpose struct {
 
 func (x *SitePurpose) Reset() {
 	*x = SitePurpose{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1278,7 @@ func (x *SitePurpose) String() string {
 func (*SitePurpose) ProtoMessage() {}
 
 func (x *SitePurpose) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1291,7 @@ func (x *SitePurpose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SitePurpose.ProtoReflect.Descriptor instead.
 func (*SitePurpose) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SitePurpose) GetDescription() string {
@@ -1211,7 +1323,7 @@ type ZoneRetention struct {
 
 func (x *ZoneRetention) Reset() {
 	*x = ZoneRetention{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1335,7 @@ func (x *ZoneRetention) String() string {
 func (*ZoneRetention) ProtoMessage() {}
 
 func (x *ZoneRetention) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1348,7 @@ func (x *ZoneRetention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneRetention.ProtoReflect.Descriptor instead.
 func (*ZoneRetention) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ZoneRetention) GetZone() string {
@@ -1309,7 +1421,7 @@ type PersonalInformationFile struct {
 
 func (x *PersonalInformationFile) Reset() {
 	*x = PersonalInformationFile{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1433,7 @@ func (x *PersonalInformationFile) String() string {
 func (*PersonalInformationFile) ProtoMessage() {}
 
 func (x *PersonalInformationFile) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1446,7 @@ func (x *PersonalInformationFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonalInformationFile.ProtoReflect.Descriptor instead.
 func (*PersonalInformationFile) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PersonalInformationFile) GetName() string {
@@ -1477,7 +1589,7 @@ type Recipient struct {
 
 func (x *Recipient) Reset() {
 	*x = Recipient{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1601,7 @@ func (x *Recipient) String() string {
 func (*Recipient) ProtoMessage() {}
 
 func (x *Recipient) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1614,7 @@ func (x *Recipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
 func (*Recipient) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Recipient) GetRecipient() string {
@@ -1566,7 +1678,7 @@ type Processor struct {
 
 func (x *Processor) Reset() {
 	*x = Processor{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1690,7 @@ func (x *Processor) String() string {
 func (*Processor) ProtoMessage() {}
 
 func (x *Processor) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1703,7 @@ func (x *Processor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Processor.ProtoReflect.Descriptor instead.
 func (*Processor) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Processor) GetName() string {
@@ -1678,7 +1790,9 @@ func (x *Processor) GetEtag() string {
 	return ""
 }
 
-// One numbered version of a unit's policy.
+// One numbered version of a unit's policy: the document as the body writes it (its title,
+// preamble, articles and attachments, in its own numbering and words), with the registry's facts
+// filled in where its articles bind them, and its dates.
 // Name: tenants/{t}/units/{u}/policies/{privacy|cctv}/versions/{number}.
 type PolicyVersion struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1690,12 +1804,17 @@ type PolicyVersion struct {
 	Standing PolicyStanding `protobuf:"varint,5,opt,name=standing,proto3,enum=pipa.registry.v1.PolicyStanding" json:"standing,omitempty"`
 	// Title as published, e.g. "영상정보처리기기 운영·관리방침"; a standard title when empty.
 	Title string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
-	// Free-text sections, one per statutory item (see Section.item).
-	Sections []*Section `protobuf:"bytes,7,rep,name=sections,proto3" json:"sections,omitempty"`
+	// Text before the first article (전문), in the body syntax (see Article.body).
+	Preamble string `protobuf:"bytes,24,opt,name=preamble,proto3" json:"preamble,omitempty"`
+	// The articles in published order.
+	Articles []*Article `protobuf:"bytes,25,rep,name=articles,proto3" json:"articles,omitempty"`
+	// The attachments (별표, 별지) in published order; their heading starts with the label
+	// ("별표1 CCTV 설치 운영 현황 및 배치도").
+	Attachments []*Article `protobuf:"bytes,26,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	// Output only: the unit's data (and its sub-units') as of draft creation or the last refresh,
 	// frozen with the version.
 	Snapshot *UnitSnapshot `protobuf:"bytes,8,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	// Dates in Asia/Seoul, YYYY-MM-DD. Set by :announce (or by import for archived versions).
+	// Dates in Asia/Seoul, YYYY-MM-DD. Set by :announce (or by import).
 	AnnounceDate  string `protobuf:"bytes,9,opt,name=announce_date,json=announceDate,proto3" json:"announce_date,omitempty"`
 	EffectiveDate string `protobuf:"bytes,10,opt,name=effective_date,json=effectiveDate,proto3" json:"effective_date,omitempty"`
 	// Output only for announced versions: the day before the next version takes effect.
@@ -1707,9 +1826,11 @@ type PolicyVersion struct {
 	MajorChange bool `protobuf:"varint,13,opt,name=major_change,json=majorChange,proto3" json:"major_change,omitempty"`
 	// Output only: the before/after table against the previous version, fixed at announcement.
 	Comparison []*ComparisonRow `protobuf:"bytes,14,rep,name=comparison,proto3" json:"comparison,omitempty"`
-	// Archived versions: where the original is published, and/or its text.
-	OriginalUrl   string                 `protobuf:"bytes,15,opt,name=original_url,json=originalUrl,proto3" json:"original_url,omitempty"`
-	OriginalText  string                 `protobuf:"bytes,16,opt,name=original_text,json=originalText,proto3" json:"original_text,omitempty"`
+	// Imported versions: where the original is published, when known.
+	OriginalUrl string `protobuf:"bytes,15,opt,name=original_url,json=originalUrl,proto3" json:"original_url,omitempty"`
+	// Output only: the document exactly as published, frozen when it was announced or imported
+	// with its text; absent for a draft and for a version known only by its period.
+	Document      *PublishedDocument     `protobuf:"bytes,27,opt,name=document,proto3" json:"document,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	AnnounceTime  *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=announce_time,json=announceTime,proto3" json:"announce_time,omitempty"`
@@ -1720,7 +1841,7 @@ type PolicyVersion struct {
 
 func (x *PolicyVersion) Reset() {
 	*x = PolicyVersion{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1853,7 @@ func (x *PolicyVersion) String() string {
 func (*PolicyVersion) ProtoMessage() {}
 
 func (x *PolicyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1866,7 @@ func (x *PolicyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyVersion.ProtoReflect.Descriptor instead.
 func (*PolicyVersion) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PolicyVersion) GetName() string {
@@ -1790,9 +1911,23 @@ func (x *PolicyVersion) GetTitle() string {
 	return ""
 }
 
-func (x *PolicyVersion) GetSections() []*Section {
+func (x *PolicyVersion) GetPreamble() string {
 	if x != nil {
-		return x.Sections
+		return x.Preamble
+	}
+	return ""
+}
+
+func (x *PolicyVersion) GetArticles() []*Article {
+	if x != nil {
+		return x.Articles
+	}
+	return nil
+}
+
+func (x *PolicyVersion) GetAttachments() []*Article {
+	if x != nil {
+		return x.Attachments
 	}
 	return nil
 }
@@ -1853,11 +1988,11 @@ func (x *PolicyVersion) GetOriginalUrl() string {
 	return ""
 }
 
-func (x *PolicyVersion) GetOriginalText() string {
+func (x *PolicyVersion) GetDocument() *PublishedDocument {
 	if x != nil {
-		return x.OriginalText
+		return x.Document
 	}
-	return ""
+	return nil
 }
 
 func (x *PolicyVersion) GetCreateTime() *timestamppb.Timestamp {
@@ -1888,41 +2023,43 @@ func (x *PolicyVersion) GetEtag() string {
 	return ""
 }
 
-// Free text for one statutory item of a policy.
-type Section struct {
+// One article (조) or attachment (별표, 별지) of a policy, as the body publishes it.
+type Article struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The item key. Privacy policies (WG26-ITEMS): preamble, purpose, items, children, retention,
-	// destruction, third_party, additional_use, outsourcing, overseas, safety, sensitive,
-	// pseudonymized, auto_collection, behavioral, rights, automated_decisions, officers,
-	// domestic_agent, remedies, cctv, mobile_cameras, voluntary_measures, changes.
-	// CCTV policies (DEC-25-1): preamble, purpose, installation, officers, operation, review,
-	// requests, safety, outsourcing, other.
-	Item string `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
-	// Heading override; the standard heading for the item when empty.
-	Heading string `protobuf:"bytes,2,opt,name=heading,proto3" json:"heading,omitempty"`
-	// Body in a small Markdown subset: paragraphs, "- " list items, "| a | b |" tables.
-	Body string `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
-	// For an "only if applicable" item: the unit states it does not process this (WG26-ITEMS).
-	NotProcessed  bool `protobuf:"varint,4,opt,name=not_processed,json=notProcessed,proto3" json:"not_processed,omitempty"`
+	// The heading exactly as published: "제1조(목적)", "제5조의2(…)", "1조. 개인정보의 처리 목적",
+	// "1. 영상정보처리기기의 설치 근거 및 설치 목적", "부칙", "별표1 CCTV 설치 운영 현황 및 배치도".
+	Heading string `protobuf:"bytes,1,opt,name=heading,proto3" json:"heading,omitempty"`
+	// Output only: the number read from the heading ("제1조", "제5조의2", "1조", "1", "별표1");
+	// empty for an unnumbered heading such as 부칙.
+	Number string `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	// Output only: the title read from the heading ("목적").
+	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// The text: paragraphs, "- " items (two spaces a level), "| a | b |" tables (rows before a
+	// "| --- |" row are header rows; "<br>" breaks a line in a cell), [text](url) links, and
+	// bindings {{…}} that the registry's facts fill (see services/registry/render).
+	Body string `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	// The statutory items the article states (keys of the policy catalogue, e.g. "purpose"); read
+	// from its title when empty.
+	Items         []string `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Section) Reset() {
-	*x = Section{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
+func (x *Article) Reset() {
+	*x = Article{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Section) String() string {
+func (x *Article) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Section) ProtoMessage() {}
+func (*Article) ProtoMessage() {}
 
-func (x *Section) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[11]
+func (x *Article) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,37 +2070,134 @@ func (x *Section) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Section.ProtoReflect.Descriptor instead.
-func (*Section) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{11}
+// Deprecated: Use Article.ProtoReflect.Descriptor instead.
+func (*Article) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *Section) GetItem() string {
-	if x != nil {
-		return x.Item
-	}
-	return ""
-}
-
-func (x *Section) GetHeading() string {
+func (x *Article) GetHeading() string {
 	if x != nil {
 		return x.Heading
 	}
 	return ""
 }
 
-func (x *Section) GetBody() string {
+func (x *Article) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *Article) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Article) GetBody() string {
 	if x != nil {
 		return x.Body
 	}
 	return ""
 }
 
-func (x *Section) GetNotProcessed() bool {
+func (x *Article) GetItems() []string {
 	if x != nil {
-		return x.NotProcessed
+		return x.Items
 	}
-	return false
+	return nil
+}
+
+// A document frozen as it was published, so that anyone can prove which text was in force when.
+type PublishedDocument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The document as an HTML fragment (<article>…</article>): the bytes the public pages embed.
+	Html string `protobuf:"bytes,1,opt,name=html,proto3" json:"html,omitempty"`
+	// The same document as plain text.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// Lowercase hex SHA-256 of html's and of text's UTF-8 bytes.
+	HtmlSha256 string                 `protobuf:"bytes,3,opt,name=html_sha256,json=htmlSha256,proto3" json:"html_sha256,omitempty"`
+	TextSha256 string                 `protobuf:"bytes,4,opt,name=text_sha256,json=textSha256,proto3" json:"text_sha256,omitempty"`
+	FreezeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=freeze_time,json=freezeTime,proto3" json:"freeze_time,omitempty"`
+	// The unit's ledger entry (PUBLICATION) recording html_sha256, once appended:
+	// tenants/{t}/units/{u}/ledger/entries/{index}.
+	LedgerEntry   string `protobuf:"bytes,6,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishedDocument) Reset() {
+	*x = PublishedDocument{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishedDocument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishedDocument) ProtoMessage() {}
+
+func (x *PublishedDocument) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishedDocument.ProtoReflect.Descriptor instead.
+func (*PublishedDocument) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PublishedDocument) GetHtml() string {
+	if x != nil {
+		return x.Html
+	}
+	return ""
+}
+
+func (x *PublishedDocument) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *PublishedDocument) GetHtmlSha256() string {
+	if x != nil {
+		return x.HtmlSha256
+	}
+	return ""
+}
+
+func (x *PublishedDocument) GetTextSha256() string {
+	if x != nil {
+		return x.TextSha256
+	}
+	return ""
+}
+
+func (x *PublishedDocument) GetFreezeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FreezeTime
+	}
+	return nil
+}
+
+func (x *PublishedDocument) GetLedgerEntry() string {
+	if x != nil {
+		return x.LedgerEntry
+	}
+	return ""
 }
 
 // The unit's registry data frozen into a policy version.
@@ -1972,18 +2206,20 @@ type UnitSnapshot struct {
 	Tenant *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	Unit   *Unit                  `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Sub-units of the unit, in tree order.
-	Subunits      []*Unit                    `protobuf:"bytes,3,rep,name=subunits,proto3" json:"subunits,omitempty"`
-	Officers      []*Officer                 `protobuf:"bytes,4,rep,name=officers,proto3" json:"officers,omitempty"`
-	Sites         []*Site                    `protobuf:"bytes,5,rep,name=sites,proto3" json:"sites,omitempty"`
-	Files         []*PersonalInformationFile `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
-	Processors    []*Processor               `protobuf:"bytes,7,rep,name=processors,proto3" json:"processors,omitempty"`
+	Subunits   []*Unit                    `protobuf:"bytes,3,rep,name=subunits,proto3" json:"subunits,omitempty"`
+	Officers   []*Officer                 `protobuf:"bytes,4,rep,name=officers,proto3" json:"officers,omitempty"`
+	Sites      []*Site                    `protobuf:"bytes,5,rep,name=sites,proto3" json:"sites,omitempty"`
+	Files      []*PersonalInformationFile `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
+	Processors []*Processor               `protobuf:"bytes,7,rep,name=processors,proto3" json:"processors,omitempty"`
+	// The unit's attestations about the policy's kind.
+	Attestations  []*Attestation `protobuf:"bytes,8,rep,name=attestations,proto3" json:"attestations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UnitSnapshot) Reset() {
 	*x = UnitSnapshot{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2231,7 @@ func (x *UnitSnapshot) String() string {
 func (*UnitSnapshot) ProtoMessage() {}
 
 func (x *UnitSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2244,7 @@ func (x *UnitSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitSnapshot.ProtoReflect.Descriptor instead.
 func (*UnitSnapshot) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UnitSnapshot) GetTenant() *Tenant {
@@ -2060,6 +2296,156 @@ func (x *UnitSnapshot) GetProcessors() []*Processor {
 	return nil
 }
 
+func (x *UnitSnapshot) GetAttestations() []*Attestation {
+	if x != nil {
+		return x.Attestations
+	}
+	return nil
+}
+
+// An officer's declaration that a unit does not process what a statutory item covers (WG26-ITEMS:
+// "we do not process this"). A policy states it only where an article binds it, and :check counts
+// the item as stated only then. Name: tenants/{t}/attestations/{attestation}.
+type Attestation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The unit it is about: tenants/{t}/units/{u}.
+	Unit string     `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	Kind PolicyKind `protobuf:"varint,3,opt,name=kind,proto3,enum=pipa.registry.v1.PolicyKind" json:"kind,omitempty"`
+	// The statutory item (a key of the policy catalogue), e.g. "children".
+	Item string `protobuf:"bytes,4,opt,name=item,proto3" json:"item,omitempty"`
+	// The sentence as the officer declares it, e.g. "익산시는 14세 미만 아동의 개인정보를 처리하지
+	// 않습니다."
+	Statement string `protobuf:"bytes,5,opt,name=statement,proto3" json:"statement,omitempty"`
+	// The officer who declares it: an officer of the unit or of a unit above it.
+	Officer string `protobuf:"bytes,6,opt,name=officer,proto3" json:"officer,omitempty"`
+	// Output only: the officer's title and name when the declaration was made ("안전행정국장 이산재").
+	OfficerLabel string `protobuf:"bytes,7,opt,name=officer_label,json=officerLabel,proto3" json:"officer_label,omitempty"`
+	// Output only: the authenticated caller who recorded it.
+	RecordedBy string `protobuf:"bytes,8,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// Output only: the day it was declared (YYYY-MM-DD, Asia/Seoul).
+	AttestDate    string                 `protobuf:"bytes,9,opt,name=attest_date,json=attestDate,proto3" json:"attest_date,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attestation) Reset() {
+	*x = Attestation{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attestation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attestation) ProtoMessage() {}
+
+func (x *Attestation) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
+func (*Attestation) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Attestation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Attestation) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Attestation) GetKind() PolicyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PolicyKind_POLICY_KIND_UNSPECIFIED
+}
+
+func (x *Attestation) GetItem() string {
+	if x != nil {
+		return x.Item
+	}
+	return ""
+}
+
+func (x *Attestation) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+func (x *Attestation) GetOfficer() string {
+	if x != nil {
+		return x.Officer
+	}
+	return ""
+}
+
+func (x *Attestation) GetOfficerLabel() string {
+	if x != nil {
+		return x.OfficerLabel
+	}
+	return ""
+}
+
+func (x *Attestation) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *Attestation) GetAttestDate() string {
+	if x != nil {
+		return x.AttestDate
+	}
+	return ""
+}
+
+func (x *Attestation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Attestation) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Attestation) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // One row of a before/after comparison table (신·구 대조표).
 type ComparisonRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2075,7 +2461,7 @@ type ComparisonRow struct {
 
 func (x *ComparisonRow) Reset() {
 	*x = ComparisonRow{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2473,7 @@ func (x *ComparisonRow) String() string {
 func (*ComparisonRow) ProtoMessage() {}
 
 func (x *ComparisonRow) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2486,7 @@ func (x *ComparisonRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComparisonRow.ProtoReflect.Descriptor instead.
 func (*ComparisonRow) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ComparisonRow) GetArticle() string {
@@ -2142,7 +2528,7 @@ type Finding struct {
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2540,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2553,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Finding) GetRule() string {
@@ -2205,6 +2591,97 @@ func (x *Finding) GetBlocking() bool {
 	return false
 }
 
+// Where a policy states one statutory item, as :check reads it.
+type ItemCoverage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The LAW.md rule of the item list: "WG26-ITEMS", "STD-19", "PIPA-30-1", "DEC-25-1".
+	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The item's number in that list, e.g. "5".
+	Item string `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
+	// The catalogue key the item maps to, e.g. "retention".
+	Key     string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Heading string `protobuf:"bytes,4,opt,name=heading,proto3" json:"heading,omitempty"`
+	// The headings of the articles that state it ("제2조(개인정보의 처리 및 보유기간)").
+	Articles []string `protobuf:"bytes,5,rep,name=articles,proto3" json:"articles,omitempty"`
+	// The attestation, bound in one of those articles, by which the unit states it does not
+	// process this.
+	Attestation   string `protobuf:"bytes,6,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemCoverage) Reset() {
+	*x = ItemCoverage{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemCoverage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemCoverage) ProtoMessage() {}
+
+func (x *ItemCoverage) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemCoverage.ProtoReflect.Descriptor instead.
+func (*ItemCoverage) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ItemCoverage) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *ItemCoverage) GetItem() string {
+	if x != nil {
+		return x.Item
+	}
+	return ""
+}
+
+func (x *ItemCoverage) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ItemCoverage) GetHeading() string {
+	if x != nil {
+		return x.Heading
+	}
+	return ""
+}
+
+func (x *ItemCoverage) GetArticles() []string {
+	if x != nil {
+		return x.Articles
+	}
+	return nil
+}
+
+func (x *ItemCoverage) GetAttestation() string {
+	if x != nil {
+		return x.Attestation
+	}
+	return ""
+}
+
 // The sign text (안내판) of a site with the four fields of PIPA-25-4 / DEC-24 / STD-39.
 type SiteSign struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2229,7 +2706,7 @@ type SiteSign struct {
 
 func (x *SiteSign) Reset() {
 	*x = SiteSign{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2718,7 @@ func (x *SiteSign) String() string {
 func (*SiteSign) ProtoMessage() {}
 
 func (x *SiteSign) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2731,7 @@ func (x *SiteSign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteSign.ProtoReflect.Descriptor instead.
 func (*SiteSign) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SiteSign) GetSite() string {
@@ -2341,17 +2818,22 @@ type PolicyHistoryEntry struct {
 	Period string `protobuf:"bytes,8,opt,name=period,proto3" json:"period,omitempty"`
 	// The public page of this version.
 	Url string `protobuf:"bytes,9,opt,name=url,proto3" json:"url,omitempty"`
-	// For archived versions: where the original is published.
+	// For imported versions: where the original is published.
 	OriginalUrl   string `protobuf:"bytes,10,opt,name=original_url,json=originalUrl,proto3" json:"original_url,omitempty"`
 	MajorChange   bool   `protobuf:"varint,11,opt,name=major_change,json=majorChange,proto3" json:"major_change,omitempty"`
 	ChangeSummary string `protobuf:"bytes,12,opt,name=change_summary,json=changeSummary,proto3" json:"change_summary,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Whether pipa holds the version's text; an imported version may be known by its period only.
+	HasDocument bool `protobuf:"varint,13,opt,name=has_document,json=hasDocument,proto3" json:"has_document,omitempty"`
+	// The frozen document's SHA-256 (PublishedDocument.html_sha256) and its ledger entry.
+	DocumentSha256 string `protobuf:"bytes,14,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	LedgerEntry    string `protobuf:"bytes,15,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PolicyHistoryEntry) Reset() {
 	*x = PolicyHistoryEntry{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2845,7 @@ func (x *PolicyHistoryEntry) String() string {
 func (*PolicyHistoryEntry) ProtoMessage() {}
 
 func (x *PolicyHistoryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2858,7 @@ func (x *PolicyHistoryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyHistoryEntry.ProtoReflect.Descriptor instead.
 func (*PolicyHistoryEntry) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PolicyHistoryEntry) GetNumber() int32 {
@@ -2463,6 +2945,27 @@ func (x *PolicyHistoryEntry) GetChangeSummary() string {
 	return ""
 }
 
+func (x *PolicyHistoryEntry) GetHasDocument() bool {
+	if x != nil {
+		return x.HasDocument
+	}
+	return false
+}
+
+func (x *PolicyHistoryEntry) GetDocumentSha256() string {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return ""
+}
+
+func (x *PolicyHistoryEntry) GetLedgerEntry() string {
+	if x != nil {
+		return x.LedgerEntry
+	}
+	return ""
+}
+
 var File_pipa_registry_v1_resources_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_resources_proto_rawDesc = "" +
@@ -2488,19 +2991,20 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x04etag\x18\x16 \x01(\tR\x04etag\"1\n" +
 	"\aClosure\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xb6\x02\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xd3\x02\n" +
 	"\x04Unit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
 	"\x06parent\x18\x03 \x01(\tR\x06parent\x12\x14\n" +
 	"\x05phone\x18\x04 \x01(\tR\x05phone\x12\x18\n" +
 	"\aaddress\x18\x05 \x01(\tR\aaddress\x12!\n" +
-	"\fhomepage_url\x18\x06 \x01(\tR\vhomepageUrl\x12;\n" +
+	"\fhomepage_url\x18\x06 \x01(\tR\vhomepageUrl\x12\x1b\n" +
+	"\tfull_name\x18\a \x01(\tR\bfullName\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\x86\x03\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"\x9c\x03\n" +
 	"\aOfficer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
@@ -2510,12 +3014,13 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x05email\x18\x06 \x01(\tR\x05email\x123\n" +
 	"\x05roles\x18\a \x03(\x0e2\x1d.pipa.registry.v1.OfficerRoleR\x05roles\x12\x1d\n" +
 	"\n" +
-	"role_label\x18\b \x01(\tR\troleLabel\x12;\n" +
+	"role_label\x18\b \x01(\tR\troleLabel\x12\x14\n" +
+	"\x05grade\x18\t \x01(\tR\x05grade\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\x85\b\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xb9\b\n" +
 	"\x04Site\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12!\n" +
@@ -2537,14 +3042,21 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x12integrated_control\x18\x11 \x01(\bR\x11integratedControl\x12'\n" +
 	"\x0frestricted_area\x18\x12 \x01(\bR\x0erestrictedArea\x12:\n" +
 	"\x19restricted_area_exception\x18\x13 \x01(\tR\x17restrictedAreaException\x12\"\n" +
-	"\fconsultation\x18\x17 \x01(\tR\fconsultation\x12;\n" +
+	"\fconsultation\x18\x17 \x01(\tR\fconsultation\x122\n" +
+	"\acameras\x18\x18 \x03(\v2\x18.pipa.registry.v1.CameraR\acameras\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x16 \x01(\tR\x04etagB\x16\n" +
 	"\x14_public_camera_countB\x19\n" +
-	"\x17_nonpublic_camera_count\"e\n" +
+	"\x17_nonpublic_camera_count\"\x80\x01\n" +
+	"\x06Camera\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1a\n" +
+	"\blocation\x18\x02 \x01(\tR\blocation\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\x12\x1a\n" +
+	"\bcoverage\x18\x04 \x01(\tR\bcoverage\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"e\n" +
 	"\vSitePurpose\x12 \n" +
 	"\vdescription\x18\x01 \x01(\tR\vdescription\x124\n" +
 	"\x06ground\x18\x02 \x01(\x0e2\x1c.pipa.registry.v1.CctvGroundR\x06ground\"\x87\x01\n" +
@@ -2603,15 +3115,17 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"\xf2\x06\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"\x8c\b\n" +
 	"\rPolicyVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1c.pipa.registry.v1.PolicyKindR\x04kind\x12\x16\n" +
 	"\x06number\x18\x03 \x01(\x05R\x06number\x123\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x1d.pipa.registry.v1.PolicyStateR\x05state\x12<\n" +
 	"\bstanding\x18\x05 \x01(\x0e2 .pipa.registry.v1.PolicyStandingR\bstanding\x12\x14\n" +
-	"\x05title\x18\x06 \x01(\tR\x05title\x125\n" +
-	"\bsections\x18\a \x03(\v2\x19.pipa.registry.v1.SectionR\bsections\x12:\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12\x1a\n" +
+	"\bpreamble\x18\x18 \x01(\tR\bpreamble\x125\n" +
+	"\barticles\x18\x19 \x03(\v2\x19.pipa.registry.v1.ArticleR\barticles\x12;\n" +
+	"\vattachments\x18\x1a \x03(\v2\x19.pipa.registry.v1.ArticleR\vattachments\x12:\n" +
 	"\bsnapshot\x18\b \x01(\v2\x1e.pipa.registry.v1.UnitSnapshotR\bsnapshot\x12#\n" +
 	"\rannounce_date\x18\t \x01(\tR\fannounceDate\x12%\n" +
 	"\x0eeffective_date\x18\n" +
@@ -2622,19 +3136,30 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"comparison\x18\x0e \x03(\v2\x1f.pipa.registry.v1.ComparisonRowR\n" +
 	"comparison\x12!\n" +
-	"\foriginal_url\x18\x0f \x01(\tR\voriginalUrl\x12#\n" +
-	"\roriginal_text\x18\x10 \x01(\tR\foriginalText\x12;\n" +
+	"\foriginal_url\x18\x0f \x01(\tR\voriginalUrl\x12?\n" +
+	"\bdocument\x18\x1b \x01(\v2#.pipa.registry.v1.PublishedDocumentR\bdocument\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12?\n" +
 	"\rannounce_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\fannounceTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\"p\n" +
-	"\aSection\x12\x12\n" +
-	"\x04item\x18\x01 \x01(\tR\x04item\x12\x18\n" +
-	"\aheading\x18\x02 \x01(\tR\aheading\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\tR\x04body\x12#\n" +
-	"\rnot_processed\x18\x04 \x01(\bR\fnotProcessed\"\x83\x03\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etagJ\x04\b\a\x10\bJ\x04\b\x10\x10\x11R\bsectionsR\roriginal_text\"{\n" +
+	"\aArticle\x12\x18\n" +
+	"\aheading\x18\x01 \x01(\tR\aheading\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\tR\x06number\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12\x14\n" +
+	"\x05items\x18\x05 \x03(\tR\x05items\"\xdd\x01\n" +
+	"\x11PublishedDocument\x12\x12\n" +
+	"\x04html\x18\x01 \x01(\tR\x04html\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1f\n" +
+	"\vhtml_sha256\x18\x03 \x01(\tR\n" +
+	"htmlSha256\x12\x1f\n" +
+	"\vtext_sha256\x18\x04 \x01(\tR\n" +
+	"textSha256\x12;\n" +
+	"\vfreeze_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"freezeTime\x12!\n" +
+	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xc6\x03\n" +
 	"\fUnitSnapshot\x120\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12*\n" +
 	"\x04unit\x18\x02 \x01(\v2\x16.pipa.registry.v1.UnitR\x04unit\x122\n" +
@@ -2644,7 +3169,25 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x05files\x18\x06 \x03(\v2).pipa.registry.v1.PersonalInformationFileR\x05files\x12;\n" +
 	"\n" +
 	"processors\x18\a \x03(\v2\x1b.pipa.registry.v1.ProcessorR\n" +
-	"processors\"W\n" +
+	"processors\x12A\n" +
+	"\fattestations\x18\b \x03(\v2\x1d.pipa.registry.v1.AttestationR\fattestations\"\xa8\x03\n" +
+	"\vAttestation\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x120\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1c.pipa.registry.v1.PolicyKindR\x04kind\x12\x12\n" +
+	"\x04item\x18\x04 \x01(\tR\x04item\x12\x1c\n" +
+	"\tstatement\x18\x05 \x01(\tR\tstatement\x12\x18\n" +
+	"\aofficer\x18\x06 \x01(\tR\aofficer\x12#\n" +
+	"\rofficer_label\x18\a \x01(\tR\fofficerLabel\x12\x1f\n" +
+	"\vrecorded_by\x18\b \x01(\tR\n" +
+	"recordedBy\x12\x1f\n" +
+	"\vattest_date\x18\t \x01(\tR\n" +
+	"attestDate\x12;\n" +
+	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\"W\n" +
 	"\rComparisonRow\x12\x18\n" +
 	"\aarticle\x18\x01 \x01(\tR\aarticle\x12\x16\n" +
 	"\x06before\x18\x02 \x01(\tR\x06before\x12\x14\n" +
@@ -2654,7 +3197,14 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x04item\x18\x02 \x01(\tR\x04item\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1a\n" +
-	"\bblocking\x18\x05 \x01(\bR\bblocking\"\x9a\x02\n" +
+	"\bblocking\x18\x05 \x01(\bR\bblocking\"\xa0\x01\n" +
+	"\fItemCoverage\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
+	"\x04item\x18\x02 \x01(\tR\x04item\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x18\n" +
+	"\aheading\x18\x04 \x01(\tR\aheading\x12\x1a\n" +
+	"\barticles\x18\x05 \x03(\tR\barticles\x12 \n" +
+	"\vattestation\x18\x06 \x01(\tR\vattestation\"\x9a\x02\n" +
 	"\bSiteSign\x12\x12\n" +
 	"\x04site\x18\x01 \x01(\tR\x04site\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1a\n" +
@@ -2666,7 +3216,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\tprocessor\x18\b \x01(\tR\tprocessor\x12'\n" +
 	"\x0fprocessor_phone\x18\t \x01(\tR\x0eprocessorPhone\x12\x12\n" +
 	"\x04text\x18\n" +
-	" \x01(\tR\x04text\"\xb3\x03\n" +
+	" \x01(\tR\x04text\"\xa2\x04\n" +
 	"\x12PolicyHistoryEntry\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x123\n" +
@@ -2680,7 +3230,10 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\foriginal_url\x18\n" +
 	" \x01(\tR\voriginalUrl\x12!\n" +
 	"\fmajor_change\x18\v \x01(\bR\vmajorChange\x12%\n" +
-	"\x0echange_summary\x18\f \x01(\tR\rchangeSummary*\x87\x01\n" +
+	"\x0echange_summary\x18\f \x01(\tR\rchangeSummary\x12!\n" +
+	"\fhas_document\x18\r \x01(\bR\vhasDocument\x12'\n" +
+	"\x0fdocument_sha256\x18\x0e \x01(\tR\x0edocumentSha256\x12!\n" +
+	"\fledger_entry\x18\x0f \x01(\tR\vledgerEntry*\x87\x01\n" +
 	"\vDayCounting\x12\x1c\n" +
 	"\x18DAY_COUNTING_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DAY_COUNTING_CIVIL_CODE\x10\x01\x12\x1e\n" +
@@ -2740,7 +3293,7 @@ func file_pipa_registry_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_registry_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_pipa_registry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_pipa_registry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(DayCounting)(0),                // 0: pipa.registry.v1.DayCounting
 	(TenantKind)(0),                 // 1: pipa.registry.v1.TenantKind
@@ -2754,64 +3307,76 @@ var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(*Unit)(nil),                    // 9: pipa.registry.v1.Unit
 	(*Officer)(nil),                 // 10: pipa.registry.v1.Officer
 	(*Site)(nil),                    // 11: pipa.registry.v1.Site
-	(*SitePurpose)(nil),             // 12: pipa.registry.v1.SitePurpose
-	(*ZoneRetention)(nil),           // 13: pipa.registry.v1.ZoneRetention
-	(*PersonalInformationFile)(nil), // 14: pipa.registry.v1.PersonalInformationFile
-	(*Recipient)(nil),               // 15: pipa.registry.v1.Recipient
-	(*Processor)(nil),               // 16: pipa.registry.v1.Processor
-	(*PolicyVersion)(nil),           // 17: pipa.registry.v1.PolicyVersion
-	(*Section)(nil),                 // 18: pipa.registry.v1.Section
-	(*UnitSnapshot)(nil),            // 19: pipa.registry.v1.UnitSnapshot
-	(*ComparisonRow)(nil),           // 20: pipa.registry.v1.ComparisonRow
-	(*Finding)(nil),                 // 21: pipa.registry.v1.Finding
-	(*SiteSign)(nil),                // 22: pipa.registry.v1.SiteSign
-	(*PolicyHistoryEntry)(nil),      // 23: pipa.registry.v1.PolicyHistoryEntry
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
+	(*Camera)(nil),                  // 12: pipa.registry.v1.Camera
+	(*SitePurpose)(nil),             // 13: pipa.registry.v1.SitePurpose
+	(*ZoneRetention)(nil),           // 14: pipa.registry.v1.ZoneRetention
+	(*PersonalInformationFile)(nil), // 15: pipa.registry.v1.PersonalInformationFile
+	(*Recipient)(nil),               // 16: pipa.registry.v1.Recipient
+	(*Processor)(nil),               // 17: pipa.registry.v1.Processor
+	(*PolicyVersion)(nil),           // 18: pipa.registry.v1.PolicyVersion
+	(*Article)(nil),                 // 19: pipa.registry.v1.Article
+	(*PublishedDocument)(nil),       // 20: pipa.registry.v1.PublishedDocument
+	(*UnitSnapshot)(nil),            // 21: pipa.registry.v1.UnitSnapshot
+	(*Attestation)(nil),             // 22: pipa.registry.v1.Attestation
+	(*ComparisonRow)(nil),           // 23: pipa.registry.v1.ComparisonRow
+	(*Finding)(nil),                 // 24: pipa.registry.v1.Finding
+	(*ItemCoverage)(nil),            // 25: pipa.registry.v1.ItemCoverage
+	(*SiteSign)(nil),                // 26: pipa.registry.v1.SiteSign
+	(*PolicyHistoryEntry)(nil),      // 27: pipa.registry.v1.PolicyHistoryEntry
+	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
 }
 var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
 	0,  // 1: pipa.registry.v1.Tenant.day_counting:type_name -> pipa.registry.v1.DayCounting
 	8,  // 2: pipa.registry.v1.Tenant.closures:type_name -> pipa.registry.v1.Closure
-	24, // 3: pipa.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	24, // 4: pipa.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	24, // 5: pipa.registry.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
-	24, // 6: pipa.registry.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
+	28, // 3: pipa.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	28, // 4: pipa.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	28, // 5: pipa.registry.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
+	28, // 6: pipa.registry.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 7: pipa.registry.v1.Officer.roles:type_name -> pipa.registry.v1.OfficerRole
-	24, // 8: pipa.registry.v1.Officer.create_time:type_name -> google.protobuf.Timestamp
-	24, // 9: pipa.registry.v1.Officer.update_time:type_name -> google.protobuf.Timestamp
-	12, // 10: pipa.registry.v1.Site.purposes:type_name -> pipa.registry.v1.SitePurpose
-	13, // 11: pipa.registry.v1.Site.zone_retentions:type_name -> pipa.registry.v1.ZoneRetention
-	24, // 12: pipa.registry.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	24, // 13: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 14: pipa.registry.v1.SitePurpose.ground:type_name -> pipa.registry.v1.CctvGround
-	15, // 15: pipa.registry.v1.PersonalInformationFile.recipients:type_name -> pipa.registry.v1.Recipient
-	24, // 16: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
-	24, // 17: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
-	24, // 18: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
-	24, // 19: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 20: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
-	5,  // 21: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 22: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
-	18, // 23: pipa.registry.v1.PolicyVersion.sections:type_name -> pipa.registry.v1.Section
-	19, // 24: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
-	20, // 25: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
-	24, // 26: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
-	24, // 27: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
-	24, // 28: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
-	7,  // 29: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
-	9,  // 30: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
-	9,  // 31: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
-	10, // 32: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
-	11, // 33: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
-	14, // 34: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	16, // 35: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
-	5,  // 36: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 37: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	28, // 8: pipa.registry.v1.Officer.create_time:type_name -> google.protobuf.Timestamp
+	28, // 9: pipa.registry.v1.Officer.update_time:type_name -> google.protobuf.Timestamp
+	13, // 10: pipa.registry.v1.Site.purposes:type_name -> pipa.registry.v1.SitePurpose
+	14, // 11: pipa.registry.v1.Site.zone_retentions:type_name -> pipa.registry.v1.ZoneRetention
+	12, // 12: pipa.registry.v1.Site.cameras:type_name -> pipa.registry.v1.Camera
+	28, // 13: pipa.registry.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	28, // 14: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 15: pipa.registry.v1.SitePurpose.ground:type_name -> pipa.registry.v1.CctvGround
+	16, // 16: pipa.registry.v1.PersonalInformationFile.recipients:type_name -> pipa.registry.v1.Recipient
+	28, // 17: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
+	28, // 18: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
+	28, // 19: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
+	28, // 20: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 21: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
+	5,  // 22: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 23: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
+	19, // 24: pipa.registry.v1.PolicyVersion.articles:type_name -> pipa.registry.v1.Article
+	19, // 25: pipa.registry.v1.PolicyVersion.attachments:type_name -> pipa.registry.v1.Article
+	21, // 26: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
+	23, // 27: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
+	20, // 28: pipa.registry.v1.PolicyVersion.document:type_name -> pipa.registry.v1.PublishedDocument
+	28, // 29: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
+	28, // 30: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
+	28, // 31: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
+	28, // 32: pipa.registry.v1.PublishedDocument.freeze_time:type_name -> google.protobuf.Timestamp
+	7,  // 33: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
+	9,  // 34: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
+	9,  // 35: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
+	10, // 36: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
+	11, // 37: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
+	15, // 38: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	17, // 39: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
+	22, // 40: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
+	4,  // 41: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
+	28, // 42: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
+	28, // 43: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 44: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 45: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_resources_proto_init() }
@@ -2826,7 +3391,7 @@ func file_pipa_registry_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_resources_proto_rawDesc), len(file_pipa_registry_v1_resources_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
