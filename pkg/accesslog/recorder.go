@@ -25,6 +25,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // Options configures a Recorder.
@@ -121,7 +122,7 @@ func (r *Recorder) Interceptor(rules Rules) grpc.UnaryServerInterceptor {
 		}
 		at, addr := timestamppb.Now(), r.remoteAddr(ctx)
 		for _, subject := range rule.Subjects(req, resp) {
-			r.add(record{parent: "tenants/" + t + "/units/" + u, entry: &ledgerv1.Entry{
+			r.add(record{parent: names.Unit(t, u), entry: &ledgerv1.Entry{
 				Kind:       ledgerv1.EntryKind_ENTRY_KIND_ACCESS,
 				OccurTime:  at,
 				Actor:      p.Subject,

@@ -1,6 +1,6 @@
 package accesslog
 
-import "strings"
+import "github.com/pipa-kr/pipa/pkg/names"
 
 // Rule says how one method's successful calls are recorded.
 type Rule struct {
@@ -40,18 +40,9 @@ func ByName[Req any](name func(Req) string, suffix string) Rule {
 		return name(r)
 	}
 	return Rule{
-		Log: func(req any) (string, string, bool) { return Unit(get(req)) },
+		Log: func(req any) (string, string, bool) { return names.UnitOf(get(req)) },
 		Subjects: func(req, _ any) []string {
 			return []string{get(req) + suffix}
 		},
 	}
-}
-
-// Unit returns the tenant and unit of a resource name tenants/{t}/units/{u}[/…].
-func Unit(name string) (tenant, unit string, ok bool) {
-	p := strings.SplitN(name, "/", 5)
-	if len(p) < 4 || p[0] != "tenants" || p[2] != "units" || p[1] == "" || p[3] == "" {
-		return "", "", false
-	}
-	return p[1], p[3], true
 }

@@ -1,8 +1,9 @@
-// Package apierr is pipa's error model: domain code returns *Error values (or plain errors), and
-// ToStatus, the one translation point, turns any error into a gRPC status with BadRequest field
-// violations and an ErrorInfo carrying a stable reason and the LAW.md rule id. Raw driver errors
-// never reach a client: a serialization failure becomes a retryable Aborted, anything unknown a
-// generic Internal.
+// Package apierr is pipa's error model: domain code and stores return *Error values (or plain
+// errors) whose Kind says what went wrong in the domain's terms, never a transport's code; ToStatus,
+// the one translation point, turns any error into a gRPC status with BadRequest field violations
+// and an ErrorInfo carrying a stable reason and the LAW.md rule id. Raw driver errors never reach
+// a client: a serialization failure becomes a retryable Aborted, anything unknown a generic
+// Internal. CodeOf classifies an error as ToStatus would, without converting or logging it.
 package apierr
 
 import (
@@ -12,7 +13,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -31,9 +31,35 @@ type Violation struct {
 	Description string
 }
 
-// Error is a domain error with the gRPC code it maps to.
+// Kind is what went wrong, in the domain's terms; ToStatus maps each to one gRPC code.
+type Kind int
+
+const (
+	// KindInvalid: the request itself is wrong, whatever the state (InvalidArgument).
+	KindInvalid Kind = iota + 1
+	// KindPrecondition: well formed, but the resource's state does not allow it (FailedPrecondition).
+	KindPrecondition
+	// KindNotFound: the named resource does not exist or is not visible to the caller.
+	KindNotFound
+	// KindAlreadyExists: a resource with that name exists.
+	KindAlreadyExists
+	// KindConflict: a concurrent change (an etag mismatch, a serialization failure): read and retry (Aborted).
+	KindConflict
+	// KindDenied: the caller's roles do not cover the resource (PermissionDenied).
+	KindDenied
+	// KindDataLoss: stored data failed an integrity check.
+	KindDataLoss
+)
+
+var kindCodes = map[Kind]codes.Code{
+	KindInvalid: codes.InvalidArgument, KindPrecondition: codes.FailedPrecondition, KindNotFound: codes.NotFound,
+	KindAlreadyExists: codes.AlreadyExists, KindConflict: codes.Aborted, KindDenied: codes.PermissionDenied,
+	KindDataLoss: codes.DataLoss,
+}
+
+// Error is a domain error.
 type Error struct {
-	Code       codes.Code
+	Kind       Kind
 	Reason     string // stable, UPPER_SNAKE (e.g. "RETENTION_REASON_REQUIRED")
 	Message    string
 	Violations []Violation
@@ -53,7 +79,7 @@ func (e *Error) Error() string {
 
 // GRPCStatus lets grpc-go and status.FromError see the status directly.
 func (e *Error) GRPCStatus() *status.Status {
-	st := status.New(e.Code, e.Error())
+	st := status.New(kindCodes[e.Kind], e.Error())
 	info := &errdetails.ErrorInfo{Reason: e.Reason, Domain: Domain, Metadata: e.Metadata}
 	if len(e.Violations) > 0 {
 		br := &errdetails.BadRequest{}
@@ -93,7 +119,7 @@ func (vs Violations) Err() error {
 
 // Invalid is an InvalidArgument error: the request itself is wrong, whatever the state.
 func Invalid(vs ...Violation) *Error {
-	e := &Error{Code: codes.InvalidArgument, Reason: "INVALID_ARGUMENT", Message: "invalid request", Violations: vs}
+	e := &Error{Kind: KindInvalid, Reason: "INVALID_ARGUMENT", Message: "invalid request", Violations: vs}
 	if len(vs) == 1 && vs[0].Rule != "" {
 		e.Metadata = map[string]string{"rule": vs[0].Rule}
 	}
@@ -103,7 +129,7 @@ func Invalid(vs ...Violation) *Error {
 // Precondition is a FailedPrecondition error: the request is well formed but the resource's state
 // does not allow it (announcing a version with findings, editing a frozen version).
 func Precondition(reason, message string, vs ...Violation) *Error {
-	e := &Error{Code: codes.FailedPrecondition, Reason: reason, Message: message, Violations: vs}
+	e := &Error{Kind: KindPrecondition, Reason: reason, Message: message, Violations: vs}
 	for _, v := range vs {
 		if v.Rule != "" {
 			e.Metadata = map[string]string{"rule": v.Rule}
@@ -115,63 +141,96 @@ func Precondition(reason, message string, vs ...Violation) *Error {
 
 // NotFound says the named resource does not exist (or is not visible to the caller).
 func NotFound(name string) *Error {
-	return &Error{Code: codes.NotFound, Reason: "NOT_FOUND", Message: name + " not found",
+	return &Error{Kind: KindNotFound, Reason: "NOT_FOUND", Message: name + " not found",
 		Metadata: map[string]string{"resource": name}}
 }
 
 // AlreadyExists says a resource with that name exists.
 func AlreadyExists(name string) *Error {
-	return &Error{Code: codes.AlreadyExists, Reason: "ALREADY_EXISTS", Message: name + " already exists",
+	return &Error{Kind: KindAlreadyExists, Reason: "ALREADY_EXISTS", Message: name + " already exists",
 		Metadata: map[string]string{"resource": name}}
 }
 
 // EtagMismatch says the resource changed since the caller read it (AIP-154).
 func EtagMismatch(name string) *Error {
-	return &Error{Code: codes.Aborted, Reason: "ETAG_MISMATCH",
+	return &Error{Kind: KindConflict, Reason: "ETAG_MISMATCH",
 		Message:  name + " was changed by someone else; read it again and retry",
 		Metadata: map[string]string{"resource": name}}
 }
 
 // Denied says the caller's roles do not cover the resource.
 func Denied(message string) *Error {
-	return &Error{Code: codes.PermissionDenied, Reason: "PERMISSION_DENIED", Message: message}
+	return &Error{Kind: KindDenied, Reason: "PERMISSION_DENIED", Message: message}
 }
 
 // DataLoss says stored data failed an integrity check, so it is not served.
 func DataLoss(reason, message string) *Error {
-	return &Error{Code: codes.DataLoss, Reason: reason, Message: message}
+	return &Error{Kind: KindDataLoss, Reason: reason, Message: message}
+}
+
+// KindOf is the Kind of a domain error in err's chain, 0 for any other error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
 }
 
 // ToStatus translates any error into a gRPC status error. It is the only place where errors
-// are mapped to codes.
+// are mapped to codes; an error it does not know is logged and answered as a generic Internal.
 func ToStatus(err error) error {
 	if err == nil {
 		return nil
 	}
+	st, known := translate(err)
+	if !known {
+		slog.Error("internal error", "err", err)
+	}
+	return st.Err()
+}
+
+// CodeOf is the code ToStatus gives err (OK for nil), found without converting or logging it:
+// for callers that branch on what kind of failure a store or another service answered.
+func CodeOf(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	st, _ := translate(err)
+	return st.Code()
+}
+
+// MessageOf is the message ToStatus gives err, found without converting or logging it.
+func MessageOf(err error) string {
+	st, _ := translate(err)
+	return st.Message()
+}
+
+// translate maps err to its status; known is false for an error no rule covers (Internal).
+func translate(err error) (st *status.Status, known bool) {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.GRPCStatus().Err()
+		return e.GRPCStatus(), true
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
+	if st, ok := status.FromError(err); ok {
+		return st, true
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request canceled")
+		return status.New(codes.Canceled, "request canceled"), true
 	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+		return status.New(codes.DeadlineExceeded, "deadline exceeded"), true
 	}
-	var pgErr *pgconn.PgError
+	var pgErr interface{ SQLState() string } // a driver's error, as pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
+		switch pgErr.SQLState() {
 		case "40001", "40P01": // serialization_failure, deadlock_detected
-			return (&Error{Code: codes.Aborted, Reason: "CONCURRENT_CHANGE",
-				Message: "the operation conflicted with a concurrent transaction; please retry"}).GRPCStatus().Err()
+			return (&Error{Kind: KindConflict, Reason: "CONCURRENT_CHANGE",
+				Message: "the operation conflicted with a concurrent transaction; please retry"}).GRPCStatus(), true
 		case "23505": // unique_violation
-			return (&Error{Code: codes.AlreadyExists, Reason: "ALREADY_EXISTS",
-				Message: "a resource with that id already exists"}).GRPCStatus().Err()
+			return (&Error{Kind: KindAlreadyExists, Reason: "ALREADY_EXISTS",
+				Message: "a resource with that id already exists"}).GRPCStatus(), true
 		}
 	}
-	slog.Error("internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
+	return status.New(codes.Internal, "internal error"), false
 }

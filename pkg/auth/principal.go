@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strings"
+
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // Role is a duty a person or service holds under PIPA, named as in the seeds.
@@ -112,19 +112,14 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 	return p, ok && p != nil
 }
 
-// idPattern is the AIP-122 resource id form that tenant and unit ids take.
-var idPattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // parseScope splits a tenant or unit scope; unit is empty for a tenant scope. ScopeAll is not
 // accepted here: callers test for it first.
 func parseScope(scope string) (tenant, unit string, err error) {
-	parts := strings.Split(scope, "/")
-	switch {
-	case len(parts) == 2 && parts[0] == "tenants" && idPattern.MatchString(parts[1]):
-		return parts[1], "", nil
-	case len(parts) == 4 && parts[0] == "tenants" && idPattern.MatchString(parts[1]) &&
-		parts[2] == "units" && idPattern.MatchString(parts[3]):
-		return parts[1], parts[3], nil
+	if tenant, err := names.ParseTenant("scope", scope); err == nil {
+		return tenant, "", nil
+	}
+	if tenant, unit, err := names.ParseUnit("scope", scope); err == nil {
+		return tenant, unit, nil
 	}
 	return "", "", fmt.Errorf("malformed scope %q: want %q, %q or %q",
 		scope, ScopeAll, "tenants/{tenant}", "tenants/{tenant}/units/{unit}")

@@ -40,6 +40,8 @@ type Module struct {
 	Migrations fs.FS
 	// Jobs: the service keeps a job queue in its schema (pkg/jobs).
 	Jobs bool
+	// Outbox: the service keeps a ledger outbox in its schema (pkg/ledgerout).
+	Outbox bool
 	// Idempotency: the service keeps request_ids in its schema's idempotency table.
 	Idempotency bool
 	// Needs are the services it calls and cannot start without.

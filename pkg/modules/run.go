@@ -30,6 +30,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -370,9 +371,15 @@ func (p *process) behind(ctx context.Context, mounted []Module) func() bool {
 	}
 }
 
-// Migrate applies the migrations of ms, with their job queues.
+// Migrate applies the migrations of ms, with their ledger outboxes and job queues. An outbox's
+// table comes first: a service's migration may move an older outbox's rows into it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, ms []Module) error {
 	for _, m := range ms {
+		if m.Outbox {
+			if err := ledgerout.Migrate(ctx, pool, m.Schema); err != nil {
+				return fmt.Errorf("migrate %s: %w", m.Name, err)
+			}
+		}
 		if err := pgdb.Migrate(ctx, pool, m.Schema, m.Migrations); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.Name, err)
 		}

@@ -66,6 +66,13 @@ func ValidSchema(schema string) error {
 // Concurrent callers on one database (replicas starting together) serialize on an advisory lock
 // per schema, so each migration runs once and services do not wait for one another.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations fs.FS) error {
+	return MigrateAs(ctx, pool, schema, goose.DefaultTablename, migrations)
+}
+
+// MigrateAs is Migrate for a set of migrations that keeps its own version table, <schema>.<table>:
+// the DDL of a library that lives in the using service's schema beside the service's own
+// (pkg/ledgerout's outbox), versioned apart from it.
+func MigrateAs(ctx context.Context, pool *pgxpool.Pool, schema, table string, migrations fs.FS) error {
 	if err := ValidSchema(schema); err != nil {
 		return err
 	}
@@ -92,7 +99,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations,
-		goose.WithTableName(schema+"."+goose.DefaultTablename),
+		goose.WithTableName(schema+"."+table),
 		goose.WithSessionLocker(locker),
 		// Services register no Go migrations; ignore any registered globally by a dependency.
 		goose.WithDisableGlobalRegistry(true),

@@ -36,6 +36,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver that pgtestdb uses
 	"github.com/peterldowns/pgtestdb"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -45,6 +46,8 @@ type Migration struct {
 	FS     fs.FS
 	// Jobs adds the service's job queue (jobs.Migrate) to the schema.
 	Jobs bool
+	// Outbox adds the service's ledger outbox (ledgerout.Migrate) to the schema, before FS.
+	Outbox bool
 }
 
 // New returns a pool on a fresh database holding schema, migrated with migrations. The pool is
@@ -137,23 +140,40 @@ func (m migrator) Hash() (string, error) {
 		if mig.Jobs {
 			writeField(h, jobs.Version())
 		}
-		entries, err := fs.ReadDir(mig.FS, ".")
-		if err != nil {
-			return "", fmt.Errorf("pgtest: migrations for %s: %w", mig.Schema, err)
-		}
-		for _, e := range entries { // sorted by name
-			if !e.Type().IsRegular() {
-				continue
-			}
-			b, err := fs.ReadFile(mig.FS, e.Name())
+		if mig.Outbox {
+			outbox, err := ledgerout.Migrations(mig.Schema)
 			if err != nil {
-				return "", fmt.Errorf("pgtest: migrations for %s: %w", mig.Schema, err)
+				return "", err
 			}
-			writeField(h, e.Name())
-			writeField(h, string(b))
+			if err := hashFS(h, "ledgerout", outbox); err != nil {
+				return "", err
+			}
+		}
+		if err := hashFS(h, mig.Schema, mig.FS); err != nil {
+			return "", err
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFS writes the name and bytes of every file of migrations that goose could read.
+func hashFS(h hash.Hash, what string, migrations fs.FS) error {
+	entries, err := fs.ReadDir(migrations, ".")
+	if err != nil {
+		return fmt.Errorf("pgtest: migrations for %s: %w", what, err)
+	}
+	for _, e := range entries { // sorted by name
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := fs.ReadFile(migrations, e.Name())
+		if err != nil {
+			return fmt.Errorf("pgtest: migrations for %s: %w", what, err)
+		}
+		writeField(h, e.Name())
+		writeField(h, string(b))
+	}
+	return nil
 }
 
 // writeField writes s length-prefixed, so that no two sequences of fields hash alike.
@@ -171,6 +191,11 @@ func (m migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) 
 	}
 	defer pool.Close()
 	for _, mig := range m {
+		if mig.Outbox {
+			if err := ledgerout.Migrate(ctx, pool, mig.Schema); err != nil {
+				return err
+			}
+		}
 		if err := pgdb.Migrate(ctx, pool, mig.Schema, mig.FS); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // Units is safe for concurrent use.
@@ -31,7 +32,7 @@ func (us *Units) Authorize(ctx context.Context, tenant, unit string, roles []aut
 	if !ok {
 		return status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
-	denied := apierr.Denied("the caller's roles do not cover tenants/" + tenant + "/units/" + unit)
+	denied := apierr.Denied("the caller's roles do not cover " + names.Unit(tenant, unit))
 	all, tenants := p.TenantScope()
 	if !all && !slices.Contains(tenants, tenant) {
 		return denied // nothing is asked about a tenant the caller has no grant in
@@ -40,7 +41,7 @@ func (us *Units) Authorize(ctx context.Context, tenant, unit string, roles []aut
 	for id := unit; id != ""; {
 		parent, err := us.parent(ctx, tenant, id)
 		if err != nil {
-			if id != unit && status.Code(apierr.ToStatus(err)) == codes.PermissionDenied {
+			if id != unit && apierr.CodeOf(err) == codes.PermissionDenied {
 				break // the caller may see this subtree but not the units above it
 			}
 			return err
@@ -59,13 +60,15 @@ func (us *Units) parent(ctx context.Context, tenant, unit string) (string, error
 	if v, ok := us.parents.Load(key); ok {
 		return v.(string), nil
 	}
-	u, err := us.Registry.GetUnit(ForwardToken(ctx), &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit})
+	u, err := us.Registry.GetUnit(ForwardToken(ctx), &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)})
 	if err != nil {
 		return "", err
 	}
 	parent := ""
 	if pn := u.GetParent(); pn != "" {
-		parent = pn[len("tenants/"+tenant+"/units/"):]
+		if _, parent, err = names.ParseUnit("parent", pn); err != nil {
+			return "", err
+		}
 	}
 	us.parents.Store(key, parent)
 	return parent, nil

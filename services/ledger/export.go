@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
@@ -52,7 +53,7 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 		}
-		entries, err := listKinds(ctx, client, "tenants/"+r.PathValue("t")+"/units/"+r.PathValue("u"), kinds)
+		entries, err := listKinds(ctx, client, names.Unit(r.PathValue("t"), r.PathValue("u")), kinds)
 		if err != nil {
 			writeStatus(w, status.Convert(err))
 			return

@@ -2,15 +2,12 @@ package ledger
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -19,6 +16,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
@@ -96,32 +94,8 @@ func invalid(field, rule, desc string) error {
 	return apierr.Invalid(apierr.Violation{Field: field, Rule: rule, Description: desc})
 }
 
-// parseLog parses tenants/{t}/units/{u}.
-func parseLog(field, name string) (t, u string, err error) {
-	p := strings.Split(name, "/")
-	if len(p) != 4 || p[0] != "tenants" || p[2] != "units" || p[1] == "" || p[3] == "" {
-		return "", "", invalid(field, "format", "must be a unit's name, tenants/{tenant}/units/{unit} (got \""+name+"\")")
-	}
-	return p[1], p[3], nil
-}
-
-// parseEntry parses tenants/{t}/units/{u}/ledger/entries/{index}.
-func parseEntry(field, name string) (t, u string, index int64, err error) {
-	p := strings.Split(name, "/")
-	want := "must be an entry's name, tenants/{tenant}/units/{unit}/ledger/entries/{index} (got \"" + name + "\")"
-	if len(p) != 7 || p[4] != "ledger" || p[5] != "entries" {
-		return "", "", 0, invalid(field, "format", want)
-	}
-	index, perr := strconv.ParseInt(p[6], 10, 64)
-	if perr != nil || index < 0 {
-		return "", "", 0, invalid(field, "format", want)
-	}
-	t, u, err = parseLog(field, strings.Join(p[:4], "/"))
-	return t, u, index, err
-}
-
 func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryRequest) (*ledgerv1.Entry, error) {
-	t, u, err := parseLog("parent", req.GetParent())
+	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +138,7 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 // amendment commits.
 func (s *Server) checkFollows(ctx context.Context, t, u string, e *ledgerv1.Entry) error {
 	row, err := s.store.Entry(ctx, t, u, e.GetFollows())
-	if ae := (*apierr.Error)(nil); errors.As(err, &ae) && ae.Code == codes.NotFound {
+	if apierr.KindOf(err) == apierr.KindNotFound {
 		return invalid("entry.follows", "STD-45", fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", e.GetFollows()))
 	}
 	if err != nil {
@@ -199,7 +173,7 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	if err != nil {
 		return nil, err
 	}
-	log := "tenants/" + t + "/units/" + u
+	log := names.Unit(t, u)
 	var follows *int64
 	if e.Follows != nil {
 		f := e.GetFollows()
@@ -221,7 +195,7 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 				return leaf, nil, err
 			}
 			// Bound to the entry's name: a sealed blob copied to another row does not open.
-			sealed, err := s.box.Seal(personal.Marshal(), []byte(pg.EntryName(t, u, index)))
+			sealed, err := s.box.Seal(personal.Marshal(), []byte(names.Entries.NameN(t, u, index)))
 			return leaf, sealed, err
 		},
 	})
@@ -233,7 +207,7 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	}
 	// The entry as committed, without reading it back: the input plus what the log assigned.
 	out := proto.CloneOf(e)
-	out.Name, out.Index, out.LeafHash, out.TreeSize = pg.EntryName(t, u, res.Index), res.Index, res.LeafHash, res.TreeSize
+	out.Name, out.Index, out.LeafHash, out.TreeSize = names.Entries.NameN(t, u, res.Index), res.Index, res.LeafHash, res.TreeSize
 	out.CommitTime, out.Redacted = timestamppb.New(res.CommitTime), false
 	personal.Reveal(out) // the salts
 	return out, nil
@@ -257,9 +231,9 @@ func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 		return nil, err
 	}
 	e := d.Entry
-	name := pg.EntryName(t, u, row.Index)
+	name := names.Entries.NameN(t, u, row.Index)
 	if row.Redacted {
-		if err := entry.CheckRedaction(row.RedactionLeaf, "tenants/"+t+"/units/"+u, row.Index); err != nil {
+		if err := entry.CheckRedaction(row.RedactionLeaf, names.Unit(t, u), row.Index); err != nil {
 			slog.Error("ledger: an entry is marked redacted without its REDACTION entry", "entry", name, "err", err)
 			return nil, apierr.DataLoss("REDACTION_MISSING", name+" is marked redacted, but "+err.Error())
 		}
@@ -287,7 +261,7 @@ func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 }
 
 func (s *Server) GetEntry(ctx context.Context, req *ledgerv1.GetEntryRequest) (*ledgerv1.Entry, error) {
-	t, u, index, err := parseEntry("name", req.GetName())
+	t, u, index, err := names.Entries.ParseN("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +272,7 @@ func (s *Server) GetEntry(ctx context.Context, req *ledgerv1.GetEntryRequest) (*
 }
 
 func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesRequest) (*ledgerv1.ListEntriesResponse, error) {
-	t, u, err := parseLog("parent", req.GetParent())
+	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -317,16 +291,13 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
 		f.Kind = entry.KindName(req.GetKind())
 	}
-	after := int64(-1)
-	if tok := req.GetPageToken(); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err == nil {
-			after, err = strconv.ParseInt(strings.TrimPrefix(string(b), "entries/"), 10, 64)
-		}
-		if err != nil || !strings.HasPrefix(string(b), "entries/") {
-			return nil, invalid("page_token", "format", "not a page token of this list; pass the next_page_token of the previous call unchanged")
-		}
+	// Indexes count from 0: a token holds the last index listed plus one.
+	query := names.Query{"ledger.entries", req.GetParent(), f.Kind, strconv.FormatBool(f.Redacted)}
+	after, err := query.ParseN(req.GetPageToken())
+	if err != nil {
+		return nil, err
 	}
+	after--
 	rows, err := s.store.Entries(ctx, t, u, f, after, size+1)
 	if err != nil {
 		return nil, err
@@ -334,7 +305,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 	out := &ledgerv1.ListEntriesResponse{}
 	for i, r := range rows {
 		if i == size {
-			out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("entries/" + strconv.FormatInt(rows[i-1].Index, 10)))
+			out.NextPageToken = query.TokenN(rows[i-1].Index + 1)
 			break
 		}
 		e, err := s.entry(t, u, r)
@@ -347,7 +318,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 }
 
 func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointRequest) (*ledgerv1.Checkpoint, error) {
-	t, u, err := parseLog("parent", req.GetParent())
+	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +345,7 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 }
 
 func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*ledgerv1.Leaf, error) {
-	t, u, index, err := parseEntry("name", req.GetName())
+	t, u, index, err := names.Entries.ParseN("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +360,7 @@ func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*le
 }
 
 func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusionProofRequest) (*ledgerv1.InclusionProof, error) {
-	t, u, index, err := parseEntry("name", req.GetName())
+	t, u, index, err := names.Entries.ParseN("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +375,7 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 }
 
 func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsistencyProofRequest) (*ledgerv1.ConsistencyProof, error) {
-	t, u, err := parseLog("parent", req.GetParent())
+	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +393,7 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 // happens without the other. An entry already redacted is refused, but a retry with the same
 // request_id gets the first REDACTION entry.
 func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryRequest) (*ledgerv1.Entry, error) {
-	t, u, index, err := parseEntry("name", req.GetName())
+	t, u, index, err := names.Entries.ParseN("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +420,10 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 
 func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {
 	t, u := req.GetTenant(), req.GetUnit()
-	if _, _, err := parseLog("unit", "tenants/"+t+"/units/"+u); err != nil {
+	var vs apierr.Violations
+	names.CheckID(&vs, "tenant", t)
+	names.CheckID(&vs, "unit", u)
+	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	// Public: answer only for logs that exist, so anonymous callers cannot create keys or rows.
@@ -468,7 +442,7 @@ func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKe
 
 // RotateKey gives the unit's log a new signing key (see rotate).
 func (s *Server) RotateKey(ctx context.Context, req *ledgerv1.RotateKeyRequest) (*ledgerv1.Entry, error) {
-	t, u, err := parseLog("parent", req.GetParent())
+	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -492,6 +466,6 @@ func (s *Server) rotate(ctx context.Context, t, u, reason, by, requestID string)
 	}
 	rec := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY, OccurTime: timestamppb.New(s.now()),
 		Note: reason, Handler: by, RecordedBy: by, VerifierKey: nk.VerifierKey}
-	req := &ledgerv1.RotateKeyRequest{Parent: "tenants/" + t + "/units/" + u, Reason: reason, RequestId: requestID}
+	req := &ledgerv1.RotateKeyRequest{Parent: names.Unit(t, u), Reason: reason, RequestId: requestID}
 	return s.append(ctx, t, u, rec, req, appendOpts{newKey: nk})
 }

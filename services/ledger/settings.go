@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -11,6 +10,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // settingsRoles may read and change a tenant's ledger settings: they are the tenant's, not one
@@ -19,16 +19,16 @@ var settingsRoles = []auth.Role{auth.RoleCPO, auth.RoleTenantAdmin}
 
 // authorizeTenant parses tenants/{t}/ledgerSettings and checks the caller's tenant-wide role.
 func authorizeTenant(ctx context.Context, field, name string) (string, error) {
-	t, ok := strings.CutSuffix(strings.TrimPrefix(name, "tenants/"), "/ledgerSettings")
-	if !strings.HasPrefix(name, "tenants/") || !ok || t == "" || strings.Contains(t, "/") {
-		return "", invalid(field, "format", "must be tenants/{tenant}/ledgerSettings (got \""+name+"\")")
+	t, err := names.ParseTenantResource(field, name, "ledgerSettings")
+	if err != nil {
+		return "", err
 	}
 	p, ok := auth.FromContext(ctx)
 	if !ok {
 		return "", status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
 	if all, tenants := p.TenantScope(); !all && !slices.Contains(tenants, t) || !p.Allows(t, nil, settingsRoles...) {
-		return "", apierr.Denied("the caller's roles do not cover tenants/" + t)
+		return "", apierr.Denied("the caller's roles do not cover " + names.Tenant(t))
 	}
 	return t, nil
 }

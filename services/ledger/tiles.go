@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
@@ -40,7 +41,7 @@ const (
 
 // PublicTilesPath is the public tlog-tiles prefix of a unit's log on any pipa gateway.
 func PublicTilesPath(t, u string) string {
-	return "/v1/public/tenants/" + t + "/units/" + u + "/ledger/tiles/"
+	return "/v1/public/" + names.Unit(t, u) + "/ledger/tiles/"
 }
 
 // tileHeight is the C2SP tile height: a tile holds 256 hashes, a bundle 256 entries.
@@ -125,7 +126,7 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, o TilesOptions)
 			if a := r.Header.Get("Authorization"); a != "" {
 				authCtx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 			}
-			cp, err := client.GetCheckpoint(authCtx, &ledgerv1.GetCheckpointRequest{Parent: "tenants/" + tenant + "/units/" + unit})
+			cp, err := client.GetCheckpoint(authCtx, &ledgerv1.GetCheckpointRequest{Parent: names.Unit(tenant, unit)})
 			if err != nil {
 				st := status.Convert(err)
 				if st.Code() == codes.Unauthenticated {

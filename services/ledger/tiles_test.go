@@ -1,13 +1,11 @@
 package ledger_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,7 +20,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -31,30 +28,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
-
-// flatRegistry knows every unit, none with a parent: the ledger asks it whether a unit exists.
-type flatRegistry struct {
-	registryv1.UnimplementedRegistryServiceServer
-}
-
-func (flatRegistry) GetUnit(_ context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
-	return &registryv1.Unit{Name: req.GetName()}, nil
-}
-
-// serveGRPC serves g on a loopback port and returns a client connection to it.
-func serveGRPC(t testing.TB, g *grpc.Server) *grpc.ClientConn {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
-}
 
 // tilesStack is the ledger's gRPC API (real token checks, a registry that knows every unit) and
 // the tiles handler over one store, as pipa mounts them.
@@ -79,8 +55,8 @@ func newTilesStack(t testing.TB) *tilesStack {
 	require.NoError(t, err)
 
 	reg := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(reg, flatRegistry{})
-	regConn := serveGRPC(t, reg)
+	registryv1.RegisterRegistryServiceServer(reg, ledgertest.EveryUnit{})
+	regConn := ledgertest.Listen(t, reg)
 	g := server.NewGRPC(server.GRPCOptions{
 		Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey)),
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
@@ -88,7 +64,7 @@ func newTilesStack(t testing.TB) *tilesStack {
 	srv, err := ledger.Open(t.Context(), store, box, registryv1.NewRegistryServiceClient(regConn))
 	require.NoError(t, err)
 	ledgerv1.RegisterLedgerServiceServer(g, srv)
-	conn := serveGRPC(t, g)
+	conn := ledgertest.Listen(t, g)
 	client := ledgerv1.NewLedgerServiceClient(conn)
 
 	gw := server.NewGatewayMux()

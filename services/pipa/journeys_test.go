@@ -615,6 +615,7 @@ var daysInFileName = regexp.MustCompile(`[ (](\d+)일\)?$`)
 // sweep, approved and confirmed by the CPO (STD-10-4), redacted, recorded as a DESTRUCTION entry
 // and certified in a signed note.
 func journeyRetentionSweep(t *testing.T, d *deployment) {
+	retentiontest.Started(t, d.db(t))
 	manager, cpo := d.token(t, auth.RoleManager, libraryUnit), d.token(t, auth.RoleCPO, libraryUnit)
 	auditor := d.token(t, auth.RoleAuditor, libraryUnit)
 	u := "/v1/" + libraryUnit

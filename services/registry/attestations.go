@@ -11,6 +11,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
@@ -19,7 +20,7 @@ import (
 // who, when and which item. A policy states it only where an article binds it.
 
 func (s *Server) CreateAttestation(ctx context.Context, req *registryv1.CreateAttestationRequest) (*registryv1.Attestation, error) {
-	t, err := parseTenant("parent", req.GetParent())
+	t, err := names.ParseTenant("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -28,11 +29,11 @@ func (s *Server) CreateAttestation(ctx context.Context, req *registryv1.CreateAt
 		in = &registryv1.Attestation{}
 	}
 	var vs apierr.Violations
-	checkID(&vs, "attestation_id", req.GetAttestationId())
+	names.CheckID(&vs, "attestation_id", req.GetAttestationId())
 	checkRequestID(&vs, req.GetRequestId())
-	ut, u, uerr := parseUnit("attestation.unit", in.GetUnit())
+	ut, u, uerr := names.ParseUnit("attestation.unit", in.GetUnit())
 	if uerr != nil || ut != t {
-		vs.Add("attestation.unit", "format", "must be a unit of %s: tenants/%s/units/{unit}", tenantName(t), t)
+		vs.Add("attestation.unit", "format", "must be a unit of %s: tenants/%s/units/{unit}", names.Tenant(t), t)
 	}
 	switch {
 	case in.GetKind() != registryv1.PolicyKind_POLICY_KIND_PRIVACY && in.GetKind() != registryv1.PolicyKind_POLICY_KIND_CCTV:
@@ -54,7 +55,7 @@ func (s *Server) CreateAttestation(ctx context.Context, req *registryv1.CreateAt
 	if err != nil {
 		return nil, err
 	}
-	ot, ou, oid, err := parseChild("attestation.officer", in.GetOfficer(), officerKind.kind)
+	ot, ou, oid, err := names.Officers.Parse("attestation.officer", in.GetOfficer())
 	if err != nil {
 		return nil, err
 	}
@@ -80,16 +81,16 @@ func applicable(kind registryv1.PolicyKind, key string) bool {
 }
 
 func (s *Server) GetAttestation(ctx context.Context, req *registryv1.GetAttestationRequest) (*registryv1.Attestation, error) {
-	v, err := split("name", req.GetName(), "tenants/*/attestations/*")
+	t, id, err := names.Attestations.Parse("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.store.Tenant(v[0]).GetAttestation(ctx, v[1])
+	a, err := s.store.Tenant(t).GetAttestation(ctx, id)
 	if err != nil {
-		return nil, s.hideAttestation(ctx, v[0], err)
+		return nil, s.hideAttestation(ctx, t, err)
 	}
-	_, u, _ := parseUnit("unit", a.GetUnit())
-	if err := s.authorize(ctx, v[0], u, readRoles); err != nil {
+	_, u, _ := names.ParseUnit("unit", a.GetUnit())
+	if err := s.authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -109,15 +110,15 @@ func (s *Server) hideAttestation(ctx context.Context, t string, err error) error
 }
 
 func (s *Server) ListAttestations(ctx context.Context, req *registryv1.ListAttestationsRequest) (*registryv1.ListAttestationsResponse, error) {
-	t, err := parseTenant("parent", req.GetParent())
+	t, err := names.ParseTenant("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
 	u := ""
 	if req.GetUnit() != "" {
-		ut, uid, err := parseUnit("unit", req.GetUnit())
+		ut, uid, err := names.ParseUnit("unit", req.GetUnit())
 		if err != nil || ut != t {
-			return nil, apierr.Invalid(apierr.Violation{Field: "unit", Rule: "format", Description: "must be a unit of " + tenantName(t)})
+			return nil, apierr.Invalid(apierr.Violation{Field: "unit", Rule: "format", Description: "must be a unit of " + names.Tenant(t)})
 		}
 		u = uid
 	}
@@ -140,10 +141,10 @@ func (s *Server) DeleteAttestation(ctx context.Context, req *registryv1.DeleteAt
 	if err != nil {
 		return nil, err
 	}
-	v, _ := split("name", req.GetName(), "tenants/*/attestations/*")
-	_, u, _ := parseUnit("unit", a.GetUnit())
-	if err := s.authorize(ctx, v[0], u, []auth.Role{"cpo", "manager", "tenant_admin"}); err != nil {
+	t, id, _ := names.Attestations.Parse("name", req.GetName())
+	_, u, _ := names.ParseUnit("unit", a.GetUnit())
+	if err := s.authorize(ctx, t, u, []auth.Role{"cpo", "manager", "tenant_admin"}); err != nil {
 		return nil, err
 	}
-	return &emptypb.Empty{}, s.store.Tenant(v[0]).DeleteAttestation(ctx, v[1], req.GetEtag())
+	return &emptypb.Empty{}, s.store.Tenant(t).DeleteAttestation(ctx, id, req.GetEtag())
 }

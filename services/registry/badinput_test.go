@@ -741,6 +741,10 @@ func TestBadPolicyInput(t *testing.T) {
 			_, err := s.Registry.ListSites(ctx, &registryv1.ListSitesRequest{Parent: libraryUnit, PageToken: officers.GetNextPageToken()})
 			return err
 		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
+		{name: "list another unit's officers with the library's page token", call: func() error {
+			_, err := s.Registry.ListOfficers(ctx, &registryv1.ListOfficersRequest{Parent: museum, PageToken: officers.GetNextPageToken()})
+			return err
+		}, code: codes.InvalidArgument, field: "page_token", rule: "format"},
 		{name: "list officers with garbage page token", call: func() error {
 			_, err := s.Registry.ListOfficers(ctx, &registryv1.ListOfficersRequest{Parent: libraryUnit, PageToken: "%%%"})
 			return err

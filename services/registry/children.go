@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
@@ -17,25 +18,26 @@ import (
 // manager) are checked by the store, in the transaction that writes.
 type child[M proto.Message] struct {
 	kind     pg.Kind
+	names    names.Collection
 	field    string // request field holding the resource, e.g. "site"
 	newMsg   func() M
 	validate func(M) apierr.Violations
 }
 
 var (
-	officerKind = child[*registryv1.Officer]{kind: pg.Officers, field: "officer",
+	officerKind = child[*registryv1.Officer]{kind: pg.Officers, names: names.Officers, field: "officer",
 		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer}
-	siteKind = child[*registryv1.Site]{kind: pg.Sites, field: "site",
+	siteKind = child[*registryv1.Site]{kind: pg.Sites, names: names.Sites, field: "site",
 		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite}
-	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, field: "file",
+	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, names: names.Files, field: "file",
 		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile}
-	processorKind = child[*registryv1.Processor]{kind: pg.Processors, field: "processor",
+	processorKind = child[*registryv1.Processor]{kind: pg.Processors, names: names.Processors, field: "processor",
 		newMsg: func() *registryv1.Processor { return &registryv1.Processor{} }, validate: validateProcessor}
 )
 
 func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID string, in M, req proto.Message) (M, error) {
 	var zero M
-	t, u, err := parseUnit("parent", parent)
+	t, u, err := names.ParseUnit("parent", parent)
 	if err != nil {
 		return zero, err
 	}
@@ -45,7 +47,7 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 	m := proto.CloneOf(in)
 	clearOutputOnly(m)
 	vs := c.validate(m)
-	checkID(&vs, c.field+"_id", id)
+	names.CheckID(&vs, c.field+"_id", id)
 	checkRequestID(&vs, requestID)
 	if err := vs.Err(); err != nil {
 		return zero, err
@@ -58,7 +60,7 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 
 func (c child[M]) get(ctx context.Context, s *Server, name string) (M, error) {
 	var zero M
-	t, u, id, err := parseChild("name", name, c.kind)
+	t, u, id, err := c.names.Parse("name", name)
 	if err != nil {
 		return zero, err
 	}
@@ -73,7 +75,7 @@ func (c child[M]) get(ctx context.Context, s *Server, name string) (M, error) {
 }
 
 func (c child[M]) list(ctx context.Context, s *Server, parent string, size int32, token string) ([]M, string, error) {
-	t, u, err := parseUnit("parent", parent)
+	t, u, err := names.ParseUnit("parent", parent)
 	if err != nil {
 		return nil, "", err
 	}
@@ -99,7 +101,7 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 	var zero M
 	name := in.ProtoReflect().Get(in.ProtoReflect().Descriptor().Fields().ByName("name")).String()
 	etag := in.ProtoReflect().Get(in.ProtoReflect().Descriptor().Fields().ByName("etag")).String()
-	t, u, id, err := parseChild(c.field+".name", name, c.kind)
+	t, u, id, err := c.names.Parse(c.field+".name", name)
 	if err != nil {
 		return zero, err
 	}
@@ -124,7 +126,7 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 }
 
 func (c child[M]) delete(ctx context.Context, s *Server, name, etag string) (*emptypb.Empty, error) {
-	t, u, id, err := parseChild("name", name, c.kind)
+	t, u, id, err := c.names.Parse("name", name)
 	if err != nil {
 		return nil, err
 	}

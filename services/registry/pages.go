@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/render"
 )
 
@@ -270,7 +271,7 @@ func (p *pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = http.StatusTooManyRequests, "요청이 너무 많습니다. 잠시 후 다시 시도해 주십시오."
 	}
 	back, label := "/p/", "게시 기관 목록으로"
-	if t := r.PathValue("t"); t != "" && idPattern.MatchString(t) {
+	if t := r.PathValue("t"); t != "" && names.ValidID(t) {
 		if idx, _, err := p.indexOf(r, t); err == nil {
 			back, label = "/p/"+t, idx.GetDisplayName()+" 방침 목록으로"
 			if u := r.PathValue("u"); u != "" {

@@ -3,9 +3,7 @@ package registry
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
@@ -42,7 +41,7 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind regis
 	}
 	ids := []string{unitID}
 	for _, u := range sub {
-		_, id, _ := parseUnit("unit", u.GetName())
+		_, id, _ := names.ParseUnit("unit", u.GetName())
 		ids = append(ids, id)
 	}
 	snap := &registryv1.UnitSnapshot{Tenant: tenant, Unit: unit, Subunits: sub}
@@ -211,16 +210,10 @@ func (s *Server) ListPolicyVersions(ctx context.Context, req *registryv1.ListPol
 	if err != nil {
 		return nil, err
 	}
-	after := int64(0)
-	if tok := req.GetPageToken(); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err == nil {
-			after, err = strconv.ParseInt(strings.TrimPrefix(string(b), "versions/"), 10, 32)
-		}
-		if err != nil || !strings.HasPrefix(string(b), "versions/") {
-			return nil, apierr.Invalid(apierr.Violation{Field: "page_token", Rule: "format",
-				Description: "not a page token of this list; pass the next_page_token of the previous call unchanged"})
-		}
+	query := names.Query{"registry.versions", req.GetParent()}
+	after, err := query.ParseN(req.GetPageToken())
+	if err != nil {
+		return nil, err
 	}
 	ts := s.store.Tenant(t)
 	vs, err := ts.ListVersions(ctx, u, kind)
@@ -240,7 +233,7 @@ func (s *Server) ListPolicyVersions(ctx context.Context, req *registryv1.ListPol
 		}
 		if len(out.PolicyVersions) == size {
 			last := out.PolicyVersions[size-1].GetNumber()
-			out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("versions/" + strconv.Itoa(int(last))))
+			out.NextPageToken = query.TokenN(int64(last))
 			break
 		}
 		out.PolicyVersions = append(out.PolicyVersions, v)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
@@ -77,8 +78,8 @@ func (s *Server) GetPublishedPolicyVersion(ctx context.Context, req *registryv1.
 // its frozen document as published, in the page of the version history.
 func (s *Server) published(ctx context.Context, t, u, seg string, number int32) (*registryv1.PublishedPolicy, error) {
 	var vs apierr.Violations
-	checkID(&vs, "tenant", t)
-	checkID(&vs, "unit", u)
+	names.CheckID(&vs, "tenant", t)
+	names.CheckID(&vs, "unit", u)
 	kind, ok := policy.KindFromSegment(seg)
 	if !ok {
 		vs.Add("kind", "enum", "must be privacy or cctv (got %q)", seg)
@@ -168,7 +169,7 @@ func (s *Server) GetSiteSign(ctx context.Context, req *registryv1.GetSiteSignReq
 	if err != nil {
 		return nil, err
 	}
-	t, u, _, _ := parseChild("name", req.GetName(), pg.Sites)
+	t, u, _, _ := names.Sites.Parse("name", req.GetName())
 	// The sign's manager and contractor come from the site's unit or the units above it (a
 	// library office managing its branches), never from a sibling department.
 	ts := s.store.Tenant(t)
@@ -204,7 +205,7 @@ func periodLabel(v *registryv1.PolicyVersion) string {
 // force, or else the one announced to take effect.
 func (s *Server) GetPublicIndex(ctx context.Context, req *registryv1.GetPublicIndexRequest) (*registryv1.PublicIndex, error) {
 	var vs apierr.Violations
-	checkID(&vs, "tenant", req.GetTenant())
+	names.CheckID(&vs, "tenant", req.GetTenant())
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -248,9 +249,9 @@ func (s *Server) GetPublicIndex(ctx context.Context, req *registryv1.GetPublicIn
 			return nil, err
 		}
 		for _, un := range units {
-			_, id, _ := parseUnit("unit", un.GetName())
+			_, id, _ := names.ParseUnit("unit", un.GetName())
 			if p := un.GetParent(); p != "" {
-				depth[id] = depth[p[strings.LastIndexByte(p, '/')+1:]] + 1
+				depth[id] = depth[names.Last(p)] + 1
 			}
 			ls := links[id]
 			slices.SortFunc(ls, func(a, b *registryv1.PublicPolicyLink) int { return cmp.Compare(a.GetKind(), b.GetKind()) })
@@ -281,7 +282,7 @@ func (s *Server) ListPublicBodies(ctx context.Context, req *registryv1.ListPubli
 	}
 	out := &registryv1.ListPublicBodiesResponse{NextPageToken: next}
 	for _, t := range ts {
-		id, _ := parseTenant("name", t.GetName())
+		id, _ := names.ParseTenant("name", t.GetName())
 		out.Bodies = append(out.Bodies, &registryv1.PublicIndex{Tenant: id, DisplayName: t.GetDisplayName(), HomepageUrl: t.GetHomepageUrl()})
 	}
 	return out, nil

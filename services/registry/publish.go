@@ -18,6 +18,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
@@ -86,7 +87,7 @@ func (s *Server) publish(ctx context.Context, t, u string, kind registryv1.Polic
 		what = "이관 (pipa 이전에 게시된 방침)"
 	}
 	e, err := s.ledger.AppendEntry(sctx, &ledgerv1.AppendEntryRequest{
-		Parent:    unitName(t, u),
+		Parent:    names.Unit(t, u),
 		RequestId: "publication:" + v.GetName(),
 		Entry: &ledgerv1.Entry{
 			Kind:           ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION,
@@ -120,7 +121,7 @@ func (s *Server) deliverSoon(t, u string, kind registryv1.PolicyKind, n int32) {
 	}
 	go func() {
 		if err := s.publish(context.Background(), t, u, kind, n); err != nil {
-			slog.Info("publication left to its job", "version", fmt.Sprintf("%s/policies/%s/versions/%d", unitName(t, u), policy.Segment(kind), n), "err", err)
+			slog.Info("publication left to its job", "version", names.Version(t, u, policy.Segment(kind), n), "err", err)
 		}
 	}()
 }

@@ -21,6 +21,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
@@ -97,9 +98,9 @@ func (s *Server) authorize(ctx context.Context, tenant, unit string, roles []aut
 
 func target(tenant, unit string) string {
 	if unit == "" {
-		return tenantName(tenant)
+		return names.Tenant(tenant)
 	}
-	return unitName(tenant, unit)
+	return names.Unit(tenant, unit)
 }
 
 // idem is the idempotency key of a create: the gRPC method and the request hashed without its

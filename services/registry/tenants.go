@@ -11,12 +11,13 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
 func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.Tenant, error) {
 	var ids apierr.Violations
-	checkID(&ids, "tenant_id", req.GetTenantId())
+	names.CheckID(&ids, "tenant_id", req.GetTenantId())
 	if err := ids.Err(); err != nil {
 		return nil, err
 	}
@@ -39,7 +40,7 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 }
 
 func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (*registryv1.Tenant, error) {
-	t, err := parseTenant("name", req.GetName())
+	t, err := names.ParseTenant("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func (s *Server) ListTenants(ctx context.Context, req *registryv1.ListTenantsReq
 }
 
 func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (*registryv1.Tenant, error) {
-	t, err := parseTenant("tenant.name", req.GetTenant().GetName())
+	t, err := names.ParseTenant("tenant.name", req.GetTenant().GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -105,14 +106,14 @@ func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantR
 }
 
 func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitRequest) (*registryv1.Unit, error) {
-	t, err := parseTenant("parent", req.GetParent())
+	t, err := names.ParseTenant("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
 	u := proto.CloneOf(req.GetUnit())
 	parentID := ""
 	if p := u.GetParent(); p != "" {
-		pt, pu, err := parseUnit("unit.parent", p)
+		pt, pu, err := names.ParseUnit("unit.parent", p)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +129,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitReque
 	}
 	clearOutputOnly(u)
 	vs := validateUnit(u)
-	checkID(&vs, "unit_id", req.GetUnitId())
+	names.CheckID(&vs, "unit_id", req.GetUnitId())
 	checkRequestID(&vs, req.GetRequestId())
 	if err := vs.Err(); err != nil {
 		return nil, err
@@ -137,7 +138,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitReque
 }
 
 func (s *Server) GetUnit(ctx context.Context, req *registryv1.GetUnitRequest) (*registryv1.Unit, error) {
-	t, u, err := parseUnit("name", req.GetName())
+	t, u, err := names.ParseUnit("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func (s *Server) GetUnit(ctx context.Context, req *registryv1.GetUnitRequest) (*
 }
 
 func (s *Server) ListUnits(ctx context.Context, req *registryv1.ListUnitsRequest) (*registryv1.ListUnitsResponse, error) {
-	t, err := parseTenant("parent", req.GetParent())
+	t, err := names.ParseTenant("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -178,12 +179,12 @@ func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t stri
 	var out []*registryv1.Unit
 	seen := map[string]bool{}
 	for _, g := range p.Grants {
-		gt, gu, err := parseUnit("scope", g.Scope)
+		gt, gu, err := names.ParseUnit("scope", g.Scope)
 		if err != nil || gt != t || !slices.Contains(readRoles, g.Role) {
 			continue
 		}
 		root, err := ts.GetUnit(ctx, gu)
-		if status.Code(apierr.ToStatus(err)) == codes.NotFound {
+		if apierr.CodeOf(err) == codes.NotFound {
 			continue // a grant on a unit that no longer exists
 		}
 		if err != nil {
@@ -204,7 +205,7 @@ func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t stri
 }
 
 func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitRequest) (*registryv1.Unit, error) {
-	t, u, err := parseUnit("unit.name", req.GetUnit().GetName())
+	t, u, err := names.ParseUnit("unit.name", req.GetUnit().GetName())
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,13 @@ package requests
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
-	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/requests/clock"
+	"github.com/pipa-kr/pipa/services/requests/request"
 )
 
 // calendars keeps what the service needs of each tenant's registry record — its clock (day
@@ -16,14 +16,12 @@ import (
 // so that a change of settings takes effect soon without a registry call per request.
 type calendars struct {
 	mu   sync.Mutex
-	byID map[string]cachedCalendar
+	byID map[string]cachedTenant
 }
 
-type cachedCalendar struct {
-	cal         *clock.Calendar
-	public      bool
-	displayName string
-	fetched     time.Time
+type cachedTenant struct {
+	request.Tenant
+	fetched time.Time
 }
 
 const calendarTTL = time.Minute
@@ -35,28 +33,22 @@ var counting = map[registryv1.DayCounting]clock.Counting{
 	registryv1.DayCounting_DAY_COUNTING_WORKING_DAYS:  clock.WorkingDays,
 }
 
-// calendar returns the tenant's clock.
-func (s *Server) calendar(ctx context.Context, tenant string) (*clock.Calendar, error) {
-	c, err := s.tenant(ctx, tenant)
-	return c.cal, err
-}
-
 // tenant returns what the service keeps of a tenant, asking the registry with the service
 // credential when it is not known or a minute old.
-func (s *Server) tenant(ctx context.Context, tenant string) (cachedCalendar, error) {
+func (s *Server) tenant(ctx context.Context, tenant string) (request.Tenant, error) {
 	s.cals.mu.Lock()
 	c, ok := s.cals.byID[tenant]
 	s.cals.mu.Unlock()
 	if ok && s.now().Sub(c.fetched) < calendarTTL {
-		return c, nil
+		return c.Tenant, nil
 	}
 	rctx, err := s.asService(ctx)
 	if err != nil {
-		return c, err
+		return request.Tenant{}, err
 	}
-	t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: "tenants/" + tenant})
+	t, err := s.registry.GetTenant(rctx, &registryv1.GetTenantRequest{Name: names.Tenant(tenant)})
 	if err != nil {
-		return c, err
+		return request.Tenant{}, err
 	}
 	settings := clock.Settings{Counting: counting[t.GetDayCounting()]}
 	for _, cl := range t.GetClosures() {
@@ -67,26 +59,12 @@ func (s *Server) tenant(ctx context.Context, tenant string) (cachedCalendar, err
 	}
 	cal, err := clock.New(settings)
 	if err != nil {
-		return c, err
+		return request.Tenant{}, err
 	}
-	c = cachedCalendar{cal: cal, public: t.GetPublicInstitution(), displayName: t.GetDisplayName(), fetched: s.now()}
+	c = cachedTenant{Tenant: request.Tenant{Calendar: cal, Public: t.GetPublicInstitution(), DisplayName: t.GetDisplayName()},
+		fetched: s.now()}
 	s.cals.mu.Lock()
 	s.cals.byID[tenant] = c
 	s.cals.mu.Unlock()
-	return c, nil
-}
-
-// due is the deadline of days counted from t on the tenant's clock. A year the holiday table
-// does not cover is the tenant's to add, so it is said plainly.
-func (s *Server) due(ctx context.Context, tenant string, count func(*clock.Calendar) (time.Time, error)) (time.Time, error) {
-	cal, err := s.calendar(ctx, tenant)
-	if err != nil {
-		return time.Time{}, err
-	}
-	d, err := count(cal)
-	if errors.Is(err, clock.ErrYearNotCovered) {
-		return time.Time{}, apierr.Precondition("HOLIDAYS_NOT_COVERED",
-			"the deadline runs into a year without a public-holiday table: add that year's holidays to the tenant (closures, holiday_years)")
-	}
-	return d, err
+	return c.Tenant, nil
 }

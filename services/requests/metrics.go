@@ -14,23 +14,12 @@ import (
 
 // registerMetrics publishes, at each scrape, the undecided requests of every unit by where they
 // stand on the statutory clock (pipa.requests.open{tenant, unit, clock=overdue|due_soon|on_time},
-// the D-3 and overdue views as metrics), the outbox's backlog (pipa.requests.ledger_pending),
-// which grows while the ledger is out, and the entries the ledger refused
-// (pipa.requests.ledger_failed), which should stay 0.
+// the D-3 and overdue views as metrics). The outbox publishes its own (pipa.requests.ledger_*,
+// pkg/ledgerout).
 func registerMetrics(store *pg.Store, now func() time.Time) error {
 	m := otel.Meter("github.com/pipa-kr/pipa/services/requests")
 	open, err := m.Int64ObservableGauge("pipa.requests.open",
 		metric.WithDescription("undecided requests per unit: overdue, due within 3 days (D-3), or on time"))
-	if err != nil {
-		return err
-	}
-	pending, err := m.Int64ObservableGauge("pipa.requests.ledger_pending",
-		metric.WithDescription("request steps whose ledger entry is not yet appended (outbox backlog)"))
-	if err != nil {
-		return err
-	}
-	failed, err := m.Int64ObservableGauge("pipa.requests.ledger_failed",
-		metric.WithDescription("request steps whose ledger entry the ledger refused: each needs an operator"))
 	if err != nil {
 		return err
 	}
@@ -49,13 +38,7 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 			o.ObserveInt64(open, c.DueSoon, at("due_soon"))
 			o.ObserveInt64(open, c.Other, at("on_time"))
 		}
-		p, f, err := store.OutboxCounts(ctx)
-		if err != nil {
-			return err
-		}
-		o.ObserveInt64(pending, p)
-		o.ObserveInt64(failed, f)
 		return nil
-	}, open, pending, failed)
+	}, open)
 	return err
 }

@@ -1,7 +1,9 @@
 package requests
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -22,6 +24,7 @@ var Module = modules.Module{
 	Schema:      pg.Schema,
 	Migrations:  pg.Migrations,
 	Jobs:        true,
+	Outbox:      true,
 	Idempotency: true,
 	Needs:       []string{"registry", "ledger"},
 	Wants:       map[string]string{"retention": "provided copies and closed requests wait in the outbox"},
@@ -44,7 +47,10 @@ var Module = modules.Module{
 		if cc, err := d.Conn("retention"); err == nil {
 			ret = retentionv1.NewRetentionServiceClient(cc)
 		}
-		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(reg),
+		// Open carries over an older version's outbox rows, bounded in time.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		srv, jobs, err := Open(ctx, d.Pool, box, registryv1.NewRegistryServiceClient(reg),
 			ledgerv1.NewLedgerServiceClient(led), ret, d.Token)
 		if err != nil {
 			return err

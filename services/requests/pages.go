@@ -25,8 +25,10 @@ import (
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/requests/request"
 )
 
 // The public request pages: the 별지 제8호 / 제2호 request form beside each unit's policy pages,
@@ -208,13 +210,12 @@ func init() {
 	for _, f := range formFields {
 		fieldLabels[f.Value] = f.Label
 	}
-	for _, t := range slices.Sorted(maps.Keys(typeRules)) {
-		r := typeRules[t]
-		if r.days == 0 {
+	for _, t := range request.Types() {
+		if request.Days(t) == 0 {
 			continue // another body's request is taken by staff (CreateProvision), not on this form
 		}
 		typeChoices = append(typeChoices, choice{strings.TrimPrefix(t.String(), "REQUEST_TYPE_"),
-			r.label + " (처리기간 " + strconv.Itoa(r.days) + "일 이내)"})
+			request.Label(t) + " (처리기간 " + strconv.Itoa(request.Days(t)) + "일 이내)"})
 	}
 }
 
@@ -271,7 +272,7 @@ func (p *pages) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	render(w, http.StatusOK, "receipt", receiptPage{Receipt: resp.GetReceiptNumber(), Secret: resp.GetStatusSecret(),
-		Type: typeRules[req.GetType()].label, Received: seoulTime(resp.GetReceiveTime()), Due: resp.GetDueDate(),
+		Type: request.Label(req.GetType()), Received: request.TimeText(resp.GetReceiveTime()), Due: resp.GetDueDate(),
 		DueText: dateText(resp.GetDueDate()), StatusURL: "/p/requests/status?receipt=" + url.QueryEscape(resp.GetReceiptNumber())})
 }
 
@@ -290,7 +291,7 @@ func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*
 	}
 	ctx, cancel := context.WithTimeout(unitauth.WithToken(ctx, tok), callTimeout)
 	defer cancel()
-	parent := "tenants/" + t + "/units/" + u
+	parent := names.Unit(t, u)
 	unit, err := p.registry.GetUnit(ctx, &registryv1.GetUnitRequest{Name: parent})
 	if status.Code(err) == codes.NotFound {
 		return nil, err
@@ -308,7 +309,7 @@ func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*
 			return page, nil
 		}
 		for _, s := range list.GetSites() {
-			id := strings.TrimPrefix(s.GetName(), parent+"/sites/")
+			id := names.Last(s.GetName())
 			for _, loc := range s.GetLocations() {
 				sites = append(sites, siteChoice{ID: id, Name: s.GetDisplayName(), Location: loc})
 			}
@@ -353,14 +354,14 @@ func requestFrom(f url.Values, tenant, unit string) (*requestsv1.Request, map[st
 	}
 	errs := map[string][]fieldError{}
 	site, start, end, where := get("footage_site"), get("footage_start_time"), get("footage_end_time"), get("footage_camera_location")
-	if typeRules[typ].cctv || site != "" || start != "" || end != "" || where != "" {
+	if request.IsCCTV(typ) || site != "" || start != "" || end != "" || where != "" {
 		ft := &requestsv1.Footage{CameraLocation: where, RequesterAppears: f.Get("footage_requester_appears") != "",
 			SiteLocation: get("footage_site_location")}
 		if id, loc, chosen := strings.Cut(site, "|"); chosen { // a site and location from the list
 			site, ft.SiteLocation = id, loc
 		}
 		if site != "" {
-			ft.Site = "tenants/" + tenant + "/units/" + unit + "/sites/" + site
+			ft.Site = names.Sites.Name(tenant, unit, site)
 		}
 		for key, v := range map[string]string{"footage_start_time": start, "footage_end_time": end} {
 			if v == "" {
@@ -528,8 +529,8 @@ func (p *pages) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := stateLabels[st.GetState()]
-	res := &statusResult{Receipt: st.GetReceiptNumber(), Unit: st.GetUnitDisplayName(), Type: typeRules[st.GetType()].label,
-		State: state.Name, StateText: state.Meaning, Received: seoulTime(st.GetReceiveTime()), Due: st.GetDueDate(),
+	res := &statusResult{Receipt: st.GetReceiptNumber(), Unit: st.GetUnitDisplayName(), Type: request.Label(st.GetType()),
+		State: state.Name, StateText: state.Meaning, Received: request.TimeText(st.GetReceiveTime()), Due: st.GetDueDate(),
 		DueText: dateText(st.GetDueDate())}
 	for _, n := range st.GetNotices() {
 		res.Notices = append(res.Notices, noticeLabels[n])
@@ -539,7 +540,7 @@ func (p *pages) status(w http.ResponseWriter, r *http.Request) {
 }
 
 // stateLabels name each state and say what it means to the requester.
-var stateLabels = map[rstate]struct{ Name, Meaning string }{
+var stateLabels = map[requestsv1.RequestState]struct{ Name, Meaning string }{
 	requestsv1.RequestState_REQUEST_STATE_RECEIVED:  {"접수", "요구서가 접수되었습니다. 담당자가 본인 여부(대리인은 대리 권한)를 확인한 뒤 처리합니다."},
 	requestsv1.RequestState_REQUEST_STATE_VERIFIED:  {"본인 확인 완료", "본인 확인을 마치고 요구를 검토하고 있습니다."},
 	requestsv1.RequestState_REQUEST_STATE_DEFERRED:  {"연기", "정당한 사유로 처리가 연기되었습니다. 연기 사유와 이의제기 방법은 통지서에 적혀 있습니다."},
@@ -560,7 +561,7 @@ var noticeLabels = map[requestsv1.NoticeKind]string{
 // unitOf is the page's tenant and unit; it answers 404 itself when they cannot be ids.
 func unitOf(w http.ResponseWriter, r *http.Request) (t, u string, ok bool) {
 	t, u = r.PathValue("t"), r.PathValue("u")
-	if !validID(t) || !validID(u) {
+	if !names.ValidID(t) || !names.ValidID(u) {
 		fail(w, status.Error(codes.NotFound, "no such unit"))
 		return "", "", false
 	}
@@ -627,13 +628,6 @@ func fail(w http.ResponseWriter, err error) {
 		slog.Error("request page: call failed", "err", err)
 		errorPage(w, http.StatusInternalServerError, "요구서를 처리하는 중 오류가 발생했습니다. 잠시 후 다시 시도해 주십시오.")
 	}
-}
-
-func seoulTime(ts *timestamppb.Timestamp) string {
-	if ts == nil {
-		return ""
-	}
-	return ts.AsTime().In(seoul.Location).Format("2006년 1월 2일 15:04")
 }
 
 // dateText is a YYYY-MM-DD date as Korean reads it.

@@ -2,14 +2,12 @@ package requests
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"slices"
+	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -19,9 +17,11 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
-	"github.com/pipa-kr/pipa/services/requests/clock"
+	"github.com/pipa-kr/pipa/services/requests/request"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
@@ -57,28 +57,32 @@ var (
 	readRoles  = []auth.Role{auth.RoleHandler, auth.RoleManager, auth.RoleCPO, auth.RoleAuditor}
 )
 
-// Server implements pipa.requests.v1.RequestService.
+// Server implements pipa.requests.v1.RequestService. Its handlers parse and authorize, ask the
+// domain (package request) to decide, have the store write what it decided, and answer.
 type Server struct {
 	requestsv1.UnimplementedRequestServiceServer
 	store    *pg.Store
+	outbox   *ledgerout.Outbox
+	handOff  *HandOff
 	units    *unitauth.Units
 	registry registryv1.RegistryServiceClient
-	ledger   *Deliverer
 	// token is the service's own credential, for the registry calls of public methods.
 	token func() (string, error)
 	cals  calendars
 	now   func() time.Time
+	log   *slog.Logger
 }
 
-// New returns the service. ledger delivers the steps' entries; token is the service credential.
-func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger *Deliverer, token func() (string, error)) (*Server, error) {
-	return &Server{store: store, units: &unitauth.Units{Registry: registry}, registry: registry,
-		ledger: ledger, token: token, cals: calendars{byID: map[string]cachedCalendar{}}, now: time.Now}, nil
+// New returns the service: outbox appends the steps' entries, handOff hands work to the
+// retention service, token is the service credential.
+func New(store *pg.Store, outbox *ledgerout.Outbox, handOff *HandOff, registry registryv1.RegistryServiceClient, token func() (string, error)) *Server {
+	return &Server{store: store, outbox: outbox, handOff: handOff, units: &unitauth.Units{Registry: registry}, registry: registry,
+		token: token, cals: calendars{byID: map[string]cachedTenant{}}, now: time.Now, log: slog.Default()}
 }
 
 func (s *Server) SubmitRequest(ctx context.Context, req *requestsv1.SubmitRequestRequest) (*requestsv1.SubmitRequestResponse, error) {
-	if !validID(req.GetTenant()) || !validID(req.GetUnit()) {
-		return nil, apierr.NotFound("tenants/" + req.GetTenant() + "/units/" + req.GetUnit())
+	if !names.ValidID(req.GetTenant()) || !names.ValidID(req.GetUnit()) {
+		return nil, apierr.NotFound(names.Unit(req.GetTenant(), req.GetUnit()))
 	}
 	r := proto.Clone(req.GetRequest()).(*requestsv1.Request)
 	if r == nil {
@@ -86,7 +90,7 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestsv1.SubmitReques
 	}
 	r.Channel = requestsv1.Channel_CHANNEL_ONLINE
 	if r.GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
-		return nil, notProvision()
+		return nil, request.NotProvision()
 	}
 	rctx, err := s.asService(ctx)
 	if err != nil {
@@ -100,15 +104,9 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestsv1.SubmitReques
 		DueDate: rec.Doc.GetDueDate(), ReceiveTime: rec.Doc.GetReceiveTime()}, nil
 }
 
-// notProvision refuses a provision request sent as a data subject's request.
-func notProvision() error {
-	return apierr.Invalid(apierr.Violation{Field: "request.type", Rule: "PIPA-18-2",
-		Description: "another body's request for personal data is taken by CreateProvision (POST .../provisions)"})
-}
-
 func (s *Server) CreateRequest(ctx context.Context, req *requestsv1.CreateRequestRequest) (*requestsv1.CreateRequestResponse, error) {
 	if req.GetRequest().GetType() == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
-		return nil, notProvision()
+		return nil, request.NotProvision()
 	}
 	return s.intake(ctx, req.GetParent(), req.GetRequest(), req.GetRequestId(), req, req.GetReceiveTime())
 }
@@ -124,7 +122,7 @@ func (s *Server) CreateProvision(ctx context.Context, req *requestsv1.CreateProv
 
 // intake is staff intake of a request received by visit, mail, fax, e-mail or PIPC transfer.
 func (s *Server) intake(ctx context.Context, parent string, r *requestsv1.Request, requestID string, whole proto.Message, receiveTime *timestamppb.Timestamp) (*requestsv1.CreateRequestResponse, error) {
-	tenant, unit, err := parseUnit(parent)
+	tenant, unit, err := names.ParseUnit("parent", parent)
 	if err != nil {
 		return nil, err
 	}
@@ -132,14 +130,9 @@ func (s *Server) intake(ctx context.Context, parent string, r *requestsv1.Reques
 		return nil, err
 	}
 	var vs apierr.Violations
-	switch c := r.GetChannel(); {
-	case c == 0 || requestsv1.Channel_name[int32(c)] == "":
-		vs.Add("request.channel", "PIPA-38-4", "channel is required: VISIT, MAIL, FAX, EMAIL, PHONE, ONLINE or PIPC_TRANSFER")
-	case c == requestsv1.Channel_CHANNEL_PIPC_TRANSFER && strings.TrimSpace(r.GetTransferReference()) == "":
-		vs.Add("request.transfer_reference", "PIPA-35-2", "a request transferred by the PIPC carries its transfer reference")
-	}
+	request.CheckChannel(&vs, r)
 	receive := time.Time{}
-	if t := receiveTime; t != nil && checkTime(&vs, "receive_time", t) {
+	if t := receiveTime; t != nil && request.CheckTime(&vs, "receive_time", t) {
 		receive = t.AsTime()
 		if receive.After(s.now()) {
 			vs.Add("receive_time", "range", "must not be in the future")
@@ -152,119 +145,61 @@ func (s *Server) intake(ctx context.Context, parent string, r *requestsv1.Reques
 	if err != nil {
 		return nil, err
 	}
-	return &requestsv1.CreateRequestResponse{Request: rec.Request(), StatusSecret: rec.Personal.Secret}, nil
+	return &requestsv1.CreateRequestResponse{Request: rec.Full(), StatusSecret: rec.Personal.Secret}, nil
 }
 
-// create validates and stores a new request; rctx carries the credential for registry lookups.
-func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *requestsv1.Request, requestID string, whole proto.Message, receive time.Time) (*pg.Record, error) {
+// create takes a new request: the domain checks it with what the registry knows (rctx carries the
+// credential for that), and the store files it under a receipt number.
+func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *requestsv1.Request, requestID string, whole proto.Message, receive time.Time) (*request.Request, error) {
 	now := s.now()
 	if receive.IsZero() {
 		receive = now
 	}
 	receive = receive.UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
-	vs := validateIntake(r, now)
-	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + tenant + "/units/" + unit}); err != nil {
+	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)}); err != nil {
 		return nil, err
 	}
-	if file := r.GetFile(); file != "" {
-		if !strings.HasPrefix(file, "tenants/"+tenant+"/units/"+unit+"/files/") {
-			vs.Add("request.file", "format", "must be a personal-information file of this unit: tenants/%s/units/%s/files/{file}", tenant, unit)
-		} else if _, err := s.registry.GetFile(rctx, &registryv1.GetFileRequest{Name: file}); status.Code(err) == codes.NotFound {
-			vs.Add("request.file", "PIPA-32", "no such personal-information file: %s", file)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	field, f := "request.footage", r.GetFootage()
-	if p := r.GetProvision(); p.GetFootage() != nil {
-		field, f = "request.provision.footage", p.GetFootage()
-	}
-	if f != nil && f.GetSite() != "" {
-		if !strings.HasPrefix(f.GetSite(), "tenants/"+tenant+"/units/"+unit+"/sites/") {
-			vs.Add(field+".site", "STD-44-2", "must be a site of this unit: tenants/%s/units/%s/sites/{site}", tenant, unit)
-		} else if site, err := s.registry.GetSite(rctx, &registryv1.GetSiteRequest{Name: f.GetSite()}); status.Code(err) == codes.NotFound {
-			vs.Add(field+".site", "STD-44-2", "no such site: %s", f.GetSite())
-		} else if err != nil {
-			return nil, err
-		} else {
-			// STD-44-2: the camera's place, as the site publishes its locations.
-			if locs := site.GetLocations(); len(locs) > 0 && !slices.Contains(locs, f.GetSiteLocation()) {
-				vs.Add(field+".site_location", "STD-44-2", "name where the camera is, one of the site's locations: %s", strings.Join(locs, ", "))
-			}
-			if r.GetType() == requestsv1.RequestType_REQUEST_TYPE_SUSPENSION && publicCameras(site) {
-				vs.Add("request.type", "PIPA-58-2", "suspension of processing (처리정지) does not apply to fixed CCTV in public places; ask for access, an existence check or deletion instead")
-			}
-		}
-	}
-	if g, ok := provisionGrounds[r.GetProvision().GetGround()]; ok && g.publicOnly {
-		t, err := s.tenant(ctx, tenant)
-		if err != nil {
-			return nil, err
-		}
-		if !t.public {
-			vs.Add("request.provision.ground", "PIPA-18-2", "grounds 5 to 9 of PIPA 18(2) are for public institutions only, and %s is not one", t.displayName)
-		}
-	}
-	if err := vs.Err(); err != nil {
+	t, err := s.tenant(ctx, tenant)
+	if err != nil {
 		return nil, err
 	}
-	var due time.Time
-	if days := typeRules[r.GetType()].days; days > 0 {
-		var err error
-		if due, err = s.due(ctx, tenant, func(c *clock.Calendar) (time.Time, error) { return c.Due(receive, days) }); err != nil {
-			return nil, err
-		}
+	draft, err := request.Intake(rctx, directory{s.registry}, t, tenant, unit, r, now, receive)
+	if err != nil {
+		return nil, err
 	}
 	hash, err := idempotency.RequestHash(whole)
 	if err != nil {
 		return nil, err
 	}
-	method, prefix := requestsv1.RequestService_CreateRequest_FullMethodName, "R"
+	method := requestsv1.RequestService_CreateRequest_FullMethodName
 	switch whole.(type) {
 	case *requestsv1.SubmitRequestRequest:
 		method = requestsv1.RequestService_SubmitRequest_FullMethodName
 	case *requestsv1.CreateProvisionRequest:
-		method, prefix = requestsv1.RequestService_CreateProvision_FullMethodName, "P"
+		method = requestsv1.RequestService_CreateProvision_FullMethodName
 	}
-	rec, err := s.store.Create(ctx, tenant, unit, prefix, receive, pg.Idem{RequestID: requestID, Method: method, Hash: hash},
-		func(receipt string) (*pg.Record, error) {
-			secret, err := newSecret()
-			if err != nil {
-				return nil, err
-			}
-			doc := proto.Clone(r).(*requestsv1.Request)
-			personal := pg.Personal{Requester: doc.Requester, Subject: doc.Subject, Secret: secret}
-			// Output-only fields are the server's.
-			doc.Requester, doc.Subject = nil, nil
-			doc.State = requestsv1.RequestState_REQUEST_STATE_RECEIVED
-			doc.Verification, doc.Grant, doc.Reason, doc.Notices, doc.Ledger = nil, nil, nil, nil, nil
-			doc.Extensions, doc.Overdue, doc.CloseTime, doc.Etag, doc.PublicationDueDate = 0, false, nil, "", ""
-			setDue(doc, due)
-			return &pg.Record{Doc: doc, Personal: personal}, nil
-		})
-	return rec, err
+	return s.store.Create(ctx, draft, request.ReceiptPrefix(r.GetType()), receive, pg.Idem{RequestID: requestID, Method: method, Hash: hash})
 }
 
-// publicCameras: a site with cameras in public places, or with no split given (PIPA-58-2).
-func publicCameras(site *registryv1.Site) bool {
-	return site.PublicCameraCount == nil || site.GetPublicCameraCount() > 0
+// directory answers the domain's questions to the registry (request.Directory).
+type directory struct {
+	registry registryv1.RegistryServiceClient
 }
 
-func setDue(r *requestsv1.Request, due time.Time) {
-	if due.IsZero() {
-		r.DueTime, r.DueDate = nil, ""
-		return
+func (d directory) Site(ctx context.Context, name string) (*registryv1.Site, error) {
+	site, err := d.registry.GetSite(ctx, &registryv1.GetSiteRequest{Name: name})
+	if apierr.CodeOf(err) == codes.NotFound {
+		return nil, apierr.NotFound(name)
 	}
-	r.DueTime, r.DueDate = timestamppb.New(due), seoul.Date(due)
+	return site, err
 }
 
-// newSecret is 80 random bits, in base32 a requester can type: the status page's only key.
-func newSecret() (string, error) {
-	b := make([]byte, 10)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+func (d directory) FileExists(ctx context.Context, name string) (bool, error) {
+	_, err := d.registry.GetFile(ctx, &registryv1.GetFileRequest{Name: name})
+	if apierr.CodeOf(err) == codes.NotFound {
+		return false, nil
 	}
-	return base32.StdEncoding.EncodeToString(b), nil
+	return err == nil, err
 }
 
 func (s *Server) asService(ctx context.Context) (context.Context, error) {
@@ -289,7 +224,7 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 	st := &requestsv1.RequestStatus{ReceiptNumber: rec.Doc.GetReceiptNumber(), Type: rec.Doc.GetType(),
 		State: rec.Doc.GetState(), ReceiveTime: rec.Doc.GetReceiveTime(), DueDate: rec.Doc.GetDueDate()}
 	if rctx, err := s.asService(ctx); err == nil {
-		if u, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: "tenants/" + rec.Tenant + "/units/" + rec.Unit}); err == nil {
+		if u, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: names.Unit(rec.Tenant, rec.Unit)}); err == nil {
 			st.UnitDisplayName = u.GetFullName()
 		}
 	}
@@ -304,7 +239,7 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 }
 
 func (s *Server) GetRequest(ctx context.Context, req *requestsv1.GetRequestRequest) (*requestsv1.Request, error) {
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetName(), readRoles)
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "name", req.GetName(), readRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -312,19 +247,11 @@ func (s *Server) GetRequest(ctx context.Context, req *requestsv1.GetRequestReque
 	if err != nil {
 		return nil, err
 	}
-	return s.view(rec), nil
-}
-
-// view is the request as served: with its personal fields, and overdue as of now.
-func (s *Server) view(rec *pg.Record) *requestsv1.Request {
-	r := rec.Request()
-	undecided := r.State == requestsv1.RequestState_REQUEST_STATE_RECEIVED || r.State == requestsv1.RequestState_REQUEST_STATE_VERIFIED
-	r.Overdue = undecided && r.DueTime != nil && clock.Classify(r.DueTime.AsTime(), s.now()) == clock.Overdue
-	return r
+	return rec.View(s.now()), nil
 }
 
 func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsRequest) (*requestsv1.ListRequestsResponse, error) {
-	tenant, unit, err := parseUnit(req.GetParent())
+	tenant, unit, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +259,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 		return nil, err
 	}
 	var vs apierr.Violations
-	checkDate(&vs, "due_before", req.GetDueBefore(), farFuture)
+	request.CheckDate(&vs, "due_before", req.GetDueBefore(), request.FarFuture)
 	if requestsv1.RequestState_name[int32(req.GetState())] == "" {
 		vs.Add("state", "range", "unknown state %d", req.GetState())
 	}
@@ -348,27 +275,31 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 	case size > 500:
 		size = 500
 	}
-	if t := req.GetPageToken(); t != "" && !receiptPattern.MatchString(t) {
-		vs.Add("page_token", "format", "not a page token of this list")
-	}
 	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	query := names.Query{"requests.requests", req.GetParent(), req.GetState().String(), req.GetType().String(),
+		strconv.FormatBool(req.GetOverdue()), req.GetDueBefore()}
+	after, err := query.Parse(req.GetPageToken(), 1)
+	if err != nil {
 		return nil, err
 	}
 	page, err := s.store.List(ctx, tenant, unit, pg.Filter{State: req.GetState(), Type: req.GetType(),
 		Overdue: req.GetOverdue(), DueBefore: req.GetDueBefore(), Today: seoul.Date(s.now())},
-		size, req.GetPageToken())
+		size, strings.Join(after, ""))
 	if err != nil {
 		return nil, err
 	}
-	out := &requestsv1.ListRequestsResponse{NextPageToken: page.Next, OverdueCount: page.Overdue, DueSoonCount: page.DueSoon}
+	now := s.now()
+	out := &requestsv1.ListRequestsResponse{NextPageToken: query.Token(page.Next), OverdueCount: page.Overdue, DueSoonCount: page.DueSoon}
 	for _, rec := range page.Records {
-		out.Requests = append(out.Requests, s.view(rec))
+		out.Requests = append(out.Requests, rec.View(now))
 	}
 	return out, nil
 }
 
 func (s *Server) ListNotices(ctx context.Context, req *requestsv1.ListNoticesRequest) (*requestsv1.ListNoticesResponse, error) {
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetParent(), readRoles)
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "parent", req.GetParent(), readRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -380,12 +311,11 @@ func (s *Server) ListNotices(ctx context.Context, req *requestsv1.ListNoticesReq
 }
 
 func (s *Server) GetNotice(ctx context.Context, req *requestsv1.GetNoticeRequest) (*requestsv1.Notice, error) {
-	i := strings.LastIndex(req.GetName(), "/notices/")
-	if i < 0 {
-		return nil, apierr.Invalid(apierr.Violation{Field: "name", Rule: "format",
-			Description: "must be tenants/{t}/units/{u}/requests/{r}/notices/{n}"})
+	request, _, _, _, _, err := names.ParseNotice("name", req.GetName())
+	if err != nil {
+		return nil, err
 	}
-	list, err := s.ListNotices(ctx, &requestsv1.ListNoticesRequest{Parent: req.GetName()[:i]})
+	list, err := s.ListNotices(ctx, &requestsv1.ListNoticesRequest{Parent: request})
 	if err != nil {
 		return nil, err
 	}
@@ -397,26 +327,11 @@ func (s *Server) GetNotice(ctx context.Context, req *requestsv1.GetNoticeRequest
 	return nil, apierr.NotFound(req.GetName())
 }
 
-func (s *Server) authorizeRequest(ctx context.Context, name string, roles []auth.Role) (tenant, unit, receipt string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "tenants" || parts[2] != "units" || parts[4] != "requests" ||
-		!validID(parts[1]) || !validID(parts[3]) || !receiptPattern.MatchString(parts[5]) {
-		return "", "", "", apierr.Invalid(apierr.Violation{Field: "name", Rule: "format",
-			Description: "must be tenants/{t}/units/{u}/requests/{receipt}"})
-	}
-	if err := s.units.Authorize(ctx, parts[1], parts[3], roles); err != nil {
+func (s *Server) authorizeRequest(ctx context.Context, field, name string, roles []auth.Role) (tenant, unit, receipt string, err error) {
+	if tenant, unit, receipt, err = names.Requests.Parse(field, name); err != nil {
 		return "", "", "", err
 	}
-	return parts[1], parts[3], parts[5], nil
-}
-
-func parseUnit(parent string) (tenant, unit string, err error) {
-	parts := strings.Split(parent, "/")
-	if len(parts) != 4 || parts[0] != "tenants" || parts[2] != "units" || !validID(parts[1]) || !validID(parts[3]) {
-		return "", "", apierr.Invalid(apierr.Violation{Field: "parent", Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}"})
-	}
-	return parts[1], parts[3], nil
+	return tenant, unit, receipt, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
 // ErasePersonalData is the retention service's: only a pipa service (role service on "*") erases.
@@ -424,31 +339,18 @@ func (s *Server) ErasePersonalData(ctx context.Context, req *requestsv1.ErasePer
 	if p, _ := auth.FromContext(ctx); !p.IsService() {
 		return nil, apierr.Denied("personal data of requests are erased by the retention service (PIPA-21-1)")
 	}
-	tenant, unit, receipt, err := s.authorizeRequest(ctx, req.GetName(), []auth.Role{auth.RoleService})
+	tenant, unit, receipt, err := s.authorizeRequest(ctx, "name", req.GetName(), []auth.Role{auth.RoleService})
 	if err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
-	checkText(&vs, "reason", req.GetReason(), true)
+	request.CheckText(&vs, "reason", req.GetReason(), true)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	rec, err := s.store.Erase(ctx, tenant, unit, receipt, func(rec *pg.Record) error {
-		if rec.Doc.GetState() != requestsv1.RequestState_REQUEST_STATE_CLOSED {
-			return apierr.Precondition("NOT_CLOSED", "only a closed request's personal data are erased at the end of retention")
-		}
-		// Free text a requester or officer wrote may name people.
-		rec.Doc.Details = ""
-		if v := rec.Doc.GetVerification(); v != nil {
-			v.Note, v.AgencyEvidence = "", ""
-		}
-		if g := rec.Doc.GetGrant(); g != nil {
-			g.Content = ""
-		}
-		return nil
-	})
+	rec, err := s.store.Erase(ctx, tenant, unit, receipt, request.Erase)
 	if err != nil {
 		return nil, err
 	}
-	return s.view(rec), nil
+	return rec.View(s.now()), nil
 }

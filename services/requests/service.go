@@ -1,6 +1,9 @@
 package requests
 
 import (
+	"context"
+	"time"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -10,35 +13,45 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
-// Open assembles the service on pool: its store, the outbox's job queue (in the requests schema,
-// see pkg/jobs) and the server. The caller starts the returned client to work the outbox, and
-// stops it on shutdown. token is the service credential for the ledger and the public methods.
-func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
+// Open assembles the service on pool: its store, its ledger outbox and its job queue (in the
+// requests schema, see pkg/ledgerout and pkg/jobs), the hand-offs to retention (nil: they wait)
+// and the server. It carries over the steps of an older version's outbox (pg.Store.AdoptSteps).
+// The caller starts the returned client to work the queue, and stops it on shutdown. token is
+// the service credential for the ledger and the public methods.
+func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
 	retention retentionv1.RetentionServiceClient, token func() (string, error)) (*Server, *river.Client[pgx.Tx], error) {
+	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Box: box, Ledger: ledger, Token: token,
+		Metrics: "pipa.requests", Delay: 10 * time.Second, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
 	workers := river.NewWorkers()
-	w, cw, clw := &Worker{}, &CopyWorker{}, &ClosedWorker{}
-	river.AddWorker(workers, w)
+	outbox.AddWorkers(workers)
+	cw, clw := &CopyWorker{}, &ClosedWorker{}
 	river.AddWorker(workers, cw)
 	river.AddWorker(workers, clw)
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:       pg.Schema,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:      workers,
 		ErrorHandler: jobs.Errors{},
+		PeriodicJobs: outbox.PeriodicJobs(),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	store := pg.New(pool, box, jobs)
-	w.D = NewDeliverer(store, ledger, retention, token)
-	cw.D, clw.D = w.D, w.D
-	srv, err := New(store, registry, w.D, token)
-	if err != nil {
+	store := pg.New(pool, box, queue, outbox)
+	outbox.Use(queue, store)
+	if err := store.AdoptSteps(ctx); err != nil {
 		return nil, nil, err
 	}
-	return srv, jobs, registerMetrics(store, srv.now)
+	handOff := NewHandOff(store, retention, token)
+	cw.H, clw.H = handOff, handOff
+	srv := New(store, outbox, handOff, registry, token)
+	return srv, queue, registerMetrics(store, srv.now)
 }

@@ -44,7 +44,7 @@ func BenchmarkSweep1M(b *testing.B) {
 	f, err := tenantfile.Parse([]byte(benchTenant(units)), "bench.yaml")
 	require.NoError(b, err)
 	require.NoError(b, tenantfile.Import(s.Admin(), s.Registry, f, time.Now()))
-	retentionStarted(b, s)
+	retentiontest.Started(b, s.DB())
 	cl := s.retention()
 	today := retentiontest.Today()
 	first := today.AddDate(0, 0, -perUnit-31) // the oldest recording day; the newest is 31 days old
@@ -157,7 +157,7 @@ func BenchmarkSweep1M(b *testing.B) {
 		require.EqualValues(b, units*heldPer, held.Load())
 	}
 	var entries int
-	require.NoError(b, db.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&entries))
+	require.NoError(b, db.QueryRow(ctx, `SELECT count(*) FROM retention.ledger_outbox`).Scan(&entries))
 	items := float64(units * perUnit * b.N)
 	b.ReportMetric(elapsed.Seconds()/float64(b.N), "s/sweep")
 	b.ReportMetric(items/elapsed.Seconds(), "items/s")

@@ -2,22 +2,18 @@ package retention
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -32,56 +28,10 @@ func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequ
 	if err != nil {
 		return nil, err
 	}
-	c := proto.CloneOf(req.GetCopy())
-	if c == nil {
-		c = &retentionv1.Copy{}
-	}
-	var vs apierr.Violations
-	if c.GetProvisionIndex() < 0 {
-		vs.Add("copy.provision_index", "C-9", "the index of the PROVISION entry that records the copy is required")
-		return nil, vs.Err()
-	}
-	entryName := fmt.Sprintf("%s/ledger/entries/%d", unitName(tenant, unit), c.GetProvisionIndex())
-	e, err := s.ledger.GetEntry(unitauth.ForwardToken(ctx), &ledgerv1.GetEntryRequest{Name: entryName})
-	switch {
-	case status.Code(err) == codes.NotFound:
-		vs.Add("copy.provision_index", "C-9", "no entry %d in this unit's ledger: a copy follows the PROVISION entry that records it", c.GetProvisionIndex())
-	case err != nil:
-		return nil, err
-	case e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_PROVISION:
-		vs.Add("copy.provision_index", "C-9", "entry %d is a %s entry, not a PROVISION", c.GetProvisionIndex(), e.GetKind())
-	}
-	if err := vs.Err(); err != nil {
+	c, err := lifecycle.NewCopy(unitauth.ForwardToken(ctx), s.lookups, tenant, unit, req.GetCopy())
+	if err != nil {
 		return nil, err
 	}
-	// What the PROVISION entry states is the default.
-	if c.Recipient == "" {
-		c.Recipient = e.GetCounterparty()
-	}
-	if c.DestructionDueDate == "" {
-		c.DestructionDueDate = e.GetDestructionDueDate()
-	}
-	if c.Description == "" {
-		c.Description = e.GetFileName()
-	}
-	if c.Request == "" {
-		c.Request = e.GetRequest()
-	}
-	checkText(&vs, "copy.recipient", c.GetRecipient(), true)
-	checkText(&vs, "copy.description", c.GetDescription(), false)
-	if c.GetDestructionDueDate() == "" {
-		vs.Add("copy.destruction_due_date", "C-9", "the date by which the recipient destroys the copy is required (YYYY-MM-DD)")
-	} else {
-		parseDate(&vs, "copy.destruction_due_date", c.GetDestructionDueDate(), "C-9")
-	}
-	if r := c.GetRequest(); r != "" && !inUnit(r, tenant, unit, "requests") {
-		vs.Add("copy.request", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
-	}
-	if err := vs.Err(); err != nil {
-		return nil, err
-	}
-	c.Name, c.Etag, c.CreateTime, c.State, c.Overdue = "", "", nil, retentionv1.CopyState_COPY_STATE_OUT, false
-	c.Reminders, c.LastReminderTime, c.Outcomes = 0, nil, nil
 	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_CreateCopy_FullMethodName, req)
 	if err != nil {
 		return nil, err
@@ -90,26 +40,19 @@ func (s *Server) CreateCopy(ctx context.Context, req *retentionv1.CreateCopyRequ
 	if err != nil {
 		return nil, err
 	}
-	return s.copyView(out, s.now()), nil
-}
-
-// copyView is a copy as served: overdue when still out after its destruction due date (Asia/Seoul).
-func (s *Server) copyView(c *pg.Copy, now time.Time) *retentionv1.Copy {
-	out := c.Doc
-	out.Overdue = out.GetState() == retentionv1.CopyState_COPY_STATE_OUT && out.GetDestructionDueDate() < seoul.Date(now)
-	return out
+	return lifecycle.CopyView(out, s.now()), nil
 }
 
 func (s *Server) GetCopy(ctx context.Context, req *retentionv1.GetCopyRequest) (*retentionv1.Copy, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "copies", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Copies, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetCopy(ctx, tenant, unit, numID(id))
+	c, err := s.store.GetCopy(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.copyView(c, s.now()), nil
+	return lifecycle.CopyView(c, s.now()), nil
 }
 
 func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequest) (*retentionv1.ListCopiesResponse, error) {
@@ -122,71 +65,40 @@ func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequ
 		vs.Add("state", "format", "one of out, overdue, destroyed, returned (or empty for all)")
 	}
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "copies", req.GetPageToken())
+	query := names.Query{"retention.copies", req.GetParent(), req.GetState()}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	now := s.now()
 	copies, next, err := s.store.ListCopies(ctx, tenant, unit, req.GetState(), seoul.Date(now), size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListCopiesResponse{NextPageToken: pageToken("copies", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListCopiesResponse{NextPageToken: query.TokenN(next)}
 	for _, c := range copies {
-		out.Copies = append(out.Copies, s.copyView(c, now))
+		out.Copies = append(out.Copies, lifecycle.CopyView(c, now))
 	}
 	return out, nil
 }
 
 func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordCopyOutcomeRequest) (*retentionv1.Copy, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "copies", staffRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Copies, staffRoles)
 	if err != nil {
 		return nil, err
 	}
-	in := req.GetOutcome()
-	kind, now := in.GetKind(), s.now()
+	in, now := req.GetOutcome(), s.now()
 	var vs apierr.Violations
-	validateOutcome(&vs, in, now)
+	lifecycle.ValidateOutcome(&vs, in, now)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	by := auth.Officer(ctx)
-	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, numID(id), req.GetEtag(), func(c *pg.Copy) (*pg.Outcome, error) {
-		d := c.Doc
-		if d.GetState() != retentionv1.CopyState_COPY_STATE_OUT {
-			return nil, apierr.Precondition("COPY_NOT_OUT", d.GetName()+" is "+d.GetState().String()+": nothing is left to chase")
-		}
-		if d.GetOutcomePending() {
-			return nil, apierr.Precondition("OUTCOME_PENDING", d.GetName()+"'s last outcome is not yet in the ledger; retry once it is")
-		}
-		o := proto.CloneOf(in)
-		o.RecordTime, o.RecordedBy, o.LedgerIndex, o.DestructionLedgerIndex = timestamppb.New(now), by, 0, 0
-		index := d.GetProvisionIndex()
-		e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.New(now),
-			Follows: &index, Handler: by, Request: d.GetRequest()}
-		out := &pg.Outcome{Doc: o, Amendment: &ledgerv1.AppendEntryRequest{Entry: e}}
-		switch kind {
-		case retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED:
-			out.State = retentionv1.CopyState_COPY_STATE_DESTROYED
-			e.AmendmentKind, e.Note = ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, "파기 결과 회신: "+in.GetEvidence()
-		case retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED:
-			out.State = retentionv1.CopyState_COPY_STATE_RETURNED
-			e.AmendmentKind, e.Note = ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, "자료 반환: "+in.GetEvidence()
-			out.Destruction = &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION,
-				OccurTime: in.GetDestructionTime(), FileName: d.GetDescription() + " (" + d.GetRecipient() + " 반환 사본)",
-				Handler: in.GetDestroyedBy(), Purpose: "제공 사본 반환", DestructionMethod: in.GetDestructionMethod(), Request: d.GetRequest()}}
-		case retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED:
-			old := d.GetDestructionDueDate()
-			if in.GetNewDueDate() <= old {
-				return nil, apierr.Invalid(apierr.Violation{Field: "outcome.new_due_date", Rule: "C-9",
-					Description: "must be later than the current destruction due date " + old})
-			}
-			out.State, out.DueDate = retentionv1.CopyState_COPY_STATE_OUT, in.GetNewDueDate()
-			// STD-42-1 5: the extended period is written in the ledger's 기간.
-			e.AmendmentKind, e.Period, e.DestructionDueDate = ledgerv1.AmendmentKind_AMENDMENT_KIND_EXTENSION, old+" ~ "+in.GetNewDueDate(), in.GetNewDueDate()
-			e.Note = "기간 연장: 파기 예정일 " + old + " → " + in.GetNewDueDate() + " (" + in.GetReason() + "; " + in.GetEvidence() + ")"
-		}
-		return out, nil
+	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, id, req.GetEtag(), func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
+		return lifecycle.OutcomeOf(c, in, by, now)
 	})
 	if err != nil {
 		return nil, err
@@ -195,17 +107,17 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 	// the outbox jobs deliver them later and the copy stays as it was, outcome_pending, until then.
 	// An entry the ledger refuses for good is undone (the copy stays as it was) and reported.
 	for _, e := range outbox {
-		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, e); isRefused(err) {
+		if err := s.deliver(unitauth.ForwardToken(ctx), tenant, e); isRefused(err) {
 			return nil, err
 		} else if err != nil {
 			s.log.Warn("ledger entry left to the outbox", "copy", c.Doc.GetName(), "err", err)
-			return s.copyView(c, now), nil
+			return lifecycle.CopyView(c, now), nil
 		}
 	}
-	if c, err = s.store.GetCopy(ctx, tenant, unit, numID(id)); err != nil {
+	if c, err = s.store.GetCopy(ctx, tenant, unit, id); err != nil {
 		return nil, err
 	}
-	return s.copyView(c, now), nil
+	return lifecycle.CopyView(c, now), nil
 }
 
 // RemindCopiesArgs is the daily job that records a reminder for every copy past its due date.
@@ -245,17 +157,8 @@ type CheckCopiesWorker struct {
 
 func (w *CheckCopiesWorker) Work(ctx context.Context, _ *river.Job[CheckCopiesArgs]) error {
 	now := w.S.now()
-	q, today := quarter(now.In(seoul.Location)), seoul.Date(now)
-	queued, err := w.S.store.CheckPublicCopies(ctx, q, today, func(c *pg.Copy) *ledgerv1.AppendEntryRequest {
-		d := c.Doc
-		index := d.GetProvisionIndex()
-		note := fmt.Sprintf("C-9 분기 점검(%s): %s의 파기 결과 회신 미접수, 파기 예정일 %s", q, d.GetRecipient(), d.GetDestructionDueDate())
-		if d.GetDestructionDueDate() < today {
-			note += " (기한 경과)"
-		}
-		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT,
-			OccurTime: timestamppb.New(now), Follows: &index, AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS,
-			Note: note, Request: d.GetRequest()}}
+	queued, err := w.S.store.CheckPublicCopies(ctx, lifecycle.Quarter(now), seoul.Date(now), func(c *lifecycle.Copy) *ledgerv1.AppendEntryRequest {
+		return lifecycle.QuarterlyCheck(c, now)
 	})
 	if err != nil {
 		return err
@@ -265,15 +168,12 @@ func (w *CheckCopiesWorker) Work(ctx context.Context, _ *river.Job[CheckCopiesAr
 		return err
 	}
 	for _, e := range queued {
-		if _, err := w.S.deliver(sctx, e.Tenant, e.ID); err != nil {
+		if err := w.S.deliver(sctx, e.Tenant, e.ID); err != nil {
 			w.S.log.Warn("ledger entry left to the outbox", "tenant", e.Tenant, "outbox", e.ID, "err", err)
 		}
 	}
 	return nil
 }
-
-// quarter names t's quarter, e.g. "2026-Q4".
-func quarter(t time.Time) string { return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())+2)/3) }
 
 // dailyAt fires every day at the hour, Asia/Seoul.
 type dailyAt int

@@ -4,26 +4,19 @@ import (
 	"context"
 	"time"
 
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
 
 // registerMetrics publishes, at each scrape, every unit's items not yet destroyed by state
-// (pipa.retention.items{tenant, unit, state=retained|due|held|planned}), what is past STD-10-1's
-// 5 days (pipa.retention.overdue{tenant, unit, kind=items|plans|copies}, copies being those past
-// their destruction due date, C-9), and the outbox's backlog (pipa.retention.ledger_pending),
-// which grows while the ledger is out; and it gives srv the counter of the entries the ledger
-// refused for good (pipa.retention.ledger_refused{tenant, kind}), whose changes were undone.
-func registerMetrics(srv *Server) error {
-	store, now := srv.store, srv.now
+// (pipa.retention.items{tenant, unit, state=retained|due|held|planned}) and what is past
+// STD-10-1's 5 days (pipa.retention.overdue{tenant, unit, kind=items|plans|copies}, copies being
+// those past their destruction due date, C-9). The outbox publishes its own
+// (pipa.retention.ledger_pending, _failed and _refused{tenant, kind}, pkg/ledgerout).
+func registerMetrics(store *pg.Store, now func() time.Time) error {
 	m := otel.Meter("github.com/pipa-kr/pipa/services/retention")
-	refusals, err := m.Int64Counter("pipa.retention.ledger_refused",
-		metric.WithDescription("ledger entries refused for good (invalid): the destruction or copy outcome they recorded was undone"))
-	if err != nil {
-		return err
-	}
-	srv.refusals = refusals
 	items, err := m.Int64ObservableGauge("pipa.retention.items",
 		metric.WithDescription("items not yet destroyed per unit: retained, due, held, planned"))
 	if err != nil {
@@ -31,11 +24,6 @@ func registerMetrics(srv *Server) error {
 	}
 	overdue, err := m.Int64ObservableGauge("pipa.retention.overdue",
 		metric.WithDescription("items and plans not destroyed 5 days after their due time (STD-10-1), and copies out past their destruction due date (C-9)"))
-	if err != nil {
-		return err
-	}
-	pending, err := m.Int64ObservableGauge("pipa.retention.ledger_pending",
-		metric.WithDescription("destructions and copy outcomes whose ledger entry is not yet appended (outbox backlog)"))
 	if err != nil {
 		return err
 	}
@@ -58,12 +46,7 @@ func registerMetrics(srv *Server) error {
 			o.ObserveInt64(overdue, c.PlansOverdue, at("kind", "plans"))
 			o.ObserveInt64(overdue, c.CopiesOverdue, at("kind", "copies"))
 		}
-		n, err := store.PendingEntries(ctx)
-		if err != nil {
-			return err
-		}
-		o.ObserveInt64(pending, n)
 		return nil
-	}, items, overdue, pending)
+	}, items, overdue)
 	return err
 }

@@ -20,6 +20,7 @@ var Module = modules.Module{
 	Schema:      pg.Schema,
 	Migrations:  pg.Migrations,
 	Jobs:        true,
+	Outbox:      true,
 	Idempotency: true,
 	Needs:       []string{"registry", "ledger", "requests"},
 	Public:      PublicMethods,

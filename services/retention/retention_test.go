@@ -75,7 +75,7 @@ func TestRetentionCCTV30Days(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	today := retentiontest.Today()
@@ -194,7 +194,7 @@ func TestRetentionConfirmDeletion(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	recorder := s.As(auth.RoleService, "tenants/jeongeup")
@@ -245,7 +245,7 @@ func TestRetentionHold(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	today := retentiontest.Today()
@@ -317,6 +317,20 @@ func TestRetentionHold(t *testing.T) {
 	require.EqualValues(t, 1, older.GetSweeps()[0].GetHeld())
 	require.Equal(t, []string{hold.GetName()}, older.GetSweeps()[0].GetHoldsChecked())
 	require.WithinDuration(t, today.AddDate(0, 0, -1).Add(time.Hour), older.GetSweeps()[0].GetSweepTime().AsTime(), 0)
+
+	// AIP-158: a page token continues only the list, parent and filter it came from.
+	auditor := s.As(auth.RoleAuditor, libraryUnit)
+	_, err = cl.ListHolds(auditor, &retentionv1.ListHoldsRequest{Parent: libraryUnit, PageToken: sweeps.GetNextPageToken()})
+	require.Equal(t, "page_token", stacktest.Violation(t, err).GetField(), "a sweeps token is not a holds token")
+	due, err := cl.ListItems(auditor, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "destroyed", PageSize: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, due.GetNextPageToken())
+	_, err = cl.ListItems(auditor, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "retained", PageToken: due.GetNextPageToken()})
+	require.Equal(t, "page_token", stacktest.Violation(t, err).GetField(), "a token of destroyed items does not page the retained ones")
+	next, err := cl.ListItems(auditor, &retentionv1.ListItemsRequest{Parent: libraryUnit, State: "destroyed", PageSize: 1,
+		PageToken: due.GetNextPageToken()})
+	require.NoError(t, err)
+	require.NotEqual(t, due.GetItems()[0].GetName(), next.GetItems()[0].GetName())
 }
 
 const (
@@ -344,7 +358,7 @@ func TestRetentionZones(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("seoul-immigration.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, immigrationUnit)
 	today := retentiontest.Today()
@@ -458,7 +472,7 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	today := retentiontest.Today()
@@ -497,7 +511,7 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	entries := destructions(t, s)
 	require.Len(t, entries, int(batches), "one entry per batch, none twice")
 	var outbox int64
-	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NOT NULL`).Scan(&outbox))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM retention.ledger_outbox WHERE ledger_index IS NOT NULL`).Scan(&outbox))
 	require.Equal(t, batches, outbox)
 	// Each entry names the days its batch destroyed (STD-42-2 1): their first and last day and how
 	// many there are. Sweepers claiming at once (SKIP LOCKED) can leave a batch with gaps, which
@@ -529,21 +543,6 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	}
 }
 
-// retentionStarted waits for the jobs the retention service runs when it starts (RunOnStart): the
-// sweep of every unit, the copy reminders and the C-9 check, so that none runs at a time a test
-// sets later.
-func retentionStarted(t testing.TB, s *stack) {
-	t.Helper()
-	db := s.DB()
-	kinds := []string{retention.SweepAllArgs{}.Kind(), retention.RemindCopiesArgs{}.Kind(), retention.CheckCopiesArgs{}.Kind()}
-	require.Eventually(t, func() bool {
-		var n int
-		err := db.QueryRow(context.Background(), `SELECT count(DISTINCT kind) FROM retention.river_job
-			WHERE kind = ANY($1) AND state = 'completed'`, kinds).Scan(&n)
-		return err == nil && n == len(kinds)
-	}, 30*time.Second, 20*time.Millisecond, "the start-up jobs run")
-}
-
 // A destruction plan (파기요청서, STD-55): the sweep proposes it for the personal fields of a closed
 // request and of a ledger entry; only the CPO approves it and confirms its result (STD-10-4), a
 // manager is refused naming the rule; completion erases the request's personal fields (through
@@ -555,7 +554,7 @@ func TestRetentionPlan(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now), stacktest.WithLedgerOrigin("ledger.jeongeup.go.kr"))
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager, cpo := s.As(auth.RoleManager, libraryUnit), s.As(auth.RoleCPO, libraryUnit)
 	clock.Set(time.Now().Add(-time.Hour))
@@ -764,7 +763,7 @@ func TestRetentionPlanHoldsAndConcurrentCompletions(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("seongnam-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager, cpo := s.As(auth.RoleManager, officeUnit), s.As(auth.RoleCPO, officeUnit)
 	plan, items := filePlan(t, s, clock)
@@ -824,7 +823,7 @@ func TestRetentionPlanResumes(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("seongnam-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager, cpo := s.As(auth.RoleManager, officeUnit), s.As(auth.RoleCPO, officeUnit)
 	plan, items := filePlan(t, s, clock)
@@ -869,7 +868,7 @@ func TestRetentionLedgerEntryHolds(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	closed := requeststest.Closed(t, s.requests(), s.As(auth.RoleHandler, libraryUnit), libraryUnit)
@@ -938,7 +937,7 @@ func TestRetentionCopies(t *testing.T) {
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	led := s.ledger()
 	staff := s.As(auth.RoleHandler, libraryUnit)
@@ -1125,7 +1124,7 @@ func TestRetentionTenantIsolation(t *testing.T) {
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
 	s.Load("seongnam-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	today := retentiontest.Today()
@@ -1265,7 +1264,7 @@ func TestRetentionBadInput(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	review := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
@@ -1374,7 +1373,7 @@ func TestClosedRequestsRegisterThemselves(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
 	s.Load("jeongeup-library.yaml")
-	retentionStarted(t, s)
+	retentiontest.Started(t, s.DB())
 	cl := s.retention()
 	manager := s.As(auth.RoleManager, libraryUnit)
 	rule, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "closed-requests", Rule: &retentionv1.Rule{

@@ -2,19 +2,13 @@ package retention
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
@@ -23,8 +17,10 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
-	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -54,6 +50,8 @@ const defaultBatch = 1000
 type Server struct {
 	retentionv1.UnimplementedRetentionServiceServer
 	store    *pg.Store
+	outbox   *ledgerout.Outbox
+	lookups  lookups
 	units    *unitauth.Units
 	registry registryv1.RegistryServiceClient
 	ledger   ledgerv1.LedgerServiceClient
@@ -63,15 +61,15 @@ type Server struct {
 	now   func() time.Time
 	batch int
 	log   *slog.Logger
-	// refusals counts the entries the ledger refused for good (pipa.retention.ledger_refused).
-	refusals metric.Int64Counter
 }
 
-// New returns the service over store; token is the service credential, now its clock.
-func New(store *pg.Store, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
+// New returns the service over store and its ledger outbox; token is the service credential, now
+// its clock.
+func New(store *pg.Store, outbox *ledgerout.Outbox, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
 	requests requestsv1.RequestServiceClient, token func() (string, error), now func() time.Time) *Server {
-	return &Server{store: store, units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
-		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default(), refusals: noop.Int64Counter{}}
+	return &Server{store: store, outbox: outbox, lookups: lookups{registry: registry, ledger: ledger, requests: requests},
+		units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
+		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default()}
 }
 
 // asService returns ctx carrying the service credential on outgoing calls.
@@ -79,62 +77,29 @@ func (s *Server) asService(ctx context.Context) (context.Context, error) {
 	return unitauth.AsService(ctx, s.token)
 }
 
-func unitName(tenant, unit string) string { return "tenants/" + tenant + "/units/" + unit }
-
-func parseUnit(field, parent string) (tenant, unit string, err error) {
-	p := strings.Split(parent, "/")
-	if len(p) != 4 || p[0] != "tenants" || p[2] != "units" || !validID(p[1]) || !validID(p[3]) {
-		return "", "", apierr.Invalid(apierr.Violation{Field: field, Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}"})
-	}
-	return p[1], p[3], nil
-}
-
-// parseChild parses tenants/{t}/units/{u}/{collection}/{id}; numeric ids unless collection is rules.
-func parseChild(field, name, collection string) (tenant, unit, id string, err error) {
-	p := strings.Split(name, "/")
-	bad := len(p) != 6 || p[4] != collection
-	if !bad {
-		if collection == "rules" {
-			bad = !validID(p[5])
-		} else {
-			n, perr := strconv.ParseInt(p[5], 10, 64)
-			bad = perr != nil || n <= 0
-		}
-	}
-	if bad {
-		return "", "", "", apierr.Invalid(apierr.Violation{Field: field, Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}/" + collection + "/{id}"})
-	}
-	tenant, unit, err = parseUnit(field, strings.Join(p[:4], "/"))
-	return tenant, unit, p[5], err
-}
-
 // authorizedUnit parses a parent unit's name and checks the caller's roles on it.
 func (s *Server) authorizedUnit(ctx context.Context, parent string, roles []auth.Role) (tenant, unit string, err error) {
-	if tenant, unit, err = parseUnit("parent", parent); err != nil {
+	if tenant, unit, err = names.ParseUnit("parent", parent); err != nil {
 		return "", "", err
 	}
 	return tenant, unit, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
-// authorized parses a member's name and checks the caller's roles on its unit.
-func (s *Server) authorized(ctx context.Context, name, collection string, roles []auth.Role) (tenant, unit, id string, err error) {
-	if tenant, unit, id, err = parseChild("name", name, collection); err != nil {
+// authorized parses a rule's name and checks the caller's roles on its unit.
+func (s *Server) authorized(ctx context.Context, name string, roles []auth.Role) (tenant, unit, id string, err error) {
+	if tenant, unit, id, err = names.Rules.Parse("name", name); err != nil {
 		return "", "", "", err
 	}
 	return tenant, unit, id, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
-func numID(id string) int64 {
-	n, _ := strconv.ParseInt(id, 10, 64)
-	return n
-}
-
-// inUnit reports whether name is a member of the unit's collection with a valid id.
-func inUnit(name, tenant, unit, collection string) bool {
-	id, ok := strings.CutPrefix(name, unitName(tenant, unit)+"/"+collection+"/")
-	return ok && id != "" && !strings.Contains(id, "/")
+// authorizedN parses the name of a member of a numbered collection and checks the caller's roles
+// on its unit.
+func (s *Server) authorizedN(ctx context.Context, name string, c names.Collection, roles []auth.Role) (tenant, unit string, id int64, err error) {
+	if tenant, unit, id, err = c.ParseN("name", name); err != nil {
+		return "", "", 0, err
+	}
+	return tenant, unit, id, s.units.Authorize(ctx, tenant, unit, roles)
 }
 
 func idem(requestID, method string, req proto.Message) (pg.Idem, error) {
@@ -153,14 +118,14 @@ func (s *Server) CreateRule(ctx context.Context, req *retentionv1.CreateRuleRequ
 	}
 	r.Name, r.Etag, r.CreateTime, r.UpdateTime = "", "", nil, nil
 	var vs apierr.Violations
-	if id := req.GetRuleId(); id != "" && !validID(id) {
-		vs.Add("rule_id", "format", "must be a lower-case id such as cctv-central (letters, digits, '-')")
+	if id := req.GetRuleId(); id != "" {
+		names.CheckID(&vs, "rule_id", id)
 	}
 	if len(req.GetRequestId()) > 128 {
 		vs.Add("request_id", "range", "must be at most 128 characters")
 	}
-	validateRule(&vs, r)
-	if err := s.checkResource(ctx, &vs, tenant, unit, r); err != nil {
+	lifecycle.ValidateRule(&vs, r)
+	if err := lifecycle.CheckResource(unitauth.ForwardToken(ctx), s.lookups, &vs, tenant, unit, r); err != nil {
 		return nil, err
 	}
 	if err := vs.Err(); err != nil {
@@ -177,84 +142,8 @@ func (s *Server) CreateRule(ctx context.Context, req *retentionv1.CreateRuleRequ
 	return rule.Doc, nil
 }
 
-// checkResource checks what a rule covers: a site (or one of its zones) or file of the unit that
-// the registry knows (asked with the caller's token), or nothing for a category of the platform's
-// records. A site's period is its retention days, a zone's the zone's (STD-41-2).
-func (s *Server) checkResource(ctx context.Context, vs *apierr.Violations, tenant, unit string, r *retentionv1.Rule) error {
-	res := r.GetResource()
-	if r.GetZone() != "" && r.GetTarget() != retentionv1.RuleTarget_RULE_TARGET_SITE {
-		vs.Add("rule.zone", "STD-41-2", "a zone is a part of a CCTV site kept for its own period: only a site rule names one")
-	}
-	switch r.GetTarget() {
-	case retentionv1.RuleTarget_RULE_TARGET_SITE:
-		if !inUnit(res, tenant, unit, "sites") {
-			vs.Add("rule.resource", "STD-41-2", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
-			return nil
-		}
-		site, err := s.registry.GetSite(unitauth.ForwardToken(ctx), &registryv1.GetSiteRequest{Name: res})
-		if status.Code(err) == codes.NotFound {
-			vs.Add("rule.resource", "STD-41-2", "no such site: %s", res)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		days, ok := retentionDays(site, r.GetZone())
-		if !ok {
-			zones := []string{}
-			for _, z := range site.GetZoneRetentions() {
-				zones = append(zones, strconv.Quote(z.GetZone()))
-			}
-			vs.Add("rule.zone", "STD-41-2", "the site %s has no zone %q kept for its own period; its zones (zone_retentions): [%s]",
-				res, r.GetZone(), strings.Join(zones, ", "))
-			return nil
-		}
-		if r.PeriodDays = days; days <= 0 {
-			vs.Add("rule.resource", "STD-41-2", "the site %s states no retention days: set them in the registry first", res)
-		}
-	case retentionv1.RuleTarget_RULE_TARGET_FILE:
-		if !inUnit(res, tenant, unit, "files") {
-			vs.Add("rule.resource", "STD-60", "must be a personal-information file of this unit: %s/files/{file}", unitName(tenant, unit))
-			return nil
-		}
-		_, err := s.registry.GetFile(unitauth.ForwardToken(ctx), &registryv1.GetFileRequest{Name: res})
-		if status.Code(err) == codes.NotFound {
-			vs.Add("rule.resource", "STD-60", "no such file: %s", res)
-			return nil
-		}
-		return err
-	default:
-		if res != "" {
-			vs.Add("rule.resource", "format", "a rule for a category of the platform's records covers no single resource: leave it empty")
-		}
-	}
-	return nil
-}
-
-// retentionDays is a site rule's period as the registry's site sets it: for a zone, the zone's
-// retention days (ok is false when the site has no such zone); otherwise the site's.
-func retentionDays(site *registryv1.Site, zone string) (days int32, ok bool) {
-	if zone == "" {
-		return site.GetRetentionDays(), true
-	}
-	for _, z := range site.GetZoneRetentions() {
-		if z.GetZone() == zone {
-			return z.GetRetentionDays(), true
-		}
-	}
-	return 0, false
-}
-
-// recordedName is what a site rule's records call its recordings: the site's name, and its zone.
-func recordedName(site, zone string) string {
-	if zone == "" {
-		return site
-	}
-	return site + " " + zone
-}
-
 func (s *Server) GetRule(ctx context.Context, req *retentionv1.GetRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "rules", readRoles)
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), readRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -272,77 +161,36 @@ func (s *Server) ListRules(ctx context.Context, req *retentionv1.ListRulesReques
 	}
 	var vs apierr.Violations
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseToken(&vs, "rules", req.GetPageToken())
+	query := names.Query{"retention.rules", req.GetParent()}
+	after, err := query.Parse(req.GetPageToken(), 1)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	rules, next, err := s.store.ListRules(ctx, tenant, unit, size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListRulesResponse{NextPageToken: pageToken("rules", next)}
+	rules, next, err := s.store.ListRules(ctx, tenant, unit, size, strings.Join(after, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := &retentionv1.ListRulesResponse{NextPageToken: query.Token(next)}
 	for _, r := range rules {
 		out.Rules = append(out.Rules, r.Doc)
 	}
 	return out, nil
 }
 
-// ruleFields are the paths UpdateRule may change.
-var ruleFields = []string{"display_name", "period_days", "clock_start", "action", "auto_delete_cycle", "method", "basis"}
-
 func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetRule().GetName(), "rules", writeRoles)
+	tenant, unit, id, err := s.authorized(ctx, req.GetRule().GetName(), writeRoles)
+	if err != nil {
+		return nil, err
+	}
+	mask, err := lifecycle.NewRuleMask(req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, err
 	}
 	in := req.GetRule()
-	paths, whole := req.GetUpdateMask().GetPaths(), len(req.GetUpdateMask().GetPaths()) == 0
-	if whole {
-		paths = ruleFields
-	}
-	var vs apierr.Violations
-	for _, p := range paths {
-		switch {
-		case p == "target" || p == "resource" || p == "zone":
-			vs.Add("update_mask", "immutable", "%s is fixed at creation: delete the rule and create another", p)
-		case !slices.Contains(ruleFields, p):
-			vs.Add("update_mask", "format", "unknown or output-only field %q; writable: %s", p, strings.Join(ruleFields, ", "))
-		}
-	}
-	if err := vs.Err(); err != nil {
-		return nil, err
-	}
-	rule, err := s.store.UpdateRule(ctx, tenant, unit, id, in.GetEtag(), func(r *retentionv1.Rule) error {
-		site := r.GetTarget() == retentionv1.RuleTarget_RULE_TARGET_SITE
-		for _, p := range paths {
-			switch p {
-			case "display_name":
-				r.DisplayName = in.GetDisplayName()
-			case "period_days":
-				if site && whole {
-					continue
-				}
-				if site {
-					return apierr.Invalid(apierr.Violation{Field: "rule.period_days", Rule: "STD-41-2",
-						Description: "a site rule's period is the site's (or its zone's) retention days: change them in the registry"})
-				}
-				r.PeriodDays = in.GetPeriodDays()
-			case "clock_start":
-				r.ClockStart = in.GetClockStart()
-			case "action":
-				r.Action = in.GetAction()
-			case "auto_delete_cycle":
-				r.AutoDeleteCycle = in.GetAutoDeleteCycle()
-			case "method":
-				r.Method = in.GetMethod()
-			case "basis":
-				r.Basis = in.GetBasis()
-			}
-		}
-		var vs apierr.Violations
-		validateRule(&vs, r)
-		return vs.Err()
-	})
+	rule, err := s.store.UpdateRule(ctx, tenant, unit, id, in.GetEtag(), func(r *retentionv1.Rule) error { return mask.Update(r, in) })
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +198,7 @@ func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequ
 }
 
 func (s *Server) DeleteRule(ctx context.Context, req *retentionv1.DeleteRuleRequest) (*retentionv1.Rule, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "rules", writeRoles)
+	tenant, unit, id, err := s.authorized(ctx, req.GetName(), writeRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -372,11 +220,11 @@ func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequ
 	}
 	h.CreatedBy = auth.Officer(ctx)
 	var vs apierr.Violations
-	scope, start, end, err := s.holdScope(ctx, &vs, tenant, unit, h)
+	scope, start, end, err := lifecycle.HoldScope(unitauth.ForwardToken(ctx), s.lookups, s.lookups, &vs, tenant, unit, h)
 	if err != nil {
 		return nil, err
 	}
-	validateHold(&vs, h, s.now())
+	lifecycle.ValidateHold(&vs, h, s.now())
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -391,98 +239,12 @@ func (s *Server) CreateHold(ctx context.Context, req *retentionv1.CreateHoldRequ
 	return out.Doc, nil
 }
 
-// holdScope checks that a hold names exactly one thing of the unit that exists: a site with a
-// time range, a file, a request, or a ledger entry that links to no request (an entry's item is
-// covered by a hold on its request). It returns what items name to be covered.
-func (s *Server) holdScope(ctx context.Context, vs *apierr.Violations, tenant, unit string, h *retentionv1.Hold) (scope string, start, end *time.Time, err error) {
-	n := 0
-	for _, v := range []string{h.GetSite(), h.GetFile(), h.GetRequest(), h.GetLedgerEntry()} {
-		if v != "" {
-			n++
-		}
-	}
-	if n != 1 {
-		vs.Add("hold", "PIPA-21-1", "a hold covers exactly one of: site (with start_time and end_time), file, request, ledger_entry")
-		return "", nil, nil, nil
-	}
-	fwd := unitauth.ForwardToken(ctx)
-	switch {
-	case h.GetSite() != "":
-		switch {
-		case h.GetStartTime() == nil || h.GetEndTime() == nil:
-			vs.Add("hold.start_time", "PIPA-21-1", "a site's hold covers a time range: start_time and end_time")
-		case h.GetStartTime().CheckValid() != nil:
-			vs.Add("hold.start_time", "PIPA-21-1", "not a valid timestamp: %v", h.GetStartTime().CheckValid())
-		case h.GetEndTime().CheckValid() != nil:
-			vs.Add("hold.end_time", "PIPA-21-1", "not a valid timestamp: %v", h.GetEndTime().CheckValid())
-		case !h.GetEndTime().AsTime().After(h.GetStartTime().AsTime()):
-			vs.Add("hold.end_time", "PIPA-21-1", "must be after start_time")
-		default:
-			a, b := h.GetStartTime().AsTime(), h.GetEndTime().AsTime()
-			start, end = &a, &b
-		}
-		if !inUnit(h.GetSite(), tenant, unit, "sites") {
-			vs.Add("hold.site", "PIPA-21-1", "must be a site of this unit: %s/sites/{site}", unitName(tenant, unit))
-		} else if _, err := s.registry.GetSite(fwd, &registryv1.GetSiteRequest{Name: h.GetSite()}); status.Code(err) == codes.NotFound {
-			vs.Add("hold.site", "PIPA-21-1", "no such site: %s", h.GetSite())
-		} else if err != nil {
-			return "", nil, nil, err
-		}
-		return h.GetSite(), start, end, nil
-	case h.GetStartTime() != nil || h.GetEndTime() != nil:
-		vs.Add("hold.start_time", "PIPA-21-1", "a time range belongs to a site's hold; any other hold covers all of its scope")
-	}
-	switch {
-	case h.GetFile() != "":
-		if !inUnit(h.GetFile(), tenant, unit, "files") {
-			vs.Add("hold.file", "PIPA-21-1", "must be a file of this unit: %s/files/{file}", unitName(tenant, unit))
-		} else if _, err := s.registry.GetFile(fwd, &registryv1.GetFileRequest{Name: h.GetFile()}); status.Code(err) == codes.NotFound {
-			vs.Add("hold.file", "PIPA-21-1", "no such file: %s", h.GetFile())
-		} else if err != nil {
-			return "", nil, nil, err
-		}
-		return h.GetFile(), nil, nil, nil
-	case h.GetRequest() != "":
-		if !inUnit(h.GetRequest(), tenant, unit, "requests") {
-			vs.Add("hold.request", "PIPA-21-1", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
-		} else if _, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: h.GetRequest()}); status.Code(err) == codes.NotFound {
-			vs.Add("hold.request", "PIPA-21-1", "no such request: %s", h.GetRequest())
-		} else if err != nil {
-			return "", nil, nil, err
-		}
-		return h.GetRequest(), nil, nil, nil
-	}
-	e, err := s.unitEntry(fwd, vs, "hold.ledger_entry", "PIPA-21-1", tenant, unit, h.GetLedgerEntry())
-	if e == nil || err != nil {
-		return "", nil, nil, err
-	}
-	if e.GetRequest() != "" {
-		vs.Add("hold.ledger_entry", "PIPA-21-1", "entry %d records %s: hold the request, which holds its entries too", e.GetIndex(), e.GetRequest())
-	}
-	return h.GetLedgerEntry(), nil, nil, nil
-}
-
-// unitEntry reads an entry of the unit's ledger named in field, with the caller's token; it
-// returns nil, with a violation of rule, when there is no such entry.
-func (s *Server) unitEntry(fwd context.Context, vs *apierr.Violations, field, rule, tenant, unit, name string) (*ledgerv1.Entry, error) {
-	if !inUnit(name, tenant, unit, "ledger/entries") {
-		vs.Add(field, rule, "must be an entry of this unit's ledger: %s/ledger/entries/{index}", unitName(tenant, unit))
-		return nil, nil
-	}
-	e, err := s.ledger.GetEntry(fwd, &ledgerv1.GetEntryRequest{Name: name})
-	if c := status.Code(err); c == codes.NotFound || c == codes.InvalidArgument {
-		vs.Add(field, rule, "no such ledger entry: %s", name)
-		return nil, nil
-	}
-	return e, err
-}
-
 func (s *Server) GetHold(ctx context.Context, req *retentionv1.GetHoldRequest) (*retentionv1.Hold, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "holds", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Holds, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.GetHold(ctx, tenant, unit, numID(id))
+	h, err := s.store.GetHold(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -496,15 +258,19 @@ func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsReques
 	}
 	var vs apierr.Violations
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "holds", req.GetPageToken())
+	query := names.Query{"retention.holds", req.GetParent(), strconv.FormatBool(req.GetShowReleased())}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	holds, next, err := s.store.ListHolds(ctx, tenant, unit, req.GetShowReleased(), size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListHoldsResponse{NextPageToken: pageToken("holds", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListHoldsResponse{NextPageToken: query.TokenN(next)}
 	for _, h := range holds {
 		out.Holds = append(out.Holds, h.Doc)
 	}
@@ -512,16 +278,16 @@ func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsReques
 }
 
 func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRequest) (*retentionv1.Hold, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "holds", writeRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Holds, writeRoles)
 	if err != nil {
 		return nil, err
 	}
 	var vs apierr.Violations
-	checkText(&vs, "reason", req.GetReason(), true)
+	lifecycle.CheckText(&vs, "reason", req.GetReason(), true)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	h, err := s.store.ReleaseHold(ctx, tenant, unit, numID(id), auth.Officer(ctx), req.GetReason())
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, auth.Officer(ctx), req.GetReason())
 	if err != nil {
 		return nil, err
 	}
@@ -535,25 +301,22 @@ func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequ
 	}
 	in := req.GetItem()
 	var vs apierr.Violations
-	_, _, ruleID, perr := parseChild("item.rule", in.GetRule(), "rules")
-	if perr != nil || !inUnit(in.GetRule(), tenant, unit, "rules") {
+	ruleID, ok := names.Rules.Of(tenant, unit, in.GetRule())
+	if !ok {
 		return nil, apierr.Invalid(apierr.Violation{Field: "item.rule", Rule: "format",
-			Description: "must be a rule of this unit: " + unitName(tenant, unit) + "/rules/{rule}"})
+			Description: "must be a rule of this unit: " + names.Unit(tenant, unit) + "/rules/{rule}"})
 	}
 	rule, err := s.store.GetRule(ctx, tenant, unit, ruleID)
-	if status.Code(apierr.ToStatus(err)) == codes.NotFound {
+	if apierr.CodeOf(err) == codes.NotFound {
 		return nil, apierr.Invalid(apierr.Violation{Field: "item.rule", Rule: "exists", Description: "no such rule: " + in.GetRule()})
 	}
 	if err != nil {
 		return nil, err
 	}
-	n := pg.NewItem{RuleID: ruleID, Description: in.GetDescription(), RecordCount: in.GetRecordCount(),
-		Resource: in.GetResource(), PeriodDays: rule.Doc.GetPeriodDays()}
-	checkLen(&vs, "item.description", in.GetDescription(), false, maxDescription)
-	if in.GetRecordCount() < 0 {
-		vs.Add("item.record_count", "range", "must not be negative")
-	}
-	if err := s.itemSubject(ctx, &vs, tenant, unit, rule, in, &n); err != nil {
+	p, _ := auth.FromContext(ctx)
+	n, err := lifecycle.NewItemOf(unitauth.ForwardToken(ctx), s.lookups, s.lookups, &vs, tenant, unit, rule, in,
+		lifecycle.Registration{ByService: p.IsService(), Now: s.now()})
+	if err != nil {
 		return nil, err
 	}
 	if err := vs.Err(); err != nil {
@@ -567,133 +330,19 @@ func (s *Server) CreateItem(ctx context.Context, req *retentionv1.CreateItemRequ
 	if err != nil {
 		return nil, err
 	}
-	return s.itemView(it, s.now()), nil
-}
-
-// itemSubject checks what an item names per its rule's target and fills in its clock start,
-// scope and default description: a site's recording day, a file's batch, a closed request (its
-// close time starts the clock), or a ledger entry (its occur time, unless given).
-func (s *Server) itemSubject(ctx context.Context, vs *apierr.Violations, tenant, unit string, rule *pg.Rule, in *retentionv1.Item, n *pg.NewItem) error {
-	now := s.now()
-	target := rule.Doc.GetTarget()
-	if t := in.GetClockStartTime(); t != nil && t.CheckValid() != nil {
-		vs.Add("item.clock_start_time", "PIPA-21-1", "not a valid timestamp: %v", t.CheckValid())
-		return nil
-	}
-	if in.GetRecordingDate() != "" && target != retentionv1.RuleTarget_RULE_TARGET_SITE {
-		vs.Add("item.recording_date", "STD-41-2", "a recording day belongs to an item of a site's rule")
-	}
-	if in.GetResource() != "" && (target == retentionv1.RuleTarget_RULE_TARGET_SITE || target == retentionv1.RuleTarget_RULE_TARGET_FILE) {
-		vs.Add("item.resource", "format", "a site's or file's item names no resource; its rule does")
-	}
-	fwd := unitauth.ForwardToken(ctx)
-	switch target {
-	case retentionv1.RuleTarget_RULE_TARGET_SITE:
-		n.Scope = rule.Doc.GetResource()
-		if in.GetRecordingDate() == "" {
-			vs.Add("item.recording_date", "STD-41-2", "a site's item is one recording day (YYYY-MM-DD)")
-			return nil
-		}
-		d, ok := parseDate(vs, "item.recording_date", in.GetRecordingDate(), "STD-41-2")
-		if !ok {
-			return nil
-		}
-		if seoul.Date(d) > seoul.Date(now) {
-			vs.Add("item.recording_date", "STD-41-2", "must not be in the future: a recording day is kept from when it was recorded")
-		}
-		n.RecordingDate, n.ClockStart = &d, d
-		if n.Description == "" {
-			n.Description = s.siteName(fwd, rule) + " " + seoul.Date(d) + " 녹화분"
-		}
-	case retentionv1.RuleTarget_RULE_TARGET_FILE:
-		n.Scope = rule.Doc.GetResource()
-		if strings.TrimSpace(in.GetDescription()) == "" { // its length is CreateItem's check
-			vs.Add("item.description", "required", "must not be empty")
-		}
-		if in.GetClockStartTime() == nil {
-			vs.Add("item.clock_start_time", "PIPA-21-1", "when the batch's period started is required (%s)", rule.Doc.GetClockStart())
-		} else if n.ClockStart = in.GetClockStartTime().AsTime(); n.ClockStart.After(now) {
-			vs.Add("item.clock_start_time", "PIPA-21-1", "must not be in the future")
-		}
-	case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
-		n.Scope = in.GetResource()
-		if !inUnit(in.GetResource(), tenant, unit, "requests") {
-			vs.Add("item.resource", "format", "must be a request of this unit: %s/requests/{receipt}", unitName(tenant, unit))
-			return nil
-		}
-		if p, _ := auth.FromContext(ctx); p.IsService() {
-			// The request service registers its own closed request, stating when it closed.
-			if in.GetClockStartTime() == nil {
-				vs.Add("item.clock_start_time", "PIPA-21-1", "the request's close time is required")
-			} else {
-				n.ClockStart = in.GetClockStartTime().AsTime()
-			}
-			if n.Description == "" {
-				n.Description = in.GetResource()[strings.LastIndex(in.GetResource(), "/")+1:] + " 요구 처리기록의 개인정보"
-			}
-			return nil
-		}
-		r, err := s.requests.GetRequest(fwd, &requestsv1.GetRequestRequest{Name: in.GetResource()})
-		if status.Code(err) == codes.NotFound {
-			vs.Add("item.resource", "exists", "no such request: %s", in.GetResource())
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if r.GetState() != requestsv1.RequestState_REQUEST_STATE_CLOSED || r.GetCloseTime() == nil {
-			return apierr.Precondition("REQUEST_NOT_CLOSED", in.GetResource()+" is not closed: its record's period starts when it closes (PIPA-21-1)")
-		}
-		n.ClockStart = r.GetCloseTime().AsTime()
-		if n.Description == "" {
-			n.Description = r.GetReceiptNumber() + " 요구 처리기록의 개인정보"
-		}
-	case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
-		e, err := s.unitEntry(fwd, vs, "item.resource", "PIPA-21-1", tenant, unit, in.GetResource())
-		if e == nil || err != nil {
-			return err
-		}
-		// A hold on the request an entry records covers the entry; one on the entry itself, an
-		// entry of no request.
-		n.Scope = e.GetRequest()
-		if n.Scope == "" {
-			n.Scope = in.GetResource()
-		}
-		if e.GetRedacted() {
-			return apierr.Precondition("ALREADY_REDACTED", in.GetResource()+"'s personal fields are already erased")
-		}
-		n.ClockStart = e.GetOccurTime().AsTime()
-		if t := in.GetClockStartTime(); t != nil {
-			n.ClockStart = t.AsTime()
-		}
-		if n.Description == "" {
-			n.Description = fmt.Sprintf("관리대장 %d번 항목의 개인정보", e.GetIndex())
-		}
-	}
-	return nil
-}
-
-// siteName is the site's display name as the registry has it, or its id when it is gone, with
-// the rule's zone.
-func (s *Server) siteName(ctx context.Context, rule *pg.Rule) string {
-	site, err := s.registry.GetSite(ctx, &registryv1.GetSiteRequest{Name: rule.Doc.GetResource()})
-	if err != nil {
-		res := rule.Doc.GetResource()
-		return recordedName(res[strings.LastIndex(res, "/")+1:], rule.Doc.GetZone())
-	}
-	return recordedName(site.GetDisplayName(), rule.Doc.GetZone())
+	return lifecycle.ItemView(it, s.now()), nil
 }
 
 func (s *Server) GetItem(ctx context.Context, req *retentionv1.GetItemRequest) (*retentionv1.Item, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "items", readRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Items, readRoles)
 	if err != nil {
 		return nil, err
 	}
-	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	it, err := s.store.GetItem(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.itemView(it, s.now()), nil
+	return lifecycle.ItemView(it, s.now()), nil
 }
 
 func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsRequest) (*retentionv1.ListItemsResponse, error) {
@@ -706,75 +355,37 @@ func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsReques
 		vs.Add("state", "format", "one of retained, due, held, overdue, planned, destroyed (or empty for all)")
 	}
 	size := pageSize(&vs, req.GetPageSize())
-	after := parseIDToken(&vs, "items", req.GetPageToken())
+	query := names.Query{"retention.items", req.GetParent(), req.GetState()}
+	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	now := s.now()
 	items, next, err := s.store.ListItems(ctx, tenant, unit, req.GetState(), now, size, after)
 	if err != nil {
 		return nil, err
 	}
-	out := &retentionv1.ListItemsResponse{NextPageToken: pageToken("items", strconv.FormatInt(next, 10))}
+	out := &retentionv1.ListItemsResponse{NextPageToken: query.TokenN(next)}
 	for _, it := range items {
-		out.Items = append(out.Items, s.itemView(it, now))
+		out.Items = append(out.Items, lifecycle.ItemView(it, now))
 	}
 	return out, nil
 }
 
-// itemView is an item as served, its state as of now: past its due time it is due, held while a
-// hold covers it, and overdue 5 days later unless held (STD-10-1).
-func (s *Server) itemView(it *pg.Item, now time.Time) *retentionv1.Item {
-	out := &retentionv1.Item{Name: it.Name(), Rule: pg.Name(it.Tenant, it.Unit, "rules", it.RuleID),
-		Description: it.Description, RecordCount: it.RecordCount, Resource: it.Resource,
-		ClockStartTime: timestamppb.New(it.ClockStart), DueTime: timestamppb.New(it.Due), CreateTime: timestamppb.New(it.Create)}
-	if d := it.RecordingDate; d != nil {
-		out.RecordingDate = d.Format(time.DateOnly)
-	}
-	if it.PlanID != nil {
-		out.Plan = pg.Name(it.Tenant, it.Unit, "plans", strconv.FormatInt(*it.PlanID, 10))
-	}
-	due := !now.Before(it.Due)
-	switch it.Status {
-	case pg.Destroyed:
-		out.State, out.DestructionTime, out.LedgerIndex = retentionv1.ItemState_ITEM_STATE_DESTROYED, timestamppb.New(*it.Destruction), *it.LedgerIndex
-		return out
-	case pg.Planned:
-		out.State = retentionv1.ItemState_ITEM_STATE_PLANNED
-	case pg.Kept:
-		switch {
-		case !due:
-			out.State = retentionv1.ItemState_ITEM_STATE_RETAINED
-		case len(it.Holds) > 0:
-			out.State = retentionv1.ItemState_ITEM_STATE_HELD
-		default:
-			out.State = retentionv1.ItemState_ITEM_STATE_DUE
-		}
-	default:
-		out.State = retentionv1.ItemState_ITEM_STATE_DUE
-	}
-	for _, h := range it.Holds {
-		out.Holds = append(out.Holds, pg.Name(it.Tenant, it.Unit, "holds", strconv.FormatInt(h, 10)))
-	}
-	out.Overdue = len(it.Holds) == 0 && !now.Before(it.OverdueTime)
-	return out
-}
-
 func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDeletionRequest) (*retentionv1.Item, error) {
-	tenant, unit, id, err := s.authorized(ctx, req.GetName(), "items", itemRoles)
+	tenant, unit, id, err := s.authorizedN(ctx, req.GetName(), names.Items, itemRoles)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	deleted := now
-	if t := req.GetDeletionTime(); t != nil {
-		// STD-42-2 2: the record states when the deletion happened.
-		var vs apierr.Violations
-		if deleted = checkPast(&vs, "deletion_time", "STD-42-2", t, false, now); vs.Err() != nil {
-			return nil, vs.Err()
-		}
+	deleted, err := lifecycle.DeletionTime(req.GetDeletionTime(), now)
+	if err != nil {
+		return nil, err
 	}
-	it, err := s.store.GetItem(ctx, tenant, unit, numID(id))
+	it, err := s.store.GetItem(ctx, tenant, unit, id)
 	if err != nil {
 		return nil, err
 	}
@@ -782,8 +393,8 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 	if err != nil {
 		return nil, err
 	}
-	if rule.Doc.GetAction() != retentionv1.Action_ACTION_AUTO_DELETE {
-		return nil, apierr.Precondition("NOT_AUTO_DELETE", "items of "+rule.Doc.GetName()+" are destroyed by a plan the CPO approves (STD-55), not by automatic deletion")
+	if err := lifecycle.CheckAutoDelete(rule); err != nil {
+		return nil, err
 	}
 	sctx, err := s.asService(ctx)
 	if err != nil {
@@ -797,50 +408,31 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 	if err != nil {
 		return nil, err
 	}
-	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, numID(id), func(it *pg.Item) error {
-		switch {
-		case it.Status == pg.Planned:
-			return apierr.Precondition("ITEM_PLANNED", it.Name()+" is in "+pg.Name(tenant, unit, "plans", strconv.FormatInt(*it.PlanID, 10)))
-		case len(it.Holds) > 0:
-			return apierr.Precondition("ITEM_HELD", fmt.Sprintf("%s is under a legal hold (%d); it must not be deleted until the hold is released",
-				it.Name(), it.Holds[0]))
-		case now.Before(it.Due):
-			return apierr.Precondition("NOT_DUE", it.Name()+" is kept until "+it.Due.In(seoul.Location).Format("2006-01-02 15:04")+
-				" under its published retention period (STD-41-2)")
-		case deleted.Before(it.Due):
-			return apierr.Invalid(apierr.Violation{Field: "deletion_time", Rule: "STD-42-2",
-				Description: "must not be before the item's due time " + it.Due.In(seoul.Location).Format("2006-01-02 15:04") +
-					": it was kept until then under its published retention period"})
-		}
-		return nil
-	}, func(it *pg.Item) *ledgerv1.AppendEntryRequest {
-		return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
-			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(deleted),
-			FileName: it.Description, Handler: handler,
-			Purpose:           fmt.Sprintf("보유기간(%d일) 경과", rule.Doc.GetPeriodDays()),
-			DestructionMethod: rule.Doc.GetMethod(), AutoDeleteCycle: rule.Doc.GetAutoDeleteCycle(),
-			AutoDeleteCheckedTime: timestamppb.New(now)}}
+	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, id, func(it *lifecycle.Item) error {
+		return lifecycle.CheckConfirmation(it, deleted, now)
+	}, func(it *lifecycle.Item) *ledgerv1.AppendEntryRequest {
+		return lifecycle.ConfirmedDeletion(rule, it, handler, deleted, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if outbox != 0 {
-		if _, err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); isRefused(err) {
+		if err := s.deliver(unitauth.ForwardToken(ctx), tenant, outbox); isRefused(err) {
 			return nil, err
 		} else if err != nil {
 			s.log.Warn("ledger entry left to the outbox", "item", req.GetName(), "err", err)
 		}
 	}
-	if it, err = s.store.GetItem(ctx, tenant, unit, numID(id)); err != nil {
+	if it, err = s.store.GetItem(ctx, tenant, unit, id); err != nil {
 		return nil, err
 	}
-	return s.itemView(it, now), nil
+	return lifecycle.ItemView(it, now), nil
 }
 
 // GetCertificateKey is public: it serves only a key that exists, so anonymous callers create
 // nothing.
 func (s *Server) GetCertificateKey(ctx context.Context, req *retentionv1.GetCertificateKeyRequest) (*retentionv1.CertificateKey, error) {
-	if !validID(req.GetTenant()) {
+	if !names.ValidID(req.GetTenant()) {
 		return nil, apierr.Invalid(apierr.Violation{Field: "tenant", Rule: "format", Description: "must be a tenant id such as jeongeup"})
 	}
 	vkey, err := s.store.VerifierKey(ctx, req.GetTenant())
@@ -848,4 +440,15 @@ func (s *Server) GetCertificateKey(ctx context.Context, req *retentionv1.GetCert
 		return nil, err
 	}
 	return &retentionv1.CertificateKey{VerifierKey: vkey}, nil
+}
+
+// pageSize is the size asked for, 50 by default, at most 500.
+func pageSize(vs *apierr.Violations, n int32) int {
+	switch {
+	case n < 0:
+		vs.Add("page_size", "range", "must not be negative")
+	case n == 0:
+		return 50
+	}
+	return int(min(n, 500))
 }

@@ -12,6 +12,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -52,10 +53,15 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	for _, opt := range opts {
 		opt(&o)
 	}
+	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: ledger, Token: token,
+		Metrics: "pipa.retention", Delay: 30 * time.Second, Now: o.now})
+	if err != nil {
+		return nil, nil, err
+	}
 	workers := river.NewWorkers()
-	deliver, sweepAll, sweepUnit := &DeliverWorker{}, &SweepAllWorker{}, &SweepUnitWorker{}
+	outbox.AddWorkers(workers)
+	sweepAll, sweepUnit := &SweepAllWorker{}, &SweepUnitWorker{}
 	remind, check := &RemindCopiesWorker{}, &CheckCopiesWorker{}
-	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, sweepAll)
 	river.AddWorker(workers, sweepUnit)
 	river.AddWorker(workers, remind)
@@ -67,7 +73,7 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		ErrorHandler: jobs.Errors{},
 		// Each also runs when a leader starts, so that a restart never skips a day or a quarter;
 		// each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
-		PeriodicJobs: []*river.PeriodicJob{
+		PeriodicJobs: append(outbox.PeriodicJobs(),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "retention.sweep_all", RunOnStart: true}),
@@ -76,14 +82,14 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 				&river.PeriodicJobOpts{ID: "retention.remind_copies", RunOnStart: true}),
 			river.NewPeriodicJob(dailyAt(9),
 				func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true}),
-		},
+				&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true})),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	store := pg.New(pool, box, jobs, o.now, pg.WithHost(o.host))
-	srv := New(store, registry, ledger, requests, token, o.now)
-	deliver.S, sweepAll.S, sweepUnit.S, remind.S, check.S = srv, srv, srv, srv, srv
-	return srv, jobs, registerMetrics(srv)
+	store := pg.New(pool, box, outbox, o.now, pg.WithHost(o.host))
+	outbox.Use(jobs, store)
+	srv := New(store, outbox, registry, ledger, requests, token, o.now)
+	sweepAll.S, sweepUnit.S, remind.S, check.S = srv, srv, srv, srv
+	return srv, jobs, registerMetrics(store, o.now)
 }

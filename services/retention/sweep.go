@@ -4,26 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
-	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
-	"github.com/pipa-kr/pipa/services/retention/store/pg"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
 
 // planReason is the 파기 사유 of the plans a sweep proposes.
@@ -48,15 +44,19 @@ func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequ
 	}
 	var vs apierr.Violations
 	size := pageSize(&vs, req.GetPageSize())
-	before := parseIDToken(&vs, "sweeps", req.GetPageToken())
+	query := names.Query{"retention.sweeps", req.GetParent()}
+	before, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
 		return nil, err
+	}
+	if terr != nil {
+		return nil, terr
 	}
 	sweeps, next, err := s.store.ListSweeps(ctx, tenant, unit, size, before)
 	if err != nil {
 		return nil, err
 	}
-	return &retentionv1.ListSweepsResponse{Sweeps: sweeps, NextPageToken: pageToken("sweeps", strconv.FormatInt(next, 10))}, nil
+	return &retentionv1.ListSweepsResponse{Sweeps: sweeps, NextPageToken: query.TokenN(next)}, nil
 }
 
 // Sweep runs one unit's sweep at the server's clock, with the service credential: it makes the
@@ -81,7 +81,7 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 	}
 	res := &retentionv1.SweepResult{}
 	for _, h := range holds {
-		res.HoldsChecked = append(res.HoldsChecked, pg.Name(tenant, unit, "holds", strconv.FormatInt(h, 10)))
+		res.HoldsChecked = append(res.HoldsChecked, names.Holds.NameN(tenant, unit, h))
 	}
 	// The unit's officers are listed once a sweep, not once a rule.
 	head := sync.OnceValues(func() (string, error) { return s.departmentHead(sctx, tenant, unit) })
@@ -106,13 +106,8 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 			return nil, err
 		}
 		for {
-			outbox, n, err := s.store.ClaimBatch(ctx, tenant, unit, r.ID, now, s.batch, func(items []pg.Claimed) *ledgerv1.AppendEntryRequest {
-				return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
-					Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: timestamppb.New(now),
-					FileName: batchName(name, items), Handler: handler,
-					Purpose:           fmt.Sprintf("보유기간(%d일) 경과", r.Doc.GetPeriodDays()),
-					DestructionMethod: r.Doc.GetMethod(), AutoDeleteCycle: r.Doc.GetAutoDeleteCycle(),
-					AutoDeleteCheckedTime: timestamppb.New(now)}}
+			outbox, n, err := s.store.ClaimBatch(ctx, tenant, unit, r.ID, now, s.batch, func(items []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
+				return lifecycle.AutoDeletion(r, name, handler, items, now)
 			})
 			if err != nil {
 				return nil, err
@@ -120,11 +115,10 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 			if n == 0 {
 				break
 			}
-			destroyed, err := s.deliver(sctx, tenant, outbox)
-			if err != nil {
-				return nil, fmt.Errorf("retention: sweep of %s: %w", unitName(tenant, unit), err)
+			if err := s.deliver(sctx, tenant, outbox); err != nil {
+				return nil, fmt.Errorf("retention: sweep of %s: %w", names.Unit(tenant, unit), err)
 			}
-			res.Destroyed += destroyed
+			res.Destroyed += int64(n)
 		}
 	}
 	if planning {
@@ -139,13 +133,13 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 	if res.Held, res.Overdue, err = s.store.UnitCounts(ctx, tenant, unit, now); err != nil {
 		return nil, err
 	}
-	return res, s.store.RecordSweep(ctx, tenant, unit, pg.SweepRecord{Time: now, Destroyed: res.Destroyed,
+	return res, s.store.RecordSweep(ctx, tenant, unit, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
 		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
 }
 
 // ruleSite is a site rule's site as the registry has it; nil for other rules, and for a site the
 // registry no longer has, which records nothing new and keeps the rule's last period.
-func (s *Server) ruleSite(sctx context.Context, r *pg.Rule) (*registryv1.Site, error) {
+func (s *Server) ruleSite(sctx context.Context, r *lifecycle.Rule) (*registryv1.Site, error) {
 	if r.Doc.GetTarget() != retentionv1.RuleTarget_RULE_TARGET_SITE {
 		return nil, nil
 	}
@@ -161,12 +155,12 @@ func (s *Server) ruleSite(sctx context.Context, r *pg.Rule) (*registryv1.Site, e
 // zone's (STD-41-2), and each recording day up to yesterday becomes an item. It returns the name
 // of the site (and zone) for the records. A zone the registry no longer lists records nothing
 // new and keeps the rule's last period.
-func (s *Server) siteDays(sctx context.Context, r *pg.Rule, site *registryv1.Site, now time.Time) (string, error) {
-	name := recordedName(site.GetDisplayName(), r.Doc.GetZone())
+func (s *Server) siteDays(sctx context.Context, r *lifecycle.Rule, site *registryv1.Site, now time.Time) (string, error) {
+	name := lifecycle.RecordedName(site.GetDisplayName(), r.Doc.GetZone())
 	if r.Deleted != nil {
 		return name, nil
 	}
-	days, ok := retentionDays(site, r.Doc.GetZone())
+	days, ok := lifecycle.RetentionDays(site, r.Doc.GetZone())
 	if !ok {
 		s.log.Warn("retention: a zone rule's zone is gone from its site; no new recording days", "rule", r.Doc.GetName(),
 			"zone", r.Doc.GetZone())
@@ -188,94 +182,44 @@ func (s *Server) siteDays(sctx context.Context, r *pg.Rule, site *registryv1.Sit
 	return name, err
 }
 
-// autoDeleteHandler is the 담당자 (STD-42-2 3) of an automatic deletion's record: the official who
-// answers for it and whose check the record states — the CCTV manager the site names in the
-// registry (site, from ruleSite), or failing one the unit's (head, departmentHead) — never a
-// program.
-func (s *Server) autoDeleteHandler(sctx context.Context, r *pg.Rule, site *registryv1.Site, head func() (string, error)) (string, error) {
-	const checked = " (자동 삭제 점검)"
+// autoDeleteHandler is the official of an automatic deletion's record (lifecycle.AutoDeleteHandler):
+// the CCTV manager the site names in the registry (site, from ruleSite), or failing one the
+// unit's head (head, departmentHead).
+func (s *Server) autoDeleteHandler(sctx context.Context, r *lifecycle.Rule, site *registryv1.Site, head func() (string, error)) (string, error) {
+	var manager *registryv1.Officer
 	if m := site.GetManager(); m != "" {
 		o, err := s.registry.GetOfficer(sctx, &registryv1.GetOfficerRequest{Name: m})
-		if err == nil {
-			return officerName(o) + checked, nil
+		if err != nil && apierr.CodeOf(err) != codes.NotFound {
+			return "", err
 		}
-		if status.Code(err) != codes.NotFound {
+		manager = o
+	}
+	var h string
+	if manager == nil {
+		var err error
+		if h, err = head(); err != nil {
 			return "", err
 		}
 	}
-	name, err := head()
-	if err != nil {
-		return "", err
-	}
-	if name == "" {
+	handler, named := lifecycle.AutoDeleteHandler(manager, h)
+	if !named {
 		s.log.Warn("retention: the unit names no CCTV manager or CPO for its automatic deletions' records", "rule", r.Doc.GetName())
-		name = "관리책임자 미지정"
 	}
-	return name + checked, nil
+	return handler, nil
 }
 
-// batchName is the file name (STD-42-2 1) of a batch: a site's recording days as a range, e.g.
-// "중앙도서관 녹화분 2026-10-01~2026-10-03 (3일)", or a file's batches by their descriptions.
-func batchName(name string, items []pg.Claimed) string {
-	if items[0].RecordingDate == nil {
-		if len(items) == 1 {
-			return name + ": " + items[0].Description
-		}
-		return fmt.Sprintf("%s: %s 외 %d건", name, items[0].Description, len(items)-1)
+// deliver appends outbox entry id to the ledger with the credential in ctx (pkg/ledgerout), which
+// records it and what it records (pg.Store.Delivered). An entry waiting for the one it follows is
+// left for later (ledgerout.ErrWaiting). One the ledger refuses can never be appended: the outbox
+// undoes what it was to record (pg.Store.Refused), counts it (pipa.retention.ledger_refused) and
+// logs it, and the error is LEDGER_REFUSED.
+func (s *Server) deliver(ctx context.Context, tenant string, id int64) error {
+	_, err := s.outbox.Deliver(ctx, tenant, id)
+	var r *ledgerout.Refusal
+	if errors.As(err, &r) {
+		return ledgerRefused(id, r.Reason)
 	}
-	first, last := *items[0].RecordingDate, *items[0].RecordingDate
-	for _, it := range items[1:] {
-		if d := *it.RecordingDate; d.Before(first) {
-			first = d
-		} else if d.After(last) {
-			last = d
-		}
-	}
-	span := int(last.Sub(first).Hours()/24) + 1
-	days := first.Format(time.DateOnly)
-	if span > 1 {
-		days += "~" + last.Format(time.DateOnly)
-	}
-	if span == len(items) {
-		return fmt.Sprintf("%s 녹화분 %s (%d일)", name, days, len(items))
-	}
-	return fmt.Sprintf("%s 녹화분 %s 중 %d일", name, days, len(items))
-}
-
-// deliver appends outbox entry id to the ledger with the credential in ctx and records its
-// index and leaf hash; it returns how many items that destroyed. An entry waiting for the one it
-// follows is left for later (pg.ErrWaiting). One the ledger refuses as invalid can never be
-// appended: what it was to record is undone (pg.Store.Refused), the refusal is counted
-// (pipa.retention.ledger_refused) and logged, and the error is LEDGER_REFUSED.
-func (s *Server) deliver(ctx context.Context, tenant string, id int64) (int64, error) {
-	req, delivered, err := s.store.Outbox(ctx, tenant, id)
-	if errors.Is(err, pg.ErrRefused) {
-		return 0, ledgerRefused(id, "refused before")
-	}
-	if err != nil || delivered != nil {
-		return 0, err
-	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	e, err := s.ledger.AppendEntry(actx, req)
-	if status.Code(err) == codes.InvalidArgument {
-		why := status.Convert(err).Message()
-		refused, items, rerr := s.store.Refused(actx, tenant, id, why)
-		if rerr != nil {
-			return 0, rerr
-		}
-		if refused {
-			kind := strings.TrimPrefix(req.GetEntry().GetKind().String(), "ENTRY_KIND_")
-			s.refusals.Add(actx, 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("kind", kind)))
-			s.log.Error("retention: the ledger refused an entry; what it was to record is undone", "tenant", tenant,
-				"outbox", id, "kind", kind, "items_kept", items, "err", err)
-		}
-		return 0, ledgerRefused(id, why)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return s.store.Delivered(ctx, tenant, id, e.GetIndex(), e.GetLeafHash())
+	return err
 }
 
 // ledgerRefused is the error of an entry the ledger refused for good.
@@ -288,31 +232,6 @@ func ledgerRefused(id int64, why string) error {
 func isRefused(err error) bool {
 	var e *apierr.Error
 	return errors.As(err, &e) && e.Reason == "LEDGER_REFUSED"
-}
-
-// DeliverWorker is the outbox's job: it appends one entry, retried with backoff while the ledger
-// is out (or the entry it follows is not yet appended). An entry the ledger refuses as invalid
-// is undone and reported by deliver, and the job cancelled rather than retried for ever.
-type DeliverWorker struct {
-	river.WorkerDefaults[pg.DeliverArgs]
-	S *Server
-}
-
-// NextRetry: see jobs.Backoff.
-func (w *DeliverWorker) NextRetry(job *river.Job[pg.DeliverArgs]) time.Time {
-	return jobs.Backoff(job.Attempt)
-}
-
-func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[pg.DeliverArgs]) error {
-	sctx, err := w.S.asService(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = w.S.deliver(sctx, job.Args.Tenant, job.Args.ID)
-	if isRefused(err) {
-		return river.JobCancel(err)
-	}
-	return err
 }
 
 // SweepAllArgs is the hourly job that starts a sweep of every unit with rules.

@@ -47,6 +47,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
@@ -134,15 +135,15 @@ var hasher = rfc6962.DefaultHasher
 // success.
 func Run(ctx context.Context, c *Client, logName string, st *State, policy Policy) (Report, error) {
 	rep := Report{FirstBad: -1}
-	parts := strings.Split(logName, "/")
-	if len(parts) != 4 || parts[0] != "tenants" || parts[2] != "units" {
-		return rep, fmt.Errorf("log %q: want tenants/{tenant}/units/{unit}", logName)
+	tenant, unit, err := names.ParseUnit("log", logName)
+	if err != nil {
+		return rep, err
 	}
 	if st.Log != "" && st.Log != logName {
 		return rep, fmt.Errorf("the state file is for %s, not %s", st.Log, logName)
 	}
 	var k ledgerv1.VerifierKey
-	if err := c.getJSON(ctx, "/v1/public/tenants/"+parts[1]+"/units/"+parts[3]+"/ledger/key", &k); err != nil {
+	if err := c.getJSON(ctx, "/v1/public/"+names.Unit(tenant, unit)+"/ledger/key", &k); err != nil {
 		return rep, err
 	}
 	trusted := st.VerifierKey
@@ -151,7 +152,7 @@ func Run(ctx context.Context, c *Client, logName string, st *State, policy Polic
 	}
 	prefix := k.GetTilesPath()
 	if prefix == "" {
-		prefix = "/v1/public/tenants/" + parts[1] + "/units/" + parts[3] + "/ledger/tiles/"
+		prefix = "/v1/public/" + names.Unit(tenant, unit) + "/ledger/tiles/"
 	}
 	raw, err := c.get(ctx, prefix+"checkpoint")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // Check returns the completeness findings of v (LAW.md rule 7, the policy completeness
@@ -274,7 +275,7 @@ func id(name string, i int) string {
 	if name == "" {
 		return strconv.Itoa(i)
 	}
-	return name[strings.LastIndexByte(name, '/')+1:]
+	return names.Last(name)
 }
 
 func display(displayName, name string) string {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // Facts are what a version's bindings and links read: its frozen snapshot, its own dates, and the
@@ -20,10 +21,8 @@ type Facts struct {
 	Versions []int32
 }
 
-func (f Facts) tenantID() string { return lastSegment(f.Snapshot.GetTenant().GetName()) }
-func (f Facts) unitID() string   { return lastSegment(f.Snapshot.GetUnit().GetName()) }
-
-func lastSegment(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+func (f Facts) tenantID() string { return names.Last(f.Snapshot.GetTenant().GetName()) }
+func (f Facts) unitID() string   { return names.Last(f.Snapshot.GetUnit().GetName()) }
 
 // A binding: {{ref.field…}} or {{ref.field…|separator}}.
 //
@@ -96,7 +95,7 @@ func named[M interface {
 		n := m.GetName()
 		switch len(ids) {
 		case 1:
-			if lastSegment(n) == ids[0] {
+			if names.Last(n) == ids[0] {
 				found = append(found, m)
 			}
 		case 2:

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
@@ -92,7 +93,7 @@ func (r *resolver) url(u string, n int) (string, bool) {
 	case strings.HasPrefix(u, "unit:"):
 		id := strings.TrimPrefix(u, "unit:")
 		for _, un := range append(r.f.Snapshot.GetSubunits(), r.f.Snapshot.GetUnit()) {
-			if lastSegment(un.GetName()) == id {
+			if names.Last(un.GetName()) == id {
 				return "/p/" + r.f.tenantID() + "/" + id, true
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
@@ -48,7 +49,7 @@ func Import(ctx context.Context, cl registryv1.RegistryServiceClient, f *File, n
 		return err
 	}
 	for _, u := range f.Units {
-		parent := "tenants/" + t.ID
+		parent := names.Tenant(t.ID)
 		if err := ensure(ctx, u.Unit.GetName(),
 			func() error {
 				_, err := cl.GetUnit(ctx, &registryv1.GetUnitRequest{Name: u.Unit.GetName()})
@@ -122,7 +123,7 @@ func Import(ctx context.Context, cl registryv1.RegistryServiceClient, f *File, n
 	today := policy.Today(now).String()
 	for _, u := range f.Units {
 		for _, p := range u.Policies {
-			parent := u.Unit.GetName() + "/policies/" + policy.Segment(p.Kind)
+			parent := names.Policy(t.ID, u.ID, policy.Segment(p.Kind))
 			have, err := cl.ListPolicyVersions(ctx, &registryv1.ListPolicyVersionsRequest{Parent: parent})
 			if err != nil {
 				return err

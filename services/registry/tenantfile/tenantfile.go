@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
@@ -185,8 +186,8 @@ type parser struct {
 type ref struct {
 	line    int
 	where   string
-	unit    string // id of the unit the reference is written in
-	kind    string // "officers" or "processors"
+	unit    string           // id of the unit the reference is written in
+	kind    names.Collection // Officers or Processors
 	value   string
 	resolve func(name string)
 }
@@ -253,7 +254,7 @@ func (p *parser) tenantEntry(n *yaml.Node) (TenantEntry, error) {
 	if err := p.unmarshal(o, "tenant", t); err != nil {
 		return TenantEntry{}, err
 	}
-	t.Name = "tenants/" + id
+	t.Name = names.Tenant(id)
 	return TenantEntry{ID: id, Tenant: t}, nil
 }
 
@@ -281,14 +282,14 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 	officers, sites := o.take("officers"), o.take("sites")
 	files, processors, policies := o.take("files"), o.take("processors"), o.take("policies")
 
-	name := "tenants/" + p.tenant + "/units/" + uid
+	name := names.Unit(p.tenant, uid)
 	u := UnitEntry{ID: uid, Parent: parent, Unit: &registryv1.Unit{}}
 	if err := p.unmarshal(o, where, u.Unit); err != nil {
 		return UnitEntry{}, err
 	}
 	u.Unit.Name = name
 	if parent != "" {
-		u.Unit.Parent = "tenants/" + p.tenant + "/units/" + parent
+		u.Unit.Parent = names.Unit(p.tenant, parent)
 	}
 
 	// Each collection: read the id, resolve references, decode the rest.
@@ -297,7 +298,7 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 		if err := p.unmarshal(o, w, m); err != nil {
 			return err
 		}
-		m.Name = p.define(name, "officers", id)
+		m.Name = p.define(names.Officers.Name(p.tenant, uid, id))
 		u.Officers = append(u.Officers, Officer{ID: id, Officer: m})
 		return nil
 	})
@@ -310,13 +311,13 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 		if err := p.unmarshal(o, w, m); err != nil {
 			return err
 		}
-		if err := p.reference(mgr, w, "manager", uid, "officers", func(s string) { m.Manager = s }); err != nil {
+		if err := p.reference(mgr, w, "manager", uid, names.Officers, func(s string) { m.Manager = s }); err != nil {
 			return err
 		}
-		if err := p.reference(proc, w, "processor", uid, "processors", func(s string) { m.Processor = s }); err != nil {
+		if err := p.reference(proc, w, "processor", uid, names.Processors, func(s string) { m.Processor = s }); err != nil {
 			return err
 		}
-		m.Name = p.define(name, "sites", id)
+		m.Name = p.define(names.Sites.Name(p.tenant, uid, id))
 		u.Sites = append(u.Sites, Site{ID: id, Site: m})
 		return nil
 	})
@@ -335,11 +336,11 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 		}
 		m.Processors = make([]string, len(items))
 		for i, it := range items {
-			if err := p.reference(it, w, "processors", uid, "processors", func(s string) { m.Processors[i] = s }); err != nil {
+			if err := p.reference(it, w, "processors", uid, names.Processors, func(s string) { m.Processors[i] = s }); err != nil {
 				return err
 			}
 		}
-		m.Name = p.define(name, "files", id)
+		m.Name = p.define(names.Files.Name(p.tenant, uid, id))
 		u.Files = append(u.Files, InfoFile{ID: id, File: m})
 		return nil
 	})
@@ -351,7 +352,7 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 		if err := p.unmarshal(o, w, m); err != nil {
 			return err
 		}
-		m.Name = p.define(name, "processors", id)
+		m.Name = p.define(names.Processors.Name(p.tenant, uid, id))
 		u.Processors = append(u.Processors, Processor{ID: id, Processor: m})
 		return nil
 	})
@@ -363,7 +364,7 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 		return UnitEntry{}, err
 	}
 	for _, pn := range pols {
-		pe, err := p.policy(pn, where, name)
+		pe, err := p.policy(pn, where, uid)
 		if err != nil {
 			return UnitEntry{}, err
 		}
@@ -375,7 +376,7 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 	return u, nil
 }
 
-func (p *parser) policy(n *yaml.Node, where, unitName string) (PolicyEntry, error) {
+func (p *parser) policy(n *yaml.Node, where, unitID string) (PolicyEntry, error) {
 	o, err := p.object(n, where+": policy")
 	if err != nil {
 		return PolicyEntry{}, err
@@ -436,7 +437,7 @@ func (p *parser) policy(n *yaml.Node, where, unitName string) (PolicyEntry, erro
 		}
 		v.Kind = kind
 		v.Number = int32(i + 1)
-		v.Name = fmt.Sprintf("%s/policies/%s/versions/%d", unitName, seg, i+1)
+		v.Name = names.Version(p.tenant, unitID, seg, int32(i+1))
 		switch {
 		case src == nil && v.EffectiveDate == "" && v.EndDate == "":
 			return PolicyEntry{}, p.errorf(vn, w, "a version needs its text (source) or at least its period (effectiveDate, endDate)")
@@ -537,14 +538,13 @@ func (p *parser) each(n *yaml.Node, where, collection string, fn func(o *object,
 	return nil
 }
 
-func (p *parser) define(unitName, collection, id string) string {
-	name := unitName + "/" + collection + "/" + id
+func (p *parser) define(name string) string {
 	p.ids[name] = true
 	return name
 }
 
 // reference records a relative reference to resolve once every unit is read.
-func (p *parser) reference(n *yaml.Node, where, field, unit, kind string, set func(string)) error {
+func (p *parser) reference(n *yaml.Node, where, field, unit string, kind names.Collection, set func(string)) error {
 	if n == nil {
 		return nil
 	}
@@ -557,22 +557,23 @@ func (p *parser) reference(n *yaml.Node, where, field, unit, kind string, set fu
 }
 
 func (p *parser) resolve() error {
-	base := "tenants/" + p.tenant + "/"
 	for _, r := range p.refs {
 		var name string
-		parts := strings.Split(r.value, "/")
+		parts, kind := strings.Split(r.value, "/"), r.kind.Path()
 		switch {
-		case len(parts) == 2 && parts[0] == r.kind:
-			name = base + "units/" + r.unit + "/" + r.value
-		case len(parts) == 4 && parts[0] == "units" && parts[2] == r.kind:
-			name = base + r.value
-		case strings.HasPrefix(r.value, base) && len(parts) == 6 && parts[4] == r.kind:
-			name = r.value
+		case len(parts) == 2 && parts[0] == kind:
+			name = r.kind.Name(p.tenant, r.unit, parts[1])
+		case len(parts) == 4 && parts[0] == "units" && parts[2] == kind:
+			name = r.kind.Name(p.tenant, parts[1], parts[3])
 		default:
-			return fmt.Errorf("%s:%d: %s: %q: want %s/<id> or units/<unit>/%s/<id>", p.filename, r.line, r.where, r.value, r.kind, r.kind)
+			if t, _, _, err := r.kind.Parse("", r.value); err == nil && t == p.tenant {
+				name = r.value
+			} else {
+				return fmt.Errorf("%s:%d: %s: %q: want %s/<id> or units/<unit>/%s/<id>", p.filename, r.line, r.where, r.value, kind, kind)
+			}
 		}
 		if !p.ids[name] {
-			return fmt.Errorf("%s:%d: %s: %q: no such %s in the file", p.filename, r.line, r.where, r.value, strings.TrimSuffix(r.kind, "s"))
+			return fmt.Errorf("%s:%d: %s: %q: no such %s in the file", p.filename, r.line, r.where, r.value, strings.TrimSuffix(r.kind.Path(), "s"))
 		}
 		r.resolve(name)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	kst "github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/services/retention"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
@@ -72,4 +73,21 @@ func WaitJob(t testing.TB, db *pgxpool.Pool, id int64) {
 		err := db.QueryRow(context.Background(), `SELECT state FROM retention.river_job WHERE id = $1`, id).Scan(&state)
 		return err == nil && state == "completed"
 	}, 30*time.Second, 50*time.Millisecond, "job %d completes", id)
+}
+
+// Started waits for the jobs the retention service runs when its queue's leader starts
+// (RunOnStart): the sweep of every unit and the units' sweeps it enqueued, the copy reminders and
+// the C-9 check, so that none runs at a time a test sets later. A leader can be elected seconds
+// after the service starts on a busy machine; a sweep it starts then races the test's own.
+func Started(t testing.TB, db *pgxpool.Pool) {
+	t.Helper()
+	kinds := []string{retention.SweepAllArgs{}.Kind(), retention.RemindCopiesArgs{}.Kind(), retention.CheckCopiesArgs{}.Kind()}
+	require.Eventually(t, func() bool {
+		var done, pending int
+		err := db.QueryRow(context.Background(), `SELECT
+				count(DISTINCT kind) FILTER (WHERE kind = ANY($1) AND state = 'completed'),
+				count(*) FILTER (WHERE kind = $2 AND state NOT IN ('completed', 'cancelled', 'discarded'))
+			FROM retention.river_job`, kinds, retention.SweepUnitArgs{}.Kind()).Scan(&done, &pending)
+		return err == nil && done == len(kinds) && pending == 0
+	}, 30*time.Second, 20*time.Millisecond, "the start-up jobs run")
 }

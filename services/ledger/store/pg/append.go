@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // AppendRequest is one entry to append to a unit's log.
@@ -565,7 +566,7 @@ func (q *sequencer) plan(key *logKey, calls []*call, size int64, hr *txHashReade
 			continue
 		}
 		if r.Redact && (redacted[*r.Follows] || erased[*r.Follows]) {
-			c.err = apierr.Precondition("ALREADY_REDACTED", EntryName(q.id.Tenant, q.id.Unit, *r.Follows)+" was already redacted")
+			c.err = apierr.Precondition("ALREADY_REDACTED", names.Entries.NameN(q.id.Tenant, q.id.Unit, *r.Follows)+" was already redacted")
 			continue
 		}
 		leaf, sealed, err := build(r.Build, p.next)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // logKey is the key that signs a log's checkpoints, opened once per process. Its verifier key is
@@ -35,7 +36,7 @@ type logKey struct {
 // Log names a unit's log.
 type Log struct{ Tenant, Unit string }
 
-func (l Log) String() string { return "tenants/" + l.Tenant + "/units/" + l.Unit }
+func (l Log) String() string { return names.Unit(l.Tenant, l.Unit) }
 
 // logKeyAD binds a sealed log key to its log and position, so that a key row copied to another log
 // or another seq does not open.

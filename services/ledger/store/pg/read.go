@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // EntryRow is a stored entry.
@@ -58,7 +59,7 @@ func (s *Store) Entry(ctx context.Context, tenant, unit string, index int64) (En
 	e, err := scanEntry(s.pool.QueryRow(ctx, `SELECT `+entryCols+entryFrom+`
 		WHERE e.tenant_id = $1 AND e.unit_id = $2 AND e.idx = $3`, tenant, unit, index))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return EntryRow{}, apierr.NotFound(EntryName(tenant, unit, index))
+		return EntryRow{}, apierr.NotFound(names.Entries.NameN(tenant, unit, index))
 	}
 	if err != nil {
 		return EntryRow{}, fmt.Errorf("ledger store: read entry: %w", err)
@@ -213,7 +214,7 @@ func (s *Store) InclusionProof(ctx context.Context, tenant, unit string, index, 
 	}
 	if field, problem := ProofBounds(index, treeSize, min(size, MaxTreeSize)); problem != "" {
 		if field == "name" {
-			return nil, 0, apierr.NotFound(EntryName(tenant, unit, index))
+			return nil, 0, apierr.NotFound(names.Entries.NameN(tenant, unit, index))
 		}
 		return nil, 0, apierr.Invalid(apierr.Violation{Field: field, Rule: "range", Description: problem})
 	}

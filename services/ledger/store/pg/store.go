@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"io/fs"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,11 +94,6 @@ func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
 	s.batches, _ = m.Int64Histogram("pipa.ledger.batch_size", metric.WithDescription("entries committed together in one transaction (group commit)"),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
 	return s
-}
-
-// EntryName is an entry's resource name, as NotFound reports it.
-func EntryName(tenant, unit string, index int64) string {
-	return "tenants/" + tenant + "/units/" + unit + "/ledger/entries/" + strconv.FormatInt(index, 10)
 }
 
 // checkIDs refuses ids that cannot appear in a resource name, an origin line or a note key name

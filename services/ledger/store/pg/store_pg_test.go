@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -577,7 +578,7 @@ func TestPGRedactionsOfOneEntryInABatch(t *testing.T) {
 	var codesSeen []codes.Code
 	for range 2 {
 		if err := <-errs; err != nil {
-			codesSeen = append(codesSeen, requireCode(t, err, codes.FailedPrecondition).Code)
+			codesSeen = append(codesSeen, apierr.CodeOf(requireCode(t, err, codes.FailedPrecondition)))
 		}
 	}
 	require.Len(t, codesSeen, 1, "one redaction commits, the other is refused")

@@ -28,6 +28,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
@@ -157,7 +158,7 @@ func (l *Ledger) Append(log string) int64 {
 // Redact erases the personal values of entry index of log through the API (a REDACTION entry).
 func (l *Ledger) Redact(log string, index int64) {
 	l.t.Helper()
-	if _, err := l.client.RedactEntry(l.cpo, &ledgerv1.RedactEntryRequest{Name: log + "/ledger/entries/" + strconv.FormatInt(index, 10),
+	if _, err := l.client.RedactEntry(l.cpo, &ledgerv1.RedactEntryRequest{Name: entryName(log, index),
 		Reason: "보유기간 경과"}); err != nil {
 		l.t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func (l *Ledger) Checkpoint(log string) *ledgerv1.Checkpoint {
 // VerifierKey is log's public note verifier key.
 func (l *Ledger) VerifierKey(log string) string {
 	l.t.Helper()
-	t, u := split(log)
+	t, u := unitOf(log)
 	k, err := l.client.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: t, Unit: u})
 	if err != nil {
 		l.t.Fatal(err)
@@ -195,7 +196,7 @@ func (l *Ledger) VerifierKey(log string) string {
 // Leaf is the stored leaf of entry index of log.
 func (l *Ledger) Leaf(log string, index int64) []byte {
 	l.t.Helper()
-	t, u := split(log)
+	t, u := unitOf(log)
 	row, err := l.store.Entry(context.Background(), t, u, index)
 	if err != nil {
 		l.t.Fatal(err)
@@ -207,7 +208,7 @@ func (l *Ledger) Leaf(log string, index int64) []byte {
 // checks as an operator with the database could: the log signs it into its tree like any other.
 func (l *Ledger) Forge(log string, leaf func(index int64) []byte) int64 {
 	l.t.Helper()
-	t, u := split(log)
+	t, u := unitOf(log)
 	res, err := l.store.Append(context.Background(), t, u, pg.AppendRequest{Kind: "USE", OccurTime: time.Now(),
 		Build: func(index int64) ([]byte, []byte, error) { return leaf(index), nil, nil }})
 	if err != nil {
@@ -242,10 +243,16 @@ func (l *Ledger) reroute(r *http.Request) {
 	}
 }
 
-func split(log string) (tenant, unit string) {
-	p := strings.Split(log, "/")
-	if len(p) != 4 {
-		panic("verifytest: log " + log + " is not tenants/{t}/units/{u}")
+func unitOf(log string) (tenant, unit string) {
+	tenant, unit, err := names.ParseUnit("log", log)
+	if err != nil {
+		panic("verifytest: " + err.Error())
 	}
-	return p[1], p[3]
+	return tenant, unit
+}
+
+// entryName is the name of entry index of log.
+func entryName(log string, index int64) string {
+	t, u := unitOf(log)
+	return names.Entries.NameN(t, u, index)
 }

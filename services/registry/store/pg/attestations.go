@@ -10,9 +10,8 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
-
-func attestationName(tenant, id string) string { return tenantName(tenant) + "/attestations/" + id }
 
 // CreateAttestation stores attestation id about unit unitID and returns it with its name, times and
 // etag; a replay of idem's request returns the first one.
@@ -22,7 +21,7 @@ func (s *TenantStore) CreateAttestation(ctx context.Context, id, unitID string, 
 		name, replayed, err := idempotent(ctx, tx, s.tenant, idem, func() (string, error) {
 			out = proto.CloneOf(a)
 			now := clock(s.now)
-			setMeta(out, attestationName(s.tenant, id), now, now, 1)
+			setMeta(out, names.Attestations.Name(s.tenant, id), now, now, 1)
 			data, err := encode(out)
 			if err != nil {
 				return "", err
@@ -32,7 +31,7 @@ func (s *TenantStore) CreateAttestation(ctx context.Context, id, unitID string, 
 				VALUES ($1, $2, $3, $4, 1, $5, $5) ON CONFLICT DO NOTHING`, s.tenant, id, unitID, data, now)
 			if isFKViolation(err) {
 				return "", apierr.Invalid(apierr.Violation{Field: "attestation.unit", Rule: "exists",
-					Description: unitName(s.tenant, unitID) + " does not exist"})
+					Description: names.Unit(s.tenant, unitID) + " does not exist"})
 			}
 			if err != nil {
 				return "", fmt.Errorf("pg: create attestation: %w", err)
@@ -45,11 +44,11 @@ func (s *TenantStore) CreateAttestation(ctx context.Context, id, unitID string, 
 		if err != nil || !replayed {
 			return err
 		}
-		ids, ok := splitName(name, "tenants/*/attestations/*")
-		if !ok || ids[0] != s.tenant {
+		t, aid, err := names.Attestations.Parse("name", name)
+		if err != nil || t != s.tenant {
 			return fmt.Errorf("pg: request %s recorded %q, not an attestation", idem.RequestID, name)
 		}
-		out, err = s.with(tx).GetAttestation(ctx, ids[1])
+		out, err = s.with(tx).GetAttestation(ctx, aid)
 		return err
 	})
 	return out, err
@@ -70,7 +69,7 @@ func (s *TenantStore) scanAttestation(row pgx.Row) (*registryv1.Attestation, err
 	if err := decode(data, a); err != nil {
 		return nil, err
 	}
-	m.set(a, attestationName(s.tenant, id))
+	m.set(a, names.Attestations.Name(s.tenant, id))
 	return a, nil
 }
 
@@ -79,7 +78,7 @@ func (s *TenantStore) GetAttestation(ctx context.Context, id string) (*registryv
 	a, err := s.scanAttestation(s.db.QueryRow(ctx, `SELECT `+attestationColumns+` FROM registry.attestations
 		WHERE tenant_id = $1 AND attestation_id = $2`, s.tenant, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(attestationName(s.tenant, id))
+		return nil, apierr.NotFound(names.Attestations.Name(s.tenant, id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pg: get attestation: %w", err)
@@ -93,7 +92,8 @@ func (s *TenantStore) ListAttestations(ctx context.Context, unitID string, pageS
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := decodeToken("attestations", pageToken, 1)
+	query := names.Query{"registry.attestations", s.tenant, unitID}
+	after, err := query.Parse(pageToken, 1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -116,7 +116,7 @@ func (s *TenantStore) ListAttestations(ctx context.Context, unitID string, pageS
 		return nil, "", fmt.Errorf("pg: list attestations: %w", err)
 	}
 	if len(out) > limit {
-		return out[:limit], encodeToken("attestations", lastSegment(out[limit-1].GetName())), nil
+		return out[:limit], query.Token(names.Last(out[limit-1].GetName())), nil
 	}
 	return out, "", nil
 }
@@ -140,7 +140,7 @@ func (s *TenantStore) UnitAttestations(ctx context.Context, unitID string, kind 
 
 // DeleteAttestation deletes attestation id if etag is empty or its current etag.
 func (s *TenantStore) DeleteAttestation(ctx context.Context, id, etag string) error {
-	name := attestationName(s.tenant, id)
+	name := names.Attestations.Name(s.tenant, id)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := lockRow(ctx, tx, name, etag, `SELECT revision, create_time FROM registry.attestations
 			WHERE tenant_id = $1 AND attestation_id = $2 FOR UPDATE`, s.tenant, id); err != nil {
@@ -149,13 +149,4 @@ func (s *TenantStore) DeleteAttestation(ctx context.Context, id, etag string) er
 		_, err := tx.Exec(ctx, `DELETE FROM registry.attestations WHERE tenant_id = $1 AND attestation_id = $2`, s.tenant, id)
 		return err
 	})
-}
-
-func lastSegment(name string) string {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return name[i+1:]
-		}
-	}
-	return name
 }

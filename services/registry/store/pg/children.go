@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // Kind is a kind of unit child resource; its value is the collection id in resource names.
@@ -82,17 +83,17 @@ func info(kind Kind, msg proto.Message) (kindInfo, error) {
 // the right kind, and locks them (FOR KEY SHARE) until the transaction ends, so that a concurrent
 // DeleteChild of one of them waits and then sees the reference. It returns their names.
 func (s *TenantStore) lockRefs(ctx context.Context, tx pgx.Tx, k kindInfo, unitID string, msg proto.Message) ([]string, error) {
-	names := []string{}
+	refs := []string{}
 	if k.refs == nil {
-		return names, nil
+		return refs, nil
 	}
 	var vs apierr.Violations
 	for _, r := range k.refs(msg) {
 		if r.name == "" {
 			continue
 		}
-		ids, ok := splitName(r.name, "tenants/*/units/*/"+string(r.kind)+"/*")
-		if !ok || ids[0] != s.tenant {
+		t, refUnit, refID, err := collections[r.kind].Parse(r.field, r.name)
+		if err != nil || t != s.tenant {
 			vs.Add(r.field, "reference", "must be the name of one of this tenant's %s, tenants/%s/units/{unit}/%s/{id}",
 				r.kind, s.tenant, r.kind)
 			continue
@@ -100,13 +101,13 @@ func (s *TenantStore) lockRefs(ctx context.Context, tx pgx.Tx, k kindInfo, unitI
 		// A resource may name an officer or processor of its own unit, of a unit above it (a
 		// library office managing its branches) or below it — never of a sibling department.
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM registry.unit_resources r
+		err = tx.QueryRow(ctx, `SELECT 1 FROM registry.unit_resources r
 			JOIN registry.units ref ON ref.tenant_id = r.tenant_id AND ref.unit_id = r.unit_id
 			JOIN registry.units own ON own.tenant_id = r.tenant_id AND own.unit_id = $5
 			WHERE r.tenant_id = $1 AND r.unit_id = $2 AND r.kind = $3 AND r.id = $4
 			  AND (own.path @> ARRAY[ref.unit_id]::text[] COLLATE "C" OR ref.path @> ARRAY[own.unit_id]::text[] COLLATE "C")
 			FOR KEY SHARE OF r`,
-			s.tenant, ids[1], r.kind, ids[2], unitID).Scan(&one)
+			s.tenant, refUnit, r.kind, refID, unitID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			vs.Add(r.field, "reference", "%s does not exist in this unit, the units above it or the units below it", r.name)
 			continue
@@ -114,9 +115,9 @@ func (s *TenantStore) lockRefs(ctx context.Context, tx pgx.Tx, k kindInfo, unitI
 		if err != nil {
 			return nil, fmt.Errorf("pg: read %s: %w", r.name, err)
 		}
-		names = append(names, r.name)
+		refs = append(refs, r.name)
 	}
-	return names, vs.Err()
+	return refs, vs.Err()
 }
 
 // CreateChild creates the resource id of kind in unit unitID from msg, a message of that kind,
@@ -148,7 +149,7 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
 				s.tenant, unitID, kind, id, refs, data, now)
 			if isFKViolation(err) {
-				return "", apierr.NotFound(unitName(s.tenant, unitID))
+				return "", apierr.NotFound(names.Unit(s.tenant, unitID))
 			}
 			if err != nil {
 				return "", fmt.Errorf("pg: create %s: %w", k.singular, err)
@@ -162,11 +163,11 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 		if err != nil || !replayed {
 			return err
 		}
-		ids, ok := splitName(recorded, "tenants/*/units/*/"+string(kind)+"/*")
-		if !ok || ids[0] != s.tenant {
+		t, u, id, err := collections[kind].Parse("name", recorded)
+		if err != nil || t != s.tenant {
 			return fmt.Errorf("pg: request %s recorded %q, not one of %s", idem.RequestID, recorded, kind)
 		}
-		return s.with(tx).GetChild(ctx, kind, ids[1], ids[2], msg)
+		return s.with(tx).GetChild(ctx, kind, u, id, msg)
 	})
 	if err != nil {
 		return err
@@ -213,8 +214,8 @@ func (s *TenantStore) ListChildren(ctx context.Context, kind Kind, unitIDs []str
 	if err != nil {
 		return nil, "", err
 	}
-	list := "children/" + string(kind)
-	after, err := decodeToken(list, pageToken, 0)
+	query := names.Query(append([]string{"registry." + string(kind), s.tenant}, unitIDs...))
+	after, err := query.Parse(pageToken, 0)
 	if err != nil {
 		return nil, "", err
 	}
@@ -262,7 +263,7 @@ func (s *TenantStore) ListChildren(ctx context.Context, kind Kind, unitIDs []str
 		return nil, "", fmt.Errorf("pg: list %s: %w", kind, err)
 	}
 	if len(out) > limit {
-		return out[:limit], encodeToken(list, keys[limit-1]...), nil
+		return out[:limit], query.Token(keys[limit-1]...), nil
 	}
 	return out, "", nil
 }

@@ -11,14 +11,11 @@ package pg
 import (
 	"context"
 	"embed"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +29,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -208,62 +206,11 @@ func isFKViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
 
-// Names of resources (AIP-122).
+// collections are the kinds' collections in resource names (pkg/names).
+var collections = map[Kind]names.Collection{Officers: names.Officers, Sites: names.Sites, Files: names.Files,
+	Processors: names.Processors}
 
-func tenantName(t string) string  { return "tenants/" + t }
-func unitName(t, u string) string { return "tenants/" + t + "/units/" + u }
-func childName(t, u string, k Kind, id string) string {
-	return unitName(t, u) + "/" + string(k) + "/" + id
-}
-
-// splitName splits name into its segments if it has the pattern's shape, where "*" in pattern
-// stands for one id: splitName("tenants/a/units/b", "tenants/*/units/*") is ["a", "b"].
-func splitName(name, pattern string) ([]string, bool) {
-	got, want := strings.Split(name, "/"), strings.Split(pattern, "/")
-	if len(got) != len(want) {
-		return nil, false
-	}
-	var ids []string
-	for i, w := range want {
-		switch {
-		case w == "*" && got[i] != "":
-			ids = append(ids, got[i])
-		case w != got[i]:
-			return nil, false
-		}
-	}
-	return ids, true
-}
-
-// Page tokens are the base64 of the last row's sort key, tagged with the list they belong to so
-// that a token of one list is not accepted by another.
-type pageKey struct {
-	List string   `json:"l"`
-	Key  []string `json:"k"`
-}
-
-func encodeToken(list string, key ...string) string {
-	b, _ := json.Marshal(pageKey{List: list, Key: key})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeToken returns the key of token for list, or nil for the first page.
-func decodeToken(list, token string, keyLen int) ([]string, error) {
-	if token == "" {
-		return nil, nil
-	}
-	bad := apierr.Invalid(apierr.Violation{Field: "page_token", Rule: "format",
-		Description: "not a page token of this list; pass the next_page_token of the previous call unchanged"})
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return nil, bad
-	}
-	var k pageKey
-	if err := json.Unmarshal(b, &k); err != nil || k.List != list || (keyLen > 0 && len(k.Key) != keyLen) || len(k.Key) == 0 {
-		return nil, bad
-	}
-	return k.Key, nil
-}
+func childName(t, u string, k Kind, id string) string { return collections[k].Name(t, u, id) }
 
 // pageLimit applies the default and maximum page size (AIP-158).
 func pageLimit(size int) (int, error) {

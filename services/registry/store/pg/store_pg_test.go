@@ -35,7 +35,7 @@ func requireCode(t *testing.T, err error, code codes.Code) *apierr.Error {
 	t.Helper()
 	var e *apierr.Error
 	require.ErrorAs(t, err, &e)
-	require.Equal(t, code, e.Code, "%v", err)
+	require.Equal(t, code, apierr.CodeOf(e), "%v", err)
 	return e
 }
 

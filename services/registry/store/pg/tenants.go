@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -26,7 +29,7 @@ func (s *Store) CreateTenant(ctx context.Context, id string, t *registryv1.Tenan
 		name, replayed, err := idempotent(ctx, tx, platformTenant, idem, func() (string, error) {
 			out = proto.Clone(t).(*registryv1.Tenant)
 			now := clock(s.now)
-			setMeta(out, tenantName(id), now, now, 1)
+			setMeta(out, names.Tenant(id), now, now, 1)
 			data, err := encode(out)
 			if err != nil {
 				return "", err
@@ -37,18 +40,18 @@ func (s *Store) CreateTenant(ctx context.Context, id string, t *registryv1.Tenan
 				return "", fmt.Errorf("pg: create tenant: %w", err)
 			}
 			if tag.RowsAffected() == 0 {
-				return "", apierr.AlreadyExists(tenantName(id))
+				return "", apierr.AlreadyExists(names.Tenant(id))
 			}
 			return out.Name, nil
 		})
 		if err != nil || !replayed {
 			return err
 		}
-		ids, ok := splitName(name, "tenants/*")
-		if !ok {
+		t, err := names.ParseTenant("name", name)
+		if err != nil {
 			return fmt.Errorf("pg: request %s recorded %q, not a tenant", idem.RequestID, name)
 		}
-		out, err = s.Tenant(ids[0]).with(tx).Get(ctx)
+		out, err = s.Tenant(t).with(tx).Get(ctx)
 		return err
 	})
 	if err != nil {
@@ -65,7 +68,8 @@ func (s *Store) ListTenants(ctx context.Context, all bool, ids []string, pageSiz
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := decodeToken("tenants", pageToken, 1)
+	query := names.Query{"registry.tenants", strconv.FormatBool(all), strings.Join(ids, "/")}
+	after, err := query.Parse(pageToken, 1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -94,7 +98,7 @@ func (s *Store) ListTenants(ctx context.Context, all bool, ids []string, pageSiz
 		return nil, "", fmt.Errorf("pg: list tenants: %w", err)
 	}
 	if len(out) > limit {
-		return out[:limit], encodeToken("tenants", ts[limit-1]), nil
+		return out[:limit], query.Token(ts[limit-1]), nil
 	}
 	return out, "", nil
 }
@@ -110,7 +114,7 @@ func scanTenant(row pgx.Row, id *string) (*registryv1.Tenant, error) {
 	if err := decode(data, t); err != nil {
 		return nil, err
 	}
-	m.set(t, tenantName(*id))
+	m.set(t, names.Tenant(*id))
 	return t, nil
 }
 
@@ -120,7 +124,7 @@ func (s *TenantStore) Get(ctx context.Context) (*registryv1.Tenant, error) {
 	t, err := scanTenant(s.db.QueryRow(ctx, `SELECT tenant_id, data, revision, create_time, update_time
 		FROM registry.tenants WHERE tenant_id = $1`, s.tenant), &id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(tenantName(s.tenant))
+		return nil, apierr.NotFound(names.Tenant(s.tenant))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pg: get tenant: %w", err)
@@ -131,7 +135,7 @@ func (s *TenantStore) Get(ctx context.Context) (*registryv1.Tenant, error) {
 // Update replaces the tenant's fields with t's (name and times are the store's) if etag is empty
 // or the tenant's current etag, and returns the tenant as stored.
 func (s *TenantStore) Update(ctx context.Context, t *registryv1.Tenant, etag string) (*registryv1.Tenant, error) {
-	name := tenantName(s.tenant)
+	name := names.Tenant(s.tenant)
 	if t.GetName() != "" && t.GetName() != name {
 		return nil, apierr.NotFound(t.GetName())
 	}

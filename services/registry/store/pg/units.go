@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
 
@@ -36,16 +37,16 @@ func (s *TenantStore) CreateUnit(ctx context.Context, id, parentID string, u *re
 					s.tenant, parentID).Scan(&parentPath)
 				if errors.Is(err, pgx.ErrNoRows) {
 					return "", apierr.Invalid(apierr.Violation{Field: "unit.parent", Rule: "exists",
-						Description: unitName(s.tenant, parentID) + " does not exist"})
+						Description: names.Unit(s.tenant, parentID) + " does not exist"})
 				}
 				if err != nil {
 					return "", fmt.Errorf("pg: read parent unit: %w", err)
 				}
 				path = append(parentPath, id)
-				out.Parent = unitName(s.tenant, parentID)
+				out.Parent = names.Unit(s.tenant, parentID)
 			}
 			now := clock(s.now)
-			setMeta(out, unitName(s.tenant, id), now, now, 1)
+			setMeta(out, names.Unit(s.tenant, id), now, now, 1)
 			data, err := encode(out)
 			if err != nil {
 				return "", err
@@ -59,7 +60,7 @@ func (s *TenantStore) CreateUnit(ctx context.Context, id, parentID string, u *re
 				VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT DO NOTHING`,
 				s.tenant, id, parent, path, data, now)
 			if isFKViolation(err) {
-				return "", apierr.NotFound(tenantName(s.tenant))
+				return "", apierr.NotFound(names.Tenant(s.tenant))
 			}
 			if err != nil {
 				return "", fmt.Errorf("pg: create unit: %w", err)
@@ -76,11 +77,11 @@ func (s *TenantStore) CreateUnit(ctx context.Context, id, parentID string, u *re
 			out, err = s.with(tx).GetUnit(ctx, id)
 			return err
 		}
-		ids, ok := splitName(name, "tenants/*/units/*")
-		if !ok || ids[0] != s.tenant {
+		t, u, err := names.ParseUnit("name", name)
+		if err != nil || t != s.tenant {
 			return fmt.Errorf("pg: request %s recorded %q, not a unit", idem.RequestID, name)
 		}
-		out, err = s.with(tx).GetUnit(ctx, ids[1])
+		out, err = s.with(tx).GetUnit(ctx, u)
 		return err
 	})
 	if err != nil {
@@ -98,9 +99,9 @@ func (s *TenantStore) scanUnit(row pgx.Row) (*registryv1.Unit, []string, error) 
 		data   []byte
 		m      rowMeta
 		tenant *string
-		names  []string
+		labels []string // the display names of the tenant and of the units on the path
 	)
-	if err := row.Scan(&id, &parent, &path, &data, &m.revision, &m.create, &m.update, &tenant, &names); err != nil {
+	if err := row.Scan(&id, &parent, &path, &data, &m.revision, &m.create, &m.update, &tenant, &labels); err != nil {
 		return nil, nil, err
 	}
 	u := &registryv1.Unit{}
@@ -108,13 +109,13 @@ func (s *TenantStore) scanUnit(row pgx.Row) (*registryv1.Unit, []string, error) 
 		return nil, nil, err
 	}
 	if tenant != nil {
-		names = append([]string{*tenant}, names...)
+		labels = append([]string{*tenant}, labels...)
 	}
-	u.FullName = policy.FullName(names...)
-	m.set(u, unitName(s.tenant, id))
+	u.FullName = policy.FullName(labels...)
+	m.set(u, names.Unit(s.tenant, id))
 	u.Parent = ""
 	if parent != nil {
-		u.Parent = unitName(s.tenant, *parent)
+		u.Parent = names.Unit(s.tenant, *parent)
 	}
 	return u, path, nil
 }
@@ -124,7 +125,7 @@ func (s *TenantStore) GetUnit(ctx context.Context, id string) (*registryv1.Unit,
 	u, _, err := s.scanUnit(s.db.QueryRow(ctx, `SELECT `+unitColumns+` FROM registry.units
 		WHERE tenant_id = $1 AND unit_id = $2`, s.tenant, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(unitName(s.tenant, id))
+		return nil, apierr.NotFound(names.Unit(s.tenant, id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pg: get unit: %w", err)
@@ -139,7 +140,8 @@ func (s *TenantStore) ListUnits(ctx context.Context, pageSize int, pageToken str
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := decodeToken("units", pageToken, 0)
+	query := names.Query{"registry.units", s.tenant}
+	after, err := query.Parse(pageToken, 0)
 	if err != nil {
 		return nil, "", err
 	}
@@ -153,7 +155,7 @@ func (s *TenantStore) ListUnits(ctx context.Context, pageSize int, pageToken str
 		return nil, "", err
 	}
 	if len(units) > limit {
-		return units[:limit], encodeToken("units", paths[limit-1]...), nil
+		return units[:limit], query.Token(paths[limit-1]...), nil
 	}
 	return units, "", nil
 }
@@ -180,17 +182,16 @@ func (s *TenantStore) queryUnits(ctx context.Context, query string, args ...any)
 // current etag, and returns the unit as stored. The parent cannot change: u.parent must be empty
 // or the current parent.
 func (s *TenantStore) UpdateUnit(ctx context.Context, u *registryv1.Unit, etag string) (*registryv1.Unit, error) {
-	ids, ok := splitName(u.GetName(), "tenants/*/units/*")
-	if !ok {
-		return nil, apierr.Invalid(apierr.Violation{Field: "unit.name", Rule: "format",
-			Description: "must be tenants/{tenant}/units/{unit}"})
+	t, id, err := names.ParseUnit("unit.name", u.GetName())
+	if err != nil {
+		return nil, err
 	}
-	if ids[0] != s.tenant {
+	if t != s.tenant {
 		return nil, apierr.NotFound(u.GetName())
 	}
-	id, name := ids[1], u.GetName()
+	name := u.GetName()
 	out := proto.Clone(u).(*registryv1.Unit)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var parent *string
 		m, err := lockRow(ctx, tx, name, etag, `SELECT revision, create_time FROM registry.units
 			WHERE tenant_id = $1 AND unit_id = $2 FOR UPDATE`, s.tenant, id)
@@ -204,7 +205,7 @@ func (s *TenantStore) UpdateUnit(ctx context.Context, u *registryv1.Unit, etag s
 		}
 		current := ""
 		if parent != nil {
-			current = unitName(s.tenant, *parent)
+			current = names.Unit(s.tenant, *parent)
 		}
 		if out.Parent != "" && out.Parent != current {
 			return apierr.Invalid(apierr.Violation{Field: "unit.parent", Rule: "immutable",
@@ -238,7 +239,7 @@ func (s *TenantStore) UnitPath(ctx context.Context, id string) ([]string, error)
 	err := s.db.QueryRow(ctx, `SELECT path FROM registry.units WHERE tenant_id = $1 AND unit_id = $2`,
 		s.tenant, id).Scan(&path)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(unitName(s.tenant, id))
+		return nil, apierr.NotFound(names.Unit(s.tenant, id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pg: unit path: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // policySegment is the collection id of a policy kind in names and its value in the kind column.
@@ -34,10 +34,6 @@ func policyKind(kind registryv1.PolicyKind) (string, error) {
 			Description: "must be POLICY_KIND_PRIVACY or POLICY_KIND_CCTV"})
 	}
 	return seg, nil
-}
-
-func versionName(tenant, unit, kind string, number int32) string {
-	return unitName(tenant, unit) + "/policies/" + kind + "/versions/" + strconv.Itoa(int(number))
 }
 
 // versionColumns reads v's state and effective date for their key columns.
@@ -89,7 +85,7 @@ func (s *TenantStore) CreateVersion(ctx context.Context, unitID string, v *regis
 				return "", fmt.Errorf("pg: create version: %w", err)
 			}
 			now := clock(s.now)
-			setMeta(out, versionName(s.tenant, unitID, kind, out.Number), now, now, 1)
+			setMeta(out, names.Version(s.tenant, unitID, kind, out.Number), now, now, 1)
 			data, err := encode(out)
 			if err != nil {
 				return "", err
@@ -99,7 +95,7 @@ func (s *TenantStore) CreateVersion(ctx context.Context, unitID string, v *regis
 				VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`,
 				s.tenant, unitID, kind, out.Number, state, effective, data, now)
 			if isFKViolation(err) {
-				return "", apierr.NotFound(unitName(s.tenant, unitID))
+				return "", apierr.NotFound(names.Unit(s.tenant, unitID))
 			}
 			if err != nil {
 				return "", fmt.Errorf("pg: create version: %w", err)
@@ -110,15 +106,11 @@ func (s *TenantStore) CreateVersion(ctx context.Context, unitID string, v *regis
 			return err
 		}
 		// The request is the same as the first, so the version is of the same unit and kind.
-		ids, ok := splitName(name, "tenants/*/units/*/policies/*/versions/*")
-		if !ok || ids[0] != s.tenant || ids[1] != unitID || ids[2] != kind {
+		t, u, k, n, err := names.ParseVersion("name", name)
+		if err != nil || t != s.tenant || u != unitID || k != kind {
 			return fmt.Errorf("pg: request %s recorded %q, not a version of this policy", idem.RequestID, name)
 		}
-		n, err := strconv.ParseInt(ids[3], 10, 32)
-		if err != nil {
-			return fmt.Errorf("pg: request %s recorded %q: %w", idem.RequestID, name, err)
-		}
-		out, err = s.with(tx).GetVersion(ctx, unitID, v.GetKind(), int32(n))
+		out, err = s.with(tx).GetVersion(ctx, unitID, v.GetKind(), n)
 		return err
 	})
 	if err != nil {
@@ -144,7 +136,7 @@ func (s *TenantStore) scanVersion(row pgx.Row) (*registryv1.PolicyVersion, error
 	if err := decode(data, v); err != nil {
 		return nil, err
 	}
-	m.set(v, versionName(s.tenant, unitID, kind, number))
+	m.set(v, names.Version(s.tenant, unitID, kind, number))
 	return v, nil
 }
 
@@ -157,7 +149,7 @@ func (s *TenantStore) GetVersion(ctx context.Context, unitID string, kind regist
 	v, err := s.scanVersion(s.db.QueryRow(ctx, `SELECT `+versionColumnList+` FROM registry.policy_versions
 		WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND number = $4`, s.tenant, unitID, seg, number))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(versionName(s.tenant, unitID, seg, number))
+		return nil, apierr.NotFound(names.Version(s.tenant, unitID, seg, number))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pg: get version: %w", err)
@@ -204,9 +196,9 @@ func (s *TenantStore) AllPublished(ctx context.Context) ([]UnitVersions, error) 
 		if err != nil {
 			return err
 		}
-		ids, _ := splitName(v.GetName(), "tenants/*/units/*/policies/*/versions/*")
-		if n := len(out); n == 0 || out[n-1].Unit != ids[1] || out[n-1].Kind != v.GetKind() {
-			out = append(out, UnitVersions{Unit: ids[1], Kind: v.GetKind()})
+		_, unit, _, _, _ := names.ParseVersion("name", v.GetName())
+		if n := len(out); n == 0 || out[n-1].Unit != unit || out[n-1].Kind != v.GetKind() {
+			out = append(out, UnitVersions{Unit: unit, Kind: v.GetKind()})
 		}
 		out[len(out)-1].Versions = append(out[len(out)-1].Versions, v)
 		return nil
@@ -265,7 +257,7 @@ func (s *TenantStore) SetLedgerEntry(ctx context.Context, unitID string, kind re
 		return fmt.Errorf("pg: set ledger entry: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return apierr.NotFound(versionName(s.tenant, unitID, seg, number) + " (frozen)")
+		return apierr.NotFound(names.Version(s.tenant, unitID, seg, number) + " (frozen)")
 	}
 	return nil
 }
@@ -309,7 +301,7 @@ func (s *TenantStore) UpdateVersion(ctx context.Context, unitID string, v *regis
 	if err != nil {
 		return nil, err
 	}
-	name := versionName(s.tenant, unitID, kind, v.GetNumber())
+	name := names.Version(s.tenant, unitID, kind, v.GetNumber())
 	out := proto.Clone(v).(*registryv1.PolicyVersion)
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		m, err := lockRow(ctx, tx, name, etag, `SELECT revision, create_time FROM registry.policy_versions

@@ -1,12 +1,13 @@
-// Package pg is the request-workflow service's PostgreSQL store: requests, the notices their
-// decisions issued, and the outbox of ledger entries their steps must append.
+// Package pg is the request-workflow service's PostgreSQL store: requests (request.Request), the
+// notices their decisions issued, and, through the service's ledger outbox (pkg/ledgerout), the
+// entries their steps append.
 //
 // A request's personal fields (requester, data subject) and its status secret are sealed with the
 // application's data key before they reach the database (ARCHITECTURE.md "Identity and
 // tenancy"); only a hash of the secret stays in clear, for the public status check. A transition
-// writes the request, its notice, its outbox rows and the jobs that deliver them in one
-// transaction (Transition), so a crash or a ledger outage can delay a ledger entry but never lose
-// it or the request. Every method takes the tenant, and every query is scoped by it.
+// writes the request, its notice, its outbox entry and the jobs that follow it in one transaction
+// (Transition), so a crash or a ledger outage can delay a ledger entry but never lose it or the
+// request. Every method takes the tenant, and every query is scoped by it.
 package pg
 
 import (
@@ -29,12 +30,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
-	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/services/requests/request"
 )
 
 // Schema is the PostgreSQL schema the request service owns.
@@ -47,52 +50,6 @@ var migrations embed.FS
 // jobs.Migrate on the same schema.
 var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
 
-// Personal are a request's sealed fields.
-type Personal struct {
-	Requester *requestsv1.Person
-	Subject   *requestsv1.Person
-	// Secret opens the public status page; kept so that a retried submission gets it again.
-	Secret string
-}
-
-// Record is a stored request. Req carries everything but the personal fields, which are in
-// Personal; Req() joins them.
-type Record struct {
-	Tenant, Unit string
-	Doc          *requestsv1.Request
-	Personal     Personal
-	revision     int64
-	create       time.Time
-}
-
-// Request is the whole request, personal fields included.
-func (r *Record) Request() *requestsv1.Request {
-	out := proto.Clone(r.Doc).(*requestsv1.Request)
-	out.Requester = r.Personal.Requester
-	out.Subject = r.Personal.Subject
-	out.Etag = strconv.FormatInt(r.create.UnixMicro(), 36) + "-" + strconv.FormatInt(r.revision, 10)
-	return out
-}
-
-// Step is a ledger entry a transition must append: the outbox row.
-type Step struct {
-	Name  string
-	Entry *ledgerv1.AppendEntryRequest
-	// Follows is the seq of the step whose entry this AMENDMENT follows, 0 for none.
-	Follows int
-}
-
-// Change is what a transition writes besides the request itself.
-type Change struct {
-	Notice *requestsv1.Notice
-	Steps  []Step
-	// TrackCopy: the first step's entry is a PROVISION of a copy, which the retention service
-	// must track once the entry is in the ledger (CopyArgs).
-	TrackCopy bool
-	// Closed: the request closed; its record is handed to the retention service (ClosedArgs).
-	Closed bool
-}
-
 // ClosedArgs is the job that registers a closed request's record with the retention service,
 // under the unit's rules for closed requests (PIPA-21-1), so that its personal fields are erased
 // when their period ends.
@@ -104,53 +61,42 @@ type ClosedArgs struct {
 // Kind names the job in River's tables.
 func (ClosedArgs) Kind() string { return "requests.register_closed" }
 
-// InsertOpts: as DeliverArgs, retried until the retention service takes it.
+// InsertOpts: retried until the retention service takes it.
 func (ClosedArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100_000} }
 
-// CopyArgs is the job that hands a provided copy to the retention service, once the PROVISION
-// entry it amends later is in the ledger.
+// CopyArgs is the job that hands a provided copy to the retention service (C-9), inserted when its
+// PROVISION entry is in the ledger (the outbox's chain "copy"). Jobs of an earlier version carry a
+// seq too, which is not read: the request's first entry is its PROVISION.
 type CopyArgs struct {
 	Tenant  string `json:"tenant"`
 	Receipt string `json:"receipt"`
-	Seq     int    `json:"seq"`
 }
 
 // Kind names the job in River's tables.
 func (CopyArgs) Kind() string { return "requests.track_copy" }
 
-// InsertOpts: as DeliverArgs, retried until the retention service takes it.
+// InsertOpts: retried until the retention service takes it.
 func (CopyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100_000} }
 
-// DeliverArgs is the job that appends one step's entry to the ledger (the outbox's delivery).
-type DeliverArgs struct {
-	Tenant  string `json:"tenant"`
-	Receipt string `json:"receipt"`
-	Seq     int    `json:"seq"`
-}
-
-// Kind names the job in River's tables.
-func (DeliverArgs) Kind() string { return "requests.deliver_ledger_entry" }
-
-// InsertOpts keep retrying a delivery for about a year at five-minute intervals (Worker.NextRetry):
-// a ledger outage only delays it.
-func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 100_000}
-}
+// ChainCopy is the outbox chain of a PROVISION after which a copy leaves.
+const ChainCopy = "copy"
 
 // Store is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	box  *seal.Box
-	jobs *river.Client[pgx.Tx]
-	now  func() time.Time
-	// deliverDelay holds a new delivery job back, so that the answer to the call that made the
-	// step usually delivers it first and the job finds nothing left to do.
-	deliverDelay time.Duration
+	pool   *pgxpool.Pool
+	box    *seal.Box
+	jobs   *river.Client[pgx.Tx]
+	outbox *ledgerout.Outbox
+	now    func() time.Time
+	// handOffDelay holds back a hand-off job written with a step, so that the call that made the
+	// step usually hands it off first and the job finds nothing left to do.
+	handOffDelay time.Duration
 }
 
-// New returns a Store; jobs inserts the delivery jobs (it need not work them).
-func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx]) *Store {
-	return &Store{pool: pool, box: box, jobs: jobs, now: time.Now, deliverDelay: 10 * time.Second}
+// New returns a Store; jobs inserts the hand-off jobs (it need not work them), outbox writes the
+// steps' ledger entries.
+func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], outbox *ledgerout.Outbox) *Store {
+	return &Store{pool: pool, box: box, jobs: jobs, outbox: outbox, now: time.Now, handOffDelay: 10 * time.Second}
 }
 
 // Idem identifies a create for idempotency (AIP-155).
@@ -159,29 +105,26 @@ type Idem struct {
 	Hash              []byte
 }
 
-// Create stores a new request under the next receipt number of its tenant, prefix and year
-// ("R-2026-000123"). build gets
-// the receipt number and returns the record to store (Doc.Name, ReceiptNumber and the times are
-// set by Create). A replay of the same request_id returns the first record.
-func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive time.Time, idem Idem, build func(receipt string) (*Record, error)) (rec *Record, err error) {
+// Create stores new request r (as request.Intake made it) under the next receipt number of its
+// tenant, prefix and year ("R-2026-000123"), setting its name, receipt number and times. A replay
+// of the same request_id returns the first request.
+func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, receive time.Time, idem Idem) (out *request.Request, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
+			TenantID: r.Tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
 		}, func() (string, error) {
-			receipt, err := nextReceipt(ctx, tx, tenant, prefix, receive.In(seoul.Location).Year())
+			receipt, err := nextReceipt(ctx, tx, r.Tenant, prefix, receive.In(seoul.Location).Year())
 			if err != nil {
 				return "", err
 			}
-			if rec, err = build(receipt); err != nil {
-				return "", err
-			}
 			now := s.clock()
-			rec.Tenant, rec.Unit, rec.create, rec.revision = tenant, unit, now, 1
-			rec.Doc.Name = "tenants/" + tenant + "/units/" + unit + "/requests/" + receipt
-			rec.Doc.ReceiptNumber = receipt
-			rec.Doc.ReceiveTime = timestamppb.New(receive)
-			rec.Doc.CreateTime, rec.Doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
-			return receipt, s.insert(ctx, tx, rec)
+			out = &request.Request{Tenant: r.Tenant, Unit: r.Unit, Doc: proto.CloneOf(r.Doc), Personal: r.Personal,
+				Created: now, Revision: 1}
+			out.Doc.Name = names.Requests.Name(r.Tenant, r.Unit, receipt)
+			out.Doc.ReceiptNumber = receipt
+			out.Doc.ReceiveTime = timestamppb.New(receive)
+			out.Doc.CreateTime, out.Doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
+			return receipt, s.insert(ctx, tx, out)
 		})
 		if errors.Is(err, idempotency.ErrReused) {
 			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
@@ -191,11 +134,11 @@ func (s *Store) Create(ctx context.Context, tenant, unit, prefix string, receive
 			return err
 		}
 		if again {
-			rec, err = s.get(ctx, tx, tenant, name, false)
+			out, err = s.get(ctx, tx, r.Tenant, name, false)
 		}
 		return err
 	})
-	return rec, err
+	return out, err
 }
 
 func nextReceipt(ctx context.Context, tx pgx.Tx, tenant, prefix string, year int) (string, error) {
@@ -209,7 +152,7 @@ func nextReceipt(ctx context.Context, tx pgx.Tx, tenant, prefix string, year int
 	return fmt.Sprintf("%s-%d-%06d", prefix, year, n), nil
 }
 
-func (s *Store) insert(ctx context.Context, tx pgx.Tx, rec *Record) error {
+func (s *Store) insert(ctx context.Context, tx pgx.Tx, rec *request.Request) error {
 	doc, personal, err := s.encode(rec)
 	if err != nil {
 		return err
@@ -219,20 +162,20 @@ func (s *Store) insert(ctx context.Context, tx pgx.Tx, rec *Record) error {
 		doc, personal, secret_hash, receive_time, due_date, create_time, update_time)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
 		rec.Tenant, rec.Doc.ReceiptNumber, rec.Unit, int16(rec.Doc.Type), int16(rec.Doc.State),
-		doc, personal, sum[:], rec.Doc.ReceiveTime.AsTime(), dueDate(rec.Doc), rec.create)
+		doc, personal, sum[:], rec.Doc.ReceiveTime.AsTime(), dueDate(rec.Doc), rec.Created)
 	return err
 }
 
-// sealedPersonal is the sealed form of Personal.
+// sealedPersonal is the sealed form of request.Personal.
 type sealedPersonal struct {
 	Requester json.RawMessage `json:"requester,omitempty"`
 	Subject   json.RawMessage `json:"subject,omitempty"`
 	Secret    string          `json:"secret"`
 }
 
-func (s *Store) encode(rec *Record) (doc, personal []byte, err error) {
+func (s *Store) encode(rec *request.Request) (doc, personal []byte, err error) {
 	d := proto.Clone(rec.Doc).(*requestsv1.Request)
-	d.Requester, d.Subject, d.Etag, d.Ledger = nil, nil, "", nil // the ledger records are the steps'
+	d.Requester, d.Subject, d.Etag, d.Ledger = nil, nil, "", nil // the ledger records are the outbox's
 	plainDoc, err := protojson.Marshal(d)
 	if err != nil {
 		return nil, nil, err
@@ -267,7 +210,7 @@ func docAD(tenant, receipt string) []byte {
 	return []byte("pipa/requests doc\x00" + tenant + "\x00" + receipt)
 }
 
-func (s *Store) decode(rec *Record, receipt string, doc, personal []byte) error {
+func (s *Store) decode(rec *request.Request, receipt string, doc, personal []byte) error {
 	plainDoc, err := s.box.Open(doc, docAD(rec.Tenant, receipt))
 	if err != nil {
 		return fmt.Errorf("requests: open %s: %w", receipt, err)
@@ -310,33 +253,30 @@ func dueDate(r *requestsv1.Request) any {
 const selectRequest = `SELECT receipt, unit_id, doc, personal, revision, create_time FROM requests.requests`
 
 // Get returns a request of the tenant's unit, NotFound for any other.
-func (s *Store) Get(ctx context.Context, tenant, unit, receipt string) (*Record, error) {
+func (s *Store) Get(ctx context.Context, tenant, unit, receipt string) (*request.Request, error) {
 	return s.getUnit(ctx, s.pool, tenant, unit, receipt, false)
 }
 
 // getUnit is get for a request of the tenant's unit, NotFound for any other.
-func (s *Store) getUnit(ctx context.Context, q querier, tenant, unit, receipt string, lock bool) (*Record, error) {
+func (s *Store) getUnit(ctx context.Context, q querier, tenant, unit, receipt string, lock bool) (*request.Request, error) {
 	rec, err := s.get(ctx, q, tenant, receipt, lock)
 	if err != nil {
 		return nil, err
 	}
 	if rec.Unit != unit {
-		return nil, apierr.NotFound("tenants/" + tenant + "/units/" + unit + "/requests/" + receipt)
+		return nil, apierr.NotFound(names.Requests.Name(tenant, unit, receipt))
 	}
 	return rec, nil
 }
 
 // GetAny returns a request of the tenant, whatever its unit, for the service's own background work.
-func (s *Store) GetAny(ctx context.Context, tenant, receipt string) (*Record, error) {
+func (s *Store) GetAny(ctx context.Context, tenant, receipt string) (*request.Request, error) {
 	return s.get(ctx, s.pool, tenant, receipt, false)
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+type querier = ledgerout.Querier
 
-func (s *Store) get(ctx context.Context, q querier, tenant, receipt string, lock bool) (*Record, error) {
+func (s *Store) get(ctx context.Context, q querier, tenant, receipt string, lock bool) (*request.Request, error) {
 	sql := selectRequest + ` WHERE tenant_id = $1 AND receipt = $2`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -352,75 +292,68 @@ func (s *Store) get(ctx context.Context, q querier, tenant, receipt string, lock
 }
 
 // scan reads a row of selectRequest.
-func (s *Store) scan(tenant string, row pgx.Row) (*Record, error) {
-	rec := &Record{Tenant: tenant}
+func (s *Store) scan(tenant string, row pgx.Row) (*request.Request, error) {
+	rec := &request.Request{Tenant: tenant}
 	var receipt string
 	var doc, personal []byte
-	if err := row.Scan(&receipt, &rec.Unit, &doc, &personal, &rec.revision, &rec.create); err != nil {
+	if err := row.Scan(&receipt, &rec.Unit, &doc, &personal, &rec.Revision, &rec.Created); err != nil {
 		return nil, err
 	}
 	return rec, s.decode(rec, receipt, doc, personal)
 }
 
-// Transition changes a request under a row lock: fn gets the current record (after the etag, if
-// given, is checked) and changes rec.Doc in place, returning the notice and the ledger steps to
-// write with it. The steps' delivery jobs are inserted in the same transaction. It returns the
-// new record and the seqs of the steps written.
-func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag string, fn func(rec *Record) (*Change, error)) (rec *Record, seqs []int, err error) {
+// Transition changes a request under a row lock: fn gets the current request (after the etag, if
+// given, is checked), changes r.Doc in place and returns the step's outcome, whose notice, ledger
+// entry (in the outbox) and hand-off job are written in the same transaction. It returns the new
+// request and the outbox id of its entry (0 for none).
+func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag string, fn func(r *request.Request) (request.Outcome, error)) (rec *request.Request, entry int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, true); err != nil {
 			return err
 		}
-		if etag != "" && etag != rec.Request().Etag {
+		if etag != "" && etag != rec.Full().Etag {
 			return apierr.EtagMismatch(rec.Doc.Name)
 		}
-		ch, err := fn(rec)
+		out, err := fn(rec)
 		if err != nil {
 			return err
 		}
 		now := s.clock()
 		rec.Doc.UpdateTime = timestamppb.New(now)
-		if ch.Notice != nil {
-			var n int
+		if n := out.Notice; n != nil {
+			var seq int
 			if err := tx.QueryRow(ctx, `SELECT count(*) + 1 FROM requests.notices WHERE tenant_id = $1 AND receipt = $2`,
-				tenant, receipt).Scan(&n); err != nil {
+				tenant, receipt).Scan(&seq); err != nil {
 				return err
 			}
-			ch.Notice.Name = rec.Doc.Name + "/notices/" + strconv.Itoa(n)
-			ch.Notice.IssueTime = timestamppb.New(now)
-			if err := s.insertNotice(ctx, tx, tenant, receipt, n, ch.Notice); err != nil {
+			n.Name = names.Notice(rec.Doc.Name, seq)
+			n.IssueTime = timestamppb.New(now)
+			if err := s.insertNotice(ctx, tx, tenant, receipt, seq, n); err != nil {
 				return err
 			}
-			rec.Doc.Notices = append(rec.Doc.Notices, ch.Notice.Name)
+			rec.Doc.Notices = append(rec.Doc.Notices, n.Name)
 		}
-		if len(ch.Steps) > 0 {
-			var last int
-			if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM requests.steps WHERE tenant_id = $1 AND receipt = $2`,
-				tenant, receipt).Scan(&last); err != nil {
+		if e := out.Entry; e != nil {
+			oe := ledgerout.Entry{Unit: unit, Append: e.Append, Subject: receipt, Label: e.Step}
+			if e.Follows && len(rec.Entries) > 0 {
+				oe.After, oe.Follows = rec.Entries[0], true
+			}
+			if e.Copy {
+				oe.Chain = ChainCopy
+			}
+			if entry, err = s.outbox.Enqueue(ctx, tx, tenant, oe); err != nil {
 				return err
 			}
-			for i, st := range ch.Steps {
-				seq := last + 1 + i
-				if err := s.insertStep(ctx, tx, tenant, receipt, seq, st, now); err != nil {
-					return err
-				}
-				rec.Doc.Ledger = append(rec.Doc.Ledger, &requestsv1.LedgerRecord{Step: st.Name, Pending: true})
-				seqs = append(seqs, seq)
-			}
-			if ch.TrackCopy {
-				if _, err := s.jobs.InsertTx(ctx, tx, CopyArgs{Tenant: tenant, Receipt: receipt, Seq: last + 1},
-					&river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)}); err != nil {
-					return err
-				}
-			}
+			rec.Doc.Ledger = append(rec.Doc.Ledger, &requestsv1.LedgerRecord{Step: e.Step, Pending: true})
+			rec.Entries = append(rec.Entries, entry)
 		}
-		if ch.Closed {
+		if out.Closed {
 			if _, err := s.jobs.InsertTx(ctx, tx, ClosedArgs{Tenant: tenant, Receipt: receipt},
-				&river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)}); err != nil {
+				&river.InsertOpts{ScheduledAt: now.Add(s.handOffDelay)}); err != nil {
 				return err
 			}
 		}
-		rec.revision++
+		rec.Revision++
 		doc, personal, err := s.encode(rec)
 		if err != nil {
 			return err
@@ -432,11 +365,26 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 		_, err = tx.Exec(ctx, `UPDATE requests.requests SET state = $3, revision = $4, doc = $5,
 			personal = $6, due_date = $7, update_time = $8, close_time = $9
 			WHERE tenant_id = $1 AND receipt = $2`,
-			tenant, receipt, int16(rec.Doc.State), rec.revision, doc, personal, dueDate(rec.Doc), now, closed)
+			tenant, receipt, int16(rec.Doc.State), rec.Revision, doc, personal, dueDate(rec.Doc), now, closed)
 		return err
 	})
-	return rec, seqs, err
+	return rec, entry, err
 }
+
+// Delivered is the outbox's hook (ledgerout.Hooks): a PROVISION of a copy, once in the ledger,
+// hands the copy to the retention service by a job written with its index (C-9).
+func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) error {
+	if e.Chain != ChainCopy {
+		return nil
+	}
+	_, err := s.jobs.InsertTx(ctx, tx, CopyArgs{Tenant: e.Tenant, Receipt: e.Subject},
+		&river.InsertOpts{ScheduledAt: s.clock().Add(s.handOffDelay)})
+	return err
+}
+
+// Refused is the outbox's hook for a refusal: nothing waits on a request's entry but its record,
+// which shows the refusal.
+func (s *Store) Refused(context.Context, pgx.Tx, []ledgerout.Settled, string) error { return nil }
 
 func (s *Store) insertNotice(ctx context.Context, tx pgx.Tx, tenant, receipt string, seq int, n *requestsv1.Notice) error {
 	doc, err := s.sealNotice(tenant, receipt, seq, n)
@@ -460,33 +408,7 @@ func noticeAD(tenant, receipt string, seq int) []byte {
 	return []byte("pipa/requests notice\x00" + tenant + "\x00" + receipt + "\x00" + strconv.Itoa(seq))
 }
 
-func stepAD(tenant, receipt string, seq int) []byte {
-	return []byte("pipa/requests step\x00" + tenant + "\x00" + receipt + "\x00" + strconv.Itoa(seq))
-}
-
-func (s *Store) insertStep(ctx context.Context, tx pgx.Tx, tenant, receipt string, seq int, st Step, now time.Time) error {
-	b, err := proto.Marshal(st.Entry)
-	if err != nil {
-		return err
-	}
-	sealed, err := s.box.Seal(b, stepAD(tenant, receipt, seq))
-	if err != nil {
-		return err
-	}
-	var follows any
-	if st.Follows > 0 {
-		follows = st.Follows
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO requests.steps (tenant_id, receipt, seq, step, entry, follows_seq, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tenant, receipt, seq, st.Name, sealed, follows, now); err != nil {
-		return err
-	}
-	_, err = s.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, Receipt: receipt, Seq: seq},
-		&river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)})
-	return err
-}
-
-// Notices lists a request's notices in issue order; html is included.
+// Notices lists a request's notices// Notices lists a request's notices in issue order; html is included.
 func (s *Store) Notices(ctx context.Context, tenant, receipt string) ([]*requestsv1.Notice, error) {
 	return s.notices(ctx, s.pool, tenant, receipt)
 }
@@ -518,116 +440,36 @@ func (s *Store) notices(ctx context.Context, q querier, tenant, receipt string) 
 	return out, rows.Err()
 }
 
-// PendingStep is an outbox row to deliver.
-type PendingStep struct {
-	Entry *ledgerv1.AppendEntryRequest
-	// FollowsIndex is the ledger index of the followed step's entry, when the step follows one.
-	FollowsIndex *int64
-	// Delivered is the step's ledger index when it was already delivered.
-	Delivered *int64
-	// Failed is why the ledger refused it, when it did.
-	Failed string
-}
-
-var (
-	// ErrFollowedPending means the step follows one whose entry is not in the ledger yet.
-	ErrFollowedPending = errors.New("requests: the step this one follows is not delivered yet")
-	// ErrFollowedFailed means the step follows one the ledger refused: it cannot follow it.
-	ErrFollowedFailed = errors.New("requests: the step this one follows was refused by the ledger")
-)
-
-// Step reads an outbox row for delivery.
-func (s *Store) Step(ctx context.Context, tenant, receipt string, seq int) (*PendingStep, error) {
-	var sealed []byte
-	var followsSeq *int
-	var failed, followedFailed *string
-	p := &PendingStep{}
-	err := s.pool.QueryRow(ctx, `SELECT s.entry, s.follows_seq, s.ledger_index, s.fail_reason, f.ledger_index, f.fail_reason
-		FROM requests.steps s LEFT JOIN requests.steps f
-		  ON f.tenant_id = s.tenant_id AND f.receipt = s.receipt AND f.seq = s.follows_seq
-		WHERE s.tenant_id = $1 AND s.receipt = $2 AND s.seq = $3`, tenant, receipt, seq).
-		Scan(&sealed, &followsSeq, &p.Delivered, &failed, &p.FollowsIndex, &followedFailed)
-	switch {
-	case err != nil:
-		return nil, err
-	case p.Delivered != nil:
-		return p, nil
-	case failed != nil:
-		p.Failed = *failed
-		return p, nil
-	case followedFailed != nil:
-		return nil, ErrFollowedFailed
-	case followsSeq != nil && p.FollowsIndex == nil:
-		return nil, ErrFollowedPending
-	}
-	plain, err := s.box.Open(sealed, stepAD(tenant, receipt, seq))
-	if err != nil {
-		return nil, err
-	}
-	p.Entry = &ledgerv1.AppendEntryRequest{}
-	return p, proto.Unmarshal(plain, p.Entry)
-}
-
-// Delivered records the ledger index a step's entry got. Recording it twice (the answer and the
-// job both delivered) is harmless: the ledger gave both the same index.
-func (s *Store) Delivered(ctx context.Context, tenant, receipt string, seq int, index int64) error {
-	return s.settle(ctx, tenant, receipt, seq, `ledger_index = $4`, index)
-}
-
-// Failed records that the ledger refused a step's entry, and why; it is not retried.
-func (s *Store) Failed(ctx context.Context, tenant, receipt string, seq int, reason string) error {
-	return s.settle(ctx, tenant, receipt, seq, `fail_reason = $4`, reason)
-}
-
-// settle sets a pending step's outcome (set, with $4 = value).
-func (s *Store) settle(ctx context.Context, tenant, receipt string, seq int, set string, value any) error {
-	_, err := s.pool.Exec(ctx, `UPDATE requests.steps SET `+set+`, deliver_time = $5
-		WHERE tenant_id = $1 AND receipt = $2 AND seq = $3 AND ledger_index IS NULL AND fail_reason IS NULL`,
-		tenant, receipt, seq, value, s.clock())
-	return err
-}
-
-// withLedger fills the requests' ledger records from their steps, in one query.
-func (s *Store) withLedger(ctx context.Context, q querier, recs ...*Record) error {
+// withLedger fills the requests' ledger records (Doc.Ledger) and their outbox ids (Entries) from
+// the outbox, in one query.
+func (s *Store) withLedger(ctx context.Context, q querier, recs ...*request.Request) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	byReceipt := map[string]*Record{}
 	receipts := make([]string, len(recs))
 	for i, r := range recs {
-		byReceipt[r.Doc.GetReceiptNumber()], receipts[i] = r, r.Doc.GetReceiptNumber()
-		r.Doc.Ledger = nil
+		receipts[i] = r.Doc.GetReceiptNumber()
 	}
-	rows, err := q.Query(ctx, `SELECT receipt, step, ledger_index, fail_reason FROM requests.steps
-		WHERE tenant_id = $1 AND receipt = ANY($2) ORDER BY receipt, seq`, recs[0].Tenant, receipts)
+	records, err := s.outbox.Records(ctx, q, recs[0].Tenant, receipts)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var receipt, step string
-		var index *int64
-		var failed *string
-		if err := rows.Scan(&receipt, &step, &index, &failed); err != nil {
-			return err
+	for _, r := range recs {
+		r.Doc.Ledger, r.Entries = nil, nil
+		for _, e := range records[r.Doc.GetReceiptNumber()] {
+			lr := &requestsv1.LedgerRecord{Step: e.Label, Pending: e.Pending, Failure: e.Refusal}
+			if !e.Pending && e.Refusal == "" {
+				lr.Index, lr.Entry = e.Index, names.Entries.NameN(r.Tenant, r.Unit, e.Index)
+			}
+			r.Doc.Ledger, r.Entries = append(r.Doc.Ledger, lr), append(r.Entries, e.ID)
 		}
-		r := byReceipt[receipt]
-		lr := &requestsv1.LedgerRecord{Step: step, Pending: index == nil && failed == nil}
-		if index != nil {
-			lr.Index = *index
-			lr.Entry = "tenants/" + r.Tenant + "/units/" + r.Unit + "/ledger/entries/" + strconv.FormatInt(*index, 10)
-		}
-		if failed != nil {
-			lr.Failure = *failed
-		}
-		r.Doc.Ledger = append(r.Doc.Ledger, lr)
 	}
-	return rows.Err()
+	return nil
 }
 
 // Status finds a request by its receipt number and status secret, for the public status check.
 // Receipt numbers repeat across tenants; the secret tells them apart. Any mismatch is NotFound.
-func (s *Store) Status(ctx context.Context, receipt, secret string) (*Record, error) {
+func (s *Store) Status(ctx context.Context, receipt, secret string) (*request.Request, error) {
 	notFound := apierr.NotFound("requests/" + receipt)
 	sum := sha256.Sum256([]byte(secret))
 	rows, err := s.pool.Query(ctx, `SELECT tenant_id, secret_hash FROM requests.requests WHERE receipt = $1`, receipt)
@@ -669,7 +511,7 @@ type Filter struct {
 
 // Page is one page of List.
 type Page struct {
-	Records          []*Record
+	Records          []*request.Request
 	Next             string
 	Overdue, DueSoon int32
 }
@@ -758,14 +600,6 @@ func (s *Store) OpenCounts(ctx context.Context, today string) ([]UnitCounts, err
 	})
 }
 
-// OutboxCounts are the ledger entries written but not yet in the ledger (the outbox's backlog)
-// and those the ledger refused.
-func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE fail_reason IS NULL), count(*) FILTER (WHERE fail_reason IS NOT NULL)
-		FROM requests.steps WHERE ledger_index IS NULL`).Scan(&pending, &failed)
-	return pending, failed, err
-}
-
 // ErrStepsPending refuses an erasure while a step's ledger entry still waits in the outbox: its
 // sealed copy holds the requester's name until the ledger has it.
 var ErrStepsPending = apierr.Precondition("LEDGER_PENDING",
@@ -774,9 +608,10 @@ var ErrStepsPending = apierr.Precondition("LEDGER_PENDING",
 // Erase removes a closed request's personal fields at the end of its retention (PIPA-21-1): the
 // requester and subject, the status secret, the rendered notices (they name the recipient) and
 // the outbox's sealed copies of its ledger entries; erase checks the request and clears rec.Doc's
-// free text. Erasing twice changes nothing. The ledger's own copies are erased by its redaction.
-func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase func(rec *Record) error) (*Record, error) {
-	var rec *Record
+// free text (request.Erase). Erasing twice changes nothing. The ledger's own copies are erased by
+// its redaction.
+func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase func(rec *request.Request) error) (*request.Request, error) {
+	var rec *request.Request
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		if rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, true); err != nil {
@@ -785,9 +620,8 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 		if rec.Doc.GetEraseTime() != nil {
 			return nil // erased already: a retried erasure changes nothing
 		}
-		var pending bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM requests.steps
-			WHERE tenant_id = $1 AND receipt = $2 AND ledger_index IS NULL AND fail_reason IS NULL)`, tenant, receipt).Scan(&pending); err != nil {
+		pending, err := s.outbox.Pending(ctx, tx, tenant, receipt)
+		if err != nil {
 			return err
 		}
 		if pending {
@@ -797,15 +631,15 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 			return err
 		}
 		now := s.clock()
-		rec.Personal = Personal{}
+		rec.Personal = request.Personal{}
 		rec.Doc.EraseTime, rec.Doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
-		rec.revision++
+		rec.Revision++
 		doc, personal, err := s.encode(rec)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE requests.requests SET doc = $3, personal = $4, revision = $5, update_time = $6
-			WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, doc, personal, rec.revision, now); err != nil {
+			WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, doc, personal, rec.Revision, now); err != nil {
 			return err
 		}
 		notices, err := s.notices(ctx, tx, tenant, receipt)
@@ -832,12 +666,7 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 			}
 		}
 		// The ledger has the steps' entries (they were all settled); the outbox's copies go.
-		empty, err := s.box.Seal(nil, []byte("pipa/requests erased"))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE requests.steps SET entry = $3 WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, empty)
-		return err
+		return s.outbox.Forget(ctx, tx, tenant, receipt)
 	})
 	return rec, err
 }

@@ -18,16 +18,10 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
-
-// Copy is a stored copy given out, with its outcomes.
-type Copy struct {
-	Tenant, Unit string
-	ID           int64
-	// Doc.OutcomePending is set while its last outcome's entries are not yet in the ledger.
-	Doc *retentionv1.Copy
-}
 
 const selectCopy = `SELECT c.copy_id, c.unit_id, c.state, c.due_date, c.doc, c.reminders, c.last_reminder_time, c.revision, c.create_time,
 	ARRAY(SELECT o.doc FROM retention.copy_outcomes o WHERE o.tenant_id = c.tenant_id AND o.copy_id = c.copy_id ORDER BY o.seq),
@@ -37,8 +31,8 @@ const selectCopy = `SELECT c.copy_id, c.unit_id, c.state, c.due_date, c.doc, c.r
 		AND (o.ledger_index IS NULL OR (o.destruction_outbox_id IS NOT NULL AND o.destruction_index IS NULL)))
 	FROM retention.copies c`
 
-func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
-	c := &Copy{Tenant: tenant}
+func scanCopy(row pgx.Row, tenant string) (*lifecycle.Copy, error) {
+	c := &lifecycle.Copy{Tenant: tenant}
 	var state int16
 	var due time.Time
 	var doc []byte
@@ -57,7 +51,7 @@ func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
 	if err := protojson.Unmarshal(doc, c.Doc); err != nil {
 		return nil, err
 	}
-	c.Doc.Name = idName(tenant, c.Unit, "copies", c.ID)
+	c.Doc.Name = names.Copies.NameN(tenant, c.Unit, c.ID)
 	c.Doc.State, c.Doc.DestructionDueDate = retentionv1.CopyState(state), due.Format(time.DateOnly)
 	c.Doc.Reminders, c.Doc.LastReminderTime, c.Doc.OutcomePending = reminders, ts(last), pending
 	c.Doc.CreateTime, c.Doc.Etag = timestamppb.New(create), etag(create, revision)
@@ -72,14 +66,14 @@ func scanCopy(row pgx.Row, tenant string) (*Copy, error) {
 	return c, nil
 }
 
-func (s *Store) copyOf(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Copy, error) {
+func (s *Store) copyOf(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*lifecycle.Copy, error) {
 	sql := selectCopy + ` WHERE c.tenant_id = $1 AND c.copy_id = $2 AND c.unit_id = $3`
 	if lock {
 		sql += ` FOR UPDATE OF c`
 	}
 	c, err := scanCopy(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "copies", id))
+		return nil, apierr.NotFound(names.Copies.NameN(tenant, unit, id))
 	}
 	return c, err
 }
@@ -94,7 +88,7 @@ func copyDoc(c *retentionv1.Copy) ([]byte, error) {
 // CreateCopy stores a copy given out under its PROVISION entry; one copy per entry. A replayed
 // request_id returns the first call's copy, and so does a retry after the request_id was
 // forgotten, when the copy found is of the same request.
-func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, c *retentionv1.Copy) (out *Copy, err error) {
+func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, c *retentionv1.Copy) (out *lifecycle.Copy, err error) {
 	doc, err := copyDoc(c)
 	if err != nil {
 		return nil, err
@@ -118,9 +112,9 @@ func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, 
 			return "", err
 		}
 		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
-		return idName(tenant, unit, "copies", id), err
+		return names.Copies.NameN(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		id, _ := strconv.ParseInt(names.Last(name), 10, 64)
 		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
 		return err
 	})
@@ -128,7 +122,7 @@ func (s *Store) CreateCopy(ctx context.Context, tenant, unit string, idem Idem, 
 }
 
 // GetCopy returns a copy of the unit.
-func (s *Store) GetCopy(ctx context.Context, tenant, unit string, id int64) (*Copy, error) {
+func (s *Store) GetCopy(ctx context.Context, tenant, unit string, id int64) (*lifecycle.Copy, error) {
 	return s.copyOf(ctx, s.pool, tenant, unit, id, false)
 }
 
@@ -144,32 +138,21 @@ var CopyFilters = map[string]string{
 
 // ListCopies pages through the unit's copies by id, those in state (a key of CopyFilters) on
 // today.
-func (s *Store) ListCopies(ctx context.Context, tenant, unit, state, today string, size int, after int64) ([]*Copy, int64, error) {
+func (s *Store) ListCopies(ctx context.Context, tenant, unit, state, today string, size int, after int64) ([]*lifecycle.Copy, int64, error) {
 	rows, err := s.pool.Query(ctx, selectCopy+` WHERE c.tenant_id = $1 AND c.unit_id = $2 AND `+CopyFilters[state]+
 		` AND c.copy_id > $4 ORDER BY c.copy_id LIMIT $5`, tenant, unit, today, after, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return page(rows, size, func(r pgx.Rows) (*Copy, error) { return scanCopy(r, tenant) },
-		func(x *Copy) int64 { return x.ID })
-}
-
-// Outcome is a copy's outcome to record: its document, the entries that record it (the AMENDMENT
-// and, for a returned copy, the DESTRUCTION that follows it), and the state and due date it
-// gives the copy once they are in the ledger.
-type Outcome struct {
-	Doc                    *retentionv1.CopyOutcome
-	Amendment, Destruction *ledgerv1.AppendEntryRequest
-	State                  retentionv1.CopyState
-	// DueDate is the new destruction due date (YYYY-MM-DD), or empty.
-	DueDate string
+	return page(rows, size, func(r pgx.Rows) (*lifecycle.Copy, error) { return scanCopy(r, tenant) },
+		func(x *lifecycle.Copy) int64 { return x.ID })
 }
 
 // RecordOutcome adds an outcome to a copy under a row lock: fn gets the copy (after the etag, if
 // given, is checked) and returns the outcome, whose entries go to the outbox with it, in order.
 // The copy changes when they are delivered (Delivered), never before. It returns the copy and
 // the outbox ids.
-func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, fn func(c *Copy) (*Outcome, error)) (out *Copy, outbox []int64, err error) {
+func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, fn func(c *lifecycle.Copy) (*lifecycle.Outcome, error)) (out *lifecycle.Copy, outbox []int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.copyOf(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -182,14 +165,14 @@ func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64
 		if err != nil {
 			return err
 		}
-		amendment, err := s.insertOutbox(ctx, tx, tenant, unit, o.Amendment, 0)
+		amendment, err := s.queue(ctx, tx, tenant, unit, o.Amendment, 0)
 		if err != nil {
 			return err
 		}
 		outbox = []int64{amendment}
 		var destruction *int64
 		if o.Destruction != nil {
-			d, err := s.insertOutbox(ctx, tx, tenant, unit, o.Destruction, amendment)
+			d, err := s.queue(ctx, tx, tenant, unit, o.Destruction, amendment)
 			if err != nil {
 				return err
 			}
@@ -252,7 +235,7 @@ type Queued struct {
 // queues entry(copy), its AMENDMENT, for each copy still out. A quarter is recorded once per
 // unit, with its entries, in one transaction, so each copy is stated once a quarter. today is
 // the date in Asia/Seoul. It returns the entries queued.
-func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string, entry func(*Copy) *ledgerv1.AppendEntryRequest) ([]Queued, error) {
+func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string, entry func(*lifecycle.Copy) *ledgerv1.AppendEntryRequest) ([]Queued, error) {
 	var queued []Queued
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO retention.copy_checks (tenant_id, unit_id, quarter, check_time, copies_out, overdue)
@@ -278,12 +261,12 @@ func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string, en
 			if err != nil {
 				return err
 			}
-			copies, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Copy, error) { return scanCopy(r, u[0]) })
+			copies, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*lifecycle.Copy, error) { return scanCopy(r, u[0]) })
 			if err != nil {
 				return err
 			}
 			for _, c := range copies {
-				id, err := s.insertOutbox(ctx, tx, u[0], u[1], entry(c), 0)
+				id, err := s.queue(ctx, tx, u[0], u[1], entry(c), 0)
 				if err != nil {
 					return err
 				}
@@ -298,13 +281,7 @@ func (s *Store) CheckPublicCopies(ctx context.Context, quarter, today string, en
 // keyCache keeps the tenants' opened signer keys.
 type keyCache struct {
 	mu   sync.Mutex
-	keys map[string]*TenantKey
-}
-
-// TenantKey signs a tenant's destruction certificates.
-type TenantKey struct {
-	Signer   note.Signer
-	Verifier string
+	keys map[string]*lifecycle.TenantKey
 }
 
 // keyAD binds a sealed signer key to its tenant, so that a key row copied to another tenant does
@@ -313,7 +290,7 @@ func keyAD(tenant string) []byte { return []byte("pipa/retention/signer-key/v1:"
 
 // Key returns the tenant's certificate key, generating and storing it (sealed) on first use. Two
 // replicas racing to create it both end up with the one inserted first.
-func (s *Store) Key(ctx context.Context, tenant string) (*TenantKey, error) {
+func (s *Store) Key(ctx context.Context, tenant string) (*lifecycle.TenantKey, error) {
 	s.keys.mu.Lock()
 	k := s.keys.keys[tenant]
 	s.keys.mu.Unlock()
@@ -341,10 +318,10 @@ func (s *Store) Key(ctx context.Context, tenant string) (*TenantKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	k = &TenantKey{Signer: signer, Verifier: vkey}
+	k = &lifecycle.TenantKey{Signer: signer, Verifier: vkey}
 	s.keys.mu.Lock()
 	if s.keys.keys == nil {
-		s.keys.keys = map[string]*TenantKey{}
+		s.keys.keys = map[string]*lifecycle.TenantKey{}
 	}
 	s.keys.keys[tenant] = k
 	s.keys.mu.Unlock()
@@ -357,14 +334,14 @@ func (s *Store) VerifierKey(ctx context.Context, tenant string) (string, error) 
 	var vkey string
 	err := s.pool.QueryRow(ctx, `SELECT verifier_key FROM retention.keys WHERE tenant_id = $1`, tenant).Scan(&vkey)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apierr.NotFound("tenants/" + tenant + "/retention/key")
+		return "", apierr.NotFound(names.TenantResource(tenant, "retention/key"))
 	}
 	return vkey, err
 }
 
 // newKey generates the tenant's key and stores it sealed, unless another replica did first.
 func (s *Store) newKey(ctx context.Context, tenant string) error {
-	skey, vkey, err := note.GenerateKey(rand.Reader, s.host+"/tenants/"+tenant+"/retention")
+	skey, vkey, err := note.GenerateKey(rand.Reader, s.host+"/"+names.TenantResource(tenant, "retention"))
 	if err != nil {
 		return fmt.Errorf("retention store: generate key for tenant %s: %w", tenant, err)
 	}

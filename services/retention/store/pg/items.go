@@ -7,76 +7,45 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 )
-
-// Item is a stored item.
-type Item struct {
-	Tenant, Unit    string
-	ID              int64
-	RuleID          string
-	Status          int16
-	RecordingDate   *time.Time
-	Description     string
-	RecordCount     int64
-	Resource        string
-	ClockStart, Due time.Time
-	PlanID          *int64
-	Destruction     *time.Time
-	LedgerIndex     *int64
-	// Holds are the active holds covering it.
-	Holds  []int64
-	Create time.Time
-	// OverdueTime is when it becomes overdue unless destroyed or held (STD-10-1).
-	OverdueTime time.Time
-}
-
-// Name is the item's resource name.
-func (i *Item) Name() string { return idName(i.Tenant, i.Unit, "items", i.ID) }
 
 const selectItem = `SELECT i.item_id, i.unit_id, i.rule_id, i.status, i.recording_date, i.description, i.record_count,
 	i.resource, i.clock_start_time, i.due_time, i.plan_id, i.destruction_time, i.ledger_index, i.create_time,
 	ARRAY(` + heldBy + ` ORDER BY h.hold_id), retention.overdue_time(i.due_time) FROM retention.items i`
 
-func scanItem(row pgx.Row, tenant string) (*Item, error) {
-	it := &Item{Tenant: tenant}
+func scanItem(row pgx.Row, tenant string) (*lifecycle.Item, error) {
+	it := &lifecycle.Item{Tenant: tenant}
 	err := row.Scan(&it.ID, &it.Unit, &it.RuleID, &it.Status, &it.RecordingDate, &it.Description, &it.RecordCount,
 		&it.Resource, &it.ClockStart, &it.Due, &it.PlanID, &it.Destruction, &it.LedgerIndex, &it.Create, &it.Holds, &it.OverdueTime)
 	return it, err
 }
 
-func (s *Store) item(ctx context.Context, q querier, tenant, unit string, id int64) (*Item, error) {
+func (s *Store) item(ctx context.Context, q querier, tenant, unit string, id int64) (*lifecycle.Item, error) {
 	it, err := scanItem(q.QueryRow(ctx, selectItem+` WHERE i.tenant_id = $1 AND i.item_id = $2 AND i.unit_id = $3`,
 		tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "items", id))
+		return nil, apierr.NotFound(names.Items.NameN(tenant, unit, id))
 	}
 	return it, err
 }
 
 // GetItem returns an item of the unit.
-func (s *Store) GetItem(ctx context.Context, tenant, unit string, id int64) (*Item, error) {
+func (s *Store) GetItem(ctx context.Context, tenant, unit string, id int64) (*lifecycle.Item, error) {
 	return s.item(ctx, s.pool, tenant, unit, id)
-}
-
-// NewItem is an item to register. Scope is what a hold names to cover it (the rule's site or
-// file, or the item's request); a site's recording day has its span in Asia/Seoul.
-type NewItem struct {
-	RuleID, Scope, Description, Resource string
-	RecordingDate                        *time.Time
-	RecordCount                          int64
-	ClockStart                           time.Time
-	PeriodDays                           int32
 }
 
 // CreateItem registers an item. A second item for the same recording day or resource under a
 // rule is refused; a replayed request_id returns the first call's item.
-func (s *Store) CreateItem(ctx context.Context, tenant, unit string, idem Idem, n NewItem) (out *Item, err error) {
+func (s *Store) CreateItem(ctx context.Context, tenant, unit string, idem Idem, n lifecycle.NewItem) (out *lifecycle.Item, err error) {
 	var spanStart, spanEnd *time.Time
 	if d := n.RecordingDate; d != nil {
 		start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, seoul.Location)
@@ -91,15 +60,15 @@ func (s *Store) CreateItem(ctx context.Context, tenant, unit string, idem Idem, 
 			tenant, unit, n.RuleID, n.Scope, spanStart, spanEnd, n.RecordingDate, n.Description, n.RecordCount,
 			n.Resource, n.ClockStart, n.PeriodDays, s.clock()).Scan(&id)
 		if uniqueViolation(err, "items_by_day") || uniqueViolation(err, "items_by_resource") {
-			return "", apierr.AlreadyExists("an item of " + Name(tenant, unit, "rules", n.RuleID) + " for this day or resource")
+			return "", apierr.AlreadyExists("an item of " + names.Rules.Name(tenant, unit, n.RuleID) + " for this day or resource")
 		}
 		if err != nil {
 			return "", err
 		}
 		out, err = s.item(ctx, tx, tenant, unit, id)
-		return idName(tenant, unit, "items", id), err
+		return names.Items.NameN(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		id, _ := strconv.ParseInt(names.Last(name), 10, 64)
 		out, err = s.item(ctx, tx, tenant, unit, id)
 		return err
 	})
@@ -121,20 +90,20 @@ var ItemFilters = map[string]string{
 }
 
 // ListItems pages through the unit's items by id, those in state (a key of ItemFilters) at now.
-func (s *Store) ListItems(ctx context.Context, tenant, unit, state string, now time.Time, size int, after int64) ([]*Item, int64, error) {
+func (s *Store) ListItems(ctx context.Context, tenant, unit, state string, now time.Time, size int, after int64) ([]*lifecycle.Item, int64, error) {
 	rows, err := s.pool.Query(ctx, selectItem+` WHERE i.tenant_id = $1 AND i.unit_id = $2 AND `+ItemFilters[state]+
 		` AND i.item_id > $4 ORDER BY i.item_id LIMIT $5`, tenant, unit, now, after, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return page(rows, size, func(r pgx.Rows) (*Item, error) { return scanItem(r, tenant) },
-		func(x *Item) int64 { return x.ID })
+	return page(rows, size, func(r pgx.Rows) (*lifecycle.Item, error) { return scanItem(r, tenant) },
+		func(x *lifecycle.Item) int64 { return x.ID })
 }
 
 // GenerateDays makes the items of a site rule's recording days from the day after the last one
 // made (or its start) through through, each due when its period ends and described by name (the
 // site's, with the rule's zone). Concurrent sweepers make each day once.
-func (s *Store) GenerateDays(ctx context.Context, r *Rule, through time.Time, name string) (int64, error) {
+func (s *Store) GenerateDays(ctx context.Context, r *lifecycle.Rule, through time.Time, name string) (int64, error) {
 	// Dates compare as YYYY-MM-DD: PostgreSQL's dates come back at midnight UTC, through is a
 	// day in Asia/Seoul.
 	from, last := r.StartDate.Format(time.DateOnly), through.Format(time.DateOnly)
@@ -165,18 +134,11 @@ func (s *Store) GenerateDays(ctx context.Context, r *Rule, through time.Time, na
 	return n, err
 }
 
-// Claimed is an item a sweeper took for destruction.
-type Claimed struct {
-	ID            int64
-	RecordingDate *time.Time
-	Description   string
-}
-
 // ClaimBatch takes up to limit of the rule's due, unheld items still kept, oldest due first,
 // skipping those another sweeper holds locked, and writes entry(items) to the outbox as the
 // DESTRUCTION entry that records them: the items are destroyed once it is delivered. It returns
 // the outbox id and how many items it took (0: none left).
-func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now time.Time, limit int, entry func([]Claimed) *ledgerv1.AppendEntryRequest) (outbox int64, n int, err error) {
+func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now time.Time, limit int, entry func([]lifecycle.Claimed) *ledgerv1.AppendEntryRequest) (outbox int64, n int, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
@@ -188,8 +150,8 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 		if err != nil {
 			return err
 		}
-		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claimed, error) {
-			var c Claimed
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lifecycle.Claimed, error) {
+			var c lifecycle.Claimed
 			return c, r.Scan(&c.ID, &c.RecordingDate, &c.Description)
 		})
 		if err != nil || len(items) == 0 {
@@ -199,7 +161,7 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 		for i, c := range items {
 			ids[i] = c.ID
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(items), 0); err != nil {
+		if outbox, err = s.queue(ctx, tx, tenant, unit, entry(items), 0); err != nil {
 			return err
 		}
 		n = len(items)
@@ -213,7 +175,7 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 // ConfirmDeletion records that the recording system deleted a due, unheld item itself: entry
 // (built from the item) goes to the outbox as its DESTRUCTION entry. check refuses what may not
 // be confirmed. It returns the outbox id, or 0 when the item was already destroyed or in hand.
-func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int64, check func(*Item) error, entry func(*Item) *ledgerv1.AppendEntryRequest) (int64, error) {
+func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int64, check func(*lifecycle.Item) error, entry func(*lifecycle.Item) *ledgerv1.AppendEntryRequest) (int64, error) {
 	var outbox int64
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
@@ -227,13 +189,13 @@ func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int
 		if err != nil {
 			return err
 		}
-		if it.Status == Destroying || it.Status == Destroyed {
+		if it.Status == lifecycle.Destroying || it.Status == lifecycle.Destroyed {
 			return nil
 		}
 		if err := check(it); err != nil {
 			return err
 		}
-		if outbox, err = s.insertOutbox(ctx, tx, tenant, unit, entry(it), 0); err != nil {
+		if outbox, err = s.queue(ctx, tx, tenant, unit, entry(it), 0); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $3 WHERE tenant_id = $1 AND item_id = $2`,
@@ -331,13 +293,6 @@ func (s *Store) AllCounts(ctx context.Context, now time.Time) ([]Counts, error) 
 		out[i] = *byUnit[k]
 	}
 	return out, nil
-}
-
-// PendingEntries counts the outbox entries not yet in the ledger, and not refused by it.
-func (s *Store) PendingEntries(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox WHERE ledger_index IS NULL AND refuse_time IS NULL`).Scan(&n)
-	return n, err
 }
 
 // errNone rolls back a transaction that found nothing to do.

@@ -16,17 +16,10 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
-
-// Plan is a stored destruction plan (파기요청서).
-type Plan struct {
-	Tenant, Unit string
-	ID           int64
-	Doc          *retentionv1.Plan
-	// FirstDue is the earliest due time of its items; OverdueTime is 5 days later (STD-10-1).
-	FirstDue, OverdueTime time.Time
-}
 
 // planFirstDue is the earliest due time of a plan's items, derived rather than stored, so that
 // it follows items leaving the plan (a longer period, a hold excluded).
@@ -36,8 +29,8 @@ const selectPlan = `SELECT plan_id, unit_id, doc, ` + planFirstDue + `, retentio
 	(SELECT count(*) FROM retention.items i WHERE i.tenant_id = p.tenant_id AND i.plan_id = p.plan_id)
 	FROM retention.plans p`
 
-func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
-	p := &Plan{Tenant: tenant}
+func scanPlan(row pgx.Row, tenant string) (*lifecycle.Plan, error) {
+	p := &lifecycle.Plan{Tenant: tenant}
 	var doc []byte
 	var revision, count int64
 	var create time.Time
@@ -48,26 +41,26 @@ func scanPlan(row pgx.Row, tenant string) (*Plan, error) {
 	if err := protojson.Unmarshal(doc, p.Doc); err != nil {
 		return nil, err
 	}
-	p.Doc.Name = idName(tenant, p.Unit, "plans", p.ID)
+	p.Doc.Name = names.Plans.NameN(tenant, p.Unit, p.ID)
 	p.Doc.Etag = etag(create, revision)
 	p.Doc.ItemCount = int32(count)
 	return p, nil
 }
 
-func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Plan, error) {
+func (s *Store) plan(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*lifecycle.Plan, error) {
 	sql := selectPlan + ` WHERE p.tenant_id = $1 AND p.plan_id = $2 AND p.unit_id = $3`
 	if lock {
 		sql += ` FOR UPDATE OF p`
 	}
 	p, err := scanPlan(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "plans", id))
+		return nil, apierr.NotFound(names.Plans.NameN(tenant, unit, id))
 	}
 	return p, err
 }
 
 // GetPlan returns a plan of the unit with the names of its items.
-func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*Plan, error) {
+func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*lifecycle.Plan, error) {
 	p, err := s.plan(ctx, s.pool, tenant, unit, id, false)
 	if err != nil {
 		return nil, err
@@ -78,21 +71,21 @@ func (s *Store) GetPlan(ctx context.Context, tenant, unit string, id int64) (*Pl
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	for _, i := range ids {
-		p.Doc.Items = append(p.Doc.Items, idName(tenant, unit, "items", i))
+		p.Doc.Items = append(p.Doc.Items, names.Items.NameN(tenant, unit, i))
 	}
 	return p, err
 }
 
 // ListPlans pages through the unit's plans by id, in state when given; items are left out (a
 // plan's items are read with GetPlan).
-func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retentionv1.PlanState, size int, after int64) ([]*Plan, int64, error) {
+func (s *Store) ListPlans(ctx context.Context, tenant, unit string, state retentionv1.PlanState, size int, after int64) ([]*lifecycle.Plan, int64, error) {
 	rows, err := s.pool.Query(ctx, selectPlan+` WHERE p.tenant_id = $1 AND p.unit_id = $2 AND ($3 = 0 OR p.state = $3)
 		AND p.plan_id > $4 ORDER BY p.plan_id LIMIT $5`, tenant, unit, int16(state), after, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return page(rows, size, func(r pgx.Rows) (*Plan, error) { return scanPlan(r, tenant) },
-		func(x *Plan) int64 { return x.ID })
+	return page(rows, size, func(r pgx.Rows) (*lifecycle.Plan, error) { return scanPlan(r, tenant) },
+		func(x *lifecycle.Plan) int64 { return x.ID })
 }
 
 // unitLock is the key of a unit's advisory lock for purpose.
@@ -118,8 +111,8 @@ func lockHolds(ctx context.Context, tx pgx.Tx, tenant, unit string, exclusive bo
 // ProposePlan puts up to limit of the unit's due, unheld items kept under rules that need
 // approval into a new PROPOSED plan, oldest due first. It returns the plan, or nil when no item
 // was waiting.
-func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.Time, limit int, reason string) (*Plan, error) {
-	var out *Plan
+func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.Time, limit int, reason string) (*lifecycle.Plan, error) {
+	var out *lifecycle.Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// One planner at a time per unit, so that concurrent sweeps make one plan.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, unitLock("plan", tenant, unit)); err != nil {
@@ -161,7 +154,7 @@ func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.T
 
 // UpdatePlan changes a plan under a row lock: fn gets the current plan (after the etag, if
 // given, is checked) and changes its document in place; an unchanged document is not written.
-func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error) (*Plan, error) {
+func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
 	return s.updatePlan(ctx, tenant, unit, id, tag, fn, nil)
 }
 
@@ -170,8 +163,8 @@ func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, t
 // items that a hold now covers and whose personal fields are not yet erased are refused
 // (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan back to kept; a plan left
 // without items is refused.
-func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *Plan) error) (*Plan, error) {
-	return s.updatePlan(ctx, tenant, unit, id, "", fn, func(tx pgx.Tx, p *Plan) error {
+func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+	return s.updatePlan(ctx, tenant, unit, id, "", fn, func(tx pgx.Tx, p *lifecycle.Plan) error {
 		if p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
 			return nil
 		}
@@ -179,7 +172,7 @@ func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT i.item_id, ARRAY(`+heldBy+` ORDER BY h.hold_id) AS holds FROM retention.items i
-			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND EXISTS (`+heldBy+`)
+			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_claim_time IS NULL AND EXISTS (`+heldBy+`)
 			ORDER BY i.item_id FOR UPDATE OF i`, tenant, id)
 		if err != nil {
 			return err
@@ -196,7 +189,7 @@ func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int
 }
 
 // checkNotEmpty refuses to complete a plan with no items: it would certify nothing (STD-55).
-func checkNotEmpty(ctx context.Context, tx pgx.Tx, p *Plan) error {
+func checkNotEmpty(ctx context.Context, tx pgx.Tx, p *lifecycle.Plan) error {
 	var n int64
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE tenant_id = $1 AND plan_id = $2`,
 		p.Tenant, p.ID).Scan(&n); err != nil || n > 0 {
@@ -218,20 +211,20 @@ func settleHeld(ctx context.Context, tx pgx.Tx, tenant, unit string, held []held
 	if len(held) == 0 {
 		return nil
 	}
-	ids, names := make([]int64, len(held)), make([]string, len(held))
+	ids, described := make([]int64, len(held)), make([]string, len(held))
 	for i, h := range held {
 		ids[i] = h.ID
 		holds := make([]string, len(h.Holds))
 		for j, id := range h.Holds {
-			holds[j] = idName(tenant, unit, "holds", id)
+			holds[j] = names.Holds.NameN(tenant, unit, id)
 		}
-		names[i] = idName(tenant, unit, "items", h.ID) + " (" + strings.Join(holds, ", ") + ")"
+		described[i] = names.Items.NameN(tenant, unit, h.ID) + " (" + strings.Join(holds, ", ") + ")"
 	}
 	if !exclude {
 		e := apierr.Precondition("ITEMS_HELD", fmt.Sprintf("%d items of the plan are under a legal hold and must not be "+
 			"destroyed (PIPA-21-1): %s; complete it once the holds are released, or with exclude_held_items to take these "+
-			"items out of the plan", len(held), strings.Join(names, "; ")))
-		e.Metadata = map[string]string{"rule": "PIPA-21-1", "items": strings.Join(names, "; ")}
+			"items out of the plan", len(held), strings.Join(described, "; ")))
+		e.Metadata = map[string]string{"rule": "PIPA-21-1", "items": strings.Join(described, "; ")}
 		return e
 	}
 	_, err := tx.Exec(ctx, `UPDATE retention.items SET status = 1, plan_id = NULL WHERE tenant_id = $1 AND item_id = ANY($2)`,
@@ -239,8 +232,8 @@ func settleHeld(ctx context.Context, tx pgx.Tx, tenant, unit string, held []held
 	return err
 }
 
-func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *Plan) error, check func(pgx.Tx, *Plan) error) (*Plan, error) {
-	var out *Plan
+func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *lifecycle.Plan) error, check func(pgx.Tx, *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+	var out *lifecycle.Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -269,7 +262,7 @@ func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, t
 	return out, err
 }
 
-func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *Plan) error {
+func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *lifecycle.Plan) error {
 	d := proto.Clone(p.Doc).(*retentionv1.Plan)
 	d.Name, d.Etag, d.Items, d.ItemCount, d.Overdue = "", "", nil, 0, false
 	doc, err := marshal(d)
@@ -281,68 +274,65 @@ func (s *Store) writePlan(ctx context.Context, tx pgx.Tx, p *Plan) error {
 	return err
 }
 
-// Erasure is a plan item whose personal fields live in another service.
-type Erasure struct {
-	ItemID   int64
-	Target   retentionv1.RuleTarget
-	Resource string
-}
-
-// Erasures are up to limit of the plan's items of requests or ledger entries, after the item
-// id after, whose personal fields are not yet erased.
-func (s *Store) Erasures(ctx context.Context, tenant string, plan, after int64, limit int) ([]Erasure, error) {
-	rows, err := s.pool.Query(ctx, `SELECT i.item_id, r.target, i.resource FROM retention.items i
-		JOIN retention.rules r ON r.tenant_id = i.tenant_id AND r.unit_id = i.unit_id AND r.rule_id = i.rule_id
-		WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND r.target IN (3, 4)
-		AND i.item_id > $3 ORDER BY i.item_id LIMIT $4`, tenant, plan, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Erasure, error) {
-		var e Erasure
-		var target int16
-		err := r.Scan(&e.ItemID, &target, &e.Resource)
-		e.Target = retentionv1.RuleTarget(target)
-		return e, err
-	})
-}
-
-// Erase erases one plan item's personal fields kept in another service, by calling erase, in
-// the transaction that records it, under the item's row lock and the unit's hold lock: an item
-// a hold now covers is refused (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan;
-// an item already erased or no longer in the plan is left as it is.
-func (s *Store) Erase(ctx context.Context, tenant, unit string, plan, item int64, exclude bool, erase func() error) error {
-	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+// ClaimErasures claims, under the unit's hold lock, the erasure of the plan's items of requests
+// and ledger entries among the next limit not yet erased after item id after, and returns them
+// with those claimed before, and the last item id it read (0: none left). An item a hold covers
+// is refused (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan. A claimed item
+// counts as destroyed in fact, whatever hold comes after: the caller erases it after this
+// commits, idempotently, and marks it Erased.
+func (s *Store) ClaimErasures(ctx context.Context, tenant, unit string, plan int64, exclude bool, after int64, limit int) (out []lifecycle.Erasure, last int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
 		}
-		var holds []int64
-		err := tx.QueryRow(ctx, `SELECT ARRAY(`+heldBy+` ORDER BY h.hold_id) FROM retention.items i
-			WHERE i.tenant_id = $1 AND i.item_id = $2 AND i.plan_id = $3 AND i.status = 3 AND i.erase_time IS NULL
-			FOR UPDATE OF i`, tenant, item, plan).Scan(&holds)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
+		rows, err := tx.Query(ctx, `SELECT i.item_id, r.target, i.resource, i.erase_claim_time IS NOT NULL,
+			ARRAY(`+heldBy+` ORDER BY h.hold_id) FROM retention.items i
+			JOIN retention.rules r ON r.tenant_id = i.tenant_id AND r.unit_id = i.unit_id AND r.rule_id = i.rule_id
+			WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3 AND i.erase_time IS NULL AND r.target IN (3, 4)
+			AND i.item_id > $3 ORDER BY i.item_id LIMIT $4 FOR UPDATE OF i`, tenant, plan, after, limit)
 		if err != nil {
 			return err
 		}
-		if len(holds) > 0 {
-			return settleHeld(ctx, tx, tenant, unit, []heldItem{{ID: item, Holds: holds}}, exclude)
-		}
-		if err := erase(); err != nil {
+		var held []heldItem
+		var claim []int64
+		_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+			var e lifecycle.Erasure
+			var target int16
+			var claimed bool
+			var holds []int64
+			if err := r.Scan(&e.ItemID, &target, &e.Resource, &claimed, &holds); err != nil {
+				return struct{}{}, err
+			}
+			last = e.ItemID
+			e.Target = retentionv1.RuleTarget(target)
+			switch {
+			case !claimed && len(holds) > 0:
+				held = append(held, heldItem{ID: e.ItemID, Holds: holds})
+				return struct{}{}, nil
+			case !claimed:
+				claim = append(claim, e.ItemID)
+			}
+			out = append(out, e)
+			return struct{}{}, nil
+		})
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2`,
-			tenant, item, s.clock())
+		if err := settleHeld(ctx, tx, tenant, unit, held, exclude); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE retention.items SET erase_claim_time = $3 WHERE tenant_id = $1 AND item_id = ANY($2)`,
+			tenant, claim, s.clock())
 		return err
 	})
+	return out, last, err
 }
 
-// RuleGroup is what a plan destroys under one rule.
-type RuleGroup struct {
-	Rule              *Rule
-	Count             int64
-	FirstDay, LastDay *time.Time
+// Erased records that an item's claimed erasure was made.
+func (s *Store) Erased(ctx context.Context, tenant string, item int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE retention.items SET erase_time = $3 WHERE tenant_id = $1 AND item_id = $2
+		AND erase_claim_time IS NOT NULL AND erase_time IS NULL`, tenant, item, s.clock())
+	return err
 }
 
 // QueuePlanEntries writes to the outbox one DESTRUCTION entry per rule of the plan's items not
@@ -351,7 +341,7 @@ type RuleGroup struct {
 // item with the unit's holds locked: a held item whose personal fields are not yet erased is
 // refused or, with exclude, taken out of the plan (settleHeld, PIPA-21-1); one not yet due at
 // the destruction time, at, goes back to kept (its period was lengthened).
-func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, at time.Time, exclude bool, entry func(RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
+func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan int64, at time.Time, exclude bool, entry func(lifecycle.RuleGroup) *ledgerv1.AppendEntryRequest) ([]int64, error) {
 	var pending []int64
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, plan, true)
@@ -361,7 +351,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.recording_date, i.erase_time IS NOT NULL, i.due_time <= $3,
+		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.recording_date, i.erase_claim_time IS NOT NULL, i.due_time <= $3,
 			ARRAY(`+heldBy+` ORDER BY h.hold_id)
 			FROM retention.items i WHERE i.tenant_id = $1 AND i.plan_id = $2 AND i.status = 3
 			ORDER BY i.rule_id, i.item_id FOR UPDATE OF i`, tenant, plan, at)
@@ -386,7 +376,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 		var held []heldItem
 		var notDue []int64
 		type group struct {
-			g   RuleGroup
+			g   lifecycle.RuleGroup
 			ids []int64
 		}
 		var groups []*group
@@ -405,7 +395,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 				if err != nil {
 					return err
 				}
-				groups = append(groups, &group{g: RuleGroup{Rule: rule}})
+				groups = append(groups, &group{g: lifecycle.RuleGroup{Rule: rule}})
 			}
 			g := groups[len(groups)-1]
 			g.ids, g.g.Count = append(g.ids, it.id), g.g.Count+1
@@ -428,7 +418,7 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 			}
 		}
 		for _, g := range groups {
-			id, err := s.insertOutbox(ctx, tx, tenant, unit, entry(g.g), 0)
+			id, err := s.queue(ctx, tx, tenant, unit, entry(g.g), 0)
 			if err != nil {
 				return err
 			}
@@ -456,20 +446,10 @@ func (s *Store) QueuePlanEntries(ctx context.Context, tenant, unit string, plan 
 	return pending, err
 }
 
-// PlanItem is an item of a completed plan, as its certificate lists it, with its DESTRUCTION
-// entry's index and leaf hash.
-type PlanItem struct {
-	ID                  int64
-	RuleID, Description string
-	ClockStart          time.Time
-	LedgerIndex         int64
-	LeafHash            []byte
-}
-
-// FinishPlan completes a plan once every item is destroyed: finish gets the plan and its items
-// and sets the document (state, certificate, records). A plan already completed is returned as
-// it is.
-func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, finish func(p *Plan, items []PlanItem) error) (*Plan, error) {
+// FinishPlan completes a plan once every item is destroyed: finish gets the plan, its items and
+// their rules (deleted ones too) and sets the document (state, certificate, records). A plan
+// already completed is returned as it is.
+func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, finish func(p *lifecycle.Plan, items []lifecycle.PlanItem, rules map[string]*lifecycle.Rule) error) (*lifecycle.Plan, error) {
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p, err := s.plan(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -486,17 +466,39 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 		if open > 0 {
 			return apierr.Precondition("LEDGER_PENDING", "the destruction of this plan is not yet recorded in the ledger; retry shortly")
 		}
-		rows, err := tx.Query(ctx, `SELECT i.item_id, i.rule_id, i.description, i.clock_start_time, i.ledger_index, o.leaf_hash
-			FROM retention.items i JOIN retention.outbox o ON o.tenant_id = i.tenant_id AND o.id = i.batch_id
-			WHERE i.tenant_id = $1 AND i.plan_id = $2 ORDER BY i.item_id`, tenant, id)
+		rows, err := tx.Query(ctx, `SELECT item_id, rule_id, description, clock_start_time, ledger_index, batch_id
+			FROM retention.items WHERE tenant_id = $1 AND plan_id = $2 ORDER BY item_id`, tenant, id)
 		if err != nil {
 			return err
 		}
-		items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PlanItem])
+		var batches []int64
+		items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lifecycle.PlanItem, error) {
+			var it lifecycle.PlanItem
+			var batch int64
+			err := r.Scan(&it.ID, &it.RuleID, &it.Description, &it.ClockStart, &it.LedgerIndex, &batch)
+			batches = append(batches, batch)
+			return it, err
+		})
 		if err != nil {
 			return err
 		}
-		if err := finish(p, items); err != nil {
+		entries, err := s.outbox.Delivered(ctx, tx, tenant, batches)
+		if err != nil {
+			return err
+		}
+		rules := map[string]*lifecycle.Rule{}
+		for i, it := range items {
+			items[i].LeafHash = entries[batches[i]].LeafHash
+			if rules[it.RuleID] == nil {
+				r, err := scanRule(tx.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
+					tenant, unit, it.RuleID), tenant, unit)
+				if err != nil {
+					return err
+				}
+				rules[it.RuleID] = r
+			}
+		}
+		if err := finish(p, items, rules); err != nil {
 			return err
 		}
 		return s.writePlan(ctx, tx, p)
@@ -507,12 +509,12 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 	return s.GetPlan(ctx, tenant, unit, id)
 }
 
-// Rule returns any rule of the unit, deleted ones included (a plan may outlive its rule).
-func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*Rule, error) {
+// lifecycle.Rule returns any rule of the unit, deleted ones included (a plan may outlive its rule).
+func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*lifecycle.Rule, error) {
 	r, err := scanRule(s.pool.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
 		tenant, unit, id), tenant, unit)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(Name(tenant, unit, "rules", id))
+		return nil, apierr.NotFound(names.Rules.Name(tenant, unit, id))
 	}
 	return r, err
 }

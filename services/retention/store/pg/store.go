@@ -1,14 +1,15 @@
 // Package pg is the retention service's PostgreSQL store: rules, holds, items, destruction plans,
-// copies given out, the sweeps' records, the tenants' certificate keys, and the outbox of ledger
-// entries that destructions and copy outcomes must append.
+// copies given out, the sweeps' records and the tenants' certificate keys; the ledger entries that
+// destructions and copy outcomes must append go to the service's ledger outbox (pkg/ledgerout).
 //
 // Due times are computed in one place, the SQL function retention.due_time (Asia/Seoul days), and
 // overdue times (STD-10-1's 5 days) in another, retention.overdue_time.
 // Whether an item is held is never stored: every query that needs it asks the holds table, so a
 // hold takes effect, and its release ends, at once. A change that must be recorded in the ledger
-// writes its entry to the outbox in the same transaction, with a River job that delivers it
-// under a request_id fixed by the outbox row, so that a crash, a retry or a second sweeper
-// appends it exactly once. Every method takes the tenant, and every query is scoped by it.
+// writes its entry to the outbox in the same transaction (a request_id fixed there makes a crash,
+// a retry or a second sweeper append it once), and becomes what it records only when the entry
+// is in the ledger: the outbox's hooks (Delivered, Refused) settle it in that transaction. Every
+// method takes the tenant, and every query is scoped by it.
 package pg
 
 import (
@@ -17,13 +18,11 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,9 +31,12 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
 
 // Schema is the PostgreSQL schema the retention service owns.
@@ -47,38 +49,14 @@ var migrations embed.FS
 // jobs.Migrate on the same schema.
 var Migrations fs.FS = pgdb.Sub(migrations, "migrations")
 
-// Item statuses as stored. Due, held and overdue are not stored: they follow from the time and
-// the active holds.
-const (
-	Kept       int16 = 1
-	Destroying int16 = 2 // its batch's ledger entry is in the outbox
-	Planned    int16 = 3
-	Destroyed  int16 = 4
-)
-
-// DeliverArgs is the job that appends one outbox entry to the ledger.
-type DeliverArgs struct {
-	Tenant string `json:"tenant"`
-	ID     int64  `json:"id"`
-}
-
-// Kind names the job in River's tables.
-func (DeliverArgs) Kind() string { return "retention.deliver_ledger_entry" }
-
-// InsertOpts never discards a delivery: a ledger outage of any length only delays it.
-func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1000} }
-
 // Store is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	box  *seal.Box
-	jobs *river.Client[pgx.Tx]
-	now  func() time.Time
-	keys keyCache
-	host string
-	// deliverDelay holds a delivery job back, so that the call that wrote the entry usually
-	// delivers it first and the job finds nothing left to do.
-	deliverDelay time.Duration
+	pool   *pgxpool.Pool
+	box    *seal.Box
+	outbox *ledgerout.Outbox
+	now    func() time.Time
+	keys   keyCache
+	host   string
 	// holdInserted, when set (tests), runs after CreateHold's insert and before its commit.
 	holdInserted func()
 }
@@ -101,10 +79,10 @@ func WithHost(host string) Option {
 	}
 }
 
-// New returns a Store; jobs inserts the delivery jobs (it need not work them), box seals the
-// tenants' certificate keys, now is the service's clock.
-func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func() time.Time, opts ...Option) *Store {
-	s := &Store{pool: pool, box: box, jobs: jobs, now: now, host: DefaultHost, deliverDelay: 30 * time.Second}
+// New returns a Store; outbox takes the ledger entries (its hooks are the Store's Delivered and
+// Refused), box seals the tenants' certificate keys, now is the service's clock.
+func New(pool *pgxpool.Pool, box *seal.Box, outbox *ledgerout.Outbox, now func() time.Time, opts ...Option) *Store {
+	s := &Store{pool: pool, box: box, outbox: outbox, now: now, host: DefaultHost}
 	for _, o := range opts {
 		o(s)
 	}
@@ -113,15 +91,6 @@ func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], now func
 
 // clock is the current time as PostgreSQL stores it (UTC, microseconds).
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// Name is the resource name of a unit's collection member, e.g. Name(t, u, "items", "7").
-func Name(tenant, unit, collection, id string) string {
-	return "tenants/" + tenant + "/units/" + unit + "/" + collection + "/" + id
-}
-
-func idName(tenant, unit, collection string, id int64) string {
-	return Name(tenant, unit, collection, strconv.FormatInt(id, 10))
-}
 
 func etag(create time.Time, revision int64) string {
 	return strconv.FormatInt(create.UnixMicro(), 36) + "-" + strconv.FormatInt(revision, 10)
@@ -158,9 +127,6 @@ func (s *Store) create(ctx context.Context, tenant string, idem Idem, insert fun
 	})
 }
 
-// lastID is the id at the end of a resource name.
-func lastID(name string) string { return name[strings.LastIndex(name, "/")+1:] }
-
 func uniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
@@ -175,22 +141,11 @@ func ts(t *time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(*t)
 }
 
-// Rule is a stored rule.
-type Rule struct {
-	Tenant, Unit, ID string
-	Doc              *retentionv1.Rule
-	// StartDate is the first recording day a site rule keeps: its create day in Asia/Seoul less
-	// its period, the footage already on the recorder.
-	StartDate        time.Time
-	GeneratedThrough *time.Time
-	Deleted          *time.Time
-}
-
 const selectRule = `SELECT rule_id, doc, start_date, generated_through, revision, create_time, update_time, delete_time
 	FROM retention.rules`
 
-func scanRule(row pgx.Row, tenant, unit string) (*Rule, error) {
-	r := &Rule{Tenant: tenant, Unit: unit}
+func scanRule(row pgx.Row, tenant, unit string) (*lifecycle.Rule, error) {
+	r := &lifecycle.Rule{Tenant: tenant, Unit: unit}
 	var doc []byte
 	var revision int64
 	var create, update time.Time
@@ -201,20 +156,20 @@ func scanRule(row pgx.Row, tenant, unit string) (*Rule, error) {
 	if err := protojson.Unmarshal(doc, r.Doc); err != nil {
 		return nil, err
 	}
-	r.Doc.Name = Name(tenant, unit, "rules", r.ID)
+	r.Doc.Name = names.Rules.Name(tenant, unit, r.ID)
 	r.Doc.CreateTime, r.Doc.UpdateTime = timestamppb.New(create), timestamppb.New(update)
 	r.Doc.Etag = etag(create, revision)
 	return r, nil
 }
 
-func (s *Store) rule(ctx context.Context, q querier, tenant, unit, id string, lock bool) (*Rule, error) {
+func (s *Store) rule(ctx context.Context, q querier, tenant, unit, id string, lock bool) (*lifecycle.Rule, error) {
 	sql := selectRule + ` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND delete_time IS NULL`
 	if lock {
 		sql += ` FOR UPDATE`
 	}
 	r, err := scanRule(q.QueryRow(ctx, sql, tenant, unit, id), tenant, unit)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(Name(tenant, unit, "rules", id))
+		return nil, apierr.NotFound(names.Rules.Name(tenant, unit, id))
 	}
 	return r, err
 }
@@ -227,7 +182,7 @@ func ruleDoc(r *retentionv1.Rule) ([]byte, error) {
 
 // CreateRule stores a new rule under id, or under a new id "rule-{n}" when id is empty. A
 // replayed request_id returns the first call's rule.
-func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Idem, r *retentionv1.Rule) (out *Rule, err error) {
+func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Idem, r *retentionv1.Rule) (out *lifecycle.Rule, err error) {
 	err = s.create(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		if id == "" {
 			var n int64
@@ -264,31 +219,31 @@ func (s *Store) CreateRule(ctx context.Context, tenant, unit, id string, idem Id
 			return "", err
 		}
 		if tag.RowsAffected() == 0 {
-			return "", apierr.AlreadyExists(Name(tenant, unit, "rules", id))
+			return "", apierr.AlreadyExists(names.Rules.Name(tenant, unit, id))
 		}
 		out, err = s.rule(ctx, tx, tenant, unit, id, false)
-		return Name(tenant, unit, "rules", id), err
+		return names.Rules.Name(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		out, err = s.rule(ctx, tx, tenant, unit, lastID(name), false)
+		out, err = s.rule(ctx, tx, tenant, unit, names.Last(name), false)
 		return err
 	})
 	return out, err
 }
 
 // GetRule returns a live rule of the unit.
-func (s *Store) GetRule(ctx context.Context, tenant, unit, id string) (*Rule, error) {
+func (s *Store) GetRule(ctx context.Context, tenant, unit, id string) (*lifecycle.Rule, error) {
 	return s.rule(ctx, s.pool, tenant, unit, id, false)
 }
 
 // ListRules pages through the unit's live rules by id.
-func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, after string) ([]*Rule, string, error) {
+func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, after string) ([]*lifecycle.Rule, string, error) {
 	rows, err := s.pool.Query(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND delete_time IS NULL
 		AND rule_id > $3 ORDER BY rule_id LIMIT $4`, tenant, unit, after, size+1)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rows.Close()
-	var out []*Rule
+	var out []*lifecycle.Rule
 	for rows.Next() {
 		r, err := scanRule(rows, tenant, unit)
 		if err != nil {
@@ -311,7 +266,7 @@ func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, af
 // if given, is checked) and changes it in place. A new period moves the due times of the items
 // still kept under the rule, and of those planned but not yet erased: one no longer due goes
 // back to kept.
-func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *Rule, err error) {
+func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *lifecycle.Rule, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -339,7 +294,7 @@ func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn
 			if _, err := tx.Exec(ctx, `UPDATE retention.items SET due_time = retention.due_time(clock_start_time, $4),
 				status = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN 1 ELSE status END,
 				plan_id = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN NULL ELSE plan_id END
-				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND (status = 1 OR (status = 3 AND erase_time IS NULL))`,
+				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND (status = 1 OR (status = 3 AND erase_claim_time IS NULL))`,
 				tenant, unit, id, r.Doc.GetPeriodDays(), s.clock()); err != nil {
 				return err
 			}
@@ -352,8 +307,8 @@ func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn
 
 // DeleteRule marks a live rule deleted: it takes no new items, and what it keeps is still
 // destroyed when due (PIPA-21-1).
-func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*Rule, error) {
-	var out *Rule
+func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*lifecycle.Rule, error) {
+	var out *lifecycle.Rule
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -376,7 +331,7 @@ func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*
 
 // SweepRules are the rules a sweep of the unit works through: the live ones, and deleted ones
 // that still keep items.
-func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*Rule, error) {
+func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*lifecycle.Rule, error) {
 	rows, err := s.pool.Query(ctx, selectRule+` r WHERE tenant_id = $1 AND unit_id = $2 AND (delete_time IS NULL
 		OR EXISTS (SELECT 1 FROM retention.items i WHERE i.tenant_id = r.tenant_id AND i.unit_id = r.unit_id
 			AND i.rule_id = r.rule_id AND i.status < 4)) ORDER BY rule_id`, tenant, unit)
@@ -384,7 +339,7 @@ func (s *Store) SweepRules(ctx context.Context, tenant, unit string) ([]*Rule, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Rule
+	var out []*lifecycle.Rule
 	for rows.Next() {
 		r, err := scanRule(rows, tenant, unit)
 		if err != nil {
@@ -409,17 +364,10 @@ func (s *Store) SweptUnits(ctx context.Context) ([][2]string, error) {
 	})
 }
 
-// Hold is a stored hold.
-type Hold struct {
-	Tenant, Unit string
-	ID           int64
-	Doc          *retentionv1.Hold
-}
-
 const selectHold = `SELECT hold_id, unit_id, doc, create_time, release_time, released_by, release_reason FROM retention.holds`
 
-func scanHold(row pgx.Row, tenant string) (*Hold, error) {
-	h := &Hold{Tenant: tenant}
+func scanHold(row pgx.Row, tenant string) (*lifecycle.Hold, error) {
+	h := &lifecycle.Hold{Tenant: tenant}
 	var doc []byte
 	var create time.Time
 	var released *time.Time
@@ -431,7 +379,7 @@ func scanHold(row pgx.Row, tenant string) (*Hold, error) {
 	if err := protojson.Unmarshal(doc, h.Doc); err != nil {
 		return nil, err
 	}
-	h.Doc.Name = idName(tenant, h.Unit, "holds", h.ID)
+	h.Doc.Name = names.Holds.NameN(tenant, h.Unit, h.ID)
 	h.Doc.CreateTime = timestamppb.New(create)
 	if released != nil {
 		h.Doc.Released, h.Doc.ReleaseTime = true, timestamppb.New(*released)
@@ -440,14 +388,14 @@ func scanHold(row pgx.Row, tenant string) (*Hold, error) {
 	return h, nil
 }
 
-func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*Hold, error) {
+func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int64, lock bool) (*lifecycle.Hold, error) {
 	sql := selectHold + ` WHERE tenant_id = $1 AND hold_id = $2 AND unit_id = $3`
 	if lock {
 		sql += ` FOR UPDATE`
 	}
 	h, err := scanHold(q.QueryRow(ctx, sql, tenant, id, unit), tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierr.NotFound(idName(tenant, unit, "holds", id))
+		return nil, apierr.NotFound(names.Holds.NameN(tenant, unit, id))
 	}
 	return h, err
 }
@@ -455,7 +403,7 @@ func (s *Store) hold(ctx context.Context, q querier, tenant, unit string, id int
 // CreateHold stores a hold on scope (a site, a file, a request or a ledger entry; a site's hold
 // covers [start, end)), holding the unit's hold lock exclusively (lockHolds). A replayed
 // request_id returns the first call's hold.
-func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, h *retentionv1.Hold, scope string, start, end *time.Time) (out *Hold, err error) {
+func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, h *retentionv1.Hold, scope string, start, end *time.Time) (out *lifecycle.Hold, err error) {
 	d := proto.Clone(h).(*retentionv1.Hold)
 	d.Name, d.CreateTime = "", nil
 	d.Released, d.ReleaseTime, d.ReleasedBy, d.ReleaseReason = false, nil, "", ""
@@ -476,9 +424,9 @@ func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, 
 			s.holdInserted()
 		}
 		out, err = s.hold(ctx, tx, tenant, unit, id, false)
-		return idName(tenant, unit, "holds", id), err
+		return names.Holds.NameN(tenant, unit, id), err
 	}, func(tx pgx.Tx, name string) error {
-		id, _ := strconv.ParseInt(lastID(name), 10, 64)
+		id, _ := strconv.ParseInt(names.Last(name), 10, 64)
 		out, err = s.hold(ctx, tx, tenant, unit, id, false)
 		return err
 	})
@@ -486,23 +434,23 @@ func (s *Store) CreateHold(ctx context.Context, tenant, unit string, idem Idem, 
 }
 
 // GetHold returns a hold of the unit.
-func (s *Store) GetHold(ctx context.Context, tenant, unit string, id int64) (*Hold, error) {
+func (s *Store) GetHold(ctx context.Context, tenant, unit string, id int64) (*lifecycle.Hold, error) {
 	return s.hold(ctx, s.pool, tenant, unit, id, false)
 }
 
 // ListHolds pages through the unit's holds by id; released ones only when asked.
-func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released bool, size int, after int64) ([]*Hold, int64, error) {
+func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released bool, size int, after int64) ([]*lifecycle.Hold, int64, error) {
 	rows, err := s.pool.Query(ctx, selectHold+` WHERE tenant_id = $1 AND unit_id = $2 AND hold_id > $3
 		AND ($4 OR release_time IS NULL) ORDER BY hold_id LIMIT $5`, tenant, unit, after, released, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return page(rows, size, func(r pgx.Rows) (*Hold, error) { return scanHold(r, tenant) },
-		func(x *Hold) int64 { return x.ID })
+	return page(rows, size, func(r pgx.Rows) (*lifecycle.Hold, error) { return scanHold(r, tenant) },
+		func(x *lifecycle.Hold) int64 { return x.ID })
 }
 
 // ReleaseHold records who released the hold, when and why. Releasing twice is refused.
-func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, by, reason string) (out *Hold, err error) {
+func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, by, reason string) (out *lifecycle.Hold, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		h, err := s.hold(ctx, tx, tenant, unit, id, true)
 		if err != nil {
@@ -538,15 +486,8 @@ const heldBy = `SELECT h.hold_id FROM retention.holds h WHERE h.tenant_id = i.te
 	AND h.release_time IS NULL AND h.scope = i.scope
 	AND (h.start_time IS NULL OR (h.start_time < i.span_end AND h.end_time > i.span_start))`
 
-// SweepRecord is what a sweep writes about itself.
-type SweepRecord struct {
-	Time                              time.Time
-	Destroyed, Planned, Held, Overdue int64
-	HoldsChecked, Plans               []string
-}
-
 // RecordSweep writes a sweep's record.
-func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r SweepRecord) error {
+func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r lifecycle.SweepRecord) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
 		overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans))
@@ -571,7 +512,7 @@ func (s *Store) ListSweeps(ctx context.Context, tenant, unit string, size int, b
 			return nil, err
 		}
 		ids = append(ids, id)
-		w.Name, w.SweepTime = idName(tenant, unit, "sweeps", id), timestamppb.New(at)
+		w.Name, w.SweepTime = names.Sweeps.NameN(tenant, unit, id), timestamppb.New(at)
 		return w, nil
 	})
 	if err != nil {
@@ -591,123 +532,50 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// insertOutbox writes a ledger entry to append, under the request_id its row fixes (ids are
-// global, so "retention/entries/{id}" is unique and short: the ledger takes at most 128
-// characters), and the job that delivers it if the caller does not. after, if not 0, is the
-// outbox entry that must be appended first.
-func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest, after int64) (int64, error) {
-	var id int64
-	if err := tx.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&id); err != nil {
-		return 0, err
-	}
-	req.Parent = "tenants/" + tenant + "/units/" + unit
-	req.RequestId = "retention/entries/" + strconv.FormatInt(id, 10)
-	b, err := proto.Marshal(req)
-	if err != nil {
-		return 0, err
-	}
-	now := s.clock()
-	if _, err := tx.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, after_id, create_time)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, 0), $7)`, tenant, id, unit, b, req.GetEntry().GetOccurTime().AsTime(), after, now); err != nil {
-		return 0, err
-	}
-	_, err = s.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{ScheduledAt: now.Add(s.deliverDelay)})
-	return id, err
+// queue writes a ledger entry of the unit to the outbox; after, if not 0, is the entry that must be
+// appended first (a returned copy's RETURN before its DESTRUCTION).
+func (s *Store) queue(ctx context.Context, tx pgx.Tx, tenant, unit string, req *ledgerv1.AppendEntryRequest, after int64) (int64, error) {
+	return s.outbox.Enqueue(ctx, tx, tenant, ledgerout.Entry{Unit: unit, Append: req, After: after})
 }
 
-// ErrWaiting is Outbox's answer for an entry whose predecessor is not yet appended: retry later.
-var ErrWaiting = errors.New("retention store: the entry waits for the one it follows")
-
-// ErrRefused is Outbox's answer for an entry the ledger refused for good.
-var ErrRefused = errors.New("retention store: the ledger refused the entry")
-
-// Outbox reads an entry to deliver; delivered is its index when it already was.
-func (s *Store) Outbox(ctx context.Context, tenant string, id int64) (req *ledgerv1.AppendEntryRequest, delivered *int64, err error) {
-	var b []byte
-	var refused, waiting bool
-	err = s.pool.QueryRow(ctx, `SELECT o.entry, o.ledger_index, o.refuse_time IS NOT NULL,
-		EXISTS (SELECT 1 FROM retention.outbox a WHERE a.tenant_id = o.tenant_id AND a.id = o.after_id AND a.ledger_index IS NULL)
-		FROM retention.outbox o WHERE o.tenant_id = $1 AND o.id = $2`, tenant, id).Scan(&b, &delivered, &refused, &waiting)
-	switch {
-	case err != nil:
-		return nil, nil, err
-	case refused:
-		return nil, nil, ErrRefused
-	case waiting && delivered == nil:
-		return nil, nil, ErrWaiting
-	}
-	req = &ledgerv1.AppendEntryRequest{}
-	return req, delivered, proto.Unmarshal(b, req)
-}
-
-// Delivered records the index and leaf hash the ledger gave an outbox entry, and what it
-// records: the items of its batch become destroyed; a copy's outcome gets its index and, once all
-// its entries are in, changes the copy. Recording twice (the call and the job both delivered)
-// changes nothing the second time. It returns the items destroyed now.
-func (s *Store) Delivered(ctx context.Context, tenant string, id, index int64, leafHash []byte) (destroyed int64, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var occur time.Time
-		err := tx.QueryRow(ctx, `UPDATE retention.outbox SET ledger_index = $3, leaf_hash = $4, deliver_time = $5
-			WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL RETURNING occur_time`,
-			tenant, id, index, leafHash, s.clock()).Scan(&occur)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = 4, ledger_index = $3, destruction_time = $4
-			WHERE tenant_id = $1 AND batch_id = $2 AND status = 2`, tenant, id, index, occur)
-		if err != nil {
-			return err
-		}
-		destroyed = tag.RowsAffected()
-		if _, err = tx.Exec(ctx, `UPDATE retention.copy_outcomes SET
-			ledger_index = CASE WHEN outbox_id = $2 THEN $3 ELSE ledger_index END,
-			destruction_index = CASE WHEN destruction_outbox_id = $2 THEN $3 ELSE destruction_index END
-			WHERE tenant_id = $1 AND (outbox_id = $2 OR destruction_outbox_id = $2)`, tenant, id, index); err != nil {
-			return err
-		}
-		// C-9: a copy is destroyed, returned or extended once the ledger says so.
-		_, err = tx.Exec(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
-			revision = c.revision + 1
-			FROM retention.copy_outcomes o WHERE o.tenant_id = $1 AND (o.outbox_id = $2 OR o.destruction_outbox_id = $2)
-			AND o.ledger_index IS NOT NULL AND (o.destruction_outbox_id IS NULL OR o.destruction_index IS NOT NULL)
-			AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id`, tenant, id)
+// Delivered is the outbox's hook for an entry in the ledger: what it records happens now, in the
+// transaction that records its index — the items of its batch become destroyed with its index
+// and occur time, a copy's outcome gets its index and, once all its entries are in, changes the
+// copy (C-9).
+func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) error {
+	if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = 4, ledger_index = $3, destruction_time = $4
+		WHERE tenant_id = $1 AND batch_id = $2 AND status = 2`, e.Tenant, e.ID, e.Index, e.Occur); err != nil {
 		return err
-	})
-	return destroyed, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE retention.copy_outcomes SET
+		ledger_index = CASE WHEN outbox_id = $2 THEN $3 ELSE ledger_index END,
+		destruction_index = CASE WHEN destruction_outbox_id = $2 THEN $3 ELSE destruction_index END
+		WHERE tenant_id = $1 AND (outbox_id = $2 OR destruction_outbox_id = $2)`, e.Tenant, e.ID, e.Index); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
+		revision = c.revision + 1
+		FROM retention.copy_outcomes o WHERE o.tenant_id = $1 AND (o.outbox_id = $2 OR o.destruction_outbox_id = $2)
+		AND o.ledger_index IS NOT NULL AND (o.destruction_outbox_id IS NULL OR o.destruction_index IS NOT NULL)
+		AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id`, e.Tenant, e.ID)
+	return err
 }
 
-// Refused records that the ledger refused outbox entry id for good, with the entry that was to
-// follow it, and undoes what waited on them: the items of its batch go back to kept (or, in a
-// plan, to planned, for the completion to be repeated), and a copy's outcome is removed, so the
-// copy is as it was. refused is false when it was recorded before; items is how many items went
-// back.
-func (s *Store) Refused(ctx context.Context, tenant string, id int64, reason string) (refused bool, items int64, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE retention.outbox SET refuse_time = $3, refusal = $4
-			WHERE tenant_id = $1 AND (id = $2 OR after_id = $2) AND ledger_index IS NULL AND refuse_time IS NULL RETURNING id`,
-			tenant, id, s.clock(), reason)
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		refused = true
-		tag, err := tx.Exec(ctx, `UPDATE retention.items SET status = CASE WHEN plan_id IS NULL THEN 1 ELSE 3 END, batch_id = NULL
-			WHERE tenant_id = $1 AND batch_id = ANY($2) AND status = 2`, tenant, ids)
-		if err != nil {
-			return err
-		}
-		items = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `DELETE FROM retention.copy_outcomes WHERE tenant_id = $1
-			AND (outbox_id = ANY($2) OR destruction_outbox_id = ANY($2))`, tenant, ids)
+// Refused is the outbox's hook for entries the ledger refused for good: what waited on them is
+// undone — the items of their batches go back to kept (or, in a plan, to planned, for the
+// completion to be repeated), and a copy's outcome is removed, so the copy is as it was.
+func (s *Store) Refused(ctx context.Context, tx pgx.Tx, refused []ledgerout.Settled, _ string) error {
+	ids := make([]int64, len(refused))
+	for i, e := range refused {
+		ids[i] = e.ID
+	}
+	if _, err := tx.Exec(ctx, `UPDATE retention.items SET status = CASE WHEN plan_id IS NULL THEN 1 ELSE 3 END, batch_id = NULL
+		WHERE tenant_id = $1 AND batch_id = ANY($2) AND status = 2`, refused[0].Tenant, ids); err != nil {
 		return err
-	})
-	return refused, items, err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM retention.copy_outcomes WHERE tenant_id = $1
+		AND (outbox_id = ANY($2) OR destruction_outbox_id = ANY($2))`, refused[0].Tenant, ids)
+	return err
 }
 
 // page collects up to size rows with scan, and the key after which the next page starts (its

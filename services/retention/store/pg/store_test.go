@@ -2,6 +2,7 @@ package pg_test
 
 import (
 	"context"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -9,44 +10,65 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
+	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
+	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
 // These tests need PostgreSQL (DATABASE_URL): each gets a fresh database with the retention
-// schema and its job queue. The store's clock is a variable they set.
+// schema, its outbox and job queue, and the ledger's schema, which a real ledger serves over gRPC
+// to the outbox (ledgertest.Serve). The store's clock is a variable they set.
 
 type fixture struct {
-	pool  *pgxpool.Pool
-	box   *seal.Box
-	store *pg.Store
-	mu    sync.Mutex
-	now   time.Time
+	pool   *pgxpool.Pool
+	box    *seal.Box
+	store  *pg.Store
+	outbox *ledgerout.Outbox
+	ledger ledgerv1.LedgerServiceClient
+	token  func() (string, error)
+	mu     sync.Mutex
+	now    time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: pg.Schema, FS: pg.Migrations, Jobs: true}})
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema})
-	require.NoError(t, err)
+	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: ledgerpg.Schema, FS: ledgerpg.Migrations},
+		{Schema: pg.Schema, FS: pg.Migrations, Jobs: true, Outbox: true}})
 	box, err := seal.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "data-key"))
 	require.NoError(t, err)
-	f := &fixture{pool: pool, box: box}
-	f.store = pg.New(pool, box, jobs, f.clock)
+	client, token := ledgertest.Serve(t, pool, box)
+	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: client, Token: token})
+	require.NoError(t, err)
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema}) // inserts only
+	require.NoError(t, err)
+	f := &fixture{pool: pool, box: box, outbox: outbox, ledger: client, token: token}
+	f.store = pg.New(pool, box, outbox, f.clock)
+	outbox.Use(jobs, f.store)
 	return f
+}
+
+// deliver delivers outbox entry id of the tenant, as the call or the job does.
+func (f *fixture) deliver(t *testing.T, tenant string, id int64) (ledgerout.Settled, error) {
+	t.Helper()
+	return f.outbox.Deliver(context.Background(), tenant, id)
 }
 
 func (f *fixture) clock() time.Time {
@@ -66,7 +88,7 @@ func kstHour(y int, m time.Month, d, h int) time.Time {
 }
 
 // siteRule stores a 30-day auto-delete rule of a site, created at the fixture's time.
-func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *pg.Rule {
+func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *lifecycle.Rule {
 	t.Helper()
 	r, err := f.store.CreateRule(context.Background(), tenant, unit, "cctv-"+site, pg.Idem{}, &retentionv1.Rule{
 		DisplayName: site, Target: retentionv1.RuleTarget_RULE_TARGET_SITE, PeriodDays: 30,
@@ -77,8 +99,13 @@ func (f *fixture) siteRule(t *testing.T, tenant, unit, site string) *pg.Rule {
 	return r
 }
 
-func entry([]pg.Claimed) *ledgerv1.AppendEntryRequest {
-	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}
+// entry is a batch's DESTRUCTION entry, as the sweep writes it (STD-42-2), checked the day after
+// the test clock's days.
+func entry(items []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
+	at := timestamppb.New(kstHour(2026, 11, 30, 1))
+	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, OccurTime: at,
+		FileName: strconv.Itoa(len(items)) + "일 녹화분", Handler: "소장 송현숙 (자동 삭제 점검)", Purpose: "보유기간(30일) 경과",
+		DestructionMethod: "덮어쓰기", AutoDeleteCycle: "매일", AutoDeleteCheckedTime: at}}
 }
 
 // STD-41-2 in retention.due_time: a recording of day D kept 30 days is due when day D+30 ends,
@@ -106,8 +133,8 @@ func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 	require.True(t, kstHour(2026, 11, 30, 0).Equal(items[0].Due), "10-30 is due at 11-30 00:00 KST, got %v", items[0].Due)
 	require.True(t, kstHour(2026, 12, 1, 0).Equal(items[1].Due))
 
-	var claimed []pg.Claimed
-	_, got, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, kstHour(2026, 11, 30, 0), 100, func(c []pg.Claimed) *ledgerv1.AppendEntryRequest {
+	var claimed []lifecycle.Claimed
+	_, got, err := f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, kstHour(2026, 11, 30, 0), 100, func(c []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
 		claimed = c
 		return entry(c)
 	})
@@ -145,7 +172,7 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 					return
 				}
 				for range 2 { // the call and the job both deliver
-					if _, err := f.store.Delivered(ctx, "jeongeup", outbox, outbox, nil); err != nil {
+					if _, err := f.outbox.Deliver(ctx, "jeongeup", outbox); err != nil {
 						errs <- err
 						return
 					}
@@ -164,10 +191,10 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 	require.Equal(t, due, total)
 	var destroyed, batches, outbox int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT batch_id) FROM retention.items WHERE status = 4`).Scan(&destroyed, &batches))
-	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&outbox))
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM ledger.entries`).Scan(&outbox))
 	require.Equal(t, due, destroyed)
 	require.Equal(t, claims, batches)
-	require.Equal(t, claims, outbox, "one ledger entry per batch")
+	require.Equal(t, claims, outbox, "one ledger entry per batch, however often delivered")
 }
 
 // A site hold over part of a day keeps that day past its period (PIPA-21-1): not claimed, listed
@@ -217,13 +244,13 @@ func TestOnePlanPerSweep(t *testing.T) {
 		ClockStart: retentionv1.ClockStart_CLOCK_START_CONSENT, Action: retentionv1.Action_ACTION_PLAN, Method: "영구삭제"})
 	require.NoError(t, err)
 	for i := range 30 {
-		_, err := f.store.CreateItem(ctx, "seongnam", "library-office", pg.Idem{}, pg.NewItem{RuleID: r.ID, Scope: r.Doc.GetResource(),
+		_, err := f.store.CreateItem(ctx, "seongnam", "library-office", pg.Idem{}, lifecycle.NewItem{RuleID: r.ID, Scope: r.Doc.GetResource(),
 			Description: "2023년 탈퇴 회원 " + time.Month(i%12+1).String(), ClockStart: kstHour(2023, time.Month(i%12+1), 1, 0).AddDate(0, 0, i/12),
 			PeriodDays: 730})
 		require.NoError(t, err)
 	}
 	now := kstHour(2026, 1, 2, 1)
-	plans := make([]*pg.Plan, 2)
+	plans := make([]*lifecycle.Plan, 2)
 	var wg sync.WaitGroup
 	for i := range plans {
 		wg.Go(func() {
@@ -258,7 +285,7 @@ func TestTenantsAreApart(t *testing.T) {
 	require.Len(t, items, 10)
 
 	_, err = f.store.GetItem(ctx, "seongnam", "library", items[0].ID)
-	require.Equal(t, codes.NotFound, err.(*apierr.Error).Code)
+	require.Equal(t, apierr.KindNotFound, apierr.KindOf(err))
 	other, _, err := f.store.ListItems(ctx, "seongnam", "library", "", kstHour(2026, 11, 30, 0), 100, 0)
 	require.NoError(t, err)
 	require.Empty(t, other)
@@ -305,7 +332,7 @@ func TestIdempotencyTable(t *testing.T) {
 }
 
 // planRule stores a rule whose items are destroyed by a plan the CPO approves (STD-55).
-func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retentionv1.RuleTarget, days int32) *pg.Rule {
+func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retentionv1.RuleTarget, days int32) *lifecycle.Rule {
 	t.Helper()
 	r := &retentionv1.Rule{DisplayName: id, Target: target, PeriodDays: days, Action: retentionv1.Action_ACTION_PLAN, Method: "영구삭제",
 		ClockStart: retentionv1.ClockStart_CLOCK_START_REQUEST_CLOSED}
@@ -318,23 +345,23 @@ func (f *fixture) planRule(t *testing.T, tenant, unit, id string, target retenti
 }
 
 // item registers an item of rule whose period started at start; scope is what a hold names.
-func (f *fixture) item(t *testing.T, r *pg.Rule, scope, resource string, start time.Time) *pg.Item {
+func (f *fixture) item(t *testing.T, r *lifecycle.Rule, scope, resource string, start time.Time) *lifecycle.Item {
 	t.Helper()
-	it, err := f.store.CreateItem(context.Background(), r.Tenant, r.Unit, pg.Idem{}, pg.NewItem{RuleID: r.ID, Scope: scope,
+	it, err := f.store.CreateItem(context.Background(), r.Tenant, r.Unit, pg.Idem{}, lifecycle.NewItem{RuleID: r.ID, Scope: scope,
 		Resource: resource, Description: scope, ClockStart: start, PeriodDays: r.Doc.GetPeriodDays()})
 	require.NoError(t, err)
 	return it
 }
 
-func (f *fixture) status(t *testing.T, it *pg.Item) int16 {
+func (f *fixture) status(t *testing.T, it *lifecycle.Item) int16 {
 	t.Helper()
 	var s int16
 	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT status FROM retention.items WHERE item_id = $1`, it.ID).Scan(&s))
 	return s
 }
 
-func destruction(pg.RuleGroup) *ledgerv1.AppendEntryRequest {
-	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}
+func destruction(lifecycle.RuleGroup) *ledgerv1.AppendEntryRequest {
+	return entry(nil)
 }
 
 // PIPA-21-1: a hold committing while a sweep claims its batch is never missed. CreateHold holds
@@ -412,13 +439,56 @@ func TestCompletionNeverQueuesAHeldItem(t *testing.T) {
 	require.Equal(t, "ITEMS_HELD", e.Reason)
 	require.Equal(t, "PIPA-21-1", e.Metadata["rule"])
 	require.Equal(t, b.Name()+" ("+hold.Doc.GetName()+")", e.Metadata["items"])
-	require.Equal(t, pg.Planned, f.status(t, a), "refused, nothing is queued")
+	require.Equal(t, lifecycle.Planned, f.status(t, a), "refused, nothing is queued")
 
 	pending, err := f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, true, destruction)
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
-	require.Equal(t, pg.Destroying, f.status(t, a))
-	require.Equal(t, pg.Kept, f.status(t, b), "the held item waits for its release, out of the plan")
+	require.Equal(t, lifecycle.Destroying, f.status(t, a))
+	require.Equal(t, lifecycle.Kept, f.status(t, b), "the held item waits for its release, out of the plan")
+}
+
+// A plan's erasures are claimed under the hold lock and made after that commits (no call in a
+// transaction, PIPA-21-1): a held item is refused before its claim, or taken out of the plan;
+// once claimed, an item is destroyed in fact and is recorded, whatever hold comes after.
+func TestErasureClaimIsThePointOfNoReturn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.set(kstHour(2026, 1, 1, 9))
+	r := f.planRule(t, "jeongeup", "library", "closed", retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS, 30)
+	req := func(n string) string { return "tenants/jeongeup/units/library/requests/R-2026-00000" + n }
+	a := f.item(t, r, req("1"), req("1"), kstHour(2026, 1, 1, 0))
+	b := f.item(t, r, req("2"), req("2"), kstHour(2026, 1, 1, 0))
+	now := kstHour(2026, 3, 1, 9)
+	f.set(now)
+	p, err := f.store.ProposePlan(ctx, "jeongeup", "library", now, 100, "보유기간 경과")
+	require.NoError(t, err)
+	hold := func(n string) {
+		_, err := f.store.CreateHold(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Hold{Request: req(n)}, req(n), nil, nil)
+		require.NoError(t, err)
+	}
+	hold("2")
+	_, _, err = f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
+	require.Equal(t, "ITEMS_HELD", err.(*apierr.Error).Reason)
+	claimed, last, err := f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, true, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Equal(t, a.ID, claimed[0].ItemID)
+	require.Equal(t, b.ID, last, "the page read both")
+	require.Equal(t, lifecycle.Kept, f.status(t, b), "the held item left the plan")
+
+	hold("1") // after the claim: too late to stop the erasure
+	again, _, err := f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "a claimed erasure not yet made is made again by a repeated completion")
+	require.NoError(t, f.store.Erased(ctx, "jeongeup", a.ID))
+	again, last, err = f.store.ClaimErasures(ctx, "jeongeup", "library", p.ID, false, 0, 100)
+	require.NoError(t, err)
+	require.Empty(t, again)
+	require.Zero(t, last, "nothing left to erase")
+	_, err = f.store.QueuePlanEntries(ctx, "jeongeup", "library", p.ID, now, false, destruction)
+	require.NoError(t, err)
+	require.Equal(t, lifecycle.Destroying, f.status(t, a), "erased, it is recorded destroyed though held since")
 }
 
 // Concurrent completions of one plan queue each rule's DESTRUCTION entry once: the plan's row
@@ -427,7 +497,7 @@ func TestConcurrentCompletionsQueueOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
-	var rules []*pg.Rule
+	var rules []*lifecycle.Rule
 	for _, id := range []string{"members", "visitors", "loans"} {
 		r := f.planRule(t, "seongnam", "library-office", id, retentionv1.RuleTarget_RULE_TARGET_FILE, 30)
 		rules = append(rules, r)
@@ -452,7 +522,7 @@ func TestConcurrentCompletionsQueueOnce(t *testing.T) {
 		require.NoError(t, err)
 	}
 	var outbox, queued int
-	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.outbox`).Scan(&outbox))
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.ledger_outbox`).Scan(&outbox))
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE status = 2`).Scan(&queued))
 	require.Equal(t, len(rules), outbox, "one DESTRUCTION entry per rule, none twice")
 	require.Equal(t, 15, queued)
@@ -480,8 +550,8 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	require.Equal(t, pg.Kept, f.status(t, recent), "no longer due: back to kept")
-	require.Equal(t, pg.Planned, f.status(t, mid))
+	require.Equal(t, lifecycle.Kept, f.status(t, recent), "no longer due: back to kept")
+	require.Equal(t, lifecycle.Planned, f.status(t, mid))
 	got, err := f.store.GetItem(ctx, "seongnam", "library-office", mid.ID)
 	require.NoError(t, err)
 	require.True(t, kstHour(2025, 9, 28, 0).Equal(got.Due), "the planned item's due time moved, got %v", got.Due)
@@ -493,78 +563,92 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 
 	_, err = f.store.QueuePlanEntries(ctx, "seongnam", "library-office", p.ID, kstHour(2025, 6, 1, 9), false, destruction)
 	require.NoError(t, err)
-	require.Equal(t, pg.Destroying, f.status(t, old))
-	require.Equal(t, pg.Kept, f.status(t, mid), "not due when the plan was carried out")
+	require.Equal(t, lifecycle.Destroying, f.status(t, old))
+	require.Equal(t, lifecycle.Kept, f.status(t, mid), "not due when the plan was carried out")
 }
 
 // C-9: a copy is closed only once its outcome is in the ledger. A returned copy's RETURN
 // amendment is appended before the DESTRUCTION that follows it, and the copy becomes RETURNED
 // when both are in; until then it is out, its outcome pending, and takes no other outcome. An
-// outcome the ledger refuses for good leaves the copy as it was.
+// outcome the ledger refuses for good leaves the copy as it was (C-9).
 func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 11, 1, 9))
-	copyOf := func(index int64) *pg.Copy {
-		c, err := f.store.CreateCopy(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Copy{ProvisionIndex: index,
+	svc := f.service(t)
+	copyOf := func() *lifecycle.Copy {
+		prov, err := f.ledger.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: "tenants/jeongeup/units/library",
+			Entry: ledgertest.PoliceProvision()})
+		require.NoError(t, err)
+		c, err := f.store.CreateCopy(ctx, "jeongeup", "library", pg.Idem{}, &retentionv1.Copy{ProvisionIndex: prov.GetIndex(),
 			Recipient: "정읍경찰서", DestructionDueDate: "2026-12-01", PublicRecipient: true})
 		require.NoError(t, err)
 		return c
 	}
-	amendment := &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT}}
-	returned := func(*pg.Copy) (*pg.Outcome, error) {
-		return &pg.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
-			Amendment: proto.CloneOf(amendment), State: retentionv1.CopyState_COPY_STATE_RETURNED,
-			Destruction: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION}}}, nil
+	returned := func(occur time.Time) func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
+		return func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
+			index := c.Doc.GetProvisionIndex()
+			at := timestamppb.New(occur)
+			return &lifecycle.Outcome{Doc: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_RETURNED},
+				Amendment: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT,
+					AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_RETURN, Follows: &index, OccurTime: at,
+					Handler: "주무관", Note: "자료 반환"}},
+				State: retentionv1.CopyState_COPY_STATE_RETURNED,
+				Destruction: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION,
+					OccurTime: at, FileName: "반환 사본", Handler: "주무관", Purpose: "제공 사본 반환", DestructionMethod: "USB 영구삭제"}}}, nil
+		}
 	}
-	c := copyOf(7)
-	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), returned)
+	c := copyOf()
+	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), returned(time.Now().Add(-time.Minute)))
 	require.NoError(t, err)
 	require.Len(t, outbox, 2)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "not closed before the ledger has it")
 	require.True(t, got.Doc.GetOutcomePending())
-	_, _, err = f.store.Outbox(ctx, "jeongeup", outbox[1])
-	require.ErrorIs(t, err, pg.ErrWaiting, "the DESTRUCTION follows the RETURN")
+	_, err = f.deliver(t, "jeongeup", outbox[1])
+	require.ErrorIs(t, err, ledgerout.ErrWaiting, "the DESTRUCTION follows the RETURN")
 
-	_, err = f.store.Delivered(ctx, "jeongeup", outbox[0], 100, nil)
+	ret, err := f.deliver(t, "jeongeup", outbox[0])
 	require.NoError(t, err)
 	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "returned, not yet recorded destroyed here")
-	_, _, err = f.store.Outbox(ctx, "jeongeup", outbox[1])
-	require.NoError(t, err)
-	_, err = f.store.Delivered(ctx, "jeongeup", outbox[1], 101, nil)
+	destroyed, err := f.deliver(t, "jeongeup", outbox[1])
 	require.NoError(t, err)
 	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_RETURNED, got.Doc.GetState())
 	require.False(t, got.Doc.GetOutcomePending())
-	require.EqualValues(t, 100, got.Doc.GetOutcomes()[0].GetLedgerIndex())
-	require.EqualValues(t, 101, got.Doc.GetOutcomes()[0].GetDestructionLedgerIndex())
+	require.Equal(t, ret.Index, got.Doc.GetOutcomes()[0].GetLedgerIndex())
+	require.Equal(t, destroyed.Index, got.Doc.GetOutcomes()[0].GetDestructionLedgerIndex())
 
-	// Refused for good, the outcome is undone with the entry that was to follow it.
-	c = copyOf(8)
-	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", returned)
+	// Stamped in the ledger's future, refused for good: the outcome is undone with the entry that
+	// was to follow it.
+	c = copyOf()
+	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", returned(time.Now().Add(time.Hour)))
 	require.NoError(t, err)
-	refused, _, err := f.store.Refused(ctx, "jeongeup", outbox[0], "occur_time in the future")
-	require.NoError(t, err)
-	require.True(t, refused)
+	_, err = f.deliver(t, "jeongeup", outbox[0])
+	require.ErrorIs(t, err, ledgerout.ErrRefused)
 	got, err = f.store.GetCopy(ctx, "jeongeup", "library", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState())
 	require.Empty(t, got.Doc.GetOutcomes())
 	require.False(t, got.Doc.GetOutcomePending(), "free to take the outcome again")
 	for _, id := range outbox {
-		_, _, err = f.store.Outbox(ctx, "jeongeup", id)
-		require.ErrorIs(t, err, pg.ErrRefused)
+		_, err = f.deliver(t, "jeongeup", id)
+		require.ErrorIs(t, err, ledgerout.ErrRefused, "settled: not retried")
 	}
-	n, err := f.store.PendingEntries(ctx)
+}
+
+// service is a context carrying the service credential.
+func (f *fixture) service(t *testing.T) context.Context {
+	tok, err := f.token()
 	require.NoError(t, err)
-	require.Zero(t, n, "a refused entry is not pending")
+	return unitauth.WithToken(t.Context(), tok)
 }
 
 // The ledger takes request_ids of at most 128 characters: an outbox entry's is
-// "retention/entries/{id}" whatever the length of its tenant and unit ids (up to 63 each).
+// "retention/entries/{id}" whatever the length of its tenant and unit ids (up to 63 each), and the
+// ledger takes it.
 func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -576,10 +660,11 @@ func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
 	id, n, err := f.store.ClaimBatch(ctx, tenant, unit, r.ID, kstHour(2026, 11, 30, 1), 100, entry)
 	require.NoError(t, err)
 	require.Equal(t, 10, n)
-	req, _, err := f.store.Outbox(ctx, tenant, id)
+	var requestID string
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT request_id FROM retention.ledger_outbox WHERE id = $1`, id).Scan(&requestID))
+	require.Equal(t, "retention/entries/"+strconv.FormatInt(id, 10), requestID)
+	_, err = f.deliver(t, tenant, id)
 	require.NoError(t, err)
-	require.Equal(t, "retention/entries/"+strconv.FormatInt(id, 10), req.GetRequestId())
-	require.LessOrEqual(t, len(req.GetRequestId()), 128)
 }
 
 // STD-55: a plan left without items certifies nothing: its completion is refused.
@@ -598,7 +683,7 @@ func TestEmptyPlanIsNotCompleted(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, false, func(p *pg.Plan) error {
+	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, false, func(p *lifecycle.Plan) error {
 		p.Doc.Method = "영구삭제"
 		return nil
 	})
@@ -634,4 +719,76 @@ func TestOverdueIsFiveDaysAfterDue(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, at.overdue, n)
 	}
+}
+
+// legacyOutbox is retention.outbox as migration 00001 made it: the outbox before pkg/ledgerout.
+const legacyOutbox = `CREATE TABLE retention.outbox (
+  tenant_id text NOT NULL, id bigint NOT NULL DEFAULT nextval('retention.ids'), unit_id text NOT NULL, entry bytea NOT NULL,
+  occur_time timestamptz NOT NULL, after_id bigint, ledger_index bigint, leaf_hash bytea, create_time timestamptz NOT NULL,
+  deliver_time timestamptz, refuse_time timestamptz, refusal text, PRIMARY KEY (tenant_id, id))`
+
+// An upgrade keeps what the old outbox held (migration 00003): every row moves with its id (which
+// items name as their batch) and the request_id it was sent under; a delivered entry keeps its
+// index and leaf hash, a refused one its refusal, and a pending one is delivered from the new
+// outbox, destroying its batch's items then.
+func TestMigrationMovesTheOldOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, legacyOutbox)
+	require.NoError(t, err)
+	f.set(kstHour(2026, 10, 1, 9))
+	r := f.siteRule(t, "jeongeup", "library", "central")
+	_, err = f.store.GenerateDays(ctx, r, kstHour(2026, 9, 10, 0), "중앙도서관")
+	require.NoError(t, err)
+	// As the old outbox wrote it: the whole request, its request_id fixed by the row's id.
+	var pending int64
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT nextval('retention.ids')`).Scan(&pending))
+	old := entry(make([]lifecycle.Claimed, 10))
+	old.Parent, old.RequestId = "tenants/jeongeup/units/library", "retention/entries/"+strconv.FormatInt(pending, 10)
+	b, err := proto.Marshal(old)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, id, unit_id, entry, occur_time, create_time)
+		VALUES ('jeongeup', $2, 'library', $1, now(), now())`, b, pending)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $1`, pending)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `INSERT INTO retention.outbox (tenant_id, unit_id, entry, occur_time, ledger_index, leaf_hash, create_time)
+		VALUES ('jeongeup', 'library', $1, now(), 41, 'h', now()), ('jeongeup', 'library', $1, now(), NULL, NULL, now())`, b)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `UPDATE retention.outbox SET refuse_time = now(), refusal = 'occur_time in the future'
+		WHERE ledger_index IS NULL AND id <> $1`, pending)
+	require.NoError(t, err)
+
+	migration, err := fs.ReadFile(pg.Migrations, "00003_outbox_to_ledger_outbox.sql")
+	require.NoError(t, err)
+	up, _, _ := strings.Cut(string(migration), "-- +goose Down")
+	_, err = f.pool.Exec(ctx, up)
+	require.NoError(t, err)
+
+	rows, err := f.pool.Query(ctx, `SELECT id, request_id, coalesce(ledger_index, -1), coalesce(refusal, '') FROM retention.ledger_outbox ORDER BY id`)
+	require.NoError(t, err)
+	type moved struct {
+		ID        int64
+		RequestID string
+		Index     int64
+		Refusal   string
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[moved])
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, moved{pending, "retention/entries/" + strconv.FormatInt(pending, 10), -1, ""}, got[0])
+	require.EqualValues(t, 41, got[1].Index)
+	require.Equal(t, "occur_time in the future", got[2].Refusal)
+	var exists bool
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT to_regclass('retention.outbox') IS NOT NULL`).Scan(&exists))
+	require.False(t, exists)
+
+	e, err := f.deliver(t, "jeongeup", pending)
+	require.NoError(t, err)
+	var destroyed int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM retention.items WHERE status = 4 AND ledger_index = $1`, e.Index).Scan(&destroyed))
+	require.Equal(t, 10, destroyed, "its batch is destroyed once it is in the ledger")
+	var next int64
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT nextval('retention.ledger_outbox_ids')`).Scan(&next))
+	require.Greater(t, next, got[2].ID, "new entries never take a moved id (nor its request_id)")
 }

@@ -1,4 +1,4 @@
-package requests
+package request
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
-	"github.com/pipa-kr/pipa/services/requests/store/pg"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Notices render as one Korean HTML page with the fields of 별지 제9호 (열람) or 제10호 (정정·삭제,
@@ -62,8 +62,8 @@ type grantView struct {
 	Fee, Postage, Total                                         int64
 }
 
-// renderNotice renders a notice of rec's request as issued at now by the unit named issuer.
-func renderNotice(rec *pg.Record, n *requestsv1.Notice, issuer string, now time.Time) (string, error) {
+// renderNotice renders a notice of request rec as issued at now by the unit named issuer.
+func renderNotice(rec *Request, n *requestsv1.Notice, issuer string, now time.Time) (string, error) {
 	rule := typeRules[rec.Doc.GetType()]
 	v := map[string]any{
 		"Form": n.GetForm(), "Label": rule.label, "Title": noticeTitle[n.GetKind()],
@@ -74,7 +74,7 @@ func renderNotice(rec *pg.Record, n *requestsv1.Notice, issuer string, now time.
 	if g := n.GetGrant(); g != nil {
 		gv := grantView{Place: g.GetAccessPlace(), Form: accessFormLabel[g.GetForm()], Method: methodLabel[g.GetMethod()],
 			Content: g.GetContent(), FeeBasis: g.GetFeeBasis(), Fee: g.GetFeeWon(), Postage: g.GetPostageWon(),
-			Total: g.GetFeeWon() + g.GetPostageWon(), AccessTime: seoulTime(g.GetAccessTime())}
+			Total: g.GetFeeWon() + g.GetPostageWon(), AccessTime: TimeText(g.GetAccessTime())}
 		switch m := g.GetMasking(); {
 		case m.GetDone():
 			gv.Masking = "타인 모자이크·마스킹 처리함"
@@ -96,4 +96,12 @@ func renderNotice(rec *pg.Record, n *requestsv1.Notice, issuer string, now time.
 		return "", err
 	}
 	return strings.ReplaceAll(b.String(), "\n\n", "\n"), nil
+}
+
+// TimeText is a time as a Korean notice or page states it, in Asia/Seoul; empty for none.
+func TimeText(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return ""
+	}
+	return ts.AsTime().In(seoul.Location).Format("2006년 1월 2일 15:04")
 }

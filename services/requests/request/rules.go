@@ -1,7 +1,8 @@
-package requests
+package request
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
@@ -159,3 +160,15 @@ func precondition(step string, state rstate) (reason, message string) {
 }
 
 func stateName(s rstate) string { return s.String()[len("REQUEST_STATE_"):] }
+
+// Types are the request types, in their enum order.
+func Types() []requestsv1.RequestType { return slices.Sorted(maps.Keys(typeRules)) }
+
+// Label is a type as forms and notices name it, e.g. "개인영상정보 열람".
+func Label(t requestsv1.RequestType) string { return typeRules[t].label }
+
+// Days is a type's statutory period in days; 0 for another body's request, which runs no clock.
+func Days(t requestsv1.RequestType) int { return typeRules[t].days }
+
+// IsCCTV reports whether a type is a request about CCTV footage (STD-44).
+func IsCCTV(t requestsv1.RequestType) bool { return typeRules[t].cctv }

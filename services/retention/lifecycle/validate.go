@@ -1,9 +1,6 @@
-package retention
+package lifecycle
 
 import (
-	"encoding/base64"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,23 +15,19 @@ import (
 // Field validation of what officers and services send. Every rule names its field and, where the
 // Act sets it, its LAW.md id.
 
-var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-
-func validID(s string) bool { return idPattern.MatchString(s) }
-
 const (
 	maxText = 4000
-	// maxDescription keeps a batch's file name, which names an item, within a ledger line.
-	maxDescription = 1000
+	// MaxDescription keeps a batch's file name, which names an item, within a ledger line.
+	MaxDescription = 1000
 	// maxPeriodDays bounds a period: the longest tier below 영구 in STD-60's 별표1 is 30 years.
 	maxPeriodDays = 366 * 30
 )
 
-func checkText(vs *apierr.Violations, field, v string, required bool) {
-	checkLen(vs, field, v, required, maxText)
+func CheckText(vs *apierr.Violations, field, v string, required bool) {
+	CheckLen(vs, field, v, required, maxText)
 }
 
-func checkLen(vs *apierr.Violations, field, v string, required bool, max int) {
+func CheckLen(vs *apierr.Violations, field, v string, required bool, max int) {
 	switch {
 	case required && strings.TrimSpace(v) == "":
 		vs.Add(field, "required", "must not be empty")
@@ -46,7 +39,7 @@ func checkLen(vs *apierr.Violations, field, v string, required bool, max int) {
 }
 
 // parseDate checks a YYYY-MM-DD day; it returns the day at 00:00 in Asia/Seoul.
-func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
+func ParseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
 	d, err := time.ParseInLocation(time.DateOnly, v, seoul.Location)
 	if err != nil {
 		vs.Add(field, rule, "must be a date YYYY-MM-DD (got %q)", v)
@@ -57,7 +50,7 @@ func parseDate(vs *apierr.Violations, field, v, rule string) (time.Time, bool) {
 
 // checkPast checks a timestamp stating when something happened: a valid one, not after now.
 // It returns the time, or the zero time when it is absent or refused.
-func checkPast(vs *apierr.Violations, field, rule string, ts *timestamppb.Timestamp, required bool, now time.Time) time.Time {
+func CheckPast(vs *apierr.Violations, field, rule string, ts *timestamppb.Timestamp, required bool, now time.Time) time.Time {
 	switch {
 	case ts == nil:
 		if required {
@@ -92,8 +85,8 @@ var clockStarts = map[retentionv1.RuleTarget]struct {
 }
 
 // validateRule checks a rule's own fields; whether its site or file exists is the server's check.
-func validateRule(vs *apierr.Violations, r *retentionv1.Rule) {
-	checkText(vs, "rule.display_name", r.GetDisplayName(), true)
+func ValidateRule(vs *apierr.Violations, r *retentionv1.Rule) {
+	CheckText(vs, "rule.display_name", r.GetDisplayName(), true)
 	cs, ok := clockStarts[r.GetTarget()]
 	if !ok {
 		vs.Add("rule.target", "required", "target is required: SITE, FILE, CLOSED_REQUESTS or LEDGER_ENTRIES")
@@ -117,12 +110,12 @@ func validateRule(vs *apierr.Violations, r *retentionv1.Rule) {
 		if strings.TrimSpace(r.GetAutoDeleteCycle()) == "" {
 			vs.Add("rule.auto_delete_cycle", "STD-42-2", "an automatic deletion's cycle is required, e.g. \"매일 00시 보관기간 경과분 자동 덮어쓰기\"")
 		}
-		checkText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), false)
+		CheckText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), false)
 		if t := r.GetTarget(); t == retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS || t == retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES {
 			vs.Add("rule.action", "STD-55", "personal fields of requests and ledger entries are destroyed by a plan the CPO approves: ACTION_PLAN")
 		}
 	case retentionv1.Action_ACTION_PLAN:
-		checkText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), false)
+		CheckText(vs, "rule.auto_delete_cycle", r.GetAutoDeleteCycle(), false)
 	default:
 		vs.Add("rule.action", "required", "action is required: AUTO_DELETE (the system deletes; pipa records each check) or PLAN (a plan the CPO approves)")
 	}
@@ -130,57 +123,13 @@ func validateRule(vs *apierr.Violations, r *retentionv1.Rule) {
 	if strings.TrimSpace(r.GetMethod()) == "" {
 		vs.Add("rule.method", "DEC-16", "the destruction method is required, e.g. \"영구삭제(덮어쓰기, 복구 불가)\"")
 	}
-	checkText(vs, "rule.method", r.GetMethod(), false)
-	checkText(vs, "rule.basis", r.GetBasis(), false)
-}
-
-// pageSize is the size asked for, 50 by default, at most 500.
-func pageSize(vs *apierr.Violations, n int32) int {
-	switch {
-	case n < 0:
-		vs.Add("page_size", "range", "must not be negative")
-	case n == 0:
-		return 50
-	}
-	return int(min(n, 500))
-}
-
-// pageToken is opaque to clients: the collection and the last id of the previous page.
-func pageToken(collection, last string) string {
-	if last == "" || last == "0" {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(collection + "/" + last))
-}
-
-func parseToken(vs *apierr.Violations, collection, tok string) string {
-	if tok == "" {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	last, ok := strings.CutPrefix(string(b), collection+"/")
-	if err != nil || !ok || last == "" {
-		vs.Add("page_token", "format", "not a page token of this list; pass the next_page_token of the previous call unchanged")
-	}
-	return last
-}
-
-// parseIDToken is parseToken for numeric ids.
-func parseIDToken(vs *apierr.Violations, collection, tok string) int64 {
-	last := parseToken(vs, collection, tok)
-	if last == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(last, 10, 64)
-	if err != nil {
-		vs.Add("page_token", "format", "not a page token of this list")
-	}
-	return n
+	CheckText(vs, "rule.method", r.GetMethod(), false)
+	CheckText(vs, "rule.basis", r.GetBasis(), false)
 }
 
 // validateOutcome checks a copy's outcome as the recipient reported it; whether it follows the
 // copy's state and due date is the store's check, under the copy's lock.
-func validateOutcome(vs *apierr.Violations, in *retentionv1.CopyOutcome, now time.Time) {
+func ValidateOutcome(vs *apierr.Violations, in *retentionv1.CopyOutcome, now time.Time) {
 	// C-9: the recipient destroys the copy and reports back (or returns it, or asks for more
 	// time); its notice is the evidence.
 	if in.GetEvidence() == "" {
@@ -204,11 +153,11 @@ func validateOutcome(vs *apierr.Violations, in *retentionv1.CopyOutcome, now tim
 		if in.GetDestroyedBy() == "" {
 			vs.Add("outcome.destroyed_by", "STD-42-2", "the official who destroyed the returned copy is required (STD-42-2 3)")
 		}
-		checkPast(vs, "outcome.destruction_time", "STD-42-2", in.GetDestructionTime(), true, now)
+		CheckPast(vs, "outcome.destruction_time", "STD-42-2", in.GetDestructionTime(), true, now)
 	case retentionv1.OutcomeKind_OUTCOME_KIND_EXTENDED:
 		if in.GetNewDueDate() == "" {
 			vs.Add("outcome.new_due_date", "C-9", "an extension states the new destruction due date (YYYY-MM-DD)")
-		} else if d, ok := parseDate(vs, "outcome.new_due_date", in.GetNewDueDate(), "C-9"); ok && seoul.Date(d) < seoul.Date(now) {
+		} else if d, ok := ParseDate(vs, "outcome.new_due_date", in.GetNewDueDate(), "C-9"); ok && seoul.Date(d) < seoul.Date(now) {
 			vs.Add("outcome.new_due_date", "C-9", "must not be before today (%s, Asia/Seoul)", seoul.Date(now))
 		}
 		if in.GetReason() == "" {
@@ -217,41 +166,41 @@ func validateOutcome(vs *apierr.Violations, in *retentionv1.CopyOutcome, now tim
 	default:
 		vs.Add("outcome.kind", "required", "kind is required: DESTROYED, RETURNED or EXTENDED")
 	}
-	checkText(vs, "outcome.evidence", in.GetEvidence(), false)
-	checkText(vs, "outcome.reason", in.GetReason(), false)
-	checkText(vs, "outcome.destruction_method", in.GetDestructionMethod(), false)
-	checkText(vs, "outcome.destroyed_by", in.GetDestroyedBy(), false)
+	CheckText(vs, "outcome.evidence", in.GetEvidence(), false)
+	CheckText(vs, "outcome.reason", in.GetReason(), false)
+	CheckText(vs, "outcome.destruction_method", in.GetDestructionMethod(), false)
+	CheckText(vs, "outcome.destroyed_by", in.GetDestroyedBy(), false)
 }
 
 // validateCompletion checks how, by whom and when a plan's data were destroyed; it returns the
 // destruction time, now when none is stated.
-func validateCompletion(vs *apierr.Violations, req *retentionv1.CompletePlanRequest, now time.Time) time.Time {
+func ValidateCompletion(vs *apierr.Violations, req *retentionv1.CompletePlanRequest, now time.Time) time.Time {
 	// DEC-16: how, irrecoverably; STD-42-2: by whom and when.
 	if req.GetMethod() == "" {
 		vs.Add("method", "DEC-16", "the destruction method is required, e.g. \"영구삭제(복구 불가)\" or \"파쇄\"")
 	}
-	checkText(vs, "method", req.GetMethod(), false)
+	CheckText(vs, "method", req.GetMethod(), false)
 	if req.GetDestroyedBy() == "" {
 		vs.Add("destroyed_by", "STD-42-2", "the official who destroyed the data is required (STD-42-2 3)")
 	}
-	checkText(vs, "destroyed_by", req.GetDestroyedBy(), false)
+	CheckText(vs, "destroyed_by", req.GetDestroyedBy(), false)
 	if t := req.GetDestructionTime(); t != nil {
-		return checkPast(vs, "destruction_time", "STD-42-2", t, false, now)
+		return CheckPast(vs, "destruction_time", "STD-42-2", t, false, now)
 	}
 	return now
 }
 
 // validateHold checks a hold's own fields; what it covers is the server's check (holdScope).
-func validateHold(vs *apierr.Violations, h *retentionv1.Hold, now time.Time) {
+func ValidateHold(vs *apierr.Violations, h *retentionv1.Hold, now time.Time) {
 	if strings.TrimSpace(h.GetReason()) == "" {
 		// PIPA-21-1: data past their period are kept only for a reason the law accepts.
 		vs.Add("hold.reason", "PIPA-21-1", "say why the data are kept past their period, e.g. an investigation's request and its number")
 	}
-	checkText(vs, "hold.reason", h.GetReason(), false)
-	checkText(vs, "hold.custodian", h.GetCustodian(), true)
+	CheckText(vs, "hold.reason", h.GetReason(), false)
+	CheckText(vs, "hold.custodian", h.GetCustodian(), true)
 	if h.GetReviewDate() == "" {
 		vs.Add("hold.review_date", "PIPA-21-1", "the date by which the hold is reviewed is required (YYYY-MM-DD)")
-	} else if d, ok := parseDate(vs, "hold.review_date", h.GetReviewDate(), "PIPA-21-1"); ok && seoul.Date(d) < seoul.Date(now) {
+	} else if d, ok := ParseDate(vs, "hold.review_date", h.GetReviewDate(), "PIPA-21-1"); ok && seoul.Date(d) < seoul.Date(now) {
 		vs.Add("hold.review_date", "PIPA-21-1", "must not be in the past")
 	}
 }

@@ -1,4 +1,4 @@
-package requests
+package request
 
 import (
 	"fmt"
@@ -18,9 +18,6 @@ import (
 
 var (
 	phonePattern = regexp.MustCompile(`^[0-9+][0-9 ()~-]{5,24}$`)
-	idPattern    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	// receiptPattern matches receipt numbers: R for a data subject's request, P for a provision.
-	receiptPattern = regexp.MustCompile(`^[RP]-\d{4}-\d{6,}$`)
 )
 
 // Text limits, in bytes: free text, and the shorter fields that ledger entries are built from
@@ -31,7 +28,7 @@ const (
 	maxShort = 1000
 )
 
-func checkText(vs *apierr.Violations, field, v string, required bool) {
+func CheckText(vs *apierr.Violations, field, v string, required bool) {
 	checkTextN(vs, field, v, required, maxText)
 }
 
@@ -54,7 +51,7 @@ func under14(birth string, now time.Time) bool {
 
 // checkDate checks a date a person wrote (YYYY-MM-DD, a day in Asia/Seoul) that must not lie
 // after now's day there.
-func checkDate(vs *apierr.Violations, field, v string, now time.Time) {
+func CheckDate(vs *apierr.Violations, field, v string, now time.Time) {
 	if v == "" {
 		return
 	}
@@ -66,7 +63,7 @@ func checkDate(vs *apierr.Violations, field, v string, now time.Time) {
 }
 
 // checkTime refuses a timestamp out of protobuf's range, which would otherwise fail deep inside.
-func checkTime(vs *apierr.Violations, field string, t interface{ CheckValid() error }) bool {
+func CheckTime(vs *apierr.Violations, field string, t interface{ CheckValid() error }) bool {
 	if err := t.CheckValid(); err != nil {
 		vs.Add(field, "format", "not a valid time: %v", err)
 		return false
@@ -75,15 +72,15 @@ func checkTime(vs *apierr.Violations, field string, t interface{ CheckValid() er
 }
 
 func checkPerson(vs *apierr.Violations, field string, p *requestsv1.Person, now time.Time) {
-	checkText(vs, field+".name", p.GetName(), true)
+	CheckText(vs, field+".name", p.GetName(), true)
 	if p.GetPhone() != "" && !phonePattern.MatchString(p.GetPhone()) {
 		vs.Add(field+".phone", "format", "must be a phone number such as 063-539-5049")
 	}
 	if e := p.GetEmail(); e != "" && (!strings.Contains(e, "@") || strings.ContainsAny(e, " <>")) {
 		vs.Add(field+".email", "format", "must be an e-mail address")
 	}
-	checkDate(vs, field+".birth_date", p.GetBirthDate(), now)
-	checkText(vs, field+".address", p.GetAddress(), false)
+	CheckDate(vs, field+".birth_date", p.GetBirthDate(), now)
+	CheckText(vs, field+".address", p.GetAddress(), false)
 }
 
 // validateIntake checks a new request as the statutory forms ask for it (별지 제8호, 제2호, 제11호).
@@ -136,7 +133,7 @@ func validateIntake(r *requestsv1.Request, now time.Time) apierr.Violations {
 			if a.GetGrantedDate() == "" {
 				vs.Add("request.agency.granted_date", "DEC-45", "the date of the power of attorney is required")
 			}
-			checkDate(&vs, "request.agency.granted_date", a.GetGrantedDate(), now)
+			CheckDate(&vs, "request.agency.granted_date", a.GetGrantedDate(), now)
 		default:
 			vs.Add("request.agency.kind", "PIPA-38-1", "kind is required: LEGAL_REPRESENTATIVE or PROXY")
 		}
@@ -159,9 +156,9 @@ func validateIntake(r *requestsv1.Request, now time.Time) apierr.Violations {
 	switch r.GetType() {
 	case requestsv1.RequestType_REQUEST_TYPE_CORRECTION, requestsv1.RequestType_REQUEST_TYPE_DELETION,
 		requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION:
-		checkText(&vs, "request.details", r.GetDetails(), true)
+		CheckText(&vs, "request.details", r.GetDetails(), true)
 	default:
-		checkText(&vs, "request.details", r.GetDetails(), false)
+		CheckText(&vs, "request.details", r.GetDetails(), false)
 	}
 	checkTextN(&vs, "request.purpose", r.GetPurpose(), rule.cctv, maxShort) // 별지 제2호 청구 목적 및 사유
 
@@ -187,7 +184,7 @@ func validateFootage(vs *apierr.Violations, field string, f *requestsv1.Footage,
 	}
 	start, end := f.GetStartTime(), f.GetEndTime()
 	switch {
-	case start != nil && !checkTime(vs, field+".start_time", start), end != nil && !checkTime(vs, field+".end_time", end):
+	case start != nil && !CheckTime(vs, field+".start_time", start), end != nil && !CheckTime(vs, field+".end_time", end):
 	case start == nil || end == nil:
 		vs.Add(field+".start_time", "STD-44-2", "the recording period (촬영기간) is required: start_time and end_time")
 	case !end.AsTime().After(start.AsTime()):
@@ -243,15 +240,15 @@ func validateProvision(r *requestsv1.Request, now time.Time) apierr.Violations {
 	if f := p.GetForm(); f == 0 || requestsv1.ProvisionForm_name[int32(f)] == "" {
 		vs.Add("request.provision.form", "STD-42-1", "the form of provision (이용·제공 형태) is required, e.g. ON_SITE_VIEWING or USB_COPY")
 	}
-	checkDate(&vs, "request.provision.period_start_date", p.GetPeriodStartDate(), farFuture)
-	checkDate(&vs, "request.provision.period_end_date", p.GetPeriodEndDate(), farFuture)
+	CheckDate(&vs, "request.provision.period_start_date", p.GetPeriodStartDate(), FarFuture)
+	CheckDate(&vs, "request.provision.period_end_date", p.GetPeriodEndDate(), FarFuture)
 	if p.GetPeriodStartDate() == "" || p.GetPeriodEndDate() == "" {
 		vs.Add("request.provision.period_end_date", "DEC-15", "the period of use (기간, DEC-15 6) is required: period_start_date and period_end_date")
 	} else if p.GetPeriodEndDate() < p.GetPeriodStartDate() {
 		vs.Add("request.provision.period_end_date", "range", "must not be before period_start_date")
 	}
 	d := p.GetDestructionDueDate()
-	checkDate(&vs, "request.provision.destruction_due_date", d, farFuture)
+	CheckDate(&vs, "request.provision.destruction_due_date", d, FarFuture)
 	switch {
 	case d == "" && p.GetForm() != requestsv1.ProvisionForm_PROVISION_FORM_ON_SITE_VIEWING:
 		vs.Add("request.provision.destruction_due_date", "C-9", "a copy given out needs the date by which the recipient destroys it")
@@ -261,8 +258,8 @@ func validateProvision(r *requestsv1.Request, now time.Time) apierr.Violations {
 	return vs
 }
 
-// farFuture bounds dates that may lie ahead (periods, due dates).
-var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+// FarFuture bounds dates that may lie ahead (periods, due dates).
+var FarFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // validateVerification checks how the requester of r was verified: the data subject or a lawful
 // agent (DEC-46), by ID card for CCTV (STD-44-3), another body by its official document (STD-40).
@@ -282,9 +279,9 @@ func validateVerification(r *requestsv1.Request, v *requestsv1.Verification) api
 		vs.Add("verification.method", "STD-44-3", "a CCTV request is verified by ID card: RESIDENT_CARD, DRIVER_LICENSE or PASSPORT")
 	}
 	if r.GetAgency() != nil {
-		checkText(&vs, "verification.agency_evidence", v.GetAgencyEvidence(), true)
+		CheckText(&vs, "verification.agency_evidence", v.GetAgencyEvidence(), true)
 	}
-	checkText(&vs, "verification.note", v.GetNote(), false)
+	CheckText(&vs, "verification.note", v.GetNote(), false)
 	return vs
 }
 
@@ -301,8 +298,8 @@ func validateReason(vs *apierr.Violations, t rtype, r *requestsv1.Reason) {
 			break
 		}
 	}
-	checkText(vs, "reason.text", r.GetText(), true)
-	checkText(vs, "reason.objection_method", r.GetObjectionMethod(), false)
+	CheckText(vs, "reason.text", r.GetText(), true)
+	CheckText(vs, "reason.objection_method", r.GetObjectionMethod(), false)
 }
 
 func groundRule(t rtype) string {
@@ -330,7 +327,7 @@ func validateGrant(vs *apierr.Violations, t rtype, g *requestsv1.Grant) {
 	if t == requestsv1.RequestType_REQUEST_TYPE_THIRD_PARTY_PROVISION {
 		// PIPA 18(5), DEC-15 8: the recipient is told how it may use the data and how to protect it.
 		checkTextN(vs, "grant.safety_requests", g.GetSafetyRequests(), true, maxShort)
-		checkText(vs, "grant.content", g.GetContent(), false)
+		CheckText(vs, "grant.content", g.GetContent(), false)
 		return
 	}
 	if g.GetSafetyRequests() != "" {
@@ -345,23 +342,23 @@ func validateGrant(vs *apierr.Violations, t rtype, g *requestsv1.Grant) {
 			vs.Add("grant.method", "PIPA-35-3", "the method of access (열람 방법) is required")
 		}
 		if t := g.GetAccessTime(); t != nil {
-			checkTime(vs, "grant.access_time", t)
+			CheckTime(vs, "grant.access_time", t)
 		}
 		if g.GetMethod() == requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT {
 			if g.GetAccessTime() == nil {
 				vs.Add("grant.access_time", "DEC-41-4", "access in person needs its date and time (열람 일시)")
 			}
-			checkText(vs, "grant.access_place", g.GetAccessPlace(), true)
+			CheckText(vs, "grant.access_place", g.GetAccessPlace(), true)
 		}
 	}
-	checkText(vs, "grant.content", g.GetContent(), !access)
+	CheckText(vs, "grant.content", g.GetContent(), !access)
 	if g.GetFeeWon() < 0 || g.GetPostageWon() < 0 {
 		vs.Add("grant.fee_won", "PIPA-38-3", "fees are not negative")
 	}
 	if (g.GetFeeWon() > 0 || g.GetPostageWon() > 0) && strings.TrimSpace(g.GetFeeBasis()) == "" {
 		vs.Add("grant.fee_basis", "PIPA-38-3", "a fee states how it was calculated (수수료 산정 명세): actual cost, per the ordinance")
 	}
-	checkText(vs, "grant.fee_basis", g.GetFeeBasis(), false)
+	CheckText(vs, "grant.fee_basis", g.GetFeeBasis(), false)
 	if t == requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS {
 		checkMasking(vs, g.GetMasking())
 	}
@@ -373,7 +370,5 @@ func checkMasking(vs *apierr.Violations, m *requestsv1.Masking) {
 	if !m.GetDone() && strings.TrimSpace(m.GetNotNeededReason()) == "" {
 		vs.Add("grant.masking", "STD-46", "releasing footage needs others in it masked (done) or a reason why masking is not needed")
 	}
-	checkText(vs, "grant.masking.not_needed_reason", m.GetNotNeededReason(), false)
+	CheckText(vs, "grant.masking.not_needed_reason", m.GetNotNeededReason(), false)
 }
-
-func validID(s string) bool { return idPattern.MatchString(s) }

@@ -1,4 +1,4 @@
-package retention
+package lifecycle
 
 import (
 	"testing"
@@ -29,7 +29,7 @@ func fileRule() *retentionv1.Rule {
 // Each rule of a retention rule is refused naming its LAW.md id.
 func TestValidateRuleNamesTheLaw(t *testing.T) {
 	var ok apierr.Violations
-	validateRule(&ok, fileRule())
+	ValidateRule(&ok, fileRule())
 	require.Empty(t, ok)
 	for _, c := range []struct {
 		name, field, rule string
@@ -58,7 +58,7 @@ func TestValidateRuleNamesTheLaw(t *testing.T) {
 			r := fileRule()
 			c.mut(r)
 			var vs apierr.Violations
-			validateRule(&vs, r)
+			ValidateRule(&vs, r)
 			require.Equal(t, c.rule, rules(vs)[c.field], "%v", vs)
 		})
 	}
@@ -68,13 +68,13 @@ func TestValidateRuleNamesTheLaw(t *testing.T) {
 func TestValidateCompletionNamesTheLaw(t *testing.T) {
 	now := kst(2026, 11, 30, 12)
 	var vs apierr.Violations
-	when := validateCompletion(&vs, &retentionv1.CompletePlanRequest{
+	when := ValidateCompletion(&vs, &retentionv1.CompletePlanRequest{
 		DestructionTime: timestamppb.New(now.Add(time.Hour))}, now)
 	require.Equal(t, map[string]string{"method": "DEC-16", "destroyed_by": "STD-42-2", "destruction_time": "STD-42-2"}, rules(vs))
 	require.True(t, when.IsZero())
 
 	vs = nil
-	when = validateCompletion(&vs, &retentionv1.CompletePlanRequest{Method: "파쇄", DestroyedBy: "주무관 송승학"}, now)
+	when = ValidateCompletion(&vs, &retentionv1.CompletePlanRequest{Method: "파쇄", DestroyedBy: "주무관 송승학"}, now)
 	require.Empty(t, vs)
 	require.Equal(t, now, when, "no time stated: now")
 }
@@ -85,7 +85,7 @@ func TestValidateOutcomeNamesTheLaw(t *testing.T) {
 	now := kst(2026, 11, 30, 12)
 	check := func(o *retentionv1.CopyOutcome) map[string]string {
 		var vs apierr.Violations
-		validateOutcome(&vs, o, now)
+		ValidateOutcome(&vs, o, now)
 		return rules(vs)
 	}
 	require.Empty(t, check(&retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "형사과-2345"}))
@@ -103,9 +103,9 @@ func TestValidateOutcomeNamesTheLaw(t *testing.T) {
 func TestValidateHoldNamesTheLaw(t *testing.T) {
 	now := kst(2026, 11, 30, 12)
 	var vs apierr.Violations
-	validateHold(&vs, &retentionv1.Hold{Custodian: "관리책임자", ReviewDate: "2026-11-29"}, now)
+	ValidateHold(&vs, &retentionv1.Hold{Custodian: "관리책임자", ReviewDate: "2026-11-29"}, now)
 	require.Equal(t, map[string]string{"hold.reason": "PIPA-21-1", "hold.review_date": "PIPA-21-1"}, rules(vs))
 	vs = nil
-	validateHold(&vs, &retentionv1.Hold{Reason: "수사 협조", Custodian: "관리책임자", ReviewDate: "2026-11-30"}, now)
+	ValidateHold(&vs, &retentionv1.Hold{Reason: "수사 협조", Custodian: "관리책임자", ReviewDate: "2026-11-30"}, now)
 	require.Empty(t, vs)
 }

@@ -1,4 +1,4 @@
-package retention
+package lifecycle
 
 import (
 	"encoding/base64"
@@ -11,8 +11,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
-	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
 // A destruction certificate is a signed note (golang.org/x/mod/sumdb/note) whose text states the
@@ -41,9 +41,9 @@ import (
 
 const certificateTitle = "pipa 개인정보 파기 확인서"
 
-// certificate writes and signs the certificate of a completed plan.
+// Certificate writes and signs the certificate of a completed plan.
 // unitTitle names the unit as the certificate states it.
-func certificate(key *pg.TenantKey, tenant, unit, unitTitle string, p *retentionv1.Plan, items []pg.PlanItem) (*retentionv1.Certificate, error) {
+func Certificate(key *TenantKey, tenant, unit, unitTitle string, p *retentionv1.Plan, items []PlanItem) (*retentionv1.Certificate, error) {
 	var b strings.Builder
 	line := func(format string, args ...any) {
 		b.WriteString(oneLine(fmt.Sprintf(format, args...)))
@@ -71,7 +71,7 @@ func certificate(key *pg.TenantKey, tenant, unit, unitTitle string, p *retention
 	}
 	line("items %d", len(items))
 	for _, it := range items {
-		line("item %s entry %d %s", pg.Name(tenant, unit, "items", fmt.Sprint(it.ID)), it.LedgerIndex, it.Description)
+		line("item %s entry %d %s", names.Items.NameN(tenant, unit, it.ID), it.LedgerIndex, it.Description)
 	}
 	text := b.String()
 	signed, err := note.Sign(&note.Note{Text: text}, key.Signer)
@@ -100,10 +100,10 @@ var dataKinds = map[retentionv1.RuleTarget]string{
 	retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:  "관리대장 기재 개인정보",
 }
 
-// records are the plan's rows of the 개인정보파일 파기 관리대장 (STD-55, 별지5), one per rule:
+// DestructionRecords are the plan's rows of the 개인정보파일 파기 관리대장 (STD-55, 별지5), one per rule:
 // 번호, 파일명, 자료의 종류, 생성일 (the earliest start of a period), 폐기일, 폐기사유, 처리담당자,
 // 처리부서장, and the DESTRUCTION entry's index.
-func records(p *retentionv1.Plan, items []pg.PlanItem, rules map[string]*pg.Rule, head string) []*retentionv1.DestructionRecord {
+func DestructionRecords(p *retentionv1.Plan, items []PlanItem, rules map[string]*Rule, head string) []*retentionv1.DestructionRecord {
 	var out []*retentionv1.DestructionRecord
 	byRule := map[string]*retentionv1.DestructionRecord{}
 	for _, it := range items {
