@@ -2,22 +2,25 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 BIN := $(CURDIR)/.bin
-TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 kustomize
+TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 kustomize staticcheck
 TOOL_PKGS := github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
-	sigs.k8s.io/kustomize/kustomize/v5
+	sigs.k8s.io/kustomize/kustomize/v5 honnef.co/go/tools/cmd/staticcheck
 SERVICES := $(notdir $(wildcard proto/pipa/*))
 OVERLAYS := deploy/k8s/overlays/monolithic deploy/k8s/overlays/microservices
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
+# The law catalogue beside the repository (CI lays shared/ beside the clone; a git worktree one
+# level deeper finds it one level further up).
+LAW ?= $(firstword $(wildcard ../shared/design/LAW.md ../../shared/design/LAW.md))
 # axe-core, the accessibility engine the browser checks run in Chromium (KWCAG 2.2), from npm.
 AXE_VERSION := 4.10.3
 AXE := $(BIN)/axe-core/axe.min.js
 # Whether the browser checks can run here: Debian's chromium, a Korean font and axe-core.
 BROWSER_READY = command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && test -f $(AXE)
 
-.PHONY: all build generate lint check-generated manifests test bench screenshots browser-tools run db db-stop tools clean
+.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench screenshots browser-tools run db db-stop tools clean
 
 all: build
 
@@ -46,16 +49,27 @@ generate: tools
 	cd services/pipa/internal/apiclient && go tool oapi-codegen -config oapi-codegen.yaml $(CURDIR)/pkg/gen/openapi/pipa.v3.json
 	cd deploy/monitoring && go run ./cmd/generate
 
-## lint: buf lint and go vet over every module.
+## lint: buf lint, go vet and staticcheck over every module.
 lint: tools
 	$(BIN)/buf lint
-	for m in $(MODULES); do (cd $$m && go vet ./...); done
+	for m in $(MODULES); do (cd $$m && go vet ./... && $(BIN)/staticcheck ./...); done
 
 ## check-generated: fail when a generated file (GENERATED) is not what `make generate` produces.
 GENERATED := pkg/gen services/pipa/internal/apiclient deploy/monitoring/grafana deploy/k8s/components/monitoring/prometheusrule.yaml
 check-generated: generate
 	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- $(GENERATED))" || { git ls-files --others --exclude-standard -- $(GENERATED); echo "generated code is not committed: run make generate and commit"; exit 1; }
+
+## lawindex: docs/LAW-INDEX.md, where the code enforces each rule of LAW.md and which tests name it;
+## fails when code cites a rule that no test names.
+lawindex:
+	@test -n "$(LAW)" || { echo "LAW.md is not at ../shared/design/LAW.md: set LAW=path/to/LAW.md"; exit 1; }
+	go run ./pkg/cmd/lawindex -law $(LAW) -out docs/LAW-INDEX.md
+
+## check-lawindex: fail when docs/LAW-INDEX.md is not what `make lawindex` writes.
+check-lawindex: lawindex
+	@git diff --exit-code --stat -- docs/LAW-INDEX.md || { echo "docs/LAW-INDEX.md is stale: run make lawindex and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- docs/LAW-INDEX.md)" || { echo "docs/LAW-INDEX.md is not committed: run make lawindex and commit"; exit 1; }
 
 ## manifests: build both Kubernetes overlays of deploy/k8s to stdout, failing on any error.
 manifests: tools
@@ -72,10 +86,11 @@ db-stop:
 	@deploy/dev/postgres.sh stop
 
 ## test: every test of every module against a real PostgreSQL (private one when DATABASE_URL is unset),
-## after the generated code, the linters and the Kubernetes manifests (built, not printed). The
-## browser checks (axe-core in Chromium) run when their tools are here, which make installs as
-## root; otherwise they are skipped and the run ends by saying so (CI, PIPA_REQUIRE_BROWSER, fails).
-test: check-generated lint
+## after the generated code, the LAW index, the linters and the Kubernetes manifests (built, not
+## printed). The browser checks (axe-core in Chromium) run when their tools are here, which make
+## installs as root; otherwise they are skipped and the run ends by saying so (CI,
+## PIPA_REQUIRE_BROWSER, fails).
+test: check-generated check-lawindex lint
 	$(MAKE) -s manifests >/dev/null
 	@[ "$$(id -u)" != 0 ] || $(BROWSER_READY) || $(MAKE) -s browser-tools
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \

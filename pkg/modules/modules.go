@@ -80,6 +80,19 @@ type Deps struct {
 	Settings
 }
 
+// Dial is Conn for each of names, in order.
+func (d Deps) Dial(names ...string) ([]*grpc.ClientConn, error) {
+	out := make([]*grpc.ClientConn, len(names))
+	for i, name := range names {
+		cc, err := d.Conn(name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = cc
+	}
+	return out, nil
+}
+
 // Settings are what particular services are configured with.
 type Settings struct {
 	// LedgerOrigin is the host of the ledgers' origin lines (PIPA_LEDGER_ORIGIN).

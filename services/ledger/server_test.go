@@ -76,6 +76,30 @@ func provision() *ledgerv1.Entry {
 		SafetyRequests: "수사 목적 외 이용 금지"}
 }
 
+// S-8-1: the access log is kept. An ACCESS entry seals nothing (the account, the address, the
+// resource and the method are in its leaf in clear), so a redaction, which erases what an entry
+// seals, leaves every field of it as it was.
+func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
+	s := newTilesStack(t)
+	access := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.Now(),
+		Actor: "song.sh", RemoteAddr: "10.0.0.1", Subject: iksanLog + "/ledger/entries/0", Action: "GetEntry"}
+	got, err := s.client.AppendEntry(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll),
+		&ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: access})
+	require.NoError(t, err)
+	cpo := as(t, s, "cpo", auth.RoleCPO, iksanLog)
+	_, err = s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: got.GetName(), Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	after, err := s.client.GetEntry(cpo, &ledgerv1.GetEntryRequest{Name: got.GetName()})
+	require.NoError(t, err)
+	require.Equal(t, []string{"song.sh", "10.0.0.1", iksanLog + "/ledger/entries/0", "GetEntry"},
+		[]string{after.GetActor(), after.GetRemoteAddr(), after.GetSubject(), after.GetAction()})
+	leaf, err := s.client.GetLeaf(cpo, &ledgerv1.GetLeafRequest{Name: got.GetName()})
+	require.NoError(t, err)
+	for _, v := range []string{"song.sh", "10.0.0.1", "GetEntry"} {
+		require.Contains(t, string(leaf.GetData()), v, "in the leaf itself")
+	}
+}
+
 // S-8-3: only pipa's access log (the service role on "*") appends ACCESS entries, and every
 // leaf records who appended it, from the token.
 func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {

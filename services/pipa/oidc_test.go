@@ -146,8 +146,8 @@ func newProvider(t *testing.T, roles map[string][]string) *provider {
 	p := &provider{issuer: "http://" + srv.Listener.Addr().String(), roles: roles}
 	p.Storage = storage.NewStorage(storage.NewUserStore(p.issuer))
 	p.rotate(t)
-	o, err := op.NewOpenIDProvider(p.issuer, &op.Config{CryptoKey: sha256.Sum256([]byte("pipa test")), CodeMethodS256: true},
-		p, op.WithAllowInsecure())
+	o, err := op.NewProvider(&op.Config{CryptoKey: sha256.Sum256([]byte("pipa test")), CodeMethodS256: true},
+		p, op.StaticIssuer(p.issuer), op.WithAllowInsecure())
 	require.NoError(t, err)
 	srv.Config.Handler = o
 	srv.Start()
@@ -237,7 +237,7 @@ func (p *provider) token(t *testing.T, client string) string {
 // kid is the key id in a JWT's header.
 func kid(t *testing.T, token string) string {
 	t.Helper()
-	sig, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	sig, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	require.NoError(t, err)
 	return sig.Signatures[0].Header.KeyID
 }

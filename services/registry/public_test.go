@@ -75,6 +75,11 @@ func TestAttestations(t *testing.T) {
 		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
 		require.Equal(t, c.field, stacktest.Violation(t, err).GetField())
 	}
+	// The CPO answers for the policy (PIPA-31-4), a manager for the unit; a handler attests nothing.
+	_, err = s.Registry.CreateAttestation(s.As(auth.RoleHandler, city), &registryv1.CreateAttestationRequest{Parent: "tenants/iksan",
+		AttestationId: "by-handler", Attestation: &registryv1.Attestation{Unit: city, Kind: registryv1.PolicyKind_POLICY_KIND_PRIVACY,
+			Item: "children", Statement: "x", Officer: city + "/officers/cpo"}})
+	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
 	att, err := s.Registry.CreateAttestation(cpo, &registryv1.CreateAttestationRequest{Parent: "tenants/iksan", AttestationId: "no-children",
 		RequestId: "att-1", Attestation: &registryv1.Attestation{Unit: city, Kind: registryv1.PolicyKind_POLICY_KIND_PRIVACY, Item: "children",
 			Statement: "익산시는 14세 미만 아동의 개인정보를 수집하지 않습니다.", Officer: city + "/officers/cpo"}})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -22,14 +21,6 @@ import (
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 )
-
-func body(t testing.TB, r *http.Response) string {
-	t.Helper()
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	require.NoError(t, err)
-	return string(b)
-}
 
 // Seed 000 loaded through the API is published at /p/{t}/{u}/cctv with every fact, its version
 // history, and HTTP caching.

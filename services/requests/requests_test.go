@@ -214,6 +214,17 @@ func TestRequestIntakeRules(t *testing.T) {
 		{"a site of another unit", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(),
 			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: "tenants/iksan/units/city/sites/x", CameraLocation: "정문",
 				StartTime: footage.StartTime, EndTime: footage.EndTime, RequesterAppears: true}}, "request.footage.site", "STD-44-2"},
+		{"more than a week of footage", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(),
+			Purpose: "사고 확인", Footage: &requestsv1.Footage{Site: footage.Site, SiteLocation: "도서관 주차장", CameraLocation: "주차장 출입구",
+				StartTime: timestamppb.New(time.Now().Add(-9 * 24 * time.Hour)), EndTime: footage.EndTime, RequesterAppears: true}},
+			"request.footage.end_time", "C-12-Q2"},
+		{"a file the unit does not keep", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: requeststest.Citizen(),
+			Details: "회원정보 삭제", File: libraryUnit + "/files/nothing"}, "request.file", "PIPA-32"},
+		{"for someone else without agency", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: requeststest.Citizen(),
+			Subject: &requestsv1.Person{Name: "김가족", BirthDate: "1950-01-01"}, AccessItems: []requestsv1.AccessItem{1}}, "request.agency", "PIPA-38-1"},
+		{"an agent without the data subject", &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Requester: requeststest.Citizen(),
+			AccessItems: []requestsv1.AccessItem{1}, Agency: &requestsv1.Agency{Kind: requestsv1.AgentKind_AGENT_KIND_LEGAL_REPRESENTATIVE,
+				Relationship: "부"}}, "request.subject", "PIPA-38-1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -232,6 +243,22 @@ func TestRequestIntakeRules(t *testing.T) {
 	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(requeststest.AccessRequest()),
 		RequestId: strings.Repeat("r", 129)})
 	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField())
+
+	// Staff intake names the channel the request came by, at least the one data were collected by
+	// (PIPA-38-4), and one the PIPC transferred carries its reference (PIPA-35-2).
+	for _, c := range []struct {
+		channel     requestsv1.Channel
+		field, rule string
+	}{
+		{0, "request.channel", "PIPA-38-4"},
+		{requestsv1.Channel_CHANNEL_PIPC_TRANSFER, "request.transfer_reference", "PIPA-35-2"},
+	} {
+		r := requeststest.AccessRequest()
+		r.Channel = c.channel
+		_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+		v := stacktest.Violation(t, err)
+		require.Equal(t, [2]string{c.field, c.rule}, [2]string{v.GetField(), v.GetReason()}, v.GetDescription())
+	}
 
 	// The same CCTV request, with the requester in the footage, is accepted.
 	ok := &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS, Requester: requeststest.Citizen(), Purpose: "주차 차량 파손 확인", Footage: footage}
@@ -471,4 +498,94 @@ func TestAutomatedDecisionExtensions(t *testing.T) {
 	_, reason := stacktest.Reason(err)
 	require.Equal(t, "EXTENSION_LIMIT", reason)
 	require.Len(t, twice.GetNotices(), 2, "each extension is notified")
+}
+
+// A decision holds to what its notice must say: access in person names its date and time
+// (DEC-41-4); fees are not negative and state how they were counted (PIPA-38-3); a refusal's
+// grounds come from the request type's own list, PIPA-36-1 for a deletion and PIPA-37-2 for a
+// suspension; the notice tells how to object (PIPA-38-5), in the unit's words or, when the
+// decision gives none, with the statutory remedies; and a deletion carried out is recorded as a
+// DESTRUCTION that says the data cannot be recovered (PIPA-36-3).
+func TestRequestDecisionRules(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	cl := s.requests()
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	verified := func(r *requestsv1.Request) string {
+		created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: requeststest.WithChannel(r)})
+		require.NoError(t, err)
+		name := created.GetRequest().GetName()
+		_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+			Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_RESIDENT_CARD}})
+		require.NoError(t, err)
+		return name
+	}
+	refused := func(err error, field, rule string) {
+		t.Helper()
+		v := stacktest.Violation(t, err)
+		require.Equal(t, [2]string{field, rule}, [2]string{v.GetField(), v.GetReason()}, v.GetDescription())
+	}
+
+	access := verified(requeststest.AccessRequest())
+	visit := requeststest.VisitGrant()
+	visit.AccessTime = nil
+	_, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: access, Grant: visit})
+	refused(err, "grant.access_time", "DEC-41-4")
+	negative := requeststest.VisitGrant()
+	negative.FeeWon = -1000
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: access, Grant: negative})
+	refused(err, "grant.fee_won", "PIPA-38-3")
+	unexplained := requeststest.VisitGrant()
+	unexplained.FeeWon = 1000
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: access, Grant: unexplained})
+	refused(err, "grant.fee_basis", "PIPA-38-3")
+	unexplained.FeeBasis = "사본 10매 × 100원 (정읍시 수수료 조례)"
+	approved, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: access, Grant: unexplained})
+	require.NoError(t, err)
+	require.EqualValues(t, 1000, approved.GetGrant().GetFeeWon())
+
+	deletion := &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_DELETION, Requester: requeststest.Citizen(), Details: "회원정보 삭제"}
+	refusedDeletion := verified(deletion)
+	_, err = cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: refusedDeletion, Reason: &requestsv1.Reason{Text: "조세 부과 중",
+		Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_ACCESS_TAX}}})
+	refused(err, "reason.grounds", "PIPA-36-1")
+	suspension := verified(&requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION, Requester: requeststest.Citizen(),
+		Details: "도서관 소식 문자 발송 중지"})
+	_, err = cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: suspension, Reason: &requestsv1.Reason{Text: "법령상 의무",
+		Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_DELETION_REQUIRED_BY_LAW}}})
+	refused(err, "reason.grounds", "PIPA-37-2")
+
+	// The notices say how to object: the unit's own method, or the statutory remedies.
+	own := "정읍시립도서관 민원실에 서면으로 이의신청"
+	for name, objection := range map[string]string{refusedDeletion: "", suspension: own} {
+		ground := requestsv1.Ground_GROUND_DELETION_REQUIRED_BY_LAW
+		if name == suspension {
+			ground = requestsv1.Ground_GROUND_SUSPENSION_REQUIRED_BY_LAW
+		}
+		r, err := cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: name, Reason: &requestsv1.Reason{
+			Text: "도서관법에 따른 회원 관리", Grounds: []requestsv1.Ground{ground}, ObjectionMethod: objection}})
+		require.NoError(t, err)
+		n, err := cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: r.GetNotices()[0]})
+		require.NoError(t, err)
+		require.Equal(t, "별지 제10호", n.GetForm())
+		if objection == "" {
+			require.Contains(t, n.GetHtml(), "행정심판법에 따른 행정심판을 청구")
+		} else {
+			require.Contains(t, n.GetHtml(), own)
+		}
+	}
+
+	// A deletion carried out is a DESTRUCTION of the data, beyond recovery.
+	deleted := verified(deletion)
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: deleted, Grant: &requestsv1.Grant{Content: "회원정보 전부 삭제"}})
+	require.NoError(t, err)
+	done, err := cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: deleted, Note: "회원 DB에서 삭제"})
+	require.NoError(t, err)
+	last := done.GetLedger()[len(done.GetLedger())-1]
+	require.False(t, last.GetPending())
+	e, err := s.ledger().GetEntry(staff, &ledgerv1.GetEntryRequest{Name: last.GetEntry()})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION, e.GetKind())
+	require.Contains(t, e.GetDestructionMethod(), "복구 불가")
 }

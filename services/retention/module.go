@@ -29,14 +29,12 @@ var Module = modules.Module{
 		if err != nil {
 			return err
 		}
-		conns := map[string]*grpc.ClientConn{}
-		for _, name := range []string{"registry", "ledger", "requests"} {
-			if conns[name], err = d.Conn(name); err != nil {
-				return err
-			}
+		cc, err := d.Dial("registry", "ledger", "requests")
+		if err != nil {
+			return err
 		}
-		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(conns["registry"]),
-			ledgerv1.NewLedgerServiceClient(conns["ledger"]), requestsv1.NewRequestServiceClient(conns["requests"]),
+		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
+			ledgerv1.NewLedgerServiceClient(cc[1]), requestsv1.NewRequestServiceClient(cc[2]),
 			d.Token, WithClock(d.Now), WithOriginHost(d.LedgerOrigin))
 		if err != nil {
 			return err

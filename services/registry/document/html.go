@@ -248,8 +248,7 @@ func listLines(n *html.Node, depth int) []string {
 // its leading rows of th cells (or its thead) are the header rows, else the first row is.
 func tableLines(n *html.Node) []string {
 	type cell struct {
-		text   string
-		header bool
+		text string
 	}
 	var grid [][]cell
 	var heads []bool

@@ -168,6 +168,9 @@ func TestIndexPage(t *testing.T) {
 	require.Contains(t, page, `href="/p/iksan/transport/requests/new"`)
 }
 
+// A site's sign (안내판) has the four fields of PIPA-25-4 / DEC-24 / STD-39: purpose and location,
+// recording range and hours, the manager's contact, and the contractor's when operation is
+// outsourced; and says when cameras are under integrated control (STD-39(3)).
 func TestSign(t *testing.T) {
 	f, err := tenantfile.Load(filepath.Join(examples, "yeongtong-school.yaml"))
 	require.NoError(t, err)

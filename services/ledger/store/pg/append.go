@@ -322,7 +322,7 @@ func (q *sequencer) try(calls []*call) (err error) {
 		}
 		q.edgeSize = -1
 	}
-	return q.tryLocked(ctx, key, calls)
+	return q.tryLocked(ctx, calls)
 }
 
 // rolledBack reports whether err certainly undid its transaction: PostgreSQL reported an ERROR
@@ -380,7 +380,7 @@ var errFastPathSkipped = &pgconn.PgError{Severity: "ERROR", Message: "ledger sto
 
 // tryLocked locks the head row FOR UPDATE (serialising every replica's appends to the log),
 // looks up request ids and the entries to redact under the lock, plans the batch and commits it.
-func (q *sequencer) tryLocked(ctx context.Context, key *logKey, calls []*call) error {
+func (q *sequencer) tryLocked(ctx context.Context, calls []*call) error {
 	tenant, unit := q.id.Tenant, q.id.Unit
 	tx, err := q.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
@@ -436,7 +436,8 @@ func (q *sequencer) tryLocked(ctx context.Context, key *logKey, calls []*call) e
 	}
 	// The head extends only the tree its own key signed: a head rewritten in the database is
 	// refused, not signed again.
-	if key, err = q.s.currentKey(ctx, q.id, vkey); err != nil {
+	key, err := q.s.currentKey(ctx, q.id, vkey)
+	if err != nil {
 		return err
 	}
 	if err := key.checkHead(q.id, size, rootBytes, checkpoint); err != nil {

@@ -174,17 +174,6 @@ func setMeta(m proto.Message, name string, create, update time.Time, revision in
 	r.Set(fs.ByName(fieldEtag), protoreflect.ValueOfString(etag(create, revision)))
 }
 
-// hasMeta reports whether m has the four fields setMeta sets.
-func hasMeta(m proto.Message) bool {
-	fs := m.ProtoReflect().Descriptor().Fields()
-	for _, n := range []protoreflect.Name{fieldName, fieldCreateTime, fieldUpdateTime, fieldEtag} {
-		if fs.ByName(n) == nil {
-			return false
-		}
-	}
-	return true
-}
-
 // encode is the jsonb stored for m: its protojson without the fields kept in key columns.
 func encode(m proto.Message) ([]byte, error) {
 	c := proto.Clone(m).ProtoReflect()

@@ -693,9 +693,9 @@ func TestEmptyPlanIsNotCompleted(t *testing.T) {
 	require.Empty(t, got.Doc.GetMethod(), "refused, nothing recorded")
 }
 
-// STD-10-1 in retention.overdue_time: an item not destroyed 5 days after its due time is
-// overdue, and every reading agrees at the boundary — the item's own overdue time, the overdue
-// list and the unit's count.
+// STD-10-1 in retention.overdue_time, which C-10 applies to CCTV: a recording day not destroyed
+// 5 days after its due time is overdue, and every reading agrees at the boundary — the item's own
+// overdue time, the overdue list and the unit's count.
 func TestOverdueIsFiveDaysAfterDue(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
