@@ -18,3 +18,10 @@ func QueueLen(s *Store, tenant, unit string) int {
 	defer q.mu.Unlock()
 	return len(q.queue)
 }
+
+// ReadyLen is the number of logs' batches waiting for a combined transaction.
+func ReadyLen(s *Store) int {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return len(s.ready)
+}

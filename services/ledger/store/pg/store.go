@@ -68,6 +68,13 @@ type Store struct {
 	host     string
 	maxBatch int
 
+	// committers bounds the combined transactions in flight (WithCommitters); ready, the logs'
+	// batches waiting for one, and running, how many are, are under cmu (combine.go).
+	committers int
+	cmu        sync.Mutex
+	ready      []*readyBatch
+	running    int
+
 	mu   sync.Mutex
 	logs map[Log]*sequencer
 	keys map[Log]*logKey
@@ -79,12 +86,15 @@ type Store struct {
 	// sizes (pipa.ledger.batch_size).
 	appends metric.Int64Counter
 	batches metric.Int64Histogram
+	// combined records how many logs each one-round-trip transaction carried
+	// (pipa.ledger.logs_per_commit).
+	combined metric.Int64Histogram
 }
 
 // New returns a Store on pool, whose database has been migrated with Migrations. sealer protects
 // the logs' signing keys (ledger.log_keys).
 func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
-	s := &Store{pool: pool, sealer: sealer, host: DefaultOriginHost, maxBatch: 512,
+	s := &Store{pool: pool, sealer: sealer, host: DefaultOriginHost, maxBatch: 512, committers: 1,
 		logs: map[Log]*sequencer{}, keys: map[Log]*logKey{}}
 	for _, o := range opts {
 		o(s)
@@ -93,6 +103,8 @@ func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
 	s.appends, _ = m.Int64Counter("pipa.ledger.appends", metric.WithDescription("entries committed to the units' ledgers (replays not counted)"))
 	s.batches, _ = m.Int64Histogram("pipa.ledger.batch_size", metric.WithDescription("entries committed together in one transaction (group commit)"),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+	s.combined, _ = m.Int64Histogram("pipa.ledger.logs_per_commit", metric.WithDescription("logs whose batches one transaction committed together (cross-log group commit)"),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256))
 	return s
 }
 
