@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exaring/otelpgx"
+	"github.com/fullstorydev/grpchan/inprocgrpc"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -167,6 +168,10 @@ type process struct {
 	undo  []func()
 	// tracer traces the process's calls and queries.
 	tracer trace.TracerProvider
+	// local reaches the modules run here in-process (server.InProcess): the edge's connection to
+	// them. Services still call each other over gRPC (Deps.Conn), as in microservices mode.
+	local   *inprocgrpc.Channel
+	running map[string]bool
 }
 
 func (p *process) close() {
@@ -261,14 +266,16 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		extra = append(extra, rec.Interceptor(rules))
 	}
 	hs := health.NewServer()
-	g := server.NewGRPC(server.GRPCOptions{
+	opts := server.GRPCOptions{
 		Verifier:      verifier,
 		Public:        func(m string) bool { return public[m] },
 		PublicLimiter: p.c.GRPCLimiter,
 		Unary:         extra,
 		Tracer:        p.tracer,
 		Health:        hs,
-	})
+	}
+	g := server.NewGRPC(opts)
+	p.local, p.running = server.InProcess(opts), map[string]bool{}
 	d.Pool = pool
 	d.Run = func(start, stop func(context.Context) error) error {
 		if err := start(context.WithoutCancel(ctx)); err != nil {
@@ -284,9 +291,10 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		return nil
 	}
 	for _, m := range run {
-		if err := m.Register(g, *d); err != nil {
+		if err := m.Register(server.Registrar{g, p.local}, *d); err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
+		p.running[m.Name] = true
 		hs.SetServingStatus(m.Service, healthpb.HealthCheckResponse_SERVING)
 	}
 	return g, serveCtx, pool, nil
@@ -339,9 +347,13 @@ func (p *process) http(ctx context.Context, mounted []Module, d Deps) (edge, err
 	mux := server.NewGatewayMux()
 	pages := map[string]http.Handler{}
 	for _, m := range mounted {
-		cc, err := p.conn(m.Name)
-		if err != nil {
-			return edge{}, err
+		var cc grpc.ClientConnInterface = p.local
+		if !p.running[m.Name] {
+			c, err := p.conn(m.Name)
+			if err != nil {
+				return edge{}, err
+			}
+			cc = c
 		}
 		if err := m.Gateway(ctx, mux, cc); err != nil {
 			return edge{}, err

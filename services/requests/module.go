@@ -31,7 +31,7 @@ var Module = modules.Module{
 	Wants:       map[string]string{"retention": "provided copies and closed requests wait in the outbox"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
-	Register: func(g *grpc.Server, d modules.Deps) error {
+	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {
 			return err
@@ -59,9 +59,9 @@ var Module = modules.Module{
 		requestsv1.RegisterRequestServiceServer(g, srv)
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: requestsv1.RegisterRequestServiceHandler,
+	Gateway: modules.Mount(requestsv1.RegisterRequestServiceHandlerClient, requestsv1.NewRequestServiceClient),
 	OpenAPI: openAPI,
-	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		// With the service credential the form lists the unit's sites.
 		var reg registryv1.RegistryServiceClient
 		if cc, err := d.Conn("registry"); err == nil && d.Token != nil {
