@@ -20,7 +20,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 )
 
-type emptyService struct{ testgrpc.UnimplementedTestServiceServer }
+type emptyService struct {
+	testgrpc.UnimplementedTestServiceServer
+}
 
 func (emptyService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
 	return &testgrpc.Empty{}, nil

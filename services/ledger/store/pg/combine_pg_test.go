@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-		"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
