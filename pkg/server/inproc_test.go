@@ -29,7 +29,8 @@ func (emptyService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty
 }
 
 // The in-process channel runs the server's interceptors (a call without a token is refused as
-// over the network), and its peer is the edge's client: the last X-Forwarded-For hop, taken off.
+// over the network), and its peer is the edge's client: the last X-Forwarded-For hop, taken off
+// (the access location the access log records, S-2-3).
 func TestInProcess(t *testing.T) {
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
