@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sync"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	Token func() (string, error)
 	// AccessLog records reads of personal data as ACCESS entries of the units' ledgers (S-2-3).
 	AccessLog bool
+	// Pprof serves net/http/pprof at /debug/pprof/ on the Metrics listener (an operator's port,
+	// never the public one).
+	Pprof bool
 	// Trusted are the proxies whose X-Forwarded-For names the client.
 	Trusted []netip.Prefix
 	// HTTPLimiter and GRPCLimiter rate-limit public endpoints per client; nil disables.
@@ -139,6 +143,10 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 		// Per-tenant figures are for the operators' Prometheus, not for the public listener.
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.Metrics)
+		if c.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
 		nosniff := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			mux.ServeHTTP(w, r)

@@ -51,9 +51,10 @@ import (
 
 type options struct {
 	url, grpcAddr, token, adminToken, db, pgbench, page string
-	pid, clients, tenants, units                       int
-	duration                                           time.Duration
-	serve, listen                                      string
+	pid, clients, tenants, units                        int
+	duration                                            time.Duration
+	serve, listen                                       string
+	pprof, profileCase, profileDir                      string
 }
 
 func main() {
@@ -72,6 +73,9 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "how long each case runs, after a warm-up of a quarter of it")
 	flag.StringVar(&o.serve, "serve", "", "serve this directory as a static file server on -listen, and do nothing else")
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18099", "the static file server's address")
+	flag.StringVar(&o.pprof, "pprof", "", "pipa's metrics listener with PIPA_PPROF on (e.g. http://127.0.0.1:19464), to profile -profile-case")
+	flag.StringVar(&o.profileCase, "profile-case", "", "profile the cases whose name contains this: a CPU profile over the measured part, and the allocations")
+	flag.StringVar(&o.profileDir, "profile-dir", ".", "where the profiles go (cpu-{case}.pprof, allocs-{case}.pprof)")
 	flag.Parse()
 	if o.serve != "" {
 		log.Fatal(http.ListenAndServe(o.listen, http.FileServer(http.Dir(o.serve))))
@@ -368,6 +372,7 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 		})
 	}
 	time.Sleep(b.o.duration / 4)
+	profiled := b.profile(name)
 	cpu0 := procCPU(b.o.pid)
 	ops.Store(0)
 	measuring.Store(true)
@@ -378,6 +383,9 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 	n, cpu1 := ops.Load(), procCPU(b.o.pid)
 	close(stop)
 	wg.Wait()
+	if err := profiled(); err != nil {
+		log.Printf("profiling %s: %v", name, err)
+	}
 	var all []time.Duration
 	for _, l := range lats {
 		all = append(all, l...)
@@ -394,6 +402,40 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 		r.cpuPerOp = (cpu1 - cpu0) / time.Duration(n)
 	}
 	return r
+}
+
+// profile starts a CPU profile of pipa over the duration when the case is to be profiled, and
+// returns what waits for it and saves it with pipa's allocation profile.
+func (b *bench) profile(name string) func() error {
+	if b.o.pprof == "" || b.o.profileCase == "" || !strings.Contains(name, b.o.profileCase) {
+		return func() error { return nil }
+	}
+	file := strings.NewReplacer(" ", "-", ",", "").Replace(name)
+	save := func(url, path string) error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(f, resp.Body)
+		return err
+	}
+	cpu := make(chan error, 1)
+	go func() {
+		cpu <- save(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.o.pprof, int(b.o.duration.Seconds())),
+			filepath.Join(b.o.profileDir, "cpu-"+file+".pprof"))
+	}()
+	return func() error {
+		return errors.Join(<-cpu, save(b.o.pprof+"/debug/pprof/allocs", filepath.Join(b.o.profileDir, "allocs-"+file+".pprof")))
+	}
 }
 
 // pgbenchInsert is the baseline: one-row INSERT per commit from the clients, into a table of the
