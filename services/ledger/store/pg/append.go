@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,14 +69,12 @@ type Appended struct {
 // sequencer serialises the appends to one log in this process and groups them: the appends that
 // arrive while a transaction is committing go into the next one together (group commit). At most
 // one goroutine (the leader, started by the append that finds the log idle) runs transactions for
-// the log, so the fields below the mutex need no lock.
+// the log (the queue's one leader), so the fields below the queue need no lock.
 type sequencer struct {
 	s  *Store
 	id Log
 
-	mu      sync.Mutex
-	queue   []*call
-	running bool
+	queue drain[*call] // one leader
 
 	ready    bool                // the head row exists
 	edgeSize int64               // size the edge belongs to; -1 when unknown
@@ -185,12 +181,7 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 
 	q := s.sequencer(tenant, unit)
 	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
-	q.mu.Lock()
-	q.queue = append(q.queue, c)
-	lead := !q.running
-	q.running = true
-	q.mu.Unlock()
-	if lead {
+	if q.queue.push(c) {
 		go q.run()
 	}
 	select {
@@ -204,24 +195,19 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 // run commits batches until the queue is empty.
 func (q *sequencer) run() {
 	for {
-		q.mu.Lock()
-		n := min(len(q.queue), q.s.maxBatch)
-		// A rotation commits alone: its handover checkpoint ends with its entry.
-		for i, c := range q.queue[:n] {
-			if c.req.NewKey != nil {
-				n = max(i, 1)
-				break
+		batch := q.queue.take(func(queue []*call) int {
+			n := min(len(queue), q.s.maxBatch)
+			// A rotation commits alone: its handover checkpoint ends with its entry.
+			for i, c := range queue[:n] {
+				if c.req.NewKey != nil {
+					return i // the calls before it, or it alone (take takes at least one)
+				}
 			}
-		}
-		if n == 0 {
-			q.running = false
-			q.queue = nil
-			q.mu.Unlock()
+			return n
+		})
+		if batch == nil {
 			return
 		}
-		batch := slices.Clone(q.queue[:n])
-		q.queue = q.queue[n:]
-		q.mu.Unlock()
 		q.commit(batch)
 	}
 }

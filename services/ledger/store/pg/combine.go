@@ -30,7 +30,7 @@ import (
 func WithCommitters(n int) Option {
 	return func(s *Store) {
 		if n > 0 {
-			s.committers = n
+			s.ready.limit = n
 		}
 	}
 }
@@ -52,14 +52,7 @@ var errAlone = errors.New("ledger store: the combined transaction rolled back")
 // batches ready at the same time, and returns once that transaction has ended.
 func (s *Store) commitCombined(ctx context.Context, id Log, p *batchPlan) error {
 	r := &readyBatch{id: id, p: p, done: make(chan error, 1)}
-	s.cmu.Lock()
-	s.ready = append(s.ready, r)
-	start := s.running < s.committers
-	if start {
-		s.running++
-	}
-	s.cmu.Unlock()
-	if start {
+	if s.ready.push(r) {
 		go s.combine()
 	}
 	err := <-r.done
@@ -72,17 +65,10 @@ func (s *Store) commitCombined(ctx context.Context, id Log, p *batchPlan) error 
 // combine commits the ready batches, together, until none is left.
 func (s *Store) combine() {
 	for {
-		s.cmu.Lock()
-		n := min(len(s.ready), maxCombined)
-		if n == 0 {
-			s.running--
-			s.ready = nil
-			s.cmu.Unlock()
+		group := s.ready.take(func([]*readyBatch) int { return maxCombined })
+		if group == nil {
 			return
 		}
-		group := slices.Clone(s.ready[:n])
-		s.ready = s.ready[n:]
-		s.cmu.Unlock()
 		s.commitGroup(group)
 	}
 }

@@ -68,12 +68,9 @@ type Store struct {
 	host     string
 	maxBatch int
 
-	// committers bounds the combined transactions in flight (WithCommitters); ready, the logs'
-	// batches waiting for one, and running, how many are, are under cmu (combine.go).
-	committers int
-	cmu        sync.Mutex
-	ready      []*readyBatch
-	running    int
+	// ready are the logs' batches waiting for a combined transaction, at most
+	// WithCommitters in flight (combine.go).
+	ready drain[*readyBatch]
 
 	mu   sync.Mutex
 	logs map[Log]*sequencer
@@ -94,7 +91,7 @@ type Store struct {
 // New returns a Store on pool, whose database has been migrated with Migrations. sealer protects
 // the logs' signing keys (ledger.log_keys).
 func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
-	s := &Store{pool: pool, sealer: sealer, host: DefaultOriginHost, maxBatch: 512, committers: 1,
+	s := &Store{pool: pool, sealer: sealer, host: DefaultOriginHost, maxBatch: 512,
 		logs: map[Log]*sequencer{}, keys: map[Log]*logKey{}}
 	for _, o := range opts {
 		o(s)
