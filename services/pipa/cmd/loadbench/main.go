@@ -111,7 +111,7 @@ func run(ctx context.Context, o options) error {
 	defer conn.Close()
 	b := &bench{o: o, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}},
 		ledger: ledgerv1.NewLedgerServiceClient(conn), registry: registryv1.NewRegistryServiceClient(conn)}
-	if err := b.setupUnits(ctx, "bench", 17); err != nil {
+	if err := b.setupUnits(ctx, []string{"bench"}, 17); err != nil {
 		return err
 	}
 	one := []string{"tenants/bench/units/u-000"}
@@ -145,22 +145,29 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if err := add(b.intake(ctx, "REST request intake, 16 units", sixteen), nil); err != nil {
+		return err
+	}
 	if o.tenants > 0 {
 		start := time.Now()
-		var many []string
+		var tenants, many []string
 		for t := range o.tenants {
 			tenant := fmt.Sprintf("bench-%03d", t)
-			if err := b.setupUnits(ctx, tenant, o.units); err != nil {
-				return err
-			}
+			tenants = append(tenants, tenant)
 			for u := range o.units {
 				many = append(many, fmt.Sprintf("tenants/%s/units/u-%03d", tenant, u))
 			}
+		}
+		if err := b.setupUnits(ctx, tenants, o.units); err != nil {
+			return err
 		}
 		fmt.Printf("  (%d units made or found in %s)\n", len(many), time.Since(start).Round(time.Millisecond))
 		r := b.appends(ctx, fmt.Sprintf("REST append, %d logs", len(many)), many, false)
 		r.note = "every log opened: " + r.note
 		if err := add(r, nil); err != nil {
+			return err
+		}
+		if err := add(b.intake(ctx, fmt.Sprintf("REST request intake, %d units", len(many)), many), nil); err != nil {
 			return err
 		}
 	}
@@ -238,26 +245,37 @@ type bench struct {
 	ids      atomic.Int64
 }
 
-// setupUnits makes tenant and its units u-000…, unless they exist (a rerun on the same database).
-func (b *bench) setupUnits(ctx context.Context, tenant string, units int) error {
+// setupUnits makes each of tenants and its units u-000…, unless they exist (a rerun on the same
+// database), 64 calls at a time.
+func (b *bench) setupUnits(ctx context.Context, tenants []string, units int) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+b.o.adminToken)
-	_, err := b.registry.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: tenant, RequestId: "bench-" + tenant,
-		Tenant: &registryv1.Tenant{DisplayName: "부하시험 " + tenant, Kind: registryv1.TenantKind_TENANT_KIND_LOCAL_GOVERNMENT}})
-	if err != nil {
-		return fmt.Errorf("tenant %s: %w", tenant, err)
-	}
 	var g errgroup.Group
-	g.SetLimit(16)
-	for u := range units {
+	g.SetLimit(64)
+	for _, tenant := range tenants {
 		g.Go(func() error {
-			id := fmt.Sprintf("u-%03d", u)
-			_, err := b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/" + tenant, UnitId: id,
-				RequestId: "bench-" + tenant + "-" + id, Unit: &registryv1.Unit{DisplayName: "부서 " + id}})
+			_, err := b.registry.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: tenant, RequestId: "bench-" + tenant,
+				Tenant: &registryv1.Tenant{DisplayName: "부하시험 " + tenant, Kind: registryv1.TenantKind_TENANT_KIND_LOCAL_GOVERNMENT}})
 			if err != nil {
-				return fmt.Errorf("unit %s/%s: %w", tenant, id, err)
+				return fmt.Errorf("tenant %s: %w", tenant, err)
 			}
 			return nil
 		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, tenant := range tenants {
+		for u := range units {
+			g.Go(func() error {
+				id := fmt.Sprintf("u-%03d", u)
+				_, err := b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/" + tenant, UnitId: id,
+					RequestId: "bench-" + tenant + "-" + id, Unit: &registryv1.Unit{DisplayName: "부서 " + id}})
+				if err != nil {
+					return fmt.Errorf("unit %s/%s: %w", tenant, id, err)
+				}
+				return nil
+			})
+		}
 	}
 	return g.Wait()
 }
@@ -303,6 +321,24 @@ func (b *bench) appends(ctx context.Context, name string, logs []string, overGRP
 		r.note = fmt.Sprintf("%d logs", len(logs))
 	}
 	return r
+}
+
+// intake takes data subjects' requests (열람, at the counter) over REST, spread over units.
+func (b *bench) intake(ctx context.Context, name string, units []string) result {
+	body := []byte(`{"request":{"type":"REQUEST_TYPE_ACCESS","channel":"CHANNEL_VISIT",
+		"requester":{"name":"김민원","phone":"010-1234-5678"},"accessItems":["ACCESS_ITEM_CONTENT"]},"requestId":"`)
+	return b.load(ctx, name, func(ctx context.Context, w, i int) error {
+		unit := units[(w+i*b.o.clients)%len(units)]
+		id := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(b.ids.Add(1), 10)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.url+"/v1/"+unit+"/requests",
+			bytes.NewReader(append(slices.Clip(body), id+`"}`...)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+b.o.token)
+		req.Header.Set("Content-Type", "application/json")
+		return b.do(req)
+	})
 }
 
 // gets fetches url, accepting gzip or not (as a browser does, or not).
