@@ -229,24 +229,28 @@ func (s *OutboundServer) ReplaySubscription(ctx context.Context, req *requestsv1
 	return &requestsv1.ReplaySubscriptionResponse{Count: int32(n)}, nil
 }
 
-// ListDeliveries lists a subscription's delivery log (its managers), or what a request sent
-// (the unit's staff).
+// ListDeliveries lists a subscription's delivery log, for its managers.
 func (s *OutboundServer) ListDeliveries(ctx context.Context, req *requestsv1.ListDeliveriesRequest) (*requestsv1.ListDeliveriesResponse, error) {
-	var tenant string
-	var f outbound.Filter
-	if t, unit, receipt, err := names.Requests.Parse("parent", req.GetParent()); err == nil {
-		if err := s.units.Authorize(ctx, t, unit, readRoles); err != nil {
-			return nil, err
-		}
-		tenant, f.Subject = t, names.Requests.Name(t, unit, receipt)
-	} else {
-		t, sub, err := s.subscription(ctx, "parent", req.GetParent())
-		if err != nil {
-			return nil, apierr.Invalid(apierr.Violation{Field: "parent", Rule: "format",
-				Description: "must be " + names.Subscriptions.Shape() + " or " + names.Requests.Shape()})
-		}
-		tenant, f.Channel, f.Target = t, outbound.Webhook, sub.ID
+	tenant, sub, err := s.subscription(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
 	}
+	return s.deliveries(ctx, tenant, outbound.Filter{Channel: outbound.Webhook, Target: sub.ID}, req)
+}
+
+// ListRequestDeliveries lists what a request sent, for the unit's staff.
+func (s *OutboundServer) ListRequestDeliveries(ctx context.Context, req *requestsv1.ListDeliveriesRequest) (*requestsv1.ListDeliveriesResponse, error) {
+	tenant, unit, receipt, err := names.Requests.Parse("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	return s.deliveries(ctx, tenant, outbound.Filter{Subject: names.Requests.Name(tenant, unit, receipt)}, req)
+}
+
+func (s *OutboundServer) deliveries(ctx context.Context, tenant string, f outbound.Filter, req *requestsv1.ListDeliveriesRequest) (*requestsv1.ListDeliveriesResponse, error) {
 	var vs apierr.Violations
 	f.Limit = pageSize(&vs, req.GetPageSize())
 	if err := vs.Err(); err != nil {

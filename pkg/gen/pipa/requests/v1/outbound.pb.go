@@ -775,7 +775,8 @@ func (x *Delivery) GetAnswer() string {
 
 type ListDeliveriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// tenants/{t}/subscriptions/{s} or tenants/{t}/units/{u}/requests/{r}.
+	// tenants/{t}/subscriptions/{s} (ListDeliveries) or tenants/{t}/units/{u}/requests/{r}
+	// (ListRequestDeliveries).
 	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -956,7 +957,7 @@ const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\x1aDELIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DELIVERY_STATE_PENDING\x10\x01\x12\x1c\n" +
 	"\x18DELIVERY_STATE_DELIVERED\x10\x02\x12\x19\n" +
-	"\x15DELIVERY_STATE_FAILED\x10\x032\xe9\x05\n" +
+	"\x15DELIVERY_STATE_FAILED\x10\x032\xd5\x06\n" +
 	"\x0fOutboundService\x12a\n" +
 	"\x12CreateSubscription\x12+.pipa.requests.v1.CreateSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12[\n" +
 	"\x0fGetSubscription\x12(.pipa.requests.v1.GetSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12l\n" +
@@ -964,7 +965,8 @@ const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\x12DeleteSubscription\x12+.pipa.requests.v1.DeleteSubscriptionRequest\x1a,.pipa.requests.v1.DeleteSubscriptionResponse\x12a\n" +
 	"\x12EnableSubscription\x12+.pipa.requests.v1.EnableSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12o\n" +
 	"\x12ReplaySubscription\x12+.pipa.requests.v1.ReplaySubscriptionRequest\x1a,.pipa.requests.v1.ReplaySubscriptionResponse\x12c\n" +
-	"\x0eListDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
+	"\x0eListDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponse\x12j\n" +
+	"\x15ListRequestDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_pipa_requests_v1_outbound_proto_rawDescOnce sync.Once
@@ -1017,15 +1019,17 @@ var file_pipa_requests_v1_outbound_proto_depIdxs = []int32{
 	8,  // 16: pipa.requests.v1.OutboundService.EnableSubscription:input_type -> pipa.requests.v1.EnableSubscriptionRequest
 	9,  // 17: pipa.requests.v1.OutboundService.ReplaySubscription:input_type -> pipa.requests.v1.ReplaySubscriptionRequest
 	12, // 18: pipa.requests.v1.OutboundService.ListDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
-	1,  // 19: pipa.requests.v1.OutboundService.CreateSubscription:output_type -> pipa.requests.v1.Subscription
-	1,  // 20: pipa.requests.v1.OutboundService.GetSubscription:output_type -> pipa.requests.v1.Subscription
-	5,  // 21: pipa.requests.v1.OutboundService.ListSubscriptions:output_type -> pipa.requests.v1.ListSubscriptionsResponse
-	7,  // 22: pipa.requests.v1.OutboundService.DeleteSubscription:output_type -> pipa.requests.v1.DeleteSubscriptionResponse
-	1,  // 23: pipa.requests.v1.OutboundService.EnableSubscription:output_type -> pipa.requests.v1.Subscription
-	10, // 24: pipa.requests.v1.OutboundService.ReplaySubscription:output_type -> pipa.requests.v1.ReplaySubscriptionResponse
-	13, // 25: pipa.requests.v1.OutboundService.ListDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
+	12, // 19: pipa.requests.v1.OutboundService.ListRequestDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
+	1,  // 20: pipa.requests.v1.OutboundService.CreateSubscription:output_type -> pipa.requests.v1.Subscription
+	1,  // 21: pipa.requests.v1.OutboundService.GetSubscription:output_type -> pipa.requests.v1.Subscription
+	5,  // 22: pipa.requests.v1.OutboundService.ListSubscriptions:output_type -> pipa.requests.v1.ListSubscriptionsResponse
+	7,  // 23: pipa.requests.v1.OutboundService.DeleteSubscription:output_type -> pipa.requests.v1.DeleteSubscriptionResponse
+	1,  // 24: pipa.requests.v1.OutboundService.EnableSubscription:output_type -> pipa.requests.v1.Subscription
+	10, // 25: pipa.requests.v1.OutboundService.ReplaySubscription:output_type -> pipa.requests.v1.ReplaySubscriptionResponse
+	13, // 26: pipa.requests.v1.OutboundService.ListDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
+	13, // 27: pipa.requests.v1.OutboundService.ListRequestDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name

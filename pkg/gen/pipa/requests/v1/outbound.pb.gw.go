@@ -368,9 +368,9 @@ func local_request_OutboundService_ListDeliveries_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-var filter_OutboundService_ListDeliveries_1 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+var filter_OutboundService_ListRequestDeliveries_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_OutboundService_ListDeliveries_1(ctx context.Context, marshaler runtime.Marshaler, client OutboundServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_OutboundService_ListRequestDeliveries_0(ctx context.Context, marshaler runtime.Marshaler, client OutboundServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ListDeliveriesRequest
 		metadata runtime.ServerMetadata
@@ -387,17 +387,17 @@ func request_OutboundService_ListDeliveries_1(ctx context.Context, marshaler run
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_OutboundService_ListDeliveries_1); err != nil {
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_OutboundService_ListRequestDeliveries_0); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
-	msg, err := client.ListDeliveries(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	msg, err := client.ListRequestDeliveries(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
 	return msg, metadata, err
 }
 
-func local_request_OutboundService_ListDeliveries_1(ctx context.Context, marshaler runtime.Marshaler, server OutboundServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_OutboundService_ListRequestDeliveries_0(ctx context.Context, marshaler runtime.Marshaler, server OutboundServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ListDeliveriesRequest
 		metadata runtime.ServerMetadata
@@ -414,10 +414,10 @@ func local_request_OutboundService_ListDeliveries_1(ctx context.Context, marshal
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_OutboundService_ListDeliveries_1); err != nil {
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_OutboundService_ListRequestDeliveries_0); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	msg, err := server.ListDeliveries(ctx, &protoReq)
+	msg, err := server.ListRequestDeliveries(ctx, &protoReq)
 	return msg, metadata, err
 }
 
@@ -567,25 +567,25 @@ func RegisterOutboundServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_OutboundService_ListDeliveries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodGet, pattern_OutboundService_ListDeliveries_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+	mux.Handle(http.MethodGet, pattern_OutboundService_ListRequestDeliveries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/pipa.requests.v1.OutboundService/ListDeliveries", runtime.WithHTTPPathPattern("/v1/{parent=tenants/*/units/*/requests/*}/deliveries"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/pipa.requests.v1.OutboundService/ListRequestDeliveries", runtime.WithHTTPPathPattern("/v1/{parent=tenants/*/units/*/requests/*}/deliveries"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		resp, md, err := local_request_OutboundService_ListDeliveries_1(annotatedContext, inboundMarshaler, server, req, pathParams)
+		resp, md, err := local_request_OutboundService_ListRequestDeliveries_0(annotatedContext, inboundMarshaler, server, req, pathParams)
 		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
 		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
 		if err != nil {
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_OutboundService_ListDeliveries_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_OutboundService_ListRequestDeliveries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -746,44 +746,44 @@ func RegisterOutboundServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_OutboundService_ListDeliveries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodGet, pattern_OutboundService_ListDeliveries_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+	mux.Handle(http.MethodGet, pattern_OutboundService_ListRequestDeliveries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/pipa.requests.v1.OutboundService/ListDeliveries", runtime.WithHTTPPathPattern("/v1/{parent=tenants/*/units/*/requests/*}/deliveries"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/pipa.requests.v1.OutboundService/ListRequestDeliveries", runtime.WithHTTPPathPattern("/v1/{parent=tenants/*/units/*/requests/*}/deliveries"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		resp, md, err := request_OutboundService_ListDeliveries_1(annotatedContext, inboundMarshaler, client, req, pathParams)
+		resp, md, err := request_OutboundService_ListRequestDeliveries_0(annotatedContext, inboundMarshaler, client, req, pathParams)
 		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
 		if err != nil {
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_OutboundService_ListDeliveries_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_OutboundService_ListRequestDeliveries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	return nil
 }
 
 var (
-	pattern_OutboundService_CreateSubscription_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "tenants", "parent", "subscriptions"}, ""))
-	pattern_OutboundService_GetSubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, ""))
-	pattern_OutboundService_ListSubscriptions_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "tenants", "parent", "subscriptions"}, ""))
-	pattern_OutboundService_DeleteSubscription_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, ""))
-	pattern_OutboundService_EnableSubscription_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, "enable"))
-	pattern_OutboundService_ReplaySubscription_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, "replay"))
-	pattern_OutboundService_ListDeliveries_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "tenants", "subscriptions", "parent", "deliveries"}, ""))
-	pattern_OutboundService_ListDeliveries_1     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "tenants", "units", "requests", "parent", "deliveries"}, ""))
+	pattern_OutboundService_CreateSubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "tenants", "parent", "subscriptions"}, ""))
+	pattern_OutboundService_GetSubscription_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, ""))
+	pattern_OutboundService_ListSubscriptions_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "tenants", "parent", "subscriptions"}, ""))
+	pattern_OutboundService_DeleteSubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, ""))
+	pattern_OutboundService_EnableSubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, "enable"))
+	pattern_OutboundService_ReplaySubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "tenants", "subscriptions", "name"}, "replay"))
+	pattern_OutboundService_ListDeliveries_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "tenants", "subscriptions", "parent", "deliveries"}, ""))
+	pattern_OutboundService_ListRequestDeliveries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "tenants", "units", "requests", "parent", "deliveries"}, ""))
 )
 
 var (
-	forward_OutboundService_CreateSubscription_0 = runtime.ForwardResponseMessage
-	forward_OutboundService_GetSubscription_0    = runtime.ForwardResponseMessage
-	forward_OutboundService_ListSubscriptions_0  = runtime.ForwardResponseMessage
-	forward_OutboundService_DeleteSubscription_0 = runtime.ForwardResponseMessage
-	forward_OutboundService_EnableSubscription_0 = runtime.ForwardResponseMessage
-	forward_OutboundService_ReplaySubscription_0 = runtime.ForwardResponseMessage
-	forward_OutboundService_ListDeliveries_0     = runtime.ForwardResponseMessage
-	forward_OutboundService_ListDeliveries_1     = runtime.ForwardResponseMessage
+	forward_OutboundService_CreateSubscription_0    = runtime.ForwardResponseMessage
+	forward_OutboundService_GetSubscription_0       = runtime.ForwardResponseMessage
+	forward_OutboundService_ListSubscriptions_0     = runtime.ForwardResponseMessage
+	forward_OutboundService_DeleteSubscription_0    = runtime.ForwardResponseMessage
+	forward_OutboundService_EnableSubscription_0    = runtime.ForwardResponseMessage
+	forward_OutboundService_ReplaySubscription_0    = runtime.ForwardResponseMessage
+	forward_OutboundService_ListDeliveries_0        = runtime.ForwardResponseMessage
+	forward_OutboundService_ListRequestDeliveries_0 = runtime.ForwardResponseMessage
 )

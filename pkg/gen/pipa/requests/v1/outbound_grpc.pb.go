@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OutboundService_CreateSubscription_FullMethodName = "/pipa.requests.v1.OutboundService/CreateSubscription"
-	OutboundService_GetSubscription_FullMethodName    = "/pipa.requests.v1.OutboundService/GetSubscription"
-	OutboundService_ListSubscriptions_FullMethodName  = "/pipa.requests.v1.OutboundService/ListSubscriptions"
-	OutboundService_DeleteSubscription_FullMethodName = "/pipa.requests.v1.OutboundService/DeleteSubscription"
-	OutboundService_EnableSubscription_FullMethodName = "/pipa.requests.v1.OutboundService/EnableSubscription"
-	OutboundService_ReplaySubscription_FullMethodName = "/pipa.requests.v1.OutboundService/ReplaySubscription"
-	OutboundService_ListDeliveries_FullMethodName     = "/pipa.requests.v1.OutboundService/ListDeliveries"
+	OutboundService_CreateSubscription_FullMethodName    = "/pipa.requests.v1.OutboundService/CreateSubscription"
+	OutboundService_GetSubscription_FullMethodName       = "/pipa.requests.v1.OutboundService/GetSubscription"
+	OutboundService_ListSubscriptions_FullMethodName     = "/pipa.requests.v1.OutboundService/ListSubscriptions"
+	OutboundService_DeleteSubscription_FullMethodName    = "/pipa.requests.v1.OutboundService/DeleteSubscription"
+	OutboundService_EnableSubscription_FullMethodName    = "/pipa.requests.v1.OutboundService/EnableSubscription"
+	OutboundService_ReplaySubscription_FullMethodName    = "/pipa.requests.v1.OutboundService/ReplaySubscription"
+	OutboundService_ListDeliveries_FullMethodName        = "/pipa.requests.v1.OutboundService/ListDeliveries"
+	OutboundService_ListRequestDeliveries_FullMethodName = "/pipa.requests.v1.OutboundService/ListRequestDeliveries"
 )
 
 // OutboundServiceClient is the client API for OutboundService service.
@@ -49,8 +50,10 @@ type OutboundServiceClient interface {
 	// Sends again every event of a time range the subscription wants, under each event's own
 	// webhook-id.
 	ReplaySubscription(ctx context.Context, in *ReplaySubscriptionRequest, opts ...grpc.CallOption) (*ReplaySubscriptionResponse, error)
-	// The delivery log of a subscription, or the deliveries a request caused (its notices' mail).
+	// The delivery log of a subscription.
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	// What a request sent: its notices' mail and its events, each delivery with its state.
+	ListRequestDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
 }
 
 type outboundServiceClient struct {
@@ -131,6 +134,16 @@ func (c *outboundServiceClient) ListDeliveries(ctx context.Context, in *ListDeli
 	return out, nil
 }
 
+func (c *outboundServiceClient) ListRequestDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, OutboundService_ListRequestDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutboundServiceServer is the server API for OutboundService service.
 // All implementations must embed UnimplementedOutboundServiceServer
 // for forward compatibility.
@@ -152,8 +165,10 @@ type OutboundServiceServer interface {
 	// Sends again every event of a time range the subscription wants, under each event's own
 	// webhook-id.
 	ReplaySubscription(context.Context, *ReplaySubscriptionRequest) (*ReplaySubscriptionResponse, error)
-	// The delivery log of a subscription, or the deliveries a request caused (its notices' mail).
+	// The delivery log of a subscription.
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	// What a request sent: its notices' mail and its events, each delivery with its state.
+	ListRequestDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
 	mustEmbedUnimplementedOutboundServiceServer()
 }
 
@@ -184,6 +199,9 @@ func (UnimplementedOutboundServiceServer) ReplaySubscription(context.Context, *R
 }
 func (UnimplementedOutboundServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedOutboundServiceServer) ListRequestDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRequestDeliveries not implemented")
 }
 func (UnimplementedOutboundServiceServer) mustEmbedUnimplementedOutboundServiceServer() {}
 func (UnimplementedOutboundServiceServer) testEmbeddedByValue()                         {}
@@ -332,6 +350,24 @@ func _OutboundService_ListDeliveries_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutboundService_ListRequestDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutboundServiceServer).ListRequestDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutboundService_ListRequestDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutboundServiceServer).ListRequestDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutboundService_ServiceDesc is the grpc.ServiceDesc for OutboundService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -366,6 +402,10 @@ var OutboundService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeliveries",
 			Handler:    _OutboundService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "ListRequestDeliveries",
+			Handler:    _OutboundService_ListRequestDeliveries_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
