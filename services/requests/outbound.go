@@ -235,11 +235,12 @@ func (s *OutboundServer) ListDeliveries(ctx context.Context, req *requestsv1.Lis
 	if err != nil {
 		return nil, err
 	}
-	return s.deliveries(ctx, tenant, outbound.Filter{Channel: outbound.Webhook, Target: sub.ID}, req)
+	recs, next, err := s.deliveries(ctx, tenant, outbound.Filter{Channel: outbound.Webhook, Target: sub.ID}, req)
+	return &requestsv1.ListDeliveriesResponse{Deliveries: recs, NextPageToken: next}, err
 }
 
 // ListRequestDeliveries lists what a request sent, for the unit's staff.
-func (s *OutboundServer) ListRequestDeliveries(ctx context.Context, req *requestsv1.ListDeliveriesRequest) (*requestsv1.ListDeliveriesResponse, error) {
+func (s *OutboundServer) ListRequestDeliveries(ctx context.Context, req *requestsv1.ListRequestDeliveriesRequest) (*requestsv1.ListRequestDeliveriesResponse, error) {
 	tenant, unit, receipt, err := names.Requests.Parse("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -247,35 +248,46 @@ func (s *OutboundServer) ListRequestDeliveries(ctx context.Context, req *request
 	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
-	return s.deliveries(ctx, tenant, outbound.Filter{Subject: names.Requests.Name(tenant, unit, receipt)}, req)
+	recs, next, err := s.deliveries(ctx, tenant, outbound.Filter{Subject: names.Requests.Name(tenant, unit, receipt)}, req)
+	return &requestsv1.ListRequestDeliveriesResponse{Deliveries: recs, NextPageToken: next}, err
 }
 
-func (s *OutboundServer) deliveries(ctx context.Context, tenant string, f outbound.Filter, req *requestsv1.ListDeliveriesRequest) (*requestsv1.ListDeliveriesResponse, error) {
+// page is a list request's paging.
+type page interface {
+	GetParent() string
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// deliveries are a page of the tenant's delivery records the filter selects, and the next
+// page's token.
+func (s *OutboundServer) deliveries(ctx context.Context, tenant string, f outbound.Filter, req page) ([]*requestsv1.Delivery, string, error) {
 	var vs apierr.Violations
 	f.Limit = pageSize(&vs, req.GetPageSize())
 	if err := vs.Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	query := names.Query{"requests.deliveries", req.GetParent()}
 	after, err := query.Parse(req.GetPageToken(), 1)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(after) > 0 {
 		f.After, _ = strconv.ParseInt(after[0], 10, 64)
 	}
 	recs, err := s.out.Records(ctx, tenant, f)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	out := &requestsv1.ListDeliveriesResponse{}
+	var out []*requestsv1.Delivery
 	for _, r := range recs {
-		out.Deliveries = append(out.Deliveries, deliveryView(tenant, r))
+		out = append(out, deliveryView(tenant, r))
 	}
+	next := ""
 	if len(recs) == f.Limit {
-		out.NextPageToken = query.TokenN(recs[len(recs)-1].ID)
+		next = query.TokenN(recs[len(recs)-1].ID)
 	}
-	return out, nil
+	return out, next, nil
 }
 
 func deliveryView(tenant string, r outbound.Record) *requestsv1.Delivery {

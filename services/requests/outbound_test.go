@@ -116,7 +116,7 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.Equal(t, receipt, types["kr.pipa.request.decided"]["receiptNumber"])
 
 	// The staff view: what the request sent, and the subscription's log.
-	ds, err := subs.ListRequestDeliveries(staff, &requestsv1.ListDeliveriesRequest{Parent: name})
+	ds, err := subs.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
 	require.NoError(t, err)
 	var mailed, events int
 	for _, d := range ds.GetDeliveries() {
@@ -153,7 +153,7 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	_, err = subs.GetSubscription(other, &requestsv1.GetSubscriptionRequest{Name: sub.GetName()})
 	code, _ := stacktest.Reason(err)
 	require.Equal(t, codes.PermissionDenied, code)
-	_, err = subs.ListRequestDeliveries(s.As(auth.RoleHandler, "tenants/iksan"), &requestsv1.ListDeliveriesRequest{Parent: name})
+	_, err = subs.ListRequestDeliveries(s.As(auth.RoleHandler, "tenants/iksan"), &requestsv1.ListRequestDeliveriesRequest{Parent: name})
 	code, _ = stacktest.Reason(err)
 	require.Equal(t, codes.PermissionDenied, code)
 }

@@ -775,8 +775,7 @@ func (x *Delivery) GetAnswer() string {
 
 type ListDeliveriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// tenants/{t}/subscriptions/{s} (ListDeliveries) or tenants/{t}/units/{u}/requests/{r}
-	// (ListRequestDeliveries).
+	// tenants/{t}/subscriptions/{s}
 	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -887,6 +886,119 @@ func (x *ListDeliveriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListRequestDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{t}/units/{u}/requests/{r}
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRequestDeliveriesRequest) Reset() {
+	*x = ListRequestDeliveriesRequest{}
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRequestDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRequestDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListRequestDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRequestDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListRequestDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_outbound_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListRequestDeliveriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListRequestDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRequestDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListRequestDeliveriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRequestDeliveriesResponse) Reset() {
+	*x = ListRequestDeliveriesResponse{}
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRequestDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRequestDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListRequestDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRequestDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListRequestDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_outbound_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListRequestDeliveriesResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListRequestDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_pipa_requests_v1_outbound_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
@@ -952,12 +1064,22 @@ const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1a.pipa.requests.v1.DeliveryR\n" +
 	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"r\n" +
+	"\x1cListRequestDeliveriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x83\x01\n" +
+	"\x1dListRequestDeliveriesResponse\x12:\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1a.pipa.requests.v1.DeliveryR\n" +
+	"deliveries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x84\x01\n" +
 	"\rDeliveryState\x12\x1e\n" +
 	"\x1aDELIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DELIVERY_STATE_PENDING\x10\x01\x12\x1c\n" +
 	"\x18DELIVERY_STATE_DELIVERED\x10\x02\x12\x19\n" +
-	"\x15DELIVERY_STATE_FAILED\x10\x032\xd5\x06\n" +
+	"\x15DELIVERY_STATE_FAILED\x10\x032\xe3\x06\n" +
 	"\x0fOutboundService\x12a\n" +
 	"\x12CreateSubscription\x12+.pipa.requests.v1.CreateSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12[\n" +
 	"\x0fGetSubscription\x12(.pipa.requests.v1.GetSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12l\n" +
@@ -965,8 +1087,8 @@ const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\x12DeleteSubscription\x12+.pipa.requests.v1.DeleteSubscriptionRequest\x1a,.pipa.requests.v1.DeleteSubscriptionResponse\x12a\n" +
 	"\x12EnableSubscription\x12+.pipa.requests.v1.EnableSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12o\n" +
 	"\x12ReplaySubscription\x12+.pipa.requests.v1.ReplaySubscriptionRequest\x1a,.pipa.requests.v1.ReplaySubscriptionResponse\x12c\n" +
-	"\x0eListDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponse\x12j\n" +
-	"\x15ListRequestDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
+	"\x0eListDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponse\x12x\n" +
+	"\x15ListRequestDeliveries\x12..pipa.requests.v1.ListRequestDeliveriesRequest\x1a/.pipa.requests.v1.ListRequestDeliveriesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_pipa_requests_v1_outbound_proto_rawDescOnce sync.Once
@@ -981,58 +1103,61 @@ func file_pipa_requests_v1_outbound_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_requests_v1_outbound_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pipa_requests_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_pipa_requests_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_pipa_requests_v1_outbound_proto_goTypes = []any{
-	(DeliveryState)(0),                 // 0: pipa.requests.v1.DeliveryState
-	(*Subscription)(nil),               // 1: pipa.requests.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),  // 2: pipa.requests.v1.CreateSubscriptionRequest
-	(*GetSubscriptionRequest)(nil),     // 3: pipa.requests.v1.GetSubscriptionRequest
-	(*ListSubscriptionsRequest)(nil),   // 4: pipa.requests.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),  // 5: pipa.requests.v1.ListSubscriptionsResponse
-	(*DeleteSubscriptionRequest)(nil),  // 6: pipa.requests.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil), // 7: pipa.requests.v1.DeleteSubscriptionResponse
-	(*EnableSubscriptionRequest)(nil),  // 8: pipa.requests.v1.EnableSubscriptionRequest
-	(*ReplaySubscriptionRequest)(nil),  // 9: pipa.requests.v1.ReplaySubscriptionRequest
-	(*ReplaySubscriptionResponse)(nil), // 10: pipa.requests.v1.ReplaySubscriptionResponse
-	(*Delivery)(nil),                   // 11: pipa.requests.v1.Delivery
-	(*ListDeliveriesRequest)(nil),      // 12: pipa.requests.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),     // 13: pipa.requests.v1.ListDeliveriesResponse
-	(*timestamppb.Timestamp)(nil),      // 14: google.protobuf.Timestamp
+	(DeliveryState)(0),                    // 0: pipa.requests.v1.DeliveryState
+	(*Subscription)(nil),                  // 1: pipa.requests.v1.Subscription
+	(*CreateSubscriptionRequest)(nil),     // 2: pipa.requests.v1.CreateSubscriptionRequest
+	(*GetSubscriptionRequest)(nil),        // 3: pipa.requests.v1.GetSubscriptionRequest
+	(*ListSubscriptionsRequest)(nil),      // 4: pipa.requests.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),     // 5: pipa.requests.v1.ListSubscriptionsResponse
+	(*DeleteSubscriptionRequest)(nil),     // 6: pipa.requests.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil),    // 7: pipa.requests.v1.DeleteSubscriptionResponse
+	(*EnableSubscriptionRequest)(nil),     // 8: pipa.requests.v1.EnableSubscriptionRequest
+	(*ReplaySubscriptionRequest)(nil),     // 9: pipa.requests.v1.ReplaySubscriptionRequest
+	(*ReplaySubscriptionResponse)(nil),    // 10: pipa.requests.v1.ReplaySubscriptionResponse
+	(*Delivery)(nil),                      // 11: pipa.requests.v1.Delivery
+	(*ListDeliveriesRequest)(nil),         // 12: pipa.requests.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),        // 13: pipa.requests.v1.ListDeliveriesResponse
+	(*ListRequestDeliveriesRequest)(nil),  // 14: pipa.requests.v1.ListRequestDeliveriesRequest
+	(*ListRequestDeliveriesResponse)(nil), // 15: pipa.requests.v1.ListRequestDeliveriesResponse
+	(*timestamppb.Timestamp)(nil),         // 16: google.protobuf.Timestamp
 }
 var file_pipa_requests_v1_outbound_proto_depIdxs = []int32{
-	14, // 0: pipa.requests.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	14, // 1: pipa.requests.v1.Subscription.disable_time:type_name -> google.protobuf.Timestamp
+	16, // 0: pipa.requests.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	16, // 1: pipa.requests.v1.Subscription.disable_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: pipa.requests.v1.CreateSubscriptionRequest.subscription:type_name -> pipa.requests.v1.Subscription
 	1,  // 3: pipa.requests.v1.ListSubscriptionsResponse.subscriptions:type_name -> pipa.requests.v1.Subscription
-	14, // 4: pipa.requests.v1.ReplaySubscriptionRequest.start_time:type_name -> google.protobuf.Timestamp
-	14, // 5: pipa.requests.v1.ReplaySubscriptionRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 4: pipa.requests.v1.ReplaySubscriptionRequest.start_time:type_name -> google.protobuf.Timestamp
+	16, // 5: pipa.requests.v1.ReplaySubscriptionRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 6: pipa.requests.v1.Delivery.state:type_name -> pipa.requests.v1.DeliveryState
-	14, // 7: pipa.requests.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	14, // 8: pipa.requests.v1.Delivery.attempt_time:type_name -> google.protobuf.Timestamp
-	14, // 9: pipa.requests.v1.Delivery.deliver_time:type_name -> google.protobuf.Timestamp
-	14, // 10: pipa.requests.v1.Delivery.fail_time:type_name -> google.protobuf.Timestamp
+	16, // 7: pipa.requests.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	16, // 8: pipa.requests.v1.Delivery.attempt_time:type_name -> google.protobuf.Timestamp
+	16, // 9: pipa.requests.v1.Delivery.deliver_time:type_name -> google.protobuf.Timestamp
+	16, // 10: pipa.requests.v1.Delivery.fail_time:type_name -> google.protobuf.Timestamp
 	11, // 11: pipa.requests.v1.ListDeliveriesResponse.deliveries:type_name -> pipa.requests.v1.Delivery
-	2,  // 12: pipa.requests.v1.OutboundService.CreateSubscription:input_type -> pipa.requests.v1.CreateSubscriptionRequest
-	3,  // 13: pipa.requests.v1.OutboundService.GetSubscription:input_type -> pipa.requests.v1.GetSubscriptionRequest
-	4,  // 14: pipa.requests.v1.OutboundService.ListSubscriptions:input_type -> pipa.requests.v1.ListSubscriptionsRequest
-	6,  // 15: pipa.requests.v1.OutboundService.DeleteSubscription:input_type -> pipa.requests.v1.DeleteSubscriptionRequest
-	8,  // 16: pipa.requests.v1.OutboundService.EnableSubscription:input_type -> pipa.requests.v1.EnableSubscriptionRequest
-	9,  // 17: pipa.requests.v1.OutboundService.ReplaySubscription:input_type -> pipa.requests.v1.ReplaySubscriptionRequest
-	12, // 18: pipa.requests.v1.OutboundService.ListDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
-	12, // 19: pipa.requests.v1.OutboundService.ListRequestDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
-	1,  // 20: pipa.requests.v1.OutboundService.CreateSubscription:output_type -> pipa.requests.v1.Subscription
-	1,  // 21: pipa.requests.v1.OutboundService.GetSubscription:output_type -> pipa.requests.v1.Subscription
-	5,  // 22: pipa.requests.v1.OutboundService.ListSubscriptions:output_type -> pipa.requests.v1.ListSubscriptionsResponse
-	7,  // 23: pipa.requests.v1.OutboundService.DeleteSubscription:output_type -> pipa.requests.v1.DeleteSubscriptionResponse
-	1,  // 24: pipa.requests.v1.OutboundService.EnableSubscription:output_type -> pipa.requests.v1.Subscription
-	10, // 25: pipa.requests.v1.OutboundService.ReplaySubscription:output_type -> pipa.requests.v1.ReplaySubscriptionResponse
-	13, // 26: pipa.requests.v1.OutboundService.ListDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
-	13, // 27: pipa.requests.v1.OutboundService.ListRequestDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	11, // 12: pipa.requests.v1.ListRequestDeliveriesResponse.deliveries:type_name -> pipa.requests.v1.Delivery
+	2,  // 13: pipa.requests.v1.OutboundService.CreateSubscription:input_type -> pipa.requests.v1.CreateSubscriptionRequest
+	3,  // 14: pipa.requests.v1.OutboundService.GetSubscription:input_type -> pipa.requests.v1.GetSubscriptionRequest
+	4,  // 15: pipa.requests.v1.OutboundService.ListSubscriptions:input_type -> pipa.requests.v1.ListSubscriptionsRequest
+	6,  // 16: pipa.requests.v1.OutboundService.DeleteSubscription:input_type -> pipa.requests.v1.DeleteSubscriptionRequest
+	8,  // 17: pipa.requests.v1.OutboundService.EnableSubscription:input_type -> pipa.requests.v1.EnableSubscriptionRequest
+	9,  // 18: pipa.requests.v1.OutboundService.ReplaySubscription:input_type -> pipa.requests.v1.ReplaySubscriptionRequest
+	12, // 19: pipa.requests.v1.OutboundService.ListDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
+	14, // 20: pipa.requests.v1.OutboundService.ListRequestDeliveries:input_type -> pipa.requests.v1.ListRequestDeliveriesRequest
+	1,  // 21: pipa.requests.v1.OutboundService.CreateSubscription:output_type -> pipa.requests.v1.Subscription
+	1,  // 22: pipa.requests.v1.OutboundService.GetSubscription:output_type -> pipa.requests.v1.Subscription
+	5,  // 23: pipa.requests.v1.OutboundService.ListSubscriptions:output_type -> pipa.requests.v1.ListSubscriptionsResponse
+	7,  // 24: pipa.requests.v1.OutboundService.DeleteSubscription:output_type -> pipa.requests.v1.DeleteSubscriptionResponse
+	1,  // 25: pipa.requests.v1.OutboundService.EnableSubscription:output_type -> pipa.requests.v1.Subscription
+	10, // 26: pipa.requests.v1.OutboundService.ReplaySubscription:output_type -> pipa.requests.v1.ReplaySubscriptionResponse
+	13, // 27: pipa.requests.v1.OutboundService.ListDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
+	15, // 28: pipa.requests.v1.OutboundService.ListRequestDeliveries:output_type -> pipa.requests.v1.ListRequestDeliveriesResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_outbound_proto_init() }
@@ -1046,7 +1171,7 @@ func file_pipa_requests_v1_outbound_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_requests_v1_outbound_proto_rawDesc), len(file_pipa_requests_v1_outbound_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

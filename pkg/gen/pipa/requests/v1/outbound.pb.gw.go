@@ -372,7 +372,7 @@ var filter_OutboundService_ListRequestDeliveries_0 = &utilities.DoubleArray{Enco
 
 func request_OutboundService_ListRequestDeliveries_0(ctx context.Context, marshaler runtime.Marshaler, client OutboundServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListDeliveriesRequest
+		protoReq ListRequestDeliveriesRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -399,7 +399,7 @@ func request_OutboundService_ListRequestDeliveries_0(ctx context.Context, marsha
 
 func local_request_OutboundService_ListRequestDeliveries_0(ctx context.Context, marshaler runtime.Marshaler, server OutboundServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListDeliveriesRequest
+		protoReq ListRequestDeliveriesRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)

@@ -53,7 +53,7 @@ type OutboundServiceClient interface {
 	// The delivery log of a subscription.
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
 	// What a request sent: its notices' mail and its events, each delivery with its state.
-	ListRequestDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	ListRequestDeliveries(ctx context.Context, in *ListRequestDeliveriesRequest, opts ...grpc.CallOption) (*ListRequestDeliveriesResponse, error)
 }
 
 type outboundServiceClient struct {
@@ -134,9 +134,9 @@ func (c *outboundServiceClient) ListDeliveries(ctx context.Context, in *ListDeli
 	return out, nil
 }
 
-func (c *outboundServiceClient) ListRequestDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+func (c *outboundServiceClient) ListRequestDeliveries(ctx context.Context, in *ListRequestDeliveriesRequest, opts ...grpc.CallOption) (*ListRequestDeliveriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListDeliveriesResponse)
+	out := new(ListRequestDeliveriesResponse)
 	err := c.cc.Invoke(ctx, OutboundService_ListRequestDeliveries_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ type OutboundServiceServer interface {
 	// The delivery log of a subscription.
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
 	// What a request sent: its notices' mail and its events, each delivery with its state.
-	ListRequestDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	ListRequestDeliveries(context.Context, *ListRequestDeliveriesRequest) (*ListRequestDeliveriesResponse, error)
 	mustEmbedUnimplementedOutboundServiceServer()
 }
 
@@ -200,7 +200,7 @@ func (UnimplementedOutboundServiceServer) ReplaySubscription(context.Context, *R
 func (UnimplementedOutboundServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
 }
-func (UnimplementedOutboundServiceServer) ListRequestDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+func (UnimplementedOutboundServiceServer) ListRequestDeliveries(context.Context, *ListRequestDeliveriesRequest) (*ListRequestDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRequestDeliveries not implemented")
 }
 func (UnimplementedOutboundServiceServer) mustEmbedUnimplementedOutboundServiceServer() {}
@@ -351,7 +351,7 @@ func _OutboundService_ListDeliveries_Handler(srv interface{}, ctx context.Contex
 }
 
 func _OutboundService_ListRequestDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListDeliveriesRequest)
+	in := new(ListRequestDeliveriesRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -363,7 +363,7 @@ func _OutboundService_ListRequestDeliveries_Handler(srv interface{}, ctx context
 		FullMethod: OutboundService_ListRequestDeliveries_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(OutboundServiceServer).ListRequestDeliveries(ctx, req.(*ListDeliveriesRequest))
+		return srv.(OutboundServiceServer).ListRequestDeliveries(ctx, req.(*ListRequestDeliveriesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
