@@ -17,6 +17,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
@@ -54,6 +55,10 @@ type config struct {
 	pprof       bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
+	// mail is the SMTP relay of what services mail (PIPA_SMTP_*); outboundAttempts how often a
+	// message is tried.
+	mail             mail.Config
+	outboundAttempts int
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
 	retentionClock func() time.Time
 	// spans also receive every span of the process; tests only, no flag.
@@ -117,6 +122,13 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.pprof, "pprof", envBool("PIPA_PPROF", false), "serve Go's profiles (net/http/pprof) at /debug/pprof/ on the metrics listener, for profiling under load (PIPA_PPROF)")
 	fs.BoolVar(&c.accessLog, "access-log", envBool("PIPA_ACCESS_LOG", true), "record reads of personal data as ACCESS entries of the units' ledgers, S-2-3 (PIPA_ACCESS_LOG)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
+	fs.StringVar(&c.mail.Addr, "smtp-addr", env("PIPA_SMTP_ADDR", ""), "host:port of the SMTP relay that sends notices to requesters; empty: mail waits in the outbound until it is set (PIPA_SMTP_ADDR)")
+	fs.StringVar(&c.mail.From, "smtp-from", env("PIPA_SMTP_FROM", "pipa@localhost"), "sender of the mail, e.g. \"정읍시 <privacy@jeongeup.go.kr>\" (PIPA_SMTP_FROM)")
+	fs.StringVar(&c.mail.Username, "smtp-username", env("PIPA_SMTP_USERNAME", ""), "SMTP AUTH user; empty: no authentication (PIPA_SMTP_USERNAME)")
+	fs.StringVar(&c.mail.Password, "smtp-password", env("PIPA_SMTP_PASSWORD", ""), "SMTP AUTH password (PIPA_SMTP_PASSWORD)")
+	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
+	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
+	fs.IntVar(&c.outboundAttempts, "outbound-attempts", int(envFloat("PIPA_OUTBOUND_ATTEMPTS", 15)), "attempts of a mail or webhook delivery, a second to five minutes apart, before it is given up and its subscription disabled (PIPA_OUTBOUND_ATTEMPTS)")
 	fs.StringVar(&c.serviceTokenFile, "service-token-file", env("PIPA_SERVICE_TOKEN_FILE", ""), "file holding a bearer token from the OIDC issuer with the service role on \"*\", re-read as it rotates; the access log appends with it (PIPA_SERVICE_TOKEN_FILE)")
 }
 
@@ -252,6 +264,7 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
 		Spans: c.spans,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
-			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock},
+			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock,
+			Mail: c.mail, OutboundAttempts: c.outboundAttempts},
 	}, nil
 }
