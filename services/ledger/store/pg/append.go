@@ -109,7 +109,7 @@ func (r *recentIDs) has(id string) bool {
 func (r *recentIDs) add(id string) {
 	h := maphash.String(recentSeed, id)
 	if r.count == nil {
-		r.count = make(map[uint64]int32, recentCap)
+		r.count = map[uint64]int32{} // grown as used: most of 10,000 logs hold a few ids, not recentCap
 	}
 	if len(r.ring) < recentCap {
 		r.ring = append(r.ring, h)
