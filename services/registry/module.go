@@ -20,8 +20,9 @@ var Module = modules.Module{
 	Schema:      pg.Schema,
 	Migrations:  pg.Migrations,
 	Jobs:        true,
+	Outbox:      true,
 	Idempotency: true,
-	Wants:       map[string]string{"ledger": "published policies' hashes wait in the outbox"},
+	Wants:       map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
 	Register: func(g *grpc.Server, d modules.Deps) error {

@@ -284,6 +284,7 @@ const (
 	ENTRYKINDPROVISION   V1EntryKind = "ENTRY_KIND_PROVISION"
 	ENTRYKINDPUBLICATION V1EntryKind = "ENTRY_KIND_PUBLICATION"
 	ENTRYKINDREDACTION   V1EntryKind = "ENTRY_KIND_REDACTION"
+	ENTRYKINDREGISTER    V1EntryKind = "ENTRY_KIND_REGISTER"
 	ENTRYKINDUNSPECIFIED V1EntryKind = "ENTRY_KIND_UNSPECIFIED"
 	ENTRYKINDUSE         V1EntryKind = "ENTRY_KIND_USE"
 	ENTRYKINDVIEWING     V1EntryKind = "ENTRY_KIND_VIEWING"
@@ -305,6 +306,8 @@ func (e V1EntryKind) Valid() bool {
 	case ENTRYKINDPUBLICATION:
 		return true
 	case ENTRYKINDREDACTION:
+		return true
+	case ENTRYKINDREGISTER:
 		return true
 	case ENTRYKINDUNSPECIFIED:
 		return true
@@ -1219,6 +1222,9 @@ type V1Entry struct {
 	//  - ENTRY_KIND_LEDGER_KEY: The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
 	//  - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
 	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+	//  - ENTRY_KIND_REGISTER: 대장 기록: a change to one of the registry's registers (a file's registration with PIPC, an
+	// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
+	// purpose what changed. Written by the registry alone.
 	Kind *V1EntryKind `json:"kind,omitempty"`
 
 	// LeafHash Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
@@ -1291,6 +1297,10 @@ type V1Entry struct {
 //   - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
 //
 // the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+//   - ENTRY_KIND_REGISTER: 대장 기록: a change to one of the registry's registers (a file's registration with PIPC, an
+//
+// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
+// purpose what changed. Written by the registry alone.
 type V1EntryKind string
 
 // V1Finding A completeness finding of :check.

@@ -3791,7 +3791,7 @@ var File_pipa_registry_v1_registry_service_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\n" +
-	"'pipa/registry/v1/registry_service.proto\x12\x10pipa.registry.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a pipa/registry/v1/resources.proto\"\x83\x01\n" +
+	"'pipa/registry/v1/registry_service.proto\x12\x10pipa.registry.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a pipa/registry/v1/registers.proto\x1a pipa/registry/v1/resources.proto\"\x83\x01\n" +
 	"\x13CreateTenantRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x120\n" +
 	"\x06tenant\x18\x02 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12\x1d\n" +
@@ -4060,7 +4060,7 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	" POLICY_SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dPOLICY_SOURCE_FORMAT_MARKDOWN\x10\x01\x12\x1d\n" +
 	"\x19POLICY_SOURCE_FORMAT_HTML\x10\x02\x12\x1d\n" +
-	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xc8 \n" +
+	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xa1)\n" +
 	"\x0fRegistryService\x12O\n" +
 	"\fCreateTenant\x12%.pipa.registry.v1.CreateTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12I\n" +
 	"\tGetTenant\x12\".pipa.registry.v1.GetTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12Z\n" +
@@ -4116,7 +4116,18 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x12GetPublishedPolicy\x12+.pipa.registry.v1.GetPublishedPolicyRequest\x1a!.pipa.registry.v1.PublishedPolicy\x12r\n" +
 	"\x19GetPublishedPolicyVersion\x122.pipa.registry.v1.GetPublishedPolicyVersionRequest\x1a!.pipa.registry.v1.PublishedPolicy\x12X\n" +
 	"\x0eGetPublicIndex\x12'.pipa.registry.v1.GetPublicIndexRequest\x1a\x1d.pipa.registry.v1.PublicIndex\x12i\n" +
-	"\x10ListPublicBodies\x12).pipa.registry.v1.ListPublicBodiesRequest\x1a*.pipa.registry.v1.ListPublicBodiesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
+	"\x10ListPublicBodies\x12).pipa.registry.v1.ListPublicBodiesRequest\x1a*.pipa.registry.v1.ListPublicBodiesResponse\x12a\n" +
+	"\x12CreateRegistration\x12+.pipa.registry.v1.CreateRegistrationRequest\x1a\x1e.pipa.registry.v1.Registration\x12]\n" +
+	"\x10FileRegistration\x12).pipa.registry.v1.FileRegistrationRequest\x1a\x1e.pipa.registry.v1.Registration\x12l\n" +
+	"\x11ListRegistrations\x12*.pipa.registry.v1.ListRegistrationsRequest\x1a+.pipa.registry.v1.ListRegistrationsResponse\x12a\n" +
+	"\x10CreateAssessment\x12).pipa.registry.v1.CreateAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12[\n" +
+	"\rGetAssessment\x12&.pipa.registry.v1.GetAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12f\n" +
+	"\x0fListAssessments\x12(.pipa.registry.v1.ListAssessmentsRequest\x1a).pipa.registry.v1.ListAssessmentsResponse\x12a\n" +
+	"\x10UpdateAssessment\x12).pipa.registry.v1.UpdateAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12e\n" +
+	"\x10CreateEvaluation\x12).pipa.registry.v1.CreateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12f\n" +
+	"\x0fListEvaluations\x12(.pipa.registry.v1.ListEvaluationsRequest\x1a).pipa.registry.v1.ListEvaluationsResponse\x12e\n" +
+	"\x10UpdateEvaluation\x12).pipa.registry.v1.UpdateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12f\n" +
+	"\x0fListObligations\x12(.pipa.registry.v1.ListObligationsRequest\x1a).pipa.registry.v1.ListObligationsResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_pipa_registry_v1_registry_service_proto_rawDescOnce sync.Once
@@ -4213,154 +4224,194 @@ var file_pipa_registry_v1_registry_service_proto_goTypes = []any{
 	(*PolicyHistoryEntry)(nil),               // 77: pipa.registry.v1.PolicyHistoryEntry
 	(*Attestation)(nil),                      // 78: pipa.registry.v1.Attestation
 	(PolicyStanding)(0),                      // 79: pipa.registry.v1.PolicyStanding
-	(*emptypb.Empty)(nil),                    // 80: google.protobuf.Empty
-	(*SiteSign)(nil),                         // 81: pipa.registry.v1.SiteSign
+	(*CreateRegistrationRequest)(nil),        // 80: pipa.registry.v1.CreateRegistrationRequest
+	(*FileRegistrationRequest)(nil),          // 81: pipa.registry.v1.FileRegistrationRequest
+	(*ListRegistrationsRequest)(nil),         // 82: pipa.registry.v1.ListRegistrationsRequest
+	(*CreateAssessmentRequest)(nil),          // 83: pipa.registry.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),             // 84: pipa.registry.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),           // 85: pipa.registry.v1.ListAssessmentsRequest
+	(*UpdateAssessmentRequest)(nil),          // 86: pipa.registry.v1.UpdateAssessmentRequest
+	(*CreateEvaluationRequest)(nil),          // 87: pipa.registry.v1.CreateEvaluationRequest
+	(*ListEvaluationsRequest)(nil),           // 88: pipa.registry.v1.ListEvaluationsRequest
+	(*UpdateEvaluationRequest)(nil),          // 89: pipa.registry.v1.UpdateEvaluationRequest
+	(*ListObligationsRequest)(nil),           // 90: pipa.registry.v1.ListObligationsRequest
+	(*emptypb.Empty)(nil),                    // 91: google.protobuf.Empty
+	(*SiteSign)(nil),                         // 92: pipa.registry.v1.SiteSign
+	(*Registration)(nil),                     // 93: pipa.registry.v1.Registration
+	(*ListRegistrationsResponse)(nil),        // 94: pipa.registry.v1.ListRegistrationsResponse
+	(*ImpactAssessment)(nil),                 // 95: pipa.registry.v1.ImpactAssessment
+	(*ListAssessmentsResponse)(nil),          // 96: pipa.registry.v1.ListAssessmentsResponse
+	(*ProtectionEvaluation)(nil),             // 97: pipa.registry.v1.ProtectionEvaluation
+	(*ListEvaluationsResponse)(nil),          // 98: pipa.registry.v1.ListEvaluationsResponse
+	(*ListObligationsResponse)(nil),          // 99: pipa.registry.v1.ListObligationsResponse
 }
 var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
-	65, // 0: pipa.registry.v1.CreateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
-	65, // 1: pipa.registry.v1.ListTenantsResponse.tenants:type_name -> pipa.registry.v1.Tenant
-	65, // 2: pipa.registry.v1.UpdateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
-	66, // 3: pipa.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	67, // 4: pipa.registry.v1.CreateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
-	67, // 5: pipa.registry.v1.ListUnitsResponse.units:type_name -> pipa.registry.v1.Unit
-	67, // 6: pipa.registry.v1.UpdateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
-	66, // 7: pipa.registry.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
-	68, // 8: pipa.registry.v1.CreateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
-	68, // 9: pipa.registry.v1.ListOfficersResponse.officers:type_name -> pipa.registry.v1.Officer
-	68, // 10: pipa.registry.v1.UpdateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
-	66, // 11: pipa.registry.v1.UpdateOfficerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	69, // 12: pipa.registry.v1.CreateSiteRequest.site:type_name -> pipa.registry.v1.Site
-	69, // 13: pipa.registry.v1.ListSitesResponse.sites:type_name -> pipa.registry.v1.Site
-	69, // 14: pipa.registry.v1.UpdateSiteRequest.site:type_name -> pipa.registry.v1.Site
-	66, // 15: pipa.registry.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	70, // 16: pipa.registry.v1.CreateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	70, // 17: pipa.registry.v1.ListFilesResponse.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	70, // 18: pipa.registry.v1.UpdateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	66, // 19: pipa.registry.v1.UpdateFileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	71, // 20: pipa.registry.v1.CreateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
-	71, // 21: pipa.registry.v1.ListProcessorsResponse.processors:type_name -> pipa.registry.v1.Processor
-	71, // 22: pipa.registry.v1.UpdateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
-	66, // 23: pipa.registry.v1.UpdateProcessorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 24: pipa.registry.v1.CreatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	37, // 25: pipa.registry.v1.CreatePolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
-	0,  // 26: pipa.registry.v1.PolicySource.format:type_name -> pipa.registry.v1.PolicySourceFormat
-	72, // 27: pipa.registry.v1.ListPolicyVersionsResponse.policy_versions:type_name -> pipa.registry.v1.PolicyVersion
-	72, // 28: pipa.registry.v1.UpdatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	66, // 29: pipa.registry.v1.UpdatePolicyVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 30: pipa.registry.v1.ImportPolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	37, // 31: pipa.registry.v1.ImportPolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
-	38, // 32: pipa.registry.v1.ImportPolicyVersionRequest.article_items:type_name -> pipa.registry.v1.ArticleItems
-	73, // 33: pipa.registry.v1.CheckPolicyVersionResponse.findings:type_name -> pipa.registry.v1.Finding
-	74, // 34: pipa.registry.v1.CheckPolicyVersionResponse.coverage:type_name -> pipa.registry.v1.ItemCoverage
-	75, // 35: pipa.registry.v1.DiffPolicyVersionsResponse.rows:type_name -> pipa.registry.v1.ComparisonRow
-	76, // 36: pipa.registry.v1.PublishedPolicy.kind:type_name -> pipa.registry.v1.PolicyKind
-	72, // 37: pipa.registry.v1.PublishedPolicy.version:type_name -> pipa.registry.v1.PolicyVersion
-	77, // 38: pipa.registry.v1.PublishedPolicy.history:type_name -> pipa.registry.v1.PolicyHistoryEntry
-	75, // 39: pipa.registry.v1.PublishedPolicy.last_change:type_name -> pipa.registry.v1.ComparisonRow
-	78, // 40: pipa.registry.v1.CreateAttestationRequest.attestation:type_name -> pipa.registry.v1.Attestation
-	78, // 41: pipa.registry.v1.ListAttestationsResponse.attestations:type_name -> pipa.registry.v1.Attestation
-	62, // 42: pipa.registry.v1.ListPublicBodiesResponse.bodies:type_name -> pipa.registry.v1.PublicIndex
-	63, // 43: pipa.registry.v1.PublicIndex.units:type_name -> pipa.registry.v1.PublicUnit
-	64, // 44: pipa.registry.v1.PublicUnit.policies:type_name -> pipa.registry.v1.PublicPolicyLink
-	76, // 45: pipa.registry.v1.PublicPolicyLink.kind:type_name -> pipa.registry.v1.PolicyKind
-	79, // 46: pipa.registry.v1.PublicPolicyLink.standing:type_name -> pipa.registry.v1.PolicyStanding
-	1,  // 47: pipa.registry.v1.RegistryService.CreateTenant:input_type -> pipa.registry.v1.CreateTenantRequest
-	2,  // 48: pipa.registry.v1.RegistryService.GetTenant:input_type -> pipa.registry.v1.GetTenantRequest
-	3,  // 49: pipa.registry.v1.RegistryService.ListTenants:input_type -> pipa.registry.v1.ListTenantsRequest
-	5,  // 50: pipa.registry.v1.RegistryService.UpdateTenant:input_type -> pipa.registry.v1.UpdateTenantRequest
-	6,  // 51: pipa.registry.v1.RegistryService.CreateUnit:input_type -> pipa.registry.v1.CreateUnitRequest
-	7,  // 52: pipa.registry.v1.RegistryService.GetUnit:input_type -> pipa.registry.v1.GetUnitRequest
-	8,  // 53: pipa.registry.v1.RegistryService.ListUnits:input_type -> pipa.registry.v1.ListUnitsRequest
-	10, // 54: pipa.registry.v1.RegistryService.UpdateUnit:input_type -> pipa.registry.v1.UpdateUnitRequest
-	11, // 55: pipa.registry.v1.RegistryService.CreateOfficer:input_type -> pipa.registry.v1.CreateOfficerRequest
-	12, // 56: pipa.registry.v1.RegistryService.GetOfficer:input_type -> pipa.registry.v1.GetOfficerRequest
-	13, // 57: pipa.registry.v1.RegistryService.ListOfficers:input_type -> pipa.registry.v1.ListOfficersRequest
-	15, // 58: pipa.registry.v1.RegistryService.UpdateOfficer:input_type -> pipa.registry.v1.UpdateOfficerRequest
-	16, // 59: pipa.registry.v1.RegistryService.DeleteOfficer:input_type -> pipa.registry.v1.DeleteOfficerRequest
-	17, // 60: pipa.registry.v1.RegistryService.CreateSite:input_type -> pipa.registry.v1.CreateSiteRequest
-	18, // 61: pipa.registry.v1.RegistryService.GetSite:input_type -> pipa.registry.v1.GetSiteRequest
-	19, // 62: pipa.registry.v1.RegistryService.ListSites:input_type -> pipa.registry.v1.ListSitesRequest
-	21, // 63: pipa.registry.v1.RegistryService.UpdateSite:input_type -> pipa.registry.v1.UpdateSiteRequest
-	22, // 64: pipa.registry.v1.RegistryService.DeleteSite:input_type -> pipa.registry.v1.DeleteSiteRequest
-	23, // 65: pipa.registry.v1.RegistryService.GetSiteSign:input_type -> pipa.registry.v1.GetSiteSignRequest
-	24, // 66: pipa.registry.v1.RegistryService.CreateFile:input_type -> pipa.registry.v1.CreateFileRequest
-	25, // 67: pipa.registry.v1.RegistryService.GetFile:input_type -> pipa.registry.v1.GetFileRequest
-	26, // 68: pipa.registry.v1.RegistryService.ListFiles:input_type -> pipa.registry.v1.ListFilesRequest
-	28, // 69: pipa.registry.v1.RegistryService.UpdateFile:input_type -> pipa.registry.v1.UpdateFileRequest
-	29, // 70: pipa.registry.v1.RegistryService.DeleteFile:input_type -> pipa.registry.v1.DeleteFileRequest
-	30, // 71: pipa.registry.v1.RegistryService.CreateProcessor:input_type -> pipa.registry.v1.CreateProcessorRequest
-	31, // 72: pipa.registry.v1.RegistryService.GetProcessor:input_type -> pipa.registry.v1.GetProcessorRequest
-	32, // 73: pipa.registry.v1.RegistryService.ListProcessors:input_type -> pipa.registry.v1.ListProcessorsRequest
-	34, // 74: pipa.registry.v1.RegistryService.UpdateProcessor:input_type -> pipa.registry.v1.UpdateProcessorRequest
-	35, // 75: pipa.registry.v1.RegistryService.DeleteProcessor:input_type -> pipa.registry.v1.DeleteProcessorRequest
-	36, // 76: pipa.registry.v1.RegistryService.CreatePolicyVersion:input_type -> pipa.registry.v1.CreatePolicyVersionRequest
-	39, // 77: pipa.registry.v1.RegistryService.GetPolicyVersion:input_type -> pipa.registry.v1.GetPolicyVersionRequest
-	40, // 78: pipa.registry.v1.RegistryService.ListPolicyVersions:input_type -> pipa.registry.v1.ListPolicyVersionsRequest
-	42, // 79: pipa.registry.v1.RegistryService.UpdatePolicyVersion:input_type -> pipa.registry.v1.UpdatePolicyVersionRequest
-	43, // 80: pipa.registry.v1.RegistryService.ImportPolicyVersion:input_type -> pipa.registry.v1.ImportPolicyVersionRequest
-	44, // 81: pipa.registry.v1.RegistryService.CheckPolicyVersion:input_type -> pipa.registry.v1.CheckPolicyVersionRequest
-	46, // 82: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:input_type -> pipa.registry.v1.AnnouncePolicyVersionRequest
-	47, // 83: pipa.registry.v1.RegistryService.DiffPolicyVersions:input_type -> pipa.registry.v1.DiffPolicyVersionsRequest
-	49, // 84: pipa.registry.v1.RegistryService.RenderPolicyVersion:input_type -> pipa.registry.v1.RenderPolicyVersionRequest
-	54, // 85: pipa.registry.v1.RegistryService.CreateAttestation:input_type -> pipa.registry.v1.CreateAttestationRequest
-	55, // 86: pipa.registry.v1.RegistryService.GetAttestation:input_type -> pipa.registry.v1.GetAttestationRequest
-	56, // 87: pipa.registry.v1.RegistryService.ListAttestations:input_type -> pipa.registry.v1.ListAttestationsRequest
-	58, // 88: pipa.registry.v1.RegistryService.DeleteAttestation:input_type -> pipa.registry.v1.DeleteAttestationRequest
-	51, // 89: pipa.registry.v1.RegistryService.GetPublishedPolicy:input_type -> pipa.registry.v1.GetPublishedPolicyRequest
-	52, // 90: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:input_type -> pipa.registry.v1.GetPublishedPolicyVersionRequest
-	59, // 91: pipa.registry.v1.RegistryService.GetPublicIndex:input_type -> pipa.registry.v1.GetPublicIndexRequest
-	60, // 92: pipa.registry.v1.RegistryService.ListPublicBodies:input_type -> pipa.registry.v1.ListPublicBodiesRequest
-	65, // 93: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
-	65, // 94: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
-	4,  // 95: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
-	65, // 96: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
-	67, // 97: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
-	67, // 98: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
-	9,  // 99: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
-	67, // 100: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
-	68, // 101: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
-	68, // 102: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
-	14, // 103: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
-	68, // 104: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
-	80, // 105: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
-	69, // 106: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
-	69, // 107: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
-	20, // 108: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
-	69, // 109: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
-	80, // 110: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
-	81, // 111: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
-	70, // 112: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	70, // 113: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	27, // 114: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
-	70, // 115: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	80, // 116: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
-	71, // 117: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
-	71, // 118: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
-	33, // 119: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
-	71, // 120: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
-	80, // 121: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
-	72, // 122: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	72, // 123: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	41, // 124: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
-	72, // 125: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	72, // 126: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	45, // 127: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
-	72, // 128: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	48, // 129: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
-	50, // 130: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
-	78, // 131: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
-	78, // 132: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
-	57, // 133: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
-	80, // 134: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
-	53, // 135: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
-	53, // 136: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
-	62, // 137: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
-	61, // 138: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
-	93, // [93:139] is the sub-list for method output_type
-	47, // [47:93] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	65,  // 0: pipa.registry.v1.CreateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
+	65,  // 1: pipa.registry.v1.ListTenantsResponse.tenants:type_name -> pipa.registry.v1.Tenant
+	65,  // 2: pipa.registry.v1.UpdateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
+	66,  // 3: pipa.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	67,  // 4: pipa.registry.v1.CreateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
+	67,  // 5: pipa.registry.v1.ListUnitsResponse.units:type_name -> pipa.registry.v1.Unit
+	67,  // 6: pipa.registry.v1.UpdateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
+	66,  // 7: pipa.registry.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	68,  // 8: pipa.registry.v1.CreateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
+	68,  // 9: pipa.registry.v1.ListOfficersResponse.officers:type_name -> pipa.registry.v1.Officer
+	68,  // 10: pipa.registry.v1.UpdateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
+	66,  // 11: pipa.registry.v1.UpdateOfficerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	69,  // 12: pipa.registry.v1.CreateSiteRequest.site:type_name -> pipa.registry.v1.Site
+	69,  // 13: pipa.registry.v1.ListSitesResponse.sites:type_name -> pipa.registry.v1.Site
+	69,  // 14: pipa.registry.v1.UpdateSiteRequest.site:type_name -> pipa.registry.v1.Site
+	66,  // 15: pipa.registry.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	70,  // 16: pipa.registry.v1.CreateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	70,  // 17: pipa.registry.v1.ListFilesResponse.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	70,  // 18: pipa.registry.v1.UpdateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	66,  // 19: pipa.registry.v1.UpdateFileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	71,  // 20: pipa.registry.v1.CreateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
+	71,  // 21: pipa.registry.v1.ListProcessorsResponse.processors:type_name -> pipa.registry.v1.Processor
+	71,  // 22: pipa.registry.v1.UpdateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
+	66,  // 23: pipa.registry.v1.UpdateProcessorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72,  // 24: pipa.registry.v1.CreatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	37,  // 25: pipa.registry.v1.CreatePolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
+	0,   // 26: pipa.registry.v1.PolicySource.format:type_name -> pipa.registry.v1.PolicySourceFormat
+	72,  // 27: pipa.registry.v1.ListPolicyVersionsResponse.policy_versions:type_name -> pipa.registry.v1.PolicyVersion
+	72,  // 28: pipa.registry.v1.UpdatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	66,  // 29: pipa.registry.v1.UpdatePolicyVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72,  // 30: pipa.registry.v1.ImportPolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	37,  // 31: pipa.registry.v1.ImportPolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
+	38,  // 32: pipa.registry.v1.ImportPolicyVersionRequest.article_items:type_name -> pipa.registry.v1.ArticleItems
+	73,  // 33: pipa.registry.v1.CheckPolicyVersionResponse.findings:type_name -> pipa.registry.v1.Finding
+	74,  // 34: pipa.registry.v1.CheckPolicyVersionResponse.coverage:type_name -> pipa.registry.v1.ItemCoverage
+	75,  // 35: pipa.registry.v1.DiffPolicyVersionsResponse.rows:type_name -> pipa.registry.v1.ComparisonRow
+	76,  // 36: pipa.registry.v1.PublishedPolicy.kind:type_name -> pipa.registry.v1.PolicyKind
+	72,  // 37: pipa.registry.v1.PublishedPolicy.version:type_name -> pipa.registry.v1.PolicyVersion
+	77,  // 38: pipa.registry.v1.PublishedPolicy.history:type_name -> pipa.registry.v1.PolicyHistoryEntry
+	75,  // 39: pipa.registry.v1.PublishedPolicy.last_change:type_name -> pipa.registry.v1.ComparisonRow
+	78,  // 40: pipa.registry.v1.CreateAttestationRequest.attestation:type_name -> pipa.registry.v1.Attestation
+	78,  // 41: pipa.registry.v1.ListAttestationsResponse.attestations:type_name -> pipa.registry.v1.Attestation
+	62,  // 42: pipa.registry.v1.ListPublicBodiesResponse.bodies:type_name -> pipa.registry.v1.PublicIndex
+	63,  // 43: pipa.registry.v1.PublicIndex.units:type_name -> pipa.registry.v1.PublicUnit
+	64,  // 44: pipa.registry.v1.PublicUnit.policies:type_name -> pipa.registry.v1.PublicPolicyLink
+	76,  // 45: pipa.registry.v1.PublicPolicyLink.kind:type_name -> pipa.registry.v1.PolicyKind
+	79,  // 46: pipa.registry.v1.PublicPolicyLink.standing:type_name -> pipa.registry.v1.PolicyStanding
+	1,   // 47: pipa.registry.v1.RegistryService.CreateTenant:input_type -> pipa.registry.v1.CreateTenantRequest
+	2,   // 48: pipa.registry.v1.RegistryService.GetTenant:input_type -> pipa.registry.v1.GetTenantRequest
+	3,   // 49: pipa.registry.v1.RegistryService.ListTenants:input_type -> pipa.registry.v1.ListTenantsRequest
+	5,   // 50: pipa.registry.v1.RegistryService.UpdateTenant:input_type -> pipa.registry.v1.UpdateTenantRequest
+	6,   // 51: pipa.registry.v1.RegistryService.CreateUnit:input_type -> pipa.registry.v1.CreateUnitRequest
+	7,   // 52: pipa.registry.v1.RegistryService.GetUnit:input_type -> pipa.registry.v1.GetUnitRequest
+	8,   // 53: pipa.registry.v1.RegistryService.ListUnits:input_type -> pipa.registry.v1.ListUnitsRequest
+	10,  // 54: pipa.registry.v1.RegistryService.UpdateUnit:input_type -> pipa.registry.v1.UpdateUnitRequest
+	11,  // 55: pipa.registry.v1.RegistryService.CreateOfficer:input_type -> pipa.registry.v1.CreateOfficerRequest
+	12,  // 56: pipa.registry.v1.RegistryService.GetOfficer:input_type -> pipa.registry.v1.GetOfficerRequest
+	13,  // 57: pipa.registry.v1.RegistryService.ListOfficers:input_type -> pipa.registry.v1.ListOfficersRequest
+	15,  // 58: pipa.registry.v1.RegistryService.UpdateOfficer:input_type -> pipa.registry.v1.UpdateOfficerRequest
+	16,  // 59: pipa.registry.v1.RegistryService.DeleteOfficer:input_type -> pipa.registry.v1.DeleteOfficerRequest
+	17,  // 60: pipa.registry.v1.RegistryService.CreateSite:input_type -> pipa.registry.v1.CreateSiteRequest
+	18,  // 61: pipa.registry.v1.RegistryService.GetSite:input_type -> pipa.registry.v1.GetSiteRequest
+	19,  // 62: pipa.registry.v1.RegistryService.ListSites:input_type -> pipa.registry.v1.ListSitesRequest
+	21,  // 63: pipa.registry.v1.RegistryService.UpdateSite:input_type -> pipa.registry.v1.UpdateSiteRequest
+	22,  // 64: pipa.registry.v1.RegistryService.DeleteSite:input_type -> pipa.registry.v1.DeleteSiteRequest
+	23,  // 65: pipa.registry.v1.RegistryService.GetSiteSign:input_type -> pipa.registry.v1.GetSiteSignRequest
+	24,  // 66: pipa.registry.v1.RegistryService.CreateFile:input_type -> pipa.registry.v1.CreateFileRequest
+	25,  // 67: pipa.registry.v1.RegistryService.GetFile:input_type -> pipa.registry.v1.GetFileRequest
+	26,  // 68: pipa.registry.v1.RegistryService.ListFiles:input_type -> pipa.registry.v1.ListFilesRequest
+	28,  // 69: pipa.registry.v1.RegistryService.UpdateFile:input_type -> pipa.registry.v1.UpdateFileRequest
+	29,  // 70: pipa.registry.v1.RegistryService.DeleteFile:input_type -> pipa.registry.v1.DeleteFileRequest
+	30,  // 71: pipa.registry.v1.RegistryService.CreateProcessor:input_type -> pipa.registry.v1.CreateProcessorRequest
+	31,  // 72: pipa.registry.v1.RegistryService.GetProcessor:input_type -> pipa.registry.v1.GetProcessorRequest
+	32,  // 73: pipa.registry.v1.RegistryService.ListProcessors:input_type -> pipa.registry.v1.ListProcessorsRequest
+	34,  // 74: pipa.registry.v1.RegistryService.UpdateProcessor:input_type -> pipa.registry.v1.UpdateProcessorRequest
+	35,  // 75: pipa.registry.v1.RegistryService.DeleteProcessor:input_type -> pipa.registry.v1.DeleteProcessorRequest
+	36,  // 76: pipa.registry.v1.RegistryService.CreatePolicyVersion:input_type -> pipa.registry.v1.CreatePolicyVersionRequest
+	39,  // 77: pipa.registry.v1.RegistryService.GetPolicyVersion:input_type -> pipa.registry.v1.GetPolicyVersionRequest
+	40,  // 78: pipa.registry.v1.RegistryService.ListPolicyVersions:input_type -> pipa.registry.v1.ListPolicyVersionsRequest
+	42,  // 79: pipa.registry.v1.RegistryService.UpdatePolicyVersion:input_type -> pipa.registry.v1.UpdatePolicyVersionRequest
+	43,  // 80: pipa.registry.v1.RegistryService.ImportPolicyVersion:input_type -> pipa.registry.v1.ImportPolicyVersionRequest
+	44,  // 81: pipa.registry.v1.RegistryService.CheckPolicyVersion:input_type -> pipa.registry.v1.CheckPolicyVersionRequest
+	46,  // 82: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:input_type -> pipa.registry.v1.AnnouncePolicyVersionRequest
+	47,  // 83: pipa.registry.v1.RegistryService.DiffPolicyVersions:input_type -> pipa.registry.v1.DiffPolicyVersionsRequest
+	49,  // 84: pipa.registry.v1.RegistryService.RenderPolicyVersion:input_type -> pipa.registry.v1.RenderPolicyVersionRequest
+	54,  // 85: pipa.registry.v1.RegistryService.CreateAttestation:input_type -> pipa.registry.v1.CreateAttestationRequest
+	55,  // 86: pipa.registry.v1.RegistryService.GetAttestation:input_type -> pipa.registry.v1.GetAttestationRequest
+	56,  // 87: pipa.registry.v1.RegistryService.ListAttestations:input_type -> pipa.registry.v1.ListAttestationsRequest
+	58,  // 88: pipa.registry.v1.RegistryService.DeleteAttestation:input_type -> pipa.registry.v1.DeleteAttestationRequest
+	51,  // 89: pipa.registry.v1.RegistryService.GetPublishedPolicy:input_type -> pipa.registry.v1.GetPublishedPolicyRequest
+	52,  // 90: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:input_type -> pipa.registry.v1.GetPublishedPolicyVersionRequest
+	59,  // 91: pipa.registry.v1.RegistryService.GetPublicIndex:input_type -> pipa.registry.v1.GetPublicIndexRequest
+	60,  // 92: pipa.registry.v1.RegistryService.ListPublicBodies:input_type -> pipa.registry.v1.ListPublicBodiesRequest
+	80,  // 93: pipa.registry.v1.RegistryService.CreateRegistration:input_type -> pipa.registry.v1.CreateRegistrationRequest
+	81,  // 94: pipa.registry.v1.RegistryService.FileRegistration:input_type -> pipa.registry.v1.FileRegistrationRequest
+	82,  // 95: pipa.registry.v1.RegistryService.ListRegistrations:input_type -> pipa.registry.v1.ListRegistrationsRequest
+	83,  // 96: pipa.registry.v1.RegistryService.CreateAssessment:input_type -> pipa.registry.v1.CreateAssessmentRequest
+	84,  // 97: pipa.registry.v1.RegistryService.GetAssessment:input_type -> pipa.registry.v1.GetAssessmentRequest
+	85,  // 98: pipa.registry.v1.RegistryService.ListAssessments:input_type -> pipa.registry.v1.ListAssessmentsRequest
+	86,  // 99: pipa.registry.v1.RegistryService.UpdateAssessment:input_type -> pipa.registry.v1.UpdateAssessmentRequest
+	87,  // 100: pipa.registry.v1.RegistryService.CreateEvaluation:input_type -> pipa.registry.v1.CreateEvaluationRequest
+	88,  // 101: pipa.registry.v1.RegistryService.ListEvaluations:input_type -> pipa.registry.v1.ListEvaluationsRequest
+	89,  // 102: pipa.registry.v1.RegistryService.UpdateEvaluation:input_type -> pipa.registry.v1.UpdateEvaluationRequest
+	90,  // 103: pipa.registry.v1.RegistryService.ListObligations:input_type -> pipa.registry.v1.ListObligationsRequest
+	65,  // 104: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
+	65,  // 105: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
+	4,   // 106: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
+	65,  // 107: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
+	67,  // 108: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
+	67,  // 109: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
+	9,   // 110: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
+	67,  // 111: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
+	68,  // 112: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
+	68,  // 113: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
+	14,  // 114: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
+	68,  // 115: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
+	91,  // 116: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
+	69,  // 117: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
+	69,  // 118: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
+	20,  // 119: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
+	69,  // 120: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
+	91,  // 121: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
+	92,  // 122: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
+	70,  // 123: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	70,  // 124: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	27,  // 125: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
+	70,  // 126: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	91,  // 127: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
+	71,  // 128: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
+	71,  // 129: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
+	33,  // 130: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
+	71,  // 131: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
+	91,  // 132: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
+	72,  // 133: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	72,  // 134: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	41,  // 135: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
+	72,  // 136: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	72,  // 137: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	45,  // 138: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
+	72,  // 139: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	48,  // 140: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
+	50,  // 141: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
+	78,  // 142: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
+	78,  // 143: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
+	57,  // 144: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
+	91,  // 145: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
+	53,  // 146: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
+	53,  // 147: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
+	62,  // 148: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
+	61,  // 149: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
+	93,  // 150: pipa.registry.v1.RegistryService.CreateRegistration:output_type -> pipa.registry.v1.Registration
+	93,  // 151: pipa.registry.v1.RegistryService.FileRegistration:output_type -> pipa.registry.v1.Registration
+	94,  // 152: pipa.registry.v1.RegistryService.ListRegistrations:output_type -> pipa.registry.v1.ListRegistrationsResponse
+	95,  // 153: pipa.registry.v1.RegistryService.CreateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	95,  // 154: pipa.registry.v1.RegistryService.GetAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	96,  // 155: pipa.registry.v1.RegistryService.ListAssessments:output_type -> pipa.registry.v1.ListAssessmentsResponse
+	95,  // 156: pipa.registry.v1.RegistryService.UpdateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	97,  // 157: pipa.registry.v1.RegistryService.CreateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	98,  // 158: pipa.registry.v1.RegistryService.ListEvaluations:output_type -> pipa.registry.v1.ListEvaluationsResponse
+	97,  // 159: pipa.registry.v1.RegistryService.UpdateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	99,  // 160: pipa.registry.v1.RegistryService.ListObligations:output_type -> pipa.registry.v1.ListObligationsResponse
+	104, // [104:161] is the sub-list for method output_type
+	47,  // [47:104] is the sub-list for method input_type
+	47,  // [47:47] is the sub-list for extension type_name
+	47,  // [47:47] is the sub-list for extension extendee
+	0,   // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_registry_service_proto_init() }
@@ -4368,6 +4419,7 @@ func file_pipa_registry_v1_registry_service_proto_init() {
 	if File_pipa_registry_v1_registry_service_proto != nil {
 		return
 	}
+	file_pipa_registry_v1_registers_proto_init()
 	file_pipa_registry_v1_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
