@@ -44,7 +44,10 @@ var Module = modules.Module{
 		if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
 			opts = append(opts, WithLedgerKeys(ledgerKeys(ledgerv1.NewLedgerServiceClient(cc))))
 		}
-		return Pages(registryv1.NewRegistryServiceClient(conn), opts...)
+		client := registryv1.NewRegistryServiceClient(conn)
+		m := Pages(client, opts...)
+		m[ExportRegistrationsPattern] = ExportRegistrations(client)
+		return m
 	},
 }
 

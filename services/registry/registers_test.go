@@ -145,6 +145,25 @@ func TestRegistrationDeadline(t *testing.T) {
 	}
 	require.Equal(t, before+3, registerEntries(t, s, "seongnam"))
 
+	// The export in PIPC's form columns, for the officer who files on the portal.
+	resp = s.Get("/v1/tenants/seongnam/files:exportRegistrations", "Authorization", "Bearer "+s.Token(auth.RoleCPO, "tenants/seongnam"))
+	csv := stacktest.Body(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, csv)
+	require.Equal(t, "text/csv; charset=utf-8", resp.Header.Get("Content-Type"))
+	lines := strings.Split(strings.TrimSpace(csv), "\r\n")
+	require.Len(t, lines, 3, "the header and the unit's two files")
+	require.True(t, strings.HasPrefix(lines[0], "\uFEFF번호,개인정보파일의 명칭,운영 근거"), lines[0])
+	require.Contains(t, csv, "도서관리프로그램 회원가입 및 관리")
+	require.Contains(t, csv, "변경등록,"+registrytest.InDays(-5)+","+registrytest.InDays(55)+",기한 내")
+	require.Contains(t, csv, "기록 없음", "the other file's registration is not recorded")
+	resp = s.Get("/v1/tenants/seongnam/files:exportRegistrations?format=xlsx", "Authorization", "Bearer "+s.Token(auth.RoleAuditor, "tenants/seongnam"))
+	xlsx := stacktest.Body(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, xlsx)
+	require.True(t, strings.HasPrefix(xlsx, "PK"), "a zip (XLSX)")
+	resp = s.Get("/v1/tenants/seongnam/files:exportRegistrations", "Authorization", "Bearer "+s.Token(auth.RoleTenantAdmin, "tenants/iksan"))
+	stacktest.Body(t, resp)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "another tenant's export")
+
 	// Filing again with other facts is refused: the filing stands.
 	_, err = s.Registry.FileRegistration(ctx, &registryv1.FileRegistrationRequest{Name: r.GetName(), FiledDate: registrytest.InDays(0), PipcNumber: "other"})
 	require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
