@@ -145,7 +145,8 @@ func TestRegistrationDeadline(t *testing.T) {
 	}
 	require.Equal(t, before+3, registerEntries(t, s, "seongnam"))
 
-	// The export in PIPC's form columns, for the officer who files on the portal.
+	// PIPA-32-1 / DEC-33-1: the export in the columns of PIPC's registration form, for the officer
+	// who files on the portal.
 	resp = s.Get("/v1/tenants/seongnam/files:exportRegistrations", "Authorization", "Bearer "+s.Token(auth.RoleCPO, "tenants/seongnam"))
 	csv := stacktest.Body(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode, csv)
