@@ -338,3 +338,42 @@ func TestBadRegisterInput(t *testing.T) {
 		}, code: codes.PermissionDenied},
 	})
 }
+
+// DEC-38-3: the policy's assessment and evaluation articles are filled from the records the body
+// publishes, and from no other: a draft of seed 003's policy renders this year's grade as
+// recorded, and a record withdrawn from publication leaves its binding unresolved (a finding),
+// never a sentence pipa wrote.
+func TestPolicyReadsPublishedRegisters(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("seongnam-library.yaml")
+	ctx := s.Admin()
+	es, err := s.Registry.ListEvaluations(ctx, &registryv1.ListEvaluationsRequest{Parent: seongnamUnit})
+	require.NoError(t, err)
+	e := es.GetEvaluations()[0]
+	e.Grade = "S"
+	e, err = s.Registry.UpdateEvaluation(ctx, &registryv1.UpdateEvaluationRequest{Evaluation: e})
+	require.NoError(t, err)
+
+	privacy := seongnamUnit + "/policies/privacy"
+	d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: privacy, PolicyVersion: &registryv1.PolicyVersion{}})
+	require.NoError(t, err)
+	text, err := s.Registry.RenderPolicyVersion(ctx, &registryv1.RenderPolicyVersionRequest{Name: d.GetName(), Format: "text"})
+	require.NoError(t, err)
+	require.Contains(t, text.GetContent(), "성남시는 2023년도 개인정보 관리수준 진단 평가에서 'S'등급을 획득하였습니다.")
+	require.Contains(t, text.GetContent(), "도서대출회원정보 등 2개")
+
+	e.Publish = false
+	_, err = s.Registry.UpdateEvaluation(ctx, &registryv1.UpdateEvaluationRequest{Evaluation: e})
+	require.NoError(t, err)
+	d, err = s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: privacy, PolicyVersion: &registryv1.PolicyVersion{}})
+	require.NoError(t, err)
+	check, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: d.GetName()})
+	require.NoError(t, err)
+	require.False(t, check.GetReady())
+	found := false
+	for _, f := range check.GetFindings() {
+		found = found || strings.Contains(f.String(), "evaluation")
+	}
+	require.True(t, found, "the unresolved binding is a finding: %v", check.GetFindings())
+}

@@ -390,87 +390,6 @@ func (x *Registration) GetLedgerEntry() string {
 	return ""
 }
 
-// A file's registration as a whole: the file and its events, last first.
-type FileRegistrations struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	File          *PersonalInformationFile `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
-	Registrations []*Registration          `protobuf:"bytes,2,rep,name=registrations,proto3" json:"registrations,omitempty"`
-	// Output only: the state of the latest event; UNSPECIFIED when none is recorded.
-	State DeadlineState `protobuf:"varint,3,opt,name=state,proto3,enum=pipa.registry.v1.DeadlineState" json:"state,omitempty"`
-	// Output only: DEC-35 says this file must be assessed (see ImpactAssessment).
-	AssessmentRequired bool `protobuf:"varint,4,opt,name=assessment_required,json=assessmentRequired,proto3" json:"assessment_required,omitempty"`
-	// Output only: the DEC-35 threshold it meets, e.g. "DEC-35 1: sensitive or unique-identifier
-	// data of 50,000 or more subjects".
-	AssessmentThreshold string `protobuf:"bytes,5,opt,name=assessment_threshold,json=assessmentThreshold,proto3" json:"assessment_threshold,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
-}
-
-func (x *FileRegistrations) Reset() {
-	*x = FileRegistrations{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FileRegistrations) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FileRegistrations) ProtoMessage() {}
-
-func (x *FileRegistrations) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FileRegistrations.ProtoReflect.Descriptor instead.
-func (*FileRegistrations) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *FileRegistrations) GetFile() *PersonalInformationFile {
-	if x != nil {
-		return x.File
-	}
-	return nil
-}
-
-func (x *FileRegistrations) GetRegistrations() []*Registration {
-	if x != nil {
-		return x.Registrations
-	}
-	return nil
-}
-
-func (x *FileRegistrations) GetState() DeadlineState {
-	if x != nil {
-		return x.State
-	}
-	return DeadlineState_DEADLINE_STATE_UNSPECIFIED
-}
-
-func (x *FileRegistrations) GetAssessmentRequired() bool {
-	if x != nil {
-		return x.AssessmentRequired
-	}
-	return false
-}
-
-func (x *FileRegistrations) GetAssessmentThreshold() string {
-	if x != nil {
-		return x.AssessmentThreshold
-	}
-	return ""
-}
-
 // A personal-information impact assessment (영향평가, PIPA 33).
 // Name: tenants/{t}/units/{u}/assessments/{assessment}.
 type ImpactAssessment struct {
@@ -508,7 +427,7 @@ type ImpactAssessment struct {
 
 func (x *ImpactAssessment) Reset() {
 	*x = ImpactAssessment{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +439,7 @@ func (x *ImpactAssessment) String() string {
 func (*ImpactAssessment) ProtoMessage() {}
 
 func (x *ImpactAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +452,7 @@ func (x *ImpactAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImpactAssessment.ProtoReflect.Descriptor instead.
 func (*ImpactAssessment) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{2}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ImpactAssessment) GetName() string {
@@ -673,7 +592,7 @@ type Improvement struct {
 
 func (x *Improvement) Reset() {
 	*x = Improvement{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +604,7 @@ func (x *Improvement) String() string {
 func (*Improvement) ProtoMessage() {}
 
 func (x *Improvement) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +617,7 @@ func (x *Improvement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Improvement.ProtoReflect.Descriptor instead.
 func (*Improvement) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{3}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Improvement) GetDescription() string {
@@ -761,7 +680,7 @@ type ProtectionEvaluation struct {
 
 func (x *ProtectionEvaluation) Reset() {
 	*x = ProtectionEvaluation{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +692,7 @@ func (x *ProtectionEvaluation) String() string {
 func (*ProtectionEvaluation) ProtoMessage() {}
 
 func (x *ProtectionEvaluation) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +705,7 @@ func (x *ProtectionEvaluation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectionEvaluation.ProtoReflect.Descriptor instead.
 func (*ProtectionEvaluation) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{4}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProtectionEvaluation) GetName() string {
@@ -895,7 +814,7 @@ type Obligation struct {
 
 func (x *Obligation) Reset() {
 	*x = Obligation{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +826,7 @@ func (x *Obligation) String() string {
 func (*Obligation) ProtoMessage() {}
 
 func (x *Obligation) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +839,7 @@ func (x *Obligation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Obligation.ProtoReflect.Descriptor instead.
 func (*Obligation) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{5}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Obligation) GetResource() string {
@@ -984,7 +903,7 @@ type CreateRegistrationRequest struct {
 
 func (x *CreateRegistrationRequest) Reset() {
 	*x = CreateRegistrationRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +915,7 @@ func (x *CreateRegistrationRequest) String() string {
 func (*CreateRegistrationRequest) ProtoMessage() {}
 
 func (x *CreateRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +928,7 @@ func (x *CreateRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{6}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateRegistrationRequest) GetParent() string {
@@ -1046,7 +965,7 @@ type FileRegistrationRequest struct {
 
 func (x *FileRegistrationRequest) Reset() {
 	*x = FileRegistrationRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +977,7 @@ func (x *FileRegistrationRequest) String() string {
 func (*FileRegistrationRequest) ProtoMessage() {}
 
 func (x *FileRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +990,7 @@ func (x *FileRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*FileRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{7}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FileRegistrationRequest) GetName() string {
@@ -1119,7 +1038,7 @@ type ListRegistrationsRequest struct {
 
 func (x *ListRegistrationsRequest) Reset() {
 	*x = ListRegistrationsRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1050,7 @@ func (x *ListRegistrationsRequest) String() string {
 func (*ListRegistrationsRequest) ProtoMessage() {}
 
 func (x *ListRegistrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1063,7 @@ func (x *ListRegistrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegistrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRegistrationsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{8}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListRegistrationsRequest) GetParent() string {
@@ -1152,50 +1071,6 @@ func (x *ListRegistrationsRequest) GetParent() string {
 		return x.Parent
 	}
 	return ""
-}
-
-type ListRegistrationsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Files         []*FileRegistrations   `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListRegistrationsResponse) Reset() {
-	*x = ListRegistrationsResponse{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListRegistrationsResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListRegistrationsResponse) ProtoMessage() {}
-
-func (x *ListRegistrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListRegistrationsResponse.ProtoReflect.Descriptor instead.
-func (*ListRegistrationsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *ListRegistrationsResponse) GetFiles() []*FileRegistrations {
-	if x != nil {
-		return x.Files
-	}
-	return nil
 }
 
 type CreateAssessmentRequest struct {
@@ -1210,7 +1085,7 @@ type CreateAssessmentRequest struct {
 
 func (x *CreateAssessmentRequest) Reset() {
 	*x = CreateAssessmentRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1097,7 @@ func (x *CreateAssessmentRequest) String() string {
 func (*CreateAssessmentRequest) ProtoMessage() {}
 
 func (x *CreateAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1110,7 @@ func (x *CreateAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{10}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateAssessmentRequest) GetParent() string {
@@ -1275,7 +1150,7 @@ type GetAssessmentRequest struct {
 
 func (x *GetAssessmentRequest) Reset() {
 	*x = GetAssessmentRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1162,7 @@ func (x *GetAssessmentRequest) String() string {
 func (*GetAssessmentRequest) ProtoMessage() {}
 
 func (x *GetAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1175,7 @@ func (x *GetAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*GetAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{11}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAssessmentRequest) GetName() string {
@@ -1319,7 +1194,7 @@ type ListAssessmentsRequest struct {
 
 func (x *ListAssessmentsRequest) Reset() {
 	*x = ListAssessmentsRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1206,7 @@ func (x *ListAssessmentsRequest) String() string {
 func (*ListAssessmentsRequest) ProtoMessage() {}
 
 func (x *ListAssessmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1219,7 @@ func (x *ListAssessmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssessmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAssessmentsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{12}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAssessmentsRequest) GetParent() string {
@@ -1363,7 +1238,7 @@ type ListAssessmentsResponse struct {
 
 func (x *ListAssessmentsResponse) Reset() {
 	*x = ListAssessmentsResponse{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1250,7 @@ func (x *ListAssessmentsResponse) String() string {
 func (*ListAssessmentsResponse) ProtoMessage() {}
 
 func (x *ListAssessmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1263,7 @@ func (x *ListAssessmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssessmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAssessmentsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{13}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAssessmentsResponse) GetAssessments() []*ImpactAssessment {
@@ -1409,7 +1284,7 @@ type UpdateAssessmentRequest struct {
 
 func (x *UpdateAssessmentRequest) Reset() {
 	*x = UpdateAssessmentRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1296,7 @@ func (x *UpdateAssessmentRequest) String() string {
 func (*UpdateAssessmentRequest) ProtoMessage() {}
 
 func (x *UpdateAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1309,7 @@ func (x *UpdateAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{14}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateAssessmentRequest) GetAssessment() *ImpactAssessment {
@@ -1462,7 +1337,7 @@ type CreateEvaluationRequest struct {
 
 func (x *CreateEvaluationRequest) Reset() {
 	*x = CreateEvaluationRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1349,7 @@ func (x *CreateEvaluationRequest) String() string {
 func (*CreateEvaluationRequest) ProtoMessage() {}
 
 func (x *CreateEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1362,7 @@ func (x *CreateEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*CreateEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{15}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateEvaluationRequest) GetParent() string {
@@ -1520,7 +1395,7 @@ type ListEvaluationsRequest struct {
 
 func (x *ListEvaluationsRequest) Reset() {
 	*x = ListEvaluationsRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1532,7 +1407,7 @@ func (x *ListEvaluationsRequest) String() string {
 func (*ListEvaluationsRequest) ProtoMessage() {}
 
 func (x *ListEvaluationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1545,7 +1420,7 @@ func (x *ListEvaluationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEvaluationsRequest.ProtoReflect.Descriptor instead.
 func (*ListEvaluationsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{16}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListEvaluationsRequest) GetParent() string {
@@ -1564,7 +1439,7 @@ type ListEvaluationsResponse struct {
 
 func (x *ListEvaluationsResponse) Reset() {
 	*x = ListEvaluationsResponse{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[17]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1451,7 @@ func (x *ListEvaluationsResponse) String() string {
 func (*ListEvaluationsResponse) ProtoMessage() {}
 
 func (x *ListEvaluationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[17]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1464,7 @@ func (x *ListEvaluationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEvaluationsResponse.ProtoReflect.Descriptor instead.
 func (*ListEvaluationsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{17}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListEvaluationsResponse) GetEvaluations() []*ProtectionEvaluation {
@@ -1610,7 +1485,7 @@ type UpdateEvaluationRequest struct {
 
 func (x *UpdateEvaluationRequest) Reset() {
 	*x = UpdateEvaluationRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[18]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1497,7 @@ func (x *UpdateEvaluationRequest) String() string {
 func (*UpdateEvaluationRequest) ProtoMessage() {}
 
 func (x *UpdateEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[18]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1510,7 @@ func (x *UpdateEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{18}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateEvaluationRequest) GetEvaluation() *ProtectionEvaluation {
@@ -1664,7 +1539,7 @@ type ListObligationsRequest struct {
 
 func (x *ListObligationsRequest) Reset() {
 	*x = ListObligationsRequest{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[19]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1551,7 @@ func (x *ListObligationsRequest) String() string {
 func (*ListObligationsRequest) ProtoMessage() {}
 
 func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[19]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1564,7 @@ func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObligationsRequest.ProtoReflect.Descriptor instead.
 func (*ListObligationsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{19}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListObligationsRequest) GetParent() string {
@@ -1721,7 +1596,7 @@ type ListObligationsResponse struct {
 
 func (x *ListObligationsResponse) Reset() {
 	*x = ListObligationsResponse{}
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[20]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1608,7 @@ func (x *ListObligationsResponse) String() string {
 func (*ListObligationsResponse) ProtoMessage() {}
 
 func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registers_proto_msgTypes[20]
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1621,7 @@ func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObligationsResponse.ProtoReflect.Descriptor instead.
 func (*ListObligationsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{20}
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListObligationsResponse) GetObligations() []*Obligation {
@@ -1781,7 +1656,7 @@ var File_pipa_registry_v1_registers_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_registers_proto_rawDesc = "" +
 	"\n" +
-	" pipa/registry/v1/registers.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a pipa/registry/v1/resources.proto\"\xae\x05\n" +
+	" pipa/registry/v1/registers.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x05\n" +
 	"\fRegistration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\".pipa.registry.v1.RegistrationKindR\x04kind\x12\x1d\n" +
@@ -1804,13 +1679,7 @@ const file_pipa_registry_v1_registers_proto_rawDesc = "" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x16 \x01(\tR\x04etag\x12!\n" +
-	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntry\"\xb3\x02\n" +
-	"\x11FileRegistrations\x12=\n" +
-	"\x04file\x18\x01 \x01(\v2).pipa.registry.v1.PersonalInformationFileR\x04file\x12D\n" +
-	"\rregistrations\x18\x02 \x03(\v2\x1e.pipa.registry.v1.RegistrationR\rregistrations\x125\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x05state\x12/\n" +
-	"\x13assessment_required\x18\x04 \x01(\bR\x12assessmentRequired\x121\n" +
-	"\x14assessment_threshold\x18\x05 \x01(\tR\x13assessmentThreshold\"\xd2\x04\n" +
+	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntry\"\xd2\x04\n" +
 	"\x10ImpactAssessment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
@@ -1884,9 +1753,7 @@ const file_pipa_registry_v1_registers_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\"2\n" +
 	"\x18ListRegistrationsRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\"V\n" +
-	"\x19ListRegistrationsResponse\x129\n" +
-	"\x05files\x18\x01 \x03(\v2#.pipa.registry.v1.FileRegistrationsR\x05files\"\xb9\x01\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"\xb9\x01\n" +
 	"\x17CreateAssessmentRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12#\n" +
 	"\rassessment_id\x18\x02 \x01(\tR\fassessmentId\x12B\n" +
@@ -1967,66 +1834,59 @@ func file_pipa_registry_v1_registers_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_registry_v1_registers_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_pipa_registry_v1_registers_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_pipa_registry_v1_registers_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_pipa_registry_v1_registers_proto_goTypes = []any{
 	(RegistrationKind)(0),             // 0: pipa.registry.v1.RegistrationKind
 	(RegistrationExemption)(0),        // 1: pipa.registry.v1.RegistrationExemption
 	(DeadlineState)(0),                // 2: pipa.registry.v1.DeadlineState
 	(*Registration)(nil),              // 3: pipa.registry.v1.Registration
-	(*FileRegistrations)(nil),         // 4: pipa.registry.v1.FileRegistrations
-	(*ImpactAssessment)(nil),          // 5: pipa.registry.v1.ImpactAssessment
-	(*Improvement)(nil),               // 6: pipa.registry.v1.Improvement
-	(*ProtectionEvaluation)(nil),      // 7: pipa.registry.v1.ProtectionEvaluation
-	(*Obligation)(nil),                // 8: pipa.registry.v1.Obligation
-	(*CreateRegistrationRequest)(nil), // 9: pipa.registry.v1.CreateRegistrationRequest
-	(*FileRegistrationRequest)(nil),   // 10: pipa.registry.v1.FileRegistrationRequest
-	(*ListRegistrationsRequest)(nil),  // 11: pipa.registry.v1.ListRegistrationsRequest
-	(*ListRegistrationsResponse)(nil), // 12: pipa.registry.v1.ListRegistrationsResponse
-	(*CreateAssessmentRequest)(nil),   // 13: pipa.registry.v1.CreateAssessmentRequest
-	(*GetAssessmentRequest)(nil),      // 14: pipa.registry.v1.GetAssessmentRequest
-	(*ListAssessmentsRequest)(nil),    // 15: pipa.registry.v1.ListAssessmentsRequest
-	(*ListAssessmentsResponse)(nil),   // 16: pipa.registry.v1.ListAssessmentsResponse
-	(*UpdateAssessmentRequest)(nil),   // 17: pipa.registry.v1.UpdateAssessmentRequest
-	(*CreateEvaluationRequest)(nil),   // 18: pipa.registry.v1.CreateEvaluationRequest
-	(*ListEvaluationsRequest)(nil),    // 19: pipa.registry.v1.ListEvaluationsRequest
-	(*ListEvaluationsResponse)(nil),   // 20: pipa.registry.v1.ListEvaluationsResponse
-	(*UpdateEvaluationRequest)(nil),   // 21: pipa.registry.v1.UpdateEvaluationRequest
-	(*ListObligationsRequest)(nil),    // 22: pipa.registry.v1.ListObligationsRequest
-	(*ListObligationsResponse)(nil),   // 23: pipa.registry.v1.ListObligationsResponse
-	(*timestamppb.Timestamp)(nil),     // 24: google.protobuf.Timestamp
-	(*PersonalInformationFile)(nil),   // 25: pipa.registry.v1.PersonalInformationFile
+	(*ImpactAssessment)(nil),          // 4: pipa.registry.v1.ImpactAssessment
+	(*Improvement)(nil),               // 5: pipa.registry.v1.Improvement
+	(*ProtectionEvaluation)(nil),      // 6: pipa.registry.v1.ProtectionEvaluation
+	(*Obligation)(nil),                // 7: pipa.registry.v1.Obligation
+	(*CreateRegistrationRequest)(nil), // 8: pipa.registry.v1.CreateRegistrationRequest
+	(*FileRegistrationRequest)(nil),   // 9: pipa.registry.v1.FileRegistrationRequest
+	(*ListRegistrationsRequest)(nil),  // 10: pipa.registry.v1.ListRegistrationsRequest
+	(*CreateAssessmentRequest)(nil),   // 11: pipa.registry.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),      // 12: pipa.registry.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),    // 13: pipa.registry.v1.ListAssessmentsRequest
+	(*ListAssessmentsResponse)(nil),   // 14: pipa.registry.v1.ListAssessmentsResponse
+	(*UpdateAssessmentRequest)(nil),   // 15: pipa.registry.v1.UpdateAssessmentRequest
+	(*CreateEvaluationRequest)(nil),   // 16: pipa.registry.v1.CreateEvaluationRequest
+	(*ListEvaluationsRequest)(nil),    // 17: pipa.registry.v1.ListEvaluationsRequest
+	(*ListEvaluationsResponse)(nil),   // 18: pipa.registry.v1.ListEvaluationsResponse
+	(*UpdateEvaluationRequest)(nil),   // 19: pipa.registry.v1.UpdateEvaluationRequest
+	(*ListObligationsRequest)(nil),    // 20: pipa.registry.v1.ListObligationsRequest
+	(*ListObligationsResponse)(nil),   // 21: pipa.registry.v1.ListObligationsResponse
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
 }
 var file_pipa_registry_v1_registers_proto_depIdxs = []int32{
 	0,  // 0: pipa.registry.v1.Registration.kind:type_name -> pipa.registry.v1.RegistrationKind
 	1,  // 1: pipa.registry.v1.Registration.exemption:type_name -> pipa.registry.v1.RegistrationExemption
 	2,  // 2: pipa.registry.v1.Registration.state:type_name -> pipa.registry.v1.DeadlineState
-	24, // 3: pipa.registry.v1.Registration.create_time:type_name -> google.protobuf.Timestamp
-	24, // 4: pipa.registry.v1.Registration.update_time:type_name -> google.protobuf.Timestamp
-	25, // 5: pipa.registry.v1.FileRegistrations.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	3,  // 6: pipa.registry.v1.FileRegistrations.registrations:type_name -> pipa.registry.v1.Registration
-	2,  // 7: pipa.registry.v1.FileRegistrations.state:type_name -> pipa.registry.v1.DeadlineState
-	6,  // 8: pipa.registry.v1.ImpactAssessment.improvements:type_name -> pipa.registry.v1.Improvement
-	24, // 9: pipa.registry.v1.ImpactAssessment.create_time:type_name -> google.protobuf.Timestamp
-	24, // 10: pipa.registry.v1.ImpactAssessment.update_time:type_name -> google.protobuf.Timestamp
-	6,  // 11: pipa.registry.v1.ProtectionEvaluation.improvements:type_name -> pipa.registry.v1.Improvement
-	24, // 12: pipa.registry.v1.ProtectionEvaluation.create_time:type_name -> google.protobuf.Timestamp
-	24, // 13: pipa.registry.v1.ProtectionEvaluation.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 14: pipa.registry.v1.Obligation.state:type_name -> pipa.registry.v1.DeadlineState
-	3,  // 15: pipa.registry.v1.CreateRegistrationRequest.registration:type_name -> pipa.registry.v1.Registration
-	4,  // 16: pipa.registry.v1.ListRegistrationsResponse.files:type_name -> pipa.registry.v1.FileRegistrations
-	5,  // 17: pipa.registry.v1.CreateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
-	5,  // 18: pipa.registry.v1.ListAssessmentsResponse.assessments:type_name -> pipa.registry.v1.ImpactAssessment
-	5,  // 19: pipa.registry.v1.UpdateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
-	7,  // 20: pipa.registry.v1.CreateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
-	7,  // 21: pipa.registry.v1.ListEvaluationsResponse.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
-	7,  // 22: pipa.registry.v1.UpdateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
-	2,  // 23: pipa.registry.v1.ListObligationsRequest.states:type_name -> pipa.registry.v1.DeadlineState
-	8,  // 24: pipa.registry.v1.ListObligationsResponse.obligations:type_name -> pipa.registry.v1.Obligation
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	22, // 3: pipa.registry.v1.Registration.create_time:type_name -> google.protobuf.Timestamp
+	22, // 4: pipa.registry.v1.Registration.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: pipa.registry.v1.ImpactAssessment.improvements:type_name -> pipa.registry.v1.Improvement
+	22, // 6: pipa.registry.v1.ImpactAssessment.create_time:type_name -> google.protobuf.Timestamp
+	22, // 7: pipa.registry.v1.ImpactAssessment.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 8: pipa.registry.v1.ProtectionEvaluation.improvements:type_name -> pipa.registry.v1.Improvement
+	22, // 9: pipa.registry.v1.ProtectionEvaluation.create_time:type_name -> google.protobuf.Timestamp
+	22, // 10: pipa.registry.v1.ProtectionEvaluation.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 11: pipa.registry.v1.Obligation.state:type_name -> pipa.registry.v1.DeadlineState
+	3,  // 12: pipa.registry.v1.CreateRegistrationRequest.registration:type_name -> pipa.registry.v1.Registration
+	4,  // 13: pipa.registry.v1.CreateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
+	4,  // 14: pipa.registry.v1.ListAssessmentsResponse.assessments:type_name -> pipa.registry.v1.ImpactAssessment
+	4,  // 15: pipa.registry.v1.UpdateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
+	6,  // 16: pipa.registry.v1.CreateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
+	6,  // 17: pipa.registry.v1.ListEvaluationsResponse.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
+	6,  // 18: pipa.registry.v1.UpdateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
+	2,  // 19: pipa.registry.v1.ListObligationsRequest.states:type_name -> pipa.registry.v1.DeadlineState
+	7,  // 20: pipa.registry.v1.ListObligationsResponse.obligations:type_name -> pipa.registry.v1.Obligation
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_registers_proto_init() }
@@ -2034,14 +1894,13 @@ func file_pipa_registry_v1_registers_proto_init() {
 	if File_pipa_registry_v1_registers_proto != nil {
 		return
 	}
-	file_pipa_registry_v1_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_registers_proto_rawDesc), len(file_pipa_registry_v1_registers_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
