@@ -48,13 +48,7 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	w := &publishWorker{}
 	river.AddWorker(workers, w)
 	outbox.AddWorkers(workers)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:       pg.Schema,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
-		Workers:      workers,
-		ErrorHandler: jobs.Errors{},
-		PeriodicJobs: outbox.PeriodicJobs(),
-	})
+	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 2, outbox.PeriodicJobs()...))
 	if err != nil {
 		return nil, nil, err
 	}
