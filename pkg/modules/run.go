@@ -29,6 +29,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -415,6 +416,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, ms []Module) error {
 		}
 		if m.Jobs {
 			if err := jobs.Migrate(ctx, pool, m.Schema); err != nil {
+				return fmt.Errorf("migrate %s: %w", m.Name, err)
+			}
+		}
+		if m.Outbound {
+			if err := outbound.Migrate(ctx, pool, m.Schema); err != nil {
 				return fmt.Errorf("migrate %s: %w", m.Name, err)
 			}
 		}

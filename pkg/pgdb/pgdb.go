@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"testing/fstest"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
@@ -134,6 +135,28 @@ func migrationLockID(schema string) int64 {
 // back if it returns an error or panics. fn must do all its work through tx.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+}
+
+// SchemaFS is the *.sql files of dir in embedded with every "{schema}" replaced by schema: the
+// migrations of a library that lives in the using service's schema (pkg/ledgerout, pkg/outbound),
+// the same files for every service.
+func SchemaFS(embedded fs.FS, dir, schema string) (fs.FS, error) {
+	if err := ValidSchema(schema); err != nil {
+		return nil, err
+	}
+	files, err := fs.Glob(embedded, dir+"/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	out := fstest.MapFS{}
+	for _, f := range files {
+		b, err := fs.ReadFile(embedded, f)
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimPrefix(f, dir+"/")] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(string(b), "{schema}", schema))}
+	}
+	return out, nil
 }
 
 // Sub returns the migrations directory dir of an embedded FS, for Migrate. Embedded paths are

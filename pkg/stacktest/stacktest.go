@@ -65,7 +65,7 @@ func WithLedgerOrigin(host string) Option { return func(c *modules.Config) { c.L
 func Migrations(ms []modules.Module) []pgtest.Migration {
 	out := make([]pgtest.Migration, len(ms))
 	for i, m := range ms {
-		out[i] = pgtest.Migration{Schema: m.Schema, FS: m.Migrations, Jobs: m.Jobs, Outbox: m.Outbox}
+		out[i] = pgtest.Migration{Schema: m.Schema, FS: m.Migrations, Jobs: m.Jobs, Outbox: m.Outbox, Outbound: m.Outbound}
 	}
 	return out
 }
