@@ -42,13 +42,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry regis
 	cw, clw := &CopyWorker{}, &ClosedWorker{}
 	river.AddWorker(workers, cw)
 	river.AddWorker(workers, clw)
-	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:       pg.Schema,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}, outbound.Queue: outbound.QueueConfig()},
-		Workers:      workers,
-		ErrorHandler: jobs.Errors{},
-		PeriodicJobs: outbox.PeriodicJobs(),
-	})
+	cfg := jobs.Config(pg.Schema, workers, 4, outbox.PeriodicJobs()...)
+	cfg.Queues[outbound.Queue] = outbound.QueueConfig()
+	queue, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
