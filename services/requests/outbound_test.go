@@ -1,9 +1,11 @@
 package requests_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +141,20 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	log, err := subs.ListDeliveries(admin, &requestsv1.ListDeliveriesRequest{Parent: sub.GetName()})
 	require.NoError(t, err)
 	require.Len(t, log.GetDeliveries(), 3)
+
+	// The requester, with the status secret, sees the notice itself and that it was mailed.
+	st, err := cl.GetRequestStatus(context.Background(), &requestsv1.GetRequestStatusRequest{Receipt: receipt, Secret: created2.GetStatusSecret()})
+	require.NoError(t, err)
+	require.Len(t, st.GetIssuedNotices(), 1)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, st.GetIssuedNotices()[0].GetMailState())
+	require.Contains(t, st.GetIssuedNotices()[0].GetHtml(), "개인정보 열람 결정 통지")
+	hc, _, page := s.postForm("/p/requests/status", url.Values{"receipt": {receipt}, "secret": {created2.GetStatusSecret()}})
+	require.Equal(t, http.StatusOK, hc, page)
+	require.Contains(t, page, "전자우편 발송 완료")
+	require.Contains(t, page, "정읍시립도서관 2층 민원실", "the notice's own text")
+	hc, _, page = s.postForm("/p/requests/status", url.Values{"receipt": {receipt}, "secret": {"WRONGSECRET"}})
+	require.Equal(t, http.StatusNotFound, hc)
+	require.NotContains(t, page, "민원실")
 
 	// A replay of the range sends every event again under its own webhook-id.
 	n, err := subs.ReplaySubscription(admin, &requestsv1.ReplaySubscriptionRequest{Name: sub.GetName(),

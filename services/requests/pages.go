@@ -26,6 +26,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/request"
@@ -495,7 +496,13 @@ type statusPage struct {
 
 type statusResult struct {
 	Receipt, Unit, Type, State, StateText, Received, Due, DueText string
-	Notices                                                       []string
+	Notices                                                       []statusNotice
+}
+
+// statusNotice is a notice issued to the requester: what it is, when, how it was sent, and its
+// text as issued.
+type statusNotice struct {
+	Label, Issued, Sent, Text string
 }
 
 func (p *pages) statusForm(w http.ResponseWriter, r *http.Request) {
@@ -532,8 +539,9 @@ func (p *pages) status(w http.ResponseWriter, r *http.Request) {
 	res := &statusResult{Receipt: st.GetReceiptNumber(), Unit: st.GetUnitDisplayName(), Type: request.Label(st.GetType()),
 		State: state.Name, StateText: state.Meaning, Received: request.TimeText(st.GetReceiveTime()), Due: st.GetDueDate(),
 		DueText: dateText(st.GetDueDate())}
-	for _, n := range st.GetNotices() {
-		res.Notices = append(res.Notices, noticeLabels[n])
+	for _, n := range st.GetIssuedNotices() {
+		res.Notices = append(res.Notices, statusNotice{Label: noticeLabels[n.GetKind()], Issued: request.TimeText(n.GetIssueTime()),
+			Sent: mailLabels[n.GetMailState()], Text: mail.TextOf(n.GetHtml())})
 	}
 	page.Result = res
 	render(w, http.StatusOK, "status", page)
@@ -549,6 +557,14 @@ var stateLabels = map[requestsv1.RequestState]struct{ Name, Meaning string }{
 	requestsv1.RequestState_REQUEST_STATE_FULFILLED: {"이행 완료", "받아들여진 요구를 이행하였습니다."},
 	requestsv1.RequestState_REQUEST_STATE_WITHDRAWN: {"취하", "요구가 취하되었습니다."},
 	requestsv1.RequestState_REQUEST_STATE_CLOSED:    {"종결", "처리가 끝났습니다."},
+}
+
+// mailLabels say how a notice reached the requester.
+var mailLabels = map[requestsv1.DeliveryState]string{
+	requestsv1.DeliveryState_DELIVERY_STATE_UNSPECIFIED: "직접 교부 또는 우편 발송",
+	requestsv1.DeliveryState_DELIVERY_STATE_PENDING:     "전자우편 발송 중",
+	requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED:   "전자우편 발송 완료",
+	requestsv1.DeliveryState_DELIVERY_STATE_FAILED:      "전자우편 발송 실패 (담당 부서에 문의해 주십시오)",
 }
 
 var noticeLabels = map[requestsv1.NoticeKind]string{
@@ -656,6 +672,7 @@ textarea{min-height:6rem}
 .code{font-size:1.5rem;font-family:ui-monospace,monospace;letter-spacing:.1em}
 dt{font-weight:700}
 dd{margin:0 0 .5rem}
+.notice-text{white-space:pre-wrap;font:inherit;border-left:3px solid #767676;padding-left:.75rem}
 :focus{outline:3px solid #f9a825;outline-offset:2px}
 button{font:inherit;padding:.6rem 1.2rem;margin-top:.5rem}
 .req{color:#b00020;font-weight:400}`
