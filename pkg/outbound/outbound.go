@@ -300,3 +300,11 @@ func (o *Outbound) attempt(ctx context.Context, d Delivery, last bool) error {
 	}
 	return xerr
 }
+
+// Once records key for the tenant in tx and reports whether it is new: what a periodic job sends
+// for a deadline (an alert) is sent once, however often the job finds it.
+func (o *Outbound) Once(ctx context.Context, tx pgx.Tx, tenant, key string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO `+o.cfg.Schema+`.outbound_once (tenant_id, key, create_time) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, tenant, key, o.clock())
+	return tag.RowsAffected() == 1, err
+}

@@ -4,7 +4,6 @@ package requests_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -34,9 +33,6 @@ import (
 // After the timer it waits until the SMTP server holds every mail and the receiver every event,
 // and reports deliveries/s from the first approval to the last delivery, and drain-s after the
 // last approval. Results: BENCHMARKS.md.
-
-// benchSecret signs the benchmarks' webhooks.
-var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benchmark webhook secret 32"))
 
 // verified creates n ACCESS requests of the unit, by visit, and verifies them, outside any timing;
 // with an e-mail address when email.

@@ -10,18 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/requests"
+	"github.com/pipa-kr/pipa/services/requests/request"
 	"github.com/pipa-kr/pipa/services/requests/requeststest"
 )
+
+// benchSecret signs the webhooks of the tests and benchmarks that bring their own secret.
+var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benchmark webhook secret 32"))
 
 // withOutbound sends the stack's mail to the SMTP server at addr (no TLS: it is on loopback) and
 // gives a message up after attempts.
@@ -88,7 +96,8 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.Equal(t, []string{"minwon@example.kr"}, m.To)
 	require.Equal(t, "privacy@jeongeup.go.kr", m.From)
 	receipt := got.GetReceiptNumber()
-	require.Contains(t, m.Header.Get("Subject"), receipt)
+	require.Contains(t, m.Subject, receipt)
+	require.Contains(t, m.Subject, "개인정보 열람")
 	require.Regexp(t, `^<requests-\d+@jeongeup\.go\.kr>$`, m.Header.Get("Message-Id"))
 	for _, want := range []string{"개인정보 열람 결정 통지", "접수번호", receipt, "김민원 귀하", "정읍시립도서관 2층 민원실", "수수료"} {
 		require.Contains(t, m.HTML, want)
@@ -269,4 +278,50 @@ func TestSubscriptionRefusals(t *testing.T) {
 		Subscription: &requestsv1.Subscription{Url: "https://example.kr/other"}})
 	code, _ = stacktest.Reason(err)
 	require.Equal(t, codes.AlreadyExists, code)
+}
+
+// An undecided request past its due time alerts the unit's officers by mail, once however often
+// the job finds it, without the requester's data, and tells subscribers it is overdue.
+func TestOverdueAlertsOfficersOnce(t *testing.T) {
+	t.Parallel()
+	smtpd := outboundtest.StartMail(t)
+	s := startStack(t, withOutbound(smtpd.Addr, 15))
+	s.Load("jeongeup-library.yaml")
+	_, err := s.Registry.CreateOfficer(s.Admin(), &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "kim",
+		Officer: &registryv1.Officer{DisplayName: "김민수", Title: "주무관", Email: "kim@jeongeup.go.kr",
+			Roles: []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_HANDLER}}})
+	require.NoError(t, err)
+	recv := outboundtest.StartReceiver(t, benchSecret)
+	_, err = requestsv1.NewOutboundServiceClient(s.Conn).CreateSubscription(s.As(auth.RoleTenantAdmin, "tenants/jeongeup"),
+		&requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "overdue",
+			Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret, Types: []string{request.EventOverdue}}})
+	require.NoError(t, err)
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	late, err := s.requests().CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest()), ReceiveTime: timestamppb.New(time.Now().AddDate(0, 0, -30))})
+	require.NoError(t, err)
+	_, err = s.requests().CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest())}) // due in 10 days: no alert
+	require.NoError(t, err)
+
+	jobs, err := river.NewClient(riverpgxv5.New(s.DB()), &river.Config{Schema: "requests"}) // inserts only
+	require.NoError(t, err)
+	for range 2 {
+		_, err = jobs.Insert(context.Background(), requests.AlertArgs{}, nil)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 1 && recv.Unique() == 1 }, 30*time.Second, 100*time.Millisecond)
+	m := smtpd.Mail()[0]
+	require.Equal(t, []string{"kim@jeongeup.go.kr"}, m.To)
+	receipt := late.GetRequest().GetReceiptNumber()
+	require.Contains(t, m.Subject, receipt)
+	require.Contains(t, m.Subject, "개인정보 열람")
+	require.Contains(t, m.Text, "처리기한이 지났습니다")
+	require.NotContains(t, m.Text, "김민원", "an alert names the request, not the requester")
+	require.Equal(t, late.GetRequest().GetName(), recv.Received()[0].Event["subject"])
+
+	// Again: nothing new.
+	_, err = jobs.Insert(context.Background(), requests.AlertArgs{}, nil)
+	require.NoError(t, err)
+	require.Never(t, func() bool { return len(smtpd.Mail()) > 1 || recv.Unique() > 1 }, 3*time.Second, 200*time.Millisecond)
 }

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,17 +43,20 @@ func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry regis
 	cw, clw := &CopyWorker{}, &ClosedWorker{}
 	river.AddWorker(workers, cw)
 	river.AddWorker(workers, clw)
+	alerts := &Alerts{out: out, registry: registry, token: token, now: time.Now, log: slog.Default()}
+	river.AddWorker(workers, alerts)
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:       pg.Schema,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}, outbound.Queue: outbound.QueueConfig()},
 		Workers:      workers,
 		ErrorHandler: jobs.Errors{},
-		PeriodicJobs: outbox.PeriodicJobs(),
+		PeriodicJobs: append(outbox.PeriodicJobs(), alerts.PeriodicJobs()...),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	store := pg.New(pool, box, queue, outbox, out)
+	alerts.store = store
 	outbox.Use(queue, store)
 	out.Use(queue, nil)
 	if err := store.AdoptSteps(ctx); err != nil {

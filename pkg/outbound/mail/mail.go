@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	gomail "github.com/wneessen/go-mail"
 	"golang.org/x/net/html"
 
@@ -176,3 +177,31 @@ func TextOf(page string) string {
 }
 
 var blankLines = regexp.MustCompile(`\n\s*\n(\s*\n)*`)
+
+// Officer is an official an alert is mailed to.
+type Officer struct{ ID, Email string }
+
+// Alert writes in tx, once for the tenant's key (outbound.Once), a mail of subject and text to
+// each officer with an address, about subject resource about; it reports whether it was new.
+// The request service's deadlines use it; a breach's clock or a register falling due
+// (issues 15 and 16) is the same call with its own key.
+func Alert(ctx context.Context, tx pgx.Tx, o *outbound.Outbound, tenant, key, about, subject, text string, to []Officer) (bool, error) {
+	fresh, err := o.Once(ctx, tx, tenant, key)
+	if err != nil || !fresh {
+		return false, err
+	}
+	for _, off := range to {
+		if off.Email == "" {
+			continue
+		}
+		payload, err := Message{To: off.Email, Subject: subject, Text: text}.Payload()
+		if err != nil {
+			return false, err
+		}
+		if _, err := o.Enqueue(ctx, tx, tenant, outbound.Message{Channel: outbound.Mail, Target: "officer:" + off.ID,
+			Subject: about, Label: key, Payload: payload, Personal: true}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

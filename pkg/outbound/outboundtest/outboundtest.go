@@ -32,6 +32,8 @@ type Mail struct {
 	From   string
 	To     []string
 	Header mail.Header
+	// Subject is the decoded Subject header.
+	Subject string
 	// Text and HTML are the decoded text/plain and text/html parts.
 	Text, HTML string
 }
@@ -87,7 +89,11 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m := Mail{From: s.from, To: s.to, Header: msg.Header}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		return err
+	}
+	m := Mail{From: s.from, To: s.to, Header: msg.Header, Subject: subject}
 	if err := parts(&m, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body); err != nil {
 		return err
 	}

@@ -12,10 +12,12 @@ const (
 	EventVerified = "kr.pipa.request.verified"
 	EventDecided  = "kr.pipa.request.decided"
 	EventClosed   = "kr.pipa.request.closed"
+	// EventOverdue: undecided past its due time, found by the deadline alerts.
+	EventOverdue = "kr.pipa.request.overdue"
 )
 
 // EventTypes are the event types the request service emits, for subscriptions to name.
-var EventTypes = []string{EventReceived, EventVerified, EventDecided, EventClosed}
+var EventTypes = []string{EventReceived, EventVerified, EventDecided, EventOverdue, EventClosed}
 
 // stepEvents are the events of the steps that emit one.
 var stepEvents = map[string]string{"verifyIdentity": EventVerified, "approve": EventDecided,

@@ -725,3 +725,22 @@ func (s *Store) CopyTracked(ctx context.Context, tenant, receipt, copyName strin
 		return err
 	})
 }
+
+// Undecided is a request still to decide (RECEIVED or VERIFIED), for the deadline alerts.
+type Undecided struct{ Tenant, Receipt string }
+
+// UndecidedDue pages through the undecided requests of every tenant due on or before dueBy
+// (YYYY-MM-DD), in (tenant, receipt) order after after: the service's own background work, which
+// then handles each in its tenant.
+func (s *Store) UndecidedDue(ctx context.Context, dueBy string, after Undecided, limit int) ([]Undecided, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, receipt FROM requests.requests
+		WHERE state IN (1, 2) AND due_date <= $1::date AND (tenant_id, receipt) > ($2, $3)
+		ORDER BY tenant_id, receipt LIMIT $4`, dueBy, after.Tenant, after.Receipt, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Undecided])
+}
+
+// InTx runs fn in a transaction of the store's pool.
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error { return pgdb.InTx(ctx, s.pool, fn) }
