@@ -17,7 +17,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
@@ -58,6 +60,9 @@ type config struct {
 	// message is tried.
 	mail             mail.Config
 	outboundAttempts int
+	// smsProvider is "", log or sens (PIPA_SMS_*).
+	smsProvider string
+	sens        sms.SENSConfig
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
 	retentionClock func() time.Time
 	// spans also receive every span of the process; tests only, no flag.
@@ -126,6 +131,12 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.mail.Password, "smtp-password", env("PIPA_SMTP_PASSWORD", ""), "SMTP AUTH password (PIPA_SMTP_PASSWORD)")
 	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
 	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
+	fs.StringVar(&c.smsProvider, "sms-provider", env("PIPA_SMS_PROVIDER", ""), "text messages to requesters who ask for them: sens (NAVER Cloud SENS), log (development: logged, not sent), or empty (they wait) (PIPA_SMS_PROVIDER)")
+	fs.StringVar(&c.sens.BaseURL, "sms-sens-url", env("PIPA_SMS_SENS_URL", "https://sens.apigw.gov-ntruss.com"), "SENS API base URL; the government region by default (PIPA_SMS_SENS_URL)")
+	fs.StringVar(&c.sens.ServiceID, "sms-sens-service-id", env("PIPA_SMS_SENS_SERVICE_ID", ""), "SENS project's SMS service id (PIPA_SMS_SENS_SERVICE_ID)")
+	fs.StringVar(&c.sens.AccessKey, "sms-sens-access-key", env("PIPA_SMS_SENS_ACCESS_KEY", ""), "SENS access key id (PIPA_SMS_SENS_ACCESS_KEY)")
+	fs.StringVar(&c.sens.SecretKey, "sms-sens-secret-key", env("PIPA_SMS_SENS_SECRET_KEY", ""), "SENS secret key (PIPA_SMS_SENS_SECRET_KEY)")
+	fs.StringVar(&c.sens.From, "sms-from", env("PIPA_SMS_FROM", ""), "registered sender number (발신번호) of text messages (PIPA_SMS_FROM)")
 	fs.IntVar(&c.outboundAttempts, "outbound-attempts", int(envFloat("PIPA_OUTBOUND_ATTEMPTS", 15)), "attempts of a mail or webhook delivery, a second to five minutes apart, before it is given up and its subscription disabled (PIPA_OUTBOUND_ATTEMPTS)")
 	fs.StringVar(&c.serviceTokenFile, "service-token-file", env("PIPA_SERVICE_TOKEN_FILE", ""), "file holding a bearer token from the OIDC issuer with the service role on \"*\", re-read as it rotates; the access log appends with it (PIPA_SERVICE_TOKEN_FILE)")
 }
@@ -252,6 +263,10 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 	if err != nil {
 		return modules.Config{}, err
 	}
+	textSender, err := c.smsSender()
+	if err != nil {
+		return modules.Config{}, err
+	}
 	return modules.Config{
 		GRPC: ls.grpc, HTTP: ls.http, Metrics: ls.metrics,
 		Addrs: map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr, "requests": c.requestsAddr,
@@ -263,6 +278,19 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		Spans: c.spans,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
 			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock,
-			Mail: c.mail, OutboundAttempts: c.outboundAttempts},
+			Mail: c.mail, SMS: textSender, OutboundAttempts: c.outboundAttempts},
 	}, nil
+}
+
+// smsSender is the text-message provider PIPA_SMS_PROVIDER names; nil for none.
+func (c *config) smsSender() (outbound.Sender, error) {
+	switch c.smsProvider {
+	case "":
+		return nil, nil
+	case "log":
+		return sms.Log{}, nil
+	case "sens":
+		return sms.NewSENS(c.sens)
+	}
+	return nil, fmt.Errorf("PIPA_SMS_PROVIDER %q: want sens, log or empty", c.smsProvider)
 }

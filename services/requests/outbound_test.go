@@ -22,6 +22,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/requests"
 	"github.com/pipa-kr/pipa/services/requests/request"
@@ -324,4 +325,56 @@ func TestOverdueAlertsOfficersOnce(t *testing.T) {
 	_, err = jobs.Insert(context.Background(), requests.AlertArgs{}, nil)
 	require.NoError(t, err)
 	require.Never(t, func() bool { return len(smtpd.Mail()) > 1 || recv.Unique() > 1 }, 3*time.Second, 200*time.Millisecond)
+}
+
+// The requester chooses at intake how notices reach them: in person (staff print the notice, whose
+// page has a print stylesheet) with a text message saying it was issued, sent through SENS's
+// API; nothing is mailed to the address they also gave. A choice the request cannot honour is
+// refused naming the field.
+func TestNoticeMethodChosenAtIntake(t *testing.T) {
+	t.Parallel()
+	smtpd, sens := outboundtest.StartMail(t), outboundtest.StartSENS(t)
+	s := startStack(t, withOutbound(smtpd.Addr, 15), func(c *modules.Config) {
+		var err error
+		c.SMS, err = sms.NewSENS(sens.Config())
+		require.NoError(t, err)
+	})
+	s.Load("jeongeup-library.yaml")
+	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
+
+	r := requeststest.WithChannel(requeststest.AccessRequest())
+	r.NoticeMethod = requestsv1.DeliveryMethod_DELIVERY_METHOD_EMAIL
+	_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.Equal(t, "request.requester.email", stacktest.Violation(t, err).GetField())
+	r.NoticeMethod, r.NoticeByText, r.Requester.Phone = requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT, true, ""
+	r.Requester.Address = "전북 정읍시 중앙1길 1"
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.Equal(t, "request.requester.phone", stacktest.Violation(t, err).GetField())
+
+	r.Requester.Phone, r.Requester.Email = "010-1234-5678", "minwon@example.kr"
+	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.NoError(t, err)
+	name := created.GetRequest().GetName()
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+	require.NoError(t, err)
+	got, err := cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: name, Reason: &requestsv1.Reason{
+		Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_ACCESS_PROHIBITED_BY_LAW}, Text: "법률에 따라 열람이 금지됨"}})
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return len(sens.Messages()) == 1 }, 30*time.Second, 100*time.Millisecond)
+	m := sens.Messages()[0]
+	require.Equal(t, []any{map[string]any{"to": "01012345678"}}, m["messages"])
+	require.Contains(t, m["content"], got.GetReceiptNumber())
+	require.Contains(t, m["content"], "거절 통지서를 발급했습니다. 통지서는 방문하시면 드립니다")
+	ds, err := requestsv1.NewOutboundServiceClient(s.Conn).ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	require.Len(t, ds.GetDeliveries(), 1, "a text message, and no mail")
+	require.Equal(t, "sms", ds.GetDeliveries()[0].GetChannel())
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, ds.GetDeliveries()[0].GetState())
+	require.Empty(t, smtpd.Mail())
+
+	notice, err := cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: got.GetNotices()[0]})
+	require.NoError(t, err)
+	require.Contains(t, notice.GetHtml(), "@media print", "staff print it to hand over")
 }

@@ -137,7 +137,7 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 }
 
 // TextOf is the text of an HTML page for a mail's text/plain part: its words, a line per block
-// (paragraph, heading, table row, list item), a table row's cells apart by " | ".
+// (paragraph, heading, table row, list item), a heading cell followed by ":".
 func TextOf(page string) string {
 	var b strings.Builder
 	z := html.NewTokenizer(strings.NewReader(page))
@@ -146,7 +146,7 @@ func TextOf(page string) string {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			return strings.TrimSpace(blankLines.ReplaceAllString(b.String(), "\n\n"))
+			return strings.TrimSpace(blankLines.ReplaceAllString(b.String(), "\n"))
 		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
 			start := tt == html.StartTagToken
@@ -161,7 +161,7 @@ func TextOf(page string) string {
 				b.WriteString("\n")
 			case "td":
 				if start {
-					b.WriteString(" | ")
+					b.WriteString(" ")
 				}
 			case "th":
 				if !start {

@@ -36,6 +36,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -392,21 +393,33 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 // TargetRequester is the outbound target of what is sent to a request's requester.
 const TargetRequester = "requester"
 
-// mailNotice writes, in tx, the mail that carries notice n to the requester, when they gave an
-// address: the notice itself (별지 제9호·제10호) as HTML, with its text.
+// mailNotice writes, in tx, what tells the requester of notice n: the notice itself (별지
+// 제9호·제10호) mailed as HTML with its text when notices go by e-mail (request.MailsNotices), and
+// a text message saying it was issued when they asked for one.
 func (s *Store) mailNotice(ctx context.Context, tx pgx.Tx, rec *request.Request, n *requestsv1.Notice, issuer string) error {
-	to := rec.Personal.Requester.GetEmail()
-	if to == "" {
-		return nil
+	p := rec.Personal.Requester
+	if request.MailsNotices(rec) {
+		payload, err := mail.Message{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
+			HTML: n.GetHtml()}.Payload()
+		if err != nil {
+			return err
+		}
+		if _, err := s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true}); err != nil {
+			return err
+		}
 	}
-	payload, err := mail.Message{To: to, Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
-		HTML: n.GetHtml()}.Payload()
-	if err != nil {
-		return err
+	if rec.Doc.GetNoticeByText() && p.GetPhone() != "" {
+		payload, err := sms.Message{To: p.GetPhone(), Text: request.NoticeText(rec, n, issuer)}.Payload()
+		if err != nil {
+			return err
+		}
+		if _, err := s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.SMS, Target: TargetRequester,
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true}); err != nil {
+			return err
+		}
 	}
-	_, err = s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
-		Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
-	return err
+	return nil
 }
 
 // Delivered is the outbox's hook (ledgerout.Hooks): a PROVISION of a copy, once in the ledger,

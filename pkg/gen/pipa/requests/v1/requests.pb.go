@@ -1895,7 +1895,14 @@ type Request struct {
 	DeferTime *timestamppb.Timestamp `protobuf:"bytes,33,opt,name=defer_time,json=deferTime,proto3" json:"defer_time,omitempty"`
 	// Output only: an approved provision of a copy is tracked by the retention service until its
 	// recipient destroys or returns it (C-9): the copy's name there, once created.
-	Copy          string `protobuf:"bytes,34,opt,name=copy,proto3" json:"copy,omitempty"`
+	Copy string `protobuf:"bytes,34,opt,name=copy,proto3" json:"copy,omitempty"`
+	// How the requester wants the decision's notices (PIPA-38-4: the channels include e-mail):
+	// EMAIL, mailed to requester.email; MAIL (posted) or VISIT (handed over), printed by staff
+	// from the notice, whose page carries a print stylesheet. Unset: EMAIL when an address is
+	// given, else printed.
+	NoticeMethod DeliveryMethod `protobuf:"varint,35,opt,name=notice_method,json=noticeMethod,proto3,enum=pipa.requests.v1.DeliveryMethod" json:"notice_method,omitempty"`
+	// Also a text message to requester.phone when a notice is issued, saying so.
+	NoticeByText  bool `protobuf:"varint,36,opt,name=notice_by_text,json=noticeByText,proto3" json:"notice_by_text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2166,6 +2173,20 @@ func (x *Request) GetCopy() string {
 		return x.Copy
 	}
 	return ""
+}
+
+func (x *Request) GetNoticeMethod() DeliveryMethod {
+	if x != nil {
+		return x.NoticeMethod
+	}
+	return DeliveryMethod_DELIVERY_METHOD_UNSPECIFIED
+}
+
+func (x *Request) GetNoticeByText() bool {
+	if x != nil {
+		return x.NoticeByText
+	}
+	return false
 }
 
 type SubmitRequestRequest struct {
@@ -3710,7 +3731,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x05entry\x18\x02 \x01(\tR\x05entry\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x03R\x05index\x12\x18\n" +
 	"\apending\x18\x04 \x01(\bR\apending\x12\x18\n" +
-	"\afailure\x18\x05 \x01(\tR\afailure\"\x99\f\n" +
+	"\afailure\x18\x05 \x01(\tR\afailure\"\x86\r\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0ereceipt_number\x18\x02 \x01(\tR\rreceiptNumber\x121\n" +
@@ -3753,7 +3774,9 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"erase_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\x129\n" +
 	"\n" +
 	"defer_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\tdeferTime\x12\x12\n" +
-	"\x04copy\x18\" \x01(\tR\x04copy\"\x96\x01\n" +
+	"\x04copy\x18\" \x01(\tR\x04copy\x12E\n" +
+	"\rnotice_method\x18# \x01(\x0e2 .pipa.requests.v1.DeliveryMethodR\fnoticeMethod\x12$\n" +
+	"\x0enotice_by_text\x18$ \x01(\bR\fnoticeByText\"\x96\x01\n" +
 	"\x14SubmitRequestRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x123\n" +
@@ -4097,72 +4120,73 @@ var file_pipa_requests_v1_requests_proto_depIdxs = []int32{
 	17, // 35: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
 	47, // 36: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
 	47, // 37: pipa.requests.v1.Request.defer_time:type_name -> google.protobuf.Timestamp
-	23, // 38: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
-	47, // 39: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
-	0,  // 40: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
-	1,  // 41: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
-	47, // 42: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 43: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
-	28, // 44: pipa.requests.v1.RequestStatus.issued_notices:type_name -> pipa.requests.v1.IssuedNotice
-	11, // 45: pipa.requests.v1.IssuedNotice.kind:type_name -> pipa.requests.v1.NoticeKind
-	47, // 46: pipa.requests.v1.IssuedNotice.issue_time:type_name -> google.protobuf.Timestamp
-	48, // 47: pipa.requests.v1.IssuedNotice.mail_state:type_name -> pipa.requests.v1.DeliveryState
-	23, // 48: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
-	47, // 49: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
-	23, // 50: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
-	23, // 51: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
-	47, // 52: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 53: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
-	0,  // 54: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
-	23, // 55: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
-	16, // 56: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
-	19, // 57: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	19, // 58: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	20, // 59: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 60: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 61: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	21, // 62: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
-	24, // 63: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
-	26, // 64: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
-	29, // 65: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
-	32, // 66: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
-	33, // 67: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
-	35, // 68: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
-	36, // 69: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
-	37, // 70: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
-	38, // 71: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
-	39, // 72: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
-	40, // 73: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
-	41, // 74: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
-	42, // 75: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
-	43, // 76: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
-	44, // 77: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
-	46, // 78: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
-	31, // 79: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
-	12, // 80: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
-	25, // 81: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
-	27, // 82: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
-	30, // 83: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 84: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
-	34, // 85: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
-	23, // 86: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
-	23, // 87: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 88: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 89: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
-	23, // 90: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
-	23, // 91: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
-	23, // 92: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
-	23, // 93: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
-	23, // 94: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
-	45, // 95: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
-	21, // 96: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
-	30, // 97: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 98: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
-	81, // [81:99] is the sub-list for method output_type
-	63, // [63:81] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	10, // 38: pipa.requests.v1.Request.notice_method:type_name -> pipa.requests.v1.DeliveryMethod
+	23, // 39: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
+	47, // 40: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 41: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
+	1,  // 42: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
+	47, // 43: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
+	11, // 44: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
+	28, // 45: pipa.requests.v1.RequestStatus.issued_notices:type_name -> pipa.requests.v1.IssuedNotice
+	11, // 46: pipa.requests.v1.IssuedNotice.kind:type_name -> pipa.requests.v1.NoticeKind
+	47, // 47: pipa.requests.v1.IssuedNotice.issue_time:type_name -> google.protobuf.Timestamp
+	48, // 48: pipa.requests.v1.IssuedNotice.mail_state:type_name -> pipa.requests.v1.DeliveryState
+	23, // 49: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
+	47, // 50: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
+	23, // 51: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
+	23, // 52: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
+	47, // 53: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 54: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
+	0,  // 55: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
+	23, // 56: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
+	16, // 57: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
+	19, // 58: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	19, // 59: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	20, // 60: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 61: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 62: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	21, // 63: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
+	24, // 64: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
+	26, // 65: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
+	29, // 66: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
+	32, // 67: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
+	33, // 68: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
+	35, // 69: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
+	36, // 70: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
+	37, // 71: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
+	38, // 72: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
+	39, // 73: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
+	40, // 74: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
+	41, // 75: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
+	42, // 76: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
+	43, // 77: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
+	44, // 78: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
+	46, // 79: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
+	31, // 80: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
+	12, // 81: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
+	25, // 82: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
+	27, // 83: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
+	30, // 84: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 85: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
+	34, // 86: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
+	23, // 87: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
+	23, // 88: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 89: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 90: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
+	23, // 91: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
+	23, // 92: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
+	23, // 93: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
+	23, // 94: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
+	23, // 95: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
+	45, // 96: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
+	21, // 97: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
+	30, // 98: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 99: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
+	82, // [82:100] is the sub-list for method output_type
+	64, // [64:82] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_requests_proto_init() }
