@@ -308,3 +308,14 @@ func (o *Outbound) Once(ctx context.Context, tx pgx.Tx, tenant, key string) (boo
 		ON CONFLICT DO NOTHING`, tenant, key, o.clock())
 	return tag.RowsAffected() == 1, err
 }
+
+// Forget erases, in tx, the payloads that name a person of the tenant's messages about subject
+// (PIPA-21-1: at the end of their retention): what was sent keeps its delivery record, what was
+// not yet sent is given up.
+func (o *Outbound) Forget(ctx context.Context, tx pgx.Tx, tenant, subject string) error {
+	_, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET payload = '',
+		answer = CASE WHEN deliver_time IS NULL AND fail_time IS NULL THEN 'erased before it was sent' ELSE answer END,
+		fail_time = CASE WHEN deliver_time IS NULL THEN coalesce(fail_time, $3) END
+		WHERE tenant_id = $1 AND subject = $2 AND sealed`, tenant, subject, o.clock())
+	return err
+}

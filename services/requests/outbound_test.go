@@ -174,6 +174,25 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.Eventually(t, func() bool { return len(recv.Received()) == 6 }, 30*time.Second, 100*time.Millisecond)
 	require.Equal(t, 3, recv.Unique())
 
+	// At the end of its retention the mail that carried the notice is erased with the request's
+	// personal data; its delivery record stays (PIPA-21-1).
+	_, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "열람 제공"})
+	require.NoError(t, err)
+	_, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
+	require.NoError(t, err)
+	var sealed int
+	require.NoError(t, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.outbound
+		WHERE subject = $1 AND sealed AND length(payload) > 0`, name).Scan(&sealed))
+	require.Equal(t, 1, sealed)
+	_, err = cl.ErasePersonalData(s.As(auth.RoleService, auth.ScopeAll), &requestsv1.ErasePersonalDataRequest{Name: name, Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	require.NoError(t, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.outbound
+		WHERE subject = $1 AND sealed AND length(payload) > 0`, name).Scan(&sealed))
+	require.Zero(t, sealed)
+	ds, err = subs.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, ds.GetDeliveries()[0].GetState())
+
 	// Another tenant's officials see none of it.
 	other := s.As(auth.RoleTenantAdmin, "tenants/iksan")
 	_, err = subs.GetSubscription(other, &requestsv1.GetSubscriptionRequest{Name: sub.GetName()})

@@ -716,6 +716,10 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 				return err
 			}
 		}
+		// The mail and text messages that carried its notices name the requester: they go too.
+		if err := s.out.Forget(ctx, tx, tenant, rec.Doc.GetName()); err != nil {
+			return err
+		}
 		// The ledger has the steps' entries (they were all settled); the outbox's copies go.
 		return s.outbox.Forget(ctx, tx, tenant, receipt)
 	})
