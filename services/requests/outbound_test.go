@@ -20,7 +20,6 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
-	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
@@ -32,15 +31,6 @@ import (
 // benchSecret signs the webhooks of the tests and benchmarks that bring their own secret.
 var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benchmark webhook secret 32"))
 
-// withOutbound sends the stack's mail to the SMTP server at addr (no TLS: it is on loopback) and
-// gives a message up after attempts.
-func withOutbound(addr string, attempts int) stacktest.Option {
-	return func(c *modules.Config) {
-		c.Mail = mail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
-		c.OutboundAttempts = attempts
-	}
-}
-
 // A citizen who gave an email address gets the decision's notice (별지 제9호) by mail, with its
 // Message-ID and its Korean content, and a department system subscribed to the tenant's events
 // is told, by signed CloudEvents, that the request was received, verified and decided — through
@@ -49,7 +39,7 @@ func withOutbound(addr string, attempts int) stacktest.Option {
 func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	t.Parallel()
 	smtpd := outboundtest.StartMail(t)
-	s := startStack(t, withOutbound(smtpd.Addr, 15))
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
@@ -207,7 +197,7 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 // to it until it is enabled, and a replay then brings what it missed.
 func TestFailingReceiverDisabledThenReplayed(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, withOutbound("127.0.0.1:1", 3))
+	s := startStack(t, outboundtest.WithMail("127.0.0.1:1", 3))
 	s.Load("jeongeup-library.yaml")
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
@@ -305,7 +295,7 @@ func TestSubscriptionRefusals(t *testing.T) {
 func TestOverdueAlertsOfficersOnce(t *testing.T) {
 	t.Parallel()
 	smtpd := outboundtest.StartMail(t)
-	s := startStack(t, withOutbound(smtpd.Addr, 15))
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
 	_, err := s.Registry.CreateOfficer(s.Admin(), &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "kim",
 		Officer: &registryv1.Officer{DisplayName: "김민수", Title: "주무관", Email: "kim@jeongeup.go.kr",
@@ -353,7 +343,7 @@ func TestOverdueAlertsOfficersOnce(t *testing.T) {
 func TestNoticeMethodChosenAtIntake(t *testing.T) {
 	t.Parallel()
 	smtpd, sens := outboundtest.StartMail(t), outboundtest.StartSENS(t)
-	s := startStack(t, withOutbound(smtpd.Addr, 15), func(c *modules.Config) {
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), func(c *modules.Config) {
 		var err error
 		c.SMS, err = sms.NewSENS(sens.Config())
 		require.NoError(t, err)

@@ -28,7 +28,10 @@ import (
 	"github.com/emersion/go-smtp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/pipa-kr/pipa/pkg/modules"
+	outmail "github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
 // Mail is a message the server accepted.
@@ -273,4 +276,13 @@ func (s *SENS) Messages() []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]map[string]any(nil), s.got...)
+}
+
+// WithMail is the stack option that sends the services' mail to the SMTP server at addr (no TLS:
+// it is on loopback) and gives a message up after attempts.
+func WithMail(addr string, attempts int) stacktest.Option {
+	return func(c *modules.Config) {
+		c.Mail = outmail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
+		c.OutboundAttempts = attempts
+	}
 }

@@ -1074,6 +1074,10 @@ type V1Copy struct {
 	// Recipient e.g. "정읍경찰서".
 	Recipient *string `json:"recipient,omitempty"`
 
+	// RecipientEmail The recipient's official e-mail address: while the copy is overdue, a reminder is mailed to
+	// it once a day (C-9). Empty: reminders are recorded only.
+	RecipientEmail *string `json:"recipientEmail,omitempty"`
+
 	// Reminders Output only: reminders sent (recorded) so far and the last one.
 	Reminders *int32 `json:"reminders,omitempty"`
 
