@@ -760,4 +760,6 @@ func (s *Store) UndecidedDue(ctx context.Context, dueBy string, after Undecided,
 }
 
 // InTx runs fn in a transaction of the store's pool.
-func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error { return pgdb.InTx(ctx, s.pool, fn) }
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgdb.InTx(ctx, s.pool, fn)
+}
