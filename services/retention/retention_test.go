@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	kst "github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
+	kst "github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 
 	"github.com/jackc/pgx/v5"

@@ -32,8 +32,8 @@ import (
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
-	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -59,7 +59,7 @@ type Store struct {
 	out  *outbound.Outbound
 	now  func() time.Time
 	keys keyCache
-	host   string
+	host string
 	// holdInserted, when set (tests), runs after CreateHold's insert and before its commit.
 	holdInserted func()
 }
