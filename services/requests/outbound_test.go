@@ -387,3 +387,32 @@ func TestNoticeMethodChosenAtIntake(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, notice.GetHtml(), "@media print", "staff print it to hand over")
 }
+
+// The public form asks how notices should reach the requester, and says in Korean what a choice
+// needs.
+func TestPublicFormNoticeMethod(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	code, _, page := s.postForm("/p/jeongeup/library/requests", url.Values{})
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, page, `<legend>통지 받을 방법</legend>`)
+	require.Contains(t, page, `id="notice_method-EMAIL"`)
+
+	form := accessForm("web-notice-1")
+	form.Set("notice_method", "EMAIL")
+	code, _, page = s.postForm("/p/jeongeup/library/requests", form)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, page, "전자우편으로 통지를 받으려면 전자우편 주소를 적어 주십시오.")
+
+	form = accessForm("web-notice-2")
+	form.Set("notice_method", "MAIL")
+	form.Set("notice_by_text", "on")
+	code, _, page = s.postForm("/p/jeongeup/library/requests", form)
+	require.Equal(t, http.StatusOK, code, page)
+	list, err := s.requests().ListRequests(s.As(auth.RoleHandler, libraryUnit), &requestsv1.ListRequestsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Len(t, list.GetRequests(), 1)
+	require.Equal(t, requestsv1.DeliveryMethod_DELIVERY_METHOD_MAIL, list.GetRequests()[0].GetNoticeMethod())
+	require.True(t, list.GetRequests()[0].GetNoticeByText())
+}
