@@ -249,10 +249,7 @@ func (o *Outbound) read(ctx context.Context, tenant string, id int64) (Delivery,
 // attempt sends d once, records the attempt, and says whether to retry: nil when delivered or
 // given up (then its hooks ran), the error otherwise.
 func (o *Outbound) attempt(ctx context.Context, d Delivery, last bool) error {
-	s, ok := o.cfg.Senders[d.Channel]
-	if !ok {
-		return fmt.Errorf("outbound: no sender for channel %q configured: the message waits", d.Channel)
-	}
+	s := o.cfg.Senders[d.Channel]
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	answer, err := s.Send(sctx, d)
 	cancel()

@@ -416,3 +416,31 @@ func TestPublicFormNoticeMethod(t *testing.T) {
 	require.Equal(t, requestsv1.DeliveryMethod_DELIVERY_METHOD_MAIL, list.GetRequests()[0].GetNoticeMethod())
 	require.True(t, list.GetRequests()[0].GetNoticeByText())
 }
+
+// Without an SMTP relay (PIPA_SMTP_ADDR unset) a notice's mail waits, its attempts unspent, and
+// the staff see why.
+func TestMailWaitsWithoutRelay(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
+	r := requeststest.WithChannel(requeststest.AccessRequest())
+	r.Requester.Email = "minwon@example.kr"
+	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.NoError(t, err)
+	name := created.GetRequest().GetName()
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+	require.NoError(t, err)
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
+	require.NoError(t, err)
+	out := requestsv1.NewOutboundServiceClient(s.Conn)
+	require.Eventually(t, func() bool {
+		ds, err := out.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+		return err == nil && len(ds.GetDeliveries()) == 1 && ds.GetDeliveries()[0].GetAnswer() == "waiting: no mail sender is configured"
+	}, 30*time.Second, 100*time.Millisecond)
+	ds, err := out.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_PENDING, ds.GetDeliveries()[0].GetState())
+	require.Zero(t, ds.GetDeliveries()[0].GetAttempts())
+}
