@@ -26,7 +26,6 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
-	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/request"
@@ -516,10 +515,9 @@ type statusResult struct {
 	Notices                                                       []statusNotice
 }
 
-// statusNotice is a notice issued to the requester: what it is, when, how it was sent, and its
-// text as issued.
+// statusNotice is a notice issued to the requester: what it is, when, and how it was sent.
 type statusNotice struct {
-	Label, Issued, Sent, Text string
+	Label, Issued, Sent string
 }
 
 func (p *pages) statusForm(w http.ResponseWriter, r *http.Request) {
@@ -558,7 +556,7 @@ func (p *pages) status(w http.ResponseWriter, r *http.Request) {
 		DueText: dateText(st.GetDueDate())}
 	for _, n := range st.GetIssuedNotices() {
 		res.Notices = append(res.Notices, statusNotice{Label: noticeLabels[n.GetKind()], Issued: request.TimeText(n.GetIssueTime()),
-			Sent: mailLabels[n.GetMailState()], Text: mail.TextOf(n.GetHtml())})
+			Sent: mailLabels[n.GetMailState()]})
 	}
 	page.Result = res
 	render(w, http.StatusOK, "status", page)
@@ -689,7 +687,6 @@ textarea{min-height:6rem}
 .code{font-size:1.5rem;font-family:ui-monospace,monospace;letter-spacing:.1em}
 dt{font-weight:700}
 dd{margin:0 0 .5rem}
-.notice-text{white-space:pre-wrap;font:inherit;border-left:3px solid #767676;padding-left:.75rem}
 :focus{outline:3px solid #f9a825;outline-offset:2px}
 button{font:inherit;padding:.6rem 1.2rem;margin-top:.5rem}
 .req{color:#b00020;font-weight:400}`

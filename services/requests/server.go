@@ -240,7 +240,7 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 	for _, n := range notices {
 		st.Notices = append(st.Notices, n.GetKind())
 		st.IssuedNotices = append(st.IssuedNotices, &requestsv1.IssuedNotice{Kind: n.GetKind(), IssueTime: n.GetIssueTime(),
-			Html: n.GetHtml(), MailState: mailed[n.GetName()]})
+			MailState: mailed[n.GetName()]})
 	}
 	return st, nil
 }

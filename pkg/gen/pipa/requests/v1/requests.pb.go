@@ -2394,8 +2394,9 @@ type RequestStatus struct {
 	UnitDisplayName string `protobuf:"bytes,6,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
 	// Kinds of the notices issued, in order.
 	Notices []NoticeKind `protobuf:"varint,7,rep,packed,name=notices,proto3,enum=pipa.requests.v1.NoticeKind" json:"notices,omitempty"`
-	// The notices issued, in order, as their requester (the holder of the status secret) received
-	// them: each notice itself and whether it was mailed.
+	// The notices issued, in order: when, and whether each was mailed. The notices themselves name
+	// the requester, and the status check reveals nothing personal: they are mailed, posted or
+	// handed over.
 	IssuedNotices []*IssuedNotice `protobuf:"bytes,8,rep,name=issued_notices,json=issuedNotices,proto3" json:"issued_notices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2492,8 +2493,6 @@ type IssuedNotice struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Kind      NoticeKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=pipa.requests.v1.NoticeKind" json:"kind,omitempty"`
 	IssueTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
-	// The notice as issued (별지 제9호·제10호), HTML.
-	Html string `protobuf:"bytes,3,opt,name=html,proto3" json:"html,omitempty"`
 	// Its mail to the address the requester gave; UNSPECIFIED when it was not mailed (no address:
 	// staff hand it over or post it).
 	MailState     DeliveryState `protobuf:"varint,4,opt,name=mail_state,json=mailState,proto3,enum=pipa.requests.v1.DeliveryState" json:"mail_state,omitempty"`
@@ -2543,13 +2542,6 @@ func (x *IssuedNotice) GetIssueTime() *timestamppb.Timestamp {
 		return x.IssueTime
 	}
 	return nil
-}
-
-func (x *IssuedNotice) GetHtml() string {
-	if x != nil {
-		return x.Html
-	}
-	return ""
 }
 
 func (x *IssuedNotice) GetMailState() DeliveryState {
@@ -3799,14 +3791,13 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\bdue_date\x18\x05 \x01(\tR\adueDate\x12*\n" +
 	"\x11unit_display_name\x18\x06 \x01(\tR\x0funitDisplayName\x126\n" +
 	"\anotices\x18\a \x03(\x0e2\x1c.pipa.requests.v1.NoticeKindR\anotices\x12E\n" +
-	"\x0eissued_notices\x18\b \x03(\v2\x1e.pipa.requests.v1.IssuedNoticeR\rissuedNotices\"\xcf\x01\n" +
+	"\x0eissued_notices\x18\b \x03(\v2\x1e.pipa.requests.v1.IssuedNoticeR\rissuedNotices\"\xc1\x01\n" +
 	"\fIssuedNotice\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.pipa.requests.v1.NoticeKindR\x04kind\x129\n" +
 	"\n" +
-	"issue_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\x12\x12\n" +
-	"\x04html\x18\x03 \x01(\tR\x04html\x12>\n" +
+	"issue_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\x12>\n" +
 	"\n" +
-	"mail_state\x18\x04 \x01(\x0e2\x1f.pipa.requests.v1.DeliveryStateR\tmailState\"\xc1\x01\n" +
+	"mail_state\x18\x04 \x01(\x0e2\x1f.pipa.requests.v1.DeliveryStateR\tmailStateJ\x04\b\x03\x10\x04\"\xc1\x01\n" +
 	"\x14CreateRequestRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x123\n" +
 	"\arequest\x18\x02 \x01(\v2\x19.pipa.requests.v1.RequestR\arequest\x12\x1d\n" +
