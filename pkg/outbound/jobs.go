@@ -55,11 +55,6 @@ func (w *deliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 	return jobs.Backoff(job.Attempt)
 }
 
-// Timeout leaves room for the attempt's own bound and its record.
-func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
-	return w.o.cfg.Timeout + 30*time.Second
-}
-
 // AddWorkers registers the outbound's job with the service's River workers.
 func (o *Outbound) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &deliverWorker{o: o})

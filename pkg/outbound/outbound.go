@@ -84,7 +84,7 @@ type Config struct {
 	// Attempts is how many times a message is tried before it is given up (15 when 0: about
 	// 40 minutes of jobs.Backoff).
 	Attempts int
-	// Timeout bounds one attempt (10 seconds when 0).
+	// Timeout bounds one attempt (10 seconds when 0), within jobs.Timeout, which bounds its job.
 	Timeout time.Duration
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for none.
 	Metrics string

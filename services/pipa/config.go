@@ -22,6 +22,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/server"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
@@ -63,6 +64,8 @@ type config struct {
 	// smsProvider is "", log or sens (PIPA_SMS_*).
 	smsProvider string
 	sens        sms.SENSConfig
+	// limits are the requests' deadlines and body limits (zero: server.DefaultLimits).
+	limits server.Limits
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
 	retentionClock func() time.Time
 	// spans also receive every span of the process; tests only, no flag.
@@ -87,6 +90,13 @@ func envFloat(name string, def float64) float64 {
 
 func envBool(name string, def bool) bool {
 	if v, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
 		return v
 	}
 	return def
@@ -138,6 +148,12 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.sens.SecretKey, "sms-sens-secret-key", env("PIPA_SMS_SENS_SECRET_KEY", ""), "SENS secret key (PIPA_SMS_SENS_SECRET_KEY)")
 	fs.StringVar(&c.sens.From, "sms-from", env("PIPA_SMS_FROM", ""), "registered sender number (발신번호) of text messages (PIPA_SMS_FROM)")
 	fs.IntVar(&c.outboundAttempts, "outbound-attempts", int(envFloat("PIPA_OUTBOUND_ATTEMPTS", 15)), "attempts of a mail or webhook delivery, a second to five minutes apart, before it is given up and its subscription disabled (PIPA_OUTBOUND_ATTEMPTS)")
+	d := server.DefaultLimits
+	fs.DurationVar(&c.limits.Timeout, "request-timeout", envDuration("PIPA_REQUEST_TIMEOUT", d.Timeout), "deadline of a staff request, passed on to the gRPC call and its PostgreSQL statements; also the longest a gRPC call may run (PIPA_REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.limits.PublicTimeout, "public-request-timeout", envDuration("PIPA_PUBLIC_REQUEST_TIMEOUT", d.PublicTimeout), "deadline of a public request: /v1/public/, /p/, the ledgers' tiles (PIPA_PUBLIC_REQUEST_TIMEOUT)")
+	fs.Int64Var(&c.limits.Body, "body-limit", envInt("PIPA_BODY_LIMIT", d.Body), "largest body of a staff request in bytes, refused with 413 (PIPA_BODY_LIMIT)")
+	fs.Int64Var(&c.limits.PublicBody, "public-body-limit", envInt("PIPA_PUBLIC_BODY_LIMIT", d.PublicBody), "largest body of a public request in bytes (PIPA_PUBLIC_BODY_LIMIT)")
+	fs.Int64Var(&c.limits.ImportBody, "import-body-limit", envInt("PIPA_IMPORT_BODY_LIMIT", d.ImportBody), "largest body of an import (routes ending :import) in bytes (PIPA_IMPORT_BODY_LIMIT)")
 	fs.StringVar(&c.serviceTokenFile, "service-token-file", env("PIPA_SERVICE_TOKEN_FILE", ""), "file holding a bearer token from the OIDC issuer with the service role on \"*\", re-read as it rotates; the access log appends with it (PIPA_SERVICE_TOKEN_FILE)")
 }
 
@@ -275,7 +291,7 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		Verifier: c.verifier, Box: c.dataBox, Token: token,
 		AccessLog: c.accessLog, Trusted: trusted,
 		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
-		Spans: c.spans,
+		Spans: c.spans, Limits: c.limits,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
 			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock,
 			Mail: c.mail, SMS: textSender, OutboundAttempts: c.outboundAttempts},

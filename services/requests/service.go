@@ -45,13 +45,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry regis
 	river.AddWorker(workers, clw)
 	alerts := &Alerts{out: out, registry: registry, token: token, now: time.Now, log: slog.Default()}
 	river.AddWorker(workers, alerts)
-	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:       pg.Schema,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}, outbound.Queue: outbound.QueueConfig()},
-		Workers:      workers,
-		ErrorHandler: jobs.Errors{},
-		PeriodicJobs: append(outbox.PeriodicJobs(), alerts.PeriodicJobs()...),
-	})
+	cfg := jobs.Config(pg.Schema, workers, 4, append(outbox.PeriodicJobs(), alerts.PeriodicJobs()...)...)
+	cfg.Queues[outbound.Queue] = outbound.QueueConfig()
+	queue, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
