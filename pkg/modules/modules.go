@@ -126,11 +126,13 @@ type Settings struct {
 	SMS  outbound.Sender
 	// OutboundAttempts is how often a message is tried before it is given up (0: outbound's).
 	OutboundAttempts int
+	// Webhooks is where webhook subscriptions may post (PIPA_WEBHOOK_ALLOW_*).
+	Webhooks outbound.Guard
 }
 
 // OutboundConfig is the senders and attempts of a service's outbound (pkg/outbound).
 func (s Settings) OutboundConfig() (outbound.Config, error) {
-	c := outbound.Config{Senders: map[string]outbound.Sender{}, Attempts: s.OutboundAttempts}
+	c := outbound.Config{Senders: map[string]outbound.Sender{}, Attempts: s.OutboundAttempts, Guard: s.Webhooks}
 	if s.Mail.Addr != "" {
 		m, err := mail.New(s.Mail)
 		if err != nil {

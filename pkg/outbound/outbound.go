@@ -86,6 +86,8 @@ type Config struct {
 	Attempts int
 	// Timeout bounds one attempt (10 seconds when 0), within jobs.Timeout, which bounds its job.
 	Timeout time.Duration
+	// Guard is where webhooks may go; the zero Guard: https at public addresses only.
+	Guard Guard
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for none.
 	Metrics string
 	Now     func() time.Time
@@ -158,7 +160,7 @@ func New(cfg Config) (*Outbound, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	o := &Outbound{cfg: cfg, log: slog.Default()}
-	senders := map[string]Sender{Webhook: webhookSender{o: o, client: webhookClient()}}
+	senders := map[string]Sender{Webhook: webhookSender{o: o, client: webhookClient(cfg.Guard)}}
 	for ch, s := range cfg.Senders {
 		senders[ch] = s
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -36,16 +35,10 @@ var ErrSubscriptionExists = errors.New("outbound: a different subscription has t
 // whsecPrefix starts a Standard Webhooks secret, base64 of 24 to 64 random bytes.
 const whsecPrefix = "whsec_"
 
-// CheckSubscription validates s as given by a caller, field names under prefix; types must be
-// among known.
-func CheckSubscription(vs *apierr.Violations, prefix string, s Subscription, known []string) {
-	u, err := url.Parse(s.URL)
-	switch {
-	case s.URL == "":
-		vs.Add(prefix+"url", "required", "url is required: where the events are posted")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
-		vs.Add(prefix+"url", "format", "must be an absolute http or https URL without credentials")
-	}
+// CheckSubscription validates s as given by a caller, field names under prefix: its URL against
+// the outbound's Guard, its types among known.
+func (o *Outbound) CheckSubscription(ctx context.Context, vs *apierr.Violations, prefix string, s Subscription, known []string) {
+	o.cfg.Guard.checkURL(ctx, vs, prefix+"url", s.URL)
 	for i, t := range s.Types {
 		if !slices.Contains(known, t) {
 			vs.Add(prefix+"types", "format", "types[%d] %q is not an event pipa emits: %s", i, t, strings.Join(known, ", "))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -44,6 +45,9 @@ func (w webhookSender) Send(ctx context.Context, d Delivery) (string, error) {
 	if err != nil {
 		return "", Permanent(err)
 	}
+	if err := w.o.cfg.Guard.checkScheme(sub.URL); err != nil {
+		return "refused: not https", Permanent(err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(d.Payload))
 	if err != nil {
 		return "", Permanent(err)
@@ -53,6 +57,9 @@ func (w webhookSender) Send(ctx context.Context, d Delivery) (string, error) {
 	req.Header.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
 	req.Header.Set("webhook-signature", sig)
 	resp, err := w.client.Do(req)
+	if errors.Is(err, errNotPublic) {
+		return "refused: " + err.Error(), Permanent(err)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -68,9 +75,13 @@ func (w webhookSender) Send(ctx context.Context, d Delivery) (string, error) {
 	return answer, errors.New(answer)
 }
 
-// webhookClient does not follow redirects (a receiver answers where it was subscribed) and bounds
-// each post.
-func webhookClient() *http.Client {
-	return &http.Client{Timeout: 30 * time.Second,
+// webhookClient does not follow redirects (a receiver answers where it was subscribed), bounds
+// each post, dials only where g allows (checked on the address dialled), and goes through no
+// proxy, which would dial for it.
+func webhookClient(g Guard) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: g.control}).DialContext
+	return &http.Client{Timeout: 30 * time.Second, Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

@@ -59,9 +59,10 @@ type config struct {
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
 	// mail is the SMTP relay of what services mail (PIPA_SMTP_*); outboundAttempts how often a
-	// message is tried.
+	// message is tried; webhooks where webhooks may go (PIPA_WEBHOOK_ALLOW_*).
 	mail             mail.Config
 	outboundAttempts int
+	webhooks         outbound.Guard
 	// smsProvider is "", log or sens (PIPA_SMS_*).
 	smsProvider string
 	sens        sms.SENSConfig
@@ -150,6 +151,8 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.sens.SecretKey, "sms-sens-secret-key", env("PIPA_SMS_SENS_SECRET_KEY", ""), "SENS secret key (PIPA_SMS_SENS_SECRET_KEY)")
 	fs.StringVar(&c.sens.From, "sms-from", env("PIPA_SMS_FROM", ""), "registered sender number (발신번호) of text messages (PIPA_SMS_FROM)")
 	fs.IntVar(&c.outboundAttempts, "outbound-attempts", int(envFloat("PIPA_OUTBOUND_ATTEMPTS", 15)), "attempts of a mail or webhook delivery, a second to five minutes apart, before it is given up and its subscription disabled (PIPA_OUTBOUND_ATTEMPTS)")
+	fs.BoolVar(&c.webhooks.AllowHTTP, "webhook-allow-http", envBool("PIPA_WEBHOOK_ALLOW_HTTP", false), "accept webhook subscriptions to plain http URLs (development only) (PIPA_WEBHOOK_ALLOW_HTTP)")
+	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", envBool("PIPA_WEBHOOK_ALLOW_PRIVATE", false), "accept webhook receivers at loopback, private, shared or link-local addresses, e.g. on an inter-agency network (PIPA_WEBHOOK_ALLOW_PRIVATE)")
 	d := server.DefaultLimits
 	fs.DurationVar(&c.limits.Timeout, "request-timeout", envDuration("PIPA_REQUEST_TIMEOUT", d.Timeout), "deadline of a staff request, passed on to the gRPC call and its PostgreSQL statements; also the longest a gRPC call may run (PIPA_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.limits.PublicTimeout, "public-request-timeout", envDuration("PIPA_PUBLIC_REQUEST_TIMEOUT", d.PublicTimeout), "deadline of a public request: /v1/public/, /p/, the ledgers' tiles (PIPA_PUBLIC_REQUEST_TIMEOUT)")
@@ -296,7 +299,7 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		Spans: c.spans, Limits: c.limits,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
 			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock,
-			Mail: c.mail, SMS: textSender, OutboundAttempts: c.outboundAttempts},
+			Mail: c.mail, SMS: textSender, OutboundAttempts: c.outboundAttempts, Webhooks: c.webhooks},
 	}, nil
 }
 

@@ -59,7 +59,7 @@ func verified(b *testing.B, cls []requestsv1.RequestServiceClient, u benchUnits,
 
 func BenchmarkOutbound(b *testing.B) {
 	smtpd := outboundtest.StartMail(b)
-	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15))
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers)
 	s.Load("jeongeup-library.yaml")
 	cls := requestClients(b, s)
 	u := benchUnits{tenant: "jeongeup", units: []string{libraryUnit}, staff: s.As(auth.RoleHandler, libraryUnit)}
@@ -117,7 +117,7 @@ func BenchmarkOutbound(b *testing.B) {
 func BenchmarkOutboundReceiverDown(b *testing.B) {
 	const outage = 60 * time.Second
 	smtpd := outboundtest.StartMail(b)
-	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15))
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers)
 	s.Load("jeongeup-library.yaml")
 	cls := requestClients(b, s)
 	staff := s.As(auth.RoleHandler, libraryUnit)

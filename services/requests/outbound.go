@@ -78,7 +78,7 @@ func (s *OutboundServer) CreateSubscription(ctx context.Context, req *requestsv1
 		}
 		sub.Unit = unit
 	}
-	outbound.CheckSubscription(&vs, "subscription.", sub, request.EventTypes)
+	s.out.CheckSubscription(ctx, &vs, "subscription.", sub, request.EventTypes)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}

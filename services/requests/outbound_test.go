@@ -40,7 +40,7 @@ var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benc
 func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	t.Parallel()
 	smtpd := outboundtest.StartMail(t)
-	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers)
 	s.Load("jeongeup-library.yaml")
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
@@ -202,7 +202,7 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 // to it until it is enabled, and a replay then brings what it missed.
 func TestFailingReceiverDisabledThenReplayed(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, outboundtest.WithMail("127.0.0.1:1", 3))
+	s := startStack(t, outboundtest.WithMail("127.0.0.1:1", 3), outboundtest.WithLoopbackReceivers)
 	s.Load("jeongeup-library.yaml")
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
@@ -271,9 +271,22 @@ func TestSubscriptionRefusals(t *testing.T) {
 		{&requestsv1.Subscription{Url: "https://example.kr/x", Types: []string{"kr.pipa.request.eaten"}}, "subscription.types"},
 		{&requestsv1.Subscription{Url: "https://example.kr/x", Secret: "not-a-secret"}, "subscription.secret"},
 		{&requestsv1.Subscription{Url: "https://example.kr/x", Unit: "tenants/iksan/units/city"}, "subscription.unit"},
+		// Without PIPA_WEBHOOK_ALLOW_HTTP and _PRIVATE: https only, and never into pipa's own network.
+		{&requestsv1.Subscription{Url: "http://example.kr/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://127.0.0.1:8443/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://localhost/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://10.1.2.3/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://169.254.169.254/latest/meta-data"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://[::1]/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://[::ffff:192.168.0.1]/x"}, "subscription.url"},
 	} {
 		_, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "x", Subscription: tc.sub})
 		require.Equal(t, tc.field, stacktest.Violation(t, err).GetField(), tc.sub.String())
+		if u := tc.sub.GetUrl(); strings.HasPrefix(u, "http://") {
+			require.Contains(t, stacktest.Violation(t, err).GetDescription(), "https", u)
+		} else if strings.Contains(u, "://") && !strings.Contains(u, "example.kr") {
+			require.Contains(t, stacktest.Violation(t, err).GetDescription(), "not a public address", u)
+		}
 	}
 	_, err := subs.CreateSubscription(s.As(auth.RoleHandler, libraryUnit), &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup",
 		SubscriptionId: "x", Subscription: &requestsv1.Subscription{Url: "https://example.kr/x"}})
@@ -300,7 +313,7 @@ func TestSubscriptionRefusals(t *testing.T) {
 func TestOverdueAlertsOfficersOnce(t *testing.T) {
 	t.Parallel()
 	smtpd := outboundtest.StartMail(t)
-	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers)
 	s.Load("jeongeup-library.yaml")
 	_, err := s.Registry.CreateOfficer(s.Admin(), &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "kim",
 		Officer: &registryv1.Officer{DisplayName: "김민수", Title: "주무관", Email: "kim@jeongeup.go.kr",
@@ -348,7 +361,7 @@ func TestOverdueAlertsOfficersOnce(t *testing.T) {
 func TestNoticeMethodChosenAtIntake(t *testing.T) {
 	t.Parallel()
 	smtpd, sens := outboundtest.StartMail(t), outboundtest.StartSENS(t)
-	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), func(c *modules.Config) {
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers, func(c *modules.Config) {
 		var err error
 		c.SMS, err = sms.NewSENS(sens.Config())
 		require.NoError(t, err)

@@ -29,6 +29,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	outmail "github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
@@ -285,4 +286,10 @@ func WithMail(addr string, attempts int) stacktest.Option {
 		c.Mail = outmail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
 		c.OutboundAttempts = attempts
 	}
+}
+
+// WithLoopbackReceivers is the stack option that lets webhook subscriptions post to the test's
+// own http receivers on loopback (PIPA_WEBHOOK_ALLOW_HTTP and _PRIVATE).
+func WithLoopbackReceivers(c *modules.Config) {
+	c.Webhooks = outbound.Guard{AllowHTTP: true, AllowPrivate: true}
 }
