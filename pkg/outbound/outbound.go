@@ -178,7 +178,44 @@ func New(cfg Config) (*Outbound, error) {
 		metric.WithDescription("messages given up after a permanent refusal or their retries, by channel: each is an alert")); err != nil {
 		return nil, err
 	}
+	if err := o.registerPending(m, prefix); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// registerPending publishes {prefix}.outbound_pending{channel}: the messages neither delivered
+// nor given up, which grows while a receiver is down or a channel has no sender. Every channel
+// the outbound sends is observed, 0 included.
+func (o *Outbound) registerPending(m metric.Meter, prefix string) error {
+	pending, err := m.Int64ObservableGauge(prefix+".outbound_pending",
+		metric.WithDescription("messages neither delivered nor given up, by channel (the outbound's backlog)"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, obs metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		rows, err := o.cfg.Pool.Query(ctx, `SELECT channel, count(*) FROM `+o.table()+`
+			WHERE deliver_time IS NULL AND fail_time IS NULL GROUP BY channel`)
+		if err != nil {
+			return err
+		}
+		counts := map[string]int64{}
+		for ch := range o.cfg.Senders {
+			counts[ch] = 0
+		}
+		var ch string
+		var n int64
+		if _, err := pgx.ForEachRow(rows, []any{&ch, &n}, func() error { counts[ch] = n; return nil }); err != nil {
+			return err
+		}
+		for ch, n := range counts {
+			obs.ObserveInt64(pending, n, metric.WithAttributes(attribute.String("channel", ch)))
+		}
+		return nil
+	}, pending)
+	return err
 }
 
 // Use gives the outbound the service's River client and hooks (nil for none).
