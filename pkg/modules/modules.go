@@ -101,7 +101,7 @@ type Settings struct {
 	// LedgerWitnessInterval (PIPA_LEDGER_WITNESSES, see the ledger's package cosign).
 	LedgerWitnesses       string
 	LedgerWitnessInterval time.Duration
-	// Now is the retention service's clock; nil is time.Now (tests move it).
+	// Now is the retention service's and the breaches' clock; nil is time.Now (tests move it).
 	Now func() time.Time
 }
 

@@ -130,6 +130,7 @@ var (
 	Plans      = Collection{"plans", "{plan}", serials}
 	Copies     = Collection{"copies", "{copy}", serials}
 	Sweeps     = Collection{"sweeps", "{sweep}", serials}
+	Breaches   = Collection{"breaches", "{breach}", serials}
 )
 
 // Path is the collection's segment(s) in a name, e.g. "sites" or "ledger/entries".

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -57,9 +58,15 @@ var Module = modules.Module{
 			return err
 		}
 		requestsv1.RegisterRequestServiceServer(g, srv)
+		requestsv1.RegisterBreachServiceServer(g, srv.Breaches(d.Now))
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: requestsv1.RegisterRequestServiceHandler,
+	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		if err := requestsv1.RegisterRequestServiceHandler(ctx, mux, conn); err != nil {
+			return err
+		}
+		return requestsv1.RegisterBreachServiceHandler(ctx, mux, conn)
+	},
 	OpenAPI: openAPI,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
 		// With the service credential the form lists the unit's sites.
@@ -67,7 +74,9 @@ var Module = modules.Module{
 		if cc, err := d.Conn("registry"); err == nil && d.Token != nil {
 			reg = registryv1.NewRegistryServiceClient(cc)
 		}
-		return Pages(requestsv1.NewRequestServiceClient(conn), reg, d.Token)
+		pages := Pages(requestsv1.NewRequestServiceClient(conn), reg, d.Token)
+		pages["GET /p/{tenant}/{unit}/notices/{breach}"] = PostingPage(requestsv1.NewBreachServiceClient(conn))
+		return pages
 	},
 }
 

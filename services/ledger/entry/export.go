@@ -119,6 +119,8 @@ func kindLabel(k ledgerv1.EntryKind) string {
 		return "서명키 교체"
 	case ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION:
 		return "방침 공표"
+	case ledgerv1.EntryKind_ENTRY_KIND_BREACH:
+		return "유출등"
 	}
 	return ""
 }

@@ -279,6 +279,7 @@ func (e V1DeliveryMethod) Valid() bool {
 const (
 	ENTRYKINDACCESS      V1EntryKind = "ENTRY_KIND_ACCESS"
 	ENTRYKINDAMENDMENT   V1EntryKind = "ENTRY_KIND_AMENDMENT"
+	ENTRYKINDBREACH      V1EntryKind = "ENTRY_KIND_BREACH"
 	ENTRYKINDDESTRUCTION V1EntryKind = "ENTRY_KIND_DESTRUCTION"
 	ENTRYKINDLEDGERKEY   V1EntryKind = "ENTRY_KIND_LEDGER_KEY"
 	ENTRYKINDPROVISION   V1EntryKind = "ENTRY_KIND_PROVISION"
@@ -295,6 +296,8 @@ func (e V1EntryKind) Valid() bool {
 	case ENTRYKINDACCESS:
 		return true
 	case ENTRYKINDAMENDMENT:
+		return true
+	case ENTRYKINDBREACH:
 		return true
 	case ENTRYKINDDESTRUCTION:
 		return true
@@ -1219,6 +1222,8 @@ type V1Entry struct {
 	//  - ENTRY_KIND_LEDGER_KEY: The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
 	//  - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
 	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+	//  - ENTRY_KIND_BREACH: 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
+	// closure; PIPA 34), file_name naming the breach and purpose the step.
 	Kind *V1EntryKind `json:"kind,omitempty"`
 
 	// LeafHash Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
@@ -1291,6 +1296,9 @@ type V1Entry struct {
 //   - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
 //
 // the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+//   - ENTRY_KIND_BREACH: 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
+//
+// closure; PIPA 34), file_name naming the breach and purpose the step.
 type V1EntryKind string
 
 // V1Finding A completeness finding of :check.

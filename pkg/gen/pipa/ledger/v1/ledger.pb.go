@@ -47,21 +47,25 @@ const (
 	// 공표: a policy version of the unit was published (announced or imported with its text);
 	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
 	EntryKind_ENTRY_KIND_PUBLICATION EntryKind = 9
+	// 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
+	// closure; PIPA 34), file_name naming the breach and purpose the step.
+	EntryKind_ENTRY_KIND_BREACH EntryKind = 11
 )
 
 // Enum value maps for EntryKind.
 var (
 	EntryKind_name = map[int32]string{
-		0: "ENTRY_KIND_UNSPECIFIED",
-		1: "ENTRY_KIND_USE",
-		2: "ENTRY_KIND_PROVISION",
-		3: "ENTRY_KIND_VIEWING",
-		4: "ENTRY_KIND_DESTRUCTION",
-		5: "ENTRY_KIND_ACCESS",
-		6: "ENTRY_KIND_AMENDMENT",
-		7: "ENTRY_KIND_REDACTION",
-		8: "ENTRY_KIND_LEDGER_KEY",
-		9: "ENTRY_KIND_PUBLICATION",
+		0:  "ENTRY_KIND_UNSPECIFIED",
+		1:  "ENTRY_KIND_USE",
+		2:  "ENTRY_KIND_PROVISION",
+		3:  "ENTRY_KIND_VIEWING",
+		4:  "ENTRY_KIND_DESTRUCTION",
+		5:  "ENTRY_KIND_ACCESS",
+		6:  "ENTRY_KIND_AMENDMENT",
+		7:  "ENTRY_KIND_REDACTION",
+		8:  "ENTRY_KIND_LEDGER_KEY",
+		9:  "ENTRY_KIND_PUBLICATION",
+		11: "ENTRY_KIND_BREACH",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_KIND_UNSPECIFIED": 0,
@@ -74,6 +78,7 @@ var (
 		"ENTRY_KIND_REDACTION":   7,
 		"ENTRY_KIND_LEDGER_KEY":  8,
 		"ENTRY_KIND_PUBLICATION": 9,
+		"ENTRY_KIND_BREACH":      11,
 	}
 )
 
@@ -576,7 +581,7 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	pipa-ledger-entry/v1
 //	log: tenants/{t}/units/{u}
 //	index: {decimal}
-//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION}
+//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION|BREACH}
 //	occur-time: {timestamp}
 //	{key}: {value}            zero or more, see below
 //
@@ -2071,7 +2076,7 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x1bUpdateLedgerSettingsRequest\x12:\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1e.pipa.ledger.v1.LedgerSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask*\x8b\x02\n" +
+	"updateMask*\xa2\x02\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -2082,7 +2087,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x14ENTRY_KIND_AMENDMENT\x10\x06\x12\x18\n" +
 	"\x14ENTRY_KIND_REDACTION\x10\a\x12\x19\n" +
 	"\x15ENTRY_KIND_LEDGER_KEY\x10\b\x12\x1a\n" +
-	"\x16ENTRY_KIND_PUBLICATION\x10\t*\xca\x01\n" +
+	"\x16ENTRY_KIND_PUBLICATION\x10\t\x12\x15\n" +
+	"\x11ENTRY_KIND_BREACH\x10\v*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +
