@@ -113,7 +113,7 @@ func TestNoticeClockBoundary(t *testing.T) {
 		duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, env.Now).GetStatus())
 }
 
-// The complete notice carries all six items of PIPA-34-1; one without item 3 is refused naming
+// The complete notice carries all six items of PIPA-34-1 (DEC-39-1); one without item 3 is refused naming
 // the field and the rule; with items 1–2 unknown it is an interim notice (DEC-39-2) that says so.
 func TestNoticeItems(t *testing.T) {
 	env := breach.Env{Now: known.Add(2 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
@@ -149,7 +149,7 @@ func TestNoticeItems(t *testing.T) {
 }
 
 // A report that a threshold requires is made, or exempted with its reason; closing without
-// either is refused naming PIPA-34-4. The report renders the 별지 제1호 rows.
+// either is refused naming PIPA-34-4 (DEC-40). The report renders the 별지 제1호 rows (STD-28).
 func TestReportOrExemption(t *testing.T) {
 	env := breach.Env{Now: known.Add(5 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
 	b := intake(t, mailing(1000))
