@@ -84,6 +84,7 @@ func TestBreachJourney(t *testing.T) {
 	b, err = cl.CompleteBreach(cpo, &requestsv1.CompleteBreachRequest{Name: name, Etag: b.GetEtag(), Breach: &requestsv1.Breach{
 		Items: []string{"성명", "전자우편주소"}, OccurTime: timestamppb.New(known.Add(-time.Hour))}})
 	require.NoError(t, err)
+	require.Equal(t, []string{"성명", "전자우편주소"}, b.GetItems())
 	_, err = cl.CompleteBreach(cpo, &requestsv1.CompleteBreachRequest{Name: name, Etag: "stale", Breach: &requestsv1.Breach{Items: []string{"주소"}}})
 	require.Equal(t, codes.Aborted, status.Code(err), "an etag that is not the breach's")
 	b, err = cl.NotifyBreach(cpo, &requestsv1.NotifyBreachRequest{Name: name, Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, RecipientCount: 1100})
