@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+)
+
+// childEnv, when set, makes the test binary run `pipa serve` instead of the tests: the child
+// process of TestAccessLogSurvivesKill, configured by PIPA_* variables.
+const childEnv = "PIPA_TEST_CHILD_SERVE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		// os.Args are the test binary's: serve reads its settings from PIPA_*.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, []string{"serve"}, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// spooled counts the access records stored and not yet in a ledger.
+func spooled(t *testing.T, s *stack) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.DB().QueryRow(context.Background(), "SELECT count(*) FROM accesslog.spool").Scan(&n))
+	return n
+}
+
+// When the recorder cannot keep up — its spool locked, so no record can be stored — reads wait
+// (past the buffer, which is 8 here) instead of being answered unrecorded, and once it can store
+// again every read is answered and every record reaches the ledger: none lost, none doubled (S-2-3).
+func TestAccessLogCallerWaitsWhenFull(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, withSettings(t, &config{accessLog: true}), func(c *modules.Config) { c.AccessLogBuffer = 8 })
+	s.Load("jeongeup-library.yaml")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.DatabaseURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE accesslog.spool IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	tok, err := auth.Mint(s.Key, auth.Principal{Subject: "full-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
+	require.NoError(t, err)
+	reader := unitauth.WithToken(ctx, tok)
+	const reads = 64 // eight times the buffer
+	var answered atomic.Int64
+	errs := make(chan error, reads)
+	var wg sync.WaitGroup
+	for range reads {
+		wg.Go(func() {
+			_, err := s.Registry.ListOfficers(reader, &registryv1.ListOfficersRequest{Parent: libraryLog})
+			answered.Add(1)
+			errs <- err
+		})
+	}
+	require.Never(t, func() bool { return answered.Load() > 0 }, time.Second, 20*time.Millisecond,
+		"no read is answered before its record is stored")
+	require.NoError(t, tx.Rollback(ctx)) // the recorder keeps up again
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	cl, cpo := s.ledger(), s.As(auth.RoleCPO, libraryLog)
+	require.Eventually(t, func() bool {
+		return countBy(accessEntries(cl, cpo, libraryLog), "full-auditor", registryv1.RegistryService_ListOfficers_FullMethodName) >= reads
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, reads, countBy(accessEntries(cl, cpo, libraryLog), "full-auditor", registryv1.RegistryService_ListOfficers_FullMethodName))
+	require.Eventually(t, func() bool { return spooled(t, s) == 0 }, 10*time.Second, 50*time.Millisecond)
+}
+
+// pipa is killed (SIGKILL, a real child process) in the middle of a stream of reads: every read
+// it answered has its ACCESS entry once pipa is back, though the ledger had not taken it yet
+// when it died (S-2-3, S-8-3). At most the reads in flight, answered to nobody, add an entry.
+func TestAccessLogSurvivesKill(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// The child opens what the stack sealed (the ledgers' signing keys) with the same data key.
+	dataKey := filepath.Join(dir, "data-key")
+	s := startStack(t, func(c *modules.Config) { // loads the tenant; its own access log is off
+		c.Box = func() (*seal.Box, error) { return seal.LoadOrCreateDevKey(dataKey) }
+	})
+	s.Load("jeongeup-library.yaml")
+	keyPath := filepath.Join(dir, "dev-key.pem")
+	key, err := auth.LoadOrCreateDevKey(keyPath)
+	require.NoError(t, err)
+	start := func() (*exec.Cmd, <-chan error, *grpc.ClientConn) {
+		gl, hl := stacktest.Listen(t), stacktest.Listen(t)
+		gaddr, haddr := gl.Addr().String(), hl.Addr().String()
+		require.NoError(t, gl.Close())
+		require.NoError(t, hl.Close())
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"=1", "PIPA_TARGET=all", "PIPA_DATABASE_URL="+s.DatabaseURL,
+			"PIPA_DEV_KEY="+keyPath, "PIPA_DEV_DATA_KEY="+dataKey, "PIPA_GRPC_ADDR="+gaddr,
+			"PIPA_HTTP_ADDR="+haddr, "PIPA_METRICS_ADDR=", "PIPA_ACCESS_LOG=true", "PIPA_MIGRATE=true")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		require.NoError(t, cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait(); close(exited) }() // read again: nil at once
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+		conn, err := grpc.NewClient(gaddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		require.NoError(t, stacktest.WaitServing(ctx, conn, "", exited))
+		return cmd, exited, conn
+	}
+	child, exited, conn := start()
+	// The ledger takes nothing while the reads run (its entries table locked), so that every
+	// answered read's record is still on its way when pipa dies.
+	ctx := context.Background()
+	lock, err := pgx.Connect(ctx, s.DatabaseURL)
+	require.NoError(t, err)
+	defer lock.Close(ctx)
+	tx, err := lock.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE ledger.entries IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	tok, err := auth.Mint(key, auth.Principal{Subject: "kill-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
+	require.NoError(t, err)
+	reader := unitauth.WithToken(context.Background(), tok)
+	reg := registryv1.NewRegistryServiceClient(conn)
+	const clients = 8
+	var acked atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := reg.ListOfficers(reader, &registryv1.ListOfficersRequest{Parent: libraryLog}); err != nil {
+					return // pipa died
+				}
+				acked.Add(1)
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return acked.Load() >= 100 }, 60*time.Second, 5*time.Millisecond)
+	require.NoError(t, child.Process.Signal(os.Kill))
+	require.Error(t, <-exited, "killed")
+	close(stop)
+	wg.Wait()
+	answered := int(acked.Load())
+	require.GreaterOrEqual(t, spooled(t, s), answered, "the answered reads' records outlived the process")
+	require.NoError(t, tx.Rollback(ctx))
+
+	// Back up, pipa appends what its spool holds.
+	start()
+	cl, cpo := s.ledger(), s.As(auth.RoleCPO, libraryLog)
+	method := registryv1.RegistryService_ListOfficers_FullMethodName
+	require.Eventually(t, func() bool {
+		return countBy(accessEntries(cl, cpo, libraryLog), "kill-auditor", method) >= answered && spooled(t, s) == 0
+	}, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("every one of the %d answered reads is recorded", answered))
+	got := countBy(accessEntries(cl, cpo, libraryLog), "kill-auditor", method)
+	require.LessOrEqual(t, got, answered+clients, "only the reads in flight when pipa died may add one")
+}
