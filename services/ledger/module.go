@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -57,6 +58,7 @@ var Module = modules.Module{
 			return err
 		}
 		ledgerv1.RegisterLedgerServiceServer(g, srv)
+		ledgerv1.RegisterAccessRecordServiceServer(g, srv.Ingest())
 		if len(witnesses) == 0 {
 			slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
 			return nil
@@ -67,7 +69,12 @@ var Module = modules.Module{
 		}
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: ledgerv1.RegisterLedgerServiceHandler,
+	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		if err := ledgerv1.RegisterLedgerServiceHandler(ctx, mux, conn); err != nil {
+			return err
+		}
+		return ledgerv1.RegisterAccessRecordServiceHandler(ctx, mux, conn)
+	},
 	OpenAPI: openAPI,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
 		client := ledgerv1.NewLedgerServiceClient(conn)
