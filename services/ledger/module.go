@@ -59,6 +59,7 @@ var Module = modules.Module{
 		}
 		ledgerv1.RegisterLedgerServiceServer(g, srv)
 		ledgerv1.RegisterAccessRecordServiceServer(g, srv.Ingest())
+		ledgerv1.RegisterAccessReviewServiceServer(g, srv.Reviews())
 		if len(witnesses) == 0 {
 			slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
 			return nil
@@ -73,7 +74,10 @@ var Module = modules.Module{
 		if err := ledgerv1.RegisterLedgerServiceHandler(ctx, mux, conn); err != nil {
 			return err
 		}
-		return ledgerv1.RegisterAccessRecordServiceHandler(ctx, mux, conn)
+		if err := ledgerv1.RegisterAccessRecordServiceHandler(ctx, mux, conn); err != nil {
+			return err
+		}
+		return ledgerv1.RegisterAccessReviewServiceHandler(ctx, mux, conn)
 	},
 	OpenAPI: openAPI,
 	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
