@@ -99,11 +99,14 @@ test: check-generated check-lawindex lint
 	@$(BROWSER_READY) || echo "make test: skipped the browser checks (accessibility of the public pages with axe-core in Chromium, print stylesheet): they need chromium, fonts-nanum and axe-core; install them with: sudo make browser-tools"
 
 ## browser-tools: what the browser checks need: Debian's chromium and fonts-nanum (as root, with
-## nodejs and npm when missing) and axe-core $(AXE_VERSION) from npm into .bin/.
+## nodejs and npm when npm is missing; only what is missing, so a NodeSource nodejs stays) and axe-core $(AXE_VERSION) from npm into .bin/.
 browser-tools:
-	@command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && command -v npm >/dev/null || { \
-	  [ "$$(id -u)" = 0 ] || { echo "install Chromium, a Korean font and npm: sudo make browser-tools"; exit 1; }; \
-	  apt-get update && apt-get install -y --no-install-recommends chromium fonts-nanum nodejs npm; }
+	@pkgs=; command -v chromium >/dev/null || pkgs="$$pkgs chromium"; \
+	  fc-list :lang=ko 2>/dev/null | grep -q . || pkgs="$$pkgs fonts-nanum"; \
+	  command -v npm >/dev/null || pkgs="$$pkgs nodejs npm"; \
+	  [ -z "$$pkgs" ] || { \
+	  [ "$$(id -u)" = 0 ] || { echo "install$$pkgs: sudo make browser-tools"; exit 1; }; \
+	  apt-get update && apt-get install -y --no-install-recommends $$pkgs; }
 	@test -f $(AXE) || { mkdir -p $(BIN)/npm $(dir $(AXE)) && \
 	  npm install --prefix $(BIN)/npm --no-save --no-audit --no-fund axe-core@$(AXE_VERSION) >/dev/null && \
 	  cp $(BIN)/npm/node_modules/axe-core/axe.min.js $(AXE); }

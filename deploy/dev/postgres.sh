@@ -158,6 +158,18 @@ warn_port() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# next_free_port sets port to the first free port after it (another clone's server, or something
+# else, has it).
+next_free_port() {
+	local p
+	for ((p = port + 1; p <= port + 100; p++)); do
+		port_in_use "$p" || break
+	done
+	port_in_use "$p" && die "ports $port-$p are all in use; set PIPA_PG_PORT to a free port"
+	say "port $port is in use; using $p"
+	port=$p
+}
+
 init_cluster() {
 	local bindir="$1" datadir="$2" locale=C socketdir
 	if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
@@ -181,7 +193,7 @@ init_cluster() {
 }
 
 start() {
-	local datadir bindir lock running
+	local datadir bindir lock running tries
 	datadir="$(find_datadir)"
 	# The fast path: already running and the database exists.
 	if running="$(running_port "$datadir")" && bindir="$(find_bindir "$datadir")" &&
@@ -205,20 +217,24 @@ start() {
 	[[ -f "$datadir/PG_VERSION" ]] || init_cluster "$bindir" "$datadir"
 
 	if ! running="$(running_port "$datadir")"; then
-		if port_in_use "$port"; then
-			[[ -n "${PIPA_PG_PORT:-}" ]] && die "port $port is in use by another program; set PIPA_PG_PORT to a free port"
-			# Another clone's server (or something else) has the default port: take the next free one.
-			for ((p = port + 1; p <= port + 100; p++)); do
-				port_in_use "$p" || break
-			done
-			port_in_use "$p" && die "ports $port-$p are all in use; set PIPA_PG_PORT to a free port"
-			say "port $port is in use; using $p"
-			port=$p
-		fi
-		say "starting PostgreSQL on 127.0.0.1:$port (log: $datadir/log)"
-		# 9>&- keeps the lock from being inherited by the server, which would hold it forever.
-		as_pg "$bindir/pg_ctl" -D "$datadir" -l "$datadir/log" -o "-p $port" -w -t 60 start >&2 9>&- ||
+		# A port free when probed can be taken before the server binds it (by another clone's server,
+		# or as the local end of an outgoing connection: 55432 lies in Linux's ephemeral range), so
+		# a failed bind moves on to the next free port, unless PIPA_PG_PORT chose this one.
+		for ((tries = 0; ; tries++)); do
+			if port_in_use "$port"; then
+				[[ -n "${PIPA_PG_PORT:-}" ]] && die "port $port is in use by another program; set PIPA_PG_PORT to a free port"
+				next_free_port
+			fi
+			say "starting PostgreSQL on 127.0.0.1:$port (log: $datadir/log)"
+			# 9>&- keeps the lock from being inherited by the server, which would hold it forever.
+			as_pg "$bindir/pg_ctl" -D "$datadir" -l "$datadir/log" -o "-p $port" -w -t 60 start >&2 9>&- && break
+			if [[ -z "${PIPA_PG_PORT:-}" ]] && ((tries < 10)) && tail -n 5 "$datadir/log" | grep -q 'Address already in use'; then
+				say "port $port was taken meanwhile"
+				next_free_port
+				continue
+			fi
 			die "PostgreSQL did not start; see $datadir/log"
+		done
 		running="$port"
 	else
 		warn_port "$running"

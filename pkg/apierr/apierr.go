@@ -2,20 +2,31 @@
 // errors) whose Kind says what went wrong in the domain's terms, never a transport's code; ToStatus,
 // the one translation point, turns any error into a gRPC status with BadRequest field violations
 // and an ErrorInfo carrying a stable reason and the LAW.md rule id. Raw driver errors never reach
-// a client: a serialization failure becomes a retryable Aborted, anything unknown a generic
-// Internal. CodeOf classifies an error as ToStatus would, without converting or logging it.
+// a client: a serialization failure becomes a retryable Aborted, a database that cannot be
+// reached (refused, dropped, shutting down, out of connections) a retryable Unavailable with a
+// RetryInfo, a statement timeout DeadlineExceeded, anything unknown a generic Internal. CodeOf
+// classifies an error as ToStatus would, without converting or logging it.
 package apierr
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 )
 
 // Domain is the ErrorInfo domain of every pipa error.
@@ -53,13 +64,22 @@ const (
 	KindUnauthenticated
 	// KindRateLimited: a public endpoint's per-client limit is reached (ResourceExhausted).
 	KindRateLimited
+	// KindUnavailable: something the call needs (the database) cannot be reached now: retry
+	// later (Unavailable, HTTP 503 with Retry-After).
+	KindUnavailable
+	// KindDeadline: the call's deadline or a statement timeout ran out (DeadlineExceeded).
+	KindDeadline
 )
 
 var kindCodes = map[Kind]codes.Code{
 	KindInvalid: codes.InvalidArgument, KindPrecondition: codes.FailedPrecondition, KindNotFound: codes.NotFound,
 	KindAlreadyExists: codes.AlreadyExists, KindConflict: codes.Aborted, KindDenied: codes.PermissionDenied,
 	KindDataLoss: codes.DataLoss, KindUnauthenticated: codes.Unauthenticated, KindRateLimited: codes.ResourceExhausted,
+	KindUnavailable: codes.Unavailable, KindDeadline: codes.DeadlineExceeded,
 }
+
+// RetryAfter is the RetryInfo delay of an Unavailable answer: the gateway's Retry-After.
+const RetryAfter = 2 * time.Second
 
 // Error is a domain error.
 type Error struct {
@@ -99,7 +119,11 @@ func (e *Error) GRPCStatus() *status.Status {
 		}
 		return st
 	}
-	if withDetails, err := st.WithDetails(info); err == nil {
+	details := []protoadapt.MessageV1{info}
+	if e.Kind == KindUnavailable {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(RetryAfter)})
+	}
+	if withDetails, err := st.WithDetails(details...); err == nil {
 		return withDetails
 	}
 	return st
@@ -235,10 +259,15 @@ func translate(err error) (st *status.Status, known bool) {
 		return status.New(codes.Canceled, "request canceled"), true
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), true
+	case Unreachable(err):
+		return unavailable.GRPCStatus(), true
 	}
 	var pgErr interface{ SQLState() string } // a driver's error, as pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.SQLState() {
+		case "57014": // query_canceled: the pool's statement_timeout
+			return (&Error{Kind: KindDeadline, Reason: "STATEMENT_TIMEOUT",
+				Message: "the database did not answer in time; please retry"}).GRPCStatus(), true
 		case "40001", "40P01": // serialization_failure, deadlock_detected
 			return (&Error{Kind: KindConflict, Reason: "CONCURRENT_CHANGE",
 				Message: "the operation conflicted with a concurrent transaction; please retry"}).GRPCStatus(), true
@@ -248,4 +277,32 @@ func translate(err error) (st *status.Status, known bool) {
 		}
 	}
 	return status.New(codes.Internal, "internal error"), false
+}
+
+var unavailable = &Error{Kind: KindUnavailable, Reason: "DATABASE_UNAVAILABLE",
+	Message: "the database cannot be reached now; nothing was changed by this call unless it says otherwise: please retry"}
+
+// Unreachable reports whether err says the database could not be reached or dropped the
+// connection, rather than refusing the statement: a connection that could not be made or was
+// lost before the statement was sent (pgconn.SafeToRetry), a pool closed or whose connect failed,
+// a network error, or the server shutting down, starting, or out of connections (SQLSTATE class
+// 08, 57P01-57P03, 53300).
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case pgconn.SafeToRetry(err), errors.As(err, &connErr), errors.Is(err, puddle.ErrClosedPool),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pgErr):
+		c := pgErr.Code
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+	case errors.As(err, &netErr):
+		return true
+	}
+	return false
 }

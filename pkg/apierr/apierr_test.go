@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -42,6 +44,11 @@ func TestCodeOf(t *testing.T) {
 		{fmt.Errorf("call: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{&pgconn.PgError{Code: "40001"}, codes.Aborted},
 		{&pgconn.PgError{Code: "23505"}, codes.AlreadyExists},
+		{fmt.Errorf("store: %w", &pgconn.PgError{Code: "57P01"}), codes.Unavailable}, // admin_shutdown
+		{&pgconn.PgError{Code: "57P03"}, codes.Unavailable},                          // cannot_connect_now
+		{&pgconn.PgError{Code: "08006"}, codes.Unavailable},                          // connection_failure
+		{&pgconn.PgError{Code: "53300"}, codes.Unavailable},                          // too_many_connections
+		{&pgconn.PgError{Code: "57014"}, codes.DeadlineExceeded},                     // statement_timeout
 		{errors.New("disk on fire"), codes.Internal},
 	} {
 		require.Equal(t, c.want, apierr.CodeOf(c.err), "%v", c.err)
@@ -56,4 +63,23 @@ func TestKindOf(t *testing.T) {
 	require.Equal(t, apierr.KindNotFound, apierr.KindOf(fmt.Errorf("x: %w", apierr.NotFound("n"))))
 	require.Equal(t, apierr.KindDenied, apierr.KindOf(apierr.Denied("no")))
 	require.Zero(t, apierr.KindOf(status.Error(codes.NotFound, "a status is not a domain error")))
+}
+
+// Unavailable carries a RetryInfo (the gateway's Retry-After) and a reason to branch on.
+func TestUnavailableSaysWhenToRetry(t *testing.T) {
+	st := status.Convert(apierr.ToStatus(&pgconn.PgError{Code: "57P01"}))
+	require.Equal(t, codes.Unavailable, st.Code())
+	var reason string
+	var delay time.Duration
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason = d.GetReason()
+		case *errdetails.RetryInfo:
+			delay = d.GetRetryDelay().AsDuration()
+		}
+	}
+	require.Equal(t, "DATABASE_UNAVAILABLE", reason)
+	require.Equal(t, apierr.RetryAfter, delay)
+	require.False(t, apierr.Unreachable(&pgconn.PgError{Code: "23505"}), "a refused statement is not an outage")
 }

@@ -64,6 +64,31 @@ func Version() string {
 	return fmt.Sprintf("river/%d", all[len(all)-1].Version)
 }
 
+const (
+	// Timeout bounds one run of a job: a job that hangs (on a frozen database, a ledger that does
+	// not answer) is cancelled and retried, never left holding its worker.
+	Timeout = 20 * time.Second
+	// RescueAfter is when a job still running is taken for dead (its process killed) and run
+	// again: River's rescuer looks every 30 seconds, so within a minute. It must exceed Timeout,
+	// or a live job would be run twice.
+	RescueAfter = 25 * time.Second
+)
+
+// Config is the River configuration of a service's queue in schema: maxWorkers at once, the
+// periodic jobs given, every job bounded by Timeout and rescued after RescueAfter (River's
+// defaults are no timeout and an hour), failures logged by Errors.
+func Config(schema string, workers *river.Workers, maxWorkers int, periodic ...*river.PeriodicJob) *river.Config {
+	return &river.Config{
+		Schema:               schema,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
+		Workers:              workers,
+		ErrorHandler:         Errors{},
+		PeriodicJobs:         periodic,
+		JobTimeout:           Timeout,
+		RescueStuckJobsAfter: RescueAfter,
+	}
+}
+
 // Backoff is when to retry a job after its attempt-th failure: doubling from a second to at most
 // five minutes, so that work waiting on a service back from a long outage resumes within minutes,
 // not days (River's default grows with the fourth power of the attempts).

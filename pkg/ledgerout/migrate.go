@@ -5,8 +5,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"strings"
-	"testing/fstest"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -19,22 +17,7 @@ var migrations embed.FS
 // Migrations are the outbox's goose migrations for schema, which they name where the files say
 // {schema}: the same files for every service.
 func Migrations(schema string) (fs.FS, error) {
-	if err := pgdb.ValidSchema(schema); err != nil {
-		return nil, err
-	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	out := fstest.MapFS{}
-	for _, f := range files {
-		b, err := fs.ReadFile(migrations, f)
-		if err != nil {
-			return nil, err
-		}
-		out[strings.TrimPrefix(f, "migrations/")] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(string(b), "{schema}", schema))}
-	}
-	return out, nil
+	return pgdb.SchemaFS(migrations, "migrations", schema)
 }
 
 // Migrate creates or upgrades the outbox's table in schema (creating the schema if it is

@@ -1,9 +1,11 @@
 // Package ledgerout is a service's outbox of ledger entries: what the law says must be recorded
 // (API.md: "appends a ledger entry in the same operation") is written in the transaction of the
 // change it records, and appended to the unit's ledger after that commits — at once by the call
-// that made the change, so that its answer usually carries the entry's index, and otherwise by a
-// River job (pkg/jobs) that retries while the ledger is out. A crash or an outage delays an entry;
-// nothing loses it.
+// that made the change, so that its answer usually carries the entry's index, and otherwise by the
+// drain, one River job (pkg/jobs) per service that appends every pending entry in batches, many
+// at once, and retries while the ledger is out. Only an entry its call could not deliver enqueues
+// the drain; a drain every half minute finds those whose call died first. A crash or an outage
+// delays an entry; nothing loses it.
 //
 //   - One idempotency scheme: each row gets a request_id when it is written,
 //     "{schema}/entries/{id}", so that however often it is delivered, the ledger appends it once
@@ -19,9 +21,7 @@
 //     undone), so what follows an entry happens exactly when, and once, it is settled.
 //
 // The table, {schema}.ledger_outbox, lives in the using service's schema with its own migrations
-// (Migrate, like pkg/jobs's queue). An hourly job re-enqueues the delivery of whatever is still
-// pending without one (rows moved from an older table, jobs discarded after their attempts), which
-// also lets a later version insert jobs only for entries the call could not deliver.
+// (Migrate, like pkg/jobs's queue).
 package ledgerout
 
 import (
@@ -62,8 +62,8 @@ type Config struct {
 	Token  func() (string, error)
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for no metrics.
 	Metrics string
-	// Delay holds a new entry's job back, so that the call that wrote the entry usually delivers
-	// it first and the job finds nothing to do.
+	// Delay is how long the drain leaves a new entry to the call that wrote it: longer than
+	// that call's append may take (Timeout), so the two rarely append the same entry.
 	Delay time.Duration
 	// Timeout bounds one append (10 seconds when 0): a call that delivers at once answers within
 	// it, leaving the entry to the job, when the ledger is slow or out.
@@ -176,8 +176,8 @@ func (o *Outbox) ad(tenant, requestID string) []byte {
 	return []byte("pipa/ledgerout\x00" + o.cfg.Schema + "\x00" + tenant + "\x00" + requestID)
 }
 
-// Enqueue writes e for the tenant in tx, with the job that delivers it, and returns its id. The
-// entry is delivered only if tx commits.
+// Enqueue writes e for the tenant in tx and returns its id; the caller delivers it once tx
+// commits (Deliver), or the drain does. The entry is delivered only if tx commits.
 func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, tenant string, e Entry) (int64, error) {
 	return o.insert(ctx, tx, tenant, e, Carried{})
 }
@@ -192,7 +192,7 @@ type Carried struct {
 }
 
 // Carry writes an entry that an older outbox holds, for an upgrade that moves it here: under its
-// old request_id (e.RequestID), pending (with its job, as Enqueue does), delivered or refused.
+// old request_id (e.RequestID), pending (for the drain), delivered or refused.
 // A settled entry's Append may be nil: the ledger has it, or never will.
 func (o *Outbox) Carry(ctx context.Context, tx pgx.Tx, tenant string, e Entry, c Carried) (int64, error) {
 	return o.insert(ctx, tx, tenant, e, c)
@@ -251,12 +251,6 @@ func (o *Outbox) insert(ctx context.Context, tx pgx.Tx, tenant string, e Entry, 
 		e.Follows && e.After != 0, created, c.Index, delivered, refused, c.Refusal); err != nil {
 		return 0, err
 	}
-	if c.Index != nil || c.Refusal != "" {
-		return id, nil // settled: nothing to deliver
-	}
-	if _, err := o.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{ScheduledAt: now.Add(o.cfg.Delay)}); err != nil {
-		return 0, err
-	}
 	return id, nil
 }
 
@@ -302,7 +296,18 @@ func (o *Outbox) read(ctx context.Context, tenant string, id int64) (*pending, e
 // credential ctx carries on outgoing calls (a caller's own token, unitauth.ForwardToken), or else
 // the service credential. ErrWaiting: the entry it follows is not in the ledger yet. A *Refusal:
 // the ledger refused it or the entry it follows, now or before. Anything else: try again later.
+//
+// An entry it could not deliver (anything but a refusal) is handed to the drain job.
 func (o *Outbox) Deliver(ctx context.Context, tenant string, id int64) (Settled, error) {
+	s, err := o.deliver(ctx, tenant, id)
+	if err != nil && !errors.Is(err, ErrRefused) {
+		o.kick(ctx)
+	}
+	return s, err
+}
+
+// deliver is Deliver without the hand-over, for the drain.
+func (o *Outbox) deliver(ctx context.Context, tenant string, id int64) (Settled, error) {
 	p, err := o.read(ctx, tenant, id)
 	switch {
 	case err != nil:

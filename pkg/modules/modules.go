@@ -27,6 +27,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pipa-kr/pipa/pkg/accesslog"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/seal"
 )
 
@@ -43,6 +45,9 @@ type Module struct {
 	Jobs bool
 	// Outbox: the service keeps a ledger outbox in its schema (pkg/ledgerout).
 	Outbox bool
+	// Outbound: the service keeps what it sends (mail, text messages, webhook events) in its
+	// schema (pkg/outbound).
+	Outbound bool
 	// Idempotency: the service keeps request_ids in its schema's idempotency table.
 	Idempotency bool
 	// Needs are the services it calls and cannot start without.
@@ -103,6 +108,28 @@ type Settings struct {
 	LedgerWitnessInterval time.Duration
 	// Now is the retention service's and the breaches' clock; nil is time.Now (tests move it).
 	Now func() time.Time
+	// Mail is the SMTP relay of the mail services send (PIPA_SMTP_*); without an address, mail
+	// waits in their outbound. SMS is the text-message provider; nil: text messages wait.
+	Mail mail.Config
+	SMS  outbound.Sender
+	// OutboundAttempts is how often a message is tried before it is given up (0: outbound's).
+	OutboundAttempts int
+}
+
+// OutboundConfig is the senders and attempts of a service's outbound (pkg/outbound).
+func (s Settings) OutboundConfig() (outbound.Config, error) {
+	c := outbound.Config{Senders: map[string]outbound.Sender{}, Attempts: s.OutboundAttempts}
+	if s.Mail.Addr != "" {
+		m, err := mail.New(s.Mail)
+		if err != nil {
+			return c, err
+		}
+		c.Senders[outbound.Mail] = m
+	}
+	if s.SMS != nil {
+		c.Senders[outbound.SMS] = s.SMS
+	}
+	return c, nil
 }
 
 // AddrSetting is the environment variable that gives a service's address.

@@ -29,6 +29,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -68,6 +69,8 @@ type Config struct {
 	Origins []string
 	// Spans also receive every span of the process (tests).
 	Spans sdktrace.SpanProcessor
+	// Limits are the requests' deadlines and body limits; zero is server.DefaultLimits.
+	Limits server.Limits
 	Settings
 }
 
@@ -81,6 +84,9 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 	run, edge, err := Targets(built, target)
 	if err != nil {
 		return err
+	}
+	if c.Limits == (server.Limits{}) {
+		c.Limits = server.DefaultLimits
 	}
 	p := &process{c: c, addrs: map[string]string{}, conns: map[string]*grpc.ClientConn{}}
 	for name, a := range c.Addrs {
@@ -145,19 +151,26 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			mux.ServeHTTP(w, r)
 		})
-		listeners = append(listeners, server.Listener{Name: "metrics", Lis: c.Metrics,
-			HTTP: &http.Server{Handler: nosniff, ReadHeaderTimeout: 10 * time.Second}})
+		listeners = append(listeners, server.Listener{Name: "metrics", Lis: c.Metrics, HTTP: httpServer(nosniff, time.Minute)})
 		metrics = nil
 	}
 	handler := server.Handler(server.HTTPOptions{
 		Gateway: h.mux, Pages: h.pages, Metrics: metrics, Health: healthy,
-		Origins: c.Origins, PublicLimiter: c.HTTPLimiter, Tracer: tel.Tracer,
+		Origins: c.Origins, PublicLimiter: c.HTTPLimiter, Tracer: tel.Tracer, Limits: c.Limits,
 	}, cors.Handler)
 	listeners = append(listeners, server.Listener{Name: "http", Lis: c.HTTP,
-		HTTP: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}})
+		HTTP: httpServer(handler, max(c.Limits.Timeout, c.Limits.PublicTimeout))})
 
 	slog.Info("pipa serving", "target", target, "http", c.HTTP.Addr().String(), "grpc", addrOf(c.GRPC), "metrics", addrOf(c.Metrics))
 	return server.Serve(serveCtx, 20*time.Second, listeners...)
+}
+
+// httpServer serves h with every phase of a connection bounded: its headers in 10 seconds, a
+// request and its answer within the request deadline and half a minute (a slow body is cut
+// off), an idle keep-alive connection closed after a minute.
+func httpServer(h http.Handler, timeout time.Duration) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: timeout + 30*time.Second,
+		WriteTimeout: timeout + 30*time.Second, IdleTimeout: time.Minute}
 }
 
 // process is the state of one Run: the services' addresses and the connections to them, and what
@@ -271,6 +284,8 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		Unary:         extra,
 		Tracer:        p.tracer,
 		Health:        hs,
+		Timeout:       max(p.c.Limits.Timeout, p.c.Limits.PublicTimeout),
+		MaxMessage:    int(p.c.Limits.ImportBody) + 1<<20,
 	})
 	d.Pool = pool
 	d.Run = func(start, stop func(context.Context) error) error {
@@ -292,6 +307,11 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		}
 		hs.SetServingStatus(m.Service, healthpb.HealthCheckResponse_SERVING)
 	}
+	services := []string{""}
+	for _, m := range run {
+		services = append(services, m.Service)
+	}
+	go watchDatabase(ctx, pool, hs, services, databaseWatch)
 	return g, serveCtx, pool, nil
 }
 
@@ -404,6 +424,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, ms []Module) error {
 		}
 		if m.Jobs {
 			if err := jobs.Migrate(ctx, pool, m.Schema); err != nil {
+				return fmt.Errorf("migrate %s: %w", m.Name, err)
+			}
+		}
+		if m.Outbound {
+			if err := outbound.Migrate(ctx, pool, m.Schema); err != nil {
 				return fmt.Errorf("migrate %s: %w", m.Name, err)
 			}
 		}

@@ -216,7 +216,8 @@ type TenantCollection struct {
 
 // The collections of a tenant.
 var (
-	Attestations = TenantCollection{"attestations", "{attestation}", slugs}
+	Attestations  = TenantCollection{"attestations", "{attestation}", slugs}
+	Subscriptions = TenantCollection{"subscriptions", "{subscription}", slugs}
 )
 
 // Shape is the form of the collection's names, for messages.

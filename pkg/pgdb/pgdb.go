@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"testing/fstest"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
@@ -22,9 +23,15 @@ import (
 // ten connections each stay well inside PostgreSQL's default max_connections of 100.
 const defaultMaxConns = 10
 
+// DefaultStatementTimeout is the statement_timeout of a pool whose URL does not set one: no
+// statement outlives the longest request deadline (server.DefaultLimits), even one whose
+// context nobody cancels (a job's, a frozen client's).
+const DefaultStatementTimeout = "30s"
+
 // Open connects a pool to url (a postgres:// URL or key=value DSN; pgxpool's pool_* parameters,
 // such as pool_max_conns, override the defaults), traces every query with OpenTelemetry (opts name
-// the tracer provider; the global one by default), and pings the server so that a bad URL fails at
+// the tracer provider; the global one by default), bounds every statement (statement_timeout,
+// DefaultStatementTimeout unless the URL sets it: ?statement_timeout=0 for none), and pings the server so that a bad URL fails at
 // start-up rather than on the first request.
 func Open(ctx context.Context, url string, opts ...otelpgx.Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -34,6 +41,9 @@ func Open(ctx context.Context, url string, opts ...otelpgx.Option) (*pgxpool.Poo
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = DefaultStatementTimeout
 	}
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(opts...)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -125,6 +135,28 @@ func migrationLockID(schema string) int64 {
 // back if it returns an error or panics. fn must do all its work through tx.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+}
+
+// SchemaFS is the *.sql files of dir in embedded with every "{schema}" replaced by schema: the
+// migrations of a library that lives in the using service's schema (pkg/ledgerout, pkg/outbound),
+// the same files for every service.
+func SchemaFS(embedded fs.FS, dir, schema string) (fs.FS, error) {
+	if err := ValidSchema(schema); err != nil {
+		return nil, err
+	}
+	files, err := fs.Glob(embedded, dir+"/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	out := fstest.MapFS{}
+	for _, f := range files {
+		b, err := fs.ReadFile(embedded, f)
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimPrefix(f, dir+"/")] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(string(b), "{schema}", schema))}
+	}
+	return out, nil
 }
 
 // Sub returns the migrations directory dir of an embedded FS, for Migrate. Embedded paths are

@@ -37,6 +37,7 @@ import (
 	"github.com/peterldowns/pgtestdb"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -48,6 +49,8 @@ type Migration struct {
 	Jobs bool
 	// Outbox adds the service's ledger outbox (ledgerout.Migrate) to the schema, before FS.
 	Outbox bool
+	// Outbound adds the service's outbound tables (outbound.Migrate), after FS.
+	Outbound bool
 }
 
 // New returns a pool on a fresh database holding schema, migrated with migrations. The pool is
@@ -152,6 +155,15 @@ func (m migrator) Hash() (string, error) {
 		if err := hashFS(h, mig.Schema, mig.FS); err != nil {
 			return "", err
 		}
+		if mig.Outbound {
+			ob, err := outbound.Migrations(mig.Schema)
+			if err != nil {
+				return "", err
+			}
+			if err := hashFS(h, "outbound", ob); err != nil {
+				return "", err
+			}
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -201,6 +213,11 @@ func (m migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) 
 		}
 		if mig.Jobs {
 			if err := jobs.Migrate(ctx, pool, mig.Schema); err != nil {
+				return err
+			}
+		}
+		if mig.Outbound {
+			if err := outbound.Migrate(ctx, pool, mig.Schema); err != nil {
 				return err
 			}
 		}

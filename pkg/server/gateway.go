@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -54,7 +56,7 @@ func NewGatewayMux() *runtime.ServeMux {
 
 // writeError is the gateway's error handler: a body the decoder could not read answers with the
 // decoder's own error (the generated code keeps only its text), an etag mismatch is 412, and an
-// Unauthenticated answer carries an RFC 6750 challenge.
+// Unauthenticated answer carries an RFC 6750 challenge, an Unavailable one (503) a Retry-After.
 func writeError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	httpStatus := 0
 	if hs, ok := errors.AsType[*runtime.HTTPStatusError](err); ok {
@@ -65,17 +67,32 @@ func writeError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler,
 	}
 	st := withInfo(status.Convert(err))
 	switch {
+	case reasonOf(st) == "BODY_TOO_LARGE":
+		httpStatus = http.StatusRequestEntityTooLarge
 	case reasonOf(st) == "ETAG_MISMATCH":
 		// AIP-154 says Aborted over gRPC; over HTTP a stale etag is RFC 9110's failed precondition.
 		httpStatus = http.StatusPreconditionFailed
 	case st.Code() == codes.Unauthenticated:
 		w = challenge{w, st.Message()}
+	case st.Code() == codes.Unavailable:
+		// 503 with when to come back, as RFC 9110 says, so that clients' retry policies retry.
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryDelay(st).Round(time.Second)/time.Second)))
 	}
 	err = st.Err()
 	if httpStatus != 0 {
 		err = &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// retryDelay is the RetryInfo delay of st, at least a second (apierr.RetryAfter without one).
+func retryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return max(ri.GetRetryDelay().AsDuration(), time.Second)
+		}
+	}
+	return apierr.RetryAfter
 }
 
 // challenge replaces the gateway's WWW-Authenticate (the bare message) with an RFC 6750 one.

@@ -47,6 +47,12 @@ func newJSONCodec() *jsonCodec {
 func (c *jsonCodec) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		b, err := io.ReadAll(r)
+		if tl := tooLarge(err); tl != nil {
+			if slot, ok := r.(*bodySlot); ok {
+				slot.err = tl
+			}
+			return tl
+		}
 		if err != nil {
 			return err
 		}

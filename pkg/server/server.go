@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -49,6 +50,11 @@ type GRPCOptions struct {
 	// Health is the server's health service, on which the caller reports each service it
 	// registers by name; nil makes one that reports the server only.
 	Health *health.Server
+	// Timeout is the longest a call may run: the deadline of a call that comes without one (a
+	// client of the gRPC API) or with a later one. Zero is none.
+	Timeout time.Duration
+	// MaxMessage is the largest request message in bytes (an import's document); gRPC's 4 MiB when 0.
+	MaxMessage int
 }
 
 // NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING for the
@@ -68,15 +74,27 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 		// Only the services' public methods are limited, not probes.
 		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(public))
 	}
+	if o.Timeout > 0 {
+		unary = append([]grpc.UnaryServerInterceptor{deadline(o.Timeout)}, unary...)
+	}
 	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors, rejectNUL)
 	unary = append(unary, o.Unary...)
-	s := grpc.NewServer(
+	opts := []grpc.ServerOption{
+		// Idle connections are closed after a while, and a client that pings more often than
+		// every 10 seconds is cut off: connections are not held open for free.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if o.MaxMessage > 0 {
+		opts = append(opts, grpc.MaxRecvMsgSize(o.MaxMessage))
+	}
+	s := grpc.NewServer(append(opts,
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer)))),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
 			auth.StreamServerInterceptor(o.Verifier, o.Public),
-		),
+		))...,
 	)
 	hs := o.Health
 	if hs == nil {
@@ -85,6 +103,18 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
 	return s
+}
+
+// deadline bounds a call by max: its own deadline when that is sooner.
+func deadline(max time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) <= max {
+			return h(ctx, req)
+		}
+		ctx, cancel := context.WithTimeout(ctx, max)
+		defer cancel()
+		return h(ctx, req)
+	}
 }
 
 func recovered(ctx context.Context, p any) error {
@@ -118,10 +148,12 @@ type HTTPOptions struct {
 	PublicLimiter *ratelimit.Limiter
 	// Tracer traces the requests; nil is the global provider.
 	Tracer trace.TracerProvider
+	// Limits are the requests' deadlines and body limits.
+	Limits Limits
 }
 
 // Handler composes the HTTP edge: the gateway at /, the pages, /metrics (unless it has a listener
-// of its own) and /healthz, behind the rate limits, CORS, the security headers (nosniff on every
+// of its own) and /healthz, behind the rate limits, the deadlines and body limits, CORS, the security headers (nosniff on every
 // answer, a Content-Security-Policy on every HTML page), HEAD served as GET, 405 with Allow, and
 // OpenTelemetry, whose spans and http.route name each request's route template
 // ("POST /v1/tenants/{tenant}/units/{unit}/requests").
@@ -145,7 +177,7 @@ func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http
 	for pattern, h := range pages {
 		mux.Handle(pattern, page(pattern, h))
 	}
-	var h http.Handler = mux
+	h := limit(o.Limits, mux)
 	if o.PublicLimiter != nil {
 		h = o.PublicLimiter.Middleware(isPublicPath, h)
 	}

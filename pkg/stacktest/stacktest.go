@@ -67,7 +67,7 @@ func WithLedgerOrigin(host string) Option { return func(c *modules.Config) { c.L
 func Migrations(ms []modules.Module) []pgtest.Migration {
 	out := []pgtest.Migration{{Schema: accesslog.Schema, FS: accesslog.Migrations}}
 	for _, m := range ms {
-		out = append(out, pgtest.Migration{Schema: m.Schema, FS: m.Migrations, Jobs: m.Jobs, Outbox: m.Outbox})
+		out = append(out, pgtest.Migration{Schema: m.Schema, FS: m.Migrations, Jobs: m.Jobs, Outbox: m.Outbox, Outbound: m.Outbound})
 	}
 	return out
 }

@@ -153,6 +153,7 @@ func TestOutbox_DeliversOnce(t *testing.T) {
 	require.EqualValues(t, 1, s.size(t), "appended once")
 	delivered, _ := s.followed(t, id)
 	require.Equal(t, 1, delivered, "the hook followed once")
+	require.Zero(t, s.jobCount(t), "an entry its call delivered enqueues no job")
 
 	e, err := s.client.GetEntry(s.auditor(t), &ledgerv1.GetEntryRequest{Name: iksanLog + "/ledger/entries/0"})
 	require.NoError(t, err)
@@ -216,9 +217,17 @@ func TestOutbox_FollowsAndRefusals(t *testing.T) {
 	require.Equal(t, before, s.size(t), "nothing refused reached the ledger")
 }
 
-// An outage delays an entry, and its job delivers it once the ledger is back. An entry left
-// without a job (moved from an older outbox) is found by the requeue when a leader starts.
-func TestOutbox_OutageAndRequeue(t *testing.T) {
+// jobCount is how many jobs the service's queue holds, of any kind and state.
+func (s *outboxStack) jobCount(t *testing.T) int {
+	var n int
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT count(*) FROM svc.river_job`).Scan(&n))
+	return n
+}
+
+// An outage delays an entry: the call that could not deliver it enqueues the drain, once however
+// many calls fail, and the drain delivers it once the ledger is back, with every other pending
+// entry (one whose call died before it tried).
+func TestOutbox_OutageAndDrain(t *testing.T) {
 	t.Parallel()
 	s := newOutboxStack(t, time.Second)
 	conn, err := pgx.Connect(t.Context(), s.pool.Config().ConnConfig.ConnString())
@@ -230,21 +239,28 @@ func TestOutbox_OutageAndRequeue(t *testing.T) {
 	require.NoError(t, err)
 
 	id := s.enqueue(t, ledgerout.Entry{Unit: outboxUnit, Append: appendOf(use())})
+	again := s.enqueue(t, ledgerout.Entry{Unit: outboxUnit, Append: appendOf(use())})
 	orphan := s.enqueue(t, ledgerout.Entry{Unit: outboxUnit, Append: appendOf(use())})
-	_, err = s.pool.Exec(t.Context(), `DELETE FROM svc.river_job WHERE args->>'id' = $1`, itoa(orphan))
+	for _, e := range []int64{id, again} {
+		_, err = s.box.Deliver(t.Context(), "iksan", e)
+		require.Error(t, err, "the ledger does not answer in time")
+		require.NotErrorIs(t, err, ledgerout.ErrRefused, "an outage is not a refusal")
+	}
+	rows, err := s.pool.Query(t.Context(), `SELECT kind FROM svc.river_job`)
 	require.NoError(t, err)
-	_, err = s.box.Deliver(t.Context(), "iksan", id)
-	require.Error(t, err, "the ledger does not answer in time")
-	require.NotErrorIs(t, err, ledgerout.ErrRefused, "an outage is not a refusal")
+	kinds, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"ledgerout.drain"}, kinds, "one drain for both failures, no job per entry")
 
 	require.NoError(t, tx.Rollback(t.Context())) // the ledger is back
 	s.start(t)
 	require.Eventually(t, func() bool {
 		a, _ := s.followed(t, id)
-		b, _ := s.followed(t, orphan)
-		return a == 1 && b == 1
-	}, 30*time.Second, 100*time.Millisecond, "the job and the requeue delivered both")
-	require.EqualValues(t, 2, s.size(t))
+		b, _ := s.followed(t, again)
+		c, _ := s.followed(t, orphan)
+		return a == 1 && b == 1 && c == 1
+	}, 30*time.Second, 100*time.Millisecond, "the drain delivered all three")
+	require.EqualValues(t, 3, s.size(t))
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

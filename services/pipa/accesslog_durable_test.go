@@ -3,49 +3,33 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"os/signal"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
-	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 )
 
-// childEnv, when set, makes the test binary run `pipa serve` instead of the tests: the child
-// process of TestAccessLogSurvivesKill, configured by PIPA_* variables.
-const childEnv = "PIPA_TEST_CHILD_SERVE"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		// os.Args are the test binary's: serve reads its settings from PIPA_*.
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, []string{"serve"}, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
-}
-
 // spooled counts the access records stored and not yet in a ledger.
-func spooled(t *testing.T, s *stack) int {
+func spooled(t *testing.T, db *pgxpool.Pool) int {
 	t.Helper()
 	var n int
-	require.NoError(t, s.DB().QueryRow(context.Background(), "SELECT count(*) FROM accesslog.spool").Scan(&n))
+	require.NoError(t, db.QueryRow(context.Background(), "SELECT count(*) FROM accesslog.spool").Scan(&n))
 	return n
 }
 
@@ -92,7 +76,7 @@ func TestAccessLogCallerWaitsWhenFull(t *testing.T) {
 		return countBy(accessEntries(cl, cpo, libraryLog), "full-auditor", registryv1.RegistryService_ListOfficers_FullMethodName) >= reads
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, reads, countBy(accessEntries(cl, cpo, libraryLog), "full-auditor", registryv1.RegistryService_ListOfficers_FullMethodName))
-	require.Eventually(t, func() bool { return spooled(t, s) == 0 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return spooled(t, s.DB()) == 0 }, 10*time.Second, 50*time.Millisecond)
 }
 
 // pipa is killed (SIGKILL, a real child process) in the middle of a stream of reads: every read
@@ -100,53 +84,39 @@ func TestAccessLogCallerWaitsWhenFull(t *testing.T) {
 // when it died (S-2-3, S-8-3). At most the reads in flight, answered to nobody, add an entry.
 func TestAccessLogSurvivesKill(t *testing.T) {
 	t.Parallel()
+	pool := pgtest.NewMulti(t, stacktest.Migrations(built))
 	dir := t.TempDir()
-	// The child opens what the stack sealed (the ledgers' signing keys) with the same data key.
-	dataKey := filepath.Join(dir, "data-key")
-	s := startStack(t, func(c *modules.Config) { // loads the tenant; its own access log is off
-		c.Box = func() (*seal.Box, error) { return seal.LoadOrCreateDevKey(dataKey) }
-	})
-	s.Load("jeongeup-library.yaml")
 	keyPath := filepath.Join(dir, "dev-key.pem")
 	key, err := auth.LoadOrCreateDevKey(keyPath)
 	require.NoError(t, err)
-	start := func() (*exec.Cmd, <-chan error, *grpc.ClientConn) {
-		gl, hl := stacktest.Listen(t), stacktest.Listen(t)
-		gaddr, haddr := gl.Addr().String(), hl.Addr().String()
-		require.NoError(t, gl.Close())
-		require.NoError(t, hl.Close())
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"=1", "PIPA_TARGET=all", "PIPA_DATABASE_URL="+s.DatabaseURL,
-			"PIPA_DEV_KEY="+keyPath, "PIPA_DEV_DATA_KEY="+dataKey, "PIPA_GRPC_ADDR="+gaddr,
-			"PIPA_HTTP_ADDR="+haddr, "PIPA_METRICS_ADDR=", "PIPA_ACCESS_LOG=true", "PIPA_MIGRATE=true")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		require.NoError(t, cmd.Start())
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait(); close(exited) }() // read again: nil at once
-		t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-		conn, err := grpc.NewClient(gaddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		require.NoError(t, err)
-		t.Cleanup(func() { conn.Close() })
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		require.NoError(t, stacktest.WaitServing(ctx, conn, "", exited))
-		return cmd, exited, conn
-	}
-	child, exited, conn := start()
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	args := []string{"-target=all", "-database-url=" + pool.Config().ConnString(), "-grpc-addr=" + grpcAddr,
+		"-http-addr=" + httpAddr, "-metrics-addr=", "-dev-key=" + keyPath, "-dev-data-key=" + filepath.Join(dir, "data-key"),
+		"-public-rate=0", "-access-log=true"}
+	pipa := startChild(t, grpcAddr, args...)
+	d := &deployment{url: "http://" + httpAddr, key: key, registry: grpcAddr, http: &http.Client{Timeout: 20 * time.Second}}
+	d.load(t, "jeongeup-library.yaml")
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+
 	// The ledger takes nothing while the reads run (its entries table locked), so that every
 	// answered read's record is still on its way when pipa dies.
 	ctx := context.Background()
-	lock, err := pgx.Connect(ctx, s.DatabaseURL)
+	holder, err := pgx.Connect(ctx, pool.Config().ConnString())
 	require.NoError(t, err)
-	defer lock.Close(ctx)
-	tx, err := lock.Begin(ctx)
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
 	require.NoError(t, err)
 	_, err = tx.Exec(ctx, "LOCK TABLE ledger.entries IN ACCESS EXCLUSIVE MODE")
 	require.NoError(t, err)
 
-	tok, err := auth.Mint(key, auth.Principal{Subject: "kill-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: libraryLog}}}, time.Hour)
-	require.NoError(t, err)
-	reader := unitauth.WithToken(context.Background(), tok)
+	mint := func(subject string, role auth.Role) context.Context {
+		tok, err := auth.Mint(key, auth.Principal{Subject: subject, Grants: []auth.Grant{{Role: role, Scope: libraryLog}}}, time.Hour)
+		require.NoError(t, err)
+		return unitauth.WithToken(context.Background(), tok)
+	}
+	reader := mint("kill-auditor", auth.RoleAuditor)
 	reg := registryv1.NewRegistryServiceClient(conn)
 	const clients = 8
 	var acked atomic.Int64
@@ -168,20 +138,19 @@ func TestAccessLogSurvivesKill(t *testing.T) {
 		})
 	}
 	require.Eventually(t, func() bool { return acked.Load() >= 100 }, 60*time.Second, 5*time.Millisecond)
-	require.NoError(t, child.Process.Signal(os.Kill))
-	require.Error(t, <-exited, "killed")
+	pipa.kill()
 	close(stop)
 	wg.Wait()
 	answered := int(acked.Load())
-	require.GreaterOrEqual(t, spooled(t, s), answered, "the answered reads' records outlived the process")
+	require.GreaterOrEqual(t, spooled(t, pool), answered, "the answered reads' records outlived the process")
 	require.NoError(t, tx.Rollback(ctx))
 
 	// Back up, pipa appends what its spool holds.
-	start()
-	cl, cpo := s.ledger(), s.As(auth.RoleCPO, libraryLog)
+	startChild(t, grpcAddr, args...)
+	cl, cpo := ledgerv1.NewLedgerServiceClient(conn), mint("kill-cpo", auth.RoleCPO)
 	method := registryv1.RegistryService_ListOfficers_FullMethodName
 	require.Eventually(t, func() bool {
-		return countBy(accessEntries(cl, cpo, libraryLog), "kill-auditor", method) >= answered && spooled(t, s) == 0
+		return countBy(accessEntries(cl, cpo, libraryLog), "kill-auditor", method) >= answered && spooled(t, pool) == 0
 	}, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("every one of the %d answered reads is recorded", answered))
 	got := countBy(accessEntries(cl, cpo, libraryLog), "kill-auditor", method)
 	require.LessOrEqual(t, got, answered+clients, "only the reads in flight when pipa died may add one")

@@ -17,8 +17,10 @@ import (
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/server"
 	ledgerpg "github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
@@ -53,6 +55,12 @@ type config struct {
 	accessLog   bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
+	// mail is the SMTP relay of what services mail (PIPA_SMTP_*); outboundAttempts how often a
+	// message is tried.
+	mail             mail.Config
+	outboundAttempts int
+	// limits are the requests' deadlines and body limits (zero: server.DefaultLimits).
+	limits server.Limits
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
 	retentionClock func() time.Time
 	// spans also receive every span of the process; tests only, no flag.
@@ -77,6 +85,13 @@ func envFloat(name string, def float64) float64 {
 
 func envBool(name string, def bool) bool {
 	if v, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
 		return v
 	}
 	return def
@@ -115,6 +130,19 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.trusted, "trusted-proxies", env("PIPA_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"), "CIDRs of proxies (an ingress, the gateway) whose X-Forwarded-For names the client for rate limits (PIPA_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.accessLog, "access-log", envBool("PIPA_ACCESS_LOG", true), "record reads of personal data as ACCESS entries of the units' ledgers, S-2-3 (PIPA_ACCESS_LOG)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
+	fs.StringVar(&c.mail.Addr, "smtp-addr", env("PIPA_SMTP_ADDR", ""), "host:port of the SMTP relay that sends notices to requesters; empty: mail waits in the outbound until it is set (PIPA_SMTP_ADDR)")
+	fs.StringVar(&c.mail.From, "smtp-from", env("PIPA_SMTP_FROM", "pipa@localhost"), "sender of the mail, e.g. \"정읍시 <privacy@jeongeup.go.kr>\" (PIPA_SMTP_FROM)")
+	fs.StringVar(&c.mail.Username, "smtp-username", env("PIPA_SMTP_USERNAME", ""), "SMTP AUTH user; empty: no authentication (PIPA_SMTP_USERNAME)")
+	fs.StringVar(&c.mail.Password, "smtp-password", env("PIPA_SMTP_PASSWORD", ""), "SMTP AUTH password (PIPA_SMTP_PASSWORD)")
+	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
+	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
+	fs.IntVar(&c.outboundAttempts, "outbound-attempts", int(envFloat("PIPA_OUTBOUND_ATTEMPTS", 15)), "attempts of a mail or webhook delivery, a second to five minutes apart, before it is given up and its subscription disabled (PIPA_OUTBOUND_ATTEMPTS)")
+	d := server.DefaultLimits
+	fs.DurationVar(&c.limits.Timeout, "request-timeout", envDuration("PIPA_REQUEST_TIMEOUT", d.Timeout), "deadline of a staff request, passed on to the gRPC call and its PostgreSQL statements; also the longest a gRPC call may run (PIPA_REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.limits.PublicTimeout, "public-request-timeout", envDuration("PIPA_PUBLIC_REQUEST_TIMEOUT", d.PublicTimeout), "deadline of a public request: /v1/public/, /p/, the ledgers' tiles (PIPA_PUBLIC_REQUEST_TIMEOUT)")
+	fs.Int64Var(&c.limits.Body, "body-limit", envInt("PIPA_BODY_LIMIT", d.Body), "largest body of a staff request in bytes, refused with 413 (PIPA_BODY_LIMIT)")
+	fs.Int64Var(&c.limits.PublicBody, "public-body-limit", envInt("PIPA_PUBLIC_BODY_LIMIT", d.PublicBody), "largest body of a public request in bytes (PIPA_PUBLIC_BODY_LIMIT)")
+	fs.Int64Var(&c.limits.ImportBody, "import-body-limit", envInt("PIPA_IMPORT_BODY_LIMIT", d.ImportBody), "largest body of an import (routes ending :import) in bytes (PIPA_IMPORT_BODY_LIMIT)")
 	fs.StringVar(&c.serviceTokenFile, "service-token-file", env("PIPA_SERVICE_TOKEN_FILE", ""), "file holding a bearer token from the OIDC issuer with the service role on \"*\", re-read as it rotates; the access log appends with it (PIPA_SERVICE_TOKEN_FILE)")
 }
 
@@ -248,8 +276,9 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		Verifier: c.verifier, Box: c.dataBox, Token: token,
 		AccessLog: c.accessLog, Trusted: trusted,
 		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
-		Spans: c.spans,
+		Spans: c.spans, Limits: c.limits,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
-			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock},
+			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock,
+			Mail: c.mail, OutboundAttempts: c.outboundAttempts},
 	}, nil
 }

@@ -40,12 +40,7 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	workers := river.NewWorkers()
 	w := &publishWorker{}
 	river.AddWorker(workers, w)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:       pg.Schema,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
-		Workers:      workers,
-		ErrorHandler: jobs.Errors{},
-	})
+	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 2))
 	if err != nil {
 		return nil, nil, err
 	}

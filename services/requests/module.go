@@ -27,6 +27,7 @@ var Module = modules.Module{
 	Migrations:  pg.Migrations,
 	Jobs:        true,
 	Outbox:      true,
+	Outbound:    true,
 	Idempotency: true,
 	Needs:       []string{"registry", "ledger"},
 	Wants:       map[string]string{"retention": "provided copies and closed requests wait in the outbox"},
@@ -52,17 +53,25 @@ var Module = modules.Module{
 		// Open carries over an older version's outbox rows, bounded in time.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		ob, err := d.OutboundConfig()
+		if err != nil {
+			return err
+		}
 		srv, jobs, err := Open(ctx, d.Pool, box, registryv1.NewRegistryServiceClient(reg),
-			ledgerv1.NewLedgerServiceClient(led), ret, d.Token)
+			ledgerv1.NewLedgerServiceClient(led), ret, d.Token, ob)
 		if err != nil {
 			return err
 		}
 		requestsv1.RegisterRequestServiceServer(g, srv)
+		requestsv1.RegisterOutboundServiceServer(g, srv.out)
 		requestsv1.RegisterBreachServiceServer(g, srv.Breaches(d.Now))
 		return d.Run(jobs.Start, jobs.Stop)
 	},
 	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
 		if err := requestsv1.RegisterRequestServiceHandler(ctx, mux, conn); err != nil {
+			return err
+		}
+		if err := requestsv1.RegisterOutboundServiceHandler(ctx, mux, conn); err != nil {
 			return err
 		}
 		return requestsv1.RegisterBreachServiceHandler(ctx, mux, conn)

@@ -65,6 +65,7 @@ type Server struct {
 	store    *pg.Store
 	outbox   *ledgerout.Outbox
 	handOff  *HandOff
+	out      *OutboundServer
 	units    *unitauth.Units
 	registry registryv1.RegistryServiceClient
 	// token is the service's own credential, for the registry calls of public methods.

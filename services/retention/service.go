@@ -66,24 +66,18 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	river.AddWorker(workers, sweepUnit)
 	river.AddWorker(workers, remind)
 	river.AddWorker(workers, check)
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:       pg.Schema,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
-		Workers:      workers,
-		ErrorHandler: jobs.Errors{},
-		// Each also runs when a leader starts, so that a restart never skips a day or a quarter;
-		// each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
-		PeriodicJobs: append(outbox.PeriodicJobs(),
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.sweep_all", RunOnStart: true}),
-			river.NewPeriodicJob(dailyAt(9),
-				func() (river.JobArgs, *river.InsertOpts) { return RemindCopiesArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.remind_copies", RunOnStart: true}),
-			river.NewPeriodicJob(dailyAt(9),
-				func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
-				&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true})),
-	})
+	// Each periodic job also runs when a leader starts, so that a restart never skips a day or a
+	// quarter; each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
+	jobs, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 4, append(outbox.PeriodicJobs(),
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "retention.sweep_all", RunOnStart: true}),
+		river.NewPeriodicJob(dailyAt(9),
+			func() (river.JobArgs, *river.InsertOpts) { return RemindCopiesArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "retention.remind_copies", RunOnStart: true}),
+		river.NewPeriodicJob(dailyAt(9),
+			func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true}))...))
 	if err != nil {
 		return nil, nil, err
 	}

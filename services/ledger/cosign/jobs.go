@@ -71,13 +71,7 @@ func Jobs(pool *pgxpool.Pool, c *Cosigner, interval time.Duration) (*river.Clien
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &allWorker{c: c})
 	river.AddWorker(workers, &logWorker{c: c})
-	return river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:       pg.Schema,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
-		Workers:      workers,
-		ErrorHandler: jobs.Errors{},
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(interval),
-			func() (river.JobArgs, *river.InsertOpts) { return AllArgs{}, nil },
-			&river.PeriodicJobOpts{ID: "ledger.cosign_all", RunOnStart: true})},
-	})
+	return river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 4, river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return AllArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "ledger.cosign_all", RunOnStart: true})))
 }

@@ -46,6 +46,10 @@ type Outcome struct {
 	Entry *LedgerEntry
 	// Closed: the request closed, and its record is handed to retention (PIPA-21-1).
 	Closed bool
+	// Event is the type of the event the step emits; empty for none.
+	Event string
+	// Issuer names the unit in the notice's mail.
+	Issuer string
 }
 
 // LedgerEntry is the entry a step appends.
@@ -112,6 +116,7 @@ func apply(r *Request, s Step, env Env) (Outcome, error) {
 		out.Entry = le
 	}
 	out.Closed = r.Doc.GetState() == requestsv1.RequestState_REQUEST_STATE_CLOSED
+	out.Event, out.Issuer = stepEvents[s.Name()], env.Issuer
 	return out, nil
 }
 

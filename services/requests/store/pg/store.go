@@ -34,6 +34,8 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -87,16 +89,18 @@ type Store struct {
 	box    *seal.Box
 	jobs   *river.Client[pgx.Tx]
 	outbox *ledgerout.Outbox
-	now    func() time.Time
+	// out writes what leaves: the notices' mail to the requester, the requests' events.
+	out *outbound.Outbound
+	now func() time.Time
 	// handOffDelay holds back a hand-off job written with a step, so that the call that made the
 	// step usually hands it off first and the job finds nothing left to do.
 	handOffDelay time.Duration
 }
 
 // New returns a Store; jobs inserts the hand-off jobs (it need not work them), outbox writes the
-// steps' ledger entries.
-func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], outbox *ledgerout.Outbox) *Store {
-	return &Store{pool: pool, box: box, jobs: jobs, outbox: outbox, now: time.Now, handOffDelay: 10 * time.Second}
+// steps' ledger entries, out their mail and events.
+func New(pool *pgxpool.Pool, box *seal.Box, jobs *river.Client[pgx.Tx], outbox *ledgerout.Outbox, out *outbound.Outbound) *Store {
+	return &Store{pool: pool, box: box, jobs: jobs, outbox: outbox, out: out, now: time.Now, handOffDelay: 10 * time.Second}
 }
 
 // Idem identifies a create for idempotency (AIP-155).
@@ -124,7 +128,12 @@ func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, r
 			out.Doc.ReceiptNumber = receipt
 			out.Doc.ReceiveTime = timestamppb.New(receive)
 			out.Doc.CreateTime, out.Doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
-			return receipt, s.insert(ctx, tx, out)
+			if err := s.insert(ctx, tx, out); err != nil {
+				return "", err
+			}
+			_, err = s.out.Emit(ctx, tx, r.Tenant, outbound.Event{Unit: r.Unit, Type: request.EventReceived,
+				Subject: out.Doc.Name, Data: request.EventData(out, nil)})
+			return receipt, err
 		})
 		if errors.Is(err, idempotency.ErrReused) {
 			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
@@ -332,6 +341,15 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 				return err
 			}
 			rec.Doc.Notices = append(rec.Doc.Notices, n.Name)
+			if err := s.mailNotice(ctx, tx, rec, n, out.Issuer); err != nil {
+				return err
+			}
+		}
+		if out.Event != "" {
+			if _, err := s.out.Emit(ctx, tx, tenant, outbound.Event{Unit: unit, Type: out.Event,
+				Subject: rec.Doc.Name, Data: request.EventData(rec, out.Notice)}); err != nil {
+				return err
+			}
 		}
 		if e := out.Entry; e != nil {
 			oe := ledgerout.Entry{Unit: unit, Append: e.Append, Subject: receipt, Label: e.Step}
@@ -369,6 +387,26 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 		return err
 	})
 	return rec, entry, err
+}
+
+// TargetRequester is the outbound target of what is sent to a request's requester.
+const TargetRequester = "requester"
+
+// mailNotice writes, in tx, the mail that carries notice n to the requester, when they gave an
+// address: the notice itself (별지 제9호·제10호) as HTML, with its text.
+func (s *Store) mailNotice(ctx context.Context, tx pgx.Tx, rec *request.Request, n *requestsv1.Notice, issuer string) error {
+	to := rec.Personal.Requester.GetEmail()
+	if to == "" {
+		return nil
+	}
+	payload, err := mail.Message{To: to, Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
+		HTML: n.GetHtml()}.Payload()
+	if err != nil {
+		return err
+	}
+	_, err = s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
+		Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
+	return err
 }
 
 // Delivered is the outbox's hook (ledgerout.Hooks): a PROVISION of a copy, once in the ledger,

@@ -18,6 +18,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -42,7 +43,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: ledgerpg.Schema, FS: ledgerpg.Migrations},
-		{Schema: pg.Schema, FS: pg.Migrations, Jobs: true, Outbox: true}})
+		{Schema: pg.Schema, FS: pg.Migrations, Jobs: true, Outbox: true, Outbound: true}})
 	dataKey := make([]byte, seal.KeySize)
 	_, _ = rand.Read(dataKey)
 	box, err := seal.New(map[string][]byte{"k1": dataKey}, "k1")
@@ -52,7 +53,10 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema}) // inserts only
 	require.NoError(t, err)
-	store := pg.New(pool, box, jobs, outbox)
+	out, err := outbound.New(outbound.Config{Schema: pg.Schema, Pool: pool, Box: box})
+	require.NoError(t, err)
+	out.Use(jobs, nil)
+	store := pg.New(pool, box, jobs, outbox, out)
 	outbox.Use(jobs, store)
 	return &fixture{pool: pool, box: box, store: store, outbox: outbox, ledger: client, token: token}
 }

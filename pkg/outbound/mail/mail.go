@@ -1,0 +1,178 @@
+// Package mail sends pkg/outbound's mail over SMTP with github.com/wneessen/go-mail, a
+// maintained client that does STARTTLS and implicit TLS, SMTP AUTH (PLAIN, LOGIN, CRAM-MD5,
+// SCRAM), SMTPUTF8 for Korean addresses and subjects, and reports the server's reply. Each
+// delivery goes out with its own Message-ID, made from the delivery's idempotency key, so that a
+// message retried after a lost reply is recognisably the same message.
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"golang.org/x/net/html"
+
+	"github.com/pipa-kr/pipa/pkg/outbound"
+)
+
+// Config is the SMTP relay (PIPA_SMTP_*).
+type Config struct {
+	// Addr is host:port of the relay; empty: no mail is sent and it waits in the outbound.
+	Addr string
+	// From is the sender's address, e.g. "정읍시 개인정보 <privacy@jeongeup.go.kr>".
+	From string
+	// Username and Password authenticate (SMTP AUTH PLAIN, or LOGIN when the relay offers only
+	// that) when Username is set.
+	Username, Password string
+	// TLS: "starttls" (required, the default), "tls" (implicit, port 465), "opportunistic" or
+	// "none" (a relay on this host only).
+	TLS string
+	// Domain is the right side of the Message-IDs; From's domain when empty.
+	Domain string
+}
+
+// Message is a mail as the outbound keeps it (sealed: it names its recipient).
+type Message struct {
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// Payload is m as an outbound.Message's payload.
+func (m Message) Payload() ([]byte, error) { return json.Marshal(m) }
+
+// Sender sends the outbound's mail through the relay.
+type Sender struct {
+	cfg    Config
+	opts   []gomail.Option
+	host   string
+	domain string
+}
+
+// New checks cfg and returns its sender.
+func New(cfg Config) (*Sender, error) {
+	host, port, ok := strings.Cut(cfg.Addr, ":")
+	if !ok {
+		return nil, fmt.Errorf("mail: PIPA_SMTP_ADDR %q: want host:port", cfg.Addr)
+	}
+	var p int
+	if _, err := fmt.Sscan(port, &p); err != nil {
+		return nil, fmt.Errorf("mail: PIPA_SMTP_ADDR %q: want host:port", cfg.Addr)
+	}
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("mail: PIPA_SMTP_FROM %q: %w", cfg.From, err)
+	}
+	domain := cfg.Domain
+	if domain == "" {
+		_, domain, _ = strings.Cut(from.Address, "@")
+	}
+	opts := []gomail.Option{gomail.WithPort(p), gomail.WithTimeout(10 * time.Second)}
+	switch cfg.TLS {
+	case "", "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+	case "opportunistic":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		return nil, fmt.Errorf("mail: PIPA_SMTP_TLS %q: want starttls, tls, opportunistic or none", cfg.TLS)
+	}
+	if cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
+	}
+	return &Sender{cfg: cfg, opts: opts, host: host, domain: domain}, nil
+}
+
+// WithOptions adds go-mail options (a test's TLS configuration).
+func (s *Sender) WithOptions(opts ...gomail.Option) *Sender {
+	s.opts = append(s.opts, opts...)
+	return s
+}
+
+// Send sends one mail: a permanent refusal (a 5xx reply) is not retried, anything else is.
+func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) {
+	var m Message
+	if err := json.Unmarshal(d.Payload, &m); err != nil {
+		return "", outbound.Permanent(err)
+	}
+	msg := gomail.NewMsg()
+	if err := msg.From(s.cfg.From); err != nil {
+		return "", outbound.Permanent(err)
+	}
+	if err := msg.To(m.To); err != nil {
+		return "invalid recipient address", outbound.Permanent(err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetMessageIDWithValue(d.Key + "@" + s.domain)
+	msg.SetDate()
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+	c, err := gomail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return "", outbound.Permanent(err)
+	}
+	err = c.DialAndSendWithContext(ctx, msg)
+	answer := strings.TrimSpace(msg.ServerResponse())
+	var se *gomail.SendError
+	if errors.As(err, &se) && se.ErrorCode() >= 500 {
+		return answer, outbound.Permanent(err)
+	}
+	if err == nil && answer == "" {
+		answer = "accepted"
+	}
+	return answer, err
+}
+
+// TextOf is the text of an HTML page for a mail's text/plain part: its words, a line per block
+// (paragraph, heading, table row, list item), a table row's cells apart by " | ".
+func TextOf(page string) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(page))
+	skip := 0
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return strings.TrimSpace(blankLines.ReplaceAllString(b.String(), "\n\n"))
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			start := tt == html.StartTagToken
+			switch tag := string(name); tag {
+			case "title", "style", "script":
+				if start {
+					skip++
+				} else if skip > 0 {
+					skip--
+				}
+			case "p", "h1", "h2", "h3", "tr", "li", "br", "div", "table", "ul":
+				b.WriteString("\n")
+			case "td":
+				if start {
+					b.WriteString(" | ")
+				}
+			case "th":
+				if !start {
+					b.WriteString(":")
+				}
+			}
+		case html.TextToken:
+			if skip == 0 {
+				b.WriteString(strings.Join(strings.Fields(string(z.Text())), " "))
+			}
+		}
+	}
+}
+
+var blankLines = regexp.MustCompile(`\n\s*\n(\s*\n)*`)

@@ -1,0 +1,302 @@
+// Package outbound is what leaves a service: notices mailed to requesters, alerts to officers,
+// reminders to other bodies, text messages and CloudEvents posted to webhook subscribers. It is
+// one delivery machinery, modelled on pkg/ledgerout:
+//
+//   - A message is written in the transaction of the change that causes it ({schema}.outbound),
+//     with the River job (pkg/jobs) that sends it, so that it exists exactly when the change
+//     committed. The workflow never sends: a receiver that is down or slow delays its messages,
+//     never a step.
+//   - It is sent at least once, with an idempotency key the receiver can use (the mail's
+//     Message-ID, the webhook-id), retried with jobs.Backoff in a queue of its own (Queue), so
+//     that slow receivers never hold up the service's other jobs.
+//   - Each attempt is recorded: when, how many, the receiver's answer; and when it was delivered
+//     or given up. A message given up (a permanent refusal, or its retries spent) runs the
+//     service's Hooks, which disable a webhook subscription and raise an alert.
+//
+// A message naming a person (a requester's address) is sealed with the data key at rest. The
+// channels are Senders: mail (SMTP through github.com/wneessen/go-mail), sms (a provider
+// interface), webhook (CloudEvents through github.com/cloudevents/sdk-go, signed per Standard
+// Webhooks through its reference library).
+package outbound
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/pkg/seal"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the tables' goose migrations for schema.
+func Migrations(schema string) (fs.FS, error) { return pgdb.SchemaFS(migrations, "migrations", schema) }
+
+// Migrate creates or upgrades the tables in schema, versioned in schema.outbound_db_version.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	m, err := Migrations(schema)
+	if err != nil {
+		return err
+	}
+	if err := pgdb.MigrateAs(ctx, pool, schema, "outbound_db_version", m); err != nil {
+		return fmt.Errorf("outbound: %w", err)
+	}
+	return nil
+}
+
+// Queue is the River queue the deliveries run in, apart from the service's other jobs.
+const Queue = "outbound"
+
+// QueueConfig is the River configuration of Queue: enough workers that a few slow receivers
+// (each bounded by Config.Timeout) leave room for the rest.
+func QueueConfig() river.QueueConfig { return river.QueueConfig{MaxWorkers: 32} }
+
+// Channels.
+const (
+	Mail    = "mail"
+	SMS     = "sms"
+	Webhook = "webhook"
+)
+
+// Config is what an Outbound needs of its service.
+type Config struct {
+	Schema string
+	Pool   *pgxpool.Pool
+	// Box seals the messages that name a person.
+	Box *seal.Box
+	// Senders send each channel's messages; a channel without one keeps its messages waiting.
+	// Webhook has its own unless one is given.
+	Senders map[string]Sender
+	// Attempts is how many times a message is tried before it is given up (15 when 0: about
+	// 40 minutes of jobs.Backoff).
+	Attempts int
+	// Timeout bounds one attempt (10 seconds when 0).
+	Timeout time.Duration
+	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for none.
+	Metrics string
+	Now     func() time.Time
+}
+
+// Message is a message to send.
+type Message struct {
+	Channel, Target string
+	Subject, Label  string
+	// Key is the receiver's idempotency key; empty: the outbound's own, "{schema}-{id}".
+	Key     string
+	Payload []byte
+	// Personal: the payload names a person, and is sealed.
+	Personal bool
+}
+
+// Delivery is a message as its Sender gets it, opened.
+type Delivery struct {
+	Tenant string
+	ID     int64
+	Message
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Sender sends one channel's messages. Its answer is what the receiver said (an SMTP reply, an
+// HTTP status), recorded with the attempt. An error wrapped by Permanent is not retried.
+type Sender interface {
+	Send(ctx context.Context, d Delivery) (answer string, err error)
+}
+
+// Hooks are what the service does when a message is given up, in the transaction recording it.
+type Hooks interface {
+	GaveUp(ctx context.Context, tx pgx.Tx, d Delivery, answer string) error
+}
+
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// Permanent marks err as a refusal that retrying cannot change.
+func Permanent(err error) error { return permanent{err} }
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool { return errors.As(err, new(permanent)) }
+
+// Outbound is safe for concurrent use.
+type Outbound struct {
+	cfg    Config
+	jobs   *river.Client[pgx.Tx]
+	hooks  Hooks
+	log    *slog.Logger
+	sent   metric.Int64Counter
+	gaveUp metric.Int64Counter
+}
+
+// New returns the outbound of cfg.Schema. Call AddWorkers before making the service's River
+// client (with Queue configured), and Use with that client before the first Enqueue.
+func New(cfg Config) (*Outbound, error) {
+	if err := pgdb.ValidSchema(cfg.Schema); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Attempts == 0 {
+		cfg.Attempts = 15
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	o := &Outbound{cfg: cfg, log: slog.Default()}
+	senders := map[string]Sender{Webhook: webhookSender{o: o, client: webhookClient()}}
+	for ch, s := range cfg.Senders {
+		senders[ch] = s
+	}
+	o.cfg.Senders = senders
+	m := otel.Meter("github.com/pipa-kr/pipa/pkg/outbound")
+	prefix := cfg.Metrics
+	if prefix == "" {
+		prefix = "pipa"
+	}
+	var err error
+	if o.sent, err = m.Int64Counter(prefix+".outbound_delivered", metric.WithDescription("messages delivered, by channel")); err != nil {
+		return nil, err
+	}
+	if o.gaveUp, err = m.Int64Counter(prefix+".outbound_given_up",
+		metric.WithDescription("messages given up after a permanent refusal or their retries, by channel: each is an alert")); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Use gives the outbound the service's River client and hooks (nil for none).
+func (o *Outbound) Use(jobs *river.Client[pgx.Tx], hooks Hooks) {
+	o.jobs, o.hooks = jobs, hooks
+}
+
+func (o *Outbound) table() string { return o.cfg.Schema + ".outbound" }
+
+func (o *Outbound) clock() time.Time { return o.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+func (o *Outbound) ad(tenant string, id int64) []byte {
+	return []byte("pipa/outbound\x00" + o.cfg.Schema + "\x00" + tenant + "\x00" + strconv.FormatInt(id, 10))
+}
+
+// Enqueue writes m for the tenant in tx, with the job that sends it, and returns its id. It is
+// sent only if tx commits.
+func (o *Outbound) Enqueue(ctx context.Context, tx pgx.Tx, tenant string, m Message) (int64, error) {
+	var id int64
+	if err := tx.QueryRow(ctx, `SELECT nextval('`+o.cfg.Schema+`.outbound_ids')`).Scan(&id); err != nil {
+		return 0, err
+	}
+	if m.Key == "" {
+		m.Key = o.cfg.Schema + "-" + strconv.FormatInt(id, 10)
+	}
+	payload := m.Payload
+	if m.Personal {
+		if o.cfg.Box == nil {
+			return 0, fmt.Errorf("outbound: a message naming a person needs the data key")
+		}
+		var err error
+		if payload, err = o.cfg.Box.Seal(payload, o.ad(tenant, id)); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, id, channel, target, subject, label,
+		idempotency_key, payload, sealed, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		tenant, id, m.Channel, m.Target, m.Subject, m.Label, m.Key, payload, m.Personal, o.clock()); err != nil {
+		return 0, err
+	}
+	_, err := o.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{Queue: Queue, MaxAttempts: o.cfg.Attempts})
+	return id, err
+}
+
+// errSettled: the message was delivered or given up already (a job run twice).
+var errSettled = errors.New("outbound: settled")
+
+// read is message id of the tenant, opened, unless settled.
+func (o *Outbound) read(ctx context.Context, tenant string, id int64) (Delivery, error) {
+	d := Delivery{Tenant: tenant, ID: id}
+	var sealed, settled bool
+	err := o.cfg.Pool.QueryRow(ctx, `SELECT channel, target, subject, label, idempotency_key, payload, sealed,
+		deliver_time IS NOT NULL OR fail_time IS NOT NULL FROM `+o.table()+` WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(
+		&d.Channel, &d.Target, &d.Subject, &d.Label, &d.Key, &d.Payload, &sealed, &settled)
+	switch {
+	case err != nil:
+		return d, err
+	case settled:
+		return d, errSettled
+	case sealed:
+		if o.cfg.Box == nil {
+			return d, fmt.Errorf("outbound: message %d of tenant %s is sealed and no data key was given", id, tenant)
+		}
+		d.Personal = true
+		d.Payload, err = o.cfg.Box.Open(d.Payload, o.ad(tenant, id))
+	}
+	return d, err
+}
+
+// attempt sends d once, records the attempt, and says whether to retry: nil when delivered or
+// given up (then its hooks ran), the error otherwise.
+func (o *Outbound) attempt(ctx context.Context, d Delivery, last bool) error {
+	s, ok := o.cfg.Senders[d.Channel]
+	if !ok {
+		return fmt.Errorf("outbound: no sender for channel %q configured: the message waits", d.Channel)
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	answer, err := s.Send(sctx, d)
+	cancel()
+	now := o.clock()
+	if err != nil && answer == "" {
+		answer = err.Error()
+	}
+	attr := metric.WithAttributes(attribute.String("channel", d.Channel))
+	switch {
+	case err == nil:
+		_, xerr := o.cfg.Pool.Exec(ctx, `UPDATE `+o.table()+` SET attempts = attempts + 1, attempt_time = $3,
+			answer = $4, deliver_time = $3 WHERE tenant_id = $1 AND id = $2`, d.Tenant, d.ID, now, answer)
+		if xerr == nil {
+			o.sent.Add(ctx, 1, attr)
+		}
+		return xerr
+	case !last && !IsPermanent(err):
+		if _, xerr := o.cfg.Pool.Exec(ctx, `UPDATE `+o.table()+` SET attempts = attempts + 1, attempt_time = $3,
+			answer = $4 WHERE tenant_id = $1 AND id = $2`, d.Tenant, d.ID, now, answer); xerr != nil {
+			return xerr
+		}
+		return err
+	}
+	xerr := pgdb.InTx(ctx, o.cfg.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET attempts = attempts + 1, attempt_time = $3,
+			answer = $4, fail_time = $3 WHERE tenant_id = $1 AND id = $2 AND fail_time IS NULL AND deliver_time IS NULL`,
+			d.Tenant, d.ID, now, answer)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if d.Channel == Webhook { // a receiver failing for good stops getting events
+			if err := o.disable(ctx, tx, d.Tenant, d.Target, answer); err != nil {
+				return err
+			}
+		}
+		if o.hooks == nil {
+			return nil
+		}
+		return o.hooks.GaveUp(ctx, tx, d, answer)
+	})
+	if xerr == nil {
+		o.gaveUp.Add(ctx, 1, attr)
+		o.log.ErrorContext(ctx, "outbound message given up", "outbound", o.table(), "tenant", d.Tenant, "id", d.ID,
+			"channel", d.Channel, "target", d.Target, "label", d.Label, "attempts", d.Attempt, "answer", answer)
+	}
+	return xerr
+}

@@ -1,0 +1,218 @@
+// Package outboundtest runs, for tests and benchmarks, the real receivers of what pkg/outbound
+// sends: an SMTP server (github.com/emersion/go-smtp, the server half of a maintained SMTP
+// library, not a fake of our client) that keeps the mail it accepts, and an HTTP receiver that
+// verifies each webhook's Standard Webhooks signature with the scheme's reference library and can
+// be taken down and brought back.
+package outboundtest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// Mail is a message the server accepted.
+type Mail struct {
+	From   string
+	To     []string
+	Header mail.Header
+	// Text and HTML are the decoded text/plain and text/html parts.
+	Text, HTML string
+}
+
+// MailServer is an SMTP server on a loopback port.
+type MailServer struct {
+	Addr string
+	mu   sync.Mutex
+	mail []Mail
+}
+
+// StartMail serves SMTP until the test ends.
+func StartMail(t testing.TB) *MailServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := &MailServer{Addr: l.Addr().String()}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{ms: ms}, nil }))
+	srv.Domain = "localhost"
+	go srv.Serve(l) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { srv.Close() })
+	return ms
+}
+
+// Mail is what the server accepted so far.
+func (ms *MailServer) Mail() []Mail {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return append([]Mail(nil), ms.mail...)
+}
+
+type session struct {
+	ms   *MailServer
+	from string
+	to   []string
+}
+
+func (s *session) Reset()        { s.from, s.to = "", nil }
+func (s *session) Logout() error { return nil }
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	msg, err := mail.ReadMessage(r)
+	if err != nil {
+		return err
+	}
+	m := Mail{From: s.from, To: s.to, Header: msg.Header}
+	if err := parts(&m, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body); err != nil {
+		return err
+	}
+	s.ms.mu.Lock()
+	s.ms.mail = append(s.ms.mail, m)
+	s.ms.mu.Unlock()
+	return nil
+}
+
+// parts decodes a body of the content type into m's text and HTML.
+func parts(m *Mail, contentType, encoding string, body io.Reader) error {
+	media, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(media, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := parts(m, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p); err != nil {
+				return err
+			}
+		}
+	}
+	switch strings.ToLower(encoding) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	switch media {
+	case "text/plain":
+		m.Text = string(b)
+	case "text/html":
+		m.HTML = string(b)
+	}
+	return nil
+}
+
+// Received is a webhook delivery whose signature verified.
+type Received struct {
+	// ID is its webhook-id.
+	ID string
+	// Event is the CloudEvent's JSON.
+	Event map[string]any
+}
+
+// Receiver is an HTTP receiver of webhooks signed with Secret.
+type Receiver struct {
+	URL    string
+	Secret string
+	wh     *standardwebhooks.Webhook
+	down   atomic.Bool
+	// Refused counts the posts answered 503 while down; Rejected those whose signature failed.
+	Refused, Rejected atomic.Int64
+	mu                sync.Mutex
+	got               []Received
+}
+
+// StartReceiver serves webhooks, verifying them with secret (whsec_…), until the test ends.
+func StartReceiver(t testing.TB, secret string) *Receiver {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Receiver{Secret: secret, wh: wh}
+	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL + "/hooks/pipa"
+	return r
+}
+
+// SetDown makes the receiver answer 503 Service Unavailable (down) or take deliveries (up).
+func (r *Receiver) SetDown(down bool) { r.down.Store(down) }
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	if r.down.Load() {
+		r.Refused.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := r.wh.Verify(body, req.Header); err != nil {
+		r.Rejected.Add(1)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var ev map[string]any
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&ev); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	r.got = append(r.got, Received{ID: req.Header.Get("webhook-id"), Event: ev})
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Received are the deliveries taken so far, in order of arrival (a redelivery included).
+func (r *Receiver) Received() []Received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Received(nil), r.got...)
+}
+
+// Unique counts the distinct webhook-ids taken so far.
+func (r *Receiver) Unique() int {
+	seen := map[string]bool{}
+	for _, g := range r.Received() {
+		seen[g.ID] = true
+	}
+	return len(seen)
+}

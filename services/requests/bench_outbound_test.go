@@ -1,0 +1,190 @@
+//go:build unix
+
+package requests_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/requests/request"
+	"github.com/pipa-kr/pipa/services/requests/requeststest"
+)
+
+// What leaving pipa costs a workflow (issue 17), on the stack of the request benchmarks
+// (bench_test.go: 64 clients on 8 connections, a pool of 64), with a real SMTP server and a real
+// webhook receiver that verifies every signature (pkg/outbound/outboundtest). Not part of
+// `make test`:
+//
+//	cd services/requests && go test -run '^$' -bench 'BenchmarkOutbound$' -benchtime 2000x -count 2 .
+//	cd services/requests && go test -run '^$' -bench 'BenchmarkOutboundReceiverDown' -benchtime 1x -timeout 20m .
+//
+// BenchmarkOutbound approves verified ACCESS requests, 64 at a time, in one run: "nothing-leaves"
+// (no e-mail address, no subscription) beside "mail-and-event" (each requester gave an address,
+// and a subscription wants kr.pipa.request.decided: each approval writes one mail and one event).
+// After the timer it waits until the SMTP server holds every mail and the receiver every event,
+// and reports deliveries/s from the first approval to the last delivery, and drain-s after the
+// last approval. Results: BENCHMARKS.md.
+
+// benchSecret signs the benchmarks' webhooks.
+var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benchmark webhook secret 32"))
+
+// verified creates n ACCESS requests of the unit, by visit, and verifies them, outside any timing;
+// with an e-mail address when email.
+func verified(b *testing.B, cls []requestsv1.RequestServiceClient, u benchUnits, n int, email bool) []string {
+	names := make([]string, n)
+	inParallel(b, n, func(w, i int) error {
+		cl := cls[w%len(cls)]
+		r := requeststest.WithChannel(requeststest.AccessRequest())
+		if email {
+			r.Requester.Email = fmt.Sprintf("bench-%d@example.kr", i)
+		}
+		resp, err := cl.CreateRequest(u.staff, &requestsv1.CreateRequestRequest{Parent: u.units[0], Request: r})
+		if err != nil {
+			return err
+		}
+		names[i] = resp.GetRequest().GetName()
+		_, err = cl.VerifyIdentity(u.staff, &requestsv1.VerifyIdentityRequest{Name: names[i],
+			Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+		return err
+	})
+	return names
+}
+
+func BenchmarkOutbound(b *testing.B) {
+	smtpd := outboundtest.StartMail(b)
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), withOutbound(smtpd.Addr, 15))
+	s.Load("jeongeup-library.yaml")
+	cls := requestClients(b, s)
+	u := benchUnits{tenant: "jeongeup", units: []string{libraryUnit}, staff: s.As(auth.RoleHandler, libraryUnit)}
+	subs := requestsv1.NewOutboundServiceClient(s.Conn)
+	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
+	recv := outboundtest.StartReceiver(b, benchSecret)
+	for _, leaves := range []bool{false, true} {
+		name := "nothing-leaves"
+		if leaves {
+			name = "mail-and-event"
+		}
+		b.Run(name, func(b *testing.B) {
+			names := verified(b, cls, u, b.N, leaves)
+			var sub string
+			if leaves {
+				created, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup",
+					SubscriptionId: fmt.Sprintf("bench-%d", stacktest.RequestIDs.Add(1)),
+					Subscription:   &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret, Types: []string{request.EventDecided}}})
+				require.NoError(b, err)
+				sub = created.GetName()
+			}
+			mails, events := len(smtpd.Mail()), recv.Unique()
+			var next atomic.Int64
+			start := time.Now()
+			timedCPU(b, func() {
+				stacktest.RunClients(b, "steps", func(ctx context.Context, w int) error {
+					_, err := cls[w%len(cls)].ApproveRequest(u.staff, &requestsv1.ApproveRequestRequest{
+						Name: names[next.Add(1)-1], Grant: requeststest.VisitGrant()})
+					return err
+				})
+			})
+			if !leaves {
+				return
+			}
+			stepsDone := time.Now()
+			require.Eventually(b, func() bool {
+				return len(smtpd.Mail()) == mails+b.N && recv.Unique() == events+b.N
+			}, 10*time.Minute, 50*time.Millisecond)
+			done := time.Now()
+			b.ReportMetric(float64(2*b.N)/done.Sub(start).Seconds(), "deliveries/s")
+			b.ReportMetric(done.Sub(stepsDone).Seconds(), "drain-s")
+			require.Zero(b, recv.Rejected.Load())
+			_, err := subs.DeleteSubscription(admin, &requestsv1.DeleteSubscriptionRequest{Name: sub})
+			require.NoError(b, err)
+		})
+	}
+}
+
+// BenchmarkOutboundReceiverDown runs whole workflows (intake, verification, approval: three
+// events and one mail each) from 64 clients for 60 s while the webhook receiver answers 503, then
+// brings it back and counts: steps taken and failed, events emitted (the requests schema's events
+// of the run) and events the receiver verified, by webhook-id, and how long it took to catch up.
+// b.N is not used: run it with -benchtime 1x.
+func BenchmarkOutboundReceiverDown(b *testing.B) {
+	const outage = 60 * time.Second
+	smtpd := outboundtest.StartMail(b)
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), withOutbound(smtpd.Addr, 15))
+	s.Load("jeongeup-library.yaml")
+	cls := requestClients(b, s)
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	recv := outboundtest.StartReceiver(b, benchSecret)
+	recv.SetDown(true)
+	_, err := requestsv1.NewOutboundServiceClient(s.Conn).CreateSubscription(s.As(auth.RoleTenantAdmin, "tenants/jeongeup"),
+		&requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "down",
+			Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret}})
+	require.NoError(b, err)
+	var steps, failed, workflows atomic.Int64
+	step := func(err error) bool {
+		steps.Add(1)
+		if err != nil {
+			failed.Add(1)
+			b.Log(err)
+		}
+		return err == nil
+	}
+	start := time.Now()
+	b.ResetTimer()
+	done := make(chan struct{})
+	for w := range stacktest.BenchClients {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			cl := cls[w%len(cls)]
+			for i := 0; time.Since(start) < outage; i++ {
+				r := requeststest.WithChannel(requeststest.AccessRequest())
+				r.Requester.Email = fmt.Sprintf("down-%d-%d@example.kr", w, i)
+				resp, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+				if !step(err) {
+					continue
+				}
+				name := resp.GetRequest().GetName()
+				_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+					Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+				if !step(err) {
+					continue
+				}
+				_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
+				if step(err) {
+					workflows.Add(1)
+				}
+			}
+		}()
+	}
+	for range stacktest.BenchClients {
+		<-done
+	}
+	b.StopTimer()
+	refused := recv.Refused.Load()
+	up := time.Now()
+	recv.SetDown(false)
+	var emitted int
+	require.NoError(b, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.events WHERE tenant_id = 'jeongeup'`).Scan(&emitted))
+	require.Eventually(b, func() bool { return recv.Unique() == emitted && len(smtpd.Mail()) == int(workflows.Load()) },
+		15*time.Minute, 200*time.Millisecond)
+	b.ReportMetric(float64(steps.Load())/up.Sub(start).Seconds(), "steps/s")
+	b.ReportMetric(float64(steps.Load()), "steps")
+	b.ReportMetric(float64(failed.Load()), "failed-steps")
+	b.ReportMetric(float64(refused), "refused-posts")
+	b.ReportMetric(float64(emitted), "events")
+	b.ReportMetric(float64(recv.Unique()), "events-delivered")
+	b.ReportMetric(float64(len(smtpd.Mail())), "mails")
+	b.ReportMetric(time.Since(up).Seconds(), "catch-up-s")
+	b.ReportMetric(0, "ns/op")
+	require.Zero(b, failed.Load(), "no step fails while the receiver is down")
+	require.Zero(b, recv.Rejected.Load())
+}

@@ -1,0 +1,310 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/requests/request"
+)
+
+// OutboundServer implements pipa.requests.v1.OutboundService: webhook subscriptions to the
+// request service's events, their delivery logs and replays, and what a request sent (pkg/outbound
+// does the sending).
+type OutboundServer struct {
+	requestsv1.UnimplementedOutboundServiceServer
+	out   *outbound.Outbound
+	units *unitauth.Units
+}
+
+// subscriptionRoles manage a tenant's subscriptions: its administrators and its CPO, on the
+// whole tenant (a subscription's secret signs what the tenant's events say).
+var subscriptionRoles = []auth.Role{auth.RoleTenantAdmin, auth.RoleCPO}
+
+func authorizeTenant(ctx context.Context, tenant string) error {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.Unauthenticated, "a bearer token is required")
+	}
+	if !p.Allows(tenant, nil, subscriptionRoles...) {
+		return apierr.Denied("managing " + names.Tenant(tenant) + "'s subscriptions takes tenant_admin or cpo on the tenant")
+	}
+	return nil
+}
+
+func subscriptionView(tenant string, s outbound.Subscription) *requestsv1.Subscription {
+	v := &requestsv1.Subscription{Name: names.Subscriptions.Name(tenant, s.ID), Url: s.URL, Types: s.Types,
+		Secret: s.Secret, CreateTime: timestamppb.New(s.CreateTime), DisableReason: s.DisableReason}
+	if s.Unit != "" {
+		v.Unit = names.Unit(tenant, s.Unit)
+	}
+	if !s.DisableTime.IsZero() {
+		v.DisableTime = timestamppb.New(s.DisableTime)
+	}
+	return v
+}
+
+func (s *OutboundServer) CreateSubscription(ctx context.Context, req *requestsv1.CreateSubscriptionRequest) (*requestsv1.Subscription, error) {
+	tenant, err := names.ParseTenant("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeTenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	in := req.GetSubscription()
+	sub := outbound.Subscription{ID: req.GetSubscriptionId(), URL: in.GetUrl(), Types: in.GetTypes(), Secret: in.GetSecret()}
+	var vs apierr.Violations
+	names.CheckID(&vs, "subscription_id", sub.ID)
+	if u := in.GetUnit(); u != "" {
+		t, unit, err := names.ParseUnit("subscription.unit", u)
+		if err != nil {
+			return nil, err
+		}
+		if t != tenant {
+			vs.Add("subscription.unit", "format", "must be a unit of %s", names.Tenant(tenant))
+		}
+		sub.Unit = unit
+	}
+	outbound.CheckSubscription(&vs, "subscription.", sub, request.EventTypes)
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	if sub.Unit != "" {
+		if err := s.units.Authorize(ctx, tenant, sub.Unit, subscriptionRoles); err != nil {
+			return nil, err // also NotFound for a unit the registry does not have
+		}
+	}
+	got, err := s.out.CreateSubscription(ctx, tenant, sub)
+	if errors.Is(err, outbound.ErrSubscriptionExists) {
+		return nil, apierr.AlreadyExists(names.Subscriptions.Name(tenant, sub.ID))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return subscriptionView(tenant, got), nil
+}
+
+// subscription parses, authorizes and reads the subscription named in field.
+func (s *OutboundServer) subscription(ctx context.Context, field, name string) (string, outbound.Subscription, error) {
+	tenant, id, err := names.Subscriptions.Parse(field, name)
+	if err != nil {
+		return "", outbound.Subscription{}, err
+	}
+	if err := authorizeTenant(ctx, tenant); err != nil {
+		return "", outbound.Subscription{}, err
+	}
+	sub, err := s.out.Subscription(ctx, tenant, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", sub, apierr.NotFound(name)
+	}
+	return tenant, sub, err
+}
+
+func (s *OutboundServer) GetSubscription(ctx context.Context, req *requestsv1.GetSubscriptionRequest) (*requestsv1.Subscription, error) {
+	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return subscriptionView(tenant, sub), nil
+}
+
+// pageSize is a list's page size: 50 unless asked, at most 500.
+func pageSize(vs *apierr.Violations, size int32) int {
+	switch {
+	case size < 0:
+		vs.Add("page_size", "range", "must not be negative")
+	case size == 0:
+		return 50
+	case size > 500:
+		return 500
+	}
+	return int(size)
+}
+
+func (s *OutboundServer) ListSubscriptions(ctx context.Context, req *requestsv1.ListSubscriptionsRequest) (*requestsv1.ListSubscriptionsResponse, error) {
+	tenant, err := names.ParseTenant("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeTenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	size := pageSize(&vs, req.GetPageSize())
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	query := names.Query{"requests.subscriptions", req.GetParent()}
+	after, err := query.Parse(req.GetPageToken(), 1)
+	if err != nil {
+		return nil, err
+	}
+	start := ""
+	if len(after) > 0 {
+		start = after[0]
+	}
+	subs, err := s.out.Subscriptions(ctx, tenant, start, size)
+	if err != nil {
+		return nil, err
+	}
+	out := &requestsv1.ListSubscriptionsResponse{}
+	for _, sub := range subs {
+		out.Subscriptions = append(out.Subscriptions, subscriptionView(tenant, sub))
+	}
+	if len(subs) == size {
+		out.NextPageToken = query.Token(subs[len(subs)-1].ID)
+	}
+	return out, nil
+}
+
+func (s *OutboundServer) DeleteSubscription(ctx context.Context, req *requestsv1.DeleteSubscriptionRequest) (*requestsv1.DeleteSubscriptionResponse, error) {
+	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.out.DeleteSubscription(ctx, tenant, sub.ID); err != nil {
+		return nil, err
+	}
+	return &requestsv1.DeleteSubscriptionResponse{}, nil
+}
+
+func (s *OutboundServer) EnableSubscription(ctx context.Context, req *requestsv1.EnableSubscriptionRequest) (*requestsv1.Subscription, error) {
+	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.out.EnableSubscription(ctx, tenant, sub.ID); err != nil {
+		return nil, err
+	}
+	sub.DisableTime, sub.DisableReason = time.Time{}, ""
+	return subscriptionView(tenant, sub), nil
+}
+
+func (s *OutboundServer) ReplaySubscription(ctx context.Context, req *requestsv1.ReplaySubscriptionRequest) (*requestsv1.ReplaySubscriptionResponse, error) {
+	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	start, end := req.GetStartTime(), req.GetEndTime()
+	if start == nil {
+		vs.Add("start_time", "required", "start_time is required: the first event time to send again")
+	}
+	if end == nil {
+		vs.Add("end_time", "required", "end_time is required: the event time to stop before")
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	if request.CheckTime(&vs, "start_time", start) && request.CheckTime(&vs, "end_time", end) && !start.AsTime().Before(end.AsTime()) {
+		vs.Add("end_time", "range", "must be after start_time")
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	if !sub.DisableTime.IsZero() {
+		return nil, apierr.Precondition("SUBSCRIPTION_DISABLED", "the subscription is disabled: enable it (:enable) before replaying")
+	}
+	var n int
+	err = s.out.InTx(ctx, func(tx pgx.Tx) error {
+		n, err = s.out.Replay(ctx, tx, tenant, sub.ID, start.AsTime(), end.AsTime())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &requestsv1.ReplaySubscriptionResponse{Count: int32(n)}, nil
+}
+
+// ListDeliveries lists a subscription's delivery log, for its managers.
+func (s *OutboundServer) ListDeliveries(ctx context.Context, req *requestsv1.ListDeliveriesRequest) (*requestsv1.ListDeliveriesResponse, error) {
+	tenant, sub, err := s.subscription(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	recs, next, err := s.deliveries(ctx, tenant, outbound.Filter{Channel: outbound.Webhook, Target: sub.ID}, req)
+	return &requestsv1.ListDeliveriesResponse{Deliveries: recs, NextPageToken: next}, err
+}
+
+// ListRequestDeliveries lists what a request sent, for the unit's staff.
+func (s *OutboundServer) ListRequestDeliveries(ctx context.Context, req *requestsv1.ListRequestDeliveriesRequest) (*requestsv1.ListRequestDeliveriesResponse, error) {
+	tenant, unit, receipt, err := names.Requests.Parse("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	recs, next, err := s.deliveries(ctx, tenant, outbound.Filter{Subject: names.Requests.Name(tenant, unit, receipt)}, req)
+	return &requestsv1.ListRequestDeliveriesResponse{Deliveries: recs, NextPageToken: next}, err
+}
+
+// page is a list request's paging.
+type page interface {
+	GetParent() string
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// deliveries are a page of the tenant's delivery records the filter selects, and the next
+// page's token.
+func (s *OutboundServer) deliveries(ctx context.Context, tenant string, f outbound.Filter, req page) ([]*requestsv1.Delivery, string, error) {
+	var vs apierr.Violations
+	f.Limit = pageSize(&vs, req.GetPageSize())
+	if err := vs.Err(); err != nil {
+		return nil, "", err
+	}
+	query := names.Query{"requests.deliveries", req.GetParent()}
+	after, err := query.Parse(req.GetPageToken(), 1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(after) > 0 {
+		f.After, _ = strconv.ParseInt(after[0], 10, 64)
+	}
+	recs, err := s.out.Records(ctx, tenant, f)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*requestsv1.Delivery
+	for _, r := range recs {
+		out = append(out, deliveryView(tenant, r))
+	}
+	next := ""
+	if len(recs) == f.Limit {
+		next = query.TokenN(recs[len(recs)-1].ID)
+	}
+	return out, next, nil
+}
+
+func deliveryView(tenant string, r outbound.Record) *requestsv1.Delivery {
+	d := &requestsv1.Delivery{Channel: r.Channel, Target: r.Target, Label: r.Label, Subject: r.Subject,
+		IdempotencyKey: r.Key, Attempts: int32(r.Attempts), CreateTime: timestamppb.New(r.CreateTime), Answer: r.Answer,
+		State: requestsv1.DeliveryState_DELIVERY_STATE_PENDING}
+	if r.Channel == outbound.Webhook {
+		d.Target = names.Subscriptions.Name(tenant, r.Target)
+	}
+	if !r.AttemptTime.IsZero() {
+		d.AttemptTime = timestamppb.New(r.AttemptTime)
+	}
+	switch {
+	case !r.DeliverTime.IsZero():
+		d.State, d.DeliverTime = requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, timestamppb.New(r.DeliverTime)
+	case !r.FailTime.IsZero():
+		d.State, d.FailTime = requestsv1.DeliveryState_DELIVERY_STATE_FAILED, timestamppb.New(r.FailTime)
+	}
+	return d
+}

@@ -1,0 +1,256 @@
+package requests_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/requests/requeststest"
+)
+
+// withOutbound sends the stack's mail to the SMTP server at addr (no TLS: it is on loopback) and
+// gives a message up after attempts.
+func withOutbound(addr string, attempts int) stacktest.Option {
+	return func(c *modules.Config) {
+		c.Mail = mail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
+		c.OutboundAttempts = attempts
+	}
+}
+
+// A citizen who gave an email address gets the decision's notice (별지 제9호) by mail, with its
+// Message-ID and its Korean content, and a department system subscribed to the tenant's events
+// is told, by signed CloudEvents, that the request was received, verified and decided — through
+// a receiver that was down and came back: every event arrives, each once by its webhook-id, with
+// no personal data. The staff see each delivery's state.
+func TestNoticeMailedAndEventsDelivered(t *testing.T) {
+	t.Parallel()
+	smtpd := outboundtest.StartMail(t)
+	s := startStack(t, withOutbound(smtpd.Addr, 15))
+	s.Load("jeongeup-library.yaml")
+	subs := requestsv1.NewOutboundServiceClient(s.Conn)
+	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
+
+	// Subscribe over REST: pipa makes the secret, the receiver verifies with it.
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/v1/tenants/jeongeup/subscriptions?subscriptionId=dept-system",
+		strings.NewReader(`{"url":"http://127.0.0.1:1/placeholder","types":["kr.pipa.request.received","kr.pipa.request.verified","kr.pipa.request.decided"]}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleTenantAdmin, "tenants/jeongeup"))
+	resp, err := s.HTTP.Do(req)
+	require.NoError(t, err)
+	body := stacktest.Body(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var created struct{ Name, Secret string }
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
+	require.Equal(t, "tenants/jeongeup/subscriptions/dept-system", created.Name)
+	require.True(t, strings.HasPrefix(created.Secret, "whsec_"), created.Secret)
+	_, err = subs.DeleteSubscription(admin, &requestsv1.DeleteSubscriptionRequest{Name: created.Name})
+	require.NoError(t, err)
+
+	recv := outboundtest.StartReceiver(t, created.Secret)
+	recv.SetDown(true)
+	sub, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "dept-system",
+		Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: created.Secret, Unit: libraryUnit,
+			Types: []string{"kr.pipa.request.received", "kr.pipa.request.verified", "kr.pipa.request.decided"}}})
+	require.NoError(t, err)
+
+	cl := s.requests()
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	r := requeststest.WithChannel(requeststest.AccessRequest())
+	r.Requester.Email = "minwon@example.kr"
+	created2, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.NoError(t, err)
+	name := created2.GetRequest().GetName()
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+	require.NoError(t, err, "a receiver that is down never fails a step")
+	got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
+	require.NoError(t, err)
+	require.Len(t, got.GetNotices(), 1)
+
+	// The notice reaches the requester's mailbox: the 별지 제9호 fields, in Korean.
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 1 }, 30*time.Second, 100*time.Millisecond)
+	m := smtpd.Mail()[0]
+	require.Equal(t, []string{"minwon@example.kr"}, m.To)
+	require.Equal(t, "privacy@jeongeup.go.kr", m.From)
+	receipt := got.GetReceiptNumber()
+	require.Contains(t, m.Header.Get("Subject"), receipt)
+	require.Regexp(t, `^<requests-\d+@jeongeup\.go\.kr>$`, m.Header.Get("Message-Id"))
+	for _, want := range []string{"개인정보 열람 결정 통지", "접수번호", receipt, "김민원 귀하", "정읍시립도서관 2층 민원실", "수수료"} {
+		require.Contains(t, m.HTML, want)
+		require.Contains(t, m.Text, want)
+	}
+
+	// Down: every event is refused and retried; up: each arrives, signed, once per webhook-id.
+	require.Eventually(t, func() bool { return recv.Refused.Load() >= 3 }, 30*time.Second, 100*time.Millisecond)
+	require.Empty(t, recv.Received())
+	recv.SetDown(false)
+	require.Eventually(t, func() bool { return recv.Unique() == 3 }, 60*time.Second, 200*time.Millisecond)
+	require.Zero(t, recv.Rejected.Load())
+	types := map[string]map[string]any{}
+	for _, g := range recv.Received() {
+		require.Equal(t, "1.0", g.Event["specversion"])
+		require.Equal(t, g.ID, g.Event["id"], "the webhook-id is the event's id")
+		require.Equal(t, libraryUnit, g.Event["source"])
+		require.Equal(t, name, g.Event["subject"])
+		types[g.Event["type"].(string)] = g.Event["data"].(map[string]any)
+		raw, _ := json.Marshal(g.Event)
+		require.NotContains(t, string(raw), "김민원", "events carry names and codes, never personal data")
+		require.NotContains(t, string(raw), "minwon@")
+	}
+	require.Equal(t, "REQUEST_STATE_RECEIVED", types["kr.pipa.request.received"]["state"])
+	require.Equal(t, "REQUEST_STATE_VERIFIED", types["kr.pipa.request.verified"]["state"])
+	require.Equal(t, "NOTICE_KIND_APPROVAL", types["kr.pipa.request.decided"]["decision"])
+	require.Equal(t, receipt, types["kr.pipa.request.decided"]["receiptNumber"])
+
+	// The staff view: what the request sent, and the subscription's log.
+	ds, err := subs.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	var mailed, events int
+	for _, d := range ds.GetDeliveries() {
+		require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, d.GetState(), d.String())
+		switch d.GetChannel() {
+		case "mail":
+			mailed++
+			require.Equal(t, "requester", d.GetTarget())
+			require.Equal(t, got.GetNotices()[0], d.GetLabel())
+			require.Contains(t, d.GetAnswer(), "OK")
+		case "webhook":
+			events++
+			require.Equal(t, sub.GetName(), d.GetTarget())
+			require.Greater(t, d.GetAttempts(), int32(1), "refused while the receiver was down")
+			require.Equal(t, "HTTP 204 No Content", d.GetAnswer())
+		}
+	}
+	require.Equal(t, 1, mailed)
+	require.Equal(t, 3, events)
+	log, err := subs.ListDeliveries(admin, &requestsv1.ListDeliveriesRequest{Parent: sub.GetName()})
+	require.NoError(t, err)
+	require.Len(t, log.GetDeliveries(), 3)
+
+	// A replay of the range sends every event again under its own webhook-id.
+	n, err := subs.ReplaySubscription(admin, &requestsv1.ReplaySubscriptionRequest{Name: sub.GetName(),
+		StartTime: timestamppb.New(time.Now().Add(-time.Hour)), EndTime: timestamppb.New(time.Now().Add(time.Minute))})
+	require.NoError(t, err)
+	require.Equal(t, int32(3), n.GetCount())
+	require.Eventually(t, func() bool { return len(recv.Received()) == 6 }, 30*time.Second, 100*time.Millisecond)
+	require.Equal(t, 3, recv.Unique())
+
+	// Another tenant's officials see none of it.
+	other := s.As(auth.RoleTenantAdmin, "tenants/iksan")
+	_, err = subs.GetSubscription(other, &requestsv1.GetSubscriptionRequest{Name: sub.GetName()})
+	code, _ := stacktest.Reason(err)
+	require.Equal(t, codes.PermissionDenied, code)
+	_, err = subs.ListRequestDeliveries(s.As(auth.RoleHandler, "tenants/iksan"), &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	code, _ = stacktest.Reason(err)
+	require.Equal(t, codes.PermissionDenied, code)
+}
+
+// A receiver that fails for good is disabled after its retries, with its answer; nothing is sent
+// to it until it is enabled, and a replay then brings what it missed.
+func TestFailingReceiverDisabledThenReplayed(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, withOutbound("127.0.0.1:1", 3))
+	s.Load("jeongeup-library.yaml")
+	subs := requestsv1.NewOutboundServiceClient(s.Conn)
+	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	recv := outboundtest.StartReceiver(t, secret)
+	recv.SetDown(true)
+	sub, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "flaky",
+		Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: secret}})
+	require.NoError(t, err)
+	start := time.Now()
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	_, err = s.requests().CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest())})
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		got, err := subs.GetSubscription(admin, &requestsv1.GetSubscriptionRequest{Name: sub.GetName()})
+		return err == nil && got.GetDisableTime() != nil
+	}, 60*time.Second, 200*time.Millisecond)
+	got, err := subs.GetSubscription(admin, &requestsv1.GetSubscriptionRequest{Name: sub.GetName()})
+	require.NoError(t, err)
+	require.Equal(t, "HTTP 503 Service Unavailable", got.GetDisableReason())
+	require.Equal(t, int64(3), recv.Refused.Load())
+	log, err := subs.ListDeliveries(admin, &requestsv1.ListDeliveriesRequest{Parent: sub.GetName()})
+	require.NoError(t, err)
+	require.Len(t, log.GetDeliveries(), 1)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_FAILED, log.GetDeliveries()[0].GetState())
+	require.Equal(t, int32(3), log.GetDeliveries()[0].GetAttempts())
+
+	// Disabled: a new event is not sent to it, and a replay is refused until it is enabled.
+	_, err = s.requests().CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest())})
+	require.NoError(t, err)
+	replay := &requestsv1.ReplaySubscriptionRequest{Name: sub.GetName(),
+		StartTime: timestamppb.New(start.Add(-time.Minute)), EndTime: timestamppb.New(time.Now().Add(time.Minute))}
+	_, err = subs.ReplaySubscription(admin, replay)
+	code, reason := stacktest.Reason(err)
+	require.Equal(t, codes.FailedPrecondition, code)
+	require.Equal(t, "SUBSCRIPTION_DISABLED", reason)
+
+	recv.SetDown(false)
+	enabled, err := subs.EnableSubscription(admin, &requestsv1.EnableSubscriptionRequest{Name: sub.GetName()})
+	require.NoError(t, err)
+	require.Nil(t, enabled.GetDisableTime())
+	n, err := subs.ReplaySubscription(admin, replay)
+	require.NoError(t, err)
+	require.Equal(t, int32(2), n.GetCount())
+	require.Eventually(t, func() bool { return recv.Unique() == 2 }, 30*time.Second, 100*time.Millisecond)
+	require.Equal(t, int64(3), recv.Refused.Load(), "nothing was posted while it was disabled")
+}
+
+// Bad subscriptions are refused naming the field and the rule, and nothing is stored.
+func TestSubscriptionRefusals(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	subs := requestsv1.NewOutboundServiceClient(s.Conn)
+	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
+	for _, tc := range []struct {
+		sub   *requestsv1.Subscription
+		field string
+	}{
+		{&requestsv1.Subscription{}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "ftp://example.kr/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://user:pw@example.kr/x"}, "subscription.url"},
+		{&requestsv1.Subscription{Url: "https://example.kr/x", Types: []string{"kr.pipa.request.eaten"}}, "subscription.types"},
+		{&requestsv1.Subscription{Url: "https://example.kr/x", Secret: "not-a-secret"}, "subscription.secret"},
+		{&requestsv1.Subscription{Url: "https://example.kr/x", Unit: "tenants/iksan/units/city"}, "subscription.unit"},
+	} {
+		_, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "x", Subscription: tc.sub})
+		require.Equal(t, tc.field, stacktest.Violation(t, err).GetField(), tc.sub.String())
+	}
+	_, err := subs.CreateSubscription(s.As(auth.RoleHandler, libraryUnit), &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup",
+		SubscriptionId: "x", Subscription: &requestsv1.Subscription{Url: "https://example.kr/x"}})
+	code, _ := stacktest.Reason(err)
+	require.Equal(t, codes.PermissionDenied, code, "a handler does not manage the tenant's subscriptions")
+	list, err := subs.ListSubscriptions(admin, &requestsv1.ListSubscriptionsRequest{Parent: "tenants/jeongeup"})
+	require.NoError(t, err)
+	require.Empty(t, list.GetSubscriptions())
+
+	ok := &requestsv1.Subscription{Url: "https://example.kr/x"}
+	first, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "x", Subscription: ok})
+	require.NoError(t, err)
+	again, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "x", Subscription: ok})
+	require.NoError(t, err)
+	require.Equal(t, first.GetSecret(), again.GetSecret(), "a retried create returns the first")
+	_, err = subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "x",
+		Subscription: &requestsv1.Subscription{Url: "https://example.kr/other"}})
+	code, _ = stacktest.Reason(err)
+	require.Equal(t, codes.AlreadyExists, code)
+}
