@@ -116,15 +116,26 @@ func (o *Outbox) drainPass(ctx context.Context, stop time.Time) (int, error) {
 			return delivered, errors.Join(last, err)
 		}
 		results := make([]error, len(ids))
+		sent := make([]Settled, len(ids))
+		fresh := make([]bool, len(ids))
 		var g errgroup.Group
 		g.SetLimit(drainParallel)
 		for i := range ids {
 			g.Go(func() error {
-				_, results[i] = o.deliver(ctx, tenants[i], ids[i])
+				sent[i], fresh[i], results[i] = o.send(ctx, tenants[i], ids[i])
 				return nil
 			})
 		}
 		_ = g.Wait()
+		var record []Settled
+		for i, f := range fresh {
+			if f {
+				record = append(record, sent[i])
+			}
+		}
+		if err := o.delivered(ctx, record...); err != nil {
+			return delivered, err // appended, not recorded: the next pass replays them, appended once
+		}
 		for _, err := range results {
 			switch {
 			case err == nil:

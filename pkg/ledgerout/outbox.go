@@ -306,42 +306,52 @@ func (o *Outbox) Deliver(ctx context.Context, tenant string, id int64) (Settled,
 	return s, err
 }
 
-// deliver is Deliver without the hand-over, for the drain.
+// deliver is Deliver without the hand-over.
 func (o *Outbox) deliver(ctx context.Context, tenant string, id int64) (Settled, error) {
+	s, fresh, err := o.send(ctx, tenant, id)
+	if err != nil || !fresh {
+		return s, err
+	}
+	return s, o.delivered(ctx, s)
+}
+
+// send appends entry id unless it is settled; fresh says the ledger took it now, and its index
+// is still to be recorded (delivered).
+func (o *Outbox) send(ctx context.Context, tenant string, id int64) (s Settled, fresh bool, err error) {
 	p, err := o.read(ctx, tenant, id)
 	switch {
 	case err != nil:
-		return Settled{}, err
+		return Settled{}, false, err
 	case p.delivered:
-		return p.Settled, nil
+		return p.Settled, false, nil
 	case p.refused:
-		return Settled{}, &Refusal{ID: id, Reason: p.refusal}
+		return Settled{}, false, &Refusal{ID: id, Reason: p.refusal}
 	case p.afterFails:
-		return Settled{}, o.refuse(ctx, tenant, id, "it follows an entry the ledger refused")
+		return Settled{}, false, o.refuse(ctx, tenant, id, "it follows an entry the ledger refused")
 	case p.afterPending:
-		return Settled{}, ErrWaiting
+		return Settled{}, false, ErrWaiting
 	}
 	req, err := o.open(tenant, p)
 	if err != nil {
-		return Settled{}, err
+		return Settled{}, false, err
 	}
 	if p.followsAfter && p.afterIndex != nil {
 		req.Entry.Follows = p.afterIndex
 	}
 	actx, cancel, err := o.appendCtx(ctx)
 	if err != nil {
-		return Settled{}, err
+		return Settled{}, false, err
 	}
 	defer cancel()
 	e, err := o.cfg.Ledger.AppendEntry(actx, req)
 	if c := apierr.CodeOf(err); c == codes.InvalidArgument || c == codes.FailedPrecondition {
-		return Settled{}, o.refuse(ctx, tenant, id, apierr.MessageOf(err))
+		return Settled{}, false, o.refuse(ctx, tenant, id, apierr.MessageOf(err))
 	}
 	if err != nil {
-		return Settled{}, err
+		return Settled{}, false, err
 	}
 	p.Index, p.LeafHash = e.GetIndex(), e.GetLeafHash()
-	return p.Settled, o.delivered(ctx, p.Settled)
+	return p.Settled, true, nil
 }
 
 func (o *Outbox) open(tenant string, p *pending) (*ledgerv1.AppendEntryRequest, error) {
@@ -377,16 +387,25 @@ func (o *Outbox) appendCtx(ctx context.Context) (context.Context, context.Cancel
 	return sctx, cancel, nil
 }
 
-// delivered records s's index and runs the hook, unless another delivery recorded it first.
-func (o *Outbox) delivered(ctx context.Context, s Settled) error {
+// delivered records the index of each of ss and runs the hook, unless another delivery recorded
+// it first: one transaction for them all (the drain's batch).
+func (o *Outbox) delivered(ctx context.Context, ss ...Settled) error {
 	return pgdb.InTx(ctx, o.cfg.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET ledger_index = $3, leaf_hash = $4, deliver_time = $5
-			WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL AND refuse_time IS NULL`,
-			s.Tenant, s.ID, s.Index, s.LeafHash, o.clock())
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
+		for _, s := range ss {
+			tag, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET ledger_index = $3, leaf_hash = $4, deliver_time = $5
+				WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL AND refuse_time IS NULL`,
+				s.Tenant, s.ID, s.Index, s.LeafHash, o.clock())
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				continue
+			}
+			if err := o.hooks.Delivered(ctx, tx, s); err != nil {
+				return err
+			}
 		}
-		return o.hooks.Delivered(ctx, tx, s)
+		return nil
 	})
 }
 

@@ -131,7 +131,25 @@ var (
 	Copies     = Collection{"copies", "{copy}", serials}
 	Sweeps     = Collection{"sweeps", "{sweep}", serials}
 	Breaches   = Collection{"breaches", "{breach}", serials}
+	// The registry's registers (impact assessments; 보호수준 평가 by year).
+	Assessments = Collection{"assessments", "{assessment}", slugs}
+	Evaluations = Collection{"evaluations", "{year}", serials}
 )
+
+// Registration is the name of a file's nth registration event (PIPA 32).
+func Registration(file string, n int64) string {
+	return file + "/registrations/" + strconv.FormatInt(n, 10)
+}
+
+// ParseRegistration parses a registration event's name in field.
+func ParseRegistration(field, name string) (tenant, unit, file string, n int64, err error) {
+	f, num, ok := strings.Cut(name, "/registrations/")
+	if t, u, id, ok2 := Files.split(f); ok && ok2 && validNumber(num, false) {
+		n, _ = strconv.ParseInt(num, 10, 64)
+		return t, u, id, n, nil
+	}
+	return "", "", "", 0, Invalid(field, name, Files.Shape()+"/registrations/{n}")
+}
 
 // Path is the collection's segment(s) in a name, e.g. "sites" or "ledger/entries".
 func (c Collection) Path() string { return c.path }

@@ -124,6 +124,12 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 		d.Metadata = map[string]string{"rule": "STD-21"}
 		return nil, d
 	}
+	// STD-58: a REGISTER records a change the registry made to its registers.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_REGISTER && !p.IsService() {
+		d := apierr.Denied("REGISTER entries are written by the registry when its registers change: only the service role on \"*\" appends them")
+		d.Metadata = map[string]string{"rule": "STD-58"}
+		return nil, d
+	}
 	e.RecordedBy = p.Subject // from the token, never from the request (S-8-3)
 	vs := entry.Validate(e, s.now())
 	if err := apierr.Violations(append(vs, entry.ValidateLinks(e, req.GetParent())...)).Err(); err != nil {

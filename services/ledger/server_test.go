@@ -19,6 +19,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
 
@@ -98,6 +99,29 @@ func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
 	for _, v := range []string{"song.sh", "10.0.0.1", "GetEntry"} {
 		require.Contains(t, string(leaf.GetData()), v, "in the leaf itself")
 	}
+}
+
+// STD-58: a REGISTER entry records a change the registry made to its registers: only the
+// service appends it, naming the record and what changed.
+func TestAppendEntry_STD_58_RegisterIsServiceOnly(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	reg := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_REGISTER, OccurTime: timestamppb.Now(),
+		FileName: iksanLog + "/files/members/registrations/1", Purpose: "개인정보파일 등록 사유 발생 (운용 개시)"}
+	_, err := s.client.AppendEntry(as(t, s, "kim.cpo", auth.RoleCPO, "tenants/iksan"), &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: reg})
+	info, _ := requireStatus(t, err, codes.PermissionDenied)
+	require.Equal(t, "STD-58", info["rule"])
+
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	got, err := s.client.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: reg})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_REGISTER, got.GetKind())
+
+	noPurpose := proto.CloneOf(reg)
+	noPurpose.Purpose = ""
+	_, err = s.client.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: noPurpose})
+	requireStatus(t, err, codes.InvalidArgument)
+	require.Equal(t, "STD-58", stacktest.Violation(t, err).GetReason())
 }
 
 // S-8-3: only pipa's access log (the service role on "*") appends ACCESS entries, and every

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,18 +39,29 @@ func httpRules(t *testing.T) map[route]string {
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
+		type binding map[string]any
 		var cfg struct {
 			HTTP struct {
-				Rules []map[string]string `yaml:"rules"`
+				Rules []struct {
+					Binding    binding   `yaml:",inline"`
+					Additional []binding `yaml:"additional_bindings"`
+				} `yaml:"rules"`
 			} `yaml:"http"`
 		}
 		require.NoError(t, yaml.Unmarshal(b, &cfg))
 		for _, r := range cfg.HTTP.Rules {
-			sel := strings.Split(r["selector"], ".")
+			sel := strings.Split(r.Binding["selector"].(string), ".")
 			id := sel[len(sel)-2] + "_" + sel[len(sel)-1]
-			for _, m := range []string{"get", "post", "patch", "delete", "put"} {
-				if p, ok := r[m]; ok {
-					out[route{m, server.RouteTemplate(p)}] = id
+			// protoc-gen-openapiv2 numbers the additional bindings' operations: {id}2, {id}3, …
+			for i, b := range append([]binding{r.Binding}, r.Additional...) {
+				op := id
+				if i > 0 {
+					op += strconv.Itoa(i + 1)
+				}
+				for _, m := range []string{"get", "post", "patch", "delete", "put"} {
+					if p, ok := b[m].(string); ok {
+						out[route{m, server.RouteTemplate(p)}] = op
+					}
 				}
 			}
 		}

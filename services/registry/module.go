@@ -20,8 +20,9 @@ var Module = modules.Module{
 	Schema:      pg.Schema,
 	Migrations:  pg.Migrations,
 	Jobs:        true,
+	Outbox:      true,
 	Idempotency: true,
-	Wants:       map[string]string{"ledger": "published policies' hashes wait in the outbox"},
+	Wants:       map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
 	Register: func(g *grpc.Server, d modules.Deps) error {
@@ -43,7 +44,10 @@ var Module = modules.Module{
 		if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
 			opts = append(opts, WithLedgerKeys(ledgerKeys(ledgerv1.NewLedgerServiceClient(cc))))
 		}
-		return Pages(registryv1.NewRegistryServiceClient(conn), opts...)
+		client := registryv1.NewRegistryServiceClient(conn)
+		m := Pages(client, opts...)
+		m[ExportRegistrationsPattern] = ExportRegistrations(client)
+		return m
 	},
 }
 

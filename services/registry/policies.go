@@ -60,7 +60,41 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind regis
 	if snap.Attestations, err = ts.UnitAttestations(ctx, unitID, kind); err != nil {
 		return nil, err
 	}
+	if kind == registryv1.PolicyKind_POLICY_KIND_PRIVACY {
+		if err := published(ctx, ts, ids, snap); err != nil {
+			return nil, err
+		}
+	}
 	return snap, nil
+}
+
+// published adds the assessments and evaluations of units that the body publishes (DEC-38-3:
+// it may; pipa states them only then), without their ledger entries, which change when an entry
+// is appended and would make every draft's snapshot stale.
+func published(ctx context.Context, ts *pg.TenantStore, units []string, snap *registryv1.UnitSnapshot) error {
+	for _, u := range units {
+		as, err := listRecords[*registryv1.ImpactAssessment](ctx, ts, u, pg.Assessments)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if a.GetPublish() {
+				a.LedgerEntry = ""
+				snap.Assessments = append(snap.Assessments, a)
+			}
+		}
+		es, err := listRecords[*registryv1.ProtectionEvaluation](ctx, ts, u, pg.Evaluations)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if e.GetPublish() {
+				e.LedgerEntry = ""
+				snap.Evaluations = append(snap.Evaluations, e)
+			}
+		}
+	}
+	return nil
 }
 
 func listAll[M proto.Message](ctx context.Context, ts *pg.TenantStore, c child[M], units []string, out *[]M) error {

@@ -18,6 +18,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/policy"
@@ -37,16 +38,24 @@ const publishDelay = 5 * time.Second
 // registry schema, pkg/jobs) and the server, which appends to ledger with the service
 // credential token. The caller starts the returned client to work the queue, and stops it.
 func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
-	workers := river.NewWorkers()
-	w := &publishWorker{}
-	river.AddWorker(workers, w)
-	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 2))
+	// The registers' changes go through the shared outbox (pkg/ledgerout), in the same schema.
+	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: ledger, Token: token,
+		Metrics: "pipa.registry", Delay: publishDelay})
 	if err != nil {
 		return nil, nil, err
 	}
-	s := New(pg.New(pool, pg.WithJobs(client)), append(opts, withLedger(ledger, token))...)
+	workers := river.NewWorkers()
+	w := &publishWorker{}
+	river.AddWorker(workers, w)
+	outbox.AddWorkers(workers)
+	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 2, outbox.PeriodicJobs()...))
+	if err != nil {
+		return nil, nil, err
+	}
+	outbox.Use(client, nil)
+	s := New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox)), append(opts, withLedger(ledger, token), withOutbox(outbox))...)
 	w.s = s
-	return s, client, nil
+	return s, client, registerMetrics(s)
 }
 
 func withLedger(l ledgerv1.LedgerServiceClient, token func() (string, error)) Option {

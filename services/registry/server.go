@@ -21,6 +21,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
@@ -34,6 +35,8 @@ type Server struct {
 	// nil where the registry runs without its ledger (they wait in the outbox).
 	ledger ledgerv1.LedgerServiceClient
 	token  func() (string, error)
+	// outbox delivers the registers' REGISTER entries (registers.go); nil without Open.
+	outbox *ledgerout.Outbox
 }
 
 // Option configures a Server.

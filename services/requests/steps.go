@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
@@ -20,10 +23,20 @@ import (
 // outbox and any hand-off in one transaction; then deliver the entry at once, so that the answer
 // usually carries its index (if the ledger is out, the outbox's job delivers it later and the
 // step shows pending), and hand off to the retention service what follows it.
-func (s *Server) step(ctx context.Context, name, etag string, st request.Step) (*requestsv1.Request, error) {
+//
+// A step that carries a request_id is taken once (AIP-155, pg.Store.Transition): its retry after a
+// lost answer gets the request as it stands instead of INVALID_TRANSITION.
+func (s *Server) step(ctx context.Context, req stepRequest, st request.Step) (*requestsv1.Request, error) {
+	name, etag := req.GetName(), req.GetEtag()
 	tenant, unit, receipt, err := s.authorizeRequest(ctx, "name", name, staffRoles)
 	if err != nil {
 		return nil, err
+	}
+	idem := pg.Idem{RequestID: req.GetRequestId(), Method: string(proto.MessageName(req))}
+	if idem.RequestID != "" {
+		if idem.Hash, err = idempotency.RequestHash(req); err != nil {
+			return nil, err
+		}
 	}
 	t, err := s.tenant(ctx, tenant)
 	if err != nil {
@@ -35,7 +48,7 @@ func (s *Server) step(ctx context.Context, name, etag string, st request.Step) (
 			env.Issuer = u.GetFullName()
 		}
 	}
-	rec, entry, err := s.store.Transition(ctx, tenant, unit, receipt, etag, func(r *request.Request) (request.Outcome, error) {
+	rec, entry, err := s.store.Transition(ctx, tenant, unit, receipt, etag, idem, func(r *request.Request) (request.Outcome, error) {
 		env.Now = s.now()
 		return request.Apply(r, st, env)
 	})
@@ -66,38 +79,46 @@ func (s *Server) step(ctx context.Context, name, etag string, st request.Step) (
 	return rec.View(s.now()), nil
 }
 
+// stepRequest is what every step's request has.
+type stepRequest interface {
+	proto.Message
+	GetName() string
+	GetEtag() string
+	GetRequestId() string
+}
+
 func (s *Server) VerifyIdentity(ctx context.Context, req *requestsv1.VerifyIdentityRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Verify{Verification: req.GetVerification()})
+	return s.step(ctx, req, request.Verify{Verification: req.GetVerification()})
 }
 
 func (s *Server) ApproveRequest(ctx context.Context, req *requestsv1.ApproveRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Approve{Grant: req.GetGrant()})
+	return s.step(ctx, req, request.Approve{Grant: req.GetGrant()})
 }
 
 func (s *Server) PartiallyApproveRequest(ctx context.Context, req *requestsv1.PartiallyApproveRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.PartiallyApprove{Grant: req.GetGrant(), Reason: req.GetReason()})
+	return s.step(ctx, req, request.PartiallyApprove{Grant: req.GetGrant(), Reason: req.GetReason()})
 }
 
 func (s *Server) DeferRequest(ctx context.Context, req *requestsv1.DeferRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Defer{Reason: req.GetReason(), Etag: req.GetEtag()})
+	return s.step(ctx, req, request.Defer{Reason: req.GetReason(), Etag: req.GetEtag()})
 }
 
 func (s *Server) ResumeRequest(ctx context.Context, req *requestsv1.ResumeRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Resume{ReasonEndDate: req.GetReasonEndDate()})
+	return s.step(ctx, req, request.Resume{ReasonEndDate: req.GetReasonEndDate()})
 }
 
 func (s *Server) RefuseRequest(ctx context.Context, req *requestsv1.RefuseRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Refuse{Reason: req.GetReason()})
+	return s.step(ctx, req, request.Refuse{Reason: req.GetReason()})
 }
 
 func (s *Server) FulfillRequest(ctx context.Context, req *requestsv1.FulfillRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Fulfill{Note: req.GetNote(), CopyGiven: req.GetCopyGiven()})
+	return s.step(ctx, req, request.Fulfill{Note: req.GetNote(), CopyGiven: req.GetCopyGiven()})
 }
 
 func (s *Server) WithdrawRequest(ctx context.Context, req *requestsv1.WithdrawRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Withdraw{Note: req.GetNote()})
+	return s.step(ctx, req, request.Withdraw{Note: req.GetNote()})
 }
 
 func (s *Server) CloseRequest(ctx context.Context, req *requestsv1.CloseRequestRequest) (*requestsv1.Request, error) {
-	return s.step(ctx, req.GetName(), req.GetEtag(), request.Close{})
+	return s.step(ctx, req, request.Close{})
 }

@@ -1,17 +1,14 @@
 package entry
 
 import (
-	"encoding/csv"
-	"fmt"
 	"io"
 	"iter"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
-	"github.com/xuri/excelize/v2"
+	"github.com/pipa-kr/pipa/pkg/sheet"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -119,6 +116,8 @@ func kindLabel(k ledgerv1.EntryKind) string {
 		return "서명키 교체"
 	case ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION:
 		return "방침 공표"
+	case ledgerv1.EntryKind_ENTRY_KIND_REGISTER:
+		return "대장 기록"
 	case ledgerv1.EntryKind_ENTRY_KIND_BREACH:
 		return "유출등"
 	case ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW:
@@ -160,115 +159,38 @@ func join(sep string, parts ...string) string {
 	return strings.Join(out, sep)
 }
 
-// WriteCSV writes the entries as RFC 4180 CSV (encoding/csv) with the Korean headers, in UTF-8
-// with a byte-order mark so that Excel does not read it as CP949, each row as it comes. It stops
-// at the first error of entries and returns it. A cell starting with = + - @ or a tab or carriage
-// return gets a leading apostrophe: names come from the public, and a spreadsheet must not run
-// them as formulas (CSV injection).
+// WriteCSV writes the entries as RFC 4180 CSV with the Korean headers (pkg/sheet: UTF-8 with a
+// byte-order mark, formulas defused — names come from the public), each row as it comes. It
+// stops at the first error of entries and returns it.
 func WriteCSV(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) error {
-	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
-		return err
-	}
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true // RFC 4180
-	if err := cw.Write(Columns()); err != nil {
-		return err
-	}
-	for e, err := range entries {
-		if err != nil {
-			return err
-		}
-		row := Row(e)
-		for i, c := range row {
-			row[i] = defuse(c)
-		}
-		if err := cw.Write(row); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return sheet.WriteCSV(w, sheetColumns(), rows(entries))
 }
 
-func defuse(s string) string {
-	// A lone "-" is the form's usual "해당없음" mark (seed 001 별표3) and no formula.
-	if s != "" && s != "-" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+// WriteXLSX writes the entries as one XLSX sheet named SheetName (pkg/sheet): bold, frozen header
+// row, set column widths, text cells; 번호 is a number so that the sheet sorts by it. An error of
+// entries returns before anything is written.
+func WriteXLSX(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) error {
+	return sheet.WriteXLSX(w, SheetName, sheetColumns(), rows(entries))
 }
 
-// maxCellChars is Excel's limit on the text of one cell.
-const maxCellChars = 32767
-
-// WriteXLSX writes the entries as one XLSX sheet named SheetName: bold, frozen header row, set
-// column widths. Rows go through excelize's StreamWriter, which keeps them in a temporary file
-// beyond 16 MiB, so a year of access log does not sit in memory as cells; the file is written to w
-// once the last row is in, so an error of entries returns before anything is written. Cells are
-// text (never formulas); 번호 is a number so that the sheet sorts by it.
-func WriteXLSX(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) (err error) {
-	f := excelize.NewFile()
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	if err := f.SetSheetName(f.GetSheetName(0), SheetName); err != nil {
-		return fmt.Errorf("xlsx: %w", err)
-	}
-	sw, err := f.NewStreamWriter(SheetName)
-	if err != nil {
-		return fmt.Errorf("xlsx: %w", err)
-	}
+func sheetColumns() []sheet.Column {
+	out := make([]sheet.Column, len(columns))
 	for i, c := range columns {
-		if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
-			return fmt.Errorf("xlsx: %w", err)
-		}
+		out[i] = sheet.Column{Header: c.header, Width: c.width, Number: i == 0}
 	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return fmt.Errorf("xlsx: %w", err)
-	}
-	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
-	if err != nil {
-		return fmt.Errorf("xlsx: %w", err)
-	}
-	header := make([]any, len(columns))
-	for i, c := range columns {
-		header[i] = excelize.Cell{StyleID: bold, Value: c.header}
-	}
-	if err := sw.SetRow("A1", header); err != nil {
-		return fmt.Errorf("xlsx: %w", err)
-	}
-	row := 1 // the header's
-	for e, err := range entries {
-		if err != nil {
-			return err
-		}
-		cells := make([]any, len(columns))
-		for i, v := range Row(e) {
-			cells[i] = clip(v)
-		}
-		cells[0] = e.GetIndex()
-		row++
-		cell, err := excelize.CoordinatesToCellName(1, row)
-		if err != nil {
-			return fmt.Errorf("xlsx: %w", err)
-		}
-		if err := sw.SetRow(cell, cells); err != nil {
-			return fmt.Errorf("xlsx: row %d: %w", row, err)
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		return fmt.Errorf("xlsx: %w", err)
-	}
-	return f.Write(w)
+	return out
 }
 
-// clip keeps a cell within Excel's limit (only joined items can reach it); the CSV keeps all.
-func clip(s string) string {
-	if utf8.RuneCountInString(s) <= maxCellChars {
-		return s
+func rows(entries iter.Seq2[*ledgerv1.Entry, error]) iter.Seq2[[]string, error] {
+	return func(yield func([]string, error) bool) {
+		for e, err := range entries {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(Row(e), nil) {
+				return
+			}
+		}
 	}
-	r := []rune(s)
-	return string(r[:maxCellChars-1]) + "…"
 }

@@ -74,7 +74,7 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 	// STD-45: 구분 is one of the form's kinds.
 	switch k := e.GetKind(); {
 	case k == ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED:
-		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS, AMENDMENT, PUBLICATION, BREACH or ACCESS_REVIEW")
+		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS, AMENDMENT, PUBLICATION, REGISTER, BREACH or ACCESS_REVIEW")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
 		vs.Add("entry.kind", RuleServerOnly, "REDACTION entries are written by RedactEntry, not appended")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY:
@@ -135,6 +135,10 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		if h := v.e.GetDocumentSha256(); !sha256Hex.MatchString(h) {
 			vs.Add("entry.document_sha256", "STD-21", "the document's SHA-256 as 64 lowercase hex digits is required (got %q)", h)
 		}
+	case ledgerv1.EntryKind_ENTRY_KIND_REGISTER:
+		// STD-58: the register record changed, and how.
+		v.required("file_name", "STD-58", "the register record's resource name")
+		v.required("purpose", "STD-58", "what changed in the register")
 	}
 	if h := e.GetDocumentSha256(); h != "" && e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION {
 		vs.Add("entry.document_sha256", "STD-21", "only a PUBLICATION records a document's hash; leave it unset on a %s", KindName(e.GetKind()))

@@ -59,6 +59,17 @@ func (d Date) time() time.Time { return time.Date(d.y, d.m, d.d, 0, 0, 0, 0, tim
 // AddDays returns the date n calendar days after d (before it when n < 0).
 func (d Date) AddDays(n int) Date { return dateOf(d.time().AddDate(0, 0, n)) }
 
+// AddMonths returns the date n months after d; a day the month lacks is its last day (two months
+// from 12-31 is 02-28 or 02-29).
+func (d Date) AddMonths(n int) Date {
+	first := time.Date(d.y, d.m+time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return NewDate(first.Year(), first.Month(), min(d.d, last))
+}
+
+// Year is d's year.
+func (d Date) Year() int { return d.y }
+
 // Compare returns -1, 0 or +1 as d is before, equal to or after o.
 func (d Date) Compare(o Date) int { return d.time().Compare(o.time()) }
 

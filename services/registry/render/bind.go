@@ -195,6 +195,22 @@ var collections = []*collection{
 		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
 			return named("file", f.Snapshot.GetFiles(), ids)
 		}},
+	// PIPA 33, PIPA-11의2: the assessments and evaluations the body publishes (the snapshot holds
+	// no other); an evaluation's id is its year.
+	{name: "assessment", plural: "assessments",
+		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
+			return msgs(f.Snapshot.GetAssessments()), nil
+		},
+		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
+			return named("assessment", f.Snapshot.GetAssessments(), ids)
+		}},
+	{name: "evaluation", plural: "evaluations",
+		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
+			return msgs(f.Snapshot.GetEvaluations()), nil
+		},
+		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
+			return named("evaluation", f.Snapshot.GetEvaluations(), ids)
+		}},
 	{name: "recipient", plural: "recipients",
 		elems: func(f Facts, env rowEnv, _ []string) ([]protoreflect.Message, error) {
 			return within(env, "file", f.Snapshot.GetFiles(), (*registryv1.PersonalInformationFile).GetRecipients), nil

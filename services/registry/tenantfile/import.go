@@ -119,6 +119,9 @@ func Import(ctx context.Context, cl registryv1.RegistryServiceClient, f *File, n
 			}
 		}
 	}
+	if err := importRegisters(ctx, cl, f); err != nil {
+		return err
+	}
 	// Policies last: a version freezes the data of its unit and every sub-unit.
 	today := policy.Today(now).String()
 	for _, u := range f.Units {
@@ -197,4 +200,61 @@ func importVersion(ctx context.Context, cl registryv1.RegistryServiceClient, par
 		Name: d.GetName(), AnnounceDate: ann, EffectiveDate: v.GetEffectiveDate(),
 		ChangeSummary: v.GetChangeSummary(), MajorChange: v.GetMajorChange(), Etag: d.GetEtag()})
 	return err
+}
+
+// importRegisters records the files' registration events, the assessments and the evaluations
+// that the registry does not hold yet: events are numbered per file, so those past the ones
+// recorded are created; assessments by id, evaluations by year.
+func importRegisters(ctx context.Context, cl registryv1.RegistryServiceClient, f *File) error {
+	for _, u := range f.Units {
+		un := u.Unit.GetName()
+		have, err := cl.ListRegistrations(ctx, &registryv1.ListRegistrationsRequest{Parent: un})
+		if err != nil {
+			return err
+		}
+		count := map[string]int{}
+		for _, fr := range have.GetFiles() {
+			count[fr.GetFile().GetName()] = len(fr.GetRegistrations())
+		}
+		for _, fl := range u.Files {
+			for i, r := range fl.Registrations[min(count[fl.File.GetName()], len(fl.Registrations)):] {
+				n := count[fl.File.GetName()] + i + 1
+				if _, err := cl.CreateRegistration(ctx, &registryv1.CreateRegistrationRequest{Parent: fl.File.GetName(), Registration: r,
+					RequestId: fmt.Sprintf("import:%s/registrations/%d", fl.File.GetName(), n)}); err != nil {
+					return fmt.Errorf("%s registration %d: %w", fl.File.GetName(), n, err)
+				}
+			}
+		}
+		for _, a := range u.Assessments {
+			if err := ensure(ctx, a.Assessment.GetName(),
+				func() error {
+					_, err := cl.GetAssessment(ctx, &registryv1.GetAssessmentRequest{Name: a.Assessment.GetName()})
+					return err
+				},
+				func(rid string) error {
+					_, err := cl.CreateAssessment(ctx, &registryv1.CreateAssessmentRequest{Parent: un, AssessmentId: a.ID, Assessment: a.Assessment, RequestId: rid})
+					return err
+				}); err != nil {
+				return err
+			}
+		}
+		evs, err := cl.ListEvaluations(ctx, &registryv1.ListEvaluationsRequest{Parent: un})
+		if err != nil {
+			return err
+		}
+		years := map[int32]bool{}
+		for _, e := range evs.GetEvaluations() {
+			years[e.GetYear()] = true
+		}
+		for _, e := range u.Evaluations {
+			if years[e.GetYear()] {
+				continue
+			}
+			if _, err := cl.CreateEvaluation(ctx, &registryv1.CreateEvaluationRequest{Parent: un, Evaluation: e,
+				RequestId: fmt.Sprintf("import:%s/evaluations/%d", un, e.GetYear())}); err != nil {
+				return fmt.Errorf("%s evaluation %d: %w", un, e.GetYear(), err)
+			}
+		}
+	}
+	return nil
 }

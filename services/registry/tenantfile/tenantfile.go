@@ -45,6 +45,15 @@ type UnitEntry struct {
 	Files      []InfoFile
 	Processors []Processor
 	Policies   []PolicyEntry
+	// The registers (LAW.md 9c): impact assessments and 보호수준 평가 kept by this unit.
+	Assessments []Assessment
+	Evaluations []*registryv1.ProtectionEvaluation
+}
+
+// Assessment is an impact assessment of a unit with its id; its files are resolved names.
+type Assessment struct {
+	ID         string
+	Assessment *registryv1.ImpactAssessment
 }
 
 // Officer is an officer of a unit with its id.
@@ -63,6 +72,8 @@ type Site struct {
 type InfoFile struct {
 	ID   string
 	File *registryv1.PersonalInformationFile
+	// Registrations are the file's registration events with PIPC (PIPA 32), oldest first.
+	Registrations []*registryv1.Registration
 }
 
 // Processor is a processor (수탁업체) of a unit with its id.
@@ -281,6 +292,7 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 	}
 	officers, sites := o.take("officers"), o.take("sites")
 	files, processors, policies := o.take("files"), o.take("processors"), o.take("policies")
+	assessments, evaluations := o.take("assessments"), o.take("evaluations")
 
 	name := names.Unit(p.tenant, uid)
 	u := UnitEntry{ID: uid, Parent: parent, Unit: &registryv1.Unit{}}
@@ -326,8 +338,16 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 	}
 	err = p.each(files, where, "files", func(o *object, id, w string) error {
 		m := &registryv1.PersonalInformationFile{}
-		procs := o.take("processors")
+		procs, regs := o.take("processors"), o.take("registrations")
 		if err := p.unmarshal(o, w, m); err != nil {
+			return err
+		}
+		var rs []*registryv1.Registration
+		if err := p.messages(regs, w+": registrations", func() proto.Message {
+			r := &registryv1.Registration{}
+			rs = append(rs, r)
+			return r
+		}); err != nil {
 			return err
 		}
 		items, err := p.list(procs, w+": processors")
@@ -341,7 +361,7 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 			}
 		}
 		m.Name = p.define(names.Files.Name(p.tenant, uid, id))
-		u.Files = append(u.Files, InfoFile{ID: id, File: m})
+		u.Files = append(u.Files, InfoFile{ID: id, File: m, Registrations: rs})
 		return nil
 	})
 	if err != nil {
@@ -357,6 +377,36 @@ func (p *parser) unit(n *yaml.Node, seen map[string]bool) (UnitEntry, error) {
 		return nil
 	})
 	if err != nil {
+		return UnitEntry{}, err
+	}
+	err = p.each(assessments, where, "assessments", func(o *object, id, w string) error {
+		m := &registryv1.ImpactAssessment{}
+		fs := o.take("files")
+		if err := p.unmarshal(o, w, m); err != nil {
+			return err
+		}
+		items, err := p.list(fs, w+": files")
+		if err != nil {
+			return err
+		}
+		m.Files = make([]string, len(items))
+		for i, it := range items {
+			if err := p.reference(it, w, "files", uid, names.Files, func(s string) { m.Files[i] = s }); err != nil {
+				return err
+			}
+		}
+		m.Name = names.Assessments.Name(p.tenant, uid, id)
+		u.Assessments = append(u.Assessments, Assessment{ID: id, Assessment: m})
+		return nil
+	})
+	if err != nil {
+		return UnitEntry{}, err
+	}
+	if err := p.messages(evaluations, where+": evaluations", func() proto.Message {
+		e := &registryv1.ProtectionEvaluation{}
+		u.Evaluations = append(u.Evaluations, e)
+		return e
+	}); err != nil {
 		return UnitEntry{}, err
 	}
 	pols, err := p.list(policies, where+": policies")
@@ -532,6 +582,24 @@ func (p *parser) each(n *yaml.Node, where, collection string, fn func(o *object,
 		}
 		seen[id] = true
 		if err := fn(o, id, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// messages decodes each mapping of the list n into a message from add.
+func (p *parser) messages(n *yaml.Node, where string, add func() proto.Message) error {
+	items, err := p.list(n, where)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		o, err := p.object(it, where)
+		if err != nil {
+			return err
+		}
+		if err := p.unmarshal(o, where, add()); err != nil {
 			return err
 		}
 	}

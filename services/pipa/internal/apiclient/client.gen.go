@@ -286,6 +286,7 @@ const (
 	ENTRYKINDPROVISION    V1EntryKind = "ENTRY_KIND_PROVISION"
 	ENTRYKINDPUBLICATION  V1EntryKind = "ENTRY_KIND_PUBLICATION"
 	ENTRYKINDREDACTION    V1EntryKind = "ENTRY_KIND_REDACTION"
+	ENTRYKINDREGISTER     V1EntryKind = "ENTRY_KIND_REGISTER"
 	ENTRYKINDUNSPECIFIED  V1EntryKind = "ENTRY_KIND_UNSPECIFIED"
 	ENTRYKINDUSE          V1EntryKind = "ENTRY_KIND_USE"
 	ENTRYKINDVIEWING      V1EntryKind = "ENTRY_KIND_VIEWING"
@@ -311,6 +312,8 @@ func (e V1EntryKind) Valid() bool {
 	case ENTRYKINDPUBLICATION:
 		return true
 	case ENTRYKINDREDACTION:
+		return true
+	case ENTRYKINDREGISTER:
 		return true
 	case ENTRYKINDUNSPECIFIED:
 		return true
@@ -1225,6 +1228,9 @@ type V1Entry struct {
 	//  - ENTRY_KIND_LEDGER_KEY: The log's signing key changed (RotateKey): verifier_key is the new key (S-8-3).
 	//  - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
 	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+	//  - ENTRY_KIND_REGISTER: 대장 기록: a change to one of the registry's registers (a file's registration with PIPC, an
+	// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
+	// purpose what changed. Written by the registry alone.
 	//  - ENTRY_KIND_BREACH: 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
 	// closure; PIPA 34), file_name naming the breach and purpose the step.
 	//  - ENTRY_KIND_ACCESS_REVIEW: 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
@@ -1301,6 +1307,10 @@ type V1Entry struct {
 //   - ENTRY_KIND_PUBLICATION: 공표: a policy version of the unit was published (announced or imported with its text);
 //
 // the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
+//   - ENTRY_KIND_REGISTER: 대장 기록: a change to one of the registry's registers (a file's registration with PIPC, an
+//
+// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
+// purpose what changed. Written by the registry alone.
 //   - ENTRY_KIND_BREACH: 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
 //
 // closure; PIPA 34), file_name naming the breach and purpose the step.
@@ -1409,6 +1419,60 @@ type V1Grant struct {
 //   - GROUND_PROVISION_NO_LAWFUL_GROUND: PIPA 18(2): none of the grounds of 18(2) applies to the request.
 //   - GROUND_PROVISION_INFRINGES_INTERESTS: PIPA 18(2) proviso: 정보주체 또는 제3자의 이익을 부당하게 침해할 우려가 있는 경우.
 type V1Ground string
+
+// V1ImpactAssessment A personal-information impact assessment (영향평가, PIPA 33).
+// Name: tenants/{t}/units/{u}/assessments/{assessment}.
+type V1ImpactAssessment struct {
+	// Assessor The PIPC-designated 평가기관 (PIPA-33-2).
+	Assessor   *string    `json:"assessor,omitempty"`
+	CreateTime *time.Time `json:"createTime,omitempty"`
+
+	// DisplayName e.g. "도서관리시스템 영향평가".
+	DisplayName *string `json:"displayName,omitempty"`
+	Etag        *string `json:"etag,omitempty"`
+
+	// Files Resource names of the assessed files (of the unit).
+	Files *[]string `json:"files,omitempty"`
+
+	// Findings 주요 평가 결과, as the body writes them.
+	Findings     *string          `json:"findings,omitempty"`
+	GoLiveDate   *string          `json:"goLiveDate,omitempty"`
+	Improvements *[]V1Improvement `json:"improvements,omitempty"`
+
+	// Items 평가 대상 개인정보 항목 as published, e.g. "일반정보".
+	Items       *string `json:"items,omitempty"`
+	LedgerEntry *string `json:"ledgerEntry,omitempty"`
+	Name        *string `json:"name,omitempty"`
+
+	// Publish The body publishes this assessment in its privacy policy (DEC-38-3): only then may a policy
+	// state it.
+	Publish    *bool   `json:"publish,omitempty"`
+	ReportDate *string `json:"reportDate,omitempty"`
+
+	// StartDate YYYY-MM-DD: started, report received from the assessor, report submitted to PIPC
+	// (DEC-38-2: before go-live, and within two months of receipt), and the system's go-live.
+	StartDate  *string    `json:"startDate,omitempty"`
+	SubmitDate *string    `json:"submitDate,omitempty"`
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
+
+	// Year Year the assessment was performed; required.
+	Year *int32 `json:"year,omitempty"`
+}
+
+// V1Improvement One improvement an assessment or evaluation asks for (개선사항), with its due date and the
+// report of it (DEC-38-2: within one year of receiving the assessment's report).
+type V1Improvement struct {
+	Description *string `json:"description,omitempty"`
+
+	// Done Done, where the day is not known (a past result the body published without it); a done_date
+	// implies it.
+	Done     *bool   `json:"done,omitempty"`
+	DoneDate *string `json:"doneDate,omitempty"`
+
+	// DueDate YYYY-MM-DD: planned, done, reported to PIPC.
+	DueDate    *string `json:"dueDate,omitempty"`
+	ReportDate *string `json:"reportDate,omitempty"`
+}
 
 // V1ItemCoverage Where a policy states one statutory item, as :check reads it.
 type V1ItemCoverage struct {
@@ -1694,6 +1758,29 @@ type V1Processor struct {
 
 	// Work 위탁업무 내용.
 	Work *string `json:"work,omitempty"`
+}
+
+// V1ProtectionEvaluation The yearly 개인정보 보호수준 평가 by PIPC (PIPA-11의2, DEC-13의2).
+// Name: tenants/{t}/units/{u}/evaluations/{year}.
+type V1ProtectionEvaluation struct {
+	CreateTime *time.Time `json:"createTime,omitempty"`
+
+	// DisplayName What the evaluation was called that year, e.g. "개인정보 관리수준 진단" before 2024.
+	DisplayName *string `json:"displayName,omitempty"`
+	Etag        *string `json:"etag,omitempty"`
+
+	// Grade The grade as PIPC gave it, e.g. "A", "우수".
+	Grade        *string          `json:"grade,omitempty"`
+	Improvements *[]V1Improvement `json:"improvements,omitempty"`
+	LedgerEntry  *string          `json:"ledgerEntry,omitempty"`
+	Name         *string          `json:"name,omitempty"`
+	Publish      *bool            `json:"publish,omitempty"`
+	ResultDate   *string          `json:"resultDate,omitempty"`
+
+	// SubmitDate YYYY-MM-DD the self-inspection results and evidence were submitted, and the result came.
+	SubmitDate *string    `json:"submitDate,omitempty"`
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
+	Year       *int32     `json:"year,omitempty"`
 }
 
 // V1Provision What another body asks for (seed 001 별표3 row 2). The requesting officer's name and contact are
@@ -2161,8 +2248,13 @@ type V1Unit struct {
 
 // V1UnitSnapshot The unit's registry data frozen into a policy version.
 type V1UnitSnapshot struct {
+	// Assessments For a privacy policy, the impact assessments and 보호수준 평가 of the unit and its sub-units
+	// that the body chose to publish (publish set; DEC-38-3), without their ledger entries.
+	Assessments *[]V1ImpactAssessment `json:"assessments,omitempty"`
+
 	// Attestations The unit's attestations about the policy's kind.
 	Attestations *[]V1Attestation             `json:"attestations,omitempty"`
+	Evaluations  *[]V1ProtectionEvaluation    `json:"evaluations,omitempty"`
 	Files        *[]V1PersonalInformationFile `json:"files,omitempty"`
 	Officers     *[]V1Officer                 `json:"officers,omitempty"`
 	Processors   *[]V1Processor               `json:"processors,omitempty"`

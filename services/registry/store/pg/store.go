@@ -29,6 +29,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
@@ -58,9 +59,10 @@ type Idem struct {
 
 // Store is the registry's PostgreSQL store.
 type Store struct {
-	pool *pgxpool.Pool
-	jobs *river.Client[pgx.Tx]
-	now  func() time.Time
+	pool   *pgxpool.Pool
+	jobs   *river.Client[pgx.Tx]
+	outbox *ledgerout.Outbox
+	now    func() time.Time
 }
 
 // Option configures a Store.
@@ -69,6 +71,10 @@ type Option func(*Store)
 // WithJobs gives the store the job queue (pkg/jobs, in the registry schema) that its publications'
 // ledger records are queued on.
 func WithJobs(c *river.Client[pgx.Tx]) Option { return func(s *Store) { s.jobs = c } }
+
+// WithOutbox gives the store the ledger outbox (pkg/ledgerout, in the registry schema) that the
+// registers' changes are recorded through.
+func WithOutbox(o *ledgerout.Outbox) Option { return func(s *Store) { s.outbox = o } }
 
 // New returns a Store on pool, whose database has been migrated with Migrations.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
@@ -82,7 +88,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 // Tenant returns the store bound to tenant id. It does not check that the tenant exists: reads
 // of a missing tenant find nothing and creates fail with NotFound.
 func (s *Store) Tenant(id string) *TenantStore {
-	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs}
+	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs, outbox: s.outbox}
 }
 
 // db is what both a pool and a transaction offer.
@@ -100,6 +106,7 @@ type TenantStore struct {
 	tenant string
 	now    func() time.Time
 	jobs   *river.Client[pgx.Tx]
+	outbox *ledgerout.Outbox
 }
 
 // InTx runs fn with a TenantStore bound to one READ COMMITTED transaction, committing if fn
@@ -118,7 +125,7 @@ func (s *TenantStore) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func (s *TenantStore) with(tx pgx.Tx) *TenantStore {
-	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs}
+	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs, outbox: s.outbox}
 }
 
 // clock returns the current time as PostgreSQL stores it (UTC, microseconds), so that a message

@@ -136,8 +136,7 @@ func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, r
 			return receipt, err
 		})
 		if errors.Is(err, idempotency.ErrReused) {
-			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
-				Description: "this request_id was already used for a different request; use a new one"})
+			return reused()
 		}
 		if err != nil {
 			return err
@@ -315,8 +314,11 @@ func (s *Store) scan(tenant string, row pgx.Row) (*request.Request, error) {
 // given, is checked), changes r.Doc in place and returns the step's outcome, whose notice, ledger
 // entry (in the outbox) and hand-off job are written in the same transaction. It returns the new
 // request and the outbox id of its entry (0 for none).
-func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag string, fn func(r *request.Request) (request.Outcome, error)) (rec *request.Request, entry int64, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+//
+// A step with a request_id (idem) is taken once (AIP-155): its replay changes nothing and returns
+// the request as it now stands, with no entry; the same id with another request is refused.
+func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag string, idem Idem, fn func(r *request.Request) (request.Outcome, error)) (rec *request.Request, entry int64, err error) {
+	step := func(tx pgx.Tx) error {
 		if rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, true); err != nil {
 			return err
 		}
@@ -385,8 +387,26 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 			WHERE tenant_id = $1 AND receipt = $2`,
 			tenant, receipt, int16(rec.Doc.State), rec.Revision, doc, personal, dueDate(rec.Doc), now, closed)
 		return err
+	}
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
+			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
+		}, func() (string, error) { return receipt, step(tx) })
+		if errors.Is(err, idempotency.ErrReused) {
+			return reused()
+		}
+		if err == nil && again {
+			rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, false)
+		}
+		return err
 	})
 	return rec, entry, err
+}
+
+// reused is the refusal of a request_id already used for another request (AIP-155).
+func reused() error {
+	return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
+		Description: "this request_id was already used for a different request; use a new one"})
 }
 
 // TargetRequester is the outbound target of what is sent to a request's requester.

@@ -96,7 +96,7 @@ func TestTransitionRecordsItsEntries(t *testing.T) {
 	r := f.create(t, "jeongeup")
 	receipt := r.Doc.GetReceiptNumber()
 	step := func(name string, e *ledgerv1.AppendEntryRequest, follows bool, state requestsv1.RequestState) int64 {
-		_, id, err := f.store.Transition(ctx, "jeongeup", "library", receipt, "", func(r *request.Request) (request.Outcome, error) {
+		_, id, err := f.store.Transition(ctx, "jeongeup", "library", receipt, "", pg.Idem{}, func(r *request.Request) (request.Outcome, error) {
 			r.Doc.State = state
 			return request.Outcome{Entry: &request.LedgerEntry{Step: name, Append: e, Follows: follows},
 				Closed: state == requestsv1.RequestState_REQUEST_STATE_CLOSED}, nil
@@ -168,7 +168,7 @@ func TestReceiptsPerTenantAndIsolation(t *testing.T) {
 	}
 	_, err := f.store.Get(ctx, "iksan", "library", receiptNumber(year, 11))
 	require.Error(t, err)
-	_, _, err = f.store.Transition(ctx, "iksan", "other-unit", receiptNumber(year, 1), "", func(*request.Request) (request.Outcome, error) {
+	_, _, err = f.store.Transition(ctx, "iksan", "other-unit", receiptNumber(year, 1), "", pg.Idem{}, func(*request.Request) (request.Outcome, error) {
 		return request.Outcome{}, nil
 	})
 	require.Error(t, err, "a unit does not reach another unit's request")

@@ -47,6 +47,10 @@ const (
 	// 공표: a policy version of the unit was published (announced or imported with its text);
 	// the entry records the SHA-256 of the document as frozen (STD-21, WG26-24).
 	EntryKind_ENTRY_KIND_PUBLICATION EntryKind = 9
+	// 대장 기록: a change to one of the registry's registers (a file's registration with PIPC, an
+	// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
+	// purpose what changed. Written by the registry alone.
+	EntryKind_ENTRY_KIND_REGISTER EntryKind = 10
 	// 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
 	// closure; PIPA 34), file_name naming the breach and purpose the step.
 	EntryKind_ENTRY_KIND_BREACH EntryKind = 11
@@ -68,6 +72,7 @@ var (
 		7:  "ENTRY_KIND_REDACTION",
 		8:  "ENTRY_KIND_LEDGER_KEY",
 		9:  "ENTRY_KIND_PUBLICATION",
+		10: "ENTRY_KIND_REGISTER",
 		11: "ENTRY_KIND_BREACH",
 		12: "ENTRY_KIND_ACCESS_REVIEW",
 	}
@@ -82,6 +87,7 @@ var (
 		"ENTRY_KIND_REDACTION":     7,
 		"ENTRY_KIND_LEDGER_KEY":    8,
 		"ENTRY_KIND_PUBLICATION":   9,
+		"ENTRY_KIND_REGISTER":      10,
 		"ENTRY_KIND_BREACH":        11,
 		"ENTRY_KIND_ACCESS_REVIEW": 12,
 	}
@@ -586,7 +592,7 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	pipa-ledger-entry/v1
 //	log: tenants/{t}/units/{u}
 //	index: {decimal}
-//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION|BREACH|ACCESS_REVIEW}
+//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION|REGISTER|BREACH|ACCESS_REVIEW}
 //	occur-time: {timestamp}
 //	{key}: {value}            zero or more, see below
 //
@@ -2081,7 +2087,7 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x1bUpdateLedgerSettingsRequest\x12:\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1e.pipa.ledger.v1.LedgerSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask*\xc0\x02\n" +
+	"updateMask*\xd9\x02\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -2092,7 +2098,9 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x14ENTRY_KIND_AMENDMENT\x10\x06\x12\x18\n" +
 	"\x14ENTRY_KIND_REDACTION\x10\a\x12\x19\n" +
 	"\x15ENTRY_KIND_LEDGER_KEY\x10\b\x12\x1a\n" +
-	"\x16ENTRY_KIND_PUBLICATION\x10\t\x12\x15\n" +
+	"\x16ENTRY_KIND_PUBLICATION\x10\t\x12\x17\n" +
+	"\x13ENTRY_KIND_REGISTER\x10\n" +
+	"\x12\x15\n" +
 	"\x11ENTRY_KIND_BREACH\x10\v\x12\x1c\n" +
 	"\x18ENTRY_KIND_ACCESS_REVIEW\x10\f*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +

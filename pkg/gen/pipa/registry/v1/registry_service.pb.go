@@ -81,6 +81,131 @@ func (PolicySourceFormat) EnumDescriptor() ([]byte, []int) {
 	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{0}
 }
 
+// A file's registration as a whole: the file and its events, last first.
+type FileRegistrations struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	File          *PersonalInformationFile `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Registrations []*Registration          `protobuf:"bytes,2,rep,name=registrations,proto3" json:"registrations,omitempty"`
+	// Output only: the state of the latest event; UNSPECIFIED when none is recorded.
+	State DeadlineState `protobuf:"varint,3,opt,name=state,proto3,enum=pipa.registry.v1.DeadlineState" json:"state,omitempty"`
+	// Output only: DEC-35 says this file must be assessed (see ImpactAssessment).
+	AssessmentRequired bool `protobuf:"varint,4,opt,name=assessment_required,json=assessmentRequired,proto3" json:"assessment_required,omitempty"`
+	// Output only: the DEC-35 threshold it meets, e.g. "DEC-35 1: sensitive or unique-identifier
+	// data of 50,000 or more subjects".
+	AssessmentThreshold string `protobuf:"bytes,5,opt,name=assessment_threshold,json=assessmentThreshold,proto3" json:"assessment_threshold,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *FileRegistrations) Reset() {
+	*x = FileRegistrations{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileRegistrations) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileRegistrations) ProtoMessage() {}
+
+func (x *FileRegistrations) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileRegistrations.ProtoReflect.Descriptor instead.
+func (*FileRegistrations) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FileRegistrations) GetFile() *PersonalInformationFile {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+func (x *FileRegistrations) GetRegistrations() []*Registration {
+	if x != nil {
+		return x.Registrations
+	}
+	return nil
+}
+
+func (x *FileRegistrations) GetState() DeadlineState {
+	if x != nil {
+		return x.State
+	}
+	return DeadlineState_DEADLINE_STATE_UNSPECIFIED
+}
+
+func (x *FileRegistrations) GetAssessmentRequired() bool {
+	if x != nil {
+		return x.AssessmentRequired
+	}
+	return false
+}
+
+func (x *FileRegistrations) GetAssessmentThreshold() string {
+	if x != nil {
+		return x.AssessmentThreshold
+	}
+	return ""
+}
+
+type ListRegistrationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*FileRegistrations   `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRegistrationsResponse) Reset() {
+	*x = ListRegistrationsResponse{}
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRegistrationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRegistrationsResponse) ProtoMessage() {}
+
+func (x *ListRegistrationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRegistrationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRegistrationsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListRegistrationsResponse) GetFiles() []*FileRegistrations {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
 type CreateTenantRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Lowercase slug, e.g. "iksan".
@@ -94,7 +219,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[0]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +231,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[0]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +244,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{0}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateTenantRequest) GetTenantId() string {
@@ -152,7 +277,7 @@ type GetTenantRequest struct {
 
 func (x *GetTenantRequest) Reset() {
 	*x = GetTenantRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[1]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +289,7 @@ func (x *GetTenantRequest) String() string {
 func (*GetTenantRequest) ProtoMessage() {}
 
 func (x *GetTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[1]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +302,7 @@ func (x *GetTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{1}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetTenantRequest) GetName() string {
@@ -197,7 +322,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +334,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +347,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{2}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListTenantsRequest) GetPageSize() int32 {
@@ -249,7 +374,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +386,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +399,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{3}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -301,7 +426,7 @@ type UpdateTenantRequest struct {
 
 func (x *UpdateTenantRequest) Reset() {
 	*x = UpdateTenantRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +438,7 @@ func (x *UpdateTenantRequest) String() string {
 func (*UpdateTenantRequest) ProtoMessage() {}
 
 func (x *UpdateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +451,7 @@ func (x *UpdateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTenantRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{4}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateTenantRequest) GetTenant() *Tenant {
@@ -356,7 +481,7 @@ type CreateUnitRequest struct {
 
 func (x *CreateUnitRequest) Reset() {
 	*x = CreateUnitRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +493,7 @@ func (x *CreateUnitRequest) String() string {
 func (*CreateUnitRequest) ProtoMessage() {}
 
 func (x *CreateUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +506,7 @@ func (x *CreateUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUnitRequest.ProtoReflect.Descriptor instead.
 func (*CreateUnitRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{5}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateUnitRequest) GetParent() string {
@@ -421,7 +546,7 @@ type GetUnitRequest struct {
 
 func (x *GetUnitRequest) Reset() {
 	*x = GetUnitRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +558,7 @@ func (x *GetUnitRequest) String() string {
 func (*GetUnitRequest) ProtoMessage() {}
 
 func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +571,7 @@ func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUnitRequest.ProtoReflect.Descriptor instead.
 func (*GetUnitRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{6}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetUnitRequest) GetName() string {
@@ -468,7 +593,7 @@ type ListUnitsRequest struct {
 
 func (x *ListUnitsRequest) Reset() {
 	*x = ListUnitsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +605,7 @@ func (x *ListUnitsRequest) String() string {
 func (*ListUnitsRequest) ProtoMessage() {}
 
 func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +618,7 @@ func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsRequest.ProtoReflect.Descriptor instead.
 func (*ListUnitsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{7}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListUnitsRequest) GetParent() string {
@@ -527,7 +652,7 @@ type ListUnitsResponse struct {
 
 func (x *ListUnitsResponse) Reset() {
 	*x = ListUnitsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +664,7 @@ func (x *ListUnitsResponse) String() string {
 func (*ListUnitsResponse) ProtoMessage() {}
 
 func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +677,7 @@ func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsResponse.ProtoReflect.Descriptor instead.
 func (*ListUnitsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{8}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListUnitsResponse) GetUnits() []*Unit {
@@ -579,7 +704,7 @@ type UpdateUnitRequest struct {
 
 func (x *UpdateUnitRequest) Reset() {
 	*x = UpdateUnitRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +716,7 @@ func (x *UpdateUnitRequest) String() string {
 func (*UpdateUnitRequest) ProtoMessage() {}
 
 func (x *UpdateUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +729,7 @@ func (x *UpdateUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUnitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUnitRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{9}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateUnitRequest) GetUnit() *Unit {
@@ -634,7 +759,7 @@ type CreateOfficerRequest struct {
 
 func (x *CreateOfficerRequest) Reset() {
 	*x = CreateOfficerRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +771,7 @@ func (x *CreateOfficerRequest) String() string {
 func (*CreateOfficerRequest) ProtoMessage() {}
 
 func (x *CreateOfficerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +784,7 @@ func (x *CreateOfficerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOfficerRequest.ProtoReflect.Descriptor instead.
 func (*CreateOfficerRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{10}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateOfficerRequest) GetParent() string {
@@ -699,7 +824,7 @@ type GetOfficerRequest struct {
 
 func (x *GetOfficerRequest) Reset() {
 	*x = GetOfficerRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +836,7 @@ func (x *GetOfficerRequest) String() string {
 func (*GetOfficerRequest) ProtoMessage() {}
 
 func (x *GetOfficerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +849,7 @@ func (x *GetOfficerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOfficerRequest.ProtoReflect.Descriptor instead.
 func (*GetOfficerRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{11}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetOfficerRequest) GetName() string {
@@ -745,7 +870,7 @@ type ListOfficersRequest struct {
 
 func (x *ListOfficersRequest) Reset() {
 	*x = ListOfficersRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +882,7 @@ func (x *ListOfficersRequest) String() string {
 func (*ListOfficersRequest) ProtoMessage() {}
 
 func (x *ListOfficersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +895,7 @@ func (x *ListOfficersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOfficersRequest.ProtoReflect.Descriptor instead.
 func (*ListOfficersRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{12}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListOfficersRequest) GetParent() string {
@@ -804,7 +929,7 @@ type ListOfficersResponse struct {
 
 func (x *ListOfficersResponse) Reset() {
 	*x = ListOfficersResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +941,7 @@ func (x *ListOfficersResponse) String() string {
 func (*ListOfficersResponse) ProtoMessage() {}
 
 func (x *ListOfficersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +954,7 @@ func (x *ListOfficersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOfficersResponse.ProtoReflect.Descriptor instead.
 func (*ListOfficersResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{13}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListOfficersResponse) GetOfficers() []*Officer {
@@ -856,7 +981,7 @@ type UpdateOfficerRequest struct {
 
 func (x *UpdateOfficerRequest) Reset() {
 	*x = UpdateOfficerRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +993,7 @@ func (x *UpdateOfficerRequest) String() string {
 func (*UpdateOfficerRequest) ProtoMessage() {}
 
 func (x *UpdateOfficerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1006,7 @@ func (x *UpdateOfficerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOfficerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOfficerRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{14}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateOfficerRequest) GetOfficer() *Officer {
@@ -908,7 +1033,7 @@ type DeleteOfficerRequest struct {
 
 func (x *DeleteOfficerRequest) Reset() {
 	*x = DeleteOfficerRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1045,7 @@ func (x *DeleteOfficerRequest) String() string {
 func (*DeleteOfficerRequest) ProtoMessage() {}
 
 func (x *DeleteOfficerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1058,7 @@ func (x *DeleteOfficerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOfficerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteOfficerRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{15}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteOfficerRequest) GetName() string {
@@ -962,7 +1087,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1099,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1112,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{16}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateSiteRequest) GetParent() string {
@@ -1027,7 +1152,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[17]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1164,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[17]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1177,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{17}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetSiteRequest) GetName() string {
@@ -1073,7 +1198,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[18]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1210,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[18]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1223,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{18}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSitesRequest) GetParent() string {
@@ -1132,7 +1257,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[19]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1269,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[19]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1282,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{19}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -1184,7 +1309,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[20]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1321,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[20]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1334,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{20}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateSiteRequest) GetSite() *Site {
@@ -1236,7 +1361,7 @@ type DeleteSiteRequest struct {
 
 func (x *DeleteSiteRequest) Reset() {
 	*x = DeleteSiteRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[21]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1373,7 @@ func (x *DeleteSiteRequest) String() string {
 func (*DeleteSiteRequest) ProtoMessage() {}
 
 func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[21]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1386,7 @@ func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSiteRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{21}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteSiteRequest) GetName() string {
@@ -1287,7 +1412,7 @@ type GetSiteSignRequest struct {
 
 func (x *GetSiteSignRequest) Reset() {
 	*x = GetSiteSignRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[22]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1424,7 @@ func (x *GetSiteSignRequest) String() string {
 func (*GetSiteSignRequest) ProtoMessage() {}
 
 func (x *GetSiteSignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[22]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1437,7 @@ func (x *GetSiteSignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSignRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteSignRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{22}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetSiteSignRequest) GetName() string {
@@ -1334,7 +1459,7 @@ type CreateFileRequest struct {
 
 func (x *CreateFileRequest) Reset() {
 	*x = CreateFileRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[23]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1471,7 @@ func (x *CreateFileRequest) String() string {
 func (*CreateFileRequest) ProtoMessage() {}
 
 func (x *CreateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[23]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1484,7 @@ func (x *CreateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFileRequest.ProtoReflect.Descriptor instead.
 func (*CreateFileRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{23}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateFileRequest) GetParent() string {
@@ -1399,7 +1524,7 @@ type GetFileRequest struct {
 
 func (x *GetFileRequest) Reset() {
 	*x = GetFileRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[24]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1536,7 @@ func (x *GetFileRequest) String() string {
 func (*GetFileRequest) ProtoMessage() {}
 
 func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[24]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1549,7 @@ func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileRequest.ProtoReflect.Descriptor instead.
 func (*GetFileRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{24}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetFileRequest) GetName() string {
@@ -1445,7 +1570,7 @@ type ListFilesRequest struct {
 
 func (x *ListFilesRequest) Reset() {
 	*x = ListFilesRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[25]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1582,7 @@ func (x *ListFilesRequest) String() string {
 func (*ListFilesRequest) ProtoMessage() {}
 
 func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[25]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1595,7 @@ func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListFilesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{25}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListFilesRequest) GetParent() string {
@@ -1504,7 +1629,7 @@ type ListFilesResponse struct {
 
 func (x *ListFilesResponse) Reset() {
 	*x = ListFilesResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[26]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1641,7 @@ func (x *ListFilesResponse) String() string {
 func (*ListFilesResponse) ProtoMessage() {}
 
 func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[26]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1654,7 @@ func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListFilesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{26}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListFilesResponse) GetFiles() []*PersonalInformationFile {
@@ -1556,7 +1681,7 @@ type UpdateFileRequest struct {
 
 func (x *UpdateFileRequest) Reset() {
 	*x = UpdateFileRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[27]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1693,7 @@ func (x *UpdateFileRequest) String() string {
 func (*UpdateFileRequest) ProtoMessage() {}
 
 func (x *UpdateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[27]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1706,7 @@ func (x *UpdateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFileRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{27}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateFileRequest) GetFile() *PersonalInformationFile {
@@ -1608,7 +1733,7 @@ type DeleteFileRequest struct {
 
 func (x *DeleteFileRequest) Reset() {
 	*x = DeleteFileRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[28]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1745,7 @@ func (x *DeleteFileRequest) String() string {
 func (*DeleteFileRequest) ProtoMessage() {}
 
 func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[28]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1758,7 @@ func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{28}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteFileRequest) GetName() string {
@@ -1662,7 +1787,7 @@ type CreateProcessorRequest struct {
 
 func (x *CreateProcessorRequest) Reset() {
 	*x = CreateProcessorRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[29]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1799,7 @@ func (x *CreateProcessorRequest) String() string {
 func (*CreateProcessorRequest) ProtoMessage() {}
 
 func (x *CreateProcessorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[29]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1812,7 @@ func (x *CreateProcessorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProcessorRequest.ProtoReflect.Descriptor instead.
 func (*CreateProcessorRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{29}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateProcessorRequest) GetParent() string {
@@ -1727,7 +1852,7 @@ type GetProcessorRequest struct {
 
 func (x *GetProcessorRequest) Reset() {
 	*x = GetProcessorRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[30]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1864,7 @@ func (x *GetProcessorRequest) String() string {
 func (*GetProcessorRequest) ProtoMessage() {}
 
 func (x *GetProcessorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[30]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1877,7 @@ func (x *GetProcessorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessorRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessorRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{30}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetProcessorRequest) GetName() string {
@@ -1773,7 +1898,7 @@ type ListProcessorsRequest struct {
 
 func (x *ListProcessorsRequest) Reset() {
 	*x = ListProcessorsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[31]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +1910,7 @@ func (x *ListProcessorsRequest) String() string {
 func (*ListProcessorsRequest) ProtoMessage() {}
 
 func (x *ListProcessorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[31]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +1923,7 @@ func (x *ListProcessorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessorsRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessorsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{31}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListProcessorsRequest) GetParent() string {
@@ -1832,7 +1957,7 @@ type ListProcessorsResponse struct {
 
 func (x *ListProcessorsResponse) Reset() {
 	*x = ListProcessorsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[32]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1969,7 @@ func (x *ListProcessorsResponse) String() string {
 func (*ListProcessorsResponse) ProtoMessage() {}
 
 func (x *ListProcessorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[32]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1982,7 @@ func (x *ListProcessorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessorsResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessorsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{32}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListProcessorsResponse) GetProcessors() []*Processor {
@@ -1884,7 +2009,7 @@ type UpdateProcessorRequest struct {
 
 func (x *UpdateProcessorRequest) Reset() {
 	*x = UpdateProcessorRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[33]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2021,7 @@ func (x *UpdateProcessorRequest) String() string {
 func (*UpdateProcessorRequest) ProtoMessage() {}
 
 func (x *UpdateProcessorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[33]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2034,7 @@ func (x *UpdateProcessorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProcessorRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProcessorRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{33}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateProcessorRequest) GetProcessor() *Processor {
@@ -1936,7 +2061,7 @@ type DeleteProcessorRequest struct {
 
 func (x *DeleteProcessorRequest) Reset() {
 	*x = DeleteProcessorRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[34]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2073,7 @@ func (x *DeleteProcessorRequest) String() string {
 func (*DeleteProcessorRequest) ProtoMessage() {}
 
 func (x *DeleteProcessorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[34]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2086,7 @@ func (x *DeleteProcessorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProcessorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProcessorRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{34}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteProcessorRequest) GetName() string {
@@ -1996,7 +2121,7 @@ type CreatePolicyVersionRequest struct {
 
 func (x *CreatePolicyVersionRequest) Reset() {
 	*x = CreatePolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[35]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2133,7 @@ func (x *CreatePolicyVersionRequest) String() string {
 func (*CreatePolicyVersionRequest) ProtoMessage() {}
 
 func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[35]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2146,7 @@ func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*CreatePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{35}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreatePolicyVersionRequest) GetParent() string {
@@ -2064,7 +2189,7 @@ type PolicySource struct {
 
 func (x *PolicySource) Reset() {
 	*x = PolicySource{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2076,7 +2201,7 @@ func (x *PolicySource) String() string {
 func (*PolicySource) ProtoMessage() {}
 
 func (x *PolicySource) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[36]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2089,7 +2214,7 @@ func (x *PolicySource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicySource.ProtoReflect.Descriptor instead.
 func (*PolicySource) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{36}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PolicySource) GetFormat() PolicySourceFormat {
@@ -2119,7 +2244,7 @@ type ArticleItems struct {
 
 func (x *ArticleItems) Reset() {
 	*x = ArticleItems{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2256,7 @@ func (x *ArticleItems) String() string {
 func (*ArticleItems) ProtoMessage() {}
 
 func (x *ArticleItems) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[37]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2269,7 @@ func (x *ArticleItems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArticleItems.ProtoReflect.Descriptor instead.
 func (*ArticleItems) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{37}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ArticleItems) GetNumber() string {
@@ -2170,7 +2295,7 @@ type GetPolicyVersionRequest struct {
 
 func (x *GetPolicyVersionRequest) Reset() {
 	*x = GetPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2182,7 +2307,7 @@ func (x *GetPolicyVersionRequest) String() string {
 func (*GetPolicyVersionRequest) ProtoMessage() {}
 
 func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[38]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2195,7 +2320,7 @@ func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{38}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetPolicyVersionRequest) GetName() string {
@@ -2217,7 +2342,7 @@ type ListPolicyVersionsRequest struct {
 
 func (x *ListPolicyVersionsRequest) Reset() {
 	*x = ListPolicyVersionsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2229,7 +2354,7 @@ func (x *ListPolicyVersionsRequest) String() string {
 func (*ListPolicyVersionsRequest) ProtoMessage() {}
 
 func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[39]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2242,7 +2367,7 @@ func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{39}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListPolicyVersionsRequest) GetParent() string {
@@ -2276,7 +2401,7 @@ type ListPolicyVersionsResponse struct {
 
 func (x *ListPolicyVersionsResponse) Reset() {
 	*x = ListPolicyVersionsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2413,7 @@ func (x *ListPolicyVersionsResponse) String() string {
 func (*ListPolicyVersionsResponse) ProtoMessage() {}
 
 func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[40]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2426,7 @@ func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{40}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListPolicyVersionsResponse) GetPolicyVersions() []*PolicyVersion {
@@ -2329,7 +2454,7 @@ type UpdatePolicyVersionRequest struct {
 
 func (x *UpdatePolicyVersionRequest) Reset() {
 	*x = UpdatePolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2466,7 @@ func (x *UpdatePolicyVersionRequest) String() string {
 func (*UpdatePolicyVersionRequest) ProtoMessage() {}
 
 func (x *UpdatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[41]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2479,7 @@ func (x *UpdatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{41}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdatePolicyVersionRequest) GetPolicyVersion() *PolicyVersion {
@@ -2389,7 +2514,7 @@ type ImportPolicyVersionRequest struct {
 
 func (x *ImportPolicyVersionRequest) Reset() {
 	*x = ImportPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2526,7 @@ func (x *ImportPolicyVersionRequest) String() string {
 func (*ImportPolicyVersionRequest) ProtoMessage() {}
 
 func (x *ImportPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[42]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2539,7 @@ func (x *ImportPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*ImportPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{42}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ImportPolicyVersionRequest) GetParent() string {
@@ -2461,7 +2586,7 @@ type CheckPolicyVersionRequest struct {
 
 func (x *CheckPolicyVersionRequest) Reset() {
 	*x = CheckPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2598,7 @@ func (x *CheckPolicyVersionRequest) String() string {
 func (*CheckPolicyVersionRequest) ProtoMessage() {}
 
 func (x *CheckPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[43]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2611,7 @@ func (x *CheckPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*CheckPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{43}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CheckPolicyVersionRequest) GetName() string {
@@ -2509,7 +2634,7 @@ type CheckPolicyVersionResponse struct {
 
 func (x *CheckPolicyVersionResponse) Reset() {
 	*x = CheckPolicyVersionResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2646,7 @@ func (x *CheckPolicyVersionResponse) String() string {
 func (*CheckPolicyVersionResponse) ProtoMessage() {}
 
 func (x *CheckPolicyVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[44]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2659,7 @@ func (x *CheckPolicyVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPolicyVersionResponse.ProtoReflect.Descriptor instead.
 func (*CheckPolicyVersionResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{44}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CheckPolicyVersionResponse) GetFindings() []*Finding {
@@ -2575,7 +2700,7 @@ type AnnouncePolicyVersionRequest struct {
 
 func (x *AnnouncePolicyVersionRequest) Reset() {
 	*x = AnnouncePolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2712,7 @@ func (x *AnnouncePolicyVersionRequest) String() string {
 func (*AnnouncePolicyVersionRequest) ProtoMessage() {}
 
 func (x *AnnouncePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[45]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2725,7 @@ func (x *AnnouncePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnouncePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*AnnouncePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{45}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AnnouncePolicyVersionRequest) GetName() string {
@@ -2656,7 +2781,7 @@ type DiffPolicyVersionsRequest struct {
 
 func (x *DiffPolicyVersionsRequest) Reset() {
 	*x = DiffPolicyVersionsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2793,7 @@ func (x *DiffPolicyVersionsRequest) String() string {
 func (*DiffPolicyVersionsRequest) ProtoMessage() {}
 
 func (x *DiffPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[46]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2806,7 @@ func (x *DiffPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffPolicyVersionsRequest.ProtoReflect.Descriptor instead.
 func (*DiffPolicyVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{46}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DiffPolicyVersionsRequest) GetName() string {
@@ -2709,7 +2834,7 @@ type DiffPolicyVersionsResponse struct {
 
 func (x *DiffPolicyVersionsResponse) Reset() {
 	*x = DiffPolicyVersionsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2846,7 @@ func (x *DiffPolicyVersionsResponse) String() string {
 func (*DiffPolicyVersionsResponse) ProtoMessage() {}
 
 func (x *DiffPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[47]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2859,7 @@ func (x *DiffPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffPolicyVersionsResponse.ProtoReflect.Descriptor instead.
 func (*DiffPolicyVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{47}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DiffPolicyVersionsResponse) GetBefore() string {
@@ -2769,7 +2894,7 @@ type RenderPolicyVersionRequest struct {
 
 func (x *RenderPolicyVersionRequest) Reset() {
 	*x = RenderPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2906,7 @@ func (x *RenderPolicyVersionRequest) String() string {
 func (*RenderPolicyVersionRequest) ProtoMessage() {}
 
 func (x *RenderPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[48]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2919,7 @@ func (x *RenderPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*RenderPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{48}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RenderPolicyVersionRequest) GetName() string {
@@ -2821,7 +2946,7 @@ type RenderedPolicy struct {
 
 func (x *RenderedPolicy) Reset() {
 	*x = RenderedPolicy{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +2958,7 @@ func (x *RenderedPolicy) String() string {
 func (*RenderedPolicy) ProtoMessage() {}
 
 func (x *RenderedPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[49]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +2971,7 @@ func (x *RenderedPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderedPolicy.ProtoReflect.Descriptor instead.
 func (*RenderedPolicy) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{49}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RenderedPolicy) GetContentType() string {
@@ -2875,7 +3000,7 @@ type GetPublishedPolicyRequest struct {
 
 func (x *GetPublishedPolicyRequest) Reset() {
 	*x = GetPublishedPolicyRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2887,7 +3012,7 @@ func (x *GetPublishedPolicyRequest) String() string {
 func (*GetPublishedPolicyRequest) ProtoMessage() {}
 
 func (x *GetPublishedPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[50]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2900,7 +3025,7 @@ func (x *GetPublishedPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublishedPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPublishedPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{50}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetPublishedPolicyRequest) GetTenant() string {
@@ -2936,7 +3061,7 @@ type GetPublishedPolicyVersionRequest struct {
 
 func (x *GetPublishedPolicyVersionRequest) Reset() {
 	*x = GetPublishedPolicyVersionRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[51]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2948,7 +3073,7 @@ func (x *GetPublishedPolicyVersionRequest) String() string {
 func (*GetPublishedPolicyVersionRequest) ProtoMessage() {}
 
 func (x *GetPublishedPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[51]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2961,7 +3086,7 @@ func (x *GetPublishedPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublishedPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetPublishedPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{51}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetPublishedPolicyVersionRequest) GetTenant() string {
@@ -3015,7 +3140,7 @@ type PublishedPolicy struct {
 
 func (x *PublishedPolicy) Reset() {
 	*x = PublishedPolicy{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[52]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3027,7 +3152,7 @@ func (x *PublishedPolicy) String() string {
 func (*PublishedPolicy) ProtoMessage() {}
 
 func (x *PublishedPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[52]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3165,7 @@ func (x *PublishedPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishedPolicy.ProtoReflect.Descriptor instead.
 func (*PublishedPolicy) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{52}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PublishedPolicy) GetTenantDisplayName() string {
@@ -3119,7 +3244,7 @@ type CreateAttestationRequest struct {
 
 func (x *CreateAttestationRequest) Reset() {
 	*x = CreateAttestationRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[53]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3256,7 @@ func (x *CreateAttestationRequest) String() string {
 func (*CreateAttestationRequest) ProtoMessage() {}
 
 func (x *CreateAttestationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[53]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3269,7 @@ func (x *CreateAttestationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAttestationRequest.ProtoReflect.Descriptor instead.
 func (*CreateAttestationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{53}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CreateAttestationRequest) GetParent() string {
@@ -3184,7 +3309,7 @@ type GetAttestationRequest struct {
 
 func (x *GetAttestationRequest) Reset() {
 	*x = GetAttestationRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[54]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3196,7 +3321,7 @@ func (x *GetAttestationRequest) String() string {
 func (*GetAttestationRequest) ProtoMessage() {}
 
 func (x *GetAttestationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[54]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3209,7 +3334,7 @@ func (x *GetAttestationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttestationRequest.ProtoReflect.Descriptor instead.
 func (*GetAttestationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{54}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetAttestationRequest) GetName() string {
@@ -3233,7 +3358,7 @@ type ListAttestationsRequest struct {
 
 func (x *ListAttestationsRequest) Reset() {
 	*x = ListAttestationsRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[55]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3370,7 @@ func (x *ListAttestationsRequest) String() string {
 func (*ListAttestationsRequest) ProtoMessage() {}
 
 func (x *ListAttestationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[55]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3383,7 @@ func (x *ListAttestationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttestationsRequest.ProtoReflect.Descriptor instead.
 func (*ListAttestationsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{55}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListAttestationsRequest) GetParent() string {
@@ -3299,7 +3424,7 @@ type ListAttestationsResponse struct {
 
 func (x *ListAttestationsResponse) Reset() {
 	*x = ListAttestationsResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[56]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3311,7 +3436,7 @@ func (x *ListAttestationsResponse) String() string {
 func (*ListAttestationsResponse) ProtoMessage() {}
 
 func (x *ListAttestationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[56]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3324,7 +3449,7 @@ func (x *ListAttestationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttestationsResponse.ProtoReflect.Descriptor instead.
 func (*ListAttestationsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{56}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListAttestationsResponse) GetAttestations() []*Attestation {
@@ -3351,7 +3476,7 @@ type DeleteAttestationRequest struct {
 
 func (x *DeleteAttestationRequest) Reset() {
 	*x = DeleteAttestationRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[57]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +3488,7 @@ func (x *DeleteAttestationRequest) String() string {
 func (*DeleteAttestationRequest) ProtoMessage() {}
 
 func (x *DeleteAttestationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[57]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +3501,7 @@ func (x *DeleteAttestationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAttestationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAttestationRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{57}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeleteAttestationRequest) GetName() string {
@@ -3402,7 +3527,7 @@ type GetPublicIndexRequest struct {
 
 func (x *GetPublicIndexRequest) Reset() {
 	*x = GetPublicIndexRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[58]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3414,7 +3539,7 @@ func (x *GetPublicIndexRequest) String() string {
 func (*GetPublicIndexRequest) ProtoMessage() {}
 
 func (x *GetPublicIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[58]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3427,7 +3552,7 @@ func (x *GetPublicIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicIndexRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicIndexRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{58}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetPublicIndexRequest) GetTenant() string {
@@ -3447,7 +3572,7 @@ type ListPublicBodiesRequest struct {
 
 func (x *ListPublicBodiesRequest) Reset() {
 	*x = ListPublicBodiesRequest{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[59]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3459,7 +3584,7 @@ func (x *ListPublicBodiesRequest) String() string {
 func (*ListPublicBodiesRequest) ProtoMessage() {}
 
 func (x *ListPublicBodiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[59]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3472,7 +3597,7 @@ func (x *ListPublicBodiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublicBodiesRequest.ProtoReflect.Descriptor instead.
 func (*ListPublicBodiesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{59}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListPublicBodiesRequest) GetPageSize() int32 {
@@ -3500,7 +3625,7 @@ type ListPublicBodiesResponse struct {
 
 func (x *ListPublicBodiesResponse) Reset() {
 	*x = ListPublicBodiesResponse{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[60]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3512,7 +3637,7 @@ func (x *ListPublicBodiesResponse) String() string {
 func (*ListPublicBodiesResponse) ProtoMessage() {}
 
 func (x *ListPublicBodiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[60]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3525,7 +3650,7 @@ func (x *ListPublicBodiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublicBodiesResponse.ProtoReflect.Descriptor instead.
 func (*ListPublicBodiesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{60}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListPublicBodiesResponse) GetBodies() []*PublicIndex {
@@ -3557,7 +3682,7 @@ type PublicIndex struct {
 
 func (x *PublicIndex) Reset() {
 	*x = PublicIndex{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[61]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3569,7 +3694,7 @@ func (x *PublicIndex) String() string {
 func (*PublicIndex) ProtoMessage() {}
 
 func (x *PublicIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[61]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3582,7 +3707,7 @@ func (x *PublicIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicIndex.ProtoReflect.Descriptor instead.
 func (*PublicIndex) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{61}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *PublicIndex) GetTenant() string {
@@ -3637,7 +3762,7 @@ type PublicUnit struct {
 
 func (x *PublicUnit) Reset() {
 	*x = PublicUnit{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[62]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3649,7 +3774,7 @@ func (x *PublicUnit) String() string {
 func (*PublicUnit) ProtoMessage() {}
 
 func (x *PublicUnit) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[62]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3662,7 +3787,7 @@ func (x *PublicUnit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicUnit.ProtoReflect.Descriptor instead.
 func (*PublicUnit) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{62}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *PublicUnit) GetUnit() string {
@@ -3717,7 +3842,7 @@ type PublicPolicyLink struct {
 
 func (x *PublicPolicyLink) Reset() {
 	*x = PublicPolicyLink{}
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[63]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3729,7 +3854,7 @@ func (x *PublicPolicyLink) String() string {
 func (*PublicPolicyLink) ProtoMessage() {}
 
 func (x *PublicPolicyLink) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[63]
+	mi := &file_pipa_registry_v1_registry_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3742,7 +3867,7 @@ func (x *PublicPolicyLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicPolicyLink.ProtoReflect.Descriptor instead.
 func (*PublicPolicyLink) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{63}
+	return file_pipa_registry_v1_registry_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PublicPolicyLink) GetKind() PolicyKind {
@@ -3791,7 +3916,15 @@ var File_pipa_registry_v1_registry_service_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\n" +
-	"'pipa/registry/v1/registry_service.proto\x12\x10pipa.registry.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a pipa/registry/v1/resources.proto\"\x83\x01\n" +
+	"'pipa/registry/v1/registry_service.proto\x12\x10pipa.registry.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a pipa/registry/v1/registers.proto\x1a pipa/registry/v1/resources.proto\"\xb3\x02\n" +
+	"\x11FileRegistrations\x12=\n" +
+	"\x04file\x18\x01 \x01(\v2).pipa.registry.v1.PersonalInformationFileR\x04file\x12D\n" +
+	"\rregistrations\x18\x02 \x03(\v2\x1e.pipa.registry.v1.RegistrationR\rregistrations\x125\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x05state\x12/\n" +
+	"\x13assessment_required\x18\x04 \x01(\bR\x12assessmentRequired\x121\n" +
+	"\x14assessment_threshold\x18\x05 \x01(\tR\x13assessmentThreshold\"V\n" +
+	"\x19ListRegistrationsResponse\x129\n" +
+	"\x05files\x18\x01 \x03(\v2#.pipa.registry.v1.FileRegistrationsR\x05files\"\x83\x01\n" +
 	"\x13CreateTenantRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x120\n" +
 	"\x06tenant\x18\x02 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12\x1d\n" +
@@ -4060,7 +4193,7 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	" POLICY_SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dPOLICY_SOURCE_FORMAT_MARKDOWN\x10\x01\x12\x1d\n" +
 	"\x19POLICY_SOURCE_FORMAT_HTML\x10\x02\x12\x1d\n" +
-	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xc8 \n" +
+	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xa1)\n" +
 	"\x0fRegistryService\x12O\n" +
 	"\fCreateTenant\x12%.pipa.registry.v1.CreateTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12I\n" +
 	"\tGetTenant\x12\".pipa.registry.v1.GetTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12Z\n" +
@@ -4116,7 +4249,18 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x12GetPublishedPolicy\x12+.pipa.registry.v1.GetPublishedPolicyRequest\x1a!.pipa.registry.v1.PublishedPolicy\x12r\n" +
 	"\x19GetPublishedPolicyVersion\x122.pipa.registry.v1.GetPublishedPolicyVersionRequest\x1a!.pipa.registry.v1.PublishedPolicy\x12X\n" +
 	"\x0eGetPublicIndex\x12'.pipa.registry.v1.GetPublicIndexRequest\x1a\x1d.pipa.registry.v1.PublicIndex\x12i\n" +
-	"\x10ListPublicBodies\x12).pipa.registry.v1.ListPublicBodiesRequest\x1a*.pipa.registry.v1.ListPublicBodiesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
+	"\x10ListPublicBodies\x12).pipa.registry.v1.ListPublicBodiesRequest\x1a*.pipa.registry.v1.ListPublicBodiesResponse\x12a\n" +
+	"\x12CreateRegistration\x12+.pipa.registry.v1.CreateRegistrationRequest\x1a\x1e.pipa.registry.v1.Registration\x12]\n" +
+	"\x10FileRegistration\x12).pipa.registry.v1.FileRegistrationRequest\x1a\x1e.pipa.registry.v1.Registration\x12l\n" +
+	"\x11ListRegistrations\x12*.pipa.registry.v1.ListRegistrationsRequest\x1a+.pipa.registry.v1.ListRegistrationsResponse\x12a\n" +
+	"\x10CreateAssessment\x12).pipa.registry.v1.CreateAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12[\n" +
+	"\rGetAssessment\x12&.pipa.registry.v1.GetAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12f\n" +
+	"\x0fListAssessments\x12(.pipa.registry.v1.ListAssessmentsRequest\x1a).pipa.registry.v1.ListAssessmentsResponse\x12a\n" +
+	"\x10UpdateAssessment\x12).pipa.registry.v1.UpdateAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12e\n" +
+	"\x10CreateEvaluation\x12).pipa.registry.v1.CreateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12f\n" +
+	"\x0fListEvaluations\x12(.pipa.registry.v1.ListEvaluationsRequest\x1a).pipa.registry.v1.ListEvaluationsResponse\x12e\n" +
+	"\x10UpdateEvaluation\x12).pipa.registry.v1.UpdateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12f\n" +
+	"\x0fListObligations\x12(.pipa.registry.v1.ListObligationsRequest\x1a).pipa.registry.v1.ListObligationsResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_pipa_registry_v1_registry_service_proto_rawDescOnce sync.Once
@@ -4131,236 +4275,282 @@ func file_pipa_registry_v1_registry_service_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_registry_v1_registry_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pipa_registry_v1_registry_service_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_pipa_registry_v1_registry_service_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_pipa_registry_v1_registry_service_proto_goTypes = []any{
 	(PolicySourceFormat)(0),                  // 0: pipa.registry.v1.PolicySourceFormat
-	(*CreateTenantRequest)(nil),              // 1: pipa.registry.v1.CreateTenantRequest
-	(*GetTenantRequest)(nil),                 // 2: pipa.registry.v1.GetTenantRequest
-	(*ListTenantsRequest)(nil),               // 3: pipa.registry.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),              // 4: pipa.registry.v1.ListTenantsResponse
-	(*UpdateTenantRequest)(nil),              // 5: pipa.registry.v1.UpdateTenantRequest
-	(*CreateUnitRequest)(nil),                // 6: pipa.registry.v1.CreateUnitRequest
-	(*GetUnitRequest)(nil),                   // 7: pipa.registry.v1.GetUnitRequest
-	(*ListUnitsRequest)(nil),                 // 8: pipa.registry.v1.ListUnitsRequest
-	(*ListUnitsResponse)(nil),                // 9: pipa.registry.v1.ListUnitsResponse
-	(*UpdateUnitRequest)(nil),                // 10: pipa.registry.v1.UpdateUnitRequest
-	(*CreateOfficerRequest)(nil),             // 11: pipa.registry.v1.CreateOfficerRequest
-	(*GetOfficerRequest)(nil),                // 12: pipa.registry.v1.GetOfficerRequest
-	(*ListOfficersRequest)(nil),              // 13: pipa.registry.v1.ListOfficersRequest
-	(*ListOfficersResponse)(nil),             // 14: pipa.registry.v1.ListOfficersResponse
-	(*UpdateOfficerRequest)(nil),             // 15: pipa.registry.v1.UpdateOfficerRequest
-	(*DeleteOfficerRequest)(nil),             // 16: pipa.registry.v1.DeleteOfficerRequest
-	(*CreateSiteRequest)(nil),                // 17: pipa.registry.v1.CreateSiteRequest
-	(*GetSiteRequest)(nil),                   // 18: pipa.registry.v1.GetSiteRequest
-	(*ListSitesRequest)(nil),                 // 19: pipa.registry.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),                // 20: pipa.registry.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),                // 21: pipa.registry.v1.UpdateSiteRequest
-	(*DeleteSiteRequest)(nil),                // 22: pipa.registry.v1.DeleteSiteRequest
-	(*GetSiteSignRequest)(nil),               // 23: pipa.registry.v1.GetSiteSignRequest
-	(*CreateFileRequest)(nil),                // 24: pipa.registry.v1.CreateFileRequest
-	(*GetFileRequest)(nil),                   // 25: pipa.registry.v1.GetFileRequest
-	(*ListFilesRequest)(nil),                 // 26: pipa.registry.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),                // 27: pipa.registry.v1.ListFilesResponse
-	(*UpdateFileRequest)(nil),                // 28: pipa.registry.v1.UpdateFileRequest
-	(*DeleteFileRequest)(nil),                // 29: pipa.registry.v1.DeleteFileRequest
-	(*CreateProcessorRequest)(nil),           // 30: pipa.registry.v1.CreateProcessorRequest
-	(*GetProcessorRequest)(nil),              // 31: pipa.registry.v1.GetProcessorRequest
-	(*ListProcessorsRequest)(nil),            // 32: pipa.registry.v1.ListProcessorsRequest
-	(*ListProcessorsResponse)(nil),           // 33: pipa.registry.v1.ListProcessorsResponse
-	(*UpdateProcessorRequest)(nil),           // 34: pipa.registry.v1.UpdateProcessorRequest
-	(*DeleteProcessorRequest)(nil),           // 35: pipa.registry.v1.DeleteProcessorRequest
-	(*CreatePolicyVersionRequest)(nil),       // 36: pipa.registry.v1.CreatePolicyVersionRequest
-	(*PolicySource)(nil),                     // 37: pipa.registry.v1.PolicySource
-	(*ArticleItems)(nil),                     // 38: pipa.registry.v1.ArticleItems
-	(*GetPolicyVersionRequest)(nil),          // 39: pipa.registry.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),        // 40: pipa.registry.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),       // 41: pipa.registry.v1.ListPolicyVersionsResponse
-	(*UpdatePolicyVersionRequest)(nil),       // 42: pipa.registry.v1.UpdatePolicyVersionRequest
-	(*ImportPolicyVersionRequest)(nil),       // 43: pipa.registry.v1.ImportPolicyVersionRequest
-	(*CheckPolicyVersionRequest)(nil),        // 44: pipa.registry.v1.CheckPolicyVersionRequest
-	(*CheckPolicyVersionResponse)(nil),       // 45: pipa.registry.v1.CheckPolicyVersionResponse
-	(*AnnouncePolicyVersionRequest)(nil),     // 46: pipa.registry.v1.AnnouncePolicyVersionRequest
-	(*DiffPolicyVersionsRequest)(nil),        // 47: pipa.registry.v1.DiffPolicyVersionsRequest
-	(*DiffPolicyVersionsResponse)(nil),       // 48: pipa.registry.v1.DiffPolicyVersionsResponse
-	(*RenderPolicyVersionRequest)(nil),       // 49: pipa.registry.v1.RenderPolicyVersionRequest
-	(*RenderedPolicy)(nil),                   // 50: pipa.registry.v1.RenderedPolicy
-	(*GetPublishedPolicyRequest)(nil),        // 51: pipa.registry.v1.GetPublishedPolicyRequest
-	(*GetPublishedPolicyVersionRequest)(nil), // 52: pipa.registry.v1.GetPublishedPolicyVersionRequest
-	(*PublishedPolicy)(nil),                  // 53: pipa.registry.v1.PublishedPolicy
-	(*CreateAttestationRequest)(nil),         // 54: pipa.registry.v1.CreateAttestationRequest
-	(*GetAttestationRequest)(nil),            // 55: pipa.registry.v1.GetAttestationRequest
-	(*ListAttestationsRequest)(nil),          // 56: pipa.registry.v1.ListAttestationsRequest
-	(*ListAttestationsResponse)(nil),         // 57: pipa.registry.v1.ListAttestationsResponse
-	(*DeleteAttestationRequest)(nil),         // 58: pipa.registry.v1.DeleteAttestationRequest
-	(*GetPublicIndexRequest)(nil),            // 59: pipa.registry.v1.GetPublicIndexRequest
-	(*ListPublicBodiesRequest)(nil),          // 60: pipa.registry.v1.ListPublicBodiesRequest
-	(*ListPublicBodiesResponse)(nil),         // 61: pipa.registry.v1.ListPublicBodiesResponse
-	(*PublicIndex)(nil),                      // 62: pipa.registry.v1.PublicIndex
-	(*PublicUnit)(nil),                       // 63: pipa.registry.v1.PublicUnit
-	(*PublicPolicyLink)(nil),                 // 64: pipa.registry.v1.PublicPolicyLink
-	(*Tenant)(nil),                           // 65: pipa.registry.v1.Tenant
-	(*fieldmaskpb.FieldMask)(nil),            // 66: google.protobuf.FieldMask
-	(*Unit)(nil),                             // 67: pipa.registry.v1.Unit
-	(*Officer)(nil),                          // 68: pipa.registry.v1.Officer
-	(*Site)(nil),                             // 69: pipa.registry.v1.Site
-	(*PersonalInformationFile)(nil),          // 70: pipa.registry.v1.PersonalInformationFile
-	(*Processor)(nil),                        // 71: pipa.registry.v1.Processor
-	(*PolicyVersion)(nil),                    // 72: pipa.registry.v1.PolicyVersion
-	(*Finding)(nil),                          // 73: pipa.registry.v1.Finding
-	(*ItemCoverage)(nil),                     // 74: pipa.registry.v1.ItemCoverage
-	(*ComparisonRow)(nil),                    // 75: pipa.registry.v1.ComparisonRow
-	(PolicyKind)(0),                          // 76: pipa.registry.v1.PolicyKind
-	(*PolicyHistoryEntry)(nil),               // 77: pipa.registry.v1.PolicyHistoryEntry
-	(*Attestation)(nil),                      // 78: pipa.registry.v1.Attestation
-	(PolicyStanding)(0),                      // 79: pipa.registry.v1.PolicyStanding
-	(*emptypb.Empty)(nil),                    // 80: google.protobuf.Empty
-	(*SiteSign)(nil),                         // 81: pipa.registry.v1.SiteSign
+	(*FileRegistrations)(nil),                // 1: pipa.registry.v1.FileRegistrations
+	(*ListRegistrationsResponse)(nil),        // 2: pipa.registry.v1.ListRegistrationsResponse
+	(*CreateTenantRequest)(nil),              // 3: pipa.registry.v1.CreateTenantRequest
+	(*GetTenantRequest)(nil),                 // 4: pipa.registry.v1.GetTenantRequest
+	(*ListTenantsRequest)(nil),               // 5: pipa.registry.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),              // 6: pipa.registry.v1.ListTenantsResponse
+	(*UpdateTenantRequest)(nil),              // 7: pipa.registry.v1.UpdateTenantRequest
+	(*CreateUnitRequest)(nil),                // 8: pipa.registry.v1.CreateUnitRequest
+	(*GetUnitRequest)(nil),                   // 9: pipa.registry.v1.GetUnitRequest
+	(*ListUnitsRequest)(nil),                 // 10: pipa.registry.v1.ListUnitsRequest
+	(*ListUnitsResponse)(nil),                // 11: pipa.registry.v1.ListUnitsResponse
+	(*UpdateUnitRequest)(nil),                // 12: pipa.registry.v1.UpdateUnitRequest
+	(*CreateOfficerRequest)(nil),             // 13: pipa.registry.v1.CreateOfficerRequest
+	(*GetOfficerRequest)(nil),                // 14: pipa.registry.v1.GetOfficerRequest
+	(*ListOfficersRequest)(nil),              // 15: pipa.registry.v1.ListOfficersRequest
+	(*ListOfficersResponse)(nil),             // 16: pipa.registry.v1.ListOfficersResponse
+	(*UpdateOfficerRequest)(nil),             // 17: pipa.registry.v1.UpdateOfficerRequest
+	(*DeleteOfficerRequest)(nil),             // 18: pipa.registry.v1.DeleteOfficerRequest
+	(*CreateSiteRequest)(nil),                // 19: pipa.registry.v1.CreateSiteRequest
+	(*GetSiteRequest)(nil),                   // 20: pipa.registry.v1.GetSiteRequest
+	(*ListSitesRequest)(nil),                 // 21: pipa.registry.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),                // 22: pipa.registry.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),                // 23: pipa.registry.v1.UpdateSiteRequest
+	(*DeleteSiteRequest)(nil),                // 24: pipa.registry.v1.DeleteSiteRequest
+	(*GetSiteSignRequest)(nil),               // 25: pipa.registry.v1.GetSiteSignRequest
+	(*CreateFileRequest)(nil),                // 26: pipa.registry.v1.CreateFileRequest
+	(*GetFileRequest)(nil),                   // 27: pipa.registry.v1.GetFileRequest
+	(*ListFilesRequest)(nil),                 // 28: pipa.registry.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),                // 29: pipa.registry.v1.ListFilesResponse
+	(*UpdateFileRequest)(nil),                // 30: pipa.registry.v1.UpdateFileRequest
+	(*DeleteFileRequest)(nil),                // 31: pipa.registry.v1.DeleteFileRequest
+	(*CreateProcessorRequest)(nil),           // 32: pipa.registry.v1.CreateProcessorRequest
+	(*GetProcessorRequest)(nil),              // 33: pipa.registry.v1.GetProcessorRequest
+	(*ListProcessorsRequest)(nil),            // 34: pipa.registry.v1.ListProcessorsRequest
+	(*ListProcessorsResponse)(nil),           // 35: pipa.registry.v1.ListProcessorsResponse
+	(*UpdateProcessorRequest)(nil),           // 36: pipa.registry.v1.UpdateProcessorRequest
+	(*DeleteProcessorRequest)(nil),           // 37: pipa.registry.v1.DeleteProcessorRequest
+	(*CreatePolicyVersionRequest)(nil),       // 38: pipa.registry.v1.CreatePolicyVersionRequest
+	(*PolicySource)(nil),                     // 39: pipa.registry.v1.PolicySource
+	(*ArticleItems)(nil),                     // 40: pipa.registry.v1.ArticleItems
+	(*GetPolicyVersionRequest)(nil),          // 41: pipa.registry.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),        // 42: pipa.registry.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),       // 43: pipa.registry.v1.ListPolicyVersionsResponse
+	(*UpdatePolicyVersionRequest)(nil),       // 44: pipa.registry.v1.UpdatePolicyVersionRequest
+	(*ImportPolicyVersionRequest)(nil),       // 45: pipa.registry.v1.ImportPolicyVersionRequest
+	(*CheckPolicyVersionRequest)(nil),        // 46: pipa.registry.v1.CheckPolicyVersionRequest
+	(*CheckPolicyVersionResponse)(nil),       // 47: pipa.registry.v1.CheckPolicyVersionResponse
+	(*AnnouncePolicyVersionRequest)(nil),     // 48: pipa.registry.v1.AnnouncePolicyVersionRequest
+	(*DiffPolicyVersionsRequest)(nil),        // 49: pipa.registry.v1.DiffPolicyVersionsRequest
+	(*DiffPolicyVersionsResponse)(nil),       // 50: pipa.registry.v1.DiffPolicyVersionsResponse
+	(*RenderPolicyVersionRequest)(nil),       // 51: pipa.registry.v1.RenderPolicyVersionRequest
+	(*RenderedPolicy)(nil),                   // 52: pipa.registry.v1.RenderedPolicy
+	(*GetPublishedPolicyRequest)(nil),        // 53: pipa.registry.v1.GetPublishedPolicyRequest
+	(*GetPublishedPolicyVersionRequest)(nil), // 54: pipa.registry.v1.GetPublishedPolicyVersionRequest
+	(*PublishedPolicy)(nil),                  // 55: pipa.registry.v1.PublishedPolicy
+	(*CreateAttestationRequest)(nil),         // 56: pipa.registry.v1.CreateAttestationRequest
+	(*GetAttestationRequest)(nil),            // 57: pipa.registry.v1.GetAttestationRequest
+	(*ListAttestationsRequest)(nil),          // 58: pipa.registry.v1.ListAttestationsRequest
+	(*ListAttestationsResponse)(nil),         // 59: pipa.registry.v1.ListAttestationsResponse
+	(*DeleteAttestationRequest)(nil),         // 60: pipa.registry.v1.DeleteAttestationRequest
+	(*GetPublicIndexRequest)(nil),            // 61: pipa.registry.v1.GetPublicIndexRequest
+	(*ListPublicBodiesRequest)(nil),          // 62: pipa.registry.v1.ListPublicBodiesRequest
+	(*ListPublicBodiesResponse)(nil),         // 63: pipa.registry.v1.ListPublicBodiesResponse
+	(*PublicIndex)(nil),                      // 64: pipa.registry.v1.PublicIndex
+	(*PublicUnit)(nil),                       // 65: pipa.registry.v1.PublicUnit
+	(*PublicPolicyLink)(nil),                 // 66: pipa.registry.v1.PublicPolicyLink
+	(*PersonalInformationFile)(nil),          // 67: pipa.registry.v1.PersonalInformationFile
+	(*Registration)(nil),                     // 68: pipa.registry.v1.Registration
+	(DeadlineState)(0),                       // 69: pipa.registry.v1.DeadlineState
+	(*Tenant)(nil),                           // 70: pipa.registry.v1.Tenant
+	(*fieldmaskpb.FieldMask)(nil),            // 71: google.protobuf.FieldMask
+	(*Unit)(nil),                             // 72: pipa.registry.v1.Unit
+	(*Officer)(nil),                          // 73: pipa.registry.v1.Officer
+	(*Site)(nil),                             // 74: pipa.registry.v1.Site
+	(*Processor)(nil),                        // 75: pipa.registry.v1.Processor
+	(*PolicyVersion)(nil),                    // 76: pipa.registry.v1.PolicyVersion
+	(*Finding)(nil),                          // 77: pipa.registry.v1.Finding
+	(*ItemCoverage)(nil),                     // 78: pipa.registry.v1.ItemCoverage
+	(*ComparisonRow)(nil),                    // 79: pipa.registry.v1.ComparisonRow
+	(PolicyKind)(0),                          // 80: pipa.registry.v1.PolicyKind
+	(*PolicyHistoryEntry)(nil),               // 81: pipa.registry.v1.PolicyHistoryEntry
+	(*Attestation)(nil),                      // 82: pipa.registry.v1.Attestation
+	(PolicyStanding)(0),                      // 83: pipa.registry.v1.PolicyStanding
+	(*CreateRegistrationRequest)(nil),        // 84: pipa.registry.v1.CreateRegistrationRequest
+	(*FileRegistrationRequest)(nil),          // 85: pipa.registry.v1.FileRegistrationRequest
+	(*ListRegistrationsRequest)(nil),         // 86: pipa.registry.v1.ListRegistrationsRequest
+	(*CreateAssessmentRequest)(nil),          // 87: pipa.registry.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),             // 88: pipa.registry.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),           // 89: pipa.registry.v1.ListAssessmentsRequest
+	(*UpdateAssessmentRequest)(nil),          // 90: pipa.registry.v1.UpdateAssessmentRequest
+	(*CreateEvaluationRequest)(nil),          // 91: pipa.registry.v1.CreateEvaluationRequest
+	(*ListEvaluationsRequest)(nil),           // 92: pipa.registry.v1.ListEvaluationsRequest
+	(*UpdateEvaluationRequest)(nil),          // 93: pipa.registry.v1.UpdateEvaluationRequest
+	(*ListObligationsRequest)(nil),           // 94: pipa.registry.v1.ListObligationsRequest
+	(*emptypb.Empty)(nil),                    // 95: google.protobuf.Empty
+	(*SiteSign)(nil),                         // 96: pipa.registry.v1.SiteSign
+	(*ImpactAssessment)(nil),                 // 97: pipa.registry.v1.ImpactAssessment
+	(*ListAssessmentsResponse)(nil),          // 98: pipa.registry.v1.ListAssessmentsResponse
+	(*ProtectionEvaluation)(nil),             // 99: pipa.registry.v1.ProtectionEvaluation
+	(*ListEvaluationsResponse)(nil),          // 100: pipa.registry.v1.ListEvaluationsResponse
+	(*ListObligationsResponse)(nil),          // 101: pipa.registry.v1.ListObligationsResponse
 }
 var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
-	65, // 0: pipa.registry.v1.CreateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
-	65, // 1: pipa.registry.v1.ListTenantsResponse.tenants:type_name -> pipa.registry.v1.Tenant
-	65, // 2: pipa.registry.v1.UpdateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
-	66, // 3: pipa.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	67, // 4: pipa.registry.v1.CreateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
-	67, // 5: pipa.registry.v1.ListUnitsResponse.units:type_name -> pipa.registry.v1.Unit
-	67, // 6: pipa.registry.v1.UpdateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
-	66, // 7: pipa.registry.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
-	68, // 8: pipa.registry.v1.CreateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
-	68, // 9: pipa.registry.v1.ListOfficersResponse.officers:type_name -> pipa.registry.v1.Officer
-	68, // 10: pipa.registry.v1.UpdateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
-	66, // 11: pipa.registry.v1.UpdateOfficerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	69, // 12: pipa.registry.v1.CreateSiteRequest.site:type_name -> pipa.registry.v1.Site
-	69, // 13: pipa.registry.v1.ListSitesResponse.sites:type_name -> pipa.registry.v1.Site
-	69, // 14: pipa.registry.v1.UpdateSiteRequest.site:type_name -> pipa.registry.v1.Site
-	66, // 15: pipa.registry.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	70, // 16: pipa.registry.v1.CreateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	70, // 17: pipa.registry.v1.ListFilesResponse.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	70, // 18: pipa.registry.v1.UpdateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
-	66, // 19: pipa.registry.v1.UpdateFileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	71, // 20: pipa.registry.v1.CreateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
-	71, // 21: pipa.registry.v1.ListProcessorsResponse.processors:type_name -> pipa.registry.v1.Processor
-	71, // 22: pipa.registry.v1.UpdateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
-	66, // 23: pipa.registry.v1.UpdateProcessorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 24: pipa.registry.v1.CreatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	37, // 25: pipa.registry.v1.CreatePolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
-	0,  // 26: pipa.registry.v1.PolicySource.format:type_name -> pipa.registry.v1.PolicySourceFormat
-	72, // 27: pipa.registry.v1.ListPolicyVersionsResponse.policy_versions:type_name -> pipa.registry.v1.PolicyVersion
-	72, // 28: pipa.registry.v1.UpdatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	66, // 29: pipa.registry.v1.UpdatePolicyVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 30: pipa.registry.v1.ImportPolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
-	37, // 31: pipa.registry.v1.ImportPolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
-	38, // 32: pipa.registry.v1.ImportPolicyVersionRequest.article_items:type_name -> pipa.registry.v1.ArticleItems
-	73, // 33: pipa.registry.v1.CheckPolicyVersionResponse.findings:type_name -> pipa.registry.v1.Finding
-	74, // 34: pipa.registry.v1.CheckPolicyVersionResponse.coverage:type_name -> pipa.registry.v1.ItemCoverage
-	75, // 35: pipa.registry.v1.DiffPolicyVersionsResponse.rows:type_name -> pipa.registry.v1.ComparisonRow
-	76, // 36: pipa.registry.v1.PublishedPolicy.kind:type_name -> pipa.registry.v1.PolicyKind
-	72, // 37: pipa.registry.v1.PublishedPolicy.version:type_name -> pipa.registry.v1.PolicyVersion
-	77, // 38: pipa.registry.v1.PublishedPolicy.history:type_name -> pipa.registry.v1.PolicyHistoryEntry
-	75, // 39: pipa.registry.v1.PublishedPolicy.last_change:type_name -> pipa.registry.v1.ComparisonRow
-	78, // 40: pipa.registry.v1.CreateAttestationRequest.attestation:type_name -> pipa.registry.v1.Attestation
-	78, // 41: pipa.registry.v1.ListAttestationsResponse.attestations:type_name -> pipa.registry.v1.Attestation
-	62, // 42: pipa.registry.v1.ListPublicBodiesResponse.bodies:type_name -> pipa.registry.v1.PublicIndex
-	63, // 43: pipa.registry.v1.PublicIndex.units:type_name -> pipa.registry.v1.PublicUnit
-	64, // 44: pipa.registry.v1.PublicUnit.policies:type_name -> pipa.registry.v1.PublicPolicyLink
-	76, // 45: pipa.registry.v1.PublicPolicyLink.kind:type_name -> pipa.registry.v1.PolicyKind
-	79, // 46: pipa.registry.v1.PublicPolicyLink.standing:type_name -> pipa.registry.v1.PolicyStanding
-	1,  // 47: pipa.registry.v1.RegistryService.CreateTenant:input_type -> pipa.registry.v1.CreateTenantRequest
-	2,  // 48: pipa.registry.v1.RegistryService.GetTenant:input_type -> pipa.registry.v1.GetTenantRequest
-	3,  // 49: pipa.registry.v1.RegistryService.ListTenants:input_type -> pipa.registry.v1.ListTenantsRequest
-	5,  // 50: pipa.registry.v1.RegistryService.UpdateTenant:input_type -> pipa.registry.v1.UpdateTenantRequest
-	6,  // 51: pipa.registry.v1.RegistryService.CreateUnit:input_type -> pipa.registry.v1.CreateUnitRequest
-	7,  // 52: pipa.registry.v1.RegistryService.GetUnit:input_type -> pipa.registry.v1.GetUnitRequest
-	8,  // 53: pipa.registry.v1.RegistryService.ListUnits:input_type -> pipa.registry.v1.ListUnitsRequest
-	10, // 54: pipa.registry.v1.RegistryService.UpdateUnit:input_type -> pipa.registry.v1.UpdateUnitRequest
-	11, // 55: pipa.registry.v1.RegistryService.CreateOfficer:input_type -> pipa.registry.v1.CreateOfficerRequest
-	12, // 56: pipa.registry.v1.RegistryService.GetOfficer:input_type -> pipa.registry.v1.GetOfficerRequest
-	13, // 57: pipa.registry.v1.RegistryService.ListOfficers:input_type -> pipa.registry.v1.ListOfficersRequest
-	15, // 58: pipa.registry.v1.RegistryService.UpdateOfficer:input_type -> pipa.registry.v1.UpdateOfficerRequest
-	16, // 59: pipa.registry.v1.RegistryService.DeleteOfficer:input_type -> pipa.registry.v1.DeleteOfficerRequest
-	17, // 60: pipa.registry.v1.RegistryService.CreateSite:input_type -> pipa.registry.v1.CreateSiteRequest
-	18, // 61: pipa.registry.v1.RegistryService.GetSite:input_type -> pipa.registry.v1.GetSiteRequest
-	19, // 62: pipa.registry.v1.RegistryService.ListSites:input_type -> pipa.registry.v1.ListSitesRequest
-	21, // 63: pipa.registry.v1.RegistryService.UpdateSite:input_type -> pipa.registry.v1.UpdateSiteRequest
-	22, // 64: pipa.registry.v1.RegistryService.DeleteSite:input_type -> pipa.registry.v1.DeleteSiteRequest
-	23, // 65: pipa.registry.v1.RegistryService.GetSiteSign:input_type -> pipa.registry.v1.GetSiteSignRequest
-	24, // 66: pipa.registry.v1.RegistryService.CreateFile:input_type -> pipa.registry.v1.CreateFileRequest
-	25, // 67: pipa.registry.v1.RegistryService.GetFile:input_type -> pipa.registry.v1.GetFileRequest
-	26, // 68: pipa.registry.v1.RegistryService.ListFiles:input_type -> pipa.registry.v1.ListFilesRequest
-	28, // 69: pipa.registry.v1.RegistryService.UpdateFile:input_type -> pipa.registry.v1.UpdateFileRequest
-	29, // 70: pipa.registry.v1.RegistryService.DeleteFile:input_type -> pipa.registry.v1.DeleteFileRequest
-	30, // 71: pipa.registry.v1.RegistryService.CreateProcessor:input_type -> pipa.registry.v1.CreateProcessorRequest
-	31, // 72: pipa.registry.v1.RegistryService.GetProcessor:input_type -> pipa.registry.v1.GetProcessorRequest
-	32, // 73: pipa.registry.v1.RegistryService.ListProcessors:input_type -> pipa.registry.v1.ListProcessorsRequest
-	34, // 74: pipa.registry.v1.RegistryService.UpdateProcessor:input_type -> pipa.registry.v1.UpdateProcessorRequest
-	35, // 75: pipa.registry.v1.RegistryService.DeleteProcessor:input_type -> pipa.registry.v1.DeleteProcessorRequest
-	36, // 76: pipa.registry.v1.RegistryService.CreatePolicyVersion:input_type -> pipa.registry.v1.CreatePolicyVersionRequest
-	39, // 77: pipa.registry.v1.RegistryService.GetPolicyVersion:input_type -> pipa.registry.v1.GetPolicyVersionRequest
-	40, // 78: pipa.registry.v1.RegistryService.ListPolicyVersions:input_type -> pipa.registry.v1.ListPolicyVersionsRequest
-	42, // 79: pipa.registry.v1.RegistryService.UpdatePolicyVersion:input_type -> pipa.registry.v1.UpdatePolicyVersionRequest
-	43, // 80: pipa.registry.v1.RegistryService.ImportPolicyVersion:input_type -> pipa.registry.v1.ImportPolicyVersionRequest
-	44, // 81: pipa.registry.v1.RegistryService.CheckPolicyVersion:input_type -> pipa.registry.v1.CheckPolicyVersionRequest
-	46, // 82: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:input_type -> pipa.registry.v1.AnnouncePolicyVersionRequest
-	47, // 83: pipa.registry.v1.RegistryService.DiffPolicyVersions:input_type -> pipa.registry.v1.DiffPolicyVersionsRequest
-	49, // 84: pipa.registry.v1.RegistryService.RenderPolicyVersion:input_type -> pipa.registry.v1.RenderPolicyVersionRequest
-	54, // 85: pipa.registry.v1.RegistryService.CreateAttestation:input_type -> pipa.registry.v1.CreateAttestationRequest
-	55, // 86: pipa.registry.v1.RegistryService.GetAttestation:input_type -> pipa.registry.v1.GetAttestationRequest
-	56, // 87: pipa.registry.v1.RegistryService.ListAttestations:input_type -> pipa.registry.v1.ListAttestationsRequest
-	58, // 88: pipa.registry.v1.RegistryService.DeleteAttestation:input_type -> pipa.registry.v1.DeleteAttestationRequest
-	51, // 89: pipa.registry.v1.RegistryService.GetPublishedPolicy:input_type -> pipa.registry.v1.GetPublishedPolicyRequest
-	52, // 90: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:input_type -> pipa.registry.v1.GetPublishedPolicyVersionRequest
-	59, // 91: pipa.registry.v1.RegistryService.GetPublicIndex:input_type -> pipa.registry.v1.GetPublicIndexRequest
-	60, // 92: pipa.registry.v1.RegistryService.ListPublicBodies:input_type -> pipa.registry.v1.ListPublicBodiesRequest
-	65, // 93: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
-	65, // 94: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
-	4,  // 95: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
-	65, // 96: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
-	67, // 97: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
-	67, // 98: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
-	9,  // 99: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
-	67, // 100: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
-	68, // 101: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
-	68, // 102: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
-	14, // 103: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
-	68, // 104: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
-	80, // 105: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
-	69, // 106: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
-	69, // 107: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
-	20, // 108: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
-	69, // 109: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
-	80, // 110: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
-	81, // 111: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
-	70, // 112: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	70, // 113: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	27, // 114: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
-	70, // 115: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	80, // 116: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
-	71, // 117: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
-	71, // 118: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
-	33, // 119: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
-	71, // 120: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
-	80, // 121: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
-	72, // 122: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	72, // 123: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	41, // 124: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
-	72, // 125: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	72, // 126: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	45, // 127: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
-	72, // 128: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	48, // 129: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
-	50, // 130: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
-	78, // 131: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
-	78, // 132: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
-	57, // 133: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
-	80, // 134: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
-	53, // 135: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
-	53, // 136: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
-	62, // 137: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
-	61, // 138: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
-	93, // [93:139] is the sub-list for method output_type
-	47, // [47:93] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	67,  // 0: pipa.registry.v1.FileRegistrations.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	68,  // 1: pipa.registry.v1.FileRegistrations.registrations:type_name -> pipa.registry.v1.Registration
+	69,  // 2: pipa.registry.v1.FileRegistrations.state:type_name -> pipa.registry.v1.DeadlineState
+	1,   // 3: pipa.registry.v1.ListRegistrationsResponse.files:type_name -> pipa.registry.v1.FileRegistrations
+	70,  // 4: pipa.registry.v1.CreateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
+	70,  // 5: pipa.registry.v1.ListTenantsResponse.tenants:type_name -> pipa.registry.v1.Tenant
+	70,  // 6: pipa.registry.v1.UpdateTenantRequest.tenant:type_name -> pipa.registry.v1.Tenant
+	71,  // 7: pipa.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72,  // 8: pipa.registry.v1.CreateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
+	72,  // 9: pipa.registry.v1.ListUnitsResponse.units:type_name -> pipa.registry.v1.Unit
+	72,  // 10: pipa.registry.v1.UpdateUnitRequest.unit:type_name -> pipa.registry.v1.Unit
+	71,  // 11: pipa.registry.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	73,  // 12: pipa.registry.v1.CreateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
+	73,  // 13: pipa.registry.v1.ListOfficersResponse.officers:type_name -> pipa.registry.v1.Officer
+	73,  // 14: pipa.registry.v1.UpdateOfficerRequest.officer:type_name -> pipa.registry.v1.Officer
+	71,  // 15: pipa.registry.v1.UpdateOfficerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	74,  // 16: pipa.registry.v1.CreateSiteRequest.site:type_name -> pipa.registry.v1.Site
+	74,  // 17: pipa.registry.v1.ListSitesResponse.sites:type_name -> pipa.registry.v1.Site
+	74,  // 18: pipa.registry.v1.UpdateSiteRequest.site:type_name -> pipa.registry.v1.Site
+	71,  // 19: pipa.registry.v1.UpdateSiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	67,  // 20: pipa.registry.v1.CreateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	67,  // 21: pipa.registry.v1.ListFilesResponse.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	67,  // 22: pipa.registry.v1.UpdateFileRequest.file:type_name -> pipa.registry.v1.PersonalInformationFile
+	71,  // 23: pipa.registry.v1.UpdateFileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	75,  // 24: pipa.registry.v1.CreateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
+	75,  // 25: pipa.registry.v1.ListProcessorsResponse.processors:type_name -> pipa.registry.v1.Processor
+	75,  // 26: pipa.registry.v1.UpdateProcessorRequest.processor:type_name -> pipa.registry.v1.Processor
+	71,  // 27: pipa.registry.v1.UpdateProcessorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	76,  // 28: pipa.registry.v1.CreatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	39,  // 29: pipa.registry.v1.CreatePolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
+	0,   // 30: pipa.registry.v1.PolicySource.format:type_name -> pipa.registry.v1.PolicySourceFormat
+	76,  // 31: pipa.registry.v1.ListPolicyVersionsResponse.policy_versions:type_name -> pipa.registry.v1.PolicyVersion
+	76,  // 32: pipa.registry.v1.UpdatePolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	71,  // 33: pipa.registry.v1.UpdatePolicyVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	76,  // 34: pipa.registry.v1.ImportPolicyVersionRequest.policy_version:type_name -> pipa.registry.v1.PolicyVersion
+	39,  // 35: pipa.registry.v1.ImportPolicyVersionRequest.source:type_name -> pipa.registry.v1.PolicySource
+	40,  // 36: pipa.registry.v1.ImportPolicyVersionRequest.article_items:type_name -> pipa.registry.v1.ArticleItems
+	77,  // 37: pipa.registry.v1.CheckPolicyVersionResponse.findings:type_name -> pipa.registry.v1.Finding
+	78,  // 38: pipa.registry.v1.CheckPolicyVersionResponse.coverage:type_name -> pipa.registry.v1.ItemCoverage
+	79,  // 39: pipa.registry.v1.DiffPolicyVersionsResponse.rows:type_name -> pipa.registry.v1.ComparisonRow
+	80,  // 40: pipa.registry.v1.PublishedPolicy.kind:type_name -> pipa.registry.v1.PolicyKind
+	76,  // 41: pipa.registry.v1.PublishedPolicy.version:type_name -> pipa.registry.v1.PolicyVersion
+	81,  // 42: pipa.registry.v1.PublishedPolicy.history:type_name -> pipa.registry.v1.PolicyHistoryEntry
+	79,  // 43: pipa.registry.v1.PublishedPolicy.last_change:type_name -> pipa.registry.v1.ComparisonRow
+	82,  // 44: pipa.registry.v1.CreateAttestationRequest.attestation:type_name -> pipa.registry.v1.Attestation
+	82,  // 45: pipa.registry.v1.ListAttestationsResponse.attestations:type_name -> pipa.registry.v1.Attestation
+	64,  // 46: pipa.registry.v1.ListPublicBodiesResponse.bodies:type_name -> pipa.registry.v1.PublicIndex
+	65,  // 47: pipa.registry.v1.PublicIndex.units:type_name -> pipa.registry.v1.PublicUnit
+	66,  // 48: pipa.registry.v1.PublicUnit.policies:type_name -> pipa.registry.v1.PublicPolicyLink
+	80,  // 49: pipa.registry.v1.PublicPolicyLink.kind:type_name -> pipa.registry.v1.PolicyKind
+	83,  // 50: pipa.registry.v1.PublicPolicyLink.standing:type_name -> pipa.registry.v1.PolicyStanding
+	3,   // 51: pipa.registry.v1.RegistryService.CreateTenant:input_type -> pipa.registry.v1.CreateTenantRequest
+	4,   // 52: pipa.registry.v1.RegistryService.GetTenant:input_type -> pipa.registry.v1.GetTenantRequest
+	5,   // 53: pipa.registry.v1.RegistryService.ListTenants:input_type -> pipa.registry.v1.ListTenantsRequest
+	7,   // 54: pipa.registry.v1.RegistryService.UpdateTenant:input_type -> pipa.registry.v1.UpdateTenantRequest
+	8,   // 55: pipa.registry.v1.RegistryService.CreateUnit:input_type -> pipa.registry.v1.CreateUnitRequest
+	9,   // 56: pipa.registry.v1.RegistryService.GetUnit:input_type -> pipa.registry.v1.GetUnitRequest
+	10,  // 57: pipa.registry.v1.RegistryService.ListUnits:input_type -> pipa.registry.v1.ListUnitsRequest
+	12,  // 58: pipa.registry.v1.RegistryService.UpdateUnit:input_type -> pipa.registry.v1.UpdateUnitRequest
+	13,  // 59: pipa.registry.v1.RegistryService.CreateOfficer:input_type -> pipa.registry.v1.CreateOfficerRequest
+	14,  // 60: pipa.registry.v1.RegistryService.GetOfficer:input_type -> pipa.registry.v1.GetOfficerRequest
+	15,  // 61: pipa.registry.v1.RegistryService.ListOfficers:input_type -> pipa.registry.v1.ListOfficersRequest
+	17,  // 62: pipa.registry.v1.RegistryService.UpdateOfficer:input_type -> pipa.registry.v1.UpdateOfficerRequest
+	18,  // 63: pipa.registry.v1.RegistryService.DeleteOfficer:input_type -> pipa.registry.v1.DeleteOfficerRequest
+	19,  // 64: pipa.registry.v1.RegistryService.CreateSite:input_type -> pipa.registry.v1.CreateSiteRequest
+	20,  // 65: pipa.registry.v1.RegistryService.GetSite:input_type -> pipa.registry.v1.GetSiteRequest
+	21,  // 66: pipa.registry.v1.RegistryService.ListSites:input_type -> pipa.registry.v1.ListSitesRequest
+	23,  // 67: pipa.registry.v1.RegistryService.UpdateSite:input_type -> pipa.registry.v1.UpdateSiteRequest
+	24,  // 68: pipa.registry.v1.RegistryService.DeleteSite:input_type -> pipa.registry.v1.DeleteSiteRequest
+	25,  // 69: pipa.registry.v1.RegistryService.GetSiteSign:input_type -> pipa.registry.v1.GetSiteSignRequest
+	26,  // 70: pipa.registry.v1.RegistryService.CreateFile:input_type -> pipa.registry.v1.CreateFileRequest
+	27,  // 71: pipa.registry.v1.RegistryService.GetFile:input_type -> pipa.registry.v1.GetFileRequest
+	28,  // 72: pipa.registry.v1.RegistryService.ListFiles:input_type -> pipa.registry.v1.ListFilesRequest
+	30,  // 73: pipa.registry.v1.RegistryService.UpdateFile:input_type -> pipa.registry.v1.UpdateFileRequest
+	31,  // 74: pipa.registry.v1.RegistryService.DeleteFile:input_type -> pipa.registry.v1.DeleteFileRequest
+	32,  // 75: pipa.registry.v1.RegistryService.CreateProcessor:input_type -> pipa.registry.v1.CreateProcessorRequest
+	33,  // 76: pipa.registry.v1.RegistryService.GetProcessor:input_type -> pipa.registry.v1.GetProcessorRequest
+	34,  // 77: pipa.registry.v1.RegistryService.ListProcessors:input_type -> pipa.registry.v1.ListProcessorsRequest
+	36,  // 78: pipa.registry.v1.RegistryService.UpdateProcessor:input_type -> pipa.registry.v1.UpdateProcessorRequest
+	37,  // 79: pipa.registry.v1.RegistryService.DeleteProcessor:input_type -> pipa.registry.v1.DeleteProcessorRequest
+	38,  // 80: pipa.registry.v1.RegistryService.CreatePolicyVersion:input_type -> pipa.registry.v1.CreatePolicyVersionRequest
+	41,  // 81: pipa.registry.v1.RegistryService.GetPolicyVersion:input_type -> pipa.registry.v1.GetPolicyVersionRequest
+	42,  // 82: pipa.registry.v1.RegistryService.ListPolicyVersions:input_type -> pipa.registry.v1.ListPolicyVersionsRequest
+	44,  // 83: pipa.registry.v1.RegistryService.UpdatePolicyVersion:input_type -> pipa.registry.v1.UpdatePolicyVersionRequest
+	45,  // 84: pipa.registry.v1.RegistryService.ImportPolicyVersion:input_type -> pipa.registry.v1.ImportPolicyVersionRequest
+	46,  // 85: pipa.registry.v1.RegistryService.CheckPolicyVersion:input_type -> pipa.registry.v1.CheckPolicyVersionRequest
+	48,  // 86: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:input_type -> pipa.registry.v1.AnnouncePolicyVersionRequest
+	49,  // 87: pipa.registry.v1.RegistryService.DiffPolicyVersions:input_type -> pipa.registry.v1.DiffPolicyVersionsRequest
+	51,  // 88: pipa.registry.v1.RegistryService.RenderPolicyVersion:input_type -> pipa.registry.v1.RenderPolicyVersionRequest
+	56,  // 89: pipa.registry.v1.RegistryService.CreateAttestation:input_type -> pipa.registry.v1.CreateAttestationRequest
+	57,  // 90: pipa.registry.v1.RegistryService.GetAttestation:input_type -> pipa.registry.v1.GetAttestationRequest
+	58,  // 91: pipa.registry.v1.RegistryService.ListAttestations:input_type -> pipa.registry.v1.ListAttestationsRequest
+	60,  // 92: pipa.registry.v1.RegistryService.DeleteAttestation:input_type -> pipa.registry.v1.DeleteAttestationRequest
+	53,  // 93: pipa.registry.v1.RegistryService.GetPublishedPolicy:input_type -> pipa.registry.v1.GetPublishedPolicyRequest
+	54,  // 94: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:input_type -> pipa.registry.v1.GetPublishedPolicyVersionRequest
+	61,  // 95: pipa.registry.v1.RegistryService.GetPublicIndex:input_type -> pipa.registry.v1.GetPublicIndexRequest
+	62,  // 96: pipa.registry.v1.RegistryService.ListPublicBodies:input_type -> pipa.registry.v1.ListPublicBodiesRequest
+	84,  // 97: pipa.registry.v1.RegistryService.CreateRegistration:input_type -> pipa.registry.v1.CreateRegistrationRequest
+	85,  // 98: pipa.registry.v1.RegistryService.FileRegistration:input_type -> pipa.registry.v1.FileRegistrationRequest
+	86,  // 99: pipa.registry.v1.RegistryService.ListRegistrations:input_type -> pipa.registry.v1.ListRegistrationsRequest
+	87,  // 100: pipa.registry.v1.RegistryService.CreateAssessment:input_type -> pipa.registry.v1.CreateAssessmentRequest
+	88,  // 101: pipa.registry.v1.RegistryService.GetAssessment:input_type -> pipa.registry.v1.GetAssessmentRequest
+	89,  // 102: pipa.registry.v1.RegistryService.ListAssessments:input_type -> pipa.registry.v1.ListAssessmentsRequest
+	90,  // 103: pipa.registry.v1.RegistryService.UpdateAssessment:input_type -> pipa.registry.v1.UpdateAssessmentRequest
+	91,  // 104: pipa.registry.v1.RegistryService.CreateEvaluation:input_type -> pipa.registry.v1.CreateEvaluationRequest
+	92,  // 105: pipa.registry.v1.RegistryService.ListEvaluations:input_type -> pipa.registry.v1.ListEvaluationsRequest
+	93,  // 106: pipa.registry.v1.RegistryService.UpdateEvaluation:input_type -> pipa.registry.v1.UpdateEvaluationRequest
+	94,  // 107: pipa.registry.v1.RegistryService.ListObligations:input_type -> pipa.registry.v1.ListObligationsRequest
+	70,  // 108: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
+	70,  // 109: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
+	6,   // 110: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
+	70,  // 111: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
+	72,  // 112: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
+	72,  // 113: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
+	11,  // 114: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
+	72,  // 115: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
+	73,  // 116: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
+	73,  // 117: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
+	16,  // 118: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
+	73,  // 119: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
+	95,  // 120: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
+	74,  // 121: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
+	74,  // 122: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
+	22,  // 123: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
+	74,  // 124: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
+	95,  // 125: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
+	96,  // 126: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
+	67,  // 127: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	67,  // 128: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	29,  // 129: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
+	67,  // 130: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	95,  // 131: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
+	75,  // 132: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
+	75,  // 133: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
+	35,  // 134: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
+	75,  // 135: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
+	95,  // 136: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
+	76,  // 137: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	76,  // 138: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	43,  // 139: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
+	76,  // 140: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	76,  // 141: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	47,  // 142: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
+	76,  // 143: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	50,  // 144: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
+	52,  // 145: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
+	82,  // 146: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
+	82,  // 147: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
+	59,  // 148: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
+	95,  // 149: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
+	55,  // 150: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
+	55,  // 151: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
+	64,  // 152: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
+	63,  // 153: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
+	68,  // 154: pipa.registry.v1.RegistryService.CreateRegistration:output_type -> pipa.registry.v1.Registration
+	68,  // 155: pipa.registry.v1.RegistryService.FileRegistration:output_type -> pipa.registry.v1.Registration
+	2,   // 156: pipa.registry.v1.RegistryService.ListRegistrations:output_type -> pipa.registry.v1.ListRegistrationsResponse
+	97,  // 157: pipa.registry.v1.RegistryService.CreateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	97,  // 158: pipa.registry.v1.RegistryService.GetAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	98,  // 159: pipa.registry.v1.RegistryService.ListAssessments:output_type -> pipa.registry.v1.ListAssessmentsResponse
+	97,  // 160: pipa.registry.v1.RegistryService.UpdateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	99,  // 161: pipa.registry.v1.RegistryService.CreateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	100, // 162: pipa.registry.v1.RegistryService.ListEvaluations:output_type -> pipa.registry.v1.ListEvaluationsResponse
+	99,  // 163: pipa.registry.v1.RegistryService.UpdateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	101, // 164: pipa.registry.v1.RegistryService.ListObligations:output_type -> pipa.registry.v1.ListObligationsResponse
+	108, // [108:165] is the sub-list for method output_type
+	51,  // [51:108] is the sub-list for method input_type
+	51,  // [51:51] is the sub-list for extension type_name
+	51,  // [51:51] is the sub-list for extension extendee
+	0,   // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_registry_service_proto_init() }
@@ -4368,6 +4558,7 @@ func file_pipa_registry_v1_registry_service_proto_init() {
 	if File_pipa_registry_v1_registry_service_proto != nil {
 		return
 	}
+	file_pipa_registry_v1_registers_proto_init()
 	file_pipa_registry_v1_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4375,7 +4566,7 @@ func file_pipa_registry_v1_registry_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_registry_service_proto_rawDesc), len(file_pipa_registry_v1_registry_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   64,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

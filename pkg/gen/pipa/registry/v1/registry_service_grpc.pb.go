@@ -66,6 +66,17 @@ const (
 	RegistryService_GetPublishedPolicyVersion_FullMethodName = "/pipa.registry.v1.RegistryService/GetPublishedPolicyVersion"
 	RegistryService_GetPublicIndex_FullMethodName            = "/pipa.registry.v1.RegistryService/GetPublicIndex"
 	RegistryService_ListPublicBodies_FullMethodName          = "/pipa.registry.v1.RegistryService/ListPublicBodies"
+	RegistryService_CreateRegistration_FullMethodName        = "/pipa.registry.v1.RegistryService/CreateRegistration"
+	RegistryService_FileRegistration_FullMethodName          = "/pipa.registry.v1.RegistryService/FileRegistration"
+	RegistryService_ListRegistrations_FullMethodName         = "/pipa.registry.v1.RegistryService/ListRegistrations"
+	RegistryService_CreateAssessment_FullMethodName          = "/pipa.registry.v1.RegistryService/CreateAssessment"
+	RegistryService_GetAssessment_FullMethodName             = "/pipa.registry.v1.RegistryService/GetAssessment"
+	RegistryService_ListAssessments_FullMethodName           = "/pipa.registry.v1.RegistryService/ListAssessments"
+	RegistryService_UpdateAssessment_FullMethodName          = "/pipa.registry.v1.RegistryService/UpdateAssessment"
+	RegistryService_CreateEvaluation_FullMethodName          = "/pipa.registry.v1.RegistryService/CreateEvaluation"
+	RegistryService_ListEvaluations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListEvaluations"
+	RegistryService_UpdateEvaluation_FullMethodName          = "/pipa.registry.v1.RegistryService/UpdateEvaluation"
+	RegistryService_ListObligations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListObligations"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -139,6 +150,20 @@ type RegistryServiceClient interface {
 	GetPublicIndex(ctx context.Context, in *GetPublicIndexRequest, opts ...grpc.CallOption) (*PublicIndex, error)
 	// Public: the bodies whose policies pipa publishes (names only).
 	ListPublicBodies(ctx context.Context, in *ListPublicBodiesRequest, opts ...grpc.CallOption) (*ListPublicBodiesResponse, error)
+	// The registers (registers.proto; LAW.md 9b, 9c): each change is a REGISTER ledger entry.
+	CreateRegistration(ctx context.Context, in *CreateRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
+	// Records the filing with PIPC: its date and PIPC's number (DEC-34-1 done).
+	FileRegistration(ctx context.Context, in *FileRegistrationRequest, opts ...grpc.CallOption) (*Registration, error)
+	ListRegistrations(ctx context.Context, in *ListRegistrationsRequest, opts ...grpc.CallOption) (*ListRegistrationsResponse, error)
+	CreateAssessment(ctx context.Context, in *CreateAssessmentRequest, opts ...grpc.CallOption) (*ImpactAssessment, error)
+	GetAssessment(ctx context.Context, in *GetAssessmentRequest, opts ...grpc.CallOption) (*ImpactAssessment, error)
+	ListAssessments(ctx context.Context, in *ListAssessmentsRequest, opts ...grpc.CallOption) (*ListAssessmentsResponse, error)
+	UpdateAssessment(ctx context.Context, in *UpdateAssessmentRequest, opts ...grpc.CallOption) (*ImpactAssessment, error)
+	CreateEvaluation(ctx context.Context, in *CreateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error)
+	ListEvaluations(ctx context.Context, in *ListEvaluationsRequest, opts ...grpc.CallOption) (*ListEvaluationsResponse, error)
+	UpdateEvaluation(ctx context.Context, in *UpdateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error)
+	// Everything the registers make due, with D-days (read-only).
+	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
 }
 
 type registryServiceClient struct {
@@ -609,6 +634,116 @@ func (c *registryServiceClient) ListPublicBodies(ctx context.Context, in *ListPu
 	return out, nil
 }
 
+func (c *registryServiceClient) CreateRegistration(ctx context.Context, in *CreateRegistrationRequest, opts ...grpc.CallOption) (*Registration, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Registration)
+	err := c.cc.Invoke(ctx, RegistryService_CreateRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) FileRegistration(ctx context.Context, in *FileRegistrationRequest, opts ...grpc.CallOption) (*Registration, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Registration)
+	err := c.cc.Invoke(ctx, RegistryService_FileRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListRegistrations(ctx context.Context, in *ListRegistrationsRequest, opts ...grpc.CallOption) (*ListRegistrationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRegistrationsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListRegistrations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) CreateAssessment(ctx context.Context, in *CreateAssessmentRequest, opts ...grpc.CallOption) (*ImpactAssessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImpactAssessment)
+	err := c.cc.Invoke(ctx, RegistryService_CreateAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetAssessment(ctx context.Context, in *GetAssessmentRequest, opts ...grpc.CallOption) (*ImpactAssessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImpactAssessment)
+	err := c.cc.Invoke(ctx, RegistryService_GetAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListAssessments(ctx context.Context, in *ListAssessmentsRequest, opts ...grpc.CallOption) (*ListAssessmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAssessmentsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListAssessments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) UpdateAssessment(ctx context.Context, in *UpdateAssessmentRequest, opts ...grpc.CallOption) (*ImpactAssessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImpactAssessment)
+	err := c.cc.Invoke(ctx, RegistryService_UpdateAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) CreateEvaluation(ctx context.Context, in *CreateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProtectionEvaluation)
+	err := c.cc.Invoke(ctx, RegistryService_CreateEvaluation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListEvaluations(ctx context.Context, in *ListEvaluationsRequest, opts ...grpc.CallOption) (*ListEvaluationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEvaluationsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListEvaluations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) UpdateEvaluation(ctx context.Context, in *UpdateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProtectionEvaluation)
+	err := c.cc.Invoke(ctx, RegistryService_UpdateEvaluation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListObligationsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListObligations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -680,6 +815,20 @@ type RegistryServiceServer interface {
 	GetPublicIndex(context.Context, *GetPublicIndexRequest) (*PublicIndex, error)
 	// Public: the bodies whose policies pipa publishes (names only).
 	ListPublicBodies(context.Context, *ListPublicBodiesRequest) (*ListPublicBodiesResponse, error)
+	// The registers (registers.proto; LAW.md 9b, 9c): each change is a REGISTER ledger entry.
+	CreateRegistration(context.Context, *CreateRegistrationRequest) (*Registration, error)
+	// Records the filing with PIPC: its date and PIPC's number (DEC-34-1 done).
+	FileRegistration(context.Context, *FileRegistrationRequest) (*Registration, error)
+	ListRegistrations(context.Context, *ListRegistrationsRequest) (*ListRegistrationsResponse, error)
+	CreateAssessment(context.Context, *CreateAssessmentRequest) (*ImpactAssessment, error)
+	GetAssessment(context.Context, *GetAssessmentRequest) (*ImpactAssessment, error)
+	ListAssessments(context.Context, *ListAssessmentsRequest) (*ListAssessmentsResponse, error)
+	UpdateAssessment(context.Context, *UpdateAssessmentRequest) (*ImpactAssessment, error)
+	CreateEvaluation(context.Context, *CreateEvaluationRequest) (*ProtectionEvaluation, error)
+	ListEvaluations(context.Context, *ListEvaluationsRequest) (*ListEvaluationsResponse, error)
+	UpdateEvaluation(context.Context, *UpdateEvaluationRequest) (*ProtectionEvaluation, error)
+	// Everything the registers make due, with D-days (read-only).
+	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -827,6 +976,39 @@ func (UnimplementedRegistryServiceServer) GetPublicIndex(context.Context, *GetPu
 }
 func (UnimplementedRegistryServiceServer) ListPublicBodies(context.Context, *ListPublicBodiesRequest) (*ListPublicBodiesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPublicBodies not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateRegistration(context.Context, *CreateRegistrationRequest) (*Registration, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateRegistration not implemented")
+}
+func (UnimplementedRegistryServiceServer) FileRegistration(context.Context, *FileRegistrationRequest) (*Registration, error) {
+	return nil, status.Error(codes.Unimplemented, "method FileRegistration not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListRegistrations(context.Context, *ListRegistrationsRequest) (*ListRegistrationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRegistrations not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateAssessment(context.Context, *CreateAssessmentRequest) (*ImpactAssessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAssessment not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetAssessment(context.Context, *GetAssessmentRequest) (*ImpactAssessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAssessment not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListAssessments(context.Context, *ListAssessmentsRequest) (*ListAssessmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAssessments not implemented")
+}
+func (UnimplementedRegistryServiceServer) UpdateAssessment(context.Context, *UpdateAssessmentRequest) (*ImpactAssessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAssessment not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateEvaluation(context.Context, *CreateEvaluationRequest) (*ProtectionEvaluation, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateEvaluation not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListEvaluations(context.Context, *ListEvaluationsRequest) (*ListEvaluationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEvaluations not implemented")
+}
+func (UnimplementedRegistryServiceServer) UpdateEvaluation(context.Context, *UpdateEvaluationRequest) (*ProtectionEvaluation, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEvaluation not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1677,6 +1859,204 @@ func _RegistryService_ListPublicBodies_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_CreateRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateRegistration(ctx, req.(*CreateRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_FileRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FileRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).FileRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_FileRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).FileRegistration(ctx, req.(*FileRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListRegistrations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRegistrationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListRegistrations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListRegistrations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListRegistrations(ctx, req.(*ListRegistrationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_CreateAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateAssessment(ctx, req.(*CreateAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetAssessment(ctx, req.(*GetAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListAssessments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAssessmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListAssessments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListAssessments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListAssessments(ctx, req.(*ListAssessmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_UpdateAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UpdateAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UpdateAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UpdateAssessment(ctx, req.(*UpdateAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_CreateEvaluation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateEvaluationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateEvaluation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateEvaluation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateEvaluation(ctx, req.(*CreateEvaluationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListEvaluations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEvaluationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListEvaluations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListEvaluations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListEvaluations(ctx, req.(*ListEvaluationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_UpdateEvaluation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEvaluationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UpdateEvaluation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UpdateEvaluation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UpdateEvaluation(ctx, req.(*UpdateEvaluationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListObligationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListObligations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListObligations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListObligations(ctx, req.(*ListObligationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1867,6 +2247,50 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPublicBodies",
 			Handler:    _RegistryService_ListPublicBodies_Handler,
+		},
+		{
+			MethodName: "CreateRegistration",
+			Handler:    _RegistryService_CreateRegistration_Handler,
+		},
+		{
+			MethodName: "FileRegistration",
+			Handler:    _RegistryService_FileRegistration_Handler,
+		},
+		{
+			MethodName: "ListRegistrations",
+			Handler:    _RegistryService_ListRegistrations_Handler,
+		},
+		{
+			MethodName: "CreateAssessment",
+			Handler:    _RegistryService_CreateAssessment_Handler,
+		},
+		{
+			MethodName: "GetAssessment",
+			Handler:    _RegistryService_GetAssessment_Handler,
+		},
+		{
+			MethodName: "ListAssessments",
+			Handler:    _RegistryService_ListAssessments_Handler,
+		},
+		{
+			MethodName: "UpdateAssessment",
+			Handler:    _RegistryService_UpdateAssessment_Handler,
+		},
+		{
+			MethodName: "CreateEvaluation",
+			Handler:    _RegistryService_CreateEvaluation_Handler,
+		},
+		{
+			MethodName: "ListEvaluations",
+			Handler:    _RegistryService_ListEvaluations_Handler,
+		},
+		{
+			MethodName: "UpdateEvaluation",
+			Handler:    _RegistryService_UpdateEvaluation_Handler,
+		},
+		{
+			MethodName: "ListObligations",
+			Handler:    _RegistryService_ListObligations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

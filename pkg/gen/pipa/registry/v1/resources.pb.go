@@ -2212,7 +2212,11 @@ type UnitSnapshot struct {
 	Files      []*PersonalInformationFile `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
 	Processors []*Processor               `protobuf:"bytes,7,rep,name=processors,proto3" json:"processors,omitempty"`
 	// The unit's attestations about the policy's kind.
-	Attestations  []*Attestation `protobuf:"bytes,8,rep,name=attestations,proto3" json:"attestations,omitempty"`
+	Attestations []*Attestation `protobuf:"bytes,8,rep,name=attestations,proto3" json:"attestations,omitempty"`
+	// For a privacy policy, the impact assessments and 보호수준 평가 of the unit and its sub-units
+	// that the body chose to publish (publish set; DEC-38-3), without their ledger entries.
+	Assessments   []*ImpactAssessment     `protobuf:"bytes,9,rep,name=assessments,proto3" json:"assessments,omitempty"`
+	Evaluations   []*ProtectionEvaluation `protobuf:"bytes,10,rep,name=evaluations,proto3" json:"evaluations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2299,6 +2303,20 @@ func (x *UnitSnapshot) GetProcessors() []*Processor {
 func (x *UnitSnapshot) GetAttestations() []*Attestation {
 	if x != nil {
 		return x.Attestations
+	}
+	return nil
+}
+
+func (x *UnitSnapshot) GetAssessments() []*ImpactAssessment {
+	if x != nil {
+		return x.Assessments
+	}
+	return nil
+}
+
+func (x *UnitSnapshot) GetEvaluations() []*ProtectionEvaluation {
+	if x != nil {
+		return x.Evaluations
 	}
 	return nil
 }
@@ -2970,7 +2988,7 @@ var File_pipa_registry_v1_resources_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" pipa/registry/v1/resources.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x04\n" +
+	" pipa/registry/v1/resources.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a pipa/registry/v1/registers.proto\"\xc9\x04\n" +
 	"\x06Tenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x120\n" +
@@ -3159,7 +3177,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"textSha256\x12;\n" +
 	"\vfreeze_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"freezeTime\x12!\n" +
-	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xc6\x03\n" +
+	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xd6\x04\n" +
 	"\fUnitSnapshot\x120\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12*\n" +
 	"\x04unit\x18\x02 \x01(\v2\x16.pipa.registry.v1.UnitR\x04unit\x122\n" +
@@ -3170,7 +3188,10 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"processors\x18\a \x03(\v2\x1b.pipa.registry.v1.ProcessorR\n" +
 	"processors\x12A\n" +
-	"\fattestations\x18\b \x03(\v2\x1d.pipa.registry.v1.AttestationR\fattestations\"\xa8\x03\n" +
+	"\fattestations\x18\b \x03(\v2\x1d.pipa.registry.v1.AttestationR\fattestations\x12D\n" +
+	"\vassessments\x18\t \x03(\v2\".pipa.registry.v1.ImpactAssessmentR\vassessments\x12H\n" +
+	"\vevaluations\x18\n" +
+	" \x03(\v2&.pipa.registry.v1.ProtectionEvaluationR\vevaluations\"\xa8\x03\n" +
 	"\vAttestation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x120\n" +
@@ -3324,6 +3345,8 @@ var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(*SiteSign)(nil),                // 26: pipa.registry.v1.SiteSign
 	(*PolicyHistoryEntry)(nil),      // 27: pipa.registry.v1.PolicyHistoryEntry
 	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
+	(*ImpactAssessment)(nil),        // 29: pipa.registry.v1.ImpactAssessment
+	(*ProtectionEvaluation)(nil),    // 30: pipa.registry.v1.ProtectionEvaluation
 }
 var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
@@ -3367,16 +3390,18 @@ var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	15, // 38: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
 	17, // 39: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
 	22, // 40: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
-	4,  // 41: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
-	28, // 42: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
-	28, // 43: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 44: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 45: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	29, // 41: pipa.registry.v1.UnitSnapshot.assessments:type_name -> pipa.registry.v1.ImpactAssessment
+	30, // 42: pipa.registry.v1.UnitSnapshot.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
+	4,  // 43: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
+	28, // 44: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
+	28, // 45: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 46: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 47: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_resources_proto_init() }
@@ -3384,6 +3409,7 @@ func file_pipa_registry_v1_resources_proto_init() {
 	if File_pipa_registry_v1_resources_proto != nil {
 		return
 	}
+	file_pipa_registry_v1_registers_proto_init()
 	file_pipa_registry_v1_resources_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -2860,10 +2860,13 @@ func (x *ListRequestsResponse) GetDueSoonCount() int32 {
 }
 
 type VerifyIdentityRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Verification  *Verification          `protobuf:"bytes,2,opt,name=verification,proto3" json:"verification,omitempty"`
-	Etag          string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Verification *Verification          `protobuf:"bytes,2,opt,name=verification,proto3" json:"verification,omitempty"`
+	Etag         string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2919,11 +2922,21 @@ func (x *VerifyIdentityRequest) GetEtag() string {
 	return ""
 }
 
+func (x *VerifyIdentityRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type ApproveRequestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Grant         *Grant                 `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
-	Etag          string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Grant *Grant                 `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	Etag  string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2979,12 +2992,22 @@ func (x *ApproveRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *ApproveRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type PartiallyApproveRequestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Grant         *Grant                 `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
-	Reason        *Reason                `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Grant  *Grant                 `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	Reason *Reason                `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Etag   string                 `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3047,11 +3070,21 @@ func (x *PartiallyApproveRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *PartiallyApproveRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeferRequestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Reason        *Reason                `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason *Reason                `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Etag   string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3107,12 +3140,22 @@ func (x *DeferRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *DeferRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type ResumeRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The day the deferral's reason ended, YYYY-MM-DD (Asia/Seoul); today when empty.
 	ReasonEndDate string `protobuf:"bytes,2,opt,name=reason_end_date,json=reasonEndDate,proto3" json:"reason_end_date,omitempty"`
 	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3168,11 +3211,21 @@ func (x *ResumeRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *ResumeRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type RefuseRequestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Reason        *Reason                `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason *Reason                `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Etag   string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3228,14 +3281,24 @@ func (x *RefuseRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *RefuseRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type FulfillRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// What was done (e.g. "원본 열람 제공", "주소 정정 완료").
 	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
 	// If a copy was given: its content and reason (STD-44-5 5).
-	CopyGiven     string `protobuf:"bytes,3,opt,name=copy_given,json=copyGiven,proto3" json:"copy_given,omitempty"`
-	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	CopyGiven string `protobuf:"bytes,3,opt,name=copy_given,json=copyGiven,proto3" json:"copy_given,omitempty"`
+	Etag      string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3298,11 +3361,21 @@ func (x *FulfillRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *FulfillRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type WithdrawRequestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
-	Etag          string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Note  string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	Etag  string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3358,10 +3431,20 @@ func (x *WithdrawRequestRequest) GetEtag() string {
 	return ""
 }
 
+func (x *WithdrawRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type CloseRequestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// AIP-155: a retry with the same request_id is taken once and answers with the request as it
+	// now stands; the same id with a different request is refused (INVALID_ARGUMENT, request_id).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3406,6 +3489,13 @@ func (x *CloseRequestRequest) GetName() string {
 func (x *CloseRequestRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *CloseRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3725,45 +3815,63 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\brequests\x18\x01 \x03(\v2\x19.pipa.requests.v1.RequestR\brequests\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n" +
 	"\roverdue_count\x18\x03 \x01(\x05R\foverdueCount\x12$\n" +
-	"\x0edue_soon_count\x18\x04 \x01(\x05R\fdueSoonCount\"\x83\x01\n" +
+	"\x0edue_soon_count\x18\x04 \x01(\x05R\fdueSoonCount\"\xa2\x01\n" +
 	"\x15VerifyIdentityRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12B\n" +
 	"\fverification\x18\x02 \x01(\v2\x1e.pipa.requests.v1.VerificationR\fverification\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"n\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x8d\x01\n" +
 	"\x15ApproveRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x05grant\x18\x02 \x01(\v2\x17.pipa.requests.v1.GrantR\x05grant\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xa9\x01\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xc8\x01\n" +
 	"\x1ePartiallyApproveRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x05grant\x18\x02 \x01(\v2\x17.pipa.requests.v1.GrantR\x05grant\x120\n" +
 	"\x06reason\x18\x03 \x01(\v2\x18.pipa.requests.v1.ReasonR\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"o\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\x8e\x01\n" +
 	"\x13DeferRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x06reason\x18\x02 \x01(\v2\x18.pipa.requests.v1.ReasonR\x06reason\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"f\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x85\x01\n" +
 	"\x14ResumeRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
 	"\x0freason_end_date\x18\x02 \x01(\tR\rreasonEndDate\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"p\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x8f\x01\n" +
 	"\x14RefuseRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x06reason\x18\x02 \x01(\v2\x18.pipa.requests.v1.ReasonR\x06reason\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"r\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x91\x01\n" +
 	"\x15FulfillRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x1d\n" +
 	"\n" +
 	"copy_given\x18\x03 \x01(\tR\tcopyGiven\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"T\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"s\n" +
 	"\x16WithdrawRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"=\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\\\n" +
 	"\x13CloseRequestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\",\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\",\n" +
 	"\x12ListNoticesRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\"I\n" +
 	"\x13ListNoticesResponse\x122\n" +
