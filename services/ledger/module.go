@@ -33,7 +33,7 @@ var Module = modules.Module{
 	Needs:      []string{"registry"},
 	Public:     PublicMethods,
 	Access:     AccessRules,
-	Register: func(g *grpc.Server, d modules.Deps) error {
+	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {
 			return err
@@ -70,17 +70,17 @@ var Module = modules.Module{
 		}
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-		if err := ledgerv1.RegisterLedgerServiceHandler(ctx, mux, conn); err != nil {
+	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		if err := modules.Mount(ledgerv1.RegisterLedgerServiceHandlerClient, ledgerv1.NewLedgerServiceClient)(ctx, mux, conn); err != nil {
 			return err
 		}
-		if err := ledgerv1.RegisterAccessRecordServiceHandler(ctx, mux, conn); err != nil {
+		if err := modules.Mount(ledgerv1.RegisterAccessRecordServiceHandlerClient, ledgerv1.NewAccessRecordServiceClient)(ctx, mux, conn); err != nil {
 			return err
 		}
-		return ledgerv1.RegisterAccessReviewServiceHandler(ctx, mux, conn)
+		return modules.Mount(ledgerv1.RegisterAccessReviewServiceHandlerClient, ledgerv1.NewAccessReviewServiceClient)(ctx, mux, conn)
 	},
 	OpenAPI: openAPI,
-	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		client := ledgerv1.NewLedgerServiceClient(conn)
 		m := map[string]http.Handler{ExportPattern: Export(client)}
 		if d.Pool != nil { // tiles read the stored hashes: served where the ledger has its database

@@ -70,7 +70,7 @@ func (r *Reviews) CreateAccessReview(ctx context.Context, req *ledgerv1.CreateAc
 		strings.TrimSpace(rv.GetChecked()), strings.TrimSpace(rv.GetFindings()), strings.TrimSpace(rv.GetFollowUp()))
 	p, _ := auth.FromContext(ctx)
 	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW, OccurTime: timestamppb.New(now), Purpose: reviewPurpose,
-		Period: month.Format(time.DateOnly) + " ~ " + month.AddDate(0, 1, -1).Format(time.DateOnly),
+		Period:  month.Format(time.DateOnly) + " ~ " + month.AddDate(0, 1, -1).Format(time.DateOnly),
 		Handler: auth.Officer(ctx), Note: text, RecordedBy: p.Subject}
 	if err := apierr.Violations(entry.Validate(e, now)).Err(); err != nil {
 		return nil, err

@@ -38,7 +38,9 @@ func (b *Breach) Etag() string {
 }
 
 // breachSubject is the outbox subject of a breach's entries, unique in its tenant.
-func breachSubject(unit string, n int64) string { return "breach/" + unit + "/" + strconv.FormatInt(n, 10) }
+func breachSubject(unit string, n int64) string {
+	return "breach/" + unit + "/" + strconv.FormatInt(n, 10)
+}
 
 // CreateBreach stores new breach doc (as breach.Intake made it) under the unit's next number, with
 // the ledger entry of its registration, in one transaction; it returns the breach and the
@@ -249,7 +251,7 @@ func (s *Store) ListBreaches(ctx context.Context, tenant, unit string, open, ove
 
 // BreachCount is how a unit's open breaches stand on their clocks.
 type BreachCount struct {
-	Tenant, Unit              string
+	Tenant, Unit             string
 	Overdue, DueSoon, OnTime int64
 }
 
