@@ -133,6 +133,8 @@ var (
 	// The registry's registers (impact assessments; 보호수준 평가 by year).
 	Assessments = Collection{"assessments", "{assessment}", slugs}
 	Evaluations = Collection{"evaluations", "{year}", serials}
+	// Outsourcing contracts, one per processor: the processor's id.
+	Contracts = Collection{"contracts", "{processor}", slugs}
 )
 
 // Registration is the name of a file's nth registration event (PIPA 32).

@@ -443,12 +443,20 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 	if err != nil {
 		return nil, err
 	}
+	ps, err := ts.Processors(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := listRecords[*registryv1.ProcessorContract](ctx, ts, u, pg.Contracts)
+	if err != nil {
+		return nil, err
+	}
 	byUnit := map[string]*register.Registers{}
 	of := func(name string) *register.Registers {
 		tt, uu, _ := names.UnitOf(name)
 		un := names.Unit(tt, uu)
 		if byUnit[un] == nil {
-			byUnit[un] = &register.Registers{Unit: un}
+			byUnit[un] = &register.Registers{Unit: un, Contracts: map[string]*registryv1.ProcessorContract{}}
 		}
 		return byUnit[un]
 	}
@@ -463,6 +471,13 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 	for _, e := range es {
 		r := of(e.GetName())
 		r.Evaluations = append(r.Evaluations, e)
+	}
+	for _, p := range ps {
+		r := of(p.GetName())
+		r.Processors = append(r.Processors, p)
+	}
+	for _, c := range cs {
+		of(c.GetName()).Contracts[c.GetProcessor()] = c
 	}
 	today := s.today()
 	var out []*registryv1.Obligation

@@ -15,6 +15,9 @@ type Registers struct {
 	Files       []*registryv1.FileRegistrations
 	Assessments []*registryv1.ImpactAssessment
 	Evaluations []*registryv1.ProtectionEvaluation
+	Processors  []*registryv1.Processor
+	// Contracts by their processor's name.
+	Contracts map[string]*registryv1.ProcessorContract
 }
 
 var kindTitle = map[registryv1.RegistrationKind]string{
@@ -69,6 +72,9 @@ func Obligations(r Registers, today policy.Date) []*registryv1.Obligation {
 			add(a.GetName(), "DEC-38-2", fmt.Sprintf("영향평가서 제출 (%s)", a.GetDisplayName()), due)
 		}
 		improvementDuties(add, "DEC-38-2", a.GetName(), a.GetDisplayName(), a.GetImprovements(), report)
+	}
+	for _, p := range r.Processors {
+		contractDuties(add, p, r.Contracts[p.GetName()], today)
 	}
 	for _, e := range r.Evaluations {
 		improvementDuties(add, "PIPA-11의2", e.GetName(), fmt.Sprintf("%d년 %s", e.GetYear(), cmp.Or(e.GetDisplayName(), "개인정보 보호수준 평가")),

@@ -76,6 +76,10 @@ const (
 	RegistryService_CreateEvaluation_FullMethodName          = "/pipa.registry.v1.RegistryService/CreateEvaluation"
 	RegistryService_ListEvaluations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListEvaluations"
 	RegistryService_UpdateEvaluation_FullMethodName          = "/pipa.registry.v1.RegistryService/UpdateEvaluation"
+	RegistryService_CreateContract_FullMethodName            = "/pipa.registry.v1.RegistryService/CreateContract"
+	RegistryService_GetContract_FullMethodName               = "/pipa.registry.v1.RegistryService/GetContract"
+	RegistryService_ListContracts_FullMethodName             = "/pipa.registry.v1.RegistryService/ListContracts"
+	RegistryService_UpdateContract_FullMethodName            = "/pipa.registry.v1.RegistryService/UpdateContract"
 	RegistryService_ListObligations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListObligations"
 )
 
@@ -162,6 +166,11 @@ type RegistryServiceClient interface {
 	CreateEvaluation(ctx context.Context, in *CreateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error)
 	ListEvaluations(ctx context.Context, in *ListEvaluationsRequest, opts ...grpc.CallOption) (*ListEvaluationsResponse, error)
 	UpdateEvaluation(ctx context.Context, in *UpdateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error)
+	// Outsourcing contracts (contracts.proto; PIPA 26): one per processor.
+	CreateContract(ctx context.Context, in *CreateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	GetContract(ctx context.Context, in *GetContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error)
+	UpdateContract(ctx context.Context, in *UpdateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
 	// Everything the registers make due, with D-days (read-only).
 	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
 }
@@ -734,6 +743,46 @@ func (c *registryServiceClient) UpdateEvaluation(ctx context.Context, in *Update
 	return out, nil
 }
 
+func (c *registryServiceClient) CreateContract(ctx context.Context, in *CreateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProcessorContract)
+	err := c.cc.Invoke(ctx, RegistryService_CreateContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetContract(ctx context.Context, in *GetContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProcessorContract)
+	err := c.cc.Invoke(ctx, RegistryService_GetContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContractsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListContracts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) UpdateContract(ctx context.Context, in *UpdateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProcessorContract)
+	err := c.cc.Invoke(ctx, RegistryService_UpdateContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListObligationsResponse)
@@ -827,6 +876,11 @@ type RegistryServiceServer interface {
 	CreateEvaluation(context.Context, *CreateEvaluationRequest) (*ProtectionEvaluation, error)
 	ListEvaluations(context.Context, *ListEvaluationsRequest) (*ListEvaluationsResponse, error)
 	UpdateEvaluation(context.Context, *UpdateEvaluationRequest) (*ProtectionEvaluation, error)
+	// Outsourcing contracts (contracts.proto; PIPA 26): one per processor.
+	CreateContract(context.Context, *CreateContractRequest) (*ProcessorContract, error)
+	GetContract(context.Context, *GetContractRequest) (*ProcessorContract, error)
+	ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error)
+	UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error)
 	// Everything the registers make due, with D-days (read-only).
 	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
@@ -1006,6 +1060,18 @@ func (UnimplementedRegistryServiceServer) ListEvaluations(context.Context, *List
 }
 func (UnimplementedRegistryServiceServer) UpdateEvaluation(context.Context, *UpdateEvaluationRequest) (*ProtectionEvaluation, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateEvaluation not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateContract(context.Context, *CreateContractRequest) (*ProcessorContract, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetContract(context.Context, *GetContractRequest) (*ProcessorContract, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContracts not implemented")
+}
+func (UnimplementedRegistryServiceServer) UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateContract not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
@@ -2039,6 +2105,78 @@ func _RegistryService_UpdateEvaluation_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_CreateContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateContract(ctx, req.(*CreateContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetContract(ctx, req.(*GetContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListContracts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContractsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListContracts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListContracts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListContracts(ctx, req.(*ListContractsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_UpdateContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UpdateContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UpdateContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UpdateContract(ctx, req.(*UpdateContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListObligationsRequest)
 	if err := dec(in); err != nil {
@@ -2287,6 +2425,22 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateEvaluation",
 			Handler:    _RegistryService_UpdateEvaluation_Handler,
+		},
+		{
+			MethodName: "CreateContract",
+			Handler:    _RegistryService_CreateContract_Handler,
+		},
+		{
+			MethodName: "GetContract",
+			Handler:    _RegistryService_GetContract_Handler,
+		},
+		{
+			MethodName: "ListContracts",
+			Handler:    _RegistryService_ListContracts_Handler,
+		},
+		{
+			MethodName: "UpdateContract",
+			Handler:    _RegistryService_UpdateContract_Handler,
 		},
 		{
 			MethodName: "ListObligations",
