@@ -66,15 +66,17 @@ func TestSeongnamRegistersFromSeed(t *testing.T) {
 	require.Equal(t, 2, registerEntries(t, s, "seongnam"))
 
 	// PIPA-32-1: the two files' registration is not recorded, so the list asks for it; the
-	// improvements are done; PIPA-11의2: this year's evaluation is owed by the city.
+	// improvements are done; PIPA-11의2: this year's evaluation is owed by the city. DEC-32-2: the
+	// CPO's grade (4급) is recorded, so nothing is asked of it.
 	ob, err := s.Registry.ListObligations(ctx, &registryv1.ListObligationsRequest{Parent: "tenants/seongnam"})
 	require.NoError(t, err)
 	var rules []string
 	for _, o := range ob.GetObligations() {
 		rules = append(rules, o.GetRule()+" "+o.GetResource())
 	}
-	require.ElementsMatch(t, []string{"PIPA-32-1 " + seongnamFile, "PIPA-32-1 " + seongnamFile2, "PIPA-11의2 tenants/seongnam"}, rules)
-	require.Equal(t, int32(3), ob.GetDueCount())
+	// S-4-1: no internal management plan is recorded (the seed states none).
+	require.ElementsMatch(t, []string{"PIPA-32-1 " + seongnamFile, "PIPA-32-1 " + seongnamFile2, "PIPA-11의2 tenants/seongnam", "S-4-1 tenants/seongnam"}, rules)
+	require.Equal(t, int32(4), ob.GetDueCount())
 	require.Zero(t, ob.GetOverdueCount())
 	require.NotEmpty(t, ob.GetMissing(), "the duties of the other services are named as missing")
 }

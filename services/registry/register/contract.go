@@ -123,12 +123,7 @@ func contractDuties(add func(resource, rule, title string, due policy.Date), p *
 			add(res, "PIPA-26-4", fmt.Sprintf("%s 주기 설정 (%s)", k.title, label), policy.Date{})
 			continue
 		}
-		last := start
-		for _, r := range k.rs {
-			if d, err := policy.ParseDate(r.GetDate()); err == nil && d.After(last) {
-				last = d
-			}
-		}
+		last := latest(start, k.rs, (*registryv1.SupervisionRecord).GetDate)
 		var due policy.Date
 		if !last.IsZero() {
 			due = last.AddMonths(int(c.GetSupervisionMonths()))

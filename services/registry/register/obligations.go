@@ -17,7 +17,11 @@ type Registers struct {
 	Evaluations []*registryv1.ProtectionEvaluation
 	Processors  []*registryv1.Processor
 	// Contracts by their processor's name.
-	Contracts map[string]*registryv1.ProcessorContract
+	Contracts     map[string]*registryv1.ProcessorContract
+	InternalPlans []*registryv1.InternalPlan
+	Officers      []*registryv1.Officer
+	// Kind is the body's kind, for the CPO's grade (DEC-32-2).
+	Kind registryv1.TenantKind
 }
 
 var kindTitle = map[registryv1.RegistrationKind]string{
@@ -76,6 +80,10 @@ func Obligations(r Registers, today policy.Date) []*registryv1.Obligation {
 	for _, p := range r.Processors {
 		contractDuties(add, p, r.Contracts[p.GetName()], today)
 	}
+	for _, p := range r.InternalPlans {
+		planDuties(add, p, today)
+	}
+	cpoDuties(add, r.Kind, r.Officers)
 	for _, e := range r.Evaluations {
 		improvementDuties(add, "PIPA-11의2", e.GetName(), fmt.Sprintf("%d년 %s", e.GetYear(), cmp.Or(e.GetDisplayName(), "개인정보 보호수준 평가")),
 			e.GetImprovements(), policy.Date{})

@@ -27,6 +27,7 @@ const (
 	Assessments   RecordKind = "assessments"   // *registryv1.ImpactAssessment
 	Evaluations   RecordKind = "evaluations"   // *registryv1.ProtectionEvaluation, id the year
 	Contracts     RecordKind = "contracts"     // *registryv1.ProcessorContract, id the processor's (migration 00004)
+	InternalPlans RecordKind = "internal_plans" // *registryv1.InternalPlan (migration 00004)
 )
 
 // RecordName is the resource name of a register's record.
@@ -35,6 +36,9 @@ func RecordName(t, u string, k RecordKind, id string) string {
 		file, n, _ := strings.Cut(id, "/")
 		num, _ := strconv.ParseInt(n, 10, 64)
 		return names.Registration(names.Files.Name(t, u, file), num)
+	}
+	if k == InternalPlans {
+		return names.InternalPlans.Name(t, u, id)
 	}
 	return names.Unit(t, u) + "/" + string(k) + "/" + id
 }
@@ -52,6 +56,9 @@ func ParseRecordName(name string) (t, u string, k RecordKind, id string, ok bool
 	}
 	if t, u, id, err := names.Contracts.Parse("name", name); err == nil {
 		return t, u, Contracts, id, true
+	}
+	if t, u, id, err := names.InternalPlans.Parse("name", name); err == nil {
+		return t, u, InternalPlans, id, true
 	}
 	return "", "", "", "", false
 }
@@ -247,6 +254,11 @@ func (s *TenantStore) NextRegistration(ctx context.Context, unitID, fileID strin
 // empty, by unit and creation.
 func (s *TenantStore) Files(ctx context.Context, unitID string) ([]*registryv1.PersonalInformationFile, error) {
 	return resources[*registryv1.PersonalInformationFile](ctx, s, Files, unitID)
+}
+
+// Officers are the officers of the unit, or of the whole tenant when unitID is empty.
+func (s *TenantStore) Officers(ctx context.Context, unitID string) ([]*registryv1.Officer, error) {
+	return resources[*registryv1.Officer](ctx, s, Officers, unitID)
 }
 
 // Processors are the processors of the unit, or of the whole tenant when unitID is empty, by unit

@@ -80,6 +80,10 @@ const (
 	RegistryService_GetContract_FullMethodName               = "/pipa.registry.v1.RegistryService/GetContract"
 	RegistryService_ListContracts_FullMethodName             = "/pipa.registry.v1.RegistryService/ListContracts"
 	RegistryService_UpdateContract_FullMethodName            = "/pipa.registry.v1.RegistryService/UpdateContract"
+	RegistryService_CreateInternalPlan_FullMethodName        = "/pipa.registry.v1.RegistryService/CreateInternalPlan"
+	RegistryService_GetInternalPlan_FullMethodName           = "/pipa.registry.v1.RegistryService/GetInternalPlan"
+	RegistryService_ListInternalPlans_FullMethodName         = "/pipa.registry.v1.RegistryService/ListInternalPlans"
+	RegistryService_UpdateInternalPlan_FullMethodName        = "/pipa.registry.v1.RegistryService/UpdateInternalPlan"
 	RegistryService_ListObligations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListObligations"
 )
 
@@ -171,6 +175,11 @@ type RegistryServiceClient interface {
 	GetContract(ctx context.Context, in *GetContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
 	ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error)
 	UpdateContract(ctx context.Context, in *UpdateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	// The internal management plan (internal_plan.proto; S-4).
+	CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
+	GetInternalPlan(ctx context.Context, in *GetInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
+	ListInternalPlans(ctx context.Context, in *ListInternalPlansRequest, opts ...grpc.CallOption) (*ListInternalPlansResponse, error)
+	UpdateInternalPlan(ctx context.Context, in *UpdateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
 	// Everything the registers make due, with D-days (read-only).
 	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
 }
@@ -783,6 +792,46 @@ func (c *registryServiceClient) UpdateContract(ctx context.Context, in *UpdateCo
 	return out, nil
 }
 
+func (c *registryServiceClient) CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InternalPlan)
+	err := c.cc.Invoke(ctx, RegistryService_CreateInternalPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetInternalPlan(ctx context.Context, in *GetInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InternalPlan)
+	err := c.cc.Invoke(ctx, RegistryService_GetInternalPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListInternalPlans(ctx context.Context, in *ListInternalPlansRequest, opts ...grpc.CallOption) (*ListInternalPlansResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInternalPlansResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListInternalPlans_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) UpdateInternalPlan(ctx context.Context, in *UpdateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InternalPlan)
+	err := c.cc.Invoke(ctx, RegistryService_UpdateInternalPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListObligationsResponse)
@@ -881,6 +930,11 @@ type RegistryServiceServer interface {
 	GetContract(context.Context, *GetContractRequest) (*ProcessorContract, error)
 	ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error)
 	UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error)
+	// The internal management plan (internal_plan.proto; S-4).
+	CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error)
+	GetInternalPlan(context.Context, *GetInternalPlanRequest) (*InternalPlan, error)
+	ListInternalPlans(context.Context, *ListInternalPlansRequest) (*ListInternalPlansResponse, error)
+	UpdateInternalPlan(context.Context, *UpdateInternalPlanRequest) (*InternalPlan, error)
 	// Everything the registers make due, with D-days (read-only).
 	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
@@ -1072,6 +1126,18 @@ func (UnimplementedRegistryServiceServer) ListContracts(context.Context, *ListCo
 }
 func (UnimplementedRegistryServiceServer) UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInternalPlan not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetInternalPlan(context.Context, *GetInternalPlanRequest) (*InternalPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInternalPlan not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListInternalPlans(context.Context, *ListInternalPlansRequest) (*ListInternalPlansResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInternalPlans not implemented")
+}
+func (UnimplementedRegistryServiceServer) UpdateInternalPlan(context.Context, *UpdateInternalPlanRequest) (*InternalPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInternalPlan not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
@@ -2177,6 +2243,78 @@ func _RegistryService_UpdateContract_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_CreateInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInternalPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateInternalPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateInternalPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateInternalPlan(ctx, req.(*CreateInternalPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInternalPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetInternalPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetInternalPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetInternalPlan(ctx, req.(*GetInternalPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListInternalPlans_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInternalPlansRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListInternalPlans(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListInternalPlans_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListInternalPlans(ctx, req.(*ListInternalPlansRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_UpdateInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInternalPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UpdateInternalPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UpdateInternalPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UpdateInternalPlan(ctx, req.(*UpdateInternalPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListObligationsRequest)
 	if err := dec(in); err != nil {
@@ -2441,6 +2579,22 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateContract",
 			Handler:    _RegistryService_UpdateContract_Handler,
+		},
+		{
+			MethodName: "CreateInternalPlan",
+			Handler:    _RegistryService_CreateInternalPlan_Handler,
+		},
+		{
+			MethodName: "GetInternalPlan",
+			Handler:    _RegistryService_GetInternalPlan_Handler,
+		},
+		{
+			MethodName: "ListInternalPlans",
+			Handler:    _RegistryService_ListInternalPlans_Handler,
+		},
+		{
+			MethodName: "UpdateInternalPlan",
+			Handler:    _RegistryService_UpdateInternalPlan_Handler,
 		},
 		{
 			MethodName: "ListObligations",
