@@ -15,6 +15,7 @@ import (
 	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
+	"github.com/pipa-kr/pipa/services/registry/register"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
@@ -70,7 +71,8 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind regis
 
 // published adds the assessments and evaluations of units that the body publishes (DEC-38-3:
 // it may; pipa states them only then), without their ledger entries, which change when an entry
-// is appended and would make every draft's snapshot stale.
+// is appended and would make every draft's snapshot stale; and each file's PIPC registration as
+// filed (PIPA-32-1), which a policy states only where its text binds it.
 func published(ctx context.Context, ts *pg.TenantStore, units []string, snap *registryv1.UnitSnapshot) error {
 	for _, u := range units {
 		as, err := listRecords[*registryv1.ImpactAssessment](ctx, ts, u, pg.Assessments)
@@ -93,6 +95,11 @@ func published(ctx context.Context, ts *pg.TenantStore, units []string, snap *re
 				snap.Evaluations = append(snap.Evaluations, e)
 			}
 		}
+		rs, err := listRecords[*registryv1.Registration](ctx, ts, u, pg.Registrations)
+		if err != nil {
+			return err
+		}
+		snap.Registrations = append(snap.Registrations, register.Statuses(rs)...)
 	}
 	return nil
 }
