@@ -44,53 +44,24 @@ func (s *Server) CreateContract(ctx context.Context, req *registryv1.CreateContr
 	return s.GetContract(ctx, &registryv1.GetContractRequest{Name: name})
 }
 
+var contractRecord = record[*registryv1.ProcessorContract]{kind: pg.Contracts, names: names.Contracts, field: "contract",
+	validate: register.ValidateContract,
+	changed: func(c *registryv1.ProcessorContract) string {
+		return "개인정보 처리업무 위탁계약 변경: " + c.GetProcessor()
+	},
+	output: func(c *registryv1.ProcessorContract, t, u, id string) { c.Processor = names.Processors.Name(t, u, id) }}
+
 func (s *Server) GetContract(ctx context.Context, req *registryv1.GetContractRequest) (*registryv1.ProcessorContract, error) {
-	t, u, id, err := names.Contracts.Parse("name", req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, t, u, readRoles); err != nil {
-		return nil, err
-	}
-	c := &registryv1.ProcessorContract{}
-	return c, s.store.Tenant(t).GetRecord(ctx, u, pg.Contracts, id, c)
+	return contractRecord.get(ctx, s, req.GetName())
 }
 
 func (s *Server) ListContracts(ctx context.Context, req *registryv1.ListContractsRequest) (*registryv1.ListContractsResponse, error) {
-	t, u, err := names.ParseUnit("parent", req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, t, u, readRoles); err != nil {
-		return nil, err
-	}
-	cs, err := listRecords[*registryv1.ProcessorContract](ctx, s.store.Tenant(t), u, pg.Contracts)
+	cs, err := contractRecord.list(ctx, s, req.GetParent())
 	return &registryv1.ListContractsResponse{Contracts: cs}, err
 }
 
 // UpdateContract replaces a contract's fields (a renewal, an education, an inspection, a consent),
 // at the etag read.
 func (s *Server) UpdateContract(ctx context.Context, req *registryv1.UpdateContractRequest) (*registryv1.ProcessorContract, error) {
-	in := req.GetContract()
-	t, u, id, err := names.Contracts.Parse("contract.name", in.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
-		return nil, err
-	}
-	c := proto.CloneOf(in)
-	clearOutputOnly(c, "processor", "ledger_entry")
-	vs := register.ValidateContract(c, s.today())
-	checkRequestID(&vs, req.GetRequestId())
-	if err := vs.Err(); err != nil {
-		return nil, err
-	}
-	c.Processor = names.Processors.Name(t, u, id)
-	oid, err := s.store.Tenant(t).UpdateRecord(ctx, u, pg.Contracts, id, c, in.GetEtag(), s.registerEntry("개인정보 처리업무 위탁계약 변경: "+c.GetProcessor()))
-	if err != nil {
-		return nil, err
-	}
-	s.deliver(ctx, t, oid)
-	return s.GetContract(ctx, &registryv1.GetContractRequest{Name: in.GetName()})
+	return contractRecord.update(ctx, s, req.GetContract(), req.GetRequestId())
 }

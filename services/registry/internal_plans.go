@@ -44,52 +44,21 @@ func (s *Server) CreateInternalPlan(ctx context.Context, req *registryv1.CreateI
 	return s.GetInternalPlan(ctx, &registryv1.GetInternalPlanRequest{Name: name})
 }
 
+var planRecord = record[*registryv1.InternalPlan]{kind: pg.InternalPlans, names: names.InternalPlans, field: "internal_plan",
+	validate: register.ValidatePlan,
+	changed:  func(p *registryv1.InternalPlan) string { return "내부 관리계획 변경: " + p.GetDisplayName() }}
+
 func (s *Server) GetInternalPlan(ctx context.Context, req *registryv1.GetInternalPlanRequest) (*registryv1.InternalPlan, error) {
-	t, u, id, err := names.InternalPlans.Parse("name", req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, t, u, readRoles); err != nil {
-		return nil, err
-	}
-	p := &registryv1.InternalPlan{}
-	return p, s.store.Tenant(t).GetRecord(ctx, u, pg.InternalPlans, id, p)
+	return planRecord.get(ctx, s, req.GetName())
 }
 
 func (s *Server) ListInternalPlans(ctx context.Context, req *registryv1.ListInternalPlansRequest) (*registryv1.ListInternalPlansResponse, error) {
-	t, u, err := names.ParseUnit("parent", req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, t, u, readRoles); err != nil {
-		return nil, err
-	}
-	ps, err := listRecords[*registryv1.InternalPlan](ctx, s.store.Tenant(t), u, pg.InternalPlans)
+	ps, err := planRecord.list(ctx, s, req.GetParent())
 	return &registryv1.ListInternalPlansResponse{InternalPlans: ps}, err
 }
 
 // UpdateInternalPlan replaces the plan's fields (a revision, an inspection, a training), at the
 // etag read.
 func (s *Server) UpdateInternalPlan(ctx context.Context, req *registryv1.UpdateInternalPlanRequest) (*registryv1.InternalPlan, error) {
-	in := req.GetInternalPlan()
-	t, u, id, err := names.InternalPlans.Parse("internal_plan.name", in.GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
-		return nil, err
-	}
-	p := proto.CloneOf(in)
-	clearOutputOnly(p, "ledger_entry")
-	vs := register.ValidatePlan(p, s.today())
-	checkRequestID(&vs, req.GetRequestId())
-	if err := vs.Err(); err != nil {
-		return nil, err
-	}
-	oid, err := s.store.Tenant(t).UpdateRecord(ctx, u, pg.InternalPlans, id, p, in.GetEtag(), s.registerEntry("내부 관리계획 변경: "+p.GetDisplayName()))
-	if err != nil {
-		return nil, err
-	}
-	s.deliver(ctx, t, oid)
-	return s.GetInternalPlan(ctx, &registryv1.GetInternalPlanRequest{Name: in.GetName()})
+	return planRecord.update(ctx, s, req.GetInternalPlan(), req.GetRequestId())
 }

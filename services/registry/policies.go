@@ -14,8 +14,8 @@ import (
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
-	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/register"
+	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 

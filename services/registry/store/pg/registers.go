@@ -23,10 +23,10 @@ type RecordKind string
 
 // The registers.
 const (
-	Registrations RecordKind = "registrations" // *registryv1.Registration, id "{file}/{n}"
-	Assessments   RecordKind = "assessments"   // *registryv1.ImpactAssessment
-	Evaluations   RecordKind = "evaluations"   // *registryv1.ProtectionEvaluation, id the year
-	Contracts     RecordKind = "contracts"     // *registryv1.ProcessorContract, id the processor's (migration 00004)
+	Registrations RecordKind = "registrations"  // *registryv1.Registration, id "{file}/{n}"
+	Assessments   RecordKind = "assessments"    // *registryv1.ImpactAssessment
+	Evaluations   RecordKind = "evaluations"    // *registryv1.ProtectionEvaluation, id the year
+	Contracts     RecordKind = "contracts"      // *registryv1.ProcessorContract, id the processor's (migration 00004)
 	InternalPlans RecordKind = "internal_plans" // *registryv1.InternalPlan (migration 00004)
 )
 
