@@ -138,6 +138,10 @@ func TestBadContractInput(t *testing.T) {
 	refuseAll(t, s, []refusal{
 		{name: "sub-processor without consent", call: create(&registryv1.ProcessorContract{Subprocessors: []*registryv1.Subprocessor{{Company: "x"}}}),
 			code: codes.InvalidArgument, field: "contract.subprocessors[0].consent_date", rule: "PIPA-26-6", n: 2},
+		// PIPA-26-2: every processor, sub-processors too, is published by name.
+		{name: "sub-processor without a name", call: create(&registryv1.ProcessorContract{Subprocessors: []*registryv1.Subprocessor{{
+			ConsentDate: registrytest.InDays(-1), ConsentEvidence: "x"}}}),
+			code: codes.InvalidArgument, field: "contract.subprocessors[0].company", rule: "required"},
 		{name: "consent without its record", call: create(&registryv1.ProcessorContract{Subprocessors: []*registryv1.Subprocessor{{Company: "x", ConsentDate: registrytest.InDays(-1)}}}),
 			code: codes.InvalidArgument, field: "contract.subprocessors[0].consent_evidence", rule: "PIPA-26-6"},
 		{name: "education without evidence", call: create(&registryv1.ProcessorContract{Educations: []*registryv1.SupervisionRecord{{Date: registrytest.InDays(-1)}}}),
