@@ -24,7 +24,7 @@ var Module = modules.Module{
 	Idempotency: true,
 	Needs:       []string{"registry", "ledger", "requests"},
 	Public:      PublicMethods,
-	Register: func(g *grpc.Server, d modules.Deps) error {
+	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {
 			return err
@@ -42,5 +42,5 @@ var Module = modules.Module{
 		retentionv1.RegisterRetentionServiceServer(g, srv)
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: retentionv1.RegisterRetentionServiceHandler,
+	Gateway: modules.Mount(retentionv1.RegisterRetentionServiceHandlerClient, retentionv1.NewRetentionServiceClient),
 }
