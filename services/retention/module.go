@@ -21,6 +21,7 @@ var Module = modules.Module{
 	Migrations:  pg.Migrations,
 	Jobs:        true,
 	Outbox:      true,
+	Outbound:    true,
 	Idempotency: true,
 	Needs:       []string{"registry", "ledger", "requests"},
 	Public:      PublicMethods,
@@ -33,9 +34,13 @@ var Module = modules.Module{
 		if err != nil {
 			return err
 		}
+		ob, err := d.OutboundConfig()
+		if err != nil {
+			return err
+		}
 		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
 			ledgerv1.NewLedgerServiceClient(cc[1]), requestsv1.NewRequestServiceClient(cc[2]),
-			d.Token, WithClock(d.Now), WithOriginHost(d.LedgerOrigin))
+			d.Token, WithClock(d.Now), WithOriginHost(d.LedgerOrigin), WithOutbound(ob))
 		if err != nil {
 			return err
 		}

@@ -1077,6 +1077,10 @@ type V1Copy struct {
 	// Recipient e.g. "정읍경찰서".
 	Recipient *string `json:"recipient,omitempty"`
 
+	// RecipientEmail The recipient's official e-mail address: while the copy is overdue, a reminder is mailed to
+	// it once a day (C-9). Empty: reminders are recorded only.
+	RecipientEmail *string `json:"recipientEmail,omitempty"`
+
 	// Reminders Output only: reminders sent (recorded) so far and the last one.
 	Reminders *int32 `json:"reminders,omitempty"`
 
@@ -1955,6 +1959,18 @@ type V1Request struct {
 	// Ledger Output only: the ledger entries of its steps.
 	Ledger *[]V1LedgerRecord `json:"ledger,omitempty"`
 	Name   *string           `json:"name,omitempty"`
+
+	// NoticeByText Also a text message to requester.phone when a notice is issued, saying so.
+	NoticeByText *bool `json:"noticeByText,omitempty"`
+
+	// NoticeMethod 열람 방법 (별지 제9호), also how a notice is delivered.
+	//
+	//  - DELIVERY_METHOD_VISIT: 직접방문.
+	//  - DELIVERY_METHOD_MAIL: 우편.
+	//  - DELIVERY_METHOD_FAX: 팩스.
+	//  - DELIVERY_METHOD_EMAIL: 전자우편.
+	//  - DELIVERY_METHOD_OTHER: 기타 (e.g. online, on the status page).
+	NoticeMethod *V1DeliveryMethod `json:"noticeMethod,omitempty"`
 
 	// Notices Output only: names of the notices issued.
 	Notices *[]string `json:"notices,omitempty"`
