@@ -689,4 +689,5 @@ dt{font-weight:700}
 dd{margin:0 0 .5rem}
 :focus{outline:3px solid #f9a825;outline-offset:2px}
 button{font:inherit;padding:.6rem 1.2rem;margin-top:.5rem}
-.req{color:#b00020;font-weight:400}`
+.req{color:#b00020;font-weight:400}
+pre.notice{white-space:pre-wrap;font-family:inherit}`

@@ -29,6 +29,7 @@ import (
 var PublicMethods = map[string]bool{
 	requestsv1.RequestService_SubmitRequest_FullMethodName:    true,
 	requestsv1.RequestService_GetRequestStatus_FullMethodName: true,
+	requestsv1.BreachService_GetBreachPosting_FullMethodName:  true,
 }
 
 // AccessRules are the service's reads of personal data (requesters and data subjects), recorded
