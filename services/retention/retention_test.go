@@ -543,6 +543,43 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	}
 }
 
+// A unit's sweep longer than one job attempt's budget (WithSweepBudget, here a batch an attempt)
+// completes over several attempts of the same job, each recording its sweep, every due item
+// destroyed once, and the job does not loop once nothing is left (the 1M-item sweep of
+// BenchmarkSweep1M, within jobs.Timeout per attempt).
+func TestRetentionSweepSpansAttempts(t *testing.T) {
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStackWith(t, retention.ModuleWith(retention.WithSweepBudget(time.Nanosecond)), stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
+	retentiontest.Started(t, s.DB())
+	cl := s.retention()
+	manager := s.As(auth.RoleManager, libraryUnit)
+	today := retentiontest.Today()
+	clock.Set(today.AddDate(0, 0, -2530).Add(time.Hour))
+	_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
+	require.NoError(t, err)
+
+	clock.Set(today.Add(time.Hour))
+	db := s.DB()
+	job := retentiontest.Enqueue(t, db, retention.SweepUnitArgs{Tenant: "jeongeup", Unit: "library"})
+	retentiontest.WaitJob(t, db, job)
+	ctx := context.Background()
+	var destroyed, kept, batches int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 4), count(*) FILTER (WHERE status <> 4),
+		count(DISTINCT ledger_index) FROM retention.items`).Scan(&destroyed, &kept, &batches))
+	require.EqualValues(t, 2530, destroyed, "every due day: -2560 … -31")
+	require.EqualValues(t, 30, kept)
+	require.EqualValues(t, 3, batches, "batches of 1,000")
+	var attempts, sweeps, total int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT attempt FROM retention.river_job WHERE id = $1`, job).Scan(&attempts))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*), sum(destroyed) FROM retention.sweeps WHERE destroyed > 0`).Scan(&sweeps, &total))
+	require.EqualValues(t, 3, sweeps, "one batch an attempt, each recorded")
+	require.EqualValues(t, 2530, total)
+	require.Len(t, destructions(t, s), 3, "one entry per batch, none twice")
+	t.Logf("the job ran %d attempts (snoozes take none)", attempts)
+}
+
 // A destruction plan (파기요청서, STD-55): the sweep proposes it for the personal fields of a closed
 // request and of a ledger entry; only the CPO approves it and confirms its result (STD-10-4), a
 // manager is refused naming the rule; completion erases the request's personal fields (through
