@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -283,9 +284,16 @@ func TestRetentionHold(t *testing.T) {
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "ITEM_HELD", reason)
 
-	// Releasing is recorded; releasing twice is refused.
-	released, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "수사 종결 통보(형사과-2345)"})
+	// Releasing is recorded; releasing twice is refused, unless the second call is the first's
+	// retry after a lost answer (the same request_id, AIP-155): it gets the hold as released.
+	release := &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "수사 종결 통보(형사과-2345)", RequestId: "release-1"}
+	released, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), release)
 	require.NoError(t, err)
+	again, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), release)
+	require.NoError(t, err, "a retry is answered, not refused as HOLD_RELEASED")
+	require.True(t, proto.Equal(released, again))
+	_, err = cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "other", RequestId: "release-1"})
+	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField(), "the same request_id for another request")
 	require.True(t, released.GetReleased())
 	require.Equal(t, "test-cpo", released.GetReleasedBy())
 	require.Equal(t, "수사 종결 통보(형사과-2345)", released.GetReleaseReason())
@@ -672,10 +680,18 @@ func TestRetentionPlan(t *testing.T) {
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제", DestroyedBy: "주무관 송승학"})
 	_, reason := stacktest.Reason(err)
 	require.Equal(t, "PLAN_NOT_APPROVED", reason)
-	plan, err = cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
+	approve := &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag(), RequestId: "approve-1"}
+	plan, err = cl.ApprovePlan(cpo, approve)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.PlanState_PLAN_STATE_APPROVED, plan.GetState())
 	require.Equal(t, "test-cpo", plan.GetApprovedBy())
+	// Its retry after a lost answer (the same request_id, the etag now stale) gets the plan as
+	// approved, changed nothing more; the same id with another etag is refused (AIP-155).
+	approved, err := cl.ApprovePlan(cpo, approve)
+	require.NoError(t, err)
+	require.True(t, proto.Equal(plan, approved))
+	_, err = cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag(), RequestId: "approve-1"})
+	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField())
 
 	// STD-10-4: only the CPO confirms the result.
 	_, err = cl.CompletePlan(manager, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제", DestroyedBy: "주무관 송승학"})

@@ -291,7 +291,11 @@ func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRe
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, auth.Officer(ctx), req.GetReason())
+	idem, err := idem(req.GetRequestId(), "ReleaseHold", req)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, idem, auth.Officer(ctx), req.GetReason())
 	if err != nil {
 		return nil, err
 	}
