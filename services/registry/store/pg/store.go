@@ -134,6 +134,17 @@ func clock(now func() time.Time) time.Time {
 	return now().UTC().Truncate(time.Microsecond)
 }
 
+// Once runs change, which changes the resource it names, at most once per request_id (idem), in
+// the store's transaction when it has one (InTx); replayed says the request_id was recorded by
+// an earlier call with the same request, and change did not run (AIP-155).
+func (s *TenantStore) Once(ctx context.Context, idem Idem, change func() (string, error)) (replayed bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		_, replayed, err = idempotent(ctx, tx, s.tenant, idem, change)
+		return err
+	})
+	return replayed, err
+}
+
 // idempotent runs create at most once per (tenant, request_id) in tx; see idempotency.Do.
 func idempotent(ctx context.Context, tx pgx.Tx, tenant string, idem Idem, create func() (string, error)) (name string, replayed bool, err error) {
 	name, replayed, err = idempotency.Do(ctx, tx, Schema, idempotency.Key{
