@@ -122,17 +122,10 @@ func (s *Store) create(ctx context.Context, tenant string, idem Idem, insert fun
 }
 
 // once runs change, which creates or changes the resource it names, at most once per request_id
-// in tx (idempotency.Do); again says a retry was answered from the record. A request_id used for
-// a different request is refused naming it (AIP-155).
+// in tx (idempotency.Once); again says a retry was answered from the record.
 func once(ctx context.Context, tx pgx.Tx, tenant string, idem Idem, change func() (string, error)) (name string, again bool, err error) {
-	name, again, err = idempotency.Do(ctx, tx, Schema, idempotency.Key{
-		TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-	}, change)
-	if errors.Is(err, idempotency.ErrReused) {
-		return "", false, apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
-			Description: "this request_id was already used for a different request; use a new one"})
-	}
-	return name, again, err
+	return idempotency.Once(ctx, tx, Schema, idempotency.Key{
+		TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash}, change)
 }
 
 func uniqueViolation(err error, constraint string) bool {
