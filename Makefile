@@ -20,7 +20,7 @@ AXE := $(BIN)/axe-core/axe.min.js
 # Whether the browser checks can run here: Debian's chromium, a Korean font and axe-core.
 BROWSER_READY = command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && test -f $(AXE)
 
-.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench screenshots browser-tools run db db-stop tools clean
+.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench bench-page screenshots browser-tools run db db-stop tools clean
 
 all: build
 
@@ -111,8 +111,14 @@ browser-tools:
 	  npm install --prefix $(BIN)/npm --no-save --no-audit --no-fund axe-core@$(AXE_VERSION) >/dev/null && \
 	  cp $(BIN)/npm/node_modules/axe-core/axe.min.js $(AXE); }
 
-## bench: the public policy page and JSON under 64 concurrent clients, against a static-file floor.
+## bench: issue 18's comparison in one run, from outside a pipa process (deploy/bench/bench.sh):
+## pgbench's bare INSERT per commit, appends over REST and gRPC to 1, 16 and 10,000 logs, the public
+## page against a static file server, start-up to ready with those logs; prints the ratios.
 bench:
+	deploy/bench/bench.sh
+
+## bench-page: the public policy page and JSON under 64 concurrent clients (in-process Go benchmark).
+bench-page:
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	cd services/registry && go test -run '^$$' -bench BenchmarkPublicPolicy -benchtime 5s .
 

@@ -5,7 +5,10 @@
 //
 // The services call each other over gRPC in every mode, so a dependency is not an in-process
 // object: it is an address, this process's own when the service runs here, else the one its
-// PIPA_{NAME}_ADDR setting gives. dskit's module manager (what Mimir uses) starts in-process
+// PIPA_{NAME}_ADDR setting gives. Only the process's own REST edge reaches the services run here
+// in-process (server.InProcess: their handlers called directly, behind the same interceptors,
+// without a loopback connection or encoding each message), since it is the one caller that would
+// otherwise speak gRPC to its own process on every request. dskit's module manager (what Mimir uses) starts in-process
 // services in dependency order; it was not taken because pipa has no in-process services to
 // order and dskit's module pulls in a large dependency graph for some 300 lines.
 package modules
@@ -59,12 +62,14 @@ type Module struct {
 	Public map[string]bool
 	// Access are its reads of personal data, recorded in the access log (pkg/accesslog).
 	Access accesslog.Rules
-	// Register adds the service to the gRPC server.
-	Register func(g *grpc.Server, d Deps) error
-	// Gateway mounts its REST mapping over a client connection to the service, wherever it runs.
-	Gateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+	// Register adds the service to the gRPC server (and, in the same call, to the process's
+	// in-process channel: server.Registrar).
+	Register func(g grpc.ServiceRegistrar, d Deps) error
+	// Gateway mounts its REST mapping over a client connection to the service, wherever it runs:
+	// the in-process channel when it runs here (server.InProcess), else gRPC (see Mount).
+	Gateway func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error
 	// Pages are its hand-written HTTP handlers by pattern, over the same connection; nil for none.
-	Pages func(conn *grpc.ClientConn, d Deps) map[string]http.Handler
+	Pages func(conn grpc.ClientConnInterface, d Deps) map[string]http.Handler
 	// OpenAPI documents Pages: a Swagger 2.0 fragment in YAML (paths, and definitions if any) that
 	// `make generate` merges with the REST mapping's into the served OpenAPI documents.
 	OpenAPI []byte
@@ -83,6 +88,13 @@ type Deps struct {
 	// Run starts background work that lives until the process stops, and stops it then.
 	Run func(start func(ctx context.Context) error, stop func(ctx context.Context) error) error
 	Settings
+}
+
+// Mount is a Gateway from a service's generated Register…HandlerClient and New…Client.
+func Mount[C any](register func(context.Context, *runtime.ServeMux, C) error, client func(grpc.ClientConnInterface) C) func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		return register(ctx, mux, client(conn))
+	}
 }
 
 // Dial is Conn for each of names, in order.

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/exaring/otelpgx"
+	"github.com/fullstorydev/grpchan/inprocgrpc"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -58,6 +60,9 @@ type Config struct {
 	Token func() (string, error)
 	// AccessLog records reads of personal data as ACCESS entries of the units' ledgers (S-2-3).
 	AccessLog bool
+	// Pprof serves net/http/pprof at /debug/pprof/ on the Metrics listener (an operator's port,
+	// never the public one).
+	Pprof bool
 	// Trusted are the proxies whose X-Forwarded-For names the client.
 	Trusted []netip.Prefix
 	// HTTPLimiter and GRPCLimiter rate-limit public endpoints per client; nil disables.
@@ -144,6 +149,10 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 		// Per-tenant figures are for the operators' Prometheus, not for the public listener.
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.Metrics)
+		if c.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
 		nosniff := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			mux.ServeHTTP(w, r)
@@ -180,6 +189,10 @@ type process struct {
 	undo  []func()
 	// tracer traces the process's calls and queries.
 	tracer trace.TracerProvider
+	// local reaches the modules run here in-process (server.InProcess): the edge's connection to
+	// them. Services still call each other over gRPC (Deps.Conn), as in microservices mode.
+	local   *inprocgrpc.Channel
+	running map[string]bool
 }
 
 func (p *process) close() {
@@ -274,7 +287,7 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		extra = append(extra, rec.Interceptor(rules))
 	}
 	hs := health.NewServer()
-	g := server.NewGRPC(server.GRPCOptions{
+	opts := server.GRPCOptions{
 		Verifier:      verifier,
 		Public:        func(m string) bool { return public[m] },
 		PublicLimiter: p.c.GRPCLimiter,
@@ -283,7 +296,9 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		Health:        hs,
 		Timeout:       max(p.c.Limits.Timeout, p.c.Limits.PublicTimeout),
 		MaxMessage:    int(p.c.Limits.ImportBody) + 1<<20,
-	})
+	}
+	g := server.NewGRPC(opts)
+	p.local, p.running = server.InProcess(opts), map[string]bool{}
 	d.Pool = pool
 	d.Run = func(start, stop func(context.Context) error) error {
 		if err := start(context.WithoutCancel(ctx)); err != nil {
@@ -299,9 +314,10 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		return nil
 	}
 	for _, m := range run {
-		if err := m.Register(g, *d); err != nil {
+		if err := m.Register(server.Registrar{g, p.local}, *d); err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
+		p.running[m.Name] = true
 		hs.SetServingStatus(m.Service, healthpb.HealthCheckResponse_SERVING)
 	}
 	services := []string{""}
@@ -359,9 +375,13 @@ func (p *process) http(ctx context.Context, mounted []Module, d Deps) (edge, err
 	mux := server.NewGatewayMux()
 	pages := map[string]http.Handler{}
 	for _, m := range mounted {
-		cc, err := p.conn(m.Name)
-		if err != nil {
-			return edge{}, err
+		var cc grpc.ClientConnInterface = p.local
+		if !p.running[m.Name] {
+			c, err := p.conn(m.Name)
+			if err != nil {
+				return edge{}, err
+			}
+			cc = c
 		}
 		if err := m.Gateway(ctx, mux, cc); err != nil {
 			return edge{}, err

@@ -60,25 +60,8 @@ type GRPCOptions struct {
 // NewGRPC builds a gRPC server with pipa's interceptor chain and the health (SERVING for the
 // server, "") and reflection services registered.
 func NewGRPC(o GRPCOptions) *grpc.Server {
-	public := o.Public
-	o.Public = func(m string) bool {
-		// Probes and tooling need no token: health says nothing about data, and reflection only
-		// describes the published API.
-		return strings.HasPrefix(m, "/grpc.health.v1.Health/") || strings.HasPrefix(m, "/grpc.reflection.") ||
-			(public != nil && public(m))
-	}
-	unary := []grpc.UnaryServerInterceptor{
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
-	}
-	if o.PublicLimiter != nil && public != nil {
-		// Only the services' public methods are limited, not probes.
-		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(public))
-	}
-	if o.Timeout > 0 {
-		unary = append([]grpc.UnaryServerInterceptor{deadline(o.Timeout)}, unary...)
-	}
-	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, o.Public), translateErrors, rejectNUL)
-	unary = append(unary, o.Unary...)
+	unary := unaryChain(o)
+	o.Public = withProbes(o.Public)
 	opts := []grpc.ServerOption{
 		// Idle connections are closed after a while, and a client that pings more often than
 		// every 10 seconds is cut off: connections are not held open for free.
@@ -103,6 +86,31 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
 	return s
+}
+
+// withProbes adds the probes and tooling to public: they need no token (health says nothing
+// about data, and reflection only describes the published API).
+func withProbes(public func(string) bool) func(string) bool {
+	return func(m string) bool {
+		return strings.HasPrefix(m, "/grpc.health.v1.Health/") || strings.HasPrefix(m, "/grpc.reflection.") ||
+			(public != nil && public(m))
+	}
+}
+
+// unaryChain is the unary interceptors of o, outermost first.
+func unaryChain(o GRPCOptions) []grpc.UnaryServerInterceptor {
+	unary := []grpc.UnaryServerInterceptor{
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
+	}
+	if o.PublicLimiter != nil && o.Public != nil {
+		// Only the services' public methods are limited, not probes.
+		unary = append(unary, o.PublicLimiter.UnaryServerInterceptor(o.Public))
+	}
+	if o.Timeout > 0 {
+		unary = append([]grpc.UnaryServerInterceptor{deadline(o.Timeout)}, unary...)
+	}
+	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, withProbes(o.Public)), translateErrors, rejectNUL)
+	return append(unary, o.Unary...)
 }
 
 // deadline bounds a call by max: its own deadline when that is sooner.

@@ -32,7 +32,7 @@ var Module = modules.Module{
 	Needs:      []string{"registry"},
 	Public:     PublicMethods,
 	Access:     AccessRules,
-	Register: func(g *grpc.Server, d modules.Deps) error {
+	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {
 			return err
@@ -67,9 +67,9 @@ var Module = modules.Module{
 		}
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: ledgerv1.RegisterLedgerServiceHandler,
+	Gateway: modules.Mount(ledgerv1.RegisterLedgerServiceHandlerClient, ledgerv1.NewLedgerServiceClient),
 	OpenAPI: openAPI,
-	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		client := ledgerv1.NewLedgerServiceClient(conn)
 		m := map[string]http.Handler{ExportPattern: Export(client)}
 		if d.Pool != nil { // tiles read the stored hashes: served where the ledger has its database

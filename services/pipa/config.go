@@ -53,6 +53,7 @@ type config struct {
 	trusted     string
 	migrate     bool
 	accessLog   bool
+	pprof       bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
 	// mail is the SMTP relay of what services mail (PIPA_SMTP_*); outboundAttempts how often a
@@ -128,6 +129,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.publicRate, "public-rate", envFloat("PIPA_PUBLIC_RATE", 20), "requests per second per client on public endpoints; 0 disables (PIPA_PUBLIC_RATE)")
 	fs.IntVar(&c.publicBurst, "public-burst", int(envFloat("PIPA_PUBLIC_BURST", 40)), "burst on public endpoints (PIPA_PUBLIC_BURST)")
 	fs.StringVar(&c.trusted, "trusted-proxies", env("PIPA_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"), "CIDRs of proxies (an ingress, the gateway) whose X-Forwarded-For names the client for rate limits (PIPA_TRUSTED_PROXIES)")
+	fs.BoolVar(&c.pprof, "pprof", envBool("PIPA_PPROF", false), "serve Go's profiles (net/http/pprof) at /debug/pprof/ on the metrics listener, for profiling under load (PIPA_PPROF)")
 	fs.BoolVar(&c.accessLog, "access-log", envBool("PIPA_ACCESS_LOG", true), "record reads of personal data as ACCESS entries of the units' ledgers, S-2-3 (PIPA_ACCESS_LOG)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
 	fs.StringVar(&c.mail.Addr, "smtp-addr", env("PIPA_SMTP_ADDR", ""), "host:port of the SMTP relay that sends notices to requesters; empty: mail waits in the outbound until it is set (PIPA_SMTP_ADDR)")
@@ -274,7 +276,7 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 			"retention": c.retentionAddr},
 		DatabaseURL: c.databaseURL, Migrate: c.migrate,
 		Verifier: c.verifier, Box: c.dataBox, Token: token,
-		AccessLog: c.accessLog, Trusted: trusted,
+		AccessLog: c.accessLog, Trusted: trusted, Pprof: c.pprof,
 		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
 		Spans: c.spans, Limits: c.limits,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,

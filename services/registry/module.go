@@ -25,7 +25,7 @@ var Module = modules.Module{
 	Wants:       map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
-	Register: func(g *grpc.Server, d modules.Deps) error {
+	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		var led ledgerv1.LedgerServiceClient
 		if cc, err := d.Conn("ledger"); err == nil {
 			led = ledgerv1.NewLedgerServiceClient(cc)
@@ -37,9 +37,9 @@ var Module = modules.Module{
 		registryv1.RegisterRegistryServiceServer(g, srv)
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: registryv1.RegisterRegistryServiceHandler,
+	Gateway: modules.Mount(registryv1.RegisterRegistryServiceHandlerClient, registryv1.NewRegistryServiceClient),
 	OpenAPI: openAPI,
-	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		var opts []PageOption
 		if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
 			opts = append(opts, WithLedgerKeys(ledgerKeys(ledgerv1.NewLedgerServiceClient(cc))))

@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -88,36 +90,76 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 	}
 }
 
-// answer is a cached page: its HTML (or other content), its JSON twin and its ETag.
+// answer is a cached page: its HTML (or other content), its JSON twin and its ETag; for a page
+// kept as a file (compressed), the HTML's gzip too.
 type answer struct {
 	etag        string
 	contentType string
 	body, json  []byte
+	gz          []byte
 	// msg is the message the answer was made from (a published policy, a body's index), decoded
 	// once and shared by every reader of the cache: read only.
 	msg proto.Message
 }
 
+// compressed is a with the gzip of its body, made once so that every reader that accepts gzip
+// gets those bytes as from a file (precompressed, as a static file server serves page.html.gz).
+func (a answer) compressed() answer {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(a.body)
+	if zw.Close() == nil && b.Len() < len(a.body) {
+		a.gz = b.Bytes()
+	}
+	return a
+}
+
+// write answers with the page as a static file server would: its ETag (with a -gzip suffix for
+// the gzip representation, RFC 9110 8.8.3), 304 for a matching If-None-Match, its length, and
+// the gzip bytes when the client accepts them.
 func (a answer) write(w http.ResponseWriter, r *http.Request, cacheControl string, asJSON bool) {
 	h := w.Header()
-	h.Set("ETag", a.etag)
+	body, etag := a.body, a.etag
+	if asJSON {
+		body = a.json
+	} else if a.gz != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			body, etag = a.gz, strings.TrimSuffix(a.etag, `"`)+`-gzip"`
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", etag)
 	if cacheControl != "" {
 		h.Set("Cache-Control", cacheControl)
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	for _, tag := range strings.Split(r.Header.Get("If-None-Match"), ",") {
-		if t := strings.TrimSpace(tag); t == a.etag || t == "*" {
+		if t := strings.TrimSpace(tag); t == etag || t == "*" {
+			h.Del("Content-Encoding")
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
 	if asJSON {
 		h.Set("Content-Type", "application/json")
-		_, _ = w.Write(a.json)
-		return
+	} else {
+		h.Set("Content-Type", cmp.Or(a.contentType, "text/html; charset=utf-8"))
 	}
-	h.Set("Content-Type", cmp.Or(a.contentType, "text/html; charset=utf-8"))
-	_, _ = w.Write(a.body)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// acceptsGzip reports whether r's Accept-Encoding takes gzip (not with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, e := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(e), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(params, " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 type pages struct {
@@ -223,13 +265,19 @@ func (p *pages) policy(r *http.Request) (answer, error) {
 	return p.published(r)
 }
 
-// policyPage is a policy page, with the unit's ledger key when the ledger runs.
+// policyPage is a policy page, with the unit's ledger key when the ledger runs. The page as
+// served is made once per pageTTL and kept as a file server keeps a file: its final bytes, their
+// gzip, their ETag (see answer.write).
 func (p *pages) policyPage(r *http.Request) (answer, error) {
-	a, err := p.published(r)
-	if err == nil {
+	return p.cache.get("page "+r.PathValue("tenant")+"/"+r.PathValue("unit")+"/"+r.PathValue("kind")+"/"+r.PathValue("number"), func() (answer, error) {
+		a, err := p.published(r)
+		if err != nil {
+			return a, err
+		}
+		// The ETag stays the version's, which the JSON twin has too (STD-20).
 		a.body = p.opts.withLedgerKey(r.Context(), p.keys, r.PathValue("tenant"), r.PathValue("unit"), a.body)
-	}
-	return a, err
+		return a.compressed(), nil
+	})
 }
 
 // document serves a frozen document's exact bytes: document.html or document.txt.

@@ -409,10 +409,14 @@ func TestPolicyPublicJSONCaching(t *testing.T) {
 	require.Empty(t, stacktest.Body(t, r))
 	require.Equal(t, http.StatusNotModified, r.StatusCode)
 
-	r = s.Get("/p/jeongeup/library/cctv")
+	r = s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "identity")
 	stacktest.Body(t, r)
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	require.Equal(t, etag, r.Header.Get("ETag"))
+	// Its gzip is another representation of the same version: the same tag, marked.
+	r = s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "gzip")
+	stacktest.Body(t, r)
+	require.Equal(t, strings.TrimSuffix(etag, `"`)+`-gzip"`, r.Header.Get("ETag"))
 }
 
 // WG26-24: previous versions are listed in time order, whatever order they were imported in.

@@ -1,11 +1,14 @@
 package registry_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +50,34 @@ func TestPublishedCCTVPolicyOfJeongeupLibrary(t *testing.T) {
 	r = s.Get("/p/jeongeup/library/cctv", "If-None-Match", etag)
 	stacktest.Body(t, r)
 	require.Equal(t, http.StatusNotModified, r.StatusCode)
+
+	// Served as a file server serves a file: the same bytes gzipped once for whoever accepts
+	// gzip, each representation with its own ETag and length.
+	plain := s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "identity")
+	plainBody := stacktest.Body(t, plain)
+	require.Equal(t, html, plainBody)
+	require.Empty(t, plain.Header.Get("Content-Encoding"))
+	require.Equal(t, strconv.Itoa(len(plainBody)), plain.Header.Get("Content-Length"))
+	zipped := s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "br;q=1.0, gzip;q=0.8")
+	require.Equal(t, "gzip", zipped.Header.Get("Content-Encoding"))
+	require.Equal(t, "Accept-Encoding", zipped.Header.Get("Vary"))
+	zr, err := gzip.NewReader(zipped.Body)
+	require.NoError(t, err)
+	unzipped, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	zipped.Body.Close()
+	require.Equal(t, plainBody, string(unzipped))
+	require.NotEqual(t, plain.Header.Get("ETag"), zipped.Header.Get("ETag"))
+	r = s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "identity", "If-None-Match", zipped.Header.Get("ETag"))
+	require.Equal(t, http.StatusOK, r.StatusCode, "another representation's ETag")
+	stacktest.Body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "gzip", "If-None-Match", zipped.Header.Get("ETag"))
+	require.Equal(t, http.StatusNotModified, r.StatusCode)
+	require.Empty(t, r.Header.Get("Content-Encoding"))
+	stacktest.Body(t, r)
+	r = s.Get("/p/jeongeup/library/cctv", "Accept-Encoding", "gzip;q=0")
+	require.Empty(t, r.Header.Get("Content-Encoding"))
+	stacktest.Body(t, r)
 
 	// The JSON twin carries the rendered document and the history (2 versions).
 	r = s.Get("/v1/public/tenants/jeongeup/units/library/policies/cctv")

@@ -33,7 +33,7 @@ var Module = modules.Module{
 	Wants:       map[string]string{"retention": "provided copies and closed requests wait in the outbox"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
-	Register: func(g *grpc.Server, d modules.Deps) error {
+	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {
 			return err
@@ -66,14 +66,14 @@ var Module = modules.Module{
 		requestsv1.RegisterOutboundServiceServer(g, srv.out)
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-		if err := requestsv1.RegisterRequestServiceHandler(ctx, mux, conn); err != nil {
+	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		if err := modules.Mount(requestsv1.RegisterRequestServiceHandlerClient, requestsv1.NewRequestServiceClient)(ctx, mux, conn); err != nil {
 			return err
 		}
-		return requestsv1.RegisterOutboundServiceHandler(ctx, mux, conn)
+		return modules.Mount(requestsv1.RegisterOutboundServiceHandlerClient, requestsv1.NewOutboundServiceClient)(ctx, mux, conn)
 	},
 	OpenAPI: openAPI,
-	Pages: func(conn *grpc.ClientConn, d modules.Deps) map[string]http.Handler {
+	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		// With the service credential the form lists the unit's sites.
 		var reg registryv1.RegistryServiceClient
 		if cc, err := d.Conn("registry"); err == nil && d.Token != nil {

@@ -28,7 +28,7 @@ func ModuleWith(opts ...Option) modules.Module {
 		Idempotency: true,
 		Needs:       []string{"registry", "ledger", "requests"},
 		Public:      PublicMethods,
-		Register: func(g *grpc.Server, d modules.Deps) error {
+		Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 			box, err := d.Box()
 			if err != nil {
 				return err
@@ -46,6 +46,6 @@ func ModuleWith(opts ...Option) modules.Module {
 			retentionv1.RegisterRetentionServiceServer(g, srv)
 			return d.Run(jobs.Start, jobs.Stop)
 		},
-		Gateway: retentionv1.RegisterRetentionServiceHandler,
+		Gateway: modules.Mount(retentionv1.RegisterRetentionServiceHandlerClient, retentionv1.NewRetentionServiceClient),
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,14 +69,12 @@ type Appended struct {
 // sequencer serialises the appends to one log in this process and groups them: the appends that
 // arrive while a transaction is committing go into the next one together (group commit). At most
 // one goroutine (the leader, started by the append that finds the log idle) runs transactions for
-// the log, so the fields below the mutex need no lock.
+// the log (the queue's one leader), so the fields below the queue need no lock.
 type sequencer struct {
 	s  *Store
 	id Log
 
-	mu      sync.Mutex
-	queue   []*call
-	running bool
+	queue drain[*call] // one leader
 
 	ready    bool                // the head row exists
 	edgeSize int64               // size the edge belongs to; -1 when unknown
@@ -113,7 +109,7 @@ func (r *recentIDs) has(id string) bool {
 func (r *recentIDs) add(id string) {
 	h := maphash.String(recentSeed, id)
 	if r.count == nil {
-		r.count = make(map[uint64]int32, recentCap)
+		r.count = map[uint64]int32{} // grown as used: most of 10,000 logs hold a few ids, not recentCap
 	}
 	if len(r.ring) < recentCap {
 		r.ring = append(r.ring, h)
@@ -185,12 +181,7 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 
 	q := s.sequencer(tenant, unit)
 	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
-	q.mu.Lock()
-	q.queue = append(q.queue, c)
-	lead := !q.running
-	q.running = true
-	q.mu.Unlock()
-	if lead {
+	if q.queue.push(c) {
 		go q.run()
 	}
 	select {
@@ -204,24 +195,19 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 // run commits batches until the queue is empty.
 func (q *sequencer) run() {
 	for {
-		q.mu.Lock()
-		n := min(len(q.queue), q.s.maxBatch)
-		// A rotation commits alone: its handover checkpoint ends with its entry.
-		for i, c := range q.queue[:n] {
-			if c.req.NewKey != nil {
-				n = max(i, 1)
-				break
+		batch := q.queue.take(func(queue []*call) int {
+			n := min(len(queue), q.s.maxBatch)
+			// A rotation commits alone: its handover checkpoint ends with its entry.
+			for i, c := range queue[:n] {
+				if c.req.NewKey != nil {
+					return i // the calls before it, or it alone (take takes at least one)
+				}
 			}
-		}
-		if n == 0 {
-			q.running = false
-			q.queue = nil
-			q.mu.Unlock()
+			return n
+		})
+		if batch == nil {
 			return
 		}
-		batch := slices.Clone(q.queue[:n])
-		q.queue = q.queue[n:]
-		q.mu.Unlock()
 		q.commit(batch)
 	}
 }
@@ -334,7 +320,8 @@ func rolledBack(err error) bool {
 }
 
 // tryFast commits calls on top of the cached edge in one round trip: a pipeline of two
-// statements that PostgreSQL runs as one implicit transaction.
+// statements per log that PostgreSQL runs as one implicit transaction, shared with the other logs'
+// batches ready at the same time (combine.go).
 func (q *sequencer) tryFast(ctx context.Context, key *logKey, calls []*call) error {
 	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.Tenant, unit: q.id.Unit,
 		known: make(map[int64]tlog.Hash, 64)}
@@ -356,7 +343,7 @@ func (q *sequencer) tryFast(ctx context.Context, key *logKey, calls []*call) err
 		// Nothing to write without the lock (e.g. only duplicates): plan again under it.
 		return errFastPathSkipped
 	}
-	if err := q.s.pool.SendBatch(ctx, p.writes(q.id)).Close(); err != nil {
+	if err := q.s.commitCombined(ctx, q.id, p); err != nil {
 		return err
 	}
 	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
@@ -631,42 +618,13 @@ func sameRequest(a, b []byte) bool {
 	return len(a) == 0 || len(b) == 0 || bytes.Equal(a, b)
 }
 
-// writes are the statements that commit the plan: the head, then entries and hashes, then one
-// erasure per redaction. The head goes first, so that every writer takes the log's row lock
-// before any entry's index lock (no deadlock with tryLocked), and its size only moves from
-// p.size: otherwise it is set to -1, which the CHECK on size refuses, and the whole transaction
-// fails. (The primary key on entries would refuse the indexes too.)
+// writes are the statements that commit the plan alone (the locked path): the head, then
+// entries and hashes (logWrites), then one erasure per redaction and the rotation's new key.
 func (p *batchPlan) writes(id Log) *pgx.Batch {
-	n := len(p.added)
-	idx, follows := make([]int64, n), make([]*int64, n)
-	leaves, sealed, reqHashes := make([][]byte, n), make([][]byte, n), make([][]byte, n)
-	kinds, reqIDs, occur := make([]string, n), make([]*string, n), make([]time.Time, n)
-	for i, e := range p.added {
-		r := &e.c.req
-		idx[i], follows[i] = e.c.res.Index, r.Follows
-		leaves[i], sealed[i] = e.leaf, e.sealed
-		kinds[i], occur[i] = r.Kind, r.OccurTime
-		if r.RequestID != "" {
-			reqIDs[i], reqHashes[i] = &r.RequestID, r.RequestHash
-		}
-	}
-	storage, hashes := p.hr.pending()
+	var w logWrites
+	w.add(id, p)
 	b := &pgx.Batch{}
-	// The guard is also on the key: a batch signed with a key another replica rotated away fails.
-	b.Queue(`UPDATE ledger.logs SET size = CASE WHEN size = $3 AND verifier_key = $8 THEN $4 ELSE -1 END,
-			root = $5, checkpoint = $6, verifier_key = $7, update_time = now()
-		WHERE tenant_id = $1 AND unit_id = $2`, id.Tenant, id.Unit, p.size, p.next, p.root[:], p.checkpoint, p.vkey, p.headKey)
-	// Entries and hashes in one statement (a data-modifying WITH): one statement fewer for the
-	// server to execute per batch. Both run after the head's UPDATE took the row lock.
-	b.Queue(`WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
-			SELECT $1, $2, u.* FROM unnest($12::bigint[], $13::bytea[]) AS u)
-		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time,
-			request_id, request_hash, sealed, follows, tree_size)
-		SELECT $1, $2, u.*, $11 FROM unnest($3::bigint[], $4::bytea[], $5::text[],
-			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[]) AS u
-		RETURNING commit_time`,
-		id.Tenant, id.Unit, idx, leaves, kinds, occur, reqIDs, reqHashes, sealed, follows, p.next,
-		storage, hashes).QueryRow(func(r pgx.Row) error { return r.Scan(&p.commitTime) })
+	w.queue(b)
 	for _, e := range p.added {
 		if e.c.req.Redact {
 			b.Queue(`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = $4
@@ -678,6 +636,95 @@ func (p *batchPlan) writes(id Log) *pgx.Batch {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id.Tenant, id.Unit, p.rotated.seq, p.sealed, p.vkey, p.headKey, p.next, p.checkpoint)
 	}
 	return b
+}
+
+// logWrites are the heads, entries and hashes of the batches of one or more logs, as column
+// arrays, so that any number of logs commit in the same two statements (combine.go): the per-log
+// cost in PostgreSQL is rows, not statements.
+type logWrites struct {
+	plans []*batchPlan
+	// heads
+	hTenant, hUnit, hCheckpoint, hVkey, hHeadKey []string
+	hSize, hNext                                 []int64
+	hRoot                                        [][]byte
+	// entries
+	eTenant, eUnit, kinds []string
+	idx, treeSize         []int64
+	leaves, reqHashes     [][]byte
+	sealed                [][]byte
+	occur                 []time.Time
+	reqIDs                []*string
+	follows               []*int64
+	// hashes
+	sTenant, sUnit []string
+	storage        []int64
+	hashes         [][]byte
+}
+
+// add appends p's writes to log id.
+func (w *logWrites) add(id Log, p *batchPlan) {
+	w.plans = append(w.plans, p)
+	w.hTenant, w.hUnit = append(w.hTenant, id.Tenant), append(w.hUnit, id.Unit)
+	w.hSize, w.hNext = append(w.hSize, p.size), append(w.hNext, p.next)
+	w.hRoot = append(w.hRoot, p.root[:])
+	w.hCheckpoint, w.hVkey, w.hHeadKey = append(w.hCheckpoint, p.checkpoint), append(w.hVkey, p.vkey), append(w.hHeadKey, p.headKey)
+	for _, e := range p.added {
+		r := &e.c.req
+		w.eTenant, w.eUnit = append(w.eTenant, id.Tenant), append(w.eUnit, id.Unit)
+		w.idx, w.treeSize = append(w.idx, e.c.res.Index), append(w.treeSize, p.next)
+		w.leaves, w.sealed = append(w.leaves, e.leaf), append(w.sealed, e.sealed)
+		w.kinds, w.occur, w.follows = append(w.kinds, r.Kind), append(w.occur, r.OccurTime), append(w.follows, r.Follows)
+		if r.RequestID != "" {
+			w.reqIDs, w.reqHashes = append(w.reqIDs, &r.RequestID), append(w.reqHashes, r.RequestHash)
+		} else {
+			w.reqIDs, w.reqHashes = append(w.reqIDs, nil), append(w.reqHashes, nil)
+		}
+	}
+	for _, i := range p.hr.newIdx {
+		h := p.hr.known[i]
+		w.sTenant, w.sUnit = append(w.sTenant, id.Tenant), append(w.sUnit, id.Unit)
+		w.storage, w.hashes = append(w.storage, i), append(w.hashes, h[:])
+	}
+}
+
+// queue queues the writes on b. The heads go first, so that every writer takes a log's row lock
+// before any entry's index lock (no deadlock with tryLocked); with several logs they are locked
+// first in (tenant, unit) order, so that two replicas' combined transactions cannot wait on each
+// other in a cycle. A head's size only moves from its plan's size, and only if it is still signed
+// by the key the plan extends (another replica may have appended or rotated the key): otherwise
+// it is set to -1, which the CHECK on size refuses, and the whole transaction fails. (The
+// primary key on entries would refuse the indexes too.)
+func (w *logWrites) queue(b *pgx.Batch) {
+	if len(w.plans) > 1 {
+		b.Queue(`SELECT 1 FROM ledger.logs l JOIN unnest($1::text[], $2::text[]) AS u(tenant_id, unit_id)
+			USING (tenant_id, unit_id) ORDER BY l.tenant_id, l.unit_id FOR UPDATE OF l`, w.hTenant, w.hUnit)
+	}
+	b.Queue(`UPDATE ledger.logs l SET size = CASE WHEN l.size = u.size AND l.verifier_key = u.head_key THEN u.next ELSE -1 END,
+			root = u.root, checkpoint = u.checkpoint, verifier_key = u.vkey, update_time = now()
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[])
+			AS u(tenant_id, unit_id, size, next, root, checkpoint, vkey, head_key)
+		WHERE l.tenant_id = u.tenant_id AND l.unit_id = u.unit_id`,
+		w.hTenant, w.hUnit, w.hSize, w.hNext, w.hRoot, w.hCheckpoint, w.hVkey, w.hHeadKey)
+	// Entries and hashes in one statement (a data-modifying WITH). commit_time is the
+	// transaction's start, the same for every row.
+	b.Queue(`WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
+			SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[], $15::bytea[]))
+		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time,
+			request_id, request_hash, sealed, follows, tree_size)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::text[],
+			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[], $11::bigint[])
+		RETURNING commit_time`,
+		w.eTenant, w.eUnit, w.idx, w.leaves, w.kinds, w.occur, w.reqIDs, w.reqHashes, w.sealed, w.follows, w.treeSize,
+		w.sTenant, w.sUnit, w.storage, w.hashes).QueryRow(func(r pgx.Row) error {
+		var t time.Time
+		if err := r.Scan(&t); err != nil {
+			return err
+		}
+		for _, p := range w.plans {
+			p.commitTime = t
+		}
+		return nil
+	})
 }
 
 // deliver completes the calls of a committed plan.

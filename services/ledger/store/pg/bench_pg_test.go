@@ -3,6 +3,7 @@ package pg_test
 import (
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -93,8 +94,13 @@ func runParallel(b *testing.B, unit string, op func(worker int) error) {
 // benchLeaf is about the size of a real PROVISION entry.
 var benchLeaf = strings.Repeat("field: 중앙도서관 주차장 CH03 2026-05-02 14:00-15:00\n", 6)
 
+// benchAppend appends to logs logs. PIPA_BENCH_COMMITTERS sets pg.WithCommitters, to compare.
 func benchAppend(b *testing.B, logs int) {
-	s := pg.New(benchPool(b), newSealer(b))
+	var opts []pg.Option
+	if n, err := strconv.Atoi(os.Getenv("PIPA_BENCH_COMMITTERS")); err == nil {
+		opts = append(opts, pg.WithCommitters(n))
+	}
+	s := pg.New(benchPool(b), newSealer(b), opts...)
 	units := make([]string, logs)
 	for i := range units {
 		units[i] = fmt.Sprintf("unit-%02d", i)

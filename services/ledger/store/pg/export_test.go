@@ -13,8 +13,10 @@ func SetBeforeCommit(s *Store, f func(ctx context.Context, tx pgx.Tx, appended i
 
 // QueueLen is the number of appends waiting for the log's next transaction.
 func QueueLen(s *Store, tenant, unit string) int {
-	q := s.sequencer(tenant, unit)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.queue)
+	return s.sequencer(tenant, unit).queue.len()
+}
+
+// ReadyLen is the number of logs' batches waiting for a combined transaction.
+func ReadyLen(s *Store) int {
+	return s.ready.len()
 }

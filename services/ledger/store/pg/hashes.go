@@ -130,16 +130,6 @@ func (r *txHashReader) add(idx int64, h tlog.Hash) {
 	r.newIdx = append(r.newIdx, idx)
 }
 
-// pending returns the hashes added in this batch, for the INSERT.
-func (r *txHashReader) pending() (storage []int64, hashes [][]byte) {
-	hashes = make([][]byte, len(r.newIdx))
-	for i, idx := range r.newIdx {
-		h := r.known[idx]
-		hashes[i] = h[:]
-	}
-	return r.newIdx, hashes
-}
-
 // edgeFor returns the right edge of the tree of size n from what the reader holds (nil if it
 // lacks one, which makes the next batch reload it).
 func (r *txHashReader) edgeFor(n int64) map[int64]tlog.Hash {

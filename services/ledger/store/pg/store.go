@@ -68,6 +68,10 @@ type Store struct {
 	host     string
 	maxBatch int
 
+	// ready are the logs' batches waiting for a combined transaction, at most
+	// WithCommitters in flight (combine.go).
+	ready drain[*readyBatch]
+
 	mu   sync.Mutex
 	logs map[Log]*sequencer
 	keys map[Log]*logKey
@@ -79,6 +83,9 @@ type Store struct {
 	// sizes (pipa.ledger.batch_size).
 	appends metric.Int64Counter
 	batches metric.Int64Histogram
+	// combined records how many logs each one-round-trip transaction carried
+	// (pipa.ledger.logs_per_commit).
+	combined metric.Int64Histogram
 }
 
 // New returns a Store on pool, whose database has been migrated with Migrations. sealer protects
@@ -93,6 +100,8 @@ func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
 	s.appends, _ = m.Int64Counter("pipa.ledger.appends", metric.WithDescription("entries committed to the units' ledgers (replays not counted)"))
 	s.batches, _ = m.Int64Histogram("pipa.ledger.batch_size", metric.WithDescription("entries committed together in one transaction (group commit)"),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+	s.combined, _ = m.Int64Histogram("pipa.ledger.logs_per_commit", metric.WithDescription("logs whose batches one transaction committed together (cross-log group commit)"),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256))
 	return s
 }
 

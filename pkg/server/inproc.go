@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/fullstorydev/grpchan/inprocgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+)
+
+// InProcess is where a process's own REST edge reaches the services it runs (monolithic mode):
+// a grpc.ClientConnInterface that calls their handlers directly, through the same unary
+// interceptors as NewGRPC's server (panic recovery, authentication, error translation, the
+// access log), with no loopback connection, no HTTP/2 framing and no encoding of each message:
+// messages are copied, not marshalled. It is github.com/fullstorydev/grpchan's inprocgrpc
+// (FullStory's, maintained, the same Channel its httpgrpc builds on); grpc-gateway's own
+// in-process option (Register…HandlerServer) skips the interceptors altogether.
+//
+// The OpenTelemetry client and server stats handlers run on it as over the network (one call is
+// one trace, with its gRPC spans and metrics). The peer of a call is the edge's own client: the
+// last X-Forwarded-For hop, which grpc-gateway appends, taken off the list, so that the rate
+// limits and the access log (S-2-3, the access location) see what a gRPC server behind a trusted
+// loopback edge sees; a call without one (a page's) comes from this process, 127.0.0.1.
+//
+// Register services on it as on the gRPC server (Registrar does both).
+func InProcess(o GRPCOptions) *inprocgrpc.Channel {
+	chain := append([]grpc.UnaryServerInterceptor{edgePeer}, unaryChain(o)...)
+	return new(inprocgrpc.Channel).
+		WithServerStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer)))).
+		WithClientStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer)))).
+		WithServerUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			return chained(chain, ctx, req, info, h)
+		})
+}
+
+var loopback = &peer.Peer{Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0))}
+
+// edgePeer sets an in-process call's peer (see InProcess).
+func edgePeer(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	p := loopback
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if hops := md.Get("x-forwarded-for"); len(hops) > 0 {
+			last := hops[len(hops)-1]
+			rest, hop := "", last
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				rest, hop = strings.TrimSpace(last[:i]), last[i+1:]
+			}
+			if a, err := netip.ParseAddr(strings.TrimSpace(hop)); err == nil {
+				md = md.Copy()
+				hops = slices.Clone(hops[:len(hops)-1])
+				if rest != "" {
+					hops = append(hops, rest)
+				}
+				if len(hops) == 0 {
+					delete(md, "x-forwarded-for")
+				} else {
+					md.Set("x-forwarded-for", hops...)
+				}
+				ctx = metadata.NewIncomingContext(ctx, md)
+				p = &peer.Peer{Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a.Unmap(), 0))}
+			}
+		}
+	}
+	return h(peer.NewContext(ctx, p), req)
+}
+
+// chained runs req through chain, outermost first, then h.
+func chained(chain []grpc.UnaryServerInterceptor, ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if len(chain) == 0 {
+		return h(ctx, req)
+	}
+	return chain[0](ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return chained(chain[1:], ctx, req, info, h)
+	})
+}
+
+// Registrar registers every service on each of rs: the gRPC server and the in-process channel.
+type Registrar []grpc.ServiceRegistrar
+
+func (rs Registrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	for _, r := range rs {
+		r.RegisterService(desc, impl)
+	}
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+)
+
+type emptyService struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (emptyService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
+	return &testgrpc.Empty{}, nil
+}
+
+// The in-process channel runs the server's interceptors (a call without a token is refused as
+// over the network), and its peer is the edge's client: the last X-Forwarded-For hop, taken off
+// (the access location the access log records, S-2-3).
+func TestInProcess(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	type seen struct {
+		peer string
+		xff  []string
+	}
+	calls := make(chan seen, 4)
+	record := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		p, _ := peer.FromContext(ctx)
+		calls <- seen{p.Addr.String(), metadata.ValueFromIncomingContext(ctx, "x-forwarded-for")}
+		return h(ctx, req)
+	}
+	ch := InProcess(GRPCOptions{Verifier: auth.NewDevVerifier(pub), Unary: []grpc.UnaryServerInterceptor{record}})
+	g := grpc.NewServer()
+	Registrar{g, ch}.RegisterService(&testgrpc.TestService_ServiceDesc, emptyService{})
+	healthpb.RegisterHealthServer(Registrar{g, ch}, health.NewServer())
+	require.Contains(t, g.GetServiceInfo(), "grpc.testing.TestService", "registered on the server too")
+
+	client := testgrpc.NewTestServiceClient(ch)
+	_, err = client.EmptyCall(t.Context(), &testgrpc.Empty{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+
+	tok, err := auth.Mint(key, auth.Principal{Subject: "s", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: "tenants/t"}}}, time.Hour)
+	require.NoError(t, err)
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok,
+		"x-forwarded-for", "198.51.100.1, 203.0.113.7")
+	_, err = client.EmptyCall(ctx, &testgrpc.Empty{})
+	require.NoError(t, err)
+	require.Equal(t, seen{"203.0.113.7:0", []string{"198.51.100.1"}}, <-calls)
+
+	// A probe needs no token; a call without X-Forwarded-For comes from this process.
+	_, err = healthpb.NewHealthClient(ch).Check(t.Context(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	require.Equal(t, seen{"127.0.0.1:0", nil}, <-calls)
+}

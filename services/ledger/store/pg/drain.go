@@ -1,0 +1,53 @@
+package pg
+
+import (
+	"slices"
+	"sync"
+)
+
+// drain is a queue emptied by the goroutines its pushes start, at most limit at a time (the
+// leaders): each takes what has accumulated, handles it, and takes again until nothing is left.
+// Work that arrives while a leader is busy waits and goes in its next take: that is what groups
+// appends into one transaction (a log's sequencer) and ready batches of many logs into one
+// (the store's combiner).
+type drain[T any] struct {
+	mu      sync.Mutex
+	items   []T
+	running int
+	limit   int
+}
+
+// push queues x and reports whether the caller must start a leader (then running counts it).
+func (d *drain[T]) push(x T) (lead bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.items = append(d.items, x)
+	if d.running < max(d.limit, 1) {
+		d.running++
+		return true
+	}
+	return false
+}
+
+// take removes the first size(items) items (at least one, when there are any) and returns them;
+// when there are none it returns nil, and the leader calling it must stop.
+func (d *drain[T]) take(size func(items []T) int) []T {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.items) == 0 {
+		d.running--
+		d.items = nil
+		return nil
+	}
+	n := min(max(size(d.items), 1), len(d.items))
+	out := slices.Clone(d.items[:n])
+	d.items = d.items[n:]
+	return out
+}
+
+// len is the number of items waiting.
+func (d *drain[T]) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.items)
+}

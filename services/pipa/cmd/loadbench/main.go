@@ -1,0 +1,655 @@
+// Command loadbench is the load side of `make bench` (deploy/bench/bench.sh starts pipa and
+// PostgreSQL first): from outside the pipa process, with 64 clients each, it measures
+//
+//   - the bare one-row INSERT per commit on the same PostgreSQL cluster (pgbench, which ships
+//     with PostgreSQL), the baseline of the issue's ratios;
+//   - ledger appends over REST (through the edge) and over gRPC, to one unit's log, spread over 16
+//     logs, and spread over every log of -tenants × -units units (a national deployment: 250 ×
+//     40 = 10,000 logs);
+//   - the public CCTV policy page against the same bytes from a static file server (Go's
+//     http.FileServer, in a process of its own like pipa);
+//
+// and prints each case's rate, p50 and p99, pipa's CPU per operation and memory (from /proc of
+// -pid), then the ratios. Every append carries its own request_id, as a real caller's does.
+// The clients are plain closed loops (each sends its next request when its last one answered):
+// net/http for REST and grpc-go for gRPC, the same clients pipa's own callers use.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+)
+
+type options struct {
+	url, grpcAddr, token, adminToken, db, pgbench, page string
+	pid, clients, tenants, units                        int
+	duration, openFor                                   time.Duration
+	serve, listen                                       string
+	pprof, profileCase, profileDir                      string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", "http://127.0.0.1:18080", "pipa's HTTP edge")
+	flag.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:19090", "pipa's gRPC address")
+	flag.StringVar(&o.token, "token", os.Getenv("BENCH_TOKEN"), "a handler's token on every tenant (BENCH_TOKEN)")
+	flag.StringVar(&o.adminToken, "admin-token", os.Getenv("BENCH_ADMIN_TOKEN"), "a tenant_admin's token on every tenant, to create the units (BENCH_ADMIN_TOKEN)")
+	flag.StringVar(&o.db, "db", os.Getenv("DATABASE_URL"), "pipa's database, where pgbench runs the bare INSERT")
+	flag.StringVar(&o.pgbench, "pgbench", "/usr/lib/postgresql/15/bin/pgbench", "pgbench")
+	flag.StringVar(&o.page, "page", "/p/jeongeup/library/cctv", "the public page")
+	flag.IntVar(&o.pid, "pid", 0, "pipa's process id, for its CPU and memory")
+	flag.IntVar(&o.clients, "clients", 64, "concurrent clients")
+	flag.IntVar(&o.tenants, "tenants", 250, "tenants of the many-logs case (0 skips it)")
+	flag.IntVar(&o.units, "units", 40, "units per tenant of the many-logs case")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "how long each case runs, after a warm-up of a quarter of it")
+	flag.DurationVar(&o.openFor, "open-for", 90*time.Second, "at most this long for the first append to each of the many logs")
+	flag.StringVar(&o.serve, "serve", "", "serve this directory as a static file server on -listen, and do nothing else")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:18099", "the static file server's address")
+	flag.StringVar(&o.pprof, "pprof", "", "pipa's metrics listener with PIPA_PPROF on (e.g. http://127.0.0.1:19464), to profile -profile-case")
+	flag.StringVar(&o.profileCase, "profile-case", "", "profile the cases whose name contains this: a CPU profile over the measured part, and the allocations")
+	flag.StringVar(&o.profileDir, "profile-dir", ".", "where the profiles go (cpu-{case}.pprof, allocs-{case}.pprof)")
+	flag.Parse()
+	if o.serve != "" {
+		log.Fatal(http.ListenAndServe(o.listen, http.FileServer(http.Dir(o.serve))))
+	}
+	if err := run(context.Background(), o); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// result is one case's figures.
+type result struct {
+	name          string
+	ops, errs     int64
+	elapsed       time.Duration
+	p50, p99      time.Duration
+	cpuPerOp      time.Duration // pipa's user+system CPU per operation; 0 when not measured
+	rss           int64         // pipa's resident memory at the end, bytes
+	note          string
+	firstErr      error
+	pgbenchLatAvg string
+}
+
+func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
+
+func run(ctx context.Context, o options) error {
+	if o.token == "" || o.adminToken == "" {
+		return errors.New("need -token and -admin-token (BENCH_TOKEN, BENCH_ADMIN_TOKEN)")
+	}
+	conn, err := grpc.NewClient(o.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	b := &bench{o: o, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}},
+		ledger: ledgerv1.NewLedgerServiceClient(conn), registry: registryv1.NewRegistryServiceClient(conn)}
+	if err := b.setupUnits(ctx, []string{"bench"}, 17); err != nil {
+		return err
+	}
+	one := []string{"tenants/bench/units/u-000"}
+	var sixteen []string
+	for i := 1; i <= 16; i++ {
+		sixteen = append(sixteen, fmt.Sprintf("tenants/bench/units/u-%03d", i))
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("make bench, %s, %d clients, %s a case; load average before: %s\n", time.Now().UTC().Format(time.RFC3339), o.clients, o.duration, strings.TrimSpace(string(load)))
+
+	var rs []result
+	add := func(r result, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		rs = append(rs, r)
+		printResult(r)
+		return nil
+	}
+	if err := add(b.pgbenchInsert(ctx)); err != nil {
+		return err
+	}
+	bare := rs[0].rate()
+	// The pages first: request intake leaves background work behind (its ledger outbox).
+	pageBody, err := b.get(ctx, o.url+o.page)
+	if err != nil {
+		return err
+	}
+	if err := add(b.gets(ctx, "public page, gzip", o.url+o.page, true), nil); err != nil {
+		return err
+	}
+	if err := add(b.gets(ctx, "public page, identity", o.url+o.page, false), nil); err != nil {
+		return err
+	}
+	stopStatic, err := b.staticServer(pageBody)
+	if err != nil {
+		return err
+	}
+	defer stopStatic()
+	pid := b.o.pid
+	b.o.pid = 0 // pipa's figures mean nothing here
+	err = add(b.gets(ctx, "same bytes, static file server", "http://"+o.listen+"/page.html", true), nil)
+	b.o.pid = pid
+	if err != nil {
+		return err
+	}
+
+	for _, c := range []struct {
+		name string
+		logs []string
+		grpc bool
+	}{{"REST append, 1 log", one, false}, {"REST append, 16 logs", sixteen, false},
+		{"gRPC append, 1 log", one, true}, {"gRPC append, 16 logs", sixteen, true}} {
+		if err := add(b.appends(ctx, c.name, c.logs, c.grpc), nil); err != nil {
+			return err
+		}
+	}
+	if err := add(b.intake(ctx, "REST request intake, 16 units", sixteen), nil); err != nil {
+		return err
+	}
+	if o.tenants > 0 {
+		start := time.Now()
+		var tenants, many []string
+		for t := range o.tenants {
+			tenant := fmt.Sprintf("bench-%03d", t)
+			tenants = append(tenants, tenant)
+			for u := range o.units {
+				many = append(many, fmt.Sprintf("tenants/%s/units/u-%03d", tenant, u))
+			}
+		}
+		if err := b.setupUnits(ctx, tenants, o.units); err != nil {
+			return err
+		}
+		fmt.Printf("  (%d units made or found in %s)\n", len(many), time.Since(start).Round(time.Millisecond))
+		// Each log's first append makes its head and signing key: done once for every log
+		// (at most -open-for), then the appends spread over them all.
+		if err := add(b.openLogs(ctx, fmt.Sprintf("REST first append, %d logs", len(many)), many), nil); err != nil {
+			return err
+		}
+		if err := add(b.appends(ctx, fmt.Sprintf("REST append, %d logs", len(many)), many, false), nil); err != nil {
+			return err
+		}
+		if err := add(b.intake(ctx, fmt.Sprintf("REST request intake, %d units", len(many)), many), nil); err != nil {
+			return err
+		}
+	}
+	load, _ = os.ReadFile("/proc/loadavg")
+	fmt.Printf("\nload average after: %s\nratios (rates measured in this run):\n", strings.TrimSpace(string(load)))
+	by := map[string]float64{}
+	for _, r := range rs {
+		by[r.name] = r.rate()
+	}
+	for _, r := range rs[1:] {
+		if strings.Contains(r.name, "append") {
+			fmt.Printf("  %-40s %5.2f× the bare INSERT\n", r.name, r.rate()/bare)
+		}
+	}
+	fmt.Printf("  %-40s %5.2f× one log\n", "REST append, 16 logs", by["REST append, 16 logs"]/by["REST append, 1 log"])
+	fmt.Printf("  %-40s %5.2f× one log\n", "gRPC append, 16 logs", by["gRPC append, 16 logs"]/by["gRPC append, 1 log"])
+	static := by["same bytes, static file server"]
+	fmt.Printf("  %-40s %5.2f× the static file server\n", "public page, gzip", by["public page, gzip"]/static)
+	fmt.Printf("  %-40s %5.2f× the static file server\n", "public page, identity", by["public page, identity"]/static)
+	return nil
+}
+
+func printResult(r result) {
+	cpu, mem := "", ""
+	if r.cpuPerOp > 0 {
+		cpu = fmt.Sprintf("  pipa %4.0f µs CPU/op", float64(r.cpuPerOp.Nanoseconds())/1000)
+	}
+	if r.rss > 0 {
+		mem = fmt.Sprintf("  RSS %4d MiB", r.rss>>20)
+	}
+	lat := fmt.Sprintf("p50 %6.2f ms  p99 %6.2f ms", ms(r.p50), ms(r.p99))
+	if r.pgbenchLatAvg != "" {
+		lat = "mean " + r.pgbenchLatAvg + " ms (pgbench)"
+	}
+	fmt.Printf("%-40s %9.0f/s  %s%s%s", r.name, r.rate(), lat, cpu, mem)
+	if r.errs > 0 {
+		fmt.Printf("  %d ERRORS (first: %v)", r.errs, r.firstErr)
+	}
+	if r.note != "" {
+		fmt.Printf("  %s", r.note)
+	}
+	fmt.Println()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+type bench struct {
+	o        options
+	http     *http.Client
+	ledger   ledgerv1.LedgerServiceClient
+	registry registryv1.RegistryServiceClient
+	ids      atomic.Int64
+}
+
+// setupUnits makes each of tenants and its units u-000…, unless they exist (a rerun on the same
+// database), 64 calls at a time.
+func (b *bench) setupUnits(ctx context.Context, tenants []string, units int) error {
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+b.o.adminToken)
+	var g errgroup.Group
+	g.SetLimit(64)
+	for _, tenant := range tenants {
+		g.Go(func() error {
+			_, err := b.registry.CreateTenant(ctx, &registryv1.CreateTenantRequest{TenantId: tenant, RequestId: "bench-" + tenant,
+				Tenant: &registryv1.Tenant{DisplayName: "부하시험 " + tenant, Kind: registryv1.TenantKind_TENANT_KIND_LOCAL_GOVERNMENT}})
+			if err != nil {
+				return fmt.Errorf("tenant %s: %w", tenant, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, tenant := range tenants {
+		for u := range units {
+			g.Go(func() error {
+				id := fmt.Sprintf("u-%03d", u)
+				_, err := b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/" + tenant, UnitId: id,
+					RequestId: "bench-" + tenant + "-" + id, Unit: &registryv1.Unit{DisplayName: "부서 " + id}})
+				if err != nil {
+					return fmt.Errorf("unit %s/%s: %w", tenant, id, err)
+				}
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}
+
+// entry is a 목적 외 이용·제공 record of the size real ones have.
+func entry() *ledgerv1.Entry {
+	now := time.Now()
+	return &ledgerv1.Entry{
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, OccurTime: timestamppb.New(now.Add(-time.Hour)),
+		FileName: "중앙도서관 주차장 CH03 2026-11-20 14:00~15:00", FileFormat: "mp4",
+		Handler: "주무관 송승학", Purpose: "차량 파손 사건 수사", Counterparty: "정읍경찰서",
+		CounterpartyOfficer: "경위 홍길동", LegalBasis: "개인정보 보호법 제18조 제2항 제7호",
+		Form: "USB 사본 제공", Period: "2026. 11. 20. ~ 2026. 12. 20.", DestructionDueDate: "2026-12-20",
+		Items: []string{"영상(얼굴, 차량번호)"}, SafetyRequests: "수사 목적 외 이용 금지, 사건 종결 시 파기 후 회신",
+	}
+}
+
+// appends appends to logs, worker w to logs[(w + its i-th call) % len], over REST or gRPC.
+func (b *bench) appends(ctx context.Context, name string, logs []string, overGRPC bool) result {
+	e := entry()
+	body, err := protojson.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	gctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+b.o.token)
+	op := func(ctx context.Context, w, i int) error {
+		log := logs[(w+i*b.o.clients)%len(logs)]
+		id := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(b.ids.Add(1), 10)
+		if overGRPC {
+			_, err := b.ledger.AppendEntry(gctx, &ledgerv1.AppendEntryRequest{Parent: log, Entry: e, RequestId: id})
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.url+"/v1/"+log+"/ledger/entries?requestId="+id, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+b.o.token)
+		req.Header.Set("Content-Type", "application/json")
+		return b.do(req)
+	}
+	r := b.load(ctx, name, op)
+	if len(logs) > 16 {
+		r.note = fmt.Sprintf("%d logs", len(logs))
+	}
+	return r
+}
+
+// openLogs appends one entry to each of logs, the clients taking the next log until every one
+// has had its first append or openFor has passed.
+func (b *bench) openLogs(ctx context.Context, name string, logs []string) result {
+	body, err := protojson.Marshal(entry())
+	if err != nil {
+		panic(err)
+	}
+	var next, ops, errs atomic.Int64
+	var firstErr atomic.Value
+	lats := make([][]time.Duration, b.o.clients)
+	deadline := time.Now().Add(b.o.openFor)
+	cpu0 := procCPU(b.o.pid)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range b.o.clients {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(logs)) || time.Now().After(deadline) {
+					return
+				}
+				id := "bench-open-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(i, 10)
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.url+"/v1/"+logs[i]+"/ledger/entries?requestId="+id, bytes.NewReader(body))
+				if err != nil {
+					panic(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+b.o.token)
+				t := time.Now()
+				if err := b.do(req); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				ops.Add(1)
+				lats[w] = append(lats[w], time.Since(t))
+			}
+		})
+	}
+	wg.Wait()
+	r := result{name: name, ops: ops.Load(), errs: errs.Load(), elapsed: time.Since(start), rss: procRSS(b.o.pid)}
+	r.finish(lats, cpu0, procCPU(b.o.pid), &firstErr)
+	r.note = fmt.Sprintf("%d of %d logs opened in %s", r.ops, len(logs), r.elapsed.Round(time.Millisecond))
+	return r
+}
+
+// finish sets r's quantiles and CPU per operation.
+func (r *result) finish(lats [][]time.Duration, cpu0, cpu1 time.Duration, firstErr *atomic.Value) {
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	if e, ok := firstErr.Load().(error); ok {
+		r.firstErr = e
+	}
+	if len(all) > 0 {
+		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
+	}
+	if r.ops > 0 && cpu1 > cpu0 {
+		r.cpuPerOp = (cpu1 - cpu0) / time.Duration(r.ops)
+	}
+}
+
+// intake takes data subjects' requests (열람, at the counter) over REST, spread over units.
+func (b *bench) intake(ctx context.Context, name string, units []string) result {
+	body := []byte(`{"request":{"type":"REQUEST_TYPE_ACCESS","channel":"CHANNEL_VISIT",
+		"requester":{"name":"김민원","phone":"010-1234-5678"},"accessItems":["ACCESS_ITEM_CONTENT"]},"requestId":"`)
+	return b.load(ctx, name, func(ctx context.Context, w, i int) error {
+		unit := units[(w+i*b.o.clients)%len(units)]
+		id := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(b.ids.Add(1), 10)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.url+"/v1/"+unit+"/requests",
+			bytes.NewReader(append(slices.Clip(body), id+`"}`...)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+b.o.token)
+		req.Header.Set("Content-Type", "application/json")
+		return b.do(req)
+	})
+}
+
+// gets fetches url, accepting gzip or not (as a browser does, or not).
+func (b *bench) gets(ctx context.Context, name, url string, gzip bool) result {
+	return b.load(ctx, name, func(ctx context.Context, _, _ int) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept-Encoding", "identity")
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		return b.do(req)
+	})
+}
+
+func (b *bench) do(req *http.Request) error {
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
+	}
+	return nil
+}
+
+func (b *bench) get(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// load runs op from the clients in closed loops for a warm-up (a quarter of the duration), then
+// for the duration, and measures the second part, with pipa's CPU over it and memory after it.
+func (b *bench) load(ctx context.Context, name string, op func(ctx context.Context, worker, i int) error) result {
+	var measuring atomic.Bool
+	var ops, errs atomic.Int64
+	var firstErr atomic.Value
+	lats := make([][]time.Duration, b.o.clients)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range b.o.clients {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				err := op(ctx, w, i)
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				ops.Add(1)
+				lats[w] = append(lats[w], time.Since(start))
+			}
+		})
+	}
+	time.Sleep(b.o.duration / 4)
+	profiled := b.profile(name)
+	cpu0 := procCPU(b.o.pid)
+	ops.Store(0)
+	measuring.Store(true)
+	start := time.Now()
+	time.Sleep(b.o.duration)
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	n, cpu1 := ops.Load(), procCPU(b.o.pid)
+	close(stop)
+	wg.Wait()
+	if err := profiled(); err != nil {
+		log.Printf("profiling %s: %v", name, err)
+	}
+	r := result{name: name, ops: n, errs: errs.Load(), elapsed: elapsed, rss: procRSS(b.o.pid)}
+	r.finish(lats, cpu0, cpu1, &firstErr)
+	return r
+}
+
+// profile starts a CPU profile of pipa over the duration when the case is to be profiled, and
+// returns what waits for it and saves it with pipa's allocation profile.
+func (b *bench) profile(name string) func() error {
+	if b.o.pprof == "" || b.o.profileCase == "" || !strings.Contains(name, b.o.profileCase) {
+		return func() error { return nil }
+	}
+	file := strings.NewReplacer(" ", "-", ",", "", "/", "_").Replace(name)
+	save := func(url, path string) error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(f, resp.Body)
+		return err
+	}
+	cpu := make(chan error, 1)
+	go func() {
+		cpu <- save(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.o.pprof, int(b.o.duration.Seconds())),
+			filepath.Join(b.o.profileDir, "cpu-"+file+".pprof"))
+	}()
+	return func() error {
+		return errors.Join(<-cpu, save(b.o.pprof+"/debug/pprof/allocs", filepath.Join(b.o.profileDir, "allocs-"+file+".pprof")))
+	}
+}
+
+// pgbenchInsert is the baseline: one-row INSERT per commit from the clients, into a table of the
+// same shape as the entries' key (tenant first), on the same cluster as pipa's database.
+func (b *bench) pgbenchInsert(ctx context.Context) (result, error) {
+	r := result{name: "bare INSERT per commit (pgbench)"}
+	conn, err := pgx.Connect(ctx, b.o.db)
+	if err != nil {
+		return r, err
+	}
+	_, err = conn.Exec(ctx, `DROP TABLE IF EXISTS public.bench_bare;
+		CREATE TABLE public.bench_bare (tenant_id text NOT NULL, id bigint GENERATED ALWAYS AS IDENTITY,
+			payload text NOT NULL, PRIMARY KEY (tenant_id, id))`)
+	conn.Close(ctx)
+	if err != nil {
+		return r, err
+	}
+	dir, err := os.MkdirTemp("", "pipa-bench")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "insert.sql")
+	payload := strings.Repeat("중앙도서관 주차장 CH03 2026-11-20 14:00~15:00 ", 8)
+	if err := os.WriteFile(script, []byte("INSERT INTO public.bench_bare (tenant_id, payload) VALUES ('bench', '"+payload+"');\n"), 0o600); err != nil {
+		return r, err
+	}
+	secs := int((b.o.duration + b.o.duration/4).Seconds())
+	cmd := exec.CommandContext(ctx, b.o.pgbench, "-n", "-c", strconv.Itoa(b.o.clients), "-j", "2", "-T", strconv.Itoa(secs), "-f", script, b.o.db)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return r, fmt.Errorf("%w: %s", err, out.String())
+	}
+	tps := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindStringSubmatch(out.String())
+	lat := regexp.MustCompile(`latency average = ([0-9.]+) ms`).FindStringSubmatch(out.String())
+	if tps == nil {
+		return r, fmt.Errorf("no tps in pgbench's output: %s", out.String())
+	}
+	rate, _ := strconv.ParseFloat(tps[1], 64)
+	r.elapsed = time.Second
+	r.ops = int64(rate)
+	if lat != nil {
+		r.pgbenchLatAvg = lat[1]
+	}
+	return r, nil
+}
+
+// staticServer serves body as page.html from a process of its own (this binary with -serve), and
+// returns what stops it.
+func (b *bench) staticServer(body []byte) (func(), error) {
+	dir, err := os.MkdirTemp("", "pipa-bench-static")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "page.html"), body, 0o644); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve", dir, "-listen", b.o.listen)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
+	for range 100 {
+		if c, err := net.Dial("tcp", b.o.listen); err == nil {
+			c.Close()
+			return stop, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return nil, errors.New("the static file server did not start")
+}
+
+// procCPU is the user and system CPU time pid has used (0 without a pid).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which is in parentheses): utime is the 14th field overall.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// procRSS is pid's resident memory in bytes (0 without a pid).
+func procRSS(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
