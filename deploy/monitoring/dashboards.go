@@ -108,10 +108,10 @@ func edgeDashboard() *dashboard.DashboardBuilder {
 		"Every HTTP request pipa answers (the gateway, or the monolithic process): REST, public pages, exports, tiles; and the access log.")
 	d = httpPanels(d, "HTTP", ".+")
 	return d.WithRow(dashboard.NewRowBuilder("Access log (S-2-3)")).
-		WithPanel(graph("Access records", "ops", "Reads of personal data recorded as ACCESS entries; dropped or failed ones are gaps in the 접속기록.",
+		WithPanel(graph("Access records", "ops", "Reads of personal data recorded as ACCESS entries; refused reads were not answered (their record could not be stored), failed records are gaps in the 접속기록.",
 			query{`sum(rate(pipa_accesslog_appended_total[$__rate_interval]))`, "appended"},
 			query{`sum(rate(pipa_accesslog_failed_total[$__rate_interval]))`, "failed"},
-			query{`sum(rate(pipa_accesslog_dropped_total[$__rate_interval]))`, "dropped"}))
+			query{`sum(rate(pipa_accesslog_refused_total[$__rate_interval]))`, "refused"}))
 }
 
 func registryDashboard() *dashboard.DashboardBuilder {

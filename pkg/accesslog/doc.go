@@ -10,20 +10,22 @@
 // methods) and calls by the service role on "*" (pipa's own calls, among them the recorder's
 // appends, so recording never recurses; a service grant on one tenant is recorded like any other).
 //
-// Reads must not wait on the ledger, so the interceptor only queues the record in a bounded buffer
-// and a background flusher appends it through the ledger's gRPC API (AppendEntry) with a service
-// credential. Each record carries a request_id fixed when it is queued, so a retried append never
-// writes it twice. When the buffer is full the record is dropped, not the read delayed: personal
-// data stays available while the ledger is down or slow, at the cost of a gap in the log that is
-// counted (metric pipa.accesslog.dropped, and an error log with the count) so that operators
-// alert on it and can explain it to an inspector. The buffer holds minutes of normal load. Close
-// flushes what is queued on shutdown.
+// No read is answered unrecorded. The interceptor stores the read's records in the process's
+// database (the spool, accesslog.spool) and answers only once they are committed; reads arriving
+// together share one commit (group commit), so the wait is one short transaction, not one each.
+// When the spool cannot keep up the reads wait for room in a bounded buffer, and when a record
+// cannot be stored at all the read fails with Unavailable (counted, pipa.accesslog.refused)
+// instead of leaving a gap. A background flusher appends the spool to the ledger (AppendEntry,
+// with a service credential, under a request_id fixed when the record was made, so a record sent
+// twice — by a retry, a second replica or a process restarted after a crash — is one entry) and
+// deletes what the ledger holds. The ledger being slow or down therefore delays the log, never the
+// reads and never at the cost of a record; a process killed mid-stream leaves its stored records
+// in the spool for the next one. Close stores what is queued and flushes on shutdown.
 //
 // Retention (S-8-1) is a minimum: access logs are kept at least one year, or two years when the
 // tenant's system holds data of 50,000 or more subjects, unique identifiers (고유식별정보) or
 // sensitive data. ACCESS entries carry no personal values (the actor is an account id, the
 // subject a resource name), so nothing in them is sealed or ever redacted: they are ordinary
-// ledger entries, and the ledger deletes none. The retention service will hold, per tenant, which
-// period applies and why (the subject count and data kinds it was told), and refuse any plan that
-// would archive or destroy a unit's ledger before its newest ACCESS entry is that old.
+// ledger entries, and the ledger deletes none. Which period applies to which system, and its
+// enforcement by the retention service, are not built yet.
 package accesslog

@@ -118,7 +118,7 @@ type Settings struct {
 	// LedgerWitnessInterval (PIPA_LEDGER_WITNESSES, see the ledger's package cosign).
 	LedgerWitnesses       string
 	LedgerWitnessInterval time.Duration
-	// Now is the retention service's clock; nil is time.Now (tests move it).
+	// Now is the retention service's and the breaches' clock; nil is time.Now (tests move it).
 	Now func() time.Time
 	// Mail is the SMTP relay of the mail services send (PIPA_SMTP_*); without an address, mail
 	// waits in their outbound. SMS is the text-message provider; nil: text messages wait.

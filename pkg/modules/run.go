@@ -60,6 +60,9 @@ type Config struct {
 	Token func() (string, error)
 	// AccessLog records reads of personal data as ACCESS entries of the units' ledgers (S-2-3).
 	AccessLog bool
+	// AccessLogBuffer bounds the reads whose records wait to be stored (accesslog.Options.Buffer);
+	// 0 is the recorder's default. Tests make it small to fill it.
+	AccessLogBuffer int
 	// Pprof serves net/http/pprof at /debug/pprof/ on the Metrics listener (an operator's port,
 	// never the public one).
 	Pprof bool
@@ -265,7 +268,7 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 
 	serveCtx := ctx
 	var extra []grpc.UnaryServerInterceptor
-	rec, err := p.accessRecorder()
+	rec, err := p.accessRecorder(pool)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -330,7 +333,7 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 
 // accessRecorder is the access log's recorder when it is on and the ledger's address is known,
 // or nil.
-func (p *process) accessRecorder() (*accesslog.Recorder, error) {
+func (p *process) accessRecorder(pool *pgxpool.Pool) (*accesslog.Recorder, error) {
 	if !p.c.AccessLog {
 		return nil, nil
 	}
@@ -346,7 +349,8 @@ func (p *process) accessRecorder() (*accesslog.Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return accesslog.NewRecorder(accesslog.Options{Ledger: ledgerv1.NewLedgerServiceClient(cc), Token: p.c.Token, Trusted: p.c.Trusted}), nil
+	return accesslog.NewRecorder(accesslog.Options{Pool: pool, Ledger: ledgerv1.NewLedgerServiceClient(cc), Token: p.c.Token,
+		Trusted: p.c.Trusted, Buffer: p.c.AccessLogBuffer}), nil
 }
 
 // reachable are the modules the REST edge serves: those with an address.
@@ -422,9 +426,13 @@ func (p *process) behind(ctx context.Context, mounted []Module) func() bool {
 	}
 }
 
-// Migrate applies the migrations of ms, with their ledger outboxes and job queues. An outbox's
-// table comes first: a service's migration may move an older outbox's rows into it.
+// Migrate applies the migrations of ms, with their ledger outboxes and job queues, and the access
+// log's spool (every process that serves a service records reads there). An outbox's table comes
+// first: a service's migration may move an older outbox's rows into it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, ms []Module) error {
+	if err := pgdb.Migrate(ctx, pool, accesslog.Schema, accesslog.Migrations); err != nil {
+		return fmt.Errorf("migrate the access log's spool: %w", err)
+	}
 	for _, m := range ms {
 		if m.Outbox {
 			if err := ledgerout.Migrate(ctx, pool, m.Schema); err != nil {

@@ -130,6 +130,7 @@ var (
 	Plans      = Collection{"plans", "{plan}", serials}
 	Copies     = Collection{"copies", "{copy}", serials}
 	Sweeps     = Collection{"sweeps", "{sweep}", serials}
+	Breaches   = Collection{"breaches", "{breach}", serials}
 	// The registry's registers (impact assessments; 보호수준 평가 by year).
 	Assessments = Collection{"assessments", "{assessment}", slugs}
 	Evaluations = Collection{"evaluations", "{year}", serials}

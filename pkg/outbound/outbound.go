@@ -84,7 +84,7 @@ type Config struct {
 	// Attempts is how many times a message is tried before it is given up (15 when 0: about
 	// 40 minutes of jobs.Backoff).
 	Attempts int
-	// Timeout bounds one attempt (10 seconds when 0).
+	// Timeout bounds one attempt (10 seconds when 0), within jobs.Timeout, which bounds its job.
 	Timeout time.Duration
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for none.
 	Metrics string
@@ -249,10 +249,7 @@ func (o *Outbound) read(ctx context.Context, tenant string, id int64) (Delivery,
 // attempt sends d once, records the attempt, and says whether to retry: nil when delivered or
 // given up (then its hooks ran), the error otherwise.
 func (o *Outbound) attempt(ctx context.Context, d Delivery, last bool) error {
-	s, ok := o.cfg.Senders[d.Channel]
-	if !ok {
-		return fmt.Errorf("outbound: no sender for channel %q configured: the message waits", d.Channel)
-	}
+	s := o.cfg.Senders[d.Channel]
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	answer, err := s.Send(sctx, d)
 	cancel()
@@ -299,4 +296,23 @@ func (o *Outbound) attempt(ctx context.Context, d Delivery, last bool) error {
 			"channel", d.Channel, "target", d.Target, "label", d.Label, "attempts", d.Attempt, "answer", answer)
 	}
 	return xerr
+}
+
+// Once records key for the tenant in tx and reports whether it is new: what a periodic job sends
+// for a deadline (an alert) is sent once, however often the job finds it.
+func (o *Outbound) Once(ctx context.Context, tx pgx.Tx, tenant, key string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO `+o.cfg.Schema+`.outbound_once (tenant_id, key, create_time) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, tenant, key, o.clock())
+	return tag.RowsAffected() == 1, err
+}
+
+// Forget erases, in tx, the payloads that name a person of the tenant's messages about subject
+// (PIPA-21-1: at the end of their retention): what was sent keeps its delivery record, what was
+// not yet sent is given up.
+func (o *Outbound) Forget(ctx context.Context, tx pgx.Tx, tenant, subject string) error {
+	_, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET payload = '',
+		answer = CASE WHEN deliver_time IS NULL AND fail_time IS NULL THEN 'erased before it was sent' ELSE answer END,
+		fail_time = CASE WHEN deliver_time IS NULL THEN coalesce(fail_time, $3) END
+		WHERE tenant_id = $1 AND subject = $2 AND sealed`, tenant, subject, o.clock())
+	return err
 }

@@ -156,4 +156,6 @@ func (o *Outbound) disable(ctx context.Context, tx pgx.Tx, tenant, id, answer st
 }
 
 // InTx runs fn in a transaction on the outbound's pool (for Replay).
-func (o *Outbound) InTx(ctx context.Context, fn func(pgx.Tx) error) error { return pgdb.InTx(ctx, o.cfg.Pool, fn) }
+func (o *Outbound) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgdb.InTx(ctx, o.cfg.Pool, fn)
+}

@@ -28,6 +28,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
@@ -61,11 +62,12 @@ func WithClock(now func() time.Time) Option { return func(c *modules.Config) { c
 // WithLedgerOrigin sets the host of the ledgers' origin lines.
 func WithLedgerOrigin(host string) Option { return func(c *modules.Config) { c.LedgerOrigin = host } }
 
-// Migrations are the schemas of ms with their job queues, as pgtest builds its templates.
+// Migrations are the schemas of ms with their job queues, and the access log's spool, as
+// pgtest builds its templates (modules.Migrate).
 func Migrations(ms []modules.Module) []pgtest.Migration {
-	out := make([]pgtest.Migration, len(ms))
-	for i, m := range ms {
-		out[i] = pgtest.Migration{Schema: m.Schema, FS: m.Migrations, Jobs: m.Jobs, Outbox: m.Outbox, Outbound: m.Outbound}
+	out := []pgtest.Migration{{Schema: accesslog.Schema, FS: accesslog.Migrations}}
+	for _, m := range ms {
+		out = append(out, pgtest.Migration{Schema: m.Schema, FS: m.Migrations, Jobs: m.Jobs, Outbox: m.Outbox, Outbound: m.Outbound})
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -57,6 +58,8 @@ var Module = modules.Module{
 			return err
 		}
 		ledgerv1.RegisterLedgerServiceServer(g, srv)
+		ledgerv1.RegisterAccessRecordServiceServer(g, srv.Ingest())
+		ledgerv1.RegisterAccessReviewServiceServer(g, srv.Reviews())
 		if len(witnesses) == 0 {
 			slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
 			return nil
@@ -67,7 +70,15 @@ var Module = modules.Module{
 		}
 		return d.Run(jobs.Start, jobs.Stop)
 	},
-	Gateway: modules.Mount(ledgerv1.RegisterLedgerServiceHandlerClient, ledgerv1.NewLedgerServiceClient),
+	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		if err := modules.Mount(ledgerv1.RegisterLedgerServiceHandlerClient, ledgerv1.NewLedgerServiceClient)(ctx, mux, conn); err != nil {
+			return err
+		}
+		if err := modules.Mount(ledgerv1.RegisterAccessRecordServiceHandlerClient, ledgerv1.NewAccessRecordServiceClient)(ctx, mux, conn); err != nil {
+			return err
+		}
+		return modules.Mount(ledgerv1.RegisterAccessReviewServiceHandlerClient, ledgerv1.NewAccessReviewServiceClient)(ctx, mux, conn)
+	},
 	OpenAPI: openAPI,
 	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		client := ledgerv1.NewLedgerServiceClient(conn)

@@ -114,6 +114,10 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 		d.Metadata = map[string]string{"rule": "S-8-3"}
 		return nil, d
 	}
+	// S-8-2: a review is recorded by CreateAccessReview, which checks what a review must say.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW {
+		return nil, invalid("entry.kind", "S-8-2", "ACCESS_REVIEW entries are written by CreateAccessReview (/access-reviews), not appended")
+	}
 	// STD-21: a PUBLICATION records what the registry froze; staff cannot claim a text was published.
 	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION && !p.IsService() {
 		d := apierr.Denied("PUBLICATION entries are written by the registry when it freezes a published policy: only the service role on \"*\" appends them")

@@ -17,7 +17,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
@@ -60,6 +62,9 @@ type config struct {
 	// message is tried.
 	mail             mail.Config
 	outboundAttempts int
+	// smsProvider is "", log or sens (PIPA_SMS_*).
+	smsProvider string
+	sens        sms.SENSConfig
 	// limits are the requests' deadlines and body limits (zero: server.DefaultLimits).
 	limits server.Limits
 	// retentionClock replaces time.Now for the retention service; tests only, no flag.
@@ -138,6 +143,12 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.mail.Password, "smtp-password", env("PIPA_SMTP_PASSWORD", ""), "SMTP AUTH password (PIPA_SMTP_PASSWORD)")
 	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
 	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
+	fs.StringVar(&c.smsProvider, "sms-provider", env("PIPA_SMS_PROVIDER", ""), "text messages to requesters who ask for them: sens (NAVER Cloud SENS), log (development: logged, not sent), or empty (they wait) (PIPA_SMS_PROVIDER)")
+	fs.StringVar(&c.sens.BaseURL, "sms-sens-url", env("PIPA_SMS_SENS_URL", "https://sens.apigw.gov-ntruss.com"), "SENS API base URL; the government region by default (PIPA_SMS_SENS_URL)")
+	fs.StringVar(&c.sens.ServiceID, "sms-sens-service-id", env("PIPA_SMS_SENS_SERVICE_ID", ""), "SENS project's SMS service id (PIPA_SMS_SENS_SERVICE_ID)")
+	fs.StringVar(&c.sens.AccessKey, "sms-sens-access-key", env("PIPA_SMS_SENS_ACCESS_KEY", ""), "SENS access key id (PIPA_SMS_SENS_ACCESS_KEY)")
+	fs.StringVar(&c.sens.SecretKey, "sms-sens-secret-key", env("PIPA_SMS_SENS_SECRET_KEY", ""), "SENS secret key (PIPA_SMS_SENS_SECRET_KEY)")
+	fs.StringVar(&c.sens.From, "sms-from", env("PIPA_SMS_FROM", ""), "registered sender number (발신번호) of text messages (PIPA_SMS_FROM)")
 	fs.IntVar(&c.outboundAttempts, "outbound-attempts", int(envFloat("PIPA_OUTBOUND_ATTEMPTS", 15)), "attempts of a mail or webhook delivery, a second to five minutes apart, before it is given up and its subscription disabled (PIPA_OUTBOUND_ATTEMPTS)")
 	d := server.DefaultLimits
 	fs.DurationVar(&c.limits.Timeout, "request-timeout", envDuration("PIPA_REQUEST_TIMEOUT", d.Timeout), "deadline of a staff request, passed on to the gRPC call and its PostgreSQL statements; also the longest a gRPC call may run (PIPA_REQUEST_TIMEOUT)")
@@ -270,6 +281,10 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 	if err != nil {
 		return modules.Config{}, err
 	}
+	textSender, err := c.smsSender()
+	if err != nil {
+		return modules.Config{}, err
+	}
 	return modules.Config{
 		GRPC: ls.grpc, HTTP: ls.http, Metrics: ls.metrics,
 		Addrs: map[string]string{"registry": c.registryAddr, "ledger": c.ledgerAddr, "requests": c.requestsAddr,
@@ -281,6 +296,19 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 		Spans: c.spans, Limits: c.limits,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,
 			LedgerWitnessInterval: c.witnessInterval, Now: c.retentionClock,
-			Mail: c.mail, OutboundAttempts: c.outboundAttempts},
+			Mail: c.mail, SMS: textSender, OutboundAttempts: c.outboundAttempts},
 	}, nil
+}
+
+// smsSender is the text-message provider PIPA_SMS_PROVIDER names; nil for none.
+func (c *config) smsSender() (outbound.Sender, error) {
+	switch c.smsProvider {
+	case "":
+		return nil, nil
+	case "log":
+		return sms.Log{}, nil
+	case "sens":
+		return sms.NewSENS(c.sens)
+	}
+	return nil, fmt.Errorf("PIPA_SMS_PROVIDER %q: want sens, log or empty", c.smsProvider)
 }

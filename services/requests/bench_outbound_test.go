@@ -4,7 +4,6 @@ package requests_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -25,18 +24,16 @@ import (
 // webhook receiver that verifies every signature (pkg/outbound/outboundtest). Not part of
 // `make test`:
 //
-//	cd services/requests && go test -run '^$' -bench 'BenchmarkOutbound$' -benchtime 2000x -count 2 .
+//	cd services/requests && go test -run '^$' -bench 'BenchmarkOutbound$' -benchtime 2000x .
 //	cd services/requests && go test -run '^$' -bench 'BenchmarkOutboundReceiverDown' -benchtime 1x -timeout 20m .
 //
 // BenchmarkOutbound approves verified ACCESS requests, 64 at a time, in one run: "nothing-leaves"
 // (no e-mail address, no subscription) beside "mail-and-event" (each requester gave an address,
-// and a subscription wants kr.pipa.request.decided: each approval writes one mail and one event).
+// and a subscription wants kr.pipa.request.decided: each approval writes one mail and one event),
+// twice each, in the order A B B A.
 // After the timer it waits until the SMTP server holds every mail and the receiver every event,
 // and reports deliveries/s from the first approval to the last delivery, and drain-s after the
 // last approval. Results: BENCHMARKS.md.
-
-// benchSecret signs the benchmarks' webhooks.
-var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benchmark webhook secret 32"))
 
 // verified creates n ACCESS requests of the unit, by visit, and verifies them, outside any timing;
 // with an e-mail address when email.
@@ -62,17 +59,18 @@ func verified(b *testing.B, cls []requestsv1.RequestServiceClient, u benchUnits,
 
 func BenchmarkOutbound(b *testing.B) {
 	smtpd := outboundtest.StartMail(b)
-	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), withOutbound(smtpd.Addr, 15))
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
 	cls := requestClients(b, s)
 	u := benchUnits{tenant: "jeongeup", units: []string{libraryUnit}, staff: s.As(auth.RoleHandler, libraryUnit)}
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
 	recv := outboundtest.StartReceiver(b, benchSecret)
-	for _, leaves := range []bool{false, true} {
-		name := "nothing-leaves"
+	// The two cases alternate, ABBA, so that a change in the shared machine's load weighs on both.
+	for i, leaves := range []bool{false, true, true, false} {
+		name := fmt.Sprintf("nothing-leaves/%d", i/2+1)
 		if leaves {
-			name = "mail-and-event"
+			name = fmt.Sprintf("mail-and-event/%d", i/2+1)
 		}
 		b.Run(name, func(b *testing.B) {
 			names := verified(b, cls, u, b.N, leaves)
@@ -119,7 +117,7 @@ func BenchmarkOutbound(b *testing.B) {
 func BenchmarkOutboundReceiverDown(b *testing.B) {
 	const outage = 60 * time.Second
 	smtpd := outboundtest.StartMail(b)
-	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), withOutbound(smtpd.Addr, 15))
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
 	cls := requestClients(b, s)
 	staff := s.As(auth.RoleHandler, libraryUnit)

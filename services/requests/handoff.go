@@ -91,7 +91,8 @@ func (h *HandOff) TrackCopy(ctx context.Context, tenant, receipt string) error {
 		RequestId: request.Key(r) + "/copy",
 		Copy: &retentionv1.Copy{Request: r.Doc.GetName(), ProvisionIndex: r.Doc.GetLedger()[0].GetIndex(),
 			Recipient: p.GetRequestingBody(), Description: request.CopyDescription(r),
-			DestructionDueDate: p.GetDestructionDueDate(), PublicRecipient: p.GetPublicRecipient()},
+			DestructionDueDate: p.GetDestructionDueDate(), PublicRecipient: p.GetPublicRecipient(),
+			RecipientEmail: r.Personal.Requester.GetEmail()}, // the requesting officer gets the reminders (C-9)
 	})
 	if err != nil {
 		return err

@@ -14,7 +14,8 @@ import (
 
 // registerMetrics publishes, at each scrape, the undecided requests of every unit by where they
 // stand on the statutory clock (pipa.requests.open{tenant, unit, clock=overdue|due_soon|on_time},
-// the D-3 and overdue views as metrics). The outbox publishes its own (pipa.requests.ledger_*,
+// the D-3 and overdue views as metrics), and the open breaches by where their 72-hour clocks stand
+// (pipa.requests.breaches_open, due_soon: within 24 hours). The outbox publishes its own (pipa.requests.ledger_*,
 // pkg/ledgerout).
 func registerMetrics(store *pg.Store, now func() time.Time) error {
 	m := otel.Meter("github.com/pipa-kr/pipa/services/requests")
@@ -23,9 +24,26 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 	if err != nil {
 		return err
 	}
+	breaches, err := m.Int64ObservableGauge("pipa.requests.breaches_open",
+		metric.WithDescription("open breaches per unit (PIPA 34): a notice or report overdue, one due within 24 hours, or on time"))
+	if err != nil {
+		return err
+	}
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		bcounts, err := store.BreachCounts(ctx, "", now())
+		if err != nil {
+			return err
+		}
+		for _, c := range bcounts {
+			at := func(clock string) metric.ObserveOption {
+				return metric.WithAttributes(attribute.String("tenant", c.Tenant), attribute.String("unit", c.Unit), attribute.String("clock", clock))
+			}
+			o.ObserveInt64(breaches, c.Overdue, at("overdue"))
+			o.ObserveInt64(breaches, c.DueSoon, at("due_soon"))
+			o.ObserveInt64(breaches, c.OnTime, at("on_time"))
+		}
 		counts, err := store.OpenCounts(ctx, seoul.Date(now()))
 		if err != nil {
 			return err
@@ -39,6 +57,6 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 			o.ObserveInt64(open, c.Other, at("on_time"))
 		}
 		return nil
-	}, open)
+	}, open, breaches)
 	return err
 }

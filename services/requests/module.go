@@ -64,13 +64,17 @@ var Module = modules.Module{
 		}
 		requestsv1.RegisterRequestServiceServer(g, srv)
 		requestsv1.RegisterOutboundServiceServer(g, srv.out)
+		requestsv1.RegisterBreachServiceServer(g, srv.Breaches(d.Now))
 		return d.Run(jobs.Start, jobs.Stop)
 	},
 	Gateway: func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 		if err := modules.Mount(requestsv1.RegisterRequestServiceHandlerClient, requestsv1.NewRequestServiceClient)(ctx, mux, conn); err != nil {
 			return err
 		}
-		return modules.Mount(requestsv1.RegisterOutboundServiceHandlerClient, requestsv1.NewOutboundServiceClient)(ctx, mux, conn)
+		if err := modules.Mount(requestsv1.RegisterOutboundServiceHandlerClient, requestsv1.NewOutboundServiceClient)(ctx, mux, conn); err != nil {
+			return err
+		}
+		return modules.Mount(requestsv1.RegisterBreachServiceHandlerClient, requestsv1.NewBreachServiceClient)(ctx, mux, conn)
 	},
 	OpenAPI: openAPI,
 	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
@@ -79,7 +83,9 @@ var Module = modules.Module{
 		if cc, err := d.Conn("registry"); err == nil && d.Token != nil {
 			reg = registryv1.NewRegistryServiceClient(cc)
 		}
-		return Pages(requestsv1.NewRequestServiceClient(conn), reg, d.Token)
+		pages := Pages(requestsv1.NewRequestServiceClient(conn), reg, d.Token)
+		pages["GET /p/{tenant}/{unit}/notices/{breach}"] = PostingPage(requestsv1.NewBreachServiceClient(conn))
+		return pages
 	},
 }
 

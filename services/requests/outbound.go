@@ -308,3 +308,16 @@ func deliveryView(tenant string, r outbound.Record) *requestsv1.Delivery {
 	}
 	return d
 }
+
+// mailStates are the states of the mail a request sent, by what it carried (a notice's name).
+func (s *OutboundServer) mailStates(ctx context.Context, tenant, request string) (map[string]requestsv1.DeliveryState, error) {
+	recs, err := s.out.Records(ctx, tenant, outbound.Filter{Channel: outbound.Mail, Subject: request, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]requestsv1.DeliveryState{}
+	for _, r := range recs {
+		out[r.Label] = deliveryView(tenant, r).GetState()
+	}
+	return out, nil
+}

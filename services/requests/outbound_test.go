@@ -1,34 +1,36 @@
 package requests_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
-	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/requests"
+	"github.com/pipa-kr/pipa/services/requests/request"
 	"github.com/pipa-kr/pipa/services/requests/requeststest"
 )
 
-// withOutbound sends the stack's mail to the SMTP server at addr (no TLS: it is on loopback) and
-// gives a message up after attempts.
-func withOutbound(addr string, attempts int) stacktest.Option {
-	return func(c *modules.Config) {
-		c.Mail = mail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
-		c.OutboundAttempts = attempts
-	}
-}
+// benchSecret signs the webhooks of the tests and benchmarks that bring their own secret.
+var benchSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("pipa benchmark webhook secret 32"))
 
 // A citizen who gave an email address gets the decision's notice (별지 제9호) by mail, with its
 // Message-ID and its Korean content, and a department system subscribed to the tenant's events
@@ -38,7 +40,7 @@ func withOutbound(addr string, attempts int) stacktest.Option {
 func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	t.Parallel()
 	smtpd := outboundtest.StartMail(t)
-	s := startStack(t, withOutbound(smtpd.Addr, 15))
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
@@ -86,7 +88,8 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.Equal(t, []string{"minwon@example.kr"}, m.To)
 	require.Equal(t, "privacy@jeongeup.go.kr", m.From)
 	receipt := got.GetReceiptNumber()
-	require.Contains(t, m.Header.Get("Subject"), receipt)
+	require.Contains(t, m.Subject, receipt)
+	require.Contains(t, m.Subject, "개인정보 열람")
 	require.Regexp(t, `^<requests-\d+@jeongeup\.go\.kr>$`, m.Header.Get("Message-Id"))
 	for _, want := range []string{"개인정보 열람 결정 통지", "접수번호", receipt, "김민원 귀하", "정읍시립도서관 2층 민원실", "수수료"} {
 		require.Contains(t, m.HTML, want)
@@ -140,6 +143,24 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, log.GetDeliveries(), 3)
 
+	// The requester, with the status secret, sees that the notice was issued and mailed, and
+	// nothing personal.
+	st, err := cl.GetRequestStatus(context.Background(), &requestsv1.GetRequestStatusRequest{Receipt: receipt, Secret: created2.GetStatusSecret()})
+	require.NoError(t, err)
+	require.Len(t, st.GetIssuedNotices(), 1)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, st.GetIssuedNotices()[0].GetMailState())
+	raw, err := protojson.Marshal(st)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), "김민원")
+	hc, _, page := s.postForm("/p/requests/status", url.Values{"receipt": {receipt}, "secret": {created2.GetStatusSecret()}})
+	require.Equal(t, http.StatusOK, hc, page)
+	require.Contains(t, page, "승인 통지 (열람·결과 통지) — ")
+	require.Contains(t, page, "전자우편 발송 완료")
+	require.NotContains(t, page, "김민원")
+	hc, _, page = s.postForm("/p/requests/status", url.Values{"receipt": {receipt}, "secret": {"WRONGSECRET"}})
+	require.Equal(t, http.StatusNotFound, hc)
+	require.NotContains(t, page, "발송 완료")
+
 	// A replay of the range sends every event again under its own webhook-id.
 	n, err := subs.ReplaySubscription(admin, &requestsv1.ReplaySubscriptionRequest{Name: sub.GetName(),
 		StartTime: timestamppb.New(time.Now().Add(-time.Hour)), EndTime: timestamppb.New(time.Now().Add(time.Minute))})
@@ -147,6 +168,25 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.Equal(t, int32(3), n.GetCount())
 	require.Eventually(t, func() bool { return len(recv.Received()) == 6 }, 30*time.Second, 100*time.Millisecond)
 	require.Equal(t, 3, recv.Unique())
+
+	// At the end of its retention the mail that carried the notice is erased with the request's
+	// personal data; its delivery record stays (PIPA-21-1).
+	_, err = cl.FulfillRequest(staff, &requestsv1.FulfillRequestRequest{Name: name, Note: "열람 제공"})
+	require.NoError(t, err)
+	_, err = cl.CloseRequest(staff, &requestsv1.CloseRequestRequest{Name: name})
+	require.NoError(t, err)
+	var sealed int
+	require.NoError(t, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.outbound
+		WHERE subject = $1 AND sealed AND length(payload) > 0`, name).Scan(&sealed))
+	require.Equal(t, 1, sealed)
+	_, err = cl.ErasePersonalData(s.As(auth.RoleService, auth.ScopeAll), &requestsv1.ErasePersonalDataRequest{Name: name, Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	require.NoError(t, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.outbound
+		WHERE subject = $1 AND sealed AND length(payload) > 0`, name).Scan(&sealed))
+	require.Zero(t, sealed)
+	ds, err = subs.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, ds.GetDeliveries()[0].GetState())
 
 	// Another tenant's officials see none of it.
 	other := s.As(auth.RoleTenantAdmin, "tenants/iksan")
@@ -162,7 +202,7 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 // to it until it is enabled, and a replay then brings what it missed.
 func TestFailingReceiverDisabledThenReplayed(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, withOutbound("127.0.0.1:1", 3))
+	s := startStack(t, outboundtest.WithMail("127.0.0.1:1", 3))
 	s.Load("jeongeup-library.yaml")
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
@@ -253,4 +293,159 @@ func TestSubscriptionRefusals(t *testing.T) {
 		Subscription: &requestsv1.Subscription{Url: "https://example.kr/other"}})
 	code, _ = stacktest.Reason(err)
 	require.Equal(t, codes.AlreadyExists, code)
+}
+
+// An undecided request past its due time alerts the unit's officers by mail, once however often
+// the job finds it, without the requester's data, and tells subscribers it is overdue.
+func TestOverdueAlertsOfficersOnce(t *testing.T) {
+	t.Parallel()
+	smtpd := outboundtest.StartMail(t)
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
+	s.Load("jeongeup-library.yaml")
+	_, err := s.Registry.CreateOfficer(s.Admin(), &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "kim",
+		Officer: &registryv1.Officer{DisplayName: "김민수", Title: "주무관", Email: "kim@jeongeup.go.kr",
+			Roles: []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_HANDLER}}})
+	require.NoError(t, err)
+	recv := outboundtest.StartReceiver(t, benchSecret)
+	_, err = requestsv1.NewOutboundServiceClient(s.Conn).CreateSubscription(s.As(auth.RoleTenantAdmin, "tenants/jeongeup"),
+		&requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "overdue",
+			Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret, Types: []string{request.EventOverdue}}})
+	require.NoError(t, err)
+	staff := s.As(auth.RoleHandler, libraryUnit)
+	late, err := s.requests().CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest()), ReceiveTime: timestamppb.New(time.Now().AddDate(0, 0, -30))})
+	require.NoError(t, err)
+	_, err = s.requests().CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest())}) // due in 10 days: no alert
+	require.NoError(t, err)
+
+	jobs, err := river.NewClient(riverpgxv5.New(s.DB()), &river.Config{Schema: "requests"}) // inserts only
+	require.NoError(t, err)
+	for range 2 {
+		_, err = jobs.Insert(context.Background(), requests.AlertArgs{}, nil)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 1 && recv.Unique() == 1 }, 30*time.Second, 100*time.Millisecond)
+	m := smtpd.Mail()[0]
+	require.Equal(t, []string{"kim@jeongeup.go.kr"}, m.To)
+	receipt := late.GetRequest().GetReceiptNumber()
+	require.Contains(t, m.Subject, receipt)
+	require.Contains(t, m.Subject, "개인정보 열람")
+	require.Contains(t, m.Text, "처리기한이 지났습니다")
+	require.NotContains(t, m.Text, "김민원", "an alert names the request, not the requester")
+	require.Equal(t, late.GetRequest().GetName(), recv.Received()[0].Event["subject"])
+
+	// Again: nothing new.
+	_, err = jobs.Insert(context.Background(), requests.AlertArgs{}, nil)
+	require.NoError(t, err)
+	require.Never(t, func() bool { return len(smtpd.Mail()) > 1 || recv.Unique() > 1 }, 3*time.Second, 200*time.Millisecond)
+}
+
+// The requester chooses at intake how notices reach them: in person (staff print the notice, whose
+// page has a print stylesheet) with a text message saying it was issued, sent through SENS's
+// API; nothing is mailed to the address they also gave. A choice the request cannot honour is
+// refused naming the field.
+func TestNoticeMethodChosenAtIntake(t *testing.T) {
+	t.Parallel()
+	smtpd, sens := outboundtest.StartMail(t), outboundtest.StartSENS(t)
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), func(c *modules.Config) {
+		var err error
+		c.SMS, err = sms.NewSENS(sens.Config())
+		require.NoError(t, err)
+	})
+	s.Load("jeongeup-library.yaml")
+	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
+
+	r := requeststest.WithChannel(requeststest.AccessRequest())
+	r.NoticeMethod = requestsv1.DeliveryMethod_DELIVERY_METHOD_EMAIL
+	_, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.Equal(t, "request.requester.email", stacktest.Violation(t, err).GetField())
+	r.NoticeMethod, r.NoticeByText, r.Requester.Phone = requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT, true, ""
+	r.Requester.Address = "전북 정읍시 중앙1길 1"
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.Equal(t, "request.requester.phone", stacktest.Violation(t, err).GetField())
+
+	r.Requester.Phone, r.Requester.Email = "010-1234-5678", "minwon@example.kr"
+	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.NoError(t, err)
+	name := created.GetRequest().GetName()
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+	require.NoError(t, err)
+	got, err := cl.RefuseRequest(staff, &requestsv1.RefuseRequestRequest{Name: name, Reason: &requestsv1.Reason{
+		Grounds: []requestsv1.Ground{requestsv1.Ground_GROUND_ACCESS_PROHIBITED_BY_LAW}, Text: "법률에 따라 열람이 금지됨"}})
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return len(sens.Messages()) == 1 }, 30*time.Second, 100*time.Millisecond)
+	m := sens.Messages()[0]
+	require.Equal(t, []any{map[string]any{"to": "01012345678"}}, m["messages"])
+	require.Contains(t, m["content"], got.GetReceiptNumber())
+	require.Contains(t, m["content"], "거절 통지서를 발급했습니다. 통지서는 방문하시면 드립니다")
+	ds, err := requestsv1.NewOutboundServiceClient(s.Conn).ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	require.Len(t, ds.GetDeliveries(), 1, "a text message, and no mail")
+	require.Equal(t, "sms", ds.GetDeliveries()[0].GetChannel())
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, ds.GetDeliveries()[0].GetState())
+	require.Empty(t, smtpd.Mail())
+
+	notice, err := cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: got.GetNotices()[0]})
+	require.NoError(t, err)
+	require.Contains(t, notice.GetHtml(), "@media print", "staff print it to hand over")
+}
+
+// The public form asks how notices should reach the requester, and says in Korean what a choice
+// needs.
+func TestPublicFormNoticeMethod(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	code, _, page := s.postForm("/p/jeongeup/library/requests", url.Values{})
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, page, `<legend>통지 받을 방법</legend>`)
+	require.Contains(t, page, `id="notice_method-EMAIL"`)
+
+	form := accessForm("web-notice-1")
+	form.Set("notice_method", "EMAIL")
+	code, _, page = s.postForm("/p/jeongeup/library/requests", form)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, page, "전자우편으로 통지를 받으려면 전자우편 주소를 적어 주십시오.")
+
+	form = accessForm("web-notice-2")
+	form.Set("notice_method", "MAIL")
+	form.Set("notice_by_text", "on")
+	code, _, page = s.postForm("/p/jeongeup/library/requests", form)
+	require.Equal(t, http.StatusOK, code, page)
+	list, err := s.requests().ListRequests(s.As(auth.RoleHandler, libraryUnit), &requestsv1.ListRequestsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.Len(t, list.GetRequests(), 1)
+	require.Equal(t, requestsv1.DeliveryMethod_DELIVERY_METHOD_MAIL, list.GetRequests()[0].GetNoticeMethod())
+	require.True(t, list.GetRequests()[0].GetNoticeByText())
+}
+
+// Without an SMTP relay (PIPA_SMTP_ADDR unset) a notice's mail waits, its attempts unspent, and
+// the staff see why.
+func TestMailWaitsWithoutRelay(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
+	r := requeststest.WithChannel(requeststest.AccessRequest())
+	r.Requester.Email = "minwon@example.kr"
+	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.NoError(t, err)
+	name := created.GetRequest().GetName()
+	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+	require.NoError(t, err)
+	_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
+	require.NoError(t, err)
+	out := requestsv1.NewOutboundServiceClient(s.Conn)
+	require.Eventually(t, func() bool {
+		ds, err := out.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+		return err == nil && len(ds.GetDeliveries()) == 1 && ds.GetDeliveries()[0].GetAnswer() == "waiting: no mail sender is configured"
+	}, 30*time.Second, 100*time.Millisecond)
+	ds, err := out.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_PENDING, ds.GetDeliveries()[0].GetState())
+	require.Zero(t, ds.GetDeliveries()[0].GetAttempts())
 }

@@ -89,10 +89,11 @@ type formPage struct {
 	Values url.Values
 	Errors map[string][]fieldError
 	// Summary lists every error at the top of the form, linking to its field.
-	Summary     []summaryLine
-	Types       []choice
-	AccessItems []choice
-	Scopes      []choice
+	Summary       []summaryLine
+	Types         []choice
+	AccessItems   []choice
+	Scopes        []choice
+	NoticeMethods []choice
 }
 
 // siteChoice is a place a camera can be: a site and one of its published locations (설치위치).
@@ -147,6 +148,8 @@ var formFields = []choice{
 	{"requester_birth_date", "생년월일"},
 	{"requester_address", "주소"},
 	{"requester_email", "전자우편"},
+	{"notice_method", "통지 받을 방법"},
+	{"notice_by_text", "통지서가 발급되면 문자메시지로 알려 주십시오"},
 	{"subject", "정보주체"},
 	{"subject_name", "성명"},
 	{"subject_phone", "전화번호"},
@@ -176,6 +179,7 @@ var fieldLabels = map[string]string{}
 var fieldHints = map[string]string{
 	"requester":               "통지를 받을 전화번호, 전자우편, 주소 가운데 하나 이상을 적어 주십시오.",
 	"subject":                 "본인의 개인정보에 관한 요구이면 비워 두십시오.",
+	"notice_method":           "고르지 않으면 전자우편 주소를 적은 경우 전자우편으로, 아니면 방문하여 받습니다. 통지서는 처리 상태 확인에서도 볼 수 있습니다.",
 	"agency":                  "대리 권한은 본인 확인 때 확인합니다: 법정대리인은 가족관계증명서 등으로, 위임을 받은 자는 위임장(별지 제11호)과 위임인의 신분증 사본으로. 만 14세 미만 아동에 관한 요구는 법정대리인만 할 수 있습니다.",
 	"agency_relationship":     "예: 부, 모, 배우자",
 	"agency_scope":            "위임장에 표시된 위임 범위를 모두 고르십시오. 이 요구가 들어 있어야 합니다.",
@@ -197,6 +201,8 @@ var (
 		{"PROVISION_HISTORY", "개인정보의 제3자 제공 현황"},
 		{"CONSENT", "개인정보 처리에 동의한 사실 및 내용"},
 	}
+	// How notices reach the requester (PIPA-38-4).
+	noticeMethodChoices = []choice{{"EMAIL", "전자우편"}, {"MAIL", "우편"}, {"VISIT", "방문 수령"}}
 	// The 별지 제11호 scope boxes that a request type of this service can need (rule.proxy).
 	scopeChoices = []choice{
 		{"ACCESS", "열람"},
@@ -280,7 +286,7 @@ func (p *pages) submit(w http.ResponseWriter, r *http.Request) {
 // can be asked.
 func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*formPage, error) {
 	page := &formPage{Tenant: t, Unit: u, Values: values, Types: typeChoices, AccessItems: accessItemChoices,
-		Scopes: scopeChoices}
+		Scopes: scopeChoices, NoticeMethods: noticeMethodChoices}
 	if p.registry == nil || p.token == nil {
 		return page, nil
 	}
@@ -339,7 +345,14 @@ func requestFrom(f url.Values, tenant, unit string) (*requestsv1.Request, map[st
 	}
 	typ := requestsv1.RequestType(requestsv1.RequestType_value["REQUEST_TYPE_"+get("type")])
 	r := &requestsv1.Request{Type: typ, Requester: person("requester"), Subject: person("subject"),
-		SubjectUnder_14: f.Get("subject_under_14") != "", Details: get("details"), Purpose: get("purpose")}
+		SubjectUnder_14: f.Get("subject_under_14") != "", Details: get("details"), Purpose: get("purpose"),
+		NoticeByText: f.Get("notice_by_text") != ""}
+	if m := get("notice_method"); m != "" {
+		r.NoticeMethod = requestsv1.DeliveryMethod(requestsv1.DeliveryMethod_value["DELIVERY_METHOD_"+m])
+		if r.NoticeMethod == 0 {
+			r.NoticeMethod = -1 // not a method: the service says so
+		}
+	}
 	for _, v := range f["access_items"] {
 		r.AccessItems = append(r.AccessItems, requestsv1.AccessItem(requestsv1.AccessItem_value["ACCESS_ITEM_"+v]))
 	}
@@ -437,21 +450,25 @@ func explain(key, rule, description string) fieldError {
 }
 
 var ruleKorean = map[string]string{
-	"required":               "반드시 적어야 합니다.",
-	"format":                 "형식이 올바르지 않습니다.",
-	"range":                  "적을 수 있는 범위를 벗어났습니다.",
-	"PIPA-35-3":              "통지를 받을 전화번호, 전자우편 또는 주소 가운데 하나 이상을 적어 주십시오.",
-	"PIPA-38-1":              "다른 사람을 대신하여 요구할 때에는 정보주체와 대리인 구분(법정대리인 또는 위임을 받은 자)을 함께 적어 주십시오.",
-	"PIPA-38-2":              "만 14세 미만 아동에 관한 요구는 그 법정대리인이 하여야 합니다.",
-	"DEC-45":                 "위임장(별지 제11호)의 위임 범위에 이 요구가 들어 있어야 하고, 위임일을 적어야 합니다.",
-	"DEC-41-1":               "열람할 사항을 하나 이상 고르십시오. 열람할 사항은 개인정보 열람 요구에서만 고를 수 있습니다.",
-	"STD-44-1":               "본인이 촬영된 영상에 대해서만 청구할 수 있습니다. 다른 사람이 촬영된 영상은 제3자 제공 절차에 따릅니다.",
-	"footage STD-44-1":       "영상정보 청구 내용은 개인영상정보(CCTV) 열람·존재확인·삭제 청구에만 적습니다. 요구 유형을 확인해 주십시오.",
-	"STD-44-2":               "CCTV 설치 장소, 촬영기간, 카메라 위치를 적어 주십시오. 설치 장소는 이 기관의 것이어야 합니다.",
-	"C-12-Q2":                "한 번에 7일 이내의 영상만 청구할 수 있습니다. 필요한 부분만 적어 주십시오.",
-	"PIPA-58-2":              "공개된 장소에 설치된 고정형 CCTV에는 처리정지를 요구할 수 없습니다. 열람, 존재확인 또는 삭제를 청구해 주십시오.",
-	"footage_end_time range": "촬영기간의 끝은 시작보다 뒤여야 합니다.",
-	"request_id AIP-155":     "이 요구서는 다른 내용으로 이미 제출되었습니다. 내용을 확인하고 다시 제출하면 새 요구로 접수됩니다.",
+	"notice_method PIPA-38-4":     "통지 받을 방법은 전자우편, 우편, 방문 수령 가운데 하나를 고르십시오.",
+	"requester_email PIPA-38-4":   "전자우편으로 통지를 받으려면 전자우편 주소를 적어 주십시오.",
+	"requester_address PIPA-38-4": "우편으로 통지를 받으려면 주소를 적어 주십시오.",
+	"requester_phone PIPA-38-4":   "문자메시지로 알림을 받으려면 전화번호를 적어 주십시오.",
+	"required":                    "반드시 적어야 합니다.",
+	"format":                      "형식이 올바르지 않습니다.",
+	"range":                       "적을 수 있는 범위를 벗어났습니다.",
+	"PIPA-35-3":                   "통지를 받을 전화번호, 전자우편 또는 주소 가운데 하나 이상을 적어 주십시오.",
+	"PIPA-38-1":                   "다른 사람을 대신하여 요구할 때에는 정보주체와 대리인 구분(법정대리인 또는 위임을 받은 자)을 함께 적어 주십시오.",
+	"PIPA-38-2":                   "만 14세 미만 아동에 관한 요구는 그 법정대리인이 하여야 합니다.",
+	"DEC-45":                      "위임장(별지 제11호)의 위임 범위에 이 요구가 들어 있어야 하고, 위임일을 적어야 합니다.",
+	"DEC-41-1":                    "열람할 사항을 하나 이상 고르십시오. 열람할 사항은 개인정보 열람 요구에서만 고를 수 있습니다.",
+	"STD-44-1":                    "본인이 촬영된 영상에 대해서만 청구할 수 있습니다. 다른 사람이 촬영된 영상은 제3자 제공 절차에 따릅니다.",
+	"footage STD-44-1":            "영상정보 청구 내용은 개인영상정보(CCTV) 열람·존재확인·삭제 청구에만 적습니다. 요구 유형을 확인해 주십시오.",
+	"STD-44-2":                    "CCTV 설치 장소, 촬영기간, 카메라 위치를 적어 주십시오. 설치 장소는 이 기관의 것이어야 합니다.",
+	"C-12-Q2":                     "한 번에 7일 이내의 영상만 청구할 수 있습니다. 필요한 부분만 적어 주십시오.",
+	"PIPA-58-2":                   "공개된 장소에 설치된 고정형 CCTV에는 처리정지를 요구할 수 없습니다. 열람, 존재확인 또는 삭제를 청구해 주십시오.",
+	"footage_end_time range":      "촬영기간의 끝은 시작보다 뒤여야 합니다.",
+	"request_id AIP-155":          "이 요구서는 다른 내용으로 이미 제출되었습니다. 내용을 확인하고 다시 제출하면 새 요구로 접수됩니다.",
 }
 
 // summary lists errs in the form's order, each linked to its field.
@@ -495,7 +512,12 @@ type statusPage struct {
 
 type statusResult struct {
 	Receipt, Unit, Type, State, StateText, Received, Due, DueText string
-	Notices                                                       []string
+	Notices                                                       []statusNotice
+}
+
+// statusNotice is a notice issued to the requester: what it is, when, and how it was sent.
+type statusNotice struct {
+	Label, Issued, Sent string
 }
 
 func (p *pages) statusForm(w http.ResponseWriter, r *http.Request) {
@@ -532,8 +554,9 @@ func (p *pages) status(w http.ResponseWriter, r *http.Request) {
 	res := &statusResult{Receipt: st.GetReceiptNumber(), Unit: st.GetUnitDisplayName(), Type: request.Label(st.GetType()),
 		State: state.Name, StateText: state.Meaning, Received: request.TimeText(st.GetReceiveTime()), Due: st.GetDueDate(),
 		DueText: dateText(st.GetDueDate())}
-	for _, n := range st.GetNotices() {
-		res.Notices = append(res.Notices, noticeLabels[n])
+	for _, n := range st.GetIssuedNotices() {
+		res.Notices = append(res.Notices, statusNotice{Label: noticeLabels[n.GetKind()], Issued: request.TimeText(n.GetIssueTime()),
+			Sent: mailLabels[n.GetMailState()]})
 	}
 	page.Result = res
 	render(w, http.StatusOK, "status", page)
@@ -549,6 +572,14 @@ var stateLabels = map[requestsv1.RequestState]struct{ Name, Meaning string }{
 	requestsv1.RequestState_REQUEST_STATE_FULFILLED: {"이행 완료", "받아들여진 요구를 이행하였습니다."},
 	requestsv1.RequestState_REQUEST_STATE_WITHDRAWN: {"취하", "요구가 취하되었습니다."},
 	requestsv1.RequestState_REQUEST_STATE_CLOSED:    {"종결", "처리가 끝났습니다."},
+}
+
+// mailLabels say how a notice reached the requester.
+var mailLabels = map[requestsv1.DeliveryState]string{
+	requestsv1.DeliveryState_DELIVERY_STATE_UNSPECIFIED: "직접 교부 또는 우편 발송",
+	requestsv1.DeliveryState_DELIVERY_STATE_PENDING:     "전자우편 발송 중",
+	requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED:   "전자우편 발송 완료",
+	requestsv1.DeliveryState_DELIVERY_STATE_FAILED:      "전자우편 발송 실패 (담당 부서에 문의해 주십시오)",
 }
 
 var noticeLabels = map[requestsv1.NoticeKind]string{
@@ -658,4 +689,5 @@ dt{font-weight:700}
 dd{margin:0 0 .5rem}
 :focus{outline:3px solid #f9a825;outline-offset:2px}
 button{font:inherit;padding:.6rem 1.2rem;margin-top:.5rem}
-.req{color:#b00020;font-weight:400}`
+.req{color:#b00020;font-weight:400}
+pre.notice{white-space:pre-wrap;font-family:inherit}`

@@ -29,6 +29,7 @@ import (
 var PublicMethods = map[string]bool{
 	requestsv1.RequestService_SubmitRequest_FullMethodName:    true,
 	requestsv1.RequestService_GetRequestStatus_FullMethodName: true,
+	requestsv1.BreachService_GetBreachPosting_FullMethodName:  true,
 }
 
 // AccessRules are the service's reads of personal data (requesters and data subjects), recorded
@@ -233,8 +234,14 @@ func (s *Server) GetRequestStatus(ctx context.Context, req *requestsv1.GetReques
 	if err != nil {
 		return nil, err
 	}
+	mailed, err := s.out.mailStates(ctx, rec.Tenant, rec.Doc.GetName())
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range notices {
 		st.Notices = append(st.Notices, n.GetKind())
+		st.IssuedNotices = append(st.IssuedNotices, &requestsv1.IssuedNotice{Kind: n.GetKind(), IssueTime: n.GetIssueTime(),
+			MailState: mailed[n.GetName()]})
 	}
 	return st, nil
 }

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,13 +43,16 @@ func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry regis
 	cw, clw := &CopyWorker{}, &ClosedWorker{}
 	river.AddWorker(workers, cw)
 	river.AddWorker(workers, clw)
-	cfg := jobs.Config(pg.Schema, workers, 4, outbox.PeriodicJobs()...)
+	alerts := &Alerts{out: out, registry: registry, token: token, now: time.Now, log: slog.Default()}
+	river.AddWorker(workers, alerts)
+	cfg := jobs.Config(pg.Schema, workers, 4, append(outbox.PeriodicJobs(), alerts.PeriodicJobs()...)...)
 	cfg.Queues[outbound.Queue] = outbound.QueueConfig()
 	queue, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	store := pg.New(pool, box, queue, outbox, out)
+	alerts.store = store
 	outbox.Use(queue, store)
 	out.Use(queue, nil)
 	if err := store.AdoptSteps(ctx); err != nil {

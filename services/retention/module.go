@@ -25,6 +25,7 @@ func ModuleWith(opts ...Option) modules.Module {
 		Migrations:  pg.Migrations,
 		Jobs:        true,
 		Outbox:      true,
+		Outbound:    true,
 		Idempotency: true,
 		Needs:       []string{"registry", "ledger", "requests"},
 		Public:      PublicMethods,
@@ -37,9 +38,13 @@ func ModuleWith(opts ...Option) modules.Module {
 			if err != nil {
 				return err
 			}
+			ob, err := d.OutboundConfig()
+			if err != nil {
+				return err
+			}
 			srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
 				ledgerv1.NewLedgerServiceClient(cc[1]), requestsv1.NewRequestServiceClient(cc[2]),
-				d.Token, append([]Option{WithClock(d.Now), WithOriginHost(d.LedgerOrigin)}, opts...)...)
+				d.Token, append([]Option{WithClock(d.Now), WithOriginHost(d.LedgerOrigin), WithOutbound(ob)}, opts...)...)
 			if err != nil {
 				return err
 			}

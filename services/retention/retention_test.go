@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
 	kst "github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 
@@ -981,14 +982,16 @@ func errorRule(t testing.TB, err error) string {
 // A copy handed to the police (seed 001 별표3 row 2) is chased (C-9): created by the request
 // service from its PROVISION entry (a retry after the request_id was forgotten finds it);
 // stated in the ledger by the quarter's check of public recipients' replies, once a quarter;
-// reminded daily once past its due date and counted overdue; and closed by outcomes, each an
+// reminded daily once past its due date and counted overdue, each reminder mailed to the
+// recipient's address; and closed by outcomes, each an
 // AMENDMENT that follows the PROVISION entry, appended before the copy changes: extended (to a
 // date not before today, on the recipient's request), then destroyed (with its notice); another
 // one returned, its destruction here recorded by a DESTRUCTION entry after the RETURN. An
 // outcome the ledger refuses leaves the copy as it was, and is counted. Dates follow today.
 func TestRetentionCopies(t *testing.T) {
 	clock := &retentiontest.Clock{}
-	s := startStack(t, stacktest.WithClock(clock.Now))
+	smtpd := outboundtest.StartMail(t)
+	s := startStack(t, stacktest.WithClock(clock.Now), outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
 	retentiontest.Started(t, s.DB())
 	cl := s.retention()
@@ -1008,7 +1011,8 @@ func TestRetentionCopies(t *testing.T) {
 	}
 	p1 := provision()
 	create := &retentionv1.CreateCopyRequest{Parent: libraryUnit, RequestId: "copy-1",
-		Copy: &retentionv1.Copy{ProvisionIndex: p1.GetIndex(), PublicRecipient: true, Request: libraryUnit + "/requests/P-2026-000001"}}
+		Copy: &retentionv1.Copy{ProvisionIndex: p1.GetIndex(), PublicRecipient: true, Request: libraryUnit + "/requests/P-2026-000001",
+			RecipientEmail: "cctv@jeongeup.police.go.kr"}}
 	c, err := cl.CreateCopy(service, create)
 	require.NoError(t, err)
 	require.Equal(t, "정읍경찰서", c.GetRecipient(), "from the PROVISION entry")
@@ -1079,6 +1083,14 @@ func TestRetentionCopies(t *testing.T) {
 	got, err = cl.GetCopy(staff, &retentionv1.GetCopyRequest{Name: c.GetName()})
 	require.NoError(t, err)
 	require.EqualValues(t, 2, got.GetReminders())
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 2 }, 30*time.Second, 100*time.Millisecond, "a mail per reminder")
+	for i, m := range smtpd.Mail() {
+		require.Equal(t, []string{"cctv@jeongeup.police.go.kr"}, m.To)
+		require.Contains(t, m.Subject, "파기 기한("+c.GetDestructionDueDate()+")이 지났습니다")
+		require.Contains(t, m.Text, "정읍경찰서 담당자께")
+		require.Contains(t, m.Text, fmt.Sprintf("알림 횟수: %d", i+1))
+		require.Contains(t, m.Text, c.GetName())
+	}
 
 	clock.Set(time.Now().Add(-time.Minute))
 	today := clock.Now().In(kst.Location)

@@ -13,6 +13,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
@@ -23,7 +24,14 @@ type Option func(*options)
 type options struct {
 	now    func() time.Time
 	host   string
+	out    *outbound.Config
 	budget time.Duration
+}
+
+// WithOutbound mails the copies' reminders to their recipients through cfg's senders and attempts
+// (pkg/outbound, in the retention schema).
+func WithOutbound(cfg outbound.Config) Option {
+	return func(o *options) { o.out = &cfg }
 }
 
 // WithClock sets the clock every retention rule is applied by (time.Now by default): tests move
@@ -67,6 +75,17 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	}
 	workers := river.NewWorkers()
 	outbox.AddWorkers(workers)
+	storeOpts := []pg.Option{pg.WithHost(o.host)}
+	var out *outbound.Outbound
+	if o.out != nil {
+		cfg := *o.out
+		cfg.Schema, cfg.Pool, cfg.Box, cfg.Metrics, cfg.Now = pg.Schema, pool, box, "pipa.retention", o.now
+		if out, err = outbound.New(cfg); err != nil {
+			return nil, nil, err
+		}
+		out.AddWorkers(workers)
+		storeOpts = append(storeOpts, pg.WithOutbound(out))
+	}
 	sweepAll, sweepUnit := &SweepAllWorker{}, &SweepUnitWorker{}
 	remind, check := &RemindCopiesWorker{}, &CheckCopiesWorker{}
 	river.AddWorker(workers, sweepAll)
@@ -75,7 +94,7 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	river.AddWorker(workers, check)
 	// Each periodic job also runs when a leader starts, so that a restart never skips a day or a
 	// quarter; each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
-	jobs, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 4, append(outbox.PeriodicJobs(),
+	cfg := jobs.Config(pg.Schema, workers, 4, append(outbox.PeriodicJobs(),
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "retention.sweep_all", RunOnStart: true}),
@@ -84,12 +103,19 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 			&river.PeriodicJobOpts{ID: "retention.remind_copies", RunOnStart: true}),
 		river.NewPeriodicJob(dailyAt(9),
 			func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
-			&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true}))...))
+			&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true}))...)
+	if out != nil {
+		cfg.Queues[outbound.Queue] = outbound.QueueConfig()
+	}
+	jobs, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	store := pg.New(pool, box, outbox, o.now, pg.WithHost(o.host))
+	store := pg.New(pool, box, outbox, o.now, storeOpts...)
 	outbox.Use(jobs, store)
+	if out != nil {
+		out.Use(jobs, nil)
+	}
 	srv := New(store, outbox, registry, ledger, requests, token, o.now)
 	if o.budget > 0 {
 		srv.sweepBudget = o.budget

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	gomail "github.com/wneessen/go-mail"
 	"golang.org/x/net/html"
 
@@ -136,7 +137,7 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 }
 
 // TextOf is the text of an HTML page for a mail's text/plain part: its words, a line per block
-// (paragraph, heading, table row, list item), a table row's cells apart by " | ".
+// (paragraph, heading, table row, list item), a heading cell followed by ":".
 func TextOf(page string) string {
 	var b strings.Builder
 	z := html.NewTokenizer(strings.NewReader(page))
@@ -145,7 +146,7 @@ func TextOf(page string) string {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			return strings.TrimSpace(blankLines.ReplaceAllString(b.String(), "\n\n"))
+			return strings.TrimSpace(blankLines.ReplaceAllString(b.String(), "\n"))
 		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
 			start := tt == html.StartTagToken
@@ -160,7 +161,7 @@ func TextOf(page string) string {
 				b.WriteString("\n")
 			case "td":
 				if start {
-					b.WriteString(" | ")
+					b.WriteString(" ")
 				}
 			case "th":
 				if !start {
@@ -176,3 +177,31 @@ func TextOf(page string) string {
 }
 
 var blankLines = regexp.MustCompile(`\n\s*\n(\s*\n)*`)
+
+// Officer is an official an alert is mailed to.
+type Officer struct{ ID, Email string }
+
+// Alert writes in tx, once for the tenant's key (outbound.Once), a mail of subject and text to
+// each officer with an address, about subject resource about; it reports whether it was new.
+// The request service's deadlines use it; a breach's clock or a register falling due
+// (issues 15 and 16) is the same call with its own key.
+func Alert(ctx context.Context, tx pgx.Tx, o *outbound.Outbound, tenant, key, about, subject, text string, to []Officer) (bool, error) {
+	fresh, err := o.Once(ctx, tx, tenant, key)
+	if err != nil || !fresh {
+		return false, err
+	}
+	for _, off := range to {
+		if off.Email == "" {
+			continue
+		}
+		payload, err := Message{To: off.Email, Subject: subject, Text: text}.Payload()
+		if err != nil {
+			return false, err
+		}
+		if _, err := o.Enqueue(ctx, tx, tenant, outbound.Message{Channel: outbound.Mail, Target: "officer:" + off.ID,
+			Subject: about, Label: key, Payload: payload, Personal: true}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

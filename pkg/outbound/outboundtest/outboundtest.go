@@ -1,8 +1,9 @@
 // Package outboundtest runs, for tests and benchmarks, the real receivers of what pkg/outbound
 // sends: an SMTP server (github.com/emersion/go-smtp, the server half of a maintained SMTP
-// library, not a fake of our client) that keeps the mail it accepts, and an HTTP receiver that
+// library, not a fake of our client) that keeps the mail it accepts, an HTTP receiver that
 // verifies each webhook's Standard Webhooks signature with the scheme's reference library and can
-// be taken down and brought back.
+// be taken down and brought back, and an HTTP server of SENS's SMS API shape that checks its
+// request signatures.
 package outboundtest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -25,6 +27,11 @@ import (
 
 	"github.com/emersion/go-smtp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/pipa-kr/pipa/pkg/modules"
+	outmail "github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
 // Mail is a message the server accepted.
@@ -32,6 +39,8 @@ type Mail struct {
 	From   string
 	To     []string
 	Header mail.Header
+	// Subject is the decoded Subject header.
+	Subject string
 	// Text and HTML are the decoded text/plain and text/html parts.
 	Text, HTML string
 }
@@ -87,7 +96,11 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m := Mail{From: s.from, To: s.to, Header: msg.Header}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		return err
+	}
+	m := Mail{From: s.from, To: s.to, Header: msg.Header, Subject: subject}
 	if err := parts(&m, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body); err != nil {
 		return err
 	}
@@ -215,4 +228,61 @@ func (r *Receiver) Unique() int {
 		seen[g.ID] = true
 	}
 	return len(seen)
+}
+
+// SENS is an HTTP server answering as NAVER Cloud SENS's SMS API does (pkg/outbound/sms), which
+// takes a message only when its signature verifies under AccessKey and SecretKey.
+type SENS struct {
+	URL, ServiceID, AccessKey, SecretKey string
+	mu                                   sync.Mutex
+	got                                  []map[string]any
+}
+
+// StartSENS serves until the test ends.
+func StartSENS(t testing.TB) *SENS {
+	t.Helper()
+	s := &SENS{ServiceID: "ncp:sms:kr:1234:pipa", AccessKey: "ACCESS", SecretKey: "SECRET"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := sms.Signature(r.Method, r.URL.Path, r.Header.Get("x-ncp-apigw-timestamp"), s.AccessKey, s.SecretKey)
+		if r.URL.Path != "/sms/v2/services/"+s.ServiceID+"/messages" || r.Header.Get("x-ncp-iam-access-key") != s.AccessKey ||
+			r.Header.Get("x-ncp-apigw-signature-v2") != want {
+			http.Error(w, `{"error":{"errorCode":"200","message":"Authentication Failed"}}`, http.StatusUnauthorized)
+			return
+		}
+		var m map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.got = append(s.got, m)
+		n := len(s.got)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"requestId":"RSSA-%d","statusCode":"202","statusName":"success"}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// Config is the provider configuration that sends to this server.
+func (s *SENS) Config() sms.SENSConfig {
+	return sms.SENSConfig{BaseURL: s.URL, ServiceID: s.ServiceID, AccessKey: s.AccessKey, SecretKey: s.SecretKey, From: "063-539-6400"}
+}
+
+// Messages are the bodies taken so far.
+func (s *SENS) Messages() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]map[string]any(nil), s.got...)
+}
+
+// WithMail is the stack option that sends the services' mail to the SMTP server at addr (no TLS:
+// it is on loopback) and gives a message up after attempts.
+func WithMail(addr string, attempts int) stacktest.Option {
+	return func(c *modules.Config) {
+		c.Mail = outmail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
+		c.OutboundAttempts = attempts
+	}
 }

@@ -118,6 +118,10 @@ func kindLabel(k ledgerv1.EntryKind) string {
 		return "방침 공표"
 	case ledgerv1.EntryKind_ENTRY_KIND_REGISTER:
 		return "대장 기록"
+	case ledgerv1.EntryKind_ENTRY_KIND_BREACH:
+		return "유출등"
+	case ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW:
+		return "접속기록 점검"
 	}
 	return ""
 }

@@ -74,7 +74,7 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 	// STD-45: 구분 is one of the form's kinds.
 	switch k := e.GetKind(); {
 	case k == ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED:
-		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS, AMENDMENT, PUBLICATION or REGISTER")
+		vs.Add("entry.kind", "STD-45", "kind (구분) is required: USE, PROVISION, VIEWING, DESTRUCTION, ACCESS, AMENDMENT, PUBLICATION, REGISTER, BREACH or ACCESS_REVIEW")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
 		vs.Add("entry.kind", RuleServerOnly, "REDACTION entries are written by RedactEntry, not appended")
 	case k == ledgerv1.EntryKind_ENTRY_KIND_LEDGER_KEY:
@@ -116,6 +116,19 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		v.required("action", "S-2-3", "the task performed (S-2-3)")
 	case ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT:
 		v.amendment()
+	case ledgerv1.EntryKind_ENTRY_KIND_BREACH:
+		// PIPA 34: each step of a breach (registration, notice, report, exemption, posting,
+		// closure), by whom and under which rule, so that its clocks are provable later.
+		v.required("file_name", "PIPA-34", "the breach's resource name")
+		v.required("purpose", "PIPA-34", "the step taken, e.g. \"유출등 통지\"")
+		v.required("handler", "PIPA-34", "the official who took the step")
+		v.required("legal_basis", "PIPA-34", "the rule the step fulfils, e.g. \"PIPA-34-1\"")
+	case ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW:
+		// S-8-2: which month was reviewed, by whom, and what was checked, found and done.
+		v.required("period", "S-8-2", "the month reviewed, \"YYYY-MM-DD ~ YYYY-MM-DD\"")
+		v.required("handler", "S-8-2", "who reviewed it")
+		v.required("note", "S-8-2", "what was checked, what was found, the follow-up")
+		v.period("S-8-2")
 	case ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION:
 		// STD-21, WG26-24: which text was published when, provably.
 		v.required("file_name", "STD-21", "the published document's resource name")

@@ -34,7 +34,8 @@ var methodLabel = map[requestsv1.DeliveryMethod]string{
 }
 
 var noticePage = template.Must(template.New("notice").Parse(`<!doctype html>
-<html lang="ko"><head><meta charset="utf-8"><title>{{.Label}} {{.Title}}</title></head>
+<html lang="ko"><head><meta charset="utf-8"><title>{{.Label}} {{.Title}}</title>
+<style>body{font-family:"Nanum Myeongjo","Batang",serif;margin:2rem;color:#000}table{border-collapse:collapse;width:100%}th,td{border:1px solid #000;padding:.4rem .6rem;text-align:left;vertical-align:top}th{width:9rem;background:#f2f2f2}@page{size:A4;margin:20mm}@media print{body{margin:0}th{background:none}}</style></head>
 <body><main>
 <p>[{{.Form}}]</p>
 <h1>{{.Label}} {{.Title}}</h1>

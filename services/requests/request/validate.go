@@ -102,6 +102,7 @@ func validateIntake(r *requestsv1.Request, now time.Time) apierr.Violations {
 	if p := r.GetRequester(); p.GetPhone() == "" && p.GetEmail() == "" && p.GetAddress() == "" {
 		vs.Add("request.requester", "PIPA-35-3", "a phone number, e-mail or address is required to send the notice to")
 	}
+	checkNoticeMethod(&vs, r)
 	a := r.GetAgency()
 	switch {
 	case r.GetSubject() != nil && a == nil:
@@ -371,4 +372,38 @@ func checkMasking(vs *apierr.Violations, m *requestsv1.Masking) {
 		vs.Add("grant.masking", "STD-46", "releasing footage needs others in it masked (done) or a reason why masking is not needed")
 	}
 	CheckText(vs, "grant.masking.not_needed_reason", m.GetNotNeededReason(), false)
+}
+
+// checkNoticeMethod checks how the requester wants notices: by e-mail to an address given, by
+// post to an address given, or in person; a text message to a phone number given (PIPA-38-4).
+func checkNoticeMethod(vs *apierr.Violations, r *requestsv1.Request) {
+	p := r.GetRequester()
+	switch r.GetNoticeMethod() {
+	case requestsv1.DeliveryMethod_DELIVERY_METHOD_UNSPECIFIED, requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT:
+	case requestsv1.DeliveryMethod_DELIVERY_METHOD_EMAIL:
+		if p.GetEmail() == "" {
+			vs.Add("request.requester.email", "PIPA-38-4", "notices by e-mail need the requester's e-mail address")
+		}
+	case requestsv1.DeliveryMethod_DELIVERY_METHOD_MAIL:
+		if p.GetAddress() == "" {
+			vs.Add("request.requester.address", "PIPA-38-4", "notices by post need the requester's address")
+		}
+	default:
+		vs.Add("request.notice_method", "PIPA-38-4", "notices go by DELIVERY_METHOD_EMAIL, DELIVERY_METHOD_MAIL (post) or DELIVERY_METHOD_VISIT (in person)")
+	}
+	if r.GetNoticeByText() && p.GetPhone() == "" {
+		vs.Add("request.requester.phone", "PIPA-38-4", "a text message about the notice needs the requester's phone number")
+	}
+}
+
+// MailsNotices reports whether r's notices are e-mailed: asked for, or not asked otherwise and an
+// address given.
+func MailsNotices(r *Request) bool {
+	switch r.Doc.GetNoticeMethod() {
+	case requestsv1.DeliveryMethod_DELIVERY_METHOD_EMAIL:
+		return true
+	case requestsv1.DeliveryMethod_DELIVERY_METHOD_UNSPECIFIED:
+		return r.Personal.Requester.GetEmail() != ""
+	}
+	return false
 }

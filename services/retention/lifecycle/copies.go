@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"net/mail"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -57,6 +58,11 @@ func NewCopy(ctx context.Context, recs Records, tenant, unit string, c *retentio
 		c.Request = e.GetRequest()
 	}
 	CheckText(&vs, "copy.recipient", c.GetRecipient(), true)
+	if a := c.GetRecipientEmail(); a != "" {
+		if p, err := mail.ParseAddress(a); err != nil || p.Address != a {
+			vs.Add("copy.recipient_email", "format", "must be one e-mail address, e.g. cctv@police.go.kr")
+		}
+	}
 	CheckText(&vs, "copy.description", c.GetDescription(), false)
 	if c.GetDestructionDueDate() == "" {
 		vs.Add("copy.destruction_due_date", "C-9", "the date by which the recipient destroys the copy is required (YYYY-MM-DD)")
@@ -143,4 +149,26 @@ func QuarterlyCheck(c *Copy, now time.Time) *ledgerv1.AppendEntryRequest {
 	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT,
 		OccurTime: timestamppb.New(now), Follows: &index, AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_PROGRESS,
 		Note: note, Request: d.GetRequest()}}
+}
+
+// Reminder is a reminder of a copy past its due date, as mailed to its recipient (C-9).
+type Reminder struct {
+	Tenant, Unit string
+	Copy         int64
+	// Count numbers the copy's reminders.
+	Count                                  int
+	DueDate, Recipient, Email, Description string
+}
+
+// Subject is the reminder's mail subject.
+func (r Reminder) Subject() string {
+	return fmt.Sprintf("[파기 결과 회신 요청] 제공받은 개인정보 사본의 파기 기한(%s)이 지났습니다", r.DueDate)
+}
+
+// Text is the reminder's mail: what copy, by when it was to be destroyed, and what to send back.
+func (r Reminder) Text() string {
+	return fmt.Sprintf("%s 담당자께\n\n귀 기관에 제공된 개인정보 사본의 파기 기한이 지났으나 파기 또는 반환 결과를 받지 못하였습니다.\n\n"+
+		"제공 내용: %s\n파기 기한: %s\n알림 횟수: %d\n사본 번호: %s\n\n"+
+		"사본을 파기하거나 반환하신 뒤 그 결과(파기 일시, 방법, 확인자)를 회신하여 주십시오. 이용 기간의 연장이 필요하면 그 사유를 알려 주십시오.",
+		r.Recipient, r.Description, r.DueDate, r.Count, names.Copies.NameN(r.Tenant, r.Unit, r.Copy))
 }

@@ -277,17 +277,19 @@ func (e V1DeliveryMethod) Valid() bool {
 
 // Defines values for V1EntryKind.
 const (
-	ENTRYKINDACCESS      V1EntryKind = "ENTRY_KIND_ACCESS"
-	ENTRYKINDAMENDMENT   V1EntryKind = "ENTRY_KIND_AMENDMENT"
-	ENTRYKINDDESTRUCTION V1EntryKind = "ENTRY_KIND_DESTRUCTION"
-	ENTRYKINDLEDGERKEY   V1EntryKind = "ENTRY_KIND_LEDGER_KEY"
-	ENTRYKINDPROVISION   V1EntryKind = "ENTRY_KIND_PROVISION"
-	ENTRYKINDPUBLICATION V1EntryKind = "ENTRY_KIND_PUBLICATION"
-	ENTRYKINDREDACTION   V1EntryKind = "ENTRY_KIND_REDACTION"
-	ENTRYKINDREGISTER    V1EntryKind = "ENTRY_KIND_REGISTER"
-	ENTRYKINDUNSPECIFIED V1EntryKind = "ENTRY_KIND_UNSPECIFIED"
-	ENTRYKINDUSE         V1EntryKind = "ENTRY_KIND_USE"
-	ENTRYKINDVIEWING     V1EntryKind = "ENTRY_KIND_VIEWING"
+	ENTRYKINDACCESS       V1EntryKind = "ENTRY_KIND_ACCESS"
+	ENTRYKINDACCESSREVIEW V1EntryKind = "ENTRY_KIND_ACCESS_REVIEW"
+	ENTRYKINDAMENDMENT    V1EntryKind = "ENTRY_KIND_AMENDMENT"
+	ENTRYKINDBREACH       V1EntryKind = "ENTRY_KIND_BREACH"
+	ENTRYKINDDESTRUCTION  V1EntryKind = "ENTRY_KIND_DESTRUCTION"
+	ENTRYKINDLEDGERKEY    V1EntryKind = "ENTRY_KIND_LEDGER_KEY"
+	ENTRYKINDPROVISION    V1EntryKind = "ENTRY_KIND_PROVISION"
+	ENTRYKINDPUBLICATION  V1EntryKind = "ENTRY_KIND_PUBLICATION"
+	ENTRYKINDREDACTION    V1EntryKind = "ENTRY_KIND_REDACTION"
+	ENTRYKINDREGISTER     V1EntryKind = "ENTRY_KIND_REGISTER"
+	ENTRYKINDUNSPECIFIED  V1EntryKind = "ENTRY_KIND_UNSPECIFIED"
+	ENTRYKINDUSE          V1EntryKind = "ENTRY_KIND_USE"
+	ENTRYKINDVIEWING      V1EntryKind = "ENTRY_KIND_VIEWING"
 )
 
 // Valid indicates whether the value is a known member of the V1EntryKind enum.
@@ -295,7 +297,11 @@ func (e V1EntryKind) Valid() bool {
 	switch e {
 	case ENTRYKINDACCESS:
 		return true
+	case ENTRYKINDACCESSREVIEW:
+		return true
 	case ENTRYKINDAMENDMENT:
+		return true
+	case ENTRYKINDBREACH:
 		return true
 	case ENTRYKINDDESTRUCTION:
 		return true
@@ -1077,6 +1083,10 @@ type V1Copy struct {
 	// Recipient e.g. "정읍경찰서".
 	Recipient *string `json:"recipient,omitempty"`
 
+	// RecipientEmail The recipient's official e-mail address: while the copy is overdue, a reminder is mailed to
+	// it once a day (C-9). Empty: reminders are recorded only.
+	RecipientEmail *string `json:"recipientEmail,omitempty"`
+
 	// Reminders Output only: reminders sent (recorded) so far and the last one.
 	Reminders *int32 `json:"reminders,omitempty"`
 
@@ -1225,6 +1235,10 @@ type V1Entry struct {
 	//  - ENTRY_KIND_REGISTER: 대장 기록: a change to one of the registry's registers (a file's registration with PIPC, an
 	// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
 	// purpose what changed. Written by the registry alone.
+	//  - ENTRY_KIND_BREACH: 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
+	// closure; PIPA 34), file_name naming the breach and purpose the step.
+	//  - ENTRY_KIND_ACCESS_REVIEW: 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
+	// period the month reviewed, handler the reviewer, note what was checked, found and done.
 	Kind *V1EntryKind `json:"kind,omitempty"`
 
 	// LeafHash Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
@@ -1301,6 +1315,12 @@ type V1Entry struct {
 //
 // impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
 // purpose what changed. Written by the registry alone.
+//   - ENTRY_KIND_BREACH: 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
+//
+// closure; PIPA 34), file_name naming the breach and purpose the step.
+//   - ENTRY_KIND_ACCESS_REVIEW: 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
+//
+// period the month reviewed, handler the reviewer, note what was checked, found and done.
 type V1EntryKind string
 
 // V1Finding A completeness finding of :check.
@@ -1941,6 +1961,18 @@ type V1Request struct {
 	// Ledger Output only: the ledger entries of its steps.
 	Ledger *[]V1LedgerRecord `json:"ledger,omitempty"`
 	Name   *string           `json:"name,omitempty"`
+
+	// NoticeByText Also a text message to requester.phone when a notice is issued, saying so.
+	NoticeByText *bool `json:"noticeByText,omitempty"`
+
+	// NoticeMethod 열람 방법 (별지 제9호), also how a notice is delivered.
+	//
+	//  - DELIVERY_METHOD_VISIT: 직접방문.
+	//  - DELIVERY_METHOD_MAIL: 우편.
+	//  - DELIVERY_METHOD_FAX: 팩스.
+	//  - DELIVERY_METHOD_EMAIL: 전자우편.
+	//  - DELIVERY_METHOD_OTHER: 기타 (e.g. online, on the status page).
+	NoticeMethod *V1DeliveryMethod `json:"noticeMethod,omitempty"`
 
 	// Notices Output only: names of the notices issued.
 	Notices *[]string `json:"notices,omitempty"`

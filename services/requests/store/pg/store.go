@@ -36,6 +36,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -412,21 +413,33 @@ func reused() error {
 // TargetRequester is the outbound target of what is sent to a request's requester.
 const TargetRequester = "requester"
 
-// mailNotice writes, in tx, the mail that carries notice n to the requester, when they gave an
-// address: the notice itself (별지 제9호·제10호) as HTML, with its text.
+// mailNotice writes, in tx, what tells the requester of notice n: the notice itself (별지
+// 제9호·제10호) mailed as HTML with its text when notices go by e-mail (request.MailsNotices), and
+// a text message saying it was issued when they asked for one.
 func (s *Store) mailNotice(ctx context.Context, tx pgx.Tx, rec *request.Request, n *requestsv1.Notice, issuer string) error {
-	to := rec.Personal.Requester.GetEmail()
-	if to == "" {
-		return nil
+	p := rec.Personal.Requester
+	if request.MailsNotices(rec) {
+		payload, err := mail.Message{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
+			HTML: n.GetHtml()}.Payload()
+		if err != nil {
+			return err
+		}
+		if _, err := s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true}); err != nil {
+			return err
+		}
 	}
-	payload, err := mail.Message{To: to, Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
-		HTML: n.GetHtml()}.Payload()
-	if err != nil {
-		return err
+	if rec.Doc.GetNoticeByText() && p.GetPhone() != "" {
+		payload, err := sms.Message{To: p.GetPhone(), Text: request.NoticeText(rec, n, issuer)}.Payload()
+		if err != nil {
+			return err
+		}
+		if _, err := s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.SMS, Target: TargetRequester,
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true}); err != nil {
+			return err
+		}
 	}
-	_, err = s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
-		Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
-	return err
+	return nil
 }
 
 // Delivered is the outbox's hook (ledgerout.Hooks): a PROVISION of a copy, once in the ledger,
@@ -723,6 +736,10 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 				return err
 			}
 		}
+		// The mail and text messages that carried its notices name the requester: they go too.
+		if err := s.out.Forget(ctx, tx, tenant, rec.Doc.GetName()); err != nil {
+			return err
+		}
 		// The ledger has the steps' entries (they were all settled); the outbox's copies go.
 		return s.outbox.Forget(ctx, tx, tenant, receipt)
 	})
@@ -744,4 +761,25 @@ func (s *Store) CopyTracked(ctx context.Context, tenant, receipt, copyName strin
 		_, err = tx.Exec(ctx, `UPDATE requests.requests SET doc = $3 WHERE tenant_id = $1 AND receipt = $2`, tenant, receipt, doc)
 		return err
 	})
+}
+
+// Undecided is a request still to decide (RECEIVED or VERIFIED), for the deadline alerts.
+type Undecided struct{ Tenant, Receipt string }
+
+// UndecidedDue pages through the undecided requests of every tenant due on or before dueBy
+// (YYYY-MM-DD), in (tenant, receipt) order after after: the service's own background work, which
+// then handles each in its tenant.
+func (s *Store) UndecidedDue(ctx context.Context, dueBy string, after Undecided, limit int) ([]Undecided, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, receipt FROM requests.requests
+		WHERE state IN (1, 2) AND due_date <= $1::date AND (tenant_id, receipt) > ($2, $3)
+		ORDER BY tenant_id, receipt LIMIT $4`, dueBy, after.Tenant, after.Receipt, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Undecided])
+}
+
+// InTx runs fn in a transaction of the store's pool.
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgdb.InTx(ctx, s.pool, fn)
 }

@@ -19,6 +19,8 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 )
@@ -203,22 +205,54 @@ func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64
 	return out, outbox, err
 }
 
-// RemindOverdue records a reminder, once a day, for every copy still out after its destruction
-// due date, across tenants, in batches. today is the date in Asia/Seoul. It returns how many.
+// RemindOverdue records a reminder, at most one a day, for every copy out past its due date
+// (today, YYYY-MM-DD in Asia/Seoul), and, with an outbound, writes in the same transaction the
+// mail that sends it to the recipient's address (C-9), once per reminder. It returns how many.
 func (s *Store) RemindOverdue(ctx context.Context, today string) (int64, error) {
 	now := s.clock()
 	var total int64
 	for {
-		tag, err := s.pool.Exec(ctx, `UPDATE retention.copies SET reminders = reminders + 1, last_reminder_time = $2
-			WHERE (tenant_id, copy_id) IN (SELECT tenant_id, copy_id FROM retention.copies WHERE state = 1
-				AND due_date < $1::date AND (last_reminder_time IS NULL
-					OR (last_reminder_time AT TIME ZONE 'Asia/Seoul')::date < $1::date)
-				LIMIT 1000 FOR UPDATE SKIP LOCKED)`, today, now)
+		var n int64
+		err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `UPDATE retention.copies SET reminders = reminders + 1, last_reminder_time = $2
+				WHERE (tenant_id, copy_id) IN (SELECT tenant_id, copy_id FROM retention.copies WHERE state = 1
+					AND due_date < $1::date AND (last_reminder_time IS NULL
+						OR (last_reminder_time AT TIME ZONE 'Asia/Seoul')::date < $1::date)
+					LIMIT 1000 FOR UPDATE SKIP LOCKED)
+				RETURNING tenant_id, unit_id, copy_id, reminders, due_date::text, coalesce(doc->>'recipient', ''),
+					coalesce(doc->>'recipientEmail', ''), coalesce(doc->>'description', '')`, today, now)
+			if err != nil {
+				return err
+			}
+			due, err := pgx.CollectRows(rows, pgx.RowToStructByPos[lifecycle.Reminder])
+			if err != nil {
+				return err
+			}
+			n = int64(len(due))
+			if s.out == nil {
+				return nil
+			}
+			for _, r := range due {
+				if r.Email == "" {
+					continue
+				}
+				payload, err := mail.Message{To: r.Email, Subject: r.Subject(), Text: r.Text()}.Payload()
+				if err != nil {
+					return err
+				}
+				if _, err := s.out.Enqueue(ctx, tx, r.Tenant, outbound.Message{Channel: outbound.Mail, Target: "copy-recipient",
+					Subject: names.Copies.NameN(r.Tenant, r.Unit, r.Copy), Label: fmt.Sprintf("reminder/%d", r.Count),
+					Payload: payload, Personal: true}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return total, err
 		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() == 0 {
+		total += n
+		if n == 0 {
 			return total, nil
 		}
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -54,9 +55,11 @@ type Store struct {
 	pool   *pgxpool.Pool
 	box    *seal.Box
 	outbox *ledgerout.Outbox
-	now    func() time.Time
-	keys   keyCache
-	host   string
+	// out mails the copies' reminders; nil records them only.
+	out  *outbound.Outbound
+	now  func() time.Time
+	keys keyCache
+	host string
 	// holdInserted, when set (tests), runs after CreateHold's insert and before its commit.
 	holdInserted func()
 }
@@ -64,6 +67,9 @@ type Store struct {
 // DefaultHost names the certificate keys of a Store without WithHost, as the ledger's default
 // origin host names its keys.
 const DefaultHost = "pipa.kr"
+
+// WithOutbound mails each copy's reminders to its recipient's address (pkg/outbound).
+func WithOutbound(out *outbound.Outbound) Option { return func(s *Store) { s.out = out } }
 
 // Option configures a Store.
 type Option func(*Store)

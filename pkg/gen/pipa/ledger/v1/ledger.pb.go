@@ -51,6 +51,12 @@ const (
 	// impact assessment, a 보호수준 평가; LAW.md 9b, 9c). file_name is the record's resource name,
 	// purpose what changed. Written by the registry alone.
 	EntryKind_ENTRY_KIND_REGISTER EntryKind = 10
+	// 유출등: a step of a breach of the unit (registration, notice, report, exemption, posting,
+	// closure; PIPA 34), file_name naming the breach and purpose the step.
+	EntryKind_ENTRY_KIND_BREACH EntryKind = 11
+	// 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
+	// period the month reviewed, handler the reviewer, note what was checked, found and done.
+	EntryKind_ENTRY_KIND_ACCESS_REVIEW EntryKind = 12
 )
 
 // Enum value maps for EntryKind.
@@ -67,19 +73,23 @@ var (
 		8:  "ENTRY_KIND_LEDGER_KEY",
 		9:  "ENTRY_KIND_PUBLICATION",
 		10: "ENTRY_KIND_REGISTER",
+		11: "ENTRY_KIND_BREACH",
+		12: "ENTRY_KIND_ACCESS_REVIEW",
 	}
 	EntryKind_value = map[string]int32{
-		"ENTRY_KIND_UNSPECIFIED": 0,
-		"ENTRY_KIND_USE":         1,
-		"ENTRY_KIND_PROVISION":   2,
-		"ENTRY_KIND_VIEWING":     3,
-		"ENTRY_KIND_DESTRUCTION": 4,
-		"ENTRY_KIND_ACCESS":      5,
-		"ENTRY_KIND_AMENDMENT":   6,
-		"ENTRY_KIND_REDACTION":   7,
-		"ENTRY_KIND_LEDGER_KEY":  8,
-		"ENTRY_KIND_PUBLICATION": 9,
-		"ENTRY_KIND_REGISTER":    10,
+		"ENTRY_KIND_UNSPECIFIED":   0,
+		"ENTRY_KIND_USE":           1,
+		"ENTRY_KIND_PROVISION":     2,
+		"ENTRY_KIND_VIEWING":       3,
+		"ENTRY_KIND_DESTRUCTION":   4,
+		"ENTRY_KIND_ACCESS":        5,
+		"ENTRY_KIND_AMENDMENT":     6,
+		"ENTRY_KIND_REDACTION":     7,
+		"ENTRY_KIND_LEDGER_KEY":    8,
+		"ENTRY_KIND_PUBLICATION":   9,
+		"ENTRY_KIND_REGISTER":      10,
+		"ENTRY_KIND_BREACH":        11,
+		"ENTRY_KIND_ACCESS_REVIEW": 12,
 	}
 )
 
@@ -582,7 +592,7 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	pipa-ledger-entry/v1
 //	log: tenants/{t}/units/{u}
 //	index: {decimal}
-//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION}
+//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION|REGISTER|BREACH|ACCESS_REVIEW}
 //	occur-time: {timestamp}
 //	{key}: {value}            zero or more, see below
 //
@@ -2077,7 +2087,7 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x1bUpdateLedgerSettingsRequest\x12:\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1e.pipa.ledger.v1.LedgerSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask*\xa4\x02\n" +
+	"updateMask*\xd9\x02\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -2090,7 +2100,9 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x15ENTRY_KIND_LEDGER_KEY\x10\b\x12\x1a\n" +
 	"\x16ENTRY_KIND_PUBLICATION\x10\t\x12\x17\n" +
 	"\x13ENTRY_KIND_REGISTER\x10\n" +
-	"*\xca\x01\n" +
+	"\x12\x15\n" +
+	"\x11ENTRY_KIND_BREACH\x10\v\x12\x1c\n" +
+	"\x18ENTRY_KIND_ACCESS_REVIEW\x10\f*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +

@@ -1895,7 +1895,14 @@ type Request struct {
 	DeferTime *timestamppb.Timestamp `protobuf:"bytes,33,opt,name=defer_time,json=deferTime,proto3" json:"defer_time,omitempty"`
 	// Output only: an approved provision of a copy is tracked by the retention service until its
 	// recipient destroys or returns it (C-9): the copy's name there, once created.
-	Copy          string `protobuf:"bytes,34,opt,name=copy,proto3" json:"copy,omitempty"`
+	Copy string `protobuf:"bytes,34,opt,name=copy,proto3" json:"copy,omitempty"`
+	// How the requester wants the decision's notices (PIPA-38-4: the channels include e-mail):
+	// EMAIL, mailed to requester.email; MAIL (posted) or VISIT (handed over), printed by staff
+	// from the notice, whose page carries a print stylesheet. Unset: EMAIL when an address is
+	// given, else printed.
+	NoticeMethod DeliveryMethod `protobuf:"varint,35,opt,name=notice_method,json=noticeMethod,proto3,enum=pipa.requests.v1.DeliveryMethod" json:"notice_method,omitempty"`
+	// Also a text message to requester.phone when a notice is issued, saying so.
+	NoticeByText  bool `protobuf:"varint,36,opt,name=notice_by_text,json=noticeByText,proto3" json:"notice_by_text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2168,6 +2175,20 @@ func (x *Request) GetCopy() string {
 	return ""
 }
 
+func (x *Request) GetNoticeMethod() DeliveryMethod {
+	if x != nil {
+		return x.NoticeMethod
+	}
+	return DeliveryMethod_DELIVERY_METHOD_UNSPECIFIED
+}
+
+func (x *Request) GetNoticeByText() bool {
+	if x != nil {
+		return x.NoticeByText
+	}
+	return false
+}
+
 type SubmitRequestRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -2372,7 +2393,11 @@ type RequestStatus struct {
 	// The unit that handles it, by display name.
 	UnitDisplayName string `protobuf:"bytes,6,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
 	// Kinds of the notices issued, in order.
-	Notices       []NoticeKind `protobuf:"varint,7,rep,packed,name=notices,proto3,enum=pipa.requests.v1.NoticeKind" json:"notices,omitempty"`
+	Notices []NoticeKind `protobuf:"varint,7,rep,packed,name=notices,proto3,enum=pipa.requests.v1.NoticeKind" json:"notices,omitempty"`
+	// The notices issued, in order: when, and whether each was mailed. The notices themselves name
+	// the requester, and the status check reveals nothing personal: they are mailed, posted or
+	// handed over.
+	IssuedNotices []*IssuedNotice `protobuf:"bytes,8,rep,name=issued_notices,json=issuedNotices,proto3" json:"issued_notices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2456,6 +2481,76 @@ func (x *RequestStatus) GetNotices() []NoticeKind {
 	return nil
 }
 
+func (x *RequestStatus) GetIssuedNotices() []*IssuedNotice {
+	if x != nil {
+		return x.IssuedNotices
+	}
+	return nil
+}
+
+// A notice issued to the requester, on the status check.
+type IssuedNotice struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Kind      NoticeKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=pipa.requests.v1.NoticeKind" json:"kind,omitempty"`
+	IssueTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
+	// Its mail to the address the requester gave; UNSPECIFIED when it was not mailed (no address:
+	// staff hand it over or post it).
+	MailState     DeliveryState `protobuf:"varint,4,opt,name=mail_state,json=mailState,proto3,enum=pipa.requests.v1.DeliveryState" json:"mail_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssuedNotice) Reset() {
+	*x = IssuedNotice{}
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssuedNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssuedNotice) ProtoMessage() {}
+
+func (x *IssuedNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssuedNotice.ProtoReflect.Descriptor instead.
+func (*IssuedNotice) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *IssuedNotice) GetKind() NoticeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return NoticeKind_NOTICE_KIND_UNSPECIFIED
+}
+
+func (x *IssuedNotice) GetIssueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssueTime
+	}
+	return nil
+}
+
+func (x *IssuedNotice) GetMailState() DeliveryState {
+	if x != nil {
+		return x.MailState
+	}
+	return DeliveryState_DELIVERY_STATE_UNSPECIFIED
+}
+
 type CreateRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tenants/{t}/units/{u}
@@ -2471,7 +2566,7 @@ type CreateRequestRequest struct {
 
 func (x *CreateRequestRequest) Reset() {
 	*x = CreateRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2578,7 @@ func (x *CreateRequestRequest) String() string {
 func (*CreateRequestRequest) ProtoMessage() {}
 
 func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2591,7 @@ func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRequestRequest) GetParent() string {
@@ -2538,7 +2633,7 @@ type CreateRequestResponse struct {
 
 func (x *CreateRequestResponse) Reset() {
 	*x = CreateRequestResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2550,7 +2645,7 @@ func (x *CreateRequestResponse) String() string {
 func (*CreateRequestResponse) ProtoMessage() {}
 
 func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2563,7 +2658,7 @@ func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRequestResponse) GetRequest() *Request {
@@ -2595,7 +2690,7 @@ type CreateProvisionRequest struct {
 
 func (x *CreateProvisionRequest) Reset() {
 	*x = CreateProvisionRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2607,7 +2702,7 @@ func (x *CreateProvisionRequest) String() string {
 func (*CreateProvisionRequest) ProtoMessage() {}
 
 func (x *CreateProvisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2620,7 +2715,7 @@ func (x *CreateProvisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProvisionRequest.ProtoReflect.Descriptor instead.
 func (*CreateProvisionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateProvisionRequest) GetParent() string {
@@ -2660,7 +2755,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2672,7 +2767,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2685,7 +2780,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRequestRequest) GetName() string {
@@ -2712,7 +2807,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +2819,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +2832,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRequestsRequest) GetParent() string {
@@ -2803,7 +2898,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +2910,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +2923,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*Request {
@@ -2873,7 +2968,7 @@ type VerifyIdentityRequest struct {
 
 func (x *VerifyIdentityRequest) Reset() {
 	*x = VerifyIdentityRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +2980,7 @@ func (x *VerifyIdentityRequest) String() string {
 func (*VerifyIdentityRequest) ProtoMessage() {}
 
 func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +2993,7 @@ func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyIdentityRequest.ProtoReflect.Descriptor instead.
 func (*VerifyIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{22}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *VerifyIdentityRequest) GetName() string {
@@ -2943,7 +3038,7 @@ type ApproveRequestRequest struct {
 
 func (x *ApproveRequestRequest) Reset() {
 	*x = ApproveRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3050,7 @@ func (x *ApproveRequestRequest) String() string {
 func (*ApproveRequestRequest) ProtoMessage() {}
 
 func (x *ApproveRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3063,7 @@ func (x *ApproveRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRequestRequest.ProtoReflect.Descriptor instead.
 func (*ApproveRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ApproveRequestRequest) GetName() string {
@@ -3014,7 +3109,7 @@ type PartiallyApproveRequestRequest struct {
 
 func (x *PartiallyApproveRequestRequest) Reset() {
 	*x = PartiallyApproveRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3026,7 +3121,7 @@ func (x *PartiallyApproveRequestRequest) String() string {
 func (*PartiallyApproveRequestRequest) ProtoMessage() {}
 
 func (x *PartiallyApproveRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3039,7 +3134,7 @@ func (x *PartiallyApproveRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartiallyApproveRequestRequest.ProtoReflect.Descriptor instead.
 func (*PartiallyApproveRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PartiallyApproveRequestRequest) GetName() string {
@@ -3091,7 +3186,7 @@ type DeferRequestRequest struct {
 
 func (x *DeferRequestRequest) Reset() {
 	*x = DeferRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3103,7 +3198,7 @@ func (x *DeferRequestRequest) String() string {
 func (*DeferRequestRequest) ProtoMessage() {}
 
 func (x *DeferRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3116,7 +3211,7 @@ func (x *DeferRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeferRequestRequest.ProtoReflect.Descriptor instead.
 func (*DeferRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeferRequestRequest) GetName() string {
@@ -3162,7 +3257,7 @@ type ResumeRequestRequest struct {
 
 func (x *ResumeRequestRequest) Reset() {
 	*x = ResumeRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3174,7 +3269,7 @@ func (x *ResumeRequestRequest) String() string {
 func (*ResumeRequestRequest) ProtoMessage() {}
 
 func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3187,7 +3282,7 @@ func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequestRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{26}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResumeRequestRequest) GetName() string {
@@ -3232,7 +3327,7 @@ type RefuseRequestRequest struct {
 
 func (x *RefuseRequestRequest) Reset() {
 	*x = RefuseRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3339,7 @@ func (x *RefuseRequestRequest) String() string {
 func (*RefuseRequestRequest) ProtoMessage() {}
 
 func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3257,7 +3352,7 @@ func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestRequest.ProtoReflect.Descriptor instead.
 func (*RefuseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{27}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RefuseRequestRequest) GetName() string {
@@ -3305,7 +3400,7 @@ type FulfillRequestRequest struct {
 
 func (x *FulfillRequestRequest) Reset() {
 	*x = FulfillRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3317,7 +3412,7 @@ func (x *FulfillRequestRequest) String() string {
 func (*FulfillRequestRequest) ProtoMessage() {}
 
 func (x *FulfillRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3330,7 +3425,7 @@ func (x *FulfillRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillRequestRequest.ProtoReflect.Descriptor instead.
 func (*FulfillRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{28}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FulfillRequestRequest) GetName() string {
@@ -3382,7 +3477,7 @@ type WithdrawRequestRequest struct {
 
 func (x *WithdrawRequestRequest) Reset() {
 	*x = WithdrawRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3394,7 +3489,7 @@ func (x *WithdrawRequestRequest) String() string {
 func (*WithdrawRequestRequest) ProtoMessage() {}
 
 func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3407,7 +3502,7 @@ func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{29}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WithdrawRequestRequest) GetName() string {
@@ -3451,7 +3546,7 @@ type CloseRequestRequest struct {
 
 func (x *CloseRequestRequest) Reset() {
 	*x = CloseRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3463,7 +3558,7 @@ func (x *CloseRequestRequest) String() string {
 func (*CloseRequestRequest) ProtoMessage() {}
 
 func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3476,7 +3571,7 @@ func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{30}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CloseRequestRequest) GetName() string {
@@ -3509,7 +3604,7 @@ type ListNoticesRequest struct {
 
 func (x *ListNoticesRequest) Reset() {
 	*x = ListNoticesRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3521,7 +3616,7 @@ func (x *ListNoticesRequest) String() string {
 func (*ListNoticesRequest) ProtoMessage() {}
 
 func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3534,7 +3629,7 @@ func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesRequest.ProtoReflect.Descriptor instead.
 func (*ListNoticesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{31}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListNoticesRequest) GetParent() string {
@@ -3553,7 +3648,7 @@ type ListNoticesResponse struct {
 
 func (x *ListNoticesResponse) Reset() {
 	*x = ListNoticesResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +3660,7 @@ func (x *ListNoticesResponse) String() string {
 func (*ListNoticesResponse) ProtoMessage() {}
 
 func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +3673,7 @@ func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesResponse.ProtoReflect.Descriptor instead.
 func (*ListNoticesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{32}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListNoticesResponse) GetNotices() []*Notice {
@@ -3597,7 +3692,7 @@ type GetNoticeRequest struct {
 
 func (x *GetNoticeRequest) Reset() {
 	*x = GetNoticeRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3609,7 +3704,7 @@ func (x *GetNoticeRequest) String() string {
 func (*GetNoticeRequest) ProtoMessage() {}
 
 func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3622,7 +3717,7 @@ func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoticeRequest.ProtoReflect.Descriptor instead.
 func (*GetNoticeRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{33}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetNoticeRequest) GetName() string {
@@ -3636,7 +3731,7 @@ var File_pipa_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpipa/requests/v1/requests.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n" +
+	"\x1fpipa/requests/v1/requests.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpipa/requests/v1/outbound.proto\"F\n" +
 	"\x18ErasePersonalDataRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
@@ -3718,7 +3813,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x05entry\x18\x02 \x01(\tR\x05entry\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x03R\x05index\x12\x18\n" +
 	"\apending\x18\x04 \x01(\bR\apending\x12\x18\n" +
-	"\afailure\x18\x05 \x01(\tR\afailure\"\x99\f\n" +
+	"\afailure\x18\x05 \x01(\tR\afailure\"\x86\r\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0ereceipt_number\x18\x02 \x01(\tR\rreceiptNumber\x121\n" +
@@ -3761,7 +3856,9 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"erase_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\x129\n" +
 	"\n" +
 	"defer_time\x18! \x01(\v2\x1a.google.protobuf.TimestampR\tdeferTime\x12\x12\n" +
-	"\x04copy\x18\" \x01(\tR\x04copy\"\x96\x01\n" +
+	"\x04copy\x18\" \x01(\tR\x04copy\x12E\n" +
+	"\rnotice_method\x18# \x01(\x0e2 .pipa.requests.v1.DeliveryMethodR\fnoticeMethod\x12$\n" +
+	"\x0enotice_by_text\x18$ \x01(\bR\fnoticeByText\"\x96\x01\n" +
 	"\x14SubmitRequestRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x123\n" +
@@ -3775,7 +3872,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\freceive_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\"K\n" +
 	"\x17GetRequestStatusRequest\x12\x18\n" +
 	"\areceipt\x18\x01 \x01(\tR\areceipt\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xdd\x02\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa4\x03\n" +
 	"\rRequestStatus\x12%\n" +
 	"\x0ereceipt_number\x18\x01 \x01(\tR\rreceiptNumber\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.pipa.requests.v1.RequestTypeR\x04type\x124\n" +
@@ -3783,7 +3880,14 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\freceive_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x19\n" +
 	"\bdue_date\x18\x05 \x01(\tR\adueDate\x12*\n" +
 	"\x11unit_display_name\x18\x06 \x01(\tR\x0funitDisplayName\x126\n" +
-	"\anotices\x18\a \x03(\x0e2\x1c.pipa.requests.v1.NoticeKindR\anotices\"\xc1\x01\n" +
+	"\anotices\x18\a \x03(\x0e2\x1c.pipa.requests.v1.NoticeKindR\anotices\x12E\n" +
+	"\x0eissued_notices\x18\b \x03(\v2\x1e.pipa.requests.v1.IssuedNoticeR\rissuedNotices\"\xc1\x01\n" +
+	"\fIssuedNotice\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.pipa.requests.v1.NoticeKindR\x04kind\x129\n" +
+	"\n" +
+	"issue_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\x12>\n" +
+	"\n" +
+	"mail_state\x18\x04 \x01(\x0e2\x1f.pipa.requests.v1.DeliveryStateR\tmailStateJ\x04\b\x03\x10\x04\"\xc1\x01\n" +
 	"\x14CreateRequestRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x123\n" +
 	"\arequest\x18\x02 \x01(\v2\x19.pipa.requests.v1.RequestR\arequest\x12\x1d\n" +
@@ -4024,7 +4128,7 @@ func file_pipa_requests_v1_requests_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_pipa_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_pipa_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_pipa_requests_v1_requests_proto_goTypes = []any{
 	(RequestType)(0),                       // 0: pipa.requests.v1.RequestType
 	(RequestState)(0),                      // 1: pipa.requests.v1.RequestState
@@ -4054,43 +4158,45 @@ var file_pipa_requests_v1_requests_proto_goTypes = []any{
 	(*SubmitRequestResponse)(nil),          // 25: pipa.requests.v1.SubmitRequestResponse
 	(*GetRequestStatusRequest)(nil),        // 26: pipa.requests.v1.GetRequestStatusRequest
 	(*RequestStatus)(nil),                  // 27: pipa.requests.v1.RequestStatus
-	(*CreateRequestRequest)(nil),           // 28: pipa.requests.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),          // 29: pipa.requests.v1.CreateRequestResponse
-	(*CreateProvisionRequest)(nil),         // 30: pipa.requests.v1.CreateProvisionRequest
-	(*GetRequestRequest)(nil),              // 31: pipa.requests.v1.GetRequestRequest
-	(*ListRequestsRequest)(nil),            // 32: pipa.requests.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),           // 33: pipa.requests.v1.ListRequestsResponse
-	(*VerifyIdentityRequest)(nil),          // 34: pipa.requests.v1.VerifyIdentityRequest
-	(*ApproveRequestRequest)(nil),          // 35: pipa.requests.v1.ApproveRequestRequest
-	(*PartiallyApproveRequestRequest)(nil), // 36: pipa.requests.v1.PartiallyApproveRequestRequest
-	(*DeferRequestRequest)(nil),            // 37: pipa.requests.v1.DeferRequestRequest
-	(*ResumeRequestRequest)(nil),           // 38: pipa.requests.v1.ResumeRequestRequest
-	(*RefuseRequestRequest)(nil),           // 39: pipa.requests.v1.RefuseRequestRequest
-	(*FulfillRequestRequest)(nil),          // 40: pipa.requests.v1.FulfillRequestRequest
-	(*WithdrawRequestRequest)(nil),         // 41: pipa.requests.v1.WithdrawRequestRequest
-	(*CloseRequestRequest)(nil),            // 42: pipa.requests.v1.CloseRequestRequest
-	(*ListNoticesRequest)(nil),             // 43: pipa.requests.v1.ListNoticesRequest
-	(*ListNoticesResponse)(nil),            // 44: pipa.requests.v1.ListNoticesResponse
-	(*GetNoticeRequest)(nil),               // 45: pipa.requests.v1.GetNoticeRequest
-	(*timestamppb.Timestamp)(nil),          // 46: google.protobuf.Timestamp
+	(*IssuedNotice)(nil),                   // 28: pipa.requests.v1.IssuedNotice
+	(*CreateRequestRequest)(nil),           // 29: pipa.requests.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),          // 30: pipa.requests.v1.CreateRequestResponse
+	(*CreateProvisionRequest)(nil),         // 31: pipa.requests.v1.CreateProvisionRequest
+	(*GetRequestRequest)(nil),              // 32: pipa.requests.v1.GetRequestRequest
+	(*ListRequestsRequest)(nil),            // 33: pipa.requests.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),           // 34: pipa.requests.v1.ListRequestsResponse
+	(*VerifyIdentityRequest)(nil),          // 35: pipa.requests.v1.VerifyIdentityRequest
+	(*ApproveRequestRequest)(nil),          // 36: pipa.requests.v1.ApproveRequestRequest
+	(*PartiallyApproveRequestRequest)(nil), // 37: pipa.requests.v1.PartiallyApproveRequestRequest
+	(*DeferRequestRequest)(nil),            // 38: pipa.requests.v1.DeferRequestRequest
+	(*ResumeRequestRequest)(nil),           // 39: pipa.requests.v1.ResumeRequestRequest
+	(*RefuseRequestRequest)(nil),           // 40: pipa.requests.v1.RefuseRequestRequest
+	(*FulfillRequestRequest)(nil),          // 41: pipa.requests.v1.FulfillRequestRequest
+	(*WithdrawRequestRequest)(nil),         // 42: pipa.requests.v1.WithdrawRequestRequest
+	(*CloseRequestRequest)(nil),            // 43: pipa.requests.v1.CloseRequestRequest
+	(*ListNoticesRequest)(nil),             // 44: pipa.requests.v1.ListNoticesRequest
+	(*ListNoticesResponse)(nil),            // 45: pipa.requests.v1.ListNoticesResponse
+	(*GetNoticeRequest)(nil),               // 46: pipa.requests.v1.GetNoticeRequest
+	(*timestamppb.Timestamp)(nil),          // 47: google.protobuf.Timestamp
+	(DeliveryState)(0),                     // 48: pipa.requests.v1.DeliveryState
 }
 var file_pipa_requests_v1_requests_proto_depIdxs = []int32{
 	4,  // 0: pipa.requests.v1.Agency.kind:type_name -> pipa.requests.v1.AgentKind
 	0,  // 1: pipa.requests.v1.Agency.scope:type_name -> pipa.requests.v1.RequestType
-	46, // 2: pipa.requests.v1.Footage.start_time:type_name -> google.protobuf.Timestamp
-	46, // 3: pipa.requests.v1.Footage.end_time:type_name -> google.protobuf.Timestamp
+	47, // 2: pipa.requests.v1.Footage.start_time:type_name -> google.protobuf.Timestamp
+	47, // 3: pipa.requests.v1.Footage.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 4: pipa.requests.v1.Verification.method:type_name -> pipa.requests.v1.VerificationMethod
-	46, // 5: pipa.requests.v1.Verification.verify_time:type_name -> google.protobuf.Timestamp
+	47, // 5: pipa.requests.v1.Verification.verify_time:type_name -> google.protobuf.Timestamp
 	7,  // 6: pipa.requests.v1.Provision.ground:type_name -> pipa.requests.v1.ProvisionGround
 	15, // 7: pipa.requests.v1.Provision.footage:type_name -> pipa.requests.v1.Footage
 	8,  // 8: pipa.requests.v1.Provision.form:type_name -> pipa.requests.v1.ProvisionForm
-	46, // 9: pipa.requests.v1.Grant.access_time:type_name -> google.protobuf.Timestamp
+	47, // 9: pipa.requests.v1.Grant.access_time:type_name -> google.protobuf.Timestamp
 	9,  // 10: pipa.requests.v1.Grant.form:type_name -> pipa.requests.v1.AccessForm
 	10, // 11: pipa.requests.v1.Grant.method:type_name -> pipa.requests.v1.DeliveryMethod
 	18, // 12: pipa.requests.v1.Grant.masking:type_name -> pipa.requests.v1.Masking
 	6,  // 13: pipa.requests.v1.Reason.grounds:type_name -> pipa.requests.v1.Ground
 	11, // 14: pipa.requests.v1.Notice.kind:type_name -> pipa.requests.v1.NoticeKind
-	46, // 15: pipa.requests.v1.Notice.issue_time:type_name -> google.protobuf.Timestamp
+	47, // 15: pipa.requests.v1.Notice.issue_time:type_name -> google.protobuf.Timestamp
 	19, // 16: pipa.requests.v1.Notice.grant:type_name -> pipa.requests.v1.Grant
 	20, // 17: pipa.requests.v1.Notice.reason:type_name -> pipa.requests.v1.Reason
 	0,  // 18: pipa.requests.v1.Request.type:type_name -> pipa.requests.v1.RequestType
@@ -4101,80 +4207,85 @@ var file_pipa_requests_v1_requests_proto_depIdxs = []int32{
 	14, // 23: pipa.requests.v1.Request.agency:type_name -> pipa.requests.v1.Agency
 	3,  // 24: pipa.requests.v1.Request.access_items:type_name -> pipa.requests.v1.AccessItem
 	15, // 25: pipa.requests.v1.Request.footage:type_name -> pipa.requests.v1.Footage
-	46, // 26: pipa.requests.v1.Request.receive_time:type_name -> google.protobuf.Timestamp
-	46, // 27: pipa.requests.v1.Request.due_time:type_name -> google.protobuf.Timestamp
+	47, // 26: pipa.requests.v1.Request.receive_time:type_name -> google.protobuf.Timestamp
+	47, // 27: pipa.requests.v1.Request.due_time:type_name -> google.protobuf.Timestamp
 	16, // 28: pipa.requests.v1.Request.verification:type_name -> pipa.requests.v1.Verification
 	19, // 29: pipa.requests.v1.Request.grant:type_name -> pipa.requests.v1.Grant
 	20, // 30: pipa.requests.v1.Request.reason:type_name -> pipa.requests.v1.Reason
 	22, // 31: pipa.requests.v1.Request.ledger:type_name -> pipa.requests.v1.LedgerRecord
-	46, // 32: pipa.requests.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	46, // 33: pipa.requests.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	46, // 34: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
+	47, // 32: pipa.requests.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	47, // 33: pipa.requests.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	47, // 34: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
 	17, // 35: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
-	46, // 36: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
-	46, // 37: pipa.requests.v1.Request.defer_time:type_name -> google.protobuf.Timestamp
-	23, // 38: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
-	46, // 39: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
-	0,  // 40: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
-	1,  // 41: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
-	46, // 42: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 43: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
-	23, // 44: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
-	46, // 45: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
-	23, // 46: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
-	23, // 47: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
-	46, // 48: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 49: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
-	0,  // 50: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
-	23, // 51: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
-	16, // 52: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
-	19, // 53: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	19, // 54: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	20, // 55: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 56: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 57: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	21, // 58: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
-	24, // 59: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
-	26, // 60: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
-	28, // 61: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
-	31, // 62: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
-	32, // 63: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
-	34, // 64: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
-	35, // 65: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
-	36, // 66: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
-	37, // 67: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
-	38, // 68: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
-	39, // 69: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
-	40, // 70: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
-	41, // 71: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
-	42, // 72: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
-	43, // 73: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
-	45, // 74: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
-	30, // 75: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
-	12, // 76: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
-	25, // 77: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
-	27, // 78: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
-	29, // 79: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 80: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
-	33, // 81: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
-	23, // 82: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
-	23, // 83: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 84: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 85: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
-	23, // 86: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
-	23, // 87: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
-	23, // 88: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
-	23, // 89: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
-	23, // 90: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
-	44, // 91: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
-	21, // 92: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
-	29, // 93: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 94: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
-	77, // [77:95] is the sub-list for method output_type
-	59, // [59:77] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	47, // 36: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
+	47, // 37: pipa.requests.v1.Request.defer_time:type_name -> google.protobuf.Timestamp
+	10, // 38: pipa.requests.v1.Request.notice_method:type_name -> pipa.requests.v1.DeliveryMethod
+	23, // 39: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
+	47, // 40: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 41: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
+	1,  // 42: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
+	47, // 43: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
+	11, // 44: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
+	28, // 45: pipa.requests.v1.RequestStatus.issued_notices:type_name -> pipa.requests.v1.IssuedNotice
+	11, // 46: pipa.requests.v1.IssuedNotice.kind:type_name -> pipa.requests.v1.NoticeKind
+	47, // 47: pipa.requests.v1.IssuedNotice.issue_time:type_name -> google.protobuf.Timestamp
+	48, // 48: pipa.requests.v1.IssuedNotice.mail_state:type_name -> pipa.requests.v1.DeliveryState
+	23, // 49: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
+	47, // 50: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
+	23, // 51: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
+	23, // 52: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
+	47, // 53: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 54: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
+	0,  // 55: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
+	23, // 56: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
+	16, // 57: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
+	19, // 58: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	19, // 59: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	20, // 60: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 61: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	20, // 62: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	21, // 63: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
+	24, // 64: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
+	26, // 65: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
+	29, // 66: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
+	32, // 67: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
+	33, // 68: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
+	35, // 69: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
+	36, // 70: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
+	37, // 71: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
+	38, // 72: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
+	39, // 73: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
+	40, // 74: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
+	41, // 75: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
+	42, // 76: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
+	43, // 77: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
+	44, // 78: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
+	46, // 79: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
+	31, // 80: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
+	12, // 81: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
+	25, // 82: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
+	27, // 83: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
+	30, // 84: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 85: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
+	34, // 86: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
+	23, // 87: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
+	23, // 88: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 89: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
+	23, // 90: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
+	23, // 91: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
+	23, // 92: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
+	23, // 93: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
+	23, // 94: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
+	23, // 95: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
+	45, // 96: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
+	21, // 97: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
+	30, // 98: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
+	23, // 99: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
+	82, // [82:100] is the sub-list for method output_type
+	64, // [64:82] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_requests_proto_init() }
@@ -4182,13 +4293,14 @@ func file_pipa_requests_v1_requests_proto_init() {
 	if File_pipa_requests_v1_requests_proto != nil {
 		return
 	}
+	file_pipa_requests_v1_outbound_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_requests_v1_requests_proto_rawDesc), len(file_pipa_requests_v1_requests_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1476,7 +1476,10 @@ type Copy struct {
 	Outcomes []*CopyOutcome `protobuf:"bytes,12,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
 	// Output only: the last outcome's ledger entries are not yet appended. state and
 	// destruction_due_date change once they are; no other outcome is recorded meanwhile.
-	OutcomePending bool                   `protobuf:"varint,13,opt,name=outcome_pending,json=outcomePending,proto3" json:"outcome_pending,omitempty"`
+	OutcomePending bool `protobuf:"varint,13,opt,name=outcome_pending,json=outcomePending,proto3" json:"outcome_pending,omitempty"`
+	// The recipient's official e-mail address: while the copy is overdue, a reminder is mailed to
+	// it once a day (C-9). Empty: reminders are recorded only.
+	RecipientEmail string                 `protobuf:"bytes,14,opt,name=recipient_email,json=recipientEmail,proto3" json:"recipient_email,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	Etag           string                 `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -1602,6 +1605,13 @@ func (x *Copy) GetOutcomePending() bool {
 		return x.OutcomePending
 	}
 	return false
+}
+
+func (x *Copy) GetRecipientEmail() string {
+	if x != nil {
+		return x.RecipientEmail
+	}
+	return ""
 }
 
 func (x *Copy) GetCreateTime() *timestamppb.Timestamp {
@@ -3603,7 +3613,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x04held\x18\x05 \x01(\x03R\x04held\x12\x18\n" +
 	"\aoverdue\x18\x06 \x01(\x03R\aoverdue\x12\x14\n" +
 	"\x05plans\x18\a \x03(\tR\x05plans\x12#\n" +
-	"\rholds_checked\x18\b \x03(\tR\fholdsChecked\"\xe6\x04\n" +
+	"\rholds_checked\x18\b \x03(\tR\fholdsChecked\"\x8f\x05\n" +
 	"\x04Copy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\tR\arequest\x12'\n" +
@@ -3618,7 +3628,8 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x10lastReminderTime\x12)\n" +
 	"\x10public_recipient\x18\v \x01(\bR\x0fpublicRecipient\x12:\n" +
 	"\boutcomes\x18\f \x03(\v2\x1e.pipa.retention.v1.CopyOutcomeR\boutcomes\x12'\n" +
-	"\x0foutcome_pending\x18\r \x01(\bR\x0eoutcomePending\x12;\n" +
+	"\x0foutcome_pending\x18\r \x01(\bR\x0eoutcomePending\x12'\n" +
+	"\x0frecipient_email\x18\x0e \x01(\tR\x0erecipientEmail\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x12\n" +
 	"\x04etag\x18\x15 \x01(\tR\x04etag\"\xeb\x03\n" +

@@ -1,0 +1,132 @@
+package requests
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/seoul"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/requests/clock"
+	"github.com/pipa-kr/pipa/services/requests/request"
+	"github.com/pipa-kr/pipa/services/requests/store/pg"
+)
+
+// Deadline alerts: every quarter of an hour a job looks for undecided requests due within
+// clock.DueSoonDays (D-3) or past due, and mails the unit's officers once for each (per request,
+// kind and due date: a deferral's new clock alerts again), with the overdue event
+// kr.pipa.request.overdue for integrations. A request's decision is due in 10 days (PIPA-35-3,
+// DEC-41-4,5); these alerts are what makes the counts of ListRequests reach someone.
+
+// AlertArgs is the periodic job of the deadline alerts.
+type AlertArgs struct{}
+
+// Kind names the job in River's tables.
+func (AlertArgs) Kind() string { return "requests.deadline_alerts" }
+
+// Alerts finds the deadlines and writes their alerts.
+type Alerts struct {
+	river.WorkerDefaults[AlertArgs]
+	store    *pg.Store
+	out      *outbound.Outbound
+	registry registryv1.RegistryServiceClient
+	token    func() (string, error)
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Work pages through the requests due by D-3 and alerts each that is due soon or overdue.
+func (a *Alerts) Work(ctx context.Context, _ *river.Job[AlertArgs]) error {
+	now := a.now()
+	dueBy := seoul.Date(now.AddDate(0, 0, clock.DueSoonDays))
+	for after := (pg.Undecided{}); ; {
+		page, err := a.store.UndecidedDue(ctx, dueBy, after, 500)
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		for _, u := range page {
+			if err := a.alert(ctx, u, now); err != nil {
+				a.log.Warn("deadline alert left to the next run", "tenant", u.Tenant, "receipt", u.Receipt, "err", err)
+			}
+		}
+		after = page[len(page)-1]
+	}
+}
+
+func (a *Alerts) alert(ctx context.Context, u pg.Undecided, now time.Time) error {
+	r, err := a.store.GetAny(ctx, u.Tenant, u.Receipt)
+	if err != nil {
+		return err
+	}
+	due := r.Doc.GetDueTime()
+	if due == nil {
+		return nil
+	}
+	kind, head := "d-3", "처리기한 임박"
+	switch clock.Classify(due.AsTime(), now) {
+	case clock.OnTime:
+		return nil
+	case clock.Overdue:
+		kind, head = "overdue", "처리기한 경과"
+	}
+	officers, unitName, err := a.officers(ctx, u.Tenant, r.Unit)
+	if err != nil {
+		return err
+	}
+	label := request.Label(r.Doc.GetType())
+	subject := fmt.Sprintf("[%s] %s %s (기한 %s)", head, r.Doc.GetReceiptNumber(), label, r.Doc.GetDueDate())
+	text := fmt.Sprintf("%s 담당자께\n\n아래 요구의 %s.\n\n접수번호: %s\n요구 유형: %s\n접수일시: %s\n처리기한: %s\n\n"+
+		"기한 안에 결정하고 그 결과를 요구인에게 통지하여야 합니다(개인정보 보호법 제35조제3항, 시행령 제41조제4항).\n"+
+		"이 알림은 pipa가 한 번만 보냅니다.", unitName, map[string]string{"d-3": "처리기한이 다가왔습니다", "overdue": "처리기한이 지났습니다"}[kind],
+		r.Doc.GetReceiptNumber(), label, request.TimeText(r.Doc.GetReceiveTime()), r.Doc.GetDueDate())
+	return a.store.InTx(ctx, func(tx pgx.Tx) error {
+		fresh, err := mail.Alert(ctx, tx, a.out, u.Tenant, "request/"+u.Receipt+"/"+kind+"/"+r.Doc.GetDueDate(), r.Doc.GetName(), subject, text, officers)
+		if err != nil || !fresh || kind != "overdue" {
+			return err
+		}
+		_, err = a.out.Emit(ctx, tx, u.Tenant, outbound.Event{Unit: r.Unit, Type: request.EventOverdue,
+			Subject: r.Doc.GetName(), Data: request.EventData(r, nil)})
+		return err
+	})
+}
+
+// officers are the unit's officers, by the registry, and the unit's name.
+func (a *Alerts) officers(ctx context.Context, tenant, unit string) ([]mail.Officer, string, error) {
+	sctx, err := unitauth.AsService(ctx, a.token)
+	if err != nil {
+		return nil, "", err
+	}
+	parent := names.Unit(tenant, unit)
+	u, err := a.registry.GetUnit(sctx, &registryv1.GetUnitRequest{Name: parent})
+	if err != nil {
+		return nil, "", err
+	}
+	var out []mail.Officer
+	for token := ""; ; {
+		resp, err := a.registry.ListOfficers(sctx, &registryv1.ListOfficersRequest{Parent: parent, PageToken: token})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, o := range resp.GetOfficers() {
+			out = append(out, mail.Officer{ID: names.Last(o.GetName()), Email: o.GetEmail()})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, u.GetFullName(), nil
+		}
+	}
+}
+
+// PeriodicJobs: the alerts every quarter of an hour, and when a leader starts.
+func (a *Alerts) PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute),
+		func() (river.JobArgs, *river.InsertOpts) { return AlertArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "requests.deadline_alerts", RunOnStart: true})}
+}

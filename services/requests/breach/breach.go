@@ -1,0 +1,308 @@
+// Package breach is the domain of a unit's personal-information breaches (유출등, PIPA 34,
+// Decree 39–40, LAW.md 9a), plain Go without gRPC or SQL: what a registration must say, which
+// thresholds make the report to the PIPC or KISA a duty (PIPA-34-4, DEC-40), the 72-hour clocks
+// counted in hours from when the breach was known (the tenant's working days do not stop them),
+// which step may follow which, and the Korean texts of the notice, the report (별지 제1호) and the
+// posting (render.go). The server gathers, this package decides, the store writes.
+package breach
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+)
+
+const (
+	// Clock is the time the notice (PIPA-34-1, PIPA-34-2) and the report (PIPA-34-4) have from
+	// known_time: "72시간 이내", so known_time + 72 h is the last instant on time.
+	Clock = 72 * time.Hour
+	// PostingPeriod is how long a posting stays up at least (DEC-39-3: 30일 이상).
+	PostingPeriod = 30 * 24 * time.Hour
+	// ReportSubjects is the number of subjects from which the report is a duty (DEC-40-1 1).
+	ReportSubjects = 1000
+	// DueSoon is how close a due time counts as due soon in lists and metrics.
+	DueSoon = 24 * time.Hour
+
+	maxText  = 4000
+	maxItems = 100
+)
+
+// Intake checks a new breach b as registered at now and returns what is stored: the input
+// fields only, state OPEN. Every refusal names its field and rule.
+func Intake(b *requestsv1.Breach, now time.Time) (*requestsv1.Breach, error) {
+	var vs apierr.Violations
+	if b == nil {
+		vs.Add("breach", "required", "the breach is required")
+		return nil, vs.Err()
+	}
+	out := &requestsv1.Breach{Type: b.GetType(), KnownTime: b.GetKnownTime(), KnownEvidence: b.GetKnownEvidence(),
+		PublicCctv: b.GetPublicCctv(), PossibleTrigger: b.GetPossibleTrigger(), State: requestsv1.BreachState_BREACH_STATE_OPEN}
+	switch t := b.GetType(); {
+	case t == requestsv1.BreachType_BREACH_TYPE_UNSPECIFIED:
+		vs.Add("breach.type", "PIPA-23-2", "what happened is required: LEAK (유출), ALTERATION (위조·변조·훼손), LOSS_THEFT (분실·도난) or POSSIBLE (유출등 가능성)")
+	case requestsv1.BreachType_name[int32(t)] == "":
+		vs.Add("breach.type", "range", "unknown type %d", t)
+	}
+	if checkTime(&vs, "breach.known_time", b.GetKnownTime(), true) && b.GetKnownTime().AsTime().After(now) {
+		vs.Add("breach.known_time", "range", "when the breach was known must not be in the future")
+	}
+	checkText(&vs, "breach.known_evidence", b.GetKnownEvidence(), false)
+	if b.GetType() == requestsv1.BreachType_BREACH_TYPE_POSSIBLE {
+		if b.GetPossibleTrigger() == requestsv1.PossibleTrigger_POSSIBLE_TRIGGER_UNSPECIFIED {
+			vs.Add("breach.possible_trigger", "DEC-39의2", "a possible breach names its trigger: SUBJECTS_UNIDENTIFIED or PARTLY_CONFIRMED")
+		}
+	} else if b.GetPossibleTrigger() != requestsv1.PossibleTrigger_POSSIBLE_TRIGGER_UNSPECIFIED {
+		vs.Add("breach.possible_trigger", "DEC-39의2", "only a POSSIBLE breach has a trigger")
+	}
+	if b.GetPossibleOutcome() != requestsv1.PossibleOutcome_POSSIBLE_OUTCOME_UNSPECIFIED {
+		vs.Add("breach.possible_outcome", "DEC-39의3", "the outcome of a possible breach is recorded by :complete")
+	}
+	if b.GetCause() == requestsv1.BreachCause_BREACH_CAUSE_UNSPECIFIED {
+		vs.Add("breach.cause", "PIPA-34-1", "the cause is required (EXTERNAL_UNLAWFUL_ACCESS, INSIDER, MISTAKE, LOSS_THEFT or OTHER)")
+	}
+	facts(&vs, out, b, now)
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// facts checks and copies into dst the facts that registration and :complete both take; set
+// fields of src replace dst's.
+func facts(vs *apierr.Violations, dst, src *requestsv1.Breach, now time.Time) {
+	if t := src.GetOccurTime(); t != nil {
+		if checkTime(vs, "breach.occur_time", t, false) {
+			switch {
+			case t.AsTime().After(now):
+				vs.Add("breach.occur_time", "range", "when it happened must not be in the future")
+			case dst.GetKnownTime() != nil && t.AsTime().After(dst.GetKnownTime().AsTime()):
+				vs.Add("breach.occur_time", "range", "it cannot have happened after it was known (known_time)")
+			}
+		}
+		dst.OccurTime = t
+	}
+	text := func(field string, v string, set func(string)) {
+		checkText(vs, "breach."+field, v, false)
+		if v != "" {
+			set(v)
+		}
+	}
+	text("circumstances", src.GetCircumstances(), func(v string) { dst.Circumstances = v })
+	text("cause_detail", src.GetCauseDetail(), func(v string) { dst.CauseDetail = v })
+	text("subject_actions", src.GetSubjectActions(), func(v string) { dst.SubjectActions = v })
+	text("measures", src.GetMeasures(), func(v string) { dst.Measures = v })
+	text("relief_procedure", src.GetReliefProcedure(), func(v string) { dst.ReliefProcedure = v })
+	list := func(field string, vals []string, set func([]string)) {
+		if len(vals) > maxItems {
+			vs.Add("breach."+field, "range", "at most %d, got %d", maxItems, len(vals))
+		}
+		for i, v := range vals {
+			checkText(vs, fmt.Sprintf("breach.%s[%d]", field, i), v, true)
+		}
+		if len(vals) > 0 {
+			set(vals)
+		}
+	}
+	list("items", src.GetItems(), func(v []string) { dst.Items = v })
+	list("files", src.GetFiles(), func(v []string) { dst.Files = v })
+	if n := src.GetSubjectCount(); n < 0 {
+		vs.Add("breach.subject_count", "range", "must not be negative (0: not known yet)")
+	} else if n > 0 {
+		dst.SubjectCount = n
+	}
+	dst.SensitiveData = dst.GetSensitiveData() || src.GetSensitiveData()
+	dst.UniqueIdentifiers = dst.GetUniqueIdentifiers() || src.GetUniqueIdentifiers()
+	if c := src.GetCause(); c != requestsv1.BreachCause_BREACH_CAUSE_UNSPECIFIED {
+		if requestsv1.BreachCause_name[int32(c)] == "" {
+			vs.Add("breach.cause", "range", "unknown cause %d", c)
+		}
+		dst.Cause = c
+	}
+	if dst.GetCause() == requestsv1.BreachCause_BREACH_CAUSE_OTHER && strings.TrimSpace(dst.GetCauseDetail()) == "" {
+		vs.Add("breach.cause_detail", "PIPA-34-1", "a cause OTHER says what it was")
+	}
+	if c := src.GetContact(); c != nil {
+		checkText(vs, "breach.contact.department", c.GetDepartment(), true)
+		checkText(vs, "breach.contact.officer", c.GetOfficer(), false)
+		checkText(vs, "breach.contact.email", c.GetEmail(), false)
+		if strings.TrimSpace(c.GetPhone()) == "" && strings.TrimSpace(c.GetEmail()) == "" {
+			vs.Add("breach.contact.phone", "PIPA-34-1", "the contact for damage reports (item 5) needs a phone number or an e-mail address")
+		}
+		checkText(vs, "breach.contact.phone", c.GetPhone(), false)
+		dst.Contact = c
+	}
+}
+
+// ReportTriggers are the thresholds of PIPA-34-4 / DEC-40-1 that b meets, each naming its
+// rule; empty when the report is not a duty. Art 34 does not apply to public-place CCTV.
+func ReportTriggers(b *requestsv1.Breach) []string {
+	if b.GetPublicCctv() || b.GetPossibleOutcome() == requestsv1.PossibleOutcome_POSSIBLE_OUTCOME_NO_BREACH {
+		return nil
+	}
+	var out []string
+	if b.GetSubjectCount() >= ReportSubjects {
+		out = append(out, fmt.Sprintf("DEC-40-1 1: 정보주체 %d명 (1,000명 이상)", b.GetSubjectCount()))
+	}
+	if b.GetSensitiveData() || b.GetUniqueIdentifiers() {
+		out = append(out, "DEC-40-1 2: 민감정보 또는 고유식별정보")
+	}
+	if b.GetCause() == requestsv1.BreachCause_BREACH_CAUSE_EXTERNAL_UNLAWFUL_ACCESS {
+		out = append(out, "DEC-40-1 3: 외부로부터의 불법적인 접근")
+	}
+	return out
+}
+
+// NotApplicable says which duties do not apply to b and why: for fixed CCTV in a public place,
+// none of Art 34 (PIPA-58-2).
+func NotApplicable(b *requestsv1.Breach) []string {
+	if !b.GetPublicCctv() {
+		return nil
+	}
+	return []string{
+		"PIPA-58-2: 공개된 장소에 설치·운영하는 고정형 영상정보처리기기의 영상정보에는 법 제34조가 적용되지 않습니다",
+		"PIPA-34-1: 정보주체에 대한 72시간 이내 통지 의무 없음",
+		"PIPA-34-4: 개인정보보호위원회·한국인터넷진흥원 신고 의무 없음",
+		"DEC-39-3: 홈페이지 게시 의무 없음",
+	}
+}
+
+// Due is when b's notice and report are due: known_time + 72 hours.
+func Due(b *requestsv1.Breach) time.Time { return b.GetKnownTime().AsTime().Add(Clock) }
+
+// Duties are b's notice and report duties as they stand at now.
+func Duties(b *requestsv1.Breach, now time.Time) []*requestsv1.BreachDuty {
+	due := Due(b)
+	duty := func(kind requestsv1.BreachDutyKind, status requestsv1.BreachDutyStatus, rules ...string) *requestsv1.BreachDuty {
+		d := &requestsv1.BreachDuty{Kind: kind, Status: status, Rules: rules}
+		if status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING || status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM {
+			d.DueTime = timestamppb.New(due)
+		}
+		if status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
+			d.HoursLeft = hoursLeft(due, now)
+			d.Overdue = now.After(due)
+		}
+		return d
+	}
+	if b.GetPublicCctv() {
+		return []*requestsv1.BreachDuty{
+			duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_NOT_APPLICABLE, "PIPA-58-2"),
+			duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_NOT_APPLICABLE, "PIPA-58-2"),
+		}
+	}
+	notice := duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, noticeStatus(b), noticeRule(b))
+	var report *requestsv1.BreachDuty
+	triggers := ReportTriggers(b)
+	switch {
+	case len(triggers) == 0:
+		report = duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_NOT_REQUIRED, "PIPA-34-4")
+	case b.GetExemptionReason() != "":
+		report = duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_EXEMPT, "PIPA-34-4")
+	default:
+		report = duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, reportStatus(b), append([]string{"PIPA-34-4"}, triggers...)...)
+	}
+	return []*requestsv1.BreachDuty{notice, report}
+}
+
+func noticeRule(b *requestsv1.Breach) string {
+	if b.GetType() == requestsv1.BreachType_BREACH_TYPE_POSSIBLE && b.GetPossibleOutcome() == requestsv1.PossibleOutcome_POSSIBLE_OUTCOME_UNSPECIFIED {
+		return "PIPA-34-2"
+	}
+	return "PIPA-34-1"
+}
+
+// noticeStatus: a complete notice (or, for a possible breach found to be none, the notice that
+// says so) is DONE; an interim or possible-breach notice, or a posting, met the clock but the rest
+// follows when known (DEC-39-2, DEC-39의3).
+func noticeStatus(b *requestsv1.Breach) requestsv1.BreachDutyStatus {
+	status := requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING
+	for _, n := range b.GetNotices() {
+		switch n.GetKind() {
+		case requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_COMPLETE, requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_NO_BREACH:
+			return requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE
+		default:
+			status = requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM
+		}
+	}
+	if p := b.GetPosting(); p != nil && status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
+		status = requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM
+	}
+	return status
+}
+
+func reportStatus(b *requestsv1.Breach) requestsv1.BreachDutyStatus {
+	status := requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING
+	for _, r := range b.GetReports() {
+		if !r.GetInterim() {
+			return requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE
+		}
+		status = requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM
+	}
+	return status
+}
+
+// hoursLeft rounds toward the past: 71 h 59 m left is 71, one minute overdue is -1.
+func hoursLeft(due, now time.Time) int64 {
+	d := due.Sub(now)
+	h := int64(d / time.Hour)
+	if d < 0 && d%time.Hour != 0 {
+		h--
+	}
+	return h
+}
+
+// Standing is where an open breach stands on its clocks at now: a duty overdue, one due within
+// DueSoon, or neither. A closed breach stands nowhere.
+func Standing(b *requestsv1.Breach, now time.Time) (overdue, dueSoon bool) {
+	if b.GetState() != requestsv1.BreachState_BREACH_STATE_OPEN {
+		return false, false
+	}
+	for _, d := range Duties(b, now) {
+		if d.GetStatus() != requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
+			continue
+		}
+		if d.GetOverdue() {
+			overdue = true
+		} else if d.GetDueTime().AsTime().Sub(now) <= DueSoon {
+			dueSoon = true
+		}
+	}
+	return overdue, dueSoon && !overdue
+}
+
+// View is b as a reader sees it at now: the stored fields with the outputs computed.
+func View(b *requestsv1.Breach, now time.Time) *requestsv1.Breach {
+	b.NotApplicable = NotApplicable(b)
+	b.ReportTriggers = ReportTriggers(b)
+	b.Duties = Duties(b, now)
+	return b
+}
+
+func checkText(vs *apierr.Violations, field, v string, required bool) {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		vs.Add(field, "required", "must not be empty")
+	case len(v) > maxText:
+		vs.Add(field, "range", "must be at most %d bytes", maxText)
+	case strings.ContainsRune(v, 0):
+		vs.Add(field, "format", "must not contain NUL")
+	}
+}
+
+func checkTime(vs *apierr.Violations, field string, t *timestamppb.Timestamp, required bool) bool {
+	if t == nil {
+		if required {
+			vs.Add(field, "required", "must be set")
+		}
+		return false
+	}
+	if err := t.CheckValid(); err != nil {
+		vs.Add(field, "format", "not a valid time: %v", err)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,251 @@
+package breach_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/services/requests/breach"
+)
+
+// Plain tests of the domain: no database, the clock handed in.
+
+var known = time.Date(2026, 12, 4, 22, 30, 0, 0, time.UTC) // a Friday night in Seoul: the weekend does not stop the clock
+
+// mailing is a mis-sent mailing of the library's members list, facts complete.
+func mailing(subjects int64) *requestsv1.Breach {
+	return &requestsv1.Breach{Type: requestsv1.BreachType_BREACH_TYPE_LEAK, KnownTime: timestamppb.New(known),
+		KnownEvidence: "민원 접수 기록 2026-1204-17", OccurTime: timestamppb.New(known.Add(-3 * time.Hour)),
+		Circumstances: "회원 안내 메일을 숨은참조 없이 발송", Items: []string{"성명", "전자우편주소"}, SubjectCount: subjects,
+		Cause: requestsv1.BreachCause_BREACH_CAUSE_MISTAKE, SubjectActions: "의심스러운 메일의 링크를 열지 마십시오",
+		Measures: "수신자에게 삭제 요청, 발송 절차 개선", ReliefProcedure: "피해 신고 시 상담 및 분쟁조정 안내",
+		Contact: &requestsv1.BreachContact{Department: "시립도서관 운영팀", Phone: "063-539-6000"}}
+}
+
+func intake(t *testing.T, b *requestsv1.Breach) *requestsv1.Breach {
+	t.Helper()
+	out, err := breach.Intake(b, known.Add(time.Hour))
+	require.NoError(t, err)
+	out.Name = "tenants/jeongeup/units/library/breaches/1"
+	return out
+}
+
+func violation(t *testing.T, err error) apierr.Violation {
+	t.Helper()
+	var e *apierr.Error
+	require.True(t, errors.As(err, &e), "%v", err)
+	require.NotEmpty(t, e.Violations, "%v", err)
+	return e.Violations[0]
+}
+
+func duty(b *requestsv1.Breach, kind requestsv1.BreachDutyKind, now time.Time) *requestsv1.BreachDuty {
+	for _, d := range breach.Duties(b, now) {
+		if d.GetKind() == kind {
+			return d
+		}
+	}
+	return nil
+}
+
+// PIPA-34-4 / DEC-40-1 1: the report is a duty from 1,000 subjects, not at 999.
+func TestReportThresholdSubjects(t *testing.T) {
+	require.Empty(t, breach.ReportTriggers(intake(t, mailing(999))))
+	b := intake(t, mailing(1000))
+	require.Len(t, breach.ReportTriggers(b), 1)
+	require.Contains(t, breach.ReportTriggers(b)[0], "DEC-40-1 1")
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_NOT_REQUIRED,
+		duty(intake(t, mailing(999)), requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, known).GetStatus())
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING,
+		duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, known).GetStatus())
+}
+
+// DEC-40-1 2 and 3: sensitive data or unique identifiers, and external unlawful access, whatever the count.
+func TestReportThresholdKinds(t *testing.T) {
+	b := mailing(3)
+	b.UniqueIdentifiers = true
+	require.Contains(t, breach.ReportTriggers(intake(t, b))[0], "DEC-40-1 2")
+	b = mailing(3)
+	b.Cause = requestsv1.BreachCause_BREACH_CAUSE_EXTERNAL_UNLAWFUL_ACCESS
+	require.Contains(t, breach.ReportTriggers(intake(t, b))[0], "DEC-40-1 3")
+}
+
+// PIPA-34-1: 72 hours from known_time, counted in hours over a weekend; 71 h 59 m in, one minute
+// is left; at 72 h the notice is still on time; a minute later it is overdue, and a notice then
+// needs the proof of when the breach was known (STD-26-4).
+func TestNoticeClockBoundary(t *testing.T) {
+	b := intake(t, mailing(10))
+	d := duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, known.Add(71*time.Hour+59*time.Minute))
+	require.Equal(t, known.Add(72*time.Hour), d.GetDueTime().AsTime())
+	require.False(t, d.GetOverdue())
+	require.Equal(t, int64(0), d.GetHoursLeft())
+	overdue, soon := breach.Standing(b, known.Add(71*time.Hour+59*time.Minute))
+	require.False(t, overdue)
+	require.True(t, soon)
+
+	require.False(t, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, known.Add(72*time.Hour)).GetOverdue())
+	late := duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, known.Add(72*time.Hour+time.Minute))
+	require.True(t, late.GetOverdue())
+	require.Equal(t, int64(-1), late.GetHoursLeft())
+	require.Equal(t, int64(72), duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, known).GetHoursLeft())
+
+	env := breach.Env{Now: known.Add(80 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
+	onTime := proto.CloneOf(b)
+	_, err := breach.Apply(onTime, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
+		SendTime: timestamppb.New(known.Add(72 * time.Hour)), Count: 10}, env)
+	require.NoError(t, err)
+	require.False(t, onTime.GetNotices()[0].GetLate())
+	noEvidence := proto.CloneOf(b)
+	noEvidence.KnownEvidence = ""
+	_, err = breach.Apply(noEvidence, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
+		SendTime: timestamppb.New(known.Add(72*time.Hour + time.Minute)), Count: 10}, env)
+	require.Equal(t, "STD-26-4", violation(t, err).Rule)
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
+		SendTime: timestamppb.New(known.Add(72*time.Hour + time.Minute)), Count: 10}, env)
+	require.NoError(t, err)
+	require.True(t, b.GetNotices()[0].GetLate())
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE,
+		duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, env.Now).GetStatus())
+}
+
+// The complete notice carries all six items of PIPA-34-1 (DEC-39-1); one without item 3 is refused naming
+// the field and the rule; with items 1–2 unknown it is an interim notice (DEC-39-2) that says so.
+func TestNoticeItems(t *testing.T) {
+	env := breach.Env{Now: known.Add(2 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
+	b := intake(t, mailing(10))
+	b.SubjectActions = ""
+	_, err := breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS}, env)
+	v := violation(t, err)
+	require.Equal(t, "breach.subject_actions", v.Field)
+	require.Equal(t, "PIPA-34-1", v.Rule)
+	require.Empty(t, b.GetNotices(), "a refused notice changes nothing")
+
+	b = intake(t, mailing(10))
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS, Count: 10}, env)
+	require.NoError(t, err)
+	text := b.GetNotices()[0].GetText()
+	require.Equal(t, requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_COMPLETE, b.GetNotices()[0].GetKind())
+	for _, want := range []string{"1. 유출등이 된 개인정보의 항목: 성명, 전자우편주소", "2. 유출등이 된 시점과 그 경위: 2026. 12. 5. 04:30, 회원 안내 메일",
+		"3. ", "4. ", "5. 피해가 발생한 경우 신고 등을 접수할 수 있는 담당부서 및 연락처: 시립도서관 운영팀, 063-539-6000", "6. 정보주체의 권리: 개인정보 보호법 제39조"} {
+		require.Contains(t, text, want)
+	}
+
+	partial := mailing(0)
+	partial.Items, partial.OccurTime = nil, nil
+	b = intake(t, partial)
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_WRITING, Count: 1}, env)
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_INTERIM, b.GetNotices()[0].GetKind())
+	require.Contains(t, b.GetNotices()[0].GetText(), "현재 확인 중")
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM,
+		duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, env.Now).GetStatus())
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule, "closing needs the complete notice")
+}
+
+// A report that a threshold requires is made, or exempted with its reason; closing without
+// either is refused naming PIPA-34-4 (DEC-40). The report renders the 별지 제1호 rows (STD-28).
+func TestReportOrExemption(t *testing.T) {
+	env := breach.Env{Now: known.Add(5 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
+	b := intake(t, mailing(1000))
+	_, err := breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Count: 1000}, env)
+	require.NoError(t, err)
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.Equal(t, "PIPA-34-4", violation(t, err).Rule)
+
+	exempt := proto.CloneOf(b)
+	_, err = breach.Apply(exempt, breach.Exempt{RouteIdentified: true, Reason: "수신자 전원 삭제 확인"}, env)
+	require.Equal(t, "retrieved_or_deleted", violation(t, err).Field)
+	_, err = breach.Apply(exempt, breach.Exempt{RouteIdentified: true, RetrievedOrDeleted: true, Reason: "수신자 전원 삭제 확인"}, env)
+	require.NoError(t, err)
+	_, err = breach.Apply(exempt, breach.Close{}, env)
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachState_BREACH_STATE_CLOSED, exempt.GetState())
+
+	_, err = breach.Apply(b, breach.Report{Agency: requestsv1.BreachAgency_BREACH_AGENCY_KISA}, env)
+	require.NoError(t, err)
+	r := b.GetReports()[0]
+	require.False(t, r.GetInterim())
+	for _, want := range []string{"개인정보 유출등 신고서", "수신: 한국인터넷진흥원", "기관명 | 정읍시립도서관", "유출등이 된 정보주체의 수 | 1000명",
+		"신고 사유 | DEC-40-1 1", "정보주체에 대한 통지 여부 | 통지 "} {
+		require.Contains(t, r.GetText(), want)
+	}
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.NoError(t, err)
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL}, env)
+	require.Error(t, err, "a closed breach takes no step")
+
+	small := intake(t, mailing(5))
+	_, err = breach.Apply(small, breach.Exempt{RouteIdentified: true, RetrievedOrDeleted: true, Reason: "x"}, env)
+	require.ErrorContains(t, err, "no threshold")
+}
+
+// PIPA-58-2: Art 34 does not apply to fixed CCTV in a public place; the breach says which duties
+// do not apply, none runs a clock, and it closes without notice or report.
+func TestPublicCCTVOutsideArticle34(t *testing.T) {
+	b := mailing(5000)
+	b.PublicCctv = true
+	got := breach.View(intake(t, b), known.Add(100*time.Hour))
+	require.Empty(t, got.GetReportTriggers())
+	require.NotEmpty(t, got.GetNotApplicable())
+	require.Contains(t, got.GetNotApplicable()[0], "PIPA-58-2")
+	for _, d := range got.GetDuties() {
+		require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_NOT_APPLICABLE, d.GetStatus())
+		require.False(t, d.GetOverdue())
+	}
+	_, err := breach.Apply(got, breach.Close{}, breach.Env{Now: known.Add(100 * time.Hour)})
+	require.NoError(t, err)
+}
+
+// PIPA-34-2, DEC-39의2/의3: a possible breach names its trigger, its notice promises a follow-up,
+// and it closes once confirmed (then the complete notice) or found to be none (then that notice).
+func TestPossibleBreach(t *testing.T) {
+	env := breach.Env{Now: known.Add(time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
+	b := mailing(0)
+	b.Type, b.Items, b.OccurTime = requestsv1.BreachType_BREACH_TYPE_POSSIBLE, nil, nil
+	b.Cause = requestsv1.BreachCause_BREACH_CAUSE_EXTERNAL_UNLAWFUL_ACCESS
+	_, err := breach.Intake(b, env.Now)
+	require.Equal(t, "breach.possible_trigger", violation(t, err).Field)
+	b.PossibleTrigger = requestsv1.PossibleTrigger_POSSIBLE_TRIGGER_SUBJECTS_UNIDENTIFIED
+	got := intake(t, b)
+	_, err = breach.Apply(got, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Count: 300}, env)
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_POSSIBLE, got.GetNotices()[0].GetKind())
+	require.Contains(t, got.GetNotices()[0].GetText(), "다시 알려드리겠습니다")
+	_, err = breach.Apply(got, breach.Close{}, env)
+	require.Equal(t, "DEC-39의3", violation(t, err).Rule)
+
+	_, err = breach.Apply(got, breach.Complete{Facts: &requestsv1.Breach{PossibleOutcome: requestsv1.PossibleOutcome_POSSIBLE_OUTCOME_NO_BREACH}}, env)
+	require.NoError(t, err)
+	require.Empty(t, breach.ReportTriggers(got), "no breach, nothing to report")
+	_, err = breach.Apply(got, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Count: 300}, env)
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_NO_BREACH, got.GetNotices()[1].GetKind())
+	_, err = breach.Apply(got, breach.Close{}, env)
+	require.NoError(t, err)
+}
+
+// Registration refuses what it cannot take, naming the field and the rule.
+func TestIntakeRefusals(t *testing.T) {
+	now := known.Add(time.Hour)
+	b := mailing(10)
+	b.Type = requestsv1.BreachType_BREACH_TYPE_UNSPECIFIED
+	_, err := breach.Intake(b, now)
+	require.Equal(t, "PIPA-23-2", violation(t, err).Rule)
+	b = mailing(10)
+	b.KnownTime = timestamppb.New(now.Add(time.Minute))
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "breach.known_time", violation(t, err).Field)
+	b = mailing(-1)
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "breach.subject_count", violation(t, err).Field)
+	b = mailing(10)
+	b.Contact = &requestsv1.BreachContact{Department: "운영팀"}
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
+}

@@ -1,0 +1,228 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/unitauth"
+	"github.com/pipa-kr/pipa/services/requests/breach"
+	"github.com/pipa-kr/pipa/services/requests/store/pg"
+)
+
+// BreachServer implements pipa.requests.v1.BreachService on the request service's store and
+// ledger outbox. Its handlers have the shape of the request steps' (steps.go): parse, authorize,
+// gather (the unit's published name), let package breach decide under the row lock while the
+// store writes the breach and its BREACH ledger entry in one transaction, deliver the entry, answer.
+type BreachServer struct {
+	requestsv1.UnimplementedBreachServiceServer
+	s   *Server
+	now func() time.Time
+}
+
+// Breaches is the breach service beside s, on clock now (s's when nil; tests move it to see a
+// posting's period end).
+func (s *Server) Breaches(now func() time.Time) *BreachServer {
+	if now == nil {
+		now = s.now
+	}
+	return &BreachServer{s: s, now: now}
+}
+
+func (b *BreachServer) CreateBreach(ctx context.Context, req *requestsv1.CreateBreachRequest) (*requestsv1.Breach, error) {
+	tenant, unit, err := names.ParseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := b.s.units.Authorize(ctx, tenant, unit, staffRoles); err != nil {
+		return nil, err
+	}
+	if _, err := b.s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)}); err != nil {
+		return nil, err
+	}
+	doc, err := breach.Intake(req.GetBreach(), b.now())
+	if err != nil {
+		return nil, err
+	}
+	idem, err := breachIdem(req.GetRequestId(), requestsv1.BreachService_CreateBreach_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	rec, id, err := b.s.store.CreateBreach(ctx, tenant, unit, doc, idem, breachEntry(auth.Officer(ctx)))
+	if err != nil {
+		return nil, err
+	}
+	return b.answer(ctx, rec, id)
+}
+
+// answer delivers the step's entry at once (the outbox's job delivers it later if the ledger is
+// out: the step then shows pending) and reads the breach back with its steps.
+func (b *BreachServer) answer(ctx context.Context, rec *pg.Breach, id int64) (*requestsv1.Breach, error) {
+	if id != 0 {
+		if _, err := b.s.outbox.Deliver(ctx, rec.Tenant, id); err != nil && !errors.Is(err, ledgerout.ErrRefused) {
+			b.s.log.Warn("ledger entry left to the outbox", "breach", rec.Doc.GetName(), "err", err)
+		}
+	}
+	rec, err := b.s.store.GetBreach(ctx, rec.Tenant, rec.Unit, rec.Number)
+	if err != nil {
+		return nil, err
+	}
+	return view(rec, b.now()), nil
+}
+
+func view(rec *pg.Breach, now time.Time) *requestsv1.Breach {
+	out := breach.View(rec.Doc, now)
+	out.Etag = rec.Etag()
+	return out
+}
+
+func breachIdem(requestID, method string, req proto.Message) (pg.Idem, error) {
+	hash, err := idempotency.RequestHash(req)
+	return pg.Idem{RequestID: requestID, Method: method, Hash: hash}, err
+}
+
+// breachEntry is the BREACH entry of a step taken by officer: the breach and its type as the
+// file, the step as the purpose, its rule, and what was done. No personal data.
+func breachEntry(officer string) pg.BreachEntry {
+	return func(b *requestsv1.Breach, o breach.Outcome) ledgerout.Entry {
+		return ledgerout.Entry{Label: o.Label, Append: &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
+			Kind: ledgerv1.EntryKind_ENTRY_KIND_BREACH, OccurTime: b.GetUpdateTime(), FileName: b.GetName(),
+			Purpose: o.Label, Handler: officer, LegalBasis: o.Rule, Note: o.Note}}}
+	}
+}
+
+func (b *BreachServer) authorize(ctx context.Context, name string, roles []auth.Role) (tenant, unit string, n int64, err error) {
+	if tenant, unit, n, err = names.Breaches.ParseN("name", name); err != nil {
+		return "", "", 0, err
+	}
+	return tenant, unit, n, b.s.units.Authorize(ctx, tenant, unit, roles)
+}
+
+func (b *BreachServer) GetBreach(ctx context.Context, req *requestsv1.GetBreachRequest) (*requestsv1.Breach, error) {
+	tenant, unit, n, err := b.authorize(ctx, req.GetName(), readRoles)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := b.s.store.GetBreach(ctx, tenant, unit, n)
+	if err != nil {
+		return nil, err
+	}
+	return view(rec, b.now()), nil
+}
+
+func (b *BreachServer) ListBreaches(ctx context.Context, req *requestsv1.ListBreachesRequest) (*requestsv1.ListBreachesResponse, error) {
+	tenant, unit, err := names.ParseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if err := b.s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, apierr.Invalid(apierr.Violation{Field: "page_size", Rule: "range", Description: "must not be negative"})
+	case size == 0:
+		size = 50
+	case size > 500:
+		size = 500
+	}
+	query := names.Query{"requests.breaches", req.GetParent(), strconv.FormatBool(req.GetOpen()), strconv.FormatBool(req.GetOverdue())}
+	after, err := query.ParseN(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	now := b.now()
+	page, err := b.s.store.ListBreaches(ctx, tenant, unit, req.GetOpen(), req.GetOverdue(), size, after, now)
+	if err != nil {
+		return nil, err
+	}
+	out := &requestsv1.ListBreachesResponse{OverdueCount: page.Overdue, DueSoonCount: page.DueSoon}
+	if page.Next != 0 {
+		out.NextPageToken = query.TokenN(page.Next)
+	}
+	for _, rec := range page.Breaches {
+		out.Breaches = append(out.Breaches, view(rec, now))
+	}
+	return out, nil
+}
+
+// step takes a step of the breach name: the unit's published name and the posting's path are
+// gathered before the row is locked.
+func (b *BreachServer) step(ctx context.Context, name, etag, requestID, method string, req proto.Message, st breach.Step) (*requestsv1.Breach, error) {
+	tenant, unit, n, err := b.authorize(ctx, name, staffRoles)
+	if err != nil {
+		return nil, err
+	}
+	u, err := b.s.registry.GetUnit(unitauth.ForwardToken(ctx), &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)})
+	if err != nil {
+		return nil, err
+	}
+	idem, err := breachIdem(requestID, method, req)
+	if err != nil {
+		return nil, err
+	}
+	env := breach.Env{Officer: auth.Officer(ctx), Institution: u.GetFullName(), Path: PostingPath(tenant, unit, n)}
+	rec, id, err := b.s.store.StepBreach(ctx, tenant, unit, n, etag, idem, func(doc *requestsv1.Breach) (breach.Outcome, error) {
+		env.Now = b.now()
+		return breach.Apply(doc, st, env)
+	}, breachEntry(env.Officer))
+	if err != nil {
+		return nil, err
+	}
+	return b.answer(ctx, rec, id)
+}
+
+// PostingPath is the public page of the unit's breach n's posting.
+func PostingPath(tenant, unit string, n int64) string {
+	return "/p/" + tenant + "/" + unit + "/notices/" + strconv.FormatInt(n, 10)
+}
+
+func (b *BreachServer) CompleteBreach(ctx context.Context, req *requestsv1.CompleteBreachRequest) (*requestsv1.Breach, error) {
+	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_CompleteBreach_FullMethodName, req,
+		breach.Complete{Facts: req.GetBreach()})
+}
+
+func (b *BreachServer) NotifyBreach(ctx context.Context, req *requestsv1.NotifyBreachRequest) (*requestsv1.Breach, error) {
+	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_NotifyBreach_FullMethodName, req,
+		breach.Notify{Method: req.GetMethod(), SendTime: req.GetSendTime(), Count: req.GetRecipientCount()})
+}
+
+func (b *BreachServer) ReportBreach(ctx context.Context, req *requestsv1.ReportBreachRequest) (*requestsv1.Breach, error) {
+	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_ReportBreach_FullMethodName, req,
+		breach.Report{Agency: req.GetAgency(), SendTime: req.GetSendTime(), ReceiptNumber: req.GetReceiptNumber()})
+}
+
+func (b *BreachServer) ExemptBreach(ctx context.Context, req *requestsv1.ExemptBreachRequest) (*requestsv1.Breach, error) {
+	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_ExemptBreach_FullMethodName, req,
+		breach.Exempt{RouteIdentified: req.GetRouteIdentified(), RetrievedOrDeleted: req.GetRetrievedOrDeleted(), Reason: req.GetReason()})
+}
+
+func (b *BreachServer) PostBreach(ctx context.Context, req *requestsv1.PostBreachRequest) (*requestsv1.Breach, error) {
+	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_PostBreach_FullMethodName, req,
+		breach.Post{UnreachableReason: req.GetUnreachableReason()})
+}
+
+func (b *BreachServer) CloseBreach(ctx context.Context, req *requestsv1.CloseBreachRequest) (*requestsv1.Breach, error) {
+	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_CloseBreach_FullMethodName, req,
+		breach.Close{})
+}
+
+// GetBreachPosting is public: the posting while its period runs (DEC-39-3), NotFound otherwise.
+func (b *BreachServer) GetBreachPosting(ctx context.Context, req *requestsv1.GetBreachPostingRequest) (*requestsv1.BreachPosting, error) {
+	if !names.ValidID(req.GetTenant()) || !names.ValidID(req.GetUnit()) || req.GetBreach() <= 0 {
+		return nil, apierr.NotFound(names.Unit(req.GetTenant(), req.GetUnit()) + "/breaches/" + strconv.FormatInt(req.GetBreach(), 10))
+	}
+	return b.s.store.Posting(ctx, req.GetTenant(), req.GetUnit(), req.GetBreach(), b.now())
+}

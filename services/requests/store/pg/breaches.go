@@ -1,0 +1,310 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
+	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/pgdb"
+	"github.com/pipa-kr/pipa/services/requests/breach"
+)
+
+// Breach is a stored breach: the document as stored (outputs computed by breach.View) and its
+// revision, for the etag.
+type Breach struct {
+	Tenant, Unit string
+	Number       int64
+	Doc          *requestsv1.Breach
+	Revision     int64
+}
+
+// BreachEntry makes the ledger entry of a step of breach b (kind BREACH).
+type BreachEntry func(b *requestsv1.Breach, o breach.Outcome) ledgerout.Entry
+
+// Etag is AIP-154's etag of the breach's revision.
+func (b *Breach) Etag() string {
+	return strconv.FormatInt(b.Doc.GetCreateTime().AsTime().UnixMicro(), 36) + "-" + strconv.FormatInt(b.Revision, 10)
+}
+
+// breachSubject is the outbox subject of a breach's entries, unique in its tenant.
+func breachSubject(unit string, n int64) string {
+	return "breach/" + unit + "/" + strconv.FormatInt(n, 10)
+}
+
+// CreateBreach stores new breach doc (as breach.Intake made it) under the unit's next number, with
+// the ledger entry of its registration, in one transaction; it returns the breach and the
+// outbox's id of the entry (0 on a replay of the same request_id, which returns the first breach).
+func (s *Store) CreateBreach(ctx context.Context, tenant, unit string, doc *requestsv1.Breach, idem Idem, entry BreachEntry) (out *Breach, id int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
+			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
+		}, func() (string, error) {
+			var n int64
+			if err := tx.QueryRow(ctx, `INSERT INTO requests.breach_numbers (tenant_id, unit_id, last) VALUES ($1, $2, 1)
+				ON CONFLICT (tenant_id, unit_id) DO UPDATE SET last = breach_numbers.last + 1 RETURNING last`,
+				tenant, unit).Scan(&n); err != nil {
+				return "", err
+			}
+			now := s.clock()
+			doc.Name = names.Breaches.NameN(tenant, unit, n)
+			doc.CreateTime, doc.UpdateTime = timestamppb.New(now), timestamppb.New(now)
+			out = &Breach{Tenant: tenant, Unit: unit, Number: n, Doc: doc, Revision: 1}
+			raw, err := storedBreach(doc)
+			if err != nil {
+				return "", err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO requests.breaches (tenant_id, unit_id, number, state, doc, known_time,
+				create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+				tenant, unit, n, int16(doc.GetState()), raw, doc.GetKnownTime().AsTime(), now); err != nil {
+				return "", err
+			}
+			id, err = s.enqueueBreach(ctx, tx, tenant, unit, n, entry(doc, breach.Registered(doc)))
+			return doc.Name, err
+		})
+		if errors.Is(err, idempotency.ErrReused) {
+			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
+				Description: "this request_id was already used for a different request; use a new one"})
+		}
+		if err != nil || !again {
+			return err
+		}
+		_, _, n, err := names.Breaches.ParseN("name", name)
+		if err != nil {
+			return err
+		}
+		out, err = s.getBreach(ctx, tx, tenant, unit, n, false)
+		return err
+	})
+	return out, id, err
+}
+
+// StepBreach takes a step of the unit's breach n under its row lock: fn decides (breach.Apply),
+// and the breach and its ledger entry are written in one transaction. etag, when given, must be
+// the breach's. A replay of request_id answers with the breach as it is, writing nothing.
+func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, etag string, idem Idem,
+	fn func(b *requestsv1.Breach) (breach.Outcome, error), entry BreachEntry) (out *Breach, id int64, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if out, err = s.getBreach(ctx, tx, tenant, unit, n, true); err != nil {
+			return err
+		}
+		_, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
+			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
+		}, func() (string, error) {
+			if etag != "" && etag != out.Etag() {
+				return "", apierr.EtagMismatch(out.Doc.GetName())
+			}
+			o, err := fn(out.Doc)
+			if err != nil {
+				return "", err
+			}
+			out.Revision++
+			raw, err := storedBreach(out.Doc)
+			if err != nil {
+				return "", err
+			}
+			var postingEnd any
+			if p := out.Doc.GetPosting(); p != nil {
+				postingEnd = p.GetEndTime().AsTime()
+			}
+			if _, err := tx.Exec(ctx, `UPDATE requests.breaches SET state = $4, revision = $5, doc = $6, posting_end = $7,
+				update_time = $8 WHERE tenant_id = $1 AND unit_id = $2 AND number = $3`,
+				tenant, unit, n, int16(out.Doc.GetState()), out.Revision, raw, postingEnd, s.clock()); err != nil {
+				return "", err
+			}
+			id, err = s.enqueueBreach(ctx, tx, tenant, unit, n, entry(out.Doc, o))
+			return out.Doc.GetName(), err
+		})
+		if errors.Is(err, idempotency.ErrReused) {
+			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
+				Description: "this request_id was already used for a different request; use a new one"})
+		}
+		if again {
+			id = 0
+		}
+		return err
+	})
+	return out, id, err
+}
+
+// storedBreach is the document as stored: without what breach.View and the store compute.
+func storedBreach(doc *requestsv1.Breach) ([]byte, error) {
+	d := proto.CloneOf(doc)
+	d.Steps, d.Duties, d.NotApplicable, d.ReportTriggers, d.Etag = nil, nil, nil, nil, ""
+	return protojson.Marshal(d)
+}
+
+func (s *Store) enqueueBreach(ctx context.Context, tx pgx.Tx, tenant, unit string, n int64, e ledgerout.Entry) (int64, error) {
+	e.Unit, e.Subject = unit, breachSubject(unit, n)
+	return s.outbox.Enqueue(ctx, tx, tenant, e)
+}
+
+// GetBreach reads the unit's breach n with its steps as the ledger records them.
+func (s *Store) GetBreach(ctx context.Context, tenant, unit string, n int64) (*Breach, error) {
+	return s.getBreach(ctx, s.pool, tenant, unit, n, false)
+}
+
+func (s *Store) getBreach(ctx context.Context, q ledgerout.Querier, tenant, unit string, n int64, lock bool) (*Breach, error) {
+	sql := `SELECT doc, revision FROM requests.breaches WHERE tenant_id = $1 AND unit_id = $2 AND number = $3`
+	if lock {
+		sql += " FOR UPDATE"
+	}
+	var raw []byte
+	b := &Breach{Tenant: tenant, Unit: unit, Number: n, Doc: &requestsv1.Breach{}}
+	err := q.QueryRow(ctx, sql, tenant, unit, n).Scan(&raw, &b.Revision)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(names.Breaches.NameN(tenant, unit, n))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := protojson.Unmarshal(raw, b.Doc); err != nil {
+		return nil, err
+	}
+	return b, s.breachSteps(ctx, q, tenant, []*Breach{b})
+}
+
+// breachSteps fills in each breach's steps as its outbox entries stand.
+func (s *Store) breachSteps(ctx context.Context, q ledgerout.Querier, tenant string, bs []*Breach) error {
+	subjects := make([]string, len(bs))
+	for i, b := range bs {
+		subjects[i] = breachSubject(b.Unit, b.Number)
+	}
+	recs, err := s.outbox.Records(ctx, q, tenant, subjects)
+	if err != nil {
+		return err
+	}
+	for i, b := range bs {
+		b.Doc.Steps = nil
+		for _, r := range recs[subjects[i]] {
+			st := &requestsv1.BreachStep{Label: r.Label}
+			if !r.Pending && r.Refusal == "" {
+				st.LedgerIndex = &r.Index
+			}
+			b.Doc.Steps = append(b.Doc.Steps, st)
+		}
+	}
+	return nil
+}
+
+// BreachPage is a page of a unit's breaches, newest first, with the unit's open breaches' standing.
+type BreachPage struct {
+	Breaches         []*Breach
+	Next             int64
+	Overdue, DueSoon int32
+}
+
+// ListBreaches lists the unit's breaches below number after (0: from the newest); open and
+// overdue filter, overdue judged at now.
+func (s *Store) ListBreaches(ctx context.Context, tenant, unit string, open, overdue bool, size int, after int64, now time.Time) (*BreachPage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT number, doc, revision FROM requests.breaches
+		WHERE tenant_id = $1 AND unit_id = $2 AND ($3 = 0 OR number < $3) AND (NOT $4 OR state = 1)
+		ORDER BY number DESC`, tenant, unit, after, open || overdue)
+	if err != nil {
+		return nil, err
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Breach, error) {
+		var raw []byte
+		b := &Breach{Tenant: tenant, Unit: unit, Doc: &requestsv1.Breach{}}
+		if err := r.Scan(&b.Number, &raw, &b.Revision); err != nil {
+			return nil, err
+		}
+		return b, protojson.Unmarshal(raw, b.Doc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	page := &BreachPage{}
+	for _, b := range all {
+		if overdue {
+			if o, _ := breach.Standing(b.Doc, now); !o {
+				continue
+			}
+		}
+		if len(page.Breaches) == size {
+			page.Next = page.Breaches[size-1].Number
+			break
+		}
+		page.Breaches = append(page.Breaches, b)
+	}
+	counts, err := s.BreachCounts(ctx, tenant, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range counts {
+		if c.Unit == unit {
+			page.Overdue, page.DueSoon = int32(c.Overdue), int32(c.DueSoon)
+		}
+	}
+	return page, s.breachSteps(ctx, s.pool, tenant, page.Breaches)
+}
+
+// BreachCount is how a unit's open breaches stand on their clocks.
+type BreachCount struct {
+	Tenant, Unit             string
+	Overdue, DueSoon, OnTime int64
+}
+
+// BreachCounts are the open breaches' standing at now by unit, of tenant ("" for every tenant,
+// the metrics' view).
+func (s *Store) BreachCounts(ctx context.Context, tenant string, now time.Time) ([]BreachCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, unit_id, doc FROM requests.breaches
+		WHERE state = 1 AND ($1 = '' OR tenant_id = $1) ORDER BY tenant_id, unit_id`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var out []BreachCount
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		var t, u string
+		var raw []byte
+		if err := r.Scan(&t, &u, &raw); err != nil {
+			return struct{}{}, err
+		}
+		var b requestsv1.Breach
+		if err := protojson.Unmarshal(raw, &b); err != nil {
+			return struct{}{}, err
+		}
+		if len(out) == 0 || out[len(out)-1].Tenant != t || out[len(out)-1].Unit != u {
+			out = append(out, BreachCount{Tenant: t, Unit: u})
+		}
+		c := &out[len(out)-1]
+		switch overdue, soon := breach.Standing(&b, now); {
+		case overdue:
+			c.Overdue++
+		case soon:
+			c.DueSoon++
+		default:
+			c.OnTime++
+		}
+		return struct{}{}, nil
+	})
+	return out, err
+}
+
+// Posting is the unit's breach n's posting while it is up at now (DEC-39-3), else NotFound.
+func (s *Store) Posting(ctx context.Context, tenant, unit string, n int64, now time.Time) (*requestsv1.BreachPosting, error) {
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `SELECT doc FROM requests.breaches WHERE tenant_id = $1 AND unit_id = $2 AND number = $3
+		AND posting_end > $4`, tenant, unit, n, now).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(names.Breaches.NameN(tenant, unit, n) + "/posting")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var b requestsv1.Breach
+	if err := protojson.Unmarshal(raw, &b); err != nil {
+		return nil, err
+	}
+	return b.GetPosting(), nil
+}
