@@ -2693,7 +2693,10 @@ type AnnouncePolicyVersionRequest struct {
 	ChangeSummary string `protobuf:"bytes,4,opt,name=change_summary,json=changeSummary,proto3" json:"change_summary,omitempty"`
 	MajorChange   bool   `protobuf:"varint,5,opt,name=major_change,json=majorChange,proto3" json:"major_change,omitempty"`
 	// The draft's etag, to announce exactly what was reviewed.
-	Etag          string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A retry with the same request_id (even with the now stale etag) answers with the version as
+	// it stands (AIP-155).
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2766,6 +2769,13 @@ func (x *AnnouncePolicyVersionRequest) GetMajorChange() bool {
 func (x *AnnouncePolicyVersionRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *AnnouncePolicyVersionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -4098,14 +4108,16 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x1aCheckPolicyVersionResponse\x125\n" +
 	"\bfindings\x18\x01 \x03(\v2\x19.pipa.registry.v1.FindingR\bfindings\x12\x14\n" +
 	"\x05ready\x18\x02 \x01(\bR\x05ready\x12:\n" +
-	"\bcoverage\x18\x03 \x03(\v2\x1e.pipa.registry.v1.ItemCoverageR\bcoverage\"\xdc\x01\n" +
+	"\bcoverage\x18\x03 \x03(\v2\x1e.pipa.registry.v1.ItemCoverageR\bcoverage\"\xfb\x01\n" +
 	"\x1cAnnouncePolicyVersionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rannounce_date\x18\x02 \x01(\tR\fannounceDate\x12%\n" +
 	"\x0eeffective_date\x18\x03 \x01(\tR\reffectiveDate\x12%\n" +
 	"\x0echange_summary\x18\x04 \x01(\tR\rchangeSummary\x12!\n" +
 	"\fmajor_change\x18\x05 \x01(\bR\vmajorChange\x12\x12\n" +
-	"\x04etag\x18\x06 \x01(\tR\x04etag\"I\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"I\n" +
 	"\x19DiffPolicyVersionsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aagainst\x18\x02 \x01(\x05R\aagainst\"\x7f\n" +
