@@ -59,15 +59,21 @@ func TestExportAccessRecordAndReviews(t *testing.T) {
 	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\uFEFF")))).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 1+3, "the header and the three records, nothing else")
-	first := rows[1]
-	require.Equal(t, "접속기록", first[col("구분")])
-	require.Equal(t, "clerk000", first[col("접속 계정")])
-	require.Equal(t, "10.1.2.3", first[col("접속지")])
-	require.Equal(t, "민원 2026-000000", first[col("처리한 정보주체")])
-	require.Equal(t, "다운로드", first[col("수행 업무")])
-	require.Equal(t, "정보공개청구 처리", first[col("목적/사유")], "a download's reason (S-8-2)")
-	require.Contains(t, first[col("파일명/형태")], "새올행정시스템")
-	require.Equal(t, "조회", rows[2][col("수행 업무")])
+	// A batch's records are appended in no set order: find each by its account.
+	by := map[string][]string{}
+	for _, r := range rows[1:] {
+		require.Equal(t, "접속기록", r[col("구분")])
+		require.Equal(t, "10.1.2.3", r[col("접속지")])
+		require.Contains(t, r[col("파일명/형태")], "새올행정시스템")
+		by[r[col("접속 계정")]] = r
+	}
+	require.Len(t, by, 3)
+	download := by["clerk000"]
+	require.Equal(t, "민원 2026-000000", download[col("처리한 정보주체")])
+	require.Equal(t, "다운로드", download[col("수행 업무")])
+	require.Equal(t, "정보공개청구 처리", download[col("목적/사유")], "a download's reason (S-8-2)")
+	require.Equal(t, "조회", by["clerk001"][col("수행 업무")])
+	require.Equal(t, "민원 2026-000001", by["clerk001"][col("처리한 정보주체")])
 
 	resp, b = get(libraryLog, "kinds=access_review&format=xlsx")
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
