@@ -105,6 +105,17 @@ func Do(ctx context.Context, tx pgx.Tx, schema string, key Key, create func() (s
 	return resource, false, nil
 }
 
+// Once is Do for a handler: a request_id already used for another request is refused as the
+// client's error, InvalidArgument naming request_id (AIP-155), instead of ErrReused.
+func Once(ctx context.Context, tx pgx.Tx, schema string, key Key, change func() (string, error)) (resource string, replayed bool, err error) {
+	resource, replayed, err = Do(ctx, tx, schema, key, change)
+	if errors.Is(err, ErrReused) {
+		return "", false, apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
+			Description: "this request_id was already used for a different request; use a new one"})
+	}
+	return resource, replayed, err
+}
+
 // claim inserts key's row, with an empty resource that Do fills in before its transaction
 // commits, and returns "" if the row is new. If a committed row holds the key it returns that
 // row's resource, or ErrReused if the row belongs to another request.

@@ -272,22 +272,35 @@ type pending struct {
 	afterPending, afterFails bool
 }
 
-const selectRow = `SELECT o.unit_id, o.subject, o.label, o.chain, o.kind, o.occur_time, coalesce(o.ledger_index, 0),
-	coalesce(o.leaf_hash, ''), o.request_id, coalesce(o.refusal, ''), o.entry, o.sealed, o.follows_after,
-	o.ledger_index IS NOT NULL, o.refuse_time IS NOT NULL,
-	a.ledger_index, a.id IS NOT NULL AND a.ledger_index IS NULL AND a.refuse_time IS NULL, a.refuse_time IS NOT NULL`
+// selectPending reads pending rows (o) with the entry each follows (a); the caller adds WHERE.
+func (o *Outbox) selectPending() string {
+	return `SELECT o.tenant_id, o.id, o.unit_id, o.subject, o.label, o.chain, o.kind, o.occur_time,
+	coalesce(o.ledger_index, 0), coalesce(o.leaf_hash, ''), o.request_id, coalesce(o.refusal, ''), o.entry, o.sealed,
+	o.follows_after, o.ledger_index IS NOT NULL, o.refuse_time IS NOT NULL,
+	a.ledger_index, a.id IS NOT NULL AND a.ledger_index IS NULL AND a.refuse_time IS NULL, a.refuse_time IS NOT NULL
+	FROM ` + o.table() + ` o LEFT JOIN ` + o.table() + ` a ON a.tenant_id = o.tenant_id AND a.id = o.after_id `
+}
+
+// scanPending scans a row of selectPending.
+func scanPending(row pgx.CollectableRow) (*pending, error) {
+	p := &pending{}
+	var kind string
+	err := row.Scan(&p.Tenant, &p.ID, &p.Unit, &p.Subject, &p.Label, &p.Chain, &kind, &p.Occur, &p.Index, &p.LeafHash,
+		&p.requestID, &p.refusal, &p.entry, &p.sealed, &p.followsAfter, &p.delivered, &p.refused, &p.afterIndex,
+		&p.afterPending, &p.afterFails)
+	p.Kind = ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+kind])
+	return p, err
+}
 
 func (o *Outbox) read(ctx context.Context, tenant string, id int64) (*pending, error) {
-	p := &pending{Settled: Settled{Tenant: tenant, ID: id}}
-	var kind string
-	err := o.cfg.Pool.QueryRow(ctx, selectRow+` FROM `+o.table()+` o LEFT JOIN `+o.table()+` a
-		ON a.tenant_id = o.tenant_id AND a.id = o.after_id WHERE o.tenant_id = $1 AND o.id = $2`, tenant, id).Scan(
-		&p.Unit, &p.Subject, &p.Label, &p.Chain, &kind, &p.Occur, &p.Index, &p.LeafHash, &p.requestID, &p.refusal,
-		&p.entry, &p.sealed, &p.followsAfter, &p.delivered, &p.refused, &p.afterIndex, &p.afterPending, &p.afterFails)
+	rows, err := o.cfg.Pool.Query(ctx, o.selectPending()+`WHERE o.tenant_id = $1 AND o.id = $2`, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, scanPending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("ledgerout: no entry %d of tenant %s in %s", id, tenant, o.table())
 	}
-	p.Kind = ledgerv1.EntryKind(ledgerv1.EntryKind_value["ENTRY_KIND_"+kind])
 	return p, err
 }
 
@@ -308,20 +321,22 @@ func (o *Outbox) Deliver(ctx context.Context, tenant string, id int64) (Settled,
 
 // deliver is Deliver without the hand-over.
 func (o *Outbox) deliver(ctx context.Context, tenant string, id int64) (Settled, error) {
-	s, fresh, err := o.send(ctx, tenant, id)
+	p, err := o.read(ctx, tenant, id)
+	if err != nil {
+		return Settled{}, err
+	}
+	s, fresh, err := o.send(ctx, p)
 	if err != nil || !fresh {
 		return s, err
 	}
 	return s, o.delivered(ctx, s)
 }
 
-// send appends entry id unless it is settled; fresh says the ledger took it now, and its index
-// is still to be recorded (delivered).
-func (o *Outbox) send(ctx context.Context, tenant string, id int64) (s Settled, fresh bool, err error) {
-	p, err := o.read(ctx, tenant, id)
+// send appends the entry p (as read) unless it is settled; fresh says the ledger took it now, and
+// its index is still to be recorded (delivered).
+func (o *Outbox) send(ctx context.Context, p *pending) (s Settled, fresh bool, err error) {
+	tenant, id := p.Tenant, p.ID
 	switch {
-	case err != nil:
-		return Settled{}, false, err
 	case p.delivered:
 		return p.Settled, false, nil
 	case p.refused:

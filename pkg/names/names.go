@@ -134,6 +134,10 @@ var (
 	// The registry's registers (impact assessments; 보호수준 평가 by year).
 	Assessments = Collection{"assessments", "{assessment}", slugs}
 	Evaluations = Collection{"evaluations", "{year}", serials}
+	// Outsourcing contracts, one per processor: the processor's id.
+	Contracts = Collection{"contracts", "{processor}", slugs}
+	// Internal management plans (S-4).
+	InternalPlans = Collection{"internalPlans", "{plan}", slugs}
 )
 
 // Registration is the name of a file's nth registration event (PIPA 32).

@@ -10,6 +10,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/services/registry/register"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
@@ -22,11 +23,13 @@ type child[M proto.Message] struct {
 	field    string // request field holding the resource, e.g. "site"
 	newMsg   func() M
 	validate func(M) apierr.Violations
+	// check, when set, validates m against the tenant (e.g. the CPO's grade for its kind).
+	check func(ctx context.Context, s *Server, tenant string, m M) (apierr.Violations, error)
 }
 
 var (
 	officerKind = child[*registryv1.Officer]{kind: pg.Officers, names: names.Officers, field: "officer",
-		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer}
+		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer, check: checkCPO}
 	siteKind = child[*registryv1.Site]{kind: pg.Sites, names: names.Sites, field: "site",
 		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite}
 	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, names: names.Files, field: "file",
@@ -46,7 +49,10 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 	}
 	m := proto.CloneOf(in)
 	clearOutputOnly(m)
-	vs := c.validate(m)
+	vs, err := c.validateIn(ctx, s, t, m)
+	if err != nil {
+		return zero, err
+	}
 	names.CheckID(&vs, c.field+"_id", id)
 	checkRequestID(&vs, requestID)
 	if err := vs.Err(); err != nil {
@@ -56,6 +62,28 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 		return zero, err
 	}
 	return m, nil
+}
+
+// validateIn validates m, and checks it against the tenant where c says.
+func (c child[M]) validateIn(ctx context.Context, s *Server, t string, m M) (apierr.Violations, error) {
+	vs := c.validate(m)
+	if c.check == nil {
+		return vs, nil
+	}
+	more, err := c.check(ctx, s, t, m)
+	return append(vs, more...), err
+}
+
+// checkCPO checks an officer made CPO against DEC-32-2 for the body's kind.
+func checkCPO(ctx context.Context, s *Server, t string, o *registryv1.Officer) (apierr.Violations, error) {
+	if !register.IsCPO(o) {
+		return nil, nil
+	}
+	tenant, err := s.store.Tenant(t).Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return register.ValidateCPO(o, tenant.GetKind()), nil
 }
 
 func (c child[M]) get(ctx context.Context, s *Server, name string) (M, error) {
@@ -116,7 +144,11 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 	if err := applyMask(cur, in, mask, nil); err != nil {
 		return zero, err
 	}
-	if err := c.validate(cur).Err(); err != nil {
+	vs, err := c.validateIn(ctx, s, t, cur)
+	if err != nil {
+		return zero, err
+	}
+	if err := vs.Err(); err != nil {
 		return zero, err
 	}
 	if err := ts.UpdateChild(ctx, c.kind, u, id, cur, etag); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/document"
 	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/services/registry/register"
 	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
@@ -70,7 +71,8 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind regis
 
 // published adds the assessments and evaluations of units that the body publishes (DEC-38-3:
 // it may; pipa states them only then), without their ledger entries, which change when an entry
-// is appended and would make every draft's snapshot stale.
+// is appended and would make every draft's snapshot stale; and each file's PIPC registration as
+// filed (PIPA-32-1), which a policy states only where its text binds it.
 func published(ctx context.Context, ts *pg.TenantStore, units []string, snap *registryv1.UnitSnapshot) error {
 	for _, u := range units {
 		as, err := listRecords[*registryv1.ImpactAssessment](ctx, ts, u, pg.Assessments)
@@ -93,6 +95,11 @@ func published(ctx context.Context, ts *pg.TenantStore, units []string, snap *re
 				snap.Evaluations = append(snap.Evaluations, e)
 			}
 		}
+		rs, err := listRecords[*registryv1.Registration](ctx, ts, u, pg.Registrations)
+		if err != nil {
+			return err
+		}
+		snap.Registrations = append(snap.Registrations, register.Statuses(rs)...)
 	}
 	return nil
 }
@@ -589,70 +596,87 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 			Description: "the announcement is published now; announce_date must be today (" + today.String() + ") or empty"})
 	}
 	var out *registryv1.PolicyVersion
+	var replayed bool
 	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
-		if err := tx.LockPolicy(ctx, u, kind); err != nil {
+		var err error
+		replayed, err = tx.Once(ctx, idem(ctx, req.GetRequestId(), req), func() (string, error) {
+			return req.GetName(), s.announce(ctx, tx, req, u, kind, n, ann, eff, today, &out)
+		})
+		if err != nil || !replayed {
 			return err
 		}
-		v, err := tx.GetVersion(ctx, u, kind, n)
-		if err != nil {
-			return err
-		}
-		if v.GetState() != draft {
-			return frozen(v)
-		}
-		if req.GetEtag() != "" && req.GetEtag() != v.GetEtag() {
-			return apierr.EtagMismatch(v.GetName())
-		}
-		// What is announced must be what the registry says now: a draft whose data changed since
-		// it was made is refreshed (update_mask "snapshot") and reviewed again first.
-		fresh, err := snapshot(ctx, tx, u, kind)
-		if err != nil {
-			return err
-		}
-		if !proto.Equal(fresh, v.GetSnapshot()) {
-			return apierr.Precondition("SNAPSHOT_STALE", "the registry data of "+v.GetName()+
-				" changed after the draft was made; refresh it (PATCH with update_mask \"snapshot\"), check it and announce again")
-		}
-		all, err := tx.PublishedVersions(ctx, u, kind)
-		if err != nil {
-			return err
-		}
-		if f := s.findings(v, all); !policy.Ready(f) {
-			return incomplete(f)
-		}
-		tenant, err := tx.Get(ctx)
-		if err != nil {
-			return err
-		}
-		prev := previous(all, v)
-		var rows []*registryv1.ComparisonRow
-		if prev != nil && prev.GetDocument() != nil {
-			full, err := tx.GetVersion(ctx, u, kind, prev.GetNumber())
-			if err != nil {
-				return err
-			}
-			dated := proto.CloneOf(v)
-			dated.AnnounceDate, dated.EffectiveDate = ann.String(), eff.String()
-			rows = render.Compare(render.Texts(full, facts(full, all)), render.Texts(dated, facts(dated, all)))
-		}
-		if v := policy.ValidateAnnouncement(policy.Announcement{
-			Today: today, AnnounceDate: ann, EffectiveDate: eff, LeadDays: policy.NoticeLeadDays(tenant),
-			Major: req.GetMajorChange(), HasPrevious: prev != nil, ComparisonRows: len(rows), Others: policy.Declared(all),
-		}); len(v) > 0 {
-			return apierr.Invalid(v...)
-		}
-		v.State = announced
-		v.AnnounceDate, v.EffectiveDate = ann.String(), eff.String()
-		v.ChangeSummary, v.MajorChange = req.GetChangeSummary(), req.GetMajorChange()
-		v.AnnounceTime = timestamppb.New(s.now())
-		out = v
-		return s.freeze(ctx, tx, u, out, all)
+		out, err = tx.GetVersion(ctx, u, kind, n) // a retry after a lost answer: the version as it stands
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.deliverSoon(t, u, kind, out.GetNumber())
+	if !replayed {
+		s.deliverSoon(t, u, kind, out.GetNumber())
+	}
 	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
+}
+
+// announce announces the draft n under the policy's lock in tx, setting out.
+func (s *Server) announce(ctx context.Context, tx *pg.TenantStore, req *registryv1.AnnouncePolicyVersionRequest, u string, kind registryv1.PolicyKind,
+	n int32, ann, eff, today policy.Date, out **registryv1.PolicyVersion) error {
+	if err := tx.LockPolicy(ctx, u, kind); err != nil {
+		return err
+	}
+	v, err := tx.GetVersion(ctx, u, kind, n)
+	if err != nil {
+		return err
+	}
+	if v.GetState() != draft {
+		return frozen(v)
+	}
+	if req.GetEtag() != "" && req.GetEtag() != v.GetEtag() {
+		return apierr.EtagMismatch(v.GetName())
+	}
+	// What is announced must be what the registry says now: a draft whose data changed since
+	// it was made is refreshed (update_mask "snapshot") and reviewed again first.
+	fresh, err := snapshot(ctx, tx, u, kind)
+	if err != nil {
+		return err
+	}
+	if !proto.Equal(fresh, v.GetSnapshot()) {
+		return apierr.Precondition("SNAPSHOT_STALE", "the registry data of "+v.GetName()+
+			" changed after the draft was made; refresh it (PATCH with update_mask \"snapshot\"), check it and announce again")
+	}
+	all, err := tx.PublishedVersions(ctx, u, kind)
+	if err != nil {
+		return err
+	}
+	if f := s.findings(v, all); !policy.Ready(f) {
+		return incomplete(f)
+	}
+	tenant, err := tx.Get(ctx)
+	if err != nil {
+		return err
+	}
+	prev := previous(all, v)
+	var rows []*registryv1.ComparisonRow
+	if prev != nil && prev.GetDocument() != nil {
+		full, err := tx.GetVersion(ctx, u, kind, prev.GetNumber())
+		if err != nil {
+			return err
+		}
+		dated := proto.CloneOf(v)
+		dated.AnnounceDate, dated.EffectiveDate = ann.String(), eff.String()
+		rows = render.Compare(render.Texts(full, facts(full, all)), render.Texts(dated, facts(dated, all)))
+	}
+	if v := policy.ValidateAnnouncement(policy.Announcement{
+		Today: today, AnnounceDate: ann, EffectiveDate: eff, LeadDays: policy.NoticeLeadDays(tenant),
+		Major: req.GetMajorChange(), HasPrevious: prev != nil, ComparisonRows: len(rows), Others: policy.Declared(all),
+	}); len(v) > 0 {
+		return apierr.Invalid(v...)
+	}
+	v.State = announced
+	v.AnnounceDate, v.EffectiveDate = ann.String(), eff.String()
+	v.ChangeSummary, v.MajorChange = req.GetChangeSummary(), req.GetMajorChange()
+	v.AnnounceTime = timestamppb.New(s.now())
+	*out = v
+	return s.freeze(ctx, tx, u, v, all)
 }
 
 // previous is the announced or archived version that v follows in time: for a draft the latest

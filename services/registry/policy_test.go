@@ -50,6 +50,32 @@ func announce(s *stack, ctx context.Context, name string, days int, major bool) 
 		EffectiveDate: registrytest.InDays(days), MajorChange: major, ChangeSummary: "변경"})
 }
 
+// AIP-155: an announcement retried after a lost answer (the same request_id, the etag now stale)
+// gets the version as announced instead of a refusal as no longer a draft, and announces nothing
+// twice; the same request_id with another request is refused naming request_id.
+func TestPolicyAnnouncementRetry(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	ctx := libraryCPO(s)
+	v3 := draftLike(t, s, ctx, libraryCCTV, 2)
+	req := &registryv1.AnnouncePolicyVersionRequest{Name: v3.GetName(), EffectiveDate: registrytest.InDays(7),
+		ChangeSummary: "변경", Etag: v3.GetEtag(), RequestId: "announce-v3"}
+	first, err := s.Registry.AnnouncePolicyVersion(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, registryv1.PolicyState_POLICY_STATE_ANNOUNCED, first.GetState())
+	again, err := s.Registry.AnnouncePolicyVersion(ctx, req)
+	require.NoError(t, err, "a retry is answered, not refused as announced")
+	require.Equal(t, first.GetEtag(), again.GetEtag(), "nothing changed twice")
+	require.Equal(t, first.GetAnnounceTime().AsTime(), again.GetAnnounceTime().AsTime())
+	_, err = s.Registry.AnnouncePolicyVersion(ctx, &registryv1.AnnouncePolicyVersionRequest{Name: v3.GetName(),
+		EffectiveDate: registrytest.InDays(8), ChangeSummary: "변경", RequestId: "announce-v3"})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField())
+	_, err = announce(s, ctx, v3.GetName(), 7, false)
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "without a request_id a second announcement is refused: %v", err)
+}
+
 // WG26-24: at most one version in force on any day, so no two versions take effect on one date.
 func TestPolicyWG2624NoTwoVersionsOnOneDate(t *testing.T) {
 	t.Parallel()

@@ -427,7 +427,7 @@ func (s *Server) ListObligations(ctx context.Context, req *registryv1.ListObliga
 	return out, nil
 }
 
-// obligations computes the registers' open duties of the tenant, or of one unit, unauthorised:
+// obligations computes the registers' open duties (PIPA 32, 33, 11의2, 26, DEC-32-2, S-4) of the tenant, or of one unit, unauthorised:
 // the caller checks.
 func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Obligation, error) {
 	ts := s.store.Tenant(t)
@@ -443,12 +443,32 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 	if err != nil {
 		return nil, err
 	}
+	ps, err := ts.Processors(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := listRecords[*registryv1.ProcessorContract](ctx, ts, u, pg.Contracts)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := listRecords[*registryv1.InternalPlan](ctx, ts, u, pg.InternalPlans)
+	if err != nil {
+		return nil, err
+	}
+	officers, err := ts.Officers(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	tenant, err := ts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
 	byUnit := map[string]*register.Registers{}
 	of := func(name string) *register.Registers {
 		tt, uu, _ := names.UnitOf(name)
 		un := names.Unit(tt, uu)
 		if byUnit[un] == nil {
-			byUnit[un] = &register.Registers{Unit: un}
+			byUnit[un] = &register.Registers{Unit: un, Kind: tenant.GetKind(), Contracts: map[string]*registryv1.ProcessorContract{}}
 		}
 		return byUnit[un]
 	}
@@ -464,17 +484,31 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 		r := of(e.GetName())
 		r.Evaluations = append(r.Evaluations, e)
 	}
+	for _, p := range ps {
+		r := of(p.GetName())
+		r.Processors = append(r.Processors, p)
+	}
+	for _, c := range cs {
+		of(c.GetName()).Contracts[c.GetProcessor()] = c
+	}
+	for _, p := range plans {
+		r := of(p.GetName())
+		r.InternalPlans = append(r.InternalPlans, p)
+	}
+	for _, o := range officers {
+		r := of(o.GetName())
+		r.Officers = append(r.Officers, o)
+	}
 	today := s.today()
 	var out []*registryv1.Obligation
 	for _, r := range byUnit {
 		out = append(out, register.Obligations(*r, today)...)
 	}
 	if u == "" { // the yearly evaluation is the body's
-		tenant, err := ts.Get(ctx)
-		if err != nil {
-			return nil, err
-		}
 		if o := register.EvaluationDue(tenant.GetKind(), es, names.Tenant(t), today); o != nil {
+			out = append(out, o)
+		}
+		if o := register.PlanDue(plans, names.Tenant(t)); o != nil {
 			out = append(out, o)
 		}
 	}

@@ -66,15 +66,17 @@ func TestSeongnamRegistersFromSeed(t *testing.T) {
 	require.Equal(t, 2, registerEntries(t, s, "seongnam"))
 
 	// PIPA-32-1: the two files' registration is not recorded, so the list asks for it; the
-	// improvements are done; PIPA-11의2: this year's evaluation is owed by the city.
+	// improvements are done; PIPA-11의2: this year's evaluation is owed by the city. DEC-32-2: the
+	// CPO's grade (4급) is recorded, so nothing is asked of it.
 	ob, err := s.Registry.ListObligations(ctx, &registryv1.ListObligationsRequest{Parent: "tenants/seongnam"})
 	require.NoError(t, err)
 	var rules []string
 	for _, o := range ob.GetObligations() {
 		rules = append(rules, o.GetRule()+" "+o.GetResource())
 	}
-	require.ElementsMatch(t, []string{"PIPA-32-1 " + seongnamFile, "PIPA-32-1 " + seongnamFile2, "PIPA-11의2 tenants/seongnam"}, rules)
-	require.Equal(t, int32(3), ob.GetDueCount())
+	// S-4-1: no internal management plan is recorded (the seed states none).
+	require.ElementsMatch(t, []string{"PIPA-32-1 " + seongnamFile, "PIPA-32-1 " + seongnamFile2, "PIPA-11의2 tenants/seongnam", "S-4-1 tenants/seongnam"}, rules)
+	require.Equal(t, int32(4), ob.GetDueCount())
 	require.Zero(t, ob.GetOverdueCount())
 	require.NotEmpty(t, ob.GetMissing(), "the duties of the other services are named as missing")
 }
@@ -376,4 +378,34 @@ func TestPolicyReadsPublishedRegisters(t *testing.T) {
 		found = found || strings.Contains(f.String(), "evaluation")
 	}
 	require.True(t, found, "the unresolved binding is a finding: %v", check.GetFindings())
+}
+
+// PIPA-32-1: the privacy policy states a file's registration where the body's text binds it, from
+// the registrations register: filed, it reads as filed; not filed, the binding stays unresolved
+// (a finding), never a sentence pipa wrote.
+func TestPolicyReadsFileRegistration(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("seongnam-library.yaml")
+	ctx := s.Admin()
+	privacy := seongnamUnit + "/policies/privacy"
+	draft := func() *registryv1.PolicyVersion {
+		d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: privacy, PolicyVersion: &registryv1.PolicyVersion{
+			Articles: []*registryv1.Article{{Heading: "제9조(개인정보파일 등록 현황)",
+				Body: "도서관 회원: {{registration/library-members.status}} ({{registration/library-members.pipcNumber}})"}}}})
+		require.NoError(t, err)
+		return d
+	}
+	check, err := s.Registry.CheckPolicyVersion(ctx, &registryv1.CheckPolicyVersionRequest{Name: draft().GetName()})
+	require.NoError(t, err)
+	require.Contains(t, fmt.Sprint(check.GetFindings()), "library-members", "not filed: unresolved")
+
+	r, err := s.Registry.CreateRegistration(ctx, &registryv1.CreateRegistrationRequest{Parent: seongnamFile,
+		Registration: &registryv1.Registration{Kind: registryv1.RegistrationKind_REGISTRATION_KIND_REGISTRATION, EventDate: registrytest.InDays(-20)}})
+	require.NoError(t, err)
+	_, err = s.Registry.FileRegistration(ctx, &registryv1.FileRegistrationRequest{Name: r.GetName(), FiledDate: registrytest.InDays(-2), PipcNumber: "2026-성남-0042"})
+	require.NoError(t, err)
+	text, err := s.Registry.RenderPolicyVersion(ctx, &registryv1.RenderPolicyVersionRequest{Name: draft().GetName(), Format: "text"})
+	require.NoError(t, err)
+	require.Contains(t, text.GetContent(), "도서관 회원: 등록 (2026-성남-0042)")
 }

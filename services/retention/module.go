@@ -14,38 +14,43 @@ import (
 // Module is the retention service as a pipa process runs it. It follows the registry's sites and
 // files, records destructions in the ledger, and has the request service erase closed requests'
 // personal data.
-var Module = modules.Module{
-	Name:        "retention",
-	Service:     retentionv1.RetentionService_ServiceDesc.ServiceName,
-	Schema:      pg.Schema,
-	Migrations:  pg.Migrations,
-	Jobs:        true,
-	Outbox:      true,
-	Outbound:    true,
-	Idempotency: true,
-	Needs:       []string{"registry", "ledger", "requests"},
-	Public:      PublicMethods,
-	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
-		box, err := d.Box()
-		if err != nil {
-			return err
-		}
-		cc, err := d.Dial("registry", "ledger", "requests")
-		if err != nil {
-			return err
-		}
-		ob, err := d.OutboundConfig()
-		if err != nil {
-			return err
-		}
-		srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
-			ledgerv1.NewLedgerServiceClient(cc[1]), requestsv1.NewRequestServiceClient(cc[2]),
-			d.Token, WithClock(d.Now), WithOriginHost(d.LedgerOrigin), WithOutbound(ob))
-		if err != nil {
-			return err
-		}
-		retentionv1.RegisterRetentionServiceServer(g, srv)
-		return d.Run(jobs.Start, jobs.Stop)
-	},
-	Gateway: modules.Mount(retentionv1.RegisterRetentionServiceHandlerClient, retentionv1.NewRetentionServiceClient),
+var Module = ModuleWith()
+
+// ModuleWith is Module whose service Open also gets opts (tests: WithSweepBudget).
+func ModuleWith(opts ...Option) modules.Module {
+	return modules.Module{
+		Name:        "retention",
+		Service:     retentionv1.RetentionService_ServiceDesc.ServiceName,
+		Schema:      pg.Schema,
+		Migrations:  pg.Migrations,
+		Jobs:        true,
+		Outbox:      true,
+		Outbound:    true,
+		Idempotency: true,
+		Needs:       []string{"registry", "ledger", "requests"},
+		Public:      PublicMethods,
+		Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
+			box, err := d.Box()
+			if err != nil {
+				return err
+			}
+			cc, err := d.Dial("registry", "ledger", "requests")
+			if err != nil {
+				return err
+			}
+			ob, err := d.OutboundConfig()
+			if err != nil {
+				return err
+			}
+			srv, jobs, err := Open(d.Pool, box, registryv1.NewRegistryServiceClient(cc[0]),
+				ledgerv1.NewLedgerServiceClient(cc[1]), requestsv1.NewRequestServiceClient(cc[2]),
+				d.Token, append([]Option{WithClock(d.Now), WithOriginHost(d.LedgerOrigin), WithOutbound(ob)}, opts...)...)
+			if err != nil {
+				return err
+			}
+			retentionv1.RegisterRetentionServiceServer(g, srv)
+			return d.Run(jobs.Start, jobs.Stop)
+		},
+		Gateway: modules.Mount(retentionv1.RegisterRetentionServiceHandlerClient, retentionv1.NewRetentionServiceClient),
+	}
 }

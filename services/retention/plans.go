@@ -95,7 +95,11 @@ func (s *Server) ApprovePlan(ctx context.Context, req *retentionv1.ApprovePlanRe
 	}
 	now := s.now()
 	cpo := auth.Officer(ctx)
-	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, req.GetEtag(), func(p *lifecycle.Plan) error { return lifecycle.Approve(p, cpo, now) })
+	idem, err := idem(req.GetRequestId(), "ApprovePlan", req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, idem, req.GetEtag(), func(p *lifecycle.Plan) error { return lifecycle.Approve(p, cpo, now) })
 	if err != nil {
 		return nil, err
 	}

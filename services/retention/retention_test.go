@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -284,9 +285,16 @@ func TestRetentionHold(t *testing.T) {
 	require.Equal(t, codes.FailedPrecondition, code)
 	require.Equal(t, "ITEM_HELD", reason)
 
-	// Releasing is recorded; releasing twice is refused.
-	released, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "수사 종결 통보(형사과-2345)"})
+	// Releasing is recorded; releasing twice is refused, unless the second call is the first's
+	// retry after a lost answer (the same request_id, AIP-155): it gets the hold as released.
+	release := &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "수사 종결 통보(형사과-2345)", RequestId: "release-1"}
+	released, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), release)
 	require.NoError(t, err)
+	again, err := cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), release)
+	require.NoError(t, err, "a retry is answered, not refused as HOLD_RELEASED")
+	require.True(t, proto.Equal(released, again))
+	_, err = cl.ReleaseHold(s.As(auth.RoleCPO, libraryUnit), &retentionv1.ReleaseHoldRequest{Name: hold.GetName(), Reason: "other", RequestId: "release-1"})
+	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField(), "the same request_id for another request")
 	require.True(t, released.GetReleased())
 	require.Equal(t, "test-cpo", released.GetReleasedBy())
 	require.Equal(t, "수사 종결 통보(형사과-2345)", released.GetReleaseReason())
@@ -544,6 +552,43 @@ func TestRetentionConcurrentSweeps(t *testing.T) {
 	}
 }
 
+// A unit's sweep longer than one job attempt's budget (WithSweepBudget, here a batch an attempt)
+// completes over several attempts of the same job, each recording its sweep, every due item
+// destroyed once, and the job does not loop once nothing is left (the 1M-item sweep of
+// BenchmarkSweep1M, within jobs.Timeout per attempt).
+func TestRetentionSweepSpansAttempts(t *testing.T) {
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStackWith(t, retention.ModuleWith(retention.WithSweepBudget(time.Nanosecond)), stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
+	retentiontest.Started(t, s.DB())
+	cl := s.retention()
+	manager := s.As(auth.RoleManager, libraryUnit)
+	today := retentiontest.Today()
+	clock.Set(today.AddDate(0, 0, -2530).Add(time.Hour))
+	_, err := cl.CreateRule(manager, &retentionv1.CreateRuleRequest{Parent: libraryUnit, Rule: cctvRule()})
+	require.NoError(t, err)
+
+	clock.Set(today.Add(time.Hour))
+	db := s.DB()
+	job := retentiontest.Enqueue(t, db, retention.SweepUnitArgs{Tenant: "jeongeup", Unit: "library"})
+	retentiontest.WaitJob(t, db, job)
+	ctx := context.Background()
+	var destroyed, kept, batches int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 4), count(*) FILTER (WHERE status <> 4),
+		count(DISTINCT ledger_index) FROM retention.items`).Scan(&destroyed, &kept, &batches))
+	require.EqualValues(t, 2530, destroyed, "every due day: -2560 … -31")
+	require.EqualValues(t, 30, kept)
+	require.EqualValues(t, 3, batches, "batches of 1,000")
+	var attempts, sweeps, total int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT attempt FROM retention.river_job WHERE id = $1`, job).Scan(&attempts))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*), sum(destroyed) FROM retention.sweeps WHERE destroyed > 0`).Scan(&sweeps, &total))
+	require.EqualValues(t, 3, sweeps, "one batch an attempt, each recorded")
+	require.EqualValues(t, 2530, total)
+	require.Len(t, destructions(t, s), 3, "one entry per batch, none twice")
+	t.Logf("the job ran %d attempts (snoozes take none)", attempts)
+}
+
 // A destruction plan (파기요청서, STD-55): the sweep proposes it for the personal fields of a closed
 // request and of a ledger entry; only the CPO approves it and confirms its result (STD-10-4), a
 // manager is refused naming the rule; completion erases the request's personal fields (through
@@ -636,10 +681,18 @@ func TestRetentionPlan(t *testing.T) {
 	_, err = cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제", DestroyedBy: "주무관 송승학"})
 	_, reason := stacktest.Reason(err)
 	require.Equal(t, "PLAN_NOT_APPROVED", reason)
-	plan, err = cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
+	approve := &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag(), RequestId: "approve-1"}
+	plan, err = cl.ApprovePlan(cpo, approve)
 	require.NoError(t, err)
 	require.Equal(t, retentionv1.PlanState_PLAN_STATE_APPROVED, plan.GetState())
 	require.Equal(t, "test-cpo", plan.GetApprovedBy())
+	// Its retry after a lost answer (the same request_id, the etag now stale) gets the plan as
+	// approved, changed nothing more; the same id with another etag is refused (AIP-155).
+	approved, err := cl.ApprovePlan(cpo, approve)
+	require.NoError(t, err)
+	require.True(t, proto.Equal(plan, approved))
+	_, err = cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag(), RequestId: "approve-1"})
+	require.Equal(t, "request_id", stacktest.Violation(t, err).GetField())
 
 	// STD-10-4: only the CPO confirms the result.
 	_, err = cl.CompletePlan(manager, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제", DestroyedBy: "주무관 송승학"})

@@ -17,6 +17,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
@@ -60,7 +61,9 @@ type Server struct {
 	token func() (string, error)
 	now   func() time.Time
 	batch int
-	log   *slog.Logger
+	// sweepBudget is how long a sweep job destroys before it leaves the rest to its next attempt.
+	sweepBudget time.Duration
+	log         *slog.Logger
 }
 
 // New returns the service over store and its ledger outbox; token is the service credential, now
@@ -69,7 +72,8 @@ func New(store *pg.Store, outbox *ledgerout.Outbox, registry registryv1.Registry
 	requests requestsv1.RequestServiceClient, token func() (string, error), now func() time.Time) *Server {
 	return &Server{store: store, outbox: outbox, lookups: lookups{registry: registry, ledger: ledger, requests: requests},
 		units: &unitauth.Units{Registry: registry}, registry: registry, ledger: ledger,
-		requests: requests, token: token, now: now, batch: defaultBatch, log: slog.Default()}
+		requests: requests, token: token, now: now, batch: defaultBatch,
+		sweepBudget: jobs.Timeout / 2, log: slog.Default()}
 }
 
 // asService returns ctx carrying the service credential on outgoing calls.
@@ -287,7 +291,11 @@ func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRe
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, auth.Officer(ctx), req.GetReason())
+	idem, err := idem(req.GetRequestId(), "ReleaseHold", req)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, idem, auth.Officer(ctx), req.GetReason())
 	if err != nil {
 		return nil, err
 	}

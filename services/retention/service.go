@@ -22,9 +22,10 @@ import (
 type Option func(*options)
 
 type options struct {
-	now  func() time.Time
-	host string
-	out  *outbound.Config
+	now    func() time.Time
+	host   string
+	out    *outbound.Config
+	budget time.Duration
 }
 
 // WithOutbound mails the copies' reminders to their recipients through cfg's senders and attempts
@@ -48,6 +49,12 @@ func WithClock(now func() time.Time) Option {
 // tenant's keys share one name space.
 func WithOriginHost(host string) Option {
 	return func(o *options) { o.host = host }
+}
+
+// WithSweepBudget sets how long one attempt of a unit's sweep job destroys before it leaves what
+// is left to its next attempt (half of jobs.Timeout by default); tests shorten it.
+func WithSweepBudget(d time.Duration) Option {
+	return func(o *options) { o.budget = d }
 }
 
 // Open assembles the service on pool: its store, its job queue (in the retention schema, see
@@ -110,6 +117,9 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		out.Use(jobs, nil)
 	}
 	srv := New(store, outbox, registry, ledger, requests, token, o.now)
+	if o.budget > 0 {
+		srv.sweepBudget = o.budget
+	}
 	sweepAll.S, sweepUnit.S, remind.S, check.S = srv, srv, srv, srv
 	return srv, jobs, registerMetrics(store, o.now)
 }

@@ -22,7 +22,12 @@ import (
 type stack struct{ *registrytest.Stack }
 
 func startStack(t testing.TB, opts ...stacktest.Option) *stack {
-	return &stack{registrytest.Start(t, []modules.Module{registry.Module, ledger.Module, requests.Module, retention.Module}, opts...)}
+	return startStackWith(t, retention.Module, opts...)
+}
+
+// startStackWith is startStack with the retention module given (retention.ModuleWith).
+func startStackWith(t testing.TB, m modules.Module, opts ...stacktest.Option) *stack {
+	return &stack{registrytest.Start(t, []modules.Module{registry.Module, ledger.Module, requests.Module, m}, opts...)}
 }
 
 func (s *stack) retention() retentionv1.RetentionServiceClient {

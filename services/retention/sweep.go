@@ -34,7 +34,8 @@ func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitReques
 	if err != nil {
 		return nil, err
 	}
-	return s.Sweep(ctx, tenant, unit)
+	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{})
+	return res, err
 }
 
 func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequest) (*retentionv1.ListSweepsResponse, error) {
@@ -64,22 +65,24 @@ func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequ
 // rules in bounded batches (one DESTRUCTION entry each, STD-42-2), puts those of rules that need
 // approval into a plan (STD-55), and records what it did and which holds it checked. Several
 // sweepers may run at once: each batch is claimed with SKIP LOCKED, and each entry is appended
-// under a request_id fixed by its outbox row.
-func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.SweepResult, error) {
+// under a request_id fixed by its outbox row. A non-zero stop bounds the destructions: no batch is
+// claimed after it, the sweep records what it did, and more reports that due items may remain
+// (the River job's next attempt goes on where this one stopped).
+func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time) (res *retentionv1.SweepResult, more bool, err error) {
 	now := s.now()
 	sctx, err := s.asService(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	rules, err := s.store.SweepRules(ctx, tenant, unit)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	holds, err := s.store.ActiveHolds(ctx, tenant, unit)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	res := &retentionv1.SweepResult{}
+	res = &retentionv1.SweepResult{}
 	for _, h := range holds {
 		res.HoldsChecked = append(res.HoldsChecked, names.Holds.NameN(tenant, unit, h))
 	}
@@ -89,12 +92,12 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 	for _, r := range rules {
 		site, err := s.ruleSite(sctx, r)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		name := r.Doc.GetDisplayName()
 		if site != nil {
 			if name, err = s.siteDays(sctx, r, site, now); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		if r.Doc.GetAction() == retentionv1.Action_ACTION_PLAN {
@@ -103,37 +106,38 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string) (*retentionv1.S
 		}
 		handler, err := s.autoDeleteHandler(sctx, r, site, head)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		for {
+		for !more {
 			outbox, n, err := s.store.ClaimBatch(ctx, tenant, unit, r.ID, now, s.batch, func(items []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
 				return lifecycle.AutoDeletion(r, name, handler, items, now)
 			})
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if n == 0 {
 				break
 			}
 			if err := s.deliver(sctx, tenant, outbox); err != nil {
-				return nil, fmt.Errorf("retention: sweep of %s: %w", names.Unit(tenant, unit), err)
+				return nil, false, fmt.Errorf("retention: sweep of %s: %w", names.Unit(tenant, unit), err)
 			}
 			res.Destroyed += int64(n)
+			more = !stop.IsZero() && time.Now().After(stop)
 		}
 	}
 	if planning {
 		p, err := s.store.ProposePlan(ctx, tenant, unit, now, maxPlanItems, planReason)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if p != nil {
 			res.Planned, res.Plans = int64(p.Doc.GetItemCount()), []string{p.Doc.GetName()}
 		}
 	}
 	if res.Held, res.Overdue, err = s.store.UnitCounts(ctx, tenant, unit, now); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return res, s.store.RecordSweep(ctx, tenant, unit, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
+	return res, more, s.store.RecordSweep(ctx, tenant, unit, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
 		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
 }
 
@@ -281,10 +285,15 @@ type SweepUnitWorker struct {
 	S *Server
 }
 
-// Timeout lets a unit with a long backlog finish: the sweep works in bounded batches.
-func (w *SweepUnitWorker) Timeout(*river.Job[SweepUnitArgs]) time.Duration { return time.Hour }
-
+// Work sweeps for at most the server's sweep budget (WithSweepBudget), well within the job's
+// timeout (jobs.Timeout), so that a unit with a long backlog never runs into it and a killed
+// sweep is rescued as soon as any job (jobs.RescueAfter). What is left is the next attempt's: the
+// job snoozes (which takes no attempt) only when this one destroyed something, so it cannot loop
+// for ever; each destroyed batch is committed with its outbox entry, so no work is lost or done twice.
 func (w *SweepUnitWorker) Work(ctx context.Context, job *river.Job[SweepUnitArgs]) error {
-	_, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit)
+	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget))
+	if err == nil && more && res.GetDestroyed() > 0 {
+		return river.JobSnooze(0)
+	}
 	return err
 }

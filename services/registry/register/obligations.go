@@ -15,6 +15,13 @@ type Registers struct {
 	Files       []*registryv1.FileRegistrations
 	Assessments []*registryv1.ImpactAssessment
 	Evaluations []*registryv1.ProtectionEvaluation
+	Processors  []*registryv1.Processor
+	// Contracts by their processor's name.
+	Contracts     map[string]*registryv1.ProcessorContract
+	InternalPlans []*registryv1.InternalPlan
+	Officers      []*registryv1.Officer
+	// Kind is the body's kind, for the CPO's grade (DEC-32-2).
+	Kind registryv1.TenantKind
 }
 
 var kindTitle = map[registryv1.RegistrationKind]string{
@@ -70,6 +77,13 @@ func Obligations(r Registers, today policy.Date) []*registryv1.Obligation {
 		}
 		improvementDuties(add, "DEC-38-2", a.GetName(), a.GetDisplayName(), a.GetImprovements(), report)
 	}
+	for _, p := range r.Processors {
+		contractDuties(add, p, r.Contracts[p.GetName()], today)
+	}
+	for _, p := range r.InternalPlans {
+		planDuties(add, p, today)
+	}
+	cpoDuties(add, r.Kind, r.Officers)
 	for _, e := range r.Evaluations {
 		improvementDuties(add, "PIPA-11의2", e.GetName(), fmt.Sprintf("%d년 %s", e.GetYear(), cmp.Or(e.GetDisplayName(), "개인정보 보호수준 평가")),
 			e.GetImprovements(), policy.Date{})

@@ -12,6 +12,8 @@ package register
 import (
 	"fmt"
 	"strings"
+
+	"github.com/pipa-kr/pipa/pkg/names"
 	"time"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -197,4 +199,33 @@ func AssessmentThreshold(f *registryv1.PersonalInformationFile) string {
 		return fmt.Sprintf("DEC-35 3: 정보주체 %d명 이상 (%d명)", SubjectThreshold, n)
 	}
 	return ""
+}
+
+var statusLabel = map[registryv1.RegistrationKind]string{
+	registryv1.RegistrationKind_REGISTRATION_KIND_REGISTRATION:   "등록",
+	registryv1.RegistrationKind_REGISTRATION_KIND_CHANGE:         "등록",
+	registryv1.RegistrationKind_REGISTRATION_KIND_DEREGISTRATION: "등록 삭제",
+	registryv1.RegistrationKind_REGISTRATION_KIND_EXEMPTION:      "등록 면제",
+}
+
+// Statuses are the files' PIPC registrations as a policy may state them: per file, its latest
+// event filed with PIPC or exemption (rs in order of file and number). A file with none has no
+// status.
+func Statuses(rs []*registryv1.Registration) []*registryv1.FileRegistrationStatus {
+	var out []*registryv1.FileRegistrationStatus
+	byFile := map[string]*registryv1.FileRegistrationStatus{}
+	for _, r := range rs {
+		if r.GetFiledDate() == "" && r.GetKind() != registryv1.RegistrationKind_REGISTRATION_KIND_EXEMPTION {
+			continue
+		}
+		file := strings.TrimSuffix(r.GetName(), "/registrations/"+names.Last(r.GetName()))
+		st := byFile[file]
+		if st == nil {
+			st = &registryv1.FileRegistrationStatus{Name: file}
+			byFile[file] = st
+			out = append(out, st)
+		}
+		st.Status, st.PipcNumber, st.FiledDate = statusLabel[r.GetKind()], r.GetPipcNumber(), r.GetFiledDate()
+	}
+	return out
 }

@@ -211,6 +211,14 @@ var collections = []*collection{
 		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
 			return named("evaluation", f.Snapshot.GetEvaluations(), ids)
 		}},
+	// PIPA-32-1: a file's PIPC registration as filed; its id is the file's.
+	{name: "registration", plural: "registrations",
+		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
+			return msgs(f.Snapshot.GetRegistrations()), nil
+		},
+		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
+			return named("file", f.Snapshot.GetRegistrations(), ids)
+		}},
 	{name: "recipient", plural: "recipients",
 		elems: func(f Facts, env rowEnv, _ []string) ([]protoreflect.Message, error) {
 			return within(env, "file", f.Snapshot.GetFiles(), (*registryv1.PersonalInformationFile).GetRecipients), nil

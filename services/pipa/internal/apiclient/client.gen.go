@@ -1323,6 +1323,20 @@ type V1Entry struct {
 // period the month reviewed, handler the reviewer, note what was checked, found and done.
 type V1EntryKind string
 
+// V1FileRegistrationStatus A file's PIPC registration as the privacy policy may state it ({{registration/{file}.…}}).
+type V1FileRegistrationStatus struct {
+	FiledDate *string `json:"filedDate,omitempty"`
+
+	// Name The file's name: tenants/{t}/units/{u}/files/{f}.
+	Name *string `json:"name,omitempty"`
+
+	// PipcNumber PIPC's registration number and the day it was filed (empty for an exemption).
+	PipcNumber *string `json:"pipcNumber,omitempty"`
+
+	// Status "등록", "등록 면제" or "등록 삭제": the latest event, filed with PIPC (or an exemption).
+	Status *string `json:"status,omitempty"`
+}
+
 // V1Finding A completeness finding of :check.
 type V1Finding struct {
 	// Blocking Blocking findings make :announce fail; recommended items only warn.
@@ -2274,7 +2288,12 @@ type V1UnitSnapshot struct {
 	Files        *[]V1PersonalInformationFile `json:"files,omitempty"`
 	Officers     *[]V1Officer                 `json:"officers,omitempty"`
 	Processors   *[]V1Processor               `json:"processors,omitempty"`
-	Sites        *[]V1Site                    `json:"sites,omitempty"`
+
+	// Registrations For a privacy policy, the PIPC registration of each file of the unit and its sub-units whose
+	// latest event is filed (or exempt), from the registrations register (PIPA-32-1); a file with
+	// none recorded has no entry, so a binding to it stays unresolved.
+	Registrations *[]V1FileRegistrationStatus `json:"registrations,omitempty"`
+	Sites         *[]V1Site                   `json:"sites,omitempty"`
 
 	// Subunits Sub-units of the unit, in tree order.
 	Subunits *[]V1Unit `json:"subunits,omitempty"`

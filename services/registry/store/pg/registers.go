@@ -23,9 +23,11 @@ type RecordKind string
 
 // The registers.
 const (
-	Registrations RecordKind = "registrations" // *registryv1.Registration, id "{file}/{n}"
-	Assessments   RecordKind = "assessments"   // *registryv1.ImpactAssessment
-	Evaluations   RecordKind = "evaluations"   // *registryv1.ProtectionEvaluation, id the year
+	Registrations RecordKind = "registrations"  // *registryv1.Registration, id "{file}/{n}"
+	Assessments   RecordKind = "assessments"    // *registryv1.ImpactAssessment
+	Evaluations   RecordKind = "evaluations"    // *registryv1.ProtectionEvaluation, id the year
+	Contracts     RecordKind = "contracts"      // *registryv1.ProcessorContract, id the processor's (migration 00004)
+	InternalPlans RecordKind = "internal_plans" // *registryv1.InternalPlan (migration 00004)
 )
 
 // RecordName is the resource name of a register's record.
@@ -34,6 +36,9 @@ func RecordName(t, u string, k RecordKind, id string) string {
 		file, n, _ := strings.Cut(id, "/")
 		num, _ := strconv.ParseInt(n, 10, 64)
 		return names.Registration(names.Files.Name(t, u, file), num)
+	}
+	if k == InternalPlans {
+		return names.InternalPlans.Name(t, u, id)
 	}
 	return names.Unit(t, u) + "/" + string(k) + "/" + id
 }
@@ -48,6 +53,12 @@ func ParseRecordName(name string) (t, u string, k RecordKind, id string, ok bool
 	}
 	if t, u, id, err := names.Evaluations.Parse("name", name); err == nil {
 		return t, u, Evaluations, id, true
+	}
+	if t, u, id, err := names.Contracts.Parse("name", name); err == nil {
+		return t, u, Contracts, id, true
+	}
+	if t, u, id, err := names.InternalPlans.Parse("name", name); err == nil {
+		return t, u, InternalPlans, id, true
 	}
 	return "", "", "", "", false
 }
@@ -242,12 +253,27 @@ func (s *TenantStore) NextRegistration(ctx context.Context, unitID, fileID strin
 // Files are the personal-information files of the unit, or of the whole tenant when unitID is
 // empty, by unit and creation.
 func (s *TenantStore) Files(ctx context.Context, unitID string) ([]*registryv1.PersonalInformationFile, error) {
+	return resources[*registryv1.PersonalInformationFile](ctx, s, Files, unitID)
+}
+
+// Officers are the officers of the unit, or of the whole tenant when unitID is empty.
+func (s *TenantStore) Officers(ctx context.Context, unitID string) ([]*registryv1.Officer, error) {
+	return resources[*registryv1.Officer](ctx, s, Officers, unitID)
+}
+
+// Processors are the processors of the unit, or of the whole tenant when unitID is empty, by unit
+// and creation.
+func (s *TenantStore) Processors(ctx context.Context, unitID string) ([]*registryv1.Processor, error) {
+	return resources[*registryv1.Processor](ctx, s, Processors, unitID)
+}
+
+func resources[M proto.Message](ctx context.Context, s *TenantStore, kind Kind, unitID string) ([]M, error) {
 	rows, err := s.db.Query(ctx, `SELECT unit_id, id, data, revision, create_time, update_time FROM registry.unit_resources
-		WHERE tenant_id = $1 AND kind = 'files' AND ($2 = '' OR unit_id = $2) ORDER BY unit_id, create_time, id`, s.tenant, unitID)
+		WHERE tenant_id = $1 AND kind = $2 AND ($3 = '' OR unit_id = $3) ORDER BY unit_id, create_time, id`, s.tenant, kind, unitID)
 	if err != nil {
-		return nil, fmt.Errorf("pg: files: %w", err)
+		return nil, fmt.Errorf("pg: %s: %w", kind, err)
 	}
-	var out []*registryv1.PersonalInformationFile
+	var out []M
 	err = forEachRow(rows, func(r pgx.Rows) error {
 		var u, id string
 		var data []byte
@@ -255,15 +281,30 @@ func (s *TenantStore) Files(ctx context.Context, unitID string) ([]*registryv1.P
 		if err := r.Scan(&u, &id, &data, &m.revision, &m.create, &m.update); err != nil {
 			return err
 		}
-		f := &registryv1.PersonalInformationFile{}
-		if err := decode(data, f); err != nil {
+		var zero M
+		msg := zero.ProtoReflect().New().Interface().(M)
+		if err := decode(data, msg); err != nil {
 			return err
 		}
-		m.set(f, names.Files.Name(s.tenant, u, id))
-		out = append(out, f)
+		m.set(msg, collections[kind].Name(s.tenant, u, id))
+		out = append(out, msg)
 		return nil
 	})
 	return out, err
+}
+
+// LockProcessor checks, in a transaction, that the unit's processor exists and keeps it until the
+// transaction ends.
+func (s *TenantStore) LockProcessor(ctx context.Context, unitID, id string) error {
+	var exists bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM registry.unit_resources
+		WHERE tenant_id = $1 AND unit_id = $2 AND kind = 'processors' AND id = $3 FOR SHARE)`, s.tenant, unitID, id).Scan(&exists); err != nil {
+		return fmt.Errorf("pg: processor: %w", err)
+	}
+	if !exists {
+		return apierr.NotFound(names.Processors.Name(s.tenant, unitID, id))
+	}
+	return nil
 }
 
 func nameOf(m proto.Message) string {

@@ -134,16 +134,21 @@ func clock(now func() time.Time) time.Time {
 	return now().UTC().Truncate(time.Microsecond)
 }
 
-// idempotent runs create at most once per (tenant, request_id) in tx; see idempotency.Do.
+// Once runs change, which changes the resource it names, at most once per request_id (idem), in
+// the store's transaction when it has one (InTx); replayed says the request_id was recorded by
+// an earlier call with the same request, and change did not run (AIP-155).
+func (s *TenantStore) Once(ctx context.Context, idem Idem, change func() (string, error)) (replayed bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		_, replayed, err = idempotent(ctx, tx, s.tenant, idem, change)
+		return err
+	})
+	return replayed, err
+}
+
+// idempotent runs create at most once per (tenant, request_id) in tx; see idempotency.Once.
 func idempotent(ctx context.Context, tx pgx.Tx, tenant string, idem Idem, create func() (string, error)) (name string, replayed bool, err error) {
-	name, replayed, err = idempotency.Do(ctx, tx, Schema, idempotency.Key{
-		TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-	}, create)
-	if errors.Is(err, idempotency.ErrReused) {
-		return "", false, apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
-			Description: "this request_id was already used for a different request; use a new one"})
-	}
-	return name, replayed, err
+	return idempotency.Once(ctx, tx, Schema, idempotency.Key{
+		TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash}, create)
 }
 
 // etag is derived from the row's creation time and revision: it changes on every write, and a

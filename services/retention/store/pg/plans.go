@@ -154,8 +154,9 @@ func (s *Store) ProposePlan(ctx context.Context, tenant, unit string, now time.T
 
 // UpdatePlan changes a plan under a row lock: fn gets the current plan (after the etag, if
 // given, is checked) and changes its document in place; an unchanged document is not written.
-func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
-	return s.updatePlan(ctx, tenant, unit, id, tag, fn, nil)
+// A retry of a call with a request_id (idem) changes nothing and gets the plan as it stands.
+func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, idem Idem, tag string, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+	return s.updatePlan(ctx, tenant, unit, id, idem, tag, fn, nil)
 }
 
 // StartCompletion records the values of a plan's completion (fn checks and sets them, and checks
@@ -164,7 +165,7 @@ func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, t
 // (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan back to kept; a plan left
 // without items is refused.
 func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
-	return s.updatePlan(ctx, tenant, unit, id, "", fn, func(tx pgx.Tx, p *lifecycle.Plan) error {
+	return s.updatePlan(ctx, tenant, unit, id, Idem{}, "", fn, func(tx pgx.Tx, p *lifecycle.Plan) error {
 		if p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
 			return nil
 		}
@@ -232,29 +233,35 @@ func settleHeld(ctx context.Context, tx pgx.Tx, tenant, unit string, held []held
 	return err
 }
 
-func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, tag string, fn func(p *lifecycle.Plan) error, check func(pgx.Tx, *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, idem Idem, tag string, fn func(p *lifecycle.Plan) error, check func(pgx.Tx, *lifecycle.Plan) error) (*lifecycle.Plan, error) {
 	var out *lifecycle.Plan
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		p, err := s.plan(ctx, tx, tenant, unit, id, true)
+		_, _, err := once(ctx, tx, tenant, idem, func() (string, error) {
+			p, err := s.plan(ctx, tx, tenant, unit, id, true)
+			if err != nil {
+				return "", err
+			}
+			if tag != "" && tag != p.Doc.GetEtag() {
+				return "", apierr.EtagMismatch(p.Doc.GetName())
+			}
+			before := proto.Clone(p.Doc)
+			if err := fn(p); err != nil {
+				return "", err
+			}
+			if check != nil {
+				if err := check(tx, p); err != nil {
+					return "", err
+				}
+			}
+			if !proto.Equal(before, p.Doc) {
+				if err := s.writePlan(ctx, tx, p); err != nil {
+					return "", err
+				}
+			}
+			return p.Doc.GetName(), nil
+		})
 		if err != nil {
 			return err
-		}
-		if tag != "" && tag != p.Doc.GetEtag() {
-			return apierr.EtagMismatch(p.Doc.GetName())
-		}
-		before := proto.Clone(p.Doc)
-		if err := fn(p); err != nil {
-			return err
-		}
-		if check != nil {
-			if err := check(tx, p); err != nil {
-				return err
-			}
-		}
-		if !proto.Equal(before, p.Doc) {
-			if err := s.writePlan(ctx, tx, p); err != nil {
-				return err
-			}
 		}
 		out, err = s.plan(ctx, tx, tenant, unit, id, false)
 		return err

@@ -116,13 +116,7 @@ type querier interface {
 // create runs insert once per request_id; a replay runs read on the first call's resource.
 func (s *Store) create(ctx context.Context, tenant string, idem Idem, insert func(tx pgx.Tx) (string, error), read func(tx pgx.Tx, name string) error) error {
 	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) { return insert(tx) })
-		if errors.Is(err, idempotency.ErrReused) {
-			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
-				Description: "this request_id was already used for a different request; use a new one"})
-		}
+		name, again, err := once(ctx, tx, tenant, idem, func() (string, error) { return insert(tx) })
 		if err != nil {
 			return err
 		}
@@ -131,6 +125,13 @@ func (s *Store) create(ctx context.Context, tenant string, idem Idem, insert fun
 		}
 		return nil
 	})
+}
+
+// once runs change, which creates or changes the resource it names, at most once per request_id
+// in tx (idempotency.Once); again says a retry was answered from the record.
+func once(ctx context.Context, tx pgx.Tx, tenant string, idem Idem, change func() (string, error)) (name string, again bool, err error) {
+	return idempotency.Once(ctx, tx, Schema, idempotency.Key{
+		TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash}, change)
 }
 
 func uniqueViolation(err error, constraint string) bool {
@@ -455,19 +456,24 @@ func (s *Store) ListHolds(ctx context.Context, tenant, unit string, released boo
 		func(x *lifecycle.Hold) int64 { return x.ID })
 }
 
-// ReleaseHold records who released the hold, when and why. Releasing twice is refused.
-func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, by, reason string) (out *lifecycle.Hold, err error) {
+// ReleaseHold records who released the hold, when and why. Releasing twice is refused, unless the
+// second call is the first's retry (idem): that one gets the hold as it stands.
+func (s *Store) ReleaseHold(ctx context.Context, tenant, unit string, id int64, idem Idem, by, reason string) (out *lifecycle.Hold, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		h, err := s.hold(ctx, tx, tenant, unit, id, true)
+		_, _, err := once(ctx, tx, tenant, idem, func() (string, error) {
+			h, err := s.hold(ctx, tx, tenant, unit, id, true)
+			if err != nil {
+				return "", err
+			}
+			if h.Doc.GetReleased() {
+				return "", apierr.Precondition("HOLD_RELEASED", h.Doc.GetName()+" was already released on "+
+					h.Doc.GetReleaseTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04")+" by "+h.Doc.GetReleasedBy())
+			}
+			_, err = tx.Exec(ctx, `UPDATE retention.holds SET release_time = $3, released_by = $4, release_reason = $5
+				WHERE tenant_id = $1 AND hold_id = $2`, tenant, id, s.clock(), by, reason)
+			return h.Doc.GetName(), err
+		})
 		if err != nil {
-			return err
-		}
-		if h.Doc.GetReleased() {
-			return apierr.Precondition("HOLD_RELEASED", h.Doc.GetName()+" was already released on "+
-				h.Doc.GetReleaseTime().AsTime().In(seoul.Location).Format("2006-01-02 15:04")+" by "+h.Doc.GetReleasedBy())
-		}
-		if _, err := tx.Exec(ctx, `UPDATE retention.holds SET release_time = $3, released_by = $4, release_reason = $5
-			WHERE tenant_id = $1 AND hold_id = $2`, tenant, id, s.clock(), by, reason); err != nil {
 			return err
 		}
 		out, err = s.hold(ctx, tx, tenant, unit, id, false)

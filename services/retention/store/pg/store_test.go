@@ -224,9 +224,9 @@ func TestHoldsKeepWhatTheyCover(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 8, n, "the held days are left")
 
-	_, err = f.store.ReleaseHold(ctx, "jeongeup", "library", hold.ID, "cpo", "수사 종결")
+	_, err = f.store.ReleaseHold(ctx, "jeongeup", "library", hold.ID, pg.Idem{}, "cpo", "수사 종결")
 	require.NoError(t, err)
-	_, err = f.store.ReleaseHold(ctx, "jeongeup", "library", hold.ID, "cpo", "again")
+	_, err = f.store.ReleaseHold(ctx, "jeongeup", "library", hold.ID, pg.Idem{}, "cpo", "again")
 	require.Equal(t, "HOLD_RELEASED", err.(*apierr.Error).Reason)
 	_, n, err = f.store.ClaimBatch(ctx, "jeongeup", "library", r.ID, now, 100, entry)
 	require.NoError(t, err)

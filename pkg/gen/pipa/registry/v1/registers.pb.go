@@ -1652,6 +1652,78 @@ func (x *ListObligationsResponse) GetMissing() []string {
 	return nil
 }
 
+// A file's PIPC registration as the privacy policy may state it ({{registration/{file}.…}}).
+type FileRegistrationStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file's name: tenants/{t}/units/{u}/files/{f}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "등록", "등록 면제" or "등록 삭제": the latest event, filed with PIPC (or an exemption).
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// PIPC's registration number and the day it was filed (empty for an exemption).
+	PipcNumber    string `protobuf:"bytes,3,opt,name=pipc_number,json=pipcNumber,proto3" json:"pipc_number,omitempty"`
+	FiledDate     string `protobuf:"bytes,4,opt,name=filed_date,json=filedDate,proto3" json:"filed_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileRegistrationStatus) Reset() {
+	*x = FileRegistrationStatus{}
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileRegistrationStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileRegistrationStatus) ProtoMessage() {}
+
+func (x *FileRegistrationStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_registers_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileRegistrationStatus.ProtoReflect.Descriptor instead.
+func (*FileRegistrationStatus) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_registers_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FileRegistrationStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FileRegistrationStatus) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *FileRegistrationStatus) GetPipcNumber() string {
+	if x != nil {
+		return x.PipcNumber
+	}
+	return ""
+}
+
+func (x *FileRegistrationStatus) GetFiledDate() string {
+	if x != nil {
+		return x.FiledDate
+	}
+	return ""
+}
+
 var File_pipa_registry_v1_registers_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_registers_proto_rawDesc = "" +
@@ -1798,7 +1870,14 @@ const file_pipa_registry_v1_registers_proto_rawDesc = "" +
 	"\vobligations\x18\x01 \x03(\v2\x1c.pipa.registry.v1.ObligationR\vobligations\x12\x1b\n" +
 	"\tdue_count\x18\x02 \x01(\x05R\bdueCount\x12#\n" +
 	"\roverdue_count\x18\x03 \x01(\x05R\foverdueCount\x12\x18\n" +
-	"\amissing\x18\x04 \x03(\tR\amissing*\xbe\x01\n" +
+	"\amissing\x18\x04 \x03(\tR\amissing\"\x84\x01\n" +
+	"\x16FileRegistrationStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x1f\n" +
+	"\vpipc_number\x18\x03 \x01(\tR\n" +
+	"pipcNumber\x12\x1d\n" +
+	"\n" +
+	"filed_date\x18\x04 \x01(\tR\tfiledDate*\xbe\x01\n" +
 	"\x10RegistrationKind\x12!\n" +
 	"\x1dREGISTRATION_KIND_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eREGISTRATION_KIND_REGISTRATION\x10\x01\x12\x1c\n" +
@@ -1834,7 +1913,7 @@ func file_pipa_registry_v1_registers_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_registry_v1_registers_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_pipa_registry_v1_registers_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_pipa_registry_v1_registers_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_pipa_registry_v1_registers_proto_goTypes = []any{
 	(RegistrationKind)(0),             // 0: pipa.registry.v1.RegistrationKind
 	(RegistrationExemption)(0),        // 1: pipa.registry.v1.RegistrationExemption
@@ -1858,20 +1937,21 @@ var file_pipa_registry_v1_registers_proto_goTypes = []any{
 	(*UpdateEvaluationRequest)(nil),   // 19: pipa.registry.v1.UpdateEvaluationRequest
 	(*ListObligationsRequest)(nil),    // 20: pipa.registry.v1.ListObligationsRequest
 	(*ListObligationsResponse)(nil),   // 21: pipa.registry.v1.ListObligationsResponse
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*FileRegistrationStatus)(nil),    // 22: pipa.registry.v1.FileRegistrationStatus
+	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
 }
 var file_pipa_registry_v1_registers_proto_depIdxs = []int32{
 	0,  // 0: pipa.registry.v1.Registration.kind:type_name -> pipa.registry.v1.RegistrationKind
 	1,  // 1: pipa.registry.v1.Registration.exemption:type_name -> pipa.registry.v1.RegistrationExemption
 	2,  // 2: pipa.registry.v1.Registration.state:type_name -> pipa.registry.v1.DeadlineState
-	22, // 3: pipa.registry.v1.Registration.create_time:type_name -> google.protobuf.Timestamp
-	22, // 4: pipa.registry.v1.Registration.update_time:type_name -> google.protobuf.Timestamp
+	23, // 3: pipa.registry.v1.Registration.create_time:type_name -> google.protobuf.Timestamp
+	23, // 4: pipa.registry.v1.Registration.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: pipa.registry.v1.ImpactAssessment.improvements:type_name -> pipa.registry.v1.Improvement
-	22, // 6: pipa.registry.v1.ImpactAssessment.create_time:type_name -> google.protobuf.Timestamp
-	22, // 7: pipa.registry.v1.ImpactAssessment.update_time:type_name -> google.protobuf.Timestamp
+	23, // 6: pipa.registry.v1.ImpactAssessment.create_time:type_name -> google.protobuf.Timestamp
+	23, // 7: pipa.registry.v1.ImpactAssessment.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 8: pipa.registry.v1.ProtectionEvaluation.improvements:type_name -> pipa.registry.v1.Improvement
-	22, // 9: pipa.registry.v1.ProtectionEvaluation.create_time:type_name -> google.protobuf.Timestamp
-	22, // 10: pipa.registry.v1.ProtectionEvaluation.update_time:type_name -> google.protobuf.Timestamp
+	23, // 9: pipa.registry.v1.ProtectionEvaluation.create_time:type_name -> google.protobuf.Timestamp
+	23, // 10: pipa.registry.v1.ProtectionEvaluation.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 11: pipa.registry.v1.Obligation.state:type_name -> pipa.registry.v1.DeadlineState
 	3,  // 12: pipa.registry.v1.CreateRegistrationRequest.registration:type_name -> pipa.registry.v1.Registration
 	4,  // 13: pipa.registry.v1.CreateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
@@ -1900,7 +1980,7 @@ func file_pipa_registry_v1_registers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_registers_proto_rawDesc), len(file_pipa_registry_v1_registers_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2693,7 +2693,10 @@ type AnnouncePolicyVersionRequest struct {
 	ChangeSummary string `protobuf:"bytes,4,opt,name=change_summary,json=changeSummary,proto3" json:"change_summary,omitempty"`
 	MajorChange   bool   `protobuf:"varint,5,opt,name=major_change,json=majorChange,proto3" json:"major_change,omitempty"`
 	// The draft's etag, to announce exactly what was reviewed.
-	Etag          string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A retry with the same request_id (even with the now stale etag) answers with the version as
+	// it stands (AIP-155).
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2766,6 +2769,13 @@ func (x *AnnouncePolicyVersionRequest) GetMajorChange() bool {
 func (x *AnnouncePolicyVersionRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *AnnouncePolicyVersionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3916,7 +3926,7 @@ var File_pipa_registry_v1_registry_service_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\n" +
-	"'pipa/registry/v1/registry_service.proto\x12\x10pipa.registry.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a pipa/registry/v1/registers.proto\x1a pipa/registry/v1/resources.proto\"\xb3\x02\n" +
+	"'pipa/registry/v1/registry_service.proto\x12\x10pipa.registry.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a pipa/registry/v1/contracts.proto\x1a$pipa/registry/v1/internal_plan.proto\x1a pipa/registry/v1/registers.proto\x1a pipa/registry/v1/resources.proto\"\xb3\x02\n" +
 	"\x11FileRegistrations\x12=\n" +
 	"\x04file\x18\x01 \x01(\v2).pipa.registry.v1.PersonalInformationFileR\x04file\x12D\n" +
 	"\rregistrations\x18\x02 \x03(\v2\x1e.pipa.registry.v1.RegistrationR\rregistrations\x125\n" +
@@ -4098,14 +4108,16 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x1aCheckPolicyVersionResponse\x125\n" +
 	"\bfindings\x18\x01 \x03(\v2\x19.pipa.registry.v1.FindingR\bfindings\x12\x14\n" +
 	"\x05ready\x18\x02 \x01(\bR\x05ready\x12:\n" +
-	"\bcoverage\x18\x03 \x03(\v2\x1e.pipa.registry.v1.ItemCoverageR\bcoverage\"\xdc\x01\n" +
+	"\bcoverage\x18\x03 \x03(\v2\x1e.pipa.registry.v1.ItemCoverageR\bcoverage\"\xfb\x01\n" +
 	"\x1cAnnouncePolicyVersionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rannounce_date\x18\x02 \x01(\tR\fannounceDate\x12%\n" +
 	"\x0eeffective_date\x18\x03 \x01(\tR\reffectiveDate\x12%\n" +
 	"\x0echange_summary\x18\x04 \x01(\tR\rchangeSummary\x12!\n" +
 	"\fmajor_change\x18\x05 \x01(\bR\vmajorChange\x12\x12\n" +
-	"\x04etag\x18\x06 \x01(\tR\x04etag\"I\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"I\n" +
 	"\x19DiffPolicyVersionsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aagainst\x18\x02 \x01(\x05R\aagainst\"\x7f\n" +
@@ -4193,7 +4205,7 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	" POLICY_SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dPOLICY_SOURCE_FORMAT_MARKDOWN\x10\x01\x12\x1d\n" +
 	"\x19POLICY_SOURCE_FORMAT_HTML\x10\x02\x12\x1d\n" +
-	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xa1)\n" +
+	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xae/\n" +
 	"\x0fRegistryService\x12O\n" +
 	"\fCreateTenant\x12%.pipa.registry.v1.CreateTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12I\n" +
 	"\tGetTenant\x12\".pipa.registry.v1.GetTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12Z\n" +
@@ -4259,7 +4271,15 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x10UpdateAssessment\x12).pipa.registry.v1.UpdateAssessmentRequest\x1a\".pipa.registry.v1.ImpactAssessment\x12e\n" +
 	"\x10CreateEvaluation\x12).pipa.registry.v1.CreateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12f\n" +
 	"\x0fListEvaluations\x12(.pipa.registry.v1.ListEvaluationsRequest\x1a).pipa.registry.v1.ListEvaluationsResponse\x12e\n" +
-	"\x10UpdateEvaluation\x12).pipa.registry.v1.UpdateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12f\n" +
+	"\x10UpdateEvaluation\x12).pipa.registry.v1.UpdateEvaluationRequest\x1a&.pipa.registry.v1.ProtectionEvaluation\x12^\n" +
+	"\x0eCreateContract\x12'.pipa.registry.v1.CreateContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12X\n" +
+	"\vGetContract\x12$.pipa.registry.v1.GetContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12`\n" +
+	"\rListContracts\x12&.pipa.registry.v1.ListContractsRequest\x1a'.pipa.registry.v1.ListContractsResponse\x12^\n" +
+	"\x0eUpdateContract\x12'.pipa.registry.v1.UpdateContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12a\n" +
+	"\x12CreateInternalPlan\x12+.pipa.registry.v1.CreateInternalPlanRequest\x1a\x1e.pipa.registry.v1.InternalPlan\x12[\n" +
+	"\x0fGetInternalPlan\x12(.pipa.registry.v1.GetInternalPlanRequest\x1a\x1e.pipa.registry.v1.InternalPlan\x12l\n" +
+	"\x11ListInternalPlans\x12*.pipa.registry.v1.ListInternalPlansRequest\x1a+.pipa.registry.v1.ListInternalPlansResponse\x12a\n" +
+	"\x12UpdateInternalPlan\x12+.pipa.registry.v1.UpdateInternalPlanRequest\x1a\x1e.pipa.registry.v1.InternalPlan\x12f\n" +
 	"\x0fListObligations\x12(.pipa.registry.v1.ListObligationsRequest\x1a).pipa.registry.v1.ListObligationsResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1;registryv1b\x06proto3"
 
 var (
@@ -4371,14 +4391,26 @@ var file_pipa_registry_v1_registry_service_proto_goTypes = []any{
 	(*CreateEvaluationRequest)(nil),          // 91: pipa.registry.v1.CreateEvaluationRequest
 	(*ListEvaluationsRequest)(nil),           // 92: pipa.registry.v1.ListEvaluationsRequest
 	(*UpdateEvaluationRequest)(nil),          // 93: pipa.registry.v1.UpdateEvaluationRequest
-	(*ListObligationsRequest)(nil),           // 94: pipa.registry.v1.ListObligationsRequest
-	(*emptypb.Empty)(nil),                    // 95: google.protobuf.Empty
-	(*SiteSign)(nil),                         // 96: pipa.registry.v1.SiteSign
-	(*ImpactAssessment)(nil),                 // 97: pipa.registry.v1.ImpactAssessment
-	(*ListAssessmentsResponse)(nil),          // 98: pipa.registry.v1.ListAssessmentsResponse
-	(*ProtectionEvaluation)(nil),             // 99: pipa.registry.v1.ProtectionEvaluation
-	(*ListEvaluationsResponse)(nil),          // 100: pipa.registry.v1.ListEvaluationsResponse
-	(*ListObligationsResponse)(nil),          // 101: pipa.registry.v1.ListObligationsResponse
+	(*CreateContractRequest)(nil),            // 94: pipa.registry.v1.CreateContractRequest
+	(*GetContractRequest)(nil),               // 95: pipa.registry.v1.GetContractRequest
+	(*ListContractsRequest)(nil),             // 96: pipa.registry.v1.ListContractsRequest
+	(*UpdateContractRequest)(nil),            // 97: pipa.registry.v1.UpdateContractRequest
+	(*CreateInternalPlanRequest)(nil),        // 98: pipa.registry.v1.CreateInternalPlanRequest
+	(*GetInternalPlanRequest)(nil),           // 99: pipa.registry.v1.GetInternalPlanRequest
+	(*ListInternalPlansRequest)(nil),         // 100: pipa.registry.v1.ListInternalPlansRequest
+	(*UpdateInternalPlanRequest)(nil),        // 101: pipa.registry.v1.UpdateInternalPlanRequest
+	(*ListObligationsRequest)(nil),           // 102: pipa.registry.v1.ListObligationsRequest
+	(*emptypb.Empty)(nil),                    // 103: google.protobuf.Empty
+	(*SiteSign)(nil),                         // 104: pipa.registry.v1.SiteSign
+	(*ImpactAssessment)(nil),                 // 105: pipa.registry.v1.ImpactAssessment
+	(*ListAssessmentsResponse)(nil),          // 106: pipa.registry.v1.ListAssessmentsResponse
+	(*ProtectionEvaluation)(nil),             // 107: pipa.registry.v1.ProtectionEvaluation
+	(*ListEvaluationsResponse)(nil),          // 108: pipa.registry.v1.ListEvaluationsResponse
+	(*ProcessorContract)(nil),                // 109: pipa.registry.v1.ProcessorContract
+	(*ListContractsResponse)(nil),            // 110: pipa.registry.v1.ListContractsResponse
+	(*InternalPlan)(nil),                     // 111: pipa.registry.v1.InternalPlan
+	(*ListInternalPlansResponse)(nil),        // 112: pipa.registry.v1.ListInternalPlansResponse
+	(*ListObligationsResponse)(nil),          // 113: pipa.registry.v1.ListObligationsResponse
 }
 var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
 	67,  // 0: pipa.registry.v1.FileRegistrations.file:type_name -> pipa.registry.v1.PersonalInformationFile
@@ -4488,66 +4520,82 @@ var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
 	91,  // 104: pipa.registry.v1.RegistryService.CreateEvaluation:input_type -> pipa.registry.v1.CreateEvaluationRequest
 	92,  // 105: pipa.registry.v1.RegistryService.ListEvaluations:input_type -> pipa.registry.v1.ListEvaluationsRequest
 	93,  // 106: pipa.registry.v1.RegistryService.UpdateEvaluation:input_type -> pipa.registry.v1.UpdateEvaluationRequest
-	94,  // 107: pipa.registry.v1.RegistryService.ListObligations:input_type -> pipa.registry.v1.ListObligationsRequest
-	70,  // 108: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
-	70,  // 109: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
-	6,   // 110: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
-	70,  // 111: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
-	72,  // 112: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
-	72,  // 113: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
-	11,  // 114: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
-	72,  // 115: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
-	73,  // 116: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
-	73,  // 117: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
-	16,  // 118: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
-	73,  // 119: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
-	95,  // 120: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
-	74,  // 121: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
-	74,  // 122: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
-	22,  // 123: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
-	74,  // 124: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
-	95,  // 125: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
-	96,  // 126: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
-	67,  // 127: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	67,  // 128: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	29,  // 129: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
-	67,  // 130: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	95,  // 131: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
-	75,  // 132: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
-	75,  // 133: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
-	35,  // 134: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
-	75,  // 135: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
-	95,  // 136: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
-	76,  // 137: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	76,  // 138: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	43,  // 139: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
-	76,  // 140: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	76,  // 141: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	47,  // 142: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
-	76,  // 143: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	50,  // 144: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
-	52,  // 145: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
-	82,  // 146: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
-	82,  // 147: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
-	59,  // 148: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
-	95,  // 149: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
-	55,  // 150: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
-	55,  // 151: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
-	64,  // 152: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
-	63,  // 153: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
-	68,  // 154: pipa.registry.v1.RegistryService.CreateRegistration:output_type -> pipa.registry.v1.Registration
-	68,  // 155: pipa.registry.v1.RegistryService.FileRegistration:output_type -> pipa.registry.v1.Registration
-	2,   // 156: pipa.registry.v1.RegistryService.ListRegistrations:output_type -> pipa.registry.v1.ListRegistrationsResponse
-	97,  // 157: pipa.registry.v1.RegistryService.CreateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
-	97,  // 158: pipa.registry.v1.RegistryService.GetAssessment:output_type -> pipa.registry.v1.ImpactAssessment
-	98,  // 159: pipa.registry.v1.RegistryService.ListAssessments:output_type -> pipa.registry.v1.ListAssessmentsResponse
-	97,  // 160: pipa.registry.v1.RegistryService.UpdateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
-	99,  // 161: pipa.registry.v1.RegistryService.CreateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
-	100, // 162: pipa.registry.v1.RegistryService.ListEvaluations:output_type -> pipa.registry.v1.ListEvaluationsResponse
-	99,  // 163: pipa.registry.v1.RegistryService.UpdateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
-	101, // 164: pipa.registry.v1.RegistryService.ListObligations:output_type -> pipa.registry.v1.ListObligationsResponse
-	108, // [108:165] is the sub-list for method output_type
-	51,  // [51:108] is the sub-list for method input_type
+	94,  // 107: pipa.registry.v1.RegistryService.CreateContract:input_type -> pipa.registry.v1.CreateContractRequest
+	95,  // 108: pipa.registry.v1.RegistryService.GetContract:input_type -> pipa.registry.v1.GetContractRequest
+	96,  // 109: pipa.registry.v1.RegistryService.ListContracts:input_type -> pipa.registry.v1.ListContractsRequest
+	97,  // 110: pipa.registry.v1.RegistryService.UpdateContract:input_type -> pipa.registry.v1.UpdateContractRequest
+	98,  // 111: pipa.registry.v1.RegistryService.CreateInternalPlan:input_type -> pipa.registry.v1.CreateInternalPlanRequest
+	99,  // 112: pipa.registry.v1.RegistryService.GetInternalPlan:input_type -> pipa.registry.v1.GetInternalPlanRequest
+	100, // 113: pipa.registry.v1.RegistryService.ListInternalPlans:input_type -> pipa.registry.v1.ListInternalPlansRequest
+	101, // 114: pipa.registry.v1.RegistryService.UpdateInternalPlan:input_type -> pipa.registry.v1.UpdateInternalPlanRequest
+	102, // 115: pipa.registry.v1.RegistryService.ListObligations:input_type -> pipa.registry.v1.ListObligationsRequest
+	70,  // 116: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
+	70,  // 117: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
+	6,   // 118: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
+	70,  // 119: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
+	72,  // 120: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
+	72,  // 121: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
+	11,  // 122: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
+	72,  // 123: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
+	73,  // 124: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
+	73,  // 125: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
+	16,  // 126: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
+	73,  // 127: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
+	103, // 128: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
+	74,  // 129: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
+	74,  // 130: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
+	22,  // 131: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
+	74,  // 132: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
+	103, // 133: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
+	104, // 134: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
+	67,  // 135: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	67,  // 136: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	29,  // 137: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
+	67,  // 138: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	103, // 139: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
+	75,  // 140: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
+	75,  // 141: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
+	35,  // 142: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
+	75,  // 143: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
+	103, // 144: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
+	76,  // 145: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	76,  // 146: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	43,  // 147: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
+	76,  // 148: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	76,  // 149: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	47,  // 150: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
+	76,  // 151: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	50,  // 152: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
+	52,  // 153: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
+	82,  // 154: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
+	82,  // 155: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
+	59,  // 156: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
+	103, // 157: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
+	55,  // 158: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
+	55,  // 159: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
+	64,  // 160: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
+	63,  // 161: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
+	68,  // 162: pipa.registry.v1.RegistryService.CreateRegistration:output_type -> pipa.registry.v1.Registration
+	68,  // 163: pipa.registry.v1.RegistryService.FileRegistration:output_type -> pipa.registry.v1.Registration
+	2,   // 164: pipa.registry.v1.RegistryService.ListRegistrations:output_type -> pipa.registry.v1.ListRegistrationsResponse
+	105, // 165: pipa.registry.v1.RegistryService.CreateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	105, // 166: pipa.registry.v1.RegistryService.GetAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	106, // 167: pipa.registry.v1.RegistryService.ListAssessments:output_type -> pipa.registry.v1.ListAssessmentsResponse
+	105, // 168: pipa.registry.v1.RegistryService.UpdateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	107, // 169: pipa.registry.v1.RegistryService.CreateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	108, // 170: pipa.registry.v1.RegistryService.ListEvaluations:output_type -> pipa.registry.v1.ListEvaluationsResponse
+	107, // 171: pipa.registry.v1.RegistryService.UpdateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	109, // 172: pipa.registry.v1.RegistryService.CreateContract:output_type -> pipa.registry.v1.ProcessorContract
+	109, // 173: pipa.registry.v1.RegistryService.GetContract:output_type -> pipa.registry.v1.ProcessorContract
+	110, // 174: pipa.registry.v1.RegistryService.ListContracts:output_type -> pipa.registry.v1.ListContractsResponse
+	109, // 175: pipa.registry.v1.RegistryService.UpdateContract:output_type -> pipa.registry.v1.ProcessorContract
+	111, // 176: pipa.registry.v1.RegistryService.CreateInternalPlan:output_type -> pipa.registry.v1.InternalPlan
+	111, // 177: pipa.registry.v1.RegistryService.GetInternalPlan:output_type -> pipa.registry.v1.InternalPlan
+	112, // 178: pipa.registry.v1.RegistryService.ListInternalPlans:output_type -> pipa.registry.v1.ListInternalPlansResponse
+	111, // 179: pipa.registry.v1.RegistryService.UpdateInternalPlan:output_type -> pipa.registry.v1.InternalPlan
+	113, // 180: pipa.registry.v1.RegistryService.ListObligations:output_type -> pipa.registry.v1.ListObligationsResponse
+	116, // [116:181] is the sub-list for method output_type
+	51,  // [51:116] is the sub-list for method input_type
 	51,  // [51:51] is the sub-list for extension type_name
 	51,  // [51:51] is the sub-list for extension extendee
 	0,   // [0:51] is the sub-list for field type_name
@@ -4558,6 +4606,8 @@ func file_pipa_registry_v1_registry_service_proto_init() {
 	if File_pipa_registry_v1_registry_service_proto != nil {
 		return
 	}
+	file_pipa_registry_v1_contracts_proto_init()
+	file_pipa_registry_v1_internal_plan_proto_init()
 	file_pipa_registry_v1_registers_proto_init()
 	file_pipa_registry_v1_resources_proto_init()
 	type x struct{}

@@ -76,6 +76,14 @@ const (
 	RegistryService_CreateEvaluation_FullMethodName          = "/pipa.registry.v1.RegistryService/CreateEvaluation"
 	RegistryService_ListEvaluations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListEvaluations"
 	RegistryService_UpdateEvaluation_FullMethodName          = "/pipa.registry.v1.RegistryService/UpdateEvaluation"
+	RegistryService_CreateContract_FullMethodName            = "/pipa.registry.v1.RegistryService/CreateContract"
+	RegistryService_GetContract_FullMethodName               = "/pipa.registry.v1.RegistryService/GetContract"
+	RegistryService_ListContracts_FullMethodName             = "/pipa.registry.v1.RegistryService/ListContracts"
+	RegistryService_UpdateContract_FullMethodName            = "/pipa.registry.v1.RegistryService/UpdateContract"
+	RegistryService_CreateInternalPlan_FullMethodName        = "/pipa.registry.v1.RegistryService/CreateInternalPlan"
+	RegistryService_GetInternalPlan_FullMethodName           = "/pipa.registry.v1.RegistryService/GetInternalPlan"
+	RegistryService_ListInternalPlans_FullMethodName         = "/pipa.registry.v1.RegistryService/ListInternalPlans"
+	RegistryService_UpdateInternalPlan_FullMethodName        = "/pipa.registry.v1.RegistryService/UpdateInternalPlan"
 	RegistryService_ListObligations_FullMethodName           = "/pipa.registry.v1.RegistryService/ListObligations"
 )
 
@@ -162,6 +170,16 @@ type RegistryServiceClient interface {
 	CreateEvaluation(ctx context.Context, in *CreateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error)
 	ListEvaluations(ctx context.Context, in *ListEvaluationsRequest, opts ...grpc.CallOption) (*ListEvaluationsResponse, error)
 	UpdateEvaluation(ctx context.Context, in *UpdateEvaluationRequest, opts ...grpc.CallOption) (*ProtectionEvaluation, error)
+	// Outsourcing contracts (contracts.proto; PIPA 26): one per processor.
+	CreateContract(ctx context.Context, in *CreateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	GetContract(ctx context.Context, in *GetContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error)
+	UpdateContract(ctx context.Context, in *UpdateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	// The internal management plan (internal_plan.proto; S-4).
+	CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
+	GetInternalPlan(ctx context.Context, in *GetInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
+	ListInternalPlans(ctx context.Context, in *ListInternalPlansRequest, opts ...grpc.CallOption) (*ListInternalPlansResponse, error)
+	UpdateInternalPlan(ctx context.Context, in *UpdateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
 	// Everything the registers make due, with D-days (read-only).
 	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
 }
@@ -734,6 +752,86 @@ func (c *registryServiceClient) UpdateEvaluation(ctx context.Context, in *Update
 	return out, nil
 }
 
+func (c *registryServiceClient) CreateContract(ctx context.Context, in *CreateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProcessorContract)
+	err := c.cc.Invoke(ctx, RegistryService_CreateContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetContract(ctx context.Context, in *GetContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProcessorContract)
+	err := c.cc.Invoke(ctx, RegistryService_GetContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContractsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListContracts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) UpdateContract(ctx context.Context, in *UpdateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProcessorContract)
+	err := c.cc.Invoke(ctx, RegistryService_UpdateContract_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InternalPlan)
+	err := c.cc.Invoke(ctx, RegistryService_CreateInternalPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetInternalPlan(ctx context.Context, in *GetInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InternalPlan)
+	err := c.cc.Invoke(ctx, RegistryService_GetInternalPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListInternalPlans(ctx context.Context, in *ListInternalPlansRequest, opts ...grpc.CallOption) (*ListInternalPlansResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInternalPlansResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListInternalPlans_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) UpdateInternalPlan(ctx context.Context, in *UpdateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InternalPlan)
+	err := c.cc.Invoke(ctx, RegistryService_UpdateInternalPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListObligationsResponse)
@@ -827,6 +925,16 @@ type RegistryServiceServer interface {
 	CreateEvaluation(context.Context, *CreateEvaluationRequest) (*ProtectionEvaluation, error)
 	ListEvaluations(context.Context, *ListEvaluationsRequest) (*ListEvaluationsResponse, error)
 	UpdateEvaluation(context.Context, *UpdateEvaluationRequest) (*ProtectionEvaluation, error)
+	// Outsourcing contracts (contracts.proto; PIPA 26): one per processor.
+	CreateContract(context.Context, *CreateContractRequest) (*ProcessorContract, error)
+	GetContract(context.Context, *GetContractRequest) (*ProcessorContract, error)
+	ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error)
+	UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error)
+	// The internal management plan (internal_plan.proto; S-4).
+	CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error)
+	GetInternalPlan(context.Context, *GetInternalPlanRequest) (*InternalPlan, error)
+	ListInternalPlans(context.Context, *ListInternalPlansRequest) (*ListInternalPlansResponse, error)
+	UpdateInternalPlan(context.Context, *UpdateInternalPlanRequest) (*InternalPlan, error)
 	// Everything the registers make due, with D-days (read-only).
 	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
@@ -1006,6 +1114,30 @@ func (UnimplementedRegistryServiceServer) ListEvaluations(context.Context, *List
 }
 func (UnimplementedRegistryServiceServer) UpdateEvaluation(context.Context, *UpdateEvaluationRequest) (*ProtectionEvaluation, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateEvaluation not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateContract(context.Context, *CreateContractRequest) (*ProcessorContract, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetContract(context.Context, *GetContractRequest) (*ProcessorContract, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContracts not implemented")
+}
+func (UnimplementedRegistryServiceServer) UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInternalPlan not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetInternalPlan(context.Context, *GetInternalPlanRequest) (*InternalPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInternalPlan not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListInternalPlans(context.Context, *ListInternalPlansRequest) (*ListInternalPlansResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInternalPlans not implemented")
+}
+func (UnimplementedRegistryServiceServer) UpdateInternalPlan(context.Context, *UpdateInternalPlanRequest) (*InternalPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInternalPlan not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
@@ -2039,6 +2171,150 @@ func _RegistryService_UpdateEvaluation_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_CreateContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateContract(ctx, req.(*CreateContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetContract(ctx, req.(*GetContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListContracts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContractsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListContracts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListContracts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListContracts(ctx, req.(*ListContractsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_UpdateContract_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateContractRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UpdateContract(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UpdateContract_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UpdateContract(ctx, req.(*UpdateContractRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_CreateInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInternalPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateInternalPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateInternalPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateInternalPlan(ctx, req.(*CreateInternalPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInternalPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetInternalPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetInternalPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetInternalPlan(ctx, req.(*GetInternalPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListInternalPlans_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInternalPlansRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListInternalPlans(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListInternalPlans_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListInternalPlans(ctx, req.(*ListInternalPlansRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_UpdateInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInternalPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UpdateInternalPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UpdateInternalPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UpdateInternalPlan(ctx, req.(*UpdateInternalPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListObligationsRequest)
 	if err := dec(in); err != nil {
@@ -2287,6 +2563,38 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateEvaluation",
 			Handler:    _RegistryService_UpdateEvaluation_Handler,
+		},
+		{
+			MethodName: "CreateContract",
+			Handler:    _RegistryService_CreateContract_Handler,
+		},
+		{
+			MethodName: "GetContract",
+			Handler:    _RegistryService_GetContract_Handler,
+		},
+		{
+			MethodName: "ListContracts",
+			Handler:    _RegistryService_ListContracts_Handler,
+		},
+		{
+			MethodName: "UpdateContract",
+			Handler:    _RegistryService_UpdateContract_Handler,
+		},
+		{
+			MethodName: "CreateInternalPlan",
+			Handler:    _RegistryService_CreateInternalPlan_Handler,
+		},
+		{
+			MethodName: "GetInternalPlan",
+			Handler:    _RegistryService_GetInternalPlan_Handler,
+		},
+		{
+			MethodName: "ListInternalPlans",
+			Handler:    _RegistryService_ListInternalPlans_Handler,
+		},
+		{
+			MethodName: "UpdateInternalPlan",
+			Handler:    _RegistryService_UpdateInternalPlan_Handler,
 		},
 		{
 			MethodName: "ListObligations",

@@ -2215,8 +2215,12 @@ type UnitSnapshot struct {
 	Attestations []*Attestation `protobuf:"bytes,8,rep,name=attestations,proto3" json:"attestations,omitempty"`
 	// For a privacy policy, the impact assessments and 보호수준 평가 of the unit and its sub-units
 	// that the body chose to publish (publish set; DEC-38-3), without their ledger entries.
-	Assessments   []*ImpactAssessment     `protobuf:"bytes,9,rep,name=assessments,proto3" json:"assessments,omitempty"`
-	Evaluations   []*ProtectionEvaluation `protobuf:"bytes,10,rep,name=evaluations,proto3" json:"evaluations,omitempty"`
+	Assessments []*ImpactAssessment     `protobuf:"bytes,9,rep,name=assessments,proto3" json:"assessments,omitempty"`
+	Evaluations []*ProtectionEvaluation `protobuf:"bytes,10,rep,name=evaluations,proto3" json:"evaluations,omitempty"`
+	// For a privacy policy, the PIPC registration of each file of the unit and its sub-units whose
+	// latest event is filed (or exempt), from the registrations register (PIPA-32-1); a file with
+	// none recorded has no entry, so a binding to it stays unresolved.
+	Registrations []*FileRegistrationStatus `protobuf:"bytes,11,rep,name=registrations,proto3" json:"registrations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2317,6 +2321,13 @@ func (x *UnitSnapshot) GetAssessments() []*ImpactAssessment {
 func (x *UnitSnapshot) GetEvaluations() []*ProtectionEvaluation {
 	if x != nil {
 		return x.Evaluations
+	}
+	return nil
+}
+
+func (x *UnitSnapshot) GetRegistrations() []*FileRegistrationStatus {
+	if x != nil {
+		return x.Registrations
 	}
 	return nil
 }
@@ -3177,7 +3188,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"textSha256\x12;\n" +
 	"\vfreeze_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"freezeTime\x12!\n" +
-	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xd6\x04\n" +
+	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xa6\x05\n" +
 	"\fUnitSnapshot\x120\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12*\n" +
 	"\x04unit\x18\x02 \x01(\v2\x16.pipa.registry.v1.UnitR\x04unit\x122\n" +
@@ -3191,7 +3202,8 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\fattestations\x18\b \x03(\v2\x1d.pipa.registry.v1.AttestationR\fattestations\x12D\n" +
 	"\vassessments\x18\t \x03(\v2\".pipa.registry.v1.ImpactAssessmentR\vassessments\x12H\n" +
 	"\vevaluations\x18\n" +
-	" \x03(\v2&.pipa.registry.v1.ProtectionEvaluationR\vevaluations\"\xa8\x03\n" +
+	" \x03(\v2&.pipa.registry.v1.ProtectionEvaluationR\vevaluations\x12N\n" +
+	"\rregistrations\x18\v \x03(\v2(.pipa.registry.v1.FileRegistrationStatusR\rregistrations\"\xa8\x03\n" +
 	"\vAttestation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x120\n" +
@@ -3347,6 +3359,7 @@ var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
 	(*ImpactAssessment)(nil),        // 29: pipa.registry.v1.ImpactAssessment
 	(*ProtectionEvaluation)(nil),    // 30: pipa.registry.v1.ProtectionEvaluation
+	(*FileRegistrationStatus)(nil),  // 31: pipa.registry.v1.FileRegistrationStatus
 }
 var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
@@ -3392,16 +3405,17 @@ var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	22, // 40: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
 	29, // 41: pipa.registry.v1.UnitSnapshot.assessments:type_name -> pipa.registry.v1.ImpactAssessment
 	30, // 42: pipa.registry.v1.UnitSnapshot.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
-	4,  // 43: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
-	28, // 44: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
-	28, // 45: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 46: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 47: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	31, // 43: pipa.registry.v1.UnitSnapshot.registrations:type_name -> pipa.registry.v1.FileRegistrationStatus
+	4,  // 44: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
+	28, // 45: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
+	28, // 46: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 47: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 48: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_resources_proto_init() }
