@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,8 +18,6 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
-	"github.com/pipa-kr/pipa/pkg/pgtest"
-	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 )
 
@@ -84,17 +80,8 @@ func TestAccessLogCallerWaitsWhenFull(t *testing.T) {
 // when it died (S-2-3, S-8-3). At most the reads in flight, answered to nobody, add an entry.
 func TestAccessLogSurvivesKill(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewMulti(t, stacktest.Migrations(built))
-	dir := t.TempDir()
-	keyPath := filepath.Join(dir, "dev-key.pem")
-	key, err := auth.LoadOrCreateDevKey(keyPath)
-	require.NoError(t, err)
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	args := []string{"-target=all", "-database-url=" + pool.Config().ConnString(), "-grpc-addr=" + grpcAddr,
-		"-http-addr=" + httpAddr, "-metrics-addr=", "-dev-key=" + keyPath, "-dev-data-key=" + filepath.Join(dir, "data-key"),
-		"-public-rate=0", "-access-log=true"}
+	pool, key, grpcAddr, args, d := startKillable(t, true)
 	pipa := startChild(t, grpcAddr, args...)
-	d := &deployment{url: "http://" + httpAddr, key: key, registry: grpcAddr, http: &http.Client{Timeout: 20 * time.Second}}
 	d.load(t, "jeongeup-library.yaml")
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)

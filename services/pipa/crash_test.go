@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
@@ -35,6 +38,24 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd  *exec.Cmd
 	done chan error
+}
+
+// startKillable prepares pipa as a child process on a database of its own (dev keys in a temporary
+// directory, the access log on or off): the arguments to start it, and again after a kill, on the
+// same database and addresses.
+func startKillable(t *testing.T, accessLog bool) (pool *pgxpool.Pool, key ed25519.PrivateKey, grpcAddr string, args []string, d *deployment) {
+	t.Helper()
+	pool = pgtest.NewMulti(t, stacktest.Migrations(built))
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "dev-key.pem")
+	key, err := auth.LoadOrCreateDevKey(keyPath)
+	require.NoError(t, err)
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	args = []string{"-target=all", "-database-url=" + pool.Config().ConnString(), "-grpc-addr=" + grpcAddr,
+		"-http-addr=" + httpAddr, "-metrics-addr=", "-dev-key=" + keyPath, "-dev-data-key=" + filepath.Join(dir, "data-key"),
+		"-public-rate=0", fmt.Sprintf("-access-log=%t", accessLog)}
+	d = &deployment{url: "http://" + httpAddr, key: key, registry: grpcAddr, http: &http.Client{Timeout: 20 * time.Second}}
+	return pool, key, grpcAddr, args, d
 }
 
 // startChild runs `pipa serve args...` and waits until its gRPC health is SERVING.
@@ -81,17 +102,8 @@ func freeAddr(t *testing.T) string {
 // and River's rescue of jobs a dead worker held). STD-44-5: every decision is in the ledger.
 func TestKilledDuringApprovalDeliversTheEntry(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewMulti(t, stacktest.Migrations(built))
-	dir := t.TempDir()
-	keyPath := filepath.Join(dir, "dev-key.pem")
-	key, err := auth.LoadOrCreateDevKey(keyPath)
-	require.NoError(t, err)
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	args := []string{"-target=all", "-database-url=" + pool.Config().ConnString(), "-grpc-addr=" + grpcAddr,
-		"-http-addr=" + httpAddr, "-metrics-addr=", "-dev-key=" + keyPath, "-dev-data-key=" + filepath.Join(dir, "data-key"),
-		"-public-rate=0", "-access-log=false"}
+	pool, _, grpcAddr, args, d := startKillable(t, false)
 	pipa := startChild(t, grpcAddr, args...)
-	d := &deployment{url: "http://" + httpAddr, key: key, registry: grpcAddr, http: &http.Client{Timeout: 20 * time.Second}}
 	d.load(t, "jeongeup-library.yaml")
 
 	recorded := time.Now().Add(-26 * time.Hour).Truncate(time.Hour)
