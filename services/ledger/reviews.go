@@ -2,17 +2,12 @@ package ledger
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
-
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
-	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -31,8 +26,6 @@ func (s *Server) Reviews() *Reviews { return &Reviews{s: s} }
 // reviewRoles may record a review: the officers who inspect the access log (S-8-2).
 var reviewRoles = []auth.Role{auth.RoleCPO, auth.RoleManager, auth.RoleTenantAdmin}
 
-const reviewPurpose = "접속기록 점검 (S-8-2)"
-
 func (r *Reviews) CreateAccessReview(ctx context.Context, req *ledgerv1.CreateAccessReviewRequest) (*ledgerv1.AccessReview, error) {
 	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
@@ -42,36 +35,11 @@ func (r *Reviews) CreateAccessReview(ctx context.Context, req *ledgerv1.CreateAc
 		return nil, err
 	}
 	now := r.s.now()
-	rv := req.GetReview()
-	var vs apierr.Violations
-	month, err := time.ParseInLocation("2006-01", rv.GetPeriod(), seoul.Location)
-	switch {
-	case err != nil:
-		vs.Add("review.period", "format", "the month reviewed, YYYY-MM")
-	case !month.Before(now):
-		vs.Add("review.period", "range", "a month is reviewed once it has begun")
-	}
-	if strings.TrimSpace(rv.GetChecked()) == "" {
-		vs.Add("review.checked", "S-8-2", "what was checked")
-	}
-	if !rv.GetDownloadsChecked() {
-		vs.Add("review.downloads_checked", "S-8-2", "the reasons of the month's downloads are always checked")
-	}
-	if strings.TrimSpace(rv.GetFindings()) == "" {
-		vs.Add("review.findings", "S-8-2", "what was found (or \"이상 없음\")")
-	}
-	if strings.TrimSpace(rv.GetFollowUp()) == "" {
-		vs.Add("review.follow_up", "S-8-2", "the follow-up (or \"없음\")")
-	}
-	if err := vs.Err(); err != nil {
+	p, _ := auth.FromContext(ctx)
+	e, vs := entry.Review(req.GetReview(), auth.Officer(ctx), p.Subject, now)
+	if err := apierr.Violations(vs).Err(); err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf("점검 대상·내용: %s\n다운로드 사유 확인: 예\n점검 결과: %s\n후속 조치: %s",
-		strings.TrimSpace(rv.GetChecked()), strings.TrimSpace(rv.GetFindings()), strings.TrimSpace(rv.GetFollowUp()))
-	p, _ := auth.FromContext(ctx)
-	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW, OccurTime: timestamppb.New(now), Purpose: reviewPurpose,
-		Period:  month.Format(time.DateOnly) + " ~ " + month.AddDate(0, 1, -1).Format(time.DateOnly),
-		Handler: auth.Officer(ctx), Note: text, RecordedBy: p.Subject}
 	if err := apierr.Violations(entry.Validate(e, now)).Err(); err != nil {
 		return nil, err
 	}
@@ -124,24 +92,8 @@ func (r *Reviews) ListAccessReviews(ctx context.Context, req *ledgerv1.ListAcces
 		return nil, err
 	}
 	if len(first) == 1 {
-		out.OverduePeriods = Overdue(first[0].OccurTime, r.s.now(), reviewed)
+		out.OverduePeriods = entry.ReviewsOverdue(first[0].OccurTime, r.s.now(), reviewed)
 		out.OverdueCount = int32(len(out.OverduePeriods))
 	}
 	return out, nil
-}
-
-// Overdue are the months from the one of first to now's whose review is past due (the end of
-// the next month, Asia/Seoul) and not in reviewed (S-8-2, monthly).
-func Overdue(first, now time.Time, reviewed map[string]bool) []string {
-	f := first.In(seoul.Location)
-	var out []string
-	for m := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, seoul.Location); ; m = m.AddDate(0, 1, 0) {
-		due := m.AddDate(0, 2, 0) // the instant the next month ends
-		if !now.After(due) {
-			return out
-		}
-		if p := m.Format("2006-01"); !reviewed[p] {
-			out = append(out, p)
-		}
-	}
 }

@@ -13,18 +13,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
-	"github.com/pipa-kr/pipa/services/ledger"
 )
-
-// S-8-2, monthly: a month's review is due when the next month ends; the first month is the one
-// of the log's first ACCESS entry.
-func TestOverdueReviewMonths(t *testing.T) {
-	first := time.Date(2026, 9, 15, 10, 0, 0, 0, seoul.Location)
-	endOfOctober := time.Date(2026, 11, 1, 0, 0, 0, 0, seoul.Location)
-	require.Empty(t, ledger.Overdue(first, endOfOctober, nil), "September's review is due at the end of October, not before")
-	require.Equal(t, []string{"2026-09"}, ledger.Overdue(first, endOfOctober.Add(time.Second), nil))
-	require.Equal(t, []string{"2026-10"}, ledger.Overdue(first, time.Date(2026, 12, 7, 0, 0, 0, 0, seoul.Location), map[string]bool{"2026-09": true}))
-}
 
 // Reviews of the access log are recorded in the unit's ledger with who, when, what was checked
 // (the downloads' reasons always), what was found and the follow-up; months without a review
