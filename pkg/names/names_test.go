@@ -151,3 +151,14 @@ func TestPageTokens(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"p", "q"}, key)
 }
+
+func TestPageSize(t *testing.T) {
+	var vs apierr.Violations
+	require.Equal(t, 50, names.PageSize(&vs, 0))
+	require.Equal(t, 7, names.PageSize(&vs, 7))
+	require.Equal(t, 500, names.PageSize(&vs, 10_000))
+	require.Empty(t, vs)
+	names.PageSize(&vs, -1)
+	require.Len(t, vs, 1)
+	require.Equal(t, "page_size", vs[0].Field)
+}

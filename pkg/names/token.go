@@ -88,3 +88,15 @@ func (q Query) ParseN(token string) (int64, error) {
 	}
 	return n, nil
 }
+
+// PageSize is a list's page size: 50 when the caller asks for none, at most 500; a negative size
+// is added to vs.
+func PageSize(vs *apierr.Violations, n int32) int {
+	switch {
+	case n < 0:
+		vs.Add("page_size", "range", "must not be negative")
+	case n == 0:
+		return 50
+	}
+	return int(min(n, 500))
+}

@@ -129,14 +129,10 @@ func (b *BreachServer) ListBreaches(ctx context.Context, req *requestsv1.ListBre
 	if err := b.s.units.Authorize(ctx, tenant, unit, readRoles); err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, apierr.Invalid(apierr.Violation{Field: "page_size", Rule: "range", Description: "must not be negative"})
-	case size == 0:
-		size = 50
-	case size > 500:
-		size = 500
+	var vs apierr.Violations
+	size := names.PageSize(&vs, req.GetPageSize())
+	if err := vs.Err(); err != nil {
+		return nil, err
 	}
 	query := names.Query{"requests.breaches", req.GetParent(), strconv.FormatBool(req.GetOpen()), strconv.FormatBool(req.GetOverdue())}
 	after, err := query.ParseN(req.GetPageToken())

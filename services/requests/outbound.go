@@ -121,18 +121,6 @@ func (s *OutboundServer) GetSubscription(ctx context.Context, req *requestsv1.Ge
 	return subscriptionView(tenant, sub), nil
 }
 
-// pageSize is a list's page size: 50 unless asked, at most 500.
-func pageSize(vs *apierr.Violations, size int32) int {
-	switch {
-	case size < 0:
-		vs.Add("page_size", "range", "must not be negative")
-	case size == 0:
-		return 50
-	case size > 500:
-		return 500
-	}
-	return int(size)
-}
 
 func (s *OutboundServer) ListSubscriptions(ctx context.Context, req *requestsv1.ListSubscriptionsRequest) (*requestsv1.ListSubscriptionsResponse, error) {
 	tenant, err := names.ParseTenant("parent", req.GetParent())
@@ -143,7 +131,7 @@ func (s *OutboundServer) ListSubscriptions(ctx context.Context, req *requestsv1.
 		return nil, err
 	}
 	var vs apierr.Violations
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
@@ -263,7 +251,7 @@ type page interface {
 // page's token.
 func (s *OutboundServer) deliveries(ctx context.Context, tenant string, f outbound.Filter, req page) ([]*requestsv1.Delivery, string, error) {
 	var vs apierr.Violations
-	f.Limit = pageSize(&vs, req.GetPageSize())
+	f.Limit = names.PageSize(&vs, req.GetPageSize())
 	if err := vs.Err(); err != nil {
 		return nil, "", err
 	}

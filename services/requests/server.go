@@ -274,15 +274,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestsv1.ListRequestsR
 	if requestsv1.RequestType_name[int32(req.GetType())] == "" {
 		vs.Add("type", "range", "unknown type %d", req.GetType())
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		vs.Add("page_size", "range", "must not be negative")
-	case size == 0:
-		size = 50
-	case size > 500:
-		size = 500
-	}
+	size := names.PageSize(&vs, req.GetPageSize())
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func (s *Server) ListCopies(ctx context.Context, req *retentionv1.ListCopiesRequ
 	if _, ok := pg.CopyFilters[req.GetState()]; !ok {
 		vs.Add("state", "format", "one of out, overdue, destroyed, returned (or empty for all)")
 	}
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	query := names.Query{"retention.copies", req.GetParent(), req.GetState()}
 	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {

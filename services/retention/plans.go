@@ -47,7 +47,7 @@ func (s *Server) ListPlans(ctx context.Context, req *retentionv1.ListPlansReques
 	if retentionv1.PlanState_name[int32(req.GetState())] == "" {
 		vs.Add("state", "format", "unknown plan state %d", req.GetState())
 	}
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	query := names.Query{"retention.plans", req.GetParent(), req.GetState().String()}
 	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {

@@ -164,7 +164,7 @@ func (s *Server) ListRules(ctx context.Context, req *retentionv1.ListRulesReques
 		return nil, err
 	}
 	var vs apierr.Violations
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	query := names.Query{"retention.rules", req.GetParent()}
 	after, err := query.Parse(req.GetPageToken(), 1)
 	if err := vs.Err(); err != nil {
@@ -261,7 +261,7 @@ func (s *Server) ListHolds(ctx context.Context, req *retentionv1.ListHoldsReques
 		return nil, err
 	}
 	var vs apierr.Violations
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	query := names.Query{"retention.holds", req.GetParent(), strconv.FormatBool(req.GetShowReleased())}
 	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
@@ -362,7 +362,7 @@ func (s *Server) ListItems(ctx context.Context, req *retentionv1.ListItemsReques
 	if _, ok := pg.ItemFilters[req.GetState()]; !ok {
 		vs.Add("state", "format", "one of retained, due, held, overdue, planned, destroyed (or empty for all)")
 	}
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	query := names.Query{"retention.items", req.GetParent(), req.GetState()}
 	after, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
@@ -450,13 +450,3 @@ func (s *Server) GetCertificateKey(ctx context.Context, req *retentionv1.GetCert
 	return &retentionv1.CertificateKey{VerifierKey: vkey}, nil
 }
 
-// pageSize is the size asked for, 50 by default, at most 500.
-func pageSize(vs *apierr.Violations, n int32) int {
-	switch {
-	case n < 0:
-		vs.Add("page_size", "range", "must not be negative")
-	case n == 0:
-		return 50
-	}
-	return int(min(n, 500))
-}

@@ -44,7 +44,7 @@ func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequ
 		return nil, err
 	}
 	var vs apierr.Violations
-	size := pageSize(&vs, req.GetPageSize())
+	size := names.PageSize(&vs, req.GetPageSize())
 	query := names.Query{"retention.sweeps", req.GetParent()}
 	before, terr := query.ParseN(req.GetPageToken())
 	if err := vs.Err(); err != nil {
