@@ -121,7 +121,6 @@ func (s *OutboundServer) GetSubscription(ctx context.Context, req *requestsv1.Ge
 	return subscriptionView(tenant, sub), nil
 }
 
-
 func (s *OutboundServer) ListSubscriptions(ctx context.Context, req *requestsv1.ListSubscriptionsRequest) (*requestsv1.ListSubscriptionsResponse, error) {
 	tenant, err := names.ParseTenant("parent", req.GetParent())
 	if err != nil {

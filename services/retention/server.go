@@ -449,4 +449,3 @@ func (s *Server) GetCertificateKey(ctx context.Context, req *retentionv1.GetCert
 	}
 	return &retentionv1.CertificateKey{VerifierKey: vkey}, nil
 }
-
