@@ -3,7 +3,6 @@ package requests
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -255,13 +254,11 @@ func (s *OutboundServer) deliveries(ctx context.Context, tenant string, f outbou
 		return nil, "", err
 	}
 	query := names.Query{"requests.deliveries", req.GetParent()}
-	after, err := query.Parse(req.GetPageToken(), 1)
+	after, err := query.ParseN(req.GetPageToken())
 	if err != nil {
 		return nil, "", err
 	}
-	if len(after) > 0 {
-		f.After, _ = strconv.ParseInt(after[0], 10, 64)
-	}
+	f.After = after
 	recs, err := s.out.Records(ctx, tenant, f)
 	if err != nil {
 		return nil, "", err
