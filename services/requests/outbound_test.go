@@ -394,11 +394,15 @@ func TestNoticeMethodChosenAtIntake(t *testing.T) {
 	require.Equal(t, []any{map[string]any{"to": "01012345678"}}, m["messages"])
 	require.Contains(t, m["content"], got.GetReceiptNumber())
 	require.Contains(t, m["content"], "거절 통지서를 발급했습니다. 통지서는 방문하시면 드립니다")
-	ds, err := requestsv1.NewOutboundServiceClient(s.Conn).ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
-	require.NoError(t, err)
+	// SENS has the message before the job records the delivery.
+	var ds *requestsv1.ListRequestDeliveriesResponse
+	require.Eventually(t, func() bool {
+		ds, err = requestsv1.NewOutboundServiceClient(s.Conn).ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+		require.NoError(t, err)
+		return len(ds.GetDeliveries()) > 0 && ds.GetDeliveries()[0].GetState() == requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED
+	}, 30*time.Second, 100*time.Millisecond)
 	require.Len(t, ds.GetDeliveries(), 1, "a text message, and no mail")
 	require.Equal(t, "sms", ds.GetDeliveries()[0].GetChannel())
-	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, ds.GetDeliveries()[0].GetState())
 	require.Empty(t, smtpd.Mail())
 
 	notice, err := cl.GetNotice(staff, &requestsv1.GetNoticeRequest{Name: got.GetNotices()[0]})
