@@ -118,9 +118,19 @@ func TestNoticeMailedAndEventsDelivered(t *testing.T) {
 	require.Equal(t, "NOTICE_KIND_APPROVAL", types["kr.pipa.request.decided"]["decision"])
 	require.Equal(t, receipt, types["kr.pipa.request.decided"]["receiptNumber"])
 
-	// The staff view: what the request sent, and the subscription's log.
-	ds, err := subs.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
-	require.NoError(t, err)
+	// The staff view: what the request sent, and the subscription's log (the receivers hold each
+	// message before its job records the delivery).
+	var ds *requestsv1.ListRequestDeliveriesResponse
+	require.Eventually(t, func() bool {
+		ds, err = subs.ListRequestDeliveries(staff, &requestsv1.ListRequestDeliveriesRequest{Parent: name})
+		require.NoError(t, err)
+		for _, d := range ds.GetDeliveries() {
+			if d.GetState() != requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED {
+				return false
+			}
+		}
+		return len(ds.GetDeliveries()) == 4
+	}, 30*time.Second, 100*time.Millisecond)
 	var mailed, events int
 	for _, d := range ds.GetDeliveries() {
 		require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, d.GetState(), d.String())
