@@ -71,7 +71,26 @@ type drainWorker struct {
 // call that wrote them) in id order, appending many at once, until a pass delivers nothing. It
 // completes when nothing is pending, waits for the youngest entries to come of age, yields when
 // its time is spent, and fails (to be retried with jobs.Backoff) when the ledger took nothing.
+//
+// One drain works an outbox at a time, across replicas (a session advisory lock, released with the
+// session if the process dies): two would send the same entries, and the ledger answer the second
+// with replays. A drain that finds the lock taken looks again in a second, as the one at work may
+// be finishing.
 func (w *drainWorker) Work(ctx context.Context, _ *river.Job[DrainArgs]) error {
+	conn, err := w.o.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	key := "pipa/ledgerout/" + w.o.table()
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&mine); err != nil {
+		return err
+	}
+	if !mine {
+		return river.JobSnooze(time.Second)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, key) //nolint:errcheck // the session ends with the lock otherwise
 	stop := time.Now().Add(drainBudget)
 	for {
 		delivered, err := w.o.drainPass(ctx, stop)
