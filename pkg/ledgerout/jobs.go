@@ -115,45 +115,67 @@ func (w *drainWorker) NextRetry(job *river.Job[DrainArgs]) time.Time {
 	return jobs.Backoff(job.Attempt)
 }
 
-// drainPass delivers each pending entry of age once, in batches, and counts those the ledger
-// took; its error is the last failure other than a refusal or a wait.
-func (o *Outbox) drainPass(ctx context.Context, stop time.Time) (int, error) {
+// drainPass delivers each pending entry of age once, in pages, and counts those the ledger took;
+// its error is the last failure other than a refusal or a wait. A page's deliveries are recorded
+// while the next page is read and sent: recording runs the services' hooks, one entry at a time.
+func (o *Outbox) drainPass(ctx context.Context, stop time.Time) (delivered int, err error) {
 	var after struct {
 		tenant string
 		id     int64
 	}
-	var delivered int
 	var last error
+	var recording chan error // the previous page's record, which delivers took entries
+	var took int
+	recorded := func() error {
+		if recording == nil {
+			return nil
+		}
+		err := <-recording
+		recording = nil
+		if err == nil {
+			delivered += took
+		}
+		return err // appended, not recorded: the next pass replays them, appended once
+	}
+	defer func() {
+		if rerr := recorded(); err == nil {
+			err = rerr
+		}
+	}()
 	for time.Now().Before(stop) {
-		rows, err := o.cfg.Pool.Query(ctx, o.selectPending()+`WHERE o.ledger_index IS NULL AND o.refuse_time IS NULL
+		rows, qerr := o.cfg.Pool.Query(ctx, o.selectPending()+`WHERE o.ledger_index IS NULL AND o.refuse_time IS NULL
 			AND o.create_time <= $3 AND (o.tenant_id, o.id) > ($1, $2)
 			ORDER BY o.tenant_id, o.id LIMIT `+strconv.Itoa(drainBatch), after.tenant, after.id, o.clock().Add(-o.cfg.Delay))
-		if err != nil {
-			return delivered, err
+		if qerr != nil {
+			return delivered, qerr
 		}
-		batch, err := pgx.CollectRows(rows, scanPending)
-		if err != nil || len(batch) == 0 {
-			return delivered, errors.Join(last, err)
+		batch, qerr := pgx.CollectRows(rows, scanPending)
+		if qerr != nil || len(batch) == 0 {
+			return delivered, errors.Join(last, qerr)
 		}
 		sent, fresh, results := o.sendAll(ctx, batch)
+		if rerr := recorded(); rerr != nil {
+			return delivered, rerr
+		}
 		var record []Settled
 		for i, f := range fresh {
 			if f {
 				record = append(record, sent[i])
 			}
 		}
-		if err := o.delivered(ctx, record...); err != nil {
-			return delivered, err // appended, not recorded: the next pass replays them, appended once
-		}
+		took = 0
 		for _, err := range results {
 			switch {
 			case err == nil:
-				delivered++
+				took++
 			case errors.Is(err, ErrWaiting), errors.Is(err, ErrRefused):
 			default:
 				last = err
 			}
 		}
+		ch := make(chan error, 1)
+		go func() { ch <- o.delivered(ctx, record...) }()
+		recording = ch
 		after.tenant, after.id = batch[len(batch)-1].Tenant, batch[len(batch)-1].ID
 	}
 	return delivered, last
