@@ -60,8 +60,12 @@ func (s *TenantStore) recordChange(ctx context.Context, tx pgx.Tx, kind Kind, un
 	return s.outbox.Enqueue(ctx, tx, s.tenant, ledgerout.Entry{Unit: unitID, Append: req, Subject: name})
 }
 
-// deliverChange delivers the entry recordChange wrote, after its transaction committed.
+// deliverChange delivers the entry recordChange wrote, after its transaction committed; in a
+// caller's transaction (InTx), which has not, the outbox's drain delivers it.
 func (s *TenantStore) deliverChange(ctx context.Context, id int64) {
+	if _, inTx := s.db.(pgx.Tx); inTx {
+		return
+	}
 	if id != 0 && s.changes.Deliver != nil {
 		s.changes.Deliver(ctx, s.tenant, id)
 	}
