@@ -41,6 +41,10 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	if err := in.s.units.Authorize(ctx, t, u, []auth.Role{auth.RoleService}); err != nil {
 		return nil, err
 	}
+	set, err := in.s.store.Settings(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	p, _ := auth.FromContext(ctx)
 	now := in.s.now()
 	var vs apierr.Violations
@@ -59,8 +63,12 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	entries := make([]*ledgerv1.Entry, len(req.GetRecords()))
 	for i, r := range req.GetRecords() {
 		field := fmt.Sprintf("records[%d].", i)
-		if r.GetDownload() && strings.TrimSpace(r.GetDownloadReason()) == "" {
-			vs.Add(field+"download_reason", "S-8-2", "a download states its reason")
+		if r.GetDownloadRecords() < 0 {
+			vs.Add(field+"download_records", "range", "a number of records, 0 (not counted) or more")
+		}
+		if r.GetDownload() && strings.TrimSpace(r.GetDownloadReason()) == "" && reasonRequired(r.GetDownloadRecords(), set.DownloadReasonThreshold) {
+			vs.Add(field+"download_reason", "S-8-2", "a download of %s states its reason (the tenant's threshold: %s)",
+				downloadSize(r.GetDownloadRecords()), thresholdRule(set.DownloadReasonThreshold))
 		}
 		if strings.TrimSpace(r.GetSystem()) == "" {
 			vs.Add(field+"system", "S-2-3", "the processing system that kept the record")
@@ -99,6 +107,24 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 // recordErr names the i-th record of an ingested batch in err, that record's entry's error.
 func recordErr(i int, err error) error {
 	return inEntry(err, fmt.Sprintf("records[%d]", i), func(f string) string { return recordField(strings.TrimPrefix(f, "entry.")) })
+}
+
+// reasonRequired says whether a download of n records (0: not counted) states its reason under the
+// tenant's threshold (0: every download does; S-8-2). A download of unknown size always does.
+func reasonRequired(n, threshold int32) bool { return threshold == 0 || n == 0 || n >= threshold }
+
+func downloadSize(n int32) string {
+	if n == 0 {
+		return "an uncounted number of records"
+	}
+	return fmt.Sprintf("%d records", n)
+}
+
+func thresholdRule(n int32) string {
+	if n == 0 {
+		return "every download"
+	}
+	return fmt.Sprintf("%d records or more", n)
 }
 
 // recordField is the AccessRecord field an Entry field comes from.

@@ -38,23 +38,21 @@ func TestLedgerJourney(t *testing.T) {
 	cl := s.ledger()
 	staff := s.As(auth.RoleHandler, libraryLog)
 
-	// Entry 0 is the library's policy as published (STD-21), which loading the seed appended.
-	pub, err := cl.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: libraryLog + "/ledger/entries/0"})
-	require.NoError(t, err)
-	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION, pub.GetKind())
-	const b0 = 1
+	// Loading the seed appended the library's policy as published (STD-21) and its officers' role
+	// grants (S-5); the test's entries come after them, from b0.
+	b0 := loaded(t, cl, staff)
 
 	prov := ledgertest.PoliceProvision()
 	first, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
 	require.NoError(t, err)
-	require.Equal(t, int64(b0), first.GetIndex())
+	require.Equal(t, b0, first.GetIndex())
 	require.Equal(t, "경위 홍길동", first.GetCounterpartyOfficer(), "the personal value reads back")
 	again, err := cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: prov, RequestId: "prov-1"})
 	require.NoError(t, err)
 	require.Equal(t, first.GetIndex(), again.GetIndex(), "a retried append returns the first entry")
 
 	// The reply of destruction follows the provision (별지3 작성요령).
-	reply := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.Now(), Follows: ptr(int64(b0)),
+	reply := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_AMENDMENT, OccurTime: timestamppb.Now(), Follows: ptr(b0),
 		AmendmentKind: ledgerv1.AmendmentKind_AMENDMENT_KIND_DESTRUCTION_REPLY, Note: "정읍경찰서 파기 확인서 회신", Handler: "주무관 송승학"}
 	_, err = cl.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: libraryLog, Entry: reply})
 	require.NoError(t, err)
@@ -98,7 +96,7 @@ func TestLedgerJourney(t *testing.T) {
 	require.NoError(t, err)
 	origin, size, root, err := verify.ParseCheckpoint(n.Text)
 	require.NoError(t, err)
-	require.Equal(t, int64(b0+3), size)
+	require.Equal(t, b0+3, size)
 	require.True(t, strings.HasSuffix(origin, "/tenants/jeongeup/units/library"), origin)
 	leaf, err := cl.GetLeaf(staff, &ledgerv1.GetLeafRequest{Name: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, b0)})
 	require.NoError(t, err)
@@ -115,7 +113,7 @@ func TestLedgerJourney(t *testing.T) {
 	require.True(t, rep.OK(), "%+v", rep)
 
 	// The independent checker (tlog and note only) agrees.
-	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.URL, "-log", libraryLog, "-index", strconv.Itoa(b0+1),
+	out, err := exec.Command("go", "run", "../ledger/cmd/checkproof", "-url", s.URL, "-log", libraryLog, "-index", strconv.FormatInt(b0+1, 10),
 		"-token", inspector.Token).CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), fmt.Sprintf("ok: entry %d is in the tree of size %d", b0+1, b0+3))
@@ -131,7 +129,7 @@ func TestLedgerJourney(t *testing.T) {
 	rep, err = verify.Run(context.Background(), inspector, libraryLog, st, verify.Policy{})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%+v", rep)
-	require.Equal(t, int64(b0+4), rep.TreeSize)
+	require.Equal(t, b0+4, rep.TreeSize)
 
 	// The 별지 제3호 export, with Korean headers.
 	req, _ = http.NewRequest(http.MethodGet, s.URL+"/v1/"+libraryLog+"/ledger:export?format=csv", nil)
@@ -160,7 +158,7 @@ func TestLedgerJourney(t *testing.T) {
 	rep, err = verify.Run(context.Background(), inspector, libraryLog, &verify.State{}, verify.Policy{})
 	require.NoError(t, err)
 	require.False(t, rep.OK())
-	require.Equal(t, int64(b0+1), rep.FirstBad)
+	require.Equal(t, b0+1, rep.FirstBad)
 }
 
 // The origin host (PIPA_LEDGER_ORIGIN) is the host of every ledger's origin line and key name.
@@ -187,4 +185,19 @@ func toHashes(bs [][]byte) []tlog.Hash {
 		copy(out[i][:], b)
 	}
 	return out
+}
+
+// loaded is the size of libraryLog once the seed is loaded: its policy's PUBLICATION (STD-21) and
+// the ROLE_CHANGE grants of its officers (S-5), nothing else.
+func loaded(t *testing.T, cl ledgerv1.LedgerServiceClient, ctx context.Context) int64 {
+	t.Helper()
+	list, err := cl.ListEntries(ctx, &ledgerv1.ListEntriesRequest{Parent: libraryLog, PageSize: 500})
+	require.NoError(t, err)
+	kinds := map[ledgerv1.EntryKind]int{}
+	for _, e := range list.GetEntries() {
+		kinds[e.GetKind()]++
+	}
+	require.Equal(t, 1, kinds[ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION])
+	require.Equal(t, len(list.GetEntries())-1, kinds[ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE])
+	return int64(len(list.GetEntries()))
 }

@@ -34,9 +34,13 @@ func (r *Reviews) CreateAccessReview(ctx context.Context, req *ledgerv1.CreateAc
 	if err := r.s.units.Authorize(ctx, t, u, reviewRoles); err != nil {
 		return nil, err
 	}
+	set, err := r.s.store.Settings(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	now := r.s.now()
 	p, _ := auth.FromContext(ctx)
-	e, vs := entry.Review(req.GetReview(), auth.Officer(ctx), p.Subject, now)
+	e, vs := entry.Review(req.GetReview(), entry.Cycle(set.ReviewCycleMonths), auth.Officer(ctx), p.Subject, now)
 	if err := apierr.Violations(vs).Err(); err != nil {
 		return nil, err
 	}
@@ -92,7 +96,11 @@ func (r *Reviews) ListAccessReviews(ctx context.Context, req *ledgerv1.ListAcces
 		return nil, err
 	}
 	if len(first) == 1 {
-		out.OverduePeriods = entry.ReviewsOverdue(first[0].OccurTime, r.s.now(), reviewed)
+		set, err := r.s.store.Settings(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		out.OverduePeriods = entry.ReviewsOverdue(first[0].OccurTime, r.s.now(), reviewed, entry.Cycle(set.ReviewCycleMonths))
 		out.OverdueCount = int32(len(out.OverduePeriods))
 	}
 	return out, nil

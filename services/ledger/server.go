@@ -17,7 +17,9 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seal"
+	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
@@ -138,6 +140,12 @@ func (s *Server) checkAppend(ctx context.Context, t, u string, req *ledgerv1.App
 	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_REGISTER && !p.IsService() {
 		d := apierr.Denied("REGISTER entries are written by the registry when its registers change: only the service role on \"*\" appends them")
 		d.Metadata = map[string]string{"rule": "STD-58"}
+		return nil, d
+	}
+	// S-5: a role's grant, change or revocation is recorded by pipa where the roles are given.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE && !p.IsService() {
+		d := apierr.Denied("ROLE_CHANGE entries are written by pipa where roles are granted (officers, tokens, OIDC sign-ins): only the service role on \"*\" appends them")
+		d.Metadata = map[string]string{"rule": "S-5"}
 		return nil, d
 	}
 	e.RecordedBy = p.Subject // from the token, never from the request (S-8-3)
@@ -455,6 +463,12 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	}
 	if target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_REDACTION) {
 		return nil, apierr.Precondition("NOT_REDACTABLE", "a redaction record holds no personal values")
+	}
+	// S-5: the record of a role's grant, change or revocation is kept at least three years.
+	if until := rolechange.KeptUntil(target.OccurTime); target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) && s.now().Before(until) {
+		d := apierr.Precondition("RETENTION_PERIOD", fmt.Sprintf("a ROLE_CHANGE entry is kept three years (S-5): not before %s", until.In(seoul.Location).Format(time.DateOnly)))
+		d.Metadata = map[string]string{"rule": "S-5"}
+		return nil, d
 	}
 	p, _ := auth.FromContext(ctx)
 	rec := &ledgerv1.Entry{

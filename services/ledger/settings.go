@@ -12,6 +12,8 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/services/ledger/entry"
+	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
 // settingsRoles may read and change a tenant's ledger settings: they are the tenant's, not one
@@ -43,7 +45,13 @@ func (s *Server) GetLedgerSettings(ctx context.Context, req *ledgerv1.GetLedgerS
 	if err != nil {
 		return nil, err
 	}
-	return &ledgerv1.LedgerSettings{Name: req.GetName(), PublicEntryBundles: set.PublicEntryBundles}, nil
+	return settingsOut(req.GetName(), set), nil
+}
+
+// settingsOut is set as served: the review cycle's default (0) as the monthly cycle it means.
+func settingsOut(name string, set pg.Settings) *ledgerv1.LedgerSettings {
+	return &ledgerv1.LedgerSettings{Name: name, PublicEntryBundles: set.PublicEntryBundles,
+		DownloadReasonThreshold: set.DownloadReasonThreshold, ReviewCycleMonths: int32(entry.Cycle(set.ReviewCycleMonths))}
 }
 
 // UpdateLedgerSettings changes the fields of update_mask (AIP-134); an empty mask changes them
@@ -60,15 +68,30 @@ func (s *Server) UpdateLedgerSettings(ctx context.Context, req *ledgerv1.UpdateL
 	}
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		paths = []string{"public_entry_bundles"}
+		paths = []string{"public_entry_bundles", "download_reason_threshold", "review_cycle_months"}
 	}
+	var vs apierr.Violations
 	for _, p := range paths {
 		switch p {
 		case "public_entry_bundles", "publicEntryBundles":
 			set.PublicEntryBundles = in.GetPublicEntryBundles()
+		case "download_reason_threshold", "downloadReasonThreshold":
+			if n := in.GetDownloadReasonThreshold(); n < 0 {
+				vs.Add("settings.download_reason_threshold", "S-8-2", "a number of records, 0 (every download states its reason) or more")
+			}
+			set.DownloadReasonThreshold = in.GetDownloadReasonThreshold()
+		case "review_cycle_months", "reviewCycleMonths":
+			// S-8-2: the cycle the internal management plan fixes, monthly unless it says otherwise.
+			if n := in.GetReviewCycleMonths(); n != 0 && !slices.Contains(entry.Cycles, int(n)) {
+				vs.Add("settings.review_cycle_months", "S-8-2", "the review cycle in months is one of %v (0 is monthly), got %d", entry.Cycles, n)
+			}
+			set.ReviewCycleMonths = in.GetReviewCycleMonths()
 		default:
-			return nil, invalid("update_mask", "format", "unknown field \""+p+"\"; the settings have public_entry_bundles")
+			vs.Add("update_mask", "format", "unknown field %q; the settings have public_entry_bundles, download_reason_threshold and review_cycle_months", p)
 		}
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
 	}
 	hash, err := idempotency.RequestHash(req)
 	if err != nil {
@@ -82,5 +105,5 @@ func (s *Server) UpdateLedgerSettings(ctx context.Context, req *ledgerv1.UpdateL
 	if replayed { // a retry: the settings as they stand
 		return s.GetLedgerSettings(ctx, &ledgerv1.GetLedgerSettingsRequest{Name: in.GetName()})
 	}
-	return &ledgerv1.LedgerSettings{Name: in.GetName(), PublicEntryBundles: set.PublicEntryBundles}, nil
+	return settingsOut(in.GetName(), set), nil
 }

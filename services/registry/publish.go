@@ -53,7 +53,9 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 		return nil, nil, err
 	}
 	outbox.Use(client, nil)
-	s := New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox)), append(opts, withLedger(ledger, token), withOutbox(outbox))...)
+	var s *Server
+	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithChanges(officerRoles(&s))),
+		append(opts, withLedger(ledger, token), withOutbox(outbox))...)
 	w.s = s
 	return s, client, registerMetrics(s)
 }

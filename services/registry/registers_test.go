@@ -32,7 +32,7 @@ func registerEntries(t *testing.T, s *stack, tenant string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, s.DB().QueryRow(context.Background(),
-		`SELECT count(*) FROM registry.ledger_outbox WHERE tenant_id = $1`, tenant).Scan(&n))
+		`SELECT count(*) FROM registry.ledger_outbox WHERE tenant_id = $1 AND kind = 'REGISTER'`, tenant).Scan(&n))
 	return n
 }
 

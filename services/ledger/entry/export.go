@@ -122,6 +122,8 @@ func kindLabel(k ledgerv1.EntryKind) string {
 		return "유출등"
 	case ledgerv1.EntryKind_ENTRY_KIND_ACCESS_REVIEW:
 		return "접속기록 점검"
+	case ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE:
+		return "접근권한 부여·변경·말소"
 	}
 	return ""
 }

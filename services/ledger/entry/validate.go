@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -129,6 +130,8 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		v.required("handler", "S-8-2", "who reviewed it")
 		v.required("note", "S-8-2", "what was checked, what was found, the follow-up")
 		v.period("S-8-2")
+	case ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE:
+		v.roleChange()
 	case ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION:
 		// STD-21, WG26-24: which text was published when, provably.
 		v.required("file_name", "STD-21", "the published document's resource name")
@@ -328,6 +331,28 @@ func (v validator) destruction(now time.Time) {
 		v.vs.Add("entry.auto_delete_cycle", "STD-42-2", "an auto-delete check needs the cycle, e.g. \"30일 주기\" (STD-42-2 2)")
 	}
 	v.time("auto_delete_checked_time", v.e.GetAutoDeleteCheckedTime(), "STD-42-2", now, false)
+}
+
+// roleChange checks a ROLE_CHANGE entry (S-5): whose roles, which change, from where, by whom;
+// the roles held after a grant or change, and those held before a change or revocation.
+func (v validator) roleChange() {
+	v.required("actor", "S-5", "whose roles changed (the account)")
+	v.required("form", "S-5", "where the roles come from, e.g. \"등록부 담당자\", \"pipa token\", \"OIDC 로그인\"")
+	v.required("handler", "S-5", "who made the change")
+	switch p := v.e.GetPurpose(); p {
+	case rolechange.Granted, rolechange.Changed, rolechange.Revoked:
+		if p != rolechange.Revoked && len(v.e.GetItems()) == 0 {
+			v.vs.Add("entry.items", "S-5", "a %s names the roles held after it", p)
+		}
+		if p != rolechange.Granted {
+			v.required("note", "S-5", "the roles held before the change")
+		}
+		if p == rolechange.Revoked && len(v.e.GetItems()) > 0 {
+			v.vs.Add("entry.items", "S-5", "a %s leaves no roles; items must be empty", p)
+		}
+	default:
+		v.vs.Add("entry.purpose", "S-5", "the change is one of %s (got %q)", strings.Join(rolechange.Purposes, ", "), p)
+	}
 }
 
 func (v validator) amendment() {

@@ -36,7 +36,8 @@ func Start(t testing.TB, ms []modules.Module, opts ...stacktest.Option) *Stack {
 
 // Load imports the example file name of deploy/examples as a tenant_admin of every tenant. Where
 // the ledger runs too, it then waits until the ledger records each published text (the registry
-// appends them after the import answers), so that a test starts from a settled state.
+// appends them after the import answers) and every entry of the registry's outbox (its officers'
+// role grants, its registers' records), so that a test starts from a settled state.
 func (s *Stack) Load(name string) *tenantfile.File {
 	s.T().Helper()
 	f, err := tenantfile.Load(Example(s.T(), name))
@@ -61,6 +62,12 @@ func (s *Stack) Load(name string) *tenantfile.File {
 			}, 30*time.Second, 50*time.Millisecond, "%s: the published texts reach the ledger", parent)
 		}
 	}
+	require.Eventually(s.T(), func() bool {
+		var pending int
+		require.NoError(s.T(), s.DB().QueryRow(s.T().Context(), `SELECT count(*) FROM registry.ledger_outbox
+			WHERE ledger_index IS NULL AND refuse_time IS NULL`).Scan(&pending))
+		return pending == 0
+	}, 60*time.Second, 50*time.Millisecond, "the registry's outbox reaches the ledger")
 	return f
 }
 

@@ -255,21 +255,37 @@ func hoursLeft(due, now time.Time) int64 {
 	return h
 }
 
-// Standing is where an open breach stands on its clocks at now: a duty overdue, one due within
-// DueSoon, or neither. A closed breach stands nowhere.
-func Standing(b *requestsv1.Breach, now time.Time) (overdue, dueSoon bool) {
+// Alert is a pending duty of an open breach whose 72-hour clock calls for an alert: due within
+// DueSoon (D-24h) or overdue.
+type Alert struct {
+	Duty    *requestsv1.BreachDuty
+	Overdue bool
+}
+
+// Alerts are b's pending duties (the notice, PIPA-34-1/34-2; the report, PIPA-34-4) due within
+// DueSoon or past due at now; nothing for a closed breach, or a duty done, interim or exempt.
+func Alerts(b *requestsv1.Breach, now time.Time) []Alert {
 	if b.GetState() != requestsv1.BreachState_BREACH_STATE_OPEN {
-		return false, false
+		return nil
 	}
+	var out []Alert
 	for _, d := range Duties(b, now) {
 		if d.GetStatus() != requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
 			continue
 		}
-		if d.GetOverdue() {
-			overdue = true
-		} else if d.GetDueTime().AsTime().Sub(now) <= DueSoon {
-			dueSoon = true
+		if d.GetOverdue() || d.GetDueTime().AsTime().Sub(now) <= DueSoon {
+			out = append(out, Alert{Duty: d, Overdue: d.GetOverdue()})
 		}
+	}
+	return out
+}
+
+// Standing is where an open breach stands on its clocks at now: a duty overdue, one due within
+// DueSoon, or neither. A closed breach stands nowhere.
+func Standing(b *requestsv1.Breach, now time.Time) (overdue, dueSoon bool) {
+	for _, a := range Alerts(b, now) {
+		overdue = overdue || a.Overdue
+		dueSoon = dueSoon || !a.Overdue
 	}
 	return overdue, dueSoon && !overdue
 }

@@ -249,3 +249,37 @@ func TestIntakeRefusals(t *testing.T) {
 	_, err = breach.Intake(b, now)
 	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
 }
+
+// The alerts of the 72-hour clock (PIPA-34-1, PIPA-34-4): none before D-24h (47 h 59 m after the
+// breach was known), D-24h from 48 h to 72 h, overdue after 72 h; a report's clock alerts only
+// when a threshold makes the report a duty (999 subjects: none; 1,000: both); a duty done alerts
+// no more, nor does a closed breach.
+func TestAlerts(t *testing.T) {
+	b := intake(t, mailing(999))
+	require.Empty(t, breach.Alerts(b, known.Add(47*time.Hour+59*time.Minute)))
+	at48 := breach.Alerts(b, known.Add(48*time.Hour))
+	require.Len(t, at48, 1)
+	require.Equal(t, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, at48[0].Duty.GetKind())
+	require.False(t, at48[0].Overdue)
+	require.False(t, breach.Alerts(b, known.Add(72*time.Hour))[0].Overdue)
+	require.True(t, breach.Alerts(b, known.Add(72*time.Hour+time.Minute))[0].Overdue)
+
+	big := intake(t, mailing(1000))
+	kinds := func(as []breach.Alert) []requestsv1.BreachDutyKind {
+		var out []requestsv1.BreachDutyKind
+		for _, a := range as {
+			out = append(out, a.Duty.GetKind())
+		}
+		return out
+	}
+	require.Equal(t, []requestsv1.BreachDutyKind{requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT},
+		kinds(breach.Alerts(big, known.Add(73*time.Hour))))
+
+	env := breach.Env{Now: known.Add(50 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
+	_, err := breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
+		SendTime: timestamppb.New(env.Now), Count: 999}, env)
+	require.NoError(t, err)
+	require.Empty(t, breach.Alerts(b, known.Add(80*time.Hour)), "the notice is done")
+	big.State = requestsv1.BreachState_BREACH_STATE_CLOSED
+	require.Empty(t, breach.Alerts(big, known.Add(80*time.Hour)), "a closed breach")
+}

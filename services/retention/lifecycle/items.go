@@ -9,9 +9,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
@@ -159,6 +161,14 @@ func entryFields(ctx context.Context, recs Records, vs *apierr.Violations, tenan
 	n.ClockStart = e.GetOccurTime().AsTime()
 	if t := in.GetClockStartTime(); t != nil {
 		n.ClockStart = t.AsTime()
+	}
+	// S-5: the record of a role's grant, change or revocation is kept at least three years; a
+	// rule that would erase it sooner does not take it.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE {
+		if due, until := n.ClockStart.AddDate(0, 0, int(n.PeriodDays)), rolechange.KeptUntil(e.GetOccurTime().AsTime()); due.Before(until) {
+			vs.Add("item.resource", "S-5", "a ROLE_CHANGE entry is kept three years, until %s; this rule would erase it on %s",
+				seoul.Date(until), seoul.Date(due))
+		}
 	}
 	if n.Description == "" {
 		n.Description = fmt.Sprintf("관리대장 %d번 항목의 개인정보", e.GetIndex())

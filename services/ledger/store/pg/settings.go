@@ -16,13 +16,19 @@ import (
 type Settings struct {
 	// PublicEntryBundles serves the units' entry bundles without a token.
 	PublicEntryBundles bool
+	// DownloadReasonThreshold is how many records a download may hold without a stated reason
+	// (0: every download states one; S-8-2).
+	DownloadReasonThreshold int32
+	// ReviewCycleMonths is the access-log review cycle (0: monthly; S-8-2).
+	ReviewCycleMonths int32
 }
 
 // Settings returns the tenant's ledger settings (the defaults when it never set them).
 func (s *Store) Settings(ctx context.Context, tenant string) (Settings, error) {
 	var set Settings
-	err := s.pool.QueryRow(ctx, `SELECT public_entry_bundles FROM ledger.settings WHERE tenant_id = $1`, tenant).
-		Scan(&set.PublicEntryBundles)
+	err := s.pool.QueryRow(ctx, `SELECT public_entry_bundles, download_reason_threshold, review_cycle_months
+		FROM ledger.settings WHERE tenant_id = $1`, tenant).
+		Scan(&set.PublicEntryBundles, &set.DownloadReasonThreshold, &set.ReviewCycleMonths)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Settings{}, fmt.Errorf("ledger store: read the settings of tenant %s: %w", tenant, err)
 	}
@@ -35,8 +41,10 @@ func (s *Store) SetSettings(ctx context.Context, tenant string, set Settings, ke
 	key.TenantID = tenant
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		_, replayed, err = idempotency.Once(ctx, tx, Schema, key, func() (string, error) {
-			_, err := tx.Exec(ctx, `INSERT INTO ledger.settings (tenant_id, public_entry_bundles) VALUES ($1, $2)
-				ON CONFLICT (tenant_id) DO UPDATE SET public_entry_bundles = $2, update_time = now()`, tenant, set.PublicEntryBundles)
+			_, err := tx.Exec(ctx, `INSERT INTO ledger.settings (tenant_id, public_entry_bundles, download_reason_threshold, review_cycle_months)
+				VALUES ($1, $2, $3, $4)
+				ON CONFLICT (tenant_id) DO UPDATE SET public_entry_bundles = $2, download_reason_threshold = $3, review_cycle_months = $4,
+					update_time = now()`, tenant, set.PublicEntryBundles, set.DownloadReasonThreshold, set.ReviewCycleMonths)
 			if err != nil {
 				return "", fmt.Errorf("ledger store: write the settings of tenant %s: %w", tenant, err)
 			}

@@ -287,6 +287,7 @@ const (
 	ENTRYKINDPUBLICATION  V1EntryKind = "ENTRY_KIND_PUBLICATION"
 	ENTRYKINDREDACTION    V1EntryKind = "ENTRY_KIND_REDACTION"
 	ENTRYKINDREGISTER     V1EntryKind = "ENTRY_KIND_REGISTER"
+	ENTRYKINDROLECHANGE   V1EntryKind = "ENTRY_KIND_ROLE_CHANGE"
 	ENTRYKINDUNSPECIFIED  V1EntryKind = "ENTRY_KIND_UNSPECIFIED"
 	ENTRYKINDUSE          V1EntryKind = "ENTRY_KIND_USE"
 	ENTRYKINDVIEWING      V1EntryKind = "ENTRY_KIND_VIEWING"
@@ -314,6 +315,8 @@ func (e V1EntryKind) Valid() bool {
 	case ENTRYKINDREDACTION:
 		return true
 	case ENTRYKINDREGISTER:
+		return true
+	case ENTRYKINDROLECHANGE:
 		return true
 	case ENTRYKINDUNSPECIFIED:
 		return true
@@ -1239,6 +1242,10 @@ type V1Entry struct {
 	// closure; PIPA 34), file_name naming the breach and purpose the step.
 	//  - ENTRY_KIND_ACCESS_REVIEW: 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
 	// period the month reviewed, handler the reviewer, note what was checked, found and done.
+	//  - ENTRY_KIND_ROLE_CHANGE: 권한 부여·변경·말소: a staff role granted, changed or revoked (S-5, kept at least three years),
+	// written by pipa alone (the registry's officers, pipa token, OIDC sign-ins): actor whose roles,
+	// purpose 권한 부여 / 권한 변경 / 권한 말소, items the roles held after it, note those held before,
+	// form where the roles come from, handler who made the change, period a token's expiry.
 	Kind *V1EntryKind `json:"kind,omitempty"`
 
 	// LeafHash Output only: sha256 of the leaf (RFC 6962 leaf hash is over 0x00 || leaf).
@@ -1321,6 +1328,11 @@ type V1Entry struct {
 //   - ENTRY_KIND_ACCESS_REVIEW: 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
 //
 // period the month reviewed, handler the reviewer, note what was checked, found and done.
+//   - ENTRY_KIND_ROLE_CHANGE: 권한 부여·변경·말소: a staff role granted, changed or revoked (S-5, kept at least three years),
+//
+// written by pipa alone (the registry's officers, pipa token, OIDC sign-ins): actor whose roles,
+// purpose 권한 부여 / 권한 변경 / 권한 말소, items the roles held after it, note those held before,
+// form where the roles come from, handler who made the change, period a token's expiry.
 type V1EntryKind string
 
 // V1FileRegistrationStatus A file's PIPC registration as the privacy policy may state it ({{registration/{file}.…}}).

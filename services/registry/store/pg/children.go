@@ -132,8 +132,9 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 	}
 	name := childName(s.tenant, unitID, kind, id)
 	var created *rowMeta // set when this call created the resource, not on a replay
+	var outboxID int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		created = nil
+		created, outboxID = nil, 0
 		recorded, replayed, err := idempotent(ctx, tx, s.tenant, idem, func() (string, error) {
 			refs, err := s.lockRefs(ctx, tx, k, unitID, msg)
 			if err != nil {
@@ -158,7 +159,8 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 				return "", apierr.AlreadyExists(name)
 			}
 			created = &rowMeta{revision: 1, create: now, update: now}
-			return name, nil
+			outboxID, err = s.recordChange(ctx, tx, kind, unitID, name, nil, msg)
+			return name, err
 		})
 		if err != nil || !replayed {
 			return err
@@ -175,6 +177,7 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 	if created != nil {
 		created.set(msg, name)
 	}
+	s.deliverChange(ctx, outboxID)
 	return nil
 }
 
@@ -277,6 +280,7 @@ func (s *TenantStore) UpdateChild(ctx context.Context, kind Kind, unitID, id str
 	}
 	name := childName(s.tenant, unitID, kind, id)
 	var stored rowMeta
+	var outboxID int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		m, err := lockRow(ctx, tx, name, etag, `SELECT revision, create_time FROM registry.unit_resources
 			WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND id = $4 FOR UPDATE`,
@@ -288,21 +292,29 @@ func (s *TenantStore) UpdateChild(ctx context.Context, kind Kind, unitID, id str
 		if err != nil {
 			return err
 		}
+		before, err := s.lockedChild(ctx, tx, kind, unitID, id)
+		if err != nil {
+			return err
+		}
 		m.bump(s.now)
 		data, err := encode(msg) // without the fields in key columns, so msg's own do not matter
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE registry.unit_resources SET data = $5, refs = $6, revision = $7, update_time = $8
+		if _, err = tx.Exec(ctx, `UPDATE registry.unit_resources SET data = $5, refs = $6, revision = $7, update_time = $8
 			WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND id = $4`,
-			s.tenant, unitID, kind, id, data, refs, m.revision, m.update)
+			s.tenant, unitID, kind, id, data, refs, m.revision, m.update); err != nil {
+			return err
+		}
 		stored = m
+		outboxID, err = s.recordChange(ctx, tx, kind, unitID, name, before, msg)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	stored.set(msg, name)
+	s.deliverChange(ctx, outboxID)
 	return nil
 }
 
@@ -314,12 +326,17 @@ func (s *TenantStore) DeleteChild(ctx context.Context, kind Kind, unitID, id, et
 		return err
 	}
 	name := childName(s.tenant, unitID, kind, id)
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	var outboxID int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// The row lock waits for writers that hold it FOR KEY SHARE (lockRefs), so the query
 		// below sees every reference that committed before the delete.
 		if _, err := lockRow(ctx, tx, name, etag, `SELECT revision, create_time FROM registry.unit_resources
 			WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND id = $4 FOR UPDATE`,
 			s.tenant, unitID, kind, id); err != nil {
+			return err
+		}
+		before, err := s.lockedChild(ctx, tx, kind, unitID, id)
+		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT unit_id, kind, id FROM registry.unit_resources
@@ -352,6 +369,12 @@ func (s *TenantStore) DeleteChild(ctx context.Context, kind Kind, unitID, id, et
 		if err != nil {
 			return fmt.Errorf("pg: delete %s: %w", name, err)
 		}
-		return nil
+		outboxID, err = s.recordChange(ctx, tx, kind, unitID, name, before, nil)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	s.deliverChange(ctx, outboxID)
+	return nil
 }

@@ -59,10 +59,11 @@ type Idem struct {
 
 // Store is the registry's PostgreSQL store.
 type Store struct {
-	pool   *pgxpool.Pool
-	jobs   *river.Client[pgx.Tx]
-	outbox *ledgerout.Outbox
-	now    func() time.Time
+	pool    *pgxpool.Pool
+	jobs    *river.Client[pgx.Tx]
+	outbox  *ledgerout.Outbox
+	changes *Changes
+	now     func() time.Time
 }
 
 // Option configures a Store.
@@ -88,7 +89,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 // Tenant returns the store bound to tenant id. It does not check that the tenant exists: reads
 // of a missing tenant find nothing and creates fail with NotFound.
 func (s *Store) Tenant(id string) *TenantStore {
-	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs, outbox: s.outbox}
+	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs, outbox: s.outbox, changes: s.changes}
 }
 
 // db is what both a pool and a transaction offer.
@@ -101,12 +102,13 @@ type db interface {
 // TenantStore is the store bound to one tenant: every query it runs is scoped by that tenant's
 // id. One bound to a transaction (InTx) must not be used by several goroutines at once.
 type TenantStore struct {
-	pool   *pgxpool.Pool
-	db     db // the pool, or the transaction of InTx
-	tenant string
-	now    func() time.Time
-	jobs   *river.Client[pgx.Tx]
-	outbox *ledgerout.Outbox
+	pool    *pgxpool.Pool
+	db      db // the pool, or the transaction of InTx
+	tenant  string
+	now     func() time.Time
+	jobs    *river.Client[pgx.Tx]
+	outbox  *ledgerout.Outbox
+	changes *Changes
 }
 
 // InTx runs fn with a TenantStore bound to one READ COMMITTED transaction, committing if fn
@@ -125,7 +127,7 @@ func (s *TenantStore) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func (s *TenantStore) with(tx pgx.Tx) *TenantStore {
-	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs, outbox: s.outbox}
+	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs, outbox: s.outbox, changes: s.changes}
 }
 
 // clock returns the current time as PostgreSQL stores it (UTC, microseconds), so that a message

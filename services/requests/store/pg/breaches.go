@@ -308,3 +308,28 @@ func (s *Store) Posting(ctx context.Context, tenant, unit string, n int64, now t
 	}
 	return b.GetPosting(), nil
 }
+
+// BreachKey orders the open breaches of every tenant for OpenBreaches' pages.
+type BreachKey struct {
+	Tenant, Unit string
+	Number       int64
+}
+
+// OpenBreaches are up to limit open breaches of every tenant after key after, in key order: the
+// breach clocks' alerts (the job's view, not a tenant's).
+func (s *Store) OpenBreaches(ctx context.Context, after BreachKey, limit int) ([]*Breach, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, unit_id, number, doc, revision FROM requests.breaches
+		WHERE state = 1 AND (tenant_id, unit_id, number) > ($1, $2, $3)
+		ORDER BY tenant_id, unit_id, number LIMIT $4`, after.Tenant, after.Unit, after.Number, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Breach, error) {
+		var raw []byte
+		b := &Breach{Doc: &requestsv1.Breach{}}
+		if err := r.Scan(&b.Tenant, &b.Unit, &b.Number, &raw, &b.Revision); err != nil {
+			return nil, err
+		}
+		return b, protojson.Unmarshal(raw, b.Doc)
+	})
+}

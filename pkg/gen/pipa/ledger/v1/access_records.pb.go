@@ -39,10 +39,14 @@ type AccessRecord struct {
 	Action string `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
 	// A download (S-8-2: its reason is always checked).
 	Download bool `protobuf:"varint,7,opt,name=download,proto3" json:"download,omitempty"`
-	// Why it was downloaded; required for a download.
+	// Why it was downloaded; required for a download unless the tenant's
+	// download_reason_threshold (LedgerSettings) exempts one of its size.
 	DownloadReason string `protobuf:"bytes,8,opt,name=download_reason,json=downloadReason,proto3" json:"download_reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How many records (data subjects) the download held, where the system counts them; a
+	// download of unknown size always states its reason.
+	DownloadRecords int32 `protobuf:"varint,9,opt,name=download_records,json=downloadRecords,proto3" json:"download_records,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AccessRecord) Reset() {
@@ -129,6 +133,13 @@ func (x *AccessRecord) GetDownloadReason() string {
 		return x.DownloadReason
 	}
 	return ""
+}
+
+func (x *AccessRecord) GetDownloadRecords() int32 {
+	if x != nil {
+		return x.DownloadRecords
+	}
+	return 0
 }
 
 type IngestAccessRecordsRequest struct {
@@ -251,7 +262,7 @@ var File_pipa_ledger_v1_access_records_proto protoreflect.FileDescriptor
 
 const file_pipa_ledger_v1_access_records_proto_rawDesc = "" +
 	"\n" +
-	"#pipa/ledger/v1/access_records.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n" +
+	"#pipa/ledger/v1/access_records.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n" +
 	"\fAccessRecord\x12\x16\n" +
 	"\x06system\x18\x01 \x01(\tR\x06system\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12;\n" +
@@ -262,7 +273,8 @@ const file_pipa_ledger_v1_access_records_proto_rawDesc = "" +
 	"\asubject\x18\x05 \x01(\tR\asubject\x12\x16\n" +
 	"\x06action\x18\x06 \x01(\tR\x06action\x12\x1a\n" +
 	"\bdownload\x18\a \x01(\bR\bdownload\x12'\n" +
-	"\x0fdownload_reason\x18\b \x01(\tR\x0edownloadReason\"\x87\x01\n" +
+	"\x0fdownload_reason\x18\b \x01(\tR\x0edownloadReason\x12)\n" +
+	"\x10download_records\x18\t \x01(\x05R\x0fdownloadRecords\"\x87\x01\n" +
 	"\x1aIngestAccessRecordsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x19\n" +
 	"\bbatch_id\x18\x02 \x01(\tR\abatchId\x126\n" +

@@ -27,7 +27,8 @@ type AccessReview struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Output only: the ledger entry, tenants/{t}/units/{u}/ledger/entries/{index}.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The month reviewed, YYYY-MM.
+	// The period reviewed by its first month, YYYY-MM: a month, or with a longer review cycle the
+	// first month of its period (e.g. 2026-07 for the third quarter).
 	Period string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
 	// Output only: who reviewed it (from the token).
 	Reviewer string `protobuf:"bytes,3,opt,name=reviewer,proto3" json:"reviewer,omitempty"`
@@ -249,7 +250,7 @@ func (x *ListAccessReviewsRequest) GetParent() string {
 type ListAccessReviewsResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Reviews []*AccessReview        `protobuf:"bytes,1,rep,name=reviews,proto3" json:"reviews,omitempty"`
-	// The months (YYYY-MM) past their due date without a review.
+	// The periods (by their first month, YYYY-MM) past their due date without a review.
 	OverduePeriods []string `protobuf:"bytes,2,rep,name=overdue_periods,json=overduePeriods,proto3" json:"overdue_periods,omitempty"`
 	OverdueCount   int32    `protobuf:"varint,3,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
 	unknownFields  protoimpl.UnknownFields

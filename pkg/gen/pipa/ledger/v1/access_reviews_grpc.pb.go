@@ -30,9 +30,10 @@ const (
 // AccessReviewService keeps the periodic review of a unit's access log (접속기록 점검, S-8-2):
 // each review is an ACCESS_REVIEW entry of the unit's ledger (who, when, which month, what was
 // checked, the downloads' reasons, what was found, the follow-up), and the months whose review is
-// overdue are counted. The schedule is monthly (the 2023 text's 월 1회 이상, LAW.md S-8-2): a
-// month's review is due by the end of the next month (Asia/Seoul), from the first month the log
-// holds an ACCESS entry. REST mappings: ledger.http.yaml.
+// overdue are counted. The schedule is the tenant's review cycle (LedgerSettings
+// review_cycle_months), monthly by default (the 2023 text's 월 1회 이상, LAW.md S-8-2): a
+// period's review is due by the end of the month after it (Asia/Seoul), from the first period the
+// log holds an ACCESS entry. REST mappings: ledger.http.yaml.
 type AccessReviewServiceClient interface {
 	CreateAccessReview(ctx context.Context, in *CreateAccessReviewRequest, opts ...grpc.CallOption) (*AccessReview, error)
 	// The unit's reviews, oldest first, and the months without one that are overdue.
@@ -74,9 +75,10 @@ func (c *accessReviewServiceClient) ListAccessReviews(ctx context.Context, in *L
 // AccessReviewService keeps the periodic review of a unit's access log (접속기록 점검, S-8-2):
 // each review is an ACCESS_REVIEW entry of the unit's ledger (who, when, which month, what was
 // checked, the downloads' reasons, what was found, the follow-up), and the months whose review is
-// overdue are counted. The schedule is monthly (the 2023 text's 월 1회 이상, LAW.md S-8-2): a
-// month's review is due by the end of the next month (Asia/Seoul), from the first month the log
-// holds an ACCESS entry. REST mappings: ledger.http.yaml.
+// overdue are counted. The schedule is the tenant's review cycle (LedgerSettings
+// review_cycle_months), monthly by default (the 2023 text's 월 1회 이상, LAW.md S-8-2): a
+// period's review is due by the end of the month after it (Asia/Seoul), from the first period the
+// log holds an ACCESS entry. REST mappings: ledger.http.yaml.
 type AccessReviewServiceServer interface {
 	CreateAccessReview(context.Context, *CreateAccessReviewRequest) (*AccessReview, error)
 	// The unit's reviews, oldest first, and the months without one that are overdue.

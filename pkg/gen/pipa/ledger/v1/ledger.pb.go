@@ -57,6 +57,11 @@ const (
 	// 접속기록 점검: a review of the unit's access log (S-8-2), written by CreateAccessReview:
 	// period the month reviewed, handler the reviewer, note what was checked, found and done.
 	EntryKind_ENTRY_KIND_ACCESS_REVIEW EntryKind = 12
+	// 권한 부여·변경·말소: a staff role granted, changed or revoked (S-5, kept at least three years),
+	// written by pipa alone (the registry's officers, pipa token, OIDC sign-ins): actor whose roles,
+	// purpose 권한 부여 / 권한 변경 / 권한 말소, items the roles held after it, note those held before,
+	// form where the roles come from, handler who made the change, period a token's expiry.
+	EntryKind_ENTRY_KIND_ROLE_CHANGE EntryKind = 13
 )
 
 // Enum value maps for EntryKind.
@@ -75,6 +80,7 @@ var (
 		10: "ENTRY_KIND_REGISTER",
 		11: "ENTRY_KIND_BREACH",
 		12: "ENTRY_KIND_ACCESS_REVIEW",
+		13: "ENTRY_KIND_ROLE_CHANGE",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_KIND_UNSPECIFIED":   0,
@@ -90,6 +96,7 @@ var (
 		"ENTRY_KIND_REGISTER":      10,
 		"ENTRY_KIND_BREACH":        11,
 		"ENTRY_KIND_ACCESS_REVIEW": 12,
+		"ENTRY_KIND_ROLE_CHANGE":   13,
 	}
 )
 
@@ -592,7 +599,7 @@ func (x *Entry) GetSalts() map[string][]byte {
 //	pipa-ledger-entry/v1
 //	log: tenants/{t}/units/{u}
 //	index: {decimal}
-//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION|REGISTER|BREACH|ACCESS_REVIEW}
+//	kind: {USE|PROVISION|VIEWING|DESTRUCTION|ACCESS|AMENDMENT|REDACTION|PUBLICATION|REGISTER|BREACH|ACCESS_REVIEW|ROLE_CHANGE}
 //	occur-time: {timestamp}
 //	{key}: {value}            zero or more, see below
 //
@@ -1057,8 +1064,15 @@ type LedgerSettings struct {
 	// token. Leaves hold no personal values, only salted commitments, but their other fields (who
 	// received which footage, when, why) are the institution's to publish: off by default.
 	PublicEntryBundles bool `protobuf:"varint,2,opt,name=public_entry_bundles,json=publicEntryBundles,proto3" json:"public_entry_bundles,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How many records a download of the access record (AccessRecord.download_records) may hold
+	// without stating its reason, as the internal management plan sets it (S-8-2: a download's
+	// reason is checked). 0, the default, asks a reason of every download.
+	DownloadReasonThreshold int32 `protobuf:"varint,3,opt,name=download_reason_threshold,json=downloadReasonThreshold,proto3" json:"download_reason_threshold,omitempty"`
+	// The access-log inspection cycle in months (S-8-2): 1 (monthly, the default when 0), 2, 3,
+	// 4, 6 or 12, so that the periods fall within the calendar year; a review covers one period.
+	ReviewCycleMonths int32 `protobuf:"varint,4,opt,name=review_cycle_months,json=reviewCycleMonths,proto3" json:"review_cycle_months,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *LedgerSettings) Reset() {
@@ -1103,6 +1117,20 @@ func (x *LedgerSettings) GetPublicEntryBundles() bool {
 		return x.PublicEntryBundles
 	}
 	return false
+}
+
+func (x *LedgerSettings) GetDownloadReasonThreshold() int32 {
+	if x != nil {
+		return x.DownloadReasonThreshold
+	}
+	return 0
+}
+
+func (x *LedgerSettings) GetReviewCycleMonths() int32 {
+	if x != nil {
+		return x.ReviewCycleMonths
+	}
+	return 0
 }
 
 type InclusionProof struct {
@@ -1985,7 +2013,7 @@ func (x *GetLedgerSettingsRequest) GetName() string {
 type UpdateLedgerSettingsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Settings *LedgerSettings        `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
-	// Fields to update; "public_entry_bundles".
+	// Fields to update; "public_entry_bundles", "download_reason_threshold", "review_cycle_months".
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
 	// without changing anything again; the same id with a different request is refused.
@@ -2138,10 +2166,12 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"checkpoint\">\n" +
 	"\aWitness\x12!\n" +
 	"\fverifier_key\x18\x01 \x01(\tR\vverifierKey\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\"V\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"\xc2\x01\n" +
 	"\x0eLedgerSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
-	"\x14public_entry_bundles\x18\x02 \x01(\bR\x12publicEntryBundles\"[\n" +
+	"\x14public_entry_bundles\x18\x02 \x01(\bR\x12publicEntryBundles\x12:\n" +
+	"\x19download_reason_threshold\x18\x03 \x01(\x05R\x17downloadReasonThreshold\x12.\n" +
+	"\x13review_cycle_months\x18\x04 \x01(\x05R\x11reviewCycleMonths\"[\n" +
 	"\x0eInclusionProof\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x1b\n" +
 	"\ttree_size\x18\x02 \x01(\x03R\btreeSize\x12\x16\n" +
@@ -2203,7 +2233,7 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId*\xd9\x02\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId*\xf5\x02\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +
@@ -2218,7 +2248,8 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x13ENTRY_KIND_REGISTER\x10\n" +
 	"\x12\x15\n" +
 	"\x11ENTRY_KIND_BREACH\x10\v\x12\x1c\n" +
-	"\x18ENTRY_KIND_ACCESS_REVIEW\x10\f*\xca\x01\n" +
+	"\x18ENTRY_KIND_ACCESS_REVIEW\x10\f\x12\x1a\n" +
+	"\x16ENTRY_KIND_ROLE_CHANGE\x10\r*\xca\x01\n" +
 	"\rAmendmentKind\x12\x1e\n" +
 	"\x1aAMENDMENT_KIND_UNSPECIFIED\x10\x00\x12$\n" +
 	" AMENDMENT_KIND_DESTRUCTION_REPLY\x10\x01\x12\x19\n" +

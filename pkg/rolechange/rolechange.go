@@ -1,0 +1,81 @@
+// Package rolechange is the record of a staff role granted, changed or revoked (S-5: kept at least
+// three years): the ROLE_CHANGE ledger entry that each source of roles — the registry's officers,
+// `pipa token`, OIDC sign-ins — writes the same way, so that one export (kinds=role_change) reads
+// them all alike.
+package rolechange
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/seoul"
+)
+
+// The purposes of a ROLE_CHANGE entry (S-5: 부여, 변경, 말소).
+const (
+	Granted = "권한 부여"
+	Changed = "권한 변경"
+	Revoked = "권한 말소"
+)
+
+// Purposes are the purposes a ROLE_CHANGE entry may state.
+var Purposes = []string{Granted, Changed, Revoked}
+
+// KeptUntil is the earliest time a ROLE_CHANGE entry recorded at occur may be erased (S-5): three
+// calendar years after it.
+func KeptUntil(occur time.Time) time.Time { return occur.AddDate(3, 0, 0) }
+
+// Set is a set of role names.
+type Set []string
+
+// Normal is s sorted without duplicates or empty names, so that two sets compare by content.
+func (s Set) Normal() Set {
+	out := slices.DeleteFunc(slices.Clone(s), func(r string) bool { return strings.TrimSpace(r) == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Change is one account's roles as they were and as they are.
+type Change struct {
+	// Account is whose roles changed: an officer's resource name, a token's subject, an OIDC
+	// account (issuer and subject).
+	Account string
+	// Before and After are the roles held before and after; an empty Before is a grant, an
+	// empty After a revocation.
+	Before, After Set
+	// Source is where the roles come from, e.g. "등록부 담당자", "pipa token", "OIDC 로그인".
+	Source string
+	// By is who made the change.
+	By string
+	// At is when; Expiry, when set, is when the roles lapse (a token's).
+	At, Expiry time.Time
+}
+
+// Entry is the ROLE_CHANGE entry of c, or nil when c changes nothing (the same roles before and
+// after).
+func Entry(c Change) *ledgerv1.Entry {
+	before, after := c.Before.Normal(), c.After.Normal()
+	if slices.Equal(before, after) {
+		return nil
+	}
+	purpose := Changed
+	switch {
+	case len(before) == 0:
+		purpose = Granted
+	case len(after) == 0:
+		purpose = Revoked
+	}
+	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, OccurTime: timestamppb.New(c.At),
+		Actor: c.Account, Purpose: purpose, Items: after, Form: c.Source, Handler: c.By}
+	if len(before) > 0 {
+		e.Note = "이전 권한: " + strings.Join(before, ", ")
+	}
+	if !c.Expiry.IsZero() {
+		e.Period = "만료 " + c.Expiry.In(seoul.Location).Format("2006-01-02 15:04")
+	}
+	return e
+}
