@@ -8,6 +8,8 @@ import (
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
@@ -22,7 +24,9 @@ var Module = modules.Module{
 	Jobs:        true,
 	Outbox:      true,
 	Idempotency: true,
-	Wants:       map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox"},
+	Wants: map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox",
+		"requests":  "the obligations list names the requests' and breaches' deadlines as missing",
+		"retention": "the obligations list names retention's deadlines as missing"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
 	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
@@ -30,7 +34,15 @@ var Module = modules.Module{
 		if cc, err := d.Conn("ledger"); err == nil {
 			led = ledgerv1.NewLedgerServiceClient(cc)
 		}
-		srv, jobs, err := Open(d.Pool, led, d.Token)
+		var req requestsv1.RequestServiceClient
+		if cc, err := d.Conn("requests"); err == nil {
+			req = requestsv1.NewRequestServiceClient(cc)
+		}
+		var ret retentionv1.RetentionServiceClient
+		if cc, err := d.Conn("retention"); err == nil {
+			ret = retentionv1.NewRetentionServiceClient(cc)
+		}
+		srv, jobs, err := Open(d.Pool, led, d.Token, withSources(req, ret))
 		if err != nil {
 			return err
 		}

@@ -55,6 +55,9 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind regis
 	if err := listAll(ctx, ts, fileKind, ids, &snap.Files); err != nil {
 		return nil, err
 	}
+	for _, f := range snap.Files { // a file's registration is the snapshot's registrations (published)
+		clearFields(f, fileKind.derived...)
+	}
 	if err := listAll(ctx, ts, processorKind, ids, &snap.Processors); err != nil {
 		return nil, err
 	}

@@ -245,6 +245,33 @@ func (e V1DayCounting) Valid() bool {
 	}
 }
 
+// Defines values for V1DeadlineState.
+const (
+	DEADLINESTATEDONE        V1DeadlineState = "DEADLINE_STATE_DONE"
+	DEADLINESTATEDUE         V1DeadlineState = "DEADLINE_STATE_DUE"
+	DEADLINESTATENONE        V1DeadlineState = "DEADLINE_STATE_NONE"
+	DEADLINESTATEOVERDUE     V1DeadlineState = "DEADLINE_STATE_OVERDUE"
+	DEADLINESTATEUNSPECIFIED V1DeadlineState = "DEADLINE_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1DeadlineState enum.
+func (e V1DeadlineState) Valid() bool {
+	switch e {
+	case DEADLINESTATEDONE:
+		return true
+	case DEADLINESTATEDUE:
+		return true
+	case DEADLINESTATENONE:
+		return true
+	case DEADLINESTATEOVERDUE:
+		return true
+	case DEADLINESTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1DeliveryMethod.
 const (
 	DELIVERYMETHODEMAIL       V1DeliveryMethod = "DELIVERY_METHOD_EMAIL"
@@ -1145,6 +1172,13 @@ type V1CopyState string
 //   - DAY_COUNTING_WORKING_DAYS: 민원 처리에 관한 법률 제19조: only working days count, the day of receipt included.
 type V1DayCounting string
 
+// V1DeadlineState Where a dated duty stands.
+//
+//   - DEADLINE_STATE_DUE: Not done, the last day not passed.
+//   - DEADLINE_STATE_OVERDUE: Not done, the last day passed.
+//   - DEADLINE_STATE_NONE: Nothing is due (an exemption).
+type V1DeadlineState string
+
 // V1DeliveryMethod 열람 방법 (별지 제9호), also how a notice is delivered.
 //
 //   - DELIVERY_METHOD_VISIT: 직접방문.
@@ -1625,7 +1659,11 @@ type V1PersonalInformationFile struct {
 
 	// LegalBasis 처리 근거 (법령 조항 또는 동의).
 	LegalBasis *string `json:"legalBasis,omitempty"`
-	Name       *string `json:"name,omitempty"`
+
+	// Linked The file is linked or matched (연계·결합) with another file (DEC-35 2): 500,000 subjects then
+	// make it one to assess.
+	Linked *bool   `json:"linked,omitempty"`
+	Name   *string `json:"name,omitempty"`
 
 	// OptionalItems 선택항목.
 	OptionalItems *[]string `json:"optionalItems,omitempty"`
@@ -1639,8 +1677,17 @@ type V1PersonalInformationFile struct {
 	// Recipients 제3자 제공.
 	Recipients *[]V1Recipient `json:"recipients,omitempty"`
 
-	// Registered Registered with the PIPC under PIPA 32.
+	// Registered Output only: registered with the PIPC under PIPA 32, as the file's registration records say
+	// (its latest event filed with PIPC is a registration or change: registration_state DONE and
+	// not deregistered). Kept for the clients that read it; a value sent is ignored.
 	Registered *bool `json:"registered,omitempty"`
+
+	// RegistrationState Where a dated duty stands.
+	//
+	//  - DEADLINE_STATE_DUE: Not done, the last day not passed.
+	//  - DEADLINE_STATE_OVERDUE: Not done, the last day passed.
+	//  - DEADLINE_STATE_NONE: Nothing is due (an exemption).
+	RegistrationState *V1DeadlineState `json:"registrationState,omitempty"`
 
 	// RequiredItems 필수항목.
 	RequiredItems *[]string `json:"requiredItems,omitempty"`

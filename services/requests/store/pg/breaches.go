@@ -308,3 +308,21 @@ func (s *Store) Posting(ctx context.Context, tenant, unit string, n int64, now t
 	}
 	return b.GetPosting(), nil
 }
+
+// OpenBreaches are the open breaches of tenant, or of its unit (unit != ""), for the obligations
+// list: their duties are computed by the caller (breach.Duties).
+func (s *Store) OpenBreaches(ctx context.Context, tenant, unit string) ([]*Breach, error) {
+	rows, err := s.pool.Query(ctx, `SELECT unit_id, number, doc, revision FROM requests.breaches
+		WHERE tenant_id = $1 AND ($2 = '' OR unit_id = $2) AND state = 1 ORDER BY unit_id, number`, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Breach, error) {
+		var raw []byte
+		b := &Breach{Tenant: tenant, Doc: &requestsv1.Breach{}}
+		if err := r.Scan(&b.Unit, &b.Number, &raw, &b.Revision); err != nil {
+			return nil, err
+		}
+		return b, protojson.Unmarshal(raw, b.Doc)
+	})
+}

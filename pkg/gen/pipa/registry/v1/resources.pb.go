@@ -1408,15 +1408,24 @@ type PersonalInformationFile struct {
 	Sensitive bool `protobuf:"varint,12,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
 	// Contains unique identifiers (고유식별정보).
 	UniqueIdentifiers bool `protobuf:"varint,13,opt,name=unique_identifiers,json=uniqueIdentifiers,proto3" json:"unique_identifiers,omitempty"`
-	// Registered with the PIPC under PIPA 32.
+	// Output only: registered with the PIPC under PIPA 32, as the file's registration records say
+	// (its latest event filed with PIPC is a registration or change: registration_state DONE and
+	// not deregistered). Kept for the clients that read it; a value sent is ignored.
 	Registered bool `protobuf:"varint,14,opt,name=registered,proto3" json:"registered,omitempty"`
 	// How the data are collected (수집방법).
-	CollectionMethod string                 `protobuf:"bytes,15,opt,name=collection_method,json=collectionMethod,proto3" json:"collection_method,omitempty"`
-	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag             string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	CollectionMethod string `protobuf:"bytes,15,opt,name=collection_method,json=collectionMethod,proto3" json:"collection_method,omitempty"`
+	// The file is linked or matched (연계·결합) with another file (DEC-35 2): 500,000 subjects then
+	// make it one to assess.
+	Linked bool `protobuf:"varint,16,opt,name=linked,proto3" json:"linked,omitempty"`
+	// Output only: where the file's registration with PIPC stands, from its registration records
+	// (PIPA-32-1, DEC-34-1): DUE or OVERDUE while its latest event is not filed, DONE once filed (a
+	// deregistration too), NONE when exempt (PIPA-32-2); UNSPECIFIED while no event is recorded.
+	RegistrationState DeadlineState          `protobuf:"varint,17,opt,name=registration_state,json=registrationState,proto3,enum=pipa.registry.v1.DeadlineState" json:"registration_state,omitempty"`
+	CreateTime        *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime        *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag              string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *PersonalInformationFile) Reset() {
@@ -1552,6 +1561,20 @@ func (x *PersonalInformationFile) GetCollectionMethod() string {
 		return x.CollectionMethod
 	}
 	return ""
+}
+
+func (x *PersonalInformationFile) GetLinked() bool {
+	if x != nil {
+		return x.Linked
+	}
+	return false
+}
+
+func (x *PersonalInformationFile) GetRegistrationState() DeadlineState {
+	if x != nil {
+		return x.RegistrationState
+	}
+	return DeadlineState_DEADLINE_STATE_UNSPECIFIED
 }
 
 func (x *PersonalInformationFile) GetCreateTime() *timestamppb.Timestamp {
@@ -3093,7 +3116,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12%\n" +
 	"\x0eretention_days\x18\x02 \x01(\x05R\rretentionDays\x12#\n" +
 	"\rstorage_place\x18\x03 \x01(\tR\fstoragePlace\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xca\x05\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xb2\x06\n" +
 	"\x17PersonalInformationFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
@@ -3117,7 +3140,9 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"registered\x18\x0e \x01(\bR\n" +
 	"registered\x12+\n" +
-	"\x11collection_method\x18\x0f \x01(\tR\x10collectionMethod\x12;\n" +
+	"\x11collection_method\x18\x0f \x01(\tR\x10collectionMethod\x12\x16\n" +
+	"\x06linked\x18\x10 \x01(\bR\x06linked\x12N\n" +
+	"\x12registration_state\x18\x11 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x11registrationState\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -3357,9 +3382,10 @@ var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(*SiteSign)(nil),                // 26: pipa.registry.v1.SiteSign
 	(*PolicyHistoryEntry)(nil),      // 27: pipa.registry.v1.PolicyHistoryEntry
 	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
-	(*ImpactAssessment)(nil),        // 29: pipa.registry.v1.ImpactAssessment
-	(*ProtectionEvaluation)(nil),    // 30: pipa.registry.v1.ProtectionEvaluation
-	(*FileRegistrationStatus)(nil),  // 31: pipa.registry.v1.FileRegistrationStatus
+	(DeadlineState)(0),              // 29: pipa.registry.v1.DeadlineState
+	(*ImpactAssessment)(nil),        // 30: pipa.registry.v1.ImpactAssessment
+	(*ProtectionEvaluation)(nil),    // 31: pipa.registry.v1.ProtectionEvaluation
+	(*FileRegistrationStatus)(nil),  // 32: pipa.registry.v1.FileRegistrationStatus
 }
 var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
@@ -3379,43 +3405,44 @@ var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	28, // 14: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 15: pipa.registry.v1.SitePurpose.ground:type_name -> pipa.registry.v1.CctvGround
 	16, // 16: pipa.registry.v1.PersonalInformationFile.recipients:type_name -> pipa.registry.v1.Recipient
-	28, // 17: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
-	28, // 18: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
-	28, // 19: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
-	28, // 20: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 21: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
-	5,  // 22: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 23: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
-	19, // 24: pipa.registry.v1.PolicyVersion.articles:type_name -> pipa.registry.v1.Article
-	19, // 25: pipa.registry.v1.PolicyVersion.attachments:type_name -> pipa.registry.v1.Article
-	21, // 26: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
-	23, // 27: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
-	20, // 28: pipa.registry.v1.PolicyVersion.document:type_name -> pipa.registry.v1.PublishedDocument
-	28, // 29: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
-	28, // 30: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
-	28, // 31: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
-	28, // 32: pipa.registry.v1.PublishedDocument.freeze_time:type_name -> google.protobuf.Timestamp
-	7,  // 33: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
-	9,  // 34: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
-	9,  // 35: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
-	10, // 36: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
-	11, // 37: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
-	15, // 38: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	17, // 39: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
-	22, // 40: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
-	29, // 41: pipa.registry.v1.UnitSnapshot.assessments:type_name -> pipa.registry.v1.ImpactAssessment
-	30, // 42: pipa.registry.v1.UnitSnapshot.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
-	31, // 43: pipa.registry.v1.UnitSnapshot.registrations:type_name -> pipa.registry.v1.FileRegistrationStatus
-	4,  // 44: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
-	28, // 45: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
-	28, // 46: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 47: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 48: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	29, // 17: pipa.registry.v1.PersonalInformationFile.registration_state:type_name -> pipa.registry.v1.DeadlineState
+	28, // 18: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
+	28, // 19: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
+	28, // 20: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
+	28, // 21: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 22: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
+	5,  // 23: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 24: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
+	19, // 25: pipa.registry.v1.PolicyVersion.articles:type_name -> pipa.registry.v1.Article
+	19, // 26: pipa.registry.v1.PolicyVersion.attachments:type_name -> pipa.registry.v1.Article
+	21, // 27: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
+	23, // 28: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
+	20, // 29: pipa.registry.v1.PolicyVersion.document:type_name -> pipa.registry.v1.PublishedDocument
+	28, // 30: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
+	28, // 31: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
+	28, // 32: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
+	28, // 33: pipa.registry.v1.PublishedDocument.freeze_time:type_name -> google.protobuf.Timestamp
+	7,  // 34: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
+	9,  // 35: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
+	9,  // 36: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
+	10, // 37: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
+	11, // 38: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
+	15, // 39: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	17, // 40: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
+	22, // 41: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
+	30, // 42: pipa.registry.v1.UnitSnapshot.assessments:type_name -> pipa.registry.v1.ImpactAssessment
+	31, // 43: pipa.registry.v1.UnitSnapshot.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
+	32, // 44: pipa.registry.v1.UnitSnapshot.registrations:type_name -> pipa.registry.v1.FileRegistrationStatus
+	4,  // 45: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
+	28, // 46: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
+	28, // 47: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 48: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 49: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_resources_proto_init() }
