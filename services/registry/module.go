@@ -27,8 +27,8 @@ var Module = modules.Module{
 	Wants: map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox",
 		"requests":  "the obligations list names the requests' and breaches' deadlines as missing",
 		"retention": "the obligations list names retention's deadlines as missing"},
-	Public:      PublicMethods,
-	Access:      AccessRules,
+	Public: PublicMethods,
+	Access: AccessRules,
 	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		var led ledgerv1.LedgerServiceClient
 		if cc, err := d.Conn("ledger"); err == nil {
