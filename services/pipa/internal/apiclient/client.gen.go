@@ -1942,6 +1942,18 @@ type V1PublishedDocument struct {
 	TextSha256 *string `json:"textSha256,omitempty"`
 }
 
+// V1PublishedSubprocessor A sub-processor as a policy may state it ({{subprocessor.company}}): the contract's record of
+// it, with the processor that entrusted it. Within a processor's row, only that processor's.
+type V1PublishedSubprocessor struct {
+	// Company The sub-processor and the work entrusted to it, as the contract records them.
+	Company *string `json:"company,omitempty"`
+
+	// Processor The processor, tenants/{t}/units/{u}/processors/{p}, and its company.
+	Processor        *string `json:"processor,omitempty"`
+	ProcessorCompany *string `json:"processorCompany,omitempty"`
+	Work             *string `json:"work,omitempty"`
+}
+
 // V1Reason Why a request was restricted, deferred or refused, and how to object (PIPA-38-5).
 type V1Reason struct {
 	Grounds *[]V1Ground `json:"grounds,omitempty"`
@@ -2341,6 +2353,11 @@ type V1UnitSnapshot struct {
 	// none recorded has no entry, so a binding to it stays unresolved.
 	Registrations *[]V1FileRegistrationStatus `json:"registrations,omitempty"`
 	Sites         *[]V1Site                   `json:"sites,omitempty"`
+
+	// Subprocessors The sub-processors of the unit's and its sub-units' processors, from their contracts, each
+	// one the body consented to (PIPA-26-6), so that the text can publish them (PIPA-26-2: every
+	// processor, sub-processors too) from the registry's facts only.
+	Subprocessors *[]V1PublishedSubprocessor `json:"subprocessors,omitempty"`
 
 	// Subunits Sub-units of the unit, in tree order.
 	Subunits *[]V1Unit `json:"subunits,omitempty"`
