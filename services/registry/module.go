@@ -2,6 +2,7 @@ package registry
 
 import (
 	_ "embed"
+	"log/slog"
 	"net/http"
 
 	"google.golang.org/grpc"
@@ -24,6 +25,7 @@ var Module = modules.Module{
 	Jobs:        true,
 	Outbox:      true,
 	Idempotency: true,
+	Outbound:    true,
 	Wants: map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox",
 		"requests":  "the obligations list names the requests' and breaches' deadlines as missing",
 		"retention": "the obligations list names retention's deadlines as missing"},
@@ -42,7 +44,16 @@ var Module = modules.Module{
 		if cc, err := d.Conn("retention"); err == nil {
 			ret = retentionv1.NewRetentionServiceClient(cc)
 		}
-		srv, jobs, err := Open(d.Pool, led, d.Token, withSources(req, ret))
+		box, err := d.Box()
+		if err != nil { // the registry seals nothing else: it serves without its alerts
+			slog.Warn("registry: no data key: register-due alerts are not mailed", "err", err)
+			box = nil
+		}
+		ob, err := d.OutboundConfig()
+		if err != nil {
+			return err
+		}
+		srv, jobs, err := Open(d.Pool, led, d.Token, ob, box, withSources(req, ret))
 		if err != nil {
 			return err
 		}
