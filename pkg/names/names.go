@@ -86,6 +86,18 @@ func ParseUnit(field, name string) (tenant, unit string, err error) {
 	return p[1], p[3], nil
 }
 
+// ParseScope reads a name that is a tenant (unit "") or one of its units: the parent of the
+// lists that cover either, such as the obligations.
+func ParseScope(field, name string) (tenant, unit string, err error) {
+	if t, u, err := ParseUnit(field, name); err == nil {
+		return t, u, nil
+	}
+	if t, err := ParseTenant(field, name); err == nil {
+		return t, "", nil
+	}
+	return "", "", Invalid(field, name, "tenants/{tenant} or tenants/{tenant}/units/{unit}")
+}
+
 // UnitOf is the tenant and unit of any name in a unit, tenants/{tenant}/units/{unit}[/…].
 func UnitOf(name string) (tenant, unit string, ok bool) {
 	p := strings.SplitN(name, "/", 5)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -25,6 +26,10 @@ type child[M proto.Message] struct {
 	validate func(M) apierr.Violations
 	// check, when set, validates m against the tenant (e.g. the CPO's grade for its kind).
 	check func(ctx context.Context, s *Server, tenant string, m M) (apierr.Violations, error)
+	// derived are output-only fields computed from other records; output, when set, computes
+	// them on what is returned (ms of the tenant's unit).
+	derived []protoreflect.Name
+	output  func(ctx context.Context, s *Server, tenant, unit string, ms []M) error
 }
 
 var (
@@ -33,7 +38,8 @@ var (
 	siteKind = child[*registryv1.Site]{kind: pg.Sites, names: names.Sites, field: "site",
 		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite}
 	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, names: names.Files, field: "file",
-		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile}
+		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile,
+		derived: []protoreflect.Name{"registered", "registration_state"}, output: fileStatus}
 	processorKind = child[*registryv1.Processor]{kind: pg.Processors, names: names.Processors, field: "processor",
 		newMsg: func() *registryv1.Processor { return &registryv1.Processor{} }, validate: validateProcessor}
 )
@@ -48,7 +54,7 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 		return zero, err
 	}
 	m := proto.CloneOf(in)
-	clearOutputOnly(m)
+	clearOutputOnly(m, c.derived...)
 	vs, err := c.validateIn(ctx, s, t, m)
 	if err != nil {
 		return zero, err
@@ -61,7 +67,21 @@ func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID s
 	if err := s.store.Tenant(t).CreateChild(ctx, c.kind, u, id, m, idem(ctx, requestID, req)); err != nil {
 		return zero, err
 	}
-	return m, nil
+	return m, c.setOutput(ctx, s, t, u, m)
+}
+
+// setOutput computes the derived fields of ms, where c has any.
+func (c child[M]) setOutput(ctx context.Context, s *Server, t, u string, ms ...M) error {
+	if c.output == nil {
+		return nil
+	}
+	return c.output(ctx, s, t, u, ms)
+}
+
+// fileStatus sets files' registration status from their registration records (PIPA-32-1).
+func fileStatus(ctx context.Context, s *Server, t, u string, files []*registryv1.PersonalInformationFile) error {
+	_, err := s.fileEvents(ctx, t, u, files)
+	return err
 }
 
 // validateIn validates m, and checks it against the tenant where c says.
@@ -99,7 +119,7 @@ func (c child[M]) get(ctx context.Context, s *Server, name string) (M, error) {
 	if err := s.store.Tenant(t).GetChild(ctx, c.kind, u, id, m); err != nil {
 		return zero, err
 	}
-	return m, nil
+	return m, c.setOutput(ctx, s, t, u, m)
 }
 
 func (c child[M]) list(ctx context.Context, s *Server, parent string, size int32, token string) ([]M, string, error) {
@@ -122,7 +142,7 @@ func (c child[M]) list(ctx context.Context, s *Server, parent string, size int32
 	for i, m := range ms {
 		out[i] = m.(M)
 	}
-	return out, next, nil
+	return out, next, c.setOutput(ctx, s, t, u, out...)
 }
 
 func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb.FieldMask, requestID string, req proto.Message) (M, error) {
@@ -144,6 +164,7 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 		if err := applyMask(cur, in, mask, nil); err != nil {
 			return err
 		}
+		clearFields(cur, c.derived...)
 		vs, err := c.validateIn(ctx, s, t, cur)
 		if err != nil {
 			return err
@@ -156,7 +177,7 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 	if err != nil {
 		return zero, err
 	}
-	return cur, nil
+	return cur, c.setOutput(ctx, s, t, u, cur)
 }
 
 func (c child[M]) delete(ctx context.Context, s *Server, name, etag, requestID string, req proto.Message) (*emptypb.Empty, error) {

@@ -168,3 +168,43 @@ func TestBadContractInput(t *testing.T) {
 		}, code: codes.PermissionDenied},
 	})
 }
+
+// PIPA-26-2, PIPA-26-6: the privacy policy lists a processor's sub-processors only from its
+// contract's records of the body's consent: the processor's own note of a sub-processor, not
+// consented, puts nothing in the text; once the contract records the consent, the text's
+// sub-processor row names it under its processor, and only there.
+func TestPolicyListsConsentedSubprocessors(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("seongnam-library.yaml")
+	ctx := s.Admin()
+	p, err := s.Registry.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: seongnamUnit, ProcessorId: "smart-lib",
+		Processor: &registryv1.Processor{Company: "(주)스마트도서", Work: "도서관리시스템 유지보수", Subprocessor: "(주)데이터센터"}})
+	require.NoError(t, err)
+	_, err = s.Registry.CreateProcessor(ctx, &registryv1.CreateProcessorRequest{Parent: seongnamUnit, ProcessorId: "print-shop",
+		Processor: &registryv1.Processor{Company: "(주)인쇄소", Work: "회원증 발급"}})
+	require.NoError(t, err)
+	privacy := seongnamUnit + "/policies/privacy"
+	render := func() string {
+		d, err := s.Registry.CreatePolicyVersion(ctx, &registryv1.CreatePolicyVersionRequest{Parent: privacy, PolicyVersion: &registryv1.PolicyVersion{
+			Articles: []*registryv1.Article{{Heading: "제8조(개인정보 처리업무의 위탁)",
+				Body: "- {{processor.company}}: {{processor.work}}\n  - 재수탁자 {{subprocessor.company}}: {{subprocessor.work}}"}}}})
+		require.NoError(t, err)
+		text, err := s.Registry.RenderPolicyVersion(ctx, &registryv1.RenderPolicyVersionRequest{Name: d.GetName(), Format: "text"})
+		require.NoError(t, err)
+		return text.GetContent()
+	}
+	text := render()
+	require.Contains(t, text, "(주)스마트도서: 도서관리시스템 유지보수")
+	require.NotContains(t, text, "재수탁자", "no consent recorded: no sub-processor stated")
+	require.NotContains(t, text, "(주)데이터센터")
+
+	_, err = s.Registry.CreateContract(ctx, &registryv1.CreateContractRequest{Parent: p.GetName(),
+		Contract: &registryv1.ProcessorContract{SignedDate: registrytest.InDays(-30), Subprocessors: []*registryv1.Subprocessor{{
+			Company: "(주)데이터센터", Work: "서버 운영", ConsentDate: registrytest.InDays(-20), ConsentEvidence: "도서관사업소-2345"}}}})
+	require.NoError(t, err)
+	text = render()
+	require.Equal(t, 1, strings.Count(text, "재수탁자"), text)
+	shop, smart, sub := strings.Index(text, "(주)인쇄소"), strings.Index(text, "(주)스마트도서"), strings.Index(text, "재수탁자 (주)데이터센터: 서버 운영")
+	require.True(t, shop >= 0 && smart >= 0 && sub > smart && (shop < smart || shop > sub), "the sub-processor under its processor: %s", text)
+}

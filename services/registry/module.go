@@ -2,12 +2,15 @@ package registry
 
 import (
 	_ "embed"
+	"log/slog"
 	"net/http"
 
 	"google.golang.org/grpc"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
@@ -22,15 +25,35 @@ var Module = modules.Module{
 	Jobs:        true,
 	Outbox:      true,
 	Idempotency: true,
-	Wants:       map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox"},
-	Public:      PublicMethods,
-	Access:      AccessRules,
+	Outbound:    true,
+	Wants: map[string]string{"ledger": "published policies' hashes and the registers' changes wait in the outbox",
+		"requests":  "the obligations list names the requests' and breaches' deadlines as missing",
+		"retention": "the obligations list names retention's deadlines as missing"},
+	Public: PublicMethods,
+	Access: AccessRules,
 	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		var led ledgerv1.LedgerServiceClient
 		if cc, err := d.Conn("ledger"); err == nil {
 			led = ledgerv1.NewLedgerServiceClient(cc)
 		}
-		srv, jobs, err := Open(d.Pool, led, d.Token)
+		var req requestsv1.RequestServiceClient
+		if cc, err := d.Conn("requests"); err == nil {
+			req = requestsv1.NewRequestServiceClient(cc)
+		}
+		var ret retentionv1.RetentionServiceClient
+		if cc, err := d.Conn("retention"); err == nil {
+			ret = retentionv1.NewRetentionServiceClient(cc)
+		}
+		box, err := d.Box()
+		if err != nil { // the registry seals nothing else: it serves without its alerts
+			slog.Warn("registry: no data key: register-due alerts are not mailed", "err", err)
+			box = nil
+		}
+		ob, err := d.OutboundConfig()
+		if err != nil {
+			return err
+		}
+		srv, jobs, err := Open(d.Pool, led, d.Token, ob, box, withSources(req, ret))
 		if err != nil {
 			return err
 		}

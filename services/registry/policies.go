@@ -55,7 +55,13 @@ func snapshot(ctx context.Context, ts *pg.TenantStore, unitID string, kind regis
 	if err := listAll(ctx, ts, fileKind, ids, &snap.Files); err != nil {
 		return nil, err
 	}
+	for _, f := range snap.Files { // a file's registration is the snapshot's registrations (published)
+		clearFields(f, fileKind.derived...)
+	}
 	if err := listAll(ctx, ts, processorKind, ids, &snap.Processors); err != nil {
+		return nil, err
+	}
+	if snap.Subprocessors, err = subprocessors(ctx, ts, ids, snap.GetProcessors()); err != nil {
 		return nil, err
 	}
 	if snap.Attestations, err = ts.UnitAttestations(ctx, unitID, kind); err != nil {
@@ -102,6 +108,33 @@ func published(ctx context.Context, ts *pg.TenantStore, units []string, snap *re
 		snap.Registrations = append(snap.Registrations, register.Statuses(rs)...)
 	}
 	return nil
+}
+
+// subprocessors are the sub-processors the contracts of processors (of units) record with the
+// body's consent (PIPA-26-6), in the order of the processors and of each contract.
+func subprocessors(ctx context.Context, ts *pg.TenantStore, units []string, processors []*registryv1.Processor) ([]*registryv1.PublishedSubprocessor, error) {
+	contracts := map[string]*registryv1.ProcessorContract{}
+	for _, u := range units {
+		cs, err := listRecords[*registryv1.ProcessorContract](ctx, ts, u, pg.Contracts)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			t, u, id, _ := names.Contracts.Parse("name", c.GetName())
+			contracts[names.Processors.Name(t, u, id)] = c
+		}
+	}
+	var out []*registryv1.PublishedSubprocessor
+	for _, p := range processors {
+		for _, sp := range contracts[p.GetName()].GetSubprocessors() {
+			if sp.GetConsentDate() == "" {
+				continue // not consented: not the body's processor to publish
+			}
+			out = append(out, &registryv1.PublishedSubprocessor{Processor: p.GetName(), ProcessorCompany: p.GetCompany(),
+				Company: sp.GetCompany(), Work: sp.GetWork()})
+		}
+	}
+	return out, nil
 }
 
 func listAll[M proto.Message](ctx context.Context, ts *pg.TenantStore, c child[M], units []string, out *[]M) error {

@@ -20,6 +20,8 @@ import (
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
@@ -34,10 +36,12 @@ import (
 // publishDelay holds a publication's job back, so that the freezing call usually appends first.
 const publishDelay = 5 * time.Second
 
-// Open assembles the registry on pool: its store, the job queue of its publications (in the
-// registry schema, pkg/jobs) and the server, which appends to ledger with the service
-// credential token. The caller starts the returned client to work the queue, and stops it.
-func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
+// Open assembles the registry on pool: its store, the job queue of its publications and of the
+// register-due alerts (in the registry schema, pkg/jobs), the alerts' outbound mail (ob, sealed
+// with box; without a box, no alerts) and the server, which appends to ledger with the service credential token. The caller
+// starts the returned client to work the queue, and stops it.
+func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), ob outbound.Config, box *seal.Box,
+	opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
 	// The registers' changes go through the shared outbox (pkg/ledgerout), in the same schema.
 	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: ledger, Token: token,
 		Metrics: "pipa.registry", Delay: publishDelay})
@@ -48,15 +52,38 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	w := &publishWorker{}
 	river.AddWorker(workers, w)
 	outbox.AddWorkers(workers)
-	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 2, outbox.PeriodicJobs()...))
+	periodic := outbox.PeriodicJobs()
+	var alerts *registerAlerts
+	if box != nil { // the alerts' mails name officers: sealed at rest like every outbound message
+		ob.Schema, ob.Pool, ob.Box, ob.Metrics = pg.Schema, pool, box, "pipa.registry"
+		out, err := outbound.New(ob)
+		if err != nil {
+			return nil, nil, err
+		}
+		alerts = &registerAlerts{out: out}
+		river.AddWorker(workers, alerts)
+		out.AddWorkers(workers)
+		periodic = append(periodic, alerts.periodic())
+	}
+	cfg := jobs.Config(pg.Schema, workers, 2, periodic...)
+	if alerts != nil {
+		cfg.Queues[outbound.Queue] = outbound.QueueConfig()
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	outbox.Use(client, nil)
+	if alerts != nil {
+		alerts.out.Use(client, nil)
+	}
 	var s *Server
 	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithChanges(officerRoles(&s))),
 		append(opts, withLedger(ledger, token), withOutbox(outbox))...)
 	w.s = s
+	if alerts != nil {
+		alerts.s = s
+	}
 	return s, client, registerMetrics(s)
 }
 

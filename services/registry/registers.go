@@ -152,22 +152,10 @@ func (s *Server) FileRegistration(ctx context.Context, req *registryv1.FileRegis
 	return s.getRegistration(ctx, req.GetName())
 }
 
-// parseScope reads a parent that is a tenant or one of its units.
-func parseScope(parent string) (t, u string, err error) {
-	if t, u, err := names.ParseUnit("parent", parent); err == nil {
-		return t, u, nil
-	}
-	t, err = names.ParseTenant("parent", parent)
-	if err != nil {
-		return "", "", names.Invalid("parent", parent, "tenants/{tenant} or tenants/{tenant}/units/{unit}")
-	}
-	return t, "", nil
-}
-
 // ListRegistrations lists each file of the tenant or unit with its registration events, last
 // first, and whether DEC-35 requires its assessment.
 func (s *Server) ListRegistrations(ctx context.Context, req *registryv1.ListRegistrationsRequest) (*registryv1.ListRegistrationsResponse, error) {
-	t, u, err := parseScope(req.GetParent())
+	t, u, err := names.ParseScope("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -182,35 +170,46 @@ func (s *Server) ListRegistrations(ctx context.Context, req *registryv1.ListRegi
 }
 
 func (s *Server) registrations(ctx context.Context, t, u string) ([]*registryv1.FileRegistrations, error) {
-	ts := s.store.Tenant(t)
-	files, err := ts.Files(ctx, u)
+	files, err := s.store.Tenant(t).Files(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := ts.ListRecords(ctx, u, pg.Registrations, func() proto.Message { return &registryv1.Registration{} })
+	byFile, err := s.fileEvents(ctx, t, u, files)
 	if err != nil {
 		return nil, err
-	}
-	byFile := map[string][]*registryv1.Registration{}
-	today := s.today()
-	for _, m := range recs {
-		r := m.(*registryv1.Registration)
-		register.SetOutput(r, today)
-		tt, uu, f, _, _ := names.ParseRegistration("name", r.GetName())
-		file := names.Files.Name(tt, uu, f)
-		byFile[file] = append([]*registryv1.Registration{r}, byFile[file]...) // last first
 	}
 	out := make([]*registryv1.FileRegistrations, len(files))
 	for i, f := range files {
-		fr := &registryv1.FileRegistrations{File: f, Registrations: byFile[f.GetName()]}
-		if len(fr.Registrations) > 0 {
-			fr.State = fr.Registrations[0].GetState()
-		}
+		events := byFile[f.GetName()]
+		fr := &registryv1.FileRegistrations{File: f, Registrations: slices.Clone(events)}
+		slices.Reverse(fr.Registrations) // last first
+		fr.State = f.GetRegistrationState()
 		fr.AssessmentThreshold = register.AssessmentThreshold(f)
 		fr.AssessmentRequired = fr.AssessmentThreshold != ""
 		out[i] = fr
 	}
 	return out, nil
+}
+
+// fileEvents reads the registration events of the unit's (or tenant's) files, oldest first by
+// file, and sets each of files' registration status from them (register.FileStatus).
+func (s *Server) fileEvents(ctx context.Context, t, u string, files []*registryv1.PersonalInformationFile) (map[string][]*registryv1.Registration, error) {
+	recs, err := listRecords[*registryv1.Registration](ctx, s.store.Tenant(t), u, pg.Registrations)
+	if err != nil {
+		return nil, err
+	}
+	byFile := map[string][]*registryv1.Registration{}
+	today := s.today()
+	for _, r := range recs {
+		register.SetOutput(r, today)
+		tt, uu, f, _, _ := names.ParseRegistration("name", r.GetName())
+		file := names.Files.Name(tt, uu, f)
+		byFile[file] = append(byFile[file], r)
+	}
+	for _, f := range files {
+		register.FileStatus(f, byFile[f.GetName()], today)
+	}
+	return byFile, nil
 }
 
 // CreateAssessment records an impact assessment (PIPA 33).
@@ -393,17 +392,12 @@ func listRecords[M proto.Message](ctx context.Context, ts *pg.TenantStore, u str
 	return out, nil
 }
 
-// ObligationSources are the duties other services keep (requests, retention, breaches), which
-// the list does not hold yet: it names them in missing, so that no one reads it as whole.
-var ObligationSources = []string{
-	"requests: 열람·정정·삭제·처리정지 요구의 처리기한 (GET /v1/tenants/{t}/units/{u}/requests?overdue=true)",
-	"retention: 파기 기한 (GET /v1/tenants/{t}/units/{u}/items?state=due)",
-	"breaches: 유출등 통지·신고 기한 (issue 15)",
-}
-
-// ListObligations lists what the registers make due in the tenant or unit, overdue first.
+// ListObligations lists what is due in the tenant or unit, overdue first: the registers' duties
+// and those the requests, breaches and retention keep, asked of their services with the caller's
+// token (obligations.go). A source that does not answer is named in missing, never left out
+// silently.
 func (s *Server) ListObligations(ctx context.Context, req *registryv1.ListObligationsRequest) (*registryv1.ListObligationsResponse, error) {
-	t, u, err := parseScope(req.GetParent())
+	t, u, err := names.ParseScope("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +417,10 @@ func (s *Server) ListObligations(ctx context.Context, req *registryv1.ListObliga
 	if err != nil {
 		return nil, err
 	}
-	out := &registryv1.ListObligationsResponse{Missing: ObligationSources}
+	more, missing := s.sources.list(ctx, req.GetParent())
+	os = append(os, more...)
+	register.Sort(os)
+	out := &registryv1.ListObligationsResponse{Missing: missing}
 	for _, o := range os {
 		if len(req.GetStates()) > 0 && !slices.Contains(req.GetStates(), o.GetState()) {
 			continue
@@ -523,6 +520,9 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 		if o := register.PlanDue(plans, names.Tenant(t)); o != nil {
 			out = append(out, o)
 		}
+	}
+	for _, o := range out {
+		o.Source = "registry"
 	}
 	register.Sort(out)
 	return out, nil

@@ -78,7 +78,13 @@ func TestSeongnamRegistersFromSeed(t *testing.T) {
 	require.ElementsMatch(t, []string{"PIPA-32-1 " + seongnamFile, "PIPA-32-1 " + seongnamFile2, "PIPA-11의2 tenants/seongnam", "S-4-1 tenants/seongnam"}, rules)
 	require.Equal(t, int32(4), ob.GetDueCount())
 	require.Zero(t, ob.GetOverdueCount())
-	require.NotEmpty(t, ob.GetMissing(), "the duties of the other services are named as missing")
+	// The registry runs alone here: the other services' duties are named as missing, not dropped.
+	require.Len(t, ob.GetMissing(), 2)
+	require.True(t, strings.HasPrefix(ob.GetMissing()[0], "requests: Unavailable"), ob.GetMissing()[0])
+	require.True(t, strings.HasPrefix(ob.GetMissing()[1], "retention: Unavailable"), ob.GetMissing()[1])
+	for _, o := range ob.GetObligations() {
+		require.Equal(t, "registry", o.GetSource())
+	}
 }
 
 // DEC-34-1: a registration is due 60 days from the event, overdue after, done once filed with
@@ -115,6 +121,17 @@ func TestRegistrationDeadline(t *testing.T) {
 	require.Equal(t, int32(-10), ob.GetObligations()[0].GetDaysLeft())
 	require.Equal(t, int32(1), ob.GetOverdueCount())
 
+	// PIPA-32-1: the file's registration status is its records', whatever a client sends.
+	f, err := s.Registry.GetFile(ctx, &registryv1.GetFileRequest{Name: seongnamFile})
+	require.NoError(t, err)
+	require.False(t, f.GetRegistered())
+	require.Equal(t, registryv1.DeadlineState_DEADLINE_STATE_OVERDUE, f.GetRegistrationState())
+	f, err = s.Registry.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{Name: seongnamFile,
+		Registered: true, RegistrationState: registryv1.DeadlineState_DEADLINE_STATE_DONE, Etag: f.GetEtag()}})
+	require.NoError(t, err)
+	require.False(t, f.GetRegistered(), "registered is output only")
+	require.Equal(t, registryv1.DeadlineState_DEADLINE_STATE_OVERDUE, f.GetRegistrationState())
+
 	// A change 5 days ago is due in 55 days (D-55).
 	c, err := s.Registry.CreateRegistration(ctx, &registryv1.CreateRegistrationRequest{Parent: seongnamFile,
 		Registration: &registryv1.Registration{Kind: registryv1.RegistrationKind_REGISTRATION_KIND_CHANGE, EventDate: registrytest.InDays(-5),
@@ -146,6 +163,15 @@ func TestRegistrationDeadline(t *testing.T) {
 		require.Equal(t, "2026-성남-0042", fr.GetRegistrations()[1].GetPipcNumber())
 	}
 	require.Equal(t, before+3, registerEntries(t, s, "seongnam"))
+	// Registered once filed, while its change is due; the list of files says the same.
+	files, err := s.Registry.ListFiles(ctx, &registryv1.ListFilesRequest{Parent: seongnamUnit})
+	require.NoError(t, err)
+	for _, f := range files.GetFiles() {
+		require.Equal(t, f.GetName() == seongnamFile, f.GetRegistered(), f.GetName())
+		if f.GetName() == seongnamFile {
+			require.Equal(t, registryv1.DeadlineState_DEADLINE_STATE_DUE, f.GetRegistrationState())
+		}
+	}
 
 	// PIPA-32-1 / DEC-33-1: the export in the columns of PIPC's registration form, for the officer
 	// who files on the portal.

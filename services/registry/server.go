@@ -37,6 +37,8 @@ type Server struct {
 	token  func() (string, error)
 	// outbox delivers the registers' REGISTER entries (registers.go); nil without Open.
 	outbox *ledgerout.Outbox
+	// sources are the other services' parts of the obligations list (obligations.go).
+	sources sources
 }
 
 // Option configures a Server.
@@ -47,7 +49,7 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // New returns the registry server over store.
 func New(store *pg.Store, opts ...Option) *Server {
-	s := &Server{store: store, now: time.Now}
+	s := &Server{store: store, now: time.Now, sources: sources{{name: "requests"}, {name: "retention"}}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -156,6 +158,14 @@ func clearOutputOnly(m proto.Message, extra ...protoreflect.Name) {
 		if outputOnly[fd.Name()] || slices.Contains(extra, fd.Name()) {
 			r.Clear(fd)
 		}
+	}
+}
+
+// clearFields clears m's fields of those names (derived fields a client's value must not set).
+func clearFields(m proto.Message, fields ...protoreflect.Name) {
+	r := m.ProtoReflect()
+	for _, f := range fields {
+		r.Clear(r.Descriptor().Fields().ByName(f))
 	}
 }
 

@@ -37,6 +37,7 @@ func (s *Server) Breaches(now func() time.Time) *BreachServer {
 	if now == nil {
 		now = s.now
 	}
+	s.breachClock = now
 	return &BreachServer{s: s, now: now}
 }
 

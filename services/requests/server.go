@@ -72,7 +72,9 @@ type Server struct {
 	token func() (string, error)
 	cals  calendars
 	now   func() time.Time
-	log   *slog.Logger
+	// breachClock is the breaches' clock, as Breaches was given it.
+	breachClock func() time.Time
+	log         *slog.Logger
 }
 
 // New returns the service: outbox appends the steps' entries, handOff hands work to the

@@ -1296,6 +1296,10 @@ func TestRetentionTenantIsolation(t *testing.T) {
 			_, err := cl.ListCopies(other, &retentionv1.ListCopiesRequest{Parent: libraryUnit})
 			return err
 		},
+		"ListObligations": func(string) error {
+			_, err := cl.ListObligations(other, &retentionv1.ListObligationsRequest{Parent: libraryUnit})
+			return err
+		},
 		"RecordCopyOutcome": func(string) error {
 			_, err := cl.RecordCopyOutcome(other, &retentionv1.RecordCopyOutcomeRequest{Name: libraryUnit + "/copies/1",
 				Outcome: &retentionv1.CopyOutcome{Kind: retentionv1.OutcomeKind_OUTCOME_KIND_DESTROYED, Evidence: "x"}})

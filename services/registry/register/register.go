@@ -188,13 +188,16 @@ const (
 	SubjectThreshold   = 1_000_000
 )
 
-// AssessmentThreshold says which DEC-35 threshold a file meets, or "" when none. A link to other
-// files (DEC-35 2) is not recorded on a file, so the 500,000 threshold is met only through 3.
+// AssessmentThreshold says which DEC-35 threshold a file meets, or "" when none: sensitive or
+// unique-identifier data of 50,000 subjects (1), 500,000 subjects in a file linked or matched with
+// another (2), or 1,000,000 subjects (3).
 func AssessmentThreshold(f *registryv1.PersonalInformationFile) string {
 	n := f.GetSubjectCount()
 	switch {
 	case (f.GetSensitive() || f.GetUniqueIdentifiers()) && n >= SensitiveThreshold:
 		return fmt.Sprintf("DEC-35 1: 민감정보 또는 고유식별정보 %d명 이상 (%d명)", SensitiveThreshold, n)
+	case f.GetLinked() && n >= LinkedThreshold:
+		return fmt.Sprintf("DEC-35 2: 다른 개인정보파일과 연계·결합, %d명 이상 (%d명)", LinkedThreshold, n)
 	case n >= SubjectThreshold:
 		return fmt.Sprintf("DEC-35 3: 정보주체 %d명 이상 (%d명)", SubjectThreshold, n)
 	}
@@ -228,4 +231,27 @@ func Statuses(rs []*registryv1.Registration) []*registryv1.FileRegistrationStatu
 		st.Status, st.PipcNumber, st.FiledDate = statusLabel[r.GetKind()], r.GetPipcNumber(), r.GetFiledDate()
 	}
 	return out
+}
+
+// FileStatus sets a file's output-only registration fields from its registration events, oldest
+// first (PIPA-32-1): registration_state is where its latest event stands (DEC-34-1; NONE for an
+// exemption, PIPA-32-2), and registered says a registration or change was filed with PIPC and no
+// deregistration filed since. They are derived, never stored, so they cannot disagree with the
+// records.
+func FileStatus(f *registryv1.PersonalInformationFile, events []*registryv1.Registration, today policy.Date) {
+	f.Registered, f.RegistrationState = false, registryv1.DeadlineState_DEADLINE_STATE_UNSPECIFIED
+	for _, r := range events {
+		if r.GetFiledDate() == "" {
+			continue
+		}
+		switch r.GetKind() {
+		case registryv1.RegistrationKind_REGISTRATION_KIND_REGISTRATION, registryv1.RegistrationKind_REGISTRATION_KIND_CHANGE:
+			f.Registered = true
+		case registryv1.RegistrationKind_REGISTRATION_KIND_DEREGISTRATION:
+			f.Registered = false
+		}
+	}
+	if n := len(events); n > 0 {
+		f.RegistrationState = RegistrationDeadline(events[n-1], today).State
+	}
 }

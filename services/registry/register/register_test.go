@@ -58,8 +58,8 @@ func TestExemption(t *testing.T) {
 		FiledDate: "2026-12-01", PipcNumber: "1"}, today)))
 }
 
-// DEC-35: sensitive or unique-identifier data of 50,000 subjects, or 1,000,000 subjects of any
-// data, make a file one to assess (PIPA-33-2: by a designated assessor, before design ends).
+// DEC-35: sensitive or unique-identifier data of 50,000 subjects, 500,000 subjects of a file
+// linked or matched with another, or 1,000,000 subjects of any data, make a file one to assess (PIPA-33-2: by a designated assessor, before design ends).
 func TestAssessmentThreshold(t *testing.T) {
 	for _, c := range []struct {
 		f    *registryv1.PersonalInformationFile
@@ -68,6 +68,9 @@ func TestAssessmentThreshold(t *testing.T) {
 		{&registryv1.PersonalInformationFile{SubjectCount: 49_999, Sensitive: true}, ""},
 		{&registryv1.PersonalInformationFile{SubjectCount: 50_000, Sensitive: true}, "DEC-35 1"},
 		{&registryv1.PersonalInformationFile{SubjectCount: 50_000, UniqueIdentifiers: true}, "DEC-35 1"},
+		{&registryv1.PersonalInformationFile{SubjectCount: 499_999, Linked: true}, ""},
+		{&registryv1.PersonalInformationFile{SubjectCount: 500_000, Linked: true}, "DEC-35 2"},
+		{&registryv1.PersonalInformationFile{SubjectCount: 500_000}, ""},
 		{&registryv1.PersonalInformationFile{SubjectCount: 999_999}, ""},
 		{&registryv1.PersonalInformationFile{SubjectCount: 1_000_000}, "DEC-35 3"},
 	} {
@@ -130,4 +133,38 @@ func TestAddMonths(t *testing.T) {
 	require.Equal(t, "2027-02-28", policy.NewDate(2026, 12, 31).AddMonths(2).String())
 	require.Equal(t, "2028-02-29", policy.NewDate(2027, 12, 31).AddMonths(2).String())
 	require.Equal(t, "2027-10-31", policy.NewDate(2026, 10, 31).AddMonths(12).String())
+}
+
+// PIPA-32-1, DEC-34-1: a file's registration status is its records': due until filed, registered
+// once filed, still registered while a change is pending, no longer once its deregistration is
+// filed; exempt (PIPA-32-2) is NONE and never registered.
+func TestFileStatus(t *testing.T) {
+	ev := func(k registryv1.RegistrationKind, event, filed string) *registryv1.Registration {
+		return &registryv1.Registration{Kind: k, EventDate: event, FiledDate: filed}
+	}
+	const (
+		reg    = registryv1.RegistrationKind_REGISTRATION_KIND_REGISTRATION
+		change = registryv1.RegistrationKind_REGISTRATION_KIND_CHANGE
+		dereg  = registryv1.RegistrationKind_REGISTRATION_KIND_DEREGISTRATION
+	)
+	for _, c := range []struct {
+		events     []*registryv1.Registration
+		registered bool
+		state      registryv1.DeadlineState
+	}{
+		{nil, false, registryv1.DeadlineState_DEADLINE_STATE_UNSPECIFIED},
+		{[]*registryv1.Registration{ev(reg, "2026-11-01", "")}, false, registryv1.DeadlineState_DEADLINE_STATE_DUE},
+		{[]*registryv1.Registration{ev(reg, "2026-09-01", "")}, false, registryv1.DeadlineState_DEADLINE_STATE_OVERDUE},
+		{[]*registryv1.Registration{ev(reg, "2026-09-01", "2026-10-01")}, true, registryv1.DeadlineState_DEADLINE_STATE_DONE},
+		{[]*registryv1.Registration{ev(reg, "2026-09-01", "2026-10-01"), ev(change, "2026-11-01", "")}, true, registryv1.DeadlineState_DEADLINE_STATE_DUE},
+		{[]*registryv1.Registration{ev(reg, "2026-09-01", "2026-10-01"), ev(dereg, "2026-11-01", "")}, true, registryv1.DeadlineState_DEADLINE_STATE_DUE},
+		{[]*registryv1.Registration{ev(reg, "2026-09-01", "2026-10-01"), ev(dereg, "2026-11-01", "2026-11-02")}, false, registryv1.DeadlineState_DEADLINE_STATE_DONE},
+		{[]*registryv1.Registration{{Kind: registryv1.RegistrationKind_REGISTRATION_KIND_EXEMPTION,
+			Exemption: registryv1.RegistrationExemption_REGISTRATION_EXEMPTION_SIMPLE_TASK}}, false, registryv1.DeadlineState_DEADLINE_STATE_NONE},
+	} {
+		f := &registryv1.PersonalInformationFile{Registered: true} // a stale stored flag is overwritten
+		FileStatus(f, c.events, today)
+		require.Equal(t, c.registered, f.GetRegistered(), "%v", c.events)
+		require.Equal(t, c.state, f.GetRegistrationState(), "%v", c.events)
+	}
 }

@@ -188,6 +188,19 @@ var collections = []*collection{
 		byID: func(f Facts, ids []string) (protoreflect.Message, error) {
 			return named("processor", f.Snapshot.GetProcessors(), ids)
 		}},
+	// PIPA-26-2, PIPA-26-6: the sub-processors the contracts record with the body's consent;
+	// within a processor's row, that processor's.
+	{name: "subprocessor", plural: "subprocessors",
+		elems: func(f Facts, env rowEnv, _ []string) ([]protoreflect.Message, error) {
+			var out []protoreflect.Message
+			for _, sp := range f.Snapshot.GetSubprocessors() {
+				if p, ok := env["processor"]; ok && p.Interface().(*registryv1.Processor).GetName() != sp.GetProcessor() {
+					continue
+				}
+				out = append(out, sp.ProtoReflect())
+			}
+			return out, nil
+		}},
 	{name: "file", plural: "files",
 		elems: func(f Facts, _ rowEnv, _ []string) ([]protoreflect.Message, error) {
 			return msgs(f.Snapshot.GetFiles()), nil

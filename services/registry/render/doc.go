@@ -25,8 +25,11 @@
 //
 //	{{site.displayName}}                a row binding: the line (list item, table row, paragraph
 //	{{officer[cpo,handler].phone}}      line) repeats once per site, per officer of those roles, …
-//	{{camera.location}}                 a site's cameras, zones, purposes and a file's recipients
-//	                                    repeat within the enclosing site or file row
+//	{{camera.location}}                 a site's cameras, zones, purposes, a file's recipients and a
+//	                                    processor's sub-processors repeat within the enclosing site,
+//	                                    file or processor row
+//	{{subprocessor.company}}            the sub-processors the contracts record with the body's
+//	                                    consent (PIPA-26-6), each with its processor
 //	{{site/central.storagePlace}}       one: the site, officer, processor, file or attestation with
 //	{{officer/city/cpo.displayName}}    that id (unit/id where ids repeat across the unit's tree)
 //	{{attestation/children}}            an officer's attested sentence about an item (its statement)

@@ -28,6 +28,8 @@ type typeRule struct {
 	deferrable bool
 	// proxy is the 별지 제11호 scope box a proxy's power of attorney must tick.
 	proxy rtype
+	// clockRule is the LAW.md rule of the decision's period.
+	clockRule string
 }
 
 var accessGrounds = []ground{
@@ -44,34 +46,34 @@ var cctvGrounds = append(slices.Clone(accessGrounds),
 
 var typeRules = map[rtype]typeRule{
 	// PIPA-35-3, PIPA-35-4, DEC-41-1.
-	requestsv1.RequestType_REQUEST_TYPE_ACCESS: {label: "개인정보 열람", law: "개인정보 보호법 제35조",
+	requestsv1.RequestType_REQUEST_TYPE_ACCESS: {label: "개인정보 열람", law: "개인정보 보호법 제35조", clockRule: "PIPA-35-3",
 		days: clock.AccessDays, grounds: accessGrounds, form: "별지 제9호", deferrable: true,
 		proxy: requestsv1.RequestType_REQUEST_TYPE_ACCESS},
 	// PIPA-36-1, DEC-43-3.
-	requestsv1.RequestType_REQUEST_TYPE_CORRECTION: {label: "개인정보 정정", law: "개인정보 보호법 제36조",
+	requestsv1.RequestType_REQUEST_TYPE_CORRECTION: {label: "개인정보 정정", law: "개인정보 보호법 제36조", clockRule: "DEC-43-3",
 		days: clock.CorrectionDays, grounds: []ground{requestsv1.Ground_GROUND_CORRECTION_UNFOUNDED},
 		form: "별지 제10호", proxy: requestsv1.RequestType_REQUEST_TYPE_CORRECTION},
-	requestsv1.RequestType_REQUEST_TYPE_DELETION: {label: "개인정보 삭제", law: "개인정보 보호법 제36조",
+	requestsv1.RequestType_REQUEST_TYPE_DELETION: {label: "개인정보 삭제", law: "개인정보 보호법 제36조", clockRule: "DEC-43-3",
 		days: clock.CorrectionDays, grounds: []ground{requestsv1.Ground_GROUND_DELETION_REQUIRED_BY_LAW},
 		form: "별지 제10호", proxy: requestsv1.RequestType_REQUEST_TYPE_CORRECTION},
 	// PIPA-37-2, DEC-44-2.
-	requestsv1.RequestType_REQUEST_TYPE_SUSPENSION: {label: "개인정보 처리정지·동의철회", law: "개인정보 보호법 제37조",
+	requestsv1.RequestType_REQUEST_TYPE_SUSPENSION: {label: "개인정보 처리정지·동의철회", law: "개인정보 보호법 제37조", clockRule: "DEC-44-2",
 		days: clock.SuspensionDays, grounds: []ground{
 			requestsv1.Ground_GROUND_SUSPENSION_REQUIRED_BY_LAW, requestsv1.Ground_GROUND_SUSPENSION_HARMS_OTHERS,
 			requestsv1.Ground_GROUND_SUSPENSION_PUBLIC_DUTY, requestsv1.Ground_GROUND_SUSPENSION_CONTRACT},
 		form: "별지 제10호", proxy: requestsv1.RequestType_REQUEST_TYPE_SUSPENSION},
 	// DEC-44-3-5.
-	requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION: {label: "자동화된 결정 거부·설명", law: "개인정보 보호법 제37조의2",
+	requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION: {label: "자동화된 결정 거부·설명", law: "개인정보 보호법 제37조의2", clockRule: "DEC-44-3-5",
 		days: clock.AutomatedDecisionDays, grounds: []ground{requestsv1.Ground_GROUND_AUTOMATED_ADMIN_DISPOSITION},
 		form: "별지 제10호", proxy: requestsv1.RequestType_REQUEST_TYPE_AUTOMATED_DECISION},
 	// STD-44-1, STD-44-4.
-	requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS: {label: "개인영상정보 열람", law: "개인정보 보호법 제35조",
+	requestsv1.RequestType_REQUEST_TYPE_CCTV_ACCESS: {label: "개인영상정보 열람", law: "개인정보 보호법 제35조", clockRule: "STD-44-4",
 		days: clock.CCTVDays, grounds: cctvGrounds, form: "별지 제9호", cctv: true, deferrable: true,
 		proxy: requestsv1.RequestType_REQUEST_TYPE_ACCESS},
-	requestsv1.RequestType_REQUEST_TYPE_CCTV_EXISTENCE: {label: "개인영상정보 존재확인", law: "개인정보 보호법 제35조",
+	requestsv1.RequestType_REQUEST_TYPE_CCTV_EXISTENCE: {label: "개인영상정보 존재확인", law: "개인정보 보호법 제35조", clockRule: "STD-44-4",
 		days: clock.CCTVDays, grounds: cctvGrounds, form: "별지 제9호", cctv: true, deferrable: true,
 		proxy: requestsv1.RequestType_REQUEST_TYPE_ACCESS},
-	requestsv1.RequestType_REQUEST_TYPE_CCTV_DELETION: {label: "개인영상정보 삭제", law: "개인정보 보호법 제36조",
+	requestsv1.RequestType_REQUEST_TYPE_CCTV_DELETION: {label: "개인영상정보 삭제", law: "개인정보 보호법 제36조", clockRule: "STD-44-4",
 		days: clock.CCTVDays, grounds: cctvGrounds, form: "별지 제10호", cctv: true,
 		proxy: requestsv1.RequestType_REQUEST_TYPE_CORRECTION},
 	// PIPA-18-2: no statutory clock runs on another body's request.
@@ -166,6 +168,10 @@ func Types() []requestsv1.RequestType { return slices.Sorted(maps.Keys(typeRules
 
 // Label is a type as forms and notices name it, e.g. "개인영상정보 열람".
 func Label(t requestsv1.RequestType) string { return typeRules[t].label }
+
+// ClockRule is the LAW.md rule that sets a type's decision period ("" for another body's request,
+// which runs no clock).
+func ClockRule(t requestsv1.RequestType) string { return typeRules[t].clockRule }
 
 // Days is a type's statutory period in days; 0 for another body's request, which runs no clock.
 func Days(t requestsv1.RequestType) int { return typeRules[t].days }

@@ -245,6 +245,33 @@ func (e V1DayCounting) Valid() bool {
 	}
 }
 
+// Defines values for V1DeadlineState.
+const (
+	DEADLINESTATEDONE        V1DeadlineState = "DEADLINE_STATE_DONE"
+	DEADLINESTATEDUE         V1DeadlineState = "DEADLINE_STATE_DUE"
+	DEADLINESTATENONE        V1DeadlineState = "DEADLINE_STATE_NONE"
+	DEADLINESTATEOVERDUE     V1DeadlineState = "DEADLINE_STATE_OVERDUE"
+	DEADLINESTATEUNSPECIFIED V1DeadlineState = "DEADLINE_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1DeadlineState enum.
+func (e V1DeadlineState) Valid() bool {
+	switch e {
+	case DEADLINESTATEDONE:
+		return true
+	case DEADLINESTATEDUE:
+		return true
+	case DEADLINESTATENONE:
+		return true
+	case DEADLINESTATEOVERDUE:
+		return true
+	case DEADLINESTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1DeliveryMethod.
 const (
 	DELIVERYMETHODEMAIL       V1DeliveryMethod = "DELIVERY_METHOD_EMAIL"
@@ -1148,6 +1175,13 @@ type V1CopyState string
 //   - DAY_COUNTING_WORKING_DAYS: 민원 처리에 관한 법률 제19조: only working days count, the day of receipt included.
 type V1DayCounting string
 
+// V1DeadlineState Where a dated duty stands.
+//
+//   - DEADLINE_STATE_DUE: Not done, the last day not passed.
+//   - DEADLINE_STATE_OVERDUE: Not done, the last day passed.
+//   - DEADLINE_STATE_NONE: Nothing is due (an exemption).
+type V1DeadlineState string
+
 // V1DeliveryMethod 열람 방법 (별지 제9호), also how a notice is delivered.
 //
 //   - DELIVERY_METHOD_VISIT: 직접방문.
@@ -1637,7 +1671,11 @@ type V1PersonalInformationFile struct {
 
 	// LegalBasis 처리 근거 (법령 조항 또는 동의).
 	LegalBasis *string `json:"legalBasis,omitempty"`
-	Name       *string `json:"name,omitempty"`
+
+	// Linked The file is linked or matched (연계·결합) with another file (DEC-35 2): 500,000 subjects then
+	// make it one to assess.
+	Linked *bool   `json:"linked,omitempty"`
+	Name   *string `json:"name,omitempty"`
 
 	// OptionalItems 선택항목.
 	OptionalItems *[]string `json:"optionalItems,omitempty"`
@@ -1651,8 +1689,17 @@ type V1PersonalInformationFile struct {
 	// Recipients 제3자 제공.
 	Recipients *[]V1Recipient `json:"recipients,omitempty"`
 
-	// Registered Registered with the PIPC under PIPA 32.
+	// Registered Output only: registered with the PIPC under PIPA 32, as the file's registration records say
+	// (its latest event filed with PIPC is a registration or change: registration_state DONE and
+	// not deregistered). Kept for the clients that read it; a value sent is ignored.
 	Registered *bool `json:"registered,omitempty"`
+
+	// RegistrationState Where a dated duty stands.
+	//
+	//  - DEADLINE_STATE_DUE: Not done, the last day not passed.
+	//  - DEADLINE_STATE_OVERDUE: Not done, the last day passed.
+	//  - DEADLINE_STATE_NONE: Nothing is due (an exemption).
+	RegistrationState *V1DeadlineState `json:"registrationState,omitempty"`
 
 	// RequiredItems 필수항목.
 	RequiredItems *[]string `json:"requiredItems,omitempty"`
@@ -1905,6 +1952,18 @@ type V1PublishedDocument struct {
 	// Text The same document as plain text.
 	Text       *string `json:"text,omitempty"`
 	TextSha256 *string `json:"textSha256,omitempty"`
+}
+
+// V1PublishedSubprocessor A sub-processor as a policy may state it ({{subprocessor.company}}): the contract's record of
+// it, with the processor that entrusted it. Within a processor's row, only that processor's.
+type V1PublishedSubprocessor struct {
+	// Company The sub-processor and the work entrusted to it, as the contract records them.
+	Company *string `json:"company,omitempty"`
+
+	// Processor The processor, tenants/{t}/units/{u}/processors/{p}, and its company.
+	Processor        *string `json:"processor,omitempty"`
+	ProcessorCompany *string `json:"processorCompany,omitempty"`
+	Work             *string `json:"work,omitempty"`
 }
 
 // V1Reason Why a request was restricted, deferred or refused, and how to object (PIPA-38-5).
@@ -2306,6 +2365,11 @@ type V1UnitSnapshot struct {
 	// none recorded has no entry, so a binding to it stays unresolved.
 	Registrations *[]V1FileRegistrationStatus `json:"registrations,omitempty"`
 	Sites         *[]V1Site                   `json:"sites,omitempty"`
+
+	// Subprocessors The sub-processors of the unit's and its sub-units' processors, from their contracts, each
+	// one the body consented to (PIPA-26-6), so that the text can publish them (PIPA-26-2: every
+	// processor, sub-processors too) from the registry's facts only.
+	Subprocessors *[]V1PublishedSubprocessor `json:"subprocessors,omitempty"`
 
 	// Subunits Sub-units of the unit, in tree order.
 	Subunits *[]V1Unit `json:"subunits,omitempty"`

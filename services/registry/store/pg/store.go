@@ -77,6 +77,11 @@ func WithJobs(c *river.Client[pgx.Tx]) Option { return func(s *Store) { s.jobs =
 // registers' changes are recorded through.
 func WithOutbox(o *ledgerout.Outbox) Option { return func(s *Store) { s.outbox = o } }
 
+// InTx runs fn in a transaction of the registry's database (an alert's once-key and its mails).
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgdb.InTx(ctx, s.pool, fn)
+}
+
 // New returns a Store on pool, whose database has been migrated with Migrations.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
 	s := &Store{pool: pool, now: time.Now}

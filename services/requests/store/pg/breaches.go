@@ -318,9 +318,18 @@ type BreachKey struct {
 // OpenBreaches are up to limit open breaches of every tenant after key after, in key order: the
 // breach clocks' alerts (the job's view, not a tenant's).
 func (s *Store) OpenBreaches(ctx context.Context, after BreachKey, limit int) ([]*Breach, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id, unit_id, number, doc, revision FROM requests.breaches
-		WHERE state = 1 AND (tenant_id, unit_id, number) > ($1, $2, $3)
+	return s.openBreaches(ctx, `WHERE state = 1 AND (tenant_id, unit_id, number) > ($1, $2, $3)
 		ORDER BY tenant_id, unit_id, number LIMIT $4`, after.Tenant, after.Unit, after.Number, limit)
+}
+
+// OpenBreachesOf are the open breaches of tenant, or of its unit (unit != ""), for the obligations
+// list: their duties are computed by the caller (breach.Duties).
+func (s *Store) OpenBreachesOf(ctx context.Context, tenant, unit string) ([]*Breach, error) {
+	return s.openBreaches(ctx, `WHERE tenant_id = $1 AND ($2 = '' OR unit_id = $2) AND state = 1 ORDER BY unit_id, number`, tenant, unit)
+}
+
+func (s *Store) openBreaches(ctx context.Context, where string, args ...any) ([]*Breach, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, unit_id, number, doc, revision FROM requests.breaches `+where, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -793,3 +793,29 @@ func (s *Store) UndecidedDue(ctx context.Context, dueBy string, after Undecided,
 func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgdb.InTx(ctx, s.pool, fn)
 }
+
+// Clock is an undecided request's statutory clock, for the obligations list.
+type Clock struct {
+	Unit, Receipt string
+	Type          requestsv1.RequestType
+	// Due is the last day, YYYY-MM-DD in Asia/Seoul.
+	Due string
+}
+
+// Clocks are the running clocks of tenant's undecided requests (received or verified, not
+// deferred), or of its unit's (unit != ""), by due date.
+func (s *Store) Clocks(ctx context.Context, tenant, unit string) ([]Clock, error) {
+	rows, err := s.pool.Query(ctx, `SELECT unit_id, receipt, type, to_char(due_date, 'YYYY-MM-DD') FROM requests.requests
+		WHERE tenant_id = $1 AND ($2 = '' OR unit_id = $2) AND state IN (1, 2) AND due_date IS NOT NULL
+		ORDER BY due_date, unit_id, receipt`, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Clock, error) {
+		var c Clock
+		var t int16
+		err := r.Scan(&c.Unit, &c.Receipt, &t, &c.Due)
+		c.Type = requestsv1.RequestType(t)
+		return c, err
+	})
+}

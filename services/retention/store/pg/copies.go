@@ -390,3 +390,14 @@ func (s *Store) newKey(ctx context.Context, tenant string) error {
 		ON CONFLICT (tenant_id) DO NOTHING`, tenant, sealed, vkey)
 	return err
 }
+
+// CopiesOut are the copies of tenant, or of its unit (unit != ""), still out with their
+// recipients, for the obligations list.
+func (s *Store) CopiesOut(ctx context.Context, tenant, unit string) ([]*lifecycle.Copy, error) {
+	rows, err := s.pool.Query(ctx, selectCopy+` WHERE c.tenant_id = $1 AND ($2 = '' OR c.unit_id = $2) AND c.state = 1
+		ORDER BY c.unit_id, c.copy_id`, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*lifecycle.Copy, error) { return scanCopy(r, tenant) })
+}

@@ -525,3 +525,14 @@ func (s *Store) Rule(ctx context.Context, tenant, unit, id string) (*lifecycle.R
 	}
 	return r, err
 }
+
+// OpenPlans are the plans of tenant, or of its unit (unit != ""), awaiting approval or execution,
+// without their items, for the obligations list.
+func (s *Store) OpenPlans(ctx context.Context, tenant, unit string) ([]*lifecycle.Plan, error) {
+	rows, err := s.pool.Query(ctx, selectPlan+` WHERE p.tenant_id = $1 AND ($2 = '' OR p.unit_id = $2) AND p.state < 3
+		ORDER BY p.unit_id, p.plan_id`, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*lifecycle.Plan, error) { return scanPlan(r, tenant) })
+}

@@ -807,7 +807,15 @@ type Obligation struct {
 	DaysLeft int32         `protobuf:"varint,5,opt,name=days_left,json=daysLeft,proto3" json:"days_left,omitempty"`
 	State    DeadlineState `protobuf:"varint,6,opt,name=state,proto3,enum=pipa.registry.v1.DeadlineState" json:"state,omitempty"`
 	// The unit it belongs to.
-	Unit          string `protobuf:"bytes,7,opt,name=unit,proto3" json:"unit,omitempty"`
+	Unit string `protobuf:"bytes,7,opt,name=unit,proto3" json:"unit,omitempty"`
+	// The service that keeps it: "registry" (the registers), "requests" (data-subject requests'
+	// deadlines), "breaches" (PIPA 34's hour clocks) or "retention" (destruction plans and copies).
+	Source string `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
+	// The last instant, where the clock runs in hours (a breach's 72 hours, PIPA-34-1, DEC-40);
+	// due_date is then its day in Asia/Seoul.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// Hours left until due_time (rounded down; negative once overdue); 0 without due_time.
+	HoursLeft     int64 `protobuf:"varint,10,opt,name=hours_left,json=hoursLeft,proto3" json:"hours_left,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -889,6 +897,27 @@ func (x *Obligation) GetUnit() string {
 		return x.Unit
 	}
 	return ""
+}
+
+func (x *Obligation) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Obligation) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *Obligation) GetHoursLeft() int64 {
+	if x != nil {
+		return x.HoursLeft
+	}
+	return 0
 }
 
 type CreateRegistrationRequest struct {
@@ -1587,8 +1616,8 @@ type ListObligationsResponse struct {
 	Obligations  []*Obligation `protobuf:"bytes,1,rep,name=obligations,proto3" json:"obligations,omitempty"`
 	DueCount     int32         `protobuf:"varint,2,opt,name=due_count,json=dueCount,proto3" json:"due_count,omitempty"`
 	OverdueCount int32         `protobuf:"varint,3,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
-	// Where the list is not whole: the sources that did not answer (e.g. "requests"), and the duties
-	// pipa does not track yet, named.
+	// Where the list is not whole: each source that did not answer, named with why (e.g.
+	// "requests: unavailable"). Empty when every source answered.
 	Missing       []string `protobuf:"bytes,4,rep,name=missing,proto3" json:"missing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1800,7 +1829,7 @@ const file_pipa_registry_v1_registers_proto_rawDesc = "" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x16 \x01(\tR\x04etag\x12!\n" +
-	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntry\"\xd5\x01\n" +
+	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntry\"\xc3\x02\n" +
 	"\n" +
 	"Obligation\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x12\n" +
@@ -1809,7 +1838,12 @@ const file_pipa_registry_v1_registers_proto_rawDesc = "" +
 	"\bdue_date\x18\x04 \x01(\tR\adueDate\x12\x1b\n" +
 	"\tdays_left\x18\x05 \x01(\x05R\bdaysLeft\x125\n" +
 	"\x05state\x18\x06 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x05state\x12\x12\n" +
-	"\x04unit\x18\a \x01(\tR\x04unit\"\x96\x01\n" +
+	"\x04unit\x18\a \x01(\tR\x04unit\x12\x16\n" +
+	"\x06source\x18\b \x01(\tR\x06source\x125\n" +
+	"\bdue_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x1d\n" +
+	"\n" +
+	"hours_left\x18\n" +
+	" \x01(\x03R\thoursLeft\"\x96\x01\n" +
 	"\x19CreateRegistrationRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12B\n" +
 	"\fregistration\x18\x02 \x01(\v2\x1e.pipa.registry.v1.RegistrationR\fregistration\x12\x1d\n" +
@@ -1953,20 +1987,21 @@ var file_pipa_registry_v1_registers_proto_depIdxs = []int32{
 	23, // 9: pipa.registry.v1.ProtectionEvaluation.create_time:type_name -> google.protobuf.Timestamp
 	23, // 10: pipa.registry.v1.ProtectionEvaluation.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 11: pipa.registry.v1.Obligation.state:type_name -> pipa.registry.v1.DeadlineState
-	3,  // 12: pipa.registry.v1.CreateRegistrationRequest.registration:type_name -> pipa.registry.v1.Registration
-	4,  // 13: pipa.registry.v1.CreateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
-	4,  // 14: pipa.registry.v1.ListAssessmentsResponse.assessments:type_name -> pipa.registry.v1.ImpactAssessment
-	4,  // 15: pipa.registry.v1.UpdateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
-	6,  // 16: pipa.registry.v1.CreateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
-	6,  // 17: pipa.registry.v1.ListEvaluationsResponse.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
-	6,  // 18: pipa.registry.v1.UpdateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
-	2,  // 19: pipa.registry.v1.ListObligationsRequest.states:type_name -> pipa.registry.v1.DeadlineState
-	7,  // 20: pipa.registry.v1.ListObligationsResponse.obligations:type_name -> pipa.registry.v1.Obligation
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	23, // 12: pipa.registry.v1.Obligation.due_time:type_name -> google.protobuf.Timestamp
+	3,  // 13: pipa.registry.v1.CreateRegistrationRequest.registration:type_name -> pipa.registry.v1.Registration
+	4,  // 14: pipa.registry.v1.CreateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
+	4,  // 15: pipa.registry.v1.ListAssessmentsResponse.assessments:type_name -> pipa.registry.v1.ImpactAssessment
+	4,  // 16: pipa.registry.v1.UpdateAssessmentRequest.assessment:type_name -> pipa.registry.v1.ImpactAssessment
+	6,  // 17: pipa.registry.v1.CreateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
+	6,  // 18: pipa.registry.v1.ListEvaluationsResponse.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
+	6,  // 19: pipa.registry.v1.UpdateEvaluationRequest.evaluation:type_name -> pipa.registry.v1.ProtectionEvaluation
+	2,  // 20: pipa.registry.v1.ListObligationsRequest.states:type_name -> pipa.registry.v1.DeadlineState
+	7,  // 21: pipa.registry.v1.ListObligationsResponse.obligations:type_name -> pipa.registry.v1.Obligation
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_registers_proto_init() }

@@ -1408,15 +1408,24 @@ type PersonalInformationFile struct {
 	Sensitive bool `protobuf:"varint,12,opt,name=sensitive,proto3" json:"sensitive,omitempty"`
 	// Contains unique identifiers (고유식별정보).
 	UniqueIdentifiers bool `protobuf:"varint,13,opt,name=unique_identifiers,json=uniqueIdentifiers,proto3" json:"unique_identifiers,omitempty"`
-	// Registered with the PIPC under PIPA 32.
+	// Output only: registered with the PIPC under PIPA 32, as the file's registration records say
+	// (its latest event filed with PIPC is a registration or change: registration_state DONE and
+	// not deregistered). Kept for the clients that read it; a value sent is ignored.
 	Registered bool `protobuf:"varint,14,opt,name=registered,proto3" json:"registered,omitempty"`
 	// How the data are collected (수집방법).
-	CollectionMethod string                 `protobuf:"bytes,15,opt,name=collection_method,json=collectionMethod,proto3" json:"collection_method,omitempty"`
-	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag             string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	CollectionMethod string `protobuf:"bytes,15,opt,name=collection_method,json=collectionMethod,proto3" json:"collection_method,omitempty"`
+	// The file is linked or matched (연계·결합) with another file (DEC-35 2): 500,000 subjects then
+	// make it one to assess.
+	Linked bool `protobuf:"varint,16,opt,name=linked,proto3" json:"linked,omitempty"`
+	// Output only: where the file's registration with PIPC stands, from its registration records
+	// (PIPA-32-1, DEC-34-1): DUE or OVERDUE while its latest event is not filed, DONE once filed (a
+	// deregistration too), NONE when exempt (PIPA-32-2); UNSPECIFIED while no event is recorded.
+	RegistrationState DeadlineState          `protobuf:"varint,17,opt,name=registration_state,json=registrationState,proto3,enum=pipa.registry.v1.DeadlineState" json:"registration_state,omitempty"`
+	CreateTime        *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime        *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag              string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *PersonalInformationFile) Reset() {
@@ -1552,6 +1561,20 @@ func (x *PersonalInformationFile) GetCollectionMethod() string {
 		return x.CollectionMethod
 	}
 	return ""
+}
+
+func (x *PersonalInformationFile) GetLinked() bool {
+	if x != nil {
+		return x.Linked
+	}
+	return false
+}
+
+func (x *PersonalInformationFile) GetRegistrationState() DeadlineState {
+	if x != nil {
+		return x.RegistrationState
+	}
+	return DeadlineState_DEADLINE_STATE_UNSPECIFIED
 }
 
 func (x *PersonalInformationFile) GetCreateTime() *timestamppb.Timestamp {
@@ -2221,6 +2244,10 @@ type UnitSnapshot struct {
 	// latest event is filed (or exempt), from the registrations register (PIPA-32-1); a file with
 	// none recorded has no entry, so a binding to it stays unresolved.
 	Registrations []*FileRegistrationStatus `protobuf:"bytes,11,rep,name=registrations,proto3" json:"registrations,omitempty"`
+	// The sub-processors of the unit's and its sub-units' processors, from their contracts, each
+	// one the body consented to (PIPA-26-6), so that the text can publish them (PIPA-26-2: every
+	// processor, sub-processors too) from the registry's facts only.
+	Subprocessors []*PublishedSubprocessor `protobuf:"bytes,12,rep,name=subprocessors,proto3" json:"subprocessors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2332,6 +2359,85 @@ func (x *UnitSnapshot) GetRegistrations() []*FileRegistrationStatus {
 	return nil
 }
 
+func (x *UnitSnapshot) GetSubprocessors() []*PublishedSubprocessor {
+	if x != nil {
+		return x.Subprocessors
+	}
+	return nil
+}
+
+// A sub-processor as a policy may state it ({{subprocessor.company}}): the contract's record of
+// it, with the processor that entrusted it. Within a processor's row, only that processor's.
+type PublishedSubprocessor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The processor, tenants/{t}/units/{u}/processors/{p}, and its company.
+	Processor        string `protobuf:"bytes,1,opt,name=processor,proto3" json:"processor,omitempty"`
+	ProcessorCompany string `protobuf:"bytes,2,opt,name=processor_company,json=processorCompany,proto3" json:"processor_company,omitempty"`
+	// The sub-processor and the work entrusted to it, as the contract records them.
+	Company       string `protobuf:"bytes,3,opt,name=company,proto3" json:"company,omitempty"`
+	Work          string `protobuf:"bytes,4,opt,name=work,proto3" json:"work,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishedSubprocessor) Reset() {
+	*x = PublishedSubprocessor{}
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishedSubprocessor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishedSubprocessor) ProtoMessage() {}
+
+func (x *PublishedSubprocessor) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishedSubprocessor.ProtoReflect.Descriptor instead.
+func (*PublishedSubprocessor) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PublishedSubprocessor) GetProcessor() string {
+	if x != nil {
+		return x.Processor
+	}
+	return ""
+}
+
+func (x *PublishedSubprocessor) GetProcessorCompany() string {
+	if x != nil {
+		return x.ProcessorCompany
+	}
+	return ""
+}
+
+func (x *PublishedSubprocessor) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *PublishedSubprocessor) GetWork() string {
+	if x != nil {
+		return x.Work
+	}
+	return ""
+}
+
 // An officer's declaration that a unit does not process what a statutory item covers (WG26-ITEMS:
 // "we do not process this"). A policy states it only where an article binds it, and :check counts
 // the item as stated only then. Name: tenants/{t}/attestations/{attestation}.
@@ -2363,7 +2469,7 @@ type Attestation struct {
 
 func (x *Attestation) Reset() {
 	*x = Attestation{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2375,7 +2481,7 @@ func (x *Attestation) String() string {
 func (*Attestation) ProtoMessage() {}
 
 func (x *Attestation) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[15]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2494,7 @@ func (x *Attestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
 func (*Attestation) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Attestation) GetName() string {
@@ -2490,7 +2596,7 @@ type ComparisonRow struct {
 
 func (x *ComparisonRow) Reset() {
 	*x = ComparisonRow{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2608,7 @@ func (x *ComparisonRow) String() string {
 func (*ComparisonRow) ProtoMessage() {}
 
 func (x *ComparisonRow) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[16]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2621,7 @@ func (x *ComparisonRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComparisonRow.ProtoReflect.Descriptor instead.
 func (*ComparisonRow) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ComparisonRow) GetArticle() string {
@@ -2557,7 +2663,7 @@ type Finding struct {
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[17]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2675,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[17]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2688,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{17}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Finding) GetRule() string {
@@ -2641,7 +2747,7 @@ type ItemCoverage struct {
 
 func (x *ItemCoverage) Reset() {
 	*x = ItemCoverage{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[18]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2759,7 @@ func (x *ItemCoverage) String() string {
 func (*ItemCoverage) ProtoMessage() {}
 
 func (x *ItemCoverage) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[18]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2772,7 @@ func (x *ItemCoverage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemCoverage.ProtoReflect.Descriptor instead.
 func (*ItemCoverage) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{18}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ItemCoverage) GetRule() string {
@@ -2735,7 +2841,7 @@ type SiteSign struct {
 
 func (x *SiteSign) Reset() {
 	*x = SiteSign{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[19]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2747,7 +2853,7 @@ func (x *SiteSign) String() string {
 func (*SiteSign) ProtoMessage() {}
 
 func (x *SiteSign) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[19]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2760,7 +2866,7 @@ func (x *SiteSign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteSign.ProtoReflect.Descriptor instead.
 func (*SiteSign) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{19}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SiteSign) GetSite() string {
@@ -2862,7 +2968,7 @@ type PolicyHistoryEntry struct {
 
 func (x *PolicyHistoryEntry) Reset() {
 	*x = PolicyHistoryEntry{}
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[20]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +2980,7 @@ func (x *PolicyHistoryEntry) String() string {
 func (*PolicyHistoryEntry) ProtoMessage() {}
 
 func (x *PolicyHistoryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_resources_proto_msgTypes[20]
+	mi := &file_pipa_registry_v1_resources_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +2993,7 @@ func (x *PolicyHistoryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyHistoryEntry.ProtoReflect.Descriptor instead.
 func (*PolicyHistoryEntry) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{20}
+	return file_pipa_registry_v1_resources_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PolicyHistoryEntry) GetNumber() int32 {
@@ -3093,7 +3199,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12%\n" +
 	"\x0eretention_days\x18\x02 \x01(\x05R\rretentionDays\x12#\n" +
 	"\rstorage_place\x18\x03 \x01(\tR\fstoragePlace\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xca\x05\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xb2\x06\n" +
 	"\x17PersonalInformationFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
@@ -3117,7 +3223,9 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"registered\x18\x0e \x01(\bR\n" +
 	"registered\x12+\n" +
-	"\x11collection_method\x18\x0f \x01(\tR\x10collectionMethod\x12;\n" +
+	"\x11collection_method\x18\x0f \x01(\tR\x10collectionMethod\x12\x16\n" +
+	"\x06linked\x18\x10 \x01(\bR\x06linked\x12N\n" +
+	"\x12registration_state\x18\x11 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x11registrationState\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -3188,7 +3296,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"textSha256\x12;\n" +
 	"\vfreeze_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"freezeTime\x12!\n" +
-	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xa6\x05\n" +
+	"\fledger_entry\x18\x06 \x01(\tR\vledgerEntry\"\xf5\x05\n" +
 	"\fUnitSnapshot\x120\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12*\n" +
 	"\x04unit\x18\x02 \x01(\v2\x16.pipa.registry.v1.UnitR\x04unit\x122\n" +
@@ -3203,7 +3311,13 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\vassessments\x18\t \x03(\v2\".pipa.registry.v1.ImpactAssessmentR\vassessments\x12H\n" +
 	"\vevaluations\x18\n" +
 	" \x03(\v2&.pipa.registry.v1.ProtectionEvaluationR\vevaluations\x12N\n" +
-	"\rregistrations\x18\v \x03(\v2(.pipa.registry.v1.FileRegistrationStatusR\rregistrations\"\xa8\x03\n" +
+	"\rregistrations\x18\v \x03(\v2(.pipa.registry.v1.FileRegistrationStatusR\rregistrations\x12M\n" +
+	"\rsubprocessors\x18\f \x03(\v2'.pipa.registry.v1.PublishedSubprocessorR\rsubprocessors\"\x90\x01\n" +
+	"\x15PublishedSubprocessor\x12\x1c\n" +
+	"\tprocessor\x18\x01 \x01(\tR\tprocessor\x12+\n" +
+	"\x11processor_company\x18\x02 \x01(\tR\x10processorCompany\x12\x18\n" +
+	"\acompany\x18\x03 \x01(\tR\acompany\x12\x12\n" +
+	"\x04work\x18\x04 \x01(\tR\x04work\"\xa8\x03\n" +
 	"\vAttestation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x120\n" +
@@ -3326,7 +3440,7 @@ func file_pipa_registry_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_registry_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_pipa_registry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_pipa_registry_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(DayCounting)(0),                // 0: pipa.registry.v1.DayCounting
 	(TenantKind)(0),                 // 1: pipa.registry.v1.TenantKind
@@ -3350,72 +3464,76 @@ var file_pipa_registry_v1_resources_proto_goTypes = []any{
 	(*Article)(nil),                 // 19: pipa.registry.v1.Article
 	(*PublishedDocument)(nil),       // 20: pipa.registry.v1.PublishedDocument
 	(*UnitSnapshot)(nil),            // 21: pipa.registry.v1.UnitSnapshot
-	(*Attestation)(nil),             // 22: pipa.registry.v1.Attestation
-	(*ComparisonRow)(nil),           // 23: pipa.registry.v1.ComparisonRow
-	(*Finding)(nil),                 // 24: pipa.registry.v1.Finding
-	(*ItemCoverage)(nil),            // 25: pipa.registry.v1.ItemCoverage
-	(*SiteSign)(nil),                // 26: pipa.registry.v1.SiteSign
-	(*PolicyHistoryEntry)(nil),      // 27: pipa.registry.v1.PolicyHistoryEntry
-	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
-	(*ImpactAssessment)(nil),        // 29: pipa.registry.v1.ImpactAssessment
-	(*ProtectionEvaluation)(nil),    // 30: pipa.registry.v1.ProtectionEvaluation
-	(*FileRegistrationStatus)(nil),  // 31: pipa.registry.v1.FileRegistrationStatus
+	(*PublishedSubprocessor)(nil),   // 22: pipa.registry.v1.PublishedSubprocessor
+	(*Attestation)(nil),             // 23: pipa.registry.v1.Attestation
+	(*ComparisonRow)(nil),           // 24: pipa.registry.v1.ComparisonRow
+	(*Finding)(nil),                 // 25: pipa.registry.v1.Finding
+	(*ItemCoverage)(nil),            // 26: pipa.registry.v1.ItemCoverage
+	(*SiteSign)(nil),                // 27: pipa.registry.v1.SiteSign
+	(*PolicyHistoryEntry)(nil),      // 28: pipa.registry.v1.PolicyHistoryEntry
+	(*timestamppb.Timestamp)(nil),   // 29: google.protobuf.Timestamp
+	(DeadlineState)(0),              // 30: pipa.registry.v1.DeadlineState
+	(*ImpactAssessment)(nil),        // 31: pipa.registry.v1.ImpactAssessment
+	(*ProtectionEvaluation)(nil),    // 32: pipa.registry.v1.ProtectionEvaluation
+	(*FileRegistrationStatus)(nil),  // 33: pipa.registry.v1.FileRegistrationStatus
 }
 var file_pipa_registry_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: pipa.registry.v1.Tenant.kind:type_name -> pipa.registry.v1.TenantKind
 	0,  // 1: pipa.registry.v1.Tenant.day_counting:type_name -> pipa.registry.v1.DayCounting
 	8,  // 2: pipa.registry.v1.Tenant.closures:type_name -> pipa.registry.v1.Closure
-	28, // 3: pipa.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	28, // 4: pipa.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	28, // 5: pipa.registry.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
-	28, // 6: pipa.registry.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
+	29, // 3: pipa.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	29, // 4: pipa.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	29, // 5: pipa.registry.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
+	29, // 6: pipa.registry.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 7: pipa.registry.v1.Officer.roles:type_name -> pipa.registry.v1.OfficerRole
-	28, // 8: pipa.registry.v1.Officer.create_time:type_name -> google.protobuf.Timestamp
-	28, // 9: pipa.registry.v1.Officer.update_time:type_name -> google.protobuf.Timestamp
+	29, // 8: pipa.registry.v1.Officer.create_time:type_name -> google.protobuf.Timestamp
+	29, // 9: pipa.registry.v1.Officer.update_time:type_name -> google.protobuf.Timestamp
 	13, // 10: pipa.registry.v1.Site.purposes:type_name -> pipa.registry.v1.SitePurpose
 	14, // 11: pipa.registry.v1.Site.zone_retentions:type_name -> pipa.registry.v1.ZoneRetention
 	12, // 12: pipa.registry.v1.Site.cameras:type_name -> pipa.registry.v1.Camera
-	28, // 13: pipa.registry.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	28, // 14: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
+	29, // 13: pipa.registry.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	29, // 14: pipa.registry.v1.Site.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 15: pipa.registry.v1.SitePurpose.ground:type_name -> pipa.registry.v1.CctvGround
 	16, // 16: pipa.registry.v1.PersonalInformationFile.recipients:type_name -> pipa.registry.v1.Recipient
-	28, // 17: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
-	28, // 18: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
-	28, // 19: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
-	28, // 20: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 21: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
-	5,  // 22: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 23: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
-	19, // 24: pipa.registry.v1.PolicyVersion.articles:type_name -> pipa.registry.v1.Article
-	19, // 25: pipa.registry.v1.PolicyVersion.attachments:type_name -> pipa.registry.v1.Article
-	21, // 26: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
-	23, // 27: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
-	20, // 28: pipa.registry.v1.PolicyVersion.document:type_name -> pipa.registry.v1.PublishedDocument
-	28, // 29: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
-	28, // 30: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
-	28, // 31: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
-	28, // 32: pipa.registry.v1.PublishedDocument.freeze_time:type_name -> google.protobuf.Timestamp
-	7,  // 33: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
-	9,  // 34: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
-	9,  // 35: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
-	10, // 36: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
-	11, // 37: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
-	15, // 38: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
-	17, // 39: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
-	22, // 40: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
-	29, // 41: pipa.registry.v1.UnitSnapshot.assessments:type_name -> pipa.registry.v1.ImpactAssessment
-	30, // 42: pipa.registry.v1.UnitSnapshot.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
-	31, // 43: pipa.registry.v1.UnitSnapshot.registrations:type_name -> pipa.registry.v1.FileRegistrationStatus
-	4,  // 44: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
-	28, // 45: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
-	28, // 46: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 47: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
-	6,  // 48: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	30, // 17: pipa.registry.v1.PersonalInformationFile.registration_state:type_name -> pipa.registry.v1.DeadlineState
+	29, // 18: pipa.registry.v1.PersonalInformationFile.create_time:type_name -> google.protobuf.Timestamp
+	29, // 19: pipa.registry.v1.PersonalInformationFile.update_time:type_name -> google.protobuf.Timestamp
+	29, // 20: pipa.registry.v1.Processor.create_time:type_name -> google.protobuf.Timestamp
+	29, // 21: pipa.registry.v1.Processor.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 22: pipa.registry.v1.PolicyVersion.kind:type_name -> pipa.registry.v1.PolicyKind
+	5,  // 23: pipa.registry.v1.PolicyVersion.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 24: pipa.registry.v1.PolicyVersion.standing:type_name -> pipa.registry.v1.PolicyStanding
+	19, // 25: pipa.registry.v1.PolicyVersion.articles:type_name -> pipa.registry.v1.Article
+	19, // 26: pipa.registry.v1.PolicyVersion.attachments:type_name -> pipa.registry.v1.Article
+	21, // 27: pipa.registry.v1.PolicyVersion.snapshot:type_name -> pipa.registry.v1.UnitSnapshot
+	24, // 28: pipa.registry.v1.PolicyVersion.comparison:type_name -> pipa.registry.v1.ComparisonRow
+	20, // 29: pipa.registry.v1.PolicyVersion.document:type_name -> pipa.registry.v1.PublishedDocument
+	29, // 30: pipa.registry.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
+	29, // 31: pipa.registry.v1.PolicyVersion.update_time:type_name -> google.protobuf.Timestamp
+	29, // 32: pipa.registry.v1.PolicyVersion.announce_time:type_name -> google.protobuf.Timestamp
+	29, // 33: pipa.registry.v1.PublishedDocument.freeze_time:type_name -> google.protobuf.Timestamp
+	7,  // 34: pipa.registry.v1.UnitSnapshot.tenant:type_name -> pipa.registry.v1.Tenant
+	9,  // 35: pipa.registry.v1.UnitSnapshot.unit:type_name -> pipa.registry.v1.Unit
+	9,  // 36: pipa.registry.v1.UnitSnapshot.subunits:type_name -> pipa.registry.v1.Unit
+	10, // 37: pipa.registry.v1.UnitSnapshot.officers:type_name -> pipa.registry.v1.Officer
+	11, // 38: pipa.registry.v1.UnitSnapshot.sites:type_name -> pipa.registry.v1.Site
+	15, // 39: pipa.registry.v1.UnitSnapshot.files:type_name -> pipa.registry.v1.PersonalInformationFile
+	17, // 40: pipa.registry.v1.UnitSnapshot.processors:type_name -> pipa.registry.v1.Processor
+	23, // 41: pipa.registry.v1.UnitSnapshot.attestations:type_name -> pipa.registry.v1.Attestation
+	31, // 42: pipa.registry.v1.UnitSnapshot.assessments:type_name -> pipa.registry.v1.ImpactAssessment
+	32, // 43: pipa.registry.v1.UnitSnapshot.evaluations:type_name -> pipa.registry.v1.ProtectionEvaluation
+	33, // 44: pipa.registry.v1.UnitSnapshot.registrations:type_name -> pipa.registry.v1.FileRegistrationStatus
+	22, // 45: pipa.registry.v1.UnitSnapshot.subprocessors:type_name -> pipa.registry.v1.PublishedSubprocessor
+	4,  // 46: pipa.registry.v1.Attestation.kind:type_name -> pipa.registry.v1.PolicyKind
+	29, // 47: pipa.registry.v1.Attestation.create_time:type_name -> google.protobuf.Timestamp
+	29, // 48: pipa.registry.v1.Attestation.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 49: pipa.registry.v1.PolicyHistoryEntry.state:type_name -> pipa.registry.v1.PolicyState
+	6,  // 50: pipa.registry.v1.PolicyHistoryEntry.standing:type_name -> pipa.registry.v1.PolicyStanding
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_resources_proto_init() }
@@ -3431,7 +3549,7 @@ func file_pipa_registry_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_resources_proto_rawDesc), len(file_pipa_registry_v1_resources_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

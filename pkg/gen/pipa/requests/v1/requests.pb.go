@@ -7,6 +7,7 @@
 package requestsv1
 
 import (
+	v1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -882,6 +883,96 @@ func (NoticeKind) EnumDescriptor() ([]byte, []int) {
 	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{11}
 }
 
+type ListObligationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{t} or tenants/{t}/units/{u}.
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListObligationsRequest) Reset() {
+	*x = ListObligationsRequest{}
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObligationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObligationsRequest) ProtoMessage() {}
+
+func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObligationsRequest.ProtoReflect.Descriptor instead.
+func (*ListObligationsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListObligationsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+type ListObligationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In no set order: the registry sorts the whole list.
+	Obligations   []*v1.Obligation `protobuf:"bytes,1,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListObligationsResponse) Reset() {
+	*x = ListObligationsResponse{}
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObligationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObligationsResponse) ProtoMessage() {}
+
+func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObligationsResponse.ProtoReflect.Descriptor instead.
+func (*ListObligationsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListObligationsResponse) GetObligations() []*v1.Obligation {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
 type ErasePersonalDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -893,7 +984,7 @@ type ErasePersonalDataRequest struct {
 
 func (x *ErasePersonalDataRequest) Reset() {
 	*x = ErasePersonalDataRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +996,7 @@ func (x *ErasePersonalDataRequest) String() string {
 func (*ErasePersonalDataRequest) ProtoMessage() {}
 
 func (x *ErasePersonalDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[0]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1009,7 @@ func (x *ErasePersonalDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasePersonalDataRequest.ProtoReflect.Descriptor instead.
 func (*ErasePersonalDataRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{0}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ErasePersonalDataRequest) GetName() string {
@@ -955,7 +1046,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1058,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[1]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1071,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{1}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Person) GetName() string {
@@ -1038,7 +1129,7 @@ type Agency struct {
 
 func (x *Agency) Reset() {
 	*x = Agency{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1141,7 @@ func (x *Agency) String() string {
 func (*Agency) ProtoMessage() {}
 
 func (x *Agency) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[2]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1154,7 @@ func (x *Agency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agency.ProtoReflect.Descriptor instead.
 func (*Agency) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{2}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Agency) GetKind() AgentKind {
@@ -1122,7 +1213,7 @@ type Footage struct {
 
 func (x *Footage) Reset() {
 	*x = Footage{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1225,7 @@ func (x *Footage) String() string {
 func (*Footage) ProtoMessage() {}
 
 func (x *Footage) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[3]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1238,7 @@ func (x *Footage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Footage.ProtoReflect.Descriptor instead.
 func (*Footage) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{3}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Footage) GetSite() string {
@@ -1210,7 +1301,7 @@ type Verification struct {
 
 func (x *Verification) Reset() {
 	*x = Verification{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1313,7 @@ func (x *Verification) String() string {
 func (*Verification) ProtoMessage() {}
 
 func (x *Verification) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[4]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1326,7 @@ func (x *Verification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verification.ProtoReflect.Descriptor instead.
 func (*Verification) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{4}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Verification) GetMethod() VerificationMethod {
@@ -1304,7 +1395,7 @@ type Provision struct {
 
 func (x *Provision) Reset() {
 	*x = Provision{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1407,7 @@ func (x *Provision) String() string {
 func (*Provision) ProtoMessage() {}
 
 func (x *Provision) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[5]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1420,7 @@ func (x *Provision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provision.ProtoReflect.Descriptor instead.
 func (*Provision) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{5}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Provision) GetRequestingBody() string {
@@ -1423,7 +1514,7 @@ type Masking struct {
 
 func (x *Masking) Reset() {
 	*x = Masking{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1526,7 @@ func (x *Masking) String() string {
 func (*Masking) ProtoMessage() {}
 
 func (x *Masking) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[6]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1539,7 @@ func (x *Masking) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Masking.ProtoReflect.Descriptor instead.
 func (*Masking) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{6}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Masking) GetDone() bool {
@@ -1491,7 +1582,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1594,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[7]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1607,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{7}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Grant) GetAccessTime() *timestamppb.Timestamp {
@@ -1603,7 +1694,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1706,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[8]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1719,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{8}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Reason) GetGrounds() []Ground {
@@ -1671,7 +1762,7 @@ type Notice struct {
 
 func (x *Notice) Reset() {
 	*x = Notice{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1774,7 @@ func (x *Notice) String() string {
 func (*Notice) ProtoMessage() {}
 
 func (x *Notice) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[9]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1787,7 @@ func (x *Notice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notice.ProtoReflect.Descriptor instead.
 func (*Notice) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{9}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Notice) GetName() string {
@@ -1766,7 +1857,7 @@ type LedgerRecord struct {
 
 func (x *LedgerRecord) Reset() {
 	*x = LedgerRecord{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1869,7 @@ func (x *LedgerRecord) String() string {
 func (*LedgerRecord) ProtoMessage() {}
 
 func (x *LedgerRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[10]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1882,7 @@ func (x *LedgerRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerRecord.ProtoReflect.Descriptor instead.
 func (*LedgerRecord) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{10}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LedgerRecord) GetStep() string {
@@ -1909,7 +2000,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2012,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[11]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2025,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{11}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Request) GetName() string {
@@ -2204,7 +2295,7 @@ type SubmitRequestRequest struct {
 
 func (x *SubmitRequestRequest) Reset() {
 	*x = SubmitRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2307,7 @@ func (x *SubmitRequestRequest) String() string {
 func (*SubmitRequestRequest) ProtoMessage() {}
 
 func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[12]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2320,7 @@ func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{12}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitRequestRequest) GetTenant() string {
@@ -2274,7 +2365,7 @@ type SubmitRequestResponse struct {
 
 func (x *SubmitRequestResponse) Reset() {
 	*x = SubmitRequestResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2377,7 @@ func (x *SubmitRequestResponse) String() string {
 func (*SubmitRequestResponse) ProtoMessage() {}
 
 func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[13]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2390,7 @@ func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{13}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitRequestResponse) GetReceiptNumber() string {
@@ -2340,7 +2431,7 @@ type GetRequestStatusRequest struct {
 
 func (x *GetRequestStatusRequest) Reset() {
 	*x = GetRequestStatusRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2443,7 @@ func (x *GetRequestStatusRequest) String() string {
 func (*GetRequestStatusRequest) ProtoMessage() {}
 
 func (x *GetRequestStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[14]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2456,7 @@ func (x *GetRequestStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{14}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRequestStatusRequest) GetReceipt() string {
@@ -2404,7 +2495,7 @@ type RequestStatus struct {
 
 func (x *RequestStatus) Reset() {
 	*x = RequestStatus{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2507,7 @@ func (x *RequestStatus) String() string {
 func (*RequestStatus) ProtoMessage() {}
 
 func (x *RequestStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[15]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2520,7 @@ func (x *RequestStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestStatus.ProtoReflect.Descriptor instead.
 func (*RequestStatus) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{15}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RequestStatus) GetReceiptNumber() string {
@@ -2502,7 +2593,7 @@ type IssuedNotice struct {
 
 func (x *IssuedNotice) Reset() {
 	*x = IssuedNotice{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2605,7 @@ func (x *IssuedNotice) String() string {
 func (*IssuedNotice) ProtoMessage() {}
 
 func (x *IssuedNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2618,7 @@ func (x *IssuedNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssuedNotice.ProtoReflect.Descriptor instead.
 func (*IssuedNotice) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *IssuedNotice) GetKind() NoticeKind {
@@ -2566,7 +2657,7 @@ type CreateRequestRequest struct {
 
 func (x *CreateRequestRequest) Reset() {
 	*x = CreateRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2669,7 @@ func (x *CreateRequestRequest) String() string {
 func (*CreateRequestRequest) ProtoMessage() {}
 
 func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2682,7 @@ func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateRequestRequest) GetParent() string {
@@ -2633,7 +2724,7 @@ type CreateRequestResponse struct {
 
 func (x *CreateRequestResponse) Reset() {
 	*x = CreateRequestResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2736,7 @@ func (x *CreateRequestResponse) String() string {
 func (*CreateRequestResponse) ProtoMessage() {}
 
 func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2749,7 @@ func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateRequestResponse) GetRequest() *Request {
@@ -2690,7 +2781,7 @@ type CreateProvisionRequest struct {
 
 func (x *CreateProvisionRequest) Reset() {
 	*x = CreateProvisionRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2702,7 +2793,7 @@ func (x *CreateProvisionRequest) String() string {
 func (*CreateProvisionRequest) ProtoMessage() {}
 
 func (x *CreateProvisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2715,7 +2806,7 @@ func (x *CreateProvisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProvisionRequest.ProtoReflect.Descriptor instead.
 func (*CreateProvisionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateProvisionRequest) GetParent() string {
@@ -2755,7 +2846,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2767,7 +2858,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2780,7 +2871,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetRequestRequest) GetName() string {
@@ -2807,7 +2898,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +2910,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +2923,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRequestsRequest) GetParent() string {
@@ -2898,7 +2989,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +3001,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3014,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{22}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*Request {
@@ -2968,7 +3059,7 @@ type VerifyIdentityRequest struct {
 
 func (x *VerifyIdentityRequest) Reset() {
 	*x = VerifyIdentityRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3071,7 @@ func (x *VerifyIdentityRequest) String() string {
 func (*VerifyIdentityRequest) ProtoMessage() {}
 
 func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3084,7 @@ func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyIdentityRequest.ProtoReflect.Descriptor instead.
 func (*VerifyIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *VerifyIdentityRequest) GetName() string {
@@ -3038,7 +3129,7 @@ type ApproveRequestRequest struct {
 
 func (x *ApproveRequestRequest) Reset() {
 	*x = ApproveRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3141,7 @@ func (x *ApproveRequestRequest) String() string {
 func (*ApproveRequestRequest) ProtoMessage() {}
 
 func (x *ApproveRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3154,7 @@ func (x *ApproveRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveRequestRequest.ProtoReflect.Descriptor instead.
 func (*ApproveRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ApproveRequestRequest) GetName() string {
@@ -3109,7 +3200,7 @@ type PartiallyApproveRequestRequest struct {
 
 func (x *PartiallyApproveRequestRequest) Reset() {
 	*x = PartiallyApproveRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3121,7 +3212,7 @@ func (x *PartiallyApproveRequestRequest) String() string {
 func (*PartiallyApproveRequestRequest) ProtoMessage() {}
 
 func (x *PartiallyApproveRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3134,7 +3225,7 @@ func (x *PartiallyApproveRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartiallyApproveRequestRequest.ProtoReflect.Descriptor instead.
 func (*PartiallyApproveRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PartiallyApproveRequestRequest) GetName() string {
@@ -3186,7 +3277,7 @@ type DeferRequestRequest struct {
 
 func (x *DeferRequestRequest) Reset() {
 	*x = DeferRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3198,7 +3289,7 @@ func (x *DeferRequestRequest) String() string {
 func (*DeferRequestRequest) ProtoMessage() {}
 
 func (x *DeferRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3211,7 +3302,7 @@ func (x *DeferRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeferRequestRequest.ProtoReflect.Descriptor instead.
 func (*DeferRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{26}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeferRequestRequest) GetName() string {
@@ -3257,7 +3348,7 @@ type ResumeRequestRequest struct {
 
 func (x *ResumeRequestRequest) Reset() {
 	*x = ResumeRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3269,7 +3360,7 @@ func (x *ResumeRequestRequest) String() string {
 func (*ResumeRequestRequest) ProtoMessage() {}
 
 func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3282,7 +3373,7 @@ func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequestRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{27}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResumeRequestRequest) GetName() string {
@@ -3327,7 +3418,7 @@ type RefuseRequestRequest struct {
 
 func (x *RefuseRequestRequest) Reset() {
 	*x = RefuseRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3430,7 @@ func (x *RefuseRequestRequest) String() string {
 func (*RefuseRequestRequest) ProtoMessage() {}
 
 func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3443,7 @@ func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestRequest.ProtoReflect.Descriptor instead.
 func (*RefuseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{28}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RefuseRequestRequest) GetName() string {
@@ -3400,7 +3491,7 @@ type FulfillRequestRequest struct {
 
 func (x *FulfillRequestRequest) Reset() {
 	*x = FulfillRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +3503,7 @@ func (x *FulfillRequestRequest) String() string {
 func (*FulfillRequestRequest) ProtoMessage() {}
 
 func (x *FulfillRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +3516,7 @@ func (x *FulfillRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillRequestRequest.ProtoReflect.Descriptor instead.
 func (*FulfillRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{29}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FulfillRequestRequest) GetName() string {
@@ -3477,7 +3568,7 @@ type WithdrawRequestRequest struct {
 
 func (x *WithdrawRequestRequest) Reset() {
 	*x = WithdrawRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3489,7 +3580,7 @@ func (x *WithdrawRequestRequest) String() string {
 func (*WithdrawRequestRequest) ProtoMessage() {}
 
 func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3502,7 +3593,7 @@ func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{30}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WithdrawRequestRequest) GetName() string {
@@ -3546,7 +3637,7 @@ type CloseRequestRequest struct {
 
 func (x *CloseRequestRequest) Reset() {
 	*x = CloseRequestRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3558,7 +3649,7 @@ func (x *CloseRequestRequest) String() string {
 func (*CloseRequestRequest) ProtoMessage() {}
 
 func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3571,7 +3662,7 @@ func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{31}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CloseRequestRequest) GetName() string {
@@ -3604,7 +3695,7 @@ type ListNoticesRequest struct {
 
 func (x *ListNoticesRequest) Reset() {
 	*x = ListNoticesRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3616,7 +3707,7 @@ func (x *ListNoticesRequest) String() string {
 func (*ListNoticesRequest) ProtoMessage() {}
 
 func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3629,7 +3720,7 @@ func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesRequest.ProtoReflect.Descriptor instead.
 func (*ListNoticesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{32}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListNoticesRequest) GetParent() string {
@@ -3648,7 +3739,7 @@ type ListNoticesResponse struct {
 
 func (x *ListNoticesResponse) Reset() {
 	*x = ListNoticesResponse{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3660,7 +3751,7 @@ func (x *ListNoticesResponse) String() string {
 func (*ListNoticesResponse) ProtoMessage() {}
 
 func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3673,7 +3764,7 @@ func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesResponse.ProtoReflect.Descriptor instead.
 func (*ListNoticesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{33}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListNoticesResponse) GetNotices() []*Notice {
@@ -3692,7 +3783,7 @@ type GetNoticeRequest struct {
 
 func (x *GetNoticeRequest) Reset() {
 	*x = GetNoticeRequest{}
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[34]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3704,7 +3795,7 @@ func (x *GetNoticeRequest) String() string {
 func (*GetNoticeRequest) ProtoMessage() {}
 
 func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_requests_v1_requests_proto_msgTypes[34]
+	mi := &file_pipa_requests_v1_requests_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3717,7 +3808,7 @@ func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoticeRequest.ProtoReflect.Descriptor instead.
 func (*GetNoticeRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{34}
+	return file_pipa_requests_v1_requests_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetNoticeRequest) GetName() string {
@@ -3731,7 +3822,11 @@ var File_pipa_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpipa/requests/v1/requests.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpipa/requests/v1/outbound.proto\"F\n" +
+	"\x1fpipa/requests/v1/requests.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a pipa/registry/v1/registers.proto\x1a\x1fpipa/requests/v1/outbound.proto\"0\n" +
+	"\x16ListObligationsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"Y\n" +
+	"\x17ListObligationsResponse\x12>\n" +
+	"\vobligations\x18\x01 \x03(\v2\x1c.pipa.registry.v1.ObligationR\vobligations\"F\n" +
 	"\x18ErasePersonalDataRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
@@ -4093,7 +4188,7 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x14NOTICE_KIND_APPROVAL\x10\x01\x12\x17\n" +
 	"\x13NOTICE_KIND_PARTIAL\x10\x02\x12\x18\n" +
 	"\x14NOTICE_KIND_DEFERRAL\x10\x03\x12\x17\n" +
-	"\x13NOTICE_KIND_REFUSAL\x10\x042\xd8\f\n" +
+	"\x13NOTICE_KIND_REFUSAL\x10\x042\xc0\r\n" +
 	"\x0eRequestService\x12`\n" +
 	"\rSubmitRequest\x12&.pipa.requests.v1.SubmitRequestRequest\x1a'.pipa.requests.v1.SubmitRequestResponse\x12^\n" +
 	"\x10GetRequestStatus\x12).pipa.requests.v1.GetRequestStatusRequest\x1a\x1f.pipa.requests.v1.RequestStatus\x12`\n" +
@@ -4113,7 +4208,8 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\vListNotices\x12$.pipa.requests.v1.ListNoticesRequest\x1a%.pipa.requests.v1.ListNoticesResponse\x12I\n" +
 	"\tGetNotice\x12\".pipa.requests.v1.GetNoticeRequest\x1a\x18.pipa.requests.v1.Notice\x12d\n" +
 	"\x0fCreateProvision\x12(.pipa.requests.v1.CreateProvisionRequest\x1a'.pipa.requests.v1.CreateRequestResponse\x12Z\n" +
-	"\x11ErasePersonalData\x12*.pipa.requests.v1.ErasePersonalDataRequest\x1a\x19.pipa.requests.v1.RequestB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
+	"\x11ErasePersonalData\x12*.pipa.requests.v1.ErasePersonalDataRequest\x1a\x19.pipa.requests.v1.Request\x12f\n" +
+	"\x0fListObligations\x12(.pipa.requests.v1.ListObligationsRequest\x1a).pipa.requests.v1.ListObligationsResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_pipa_requests_v1_requests_proto_rawDescOnce sync.Once
@@ -4128,7 +4224,7 @@ func file_pipa_requests_v1_requests_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_pipa_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_pipa_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_pipa_requests_v1_requests_proto_goTypes = []any{
 	(RequestType)(0),                       // 0: pipa.requests.v1.RequestType
 	(RequestState)(0),                      // 1: pipa.requests.v1.RequestState
@@ -4142,150 +4238,156 @@ var file_pipa_requests_v1_requests_proto_goTypes = []any{
 	(AccessForm)(0),                        // 9: pipa.requests.v1.AccessForm
 	(DeliveryMethod)(0),                    // 10: pipa.requests.v1.DeliveryMethod
 	(NoticeKind)(0),                        // 11: pipa.requests.v1.NoticeKind
-	(*ErasePersonalDataRequest)(nil),       // 12: pipa.requests.v1.ErasePersonalDataRequest
-	(*Person)(nil),                         // 13: pipa.requests.v1.Person
-	(*Agency)(nil),                         // 14: pipa.requests.v1.Agency
-	(*Footage)(nil),                        // 15: pipa.requests.v1.Footage
-	(*Verification)(nil),                   // 16: pipa.requests.v1.Verification
-	(*Provision)(nil),                      // 17: pipa.requests.v1.Provision
-	(*Masking)(nil),                        // 18: pipa.requests.v1.Masking
-	(*Grant)(nil),                          // 19: pipa.requests.v1.Grant
-	(*Reason)(nil),                         // 20: pipa.requests.v1.Reason
-	(*Notice)(nil),                         // 21: pipa.requests.v1.Notice
-	(*LedgerRecord)(nil),                   // 22: pipa.requests.v1.LedgerRecord
-	(*Request)(nil),                        // 23: pipa.requests.v1.Request
-	(*SubmitRequestRequest)(nil),           // 24: pipa.requests.v1.SubmitRequestRequest
-	(*SubmitRequestResponse)(nil),          // 25: pipa.requests.v1.SubmitRequestResponse
-	(*GetRequestStatusRequest)(nil),        // 26: pipa.requests.v1.GetRequestStatusRequest
-	(*RequestStatus)(nil),                  // 27: pipa.requests.v1.RequestStatus
-	(*IssuedNotice)(nil),                   // 28: pipa.requests.v1.IssuedNotice
-	(*CreateRequestRequest)(nil),           // 29: pipa.requests.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),          // 30: pipa.requests.v1.CreateRequestResponse
-	(*CreateProvisionRequest)(nil),         // 31: pipa.requests.v1.CreateProvisionRequest
-	(*GetRequestRequest)(nil),              // 32: pipa.requests.v1.GetRequestRequest
-	(*ListRequestsRequest)(nil),            // 33: pipa.requests.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),           // 34: pipa.requests.v1.ListRequestsResponse
-	(*VerifyIdentityRequest)(nil),          // 35: pipa.requests.v1.VerifyIdentityRequest
-	(*ApproveRequestRequest)(nil),          // 36: pipa.requests.v1.ApproveRequestRequest
-	(*PartiallyApproveRequestRequest)(nil), // 37: pipa.requests.v1.PartiallyApproveRequestRequest
-	(*DeferRequestRequest)(nil),            // 38: pipa.requests.v1.DeferRequestRequest
-	(*ResumeRequestRequest)(nil),           // 39: pipa.requests.v1.ResumeRequestRequest
-	(*RefuseRequestRequest)(nil),           // 40: pipa.requests.v1.RefuseRequestRequest
-	(*FulfillRequestRequest)(nil),          // 41: pipa.requests.v1.FulfillRequestRequest
-	(*WithdrawRequestRequest)(nil),         // 42: pipa.requests.v1.WithdrawRequestRequest
-	(*CloseRequestRequest)(nil),            // 43: pipa.requests.v1.CloseRequestRequest
-	(*ListNoticesRequest)(nil),             // 44: pipa.requests.v1.ListNoticesRequest
-	(*ListNoticesResponse)(nil),            // 45: pipa.requests.v1.ListNoticesResponse
-	(*GetNoticeRequest)(nil),               // 46: pipa.requests.v1.GetNoticeRequest
-	(*timestamppb.Timestamp)(nil),          // 47: google.protobuf.Timestamp
-	(DeliveryState)(0),                     // 48: pipa.requests.v1.DeliveryState
+	(*ListObligationsRequest)(nil),         // 12: pipa.requests.v1.ListObligationsRequest
+	(*ListObligationsResponse)(nil),        // 13: pipa.requests.v1.ListObligationsResponse
+	(*ErasePersonalDataRequest)(nil),       // 14: pipa.requests.v1.ErasePersonalDataRequest
+	(*Person)(nil),                         // 15: pipa.requests.v1.Person
+	(*Agency)(nil),                         // 16: pipa.requests.v1.Agency
+	(*Footage)(nil),                        // 17: pipa.requests.v1.Footage
+	(*Verification)(nil),                   // 18: pipa.requests.v1.Verification
+	(*Provision)(nil),                      // 19: pipa.requests.v1.Provision
+	(*Masking)(nil),                        // 20: pipa.requests.v1.Masking
+	(*Grant)(nil),                          // 21: pipa.requests.v1.Grant
+	(*Reason)(nil),                         // 22: pipa.requests.v1.Reason
+	(*Notice)(nil),                         // 23: pipa.requests.v1.Notice
+	(*LedgerRecord)(nil),                   // 24: pipa.requests.v1.LedgerRecord
+	(*Request)(nil),                        // 25: pipa.requests.v1.Request
+	(*SubmitRequestRequest)(nil),           // 26: pipa.requests.v1.SubmitRequestRequest
+	(*SubmitRequestResponse)(nil),          // 27: pipa.requests.v1.SubmitRequestResponse
+	(*GetRequestStatusRequest)(nil),        // 28: pipa.requests.v1.GetRequestStatusRequest
+	(*RequestStatus)(nil),                  // 29: pipa.requests.v1.RequestStatus
+	(*IssuedNotice)(nil),                   // 30: pipa.requests.v1.IssuedNotice
+	(*CreateRequestRequest)(nil),           // 31: pipa.requests.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),          // 32: pipa.requests.v1.CreateRequestResponse
+	(*CreateProvisionRequest)(nil),         // 33: pipa.requests.v1.CreateProvisionRequest
+	(*GetRequestRequest)(nil),              // 34: pipa.requests.v1.GetRequestRequest
+	(*ListRequestsRequest)(nil),            // 35: pipa.requests.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),           // 36: pipa.requests.v1.ListRequestsResponse
+	(*VerifyIdentityRequest)(nil),          // 37: pipa.requests.v1.VerifyIdentityRequest
+	(*ApproveRequestRequest)(nil),          // 38: pipa.requests.v1.ApproveRequestRequest
+	(*PartiallyApproveRequestRequest)(nil), // 39: pipa.requests.v1.PartiallyApproveRequestRequest
+	(*DeferRequestRequest)(nil),            // 40: pipa.requests.v1.DeferRequestRequest
+	(*ResumeRequestRequest)(nil),           // 41: pipa.requests.v1.ResumeRequestRequest
+	(*RefuseRequestRequest)(nil),           // 42: pipa.requests.v1.RefuseRequestRequest
+	(*FulfillRequestRequest)(nil),          // 43: pipa.requests.v1.FulfillRequestRequest
+	(*WithdrawRequestRequest)(nil),         // 44: pipa.requests.v1.WithdrawRequestRequest
+	(*CloseRequestRequest)(nil),            // 45: pipa.requests.v1.CloseRequestRequest
+	(*ListNoticesRequest)(nil),             // 46: pipa.requests.v1.ListNoticesRequest
+	(*ListNoticesResponse)(nil),            // 47: pipa.requests.v1.ListNoticesResponse
+	(*GetNoticeRequest)(nil),               // 48: pipa.requests.v1.GetNoticeRequest
+	(*v1.Obligation)(nil),                  // 49: pipa.registry.v1.Obligation
+	(*timestamppb.Timestamp)(nil),          // 50: google.protobuf.Timestamp
+	(DeliveryState)(0),                     // 51: pipa.requests.v1.DeliveryState
 }
 var file_pipa_requests_v1_requests_proto_depIdxs = []int32{
-	4,  // 0: pipa.requests.v1.Agency.kind:type_name -> pipa.requests.v1.AgentKind
-	0,  // 1: pipa.requests.v1.Agency.scope:type_name -> pipa.requests.v1.RequestType
-	47, // 2: pipa.requests.v1.Footage.start_time:type_name -> google.protobuf.Timestamp
-	47, // 3: pipa.requests.v1.Footage.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: pipa.requests.v1.Verification.method:type_name -> pipa.requests.v1.VerificationMethod
-	47, // 5: pipa.requests.v1.Verification.verify_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: pipa.requests.v1.Provision.ground:type_name -> pipa.requests.v1.ProvisionGround
-	15, // 7: pipa.requests.v1.Provision.footage:type_name -> pipa.requests.v1.Footage
-	8,  // 8: pipa.requests.v1.Provision.form:type_name -> pipa.requests.v1.ProvisionForm
-	47, // 9: pipa.requests.v1.Grant.access_time:type_name -> google.protobuf.Timestamp
-	9,  // 10: pipa.requests.v1.Grant.form:type_name -> pipa.requests.v1.AccessForm
-	10, // 11: pipa.requests.v1.Grant.method:type_name -> pipa.requests.v1.DeliveryMethod
-	18, // 12: pipa.requests.v1.Grant.masking:type_name -> pipa.requests.v1.Masking
-	6,  // 13: pipa.requests.v1.Reason.grounds:type_name -> pipa.requests.v1.Ground
-	11, // 14: pipa.requests.v1.Notice.kind:type_name -> pipa.requests.v1.NoticeKind
-	47, // 15: pipa.requests.v1.Notice.issue_time:type_name -> google.protobuf.Timestamp
-	19, // 16: pipa.requests.v1.Notice.grant:type_name -> pipa.requests.v1.Grant
-	20, // 17: pipa.requests.v1.Notice.reason:type_name -> pipa.requests.v1.Reason
-	0,  // 18: pipa.requests.v1.Request.type:type_name -> pipa.requests.v1.RequestType
-	1,  // 19: pipa.requests.v1.Request.state:type_name -> pipa.requests.v1.RequestState
-	2,  // 20: pipa.requests.v1.Request.channel:type_name -> pipa.requests.v1.Channel
-	13, // 21: pipa.requests.v1.Request.requester:type_name -> pipa.requests.v1.Person
-	13, // 22: pipa.requests.v1.Request.subject:type_name -> pipa.requests.v1.Person
-	14, // 23: pipa.requests.v1.Request.agency:type_name -> pipa.requests.v1.Agency
-	3,  // 24: pipa.requests.v1.Request.access_items:type_name -> pipa.requests.v1.AccessItem
-	15, // 25: pipa.requests.v1.Request.footage:type_name -> pipa.requests.v1.Footage
-	47, // 26: pipa.requests.v1.Request.receive_time:type_name -> google.protobuf.Timestamp
-	47, // 27: pipa.requests.v1.Request.due_time:type_name -> google.protobuf.Timestamp
-	16, // 28: pipa.requests.v1.Request.verification:type_name -> pipa.requests.v1.Verification
-	19, // 29: pipa.requests.v1.Request.grant:type_name -> pipa.requests.v1.Grant
-	20, // 30: pipa.requests.v1.Request.reason:type_name -> pipa.requests.v1.Reason
-	22, // 31: pipa.requests.v1.Request.ledger:type_name -> pipa.requests.v1.LedgerRecord
-	47, // 32: pipa.requests.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	47, // 33: pipa.requests.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	47, // 34: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
-	17, // 35: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
-	47, // 36: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
-	47, // 37: pipa.requests.v1.Request.defer_time:type_name -> google.protobuf.Timestamp
-	10, // 38: pipa.requests.v1.Request.notice_method:type_name -> pipa.requests.v1.DeliveryMethod
-	23, // 39: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
-	47, // 40: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
-	0,  // 41: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
-	1,  // 42: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
-	47, // 43: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 44: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
-	28, // 45: pipa.requests.v1.RequestStatus.issued_notices:type_name -> pipa.requests.v1.IssuedNotice
-	11, // 46: pipa.requests.v1.IssuedNotice.kind:type_name -> pipa.requests.v1.NoticeKind
-	47, // 47: pipa.requests.v1.IssuedNotice.issue_time:type_name -> google.protobuf.Timestamp
-	48, // 48: pipa.requests.v1.IssuedNotice.mail_state:type_name -> pipa.requests.v1.DeliveryState
-	23, // 49: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
-	47, // 50: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
-	23, // 51: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
-	23, // 52: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
-	47, // 53: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 54: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
-	0,  // 55: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
-	23, // 56: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
-	16, // 57: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
-	19, // 58: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	19, // 59: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
-	20, // 60: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 61: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	20, // 62: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
-	21, // 63: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
-	24, // 64: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
-	26, // 65: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
-	29, // 66: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
-	32, // 67: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
-	33, // 68: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
-	35, // 69: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
-	36, // 70: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
-	37, // 71: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
-	38, // 72: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
-	39, // 73: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
-	40, // 74: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
-	41, // 75: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
-	42, // 76: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
-	43, // 77: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
-	44, // 78: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
-	46, // 79: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
-	31, // 80: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
-	12, // 81: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
-	25, // 82: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
-	27, // 83: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
-	30, // 84: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 85: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
-	34, // 86: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
-	23, // 87: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
-	23, // 88: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 89: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
-	23, // 90: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
-	23, // 91: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
-	23, // 92: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
-	23, // 93: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
-	23, // 94: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
-	23, // 95: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
-	45, // 96: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
-	21, // 97: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
-	30, // 98: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
-	23, // 99: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
-	82, // [82:100] is the sub-list for method output_type
-	64, // [64:82] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	49, // 0: pipa.requests.v1.ListObligationsResponse.obligations:type_name -> pipa.registry.v1.Obligation
+	4,  // 1: pipa.requests.v1.Agency.kind:type_name -> pipa.requests.v1.AgentKind
+	0,  // 2: pipa.requests.v1.Agency.scope:type_name -> pipa.requests.v1.RequestType
+	50, // 3: pipa.requests.v1.Footage.start_time:type_name -> google.protobuf.Timestamp
+	50, // 4: pipa.requests.v1.Footage.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: pipa.requests.v1.Verification.method:type_name -> pipa.requests.v1.VerificationMethod
+	50, // 6: pipa.requests.v1.Verification.verify_time:type_name -> google.protobuf.Timestamp
+	7,  // 7: pipa.requests.v1.Provision.ground:type_name -> pipa.requests.v1.ProvisionGround
+	17, // 8: pipa.requests.v1.Provision.footage:type_name -> pipa.requests.v1.Footage
+	8,  // 9: pipa.requests.v1.Provision.form:type_name -> pipa.requests.v1.ProvisionForm
+	50, // 10: pipa.requests.v1.Grant.access_time:type_name -> google.protobuf.Timestamp
+	9,  // 11: pipa.requests.v1.Grant.form:type_name -> pipa.requests.v1.AccessForm
+	10, // 12: pipa.requests.v1.Grant.method:type_name -> pipa.requests.v1.DeliveryMethod
+	20, // 13: pipa.requests.v1.Grant.masking:type_name -> pipa.requests.v1.Masking
+	6,  // 14: pipa.requests.v1.Reason.grounds:type_name -> pipa.requests.v1.Ground
+	11, // 15: pipa.requests.v1.Notice.kind:type_name -> pipa.requests.v1.NoticeKind
+	50, // 16: pipa.requests.v1.Notice.issue_time:type_name -> google.protobuf.Timestamp
+	21, // 17: pipa.requests.v1.Notice.grant:type_name -> pipa.requests.v1.Grant
+	22, // 18: pipa.requests.v1.Notice.reason:type_name -> pipa.requests.v1.Reason
+	0,  // 19: pipa.requests.v1.Request.type:type_name -> pipa.requests.v1.RequestType
+	1,  // 20: pipa.requests.v1.Request.state:type_name -> pipa.requests.v1.RequestState
+	2,  // 21: pipa.requests.v1.Request.channel:type_name -> pipa.requests.v1.Channel
+	15, // 22: pipa.requests.v1.Request.requester:type_name -> pipa.requests.v1.Person
+	15, // 23: pipa.requests.v1.Request.subject:type_name -> pipa.requests.v1.Person
+	16, // 24: pipa.requests.v1.Request.agency:type_name -> pipa.requests.v1.Agency
+	3,  // 25: pipa.requests.v1.Request.access_items:type_name -> pipa.requests.v1.AccessItem
+	17, // 26: pipa.requests.v1.Request.footage:type_name -> pipa.requests.v1.Footage
+	50, // 27: pipa.requests.v1.Request.receive_time:type_name -> google.protobuf.Timestamp
+	50, // 28: pipa.requests.v1.Request.due_time:type_name -> google.protobuf.Timestamp
+	18, // 29: pipa.requests.v1.Request.verification:type_name -> pipa.requests.v1.Verification
+	21, // 30: pipa.requests.v1.Request.grant:type_name -> pipa.requests.v1.Grant
+	22, // 31: pipa.requests.v1.Request.reason:type_name -> pipa.requests.v1.Reason
+	24, // 32: pipa.requests.v1.Request.ledger:type_name -> pipa.requests.v1.LedgerRecord
+	50, // 33: pipa.requests.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	50, // 34: pipa.requests.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	50, // 35: pipa.requests.v1.Request.close_time:type_name -> google.protobuf.Timestamp
+	19, // 36: pipa.requests.v1.Request.provision:type_name -> pipa.requests.v1.Provision
+	50, // 37: pipa.requests.v1.Request.erase_time:type_name -> google.protobuf.Timestamp
+	50, // 38: pipa.requests.v1.Request.defer_time:type_name -> google.protobuf.Timestamp
+	10, // 39: pipa.requests.v1.Request.notice_method:type_name -> pipa.requests.v1.DeliveryMethod
+	25, // 40: pipa.requests.v1.SubmitRequestRequest.request:type_name -> pipa.requests.v1.Request
+	50, // 41: pipa.requests.v1.SubmitRequestResponse.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 42: pipa.requests.v1.RequestStatus.type:type_name -> pipa.requests.v1.RequestType
+	1,  // 43: pipa.requests.v1.RequestStatus.state:type_name -> pipa.requests.v1.RequestState
+	50, // 44: pipa.requests.v1.RequestStatus.receive_time:type_name -> google.protobuf.Timestamp
+	11, // 45: pipa.requests.v1.RequestStatus.notices:type_name -> pipa.requests.v1.NoticeKind
+	30, // 46: pipa.requests.v1.RequestStatus.issued_notices:type_name -> pipa.requests.v1.IssuedNotice
+	11, // 47: pipa.requests.v1.IssuedNotice.kind:type_name -> pipa.requests.v1.NoticeKind
+	50, // 48: pipa.requests.v1.IssuedNotice.issue_time:type_name -> google.protobuf.Timestamp
+	51, // 49: pipa.requests.v1.IssuedNotice.mail_state:type_name -> pipa.requests.v1.DeliveryState
+	25, // 50: pipa.requests.v1.CreateRequestRequest.request:type_name -> pipa.requests.v1.Request
+	50, // 51: pipa.requests.v1.CreateRequestRequest.receive_time:type_name -> google.protobuf.Timestamp
+	25, // 52: pipa.requests.v1.CreateRequestResponse.request:type_name -> pipa.requests.v1.Request
+	25, // 53: pipa.requests.v1.CreateProvisionRequest.request:type_name -> pipa.requests.v1.Request
+	50, // 54: pipa.requests.v1.CreateProvisionRequest.receive_time:type_name -> google.protobuf.Timestamp
+	1,  // 55: pipa.requests.v1.ListRequestsRequest.state:type_name -> pipa.requests.v1.RequestState
+	0,  // 56: pipa.requests.v1.ListRequestsRequest.type:type_name -> pipa.requests.v1.RequestType
+	25, // 57: pipa.requests.v1.ListRequestsResponse.requests:type_name -> pipa.requests.v1.Request
+	18, // 58: pipa.requests.v1.VerifyIdentityRequest.verification:type_name -> pipa.requests.v1.Verification
+	21, // 59: pipa.requests.v1.ApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	21, // 60: pipa.requests.v1.PartiallyApproveRequestRequest.grant:type_name -> pipa.requests.v1.Grant
+	22, // 61: pipa.requests.v1.PartiallyApproveRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	22, // 62: pipa.requests.v1.DeferRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	22, // 63: pipa.requests.v1.RefuseRequestRequest.reason:type_name -> pipa.requests.v1.Reason
+	23, // 64: pipa.requests.v1.ListNoticesResponse.notices:type_name -> pipa.requests.v1.Notice
+	26, // 65: pipa.requests.v1.RequestService.SubmitRequest:input_type -> pipa.requests.v1.SubmitRequestRequest
+	28, // 66: pipa.requests.v1.RequestService.GetRequestStatus:input_type -> pipa.requests.v1.GetRequestStatusRequest
+	31, // 67: pipa.requests.v1.RequestService.CreateRequest:input_type -> pipa.requests.v1.CreateRequestRequest
+	34, // 68: pipa.requests.v1.RequestService.GetRequest:input_type -> pipa.requests.v1.GetRequestRequest
+	35, // 69: pipa.requests.v1.RequestService.ListRequests:input_type -> pipa.requests.v1.ListRequestsRequest
+	37, // 70: pipa.requests.v1.RequestService.VerifyIdentity:input_type -> pipa.requests.v1.VerifyIdentityRequest
+	38, // 71: pipa.requests.v1.RequestService.ApproveRequest:input_type -> pipa.requests.v1.ApproveRequestRequest
+	39, // 72: pipa.requests.v1.RequestService.PartiallyApproveRequest:input_type -> pipa.requests.v1.PartiallyApproveRequestRequest
+	40, // 73: pipa.requests.v1.RequestService.DeferRequest:input_type -> pipa.requests.v1.DeferRequestRequest
+	41, // 74: pipa.requests.v1.RequestService.ResumeRequest:input_type -> pipa.requests.v1.ResumeRequestRequest
+	42, // 75: pipa.requests.v1.RequestService.RefuseRequest:input_type -> pipa.requests.v1.RefuseRequestRequest
+	43, // 76: pipa.requests.v1.RequestService.FulfillRequest:input_type -> pipa.requests.v1.FulfillRequestRequest
+	44, // 77: pipa.requests.v1.RequestService.WithdrawRequest:input_type -> pipa.requests.v1.WithdrawRequestRequest
+	45, // 78: pipa.requests.v1.RequestService.CloseRequest:input_type -> pipa.requests.v1.CloseRequestRequest
+	46, // 79: pipa.requests.v1.RequestService.ListNotices:input_type -> pipa.requests.v1.ListNoticesRequest
+	48, // 80: pipa.requests.v1.RequestService.GetNotice:input_type -> pipa.requests.v1.GetNoticeRequest
+	33, // 81: pipa.requests.v1.RequestService.CreateProvision:input_type -> pipa.requests.v1.CreateProvisionRequest
+	14, // 82: pipa.requests.v1.RequestService.ErasePersonalData:input_type -> pipa.requests.v1.ErasePersonalDataRequest
+	12, // 83: pipa.requests.v1.RequestService.ListObligations:input_type -> pipa.requests.v1.ListObligationsRequest
+	27, // 84: pipa.requests.v1.RequestService.SubmitRequest:output_type -> pipa.requests.v1.SubmitRequestResponse
+	29, // 85: pipa.requests.v1.RequestService.GetRequestStatus:output_type -> pipa.requests.v1.RequestStatus
+	32, // 86: pipa.requests.v1.RequestService.CreateRequest:output_type -> pipa.requests.v1.CreateRequestResponse
+	25, // 87: pipa.requests.v1.RequestService.GetRequest:output_type -> pipa.requests.v1.Request
+	36, // 88: pipa.requests.v1.RequestService.ListRequests:output_type -> pipa.requests.v1.ListRequestsResponse
+	25, // 89: pipa.requests.v1.RequestService.VerifyIdentity:output_type -> pipa.requests.v1.Request
+	25, // 90: pipa.requests.v1.RequestService.ApproveRequest:output_type -> pipa.requests.v1.Request
+	25, // 91: pipa.requests.v1.RequestService.PartiallyApproveRequest:output_type -> pipa.requests.v1.Request
+	25, // 92: pipa.requests.v1.RequestService.DeferRequest:output_type -> pipa.requests.v1.Request
+	25, // 93: pipa.requests.v1.RequestService.ResumeRequest:output_type -> pipa.requests.v1.Request
+	25, // 94: pipa.requests.v1.RequestService.RefuseRequest:output_type -> pipa.requests.v1.Request
+	25, // 95: pipa.requests.v1.RequestService.FulfillRequest:output_type -> pipa.requests.v1.Request
+	25, // 96: pipa.requests.v1.RequestService.WithdrawRequest:output_type -> pipa.requests.v1.Request
+	25, // 97: pipa.requests.v1.RequestService.CloseRequest:output_type -> pipa.requests.v1.Request
+	47, // 98: pipa.requests.v1.RequestService.ListNotices:output_type -> pipa.requests.v1.ListNoticesResponse
+	23, // 99: pipa.requests.v1.RequestService.GetNotice:output_type -> pipa.requests.v1.Notice
+	32, // 100: pipa.requests.v1.RequestService.CreateProvision:output_type -> pipa.requests.v1.CreateRequestResponse
+	25, // 101: pipa.requests.v1.RequestService.ErasePersonalData:output_type -> pipa.requests.v1.Request
+	13, // 102: pipa.requests.v1.RequestService.ListObligations:output_type -> pipa.requests.v1.ListObligationsResponse
+	84, // [84:103] is the sub-list for method output_type
+	65, // [65:84] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_requests_proto_init() }
@@ -4300,7 +4402,7 @@ func file_pipa_requests_v1_requests_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_requests_v1_requests_proto_rawDesc), len(file_pipa_requests_v1_requests_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	RequestService_GetNotice_FullMethodName               = "/pipa.requests.v1.RequestService/GetNotice"
 	RequestService_CreateProvision_FullMethodName         = "/pipa.requests.v1.RequestService/CreateProvision"
 	RequestService_ErasePersonalData_FullMethodName       = "/pipa.requests.v1.RequestService/ErasePersonalData"
+	RequestService_ListObligations_FullMethodName         = "/pipa.requests.v1.RequestService/ListObligations"
 )
 
 // RequestServiceClient is the client API for RequestService service.
@@ -89,6 +90,10 @@ type RequestServiceClient interface {
 	// the retention service (role service on "*") when it destroys the request's record. The
 	// receipt, type, dates, decisions and ledger links stay.
 	ErasePersonalData(ctx context.Context, in *ErasePersonalDataRequest, opts ...grpc.CallOption) (*Request, error)
+	// The open deadlines the requests and breaches of a tenant or unit keep: each undecided
+	// request's decision (PIPA-35-3, DEC-41-4,5) and each open breach's pending notice and report
+	// (PIPA-34-1, DEC-40), for the registry's one list of what is due (its ListObligations).
+	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
 }
 
 type requestServiceClient struct {
@@ -279,6 +284,16 @@ func (c *requestServiceClient) ErasePersonalData(ctx context.Context, in *EraseP
 	return out, nil
 }
 
+func (c *requestServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListObligationsResponse)
+	err := c.cc.Invoke(ctx, RequestService_ListObligations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RequestServiceServer is the server API for RequestService service.
 // All implementations must embed UnimplementedRequestServiceServer
 // for forward compatibility.
@@ -329,6 +344,10 @@ type RequestServiceServer interface {
 	// the retention service (role service on "*") when it destroys the request's record. The
 	// receipt, type, dates, decisions and ledger links stay.
 	ErasePersonalData(context.Context, *ErasePersonalDataRequest) (*Request, error)
+	// The open deadlines the requests and breaches of a tenant or unit keep: each undecided
+	// request's decision (PIPA-35-3, DEC-41-4,5) and each open breach's pending notice and report
+	// (PIPA-34-1, DEC-40), for the registry's one list of what is due (its ListObligations).
+	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
 	mustEmbedUnimplementedRequestServiceServer()
 }
 
@@ -392,6 +411,9 @@ func (UnimplementedRequestServiceServer) CreateProvision(context.Context, *Creat
 }
 func (UnimplementedRequestServiceServer) ErasePersonalData(context.Context, *ErasePersonalDataRequest) (*Request, error) {
 	return nil, status.Error(codes.Unimplemented, "method ErasePersonalData not implemented")
+}
+func (UnimplementedRequestServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
 }
 func (UnimplementedRequestServiceServer) mustEmbedUnimplementedRequestServiceServer() {}
 func (UnimplementedRequestServiceServer) testEmbeddedByValue()                        {}
@@ -738,6 +760,24 @@ func _RequestService_ErasePersonalData_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListObligationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ListObligations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ListObligations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ListObligations(ctx, req.(*ListObligationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RequestService_ServiceDesc is the grpc.ServiceDesc for RequestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -816,6 +856,10 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ErasePersonalData",
 			Handler:    _RequestService_ErasePersonalData_Handler,
+		},
+		{
+			MethodName: "ListObligations",
+			Handler:    _RequestService_ListObligations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

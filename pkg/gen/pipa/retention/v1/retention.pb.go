@@ -7,6 +7,7 @@
 package retentionv1
 
 import (
+	v1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -426,6 +427,96 @@ func (OutcomeKind) EnumDescriptor() ([]byte, []int) {
 	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{6}
 }
 
+type ListObligationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{t} or tenants/{t}/units/{u}.
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListObligationsRequest) Reset() {
+	*x = ListObligationsRequest{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObligationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObligationsRequest) ProtoMessage() {}
+
+func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObligationsRequest.ProtoReflect.Descriptor instead.
+func (*ListObligationsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListObligationsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+type ListObligationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In no set order: the registry sorts the whole list.
+	Obligations   []*v1.Obligation `protobuf:"bytes,1,rep,name=obligations,proto3" json:"obligations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListObligationsResponse) Reset() {
+	*x = ListObligationsResponse{}
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObligationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObligationsResponse) ProtoMessage() {}
+
+func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObligationsResponse.ProtoReflect.Descriptor instead.
+func (*ListObligationsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListObligationsResponse) GetObligations() []*v1.Obligation {
+	if x != nil {
+		return x.Obligations
+	}
+	return nil
+}
+
 // A retention rule: tenants/{t}/units/{u}/rules/{r}.
 type Rule struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -457,7 +548,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[0]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +560,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[0]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +573,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{0}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Rule) GetName() string {
@@ -616,7 +707,7 @@ type Hold struct {
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[1]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +719,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[1]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +732,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{1}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Hold) GetName() string {
@@ -789,7 +880,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[2]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +892,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[2]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +905,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{2}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Item) GetName() string {
@@ -952,7 +1043,7 @@ type Plan struct {
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[3]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1055,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[3]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1068,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{3}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Plan) GetName() string {
@@ -1103,7 +1194,7 @@ type Certificate struct {
 
 func (x *Certificate) Reset() {
 	*x = Certificate{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[4]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1206,7 @@ func (x *Certificate) String() string {
 func (*Certificate) ProtoMessage() {}
 
 func (x *Certificate) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[4]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1219,7 @@ func (x *Certificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Certificate.ProtoReflect.Descriptor instead.
 func (*Certificate) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{4}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Certificate) GetText() string {
@@ -1170,7 +1261,7 @@ type DestructionRecord struct {
 
 func (x *DestructionRecord) Reset() {
 	*x = DestructionRecord{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[5]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1273,7 @@ func (x *DestructionRecord) String() string {
 func (*DestructionRecord) ProtoMessage() {}
 
 func (x *DestructionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[5]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1286,7 @@ func (x *DestructionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestructionRecord.ProtoReflect.Descriptor instead.
 func (*DestructionRecord) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{5}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DestructionRecord) GetNumber() int32 {
@@ -1279,7 +1370,7 @@ type SweepResult struct {
 
 func (x *SweepResult) Reset() {
 	*x = SweepResult{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[6]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1382,7 @@ func (x *SweepResult) String() string {
 func (*SweepResult) ProtoMessage() {}
 
 func (x *SweepResult) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[6]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1395,7 @@ func (x *SweepResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepResult.ProtoReflect.Descriptor instead.
 func (*SweepResult) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{6}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SweepResult) GetDestroyed() int64 {
@@ -1368,7 +1459,7 @@ type Sweep struct {
 
 func (x *Sweep) Reset() {
 	*x = Sweep{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1471,7 @@ func (x *Sweep) String() string {
 func (*Sweep) ProtoMessage() {}
 
 func (x *Sweep) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[7]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1484,7 @@ func (x *Sweep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
 func (*Sweep) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{7}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Sweep) GetName() string {
@@ -1488,7 +1579,7 @@ type Copy struct {
 
 func (x *Copy) Reset() {
 	*x = Copy{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1591,7 @@ func (x *Copy) String() string {
 func (*Copy) ProtoMessage() {}
 
 func (x *Copy) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[8]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1604,7 @@ func (x *Copy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Copy.ProtoReflect.Descriptor instead.
 func (*Copy) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{8}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Copy) GetName() string {
@@ -1654,7 +1745,7 @@ type CopyOutcome struct {
 
 func (x *CopyOutcome) Reset() {
 	*x = CopyOutcome{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1757,7 @@ func (x *CopyOutcome) String() string {
 func (*CopyOutcome) ProtoMessage() {}
 
 func (x *CopyOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[9]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1770,7 @@ func (x *CopyOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyOutcome.ProtoReflect.Descriptor instead.
 func (*CopyOutcome) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{9}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CopyOutcome) GetKind() OutcomeKind {
@@ -1771,7 +1862,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1874,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[10]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1887,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{10}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateRuleRequest) GetParent() string {
@@ -1836,7 +1927,7 @@ type GetRuleRequest struct {
 
 func (x *GetRuleRequest) Reset() {
 	*x = GetRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +1939,7 @@ func (x *GetRuleRequest) String() string {
 func (*GetRuleRequest) ProtoMessage() {}
 
 func (x *GetRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[11]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1952,7 @@ func (x *GetRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{11}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetRuleRequest) GetName() string {
@@ -1882,7 +1973,7 @@ type ListRulesRequest struct {
 
 func (x *ListRulesRequest) Reset() {
 	*x = ListRulesRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +1985,7 @@ func (x *ListRulesRequest) String() string {
 func (*ListRulesRequest) ProtoMessage() {}
 
 func (x *ListRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[12]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +1998,7 @@ func (x *ListRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRulesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{12}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRulesRequest) GetParent() string {
@@ -1941,7 +2032,7 @@ type ListRulesResponse struct {
 
 func (x *ListRulesResponse) Reset() {
 	*x = ListRulesResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2044,7 @@ func (x *ListRulesResponse) String() string {
 func (*ListRulesResponse) ProtoMessage() {}
 
 func (x *ListRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[13]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2057,7 @@ func (x *ListRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRulesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{13}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRulesResponse) GetRules() []*Rule {
@@ -1997,7 +2088,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2100,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[14]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2113,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{14}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateRuleRequest) GetRule() *Rule {
@@ -2059,7 +2150,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2162,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[15]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2175,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{15}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteRuleRequest) GetName() string {
@@ -2119,7 +2210,7 @@ type CreateHoldRequest struct {
 
 func (x *CreateHoldRequest) Reset() {
 	*x = CreateHoldRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2222,7 @@ func (x *CreateHoldRequest) String() string {
 func (*CreateHoldRequest) ProtoMessage() {}
 
 func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[16]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2235,7 @@ func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHoldRequest.ProtoReflect.Descriptor instead.
 func (*CreateHoldRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{16}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateHoldRequest) GetParent() string {
@@ -2177,7 +2268,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2280,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[17]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2293,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{17}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetHoldRequest) GetName() string {
@@ -2225,7 +2316,7 @@ type ListHoldsRequest struct {
 
 func (x *ListHoldsRequest) Reset() {
 	*x = ListHoldsRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2328,7 @@ func (x *ListHoldsRequest) String() string {
 func (*ListHoldsRequest) ProtoMessage() {}
 
 func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[18]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2341,7 @@ func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsRequest.ProtoReflect.Descriptor instead.
 func (*ListHoldsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{18}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListHoldsRequest) GetParent() string {
@@ -2291,7 +2382,7 @@ type ListHoldsResponse struct {
 
 func (x *ListHoldsResponse) Reset() {
 	*x = ListHoldsResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2394,7 @@ func (x *ListHoldsResponse) String() string {
 func (*ListHoldsResponse) ProtoMessage() {}
 
 func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[19]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2407,7 @@ func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsResponse.ProtoReflect.Descriptor instead.
 func (*ListHoldsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{19}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListHoldsResponse) GetHolds() []*Hold {
@@ -2345,7 +2436,7 @@ type ReleaseHoldRequest struct {
 
 func (x *ReleaseHoldRequest) Reset() {
 	*x = ReleaseHoldRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2448,7 @@ func (x *ReleaseHoldRequest) String() string {
 func (*ReleaseHoldRequest) ProtoMessage() {}
 
 func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[20]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2461,7 @@ func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseHoldRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseHoldRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{20}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReleaseHoldRequest) GetName() string {
@@ -2405,7 +2496,7 @@ type CreateItemRequest struct {
 
 func (x *CreateItemRequest) Reset() {
 	*x = CreateItemRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2508,7 @@ func (x *CreateItemRequest) String() string {
 func (*CreateItemRequest) ProtoMessage() {}
 
 func (x *CreateItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[21]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2521,7 @@ func (x *CreateItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateItemRequest.ProtoReflect.Descriptor instead.
 func (*CreateItemRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{21}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateItemRequest) GetParent() string {
@@ -2463,7 +2554,7 @@ type GetItemRequest struct {
 
 func (x *GetItemRequest) Reset() {
 	*x = GetItemRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2566,7 @@ func (x *GetItemRequest) String() string {
 func (*GetItemRequest) ProtoMessage() {}
 
 func (x *GetItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[22]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2579,7 @@ func (x *GetItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemRequest.ProtoReflect.Descriptor instead.
 func (*GetItemRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{22}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetItemRequest) GetName() string {
@@ -2511,7 +2602,7 @@ type ListItemsRequest struct {
 
 func (x *ListItemsRequest) Reset() {
 	*x = ListItemsRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2614,7 @@ func (x *ListItemsRequest) String() string {
 func (*ListItemsRequest) ProtoMessage() {}
 
 func (x *ListItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[23]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2627,7 @@ func (x *ListItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListItemsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{23}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListItemsRequest) GetParent() string {
@@ -2577,7 +2668,7 @@ type ListItemsResponse struct {
 
 func (x *ListItemsResponse) Reset() {
 	*x = ListItemsResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +2680,7 @@ func (x *ListItemsResponse) String() string {
 func (*ListItemsResponse) ProtoMessage() {}
 
 func (x *ListItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[24]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +2693,7 @@ func (x *ListItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListItemsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{24}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListItemsResponse) GetItems() []*Item {
@@ -2633,7 +2724,7 @@ type ConfirmDeletionRequest struct {
 
 func (x *ConfirmDeletionRequest) Reset() {
 	*x = ConfirmDeletionRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2736,7 @@ func (x *ConfirmDeletionRequest) String() string {
 func (*ConfirmDeletionRequest) ProtoMessage() {}
 
 func (x *ConfirmDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[25]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2749,7 @@ func (x *ConfirmDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmDeletionRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{25}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfirmDeletionRequest) GetName() string {
@@ -2691,7 +2782,7 @@ type GetPlanRequest struct {
 
 func (x *GetPlanRequest) Reset() {
 	*x = GetPlanRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2703,7 +2794,7 @@ func (x *GetPlanRequest) String() string {
 func (*GetPlanRequest) ProtoMessage() {}
 
 func (x *GetPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[26]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2716,7 +2807,7 @@ func (x *GetPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlanRequest.ProtoReflect.Descriptor instead.
 func (*GetPlanRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{26}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPlanRequest) GetName() string {
@@ -2738,7 +2829,7 @@ type ListPlansRequest struct {
 
 func (x *ListPlansRequest) Reset() {
 	*x = ListPlansRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +2841,7 @@ func (x *ListPlansRequest) String() string {
 func (*ListPlansRequest) ProtoMessage() {}
 
 func (x *ListPlansRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[27]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +2854,7 @@ func (x *ListPlansRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlansRequest.ProtoReflect.Descriptor instead.
 func (*ListPlansRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{27}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListPlansRequest) GetParent() string {
@@ -2804,7 +2895,7 @@ type ListPlansResponse struct {
 
 func (x *ListPlansResponse) Reset() {
 	*x = ListPlansResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2816,7 +2907,7 @@ func (x *ListPlansResponse) String() string {
 func (*ListPlansResponse) ProtoMessage() {}
 
 func (x *ListPlansResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[28]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2829,7 +2920,7 @@ func (x *ListPlansResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlansResponse.ProtoReflect.Descriptor instead.
 func (*ListPlansResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{28}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListPlansResponse) GetPlans() []*Plan {
@@ -2859,7 +2950,7 @@ type ApprovePlanRequest struct {
 
 func (x *ApprovePlanRequest) Reset() {
 	*x = ApprovePlanRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2871,7 +2962,7 @@ func (x *ApprovePlanRequest) String() string {
 func (*ApprovePlanRequest) ProtoMessage() {}
 
 func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[29]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2884,7 +2975,7 @@ func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovePlanRequest.ProtoReflect.Descriptor instead.
 func (*ApprovePlanRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{29}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ApprovePlanRequest) GetName() string {
@@ -2926,7 +3017,7 @@ type CompletePlanRequest struct {
 
 func (x *CompletePlanRequest) Reset() {
 	*x = CompletePlanRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2938,7 +3029,7 @@ func (x *CompletePlanRequest) String() string {
 func (*CompletePlanRequest) ProtoMessage() {}
 
 func (x *CompletePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[30]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2951,7 +3042,7 @@ func (x *CompletePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletePlanRequest.ProtoReflect.Descriptor instead.
 func (*CompletePlanRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{30}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CompletePlanRequest) GetName() string {
@@ -3005,7 +3096,7 @@ type SweepUnitRequest struct {
 
 func (x *SweepUnitRequest) Reset() {
 	*x = SweepUnitRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3017,7 +3108,7 @@ func (x *SweepUnitRequest) String() string {
 func (*SweepUnitRequest) ProtoMessage() {}
 
 func (x *SweepUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[31]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3030,7 +3121,7 @@ func (x *SweepUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SweepUnitRequest.ProtoReflect.Descriptor instead.
 func (*SweepUnitRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{31}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SweepUnitRequest) GetParent() string {
@@ -3051,7 +3142,7 @@ type ListSweepsRequest struct {
 
 func (x *ListSweepsRequest) Reset() {
 	*x = ListSweepsRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3063,7 +3154,7 @@ func (x *ListSweepsRequest) String() string {
 func (*ListSweepsRequest) ProtoMessage() {}
 
 func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[32]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3076,7 +3167,7 @@ func (x *ListSweepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsRequest.ProtoReflect.Descriptor instead.
 func (*ListSweepsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{32}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSweepsRequest) GetParent() string {
@@ -3110,7 +3201,7 @@ type ListSweepsResponse struct {
 
 func (x *ListSweepsResponse) Reset() {
 	*x = ListSweepsResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3122,7 +3213,7 @@ func (x *ListSweepsResponse) String() string {
 func (*ListSweepsResponse) ProtoMessage() {}
 
 func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[33]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3135,7 +3226,7 @@ func (x *ListSweepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSweepsResponse.ProtoReflect.Descriptor instead.
 func (*ListSweepsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{33}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListSweepsResponse) GetSweeps() []*Sweep {
@@ -3163,7 +3254,7 @@ type CreateCopyRequest struct {
 
 func (x *CreateCopyRequest) Reset() {
 	*x = CreateCopyRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3175,7 +3266,7 @@ func (x *CreateCopyRequest) String() string {
 func (*CreateCopyRequest) ProtoMessage() {}
 
 func (x *CreateCopyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[34]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3188,7 +3279,7 @@ func (x *CreateCopyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCopyRequest.ProtoReflect.Descriptor instead.
 func (*CreateCopyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{34}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateCopyRequest) GetParent() string {
@@ -3221,7 +3312,7 @@ type GetCopyRequest struct {
 
 func (x *GetCopyRequest) Reset() {
 	*x = GetCopyRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3324,7 @@ func (x *GetCopyRequest) String() string {
 func (*GetCopyRequest) ProtoMessage() {}
 
 func (x *GetCopyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[35]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3337,7 @@ func (x *GetCopyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCopyRequest.ProtoReflect.Descriptor instead.
 func (*GetCopyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{35}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetCopyRequest) GetName() string {
@@ -3269,7 +3360,7 @@ type ListCopiesRequest struct {
 
 func (x *ListCopiesRequest) Reset() {
 	*x = ListCopiesRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[36]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3281,7 +3372,7 @@ func (x *ListCopiesRequest) String() string {
 func (*ListCopiesRequest) ProtoMessage() {}
 
 func (x *ListCopiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[36]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3294,7 +3385,7 @@ func (x *ListCopiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCopiesRequest.ProtoReflect.Descriptor instead.
 func (*ListCopiesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{36}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListCopiesRequest) GetParent() string {
@@ -3335,7 +3426,7 @@ type ListCopiesResponse struct {
 
 func (x *ListCopiesResponse) Reset() {
 	*x = ListCopiesResponse{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[37]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3347,7 +3438,7 @@ func (x *ListCopiesResponse) String() string {
 func (*ListCopiesResponse) ProtoMessage() {}
 
 func (x *ListCopiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[37]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3360,7 +3451,7 @@ func (x *ListCopiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCopiesResponse.ProtoReflect.Descriptor instead.
 func (*ListCopiesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{37}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListCopiesResponse) GetCopies() []*Copy {
@@ -3386,7 +3477,7 @@ type GetCertificateKeyRequest struct {
 
 func (x *GetCertificateKeyRequest) Reset() {
 	*x = GetCertificateKeyRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[38]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3489,7 @@ func (x *GetCertificateKeyRequest) String() string {
 func (*GetCertificateKeyRequest) ProtoMessage() {}
 
 func (x *GetCertificateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[38]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3502,7 @@ func (x *GetCertificateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetCertificateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{38}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetCertificateKeyRequest) GetTenant() string {
@@ -3432,7 +3523,7 @@ type CertificateKey struct {
 
 func (x *CertificateKey) Reset() {
 	*x = CertificateKey{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[39]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3535,7 @@ func (x *CertificateKey) String() string {
 func (*CertificateKey) ProtoMessage() {}
 
 func (x *CertificateKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[39]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3548,7 @@ func (x *CertificateKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateKey.ProtoReflect.Descriptor instead.
 func (*CertificateKey) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{39}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CertificateKey) GetVerifierKey() string {
@@ -3481,7 +3572,7 @@ type RecordCopyOutcomeRequest struct {
 
 func (x *RecordCopyOutcomeRequest) Reset() {
 	*x = RecordCopyOutcomeRequest{}
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[40]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3493,7 +3584,7 @@ func (x *RecordCopyOutcomeRequest) String() string {
 func (*RecordCopyOutcomeRequest) ProtoMessage() {}
 
 func (x *RecordCopyOutcomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_retention_v1_retention_proto_msgTypes[40]
+	mi := &file_pipa_retention_v1_retention_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3506,7 +3597,7 @@ func (x *RecordCopyOutcomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCopyOutcomeRequest.ProtoReflect.Descriptor instead.
 func (*RecordCopyOutcomeRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{40}
+	return file_pipa_retention_v1_retention_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RecordCopyOutcomeRequest) GetName() string {
@@ -3541,7 +3632,11 @@ var File_pipa_retention_v1_retention_proto protoreflect.FileDescriptor
 
 const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\n" +
-	"!pipa/retention/v1/retention.proto\x12\x11pipa.retention.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x04\n" +
+	"!pipa/retention/v1/retention.proto\x12\x11pipa.retention.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a pipa/registry/v1/registers.proto\"0\n" +
+	"\x16ListObligationsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"Y\n" +
+	"\x17ListObligationsResponse\x12>\n" +
+	"\vobligations\x18\x01 \x03(\v2\x1c.pipa.registry.v1.ObligationR\vobligations\"\xa0\x04\n" +
 	"\x04Rule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x125\n" +
@@ -3857,7 +3952,7 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x18OUTCOME_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OUTCOME_KIND_DESTROYED\x10\x01\x12\x19\n" +
 	"\x15OUTCOME_KIND_RETURNED\x10\x02\x12\x19\n" +
-	"\x15OUTCOME_KIND_EXTENDED\x10\x032\xb1\x0f\n" +
+	"\x15OUTCOME_KIND_EXTENDED\x10\x032\x9b\x10\n" +
 	"\x10RetentionService\x12K\n" +
 	"\n" +
 	"CreateRule\x12$.pipa.retention.v1.CreateRuleRequest\x1a\x17.pipa.retention.v1.Rule\x12E\n" +
@@ -3890,7 +3985,8 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\n" +
 	"ListCopies\x12$.pipa.retention.v1.ListCopiesRequest\x1a%.pipa.retention.v1.ListCopiesResponse\x12Y\n" +
 	"\x11RecordCopyOutcome\x12+.pipa.retention.v1.RecordCopyOutcomeRequest\x1a\x17.pipa.retention.v1.Copy\x12c\n" +
-	"\x11GetCertificateKey\x12+.pipa.retention.v1.GetCertificateKeyRequest\x1a!.pipa.retention.v1.CertificateKeyB?Z=github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1;retentionv1b\x06proto3"
+	"\x11GetCertificateKey\x12+.pipa.retention.v1.GetCertificateKeyRequest\x1a!.pipa.retention.v1.CertificateKey\x12h\n" +
+	"\x0fListObligations\x12).pipa.retention.v1.ListObligationsRequest\x1a*.pipa.retention.v1.ListObligationsResponseB?Z=github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1;retentionv1b\x06proto3"
 
 var (
 	file_pipa_retention_v1_retention_proto_rawDescOnce sync.Once
@@ -3905,7 +4001,7 @@ func file_pipa_retention_v1_retention_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_retention_v1_retention_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_pipa_retention_v1_retention_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_pipa_retention_v1_retention_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_pipa_retention_v1_retention_proto_goTypes = []any{
 	(RuleTarget)(0),                  // 0: pipa.retention.v1.RuleTarget
 	(ClockStart)(0),                  // 1: pipa.retention.v1.ClockStart
@@ -3914,148 +4010,154 @@ var file_pipa_retention_v1_retention_proto_goTypes = []any{
 	(PlanState)(0),                   // 4: pipa.retention.v1.PlanState
 	(CopyState)(0),                   // 5: pipa.retention.v1.CopyState
 	(OutcomeKind)(0),                 // 6: pipa.retention.v1.OutcomeKind
-	(*Rule)(nil),                     // 7: pipa.retention.v1.Rule
-	(*Hold)(nil),                     // 8: pipa.retention.v1.Hold
-	(*Item)(nil),                     // 9: pipa.retention.v1.Item
-	(*Plan)(nil),                     // 10: pipa.retention.v1.Plan
-	(*Certificate)(nil),              // 11: pipa.retention.v1.Certificate
-	(*DestructionRecord)(nil),        // 12: pipa.retention.v1.DestructionRecord
-	(*SweepResult)(nil),              // 13: pipa.retention.v1.SweepResult
-	(*Sweep)(nil),                    // 14: pipa.retention.v1.Sweep
-	(*Copy)(nil),                     // 15: pipa.retention.v1.Copy
-	(*CopyOutcome)(nil),              // 16: pipa.retention.v1.CopyOutcome
-	(*CreateRuleRequest)(nil),        // 17: pipa.retention.v1.CreateRuleRequest
-	(*GetRuleRequest)(nil),           // 18: pipa.retention.v1.GetRuleRequest
-	(*ListRulesRequest)(nil),         // 19: pipa.retention.v1.ListRulesRequest
-	(*ListRulesResponse)(nil),        // 20: pipa.retention.v1.ListRulesResponse
-	(*UpdateRuleRequest)(nil),        // 21: pipa.retention.v1.UpdateRuleRequest
-	(*DeleteRuleRequest)(nil),        // 22: pipa.retention.v1.DeleteRuleRequest
-	(*CreateHoldRequest)(nil),        // 23: pipa.retention.v1.CreateHoldRequest
-	(*GetHoldRequest)(nil),           // 24: pipa.retention.v1.GetHoldRequest
-	(*ListHoldsRequest)(nil),         // 25: pipa.retention.v1.ListHoldsRequest
-	(*ListHoldsResponse)(nil),        // 26: pipa.retention.v1.ListHoldsResponse
-	(*ReleaseHoldRequest)(nil),       // 27: pipa.retention.v1.ReleaseHoldRequest
-	(*CreateItemRequest)(nil),        // 28: pipa.retention.v1.CreateItemRequest
-	(*GetItemRequest)(nil),           // 29: pipa.retention.v1.GetItemRequest
-	(*ListItemsRequest)(nil),         // 30: pipa.retention.v1.ListItemsRequest
-	(*ListItemsResponse)(nil),        // 31: pipa.retention.v1.ListItemsResponse
-	(*ConfirmDeletionRequest)(nil),   // 32: pipa.retention.v1.ConfirmDeletionRequest
-	(*GetPlanRequest)(nil),           // 33: pipa.retention.v1.GetPlanRequest
-	(*ListPlansRequest)(nil),         // 34: pipa.retention.v1.ListPlansRequest
-	(*ListPlansResponse)(nil),        // 35: pipa.retention.v1.ListPlansResponse
-	(*ApprovePlanRequest)(nil),       // 36: pipa.retention.v1.ApprovePlanRequest
-	(*CompletePlanRequest)(nil),      // 37: pipa.retention.v1.CompletePlanRequest
-	(*SweepUnitRequest)(nil),         // 38: pipa.retention.v1.SweepUnitRequest
-	(*ListSweepsRequest)(nil),        // 39: pipa.retention.v1.ListSweepsRequest
-	(*ListSweepsResponse)(nil),       // 40: pipa.retention.v1.ListSweepsResponse
-	(*CreateCopyRequest)(nil),        // 41: pipa.retention.v1.CreateCopyRequest
-	(*GetCopyRequest)(nil),           // 42: pipa.retention.v1.GetCopyRequest
-	(*ListCopiesRequest)(nil),        // 43: pipa.retention.v1.ListCopiesRequest
-	(*ListCopiesResponse)(nil),       // 44: pipa.retention.v1.ListCopiesResponse
-	(*GetCertificateKeyRequest)(nil), // 45: pipa.retention.v1.GetCertificateKeyRequest
-	(*CertificateKey)(nil),           // 46: pipa.retention.v1.CertificateKey
-	(*RecordCopyOutcomeRequest)(nil), // 47: pipa.retention.v1.RecordCopyOutcomeRequest
-	(*timestamppb.Timestamp)(nil),    // 48: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 49: google.protobuf.FieldMask
+	(*ListObligationsRequest)(nil),   // 7: pipa.retention.v1.ListObligationsRequest
+	(*ListObligationsResponse)(nil),  // 8: pipa.retention.v1.ListObligationsResponse
+	(*Rule)(nil),                     // 9: pipa.retention.v1.Rule
+	(*Hold)(nil),                     // 10: pipa.retention.v1.Hold
+	(*Item)(nil),                     // 11: pipa.retention.v1.Item
+	(*Plan)(nil),                     // 12: pipa.retention.v1.Plan
+	(*Certificate)(nil),              // 13: pipa.retention.v1.Certificate
+	(*DestructionRecord)(nil),        // 14: pipa.retention.v1.DestructionRecord
+	(*SweepResult)(nil),              // 15: pipa.retention.v1.SweepResult
+	(*Sweep)(nil),                    // 16: pipa.retention.v1.Sweep
+	(*Copy)(nil),                     // 17: pipa.retention.v1.Copy
+	(*CopyOutcome)(nil),              // 18: pipa.retention.v1.CopyOutcome
+	(*CreateRuleRequest)(nil),        // 19: pipa.retention.v1.CreateRuleRequest
+	(*GetRuleRequest)(nil),           // 20: pipa.retention.v1.GetRuleRequest
+	(*ListRulesRequest)(nil),         // 21: pipa.retention.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),        // 22: pipa.retention.v1.ListRulesResponse
+	(*UpdateRuleRequest)(nil),        // 23: pipa.retention.v1.UpdateRuleRequest
+	(*DeleteRuleRequest)(nil),        // 24: pipa.retention.v1.DeleteRuleRequest
+	(*CreateHoldRequest)(nil),        // 25: pipa.retention.v1.CreateHoldRequest
+	(*GetHoldRequest)(nil),           // 26: pipa.retention.v1.GetHoldRequest
+	(*ListHoldsRequest)(nil),         // 27: pipa.retention.v1.ListHoldsRequest
+	(*ListHoldsResponse)(nil),        // 28: pipa.retention.v1.ListHoldsResponse
+	(*ReleaseHoldRequest)(nil),       // 29: pipa.retention.v1.ReleaseHoldRequest
+	(*CreateItemRequest)(nil),        // 30: pipa.retention.v1.CreateItemRequest
+	(*GetItemRequest)(nil),           // 31: pipa.retention.v1.GetItemRequest
+	(*ListItemsRequest)(nil),         // 32: pipa.retention.v1.ListItemsRequest
+	(*ListItemsResponse)(nil),        // 33: pipa.retention.v1.ListItemsResponse
+	(*ConfirmDeletionRequest)(nil),   // 34: pipa.retention.v1.ConfirmDeletionRequest
+	(*GetPlanRequest)(nil),           // 35: pipa.retention.v1.GetPlanRequest
+	(*ListPlansRequest)(nil),         // 36: pipa.retention.v1.ListPlansRequest
+	(*ListPlansResponse)(nil),        // 37: pipa.retention.v1.ListPlansResponse
+	(*ApprovePlanRequest)(nil),       // 38: pipa.retention.v1.ApprovePlanRequest
+	(*CompletePlanRequest)(nil),      // 39: pipa.retention.v1.CompletePlanRequest
+	(*SweepUnitRequest)(nil),         // 40: pipa.retention.v1.SweepUnitRequest
+	(*ListSweepsRequest)(nil),        // 41: pipa.retention.v1.ListSweepsRequest
+	(*ListSweepsResponse)(nil),       // 42: pipa.retention.v1.ListSweepsResponse
+	(*CreateCopyRequest)(nil),        // 43: pipa.retention.v1.CreateCopyRequest
+	(*GetCopyRequest)(nil),           // 44: pipa.retention.v1.GetCopyRequest
+	(*ListCopiesRequest)(nil),        // 45: pipa.retention.v1.ListCopiesRequest
+	(*ListCopiesResponse)(nil),       // 46: pipa.retention.v1.ListCopiesResponse
+	(*GetCertificateKeyRequest)(nil), // 47: pipa.retention.v1.GetCertificateKeyRequest
+	(*CertificateKey)(nil),           // 48: pipa.retention.v1.CertificateKey
+	(*RecordCopyOutcomeRequest)(nil), // 49: pipa.retention.v1.RecordCopyOutcomeRequest
+	(*v1.Obligation)(nil),            // 50: pipa.registry.v1.Obligation
+	(*timestamppb.Timestamp)(nil),    // 51: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 52: google.protobuf.FieldMask
 }
 var file_pipa_retention_v1_retention_proto_depIdxs = []int32{
-	0,  // 0: pipa.retention.v1.Rule.target:type_name -> pipa.retention.v1.RuleTarget
-	1,  // 1: pipa.retention.v1.Rule.clock_start:type_name -> pipa.retention.v1.ClockStart
-	2,  // 2: pipa.retention.v1.Rule.action:type_name -> pipa.retention.v1.Action
-	48, // 3: pipa.retention.v1.Rule.create_time:type_name -> google.protobuf.Timestamp
-	48, // 4: pipa.retention.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
-	48, // 5: pipa.retention.v1.Hold.start_time:type_name -> google.protobuf.Timestamp
-	48, // 6: pipa.retention.v1.Hold.end_time:type_name -> google.protobuf.Timestamp
-	48, // 7: pipa.retention.v1.Hold.release_time:type_name -> google.protobuf.Timestamp
-	48, // 8: pipa.retention.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
-	48, // 9: pipa.retention.v1.Item.clock_start_time:type_name -> google.protobuf.Timestamp
-	48, // 10: pipa.retention.v1.Item.due_time:type_name -> google.protobuf.Timestamp
-	3,  // 11: pipa.retention.v1.Item.state:type_name -> pipa.retention.v1.ItemState
-	48, // 12: pipa.retention.v1.Item.destruction_time:type_name -> google.protobuf.Timestamp
-	48, // 13: pipa.retention.v1.Item.create_time:type_name -> google.protobuf.Timestamp
-	4,  // 14: pipa.retention.v1.Plan.state:type_name -> pipa.retention.v1.PlanState
-	48, // 15: pipa.retention.v1.Plan.create_time:type_name -> google.protobuf.Timestamp
-	48, // 16: pipa.retention.v1.Plan.approve_time:type_name -> google.protobuf.Timestamp
-	48, // 17: pipa.retention.v1.Plan.destruction_time:type_name -> google.protobuf.Timestamp
-	11, // 18: pipa.retention.v1.Plan.certificate:type_name -> pipa.retention.v1.Certificate
-	12, // 19: pipa.retention.v1.Plan.records:type_name -> pipa.retention.v1.DestructionRecord
-	48, // 20: pipa.retention.v1.Sweep.sweep_time:type_name -> google.protobuf.Timestamp
-	5,  // 21: pipa.retention.v1.Copy.state:type_name -> pipa.retention.v1.CopyState
-	48, // 22: pipa.retention.v1.Copy.last_reminder_time:type_name -> google.protobuf.Timestamp
-	16, // 23: pipa.retention.v1.Copy.outcomes:type_name -> pipa.retention.v1.CopyOutcome
-	48, // 24: pipa.retention.v1.Copy.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 25: pipa.retention.v1.CopyOutcome.kind:type_name -> pipa.retention.v1.OutcomeKind
-	48, // 26: pipa.retention.v1.CopyOutcome.record_time:type_name -> google.protobuf.Timestamp
-	48, // 27: pipa.retention.v1.CopyOutcome.destruction_time:type_name -> google.protobuf.Timestamp
-	7,  // 28: pipa.retention.v1.CreateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
-	7,  // 29: pipa.retention.v1.ListRulesResponse.rules:type_name -> pipa.retention.v1.Rule
-	7,  // 30: pipa.retention.v1.UpdateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
-	49, // 31: pipa.retention.v1.UpdateRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 32: pipa.retention.v1.CreateHoldRequest.hold:type_name -> pipa.retention.v1.Hold
-	8,  // 33: pipa.retention.v1.ListHoldsResponse.holds:type_name -> pipa.retention.v1.Hold
-	9,  // 34: pipa.retention.v1.CreateItemRequest.item:type_name -> pipa.retention.v1.Item
-	9,  // 35: pipa.retention.v1.ListItemsResponse.items:type_name -> pipa.retention.v1.Item
-	48, // 36: pipa.retention.v1.ConfirmDeletionRequest.deletion_time:type_name -> google.protobuf.Timestamp
-	4,  // 37: pipa.retention.v1.ListPlansRequest.state:type_name -> pipa.retention.v1.PlanState
-	10, // 38: pipa.retention.v1.ListPlansResponse.plans:type_name -> pipa.retention.v1.Plan
-	48, // 39: pipa.retention.v1.CompletePlanRequest.destruction_time:type_name -> google.protobuf.Timestamp
-	14, // 40: pipa.retention.v1.ListSweepsResponse.sweeps:type_name -> pipa.retention.v1.Sweep
-	15, // 41: pipa.retention.v1.CreateCopyRequest.copy:type_name -> pipa.retention.v1.Copy
-	15, // 42: pipa.retention.v1.ListCopiesResponse.copies:type_name -> pipa.retention.v1.Copy
-	16, // 43: pipa.retention.v1.RecordCopyOutcomeRequest.outcome:type_name -> pipa.retention.v1.CopyOutcome
-	17, // 44: pipa.retention.v1.RetentionService.CreateRule:input_type -> pipa.retention.v1.CreateRuleRequest
-	18, // 45: pipa.retention.v1.RetentionService.GetRule:input_type -> pipa.retention.v1.GetRuleRequest
-	19, // 46: pipa.retention.v1.RetentionService.ListRules:input_type -> pipa.retention.v1.ListRulesRequest
-	21, // 47: pipa.retention.v1.RetentionService.UpdateRule:input_type -> pipa.retention.v1.UpdateRuleRequest
-	22, // 48: pipa.retention.v1.RetentionService.DeleteRule:input_type -> pipa.retention.v1.DeleteRuleRequest
-	23, // 49: pipa.retention.v1.RetentionService.CreateHold:input_type -> pipa.retention.v1.CreateHoldRequest
-	24, // 50: pipa.retention.v1.RetentionService.GetHold:input_type -> pipa.retention.v1.GetHoldRequest
-	25, // 51: pipa.retention.v1.RetentionService.ListHolds:input_type -> pipa.retention.v1.ListHoldsRequest
-	27, // 52: pipa.retention.v1.RetentionService.ReleaseHold:input_type -> pipa.retention.v1.ReleaseHoldRequest
-	28, // 53: pipa.retention.v1.RetentionService.CreateItem:input_type -> pipa.retention.v1.CreateItemRequest
-	29, // 54: pipa.retention.v1.RetentionService.GetItem:input_type -> pipa.retention.v1.GetItemRequest
-	30, // 55: pipa.retention.v1.RetentionService.ListItems:input_type -> pipa.retention.v1.ListItemsRequest
-	32, // 56: pipa.retention.v1.RetentionService.ConfirmDeletion:input_type -> pipa.retention.v1.ConfirmDeletionRequest
-	33, // 57: pipa.retention.v1.RetentionService.GetPlan:input_type -> pipa.retention.v1.GetPlanRequest
-	34, // 58: pipa.retention.v1.RetentionService.ListPlans:input_type -> pipa.retention.v1.ListPlansRequest
-	36, // 59: pipa.retention.v1.RetentionService.ApprovePlan:input_type -> pipa.retention.v1.ApprovePlanRequest
-	37, // 60: pipa.retention.v1.RetentionService.CompletePlan:input_type -> pipa.retention.v1.CompletePlanRequest
-	38, // 61: pipa.retention.v1.RetentionService.SweepUnit:input_type -> pipa.retention.v1.SweepUnitRequest
-	39, // 62: pipa.retention.v1.RetentionService.ListSweeps:input_type -> pipa.retention.v1.ListSweepsRequest
-	41, // 63: pipa.retention.v1.RetentionService.CreateCopy:input_type -> pipa.retention.v1.CreateCopyRequest
-	42, // 64: pipa.retention.v1.RetentionService.GetCopy:input_type -> pipa.retention.v1.GetCopyRequest
-	43, // 65: pipa.retention.v1.RetentionService.ListCopies:input_type -> pipa.retention.v1.ListCopiesRequest
-	47, // 66: pipa.retention.v1.RetentionService.RecordCopyOutcome:input_type -> pipa.retention.v1.RecordCopyOutcomeRequest
-	45, // 67: pipa.retention.v1.RetentionService.GetCertificateKey:input_type -> pipa.retention.v1.GetCertificateKeyRequest
-	7,  // 68: pipa.retention.v1.RetentionService.CreateRule:output_type -> pipa.retention.v1.Rule
-	7,  // 69: pipa.retention.v1.RetentionService.GetRule:output_type -> pipa.retention.v1.Rule
-	20, // 70: pipa.retention.v1.RetentionService.ListRules:output_type -> pipa.retention.v1.ListRulesResponse
-	7,  // 71: pipa.retention.v1.RetentionService.UpdateRule:output_type -> pipa.retention.v1.Rule
-	7,  // 72: pipa.retention.v1.RetentionService.DeleteRule:output_type -> pipa.retention.v1.Rule
-	8,  // 73: pipa.retention.v1.RetentionService.CreateHold:output_type -> pipa.retention.v1.Hold
-	8,  // 74: pipa.retention.v1.RetentionService.GetHold:output_type -> pipa.retention.v1.Hold
-	26, // 75: pipa.retention.v1.RetentionService.ListHolds:output_type -> pipa.retention.v1.ListHoldsResponse
-	8,  // 76: pipa.retention.v1.RetentionService.ReleaseHold:output_type -> pipa.retention.v1.Hold
-	9,  // 77: pipa.retention.v1.RetentionService.CreateItem:output_type -> pipa.retention.v1.Item
-	9,  // 78: pipa.retention.v1.RetentionService.GetItem:output_type -> pipa.retention.v1.Item
-	31, // 79: pipa.retention.v1.RetentionService.ListItems:output_type -> pipa.retention.v1.ListItemsResponse
-	9,  // 80: pipa.retention.v1.RetentionService.ConfirmDeletion:output_type -> pipa.retention.v1.Item
-	10, // 81: pipa.retention.v1.RetentionService.GetPlan:output_type -> pipa.retention.v1.Plan
-	35, // 82: pipa.retention.v1.RetentionService.ListPlans:output_type -> pipa.retention.v1.ListPlansResponse
-	10, // 83: pipa.retention.v1.RetentionService.ApprovePlan:output_type -> pipa.retention.v1.Plan
-	10, // 84: pipa.retention.v1.RetentionService.CompletePlan:output_type -> pipa.retention.v1.Plan
-	13, // 85: pipa.retention.v1.RetentionService.SweepUnit:output_type -> pipa.retention.v1.SweepResult
-	40, // 86: pipa.retention.v1.RetentionService.ListSweeps:output_type -> pipa.retention.v1.ListSweepsResponse
-	15, // 87: pipa.retention.v1.RetentionService.CreateCopy:output_type -> pipa.retention.v1.Copy
-	15, // 88: pipa.retention.v1.RetentionService.GetCopy:output_type -> pipa.retention.v1.Copy
-	44, // 89: pipa.retention.v1.RetentionService.ListCopies:output_type -> pipa.retention.v1.ListCopiesResponse
-	15, // 90: pipa.retention.v1.RetentionService.RecordCopyOutcome:output_type -> pipa.retention.v1.Copy
-	46, // 91: pipa.retention.v1.RetentionService.GetCertificateKey:output_type -> pipa.retention.v1.CertificateKey
-	68, // [68:92] is the sub-list for method output_type
-	44, // [44:68] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	50, // 0: pipa.retention.v1.ListObligationsResponse.obligations:type_name -> pipa.registry.v1.Obligation
+	0,  // 1: pipa.retention.v1.Rule.target:type_name -> pipa.retention.v1.RuleTarget
+	1,  // 2: pipa.retention.v1.Rule.clock_start:type_name -> pipa.retention.v1.ClockStart
+	2,  // 3: pipa.retention.v1.Rule.action:type_name -> pipa.retention.v1.Action
+	51, // 4: pipa.retention.v1.Rule.create_time:type_name -> google.protobuf.Timestamp
+	51, // 5: pipa.retention.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
+	51, // 6: pipa.retention.v1.Hold.start_time:type_name -> google.protobuf.Timestamp
+	51, // 7: pipa.retention.v1.Hold.end_time:type_name -> google.protobuf.Timestamp
+	51, // 8: pipa.retention.v1.Hold.release_time:type_name -> google.protobuf.Timestamp
+	51, // 9: pipa.retention.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
+	51, // 10: pipa.retention.v1.Item.clock_start_time:type_name -> google.protobuf.Timestamp
+	51, // 11: pipa.retention.v1.Item.due_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: pipa.retention.v1.Item.state:type_name -> pipa.retention.v1.ItemState
+	51, // 13: pipa.retention.v1.Item.destruction_time:type_name -> google.protobuf.Timestamp
+	51, // 14: pipa.retention.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 15: pipa.retention.v1.Plan.state:type_name -> pipa.retention.v1.PlanState
+	51, // 16: pipa.retention.v1.Plan.create_time:type_name -> google.protobuf.Timestamp
+	51, // 17: pipa.retention.v1.Plan.approve_time:type_name -> google.protobuf.Timestamp
+	51, // 18: pipa.retention.v1.Plan.destruction_time:type_name -> google.protobuf.Timestamp
+	13, // 19: pipa.retention.v1.Plan.certificate:type_name -> pipa.retention.v1.Certificate
+	14, // 20: pipa.retention.v1.Plan.records:type_name -> pipa.retention.v1.DestructionRecord
+	51, // 21: pipa.retention.v1.Sweep.sweep_time:type_name -> google.protobuf.Timestamp
+	5,  // 22: pipa.retention.v1.Copy.state:type_name -> pipa.retention.v1.CopyState
+	51, // 23: pipa.retention.v1.Copy.last_reminder_time:type_name -> google.protobuf.Timestamp
+	18, // 24: pipa.retention.v1.Copy.outcomes:type_name -> pipa.retention.v1.CopyOutcome
+	51, // 25: pipa.retention.v1.Copy.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 26: pipa.retention.v1.CopyOutcome.kind:type_name -> pipa.retention.v1.OutcomeKind
+	51, // 27: pipa.retention.v1.CopyOutcome.record_time:type_name -> google.protobuf.Timestamp
+	51, // 28: pipa.retention.v1.CopyOutcome.destruction_time:type_name -> google.protobuf.Timestamp
+	9,  // 29: pipa.retention.v1.CreateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
+	9,  // 30: pipa.retention.v1.ListRulesResponse.rules:type_name -> pipa.retention.v1.Rule
+	9,  // 31: pipa.retention.v1.UpdateRuleRequest.rule:type_name -> pipa.retention.v1.Rule
+	52, // 32: pipa.retention.v1.UpdateRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 33: pipa.retention.v1.CreateHoldRequest.hold:type_name -> pipa.retention.v1.Hold
+	10, // 34: pipa.retention.v1.ListHoldsResponse.holds:type_name -> pipa.retention.v1.Hold
+	11, // 35: pipa.retention.v1.CreateItemRequest.item:type_name -> pipa.retention.v1.Item
+	11, // 36: pipa.retention.v1.ListItemsResponse.items:type_name -> pipa.retention.v1.Item
+	51, // 37: pipa.retention.v1.ConfirmDeletionRequest.deletion_time:type_name -> google.protobuf.Timestamp
+	4,  // 38: pipa.retention.v1.ListPlansRequest.state:type_name -> pipa.retention.v1.PlanState
+	12, // 39: pipa.retention.v1.ListPlansResponse.plans:type_name -> pipa.retention.v1.Plan
+	51, // 40: pipa.retention.v1.CompletePlanRequest.destruction_time:type_name -> google.protobuf.Timestamp
+	16, // 41: pipa.retention.v1.ListSweepsResponse.sweeps:type_name -> pipa.retention.v1.Sweep
+	17, // 42: pipa.retention.v1.CreateCopyRequest.copy:type_name -> pipa.retention.v1.Copy
+	17, // 43: pipa.retention.v1.ListCopiesResponse.copies:type_name -> pipa.retention.v1.Copy
+	18, // 44: pipa.retention.v1.RecordCopyOutcomeRequest.outcome:type_name -> pipa.retention.v1.CopyOutcome
+	19, // 45: pipa.retention.v1.RetentionService.CreateRule:input_type -> pipa.retention.v1.CreateRuleRequest
+	20, // 46: pipa.retention.v1.RetentionService.GetRule:input_type -> pipa.retention.v1.GetRuleRequest
+	21, // 47: pipa.retention.v1.RetentionService.ListRules:input_type -> pipa.retention.v1.ListRulesRequest
+	23, // 48: pipa.retention.v1.RetentionService.UpdateRule:input_type -> pipa.retention.v1.UpdateRuleRequest
+	24, // 49: pipa.retention.v1.RetentionService.DeleteRule:input_type -> pipa.retention.v1.DeleteRuleRequest
+	25, // 50: pipa.retention.v1.RetentionService.CreateHold:input_type -> pipa.retention.v1.CreateHoldRequest
+	26, // 51: pipa.retention.v1.RetentionService.GetHold:input_type -> pipa.retention.v1.GetHoldRequest
+	27, // 52: pipa.retention.v1.RetentionService.ListHolds:input_type -> pipa.retention.v1.ListHoldsRequest
+	29, // 53: pipa.retention.v1.RetentionService.ReleaseHold:input_type -> pipa.retention.v1.ReleaseHoldRequest
+	30, // 54: pipa.retention.v1.RetentionService.CreateItem:input_type -> pipa.retention.v1.CreateItemRequest
+	31, // 55: pipa.retention.v1.RetentionService.GetItem:input_type -> pipa.retention.v1.GetItemRequest
+	32, // 56: pipa.retention.v1.RetentionService.ListItems:input_type -> pipa.retention.v1.ListItemsRequest
+	34, // 57: pipa.retention.v1.RetentionService.ConfirmDeletion:input_type -> pipa.retention.v1.ConfirmDeletionRequest
+	35, // 58: pipa.retention.v1.RetentionService.GetPlan:input_type -> pipa.retention.v1.GetPlanRequest
+	36, // 59: pipa.retention.v1.RetentionService.ListPlans:input_type -> pipa.retention.v1.ListPlansRequest
+	38, // 60: pipa.retention.v1.RetentionService.ApprovePlan:input_type -> pipa.retention.v1.ApprovePlanRequest
+	39, // 61: pipa.retention.v1.RetentionService.CompletePlan:input_type -> pipa.retention.v1.CompletePlanRequest
+	40, // 62: pipa.retention.v1.RetentionService.SweepUnit:input_type -> pipa.retention.v1.SweepUnitRequest
+	41, // 63: pipa.retention.v1.RetentionService.ListSweeps:input_type -> pipa.retention.v1.ListSweepsRequest
+	43, // 64: pipa.retention.v1.RetentionService.CreateCopy:input_type -> pipa.retention.v1.CreateCopyRequest
+	44, // 65: pipa.retention.v1.RetentionService.GetCopy:input_type -> pipa.retention.v1.GetCopyRequest
+	45, // 66: pipa.retention.v1.RetentionService.ListCopies:input_type -> pipa.retention.v1.ListCopiesRequest
+	49, // 67: pipa.retention.v1.RetentionService.RecordCopyOutcome:input_type -> pipa.retention.v1.RecordCopyOutcomeRequest
+	47, // 68: pipa.retention.v1.RetentionService.GetCertificateKey:input_type -> pipa.retention.v1.GetCertificateKeyRequest
+	7,  // 69: pipa.retention.v1.RetentionService.ListObligations:input_type -> pipa.retention.v1.ListObligationsRequest
+	9,  // 70: pipa.retention.v1.RetentionService.CreateRule:output_type -> pipa.retention.v1.Rule
+	9,  // 71: pipa.retention.v1.RetentionService.GetRule:output_type -> pipa.retention.v1.Rule
+	22, // 72: pipa.retention.v1.RetentionService.ListRules:output_type -> pipa.retention.v1.ListRulesResponse
+	9,  // 73: pipa.retention.v1.RetentionService.UpdateRule:output_type -> pipa.retention.v1.Rule
+	9,  // 74: pipa.retention.v1.RetentionService.DeleteRule:output_type -> pipa.retention.v1.Rule
+	10, // 75: pipa.retention.v1.RetentionService.CreateHold:output_type -> pipa.retention.v1.Hold
+	10, // 76: pipa.retention.v1.RetentionService.GetHold:output_type -> pipa.retention.v1.Hold
+	28, // 77: pipa.retention.v1.RetentionService.ListHolds:output_type -> pipa.retention.v1.ListHoldsResponse
+	10, // 78: pipa.retention.v1.RetentionService.ReleaseHold:output_type -> pipa.retention.v1.Hold
+	11, // 79: pipa.retention.v1.RetentionService.CreateItem:output_type -> pipa.retention.v1.Item
+	11, // 80: pipa.retention.v1.RetentionService.GetItem:output_type -> pipa.retention.v1.Item
+	33, // 81: pipa.retention.v1.RetentionService.ListItems:output_type -> pipa.retention.v1.ListItemsResponse
+	11, // 82: pipa.retention.v1.RetentionService.ConfirmDeletion:output_type -> pipa.retention.v1.Item
+	12, // 83: pipa.retention.v1.RetentionService.GetPlan:output_type -> pipa.retention.v1.Plan
+	37, // 84: pipa.retention.v1.RetentionService.ListPlans:output_type -> pipa.retention.v1.ListPlansResponse
+	12, // 85: pipa.retention.v1.RetentionService.ApprovePlan:output_type -> pipa.retention.v1.Plan
+	12, // 86: pipa.retention.v1.RetentionService.CompletePlan:output_type -> pipa.retention.v1.Plan
+	15, // 87: pipa.retention.v1.RetentionService.SweepUnit:output_type -> pipa.retention.v1.SweepResult
+	42, // 88: pipa.retention.v1.RetentionService.ListSweeps:output_type -> pipa.retention.v1.ListSweepsResponse
+	17, // 89: pipa.retention.v1.RetentionService.CreateCopy:output_type -> pipa.retention.v1.Copy
+	17, // 90: pipa.retention.v1.RetentionService.GetCopy:output_type -> pipa.retention.v1.Copy
+	46, // 91: pipa.retention.v1.RetentionService.ListCopies:output_type -> pipa.retention.v1.ListCopiesResponse
+	17, // 92: pipa.retention.v1.RetentionService.RecordCopyOutcome:output_type -> pipa.retention.v1.Copy
+	48, // 93: pipa.retention.v1.RetentionService.GetCertificateKey:output_type -> pipa.retention.v1.CertificateKey
+	8,  // 94: pipa.retention.v1.RetentionService.ListObligations:output_type -> pipa.retention.v1.ListObligationsResponse
+	70, // [70:95] is the sub-list for method output_type
+	45, // [45:70] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_pipa_retention_v1_retention_proto_init() }
@@ -4069,7 +4171,7 @@ func file_pipa_retention_v1_retention_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_retention_v1_retention_proto_rawDesc), len(file_pipa_retention_v1_retention_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,7 @@ const (
 	RetentionService_ListCopies_FullMethodName        = "/pipa.retention.v1.RetentionService/ListCopies"
 	RetentionService_RecordCopyOutcome_FullMethodName = "/pipa.retention.v1.RetentionService/RecordCopyOutcome"
 	RetentionService_GetCertificateKey_FullMethodName = "/pipa.retention.v1.RetentionService/GetCertificateKey"
+	RetentionService_ListObligations_FullMethodName   = "/pipa.retention.v1.RetentionService/ListObligations"
 )
 
 // RetentionServiceClient is the client API for RetentionService service.
@@ -96,6 +97,11 @@ type RetentionServiceClient interface {
 	// Public: the note verifier key of the tenant's destruction certificates, so that a verifier
 	// need not take the key a certificate carries on trust.
 	GetCertificateKey(ctx context.Context, in *GetCertificateKeyRequest, opts ...grpc.CallOption) (*CertificateKey, error)
+	// The open deadlines retention keeps in a tenant or unit: each destruction plan awaiting
+	// approval or execution, due 5 days after its earliest item (STD-10-1), and each copy given out
+	// that is still out, due on its destruction date (C-9), for the registry's one list of what is
+	// due (its ListObligations).
+	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
 }
 
 type retentionServiceClient struct {
@@ -346,6 +352,16 @@ func (c *retentionServiceClient) GetCertificateKey(ctx context.Context, in *GetC
 	return out, nil
 }
 
+func (c *retentionServiceClient) ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListObligationsResponse)
+	err := c.cc.Invoke(ctx, RetentionService_ListObligations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RetentionServiceServer is the server API for RetentionService service.
 // All implementations must embed UnimplementedRetentionServiceServer
 // for forward compatibility.
@@ -397,6 +413,11 @@ type RetentionServiceServer interface {
 	// Public: the note verifier key of the tenant's destruction certificates, so that a verifier
 	// need not take the key a certificate carries on trust.
 	GetCertificateKey(context.Context, *GetCertificateKeyRequest) (*CertificateKey, error)
+	// The open deadlines retention keeps in a tenant or unit: each destruction plan awaiting
+	// approval or execution, due 5 days after its earliest item (STD-10-1), and each copy given out
+	// that is still out, due on its destruction date (C-9), for the registry's one list of what is
+	// due (its ListObligations).
+	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
 	mustEmbedUnimplementedRetentionServiceServer()
 }
 
@@ -478,6 +499,9 @@ func (UnimplementedRetentionServiceServer) RecordCopyOutcome(context.Context, *R
 }
 func (UnimplementedRetentionServiceServer) GetCertificateKey(context.Context, *GetCertificateKeyRequest) (*CertificateKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCertificateKey not implemented")
+}
+func (UnimplementedRetentionServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
 }
 func (UnimplementedRetentionServiceServer) mustEmbedUnimplementedRetentionServiceServer() {}
 func (UnimplementedRetentionServiceServer) testEmbeddedByValue()                          {}
@@ -932,6 +956,24 @@ func _RetentionService_GetCertificateKey_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RetentionService_ListObligations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListObligationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetentionServiceServer).ListObligations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetentionService_ListObligations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetentionServiceServer).ListObligations(ctx, req.(*ListObligationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RetentionService_ServiceDesc is the grpc.ServiceDesc for RetentionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1034,6 +1076,10 @@ var RetentionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCertificateKey",
 			Handler:    _RetentionService_GetCertificateKey_Handler,
+		},
+		{
+			MethodName: "ListObligations",
+			Handler:    _RetentionService_ListObligations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
