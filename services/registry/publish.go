@@ -20,6 +20,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
@@ -37,24 +38,37 @@ const publishDelay = 5 * time.Second
 // Open assembles the registry on pool: its store, the job queue of its publications (in the
 // registry schema, pkg/jobs) and the server, which appends to ledger with the service
 // credential token. The caller starts the returned client to work the queue, and stops it.
-func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
+//
+// Its events (events.go) go out through an outbound in the registry schema with out's senders.
+func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), out outbound.Config, opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
 	// The registers' changes go through the shared outbox (pkg/ledgerout), in the same schema.
 	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: ledger, Token: token,
 		Metrics: "pipa.registry", Delay: publishDelay})
 	if err != nil {
 		return nil, nil, err
 	}
+	out.Schema, out.Pool, out.Metrics = pg.Schema, pool, "pipa.registry"
+	events, err := outbound.New(out)
+	if err != nil {
+		return nil, nil, err
+	}
 	workers := river.NewWorkers()
-	w := &publishWorker{}
+	w, inForce := &publishWorker{}, &inForceWorker{}
 	river.AddWorker(workers, w)
+	river.AddWorker(workers, inForce)
 	outbox.AddWorkers(workers)
-	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 2, outbox.PeriodicJobs()...))
+	events.AddWorkers(workers)
+	cfg := jobs.Config(pg.Schema, workers, 2, append(outbox.PeriodicJobs(), inForceJob())...)
+	cfg.Queues[outbound.Queue] = outbound.QueueConfig()
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	outbox.Use(client, nil)
-	s := New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox)), append(opts, withLedger(ledger, token), withOutbox(outbox))...)
-	w.s = s
+	events.Use(client, nil)
+	s := New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events)),
+		append(opts, withLedger(ledger, token), withOutbox(outbox))...)
+	w.s, inForce.s = s, s
 	return s, client, registerMetrics(s)
 }
 
