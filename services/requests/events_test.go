@@ -181,4 +181,3 @@ func TestCheckpointEventsOptIn(t *testing.T) {
 	raw, _ := json.Marshal(everything.Received())
 	require.NotContains(t, string(raw), outbound.CheckpointSigned, "a subscription to all types has not opted in")
 }
-
