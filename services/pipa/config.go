@@ -143,6 +143,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.mail.Username, "smtp-username", env("PIPA_SMTP_USERNAME", ""), "SMTP AUTH user; empty: no authentication (PIPA_SMTP_USERNAME)")
 	fs.StringVar(&c.mail.Password, "smtp-password", env("PIPA_SMTP_PASSWORD", ""), "SMTP AUTH password (PIPA_SMTP_PASSWORD)")
 	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
+	fs.StringVar(&c.mail.CAFile, "smtp-ca-file", env("PIPA_SMTP_CA_FILE", ""), "PEM file of the CAs that sign the SMTP relay's certificate, trusted instead of the system's (an internal relay); empty: the system's (PIPA_SMTP_CA_FILE)")
 	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
 	fs.StringVar(&c.smsProvider, "sms-provider", env("PIPA_SMS_PROVIDER", ""), "text messages to requesters who ask for them: sens (NAVER Cloud SENS), log (development: logged, not sent), or empty (they wait) (PIPA_SMS_PROVIDER)")
 	fs.StringVar(&c.sens.BaseURL, "sms-sens-url", env("PIPA_SMS_SENS_URL", "https://sens.apigw.gov-ntruss.com"), "SENS API base URL; the government region by default (PIPA_SMS_SENS_URL)")
