@@ -15,9 +15,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -64,8 +64,8 @@ type MailServer struct {
 	Addr string
 	// CAFile is the PEM of the CA of the server's certificate (StartMailAuth).
 	CAFile string
-	mu   sync.Mutex
-	mail []Mail
+	mu     sync.Mutex
+	mail   []Mail
 }
 
 // StartMail serves SMTP until the test ends.
@@ -101,7 +101,7 @@ func StartMailAuth(t testing.TB, user, password string, mechs ...string) *MailSe
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.AllowInsecureAuth = false // AUTH is offered only after STARTTLS
-	go srv.Serve(l)                //nolint:errcheck // ends with Close
+	go srv.Serve(l)               //nolint:errcheck // ends with Close
 	t.Cleanup(func() { srv.Close() })
 	return ms
 }
