@@ -157,6 +157,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	d := server.DefaultLimits
 	fs.DurationVar(&c.limits.Timeout, "request-timeout", envDuration("PIPA_REQUEST_TIMEOUT", d.Timeout), "deadline of a staff request, passed on to the gRPC call and its PostgreSQL statements; also the longest a gRPC call may run (PIPA_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.limits.PublicTimeout, "public-request-timeout", envDuration("PIPA_PUBLIC_REQUEST_TIMEOUT", d.PublicTimeout), "deadline of a public request: /v1/public/, /p/, the ledgers' tiles (PIPA_PUBLIC_REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.limits.PrintTimeout, "print-timeout", envDuration("PIPA_PRINT_TIMEOUT", d.PrintTimeout), "deadline of a document printed by headless Chromium (routes ending in /pdf: a notice as PDF) (PIPA_PRINT_TIMEOUT)")
 	fs.Int64Var(&c.limits.Body, "body-limit", envInt("PIPA_BODY_LIMIT", d.Body), "largest body of a staff request in bytes, refused with 413 (PIPA_BODY_LIMIT)")
 	fs.Int64Var(&c.limits.PublicBody, "public-body-limit", envInt("PIPA_PUBLIC_BODY_LIMIT", d.PublicBody), "largest body of a public request in bytes (PIPA_PUBLIC_BODY_LIMIT)")
 	fs.Int64Var(&c.limits.ImportBody, "import-body-limit", envInt("PIPA_IMPORT_BODY_LIMIT", d.ImportBody), "largest body of an import (routes ending :import) in bytes (PIPA_IMPORT_BODY_LIMIT)")
