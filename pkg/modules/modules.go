@@ -30,8 +30,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pipa-kr/pipa/pkg/accesslog"
+	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/relay"
 	"github.com/pipa-kr/pipa/pkg/seal"
 )
 
@@ -118,6 +120,9 @@ type Settings struct {
 	// LedgerWitnessInterval (PIPA_LEDGER_WITNESSES, see the ledger's package cosign).
 	LedgerWitnesses       string
 	LedgerWitnessInterval time.Duration
+	// CheckpointEventInterval is how often the ledger tells the subscriptions of each log's
+	// latest checkpoint, when it grew (a minute when 0; tests shorten it).
+	CheckpointEventInterval time.Duration
 	// Now is the retention service's and the breaches' clock; nil is time.Now (tests move it).
 	Now func() time.Time
 	// Mail is the SMTP relay of the mail services send (PIPA_SMTP_*); without an address, mail
@@ -142,6 +147,20 @@ func (s Settings) OutboundConfig() (outbound.Config, error) {
 	}
 	if s.SMS != nil {
 		c.Senders[outbound.SMS] = s.SMS
+	}
+	return c, nil
+}
+
+// EventOutbound is OutboundConfig with the sender of the events a service other than requests
+// emits (outbound.Relay): the request service's PublishEvent, through Conn. Without a connection
+// to it (no PIPA_REQUESTS_ADDR), the events wait in the service's outbound.
+func (d Deps) EventOutbound() (outbound.Config, error) {
+	c, err := d.OutboundConfig()
+	if err != nil {
+		return c, err
+	}
+	if cc, err := d.Conn("requests"); err == nil {
+		c.Senders[outbound.Relayed] = relay.New(requestsv1.NewOutboundServiceClient(cc), d.Token)
 	}
 	return c, nil
 }

@@ -168,7 +168,7 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 		Origins: c.Origins, PublicLimiter: c.HTTPLimiter, Tracer: tel.Tracer, Limits: c.Limits,
 	}, cors.Handler)
 	listeners = append(listeners, server.Listener{Name: "http", Lis: c.HTTP,
-		HTTP: httpServer(handler, max(c.Limits.Timeout, c.Limits.PublicTimeout))})
+		HTTP: httpServer(handler, max(c.Limits.Timeout, c.Limits.PublicTimeout, c.Limits.PrintTimeout))})
 
 	slog.Info("pipa serving", "target", target, "http", c.HTTP.Addr().String(), "grpc", addrOf(c.GRPC), "metrics", addrOf(c.Metrics))
 	return server.Serve(serveCtx, 20*time.Second, listeners...)

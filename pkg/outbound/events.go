@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -27,54 +28,112 @@ type Event struct {
 // of it to every enabled subscription of the tenant or e's unit that wants its type: it is
 // delivered only if tx commits, to the subscriptions that existed then. It returns the event's id.
 func (o *Outbound) Emit(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, error) {
+	id, err := o.eventID(ctx, tx)
+	if err != nil {
+		return "", err
+	}
+	body, err := cloudEvent(tenant, id, o.clock(), e)
+	if err != nil {
+		return "", err
+	}
+	_, _, err = o.record(ctx, tx, tenant, id, e, o.clock(), body)
+	return id, err
+}
+
+// Publish is Emit of an event another service made (Relay), under its id and time: a second
+// publication of the id records nothing and delivers nothing (duplicate). n is how many
+// deliveries it was queued for.
+func (o *Outbound) Publish(ctx context.Context, tx pgx.Tx, tenant, id string, at time.Time, e Event) (n int, duplicate bool, err error) {
+	body, err := cloudEvent(tenant, id, at, e)
+	if err != nil {
+		return 0, false, err
+	}
+	return o.record(ctx, tx, tenant, id, e, at, body)
+}
+
+// Relay writes in tx e as a CloudEvents 1.0 event of the tenant for the request service, which
+// keeps the subscriptions: a message of channel Relayed whose sender (pkg/outbound/relay) hands it
+// to PublishEvent, retried until it is taken, under the event's id, which PublishEvent records
+// once. It returns the event's id.
+func (o *Outbound) Relay(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, error) {
+	id, err := o.eventID(ctx, tx)
+	if err != nil {
+		return "", err
+	}
+	body, err := cloudEvent(tenant, id, o.clock(), e)
+	if err != nil {
+		return "", err
+	}
+	_, err = o.Enqueue(ctx, tx, tenant, Message{Channel: Relayed, Target: EventTarget, Subject: e.Subject, Label: e.Type, Key: id, Payload: body})
+	return id, err
+}
+
+// eventID is a new event id, "{schema}-{n}": unique among every service's events.
+func (o *Outbound) eventID(ctx context.Context, tx pgx.Tx) (string, error) {
 	var seq int64
 	if err := tx.QueryRow(ctx, `SELECT nextval('`+o.cfg.Schema+`.event_seq')`).Scan(&seq); err != nil {
 		return "", err
 	}
-	now := o.clock()
+	return o.cfg.Schema + "-" + strconv.FormatInt(seq, 10), nil
+}
+
+// cloudEvent is e as the JSON of a valid CloudEvents 1.0 event of the tenant.
+func cloudEvent(tenant, id string, at time.Time, e Event) ([]byte, error) {
 	ev := event.New()
-	ev.SetID(o.cfg.Schema + "-" + strconv.FormatInt(seq, 10))
+	ev.SetID(id)
 	ev.SetSource(names.Unit(tenant, e.Unit))
 	ev.SetType(e.Type)
 	ev.SetSubject(e.Subject)
-	ev.SetTime(now)
+	ev.SetTime(at)
 	if err := ev.SetData(event.ApplicationJSON, e.Data); err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := ev.Validate(); err != nil {
-		return "", err
+		return nil, err
 	}
-	body, err := json.Marshal(ev)
+	return json.Marshal(ev)
+}
+
+// record stores the event, unless its id is stored already, and queues its deliveries.
+func (o *Outbound) record(ctx context.Context, tx pgx.Tx, tenant, id string, e Event, at time.Time, body []byte) (int, bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO `+o.cfg.Schema+`.events (tenant_id, seq, id, unit_id, type, body, event_time)
+		VALUES ($1, nextval('`+o.cfg.Schema+`.event_seq'), $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, id) DO NOTHING`,
+		tenant, id, e.Unit, e.Type, body, at)
 	if err != nil {
-		return "", err
+		return 0, false, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+o.cfg.Schema+`.events (tenant_id, seq, id, unit_id, type, body, event_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tenant, seq, ev.ID(), e.Unit, e.Type, body, now); err != nil {
-		return "", err
+	if tag.RowsAffected() == 0 {
+		return 0, true, nil
 	}
 	subs, err := o.wanting(ctx, tx, tenant, e.Unit, e.Type)
 	if err != nil {
-		return "", err
+		return 0, false, err
 	}
 	for _, sub := range subs {
 		if _, err := o.Enqueue(ctx, tx, tenant, Message{Channel: Webhook, Target: sub, Subject: e.Subject,
-			Label: e.Type, Key: ev.ID(), Payload: body}); err != nil {
-			return "", err
+			Label: e.Type, Key: id, Payload: body}); err != nil {
+			return 0, false, err
 		}
 	}
-	return ev.ID(), nil
+	return len(subs), false, nil
 }
+
+// wantsType is the condition that a subscription s wants events of type e.type: those it names,
+// or, when it names none, every type but the opt-in ones ($opt).
+const wantsType = `(s.types @> ARRAY[e.type] OR (cardinality(s.types) = 0 AND NOT e.type = ANY(%s)))`
 
 // wanting are the enabled subscriptions that want an event of the type in the unit.
 func (o *Outbound) wanting(ctx context.Context, tx pgx.Tx, tenant, unit, typ string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT id FROM `+o.cfg.Schema+`.subscriptions WHERE tenant_id = $1
-		AND disable_time IS NULL AND unit_id IN ('', $2) AND (cardinality(types) = 0 OR $3 = ANY(types))
-		ORDER BY id`, tenant, unit, typ)
+	rows, err := tx.Query(ctx, `SELECT s.id FROM `+o.cfg.Schema+`.subscriptions s, (SELECT $3::text AS type) e
+		WHERE s.tenant_id = $1 AND s.disable_time IS NULL AND s.unit_id IN ('', $2) AND `+wants("$4")+`
+		ORDER BY s.id`, tenant, unit, typ, OptIn)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+func wants(optIn string) string { return fmt.Sprintf(wantsType, optIn) }
 
 // Replay writes again, for subscription id, a delivery of every event of the tenant it wants
 // that happened in [start, end), under the event's own webhook-id, so that a receiver that has
@@ -83,8 +142,8 @@ func (o *Outbound) Replay(ctx context.Context, tx pgx.Tx, tenant, id string, sta
 	rows, err := tx.Query(ctx, `SELECT e.id, e.unit_id, e.type, e.body, coalesce(convert_from(e.body, 'UTF8')::jsonb->>'subject', '')
 		FROM `+o.cfg.Schema+`.events e JOIN `+o.cfg.Schema+`.subscriptions s ON s.tenant_id = e.tenant_id AND s.id = $2
 		WHERE e.tenant_id = $1 AND e.event_time >= $3 AND e.event_time < $4 AND s.disable_time IS NULL
-		AND s.unit_id IN ('', e.unit_id) AND (cardinality(s.types) = 0 OR e.type = ANY(s.types))
-		ORDER BY e.seq`, tenant, id, start, end)
+		AND s.unit_id IN ('', e.unit_id) AND `+wants("$5")+`
+		ORDER BY e.seq`, tenant, id, start, end, OptIn)
 	if err != nil {
 		return 0, err
 	}

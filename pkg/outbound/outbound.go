@@ -70,7 +70,13 @@ const (
 	Mail    = "mail"
 	SMS     = "sms"
 	Webhook = "webhook"
+	// Relayed is an event another service relays to the request service (Relay), whose
+	// subscriptions it goes to; its target is EventTarget.
+	Relayed = "event"
 )
+
+// EventTarget is the target of the messages of channel Relayed: the request service's PublishEvent.
+const EventTarget = "requests"
 
 // Config is what an Outbound needs of its service.
 type Config struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -17,17 +18,19 @@ import (
 // Limits bound what one HTTP request may take: how long (its deadline, which the gateway passes on
 // to the gRPC call and the handlers to PostgreSQL) and how large a body. A zero field is no limit.
 type Limits struct {
-	// Timeout and PublicTimeout are the deadlines of staff and public requests.
-	Timeout, PublicTimeout time.Duration
+	// Timeout and PublicTimeout are the deadlines of staff and public requests; PrintTimeout that
+	// of a document printed by a browser (routes ending in "/pdf", pkg/pdfprint), which starts a
+	// Chromium of its own.
+	Timeout, PublicTimeout, PrintTimeout time.Duration
 	// Body, PublicBody and ImportBody are the largest bodies of staff requests, public ones and
 	// the imports of existing documents (routes ending in ":import"), in bytes.
 	Body, PublicBody, ImportBody int64
 }
 
-// DefaultLimits: a staff call gets 30 seconds and a megabyte, an import 16 MiB (a published
+// DefaultLimits: a staff call gets 30 seconds (a PDF two minutes) and a megabyte, an import 16 MiB (a published
 // policy with its tables is well under), the public (no token: anyone) 10 seconds and 64 KiB,
 // far more than a request form holds.
-var DefaultLimits = Limits{Timeout: 30 * time.Second, PublicTimeout: 10 * time.Second,
+var DefaultLimits = Limits{Timeout: 30 * time.Second, PublicTimeout: 10 * time.Second, PrintTimeout: 2 * time.Minute,
 	Body: 1 << 20, PublicBody: 64 << 10, ImportBody: 16 << 20}
 
 // of is the deadline and body limit of r.
@@ -37,6 +40,8 @@ func (l Limits) of(r *http.Request) (time.Duration, int64) {
 		return l.PublicTimeout, l.PublicBody
 	case strings.HasSuffix(r.URL.Path, ":import"):
 		return l.Timeout, l.ImportBody
+	case strings.HasSuffix(r.URL.Path, "/pdf"):
+		return l.PrintTimeout, l.Body
 	}
 	return l.Timeout, l.Body
 }
@@ -93,4 +98,11 @@ func writeStatus(w http.ResponseWriter, code int, st *status.Status) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
+}
+
+// WriteStatus answers a hand-written route's failure as the gateway answers a method's: the
+// google.rpc.Status of err in JSON, with the HTTP code of its gRPC code.
+func WriteStatus(w http.ResponseWriter, err error) {
+	st := status.Convert(apierr.ToStatus(err))
+	writeStatus(w, runtime.HTTPStatusFromCode(st.Code()), st)
 }

@@ -11,11 +11,17 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"google.golang.org/grpc"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -23,16 +29,19 @@ import (
 // startTimeout bounds the start-up check of the stored keys and the handovers of old logs.
 const startTimeout = 5 * time.Minute
 
-// Module is the ledger as a pipa process runs it. It asks the registry whether a unit exists.
+// Module is the ledger as a pipa process runs it. It asks the registry whether a unit exists, and
+// relays its checkpoint events to the request service's subscriptions.
 var Module = modules.Module{
 	Name:       "ledger",
 	Service:    ledgerv1.LedgerService_ServiceDesc.ServiceName,
 	Schema:     pg.Schema,
 	Migrations: pg.Migrations,
-	Jobs:       true, // cosigning (package cosign)
+	Jobs:       true, // cosigning (package cosign), the checkpoint events (events.go)
+	Outbound:   true,
 	// UpdateLedgerSettings' request_ids; appends keep theirs with the entries.
 	Idempotency: true,
 	Needs:       []string{"registry"},
+	Wants:       map[string]string{"requests": "the checkpoint events wait in the outbound"},
 	Public:      PublicMethods,
 	Access:      AccessRules,
 	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
@@ -62,11 +71,7 @@ var Module = modules.Module{
 		ledgerv1.RegisterLedgerServiceServer(g, srv)
 		ledgerv1.RegisterAccessRecordServiceServer(g, srv.Ingest())
 		ledgerv1.RegisterAccessReviewServiceServer(g, srv.Reviews())
-		if len(witnesses) == 0 {
-			slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
-			return nil
-		}
-		jobs, err := cosign.Jobs(d.Pool, cosign.New(store, witnesses), cmp.Or(d.LedgerWitnessInterval, time.Minute))
+		jobs, err := openJobs(d, store, box, witnesses)
 		if err != nil {
 			return err
 		}
@@ -102,3 +107,34 @@ var Module = modules.Module{
 //
 //go:embed openapi.yaml
 var openAPI []byte
+
+// openJobs makes the ledger's River client: the checkpoint events, their outbound, and the
+// cosigning when there are witnesses. The caller starts and stops it.
+func openJobs(d modules.Deps, store *pg.Store, box *seal.Box, witnesses []*cosign.Witness) (*river.Client[pgx.Tx], error) {
+	cfg, err := d.EventOutbound()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Schema, cfg.Pool, cfg.Box, cfg.Metrics = pg.Schema, d.Pool, box, "pipa.ledger"
+	out, err := outbound.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	out.AddWorkers(workers)
+	river.AddWorker(workers, &checkpointsWorker{store: store, out: out})
+	periodic := []*river.PeriodicJob{checkpointsJob(cmp.Or(d.CheckpointEventInterval, time.Minute))}
+	if len(witnesses) == 0 {
+		slog.Warn("ledger: no witnesses (PIPA_LEDGER_WITNESSES): nobody outside can tell a rolled-back or split ledger from a genuine one")
+	} else {
+		periodic = append(periodic, cosign.Add(workers, cosign.New(store, witnesses), cmp.Or(d.LedgerWitnessInterval, time.Minute)))
+	}
+	rc := jobs.Config(pg.Schema, workers, 4, periodic...)
+	rc.Queues[outbound.Queue] = outbound.QueueConfig()
+	client, err := river.NewClient(riverpgxv5.New(d.Pool), rc)
+	if err != nil {
+		return nil, err
+	}
+	out.Use(client, nil)
+	return client, nil
+}

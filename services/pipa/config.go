@@ -143,6 +143,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.mail.Username, "smtp-username", env("PIPA_SMTP_USERNAME", ""), "SMTP AUTH user; empty: no authentication (PIPA_SMTP_USERNAME)")
 	fs.StringVar(&c.mail.Password, "smtp-password", env("PIPA_SMTP_PASSWORD", ""), "SMTP AUTH password (PIPA_SMTP_PASSWORD)")
 	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
+	fs.StringVar(&c.mail.CAFile, "smtp-ca-file", env("PIPA_SMTP_CA_FILE", ""), "PEM file of the CAs that sign the SMTP relay's certificate, trusted instead of the system's (an internal relay); empty: the system's (PIPA_SMTP_CA_FILE)")
 	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
 	fs.StringVar(&c.smsProvider, "sms-provider", env("PIPA_SMS_PROVIDER", ""), "text messages to requesters who ask for them: sens (NAVER Cloud SENS), log (development: logged, not sent), or empty (they wait) (PIPA_SMS_PROVIDER)")
 	fs.StringVar(&c.sens.BaseURL, "sms-sens-url", env("PIPA_SMS_SENS_URL", "https://sens.apigw.gov-ntruss.com"), "SENS API base URL; the government region by default (PIPA_SMS_SENS_URL)")
@@ -156,6 +157,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	d := server.DefaultLimits
 	fs.DurationVar(&c.limits.Timeout, "request-timeout", envDuration("PIPA_REQUEST_TIMEOUT", d.Timeout), "deadline of a staff request, passed on to the gRPC call and its PostgreSQL statements; also the longest a gRPC call may run (PIPA_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.limits.PublicTimeout, "public-request-timeout", envDuration("PIPA_PUBLIC_REQUEST_TIMEOUT", d.PublicTimeout), "deadline of a public request: /v1/public/, /p/, the ledgers' tiles (PIPA_PUBLIC_REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.limits.PrintTimeout, "print-timeout", envDuration("PIPA_PRINT_TIMEOUT", d.PrintTimeout), "deadline of a document printed by headless Chromium (routes ending in /pdf: a notice as PDF) (PIPA_PRINT_TIMEOUT)")
 	fs.Int64Var(&c.limits.Body, "body-limit", envInt("PIPA_BODY_LIMIT", d.Body), "largest body of a staff request in bytes, refused with 413 (PIPA_BODY_LIMIT)")
 	fs.Int64Var(&c.limits.PublicBody, "public-body-limit", envInt("PIPA_PUBLIC_BODY_LIMIT", d.PublicBody), "largest body of a public request in bytes (PIPA_PUBLIC_BODY_LIMIT)")
 	fs.Int64Var(&c.limits.ImportBody, "import-body-limit", envInt("PIPA_IMPORT_BODY_LIMIT", d.ImportBody), "largest body of an import (routes ending :import) in bytes (PIPA_IMPORT_BODY_LIMIT)")

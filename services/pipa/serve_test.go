@@ -39,7 +39,7 @@ func TestMissingNeedIsAStartError(t *testing.T) {
 // `pipa targets` lists the module graph that serve follows.
 func TestTargetsText(t *testing.T) {
 	require.Equal(t, `registry (pipa.registry.v1.RegistryService): needs nothing; wants ledger, requests, retention
-ledger (pipa.ledger.v1.LedgerService): needs registry
+ledger (pipa.ledger.v1.LedgerService): needs registry; wants requests
 requests (pipa.requests.v1.RequestService): needs registry, ledger; wants retention
 retention (pipa.retention.v1.RetentionService): needs registry, ledger, requests
 gateway: the REST edge and the public pages over the services' addresses

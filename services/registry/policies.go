@@ -712,7 +712,10 @@ func (s *Server) announce(ctx context.Context, tx *pg.TenantStore, req *registry
 	v.ChangeSummary, v.MajorChange = req.GetChangeSummary(), req.GetMajorChange()
 	v.AnnounceTime = timestamppb.New(s.now())
 	*out = v
-	return s.freeze(ctx, tx, u, v, all)
+	if err := s.freeze(ctx, tx, u, v, all); err != nil {
+		return err
+	}
+	return announcementEvents(ctx, tx, u, v, eff, today)
 }
 
 // previous is the announced or archived version that v follows in time: for a draft the latest

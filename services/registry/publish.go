@@ -21,7 +21,6 @@ import (
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
-	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
@@ -37,50 +36,49 @@ import (
 const publishDelay = 5 * time.Second
 
 // Open assembles the registry on pool: its store, the job queue of its publications and of the
-// register-due alerts (in the registry schema, pkg/jobs), the alerts' outbound mail (ob, sealed
-// with box; without a box, no alerts) and the server, which appends to ledger with the service credential token. The caller
-// starts the returned client to work the queue, and stops it.
-func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), ob outbound.Config, box *seal.Box,
-	opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
+// register-due alerts (in the registry schema, pkg/jobs) and the server, which appends to ledger
+// with the service credential token. The caller starts the returned client to work the queue, and
+// stops it.
+//
+// Its events (events.go) and alerts go out through one outbound in the registry schema with out's
+// senders; the alerts' mails name officers, so without out.Box (the data key) none is sent.
+func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), out outbound.Config, opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
 	// The registers' changes go through the shared outbox (pkg/ledgerout), in the same schema.
 	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: ledger, Token: token,
 		Metrics: "pipa.registry", Delay: publishDelay})
 	if err != nil {
 		return nil, nil, err
 	}
+	out.Schema, out.Pool, out.Metrics = pg.Schema, pool, "pipa.registry"
+	events, err := outbound.New(out)
+	if err != nil {
+		return nil, nil, err
+	}
 	workers := river.NewWorkers()
-	w := &publishWorker{}
+	w, inForce := &publishWorker{}, &inForceWorker{}
 	river.AddWorker(workers, w)
+	river.AddWorker(workers, inForce)
 	outbox.AddWorkers(workers)
-	periodic := outbox.PeriodicJobs()
+	events.AddWorkers(workers)
+	periodic := append(outbox.PeriodicJobs(), inForceJob())
 	var alerts *registerAlerts
-	if box != nil { // the alerts' mails name officers: sealed at rest like every outbound message
-		ob.Schema, ob.Pool, ob.Box, ob.Metrics = pg.Schema, pool, box, "pipa.registry"
-		out, err := outbound.New(ob)
-		if err != nil {
-			return nil, nil, err
-		}
-		alerts = &registerAlerts{out: out}
+	if out.Box != nil { // the alerts' mails name officers: sealed at rest like every outbound message
+		alerts = &registerAlerts{out: events}
 		river.AddWorker(workers, alerts)
-		out.AddWorkers(workers)
 		periodic = append(periodic, alerts.periodic())
 	}
 	cfg := jobs.Config(pg.Schema, workers, 2, periodic...)
-	if alerts != nil {
-		cfg.Queues[outbound.Queue] = outbound.QueueConfig()
-	}
+	cfg.Queues[outbound.Queue] = outbound.QueueConfig()
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	outbox.Use(client, nil)
-	if alerts != nil {
-		alerts.out.Use(client, nil)
-	}
+	events.Use(client, nil)
 	var s *Server
-	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithChanges(officerRoles(&s))),
+	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s))),
 		append(opts, withLedger(ledger, token), withOutbox(outbox))...)
-	w.s = s
+	w.s, inForce.s = s, s
 	if alerts != nil {
 		alerts.s = s
 	}

@@ -171,7 +171,8 @@ func BenchmarkOutboundReceiverDown(b *testing.B) {
 	up := time.Now()
 	recv.SetDown(false)
 	var emitted int
-	require.NoError(b, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.events WHERE tenant_id = 'jeongeup'`).Scan(&emitted))
+	require.NoError(b, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.events WHERE tenant_id = 'jeongeup'
+		AND type LIKE 'kr.pipa.request.%'`).Scan(&emitted))
 	require.Eventually(b, func() bool { return recv.Unique() == emitted && len(smtpd.Mail()) == int(workflows.Load()) },
 		15*time.Minute, 200*time.Millisecond)
 	b.ReportMetric(float64(steps.Load())/up.Sub(start).Seconds(), "steps/s")

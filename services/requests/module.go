@@ -14,6 +14,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	"github.com/pipa-kr/pipa/pkg/pdfprint"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
@@ -85,6 +86,7 @@ var Module = modules.Module{
 		}
 		pages := Pages(requestsv1.NewRequestServiceClient(conn), reg, d.Token)
 		pages["GET /p/{tenant}/{unit}/notices/{breach}"] = PostingPage(requestsv1.NewBreachServiceClient(conn))
+		pages[NoticePDFPattern] = NoticePDF(requestsv1.NewRequestServiceClient(conn), pdfprint.New(pdfprint.Chromium, 2))
 		return pages
 	},
 }

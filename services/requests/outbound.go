@@ -3,6 +3,9 @@ package requests
 import (
 	"context"
 	"errors"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +46,56 @@ func authorizeTenant(ctx context.Context, tenant string) error {
 	return nil
 }
 
+// eventTypes are the types a subscription may name: the request service's own, and those the
+// other services publish through PublishEvent.
+var eventTypes = slices.Concat(request.EventTypes, outbound.RelayedTypes)
+
+// eventIDs are the ids of relayed events: the producing service's schema and a sequence number
+// (outbound.Relay).
+var eventIDs = regexp.MustCompile(`^[a-z]{1,32}-[0-9]{1,19}$`)
+
+// PublishEvent records an event another pipa service relayed from its outbox and queues it to
+// the subscriptions that want it; only a pipa service (role service on "*") publishes.
+func (s *OutboundServer) PublishEvent(ctx context.Context, req *requestsv1.PublishEventRequest) (*requestsv1.PublishEventResponse, error) {
+	if p, _ := auth.FromContext(ctx); !p.IsService() {
+		return nil, apierr.Denied("events are published by the pipa services that emit them (registry, retention, ledger)")
+	}
+	tenant, unit, err := names.ParseUnit("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	var vs apierr.Violations
+	if !eventIDs.MatchString(req.GetEventId()) {
+		vs.Add("event_id", "format", "must be the producing service's schema, '-' and a number, e.g. registry-42 (got %q)", req.GetEventId())
+	}
+	if !slices.Contains(outbound.RelayedTypes, req.GetType()) {
+		vs.Add("type", "format", "%q is not an event type the other services publish: %s", req.GetType(), strings.Join(outbound.RelayedTypes, ", "))
+	}
+	request.CheckText(&vs, "subject", req.GetSubject(), true)
+	if req.GetEventTime() == nil {
+		vs.Add("event_time", "required", "event_time is required: when the event happened")
+	} else {
+		request.CheckTime(&vs, "event_time", req.GetEventTime())
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.units.Authorize(ctx, tenant, unit, []auth.Role{auth.RoleService}); err != nil {
+		return nil, err
+	}
+	var n int
+	var dup bool
+	err = s.out.InTx(ctx, func(tx pgx.Tx) error {
+		n, dup, err = s.out.Publish(ctx, tx, tenant, req.GetEventId(), req.GetEventTime().AsTime(), outbound.Event{
+			Unit: unit, Type: req.GetType(), Subject: req.GetSubject(), Data: req.GetData().AsMap()})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &requestsv1.PublishEventResponse{Deliveries: int32(n), Duplicate: dup}, nil
+}
+
 func subscriptionView(tenant string, s outbound.Subscription) *requestsv1.Subscription {
 	v := &requestsv1.Subscription{Name: names.Subscriptions.Name(tenant, s.ID), Url: s.URL, Types: s.Types,
 		Secret: s.Secret, CreateTime: timestamppb.New(s.CreateTime), DisableReason: s.DisableReason}
@@ -77,7 +130,7 @@ func (s *OutboundServer) CreateSubscription(ctx context.Context, req *requestsv1
 		}
 		sub.Unit = unit
 	}
-	s.out.CheckSubscription(ctx, &vs, "subscription.", sub, request.EventTypes)
+	s.out.CheckSubscription(ctx, &vs, "subscription.", sub, eventTypes)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}

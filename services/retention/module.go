@@ -12,8 +12,9 @@ import (
 )
 
 // Module is the retention service as a pipa process runs it. It follows the registry's sites and
-// files, records destructions in the ledger, and has the request service erase closed requests'
-// personal data.
+// files, records destructions in the ledger, has the request service erase closed requests'
+// personal data, and relays its events (copies overdue and closed, sweeps, plans) to the request
+// service's subscriptions.
 var Module = ModuleWith()
 
 // ModuleWith is Module whose service Open also gets opts (tests: WithSweepBudget).
@@ -38,7 +39,7 @@ func ModuleWith(opts ...Option) modules.Module {
 			if err != nil {
 				return err
 			}
-			ob, err := d.OutboundConfig()
+			ob, err := d.EventOutbound()
 			if err != nil {
 				return err
 			}

@@ -28,8 +28,8 @@ type options struct {
 	budget time.Duration
 }
 
-// WithOutbound mails the copies' reminders to their recipients through cfg's senders and attempts
-// (pkg/outbound, in the retention schema).
+// WithOutbound mails the copies' reminders to their recipients and relays the service's events
+// (pkg/outbound, in the retention schema) through cfg's senders and attempts.
 func WithOutbound(cfg outbound.Config) Option {
 	return func(o *options) { o.out = &cfg }
 }

@@ -7,10 +7,13 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	netmail "net/mail"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -36,6 +39,9 @@ type Config struct {
 	TLS string
 	// Domain is the right side of the Message-IDs; From's domain when empty.
 	Domain string
+	// CAFile is a PEM file of the CAs that sign the relay's certificate, trusted instead of the
+	// system's (a relay of the body's own network with an internal CA); empty: the system's.
+	CAFile string
 }
 
 // Message is a mail as the outbound keeps it (sealed: it names its recipient).
@@ -87,6 +93,17 @@ func New(cfg Config) (*Sender, error) {
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	default:
 		return nil, fmt.Errorf("mail: PIPA_SMTP_TLS %q: want starttls, tls, opportunistic or none", cfg.TLS)
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mail: PIPA_SMTP_CA_FILE: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mail: PIPA_SMTP_CA_FILE %q: no PEM certificate in it", cfg.CAFile)
+		}
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{ServerName: host, RootCAs: pool, MinVersion: tls.VersionTLS12}))
 	}
 	if cfg.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))

@@ -3,9 +3,12 @@ package mail_test
 import (
 	"testing"
 
+	"github.com/emersion/go-sasl"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
 )
 
 // A notice's text part keeps its words and rows, without its title and stylesheet.
@@ -34,4 +37,35 @@ func TestNewRefusesBadSettings(t *testing.T) {
 	}
 	_, err := mail.New(mail.Config{Addr: "smtp.example.kr:587", From: "정읍시 <privacy@jeongeup.go.kr>", Username: "u", Password: "p"})
 	require.NoError(t, err)
+}
+
+// A relay that requires STARTTLS and AUTH (here LOGIN, the one Microsoft's relays offer) takes
+// the mail of the right user over TLS to its own CA; the wrong password is refused with the
+// relay's 535, which the sender answers; a client that will not upgrade is refused before AUTH.
+func TestSendOverSTARTTLSWithAuth(t *testing.T) {
+	t.Parallel()
+	ms := outboundtest.StartMailAuth(t, "privacy@jeongeup.go.kr", "correct horse", sasl.Login)
+	payload, err := mail.Message{To: "minwon@example.kr", Subject: "[R-2026-000001] 개인정보 열람 결정 통지", Text: "접수번호: R-2026-000001"}.Payload()
+	require.NoError(t, err)
+	d := outbound.Delivery{Tenant: "jeongeup", ID: 1, Message: outbound.Message{Channel: outbound.Mail, Key: "requests-1", Payload: payload}}
+	send := func(cfg mail.Config) (string, error) {
+		cfg.Addr, cfg.From, cfg.CAFile = ms.Addr, "정읍시립도서관 <privacy@jeongeup.go.kr>", ms.CAFile
+		s, err := mail.New(cfg)
+		require.NoError(t, err)
+		return s.Send(t.Context(), d)
+	}
+
+	answer, err := send(mail.Config{Username: "privacy@jeongeup.go.kr", Password: "correct horse", TLS: "starttls"})
+	require.NoError(t, err)
+	require.Equal(t, "2.0.0 OK: queued", answer, "the relay's reply")
+	require.Len(t, ms.Mail(), 1)
+	require.Equal(t, "[R-2026-000001] 개인정보 열람 결정 통지", ms.Mail()[0].Subject)
+	require.Equal(t, "<requests-1@jeongeup.go.kr>", ms.Mail()[0].Header.Get("Message-Id"))
+
+	answer, err = send(mail.Config{Username: "privacy@jeongeup.go.kr", Password: "wrong", TLS: "starttls"})
+	require.Error(t, err)
+	require.Contains(t, answer+err.Error(), "535")
+	_, err = send(mail.Config{Username: "privacy@jeongeup.go.kr", Password: "correct horse", TLS: "none"})
+	require.Error(t, err, "no AUTH without STARTTLS")
+	require.Len(t, ms.Mail(), 1, "nothing else was taken")
 }

@@ -1,6 +1,7 @@
 // Package outboundtest runs, for tests and benchmarks, the real receivers of what pkg/outbound
 // sends: an SMTP server (github.com/emersion/go-smtp, the server half of a maintained SMTP
-// library, not a fake of our client) that keeps the mail it accepts, an HTTP receiver that
+// library, not a fake of our client) that keeps the mail it accepts — also one that requires
+// STARTTLS and AUTH PLAIN or LOGIN (github.com/emersion/go-sasl) — an HTTP receiver that
 // verifies each webhook's Standard Webhooks signature with the scheme's reference library and can
 // be taken down and brought back, and an HTTP server of SENS's SMS API shape that checks its
 // request signatures.
@@ -8,11 +9,19 @@ package outboundtest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -20,11 +29,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -49,8 +62,10 @@ type Mail struct {
 // MailServer is an SMTP server on a loopback port.
 type MailServer struct {
 	Addr string
-	mu   sync.Mutex
-	mail []Mail
+	// CAFile is the PEM of the CA of the server's certificate (StartMailAuth).
+	CAFile string
+	mu     sync.Mutex
+	mail   []Mail
 }
 
 // StartMail serves SMTP until the test ends.
@@ -66,6 +81,113 @@ func StartMail(t testing.TB) *MailServer {
 	go srv.Serve(l) //nolint:errcheck // ends with Close
 	t.Cleanup(func() { srv.Close() })
 	return ms
+}
+
+// StartMailAuth serves SMTP as a production relay does, until the test ends: it takes mail only
+// from a client that upgraded with STARTTLS, to a certificate of its own CA (written to CAFile
+// for the client to trust), and then authenticated as user with password by one of mechs
+// (sasl.Plain, sasl.Login); otherwise it answers 530, or 535 to a wrong password.
+func StartMailAuth(t testing.TB, user, password string, mechs ...string) *MailServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, caFile := selfSigned(t)
+	ms := &MailServer{Addr: l.Addr().String(), CAFile: caFile}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &authSession{session: session{ms: ms}, user: user, password: password, mechs: mechs}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv.AllowInsecureAuth = false // AUTH is offered only after STARTTLS
+	go srv.Serve(l)               //nolint:errcheck // ends with Close
+	t.Cleanup(func() { srv.Close() })
+	return ms
+}
+
+// selfSigned is a certificate for 127.0.0.1 and localhost that is its own CA, and the file of
+// its PEM.
+func selfSigned(t testing.TB) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pipa test relay"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "relay-ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, file
+}
+
+// authSession is a session that takes mail only once authenticated.
+type authSession struct {
+	session
+	user, password string
+	mechs          []string
+	authed         bool
+}
+
+func (s *authSession) AuthMechanisms() []string { return s.mechs }
+
+func (s *authSession) Auth(mech string) (sasl.Server, error) {
+	check := func(user, password string) error {
+		if user != s.user || password != s.password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+		}
+		s.authed = true
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, password string) error { return check(user, password) }), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s *authSession) Mail(from string, opts *smtp.MailOptions) error {
+	if !s.authed {
+		return smtp.ErrAuthRequired
+	}
+	return s.session.Mail(from, opts)
+}
+
+// loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login), which go-sasl has
+// only a client of: a username and a password, each asked for.
+type loginServer struct {
+	check    func(user, password string) error
+	user     string
+	answered int
+}
+
+func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch l.answered {
+	case 0:
+		l.answered++
+		if response != nil { // the initial response is the username
+			l.user = string(response)
+			l.answered++
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 1:
+		l.user = string(response)
+		l.answered++
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, l.check(l.user, string(response))
 }
 
 // Mail is what the server accepted so far.
@@ -284,6 +406,17 @@ func (s *SENS) Messages() []map[string]any {
 func WithMail(addr string, attempts int) stacktest.Option {
 	return func(c *modules.Config) {
 		c.Mail = outmail.Config{Addr: addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"}
+		c.OutboundAttempts = attempts
+	}
+}
+
+// WithMailAuth is the stack option that sends the services' mail to ms (StartMailAuth) with
+// STARTTLS required, trusting its CA, as user with password, and gives a message up after
+// attempts.
+func WithMailAuth(ms *MailServer, user, password string, attempts int) stacktest.Option {
+	return func(c *modules.Config) {
+		c.Mail = outmail.Config{Addr: ms.Addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "starttls",
+			CAFile: ms.CAFile, Username: user, Password: password}
 		c.OutboundAttempts = attempts
 	}
 }

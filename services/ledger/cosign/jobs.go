@@ -5,9 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/pipa-kr/pipa/pkg/jobs"
@@ -65,13 +63,12 @@ func (w *logWorker) Work(ctx context.Context, job *river.Job[LogArgs]) error {
 	return w.c.Log(ctx, pg.Log{Tenant: job.Args.Tenant, Unit: job.Args.Unit})
 }
 
-// Jobs returns the River client (in the ledger's schema, see pkg/jobs) that runs c every
-// interval, elected once among the replicas. The caller starts and stops it.
-func Jobs(pool *pgxpool.Pool, c *Cosigner, interval time.Duration) (*river.Client[pgx.Tx], error) {
-	workers := river.NewWorkers()
+// Add registers c's workers, and returns the periodic job that runs it every interval (elected
+// once among the replicas), for the ledger's River client.
+func Add(workers *river.Workers, c *Cosigner, interval time.Duration) *river.PeriodicJob {
 	river.AddWorker(workers, &allWorker{c: c})
 	river.AddWorker(workers, &logWorker{c: c})
-	return river.NewClient(riverpgxv5.New(pool), jobs.Config(pg.Schema, workers, 4, river.NewPeriodicJob(river.PeriodicInterval(interval),
+	return river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) { return AllArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "ledger.cosign_all", RunOnStart: true})))
+		&river.PeriodicJobOpts{ID: "ledger.cosign_all", RunOnStart: true})
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
@@ -63,6 +64,7 @@ type Store struct {
 	jobs    *river.Client[pgx.Tx]
 	outbox  *ledgerout.Outbox
 	changes *Changes
+	out     *outbound.Outbound
 	now     func() time.Time
 }
 
@@ -94,7 +96,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 // Tenant returns the store bound to tenant id. It does not check that the tenant exists: reads
 // of a missing tenant find nothing and creates fail with NotFound.
 func (s *Store) Tenant(id string) *TenantStore {
-	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs, outbox: s.outbox, changes: s.changes}
+	return &TenantStore{pool: s.pool, db: s.pool, tenant: id, now: s.now, jobs: s.jobs, outbox: s.outbox, changes: s.changes, out: s.out}
 }
 
 // db is what both a pool and a transaction offer.
@@ -114,6 +116,7 @@ type TenantStore struct {
 	jobs    *river.Client[pgx.Tx]
 	outbox  *ledgerout.Outbox
 	changes *Changes
+	out     *outbound.Outbound
 }
 
 // InTx runs fn with a TenantStore bound to one READ COMMITTED transaction, committing if fn
@@ -132,7 +135,7 @@ func (s *TenantStore) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func (s *TenantStore) with(tx pgx.Tx) *TenantStore {
-	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs, outbox: s.outbox, changes: s.changes}
+	return &TenantStore{pool: s.pool, db: tx, tenant: s.tenant, now: s.now, jobs: s.jobs, outbox: s.outbox, changes: s.changes, out: s.out}
 }
 
 // clock returns the current time as PostgreSQL stores it (UTC, microseconds), so that a message

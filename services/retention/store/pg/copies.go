@@ -236,6 +236,17 @@ func (s *Store) RemindOverdue(ctx context.Context, today string) (int64, error) 
 				return nil
 			}
 			for _, r := range due {
+				// The copy fell overdue: told once per due date (an extension sets another).
+				first, err := s.out.Once(ctx, tx, r.Tenant, "copy-overdue/"+names.Copies.NameN(r.Tenant, r.Unit, r.Copy)+"/"+r.DueDate)
+				if err != nil {
+					return err
+				}
+				if first {
+					if err := s.copyEvent(ctx, tx, r.Tenant, r.Unit, r.Copy, outbound.CopyOverdue, map[string]any{
+						"dueDate": r.DueDate, "reminders": r.Count}); err != nil {
+						return err
+					}
+				}
 				if r.Email == "" {
 					continue
 				}

@@ -257,6 +257,9 @@ func (s *Store) updatePlan(ctx context.Context, tenant, unit string, id int64, i
 				if err := s.writePlan(ctx, tx, p); err != nil {
 					return "", err
 				}
+				if err := s.planEvent(ctx, tx, p, before.(*retentionv1.Plan).GetState()); err != nil {
+					return "", err
+				}
 			}
 			return p.Doc.GetName(), nil
 		})
@@ -505,10 +508,14 @@ func (s *Store) FinishPlan(ctx context.Context, tenant, unit string, id int64, f
 				rules[it.RuleID] = r
 			}
 		}
+		from := p.Doc.GetState()
 		if err := finish(p, items, rules); err != nil {
 			return err
 		}
-		return s.writePlan(ctx, tx, p)
+		if err := s.writePlan(ctx, tx, p); err != nil {
+			return err
+		}
+		return s.planEvent(ctx, tx, p, from)
 	})
 	if err != nil {
 		return nil, err

@@ -517,11 +517,25 @@ const heldBy = `SELECT h.hold_id FROM retention.holds h WHERE h.tenant_id = i.te
 	AND (h.start_time IS NULL OR (h.start_time < i.span_end AND h.end_time > i.span_start))`
 
 // RecordSweep writes a sweep's record.
+// A sweep that destroyed or planned something is told to the subscriptions (SweepCompleted), in
+// the same transaction; an hourly sweep that found nothing due is not, lest every unit send 24
+// empty events a day.
 func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r lifecycle.SweepRecord) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
-		overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans))
-	return err
+	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
+			overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING sweep_id`,
+			tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans)).Scan(&id); err != nil {
+			return err
+		}
+		if r.Destroyed == 0 && r.Planned == 0 {
+			return nil
+		}
+		name := names.Sweeps.NameN(tenant, unit, id)
+		return s.relay(ctx, tx, tenant, outbound.Event{Unit: unit, Type: outbound.SweepCompleted, Subject: name,
+			Data: map[string]any{"sweep": name, "destroyed": r.Destroyed, "planned": r.Planned, "held": r.Held,
+				"overdue": r.Overdue, "plans": nonNil(r.Plans)}})
+	})
 }
 
 // ListSweeps pages through the unit's sweep records, newest first, before the sweep id before
@@ -583,12 +597,35 @@ func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) e
 		WHERE tenant_id = $1 AND (outbox_id = $2 OR destruction_outbox_id = $2)`, e.Tenant, e.ID, e.Index); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
+	rows, err := tx.Query(ctx, `UPDATE retention.copies c SET state = o.new_state, due_date = coalesce(o.new_due_date, c.due_date),
 		revision = c.revision + 1
 		FROM retention.copy_outcomes o WHERE o.tenant_id = $1 AND (o.outbox_id = $2 OR o.destruction_outbox_id = $2)
 		AND o.ledger_index IS NOT NULL AND (o.destruction_outbox_id IS NULL OR o.destruction_index IS NOT NULL)
-		AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id`, e.Tenant, e.ID)
-	return err
+		AND c.tenant_id = o.tenant_id AND c.copy_id = o.copy_id
+		RETURNING c.unit_id, c.copy_id, c.state, o.ledger_index`, e.Tenant, e.ID)
+	if err != nil {
+		return err
+	}
+	type changed struct {
+		Unit  string
+		Copy  int64
+		State int16
+		Index int64
+	}
+	copies, err := pgx.CollectRows(rows, pgx.RowToStructByPos[changed])
+	if err != nil {
+		return err
+	}
+	for _, c := range copies {
+		if st := retentionv1.CopyState(c.State); st != retentionv1.CopyState_COPY_STATE_OUT {
+			// C-9: the copy is destroyed or returned; the event names the ledger entry that says so.
+			if err := s.copyEvent(ctx, tx, e.Tenant, c.Unit, c.Copy, outbound.CopyClosed, map[string]any{
+				"state": st.String(), "ledgerEntry": names.Unit(e.Tenant, c.Unit) + "/ledger/entries/" + strconv.FormatInt(c.Index, 10)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Refused is the outbox's hook for entries the ledger refused for good: what waited on them is

@@ -9,6 +9,7 @@ package requestsv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -86,7 +87,9 @@ type Subscription struct {
 	Unit string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Where events are posted (http or https).
 	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
-	// The event types it wants, e.g. kr.pipa.request.received; empty: all.
+	// The event types it wants, e.g. kr.pipa.request.received; empty: all but the opt-in types
+	// (kr.pipa.checkpoint.signed, one per ledger checkpoint), which only a subscription naming
+	// them gets.
 	Types []string `protobuf:"bytes,4,rep,name=types,proto3" json:"types,omitempty"`
 	// whsec_ and base64 of 24 to 64 bytes; pipa makes one when it is not given. Shown to callers
 	// who may manage the subscription.
@@ -999,11 +1002,156 @@ func (x *ListRequestDeliveriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type PublishEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit the event happened in, its CloudEvents source: tenants/{t}/units/{u}.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The producer's event id, "{schema}-{n}" (e.g. registry-42): the CloudEvents id and every
+	// delivery's webhook-id. A second publication of the id records nothing new.
+	EventId string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The CloudEvents type, one pipa emits (e.g. kr.pipa.policy.announced).
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// The resource it is about (e.g. tenants/{t}/units/{u}/policies/cctv/versions/3).
+	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	// When it happened.
+	EventTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// What it says: names and codes, never personal data.
+	Data          *structpb.Struct `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventRequest) Reset() {
+	*x = PublishEventRequest{}
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventRequest) ProtoMessage() {}
+
+func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
+func (*PublishEventRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_outbound_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PublishEventRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *PublishEventRequest) GetData() *structpb.Struct {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type PublishEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many deliveries it was queued for (0 for a repeat).
+	Deliveries int32 `protobuf:"varint,1,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// The event id was published before: nothing new was recorded.
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventResponse) Reset() {
+	*x = PublishEventResponse{}
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventResponse) ProtoMessage() {}
+
+func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_outbound_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
+func (*PublishEventResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_outbound_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PublishEventResponse) GetDeliveries() int32 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
+func (x *PublishEventResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 var File_pipa_requests_v1_outbound_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpipa/requests/v1/outbound.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x02\n" +
+	"\x1fpipa/requests/v1/outbound.proto\x12\x10pipa.requests.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x02\n" +
 	"\fSubscription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x10\n" +
@@ -1074,12 +1222,25 @@ const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1a.pipa.requests.v1.DeliveryR\n" +
 	"deliveries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x84\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xde\x01\n" +
+	"\x13PublishEventRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x19\n" +
+	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x129\n" +
+	"\n" +
+	"event_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12+\n" +
+	"\x04data\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x04data\"T\n" +
+	"\x14PublishEventResponse\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x01 \x01(\x05R\n" +
+	"deliveries\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\x84\x01\n" +
 	"\rDeliveryState\x12\x1e\n" +
 	"\x1aDELIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DELIVERY_STATE_PENDING\x10\x01\x12\x1c\n" +
 	"\x18DELIVERY_STATE_DELIVERED\x10\x02\x12\x19\n" +
-	"\x15DELIVERY_STATE_FAILED\x10\x032\xe3\x06\n" +
+	"\x15DELIVERY_STATE_FAILED\x10\x032\xc2\a\n" +
 	"\x0fOutboundService\x12a\n" +
 	"\x12CreateSubscription\x12+.pipa.requests.v1.CreateSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12[\n" +
 	"\x0fGetSubscription\x12(.pipa.requests.v1.GetSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12l\n" +
@@ -1088,7 +1249,8 @@ const file_pipa_requests_v1_outbound_proto_rawDesc = "" +
 	"\x12EnableSubscription\x12+.pipa.requests.v1.EnableSubscriptionRequest\x1a\x1e.pipa.requests.v1.Subscription\x12o\n" +
 	"\x12ReplaySubscription\x12+.pipa.requests.v1.ReplaySubscriptionRequest\x1a,.pipa.requests.v1.ReplaySubscriptionResponse\x12c\n" +
 	"\x0eListDeliveries\x12'.pipa.requests.v1.ListDeliveriesRequest\x1a(.pipa.requests.v1.ListDeliveriesResponse\x12x\n" +
-	"\x15ListRequestDeliveries\x12..pipa.requests.v1.ListRequestDeliveriesRequest\x1a/.pipa.requests.v1.ListRequestDeliveriesResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
+	"\x15ListRequestDeliveries\x12..pipa.requests.v1.ListRequestDeliveriesRequest\x1a/.pipa.requests.v1.ListRequestDeliveriesResponse\x12]\n" +
+	"\fPublishEvent\x12%.pipa.requests.v1.PublishEventRequest\x1a&.pipa.requests.v1.PublishEventResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_pipa_requests_v1_outbound_proto_rawDescOnce sync.Once
@@ -1103,7 +1265,7 @@ func file_pipa_requests_v1_outbound_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_requests_v1_outbound_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pipa_requests_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_pipa_requests_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pipa_requests_v1_outbound_proto_goTypes = []any{
 	(DeliveryState)(0),                    // 0: pipa.requests.v1.DeliveryState
 	(*Subscription)(nil),                  // 1: pipa.requests.v1.Subscription
@@ -1121,43 +1283,50 @@ var file_pipa_requests_v1_outbound_proto_goTypes = []any{
 	(*ListDeliveriesResponse)(nil),        // 13: pipa.requests.v1.ListDeliveriesResponse
 	(*ListRequestDeliveriesRequest)(nil),  // 14: pipa.requests.v1.ListRequestDeliveriesRequest
 	(*ListRequestDeliveriesResponse)(nil), // 15: pipa.requests.v1.ListRequestDeliveriesResponse
-	(*timestamppb.Timestamp)(nil),         // 16: google.protobuf.Timestamp
+	(*PublishEventRequest)(nil),           // 16: pipa.requests.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 17: pipa.requests.v1.PublishEventResponse
+	(*timestamppb.Timestamp)(nil),         // 18: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 19: google.protobuf.Struct
 }
 var file_pipa_requests_v1_outbound_proto_depIdxs = []int32{
-	16, // 0: pipa.requests.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	16, // 1: pipa.requests.v1.Subscription.disable_time:type_name -> google.protobuf.Timestamp
+	18, // 0: pipa.requests.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	18, // 1: pipa.requests.v1.Subscription.disable_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: pipa.requests.v1.CreateSubscriptionRequest.subscription:type_name -> pipa.requests.v1.Subscription
 	1,  // 3: pipa.requests.v1.ListSubscriptionsResponse.subscriptions:type_name -> pipa.requests.v1.Subscription
-	16, // 4: pipa.requests.v1.ReplaySubscriptionRequest.start_time:type_name -> google.protobuf.Timestamp
-	16, // 5: pipa.requests.v1.ReplaySubscriptionRequest.end_time:type_name -> google.protobuf.Timestamp
+	18, // 4: pipa.requests.v1.ReplaySubscriptionRequest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 5: pipa.requests.v1.ReplaySubscriptionRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 6: pipa.requests.v1.Delivery.state:type_name -> pipa.requests.v1.DeliveryState
-	16, // 7: pipa.requests.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	16, // 8: pipa.requests.v1.Delivery.attempt_time:type_name -> google.protobuf.Timestamp
-	16, // 9: pipa.requests.v1.Delivery.deliver_time:type_name -> google.protobuf.Timestamp
-	16, // 10: pipa.requests.v1.Delivery.fail_time:type_name -> google.protobuf.Timestamp
+	18, // 7: pipa.requests.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	18, // 8: pipa.requests.v1.Delivery.attempt_time:type_name -> google.protobuf.Timestamp
+	18, // 9: pipa.requests.v1.Delivery.deliver_time:type_name -> google.protobuf.Timestamp
+	18, // 10: pipa.requests.v1.Delivery.fail_time:type_name -> google.protobuf.Timestamp
 	11, // 11: pipa.requests.v1.ListDeliveriesResponse.deliveries:type_name -> pipa.requests.v1.Delivery
 	11, // 12: pipa.requests.v1.ListRequestDeliveriesResponse.deliveries:type_name -> pipa.requests.v1.Delivery
-	2,  // 13: pipa.requests.v1.OutboundService.CreateSubscription:input_type -> pipa.requests.v1.CreateSubscriptionRequest
-	3,  // 14: pipa.requests.v1.OutboundService.GetSubscription:input_type -> pipa.requests.v1.GetSubscriptionRequest
-	4,  // 15: pipa.requests.v1.OutboundService.ListSubscriptions:input_type -> pipa.requests.v1.ListSubscriptionsRequest
-	6,  // 16: pipa.requests.v1.OutboundService.DeleteSubscription:input_type -> pipa.requests.v1.DeleteSubscriptionRequest
-	8,  // 17: pipa.requests.v1.OutboundService.EnableSubscription:input_type -> pipa.requests.v1.EnableSubscriptionRequest
-	9,  // 18: pipa.requests.v1.OutboundService.ReplaySubscription:input_type -> pipa.requests.v1.ReplaySubscriptionRequest
-	12, // 19: pipa.requests.v1.OutboundService.ListDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
-	14, // 20: pipa.requests.v1.OutboundService.ListRequestDeliveries:input_type -> pipa.requests.v1.ListRequestDeliveriesRequest
-	1,  // 21: pipa.requests.v1.OutboundService.CreateSubscription:output_type -> pipa.requests.v1.Subscription
-	1,  // 22: pipa.requests.v1.OutboundService.GetSubscription:output_type -> pipa.requests.v1.Subscription
-	5,  // 23: pipa.requests.v1.OutboundService.ListSubscriptions:output_type -> pipa.requests.v1.ListSubscriptionsResponse
-	7,  // 24: pipa.requests.v1.OutboundService.DeleteSubscription:output_type -> pipa.requests.v1.DeleteSubscriptionResponse
-	1,  // 25: pipa.requests.v1.OutboundService.EnableSubscription:output_type -> pipa.requests.v1.Subscription
-	10, // 26: pipa.requests.v1.OutboundService.ReplaySubscription:output_type -> pipa.requests.v1.ReplaySubscriptionResponse
-	13, // 27: pipa.requests.v1.OutboundService.ListDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
-	15, // 28: pipa.requests.v1.OutboundService.ListRequestDeliveries:output_type -> pipa.requests.v1.ListRequestDeliveriesResponse
-	21, // [21:29] is the sub-list for method output_type
-	13, // [13:21] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	18, // 13: pipa.requests.v1.PublishEventRequest.event_time:type_name -> google.protobuf.Timestamp
+	19, // 14: pipa.requests.v1.PublishEventRequest.data:type_name -> google.protobuf.Struct
+	2,  // 15: pipa.requests.v1.OutboundService.CreateSubscription:input_type -> pipa.requests.v1.CreateSubscriptionRequest
+	3,  // 16: pipa.requests.v1.OutboundService.GetSubscription:input_type -> pipa.requests.v1.GetSubscriptionRequest
+	4,  // 17: pipa.requests.v1.OutboundService.ListSubscriptions:input_type -> pipa.requests.v1.ListSubscriptionsRequest
+	6,  // 18: pipa.requests.v1.OutboundService.DeleteSubscription:input_type -> pipa.requests.v1.DeleteSubscriptionRequest
+	8,  // 19: pipa.requests.v1.OutboundService.EnableSubscription:input_type -> pipa.requests.v1.EnableSubscriptionRequest
+	9,  // 20: pipa.requests.v1.OutboundService.ReplaySubscription:input_type -> pipa.requests.v1.ReplaySubscriptionRequest
+	12, // 21: pipa.requests.v1.OutboundService.ListDeliveries:input_type -> pipa.requests.v1.ListDeliveriesRequest
+	14, // 22: pipa.requests.v1.OutboundService.ListRequestDeliveries:input_type -> pipa.requests.v1.ListRequestDeliveriesRequest
+	16, // 23: pipa.requests.v1.OutboundService.PublishEvent:input_type -> pipa.requests.v1.PublishEventRequest
+	1,  // 24: pipa.requests.v1.OutboundService.CreateSubscription:output_type -> pipa.requests.v1.Subscription
+	1,  // 25: pipa.requests.v1.OutboundService.GetSubscription:output_type -> pipa.requests.v1.Subscription
+	5,  // 26: pipa.requests.v1.OutboundService.ListSubscriptions:output_type -> pipa.requests.v1.ListSubscriptionsResponse
+	7,  // 27: pipa.requests.v1.OutboundService.DeleteSubscription:output_type -> pipa.requests.v1.DeleteSubscriptionResponse
+	1,  // 28: pipa.requests.v1.OutboundService.EnableSubscription:output_type -> pipa.requests.v1.Subscription
+	10, // 29: pipa.requests.v1.OutboundService.ReplaySubscription:output_type -> pipa.requests.v1.ReplaySubscriptionResponse
+	13, // 30: pipa.requests.v1.OutboundService.ListDeliveries:output_type -> pipa.requests.v1.ListDeliveriesResponse
+	15, // 31: pipa.requests.v1.OutboundService.ListRequestDeliveries:output_type -> pipa.requests.v1.ListRequestDeliveriesResponse
+	17, // 32: pipa.requests.v1.OutboundService.PublishEvent:output_type -> pipa.requests.v1.PublishEventResponse
+	24, // [24:33] is the sub-list for method output_type
+	15, // [15:24] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_outbound_proto_init() }
@@ -1171,7 +1340,7 @@ func file_pipa_requests_v1_outbound_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_requests_v1_outbound_proto_rawDesc), len(file_pipa_requests_v1_outbound_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	OutboundService_ReplaySubscription_FullMethodName    = "/pipa.requests.v1.OutboundService/ReplaySubscription"
 	OutboundService_ListDeliveries_FullMethodName        = "/pipa.requests.v1.OutboundService/ListDeliveries"
 	OutboundService_ListRequestDeliveries_FullMethodName = "/pipa.requests.v1.OutboundService/ListRequestDeliveries"
+	OutboundService_PublishEvent_FullMethodName          = "/pipa.requests.v1.OutboundService/PublishEvent"
 )
 
 // OutboundServiceClient is the client API for OutboundService service.
@@ -54,6 +55,10 @@ type OutboundServiceClient interface {
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
 	// What a request sent: its notices' mail and its events, each delivery with its state.
 	ListRequestDeliveries(ctx context.Context, in *ListRequestDeliveriesRequest, opts ...grpc.CallOption) (*ListRequestDeliveriesResponse, error)
+	// Publishes an event another pipa service emitted (registry, retention, ledger; role service
+	// on "*" only): the event is recorded and queued to every subscription that wants it, once per
+	// event id however often it is published (the producer's outbox relays it until it is taken).
+	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error)
 }
 
 type outboundServiceClient struct {
@@ -144,6 +149,16 @@ func (c *outboundServiceClient) ListRequestDeliveries(ctx context.Context, in *L
 	return out, nil
 }
 
+func (c *outboundServiceClient) PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishEventResponse)
+	err := c.cc.Invoke(ctx, OutboundService_PublishEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutboundServiceServer is the server API for OutboundService service.
 // All implementations must embed UnimplementedOutboundServiceServer
 // for forward compatibility.
@@ -169,6 +184,10 @@ type OutboundServiceServer interface {
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
 	// What a request sent: its notices' mail and its events, each delivery with its state.
 	ListRequestDeliveries(context.Context, *ListRequestDeliveriesRequest) (*ListRequestDeliveriesResponse, error)
+	// Publishes an event another pipa service emitted (registry, retention, ledger; role service
+	// on "*" only): the event is recorded and queued to every subscription that wants it, once per
+	// event id however often it is published (the producer's outbox relays it until it is taken).
+	PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error)
 	mustEmbedUnimplementedOutboundServiceServer()
 }
 
@@ -202,6 +221,9 @@ func (UnimplementedOutboundServiceServer) ListDeliveries(context.Context, *ListD
 }
 func (UnimplementedOutboundServiceServer) ListRequestDeliveries(context.Context, *ListRequestDeliveriesRequest) (*ListRequestDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRequestDeliveries not implemented")
+}
+func (UnimplementedOutboundServiceServer) PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishEvent not implemented")
 }
 func (UnimplementedOutboundServiceServer) mustEmbedUnimplementedOutboundServiceServer() {}
 func (UnimplementedOutboundServiceServer) testEmbeddedByValue()                         {}
@@ -368,6 +390,24 @@ func _OutboundService_ListRequestDeliveries_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutboundService_PublishEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutboundServiceServer).PublishEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutboundService_PublishEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutboundServiceServer).PublishEvent(ctx, req.(*PublishEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutboundService_ServiceDesc is the grpc.ServiceDesc for OutboundService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -406,6 +446,10 @@ var OutboundService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRequestDeliveries",
 			Handler:    _OutboundService_ListRequestDeliveries_Handler,
+		},
+		{
+			MethodName: "PublishEvent",
+			Handler:    _OutboundService_PublishEvent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
