@@ -43,8 +43,8 @@ func TestLedgerSettingsIdempotent(t *testing.T) {
 	require.Equal(t, "AIP-155", vs[0].GetReason())
 	require.True(t, read(), "the refused reuse changed nothing")
 
-	// Withdrawn by another call, then the first call's retry arrives late: it is answered as
-	// first and does not publish again.
+	// Withdrawn by another call, then the first call's retry arrives late: it is answered
+	// without running again, so it does not publish again.
 	_, err = update("withdraw", false)
 	require.NoError(t, err)
 	_, err = update("publish", true)

@@ -12,6 +12,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
+	"github.com/pipa-kr/pipa/services/registry/registrytest"
 )
 
 // Every update and delete of the registry takes a request_id (AIP-155): a retry after a lost
@@ -78,6 +79,10 @@ func TestChangesAreIdempotent(t *testing.T) {
 	evaluation := evaluations.GetEvaluations()[0]
 	officer, err := reg.GetOfficer(ctx, &registryv1.GetOfficerRequest{Name: libraryUnit + "/officers/song-seunghak"})
 	require.NoError(t, err)
+	registration, err := reg.CreateRegistration(ctx, &registryv1.CreateRegistrationRequest{Parent: seongnamFile,
+		Registration: &registryv1.Registration{Kind: registryv1.RegistrationKind_REGISTRATION_KIND_REGISTRATION, EventDate: registrytest.InDays(-70),
+			ProcessingMethod: "전자", AccessDepartment: "도서관사업소"}})
+	require.NoError(t, err)
 
 	// Each call sends, under request_id id, its request; other sends a different one.
 	calls := []struct {
@@ -128,6 +133,10 @@ func TestChangesAreIdempotent(t *testing.T) {
 			a := proto.CloneOf(assessment)
 			a.Items = pick(other, "일반정보 (회원정보)", "일반정보 (대출정보)")
 			return reg.UpdateAssessment(ctx, &registryv1.UpdateAssessmentRequest{RequestId: id, Assessment: a})
+		}},
+		{"FileRegistration", func(id string, other bool) (proto.Message, error) {
+			return reg.FileRegistration(ctx, &registryv1.FileRegistrationRequest{RequestId: id, Name: registration.GetName(), Etag: registration.GetEtag(),
+				FiledDate: registrytest.InDays(-1), PipcNumber: pick(other, "2026-성남-0042", "2026-성남-0043")})
 		}},
 		{"UpdateEvaluation", func(id string, other bool) (proto.Message, error) {
 			e := proto.CloneOf(evaluation)

@@ -134,8 +134,11 @@ func (s *Server) FileRegistration(ctx context.Context, req *registryv1.FileRegis
 		if r.GetFiledDate() == req.GetFiledDate() && r.GetPipcNumber() == req.GetPipcNumber() {
 			return r, nil // a retry
 		}
-		return nil, apierr.Precondition("ALREADY_FILED", fmt.Sprintf("%s was filed on %s as %s; record a CHANGE for what changed since",
+		filed := apierr.Precondition("ALREADY_FILED", fmt.Sprintf("%s was filed on %s as %s; record a CHANGE for what changed since",
 			req.GetName(), r.GetFiledDate(), r.GetPipcNumber()))
+		// A request_id reused for another filing is refused as such (AIP-155) before ALREADY_FILED.
+		_, err := s.once(ctx, t, req.GetRequestId(), req, req.GetName(), func(*pg.TenantStore) error { return filed }, nil)
+		return nil, err
 	}
 	vs := register.ValidateFiling(r, req.GetFiledDate(), req.GetPipcNumber(), s.today(), "")
 	checkRequestID(&vs, req.GetRequestId())
