@@ -10,6 +10,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
@@ -92,8 +93,17 @@ func (s *Server) UpdateLedgerSettings(ctx context.Context, req *ledgerv1.UpdateL
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.store.SetSettings(ctx, t, set); err != nil {
+	hash, err := idempotency.RequestHash(req)
+	if err != nil {
 		return nil, err
+	}
+	replayed, err := s.store.SetSettings(ctx, t, set, idempotency.Key{RequestID: req.GetRequestId(),
+		Method: ledgerv1.LedgerService_UpdateLedgerSettings_FullMethodName, RequestHash: hash})
+	if err != nil {
+		return nil, err
+	}
+	if replayed { // a retry: the settings as they stand
+		return s.GetLedgerSettings(ctx, &ledgerv1.GetLedgerSettingsRequest{Name: in.GetName()})
 	}
 	return settingsOut(in.GetName(), set), nil
 }
