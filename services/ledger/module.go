@@ -30,9 +30,11 @@ var Module = modules.Module{
 	Schema:     pg.Schema,
 	Migrations: pg.Migrations,
 	Jobs:       true, // cosigning (package cosign)
-	Needs:      []string{"registry"},
-	Public:     PublicMethods,
-	Access:     AccessRules,
+	// UpdateLedgerSettings' request_ids; appends keep theirs with the entries.
+	Idempotency: true,
+	Needs:       []string{"registry"},
+	Public:      PublicMethods,
+	Access:      AccessRules,
 	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {
