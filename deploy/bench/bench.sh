@@ -9,7 +9,9 @@
 #
 # Settings: BENCH_DURATION (8s a case), BENCH_CLIENTS (64), BENCH_TENANTS (250), BENCH_UNITS (40),
 # GOGC / GOMEMLIMIT for pipa (left to pipa's own defaults when unset); BENCH_PROFILE=text profiles
-# pipa (CPU and allocations, into BENCH_PROFILE_DIR) during the cases whose name contains text.
+# pipa (CPU and allocations, into BENCH_PROFILE_DIR) during the cases whose name contains text;
+# BENCH_CASES=regexp runs only the cases whose name matches (the bare INSERT always runs);
+# BENCH_PIPA_LOG=file keeps pipa's output there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -26,13 +28,14 @@ go build -o "$bin/pipa" ./services/pipa
 
 export PIPA_HTTP_ADDR=127.0.0.1:18080 PIPA_GRPC_ADDR=127.0.0.1:19090 PIPA_METRICS_ADDR=127.0.0.1:19464
 export PIPA_PUBLIC_RATE=0 PIPA_PPROF=${BENCH_PROFILE:+true}
-log=$(mktemp)
+log=${BENCH_PIPA_LOG:-$(mktemp)}
+: >"$log"
 pid=
 stop() { [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=; }; }
-trap 'stop; rm -f "$log"' EXIT
+trap 'stop; [ -n "${BENCH_PIPA_LOG:-}" ] || rm -f "$log"' EXIT
 start() {
   local t0=$EPOCHREALTIME
-  DATABASE_URL=$db "$bin/pipa" "$@" >"$log" 2>&1 &
+  DATABASE_URL=$db "$bin/pipa" "$@" >>"$log" 2>&1 &
   pid=$!
   until curl -sf -o /dev/null http://$PIPA_HTTP_ADDR/healthz; do
     kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "pipa stopped"; exit 1; }
@@ -46,7 +49,7 @@ until grep -q PIPA_TOKEN "$log"; do kill -0 "$pid" || { cat "$log"; exit 1; }; s
 export BENCH_TOKEN=$("$bin/pipa" token -role handler -scope '*' -sub bench-handler)
 export BENCH_ADMIN_TOKEN=$("$bin/pipa" token -role tenant_admin -scope '*' -sub bench-admin)
 "$bin/loadbench" -db "$db" -pid "$pid" -duration "${BENCH_DURATION:-8s}" -clients "${BENCH_CLIENTS:-64}" \
-  -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" \
+  -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
   ${BENCH_PROFILE:+-pprof http://$PIPA_METRICS_ADDR -profile-case "$BENCH_PROFILE" -profile-dir "${BENCH_PROFILE_DIR:-.}"}
 stop
 logs=$("$pgbin/psql" -tA "$db" -c 'SELECT count(*) FROM ledger.logs')

@@ -38,10 +38,12 @@ var Module = modules.Module{
 	Migrations: pg.Migrations,
 	Jobs:       true, // cosigning (package cosign), the checkpoint events (events.go)
 	Outbound:   true,
-	Needs:      []string{"registry"},
-	Wants:      map[string]string{"requests": "the checkpoint events wait in the outbound"},
-	Public:     PublicMethods,
-	Access:     AccessRules,
+	// UpdateLedgerSettings' request_ids; appends keep theirs with the entries.
+	Idempotency: true,
+	Needs:       []string{"registry"},
+	Wants:       map[string]string{"requests": "the checkpoint events wait in the outbound"},
+	Public:      PublicMethods,
+	Access:      AccessRules,
 	Register: func(g grpc.ServiceRegistrar, d modules.Deps) error {
 		box, err := d.Box()
 		if err != nil {

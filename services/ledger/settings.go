@@ -10,6 +10,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
 )
 
@@ -69,8 +70,17 @@ func (s *Server) UpdateLedgerSettings(ctx context.Context, req *ledgerv1.UpdateL
 			return nil, invalid("update_mask", "format", "unknown field \""+p+"\"; the settings have public_entry_bundles")
 		}
 	}
-	if err := s.store.SetSettings(ctx, t, set); err != nil {
+	hash, err := idempotency.RequestHash(req)
+	if err != nil {
 		return nil, err
+	}
+	replayed, err := s.store.SetSettings(ctx, t, set, idempotency.Key{RequestID: req.GetRequestId(),
+		Method: ledgerv1.LedgerService_UpdateLedgerSettings_FullMethodName, RequestHash: hash})
+	if err != nil {
+		return nil, err
+	}
+	if replayed { // a retry: the settings as they stand
+		return s.GetLedgerSettings(ctx, &ledgerv1.GetLedgerSettingsRequest{Name: in.GetName()})
 	}
 	return &ledgerv1.LedgerSettings{Name: in.GetName(), PublicEntryBundles: set.PublicEntryBundles}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -13,6 +14,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
 // Attestations are the one source of a "we do not process this" statement (WG26-ITEMS): an
@@ -138,13 +140,27 @@ func (s *Server) ListAttestations(ctx context.Context, req *registryv1.ListAttes
 
 func (s *Server) DeleteAttestation(ctx context.Context, req *registryv1.DeleteAttestationRequest) (*emptypb.Empty, error) {
 	a, err := s.GetAttestation(ctx, &registryv1.GetAttestationRequest{Name: req.GetName()})
+	t, id, _ := names.Attestations.Parse("name", req.GetName())
+	if apierr.CodeOf(err) == codes.NotFound && req.GetRequestId() != "" {
+		// A retry after the first call deleted it (only a caller with a role in the tenant gets
+		// NotFound): the first call's record answers; without one it stays NotFound.
+		notFound := err
+		if _, err := s.once(ctx, t, req.GetRequestId(), req, req.GetName(), func(*pg.TenantStore) error { return notFound }, nil); err != nil {
+			return nil, err
+		}
+		return &emptypb.Empty{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	t, id, _ := names.Attestations.Parse("name", req.GetName())
 	_, u, _ := names.ParseUnit("unit", a.GetUnit())
 	if err := s.authorize(ctx, t, u, []auth.Role{"cpo", "manager", "tenant_admin"}); err != nil {
 		return nil, err
 	}
-	return &emptypb.Empty{}, s.store.Tenant(t).DeleteAttestation(ctx, id, req.GetEtag())
+	if _, err := s.once(ctx, t, req.GetRequestId(), req, req.GetName(), func(tx *pg.TenantStore) error {
+		return tx.DeleteAttestation(ctx, id, req.GetEtag())
+	}, nil); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
 }

@@ -125,7 +125,7 @@ func (c child[M]) list(ctx context.Context, s *Server, parent string, size int32
 	return out, next, nil
 }
 
-func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb.FieldMask) (M, error) {
+func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb.FieldMask, requestID string, req proto.Message) (M, error) {
 	var zero M
 	name := in.ProtoReflect().Get(in.ProtoReflect().Descriptor().Fields().ByName("name")).String()
 	etag := in.ProtoReflect().Get(in.ProtoReflect().Descriptor().Fields().ByName("etag")).String()
@@ -136,28 +136,30 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
 		return zero, err
 	}
-	ts := s.store.Tenant(t)
 	cur := c.newMsg()
-	if err := ts.GetChild(ctx, c.kind, u, id, cur); err != nil {
-		return zero, err
-	}
-	if err := applyMask(cur, in, mask, nil); err != nil {
-		return zero, err
-	}
-	vs, err := c.validateIn(ctx, s, t, cur)
+	_, err = s.once(ctx, t, requestID, req, name, func(tx *pg.TenantStore) error {
+		if err := tx.GetChild(ctx, c.kind, u, id, cur); err != nil {
+			return err
+		}
+		if err := applyMask(cur, in, mask, nil); err != nil {
+			return err
+		}
+		vs, err := c.validateIn(ctx, s, t, cur)
+		if err != nil {
+			return err
+		}
+		if err := vs.Err(); err != nil {
+			return err
+		}
+		return tx.UpdateChild(ctx, c.kind, u, id, cur, etag)
+	}, func(tx *pg.TenantStore) error { return tx.GetChild(ctx, c.kind, u, id, cur) })
 	if err != nil {
-		return zero, err
-	}
-	if err := vs.Err(); err != nil {
-		return zero, err
-	}
-	if err := ts.UpdateChild(ctx, c.kind, u, id, cur, etag); err != nil {
 		return zero, err
 	}
 	return cur, nil
 }
 
-func (c child[M]) delete(ctx context.Context, s *Server, name, etag string) (*emptypb.Empty, error) {
+func (c child[M]) delete(ctx context.Context, s *Server, name, etag, requestID string, req proto.Message) (*emptypb.Empty, error) {
 	t, u, id, err := c.names.Parse("name", name)
 	if err != nil {
 		return nil, err
@@ -165,7 +167,10 @@ func (c child[M]) delete(ctx context.Context, s *Server, name, etag string) (*em
 	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
 		return nil, err
 	}
-	if err := s.store.Tenant(t).DeleteChild(ctx, c.kind, u, id, etag); err != nil {
+	_, err = s.once(ctx, t, requestID, req, name, func(tx *pg.TenantStore) error {
+		return tx.DeleteChild(ctx, c.kind, u, id, etag)
+	}, nil)
+	if err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
@@ -182,10 +187,10 @@ func (s *Server) ListOfficers(ctx context.Context, r *registryv1.ListOfficersReq
 	return &registryv1.ListOfficersResponse{Officers: ms, NextPageToken: next}, err
 }
 func (s *Server) UpdateOfficer(ctx context.Context, r *registryv1.UpdateOfficerRequest) (*registryv1.Officer, error) {
-	return officerKind.update(ctx, s, r.GetOfficer(), r.GetUpdateMask())
+	return officerKind.update(ctx, s, r.GetOfficer(), r.GetUpdateMask(), r.GetRequestId(), r)
 }
 func (s *Server) DeleteOfficer(ctx context.Context, r *registryv1.DeleteOfficerRequest) (*emptypb.Empty, error) {
-	return officerKind.delete(ctx, s, r.GetName(), r.GetEtag())
+	return officerKind.delete(ctx, s, r.GetName(), r.GetEtag(), r.GetRequestId(), r)
 }
 
 func (s *Server) CreateSite(ctx context.Context, r *registryv1.CreateSiteRequest) (*registryv1.Site, error) {
@@ -199,10 +204,10 @@ func (s *Server) ListSites(ctx context.Context, r *registryv1.ListSitesRequest) 
 	return &registryv1.ListSitesResponse{Sites: ms, NextPageToken: next}, err
 }
 func (s *Server) UpdateSite(ctx context.Context, r *registryv1.UpdateSiteRequest) (*registryv1.Site, error) {
-	return siteKind.update(ctx, s, r.GetSite(), r.GetUpdateMask())
+	return siteKind.update(ctx, s, r.GetSite(), r.GetUpdateMask(), r.GetRequestId(), r)
 }
 func (s *Server) DeleteSite(ctx context.Context, r *registryv1.DeleteSiteRequest) (*emptypb.Empty, error) {
-	return siteKind.delete(ctx, s, r.GetName(), r.GetEtag())
+	return siteKind.delete(ctx, s, r.GetName(), r.GetEtag(), r.GetRequestId(), r)
 }
 
 func (s *Server) CreateFile(ctx context.Context, r *registryv1.CreateFileRequest) (*registryv1.PersonalInformationFile, error) {
@@ -216,10 +221,10 @@ func (s *Server) ListFiles(ctx context.Context, r *registryv1.ListFilesRequest) 
 	return &registryv1.ListFilesResponse{Files: ms, NextPageToken: next}, err
 }
 func (s *Server) UpdateFile(ctx context.Context, r *registryv1.UpdateFileRequest) (*registryv1.PersonalInformationFile, error) {
-	return fileKind.update(ctx, s, r.GetFile(), r.GetUpdateMask())
+	return fileKind.update(ctx, s, r.GetFile(), r.GetUpdateMask(), r.GetRequestId(), r)
 }
 func (s *Server) DeleteFile(ctx context.Context, r *registryv1.DeleteFileRequest) (*emptypb.Empty, error) {
-	return fileKind.delete(ctx, s, r.GetName(), r.GetEtag())
+	return fileKind.delete(ctx, s, r.GetName(), r.GetEtag(), r.GetRequestId(), r)
 }
 
 func (s *Server) CreateProcessor(ctx context.Context, r *registryv1.CreateProcessorRequest) (*registryv1.Processor, error) {
@@ -233,8 +238,8 @@ func (s *Server) ListProcessors(ctx context.Context, r *registryv1.ListProcessor
 	return &registryv1.ListProcessorsResponse{Processors: ms, NextPageToken: next}, err
 }
 func (s *Server) UpdateProcessor(ctx context.Context, r *registryv1.UpdateProcessorRequest) (*registryv1.Processor, error) {
-	return processorKind.update(ctx, s, r.GetProcessor(), r.GetUpdateMask())
+	return processorKind.update(ctx, s, r.GetProcessor(), r.GetUpdateMask(), r.GetRequestId(), r)
 }
 func (s *Server) DeleteProcessor(ctx context.Context, r *registryv1.DeleteProcessorRequest) (*emptypb.Empty, error) {
-	return processorKind.delete(ctx, s, r.GetName(), r.GetEtag())
+	return processorKind.delete(ctx, s, r.GetName(), r.GetEtag(), r.GetRequestId(), r)
 }

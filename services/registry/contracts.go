@@ -63,5 +63,5 @@ func (s *Server) ListContracts(ctx context.Context, req *registryv1.ListContract
 // UpdateContract replaces a contract's fields (a renewal, an education, an inspection, a consent),
 // at the etag read.
 func (s *Server) UpdateContract(ctx context.Context, req *registryv1.UpdateContractRequest) (*registryv1.ProcessorContract, error) {
-	return contractRecord.update(ctx, s, req.GetContract(), req.GetRequestId())
+	return contractRecord.update(ctx, s, req.GetContract(), req.GetRequestId(), req)
 }

@@ -60,5 +60,5 @@ func (s *Server) ListInternalPlans(ctx context.Context, req *registryv1.ListInte
 // UpdateInternalPlan replaces the plan's fields (a revision, an inspection, a training), at the
 // etag read.
 func (s *Server) UpdateInternalPlan(ctx context.Context, req *registryv1.UpdateInternalPlanRequest) (*registryv1.InternalPlan, error) {
-	return planRecord.update(ctx, s, req.GetInternalPlan(), req.GetRequestId())
+	return planRecord.update(ctx, s, req.GetInternalPlan(), req.GetRequestId(), req)
 }

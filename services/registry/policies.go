@@ -335,7 +335,7 @@ func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.Update
 		return nil, err
 	}
 	var out *registryv1.PolicyVersion
-	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
+	_, err = s.once(ctx, t, req.GetRequestId(), req, in.GetName(), func(tx *pg.TenantStore) error {
 		cur, err := tx.GetVersion(ctx, u, kind, n)
 		if err != nil {
 			return err
@@ -362,6 +362,9 @@ func (s *Server) UpdatePolicyVersion(ctx context.Context, req *registryv1.Update
 			}
 		}
 		out, err = tx.UpdateVersion(ctx, u, cur, in.GetEtag())
+		return err
+	}, func(tx *pg.TenantStore) (err error) {
+		out, err = tx.GetVersion(ctx, u, kind, n)
 		return err
 	})
 	return out, err

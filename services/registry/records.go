@@ -53,7 +53,7 @@ func (r record[M]) list(ctx context.Context, s *Server, parent string) ([]M, err
 	return listRecords[M](ctx, s.store.Tenant(t), u, r.kind)
 }
 
-func (r record[M]) update(ctx context.Context, s *Server, in M, requestID string) (M, error) {
+func (r record[M]) update(ctx context.Context, s *Server, in M, requestID string, req proto.Message) (M, error) {
 	var zero M
 	t, u, id, err := r.names.Parse(r.field+".name", in.GetName())
 	if err != nil {
@@ -72,10 +72,8 @@ func (r record[M]) update(ctx context.Context, s *Server, in M, requestID string
 	if r.output != nil {
 		r.output(m, t, u, id)
 	}
-	oid, err := s.store.Tenant(t).UpdateRecord(ctx, u, r.kind, id, m, in.GetEtag(), s.registerEntry(r.changed(m)))
-	if err != nil {
+	if err := s.updateRecord(ctx, t, u, r.kind, id, m, in.GetEtag(), s.registerEntry(r.changed(m)), requestID, req); err != nil {
 		return zero, err
 	}
-	s.deliver(ctx, t, oid)
 	return r.get(ctx, s, in.GetName())
 }

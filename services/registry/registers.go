@@ -41,6 +41,22 @@ func (s *Server) registerEntry(what string) pg.EntryFor {
 }
 
 // deliver appends the entry now, when it can; the outbox keeps it otherwise.
+// updateRecord replaces a register record (pg.TenantStore.UpdateRecord) at most once per
+// requestID (AIP-155) and hands its REGISTER entry to the ledger; a retry of a call that
+// succeeded changes nothing and writes no second entry.
+func (s *Server) updateRecord(ctx context.Context, t, u string, kind pg.RecordKind, id string, m proto.Message, etag string,
+	entry pg.EntryFor, requestID string, req proto.Message) error {
+	var oid int64
+	_, err := s.once(ctx, t, requestID, req, pg.RecordName(t, u, kind, id), func(tx *pg.TenantStore) (err error) {
+		oid, err = tx.UpdateRecord(ctx, u, kind, id, m, etag, entry)
+		return err
+	}, nil)
+	if err == nil {
+		s.deliver(ctx, t, oid) // nothing on a replay: oid is 0
+	}
+	return err
+}
+
 func (s *Server) deliver(ctx context.Context, tenant string, id int64) {
 	if id == 0 || s.outbox == nil || s.ledger == nil {
 		return
@@ -129,11 +145,10 @@ func (s *Server) FileRegistration(ctx context.Context, req *registryv1.FileRegis
 	r.FiledDate, r.PipcNumber = req.GetFiledDate(), req.GetPipcNumber()
 	r.State, r.DueDate, r.LedgerEntry = 0, "", ""
 	what := fmt.Sprintf("개인정보보호위원회 등록 (%s, 등록번호 %s)", r.GetFiledDate(), r.GetPipcNumber())
-	id, err := s.store.Tenant(t).UpdateRecord(ctx, u, pg.Registrations, f+"/"+strconv.FormatInt(n, 10), r, req.GetEtag(), s.registerEntry(what))
-	if err != nil {
+	if err := s.updateRecord(ctx, t, u, pg.Registrations, f+"/"+strconv.FormatInt(n, 10), r, req.GetEtag(), s.registerEntry(what),
+		req.GetRequestId(), req); err != nil {
 		return nil, err
 	}
-	s.deliver(ctx, t, id)
 	return s.getRegistration(ctx, req.GetName())
 }
 
@@ -287,11 +302,10 @@ func (s *Server) UpdateAssessment(ctx context.Context, req *registryv1.UpdateAss
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	oid, err := s.store.Tenant(t).UpdateRecord(ctx, u, pg.Assessments, id, a, in.GetEtag(), s.registerEntry("개인정보 영향평가 변경: "+a.GetDisplayName()))
-	if err != nil {
+	if err := s.updateRecord(ctx, t, u, pg.Assessments, id, a, in.GetEtag(), s.registerEntry("개인정보 영향평가 변경: "+a.GetDisplayName()),
+		req.GetRequestId(), req); err != nil {
 		return nil, err
 	}
-	s.deliver(ctx, t, oid)
 	return s.GetAssessment(ctx, &registryv1.GetAssessmentRequest{Name: in.GetName()})
 }
 
@@ -359,14 +373,12 @@ func (s *Server) UpdateEvaluation(ctx context.Context, req *registryv1.UpdateEva
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	ts := s.store.Tenant(t)
-	oid, err := ts.UpdateRecord(ctx, u, pg.Evaluations, id, e, in.GetEtag(), s.registerEntry(fmt.Sprintf("%s년 개인정보 보호수준 평가 변경 (등급 %s)", id, e.GetGrade())))
-	if err != nil {
+	if err := s.updateRecord(ctx, t, u, pg.Evaluations, id, e, in.GetEtag(),
+		s.registerEntry(fmt.Sprintf("%s년 개인정보 보호수준 평가 변경 (등급 %s)", id, e.GetGrade())), req.GetRequestId(), req); err != nil {
 		return nil, err
 	}
-	s.deliver(ctx, t, oid)
 	out := &registryv1.ProtectionEvaluation{}
-	return out, ts.GetRecord(ctx, u, pg.Evaluations, id, out)
+	return out, s.store.Tenant(t).GetRecord(ctx, u, pg.Evaluations, id, out)
 }
 
 func listRecords[M proto.Message](ctx context.Context, ts *pg.TenantStore, u string, k pg.RecordKind) ([]M, error) {

@@ -121,6 +121,23 @@ func idem(ctx context.Context, requestID string, req proto.Message) pg.Idem {
 	return pg.Idem{RequestID: requestID, Method: method, Hash: h}
 }
 
+// once runs change, which changes the resource called name, in one transaction of tenant t's
+// store, at most once per requestID (AIP-155). A retry of a call that succeeded does not run change
+// again: it runs reread, which answers with what the resource now is (nil for a delete, whose
+// answer is empty). The same requestID with another request is refused naming request_id. The
+// caller has authorized and validated the call; replayed says change did not run.
+func (s *Server) once(ctx context.Context, t, requestID string, req proto.Message, name string,
+	change, reread func(tx *pg.TenantStore) error) (replayed bool, err error) {
+	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
+		replayed, err = tx.Once(ctx, idem(ctx, requestID, req), func() (string, error) { return name, change(tx) })
+		if err != nil || !replayed || reread == nil {
+			return err
+		}
+		return reread(tx)
+	})
+	return replayed, err
+}
+
 func checkRequestID(vs *apierr.Violations, id string) {
 	if len(id) > 128 {
 		vs.Add("request_id", "range", "must be at most 128 characters")

@@ -13,6 +13,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
 func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.Tenant, error) {
@@ -91,18 +92,25 @@ func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantR
 	if err := s.authorize(ctx, t, "", adminRoles); err != nil {
 		return nil, err
 	}
-	ts := s.store.Tenant(t)
-	cur, err := ts.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := applyMask(cur, req.GetTenant(), req.GetUpdateMask(), nil); err != nil {
-		return nil, err
-	}
-	if err := validateTenant(cur).Err(); err != nil {
-		return nil, err
-	}
-	return ts.Update(ctx, cur, req.GetTenant().GetEtag())
+	var out *registryv1.Tenant
+	_, err = s.once(ctx, t, req.GetRequestId(), req, names.Tenant(t), func(tx *pg.TenantStore) error {
+		cur, err := tx.Get(ctx)
+		if err != nil {
+			return err
+		}
+		if err := applyMask(cur, req.GetTenant(), req.GetUpdateMask(), nil); err != nil {
+			return err
+		}
+		if err := validateTenant(cur).Err(); err != nil {
+			return err
+		}
+		out, err = tx.Update(ctx, cur, req.GetTenant().GetEtag())
+		return err
+	}, func(tx *pg.TenantStore) (err error) {
+		out, err = tx.Get(ctx)
+		return err
+	})
+	return out, err
 }
 
 func (s *Server) CreateUnit(ctx context.Context, req *registryv1.CreateUnitRequest) (*registryv1.Unit, error) {
@@ -212,18 +220,25 @@ func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitReque
 	if err := s.authorize(ctx, t, u, writeRoles); err != nil {
 		return nil, err
 	}
-	ts := s.store.Tenant(t)
-	cur, err := ts.GetUnit(ctx, u)
-	if err != nil {
-		return nil, err
-	}
-	in := proto.CloneOf(req.GetUnit())
-	in.Parent = cur.GetParent() // the tree is fixed at creation
-	if err := applyMask(cur, in, req.GetUpdateMask(), nil); err != nil {
-		return nil, err
-	}
-	if err := validateUnit(cur).Err(); err != nil {
-		return nil, err
-	}
-	return ts.UpdateUnit(ctx, cur, req.GetUnit().GetEtag())
+	var out *registryv1.Unit
+	_, err = s.once(ctx, t, req.GetRequestId(), req, names.Unit(t, u), func(tx *pg.TenantStore) error {
+		cur, err := tx.GetUnit(ctx, u)
+		if err != nil {
+			return err
+		}
+		in := proto.CloneOf(req.GetUnit())
+		in.Parent = cur.GetParent() // the tree is fixed at creation
+		if err := applyMask(cur, in, req.GetUpdateMask(), nil); err != nil {
+			return err
+		}
+		if err := validateUnit(cur).Err(); err != nil {
+			return err
+		}
+		out, err = tx.UpdateUnit(ctx, cur, req.GetUnit().GetEtag())
+		return err
+	}, func(tx *pg.TenantStore) (err error) {
+		out, err = tx.GetUnit(ctx, u)
+		return err
+	})
+	return out, err
 }

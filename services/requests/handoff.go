@@ -60,6 +60,13 @@ var errNoCopy = errors.New("requests: no copy to track")
 // errProvisionPending: the PROVISION entry a copy follows is not in the ledger yet.
 var errProvisionPending = errors.New("requests: the provision's entry is not in the ledger yet")
 
+// provisionWait bounds how long a copy's job waits for its PROVISION entry. The outbox writes the
+// job once the entry is in the ledger, so only a job written with the step (an earlier version)
+// waits at all; an entry still missing after an hour is not coming by itself (the ledger has
+// been out that long, or the outbox row is stuck), and the copy is given up loudly rather than
+// waited on for ever.
+const provisionWait = time.Hour
+
 // TrackCopy creates, in the retention service, the tracked copy of an approved provision, once
 // its PROVISION entry (the request's first) is in the ledger (C-9). Its request_id is fixed by the
 // request, so calling it twice creates one copy.
@@ -107,15 +114,19 @@ type CopyWorker struct {
 }
 
 // Work tracks the copy; a retention service that refuses it as invalid ends the job (logged),
-// anything else is retried.
+// anything else is retried. A PROVISION entry not yet in the ledger is retried as a failed
+// attempt (logged, with backoff) for provisionWait after the job was written, then the job is
+// cancelled: logged at Error and counted by pipa.requests.copy_handoffs_failed.
 func (w *CopyWorker) Work(ctx context.Context, job *river.Job[pg.CopyArgs]) error {
 	a := job.Args
 	err := w.H.TrackCopy(ctx, a.Tenant, a.Receipt)
 	switch c := apierr.CodeOf(err); {
 	case err == nil, errors.Is(err, errNoCopy):
 		return nil
-	case errors.Is(err, errProvisionPending):
-		return river.JobSnooze(5 * time.Second) // a job of an earlier version, written with the step
+	case errors.Is(err, errProvisionPending) && time.Since(job.CreatedAt) > provisionWait:
+		w.H.log.Error("a provided copy was not handed to the retention service: its PROVISION entry is still not in the ledger",
+			"tenant", a.Tenant, "receipt", a.Receipt, "waited", time.Since(job.CreatedAt).Round(time.Second))
+		return river.JobCancel(err)
 	case c == codes.InvalidArgument, c == codes.AlreadyExists:
 		// Refused, or tracked already under another request (staff entered it): never retried.
 		w.H.log.Error("the retention service refused a provided copy", "tenant", a.Tenant, "receipt", a.Receipt, "err", err)

@@ -16,7 +16,9 @@ import (
 // stand on the statutory clock (pipa.requests.open{tenant, unit, clock=overdue|due_soon|on_time},
 // the D-3 and overdue views as metrics), and the open breaches by where their 72-hour clocks stand
 // (pipa.requests.breaches_open, due_soon: within 24 hours). The outbox publishes its own (pipa.requests.ledger_*,
-// pkg/ledgerout).
+// pkg/ledgerout), and the provided copies given up on their way to the retention service
+// (pipa.requests.copy_handoffs_failed, which should stay 0: each copy is untracked until an
+// operator registers it).
 func registerMetrics(store *pg.Store, now func() time.Time) error {
 	m := otel.Meter("github.com/pipa-kr/pipa/services/requests")
 	open, err := m.Int64ObservableGauge("pipa.requests.open",
@@ -29,9 +31,19 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 	if err != nil {
 		return err
 	}
+	handOffs, err := m.Int64ObservableGauge("pipa.requests.copy_handoffs_failed",
+		metric.WithDescription("provided copies never handed to the retention service (C-9): refused, or their PROVISION entry never reached the ledger"))
+	if err != nil {
+		return err
+	}
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		failed, err := store.FailedCopyHandOffs(ctx)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(handOffs, failed)
 		bcounts, err := store.BreachCounts(ctx, "", now())
 		if err != nil {
 			return err
@@ -57,6 +69,6 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 			o.ObserveInt64(open, c.Other, at("on_time"))
 		}
 		return nil
-	}, open, breaches)
+	}, open, breaches, handOffs)
 	return err
 }

@@ -97,7 +97,11 @@ func (s *Server) RecordCopyOutcome(ctx context.Context, req *retentionv1.RecordC
 		return nil, err
 	}
 	by := auth.Officer(ctx)
-	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, id, req.GetEtag(), func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_RecordCopyOutcome_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	c, outbox, err := s.store.RecordOutcome(ctx, tenant, unit, id, req.GetEtag(), key, func(c *lifecycle.Copy) (*lifecycle.Outcome, error) {
 		return lifecycle.OutcomeOf(c, in, by, now)
 	})
 	if err != nil {

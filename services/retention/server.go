@@ -194,7 +194,11 @@ func (s *Server) UpdateRule(ctx context.Context, req *retentionv1.UpdateRuleRequ
 		return nil, err
 	}
 	in := req.GetRule()
-	rule, err := s.store.UpdateRule(ctx, tenant, unit, id, in.GetEtag(), func(r *retentionv1.Rule) error { return mask.Update(r, in) })
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_UpdateRule_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	rule, err := s.store.UpdateRule(ctx, tenant, unit, id, in.GetEtag(), key, func(r *retentionv1.Rule) error { return mask.Update(r, in) })
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +210,11 @@ func (s *Server) DeleteRule(ctx context.Context, req *retentionv1.DeleteRuleRequ
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.store.DeleteRule(ctx, tenant, unit, id, req.GetEtag())
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_DeleteRule_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.DeleteRule(ctx, tenant, unit, id, req.GetEtag(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +424,11 @@ func (s *Server) ConfirmDeletion(ctx context.Context, req *retentionv1.ConfirmDe
 	if err != nil {
 		return nil, err
 	}
-	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, id, func(it *lifecycle.Item) error {
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_ConfirmDeletion_FullMethodName, req)
+	if err != nil {
+		return nil, err
+	}
+	outbox, err := s.store.ConfirmDeletion(ctx, tenant, unit, id, key, func(it *lifecycle.Item) error {
 		return lifecycle.CheckConfirmation(it, deleted, now)
 	}, func(it *lifecycle.Item) *ledgerv1.AppendEntryRequest {
 		return lifecycle.ConfirmedDeletion(rule, it, handler, deleted, now)

@@ -20,6 +20,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/services/retention/lifecycle"
+	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
 
 // planReason is the 파기 사유 of the plans a sweep proposes.
@@ -171,7 +172,7 @@ func (s *Server) siteDays(sctx context.Context, r *lifecycle.Rule, site *registr
 		return name, nil
 	}
 	if days > 0 && days != r.Doc.GetPeriodDays() {
-		updated, err := s.store.UpdateRule(sctx, r.Tenant, r.Unit, r.ID, "", func(d *retentionv1.Rule) error {
+		updated, err := s.store.UpdateRule(sctx, r.Tenant, r.Unit, r.ID, "", pg.Idem{}, func(d *retentionv1.Rule) error {
 			d.PeriodDays = days
 			return nil
 		})

@@ -22,11 +22,11 @@ import (
 // transaction as "may or may not have taken effect": it was one transaction, so either all of
 // them committed or none.
 
-// WithCommitters bounds how many combined transactions are in flight at once (default 1): while
-// they commit, the batches that become ready wait and go together in the next one. 1 gives the
-// largest transactions; more overlaps one transaction's WAL flush with the next one's writes, but
-// splits the ready batches into smaller transactions (2 was 20–40 % slower than 1 across 16 logs
-// in BenchmarkAppend16Logs, PIPA_BENCH_COMMITTERS).
+// WithCommitters bounds how many combined transactions are in flight at once (default
+// defaultCommitters): while they commit, the batches that become ready wait and go together in
+// the next one. Fewer gives larger transactions; more lets a ready batch start its transaction
+// at once instead of waiting for the one in flight, and PostgreSQL still flushes the WAL of the
+// commits that meet once (its own group commit), so the number of fsyncs does not grow with it.
 func WithCommitters(n int) Option {
 	return func(s *Store) {
 		if n > 0 {
@@ -34,6 +34,13 @@ func WithCommitters(n int) Option {
 		}
 	}
 }
+
+// defaultCommitters is WithCommitters' default. With one, across 16 logs each log's ready batch
+// waited 15–20 ms for the transaction in flight, as long as its own commit took, and the 16 logs
+// alternated in two groups of 8; with four it waited 4–6 ms and appends across 16 logs went
+// 20–40 % faster, one log unchanged (BENCHMARKS.md, 2026-12-07, on a loaded machine; an earlier
+// run on a quieter one found 2 slower than 1 at the store level: PIPA_BENCH_COMMITTERS compares).
+const defaultCommitters = 4
 
 // maxCombined bounds how many logs' batches one combined transaction carries.
 const maxCombined = 256

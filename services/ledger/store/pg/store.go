@@ -93,6 +93,7 @@ type Store struct {
 func New(pool *pgxpool.Pool, sealer Sealer, opts ...Option) *Store {
 	s := &Store{pool: pool, sealer: sealer, host: DefaultOriginHost, maxBatch: 512,
 		logs: map[Log]*sequencer{}, keys: map[Log]*logKey{}}
+	s.ready.limit = defaultCommitters
 	for _, o := range opts {
 		o(s)
 	}

@@ -55,6 +55,7 @@ type options struct {
 	duration, openFor                                   time.Duration
 	serve, listen                                       string
 	pprof, profileCase, profileDir                      string
+	cases                                               *regexp.Regexp
 }
 
 func main() {
@@ -77,7 +78,9 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "pipa's metrics listener with PIPA_PPROF on (e.g. http://127.0.0.1:19464), to profile -profile-case")
 	flag.StringVar(&o.profileCase, "profile-case", "", "profile the cases whose name contains this: a CPU profile over the measured part, and the allocations")
 	flag.StringVar(&o.profileDir, "profile-dir", ".", "where the profiles go (cpu-{case}.pprof, allocs-{case}.pprof)")
+	cases := flag.String("cases", "", "run only the cases whose name matches this regular expression (all when empty; the bare INSERT always runs)")
 	flag.Parse()
+	o.cases = regexp.MustCompile(*cases)
 	if o.serve != "" {
 		log.Fatal(http.ListenAndServe(o.listen, http.FileServer(http.Dir(o.serve))))
 	}
@@ -137,27 +140,10 @@ func run(ctx context.Context, o options) error {
 	}
 	bare := rs[0].rate()
 	// The pages first: request intake leaves background work behind (its ledger outbox).
-	pageBody, err := b.get(ctx, o.url+o.page)
-	if err != nil {
-		return err
-	}
-	if err := add(b.gets(ctx, "public page, gzip", o.url+o.page, true), nil); err != nil {
-		return err
-	}
-	if err := add(b.gets(ctx, "public page, identity", o.url+o.page, false), nil); err != nil {
-		return err
-	}
-	stopStatic, err := b.staticServer(pageBody)
-	if err != nil {
-		return err
-	}
-	defer stopStatic()
-	pid := b.o.pid
-	b.o.pid = 0 // pipa's figures mean nothing here
-	err = add(b.gets(ctx, "same bytes, static file server", "http://"+o.listen+"/page.html", true), nil)
-	b.o.pid = pid
-	if err != nil {
-		return err
+	if o.cases.MatchString("page") {
+		if err := b.pages(ctx, add); err != nil {
+			return err
+		}
 	}
 
 	for _, c := range []struct {
@@ -166,14 +152,19 @@ func run(ctx context.Context, o options) error {
 		grpc bool
 	}{{"REST append, 1 log", one, false}, {"REST append, 16 logs", sixteen, false},
 		{"gRPC append, 1 log", one, true}, {"gRPC append, 16 logs", sixteen, true}} {
+		if !o.cases.MatchString(c.name) {
+			continue
+		}
 		if err := add(b.appends(ctx, c.name, c.logs, c.grpc), nil); err != nil {
 			return err
 		}
 	}
-	if err := add(b.intake(ctx, "REST request intake, 16 units", sixteen), nil); err != nil {
-		return err
+	if o.cases.MatchString("REST request intake, 16 units") {
+		if err := add(b.intake(ctx, "REST request intake, 16 units", sixteen), nil); err != nil {
+			return err
+		}
 	}
-	if o.tenants > 0 {
+	if o.tenants > 0 && o.cases.MatchString(fmt.Sprintf("REST append, %d logs", o.tenants*o.units)) {
 		start := time.Now()
 		var tenants, many []string
 		for t := range o.tenants {
@@ -210,12 +201,40 @@ func run(ctx context.Context, o options) error {
 			fmt.Printf("  %-40s %5.2f× the bare INSERT\n", r.name, r.rate()/bare)
 		}
 	}
-	fmt.Printf("  %-40s %5.2f× one log\n", "REST append, 16 logs", by["REST append, 16 logs"]/by["REST append, 1 log"])
-	fmt.Printf("  %-40s %5.2f× one log\n", "gRPC append, 16 logs", by["gRPC append, 16 logs"]/by["gRPC append, 1 log"])
-	static := by["same bytes, static file server"]
-	fmt.Printf("  %-40s %5.2f× the static file server\n", "public page, gzip", by["public page, gzip"]/static)
-	fmt.Printf("  %-40s %5.2f× the static file server\n", "public page, identity", by["public page, identity"]/static)
+	ratio := func(name, of, what string) {
+		if by[name] > 0 && by[of] > 0 {
+			fmt.Printf("  %-40s %5.2f× %s\n", name, by[name]/by[of], what)
+		}
+	}
+	ratio("REST append, 16 logs", "REST append, 1 log", "one log")
+	ratio("gRPC append, 16 logs", "gRPC append, 1 log", "one log")
+	ratio("public page, gzip", "same bytes, static file server", "the static file server")
+	ratio("public page, identity", "same bytes, static file server", "the static file server")
 	return nil
+}
+
+// pages measures the public page (gzip and identity) and the same bytes from a static file server.
+func (b *bench) pages(ctx context.Context, add func(result, error) error) error {
+	pageBody, err := b.get(ctx, b.o.url+b.o.page)
+	if err != nil {
+		return err
+	}
+	if err := add(b.gets(ctx, "public page, gzip", b.o.url+b.o.page, true), nil); err != nil {
+		return err
+	}
+	if err := add(b.gets(ctx, "public page, identity", b.o.url+b.o.page, false), nil); err != nil {
+		return err
+	}
+	stopStatic, err := b.staticServer(pageBody)
+	if err != nil {
+		return err
+	}
+	defer stopStatic()
+	pid := b.o.pid
+	b.o.pid = 0 // pipa's figures mean nothing here
+	err = add(b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true), nil)
+	b.o.pid = pid
+	return err
 }
 
 func printResult(r result) {

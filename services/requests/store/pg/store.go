@@ -653,6 +653,16 @@ type UnitCounts struct {
 	Overdue, DueSoon, Other int64
 }
 
+// FailedCopyHandOffs counts the provided copies whose hand-off to the retention service was given
+// up (their jobs cancelled: refused, or their PROVISION entry never reached the ledger), across
+// tenants, for the operator's metrics. River's cleaner drops such jobs after a day.
+func (s *Store) FailedCopyHandOffs(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM requests.river_job WHERE kind = $1 AND state IN ('cancelled', 'discarded')`,
+		CopyArgs{}.Kind()).Scan(&n)
+	return n, err
+}
+
 // OpenCounts counts every unit's undecided requests (received or verified): past due, due within
 // three days of today (YYYY-MM-DD, Asia/Seoul), and the rest. It is the one query that spans
 // tenants, for the operator's metrics; it returns counts only.

@@ -153,30 +153,34 @@ func (s *Store) ListCopies(ctx context.Context, tenant, unit, state, today strin
 // RecordOutcome adds an outcome to a copy under a row lock: fn gets the copy (after the etag, if
 // given, is checked) and returns the outcome, whose entries go to the outbox with it, in order.
 // The copy changes when they are delivered (Delivered), never before. It returns the copy and
-// the outbox ids.
-func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, fn func(c *lifecycle.Copy) (*lifecycle.Outcome, error)) (out *lifecycle.Copy, outbox []int64, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+// the outbox ids; a retry of a call that succeeded (idem) returns the copy and no ids.
+func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64, tag string, idem Idem, fn func(c *lifecycle.Copy) (*lifecycle.Outcome, error)) (out *lifecycle.Copy, outbox []int64, err error) {
+	reread := func(tx pgx.Tx) (err error) {
+		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
+		return err
+	}
+	err = s.change(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		c, err := s.copyOf(ctx, tx, tenant, unit, id, true)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if tag != "" && tag != c.Doc.GetEtag() {
-			return apierr.EtagMismatch(c.Doc.GetName())
+			return "", apierr.EtagMismatch(c.Doc.GetName())
 		}
 		o, err := fn(c)
 		if err != nil {
-			return err
+			return "", err
 		}
 		amendment, err := s.queue(ctx, tx, tenant, unit, o.Amendment, 0)
 		if err != nil {
-			return err
+			return "", err
 		}
 		outbox = []int64{amendment}
 		var destruction *int64
 		if o.Destruction != nil {
 			d, err := s.queue(ctx, tx, tenant, unit, o.Destruction, amendment)
 			if err != nil {
-				return err
+				return "", err
 			}
 			destruction, outbox = &d, append(outbox, d)
 		}
@@ -184,7 +188,7 @@ func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64
 		od.LedgerIndex, od.DestructionLedgerIndex = 0, 0
 		odoc, err := marshal(od)
 		if err != nil {
-			return err
+			return "", err
 		}
 		var due *string
 		if o.DueDate != "" {
@@ -193,15 +197,14 @@ func (s *Store) RecordOutcome(ctx context.Context, tenant, unit string, id int64
 		if _, err := tx.Exec(ctx, `INSERT INTO retention.copy_outcomes (tenant_id, copy_id, seq, doc, new_state, new_due_date,
 			outbox_id, destruction_outbox_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			tenant, id, len(c.Doc.GetOutcomes())+1, odoc, int16(o.State), due, amendment, destruction); err != nil {
-			return err
+			return "", err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE retention.copies SET revision = revision + 1 WHERE tenant_id = $1 AND copy_id = $2`,
 			tenant, id); err != nil {
-			return err
+			return "", err
 		}
-		out, err = s.copyOf(ctx, tx, tenant, unit, id, false)
-		return err
-	})
+		return c.Doc.GetName(), reread(tx)
+	}, reread)
 	return out, outbox, err
 }
 

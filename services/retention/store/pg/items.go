@@ -174,34 +174,35 @@ func (s *Store) ClaimBatch(ctx context.Context, tenant, unit, rule string, now t
 
 // ConfirmDeletion records that the recording system deleted a due, unheld item itself: entry
 // (built from the item) goes to the outbox as its DESTRUCTION entry. check refuses what may not
-// be confirmed. It returns the outbox id, or 0 when the item was already destroyed or in hand.
-func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int64, check func(*lifecycle.Item) error, entry func(*lifecycle.Item) *ledgerv1.AppendEntryRequest) (int64, error) {
+// be confirmed. It returns the outbox id, or 0 when the item was already destroyed or in hand, or
+// the call is a retry of one that succeeded (idem).
+func (s *Store) ConfirmDeletion(ctx context.Context, tenant, unit string, id int64, idem Idem, check func(*lifecycle.Item) error, entry func(*lifecycle.Item) *ledgerv1.AppendEntryRequest) (int64, error) {
 	var outbox int64
-	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.change(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		if err := lockHolds(ctx, tx, tenant, unit, false); err != nil {
-			return err
+			return "", err
 		}
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM retention.items WHERE tenant_id = $1 AND item_id = $2 AND unit_id = $3 FOR UPDATE`,
 			tenant, id, unit); err != nil {
-			return err
+			return "", err
 		}
 		it, err := s.item(ctx, tx, tenant, unit, id)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if it.Status == lifecycle.Destroying || it.Status == lifecycle.Destroyed {
-			return nil
+			return names.Items.NameN(tenant, unit, id), nil
 		}
 		if err := check(it); err != nil {
-			return err
+			return "", err
 		}
 		if outbox, err = s.queue(ctx, tx, tenant, unit, entry(it), 0); err != nil {
-			return err
+			return "", err
 		}
 		_, err = tx.Exec(ctx, `UPDATE retention.items SET status = 2, batch_id = $3 WHERE tenant_id = $1 AND item_id = $2`,
 			tenant, id, outbox)
-		return err
-	})
+		return names.Items.NameN(tenant, unit, id), err
+	}, nil)
 	return outbox, err
 }
 

@@ -134,6 +134,18 @@ func once(ctx context.Context, tx pgx.Tx, tenant string, idem Idem, change func(
 		TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash}, change)
 }
 
+// change runs fn, which changes the resource it names, in one transaction at most once per
+// request_id (idem); a retry of a call that succeeded runs reread instead (nil: nothing to read).
+func (s *Store) change(ctx context.Context, tenant string, idem Idem, fn func(tx pgx.Tx) (string, error), reread func(tx pgx.Tx) error) error {
+	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, again, err := once(ctx, tx, tenant, idem, func() (string, error) { return fn(tx) })
+		if err != nil || !again || reread == nil {
+			return err
+		}
+		return reread(tx)
+	})
+}
+
 func uniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
@@ -273,27 +285,31 @@ func (s *Store) ListRules(ctx context.Context, tenant, unit string, size int, af
 // if given, is checked) and changes it in place. A new period moves the due times of the items
 // still kept under the rule, and of those planned but not yet erased: one no longer due goes
 // back to kept.
-func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn func(r *retentionv1.Rule) error) (out *lifecycle.Rule, err error) {
-	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, idem Idem, fn func(r *retentionv1.Rule) error) (out *lifecycle.Rule, err error) {
+	reread := func(tx pgx.Tx) (err error) {
+		out, err = s.rule(ctx, tx, tenant, unit, id, false)
+		return err
+	}
+	err = s.change(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if tag != "" && tag != r.Doc.GetEtag() {
-			return apierr.EtagMismatch(r.Doc.GetName())
+			return "", apierr.EtagMismatch(r.Doc.GetName())
 		}
 		period := r.Doc.GetPeriodDays()
 		if err := fn(r.Doc); err != nil {
-			return err
+			return "", err
 		}
 		doc, err := ruleDoc(r.Doc)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE retention.rules SET doc = $4, action = $5, period_days = $6,
 			revision = revision + 1, update_time = $7 WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`,
 			tenant, unit, id, doc, int16(r.Doc.GetAction()), r.Doc.GetPeriodDays(), s.clock()); err != nil {
-			return err
+			return "", err
 		}
 		if r.Doc.GetPeriodDays() != period {
 			// Planned items not yet erased move too; those no longer due leave their plan (PIPA-21-1
@@ -303,36 +319,38 @@ func (s *Store) UpdateRule(ctx context.Context, tenant, unit, id, tag string, fn
 				plan_id = CASE WHEN status = 3 AND retention.due_time(clock_start_time, $4) > $5 THEN NULL ELSE plan_id END
 				WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3 AND (status = 1 OR (status = 3 AND erase_claim_time IS NULL))`,
 				tenant, unit, id, r.Doc.GetPeriodDays(), s.clock()); err != nil {
-				return err
+				return "", err
 			}
 		}
-		out, err = s.rule(ctx, tx, tenant, unit, id, false)
-		return err
-	})
+		return r.Doc.GetName(), reread(tx)
+	}, reread)
 	return out, err
 }
 
 // DeleteRule marks a live rule deleted: it takes no new items, and what it keeps is still
 // destroyed when due (PIPA-21-1).
-func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string) (*lifecycle.Rule, error) {
+// A retry of a delete that succeeded (idem) gets the deleted rule as it stands.
+func (s *Store) DeleteRule(ctx context.Context, tenant, unit, id, tag string, idem Idem) (*lifecycle.Rule, error) {
 	var out *lifecycle.Rule
-	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	reread := func(tx pgx.Tx) (err error) { // the deleted rule, as it stands
+		out, err = scanRule(tx.QueryRow(ctx, selectRule+` WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`, tenant, unit, id), tenant, unit)
+		return err
+	}
+	err := s.change(ctx, tenant, idem, func(tx pgx.Tx) (string, error) {
 		r, err := s.rule(ctx, tx, tenant, unit, id, true)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if tag != "" && tag != r.Doc.GetEtag() {
-			return apierr.EtagMismatch(r.Doc.GetName())
+			return "", apierr.EtagMismatch(r.Doc.GetName())
 		}
 		now := s.clock()
 		if _, err := tx.Exec(ctx, `UPDATE retention.rules SET delete_time = $4, update_time = $4, revision = revision + 1
 			WHERE tenant_id = $1 AND unit_id = $2 AND rule_id = $3`, tenant, unit, id, now); err != nil {
-			return err
+			return "", err
 		}
-		r.Deleted, r.Doc.UpdateTime = &now, timestamppb.New(now)
-		out = r
-		return nil
-	})
+		return r.Doc.GetName(), reread(tx)
+	}, reread)
 	return out, err
 }
 

@@ -545,7 +545,7 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 3, p.Doc.GetItemCount())
 
-	_, err = f.store.UpdateRule(ctx, "seongnam", "library-office", r.ID, "", func(d *retentionv1.Rule) error {
+	_, err = f.store.UpdateRule(ctx, "seongnam", "library-office", r.ID, "", pg.Idem{}, func(d *retentionv1.Rule) error {
 		d.PeriodDays = 1000
 		return nil
 	})
@@ -599,7 +599,7 @@ func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
 		}
 	}
 	c := copyOf()
-	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), returned(time.Now().Add(-time.Minute)))
+	got, outbox, err := f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, c.Doc.GetEtag(), pg.Idem{}, returned(time.Now().Add(-time.Minute)))
 	require.NoError(t, err)
 	require.Len(t, outbox, 2)
 	require.Equal(t, retentionv1.CopyState_COPY_STATE_OUT, got.Doc.GetState(), "not closed before the ledger has it")
@@ -624,7 +624,7 @@ func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
 	// Stamped in the ledger's future, refused for good: the outcome is undone with the entry that
 	// was to follow it.
 	c = copyOf()
-	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", returned(time.Now().Add(time.Hour)))
+	_, outbox, err = f.store.RecordOutcome(ctx, "jeongeup", "library", c.ID, "", pg.Idem{}, returned(time.Now().Add(time.Hour)))
 	require.NoError(t, err)
 	_, err = f.deliver(t, "jeongeup", outbox[0])
 	require.ErrorIs(t, err, ledgerout.ErrRefused)
@@ -678,7 +678,7 @@ func TestEmptyPlanIsNotCompleted(t *testing.T) {
 	f.set(now)
 	p, err := f.store.ProposePlan(ctx, "seongnam", "library-office", now, 100, "보유기간 경과")
 	require.NoError(t, err)
-	_, err = f.store.UpdateRule(ctx, "seongnam", "library-office", r.ID, "", func(d *retentionv1.Rule) error {
+	_, err = f.store.UpdateRule(ctx, "seongnam", "library-office", r.ID, "", pg.Idem{}, func(d *retentionv1.Rule) error {
 		d.PeriodDays = 3650
 		return nil
 	})

@@ -1887,7 +1887,10 @@ type UpdateLedgerSettingsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Settings *LedgerSettings        `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
 	// Fields to update; "public_entry_bundles".
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1934,6 +1937,13 @@ func (x *UpdateLedgerSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateLedgerSettingsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 var File_pipa_ledger_v1_ledger_proto protoreflect.FileDescriptor
@@ -2083,11 +2093,13 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\".\n" +
 	"\x18GetLedgerSettingsRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x96\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xb5\x01\n" +
 	"\x1bUpdateLedgerSettingsRequest\x12:\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1e.pipa.ledger.v1.LedgerSettingsR\bsettings\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask*\xd9\x02\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId*\xd9\x02\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENTRY_KIND_USE\x10\x01\x12\x18\n" +

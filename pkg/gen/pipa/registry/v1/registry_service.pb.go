@@ -417,9 +417,12 @@ func (x *ListTenantsResponse) GetNextPageToken() string {
 }
 
 type UpdateTenantRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tenant        *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Tenant     *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -466,6 +469,13 @@ func (x *UpdateTenantRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateTenantRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateUnitRequest struct {
@@ -695,9 +705,12 @@ func (x *ListUnitsResponse) GetNextPageToken() string {
 }
 
 type UpdateUnitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Unit          *Unit                  `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Unit       *Unit                  `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,6 +757,13 @@ func (x *UpdateUnitRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateUnitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateOfficerRequest struct {
@@ -972,9 +992,12 @@ func (x *ListOfficersResponse) GetNextPageToken() string {
 }
 
 type UpdateOfficerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Officer       *Officer               `protobuf:"bytes,1,opt,name=officer,proto3" json:"officer,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Officer    *Officer               `protobuf:"bytes,1,opt,name=officer,proto3" json:"officer,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1023,10 +1046,20 @@ func (x *UpdateOfficerRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateOfficerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteOfficerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1071,6 +1104,13 @@ func (x *DeleteOfficerRequest) GetName() string {
 func (x *DeleteOfficerRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteOfficerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1300,9 +1340,12 @@ func (x *ListSitesResponse) GetNextPageToken() string {
 }
 
 type UpdateSiteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Site          *Site                  `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Site       *Site                  `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1351,10 +1394,20 @@ func (x *UpdateSiteRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateSiteRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteSiteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1399,6 +1452,13 @@ func (x *DeleteSiteRequest) GetName() string {
 func (x *DeleteSiteRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteSiteRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1672,9 +1732,12 @@ func (x *ListFilesResponse) GetNextPageToken() string {
 }
 
 type UpdateFileRequest struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	File          *PersonalInformationFile `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask   `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState   `protogen:"open.v1"`
+	File       *PersonalInformationFile `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask   `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1723,10 +1786,20 @@ func (x *UpdateFileRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateFileRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteFileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1771,6 +1844,13 @@ func (x *DeleteFileRequest) GetName() string {
 func (x *DeleteFileRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteFileRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2000,9 +2080,12 @@ func (x *ListProcessorsResponse) GetNextPageToken() string {
 }
 
 type UpdateProcessorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Processor     *Processor             `protobuf:"bytes,1,opt,name=processor,proto3" json:"processor,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Processor  *Processor             `protobuf:"bytes,1,opt,name=processor,proto3" json:"processor,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2051,10 +2134,20 @@ func (x *UpdateProcessorRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateProcessorRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteProcessorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2099,6 +2192,13 @@ func (x *DeleteProcessorRequest) GetName() string {
 func (x *DeleteProcessorRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteProcessorRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2447,7 +2547,10 @@ type UpdatePolicyVersionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PolicyVersion *PolicyVersion         `protobuf:"bytes,1,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	// Paths: title, preamble, articles, attachments, snapshot (re-read the unit's current data).
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2494,6 +2597,13 @@ func (x *UpdatePolicyVersionRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdatePolicyVersionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type ImportPolicyVersionRequest struct {
@@ -3477,9 +3587,12 @@ func (x *ListAttestationsResponse) GetNextPageToken() string {
 }
 
 type DeleteAttestationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3524,6 +3637,13 @@ func (x *DeleteAttestationRequest) GetName() string {
 func (x *DeleteAttestationRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteAttestationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3948,11 +4068,13 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
 	"\x13ListTenantsResponse\x122\n" +
 	"\atenants\x18\x01 \x03(\v2\x18.pipa.registry.v1.TenantR\atenants\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa3\x01\n" +
 	"\x13UpdateTenantRequest\x120\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x18.pipa.registry.v1.TenantR\x06tenant\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\x8f\x01\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\x8f\x01\n" +
 	"\x11CreateUnitRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x17\n" +
 	"\aunit_id\x18\x02 \x01(\tR\x06unitId\x12*\n" +
@@ -3968,11 +4090,13 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"i\n" +
 	"\x11ListUnitsResponse\x12,\n" +
 	"\x05units\x18\x01 \x03(\v2\x16.pipa.registry.v1.UnitR\x05units\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"|\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9b\x01\n" +
 	"\x11UpdateUnitRequest\x12*\n" +
 	"\x04unit\x18\x01 \x01(\v2\x16.pipa.registry.v1.UnitR\x04unit\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\xa1\x01\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\xa1\x01\n" +
 	"\x14CreateOfficerRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1d\n" +
 	"\n" +
@@ -3989,14 +4113,18 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
 	"\x14ListOfficersResponse\x125\n" +
 	"\bofficers\x18\x01 \x03(\v2\x19.pipa.registry.v1.OfficerR\bofficers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x88\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
 	"\x14UpdateOfficerRequest\x123\n" +
 	"\aofficer\x18\x01 \x01(\v2\x19.pipa.registry.v1.OfficerR\aofficer\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\">\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"]\n" +
 	"\x14DeleteOfficerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x8f\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\x8f\x01\n" +
 	"\x11CreateSiteRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x17\n" +
 	"\asite_id\x18\x02 \x01(\tR\x06siteId\x12*\n" +
@@ -4012,14 +4140,18 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"i\n" +
 	"\x11ListSitesResponse\x12,\n" +
 	"\x05sites\x18\x01 \x03(\v2\x16.pipa.registry.v1.SiteR\x05sites\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"|\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9b\x01\n" +
 	"\x11UpdateSiteRequest\x12*\n" +
 	"\x04site\x18\x01 \x01(\v2\x16.pipa.registry.v1.SiteR\x04site\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\";\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"Z\n" +
 	"\x11DeleteSiteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"(\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"(\n" +
 	"\x12GetSiteSignRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xa2\x01\n" +
 	"\x11CreateFileRequest\x12\x16\n" +
@@ -4037,14 +4169,18 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"|\n" +
 	"\x11ListFilesResponse\x12?\n" +
 	"\x05files\x18\x01 \x03(\v2).pipa.registry.v1.PersonalInformationFileR\x05files\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8f\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xae\x01\n" +
 	"\x11UpdateFileRequest\x12=\n" +
 	"\x04file\x18\x01 \x01(\v2).pipa.registry.v1.PersonalInformationFileR\x04file\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\";\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"Z\n" +
 	"\x11DeleteFileRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xad\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\xad\x01\n" +
 	"\x16CreateProcessorRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12!\n" +
 	"\fprocessor_id\x18\x02 \x01(\tR\vprocessorId\x129\n" +
@@ -4062,14 +4198,18 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\n" +
 	"processors\x18\x01 \x03(\v2\x1b.pipa.registry.v1.ProcessorR\n" +
 	"processors\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaf\x01\n" +
 	"\x16UpdateProcessorRequest\x129\n" +
 	"\tprocessor\x18\x01 \x01(\v2\x1b.pipa.registry.v1.ProcessorR\tprocessor\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"@\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"_\n" +
 	"\x16DeleteProcessorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd3\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\xd3\x01\n" +
 	"\x1aCreatePolicyVersionRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12F\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\rpolicyVersion\x12\x1d\n" +
@@ -4091,11 +4231,13 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8e\x01\n" +
 	"\x1aListPolicyVersionsResponse\x12H\n" +
 	"\x0fpolicy_versions\x18\x01 \x03(\v2\x1f.pipa.registry.v1.PolicyVersionR\x0epolicyVersions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc0\x01\n" +
 	"\x1aUpdatePolicyVersionRequest\x12F\n" +
 	"\x0epolicy_version\x18\x01 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\rpolicyVersion\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\x98\x02\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\x98\x02\n" +
 	"\x1aImportPolicyVersionRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12F\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\x1f.pipa.registry.v1.PolicyVersionR\rpolicyVersion\x12\x1d\n" +
@@ -4168,10 +4310,12 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x04unit\x18\x04 \x01(\tR\x04unit\"\x85\x01\n" +
 	"\x18ListAttestationsResponse\x12A\n" +
 	"\fattestations\x18\x01 \x03(\v2\x1d.pipa.registry.v1.AttestationR\fattestations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"a\n" +
 	"\x18DeleteAttestationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"/\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"/\n" +
 	"\x15GetPublicIndexRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"U\n" +
 	"\x17ListPublicBodiesRequest\x12\x1b\n" +

@@ -1987,7 +1987,10 @@ type UpdateRuleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Rule  *Rule                  `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Paths of Rule to change; all writable fields when empty.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2036,10 +2039,20 @@ func (x *UpdateRuleRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateRuleRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteRuleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2084,6 +2097,13 @@ func (x *DeleteRuleRequest) GetName() string {
 func (x *DeleteRuleRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteRuleRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2603,7 +2623,10 @@ type ConfirmDeletionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// When the recording system deleted it.
-	DeletionTime  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deletion_time,json=deletionTime,proto3" json:"deletion_time,omitempty"`
+	DeletionTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deletion_time,json=deletionTime,proto3" json:"deletion_time,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2650,6 +2673,13 @@ func (x *ConfirmDeletionRequest) GetDeletionTime() *timestamppb.Timestamp {
 		return x.DeletionTime
 	}
 	return nil
+}
+
+func (x *ConfirmDeletionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type GetPlanRequest struct {
@@ -3438,10 +3468,13 @@ func (x *CertificateKey) GetVerifierKey() string {
 }
 
 type RecordCopyOutcomeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Outcome       *CopyOutcome           `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Etag          string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Outcome *CopyOutcome           `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Etag    string                 `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes the change idempotent (AIP-155): a retry with the same id answers as the first call did
+	// without changing anything again; the same id with a different request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3493,6 +3526,13 @@ func (x *RecordCopyOutcomeRequest) GetOutcome() *CopyOutcome {
 func (x *RecordCopyOutcomeRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordCopyOutcomeRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3664,14 +3704,18 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"j\n" +
 	"\x11ListRulesResponse\x12-\n" +
 	"\x05rules\x18\x01 \x03(\v2\x17.pipa.retention.v1.RuleR\x05rules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x01\n" +
 	"\x11UpdateRuleRequest\x12+\n" +
 	"\x04rule\x18\x01 \x01(\v2\x17.pipa.retention.v1.RuleR\x04rule\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\";\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"Z\n" +
 	"\x11DeleteRuleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"w\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"w\n" +
 	"\x11CreateHoldRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12+\n" +
 	"\x04hold\x18\x02 \x01(\v2\x17.pipa.retention.v1.HoldR\x04hold\x12\x1d\n" +
@@ -3708,10 +3752,12 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
 	"\x11ListItemsResponse\x12-\n" +
 	"\x05items\x18\x01 \x03(\v2\x17.pipa.retention.v1.ItemR\x05items\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8c\x01\n" +
 	"\x16ConfirmDeletionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
-	"\rdeletion_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\"$\n" +
+	"\rdeletion_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"$\n" +
 	"\x0eGetPlanRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x9a\x01\n" +
 	"\x10ListPlansRequest\x12\x16\n" +
@@ -3764,11 +3810,13 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x18GetCertificateKeyRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"3\n" +
 	"\x0eCertificateKey\x12!\n" +
-	"\fverifier_key\x18\x01 \x01(\tR\vverifierKey\"|\n" +
+	"\fverifier_key\x18\x01 \x01(\tR\vverifierKey\"\x9b\x01\n" +
 	"\x18RecordCopyOutcomeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x128\n" +
 	"\aoutcome\x18\x02 \x01(\v2\x1e.pipa.retention.v1.CopyOutcomeR\aoutcome\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag*\x96\x01\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId*\x96\x01\n" +
 	"\n" +
 	"RuleTarget\x12\x1b\n" +
 	"\x17RULE_TARGET_UNSPECIFIED\x10\x00\x12\x14\n" +
