@@ -18,7 +18,7 @@ LAW ?= $(firstword $(wildcard ../shared/design/LAW.md ../../shared/design/LAW.md
 AXE_VERSION := 4.10.3
 AXE := $(BIN)/axe-core/axe.min.js
 # Whether the browser checks can run here: Debian's chromium, a Korean font and axe-core.
-BROWSER_READY = command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && test -f $(AXE)
+BROWSER_READY = command -v chromium >/dev/null && command -v pdftotext >/dev/null && fc-list :lang=ko | grep -q . && test -f $(AXE)
 
 .PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench bench-page screenshots browser-tools run db db-stop tools clean
 
@@ -96,13 +96,14 @@ test: check-generated check-lawindex lint
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/dev/postgres.sh start)} || exit 1; export DATABASE_URL; \
 	export PIPA_AXE=$(AXE); \
 	for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
-	@$(BROWSER_READY) || echo "make test: skipped the browser checks (accessibility of the public pages with axe-core in Chromium, print stylesheet): they need chromium, fonts-nanum and axe-core; install them with: sudo make browser-tools"
+	@$(BROWSER_READY) || echo "make test: skipped the browser checks (accessibility of the public pages with axe-core in Chromium, print stylesheet): they need chromium, fonts-nanum, poppler-utils and axe-core; install them with: sudo make browser-tools"
 
-## browser-tools: what the browser checks need: Debian's chromium and fonts-nanum (as root, with
+## browser-tools: what the browser checks need: Debian's chromium, fonts-nanum and poppler-utils (the PDF notices' text; as root, with
 ## nodejs and npm when npm is missing; only what is missing, so a NodeSource nodejs stays) and axe-core $(AXE_VERSION) from npm into .bin/.
 browser-tools:
 	@pkgs=; command -v chromium >/dev/null || pkgs="$$pkgs chromium"; \
 	  fc-list :lang=ko 2>/dev/null | grep -q . || pkgs="$$pkgs fonts-nanum"; \
+	  command -v pdftotext >/dev/null || pkgs="$$pkgs poppler-utils"; \
 	  command -v npm >/dev/null || pkgs="$$pkgs nodejs npm"; \
 	  [ -z "$$pkgs" ] || { \
 	  [ "$$(id -u)" = 0 ] || { echo "install$$pkgs: sudo make browser-tools"; exit 1; }; \
