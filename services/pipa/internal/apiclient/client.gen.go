@@ -882,7 +882,11 @@ type RequestServiceSubmitRequestBody struct {
 }
 
 // RetentionServiceSweepUnitBody defines model for RetentionServiceSweepUnitBody.
-type RetentionServiceSweepUnitBody = map[string]interface{}
+type RetentionServiceSweepUnitBody struct {
+	// RequestId A retry with the same request_id answers the first sweep and sweeps nothing again; the same
+	// id with a different request is refused (AIP-155).
+	RequestId *string `json:"requestId,omitempty"`
+}
 
 // ProtobufAny defines model for protobufAny.
 type ProtobufAny struct {

@@ -977,7 +977,10 @@ type ErasePersonalDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Why, e.g. "보유기간 경과 (파기계획 tenants/t/units/u/plans/3)".
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A retry with the same request_id answers as the first call did and changes nothing again;
+	// the same id with a different request is refused (AIP-155).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1022,6 +1025,13 @@ func (x *ErasePersonalDataRequest) GetName() string {
 func (x *ErasePersonalDataRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *ErasePersonalDataRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3826,10 +3836,12 @@ const file_pipa_requests_v1_requests_proto_rawDesc = "" +
 	"\x16ListObligationsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\"Y\n" +
 	"\x17ListObligationsResponse\x12>\n" +
-	"\vobligations\x18\x01 \x03(\v2\x1c.pipa.registry.v1.ObligationR\vobligations\"F\n" +
+	"\vobligations\x18\x01 \x03(\v2\x1c.pipa.registry.v1.ObligationR\vobligations\"e\n" +
 	"\x18ErasePersonalDataRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\x81\x01\n" +
 	"\x06Person\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x12\x1d\n" +

@@ -3011,8 +3011,12 @@ type CompletePlanRequest struct {
 	// completion is refused listing them (ITEMS_HELD) unless this is set, which takes exactly those
 	// items out of the plan, back to kept, and completes the rest.
 	ExcludeHeldItems bool `protobuf:"varint,6,opt,name=exclude_held_items,json=excludeHeldItems,proto3" json:"exclude_held_items,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Recorded with the completion's first transaction: a retry with the same request_id answers
+	// the plan as it stands and completes nothing again; the same id with a different request is
+	// refused (AIP-155).
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompletePlanRequest) Reset() {
@@ -3087,9 +3091,19 @@ func (x *CompletePlanRequest) GetExcludeHeldItems() bool {
 	return false
 }
 
+func (x *CompletePlanRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type SweepUnitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Parent string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// A retry with the same request_id answers the first sweep and sweeps nothing again; the same
+	// id with a different request is refused (AIP-155).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3127,6 +3141,13 @@ func (*SweepUnitRequest) Descriptor() ([]byte, []int) {
 func (x *SweepUnitRequest) GetParent() string {
 	if x != nil {
 		return x.Parent
+	}
+	return ""
+}
+
+func (x *SweepUnitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3868,16 +3889,20 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"\xed\x01\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\x8c\x02\n" +
 	"\x13CompletePlanRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12!\n" +
 	"\fdestroyed_by\x18\x03 \x01(\tR\vdestroyedBy\x12E\n" +
 	"\x10destruction_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0fdestructionTime\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12,\n" +
-	"\x12exclude_held_items\x18\x06 \x01(\bR\x10excludeHeldItems\"*\n" +
+	"\x12exclude_held_items\x18\x06 \x01(\bR\x10excludeHeldItems\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"I\n" +
 	"\x10SweepUnitRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\"g\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"g\n" +
 	"\x11ListSweepsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
