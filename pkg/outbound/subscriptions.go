@@ -127,16 +127,18 @@ func (o *Outbound) Subscriptions(ctx context.Context, tenant, after string, limi
 }
 
 // DeleteSubscription removes the subscription; what is waiting for it is given up when its turn
-// comes. It reports whether there was one.
-func (o *Outbound) DeleteSubscription(ctx context.Context, tenant, id string) (bool, error) {
-	tag, err := o.cfg.Pool.Exec(ctx, `DELETE FROM `+o.cfg.Schema+`.subscriptions WHERE tenant_id = $1 AND id = $2`, tenant, id)
+// comes. It reports whether there was one. tx carries the caller's record of the change
+// (its request_id).
+func (o *Outbound) DeleteSubscription(ctx context.Context, tx pgx.Tx, tenant, id string) (bool, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM `+o.cfg.Schema+`.subscriptions WHERE tenant_id = $1 AND id = $2`, tenant, id)
 	return tag.RowsAffected() == 1, err
 }
 
 // EnableSubscription enables a disabled subscription again (its receiver is fixed); events in
-// between are sent again by Replay. It reports whether there was one.
-func (o *Outbound) EnableSubscription(ctx context.Context, tenant, id string) (bool, error) {
-	tag, err := o.cfg.Pool.Exec(ctx, `UPDATE `+o.cfg.Schema+`.subscriptions SET disable_time = NULL, disable_reason = ''
+// between are sent again by Replay. It reports whether there was one. tx carries the caller's
+// record of the change (its request_id).
+func (o *Outbound) EnableSubscription(ctx context.Context, tx pgx.Tx, tenant, id string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE `+o.cfg.Schema+`.subscriptions SET disable_time = NULL, disable_reason = ''
 		WHERE tenant_id = $1 AND id = $2`, tenant, id)
 	return tag.RowsAffected() == 1, err
 }
@@ -148,7 +150,7 @@ func (o *Outbound) disable(ctx context.Context, tx pgx.Tx, tenant, id, answer st
 	return err
 }
 
-// InTx runs fn in a transaction on the outbound's pool (for Replay).
+// InTx runs fn in a transaction on the outbound's pool (for Replay and the subscription changes).
 func (o *Outbound) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgdb.InTx(ctx, o.cfg.Pool, fn)
 }

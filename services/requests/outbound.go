@@ -3,23 +3,27 @@ package requests
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/request"
+	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
 // OutboundServer implements pipa.requests.v1.OutboundService: webhook subscriptions to the
@@ -209,31 +213,81 @@ func (s *OutboundServer) ListSubscriptions(ctx context.Context, req *requestsv1.
 	return out, nil
 }
 
+// once runs change in one transaction with the record of its request_id (AIP-155,
+// idempotency.Once): a retry does not run change again and gets the answer the first call
+// recorded, with replayed true.
+func (s *OutboundServer) once(ctx context.Context, tenant, requestID string, req proto.Message, change func(tx pgx.Tx) (string, error)) (answer string, replayed bool, err error) {
+	key := idempotency.Key{TenantID: tenant, RequestID: requestID, Method: string(proto.MessageName(req))}
+	if requestID != "" {
+		if key.RequestHash, err = idempotency.RequestHash(req); err != nil {
+			return "", false, err
+		}
+	}
+	err = s.out.InTx(ctx, func(tx pgx.Tx) error {
+		answer, replayed, err = idempotency.Once(ctx, tx, pg.Schema, key, func() (string, error) { return change(tx) })
+		return err
+	})
+	return answer, replayed, err
+}
+
+// subscriptionID parses and authorizes the subscription named in field, without reading it.
+func subscriptionID(ctx context.Context, field, name string) (tenant, id string, err error) {
+	if tenant, id, err = names.Subscriptions.Parse(field, name); err != nil {
+		return "", "", err
+	}
+	return tenant, id, authorizeTenant(ctx, tenant)
+}
+
+// DeleteSubscription deletes a subscription; a retry with the same request_id succeeds again
+// although the subscription is gone.
 func (s *OutboundServer) DeleteSubscription(ctx context.Context, req *requestsv1.DeleteSubscriptionRequest) (*requestsv1.DeleteSubscriptionResponse, error) {
-	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	tenant, id, err := subscriptionID(ctx, "name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.out.DeleteSubscription(ctx, tenant, sub.ID); err != nil {
+	_, _, err = s.once(ctx, tenant, req.GetRequestId(), req, func(tx pgx.Tx) (string, error) {
+		found, err := s.out.DeleteSubscription(ctx, tx, tenant, id)
+		if err == nil && !found {
+			err = apierr.NotFound(req.GetName())
+		}
+		return req.GetName(), err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &requestsv1.DeleteSubscriptionResponse{}, nil
 }
 
+// EnableSubscription enables a disabled subscription and answers it as it stands.
 func (s *OutboundServer) EnableSubscription(ctx context.Context, req *requestsv1.EnableSubscriptionRequest) (*requestsv1.Subscription, error) {
-	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	tenant, id, err := subscriptionID(ctx, "name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.out.EnableSubscription(ctx, tenant, sub.ID); err != nil {
+	_, _, err = s.once(ctx, tenant, req.GetRequestId(), req, func(tx pgx.Tx) (string, error) {
+		found, err := s.out.EnableSubscription(ctx, tx, tenant, id)
+		if err == nil && !found {
+			err = apierr.NotFound(req.GetName())
+		}
+		return req.GetName(), err
+	})
+	if err != nil {
 		return nil, err
 	}
-	sub.DisableTime, sub.DisableReason = time.Time{}, ""
+	sub, err := s.out.Subscription(ctx, tenant, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierr.NotFound(req.GetName()) // deleted since
+	}
+	if err != nil {
+		return nil, err
+	}
 	return subscriptionView(tenant, sub), nil
 }
 
+// ReplaySubscription queues again the events of a time range; the replay and the record of its
+// request_id commit together, so a retry answers the first count and queues nothing again.
 func (s *OutboundServer) ReplaySubscription(ctx context.Context, req *requestsv1.ReplaySubscriptionRequest) (*requestsv1.ReplaySubscriptionResponse, error) {
-	tenant, sub, err := s.subscription(ctx, "name", req.GetName())
+	tenant, id, err := subscriptionID(ctx, "name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -254,16 +308,26 @@ func (s *OutboundServer) ReplaySubscription(ctx context.Context, req *requestsv1
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	if !sub.DisableTime.IsZero() {
-		return nil, apierr.Precondition("SUBSCRIPTION_DISABLED", "the subscription is disabled: enable it (:enable) before replaying")
-	}
-	var n int
-	err = s.out.InTx(ctx, func(tx pgx.Tx) error {
-		n, err = s.out.Replay(ctx, tx, tenant, sub.ID, start.AsTime(), end.AsTime())
-		return err
+	count, _, err := s.once(ctx, tenant, req.GetRequestId(), req, func(tx pgx.Tx) (string, error) {
+		sub, err := s.out.Subscription(ctx, tenant, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", apierr.NotFound(req.GetName())
+		}
+		if err != nil {
+			return "", err
+		}
+		if !sub.DisableTime.IsZero() {
+			return "", apierr.Precondition("SUBSCRIPTION_DISABLED", "the subscription is disabled: enable it (:enable) before replaying")
+		}
+		n, err := s.out.Replay(ctx, tx, tenant, id, start.AsTime(), end.AsTime())
+		return strconv.Itoa(n), err // the answer a retry gets
 	})
 	if err != nil {
 		return nil, err
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		return nil, fmt.Errorf("replay of %s: recorded count %q: %w", req.GetName(), count, err)
 	}
 	return &requestsv1.ReplaySubscriptionResponse{Count: int32(n)}, nil
 }

@@ -337,6 +337,7 @@ func (s *Server) authorizeRequest(ctx context.Context, field, name string, roles
 }
 
 // ErasePersonalData is the retention service's: only a pipa service (role service on "*") erases.
+// A retry with the same request_id answers the request as it stands (pg.Store.Erase).
 func (s *Server) ErasePersonalData(ctx context.Context, req *requestsv1.ErasePersonalDataRequest) (*requestsv1.Request, error) {
 	if p, _ := auth.FromContext(ctx); !p.IsService() {
 		return nil, apierr.Denied("personal data of requests are erased by the retention service (PIPA-21-1)")
@@ -350,7 +351,11 @@ func (s *Server) ErasePersonalData(ctx context.Context, req *requestsv1.ErasePer
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	rec, err := s.store.Erase(ctx, tenant, unit, receipt, request.Erase)
+	idem, err := idemOf(req)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.store.Erase(ctx, tenant, unit, receipt, idem, request.Erase)
 	if err != nil {
 		return nil, err
 	}

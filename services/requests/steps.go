@@ -17,6 +17,18 @@ import (
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
+// idemOf is the store's key of a request that carries a request_id (AIP-155).
+func idemOf(req interface {
+	proto.Message
+	GetRequestId() string
+}) (idem pg.Idem, err error) {
+	idem = pg.Idem{RequestID: req.GetRequestId(), Method: string(proto.MessageName(req))}
+	if idem.RequestID != "" {
+		idem.Hash, err = idempotency.RequestHash(req)
+	}
+	return idem, err
+}
+
 // step takes a step of the request named name: parse and authorize; gather what the domain needs
 // (the tenant's clock, the notice's issuer) before the row is locked; let the domain decide under
 // the lock (request.Apply) while the store writes the request, its notice, its ledger entry in the
@@ -32,11 +44,9 @@ func (s *Server) step(ctx context.Context, req stepRequest, st request.Step) (*r
 	if err != nil {
 		return nil, err
 	}
-	idem := pg.Idem{RequestID: req.GetRequestId(), Method: string(proto.MessageName(req))}
-	if idem.RequestID != "" {
-		if idem.Hash, err = idempotency.RequestHash(req); err != nil {
-			return nil, err
-		}
+	idem, err := idemOf(req)
+	if err != nil {
+		return nil, err
 	}
 	t, err := s.tenant(ctx, tenant)
 	if err != nil {

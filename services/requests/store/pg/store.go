@@ -690,10 +690,11 @@ var ErrStepsPending = apierr.Precondition("LEDGER_PENDING",
 // requester and subject, the status secret, the rendered notices (they name the recipient) and
 // the outbox's sealed copies of its ledger entries; erase checks the request and clears rec.Doc's
 // free text (request.Erase). Erasing twice changes nothing. The ledger's own copies are erased by
-// its redaction.
-func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase func(rec *request.Request) error) (*request.Request, error) {
+// its redaction. An erasure that carries a request_id is recorded with it (AIP-155): a retry
+// answers the request as it stands.
+func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, idem Idem, erase func(rec *request.Request) error) (*request.Request, error) {
 	var rec *request.Request
-	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	change := func(tx pgx.Tx) error {
 		var err error
 		if rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, true); err != nil {
 			return err
@@ -752,6 +753,15 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, erase f
 		}
 		// The ledger has the steps' entries (they were all settled); the outbox's copies go.
 		return s.outbox.Forget(ctx, tx, tenant, receipt)
+	}
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, again, err := idempotency.Once(ctx, tx, Schema, idempotency.Key{
+			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
+		}, func() (string, error) { return receipt, change(tx) })
+		if err == nil && again {
+			rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, false)
+		}
+		return err
 	})
 	return rec, err
 }

@@ -112,7 +112,7 @@ func TestTransitionRecordsItsEntries(t *testing.T) {
 	require.Equal(t, "verifyIdentity", got.Doc.GetLedger()[0].GetStep())
 	second := step("close", progress(r), true, requestsv1.RequestState_REQUEST_STATE_CLOSED)
 
-	_, err = f.store.Erase(ctx, "jeongeup", "library", receipt, request.Erase)
+	_, err = f.store.Erase(ctx, "jeongeup", "library", receipt, pg.Idem{}, request.Erase)
 	var e *apierr.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "LEDGER_PENDING", e.Reason)
@@ -128,7 +128,7 @@ func TestTransitionRecordsItsEntries(t *testing.T) {
 	require.Equal(t, []int64{a.Index, b.Index}, []int64{got.Doc.GetLedger()[0].GetIndex(), got.Doc.GetLedger()[1].GetIndex()})
 	require.Equal(t, "tenants/jeongeup/units/library/ledger/entries/0", got.Doc.GetLedger()[0].GetEntry())
 
-	erased, err := f.store.Erase(ctx, "jeongeup", "library", receipt, request.Erase)
+	erased, err := f.store.Erase(ctx, "jeongeup", "library", receipt, pg.Idem{}, request.Erase)
 	require.NoError(t, err)
 	require.NotNil(t, erased.Doc.GetEraseTime())
 	require.Nil(t, erased.Personal.Requester)
