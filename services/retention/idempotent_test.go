@@ -1,6 +1,7 @@
 package retention_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -115,4 +116,84 @@ func TestChangesAreIdempotent(t *testing.T) {
 	// Iksan's staff cannot replay Jeongeup's request_id on Jeongeup's rule.
 	_, err = cl.DeleteRule(s.As(auth.RoleManager, "tenants/iksan"), &retentionv1.DeleteRuleRequest{RequestId: "retry-DeleteRule", Name: rule.GetName()})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
+}
+
+// A sweep and a plan's completion retried after a lost answer (AIP-155): the same request_id
+// answers the first call's sweep or completed plan and sweeps or destroys nothing again — an item
+// due since is left for the next sweep, no DESTRUCTION entry is appended twice — and the same id
+// with a different request is refused naming request_id. The key is the tenant's: Jeongeup's
+// sweep under Seongnam's request_id is its own.
+func TestSweepAndCompletionAreIdempotent(t *testing.T) {
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("seongnam-library.yaml")
+	s.Load("jeongeup-library.yaml")
+	retentiontest.Started(t, s.DB())
+	cl := s.retention()
+	manager, cpo := s.As(auth.RoleManager, officeUnit), s.As(auth.RoleCPO, officeUnit)
+	plan, _ := filePlan(t, s, clock)
+	sweeps := func() int {
+		list, err := cl.ListSweeps(manager, &retentionv1.ListSweepsRequest{Parent: officeUnit, PageSize: 100})
+		require.NoError(t, err)
+		return len(list.GetSweeps())
+	}
+	entries := func() int {
+		list, err := s.ledger().ListEntries(s.As(auth.RoleAuditor, officeUnit), &ledgerv1.ListEntriesRequest{Parent: officeUnit,
+			Kind: ledgerv1.EntryKind_ENTRY_KIND_DESTRUCTION})
+		require.NoError(t, err)
+		return len(list.GetEntries())
+	}
+	refused := func(err error) {
+		t.Helper()
+		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+		v := stacktest.Violation(t, err)
+		require.Equal(t, "request_id", v.GetField())
+		require.Equal(t, "AIP-155", v.GetReason())
+	}
+
+	plan, err := cl.ApprovePlan(cpo, &retentionv1.ApprovePlanRequest{Name: plan.GetName(), Etag: plan.GetEtag()})
+	require.NoError(t, err)
+	clock.Set(time.Now())
+	complete := func(by string) (*retentionv1.Plan, error) {
+		return cl.CompletePlan(cpo, &retentionv1.CompletePlanRequest{Name: plan.GetName(), Method: "영구삭제(복구 불가)",
+			DestroyedBy: by, Etag: plan.GetEtag(), RequestId: "complete-1"})
+	}
+	done, err := complete("주무관 김정보")
+	require.NoError(t, err)
+	require.Equal(t, retentionv1.PlanState_PLAN_STATE_COMPLETED, done.GetState())
+	require.Equal(t, 2, entries(), "one DESTRUCTION entry per rule")
+	retry, err := complete("주무관 김정보") // its etag is stale now: the retry answers the plan
+	require.NoError(t, err)
+	require.Equal(t, done.GetEtag(), retry.GetEtag())
+	require.Equal(t, done.GetCertificate(), retry.GetCertificate())
+	_, err = complete("주무관 이정보")
+	refused(err)
+	require.Equal(t, 2, entries(), "nothing destroyed again")
+
+	sweep := func(who context.Context, parent, id string) (*retentionv1.SweepResult, error) {
+		return cl.SweepUnit(who, &retentionv1.SweepUnitRequest{Parent: parent, RequestId: id})
+	}
+	first, err := sweep(manager, officeUnit, "sweep-1")
+	require.NoError(t, err)
+	require.Zero(t, first.GetPlanned(), "the due items are in the plan")
+	n := sweeps()
+	// An item falls due after the first call: its retry does not plan it.
+	_, err = cl.CreateItem(manager, &retentionv1.CreateItemRequest{Parent: officeUnit, Item: &retentionv1.Item{
+		Rule: officeUnit + "/rules/library-members", Description: "3년 전 탈퇴 회원 (추가)",
+		ClockStartTime: timestamppb.New(time.Now().AddDate(-3, 0, 0))}})
+	require.NoError(t, err)
+	again, err := sweep(manager, officeUnit, "sweep-1")
+	require.NoError(t, err)
+	require.True(t, proto.Equal(first, again), "the retry gets the first answer: %v != %v", first, again)
+	require.Equal(t, n, sweeps(), "no second sweep")
+	_, err = sweep(manager, officeUnit, "complete-1")
+	refused(err)
+	require.Equal(t, n, sweeps())
+	next, err := sweep(manager, officeUnit, "sweep-2")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, next.GetPlanned(), "a new request sweeps")
+
+	_, err = sweep(s.As(auth.RoleManager, libraryUnit), libraryUnit, "sweep-1")
+	require.NoError(t, err, "another tenant's request_id is not this one's")
 }

@@ -128,9 +128,18 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	exclude := req.GetExcludeHeldItems()
 	c := lifecycle.Completion{Method: req.GetMethod(), DestroyedBy: req.GetDestroyedBy(), Time: when,
 		TimeGiven: req.GetDestructionTime() != nil, Etag: req.GetEtag()}
-	p, err := s.store.StartCompletion(ctx, tenant, unit, id, exclude, func(p *lifecycle.Plan) error { return lifecycle.StartCompletion(p, c) })
+	idem, err := idem(req.GetRequestId(), "CompletePlan", req)
 	if err != nil {
 		return nil, err
+	}
+	p, err := s.store.StartCompletion(ctx, tenant, unit, id, idem, exclude, func(p *lifecycle.Plan) error { return lifecycle.StartCompletion(p, c) })
+	if err != nil {
+		return nil, err
+	}
+	if idem.RequestID != "" && p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
+		// A retry of a completion that finished answers the plan as it stands, doing nothing again;
+		// one that was cut short goes on with the steps left (each is idempotent).
+		return lifecycle.PlanView(p, now), nil
 	}
 	plan := p.Doc
 	fwd := unitauth.ForwardToken(ctx)
@@ -184,7 +193,8 @@ func (s *Server) erase(fwd, sctx context.Context, tenant, unit string, plan int6
 		for _, e := range batch {
 			switch e.Target {
 			case retentionv1.RuleTarget_RULE_TARGET_CLOSED_REQUESTS:
-				_, err = s.requests.ErasePersonalData(sctx, &requestsv1.ErasePersonalDataRequest{Name: e.Resource, Reason: reason})
+				_, err = s.requests.ErasePersonalData(sctx, &requestsv1.ErasePersonalDataRequest{Name: e.Resource, Reason: reason,
+					RequestId: fmt.Sprintf("retention/items/%d/erase", e.ItemID)})
 			case retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES:
 				_, err = s.ledger.RedactEntry(fwd, &ledgerv1.RedactEntryRequest{Name: e.Resource, Reason: reason,
 					RequestId: fmt.Sprintf("retention/items/%d/redact", e.ItemID)})

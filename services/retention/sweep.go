@@ -35,8 +35,27 @@ func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitReques
 	if err != nil {
 		return nil, err
 	}
-	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{})
+	idem, err := idem(req.GetRequestId(), "SweepUnit", req)
+	if err != nil {
+		return nil, err
+	}
+	if idem.RequestID != "" {
+		// A retry answers the sweep its first call recorded, and sweeps nothing again.
+		if w, err := s.store.SweptFor(ctx, tenant, unit, idem); err != nil || w != nil {
+			return sweepResult(w), err
+		}
+	}
+	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{}, idem)
 	return res, err
+}
+
+// sweepResult is what the sweep recorded as w answered.
+func sweepResult(w *retentionv1.Sweep) *retentionv1.SweepResult {
+	if w == nil {
+		return nil
+	}
+	return &retentionv1.SweepResult{Destroyed: w.GetDestroyed(), Planned: w.GetPlanned(), Held: w.GetHeld(),
+		Overdue: w.GetOverdue(), Plans: w.GetPlans(), HoldsChecked: w.GetHoldsChecked()}
 }
 
 func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequest) (*retentionv1.ListSweepsResponse, error) {
@@ -68,8 +87,9 @@ func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequ
 // sweepers may run at once: each batch is claimed with SKIP LOCKED, and each entry is appended
 // under a request_id fixed by its outbox row. A non-zero stop bounds the destructions: no batch is
 // claimed after it, the sweep records what it did, and more reports that due items may remain
-// (the River job's next attempt goes on where this one stopped).
-func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time) (res *retentionv1.SweepResult, more bool, err error) {
+// (the River job's next attempt goes on where this one stopped). idem is the request_id of the
+// SweepUnit call that runs it (AIP-155), recorded with the sweep's record.
+func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time, idem pg.Idem) (res *retentionv1.SweepResult, more bool, err error) {
 	now := s.now()
 	sctx, err := s.asService(ctx)
 	if err != nil {
@@ -138,8 +158,14 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time)
 	if res.Held, res.Overdue, err = s.store.UnitCounts(ctx, tenant, unit, now); err != nil {
 		return nil, false, err
 	}
-	return res, more, s.store.RecordSweep(ctx, tenant, unit, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
+	answer, again, err := s.store.RecordSweep(ctx, tenant, unit, idem, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
 		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
+	if err != nil || !again {
+		return res, more, err
+	}
+	// A call with the same request_id ran at once and recorded its sweep first: its answer is ours.
+	w, err := s.store.Sweep(ctx, answer)
+	return sweepResult(w), more, err
 }
 
 // ruleSite is a site rule's site as the registry has it; nil for other rules, and for a site the
@@ -292,7 +318,7 @@ type SweepUnitWorker struct {
 // job snoozes (which takes no attempt) only when this one destroyed something, so it cannot loop
 // for ever; each destroyed batch is committed with its outbox entry, so no work is lost or done twice.
 func (w *SweepUnitWorker) Work(ctx context.Context, job *river.Job[SweepUnitArgs]) error {
-	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget))
+	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget), pg.Idem{})
 	if err == nil && more && res.GetDestroyed() > 0 {
 		return river.JobSnooze(0)
 	}

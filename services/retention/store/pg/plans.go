@@ -163,9 +163,10 @@ func (s *Store) UpdatePlan(ctx context.Context, tenant, unit string, id int64, i
 // the etag) under the plan's row lock and the unit's hold lock. Unless the plan is completed,
 // items that a hold now covers and whose personal fields are not yet erased are refused
 // (ITEMS_HELD, PIPA-21-1) or, with exclude, taken out of the plan back to kept; a plan left
-// without items is refused.
-func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, exclude bool, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
-	return s.updatePlan(ctx, tenant, unit, id, Idem{}, "", fn, func(tx pgx.Tx, p *lifecycle.Plan) error {
+// without items is refused. A completion's request_id (idem) is recorded with this, its first
+// transaction (AIP-155): a retry does not run fn again and gets the plan as it stands.
+func (s *Store) StartCompletion(ctx context.Context, tenant, unit string, id int64, idem Idem, exclude bool, fn func(p *lifecycle.Plan) error) (*lifecycle.Plan, error) {
+	return s.updatePlan(ctx, tenant, unit, id, idem, "", fn, func(tx pgx.Tx, p *lifecycle.Plan) error {
 		if p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
 			return nil
 		}

@@ -516,48 +516,101 @@ const heldBy = `SELECT h.hold_id FROM retention.holds h WHERE h.tenant_id = i.te
 	AND h.release_time IS NULL AND h.scope = i.scope
 	AND (h.start_time IS NULL OR (h.start_time < i.span_end AND h.end_time > i.span_start))`
 
-// RecordSweep writes a sweep's record.
-// A sweep that destroyed or planned something is told to the subscriptions (SweepCompleted), in
-// the same transaction; an hourly sweep that found nothing due is not, lest every unit send 24
-// empty events a day.
-func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, r lifecycle.SweepRecord) error {
-	return pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+// RecordSweep records the unit's sweep r, and the request_id of the call that ran it (idem,
+// AIP-155), and answers the name of the sweep the call's answer is: r's own, or, when a call
+// with the same request_id recorded its sweep meanwhile, that one's (again true; r is recorded
+// all the same, as every sweep is). A sweep that destroyed or planned something is told to the
+// subscriptions (SweepCompleted), in the same transaction; an hourly sweep that found nothing
+// due is not, lest every unit send 24 empty events a day.
+func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, idem Idem, r lifecycle.SweepRecord) (answer string, again bool, err error) {
+	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
 			overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING sweep_id`,
 			tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans)).Scan(&id); err != nil {
 			return err
 		}
+		name := names.Sweeps.NameN(tenant, unit, id)
+		if answer, again, err = once(ctx, tx, tenant, idem, func() (string, error) { return name, nil }); err != nil {
+			return err
+		}
 		if r.Destroyed == 0 && r.Planned == 0 {
 			return nil
 		}
-		name := names.Sweeps.NameN(tenant, unit, id)
 		return s.relay(ctx, tx, tenant, outbound.Event{Unit: unit, Type: outbound.SweepCompleted, Subject: name,
 			Data: map[string]any{"sweep": name, "destroyed": r.Destroyed, "planned": r.Planned, "held": r.Held,
 				"overdue": r.Overdue, "plans": nonNil(r.Plans)}})
 	})
+	return answer, again, err
+}
+
+// errNotSwept ends SweptFor's look-up of a request_id no sweep recorded yet.
+var errNotSwept = errors.New("no sweep recorded for this request_id")
+
+// SweptFor is the sweep a call with idem's request_id recorded (RecordSweep), nil if none did;
+// a request_id recorded for another request is refused (AIP-155).
+func (s *Store) SweptFor(ctx context.Context, tenant, unit string, idem Idem) (*retentionv1.Sweep, error) {
+	var out *retentionv1.Sweep
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		name, _, err := once(ctx, tx, tenant, idem, func() (string, error) { return "", errNotSwept })
+		if err != nil {
+			return err
+		}
+		out, err = s.sweep(ctx, tx, name)
+		return err
+	})
+	if errors.Is(err, errNotSwept) {
+		return nil, nil
+	}
+	return out, err
+}
+
+// Sweep reads the sweep record called name.
+func (s *Store) Sweep(ctx context.Context, name string) (*retentionv1.Sweep, error) {
+	return s.sweep(ctx, s.pool, name)
+}
+
+func (s *Store) sweep(ctx context.Context, q querier, name string) (*retentionv1.Sweep, error) {
+	tenant, unit, id, err := names.Sweeps.ParseN("sweep", name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, selectSweep+` WHERE tenant_id = $1 AND unit_id = $2 AND sweep_id = $3`, tenant, unit, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (*retentionv1.Sweep, error) {
+		w, _, err := scanSweep(r, tenant, unit)
+		return w, err
+	})
+}
+
+const selectSweep = `SELECT sweep_id, sweep_time, destroyed, planned, held, overdue, plans, holds_checked FROM retention.sweeps`
+
+func scanSweep(r pgx.Row, tenant, unit string) (*retentionv1.Sweep, int64, error) {
+	var id int64
+	var at time.Time
+	w := &retentionv1.Sweep{}
+	if err := r.Scan(&id, &at, &w.Destroyed, &w.Planned, &w.Held, &w.Overdue, &w.Plans, &w.HoldsChecked); err != nil {
+		return nil, 0, err
+	}
+	w.Name, w.SweepTime = names.Sweeps.NameN(tenant, unit, id), timestamppb.New(at)
+	return w, id, nil
 }
 
 // ListSweeps pages through the unit's sweep records, newest first, before the sweep id before
 // (0: from the newest).
 func (s *Store) ListSweeps(ctx context.Context, tenant, unit string, size int, before int64) ([]*retentionv1.Sweep, int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sweep_id, sweep_time, destroyed, planned, held, overdue, plans, holds_checked
-		FROM retention.sweeps WHERE tenant_id = $1 AND unit_id = $2 AND ($3 = 0 OR sweep_id < $3)
+	rows, err := s.pool.Query(ctx, selectSweep+` WHERE tenant_id = $1 AND unit_id = $2 AND ($3 = 0 OR sweep_id < $3)
 		ORDER BY sweep_id DESC LIMIT $4`, tenant, unit, before, size+1)
 	if err != nil {
 		return nil, 0, err
 	}
 	var ids []int64
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*retentionv1.Sweep, error) {
-		var id int64
-		var at time.Time
-		w := &retentionv1.Sweep{}
-		if err := r.Scan(&id, &at, &w.Destroyed, &w.Planned, &w.Held, &w.Overdue, &w.Plans, &w.HoldsChecked); err != nil {
-			return nil, err
-		}
+		w, id, err := scanSweep(r, tenant, unit)
 		ids = append(ids, id)
-		w.Name, w.SweepTime = names.Sweeps.NameN(tenant, unit, id), timestamppb.New(at)
-		return w, nil
+		return w, err
 	})
 	if err != nil {
 		return nil, 0, err

@@ -683,7 +683,7 @@ func TestEmptyPlanIsNotCompleted(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, false, func(p *lifecycle.Plan) error {
+	_, err = f.store.StartCompletion(ctx, "seongnam", "library-office", p.ID, pg.Idem{}, false, func(p *lifecycle.Plan) error {
 		p.Doc.Method = "영구삭제"
 		return nil
 	})
