@@ -3,6 +3,7 @@ package ledgerout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -10,17 +11,25 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 const (
 	// drainBatch is how many pending entries one pass reads (one query, with the entries they
-	// follow), and drainParallel how many of them it appends at once: the ledger has no batch
-	// append, so its latency bounds the drain (32 appends in flight at 20 ms each is 1,600 entries
-	// a second).
+	// follow); they go to the ledger in batches per unit log (BatchAppendEntries, at most
+	// sendBatch entries and about sendBytes each), drainParallel batches at once.
 	drainBatch    = 500
 	drainParallel = 32
+	// sendBatch is the ledger's bound on a batch (ledger.MaxBatchAppend); sendBytes keeps a batch
+	// well inside gRPC's default 4 MiB message.
+	sendBatch = 500
+	sendBytes = 1 << 20
 	// drainBudget is how long one run of the drain works before it yields, well inside
 	// jobs.Timeout, so that River never times a healthy drain out.
 	drainBudget = 12 * time.Second
@@ -62,7 +71,26 @@ type drainWorker struct {
 // call that wrote them) in id order, appending many at once, until a pass delivers nothing. It
 // completes when nothing is pending, waits for the youngest entries to come of age, yields when
 // its time is spent, and fails (to be retried with jobs.Backoff) when the ledger took nothing.
+//
+// One drain works an outbox at a time, across replicas (a session advisory lock, released with the
+// session if the process dies): two would send the same entries, and the ledger answer the second
+// with replays. A drain that finds the lock taken looks again in a second, as the one at work may
+// be finishing.
 func (w *drainWorker) Work(ctx context.Context, _ *river.Job[DrainArgs]) error {
+	conn, err := w.o.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	key := "pipa/ledgerout/" + w.o.table()
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&mine); err != nil {
+		return err
+	}
+	if !mine {
+		return river.JobSnooze(time.Second)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, key) //nolint:errcheck // the session ends with the lock otherwise
 	stop := time.Now().Add(drainBudget)
 	for {
 		delivered, err := w.o.drainPass(ctx, stop)
@@ -87,59 +115,143 @@ func (w *drainWorker) NextRetry(job *river.Job[DrainArgs]) time.Time {
 	return jobs.Backoff(job.Attempt)
 }
 
-// drainPass delivers each pending entry of age once, in batches, and counts those the ledger
-// took; its error is the last failure other than a refusal or a wait.
-func (o *Outbox) drainPass(ctx context.Context, stop time.Time) (int, error) {
+// drainPass delivers each pending entry of age once, in pages, and counts those the ledger took;
+// its error is the last failure other than a refusal or a wait. A page's deliveries are recorded
+// while the next page is read and sent: recording runs the services' hooks, one entry at a time.
+func (o *Outbox) drainPass(ctx context.Context, stop time.Time) (delivered int, err error) {
 	var after struct {
 		tenant string
 		id     int64
 	}
-	var delivered int
 	var last error
+	var recording chan error // the previous page's record, which delivers took entries
+	var took int
+	recorded := func() error {
+		if recording == nil {
+			return nil
+		}
+		err := <-recording
+		recording = nil
+		if err == nil {
+			delivered += took
+		}
+		return err // appended, not recorded: the next pass replays them, appended once
+	}
+	defer func() {
+		if rerr := recorded(); err == nil {
+			err = rerr
+		}
+	}()
 	for time.Now().Before(stop) {
-		rows, err := o.cfg.Pool.Query(ctx, o.selectPending()+`WHERE o.ledger_index IS NULL AND o.refuse_time IS NULL
+		rows, qerr := o.cfg.Pool.Query(ctx, o.selectPending()+`WHERE o.ledger_index IS NULL AND o.refuse_time IS NULL
 			AND o.create_time <= $3 AND (o.tenant_id, o.id) > ($1, $2)
 			ORDER BY o.tenant_id, o.id LIMIT `+strconv.Itoa(drainBatch), after.tenant, after.id, o.clock().Add(-o.cfg.Delay))
-		if err != nil {
-			return delivered, err
+		if qerr != nil {
+			return delivered, qerr
 		}
-		batch, err := pgx.CollectRows(rows, scanPending)
-		if err != nil || len(batch) == 0 {
-			return delivered, errors.Join(last, err)
+		batch, qerr := pgx.CollectRows(rows, scanPending)
+		if qerr != nil || len(batch) == 0 {
+			return delivered, errors.Join(last, qerr)
 		}
-		results := make([]error, len(batch))
-		sent := make([]Settled, len(batch))
-		fresh := make([]bool, len(batch))
-		var g errgroup.Group
-		g.SetLimit(drainParallel)
-		for i, p := range batch {
-			g.Go(func() error {
-				sent[i], fresh[i], results[i] = o.send(ctx, p)
-				return nil
-			})
+		sent, fresh, results := o.sendAll(ctx, batch)
+		if rerr := recorded(); rerr != nil {
+			return delivered, rerr
 		}
-		_ = g.Wait()
 		var record []Settled
 		for i, f := range fresh {
 			if f {
 				record = append(record, sent[i])
 			}
 		}
-		if err := o.delivered(ctx, record...); err != nil {
-			return delivered, err // appended, not recorded: the next pass replays them, appended once
-		}
+		took = 0
 		for _, err := range results {
 			switch {
 			case err == nil:
-				delivered++
+				took++
 			case errors.Is(err, ErrWaiting), errors.Is(err, ErrRefused):
 			default:
 				last = err
 			}
 		}
+		ch := make(chan error, 1)
+		go func() { ch <- o.delivered(ctx, record...) }()
+		recording = ch
 		after.tenant, after.id = batch[len(batch)-1].Tenant, batch[len(batch)-1].ID
 	}
 	return delivered, last
+}
+
+// sendAll appends the entries of batch (as read, in id order) unless they are settled, in
+// batches per unit log that keep their order, drainParallel batches at once; it gives each
+// entry's result as send does.
+func (o *Outbox) sendAll(ctx context.Context, batch []*pending) (sent []Settled, fresh []bool, results []error) {
+	sent, fresh, results = make([]Settled, len(batch)), make([]bool, len(batch)), make([]error, len(batch))
+	type chunk struct {
+		log   string
+		of    []int // places in batch
+		reqs  []*ledgerv1.AppendEntryRequest
+		bytes int
+	}
+	var chunks []*chunk
+	last := map[string]*chunk{} // each log's open chunk
+	for i, p := range batch {
+		req, s, err := o.request(ctx, p)
+		if req == nil || err != nil {
+			sent[i], results[i] = s, err
+			continue
+		}
+		log, size := names.Unit(p.Tenant, p.Unit), proto.Size(req)
+		c := last[log]
+		if c == nil || len(c.of) == sendBatch || c.bytes+size > sendBytes {
+			c = &chunk{log: log}
+			chunks, last[log] = append(chunks, c), c
+		}
+		c.of, c.reqs, c.bytes = append(c.of, i), append(c.reqs, req), c.bytes+size
+	}
+	var g errgroup.Group
+	g.SetLimit(drainParallel)
+	for _, c := range chunks {
+		g.Go(func() error {
+			one := func() {
+				for k, i := range c.of {
+					sent[i], fresh[i], results[i] = o.sendOne(ctx, batch[i], c.reqs[k])
+				}
+			}
+			if len(c.of) == 1 {
+				one()
+				return nil
+			}
+			actx, cancel, err := o.appendCtx(ctx)
+			if err != nil {
+				for _, i := range c.of {
+					results[i] = err
+				}
+				return nil
+			}
+			defer cancel()
+			resp, err := o.cfg.Ledger.BatchAppendEntries(actx, &ledgerv1.BatchAppendEntriesRequest{Parent: c.log, Requests: c.reqs})
+			switch code := apierr.CodeOf(err); {
+			case code == codes.InvalidArgument || code == codes.FailedPrecondition || code == codes.Unimplemented:
+				// The batch took nothing: one by one, the entries at fault are refused alone and
+				// the others appended (Unimplemented: a ledger older than the batch append).
+				one()
+			case err == nil && len(resp.GetEntries()) != len(c.of):
+				err = fmt.Errorf("ledgerout: the ledger answered a batch of %d with %d entries", len(c.of), len(resp.GetEntries()))
+				fallthrough
+			case err != nil:
+				for _, i := range c.of {
+					results[i] = err
+				}
+			default:
+				for k, i := range c.of {
+					sent[i], fresh[i], results[i] = o.took(ctx, batch[i], resp.GetEntries()[k], nil)
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return sent, fresh, results
 }
 
 // nextDue is when the oldest pending entry comes of age for the drain; any is false when nothing

@@ -335,32 +335,51 @@ func (o *Outbox) deliver(ctx context.Context, tenant string, id int64) (Settled,
 // send appends the entry p (as read) unless it is settled; fresh says the ledger took it now, and
 // its index is still to be recorded (delivered).
 func (o *Outbox) send(ctx context.Context, p *pending) (s Settled, fresh bool, err error) {
-	tenant, id := p.Tenant, p.ID
+	req, s, err := o.request(ctx, p)
+	if req == nil || err != nil {
+		return s, false, err
+	}
+	return o.sendOne(ctx, p, req)
+}
+
+// request is the request that appends p (as read), or nil when p is settled without the ledger:
+// already delivered (s) or refused, or waiting for or refused with the entry it follows (err).
+func (o *Outbox) request(ctx context.Context, p *pending) (req *ledgerv1.AppendEntryRequest, s Settled, err error) {
 	switch {
 	case p.delivered:
-		return p.Settled, false, nil
+		return nil, p.Settled, nil
 	case p.refused:
-		return Settled{}, false, &Refusal{ID: id, Reason: p.refusal}
+		return nil, Settled{}, &Refusal{ID: p.ID, Reason: p.refusal}
 	case p.afterFails:
-		return Settled{}, false, o.refuse(ctx, tenant, id, "it follows an entry the ledger refused")
+		return nil, Settled{}, o.refuse(ctx, p.Tenant, p.ID, "it follows an entry the ledger refused")
 	case p.afterPending:
-		return Settled{}, false, ErrWaiting
+		return nil, Settled{}, ErrWaiting
 	}
-	req, err := o.open(tenant, p)
-	if err != nil {
-		return Settled{}, false, err
+	if req, err = o.open(p.Tenant, p); err != nil {
+		return nil, Settled{}, err
 	}
 	if p.followsAfter && p.afterIndex != nil {
 		req.Entry.Follows = p.afterIndex
 	}
+	return req, Settled{}, nil
+}
+
+// sendOne appends p with req (its request) alone.
+func (o *Outbox) sendOne(ctx context.Context, p *pending, req *ledgerv1.AppendEntryRequest) (Settled, bool, error) {
 	actx, cancel, err := o.appendCtx(ctx)
 	if err != nil {
 		return Settled{}, false, err
 	}
 	defer cancel()
 	e, err := o.cfg.Ledger.AppendEntry(actx, req)
+	return o.took(ctx, p, e, err)
+}
+
+// took settles p by the ledger's answer to its append: the entry it took (fresh), a refusal for
+// good (InvalidArgument or FailedPrecondition), or an error to try again.
+func (o *Outbox) took(ctx context.Context, p *pending, e *ledgerv1.Entry, err error) (Settled, bool, error) {
 	if c := apierr.CodeOf(err); c == codes.InvalidArgument || c == codes.FailedPrecondition {
-		return Settled{}, false, o.refuse(ctx, tenant, id, apierr.MessageOf(err))
+		return Settled{}, false, o.refuse(ctx, p.Tenant, p.ID, apierr.MessageOf(err))
 	}
 	if err != nil {
 		return Settled{}, false, err
@@ -403,17 +422,37 @@ func (o *Outbox) appendCtx(ctx context.Context) (context.Context, context.Cancel
 }
 
 // delivered records the index of each of ss and runs the hook, unless another delivery recorded
-// it first: one transaction for them all (the drain's batch).
+// it first: one transaction and one UPDATE for them all (the drain's batch).
 func (o *Outbox) delivered(ctx context.Context, ss ...Settled) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	tenants, ids, indexes, hashes := make([]string, len(ss)), make([]int64, len(ss)), make([]int64, len(ss)), make([][]byte, len(ss))
+	for i, s := range ss {
+		tenants[i], ids[i], indexes[i], hashes[i] = s.Tenant, s.ID, s.Index, s.LeafHash
+	}
 	return pgdb.InTx(ctx, o.cfg.Pool, func(tx pgx.Tx) error {
-		for _, s := range ss {
-			tag, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET ledger_index = $3, leaf_hash = $4, deliver_time = $5
-				WHERE tenant_id = $1 AND id = $2 AND ledger_index IS NULL AND refuse_time IS NULL`,
-				s.Tenant, s.ID, s.Index, s.LeafHash, o.clock())
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
+		rows, err := tx.Query(ctx, `UPDATE `+o.table()+` o SET ledger_index = d.idx, leaf_hash = d.hash, deliver_time = $5
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[]) AS d(tenant_id, id, idx, hash)
+			WHERE o.tenant_id = d.tenant_id AND o.id = d.id AND o.ledger_index IS NULL AND o.refuse_time IS NULL
+			RETURNING o.tenant_id, o.id`, tenants, ids, indexes, hashes, o.clock())
+		if err != nil {
+			return err
+		}
+		type key struct {
+			tenant string
+			id     int64
+		}
+		recorded := map[key]bool{}
+		var k key
+		if _, err := pgx.ForEachRow(rows, []any{&k.tenant, &k.id}, func() error {
+			recorded[k] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, s := range ss { // in the order given
+			if !recorded[key{s.Tenant, s.ID}] {
 				continue
 			}
 			if err := o.hooks.Delivered(ctx, tx, s); err != nil {

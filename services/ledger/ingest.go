@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -21,10 +19,11 @@ const (
 	maxBatchID = 64
 )
 
-// Ingest implements pipa.ledger.v1.AccessRecordService on the ledger's append path: each record
-// becomes an ACCESS entry under the request_id "ingest/{batch_id}/{i}", so that a batch sent again
-// is appended once, and the records of a batch are appended concurrently, which the store's
-// sequencer commits together (group commit).
+// Ingest implements pipa.ledger.v1.AccessRecordService on the ledger's batch append
+// (pg.Store.AppendBatch): each record becomes an ACCESS entry under the request_id
+// "ingest/{batch_id}/{i}", so that a batch sent again is appended once, and a batch's records
+// commit together, in one transaction of the log's group commit, with consecutive indexes in the
+// batch's order.
 type Ingest struct {
 	ledgerv1.UnimplementedAccessRecordServiceServer
 	s *Server
@@ -79,24 +78,27 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	out := &ledgerv1.IngestAccessRecordsResponse{BatchId: req.GetBatchId(), Indexes: make([]int64, len(entries))}
-	var g errgroup.Group
-	g.SetLimit(64)
+	as := make([]*appending, len(entries))
 	for i, e := range entries {
-		g.Go(func() error {
-			got, err := in.s.append(ctx, t, u, e, &ledgerv1.AppendEntryRequest{Parent: req.GetParent(), Entry: e,
-				RequestId: fmt.Sprintf("ingest/%s/%d", req.GetBatchId(), i)}, appendOpts{})
-			if err != nil {
-				return err
-			}
-			out.Indexes[i] = got.GetIndex()
-			return nil
-		})
+		one := &ledgerv1.AppendEntryRequest{Parent: req.GetParent(), Entry: e, RequestId: fmt.Sprintf("ingest/%s/%d", req.GetBatchId(), i)}
+		if as[i], err = in.s.appendRequest(t, u, e, one, appendOpts{}); err != nil {
+			return nil, recordErr(i, err)
+		}
 	}
-	if err := g.Wait(); err != nil {
+	res, err := in.s.appendBatch(ctx, t, u, as, recordErr)
+	if err != nil {
 		return nil, err
 	}
+	out := &ledgerv1.IngestAccessRecordsResponse{BatchId: req.GetBatchId(), Indexes: make([]int64, len(res))}
+	for i, r := range res {
+		out.Indexes[i] = r.Index
+	}
 	return out, nil
+}
+
+// recordErr names the i-th record of an ingested batch in err, that record's entry's error.
+func recordErr(i int, err error) error {
+	return inEntry(err, fmt.Sprintf("records[%d]", i), func(f string) string { return recordField(strings.TrimPrefix(f, "entry.")) })
 }
 
 // recordField is the AccessRecord field an Entry field comes from.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -81,7 +82,9 @@ func TestIngestAccessRecords(t *testing.T) {
 	other := batch
 	other.Records = records(3, at.Add(time.Minute))
 	_, err = in.IngestAccessRecords(system, other)
-	require.Error(t, err, "a batch id is not taken for other records")
+	v = stacktest.Violation(t, err)
+	require.Equal(t, "records[0].request_id", v.GetField(), "a batch id is not taken for other records")
+	require.Equal(t, "AIP-155", v.GetReason())
 
 	_, err = in.IngestAccessRecords(cpo, &ledgerv1.IngestAccessRecordsRequest{Parent: libraryLog, BatchId: "staff-1", Records: records(1, at)})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "staff do not write the access record")
@@ -108,5 +111,42 @@ func accessOf(t *testing.T, cl ledgerv1.LedgerServiceClient, ctx context.Context
 			return out
 		}
 		req.PageToken = page.GetNextPageToken()
+	}
+}
+
+// A batch's records are appended in the batch's order, with consecutive indexes, while other
+// batches are taken in at the same time (S-2-3: the record keeps the order the system gave).
+func TestIngestKeepsTheBatchOrder(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	in := ledgerv1.NewAccessRecordServiceClient(s.Conn)
+	tok, err := auth.Mint(s.Key, auth.Principal{Subject: "saeol-system", Grants: []auth.Grant{{Role: auth.RoleService, Scope: "tenants/jeongeup"}}}, time.Hour)
+	require.NoError(t, err)
+	system := unitauth.WithToken(context.Background(), tok)
+	const batches, per = 8, 60
+	got := make([][]int64, batches)
+	var g errgroup.Group
+	for b := range batches {
+		g.Go(func() error {
+			r, err := in.IngestAccessRecords(system, &ledgerv1.IngestAccessRecordsRequest{Parent: libraryLog,
+				BatchId: fmt.Sprintf("order-%d", b), Records: records(per, time.Now().Add(-time.Hour))})
+			got[b] = r.GetIndexes()
+			return err
+		})
+	}
+	require.NoError(t, g.Wait())
+	cl, cpo := s.ledger(), s.As(auth.RoleCPO, libraryLog)
+	byIndex := map[int64]*ledgerv1.Entry{}
+	for _, e := range accessOf(t, cl, cpo, "saeol-system") {
+		byIndex[e.GetIndex()] = e
+	}
+	require.Len(t, byIndex, batches*per)
+	for b, idx := range got {
+		require.Len(t, idx, per)
+		for i, x := range idx {
+			require.Equal(t, idx[0]+int64(i), x, "batch %d: consecutive indexes", b)
+			require.Equal(t, fmt.Sprintf("민원 2026-%06d", i), byIndex[x].GetSubject(), "batch %d: record %d at its place", b, i)
+		}
 	}
 }

@@ -264,3 +264,60 @@ func TestOutbox_OutageAndDrain(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The drain sends the pending entries in batches per unit log (BatchAppendEntries), in the order
+// they were written: each unit's entries get consecutive indexes in id order. An entry the ledger
+// refuses fails its batch, so that batch is sent again one by one: the bad entry alone is refused
+// and the others of its batch are appended, each hook run once.
+func TestOutbox_DrainBatchesPerLog(t *testing.T) {
+	t.Parallel()
+	s := newOutboxStack(t, 0)
+	future := use()
+	future.OccurTime = timestamppb.New(time.Now().Add(time.Hour))
+	var ids []int64
+	var bad int64
+	units := []string{outboxUnit, "cctv-2"}
+	for i := range 40 {
+		e := ledgerout.Entry{Unit: units[i%2], Append: appendOf(use())}
+		if i == 17 {
+			e.Append = appendOf(future)
+		}
+		id := s.enqueue(t, e) // never delivered by a call: the drain finds them
+		if i == 17 {
+			bad = id
+			continue
+		}
+		ids = append(ids, id)
+	}
+	s.start(t)
+	_, err := s.jobs.Insert(t.Context(), ledgerout.DrainArgs{}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT count(*) FROM svc.followed`).Scan(&n))
+		return n == 40
+	}, 60*time.Second, 100*time.Millisecond, "the drain settled every entry")
+	_, refused := s.followed(t, bad)
+	require.Equal(t, 1, refused, "the entry in the ledger's future is refused alone")
+	last := map[string]int64{}
+	rows, err := s.pool.Query(t.Context(), `SELECT unit_id, ledger_index FROM svc.ledger_outbox WHERE id = ANY($1) ORDER BY id`, ids)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		Unit  string
+		Index int64
+	}])
+	require.NoError(t, err)
+	require.Len(t, got, 39)
+	for _, r := range got {
+		want, seen := last[r.Unit]
+		if !seen {
+			want = 0 // the drain is the logs' first writer
+		}
+		require.Equal(t, want, r.Index, "unit %s: consecutive indexes in the order written", r.Unit)
+		last[r.Unit] = r.Index + 1
+	}
+	for _, id := range ids {
+		delivered, _ := s.followed(t, id)
+		require.Equal(t, 1, delivered, "entry %d's hook ran once", id)
+	}
+}

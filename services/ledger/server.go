@@ -102,6 +102,16 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 	if err := s.units.Authorize(ctx, t, u, appendRoles); err != nil {
 		return nil, err
 	}
+	e, err := s.checkAppend(ctx, t, u, req)
+	if err != nil {
+		return nil, err
+	}
+	return s.append(ctx, t, u, e, req, appendOpts{})
+}
+
+// checkAppend returns the entry req appends to log t/u, as it will be appended (recorded_by is the
+// caller's), once it passes every check that can be made before appending.
+func (s *Server) checkAppend(ctx context.Context, t, u string, req *ledgerv1.AppendEntryRequest) (*ledgerv1.Entry, error) {
 	e := proto.CloneOf(req.GetEntry())
 	if e == nil {
 		e = &ledgerv1.Entry{}
@@ -140,7 +150,7 @@ func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryReque
 			return nil, err
 		}
 	}
-	return s.append(ctx, t, u, e, req, appendOpts{})
+	return e, nil
 }
 
 // checkFollows checks that amendment e fits the kind of the entry it follows (C-9). Entries never
@@ -169,11 +179,35 @@ type appendOpts struct {
 	newKey *pg.NewKey
 }
 
-// append commits e (already validated) to the unit's log and returns it as stored.
-func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req interface {
+// request is a request that appends an entry, fingerprinted for its request_id.
+type request interface {
 	proto.Message
 	GetRequestId() string
-}, o appendOpts) (*ledgerv1.Entry, error) {
+}
+
+// append commits e (already checked) to the unit's log and returns it as stored.
+func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req request, o appendOpts) (*ledgerv1.Entry, error) {
+	a, err := s.appendRequest(t, u, e, req, o)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.store.Append(ctx, t, u, a.req)
+	if err != nil {
+		return nil, err
+	}
+	return s.stored(ctx, t, u, a, res)
+}
+
+// appending is an entry on its way to the store: the store's request, and what its last Build
+// sealed.
+type appending struct {
+	e        *ledgerv1.Entry
+	req      pg.AppendRequest
+	personal *entry.Sealed
+}
+
+// appendRequest is the store's request that appends e (already checked) for req.
+func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o appendOpts) (*appending, error) {
 	// The store keeps request ids itself (not through idempotency.Do), so it bounds them here, as
 	// every pipa service does.
 	if len(req.GetRequestId()) > idempotency.MaxRequestID {
@@ -189,37 +223,39 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 		f := e.GetFollows()
 		follows = &f
 	}
-	var personal *entry.Sealed // as stored: the last Build's
-	res, err := s.store.Append(ctx, t, u, pg.AppendRequest{
+	a := &appending{e: e}
+	a.req = pg.AppendRequest{
 		RequestID: req.GetRequestId(), RequestHash: hash, Kind: entry.KindName(e.GetKind()),
 		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
 		Build: func(index int64) ([]byte, []byte, error) {
 			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
-			personal = p
+			a.personal = p
 			if err == nil && len(leaf) > maxLeaf {
 				// Checked here, on the one encoding: the leaf's size depends on its index. A Build
 				// error fails this append alone and takes no index.
 				return nil, nil, invalid("entry", "range", fmt.Sprintf("the entry is %d bytes as a leaf; at most %d fit in the log's tiles", len(leaf), maxLeaf))
 			}
-			if err != nil || personal == nil || len(personal.Fields) == 0 {
+			if err != nil || p == nil || len(p.Fields) == 0 {
 				return leaf, nil, err
 			}
 			// Bound to the entry's name: a sealed blob copied to another row does not open.
-			sealed, err := s.box.Seal(personal.Marshal(), []byte(names.Entries.NameN(t, u, index)))
+			sealed, err := s.box.Seal(p.Marshal(), []byte(names.Entries.NameN(t, u, index)))
 			return leaf, sealed, err
 		},
-	})
-	if err != nil {
-		return nil, err
 	}
+	return a, nil
+}
+
+// stored is the entry a committed as res: for a replay the first call's entry as stored, or else
+// the input plus what the log assigned, without reading it back.
+func (s *Server) stored(ctx context.Context, t, u string, a *appending, res pg.Appended) (*ledgerv1.Entry, error) {
 	if res.Replayed {
-		return s.read(ctx, t, u, res.Index) // the first call's entry, as stored
+		return s.read(ctx, t, u, res.Index)
 	}
-	// The entry as committed, without reading it back: the input plus what the log assigned.
-	out := proto.CloneOf(e)
+	out := proto.CloneOf(a.e)
 	out.Name, out.Index, out.LeafHash, out.TreeSize = names.Entries.NameN(t, u, res.Index), res.Index, res.LeafHash, res.TreeSize
 	out.CommitTime, out.Redacted = timestamppb.New(res.CommitTime), false
-	personal.Reveal(out) // the salts
+	a.personal.Reveal(out) // the salts
 	return out, nil
 }
 

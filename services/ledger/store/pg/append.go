@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -130,8 +131,23 @@ type call struct {
 	done chan struct{}
 	res  Appended
 	err  error
+	// size is, on the first call of a unit, how many calls from it on commit or fail together
+	// (1 for Append, the entries of an AppendBatch), and 0 on the unit's other calls. A unit is
+	// queued at once and never split between transactions.
+	size int
 	// set while a batch is planned
 	dupOf *call // an earlier call of the batch with the same request id
+}
+
+// units splits calls (whole units, in order) into their units.
+func units(calls []*call) [][]*call {
+	var out [][]*call
+	for i := 0; i < len(calls); {
+		n := max(calls[i].size, 1)
+		out = append(out, calls[i:i+n])
+		i += n
+	}
+	return out
 }
 
 func (s *Store) sequencer(tenant, unit string) *sequencer {
@@ -156,6 +172,79 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 	if err := checkIDs(tenant, unit); err != nil {
 		return Appended{}, err
 	}
+	if err := checkRequest(req).Err(); err != nil {
+		return Appended{}, err
+	}
+	c := &call{ctx: ctx, req: req, done: make(chan struct{}), size: 1}
+	if err := s.sequencer(tenant, unit).enqueue(ctx, c); err != nil {
+		return Appended{}, err
+	}
+	return c.res, c.err
+}
+
+// MaxAppendBatch bounds the entries of one AppendBatch: they commit in one transaction.
+const MaxAppendBatch = 1000
+
+// BatchError is AppendBatch's error for a batch that one of its entries failed: nothing of the
+// batch was appended.
+type BatchError struct {
+	// Index is the entry's place in the batch.
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("ledger store: entry %d of the batch: %v", e.Index, e.Err)
+}
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// AppendBatch appends reqs to the unit's log all together or not at all, in one transaction of
+// the log's group commit (with whatever else is ready), and returns each one's result in the
+// order given. The new entries get consecutive indexes in that order; an entry whose RequestID
+// was appended before is a replay, as with Append: it keeps its first index and takes none.
+// If any entry fails (its Build, its follows, a request_id reused for another request), none is
+// appended and the error is a *BatchError naming it. Redactions and rotations are not batched.
+//
+// If ctx ends first, AppendBatch returns its error, but the entries may still be committed:
+// retry with the same RequestIDs to learn their indexes.
+func (s *Store) AppendBatch(ctx context.Context, tenant, unit string, reqs []AppendRequest) ([]Appended, error) {
+	if err := checkIDs(tenant, unit); err != nil {
+		return nil, err
+	}
+	switch n := len(reqs); {
+	case n == 0:
+		return nil, apierr.Invalid(apierr.Violation{Field: "requests", Rule: "required", Description: "a batch holds at least one entry"})
+	case n > MaxAppendBatch:
+		return nil, apierr.Invalid(apierr.Violation{Field: "requests", Rule: "range",
+			Description: fmt.Sprintf("at most %d entries a batch, got %d", MaxAppendBatch, n)})
+	}
+	calls := make([]*call, len(reqs))
+	for i, r := range reqs {
+		vs := checkRequest(r)
+		if r.Redact || r.NewKey != nil {
+			vs.Add("entry", "format", "a redaction or a rotation is appended alone")
+		}
+		if err := vs.Err(); err != nil {
+			return nil, &BatchError{Index: i, Err: err}
+		}
+		calls[i] = &call{ctx: ctx, req: r, done: make(chan struct{})}
+	}
+	calls[0].size = len(calls)
+	if err := s.sequencer(tenant, unit).enqueue(ctx, calls...); err != nil {
+		return nil, err
+	}
+	out := make([]Appended, len(calls))
+	for i, c := range calls {
+		if c.err != nil {
+			return nil, c.err
+		}
+		out[i] = c.res
+	}
+	return out, nil
+}
+
+// checkRequest is what an append request needs before it is queued.
+func checkRequest(req AppendRequest) apierr.Violations {
 	var vs apierr.Violations
 	if req.Build == nil {
 		vs.Add("entry", "required", "the store needs a Build function to make the leaf")
@@ -175,32 +264,39 @@ func (s *Store) Append(ctx context.Context, tenant, unit string, req AppendReque
 	if req.NewKey != nil && req.Redact {
 		vs.Add("entry", "format", "an entry is a redaction or a rotation, not both")
 	}
-	if err := vs.Err(); err != nil {
-		return Appended{}, err
-	}
+	return vs
+}
 
-	q := s.sequencer(tenant, unit)
-	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
-	if q.queue.push(c) {
+// enqueue queues calls (one unit) on the log and waits until they are settled or ctx ends.
+func (q *sequencer) enqueue(ctx context.Context, calls ...*call) error {
+	if q.queue.push(calls...) {
 		go q.run()
 	}
-	select {
-	case <-c.done:
-		return c.res, c.err
-	case <-ctx.Done():
-		return Appended{}, ctx.Err()
+	for _, c := range calls { // a unit is settled together
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // run commits batches until the queue is empty.
 func (q *sequencer) run() {
 	for {
 		batch := q.queue.take(func(queue []*call) int {
-			n := min(len(queue), q.s.maxBatch)
-			// A rotation commits alone: its handover checkpoint ends with its entry.
-			for i, c := range queue[:n] {
+			// Whole units up to maxBatch calls (a larger unit goes alone). A rotation commits
+			// alone: its handover checkpoint ends with its entry.
+			n := 0
+			for n < len(queue) {
+				c := queue[n]
+				if n > 0 && (c.req.NewKey != nil || n+c.size > q.s.maxBatch) {
+					break
+				}
+				n += max(c.size, 1)
 				if c.req.NewKey != nil {
-					return i // the calls before it, or it alone (take takes at least one)
+					break
 				}
 			}
 			return n
@@ -221,18 +317,18 @@ func (e *ambiguousError) Error() string {
 }
 func (e *ambiguousError) Unwrap() error { return e.err }
 
-// commit commits batch, delivering each call's result. A failure of the batch as a whole (a
-// driver error before COMMIT) is retried one call at a time, so that a request that breaks the
-// transaction fails alone; a failed COMMIT is not retried, since it may have committed.
+// commit commits batch (whole units), delivering each call's result. A failure of the batch as a
+// whole (a driver error before COMMIT) is retried one unit at a time, so that a request that
+// breaks the transaction fails alone (with its unit); a failed COMMIT is not retried, since it
+// may have committed.
 func (q *sequencer) commit(batch []*call) {
-	live := batch[:0]
-	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
-			c.err = err
-			close(c.done)
+	var live []*call
+	for _, u := range units(batch) {
+		if err := u[0].ctx.Err(); err != nil { // a unit's calls share their context
+			fail(u, err)
 			continue
 		}
-		live = append(live, c)
+		live = append(live, u...)
 	}
 	if len(live) == 0 {
 		return
@@ -242,22 +338,29 @@ func (q *sequencer) commit(batch []*call) {
 		q.committed(live)
 		return
 	}
+	us := units(live)
 	var amb *ambiguousError
-	if len(live) == 1 || errors.As(err, &amb) {
-		for _, c := range live {
-			c.res, c.err = Appended{}, err
-			close(c.done)
-		}
+	if len(us) == 1 || errors.As(err, &amb) {
+		fail(live, err)
 		return
 	}
-	for _, c := range live {
-		c.res, c.err = Appended{}, nil
-		if err := q.try([]*call{c}); err != nil {
-			c.err = err
-			close(c.done)
-		} else {
-			q.committed([]*call{c})
+	for _, u := range us {
+		for _, c := range u {
+			c.res, c.err = Appended{}, nil
 		}
+		if err := q.try(u); err != nil {
+			fail(u, err)
+		} else {
+			q.committed(u)
+		}
+	}
+}
+
+// fail delivers err to calls.
+func fail(calls []*call, err error) {
+	for _, c := range calls {
+		c.res, c.err = Appended{}, err
+		close(c.done)
 	}
 }
 
@@ -515,70 +618,67 @@ type newEntry struct {
 // plan gives each new entry of calls the next index after size, in arrival order, calling its
 // Build; a request that fails (Build error or panic, a follows of a missing entry, a request id
 // reused with another request, in an earlier batch or in this one, a redaction of a redacted
-// entry) takes no index and fails alone. Replays of priors and repeats of a request id within the
+// entry) takes no index and fails alone, or with its unit (AppendBatch), none of which then
+// takes an index. Replays of priors and repeats of a request id within the
 // batch get their first entry. redacted holds the entries to redact that already are. It sets
 // every call's res or err.
 func (q *sequencer) plan(key *logKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior, redacted map[int64]bool) (*batchPlan, error) {
 	p := &batchPlan{size: size, next: size, hr: hr, headKey: key.vkey, vkey: key.vkey}
 	byID := map[string]*call{}
 	erased := map[int64]bool{} // by this batch
-	for _, c := range calls {
-		c.res, c.err, c.dupOf = Appended{}, nil, nil
-		r := &c.req
-		if r.RequestID != "" {
-			if pr, ok := priors[r.RequestID]; ok {
-				if !sameRequest(r.RequestHash, pr.hash) {
-					c.err = reusedErr()
-				} else {
-					c.res = Appended{Index: pr.index, LeafHash: pr.leafHash, TreeSize: pr.treeSize,
-						CommitTime: pr.commitTime, Replayed: true}
-				}
-				continue
+	for _, u := range units(calls) {
+		// Each call of the unit is settled as far as it can be without taking an index: as a
+		// replay, a repeat, an error, or built at the index it would take.
+		var built []newEntry
+		var failed error
+		next := p.next
+		for i, c := range u {
+			c.res, c.err, c.dupOf = Appended{}, nil, nil
+			e, err := q.settle(c, next, priors, byID, redacted, erased)
+			if err == nil && e != nil && e.c.req.RequestID != "" && slices.ContainsFunc(built, func(b newEntry) bool {
+				return b.c.req.RequestID == e.c.req.RequestID
+			}) {
+				err = apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155", Description: "this request_id is used twice in the batch"})
 			}
-			if first, ok := byID[r.RequestID]; ok {
-				// AIP-155: a repeat gets the first one's answer, another request an error.
-				if !sameRequest(r.RequestHash, first.req.RequestHash) {
-					c.err = reusedErr()
-				} else {
-					c.dupOf = first
+			if err != nil {
+				failed = err
+				if len(u) > 1 {
+					failed = &BatchError{Index: i, Err: err}
 				}
-				continue
+				break
+			}
+			if e != nil {
+				built = append(built, *e)
+				next++
 			}
 		}
-		if r.Follows != nil && *r.Follows >= p.next {
-			// Entries are gapless, so an index below the size (or an earlier entry of this
-			// batch) exists and any other does not. STD-45: an amendment follows an entry.
-			c.err = apierr.Invalid(apierr.Violation{Field: "entry.follows", Rule: "STD-45",
-				Description: fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", *r.Follows)})
+		if failed != nil { // the unit takes no index
+			for _, c := range u {
+				c.res, c.err, c.dupOf = Appended{}, failed, nil
+			}
 			continue
 		}
-		if r.Redact && (redacted[*r.Follows] || erased[*r.Follows]) {
-			c.err = apierr.Precondition("ALREADY_REDACTED", names.Entries.NameN(q.id.Tenant, q.id.Unit, *r.Follows)+" was already redacted")
-			continue
+		for _, e := range built {
+			c, r := e.c, &e.c.req
+			if r.Redact {
+				erased[*r.Follows] = true
+			}
+			h := tlog.RecordHash(e.leaf)
+			hashes, err := tlog.StoredHashesForRecordHash(p.next, h, hr)
+			if err != nil {
+				return nil, fmt.Errorf("ledger store: tree hashes for entry %d: %w", p.next, err)
+			}
+			base := tlog.StoredHashIndex(0, p.next)
+			for i, sh := range hashes {
+				hr.add(base+int64(i), sh)
+			}
+			p.added = append(p.added, e)
+			c.res = Appended{Index: p.next, LeafHash: h[:]}
+			if r.RequestID != "" {
+				byID[r.RequestID] = c
+			}
+			p.next++
 		}
-		leaf, sealed, err := build(r.Build, p.next)
-		if err != nil {
-			c.err = err
-			continue
-		}
-		if r.Redact {
-			erased[*r.Follows] = true
-		}
-		h := tlog.RecordHash(leaf)
-		hashes, err := tlog.StoredHashesForRecordHash(p.next, h, hr)
-		if err != nil {
-			return nil, fmt.Errorf("ledger store: tree hashes for entry %d: %w", p.next, err)
-		}
-		base := tlog.StoredHashIndex(0, p.next)
-		for i, sh := range hashes {
-			hr.add(base+int64(i), sh)
-		}
-		p.added = append(p.added, newEntry{c: c, leaf: leaf, sealed: sealed})
-		c.res = Appended{Index: p.next, LeafHash: h[:]}
-		if r.RequestID != "" {
-			byID[r.RequestID] = c
-		}
-		p.next++
 	}
 	if len(p.added) == 0 {
 		return p, nil
@@ -610,6 +710,46 @@ func (q *sequencer) plan(key *logKey, calls []*call, size int64, hr *txHashReade
 		e.c.res.TreeSize = p.next
 	}
 	return p, nil
+}
+
+// settle settles c, planned at index next, as far as it can before the batch's tree hashes: a
+// replay of priors or a repeat of an earlier call of the batch (byID) gets its answer in c.res or
+// c.dupOf and no entry; a request that cannot be appended is an error; otherwise its entry is
+// built at next and returned.
+func (q *sequencer) settle(c *call, next int64, priors map[string]prior, byID map[string]*call, redacted, erased map[int64]bool) (*newEntry, error) {
+	r := &c.req
+	if r.RequestID != "" {
+		if pr, ok := priors[r.RequestID]; ok {
+			if !sameRequest(r.RequestHash, pr.hash) {
+				return nil, reusedErr()
+			}
+			c.res = Appended{Index: pr.index, LeafHash: pr.leafHash, TreeSize: pr.treeSize,
+				CommitTime: pr.commitTime, Replayed: true}
+			return nil, nil
+		}
+		if first, ok := byID[r.RequestID]; ok {
+			// AIP-155: a repeat gets the first one's answer, another request an error.
+			if !sameRequest(r.RequestHash, first.req.RequestHash) {
+				return nil, reusedErr()
+			}
+			c.dupOf = first
+			return nil, nil
+		}
+	}
+	if r.Follows != nil && *r.Follows >= next {
+		// Entries are gapless, so an index below the size (or an earlier entry of this
+		// batch) exists and any other does not. STD-45: an amendment follows an entry.
+		return nil, apierr.Invalid(apierr.Violation{Field: "entry.follows", Rule: "STD-45",
+			Description: fmt.Sprintf("entry %d does not exist in this log; an amendment must follow an existing entry", *r.Follows)})
+	}
+	if r.Redact && (redacted[*r.Follows] || erased[*r.Follows]) {
+		return nil, apierr.Precondition("ALREADY_REDACTED", names.Entries.NameN(q.id.Tenant, q.id.Unit, *r.Follows)+" was already redacted")
+	}
+	leaf, sealed, err := build(r.Build, next)
+	if err != nil {
+		return nil, err
+	}
+	return &newEntry{c: c, leaf: leaf, sealed: sealed}, nil
 }
 
 // sameRequest reports whether two fingerprints of requests under one request id may be the same

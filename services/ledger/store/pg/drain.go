@@ -17,11 +17,12 @@ type drain[T any] struct {
 	limit   int
 }
 
-// push queues x and reports whether the caller must start a leader (then running counts it).
-func (d *drain[T]) push(x T) (lead bool) {
+// push queues xs, together and in order, and reports whether the caller must start a leader
+// (then running counts it).
+func (d *drain[T]) push(xs ...T) (lead bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.items = append(d.items, x)
+	d.items = append(d.items, xs...)
 	if d.running < max(d.limit, 1) {
 		d.running++
 		return true

@@ -1286,6 +1286,105 @@ func (x *AppendEntryRequest) GetRequestId() string {
 	return ""
 }
 
+type BatchAppendEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenants/{tenant}/units/{unit}; each request's parent is empty or the same.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The entries to append, in order: at least one, at most 500.
+	Requests      []*AppendEntryRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAppendEntriesRequest) Reset() {
+	*x = BatchAppendEntriesRequest{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAppendEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAppendEntriesRequest) ProtoMessage() {}
+
+func (x *BatchAppendEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAppendEntriesRequest.ProtoReflect.Descriptor instead.
+func (*BatchAppendEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BatchAppendEntriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *BatchAppendEntriesRequest) GetRequests() []*AppendEntryRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchAppendEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries as stored, in the order of the requests.
+	Entries       []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAppendEntriesResponse) Reset() {
+	*x = BatchAppendEntriesResponse{}
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAppendEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAppendEntriesResponse) ProtoMessage() {}
+
+func (x *BatchAppendEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAppendEntriesResponse.ProtoReflect.Descriptor instead.
+func (*BatchAppendEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BatchAppendEntriesResponse) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 type GetEntryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1295,7 +1394,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1406,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1419,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetEntryRequest) GetName() string {
@@ -1345,7 +1444,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1456,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1469,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListEntriesRequest) GetParent() string {
@@ -1418,7 +1517,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1529,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1542,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*Entry {
@@ -1470,7 +1569,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1581,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1594,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetCheckpointRequest) GetParent() string {
@@ -1514,7 +1613,7 @@ type GetLeafRequest struct {
 
 func (x *GetLeafRequest) Reset() {
 	*x = GetLeafRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1625,7 @@ func (x *GetLeafRequest) String() string {
 func (*GetLeafRequest) ProtoMessage() {}
 
 func (x *GetLeafRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1638,7 @@ func (x *GetLeafRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLeafRequest.ProtoReflect.Descriptor instead.
 func (*GetLeafRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetLeafRequest) GetName() string {
@@ -1561,7 +1660,7 @@ type GetInclusionProofRequest struct {
 
 func (x *GetInclusionProofRequest) Reset() {
 	*x = GetInclusionProofRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1672,7 @@ func (x *GetInclusionProofRequest) String() string {
 func (*GetInclusionProofRequest) ProtoMessage() {}
 
 func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1685,7 @@ func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
 func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetInclusionProofRequest) GetName() string {
@@ -1614,7 +1713,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1725,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1738,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetConsistencyProofRequest) GetParent() string {
@@ -1675,7 +1774,7 @@ type RedactEntryRequest struct {
 
 func (x *RedactEntryRequest) Reset() {
 	*x = RedactEntryRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1786,7 @@ func (x *RedactEntryRequest) String() string {
 func (*RedactEntryRequest) ProtoMessage() {}
 
 func (x *RedactEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1799,7 @@ func (x *RedactEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedactEntryRequest.ProtoReflect.Descriptor instead.
 func (*RedactEntryRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RedactEntryRequest) GetName() string {
@@ -1734,7 +1833,7 @@ type GetVerifierKeyRequest struct {
 
 func (x *GetVerifierKeyRequest) Reset() {
 	*x = GetVerifierKeyRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1845,7 @@ func (x *GetVerifierKeyRequest) String() string {
 func (*GetVerifierKeyRequest) ProtoMessage() {}
 
 func (x *GetVerifierKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1858,7 @@ func (x *GetVerifierKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVerifierKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetVerifierKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetVerifierKeyRequest) GetTenant() string {
@@ -1789,7 +1888,7 @@ type RotateKeyRequest struct {
 
 func (x *RotateKeyRequest) Reset() {
 	*x = RotateKeyRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1900,7 @@ func (x *RotateKeyRequest) String() string {
 func (*RotateKeyRequest) ProtoMessage() {}
 
 func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1913,7 @@ func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RotateKeyRequest) GetParent() string {
@@ -1848,7 +1947,7 @@ type GetLedgerSettingsRequest struct {
 
 func (x *GetLedgerSettingsRequest) Reset() {
 	*x = GetLedgerSettingsRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1860,7 +1959,7 @@ func (x *GetLedgerSettingsRequest) String() string {
 func (*GetLedgerSettingsRequest) ProtoMessage() {}
 
 func (x *GetLedgerSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,7 +1972,7 @@ func (x *GetLedgerSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetLedgerSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetLedgerSettingsRequest) GetName() string {
@@ -1897,7 +1996,7 @@ type UpdateLedgerSettingsRequest struct {
 
 func (x *UpdateLedgerSettingsRequest) Reset() {
 	*x = UpdateLedgerSettingsRequest{}
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2008,7 @@ func (x *UpdateLedgerSettingsRequest) String() string {
 func (*UpdateLedgerSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateLedgerSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_pipa_ledger_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2021,7 @@ func (x *UpdateLedgerSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateLedgerSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateLedgerSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
+	return file_pipa_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateLedgerSettingsRequest) GetSettings() *LedgerSettings {
@@ -2055,7 +2154,12 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12+\n" +
 	"\x05entry\x18\x02 \x01(\v2\x15.pipa.ledger.v1.EntryR\x05entry\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"%\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"s\n" +
+	"\x19BatchAppendEntriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12>\n" +
+	"\brequests\x18\x02 \x03(\v2\".pipa.ledger.v1.AppendEntryRequestR\brequests\"M\n" +
+	"\x1aBatchAppendEntriesResponse\x12/\n" +
+	"\aentries\x18\x01 \x03(\v2\x15.pipa.ledger.v1.EntryR\aentries\"%\n" +
 	"\x0fGetEntryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xb3\x01\n" +
 	"\x12ListEntriesRequest\x12\x16\n" +
@@ -2121,9 +2225,10 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x15AMENDMENT_KIND_RETURN\x10\x02\x12\x1c\n" +
 	"\x18AMENDMENT_KIND_EXTENSION\x10\x03\x12\x1d\n" +
 	"\x19AMENDMENT_KIND_CORRECTION\x10\x04\x12\x1b\n" +
-	"\x17AMENDMENT_KIND_PROGRESS\x10\x052\xf7\a\n" +
+	"\x17AMENDMENT_KIND_PROGRESS\x10\x052\xe4\b\n" +
 	"\rLedgerService\x12H\n" +
-	"\vAppendEntry\x12\".pipa.ledger.v1.AppendEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12B\n" +
+	"\vAppendEntry\x12\".pipa.ledger.v1.AppendEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12k\n" +
+	"\x12BatchAppendEntries\x12).pipa.ledger.v1.BatchAppendEntriesRequest\x1a*.pipa.ledger.v1.BatchAppendEntriesResponse\x12B\n" +
 	"\bGetEntry\x12\x1f.pipa.ledger.v1.GetEntryRequest\x1a\x15.pipa.ledger.v1.Entry\x12V\n" +
 	"\vListEntries\x12\".pipa.ledger.v1.ListEntriesRequest\x1a#.pipa.ledger.v1.ListEntriesResponse\x12Q\n" +
 	"\rGetCheckpoint\x12$.pipa.ledger.v1.GetCheckpointRequest\x1a\x1a.pipa.ledger.v1.Checkpoint\x12?\n" +
@@ -2149,7 +2254,7 @@ func file_pipa_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pipa_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_pipa_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_pipa_ledger_v1_ledger_proto_goTypes = []any{
 	(EntryKind)(0),                      // 0: pipa.ledger.v1.EntryKind
 	(AmendmentKind)(0),                  // 1: pipa.ledger.v1.AmendmentKind
@@ -2164,66 +2269,72 @@ var file_pipa_ledger_v1_ledger_proto_goTypes = []any{
 	(*InclusionProof)(nil),              // 10: pipa.ledger.v1.InclusionProof
 	(*ConsistencyProof)(nil),            // 11: pipa.ledger.v1.ConsistencyProof
 	(*AppendEntryRequest)(nil),          // 12: pipa.ledger.v1.AppendEntryRequest
-	(*GetEntryRequest)(nil),             // 13: pipa.ledger.v1.GetEntryRequest
-	(*ListEntriesRequest)(nil),          // 14: pipa.ledger.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),         // 15: pipa.ledger.v1.ListEntriesResponse
-	(*GetCheckpointRequest)(nil),        // 16: pipa.ledger.v1.GetCheckpointRequest
-	(*GetLeafRequest)(nil),              // 17: pipa.ledger.v1.GetLeafRequest
-	(*GetInclusionProofRequest)(nil),    // 18: pipa.ledger.v1.GetInclusionProofRequest
-	(*GetConsistencyProofRequest)(nil),  // 19: pipa.ledger.v1.GetConsistencyProofRequest
-	(*RedactEntryRequest)(nil),          // 20: pipa.ledger.v1.RedactEntryRequest
-	(*GetVerifierKeyRequest)(nil),       // 21: pipa.ledger.v1.GetVerifierKeyRequest
-	(*RotateKeyRequest)(nil),            // 22: pipa.ledger.v1.RotateKeyRequest
-	(*GetLedgerSettingsRequest)(nil),    // 23: pipa.ledger.v1.GetLedgerSettingsRequest
-	(*UpdateLedgerSettingsRequest)(nil), // 24: pipa.ledger.v1.UpdateLedgerSettingsRequest
-	nil,                                 // 25: pipa.ledger.v1.Entry.SaltsEntry
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 27: google.protobuf.FieldMask
+	(*BatchAppendEntriesRequest)(nil),   // 13: pipa.ledger.v1.BatchAppendEntriesRequest
+	(*BatchAppendEntriesResponse)(nil),  // 14: pipa.ledger.v1.BatchAppendEntriesResponse
+	(*GetEntryRequest)(nil),             // 15: pipa.ledger.v1.GetEntryRequest
+	(*ListEntriesRequest)(nil),          // 16: pipa.ledger.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),         // 17: pipa.ledger.v1.ListEntriesResponse
+	(*GetCheckpointRequest)(nil),        // 18: pipa.ledger.v1.GetCheckpointRequest
+	(*GetLeafRequest)(nil),              // 19: pipa.ledger.v1.GetLeafRequest
+	(*GetInclusionProofRequest)(nil),    // 20: pipa.ledger.v1.GetInclusionProofRequest
+	(*GetConsistencyProofRequest)(nil),  // 21: pipa.ledger.v1.GetConsistencyProofRequest
+	(*RedactEntryRequest)(nil),          // 22: pipa.ledger.v1.RedactEntryRequest
+	(*GetVerifierKeyRequest)(nil),       // 23: pipa.ledger.v1.GetVerifierKeyRequest
+	(*RotateKeyRequest)(nil),            // 24: pipa.ledger.v1.RotateKeyRequest
+	(*GetLedgerSettingsRequest)(nil),    // 25: pipa.ledger.v1.GetLedgerSettingsRequest
+	(*UpdateLedgerSettingsRequest)(nil), // 26: pipa.ledger.v1.UpdateLedgerSettingsRequest
+	nil,                                 // 27: pipa.ledger.v1.Entry.SaltsEntry
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
 }
 var file_pipa_ledger_v1_ledger_proto_depIdxs = []int32{
 	0,  // 0: pipa.ledger.v1.Entry.kind:type_name -> pipa.ledger.v1.EntryKind
-	26, // 1: pipa.ledger.v1.Entry.occur_time:type_name -> google.protobuf.Timestamp
-	26, // 2: pipa.ledger.v1.Entry.auto_delete_checked_time:type_name -> google.protobuf.Timestamp
+	28, // 1: pipa.ledger.v1.Entry.occur_time:type_name -> google.protobuf.Timestamp
+	28, // 2: pipa.ledger.v1.Entry.auto_delete_checked_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: pipa.ledger.v1.Entry.amendment_kind:type_name -> pipa.ledger.v1.AmendmentKind
-	26, // 4: pipa.ledger.v1.Entry.commit_time:type_name -> google.protobuf.Timestamp
-	25, // 5: pipa.ledger.v1.Entry.salts:type_name -> pipa.ledger.v1.Entry.SaltsEntry
+	28, // 4: pipa.ledger.v1.Entry.commit_time:type_name -> google.protobuf.Timestamp
+	27, // 5: pipa.ledger.v1.Entry.salts:type_name -> pipa.ledger.v1.Entry.SaltsEntry
 	5,  // 6: pipa.ledger.v1.Checkpoint.cosigned:type_name -> pipa.ledger.v1.CosignedCheckpoint
 	7,  // 7: pipa.ledger.v1.VerifierKey.handovers:type_name -> pipa.ledger.v1.KeyHandover
 	8,  // 8: pipa.ledger.v1.VerifierKey.witnesses:type_name -> pipa.ledger.v1.Witness
 	2,  // 9: pipa.ledger.v1.AppendEntryRequest.entry:type_name -> pipa.ledger.v1.Entry
-	0,  // 10: pipa.ledger.v1.ListEntriesRequest.kind:type_name -> pipa.ledger.v1.EntryKind
-	2,  // 11: pipa.ledger.v1.ListEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
-	9,  // 12: pipa.ledger.v1.UpdateLedgerSettingsRequest.settings:type_name -> pipa.ledger.v1.LedgerSettings
-	27, // 13: pipa.ledger.v1.UpdateLedgerSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 14: pipa.ledger.v1.LedgerService.AppendEntry:input_type -> pipa.ledger.v1.AppendEntryRequest
-	13, // 15: pipa.ledger.v1.LedgerService.GetEntry:input_type -> pipa.ledger.v1.GetEntryRequest
-	14, // 16: pipa.ledger.v1.LedgerService.ListEntries:input_type -> pipa.ledger.v1.ListEntriesRequest
-	16, // 17: pipa.ledger.v1.LedgerService.GetCheckpoint:input_type -> pipa.ledger.v1.GetCheckpointRequest
-	17, // 18: pipa.ledger.v1.LedgerService.GetLeaf:input_type -> pipa.ledger.v1.GetLeafRequest
-	18, // 19: pipa.ledger.v1.LedgerService.GetInclusionProof:input_type -> pipa.ledger.v1.GetInclusionProofRequest
-	19, // 20: pipa.ledger.v1.LedgerService.GetConsistencyProof:input_type -> pipa.ledger.v1.GetConsistencyProofRequest
-	20, // 21: pipa.ledger.v1.LedgerService.RedactEntry:input_type -> pipa.ledger.v1.RedactEntryRequest
-	21, // 22: pipa.ledger.v1.LedgerService.GetVerifierKey:input_type -> pipa.ledger.v1.GetVerifierKeyRequest
-	22, // 23: pipa.ledger.v1.LedgerService.RotateKey:input_type -> pipa.ledger.v1.RotateKeyRequest
-	23, // 24: pipa.ledger.v1.LedgerService.GetLedgerSettings:input_type -> pipa.ledger.v1.GetLedgerSettingsRequest
-	24, // 25: pipa.ledger.v1.LedgerService.UpdateLedgerSettings:input_type -> pipa.ledger.v1.UpdateLedgerSettingsRequest
-	2,  // 26: pipa.ledger.v1.LedgerService.AppendEntry:output_type -> pipa.ledger.v1.Entry
-	2,  // 27: pipa.ledger.v1.LedgerService.GetEntry:output_type -> pipa.ledger.v1.Entry
-	15, // 28: pipa.ledger.v1.LedgerService.ListEntries:output_type -> pipa.ledger.v1.ListEntriesResponse
-	4,  // 29: pipa.ledger.v1.LedgerService.GetCheckpoint:output_type -> pipa.ledger.v1.Checkpoint
-	3,  // 30: pipa.ledger.v1.LedgerService.GetLeaf:output_type -> pipa.ledger.v1.Leaf
-	10, // 31: pipa.ledger.v1.LedgerService.GetInclusionProof:output_type -> pipa.ledger.v1.InclusionProof
-	11, // 32: pipa.ledger.v1.LedgerService.GetConsistencyProof:output_type -> pipa.ledger.v1.ConsistencyProof
-	2,  // 33: pipa.ledger.v1.LedgerService.RedactEntry:output_type -> pipa.ledger.v1.Entry
-	6,  // 34: pipa.ledger.v1.LedgerService.GetVerifierKey:output_type -> pipa.ledger.v1.VerifierKey
-	2,  // 35: pipa.ledger.v1.LedgerService.RotateKey:output_type -> pipa.ledger.v1.Entry
-	9,  // 36: pipa.ledger.v1.LedgerService.GetLedgerSettings:output_type -> pipa.ledger.v1.LedgerSettings
-	9,  // 37: pipa.ledger.v1.LedgerService.UpdateLedgerSettings:output_type -> pipa.ledger.v1.LedgerSettings
-	26, // [26:38] is the sub-list for method output_type
-	14, // [14:26] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	12, // 10: pipa.ledger.v1.BatchAppendEntriesRequest.requests:type_name -> pipa.ledger.v1.AppendEntryRequest
+	2,  // 11: pipa.ledger.v1.BatchAppendEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
+	0,  // 12: pipa.ledger.v1.ListEntriesRequest.kind:type_name -> pipa.ledger.v1.EntryKind
+	2,  // 13: pipa.ledger.v1.ListEntriesResponse.entries:type_name -> pipa.ledger.v1.Entry
+	9,  // 14: pipa.ledger.v1.UpdateLedgerSettingsRequest.settings:type_name -> pipa.ledger.v1.LedgerSettings
+	29, // 15: pipa.ledger.v1.UpdateLedgerSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12, // 16: pipa.ledger.v1.LedgerService.AppendEntry:input_type -> pipa.ledger.v1.AppendEntryRequest
+	13, // 17: pipa.ledger.v1.LedgerService.BatchAppendEntries:input_type -> pipa.ledger.v1.BatchAppendEntriesRequest
+	15, // 18: pipa.ledger.v1.LedgerService.GetEntry:input_type -> pipa.ledger.v1.GetEntryRequest
+	16, // 19: pipa.ledger.v1.LedgerService.ListEntries:input_type -> pipa.ledger.v1.ListEntriesRequest
+	18, // 20: pipa.ledger.v1.LedgerService.GetCheckpoint:input_type -> pipa.ledger.v1.GetCheckpointRequest
+	19, // 21: pipa.ledger.v1.LedgerService.GetLeaf:input_type -> pipa.ledger.v1.GetLeafRequest
+	20, // 22: pipa.ledger.v1.LedgerService.GetInclusionProof:input_type -> pipa.ledger.v1.GetInclusionProofRequest
+	21, // 23: pipa.ledger.v1.LedgerService.GetConsistencyProof:input_type -> pipa.ledger.v1.GetConsistencyProofRequest
+	22, // 24: pipa.ledger.v1.LedgerService.RedactEntry:input_type -> pipa.ledger.v1.RedactEntryRequest
+	23, // 25: pipa.ledger.v1.LedgerService.GetVerifierKey:input_type -> pipa.ledger.v1.GetVerifierKeyRequest
+	24, // 26: pipa.ledger.v1.LedgerService.RotateKey:input_type -> pipa.ledger.v1.RotateKeyRequest
+	25, // 27: pipa.ledger.v1.LedgerService.GetLedgerSettings:input_type -> pipa.ledger.v1.GetLedgerSettingsRequest
+	26, // 28: pipa.ledger.v1.LedgerService.UpdateLedgerSettings:input_type -> pipa.ledger.v1.UpdateLedgerSettingsRequest
+	2,  // 29: pipa.ledger.v1.LedgerService.AppendEntry:output_type -> pipa.ledger.v1.Entry
+	14, // 30: pipa.ledger.v1.LedgerService.BatchAppendEntries:output_type -> pipa.ledger.v1.BatchAppendEntriesResponse
+	2,  // 31: pipa.ledger.v1.LedgerService.GetEntry:output_type -> pipa.ledger.v1.Entry
+	17, // 32: pipa.ledger.v1.LedgerService.ListEntries:output_type -> pipa.ledger.v1.ListEntriesResponse
+	4,  // 33: pipa.ledger.v1.LedgerService.GetCheckpoint:output_type -> pipa.ledger.v1.Checkpoint
+	3,  // 34: pipa.ledger.v1.LedgerService.GetLeaf:output_type -> pipa.ledger.v1.Leaf
+	10, // 35: pipa.ledger.v1.LedgerService.GetInclusionProof:output_type -> pipa.ledger.v1.InclusionProof
+	11, // 36: pipa.ledger.v1.LedgerService.GetConsistencyProof:output_type -> pipa.ledger.v1.ConsistencyProof
+	2,  // 37: pipa.ledger.v1.LedgerService.RedactEntry:output_type -> pipa.ledger.v1.Entry
+	6,  // 38: pipa.ledger.v1.LedgerService.GetVerifierKey:output_type -> pipa.ledger.v1.VerifierKey
+	2,  // 39: pipa.ledger.v1.LedgerService.RotateKey:output_type -> pipa.ledger.v1.Entry
+	9,  // 40: pipa.ledger.v1.LedgerService.GetLedgerSettings:output_type -> pipa.ledger.v1.LedgerSettings
+	9,  // 41: pipa.ledger.v1.LedgerService.UpdateLedgerSettings:output_type -> pipa.ledger.v1.LedgerSettings
+	29, // [29:42] is the sub-list for method output_type
+	16, // [16:29] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_pipa_ledger_v1_ledger_proto_init() }
@@ -2238,7 +2349,7 @@ func file_pipa_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_ledger_v1_ledger_proto_rawDesc), len(file_pipa_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

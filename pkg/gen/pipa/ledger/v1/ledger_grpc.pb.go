@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	LedgerService_AppendEntry_FullMethodName          = "/pipa.ledger.v1.LedgerService/AppendEntry"
+	LedgerService_BatchAppendEntries_FullMethodName   = "/pipa.ledger.v1.LedgerService/BatchAppendEntries"
 	LedgerService_GetEntry_FullMethodName             = "/pipa.ledger.v1.LedgerService/GetEntry"
 	LedgerService_ListEntries_FullMethodName          = "/pipa.ledger.v1.LedgerService/ListEntries"
 	LedgerService_GetCheckpoint_FullMethodName        = "/pipa.ledger.v1.LedgerService/GetCheckpoint"
@@ -44,6 +45,12 @@ const (
 type LedgerServiceClient interface {
 	// Appends an entry; a retried call with the same request_id returns the first entry.
 	AppendEntry(ctx context.Context, in *AppendEntryRequest, opts ...grpc.CallOption) (*Entry, error)
+	// Appends up to 500 entries to one unit's log (AIP-233), all or none, in one transaction: the
+	// new entries get consecutive indexes in the order given. Each entry is idempotent by its own
+	// request_id as with AppendEntry: a retried batch gets the same entries, and an entry appended
+	// before keeps its first index. An invalid entry refuses the whole batch, naming
+	// requests[i].<field>.
+	BatchAppendEntries(ctx context.Context, in *BatchAppendEntriesRequest, opts ...grpc.CallOption) (*BatchAppendEntriesResponse, error)
 	GetEntry(ctx context.Context, in *GetEntryRequest, opts ...grpc.CallOption) (*Entry, error)
 	ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error)
 	// The latest signed checkpoint.
@@ -80,6 +87,16 @@ func (c *ledgerServiceClient) AppendEntry(ctx context.Context, in *AppendEntryRe
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Entry)
 	err := c.cc.Invoke(ctx, LedgerService_AppendEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) BatchAppendEntries(ctx context.Context, in *BatchAppendEntriesRequest, opts ...grpc.CallOption) (*BatchAppendEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAppendEntriesResponse)
+	err := c.cc.Invoke(ctx, LedgerService_BatchAppendEntries_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +224,12 @@ func (c *ledgerServiceClient) UpdateLedgerSettings(ctx context.Context, in *Upda
 type LedgerServiceServer interface {
 	// Appends an entry; a retried call with the same request_id returns the first entry.
 	AppendEntry(context.Context, *AppendEntryRequest) (*Entry, error)
+	// Appends up to 500 entries to one unit's log (AIP-233), all or none, in one transaction: the
+	// new entries get consecutive indexes in the order given. Each entry is idempotent by its own
+	// request_id as with AppendEntry: a retried batch gets the same entries, and an entry appended
+	// before keeps its first index. An invalid entry refuses the whole batch, naming
+	// requests[i].<field>.
+	BatchAppendEntries(context.Context, *BatchAppendEntriesRequest) (*BatchAppendEntriesResponse, error)
 	GetEntry(context.Context, *GetEntryRequest) (*Entry, error)
 	ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error)
 	// The latest signed checkpoint.
@@ -241,6 +264,9 @@ type UnimplementedLedgerServiceServer struct{}
 
 func (UnimplementedLedgerServiceServer) AppendEntry(context.Context, *AppendEntryRequest) (*Entry, error) {
 	return nil, status.Error(codes.Unimplemented, "method AppendEntry not implemented")
+}
+func (UnimplementedLedgerServiceServer) BatchAppendEntries(context.Context, *BatchAppendEntriesRequest) (*BatchAppendEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAppendEntries not implemented")
 }
 func (UnimplementedLedgerServiceServer) GetEntry(context.Context, *GetEntryRequest) (*Entry, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetEntry not implemented")
@@ -310,6 +336,24 @@ func _LedgerService_AppendEntry_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LedgerServiceServer).AppendEntry(ctx, req.(*AppendEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_BatchAppendEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAppendEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).BatchAppendEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_BatchAppendEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).BatchAppendEntries(ctx, req.(*BatchAppendEntriesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -522,6 +566,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AppendEntry",
 			Handler:    _LedgerService_AppendEntry_Handler,
+		},
+		{
+			MethodName: "BatchAppendEntries",
+			Handler:    _LedgerService_BatchAppendEntries_Handler,
 		},
 		{
 			MethodName: "GetEntry",
