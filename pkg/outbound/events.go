@@ -28,16 +28,22 @@ type Event struct {
 // of it to every enabled subscription of the tenant or e's unit that wants its type: it is
 // delivered only if tx commits, to the subscriptions that existed then. It returns the event's id.
 func (o *Outbound) Emit(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, error) {
-	id, err := o.eventID(ctx, tx)
+	id, at, body, err := o.newEvent(ctx, tx, tenant, e)
 	if err != nil {
 		return "", err
 	}
-	body, err := cloudEvent(tenant, id, o.clock(), e)
-	if err != nil {
-		return "", err
-	}
-	_, _, err = o.record(ctx, tx, tenant, id, e, o.clock(), body)
+	_, _, err = o.record(ctx, tx, tenant, id, e, at, body)
 	return id, err
+}
+
+// newEvent gives e a new id and the time now, and encodes it as a CloudEvent of the tenant.
+func (o *Outbound) newEvent(ctx context.Context, tx pgx.Tx, tenant string, e Event) (id string, at time.Time, body []byte, err error) {
+	if id, err = o.eventID(ctx, tx); err != nil {
+		return "", at, nil, err
+	}
+	at = o.clock()
+	body, err = cloudEvent(tenant, id, at, e)
+	return id, at, body, err
 }
 
 // Publish is Emit of an event another service made (Relay), under its id and time: a second
@@ -56,11 +62,7 @@ func (o *Outbound) Publish(ctx context.Context, tx pgx.Tx, tenant, id string, at
 // to PublishEvent, retried until it is taken, under the event's id, which PublishEvent records
 // once. It returns the event's id.
 func (o *Outbound) Relay(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, error) {
-	id, err := o.eventID(ctx, tx)
-	if err != nil {
-		return "", err
-	}
-	body, err := cloudEvent(tenant, id, o.clock(), e)
+	id, _, body, err := o.newEvent(ctx, tx, tenant, e)
 	if err != nil {
 		return "", err
 	}
