@@ -64,17 +64,7 @@ CREATE TABLE {schema}.events (
 );
 CREATE INDEX events_time ON {schema}.events (tenant_id, event_time);
 
--- What was sent once for good (an alert for a deadline): its key, so that a periodic job that
--- finds the same deadline again sends nothing.
-CREATE TABLE {schema}.outbound_once (
-  tenant_id   text        NOT NULL,
-  key         text        NOT NULL,
-  create_time timestamptz NOT NULL,
-  PRIMARY KEY (tenant_id, key)
-);
-
 -- +goose Down
-DROP TABLE {schema}.outbound_once;
 DROP TABLE {schema}.events;
 DROP SEQUENCE {schema}.event_seq;
 DROP TABLE {schema}.subscriptions;
