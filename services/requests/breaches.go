@@ -6,14 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
-	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
@@ -56,7 +53,7 @@ func (b *BreachServer) CreateBreach(ctx context.Context, req *requestsv1.CreateB
 	if err != nil {
 		return nil, err
 	}
-	idem, err := breachIdem(req.GetRequestId(), requestsv1.BreachService_CreateBreach_FullMethodName, req)
+	idem, err := idemOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +83,6 @@ func view(rec *pg.Breach, now time.Time) *requestsv1.Breach {
 	out := breach.View(rec.Doc, now)
 	out.Etag = rec.Etag()
 	return out
-}
-
-func breachIdem(requestID, method string, req proto.Message) (pg.Idem, error) {
-	hash, err := idempotency.RequestHash(req)
-	return pg.Idem{RequestID: requestID, Method: method, Hash: hash}, err
 }
 
 // breachEntry is the BREACH entry of a step taken by officer: the breach and its type as the
@@ -157,7 +149,7 @@ func (b *BreachServer) ListBreaches(ctx context.Context, req *requestsv1.ListBre
 
 // step takes a step of the breach name: the unit's published name and the posting's path are
 // gathered before the row is locked.
-func (b *BreachServer) step(ctx context.Context, name, etag, requestID, method string, req proto.Message, st breach.Step) (*requestsv1.Breach, error) {
+func (b *BreachServer) step(ctx context.Context, name, etag string, req idempotent, st breach.Step) (*requestsv1.Breach, error) {
 	tenant, unit, n, err := b.authorize(ctx, name, staffRoles)
 	if err != nil {
 		return nil, err
@@ -166,7 +158,7 @@ func (b *BreachServer) step(ctx context.Context, name, etag, requestID, method s
 	if err != nil {
 		return nil, err
 	}
-	idem, err := breachIdem(requestID, method, req)
+	idem, err := idemOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -187,32 +179,32 @@ func PostingPath(tenant, unit string, n int64) string {
 }
 
 func (b *BreachServer) CompleteBreach(ctx context.Context, req *requestsv1.CompleteBreachRequest) (*requestsv1.Breach, error) {
-	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_CompleteBreach_FullMethodName, req,
+	return b.step(ctx, req.GetName(), req.GetEtag(), req,
 		breach.Complete{Facts: req.GetBreach()})
 }
 
 func (b *BreachServer) NotifyBreach(ctx context.Context, req *requestsv1.NotifyBreachRequest) (*requestsv1.Breach, error) {
-	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_NotifyBreach_FullMethodName, req,
+	return b.step(ctx, req.GetName(), req.GetEtag(), req,
 		breach.Notify{Method: req.GetMethod(), SendTime: req.GetSendTime(), Count: req.GetRecipientCount()})
 }
 
 func (b *BreachServer) ReportBreach(ctx context.Context, req *requestsv1.ReportBreachRequest) (*requestsv1.Breach, error) {
-	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_ReportBreach_FullMethodName, req,
+	return b.step(ctx, req.GetName(), req.GetEtag(), req,
 		breach.Report{Agency: req.GetAgency(), SendTime: req.GetSendTime(), ReceiptNumber: req.GetReceiptNumber()})
 }
 
 func (b *BreachServer) ExemptBreach(ctx context.Context, req *requestsv1.ExemptBreachRequest) (*requestsv1.Breach, error) {
-	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_ExemptBreach_FullMethodName, req,
+	return b.step(ctx, req.GetName(), req.GetEtag(), req,
 		breach.Exempt{RouteIdentified: req.GetRouteIdentified(), RetrievedOrDeleted: req.GetRetrievedOrDeleted(), Reason: req.GetReason()})
 }
 
 func (b *BreachServer) PostBreach(ctx context.Context, req *requestsv1.PostBreachRequest) (*requestsv1.Breach, error) {
-	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_PostBreach_FullMethodName, req,
+	return b.step(ctx, req.GetName(), req.GetEtag(), req,
 		breach.Post{UnreachableReason: req.GetUnreachableReason()})
 }
 
 func (b *BreachServer) CloseBreach(ctx context.Context, req *requestsv1.CloseBreachRequest) (*requestsv1.Breach, error) {
-	return b.step(ctx, req.GetName(), req.GetEtag(), req.GetRequestId(), requestsv1.BreachService_CloseBreach_FullMethodName, req,
+	return b.step(ctx, req.GetName(), req.GetEtag(), req,
 		breach.Close{})
 }
 

@@ -17,11 +17,14 @@ import (
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
 )
 
-// idemOf is the store's key of a request that carries a request_id (AIP-155).
-func idemOf(req interface {
+// idempotent is a request that carries a request_id (AIP-155).
+type idempotent interface {
 	proto.Message
 	GetRequestId() string
-}) (idem pg.Idem, err error) {
+}
+
+// idemOf is the store's key of a request that carries a request_id (AIP-155).
+func idemOf(req idempotent) (idem pg.Idem, err error) {
 	idem = pg.Idem{RequestID: req.GetRequestId(), Method: string(proto.MessageName(req))}
 	if idem.RequestID != "" {
 		idem.Hash, err = idempotency.RequestHash(req)
