@@ -95,11 +95,11 @@ func (s *Server) ApprovePlan(ctx context.Context, req *retentionv1.ApprovePlanRe
 	}
 	now := s.now()
 	cpo := auth.Officer(ctx)
-	idem, err := idem(req.GetRequestId(), "ApprovePlan", req)
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_ApprovePlan_FullMethodName, req)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, idem, req.GetEtag(), func(p *lifecycle.Plan) error { return lifecycle.Approve(p, cpo, now) })
+	p, err := s.store.UpdatePlan(ctx, tenant, unit, id, key, req.GetEtag(), func(p *lifecycle.Plan) error { return lifecycle.Approve(p, cpo, now) })
 	if err != nil {
 		return nil, err
 	}
@@ -128,15 +128,15 @@ func (s *Server) CompletePlan(ctx context.Context, req *retentionv1.CompletePlan
 	exclude := req.GetExcludeHeldItems()
 	c := lifecycle.Completion{Method: req.GetMethod(), DestroyedBy: req.GetDestroyedBy(), Time: when,
 		TimeGiven: req.GetDestructionTime() != nil, Etag: req.GetEtag()}
-	idem, err := idem(req.GetRequestId(), "CompletePlan", req)
+	rid, err := idem(req.GetRequestId(), retentionv1.RetentionService_CompletePlan_FullMethodName, req)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.store.StartCompletion(ctx, tenant, unit, id, idem, exclude, func(p *lifecycle.Plan) error { return lifecycle.StartCompletion(p, c) })
+	p, err := s.store.StartCompletion(ctx, tenant, unit, id, rid, exclude, func(p *lifecycle.Plan) error { return lifecycle.StartCompletion(p, c) })
 	if err != nil {
 		return nil, err
 	}
-	if idem.RequestID != "" && p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
+	if rid.RequestID != "" && p.Doc.GetState() == retentionv1.PlanState_PLAN_STATE_COMPLETED {
 		// A retry of a completion that finished answers the plan as it stands, doing nothing again;
 		// one that was cut short goes on with the steps left (each is idempotent).
 		return lifecycle.PlanView(p, now), nil

@@ -299,11 +299,11 @@ func (s *Server) ReleaseHold(ctx context.Context, req *retentionv1.ReleaseHoldRe
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	idem, err := idem(req.GetRequestId(), "ReleaseHold", req)
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_ReleaseHold_FullMethodName, req)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, idem, auth.Officer(ctx), req.GetReason())
+	h, err := s.store.ReleaseHold(ctx, tenant, unit, id, key, auth.Officer(ctx), req.GetReason())
 	if err != nil {
 		return nil, err
 	}

@@ -35,17 +35,17 @@ func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitReques
 	if err != nil {
 		return nil, err
 	}
-	idem, err := idem(req.GetRequestId(), "SweepUnit", req)
+	key, err := idem(req.GetRequestId(), retentionv1.RetentionService_SweepUnit_FullMethodName, req)
 	if err != nil {
 		return nil, err
 	}
-	if idem.RequestID != "" {
+	if key.RequestID != "" {
 		// A retry answers the sweep its first call recorded, and sweeps nothing again.
-		if w, err := s.store.SweptFor(ctx, tenant, unit, idem); err != nil || w != nil {
+		if w, err := s.store.SweptFor(ctx, tenant, unit, key); err != nil || w != nil {
 			return sweepResult(w), err
 		}
 	}
-	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{}, idem)
+	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{}, key)
 	return res, err
 }
 
