@@ -283,3 +283,15 @@ func TestAlerts(t *testing.T) {
 	big.State = requestsv1.BreachState_BREACH_STATE_CLOSED
 	require.Empty(t, breach.Alerts(big, known.Add(80*time.Hour)), "a closed breach")
 }
+
+// DEC-17-5: a notice says how it was sent (서면등); without a method it is refused and nothing is
+// recorded.
+func TestNoticeMethodRequired(t *testing.T) {
+	env := breach.Env{Now: known.Add(2 * time.Hour), Officer: "주무관 김담당", Institution: "정읍시립도서관"}
+	b := intake(t, mailing(10))
+	_, err := breach.Apply(b, breach.Notify{Count: 10}, env)
+	v := violation(t, err)
+	require.Equal(t, "method", v.Field)
+	require.Equal(t, "DEC-17-5", v.Rule)
+	require.Empty(t, b.GetNotices())
+}
