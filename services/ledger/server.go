@@ -341,6 +341,9 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 		size = 100
 	}
 	size = min(size, pg.MaxEntries-1)
+	if _, ok := ledgerv1.EntryKind_name[int32(req.GetKind())]; !ok {
+		return nil, invalid("kind", "enum", fmt.Sprintf("%d is not a kind of entry", req.GetKind()))
+	}
 	f := pg.Filter{Redacted: req.GetRedacted()}
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
 		f.Kind = entry.KindName(req.GetKind())
@@ -418,6 +421,11 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 	if err != nil {
 		return nil, err
 	}
+	// Bounds first: a tree size no log can have is refused before any other work (no
+	// authorization round trip, no read); the store checks it against the log's size.
+	if n := req.GetTreeSize(); n < 0 || n > pg.MaxTreeSize {
+		return nil, invalid("tree_size", "range", fmt.Sprintf("tree_size must be 0 (the log's size) or 1 to %d, and at most the log's size", int64(pg.MaxTreeSize)))
+	}
 	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
@@ -432,6 +440,13 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
+	}
+	// Bounds first, as for inclusion proofs: what no log can have is refused before any work.
+	if field, problem := pg.ConsistencyBounds(req.GetFrom(), req.GetTo(), pg.MaxTreeSize); problem != "" {
+		if field == "to" {
+			problem = fmt.Sprintf("to (%d) is beyond any log's size (at most %d)", req.GetTo(), int64(pg.MaxTreeSize))
+		}
+		return nil, invalid(field, "range", problem)
 	}
 	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
