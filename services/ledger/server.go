@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -33,6 +34,8 @@ type Server struct {
 	box       *seal.Box
 	units     *unitauth.Units
 	witnesses []*ledgerv1.Witness
+	// cosigners check the witnesses' cosignatures on the cosigned checkpoint served.
+	cosigners []note.Verifier
 	now       func() time.Time
 }
 
@@ -59,6 +62,7 @@ func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registry
 	s := New(store, box, registry)
 	for _, w := range witnesses {
 		s.witnesses = append(s.witnesses, &ledgerv1.Witness{VerifierKey: w.VerifierKey, Url: w.URL})
+		s.cosigners = append(s.cosigners, w.Verifier())
 	}
 	for _, l := range legacy {
 		e, err := s.rotate(ctx, l.Tenant, l.Unit, migrationReason, systemSubject, migrationRequestID)
@@ -386,13 +390,14 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 	if err != nil {
 		return nil, err
 	}
+	// The tree and the cosignatures are the signed notes', checked by the store.
 	out := &ledgerv1.Checkpoint{Origin: h.Origin, TreeSize: h.Size, RootHash: h.Root[:], Note: h.Checkpoint,
 		VerifierKey: h.VerifierKey}
-	c, ok, err := s.store.Cosigned(ctx, t, u)
+	c, ok, err := s.store.Cosigned(ctx, t, u, s.cosigners...)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	if ok && len(c.Witnesses) > 0 { // cosigned by a witness this pipa announces
 		out.Cosigned = &ledgerv1.CosignedCheckpoint{TreeSize: c.Size, Note: c.Note, Witnesses: c.Witnesses}
 		if strings.HasPrefix(c.Note, h.Checkpoint) { // this very checkpoint, cosigned
 			out.Note = c.Note
