@@ -15,11 +15,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
-	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 )
 
 // The public pages as a citizen's browser shows them, in headless Chromium (Debian's chromium,
@@ -53,18 +50,7 @@ func TestPublicPagesInChromium(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// A breach posted for the subjects who cannot be reached.
-	var leak requestsv1.Breach
-	require.NoError(t, protojson.Unmarshal([]byte(`{"type":"BREACH_TYPE_LEAK","knownTime":"`+time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339)+`",
-		"knownEvidence":"민원 접수 기록","subjectCount":120,"cause":"BREACH_CAUSE_MISTAKE","circumstances":"회원 안내 메일을 숨은참조 없이 발송",
-		"items":["성명","전자우편주소"],"occurTime":"`+time.Now().Add(-3*time.Hour).UTC().Format(time.RFC3339)+`",
-		"subjectActions":"의심스러운 메일의 링크를 열지 마십시오","measures":"수신자에게 삭제 요청",
-		"reliefProcedure":"피해 신고 시 상담 및 분쟁조정 안내","contact":{"department":"시립도서관 운영팀","phone":"063-539-6000"}}`), &leak))
-	breaches := requestsv1.NewBreachServiceClient(s.Conn)
-	cpo := s.As(auth.RoleCPO, libraryUnit)
-	b, err := breaches.CreateBreach(cpo, &requestsv1.CreateBreachRequest{Parent: libraryUnit, Breach: &leak})
-	require.NoError(t, err)
-	b, err = breaches.PostBreach(cpo, &requestsv1.PostBreachRequest{Name: b.GetName(), UnreachableReason: "회원 20명의 연락처 없음"})
-	require.NoError(t, err)
+	b := postBreach(t, s)
 
 	pages := []struct{ name, path, want string }{
 		{"policy-cctv", "/p/jeongeup/library/cctv", "정읍시립도서관 영상정보처리기기운영·관리방침"},
@@ -72,6 +58,7 @@ func TestPublicPagesInChromium(t *testing.T) {
 		{"policy-privacy", "/p/iksan/city/privacy", "익산시 개인정보처리방침"},
 		{"index", "/p/iksan", "익산시 교통행정과"},
 		{"unit", "/p/iksan/transport", "pipa에 게시된 방침이 아직 없습니다"},
+		{"unit-postings", "/p/jeongeup/library", "게시 중인 안내문"},
 		{"bodies", "/p/", "익산시"},
 		{"request-form", "/p/jeongeup/library/requests/new", "개인정보 열람 등 요구서"},
 		{"request-status", "/p/requests/status", "처리 상태"},

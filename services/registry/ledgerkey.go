@@ -25,7 +25,10 @@ type LedgerKeys func(ctx context.Context, tenant, unit string) (k LedgerKey, ok 
 // PageOption configures Pages.
 type PageOption func(*pageOptions)
 
-type pageOptions struct{ ledgerKeys LedgerKeys }
+type pageOptions struct {
+	ledgerKeys LedgerKeys
+	postings   Postings
+}
 
 // WithLedgerKeys shows each unit's ledger key on its policy pages (ledgerKeyFragment).
 func WithLedgerKeys(f LedgerKeys) PageOption { return func(o *pageOptions) { o.ledgerKeys = f } }

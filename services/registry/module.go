@@ -71,6 +71,9 @@ func ModuleWith(opts ...Option) modules.Module {
 			if cc, err := d.Conn("ledger"); err == nil { // each unit's ledger key on its policy pages
 				opts = append(opts, WithLedgerKeys(ledgerKeys(ledgerv1.NewLedgerServiceClient(cc))))
 			}
+			if cc, err := d.Conn("requests"); err == nil { // each unit's breach postings on its page
+				opts = append(opts, WithPostings(breachPostings(requestsv1.NewBreachServiceClient(cc))))
+			}
 			client := registryv1.NewRegistryServiceClient(conn)
 			m := Pages(client, opts...)
 			m[ExportRegistrationsPattern] = ExportRegistrations(client)

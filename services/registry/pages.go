@@ -32,8 +32,9 @@ const (
 )
 
 // Pages are the public pages by pattern, served through the registry's gRPC API so that the
-// gateway needs no database: the bodies (/p/), a body's index (/p/{tenant}), a unit's page
-// (/p/{tenant}/{unit}), the policy in force (/p/{tenant}/{unit}/{kind}), any published version
+// gateway needs no database: the bare host (/, sent to /p/), the bodies (/p/), a body's index
+// (/p/{tenant}), a unit's page (/p/{tenant}/{unit}, with the unit's postings up now when
+// WithPostings), the policy in force (/p/{tenant}/{unit}/{kind}), any published version
 // (…/versions/{number}) and its frozen document as published (…/versions/{number}/document.html
 // and .txt, the bytes whose SHA-256 the ledger holds), and the JSON twins under /v1/public/
 // (GetPublicIndex, GetPublishedPolicy and GetPublishedPolicyVersion's, cached). Every answer
@@ -44,7 +45,8 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 	p := &pages{client: client, cache: newMicrocache[answer](4096, pageTTL, func(err error) bool {
 		c := status.Code(err)
 		return c == codes.NotFound || c == codes.InvalidArgument
-	}), keys: newMicrocache[LedgerKey](4096, pageTTL, func(error) bool { return false })}
+	}), keys: newMicrocache[LedgerKey](4096, pageTTL, func(error) bool { return false }),
+		posts: newMicrocache[[]render.Posting](4096, pageTTL, func(error) bool { return false })}
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
@@ -81,6 +83,7 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 		"GET /p/{tenant}/{unit}/{kind}":                          html("public, max-age=60", p.policyPage),
 		"GET /p/{tenant}/{unit}/{kind}/versions/{number}":        html("public, max-age=300", p.policyPage),
 		"GET /p/{tenant}/{unit}/{kind}/versions/{number}/{file}": html("public, max-age=86400, immutable", p.document),
+		"GET /{$}": http.HandlerFunc(home),
 		"GET /p/": html("", func(*http.Request) (answer, error) {
 			return answer{}, status.Error(codes.NotFound, "no such page")
 		}),
@@ -90,13 +93,28 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 	}
 }
 
+// home answers the bare host: a browser is sent to the list of bodies, and the answer is Korean
+// HTML (the API is under /v1/ and answers JSON, the gateway's 404 included).
+func home(w http.ResponseWriter, _ *http.Request) {
+	body := render.Home()
+	h := w.Header()
+	h.Set("Location", "/p/")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusFound)
+	_, _ = w.Write([]byte(body))
+}
+
 // answer is a cached page: its HTML (or other content), its JSON twin and its ETag; for a page
 // kept as a file (compressed), the HTML's gzip too.
 type answer struct {
 	etag        string
 	contentType string
-	body, json  []byte
-	gz          []byte
+	// cacheControl, when set, replaces the route's (a page made without all its parts is not kept).
+	cacheControl string
+	body, json   []byte
+	gz           []byte
 	// msg is the message the answer was made from (a published policy, a body's index), decoded
 	// once and shared by every reader of the cache: read only.
 	msg proto.Message
@@ -130,6 +148,7 @@ func (a answer) write(w http.ResponseWriter, r *http.Request, cacheControl strin
 		}
 	}
 	h.Set("ETag", etag)
+	cacheControl = cmp.Or(a.cacheControl, cacheControl)
 	if cacheControl != "" {
 		h.Set("Cache-Control", cacheControl)
 	}
@@ -167,6 +186,7 @@ type pages struct {
 	cache  *microcache[answer]
 	opts   pageOptions
 	keys   *microcache[LedgerKey]
+	posts  *microcache[[]render.Posting]
 }
 
 // call runs a cached fill for key with a context that outlives the request (the fill is shared by
@@ -222,14 +242,19 @@ func (p *pages) index(r *http.Request) (answer, error) {
 
 func (p *pages) unit(r *http.Request) (answer, error) {
 	t, u := r.PathValue("tenant"), r.PathValue("unit")
-	idx, a, err := p.indexOf(r, t)
+	idx, _, err := p.indexOf(r, t)
 	if err != nil {
 		return answer{}, err
 	}
 	for _, x := range idx.GetUnits() {
 		if x.GetUnit() == u {
-			body := render.Unit(t, idx.GetDisplayName(), render.IndexUnit{ID: u, FullName: x.GetFullName(), Policies: x.GetPolicies()})
-			return answer{etag: `"u` + strings.Trim(a.etag, `"`) + `"`, body: []byte(body)}, nil
+			ps, ok := p.postingsOf(r, t, u)
+			body := render.Unit(t, idx.GetDisplayName(), render.IndexUnit{ID: u, FullName: x.GetFullName(), Policies: x.GetPolicies()}, ps, ok)
+			a := answer{etag: etagOf(body), body: []byte(body)}
+			if !ok {
+				a.cacheControl = "no-store"
+			}
+			return a, nil
 		}
 	}
 	return answer{}, status.Error(codes.NotFound, "no unit "+u+" in "+t)

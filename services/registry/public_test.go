@@ -3,6 +3,7 @@ package registry_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
@@ -37,6 +39,25 @@ func TestPublicErrorPages(t *testing.T) {
 		stacktest.Body(t, r)
 		require.Equal(t, http.StatusOK, r.StatusCode, "%s leads back to %s", path, back)
 	}
+}
+
+// A unit's page lists the notices it has posted (DEC-39-3), which the requests service holds. When
+// that service does not answer, the page does not wait for it nor claim there are none: within a
+// short deadline it says the postings cannot be shown now, with the rest of the page as usual, and
+// it is not kept by any cache.
+func TestUnitPageWhenPostingsCannotBeRead(t *testing.T) {
+	t.Parallel()
+	mute := stacktest.Listen(t) // the requests service's address: connects, never answers
+	s := startStack(t, func(c *modules.Config) { c.Addrs = map[string]string{"requests": mute.Addr().String()} })
+	s.Load("jeongeup-library.yaml")
+	start := time.Now()
+	r := s.Get("/p/jeongeup/library")
+	b := stacktest.Body(t, r)
+	require.Less(t, time.Since(start), 8*time.Second, "the page does not wait for the requests service")
+	require.Equal(t, http.StatusOK, r.StatusCode, b)
+	require.Contains(t, b, "게시 중인 안내문을 지금 불러올 수 없습니다.")
+	require.Contains(t, b, `href="/p/jeongeup/library/cctv"`)
+	require.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 }
 
 // WG26-ITEMS: "we do not process X" appears only where an officer attested it — who, when,

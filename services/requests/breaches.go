@@ -173,6 +173,18 @@ func (b *BreachServer) step(ctx context.Context, name, etag string, req idempote
 	return b.answer(ctx, rec, id)
 }
 
+// ListBreachPostings is public: the unit's postings up now (DEC-39-3), which its public page links.
+func (b *BreachServer) ListBreachPostings(ctx context.Context, req *requestsv1.ListBreachPostingsRequest) (*requestsv1.ListBreachPostingsResponse, error) {
+	if !names.ValidID(req.GetTenant()) || !names.ValidID(req.GetUnit()) {
+		return nil, apierr.NotFound(names.Unit(req.GetTenant(), req.GetUnit()))
+	}
+	ps, err := b.s.store.Postings(ctx, req.GetTenant(), req.GetUnit(), b.now())
+	if err != nil {
+		return nil, err
+	}
+	return &requestsv1.ListBreachPostingsResponse{Postings: ps}, nil
+}
+
 // PostingPath is the public page of the unit's breach n's posting.
 func PostingPath(tenant, unit string, n int64) string {
 	return "/p/" + tenant + "/" + unit + "/notices/" + strconv.FormatInt(n, 10)

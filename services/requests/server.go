@@ -27,9 +27,10 @@ import (
 
 // PublicMethods are callable without a token (and rate-limited).
 var PublicMethods = map[string]bool{
-	requestsv1.RequestService_SubmitRequest_FullMethodName:    true,
-	requestsv1.RequestService_GetRequestStatus_FullMethodName: true,
-	requestsv1.BreachService_GetBreachPosting_FullMethodName:  true,
+	requestsv1.RequestService_SubmitRequest_FullMethodName:     true,
+	requestsv1.RequestService_GetRequestStatus_FullMethodName:  true,
+	requestsv1.BreachService_GetBreachPosting_FullMethodName:   true,
+	requestsv1.BreachService_ListBreachPostings_FullMethodName: true,
 }
 
 // AccessRules are the service's reads of personal data (requesters and data subjects), recorded

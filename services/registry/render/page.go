@@ -145,10 +145,18 @@ func Index(tenantID, tenantName string, units []IndexUnit) string {
 		"TenantID": tenantID, "TenantName": tenantName, "Units": indexUnits(tenantID, units)})
 }
 
-// Unit renders a unit's page (/p/{t}/{u}): its published policies and its request form.
-func Unit(tenantID, tenantName string, u IndexUnit) string {
+// Posting is a notice a unit posts on its page for a period (DEC-39-3): its own title, where it is
+// and the period.
+type Posting struct {
+	Title, URL, Start, End string
+}
+
+// Unit renders a unit's page (/p/{t}/{u}): its published policies, its request form and the
+// notices it has posted now (DEC-39-3). With postingsKnown false the page says that they cannot
+// be shown now: never a page that looks as if there were none.
+func Unit(tenantID, tenantName string, u IndexUnit, postings []Posting, postingsKnown bool) string {
 	return execute("unit", map[string]any{"Title": u.FullName, "TenantID": tenantID, "TenantName": tenantName,
-		"Unit": indexUnits(tenantID, []IndexUnit{u})[0]})
+		"Unit": indexUnits(tenantID, []IndexUnit{u})[0], "Postings": postings, "PostingsKnown": postingsKnown})
 }
 
 type indexUnit struct {
@@ -181,6 +189,13 @@ func Bodies(bodies []*registryv1.PublicIndex) string {
 		bs = append(bs, map[string]string{"URL": "/p/" + b.GetTenant(), "Name": b.GetDisplayName()})
 	}
 	return execute("bodies", map[string]any{"Title": "개인정보 처리방침 및 영상정보처리기기 운영·관리방침을 게시한 기관", "Bodies": bs})
+}
+
+// Home is the answer to the bare host (GET /), which sends a browser to the list of bodies (/p/):
+// a Korean page with that link, for a client that does not follow the redirect.
+func Home() string {
+	return execute("error", map[string]any{"Title": "pipa", "Message": "개인정보 처리방침 및 영상정보처리기기 운영·관리방침",
+		"Back": "/p/", "BackLabel": "게시 기관 목록으로"})
 }
 
 // ErrorPage renders an error in Korean with a way back: to the body's index when the address
@@ -303,7 +318,11 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 <main id="main">
 <h1>{{.Unit.FullName}}</h1>
 {{template "unitbody" .Unit}}
-</main>
+{{if not .PostingsKnown}}<section aria-labelledby="postings_h"><h2 id="postings_h">게시 중인 안내문</h2>
+<p role="status">게시 중인 안내문을 지금 불러올 수 없습니다. 잠시 후 다시 확인해 주십시오.</p></section>
+{{else if .Postings}}<section aria-labelledby="postings_h"><h2 id="postings_h">게시 중인 안내문</h2>
+<ul>{{range .Postings}}<li><a href="{{.URL}}">{{.Title}}</a> · 게시 기간 {{.Start}} ~ {{.End}}</li>{{end}}</ul></section>
+{{end}}</main>
 <footer class="site noprint"><p><a href="/p/{{.TenantID}}">{{.TenantName}} 방침 목록</a> · <a href="/p/requests/status">처리 상태 확인</a></p></footer>
 {{template "bottom"}}{{end}}
 {{define "bodies"}}{{template "top" .}}<main id="main">

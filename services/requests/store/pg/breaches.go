@@ -309,6 +309,26 @@ func (s *Store) Posting(ctx context.Context, tenant, unit string, n int64, now t
 	return b.GetPosting(), nil
 }
 
+// Postings are the unit's postings up at now (DEC-39-3), newest first, at most 100.
+func (s *Store) Postings(ctx context.Context, tenant, unit string, now time.Time) ([]*requestsv1.BreachPosting, error) {
+	rows, err := s.pool.Query(ctx, `SELECT doc FROM requests.breaches WHERE tenant_id = $1 AND unit_id = $2
+		AND posting_end > $3 ORDER BY number DESC LIMIT 100`, tenant, unit, now)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*requestsv1.BreachPosting, error) {
+		var raw []byte
+		if err := r.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var b requestsv1.Breach
+		if err := protojson.Unmarshal(raw, &b); err != nil {
+			return nil, err
+		}
+		return b.GetPosting(), nil
+	})
+}
+
 // BreachKey orders the open breaches of every tenant for OpenBreaches' pages.
 type BreachKey struct {
 	Tenant, Unit string

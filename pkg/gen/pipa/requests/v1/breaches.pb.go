@@ -2162,6 +2162,103 @@ func (x *GetBreachPostingRequest) GetBreach() int64 {
 	return 0
 }
 
+type ListBreachPostingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Unit          string                 `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBreachPostingsRequest) Reset() {
+	*x = ListBreachPostingsRequest{}
+	mi := &file_pipa_requests_v1_breaches_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBreachPostingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBreachPostingsRequest) ProtoMessage() {}
+
+func (x *ListBreachPostingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_breaches_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBreachPostingsRequest.ProtoReflect.Descriptor instead.
+func (*ListBreachPostingsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_breaches_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListBreachPostingsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ListBreachPostingsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+type ListBreachPostingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The postings up now, newest first; at most 100.
+	Postings      []*BreachPosting `protobuf:"bytes,1,rep,name=postings,proto3" json:"postings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBreachPostingsResponse) Reset() {
+	*x = ListBreachPostingsResponse{}
+	mi := &file_pipa_requests_v1_breaches_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBreachPostingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBreachPostingsResponse) ProtoMessage() {}
+
+func (x *ListBreachPostingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_requests_v1_breaches_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBreachPostingsResponse.ProtoReflect.Descriptor instead.
+func (*ListBreachPostingsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_requests_v1_breaches_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListBreachPostingsResponse) GetPostings() []*BreachPosting {
+	if x != nil {
+		return x.Postings
+	}
+	return nil
+}
+
 var File_pipa_requests_v1_breaches_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
@@ -2315,7 +2412,12 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x17GetBreachPostingRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x16\n" +
-	"\x06breach\x18\x03 \x01(\x03R\x06breach*\x91\x01\n" +
+	"\x06breach\x18\x03 \x01(\x03R\x06breach\"G\n" +
+	"\x19ListBreachPostingsRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\"Y\n" +
+	"\x1aListBreachPostingsResponse\x12;\n" +
+	"\bpostings\x18\x01 \x03(\v2\x1f.pipa.requests.v1.BreachPostingR\bpostings*\x91\x01\n" +
 	"\n" +
 	"BreachType\x12\x1b\n" +
 	"\x17BREACH_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2370,7 +2472,7 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x17BREACH_DUTY_STATUS_DONE\x10\x03\x12#\n" +
 	"\x1fBREACH_DUTY_STATUS_NOT_REQUIRED\x10\x04\x12\x1d\n" +
 	"\x19BREACH_DUTY_STATUS_EXEMPT\x10\x05\x12%\n" +
-	"!BREACH_DUTY_STATUS_NOT_APPLICABLE\x10\x062\xce\x06\n" +
+	"!BREACH_DUTY_STATUS_NOT_APPLICABLE\x10\x062\xbf\a\n" +
 	"\rBreachService\x12O\n" +
 	"\fCreateBreach\x12%.pipa.requests.v1.CreateBreachRequest\x1a\x18.pipa.requests.v1.Breach\x12I\n" +
 	"\tGetBreach\x12\".pipa.requests.v1.GetBreachRequest\x1a\x18.pipa.requests.v1.Breach\x12]\n" +
@@ -2382,7 +2484,8 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\n" +
 	"PostBreach\x12#.pipa.requests.v1.PostBreachRequest\x1a\x18.pipa.requests.v1.Breach\x12M\n" +
 	"\vCloseBreach\x12$.pipa.requests.v1.CloseBreachRequest\x1a\x18.pipa.requests.v1.Breach\x12^\n" +
-	"\x10GetBreachPosting\x12).pipa.requests.v1.GetBreachPostingRequest\x1a\x1f.pipa.requests.v1.BreachPostingB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
+	"\x10GetBreachPosting\x12).pipa.requests.v1.GetBreachPostingRequest\x1a\x1f.pipa.requests.v1.BreachPosting\x12o\n" +
+	"\x12ListBreachPostings\x12+.pipa.requests.v1.ListBreachPostingsRequest\x1a,.pipa.requests.v1.ListBreachPostingsResponseB=Z;github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_pipa_requests_v1_breaches_proto_rawDescOnce sync.Once
@@ -2397,53 +2500,55 @@ func file_pipa_requests_v1_breaches_proto_rawDescGZIP() []byte {
 }
 
 var file_pipa_requests_v1_breaches_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_pipa_requests_v1_breaches_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_pipa_requests_v1_breaches_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_pipa_requests_v1_breaches_proto_goTypes = []any{
-	(BreachType)(0),                 // 0: pipa.requests.v1.BreachType
-	(BreachCause)(0),                // 1: pipa.requests.v1.BreachCause
-	(PossibleTrigger)(0),            // 2: pipa.requests.v1.PossibleTrigger
-	(PossibleOutcome)(0),            // 3: pipa.requests.v1.PossibleOutcome
-	(BreachState)(0),                // 4: pipa.requests.v1.BreachState
-	(BreachNoticeKind)(0),           // 5: pipa.requests.v1.BreachNoticeKind
-	(BreachNoticeMethod)(0),         // 6: pipa.requests.v1.BreachNoticeMethod
-	(BreachAgency)(0),               // 7: pipa.requests.v1.BreachAgency
-	(BreachDutyKind)(0),             // 8: pipa.requests.v1.BreachDutyKind
-	(BreachDutyStatus)(0),           // 9: pipa.requests.v1.BreachDutyStatus
-	(*BreachDuty)(nil),              // 10: pipa.requests.v1.BreachDuty
-	(*BreachContact)(nil),           // 11: pipa.requests.v1.BreachContact
-	(*BreachNotice)(nil),            // 12: pipa.requests.v1.BreachNotice
-	(*BreachReport)(nil),            // 13: pipa.requests.v1.BreachReport
-	(*BreachPosting)(nil),           // 14: pipa.requests.v1.BreachPosting
-	(*BreachStep)(nil),              // 15: pipa.requests.v1.BreachStep
-	(*Breach)(nil),                  // 16: pipa.requests.v1.Breach
-	(*CreateBreachRequest)(nil),     // 17: pipa.requests.v1.CreateBreachRequest
-	(*GetBreachRequest)(nil),        // 18: pipa.requests.v1.GetBreachRequest
-	(*ListBreachesRequest)(nil),     // 19: pipa.requests.v1.ListBreachesRequest
-	(*ListBreachesResponse)(nil),    // 20: pipa.requests.v1.ListBreachesResponse
-	(*CompleteBreachRequest)(nil),   // 21: pipa.requests.v1.CompleteBreachRequest
-	(*NotifyBreachRequest)(nil),     // 22: pipa.requests.v1.NotifyBreachRequest
-	(*ReportBreachRequest)(nil),     // 23: pipa.requests.v1.ReportBreachRequest
-	(*ExemptBreachRequest)(nil),     // 24: pipa.requests.v1.ExemptBreachRequest
-	(*PostBreachRequest)(nil),       // 25: pipa.requests.v1.PostBreachRequest
-	(*CloseBreachRequest)(nil),      // 26: pipa.requests.v1.CloseBreachRequest
-	(*GetBreachPostingRequest)(nil), // 27: pipa.requests.v1.GetBreachPostingRequest
-	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
+	(BreachType)(0),                    // 0: pipa.requests.v1.BreachType
+	(BreachCause)(0),                   // 1: pipa.requests.v1.BreachCause
+	(PossibleTrigger)(0),               // 2: pipa.requests.v1.PossibleTrigger
+	(PossibleOutcome)(0),               // 3: pipa.requests.v1.PossibleOutcome
+	(BreachState)(0),                   // 4: pipa.requests.v1.BreachState
+	(BreachNoticeKind)(0),              // 5: pipa.requests.v1.BreachNoticeKind
+	(BreachNoticeMethod)(0),            // 6: pipa.requests.v1.BreachNoticeMethod
+	(BreachAgency)(0),                  // 7: pipa.requests.v1.BreachAgency
+	(BreachDutyKind)(0),                // 8: pipa.requests.v1.BreachDutyKind
+	(BreachDutyStatus)(0),              // 9: pipa.requests.v1.BreachDutyStatus
+	(*BreachDuty)(nil),                 // 10: pipa.requests.v1.BreachDuty
+	(*BreachContact)(nil),              // 11: pipa.requests.v1.BreachContact
+	(*BreachNotice)(nil),               // 12: pipa.requests.v1.BreachNotice
+	(*BreachReport)(nil),               // 13: pipa.requests.v1.BreachReport
+	(*BreachPosting)(nil),              // 14: pipa.requests.v1.BreachPosting
+	(*BreachStep)(nil),                 // 15: pipa.requests.v1.BreachStep
+	(*Breach)(nil),                     // 16: pipa.requests.v1.Breach
+	(*CreateBreachRequest)(nil),        // 17: pipa.requests.v1.CreateBreachRequest
+	(*GetBreachRequest)(nil),           // 18: pipa.requests.v1.GetBreachRequest
+	(*ListBreachesRequest)(nil),        // 19: pipa.requests.v1.ListBreachesRequest
+	(*ListBreachesResponse)(nil),       // 20: pipa.requests.v1.ListBreachesResponse
+	(*CompleteBreachRequest)(nil),      // 21: pipa.requests.v1.CompleteBreachRequest
+	(*NotifyBreachRequest)(nil),        // 22: pipa.requests.v1.NotifyBreachRequest
+	(*ReportBreachRequest)(nil),        // 23: pipa.requests.v1.ReportBreachRequest
+	(*ExemptBreachRequest)(nil),        // 24: pipa.requests.v1.ExemptBreachRequest
+	(*PostBreachRequest)(nil),          // 25: pipa.requests.v1.PostBreachRequest
+	(*CloseBreachRequest)(nil),         // 26: pipa.requests.v1.CloseBreachRequest
+	(*GetBreachPostingRequest)(nil),    // 27: pipa.requests.v1.GetBreachPostingRequest
+	(*ListBreachPostingsRequest)(nil),  // 28: pipa.requests.v1.ListBreachPostingsRequest
+	(*ListBreachPostingsResponse)(nil), // 29: pipa.requests.v1.ListBreachPostingsResponse
+	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
 }
 var file_pipa_requests_v1_breaches_proto_depIdxs = []int32{
 	8,  // 0: pipa.requests.v1.BreachDuty.kind:type_name -> pipa.requests.v1.BreachDutyKind
 	9,  // 1: pipa.requests.v1.BreachDuty.status:type_name -> pipa.requests.v1.BreachDutyStatus
-	28, // 2: pipa.requests.v1.BreachDuty.due_time:type_name -> google.protobuf.Timestamp
+	30, // 2: pipa.requests.v1.BreachDuty.due_time:type_name -> google.protobuf.Timestamp
 	5,  // 3: pipa.requests.v1.BreachNotice.kind:type_name -> pipa.requests.v1.BreachNoticeKind
 	6,  // 4: pipa.requests.v1.BreachNotice.method:type_name -> pipa.requests.v1.BreachNoticeMethod
-	28, // 5: pipa.requests.v1.BreachNotice.send_time:type_name -> google.protobuf.Timestamp
+	30, // 5: pipa.requests.v1.BreachNotice.send_time:type_name -> google.protobuf.Timestamp
 	7,  // 6: pipa.requests.v1.BreachReport.agency:type_name -> pipa.requests.v1.BreachAgency
-	28, // 7: pipa.requests.v1.BreachReport.send_time:type_name -> google.protobuf.Timestamp
-	28, // 8: pipa.requests.v1.BreachPosting.start_time:type_name -> google.protobuf.Timestamp
-	28, // 9: pipa.requests.v1.BreachPosting.end_time:type_name -> google.protobuf.Timestamp
-	28, // 10: pipa.requests.v1.BreachStep.time:type_name -> google.protobuf.Timestamp
+	30, // 7: pipa.requests.v1.BreachReport.send_time:type_name -> google.protobuf.Timestamp
+	30, // 8: pipa.requests.v1.BreachPosting.start_time:type_name -> google.protobuf.Timestamp
+	30, // 9: pipa.requests.v1.BreachPosting.end_time:type_name -> google.protobuf.Timestamp
+	30, // 10: pipa.requests.v1.BreachStep.time:type_name -> google.protobuf.Timestamp
 	0,  // 11: pipa.requests.v1.Breach.type:type_name -> pipa.requests.v1.BreachType
-	28, // 12: pipa.requests.v1.Breach.known_time:type_name -> google.protobuf.Timestamp
-	28, // 13: pipa.requests.v1.Breach.occur_time:type_name -> google.protobuf.Timestamp
+	30, // 12: pipa.requests.v1.Breach.known_time:type_name -> google.protobuf.Timestamp
+	30, // 13: pipa.requests.v1.Breach.occur_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: pipa.requests.v1.Breach.cause:type_name -> pipa.requests.v1.BreachCause
 	2,  // 15: pipa.requests.v1.Breach.possible_trigger:type_name -> pipa.requests.v1.PossibleTrigger
 	3,  // 16: pipa.requests.v1.Breach.possible_outcome:type_name -> pipa.requests.v1.PossibleOutcome
@@ -2454,41 +2559,44 @@ var file_pipa_requests_v1_breaches_proto_depIdxs = []int32{
 	14, // 21: pipa.requests.v1.Breach.posting:type_name -> pipa.requests.v1.BreachPosting
 	4,  // 22: pipa.requests.v1.Breach.state:type_name -> pipa.requests.v1.BreachState
 	15, // 23: pipa.requests.v1.Breach.steps:type_name -> pipa.requests.v1.BreachStep
-	28, // 24: pipa.requests.v1.Breach.create_time:type_name -> google.protobuf.Timestamp
-	28, // 25: pipa.requests.v1.Breach.update_time:type_name -> google.protobuf.Timestamp
-	28, // 26: pipa.requests.v1.Breach.close_time:type_name -> google.protobuf.Timestamp
+	30, // 24: pipa.requests.v1.Breach.create_time:type_name -> google.protobuf.Timestamp
+	30, // 25: pipa.requests.v1.Breach.update_time:type_name -> google.protobuf.Timestamp
+	30, // 26: pipa.requests.v1.Breach.close_time:type_name -> google.protobuf.Timestamp
 	16, // 27: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
 	16, // 28: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
 	16, // 29: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
 	6,  // 30: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
-	28, // 31: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	30, // 31: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
 	7,  // 32: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
-	28, // 33: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	17, // 34: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
-	18, // 35: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
-	19, // 36: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
-	21, // 37: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
-	22, // 38: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
-	23, // 39: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
-	24, // 40: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
-	25, // 41: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
-	26, // 42: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
-	27, // 43: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
-	16, // 44: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
-	16, // 45: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
-	20, // 46: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
-	16, // 47: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
-	16, // 48: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
-	16, // 49: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
-	16, // 50: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
-	16, // 51: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
-	16, // 52: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
-	14, // 53: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
-	44, // [44:54] is the sub-list for method output_type
-	34, // [34:44] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	30, // 33: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	14, // 34: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
+	17, // 35: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
+	18, // 36: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
+	19, // 37: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
+	21, // 38: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
+	22, // 39: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
+	23, // 40: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
+	24, // 41: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
+	25, // 42: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
+	26, // 43: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
+	27, // 44: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
+	28, // 45: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
+	16, // 46: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
+	16, // 47: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
+	20, // 48: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
+	16, // 49: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
+	16, // 50: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
+	16, // 51: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
+	16, // 52: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
+	16, // 53: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
+	16, // 54: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
+	14, // 55: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
+	29, // 56: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
+	46, // [46:57] is the sub-list for method output_type
+	35, // [35:46] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_breaches_proto_init() }
@@ -2503,7 +2611,7 @@ func file_pipa_requests_v1_breaches_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_requests_v1_breaches_proto_rawDesc), len(file_pipa_requests_v1_breaches_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -527,6 +527,61 @@ func local_request_BreachService_GetBreachPosting_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
+func request_BreachService_ListBreachPostings_0(ctx context.Context, marshaler runtime.Marshaler, client BreachServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListBreachPostingsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["tenant"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "tenant")
+	}
+	protoReq.Tenant, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "tenant", err)
+	}
+	val, ok = pathParams["unit"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "unit")
+	}
+	protoReq.Unit, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "unit", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListBreachPostings(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_BreachService_ListBreachPostings_0(ctx context.Context, marshaler runtime.Marshaler, server BreachServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListBreachPostingsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["tenant"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "tenant")
+	}
+	protoReq.Tenant, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "tenant", err)
+	}
+	val, ok = pathParams["unit"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "unit")
+	}
+	protoReq.Unit, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "unit", err)
+	}
+	msg, err := server.ListBreachPostings(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterBreachServiceHandlerServer registers the http handlers for service BreachService to "mux".
 // UnaryRPC     :call BreachServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -732,6 +787,26 @@ func RegisterBreachServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 			return
 		}
 		forward_BreachService_GetBreachPosting_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_BreachService_ListBreachPostings_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/pipa.requests.v1.BreachService/ListBreachPostings", runtime.WithHTTPPathPattern("/v1/public/tenants/{tenant}/units/{unit}/postings"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_BreachService_ListBreachPostings_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BreachService_ListBreachPostings_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -943,31 +1018,50 @@ func RegisterBreachServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_BreachService_GetBreachPosting_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_BreachService_ListBreachPostings_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/pipa.requests.v1.BreachService/ListBreachPostings", runtime.WithHTTPPathPattern("/v1/public/tenants/{tenant}/units/{unit}/postings"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_BreachService_ListBreachPostings_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BreachService_ListBreachPostings_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_BreachService_CreateBreach_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "tenants", "units", "parent", "breaches"}, ""))
-	pattern_BreachService_GetBreach_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, ""))
-	pattern_BreachService_ListBreaches_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "tenants", "units", "parent", "breaches"}, ""))
-	pattern_BreachService_CompleteBreach_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "complete"))
-	pattern_BreachService_NotifyBreach_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "notify"))
-	pattern_BreachService_ReportBreach_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "report"))
-	pattern_BreachService_ExemptBreach_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "exempt"))
-	pattern_BreachService_PostBreach_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "post"))
-	pattern_BreachService_CloseBreach_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "close"))
-	pattern_BreachService_GetBreachPosting_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6, 1, 0, 4, 1, 5, 7, 2, 8}, []string{"v1", "public", "tenants", "tenant", "units", "unit", "breaches", "breach", "posting"}, ""))
+	pattern_BreachService_CreateBreach_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "tenants", "units", "parent", "breaches"}, ""))
+	pattern_BreachService_GetBreach_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, ""))
+	pattern_BreachService_ListBreaches_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "tenants", "units", "parent", "breaches"}, ""))
+	pattern_BreachService_CompleteBreach_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "complete"))
+	pattern_BreachService_NotifyBreach_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "notify"))
+	pattern_BreachService_ReportBreach_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "report"))
+	pattern_BreachService_ExemptBreach_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "exempt"))
+	pattern_BreachService_PostBreach_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "post"))
+	pattern_BreachService_CloseBreach_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "tenants", "units", "breaches", "name"}, "close"))
+	pattern_BreachService_GetBreachPosting_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6, 1, 0, 4, 1, 5, 7, 2, 8}, []string{"v1", "public", "tenants", "tenant", "units", "unit", "breaches", "breach", "posting"}, ""))
+	pattern_BreachService_ListBreachPostings_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "public", "tenants", "tenant", "units", "unit", "postings"}, ""))
 )
 
 var (
-	forward_BreachService_CreateBreach_0     = runtime.ForwardResponseMessage
-	forward_BreachService_GetBreach_0        = runtime.ForwardResponseMessage
-	forward_BreachService_ListBreaches_0     = runtime.ForwardResponseMessage
-	forward_BreachService_CompleteBreach_0   = runtime.ForwardResponseMessage
-	forward_BreachService_NotifyBreach_0     = runtime.ForwardResponseMessage
-	forward_BreachService_ReportBreach_0     = runtime.ForwardResponseMessage
-	forward_BreachService_ExemptBreach_0     = runtime.ForwardResponseMessage
-	forward_BreachService_PostBreach_0       = runtime.ForwardResponseMessage
-	forward_BreachService_CloseBreach_0      = runtime.ForwardResponseMessage
-	forward_BreachService_GetBreachPosting_0 = runtime.ForwardResponseMessage
+	forward_BreachService_CreateBreach_0       = runtime.ForwardResponseMessage
+	forward_BreachService_GetBreach_0          = runtime.ForwardResponseMessage
+	forward_BreachService_ListBreaches_0       = runtime.ForwardResponseMessage
+	forward_BreachService_CompleteBreach_0     = runtime.ForwardResponseMessage
+	forward_BreachService_NotifyBreach_0       = runtime.ForwardResponseMessage
+	forward_BreachService_ReportBreach_0       = runtime.ForwardResponseMessage
+	forward_BreachService_ExemptBreach_0       = runtime.ForwardResponseMessage
+	forward_BreachService_PostBreach_0         = runtime.ForwardResponseMessage
+	forward_BreachService_CloseBreach_0        = runtime.ForwardResponseMessage
+	forward_BreachService_GetBreachPosting_0   = runtime.ForwardResponseMessage
+	forward_BreachService_ListBreachPostings_0 = runtime.ForwardResponseMessage
 )

@@ -19,16 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BreachService_CreateBreach_FullMethodName     = "/pipa.requests.v1.BreachService/CreateBreach"
-	BreachService_GetBreach_FullMethodName        = "/pipa.requests.v1.BreachService/GetBreach"
-	BreachService_ListBreaches_FullMethodName     = "/pipa.requests.v1.BreachService/ListBreaches"
-	BreachService_CompleteBreach_FullMethodName   = "/pipa.requests.v1.BreachService/CompleteBreach"
-	BreachService_NotifyBreach_FullMethodName     = "/pipa.requests.v1.BreachService/NotifyBreach"
-	BreachService_ReportBreach_FullMethodName     = "/pipa.requests.v1.BreachService/ReportBreach"
-	BreachService_ExemptBreach_FullMethodName     = "/pipa.requests.v1.BreachService/ExemptBreach"
-	BreachService_PostBreach_FullMethodName       = "/pipa.requests.v1.BreachService/PostBreach"
-	BreachService_CloseBreach_FullMethodName      = "/pipa.requests.v1.BreachService/CloseBreach"
-	BreachService_GetBreachPosting_FullMethodName = "/pipa.requests.v1.BreachService/GetBreachPosting"
+	BreachService_CreateBreach_FullMethodName       = "/pipa.requests.v1.BreachService/CreateBreach"
+	BreachService_GetBreach_FullMethodName          = "/pipa.requests.v1.BreachService/GetBreach"
+	BreachService_ListBreaches_FullMethodName       = "/pipa.requests.v1.BreachService/ListBreaches"
+	BreachService_CompleteBreach_FullMethodName     = "/pipa.requests.v1.BreachService/CompleteBreach"
+	BreachService_NotifyBreach_FullMethodName       = "/pipa.requests.v1.BreachService/NotifyBreach"
+	BreachService_ReportBreach_FullMethodName       = "/pipa.requests.v1.BreachService/ReportBreach"
+	BreachService_ExemptBreach_FullMethodName       = "/pipa.requests.v1.BreachService/ExemptBreach"
+	BreachService_PostBreach_FullMethodName         = "/pipa.requests.v1.BreachService/PostBreach"
+	BreachService_CloseBreach_FullMethodName        = "/pipa.requests.v1.BreachService/CloseBreach"
+	BreachService_GetBreachPosting_FullMethodName   = "/pipa.requests.v1.BreachService/GetBreachPosting"
+	BreachService_ListBreachPostings_FullMethodName = "/pipa.requests.v1.BreachService/ListBreachPostings"
 )
 
 // BreachServiceClient is the client API for BreachService service.
@@ -68,6 +69,9 @@ type BreachServiceClient interface {
 	CloseBreach(ctx context.Context, in *CloseBreachRequest, opts ...grpc.CallOption) (*Breach, error)
 	// Public: a breach's posting while it is up (the page /p/{t}/{u}/notices/{n}).
 	GetBreachPosting(ctx context.Context, in *GetBreachPostingRequest, opts ...grpc.CallOption) (*BreachPosting, error)
+	// Public: the unit's postings that are up now, newest first, for the unit's public page
+	// (/p/{t}/{u}) to link (DEC-39-3).
+	ListBreachPostings(ctx context.Context, in *ListBreachPostingsRequest, opts ...grpc.CallOption) (*ListBreachPostingsResponse, error)
 }
 
 type breachServiceClient struct {
@@ -178,6 +182,16 @@ func (c *breachServiceClient) GetBreachPosting(ctx context.Context, in *GetBreac
 	return out, nil
 }
 
+func (c *breachServiceClient) ListBreachPostings(ctx context.Context, in *ListBreachPostingsRequest, opts ...grpc.CallOption) (*ListBreachPostingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBreachPostingsResponse)
+	err := c.cc.Invoke(ctx, BreachService_ListBreachPostings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BreachServiceServer is the server API for BreachService service.
 // All implementations must embed UnimplementedBreachServiceServer
 // for forward compatibility.
@@ -215,6 +229,9 @@ type BreachServiceServer interface {
 	CloseBreach(context.Context, *CloseBreachRequest) (*Breach, error)
 	// Public: a breach's posting while it is up (the page /p/{t}/{u}/notices/{n}).
 	GetBreachPosting(context.Context, *GetBreachPostingRequest) (*BreachPosting, error)
+	// Public: the unit's postings that are up now, newest first, for the unit's public page
+	// (/p/{t}/{u}) to link (DEC-39-3).
+	ListBreachPostings(context.Context, *ListBreachPostingsRequest) (*ListBreachPostingsResponse, error)
 	mustEmbedUnimplementedBreachServiceServer()
 }
 
@@ -254,6 +271,9 @@ func (UnimplementedBreachServiceServer) CloseBreach(context.Context, *CloseBreac
 }
 func (UnimplementedBreachServiceServer) GetBreachPosting(context.Context, *GetBreachPostingRequest) (*BreachPosting, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBreachPosting not implemented")
+}
+func (UnimplementedBreachServiceServer) ListBreachPostings(context.Context, *ListBreachPostingsRequest) (*ListBreachPostingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBreachPostings not implemented")
 }
 func (UnimplementedBreachServiceServer) mustEmbedUnimplementedBreachServiceServer() {}
 func (UnimplementedBreachServiceServer) testEmbeddedByValue()                       {}
@@ -456,6 +476,24 @@ func _BreachService_GetBreachPosting_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BreachService_ListBreachPostings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBreachPostingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BreachServiceServer).ListBreachPostings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BreachService_ListBreachPostings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BreachServiceServer).ListBreachPostings(ctx, req.(*ListBreachPostingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BreachService_ServiceDesc is the grpc.ServiceDesc for BreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -502,6 +540,10 @@ var BreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBreachPosting",
 			Handler:    _BreachService_GetBreachPosting_Handler,
+		},
+		{
+			MethodName: "ListBreachPostings",
+			Handler:    _BreachService_ListBreachPostings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
