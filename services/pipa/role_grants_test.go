@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -60,8 +62,19 @@ func roleGrants(t *testing.T, base, parent, token, subject string) []*ledgerv1.R
 // and never changed or erased early.
 func TestRoleGrantHistoryS5(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, withRoleGrants)
+	spans := tracetest.NewSpanRecorder()
+	s := startStack(t, withRoleGrants, func(c *modules.Config) { c.Spans = spans })
 	s.Load("jeongeup-library.yaml") // as tenant_admin on "*"
+	// recordCalls counts the calls made to the ledger's RecordRoleGrants (client spans: each
+	// ends before its caller goes on).
+	recordCalls := func() (n int) {
+		for _, sp := range spans.Ended() {
+			if sp.SpanKind() == trace.SpanKindClient && "/"+sp.Name() == ledgerv1.RoleGrantService_RecordRoleGrants_FullMethodName {
+				n++
+			}
+		}
+		return n
+	}
 	mint := func(grants ...auth.Grant) string {
 		tok, err := auth.Mint(s.Key, auth.Principal{Subject: "kim", Name: "김민지", Grants: grants}, time.Hour)
 		require.NoError(t, err)
@@ -87,11 +100,15 @@ func TestRoleGrantHistoryS5(t *testing.T) {
 	require.Equal(t, rolechange.KeptUntil(g.GetRecordTime().AsTime()), g.GetKeepUntil().AsTime(), "S-5: three years")
 	require.True(t, strings.HasPrefix(g.GetName(), "tenants/jeongeup/role-grants/"), g.GetName())
 
-	// Reuse, and another token with the same roles: nothing more.
+	// Reuse, and another token with the same roles: nothing more, and not even a call to the
+	// ledger (the process remembers the set it saw last).
+	calls := recordCalls()
+	require.NotZero(t, calls)
 	for _, tok := range []string{first, first, mint(handler, handler)} {
 		code, body = getAs(t, s.URL, sites, tok)
 		require.Equal(t, http.StatusOK, code, body)
 	}
+	require.Equal(t, calls, recordCalls(), "no write, no call on the hot path when the set is unchanged")
 	require.Len(t, roleGrants(t, s.URL, "tenants/jeongeup", cpo, "kim"), 1, "the same set records nothing")
 
 	// Other roles: a change in jeongeup, with iksan's part in iksan's history only.
