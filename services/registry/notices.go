@@ -147,16 +147,53 @@ func (s *Server) GetNoticePosting(ctx context.Context, req *registryv1.GetNotice
 	} else if err != nil {
 		return nil, err
 	}
-	start, _ := policy.ParseDate(n.GetDate())
-	end, _ := policy.ParseDate(n.GetPostingEndDate())
-	today := s.today()
-	if n.GetPostingPath() == "" || today.Before(start) || today.After(end) {
+	if !postedOn(&n, s.today()) {
 		return nil, notFound
 	}
 	unit, err := ts.GetUnit(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	return &registryv1.NoticePosting{UnitDisplayName: unit.GetFullName(), ProcessorCompany: n.GetProcessorCompany(), Task: n.GetTask(),
-		StartDate: n.GetDate(), EndDate: n.GetPostingEndDate()}, nil
+	return noticePosting(&n, unit.GetFullName()), nil
+}
+
+// ListNoticePostings is public: the unit's notices up today (DEC-28-5), which its page links.
+func (s *Server) ListNoticePostings(ctx context.Context, req *registryv1.ListNoticePostingsRequest) (*registryv1.ListNoticePostingsResponse, error) {
+	t, u := req.GetTenant(), req.GetUnit()
+	if !names.ValidID(t) || !names.ValidID(u) {
+		return nil, apierr.NotFound(names.Unit(t, u))
+	}
+	ts := s.store.Tenant(t)
+	ns, err := listRecords[*registryv1.SubjectNotice](ctx, ts, u, pg.Notices)
+	if err != nil {
+		return nil, err
+	}
+	out := &registryv1.ListNoticePostingsResponse{}
+	today := s.today()
+	var unit *registryv1.Unit
+	for _, n := range ns {
+		if !postedOn(n, today) {
+			continue
+		}
+		if unit == nil {
+			if unit, err = ts.GetUnit(ctx, u); err != nil {
+				return nil, err
+			}
+		}
+		out.Postings = append(out.Postings, noticePosting(n, unit.GetFullName()))
+	}
+	return out, nil
+}
+
+// postedOn reports whether notice n is posted and up on day (its first to its last day).
+func postedOn(n *registryv1.SubjectNotice, day policy.Date) bool {
+	start, _ := policy.ParseDate(n.GetDate())
+	end, _ := policy.ParseDate(n.GetPostingEndDate())
+	return n.GetPostingPath() != "" && !day.Before(start) && !day.After(end)
+}
+
+// noticePosting is notice n's public posting, of the unit named unitName: only recorded facts.
+func noticePosting(n *registryv1.SubjectNotice, unitName string) *registryv1.NoticePosting {
+	return &registryv1.NoticePosting{UnitDisplayName: unitName, ProcessorCompany: n.GetProcessorCompany(), Task: n.GetTask(),
+		StartDate: n.GetDate(), EndDate: n.GetPostingEndDate(), Path: n.GetPostingPath()}
 }

@@ -120,6 +120,12 @@ func TestMarketingNotices(t *testing.T) {
 	require.Equal(t, http.StatusOK, public.StatusCode, stacktest.Body(t, public))
 	// A notice sent is no posting.
 	require.Equal(t, http.StatusNotFound, s.Get("/p/seongnam/library-office/outsourcing/sms-agency.1").StatusCode)
+	// The unit's page links the posting while it is up, with the processor and its period
+	// (DEC-28-5), and not the notice that was sent.
+	unitPage := stacktest.Body(t, s.Get("/p/seongnam/library-office"))
+	require.Contains(t, unitPage, `<a href="`+posted.GetPostingPath()+`">개인정보 처리업무 위탁 사실 게재: (주)알림마당 (문화행사 홍보 문자 발송)</a> · 게시 기간 `)
+	require.Contains(t, unitPage, registrytest.Published(t, registrytest.InDays(30)))
+	require.NotContains(t, unitPage, "sms-agency.1")
 
 	code, body = send(t, s, http.MethodGet, notices, nil)
 	require.Equal(t, http.StatusOK, code, body)
@@ -130,6 +136,9 @@ func TestMarketingNotices(t *testing.T) {
 	require.Eventually(t, func() bool { // the pages' microcache holds an answer for 2 seconds
 		return s.Get(posted.GetPostingPath()).StatusCode == http.StatusNotFound
 	}, 10*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return !strings.Contains(stacktest.Body(t, s.Get("/p/seongnam/library-office")), posted.GetPostingPath())
+	}, 10*time.Second, 200*time.Millisecond, "the unit's page no longer links it")
 }
 
 // Bad input to a notice is refused naming the field and the rule, and changes nothing.

@@ -33,8 +33,8 @@ const (
 
 // Pages are the public pages by pattern, served through the registry's gRPC API so that the
 // gateway needs no database: the bare host (/, sent to /p/), the bodies (/p/), a body's index
-// (/p/{tenant}), a unit's page (/p/{tenant}/{unit}, with the unit's postings up now when
-// WithPostings), the policy in force (/p/{tenant}/{unit}/{kind}), any published version
+// (/p/{tenant}), a unit's page (/p/{tenant}/{unit}, with the notices it has posted up now:
+// outsourcing, and breaches with WithPostings), the policy in force (/p/{tenant}/{unit}/{kind}), any published version
 // (…/versions/{number}) and its frozen document as published (…/versions/{number}/document.html
 // and .txt, the bytes whose SHA-256 the ledger holds), and the JSON twins under /v1/public/
 // (GetPublicIndex, GetPublishedPolicy and GetPublishedPolicyVersion's, cached). Every answer

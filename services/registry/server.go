@@ -64,6 +64,7 @@ var PublicMethods = map[string]bool{
 	registryv1.RegistryService_GetPublicIndex_FullMethodName:            true,
 	registryv1.RegistryService_ListPublicBodies_FullMethodName:          true,
 	registryv1.RegistryService_GetNoticePosting_FullMethodName:          true,
+	registryv1.RegistryService_ListNoticePostings_FullMethodName:        true,
 }
 
 // Roles by what they may do in the registry (ARCHITECTURE "Identity and tenancy").

@@ -587,8 +587,10 @@ type NoticePosting struct {
 	ProcessorCompany string `protobuf:"bytes,2,opt,name=processor_company,json=processorCompany,proto3" json:"processor_company,omitempty"`
 	Task             string `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
 	// YYYY-MM-DD, first and last day of the posting.
-	StartDate     string `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	EndDate       string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	StartDate string `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate   string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// The public page's path, /p/{t}/{u}/outsourcing/{processor}.{n}.
+	Path          string `protobuf:"bytes,6,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -658,6 +660,110 @@ func (x *NoticePosting) GetEndDate() string {
 	return ""
 }
 
+func (x *NoticePosting) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type ListNoticePostingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Unit          string                 `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNoticePostingsRequest) Reset() {
+	*x = ListNoticePostingsRequest{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNoticePostingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNoticePostingsRequest) ProtoMessage() {}
+
+func (x *ListNoticePostingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNoticePostingsRequest.ProtoReflect.Descriptor instead.
+func (*ListNoticePostingsRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListNoticePostingsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ListNoticePostingsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+type ListNoticePostingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The postings up today, in the order of their contracts and numbers.
+	Postings      []*NoticePosting `protobuf:"bytes,1,rep,name=postings,proto3" json:"postings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNoticePostingsResponse) Reset() {
+	*x = ListNoticePostingsResponse{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNoticePostingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNoticePostingsResponse) ProtoMessage() {}
+
+func (x *ListNoticePostingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNoticePostingsResponse.ProtoReflect.Descriptor instead.
+func (*ListNoticePostingsResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListNoticePostingsResponse) GetPostings() []*NoticePosting {
+	if x != nil {
+		return x.Postings
+	}
+	return nil
+}
+
 type GetNoticePostingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -670,7 +776,7 @@ type GetNoticePostingRequest struct {
 
 func (x *GetNoticePostingRequest) Reset() {
 	*x = GetNoticePostingRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +788,7 @@ func (x *GetNoticePostingRequest) String() string {
 func (*GetNoticePostingRequest) ProtoMessage() {}
 
 func (x *GetNoticePostingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +801,7 @@ func (x *GetNoticePostingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoticePostingRequest.ProtoReflect.Descriptor instead.
 func (*GetNoticePostingRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{7}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetNoticePostingRequest) GetTenant() string {
@@ -741,7 +847,7 @@ type SupervisionRecord struct {
 
 func (x *SupervisionRecord) Reset() {
 	*x = SupervisionRecord{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +859,7 @@ func (x *SupervisionRecord) String() string {
 func (*SupervisionRecord) ProtoMessage() {}
 
 func (x *SupervisionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[8]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +872,7 @@ func (x *SupervisionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionRecord.ProtoReflect.Descriptor instead.
 func (*SupervisionRecord) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{8}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SupervisionRecord) GetDate() string {
@@ -804,7 +910,7 @@ type Subprocessor struct {
 
 func (x *Subprocessor) Reset() {
 	*x = Subprocessor{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +922,7 @@ func (x *Subprocessor) String() string {
 func (*Subprocessor) ProtoMessage() {}
 
 func (x *Subprocessor) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[9]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +935,7 @@ func (x *Subprocessor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subprocessor.ProtoReflect.Descriptor instead.
 func (*Subprocessor) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{9}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Subprocessor) GetCompany() string {
@@ -872,7 +978,7 @@ type CreateContractRequest struct {
 
 func (x *CreateContractRequest) Reset() {
 	*x = CreateContractRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +990,7 @@ func (x *CreateContractRequest) String() string {
 func (*CreateContractRequest) ProtoMessage() {}
 
 func (x *CreateContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[10]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1003,7 @@ func (x *CreateContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateContractRequest.ProtoReflect.Descriptor instead.
 func (*CreateContractRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{10}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateContractRequest) GetParent() string {
@@ -930,7 +1036,7 @@ type GetContractRequest struct {
 
 func (x *GetContractRequest) Reset() {
 	*x = GetContractRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1048,7 @@ func (x *GetContractRequest) String() string {
 func (*GetContractRequest) ProtoMessage() {}
 
 func (x *GetContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[11]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1061,7 @@ func (x *GetContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContractRequest.ProtoReflect.Descriptor instead.
 func (*GetContractRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{11}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetContractRequest) GetName() string {
@@ -975,7 +1081,7 @@ type ListContractsRequest struct {
 
 func (x *ListContractsRequest) Reset() {
 	*x = ListContractsRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1093,7 @@ func (x *ListContractsRequest) String() string {
 func (*ListContractsRequest) ProtoMessage() {}
 
 func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[12]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1106,7 @@ func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContractsRequest.ProtoReflect.Descriptor instead.
 func (*ListContractsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{12}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListContractsRequest) GetParent() string {
@@ -1019,7 +1125,7 @@ type ListContractsResponse struct {
 
 func (x *ListContractsResponse) Reset() {
 	*x = ListContractsResponse{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1137,7 @@ func (x *ListContractsResponse) String() string {
 func (*ListContractsResponse) ProtoMessage() {}
 
 func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[13]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1150,7 @@ func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContractsResponse.ProtoReflect.Descriptor instead.
 func (*ListContractsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{13}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListContractsResponse) GetContracts() []*ProcessorContract {
@@ -1065,7 +1171,7 @@ type UpdateContractRequest struct {
 
 func (x *UpdateContractRequest) Reset() {
 	*x = UpdateContractRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1183,7 @@ func (x *UpdateContractRequest) String() string {
 func (*UpdateContractRequest) ProtoMessage() {}
 
 func (x *UpdateContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[14]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1196,7 @@ func (x *UpdateContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateContractRequest.ProtoReflect.Descriptor instead.
 func (*UpdateContractRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{14}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateContractRequest) GetContract() *ProcessorContract {
@@ -1165,14 +1271,20 @@ const file_pipa_registry_v1_contracts_proto_rawDesc = "" +
 	"\x19ListSubjectNoticesRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\"W\n" +
 	"\x1aListSubjectNoticesResponse\x129\n" +
-	"\anotices\x18\x01 \x03(\v2\x1f.pipa.registry.v1.SubjectNoticeR\anotices\"\xb6\x01\n" +
+	"\anotices\x18\x01 \x03(\v2\x1f.pipa.registry.v1.SubjectNoticeR\anotices\"\xca\x01\n" +
 	"\rNoticePosting\x12*\n" +
 	"\x11unit_display_name\x18\x01 \x01(\tR\x0funitDisplayName\x12+\n" +
 	"\x11processor_company\x18\x02 \x01(\tR\x10processorCompany\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\tR\x04task\x12\x1d\n" +
 	"\n" +
 	"start_date\x18\x04 \x01(\tR\tstartDate\x12\x19\n" +
-	"\bend_date\x18\x05 \x01(\tR\aendDate\"{\n" +
+	"\bend_date\x18\x05 \x01(\tR\aendDate\x12\x12\n" +
+	"\x04path\x18\x06 \x01(\tR\x04path\"G\n" +
+	"\x19ListNoticePostingsRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\"Y\n" +
+	"\x1aListNoticePostingsResponse\x12;\n" +
+	"\bpostings\x18\x01 \x03(\v2\x1f.pipa.registry.v1.NoticePostingR\bpostings\"{\n" +
 	"\x17GetNoticePostingRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x1c\n" +
@@ -1215,7 +1327,7 @@ func file_pipa_registry_v1_contracts_proto_rawDescGZIP() []byte {
 	return file_pipa_registry_v1_contracts_proto_rawDescData
 }
 
-var file_pipa_registry_v1_contracts_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_pipa_registry_v1_contracts_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pipa_registry_v1_contracts_proto_goTypes = []any{
 	(*ProcessorContract)(nil),          // 0: pipa.registry.v1.ProcessorContract
 	(*SubjectNotice)(nil),              // 1: pipa.registry.v1.SubjectNotice
@@ -1224,34 +1336,37 @@ var file_pipa_registry_v1_contracts_proto_goTypes = []any{
 	(*ListSubjectNoticesRequest)(nil),  // 4: pipa.registry.v1.ListSubjectNoticesRequest
 	(*ListSubjectNoticesResponse)(nil), // 5: pipa.registry.v1.ListSubjectNoticesResponse
 	(*NoticePosting)(nil),              // 6: pipa.registry.v1.NoticePosting
-	(*GetNoticePostingRequest)(nil),    // 7: pipa.registry.v1.GetNoticePostingRequest
-	(*SupervisionRecord)(nil),          // 8: pipa.registry.v1.SupervisionRecord
-	(*Subprocessor)(nil),               // 9: pipa.registry.v1.Subprocessor
-	(*CreateContractRequest)(nil),      // 10: pipa.registry.v1.CreateContractRequest
-	(*GetContractRequest)(nil),         // 11: pipa.registry.v1.GetContractRequest
-	(*ListContractsRequest)(nil),       // 12: pipa.registry.v1.ListContractsRequest
-	(*ListContractsResponse)(nil),      // 13: pipa.registry.v1.ListContractsResponse
-	(*UpdateContractRequest)(nil),      // 14: pipa.registry.v1.UpdateContractRequest
-	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*ListNoticePostingsRequest)(nil),  // 7: pipa.registry.v1.ListNoticePostingsRequest
+	(*ListNoticePostingsResponse)(nil), // 8: pipa.registry.v1.ListNoticePostingsResponse
+	(*GetNoticePostingRequest)(nil),    // 9: pipa.registry.v1.GetNoticePostingRequest
+	(*SupervisionRecord)(nil),          // 10: pipa.registry.v1.SupervisionRecord
+	(*Subprocessor)(nil),               // 11: pipa.registry.v1.Subprocessor
+	(*CreateContractRequest)(nil),      // 12: pipa.registry.v1.CreateContractRequest
+	(*GetContractRequest)(nil),         // 13: pipa.registry.v1.GetContractRequest
+	(*ListContractsRequest)(nil),       // 14: pipa.registry.v1.ListContractsRequest
+	(*ListContractsResponse)(nil),      // 15: pipa.registry.v1.ListContractsResponse
+	(*UpdateContractRequest)(nil),      // 16: pipa.registry.v1.UpdateContractRequest
+	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
 }
 var file_pipa_registry_v1_contracts_proto_depIdxs = []int32{
-	8,  // 0: pipa.registry.v1.ProcessorContract.educations:type_name -> pipa.registry.v1.SupervisionRecord
-	8,  // 1: pipa.registry.v1.ProcessorContract.inspections:type_name -> pipa.registry.v1.SupervisionRecord
-	9,  // 2: pipa.registry.v1.ProcessorContract.subprocessors:type_name -> pipa.registry.v1.Subprocessor
-	15, // 3: pipa.registry.v1.ProcessorContract.create_time:type_name -> google.protobuf.Timestamp
-	15, // 4: pipa.registry.v1.ProcessorContract.update_time:type_name -> google.protobuf.Timestamp
-	15, // 5: pipa.registry.v1.SubjectNotice.create_time:type_name -> google.protobuf.Timestamp
-	15, // 6: pipa.registry.v1.SubjectNotice.update_time:type_name -> google.protobuf.Timestamp
+	10, // 0: pipa.registry.v1.ProcessorContract.educations:type_name -> pipa.registry.v1.SupervisionRecord
+	10, // 1: pipa.registry.v1.ProcessorContract.inspections:type_name -> pipa.registry.v1.SupervisionRecord
+	11, // 2: pipa.registry.v1.ProcessorContract.subprocessors:type_name -> pipa.registry.v1.Subprocessor
+	17, // 3: pipa.registry.v1.ProcessorContract.create_time:type_name -> google.protobuf.Timestamp
+	17, // 4: pipa.registry.v1.ProcessorContract.update_time:type_name -> google.protobuf.Timestamp
+	17, // 5: pipa.registry.v1.SubjectNotice.create_time:type_name -> google.protobuf.Timestamp
+	17, // 6: pipa.registry.v1.SubjectNotice.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: pipa.registry.v1.CreateSubjectNoticeRequest.notice:type_name -> pipa.registry.v1.SubjectNotice
 	1,  // 8: pipa.registry.v1.ListSubjectNoticesResponse.notices:type_name -> pipa.registry.v1.SubjectNotice
-	0,  // 9: pipa.registry.v1.CreateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
-	0,  // 10: pipa.registry.v1.ListContractsResponse.contracts:type_name -> pipa.registry.v1.ProcessorContract
-	0,  // 11: pipa.registry.v1.UpdateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	6,  // 9: pipa.registry.v1.ListNoticePostingsResponse.postings:type_name -> pipa.registry.v1.NoticePosting
+	0,  // 10: pipa.registry.v1.CreateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
+	0,  // 11: pipa.registry.v1.ListContractsResponse.contracts:type_name -> pipa.registry.v1.ProcessorContract
+	0,  // 12: pipa.registry.v1.UpdateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_contracts_proto_init() }
@@ -1265,7 +1380,7 @@ func file_pipa_registry_v1_contracts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_contracts_proto_rawDesc), len(file_pipa_registry_v1_contracts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

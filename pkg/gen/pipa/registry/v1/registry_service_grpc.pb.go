@@ -84,6 +84,7 @@ const (
 	RegistryService_GetSubjectNotice_FullMethodName          = "/pipa.registry.v1.RegistryService/GetSubjectNotice"
 	RegistryService_ListSubjectNotices_FullMethodName        = "/pipa.registry.v1.RegistryService/ListSubjectNotices"
 	RegistryService_GetNoticePosting_FullMethodName          = "/pipa.registry.v1.RegistryService/GetNoticePosting"
+	RegistryService_ListNoticePostings_FullMethodName        = "/pipa.registry.v1.RegistryService/ListNoticePostings"
 	RegistryService_CreateInternalPlan_FullMethodName        = "/pipa.registry.v1.RegistryService/CreateInternalPlan"
 	RegistryService_GetInternalPlan_FullMethodName           = "/pipa.registry.v1.RegistryService/GetInternalPlan"
 	RegistryService_ListInternalPlans_FullMethodName         = "/pipa.registry.v1.RegistryService/ListInternalPlans"
@@ -185,6 +186,8 @@ type RegistryServiceClient interface {
 	ListSubjectNotices(ctx context.Context, in *ListSubjectNoticesRequest, opts ...grpc.CallOption) (*ListSubjectNoticesResponse, error)
 	// Public: a notice's posting while it is up (DEC-28-5), NotFound before and after.
 	GetNoticePosting(ctx context.Context, in *GetNoticePostingRequest, opts ...grpc.CallOption) (*NoticePosting, error)
+	// Public: the unit's notices posted and up today (DEC-28-5), for the unit's page to link.
+	ListNoticePostings(ctx context.Context, in *ListNoticePostingsRequest, opts ...grpc.CallOption) (*ListNoticePostingsResponse, error)
 	// The internal management plan (internal_plan.proto; S-4).
 	CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
 	GetInternalPlan(ctx context.Context, in *GetInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
@@ -842,6 +845,16 @@ func (c *registryServiceClient) GetNoticePosting(ctx context.Context, in *GetNot
 	return out, nil
 }
 
+func (c *registryServiceClient) ListNoticePostings(ctx context.Context, in *ListNoticePostingsRequest, opts ...grpc.CallOption) (*ListNoticePostingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNoticePostingsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListNoticePostings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(InternalPlan)
@@ -986,6 +999,8 @@ type RegistryServiceServer interface {
 	ListSubjectNotices(context.Context, *ListSubjectNoticesRequest) (*ListSubjectNoticesResponse, error)
 	// Public: a notice's posting while it is up (DEC-28-5), NotFound before and after.
 	GetNoticePosting(context.Context, *GetNoticePostingRequest) (*NoticePosting, error)
+	// Public: the unit's notices posted and up today (DEC-28-5), for the unit's page to link.
+	ListNoticePostings(context.Context, *ListNoticePostingsRequest) (*ListNoticePostingsResponse, error)
 	// The internal management plan (internal_plan.proto; S-4).
 	CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error)
 	GetInternalPlan(context.Context, *GetInternalPlanRequest) (*InternalPlan, error)
@@ -1194,6 +1209,9 @@ func (UnimplementedRegistryServiceServer) ListSubjectNotices(context.Context, *L
 }
 func (UnimplementedRegistryServiceServer) GetNoticePosting(context.Context, *GetNoticePostingRequest) (*NoticePosting, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetNoticePosting not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListNoticePostings(context.Context, *ListNoticePostingsRequest) (*ListNoticePostingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNoticePostings not implemented")
 }
 func (UnimplementedRegistryServiceServer) CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateInternalPlan not implemented")
@@ -2383,6 +2401,24 @@ func _RegistryService_GetNoticePosting_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ListNoticePostings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNoticePostingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListNoticePostings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListNoticePostings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListNoticePostings(ctx, req.(*ListNoticePostingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_CreateInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateInternalPlanRequest)
 	if err := dec(in); err != nil {
@@ -2735,6 +2771,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetNoticePosting",
 			Handler:    _RegistryService_GetNoticePosting_Handler,
+		},
+		{
+			MethodName: "ListNoticePostings",
+			Handler:    _RegistryService_ListNoticePostings_Handler,
 		},
 		{
 			MethodName: "CreateInternalPlan",
