@@ -673,7 +673,7 @@ func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) e
 		if st := retentionv1.CopyState(c.State); st != retentionv1.CopyState_COPY_STATE_OUT {
 			// C-9: the copy is destroyed or returned; the event names the ledger entry that says so.
 			if err := s.copyEvent(ctx, tx, e.Tenant, c.Unit, c.Copy, outbound.CopyClosed, map[string]any{
-				"state": st.String(), "ledgerEntry": names.Unit(e.Tenant, c.Unit) + "/ledger/entries/" + strconv.FormatInt(c.Index, 10)}); err != nil {
+				"state": st.String(), "ledgerEntry": names.Entries.NameN(e.Tenant, c.Unit, c.Index)}); err != nil {
 				return err
 			}
 		}
