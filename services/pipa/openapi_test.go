@@ -163,7 +163,7 @@ func TestOpenAPIHoldsEveryOperation(t *testing.T) {
 }
 
 // A client that oapi-codegen generated from the served OpenAPI 3.1 document calls one method of
-// every service over HTTP (the registry, ledger, access-record, access-review, request, breach,
+// every service over HTTP (the registry, ledger, access-record, access-review, role-grant, request, breach,
 // outbound and retention services), as a department's frontend would, and reads the zeros the
 // issue found missing: a draft that is not ready says ready: false, entry 0 has index "0", and
 // counts of 0 and empty lists are there.
@@ -295,6 +295,12 @@ func TestGeneratedClient(t *testing.T) {
 	require.Empty(t, *reviews.JSON200.Reviews)
 	require.NotNil(t, reviews.JSON200.OverdueCount, "the count is written, 0 or not")
 
+	// role-grant history (S-5): the tenant's, a list written even when empty
+	grants, err := c.RoleGrantServiceListRoleGrantsWithResponse(ctx, "jeongeup", nil, admin)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, grants.StatusCode(), string(grants.Body))
+	require.NotNil(t, grants.JSON200.RoleGrants, "the list is written: %s", grants.Body)
+
 	// the registers' obligations of the unit: the counts are written, 0 or not
 	obligations, err := c.RegistryServiceListObligations2WithResponse(ctx, "jeongeup", "library", nil, manager)
 	require.NoError(t, err)
@@ -328,7 +334,7 @@ func TestGeneratedClientCoversEveryService(t *testing.T) {
 		services[service] = true
 		require.True(t, included[service], "the generated client calls no method of %s", service)
 	}
-	require.Len(t, services, 8, "registry, ledger, access records, access reviews, requests, breaches, outbound, retention")
+	require.Len(t, services, 9, "registry, ledger, access records, access reviews, role grants, requests, breaches, outbound, retention")
 }
 
 func ptr[T any](v T) *T { return &v }

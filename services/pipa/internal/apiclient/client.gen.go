@@ -2235,6 +2235,12 @@ type V1ListRequestsResponse struct {
 	Requests     *[]V1Request `json:"requests,omitempty"`
 }
 
+// V1ListRoleGrantsResponse defines model for v1ListRoleGrantsResponse.
+type V1ListRoleGrantsResponse struct {
+	NextPageToken *string        `json:"nextPageToken,omitempty"`
+	RoleGrants    *[]V1RoleGrant `json:"roleGrants,omitempty"`
+}
+
 // V1ListSubscriptionsResponse defines model for v1ListSubscriptionsResponse.
 type V1ListSubscriptionsResponse struct {
 	NextPageToken *string           `json:"nextPageToken,omitempty"`
@@ -2856,6 +2862,38 @@ type V1RequestState string
 //   - REQUEST_TYPE_THIRD_PARTY_PROVISION: 제3자 제공 요청: another body asks for personal data or footage (PIPA-18-2, C-12-Q2).
 type V1RequestType string
 
+// V1RoleGrant RoleGrant is one account's roles in one tenant as they were and as they became.
+type V1RoleGrant struct {
+	After *[]string `json:"after,omitempty"`
+
+	// Before The roles on this tenant's scopes before and after, each "role scope", sorted.
+	Before *[]string `json:"before,omitempty"`
+
+	// Change 권한 부여 (granted: none before), 권한 변경 (changed) or 권한 말소 (revoked: none after).
+	Change *string `json:"change,omitempty"`
+
+	// DisplayName The token's display name, if it carried one.
+	DisplayName *string `json:"displayName,omitempty"`
+
+	// Issuer The token's issuer: "pipa-dev" for `pipa token`, the OIDC issuer's URL for a sign-in.
+	Issuer *string `json:"issuer,omitempty"`
+
+	// KeepUntil The earliest time the record may be erased (S-5: three years after record_time).
+	KeepUntil *time.Time `json:"keepUntil,omitempty"`
+
+	// Name Output only: tenants/{t}/role-grants/{id}, or tenants/-/role-grants/{id} for grants on "*".
+	Name *string `json:"name,omitempty"`
+
+	// RecordTime When pipa first saw the new set.
+	RecordTime *time.Time `json:"recordTime,omitempty"`
+
+	// Source Where the roles came from: "pipa token" or "OIDC 로그인".
+	Source *string `json:"source,omitempty"`
+
+	// Subject The token's subject (the account).
+	Subject *string `json:"subject,omitempty"`
+}
+
 // V1Site Places where fixed cameras (고정형 영상정보처리기기) are installed.
 // Name: tenants/{t}/units/{u}/sites/{site}.
 type V1Site struct {
@@ -3188,6 +3226,19 @@ type Unavailable = RpcStatus
 // Unexpected defines model for Unexpected.
 type Unexpected = RpcStatus
 
+// RoleGrantServiceListRoleGrantsParams defines parameters for RoleGrantServiceListRoleGrants.
+type RoleGrantServiceListRoleGrantsParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// Subject Only this account's (the token's subject), when set.
+	Subject *string `form:"subject,omitempty" json:"subject,omitempty"`
+
+	// StartTime Only those recorded at or after start_time and before end_time, when set.
+	StartTime *time.Time `form:"startTime,omitempty" json:"startTime,omitempty"`
+	EndTime   *time.Time `form:"endTime,omitempty" json:"endTime,omitempty"`
+}
+
 // OutboundServiceListSubscriptionsParams defines parameters for OutboundServiceListSubscriptions.
 type OutboundServiceListSubscriptionsParams struct {
 	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
@@ -3476,6 +3527,12 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 	RequestServiceSubmitRequest(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// admins, and operators; "tenants/-" (grants on "*") to operators only.
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+	RoleGrantServiceListRoleGrants(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// OutboundServiceListSubscriptions performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
 	OutboundServiceListSubscriptions(ctx context.Context, tenant string, params *OutboundServiceListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -3632,6 +3689,22 @@ func (c *Client) RequestServiceSubmitRequestWithBody(ctx context.Context, tenant
 // Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 func (c *Client) RequestServiceSubmitRequest(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRequestServiceSubmitRequestRequest(c.Server, tenant, unit, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+// admins, and operators; "tenants/-" (grants on "*") to operators only.
+//
+// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+func (c *Client) RoleGrantServiceListRoleGrants(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRoleGrantServiceListRoleGrantsRequest(c.Server, tenant, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4023,6 +4096,115 @@ func NewRequestServiceSubmitRequestRequestWithBody(server string, tenant string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRoleGrantServiceListRoleGrantsRequest constructs an http.Request for the RoleGrantServiceListRoleGrants method
+func NewRoleGrantServiceListRoleGrantsRequest(server string, tenant string, params *RoleGrantServiceListRoleGrantsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/role-grants", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Subject != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "subject", *params.Subject, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartTime != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startTime", *params.StartTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndTime != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endTime", *params.EndTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -5126,6 +5308,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 	RequestServiceSubmitRequestWithResponse(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestServiceSubmitRequestResponse, error)
 
+	// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// admins, and operators; "tenants/-" (grants on "*") to operators only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+	RoleGrantServiceListRoleGrantsWithResponse(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*RoleGrantServiceListRoleGrantsResponse, error)
+
 	// OutboundServiceListSubscriptionsWithResponse performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -5377,6 +5567,96 @@ func (r RequestServiceSubmitRequestResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RequestServiceSubmitRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RoleGrantServiceListRoleGrantsResponse401Headers the declared response headers of an HTTP 401 response for RoleGrantServiceListRoleGrants
+type RoleGrantServiceListRoleGrantsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RoleGrantServiceListRoleGrantsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListRoleGrantsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RoleGrantServiceListRoleGrantsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON200() *V1ListRoleGrantsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RoleGrantServiceListRoleGrantsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RoleGrantServiceListRoleGrantsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RoleGrantServiceListRoleGrantsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RoleGrantServiceListRoleGrantsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6733,6 +7013,20 @@ func (c *ClientWithResponses) RequestServiceSubmitRequestWithResponse(ctx contex
 	return ParseRequestServiceSubmitRequestResponse(rsp)
 }
 
+// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+// admins, and operators; "tenants/-" (grants on "*") to operators only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+func (c *ClientWithResponses) RoleGrantServiceListRoleGrantsWithResponse(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*RoleGrantServiceListRoleGrantsResponse, error) {
+	rsp, err := c.RoleGrantServiceListRoleGrants(ctx, tenant, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRoleGrantServiceListRoleGrantsResponse(rsp)
+}
+
 // OutboundServiceListSubscriptionsWithResponse performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -7071,6 +7365,87 @@ func ParseRequestServiceSubmitRequestResponse(rsp *http.Response) (*RequestServi
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRoleGrantServiceListRoleGrantsResponse parses an HTTP response from a RoleGrantServiceListRoleGrantsWithResponse call
+func ParseRoleGrantServiceListRoleGrantsResponse(rsp *http.Response) (*RoleGrantServiceListRoleGrantsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RoleGrantServiceListRoleGrantsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListRoleGrantsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RoleGrantServiceListRoleGrantsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil
