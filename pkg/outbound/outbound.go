@@ -184,6 +184,13 @@ func New(cfg Config) (*Outbound, error) {
 		metric.WithDescription("messages given up after a permanent refusal or their retries, by channel: each is an alert")); err != nil {
 		return nil, err
 	}
+	// Every channel's counters start at 0, so that a query of them (an alert on messages given
+	// up) finds its series before the first message.
+	for ch := range senders {
+		attr := metric.WithAttributes(attribute.String("channel", ch))
+		o.sent.Add(context.Background(), 0, attr)
+		o.gaveUp.Add(context.Background(), 0, attr)
+	}
 	if err := o.registerPending(m, prefix); err != nil {
 		return nil, err
 	}
