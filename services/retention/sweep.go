@@ -1,9 +1,11 @@
 package retention
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,7 +57,8 @@ func sweepResult(w *retentionv1.Sweep) *retentionv1.SweepResult {
 		return nil
 	}
 	return &retentionv1.SweepResult{Destroyed: w.GetDestroyed(), Planned: w.GetPlanned(), Held: w.GetHeld(),
-		Overdue: w.GetOverdue(), Plans: w.GetPlans(), HoldsChecked: w.GetHoldsChecked()}
+		Overdue: w.GetOverdue(), Plans: w.GetPlans(), HoldsChecked: w.GetHoldsChecked(),
+		AccessDestroyed: w.GetAccessDestroyed(), UnclassifiedSystems: w.GetUnclassifiedSystems()}
 }
 
 func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequest) (*retentionv1.ListSweepsResponse, error) {
@@ -146,6 +149,18 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time,
 			more = !stop.IsZero() && time.Now().After(stop)
 		}
 	}
+	if !more {
+		// S-8-1: the access records past their system's period, within the same bound.
+		astop := stop
+		if astop.IsZero() {
+			astop = time.Now().Add(s.sweepBudget)
+		}
+		var amore bool
+		if res.AccessDestroyed, res.UnclassifiedSystems, amore, err = s.sweepAccess(ctx, sctx, tenant, unit, now, astop); err != nil {
+			return nil, false, fmt.Errorf("retention: sweep of the access records of %s: %w", names.Unit(tenant, unit), err)
+		}
+		more = amore
+	}
 	if planning {
 		p, err := s.store.ProposePlan(ctx, tenant, unit, now, maxPlanItems, planReason)
 		if err != nil {
@@ -159,7 +174,8 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time,
 		return nil, false, err
 	}
 	answer, again, err := s.store.RecordSweep(ctx, tenant, unit, idem, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
-		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
+		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans,
+		AccessDestroyed: res.AccessDestroyed, UnclassifiedSystems: res.UnclassifiedSystems})
 	if err != nil || !again {
 		return res, more, err
 	}
@@ -270,6 +286,42 @@ type SweepAllArgs struct{}
 
 func (SweepAllArgs) Kind() string { return "retention.sweep_all" }
 
+// registryUnits are the units of every tenant, as the registry lists them to the service.
+func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
+	sctx, err := s.asService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for ttok := ""; ; {
+		ts, err := s.registry.ListTenants(sctx, &registryv1.ListTenantsRequest{PageSize: 500, PageToken: ttok})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts.GetTenants() {
+			for utok := ""; ; {
+				us, err := s.registry.ListUnits(sctx, &registryv1.ListUnitsRequest{Parent: t.GetName(), PageSize: 500, PageToken: utok})
+				if err != nil {
+					return nil, err
+				}
+				for _, u := range us.GetUnits() {
+					tenant, unit, err := names.ParseUnit("unit", u.GetName())
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, [2]string{tenant, unit})
+				}
+				if utok = us.GetNextPageToken(); utok == "" {
+					break
+				}
+			}
+		}
+		if ttok = ts.GetNextPageToken(); ttok == "" {
+			return out, nil
+		}
+	}
+}
+
 // SweepUnitArgs is one unit's sweep. Unique by unit per hour, so that replicas and restarts
 // enqueue it once.
 type SweepUnitArgs struct {
@@ -291,8 +343,18 @@ type SweepAllWorker struct {
 
 func (w *SweepAllWorker) Work(ctx context.Context, _ *river.Job[SweepAllArgs]) error {
 	units, err := w.S.store.SweptUnits(ctx)
-	if err != nil || len(units) == 0 {
+	if err != nil {
 		return err
+	}
+	// S-8-1: every unit's ledger keeps access records, whether or not it has rules.
+	all, err := w.S.registryUnits(ctx)
+	if err != nil {
+		return err
+	}
+	units = append(units, all...)
+	slices.SortFunc(units, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	if units = slices.Compact(units); len(units) == 0 {
+		return nil
 	}
 	params := make([]river.InsertManyParams, len(units))
 	for i, u := range units {
@@ -319,7 +381,7 @@ type SweepUnitWorker struct {
 // for ever; each destroyed batch is committed with its outbox entry, so no work is lost or done twice.
 func (w *SweepUnitWorker) Work(ctx context.Context, job *river.Job[SweepUnitArgs]) error {
 	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget), pg.Idem{})
-	if err == nil && more && res.GetDestroyed() > 0 {
+	if err == nil && more && res.GetDestroyed()+res.GetAccessDestroyed() > 0 {
 		return river.JobSnooze(0)
 	}
 	return err
