@@ -6,6 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
@@ -186,4 +189,111 @@ func (s *Server) unitFiles(sctx context.Context, tenant, unit string) ([]*regist
 			return out, nil
 		}
 	}
+}
+
+// registryUnits are the units of every tenant, as the registry lists them to the service.
+func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
+	sctx, err := s.asService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for ttok := ""; ; {
+		ts, err := s.registry.ListTenants(sctx, &registryv1.ListTenantsRequest{PageSize: 500, PageToken: ttok})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts.GetTenants() {
+			for utok := ""; ; {
+				us, err := s.registry.ListUnits(sctx, &registryv1.ListUnitsRequest{Parent: t.GetName(), PageSize: 500, PageToken: utok})
+				if err != nil {
+					return nil, err
+				}
+				for _, u := range us.GetUnits() {
+					tenant, unit, err := names.ParseUnit("unit", u.GetName())
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, [2]string{tenant, unit})
+				}
+				if utok = us.GetNextPageToken(); utok == "" {
+					break
+				}
+			}
+		}
+		if ttok = ts.GetNextPageToken(); ttok == "" {
+			return out, nil
+		}
+	}
+}
+
+// SweepAccessAllArgs is the daily job that starts the access-record pass of every unit the
+// registry lists (S-8-1): each unit's ledger keeps access records, whether or not it has rules.
+// The hourly sweep of a unit with rules, and SweepUnit, make the same pass.
+type SweepAccessAllArgs struct{}
+
+func (SweepAccessAllArgs) Kind() string { return "retention.sweep_access_all" }
+
+// SweepAccessArgs is one unit's access-record pass, unique by unit per day.
+type SweepAccessArgs struct {
+	Tenant string `json:"tenant"`
+	Unit   string `json:"unit"`
+}
+
+func (SweepAccessArgs) Kind() string { return "retention.sweep_access" }
+
+func (SweepAccessArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: 24 * time.Hour}}
+}
+
+// SweepAccessAllWorker enqueues the units' access-record passes.
+type SweepAccessAllWorker struct {
+	river.WorkerDefaults[SweepAccessAllArgs]
+	S *Server
+}
+
+func (w *SweepAccessAllWorker) Work(ctx context.Context, _ *river.Job[SweepAccessAllArgs]) error {
+	units, err := w.S.registryUnits(ctx)
+	if err != nil || len(units) == 0 {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(units))
+	for i, u := range units {
+		params[i] = river.InsertManyParams{Args: SweepAccessArgs{Tenant: u[0], Unit: u[1]}}
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	_, err = client.InsertMany(ctx, params)
+	return err
+}
+
+// SweepAccessWorker runs one unit's access-record pass within the sweep budget, as
+// SweepUnitWorker does; a pass that destroyed records is recorded as a sweep (access_destroyed,
+// with the unit's unclassified systems), even when an error cut it short, and snoozes while
+// records remain.
+type SweepAccessWorker struct {
+	river.WorkerDefaults[SweepAccessArgs]
+	S *Server
+}
+
+func (w *SweepAccessWorker) Work(ctx context.Context, job *river.Job[SweepAccessArgs]) error {
+	s, t, u := w.S, job.Args.Tenant, job.Args.Unit
+	sctx, err := s.asService(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	n, unclassified, more, err := s.sweepAccess(ctx, sctx, t, u, now, time.Now().Add(s.sweepBudget))
+	if n > 0 {
+		if _, _, rerr := s.store.RecordSweep(ctx, t, u, pg.Idem{}, lifecycle.SweepRecord{Time: now, AccessDestroyed: n,
+			UnclassifiedSystems: unclassified}); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err == nil && more && n > 0 {
+		return river.JobSnooze(0)
+	}
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
+	"github.com/pipa-kr/pipa/services/retention"
 	"github.com/pipa-kr/pipa/services/retention/retentiontest"
 )
 
@@ -136,8 +137,13 @@ func TestAccessRecordsKeptForTheirPeriod_S_8_1(t *testing.T) {
 
 	// A day later the records a day short of their period are due; the two-year system's
 	// record of a year and a day ago is not.
+	// The daily job makes the pass this time, and records it as a sweep.
 	clock.Pin(t, now.AddDate(0, 0, 1))
-	require.EqualValues(t, 3, sweep("access-3").GetAccessDestroyed())
+	retentiontest.WaitJob(t, s.DB(), retentiontest.Enqueue(t, s.DB(), retention.SweepAccessArgs{Tenant: "jeongeup", Unit: "library"}))
+	sweeps, err = s.retention().ListSweeps(cpo, &retentionv1.ListSweepsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, sweeps.GetSweeps()[0].GetAccessDestroyed())
+	require.Equal(t, []string{unnamed}, sweeps.GetSweeps()[0].GetUnclassifiedSystems())
 	require.Equal(t, want(func(i int) bool {
 		return records[i].due || records[i].at.Equal(now.AddDate(-2, 0, 1)) ||
 			records[i].at.Equal(now.AddDate(-1, 0, 1))
@@ -157,4 +163,13 @@ func TestAccessRecordsKeptForTheirPeriod_S_8_1(t *testing.T) {
 	require.Equal(t, []int64{idx[0], idx[1], idx[2], idx[3], idx[5], idx[6], idx[7]}, got,
 		"the two-year system's record of a year and a day ago is kept")
 	verified()
+
+	// Nor does a rule's item take an access record: the sweep keeps it for its period.
+	rule, err := s.retention().CreateRule(cpo, &retentionv1.CreateRuleRequest{Parent: libraryUnit, RuleId: "ledger-personal", Rule: &retentionv1.Rule{
+		DisplayName: "관리대장 개인정보", Target: retentionv1.RuleTarget_RULE_TARGET_LEDGER_ENTRIES, PeriodDays: 3,
+		ClockStart: retentionv1.ClockStart_CLOCK_START_COLLECTION, Action: retentionv1.Action_ACTION_PLAN, Method: "개인정보 영구삭제"}})
+	require.NoError(t, err)
+	_, err = s.retention().CreateItem(cpo, &retentionv1.CreateItemRequest{Parent: libraryUnit, Item: &retentionv1.Item{
+		Rule: rule.GetName(), Resource: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, idx[4])}})
+	require.Equal(t, "S-8-1", findViolation(t, err, "item.resource").GetReason())
 }

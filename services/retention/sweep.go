@@ -1,11 +1,9 @@
 package retention
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -286,42 +284,6 @@ type SweepAllArgs struct{}
 
 func (SweepAllArgs) Kind() string { return "retention.sweep_all" }
 
-// registryUnits are the units of every tenant, as the registry lists them to the service.
-func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
-	sctx, err := s.asService(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out [][2]string
-	for ttok := ""; ; {
-		ts, err := s.registry.ListTenants(sctx, &registryv1.ListTenantsRequest{PageSize: 500, PageToken: ttok})
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range ts.GetTenants() {
-			for utok := ""; ; {
-				us, err := s.registry.ListUnits(sctx, &registryv1.ListUnitsRequest{Parent: t.GetName(), PageSize: 500, PageToken: utok})
-				if err != nil {
-					return nil, err
-				}
-				for _, u := range us.GetUnits() {
-					tenant, unit, err := names.ParseUnit("unit", u.GetName())
-					if err != nil {
-						return nil, err
-					}
-					out = append(out, [2]string{tenant, unit})
-				}
-				if utok = us.GetNextPageToken(); utok == "" {
-					break
-				}
-			}
-		}
-		if ttok = ts.GetNextPageToken(); ttok == "" {
-			return out, nil
-		}
-	}
-}
-
 // SweepUnitArgs is one unit's sweep. Unique by unit per hour, so that replicas and restarts
 // enqueue it once.
 type SweepUnitArgs struct {
@@ -343,18 +305,8 @@ type SweepAllWorker struct {
 
 func (w *SweepAllWorker) Work(ctx context.Context, _ *river.Job[SweepAllArgs]) error {
 	units, err := w.S.store.SweptUnits(ctx)
-	if err != nil {
+	if err != nil || len(units) == 0 {
 		return err
-	}
-	// S-8-1: every unit's ledger keeps access records, whether or not it has rules.
-	all, err := w.S.registryUnits(ctx)
-	if err != nil {
-		return err
-	}
-	units = append(units, all...)
-	slices.SortFunc(units, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-	if units = slices.Compact(units); len(units) == 0 {
-		return nil
 	}
 	params := make([]river.InsertManyParams, len(units))
 	for i, u := range units {
