@@ -2414,6 +2414,13 @@ type V1PersonalInformationFile struct {
 	// SubjectCount Number of data subjects; 50,000 or more lengthens access-log retention (S-8-1).
 	SubjectCount *string `json:"subjectCount,omitempty"`
 
+	// Systems The processing systems (개인정보처리시스템) that hold this file, each as its access records
+	// name it (AccessRecord.system; "pipa" for pipa's own). A system's access records are kept two
+	// years when its files together count 50,000 subjects or more, or one of them holds sensitive
+	// data or unique identifiers, one year otherwise; a system no file names, or whose files leave
+	// the count unstated, is kept two years (S-8-1).
+	Systems *[]string `json:"systems,omitempty"`
+
 	// UniqueIdentifiers Contains unique identifiers (고유식별정보).
 	UniqueIdentifiers *bool      `json:"uniqueIdentifiers,omitempty"`
 	UpdateTime        *time.Time `json:"updateTime,omitempty"`
@@ -3019,6 +3026,10 @@ type V1Subscription struct {
 
 // V1SweepResult defines model for v1SweepResult.
 type V1SweepResult struct {
+	// AccessDestroyed ACCESS entries (접속기록) of the unit's ledger past their system's period (S-8-1) that the
+	// sweep redacted; each REDACTION entry keeps the erased entry's hash in the log (S-8-3).
+	AccessDestroyed *string `json:"accessDestroyed,omitempty"`
+
 	// Destroyed Items found due and destroyed (auto-delete) or put into a plan.
 	Destroyed *string `json:"destroyed,omitempty"`
 
@@ -3032,6 +3043,11 @@ type V1SweepResult struct {
 	Overdue *string   `json:"overdue,omitempty"`
 	Planned *string   `json:"planned,omitempty"`
 	Plans   *[]string `json:"plans,omitempty"`
+
+	// UnclassifiedSystems The systems of the unit's access records that no personal-information file classifies
+	// (PersonalInformationFile.systems): their records are kept two years, the longer minimum of
+	// S-8-1, until an officer enters the facts.
+	UnclassifiedSystems *[]string `json:"unclassifiedSystems,omitempty"`
 }
 
 // V1Tenant A public body that hosts its departments on pipa: a city, an agency, a school.
