@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -33,6 +34,8 @@ type Server struct {
 	box       *seal.Box
 	units     *unitauth.Units
 	witnesses []*ledgerv1.Witness
+	// cosigners check the witnesses' cosignatures on the cosigned checkpoint served.
+	cosigners []note.Verifier
 	now       func() time.Time
 }
 
@@ -59,6 +62,7 @@ func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registry
 	s := New(store, box, registry)
 	for _, w := range witnesses {
 		s.witnesses = append(s.witnesses, &ledgerv1.Witness{VerifierKey: w.VerifierKey, Url: w.URL})
+		s.cosigners = append(s.cosigners, w.Verifier())
 	}
 	for _, l := range legacy {
 		e, err := s.rotate(ctx, l.Tenant, l.Unit, migrationReason, systemSubject, migrationRequestID)
@@ -341,6 +345,9 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 		size = 100
 	}
 	size = min(size, pg.MaxEntries-1)
+	if _, ok := ledgerv1.EntryKind_name[int32(req.GetKind())]; !ok {
+		return nil, invalid("kind", "enum", fmt.Sprintf("%d is not a kind of entry", req.GetKind()))
+	}
 	f := pg.Filter{Redacted: req.GetRedacted()}
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
 		f.Kind = entry.KindName(req.GetKind())
@@ -383,13 +390,14 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 	if err != nil {
 		return nil, err
 	}
+	// The tree and the cosignatures are the signed notes', checked by the store.
 	out := &ledgerv1.Checkpoint{Origin: h.Origin, TreeSize: h.Size, RootHash: h.Root[:], Note: h.Checkpoint,
 		VerifierKey: h.VerifierKey}
-	c, ok, err := s.store.Cosigned(ctx, t, u)
+	c, ok, err := s.store.Cosigned(ctx, t, u, s.cosigners...)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	if ok && len(c.Witnesses) > 0 { // cosigned by a witness this pipa announces
 		out.Cosigned = &ledgerv1.CosignedCheckpoint{TreeSize: c.Size, Note: c.Note, Witnesses: c.Witnesses}
 		if strings.HasPrefix(c.Note, h.Checkpoint) { // this very checkpoint, cosigned
 			out.Note = c.Note
@@ -418,6 +426,11 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 	if err != nil {
 		return nil, err
 	}
+	// Bounds first: a tree size no log can have is refused before any other work (no
+	// authorization round trip, no read); the store checks it against the log's size.
+	if n := req.GetTreeSize(); n < 0 || n > pg.MaxTreeSize {
+		return nil, invalid("tree_size", "range", fmt.Sprintf("tree_size must be 0 (the log's size) or 1 to %d, and at most the log's size", int64(pg.MaxTreeSize)))
+	}
 	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
@@ -432,6 +445,13 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 	t, u, err := names.ParseUnit("parent", req.GetParent())
 	if err != nil {
 		return nil, err
+	}
+	// Bounds first, as for inclusion proofs: what no log can have is refused before any work.
+	if field, problem := pg.ConsistencyBounds(req.GetFrom(), req.GetTo(), pg.MaxTreeSize); problem != "" {
+		if field == "to" {
+			problem = fmt.Sprintf("to (%d) is beyond any log's size (at most %d)", req.GetTo(), int64(pg.MaxTreeSize))
+		}
+		return nil, invalid(field, "range", problem)
 	}
 	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
 		return nil, err

@@ -362,6 +362,12 @@ func TestAppendEntry_LinksAreTheUnitsOwn(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, code, body)
 		require.Contains(t, body, `"entry.`+tc.field+`"`)
 	}
+	// The same in a batch: another tenant's request anywhere refuses the whole batch.
+	foreign := use()
+	foreign.Request = "tenants/seongnam/units/cctv/requests/R-2026-000001"
+	_, err := s.client.BatchAppendEntries(staff, &ledgerv1.BatchAppendEntriesRequest{Parent: iksanLog,
+		Requests: []*ledgerv1.AppendEntryRequest{{Entry: use()}, {Entry: foreign}}})
+	requireViolation(t, err, "requests[1].entry.request", "tenancy")
 	e := use()
 	e.Request, e.Plan = iksanLog+"/requests/R-2026-000001", iksanLog+"/plans/p1"
 	got, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: e})
@@ -402,6 +408,25 @@ func TestRead_RedactedOnlyWithItsRedaction(t *testing.T) {
 		requireStatus(t, err, codes.DataLoss)
 		require.Equal(t, "REDACTION_MISSING", reasonOf(err))
 		_, err = s.client.ListEntries(staff, &ledgerv1.ListEntriesRequest{Parent: iksanLog, Redacted: true})
+		requireStatus(t, err, codes.DataLoss)
+	}
+
+	// The same for entries of the later kinds and for batch-appended ones: a REGISTER entry
+	// appended in a batch by the service, erased by its REDACTION, then its REDACTION unlinked.
+	reg := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_REGISTER, OccurTime: timestamppb.Now(),
+		FileName: iksanLog + "/files/members/registrations/1", Purpose: "개인정보파일 등록 사유 발생 (운용 개시)"}
+	batch, err := s.client.BatchAppendEntries(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll), &ledgerv1.BatchAppendEntriesRequest{
+		Parent: iksanLog, Requests: []*ledgerv1.AppendEntryRequest{{Entry: reg}, {Entry: viewing()}}})
+	require.NoError(t, err)
+	for _, e := range batch.GetEntries() {
+		_, err := s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: e.GetName(), Reason: "보유기간 경과"})
+		require.NoError(t, err)
+		got, err := s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: e.GetName()})
+		require.NoError(t, err)
+		require.True(t, got.GetRedacted())
+		_, err = s.pool.Exec(t.Context(), `UPDATE ledger.entries SET redacted_by = NULL WHERE unit_id = 'cctv' AND idx = $1`, e.GetIndex())
+		require.NoError(t, err)
+		_, err = s.client.GetEntry(staff, &ledgerv1.GetEntryRequest{Name: e.GetName()})
 		requireStatus(t, err, codes.DataLoss)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/ledgertest"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
@@ -43,7 +44,9 @@ type tilesStack struct {
 	key    ed25519.PrivateKey
 }
 
-func newTilesStack(t testing.TB) *tilesStack {
+// newTilesStack starts the ledger over a database of its own, announcing witnesses (whose
+// cosigned checkpoint its tiles then serve).
+func newTilesStack(t testing.TB, witnesses ...*cosign.Witness) *tilesStack {
 	t.Helper()
 	dataKey := make([]byte, seal.KeySize)
 	_, _ = rand.Read(dataKey)
@@ -61,7 +64,7 @@ func newTilesStack(t testing.TB) *tilesStack {
 		Verifier: auth.NewDevVerifier(key.Public().(ed25519.PublicKey)),
 		Public:   func(m string) bool { return ledger.PublicMethods[m] },
 	})
-	srv, err := ledger.Open(t.Context(), store, box, registryv1.NewRegistryServiceClient(regConn))
+	srv, err := ledger.Open(t.Context(), store, box, registryv1.NewRegistryServiceClient(regConn), witnesses...)
 	require.NoError(t, err)
 	ledgerv1.RegisterLedgerServiceServer(g, srv)
 	conn := ledgertest.Listen(t, g)
@@ -71,9 +74,10 @@ func newTilesStack(t testing.TB) *tilesStack {
 	require.NoError(t, ledgerv1.RegisterLedgerServiceHandler(t.Context(), gw, conn))
 	mux := http.NewServeMux()
 	mux.Handle("/", gw)
-	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{}))
-	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
-	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true}))
+	cosigned := len(witnesses) > 0
+	mux.Handle(ledger.TilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Cosigned: cosigned}))
+	mux.Handle(ledger.PublicTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true, Cosigned: cosigned}))
+	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true, Cosigned: cosigned}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return &tilesStack{store: store, pool: pool, box: box, client: client, url: hs.URL, key: key}

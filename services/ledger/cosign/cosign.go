@@ -48,6 +48,9 @@ type Witness struct {
 // Name is the witness's key name, which names its cosignatures.
 func (w *Witness) Name() string { return w.verifier.Name() }
 
+// Verifier checks the witness's cosignatures (C2SP tlog-cosignature).
+func (w *Witness) Verifier() note.Verifier { return w.verifier }
+
 // ParseWitnesses reads PIPA_LEDGER_WITNESSES: witnesses separated by commas or newlines, each its
 // cosignature verifier key and its URL separated by spaces, e.g.
 // "witness.iksan.go.kr+1a2b3c4d+BH… https://witness.iksan.go.kr/". hc makes their requests.

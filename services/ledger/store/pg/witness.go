@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	logfmt "github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // WitnessState is what a witness last cosigned of a log: the tree size it holds and its
@@ -70,15 +73,39 @@ type Cosigned struct {
 	Witnesses []string
 }
 
-// Cosigned returns the unit's latest cosigned checkpoint (ok false when none).
-func (s *Store) Cosigned(ctx context.Context, tenant, unit string) (c Cosigned, ok bool, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT size, note, witnesses FROM ledger.cosigned WHERE tenant_id = $1 AND unit_id = $2`,
-		tenant, unit).Scan(&c.Size, &c.Note, &c.Witnesses)
+// Cosigned returns the unit's latest cosigned checkpoint (ok false when none), read from its
+// note as the checkpoint is (Checkpoint): the note must be the log's checkpoint signed by its
+// current key, and its size is the note's, not a column's. Witnesses are the names of those of
+// witnesses whose cosignatures verify on it. A stored note the log's key did not sign (a change
+// made outside pipa, or a checkpoint cosigned before the key's rotation) is not served as
+// cosigned.
+func (s *Store) Cosigned(ctx context.Context, tenant, unit string, witnesses ...note.Verifier) (c Cosigned, ok bool, err error) {
+	if err := checkIDs(tenant, unit); err != nil {
+		return Cosigned{}, false, err
+	}
+	err = s.pool.QueryRow(ctx, `SELECT note FROM ledger.cosigned WHERE tenant_id = $1 AND unit_id = $2`,
+		tenant, unit).Scan(&c.Note)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Cosigned{}, false, nil
 	}
 	if err != nil {
 		return Cosigned{}, false, fmt.Errorf("ledger store: read the cosigned checkpoint of %s: %w", Log{tenant, unit}, err)
+	}
+	l := Log{tenant, unit}
+	k, err := s.key(ctx, l)
+	if err != nil {
+		return Cosigned{}, false, err
+	}
+	cp, _, n, err := logfmt.ParseCheckpoint([]byte(c.Note), k.origin, k.verifier, witnesses...)
+	if err != nil || cp.Size > MaxTreeSize {
+		slog.WarnContext(ctx, "ledger: the kept cosigned checkpoint does not verify with the log's key; not served", "log", l.String(), "err", err)
+		return Cosigned{}, false, nil
+	}
+	c.Size = int64(cp.Size)
+	for _, sig := range n.Sigs {
+		if sig.Name != k.verifier.Name() || sig.Hash != k.verifier.KeyHash() {
+			c.Witnesses = append(c.Witnesses, sig.Name)
+		}
 	}
 	return c, true, nil
 }
