@@ -115,6 +115,7 @@ func TestBreachJourney(t *testing.T) {
 	require.Equal(t, http.StatusOK, page.StatusCode, text)
 	require.Contains(t, text, "개인정보 유출등 통지")
 	require.Contains(t, text, "성명, 전자우편주소")
+	require.Regexp(t, `<title>[^<]+ \| 정읍시립도서관</title>`, text, "the posting's title names the body")
 
 	b, err = cl.CloseBreach(cpo, &requestsv1.CloseBreachRequest{Name: name})
 	require.NoError(t, err)

@@ -277,9 +277,40 @@ func (p *pages) submit(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusBadRequest, "form", page)
 		return
 	}
-	render(w, http.StatusOK, "receipt", receiptPage{Receipt: resp.GetReceiptNumber(), Secret: resp.GetStatusSecret(),
+	render(w, http.StatusOK, "receipt", receiptPage{Unit: p.unitName(r.Context(), t, u), Receipt: resp.GetReceiptNumber(), Secret: resp.GetStatusSecret(),
 		Type: request.Label(req.GetType()), Received: request.TimeText(resp.GetReceiveTime()), Due: resp.GetDueDate(),
 		DueText: dateText(resp.GetDueDate()), StatusURL: "/p/requests/status?receipt=" + url.QueryEscape(resp.GetReceiptNumber())})
+}
+
+// asService is ctx with the service credential and a deadline, for asking the registry; false
+// where there is no registry or credential (a lone gateway), and the pages do without.
+func (p *pages) asService(ctx context.Context) (context.Context, context.CancelFunc, bool) {
+	if p.registry == nil || p.token == nil {
+		return nil, nil, false
+	}
+	tok, err := p.token()
+	if err != nil {
+		slog.Warn("request pages: no service credential, the registry is not asked", "err", err)
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithTimeout(unitauth.WithToken(ctx, tok), callTimeout)
+	return ctx, cancel, true
+}
+
+// unitName is unit t/u's full name ("익산시 교통행정과"), for the receipt; "" when the registry
+// cannot be asked.
+func (p *pages) unitName(ctx context.Context, t, u string) string {
+	ctx, cancel, ok := p.asService(ctx)
+	if !ok {
+		return ""
+	}
+	defer cancel()
+	unit, err := p.registry.GetUnit(ctx, &registryv1.GetUnitRequest{Name: names.Unit(t, u)})
+	if err != nil {
+		slog.Warn("request receipt: the registry did not name the unit", "unit", names.Unit(t, u), "err", err)
+		return ""
+	}
+	return unit.GetFullName()
 }
 
 // unitForm is the form for unit t/u holding values, named and with its sites where the registry
@@ -287,15 +318,10 @@ func (p *pages) submit(w http.ResponseWriter, r *http.Request) {
 func (p *pages) unitForm(ctx context.Context, t, u string, values url.Values) (*formPage, error) {
 	page := &formPage{Tenant: t, Unit: u, Values: values, Types: typeChoices, AccessItems: accessItemChoices,
 		Scopes: scopeChoices, NoticeMethods: noticeMethodChoices}
-	if p.registry == nil || p.token == nil {
+	ctx, cancel, ok := p.asService(ctx)
+	if !ok {
 		return page, nil
 	}
-	tok, err := p.token()
-	if err != nil {
-		slog.Warn("request form: no service credential, the site is asked by id", "err", err)
-		return page, nil
-	}
-	ctx, cancel := context.WithTimeout(unitauth.WithToken(ctx, tok), callTimeout)
 	defer cancel()
 	parent := names.Unit(t, u)
 	unit, err := p.registry.GetUnit(ctx, &registryv1.GetUnitRequest{Name: parent})
@@ -500,14 +526,27 @@ func summary(errs map[string][]fieldError) []summaryLine {
 }
 
 type receiptPage struct {
+	// Unit is the full name of the unit the request went to.
+	Unit                                                     string
 	Receipt, Secret, Type, Received, Due, DueText, StatusURL string
 }
+
+// Title names the unit the request went to, when known.
+func (r receiptPage) Title() string { return strings.TrimSpace(r.Unit + " 요구서 접수 완료") }
 
 type statusPage struct {
 	Receipt string
 	// Error replaces the result when the lookup failed.
 	Error  string
 	Result *statusResult
+}
+
+// Title names the unit that handles the request, once it is found.
+func (s statusPage) Title() string {
+	if s.Result != nil && s.Result.Unit != "" {
+		return s.Result.Unit + " 요구 처리 상태"
+	}
+	return "요구 처리 상태 확인"
 }
 
 type statusResult struct {

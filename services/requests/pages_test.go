@@ -74,6 +74,9 @@ func TestRequestPagesAccess(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, page)
 	require.Equal(t, "no-store", header.Get("Cache-Control"))
 	require.Contains(t, page, "확인번호는 지금 한 번만 표시됩니다")
+	// The receipt names the body the request went to, by its full name.
+	require.Contains(t, page, "<title>정읍시립도서관 요구서 접수 완료</title>")
+	require.Contains(t, page, "<h1>정읍시립도서관에 요구서가 접수되었습니다</h1>")
 	receipt, secret := receiptOnPage.FindStringSubmatch(page), secretOnPage.FindStringSubmatch(page)
 	require.NotNil(t, receipt, page)
 	require.NotNil(t, secret, page)
@@ -93,6 +96,7 @@ func TestRequestPagesAccess(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, page)
 	require.Equal(t, "no-store", header.Get("Cache-Control"))
 	require.Contains(t, page, `<strong id="state">접수</strong>`)
+	require.Contains(t, page, "<h1>정읍시립도서관 요구 처리 상태</h1>", "the status names the body handling the request")
 	require.Contains(t, page, "개인정보 열람")
 	require.Contains(t, page, "아직 보낸 통지가 없습니다")
 	require.NotContains(t, page, "김민원", "the status page shows no personal data")

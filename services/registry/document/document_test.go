@@ -95,6 +95,8 @@ func TestRefusals(t *testing.T) {
 		{"no article", text, "안내문\n영상정보처리기기를 운영합니다.", 1, "no article heading"},
 		{"a number twice", text, "방침\n제1조(목적)\n목적\n제2조(정의)\n정의\n제1조(적용)\n적용", 6, "numbered 제1조 again (line 2"},
 		{"a broken tab table", text, "방침\n제1조(설치)\n구분\t대수\n본관\t3대\t비고", 4, "3 cells (tab-separated) and its first row 2"},
+		{"a broken html table", html, "<h1>방침</h1>\n<h2>제1조(설치)</h2>\n<table>\n<tr><th>구분</th><th>대수</th></tr>\n<tr><td>본관</td><td>3대</td></tr>\n<tr><td>별관</td></tr>\n</table>", 6, "row 3 has 1 cells and its first row 2"},
+		{"an html row past a rowspan", html, "<h1>방침</h1>\n<h2>제1조(설치)</h2>\n<table><tr><th>구분</th><th>장소</th></tr>\n<tr><td rowspan=\"2\">실내</td><td>수영장</td></tr>\n<tr><td>체육관</td><td>2대</td></tr></table>", 5, "row 3 has 3 cells and its first row 2"},
 		{"a broken markdown table", markdown, "# 방침\n\n## 제1조(설치)\n\n| 구분 | 대수 |\n| --- | --- |\n| 본관 |", 7, "1 cells and the table's first row 2"},
 		{"a table without its rule", markdown, "# 방침\n\n## 제1조(설치)\n\n본문\n\n| 구분 | 대수 |\n| 본관 | 3대 |", 7, "no \"| --- |\" row"},
 		{"a heading that is none", markdown, "# 방침\n\n## 제1조(목적)\n\n목적\n\n## 안내\n\n글", 7, "\"안내\" is not an article heading"},

@@ -1,6 +1,7 @@
 package document
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,9 @@ type htmlBlock struct {
 	heading bool // h2–h6, or a paragraph that is only a heading
 	lines   []string
 	hint    string // text to find the block's source line by
+	// bad is why the block cannot be read (a table whose rows do not line up), found in the source
+	// by badHint after the block's start.
+	bad, badHint string
 }
 
 // htmlLines reads HTML: the first h1 is the title; h2–h6 and paragraphs in the document's article
@@ -43,6 +47,7 @@ func htmlLines(content string) ([]srcLine, []Error) {
 		}
 	}
 	var out []srcLine
+	var errs []Error
 	pos := 0
 	for _, b := range w.blocks {
 		n := 1
@@ -53,6 +58,12 @@ func htmlLines(content string) ([]srcLine, []Error) {
 			n = strings.Count(content[:pos], "\n") + 1
 		}
 		switch {
+		case b.bad != "":
+			if i := strings.Index(content[pos:], firstWords(b.badHint)); b.badHint != "" && i >= 0 {
+				n = strings.Count(content[:pos+i], "\n") + 1
+			}
+			errs = append(errs, Error{n, b.bad})
+			continue
 		case b.title:
 			out = append(out, srcLine{n: n, text: b.hint, title: true})
 			continue
@@ -67,7 +78,7 @@ func htmlLines(content string) ([]srcLine, []Error) {
 			out = append(out, srcLine{n: n, text: l})
 		}
 	}
-	return out, nil
+	return out, errs
 }
 
 func firstWords(s string) string {
@@ -135,8 +146,10 @@ func (w *walker) walk(n *html.Node) {
 			return
 		case atom.Table:
 			w.flushPara()
-			if lines := tableLines(n); len(lines) > 0 {
-				w.blocks = append(w.blocks, htmlBlock{lines: lines, hint: strings.Trim(strings.Split(lines[0], "|")[1], " ")})
+			lines, bad, badHint := tableLines(n)
+			if len(lines) > 0 {
+				w.blocks = append(w.blocks, htmlBlock{lines: lines, hint: strings.Trim(strings.Split(lines[0], "|")[1], " "),
+					bad: bad, badHint: badHint})
 			}
 			return
 		case atom.A:
@@ -245,8 +258,10 @@ func listLines(n *html.Node, depth int) []string {
 }
 
 // tableLines turns a table into body-syntax rows, spreading rowspan and colspan into empty cells;
-// its leading rows of th cells (or its thead) are the header rows, else the first row is.
-func tableLines(n *html.Node) []string {
+// its leading rows of th cells (or its thead) are the header rows, else the first row is. A table
+// whose rows do not line up (a row with more or fewer cells than the first, spans counted) is
+// broken: bad says which row, and badHint is that row's first text, to find its line by.
+func tableLines(n *html.Node) (out []string, bad, badHint string) {
 	type cell struct {
 		text string
 	}
@@ -297,6 +312,9 @@ func tableLines(n *html.Node) []string {
 					line = append(line, cell{})
 					col++
 				}
+				if len(line) == 0 {
+					continue // an empty <tr>: no row
+				}
 				grid = append(grid, line)
 				heads = append(heads, inHead || (allTH && len(line) > 0 && (r == 0 || heads[r-1])))
 			}
@@ -304,18 +322,24 @@ func tableLines(n *html.Node) []string {
 	}
 	rows(n, false)
 	if len(grid) == 0 {
-		return nil
+		return nil, "", ""
 	}
-	width := 0
-	for _, l := range grid {
-		width = max(width, len(l))
+	width := len(grid[0])
+	for i, l := range grid {
+		if len(l) != width {
+			for _, c := range l {
+				if badHint == "" {
+					badHint = c.text
+				}
+			}
+			return []string{"|"}, fmt.Sprintf("the table's row %d has %d cells and its first row %d (rowspan and colspan counted): a table whose rows do not line up cannot be read", i+1, len(l), width), badHint
+		}
 	}
 	nHead := 0
 	for nHead < len(heads) && heads[nHead] {
 		nHead++
 	}
 	nHead = max(nHead, 1)
-	var out []string
 	for i, l := range grid {
 		cells := make([]string, width)
 		for j, c := range l {
@@ -326,7 +350,7 @@ func tableLines(n *html.Node) []string {
 			out = append(out, "|"+strings.Repeat(" --- |", width))
 		}
 	}
-	return out
+	return out, "", ""
 }
 
 func collapseKeepBr(s string) string {
