@@ -91,6 +91,17 @@ func grpcPanels(d *dashboard.DashboardBuilder, service string) *dashboard.Dashbo
 			query{`histogram_quantile(0.95, sum by (le, rpc_method) (rate(rpc_server_call_duration_seconds_bucket{` + sel + `}[$__rate_interval])))`, "{{rpc_method}}"}))
 }
 
+// outboundPanels are what a service's outbound (pkg/outbound: mail, SMS, webhooks, events) sends,
+// by channel, from the metrics of prefix (pipa_requests, pipa_retention, ...).
+func outboundPanels(d *dashboard.DashboardBuilder, prefix string) *dashboard.DashboardBuilder {
+	return d.WithRow(dashboard.NewRowBuilder("Outbound messages")).
+		WithPanel(graph("Messages by channel", "ops", "Messages delivered and given up (a permanent refusal or the last retry: each is lost), per second, by channel.",
+			query{`sum by (channel) (rate(` + prefix + `_outbound_delivered_total[$__rate_interval]))`, "{{channel}} delivered"},
+			query{`sum by (channel) (rate(` + prefix + `_outbound_given_up_total[$__rate_interval]))`, "{{channel}} given up"})).
+		WithPanel(graph("Undelivered by channel", "short", "Messages neither delivered nor given up: grows while a receiver is down or a channel has no sender.",
+			query{`max by (channel) (` + prefix + `_outbound_pending)`, "{{channel}}"}))
+}
+
 // httpPanels are the HTTP routes that routes (a regular expression on http_route) matches.
 func httpPanels(d *dashboard.DashboardBuilder, title, routes string) *dashboard.DashboardBuilder {
 	sel := `http_route=~"` + routes + `"`
@@ -145,7 +156,10 @@ func ledgerDashboard() *dashboard.DashboardBuilder {
 			query{`max(pipa_ledger_witness_behind)`, ""})).
 		WithPanel(graph("Witness failures", "ops", "Submissions a witness did not cosign: refused (a rolled-back or split log: an incident) or unreachable.",
 			query{`sum by (witness, reason) (rate(pipa_ledger_witness_failures_total[$__rate_interval]))`, "{{witness}} {{reason}}"}))
-	d = grpcPanels(d, `pipa\\.ledger\\.v1\\.LedgerService`)
+	d = outboundPanels(d, "pipa_ledger")
+	// The ledger's services: LedgerService, AccessRecordService (other systems' access records)
+	// and AccessReviewService.
+	d = grpcPanels(d, `pipa\\.ledger\\.v1\\.[A-Za-z]+Service`)
 	return httpPanels(d, "Tiles and exports", `.*/ledger/tiles/.*|/tenants/\\{tenant\\}/units/\\{unit\\}/.*|.*ledger:export`)
 }
 
@@ -164,8 +178,17 @@ func requestsDashboard() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Ledger outbox")).
 		WithPanel(graph("Steps waiting for the ledger", "short", "Request steps whose ledger entry waits in the outbox (grows while the ledger is out), and those the ledger refused (each needs an operator).",
 			query{`max(pipa_requests_ledger_pending)`, "pending"},
-			query{`max(pipa_requests_ledger_failed)`, "refused"}))
-	return grpcPanels(d, `pipa\\.requests\\.v1\\.RequestService`)
+			query{`max(pipa_requests_ledger_failed)`, "refused"})).
+		WithPanel(figure("Copies not handed off", "Provided copies the retention service did not take, or whose PROVISION entry never reached the ledger (PipaCopyHandOffFailed).", 1,
+			query{`max(pipa_requests_copy_handoffs_failed)`, ""})).
+		WithRow(dashboard.NewRowBuilder("Breaches (PIPA 34)")).
+		WithPanel(figure("Breaches overdue", "Open breaches whose notice or report is past its 72 hours, all units (PipaBreachDutyOverdue).", 1,
+			query{`sum(max by (tenant, unit) (pipa_requests_breaches_open{clock="overdue"}))`, ""})).
+		WithPanel(graph("Open breaches by clock", "short", "Open breaches: a duty overdue, one due within 24 hours, or on time.",
+			query{`sum by (clock) (max by (tenant, unit, clock) (pipa_requests_breaches_open))`, "{{clock}}"}))
+	d = outboundPanels(d, "pipa_requests")
+	// The request service's services: RequestService, BreachService and OutboundService.
+	return grpcPanels(d, `pipa\\.requests\\.v1\\.[A-Za-z]+Service`)
 }
 
 func retentionDashboard() *dashboard.DashboardBuilder {
@@ -183,6 +206,7 @@ func retentionDashboard() *dashboard.DashboardBuilder {
 			query{`max(pipa_retention_ledger_pending)`, "pending"})).
 		WithPanel(graph("Refused and undone", "short", "Destructions or copy outcomes the ledger refused, undone (the items kept), per hour.",
 			query{`sum by (tenant, kind) (increase(pipa_retention_ledger_refused_total[1h]))`, "{{tenant}} {{kind}}"}))
+	d = outboundPanels(d, "pipa_retention")
 	return grpcPanels(d, `pipa\\.retention\\.v1\\.RetentionService`)
 }
 

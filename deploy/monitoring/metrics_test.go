@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
@@ -29,7 +30,7 @@ var series = regexp.MustCompile(`(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)[ {]`)
 
 // Every metric the dashboards, the alerts and OPERATIONS.md query is on a running pipa's /metrics:
 // the whole pipa with the access log on and a witness configured, after the work that makes each
-// series appear (a request undecided, a destruction the ledger refused and undid, calls over HTTP
+// series appear (a request undecided, a breach open, a destruction the ledger refused and undid, calls over HTTP
 // and gRPC). A query of a metric pipa does not export would show nothing and never fire.
 //
 // It needs PostgreSQL (DATABASE_URL).
@@ -54,6 +55,13 @@ func TestEveryQueriedMetricExists(t *testing.T) {
 		Parent: unit, Request: &requestsv1.Request{Type: requestsv1.RequestType_REQUEST_TYPE_ACCESS, Channel: requestsv1.Channel_CHANNEL_VISIT,
 			Requester:   &requestsv1.Person{Name: "김민원", Phone: "010-1234-5678"},
 			AccessItems: []requestsv1.AccessItem{requestsv1.AccessItem_ACCESS_ITEM_CONTENT}}})
+	require.NoError(t, err)
+
+	// A breach is open (PIPA 34), its clocks running.
+	_, err = requestsv1.NewBreachServiceClient(s.Conn).CreateBreach(s.As(auth.RoleCPO, unit), &requestsv1.CreateBreachRequest{
+		Parent: unit, Breach: &requestsv1.Breach{Type: requestsv1.BreachType_BREACH_TYPE_LOSS_THEFT,
+			KnownTime: timestamppb.New(time.Now().Add(-time.Hour)), Cause: requestsv1.BreachCause_BREACH_CAUSE_LOSS_THEFT,
+			SubjectCount: 40, Circumstances: "대출 기록 출력물 분실"}})
 	require.NoError(t, err)
 
 	// The central library's recordings fall due, and a sweep whose clock is ahead of the ledger's

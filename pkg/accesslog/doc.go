@@ -22,10 +22,13 @@
 // reads and never at the cost of a record; a process killed mid-stream leaves its stored records
 // in the spool for the next one. Close stores what is queued and flushes on shutdown.
 //
-// Retention (S-8-1) is a minimum: access logs are kept at least one year, or two years when the
-// tenant's system holds data of 50,000 or more subjects, unique identifiers (고유식별정보) or
-// sensitive data. ACCESS entries carry no personal values (the actor is an account id, the
-// subject a resource name), so nothing in them is sealed or ever redacted: they are ordinary
-// ledger entries, and the ledger deletes none. Which period applies to which system, and its
-// enforcement by the retention service, are not built yet.
+// Retention (S-8-1) is computed per system (period.go): access records are kept at least one
+// year, or two years when the system holds data of 50,000 or more subjects, unique identifiers
+// (고유식별정보) or sensitive data, as the personal-information files that list the system state
+// (registry, PersonalInformationFile.systems); a system no file classifies is kept two years. The
+// retention service's sweep redacts the records past their period through the ledger, which lets
+// the service role alone redact an ACCESS entry, and never within a year of the access (S-8-3).
+// ACCESS entries carry no sealed values (the actor is an account id, the subject a resource
+// name, both in the leaf in clear), so their redaction marks them destroyed and records when and
+// why, while the leaf, which every proof needs, stays as it was.
 package accesslog

@@ -70,6 +70,7 @@ func TestMigrationUsesDDL(t *testing.T) {
 }
 
 func TestConcurrentRetriesCreateOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	key := idempotency.Key{TenantID: "t1", RequestID: "req-1", Method: method, RequestHash: []byte("hash")}
@@ -104,6 +105,7 @@ func TestConcurrentRetriesCreateOnce(t *testing.T) {
 }
 
 func TestRetryReturnsTheFirstResource(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	key := idempotency.Key{TenantID: "t1", RequestID: "req-1", Method: method, RequestHash: []byte("hash")}
@@ -125,6 +127,7 @@ func TestRetryReturnsTheFirstResource(t *testing.T) {
 }
 
 func TestReusedRequestIDIsRejected(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	key := idempotency.Key{TenantID: "t1", RequestID: "req-1", Method: method, RequestHash: []byte("hash")}
@@ -145,6 +148,7 @@ func TestReusedRequestIDIsRejected(t *testing.T) {
 }
 
 func TestWithoutRequestIDEveryCallCreates(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	key := idempotency.Key{TenantID: "t1", Method: method, RequestHash: []byte("hash")}
@@ -157,6 +161,7 @@ func TestWithoutRequestIDEveryCallCreates(t *testing.T) {
 }
 
 func TestFailedCreateLeavesNoRecord(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	key := idempotency.Key{TenantID: "t1", RequestID: "req-1", Method: method, RequestHash: []byte("hash")}
@@ -174,6 +179,7 @@ func TestFailedCreateLeavesNoRecord(t *testing.T) {
 }
 
 func TestPurgeForgetsOldRecords(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	old := idempotency.Key{TenantID: "t1", RequestID: "old", Method: method, RequestHash: []byte("hash")}
@@ -244,6 +250,7 @@ func createThingRequestDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 // A request_id too long to key is bad input naming the field, not an index error, and creates
 // nothing.
 func TestLongRequestIDIsRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, schema, migrations)
 	key := idempotency.Key{TenantID: "t1", RequestID: strings.Repeat("x", idempotency.MaxRequestID+1), Method: method, RequestHash: []byte("h")}

@@ -19,6 +19,7 @@ import (
 // Replicas starting together migrate River's tables once, into the service's own schema, and a
 // later start finds nothing to do.
 func TestMigrateConcurrentlyIntoTheSchema(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.New(t, "widgets", os.DirFS("../pgdb/testdata"))
 	ctx := context.Background()
 	var g errgroup.Group

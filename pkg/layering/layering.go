@@ -1,6 +1,7 @@
 // Package layering checks, in a package's tests, which layer its imports put it in: a service's
-// domain package (the ledger's entry, requests' request, retention's lifecycle) is plain Go that
-// speaks neither gRPC nor SQL, so that its rules read and test without a transport or a database.
+// domain package (the ledger's entry; requests' request, breach and clock; retention's lifecycle)
+// is plain Go that speaks neither gRPC nor SQL, so that its rules read and test without a
+// transport or a database.
 package layering
 
 import (

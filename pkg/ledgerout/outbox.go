@@ -56,9 +56,9 @@ type Config struct {
 	Pool   *pgxpool.Pool
 	// Box seals the entries at rest; nil stores them as they are.
 	Box *seal.Box
-	// Ledger appends (nil: the entries wait, the drain sends nothing); Token is the service
-	// credential a delivery uses when its context carries none (jobs, and calls that append as
-	// the service).
+	// Ledger appends (nil: the service runs without the ledger's address, and its entries wait);
+	// Token is the service credential a delivery uses when its context carries none (jobs, and
+	// calls that append as the service).
 	Ledger ledgerv1.LedgerServiceClient
 	Token  func() (string, error)
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for no metrics.
@@ -123,6 +123,9 @@ var ErrWaiting = errors.New("ledgerout: the entry waits for the one it follows")
 
 // ErrRefused matches every Refusal.
 var ErrRefused = errors.New("ledgerout: the ledger refused the entry")
+
+// ErrNoLedger is Deliver's answer in a service run without the ledger's address: its entries wait.
+var ErrNoLedger = errors.New("ledgerout: the ledger's address is not set: entries wait in the outbox")
 
 // Refusal is Deliver's error for an entry the ledger refused, now or before: for good.
 type Refusal struct {
@@ -410,6 +413,9 @@ func (o *Outbox) open(tenant string, p *pending) (*ledgerv1.AppendEntryRequest, 
 // appendCtx is ctx, cut from its caller's cancellation and bounded in time, carrying its own
 // outgoing credential or the service's.
 func (o *Outbox) appendCtx(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if o.cfg.Ledger == nil {
+		return nil, nil, ErrNoLedger
+	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Timeout)
 	if md, ok := metadata.FromOutgoingContext(actx); ok && len(md.Get("authorization")) > 0 {
 		return actx, cancel, nil

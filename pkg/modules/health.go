@@ -6,9 +6,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
+
+// served registers services and keeps their full names, so that gRPC health reports every service
+// a module serves (the request module's RequestService, OutboundService and BreachService; the
+// ledger's LedgerService, AccessRecordService and AccessReviewService), not only the one it is
+// named by (Module.Service).
+type served struct {
+	grpc.ServiceRegistrar
+	names []string
+}
+
+func (s *served) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	s.ServiceRegistrar.RegisterService(desc, impl)
+	s.names = append(s.names, desc.ServiceName)
+}
 
 // databaseWatch is how often a process pings its database for its gRPC health.
 const databaseWatch = 2 * time.Second

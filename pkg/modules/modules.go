@@ -41,7 +41,8 @@ import (
 type Module struct {
 	// Name is the service's -target value; its address setting is PIPA_{NAME}_ADDR.
 	Name string
-	// Service is the full gRPC service name, under which health (grpc.health.v1) reports it.
+	// Service is the full name of its main gRPC service. Health (grpc.health.v1) reports it, and
+	// every other service Register adds, by full name.
 	Service string
 	// Schema and Migrations are its PostgreSQL schema and the migrations that build it.
 	Schema     string

@@ -327,18 +327,17 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		})
 		return nil
 	}
+	services := &served{ServiceRegistrar: server.Registrar{g, p.local}, names: []string{""}}
 	for _, m := range run {
-		if err := m.Register(server.Registrar{g, p.local}, *d); err != nil {
+		if err := m.Register(services, *d); err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
 		p.running[m.Name] = true
-		hs.SetServingStatus(m.Service, healthpb.HealthCheckResponse_SERVING)
 	}
-	services := []string{""}
-	for _, m := range run {
-		services = append(services, m.Service)
+	for _, s := range services.names {
+		hs.SetServingStatus(s, healthpb.HealthCheckResponse_SERVING)
 	}
-	go watchDatabase(ctx, pool, hs, services, databaseWatch)
+	go watchDatabase(ctx, pool, hs, services.names, databaseWatch)
 	return g, serveCtx, pool, nil
 }
 

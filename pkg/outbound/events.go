@@ -28,12 +28,22 @@ type Event struct {
 // of it to every enabled subscription of the tenant or e's unit that wants its type: it is
 // delivered only if tx commits, to the subscriptions that existed then. It returns the event's id.
 func (o *Outbound) Emit(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, error) {
+	id, deliveries, err := o.EmitLater(ctx, tx, tenant, e)
+	if err == nil {
+		_, err = o.EnqueueAll(ctx, tx, tenant, deliveries)
+	}
+	return id, err
+}
+
+// EmitLater is Emit that returns the event's deliveries instead of writing them, for the caller
+// to write in tx with the other messages of its change, in one EnqueueAll.
+func (o *Outbound) EmitLater(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, []Message, error) {
 	id, at, body, err := o.newEvent(ctx, tx, tenant, e)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	_, _, err = o.record(ctx, tx, tenant, id, e, at, body)
-	return id, err
+	deliveries, _, err := o.record(ctx, tx, tenant, id, e, at, body)
+	return id, deliveries, err
 }
 
 // newEvent gives e a new id and the time now, and encodes it as a CloudEvent of the tenant.
@@ -54,7 +64,11 @@ func (o *Outbound) Publish(ctx context.Context, tx pgx.Tx, tenant, id string, at
 	if err != nil {
 		return 0, false, err
 	}
-	return o.record(ctx, tx, tenant, id, e, at, body)
+	deliveries, duplicate, err := o.record(ctx, tx, tenant, id, e, at, body)
+	if err == nil {
+		_, err = o.EnqueueAll(ctx, tx, tenant, deliveries)
+	}
+	return len(deliveries), duplicate, err
 }
 
 // Relay writes in tx e as a CloudEvents 1.0 event of the tenant for the request service, which
@@ -96,44 +110,31 @@ func cloudEvent(tenant, id string, at time.Time, e Event) ([]byte, error) {
 	return json.Marshal(ev)
 }
 
-// record stores the event, unless its id is stored already, and queues its deliveries.
-func (o *Outbound) record(ctx context.Context, tx pgx.Tx, tenant, id string, e Event, at time.Time, body []byte) (int, bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO `+o.cfg.Schema+`.events (tenant_id, seq, id, unit_id, type, body, event_time)
-		VALUES ($1, nextval('`+o.cfg.Schema+`.event_seq'), $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, id) DO NOTHING`,
-		tenant, id, e.Unit, e.Type, body, at)
-	if err != nil {
-		return 0, false, err
+// record stores the event, unless its id is stored already (duplicate), and returns its
+// deliveries to the enabled subscriptions of the tenant or e's unit that want its type; one
+// statement.
+func (o *Outbound) record(ctx context.Context, tx pgx.Tx, tenant, id string, e Event, at time.Time, body []byte) ([]Message, bool, error) {
+	var stored bool
+	var subs []string
+	err := tx.QueryRow(ctx, `WITH stored AS (INSERT INTO `+o.cfg.Schema+`.events (tenant_id, seq, id, unit_id, type, body, event_time)
+		VALUES ($1, nextval('`+o.cfg.Schema+`.event_seq'), $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1)
+		SELECT EXISTS (SELECT FROM stored), array(SELECT s.id FROM `+o.cfg.Schema+`.subscriptions s, (SELECT $4::text AS type) e
+		WHERE EXISTS (SELECT FROM stored) AND s.tenant_id = $1 AND s.disable_time IS NULL AND s.unit_id IN ('', $3)
+		AND `+wants("$7")+` ORDER BY s.id)`,
+		tenant, id, e.Unit, e.Type, body, at, OptIn).Scan(&stored, &subs)
+	if err != nil || !stored {
+		return nil, err == nil, err
 	}
-	if tag.RowsAffected() == 0 {
-		return 0, true, nil
+	deliveries := make([]Message, len(subs))
+	for i, sub := range subs {
+		deliveries[i] = Message{Channel: Webhook, Target: sub, Subject: e.Subject, Label: e.Type, Key: id, Payload: body}
 	}
-	subs, err := o.wanting(ctx, tx, tenant, e.Unit, e.Type)
-	if err != nil {
-		return 0, false, err
-	}
-	for _, sub := range subs {
-		if _, err := o.Enqueue(ctx, tx, tenant, Message{Channel: Webhook, Target: sub, Subject: e.Subject,
-			Label: e.Type, Key: id, Payload: body}); err != nil {
-			return 0, false, err
-		}
-	}
-	return len(subs), false, nil
+	return deliveries, false, nil
 }
 
 // wantsType is the condition that a subscription s wants events of type e.type: those it names,
 // or, when it names none, every type but the opt-in ones ($opt).
 const wantsType = `(s.types @> ARRAY[e.type] OR (cardinality(s.types) = 0 AND NOT e.type = ANY(%s)))`
-
-// wanting are the enabled subscriptions that want an event of the type in the unit.
-func (o *Outbound) wanting(ctx context.Context, tx pgx.Tx, tenant, unit, typ string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT s.id FROM `+o.cfg.Schema+`.subscriptions s, (SELECT $3::text AS type) e
-		WHERE s.tenant_id = $1 AND s.disable_time IS NULL AND s.unit_id IN ('', $2) AND `+wants("$4")+`
-		ORDER BY s.id`, tenant, unit, typ, OptIn)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
 
 func wants(optIn string) string { return fmt.Sprintf(wantsType, optIn) }
 
@@ -158,11 +159,10 @@ func (o *Outbound) Replay(ctx context.Context, tx pgx.Tx, tenant, id string, sta
 	if err != nil {
 		return 0, err
 	}
-	for _, e := range evs {
-		if _, err := o.Enqueue(ctx, tx, tenant, Message{Channel: Webhook, Target: id, Subject: e.Subject,
-			Label: e.Type, Key: e.ID, Payload: e.Body}); err != nil {
-			return 0, err
-		}
+	deliveries := make([]Message, len(evs))
+	for i, e := range evs {
+		deliveries[i] = Message{Channel: Webhook, Target: id, Subject: e.Subject, Label: e.Type, Key: e.ID, Payload: e.Body}
 	}
-	return len(evs), nil
+	_, err = o.EnqueueAll(ctx, tx, tenant, deliveries)
+	return len(evs), err
 }

@@ -184,6 +184,13 @@ func New(cfg Config) (*Outbound, error) {
 		metric.WithDescription("messages given up after a permanent refusal or their retries, by channel: each is an alert")); err != nil {
 		return nil, err
 	}
+	// Every channel's counters start at 0, so that a query of them (an alert on messages given
+	// up) finds its series before the first message.
+	for ch := range senders {
+		attr := metric.WithAttributes(attribute.String("channel", ch))
+		o.sent.Add(context.Background(), 0, attr)
+		o.gaveUp.Add(context.Background(), 0, attr)
+	}
 	if err := o.registerPending(m, prefix); err != nil {
 		return nil, err
 	}
@@ -240,30 +247,57 @@ func (o *Outbound) ad(tenant string, id int64) []byte {
 // Enqueue writes m for the tenant in tx, with the job that sends it, and returns its id. It is
 // sent only if tx commits.
 func (o *Outbound) Enqueue(ctx context.Context, tx pgx.Tx, tenant string, m Message) (int64, error) {
-	var id int64
-	if err := tx.QueryRow(ctx, `SELECT nextval('`+o.cfg.Schema+`.outbound_ids')`).Scan(&id); err != nil {
+	ids, err := o.EnqueueAll(ctx, tx, tenant, []Message{m})
+	if err != nil {
 		return 0, err
 	}
-	if m.Key == "" {
-		m.Key = o.cfg.Schema + "-" + strconv.FormatInt(id, 10)
+	return ids[0], nil
+}
+
+// EnqueueAll is Enqueue of every message of ms, in three statements however many there are (their
+// ids, their rows, their jobs): a change that sends several (a notice's mail and its event's
+// webhooks) keeps its transaction short. It returns their ids, in order.
+func (o *Outbound) EnqueueAll(ctx context.Context, tx pgx.Tx, tenant string, ms []Message) ([]int64, error) {
+	if len(ms) == 0 {
+		return nil, nil
 	}
-	payload := m.Payload
-	if m.Personal {
-		if o.cfg.Box == nil {
-			return 0, fmt.Errorf("outbound: a message naming a person needs the data key")
+	rows, err := tx.Query(ctx, `SELECT nextval('`+o.cfg.Schema+`.outbound_ids') FROM generate_series(1, $1)`, len(ms))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	n := len(ms)
+	channels, targets, subjects, labels, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	payloads, sealed := make([][]byte, n), make([]bool, n)
+	jobs := make([]river.InsertManyParams, n)
+	for i, m := range ms {
+		channels[i], targets[i], subjects[i], labels[i], keys[i], payloads[i], sealed[i] =
+			m.Channel, m.Target, m.Subject, m.Label, m.Key, m.Payload, m.Personal
+		if keys[i] == "" {
+			keys[i] = o.cfg.Schema + "-" + strconv.FormatInt(ids[i], 10)
 		}
-		var err error
-		if payload, err = o.cfg.Box.Seal(payload, o.ad(tenant, id)); err != nil {
-			return 0, err
+		if m.Personal {
+			if o.cfg.Box == nil {
+				return nil, fmt.Errorf("outbound: a message naming a person needs the data key")
+			}
+			if payloads[i], err = o.cfg.Box.Seal(m.Payload, o.ad(tenant, ids[i])); err != nil {
+				return nil, err
+			}
 		}
+		jobs[i] = river.InsertManyParams{Args: DeliverArgs{Tenant: tenant, ID: ids[i]},
+			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: o.cfg.Attempts}}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, id, channel, target, subject, label,
-		idempotency_key, payload, sealed, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		tenant, id, m.Channel, m.Target, m.Subject, m.Label, m.Key, payload, m.Personal, o.clock()); err != nil {
-		return 0, err
+	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, create_time, id, channel, target, subject, label,
+		idempotency_key, payload, sealed)
+		SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::boolean[])`,
+		tenant, o.clock(), ids, channels, targets, subjects, labels, keys, payloads, sealed); err != nil {
+		return nil, err
 	}
-	_, err := o.jobs.InsertTx(ctx, tx, DeliverArgs{Tenant: tenant, ID: id}, &river.InsertOpts{Queue: Queue, MaxAttempts: o.cfg.Attempts})
-	return id, err
+	_, err = o.jobs.InsertManyTx(ctx, tx, jobs)
+	return ids, err
 }
 
 // errSettled: the message was delivered or given up already (a job run twice).

@@ -20,6 +20,7 @@ import (
 var widgets = os.DirFS("testdata")
 
 func TestMigrateRunsEachMigrationOnceUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.NewMulti(t, nil) // an empty database
 
@@ -50,6 +51,7 @@ func TestMigrateRejectsUnsafeSchemaName(t *testing.T) {
 }
 
 func TestInTxCommitsOnNilAndRollsBackOnError(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t, "widgets", widgets)
 	insert := func(id string, fail error) error {
@@ -80,6 +82,7 @@ func TestInTxCommitsOnNilAndRollsBackOnError(t *testing.T) {
 }
 
 func TestOpenPoolSize(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// Not pool.Config().ConnString(): DATABASE_URL may set pool_max_conns.
 	cc := pgtest.NewMulti(t, nil).Config().ConnConfig

@@ -41,6 +41,7 @@ func TestNewGivesEachTestItsOwnMigratedDatabase(t *testing.T) {
 }
 
 func TestNewMultiMigratesEverySchemaWithItsOwnVersionTable(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: "alpha", FS: alpha}, {Schema: "beta", FS: beta}})
 	require.Equal(t, int64(2), schemaVersion(t, pool, "alpha"))
 	require.Equal(t, int64(1), schemaVersion(t, pool, "beta"))

@@ -42,13 +42,15 @@ func routeTemplate(pattern string) string {
 }
 
 // ParamName names the id that follows a collection in a path: the singular of the collection
-// ("entries" → "entry"), except where API.md names it otherwise.
+// ("entries" → "entry", "breaches" → "breach"), except where API.md names it otherwise.
 func ParamName(collection string) string {
 	switch {
 	case collection == "policies":
 		return "kind" // tenants/{t}/units/{u}/policies/{kind}: privacy or cctv
 	case strings.HasSuffix(collection, "ies"):
 		return strings.TrimSuffix(collection, "ies") + "y"
+	case strings.HasSuffix(collection, "ches"), strings.HasSuffix(collection, "shes"), strings.HasSuffix(collection, "sses"):
+		return strings.TrimSuffix(collection, "es") // breaches → breach
 	}
 	return strings.TrimSuffix(collection, "s")
 }

@@ -18,6 +18,7 @@ func TestRouteTemplate(t *testing.T) {
 		"/v1/public/tenants/{tenant=*}/units/{unit=*}/ledger/key":  "/v1/public/tenants/{tenant}/units/{unit}/ledger/key",
 		"/v1/tenants": "/v1/tenants",
 		"/v1/{parent=tenants/*/units/*/requests/*}/notices": "/v1/tenants/{tenant}/units/{unit}/requests/{request}/notices",
+		"/v1/{name=tenants/*/units/*/breaches/*}:notify":    "/v1/tenants/{tenant}/units/{unit}/breaches/{breach}:notify",
 	} {
 		require.Equal(t, want, RouteTemplate(pattern), pattern)
 	}

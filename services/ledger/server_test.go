@@ -77,24 +77,47 @@ func provision() *ledgerv1.Entry {
 		SafetyRequests: "수사 목적 외 이용 금지"}
 }
 
-// S-8-1: the access log is kept. An ACCESS entry seals nothing (the account, the address, the
-// resource and the method are in its leaf in clear), so a redaction, which erases what an entry
-// seals, leaves every field of it as it was.
+// S-8-1, S-8-3: the access log is kept. Staff never redact an ACCESS entry (it records their own
+// accesses); the retention service (the service role on "*") does, once a year has passed since
+// the access and not a minute before, and redacts nothing else. An ACCESS entry seals nothing (the
+// account, the address, the resource and the method are in its leaf in clear), so its leaf, and
+// every proof, stays as it was.
 func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
 	s := newTilesStack(t)
-	access := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.Now(),
-		Actor: "song.sh", RemoteAddr: "10.0.0.1", Subject: iksanLog + "/ledger/entries/0", Action: "GetEntry"}
-	got, err := s.client.AppendEntry(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll),
-		&ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: access})
-	require.NoError(t, err)
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
 	cpo := as(t, s, "cpo", auth.RoleCPO, iksanLog)
-	_, err = s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: got.GetName(), Reason: "보유기간 경과"})
+	appendAccess := func(at time.Time) *ledgerv1.Entry {
+		got, err := s.client.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: &ledgerv1.Entry{
+			Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.New(at),
+			Actor: "song.sh", RemoteAddr: "10.0.0.1", Subject: iksanLog + "/ledger/entries/0", Action: "GetEntry"}})
+		require.NoError(t, err)
+		return got
+	}
+	redact := func(ctx context.Context, name string) (*ledgerv1.Entry, error) {
+		return s.client.RedactEntry(ctx, &ledgerv1.RedactEntryRequest{Name: name, Reason: "보유기간 경과"})
+	}
+	old := appendAccess(time.Now().AddDate(-1, 0, 0).Add(-time.Minute))
+	young := appendAccess(time.Now().AddDate(-1, 0, 0).Add(time.Minute))
+
+	_, err := redact(cpo, old.GetName())
+	info, _ := requireStatus(t, err, codes.PermissionDenied)
+	require.Equal(t, "S-8-3", info["rule"])
+	_, err = redact(svc, young.GetName())
+	info, _ = requireStatus(t, err, codes.FailedPrecondition)
+	require.Equal(t, "S-8-1", info["rule"])
+	v, err := s.client.AppendEntry(cpo, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
 	require.NoError(t, err)
-	after, err := s.client.GetEntry(cpo, &ledgerv1.GetEntryRequest{Name: got.GetName()})
+	_, err = redact(svc, v.GetName())
+	info, _ = requireStatus(t, err, codes.PermissionDenied)
+	require.Equal(t, "S-8-1", info["rule"])
+
+	_, err = redact(svc, old.GetName())
 	require.NoError(t, err)
-	require.Equal(t, []string{"song.sh", "10.0.0.1", iksanLog + "/ledger/entries/0", "GetEntry"},
-		[]string{after.GetActor(), after.GetRemoteAddr(), after.GetSubject(), after.GetAction()})
-	leaf, err := s.client.GetLeaf(cpo, &ledgerv1.GetLeafRequest{Name: got.GetName()})
+	after, err := s.client.GetEntry(cpo, &ledgerv1.GetEntryRequest{Name: old.GetName()})
+	require.NoError(t, err)
+	require.True(t, after.GetRedacted())
+	require.Equal(t, old.GetLeafHash(), after.GetLeafHash())
+	leaf, err := s.client.GetLeaf(cpo, &ledgerv1.GetLeafRequest{Name: old.GetName()})
 	require.NoError(t, err)
 	for _, v := range []string{"song.sh", "10.0.0.1", "GetEntry"} {
 		require.Contains(t, string(leaf.GetData()), v, "in the leaf itself")

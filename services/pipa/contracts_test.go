@@ -132,6 +132,14 @@ func TestInvalidUTF8(t *testing.T) {
 		{"/v1/public/tenants/jeongeup", ""},
 		{"/v1/public/tenants/jeongeup/units/library/ledger/tiles/tile/0/%ff", "path"},
 		{"/v1/tenants/jeongeup/units/library/ledger:export?format=%ff", "format"},
+		// the routes added since: breaches, subscriptions, access reviews, the registers' export, PDFs
+		{"/v1/tenants/jeongeup/units/library/breaches?pageToken=%ff", "pageToken"},
+		{"/v1/tenants/jeongeup/units/library/breaches/%ff", "breach"},
+		{"/v1/public/tenants/jeongeup/units/library/breaches/%ff/posting", "breach"},
+		{"/v1/tenants/%ff/subscriptions", "tenant"},
+		{"/v1/tenants/jeongeup/units/%ff/access-reviews", "unit"},
+		{"/v1/tenants/jeongeup/files:exportRegistrations?format=%ff", "format"},
+		{"/v1/tenants/jeongeup/units/library/requests/1/notices/%ff/pdf", "notice"},
 	} {
 		t.Run(c.path, func(t *testing.T) {
 			code, _, body := call(t, s, http.MethodGet, c.path, "", "Authorization", bearer)
@@ -149,7 +157,7 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 	// The public pages answer with a page naming it.
 	for path, name := range map[string]string{"/p/%ff/library/cctv": "tenant", "/p/jeongeup/library/cctv/versions/%ff": "number",
-		"/p/jeongeup/library/requests/new?type=%ff": "type", "/p/%ff": "tenant"} {
+		"/p/jeongeup/library/requests/new?type=%ff": "type", "/p/%ff": "tenant", "/p/jeongeup/library/notices/%ff": "breach"} {
 		code, h, body := call(t, s, http.MethodGet, path, "")
 		require.Equal(t, http.StatusBadRequest, code, path)
 		require.True(t, strings.HasPrefix(h.Get("Content-Type"), "text/html"), path)
@@ -172,6 +180,11 @@ func TestMethods(t *testing.T) {
 		{http.MethodPost, "/openapi.json", "GET, HEAD"},
 		{http.MethodPost, "/healthz", "GET, HEAD"},
 		{http.MethodPatch, "/v1/public/tenants/jeongeup/units/library/ledger/tiles/checkpoint", "GET, HEAD"},
+		{http.MethodDelete, "/v1/tenants/jeongeup/units/library/breaches", "GET, HEAD, POST"},
+		{http.MethodPut, "/v1/tenants/jeongeup/subscriptions", "GET, HEAD, POST"},
+		{http.MethodPost, "/v1/tenants/jeongeup/files:exportRegistrations", "GET, HEAD"},
+		{http.MethodPost, "/v1/tenants/jeongeup/units/library/requests/1/notices/1/pdf", "GET, HEAD"},
+		{http.MethodPost, "/p/jeongeup/library/notices/1", "GET, HEAD"},
 	} {
 		code, h, body := call(t, s, c.method, c.path, "", "Authorization", bearer)
 		require.Equal(t, http.StatusMethodNotAllowed, code, "%s %s: %s", c.method, c.path, body)
@@ -183,7 +196,8 @@ func TestMethods(t *testing.T) {
 	require.Equal(t, "NO_ROUTE", decodeError(t, body).reason())
 
 	for _, path := range []string{"/v1/tenants/jeongeup", "/v1/public/tenants/jeongeup/units/library/policies/cctv",
-		"/p/jeongeup/library/cctv", "/healthz", "/openapi.json", "/v1/public/tenants/jeongeup/units/library/ledger/tiles/checkpoint"} {
+		"/p/jeongeup/library/cctv", "/healthz", "/openapi.json", "/v1/public/tenants/jeongeup/units/library/ledger/tiles/checkpoint",
+		"/v1/tenants/jeongeup/subscriptions", "/v1/tenants/jeongeup/obligations", "/v1/tenants/jeongeup/files:exportRegistrations"} {
 		_, getHeaders, getBody := call(t, s, http.MethodGet, path, "", "Authorization", bearer)
 		code, h, body := call(t, s, http.MethodHead, path, "", "Authorization", bearer)
 		require.Equal(t, http.StatusOK, code, path)
@@ -217,6 +231,39 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, html, 9, "the pages were HTML")
+
+	// The routes added since: breaches (the posting page and its JSON), subscriptions, access
+	// reviews, obligations, a notice's PDF, a ledger tile; each answers nosniff, and the posting
+	// page, an HTML page even when there is no such notice, its CSP.
+	for _, path := range []string{
+		"/v1/tenants/jeongeup/units/library/breaches", "/v1/tenants/jeongeup/subscriptions",
+		"/v1/tenants/jeongeup/units/library/access-reviews", "/v1/tenants/jeongeup/obligations",
+		"/v1/public/tenants/jeongeup/units/library/breaches/1/posting",
+		"/v1/tenants/jeongeup/units/library/requests/1/notices/1/pdf",
+		"/v1/public/tenants/jeongeup/units/library/ledger/tiles/tile/entries/000",
+	} {
+		code, h, _ := call(t, s, http.MethodGet, path, "", "Authorization", bearer)
+		require.NotZero(t, code)
+		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), path)
+	}
+	code, h, body := call(t, s, http.MethodGet, "/p/jeongeup/library/notices/1", "")
+	require.Equal(t, http.StatusNotFound, code, body)
+	require.True(t, strings.HasPrefix(h.Get("Content-Type"), "text/html"), h.Get("Content-Type"))
+	require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
+	require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	// The exports, as CSV and as XLSX: files a browser must not sniff into something else.
+	admin := "Bearer " + s.Token(auth.RoleTenantAdmin, auth.ScopeAll)
+	for path, mediaType := range map[string]string{
+		"/v1/tenants/jeongeup/units/library/ledger:export?format=csv":  "text/csv",
+		"/v1/tenants/jeongeup/units/library/ledger:export?format=xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+		"/v1/tenants/jeongeup/files:exportRegistrations?format=csv":    "text/csv",
+		"/v1/tenants/jeongeup/files:exportRegistrations?format=xlsx":   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	} {
+		code, h, body := call(t, s, http.MethodGet, path, "", "Authorization", admin)
+		require.Equal(t, http.StatusOK, code, "%s: %s", path, body)
+		require.True(t, strings.HasPrefix(h.Get("Content-Type"), mediaType), "%s: %s", path, h.Get("Content-Type"))
+		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), path)
+	}
 	// A form's answer too.
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/p/requests/status", strings.NewReader("receipt=R-2026-000001&secret=x"))
 	require.NoError(t, err)

@@ -149,19 +149,29 @@ func startMicroservices(t *testing.T) *deployment {
 		require.NoError(t, waitServing(context.Background(), addr(m.Name), procs[m.Name].done), m.Name)
 	}
 
-	// Each process serves its own service only: the registry's API is nowhere but in the registry,
-	// and gRPC health knows each service by its full name where it runs, and nowhere else.
+	// Each process serves its own services only: the registry's API is nowhere but in the registry,
+	// and gRPC health knows each service by its full name where it runs, and nowhere else — the
+	// services a module added beside its main one too.
+	services := map[string][]string{
+		"ledger":   {ledgerv1.AccessRecordService_ServiceDesc.ServiceName, ledgerv1.AccessReviewService_ServiceDesc.ServiceName},
+		"requests": {requestsv1.OutboundService_ServiceDesc.ServiceName, requestsv1.BreachService_ServiceDesc.ServiceName},
+	}
+	for _, m := range built {
+		services[m.Name] = append(services[m.Name], m.Service)
+	}
 	for _, m := range built {
 		conn, err := grpc.NewClient(addr(m.Name), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		require.NoError(t, err)
 		hc := healthpb.NewHealthClient(conn)
 		for _, other := range built {
-			h, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: other.Service})
-			if other.Name == m.Name {
-				require.NoError(t, err)
-				require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus(), other.Service)
-			} else {
-				require.Equal(t, codes.NotFound, status.Code(err), "-target=%s reports %s", m.Name, other.Service)
+			for _, svc := range services[other.Name] {
+				h, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+				if other.Name == m.Name {
+					require.NoError(t, err, svc)
+					require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus(), svc)
+				} else {
+					require.Equal(t, codes.NotFound, status.Code(err), "-target=%s reports %s", m.Name, svc)
+				}
 			}
 		}
 		if m.Name != "registry" {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -162,9 +163,10 @@ func TestOpenAPIHoldsEveryOperation(t *testing.T) {
 }
 
 // A client that oapi-codegen generated from the served OpenAPI 3.1 document calls one method of
-// every service over HTTP, as a department's frontend would, and reads the zeros the issue found
-// missing: a draft that is not ready says ready: false, entry 0 has index "0", and counts of 0
-// and empty lists are there.
+// every service over HTTP (the registry, ledger, access-record, access-review, role-grant, request, breach,
+// outbound and retention services), as a department's frontend would, and reads the zeros the
+// issue found missing: a draft that is not ready says ready: false, entry 0 has index "0", and
+// counts of 0 and empty lists are there.
 func TestGeneratedClient(t *testing.T) {
 	t.Parallel()
 	s := startStack(t)
@@ -247,6 +249,92 @@ func TestGeneratedClient(t *testing.T) {
 	require.Equal(t, http.StatusOK, copies.StatusCode(), string(copies.Body))
 	require.NotNil(t, copies.JSON200.Copies)
 	require.Empty(t, *copies.JSON200.Copies)
+
+	// breaches (RequestService's neighbour): none yet, counts of 0
+	breaches, err := c.BreachServiceListBreachesWithResponse(ctx, "jeongeup", "library", nil, handler)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, breaches.StatusCode(), string(breaches.Body))
+	require.NotNil(t, breaches.JSON200.Breaches, "an empty list is written")
+	require.Empty(t, *breaches.JSON200.Breaches)
+	require.Equal(t, int32(0), *breaches.JSON200.OverdueCount)
+	require.Equal(t, int32(0), *breaches.JSON200.DueSoonCount)
+	// A breach learned of 71½ hours ago: its notice is due within the hour, 0 hours left, written.
+	known := time.Now().Add(-71*time.Hour - 30*time.Minute).UTC().Format(time.RFC3339)
+	breach, err := c.BreachServiceCreateBreachWithBodyWithResponse(ctx, "jeongeup", "library", nil, "application/json", strings.NewReader(
+		`{"type":"BREACH_TYPE_LOSS_THEFT","knownTime":"`+known+`","cause":"BREACH_CAUSE_LOSS_THEFT","subjectCount":40,
+		"circumstances":"대출 기록 출력물 분실"}`), as(auth.RoleCPO, libraryUnit))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, breach.StatusCode(), string(breach.Body))
+	duty := (*breach.JSON200.Duties)[0]
+	require.NotNil(t, duty.HoursLeft, "hoursLeft 0 is written: %s", breach.Body)
+	require.Equal(t, "0", *duty.HoursLeft)
+	require.NotNil(t, duty.Overdue, "overdue: false is written")
+	require.False(t, *duty.Overdue)
+
+	// outbound: the tenant has no subscription
+	subs, err := c.OutboundServiceListSubscriptionsWithResponse(ctx, "jeongeup", nil, admin)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, subs.StatusCode(), string(subs.Body))
+	require.NotNil(t, subs.JSON200.Subscriptions, "an empty list is written")
+	require.Empty(t, *subs.JSON200.Subscriptions)
+
+	// access records, handed in by another of the body's systems with a service credential
+	ingested, err := c.AccessRecordServiceIngestAccessRecordsWithBodyWithResponse(ctx, "jeongeup", "library", "application/json", strings.NewReader(
+		`{"batchId":"saeol-1","records":[{"system":"새올행정시스템","account":"clerk001","accessTime":"2026-11-02T01:00:00Z",
+		"remoteAddr":"10.1.2.3","subject":"민원 2026-000001","action":"조회"}]}`), as(auth.RoleService, "tenants/jeongeup"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, ingested.StatusCode(), string(ingested.Body))
+	require.Equal(t, "saeol-1", *ingested.JSON200.BatchId)
+	require.Len(t, *ingested.JSON200.Indexes, 1)
+
+	// access reviews: none recorded, an empty list
+	reviews, err := c.AccessReviewServiceListAccessReviewsWithResponse(ctx, "jeongeup", "library", manager)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, reviews.StatusCode(), string(reviews.Body))
+	require.NotNil(t, reviews.JSON200.Reviews, "an empty list is written")
+	require.Empty(t, *reviews.JSON200.Reviews)
+	require.NotNil(t, reviews.JSON200.OverdueCount, "the count is written, 0 or not")
+
+	// role-grant history (S-5): the tenant's, a list written even when empty
+	grants, err := c.RoleGrantServiceListRoleGrantsWithResponse(ctx, "jeongeup", nil, admin)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, grants.StatusCode(), string(grants.Body))
+	require.NotNil(t, grants.JSON200.RoleGrants, "the list is written: %s", grants.Body)
+
+	// the registers' obligations of the unit: the counts are written, 0 or not
+	obligations, err := c.RegistryServiceListObligations2WithResponse(ctx, "jeongeup", "library", nil, manager)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, obligations.StatusCode(), string(obligations.Body))
+	require.NotNil(t, obligations.JSON200.Obligations)
+	require.NotNil(t, obligations.JSON200.DueCount)
+	require.NotNil(t, obligations.JSON200.OverdueCount)
+	require.NotNil(t, obligations.JSON200.Missing, "an empty list is written")
+	require.Empty(t, *obligations.JSON200.Missing, "every source answered")
+}
+
+// The generated client holds an operation of every service that has REST mappings, so that
+// TestGeneratedClient has one to call: a service added to the protos without one fails here.
+func TestGeneratedClientCoversEveryService(t *testing.T) {
+	b, err := os.ReadFile("internal/apiclient/oapi-codegen.yaml")
+	require.NoError(t, err)
+	var cfg struct {
+		OutputOptions struct {
+			IncludeOperationIDs []string `yaml:"include-operation-ids"`
+		} `yaml:"output-options"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	included := map[string]bool{}
+	for _, id := range cfg.OutputOptions.IncludeOperationIDs {
+		service, _, _ := strings.Cut(id, "_")
+		included[service] = true
+	}
+	services := map[string]bool{}
+	for _, id := range httpRules(t) {
+		service, _, _ := strings.Cut(id, "_")
+		services[service] = true
+		require.True(t, included[service], "the generated client calls no method of %s", service)
+	}
+	require.Len(t, services, 9, "registry, ledger, access records, access reviews, role grants, requests, breaches, outbound, retention")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -73,6 +73,11 @@ func TestTelemetrySettings(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	code, _ = get(hl.Addr().String(), "/v1/tenants/nowhere")
 	require.Equal(t, http.StatusNotFound, code)
+	// Routes added since, a REST mapping (breaches) and a hand-written one (the registers' export).
+	code, _ = get(hl.Addr().String(), "/v1/tenants/nowhere/units/none/breaches")
+	require.NotZero(t, code)
+	code, _ = get(hl.Addr().String(), "/v1/tenants/nowhere/files:exportRegistrations")
+	require.NotZero(t, code)
 
 	code, _ = get(hl.Addr().String(), "/metrics")
 	require.Equal(t, http.StatusNotFound, code, "/metrics is not on the public listener")
@@ -80,6 +85,8 @@ func TestTelemetrySettings(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Regexp(t, `http_server_request_duration_seconds_count\{[^}]*http_route="/v1/tenants"[^}]*\} 1\n`, metrics)
 	require.Regexp(t, `http_server_request_duration_seconds_count\{[^}]*http_response_status_code="404",[^}]*http_route="/v1/tenants/\{tenant\}"`, metrics)
+	require.Regexp(t, `http_server_request_duration_seconds_count\{[^}]*http_route="/v1/tenants/\{tenant\}/units/\{unit\}/breaches"`, metrics)
+	require.Regexp(t, `http_server_request_duration_seconds_count\{[^}]*http_route="/v1/tenants/\{tenant\}/files:exportRegistrations"`, metrics)
 	require.NotContains(t, metrics, `http_route="/"`)
 	require.NotContains(t, metrics, `/v1/tenants/nowhere`)
 	require.Regexp(t, `target_info\{[^}]*service_name="pipa-iksan",service_namespace="iksan"`, metrics)
@@ -105,4 +112,6 @@ func TestTelemetrySettings(t *testing.T) {
 		}
 	}
 	require.Contains(t, names, "GET /v1/tenants/{tenant}", "the collector received the routes' spans")
+	require.Contains(t, names, "GET /v1/tenants/{tenant}/units/{unit}/breaches")
+	require.Contains(t, names, "GET /v1/tenants/{tenant}/files:exportRegistrations")
 }

@@ -453,6 +453,7 @@ func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.Import
 		return nil, err
 	}
 	var out *registryv1.PolicyVersion
+	var entry int64 // its PUBLICATION entry in the outbox
 	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
 		if err := tx.LockPolicy(ctx, u, kind); err != nil {
 			return err
@@ -504,40 +505,42 @@ func (s *Server) ImportPolicyVersion(ctx context.Context, req *registryv1.Import
 			return nil // known by its period only, or a replay of an import already frozen
 		}
 		// STD-21, WG26-24: held exactly as published, whatever :check finds for its next version.
-		return s.freeze(ctx, tx, u, out, all)
+		entry, err = s.freeze(ctx, tx, u, out, all)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.deliverSoon(t, u, kind, out.GetNumber())
+	s.deliverSoon(t, entry)
 	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
 }
 
 // freeze renders v's document as published, compares it with the version it follows, stores it
-// and queues its ledger record, inside the caller's transaction. pub are the policy's other
-// published versions.
-func (s *Server) freeze(ctx context.Context, tx *pg.TenantStore, u string, v *registryv1.PolicyVersion, pub []*registryv1.PolicyVersion) error {
+// and writes its PUBLICATION entry to the outbox, inside the caller's transaction; it returns the
+// entry's outbox id, for the caller to deliver once the transaction commits. pub are the policy's
+// other published versions.
+func (s *Server) freeze(ctx context.Context, tx *pg.TenantStore, u string, v *registryv1.PolicyVersion, pub []*registryv1.PolicyVersion) (int64, error) {
 	f := facts(v, pub)
 	doc, probs := render.Freeze(v, f)
 	if len(probs) > 0 {
-		return unresolved(probs)
+		return 0, unresolved(probs)
 	}
 	doc.FreezeTime = timestamppb.New(s.now())
 	if prev := previous(pub, v); prev != nil && prev.GetDocument() != nil {
 		full, err := tx.GetVersion(ctx, u, v.GetKind(), prev.GetNumber())
 		if err != nil {
-			return err
+			return 0, err
 		}
 		v.Comparison = render.Compare(render.Texts(full, facts(full, pub)), render.Texts(v, f))
 	}
 	v.Document = doc
 	out, err := tx.UpdateVersion(ctx, u, v, "")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	proto.Reset(v)
 	proto.Merge(v, out)
-	return tx.QueuePublication(ctx, u, v.GetKind(), v.GetNumber(), publishDelay)
+	return tx.EnqueuePublication(ctx, u, v.GetName(), publicationEntry(v), "")
 }
 
 // facts are what v's bindings and links read: its snapshot, and the policy's published versions.
@@ -633,10 +636,11 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 	}
 	var out *registryv1.PolicyVersion
 	var replayed bool
+	var entry int64 // its PUBLICATION entry in the outbox; 0 on a replay
 	err = s.store.Tenant(t).InTx(ctx, func(tx *pg.TenantStore) error {
 		var err error
 		replayed, err = tx.Once(ctx, idem(ctx, req.GetRequestId(), req), func() (string, error) {
-			return req.GetName(), s.announce(ctx, tx, req, u, kind, n, ann, eff, today, &out)
+			return req.GetName(), s.announce(ctx, tx, req, u, kind, n, ann, eff, today, &out, &entry)
 		})
 		if err != nil || !replayed {
 			return err
@@ -647,15 +651,14 @@ func (s *Server) AnnouncePolicyVersion(ctx context.Context, req *registryv1.Anno
 	if err != nil {
 		return nil, err
 	}
-	if !replayed {
-		s.deliverSoon(t, u, kind, out.GetNumber())
-	}
+	s.deliverSoon(t, entry)
 	return out, s.decorate(ctx, s.store.Tenant(t), u, kind, out)
 }
 
-// announce announces the draft n under the policy's lock in tx, setting out.
+// announce announces the draft n under the policy's lock in tx, setting out and entry (its
+// PUBLICATION entry's outbox id).
 func (s *Server) announce(ctx context.Context, tx *pg.TenantStore, req *registryv1.AnnouncePolicyVersionRequest, u string, kind registryv1.PolicyKind,
-	n int32, ann, eff, today policy.Date, out **registryv1.PolicyVersion) error {
+	n int32, ann, eff, today policy.Date, out **registryv1.PolicyVersion, entry *int64) error {
 	if err := tx.LockPolicy(ctx, u, kind); err != nil {
 		return err
 	}
@@ -712,7 +715,7 @@ func (s *Server) announce(ctx context.Context, tx *pg.TenantStore, req *registry
 	v.ChangeSummary, v.MajorChange = req.GetChangeSummary(), req.GetMajorChange()
 	v.AnnounceTime = timestamppb.New(s.now())
 	*out = v
-	if err := s.freeze(ctx, tx, u, v, all); err != nil {
+	if *entry, err = s.freeze(ctx, tx, u, v, all); err != nil {
 		return err
 	}
 	return announcementEvents(ctx, tx, u, v, eff, today)

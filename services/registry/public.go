@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -111,7 +110,7 @@ func (s *Server) published(ctx context.Context, t, u, seg string, number int32) 
 	}
 	if shown == nil {
 		if number != 0 {
-			return nil, apierr.NotFound(name + "/versions/" + strconv.Itoa(int(number)))
+			return nil, apierr.NotFound(names.Version(t, u, seg, number))
 		}
 		return nil, apierr.NotFound(name + " (no version in force)")
 	}

@@ -2,37 +2,34 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/jobs"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
-	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
-	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
 	"github.com/pipa-kr/pipa/services/registry/store/pg"
 )
 
-// Publications reach the unit's ledger through an outbox: the version's freeze queues a job in the
-// same transaction (pg.QueuePublication), the call that froze it tries to append at once, and the
-// job appends what is still missing, retrying while the ledger is out. The entry's request_id is
-// the version's name, so appending twice records once.
+// Publications reach the unit's ledger through the registry's ledger outbox (pkg/ledgerout), as
+// the registers' changes do: the version's freeze writes its PUBLICATION entry in the same
+// transaction (pg.EnqueuePublication), the call that froze it delivers it after the commit without
+// waiting for it, and the outbox's drain delivers what is still missing while the ledger is out.
+// Once the ledger has the entry, the outbox's hook names it on the version (pg.Store.Delivered).
 
-// publishDelay holds a publication's job back, so that the freezing call usually appends first.
+// publishDelay holds the drain back from an entry just written, so that its call usually appends
+// it first.
 const publishDelay = 5 * time.Second
 
 // Open assembles the registry on pool: its store, the job queue of its publications and of the
@@ -73,11 +70,11 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	if err != nil {
 		return nil, nil, err
 	}
-	outbox.Use(client, nil)
-	events.Use(client, nil)
 	var s *Server
-	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s), processorChanges(&s))),
-		append(opts, withLedger(ledger, token), withOutbox(outbox))...)
+	store := pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s), processorChanges(&s)))
+	outbox.Use(client, store)
+	events.Use(client, nil)
+	s = New(store, append(opts, withLedger(ledger, token), withOutbox(outbox))...)
 	w.s, inForce.s = s, s
 	if alerts != nil {
 		alerts.s = s
@@ -89,50 +86,22 @@ func withLedger(l ledgerv1.LedgerServiceClient, token func() (string, error)) Op
 	return func(s *Server) { s.ledger, s.token = l, token }
 }
 
-// errNoLedger: without the ledger's address the publication waits in the outbox.
-var errNoLedger = errors.New("registry: the ledger service's address is not set (PIPA_LEDGER_ADDR): publications wait")
-
-// publish appends the PUBLICATION entry of a frozen version, unless it has one already, and
-// records the entry on the version.
-func (s *Server) publish(ctx context.Context, t, u string, kind registryv1.PolicyKind, n int32) error {
-	if s.ledger == nil {
-		return errNoLedger
-	}
-	ts := s.store.Tenant(t)
-	v, err := ts.GetVersion(ctx, u, kind, n)
-	if err != nil {
-		return err
-	}
+// publicationEntry is the PUBLICATION entry of v, a version being frozen (STD-21): the frozen
+// document's SHA-256, under the version's name.
+func publicationEntry(v *registryv1.PolicyVersion) *ledgerv1.AppendEntryRequest {
 	d := v.GetDocument()
-	if d == nil || d.GetLedgerEntry() != "" {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	sctx, err := unitauth.AsService(cctx, s.token)
-	if err != nil {
-		return err
-	}
 	what := "공고"
 	if v.GetState() == archived {
 		what = "이관 (pipa 이전에 게시된 방침)"
 	}
-	e, err := s.ledger.AppendEntry(sctx, &ledgerv1.AppendEntryRequest{
-		Parent:    names.Unit(t, u),
-		RequestId: "publication:" + v.GetName(),
-		Entry: &ledgerv1.Entry{
-			Kind:           ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION,
-			OccurTime:      cmpTime(d.GetFreezeTime(), v.GetAnnounceTime()),
-			FileName:       v.GetName(),
-			FileFormat:     "text/html; charset=utf-8",
-			Purpose:        fmt.Sprintf("%s %s (%s)", render.Title(v), what, render.Dates(v)),
-			DocumentSha256: d.GetHtmlSha256(),
-		},
-	})
-	if err != nil {
-		return err
-	}
-	return ts.SetLedgerEntry(ctx, u, kind, n, e.GetName())
+	return &ledgerv1.AppendEntryRequest{Entry: &ledgerv1.Entry{
+		Kind:           ledgerv1.EntryKind_ENTRY_KIND_PUBLICATION,
+		OccurTime:      cmpTime(d.GetFreezeTime(), v.GetAnnounceTime()),
+		FileName:       v.GetName(),
+		FileFormat:     "text/html; charset=utf-8",
+		Purpose:        fmt.Sprintf("%s %s (%s)", render.Title(v), what, render.Dates(v)),
+		DocumentSha256: d.GetHtmlSha256(),
+	}}
 }
 
 func cmpTime(ts ...*timestamppb.Timestamp) *timestamppb.Timestamp {
@@ -144,34 +113,39 @@ func cmpTime(ts ...*timestamppb.Timestamp) *timestamppb.Timestamp {
 	return timestamppb.Now()
 }
 
-// deliverSoon appends a version's publication after the call that froze it, without holding the
-// call up; the queued job covers a failure.
-func (s *Server) deliverSoon(t, u string, kind registryv1.PolicyKind, n int32) {
-	if s.ledger == nil {
-		return
+// deliverSoon delivers a publication's entry after the call that froze its version, without
+// holding the call up; the outbox's drain covers a failure.
+func (s *Server) deliverSoon(tenant string, id int64) {
+	if id != 0 {
+		go s.deliver(context.Background(), tenant, id)
 	}
-	go func() {
-		if err := s.publish(context.Background(), t, u, kind, n); err != nil {
-			slog.Info("publication left to its job", "version", names.Version(t, u, policy.Segment(kind), n), "err", err)
-		}
-	}()
 }
 
-// publishWorker is the outbox's job: it appends one version's publication.
+// publishWorker carries a publication job queued by an earlier version (pg.PublishArgs) into the
+// outbox, under the request_id that job appended with, so that an entry it did append is not
+// appended twice; a version that names its entry already, or is gone, needs nothing.
 type publishWorker struct {
 	river.WorkerDefaults[pg.PublishArgs]
 	s *Server
 }
 
-// Work appends the publication; a refusal as invalid ends the job (logged), anything else is
-// retried.
 func (w *publishWorker) Work(ctx context.Context, job *river.Job[pg.PublishArgs]) error {
 	a := job.Args
 	kind, _ := policy.KindFromSegment(a.Policy)
-	err := w.s.publish(ctx, a.Tenant, a.Unit, kind, a.Number)
-	if c := status.Code(err); c == codes.InvalidArgument || c == codes.PermissionDenied {
-		slog.Error("the ledger refused a publication", "tenant", a.Tenant, "unit", a.Unit, "policy", a.Policy, "number", a.Number, "err", err)
+	var id int64
+	err := w.s.store.Tenant(a.Tenant).InTx(ctx, func(tx *pg.TenantStore) error {
+		v, err := tx.GetVersion(ctx, a.Unit, kind, a.Number)
+		if err != nil || v.GetDocument() == nil || v.GetDocument().GetLedgerEntry() != "" {
+			return err
+		}
+		id, err = tx.EnqueuePublication(ctx, a.Unit, v.GetName(), publicationEntry(v), "publication:"+v.GetName())
+		return err
+	})
+	if apierr.KindOf(err) == apierr.KindNotFound {
 		return river.JobCancel(err)
+	}
+	if err == nil {
+		w.s.deliver(ctx, a.Tenant, id)
 	}
 	return err
 }

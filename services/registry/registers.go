@@ -40,7 +40,6 @@ func (s *Server) registerEntry(what string) pg.EntryFor {
 	}
 }
 
-// deliver appends the entry now, when it can; the outbox keeps it otherwise.
 // updateRecord replaces a register record (pg.TenantStore.UpdateRecord) at most once per
 // requestID (AIP-155) and hands its REGISTER entry to the ledger; a retry of a call that
 // succeeded changes nothing and writes no second entry.
@@ -57,12 +56,14 @@ func (s *Server) updateRecord(ctx context.Context, t, u string, kind pg.RecordKi
 	return err
 }
 
+// deliver appends the outbox's entry id now, when it can (a register's REGISTER, a version's
+// PUBLICATION); the outbox keeps it otherwise.
 func (s *Server) deliver(ctx context.Context, tenant string, id int64) {
 	if id == 0 || s.outbox == nil || s.ledger == nil {
 		return
 	}
 	if _, err := s.outbox.Deliver(ctx, tenant, id); err != nil {
-		slog.Info("register entry left to the outbox", "tenant", tenant, "id", id, "err", err)
+		slog.Info("ledger entry left to the outbox", "tenant", tenant, "id", id, "err", err)
 	}
 }
 

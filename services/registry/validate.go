@@ -192,6 +192,9 @@ func checkRetention(vs *apierr.Violations, field, reasonField string, days int32
 	}
 }
 
+// maxSystem bounds a system's name: the ledger's file_name, where access records keep it.
+const maxSystem = 200
+
 func validateFile(f *registryv1.PersonalInformationFile) apierr.Violations {
 	var vs apierr.Violations
 	required(&vs, "file.display_name", f.GetDisplayName())
@@ -199,6 +202,20 @@ func validateFile(f *registryv1.PersonalInformationFile) apierr.Violations {
 	required(&vs, "file.retention", f.GetRetention())
 	if f.GetSubjectCount() < 0 {
 		vs.Add("file.subject_count", "range", "cannot be negative")
+	}
+	// S-8-1: the systems name the access records whose period the file's facts set.
+	seen := map[string]bool{}
+	for i, sys := range f.GetSystems() {
+		fi := fieldIdx("file.systems", i)
+		switch {
+		case strings.TrimSpace(sys) == "" || sys != strings.TrimSpace(sys):
+			vs.Add(fi, "S-8-1", "a processing system's name, as its access records name it (AccessRecord.system), without surrounding spaces")
+		case len(sys) > maxSystem:
+			vs.Add(fi, "range", "at most %d bytes", maxSystem)
+		case seen[sys]:
+			vs.Add(fi, "unique", "%q is listed twice", sys)
+		}
+		seen[sys] = true
 	}
 	for i, r := range f.GetRecipients() {
 		fi := fieldIdx("file.recipients", i)

@@ -128,11 +128,11 @@ func BenchmarkOutboundReceiverDown(b *testing.B) {
 			Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret}})
 	require.NoError(b, err)
 	var steps, failed, workflows atomic.Int64
-	step := func(err error) bool {
+	step := func(name string, err error) bool {
 		steps.Add(1)
 		if err != nil {
 			failed.Add(1)
-			b.Log(err)
+			b.Logf("%s: %v", name, err)
 		}
 		return err == nil
 	}
@@ -147,17 +147,17 @@ func BenchmarkOutboundReceiverDown(b *testing.B) {
 				r := requeststest.WithChannel(requeststest.AccessRequest())
 				r.Requester.Email = fmt.Sprintf("down-%d-%d@example.kr", w, i)
 				resp, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
-				if !step(err) {
+				if !step("CreateRequest", err) {
 					continue
 				}
 				name := resp.GetRequest().GetName()
 				_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
 					Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
-				if !step(err) {
+				if !step("VerifyIdentity", err) {
 					continue
 				}
 				_, err = cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
-				if step(err) {
+				if step("ApproveRequest", err) {
 					workflows.Add(1)
 				}
 			}
@@ -184,6 +184,8 @@ func BenchmarkOutboundReceiverDown(b *testing.B) {
 	b.ReportMetric(float64(len(smtpd.Mail())), "mails")
 	b.ReportMetric(time.Since(up).Seconds(), "catch-up-s")
 	b.ReportMetric(0, "ns/op")
+	b.Logf("%d steps (%d failed), %d events emitted and %d delivered, %d mails, %d posts refused while down",
+		steps.Load(), failed.Load(), emitted, recv.Unique(), len(smtpd.Mail()), refused)
 	require.Zero(b, failed.Load(), "no step fails while the receiver is down")
 	require.Zero(b, recv.Rejected.Load())
 }

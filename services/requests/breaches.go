@@ -223,7 +223,7 @@ func (b *BreachServer) CloseBreach(ctx context.Context, req *requestsv1.CloseBre
 // GetBreachPosting is public: the posting while its period runs (DEC-39-3), NotFound otherwise.
 func (b *BreachServer) GetBreachPosting(ctx context.Context, req *requestsv1.GetBreachPostingRequest) (*requestsv1.BreachPosting, error) {
 	if !names.ValidID(req.GetTenant()) || !names.ValidID(req.GetUnit()) || req.GetBreach() <= 0 {
-		return nil, apierr.NotFound(names.Unit(req.GetTenant(), req.GetUnit()) + "/breaches/" + strconv.FormatInt(req.GetBreach(), 10))
+		return nil, apierr.NotFound(names.Breaches.NameN(req.GetTenant(), req.GetUnit(), req.GetBreach()))
 	}
 	return b.s.store.Posting(ctx, req.GetTenant(), req.GetUnit(), req.GetBreach(), b.now())
 }

@@ -113,6 +113,8 @@ func TestBreachJourney(t *testing.T) {
 	page := s.Get(b.GetPosting().GetPath())
 	text := stacktest.Body(t, page)
 	require.Equal(t, http.StatusOK, page.StatusCode, text)
+	require.Equal(t, "nosniff", page.Header.Get("X-Content-Type-Options"))
+	require.Contains(t, page.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'", "the posting page cannot be framed")
 	require.Contains(t, text, "개인정보 유출등 통지")
 	require.Contains(t, text, "성명, 전자우편주소")
 	require.Regexp(t, `<title>[^<]+ \| 정읍시립도서관</title>`, text, "the posting's title names the body")

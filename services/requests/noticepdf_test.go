@@ -81,6 +81,7 @@ func TestNoticePDF(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(pdf))
 	require.Equal(t, "application/pdf", resp.Header.Get("Content-Type"))
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
 	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
 	cmd.Stdin = bytes.NewReader(pdf)

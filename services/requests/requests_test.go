@@ -271,6 +271,7 @@ func TestRequestIntakeRules(t *testing.T) {
 // to the next working day (PIPA-35-3); a deferral stops the clock and its end starts a new 10
 // days (STD-31-1).
 func TestRequestDueDates(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	s.Load("jeongeup-library.yaml")
 	cl := s.requests()

@@ -26,6 +26,7 @@ import (
 // same id with another request is refused naming request_id and changes nothing; another
 // tenant's staff cannot replay it.
 func TestChangesAreIdempotent(t *testing.T) {
+	t.Parallel()
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")

@@ -28,6 +28,7 @@ import (
 // the registry for the tenant and the unit, overdue first, with D-days and hours, nothing
 // missing; another tenant's officer sees none of it.
 func TestObligationsAcrossServices(t *testing.T) {
+	t.Parallel()
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")

@@ -193,6 +193,7 @@ func destructions(t *testing.T, s *stack) []*ledgerv1.Entry {
 // the rule; the record names the site's CCTV manager as its official. A batch the ledger refuses
 // for good is not left half destroyed: its days are kept and due again, the refusal counted.
 func TestRetentionConfirmDeletion(t *testing.T) {
+	t.Parallel()
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
@@ -244,6 +245,7 @@ func TestRetentionConfirmDeletion(t *testing.T) {
 // sweep leaves it HELD, says which holds it checked, and refuses the recording system's deletion
 // of it. Once the hold is released (who, when, why recorded), the next sweep destroys it.
 func TestRetentionHold(t *testing.T) {
+	t.Parallel()
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now))
 	s.Load("jeongeup-library.yaml")
@@ -597,6 +599,7 @@ func TestRetentionSweepSpansAttempts(t *testing.T) {
 // entries (index and leaf hash) and verifies with the tenant's key as served publicly, named with
 // the ledgers' origin host.
 func TestRetentionPlan(t *testing.T) {
+	t.Parallel()
 	clock := &retentiontest.Clock{}
 	s := startStack(t, stacktest.WithClock(clock.Now), stacktest.WithLedgerOrigin("ledger.jeongeup.go.kr"))
 	s.Load("jeongeup-library.yaml")
@@ -989,6 +992,7 @@ func errorRule(t testing.TB, err error) string {
 // one returned, its destruction here recorded by a DESTRUCTION entry after the RETURN. An
 // outcome the ledger refuses leaves the copy as it was, and is counted. Dates follow today.
 func TestRetentionCopies(t *testing.T) {
+	t.Parallel()
 	clock := &retentiontest.Clock{}
 	smtpd := outboundtest.StartMail(t)
 	s := startStack(t, stacktest.WithClock(clock.Now), outboundtest.WithMail(smtpd.Addr, 15))

@@ -87,17 +87,24 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		storeOpts = append(storeOpts, pg.WithOutbound(out))
 	}
 	sweepAll, sweepUnit := &SweepAllWorker{}, &SweepUnitWorker{}
+	accessAll, access := &SweepAccessAllWorker{}, &SweepAccessWorker{}
 	remind, check := &RemindCopiesWorker{}, &CheckCopiesWorker{}
 	river.AddWorker(workers, sweepAll)
 	river.AddWorker(workers, sweepUnit)
+	river.AddWorker(workers, accessAll)
+	river.AddWorker(workers, access)
 	river.AddWorker(workers, remind)
 	river.AddWorker(workers, check)
-	// Each periodic job also runs when a leader starts, so that a restart never skips a day or a
+	// Each periodic job but the access records' also runs when a leader starts, so that a restart never skips a day or a
 	// quarter; each is idempotent (unique sweeps per hour, one reminder a day, one check a quarter).
 	cfg := jobs.Config(pg.Schema, workers, 4, append(outbox.PeriodicJobs(),
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepAllArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "retention.sweep_all", RunOnStart: true}),
+		// Not on start: a day skipped destroys access records a day late, never early.
+		river.NewPeriodicJob(dailyAt(3),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepAccessAllArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "retention.sweep_access_all"}),
 		river.NewPeriodicJob(dailyAt(9),
 			func() (river.JobArgs, *river.InsertOpts) { return RemindCopiesArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "retention.remind_copies", RunOnStart: true}),
@@ -120,6 +127,6 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 	if o.budget > 0 {
 		srv.sweepBudget = o.budget
 	}
-	sweepAll.S, sweepUnit.S, remind.S, check.S = srv, srv, srv, srv
+	sweepAll.S, sweepUnit.S, remind.S, check.S, accessAll.S, access.S = srv, srv, srv, srv, srv, srv
 	return srv, jobs, registerMetrics(store, o.now)
 }

@@ -55,7 +55,8 @@ func sweepResult(w *retentionv1.Sweep) *retentionv1.SweepResult {
 		return nil
 	}
 	return &retentionv1.SweepResult{Destroyed: w.GetDestroyed(), Planned: w.GetPlanned(), Held: w.GetHeld(),
-		Overdue: w.GetOverdue(), Plans: w.GetPlans(), HoldsChecked: w.GetHoldsChecked()}
+		Overdue: w.GetOverdue(), Plans: w.GetPlans(), HoldsChecked: w.GetHoldsChecked(),
+		AccessDestroyed: w.GetAccessDestroyed(), UnclassifiedSystems: w.GetUnclassifiedSystems()}
 }
 
 func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequest) (*retentionv1.ListSweepsResponse, error) {
@@ -146,6 +147,18 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time,
 			more = !stop.IsZero() && time.Now().After(stop)
 		}
 	}
+	if !more {
+		// S-8-1: the access records past their system's period, within the same bound.
+		astop := stop
+		if astop.IsZero() {
+			astop = time.Now().Add(s.sweepBudget)
+		}
+		var amore bool
+		if res.AccessDestroyed, res.UnclassifiedSystems, amore, err = s.sweepAccess(ctx, sctx, tenant, unit, now, astop); err != nil {
+			return nil, false, fmt.Errorf("retention: sweep of the access records of %s: %w", names.Unit(tenant, unit), err)
+		}
+		more = amore
+	}
 	if planning {
 		p, err := s.store.ProposePlan(ctx, tenant, unit, now, maxPlanItems, planReason)
 		if err != nil {
@@ -159,7 +172,8 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time,
 		return nil, false, err
 	}
 	answer, again, err := s.store.RecordSweep(ctx, tenant, unit, idem, lifecycle.SweepRecord{Time: now, Destroyed: res.Destroyed,
-		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans})
+		Planned: res.Planned, Held: res.Held, Overdue: res.Overdue, HoldsChecked: res.HoldsChecked, Plans: res.Plans,
+		AccessDestroyed: res.AccessDestroyed, UnclassifiedSystems: res.UnclassifiedSystems})
 	if err != nil || !again {
 		return res, more, err
 	}
@@ -319,7 +333,7 @@ type SweepUnitWorker struct {
 // for ever; each destroyed batch is committed with its outbox entry, so no work is lost or done twice.
 func (w *SweepUnitWorker) Work(ctx context.Context, job *river.Job[SweepUnitArgs]) error {
 	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget), pg.Idem{})
-	if err == nil && more && res.GetDestroyed() > 0 {
+	if err == nil && more && res.GetDestroyed()+res.GetAccessDestroyed() > 0 {
 		return river.JobSnooze(0)
 	}
 	return err

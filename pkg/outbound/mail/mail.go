@@ -16,10 +16,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 	"golang.org/x/net/html"
 
 	"github.com/pipa-kr/pipa/pkg/outbound"
@@ -55,13 +57,20 @@ type Message struct {
 // Payload is m as an outbound.Message's payload.
 func (m Message) Payload() ([]byte, error) { return json.Marshal(m) }
 
-// Sender sends the outbound's mail through the relay.
+// Sender sends the outbound's mail through the relay. It keeps up to maxIdle connections open
+// between messages, as a mail client that sends many does: a message then costs its own commands
+// (NOOP, MAIL, RCPT, DATA, RSET), not a connection, a greeting, STARTTLS and AUTH each. A
+// connection the relay closed meanwhile fails its NOOP, and the message goes on a new one.
 type Sender struct {
 	cfg    Config
-	opts   []gomail.Option
-	host   string
+	client *gomail.Client
 	domain string
+	mu     sync.Mutex
+	idle   []*smtp.Client
 }
+
+// maxIdle is how many connections a Sender keeps open while it has nothing to send.
+const maxIdle = 8
 
 // New checks cfg and returns its sender.
 func New(cfg Config) (*Sender, error) {
@@ -108,13 +117,11 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
 	}
-	return &Sender{cfg: cfg, opts: opts, host: host, domain: domain}, nil
-}
-
-// WithOptions adds go-mail options (a test's TLS configuration).
-func (s *Sender) WithOptions(opts ...gomail.Option) *Sender {
-	s.opts = append(s.opts, opts...)
-	return s
+	client, err := gomail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	return &Sender{cfg: cfg, client: client, domain: domain}, nil
 }
 
 // Send sends one mail: a permanent refusal (a 5xx reply) is not retried, anything else is.
@@ -137,11 +144,7 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
-	c, err := gomail.NewClient(s.host, s.opts...)
-	if err != nil {
-		return "", outbound.Permanent(err)
-	}
-	err = c.DialAndSendWithContext(ctx, msg)
+	err := s.send(ctx, msg)
 	answer := strings.TrimSpace(msg.ServerResponse())
 	var se *gomail.SendError
 	if errors.As(err, &se) && se.ErrorCode() >= 500 {
@@ -151,6 +154,59 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 		answer = "accepted"
 	}
 	return answer, err
+}
+
+// send sends msg on an idle connection, or on a new one when none is idle or the idle one is
+// gone (its NOOP failed, so nothing of msg was sent on it).
+func (s *Sender) send(ctx context.Context, msg *gomail.Msg) error {
+	if c := s.take(); c != nil {
+		err := s.sendOn(c, msg)
+		var se *gomail.SendError
+		if !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+			return err
+		}
+	}
+	c, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("dial failed: %w", err)
+	}
+	return s.sendOn(c, msg)
+}
+
+// sendOn sends msg on c and keeps c for the next message, unless it failed. A message the relay
+// took is sent, whatever failed after it (the RSET that follows).
+func (s *Sender) sendOn(c *smtp.Client, msg *gomail.Msg) error {
+	if err := s.client.SendWithSMTPClient(c, msg); err != nil {
+		s.client.CloseWithSMTPClient(c) //nolint:errcheck // a connection given up
+		if msg.IsDelivered() {
+			return nil
+		}
+		return err
+	}
+	s.put(c)
+	return nil
+}
+
+func (s *Sender) take() *smtp.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.idle) == 0 {
+		return nil
+	}
+	c := s.idle[len(s.idle)-1]
+	s.idle = s.idle[:len(s.idle)-1]
+	return c
+}
+
+func (s *Sender) put(c *smtp.Client) {
+	s.mu.Lock()
+	if len(s.idle) < maxIdle {
+		s.idle, c = append(s.idle, c), nil
+	}
+	s.mu.Unlock()
+	if c != nil {
+		s.client.CloseWithSMTPClient(c) //nolint:errcheck // one connection too many
+	}
 }
 
 // TextOf is the text of an HTML page for a mail's text/plain part: its words, a line per block

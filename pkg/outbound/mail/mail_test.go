@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/emersion/go-sasl"
@@ -68,4 +69,32 @@ func TestSendOverSTARTTLSWithAuth(t *testing.T) {
 	_, err = send(mail.Config{Username: "privacy@jeongeup.go.kr", Password: "correct horse", TLS: "none"})
 	require.Error(t, err, "no AUTH without STARTTLS")
 	require.Len(t, ms.Mail(), 1, "nothing else was taken")
+}
+
+// Mail after mail goes over the one connection the sender keeps open; when the relay has closed
+// it meanwhile, the next mail goes over a new one and is not lost.
+func TestSendKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	ms := outboundtest.StartMail(t)
+	s, err := mail.New(mail.Config{Addr: ms.Addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"})
+	require.NoError(t, err)
+	send := func(i int) {
+		t.Helper()
+		payload, err := mail.Message{To: "minwon@example.kr", Subject: "통지", Text: "접수번호: R-2026-000001"}.Payload()
+		require.NoError(t, err)
+		_, err = s.Send(t.Context(), outbound.Delivery{Tenant: "jeongeup", ID: int64(i),
+			Message: outbound.Message{Channel: outbound.Mail, Key: fmt.Sprintf("requests-%d", i), Payload: payload}})
+		require.NoError(t, err)
+	}
+	for i := range 3 {
+		send(i)
+	}
+	require.Len(t, ms.Mail(), 3)
+	require.EqualValues(t, 1, ms.Conns.Load(), "one connection for the three")
+
+	ms.CloseConnections()
+	send(3)
+	require.Len(t, ms.Mail(), 4, "the mail after the relay closed the connection")
+	require.Equal(t, "<requests-3@jeongeup.go.kr>", ms.Mail()[3].Header.Get("Message-Id"))
+	require.EqualValues(t, 2, ms.Conns.Load())
 }

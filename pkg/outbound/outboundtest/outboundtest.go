@@ -64,8 +64,33 @@ type MailServer struct {
 	Addr string
 	// CAFile is the PEM of the CA of the server's certificate (StartMailAuth).
 	CAFile string
-	mu     sync.Mutex
-	mail   []Mail
+	// Conns counts the connections taken.
+	Conns atomic.Int64
+	mu    sync.Mutex
+	mail  []Mail
+	open  []net.Conn
+}
+
+// backend is a connection's session, counted and kept for CloseConnections.
+func (ms *MailServer) backend(session func() smtp.Session) smtp.Backend {
+	return smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		ms.Conns.Add(1)
+		ms.mu.Lock()
+		ms.open = append(ms.open, c.Conn())
+		ms.mu.Unlock()
+		return session(), nil
+	})
+}
+
+// CloseConnections closes every connection the server took, as a relay that drops its idle
+// clients does.
+func (ms *MailServer) CloseConnections() {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	for _, c := range ms.open {
+		c.Close()
+	}
+	ms.open = nil
 }
 
 // StartMail serves SMTP until the test ends.
@@ -76,7 +101,7 @@ func StartMail(t testing.TB) *MailServer {
 		t.Fatal(err)
 	}
 	ms := &MailServer{Addr: l.Addr().String()}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{ms: ms}, nil }))
+	srv := smtp.NewServer(ms.backend(func() smtp.Session { return &session{ms: ms} }))
 	srv.Domain = "localhost"
 	go srv.Serve(l) //nolint:errcheck // ends with Close
 	t.Cleanup(func() { srv.Close() })
@@ -95,8 +120,8 @@ func StartMailAuth(t testing.TB, user, password string, mechs ...string) *MailSe
 	}
 	cert, caFile := selfSigned(t)
 	ms := &MailServer{Addr: l.Addr().String(), CAFile: caFile}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &authSession{session: session{ms: ms}, user: user, password: password, mechs: mechs}, nil
+	srv := smtp.NewServer(ms.backend(func() smtp.Session {
+		return &authSession{session: session{ms: ms}, user: user, password: password, mechs: mechs}
 	}))
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}

@@ -158,6 +158,12 @@ func entryFields(ctx context.Context, recs Records, vs *apierr.Violations, tenan
 	if e.GetRedacted() {
 		return apierr.Precondition("ALREADY_REDACTED", in.GetResource()+"'s personal fields are already erased")
 	}
+	// S-8-1: an access record is kept for its system's period and destroyed by the sweep (ClassifyAccess),
+	// never by a rule's item.
+	if e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS {
+		vs.Add("item.resource", "S-8-1", "an ACCESS entry is kept for its system's period and destroyed by the sweep, not by a rule")
+		return nil
+	}
 	n.ClockStart = e.GetOccurTime().AsTime()
 	if t := in.GetClockStartTime(); t != nil {
 		n.ClockStart = t.AsTime()

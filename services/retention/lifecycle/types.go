@@ -35,6 +35,10 @@ type SweepRecord struct {
 	Time                              time.Time
 	Destroyed, Planned, Held, Overdue int64
 	HoldsChecked, Plans               []string
+	// AccessDestroyed counts the access records redacted (S-8-1); UnclassifiedSystems are the
+	// unit's systems no file classifies.
+	AccessDestroyed     int64
+	UnclassifiedSystems []string
 }
 
 // Item statuses as stored. Due, held and overdue are not stored: they follow from the time and

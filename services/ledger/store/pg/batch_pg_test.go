@@ -25,6 +25,7 @@ func batchOf(tenant, unit, prefix string, n int) []pg.AppendRequest {
 // A batch's entries get consecutive indexes in the order given, while single appends and other
 // batches go to the same log at the same time, and the log stays whole.
 func TestPGBatchIsConsecutiveAmidOtherAppends(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	const batches, per, singles = 16, 50, 200
@@ -60,6 +61,7 @@ func TestPGBatchIsConsecutiveAmidOtherAppends(t *testing.T) {
 // naming it, and the log takes none of the batch's entries; the entries appended beside it in
 // the same transaction are not failed with it.
 func TestPGBatchFailsAsAWhole(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	bad := batchOf("iksan", "u", "bad", 5)
@@ -104,6 +106,7 @@ func TestPGBatchFailsAsAWhole(t *testing.T) {
 // entry appended before keeps its index while the new ones of the batch take consecutive ones,
 // and a request_id reused with another request refuses the whole batch.
 func TestPGBatchIdempotentPerEntry(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	reqs := batchOf("iksan", "u", "r", 4)
@@ -157,6 +160,7 @@ func TestPGBatchIdempotentPerEntry(t *testing.T) {
 // A batch larger than the store's transaction bound commits whole, in one transaction, and the
 // bounds of a batch are enforced.
 func TestPGBatchLargerThanMaxBatch(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t, pg.WithMaxBatch(8))
 	var g errgroup.Group

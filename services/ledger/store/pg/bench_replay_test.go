@@ -20,6 +20,7 @@ import (
 // duplicate. They live in a bench_ file because that is where the benchmark work may add files.
 
 func TestPGReplayOfAnotherReplicasAppend(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pool := pgtest.New(t, pg.Schema, pg.Migrations)
 	sealer := newSealer(t)
@@ -68,6 +69,7 @@ func TestPGReplayOfAnotherReplicasAppend(t *testing.T) {
 // Two replicas, every request sent to both at once: each id is committed once, both callers get
 // its index, and the log has no gap.
 func TestPGConcurrentReplaysAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pool := pgtest.New(t, pg.Schema, pg.Migrations)
 	sealer := newSealer(t)

@@ -98,6 +98,7 @@ func idReq(unit, id string) pg.AppendRequest {
 // none of them keeps anything (one transaction), every caller is told it may or may not have
 // taken effect, and a retry with the same request_id appends each entry exactly once.
 func TestPGCombinedCommitKilledMidBatch(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newCombinedStore(t)
 	reqs := make([]pg.AppendRequest, 15)
@@ -149,6 +150,7 @@ func TestPGCombinedCommitKilledMidBatch(t *testing.T) {
 // A combined transaction that PostgreSQL refuses because of one log's entry (a kind with a NUL
 // byte) rolls back as a whole; each log then commits alone, and only the faulty append fails.
 func TestPGCombinedCommitOneBadBatchFailsAlone(t *testing.T) {
+	t.Parallel()
 	s, pool := newCombinedStore(t)
 	reqs := make([]pg.AppendRequest, 15)
 	for i := range reqs {
@@ -175,6 +177,7 @@ func TestPGCombinedCommitOneBadBatchFailsAlone(t *testing.T) {
 // hashes, root and checkpoint agree). Replays of a third of the requests on the other replica
 // return the first entry.
 func TestPGCombinedCommitTwoReplicas64Logs(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pool := pgtest.New(t, pg.Schema, pg.Migrations)
 	sealer := newSealer(t)

@@ -26,6 +26,7 @@ import (
 )
 
 func TestPGConcurrentAppendsToOneLog(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	const workers, each = 64, 50
@@ -74,6 +75,7 @@ func TestPGConcurrentAppendsToOneLog(t *testing.T) {
 }
 
 func TestPGConcurrentAppendsTo16Logs(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	const logs, workers, each = 16, 8, 25
@@ -100,6 +102,7 @@ func TestPGConcurrentAppendsTo16Logs(t *testing.T) {
 // Two replicas (two Stores, each with its own sequencer and edge cache) on one database: the
 // head row's FOR UPDATE lock serialises them.
 func TestPGTwoReplicasAppendToOneLog(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pool := pgtest.New(t, pg.Schema, pg.Migrations)
 	sealer := newSealer(t) // replicas share the application's data key
@@ -136,6 +139,7 @@ func TestPGTwoReplicasAppendToOneLog(t *testing.T) {
 }
 
 func TestPGIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", "USE", "first"))
@@ -196,6 +200,7 @@ func TestPGIdempotentReplay(t *testing.T) {
 // AIP-155 within one batch: a repeat of a request gets the first one's answer, the same
 // request_id with another request is refused; neither is silently merged.
 func TestPGRequestIDReusedInOneBatch(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	entered, release, batches := blockFirstCommit(s)
@@ -238,6 +243,7 @@ func TestPGRequestIDReusedInOneBatch(t *testing.T) {
 // Appended.CommitTime is the commit_time stored in the entry's row, for an append, a repeat in
 // the same batch and a later replay.
 func TestPGCommitTimeIsTheStoredOne(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, _ := newStore(t)
 	r := req("iksan", "u", "USE", "a")
@@ -295,6 +301,7 @@ func waitEntered(t *testing.T, entered <-chan struct{}, failed <-chan error) {
 // missing entry and a row PostgreSQL refuses (a NUL in text) are excluded, and the others commit
 // in the same batch, or one by one after the batch failed, with no gap.
 func TestPGBadRequestsInABatchFailAlone(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	const tenant, unit = "iksan", "cctv"
@@ -395,6 +402,7 @@ func TestPGBadRequestsInABatchFailAlone(t *testing.T) {
 // A transaction killed during its commit (its backend terminated from another connection) leaves
 // the log exactly as it was, and the next append continues with no gap.
 func TestPGKilledCommitLeavesTheLogAsItWas(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	const tenant, unit = "iksan", "parking"
@@ -445,6 +453,7 @@ func TestPGKilledCommitLeavesTheLogAsItWas(t *testing.T) {
 // transaction fail after the entries and hashes were written, and the retry path commits the
 // same appends afterwards.
 func TestPGFailedWriteIsRetriedAppendByAppend(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	const tenant, unit = "iksan", "welfare"
@@ -478,6 +487,7 @@ func TestPGFailedWriteIsRetriedAppendByAppend(t *testing.T) {
 }
 
 func TestPGFollows(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	follows := func(i int64) pg.AppendRequest {
@@ -513,6 +523,7 @@ func redaction(index int64, requestID string) pg.AppendRequest {
 }
 
 func TestPGRedactionKeepsProofsValid(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	for i := range 10 {
@@ -553,6 +564,7 @@ func TestPGRedactionKeepsProofsValid(t *testing.T) {
 
 // Two redactions of one entry in one batch: the first commits, the second is refused.
 func TestPGRedactionsOfOneEntryInABatch(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	_, err := s.Append(ctx, "iksan", "u", req("iksan", "u", "VIEWING", "requester"))
@@ -587,6 +599,7 @@ func TestPGRedactionsOfOneEntryInABatch(t *testing.T) {
 }
 
 func TestPGTenantIsolation(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	for i := range 3 {
@@ -627,6 +640,7 @@ func TestPGTenantIsolation(t *testing.T) {
 }
 
 func TestPGCheckpointIsASignedC2SPNote(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pool := pgtest.New(t, pg.Schema, pg.Migrations)
 	sealer := newSealer(t)
@@ -659,6 +673,7 @@ func TestPGCheckpointIsASignedC2SPNote(t *testing.T) {
 }
 
 func TestPGProofArguments(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, _ := newStore(t)
 	for i := range 4 {
@@ -689,6 +704,7 @@ func TestPGProofArguments(t *testing.T) {
 }
 
 func TestPGEntriesByKind(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, _ := newStore(t)
 	for i := range 10 {
@@ -743,6 +759,7 @@ func (ts tileServer) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 func (ts tileServer) SaveTiles([]tlog.Tile, [][]byte) {}
 
 func TestPGTiles(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, _ := newStore(t)
 	var leaves [][]byte
@@ -766,6 +783,7 @@ func TestPGTiles(t *testing.T) {
 // fails after the head was updated undoes the head too: the three statements are one implicit
 // transaction.
 func TestPGOneRoundTripPathIsAtomic(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	for i := range 3 {
@@ -784,6 +802,7 @@ func TestPGOneRoundTripPathIsAtomic(t *testing.T) {
 // The one-round-trip path killed mid-flight: the test holds the head row, the append's UPDATE
 // waits for it, and its backend is terminated. The log stays as it was.
 func TestPGKilledOneRoundTripAppend(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
 	for i := range 3 {

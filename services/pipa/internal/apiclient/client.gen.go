@@ -128,6 +128,216 @@ func (e V1AmendmentKind) Valid() bool {
 	}
 }
 
+// Defines values for V1BreachAgency.
+const (
+	BREACHAGENCYKISA        V1BreachAgency = "BREACH_AGENCY_KISA"
+	BREACHAGENCYPIPC        V1BreachAgency = "BREACH_AGENCY_PIPC"
+	BREACHAGENCYUNSPECIFIED V1BreachAgency = "BREACH_AGENCY_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachAgency enum.
+func (e V1BreachAgency) Valid() bool {
+	switch e {
+	case BREACHAGENCYKISA:
+		return true
+	case BREACHAGENCYPIPC:
+		return true
+	case BREACHAGENCYUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachCause.
+const (
+	BREACHCAUSEEXTERNALUNLAWFULACCESS V1BreachCause = "BREACH_CAUSE_EXTERNAL_UNLAWFUL_ACCESS"
+	BREACHCAUSEINSIDER                V1BreachCause = "BREACH_CAUSE_INSIDER"
+	BREACHCAUSELOSSTHEFT              V1BreachCause = "BREACH_CAUSE_LOSS_THEFT"
+	BREACHCAUSEMISTAKE                V1BreachCause = "BREACH_CAUSE_MISTAKE"
+	BREACHCAUSEOTHER                  V1BreachCause = "BREACH_CAUSE_OTHER"
+	BREACHCAUSEUNSPECIFIED            V1BreachCause = "BREACH_CAUSE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachCause enum.
+func (e V1BreachCause) Valid() bool {
+	switch e {
+	case BREACHCAUSEEXTERNALUNLAWFULACCESS:
+		return true
+	case BREACHCAUSEINSIDER:
+		return true
+	case BREACHCAUSELOSSTHEFT:
+		return true
+	case BREACHCAUSEMISTAKE:
+		return true
+	case BREACHCAUSEOTHER:
+		return true
+	case BREACHCAUSEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachDutyKind.
+const (
+	BREACHDUTYKINDNOTICE      V1BreachDutyKind = "BREACH_DUTY_KIND_NOTICE"
+	BREACHDUTYKINDREPORT      V1BreachDutyKind = "BREACH_DUTY_KIND_REPORT"
+	BREACHDUTYKINDUNSPECIFIED V1BreachDutyKind = "BREACH_DUTY_KIND_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachDutyKind enum.
+func (e V1BreachDutyKind) Valid() bool {
+	switch e {
+	case BREACHDUTYKINDNOTICE:
+		return true
+	case BREACHDUTYKINDREPORT:
+		return true
+	case BREACHDUTYKINDUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachDutyStatus.
+const (
+	BREACHDUTYSTATUSDONE          V1BreachDutyStatus = "BREACH_DUTY_STATUS_DONE"
+	BREACHDUTYSTATUSEXEMPT        V1BreachDutyStatus = "BREACH_DUTY_STATUS_EXEMPT"
+	BREACHDUTYSTATUSINTERIM       V1BreachDutyStatus = "BREACH_DUTY_STATUS_INTERIM"
+	BREACHDUTYSTATUSNOTAPPLICABLE V1BreachDutyStatus = "BREACH_DUTY_STATUS_NOT_APPLICABLE"
+	BREACHDUTYSTATUSNOTREQUIRED   V1BreachDutyStatus = "BREACH_DUTY_STATUS_NOT_REQUIRED"
+	BREACHDUTYSTATUSPENDING       V1BreachDutyStatus = "BREACH_DUTY_STATUS_PENDING"
+	BREACHDUTYSTATUSUNSPECIFIED   V1BreachDutyStatus = "BREACH_DUTY_STATUS_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachDutyStatus enum.
+func (e V1BreachDutyStatus) Valid() bool {
+	switch e {
+	case BREACHDUTYSTATUSDONE:
+		return true
+	case BREACHDUTYSTATUSEXEMPT:
+		return true
+	case BREACHDUTYSTATUSINTERIM:
+		return true
+	case BREACHDUTYSTATUSNOTAPPLICABLE:
+		return true
+	case BREACHDUTYSTATUSNOTREQUIRED:
+		return true
+	case BREACHDUTYSTATUSPENDING:
+		return true
+	case BREACHDUTYSTATUSUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachNoticeKind.
+const (
+	BREACHNOTICEKINDCOMPLETE    V1BreachNoticeKind = "BREACH_NOTICE_KIND_COMPLETE"
+	BREACHNOTICEKINDINTERIM     V1BreachNoticeKind = "BREACH_NOTICE_KIND_INTERIM"
+	BREACHNOTICEKINDNOBREACH    V1BreachNoticeKind = "BREACH_NOTICE_KIND_NO_BREACH"
+	BREACHNOTICEKINDPOSSIBLE    V1BreachNoticeKind = "BREACH_NOTICE_KIND_POSSIBLE"
+	BREACHNOTICEKINDUNSPECIFIED V1BreachNoticeKind = "BREACH_NOTICE_KIND_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachNoticeKind enum.
+func (e V1BreachNoticeKind) Valid() bool {
+	switch e {
+	case BREACHNOTICEKINDCOMPLETE:
+		return true
+	case BREACHNOTICEKINDINTERIM:
+		return true
+	case BREACHNOTICEKINDNOBREACH:
+		return true
+	case BREACHNOTICEKINDPOSSIBLE:
+		return true
+	case BREACHNOTICEKINDUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachNoticeMethod.
+const (
+	BREACHNOTICEMETHODEMAIL       V1BreachNoticeMethod = "BREACH_NOTICE_METHOD_EMAIL"
+	BREACHNOTICEMETHODFAX         V1BreachNoticeMethod = "BREACH_NOTICE_METHOD_FAX"
+	BREACHNOTICEMETHODPHONE       V1BreachNoticeMethod = "BREACH_NOTICE_METHOD_PHONE"
+	BREACHNOTICEMETHODSMS         V1BreachNoticeMethod = "BREACH_NOTICE_METHOD_SMS"
+	BREACHNOTICEMETHODUNSPECIFIED V1BreachNoticeMethod = "BREACH_NOTICE_METHOD_UNSPECIFIED"
+	BREACHNOTICEMETHODWRITING     V1BreachNoticeMethod = "BREACH_NOTICE_METHOD_WRITING"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachNoticeMethod enum.
+func (e V1BreachNoticeMethod) Valid() bool {
+	switch e {
+	case BREACHNOTICEMETHODEMAIL:
+		return true
+	case BREACHNOTICEMETHODFAX:
+		return true
+	case BREACHNOTICEMETHODPHONE:
+		return true
+	case BREACHNOTICEMETHODSMS:
+		return true
+	case BREACHNOTICEMETHODUNSPECIFIED:
+		return true
+	case BREACHNOTICEMETHODWRITING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachState.
+const (
+	BREACHSTATECLOSED      V1BreachState = "BREACH_STATE_CLOSED"
+	BREACHSTATEOPEN        V1BreachState = "BREACH_STATE_OPEN"
+	BREACHSTATEUNSPECIFIED V1BreachState = "BREACH_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachState enum.
+func (e V1BreachState) Valid() bool {
+	switch e {
+	case BREACHSTATECLOSED:
+		return true
+	case BREACHSTATEOPEN:
+		return true
+	case BREACHSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1BreachType.
+const (
+	BREACHTYPEALTERATION  V1BreachType = "BREACH_TYPE_ALTERATION"
+	BREACHTYPELEAK        V1BreachType = "BREACH_TYPE_LEAK"
+	BREACHTYPELOSSTHEFT   V1BreachType = "BREACH_TYPE_LOSS_THEFT"
+	BREACHTYPEPOSSIBLE    V1BreachType = "BREACH_TYPE_POSSIBLE"
+	BREACHTYPEUNSPECIFIED V1BreachType = "BREACH_TYPE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1BreachType enum.
+func (e V1BreachType) Valid() bool {
+	switch e {
+	case BREACHTYPEALTERATION:
+		return true
+	case BREACHTYPELEAK:
+		return true
+	case BREACHTYPELOSSTHEFT:
+		return true
+	case BREACHTYPEPOSSIBLE:
+		return true
+	case BREACHTYPEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1CctvGround.
 const (
 	CCTVGROUNDCRIMEPREVENTION     V1CctvGround = "CCTV_GROUND_CRIME_PREVENTION"
@@ -247,25 +457,25 @@ func (e V1DayCounting) Valid() bool {
 
 // Defines values for V1DeadlineState.
 const (
-	DEADLINESTATEDONE        V1DeadlineState = "DEADLINE_STATE_DONE"
-	DEADLINESTATEDUE         V1DeadlineState = "DEADLINE_STATE_DUE"
-	DEADLINESTATENONE        V1DeadlineState = "DEADLINE_STATE_NONE"
-	DEADLINESTATEOVERDUE     V1DeadlineState = "DEADLINE_STATE_OVERDUE"
-	DEADLINESTATEUNSPECIFIED V1DeadlineState = "DEADLINE_STATE_UNSPECIFIED"
+	V1DeadlineStateDEADLINESTATEDONE        V1DeadlineState = "DEADLINE_STATE_DONE"
+	V1DeadlineStateDEADLINESTATEDUE         V1DeadlineState = "DEADLINE_STATE_DUE"
+	V1DeadlineStateDEADLINESTATENONE        V1DeadlineState = "DEADLINE_STATE_NONE"
+	V1DeadlineStateDEADLINESTATEOVERDUE     V1DeadlineState = "DEADLINE_STATE_OVERDUE"
+	V1DeadlineStateDEADLINESTATEUNSPECIFIED V1DeadlineState = "DEADLINE_STATE_UNSPECIFIED"
 )
 
 // Valid indicates whether the value is a known member of the V1DeadlineState enum.
 func (e V1DeadlineState) Valid() bool {
 	switch e {
-	case DEADLINESTATEDONE:
+	case V1DeadlineStateDEADLINESTATEDONE:
 		return true
-	case DEADLINESTATEDUE:
+	case V1DeadlineStateDEADLINESTATEDUE:
 		return true
-	case DEADLINESTATENONE:
+	case V1DeadlineStateDEADLINESTATENONE:
 		return true
-	case DEADLINESTATEOVERDUE:
+	case V1DeadlineStateDEADLINESTATEOVERDUE:
 		return true
-	case DEADLINESTATEUNSPECIFIED:
+	case V1DeadlineStateDEADLINESTATEUNSPECIFIED:
 		return true
 	default:
 		return false
@@ -551,6 +761,48 @@ func (e V1PolicyState) Valid() bool {
 	}
 }
 
+// Defines values for V1PossibleOutcome.
+const (
+	POSSIBLEOUTCOMECONFIRMED   V1PossibleOutcome = "POSSIBLE_OUTCOME_CONFIRMED"
+	POSSIBLEOUTCOMENOBREACH    V1PossibleOutcome = "POSSIBLE_OUTCOME_NO_BREACH"
+	POSSIBLEOUTCOMEUNSPECIFIED V1PossibleOutcome = "POSSIBLE_OUTCOME_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1PossibleOutcome enum.
+func (e V1PossibleOutcome) Valid() bool {
+	switch e {
+	case POSSIBLEOUTCOMECONFIRMED:
+		return true
+	case POSSIBLEOUTCOMENOBREACH:
+		return true
+	case POSSIBLEOUTCOMEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1PossibleTrigger.
+const (
+	POSSIBLETRIGGERPARTLYCONFIRMED      V1PossibleTrigger = "POSSIBLE_TRIGGER_PARTLY_CONFIRMED"
+	POSSIBLETRIGGERSUBJECTSUNIDENTIFIED V1PossibleTrigger = "POSSIBLE_TRIGGER_SUBJECTS_UNIDENTIFIED"
+	POSSIBLETRIGGERUNSPECIFIED          V1PossibleTrigger = "POSSIBLE_TRIGGER_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1PossibleTrigger enum.
+func (e V1PossibleTrigger) Valid() bool {
+	switch e {
+	case POSSIBLETRIGGERPARTLYCONFIRMED:
+		return true
+	case POSSIBLETRIGGERSUBJECTSUNIDENTIFIED:
+		return true
+	case POSSIBLETRIGGERUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1ProvisionForm.
 const (
 	PROVISIONFORMELECTRONICCOPY V1ProvisionForm = "PROVISION_FORM_ELECTRONIC_COPY"
@@ -767,6 +1019,33 @@ func (e V1VerificationMethod) Valid() bool {
 	}
 }
 
+// Defines values for RegistryServiceListObligations2ParamsStates.
+const (
+	RegistryServiceListObligations2ParamsStatesDEADLINESTATEDONE        RegistryServiceListObligations2ParamsStates = "DEADLINE_STATE_DONE"
+	RegistryServiceListObligations2ParamsStatesDEADLINESTATEDUE         RegistryServiceListObligations2ParamsStates = "DEADLINE_STATE_DUE"
+	RegistryServiceListObligations2ParamsStatesDEADLINESTATENONE        RegistryServiceListObligations2ParamsStates = "DEADLINE_STATE_NONE"
+	RegistryServiceListObligations2ParamsStatesDEADLINESTATEOVERDUE     RegistryServiceListObligations2ParamsStates = "DEADLINE_STATE_OVERDUE"
+	RegistryServiceListObligations2ParamsStatesDEADLINESTATEUNSPECIFIED RegistryServiceListObligations2ParamsStates = "DEADLINE_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceListObligations2ParamsStates enum.
+func (e RegistryServiceListObligations2ParamsStates) Valid() bool {
+	switch e {
+	case RegistryServiceListObligations2ParamsStatesDEADLINESTATEDONE:
+		return true
+	case RegistryServiceListObligations2ParamsStatesDEADLINESTATEDUE:
+		return true
+	case RegistryServiceListObligations2ParamsStatesDEADLINESTATENONE:
+		return true
+	case RegistryServiceListObligations2ParamsStatesDEADLINESTATEOVERDUE:
+		return true
+	case RegistryServiceListObligations2ParamsStatesDEADLINESTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RegistryServiceCreatePolicyVersionParamsSourceFormat.
 const (
 	POLICYSOURCEFORMATHTML        RegistryServiceCreatePolicyVersionParamsSourceFormat = "POLICY_SOURCE_FORMAT_HTML"
@@ -872,6 +1151,15 @@ func (e RequestServiceListRequestsParamsType) Valid() bool {
 	}
 }
 
+// AccessRecordServiceIngestAccessRecordsBody defines model for AccessRecordServiceIngestAccessRecordsBody.
+type AccessRecordServiceIngestAccessRecordsBody struct {
+	// BatchId The batch's id, unique for the unit's systems, at most 64 bytes.
+	BatchId *string `json:"batchId,omitempty"`
+
+	// Records At most 1,000.
+	Records *[]V1AccessRecord `json:"records,omitempty"`
+}
+
 // RequestServiceSubmitRequestBody defines model for RequestServiceSubmitRequestBody.
 type RequestServiceSubmitRequestBody struct {
 	// Request A data-subject request: tenants/{t}/units/{u}/requests/{receipt_number}.
@@ -918,6 +1206,69 @@ type V1AccessForm string
 //   - ACCESS_ITEM_PROVISION_HISTORY: 개인정보의 제3자 제공 현황.
 //   - ACCESS_ITEM_CONSENT: 개인정보 처리에 동의한 사실 및 내용.
 type V1AccessItem string
+
+// V1AccessRecord One access to a processing system (S-2-3).
+type V1AccessRecord struct {
+	// AccessTime 접속일시.
+	AccessTime *time.Time `json:"accessTime,omitempty"`
+
+	// Account 식별자: the account that accessed it.
+	Account *string `json:"account,omitempty"`
+
+	// Action 수행업무: what was done, e.g. "조회", "수정", "다운로드".
+	Action *string `json:"action,omitempty"`
+
+	// Download A download (S-8-2: its reason is always checked).
+	Download *bool `json:"download,omitempty"`
+
+	// DownloadReason Why it was downloaded; required for a download unless the tenant's
+	// download_reason_threshold (LedgerSettings) exempts one of its size.
+	DownloadReason *string `json:"downloadReason,omitempty"`
+
+	// DownloadRecords How many records (data subjects) the download held, where the system counts them; a
+	// download of unknown size always states its reason.
+	DownloadRecords *int32 `json:"downloadRecords,omitempty"`
+
+	// RemoteAddr 접속지: where from, e.g. an IP address.
+	RemoteAddr *string `json:"remoteAddr,omitempty"`
+
+	// Subject 처리한 정보주체 정보: whose data, as the system identifies it (no resident registration number).
+	Subject *string `json:"subject,omitempty"`
+
+	// System The processing system that kept the record (개인정보처리시스템), e.g. "새올행정시스템".
+	System *string `json:"system,omitempty"`
+}
+
+// V1AccessReview A review as the ledger records it.
+type V1AccessReview struct {
+	// Checked What was checked, e.g. "새올행정시스템·pipa 접속기록 전체, 야간·대량 조회".
+	Checked *string `json:"checked,omitempty"`
+
+	// DownloadsChecked The reasons of the month's downloads were checked (S-8-2): required.
+	DownloadsChecked *bool `json:"downloadsChecked,omitempty"`
+
+	// Findings What was found.
+	Findings *string `json:"findings,omitempty"`
+
+	// FollowUp The follow-up (후속 조치), or "없음".
+	FollowUp *string `json:"followUp,omitempty"`
+
+	// Name Output only: the ledger entry, tenants/{t}/units/{u}/ledger/entries/{index}.
+	Name *string `json:"name,omitempty"`
+
+	// Period The period reviewed by its first month, YYYY-MM: a month, or with a longer review cycle the
+	// first month of its period (e.g. 2026-07 for the third quarter).
+	Period *string `json:"period,omitempty"`
+
+	// ReviewTime Output only: when it was recorded.
+	ReviewTime *time.Time `json:"reviewTime,omitempty"`
+
+	// Reviewer Output only: who reviewed it (from the token).
+	Reviewer *string `json:"reviewer,omitempty"`
+
+	// Text Output only: the review as the ledger entry states it, in Korean.
+	Text *string `json:"text,omitempty"`
+}
 
 // V1Agency The agent's authority. For a proxy, the power-of-attorney fields of 별지 제11호: the grantee is
 // the requester, the grantor the data subject.
@@ -1018,6 +1369,257 @@ type V1Attestation struct {
 	Unit       *string    `json:"unit,omitempty"`
 	UpdateTime *time.Time `json:"updateTime,omitempty"`
 }
+
+// V1Breach A breach (유출등). Name: tenants/{t}/units/{u}/breaches/{n}.
+type V1Breach struct {
+	// Cause 원인.
+	//
+	//  - BREACH_CAUSE_EXTERNAL_UNLAWFUL_ACCESS: 외부로부터의 불법적인 접근 (해킹 등): a reporting threshold of itself (DEC-40-1 3).
+	//  - BREACH_CAUSE_INSIDER: 내부자에 의한 유출.
+	//  - BREACH_CAUSE_MISTAKE: 업무 과실 (오발송, 공개 설정 오류 등).
+	//  - BREACH_CAUSE_LOSS_THEFT: 분실·도난.
+	//  - BREACH_CAUSE_OTHER: 기타: cause_detail says what.
+	Cause         *V1BreachCause `json:"cause,omitempty"`
+	CauseDetail   *string        `json:"causeDetail,omitempty"`
+	Circumstances *string        `json:"circumstances,omitempty"`
+	CloseTime     *time.Time     `json:"closeTime,omitempty"`
+
+	// Contact 연락처 (PIPA-34-1 5): where subjects report damage and ask.
+	Contact    *V1BreachContact `json:"contact,omitempty"`
+	CreateTime *time.Time       `json:"createTime,omitempty"`
+
+	// Duties Output only: the notice and report duties and their clocks.
+	Duties *[]V1BreachDuty `json:"duties,omitempty"`
+	Etag   *string         `json:"etag,omitempty"`
+
+	// ExemptionReason Output only: the exemption's reason (PIPA-34-4 proviso), when exempted.
+	ExemptionReason *string `json:"exemptionReason,omitempty"`
+
+	// Files The personal-information files concerned (names as registered).
+	Files *[]string `json:"files,omitempty"`
+
+	// Items Item 1 (유출등이 된 개인정보의 항목); empty while unknown.
+	Items *[]string `json:"items,omitempty"`
+
+	// KnownEvidence What proves when it was known (STD-26-4); required before a notice later than 72 hours.
+	KnownEvidence *string `json:"knownEvidence,omitempty"`
+
+	// KnownTime 인지 시점: when the unit learned of it; the clocks run from here.
+	KnownTime *time.Time `json:"knownTime,omitempty"`
+
+	// Measures Item 4 (대응조치 및 피해 구제절차): what the unit did and how subjects get relief.
+	Measures *string `json:"measures,omitempty"`
+	Name     *string `json:"name,omitempty"`
+
+	// NotApplicable Output only: which duties do not apply and why (a public-place CCTV incident).
+	NotApplicable *[]string `json:"notApplicable,omitempty"`
+
+	// Notices Output only.
+	Notices *[]V1BreachNotice `json:"notices,omitempty"`
+
+	// OccurTime Item 2 (유출등이 된 시점과 그 경위): when it happened, and how. Unset while unknown.
+	OccurTime *time.Time `json:"occurTime,omitempty"`
+
+	// PossibleOutcome What became of a possible breach (DEC-39의3).
+	//
+	//  - POSSIBLE_OUTCOME_CONFIRMED: 유출등 확인: the notice of PIPA-34-1 follows.
+	//  - POSSIBLE_OUTCOME_NO_BREACH: 유출등이 아님을 확인: subjects are told so at once.
+	PossibleOutcome *V1PossibleOutcome `json:"possibleOutcome,omitempty"`
+
+	// PossibleTrigger Why a breach is only possible (DEC-39의2-1).
+	//
+	//  - POSSIBLE_TRIGGER_SUBJECTS_UNIDENTIFIED: 불법적인 접근이 있었으나 유출등이 된 정보주체를 특정할 수 없음.
+	//  - POSSIBLE_TRIGGER_PARTLY_CONFIRMED: 일부 개인정보의 유통·유출이 확인되어 다른 정보주체도 유출등의 가능성이 있음.
+	PossibleTrigger *V1PossibleTrigger `json:"possibleTrigger,omitempty"`
+
+	// Posting The posting on the unit's public pages.
+	Posting *V1BreachPosting `json:"posting,omitempty"`
+
+	// PublicCctv Fixed CCTV in a public place: Art 34 does not apply (PIPA-58-2).
+	PublicCctv      *bool   `json:"publicCctv,omitempty"`
+	ReliefProcedure *string `json:"reliefProcedure,omitempty"`
+
+	// ReportTriggers Output only: the thresholds met that require the report (DEC-40-1), empty when none.
+	ReportTriggers *[]string         `json:"reportTriggers,omitempty"`
+	Reports        *[]V1BreachReport `json:"reports,omitempty"`
+
+	// SensitiveData Sensitive data (민감정보, PIPA 23) or unique identifiers (고유식별정보, PIPA 24) are among
+	// the items: a reporting threshold (DEC-40-1 2).
+	SensitiveData *bool          `json:"sensitiveData,omitempty"`
+	State         *V1BreachState `json:"state,omitempty"`
+
+	// Steps Output only: each step as the ledger records it.
+	Steps *[]V1BreachStep `json:"steps,omitempty"`
+
+	// SubjectActions Item 3 (정보주체가 할 수 있는 방법): what subjects can do to limit the damage.
+	SubjectActions *string `json:"subjectActions,omitempty"`
+
+	// SubjectCount How many subjects; 0 while unknown.
+	SubjectCount *string `json:"subjectCount,omitempty"`
+
+	// Type 유출등의 유형 (PIPA-23-2: 분실·도난·유출·위조·변조·훼손).
+	//
+	//  - BREACH_TYPE_LEAK: 유출.
+	//  - BREACH_TYPE_ALTERATION: 위조·변조·훼손.
+	//  - BREACH_TYPE_LOSS_THEFT: 분실·도난.
+	//  - BREACH_TYPE_POSSIBLE: 유출등 가능성 (PIPA-34-2): not confirmed yet.
+	Type              *V1BreachType `json:"type,omitempty"`
+	UniqueIdentifiers *bool         `json:"uniqueIdentifiers,omitempty"`
+	UpdateTime        *time.Time    `json:"updateTime,omitempty"`
+}
+
+// V1BreachAgency Where the report goes (DEC-40-3).
+//
+//   - BREACH_AGENCY_PIPC: 개인정보보호위원회.
+//   - BREACH_AGENCY_KISA: 한국인터넷진흥원.
+type V1BreachAgency string
+
+// V1BreachCause 원인.
+//
+//   - BREACH_CAUSE_EXTERNAL_UNLAWFUL_ACCESS: 외부로부터의 불법적인 접근 (해킹 등): a reporting threshold of itself (DEC-40-1 3).
+//   - BREACH_CAUSE_INSIDER: 내부자에 의한 유출.
+//   - BREACH_CAUSE_MISTAKE: 업무 과실 (오발송, 공개 설정 오류 등).
+//   - BREACH_CAUSE_LOSS_THEFT: 분실·도난.
+//   - BREACH_CAUSE_OTHER: 기타: cause_detail says what.
+type V1BreachCause string
+
+// V1BreachContact 연락처 (PIPA-34-1 5): where subjects report damage and ask.
+type V1BreachContact struct {
+	Department *string `json:"department,omitempty"`
+	Email      *string `json:"email,omitempty"`
+	Officer    *string `json:"officer,omitempty"`
+	Phone      *string `json:"phone,omitempty"`
+}
+
+// V1BreachDuty A duty of the breach and its clock.
+type V1BreachDuty struct {
+	// DueTime known_time + 72 hours: the last instant that is on time.
+	DueTime *time.Time `json:"dueTime,omitempty"`
+
+	// HoursLeft Hours left until due_time (rounded down; negative once overdue), while the duty is PENDING.
+	HoursLeft *string `json:"hoursLeft,omitempty"`
+
+	// Kind  - BREACH_DUTY_KIND_NOTICE: 정보주체에 대한 통지 (PIPA-34-1, PIPA-34-2).
+	//  - BREACH_DUTY_KIND_REPORT: 개인정보보호위원회 또는 한국인터넷진흥원에 대한 신고 (PIPA-34-4).
+	Kind *V1BreachDutyKind `json:"kind,omitempty"`
+
+	// Overdue PENDING past due_time.
+	Overdue *bool `json:"overdue,omitempty"`
+
+	// Rules The rules that make it (or not) a duty, e.g. "PIPA-34-1", "DEC-40-1 1: 1,000명 이상".
+	Rules *[]string `json:"rules,omitempty"`
+
+	// Status  - BREACH_DUTY_STATUS_PENDING: Not done; its clock runs.
+	//  - BREACH_DUTY_STATUS_INTERIM: Done in part within the clock: an interim notice or report; the rest follows when known.
+	//  - BREACH_DUTY_STATUS_NOT_REQUIRED: No threshold of PIPA-34-4 / DEC-40 is met.
+	//  - BREACH_DUTY_STATUS_EXEMPT: Exempted with its reason (PIPA-34-4 proviso).
+	//  - BREACH_DUTY_STATUS_NOT_APPLICABLE: Art 34 does not apply (public-place fixed CCTV, PIPA-58-2).
+	Status *V1BreachDutyStatus `json:"status,omitempty"`
+}
+
+// V1BreachDutyKind  - BREACH_DUTY_KIND_NOTICE: 정보주체에 대한 통지 (PIPA-34-1, PIPA-34-2).
+//   - BREACH_DUTY_KIND_REPORT: 개인정보보호위원회 또는 한국인터넷진흥원에 대한 신고 (PIPA-34-4).
+type V1BreachDutyKind string
+
+// V1BreachDutyStatus  - BREACH_DUTY_STATUS_PENDING: Not done; its clock runs.
+//   - BREACH_DUTY_STATUS_INTERIM: Done in part within the clock: an interim notice or report; the rest follows when known.
+//   - BREACH_DUTY_STATUS_NOT_REQUIRED: No threshold of PIPA-34-4 / DEC-40 is met.
+//   - BREACH_DUTY_STATUS_EXEMPT: Exempted with its reason (PIPA-34-4 proviso).
+//   - BREACH_DUTY_STATUS_NOT_APPLICABLE: Art 34 does not apply (public-place fixed CCTV, PIPA-58-2).
+type V1BreachDutyStatus string
+
+// V1BreachNotice A notice as sent.
+type V1BreachNotice struct {
+	// Kind Which notice was sent.
+	//
+	//  - BREACH_NOTICE_KIND_INTERIM: 우선 통지: items 1–2 not yet known (DEC-39-2).
+	//  - BREACH_NOTICE_KIND_COMPLETE: 통지: every item of PIPA-34-1.
+	//  - BREACH_NOTICE_KIND_POSSIBLE: 유출등 가능성 통지 (DEC-39의2).
+	//  - BREACH_NOTICE_KIND_NO_BREACH: 유출등이 아님을 확인한 통지 (DEC-39의3).
+	Kind *V1BreachNoticeKind `json:"kind,omitempty"`
+
+	// Late Sent after its 72 hours (STD-26-4: known_evidence proves when the breach was known).
+	Late *bool `json:"late,omitempty"`
+
+	// Method 서면등의 방법 (DEC-17-5).
+	Method *V1BreachNoticeMethod `json:"method,omitempty"`
+
+	// RecipientCount How many subjects it went to.
+	RecipientCount *string    `json:"recipientCount,omitempty"`
+	SendTime       *time.Time `json:"sendTime,omitempty"`
+
+	// Text The notice as sent, in Korean.
+	Text *string `json:"text,omitempty"`
+}
+
+// V1BreachNoticeKind Which notice was sent.
+//
+//   - BREACH_NOTICE_KIND_INTERIM: 우선 통지: items 1–2 not yet known (DEC-39-2).
+//   - BREACH_NOTICE_KIND_COMPLETE: 통지: every item of PIPA-34-1.
+//   - BREACH_NOTICE_KIND_POSSIBLE: 유출등 가능성 통지 (DEC-39의2).
+//   - BREACH_NOTICE_KIND_NO_BREACH: 유출등이 아님을 확인한 통지 (DEC-39의3).
+type V1BreachNoticeKind string
+
+// V1BreachNoticeMethod 서면등의 방법 (DEC-17-5).
+type V1BreachNoticeMethod string
+
+// V1BreachPosting The posting on the unit's public pages.
+type V1BreachPosting struct {
+	Breach *string `json:"breach,omitempty"`
+
+	// EndTime start_time + 30 days: the page stays up until then (DEC-39-3).
+	EndTime *time.Time `json:"endTime,omitempty"`
+
+	// Path The public page's path, /p/{t}/{u}/notices/{n}.
+	Path      *string    `json:"path,omitempty"`
+	StartTime *time.Time `json:"startTime,omitempty"`
+
+	// Text The notice as posted, in Korean.
+	Text *string `json:"text,omitempty"`
+
+	// UnitDisplayName The unit's name as published, e.g. "정읍시 시립도서관".
+	UnitDisplayName *string `json:"unitDisplayName,omitempty"`
+}
+
+// V1BreachReport The report to the PIPC or KISA as made.
+type V1BreachReport struct {
+	// Agency Where the report goes (DEC-40-3).
+	//
+	//  - BREACH_AGENCY_PIPC: 개인정보보호위원회.
+	//  - BREACH_AGENCY_KISA: 한국인터넷진흥원.
+	Agency *V1BreachAgency `json:"agency,omitempty"`
+
+	// Interim Items 1–2 were not known yet (DEC-40-2); a complete report follows.
+	Interim *bool `json:"interim,omitempty"`
+	Late    *bool `json:"late,omitempty"`
+
+	// ReceiptNumber The agency's receipt number, when it gave one.
+	ReceiptNumber *string    `json:"receiptNumber,omitempty"`
+	SendTime      *time.Time `json:"sendTime,omitempty"`
+
+	// Text The report in the 별지 제1호 layout (개인정보 유출등 신고서), in Korean.
+	Text *string `json:"text,omitempty"`
+}
+
+// V1BreachState defines model for v1BreachState.
+type V1BreachState string
+
+// V1BreachStep A step of the breach as the unit's ledger records it.
+type V1BreachStep struct {
+	Label *string `json:"label,omitempty"`
+
+	// LedgerIndex The ledger entry's index once appended; unset while it waits in the outbox.
+	LedgerIndex *string    `json:"ledgerIndex,omitempty"`
+	Time        *time.Time `json:"time,omitempty"`
+}
+
+// V1BreachType 유출등의 유형 (PIPA-23-2: 분실·도난·유출·위조·변조·훼손).
+//
+//   - BREACH_TYPE_LEAK: 유출.
+//   - BREACH_TYPE_ALTERATION: 위조·변조·훼손.
+//   - BREACH_TYPE_LOSS_THEFT: 분실·도난.
+//   - BREACH_TYPE_POSSIBLE: 유출등 가능성 (PIPA-34-2): not confirmed yet.
+type V1BreachType string
 
 // V1Camera Cameras at one place of a site.
 type V1Camera struct {
@@ -1542,6 +2144,14 @@ type V1Improvement struct {
 	ReportDate *string `json:"reportDate,omitempty"`
 }
 
+// V1IngestAccessRecordsResponse defines model for v1IngestAccessRecordsResponse.
+type V1IngestAccessRecordsResponse struct {
+	BatchId *string `json:"batchId,omitempty"`
+
+	// Indexes The ledger index of each record's entry, in the batch's order.
+	Indexes *[]string `json:"indexes,omitempty"`
+}
+
 // V1ItemCoverage Where a policy states one statutory item, as :check reads it.
 type V1ItemCoverage struct {
 	// Articles The headings of the articles that state it ("제2조(개인정보의 처리 및 보유기간)").
@@ -1575,10 +2185,43 @@ type V1LedgerRecord struct {
 	Step    *string `json:"step,omitempty"`
 }
 
+// V1ListAccessReviewsResponse defines model for v1ListAccessReviewsResponse.
+type V1ListAccessReviewsResponse struct {
+	OverdueCount *int32 `json:"overdueCount,omitempty"`
+
+	// OverduePeriods The periods (by their first month, YYYY-MM) past their due date without a review.
+	OverduePeriods *[]string         `json:"overduePeriods,omitempty"`
+	Reviews        *[]V1AccessReview `json:"reviews,omitempty"`
+}
+
+// V1ListBreachesResponse defines model for v1ListBreachesResponse.
+type V1ListBreachesResponse struct {
+	Breaches      *[]V1Breach `json:"breaches,omitempty"`
+	DueSoonCount  *int32      `json:"dueSoonCount,omitempty"`
+	NextPageToken *string     `json:"nextPageToken,omitempty"`
+
+	// OverdueCount Of the unit's open breaches, whatever the filter: how many have a duty overdue, and how many
+	// one due within 24 hours.
+	OverdueCount *int32 `json:"overdueCount,omitempty"`
+}
+
 // V1ListCopiesResponse defines model for v1ListCopiesResponse.
 type V1ListCopiesResponse struct {
 	Copies        *[]V1Copy `json:"copies,omitempty"`
 	NextPageToken *string   `json:"nextPageToken,omitempty"`
+}
+
+// V1ListObligationsResponse defines model for v1ListObligationsResponse.
+type V1ListObligationsResponse struct {
+	DueCount *int32 `json:"dueCount,omitempty"`
+
+	// Missing Where the list is not whole: each source that did not answer, named with why (e.g.
+	// "requests: unavailable"). Empty when every source answered.
+	Missing *[]string `json:"missing,omitempty"`
+
+	// Obligations Overdue first, then by due date.
+	Obligations  *[]V1Obligation `json:"obligations,omitempty"`
+	OverdueCount *int32          `json:"overdueCount,omitempty"`
 }
 
 // V1ListRequestsResponse defines model for v1ListRequestsResponse.
@@ -1592,6 +2235,18 @@ type V1ListRequestsResponse struct {
 	Requests     *[]V1Request `json:"requests,omitempty"`
 }
 
+// V1ListRoleGrantsResponse defines model for v1ListRoleGrantsResponse.
+type V1ListRoleGrantsResponse struct {
+	NextPageToken *string        `json:"nextPageToken,omitempty"`
+	RoleGrants    *[]V1RoleGrant `json:"roleGrants,omitempty"`
+}
+
+// V1ListSubscriptionsResponse defines model for v1ListSubscriptionsResponse.
+type V1ListSubscriptionsResponse struct {
+	NextPageToken *string           `json:"nextPageToken,omitempty"`
+	Subscriptions *[]V1Subscription `json:"subscriptions,omitempty"`
+}
+
 // V1Masking Masking of other people in footage to be released (STD-46).
 type V1Masking struct {
 	// Done Done (모자이크·마스킹 처리).
@@ -1600,6 +2255,45 @@ type V1Masking struct {
 	// NotNeededReason When not done: why it is not needed (e.g. "타인이 촬영되지 않음"). One of done or
 	// not_needed_reason is required to release footage.
 	NotNeededReason *string `json:"notNeededReason,omitempty"`
+}
+
+// V1Obligation One dated duty of a unit, computed from its registers when listed.
+type V1Obligation struct {
+	// DaysLeft Days left until due_date (negative when overdue; 0 on the day).
+	DaysLeft *int32 `json:"daysLeft,omitempty"`
+
+	// DueDate YYYY-MM-DD; empty where the law sets no day (an assessment owed before a go-live not recorded).
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// DueTime The last instant, where the clock runs in hours (a breach's 72 hours, PIPA-34-1, DEC-40);
+	// due_date is then its day in Asia/Seoul.
+	DueTime *time.Time `json:"dueTime,omitempty"`
+
+	// HoursLeft Hours left until due_time (rounded down; negative once overdue); 0 without due_time.
+	HoursLeft *string `json:"hoursLeft,omitempty"`
+
+	// Resource What it is about: a registration, assessment, improvement's owner, or file.
+	Resource *string `json:"resource,omitempty"`
+
+	// Rule The LAW.md rule that sets it, e.g. "DEC-34-1".
+	Rule *string `json:"rule,omitempty"`
+
+	// Source The service that keeps it: "registry" (the registers), "requests" (data-subject requests'
+	// deadlines), "breaches" (PIPA 34's hour clocks) or "retention" (destruction plans and copies).
+	Source *string `json:"source,omitempty"`
+
+	// State Where a dated duty stands.
+	//
+	//  - DEADLINE_STATE_DUE: Not done, the last day not passed.
+	//  - DEADLINE_STATE_OVERDUE: Not done, the last day passed.
+	//  - DEADLINE_STATE_NONE: Nothing is due (an exemption).
+	State *V1DeadlineState `json:"state,omitempty"`
+
+	// Title What is to be done, in Korean, e.g. "개인정보파일 등록 (도서관 회원)".
+	Title *string `json:"title,omitempty"`
+
+	// Unit The unit it belongs to.
+	Unit *string `json:"unit,omitempty"`
 }
 
 // V1Officer A person (or post) with a duty under the Act. Name: tenants/{t}/units/{u}/officers/{officer}.
@@ -1720,6 +2414,13 @@ type V1PersonalInformationFile struct {
 	// SubjectCount Number of data subjects; 50,000 or more lengthens access-log retention (S-8-1).
 	SubjectCount *string `json:"subjectCount,omitempty"`
 
+	// Systems The processing systems (개인정보처리시스템) that hold this file, each as its access records
+	// name it (AccessRecord.system; "pipa" for pipa's own). A system's access records are kept two
+	// years when its files together count 50,000 subjects or more, or one of them holds sensitive
+	// data or unique identifiers, one year otherwise; a system no file names, or whose files leave
+	// the count unstated, is kept two years (S-8-1).
+	Systems *[]string `json:"systems,omitempty"`
+
 	// UniqueIdentifiers Contains unique identifiers (고유식별정보).
 	UniqueIdentifiers *bool      `json:"uniqueIdentifiers,omitempty"`
 	UpdateTime        *time.Time `json:"updateTime,omitempty"`
@@ -1815,6 +2516,18 @@ type V1PolicyVersion struct {
 	Title      *string    `json:"title,omitempty"`
 	UpdateTime *time.Time `json:"updateTime,omitempty"`
 }
+
+// V1PossibleOutcome What became of a possible breach (DEC-39의3).
+//
+//   - POSSIBLE_OUTCOME_CONFIRMED: 유출등 확인: the notice of PIPA-34-1 follows.
+//   - POSSIBLE_OUTCOME_NO_BREACH: 유출등이 아님을 확인: subjects are told so at once.
+type V1PossibleOutcome string
+
+// V1PossibleTrigger Why a breach is only possible (DEC-39의2-1).
+//
+//   - POSSIBLE_TRIGGER_SUBJECTS_UNIDENTIFIED: 불법적인 접근이 있었으나 유출등이 된 정보주체를 특정할 수 없음.
+//   - POSSIBLE_TRIGGER_PARTLY_CONFIRMED: 일부 개인정보의 유통·유출이 확인되어 다른 정보주체도 유출등의 가능성이 있음.
+type V1PossibleTrigger string
 
 // V1Processor A company to which processing is entrusted (수탁업체). Name: tenants/{t}/units/{u}/processors/{processor}.
 type V1Processor struct {
@@ -2156,6 +2869,38 @@ type V1RequestState string
 //   - REQUEST_TYPE_THIRD_PARTY_PROVISION: 제3자 제공 요청: another body asks for personal data or footage (PIPA-18-2, C-12-Q2).
 type V1RequestType string
 
+// V1RoleGrant RoleGrant is one account's roles in one tenant as they were and as they became.
+type V1RoleGrant struct {
+	After *[]string `json:"after,omitempty"`
+
+	// Before The roles on this tenant's scopes before and after, each "role scope", sorted.
+	Before *[]string `json:"before,omitempty"`
+
+	// Change 권한 부여 (granted: none before), 권한 변경 (changed) or 권한 말소 (revoked: none after).
+	Change *string `json:"change,omitempty"`
+
+	// DisplayName The token's display name, if it carried one.
+	DisplayName *string `json:"displayName,omitempty"`
+
+	// Issuer The token's issuer: "pipa-dev" for `pipa token`, the OIDC issuer's URL for a sign-in.
+	Issuer *string `json:"issuer,omitempty"`
+
+	// KeepUntil The earliest time the record may be erased (S-5: three years after record_time).
+	KeepUntil *time.Time `json:"keepUntil,omitempty"`
+
+	// Name Output only: tenants/{t}/role-grants/{id}, or tenants/-/role-grants/{id} for grants on "*".
+	Name *string `json:"name,omitempty"`
+
+	// RecordTime When pipa first saw the new set.
+	RecordTime *time.Time `json:"recordTime,omitempty"`
+
+	// Source Where the roles came from: "pipa token" or "OIDC 로그인".
+	Source *string `json:"source,omitempty"`
+
+	// Subject The token's subject (the account).
+	Subject *string `json:"subject,omitempty"`
+}
+
 // V1Site Places where fixed cameras (고정형 영상정보처리기기) are installed.
 // Name: tenants/{t}/units/{u}/sites/{site}.
 type V1Site struct {
@@ -2252,8 +2997,39 @@ type V1SubmitRequestResponse struct {
 	StatusSecret *string `json:"statusSecret,omitempty"`
 }
 
+// V1Subscription A webhook subscription: tenants/{t}/subscriptions/{s}.
+type V1Subscription struct {
+	CreateTime *time.Time `json:"createTime,omitempty"`
+
+	// DisableReason The receiver's last answer when it was disabled.
+	DisableReason *string `json:"disableReason,omitempty"`
+
+	// DisableTime Set when a delivery was given up after its retries: no event is sent until it is enabled.
+	DisableTime *time.Time `json:"disableTime,omitempty"`
+	Name        *string    `json:"name,omitempty"`
+
+	// Secret whsec_ and base64 of 24 to 64 bytes; pipa makes one when it is not given. Shown to callers
+	// who may manage the subscription.
+	Secret *string `json:"secret,omitempty"`
+
+	// Types The event types it wants, e.g. kr.pipa.request.received; empty: all but the opt-in types
+	// (kr.pipa.checkpoint.signed, one per ledger checkpoint), which only a subscription naming
+	// them gets.
+	Types *[]string `json:"types,omitempty"`
+
+	// Unit The unit whose events it gets (tenants/{t}/units/{u}); empty: every unit of the tenant.
+	Unit *string `json:"unit,omitempty"`
+
+	// Url Where events are posted (http or https).
+	Url *string `json:"url,omitempty"`
+}
+
 // V1SweepResult defines model for v1SweepResult.
 type V1SweepResult struct {
+	// AccessDestroyed ACCESS entries (접속기록) of the unit's ledger past their system's period (S-8-1) that the
+	// sweep redacted; each REDACTION entry keeps the erased entry's hash in the log (S-8-3).
+	AccessDestroyed *string `json:"accessDestroyed,omitempty"`
+
 	// Destroyed Items found due and destroyed (auto-delete) or put into a plan.
 	Destroyed *string `json:"destroyed,omitempty"`
 
@@ -2267,6 +3043,11 @@ type V1SweepResult struct {
 	Overdue *string   `json:"overdue,omitempty"`
 	Planned *string   `json:"planned,omitempty"`
 	Plans   *[]string `json:"plans,omitempty"`
+
+	// UnclassifiedSystems The systems of the unit's access records that no personal-information file classifies
+	// (PersonalInformationFile.systems): their records are kept two years, the longer minimum of
+	// S-8-1, until an officer enters the facts.
+	UnclassifiedSystems *[]string `json:"unclassifiedSystems,omitempty"`
 }
 
 // V1Tenant A public body that hosts its departments on pipa: a city, an agency, a school.
@@ -2461,6 +3242,43 @@ type Unavailable = RpcStatus
 // Unexpected defines model for Unexpected.
 type Unexpected = RpcStatus
 
+// RoleGrantServiceListRoleGrantsParams defines parameters for RoleGrantServiceListRoleGrants.
+type RoleGrantServiceListRoleGrantsParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// Subject Only this account's (the token's subject), when set.
+	Subject *string `form:"subject,omitempty" json:"subject,omitempty"`
+
+	// StartTime Only those recorded at or after start_time and before end_time, when set.
+	StartTime *time.Time `form:"startTime,omitempty" json:"startTime,omitempty"`
+	EndTime   *time.Time `form:"endTime,omitempty" json:"endTime,omitempty"`
+}
+
+// OutboundServiceListSubscriptionsParams defines parameters for OutboundServiceListSubscriptions.
+type OutboundServiceListSubscriptionsParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// BreachServiceListBreachesParams defines parameters for BreachServiceListBreaches.
+type BreachServiceListBreachesParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// Overdue Only breaches with a duty overdue.
+	Overdue *bool `form:"overdue,omitempty" json:"overdue,omitempty"`
+
+	// Open Only open breaches.
+	Open *bool `form:"open,omitempty" json:"open,omitempty"`
+}
+
+// BreachServiceCreateBreachParams defines parameters for BreachServiceCreateBreach.
+type BreachServiceCreateBreachParams struct {
+	// RequestId A retried call with the same request_id returns the first breach (AIP-155).
+	RequestId *string `form:"requestId,omitempty" json:"requestId,omitempty"`
+}
+
 // RetentionServiceListCopiesParams defines parameters for RetentionServiceListCopies.
 type RetentionServiceListCopiesParams struct {
 	// State "out", "overdue", "destroyed", "returned".
@@ -2473,6 +3291,19 @@ type RetentionServiceListCopiesParams struct {
 type LedgerServiceAppendEntryParams struct {
 	RequestId *string `form:"requestId,omitempty" json:"requestId,omitempty"`
 }
+
+// RegistryServiceListObligations2Params defines parameters for RegistryServiceListObligations2.
+type RegistryServiceListObligations2Params struct {
+	// States Only these states; all when empty.
+	//
+	//  - DEADLINE_STATE_DUE: Not done, the last day not passed.
+	//  - DEADLINE_STATE_OVERDUE: Not done, the last day passed.
+	//  - DEADLINE_STATE_NONE: Nothing is due (an exemption).
+	States *[]RegistryServiceListObligations2ParamsStates `form:"states,omitempty" json:"states,omitempty"`
+}
+
+// RegistryServiceListObligations2ParamsStates defines parameters for RegistryServiceListObligations2.
+type RegistryServiceListObligations2ParamsStates string
 
 // RegistryServiceCreatePolicyVersionParams defines parameters for RegistryServiceCreatePolicyVersion.
 type RegistryServiceCreatePolicyVersionParams struct {
@@ -2533,6 +3364,12 @@ type RequestServiceListRequestsParamsType string
 
 // RequestServiceSubmitRequestJSONRequestBody defines body for RequestServiceSubmitRequest for application/json ContentType.
 type RequestServiceSubmitRequestJSONRequestBody = RequestServiceSubmitRequestBody
+
+// AccessRecordServiceIngestAccessRecordsJSONRequestBody defines body for AccessRecordServiceIngestAccessRecords for application/json ContentType.
+type AccessRecordServiceIngestAccessRecordsJSONRequestBody = AccessRecordServiceIngestAccessRecordsBody
+
+// BreachServiceCreateBreachJSONRequestBody defines body for BreachServiceCreateBreach for application/json ContentType.
+type BreachServiceCreateBreachJSONRequestBody = V1Breach
 
 // LedgerServiceAppendEntryJSONRequestBody defines body for LedgerServiceAppendEntry for application/json ContentType.
 type LedgerServiceAppendEntryJSONRequestBody = V1Entry
@@ -2706,8 +3543,61 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 	RequestServiceSubmitRequest(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// admins, and operators; "tenants/-" (grants on "*") to operators only.
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+	RoleGrantServiceListRoleGrants(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OutboundServiceListSubscriptions performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
+	OutboundServiceListSubscriptions(ctx context.Context, tenant string, params *OutboundServiceListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RegistryServiceGetUnit performs a GET /v1/tenants/{tenant}/units/{unit} (the `RegistryServiceGetUnit` operationId) request.
 	RegistryServiceGetUnit(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AccessRecordServiceIngestAccessRecordsWithBody Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+	// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+	// with other records is refused. Callers hold the service role on the unit or its tenant.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+	AccessRecordServiceIngestAccessRecordsWithBody(ctx context.Context, tenant string, unit string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AccessRecordServiceIngestAccessRecords Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+	// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+	// with other records is refused. Callers hold the service role on the unit or its tenant.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+	AccessRecordServiceIngestAccessRecords(ctx context.Context, tenant string, unit string, body AccessRecordServiceIngestAccessRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AccessReviewServiceListAccessReviews The unit's reviews, oldest first, and the months without one that are overdue.
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/access-reviews (the `AccessReviewServiceListAccessReviews` operationId).
+	AccessReviewServiceListAccessReviews(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BreachServiceListBreaches The unit's breaches, newest first, with how many have a duty overdue or due within 24 hours.
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceListBreaches` operationId).
+	BreachServiceListBreaches(ctx context.Context, tenant string, unit string, params *BreachServiceListBreachesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BreachServiceCreateBreachWithBody Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+	// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+	BreachServiceCreateBreachWithBody(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BreachServiceCreateBreach Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+	// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+	BreachServiceCreateBreach(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, body BreachServiceCreateBreachJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RetentionServiceListCopies performs a GET /v1/tenants/{tenant}/units/{unit}/copies (the `RetentionServiceListCopies` operationId) request.
 	RetentionServiceListCopies(ctx context.Context, tenant string, unit string, params *RetentionServiceListCopiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2728,6 +3618,11 @@ type ClientInterface interface {
 
 	// LedgerServiceGetEntry performs a GET /v1/tenants/{tenant}/units/{unit}/ledger/entries/{entry} (the `LedgerServiceGetEntry` operationId) request.
 	LedgerServiceGetEntry(ctx context.Context, tenant string, unit string, entry string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceListObligations2 Everything the registers make due, with D-days (read-only).
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/obligations (the `RegistryServiceListObligations2` operationId).
+	RegistryServiceListObligations2(ctx context.Context, tenant string, unit string, params *RegistryServiceListObligations2Params, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceCreatePolicyVersionWithBody Creates a draft: from a source document, from the articles given, or else from the version
 	// in force (or, for a unit with none, the writing guide's standard outline).
@@ -2820,9 +3715,142 @@ func (c *Client) RequestServiceSubmitRequest(ctx context.Context, tenant string,
 	return c.Client.Do(req)
 }
 
+// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+// admins, and operators; "tenants/-" (grants on "*") to operators only.
+//
+// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+func (c *Client) RoleGrantServiceListRoleGrants(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRoleGrantServiceListRoleGrantsRequest(c.Server, tenant, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OutboundServiceListSubscriptions performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
+func (c *Client) OutboundServiceListSubscriptions(ctx context.Context, tenant string, params *OutboundServiceListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOutboundServiceListSubscriptionsRequest(c.Server, tenant, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RegistryServiceGetUnit performs a GET /v1/tenants/{tenant}/units/{unit} (the `RegistryServiceGetUnit` operationId) request.
 func (c *Client) RegistryServiceGetUnit(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceGetUnitRequest(c.Server, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AccessRecordServiceIngestAccessRecordsWithBody Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+// with other records is refused. Callers hold the service role on the unit or its tenant.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+func (c *Client) AccessRecordServiceIngestAccessRecordsWithBody(ctx context.Context, tenant string, unit string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAccessRecordServiceIngestAccessRecordsRequestWithBody(c.Server, tenant, unit, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AccessRecordServiceIngestAccessRecords Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+// with other records is refused. Callers hold the service role on the unit or its tenant.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+func (c *Client) AccessRecordServiceIngestAccessRecords(ctx context.Context, tenant string, unit string, body AccessRecordServiceIngestAccessRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAccessRecordServiceIngestAccessRecordsRequest(c.Server, tenant, unit, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AccessReviewServiceListAccessReviews The unit's reviews, oldest first, and the months without one that are overdue.
+//
+// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/access-reviews (the `AccessReviewServiceListAccessReviews` operationId).
+func (c *Client) AccessReviewServiceListAccessReviews(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAccessReviewServiceListAccessReviewsRequest(c.Server, tenant, unit)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BreachServiceListBreaches The unit's breaches, newest first, with how many have a duty overdue or due within 24 hours.
+//
+// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceListBreaches` operationId).
+func (c *Client) BreachServiceListBreaches(ctx context.Context, tenant string, unit string, params *BreachServiceListBreachesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBreachServiceListBreachesRequest(c.Server, tenant, unit, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BreachServiceCreateBreachWithBody Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+func (c *Client) BreachServiceCreateBreachWithBody(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBreachServiceCreateBreachRequestWithBody(c.Server, tenant, unit, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BreachServiceCreateBreach Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+func (c *Client) BreachServiceCreateBreach(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, body BreachServiceCreateBreachJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBreachServiceCreateBreachRequest(c.Server, tenant, unit, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2883,6 +3911,21 @@ func (c *Client) LedgerServiceAppendEntry(ctx context.Context, tenant string, un
 // LedgerServiceGetEntry performs a GET /v1/tenants/{tenant}/units/{unit}/ledger/entries/{entry} (the `LedgerServiceGetEntry` operationId) request.
 func (c *Client) LedgerServiceGetEntry(ctx context.Context, tenant string, unit string, entry string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLedgerServiceGetEntryRequest(c.Server, tenant, unit, entry)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceListObligations2 Everything the registers make due, with D-days (read-only).
+//
+// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/obligations (the `RegistryServiceListObligations2` operationId).
+func (c *Client) RegistryServiceListObligations2(ctx context.Context, tenant string, unit string, params *RegistryServiceListObligations2Params, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceListObligations2Request(c.Server, tenant, unit, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3073,6 +4116,188 @@ func NewRequestServiceSubmitRequestRequestWithBody(server string, tenant string,
 	return req, nil
 }
 
+// NewRoleGrantServiceListRoleGrantsRequest constructs an http.Request for the RoleGrantServiceListRoleGrants method
+func NewRoleGrantServiceListRoleGrantsRequest(server string, tenant string, params *RoleGrantServiceListRoleGrantsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/role-grants", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Subject != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "subject", *params.Subject, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartTime != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startTime", *params.StartTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndTime != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endTime", *params.EndTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOutboundServiceListSubscriptionsRequest constructs an http.Request for the OutboundServiceListSubscriptions method
+func NewOutboundServiceListSubscriptionsRequest(server string, tenant string, params *OutboundServiceListSubscriptionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRegistryServiceGetUnitRequest constructs an http.Request for the RegistryServiceGetUnit method
 func NewRegistryServiceGetUnitRequest(server string, tenant string, unit string) (*http.Request, error) {
 	var err error
@@ -3110,6 +4335,286 @@ func NewRegistryServiceGetUnitRequest(server string, tenant string, unit string)
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewAccessRecordServiceIngestAccessRecordsRequest calls the generic AccessRecordServiceIngestAccessRecords builder with application/json body
+func NewAccessRecordServiceIngestAccessRecordsRequest(server string, tenant string, unit string, body AccessRecordServiceIngestAccessRecordsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAccessRecordServiceIngestAccessRecordsRequestWithBody(server, tenant, unit, "application/json", bodyReader)
+}
+
+// NewAccessRecordServiceIngestAccessRecordsRequestWithBody constructs an http.Request for the AccessRecordServiceIngestAccessRecords method, with any body, and a specified content type
+func NewAccessRecordServiceIngestAccessRecordsRequestWithBody(server string, tenant string, unit string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "unit", unit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/units/%s/access-records:ingest", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAccessReviewServiceListAccessReviewsRequest constructs an http.Request for the AccessReviewServiceListAccessReviews method
+func NewAccessReviewServiceListAccessReviewsRequest(server string, tenant string, unit string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "unit", unit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/units/%s/access-reviews", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewBreachServiceListBreachesRequest constructs an http.Request for the BreachServiceListBreaches method
+func NewBreachServiceListBreachesRequest(server string, tenant string, unit string, params *BreachServiceListBreachesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "unit", unit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/units/%s/breaches", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Overdue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "overdue", *params.Overdue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Open != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "open", *params.Open, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewBreachServiceCreateBreachRequest calls the generic BreachServiceCreateBreach builder with application/json body
+func NewBreachServiceCreateBreachRequest(server string, tenant string, unit string, params *BreachServiceCreateBreachParams, body BreachServiceCreateBreachJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBreachServiceCreateBreachRequestWithBody(server, tenant, unit, params, "application/json", bodyReader)
+}
+
+// NewBreachServiceCreateBreachRequestWithBody constructs an http.Request for the BreachServiceCreateBreach method, with any body, and a specified content type
+func NewBreachServiceCreateBreachRequestWithBody(server string, tenant string, unit string, params *BreachServiceCreateBreachParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "unit", unit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/units/%s/breaches", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.RequestId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "requestId", *params.RequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3325,6 +4830,74 @@ func NewLedgerServiceGetEntryRequest(server string, tenant string, unit string, 
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceListObligations2Request constructs an http.Request for the RegistryServiceListObligations2 method
+func NewRegistryServiceListObligations2Request(server string, tenant string, unit string, params *RegistryServiceListObligations2Params) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant", tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "unit", unit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tenants/%s/units/%s/obligations", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.States != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "states", *params.States, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -3751,10 +5324,71 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 	RequestServiceSubmitRequestWithResponse(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestServiceSubmitRequestResponse, error)
 
+	// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// admins, and operators; "tenants/-" (grants on "*") to operators only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+	RoleGrantServiceListRoleGrantsWithResponse(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*RoleGrantServiceListRoleGrantsResponse, error)
+
+	// OutboundServiceListSubscriptionsWithResponse performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	OutboundServiceListSubscriptionsWithResponse(ctx context.Context, tenant string, params *OutboundServiceListSubscriptionsParams, reqEditors ...RequestEditorFn) (*OutboundServiceListSubscriptionsResponse, error)
+
 	// RegistryServiceGetUnitWithResponse performs a GET /v1/tenants/{tenant}/units/{unit} (the `RegistryServiceGetUnit` operationId) request.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	RegistryServiceGetUnitWithResponse(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*RegistryServiceGetUnitResponse, error)
+
+	// AccessRecordServiceIngestAccessRecordsWithBodyWithResponse Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+	// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+	// with other records is refused. Callers hold the service role on the unit or its tenant.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+	AccessRecordServiceIngestAccessRecordsWithBodyWithResponse(ctx context.Context, tenant string, unit string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AccessRecordServiceIngestAccessRecordsResponse, error)
+
+	// AccessRecordServiceIngestAccessRecordsWithResponse Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+	// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+	// with other records is refused. Callers hold the service role on the unit or its tenant.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+	AccessRecordServiceIngestAccessRecordsWithResponse(ctx context.Context, tenant string, unit string, body AccessRecordServiceIngestAccessRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*AccessRecordServiceIngestAccessRecordsResponse, error)
+
+	// AccessReviewServiceListAccessReviewsWithResponse The unit's reviews, oldest first, and the months without one that are overdue.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/access-reviews (the `AccessReviewServiceListAccessReviews` operationId).
+	AccessReviewServiceListAccessReviewsWithResponse(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*AccessReviewServiceListAccessReviewsResponse, error)
+
+	// BreachServiceListBreachesWithResponse The unit's breaches, newest first, with how many have a duty overdue or due within 24 hours.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceListBreaches` operationId).
+	BreachServiceListBreachesWithResponse(ctx context.Context, tenant string, unit string, params *BreachServiceListBreachesParams, reqEditors ...RequestEditorFn) (*BreachServiceListBreachesResponse, error)
+
+	// BreachServiceCreateBreachWithBodyWithResponse Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+	// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+	BreachServiceCreateBreachWithBodyWithResponse(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BreachServiceCreateBreachResponse, error)
+
+	// BreachServiceCreateBreachWithResponse Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+	// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+	BreachServiceCreateBreachWithResponse(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, body BreachServiceCreateBreachJSONRequestBody, reqEditors ...RequestEditorFn) (*BreachServiceCreateBreachResponse, error)
 
 	// RetentionServiceListCopiesWithResponse performs a GET /v1/tenants/{tenant}/units/{unit}/copies (the `RetentionServiceListCopies` operationId) request.
 	//
@@ -3779,6 +5413,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	LedgerServiceGetEntryWithResponse(ctx context.Context, tenant string, unit string, entry string, reqEditors ...RequestEditorFn) (*LedgerServiceGetEntryResponse, error)
+
+	// RegistryServiceListObligations2WithResponse Everything the registers make due, with D-days (read-only).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/obligations (the `RegistryServiceListObligations2` operationId).
+	RegistryServiceListObligations2WithResponse(ctx context.Context, tenant string, unit string, params *RegistryServiceListObligations2Params, reqEditors ...RequestEditorFn) (*RegistryServiceListObligations2Response, error)
 
 	// RegistryServiceCreatePolicyVersionWithBodyWithResponse Creates a draft: from a source document, from the articles given, or else from the version
 	// in force (or, for a unit with none, the writing guide's standard outline).
@@ -3948,6 +5589,186 @@ func (r RequestServiceSubmitRequestResponse) ContentType() string {
 	return ""
 }
 
+// RoleGrantServiceListRoleGrantsResponse401Headers the declared response headers of an HTTP 401 response for RoleGrantServiceListRoleGrants
+type RoleGrantServiceListRoleGrantsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RoleGrantServiceListRoleGrantsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListRoleGrantsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RoleGrantServiceListRoleGrantsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON200() *V1ListRoleGrantsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RoleGrantServiceListRoleGrantsResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RoleGrantServiceListRoleGrantsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RoleGrantServiceListRoleGrantsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RoleGrantServiceListRoleGrantsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RoleGrantServiceListRoleGrantsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OutboundServiceListSubscriptionsResponse401Headers the declared response headers of an HTTP 401 response for OutboundServiceListSubscriptions
+type OutboundServiceListSubscriptionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type OutboundServiceListSubscriptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListSubscriptionsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OutboundServiceListSubscriptionsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSON200() *V1ListSubscriptionsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OutboundServiceListSubscriptionsResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OutboundServiceListSubscriptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OutboundServiceListSubscriptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OutboundServiceListSubscriptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OutboundServiceListSubscriptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RegistryServiceGetUnitResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceGetUnit
 type RegistryServiceGetUnitResponse401Headers struct {
 	WWWAuthenticate *string
@@ -4032,6 +5853,387 @@ func (r RegistryServiceGetUnitResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegistryServiceGetUnitResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AccessRecordServiceIngestAccessRecordsResponse401Headers the declared response headers of an HTTP 401 response for AccessRecordServiceIngestAccessRecords
+type AccessRecordServiceIngestAccessRecordsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AccessRecordServiceIngestAccessRecordsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1IngestAccessRecordsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AccessRecordServiceIngestAccessRecordsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON200() *V1IngestAccessRecordsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AccessRecordServiceIngestAccessRecordsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AccessRecordServiceIngestAccessRecordsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AccessRecordServiceIngestAccessRecordsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AccessRecordServiceIngestAccessRecordsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AccessReviewServiceListAccessReviewsResponse401Headers the declared response headers of an HTTP 401 response for AccessReviewServiceListAccessReviews
+type AccessReviewServiceListAccessReviewsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AccessReviewServiceListAccessReviewsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListAccessReviewsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AccessReviewServiceListAccessReviewsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSON200() *V1ListAccessReviewsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AccessReviewServiceListAccessReviewsResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AccessReviewServiceListAccessReviewsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AccessReviewServiceListAccessReviewsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AccessReviewServiceListAccessReviewsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AccessReviewServiceListAccessReviewsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BreachServiceListBreachesResponse401Headers the declared response headers of an HTTP 401 response for BreachServiceListBreaches
+type BreachServiceListBreachesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type BreachServiceListBreachesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListBreachesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BreachServiceListBreachesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSON200() *V1ListBreachesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r BreachServiceListBreachesResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r BreachServiceListBreachesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BreachServiceListBreachesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BreachServiceListBreachesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BreachServiceListBreachesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BreachServiceCreateBreachResponse401Headers the declared response headers of an HTTP 401 response for BreachServiceCreateBreach
+type BreachServiceCreateBreachResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type BreachServiceCreateBreachResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Breach
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BreachServiceCreateBreachResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON200() *V1Breach {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r BreachServiceCreateBreachResponse) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r BreachServiceCreateBreachResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BreachServiceCreateBreachResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BreachServiceCreateBreachResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BreachServiceCreateBreachResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4309,6 +6511,96 @@ func (r LedgerServiceGetEntryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LedgerServiceGetEntryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceListObligations2Response401Headers the declared response headers of an HTTP 401 response for RegistryServiceListObligations2
+type RegistryServiceListObligations2Response401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceListObligations2Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListObligationsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Unexpected
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceListObligations2Response401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSON200() *V1ListObligationsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceListObligations2Response) GetJSONDefault() *Unexpected {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceListObligations2Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceListObligations2Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceListObligations2Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceListObligations2Response) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4737,6 +7029,31 @@ func (c *ClientWithResponses) RequestServiceSubmitRequestWithResponse(ctx contex
 	return ParseRequestServiceSubmitRequestResponse(rsp)
 }
 
+// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+// admins, and operators; "tenants/-" (grants on "*") to operators only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
+func (c *ClientWithResponses) RoleGrantServiceListRoleGrantsWithResponse(ctx context.Context, tenant string, params *RoleGrantServiceListRoleGrantsParams, reqEditors ...RequestEditorFn) (*RoleGrantServiceListRoleGrantsResponse, error) {
+	rsp, err := c.RoleGrantServiceListRoleGrants(ctx, tenant, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRoleGrantServiceListRoleGrantsResponse(rsp)
+}
+
+// OutboundServiceListSubscriptionsWithResponse performs a GET /v1/tenants/{tenant}/subscriptions (the `OutboundServiceListSubscriptions` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) OutboundServiceListSubscriptionsWithResponse(ctx context.Context, tenant string, params *OutboundServiceListSubscriptionsParams, reqEditors ...RequestEditorFn) (*OutboundServiceListSubscriptionsResponse, error) {
+	rsp, err := c.OutboundServiceListSubscriptions(ctx, tenant, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOutboundServiceListSubscriptionsResponse(rsp)
+}
+
 // RegistryServiceGetUnitWithResponse performs a GET /v1/tenants/{tenant}/units/{unit} (the `RegistryServiceGetUnit` operationId) request.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4746,6 +7063,90 @@ func (c *ClientWithResponses) RegistryServiceGetUnitWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseRegistryServiceGetUnitResponse(rsp)
+}
+
+// AccessRecordServiceIngestAccessRecordsWithBodyWithResponse Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+// with other records is refused. Callers hold the service role on the unit or its tenant.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+func (c *ClientWithResponses) AccessRecordServiceIngestAccessRecordsWithBodyWithResponse(ctx context.Context, tenant string, unit string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AccessRecordServiceIngestAccessRecordsResponse, error) {
+	rsp, err := c.AccessRecordServiceIngestAccessRecordsWithBody(ctx, tenant, unit, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAccessRecordServiceIngestAccessRecordsResponse(rsp)
+}
+
+// AccessRecordServiceIngestAccessRecordsWithResponse Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
+// timeout) appends only what is missing and answers with the same indexes; the same batch_id
+// with other records is refused. Callers hold the service role on the unit or its tenant.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/access-records:ingest (the `AccessRecordServiceIngestAccessRecords` operationId).
+func (c *ClientWithResponses) AccessRecordServiceIngestAccessRecordsWithResponse(ctx context.Context, tenant string, unit string, body AccessRecordServiceIngestAccessRecordsJSONRequestBody, reqEditors ...RequestEditorFn) (*AccessRecordServiceIngestAccessRecordsResponse, error) {
+	rsp, err := c.AccessRecordServiceIngestAccessRecords(ctx, tenant, unit, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAccessRecordServiceIngestAccessRecordsResponse(rsp)
+}
+
+// AccessReviewServiceListAccessReviewsWithResponse The unit's reviews, oldest first, and the months without one that are overdue.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/access-reviews (the `AccessReviewServiceListAccessReviews` operationId).
+func (c *ClientWithResponses) AccessReviewServiceListAccessReviewsWithResponse(ctx context.Context, tenant string, unit string, reqEditors ...RequestEditorFn) (*AccessReviewServiceListAccessReviewsResponse, error) {
+	rsp, err := c.AccessReviewServiceListAccessReviews(ctx, tenant, unit, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAccessReviewServiceListAccessReviewsResponse(rsp)
+}
+
+// BreachServiceListBreachesWithResponse The unit's breaches, newest first, with how many have a duty overdue or due within 24 hours.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceListBreaches` operationId).
+func (c *ClientWithResponses) BreachServiceListBreachesWithResponse(ctx context.Context, tenant string, unit string, params *BreachServiceListBreachesParams, reqEditors ...RequestEditorFn) (*BreachServiceListBreachesResponse, error) {
+	rsp, err := c.BreachServiceListBreaches(ctx, tenant, unit, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBreachServiceListBreachesResponse(rsp)
+}
+
+// BreachServiceCreateBreachWithBodyWithResponse Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+func (c *ClientWithResponses) BreachServiceCreateBreachWithBodyWithResponse(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BreachServiceCreateBreachResponse, error) {
+	rsp, err := c.BreachServiceCreateBreachWithBody(ctx, tenant, unit, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBreachServiceCreateBreachResponse(rsp)
+}
+
+// BreachServiceCreateBreachWithResponse Registers a breach, a possible breach (PIPA-34-2) or a public-place CCTV incident (to which
+// Art 34 does not apply, PIPA-58-2: the answer says which duties do not apply).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tenants/{tenant}/units/{unit}/breaches (the `BreachServiceCreateBreach` operationId).
+func (c *ClientWithResponses) BreachServiceCreateBreachWithResponse(ctx context.Context, tenant string, unit string, params *BreachServiceCreateBreachParams, body BreachServiceCreateBreachJSONRequestBody, reqEditors ...RequestEditorFn) (*BreachServiceCreateBreachResponse, error) {
+	rsp, err := c.BreachServiceCreateBreach(ctx, tenant, unit, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBreachServiceCreateBreachResponse(rsp)
 }
 
 // RetentionServiceListCopiesWithResponse performs a GET /v1/tenants/{tenant}/units/{unit}/copies (the `RetentionServiceListCopies` operationId) request.
@@ -4794,6 +7195,19 @@ func (c *ClientWithResponses) LedgerServiceGetEntryWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseLedgerServiceGetEntryResponse(rsp)
+}
+
+// RegistryServiceListObligations2WithResponse Everything the registers make due, with D-days (read-only).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tenants/{tenant}/units/{unit}/obligations (the `RegistryServiceListObligations2` operationId).
+func (c *ClientWithResponses) RegistryServiceListObligations2WithResponse(ctx context.Context, tenant string, unit string, params *RegistryServiceListObligations2Params, reqEditors ...RequestEditorFn) (*RegistryServiceListObligations2Response, error) {
+	rsp, err := c.RegistryServiceListObligations2(ctx, tenant, unit, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceListObligations2Response(rsp)
 }
 
 // RegistryServiceCreatePolicyVersionWithBodyWithResponse Creates a draft: from a source document, from the articles given, or else from the version
@@ -4972,6 +7386,168 @@ func ParseRequestServiceSubmitRequestResponse(rsp *http.Response) (*RequestServi
 	return response, nil
 }
 
+// ParseRoleGrantServiceListRoleGrantsResponse parses an HTTP response from a RoleGrantServiceListRoleGrantsWithResponse call
+func ParseRoleGrantServiceListRoleGrantsResponse(rsp *http.Response) (*RoleGrantServiceListRoleGrantsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RoleGrantServiceListRoleGrantsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListRoleGrantsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RoleGrantServiceListRoleGrantsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOutboundServiceListSubscriptionsResponse parses an HTTP response from a OutboundServiceListSubscriptionsWithResponse call
+func ParseOutboundServiceListSubscriptionsResponse(rsp *http.Response) (*OutboundServiceListSubscriptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OutboundServiceListSubscriptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListSubscriptionsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers OutboundServiceListSubscriptionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRegistryServiceGetUnitResponse parses an HTTP response from a RegistryServiceGetUnitWithResponse call
 func ParseRegistryServiceGetUnitResponse(rsp *http.Response) (*RegistryServiceGetUnitResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5040,6 +7616,351 @@ func ParseRegistryServiceGetUnitResponse(rsp *http.Response) (*RegistryServiceGe
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceGetUnitResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAccessRecordServiceIngestAccessRecordsResponse parses an HTTP response from a AccessRecordServiceIngestAccessRecordsWithResponse call
+func ParseAccessRecordServiceIngestAccessRecordsResponse(rsp *http.Response) (*AccessRecordServiceIngestAccessRecordsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AccessRecordServiceIngestAccessRecordsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1IngestAccessRecordsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AccessRecordServiceIngestAccessRecordsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAccessReviewServiceListAccessReviewsResponse parses an HTTP response from a AccessReviewServiceListAccessReviewsWithResponse call
+func ParseAccessReviewServiceListAccessReviewsResponse(rsp *http.Response) (*AccessReviewServiceListAccessReviewsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AccessReviewServiceListAccessReviewsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListAccessReviewsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AccessReviewServiceListAccessReviewsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBreachServiceListBreachesResponse parses an HTTP response from a BreachServiceListBreachesWithResponse call
+func ParseBreachServiceListBreachesResponse(rsp *http.Response) (*BreachServiceListBreachesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BreachServiceListBreachesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListBreachesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers BreachServiceListBreachesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBreachServiceCreateBreachResponse parses an HTTP response from a BreachServiceCreateBreachWithResponse call
+func ParseBreachServiceCreateBreachResponse(rsp *http.Response) (*BreachServiceCreateBreachResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BreachServiceCreateBreachResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Breach
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers BreachServiceCreateBreachResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5290,6 +8211,87 @@ func ParseLedgerServiceGetEntryResponse(rsp *http.Response) (*LedgerServiceGetEn
 	switch {
 	case rsp.StatusCode == 401:
 		var headers LedgerServiceGetEntryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceListObligations2Response parses an HTTP response from a RegistryServiceListObligations2WithResponse call
+func ParseRegistryServiceListObligations2Response(rsp *http.Response) (*RegistryServiceListObligations2Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceListObligations2Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListObligationsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Unexpected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceListObligations2Response401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

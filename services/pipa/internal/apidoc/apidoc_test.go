@@ -141,6 +141,7 @@ func TestRenamePath(t *testing.T) {
 		"/v1/tenants/{tenant}/units/{unit}/ledger/entries/{entrie}:prove":            "/v1/tenants/{tenant}/units/{unit}/ledger/entries/{entry}:prove",
 		"/v1/tenants/{tenant}/units/{unit}/policies/{policie}/versions":              "/v1/tenants/{tenant}/units/{unit}/policies/{kind}/versions",
 		"/v1/tenants/{tenant}/units/{unit}/copies/{copie}":                           "/v1/tenants/{tenant}/units/{unit}/copies/{copy}",
+		"/v1/tenants/{tenant}/units/{unit}/breaches/{breache}:notify":                "/v1/tenants/{tenant}/units/{unit}/breaches/{breach}:notify",
 		"/v1/public/requests/{receipt}":                                              "/v1/public/requests/{receipt}",
 		"/v1/public/tenants/{tenant}/units/{unit}/policies/{kind}/versions/{number}": "/v1/public/tenants/{tenant}/units/{unit}/policies/{kind}/versions/{number}",
 	} {

@@ -66,6 +66,7 @@ func names[M interface{ GetName() string }](ms []M) []string {
 }
 
 func TestPGTenants(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s := newStore(t)
 
@@ -144,6 +145,7 @@ func createLibraryTree(t *testing.T, ts *pg.TenantStore) {
 }
 
 func TestPGUnits(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)
@@ -251,6 +253,7 @@ func newMsg(kind pg.Kind) func() proto.Message {
 }
 
 func TestPGChildrenCRUD(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)
@@ -333,6 +336,7 @@ func TestPGChildrenCRUD(t *testing.T) {
 }
 
 func TestPGDeleteInUse(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)
@@ -376,6 +380,7 @@ func TestPGDeleteInUse(t *testing.T) {
 }
 
 func TestPGVersionNumbersUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)
@@ -424,6 +429,7 @@ func TestPGVersionNumbersUnderConcurrency(t *testing.T) {
 }
 
 func TestPGVersions(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)
@@ -500,6 +506,7 @@ func TestPGVersions(t *testing.T) {
 }
 
 func TestPGTenantIsolation(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s := newStore(t, "iksan", "seongnam")
 	a, b := s.Tenant("iksan"), s.Tenant("seongnam")
@@ -561,6 +568,7 @@ func TestPGTenantIsolation(t *testing.T) {
 }
 
 func TestPGIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s := newStore(t, "iksan")
 	ts := s.Tenant("iksan")
@@ -631,6 +639,7 @@ func TestPGIdempotentReplay(t *testing.T) {
 }
 
 func TestPGInTx(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	errBoom := errors.New("boom")
@@ -658,6 +667,7 @@ func TestPGInTx(t *testing.T) {
 }
 
 func TestPGContextCanceled(t *testing.T) {
+	t.Parallel()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -668,6 +678,7 @@ func TestPGContextCanceled(t *testing.T) {
 // A site created while its manager is being deleted: one of the two fails, never both succeed
 // (which would leave the site referring to nothing).
 func TestPGDeleteInUseRace(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)
@@ -694,6 +705,7 @@ func TestPGDeleteInUseRace(t *testing.T) {
 // A site may name an officer of its own unit or of the units above or below it, never one of a
 // sibling department (PIPA-25-4 (3): the sign gives its own manager's contact).
 func TestPGReferencesFollowTheTree(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	ts := newStore(t, "iksan").Tenant("iksan")
 	createLibraryTree(t, ts)

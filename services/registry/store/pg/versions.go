@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 )
 
@@ -209,8 +210,8 @@ func (s *TenantStore) AllPublished(ctx context.Context) ([]UnitVersions, error) 
 	return out, nil
 }
 
-// PublishArgs is the job that appends a frozen version's hash to its unit's ledger (the
-// publication's outbox, STD-21).
+// PublishArgs is the job an earlier version queued with a frozen version to append its hash to
+// its unit's ledger (STD-21); its worker now carries it into the ledger outbox.
 type PublishArgs struct {
 	Tenant string `json:"tenant"`
 	Unit   string `json:"unit"`
@@ -221,46 +222,52 @@ type PublishArgs struct {
 // Kind names the job in River's tables.
 func (PublishArgs) Kind() string { return "registry.publish_ledger_entry" }
 
-// InsertOpts keep retrying for about a year at five-minute intervals: a ledger outage only
-// delays the record.
-func (PublishArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 100_000} }
+// ChainPublication is the outbox chain of a PUBLICATION entry: once in the ledger, the version it
+// records names it (Store.Delivered).
+const ChainPublication = "publication"
 
-// QueuePublication queues the ledger record of a version frozen in this transaction; it must be
-// called inside InTx, so that the job exists exactly when the version does.
-func (s *TenantStore) QueuePublication(ctx context.Context, unitID string, kind registryv1.PolicyKind, number int32, delay time.Duration) error {
+// EnqueuePublication writes e, the PUBLICATION entry of the version frozen in this transaction, to
+// the ledger outbox (pkg/ledgerout), so that the entry exists exactly when the frozen version
+// does; it must be called inside InTx. requestID is empty but for a publication carried over from
+// an earlier version's job, which appended under its own request_id.
+func (s *TenantStore) EnqueuePublication(ctx context.Context, unitID, version string, e *ledgerv1.AppendEntryRequest, requestID string) (int64, error) {
 	tx, ok := s.db.(pgx.Tx)
 	if !ok {
-		return errors.New("pg: QueuePublication outside InTx")
+		return 0, errors.New("pg: EnqueuePublication outside InTx")
 	}
-	if s.jobs == nil {
-		return errors.New("pg: the store has no job queue (WithJobs)")
+	if s.outbox == nil {
+		return 0, errors.New("pg: publications need the ledger outbox (WithOutbox)")
 	}
-	_, err := s.jobs.InsertTx(ctx, tx, PublishArgs{Tenant: s.tenant, Unit: unitID, Policy: policySegment[kind], Number: number},
-		&river.InsertOpts{ScheduledAt: clock(s.now).Add(delay)})
-	if err != nil {
-		return fmt.Errorf("pg: queue publication: %w", err)
-	}
-	return nil
+	return s.outbox.Enqueue(ctx, tx, s.tenant, ledgerout.Entry{Unit: unitID, Append: e, Subject: version,
+		Chain: ChainPublication, RequestID: requestID})
 }
 
-// SetLedgerEntry records on a frozen version the ledger entry that holds its hash.
-func (s *TenantStore) SetLedgerEntry(ctx context.Context, unitID string, kind registryv1.PolicyKind, number int32, entry string) error {
-	seg, err := policyKind(kind)
+// Delivered is the outbox's hook (ledgerout.Hooks): a PUBLICATION, once in the ledger, is named on
+// the frozen version it records (document.ledgerEntry), in the transaction that records its index.
+func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) error {
+	if e.Chain != ChainPublication {
+		return nil
+	}
+	_, unit, seg, n, err := names.ParseVersion("subject", e.Subject)
 	if err != nil {
 		return err
 	}
-	tag, err := s.db.Exec(ctx, `UPDATE registry.policy_versions
+	tag, err := tx.Exec(ctx, `UPDATE registry.policy_versions
 		SET data = jsonb_set(data, '{document,ledgerEntry}', to_jsonb($5::text)), revision = revision + 1, update_time = $6
 		WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND number = $4 AND data ? 'document'`,
-		s.tenant, unitID, seg, number, entry, clock(s.now))
+		e.Tenant, unit, seg, n, names.Entries.NameN(e.Tenant, e.Unit, e.Index), clock(s.now))
 	if err != nil {
 		return fmt.Errorf("pg: set ledger entry: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return apierr.NotFound(names.Version(s.tenant, unitID, seg, number) + " (frozen)")
+		return apierr.NotFound(e.Subject + " (frozen)")
 	}
 	return nil
 }
+
+// Refused is the outbox's hook for a refusal: nothing waits on a publication but its version,
+// which then names no entry; the outbox counts and logs the refusal.
+func (s *Store) Refused(context.Context, pgx.Tx, []ledgerout.Settled, string) error { return nil }
 
 func (s *TenantStore) listVersions(ctx context.Context, unitID string, kind registryv1.PolicyKind, columns, filter string) ([]*registryv1.PolicyVersion, error) {
 	seg, err := policyKind(kind)

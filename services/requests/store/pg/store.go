@@ -332,6 +332,7 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 		}
 		now := s.clock()
 		rec.Doc.UpdateTime = timestamppb.New(now)
+		var sends []outbound.Message // what the step sends, written together
 		if n := out.Notice; n != nil {
 			var seq int
 			if err := tx.QueryRow(ctx, `SELECT count(*) + 1 FROM requests.notices WHERE tenant_id = $1 AND receipt = $2`,
@@ -344,15 +345,20 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 				return err
 			}
 			rec.Doc.Notices = append(rec.Doc.Notices, n.Name)
-			if err := s.mailNotice(ctx, tx, rec, n, out.Issuer); err != nil {
+			if sends, err = noticeMessages(rec, n, out.Issuer); err != nil {
 				return err
 			}
 		}
 		if out.Event != "" {
-			if _, err := s.out.Emit(ctx, tx, tenant, outbound.Event{Unit: unit, Type: out.Event,
-				Subject: rec.Doc.Name, Data: request.EventData(rec, out.Notice)}); err != nil {
+			_, deliveries, err := s.out.EmitLater(ctx, tx, tenant, outbound.Event{Unit: unit, Type: out.Event,
+				Subject: rec.Doc.Name, Data: request.EventData(rec, out.Notice)})
+			if err != nil {
 				return err
 			}
+			sends = append(sends, deliveries...)
+		}
+		if _, err := s.out.EnqueueAll(ctx, tx, tenant, sends); err != nil {
+			return err
 		}
 		if e := out.Entry; e != nil {
 			oe := ledgerout.Entry{Unit: unit, Append: e.Append, Subject: receipt, Label: e.Step}
@@ -413,33 +419,30 @@ func reused() error {
 // TargetRequester is the outbound target of what is sent to a request's requester.
 const TargetRequester = "requester"
 
-// mailNotice writes, in tx, what tells the requester of notice n: the notice itself (별지
-// 제9호·제10호) mailed as HTML with its text when notices go by e-mail (request.MailsNotices), and
-// a text message saying it was issued when they asked for one.
-func (s *Store) mailNotice(ctx context.Context, tx pgx.Tx, rec *request.Request, n *requestsv1.Notice, issuer string) error {
+// noticeMessages are what tells the requester of notice n: the notice itself (별지 제9호·제10호)
+// mailed as HTML with its text when notices go by e-mail (request.MailsNotices), and a text
+// message saying it was issued when they asked for one.
+func noticeMessages(rec *request.Request, n *requestsv1.Notice, issuer string) ([]outbound.Message, error) {
 	p := rec.Personal.Requester
+	var out []outbound.Message
 	if request.MailsNotices(rec) {
 		payload, err := mail.Message{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
 			HTML: n.GetHtml()}.Payload()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
-			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true}); err != nil {
-			return err
-		}
+		out = append(out, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
 	}
 	if rec.Doc.GetNoticeByText() && p.GetPhone() != "" {
 		payload, err := sms.Message{To: p.GetPhone(), Text: request.NoticeText(rec, n, issuer)}.Payload()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := s.out.Enqueue(ctx, tx, rec.Tenant, outbound.Message{Channel: outbound.SMS, Target: TargetRequester,
-			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true}); err != nil {
-			return err
-		}
+		out = append(out, outbound.Message{Channel: outbound.SMS, Target: TargetRequester,
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
 	}
-	return nil
+	return out, nil
 }
 
 // Delivered is the outbox's hook (ledgerout.Hooks): a PROVISION of a copy, once in the ledger,

@@ -526,20 +526,22 @@ func (s *Store) RecordSweep(ctx context.Context, tenant, unit string, idem Idem,
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `INSERT INTO retention.sweeps (tenant_id, unit_id, sweep_time, destroyed, planned, held,
-			overdue, holds_checked, plans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING sweep_id`,
-			tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans)).Scan(&id); err != nil {
+			overdue, holds_checked, plans, access_destroyed, unclassified_systems) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			RETURNING sweep_id`,
+			tenant, unit, r.Time, r.Destroyed, r.Planned, r.Held, r.Overdue, nonNil(r.HoldsChecked), nonNil(r.Plans),
+			r.AccessDestroyed, nonNil(r.UnclassifiedSystems)).Scan(&id); err != nil {
 			return err
 		}
 		name := names.Sweeps.NameN(tenant, unit, id)
 		if answer, again, err = once(ctx, tx, tenant, idem, func() (string, error) { return name, nil }); err != nil {
 			return err
 		}
-		if r.Destroyed == 0 && r.Planned == 0 {
+		if r.Destroyed == 0 && r.Planned == 0 && r.AccessDestroyed == 0 {
 			return nil
 		}
 		return s.relay(ctx, tx, tenant, outbound.Event{Unit: unit, Type: outbound.SweepCompleted, Subject: name,
 			Data: map[string]any{"sweep": name, "destroyed": r.Destroyed, "planned": r.Planned, "held": r.Held,
-				"overdue": r.Overdue, "plans": nonNil(r.Plans)}})
+				"overdue": r.Overdue, "plans": nonNil(r.Plans), "access_destroyed": r.AccessDestroyed}})
 	})
 	return answer, again, err
 }
@@ -585,13 +587,15 @@ func (s *Store) sweep(ctx context.Context, q querier, name string) (*retentionv1
 	})
 }
 
-const selectSweep = `SELECT sweep_id, sweep_time, destroyed, planned, held, overdue, plans, holds_checked FROM retention.sweeps`
+const selectSweep = `SELECT sweep_id, sweep_time, destroyed, planned, held, overdue, plans, holds_checked, access_destroyed,
+	unclassified_systems FROM retention.sweeps`
 
 func scanSweep(r pgx.Row, tenant, unit string) (*retentionv1.Sweep, int64, error) {
 	var id int64
 	var at time.Time
 	w := &retentionv1.Sweep{}
-	if err := r.Scan(&id, &at, &w.Destroyed, &w.Planned, &w.Held, &w.Overdue, &w.Plans, &w.HoldsChecked); err != nil {
+	if err := r.Scan(&id, &at, &w.Destroyed, &w.Planned, &w.Held, &w.Overdue, &w.Plans, &w.HoldsChecked, &w.AccessDestroyed,
+		&w.UnclassifiedSystems); err != nil {
 		return nil, 0, err
 	}
 	w.Name, w.SweepTime = names.Sweeps.NameN(tenant, unit, id), timestamppb.New(at)
@@ -673,7 +677,7 @@ func (s *Store) Delivered(ctx context.Context, tx pgx.Tx, e ledgerout.Settled) e
 		if st := retentionv1.CopyState(c.State); st != retentionv1.CopyState_COPY_STATE_OUT {
 			// C-9: the copy is destroyed or returned; the event names the ledger entry that says so.
 			if err := s.copyEvent(ctx, tx, e.Tenant, c.Unit, c.Copy, outbound.CopyClosed, map[string]any{
-				"state": st.String(), "ledgerEntry": names.Unit(e.Tenant, c.Unit) + "/ledger/entries/" + strconv.FormatInt(c.Index, 10)}); err != nil {
+				"state": st.String(), "ledgerEntry": names.Entries.NameN(e.Tenant, c.Unit, c.Index)}); err != nil {
 				return err
 			}
 		}

@@ -111,6 +111,7 @@ func entry(items []lifecycle.Claimed) *ledgerv1.AppendEntryRequest {
 // STD-41-2 in retention.due_time: a recording of day D kept 30 days is due when day D+30 ends,
 // in Asia/Seoul; on 11-30 the sweep takes 10-30 (31 days ago), not 10-31 (30 days ago).
 func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 11, 29, 9)) // the rule keeps the 30 days already recorded, from 10-30
@@ -146,6 +147,7 @@ func TestDayThirtyOneIsDueDayThirtyIsNot(t *testing.T) {
 // Eight sweepers claiming batches of one rule at once, with SKIP LOCKED, take every due item
 // exactly once; delivering each batch destroys its items once, however often it is delivered.
 func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2010, 1, 31, 9))
@@ -200,6 +202,7 @@ func TestConcurrentClaimsTakeEachItemOnce(t *testing.T) {
 // A site hold over part of a day keeps that day past its period (PIPA-21-1): not claimed, listed
 // held, counted, and not overdue; a file hold keeps all of its file. Released, both are claimed.
 func TestHoldsKeepWhatTheyCover(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
@@ -235,6 +238,7 @@ func TestHoldsKeepWhatTheyCover(t *testing.T) {
 
 // Concurrent sweeps of one unit propose one plan: the second finds nothing left to plan (STD-55).
 func TestOnePlanPerSweep(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
@@ -273,6 +277,7 @@ func TestOnePlanPerSweep(t *testing.T) {
 // Every query is scoped by tenant: the same unit and rule ids in another tenant are another
 // unit, whose calls neither see nor take this one's items, holds or keys.
 func TestTenantsAreApart(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
@@ -316,6 +321,7 @@ func TestTenantsAreApart(t *testing.T) {
 
 // The idempotency table is exactly idempotency.DDL("retention").
 func TestIdempotencyTable(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, err := f.pool.Exec(ctx, "CREATE SCHEMA scratch; "+idempotency.DDL("scratch"))
@@ -368,6 +374,7 @@ func destruction(lifecycle.RuleGroup) *ledgerv1.AppendEntryRequest {
 // the unit's hold lock exclusively until it commits, and the claim waits for it, so it does not
 // take the day the hold covers.
 func TestClaimWaitsForAHoldBeingCreated(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
@@ -420,6 +427,7 @@ func TestClaimWaitsForAHoldBeingCreated(t *testing.T) {
 // DESTRUCTION entries refuses naming the item and its hold (ITEMS_HELD), changing nothing, or,
 // when asked, takes exactly the held item out of the plan and queues the rest.
 func TestCompletionNeverQueuesAHeldItem(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
@@ -452,6 +460,7 @@ func TestCompletionNeverQueuesAHeldItem(t *testing.T) {
 // transaction, PIPA-21-1): a held item is refused before its claim, or taken out of the plan;
 // once claimed, an item is destroyed in fact and is recorded, whatever hold comes after.
 func TestErasureClaimIsThePointOfNoReturn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
@@ -494,6 +503,7 @@ func TestErasureClaimIsThePointOfNoReturn(t *testing.T) {
 // Concurrent completions of one plan queue each rule's DESTRUCTION entry once: the plan's row
 // is locked first, and the items marked are exactly those read.
 func TestConcurrentCompletionsQueueOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
@@ -532,6 +542,7 @@ func TestConcurrentCompletionsQueueOnce(t *testing.T) {
 // planned item no longer due goes back to kept at once, and one due now but not when the plan
 // was carried out is not recorded destroyed by it.
 func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2022, 1, 1, 9))
@@ -572,6 +583,7 @@ func TestLongerPeriodKeepsPlannedItems(t *testing.T) {
 // when both are in; until then it is out, its outcome pending, and takes no other outcome. An
 // outcome the ledger refuses for good leaves the copy as it was (C-9).
 func TestCopyClosesOnceItsEntriesAreIn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 11, 1, 9))
@@ -650,6 +662,7 @@ func (f *fixture) service(t *testing.T) context.Context {
 // "retention/entries/{id}" whatever the length of its tenant and unit ids (up to 63 each), and the
 // ledger takes it.
 func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 10, 1, 9)) // recording days from 09-01
@@ -669,6 +682,7 @@ func TestOutboxRequestIDsFitTheLedger(t *testing.T) {
 
 // STD-55: a plan left without items certifies nothing: its completion is refused.
 func TestEmptyPlanIsNotCompleted(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 1, 1, 9))
@@ -697,6 +711,7 @@ func TestEmptyPlanIsNotCompleted(t *testing.T) {
 // 5 days after its due time is overdue, and every reading agrees at the boundary — the item's own
 // overdue time, the overdue list and the unit's count.
 func TestOverdueIsFiveDaysAfterDue(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.set(kstHour(2026, 11, 29, 9))
@@ -732,6 +747,7 @@ const legacyOutbox = `CREATE TABLE retention.outbox (
 // index and leaf hash, a refused one its refusal, and a pending one is delivered from the new
 // outbox, destroying its batch's items then.
 func TestMigrationMovesTheOldOutbox(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, err := f.pool.Exec(ctx, legacyOutbox)

@@ -1420,12 +1420,18 @@ type PersonalInformationFile struct {
 	// Output only: where the file's registration with PIPC stands, from its registration records
 	// (PIPA-32-1, DEC-34-1): DUE or OVERDUE while its latest event is not filed, DONE once filed (a
 	// deregistration too), NONE when exempt (PIPA-32-2); UNSPECIFIED while no event is recorded.
-	RegistrationState DeadlineState          `protobuf:"varint,17,opt,name=registration_state,json=registrationState,proto3,enum=pipa.registry.v1.DeadlineState" json:"registration_state,omitempty"`
-	CreateTime        *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime        *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag              string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	RegistrationState DeadlineState `protobuf:"varint,17,opt,name=registration_state,json=registrationState,proto3,enum=pipa.registry.v1.DeadlineState" json:"registration_state,omitempty"`
+	// The processing systems (개인정보처리시스템) that hold this file, each as its access records
+	// name it (AccessRecord.system; "pipa" for pipa's own). A system's access records are kept two
+	// years when its files together count 50,000 subjects or more, or one of them holds sensitive
+	// data or unique identifiers, one year otherwise; a system no file names, or whose files leave
+	// the count unstated, is kept two years (S-8-1).
+	Systems       []string               `protobuf:"bytes,18,rep,name=systems,proto3" json:"systems,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag          string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PersonalInformationFile) Reset() {
@@ -1575,6 +1581,13 @@ func (x *PersonalInformationFile) GetRegistrationState() DeadlineState {
 		return x.RegistrationState
 	}
 	return DeadlineState_DEADLINE_STATE_UNSPECIFIED
+}
+
+func (x *PersonalInformationFile) GetSystems() []string {
+	if x != nil {
+		return x.Systems
+	}
+	return nil
 }
 
 func (x *PersonalInformationFile) GetCreateTime() *timestamppb.Timestamp {
@@ -3199,7 +3212,7 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12%\n" +
 	"\x0eretention_days\x18\x02 \x01(\x05R\rretentionDays\x12#\n" +
 	"\rstorage_place\x18\x03 \x01(\tR\fstoragePlace\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xb2\x06\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xcc\x06\n" +
 	"\x17PersonalInformationFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
@@ -3225,7 +3238,8 @@ const file_pipa_registry_v1_resources_proto_rawDesc = "" +
 	"registered\x12+\n" +
 	"\x11collection_method\x18\x0f \x01(\tR\x10collectionMethod\x12\x16\n" +
 	"\x06linked\x18\x10 \x01(\bR\x06linked\x12N\n" +
-	"\x12registration_state\x18\x11 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x11registrationState\x12;\n" +
+	"\x12registration_state\x18\x11 \x01(\x0e2\x1f.pipa.registry.v1.DeadlineStateR\x11registrationState\x12\x18\n" +
+	"\asystems\x18\x12 \x03(\tR\asystems\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +

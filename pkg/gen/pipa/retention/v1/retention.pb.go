@@ -1363,9 +1363,16 @@ type SweepResult struct {
 	Overdue int64    `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	Plans   []string `protobuf:"bytes,5,rep,name=plans,proto3" json:"plans,omitempty"`
 	// The active holds the sweep checked, as its record states.
-	HoldsChecked  []string `protobuf:"bytes,6,rep,name=holds_checked,json=holdsChecked,proto3" json:"holds_checked,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HoldsChecked []string `protobuf:"bytes,6,rep,name=holds_checked,json=holdsChecked,proto3" json:"holds_checked,omitempty"`
+	// ACCESS entries (접속기록) of the unit's ledger past their system's period (S-8-1) that the
+	// sweep redacted; each REDACTION entry keeps the erased entry's hash in the log (S-8-3).
+	AccessDestroyed int64 `protobuf:"varint,7,opt,name=access_destroyed,json=accessDestroyed,proto3" json:"access_destroyed,omitempty"`
+	// The systems of the unit's access records that no personal-information file classifies
+	// (PersonalInformationFile.systems): their records are kept two years, the longer minimum of
+	// S-8-1, until an officer enters the facts.
+	UnclassifiedSystems []string `protobuf:"bytes,8,rep,name=unclassified_systems,json=unclassifiedSystems,proto3" json:"unclassified_systems,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SweepResult) Reset() {
@@ -1440,6 +1447,20 @@ func (x *SweepResult) GetHoldsChecked() []string {
 	return nil
 }
 
+func (x *SweepResult) GetAccessDestroyed() int64 {
+	if x != nil {
+		return x.AccessDestroyed
+	}
+	return 0
+}
+
+func (x *SweepResult) GetUnclassifiedSystems() []string {
+	if x != nil {
+		return x.UnclassifiedSystems
+	}
+	return nil
+}
+
 // A sweep's record: tenants/{t}/units/{u}/sweeps/{s}.
 type Sweep struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1447,14 +1468,16 @@ type Sweep struct {
 	// The server's clock when it ran.
 	SweepTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sweep_time,json=sweepTime,proto3" json:"sweep_time,omitempty"`
 	// As its SweepResult said.
-	Destroyed     int64    `protobuf:"varint,3,opt,name=destroyed,proto3" json:"destroyed,omitempty"`
-	Planned       int64    `protobuf:"varint,4,opt,name=planned,proto3" json:"planned,omitempty"`
-	Held          int64    `protobuf:"varint,5,opt,name=held,proto3" json:"held,omitempty"`
-	Overdue       int64    `protobuf:"varint,6,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	Plans         []string `protobuf:"bytes,7,rep,name=plans,proto3" json:"plans,omitempty"`
-	HoldsChecked  []string `protobuf:"bytes,8,rep,name=holds_checked,json=holdsChecked,proto3" json:"holds_checked,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Destroyed           int64    `protobuf:"varint,3,opt,name=destroyed,proto3" json:"destroyed,omitempty"`
+	Planned             int64    `protobuf:"varint,4,opt,name=planned,proto3" json:"planned,omitempty"`
+	Held                int64    `protobuf:"varint,5,opt,name=held,proto3" json:"held,omitempty"`
+	Overdue             int64    `protobuf:"varint,6,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	Plans               []string `protobuf:"bytes,7,rep,name=plans,proto3" json:"plans,omitempty"`
+	HoldsChecked        []string `protobuf:"bytes,8,rep,name=holds_checked,json=holdsChecked,proto3" json:"holds_checked,omitempty"`
+	AccessDestroyed     int64    `protobuf:"varint,9,opt,name=access_destroyed,json=accessDestroyed,proto3" json:"access_destroyed,omitempty"`
+	UnclassifiedSystems []string `protobuf:"bytes,10,rep,name=unclassified_systems,json=unclassifiedSystems,proto3" json:"unclassified_systems,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Sweep) Reset() {
@@ -1539,6 +1562,20 @@ func (x *Sweep) GetPlans() []string {
 func (x *Sweep) GetHoldsChecked() []string {
 	if x != nil {
 		return x.HoldsChecked
+	}
+	return nil
+}
+
+func (x *Sweep) GetAccessDestroyed() int64 {
+	if x != nil {
+		return x.AccessDestroyed
+	}
+	return 0
+}
+
+func (x *Sweep) GetUnclassifiedSystems() []string {
+	if x != nil {
+		return x.UnclassifiedSystems
 	}
 	return nil
 }
@@ -3752,14 +3789,16 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
 	"\ahandler\x18\a \x01(\tR\ahandler\x12'\n" +
 	"\x0fdepartment_head\x18\b \x01(\tR\x0edepartmentHead\x12!\n" +
-	"\fledger_index\x18\t \x01(\x03R\vledgerIndex\"\xae\x01\n" +
+	"\fledger_index\x18\t \x01(\x03R\vledgerIndex\"\x8c\x02\n" +
 	"\vSweepResult\x12\x1c\n" +
 	"\tdestroyed\x18\x01 \x01(\x03R\tdestroyed\x12\x18\n" +
 	"\aplanned\x18\x02 \x01(\x03R\aplanned\x12\x12\n" +
 	"\x04held\x18\x03 \x01(\x03R\x04held\x12\x18\n" +
 	"\aoverdue\x18\x04 \x01(\x03R\aoverdue\x12\x14\n" +
 	"\x05plans\x18\x05 \x03(\tR\x05plans\x12#\n" +
-	"\rholds_checked\x18\x06 \x03(\tR\fholdsChecked\"\xf7\x01\n" +
+	"\rholds_checked\x18\x06 \x03(\tR\fholdsChecked\x12)\n" +
+	"\x10access_destroyed\x18\a \x01(\x03R\x0faccessDestroyed\x121\n" +
+	"\x14unclassified_systems\x18\b \x03(\tR\x13unclassifiedSystems\"\xd5\x02\n" +
 	"\x05Sweep\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
 	"\n" +
@@ -3769,7 +3808,10 @@ const file_pipa_retention_v1_retention_proto_rawDesc = "" +
 	"\x04held\x18\x05 \x01(\x03R\x04held\x12\x18\n" +
 	"\aoverdue\x18\x06 \x01(\x03R\aoverdue\x12\x14\n" +
 	"\x05plans\x18\a \x03(\tR\x05plans\x12#\n" +
-	"\rholds_checked\x18\b \x03(\tR\fholdsChecked\"\x8f\x05\n" +
+	"\rholds_checked\x18\b \x03(\tR\fholdsChecked\x12)\n" +
+	"\x10access_destroyed\x18\t \x01(\x03R\x0faccessDestroyed\x121\n" +
+	"\x14unclassified_systems\x18\n" +
+	" \x03(\tR\x13unclassifiedSystems\"\x8f\x05\n" +
 	"\x04Copy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\tR\arequest\x12'\n" +
