@@ -43,8 +43,10 @@ type resolved struct {
 	attachments []part
 }
 
-// Title is the document's heading: the title as published, led by the unit's full name unless the
-// title already names the unit.
+// Title is the document's heading: the title as published, every word of it kept, with the unit's
+// full name said once. A title that names the unit stays as it is; one that starts with the names
+// before the unit's (the tenant's, "과천시 체육시설 …") gets the unit's own name after them ("과천시
+// 체육시설관리과 체육시설 …"); any other is led by the full name.
 func Title(v *registryv1.PolicyVersion) string {
 	title := strings.TrimSpace(v.GetTitle())
 	if title == "" {
@@ -57,6 +59,11 @@ func Title(v *registryv1.PolicyVersion) string {
 	}
 	if full == "" || strings.Contains(title, u.GetDisplayName()) || strings.Contains(title, full) {
 		return title
+	}
+	if before, ok := strings.CutSuffix(full, " "+u.GetDisplayName()); ok && before != "" {
+		if rest, ok := strings.CutPrefix(title, before+" "); ok {
+			return full + " " + rest
+		}
 	}
 	return full + " " + title
 }

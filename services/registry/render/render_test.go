@@ -214,3 +214,18 @@ func TestPeriod(t *testing.T) {
 	require.Equal(t, "", render.Period("", ""))
 	require.Equal(t, "2024. 03. 01.", render.Date("2024-03-01"))
 }
+
+// The document's heading keeps every word of the body's title and says the unit's full name once:
+// a title that starts with the tenant's name is not led by it a second time.
+func TestTitleNamesTheUnitOnce(t *testing.T) {
+	unit := &registryv1.Unit{DisplayName: "체육시설관리과", FullName: "과천시 체육시설관리과"}
+	for title, want := range map[string]string{
+		"과천시 체육시설 개인영상정보 운영방침":     "과천시 체육시설관리과 체육시설 개인영상정보 운영방침",
+		"영상정보처리기기 운영·관리방침":         "과천시 체육시설관리과 영상정보처리기기 운영·관리방침",
+		"체육시설관리과 영상정보처리기기 운영·관리방침": "체육시설관리과 영상정보처리기기 운영·관리방침",
+		"과천시체육시설 운영방침":             "과천시 체육시설관리과 과천시체육시설 운영방침",
+	} {
+		v := &registryv1.PolicyVersion{Title: title, Snapshot: &registryv1.UnitSnapshot{Unit: unit}}
+		require.Equal(t, want, render.Title(v), title)
+	}
+}
