@@ -68,7 +68,7 @@ func LoadRoleMap(path string, c Claims) (Claims, error) {
 	}
 	for name, grants := range f.Roles {
 		for _, g := range grants {
-			if err := g.validate(); err != nil {
+			if err := g.Validate(); err != nil {
 				return c, fmt.Errorf("role map %s: %q: %w", path, name, err)
 			}
 		}

@@ -107,7 +107,7 @@ func (v *devVerifier) Verify(_ context.Context, raw string) (*Principal, error) 
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	p, err := newPrincipal(c.Subject, c.Name, grants)
+	p, err := newPrincipal(c.Issuer, c.Subject, c.Name, grants)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

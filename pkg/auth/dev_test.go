@@ -22,6 +22,7 @@ func newDevKey(t *testing.T) ed25519.PrivateKey {
 }
 
 var officer = Principal{
+	Issuer:  DevIssuer, // Mint's; Verify reads it back
 	Subject: "officer-17",
 	Name:    "김민지",
 	Grants:  []Grant{{RoleHandler, "tenants/iksan/units/civil-safety"}},

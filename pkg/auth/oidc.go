@@ -80,7 +80,7 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	p, err := newPrincipal(tok.Subject, name, grants)
+	p, err := newPrincipal(tok.Issuer, tok.Subject, name, grants)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

@@ -92,6 +92,7 @@ func TestOIDCVerifier(t *testing.T) {
 	p, err := v.Verify(ctx, iss.mint(t, iss.key, valid()))
 	require.NoError(t, err)
 	require.Equal(t, Principal{
+		Issuer:  iss.srv.URL,
 		Subject: "cpo@iksan",
 		Name:    "이서연",
 		Grants:  []Grant{{RoleCPO, "tenants/iksan"}, {RoleAuditor, "tenants/seongnam/units/audit"}},

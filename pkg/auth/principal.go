@@ -42,6 +42,9 @@ type Grant struct {
 
 // Principal is an authenticated caller.
 type Principal struct {
+	// Issuer is the token's iss: DevIssuer for `pipa token`, the OIDC issuer's URL for a sign-in.
+	// With Subject it names the account (S-5's role-grant history, pkg/rolegrant).
+	Issuer  string
 	Subject string // the token's sub: stable, and what the access log records
 	Name    string // display name, if the token carries one
 	Grants  []Grant
@@ -123,7 +126,8 @@ func parseScope(scope string) (tenant, unit string, err error) {
 		scope, ScopeAll, "tenants/{tenant}", "tenants/{tenant}/units/{unit}")
 }
 
-func (g Grant) validate() error {
+// Validate reports an unknown role or a malformed scope.
+func (g Grant) Validate() error {
 	if !g.Role.valid() {
 		return fmt.Errorf("unknown role %q", g.Role)
 	}
@@ -139,17 +143,23 @@ func (p *Principal) validate() error {
 		return errors.New("missing subject")
 	}
 	for _, g := range p.Grants {
-		if err := g.validate(); err != nil {
+		if err := g.Validate(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// Tenant is the tenant of g's scope; "" for ScopeAll or a malformed scope.
+func (g Grant) Tenant() string {
+	t, _, _ := parseScope(g.Scope)
+	return t
+}
+
 // newPrincipal builds a principal from verified claims, rejecting it whole if any grant is bad.
 // No grants means the caller is authenticated but may do nothing that needs a role.
-func newPrincipal(subject, name string, grants []Grant) (*Principal, error) {
-	p := &Principal{Subject: subject, Name: name, Grants: grants}
+func newPrincipal(issuer, subject, name string, grants []Grant) (*Principal, error) {
+	p := &Principal{Issuer: issuer, Subject: subject, Name: name, Grants: grants}
 	if err := p.validate(); err != nil {
 		return nil, err
 	}

@@ -101,10 +101,10 @@ func TestNewPrincipalRejectsMalformedClaims(t *testing.T) {
 		})
 	}
 
-	_, err := newPrincipal("", "", nil)
+	_, err := newPrincipal("", "", "", nil)
 	require.ErrorContains(t, err, "subject")
 
-	p, err := newPrincipal("u1", "홍길동", nil)
+	p, err := newPrincipal(DevIssuer, "u1", "홍길동", nil)
 	require.NoError(t, err)
 	require.Empty(t, p.Grants, "a token without roles authenticates but grants nothing")
 
@@ -119,5 +119,5 @@ func principalFrom(subject, name string, roles json.RawMessage) (*Principal, err
 	if err != nil {
 		return nil, err
 	}
-	return newPrincipal(subject, name, grants)
+	return newPrincipal(DevIssuer, subject, name, grants)
 }

@@ -56,9 +56,9 @@ type Config struct {
 	Pool   *pgxpool.Pool
 	// Box seals the entries at rest; nil stores them as they are.
 	Box *seal.Box
-	// Ledger appends (nil: the service runs without the ledger's address, and its entries wait);
-	// Token is the service credential a delivery uses when its context carries none (jobs, and
-	// calls that append as the service).
+	// Ledger appends (nil: the entries wait, the drain sends nothing); Token is the service
+	// credential a delivery uses when its context carries none (jobs, and calls that append as
+	// the service).
 	Ledger ledgerv1.LedgerServiceClient
 	Token  func() (string, error)
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for no metrics.

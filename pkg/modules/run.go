@@ -34,6 +34,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
+	"github.com/pipa-kr/pipa/pkg/rolegrant"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/server"
 	"github.com/pipa-kr/pipa/pkg/telemetry"
@@ -60,6 +61,9 @@ type Config struct {
 	Token func() (string, error)
 	// AccessLog records reads of personal data as ACCESS entries of the units' ledgers (S-2-3).
 	AccessLog bool
+	// RoleGrants records the role sets that tokens present, as they change, in the ledger's
+	// role-grant history (S-5, pkg/rolegrant).
+	RoleGrants bool
 	// AccessLogBuffer bounds the reads whose records wait to be stored (accesslog.Options.Buffer);
 	// 0 is the recorder's default. Tests make it small to fill it.
 	AccessLogBuffer int
@@ -268,6 +272,13 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 
 	serveCtx := ctx
 	var extra []grpc.UnaryServerInterceptor
+	grants, err := p.grantTracker()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if grants != nil {
+		extra = append(extra, grants.Interceptor())
+	}
 	rec, err := p.accessRecorder(pool)
 	if err != nil {
 		return nil, nil, nil, err
@@ -350,6 +361,22 @@ func (p *process) accessRecorder(pool *pgxpool.Pool) (*accesslog.Recorder, error
 	}
 	return accesslog.NewRecorder(accesslog.Options{Pool: pool, Ledger: ledgerv1.NewLedgerServiceClient(cc), Token: p.c.Token,
 		Trusted: p.c.Trusted, Buffer: p.c.AccessLogBuffer}), nil
+}
+
+// grantTracker is the role-grant recorder when it is on and the ledger's address is known, or nil.
+func (p *process) grantTracker() (*rolegrant.Tracker, error) {
+	if !p.c.RoleGrants {
+		return nil, nil
+	}
+	if p.addrs["ledger"] == "" || p.c.Token == nil {
+		slog.Error("role-grant history disabled: the roles tokens present are not recorded (S-5): set " + AddrSetting("ledger") + " and PIPA_SERVICE_TOKEN_FILE")
+		return nil, nil
+	}
+	cc, err := p.conn("ledger")
+	if err != nil {
+		return nil, err
+	}
+	return rolegrant.New(rolegrant.Options{Ledger: ledgerv1.NewRoleGrantServiceClient(cc), Token: p.c.Token}), nil
 }
 
 // reachable are the modules the REST edge serves: those with an address.

@@ -22,6 +22,13 @@ const (
 	Revoked = "권한 말소"
 )
 
+// The sources of roles that reach pipa in bearer tokens (Change.Source), as the role-grant
+// history (pkg/rolegrant) names them.
+const (
+	SourceToken = "pipa token"
+	SourceOIDC  = "OIDC 로그인"
+)
+
 // Purposes are the purposes a ROLE_CHANGE entry may state.
 var Purposes = []string{Granted, Changed, Revoked}
 
@@ -55,6 +62,18 @@ type Change struct {
 	At, Expiry time.Time
 }
 
+// Purpose says what going from the normal sets before to after is: Granted when there was none
+// before, Revoked when none is left, else Changed.
+func Purpose(before, after Set) string {
+	switch {
+	case len(before) == 0:
+		return Granted
+	case len(after) == 0:
+		return Revoked
+	}
+	return Changed
+}
+
 // Entry is the ROLE_CHANGE entry of c, or nil when c changes nothing (the same roles before and
 // after).
 func Entry(c Change) *ledgerv1.Entry {
@@ -62,15 +81,8 @@ func Entry(c Change) *ledgerv1.Entry {
 	if slices.Equal(before, after) {
 		return nil
 	}
-	purpose := Changed
-	switch {
-	case len(before) == 0:
-		purpose = Granted
-	case len(after) == 0:
-		purpose = Revoked
-	}
 	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, OccurTime: timestamppb.New(c.At),
-		Actor: c.Account, Purpose: purpose, Items: after, Form: c.Source, Handler: c.By}
+		Actor: c.Account, Purpose: Purpose(before, after), Items: after, Form: c.Source, Handler: c.By}
 	if len(before) > 0 {
 		e.Note = "이전 권한: " + strings.Join(before, ", ")
 	}

@@ -71,6 +71,7 @@ var Module = modules.Module{
 		ledgerv1.RegisterLedgerServiceServer(g, srv)
 		ledgerv1.RegisterAccessRecordServiceServer(g, srv.Ingest())
 		ledgerv1.RegisterAccessReviewServiceServer(g, srv.Reviews())
+		ledgerv1.RegisterRoleGrantServiceServer(g, srv.RoleGrants())
 		jobs, err := openJobs(d, store, box, witnesses)
 		if err != nil {
 			return err
@@ -84,12 +85,15 @@ var Module = modules.Module{
 		if err := modules.Mount(ledgerv1.RegisterAccessRecordServiceHandlerClient, ledgerv1.NewAccessRecordServiceClient)(ctx, mux, conn); err != nil {
 			return err
 		}
-		return modules.Mount(ledgerv1.RegisterAccessReviewServiceHandlerClient, ledgerv1.NewAccessReviewServiceClient)(ctx, mux, conn)
+		if err := modules.Mount(ledgerv1.RegisterAccessReviewServiceHandlerClient, ledgerv1.NewAccessReviewServiceClient)(ctx, mux, conn); err != nil {
+			return err
+		}
+		return modules.Mount(ledgerv1.RegisterRoleGrantServiceHandlerClient, ledgerv1.NewRoleGrantServiceClient)(ctx, mux, conn)
 	},
 	OpenAPI: openAPI,
 	Pages: func(conn grpc.ClientConnInterface, d modules.Deps) map[string]http.Handler {
 		client := ledgerv1.NewLedgerServiceClient(conn)
-		m := map[string]http.Handler{ExportPattern: Export(client)}
+		m := map[string]http.Handler{ExportPattern: Export(client), GrantsExportPattern: GrantsExport(ledgerv1.NewRoleGrantServiceClient(conn))}
 		if d.Pool != nil { // tiles read the stored hashes: served where the ledger has its database
 			if box, err := d.Box(); err == nil {
 				store := pg.New(d.Pool, box, pg.WithOriginHost(d.LedgerOrigin))

@@ -55,6 +55,7 @@ type config struct {
 	trusted     string
 	migrate     bool
 	accessLog   bool
+	roleGrants  bool
 	pprof       bool
 	// serviceTokenFile holds the production service credential (access log, pkg/accesslog).
 	serviceTokenFile string
@@ -137,6 +138,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.trusted, "trusted-proxies", env("PIPA_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"), "CIDRs of proxies (an ingress, the gateway) whose X-Forwarded-For names the client for rate limits (PIPA_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.pprof, "pprof", envBool("PIPA_PPROF", false), "serve Go's profiles (net/http/pprof) at /debug/pprof/ on the metrics listener, for profiling under load (PIPA_PPROF)")
 	fs.BoolVar(&c.accessLog, "access-log", envBool("PIPA_ACCESS_LOG", true), "record reads of personal data as ACCESS entries of the units' ledgers, S-2-3 (PIPA_ACCESS_LOG)")
+	fs.BoolVar(&c.roleGrants, "role-grants", envBool("PIPA_ROLE_GRANTS", true), "record the roles tokens present (pipa token, OIDC sign-ins) as they are granted, changed and revoked, S-5 (PIPA_ROLE_GRANTS)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("PIPA_MIGRATE", true), "apply migrations at start-up (PIPA_MIGRATE)")
 	fs.StringVar(&c.mail.Addr, "smtp-addr", env("PIPA_SMTP_ADDR", ""), "host:port of the SMTP relay that sends notices to requesters; empty: mail waits in the outbound until it is set (PIPA_SMTP_ADDR)")
 	fs.StringVar(&c.mail.From, "smtp-from", env("PIPA_SMTP_FROM", "pipa@localhost"), "sender of the mail, e.g. \"정읍시 <privacy@jeongeup.go.kr>\" (PIPA_SMTP_FROM)")
@@ -296,7 +298,7 @@ func (c *config) modules(ls *listeners) (modules.Config, error) {
 			"retention": c.retentionAddr},
 		DatabaseURL: c.databaseURL, Migrate: c.migrate,
 		Verifier: c.verifier, Box: c.dataBox, Token: token,
-		AccessLog: c.accessLog, Trusted: trusted, Pprof: c.pprof,
+		AccessLog: c.accessLog, RoleGrants: c.roleGrants, Trusted: trusted, Pprof: c.pprof,
 		HTTPLimiter: httpLimiter, GRPCLimiter: grpcLimiter, Origins: c.originList(),
 		Spans: c.spans, Limits: c.limits,
 		Settings: modules.Settings{LedgerOrigin: c.ledgerOrigin, LedgerWitnesses: c.witnesses,

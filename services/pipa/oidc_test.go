@@ -120,10 +120,10 @@ roles:
 type provider struct {
 	*storage.Storage
 	issuer string
-	roles  map[string][]string
 
-	mu  sync.Mutex
-	key signingKey
+	mu    sync.Mutex // guards roles and key
+	roles map[string][]string
+	key   signingKey
 }
 
 type signingKey struct {
@@ -153,6 +153,14 @@ func newProvider(t *testing.T, roles map[string][]string) *provider {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return p
+}
+
+// setRoles changes a client's realm roles, as an administrator changes a user's groups: its next
+// token carries them.
+func (p *provider) setRoles(client string, roles ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.roles[client] = roles
 }
 
 // rotate makes a new signing key, the only one in the JWKS from now on, and returns the old one's id.
@@ -191,7 +199,10 @@ func (jwtClient) GrantTypes() []oidc.GrantType {
 }
 
 func (p *provider) ClientCredentials(_ context.Context, id, secret string) (op.Client, error) {
-	if _, ok := p.roles[id]; !ok || secret != "secret-"+id {
+	p.mu.Lock()
+	_, ok := p.roles[id]
+	p.mu.Unlock()
+	if !ok || secret != "secret-"+id {
 		return nil, oidc.ErrInvalidClient()
 	}
 	return jwtClient{storage.WebClient(id, secret)}, nil
@@ -203,6 +214,8 @@ func (p *provider) ClientCredentialsTokenRequest(_ context.Context, id string, s
 
 // GetPrivateClaimsFromScopes puts the client's roles where Keycloak puts a user's realm roles.
 func (p *provider) GetPrivateClaimsFromScopes(_ context.Context, subject, _ string, _ []string) (map[string]any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return map[string]any{"realm_access": map[string]any{"roles": p.roles[subject]}}, nil
 }
 

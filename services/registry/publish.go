@@ -71,7 +71,7 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 		return nil, nil, err
 	}
 	var s *Server
-	store := pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s)))
+	store := pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s), processorChanges(&s)))
 	outbox.Use(client, store)
 	events.Use(client, nil)
 	s = New(store, append(opts, withLedger(ledger, token), withOutbox(outbox))...)
