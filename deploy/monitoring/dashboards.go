@@ -117,6 +117,16 @@ func edgeDashboard() *dashboard.DashboardBuilder {
 func registryDashboard() *dashboard.DashboardBuilder {
 	d := newDashboard("pipa-registry", "pipa — registry",
 		"The registry (pipa.registry.v1): tenants, units, officers, sites, files, processors and the published policies.")
+	d = d.WithRow(dashboard.NewRowBuilder("Obligations")).
+		WithPanel(figure("Overdue register duties", "The registers' duties past their due date, all tenants (PipaRegisterOverdue): registration (DEC-34-1), assessments (DEC-38-2), processors (PIPA-26-3, 26-4), the CPO and the internal plan.", 1,
+			query{`sum(max by (tenant) (pipa_registry_obligations{state="overdue"}))`, ""})).
+		WithPanel(graph("Overdue duties by tenant and service", "short", "What each service keeps overdue, per tenant: the registers' duties, undecided requests, destruction plans and copies. The obligations list (GET /v1/tenants/{t}/obligations) holds them all, and the breaches' 72-hour notices and reports too (pipa_requests_breaches_open has series only while a breach is open); retention's overdue items are counted there through their plan.",
+			query{`max by (tenant) (pipa_registry_obligations{state="overdue"})`, "{{tenant}} registers"},
+			query{`sum by (tenant) (max by (tenant, unit) (pipa_requests_open{clock="overdue"}))`, "{{tenant}} requests"},
+			query{`sum by (tenant) (max by (tenant, unit, kind) (pipa_retention_overdue{kind=~"plans|copies"}))`, "{{tenant}} retention"})).
+		WithRow(dashboard.NewRowBuilder("Outbound")).
+		WithPanel(graph("Waiting to be delivered", "short", "The registry's outbound by channel: events for the request service's subscriptions (event, PipaEventRelayBacklog) and the register-due alerts (mail, PipaRegistryOutboundBacklog).",
+			query{`max by (channel) (pipa_registry_outbound_pending)`, "{{channel}}"}))
 	d = grpcPanels(d, `pipa\\.registry\\.v1\\.RegistryService`)
 	return httpPanels(d, "Public pages", `/p/.*|/v1/public/tenants.*/policies/.*|/v1/public/tenants(/\\{tenant\\})?`)
 }

@@ -76,7 +76,14 @@ type drainWorker struct {
 // session if the process dies): two would send the same entries, and the ledger answer the second
 // with replays. A drain that finds the lock taken looks again in a second, as the one at work may
 // be finishing.
+//
+// Without a ledger (Config.Ledger nil: its address is not set) there is nothing to drain to: the
+// entries wait, as the service's module says, until a process with the ledger's address drains
+// them.
 func (w *drainWorker) Work(ctx context.Context, _ *river.Job[DrainArgs]) error {
+	if w.o.cfg.Ledger == nil {
+		return nil
+	}
 	conn, err := w.o.cfg.Pool.Acquire(ctx)
 	if err != nil {
 		return err

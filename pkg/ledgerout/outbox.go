@@ -56,8 +56,9 @@ type Config struct {
 	Pool   *pgxpool.Pool
 	// Box seals the entries at rest; nil stores them as they are.
 	Box *seal.Box
-	// Ledger appends; Token is the service credential a delivery uses when its context carries
-	// none (jobs, and calls that append as the service).
+	// Ledger appends (nil: the entries wait, the drain sends nothing); Token is the service
+	// credential a delivery uses when its context carries none (jobs, and calls that append as
+	// the service).
 	Ledger ledgerv1.LedgerServiceClient
 	Token  func() (string, error)
 	// Metrics prefixes the metric names, e.g. "pipa.requests"; empty for no metrics.

@@ -152,19 +152,37 @@ var (
 	InternalPlans = Collection{"internalPlans", "{plan}", slugs}
 )
 
-// Registration is the name of a file's nth registration event (PIPA 32).
-func Registration(file string, n int64) string {
-	return file + "/registrations/" + strconv.FormatInt(n, 10)
+// Numbered is a collection numbered 1, 2, 3, ... under a member of a unit's collection: a file's
+// registration events, a contract's notices.
+type Numbered struct {
+	parent Collection
+	path   string
 }
 
-// ParseRegistration parses a registration event's name in field.
-func ParseRegistration(field, name string) (tenant, unit, file string, n int64, err error) {
-	f, num, ok := strings.Cut(name, "/registrations/")
-	if t, u, id, ok2 := Files.split(f); ok && ok2 && validNumber(num, false) {
+// The numbered collections.
+var (
+	// A file's registration events (PIPA 32).
+	Registrations = Numbered{Files, "registrations"}
+	// The notices to subjects of a contract's marketing task (PIPA-26-3).
+	Notices = Numbered{Contracts, "notices"}
+)
+
+// ParentPath is the parent collection's segment, e.g. "files".
+func (c Numbered) ParentPath() string { return c.parent.path }
+
+// Name is the name of the nth member under parent (a name of c's parent collection).
+func (c Numbered) Name(parent string, n int64) string {
+	return parent + "/" + c.path + "/" + strconv.FormatInt(n, 10)
+}
+
+// Parse parses a member's name in field: its tenant, unit, parent's id and number.
+func (c Numbered) Parse(field, name string) (tenant, unit, parent string, n int64, err error) {
+	p, num, ok := strings.Cut(name, "/"+c.path+"/")
+	if t, u, id, ok2 := c.parent.split(p); ok && ok2 && validNumber(num, false) {
 		n, _ = strconv.ParseInt(num, 10, 64)
 		return t, u, id, n, nil
 	}
-	return "", "", "", 0, Invalid(field, name, Files.Shape()+"/registrations/{n}")
+	return "", "", "", 0, Invalid(field, name, c.parent.Shape()+"/"+c.path+"/{n}")
 }
 
 // Path is the collection's segment(s) in a name, e.g. "sites" or "ledger/entries".

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/registry/registrytest"
 )
 
@@ -54,4 +58,39 @@ func TestRegisterChangesReachTheLedger(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"tenants/seongnam/units/library-office/assessments/pia-2016",
 		"tenants/seongnam/units/library-office/evaluations/2023", r.GetName()}, files)
+}
+
+// The demo (deploy/examples, what `make run` loads): each of the five bodies' CPO reads its whole
+// list of what is due over REST, every service answering (nothing missing). What the seeds state
+// is there: Seongnam's two files owe their registration record (PIPA-32-1: the seed publishes no
+// registration), its 2016 assessment and 2023 evaluation are records that owe nothing more; no
+// seed names a processor, so no body owes a contract or a notice (PIPA-26).
+func TestDemoObligations(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	for _, f := range []string{"jeongeup-library.yaml", "yeongtong-school.yaml", "seoul-immigration.yaml", "seongnam-library.yaml", "iksan.yaml"} {
+		s.Load(f)
+	}
+	for _, tenant := range []string{"jeongeup", "yeongtong-es", "seoul-immigration", "seongnam", "iksan"} {
+		r := s.Get("/v1/tenants/"+tenant+"/obligations", "Authorization", "Bearer "+s.Token(auth.RoleCPO, "tenants/"+tenant))
+		body := stacktest.Body(t, r)
+		require.Equal(t, http.StatusOK, r.StatusCode, body)
+		var ob registryv1.ListObligationsResponse
+		require.NoError(t, protojson.Unmarshal([]byte(body), &ob))
+		require.Empty(t, ob.GetMissing(), tenant)
+		var rules []string
+		for _, o := range ob.GetObligations() {
+			require.False(t, strings.HasPrefix(o.GetRule(), "PIPA-26") || strings.HasPrefix(o.GetRule(), "DEC-28"), "%s: %s", tenant, o.GetRule())
+			rules = append(rules, o.GetRule()+" "+o.GetResource())
+			t.Logf("%s: %s %s %s %s D%+d", tenant, o.GetState(), o.GetRule(), o.GetResource(), o.GetDueDate(), -o.GetDaysLeft())
+		}
+		if tenant == "seongnam" {
+			require.Subset(t, rules, []string{"PIPA-32-1 tenants/seongnam/units/library-office/files/homepage-members",
+				"PIPA-32-1 tenants/seongnam/units/library-office/files/library-members"})
+			for _, r := range rules {
+				require.NotContains(t, r, "pia-2016")
+				require.NotContains(t, r, "evaluations/2023")
+			}
+		}
+	}
 }

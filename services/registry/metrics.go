@@ -12,11 +12,16 @@ import (
 )
 
 // registerMetrics exports the registers' open duties per tenant and state (due, overdue), as the
-// tenant's obligations list counts them, for the alert on overdue ones (deploy/monitoring).
+// tenant's obligations list counts its source "registry", for the alert on overdue ones
+// (deploy/monitoring). The registers' only, by choice: the requests, breaches and retention
+// export their own gauges from their own databases (pipa_requests_open,
+// pipa_requests_breaches_open, pipa_retention_overdue), each with its alert; asking those services
+// at every scrape, as the list does per call, would make a scrape as slow as the slowest service
+// and count their duties twice. The registry dashboard shows them side by side per tenant.
 func registerMetrics(s *Server) error {
 	m := otel.Meter("github.com/pipa-kr/pipa/services/registry")
 	g, err := m.Int64ObservableGauge("pipa.registry.obligations",
-		metric.WithDescription("open duties of the registers per tenant: due, or overdue (DEC-34-1, DEC-38-2, PIPA-11의2)"))
+		metric.WithDescription("open duties of the registers per tenant, due or overdue (DEC-34-1, DEC-38-2, PIPA-11의2, PIPA-26-4, DEC-32-2, S-4); not the requests', breaches' or retention's"))
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 		"GET /p/{tenant}/{unit}/{kind}":                          html("public, max-age=60", p.policyPage),
 		"GET /p/{tenant}/{unit}/{kind}/versions/{number}":        html("public, max-age=300", p.policyPage),
 		"GET /p/{tenant}/{unit}/{kind}/versions/{number}/{file}": html("public, max-age=86400, immutable", p.document),
+		"GET /p/{tenant}/{unit}/outsourcing/{notice}":            html("public, max-age=60", p.posting),
 		"GET /p/": html("", func(*http.Request) (answer, error) {
 			return answer{}, status.Error(codes.NotFound, "no such page")
 		}),
@@ -233,6 +234,25 @@ func (p *pages) unit(r *http.Request) (answer, error) {
 		}
 	}
 	return answer{}, status.Error(codes.NotFound, "no unit "+u+" in "+t)
+}
+
+// posting fetches a notice's posting (DEC-28-5) while it is up: {notice} is "{processor}.{n}"
+// (NoticePostingPath; a processor's id has no dot).
+func (p *pages) posting(r *http.Request) (answer, error) {
+	t, u := r.PathValue("tenant"), r.PathValue("unit")
+	proc, num, _ := strings.Cut(r.PathValue("notice"), ".")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 {
+		return answer{}, status.Error(codes.NotFound, "no such notice")
+	}
+	return p.call(r, "notice/"+t+"/"+u+"/"+proc+"/"+strconv.FormatInt(n, 10), func(ctx context.Context) (answer, error) {
+		x, err := p.client.GetNoticePosting(ctx, &registryv1.GetNoticePostingRequest{Tenant: t, Unit: u, Processor: proc, Notice: n})
+		if err != nil {
+			return answer{}, err
+		}
+		body := render.NoticePosting(t, u, x)
+		return answer{etag: etagOf(body), body: []byte(body)}, nil
+	})
 }
 
 // published fetches a policy page: the version in force, or version n.

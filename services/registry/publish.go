@@ -76,7 +76,7 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	outbox.Use(client, nil)
 	events.Use(client, nil)
 	var s *Server
-	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s))),
+	s = New(pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s), processorChanges(&s))),
 		append(opts, withLedger(ledger, token), withOutbox(outbox))...)
 	w.s, inForce.s = s, s
 	if alerts != nil {

@@ -119,7 +119,7 @@ func (s *Server) getRegistration(ctx context.Context, name string) (*registryv1.
 
 // FileRegistration records that a registration event was filed with PIPC, with PIPC's number.
 func (s *Server) FileRegistration(ctx context.Context, req *registryv1.FileRegistrationRequest) (*registryv1.Registration, error) {
-	t, u, f, n, err := names.ParseRegistration("name", req.GetName())
+	t, u, f, n, err := names.Registrations.Parse("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (s *Server) fileEvents(ctx context.Context, t, u string, files []*registryv
 	today := s.today()
 	for _, r := range recs {
 		register.SetOutput(r, today)
-		tt, uu, f, _, _ := names.ParseRegistration("name", r.GetName())
+		tt, uu, f, _, _ := names.Registrations.Parse("name", r.GetName())
 		file := names.Files.Name(tt, uu, f)
 		byFile[file] = append(byFile[file], r)
 	}
@@ -463,6 +463,10 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 	if err != nil {
 		return nil, err
 	}
+	notices, err := listRecords[*registryv1.SubjectNotice](ctx, ts, u, pg.Notices)
+	if err != nil {
+		return nil, err
+	}
 	plans, err := listRecords[*registryv1.InternalPlan](ctx, ts, u, pg.InternalPlans)
 	if err != nil {
 		return nil, err
@@ -480,7 +484,8 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 		tt, uu, _ := names.UnitOf(name)
 		un := names.Unit(tt, uu)
 		if byUnit[un] == nil {
-			byUnit[un] = &register.Registers{Unit: un, Kind: tenant.GetKind(), Contracts: map[string]*registryv1.ProcessorContract{}}
+			byUnit[un] = &register.Registers{Unit: un, Kind: tenant.GetKind(), Contracts: map[string]*registryv1.ProcessorContract{},
+				Notices: map[string][]*registryv1.SubjectNotice{}}
 		}
 		return byUnit[un]
 	}
@@ -502,6 +507,12 @@ func (s *Server) obligations(ctx context.Context, t, u string) ([]*registryv1.Ob
 	}
 	for _, c := range cs {
 		of(c.GetName()).Contracts[c.GetProcessor()] = c
+	}
+	for _, n := range notices { // oldest first (ListRecords' order)
+		t, u, p, _, _ := names.Notices.Parse("name", n.GetName())
+		c := names.Contracts.Name(t, u, p)
+		r := of(c)
+		r.Notices[c] = append(r.Notices[c], n)
 	}
 	for _, p := range plans {
 		r := of(p.GetName())

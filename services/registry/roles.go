@@ -3,6 +3,7 @@ package registry
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -50,4 +51,25 @@ func officerRoleNames(o *registryv1.Officer) rolechange.Set {
 		out = append(out, strings.ToLower(strings.TrimPrefix(r.String(), "OFFICER_ROLE_")))
 	}
 	return out
+}
+
+// processorChanges records, as a REGISTER entry of the unit's ledger in the transaction of the
+// change, each update that changes a processor's company or its task (위탁업무): the published
+// processor table changes (PIPA-26-2), and for a marketing task a new notice to the subjects is
+// due (PIPA-26-3). srv is the server once it is made.
+func processorChanges(srv **Server) pg.Changes {
+	return pg.Changes{
+		Kind: pg.Processors,
+		New:  func() proto.Message { return &registryv1.Processor{} },
+		Entry: func(ctx context.Context, name string, before, after proto.Message) *ledgerv1.AppendEntryRequest {
+			b, _ := before.(*registryv1.Processor)
+			a, _ := after.(*registryv1.Processor)
+			if b == nil || a == nil || (b.GetCompany() == a.GetCompany() && b.GetWork() == a.GetWork()) {
+				return nil
+			}
+			return (*srv).registerEntry(fmt.Sprintf("수탁자·위탁업무 변경 (PIPA-26-3): %s: %s → %s: %s",
+				b.GetCompany(), b.GetWork(), a.GetCompany(), a.GetWork()))(name)
+		},
+		Deliver: func(ctx context.Context, tenant string, id int64) { (*srv).deliver(ctx, tenant, id) },
+	}
 }

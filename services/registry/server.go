@@ -56,12 +56,14 @@ func New(store *pg.Store, opts ...Option) *Server {
 	return s
 }
 
-// PublicMethods are callable without a token (the published policies and the bodies' indexes).
+// PublicMethods are callable without a token (the published policies, the bodies' indexes and
+// the postings of notices, DEC-28-5).
 var PublicMethods = map[string]bool{
 	registryv1.RegistryService_GetPublishedPolicy_FullMethodName:        true,
 	registryv1.RegistryService_GetPublishedPolicyVersion_FullMethodName: true,
 	registryv1.RegistryService_GetPublicIndex_FullMethodName:            true,
 	registryv1.RegistryService_ListPublicBodies_FullMethodName:          true,
+	registryv1.RegistryService_GetNoticePosting_FullMethodName:          true,
 }
 
 // Roles by what they may do in the registry (ARCHITECTURE "Identity and tenancy").

@@ -56,14 +56,6 @@ func ValidateContract(c *registryv1.ProcessorContract, today policy.Date) apierr
 		}
 		text(&vs, f+".consent_evidence", sp.GetConsentEvidence())
 	}
-	dateField(&vs, "contract.notice_date", c.GetNoticeDate(), "PIPA-26-3", today)
-	if c.GetNoticeDate() != "" && strings.TrimSpace(c.GetNoticeMethod()) == "" {
-		vs.Add("contract.notice_method", "DEC-28-4", "say how the subjects were told (서면, 전자우편, 문자 등)")
-	}
-	if c.GetNoticeDate() != "" && !c.GetMarketing() {
-		vs.Add("contract.notice_date", "PIPA-26-3", "a notice to subjects is recorded for a marketing task: set marketing")
-	}
-	text(&vs, "contract.notice_method", c.GetNoticeMethod())
 	return vs
 }
 
@@ -85,8 +77,9 @@ func supervision(vs *apierr.Violations, field string, rs []*registryv1.Supervisi
 // contractDuties adds what a processor and its contract (nil when none is recorded) make due: the
 // written contract and its DEC-28-1 items, the processor's education and inspection every
 // supervision_months while the contract runs (PIPA-26-4), the consent to a sub-processor the
-// processor names (PIPA-26-6) and the notice of a marketing task (PIPA-26-3).
-func contractDuties(add func(resource, rule, title string, due policy.Date), p *registryv1.Processor, c *registryv1.ProcessorContract, today policy.Date) {
+// processor names (PIPA-26-6) and the notices of a marketing task (PIPA-26-3, noticeDuty).
+func contractDuties(add func(resource, rule, title string, due policy.Date), p *registryv1.Processor, c *registryv1.ProcessorContract,
+	notices []*registryv1.SubjectNotice, today policy.Date) {
 	label := p.GetCompany()
 	if p.GetWork() != "" {
 		label += ": " + p.GetWork()
@@ -133,7 +126,5 @@ func contractDuties(add func(resource, rule, title string, due policy.Date), p *
 	if strings.TrimSpace(p.GetSubprocessor()) != "" && len(c.GetSubprocessors()) == 0 {
 		add(c.GetName(), "PIPA-26-6", fmt.Sprintf("재위탁 동의 기록 (%s → %s)", label, p.GetSubprocessor()), policy.Date{})
 	}
-	if c.GetMarketing() && c.GetNoticeDate() == "" {
-		add(c.GetName(), "PIPA-26-3", fmt.Sprintf("홍보·판매 권유 업무 위탁 사실의 정보주체 통지 (%s)", label), start)
-	}
+	noticeDuty(add, p, c, notices, start, label)
 }

@@ -17,7 +17,9 @@ type Registers struct {
 	Evaluations []*registryv1.ProtectionEvaluation
 	Processors  []*registryv1.Processor
 	// Contracts by their processor's name.
-	Contracts     map[string]*registryv1.ProcessorContract
+	Contracts map[string]*registryv1.ProcessorContract
+	// Notices by their contract's name, oldest first.
+	Notices       map[string][]*registryv1.SubjectNotice
 	InternalPlans []*registryv1.InternalPlan
 	Officers      []*registryv1.Officer
 	// Kind is the body's kind, for the CPO's grade (DEC-32-2).
@@ -78,7 +80,8 @@ func Obligations(r Registers, today policy.Date) []*registryv1.Obligation {
 		improvementDuties(add, "DEC-38-2", a.GetName(), a.GetDisplayName(), a.GetImprovements(), report)
 	}
 	for _, p := range r.Processors {
-		contractDuties(add, p, r.Contracts[p.GetName()], today)
+		c := r.Contracts[p.GetName()]
+		contractDuties(add, p, c, r.Notices[c.GetName()], today)
 	}
 	for _, p := range r.InternalPlans {
 		planDuties(add, p, today)

@@ -183,6 +183,15 @@ func Bodies(bodies []*registryv1.PublicIndex) string {
 	return execute("bodies", map[string]any{"Title": "개인정보 처리방침 및 영상정보처리기기 운영·관리방침을 게시한 기관", "Bodies": bs})
 }
 
+// NoticePosting renders a notice to subjects posted on the unit's page (DEC-28-5): the processor
+// and the task the body entrusted, as its registry recorded them, and the posting's period. Every
+// line is a recorded fact or the statute's own words; the page says nothing else for the body.
+func NoticePosting(tenantID, unitID string, n *registryv1.NoticePosting) string {
+	return execute("posting", map[string]any{"Title": "개인정보 처리업무 위탁 사실 게재 (" + n.GetUnitDisplayName() + ")",
+		"TenantID": tenantID, "UnitURL": "/p/" + tenantID + "/" + unitID, "N": n,
+		"Start": Date(n.GetStartDate()), "End": Date(n.GetEndDate())})
+}
+
 // ErrorPage renders an error in Korean with a way back: to the body's index when the address
 // names a body (back), else nothing but the message.
 func ErrorPage(message, back, backLabel string) string {
@@ -311,6 +320,18 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 <ul>{{range .Bodies}}<li><a href="{{.URL}}">{{.Name}}</a></li>{{end}}</ul>
 </main>
 <footer class="site noprint"><p><a href="/p/requests/status">처리 상태 확인</a></p></footer>
+{{template "bottom"}}{{end}}
+{{define "posting"}}{{template "top" .}}<header class="site"><nav aria-label="위치"><ol><li><a href="/p/{{.TenantID}}">방침 목록</a></li><li><a href="{{.UnitURL}}">{{.N.UnitDisplayName}}</a></li></ol></nav></header>
+<main id="main">
+<h1>{{.Title}}</h1>
+<p>「개인정보 보호법」 제26조제3항 및 같은 법 시행령 제28조제5항에 따른 게재</p>
+<dl>
+<dt>위탁자</dt><dd>{{.N.UnitDisplayName}}</dd>
+<dt>수탁자</dt><dd>{{.N.ProcessorCompany}}</dd>
+<dt>위탁하는 업무의 내용</dt><dd>{{.N.Task}}</dd>
+<dt>게재 기간</dt><dd>{{.Start}} ~ {{.End}}</dd>
+</dl>
+</main>
 {{template "bottom"}}{{end}}
 {{define "error"}}{{template "top" .}}<main id="main">
 <h1>{{.Message}}</h1>

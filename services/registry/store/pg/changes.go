@@ -26,13 +26,21 @@ type Changes struct {
 	Deliver func(ctx context.Context, tenant string, id int64)
 }
 
-// WithChanges records the changes c describes; it needs WithOutbox.
-func WithChanges(c Changes) Option { return func(s *Store) { s.changes = &c } }
+// WithChanges records the changes c describes, one Changes per kind; it needs WithOutbox.
+func WithChanges(cs ...Changes) Option {
+	return func(s *Store) {
+		s.changes = map[Kind]*Changes{}
+		for _, c := range cs {
+			s.changes[c.Kind] = &c
+		}
+	}
+}
 
 // lockedChild reads, for Changes, the child as it is in tx (which holds its row lock); nil when
 // changes of kind are not recorded.
 func (s *TenantStore) lockedChild(ctx context.Context, tx pgx.Tx, kind Kind, unitID, id string) (proto.Message, error) {
-	if s.changes == nil || s.changes.Kind != kind {
+	c := s.changes[kind]
+	if c == nil {
 		return nil, nil
 	}
 	var data []byte
@@ -40,17 +48,18 @@ func (s *TenantStore) lockedChild(ctx context.Context, tx pgx.Tx, kind Kind, uni
 		WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND id = $4`, s.tenant, unitID, kind, id).Scan(&data); err != nil {
 		return nil, fmt.Errorf("pg: read %s/%s: %w", kind, id, err)
 	}
-	m := s.changes.New()
+	m := c.New()
 	return m, decode(data, m)
 }
 
 // recordChange writes the entry of a change from before to after to the outbox in tx, and returns
 // its id (0 when the change records nothing).
 func (s *TenantStore) recordChange(ctx context.Context, tx pgx.Tx, kind Kind, unitID, name string, before, after proto.Message) (int64, error) {
-	if s.changes == nil || s.changes.Kind != kind {
+	c := s.changes[kind]
+	if c == nil {
 		return 0, nil
 	}
-	req := s.changes.Entry(ctx, name, before, after)
+	req := c.Entry(ctx, name, before, after)
 	if req == nil {
 		return 0, nil
 	}
@@ -62,11 +71,11 @@ func (s *TenantStore) recordChange(ctx context.Context, tx pgx.Tx, kind Kind, un
 
 // deliverChange delivers the entry recordChange wrote, after its transaction committed; in a
 // caller's transaction (InTx), which has not, the outbox's drain delivers it.
-func (s *TenantStore) deliverChange(ctx context.Context, id int64) {
+func (s *TenantStore) deliverChange(ctx context.Context, kind Kind, id int64) {
 	if _, inTx := s.db.(pgx.Tx); inTx {
 		return
 	}
-	if id != 0 && s.changes.Deliver != nil {
-		s.changes.Deliver(ctx, s.tenant, id)
+	if c := s.changes[kind]; id != 0 && c != nil && c.Deliver != nil {
+		c.Deliver(ctx, s.tenant, id)
 	}
 }

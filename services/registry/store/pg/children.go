@@ -177,7 +177,7 @@ func (s *TenantStore) CreateChild(ctx context.Context, kind Kind, unitID, id str
 	if created != nil {
 		created.set(msg, name)
 	}
-	s.deliverChange(ctx, outboxID)
+	s.deliverChange(ctx, kind, outboxID)
 	return nil
 }
 
@@ -314,7 +314,7 @@ func (s *TenantStore) UpdateChild(ctx context.Context, kind Kind, unitID, id str
 		return err
 	}
 	stored.set(msg, name)
-	s.deliverChange(ctx, outboxID)
+	s.deliverChange(ctx, kind, outboxID)
 	return nil
 }
 
@@ -375,6 +375,6 @@ func (s *TenantStore) DeleteChild(ctx context.Context, kind Kind, unitID, id, et
 	if err != nil {
 		return err
 	}
-	s.deliverChange(ctx, outboxID)
+	s.deliverChange(ctx, kind, outboxID)
 	return nil
 }

@@ -28,14 +28,18 @@ const (
 	Evaluations   RecordKind = "evaluations"    // *registryv1.ProtectionEvaluation, id the year
 	Contracts     RecordKind = "contracts"      // *registryv1.ProcessorContract, id the processor's (migration 00004)
 	InternalPlans RecordKind = "internal_plans" // *registryv1.InternalPlan (migration 00004)
+	Notices       RecordKind = "notices"        // *registryv1.SubjectNotice, id "{processor}/{n}" (migration 00005)
 )
+
+// numbered are the registers numbered under a parent record, and their names.
+var numbered = map[RecordKind]names.Numbered{Registrations: names.Registrations, Notices: names.Notices}
 
 // RecordName is the resource name of a register's record.
 func RecordName(t, u string, k RecordKind, id string) string {
-	if k == Registrations {
-		file, n, _ := strings.Cut(id, "/")
+	if c, ok := numbered[k]; ok {
+		parent, n, _ := strings.Cut(id, "/")
 		num, _ := strconv.ParseInt(n, 10, 64)
-		return names.Registration(names.Files.Name(t, u, file), num)
+		return c.Name(names.Unit(t, u)+"/"+c.ParentPath()+"/"+parent, num)
 	}
 	if k == InternalPlans {
 		return names.InternalPlans.Name(t, u, id)
@@ -45,8 +49,10 @@ func RecordName(t, u string, k RecordKind, id string) string {
 
 // ParseRecordName is RecordName backwards.
 func ParseRecordName(name string) (t, u string, k RecordKind, id string, ok bool) {
-	if t, u, f, n, err := names.ParseRegistration("name", name); err == nil {
-		return t, u, Registrations, f + "/" + strconv.FormatInt(n, 10), true
+	for k, c := range numbered {
+		if t, u, p, n, err := c.Parse("name", name); err == nil {
+			return t, u, k, p + "/" + strconv.FormatInt(n, 10), true
+		}
 	}
 	if t, u, id, err := names.Assessments.Parse("name", name); err == nil {
 		return t, u, Assessments, id, true
@@ -223,8 +229,8 @@ func (s *TenantStore) setLedgerEntries(ctx context.Context, msgs []proto.Message
 	return nil
 }
 
-// NextRegistration is the id of the file's next registration event, under a lock held until the
-// transaction ends, so that two events of a file never take one number. The file must exist.
+// NextRegistration is the id of the file's next registration event (nextNumber). The file must
+// exist.
 func (s *TenantStore) NextRegistration(ctx context.Context, unitID, fileID string) (string, error) {
 	tx, ok := s.db.(pgx.Tx)
 	if !ok {
@@ -238,16 +244,32 @@ func (s *TenantStore) NextRegistration(ctx context.Context, unitID, fileID strin
 	if !exists {
 		return "", apierr.NotFound(names.Files.Name(s.tenant, unitID, fileID))
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("registrations", s.tenant, unitID, fileID)); err != nil {
-		return "", fmt.Errorf("pg: lock registrations: %w", err)
+	return s.nextNumber(ctx, tx, unitID, Registrations, fileID)
+}
+
+// NextNotice is the id of the contract's next notice (nextNumber), in a transaction; the caller
+// checks the contract.
+func (s *TenantStore) NextNotice(ctx context.Context, unitID, processorID string) (string, error) {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return "", errors.New("pg: NextNotice runs in a transaction")
+	}
+	return s.nextNumber(ctx, tx, unitID, Notices, processorID)
+}
+
+// nextNumber is the id "{parent}/{n}" of the next record of a numbered register under parent,
+// under a lock held until the transaction ends, so that two records never take one number.
+func (s *TenantStore) nextNumber(ctx context.Context, tx pgx.Tx, unitID string, kind RecordKind, parent string) (string, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(string(kind), s.tenant, unitID, parent)); err != nil {
+		return "", fmt.Errorf("pg: lock %s: %w", kind, err)
 	}
 	var n int64
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM registry.registers
-		WHERE tenant_id = $1 AND unit_id = $2 AND kind = 'registrations' AND split_part(record_id, '/', 1) = $3`,
-		s.tenant, unitID, fileID).Scan(&n); err != nil {
-		return "", fmt.Errorf("pg: count registrations: %w", err)
+		WHERE tenant_id = $1 AND unit_id = $2 AND kind = $3 AND split_part(record_id, '/', 1) = $4`,
+		s.tenant, unitID, kind, parent).Scan(&n); err != nil {
+		return "", fmt.Errorf("pg: count %s: %w", kind, err)
 	}
-	return fileID + "/" + strconv.FormatInt(n+1, 10), nil
+	return parent + "/" + strconv.FormatInt(n+1, 10), nil
 }
 
 // Files are the personal-information files of the unit, or of the whole tenant when unitID is

@@ -63,7 +63,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	jobs    *river.Client[pgx.Tx]
 	outbox  *ledgerout.Outbox
-	changes *Changes
+	changes map[Kind]*Changes
 	out     *outbound.Outbound
 	now     func() time.Time
 }
@@ -115,7 +115,7 @@ type TenantStore struct {
 	now     func() time.Time
 	jobs    *river.Client[pgx.Tx]
 	outbox  *ledgerout.Outbox
-	changes *Changes
+	changes map[Kind]*Changes
 	out     *outbound.Outbound
 }
 

@@ -56,14 +56,13 @@ type ProcessorContract struct {
 	Inspections []*SupervisionRecord `protobuf:"bytes,13,rep,name=inspections,proto3" json:"inspections,omitempty"`
 	// Sub-processors, each with the body's consent (PIPA-26-6).
 	Subprocessors []*Subprocessor `protobuf:"bytes,14,rep,name=subprocessors,proto3" json:"subprocessors,omitempty"`
-	// The task is 재화 또는 서비스를 홍보하거나 판매를 권유하는 업무 (PIPA-26-3): the subjects are told
-	// of the task and the processor, with the day and how (DEC-28-4,5).
-	Marketing    bool                   `protobuf:"varint,15,opt,name=marketing,proto3" json:"marketing,omitempty"`
-	NoticeDate   string                 `protobuf:"bytes,16,opt,name=notice_date,json=noticeDate,proto3" json:"notice_date,omitempty"`
-	NoticeMethod string                 `protobuf:"bytes,17,opt,name=notice_method,json=noticeMethod,proto3" json:"notice_method,omitempty"`
-	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag         string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The task is 재화 또는 서비스를 홍보하거나 판매를 권유하는 업무, as the officer judges it
+	// (PIPA-26-3): the subjects are told of the task and the processor, again whenever either
+	// changes; each notice is a SubjectNotice of the contract.
+	Marketing  bool                   `protobuf:"varint,15,opt,name=marketing,proto3" json:"marketing,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only: the REGISTER entry of the unit's ledger recording the last change, once appended.
 	LedgerEntry   string `protobuf:"bytes,23,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -205,20 +204,6 @@ func (x *ProcessorContract) GetMarketing() bool {
 	return false
 }
 
-func (x *ProcessorContract) GetNoticeDate() string {
-	if x != nil {
-		return x.NoticeDate
-	}
-	return ""
-}
-
-func (x *ProcessorContract) GetNoticeMethod() string {
-	if x != nil {
-		return x.NoticeMethod
-	}
-	return ""
-}
-
 func (x *ProcessorContract) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -247,6 +232,500 @@ func (x *ProcessorContract) GetLedgerEntry() string {
 	return ""
 }
 
+// A notice to the subjects of a marketing task and its processor (PIPA-26-3, DEC-28-4,5), or,
+// where the body could not tell them by 서면등 without its fault, its posting on pipa's public page
+// of the unit for at least 30 days. Name: tenants/{t}/units/{u}/contracts/{processor}/notices/{n}.
+// A notice is a fact of the past: it is recorded once and never changed (a correction is a new
+// notice), with its REGISTER entry.
+type SubjectNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// YYYY-MM-DD the subjects were told (not in the future); a posting starts the day it is
+	// recorded, which the registry sets.
+	Date string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	// How they were told (서면등, DEC-28-4: 서면, 전자우편, 팩스, 전화, 문자전송 또는 이에 상당하는
+	// 방법), e.g. "우편(서면)"; required unless posted.
+	Method string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	// Output only: the processor (수탁자) and the task (위탁업무) the notice told of, as the registry
+	// held them when the notice was recorded. A later change of either makes a new notice due.
+	ProcessorCompany string `protobuf:"bytes,4,opt,name=processor_company,json=processorCompany,proto3" json:"processor_company,omitempty"`
+	Task             string `protobuf:"bytes,5,opt,name=task,proto3" json:"task,omitempty"`
+	// DEC-28-5: why the body could not tell the subjects by 서면등 without its fault; set, the
+	// notice is a posting on the unit's public page instead of a notice sent.
+	PostingReason string `protobuf:"bytes,6,opt,name=posting_reason,json=postingReason,proto3" json:"posting_reason,omitempty"`
+	// YYYY-MM-DD the posting's last day: at least PostingDays (30) after it starts; empty, exactly
+	// that. Only with posting_reason.
+	PostingEndDate string `protobuf:"bytes,7,opt,name=posting_end_date,json=postingEndDate,proto3" json:"posting_end_date,omitempty"`
+	// Output only: the posting's public page (/p/{t}/{u}/outsourcing/{processor}.{n}),
+	// served from its start to its last day.
+	PostingPath string `protobuf:"bytes,8,opt,name=posting_path,json=postingPath,proto3" json:"posting_path,omitempty"`
+	// Output only (a notice is never updated: update_time is create_time).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only: the REGISTER entry of the unit's ledger recording the notice, once appended.
+	LedgerEntry   string `protobuf:"bytes,23,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectNotice) Reset() {
+	*x = SubjectNotice{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectNotice) ProtoMessage() {}
+
+func (x *SubjectNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectNotice.ProtoReflect.Descriptor instead.
+func (*SubjectNotice) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SubjectNotice) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetProcessorCompany() string {
+	if x != nil {
+		return x.ProcessorCompany
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetPostingReason() string {
+	if x != nil {
+		return x.PostingReason
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetPostingEndDate() string {
+	if x != nil {
+		return x.PostingEndDate
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetPostingPath() string {
+	if x != nil {
+		return x.PostingPath
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *SubjectNotice) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *SubjectNotice) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SubjectNotice) GetLedgerEntry() string {
+	if x != nil {
+		return x.LedgerEntry
+	}
+	return ""
+}
+
+type CreateSubjectNoticeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The contract: tenants/{t}/units/{u}/contracts/{processor}; its marketing must be set.
+	Parent        string         `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Notice        *SubjectNotice `protobuf:"bytes,2,opt,name=notice,proto3" json:"notice,omitempty"`
+	RequestId     string         `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSubjectNoticeRequest) Reset() {
+	*x = CreateSubjectNoticeRequest{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSubjectNoticeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSubjectNoticeRequest) ProtoMessage() {}
+
+func (x *CreateSubjectNoticeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSubjectNoticeRequest.ProtoReflect.Descriptor instead.
+func (*CreateSubjectNoticeRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateSubjectNoticeRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateSubjectNoticeRequest) GetNotice() *SubjectNotice {
+	if x != nil {
+		return x.Notice
+	}
+	return nil
+}
+
+func (x *CreateSubjectNoticeRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type GetSubjectNoticeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubjectNoticeRequest) Reset() {
+	*x = GetSubjectNoticeRequest{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubjectNoticeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubjectNoticeRequest) ProtoMessage() {}
+
+func (x *GetSubjectNoticeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubjectNoticeRequest.ProtoReflect.Descriptor instead.
+func (*GetSubjectNoticeRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetSubjectNoticeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListSubjectNoticesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The contract: tenants/{t}/units/{u}/contracts/{processor}.
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubjectNoticesRequest) Reset() {
+	*x = ListSubjectNoticesRequest{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubjectNoticesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubjectNoticesRequest) ProtoMessage() {}
+
+func (x *ListSubjectNoticesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubjectNoticesRequest.ProtoReflect.Descriptor instead.
+func (*ListSubjectNoticesRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListSubjectNoticesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+type ListSubjectNoticesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first.
+	Notices       []*SubjectNotice `protobuf:"bytes,1,rep,name=notices,proto3" json:"notices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubjectNoticesResponse) Reset() {
+	*x = ListSubjectNoticesResponse{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubjectNoticesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubjectNoticesResponse) ProtoMessage() {}
+
+func (x *ListSubjectNoticesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubjectNoticesResponse.ProtoReflect.Descriptor instead.
+func (*ListSubjectNoticesResponse) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListSubjectNoticesResponse) GetNotices() []*SubjectNotice {
+	if x != nil {
+		return x.Notices
+	}
+	return nil
+}
+
+// The public posting of a notice (DEC-28-5) while it is up: only facts the registry holds.
+type NoticePosting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit's published name (the body posting it).
+	UnitDisplayName string `protobuf:"bytes,1,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
+	// The processor and the task, as the notice recorded them.
+	ProcessorCompany string `protobuf:"bytes,2,opt,name=processor_company,json=processorCompany,proto3" json:"processor_company,omitempty"`
+	Task             string `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
+	// YYYY-MM-DD, first and last day of the posting.
+	StartDate     string `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate       string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoticePosting) Reset() {
+	*x = NoticePosting{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoticePosting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoticePosting) ProtoMessage() {}
+
+func (x *NoticePosting) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoticePosting.ProtoReflect.Descriptor instead.
+func (*NoticePosting) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *NoticePosting) GetUnitDisplayName() string {
+	if x != nil {
+		return x.UnitDisplayName
+	}
+	return ""
+}
+
+func (x *NoticePosting) GetProcessorCompany() string {
+	if x != nil {
+		return x.ProcessorCompany
+	}
+	return ""
+}
+
+func (x *NoticePosting) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *NoticePosting) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *NoticePosting) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+type GetNoticePostingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Unit          string                 `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	Processor     string                 `protobuf:"bytes,3,opt,name=processor,proto3" json:"processor,omitempty"`
+	Notice        int64                  `protobuf:"varint,4,opt,name=notice,proto3" json:"notice,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNoticePostingRequest) Reset() {
+	*x = GetNoticePostingRequest{}
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNoticePostingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNoticePostingRequest) ProtoMessage() {}
+
+func (x *GetNoticePostingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNoticePostingRequest.ProtoReflect.Descriptor instead.
+func (*GetNoticePostingRequest) Descriptor() ([]byte, []int) {
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetNoticePostingRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *GetNoticePostingRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *GetNoticePostingRequest) GetProcessor() string {
+	if x != nil {
+		return x.Processor
+	}
+	return ""
+}
+
+func (x *GetNoticePostingRequest) GetNotice() int64 {
+	if x != nil {
+		return x.Notice
+	}
+	return 0
+}
+
 // One education or inspection of a processor.
 type SupervisionRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -262,7 +741,7 @@ type SupervisionRecord struct {
 
 func (x *SupervisionRecord) Reset() {
 	*x = SupervisionRecord{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[1]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +753,7 @@ func (x *SupervisionRecord) String() string {
 func (*SupervisionRecord) ProtoMessage() {}
 
 func (x *SupervisionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[1]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +766,7 @@ func (x *SupervisionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionRecord.ProtoReflect.Descriptor instead.
 func (*SupervisionRecord) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{1}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SupervisionRecord) GetDate() string {
@@ -325,7 +804,7 @@ type Subprocessor struct {
 
 func (x *Subprocessor) Reset() {
 	*x = Subprocessor{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +816,7 @@ func (x *Subprocessor) String() string {
 func (*Subprocessor) ProtoMessage() {}
 
 func (x *Subprocessor) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[2]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +829,7 @@ func (x *Subprocessor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subprocessor.ProtoReflect.Descriptor instead.
 func (*Subprocessor) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{2}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Subprocessor) GetCompany() string {
@@ -393,7 +872,7 @@ type CreateContractRequest struct {
 
 func (x *CreateContractRequest) Reset() {
 	*x = CreateContractRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +884,7 @@ func (x *CreateContractRequest) String() string {
 func (*CreateContractRequest) ProtoMessage() {}
 
 func (x *CreateContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[3]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +897,7 @@ func (x *CreateContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateContractRequest.ProtoReflect.Descriptor instead.
 func (*CreateContractRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{3}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateContractRequest) GetParent() string {
@@ -451,7 +930,7 @@ type GetContractRequest struct {
 
 func (x *GetContractRequest) Reset() {
 	*x = GetContractRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +942,7 @@ func (x *GetContractRequest) String() string {
 func (*GetContractRequest) ProtoMessage() {}
 
 func (x *GetContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[4]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +955,7 @@ func (x *GetContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContractRequest.ProtoReflect.Descriptor instead.
 func (*GetContractRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{4}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetContractRequest) GetName() string {
@@ -496,7 +975,7 @@ type ListContractsRequest struct {
 
 func (x *ListContractsRequest) Reset() {
 	*x = ListContractsRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +987,7 @@ func (x *ListContractsRequest) String() string {
 func (*ListContractsRequest) ProtoMessage() {}
 
 func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[5]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +1000,7 @@ func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContractsRequest.ProtoReflect.Descriptor instead.
 func (*ListContractsRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{5}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListContractsRequest) GetParent() string {
@@ -540,7 +1019,7 @@ type ListContractsResponse struct {
 
 func (x *ListContractsResponse) Reset() {
 	*x = ListContractsResponse{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +1031,7 @@ func (x *ListContractsResponse) String() string {
 func (*ListContractsResponse) ProtoMessage() {}
 
 func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[6]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +1044,7 @@ func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContractsResponse.ProtoReflect.Descriptor instead.
 func (*ListContractsResponse) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{6}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListContractsResponse) GetContracts() []*ProcessorContract {
@@ -586,7 +1065,7 @@ type UpdateContractRequest struct {
 
 func (x *UpdateContractRequest) Reset() {
 	*x = UpdateContractRequest{}
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +1077,7 @@ func (x *UpdateContractRequest) String() string {
 func (*UpdateContractRequest) ProtoMessage() {}
 
 func (x *UpdateContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[7]
+	mi := &file_pipa_registry_v1_contracts_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +1090,7 @@ func (x *UpdateContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateContractRequest.ProtoReflect.Descriptor instead.
 func (*UpdateContractRequest) Descriptor() ([]byte, []int) {
-	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{7}
+	return file_pipa_registry_v1_contracts_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateContractRequest) GetContract() *ProcessorContract {
@@ -632,7 +1111,7 @@ var File_pipa_registry_v1_contracts_proto protoreflect.FileDescriptor
 
 const file_pipa_registry_v1_contracts_proto_rawDesc = "" +
 	"\n" +
-	" pipa/registry/v1/contracts.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\a\n" +
+	" pipa/registry/v1/contracts.proto\x12\x10pipa.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x06\n" +
 	"\x11ProcessorContract\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tprocessor\x18\x02 \x01(\tR\tprocessor\x12\x1f\n" +
@@ -654,16 +1133,51 @@ const file_pipa_registry_v1_contracts_proto_rawDesc = "" +
 	"educations\x12E\n" +
 	"\vinspections\x18\r \x03(\v2#.pipa.registry.v1.SupervisionRecordR\vinspections\x12D\n" +
 	"\rsubprocessors\x18\x0e \x03(\v2\x1e.pipa.registry.v1.SubprocessorR\rsubprocessors\x12\x1c\n" +
-	"\tmarketing\x18\x0f \x01(\bR\tmarketing\x12\x1f\n" +
-	"\vnotice_date\x18\x10 \x01(\tR\n" +
-	"noticeDate\x12#\n" +
-	"\rnotice_method\x18\x11 \x01(\tR\fnoticeMethod\x12;\n" +
+	"\tmarketing\x18\x0f \x01(\bR\tmarketing\x12;\n" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x16 \x01(\tR\x04etag\x12!\n" +
-	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntry\"e\n" +
+	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntryJ\x04\b\x10\x10\x11J\x04\b\x11\x10\x12R\vnotice_dateR\rnotice_method\"\xb5\x03\n" +
+	"\rSubjectNotice\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04date\x18\x02 \x01(\tR\x04date\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12+\n" +
+	"\x11processor_company\x18\x04 \x01(\tR\x10processorCompany\x12\x12\n" +
+	"\x04task\x18\x05 \x01(\tR\x04task\x12%\n" +
+	"\x0eposting_reason\x18\x06 \x01(\tR\rpostingReason\x12(\n" +
+	"\x10posting_end_date\x18\a \x01(\tR\x0epostingEndDate\x12!\n" +
+	"\fposting_path\x18\b \x01(\tR\vpostingPath\x12;\n" +
+	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\x12!\n" +
+	"\fledger_entry\x18\x17 \x01(\tR\vledgerEntry\"\x8c\x01\n" +
+	"\x1aCreateSubjectNoticeRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x127\n" +
+	"\x06notice\x18\x02 \x01(\v2\x1f.pipa.registry.v1.SubjectNoticeR\x06notice\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"-\n" +
+	"\x17GetSubjectNoticeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"3\n" +
+	"\x19ListSubjectNoticesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"W\n" +
+	"\x1aListSubjectNoticesResponse\x129\n" +
+	"\anotices\x18\x01 \x03(\v2\x1f.pipa.registry.v1.SubjectNoticeR\anotices\"\xb6\x01\n" +
+	"\rNoticePosting\x12*\n" +
+	"\x11unit_display_name\x18\x01 \x01(\tR\x0funitDisplayName\x12+\n" +
+	"\x11processor_company\x18\x02 \x01(\tR\x10processorCompany\x12\x12\n" +
+	"\x04task\x18\x03 \x01(\tR\x04task\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x04 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x05 \x01(\tR\aendDate\"{\n" +
+	"\x17GetNoticePostingRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x1c\n" +
+	"\tprocessor\x18\x03 \x01(\tR\tprocessor\x12\x16\n" +
+	"\x06notice\x18\x04 \x01(\x03R\x06notice\"e\n" +
 	"\x11SupervisionRecord\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
@@ -701,32 +1215,43 @@ func file_pipa_registry_v1_contracts_proto_rawDescGZIP() []byte {
 	return file_pipa_registry_v1_contracts_proto_rawDescData
 }
 
-var file_pipa_registry_v1_contracts_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_pipa_registry_v1_contracts_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_pipa_registry_v1_contracts_proto_goTypes = []any{
-	(*ProcessorContract)(nil),     // 0: pipa.registry.v1.ProcessorContract
-	(*SupervisionRecord)(nil),     // 1: pipa.registry.v1.SupervisionRecord
-	(*Subprocessor)(nil),          // 2: pipa.registry.v1.Subprocessor
-	(*CreateContractRequest)(nil), // 3: pipa.registry.v1.CreateContractRequest
-	(*GetContractRequest)(nil),    // 4: pipa.registry.v1.GetContractRequest
-	(*ListContractsRequest)(nil),  // 5: pipa.registry.v1.ListContractsRequest
-	(*ListContractsResponse)(nil), // 6: pipa.registry.v1.ListContractsResponse
-	(*UpdateContractRequest)(nil), // 7: pipa.registry.v1.UpdateContractRequest
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*ProcessorContract)(nil),          // 0: pipa.registry.v1.ProcessorContract
+	(*SubjectNotice)(nil),              // 1: pipa.registry.v1.SubjectNotice
+	(*CreateSubjectNoticeRequest)(nil), // 2: pipa.registry.v1.CreateSubjectNoticeRequest
+	(*GetSubjectNoticeRequest)(nil),    // 3: pipa.registry.v1.GetSubjectNoticeRequest
+	(*ListSubjectNoticesRequest)(nil),  // 4: pipa.registry.v1.ListSubjectNoticesRequest
+	(*ListSubjectNoticesResponse)(nil), // 5: pipa.registry.v1.ListSubjectNoticesResponse
+	(*NoticePosting)(nil),              // 6: pipa.registry.v1.NoticePosting
+	(*GetNoticePostingRequest)(nil),    // 7: pipa.registry.v1.GetNoticePostingRequest
+	(*SupervisionRecord)(nil),          // 8: pipa.registry.v1.SupervisionRecord
+	(*Subprocessor)(nil),               // 9: pipa.registry.v1.Subprocessor
+	(*CreateContractRequest)(nil),      // 10: pipa.registry.v1.CreateContractRequest
+	(*GetContractRequest)(nil),         // 11: pipa.registry.v1.GetContractRequest
+	(*ListContractsRequest)(nil),       // 12: pipa.registry.v1.ListContractsRequest
+	(*ListContractsResponse)(nil),      // 13: pipa.registry.v1.ListContractsResponse
+	(*UpdateContractRequest)(nil),      // 14: pipa.registry.v1.UpdateContractRequest
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
 }
 var file_pipa_registry_v1_contracts_proto_depIdxs = []int32{
-	1, // 0: pipa.registry.v1.ProcessorContract.educations:type_name -> pipa.registry.v1.SupervisionRecord
-	1, // 1: pipa.registry.v1.ProcessorContract.inspections:type_name -> pipa.registry.v1.SupervisionRecord
-	2, // 2: pipa.registry.v1.ProcessorContract.subprocessors:type_name -> pipa.registry.v1.Subprocessor
-	8, // 3: pipa.registry.v1.ProcessorContract.create_time:type_name -> google.protobuf.Timestamp
-	8, // 4: pipa.registry.v1.ProcessorContract.update_time:type_name -> google.protobuf.Timestamp
-	0, // 5: pipa.registry.v1.CreateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
-	0, // 6: pipa.registry.v1.ListContractsResponse.contracts:type_name -> pipa.registry.v1.ProcessorContract
-	0, // 7: pipa.registry.v1.UpdateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	8,  // 0: pipa.registry.v1.ProcessorContract.educations:type_name -> pipa.registry.v1.SupervisionRecord
+	8,  // 1: pipa.registry.v1.ProcessorContract.inspections:type_name -> pipa.registry.v1.SupervisionRecord
+	9,  // 2: pipa.registry.v1.ProcessorContract.subprocessors:type_name -> pipa.registry.v1.Subprocessor
+	15, // 3: pipa.registry.v1.ProcessorContract.create_time:type_name -> google.protobuf.Timestamp
+	15, // 4: pipa.registry.v1.ProcessorContract.update_time:type_name -> google.protobuf.Timestamp
+	15, // 5: pipa.registry.v1.SubjectNotice.create_time:type_name -> google.protobuf.Timestamp
+	15, // 6: pipa.registry.v1.SubjectNotice.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 7: pipa.registry.v1.CreateSubjectNoticeRequest.notice:type_name -> pipa.registry.v1.SubjectNotice
+	1,  // 8: pipa.registry.v1.ListSubjectNoticesResponse.notices:type_name -> pipa.registry.v1.SubjectNotice
+	0,  // 9: pipa.registry.v1.CreateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
+	0,  // 10: pipa.registry.v1.ListContractsResponse.contracts:type_name -> pipa.registry.v1.ProcessorContract
+	0,  // 11: pipa.registry.v1.UpdateContractRequest.contract:type_name -> pipa.registry.v1.ProcessorContract
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_pipa_registry_v1_contracts_proto_init() }
@@ -740,7 +1265,7 @@ func file_pipa_registry_v1_contracts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pipa_registry_v1_contracts_proto_rawDesc), len(file_pipa_registry_v1_contracts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

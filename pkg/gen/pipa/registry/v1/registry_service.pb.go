@@ -4349,7 +4349,7 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	" POLICY_SOURCE_FORMAT_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dPOLICY_SOURCE_FORMAT_MARKDOWN\x10\x01\x12\x1d\n" +
 	"\x19POLICY_SOURCE_FORMAT_HTML\x10\x02\x12\x1d\n" +
-	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xae/\n" +
+	"\x19POLICY_SOURCE_FORMAT_TEXT\x10\x032\xc52\n" +
 	"\x0fRegistryService\x12O\n" +
 	"\fCreateTenant\x12%.pipa.registry.v1.CreateTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12I\n" +
 	"\tGetTenant\x12\".pipa.registry.v1.GetTenantRequest\x1a\x18.pipa.registry.v1.Tenant\x12Z\n" +
@@ -4419,7 +4419,11 @@ const file_pipa_registry_v1_registry_service_proto_rawDesc = "" +
 	"\x0eCreateContract\x12'.pipa.registry.v1.CreateContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12X\n" +
 	"\vGetContract\x12$.pipa.registry.v1.GetContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12`\n" +
 	"\rListContracts\x12&.pipa.registry.v1.ListContractsRequest\x1a'.pipa.registry.v1.ListContractsResponse\x12^\n" +
-	"\x0eUpdateContract\x12'.pipa.registry.v1.UpdateContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12a\n" +
+	"\x0eUpdateContract\x12'.pipa.registry.v1.UpdateContractRequest\x1a#.pipa.registry.v1.ProcessorContract\x12d\n" +
+	"\x13CreateSubjectNotice\x12,.pipa.registry.v1.CreateSubjectNoticeRequest\x1a\x1f.pipa.registry.v1.SubjectNotice\x12^\n" +
+	"\x10GetSubjectNotice\x12).pipa.registry.v1.GetSubjectNoticeRequest\x1a\x1f.pipa.registry.v1.SubjectNotice\x12o\n" +
+	"\x12ListSubjectNotices\x12+.pipa.registry.v1.ListSubjectNoticesRequest\x1a,.pipa.registry.v1.ListSubjectNoticesResponse\x12^\n" +
+	"\x10GetNoticePosting\x12).pipa.registry.v1.GetNoticePostingRequest\x1a\x1f.pipa.registry.v1.NoticePosting\x12a\n" +
 	"\x12CreateInternalPlan\x12+.pipa.registry.v1.CreateInternalPlanRequest\x1a\x1e.pipa.registry.v1.InternalPlan\x12[\n" +
 	"\x0fGetInternalPlan\x12(.pipa.registry.v1.GetInternalPlanRequest\x1a\x1e.pipa.registry.v1.InternalPlan\x12l\n" +
 	"\x11ListInternalPlans\x12*.pipa.registry.v1.ListInternalPlansRequest\x1a+.pipa.registry.v1.ListInternalPlansResponse\x12a\n" +
@@ -4539,22 +4543,29 @@ var file_pipa_registry_v1_registry_service_proto_goTypes = []any{
 	(*GetContractRequest)(nil),               // 95: pipa.registry.v1.GetContractRequest
 	(*ListContractsRequest)(nil),             // 96: pipa.registry.v1.ListContractsRequest
 	(*UpdateContractRequest)(nil),            // 97: pipa.registry.v1.UpdateContractRequest
-	(*CreateInternalPlanRequest)(nil),        // 98: pipa.registry.v1.CreateInternalPlanRequest
-	(*GetInternalPlanRequest)(nil),           // 99: pipa.registry.v1.GetInternalPlanRequest
-	(*ListInternalPlansRequest)(nil),         // 100: pipa.registry.v1.ListInternalPlansRequest
-	(*UpdateInternalPlanRequest)(nil),        // 101: pipa.registry.v1.UpdateInternalPlanRequest
-	(*ListObligationsRequest)(nil),           // 102: pipa.registry.v1.ListObligationsRequest
-	(*emptypb.Empty)(nil),                    // 103: google.protobuf.Empty
-	(*SiteSign)(nil),                         // 104: pipa.registry.v1.SiteSign
-	(*ImpactAssessment)(nil),                 // 105: pipa.registry.v1.ImpactAssessment
-	(*ListAssessmentsResponse)(nil),          // 106: pipa.registry.v1.ListAssessmentsResponse
-	(*ProtectionEvaluation)(nil),             // 107: pipa.registry.v1.ProtectionEvaluation
-	(*ListEvaluationsResponse)(nil),          // 108: pipa.registry.v1.ListEvaluationsResponse
-	(*ProcessorContract)(nil),                // 109: pipa.registry.v1.ProcessorContract
-	(*ListContractsResponse)(nil),            // 110: pipa.registry.v1.ListContractsResponse
-	(*InternalPlan)(nil),                     // 111: pipa.registry.v1.InternalPlan
-	(*ListInternalPlansResponse)(nil),        // 112: pipa.registry.v1.ListInternalPlansResponse
-	(*ListObligationsResponse)(nil),          // 113: pipa.registry.v1.ListObligationsResponse
+	(*CreateSubjectNoticeRequest)(nil),       // 98: pipa.registry.v1.CreateSubjectNoticeRequest
+	(*GetSubjectNoticeRequest)(nil),          // 99: pipa.registry.v1.GetSubjectNoticeRequest
+	(*ListSubjectNoticesRequest)(nil),        // 100: pipa.registry.v1.ListSubjectNoticesRequest
+	(*GetNoticePostingRequest)(nil),          // 101: pipa.registry.v1.GetNoticePostingRequest
+	(*CreateInternalPlanRequest)(nil),        // 102: pipa.registry.v1.CreateInternalPlanRequest
+	(*GetInternalPlanRequest)(nil),           // 103: pipa.registry.v1.GetInternalPlanRequest
+	(*ListInternalPlansRequest)(nil),         // 104: pipa.registry.v1.ListInternalPlansRequest
+	(*UpdateInternalPlanRequest)(nil),        // 105: pipa.registry.v1.UpdateInternalPlanRequest
+	(*ListObligationsRequest)(nil),           // 106: pipa.registry.v1.ListObligationsRequest
+	(*emptypb.Empty)(nil),                    // 107: google.protobuf.Empty
+	(*SiteSign)(nil),                         // 108: pipa.registry.v1.SiteSign
+	(*ImpactAssessment)(nil),                 // 109: pipa.registry.v1.ImpactAssessment
+	(*ListAssessmentsResponse)(nil),          // 110: pipa.registry.v1.ListAssessmentsResponse
+	(*ProtectionEvaluation)(nil),             // 111: pipa.registry.v1.ProtectionEvaluation
+	(*ListEvaluationsResponse)(nil),          // 112: pipa.registry.v1.ListEvaluationsResponse
+	(*ProcessorContract)(nil),                // 113: pipa.registry.v1.ProcessorContract
+	(*ListContractsResponse)(nil),            // 114: pipa.registry.v1.ListContractsResponse
+	(*SubjectNotice)(nil),                    // 115: pipa.registry.v1.SubjectNotice
+	(*ListSubjectNoticesResponse)(nil),       // 116: pipa.registry.v1.ListSubjectNoticesResponse
+	(*NoticePosting)(nil),                    // 117: pipa.registry.v1.NoticePosting
+	(*InternalPlan)(nil),                     // 118: pipa.registry.v1.InternalPlan
+	(*ListInternalPlansResponse)(nil),        // 119: pipa.registry.v1.ListInternalPlansResponse
+	(*ListObligationsResponse)(nil),          // 120: pipa.registry.v1.ListObligationsResponse
 }
 var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
 	67,  // 0: pipa.registry.v1.FileRegistrations.file:type_name -> pipa.registry.v1.PersonalInformationFile
@@ -4668,78 +4679,86 @@ var file_pipa_registry_v1_registry_service_proto_depIdxs = []int32{
 	95,  // 108: pipa.registry.v1.RegistryService.GetContract:input_type -> pipa.registry.v1.GetContractRequest
 	96,  // 109: pipa.registry.v1.RegistryService.ListContracts:input_type -> pipa.registry.v1.ListContractsRequest
 	97,  // 110: pipa.registry.v1.RegistryService.UpdateContract:input_type -> pipa.registry.v1.UpdateContractRequest
-	98,  // 111: pipa.registry.v1.RegistryService.CreateInternalPlan:input_type -> pipa.registry.v1.CreateInternalPlanRequest
-	99,  // 112: pipa.registry.v1.RegistryService.GetInternalPlan:input_type -> pipa.registry.v1.GetInternalPlanRequest
-	100, // 113: pipa.registry.v1.RegistryService.ListInternalPlans:input_type -> pipa.registry.v1.ListInternalPlansRequest
-	101, // 114: pipa.registry.v1.RegistryService.UpdateInternalPlan:input_type -> pipa.registry.v1.UpdateInternalPlanRequest
-	102, // 115: pipa.registry.v1.RegistryService.ListObligations:input_type -> pipa.registry.v1.ListObligationsRequest
-	70,  // 116: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
-	70,  // 117: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
-	6,   // 118: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
-	70,  // 119: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
-	72,  // 120: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
-	72,  // 121: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
-	11,  // 122: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
-	72,  // 123: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
-	73,  // 124: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
-	73,  // 125: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
-	16,  // 126: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
-	73,  // 127: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
-	103, // 128: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
-	74,  // 129: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
-	74,  // 130: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
-	22,  // 131: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
-	74,  // 132: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
-	103, // 133: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
-	104, // 134: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
-	67,  // 135: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	67,  // 136: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	29,  // 137: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
-	67,  // 138: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
-	103, // 139: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
-	75,  // 140: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
-	75,  // 141: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
-	35,  // 142: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
-	75,  // 143: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
-	103, // 144: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
-	76,  // 145: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	76,  // 146: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	43,  // 147: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
-	76,  // 148: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	76,  // 149: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	47,  // 150: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
-	76,  // 151: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
-	50,  // 152: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
-	52,  // 153: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
-	82,  // 154: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
-	82,  // 155: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
-	59,  // 156: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
-	103, // 157: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
-	55,  // 158: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
-	55,  // 159: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
-	64,  // 160: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
-	63,  // 161: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
-	68,  // 162: pipa.registry.v1.RegistryService.CreateRegistration:output_type -> pipa.registry.v1.Registration
-	68,  // 163: pipa.registry.v1.RegistryService.FileRegistration:output_type -> pipa.registry.v1.Registration
-	2,   // 164: pipa.registry.v1.RegistryService.ListRegistrations:output_type -> pipa.registry.v1.ListRegistrationsResponse
-	105, // 165: pipa.registry.v1.RegistryService.CreateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
-	105, // 166: pipa.registry.v1.RegistryService.GetAssessment:output_type -> pipa.registry.v1.ImpactAssessment
-	106, // 167: pipa.registry.v1.RegistryService.ListAssessments:output_type -> pipa.registry.v1.ListAssessmentsResponse
-	105, // 168: pipa.registry.v1.RegistryService.UpdateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
-	107, // 169: pipa.registry.v1.RegistryService.CreateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
-	108, // 170: pipa.registry.v1.RegistryService.ListEvaluations:output_type -> pipa.registry.v1.ListEvaluationsResponse
-	107, // 171: pipa.registry.v1.RegistryService.UpdateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
-	109, // 172: pipa.registry.v1.RegistryService.CreateContract:output_type -> pipa.registry.v1.ProcessorContract
-	109, // 173: pipa.registry.v1.RegistryService.GetContract:output_type -> pipa.registry.v1.ProcessorContract
-	110, // 174: pipa.registry.v1.RegistryService.ListContracts:output_type -> pipa.registry.v1.ListContractsResponse
-	109, // 175: pipa.registry.v1.RegistryService.UpdateContract:output_type -> pipa.registry.v1.ProcessorContract
-	111, // 176: pipa.registry.v1.RegistryService.CreateInternalPlan:output_type -> pipa.registry.v1.InternalPlan
-	111, // 177: pipa.registry.v1.RegistryService.GetInternalPlan:output_type -> pipa.registry.v1.InternalPlan
-	112, // 178: pipa.registry.v1.RegistryService.ListInternalPlans:output_type -> pipa.registry.v1.ListInternalPlansResponse
-	111, // 179: pipa.registry.v1.RegistryService.UpdateInternalPlan:output_type -> pipa.registry.v1.InternalPlan
-	113, // 180: pipa.registry.v1.RegistryService.ListObligations:output_type -> pipa.registry.v1.ListObligationsResponse
-	116, // [116:181] is the sub-list for method output_type
-	51,  // [51:116] is the sub-list for method input_type
+	98,  // 111: pipa.registry.v1.RegistryService.CreateSubjectNotice:input_type -> pipa.registry.v1.CreateSubjectNoticeRequest
+	99,  // 112: pipa.registry.v1.RegistryService.GetSubjectNotice:input_type -> pipa.registry.v1.GetSubjectNoticeRequest
+	100, // 113: pipa.registry.v1.RegistryService.ListSubjectNotices:input_type -> pipa.registry.v1.ListSubjectNoticesRequest
+	101, // 114: pipa.registry.v1.RegistryService.GetNoticePosting:input_type -> pipa.registry.v1.GetNoticePostingRequest
+	102, // 115: pipa.registry.v1.RegistryService.CreateInternalPlan:input_type -> pipa.registry.v1.CreateInternalPlanRequest
+	103, // 116: pipa.registry.v1.RegistryService.GetInternalPlan:input_type -> pipa.registry.v1.GetInternalPlanRequest
+	104, // 117: pipa.registry.v1.RegistryService.ListInternalPlans:input_type -> pipa.registry.v1.ListInternalPlansRequest
+	105, // 118: pipa.registry.v1.RegistryService.UpdateInternalPlan:input_type -> pipa.registry.v1.UpdateInternalPlanRequest
+	106, // 119: pipa.registry.v1.RegistryService.ListObligations:input_type -> pipa.registry.v1.ListObligationsRequest
+	70,  // 120: pipa.registry.v1.RegistryService.CreateTenant:output_type -> pipa.registry.v1.Tenant
+	70,  // 121: pipa.registry.v1.RegistryService.GetTenant:output_type -> pipa.registry.v1.Tenant
+	6,   // 122: pipa.registry.v1.RegistryService.ListTenants:output_type -> pipa.registry.v1.ListTenantsResponse
+	70,  // 123: pipa.registry.v1.RegistryService.UpdateTenant:output_type -> pipa.registry.v1.Tenant
+	72,  // 124: pipa.registry.v1.RegistryService.CreateUnit:output_type -> pipa.registry.v1.Unit
+	72,  // 125: pipa.registry.v1.RegistryService.GetUnit:output_type -> pipa.registry.v1.Unit
+	11,  // 126: pipa.registry.v1.RegistryService.ListUnits:output_type -> pipa.registry.v1.ListUnitsResponse
+	72,  // 127: pipa.registry.v1.RegistryService.UpdateUnit:output_type -> pipa.registry.v1.Unit
+	73,  // 128: pipa.registry.v1.RegistryService.CreateOfficer:output_type -> pipa.registry.v1.Officer
+	73,  // 129: pipa.registry.v1.RegistryService.GetOfficer:output_type -> pipa.registry.v1.Officer
+	16,  // 130: pipa.registry.v1.RegistryService.ListOfficers:output_type -> pipa.registry.v1.ListOfficersResponse
+	73,  // 131: pipa.registry.v1.RegistryService.UpdateOfficer:output_type -> pipa.registry.v1.Officer
+	107, // 132: pipa.registry.v1.RegistryService.DeleteOfficer:output_type -> google.protobuf.Empty
+	74,  // 133: pipa.registry.v1.RegistryService.CreateSite:output_type -> pipa.registry.v1.Site
+	74,  // 134: pipa.registry.v1.RegistryService.GetSite:output_type -> pipa.registry.v1.Site
+	22,  // 135: pipa.registry.v1.RegistryService.ListSites:output_type -> pipa.registry.v1.ListSitesResponse
+	74,  // 136: pipa.registry.v1.RegistryService.UpdateSite:output_type -> pipa.registry.v1.Site
+	107, // 137: pipa.registry.v1.RegistryService.DeleteSite:output_type -> google.protobuf.Empty
+	108, // 138: pipa.registry.v1.RegistryService.GetSiteSign:output_type -> pipa.registry.v1.SiteSign
+	67,  // 139: pipa.registry.v1.RegistryService.CreateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	67,  // 140: pipa.registry.v1.RegistryService.GetFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	29,  // 141: pipa.registry.v1.RegistryService.ListFiles:output_type -> pipa.registry.v1.ListFilesResponse
+	67,  // 142: pipa.registry.v1.RegistryService.UpdateFile:output_type -> pipa.registry.v1.PersonalInformationFile
+	107, // 143: pipa.registry.v1.RegistryService.DeleteFile:output_type -> google.protobuf.Empty
+	75,  // 144: pipa.registry.v1.RegistryService.CreateProcessor:output_type -> pipa.registry.v1.Processor
+	75,  // 145: pipa.registry.v1.RegistryService.GetProcessor:output_type -> pipa.registry.v1.Processor
+	35,  // 146: pipa.registry.v1.RegistryService.ListProcessors:output_type -> pipa.registry.v1.ListProcessorsResponse
+	75,  // 147: pipa.registry.v1.RegistryService.UpdateProcessor:output_type -> pipa.registry.v1.Processor
+	107, // 148: pipa.registry.v1.RegistryService.DeleteProcessor:output_type -> google.protobuf.Empty
+	76,  // 149: pipa.registry.v1.RegistryService.CreatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	76,  // 150: pipa.registry.v1.RegistryService.GetPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	43,  // 151: pipa.registry.v1.RegistryService.ListPolicyVersions:output_type -> pipa.registry.v1.ListPolicyVersionsResponse
+	76,  // 152: pipa.registry.v1.RegistryService.UpdatePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	76,  // 153: pipa.registry.v1.RegistryService.ImportPolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	47,  // 154: pipa.registry.v1.RegistryService.CheckPolicyVersion:output_type -> pipa.registry.v1.CheckPolicyVersionResponse
+	76,  // 155: pipa.registry.v1.RegistryService.AnnouncePolicyVersion:output_type -> pipa.registry.v1.PolicyVersion
+	50,  // 156: pipa.registry.v1.RegistryService.DiffPolicyVersions:output_type -> pipa.registry.v1.DiffPolicyVersionsResponse
+	52,  // 157: pipa.registry.v1.RegistryService.RenderPolicyVersion:output_type -> pipa.registry.v1.RenderedPolicy
+	82,  // 158: pipa.registry.v1.RegistryService.CreateAttestation:output_type -> pipa.registry.v1.Attestation
+	82,  // 159: pipa.registry.v1.RegistryService.GetAttestation:output_type -> pipa.registry.v1.Attestation
+	59,  // 160: pipa.registry.v1.RegistryService.ListAttestations:output_type -> pipa.registry.v1.ListAttestationsResponse
+	107, // 161: pipa.registry.v1.RegistryService.DeleteAttestation:output_type -> google.protobuf.Empty
+	55,  // 162: pipa.registry.v1.RegistryService.GetPublishedPolicy:output_type -> pipa.registry.v1.PublishedPolicy
+	55,  // 163: pipa.registry.v1.RegistryService.GetPublishedPolicyVersion:output_type -> pipa.registry.v1.PublishedPolicy
+	64,  // 164: pipa.registry.v1.RegistryService.GetPublicIndex:output_type -> pipa.registry.v1.PublicIndex
+	63,  // 165: pipa.registry.v1.RegistryService.ListPublicBodies:output_type -> pipa.registry.v1.ListPublicBodiesResponse
+	68,  // 166: pipa.registry.v1.RegistryService.CreateRegistration:output_type -> pipa.registry.v1.Registration
+	68,  // 167: pipa.registry.v1.RegistryService.FileRegistration:output_type -> pipa.registry.v1.Registration
+	2,   // 168: pipa.registry.v1.RegistryService.ListRegistrations:output_type -> pipa.registry.v1.ListRegistrationsResponse
+	109, // 169: pipa.registry.v1.RegistryService.CreateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	109, // 170: pipa.registry.v1.RegistryService.GetAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	110, // 171: pipa.registry.v1.RegistryService.ListAssessments:output_type -> pipa.registry.v1.ListAssessmentsResponse
+	109, // 172: pipa.registry.v1.RegistryService.UpdateAssessment:output_type -> pipa.registry.v1.ImpactAssessment
+	111, // 173: pipa.registry.v1.RegistryService.CreateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	112, // 174: pipa.registry.v1.RegistryService.ListEvaluations:output_type -> pipa.registry.v1.ListEvaluationsResponse
+	111, // 175: pipa.registry.v1.RegistryService.UpdateEvaluation:output_type -> pipa.registry.v1.ProtectionEvaluation
+	113, // 176: pipa.registry.v1.RegistryService.CreateContract:output_type -> pipa.registry.v1.ProcessorContract
+	113, // 177: pipa.registry.v1.RegistryService.GetContract:output_type -> pipa.registry.v1.ProcessorContract
+	114, // 178: pipa.registry.v1.RegistryService.ListContracts:output_type -> pipa.registry.v1.ListContractsResponse
+	113, // 179: pipa.registry.v1.RegistryService.UpdateContract:output_type -> pipa.registry.v1.ProcessorContract
+	115, // 180: pipa.registry.v1.RegistryService.CreateSubjectNotice:output_type -> pipa.registry.v1.SubjectNotice
+	115, // 181: pipa.registry.v1.RegistryService.GetSubjectNotice:output_type -> pipa.registry.v1.SubjectNotice
+	116, // 182: pipa.registry.v1.RegistryService.ListSubjectNotices:output_type -> pipa.registry.v1.ListSubjectNoticesResponse
+	117, // 183: pipa.registry.v1.RegistryService.GetNoticePosting:output_type -> pipa.registry.v1.NoticePosting
+	118, // 184: pipa.registry.v1.RegistryService.CreateInternalPlan:output_type -> pipa.registry.v1.InternalPlan
+	118, // 185: pipa.registry.v1.RegistryService.GetInternalPlan:output_type -> pipa.registry.v1.InternalPlan
+	119, // 186: pipa.registry.v1.RegistryService.ListInternalPlans:output_type -> pipa.registry.v1.ListInternalPlansResponse
+	118, // 187: pipa.registry.v1.RegistryService.UpdateInternalPlan:output_type -> pipa.registry.v1.InternalPlan
+	120, // 188: pipa.registry.v1.RegistryService.ListObligations:output_type -> pipa.registry.v1.ListObligationsResponse
+	120, // [120:189] is the sub-list for method output_type
+	51,  // [51:120] is the sub-list for method input_type
 	51,  // [51:51] is the sub-list for extension type_name
 	51,  // [51:51] is the sub-list for extension extendee
 	0,   // [0:51] is the sub-list for field type_name

@@ -80,6 +80,10 @@ const (
 	RegistryService_GetContract_FullMethodName               = "/pipa.registry.v1.RegistryService/GetContract"
 	RegistryService_ListContracts_FullMethodName             = "/pipa.registry.v1.RegistryService/ListContracts"
 	RegistryService_UpdateContract_FullMethodName            = "/pipa.registry.v1.RegistryService/UpdateContract"
+	RegistryService_CreateSubjectNotice_FullMethodName       = "/pipa.registry.v1.RegistryService/CreateSubjectNotice"
+	RegistryService_GetSubjectNotice_FullMethodName          = "/pipa.registry.v1.RegistryService/GetSubjectNotice"
+	RegistryService_ListSubjectNotices_FullMethodName        = "/pipa.registry.v1.RegistryService/ListSubjectNotices"
+	RegistryService_GetNoticePosting_FullMethodName          = "/pipa.registry.v1.RegistryService/GetNoticePosting"
 	RegistryService_CreateInternalPlan_FullMethodName        = "/pipa.registry.v1.RegistryService/CreateInternalPlan"
 	RegistryService_GetInternalPlan_FullMethodName           = "/pipa.registry.v1.RegistryService/GetInternalPlan"
 	RegistryService_ListInternalPlans_FullMethodName         = "/pipa.registry.v1.RegistryService/ListInternalPlans"
@@ -175,6 +179,12 @@ type RegistryServiceClient interface {
 	GetContract(ctx context.Context, in *GetContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
 	ListContracts(ctx context.Context, in *ListContractsRequest, opts ...grpc.CallOption) (*ListContractsResponse, error)
 	UpdateContract(ctx context.Context, in *UpdateContractRequest, opts ...grpc.CallOption) (*ProcessorContract, error)
+	// Notices to the subjects of a marketing task (PIPA-26-3): recorded once each.
+	CreateSubjectNotice(ctx context.Context, in *CreateSubjectNoticeRequest, opts ...grpc.CallOption) (*SubjectNotice, error)
+	GetSubjectNotice(ctx context.Context, in *GetSubjectNoticeRequest, opts ...grpc.CallOption) (*SubjectNotice, error)
+	ListSubjectNotices(ctx context.Context, in *ListSubjectNoticesRequest, opts ...grpc.CallOption) (*ListSubjectNoticesResponse, error)
+	// Public: a notice's posting while it is up (DEC-28-5), NotFound before and after.
+	GetNoticePosting(ctx context.Context, in *GetNoticePostingRequest, opts ...grpc.CallOption) (*NoticePosting, error)
 	// The internal management plan (internal_plan.proto; S-4).
 	CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
 	GetInternalPlan(ctx context.Context, in *GetInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error)
@@ -792,6 +802,46 @@ func (c *registryServiceClient) UpdateContract(ctx context.Context, in *UpdateCo
 	return out, nil
 }
 
+func (c *registryServiceClient) CreateSubjectNotice(ctx context.Context, in *CreateSubjectNoticeRequest, opts ...grpc.CallOption) (*SubjectNotice, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubjectNotice)
+	err := c.cc.Invoke(ctx, RegistryService_CreateSubjectNotice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetSubjectNotice(ctx context.Context, in *GetSubjectNoticeRequest, opts ...grpc.CallOption) (*SubjectNotice, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubjectNotice)
+	err := c.cc.Invoke(ctx, RegistryService_GetSubjectNotice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListSubjectNotices(ctx context.Context, in *ListSubjectNoticesRequest, opts ...grpc.CallOption) (*ListSubjectNoticesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubjectNoticesResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListSubjectNotices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetNoticePosting(ctx context.Context, in *GetNoticePostingRequest, opts ...grpc.CallOption) (*NoticePosting, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoticePosting)
+	err := c.cc.Invoke(ctx, RegistryService_GetNoticePosting_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) CreateInternalPlan(ctx context.Context, in *CreateInternalPlanRequest, opts ...grpc.CallOption) (*InternalPlan, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(InternalPlan)
@@ -930,6 +980,12 @@ type RegistryServiceServer interface {
 	GetContract(context.Context, *GetContractRequest) (*ProcessorContract, error)
 	ListContracts(context.Context, *ListContractsRequest) (*ListContractsResponse, error)
 	UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error)
+	// Notices to the subjects of a marketing task (PIPA-26-3): recorded once each.
+	CreateSubjectNotice(context.Context, *CreateSubjectNoticeRequest) (*SubjectNotice, error)
+	GetSubjectNotice(context.Context, *GetSubjectNoticeRequest) (*SubjectNotice, error)
+	ListSubjectNotices(context.Context, *ListSubjectNoticesRequest) (*ListSubjectNoticesResponse, error)
+	// Public: a notice's posting while it is up (DEC-28-5), NotFound before and after.
+	GetNoticePosting(context.Context, *GetNoticePostingRequest) (*NoticePosting, error)
 	// The internal management plan (internal_plan.proto; S-4).
 	CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error)
 	GetInternalPlan(context.Context, *GetInternalPlanRequest) (*InternalPlan, error)
@@ -1126,6 +1182,18 @@ func (UnimplementedRegistryServiceServer) ListContracts(context.Context, *ListCo
 }
 func (UnimplementedRegistryServiceServer) UpdateContract(context.Context, *UpdateContractRequest) (*ProcessorContract, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateContract not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateSubjectNotice(context.Context, *CreateSubjectNoticeRequest) (*SubjectNotice, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSubjectNotice not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetSubjectNotice(context.Context, *GetSubjectNoticeRequest) (*SubjectNotice, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSubjectNotice not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListSubjectNotices(context.Context, *ListSubjectNoticesRequest) (*ListSubjectNoticesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubjectNotices not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetNoticePosting(context.Context, *GetNoticePostingRequest) (*NoticePosting, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNoticePosting not implemented")
 }
 func (UnimplementedRegistryServiceServer) CreateInternalPlan(context.Context, *CreateInternalPlanRequest) (*InternalPlan, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateInternalPlan not implemented")
@@ -2243,6 +2311,78 @@ func _RegistryService_UpdateContract_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_CreateSubjectNotice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSubjectNoticeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateSubjectNotice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateSubjectNotice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateSubjectNotice(ctx, req.(*CreateSubjectNoticeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetSubjectNotice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubjectNoticeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetSubjectNotice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetSubjectNotice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetSubjectNotice(ctx, req.(*GetSubjectNoticeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListSubjectNotices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubjectNoticesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListSubjectNotices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListSubjectNotices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListSubjectNotices(ctx, req.(*ListSubjectNoticesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetNoticePosting_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNoticePostingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetNoticePosting(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetNoticePosting_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetNoticePosting(ctx, req.(*GetNoticePostingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_CreateInternalPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateInternalPlanRequest)
 	if err := dec(in); err != nil {
@@ -2579,6 +2719,22 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateContract",
 			Handler:    _RegistryService_UpdateContract_Handler,
+		},
+		{
+			MethodName: "CreateSubjectNotice",
+			Handler:    _RegistryService_CreateSubjectNotice_Handler,
+		},
+		{
+			MethodName: "GetSubjectNotice",
+			Handler:    _RegistryService_GetSubjectNotice_Handler,
+		},
+		{
+			MethodName: "ListSubjectNotices",
+			Handler:    _RegistryService_ListSubjectNotices_Handler,
+		},
+		{
+			MethodName: "GetNoticePosting",
+			Handler:    _RegistryService_GetNoticePosting_Handler,
 		},
 		{
 			MethodName: "CreateInternalPlan",
