@@ -239,7 +239,9 @@ func GrantsExport(client ledgerv1.RoleGrantServiceClient) http.Handler {
 
 // grantRow is a record as the export's row, times in Seoul.
 func grantRow(g *ledgerv1.RoleGrant) []string {
-	at := func(ts *timestamppb.Timestamp) string { return ts.AsTime().In(seoul.Location).Format("2006-01-02 15:04:05") }
+	at := func(ts *timestamppb.Timestamp) string {
+		return ts.AsTime().In(seoul.Location).Format("2006-01-02 15:04:05")
+	}
 	return []string{at(g.GetRecordTime()), g.GetChange(), g.GetSubject(), g.GetDisplayName(), g.GetIssuer(), g.GetSource(),
 		strings.Join(g.GetBefore(), ", "), strings.Join(g.GetAfter(), ", "), at(g.GetKeepUntil())}
 }
