@@ -6,9 +6,10 @@
 //
 // It changes no word. What it does to the text is what each format's structure requires: Markdown
 // is taken as it is (comments "<!-- -->" dropped); HTML's elements become the body syntax's
-// paragraphs, items and tables (rowspan and colspan spread into cells); plain text's bullets
-// ("•", "·", "▪", "-") become items and its tab-separated lines table rows. HTML is parsed with
-// golang.org/x/net/html, the Go project's HTML5 parser.
+// paragraphs, items and tables (a cell a rowspan covers becomes "{{^}}", merged with the cell
+// above, one a colspan covers "{{<}}", merged with the cell to its left; see render's package
+// doc); plain text's bullets ("•", "·", "▪", "-") become items and its tab-separated lines table
+// rows. HTML is parsed with golang.org/x/net/html, the Go project's HTML5 parser.
 package document
 
 import (

@@ -80,7 +80,16 @@ func TestHTML(t *testing.T) {
 	require.Equal(t, "익산시는 개인정보보호법을 준수합니다.", d.Preamble)
 	require.Equal(t, []string{"1조. 개인정보의 처리 목적", "2조. 보유기간"}, headings(d))
 	require.Equal(t, "익산시는 개인정보를\n처리합니다.\n\n- 가. 조세\n  - 세부\n- 나. [포털](https://www.privacy.go.kr)", d.Articles[0].GetBody())
-	require.Equal(t, "| 구분 | 기간 |  |\n|  | 시작 | 끝 |\n| --- | --- | --- |\n| 회원 | 가입 | 탈퇴 \\| 2년 |", d.Articles[1].GetBody())
+	// rowspan and colspan are kept: the cells they cover are merged with the cell above or left.
+	require.Equal(t, "| 구분 | 기간 | {{<}} |\n| {{^}} | 시작 | 끝 |\n| --- | --- | --- |\n| 회원 | 가입 | 탈퇴 \\| 2년 |", d.Articles[1].GetBody())
+}
+
+// Merged cells written in Markdown are read as written (the importer keeps {{^}} and {{<}}).
+func TestMarkdownKeepsMergedCells(t *testing.T) {
+	body := "| 구분 | 대수 | 장소 |\n| --- | --- | --- |\n| 본관 | 3대 | 1층 |\n| 별관 | 2대 | {{^}} |\n| 합계 | {{<}} | {{<}} |"
+	d, errs := document.Read(markdown, "# 방침\n\n## 제1조(설치)\n\n"+body)
+	require.Empty(t, errs)
+	require.Equal(t, body, d.Articles[0].GetBody())
 }
 
 // A malformed source is refused naming its line.
@@ -97,6 +106,10 @@ func TestRefusals(t *testing.T) {
 		{"a broken tab table", text, "방침\n제1조(설치)\n구분\t대수\n본관\t3대\t비고", 4, "3 cells (tab-separated) and its first row 2"},
 		{"a broken html table", html, "<h1>방침</h1>\n<h2>제1조(설치)</h2>\n<table>\n<tr><th>구분</th><th>대수</th></tr>\n<tr><td>본관</td><td>3대</td></tr>\n<tr><td>별관</td></tr>\n</table>", 6, "row 3 has 1 cells and its first row 2"},
 		{"an html row past a rowspan", html, "<h1>방침</h1>\n<h2>제1조(설치)</h2>\n<table><tr><th>구분</th><th>장소</th></tr>\n<tr><td rowspan=\"2\">실내</td><td>수영장</td></tr>\n<tr><td>체육관</td><td>2대</td></tr></table>", 5, "row 3 has 3 cells and its first row 2"},
+		{"an html rowspan past the table's end", html, "<h1>방침</h1>\n<h2>제1조(설치)</h2>\n<table><tr><th>구분</th><th>장소</th></tr>\n<tr><td rowspan=\"3\">실내</td><td>수영장</td></tr>\n<tr><td>체육관</td></tr></table>", 4, "spans 3 rows (rowspan) and runs past the table's last row"},
+		{"a cell merged upward in the first body row", markdown, "# 방침\n\n## 제1조(설치)\n\n| 구분 | 대수 |\n| --- | --- |\n| {{^}} | 3대 |", 7, "merged with the cell above ({{^}}), but it has none above"},
+		{"a row's first cell merged leftward", markdown, "# 방침\n\n## 제1조(설치)\n\n| 구분 | 대수 |\n| --- | --- |\n| 본관 | 3대 |\n| {{<}} | 2대 |", 8, "merged with the cell to its left ({{<}}), but it is the row's first"},
+		{"merged cells that overlap", markdown, "# 방침\n\n## 제1조(설치)\n\n| a | b | c |\n| --- | --- | --- |\n| x | y | z |\n| {{^}} | {{<}} | w |", 8, "do not make a rectangle"},
 		{"a broken markdown table", markdown, "# 방침\n\n## 제1조(설치)\n\n| 구분 | 대수 |\n| --- | --- |\n| 본관 |", 7, "1 cells and the table's first row 2"},
 		{"a table without its rule", markdown, "# 방침\n\n## 제1조(설치)\n\n본문\n\n| 구분 | 대수 |\n| 본관 | 3대 |", 7, "no \"| --- |\" row"},
 		{"a heading that is none", markdown, "# 방침\n\n## 제1조(목적)\n\n목적\n\n## 안내\n\n글", 7, "\"안내\" is not an article heading"},

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/pipa-kr/pipa/services/registry/policy"
+	"github.com/pipa-kr/pipa/services/registry/render"
 )
 
 // htmlBlock is a block of an HTML page in document order: a heading candidate, or lines of the
@@ -257,8 +258,9 @@ func listLines(n *html.Node, depth int) []string {
 	return out
 }
 
-// tableLines turns a table into body-syntax rows, spreading rowspan and colspan into empty cells;
-// its leading rows of th cells (or its thead) are the header rows, else the first row is. A table
+// tableLines turns a table into body-syntax rows, rowspan and colspan into cells merged with the
+// one above (render.MergeUp) or to the left (render.MergeLeft), refusing a rowspan past the last
+// row; its leading rows of th cells (or its thead) are the header rows, else the first row is. A table
 // whose rows do not line up (a row with more or fewer cells than the first, spans counted) is
 // broken: bad says which row, and badHint is that row's first text, to find its line by.
 func tableLines(n *html.Node) (out []string, bad, badHint string) {
@@ -268,6 +270,8 @@ func tableLines(n *html.Node) (out []string, bad, badHint string) {
 	var grid [][]cell
 	var heads []bool
 	pending := map[[2]int]bool{} // cells covered by a rowspan above
+	ends := map[[2]int]int{}     // the last row a rowspan reaches, by its cell
+	var endHint map[[2]int]string
 	var rows func(*html.Node, bool)
 	rows = func(n *html.Node, inHead bool) {
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -289,7 +293,7 @@ func tableLines(n *html.Node) (out []string, bad, badHint string) {
 						continue
 					}
 					for pending[[2]int{r, col}] {
-						line = append(line, cell{})
+						line = append(line, cell{text: render.MergeUp})
 						col++
 					}
 					text := strings.Join(strings.FieldsFunc(inlineText(td), func(r rune) bool { return r == '\n' }), "<br>")
@@ -299,7 +303,14 @@ func tableLines(n *html.Node) (out []string, bad, badHint string) {
 					rs, _ := strconv.Atoi(attr(td, "rowspan"))
 					line = append(line, cell{text: text})
 					for k := 1; k < cs; k++ {
-						line = append(line, cell{})
+						line = append(line, cell{text: render.MergeLeft})
+					}
+					if rs > 1 {
+						ends[[2]int{r, col}] = r + rs - 1
+						if endHint == nil {
+							endHint = map[[2]int]string{}
+						}
+						endHint[[2]int{r, col}] = text
 					}
 					for k := 1; k < rs; k++ {
 						for j := 0; j < max(cs, 1); j++ {
@@ -309,7 +320,7 @@ func tableLines(n *html.Node) (out []string, bad, badHint string) {
 					col += max(cs, 1)
 				}
 				for pending[[2]int{r, col}] {
-					line = append(line, cell{})
+					line = append(line, cell{text: render.MergeUp})
 					col++
 				}
 				if len(line) == 0 {
@@ -324,11 +335,16 @@ func tableLines(n *html.Node) (out []string, bad, badHint string) {
 	if len(grid) == 0 {
 		return nil, "", ""
 	}
+	for at, end := range ends {
+		if end >= len(grid) {
+			return []string{"|"}, fmt.Sprintf("a cell of the table's row %d spans %d rows (rowspan) and runs past the table's last row", at[0]+1, end-at[0]+1), endHint[at]
+		}
+	}
 	width := len(grid[0])
 	for i, l := range grid {
 		if len(l) != width {
 			for _, c := range l {
-				if badHint == "" {
+				if badHint == "" && c.text != render.MergeUp && c.text != render.MergeLeft {
 					badHint = c.text
 				}
 			}

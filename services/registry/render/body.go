@@ -90,6 +90,89 @@ func isSeparator(cells []string) bool {
 	return len(cells) > 0
 }
 
+// MergeUp and MergeLeft are the whole text of a table cell merged with the cell above it or to its
+// left (an HTML rowspan or colspan). They are written as bindings so that no cell of a body's own
+// words can be read as one: "{{" always starts a binding.
+const (
+	MergeUp   = "{{^}}"
+	MergeLeft = "{{<}}"
+)
+
+// merges works out the merged cells of a table part (its header rows, or its body rows): for each
+// cell that starts a merge, its row and column span. A cell merged upward in the part's first row
+// or leftward in a row's first cell, or merges that do not make one rectangle per starting cell
+// (a span overlapping another), give the index of the row at fault and why.
+func merges(grid [][]string) (spans map[[2]int][2]int, badRow int, why string) {
+	origin := make([][][2]int, len(grid))
+	for r, cells := range grid {
+		origin[r] = make([][2]int, len(cells))
+		for c, cell := range cells {
+			switch cell {
+			case MergeUp:
+				if r == 0 || c >= len(origin[r-1]) {
+					return nil, r, fmt.Sprintf("cell %d is merged with the cell above (%s), but it has none above it in the table's %s", c+1, MergeUp, "header or body rows")
+				}
+				origin[r][c] = origin[r-1][c]
+			case MergeLeft:
+				if c == 0 {
+					return nil, r, fmt.Sprintf("cell 1 is merged with the cell to its left (%s), but it is the row's first", MergeLeft)
+				}
+				origin[r][c] = origin[r][c-1]
+			default:
+				origin[r][c] = [2]int{r, c}
+			}
+		}
+	}
+	type extent struct{ r1, c1, n int }
+	ext := map[[2]int]*extent{}
+	for r, cells := range origin {
+		for c, o := range cells {
+			e := ext[o]
+			if e == nil {
+				e = &extent{r1: r, c1: c}
+				ext[o] = e
+			}
+			e.r1, e.c1, e.n = max(e.r1, r), max(e.c1, c), e.n+1
+		}
+	}
+	spans = map[[2]int][2]int{}
+	for r, cells := range origin {
+		for c, o := range cells {
+			if o != [2]int{r, c} {
+				continue
+			}
+			e := ext[o]
+			rs, cs := e.r1-r+1, e.c1-c+1
+			ok := rs*cs == e.n
+			for i := r; ok && i <= e.r1; i++ {
+				ok = e.c1 < len(origin[i]) && origin[i][e.c1] == o && origin[i][c] == o
+			}
+			if !ok {
+				return nil, e.r1, fmt.Sprintf("the cells merged with row %d's cell %d do not make a rectangle: a merged cell overlaps another", r+1, c+1)
+			}
+			if rs > 1 || cs > 1 {
+				spans[o] = [2]int{rs, cs}
+			}
+		}
+	}
+	return spans, -1, ""
+}
+
+// checkMerges checks the merged cells of a table's header rows and body rows.
+func checkMerges(t *table) []Error {
+	var errs []Error
+	for _, part := range [][]row{t.head, t.rows} {
+		grid := make([][]string, len(part))
+		for i, rw := range part {
+			grid[i] = rw.cells
+		}
+		if _, bad, why := merges(grid); bad >= 0 {
+			errs = append(errs, Error{part[bad].n, why})
+		}
+	}
+	return errs
+}
+
 // parse reads a body into blocks. Tables must have their "| --- |" row and the same number of
 // cells in every row; anything else that is not a table or an item is a paragraph line.
 func parse(body string) ([]block, []Error) {
@@ -102,6 +185,8 @@ func parse(body string) ([]block, []Error) {
 		}
 		if t := cur.table; t != nil && !t.sep {
 			errs = append(errs, Error{t.line, "the table has no \"| --- |\" row after its header rows"})
+		} else if t != nil {
+			errs = append(errs, checkMerges(t)...)
 		}
 		out = append(out, *cur)
 		cur = nil

@@ -12,7 +12,12 @@
 // Preamble, article and attachment bodies are a small Markdown subset, as the importer
 // (services/registry/document) writes them: paragraphs; "- " list items, two spaces of indent per
 // level, with continuation lines; "| a | b |" tables, their header rows (one or more) above a
-// "| --- |" row, a cell's lines separated by <br>; [text](address) links. An address is http(s),
+// "| --- |" row, a cell's lines separated by <br>; [text](address) links. A cell whose whole text is
+// {{^}} is merged with the cell above it, one whose whole text is {{<}} with the cell to its left
+// (HTML rowspan and colspan): the merged cell is written once, as one cell in HTML and with the
+// cells it covers left empty in the plain text. Written as bindings, they cannot be mistaken for a
+// body's words. Merges stay within the header rows or within the body rows, and each merged cell
+// is a rectangle; anything else is refused naming the line. An address is http(s),
 // a path of the site, unit:<id> (that unit's public page, /p/{t}/{u}) or version:<n> (that
 // published version of the same policy). Every piece of text is escaped when rendered as HTML.
 //

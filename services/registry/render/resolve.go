@@ -20,8 +20,9 @@ import (
 type span struct {
 	text  string
 	url   string
-	brk   bool // a line break
-	value bool // text a binding filled in (for the draft preview's marks)
+	brk   bool   // a line break
+	value bool   // text a binding filled in (for the draft preview's marks)
+	merge string // MergeUp or MergeLeft: the cell is merged with its neighbour
 }
 
 type rblock struct {
@@ -250,6 +251,10 @@ func (r *resolver) items(items []*item, env rowEnv) []*ritem {
 func (r *resolver) cells(rw row, env rowEnv) [][]span {
 	out := make([][]span, len(rw.cells))
 	for i, c := range rw.cells {
+		if c == MergeUp || c == MergeLeft {
+			out[i] = []span{{merge: c}}
+			continue
+		}
 		for j, part := range brRE.Split(c, -1) {
 			if j > 0 {
 				out[i] = append(out[i], span{brk: true})
@@ -293,7 +298,51 @@ func (r *resolver) table(t *table, env rowEnv) *rtable {
 		}
 		i = j
 	}
+	for _, part := range [][][][]span{out.head, out.rows} {
+		if _, _, why := merges(mergeGrid(part)); why != "" {
+			r.errorf(t.line, "as filled in, %s", why)
+		}
+	}
 	return out
+}
+
+// mergeGrid is a resolved table part's cells as merges reads them: the merge marks, else "".
+func mergeGrid(rows [][][]span) [][]string {
+	grid := make([][]string, len(rows))
+	for i, rw := range rows {
+		grid[i] = make([]string, len(rw))
+		for j, c := range rw {
+			if len(c) == 1 {
+				grid[i][j] = c[0].merge
+			}
+		}
+	}
+	return grid
+}
+
+// rowsHTML writes a table part's rows, a merged cell once with its rowspan and colspan (merges
+// that do not line up, left in a draft preview, are written as empty cells).
+func rowsHTML(b *strings.Builder, rows [][][]span, open string) {
+	spans, _, _ := merges(mergeGrid(rows))
+	for i, rw := range rows {
+		b.WriteString("<tr>")
+		for j, c := range rw {
+			if len(c) == 1 && c[0].merge != "" && spans != nil {
+				continue
+			}
+			b.WriteString("<" + open)
+			if sp := spans[[2]int{i, j}]; sp[0] > 1 {
+				fmt.Fprintf(b, ` rowspan="%d"`, sp[0])
+			}
+			if sp := spans[[2]int{i, j}]; sp[1] > 1 {
+				fmt.Fprintf(b, ` colspan="%d"`, sp[1])
+			}
+			b.WriteString(">")
+			spansHTML(b, c)
+			b.WriteString("</" + open[:2] + ">")
+		}
+		b.WriteString("</tr>")
+	}
 }
 
 // --- writers ---
@@ -343,27 +392,11 @@ func blocksHTML(b *strings.Builder, bs []rblock, caption string) {
 			}
 			if len(bl.table.head) > 0 {
 				b.WriteString("<thead>")
-				for _, rw := range bl.table.head {
-					b.WriteString("<tr>")
-					for _, c := range rw {
-						b.WriteString(`<th scope="col">`)
-						spansHTML(b, c)
-						b.WriteString("</th>")
-					}
-					b.WriteString("</tr>")
-				}
+				rowsHTML(b, bl.table.head, `th scope="col"`)
 				b.WriteString("</thead>")
 			}
 			b.WriteString("<tbody>")
-			for _, rw := range bl.table.rows {
-				b.WriteString("<tr>")
-				for _, c := range rw {
-					b.WriteString("<td>")
-					spansHTML(b, c)
-					b.WriteString("</td>")
-				}
-				b.WriteString("</tr>")
-			}
+			rowsHTML(b, bl.table.rows, "td")
 			b.WriteString("</tbody></table></div>\n")
 		case bl.list != nil:
 			itemsHTML(b, bl.list)
