@@ -7,6 +7,7 @@
 //	tenants/{tenant}/units/{unit}/{officers|sites|files|processors|rules}/{slug}
 //	tenants/{tenant}/units/{unit}/policies/{privacy|cctv}[/versions/{number}]
 //	tenants/{tenant}/units/{unit}/requests/{receipt}[/notices/{number}]
+//	tenants/{tenant}/units/{unit}/ledger[/checkpoint]
 //	tenants/{tenant}/units/{unit}/ledger/entries/{index}
 //	tenants/{tenant}/units/{unit}/{holds|items|plans|copies|sweeps}/{number}
 //
@@ -55,6 +56,12 @@ func Tenant(tenant string) string { return "tenants/" + tenant }
 
 // Unit is a unit's name, which is also its ledger's (log's) parent.
 func Unit(tenant, unit string) string { return "tenants/" + tenant + "/units/" + unit }
+
+// Ledger is the name of a unit's ledger (its log): the parent of its entries and checkpoint.
+func Ledger(tenant, unit string) string { return Unit(tenant, unit) + "/ledger" }
+
+// Checkpoint is the name of a unit's ledger's latest signed checkpoint (GetCheckpoint).
+func Checkpoint(tenant, unit string) string { return Ledger(tenant, unit) + "/checkpoint" }
 
 // ParseTenant parses tenants/{tenant} in field.
 func ParseTenant(field, name string) (string, error) {
@@ -340,7 +347,11 @@ func validKind(k string) bool {
 }
 
 // Notice is the name of notice n of a request.
-func Notice(request string, n int) string { return request + "/notices/" + strconv.Itoa(n) }
+func Notice(request string, n int) string { return NoticeOf(request, strconv.Itoa(n)) }
+
+// NoticeOf is the name a route's path values spell for a request's notice, number as the path
+// gives it: not yet checked, so parse it with ParseNotice before use.
+func NoticeOf(request, number string) string { return request + "/notices/" + number }
 
 // ParseNotice parses tenants/{tenant}/units/{unit}/requests/{receipt}/notices/{number} in field and
 // returns its request's name and parts.

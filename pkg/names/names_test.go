@@ -114,10 +114,22 @@ func TestPoliciesAndNotices(t *testing.T) {
 	got, tenant, unit, receipt, num, err := names.ParseNotice("name", names.Notice(req, 2))
 	require.NoError(t, err)
 	require.Equal(t, []any{req, "a", "b", "R-2026-000001", 2}, []any{got, tenant, unit, receipt, num})
-	for _, bad := range []string{req, req + "/notices/0", "tenants/a/units/b/requests/x/notices/1"} {
+	for _, bad := range []string{req, req + "/notices/0", "tenants/a/units/b/requests/x/notices/1",
+		names.NoticeOf(req, "01"), names.NoticeOf(req, "1\""), names.NoticeOf(req+"/notices/1", "1")} {
 		_, _, _, _, _, err := names.ParseNotice("name", bad)
 		require.Equal(t, "name", violation(t, err).GetField(), bad)
 	}
+	require.Equal(t, names.Notice(req, 2), names.NoticeOf(req, "2"), "a route's path values spell the name Notice formats")
+}
+
+// A unit's ledger and its checkpoint are named under the unit, as GetCheckpoint's route and the
+// checkpoint events spell them.
+func TestLedger(t *testing.T) {
+	require.Equal(t, "tenants/a/units/b/ledger", names.Ledger("a", "b"))
+	require.Equal(t, "tenants/a/units/b/ledger/checkpoint", names.Checkpoint("a", "b"))
+	tenant, unit, n, err := names.Entries.ParseN("name", names.Ledger("a", "b")+"/entries/0")
+	require.NoError(t, err)
+	require.Equal(t, []any{"a", "b", int64(0)}, []any{tenant, unit, n}, "entries live in the ledger Ledger names")
 }
 
 // A page token continues only the query that issued it: another list, parent or filter refuses

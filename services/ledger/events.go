@@ -47,9 +47,8 @@ func (w *checkpointsWorker) Work(ctx context.Context, _ *river.Job[CheckpointsAr
 				if err != nil || !first {
 					return err
 				}
-				log := names.Unit(h.Tenant, h.Unit) + "/ledger"
 				_, err = w.out.Relay(ctx, tx, h.Tenant, outbound.Event{Unit: h.Unit, Type: outbound.CheckpointSigned,
-					Subject: log + "/checkpoint", Data: map[string]any{"ledger": log, "treeSize": h.Size,
+					Subject: names.Checkpoint(h.Tenant, h.Unit), Data: map[string]any{"ledger": names.Ledger(h.Tenant, h.Unit), "treeSize": h.Size,
 						"rootHash": base64.StdEncoding.EncodeToString(h.Root), "checkpoint": h.Checkpoint}})
 				return err
 			}); err != nil {

@@ -205,5 +205,6 @@ func TestLedgerTenantIsolation(t *testing.T) {
 	for _, unit := range []string{"annex", "nowhere"} {
 		_, err = cl.GetVerifierKey(context.Background(), &ledgerv1.GetVerifierKeyRequest{Tenant: "jeongeup", Unit: unit})
 		require.Equal(t, codes.NotFound, status.Code(err), unit)
+		require.Contains(t, status.Convert(err).Message(), "tenants/jeongeup/units/"+unit+"/ledger", "the NotFound names the ledger")
 	}
 }

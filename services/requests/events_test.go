@@ -176,6 +176,7 @@ func TestCheckpointEventsOptIn(t *testing.T) {
 		require.False(t, sizes[data["treeSize"].(float64)], "one event per checkpoint")
 		sizes[data["treeSize"].(float64)] = true
 		require.Equal(t, libraryLog+"/ledger/checkpoint", g.Event["subject"])
+		require.Equal(t, libraryLog+"/ledger", data["ledger"])
 		require.Contains(t, data["checkpoint"], "\n— ", "the signed note itself")
 	}
 	raw, _ := json.Marshal(everything.Received())

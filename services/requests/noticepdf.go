@@ -3,6 +3,7 @@ package requests
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"google.golang.org/grpc/metadata"
 
@@ -21,10 +22,17 @@ const NoticePDFPattern = "GET /v1/tenants/{tenant}/units/{unit}/requests/{reques
 // notice's own HTML (별지 제9호/제10호, with its print stylesheet) printed by p. It reads the
 // notice through GetNotice with the caller's own token, so the same roles apply and the read is
 // recorded as GetNotice's. Where the browser is missing it answers FailedPrecondition
-// (BROWSER_MISSING) naming it, never another document.
+// (BROWSER_MISSING) naming it, never another document. A path that spells no notice is refused
+// (InvalidArgument naming name) before anything is read, and the file is named from the parsed
+// receipt and number, never from raw path values.
 func NoticePDF(client requestsv1.RequestServiceClient, p *pdfprint.Printer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := names.Requests.Name(r.PathValue("tenant"), r.PathValue("unit"), r.PathValue("request")) + "/notices/" + r.PathValue("notice")
+		name := names.NoticeOf(names.Requests.Name(r.PathValue("tenant"), r.PathValue("unit"), r.PathValue("request")), r.PathValue("notice"))
+		_, _, _, receipt, number, err := names.ParseNotice("name", name)
+		if err != nil {
+			server.WriteStatus(w, err)
+			return
+		}
 		ctx := r.Context()
 		if a := r.Header.Get("Authorization"); a != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
@@ -45,7 +53,7 @@ func NoticePDF(client requestsv1.RequestServiceClient, p *pdfprint.Printer) http
 			return
 		}
 		w.Header().Set("Content-Type", "application/pdf")
-		w.Header().Set("Content-Disposition", `inline; filename="`+r.PathValue("request")+"-notice-"+r.PathValue("notice")+`.pdf"`)
+		w.Header().Set("Content-Disposition", `inline; filename="`+receipt+"-notice-"+strconv.Itoa(number)+`.pdf"`)
 		_, _ = w.Write(pdf)
 	})
 }

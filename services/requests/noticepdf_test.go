@@ -81,6 +81,7 @@ func TestNoticePDF(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(pdf))
 	require.Equal(t, "application/pdf", resp.Header.Get("Content-Type"))
+	require.Equal(t, `inline; filename="`+got.GetReceiptNumber()+`-notice-1.pdf"`, resp.Header.Get("Content-Disposition"))
 	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
 	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
@@ -114,4 +115,34 @@ func TestNoticePDFWithoutBrowser(t *testing.T) {
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	require.Contains(t, body, "BROWSER_MISSING")
 	require.Contains(t, body, "pipa-test-no-chromium")
+}
+
+// A path that spells no notice is refused as GetNotice refuses the name (InvalidArgument naming
+// name and its shape), before anything is read: the route parses it with pkg/names first, so the
+// PDF's filename comes from the parsed receipt and number, never from raw path values.
+func TestNoticePDFBadName(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	got := decideForVisit(t, s)
+	mux := http.NewServeMux()
+	// No client: a route that read before parsing would fail here rather than refuse.
+	mux.Handle(requests.NoticePDFPattern, requests.NoticePDF(nil, pdfprint.New("pipa-test-no-chromium", 1)))
+	bare := httptest.NewServer(mux)
+	t.Cleanup(bare.Close)
+	req := "/v1/" + got.GetName()
+	for _, bad := range []string{req + "/notices/0/pdf", req + "/notices/01/pdf", req + "/notices/1%22x/pdf",
+		"/v1/tenants/jeongeup/units/library/requests/X-1/notices/1/pdf", "/v1/tenants/Jeongeup/units/library/requests/" + got.GetReceiptNumber() + "/notices/1/pdf"} {
+		for _, base := range []string{bare.URL, s.URL} {
+			r, err := http.NewRequest(http.MethodGet, base+bad, nil)
+			require.NoError(t, err)
+			r.Header.Set("Authorization", "Bearer "+s.Token(auth.RoleHandler, libraryUnit))
+			resp, err := http.DefaultClient.Do(r)
+			require.NoError(t, err, bad)
+			body := stacktest.Body(t, resp)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", bad, body)
+			require.Contains(t, body, `"field":"name"`, bad)
+			require.Contains(t, body, "requests/{receipt}/notices/{number}", bad)
+		}
+	}
 }

@@ -313,7 +313,7 @@ func (s *Store) VerifierKey(ctx context.Context, tenant, unit string) (KeyInfo, 
 		return KeyInfo{}, err
 	}
 	if !ok {
-		return KeyInfo{}, apierr.NotFound(l.String() + "/ledger")
+		return KeyInfo{}, apierr.NotFound(names.Ledger(l.Tenant, l.Unit))
 	}
 	k, err := s.key(ctx, l)
 	if err != nil {

@@ -130,7 +130,7 @@ func (s *Store) Checkpoint(ctx context.Context, tenant, unit string, existing bo
 	err := s.pool.QueryRow(ctx, q, tenant, unit).Scan(&size, &root, &h.Checkpoint, &h.VerifierKey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if existing {
-			return Head{}, apierr.NotFound(l.String() + "/ledger")
+			return Head{}, apierr.NotFound(names.Ledger(l.Tenant, l.Unit))
 		}
 		if err = s.ensureLog(ctx, l); err != nil {
 			return Head{}, err
