@@ -1,7 +1,7 @@
 // Package rolechange is the record of a staff role granted, changed or revoked (S-5: kept at least
-// three years): the ROLE_CHANGE ledger entry that each source of roles — the registry's officers,
-// `pipa token`, OIDC sign-ins — writes the same way, so that one export (kinds=role_change) reads
-// them all alike.
+// three years): the ROLE_CHANGE ledger entry of a registry officer's roles, and the purposes and
+// sources that the tenant's role-grant history of tokens and OIDC sign-ins (ledger.role_grants,
+// through pkg/rolegrant) shares with it, so that both read alike.
 package rolechange
 
 import (
@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
-	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
 // The purposes of a ROLE_CHANGE entry (S-5: 부여, 변경, 말소).
@@ -48,18 +47,17 @@ func (s Set) Normal() Set {
 
 // Change is one account's roles as they were and as they are.
 type Change struct {
-	// Account is whose roles changed: an officer's resource name, a token's subject, an OIDC
-	// account (issuer and subject).
+	// Account is whose roles changed: an officer's resource name.
 	Account string
 	// Before and After are the roles held before and after; an empty Before is a grant, an
 	// empty After a revocation.
 	Before, After Set
-	// Source is where the roles come from, e.g. "등록부 담당자", "pipa token", "OIDC 로그인".
+	// Source is where the roles come from, e.g. "등록부 담당자".
 	Source string
 	// By is who made the change.
 	By string
-	// At is when; Expiry, when set, is when the roles lapse (a token's).
-	At, Expiry time.Time
+	// At is when.
+	At time.Time
 }
 
 // Purpose says what going from the normal sets before to after is: Granted when there was none
@@ -85,9 +83,6 @@ func Entry(c Change) *ledgerv1.Entry {
 		Actor: c.Account, Purpose: Purpose(before, after), Items: after, Form: c.Source, Handler: c.By}
 	if len(before) > 0 {
 		e.Note = "이전 권한: " + strings.Join(before, ", ")
-	}
-	if !c.Expiry.IsZero() {
-		e.Period = "만료 " + c.Expiry.In(seoul.Location).Format("2006-01-02 15:04")
 	}
 	return e
 }

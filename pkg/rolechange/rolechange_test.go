@@ -33,9 +33,6 @@ func TestEntryKinds(t *testing.T) {
 
 	c.Before, c.After = rolechange.Set{"handler", "cpo"}, rolechange.Set{"cpo", "handler", "cpo", ""}
 	require.Nil(t, rolechange.Entry(c))
-
-	c.Before, c.After, c.Expiry = nil, rolechange.Set{"auditor"}, at.Add(12*time.Hour)
-	require.Equal(t, "만료 2026-12-07 22:00", rolechange.Entry(c).GetPeriod())
 }
 
 // TestKeptUntil: three calendar years (S-5).

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -39,9 +38,8 @@ const exportPage = 500
 func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		format := cmp.Or(q.Get("format"), "csv")
-		if format != "csv" && format != "xlsx" {
-			writeStatus(w, status.New(codes.InvalidArgument, "format must be csv or xlsx"))
+		format, ctx, ok := exportRequest(w, r)
+		if !ok {
 			return
 		}
 		kinds, err := exportKinds(q)
@@ -49,30 +47,17 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 			writeStatus(w, status.Convert(apierr.ToStatus(err)))
 			return
 		}
-		ctx := r.Context()
-		if a := r.Header.Get("Authorization"); a != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
-		}
 		entries, err := listKinds(ctx, client, names.Unit(r.PathValue("tenant"), r.PathValue("unit")), kinds)
 		if err != nil {
 			writeStatus(w, status.Convert(err))
 			return
 		}
-		out := &download{w: w, typ: "text/csv; charset=utf-8",
-			name: fmt.Sprintf("%s-%s-ledger-%s.%s", r.PathValue("tenant"), r.PathValue("unit"), time.Now().In(seoul.Location).Format("20060102"), format)}
+		out := newDownload(w, fmt.Sprintf("%s-%s-ledger", r.PathValue("tenant"), r.PathValue("unit")), format)
 		write := entry.WriteCSV
 		if format == "xlsx" {
-			write, out.typ = entry.WriteXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+			write = entry.WriteXLSX
 		}
-		if err := write(out, entries); err != nil {
-			if !out.started {
-				writeStatus(w, status.Convert(apierr.ToStatus(err)))
-				return
-			}
-			// A file cut short must not pass for the whole ledger: end the response without its
-			// last chunk, so that the client sees it fail.
-			panic(http.ErrAbortHandler)
-		}
+		out.finish(write(out, entries))
 	})
 }
 
@@ -178,6 +163,45 @@ func (d *download) Write(p []byte) (int, error) {
 		d.w.Header().Set("Content-Disposition", `attachment; filename="`+d.name+`"`)
 	}
 	return d.w.Write(p)
+}
+
+// exportRequest reads an export's format (csv, the default, or xlsx) and passes the caller's
+// token on to the service it reads through, so that the same roles apply; a bad format is
+// answered here and ok is false.
+func exportRequest(w http.ResponseWriter, r *http.Request) (format string, ctx context.Context, ok bool) {
+	format = cmp.Or(r.URL.Query().Get("format"), "csv")
+	if format != "csv" && format != "xlsx" {
+		writeStatus(w, status.Convert(apierr.ToStatus(invalid("format", "enum", "format must be csv or xlsx"))))
+		return "", nil, false
+	}
+	ctx = r.Context()
+	if a := r.Header.Get("Authorization"); a != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
+	}
+	return format, ctx, true
+}
+
+// newDownload is a file named {base}-{date in Seoul}.{format}, typed by its format.
+func newDownload(w http.ResponseWriter, base, format string) *download {
+	d := &download{w: w, typ: "text/csv; charset=utf-8", name: fmt.Sprintf("%s-%s.%s", base, time.Now().In(seoul.Location).Format("20060102"), format)}
+	if format == "xlsx" {
+		d.typ = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	}
+	return d
+}
+
+// finish ends a download that failed with err: a status if nothing was written yet; otherwise a
+// file cut short must not pass for the whole, so the response ends without its last chunk and
+// the client sees it fail.
+func (d *download) finish(err error) {
+	if err == nil {
+		return
+	}
+	if !d.started {
+		writeStatus(d.w, status.Convert(apierr.ToStatus(err)))
+		return
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // writeStatus answers with a gRPC status as grpc-gateway would, as JSON.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -49,14 +48,12 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 		return nil, apierr.Denied("only pipa's services record role grants (the service role on \"*\")")
 	}
 	var vs apierr.Violations
-	for field, v := range map[string]string{"issuer": req.GetIssuer(), "subject": req.GetSubject()} {
-		if strings.TrimSpace(v) == "" {
-			vs.Add(field, "required", "the token's %s names the account (S-5)", field)
+	for _, f := range []struct{ field, v string }{{"issuer", req.GetIssuer()}, {"subject", req.GetSubject()}, {"display_name", req.GetDisplayName()}, {"source", req.GetSource()}} {
+		if (f.field == "issuer" || f.field == "subject") && strings.TrimSpace(f.v) == "" {
+			vs.Add(f.field, "required", "the token's %s names the account (S-5)", f.field)
 		}
-	}
-	for field, v := range map[string]string{"issuer": req.GetIssuer(), "subject": req.GetSubject(), "display_name": req.GetDisplayName(), "source": req.GetSource()} {
-		if len(v) > maxGrantField {
-			vs.Add(field, "length", "at most %d bytes", maxGrantField)
+		if len(f.v) > maxGrantField {
+			vs.Add(f.field, "length", "at most %d bytes", maxGrantField)
 		}
 	}
 	if s := req.GetSource(); s != rolechange.SourceToken && s != rolechange.SourceOIDC {
@@ -114,9 +111,12 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 	var vs apierr.Violations
 	size := names.PageSize(&vs, req.GetPageSize())
 	f := pg.GrantFilter{Subject: req.GetSubject()}
-	for field, ts := range map[string]*timestamppb.Timestamp{"start_time": req.GetStartTime(), "end_time": req.GetEndTime()} {
-		if ts != nil && ts.CheckValid() != nil {
-			vs.Add(field, "format", "not a valid time")
+	for _, t := range []struct {
+		field string
+		ts    *timestamppb.Timestamp
+	}{{"start_time", req.GetStartTime()}, {"end_time", req.GetEndTime()}} {
+		if t.ts != nil && t.ts.CheckValid() != nil {
+			vs.Add(t.field, "format", "not a valid time")
 		}
 	}
 	if req.GetStartTime() != nil {
@@ -173,25 +173,23 @@ var grantColumns = []sheet.Column{{Header: "기록 일시", Width: 18}, {Header:
 func GrantsExport(client ledgerv1.RoleGrantServiceClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		format := cmp.Or(q.Get("format"), "csv")
-		if format != "csv" && format != "xlsx" {
-			writeStatus(w, status.Convert(apierr.ToStatus(invalid("format", "enum", "format must be csv or xlsx"))))
+		format, ctx, ok := exportRequest(w, r)
+		if !ok {
 			return
 		}
-		req := &ledgerv1.ListRoleGrantsRequest{Parent: "tenants/" + r.PathValue("tenant"), PageSize: exportPage, Subject: q.Get("subject")}
-		for field, ts := range map[string]**timestamppb.Timestamp{"start_time": &req.StartTime, "end_time": &req.EndTime} {
-			if v := q.Get(field); v != "" {
-				t, err := time.Parse(time.RFC3339, v)
+		req := &ledgerv1.ListRoleGrantsRequest{Parent: names.Tenant(r.PathValue("tenant")), PageSize: exportPage, Subject: q.Get("subject")}
+		for _, t := range []struct {
+			field string
+			ts    **timestamppb.Timestamp
+		}{{"start_time", &req.StartTime}, {"end_time", &req.EndTime}} {
+			if v := q.Get(t.field); v != "" {
+				at, err := time.Parse(time.RFC3339, v)
 				if err != nil {
-					writeStatus(w, status.Convert(apierr.ToStatus(invalid(field, "format", "an RFC 3339 time, e.g. 2026-12-01T00:00:00+09:00"))))
+					writeStatus(w, status.Convert(apierr.ToStatus(invalid(t.field, "format", "an RFC 3339 time, e.g. 2026-12-01T00:00:00+09:00"))))
 					return
 				}
-				*ts = timestamppb.New(t)
+				*t.ts = timestamppb.New(at)
 			}
-		}
-		ctx := r.Context()
-		if a := r.Header.Get("Authorization"); a != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
 		}
 		first, err := client.ListRoleGrants(ctx, req)
 		if err != nil { // refused before any byte of the file
@@ -219,20 +217,11 @@ func GrantsExport(client ledgerv1.RoleGrantServiceClient) http.Handler {
 		if tenant == pg.OperatorTenant {
 			tenant = "operators"
 		}
-		name := fmt.Sprintf("%s-role-grants-%s.%s", tenant, time.Now().In(seoul.Location).Format("20060102"), format)
-		out := &download{w: w, typ: "text/csv; charset=utf-8", name: name}
+		out := newDownload(w, tenant+"-role-grants", format)
 		if format == "xlsx" {
-			out.typ = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-			err = sheet.WriteXLSX(out, "권한 부여·변경·말소 기록", grantColumns, rows)
+			out.finish(sheet.WriteXLSX(out, "권한 부여·변경·말소 기록", grantColumns, rows))
 		} else {
-			err = sheet.WriteCSV(out, grantColumns, rows)
-		}
-		if err != nil {
-			if !out.started {
-				writeStatus(w, status.Convert(apierr.ToStatus(err)))
-				return
-			}
-			panic(http.ErrAbortHandler) // a file cut short must not pass for the whole history
+			out.finish(sheet.WriteCSV(out, grantColumns, rows))
 		}
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
 )
@@ -122,6 +123,33 @@ func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
 	for _, v := range []string{"song.sh", "10.0.0.1", "GetEntry"} {
 		require.Contains(t, string(leaf.GetData()), v, "in the leaf itself")
 	}
+}
+
+// S-5: a ROLE_CHANGE entry is written by pipa alone (the service role), and kept three years:
+// the CPO's redaction of one is refused until then, and allowed after.
+func TestRoleChange_S_5_ServiceOnlyKeptThreeYears(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	cpo := as(t, s, "cpo", auth.RoleCPO, iksanLog)
+	change := func(at time.Time) *ledgerv1.Entry {
+		return rolechange.Entry(rolechange.Change{Account: iksanLog + "/officers/kim", After: rolechange.Set{"handler"},
+			Source: "등록부 담당자", By: "admin", At: at})
+	}
+	_, err := s.client.AppendEntry(cpo, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: change(time.Now())})
+	info, _ := requireStatus(t, err, codes.PermissionDenied)
+	require.Equal(t, "S-5", info["rule"])
+
+	young, err := s.client.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: change(time.Now().AddDate(-3, 0, 0).Add(time.Hour))})
+	require.NoError(t, err)
+	old, err := s.client.AppendEntry(svc, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: change(time.Now().AddDate(-3, 0, 0).Add(-time.Hour))})
+	require.NoError(t, err)
+	_, err = s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: young.GetName(), Reason: "보유기간 경과"})
+	info, _ = requireStatus(t, err, codes.FailedPrecondition)
+	require.Equal(t, "S-5", info["rule"])
+	got, err := s.client.RedactEntry(cpo, &ledgerv1.RedactEntryRequest{Name: old.GetName(), Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_REDACTION, got.GetKind())
 }
 
 // STD-58: a REGISTER entry records a change the registry made to its registers: only the

@@ -433,6 +433,10 @@ func TestBadFileInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "file.retention", rule: "required"},
 		{name: "negative subject count", call: create(func(f *registryv1.PersonalInformationFile) { f.SubjectCount = -1 }),
 			code: codes.InvalidArgument, field: "file.subject_count", rule: "range"},
+		{name: "a system named with spaces around it (S-8-1)", call: create(func(f *registryv1.PersonalInformationFile) { f.Systems = []string{" 새올행정시스템"} }),
+			code: codes.InvalidArgument, field: "file.systems[0]", rule: "S-8-1"},
+		{name: "a system listed twice", call: create(func(f *registryv1.PersonalInformationFile) { f.Systems = []string{"새올", "새올"} }),
+			code: codes.InvalidArgument, field: "file.systems[1]", rule: "unique"},
 		{name: "recipient without purpose", call: create(func(f *registryv1.PersonalInformationFile) {
 			f.Recipients = append(f.Recipients, &registryv1.Recipient{Recipient: "경찰서"})
 		}), code: codes.InvalidArgument, field: "file.recipients[1].purpose", rule: "required"},

@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
@@ -46,7 +47,7 @@ func (s *Server) ListObligations(ctx context.Context, req *requestsv1.ListObliga
 				continue // done, not required, or interim (the rest follows when known, DEC-39-2)
 			}
 			out.Obligations = append(out.Obligations, obligation.Duty{Source: "breaches", Tenant: tenant, Unit: b.Unit,
-				Resource: names.Breaches.NameN(tenant, b.Unit, b.Number), Rule: d.GetRules()[0],
+				Resource: names.Breaches.NameN(tenant, b.Unit, b.Number), Rule: strings.Join(d.GetRules(), ", "),
 				Title: fmt.Sprintf("%s (유출등 %d번, 72시간)", dutyTitle[d.GetKind()], b.Number)}.Timed(d.GetDueTime().AsTime(), now))
 		}
 	}

@@ -40,7 +40,7 @@ type accessRun struct {
 // sweepAccess destroys the unit's access records (ACCESS entries) past their system's period
 // (S-8-1), each by a REDACTION through the ledger, which keeps the entry's leaf hash so that the
 // log verifies as before (S-8-3). Three passes read the entries in index order, each from where it
-// stopped (pg.AccessPasses): one notes the systems of new entries; the short pass stops at the
+// stopped (pg.PassSeen, PassShort, PassLong): one notes the systems of new entries; the short pass stops at the
 // first record of a one-year system not yet due, the long pass at the first of a two-year system,
 // and each redacts every due record it reads and passes over the other's records not yet due. So
 // every entry is read a bounded number of times whatever the backlog, and a record is never

@@ -14,6 +14,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 	"github.com/pipa-kr/pipa/services/retention"
@@ -172,4 +173,13 @@ func TestAccessRecordsKeptForTheirPeriod_S_8_1(t *testing.T) {
 	_, err = s.retention().CreateItem(cpo, &retentionv1.CreateItemRequest{Parent: libraryUnit, Item: &retentionv1.Item{
 		Rule: rule.GetName(), Resource: fmt.Sprintf("%s/ledger/entries/%d", libraryLog, idx[4])}})
 	require.Equal(t, "S-8-1", findViolation(t, err, "item.resource").GetReason())
+
+	// S-5: a role's grant is kept three years; a rule that would erase it sooner does not take it.
+	grant, err := s.ledger().AppendEntry(s.As(auth.RoleService, auth.ScopeAll), &ledgerv1.AppendEntryRequest{Parent: libraryLog,
+		Entry: rolechange.Entry(rolechange.Change{Account: libraryUnit + "/officers/kim", After: rolechange.Set{"handler"},
+			Source: "등록부 담당자", By: "admin", At: time.Now()})})
+	require.NoError(t, err)
+	_, err = s.retention().CreateItem(cpo, &retentionv1.CreateItemRequest{Parent: libraryUnit, Item: &retentionv1.Item{
+		Rule: rule.GetName(), Resource: grant.GetName()}})
+	require.Equal(t, "S-5", findViolation(t, err, "item.resource").GetReason())
 }

@@ -21,9 +21,6 @@ const (
 	PassLong AccessPass = "long"
 )
 
-// AccessPasses are the passes in the order a sweep runs them.
-var AccessPasses = []AccessPass{PassSeen, PassShort, PassLong}
-
 // AccessCursor is where a pass stands: the ledger's page token of the page it is on ("" for the
 // first) and how many entries of that page it has settled.
 type AccessCursor struct {
