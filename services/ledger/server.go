@@ -12,16 +12,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/pipa-kr/pipa/pkg/accesslog"
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
-	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seal"
-	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
@@ -486,49 +483,15 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	if err != nil {
 		return nil, err
 	}
-	if target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_REDACTION) {
-		return nil, apierr.Precondition("NOT_REDACTABLE", "a redaction record holds no personal values")
-	}
-	if err := s.checkAccessRedaction(p, target); err != nil {
+	// S-5, S-8-1, S-8-3: the entry's kind says who may erase it, and when.
+	if err := entry.Redactable(entry.ParseKind(target.Kind), target.OccurTime, p.IsService(), s.now()); err != nil {
 		return nil, err
-	}
-	// S-5: the record of a role's grant, change or revocation is kept at least three years.
-	if until := rolechange.KeptUntil(target.OccurTime); target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) && s.now().Before(until) {
-		d := apierr.Precondition("RETENTION_PERIOD", fmt.Sprintf("a ROLE_CHANGE entry is kept three years (S-5): not before %s", until.In(seoul.Location).Format(time.DateOnly)))
-		d.Metadata = map[string]string{"rule": "S-5"}
-		return nil, d
 	}
 	rec := &ledgerv1.Entry{
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
 		Follows: &index, Note: req.GetReason(), Handler: p.Subject, RecordedBy: p.Subject,
 	}
 	return s.append(ctx, t, u, rec, req, appendOpts{redact: true})
-}
-
-// checkAccessRedaction says whether p may redact target, as far as the access log is concerned.
-// S-8-3: an access record is destroyed by the retention service alone, never by staff, whose own
-// accesses it records; the service redacts nothing else. S-8-1: never before the shorter period
-// has passed since the access (the retention service applies each system's own period, one or two
-// years; the ledger holds the floor whatever it is told).
-func (s *Server) checkAccessRedaction(p *auth.Principal, target pg.EntryRow) error {
-	access := target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ACCESS)
-	switch {
-	case access && !p.IsService():
-		d := apierr.Denied("ACCESS entries are destroyed by the retention service when their system's period ends (S-8-3), not by staff")
-		d.Metadata = map[string]string{"rule": "S-8-3"}
-		return d
-	case !access && p.IsService():
-		d := apierr.Denied("the service role redacts only ACCESS entries past their period (S-8-1); other entries are redacted by the CPO")
-		d.Metadata = map[string]string{"rule": "S-8-1"}
-		return d
-	}
-	if until := accesslog.KeptUntil(target.OccurTime, accesslog.ShortYears); access && s.now().Before(until) {
-		d := apierr.Precondition("RETENTION_PERIOD", fmt.Sprintf("an access record is kept at least %d year (S-8-1): not before %s",
-			accesslog.ShortYears, until.In(seoul.Location).Format(time.DateTime)))
-		d.Metadata = map[string]string{"rule": "S-8-1"}
-		return d
-	}
-	return nil
 }
 
 func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {

@@ -3,7 +3,8 @@
 //
 //   - Validate checks a client's entry against the fields LAW.md requires for its kind (STD-42-1,
 //     DEC-15, STD-44-5, STD-42-2, S-2-3) and names the rule each violation breaks; ValidateFollows
-//     checks an amendment against the kind of the entry it follows (C-9).
+//     checks an amendment against the kind of the entry it follows (C-9); Redactable says who may
+//     erase an entry's personal values and when (S-5, S-8-1, S-8-3).
 //   - EncodeLeaf renders an entry as the text format documented on the Leaf message of
 //     ledger.proto: the bytes are stored and hashed as they are and never re-serialized, so a
 //     verifier needs only sha256 and that grammar. DecodeLeaf reads them back and accepts only
