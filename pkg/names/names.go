@@ -9,6 +9,7 @@
 //	tenants/{tenant}/units/{unit}/requests/{receipt}[/notices/{number}]
 //	tenants/{tenant}/units/{unit}/ledger[/checkpoint]
 //	tenants/{tenant}/units/{unit}/ledger/entries/{index}
+//	tenants/{tenant}/units/-/ledger[/…]    (the tenant's own log, TenantLog)
 //	tenants/{tenant}/units/{unit}/{holds|items|plans|copies|sweeps}/{number}
 //
 // Ids clients choose are lower-case slugs; receipt numbers are R- (a data subject's request) or
@@ -62,6 +63,39 @@ func Ledger(tenant, unit string) string { return Unit(tenant, unit) + "/ledger" 
 
 // Checkpoint is the name of a unit's ledger's latest signed checkpoint (GetCheckpoint).
 func Checkpoint(tenant, unit string) string { return Ledger(tenant, unit) + "/checkpoint" }
+
+// TenantLog is the unit id of a tenant's own log: the records of the tenant that belong to no
+// one unit, such as the roles its staff's tokens present (S-5). "-" is no unit's id (ids are
+// slugs) and reads, as in AIP-159, as "across the units". Tenant "-" has one too: the log of the
+// operators' grants on "*".
+const TenantLog = "-"
+
+// ParseLog parses the name of a log (a ledger's parent) in field: a unit's,
+// tenants/{tenant}/units/{unit}, or a tenant's own, tenants/{tenant}/units/- (tenants/-/units/-
+// for the operators').
+func ParseLog(field, name string) (tenant, unit string, err error) {
+	if t, u, err := ParseUnit(field, name); err == nil {
+		return t, u, nil
+	}
+	if t, ok := strings.CutSuffix(strings.TrimPrefix(name, "tenants/"), "/units/"+TenantLog); ok &&
+		strings.HasPrefix(name, "tenants/") && (ValidID(t) || t == TenantLog) {
+		return t, TenantLog, nil
+	}
+	return "", "", Invalid(field, name, "tenants/{tenant}/units/{unit}, or tenants/{tenant}/units/- for the tenant's own log")
+}
+
+// ParseLogEntry parses the name of an entry of a log (see ParseLog) in field.
+func ParseLogEntry(field, name string) (tenant, unit string, index int64, err error) {
+	if t, u, i, err := Entries.ParseN(field, name); err == nil {
+		return t, u, i, nil
+	}
+	log, n, ok := strings.Cut(name, "/"+Entries.path+"/")
+	if t, u, err := ParseLog(field, log); ok && err == nil && u == TenantLog && validNumber(n, true) {
+		index, _ = strconv.ParseInt(n, 10, 64)
+		return t, u, index, nil
+	}
+	return "", "", 0, Invalid(field, name, Entries.Shape()+" (unit \"-\": the tenant's own log)")
+}
 
 // ParseTenant parses tenants/{tenant} in field.
 func ParseTenant(field, name string) (string, error) {

@@ -174,3 +174,28 @@ func TestPageSize(t *testing.T) {
 	require.Len(t, vs, 1)
 	require.Equal(t, "page_size", vs[0].Field)
 }
+
+// A tenant's own log is units/- (names.TenantLog), the operators' tenants/-/units/-; nothing else that
+// is not a unit's name parses as a log.
+func TestParseLog(t *testing.T) {
+	for name, want := range map[string][2]string{
+		"tenants/iksan/units/civil": {"iksan", "civil"},
+		"tenants/iksan/units/-":     {"iksan", names.TenantLog},
+		"tenants/-/units/-":         {"-", names.TenantLog},
+	} {
+		tn, u, err := names.ParseLog("log", name)
+		require.NoError(t, err, name)
+		require.Equal(t, want, [2]string{tn, u}, name)
+	}
+	for _, bad := range []string{"tenants/-/units/civil", "tenants/Iksan/units/-", "tenants/iksan/units/--", "tenants/iksan", "tenants//units/-", "x/tenants/iksan/units/-"} {
+		_, _, err := names.ParseLog("log", bad)
+		require.Error(t, err, bad)
+	}
+	tn, u, i, err := names.ParseLogEntry("name", "tenants/iksan/units/-/ledger/entries/7")
+	require.NoError(t, err)
+	require.Equal(t, []any{"iksan", names.TenantLog, int64(7)}, []any{tn, u, i})
+	for _, bad := range []string{"tenants/iksan/units/-/ledger/entries/07", "tenants/iksan/units/-/ledger/entries/-1", "tenants/-/units/x/ledger/entries/1"} {
+		_, _, _, err := names.ParseLogEntry("name", bad)
+		require.Error(t, err, bad)
+	}
+}

@@ -47,14 +47,16 @@ func (s Set) Normal() Set {
 
 // Change is one account's roles as they were and as they are.
 type Change struct {
-	// Account is whose roles changed: an officer's resource name.
+	// Account is whose roles changed: an officer's resource name, or a token's subject.
 	Account string
+	// Name is the account's display name, when the roles came with one (a token's "name").
+	Name string
 	// Before and After are the roles held before and after; an empty Before is a grant, an
 	// empty After a revocation.
 	Before, After Set
 	// Source is where the roles come from, e.g. "등록부 담당자".
 	Source string
-	// By is who made the change.
+	// By is who made the change: for an officer the registry's caller, for a token its issuer.
 	By string
 	// At is when.
 	At time.Time
@@ -80,9 +82,26 @@ func Entry(c Change) *ledgerv1.Entry {
 		return nil
 	}
 	e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, OccurTime: timestamppb.New(c.At),
-		Actor: c.Account, Purpose: Purpose(before, after), Items: after, Form: c.Source, Handler: c.By}
+		Actor: c.Account, Subject: c.Name, Purpose: Purpose(before, after), Items: after, Form: c.Source, Handler: c.By}
 	if len(before) > 0 {
-		e.Note = "이전 권한: " + strings.Join(before, ", ")
+		e.Note = beforePrefix + strings.Join(before, beforeSep)
 	}
 	return e
+}
+
+// How a ROLE_CHANGE entry's note states the roles held before.
+const (
+	beforePrefix = "이전 권한: "
+	beforeSep    = ", "
+)
+
+// FromEntry reads back the change a ROLE_CHANGE entry records (Entry's inverse), so that a list of
+// role changes is read from the tamper-evident leaves themselves.
+func FromEntry(e *ledgerv1.Entry) Change {
+	c := Change{Account: e.GetActor(), Name: e.GetSubject(), After: Set(e.GetItems()), Source: e.GetForm(),
+		By: e.GetHandler(), At: e.GetOccurTime().AsTime()}
+	if b, ok := strings.CutPrefix(e.GetNote(), beforePrefix); ok && b != "" {
+		c.Before = strings.Split(b, beforeSep)
+	}
+	return c
 }

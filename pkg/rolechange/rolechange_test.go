@@ -40,3 +40,15 @@ func TestKeptUntil(t *testing.T) {
 	at := time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)
 	require.Equal(t, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), rolechange.KeptUntil(at))
 }
+
+// TestFromEntry: the change reads back from its entry as it went in, names and all (S-5).
+func TestFromEntry(t *testing.T) {
+	at := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	c := rolechange.Change{Account: "kim", Name: "김민지", Before: rolechange.Set{"cpo tenants/t", "auditor tenants/t"},
+		After: rolechange.Set{"handler tenants/t/units/u"}, Source: rolechange.SourceToken, By: "pipa-dev", At: at}
+	got := rolechange.FromEntry(rolechange.Entry(c))
+	c.Before = c.Before.Normal()
+	require.Equal(t, c, got)
+	c.Before, c.After = nil, rolechange.Set{"cpo tenants/t"}
+	require.Equal(t, c, rolechange.FromEntry(rolechange.Entry(c)), "a grant has no roles before")
+}

@@ -44,7 +44,10 @@ func (w *checkpointsWorker) Work(ctx context.Context, _ *river.Job[CheckpointsAr
 		for _, h := range heads {
 			if err := w.out.InTx(ctx, func(tx pgx.Tx) error {
 				first, err := w.out.Once(ctx, tx, h.Tenant, pg.CheckpointKey(h.Log, h.Size))
-				if err != nil || !first {
+				// A tenant's own log (its staff's role grants) is no unit's ledger, whose
+				// subscriptions the event goes to: its checkpoint is marked told of, and served
+				// by its tiles.
+				if err != nil || !first || h.Unit == names.TenantLog {
 					return err
 				}
 				_, err = w.out.Relay(ctx, tx, h.Tenant, outbound.Event{Unit: h.Unit, Type: outbound.CheckpointSigned,

@@ -3,11 +3,19 @@ package ledger
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,13 +26,21 @@ import (
 	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 	"github.com/pipa-kr/pipa/pkg/sheet"
+	"github.com/pipa-kr/pipa/services/ledger/entry"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
-// RoleGrants implements pipa.ledger.v1.RoleGrantService: the history of the roles that reach
-// pipa in bearer tokens (S-5), which pkg/rolegrant reports as tokens present them. A record is
-// a row of ledger.role_grants, never changed and not erased before its keep_until (the table's
-// trigger refuses it); the service has no delete. Grants on "*" are kept under "tenants/-".
+// RoleGrants implements pipa.ledger.v1.RoleGrantService: the history of staff roles (S-5), both
+// those that reach pipa in bearer tokens, which pkg/rolegrant reports as tokens present them, and
+// the registry officers' role changes. Every record is a ROLE_CHANGE entry of a Merkle log with
+// signed checkpoints (S-8-3): a token's in the tenant's own log (names.TenantLog; grants on "*"
+// in the operators' log, tenants/-/units/-), an officer's in its unit's log, where the registry
+// appends it. The list reads the entries' leaves, so what it shows is what the logs' verifiers
+// check, and a record changed or removed in the database shows in `pipa ledger verify`.
+//
+// ledger.role_grants indexes the tokens' records: the last set recorded per account and tenant,
+// each row naming its entry (log_index). A row that no longer says what its entry says is
+// refused (DataLoss) when the account's next set is compared with it.
 type RoleGrants struct {
 	ledgerv1.UnimplementedRoleGrantServiceServer
 	s *Server
@@ -72,16 +88,139 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	got, err := r.s.store.RecordRoleGrants(ctx, pg.Presented{Issuer: req.GetIssuer(), Subject: req.GetSubject(),
-		DisplayName: req.GetDisplayName(), Source: req.GetSource(), ByTenant: byTenant, At: r.s.now()})
+	// One account's sets are compared and recorded one at a time in this process; the entries'
+	// request ids make two replicas recording the same change record it once.
+	mu := &r.s.grantLocks[maphash.String(grantSeed, req.GetIssuer()+"\x00"+req.GetSubject())%uint64(len(r.s.grantLocks))]
+	mu.Lock()
+	defer mu.Unlock()
+	last, err := r.s.store.LastRoleGrants(ctx, req.GetIssuer(), req.GetSubject())
 	if err != nil {
 		return nil, err
 	}
+	tenants := slices.Collect(maps.Keys(last))
+	for t := range byTenant {
+		if _, seen := last[t]; !seen {
+			tenants = append(tenants, t)
+		}
+	}
+	slices.Sort(tenants)
 	out := &ledgerv1.RecordRoleGrantsResponse{}
-	for _, g := range got {
-		out.Recorded = append(out.Recorded, roleGrant(g))
+	for _, t := range tenants {
+		prev, had := last[t]
+		if err := r.checkIndexed(ctx, prev); had && err != nil {
+			return nil, err
+		}
+		before, after := rolechange.Set(prev.After).Normal(), rolechange.Set(byTenant[t]).Normal()
+		if slices.Equal(before, after) {
+			continue
+		}
+		prevIndex := int64(-1)
+		if had {
+			prevIndex = prev.LogIndex
+		}
+		c := rolechange.Change{Account: req.GetSubject(), Name: req.GetDisplayName(), Before: before, After: after,
+			Source: req.GetSource(), By: req.GetIssuer(), At: r.s.now()}
+		e, err := r.logChange(ctx, t, c, grantRequestID(t, c, prevIndex))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.s.store.InsertRoleGrant(ctx, pg.RoleGrant{Tenant: t, Issuer: req.GetIssuer(), Subject: req.GetSubject(),
+			DisplayName: req.GetDisplayName(), Source: req.GetSource(), Change: e.GetPurpose(), Before: nonNil(before),
+			After: nonNil(after), RecordTime: e.GetOccurTime().AsTime(), KeepUntil: rolechange.KeptUntil(e.GetOccurTime().AsTime()),
+			LogIndex: e.GetIndex()}); err != nil {
+			return nil, err
+		}
+		out.Recorded = append(out.Recorded, roleGrant(t, e))
 	}
 	return out, nil
+}
+
+// grantSeed hashes accounts to their lock.
+var grantSeed = maphash.MakeSeed()
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// grantRequestID is the request_id of the entry recording c in tenant t after the record at
+// prevIndex of its log (-1: none): the same change from the same record is one entry however
+// often it is tried (a process that died after the entry and before its index row retries it).
+func grantRequestID(t string, c rolechange.Change, prevIndex int64) string {
+	h := sha256.New()
+	for _, p := range []string{t, c.By, c.Account, strconv.FormatInt(prevIndex, 10), strings.Join(c.After, "\n")} {
+		h.Write([]byte(strconv.Itoa(len(p)) + ":" + p))
+	}
+	return "role-grant:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// logChange appends the ROLE_CHANGE entry of c to tenant t's own log, idempotent by requestID,
+// and returns it as stored.
+func (r *RoleGrants) logChange(ctx context.Context, t string, c rolechange.Change, requestID string) (*ledgerv1.Entry, error) {
+	e := rolechange.Entry(c)
+	e.RecordedBy = systemSubject
+	if err := apierr.Violations(entry.Validate(e, r.s.now())).Err(); err != nil {
+		return nil, err
+	}
+	// The request_id already names the change: its fingerprint is the id and the log alone, so
+	// that a retry at another time, or under another display name, replays the first entry.
+	fp := &ledgerv1.AppendEntryRequest{Parent: names.Unit(t, names.TenantLog), RequestId: requestID}
+	return r.s.append(ctx, t, names.TenantLog, e, fp, appendOpts{})
+}
+
+// checkIndexed refuses an index row that does not say what its entry says (DataLoss): the
+// account's next change would be recorded against roles it was never recorded with (S-8-3).
+func (r *RoleGrants) checkIndexed(ctx context.Context, g pg.RoleGrant) error {
+	if g.LogIndex < 0 {
+		return nil // not yet carried into the log (CarryRoleGrants)
+	}
+	name := names.Entries.Name(g.Tenant, names.TenantLog, strconv.FormatInt(g.LogIndex, 10))
+	row, err := r.s.store.Entry(ctx, g.Tenant, names.TenantLog, g.LogIndex)
+	if err != nil {
+		return err
+	}
+	d, err := entry.DecodeLeaf(row.Leaf)
+	if err != nil {
+		return err
+	}
+	c := rolechange.FromEntry(d.Entry)
+	if d.Entry.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE || c.Account != g.Subject || c.By != g.Issuer ||
+		!slices.Equal(c.After.Normal(), rolechange.Set(g.After).Normal()) || !slices.Equal(c.Before.Normal(), rolechange.Set(g.Before).Normal()) {
+		slog.ErrorContext(ctx, "ledger: a role-grant row does not match its log entry", "row", g.ID, "tenant", g.Tenant, "entry", name)
+		d := apierr.DataLoss("ROLE_GRANT_MISMATCH", fmt.Sprintf("role-grant record %d of %s does not say what its entry %s says (S-8-3)",
+			g.ID, names.Tenant(g.Tenant), name))
+		d.Metadata = map[string]string{"rule": "S-8-3"}
+		return d
+	}
+	return nil
+}
+
+// CarryRoleGrants appends the records made before records were entries to their tenants' own
+// logs, as they were (their time, roles and account), and names the entries in their rows. Each
+// entry's request_id is the row's, so replicas starting together, or a start interrupted
+// half-way, append each once.
+func (r *RoleGrants) CarryRoleGrants(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		gs, err := r.s.store.UnloggedRoleGrants(ctx, 500)
+		if err != nil || len(gs) == 0 {
+			return n, err
+		}
+		for _, g := range gs {
+			c := rolechange.Change{Account: g.Subject, Name: g.DisplayName, Before: g.Before, After: g.After, Source: g.Source,
+				By: g.Issuer, At: g.RecordTime}
+			e, err := r.logChange(ctx, g.Tenant, c, fmt.Sprintf("role-grant:row:%d", g.ID))
+			if err != nil {
+				return n, fmt.Errorf("ledger: carry role grant %s/%d into its log: %w", g.Tenant, g.ID, err)
+			}
+			if err := r.s.store.SetRoleGrantIndex(ctx, g, e.GetIndex()); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
 }
 
 // grantsParent reads a list's parent, tenants/{t} or tenants/-, and checks that the caller may
@@ -95,13 +234,30 @@ func grantsParent(ctx context.Context, parent string) (string, error) {
 			return "", names.Invalid("parent", parent, "tenants/{tenant} or tenants/-")
 		}
 	}
-	p, _ := auth.FromContext(ctx)
-	// Allows asks for the tenant by id: "-" is no tenant's, so only grants on "*" pass for it.
-	if !p.Allows(t, nil, grantReaders...) {
+	if err := authorizeTenantLog(ctx, t); err != nil {
 		return "", apierr.Denied("reading " + parent + "/role-grants needs the CPO, auditor or tenant admin role on the whole tenant (S-5)")
 	}
 	return t, nil
 }
+
+// authorizeTenantLog checks that the caller may read tenant t's own log (the role grants of its
+// staff's tokens): its CPO, auditors and tenant admins on the whole tenant, and operators; for
+// tenant "-" (grants on "*") operators only, as Allows asks for the tenant by id and "-" is no
+// tenant's.
+func authorizeTenantLog(ctx context.Context, t string) error {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.Unauthenticated, "a bearer token is required")
+	}
+	if !p.Allows(t, nil, grantReaders...) {
+		return apierr.Denied("the tenant's own log (" + names.Unit(t, names.TenantLog) + ") is read with the CPO, auditor or tenant admin role on the whole tenant (S-5)")
+	}
+	return nil
+}
+
+// maxScan bounds the entries one ListRoleGrants call reads to fill a page filtered by subject;
+// a page may then hold fewer records than asked, with a token to go on (AIP-158).
+const maxScan = 2000
 
 func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleGrantsRequest) (*ledgerv1.ListRoleGrantsResponse, error) {
 	t, err := grantsParent(ctx, req.GetParent())
@@ -110,7 +266,7 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 	}
 	var vs apierr.Violations
 	size := names.PageSize(&vs, req.GetPageSize())
-	f := pg.GrantFilter{Subject: req.GetSubject()}
+	var start, end time.Time
 	for _, t := range []struct {
 		field string
 		ts    *timestamppb.Timestamp
@@ -120,41 +276,88 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 		}
 	}
 	if req.GetStartTime() != nil {
-		f.Start = req.GetStartTime().AsTime()
+		start = req.GetStartTime().AsTime()
 	}
 	if req.GetEndTime() != nil {
-		f.End = req.GetEndTime().AsTime()
+		end = req.GetEndTime().AsTime()
 	}
-	if !f.Start.IsZero() && !f.End.IsZero() && !f.End.After(f.Start) {
+	if !start.IsZero() && !end.IsZero() && !end.After(start) {
 		vs.Add("end_time", "range", "must be after start_time")
 	}
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	q := names.Query{"ledger.role_grants", t, f.Subject, f.Start.Format(time.RFC3339Nano), f.End.Format(time.RFC3339Nano)}
-	before, err := q.ParseN(req.GetPageToken())
+	subject := req.GetSubject()
+	q := names.Query{"ledger.role_changes", t, subject, start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano)}
+	key, err := q.Parse(req.GetPageToken(), 3)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.s.store.RoleGrants(ctx, t, f, before, size+1)
-	if err != nil {
-		return nil, err
+	var after *pg.ChangeKey
+	if key != nil {
+		at, err1 := time.Parse(time.RFC3339Nano, key[0])
+		i, err2 := strconv.ParseInt(key[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, names.Invalid("page_token", req.GetPageToken(), "a next_page_token of this list")
+		}
+		after = &pg.ChangeKey{OccurTime: at, Unit: key[1], Index: i}
 	}
 	out := &ledgerv1.ListRoleGrantsResponse{}
-	if len(rows) > size {
-		rows = rows[:size]
-		out.NextPageToken = q.TokenN(rows[size-1].ID)
+	for scanned := 0; ; {
+		limit := min(max(size+1, 100), maxScan-scanned)
+		rows, err := r.s.store.RoleChanges(ctx, t, start, end, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range rows {
+			scanned++
+			d, err := entry.DecodeLeaf(c.Leaf)
+			if err != nil {
+				return nil, err
+			}
+			g := roleGrant(t, withName(d.Entry, t, c.Unit, c.Index))
+			if subject != "" && g.GetSubject() != subject {
+				after = &c.ChangeKey
+				continue
+			}
+			if len(out.RoleGrants) == size {
+				out.NextPageToken = q.Token(after.OccurTime.Format(time.RFC3339Nano), after.Unit, strconv.FormatInt(after.Index, 10))
+				return out, nil
+			}
+			out.RoleGrants = append(out.RoleGrants, g)
+			after = &c.ChangeKey
+		}
+		if len(rows) < limit { // the end of the list
+			return out, nil
+		}
+		if scanned >= maxScan { // cut short: go on from here
+			out.NextPageToken = q.Token(after.OccurTime.Format(time.RFC3339Nano), after.Unit, strconv.FormatInt(after.Index, 10))
+			return out, nil
+		}
 	}
-	for _, g := range rows {
-		out.RoleGrants = append(out.RoleGrants, roleGrant(g))
-	}
-	return out, nil
 }
 
-func roleGrant(g pg.RoleGrant) *ledgerv1.RoleGrant {
-	return &ledgerv1.RoleGrant{Name: fmt.Sprintf("tenants/%s/role-grants/%d", g.Tenant, g.ID), Issuer: g.Issuer,
-		Subject: g.Subject, DisplayName: g.DisplayName, Source: g.Source, Change: g.Change, Before: g.Before,
-		After: g.After, RecordTime: timestamppb.New(g.RecordTime), KeepUntil: timestamppb.New(g.KeepUntil)}
+// withName is e named as the entry at index of tenant t's log u.
+func withName(e *ledgerv1.Entry, t, u string, index int64) *ledgerv1.Entry {
+	e.Name, e.Index = names.Entries.Name(t, u, strconv.FormatInt(index, 10)), index
+	return e
+}
+
+// roleGrant is the record that ROLE_CHANGE entry e (named) of tenant t states.
+func roleGrant(t string, e *ledgerv1.Entry) *ledgerv1.RoleGrant {
+	c := rolechange.FromEntry(e)
+	g := &ledgerv1.RoleGrant{Name: e.GetName(), Subject: c.Account, DisplayName: c.Name, Source: c.Source,
+		Change: e.GetPurpose(), Before: nonNil(c.Before), After: nonNil(c.After), RecordTime: timestamppb.New(c.At),
+		KeepUntil: timestamppb.New(rolechange.KeptUntil(c.At)), ChangedBy: c.By}
+	if _, u, ok := names.UnitOf(e.GetName()); ok {
+		g.Unit = names.Unit(t, u) // an officer's, in its unit's log: "{officer} ({display name})"
+		if o, n, ok := strings.Cut(c.Account, " ("); ok && strings.HasSuffix(n, ")") && names.Officers.In(t, u, o) {
+			g.Subject, g.DisplayName = o, strings.TrimSuffix(n, ")")
+		}
+	} else {
+		g.Issuer = c.By // a token's, in the tenant's own log
+	}
+	return g
 }
 
 // GrantsExportPattern is the path of the role-grant history's export.
@@ -164,10 +367,11 @@ const GrantsExportPattern = "GET /v1/tenants/{tenant}/role-grants:export"
 var grantColumns = []sheet.Column{{Header: "기록 일시", Width: 18}, {Header: "구분", Width: 10},
 	{Header: "계정(subject)", Width: 24}, {Header: "이름", Width: 12}, {Header: "발급자(issuer)", Width: 28},
 	{Header: "출처", Width: 12}, {Header: "이전 권한", Width: 40}, {Header: "변경 후 권한", Width: 40},
-	{Header: "보존 기한", Width: 18}}
+	{Header: "보존 기한", Width: 18}, {Header: "부서", Width: 28}, {Header: "변경자", Width: 20}, {Header: "대장 항목", Width: 44}}
 
 // GrantsExport serves a tenant's role-grant history (tenant "-": the grants on "*") as CSV, or
-// XLSX with format=xlsx, newest first, with the filters of ListRoleGrants (subject, start_time,
+// XLSX with format=xlsx, newest first, each row with its unit (an officer's), who changed it and
+// the ledger entry that records it, with the filters of ListRoleGrants (subject, start_time,
 // end_time, RFC 3339). It reads through ListRoleGrants with the caller's own token, so the same
 // roles apply, and streams a page at a time.
 func GrantsExport(client ledgerv1.RoleGrantServiceClient) http.Handler {
@@ -232,5 +436,5 @@ func grantRow(g *ledgerv1.RoleGrant) []string {
 		return ts.AsTime().In(seoul.Location).Format("2006-01-02 15:04:05")
 	}
 	return []string{at(g.GetRecordTime()), g.GetChange(), g.GetSubject(), g.GetDisplayName(), g.GetIssuer(), g.GetSource(),
-		strings.Join(g.GetBefore(), ", "), strings.Join(g.GetAfter(), ", "), at(g.GetKeepUntil())}
+		strings.Join(g.GetBefore(), ", "), strings.Join(g.GetAfter(), ", "), at(g.GetKeepUntil()), g.GetUnit(), g.GetChangedBy(), g.GetName()}
 }

@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -35,6 +37,8 @@ type Server struct {
 	// cosigners check the witnesses' cosignatures on the cosigned checkpoint served.
 	cosigners []note.Verifier
 	now       func() time.Time
+	// grantLocks serialise the role-grant records of one account (RoleGrants).
+	grantLocks [64]sync.Mutex
 }
 
 // New returns the ledger server over store; box seals personal values, and registry answers
@@ -69,6 +73,14 @@ func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registry
 		}
 		slog.Info("ledger: log handed over from its tenant's key to a key of its own", "log", l.String(),
 			"entry", e.GetIndex(), "verifier_key", e.GetVerifierKey())
+	}
+	// S-8-3: role grants recorded before they were entries of a log become entries now.
+	n, err := s.RoleGrants().CarryRoleGrants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		slog.Info("ledger: role grants carried into their tenants' own logs", "records", n)
 	}
 	return s, nil
 }
@@ -316,23 +328,33 @@ func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 	return e, nil
 }
 
+// authorizeLog checks that the caller holds one of roles on log t/u: a unit's, as the registry
+// says, or a tenant's own (names.TenantLog), which holds its staff's role grants and is read as
+// their history is (authorizeTenantLog).
+func (s *Server) authorizeLog(ctx context.Context, t, u string, roles []auth.Role) error {
+	if u == names.TenantLog {
+		return authorizeTenantLog(ctx, t)
+	}
+	return s.units.Authorize(ctx, t, u, roles)
+}
+
 func (s *Server) GetEntry(ctx context.Context, req *ledgerv1.GetEntryRequest) (*ledgerv1.Entry, error) {
-	t, u, index, err := names.Entries.ParseN("name", req.GetName())
+	t, u, index, err := names.ParseLogEntry("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.authorizeLog(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	return s.read(ctx, t, u, index)
 }
 
 func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesRequest) (*ledgerv1.ListEntriesResponse, error) {
-	t, u, err := names.ParseUnit("parent", req.GetParent())
+	t, u, err := names.ParseLog("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.authorizeLog(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	size := int(req.GetPageSize())
@@ -377,11 +399,11 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 }
 
 func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointRequest) (*ledgerv1.Checkpoint, error) {
-	t, u, err := names.ParseUnit("parent", req.GetParent())
+	t, u, err := names.ParseLog("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.authorizeLog(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	h, err := s.store.Checkpoint(ctx, t, u, false)
@@ -405,11 +427,11 @@ func (s *Server) GetCheckpoint(ctx context.Context, req *ledgerv1.GetCheckpointR
 }
 
 func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*ledgerv1.Leaf, error) {
-	t, u, index, err := names.Entries.ParseN("name", req.GetName())
+	t, u, index, err := names.ParseLogEntry("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.authorizeLog(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	row, err := s.store.Entry(ctx, t, u, index)
@@ -420,7 +442,7 @@ func (s *Server) GetLeaf(ctx context.Context, req *ledgerv1.GetLeafRequest) (*le
 }
 
 func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusionProofRequest) (*ledgerv1.InclusionProof, error) {
-	t, u, index, err := names.Entries.ParseN("name", req.GetName())
+	t, u, index, err := names.ParseLogEntry("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +451,7 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 	if n := req.GetTreeSize(); n < 0 || n > pg.MaxTreeSize {
 		return nil, invalid("tree_size", "range", fmt.Sprintf("tree_size must be 0 (the log's size) or 1 to %d, and at most the log's size", int64(pg.MaxTreeSize)))
 	}
-	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.authorizeLog(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	hs, size, err := s.store.InclusionProof(ctx, t, u, index, req.GetTreeSize())
@@ -440,7 +462,7 @@ func (s *Server) GetInclusionProof(ctx context.Context, req *ledgerv1.GetInclusi
 }
 
 func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsistencyProofRequest) (*ledgerv1.ConsistencyProof, error) {
-	t, u, err := names.ParseUnit("parent", req.GetParent())
+	t, u, err := names.ParseLog("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +473,7 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 		}
 		return nil, invalid(field, "range", problem)
 	}
-	if err := s.units.Authorize(ctx, t, u, readRoles); err != nil {
+	if err := s.authorizeLog(ctx, t, u, readRoles); err != nil {
 		return nil, err
 	}
 	hs, err := s.store.ConsistencyProof(ctx, t, u, req.GetFrom(), req.GetTo())
@@ -496,11 +518,12 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 
 func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {
 	t, u := req.GetTenant(), req.GetUnit()
-	var vs apierr.Violations
-	names.CheckID(&vs, "tenant", t)
-	names.CheckID(&vs, "unit", u)
-	if err := vs.Err(); err != nil {
-		return nil, err
+	// A unit's log, or a tenant's own (names.TenantLog; tenant "-" has one too).
+	if _, _, err := names.ParseLog("parent", names.Unit(t, u)); err != nil {
+		var vs apierr.Violations
+		names.CheckID(&vs, "tenant", t)
+		names.CheckID(&vs, "unit", u)
+		return nil, cmp.Or(vs.Err(), err)
 	}
 	// Public: answer only for logs that exist, so anonymous callers cannot create keys or rows.
 	k, err := s.store.VerifierKey(ctx, t, u)

@@ -40,6 +40,7 @@ type tilesStack struct {
 	pool   *pgxpool.Pool
 	box    *seal.Box
 	client ledgerv1.LedgerServiceClient
+	grants ledgerv1.RoleGrantServiceClient
 	url    string
 	key    ed25519.PrivateKey
 }
@@ -67,6 +68,7 @@ func newTilesStack(t testing.TB, witnesses ...*cosign.Witness) *tilesStack {
 	srv, err := ledger.Open(t.Context(), store, box, registryv1.NewRegistryServiceClient(regConn), witnesses...)
 	require.NoError(t, err)
 	ledgerv1.RegisterLedgerServiceServer(g, srv)
+	ledgerv1.RegisterRoleGrantServiceServer(g, srv.RoleGrants())
 	conn := ledgertest.Listen(t, g)
 	client := ledgerv1.NewLedgerServiceClient(conn)
 
@@ -80,7 +82,8 @@ func newTilesStack(t testing.TB, witnesses ...*cosign.Witness) *tilesStack {
 	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true, Cosigned: cosigned}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &tilesStack{store: store, pool: pool, box: box, client: client, url: hs.URL, key: key}
+	return &tilesStack{store: store, pool: pool, box: box, client: client, grants: ledgerv1.NewRoleGrantServiceClient(conn),
+		url: hs.URL, key: key}
 }
 
 // do sends an HTTP request to the stack (the REST gateway and the tiles), with a bearer token

@@ -25,7 +25,7 @@ func ledgerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
 	base := fs.String("url", env("PIPA_URL", "http://localhost:8080"), "pipa gateway (PIPA_URL)")
-	log := fs.String("log", "", "the unit's log: tenants/{tenant}/units/{unit}")
+	log := fs.String("log", "", "the unit's log, tenants/{tenant}/units/{unit}, or the tenant's own (its staff's role grants, S-5), tenants/{tenant}/units/-")
 	key := fs.String("key", "", "the unit's note verifier key to trust, e.g. from its published policy page (default: fetched on first use and kept in -state)")
 	state := fs.String("state", "", "file keeping the key, the last tree seen and its edge, so that the next run reads only new entries (default: none)")
 	token := fs.String("token", env("PIPA_TOKEN", ""), "bearer token with a read role on the unit, e.g. an auditor's: reads the entries unless the tenant published them, and checks redactions (PIPA_TOKEN)")

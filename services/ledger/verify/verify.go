@@ -131,11 +131,11 @@ const bundleSize = 256
 
 var hasher = rfc6962.DefaultHasher
 
-// Run verifies the log named log ("tenants/{t}/units/{u}") under policy and advances st on
-// success.
+// Run verifies the log named log ("tenants/{t}/units/{u}", or "tenants/{t}/units/-" for the
+// tenant's own log of its staff's role grants) under policy and advances st on success.
 func Run(ctx context.Context, c *Client, logName string, st *State, policy Policy) (Report, error) {
 	rep := Report{FirstBad: -1}
-	tenant, unit, err := names.ParseUnit("log", logName)
+	tenant, unit, err := names.ParseLog("log", logName)
 	if err != nil {
 		return rep, err
 	}

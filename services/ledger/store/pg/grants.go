@@ -2,22 +2,22 @@ package pg
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pipa-kr/pipa/pkg/pgdb"
-	"github.com/pipa-kr/pipa/pkg/rolechange"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 // OperatorTenant is the tenant_id under which grants on "*" (the platform operator) are kept:
-// they touch no one tenant.
+// they touch no one tenant. Their log is (OperatorTenant, names.TenantLog).
 const OperatorTenant = "-"
 
-// RoleGrant is one account's roles in one tenant as they were and became (S-5).
+// RoleGrant is one account's roles in one tenant as they were and became (S-5): a row of
+// ledger.role_grants, the index of the ROLE_CHANGE entry at LogIndex of the tenant's own log
+// (names.TenantLog) that records it.
 type RoleGrant struct {
 	Tenant                               string
 	ID                                   int64
@@ -27,72 +27,80 @@ type RoleGrant struct {
 	Before, After []string
 	RecordTime    time.Time
 	KeepUntil     time.Time
+	// LogIndex is the entry's index; -1 for a record made before records were entries, until the
+	// service carries it into the log (SetRoleGrantIndex).
+	LogIndex int64
 }
 
-// Presented is the role set an account presented: its grants grouped by tenant (OperatorTenant
-// for "*"), each "role scope".
-type Presented struct {
-	Issuer, Subject, DisplayName, Source string
-	ByTenant                             map[string][]string
-	At                                   time.Time
+const grantCols = `tenant_id, id, issuer, subject, display_name, source, change, before, after, record_time, keep_until,
+	coalesce(log_index, -1)`
+
+func scanGrant(row pgx.CollectableRow) (RoleGrant, error) {
+	var g RoleGrant
+	err := row.Scan(&g.Tenant, &g.ID, &g.Issuer, &g.Subject, &g.DisplayName, &g.Source, &g.Change, &g.Before, &g.After,
+		&g.RecordTime, &g.KeepUntil, &g.LogIndex)
+	return g, err
 }
 
-// RecordRoleGrants keeps a RoleGrant for each tenant whose part of p differs from the last one
-// recorded for the account: a tenant new to it is a grant, one missing from it a revocation. The
-// account's records are compared and written under a lock on the account, so two replicas seeing
-// the same new set record it once. It returns what it recorded, nothing when nothing changed.
-func (s *Store) RecordRoleGrants(ctx context.Context, p Presented) ([]RoleGrant, error) {
-	var out []RoleGrant
-	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		out = nil
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ledger.role_grants ' || $1 || ' ' || $2, 0))`,
-			p.Issuer, p.Subject); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (tenant_id) tenant_id, after FROM ledger.role_grants
-			WHERE issuer = $1 AND subject = $2 ORDER BY tenant_id, id DESC`, p.Issuer, p.Subject)
-		if err != nil {
-			return err
-		}
-		last := map[string][]string{}
-		var tenant string
-		var after []string
-		if _, err := pgx.ForEachRow(rows, []any{&tenant, &after}, func() error {
-			last[tenant] = after
-			return nil
-		}); err != nil {
-			return err
-		}
-		tenants := slices.Collect(maps.Keys(last))
-		for t := range p.ByTenant {
-			if _, seen := last[t]; !seen {
-				tenants = append(tenants, t)
-			}
-		}
-		slices.Sort(tenants)
-		for _, t := range tenants {
-			before, after := rolechange.Set(last[t]).Normal(), rolechange.Set(p.ByTenant[t]).Normal()
-			if slices.Equal(before, after) {
-				continue
-			}
-			g := RoleGrant{Tenant: t, Issuer: p.Issuer, Subject: p.Subject, DisplayName: p.DisplayName, Source: p.Source,
-				Change: rolechange.Purpose(before, after), Before: nonNil(before), After: nonNil(after),
-				RecordTime: p.At, KeepUntil: rolechange.KeptUntil(p.At)}
-			if err := tx.QueryRow(ctx, `INSERT INTO ledger.role_grants
-				(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-				g.Tenant, g.Issuer, g.Subject, g.DisplayName, g.Source, g.Change, g.Before, g.After, g.RecordTime, g.KeepUntil).
-				Scan(&g.ID); err != nil {
-				return err
-			}
-			out = append(out, g)
-		}
-		return nil
-	})
+// LastRoleGrants are the last records of the account (issuer, subject) by tenant: the role sets
+// it was last recorded with.
+func (s *Store) LastRoleGrants(ctx context.Context, issuer, subject string) (map[string]RoleGrant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (tenant_id) `+grantCols+` FROM ledger.role_grants
+		WHERE issuer = $1 AND subject = $2 ORDER BY tenant_id, id DESC`, issuer, subject)
 	if err != nil {
-		return nil, fmt.Errorf("ledger store: record the roles of %s %s: %w", p.Issuer, p.Subject, err)
+		return nil, fmt.Errorf("ledger store: read the roles of %s %s: %w", issuer, subject, err)
+	}
+	gs, err := pgx.CollectRows(rows, scanGrant)
+	if err != nil {
+		return nil, fmt.Errorf("ledger store: read the roles of %s %s: %w", issuer, subject, err)
+	}
+	out := make(map[string]RoleGrant, len(gs))
+	for _, g := range gs {
+		out[g.Tenant] = g
 	}
 	return out, nil
+}
+
+// InsertRoleGrant indexes g, whose entry is at g.LogIndex of its tenant's own log, and returns it
+// with its id. A record of the same entry (another replica recorded the same change, which the
+// entry's request_id made one entry) is returned as it is.
+func (s *Store) InsertRoleGrant(ctx context.Context, g RoleGrant) (RoleGrant, error) {
+	err := s.pool.QueryRow(ctx, `INSERT INTO ledger.role_grants
+		(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until, log_index)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, log_index) DO NOTHING RETURNING id`,
+		g.Tenant, g.Issuer, g.Subject, g.DisplayName, g.Source, g.Change, nonNil(g.Before), nonNil(g.After), g.RecordTime,
+		g.KeepUntil, g.LogIndex).Scan(&g.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		rows, err := s.pool.Query(ctx, `SELECT `+grantCols+` FROM ledger.role_grants WHERE tenant_id = $1 AND log_index = $2`,
+			g.Tenant, g.LogIndex)
+		if err == nil {
+			return pgx.CollectExactlyOneRow(rows, scanGrant)
+		}
+	}
+	if err != nil {
+		return RoleGrant{}, fmt.Errorf("ledger store: record the roles of %s %s in %s: %w", g.Issuer, g.Subject, g.Tenant, err)
+	}
+	return g, nil
+}
+
+// UnloggedRoleGrants are up to limit records made before records were entries, oldest first.
+func (s *Store) UnloggedRoleGrants(ctx context.Context, limit int) ([]RoleGrant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+grantCols+` FROM ledger.role_grants WHERE log_index IS NULL
+		ORDER BY tenant_id, id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ledger store: read the role grants not yet in a log: %w", err)
+	}
+	return pgx.CollectRows(rows, scanGrant)
+}
+
+// SetRoleGrantIndex names the entry that now records g (the table's trigger allows this one
+// change, once).
+func (s *Store) SetRoleGrantIndex(ctx context.Context, g RoleGrant, index int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE ledger.role_grants SET log_index = $3
+		WHERE tenant_id = $1 AND id = $2 AND log_index IS NULL`, g.Tenant, g.ID, index); err != nil {
+		return fmt.Errorf("ledger store: index role grant %s/%d at %d: %w", g.Tenant, g.ID, index, err)
+	}
+	return nil
 }
 
 func nonNil(s []string) []string {
@@ -102,36 +110,46 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// GrantFilter selects a tenant's role grants: an account's (Subject), recorded in [Start, End)
-// (zero: unbounded).
-type GrantFilter struct {
-	Subject    string
-	Start, End time.Time
+// ChangeKey is a ROLE_CHANGE entry's place in a tenant's list: newest first by occur_time, then
+// by log and index.
+type ChangeKey struct {
+	OccurTime time.Time
+	Unit      string
+	Index     int64
 }
 
-// RoleGrants are the tenant's role grants matching f, newest first, after the one whose id is
-// before (0: from the newest), at most limit.
-func (s *Store) RoleGrants(ctx context.Context, tenant string, f GrantFilter, before int64, limit int) ([]RoleGrant, error) {
-	var start, end *time.Time
-	if !f.Start.IsZero() {
-		start = &f.Start
+// RoleChange is a ROLE_CHANGE entry of one of a tenant's logs (a unit's, or names.TenantLog).
+type RoleChange struct {
+	ChangeKey
+	Leaf []byte
+}
+
+// RoleChanges are the ROLE_CHANGE entries of all the tenant's logs that occurred in [start, end)
+// (zero: unbounded), newest first, after the one at after (nil: from the newest), at most limit.
+func (s *Store) RoleChanges(ctx context.Context, tenant string, start, end time.Time, after *ChangeKey, limit int) ([]RoleChange, error) {
+	var from, to, at *time.Time
+	if !start.IsZero() {
+		from = &start
 	}
-	if !f.End.IsZero() {
-		end = &f.End
+	if !end.IsZero() {
+		to = &end
 	}
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id, id, issuer, subject, display_name, source, change, before, after,
-			record_time, keep_until
-		FROM ledger.role_grants
-		WHERE tenant_id = $1 AND ($2 = '' OR subject = $2) AND ($3::timestamptz IS NULL OR record_time >= $3)
-			AND ($4::timestamptz IS NULL OR record_time < $4) AND ($5 = 0 OR id < $5)
-		ORDER BY id DESC LIMIT $6`, tenant, f.Subject, start, end, before, limit)
+	var unit string
+	var index int64
+	if after != nil {
+		at, unit, index = &after.OccurTime, after.Unit, after.Index
+	}
+	rows, err := s.pool.Query(ctx, `SELECT occur_time, unit_id, idx, leaf FROM ledger.entries
+		WHERE tenant_id = $1 AND kind = 'ROLE_CHANGE'
+			AND ($2::timestamptz IS NULL OR occur_time >= $2) AND ($3::timestamptz IS NULL OR occur_time < $3)
+			AND ($4::timestamptz IS NULL OR (occur_time, unit_id, idx) < ($4, $5::text COLLATE "C", $6))
+		ORDER BY occur_time DESC, unit_id DESC, idx DESC LIMIT $7`, tenant, from, to, at, unit, index, limit)
 	if err != nil {
-		return nil, fmt.Errorf("ledger store: list the role grants of %s: %w", tenant, err)
+		return nil, fmt.Errorf("ledger store: list the role changes of %s: %w", names.Tenant(tenant), err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoleGrant, error) {
-		var g RoleGrant
-		err := row.Scan(&g.Tenant, &g.ID, &g.Issuer, &g.Subject, &g.DisplayName, &g.Source, &g.Change, &g.Before, &g.After,
-			&g.RecordTime, &g.KeepUntil)
-		return g, err
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoleChange, error) {
+		var c RoleChange
+		err := row.Scan(&c.OccurTime, &c.Unit, &c.Index, &c.Leaf)
+		return c, err
 	})
 }

@@ -2869,7 +2869,8 @@ type V1RequestState string
 //   - REQUEST_TYPE_THIRD_PARTY_PROVISION: 제3자 제공 요청: another body asks for personal data or footage (PIPA-18-2, C-12-Q2).
 type V1RequestType string
 
-// V1RoleGrant RoleGrant is one account's roles in one tenant as they were and as they became.
+// V1RoleGrant RoleGrant is one account's roles in one tenant (or one unit, for an officer) as they were and as
+// they became: the content of its ROLE_CHANGE entry's leaf.
 type V1RoleGrant struct {
 	After *[]string `json:"after,omitempty"`
 
@@ -2879,26 +2880,35 @@ type V1RoleGrant struct {
 	// Change 권한 부여 (granted: none before), 권한 변경 (changed) or 권한 말소 (revoked: none after).
 	Change *string `json:"change,omitempty"`
 
+	// ChangedBy Who made the change: the registry's caller for an officer, the token's issuer for a token.
+	ChangedBy *string `json:"changedBy,omitempty"`
+
 	// DisplayName The token's display name, if it carried one.
 	DisplayName *string `json:"displayName,omitempty"`
 
-	// Issuer The token's issuer: "pipa-dev" for `pipa token`, the OIDC issuer's URL for a sign-in.
+	// Issuer The token's issuer: "pipa-dev" for `pipa token`, the OIDC issuer's URL for a sign-in; empty
+	// for an officer.
 	Issuer *string `json:"issuer,omitempty"`
 
 	// KeepUntil The earliest time the record may be erased (S-5: three years after record_time).
 	KeepUntil *time.Time `json:"keepUntil,omitempty"`
 
-	// Name Output only: tenants/{t}/role-grants/{id}, or tenants/-/role-grants/{id} for grants on "*".
+	// Name Output only: the ledger entry that records it, tenants/{t}/units/{u}/ledger/entries/{index}
+	// (unit "-": the tenant's own log), which GetEntry, GetInclusionProof and the log's tiles serve.
 	Name *string `json:"name,omitempty"`
 
 	// RecordTime When pipa first saw the new set.
 	RecordTime *time.Time `json:"recordTime,omitempty"`
 
-	// Source Where the roles came from: "pipa token" or "OIDC 로그인".
+	// Source Where the roles came from: "pipa token", "OIDC 로그인" or "등록부 담당자" (the registry).
 	Source *string `json:"source,omitempty"`
 
-	// Subject The token's subject (the account).
+	// Subject The account: the token's subject, or the officer's resource name
+	// (tenants/{t}/units/{u}/officers/{o}).
 	Subject *string `json:"subject,omitempty"`
+
+	// Unit The unit whose officer it is (tenants/{t}/units/{u}); empty for a token's roles.
+	Unit *string `json:"unit,omitempty"`
 }
 
 // V1Site Places where fixed cameras (고정형 영상정보처리기기) are installed.
@@ -3247,7 +3257,7 @@ type RoleGrantServiceListRoleGrantsParams struct {
 	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 
-	// Subject Only this account's (the token's subject), when set.
+	// Subject Only this account's (the token's subject, or the officer's resource name), when set.
 	Subject *string `form:"subject,omitempty" json:"subject,omitempty"`
 
 	// StartTime Only those recorded at or after start_time and before end_time, when set.
@@ -3543,7 +3553,8 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 	RequestServiceSubmitRequest(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first (by record_time): the roles tokens presented
+	// and the registry officers' role changes in every unit. The tenant's CPO, auditors and tenant
 	// admins, and operators; "tenants/-" (grants on "*") to operators only.
 	//
 	// Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
@@ -3715,7 +3726,8 @@ func (c *Client) RequestServiceSubmitRequest(ctx context.Context, tenant string,
 	return c.Client.Do(req)
 }
 
-// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+// RoleGrantServiceListRoleGrants The tenant's role-grant history, newest first (by record_time): the roles tokens presented
+// and the registry officers' role changes in every unit. The tenant's CPO, auditors and tenant
 // admins, and operators; "tenants/-" (grants on "*") to operators only.
 //
 // Corresponds with GET /v1/tenants/{tenant}/role-grants (the `RoleGrantServiceListRoleGrants` operationId).
@@ -5324,7 +5336,8 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/public/tenants/{tenant}/units/{unit}/requests (the `RequestServiceSubmitRequest` operationId).
 	RequestServiceSubmitRequestWithResponse(ctx context.Context, tenant string, unit string, body RequestServiceSubmitRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestServiceSubmitRequestResponse, error)
 
-	// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first (by record_time): the roles tokens presented
+	// and the registry officers' role changes in every unit. The tenant's CPO, auditors and tenant
 	// admins, and operators; "tenants/-" (grants on "*") to operators only.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7029,7 +7042,8 @@ func (c *ClientWithResponses) RequestServiceSubmitRequestWithResponse(ctx contex
 	return ParseRequestServiceSubmitRequestResponse(rsp)
 }
 
-// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+// RoleGrantServiceListRoleGrantsWithResponse The tenant's role-grant history, newest first (by record_time): the roles tokens presented
+// and the registry officers' role changes in every unit. The tenant's CPO, auditors and tenant
 // admins, and operators; "tenants/-" (grants on "*") to operators only.
 //
 // Returns a wrapper object for the known response body format(s).

@@ -22,18 +22,22 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RoleGrant is one account's roles in one tenant as they were and as they became.
+// RoleGrant is one account's roles in one tenant (or one unit, for an officer) as they were and as
+// they became: the content of its ROLE_CHANGE entry's leaf.
 type RoleGrant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Output only: tenants/{t}/role-grants/{id}, or tenants/-/role-grants/{id} for grants on "*".
+	// Output only: the ledger entry that records it, tenants/{t}/units/{u}/ledger/entries/{index}
+	// (unit "-": the tenant's own log), which GetEntry, GetInclusionProof and the log's tiles serve.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The token's issuer: "pipa-dev" for `pipa token`, the OIDC issuer's URL for a sign-in.
+	// The token's issuer: "pipa-dev" for `pipa token`, the OIDC issuer's URL for a sign-in; empty
+	// for an officer.
 	Issuer string `protobuf:"bytes,2,opt,name=issuer,proto3" json:"issuer,omitempty"`
-	// The token's subject (the account).
+	// The account: the token's subject, or the officer's resource name
+	// (tenants/{t}/units/{u}/officers/{o}).
 	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
 	// The token's display name, if it carried one.
 	DisplayName string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// Where the roles came from: "pipa token" or "OIDC 로그인".
+	// Where the roles came from: "pipa token", "OIDC 로그인" or "등록부 담당자" (the registry).
 	Source string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
 	// 권한 부여 (granted: none before), 권한 변경 (changed) or 권한 말소 (revoked: none after).
 	Change string `protobuf:"bytes,6,opt,name=change,proto3" json:"change,omitempty"`
@@ -43,7 +47,11 @@ type RoleGrant struct {
 	// When pipa first saw the new set.
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	// The earliest time the record may be erased (S-5: three years after record_time).
-	KeepUntil     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=keep_until,json=keepUntil,proto3" json:"keep_until,omitempty"`
+	KeepUntil *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=keep_until,json=keepUntil,proto3" json:"keep_until,omitempty"`
+	// The unit whose officer it is (tenants/{t}/units/{u}); empty for a token's roles.
+	Unit string `protobuf:"bytes,11,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Who made the change: the registry's caller for an officer, the token's issuer for a token.
+	ChangedBy     string `protobuf:"bytes,12,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +154,20 @@ func (x *RoleGrant) GetKeepUntil() *timestamppb.Timestamp {
 		return x.KeepUntil
 	}
 	return nil
+}
+
+func (x *RoleGrant) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *RoleGrant) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
 }
 
 // A grant as a token states it.
@@ -331,7 +353,7 @@ type ListRoleGrantsRequest struct {
 	Parent    string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only this account's (the token's subject), when set.
+	// Only this account's (the token's subject, or the officer's resource name), when set.
 	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
 	// Only those recorded at or after start_time and before end_time, when set.
 	StartTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
@@ -468,7 +490,7 @@ var File_pipa_ledger_v1_role_grants_proto protoreflect.FileDescriptor
 
 const file_pipa_ledger_v1_role_grants_proto_rawDesc = "" +
 	"\n" +
-	" pipa/ledger/v1/role_grants.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x02\n" +
+	" pipa/ledger/v1/role_grants.proto\x12\x0epipa.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n" +
 	"\tRoleGrant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x18\n" +
@@ -482,7 +504,10 @@ const file_pipa_ledger_v1_role_grants_proto_rawDesc = "" +
 	"recordTime\x129\n" +
 	"\n" +
 	"keep_until\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tkeepUntil\"6\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tkeepUntil\x12\x12\n" +
+	"\x04unit\x18\v \x01(\tR\x04unit\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\f \x01(\tR\tchangedBy\"6\n" +
 	"\n" +
 	"TokenGrant\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x14\n" +

@@ -34,16 +34,19 @@ const (
 // and calls RecordRoleGrants when a token presents another one; the ledger compares it with the
 // last set it recorded and keeps a RoleGrant for each tenant whose part of the set changed.
 //
-// A grant on "*" (the platform operator) touches no tenant: it is kept under the parent
-// "tenants/-", which only operators read. The registry's officers are not here: their roles are
-// ROLE_CHANGE entries of their unit's ledger (ledger:export?kinds=role_change).
+// Each record is a ROLE_CHANGE entry of a Merkle log with signed checkpoints (S-8-3), so that
+// `pipa ledger verify` finds a record changed or removed: a token's, in the tenant's own log
+// tenants/{t}/units/- (the operators' grants on "*" in tenants/-/units/-, read by operators only);
+// a registry officer's, in its unit's log. The list reads the records from those entries' leaves
+// and names each entry, so one list answers who could do what, when, in the whole tenant (S-5).
 // REST mappings: ledger.http.yaml.
 type RoleGrantServiceClient interface {
 	// Records the role set an account presented, where it differs from the last one recorded.
 	// Only pipa's services (the service role on "*") call it. A retry, or the same set presented
 	// again, records nothing: the call is idempotent by content (AIP-155 without a request_id).
 	RecordRoleGrants(ctx context.Context, in *RecordRoleGrantsRequest, opts ...grpc.CallOption) (*RecordRoleGrantsResponse, error)
-	// The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// The tenant's role-grant history, newest first (by record_time): the roles tokens presented
+	// and the registry officers' role changes in every unit. The tenant's CPO, auditors and tenant
 	// admins, and operators; "tenants/-" (grants on "*") to operators only.
 	ListRoleGrants(ctx context.Context, in *ListRoleGrantsRequest, opts ...grpc.CallOption) (*ListRoleGrantsResponse, error)
 }
@@ -87,16 +90,19 @@ func (c *roleGrantServiceClient) ListRoleGrants(ctx context.Context, in *ListRol
 // and calls RecordRoleGrants when a token presents another one; the ledger compares it with the
 // last set it recorded and keeps a RoleGrant for each tenant whose part of the set changed.
 //
-// A grant on "*" (the platform operator) touches no tenant: it is kept under the parent
-// "tenants/-", which only operators read. The registry's officers are not here: their roles are
-// ROLE_CHANGE entries of their unit's ledger (ledger:export?kinds=role_change).
+// Each record is a ROLE_CHANGE entry of a Merkle log with signed checkpoints (S-8-3), so that
+// `pipa ledger verify` finds a record changed or removed: a token's, in the tenant's own log
+// tenants/{t}/units/- (the operators' grants on "*" in tenants/-/units/-, read by operators only);
+// a registry officer's, in its unit's log. The list reads the records from those entries' leaves
+// and names each entry, so one list answers who could do what, when, in the whole tenant (S-5).
 // REST mappings: ledger.http.yaml.
 type RoleGrantServiceServer interface {
 	// Records the role set an account presented, where it differs from the last one recorded.
 	// Only pipa's services (the service role on "*") call it. A retry, or the same set presented
 	// again, records nothing: the call is idempotent by content (AIP-155 without a request_id).
 	RecordRoleGrants(context.Context, *RecordRoleGrantsRequest) (*RecordRoleGrantsResponse, error)
-	// The tenant's role-grant history, newest first: the tenant's CPO, auditors and tenant
+	// The tenant's role-grant history, newest first (by record_time): the roles tokens presented
+	// and the registry officers' role changes in every unit. The tenant's CPO, auditors and tenant
 	// admins, and operators; "tenants/-" (grants on "*") to operators only.
 	ListRoleGrants(context.Context, *ListRoleGrantsRequest) (*ListRoleGrantsResponse, error)
 	mustEmbedUnimplementedRoleGrantServiceServer()

@@ -1,0 +1,133 @@
+package ledger_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/pipa-kr/pipa/pkg/auth"
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
+	"github.com/pipa-kr/pipa/services/ledger/verify"
+)
+
+// S-5, S-8-3: the roles a token presents are recorded as ROLE_CHANGE entries of the tenant's own
+// log (tenants/{t}/units/-), which a tenant-wide reader reads and an inspector verifies like a
+// unit's: an operator who rewrites a record's leaf in PostgreSQL is named by `verify`, and one who
+// rewrites its index row has the account's next record refused (DataLoss) rather than made
+// against roles it was never recorded with.
+func TestRoleGrants_S_5_S_8_3_TenantLog(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	record := func(grants ...*ledgerv1.TokenGrant) (*ledgerv1.RecordRoleGrantsResponse, error) {
+		return s.grants.RecordRoleGrants(svc, &ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: "kim",
+			DisplayName: "김민지", Source: rolechange.SourceToken, Grants: grants})
+	}
+	handler, cpoJ := &ledgerv1.TokenGrant{Role: "handler", Scope: iksanLog}, &ledgerv1.TokenGrant{Role: "cpo", Scope: "tenants/jeongeup"}
+	got, err := record(handler, cpoJ)
+	require.NoError(t, err)
+	require.Len(t, got.GetRecorded(), 2, "one record per tenant")
+	g := got.GetRecorded()[0]
+	require.Equal(t, "tenants/iksan/units/-/ledger/entries/0", g.GetName())
+	require.Equal(t, []string{"handler " + iksanLog}, g.GetAfter())
+	require.Equal(t, auth.DevIssuer, g.GetIssuer())
+	require.Equal(t, auth.DevIssuer, g.GetChangedBy())
+	require.Equal(t, "김민지", g.GetDisplayName())
+	require.Empty(t, g.GetUnit(), "a token's roles are the tenant's, not a unit's")
+	require.Equal(t, "tenants/jeongeup/units/-/ledger/entries/0", got.GetRecorded()[1].GetName())
+	again, err := record(cpoJ, handler)
+	require.NoError(t, err)
+	require.Empty(t, again.GetRecorded(), "the same set records nothing")
+
+	// The record is the entry, read with a role on the whole tenant, not with a unit's.
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	e, err := s.client.GetEntry(cpo, &ledgerv1.GetEntryRequest{Name: g.GetName()})
+	require.NoError(t, err)
+	require.Equal(t, ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, e.GetKind())
+	require.Equal(t, "kim", e.GetActor())
+	_, err = s.client.GetEntry(as(t, s, "song", auth.RoleCPO, iksanLog), &ledgerv1.GetEntryRequest{Name: g.GetName()})
+	requireStatus(t, err, codes.PermissionDenied)
+	_, err = s.client.GetEntry(cpo, &ledgerv1.GetEntryRequest{Name: "tenants/jeongeup/units/-/ledger/entries/0"})
+	requireStatus(t, err, codes.PermissionDenied)
+
+	// A change in iksan and a revocation in jeongeup; the list reads them from the leaves.
+	got, err = record(&ledgerv1.TokenGrant{Role: "auditor", Scope: iksanLog})
+	require.NoError(t, err)
+	require.Len(t, got.GetRecorded(), 2)
+	list, err := s.grants.ListRoleGrants(cpo, &ledgerv1.ListRoleGrantsRequest{Parent: "tenants/iksan"})
+	require.NoError(t, err)
+	require.Len(t, list.GetRoleGrants(), 2)
+	require.Equal(t, rolechange.Changed, list.GetRoleGrants()[0].GetChange(), "newest first")
+	require.Equal(t, []string{"handler " + iksanLog}, list.GetRoleGrants()[0].GetBefore())
+	require.Equal(t, []string{"auditor " + iksanLog}, list.GetRoleGrants()[0].GetAfter())
+
+	// S-8-3: the tenant's log verifies from the outside; a record rewritten in the database shows.
+	inspector := &verify.Client{BaseURL: s.url, Token: s.tokenAs(t, "inspector", auth.RoleAuditor, "tenants/iksan")}
+	rep, err := verify.Run(t.Context(), inspector, "tenants/iksan/units/-", &verify.State{}, verify.Policy{})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep)
+	require.Equal(t, int64(2), rep.TreeSize)
+	tag, err := s.pool.Exec(t.Context(), `UPDATE ledger.entries SET leaf = replace(convert_from(leaf, 'UTF8'), 'auditor ', 'cpo ')::bytea
+		WHERE tenant_id = 'iksan' AND unit_id = '-' AND idx = 1`)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), tag.RowsAffected())
+	rep, err = verify.Run(t.Context(), inspector, "tenants/iksan/units/-", &verify.State{}, verify.Policy{})
+	require.NoError(t, err)
+	require.False(t, rep.OK())
+	require.Equal(t, int64(1), rep.FirstBad, "%+v", rep)
+
+	// S-8-3: an index row that no longer says what its entry says is refused, and nothing is
+	// recorded against it.
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.role_grants SET after = '{"cpo tenants/jeongeup"}'
+		WHERE tenant_id = 'jeongeup' AND log_index = 1`)
+	require.NoError(t, err)
+	_, err = record(cpoJ)
+	info, _ := requireStatus(t, err, codes.DataLoss)
+	require.Equal(t, "S-8-3", info["rule"])
+	cp, err := s.client.GetCheckpoint(as(t, s, "cpo", auth.RoleCPO, "tenants/jeongeup"), &ledgerv1.GetCheckpointRequest{Parent: "tenants/jeongeup/units/-"})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), cp.GetTreeSize(), "nothing appended")
+}
+
+// S-5: role grants recorded before they were entries (rows of ledger.role_grants alone) are
+// carried into their tenant's own log when the ledger starts, as they were, once however many
+// times it starts, and then listed like the others.
+func TestCarryRoleGrants_S_5(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	at := time.Now().AddDate(-1, 0, 0).UTC().Truncate(time.Microsecond)
+	_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+		(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+		VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
+		auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+	require.NoError(t, err)
+	require.NoError(t, s.restart(t))
+	require.NoError(t, s.restart(t))
+
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	list, err := s.grants.ListRoleGrants(cpo, &ledgerv1.ListRoleGrantsRequest{Parent: "tenants/iksan", Subject: "lee"})
+	require.NoError(t, err)
+	require.Len(t, list.GetRoleGrants(), 1)
+	g := list.GetRoleGrants()[0]
+	require.Equal(t, "tenants/iksan/units/-/ledger/entries/0", g.GetName())
+	require.Equal(t, at, g.GetRecordTime().AsTime())
+	require.Equal(t, "이영희", g.GetDisplayName())
+	require.Equal(t, []string{"handler " + iksanLog}, g.GetAfter())
+	var idx int64
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT log_index FROM ledger.role_grants WHERE subject = 'lee'`).Scan(&idx))
+	require.Zero(t, idx)
+	cp, err := s.client.GetCheckpoint(cpo, &ledgerv1.GetCheckpointRequest{Parent: "tenants/iksan/units/-"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), cp.GetTreeSize(), "carried once")
+
+	// The carried row is the account's last set: presenting it again records nothing.
+	got, err := s.grants.RecordRoleGrants(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll), &ledgerv1.RecordRoleGrantsRequest{
+		Issuer: auth.DevIssuer, Subject: "lee", Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: "handler", Scope: iksanLog}}})
+	require.NoError(t, err)
+	require.Empty(t, got.GetRecorded())
+}
