@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,11 +20,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
+	pnames "github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
@@ -98,7 +103,8 @@ func TestRoleGrantHistoryS5(t *testing.T) {
 	require.Empty(t, g.GetBefore())
 	require.Equal(t, []string{"handler " + libraryUnit}, g.GetAfter())
 	require.Equal(t, rolechange.KeptUntil(g.GetRecordTime().AsTime()), g.GetKeepUntil().AsTime(), "S-5: three years")
-	require.True(t, strings.HasPrefix(g.GetName(), "tenants/jeongeup/role-grants/"), g.GetName())
+	require.True(t, strings.HasPrefix(g.GetName(), "tenants/jeongeup/units/-/ledger/entries/"), "an entry of the tenant's own log: %s", g.GetName())
+	require.Empty(t, g.GetUnit())
 
 	// Reuse, and another token with the same roles: nothing more, and not even a call to the
 	// ledger (the process remembers the set it saw last).
@@ -181,7 +187,13 @@ func TestRoleGrantHistoryS5(t *testing.T) {
 		require.Equal(t, "page_token", stacktest.Violation(t, err).GetField())
 	}
 	require.Len(t, names, 3)
-	require.Greater(t, names[0], names[2])
+	index := func(name string) int64 {
+		_, _, i, err := pnames.ParseLogEntry("name", name)
+		require.NoError(t, err)
+		return i
+	}
+	require.Greater(t, index(names[0]), index(names[1]))
+	require.Greater(t, index(names[1]), index(names[2]))
 	// By time: nothing recorded before the test began.
 	before, err := rg.ListRoleGrants(ctx, &ledgerv1.ListRoleGrantsRequest{Parent: "tenants/jeongeup", Subject: "kim",
 		EndTime: got[2].GetRecordTime()})
@@ -305,4 +317,70 @@ roles:
 	ops := roleGrants(t, base, "tenants/-", importer, "importer")
 	require.Len(t, ops, 1)
 	require.Equal(t, []string{"tenant_admin *"}, ops[0].GetAfter())
+}
+
+// S-5, S-8-3: one list answers who could do what, when, in the whole tenant: the roles tokens
+// presented and the registry officers' role changes, each with its unit, newest first, each naming
+// the ledger entry that records it; the export carries the unit, who changed it and the entry; and
+// the tenant's own log of token grants verifies with `pipa ledger verify` like a unit's.
+func TestRoleGrantsWholeTenant_S_5_S_8_3(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, withRoleGrants)
+	s.Load("jeongeup-library.yaml")
+	cpo := s.Token(auth.RoleCPO, "tenants/jeongeup")
+	officer := libraryUnit + "/officers/park-cpo"
+	o, err := s.Registry.CreateOfficer(s.Admin(), &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "park-cpo", RequestId: "park-1",
+		Officer: &registryv1.Officer{DisplayName: "박보호", Title: "과장", Roles: []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_HANDLER}}})
+	require.NoError(t, err)
+	o.Roles = []registryv1.OfficerRole{registryv1.OfficerRole_OFFICER_ROLE_CPO}
+	_, err = s.Registry.UpdateOfficer(s.Admin(), &registryv1.UpdateOfficerRequest{Officer: o, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"roles"}}})
+	require.NoError(t, err)
+
+	// The officer's grant and change, by subject, once the registry's outbox delivered them.
+	var got []*ledgerv1.RoleGrant
+	require.Eventually(t, func() bool {
+		got = roleGrants(t, s.URL, "tenants/jeongeup", cpo, officer)
+		return len(got) == 2
+	}, 60*time.Second, 100*time.Millisecond)
+	change, grant := got[0], got[1]
+	require.Equal(t, rolechange.Changed, change.GetChange(), "newest first")
+	require.Equal(t, rolechange.Granted, grant.GetChange())
+	require.Equal(t, libraryUnit, change.GetUnit())
+	require.Equal(t, "박보호", change.GetDisplayName())
+	require.Equal(t, []string{"handler"}, change.GetBefore())
+	require.Equal(t, []string{"cpo"}, change.GetAfter())
+	require.NotEmpty(t, change.GetChangedBy())
+	require.Empty(t, change.GetIssuer())
+	require.True(t, strings.HasPrefix(change.GetName(), libraryLog+"/ledger/entries/"), change.GetName())
+	code, body := getAs(t, s.URL, "/v1/"+change.GetName(), cpo)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "ENTRY_KIND_ROLE_CHANGE")
+
+	// The whole list holds both kinds: the CPO's own token (its first use recorded it) and the officer's.
+	all := roleGrants(t, s.URL, "tenants/jeongeup", cpo, "")
+	var tokens, officers int
+	for _, g := range all {
+		if g.GetUnit() == "" {
+			tokens++
+		} else {
+			officers++
+		}
+	}
+	require.NotZero(t, tokens, "%v", all)
+	require.GreaterOrEqual(t, officers, 2, "the seed's officers and park-cpo")
+
+	// The export: unit, who changed it, and the entry, on every row.
+	code, body = getAs(t, s.URL, "/v1/tenants/jeongeup/role-grants:export?subject="+url.QueryEscape(officer), cpo)
+	require.Equal(t, http.StatusOK, code, body)
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(body, "\uFEFF"))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	require.Equal(t, []string{"부서", "변경자", "대장 항목"}, rows[0][9:])
+	require.Equal(t, []string{libraryUnit, change.GetChangedBy(), change.GetName()}, rows[1][9:])
+
+	// The tenant's own log, of its tokens' grants, verifies from the outside (S-8-3).
+	var out bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"ledger", "verify", "-url", s.URL, "-log", "tenants/jeongeup/units/-",
+		"-token", s.Token(auth.RoleAuditor, "tenants/jeongeup")}, &out, io.Discard), out.String())
+	require.Contains(t, out.String(), "OK tenants/jeongeup/units/-: ")
 }
