@@ -1,7 +1,7 @@
 // Package rolechange is the record of a staff role granted, changed or revoked (S-5: kept at least
-// three years): the ROLE_CHANGE ledger entry of a registry officer's roles, and the purposes and
-// sources that the tenant's role-grant history of tokens and OIDC sign-ins (ledger.role_grants,
-// through pkg/rolegrant) shares with it, so that both read alike.
+// three years): the ROLE_CHANGE ledger entry, of a registry officer's roles in its unit's log or
+// of the roles a token presented (pkg/rolegrant) in its tenant's own log, and the way back from
+// the entry to the change (FromEntry), from which the tenant's role-grant history is read.
 package rolechange
 
 import (

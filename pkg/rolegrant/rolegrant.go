@@ -7,8 +7,9 @@
 // when it differs has the ledger record it (RoleGrantService.RecordRoleGrants) before the call
 // goes on: the call waits for the record, as a read waits for its access record, so a process
 // that dies after answering has lost nothing. The ledger compares the set with the last one it
-// recorded for the account and keeps one record per tenant whose part changed; a set that
-// shrinks is a change, an empty one a revocation.
+// recorded for the account and keeps one record per tenant whose part changed, a ROLE_CHANGE
+// entry of the tenant's own log (S-8-3); a set that shrinks is a change, an empty one a
+// revocation.
 //
 // Nothing is written while nothing changes: an in-memory cache of the last set seen per account
 // (github.com/hashicorp/golang-lru/v2's expirable LRU, already pipa's token cache) answers
