@@ -131,3 +131,36 @@ func TestCarryRoleGrants_S_5(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got.GetRecorded())
 }
+
+// S-5: a process that dies after a record's entry and before its index row loses nothing and
+// doubles nothing: the same set presented again replays the entry (its request_id names the
+// account, the tenant, the previous record and the set) and writes the row.
+func TestRoleGrants_S_5_EntryWithoutRow(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	record := func(role string) *ledgerv1.RecordRoleGrantsResponse {
+		got, err := s.grants.RecordRoleGrants(svc, &ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: "kim",
+			Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: role, Scope: iksanLog}}})
+		require.NoError(t, err)
+		return got
+	}
+	record("handler")
+	first := record("auditor").GetRecorded()
+	require.Len(t, first, 1)
+	// The row of the change is lost, as if the process had died before writing it.
+	_, err := s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `DELETE FROM ledger.role_grants WHERE log_index = 1`)
+	require.NoError(t, err)
+
+	again := record("auditor").GetRecorded()
+	require.Len(t, again, 1)
+	require.Equal(t, first[0].GetName(), again[0].GetName(), "the entry replayed, not appended again")
+	require.Equal(t, first[0].GetRecordTime().AsTime(), again[0].GetRecordTime().AsTime())
+	require.Empty(t, record("auditor").GetRecorded(), "the row is back")
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	cp, err := s.client.GetCheckpoint(cpo, &ledgerv1.GetCheckpointRequest{Parent: "tenants/iksan/units/-"})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), cp.GetTreeSize())
+}
