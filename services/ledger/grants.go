@@ -106,17 +106,17 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	slices.Sort(tenants)
 	out := &ledgerv1.RecordRoleGrantsResponse{}
 	for _, t := range tenants {
+		prevIndex := int64(-1)
 		prev, had := last[t]
-		if err := r.checkIndexed(ctx, prev); had && err != nil {
-			return nil, err
+		if had {
+			if err := r.checkIndexed(ctx, prev); err != nil {
+				return nil, err
+			}
+			prevIndex = prev.LogIndex
 		}
 		before, after := rolechange.Set(prev.After).Normal(), rolechange.Set(byTenant[t]).Normal()
 		if slices.Equal(before, after) {
 			continue
-		}
-		prevIndex := int64(-1)
-		if had {
-			prevIndex = prev.LogIndex
 		}
 		c := rolechange.Change{Account: req.GetSubject(), Name: req.GetDisplayName(), Before: before, After: after,
 			Source: req.GetSource(), By: req.GetIssuer(), At: r.s.now()}
@@ -124,9 +124,9 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 		if err != nil {
 			return nil, err
 		}
-		if _, err := r.s.store.InsertRoleGrant(ctx, pg.RoleGrant{Tenant: t, Issuer: req.GetIssuer(), Subject: req.GetSubject(),
-			DisplayName: req.GetDisplayName(), Source: req.GetSource(), Change: e.GetPurpose(), Before: nonNil(before),
-			After: nonNil(after), RecordTime: e.GetOccurTime().AsTime(), KeepUntil: rolechange.KeptUntil(e.GetOccurTime().AsTime()),
+		if err := r.s.store.InsertRoleGrant(ctx, pg.RoleGrant{Tenant: t, Issuer: req.GetIssuer(), Subject: req.GetSubject(),
+			DisplayName: req.GetDisplayName(), Source: req.GetSource(), Change: e.GetPurpose(), Before: before,
+			After: after, RecordTime: e.GetOccurTime().AsTime(), KeepUntil: rolechange.KeptUntil(e.GetOccurTime().AsTime()),
 			LogIndex: e.GetIndex()}); err != nil {
 			return nil, err
 		}
@@ -137,13 +137,6 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 
 // grantSeed hashes accounts to their lock.
 var grantSeed = maphash.MakeSeed()
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
 
 // grantRequestID is the request_id of the entry recording c in tenant t after the record at
 // prevIndex of its log (-1: none): the same change from the same record is one entry however
@@ -160,6 +153,9 @@ func grantRequestID(t string, c rolechange.Change, prevIndex int64) string {
 // and returns it as stored.
 func (r *RoleGrants) logChange(ctx context.Context, t string, c rolechange.Change, requestID string) (*ledgerv1.Entry, error) {
 	e := rolechange.Entry(c)
+	if e == nil {
+		return nil, fmt.Errorf("ledger: the roles of %s in %s did not change", c.Account, names.Tenant(t))
+	}
 	e.RecordedBy = systemSubject
 	if err := apierr.Violations(entry.Validate(e, r.s.now())).Err(); err != nil {
 		return nil, err
@@ -176,7 +172,7 @@ func (r *RoleGrants) checkIndexed(ctx context.Context, g pg.RoleGrant) error {
 	if g.LogIndex < 0 {
 		return nil // not yet carried into the log (CarryRoleGrants)
 	}
-	name := names.Entries.Name(g.Tenant, names.TenantLog, strconv.FormatInt(g.LogIndex, 10))
+	name := names.Entries.NameN(g.Tenant, names.TenantLog, g.LogIndex)
 	row, err := r.s.store.Entry(ctx, g.Tenant, names.TenantLog, g.LogIndex)
 	if err != nil {
 		return err
@@ -339,7 +335,7 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 
 // withName is e named as the entry at index of tenant t's log u.
 func withName(e *ledgerv1.Entry, t, u string, index int64) *ledgerv1.Entry {
-	e.Name, e.Index = names.Entries.Name(t, u, strconv.FormatInt(index, 10)), index
+	e.Name, e.Index = names.Entries.NameN(t, u, index), index
 	return e
 }
 
@@ -347,7 +343,7 @@ func withName(e *ledgerv1.Entry, t, u string, index int64) *ledgerv1.Entry {
 func roleGrant(t string, e *ledgerv1.Entry) *ledgerv1.RoleGrant {
 	c := rolechange.FromEntry(e)
 	g := &ledgerv1.RoleGrant{Name: e.GetName(), Subject: c.Account, DisplayName: c.Name, Source: c.Source,
-		Change: e.GetPurpose(), Before: nonNil(c.Before), After: nonNil(c.After), RecordTime: timestamppb.New(c.At),
+		Change: e.GetPurpose(), Before: c.Before, After: c.After, RecordTime: timestamppb.New(c.At),
 		KeepUntil: timestamppb.New(rolechange.KeptUntil(c.At)), ChangedBy: c.By}
 	if _, u, ok := names.UnitOf(e.GetName()); ok {
 		g.Unit = names.Unit(t, u) // an officer's, in its unit's log: "{officer} ({display name})"

@@ -2,7 +2,6 @@ package pg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -61,26 +60,18 @@ func (s *Store) LastRoleGrants(ctx context.Context, issuer, subject string) (map
 	return out, nil
 }
 
-// InsertRoleGrant indexes g, whose entry is at g.LogIndex of its tenant's own log, and returns it
-// with its id. A record of the same entry (another replica recorded the same change, which the
-// entry's request_id made one entry) is returned as it is.
-func (s *Store) InsertRoleGrant(ctx context.Context, g RoleGrant) (RoleGrant, error) {
-	err := s.pool.QueryRow(ctx, `INSERT INTO ledger.role_grants
+// InsertRoleGrant indexes g, whose entry is at g.LogIndex of its tenant's own log. A row for the
+// same entry is kept as it is: another replica recorded the same change, which the entry's
+// request_id made one entry.
+func (s *Store) InsertRoleGrant(ctx context.Context, g RoleGrant) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO ledger.role_grants
 		(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until, log_index)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, log_index) DO NOTHING RETURNING id`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, log_index) DO NOTHING`,
 		g.Tenant, g.Issuer, g.Subject, g.DisplayName, g.Source, g.Change, nonNil(g.Before), nonNil(g.After), g.RecordTime,
-		g.KeepUntil, g.LogIndex).Scan(&g.ID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		rows, err := s.pool.Query(ctx, `SELECT `+grantCols+` FROM ledger.role_grants WHERE tenant_id = $1 AND log_index = $2`,
-			g.Tenant, g.LogIndex)
-		if err == nil {
-			return pgx.CollectExactlyOneRow(rows, scanGrant)
-		}
+		g.KeepUntil, g.LogIndex); err != nil {
+		return fmt.Errorf("ledger store: record the roles of %s %s in %s: %w", g.Issuer, g.Subject, g.Tenant, err)
 	}
-	if err != nil {
-		return RoleGrant{}, fmt.Errorf("ledger store: record the roles of %s %s in %s: %w", g.Issuer, g.Subject, g.Tenant, err)
-	}
-	return g, nil
+	return nil
 }
 
 // UnloggedRoleGrants are up to limit records made before records were entries, oldest first.
