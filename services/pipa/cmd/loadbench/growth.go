@@ -171,7 +171,7 @@ func (b *bench) settle() {
 }
 
 // benchRule is the retention rule every bench unit has: its file's records are destroyed by the
-// recording system a day after collection, and pipa records each check (STD-42-2).
+// recording system a day after collection, and pipa records each check.
 const benchRule = "bench"
 
 // setupRetention gives each unit a personal-information file in the registry (gRPC) and an
