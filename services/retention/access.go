@@ -125,14 +125,15 @@ func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCur
 				break
 			}
 		}
+		// Saved once a page: where the pass stopped within it, or else the next page.
+		last := err != nil || stopped || page.GetNextPageToken() == ""
+		if !last {
+			c = pg.AccessCursor{Token: page.GetNextPageToken()}
+		}
 		if serr := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); serr != nil && err == nil {
 			err = serr
 		}
-		if err != nil || stopped || page.GetNextPageToken() == "" {
-			return false, err
-		}
-		c = pg.AccessCursor{Token: page.GetNextPageToken()}
-		if err := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); err != nil {
+		if last || err != nil {
 			return false, err
 		}
 		if time.Now().After(r.stop) {
@@ -229,7 +230,7 @@ func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
 
 // SweepAccessAllArgs is the daily job that starts the access-record pass of every unit the
 // registry lists (S-8-1): each unit's ledger keeps access records, whether or not it has rules.
-// The hourly sweep of a unit with rules, and SweepUnit, make the same pass.
+// A SweepUnit call makes the same pass; the hourly sweep of a unit's rules does not.
 type SweepAccessAllArgs struct{}
 
 func (SweepAccessAllArgs) Kind() string { return "retention.sweep_access_all" }

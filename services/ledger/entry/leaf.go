@@ -36,23 +36,43 @@ type Decoded struct {
 	// Commitments maps a personal field's proto name (e.g. "requester_name") to
 	// sha256(salt || 0x00 || value).
 	Commitments map[string][]byte
+	// clear: an ACCESS leaf of the earlier form, its record's fields in clear.
+	clear bool
 }
+
+// committed says in which leaves a field is written only as a commitment.
+type committed uint8
+
+const (
+	// inClear: the field's value is in the leaf as it is.
+	inClear committed = iota
+	// always: a personal value in a leaf of any kind (an officer's or a requester's name, a
+	// contact).
+	always
+	// inAccess: in an ACCESS leaf, a field of the access record that identifies a person or says
+	// what was done with a person's data (S-2-3: the account, where from, whose data, what was
+	// done, a download's reason), so that a destroyed record (S-8-1) leaves nothing of it
+	// readable. Other kinds write the field in clear (a ROLE_CHANGE's actor, a USE's purpose); so
+	// did ACCESS leaves written before (the leaf grammar accepts either form, not a mix).
+	inAccess
+)
 
 // field is one leaf line kind, in Entry field-number order (the order of the lines).
 type field struct {
-	num      int32
-	name     string // proto field name; the leaf key is this with '_' as '-'
-	personal bool
-	get      func(*ledgerv1.Entry) ([]string, error)
-	set      func(*ledgerv1.Entry, string) error
+	num       int32
+	name      string // proto field name; the leaf key is this with '_' as '-'
+	committed committed
+	get       func(*ledgerv1.Entry) ([]string, error)
+	set       func(*ledgerv1.Entry, string) error
 }
 
-func (f field) key() string {
-	k := strings.ReplaceAll(f.name, "_", "-")
-	if f.personal {
-		return k + "-commitment"
-	}
-	return k
+// clearKey is the key of the field's line in clear, commitKey of its commitment.
+func (f field) clearKey() string  { return strings.ReplaceAll(f.name, "_", "-") }
+func (f field) commitKey() string { return f.clearKey() + "-commitment" }
+
+// committedIn reports whether f is only a commitment in a leaf of kind k.
+func (f field) committedIn(k ledgerv1.EntryKind) bool {
+	return f.committed == always || f.committed == inAccess && k == ledgerv1.EntryKind_ENTRY_KIND_ACCESS
 }
 
 func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
@@ -67,9 +87,9 @@ func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
 	}
 }
 
-func personal(num int32, name string, p func(*ledgerv1.Entry) *string) field {
+func personal(num int32, name string, in committed, p func(*ledgerv1.Entry) *string) field {
 	f := str(num, name, p)
-	f.personal = true
+	f.committed = in
 	return f
 }
 
@@ -129,11 +149,12 @@ var fields = []field{
 	str(5, "file_name", func(e *ledgerv1.Entry) *string { return &e.FileName }),
 	str(6, "file_format", func(e *ledgerv1.Entry) *string { return &e.FileFormat }),
 	str(7, "handler", func(e *ledgerv1.Entry) *string { return &e.Handler }),
-	str(8, "purpose", func(e *ledgerv1.Entry) *string { return &e.Purpose }),
+	// An ACCESS entry's purpose is a download's reason (S-8-2), which may name a person.
+	personal(8, "purpose", inAccess, func(e *ledgerv1.Entry) *string { return &e.Purpose }),
 	str(9, "counterparty", func(e *ledgerv1.Entry) *string { return &e.Counterparty }),
-	personal(10, "counterparty_officer", func(e *ledgerv1.Entry) *string { return &e.CounterpartyOfficer }),
-	personal(11, "requester_name", func(e *ledgerv1.Entry) *string { return &e.RequesterName }),
-	personal(12, "requester_contact", func(e *ledgerv1.Entry) *string { return &e.RequesterContact }),
+	personal(10, "counterparty_officer", always, func(e *ledgerv1.Entry) *string { return &e.CounterpartyOfficer }),
+	personal(11, "requester_name", always, func(e *ledgerv1.Entry) *string { return &e.RequesterName }),
+	personal(12, "requester_contact", always, func(e *ledgerv1.Entry) *string { return &e.RequesterContact }),
 	str(13, "legal_basis", func(e *ledgerv1.Entry) *string { return &e.LegalBasis }),
 	str(14, "form", func(e *ledgerv1.Entry) *string { return &e.Form }),
 	str(15, "period", func(e *ledgerv1.Entry) *string { return &e.Period }),
@@ -155,10 +176,12 @@ var fields = []field{
 	str(21, "destruction_method", func(e *ledgerv1.Entry) *string { return &e.DestructionMethod }),
 	str(22, "auto_delete_cycle", func(e *ledgerv1.Entry) *string { return &e.AutoDeleteCycle }),
 	stamp(23, "auto_delete_checked_time", func(e *ledgerv1.Entry) **timestamppb.Timestamp { return &e.AutoDeleteCheckedTime }),
-	str(24, "actor", func(e *ledgerv1.Entry) *string { return &e.Actor }),
-	str(25, "remote_addr", func(e *ledgerv1.Entry) *string { return &e.RemoteAddr }),
-	str(26, "subject", func(e *ledgerv1.Entry) *string { return &e.Subject }),
-	str(27, "action", func(e *ledgerv1.Entry) *string { return &e.Action }),
+	// S-2-3, committed in an ACCESS leaf; its occur_time and system (file_name) stay in clear,
+	// since the record's period is computed from them (S-8-1).
+	personal(24, "actor", inAccess, func(e *ledgerv1.Entry) *string { return &e.Actor }),
+	personal(25, "remote_addr", inAccess, func(e *ledgerv1.Entry) *string { return &e.RemoteAddr }),
+	personal(26, "subject", inAccess, func(e *ledgerv1.Entry) *string { return &e.Subject }),
+	personal(27, "action", inAccess, func(e *ledgerv1.Entry) *string { return &e.Action }),
 	str(28, "request", func(e *ledgerv1.Entry) *string { return &e.Request }),
 	str(29, "plan", func(e *ledgerv1.Entry) *string { return &e.Plan }),
 	{num: 30, name: "follows",
@@ -205,30 +228,54 @@ var fields = []field{
 	str(35, "document_sha256", func(e *ledgerv1.Entry) *string { return &e.DocumentSha256 }),
 }
 
-var fieldsByKey = func() map[string]field {
-	m := make(map[string]field, len(fields))
+// leafKey is what a line's key says: which field, and whether as a commitment.
+type leafKey struct {
+	f          field
+	commitment bool
+}
+
+var fieldsByKey = func() map[string]leafKey {
+	m := make(map[string]leafKey, len(fields)+8)
 	for _, f := range fields {
-		m[f.key()] = f
+		if f.committed != always {
+			m[f.clearKey()] = leafKey{f: f}
+		}
+		if f.committed != inClear {
+			m[f.commitKey()] = leafKey{f: f, commitment: true}
+		}
 	}
 	return m
 }()
 
-// Personal returns the proto names of the personal fields: in a leaf only as salted
-// commitments, their values kept encrypted beside it (pkg/seal) until redacted.
-func Personal() []string {
+// Personal returns the proto names of the personal fields of an entry of kind k: in its leaf
+// only as salted commitments, their values kept encrypted beside it (pkg/seal) until redacted.
+func Personal(k ledgerv1.EntryKind) []string {
 	var out []string
 	for _, f := range fields {
-		if f.personal {
+		if f.committedIn(k) {
 			out = append(out, f.name)
 		}
 	}
 	return out
 }
 
+// Erase empties the personal fields of e (Personal(e.Kind)) and their salts: what a reader sees
+// of a redacted entry. The leaf of an ACCESS entry written before its fields were committed
+// holds them in clear; a destroyed record is served without them all the same.
+func Erase(e *ledgerv1.Entry) {
+	for _, f := range fields {
+		if f.committedIn(e.GetKind()) {
+			_ = f.set(e, "")
+		}
+	}
+	e.Salts = nil
+}
+
+// personalField is the field name (proto or leaf spelling) names, when some kind commits to it.
 func personalField(name string) (field, bool) {
 	name = strings.ReplaceAll(name, "-", "_")
 	for _, f := range fields {
-		if f.personal && f.name == name {
+		if f.committed != inClear && f.name == name {
 			return f, true
 		}
 	}
@@ -292,8 +339,10 @@ func commitment(salt []byte, value string) []byte {
 	return h.Sum(nil)
 }
 
-// write renders the leaf. Personal values are never read from e: their lines come from
-// commitments, so that DecodeLeaf can re-render a leaf it only knows the commitments of.
+// write renders the leaf. The values of the fields committed to are never read from e: their
+// lines come from commitments, so that DecodeLeaf can re-render a leaf it only knows the
+// commitments of. A field of an ACCESS entry that has no commitment is written in clear (a leaf
+// of the earlier form).
 func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]byte) ([]byte, error) {
 	if err := checkLog(log); err != nil {
 		return nil, err
@@ -305,6 +354,7 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 		return nil, errors.New("occur_time is required")
 	}
 	var b bytes.Buffer
+	b.Grow(512)
 	line := func(k, v string) {
 		b.WriteString(k)
 		b.WriteString(": ")
@@ -315,11 +365,14 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 	line("log", log)
 	line("index", strconv.FormatInt(index, 10))
 	for _, f := range fields {
-		if f.personal {
+		if f.committed != inClear {
 			if c, ok := commitments[f.name]; ok {
-				line(f.key(), base64.StdEncoding.EncodeToString(c))
+				line(f.commitKey(), base64.StdEncoding.EncodeToString(c))
+				continue
 			}
-			continue
+			if f.committed == always {
+				continue
+			}
 		}
 		vs, err := f.get(e)
 		if err != nil {
@@ -329,31 +382,54 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 			if err := checkValue(f.name, v); err != nil {
 				return nil, err
 			}
-			line(f.key(), v)
+			line(f.clearKey(), v)
 		}
 	}
 	return b.Bytes(), nil
 }
 
 // EncodeLeaf renders entry e at index of log as its canonical leaf bytes (the format documented
-// on the Leaf message of ledger.proto). Each non-empty personal value is replaced by a commitment
-// under a fresh SaltSize-byte salt from salt (crypto/rand when nil); the values and salts come
-// back in the Sealed, to be kept encrypted beside the leaf. The same input and salts give the
-// same bytes. Output-only fields of e are ignored, except recorded_by: the server sets it to the
-// appending caller's subject, and it is the leaf's last line ("recorded-by: {subject}").
-// EncodeLeaf checks only what the format needs (kind, occur_time, UTF-8, no NUL, no empty item);
-// Validate checks the law.
+// on the Leaf message of ledger.proto). Each non-empty personal value of e's kind (Personal) is
+// replaced by a commitment under a fresh SaltSize-byte salt from salt (crypto/rand when nil);
+// the values and salts come back in the Sealed, to be kept encrypted beside the leaf. The same
+// input and salts give the same bytes. Output-only fields of e are ignored, except recorded_by:
+// the server sets it to the appending caller's subject, and it is the leaf's last line
+// ("recorded-by: {subject}"). EncodeLeaf checks only what the format needs (kind, occur_time,
+// UTF-8, no NUL, no empty item); Validate checks the law. It is Commit then Committed.Leaf.
 func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) ([]byte, *Sealed, error) {
+	c, err := Commit(e, salt)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := c.Leaf(log, index)
+	if err != nil {
+		return nil, nil, err
+	}
+	return leaf, c.Sealed, nil
+}
+
+// Committed is an entry whose personal values are committed to, before its place in a log is
+// known: the salts and hashes of EncodeLeaf, made once, outside the log's lock, for Leaf to
+// render at whatever index the log gives.
+type Committed struct {
+	e           *ledgerv1.Entry
+	commitments map[string][]byte
+	// Sealed holds the values and salts committed to, to be kept encrypted beside the leaf.
+	Sealed *Sealed
+}
+
+// Commit commits to the personal values of e (see EncodeLeaf). e must not change until the
+// last call of Leaf.
+func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 	if e == nil {
-		return nil, nil, errors.New("entry: nil entry")
+		return nil, errors.New("entry: nil entry")
 	}
 	if salt == nil {
 		salt = randomSalt
 	}
-	sealed := &Sealed{}
-	commitments := map[string][]byte{}
+	c := &Committed{e: e, commitments: map[string][]byte{}, Sealed: &Sealed{}}
 	for _, f := range fields {
-		if !f.personal {
+		if !f.committedIn(e.GetKind()) {
 			continue
 		}
 		vs, _ := f.get(e)
@@ -361,20 +437,25 @@ func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) 
 			continue
 		}
 		if err := checkValue(f.name, vs[0]); err != nil {
-			return nil, nil, fmt.Errorf("entry: %w", err)
+			return nil, fmt.Errorf("entry: %w", err)
 		}
 		s := bytes.Clone(salt())
 		if len(s) != SaltSize {
-			return nil, nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
+			return nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
 		}
-		commitments[f.name] = commitment(s, vs[0])
-		sealed.Fields = append(sealed.Fields, SealedField{Field: f.name, Value: vs[0], Salt: s})
+		c.commitments[f.name] = commitment(s, vs[0])
+		c.Sealed.Fields = append(c.Sealed.Fields, SealedField{Field: f.name, Value: vs[0], Salt: s})
 	}
-	leaf, err := write(log, index, e, commitments)
+	return c, nil
+}
+
+// Leaf renders the committed entry at index of log.
+func (c *Committed) Leaf(log string, index int64) ([]byte, error) {
+	leaf, err := write(log, index, c.e, c.commitments)
 	if err != nil {
-		return nil, nil, fmt.Errorf("entry: %w", err)
+		return nil, fmt.Errorf("entry: %w", err)
 	}
-	return leaf, sealed, nil
+	return leaf, nil
 }
 
 func randomSalt() []byte {
@@ -426,11 +507,15 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 				return nil, bad("index: %v", err)
 			}
 		default:
-			f, ok := fieldsByKey[k]
+			lk, ok := fieldsByKey[k]
 			if !ok {
 				return nil, bad("line %d: unknown key %q", n, k)
 			}
-			if f.personal {
+			f := lk.f
+			if lk.commitment {
+				if !f.committedIn(d.Entry.GetKind()) {
+					return nil, bad("line %d: a %s leaf has %s in clear, not as a commitment", n, KindName(d.Entry.GetKind()), f.clearKey())
+				}
 				c, err := base64.StdEncoding.DecodeString(v)
 				if err != nil || len(c) != sha256.Size {
 					return nil, bad("line %d: %s is not a base64 sha256", n, k)
@@ -438,10 +523,17 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 				d.Commitments[f.name] = c
 				continue
 			}
+			if f.committed == inAccess && d.Entry.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS {
+				d.clear = true
+			}
 			if err := f.set(d.Entry, v); err != nil {
 				return nil, bad("line %d: %s: %v", n, k, err)
 			}
 		}
+	}
+	if d.clear && len(d.Commitments) > 0 {
+		// Either form is canonical (Personal), a mix of the two is not.
+		return nil, bad("an ACCESS leaf has some of its record's fields in clear and others as commitments")
 	}
 	again, err := write(d.Log, d.Index, d.Entry, d.Commitments)
 	if err != nil {
