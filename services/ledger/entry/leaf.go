@@ -23,6 +23,9 @@ const Magic = "pipa-ledger-entry/v1"
 // SaltSize is the size of the salt of each personal-field commitment.
 const SaltSize = 32
 
+// maxPersonal bounds the personal fields of any kind (Personal); an ACCESS entry has the most.
+const maxPersonal = 8
+
 // ErrLeaf is wrapped by every error of DecodeLeaf: the bytes are not a canonical version 1 leaf.
 var ErrLeaf = errors.New("not a canonical pipa-ledger-entry/v1 leaf")
 
@@ -60,15 +63,23 @@ const (
 // field is one leaf line kind, in Entry field-number order (the order of the lines).
 type field struct {
 	num       int32
-	name      string // proto field name; the leaf key is this with '_' as '-'
+	name      string // proto field name
 	committed committed
 	get       func(*ledgerv1.Entry) ([]string, error)
 	set       func(*ledgerv1.Entry, string) error
+	// key is the key of the field's line in clear, name with '_' as '-'; ckey the key of its
+	// commitment, key and "-commitment" (set by withKeys).
+	key, ckey string
 }
 
-// clearKey is the key of the field's line in clear, commitKey of its commitment.
-func (f field) clearKey() string  { return strings.ReplaceAll(f.name, "_", "-") }
-func (f field) commitKey() string { return f.clearKey() + "-commitment" }
+// withKeys sets the leaf keys of fs.
+func withKeys(fs []field) []field {
+	for i := range fs {
+		fs[i].key = strings.ReplaceAll(fs[i].name, "_", "-")
+		fs[i].ckey = fs[i].key + "-commitment"
+	}
+	return fs
+}
 
 // committedIn reports whether f is only a commitment in a leaf of kind k.
 func (f field) committedIn(k ledgerv1.EntryKind) bool {
@@ -124,7 +135,7 @@ func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // other output-only fields (name, index, leaf_hash, redacted, commit_time, tree_size, salts) are
 // deliberately absent; the log and the index are
 // header lines. TestFieldsCoverEntry fails when the proto gains a field not decided on here.
-var fields = []field{
+var fields = withKeys([]field{
 	{num: 3, name: "kind",
 		get: func(e *ledgerv1.Entry) ([]string, error) {
 			k := e.GetKind()
@@ -226,7 +237,7 @@ var fields = []field{
 	str(34, "verifier_key", func(e *ledgerv1.Entry) *string { return &e.VerifierKey }),
 	// PUBLICATION only: the SHA-256 of the published document.
 	str(35, "document_sha256", func(e *ledgerv1.Entry) *string { return &e.DocumentSha256 }),
-}
+})
 
 // leafKey is what a line's key says: which field, and whether as a commitment.
 type leafKey struct {
@@ -238,10 +249,10 @@ var fieldsByKey = func() map[string]leafKey {
 	m := make(map[string]leafKey, len(fields)+8)
 	for _, f := range fields {
 		if f.committed != always {
-			m[f.clearKey()] = leafKey{f: f}
+			m[f.key] = leafKey{f: f}
 		}
 		if f.committed != inClear {
-			m[f.commitKey()] = leafKey{f: f, commitment: true}
+			m[f.ckey] = leafKey{f: f, commitment: true}
 		}
 	}
 	return m
@@ -282,7 +293,25 @@ func personalField(name string) (field, bool) {
 	return field{}, false
 }
 
-var escaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
+// appendEscaped appends v with the leaf's three escapes: '\' as "\\", LF as "\n", CR as "\r".
+func appendEscaped(b []byte, v string) []byte {
+	if strings.IndexAny(v, "\\\n\r") < 0 {
+		return append(b, v...)
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
 
 func unescape(s string) (string, error) {
 	if !strings.Contains(s, `\`) {
@@ -353,21 +382,23 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 	if e.GetOccurTime() == nil {
 		return nil, errors.New("occur_time is required")
 	}
-	var b bytes.Buffer
-	b.Grow(512)
+	b := make([]byte, 0, 512)
 	line := func(k, v string) {
-		b.WriteString(k)
-		b.WriteString(": ")
-		escaper.WriteString(&b, v)
-		b.WriteByte('\n')
+		b = append(b, k...)
+		b = append(b, ": "...)
+		b = appendEscaped(b, v)
+		b = append(b, '\n')
 	}
-	b.WriteString(Magic + "\n")
+	b = append(b, Magic+"\n"...)
 	line("log", log)
 	line("index", strconv.FormatInt(index, 10))
 	for _, f := range fields {
 		if f.committed != inClear {
 			if c, ok := commitments[f.name]; ok {
-				line(f.commitKey(), base64.StdEncoding.EncodeToString(c))
+				b = append(b, f.ckey...)
+				b = append(b, ": "...)
+				b = base64.StdEncoding.AppendEncode(b, c)
+				b = append(b, '\n')
 				continue
 			}
 			if f.committed == always {
@@ -382,10 +413,10 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 			if err := checkValue(f.name, v); err != nil {
 				return nil, err
 			}
-			line(f.clearKey(), v)
+			line(f.key, v)
 		}
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // EncodeLeaf renders entry e at index of log as its canonical leaf bytes (the format documented
@@ -424,27 +455,46 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 	if e == nil {
 		return nil, errors.New("entry: nil entry")
 	}
-	if salt == nil {
-		salt = randomSalt
-	}
-	c := &Committed{e: e, commitments: map[string][]byte{}, Sealed: &Sealed{}}
+	var (
+		fs   [maxPersonal]field
+		vals [maxPersonal]string
+		n    int
+	)
 	for _, f := range fields {
 		if !f.committedIn(e.GetKind()) {
 			continue
 		}
-		vs, _ := f.get(e)
-		if len(vs) == 0 {
-			continue
+		if vs, _ := f.get(e); len(vs) > 0 {
+			if err := checkValue(f.name, vs[0]); err != nil {
+				return nil, fmt.Errorf("entry: %w", err)
+			}
+			fs[n], vals[n] = f, vs[0]
+			n++
 		}
-		if err := checkValue(f.name, vs[0]); err != nil {
-			return nil, fmt.Errorf("entry: %w", err)
-		}
-		s := bytes.Clone(salt())
-		if len(s) != SaltSize {
+	}
+	// One read of the system's random source for all the salts, one array for the hashes.
+	var salts []byte
+	if salt == nil {
+		salts = make([]byte, n*SaltSize)
+		rand.Read(salts) // never fails (crypto/rand, Go 1.24+)
+	}
+	sums := make([]byte, 0, n*sha256.Size)
+	c := &Committed{e: e, commitments: make(map[string][]byte, n), Sealed: &Sealed{Fields: make([]SealedField, n)}}
+	h := sha256.New()
+	for i, f := range fs[:n] {
+		var s []byte
+		if salt == nil {
+			s = salts[i*SaltSize : (i+1)*SaltSize : (i+1)*SaltSize]
+		} else if s = bytes.Clone(salt()); len(s) != SaltSize {
 			return nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
 		}
-		c.commitments[f.name] = commitment(s, vs[0])
-		c.Sealed.Fields = append(c.Sealed.Fields, SealedField{Field: f.name, Value: vs[0], Salt: s})
+		h.Reset()
+		h.Write(s)
+		h.Write([]byte{0})
+		h.Write([]byte(vals[i]))
+		sums = h.Sum(sums)
+		c.commitments[f.name] = sums[len(sums)-sha256.Size:]
+		c.Sealed.Fields[i] = SealedField{Field: f.name, Value: vals[i], Salt: s}
 	}
 	return c, nil
 }
@@ -456,12 +506,6 @@ func (c *Committed) Leaf(log string, index int64) ([]byte, error) {
 		return nil, fmt.Errorf("entry: %w", err)
 	}
 	return leaf, nil
-}
-
-func randomSalt() []byte {
-	s := make([]byte, SaltSize)
-	rand.Read(s) // never fails (crypto/rand, Go 1.24+)
-	return s
 }
 
 // DecodeLeaf parses a leaf back into its log, index, fields (recorded_by included, when the leaf
@@ -514,7 +558,7 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 			f := lk.f
 			if lk.commitment {
 				if !f.committedIn(d.Entry.GetKind()) {
-					return nil, bad("line %d: a %s leaf has %s in clear, not as a commitment", n, KindName(d.Entry.GetKind()), f.clearKey())
+					return nil, bad("line %d: a %s leaf has %s in clear, not as a commitment", n, KindName(d.Entry.GetKind()), f.key)
 				}
 				c, err := base64.StdEncoding.DecodeString(v)
 				if err != nil || len(c) != sha256.Size {

@@ -3,9 +3,11 @@ package entry
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -358,6 +360,9 @@ func TestFieldsCoverEntry(t *testing.T) {
 	require.Equal(t, []string{"counterparty_officer", "requester_name", "requester_contact"}, Personal(ledgerv1.EntryKind_ENTRY_KIND_PROVISION))
 	require.Equal(t, []string{"purpose", "counterparty_officer", "requester_name", "requester_contact", "actor", "remote_addr", "subject", "action"},
 		Personal(ledgerv1.EntryKind_ENTRY_KIND_ACCESS), "S-2-3: the access record's account, where from, whose data, what was done, a download's reason")
+	for k := range ledgerv1.EntryKind_name {
+		require.LessOrEqual(t, len(Personal(ledgerv1.EntryKind(k))), maxPersonal)
+	}
 }
 
 // downloadRecord is an access record taken in from another system: a download with its reason.
@@ -470,4 +475,27 @@ func TestErase(t *testing.T) {
 	Erase(p)
 	require.Empty(t, p.GetCounterpartyOfficer())
 	require.Equal(t, "청소년 범죄수사", p.GetPurpose(), "a provision's purpose is not personal")
+}
+
+// Marshal writes the JSON document encoding/json would, as read back: every value, whatever its
+// characters, comes back the same.
+func TestSealed_MarshalIsJSON(t *testing.T) {
+	salt := bytes.Repeat([]byte{0xfb}, SaltSize)
+	for _, v := range []string{"", "홍길동", `"quoted" \ back\slash`, "tab\tLF\nCR\r\x01\x1f\x7f", "<>&\u2028\u2029", "\xff not UTF-8"} {
+		s := &Sealed{Fields: []SealedField{{Field: "actor", Value: v, Salt: salt}, {Field: "subject", Value: "x", Salt: salt}}}
+		b := s.Marshal()
+		require.True(t, json.Valid(b), "%q: %s", v, b)
+		var got, want sealedJSON
+		require.NoError(t, json.Unmarshal(b, &got))
+		std, err := json.Marshal(sealedJSON{V: 1, Fields: s.Fields})
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(std, &want))
+		require.Equal(t, want, got, "%q", v)
+		if utf8.ValidString(v) {
+			back, err := UnmarshalSealed(b)
+			require.NoError(t, err)
+			require.Equal(t, s, back)
+		}
+	}
+	require.JSONEq(t, `{"v":1,"fields":[]}`, string((*Sealed)(nil).Marshal()))
 }
