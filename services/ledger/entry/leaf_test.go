@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -477,25 +476,44 @@ func TestErase(t *testing.T) {
 	require.Equal(t, "청소년 범죄수사", p.GetPurpose(), "a provision's purpose is not personal")
 }
 
-// Marshal writes the JSON document encoding/json would, as read back: every value, whatever its
-// characters, comes back the same.
-func TestSealed_MarshalIsJSON(t *testing.T) {
+// Marshal writes format 2, which reads back the same whatever the values; the JSON of format 1,
+// which pipa wrote before, still reads; bytes of neither format do not.
+func TestSealed_Formats(t *testing.T) {
+	leaf, sealed, err := EncodeLeaf(testLog, 7, downloadRecord(), fixedSalts())
+	require.NoError(t, err)
+	b := sealed.Marshal()
+	require.Equal(t, byte(2), b[0])
+	got, err := UnmarshalSealed(b)
+	require.NoError(t, err)
+	require.Equal(t, sealed, got)
+	require.NoError(t, got.Check(leaf))
+	v1, err := json.Marshal(sealedJSON{V: 1, Fields: sealed.Fields})
+	require.NoError(t, err)
+	require.Less(t, len(b), len(v1)*2/3, "format 2 is smaller")
+	got, err = UnmarshalSealed(v1)
+	require.NoError(t, err)
+	require.Equal(t, sealed, got)
+
 	salt := bytes.Repeat([]byte{0xfb}, SaltSize)
-	for _, v := range []string{"", "홍길동", `"quoted" \ back\slash`, "tab\tLF\nCR\r\x01\x1f\x7f", "<>&\u2028\u2029", "\xff not UTF-8"} {
-		s := &Sealed{Fields: []SealedField{{Field: "actor", Value: v, Salt: salt}, {Field: "subject", Value: "x", Salt: salt}}}
-		b := s.Marshal()
-		require.True(t, json.Valid(b), "%q: %s", v, b)
-		var got, want sealedJSON
-		require.NoError(t, json.Unmarshal(b, &got))
-		std, err := json.Marshal(sealedJSON{V: 1, Fields: s.Fields})
+	for _, v := range []string{"홍길동", `"quoted" \ back\slash`, "tab\tLF\nCR\r\x01\x7f", strings.Repeat("긴 값", 2000)} {
+		s := &Sealed{Fields: []SealedField{{Field: "actor", Value: v, Salt: salt}, {Field: "requester_name", Value: "x", Salt: salt}}}
+		got, err := UnmarshalSealed(s.Marshal())
 		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(std, &want))
-		require.Equal(t, want, got, "%q", v)
-		if utf8.ValidString(v) {
-			back, err := UnmarshalSealed(b)
-			require.NoError(t, err)
-			require.Equal(t, s, back)
-		}
+		require.Equal(t, s, got)
 	}
-	require.JSONEq(t, `{"v":1,"fields":[]}`, string((*Sealed)(nil).Marshal()))
+	none, err := UnmarshalSealed((*Sealed)(nil).Marshal())
+	require.NoError(t, err)
+	require.Empty(t, none.Fields)
+	for name, bad := range map[string][]byte{
+		"empty":        nil,
+		"unknown":      []byte("x"),
+		"truncated":    b[:len(b)-1],
+		"long length":  {2, 0xff, 0xff, 0xff, 0xff, 0x0f, 'a'},
+		"not personal": append([]byte{2, 9}, append([]byte("file_name\x20"), append(salt, 1, 'x')...)...),
+		"not UTF-8":    append(append(append([]byte{2, 5}, "actor\x20"...), salt...), 1, 0xff),
+		"half a field": append([]byte{2, 5}, "actor"...),
+	} {
+		_, err := UnmarshalSealed(bad)
+		require.Error(t, err, name)
+	}
 }
