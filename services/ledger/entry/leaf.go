@@ -295,7 +295,7 @@ func personalField(name string) (field, bool) {
 
 // appendEscaped appends v with the leaf's three escapes: '\' as "\\", LF as "\n", CR as "\r".
 func appendEscaped(b []byte, v string) []byte {
-	if strings.IndexAny(v, "\\\n\r") < 0 {
+	if !strings.ContainsAny(v, "\\\n\r") {
 		return append(b, v...)
 	}
 	for i := 0; i < len(v); i++ {
