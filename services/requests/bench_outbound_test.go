@@ -183,12 +183,14 @@ func (w *workflowRun) failedSteps() (n int) {
 
 // workflows runs whole workflows (staff intake of an ACCESS request with an e-mail address,
 // verification, approval by visit) from BenchClients goroutines for d, and reports the steps'
-// rate, their p50 and p99 and the failed steps of each method.
+// rate, their p50 and p99, the process's CPU time per step (the Go side of the stack, the
+// deliveries and the receivers; not PostgreSQL) and the failed steps of each method.
 func workflows(b *testing.B, cls []requestsv1.RequestServiceClient, staff context.Context, d time.Duration) *workflowRun {
 	var mu sync.Mutex
 	run := &workflowRun{failed: map[string]int{}}
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu := processCPU(b)
 	start := time.Now()
 	for w := range stacktest.BenchClients {
 		wg.Add(1)
@@ -233,6 +235,7 @@ func workflows(b *testing.B, cls []requestsv1.RequestServiceClient, staff contex
 	}
 	wg.Wait()
 	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/1000/float64(len(run.took)), "cpu-ms/step")
 	stacktest.ReportLatencies(b, "steps", run.took)
 	b.ReportMetric(float64(len(run.took)), "steps")
 	for _, m := range []string{"CreateRequest", "VerifyIdentity", "ApproveRequest"} {

@@ -64,8 +64,9 @@ type MailServer struct {
 	Addr string
 	// CAFile is the PEM of the CA of the server's certificate (StartMailAuth).
 	CAFile string
-	// Conns counts the connections taken.
-	Conns atomic.Int64
+	// Conns counts the connections taken; Sessions those whose session has not ended (the
+	// client's QUIT, or either side closing the connection).
+	Conns, Sessions atomic.Int64
 	mu    sync.Mutex
 	mail  []Mail
 	open  []net.Conn
@@ -75,6 +76,7 @@ type MailServer struct {
 func (ms *MailServer) backend(session func() smtp.Session) smtp.Backend {
 	return smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		ms.Conns.Add(1)
+		ms.Sessions.Add(1)
 		ms.mu.Lock()
 		ms.open = append(ms.open, c.Conn())
 		ms.mu.Unlock()
@@ -229,7 +231,7 @@ type session struct {
 }
 
 func (s *session) Reset()        { s.from, s.to = "", nil }
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error { s.ms.Sessions.Add(-1); return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.from = from
 	return nil

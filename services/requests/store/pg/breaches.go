@@ -47,9 +47,7 @@ func breachSubject(unit string, n int64) string {
 // outbox's id of the entry (0 on a replay of the same request_id, which returns the first breach).
 func (s *Store) CreateBreach(ctx context.Context, tenant, unit string, doc *requestsv1.Breach, idem Idem, entry BreachEntry) (out *Breach, id int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) {
+		name, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(tenant), func() (string, error) {
 			var n int64
 			if err := tx.QueryRow(ctx, `INSERT INTO requests.breach_numbers (tenant_id, unit_id, last) VALUES ($1, $2, 1)
 				ON CONFLICT (tenant_id, unit_id) DO UPDATE SET last = breach_numbers.last + 1 RETURNING last`,
@@ -98,9 +96,7 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 		if out, err = s.getBreach(ctx, tx, tenant, unit, n, true); err != nil {
 			return err
 		}
-		_, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) {
+		_, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(tenant), func() (string, error) {
 			if etag != "" && etag != out.Etag() {
 				return "", apierr.EtagMismatch(out.Doc.GetName())
 			}

@@ -113,6 +113,11 @@ type Idem struct {
 	Hash              []byte
 }
 
+// Key is the tenant's idempotency key for it.
+func (i Idem) Key(tenant string) idempotency.Key {
+	return idempotency.Key{TenantID: tenant, RequestID: i.RequestID, Method: i.Method, RequestHash: i.Hash}
+}
+
 // Create stores new request r (as request.Intake made it) under the next receipt number of its
 // tenant, prefix and year ("R-2026-000123"), setting its name, receipt number and times. A replay
 // of the same request_id returns the first request and takes no number.
@@ -127,9 +132,7 @@ func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, r
 		return nil, err
 	}
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: r.Tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) {
+		name, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(r.Tenant), func() (string, error) {
 			var n int64
 			if err := tx.QueryRow(ctx, `SELECT nextval($1::regclass)`, seq).Scan(&n); err != nil {
 				return "", err
@@ -430,9 +433,7 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 		return err
 	}
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		_, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) { return receipt, step(tx) })
+		_, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(tenant), func() (string, error) { return receipt, step(tx) })
 		if errors.Is(err, idempotency.ErrReused) {
 			return reused()
 		}
@@ -792,9 +793,7 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, idem Id
 		return s.outbox.Forget(ctx, tx, tenant, receipt)
 	}
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		_, again, err := idempotency.Once(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) { return receipt, change(tx) })
+		_, again, err := idempotency.Once(ctx, tx, Schema, idem.Key(tenant), func() (string, error) { return receipt, change(tx) })
 		if err == nil && again {
 			rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, false)
 		}
