@@ -64,12 +64,14 @@ type MailServer struct {
 	Addr string
 	// CAFile is the PEM of the CA of the server's certificate (StartMailAuth).
 	CAFile string
-	// Conns counts the connections taken; Sessions those whose session has not ended (the
-	// client's QUIT, or either side closing the connection).
-	Conns, Sessions atomic.Int64
-	mu    sync.Mutex
-	mail  []Mail
-	open  []net.Conn
+	// Conns counts the connections taken.
+	Conns atomic.Int64
+	// Sessions counts the sessions not ended yet (by the client's QUIT, or either side closing
+	// the connection).
+	Sessions atomic.Int64
+	mu       sync.Mutex
+	mail     []Mail
+	open     []net.Conn
 }
 
 // backend is a connection's session, counted and kept for CloseConnections.
