@@ -230,6 +230,13 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 	if err != nil {
 		return nil, err
 	}
+	a := s.newAppending(t, u, e, o)
+	a.req.RequestID, a.req.RequestHash = req.GetRequestId(), hash
+	return a, nil
+}
+
+// newAppending is the store's request that appends e (already checked), without a request id.
+func (s *Server) newAppending(t, u string, e *ledgerv1.Entry, o appendOpts) *appending {
 	log := names.Unit(t, u)
 	var follows *int64
 	if e.Follows != nil {
@@ -238,8 +245,7 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 	}
 	a := &appending{e: e}
 	a.req = pg.AppendRequest{
-		RequestID: req.GetRequestId(), RequestHash: hash, Kind: entry.KindName(e.GetKind()),
-		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
+		Kind: entry.KindName(e.GetKind()), OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
 		Build: func(index int64) ([]byte, []byte, error) {
 			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
 			a.personal = p
@@ -256,7 +262,7 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 			return leaf, sealed, err
 		},
 	}
-	return a, nil
+	return a
 }
 
 // stored is the entry a committed as res: for a replay the first call's entry as stored, or else
