@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,9 +46,15 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	if err := in.s.units.Authorize(ctx, t, u, []auth.Role{auth.RoleService}); err != nil {
 		return nil, err
 	}
-	set, err := in.s.store.Settings(ctx, t)
-	if err != nil {
-		return nil, err
+	// The tenant's download threshold matters only to a download without its reason: a batch
+	// without one is checked without reading the settings.
+	var set pg.Settings
+	if slices.ContainsFunc(req.GetRecords(), func(r *ledgerv1.AccessRecord) bool {
+		return r.GetDownload() && strings.TrimSpace(r.GetDownloadReason()) == ""
+	}) {
+		if set, err = in.s.store.Settings(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	p, _ := auth.FromContext(ctx)
 	now := in.s.now()
