@@ -105,7 +105,11 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	}
 	reqs := make([]pg.AppendRequest, len(entries))
 	for i, e := range entries {
-		reqs[i] = in.s.newAppending(t, u, e, appendOpts{}).req
+		a, err := in.s.appendRequest(t, u, e, noRequestID, appendOpts{})
+		if err != nil {
+			return nil, recordErr(i, err)
+		}
+		reqs[i] = a.req
 	}
 	res, err := in.s.store.AppendBatchOnce(ctx, t, u, "ingest/"+req.GetBatchId(), hash, reqs)
 	if be, ok := errors.AsType[*pg.BatchError](err); ok {

@@ -198,6 +198,10 @@ type request interface {
 	GetRequestId() string
 }
 
+// noRequestID appends an entry without a request id of its own (appendRequest), e.g. one of a
+// batch appended under the batch's (pg.Store.AppendBatchOnce).
+var noRequestID request = &ledgerv1.AppendEntryRequest{}
+
 // append commits e (already checked) to the unit's log and returns it as stored.
 func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req request, o appendOpts) (*ledgerv1.Entry, error) {
 	a, err := s.appendRequest(t, u, e, req, o)
@@ -226,17 +230,13 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 	if len(req.GetRequestId()) > idempotency.MaxRequestID {
 		return nil, invalid("request_id", "range", fmt.Sprintf("must be at most %d bytes", idempotency.MaxRequestID))
 	}
-	hash, err := idempotency.RequestHash(req)
-	if err != nil {
-		return nil, err
+	var hash []byte
+	if req.GetRequestId() != "" { // the fingerprint is kept with the request id alone
+		var err error
+		if hash, err = idempotency.RequestHash(req); err != nil {
+			return nil, err
+		}
 	}
-	a := s.newAppending(t, u, e, o)
-	a.req.RequestID, a.req.RequestHash = req.GetRequestId(), hash
-	return a, nil
-}
-
-// newAppending is the store's request that appends e (already checked), without a request id.
-func (s *Server) newAppending(t, u string, e *ledgerv1.Entry, o appendOpts) *appending {
 	log := names.Unit(t, u)
 	var follows *int64
 	if e.Follows != nil {
@@ -245,7 +245,8 @@ func (s *Server) newAppending(t, u string, e *ledgerv1.Entry, o appendOpts) *app
 	}
 	a := &appending{e: e}
 	a.req = pg.AppendRequest{
-		Kind: entry.KindName(e.GetKind()), OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
+		RequestID: req.GetRequestId(), RequestHash: hash, Kind: entry.KindName(e.GetKind()),
+		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
 		Build: func(index int64) ([]byte, []byte, error) {
 			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
 			a.personal = p
@@ -262,7 +263,7 @@ func (s *Server) newAppending(t, u string, e *ledgerv1.Entry, o appendOpts) *app
 			return leaf, sealed, err
 		},
 	}
-	return a
+	return a, nil
 }
 
 // stored is the entry a committed as res: for a replay the first call's entry as stored, or else
