@@ -23,10 +23,13 @@ import (
 // batches of 100 from 64 clients into 16 units' logs, in records/s, and beside it, in the same
 // run, the bare batched INSERT of the same rows (one multi-row INSERT per batch, 64 connections)
 // into a plain table of the same database. Both start warm: every log has had its first append,
-// and the bare INSERT's 64 connections are open, before the clock starts. cpu-µs/record and
-// db-cpu-µs/record are the CPU each case cost this process (the stack and the clients) and
-// PostgreSQL per record. heap-before-MB and heap-after-MB are the heap in use before and after
-// the run: at two -benchtime values they show whether memory stays flat. Not part of `make test`:
+// and the bare INSERT's 64 connections are open, before the clock starts.
+//
+// cpu-µs/record and db-cpu-µs/record are the CPU each case cost this process (the stack and the
+// clients) and PostgreSQL per record, wal-B/record the bytes of WAL written per record: a loaded
+// machine changes them far less than the rate. heap-before-MB and heap-after-MB are the heap in
+// use before and after the run: at two -benchtime values they show whether memory stays flat.
+// Not part of `make test`:
 //
 //	cd services/ledger && go test -run '^$' -bench BenchmarkIngestAccessRecords -benchtime 400x .
 func BenchmarkIngestAccessRecords(b *testing.B) {
@@ -51,6 +54,13 @@ func BenchmarkIngestAccessRecords(b *testing.B) {
 		return float64(m.HeapInuse) / (1 << 20)
 	}
 	cpu := newCPUMeter(b, s.DatabaseURL)
+	meta, err := pgxpool.New(context.Background(), s.DatabaseURL)
+	require.NoError(b, err)
+	defer meta.Close()
+	wal := func() (lsn int64) { // bytes of WAL written so far
+		require.NoError(b, meta.QueryRow(context.Background(), `SELECT pg_current_wal_insert_lsn() - '0/0'`).Scan(&lsn))
+		return lsn
+	}
 	// run measures op, warmed up by one call from each client.
 	run := func(b *testing.B, op func(ctx context.Context, w int) error) {
 		var g errgroup.Group
@@ -58,10 +68,11 @@ func BenchmarkIngestAccessRecords(b *testing.B) {
 			g.Go(func() error { return op(context.Background(), w) })
 		}
 		require.NoError(b, g.Wait())
-		before := heap()
+		before, wal0 := heap(), wal()
 		cpu.start(b)
 		stacktest.RunClients(b, "batches", op)
 		cpu.report(b, b.N*per)
+		b.ReportMetric(float64(wal()-wal0)/float64(b.N*per), "wal-B/record")
 		b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "records/s")
 		b.ReportMetric(before, "heap-before-MB")
 		b.ReportMetric(heap(), "heap-after-MB")
