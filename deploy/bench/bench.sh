@@ -11,7 +11,8 @@
 # GOGC / GOMEMLIMIT for pipa (left to pipa's own defaults when unset); BENCH_PROFILE=text profiles
 # pipa (CPU and allocations, into BENCH_PROFILE_DIR) during the cases whose name contains text;
 # BENCH_CASES=regexp runs only the cases whose name matches (the bare INSERT always runs);
-# BENCH_PIPA_LOG=file keeps pipa's output there.
+# BENCH_PIPA_LOG=file keeps pipa's output there; BENCH_HTTP_ADDR, BENCH_GRPC_ADDR, BENCH_METRICS_ADDR and
+# BENCH_STATIC_ADDR move pipa's and the static file server's listeners (two benches on one machine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -26,7 +27,8 @@ db=${db%/*}/pipa_bench?sslmode=disable
 go build -o "$bin/pipa" ./services/pipa
 (cd services/pipa && go build -o "$bin/loadbench" ./cmd/loadbench)
 
-export PIPA_HTTP_ADDR=127.0.0.1:18080 PIPA_GRPC_ADDR=127.0.0.1:19090 PIPA_METRICS_ADDR=127.0.0.1:19464
+export PIPA_HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:18080} PIPA_GRPC_ADDR=${BENCH_GRPC_ADDR:-127.0.0.1:19090} \
+  PIPA_METRICS_ADDR=${BENCH_METRICS_ADDR:-127.0.0.1:19464}
 export PIPA_PUBLIC_RATE=0 PIPA_PPROF=${BENCH_PROFILE:+true}
 log=${BENCH_PIPA_LOG:-$(mktemp)}
 : >"$log"
@@ -49,7 +51,8 @@ until grep -q PIPA_TOKEN "$log"; do kill -0 "$pid" || { cat "$log"; exit 1; }; s
 export BENCH_TOKEN=$("$bin/pipa" token -role handler -scope '*' -sub bench-handler)
 export BENCH_ADMIN_TOKEN=$("$bin/pipa" token -role tenant_admin -scope '*' -sub bench-admin)
 "$bin/loadbench" -db "$db" -pid "$pid" -duration "${BENCH_DURATION:-8s}" -clients "${BENCH_CLIENTS:-64}" \
-  -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
+  -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" \
+  -url "http://$PIPA_HTTP_ADDR" -grpc "$PIPA_GRPC_ADDR" -listen "${BENCH_STATIC_ADDR:-127.0.0.1:18099}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
   ${BENCH_PROFILE:+-pprof http://$PIPA_METRICS_ADDR -profile-case "$BENCH_PROFILE" -profile-dir "${BENCH_PROFILE_DIR:-.}"}
 stop
 logs=$("$pgbin/psql" -tA "$db" -c 'SELECT count(*) FROM ledger.logs')
