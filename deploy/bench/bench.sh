@@ -52,7 +52,7 @@ export BENCH_TOKEN=$("$bin/pipa" token -role handler -scope '*' -sub bench-handl
 export BENCH_ADMIN_TOKEN=$("$bin/pipa" token -role tenant_admin -scope '*' -sub bench-admin)
 "$bin/loadbench" -db "$db" -pid "$pid" -duration "${BENCH_DURATION:-8s}" -clients "${BENCH_CLIENTS:-64}" \
   -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" \
-  -url "http://$PIPA_HTTP_ADDR" -grpc "$PIPA_GRPC_ADDR" -listen "${BENCH_STATIC_ADDR:-127.0.0.1:18099}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
+  -url "http://$PIPA_HTTP_ADDR" -grpc "$PIPA_GRPC_ADDR" -listen "${BENCH_STATIC_ADDR:-127.0.0.1:18099}" -metrics "http://$PIPA_METRICS_ADDR" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
   ${BENCH_PROFILE:+-pprof http://$PIPA_METRICS_ADDR -profile-case "$BENCH_PROFILE" -profile-dir "${BENCH_PROFILE_DIR:-.}"}
 stop
 logs=$("$pgbin/psql" -tA "$db" -c 'SELECT count(*) FROM ledger.logs')

@@ -55,6 +55,7 @@ type options struct {
 	duration, openFor                                   time.Duration
 	serve, listen                                       string
 	pprof, profileCase, profileDir                      string
+	metrics                                             string
 	cases                                               *regexp.Regexp
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18099", "the static file server's address")
 	flag.StringVar(&o.pprof, "pprof", "", "pipa's metrics listener with PIPA_PPROF on (e.g. http://127.0.0.1:19464), to profile -profile-case")
 	flag.StringVar(&o.profileCase, "profile-case", "", "profile the cases whose name contains this: a CPU profile over the measured part, and the allocations")
+	flag.StringVar(&o.metrics, "metrics", "", "pipa's metrics listener (e.g. http://127.0.0.1:19464), for its allocations per operation (go_memstats_*_total)")
 	flag.StringVar(&o.profileDir, "profile-dir", ".", "where the profiles go (cpu-{case}.pprof, allocs-{case}.pprof)")
 	cases := flag.String("cases", "", "run only the cases whose name matches this regular expression (all when empty; the bare INSERT always runs)")
 	flag.Parse()
@@ -96,6 +98,8 @@ type result struct {
 	elapsed       time.Duration
 	p50, p99      time.Duration
 	cpuPerOp      time.Duration // pipa's user+system CPU per operation; 0 when not measured
+	allocsPerOp   float64       // pipa's heap allocations per operation; 0 when not measured
+	bytesPerOp    float64       // and their bytes
 	rss           int64         // pipa's resident memory at the end, bytes
 	note          string
 	firstErr      error
@@ -230,10 +234,10 @@ func (b *bench) pages(ctx context.Context, add func(result, error) error) error 
 		return err
 	}
 	defer stopStatic()
-	pid := b.o.pid
-	b.o.pid = 0 // pipa's figures mean nothing here
+	pid, metrics := b.o.pid, b.o.metrics
+	b.o.pid, b.o.metrics = 0, "" // pipa's figures mean nothing here
 	err = add(b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true), nil)
-	b.o.pid = pid
+	b.o.pid, b.o.metrics = pid, metrics
 	return err
 }
 
@@ -241,6 +245,9 @@ func printResult(r result) {
 	cpu, mem := "", ""
 	if r.cpuPerOp > 0 {
 		cpu = fmt.Sprintf("  pipa %4.0f µs CPU/op", float64(r.cpuPerOp.Nanoseconds())/1000)
+	}
+	if r.allocsPerOp > 0 {
+		cpu += fmt.Sprintf("  %4.0f allocs/op %5.1f KiB/op", r.allocsPerOp, r.bytesPerOp/1024)
 	}
 	if r.rss > 0 {
 		mem = fmt.Sprintf("  RSS %4d MiB", r.rss>>20)
@@ -508,14 +515,14 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 	}
 	time.Sleep(b.o.duration / 4)
 	profiled := b.profile(name)
-	cpu0 := procCPU(b.o.pid)
+	mem0, cpu0 := b.memStats(), procCPU(b.o.pid)
 	ops.Store(0)
 	measuring.Store(true)
 	start := time.Now()
 	time.Sleep(b.o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	n, cpu1 := ops.Load(), procCPU(b.o.pid)
+	n, cpu1, mem1 := ops.Load(), procCPU(b.o.pid), b.memStats()
 	close(stop)
 	wg.Wait()
 	if err := profiled(); err != nil {
@@ -523,7 +530,38 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 	}
 	r := result{name: name, ops: n, errs: errs.Load(), elapsed: elapsed, rss: procRSS(b.o.pid)}
 	r.finish(lats, cpu0, cpu1, &firstErr)
+	if n > 0 && mem0.mallocs > 0 && mem1.mallocs > mem0.mallocs {
+		r.allocsPerOp, r.bytesPerOp = (mem1.mallocs-mem0.mallocs)/float64(n), (mem1.bytes-mem0.bytes)/float64(n)
+	}
 	return r
+}
+
+// memStats are pipa's heap allocations so far, from its /metrics (the Go collector's
+// go_memstats_mallocs_total and go_memstats_alloc_bytes_total); zero without -metrics. The
+// scrape itself allocates a few thousand times, which a case of thousands of operations a second
+// for seconds spreads to well under one per operation.
+type memStats struct{ mallocs, bytes float64 }
+
+func (b *bench) memStats() memStats {
+	var m memStats
+	if b.o.metrics == "" {
+		return m
+	}
+	body, err := b.get(context.Background(), b.o.metrics+"/metrics")
+	if err != nil {
+		log.Printf("pipa's allocations: %v", err)
+		return m
+	}
+	for line := range strings.Lines(string(body)) {
+		name, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch name {
+		case "go_memstats_mallocs_total":
+			m.mallocs, _ = strconv.ParseFloat(v, 64)
+		case "go_memstats_alloc_bytes_total":
+			m.bytes, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return m
 }
 
 // profile starts a CPU profile of pipa over the duration when the case is to be profiled, and
