@@ -54,15 +54,13 @@ type inProcessParent struct{ stats.Handler }
 
 func (h inProcessParent) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
 	if caller := inprocgrpc.ClientContext(ctx); caller != nil {
-		if md, ok := metadata.FromIncomingContext(ctx); ok {
-			fields := otel.GetTextMapPropagator().Fields()
-			if slices.ContainsFunc(fields, func(f string) bool { return len(md[f]) > 0 }) {
-				md = md.Copy()
-				for _, f := range fields {
-					delete(md, f)
-				}
-				ctx = metadata.NewIncomingContext(ctx, md)
+		fields := otel.GetTextMapPropagator().Fields()
+		if slices.ContainsFunc(fields, func(f string) bool { return len(metadata.ValueFromIncomingContext(ctx, f)) > 0 }) {
+			md, _ := metadata.FromIncomingContext(ctx) // a copy
+			for _, f := range fields {
+				delete(md, f)
 			}
+			ctx = metadata.NewIncomingContext(ctx, md)
 		}
 		if sc := trace.SpanContextFromContext(caller); sc.IsValid() {
 			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
@@ -76,30 +74,29 @@ func (h inProcessParent) TagRPC(ctx context.Context, info *stats.RPCTagInfo) con
 
 var loopback = &peer.Peer{Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0))}
 
-// edgePeer sets an in-process call's peer (see InProcess).
+// edgePeer sets an in-process call's peer (see InProcess). It reads X-Forwarded-For alone and
+// copies the metadata once, only to take the hop off.
 func edgePeer(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	p := loopback
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if hops := md.Get("x-forwarded-for"); len(hops) > 0 {
-			last := hops[len(hops)-1]
-			rest, hop := "", last
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				rest, hop = strings.TrimSpace(last[:i]), last[i+1:]
+	if hops := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(hops) > 0 {
+		last := hops[len(hops)-1]
+		rest, hop := "", last
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			rest, hop = strings.TrimSpace(last[:i]), last[i+1:]
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(hop)); err == nil {
+			hops = hops[:len(hops)-1] // hops is a copy
+			if rest != "" {
+				hops = append(hops, rest)
 			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(hop)); err == nil {
-				md = md.Copy()
-				hops = slices.Clone(hops[:len(hops)-1])
-				if rest != "" {
-					hops = append(hops, rest)
-				}
-				if len(hops) == 0 {
-					delete(md, "x-forwarded-for")
-				} else {
-					md.Set("x-forwarded-for", hops...)
-				}
-				ctx = metadata.NewIncomingContext(ctx, md)
-				p = &peer.Peer{Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a.Unmap(), 0))}
+			md, _ := metadata.FromIncomingContext(ctx) // a copy
+			if len(hops) == 0 {
+				delete(md, "x-forwarded-for")
+			} else {
+				md.Set("x-forwarded-for", hops...)
 			}
+			ctx = metadata.NewIncomingContext(ctx, md)
+			p = &peer.Peer{Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a.Unmap(), 0))}
 		}
 	}
 	return h(peer.NewContext(ctx, p), req)
