@@ -196,9 +196,9 @@ func run(ctx context.Context, o options) error {
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("\nload average after: %s\nratios (rates measured in this run):\n", strings.TrimSpace(string(load)))
-	by := map[string]float64{}
+	by, cpu := map[string]float64{}, map[string]time.Duration{}
 	for _, r := range rs {
-		by[r.name] = r.rate()
+		by[r.name], cpu[r.name] = r.rate(), r.cpuPerOp
 	}
 	for _, r := range rs[1:] {
 		if strings.Contains(r.name, "append") {
@@ -214,6 +214,11 @@ func run(ctx context.Context, o options) error {
 	ratio("gRPC append, 16 logs", "gRPC append, 1 log", "one log")
 	ratio("public page, gzip", "same bytes, static file server", "the static file server")
 	ratio("public page, identity", "same bytes, static file server", "the static file server")
+	for _, name := range []string{"public page, gzip", "public page, identity"} {
+		if of := cpu["same bytes, static file server"]; cpu[name] > 0 && of > 0 {
+			fmt.Printf("  %-40s %5.2f× the static file server's CPU per request\n", name, float64(cpu[name])/float64(of))
+		}
+	}
 	return nil
 }
 
@@ -229,16 +234,19 @@ func (b *bench) pages(ctx context.Context, add func(result, error) error) error 
 	if err := add(b.gets(ctx, "public page, identity", b.o.url+b.o.page, false), nil); err != nil {
 		return err
 	}
-	stopStatic, err := b.staticServer(pageBody)
+	stopStatic, staticPid, err := b.staticServer(pageBody)
 	if err != nil {
 		return err
 	}
 	defer stopStatic()
+	// This case's CPU per operation is the file server's own, to compare with the page's: on a
+	// shared machine rates follow the CPU each process gets, CPU per operation does not.
 	pid, metrics := b.o.pid, b.o.metrics
-	b.o.pid, b.o.metrics = 0, "" // pipa's figures mean nothing here
-	err = add(b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true), nil)
+	b.o.pid, b.o.metrics = staticPid, ""
+	r := b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true)
 	b.o.pid, b.o.metrics = pid, metrics
-	return err
+	r.note = "(its own CPU/op and RSS)"
+	return add(r, nil)
 }
 
 func printResult(r result) {
@@ -646,33 +654,33 @@ func (b *bench) pgbenchInsert(ctx context.Context) (result, error) {
 
 // staticServer serves body as page.html from a process of its own (this binary with -serve), and
 // returns what stops it.
-func (b *bench) staticServer(body []byte) (func(), error) {
+func (b *bench) staticServer(body []byte) (stop func(), pid int, err error) {
 	dir, err := os.MkdirTemp("", "pipa-bench-static")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "page.html"), body, 0o644); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cmd := exec.Command(self, "-serve", dir, "-listen", b.o.listen)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
 	for range 100 {
 		if c, err := net.Dial("tcp", b.o.listen); err == nil {
 			c.Close()
-			return stop, nil
+			return stop, cmd.Process.Pid, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	return nil, errors.New("the static file server did not start")
+	return nil, 0, errors.New("the static file server did not start")
 }
 
 // procCPU is the user and system CPU time pid has used (0 without a pid).
