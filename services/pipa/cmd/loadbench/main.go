@@ -18,6 +18,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -101,6 +102,7 @@ type result struct {
 	allocsPerOp   float64       // pipa's heap allocations per operation; 0 when not measured
 	bytesPerOp    float64       // and their bytes
 	rss           int64         // pipa's resident memory at the end, bytes
+	process       string        // whose CPU and memory: pipa's when empty
 	note          string
 	firstErr      error
 	pgbenchLatAvg string
@@ -127,8 +129,16 @@ func run(ctx context.Context, o options) error {
 	for i := 1; i <= 16; i++ {
 		sixteen = append(sixteen, fmt.Sprintf("tenants/bench/units/u-%03d", i))
 	}
+	if m0 := b.memStats(); m0.mallocs > 0 {
+		time.Sleep(2 * time.Second)
+		m1 := b.memStats()
+		b.idle = memStats{(m1.mallocs - m0.mallocs) / 2, (m1.bytes - m0.bytes) / 2}
+	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("make bench, %s, %d clients, %s a case; load average before: %s\n", time.Now().UTC().Format(time.RFC3339), o.clients, o.duration, strings.TrimSpace(string(load)))
+	if b.idle.mallocs > 0 {
+		fmt.Printf("pipa idle: %.0f allocations (%.0f KiB) a second, taken off each case's allocations per operation\n", b.idle.mallocs, b.idle.bytes/1024)
+	}
 
 	var rs []result
 	add := func(r result, err error) error {
@@ -245,14 +255,14 @@ func (b *bench) pages(ctx context.Context, add func(result, error) error) error 
 	b.o.pid, b.o.metrics = staticPid, ""
 	r := b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true)
 	b.o.pid, b.o.metrics = pid, metrics
-	r.note = "(its own CPU/op and RSS)"
+	r.process = "server"
 	return add(r, nil)
 }
 
 func printResult(r result) {
 	cpu, mem := "", ""
 	if r.cpuPerOp > 0 {
-		cpu = fmt.Sprintf("  pipa %4.0f µs CPU/op", float64(r.cpuPerOp.Nanoseconds())/1000)
+		cpu = fmt.Sprintf("  %s %4.0f µs CPU/op", cmp.Or(r.process, "pipa"), float64(r.cpuPerOp.Nanoseconds())/1000)
 	}
 	if r.allocsPerOp > 0 {
 		cpu += fmt.Sprintf("  %4.0f allocs/op %5.1f KiB/op", r.allocsPerOp, r.bytesPerOp/1024)
@@ -282,6 +292,9 @@ type bench struct {
 	ledger   ledgerv1.LedgerServiceClient
 	registry registryv1.RegistryServiceClient
 	ids      atomic.Int64
+	// idle is pipa's allocations per second with no load (its background jobs and the scrapes),
+	// taken off each case's count so that allocations per operation do not depend on the rate.
+	idle memStats
 }
 
 // setupUnits makes each of tenants and its units u-000…, unless they exist (a rerun on the same
@@ -539,7 +552,9 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 	r := result{name: name, ops: n, errs: errs.Load(), elapsed: elapsed, rss: procRSS(b.o.pid)}
 	r.finish(lats, cpu0, cpu1, &firstErr)
 	if n > 0 && mem0.mallocs > 0 && mem1.mallocs > mem0.mallocs {
-		r.allocsPerOp, r.bytesPerOp = (mem1.mallocs-mem0.mallocs)/float64(n), (mem1.bytes-mem0.bytes)/float64(n)
+		idle := elapsed.Seconds()
+		r.allocsPerOp = max(0, mem1.mallocs-mem0.mallocs-b.idle.mallocs*idle) / float64(n)
+		r.bytesPerOp = max(0, mem1.bytes-mem0.bytes-b.idle.bytes*idle) / float64(n)
 	}
 	return r
 }
