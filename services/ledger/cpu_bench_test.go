@@ -60,29 +60,43 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// clusterCPU is the CPU time of the postmaster, of its live children and of those it reaped.
+// clusterCPU is the CPU time of the postmaster, of its live children and of those it reaped. A
+// live process's time is read in nanoseconds (/proc/{pid}/schedstat): /proc/{pid}/stat gives it
+// in whole ticks, and 64 backends of a few milliseconds each read as none.
 func (m *cpuMeter) clusterCPU() time.Duration {
 	if m.postmaster == 0 {
 		return 0
 	}
 	var ticks int64
-	add := func(fields ...string) {
-		for _, f := range fields {
+	if st, ok := procStat(m.postmaster); ok {
+		for _, f := range st[13:15] { // cutime, cstime: the children it reaped
 			n, _ := strconv.ParseInt(f, 10, 64)
 			ticks += n
 		}
 	}
-	if st, ok := procStat(m.postmaster); ok {
-		add(st[11], st[12], st[13], st[14]) // utime, stime, cutime, cstime
-	}
+	total := time.Duration(ticks) * time.Second / clockTicks
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if st, ok := procStat(pid); ok && st[1] == strconv.Itoa(m.postmaster) {
-			add(st[11], st[12])
+		if st, ok := procStat(pid); ok && (pid == m.postmaster || st[1] == strconv.Itoa(m.postmaster)) {
+			total += onCPU(pid)
 		}
 	}
-	return time.Duration(ticks) * time.Second / clockTicks
+	return total
+}
+
+// onCPU is the time process pid has run (/proc/{pid}/schedstat's first field), 0 once it is gone.
+func onCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns)
 }
 
 // procStat is /proc/{pid}/stat's fields after the command: [0] the state, [1] the parent's pid,

@@ -207,6 +207,10 @@ type request interface {
 	GetRequestId() string
 }
 
+// noRequestID appends an entry without a request id of its own (appendRequest), e.g. one of a
+// batch appended under the batch's (pg.Store.AppendBatchOnce).
+var noRequestID request = &ledgerv1.AppendEntryRequest{}
+
 // append commits e (already checked) to the unit's log and returns it as stored.
 func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req request, o appendOpts) (*ledgerv1.Entry, error) {
 	a, err := s.appendRequest(t, u, e, req, o)
@@ -235,9 +239,12 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 	if len(req.GetRequestId()) > idempotency.MaxRequestID {
 		return nil, invalid("request_id", "range", fmt.Sprintf("must be at most %d bytes", idempotency.MaxRequestID))
 	}
-	hash, err := idempotency.RequestHash(req)
-	if err != nil {
-		return nil, err
+	var hash []byte
+	if req.GetRequestId() != "" { // the fingerprint is kept with the request id alone
+		var err error
+		if hash, err = idempotency.RequestHash(req); err != nil {
+			return nil, err
+		}
 	}
 	log := names.Unit(t, u)
 	var follows *int64
