@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -26,12 +25,9 @@ type webhookSender struct {
 // Send: a 2xx answer delivers; 410 Gone gives up at once (the receiver says it is gone, as the
 // scheme asks); anything else is retried.
 func (w webhookSender) Send(ctx context.Context, d Delivery) (string, error) {
-	sub, err := w.o.Subscription(ctx, d.Tenant, d.Target)
-	if errors.Is(err, pgx.ErrNoRows) {
+	sub := d.sub // read with the message
+	if sub == nil {
 		return "subscription deleted", Permanent(errors.New("the subscription was deleted"))
-	}
-	if err != nil {
-		return "", err
 	}
 	if !sub.DisableTime.IsZero() {
 		return "subscription disabled", Permanent(errors.New("the subscription is disabled"))
