@@ -16,16 +16,18 @@ import (
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 )
 
+// Parallel is the most messages an outbound sends at once.
+const Parallel = 32
+
 // The dispatcher sends what is due: it claims a batch of due messages of the channels it can send
-// in one statement (with each webhook's subscription), sends up to parallel of them at once, and
+// in one statement (with each webhook's subscription), sends up to Parallel of them at once, and
 // records their answers in batches. A claimed message is leased: its next_time moves past the
 // attempt's end, so that if the process dies mid-send another dispatcher (another replica, or
 // this one restarted) sends it again when the lease ends; a message is sent at least once, under
 // its idempotency key. Replicas claim apart (FOR UPDATE SKIP LOCKED).
 const (
-	// claimBatch is the most messages one claim takes; parallel the most sent at once.
+	// claimBatch is the most messages one claim takes.
 	claimBatch = 64
-	parallel   = 32
 	// pollIdle is how often a dispatcher looks for due messages when nothing happened here
 	// lately (messages written by another replica, retries coming due); pollBusy how often
 	// while messages are being written or sent here, busyFor after the last.
@@ -107,7 +109,7 @@ type result struct {
 }
 
 func (o *Outbound) loop(ctx, sendCtx context.Context) {
-	results := make(chan result, parallel)
+	results := make(chan result, Parallel)
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
@@ -136,7 +138,7 @@ func (o *Outbound) loop(ctx, sendCtx context.Context) {
 			continue
 		case <-timer.C:
 		}
-		free := parallel - int(busy.Load())
+		free := Parallel - int(busy.Load())
 		batch, err := o.claim(ctx, min(free, claimBatch))
 		if err != nil && ctx.Err() == nil {
 			o.log.WarnContext(ctx, "outbound: claiming due messages", "outbound", o.table(), "err", err)

@@ -69,8 +69,10 @@ type Sender struct {
 	idle   []*smtp.Client
 }
 
-// maxIdle is how many connections a Sender keeps open while it has nothing to send.
-const maxIdle = 8
+// maxIdle is how many connections a Sender keeps open while it has nothing to send: as many as
+// the outbound sends at once, so that a busy outbound dials none (fewer would be dialled and
+// closed again for every message past them).
+const maxIdle = outbound.Parallel
 
 // New checks cfg and returns its sender.
 func New(cfg Config) (*Sender, error) {
