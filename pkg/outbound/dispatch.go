@@ -166,13 +166,17 @@ func (o *Outbound) loop(ctx, sendCtx context.Context) {
 	}
 }
 
+// dueNow is the time next_time is compared with: the machine's, not Config.Now, which is the
+// service's clock of record (a test's moves), as River's schedule was.
+func dueNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
 // claim leases up to n due messages of the channels the outbound can send, oldest due first, and
 // returns them opened, each webhook's with its subscription.
 func (o *Outbound) claim(ctx context.Context, n int) ([]Delivery, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	now := o.clock()
+	now := dueNow()
 	rows, err := o.cfg.Pool.Query(ctx, `WITH due AS (
 			SELECT tenant_id, id FROM `+o.table()+` WHERE channel = ANY($1) AND next_time <= $2
 			AND deliver_time IS NULL AND fail_time IS NULL ORDER BY next_time LIMIT $3 FOR UPDATE SKIP LOCKED),
@@ -299,7 +303,7 @@ func (o *Outbound) recordAnswers(ctx context.Context, batch []result) {
 		}
 		tenants, ids, answers = append(tenants, r.d.Tenant), append(ids, r.d.ID), append(answers, r.answer)
 		oks, ats = append(oks, r.err == nil), append(ats, r.at)
-		nexts = append(nexts, jobs.Backoff(r.d.Attempt).UTC().Truncate(time.Microsecond))
+		nexts = append(nexts, jobs.Backoff(r.d.Attempt).UTC().Truncate(time.Microsecond)) // on dueNow's clock
 	}
 	if len(ids) == 0 {
 		return

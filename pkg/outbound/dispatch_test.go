@@ -20,8 +20,9 @@ type senderFunc func(ctx context.Context, d outbound.Delivery) (string, error)
 func (f senderFunc) Send(ctx context.Context, d outbound.Delivery) (string, error) { return f(ctx, d) }
 
 // A message a dispatcher took and never answered for (its process hangs or died mid-send) is
-// leased: another dispatcher leaves it alone until the lease ends, then sends it again under the
-// same idempotency key, as its next attempt; the first one's late answer changes nothing.
+// leased: another dispatcher (or the same one) leaves it alone until the lease ends, then sends
+// it again under the same idempotency key, as its next attempt; the first send's late answer
+// changes nothing.
 func TestDispatcherLeaseOutlivesAHungSend(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -29,8 +30,17 @@ func TestDispatcherLeaseOutlivesAHungSend(t *testing.T) {
 		FS: fstest.MapFS{"00001_svc.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")}}}})
 
 	taken, release := make(chan outbound.Delivery, 1), make(chan struct{})
+	sent := make(chan outbound.Delivery, 4) // what either dispatcher sends once the lease is over
+	send := senderFunc(func(_ context.Context, d outbound.Delivery) (string, error) {
+		sent <- d
+		return "250 queued", nil
+	})
+	var calls atomic.Int64
 	hung, err := outbound.New(outbound.Config{Schema: "svc", Pool: pool, Timeout: time.Second,
-		Senders: map[string]outbound.Sender{outbound.Mail: senderFunc(func(_ context.Context, d outbound.Delivery) (string, error) {
+		Senders: map[string]outbound.Sender{outbound.Mail: senderFunc(func(ctx context.Context, d outbound.Delivery) (string, error) {
+			if calls.Add(1) > 1 {
+				return send(ctx, d)
+			}
 			taken <- d
 			<-release // past its timeout: as a process that hangs
 			return "250 too late", nil
@@ -51,14 +61,7 @@ func TestDispatcherLeaseOutlivesAHungSend(t *testing.T) {
 	first := <-taken
 	require.Equal(t, 1, first.Attempt)
 
-	var offset atomic.Int64 // the other dispatcher's clock, moved past the lease
-	sent := make(chan outbound.Delivery, 4)
-	other, err := outbound.New(outbound.Config{Schema: "svc", Pool: pool,
-		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
-		Senders: map[string]outbound.Sender{outbound.Mail: senderFunc(func(_ context.Context, d outbound.Delivery) (string, error) {
-			sent <- d
-			return "250 queued", nil
-		})}})
+	other, err := outbound.New(outbound.Config{Schema: "svc", Pool: pool, Senders: map[string]outbound.Sender{outbound.Mail: send}})
 	require.NoError(t, err)
 	require.NoError(t, other.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, other.Stop(context.Background())) })
@@ -68,7 +71,13 @@ func TestDispatcherLeaseOutlivesAHungSend(t *testing.T) {
 		t.Fatalf("message %d sent again while its lease runs", d.ID)
 	case <-time.After(2500 * time.Millisecond): // two of the other dispatcher's idle looks
 	}
-	offset.Store(int64(2 * time.Minute)) // past the attempt's timeout and the lease's margin
+	var leased time.Duration
+	require.NoError(t, pool.QueryRow(ctx, `SELECT extract(epoch FROM next_time - now()) * 1e9 FROM svc.outbound WHERE id = $1`,
+		id).Scan(&leased))
+	require.Greater(t, leased, 30*time.Second, "leased well past the attempt's timeout")
+	// The lease runs out.
+	_, err = pool.Exec(ctx, `UPDATE svc.outbound SET next_time = now() WHERE id = $1`, id)
+	require.NoError(t, err)
 	select {
 	case d := <-sent:
 		require.Equal(t, id, d.ID)

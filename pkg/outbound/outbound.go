@@ -307,12 +307,11 @@ func (o *Outbound) EnqueueAll(ctx context.Context, tx pgx.Tx, tenant string, ms 
 			}
 		}
 	}
-	now := o.clock()
 	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, create_time, next_time, id, channel, target, subject,
 		label, idempotency_key, payload, sealed, compose, answer)
-		SELECT $1, $2, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[],
-		$10::boolean[], $11::text[], $12::text[])`,
-		tenant, now, ids, channels, targets, subjects, labels, keys, payloads, sealed, composes, answers); err != nil {
+		SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bytea[],
+		$11::boolean[], $12::text[], $13::text[])`,
+		tenant, o.clock(), dueNow(), ids, channels, targets, subjects, labels, keys, payloads, sealed, composes, answers); err != nil {
 		return nil, err
 	}
 	o.d.wake()
