@@ -71,6 +71,7 @@ type Sender struct {
 	domain string
 	mu     sync.Mutex
 	idle   []*smtp.Client
+	closed bool
 }
 
 // maxIdle is how many connections a Sender keeps open while it has nothing to send: as many as
@@ -206,13 +207,29 @@ func (s *Sender) take() *smtp.Client {
 
 func (s *Sender) put(c *smtp.Client) {
 	s.mu.Lock()
-	if len(s.idle) < maxIdle {
+	if !s.closed && len(s.idle) < maxIdle {
 		s.idle, c = append(s.idle, c), nil
 	}
 	s.mu.Unlock()
 	if c != nil {
 		s.client.CloseWithSMTPClient(c) //nolint:errcheck // one connection too many
 	}
+}
+
+// Close ends the idle connections' sessions (QUIT), and from then on each connection a send
+// still in progress returns: the relay sees them ended, not dropped. The process calls it when it
+// stops, after the job workers that send (pkg/modules); a Send after Close still works, on a
+// connection of its own.
+func (s *Sender) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range idle {
+		errs = append(errs, s.client.CloseWithSMTPClient(c))
+	}
+	return errors.Join(errs...)
 }
 
 // TextOf is the text of an HTML page for a mail's text/plain part: its words, a line per block
