@@ -33,8 +33,10 @@ import (
 // and a subscription wants kr.pipa.request.decided: each approval writes one mail and one event),
 // twice each, in the order A B B A.
 // After the timer it waits until the SMTP server holds every mail and the receiver every event,
-// and reports deliveries/s from the first approval to the last delivery, and drain-s after the
-// last approval. Results: BENCHMARKS.md.
+// and reports deliveries/s from the first approval to the last delivery, drain-s after the
+// last approval, and all-cpu-ms/op, the process's CPU per approval until the last delivery.
+// PIPA_BENCH_RECEIVERS=child runs the receivers in a child process (bench_receivers_test.go).
+// Results: BENCHMARKS.md.
 
 // verified creates n ACCESS requests of the unit, by visit, and verifies them, outside any timing;
 // with an e-mail address when email.
@@ -58,15 +60,25 @@ func verified(b *testing.B, cls []requestsv1.RequestServiceClient, u benchUnits,
 	return names
 }
 
+// warmUp is how many approvals BenchmarkOutbound makes before its cases.
+const warmUp = 500
+
 func BenchmarkOutbound(b *testing.B) {
-	smtpd := outboundtest.StartMail(b)
-	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers)
+	recv := startReceivers(b) // bench_receivers_test.go: here, or in a child process
+	s := startStack(b, stacktest.WithPoolSize(stacktest.BenchPool), outboundtest.WithMail(recv.smtpAddr, 15), outboundtest.WithLoopbackReceivers)
 	s.Load("jeongeup-library.yaml")
 	cls := requestClients(b, s)
 	u := benchUnits{tenant: "jeongeup", units: []string{libraryUnit}, staff: s.As(auth.RoleHandler, libraryUnit)}
 	subs := requestsv1.NewOutboundServiceClient(s.Conn)
 	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
-	recv := outboundtest.StartReceiver(b, benchSecret)
+	// Not timed: warmUp approvals first, so that the first case does not pay alone for the pools'
+	// connections, the caches and PostgreSQL's buffers (it ran at about half the rate of the
+	// same case last).
+	warm := verified(b, cls, u, warmUp, false)
+	inParallel(b, warmUp, func(w, i int) error {
+		_, err := cls[w%len(cls)].ApproveRequest(u.staff, &requestsv1.ApproveRequestRequest{Name: warm[i], Grant: requeststest.VisitGrant()})
+		return err
+	})
 	// The two cases alternate, ABBA, so that a change in the shared machine's load weighs on both.
 	for i, leaves := range []bool{false, true, true, false} {
 		name := fmt.Sprintf("nothing-leaves/%d", i/2+1)
@@ -79,13 +91,18 @@ func BenchmarkOutbound(b *testing.B) {
 			if leaves {
 				created, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup",
 					SubscriptionId: fmt.Sprintf("bench-%d", stacktest.RequestIDs.Add(1)),
-					Subscription:   &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret, Types: []string{request.EventDecided}}})
+					Subscription:   &requestsv1.Subscription{Url: recv.url, Secret: benchSecret, Types: []string{request.EventDecided}}})
 				require.NoError(b, err)
 				sub = created.GetName()
 			}
-			mails, events := len(smtpd.Mail()), recv.Unique()
+			mails, events, _ := recv.counts()
 			var next atomic.Int64
 			start := time.Now()
+			var recvCPU time.Duration
+			if recv.cpu != nil {
+				recvCPU = recv.cpu()
+			}
+			cpu := processCPU(b)
 			timedCPU(b, func() {
 				stacktest.RunClients(b, "steps", func(ctx context.Context, w int) error {
 					_, err := cls[w%len(cls)].ApproveRequest(u.staff, &requestsv1.ApproveRequestRequest{
@@ -93,17 +110,28 @@ func BenchmarkOutbound(b *testing.B) {
 					return err
 				})
 			})
+			if recv.cpu != nil {
+				b.ReportMetric(float64((recv.cpu()-recvCPU).Microseconds())/1000/float64(b.N), "recv-cpu-ms/op")
+			}
 			if !leaves {
 				return
 			}
 			stepsDone := time.Now()
 			require.Eventually(b, func() bool {
-				return len(smtpd.Mail()) == mails+b.N && recv.Unique() == events+b.N
+				m, e, _ := recv.counts()
+				return m == mails+b.N && e == events+b.N
 			}, 10*time.Minute, 50*time.Millisecond)
 			done := time.Now()
+			// The CPU until the last delivery: what the outbound still sends after the last step
+			// is part of each step's cost (as the receivers', in a child, until then).
+			b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/1000/float64(b.N), "all-cpu-ms/op")
+			if recv.cpu != nil {
+				b.ReportMetric(float64((recv.cpu()-recvCPU).Microseconds())/1000/float64(b.N), "all-recv-cpu-ms/op")
+			}
 			b.ReportMetric(float64(2*b.N)/done.Sub(start).Seconds(), "deliveries/s")
 			b.ReportMetric(done.Sub(stepsDone).Seconds(), "drain-s")
-			require.Zero(b, recv.Rejected.Load())
+			_, _, rejected := recv.counts()
+			require.Zero(b, rejected)
 			_, err := subs.DeleteSubscription(admin, &requestsv1.DeleteSubscriptionRequest{Name: sub})
 			require.NoError(b, err)
 		})

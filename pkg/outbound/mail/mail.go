@@ -59,8 +59,12 @@ func (m Message) Payload() ([]byte, error) { return json.Marshal(m) }
 
 // Sender sends the outbound's mail through the relay. It keeps up to maxIdle connections open
 // between messages, as a mail client that sends many does: a message then costs its own commands
-// (NOOP, MAIL, RCPT, DATA, RSET), not a connection, a greeting, STARTTLS and AUTH each. A
-// connection the relay closed meanwhile fails its NOOP, and the message goes on a new one.
+// (MAIL, RCPT, DATA), not a connection, a greeting, STARTTLS and AUTH each. go-mail's NOOP
+// before each message and NOOP and RSET after it are left out (WithoutNoop, WithoutRset): a
+// completed transaction needs no RSET before the next MAIL, which starts a new one (RFC 5321
+// 3.3; a failed one is still reset), and a connection the relay closed meanwhile fails at MAIL,
+// before anything of the message was sent, which then goes on a new connection. Three round
+// trips a message less.
 type Sender struct {
 	cfg    Config
 	client *gomail.Client
@@ -70,8 +74,10 @@ type Sender struct {
 	closed bool
 }
 
-// maxIdle is how many connections a Sender keeps open while it has nothing to send.
-const maxIdle = 8
+// maxIdle is how many connections a Sender keeps open while it has nothing to send: as many as
+// the outbound sends at once, so that a busy outbound dials none (fewer would be dialled and
+// closed again for every message past them).
+const maxIdle = outbound.Parallel
 
 // New checks cfg and returns its sender.
 func New(cfg Config) (*Sender, error) {
@@ -91,7 +97,7 @@ func New(cfg Config) (*Sender, error) {
 	if domain == "" {
 		_, domain, _ = strings.Cut(from.Address, "@")
 	}
-	opts := []gomail.Option{gomail.WithPort(p), gomail.WithTimeout(10 * time.Second)}
+	opts := []gomail.Option{gomail.WithPort(p), gomail.WithTimeout(10 * time.Second), gomail.WithoutNoop(), gomail.WithoutRset()}
 	switch cfg.TLS {
 	case "", "starttls":
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
@@ -188,12 +194,12 @@ func (e *unnamedError) Error() string { return e.text }
 func (e *unnamedError) Unwrap() error { return e.err }
 
 // send sends msg on an idle connection, or on a new one when none is idle or the idle one is
-// gone (its NOOP failed, so nothing of msg was sent on it).
+// gone: it failed at MAIL without a reply (the relay closed it), so nothing of msg was sent on it.
 func (s *Sender) send(ctx context.Context, msg *gomail.Msg) error {
 	if c := s.take(); c != nil {
 		err := s.sendOn(c, msg)
 		var se *gomail.SendError
-		if !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+		if !errors.As(err, &se) || (se.Reason != gomail.ErrConnCheck && se.Reason != gomail.ErrSMTPMailFrom) || se.ErrorCode() != 0 {
 			return err
 		}
 	}

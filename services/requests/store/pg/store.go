@@ -37,7 +37,6 @@ import (
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
-	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -402,7 +401,7 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 				return err
 			}
 			rec.Doc.Notices = append(rec.Doc.Notices, n.Name)
-			if sends, err = noticeMessages(rec, n, out.Issuer); err != nil {
+			if sends, err = noticeMessages(rec, n, seq, out.Issuer); err != nil {
 				return err
 			}
 		}
@@ -474,20 +473,21 @@ func reused() error {
 // TargetRequester is the outbound target of what is sent to a request's requester.
 const TargetRequester = "requester"
 
-// noticeMessages are what tells the requester of notice n: the notice itself (별지 제9호·제10호)
-// mailed as HTML with its text when notices go by e-mail (request.MailsNotices), and a text
-// message saying it was issued when they asked for one.
-func noticeMessages(rec *request.Request, n *requestsv1.Notice, issuer string) ([]outbound.Message, error) {
+// noticeMessages are what tells the requester of notice n, the seq-th of rec: the notice itself
+// (별지 제9호·제10호) mailed as HTML with its text when notices go by e-mail
+// (request.MailsNotices), composed when it is sent from the notice as stored (NoticeMail), and a
+// text message saying it was issued when they asked for one.
+func noticeMessages(rec *request.Request, n *requestsv1.Notice, seq int, issuer string) ([]outbound.Message, error) {
 	p := rec.Personal.Requester
 	var out []outbound.Message
 	if request.MailsNotices(rec) {
-		payload, err := mail.Message{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
-			HTML: n.GetHtml()}.Payload()
+		ref, err := json.Marshal(noticeRef{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer),
+			Receipt: rec.Doc.GetReceiptNumber(), Seq: seq})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
-			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: ref, Personal: true, Compose: ComposeNotice})
 	}
 	if rec.Doc.GetNoticeByText() && p.GetPhone() != "" {
 		payload, err := sms.Message{To: p.GetPhone(), Text: request.NoticeText(rec, n, issuer)}.Payload()

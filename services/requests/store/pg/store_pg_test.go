@@ -57,9 +57,8 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema}) // inserts only
 	require.NoError(t, err)
-	out, err := outbound.New(outbound.Config{Schema: pg.Schema, Pool: pool, Box: box})
+	out, err := outbound.New(outbound.Config{Schema: pg.Schema, Pool: pool, Box: box}) // writes only: not started
 	require.NoError(t, err)
-	out.Use(jobs, nil)
 	store := pg.New(pool, box, jobs, outbox, out)
 	outbox.Use(jobs, store)
 	return &fixture{pool: pool, box: box, store: store, outbox: outbox, ledger: client, token: token}
