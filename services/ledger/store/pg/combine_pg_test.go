@@ -61,7 +61,7 @@ func gathered(t *testing.T, s *pg.Store, pool *pgxpool.Pool, reqs []pg.AppendReq
 		_, err := s.Append(ctx, "iksan", combinedUnits[0], req("iksan", combinedUnits[0], "USE", "first"))
 		first <- err
 	}()
-	waitingOn(t, pool, "UPDATE ledger.logs")
+	waitingOn(t, pool, "SELECT 1 FROM ledger.logs l JOIN unnest")
 	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
 	for i, r := range reqs {

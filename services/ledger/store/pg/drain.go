@@ -40,6 +40,22 @@ func (d *drain[T]) take(size func(items []T) int) []T {
 		d.items = nil
 		return nil
 	}
+	return d.cut(size)
+}
+
+// takeMore is take for a leader that has work of its own on its way: when nothing is waiting it
+// returns nil and stays the leader.
+func (d *drain[T]) takeMore(size func(items []T) int) []T {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.items) == 0 {
+		return nil
+	}
+	return d.cut(size)
+}
+
+// cut removes and returns the first size(items) items, at least one; d.mu is held.
+func (d *drain[T]) cut(size func(items []T) int) []T {
 	n := min(max(size(d.items), 1), len(d.items))
 	out := slices.Clone(d.items[:n])
 	d.items = d.items[n:]
