@@ -78,14 +78,14 @@ type sequencer struct {
 
 	queue drain[*call] // one leader
 
-	ready    bool                // the head row exists
+	ready bool // the head row exists
 	// The tree of the log's last batch planned (committed, or on its way), on which the next
 	// batch is planned: its size (-1 when unknown), root and right edge (the stored hashes that
 	// appending needs, see edgeIndexes).
 	edgeSize int64
 	root     tlog.Hash
 	edge     map[int64]tlog.Hash
-	recent   recentIDs           // request ids known to be committed in this log
+	recent   recentIDs // request ids known to be committed in this log
 }
 
 // recentIDs remembers (by a 64-bit hash) the request ids of the last recentCap entries a
@@ -162,6 +162,7 @@ func (s *Store) sequencer(tenant, unit string) *sequencer {
 	q := s.logs[id]
 	if q == nil {
 		q = &sequencer{s: s, id: id, edgeSize: -1}
+		q.queue.wake = make(chan struct{}, 1)
 		s.logs[id] = q
 	}
 	return q
@@ -315,6 +316,11 @@ func (q *sequencer) run() {
 		if len(live) == 0 {
 			continue
 		}
+		if !q.ready && prev == nil {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), batchTimeout)
+			_ = q.open(ctx) // an error is the batch's, under the lock (try)
+			cancel()
+		}
 		if p := q.planFast(live, prev); p != nil {
 			next := q.send(live, p, prev)
 			if prev != nil {
@@ -334,12 +340,23 @@ func (q *sequencer) run() {
 // takeAfter takes the next batch once prev holds the head's lock (or has ended), so that the
 // appends arriving meanwhile join it: taken at once, the next batch would hold the few that came
 // while prev was planned, and small batches cost a commit, a checkpoint signature and their
-// statements each. It returns nil when nothing is waiting then.
+// statements each. Until prev has ended, appends that arrive still go on top of it; it returns
+// nil when prev has ended and nothing is waiting.
 func (q *sequencer) takeAfter(prev *flight) []*call {
-	if prev.r != nil {
-		<-prev.r.locked
+	if prev.r == nil {
+		return q.queue.takeMore(q.batchSize)
 	}
-	return q.queue.takeMore(q.batchSize)
+	<-prev.r.locked
+	for {
+		if batch := q.queue.takeMore(q.batchSize); batch != nil {
+			return batch
+		}
+		select {
+		case <-prev.r.done:
+			return nil
+		case <-q.queue.wake:
+		}
+	}
 }
 
 // batchSize is how many of the queued calls the next batch takes: whole units up to maxBatch
@@ -367,6 +384,23 @@ type flight struct {
 	p     *batchPlan
 	r     *readyBatch
 }
+
+// open makes sure the log exists. When this call creates it, its tree is known (empty), so that
+// its first batch takes the one-round-trip path with the other logs' batches.
+func (q *sequencer) open(ctx context.Context) error {
+	made, err := q.s.ensureLog(ctx, q.id)
+	if err != nil {
+		return err
+	}
+	q.ready = true
+	if made != nil {
+		q.edge, q.edgeSize, q.root = map[int64]tlog.Hash{}, 0, emptyRoot
+	}
+	return nil
+}
+
+// emptyRoot is the root of the empty tree.
+var emptyRoot, _ = tlog.TreeHash(0, nil)
 
 // send hands p, the plan of live, to the combiner once prev (the log's batch on its way, or nil)
 // holds the head's lock, and returns it on its way; if prev failed meanwhile, p is held back
@@ -537,10 +571,9 @@ func (q *sequencer) try(calls []*call) (err error) {
 		}
 	}()
 	if !q.ready {
-		if err := q.s.ensureLog(ctx, q.id); err != nil {
+		if err := q.open(ctx); err != nil {
 			return err
 		}
-		q.ready = true
 	}
 	// The key is read before the head's lock is taken: loading it needs a connection of its own.
 	if _, err := q.s.key(ctx, q.id); err != nil {

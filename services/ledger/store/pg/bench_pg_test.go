@@ -168,6 +168,34 @@ func BenchmarkAppendOneLog(b *testing.B) { benchAppend(b, 1) }
 
 func BenchmarkAppend16Logs(b *testing.B) { benchAppend(b, 16) }
 
+// BenchmarkFirstAppend appends the first entry of b.N logs (its head and key made with it), from
+// 64 appenders, then checks every log's keys as the service does at start-up (CheckKeys on a
+// new Store: a process restarted), reported as check-ms.
+func BenchmarkFirstAppend(b *testing.B) {
+	pool := benchPool(b)
+	sealer := newSealer(b)
+	s := pg.New(pool, sealer)
+	sealed := make([]byte, 96)
+	var next atomic.Int64
+	cpu := processCPU()
+	runParallel(b, "appends", func(int) error {
+		unit := "unit-" + strconv.FormatInt(next.Add(1), 10)
+		_, err := s.Append(b.Context(), "iksan", unit, pg.AppendRequest{Kind: "ACCESS", OccurTime: occur,
+			RequestID: "r-" + unit, RequestHash: sealed[:32],
+			Build: func(i int64) ([]byte, []byte, error) {
+				return []byte("pipa-ledger-entry/v1\nlog: tenants/iksan/units/" + unit + "\nindex: " +
+					strconv.FormatInt(i, 10) + "\n" + benchLeaf), sealed, nil
+			}})
+		return err
+	})
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	start := time.Now()
+	if _, err := pg.New(pool, sealer).CheckKeys(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "check-ms")
+}
+
 func BenchmarkBareInsert(b *testing.B) {
 	pool := benchPool(b)
 	if _, err := pool.Exec(b.Context(), `CREATE TABLE bare (tenant_id text NOT NULL,

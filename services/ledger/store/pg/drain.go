@@ -15,6 +15,8 @@ type drain[T any] struct {
 	items   []T
 	running int
 	limit   int
+	// wake, if set, gets a token on every push, for a leader waiting for more work (takeMore).
+	wake chan struct{}
 }
 
 // push queues xs, together and in order, and reports whether the caller must start a leader
@@ -23,6 +25,12 @@ func (d *drain[T]) push(xs ...T) (lead bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.items = append(d.items, xs...)
+	if d.wake != nil {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
 	if d.running < max(d.limit, 1) {
 		d.running++
 		return true
