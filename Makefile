@@ -20,7 +20,7 @@ AXE := $(BIN)/axe-core/axe.min.js
 # Whether the browser checks can run here: Debian's chromium, a Korean font and axe-core.
 BROWSER_READY = command -v chromium >/dev/null && command -v pdftotext >/dev/null && fc-list :lang=ko | grep -q . && test -f $(AXE)
 
-.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench bench-page screenshots browser-tools run db db-stop tools clean
+.PHONY: all build generate lint check-generated lawindex check-lawindex manifests test bench bench-growth bench-page screenshots browser-tools run db db-stop tools clean
 
 all: build
 
@@ -117,6 +117,12 @@ browser-tools:
 ## page against a static file server, start-up to ready with those logs; prints the ratios.
 bench:
 	deploy/bench/bench.sh
+
+## bench-growth: how cost grows with the number of units (issue 18), one pipa and database growing
+## to 100, 1,000 and 10,000 units: appends, request intake, the retention sweep (items created over
+## REST, every unit swept to completion) and the public page at each; prints the markdown table.
+bench-growth:
+	BENCH_GROWTH=$${BENCH_GROWTH:-100,1000,10000} BENCH_OPEN_FOR=$${BENCH_OPEN_FOR:-10m} deploy/bench/bench.sh
 
 ## bench-page: the public policy page and JSON under 64 concurrent clients (in-process Go benchmark).
 bench-page:

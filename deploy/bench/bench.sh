@@ -7,11 +7,17 @@
 # against a static file server. Then it stops pipa and starts it again on the database that now
 # holds those logs, and reports the time to ready (/healthz answering 200).
 #
+# BENCH_GROWTH=100,1000,10000 (make bench-growth) measures instead how cost grows with the number
+# of units: at each scale appends, request intake, the retention sweep and the public page, printed
+# as a markdown table (loadbench's -growth; BENCH_SWEEP_ITEMS items a unit, 5 by default).
+#
 # Settings: BENCH_DURATION (8s a case), BENCH_CLIENTS (64), BENCH_TENANTS (250), BENCH_UNITS (40),
+# BENCH_OPEN_FOR (90s: at most this long for the first appends to the many logs),
 # GOGC / GOMEMLIMIT for pipa (left to pipa's own defaults when unset); BENCH_PROFILE=text profiles
 # pipa (CPU and allocations, into BENCH_PROFILE_DIR) during the cases whose name contains text;
 # BENCH_CASES=regexp runs only the cases whose name matches (the bare INSERT always runs);
-# BENCH_PIPA_LOG=file keeps pipa's output there.
+# BENCH_PIPA_LOG=file keeps pipa's output there; BENCH_PIPA=binary runs that pipa instead of
+# building this checkout's (an A/B of two builds on the same database and load).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -23,7 +29,7 @@ db=${base%%\?*}
 db=${db%/*}/pipa_bench?sslmode=disable
 "$pgbin/psql" -q "$base" -c 'DROP DATABASE IF EXISTS pipa_bench' -c 'CREATE DATABASE pipa_bench' >/dev/null
 
-go build -o "$bin/pipa" ./services/pipa
+if [ -n "${BENCH_PIPA:-}" ]; then cp "$BENCH_PIPA" "$bin/pipa"; else go build -o "$bin/pipa" ./services/pipa; fi
 (cd services/pipa && go build -o "$bin/loadbench" ./cmd/loadbench)
 
 export PIPA_HTTP_ADDR=127.0.0.1:18080 PIPA_GRPC_ADDR=127.0.0.1:19090 PIPA_METRICS_ADDR=127.0.0.1:19464
@@ -48,8 +54,10 @@ start dev
 until grep -q PIPA_TOKEN "$log"; do kill -0 "$pid" || { cat "$log"; exit 1; }; sleep 0.1; done
 export BENCH_TOKEN=$("$bin/pipa" token -role handler -scope '*' -sub bench-handler)
 export BENCH_ADMIN_TOKEN=$("$bin/pipa" token -role tenant_admin -scope '*' -sub bench-admin)
+export BENCH_MANAGER_TOKEN=$("$bin/pipa" token -role manager -scope '*' -sub bench-manager)
 "$bin/loadbench" -db "$db" -pid "$pid" -duration "${BENCH_DURATION:-8s}" -clients "${BENCH_CLIENTS:-64}" \
-  -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
+  -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" -open-for "${BENCH_OPEN_FOR:-90s}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
+  ${BENCH_GROWTH:+-growth "$BENCH_GROWTH" -sweep-items "${BENCH_SWEEP_ITEMS:-5}"} \
   ${BENCH_PROFILE:+-pprof http://$PIPA_METRICS_ADDR -profile-case "$BENCH_PROFILE" -profile-dir "${BENCH_PROFILE_DIR:-.}"}
 stop
 logs=$("$pgbin/psql" -tA "$db" -c 'SELECT count(*) FROM ledger.logs')

@@ -372,6 +372,32 @@ func TestRequestLedgerOutage(t *testing.T) {
 	require.Len(t, list.GetEntries(), 1, "delivered once, though both the answer and the job tried")
 }
 
+// A request to a unit the registry does not have is refused NotFound, by staff intake (its
+// authorization asks the registry for the unit) and by public submission (which asks it itself),
+// and takes no receipt number: the next request is the year's first.
+func TestRequestToAnUnknownUnit(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	cl := s.requests()
+	const unknown = "tenants/jeongeup/units/nosuch"
+	_, err := cl.CreateRequest(s.As(auth.RoleHandler, "tenants/jeongeup"), &requestsv1.CreateRequestRequest{Parent: unknown,
+		Request: requeststest.WithChannel(requeststest.AccessRequest()), RequestId: "desk-1"})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+	_, err = cl.SubmitRequest(context.Background(), &requestsv1.SubmitRequestRequest{Tenant: "jeongeup", Unit: "nosuch",
+		Request: requeststest.AccessRequest(), RequestId: "web-1"})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+
+	r, err := cl.CreateRequest(s.As(auth.RoleHandler, libraryUnit), &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest()), RequestId: "desk-1"})
+	require.NoError(t, err)
+	require.Regexp(t, `^R-\d{4}-000001$`, r.GetRequest().GetReceiptNumber())
+	sub, err := cl.SubmitRequest(context.Background(), &requestsv1.SubmitRequestRequest{Tenant: "jeongeup", Unit: "library",
+		Request: requeststest.AccessRequest(), RequestId: "web-1"})
+	require.NoError(t, err)
+	require.Regexp(t, `^R-\d{4}-000002$`, sub.GetReceiptNumber())
+}
+
 // One tenant's staff can neither read nor act on another tenant's requests, nor learn whether
 // a receipt exists there.
 func TestRequestTenantIsolation(t *testing.T) {

@@ -101,6 +101,10 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestsv1.SubmitReques
 	if err != nil {
 		return nil, err
 	}
+	// Staff intake's authorization has found the unit; a public submission asks the registry.
+	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: names.Unit(req.GetTenant(), req.GetUnit())}); err != nil {
+		return nil, err
+	}
 	rec, err := s.create(ctx, rctx, req.GetTenant(), req.GetUnit(), r, req.GetRequestId(), req, time.Time{})
 	if err != nil {
 		return nil, err
@@ -153,17 +157,16 @@ func (s *Server) intake(ctx context.Context, parent string, r *requestsv1.Reques
 	return &requestsv1.CreateRequestResponse{Request: rec.Full(), StatusSecret: rec.Personal.Secret}, nil
 }
 
-// create takes a new request: the domain checks it with what the registry knows (rctx carries the
-// credential for that), and the store files it under a receipt number.
+// create takes a new request to an existing unit (the caller has checked it: staff intake's
+// authorization asks the registry for the unit once and remembers it, a public submission asks it
+// each time): the domain checks it with what the registry knows (rctx carries the credential for
+// that), and the store files it under a receipt number.
 func (s *Server) create(ctx, rctx context.Context, tenant, unit string, r *requestsv1.Request, requestID string, whole proto.Message, receive time.Time) (*request.Request, error) {
 	now := s.now()
 	if receive.IsZero() {
 		receive = now
 	}
 	receive = receive.UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
-	if _, err := s.registry.GetUnit(rctx, &registryv1.GetUnitRequest{Name: names.Unit(tenant, unit)}); err != nil {
-		return nil, err
-	}
 	t, err := s.tenant(ctx, tenant)
 	if err != nil {
 		return nil, err

@@ -31,7 +31,10 @@ type accessRun struct {
 	tenant, unit string
 	now, stop    time.Time
 	classes      map[string]lifecycle.AccessClass
-	files        []*registryv1.PersonalInformationFile
+	// files are the unit's personal-information files, read from the registry when a record's
+	// class is first needed (a unit without access records asks nothing).
+	files     []*registryv1.PersonalInformationFile
+	filesRead bool
 	// seen are the systems of the entries the seen pass read.
 	seen      map[string]bool
 	destroyed int64
@@ -62,10 +65,7 @@ func (s *Server) sweepAccess(ctx, sctx context.Context, tenant, unit string, now
 	defer func() { _ = s.store.ReleaseAccess(context.WithoutCancel(ctx), tenant, unit) }()
 	r := &accessRun{s: s, sctx: sctx, tenant: tenant, unit: unit, now: now, stop: stop,
 		classes: map[string]lifecycle.AccessClass{}, seen: map[string]bool{}}
-	if r.files, err = s.unitFiles(sctx, tenant, unit); err != nil {
-		return 0, nil, false, err
-	}
-	more, err := r.pass(ctx, pg.PassSeen, cursors[pg.PassSeen])
+	more, err := r.pass(ctx, pg.PassSeen, cursors[pg.PassSeen], true)
 	if err != nil {
 		return 0, nil, false, err
 	}
@@ -75,13 +75,17 @@ func (s *Server) sweepAccess(ctx, sctx context.Context, tenant, unit string, now
 	}
 	years := map[string]int{}
 	var unclassified []string
+	restart := false
 	for sys := range r.seen {
 		if _, ok := applied[sys]; !ok {
 			applied[sys] = 0 // new: no period applied yet
 		}
 	}
 	for sys, was := range applied {
-		c := r.class(sys)
+		c, err := r.class(sys)
+		if err != nil {
+			return 0, nil, false, err
+		}
 		years[sys] = c.Years
 		if !c.Classified {
 			unclassified = append(unclassified, sys)
@@ -90,11 +94,12 @@ func (s *Server) sweepAccess(ctx, sctx context.Context, tenant, unit string, now
 			s.log.Info("retention: a system's access-record period changed; the passes start again", "unit", names.Unit(tenant, unit),
 				"system", sys, "years", c.Years, "was", was)
 			cursors[pg.PassShort], cursors[pg.PassLong] = pg.AccessCursor{}, pg.AccessCursor{}
+			restart = true
 		}
 	}
 	slices.Sort(unclassified)
 	for _, pass := range []pg.AccessPass{pg.PassShort, pg.PassLong} {
-		m, err := r.pass(ctx, pass, cursors[pass])
+		m, err := r.pass(ctx, pass, cursors[pass], !restart)
 		if err != nil {
 			return r.destroyed, nil, false, err
 		}
@@ -107,8 +112,9 @@ func (s *Server) sweepAccess(ctx, sctx context.Context, tenant, unit string, now
 	return r.destroyed, unclassified, more, nil
 }
 
-// pass runs one pass from c until it stops, the log ends or the stop time passes (more).
-func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCursor) (more bool, err error) {
+// pass runs one pass from c until it stops, the log ends or the stop time passes (more). saved
+// says the store holds c already: a page that moves nothing is then not saved again.
+func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCursor, saved bool) (more bool, err error) {
 	parent := names.Unit(r.tenant, r.unit)
 	for {
 		page, err := r.s.ledger.ListEntries(r.sctx, &ledgerv1.ListEntriesRequest{Parent: parent, PageSize: accessPage,
@@ -117,7 +123,7 @@ func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCur
 			return false, err
 		}
 		es := page.GetEntries()
-		stopped := false
+		stopped, from := false, c.Skip
 		for ; c.Skip < len(es) && !stopped; c.Skip++ {
 			var settled bool
 			if settled, err = r.visit(pass, es[c.Skip]); err != nil || !settled {
@@ -125,13 +131,15 @@ func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCur
 				break
 			}
 		}
-		if serr := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); serr != nil && err == nil {
-			err = serr
+		if !saved || c.Skip != from {
+			if serr := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); serr != nil && err == nil {
+				err = serr
+			}
 		}
 		if err != nil || stopped || page.GetNextPageToken() == "" {
 			return false, err
 		}
-		c = pg.AccessCursor{Token: page.GetNextPageToken()}
+		c, saved = pg.AccessCursor{Token: page.GetNextPageToken()}, true
 		if err := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); err != nil {
 			return false, err
 		}
@@ -148,7 +156,10 @@ func (r *accessRun) visit(pass pg.AccessPass, e *ledgerv1.Entry) (bool, error) {
 		r.seen[sys] = true
 		return true, nil
 	}
-	c := r.class(sys)
+	c, err := r.class(sys)
+	if err != nil {
+		return false, err
+	}
 	mine := (pass == pg.PassShort) == (c.Years == accesslog.ShortYears)
 	switch {
 	case e.GetRedacted():
@@ -156,7 +167,7 @@ func (r *accessRun) visit(pass pg.AccessPass, e *ledgerv1.Entry) (bool, error) {
 	case !c.AccessDue(e.GetOccurTime().AsTime(), r.now):
 		return !mine, nil // the other pass's record waits for that pass
 	}
-	_, err := r.s.ledger.RedactEntry(r.sctx, &ledgerv1.RedactEntryRequest{Name: e.GetName(), Reason: accessReason,
+	_, err = r.s.ledger.RedactEntry(r.sctx, &ledgerv1.RedactEntryRequest{Name: e.GetName(), Reason: accessReason,
 		RequestId: fmt.Sprintf("retention/access/%d", e.GetIndex())})
 	if err != nil {
 		return false, fmt.Errorf("retention: redact the access record %s: %w", e.GetName(), err)
@@ -166,13 +177,20 @@ func (r *accessRun) visit(pass pg.AccessPass, e *ledgerv1.Entry) (bool, error) {
 }
 
 // class is sys's class from the unit's files, computed once a sweep.
-func (r *accessRun) class(sys string) lifecycle.AccessClass {
-	c, ok := r.classes[sys]
-	if !ok {
-		c = lifecycle.ClassifyAccess(sys, r.files)
-		r.classes[sys] = c
+func (r *accessRun) class(sys string) (lifecycle.AccessClass, error) {
+	if c, ok := r.classes[sys]; ok {
+		return c, nil
 	}
-	return c
+	if !r.filesRead {
+		files, err := r.s.unitFiles(r.sctx, r.tenant, r.unit)
+		if err != nil {
+			return lifecycle.AccessClass{}, err
+		}
+		r.files, r.filesRead = files, true
+	}
+	c := lifecycle.ClassifyAccess(sys, r.files)
+	r.classes[sys] = c
+	return c, nil
 }
 
 // unitFiles are the unit's personal-information files, every page.

@@ -10,7 +10,8 @@
 //     http.FileServer, in a process of its own like pipa);
 //
 // and prints each case's rate, p50 and p99, pipa's CPU per operation and memory (from /proc of
-// -pid), then the ratios. Every append carries its own request_id, as a real caller's does.
+// -pid), then the ratios. With -growth (`make bench-growth`) it measures instead how cost grows
+// with the number of units, the retention sweep included, and prints that table (growth.go). Every append carries its own request_id, as a real caller's does.
 // The clients are plain closed loops (each sends its next request when its last one answered):
 // net/http for REST and grpc-go for gRPC, the same clients pipa's own callers use.
 package main
@@ -50,12 +51,13 @@ import (
 )
 
 type options struct {
-	url, grpcAddr, token, adminToken, db, pgbench, page string
-	pid, clients, tenants, units                        int
-	duration, openFor                                   time.Duration
-	serve, listen                                       string
-	pprof, profileCase, profileDir                      string
-	cases                                               *regexp.Regexp
+	url, grpcAddr, token, adminToken, managerToken, db, pgbench, page string
+	pid, clients, tenants, units, sweepItems, sweepClients            int
+	growth                                                            []int
+	duration, openFor                                                 time.Duration
+	serve, listen                                                     string
+	pprof, profileCase, profileDir                                    string
+	cases                                                             *regexp.Regexp
 }
 
 func main() {
@@ -64,6 +66,7 @@ func main() {
 	flag.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:19090", "pipa's gRPC address")
 	flag.StringVar(&o.token, "token", os.Getenv("BENCH_TOKEN"), "a handler's token on every tenant (BENCH_TOKEN)")
 	flag.StringVar(&o.adminToken, "admin-token", os.Getenv("BENCH_ADMIN_TOKEN"), "a tenant_admin's token on every tenant, to create the units (BENCH_ADMIN_TOKEN)")
+	flag.StringVar(&o.managerToken, "manager-token", os.Getenv("BENCH_MANAGER_TOKEN"), "a manager's token on every tenant, for the retention rules and sweeps of -growth (BENCH_MANAGER_TOKEN)")
 	flag.StringVar(&o.db, "db", os.Getenv("DATABASE_URL"), "pipa's database, where pgbench runs the bare INSERT")
 	flag.StringVar(&o.pgbench, "pgbench", "/usr/lib/postgresql/15/bin/pgbench", "pgbench")
 	flag.StringVar(&o.page, "page", "/p/jeongeup/library/cctv", "the public page")
@@ -78,9 +81,20 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "pipa's metrics listener with PIPA_PPROF on (e.g. http://127.0.0.1:19464), to profile -profile-case")
 	flag.StringVar(&o.profileCase, "profile-case", "", "profile the cases whose name contains this: a CPU profile over the measured part, and the allocations")
 	flag.StringVar(&o.profileDir, "profile-dir", ".", "where the profiles go (cpu-{case}.pprof, allocs-{case}.pprof)")
+	growth := flag.String("growth", "", "measure how cost grows instead: the comma-separated numbers of units (e.g. 100,1000,10000), -units to a tenant")
+	flag.IntVar(&o.sweepItems, "sweep-items", 5, "retention items a unit has at each scale of -growth")
+	flag.IntVar(&o.sweepClients, "sweep-clients", 4, "units swept at a time in -growth")
 	cases := flag.String("cases", "", "run only the cases whose name matches this regular expression (all when empty; the bare INSERT always runs)")
 	flag.Parse()
 	o.cases = regexp.MustCompile(*cases)
+	for _, f := range strings.FieldsFunc(*growth, func(r rune) bool { return r == ',' }) {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			log.Fatalf("-growth: %q is not a number of units", f)
+		}
+		o.growth = append(o.growth, n)
+	}
+	slices.Sort(o.growth)
 	if o.serve != "" {
 		log.Fatal(http.ListenAndServe(o.listen, http.FileServer(http.Dir(o.serve))))
 	}
@@ -105,8 +119,8 @@ type result struct {
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
 
 func run(ctx context.Context, o options) error {
-	if o.token == "" || o.adminToken == "" {
-		return errors.New("need -token and -admin-token (BENCH_TOKEN, BENCH_ADMIN_TOKEN)")
+	if o.token == "" || o.adminToken == "" || len(o.growth) > 0 && o.managerToken == "" {
+		return errors.New("need -token and -admin-token (BENCH_TOKEN, BENCH_ADMIN_TOKEN), and -manager-token with -growth (BENCH_MANAGER_TOKEN)")
 	}
 	conn, err := grpc.NewClient(o.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -115,14 +129,6 @@ func run(ctx context.Context, o options) error {
 	defer conn.Close()
 	b := &bench{o: o, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}},
 		ledger: ledgerv1.NewLedgerServiceClient(conn), registry: registryv1.NewRegistryServiceClient(conn)}
-	if err := b.setupUnits(ctx, []string{"bench"}, 17); err != nil {
-		return err
-	}
-	one := []string{"tenants/bench/units/u-000"}
-	var sixteen []string
-	for i := 1; i <= 16; i++ {
-		sixteen = append(sixteen, fmt.Sprintf("tenants/bench/units/u-%03d", i))
-	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("make bench, %s, %d clients, %s a case; load average before: %s\n", time.Now().UTC().Format(time.RFC3339), o.clients, o.duration, strings.TrimSpace(string(load)))
 
@@ -139,6 +145,17 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	bare := rs[0].rate()
+	if len(o.growth) > 0 {
+		return b.growth(ctx, add)
+	}
+	var seventeen []string
+	for i := range 17 {
+		seventeen = append(seventeen, fmt.Sprintf("tenants/bench/units/u-%03d", i))
+	}
+	if err := b.setupUnits(ctx, seventeen); err != nil {
+		return err
+	}
+	one, sixteen := seventeen[:1], seventeen[1:]
 	// The pages first: request intake leaves background work behind (its ledger outbox).
 	if o.cases.MatchString("page") {
 		if err := b.pages(ctx, add); err != nil {
@@ -166,15 +183,8 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.tenants > 0 && o.cases.MatchString(fmt.Sprintf("REST append, %d logs", o.tenants*o.units)) {
 		start := time.Now()
-		var tenants, many []string
-		for t := range o.tenants {
-			tenant := fmt.Sprintf("bench-%03d", t)
-			tenants = append(tenants, tenant)
-			for u := range o.units {
-				many = append(many, fmt.Sprintf("tenants/%s/units/u-%03d", tenant, u))
-			}
-		}
-		if err := b.setupUnits(ctx, tenants, o.units); err != nil {
+		many := benchUnits(o.tenants*o.units, o.units)
+		if err := b.setupUnits(ctx, many); err != nil {
 			return err
 		}
 		fmt.Printf("  (%d units made or found in %s)\n", len(many), time.Since(start).Round(time.Millisecond))
@@ -269,10 +279,16 @@ type bench struct {
 	ids      atomic.Int64
 }
 
-// setupUnits makes each of tenants and its units u-000…, unless they exist (a rerun on the same
-// database), 64 calls at a time.
-func (b *bench) setupUnits(ctx context.Context, tenants []string, units int) error {
+// setupUnits makes each of units (tenants/{t}/units/{u}) and its tenant, unless they exist (a
+// rerun on the same database, or a smaller scale of the same run), 64 calls at a time.
+func (b *bench) setupUnits(ctx context.Context, units []string) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+b.o.adminToken)
+	var tenants []string
+	for _, u := range units {
+		if t := tenantOf(u); !slices.Contains(tenants, t) {
+			tenants = append(tenants, t)
+		}
+	}
 	var g errgroup.Group
 	g.SetLimit(64)
 	for _, tenant := range tenants {
@@ -288,20 +304,34 @@ func (b *bench) setupUnits(ctx context.Context, tenants []string, units int) err
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, tenant := range tenants {
-		for u := range units {
-			g.Go(func() error {
-				id := fmt.Sprintf("u-%03d", u)
-				_, err := b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/" + tenant, UnitId: id,
-					RequestId: "bench-" + tenant + "-" + id, Unit: &registryv1.Unit{DisplayName: "부서 " + id}})
-				if err != nil {
-					return fmt.Errorf("unit %s/%s: %w", tenant, id, err)
-				}
-				return nil
-			})
-		}
+	for _, unit := range units {
+		g.Go(func() error {
+			tenant, id := tenantOf(unit), unit[strings.LastIndexByte(unit, '/')+1:]
+			_, err := b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/" + tenant, UnitId: id,
+				RequestId: "bench-" + tenant + "-" + id, Unit: &registryv1.Unit{DisplayName: "부서 " + id}})
+			if err != nil {
+				return fmt.Errorf("unit %s: %w", unit, err)
+			}
+			return nil
+		})
 	}
 	return g.Wait()
+}
+
+// tenantOf is the tenant id of a unit's name, tenants/{t}/units/{u}.
+func tenantOf(unit string) string {
+	t, _, _ := strings.Cut(strings.TrimPrefix(unit, "tenants/"), "/")
+	return t
+}
+
+// benchUnits names the first n units of the many-units cases: units u-000… of tenants bench-000…,
+// per each, so that a smaller scale's units are the first of a larger one's.
+func benchUnits(n, per int) []string {
+	units := make([]string, n)
+	for i := range units {
+		units[i] = fmt.Sprintf("tenants/bench-%03d/units/u-%03d", i/per, i%per)
+	}
+	return units
 }
 
 // entry is a 목적 외 이용·제공 record of the size real ones have.
@@ -354,28 +384,40 @@ func (b *bench) openLogs(ctx context.Context, name string, logs []string) result
 	if err != nil {
 		panic(err)
 	}
+	r := b.each(ctx, name, len(logs), b.o.clients, time.Now().Add(b.o.openFor), func(ctx context.Context, i int) error {
+		id := "bench-open-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(i)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.url+"/v1/"+logs[i]+"/ledger/entries?requestId="+id, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+b.o.token)
+		return b.do(req)
+	})
+	r.note = fmt.Sprintf("%d of %d logs opened in %s", r.ops, len(logs), r.elapsed.Round(time.Millisecond))
+	return r
+}
+
+// each runs op(i) once for every i below n, from clients that each take the next i until none is
+// left or deadline has passed (none when zero), and measures the whole: every call's latency,
+// pipa's CPU over it and memory after it. A profiled case (-profile-case) is profiled over its
+// first -duration.
+func (b *bench) each(ctx context.Context, name string, n, clients int, deadline time.Time, op func(ctx context.Context, i int) error) result {
 	var next, ops, errs atomic.Int64
 	var firstErr atomic.Value
-	lats := make([][]time.Duration, b.o.clients)
-	deadline := time.Now().Add(b.o.openFor)
+	lats := make([][]time.Duration, clients)
+	profiled := b.profile(name)
 	cpu0 := procCPU(b.o.pid)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for w := range b.o.clients {
+	for w := range clients {
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(len(logs)) || time.Now().After(deadline) {
+				if i >= int64(n) || !deadline.IsZero() && time.Now().After(deadline) {
 					return
 				}
-				id := "bench-open-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(i, 10)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.url+"/v1/"+logs[i]+"/ledger/entries?requestId="+id, bytes.NewReader(body))
-				if err != nil {
-					panic(err)
-				}
-				req.Header.Set("Authorization", "Bearer "+b.o.token)
 				t := time.Now()
-				if err := b.do(req); err != nil {
+				if err := op(ctx, int(i)); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					continue
@@ -388,7 +430,9 @@ func (b *bench) openLogs(ctx context.Context, name string, logs []string) result
 	wg.Wait()
 	r := result{name: name, ops: ops.Load(), errs: errs.Load(), elapsed: time.Since(start), rss: procRSS(b.o.pid)}
 	r.finish(lats, cpu0, procCPU(b.o.pid), &firstErr)
-	r.note = fmt.Sprintf("%d of %d logs opened in %s", r.ops, len(logs), r.elapsed.Round(time.Millisecond))
+	if err := profiled(); err != nil {
+		log.Printf("profiling %s: %v", name, err)
+	}
 	return r
 }
 
