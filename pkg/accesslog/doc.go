@@ -28,7 +28,8 @@
 // (registry, PersonalInformationFile.systems); a system no file classifies is kept two years. The
 // retention service's sweep redacts the records past their period through the ledger, which lets
 // the service role alone redact an ACCESS entry, and never within a year of the access (S-8-3).
-// ACCESS entries carry no sealed values (the actor is an account id, the subject a resource
-// name, both in the leaf in clear), so their redaction marks them destroyed and records when and
-// why, while the leaf, which every proof needs, stays as it was.
+// An ACCESS entry's leaf commits to its account, address, subject, action (and an ingested
+// download's reason) without showing them; the values are sealed beside it, and the redaction
+// deletes them, records when and why, and leaves the leaf, which every proof needs, as it was:
+// a destroyed record keeps only its time and system readable (services/ledger/entry).
 package accesslog

@@ -10,7 +10,7 @@ import (
 )
 
 // AccessRules are the ledger's reads of personal data (requesters' and receiving officers' names
-// and contacts), recorded in the same unit's ledger as ACCESS entries (S-2-3). Appends are not
+// and contacts, access records' accounts, addresses and subjects), recorded in the same unit's ledger as ACCESS entries (S-2-3). Appends are not
 // reads, so the recorder's own appends of ACCESS entries never recurse; leaves, proofs and
 // checkpoints hold only commitments, and the verifier key is public.
 var AccessRules = accesslog.Rules{

@@ -2,28 +2,33 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
+	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
 const (
 	// MaxBatch bounds the records of one ingested batch.
 	MaxBatch = 1000
-	// maxBatchID keeps each record's request_id ("ingest/{batch}/{i}") within idempotency.MaxRequestID.
+	// maxBatchID keeps the batch's request_id ("ingest/{batch}") within idempotency.MaxRequestID.
 	maxBatchID = 64
 )
 
 // Ingest implements pipa.ledger.v1.AccessRecordService on the ledger's batch append
-// (pg.Store.AppendBatch): each record becomes an ACCESS entry under the request_id
-// "ingest/{batch_id}/{i}", so that a batch sent again is appended once, and a batch's records
-// commit together, in one transaction of the log's group commit, with consecutive indexes in the
-// batch's order.
+// (pg.Store.AppendBatchOnce): each record becomes an ACCESS entry, and the batch's records commit
+// together, in one transaction of the log's group commit, with consecutive indexes in the batch's
+// order. The batch has one request_id, "ingest/{batch_id}", fingerprinted by the whole request, so
+// that a batch sent again is the same entries and a batch id cannot be taken for other records.
 type Ingest struct {
 	ledgerv1.UnimplementedAccessRecordServiceServer
 	s *Server
@@ -41,9 +46,15 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	if err := in.s.units.Authorize(ctx, t, u, []auth.Role{auth.RoleService}); err != nil {
 		return nil, err
 	}
-	set, err := in.s.store.Settings(ctx, t)
-	if err != nil {
-		return nil, err
+	// The tenant's download threshold matters only to a download without its reason: a batch
+	// without one is checked without reading the settings.
+	var set pg.Settings
+	if slices.ContainsFunc(req.GetRecords(), func(r *ledgerv1.AccessRecord) bool {
+		return r.GetDownload() && strings.TrimSpace(r.GetDownloadReason()) == ""
+	}) {
+		if set, err = in.s.store.Settings(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	p, _ := auth.FromContext(ctx)
 	now := in.s.now()
@@ -62,23 +73,23 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	}
 	entries := make([]*ledgerv1.Entry, len(req.GetRecords()))
 	for i, r := range req.GetRecords() {
-		field := fmt.Sprintf("records[%d].", i)
+		field := func(f string) string { return "records[" + strconv.Itoa(i) + "]." + f } // named only when refused
 		if r.GetDownloadRecords() < 0 {
-			vs.Add(field+"download_records", "range", "a number of records, 0 (not counted) or more")
+			vs.Add(field("download_records"), "range", "a number of records, 0 (not counted) or more")
 		}
 		if r.GetDownload() && strings.TrimSpace(r.GetDownloadReason()) == "" && reasonRequired(r.GetDownloadRecords(), set.DownloadReasonThreshold) {
-			vs.Add(field+"download_reason", "S-8-2", "a download of %s states its reason (the tenant's threshold: %s)",
+			vs.Add(field("download_reason"), "S-8-2", "a download of %s states its reason (the tenant's threshold: %s)",
 				downloadSize(r.GetDownloadRecords()), thresholdRule(set.DownloadReasonThreshold))
 		}
 		if strings.TrimSpace(r.GetSystem()) == "" {
-			vs.Add(field+"system", "S-2-3", "the processing system that kept the record")
+			vs.Add(field("system"), "S-2-3", "the processing system that kept the record")
 		}
 		e := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: r.GetAccessTime(), FileName: r.GetSystem(),
 			Actor: r.GetAccount(), RemoteAddr: r.GetRemoteAddr(), Subject: r.GetSubject(), Action: r.GetAction(),
 			Purpose: r.GetDownloadReason(), RecordedBy: p.Subject}
 		// The entry's own rules (S-2-3 fields, times, sizes), with the record's field names.
 		for _, v := range entry.Validate(e, now) {
-			v.Field = field + recordField(strings.TrimPrefix(v.Field, "entry."))
+			v.Field = field(recordField(strings.TrimPrefix(v.Field, "entry.")))
 			vs = append(vs, v)
 		}
 		entries[i] = e
@@ -86,14 +97,28 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	as := make([]*appending, len(entries))
+	// One idempotency key for the batch (its id, fingerprinted by the whole request), kept with
+	// its first entry: a batch sent again is the same entries, whatever its size.
+	hash, err := idempotency.RequestHash(req)
+	if err != nil {
+		return nil, err
+	}
+	reqs := make([]pg.AppendRequest, len(entries))
 	for i, e := range entries {
-		one := &ledgerv1.AppendEntryRequest{Parent: req.GetParent(), Entry: e, RequestId: fmt.Sprintf("ingest/%s/%d", req.GetBatchId(), i)}
-		if as[i], err = in.s.appendRequest(t, u, e, one, appendOpts{}); err != nil {
+		a, err := in.s.appendRequest(t, u, e, noRequestID, appendOpts{})
+		if err != nil {
 			return nil, recordErr(i, err)
 		}
+		reqs[i] = a.req
 	}
-	res, err := in.s.appendBatch(ctx, t, u, as, recordErr)
+	res, err := in.s.store.AppendBatchOnce(ctx, t, u, "ingest/"+req.GetBatchId(), hash, reqs)
+	if be, ok := errors.AsType[*pg.BatchError](err); ok {
+		if v, ok := errors.AsType[*apierr.Error](be.Err); ok && len(v.Violations) == 1 && v.Violations[0].Field == "request_id" {
+			// The records have no request ids: the batch's is its batch_id.
+			return nil, invalid("batch_id", v.Violations[0].Rule, "this batch_id was already used for other records; use a new one")
+		}
+		return nil, recordErr(be.Index, be.Err)
+	}
 	if err != nil {
 		return nil, err
 	}

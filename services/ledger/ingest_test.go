@@ -83,7 +83,7 @@ func TestIngestAccessRecords(t *testing.T) {
 	other.Records = records(3, at.Add(time.Minute))
 	_, err = in.IngestAccessRecords(system, other)
 	v = stacktest.Violation(t, err)
-	require.Equal(t, "records[0].request_id", v.GetField(), "a batch id is not taken for other records")
+	require.Equal(t, "batch_id", v.GetField(), "a batch id is not taken for other records")
 	require.Equal(t, "AIP-155", v.GetReason())
 
 	_, err = in.IngestAccessRecords(cpo, &ledgerv1.IngestAccessRecordsRequest{Parent: libraryLog, BatchId: "staff-1", Records: records(1, at)})

@@ -198,6 +198,10 @@ type request interface {
 	GetRequestId() string
 }
 
+// noRequestID appends an entry without a request id of its own (appendRequest), e.g. one of a
+// batch appended under the batch's (pg.Store.AppendBatchOnce).
+var noRequestID request = &ledgerv1.AppendEntryRequest{}
+
 // append commits e (already checked) to the unit's log and returns it as stored.
 func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req request, o appendOpts) (*ledgerv1.Entry, error) {
 	a, err := s.appendRequest(t, u, e, req, o)
@@ -211,8 +215,8 @@ func (s *Server) append(ctx context.Context, t, u string, e *ledgerv1.Entry, req
 	return s.stored(ctx, t, u, a, res)
 }
 
-// appending is an entry on its way to the store: the store's request, and what its last Build
-// sealed.
+// appending is an entry on its way to the store: the store's request, and the personal values
+// its Build seals.
 type appending struct {
 	e        *ledgerv1.Entry
 	req      pg.AppendRequest
@@ -226,9 +230,12 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 	if len(req.GetRequestId()) > idempotency.MaxRequestID {
 		return nil, invalid("request_id", "range", fmt.Sprintf("must be at most %d bytes", idempotency.MaxRequestID))
 	}
-	hash, err := idempotency.RequestHash(req)
-	if err != nil {
-		return nil, err
+	var hash []byte
+	if req.GetRequestId() != "" { // the fingerprint is kept with the request id alone
+		var err error
+		if hash, err = idempotency.RequestHash(req); err != nil {
+			return nil, err
+		}
 	}
 	log := names.Unit(t, u)
 	var follows *int64
@@ -236,23 +243,31 @@ func (s *Server) appendRequest(t, u string, e *ledgerv1.Entry, req request, o ap
 		f := e.GetFollows()
 		follows = &f
 	}
-	a := &appending{e: e}
+	// The salts and commitments are made here, once, not in Build, which the log waits for.
+	c, err := entry.Commit(e, nil)
+	if err != nil {
+		return nil, invalid("entry", "format", err.Error())
+	}
+	a := &appending{e: e, personal: c.Sealed}
+	var plain []byte
+	if len(c.Sealed.Fields) > 0 {
+		plain = c.Sealed.Marshal()
+	}
 	a.req = pg.AppendRequest{
 		RequestID: req.GetRequestId(), RequestHash: hash, Kind: entry.KindName(e.GetKind()),
 		OccurTime: e.GetOccurTime().AsTime(), Follows: follows, Redact: o.redact, NewKey: o.newKey,
 		Build: func(index int64) ([]byte, []byte, error) {
-			leaf, p, err := entry.EncodeLeaf(log, index, e, nil)
-			a.personal = p
+			leaf, err := c.Leaf(log, index)
 			if err == nil && len(leaf) > maxLeaf {
 				// Checked here, on the one encoding: the leaf's size depends on its index. A Build
 				// error fails this append alone and takes no index.
 				return nil, nil, invalid("entry", "range", fmt.Sprintf("the entry is %d bytes as a leaf; at most %d fit in the log's tiles", len(leaf), maxLeaf))
 			}
-			if err != nil || p == nil || len(p.Fields) == 0 {
+			if err != nil || plain == nil {
 				return leaf, nil, err
 			}
 			// Bound to the entry's name: a sealed blob copied to another row does not open.
-			sealed, err := s.box.Seal(p.Marshal(), []byte(names.Entries.NameN(t, u, index)))
+			sealed, err := s.box.Seal(plain, []byte(names.Entries.NameN(t, u, index)))
 			return leaf, sealed, err
 		},
 	}
@@ -296,15 +311,20 @@ func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 			slog.Error("ledger: an entry is marked redacted without its REDACTION entry", "entry", name, "err", err)
 			return nil, apierr.DataLoss("REDACTION_MISSING", name+" is marked redacted, but "+err.Error())
 		}
+		// S-8-1: a destroyed access record shows none of its record, also when its leaf (written
+		// before the record's fields were committed) holds them in clear.
+		entry.Erase(e)
 	} else {
 		var personal *entry.Sealed
 		if len(row.Sealed) > 0 {
 			plain, err := s.box.Open(row.Sealed, []byte(name))
-			if err != nil {
-				return nil, err
+			if err == nil {
+				personal, err = entry.UnmarshalSealed(plain)
 			}
-			if personal, err = entry.UnmarshalSealed(plain); err != nil {
-				return nil, err
+			if err != nil {
+				// Altered, or another entry's (the blob is bound to the entry's name).
+				slog.Error("ledger: stored personal values do not open", "entry", name, "err", err)
+				return nil, apierr.DataLoss("SEALED_VALUES_UNREADABLE", name+": the stored personal values cannot be opened")
 			}
 		}
 		// Never serve values the tamper-evident leaf does not commit to.

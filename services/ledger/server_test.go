@@ -80,9 +80,9 @@ func provision() *ledgerv1.Entry {
 
 // S-8-1, S-8-3: the access log is kept. Staff never redact an ACCESS entry (it records their own
 // accesses); the retention service (the service role on "*") does, once a year has passed since
-// the access and not a minute before, and redacts nothing else. An ACCESS entry seals nothing (the
-// account, the address, the resource and the method are in its leaf in clear), so its leaf, and
-// every proof, stays as it was.
+// the access and not a minute before, and redacts nothing else. The redaction deletes the sealed
+// account, address, resource and method; the leaf, which holds only their commitments, and every
+// proof, stay as they were.
 func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
 	s := newTilesStack(t)
 	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
@@ -118,10 +118,11 @@ func TestRedactEntry_S_8_1_AccessIsKept(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, after.GetRedacted())
 	require.Equal(t, old.GetLeafHash(), after.GetLeafHash())
+	require.Empty(t, after.GetActor()+after.GetRemoteAddr()+after.GetSubject()+after.GetAction())
 	leaf, err := s.client.GetLeaf(cpo, &ledgerv1.GetLeafRequest{Name: old.GetName()})
 	require.NoError(t, err)
 	for _, v := range []string{"song.sh", "10.0.0.1", "GetEntry"} {
-		require.Contains(t, string(leaf.GetData()), v, "in the leaf itself")
+		require.NotContains(t, string(leaf.GetData()), v, "nor in the leaf itself")
 	}
 }
 

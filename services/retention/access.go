@@ -131,16 +131,20 @@ func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCur
 				break
 			}
 		}
-		if !saved || c.Skip != from {
+		// Saved once a page: where the pass stopped within it, or else the next page; not at
+		// all when the store holds it already (a last page that moved nothing).
+		last := err != nil || stopped || page.GetNextPageToken() == ""
+		moved := c.Skip != from
+		if !last {
+			c, moved = pg.AccessCursor{Token: page.GetNextPageToken()}, true
+		}
+		if !saved || moved {
 			if serr := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); serr != nil && err == nil {
 				err = serr
 			}
 		}
-		if err != nil || stopped || page.GetNextPageToken() == "" {
-			return false, err
-		}
-		c, saved = pg.AccessCursor{Token: page.GetNextPageToken()}, true
-		if err := r.s.store.SaveAccess(ctx, r.tenant, r.unit, pass, c); err != nil {
+		saved = true
+		if last || err != nil {
 			return false, err
 		}
 		if time.Now().After(r.stop) {
@@ -247,7 +251,7 @@ func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
 
 // SweepAccessAllArgs is the daily job that starts the access-record pass of every unit the
 // registry lists (S-8-1): each unit's ledger keeps access records, whether or not it has rules.
-// The hourly sweep of a unit with rules, and SweepUnit, make the same pass.
+// A SweepUnit call makes the same pass; the hourly sweep of a unit's rules does not.
 type SweepAccessAllArgs struct{}
 
 func (SweepAccessAllArgs) Kind() string { return "retention.sweep_access_all" }

@@ -45,7 +45,7 @@ func (s *Server) SweepUnit(ctx context.Context, req *retentionv1.SweepUnitReques
 			return sweepResult(w), err
 		}
 	}
-	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{}, key)
+	res, _, err := s.Sweep(ctx, tenant, unit, time.Time{}, key, true)
 	return res, err
 }
 
@@ -89,8 +89,10 @@ func (s *Server) ListSweeps(ctx context.Context, req *retentionv1.ListSweepsRequ
 // under a request_id fixed by its outbox row. A non-zero stop bounds the destructions: no batch is
 // claimed after it, the sweep records what it did, and more reports that due items may remain
 // (the River job's next attempt goes on where this one stopped). idem is the request_id of the
-// SweepUnit call that runs it (AIP-155), recorded with the sweep's record.
-func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time, idem pg.Idem) (res *retentionv1.SweepResult, more bool, err error) {
+// SweepUnit call that runs it (AIP-155), recorded with the sweep's record. access adds the
+// unit's access-record passes (sweepAccess), as a SweepUnit call asks; the hourly job leaves them
+// to the daily one (SweepAccessAllArgs), which makes them for every unit.
+func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time, idem pg.Idem, access bool) (res *retentionv1.SweepResult, more bool, err error) {
 	now := s.now()
 	sctx, err := s.asService(ctx)
 	if err != nil {
@@ -147,7 +149,7 @@ func (s *Server) Sweep(ctx context.Context, tenant, unit string, stop time.Time,
 			more = !stop.IsZero() && time.Now().After(stop)
 		}
 	}
-	if !more {
+	if access && !more {
 		// S-8-1: the access records past their system's period, within the same bound.
 		astop := stop
 		if astop.IsZero() {
@@ -320,7 +322,8 @@ func (w *SweepAllWorker) Work(ctx context.Context, _ *river.Job[SweepAllArgs]) e
 	return err
 }
 
-// SweepUnitWorker runs one unit's sweep.
+// SweepUnitWorker runs one unit's sweep, without the access-record passes: the daily
+// SweepAccessWorker makes those.
 type SweepUnitWorker struct {
 	river.WorkerDefaults[SweepUnitArgs]
 	S *Server
@@ -332,8 +335,8 @@ type SweepUnitWorker struct {
 // job snoozes (which takes no attempt) only when this one destroyed something, so it cannot loop
 // for ever; each destroyed batch is committed with its outbox entry, so no work is lost or done twice.
 func (w *SweepUnitWorker) Work(ctx context.Context, job *river.Job[SweepUnitArgs]) error {
-	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget), pg.Idem{})
-	if err == nil && more && res.GetDestroyed()+res.GetAccessDestroyed() > 0 {
+	res, more, err := w.S.Sweep(ctx, job.Args.Tenant, job.Args.Unit, time.Now().Add(w.S.sweepBudget), pg.Idem{}, false)
+	if err == nil && more && res.GetDestroyed() > 0 {
 		return river.JobSnooze(0)
 	}
 	return err

@@ -13,7 +13,12 @@
 //     salts come back as a Sealed, which the store encrypts (pkg/seal) beside the leaf and erases
 //     on redaction, and which is checked against the leaf (Decoded.Check) before it is served.
 //     Without the salt a commitment cannot be tested against guessed names; with it, Verify
-//     checks a disclosed value against the tamper-evident leaf.
+//     checks a disclosed value against the tamper-evident leaf. Which fields are personal depends
+//     on the kind: an ACCESS entry commits to its whole access record (S-2-3: account, where from,
+//     whose data, action, a download's reason), so that once destroyed (S-8-1) it leaves only its
+//     kind, time and system; ACCESS leaves written before hold them in clear and still decode.
+//     Commit makes the salts and hashes before the entry's index is known, Committed.Leaf renders
+//     it once the log gives one.
 //   - Columns, Row, WriteCSV and WriteXLSX export the ledger with the Korean headers of 별지
 //     제3호 (STD-45) plus every other required field, since STD-45 asks for the union.
 package entry

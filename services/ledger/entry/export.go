@@ -70,7 +70,11 @@ var columns = []column{
 	{"관련 문서", 28, func(e *ledgerv1.Entry) string { return join(", ", e.GetRequest(), e.GetPlan()) }},
 	{"비고", 32, func(e *ledgerv1.Entry) string {
 		s := join(": ", amendmentLabel(e.GetAmendmentKind()), e.GetNote())
-		if e.GetRedacted() {
+		switch {
+		case e.GetRedacted() && e.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS:
+			// S-8-1: nothing of the record is left but when and in which system it was made.
+			s = join(" ", s, "(보유기간 경과로 파기됨)")
+		case e.GetRedacted():
 			s = join(" ", s, "(개인정보 삭제됨)")
 		}
 		return s

@@ -67,6 +67,15 @@ func TestRow_Provision(t *testing.T) {
 
 	e.Redacted, e.CounterpartyOfficer, e.RequesterContact = true, "", ""
 	require.Contains(t, row(t, e)["비고"], "개인정보 삭제됨")
+
+	// S-8-1: a destroyed access record says so; its system and time are all that is left.
+	acc := downloadRecord()
+	Erase(acc)
+	acc.Redacted = true
+	r = row(t, acc)
+	require.Equal(t, "(보유기간 경과로 파기됨)", r["비고"])
+	require.Equal(t, "새올행정시스템", r["파일명/형태"])
+	require.Empty(t, r["접속 계정"]+r["처리한 정보주체"]+r["목적/사유"])
 }
 
 func row(t *testing.T, e *ledgerv1.Entry) map[string]string {

@@ -23,6 +23,9 @@ const Magic = "pipa-ledger-entry/v1"
 // SaltSize is the size of the salt of each personal-field commitment.
 const SaltSize = 32
 
+// maxPersonal bounds the personal fields of any kind (Personal); an ACCESS entry has the most.
+const maxPersonal = 8
+
 // ErrLeaf is wrapped by every error of DecodeLeaf: the bytes are not a canonical version 1 leaf.
 var ErrLeaf = errors.New("not a canonical pipa-ledger-entry/v1 leaf")
 
@@ -36,23 +39,51 @@ type Decoded struct {
 	// Commitments maps a personal field's proto name (e.g. "requester_name") to
 	// sha256(salt || 0x00 || value).
 	Commitments map[string][]byte
+	// clear: an ACCESS leaf of the earlier form, its record's fields in clear.
+	clear bool
 }
+
+// committed says in which leaves a field is written only as a commitment.
+type committed uint8
+
+const (
+	// inClear: the field's value is in the leaf as it is.
+	inClear committed = iota
+	// always: a personal value in a leaf of any kind (an officer's or a requester's name, a
+	// contact).
+	always
+	// inAccess: in an ACCESS leaf, a field of the access record that identifies a person or says
+	// what was done with a person's data (S-2-3: the account, where from, whose data, what was
+	// done, a download's reason), so that a destroyed record (S-8-1) leaves nothing of it
+	// readable. Other kinds write the field in clear (a ROLE_CHANGE's actor, a USE's purpose); so
+	// did ACCESS leaves written before (the leaf grammar accepts either form, not a mix).
+	inAccess
+)
 
 // field is one leaf line kind, in Entry field-number order (the order of the lines).
 type field struct {
-	num      int32
-	name     string // proto field name; the leaf key is this with '_' as '-'
-	personal bool
-	get      func(*ledgerv1.Entry) ([]string, error)
-	set      func(*ledgerv1.Entry, string) error
+	num       int32
+	name      string // proto field name
+	committed committed
+	get       func(*ledgerv1.Entry) ([]string, error)
+	set       func(*ledgerv1.Entry, string) error
+	// key is the key of the field's line in clear, name with '_' as '-'; ckey the key of its
+	// commitment, key and "-commitment" (set by withKeys).
+	key, ckey string
 }
 
-func (f field) key() string {
-	k := strings.ReplaceAll(f.name, "_", "-")
-	if f.personal {
-		return k + "-commitment"
+// withKeys sets the leaf keys of fs.
+func withKeys(fs []field) []field {
+	for i := range fs {
+		fs[i].key = strings.ReplaceAll(fs[i].name, "_", "-")
+		fs[i].ckey = fs[i].key + "-commitment"
 	}
-	return k
+	return fs
+}
+
+// committedIn reports whether f is only a commitment in a leaf of kind k.
+func (f field) committedIn(k ledgerv1.EntryKind) bool {
+	return f.committed == always || f.committed == inAccess && k == ledgerv1.EntryKind_ENTRY_KIND_ACCESS
 }
 
 func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
@@ -67,9 +98,9 @@ func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
 	}
 }
 
-func personal(num int32, name string, p func(*ledgerv1.Entry) *string) field {
+func personal(num int32, name string, in committed, p func(*ledgerv1.Entry) *string) field {
 	f := str(num, name, p)
-	f.personal = true
+	f.committed = in
 	return f
 }
 
@@ -104,7 +135,7 @@ func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // other output-only fields (name, index, leaf_hash, redacted, commit_time, tree_size, salts) are
 // deliberately absent; the log and the index are
 // header lines. TestFieldsCoverEntry fails when the proto gains a field not decided on here.
-var fields = []field{
+var fields = withKeys([]field{
 	{num: 3, name: "kind",
 		get: func(e *ledgerv1.Entry) ([]string, error) {
 			k := e.GetKind()
@@ -129,11 +160,12 @@ var fields = []field{
 	str(5, "file_name", func(e *ledgerv1.Entry) *string { return &e.FileName }),
 	str(6, "file_format", func(e *ledgerv1.Entry) *string { return &e.FileFormat }),
 	str(7, "handler", func(e *ledgerv1.Entry) *string { return &e.Handler }),
-	str(8, "purpose", func(e *ledgerv1.Entry) *string { return &e.Purpose }),
+	// An ACCESS entry's purpose is a download's reason (S-8-2), which may name a person.
+	personal(8, "purpose", inAccess, func(e *ledgerv1.Entry) *string { return &e.Purpose }),
 	str(9, "counterparty", func(e *ledgerv1.Entry) *string { return &e.Counterparty }),
-	personal(10, "counterparty_officer", func(e *ledgerv1.Entry) *string { return &e.CounterpartyOfficer }),
-	personal(11, "requester_name", func(e *ledgerv1.Entry) *string { return &e.RequesterName }),
-	personal(12, "requester_contact", func(e *ledgerv1.Entry) *string { return &e.RequesterContact }),
+	personal(10, "counterparty_officer", always, func(e *ledgerv1.Entry) *string { return &e.CounterpartyOfficer }),
+	personal(11, "requester_name", always, func(e *ledgerv1.Entry) *string { return &e.RequesterName }),
+	personal(12, "requester_contact", always, func(e *ledgerv1.Entry) *string { return &e.RequesterContact }),
 	str(13, "legal_basis", func(e *ledgerv1.Entry) *string { return &e.LegalBasis }),
 	str(14, "form", func(e *ledgerv1.Entry) *string { return &e.Form }),
 	str(15, "period", func(e *ledgerv1.Entry) *string { return &e.Period }),
@@ -155,10 +187,12 @@ var fields = []field{
 	str(21, "destruction_method", func(e *ledgerv1.Entry) *string { return &e.DestructionMethod }),
 	str(22, "auto_delete_cycle", func(e *ledgerv1.Entry) *string { return &e.AutoDeleteCycle }),
 	stamp(23, "auto_delete_checked_time", func(e *ledgerv1.Entry) **timestamppb.Timestamp { return &e.AutoDeleteCheckedTime }),
-	str(24, "actor", func(e *ledgerv1.Entry) *string { return &e.Actor }),
-	str(25, "remote_addr", func(e *ledgerv1.Entry) *string { return &e.RemoteAddr }),
-	str(26, "subject", func(e *ledgerv1.Entry) *string { return &e.Subject }),
-	str(27, "action", func(e *ledgerv1.Entry) *string { return &e.Action }),
+	// S-2-3, committed in an ACCESS leaf; its occur_time and system (file_name) stay in clear,
+	// since the record's period is computed from them (S-8-1).
+	personal(24, "actor", inAccess, func(e *ledgerv1.Entry) *string { return &e.Actor }),
+	personal(25, "remote_addr", inAccess, func(e *ledgerv1.Entry) *string { return &e.RemoteAddr }),
+	personal(26, "subject", inAccess, func(e *ledgerv1.Entry) *string { return &e.Subject }),
+	personal(27, "action", inAccess, func(e *ledgerv1.Entry) *string { return &e.Action }),
 	str(28, "request", func(e *ledgerv1.Entry) *string { return &e.Request }),
 	str(29, "plan", func(e *ledgerv1.Entry) *string { return &e.Plan }),
 	{num: 30, name: "follows",
@@ -203,39 +237,81 @@ var fields = []field{
 	str(34, "verifier_key", func(e *ledgerv1.Entry) *string { return &e.VerifierKey }),
 	// PUBLICATION only: the SHA-256 of the published document.
 	str(35, "document_sha256", func(e *ledgerv1.Entry) *string { return &e.DocumentSha256 }),
+})
+
+// leafKey is what a line's key says: which field, and whether as a commitment.
+type leafKey struct {
+	f          field
+	commitment bool
 }
 
-var fieldsByKey = func() map[string]field {
-	m := make(map[string]field, len(fields))
+var fieldsByKey = func() map[string]leafKey {
+	m := make(map[string]leafKey, len(fields)+8)
 	for _, f := range fields {
-		m[f.key()] = f
+		if f.committed != always {
+			m[f.key] = leafKey{f: f}
+		}
+		if f.committed != inClear {
+			m[f.ckey] = leafKey{f: f, commitment: true}
+		}
 	}
 	return m
 }()
 
-// Personal returns the proto names of the personal fields: in a leaf only as salted
-// commitments, their values kept encrypted beside it (pkg/seal) until redacted.
-func Personal() []string {
+// Personal returns the proto names of the personal fields of an entry of kind k: in its leaf
+// only as salted commitments, their values kept encrypted beside it (pkg/seal) until redacted.
+func Personal(k ledgerv1.EntryKind) []string {
 	var out []string
 	for _, f := range fields {
-		if f.personal {
+		if f.committedIn(k) {
 			out = append(out, f.name)
 		}
 	}
 	return out
 }
 
+// Erase empties the personal fields of e (Personal(e.Kind)) and their salts: what a reader sees
+// of a redacted entry. The leaf of an ACCESS entry written before its fields were committed
+// holds them in clear; a destroyed record is served without them all the same.
+func Erase(e *ledgerv1.Entry) {
+	for _, f := range fields {
+		if f.committedIn(e.GetKind()) {
+			_ = f.set(e, "")
+		}
+	}
+	e.Salts = nil
+}
+
+// personalField is the field name (proto or leaf spelling) names, when some kind commits to it.
 func personalField(name string) (field, bool) {
 	name = strings.ReplaceAll(name, "-", "_")
 	for _, f := range fields {
-		if f.personal && f.name == name {
+		if f.committed != inClear && f.name == name {
 			return f, true
 		}
 	}
 	return field{}, false
 }
 
-var escaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
+// appendEscaped appends v with the leaf's three escapes: '\' as "\\", LF as "\n", CR as "\r".
+func appendEscaped(b []byte, v string) []byte {
+	if !strings.ContainsAny(v, "\\\n\r") {
+		return append(b, v...)
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
 
 func unescape(s string) (string, error) {
 	if !strings.Contains(s, `\`) {
@@ -292,8 +368,10 @@ func commitment(salt []byte, value string) []byte {
 	return h.Sum(nil)
 }
 
-// write renders the leaf. Personal values are never read from e: their lines come from
-// commitments, so that DecodeLeaf can re-render a leaf it only knows the commitments of.
+// write renders the leaf. The values of the fields committed to are never read from e: their
+// lines come from commitments, so that DecodeLeaf can re-render a leaf it only knows the
+// commitments of. A field of an ACCESS entry that has no commitment is written in clear (a leaf
+// of the earlier form).
 func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]byte) ([]byte, error) {
 	if err := checkLog(log); err != nil {
 		return nil, err
@@ -304,22 +382,28 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 	if e.GetOccurTime() == nil {
 		return nil, errors.New("occur_time is required")
 	}
-	var b bytes.Buffer
+	b := make([]byte, 0, 512)
 	line := func(k, v string) {
-		b.WriteString(k)
-		b.WriteString(": ")
-		escaper.WriteString(&b, v)
-		b.WriteByte('\n')
+		b = append(b, k...)
+		b = append(b, ": "...)
+		b = appendEscaped(b, v)
+		b = append(b, '\n')
 	}
-	b.WriteString(Magic + "\n")
+	b = append(b, Magic+"\n"...)
 	line("log", log)
 	line("index", strconv.FormatInt(index, 10))
 	for _, f := range fields {
-		if f.personal {
+		if f.committed != inClear {
 			if c, ok := commitments[f.name]; ok {
-				line(f.key(), base64.StdEncoding.EncodeToString(c))
+				b = append(b, f.ckey...)
+				b = append(b, ": "...)
+				b = base64.StdEncoding.AppendEncode(b, c)
+				b = append(b, '\n')
+				continue
 			}
-			continue
+			if f.committed == always {
+				continue
+			}
 		}
 		vs, err := f.get(e)
 		if err != nil {
@@ -329,58 +413,99 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 			if err := checkValue(f.name, v); err != nil {
 				return nil, err
 			}
-			line(f.key(), v)
+			line(f.key, v)
 		}
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // EncodeLeaf renders entry e at index of log as its canonical leaf bytes (the format documented
-// on the Leaf message of ledger.proto). Each non-empty personal value is replaced by a commitment
-// under a fresh SaltSize-byte salt from salt (crypto/rand when nil); the values and salts come
-// back in the Sealed, to be kept encrypted beside the leaf. The same input and salts give the
-// same bytes. Output-only fields of e are ignored, except recorded_by: the server sets it to the
-// appending caller's subject, and it is the leaf's last line ("recorded-by: {subject}").
-// EncodeLeaf checks only what the format needs (kind, occur_time, UTF-8, no NUL, no empty item);
-// Validate checks the law.
+// on the Leaf message of ledger.proto). Each non-empty personal value of e's kind (Personal) is
+// replaced by a commitment under a fresh SaltSize-byte salt from salt (crypto/rand when nil);
+// the values and salts come back in the Sealed, to be kept encrypted beside the leaf. The same
+// input and salts give the same bytes. Output-only fields of e are ignored, except recorded_by:
+// the server sets it to the appending caller's subject, and it is the leaf's last line
+// ("recorded-by: {subject}"). EncodeLeaf checks only what the format needs (kind, occur_time,
+// UTF-8, no NUL, no empty item); Validate checks the law. It is Commit then Committed.Leaf.
 func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) ([]byte, *Sealed, error) {
-	if e == nil {
-		return nil, nil, errors.New("entry: nil entry")
-	}
-	if salt == nil {
-		salt = randomSalt
-	}
-	sealed := &Sealed{}
-	commitments := map[string][]byte{}
-	for _, f := range fields {
-		if !f.personal {
-			continue
-		}
-		vs, _ := f.get(e)
-		if len(vs) == 0 {
-			continue
-		}
-		if err := checkValue(f.name, vs[0]); err != nil {
-			return nil, nil, fmt.Errorf("entry: %w", err)
-		}
-		s := bytes.Clone(salt())
-		if len(s) != SaltSize {
-			return nil, nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
-		}
-		commitments[f.name] = commitment(s, vs[0])
-		sealed.Fields = append(sealed.Fields, SealedField{Field: f.name, Value: vs[0], Salt: s})
-	}
-	leaf, err := write(log, index, e, commitments)
+	c, err := Commit(e, salt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("entry: %w", err)
+		return nil, nil, err
 	}
-	return leaf, sealed, nil
+	leaf, err := c.Leaf(log, index)
+	if err != nil {
+		return nil, nil, err
+	}
+	return leaf, c.Sealed, nil
 }
 
-func randomSalt() []byte {
-	s := make([]byte, SaltSize)
-	rand.Read(s) // never fails (crypto/rand, Go 1.24+)
-	return s
+// Committed is an entry whose personal values are committed to, before its place in a log is
+// known: the salts and hashes of EncodeLeaf, made once, outside the log's lock, for Leaf to
+// render at whatever index the log gives.
+type Committed struct {
+	e           *ledgerv1.Entry
+	commitments map[string][]byte
+	// Sealed holds the values and salts committed to, to be kept encrypted beside the leaf.
+	Sealed *Sealed
+}
+
+// Commit commits to the personal values of e (see EncodeLeaf). e must not change until the
+// last call of Leaf.
+func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
+	if e == nil {
+		return nil, errors.New("entry: nil entry")
+	}
+	var (
+		fs   [maxPersonal]field
+		vals [maxPersonal]string
+		n    int
+	)
+	for _, f := range fields {
+		if !f.committedIn(e.GetKind()) {
+			continue
+		}
+		if vs, _ := f.get(e); len(vs) > 0 {
+			if err := checkValue(f.name, vs[0]); err != nil {
+				return nil, fmt.Errorf("entry: %w", err)
+			}
+			fs[n], vals[n] = f, vs[0]
+			n++
+		}
+	}
+	// One read of the system's random source for all the salts, one array for the hashes.
+	var salts []byte
+	if salt == nil {
+		salts = make([]byte, n*SaltSize)
+		rand.Read(salts) // never fails (crypto/rand, Go 1.24+)
+	}
+	sums := make([]byte, 0, n*sha256.Size)
+	c := &Committed{e: e, commitments: make(map[string][]byte, n), Sealed: &Sealed{Fields: make([]SealedField, n)}}
+	h := sha256.New()
+	for i, f := range fs[:n] {
+		var s []byte
+		if salt == nil {
+			s = salts[i*SaltSize : (i+1)*SaltSize : (i+1)*SaltSize]
+		} else if s = bytes.Clone(salt()); len(s) != SaltSize {
+			return nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
+		}
+		h.Reset()
+		h.Write(s)
+		h.Write([]byte{0})
+		h.Write([]byte(vals[i]))
+		sums = h.Sum(sums)
+		c.commitments[f.name] = sums[len(sums)-sha256.Size:]
+		c.Sealed.Fields[i] = SealedField{Field: f.name, Value: vals[i], Salt: s}
+	}
+	return c, nil
+}
+
+// Leaf renders the committed entry at index of log.
+func (c *Committed) Leaf(log string, index int64) ([]byte, error) {
+	leaf, err := write(log, index, c.e, c.commitments)
+	if err != nil {
+		return nil, fmt.Errorf("entry: %w", err)
+	}
+	return leaf, nil
 }
 
 // DecodeLeaf parses a leaf back into its log, index, fields (recorded_by included, when the leaf
@@ -426,11 +551,15 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 				return nil, bad("index: %v", err)
 			}
 		default:
-			f, ok := fieldsByKey[k]
+			lk, ok := fieldsByKey[k]
 			if !ok {
 				return nil, bad("line %d: unknown key %q", n, k)
 			}
-			if f.personal {
+			f := lk.f
+			if lk.commitment {
+				if !f.committedIn(d.Entry.GetKind()) {
+					return nil, bad("line %d: a %s leaf has %s in clear, not as a commitment", n, KindName(d.Entry.GetKind()), f.key)
+				}
 				c, err := base64.StdEncoding.DecodeString(v)
 				if err != nil || len(c) != sha256.Size {
 					return nil, bad("line %d: %s is not a base64 sha256", n, k)
@@ -438,10 +567,17 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 				d.Commitments[f.name] = c
 				continue
 			}
+			if f.committed == inAccess && d.Entry.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS {
+				d.clear = true
+			}
 			if err := f.set(d.Entry, v); err != nil {
 				return nil, bad("line %d: %s: %v", n, k, err)
 			}
 		}
+	}
+	if d.clear && len(d.Commitments) > 0 {
+		// Either form is canonical (Personal), a mix of the two is not.
+		return nil, bad("an ACCESS leaf has some of its record's fields in clear and others as commitments")
 	}
 	again, err := write(d.Log, d.Index, d.Entry, d.Commitments)
 	if err != nil {

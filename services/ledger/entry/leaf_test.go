@@ -3,6 +3,7 @@ package entry
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -195,7 +196,7 @@ func TestLeaf_RoundTrip(t *testing.T) {
 			require.Equal(t, testLog, d.Log)
 			require.Equal(t, int64(42), d.Index)
 			require.Len(t, d.Commitments, len(sealed.Fields))
-			for _, p := range Personal() {
+			for _, p := range Personal(e.GetKind()) {
 				require.Empty(t, d.Entry.ProtoReflect().Get(d.Entry.ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(p))).String(),
 					"%s is not in the leaf in clear", p)
 			}
@@ -223,7 +224,7 @@ func TestDecodeLeaf_KeepsPersonalOut(t *testing.T) {
 
 func keys(m map[string][]byte) []string {
 	var out []string
-	for _, f := range Personal() {
+	for _, f := range Personal(ledgerv1.EntryKind_ENTRY_KIND_PROVISION) {
 		if _, ok := m[f]; ok {
 			out = append(out, f)
 		}
@@ -322,7 +323,7 @@ func TestSealed_MarshalRoundTrip(t *testing.T) {
 	for name, b := range map[string]string{
 		"not json":     "{",
 		"version":      `{"v":2,"fields":[]}`,
-		"not personal": `{"v":1,"fields":[{"field":"purpose","value":"x","salt":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}]}`,
+		"not personal": `{"v":1,"fields":[{"field":"file_name","value":"x","salt":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}]}`,
 		"short salt":   `{"v":1,"fields":[{"field":"requester_name","value":"x","salt":"AQ=="}]}`,
 		"twice": `{"v":1,"fields":[{"field":"requester_name","value":"x","salt":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="},` +
 			`{"field":"requester_name","value":"y","salt":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}]}`,
@@ -355,5 +356,164 @@ func TestFieldsCoverEntry(t *testing.T) {
 		require.Equal(t, int32(fd.Number()), inTable[fd.Name()])
 	}
 	require.Len(t, inTable, fds.Len()-len(outputOnly))
-	require.Equal(t, []string{"counterparty_officer", "requester_name", "requester_contact"}, Personal())
+	require.Equal(t, []string{"counterparty_officer", "requester_name", "requester_contact"}, Personal(ledgerv1.EntryKind_ENTRY_KIND_PROVISION))
+	require.Equal(t, []string{"purpose", "counterparty_officer", "requester_name", "requester_contact", "actor", "remote_addr", "subject", "action"},
+		Personal(ledgerv1.EntryKind_ENTRY_KIND_ACCESS), "S-2-3: the access record's account, where from, whose data, what was done, a download's reason")
+	for k := range ledgerv1.EntryKind_name {
+		require.LessOrEqual(t, len(Personal(ledgerv1.EntryKind(k))), maxPersonal)
+	}
+}
+
+// downloadRecord is an access record taken in from another system: a download with its reason.
+func downloadRecord() *ledgerv1.Entry {
+	return &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: kst("2026-05-03 14:59"),
+		FileName: "새올행정시스템", Purpose: "정보공개청구 처리", Actor: "clerk007", RemoteAddr: "10.1.2.3",
+		Subject: "민원 2026-000007", Action: "다운로드", RecordedBy: "saeol-system"}
+}
+
+// The commitments below were computed independently, salt n for the n-th field in leaf order:
+// python3 -c 'import hashlib,base64;print(base64.b64encode(hashlib.sha256(bytes([2])*32+b"\0"+"clerk007".encode()).digest()))'
+const goldenAccess = `pipa-ledger-entry/v1
+log: tenants/jeongeup/units/library
+index: 7
+kind: ACCESS
+occur-time: 2026-05-03T05:59:00Z
+file-name: 새올행정시스템
+purpose-commitment: Rcyde4VVneM6bZRGcpHTZfE+sTowZo6U3BIYPf2dqAY=
+actor-commitment: fcQEUdFfo5U8vdWrjEmAzBpO8lAbpz64f+BXnWrSXd4=
+remote-addr-commitment: /xuYaTcLMBUQ2IrhEWdqvDwpDz8g3H0CDy1PCPN9gn8=
+subject-commitment: k2s3mTkAf1lviQ67KSc9KhsyU8St3E9K6jNBjJuA4Cg=
+action-commitment: nK5sDuq8/kbSm7zMeaWJm4zhUqxFkSnDJHG79nTOQUk=
+recorded-by: saeol-system
+`
+
+// The leaf of an ACCESS entry written before its record's fields were committed.
+const earlierAccess = `pipa-ledger-entry/v1
+log: tenants/jeongeup/units/library
+index: 7
+kind: ACCESS
+occur-time: 2026-05-03T05:59:00Z
+file-name: 새올행정시스템
+purpose: 정보공개청구 처리
+actor: clerk007
+remote-addr: 10.1.2.3
+subject: 민원 2026-000007
+action: 다운로드
+recorded-by: saeol-system
+`
+
+// S-8-1: an access record's leaf keeps in clear only what its period is computed from (its
+// kind, time and system) and who recorded it; the account, where from, whose data, what was done
+// and a download's reason are commitments, their values sealed beside the leaf, so that the
+// record destroyed (the sealed values deleted) leaves nothing of them readable.
+func TestEncodeLeaf_AccessCommitsItsRecord_S_8_1(t *testing.T) {
+	leaf, sealed, err := EncodeLeaf(testLog, 7, downloadRecord(), fixedSalts())
+	require.NoError(t, err)
+	require.Equal(t, goldenAccess, string(leaf))
+	for _, v := range []string{"clerk007", "10.1.2.3", "민원", "다운로드", "정보공개청구"} {
+		require.NotContains(t, string(leaf), v)
+	}
+	require.Len(t, sealed.Fields, 5)
+	for _, f := range sealed.Fields {
+		require.True(t, Verify(leaf, f.Field, f.Value, f.Salt), f.Field)
+	}
+	d, err := DecodeLeaf(leaf)
+	require.NoError(t, err)
+	require.Equal(t, "새올행정시스템", d.Entry.GetFileName())
+	require.Empty(t, d.Entry.GetActor())
+	require.NoError(t, d.Check(sealed))
+	require.Error(t, d.Check(nil), "destroyed: the leaf commits to values nobody holds")
+
+	// A ROLE_CHANGE names whose roles changed in clear, as before.
+	grant := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, OccurTime: kst("2026-05-03 14:59"),
+		Actor: "tenants/jeongeup/units/library/officers/kim", Purpose: "권한 부여", Items: []string{"handler"}, Form: "등록부 담당자", Handler: "admin"}
+	rc, _, err := EncodeLeaf(testLog, 8, grant, fixedSalts())
+	require.NoError(t, err)
+	require.Contains(t, string(rc), "\nactor: tenants/jeongeup/units/library/officers/kim\n")
+	require.Contains(t, string(rc), "\npurpose: 권한 부여\n")
+}
+
+// Leaves written before stay valid: an ACCESS leaf with its record's fields in clear decodes to
+// them and commits to nothing; a mix of the two forms, or a commitment where the kind writes the
+// field in clear, is not a canonical leaf.
+func TestDecodeLeaf_AccessEitherForm(t *testing.T) {
+	d, err := DecodeLeaf([]byte(earlierAccess))
+	require.NoError(t, err)
+	want := downloadRecord()
+	require.True(t, proto.Equal(want, d.Entry), "%v", d.Entry)
+	require.Empty(t, d.Commitments)
+	require.NoError(t, d.Check(nil))
+	require.False(t, Verify([]byte(earlierAccess), "actor", "clerk007", bytes.Repeat([]byte{2}, SaltSize)), "nothing committed to")
+
+	for name, leaf := range map[string]string{
+		"mixed": strings.Replace(goldenAccess, "actor-commitment: fcQEUdFfo5U8vdWrjEmAzBpO8lAbpz64f+BXnWrSXd4=", "actor: clerk007", 1),
+		"both":  strings.Replace(goldenAccess, "file-name: 새올행정시스템\n", "file-name: 새올행정시스템\npurpose: 정보공개청구 처리\n", 1),
+		"clear and commitment": strings.Replace(earlierAccess, "actor: clerk007\n",
+			"actor: clerk007\nactor-commitment: fcQEUdFfo5U8vdWrjEmAzBpO8lAbpz64f+BXnWrSXd4=\n", 1),
+		"not an ACCESS": strings.Replace(goldenAccess, "kind: ACCESS", "kind: ROLE_CHANGE", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeLeaf([]byte(leaf))
+			require.ErrorIs(t, err, ErrLeaf)
+		})
+	}
+}
+
+// A redacted entry is served without its personal values, also an ACCESS entry whose leaf
+// holds them in clear; other fields stay.
+func TestErase(t *testing.T) {
+	d, err := DecodeLeaf([]byte(earlierAccess))
+	require.NoError(t, err)
+	e := d.Entry
+	e.Salts = map[string][]byte{"actor": bytes.Repeat([]byte{1}, SaltSize)}
+	Erase(e)
+	require.True(t, proto.Equal(&ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: kst("2026-05-03 14:59"),
+		FileName: "새올행정시스템", RecordedBy: "saeol-system"}, e), "%v", e)
+
+	p := policeProvision()
+	Erase(p)
+	require.Empty(t, p.GetCounterpartyOfficer())
+	require.Equal(t, "청소년 범죄수사", p.GetPurpose(), "a provision's purpose is not personal")
+}
+
+// Marshal writes format 2, which reads back the same whatever the values; the JSON of format 1,
+// which pipa wrote before, still reads; bytes of neither format do not.
+func TestSealed_Formats(t *testing.T) {
+	leaf, sealed, err := EncodeLeaf(testLog, 7, downloadRecord(), fixedSalts())
+	require.NoError(t, err)
+	b := sealed.Marshal()
+	require.Equal(t, byte(2), b[0])
+	got, err := UnmarshalSealed(b)
+	require.NoError(t, err)
+	require.Equal(t, sealed, got)
+	require.NoError(t, got.Check(leaf))
+	v1, err := json.Marshal(sealedJSON{V: 1, Fields: sealed.Fields})
+	require.NoError(t, err)
+	require.Less(t, len(b), len(v1)*2/3, "format 2 is smaller")
+	got, err = UnmarshalSealed(v1)
+	require.NoError(t, err)
+	require.Equal(t, sealed, got)
+
+	salt := bytes.Repeat([]byte{0xfb}, SaltSize)
+	for _, v := range []string{"홍길동", `"quoted" \ back\slash`, "tab\tLF\nCR\r\x01\x7f", strings.Repeat("긴 값", 2000)} {
+		s := &Sealed{Fields: []SealedField{{Field: "actor", Value: v, Salt: salt}, {Field: "requester_name", Value: "x", Salt: salt}}}
+		got, err := UnmarshalSealed(s.Marshal())
+		require.NoError(t, err)
+		require.Equal(t, s, got)
+	}
+	none, err := UnmarshalSealed((*Sealed)(nil).Marshal())
+	require.NoError(t, err)
+	require.Empty(t, none.Fields)
+	for name, bad := range map[string][]byte{
+		"empty":        nil,
+		"unknown":      []byte("x"),
+		"truncated":    b[:len(b)-1],
+		"long length":  {2, 0xff, 0xff, 0xff, 0xff, 0x0f, 'a'},
+		"not personal": append([]byte{2, 9}, append([]byte("file_name\x20"), append(salt, 1, 'x')...)...),
+		"not UTF-8":    append(append(append([]byte{2, 5}, "actor\x20"...), salt...), 1, 0xff),
+		"half a field": append([]byte{2, 5}, "actor"...),
+	} {
+		_, err := UnmarshalSealed(bad)
+		require.Error(t, err, name)
+	}
 }

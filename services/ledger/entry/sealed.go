@@ -1,9 +1,11 @@
 package entry
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 )
@@ -23,35 +25,67 @@ type SealedField struct {
 	Salt  []byte `json:"salt"`
 }
 
+// sealedJSON is format 1 of the blob, which pipa wrote before format 2: a JSON document
+// {"v":1,"fields":[{"field":…,"value":…,"salt":base64},…]}.
 type sealedJSON struct {
 	V      int           `json:"v"`
 	Fields []SealedField `json:"fields"`
 }
 
-// Marshal encodes s as a small versioned JSON document, to be sealed as one blob.
+// sealedV2 is the first byte of format 2.
+const sealedV2 = 2
+
+// Marshal encodes s as one blob to seal, in format 2: the byte 2, then for each field its name,
+// its salt and its value, each as its length (uvarint) and its bytes. Every access record taken
+// in seals one: this is about half the JSON of format 1 (base64 salts, keys) and costs no
+// reflection. UnmarshalSealed reads both formats.
 func (s *Sealed) Marshal() []byte {
-	doc := sealedJSON{V: 1, Fields: []SealedField{}}
-	if s != nil && s.Fields != nil {
-		doc.Fields = s.Fields
+	var fs []SealedField
+	if s != nil {
+		fs = s.Fields
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		panic(err) // strings and byte slices always marshal
+	n := 1
+	for _, f := range fs {
+		n += 3*binary.MaxVarintLen32 + len(f.Field) + len(f.Salt) + len(f.Value)
+	}
+	b := make([]byte, 1, n)
+	b[0] = sealedV2
+	for _, f := range fs {
+		b = binary.AppendUvarint(b, uint64(len(f.Field)))
+		b = append(b, f.Field...)
+		b = binary.AppendUvarint(b, uint64(len(f.Salt)))
+		b = append(b, f.Salt...)
+		b = binary.AppendUvarint(b, uint64(len(f.Value)))
+		b = append(b, f.Value...)
 	}
 	return b
 }
 
-// UnmarshalSealed parses what Marshal wrote, refusing unknown versions and fields.
+// UnmarshalSealed parses what Marshal wrote (format 2) or pipa wrote before (format 1, JSON),
+// refusing unknown formats, fields that are not personal, a field twice and salts of another
+// size.
 func UnmarshalSealed(b []byte) (*Sealed, error) {
-	var doc sealedJSON
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("entry: sealed values: %w", err)
-	}
-	if doc.V != 1 {
-		return nil, fmt.Errorf("entry: sealed values: unknown version %d", doc.V)
+	var fs []SealedField
+	switch {
+	case len(b) > 0 && b[0] == sealedV2:
+		var err error
+		if fs, err = unmarshalV2(b[1:]); err != nil {
+			return nil, fmt.Errorf("entry: sealed values: %w", err)
+		}
+	case len(b) > 0 && b[0] == '{':
+		var doc sealedJSON
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("entry: sealed values: %w", err)
+		}
+		if doc.V != 1 {
+			return nil, fmt.Errorf("entry: sealed values: unknown version %d", doc.V)
+		}
+		fs = doc.Fields
+	default:
+		return nil, errors.New("entry: sealed values: unknown format")
 	}
 	seen := map[string]bool{}
-	for _, f := range doc.Fields {
+	for _, f := range fs {
 		if _, ok := personalField(f.Field); !ok || f.Field != normalize(f.Field) {
 			return nil, fmt.Errorf("entry: sealed values: %q is not a personal field", f.Field)
 		}
@@ -62,8 +96,36 @@ func UnmarshalSealed(b []byte) (*Sealed, error) {
 		if len(f.Salt) != SaltSize {
 			return nil, fmt.Errorf("entry: sealed values: %q: salt is %d bytes, want %d", f.Field, len(f.Salt), SaltSize)
 		}
+		if !utf8.ValidString(f.Value) {
+			return nil, fmt.Errorf("entry: sealed values: %q is not UTF-8", f.Field)
+		}
 	}
-	return &Sealed{Fields: doc.Fields}, nil
+	return &Sealed{Fields: fs}, nil
+}
+
+// unmarshalV2 reads format 2's fields (after its first byte).
+func unmarshalV2(b []byte) ([]SealedField, error) {
+	next := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, errors.New("truncated")
+		}
+		v := b[k : k+int(n) : k+int(n)]
+		b = b[k+int(n):]
+		return v, nil
+	}
+	var fs []SealedField
+	for len(b) > 0 {
+		var parts [3][]byte
+		for i := range parts {
+			var err error
+			if parts[i], err = next(); err != nil {
+				return nil, err
+			}
+		}
+		fs = append(fs, SealedField{Field: string(parts[0]), Salt: parts[1], Value: string(parts[2])})
+	}
+	return fs, nil
 }
 
 func normalize(name string) string {

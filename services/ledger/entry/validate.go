@@ -54,11 +54,7 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		if f.num == 3 || f.num == 4 || f.num == 17 || f.num == 23 || f.num == 30 || f.num == 31 || f.num == 33 || f.num == 34 {
 			continue // not free strings, or (recorded_by, verifier_key) the server's
 		}
-		p := f
-		if p.personal {
-			p.personal = false // read the value itself
-		}
-		if vals, _ := p.get(e); len(vals) == 1 {
+		if vals, _ := f.get(e); len(vals) == 1 {
 			v.text(f.name, vals[0])
 		}
 	}
@@ -170,9 +166,7 @@ type validator struct {
 func (v validator) get(name string) string {
 	for _, f := range fields {
 		if f.name == name {
-			p := f
-			p.personal = false
-			if vals, _ := p.get(v.e); len(vals) == 1 {
+			if vals, _ := f.get(v.e); len(vals) == 1 {
 				return vals[0]
 			}
 			return ""

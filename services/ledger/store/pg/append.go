@@ -140,6 +140,10 @@ type call struct {
 	// (1 for Append, the entries of an AppendBatch), and 0 on the unit's other calls. A unit is
 	// queued at once and never split between transactions.
 	size int
+	// once, for the calls of an AppendBatchOnce, is all of them: the first one's request id is
+	// theirs. pos is the call's place in its AppendBatch.
+	once []*call
+	pos  int
 	// set while a batch is planned
 	dupOf *call // an earlier call of the batch with the same request id
 }
@@ -214,6 +218,35 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // If ctx ends first, AppendBatch returns its error, but the entries may still be committed:
 // retry with the same RequestIDs to learn their indexes.
 func (s *Store) AppendBatch(ctx context.Context, tenant, unit string, reqs []AppendRequest) ([]Appended, error) {
+	return s.appendBatch(ctx, tenant, unit, reqs, false)
+}
+
+// AppendBatchOnce is AppendBatch under one request id for the whole batch: reqs carry none of
+// their own, and requestID (with its fingerprint requestHash) is stored with the batch's first
+// entry alone, so that a batch costs one idempotency key, not one an entry. The batch sent again
+// under requestID is a replay of all of it: its entries keep their indexes (the first one's and
+// the ones after it: a batch's entries are consecutive) and take none; a replay's Appended has
+// no LeafHash after the first entry. Under requestID with another fingerprint, the batch is
+// refused on the first entry's "request_id".
+func (s *Store) AppendBatchOnce(ctx context.Context, tenant, unit, requestID string, requestHash []byte, reqs []AppendRequest) ([]Appended, error) {
+	if requestID == "" {
+		return nil, apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "required", Description: "a batch appended once needs its request id"})
+	}
+	for i, r := range reqs {
+		if r.RequestID != "" || len(r.RequestHash) > 0 {
+			return nil, &BatchError{Index: i, Err: apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "format",
+				Description: "an entry of a batch appended once has no request id of its own"})}
+		}
+	}
+	if len(reqs) > 0 {
+		reqs = slices.Clone(reqs)
+		reqs[0].RequestID, reqs[0].RequestHash = requestID, requestHash
+	}
+	return s.appendBatch(ctx, tenant, unit, reqs, true)
+}
+
+// appendBatch is AppendBatch, and AppendBatchOnce when once is set (reqs[0]'s id is the batch's).
+func (s *Store) appendBatch(ctx context.Context, tenant, unit string, reqs []AppendRequest, once bool) ([]Appended, error) {
 	if err := checkIDs(tenant, unit); err != nil {
 		return nil, err
 	}
@@ -233,7 +266,10 @@ func (s *Store) AppendBatch(ctx context.Context, tenant, unit string, reqs []App
 		if err := vs.Err(); err != nil {
 			return nil, &BatchError{Index: i, Err: err}
 		}
-		calls[i] = &call{ctx: ctx, req: r, done: make(chan struct{})}
+		calls[i] = &call{ctx: ctx, req: r, done: make(chan struct{}), pos: i}
+		if once {
+			calls[i].once = calls
+		}
 	}
 	calls[0].size = len(calls)
 	if err := s.sequencer(tenant, unit).enqueue(ctx, calls...); err != nil {
@@ -859,6 +895,20 @@ func (q *sequencer) plan(key *logKey, calls []*call, size int64, base tlog.Hash,
 // built at next and returned.
 func (q *sequencer) settle(c *call, next int64, priors map[string]prior, byID map[string]*call, redacted, erased map[int64]bool) (*newEntry, error) {
 	r := &c.req
+	if c.once != nil && c.pos > 0 { // settled after the batch's first call, whose request id is the batch's
+		switch head := c.once[0]; {
+		case head.res.Replayed: // the whole batch is a replay, at the indexes after the first
+			c.res = Appended{Index: head.res.Index + int64(c.pos), TreeSize: head.res.TreeSize,
+				CommitTime: head.res.CommitTime, Replayed: true}
+			return nil, nil
+		case head.dupOf != nil: // the batch sent twice in one transaction: the same fingerprint, so the same entries
+			if len(head.dupOf.once) != len(c.once) {
+				return nil, reusedErr()
+			}
+			c.dupOf = head.dupOf.once[c.pos]
+			return nil, nil
+		}
+	}
 	if r.RequestID != "" {
 		if pr, ok := priors[r.RequestID]; ok {
 			if !sameRequest(r.RequestHash, pr.hash) {

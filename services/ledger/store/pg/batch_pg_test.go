@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
@@ -186,4 +188,109 @@ func TestPGBatchLargerThanMaxBatch(t *testing.T) {
 	requireField(t, err, "requests", "required")
 	_, err = s.AppendBatch(ctx, "iksan", "u", batchOf("iksan", "u", "huge", pg.MaxAppendBatch+1))
 	requireField(t, err, "requests", "range")
+}
+
+// onceOf is n requests without request ids (for AppendBatchOnce), each building a leaf that says
+// which it is and counting its builds.
+func onceOf(unit, prefix string, n int, builds *atomic.Int32) []pg.AppendRequest {
+	reqs := make([]pg.AppendRequest, n)
+	for i := range reqs {
+		r := req("iksan", unit, "ACCESS", fmt.Sprintf("%s-%d", prefix, i))
+		build := r.Build
+		r.Build = func(n int64) ([]byte, []byte, error) {
+			builds.Add(1)
+			return build(n)
+		}
+		reqs[i] = r
+	}
+	return reqs
+}
+
+// AIP-155 per batch (AppendBatchOnce, the access records' intake): one request id for a whole
+// batch, kept with its first entry alone; the batch sent again, by this process, by another
+// replica or several times at once, is the same entries without building anything; the id sent
+// with another batch refuses it on request_id, and an entry with an id of its own is refused.
+func TestPGBatchOnceIsOneKey(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t, pg.Schema, pg.Migrations)
+	sealer := newSealer(t)
+	s, replica := pg.New(pool, sealer), pg.New(pool, sealer)
+	var builds atomic.Int32
+	reqs := onceOf("u", "b", 5, &builds)
+	first, err := s.AppendBatchOnce(ctx, "iksan", "u", "ingest/b", []byte("h-b"), reqs)
+	require.NoError(t, err)
+	require.Equal(t, int32(5), builds.Load())
+	again, err := s.AppendBatchOnce(ctx, "iksan", "u", "ingest/b", []byte("h-b"), reqs)
+	require.NoError(t, err)
+	for i := range again {
+		require.Equal(t, int64(i), first[i].Index)
+		require.False(t, first[i].Replayed)
+		require.True(t, again[i].Replayed)
+		require.Equal(t, first[i].Index, again[i].Index)
+		require.Equal(t, first[i].TreeSize, again[i].TreeSize)
+	}
+	require.Equal(t, int32(5), builds.Load(), "a replay builds nothing")
+	var keys int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(request_id) FROM ledger.entries`).Scan(&keys))
+	require.Equal(t, 1, keys, "one key for the batch")
+
+	// Another replica whose edge is current (its own append after the batch) takes the one-round-trip
+	// path, which the stored id refuses; under the lock the batch is found.
+	_, err = replica.Append(ctx, "iksan", "u", req("iksan", "u", "USE", "replica"))
+	require.NoError(t, err)
+	elsewhere, err := replica.AppendBatchOnce(ctx, "iksan", "u", "ingest/b", []byte("h-b"), reqs)
+	require.NoError(t, err)
+	for i := range elsewhere {
+		require.True(t, elsewhere[i].Replayed)
+		require.Equal(t, first[i].Index, elsewhere[i].Index)
+	}
+
+	// Sent eight times at once, all in the same transaction (queued while an append is being
+	// built): one batch.
+	building, release := make(chan struct{}), make(chan struct{})
+	blocker := req("iksan", "u", "USE", "blocker")
+	build := blocker.Build
+	blocker.Build = func(i int64) ([]byte, []byte, error) {
+		close(building)
+		<-release
+		return build(i)
+	}
+	var g errgroup.Group
+	g.Go(func() error {
+		_, err := s.Append(ctx, "iksan", "u", blocker)
+		return err
+	})
+	<-building
+	built := builds.Load()
+	fresh := onceOf("u", "c", 40, &builds)
+	res := make([][]pg.Appended, 8)
+	for k := range res {
+		g.Go(func() (err error) {
+			res[k], err = s.AppendBatchOnce(ctx, "iksan", "u", "ingest/c", []byte("h-c"), fresh)
+			return err
+		})
+	}
+	require.Eventually(t, func() bool { return pg.QueueLen(s, "iksan", "u") == 8*40 }, 10*time.Second, time.Millisecond)
+	close(release)
+	require.NoError(t, g.Wait())
+	require.Equal(t, built+40, builds.Load(), "each entry built once")
+	for k := range res {
+		for i, a := range res[k] {
+			require.Equal(t, int64(7+i), a.Index)
+		}
+	}
+
+	_, err = s.AppendBatchOnce(ctx, "iksan", "u", "ingest/b", []byte("h-other"), onceOf("u", "o", 2, &builds))
+	var be *pg.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, 0, be.Index)
+	requireField(t, be.Err, "request_id", "AIP-155")
+	own := onceOf("u", "own", 3, &builds)
+	own[2].RequestID = "mine"
+	_, err = s.AppendBatchOnce(ctx, "iksan", "u", "ingest/own", []byte("h-own"), own)
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, 2, be.Index)
+	requireField(t, be.Err, "request_id", "format")
+	checkLog(t, s, pool, "iksan", "u", 47, true)
 }

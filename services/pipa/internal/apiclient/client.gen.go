@@ -1801,12 +1801,13 @@ type V1DeliveryMethod string
 //
 // The fields below are what a client sends; the server turns them into the entry's leaf (see
 // Leaf) and never re-serializes it. Fields marked personal are not in the leaf in clear: the
-// leaf holds a salted commitment, and the value is kept encrypted beside it until redacted.
+// leaf holds a salted commitment, and the value is kept encrypted beside it until redacted. In an
+// ACCESS entry the access record's fields are personal too: purpose (a download's reason),
+// actor, remote_addr, subject and action (S-2-3), so that a record destroyed at the end of its
+// period (S-8-1) leaves only its kind, occur_time, file_name (the system) and recorded_by.
 type V1Entry struct {
 	Action *string `json:"action,omitempty"`
-
-	// Actor Access log (S-2-3): account, access location, data subject processed, task performed.
-	Actor *string `json:"actor,omitempty"`
+	Actor  *string `json:"actor,omitempty"`
 
 	// AmendmentKind What an AMENDMENT says about the entry it follows, and so which kinds of entry it may follow
 	// (C-9, 별지3 작성요령).
@@ -1905,7 +1906,8 @@ type V1Entry struct {
 	Period *string `json:"period,omitempty"`
 	Plan   *string `json:"plan,omitempty"`
 
-	// Purpose 목적/사유 (STD-42-1 3, DEC-15 3, STD-44-5 3).
+	// Purpose 목적/사유 (STD-42-1 3, DEC-15 3, STD-44-5 3). In an ACCESS entry, personal: a download's
+	// reason (S-8-2).
 	Purpose *string `json:"purpose,omitempty"`
 
 	// RecordedBy Output only, but in the leaf: the subject of the authenticated caller that appended the entry

@@ -29,6 +29,9 @@ const (
 // AccessRecordService takes in the access records (접속기록, S-2-3) of the body's other
 // processing systems, in batches, as ACCESS entries of the unit's ledger: append-only and
 // tamper-evident like pipa's own (S-8-3), each entry's recorded_by naming the system's credential.
+// The entry's leaf commits to the account, where from, whose data, the action and a download's
+// reason, whose values are sealed beside it until the record's period ends (S-8-1); the system
+// and the access time stay in clear.
 // REST mappings: ledger.http.yaml.
 type AccessRecordServiceClient interface {
 	// Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a
@@ -62,6 +65,9 @@ func (c *accessRecordServiceClient) IngestAccessRecords(ctx context.Context, in 
 // AccessRecordService takes in the access records (접속기록, S-2-3) of the body's other
 // processing systems, in batches, as ACCESS entries of the unit's ledger: append-only and
 // tamper-evident like pipa's own (S-8-3), each entry's recorded_by naming the system's credential.
+// The entry's leaf commits to the account, where from, whose data, the action and a download's
+// reason, whose values are sealed beside it until the record's period ends (S-8-1); the system
+// and the access time stay in clear.
 // REST mappings: ledger.http.yaml.
 type AccessRecordServiceServer interface {
 	// Appends a batch. A batch_id is taken once: sending the same batch again (a retry after a

@@ -198,7 +198,10 @@ func (AmendmentKind) EnumDescriptor() ([]byte, []int) {
 //
 // The fields below are what a client sends; the server turns them into the entry's leaf (see
 // Leaf) and never re-serializes it. Fields marked personal are not in the leaf in clear: the
-// leaf holds a salted commitment, and the value is kept encrypted beside it until redacted.
+// leaf holds a salted commitment, and the value is kept encrypted beside it until redacted. In an
+// ACCESS entry the access record's fields are personal too: purpose (a download's reason),
+// actor, remote_addr, subject and action (S-2-3), so that a record destroyed at the end of its
+// period (S-8-1) leaves only its kind, occur_time, file_name (the system) and recorded_by.
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -212,7 +215,8 @@ type Entry struct {
 	FileFormat string `protobuf:"bytes,6,opt,name=file_format,json=fileFormat,proto3" json:"file_format,omitempty"`
 	// 담당자: the official handling it (STD-42-1 7, STD-42-2 3, STD-44-5 6), e.g. "주무관 송승학".
 	Handler string `protobuf:"bytes,7,opt,name=handler,proto3" json:"handler,omitempty"`
-	// 목적/사유 (STD-42-1 3, DEC-15 3, STD-44-5 3).
+	// 목적/사유 (STD-42-1 3, DEC-15 3, STD-44-5 3). In an ACCESS entry, personal: a download's
+	// reason (S-8-2).
 	Purpose string `protobuf:"bytes,8,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	// 이용·제공받는 제3자 / 열람등 요구자: a body (e.g. "정읍경찰서") or, for a person, see requester_*.
 	Counterparty string `protobuf:"bytes,9,opt,name=counterparty,proto3" json:"counterparty,omitempty"`
@@ -242,7 +246,8 @@ type Entry struct {
 	DestructionMethod     string                 `protobuf:"bytes,21,opt,name=destruction_method,json=destructionMethod,proto3" json:"destruction_method,omitempty"`
 	AutoDeleteCycle       string                 `protobuf:"bytes,22,opt,name=auto_delete_cycle,json=autoDeleteCycle,proto3" json:"auto_delete_cycle,omitempty"`
 	AutoDeleteCheckedTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=auto_delete_checked_time,json=autoDeleteCheckedTime,proto3" json:"auto_delete_checked_time,omitempty"`
-	// Access log (S-2-3): account, access location, data subject processed, task performed.
+	// Access log (S-2-3): account, access location, data subject processed, task performed; all
+	// personal in an ACCESS entry. (A ROLE_CHANGE's actor, whose roles changed, is in clear.)
 	Actor      string `protobuf:"bytes,24,opt,name=actor,proto3" json:"actor,omitempty"`
 	RemoteAddr string `protobuf:"bytes,25,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
 	Subject    string `protobuf:"bytes,26,opt,name=subject,proto3" json:"subject,omitempty"`
@@ -613,7 +618,11 @@ func (x *Entry) GetSalts() map[string][]byte {
 // entry (`document-sha256: {hex}`) have a line after it.
 //
 //   - key: the proto field name with '_' as '-'; a personal field (counterparty_officer,
-//     requester_name, requester_contact) gets "-commitment" appended and the commitment as value.
+//     requester_name, requester_contact; in an ACCESS leaf also purpose, actor, remote_addr,
+//     subject and action) gets "-commitment" appended and the commitment as value. ACCESS leaves
+//     written by earlier versions of pipa, before their record's fields were committed,
+//     hold those five in clear; a leaf has them all in clear or all as commitments, never a mix,
+//     and no other kind has a commitment line for them.
 //   - A line is key, ':', one space, value; the value is the rest of the line and may contain ": ".
 //     It is the field's UTF-8 text with exactly three escapes: '\' as "\\", LF as "\n", CR as "\r"
 //     (a '\' is always followed by '\', 'n' or 'r'). Values never contain NUL; leading and
