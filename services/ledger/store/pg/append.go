@@ -615,6 +615,11 @@ func (q *sequencer) try(calls []*call) (err error) {
 	if _, err := q.s.key(ctx, q.id); err != nil {
 		return err
 	}
+	// A batch that could not take the one-round-trip path reads the tree it extends under the
+	// lock, and so does the next one unless this one appends: what made it come here (a replay,
+	// a redaction, a rotation, a failure) may come from another replica, whose appends the known
+	// tree would miss, costing a Build thrown away.
+	q.edgeSize = -1
 	return q.tryLocked(ctx, calls)
 }
 
@@ -720,9 +725,6 @@ func (q *sequencer) tryLocked(ctx context.Context, calls []*call) error {
 		p.checkpoint = checkpoint
 		if err := tx.Commit(ctx); err != nil { // nothing written; this only releases the lock
 			return fmt.Errorf("ledger store: release log: %w", err)
-		}
-		if q.edge = hr.edgeFor(size); q.edge != nil {
-			q.edgeSize, q.root = size, root
 		}
 		q.remember(calls)
 		p.deliver(calls)
