@@ -17,7 +17,9 @@
 # pipa (CPU and allocations, into BENCH_PROFILE_DIR) during the cases whose name contains text;
 # BENCH_CASES=regexp runs only the cases whose name matches (the bare INSERT always runs);
 # BENCH_PIPA_LOG=file keeps pipa's output there; BENCH_PIPA=binary runs that pipa instead of
-# building this checkout's (an A/B of two builds on the same database and load).
+# building this checkout's (an A/B of two builds on the same database and load); BENCH_HTTP_ADDR,
+# BENCH_GRPC_ADDR, BENCH_METRICS_ADDR and BENCH_STATIC_ADDR move pipa's and the static file
+# server's listeners (two benches on one machine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -32,7 +34,8 @@ db=${db%/*}/pipa_bench?sslmode=disable
 if [ -n "${BENCH_PIPA:-}" ]; then cp "$BENCH_PIPA" "$bin/pipa"; else go build -o "$bin/pipa" ./services/pipa; fi
 (cd services/pipa && go build -o "$bin/loadbench" ./cmd/loadbench)
 
-export PIPA_HTTP_ADDR=127.0.0.1:18080 PIPA_GRPC_ADDR=127.0.0.1:19090 PIPA_METRICS_ADDR=127.0.0.1:19464
+export PIPA_HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:18080} PIPA_GRPC_ADDR=${BENCH_GRPC_ADDR:-127.0.0.1:19090} \
+  PIPA_METRICS_ADDR=${BENCH_METRICS_ADDR:-127.0.0.1:19464}
 export PIPA_PUBLIC_RATE=0 PIPA_PPROF=${BENCH_PROFILE:+true}
 log=${BENCH_PIPA_LOG:-$(mktemp)}
 : >"$log"
@@ -57,6 +60,7 @@ export BENCH_ADMIN_TOKEN=$("$bin/pipa" token -role tenant_admin -scope '*' -sub 
 export BENCH_MANAGER_TOKEN=$("$bin/pipa" token -role manager -scope '*' -sub bench-manager)
 "$bin/loadbench" -db "$db" -pid "$pid" -duration "${BENCH_DURATION:-8s}" -clients "${BENCH_CLIENTS:-64}" \
   -tenants "${BENCH_TENANTS:-250}" -units "${BENCH_UNITS:-40}" -open-for "${BENCH_OPEN_FOR:-90s}" ${BENCH_CASES:+-cases "$BENCH_CASES"} \
+  -url "http://$PIPA_HTTP_ADDR" -grpc "$PIPA_GRPC_ADDR" -listen "${BENCH_STATIC_ADDR:-127.0.0.1:18099}" -metrics "http://$PIPA_METRICS_ADDR" \
   ${BENCH_GROWTH:+-growth "$BENCH_GROWTH" -sweep-items "${BENCH_SWEEP_ITEMS:-5}"} \
   ${BENCH_PROFILE:+-pprof http://$PIPA_METRICS_ADDR -profile-case "$BENCH_PROFILE" -profile-dir "${BENCH_PROFILE_DIR:-.}"}
 stop

@@ -31,5 +31,7 @@
 // An ACCESS entry's leaf commits to its account, address, subject, action (and an ingested
 // download's reason) without showing them; the values are sealed beside it, and the redaction
 // deletes them, records when and why, and leaves the leaf, which every proof needs, as it was:
-// a destroyed record keeps only its time and system readable (services/ledger/entry).
+// a destroyed record keeps only its time and system readable (services/ledger/entry). Records
+// written before the leaf committed to them keep those fields in their leaf: they are served and
+// exported as destroyed, but the raw leaf, which no one may rewrite, still holds them.
 package accesslog

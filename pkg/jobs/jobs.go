@@ -10,9 +10,11 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -111,4 +113,34 @@ func (Errors) HandleError(ctx context.Context, job *rivertype.JobRow, err error)
 func (Errors) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
 	slog.ErrorContext(ctx, "job panicked", "kind", job.Kind, "id", job.ID, "attempt", job.Attempt, "panic", v, "trace", trace)
 	return nil
+}
+
+// Runner is background work a service starts and stops with its process (modules.Deps.Run): its
+// River client, its outbound's dispatcher.
+type Runner interface {
+	Start(context.Context) error
+	Stop(context.Context) error
+}
+
+// Together is rs as one Runner: started in order (a failure stops those started) and stopped in
+// the reverse order.
+func Together(rs ...Runner) Runner { return together(rs) }
+
+type together []Runner
+
+func (t together) Start(ctx context.Context) error {
+	for i, r := range t {
+		if err := r.Start(ctx); err != nil {
+			return errors.Join(err, t[:i].Stop(ctx))
+		}
+	}
+	return nil
+}
+
+func (t together) Stop(ctx context.Context) error {
+	var errs []error
+	for _, r := range slices.Backward(t) {
+		errs = append(errs, r.Stop(ctx))
+	}
+	return errors.Join(errs...)
 }

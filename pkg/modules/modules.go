@@ -136,18 +136,24 @@ type Settings struct {
 	Webhooks outbound.Guard
 }
 
-// OutboundConfig is the senders and attempts of a service's outbound (pkg/outbound).
-func (s Settings) OutboundConfig() (outbound.Config, error) {
-	c := outbound.Config{Senders: map[string]outbound.Sender{}, Attempts: s.OutboundAttempts, Guard: s.Webhooks}
-	if s.Mail.Addr != "" {
-		m, err := mail.New(s.Mail)
+// OutboundConfig is the senders and attempts of a service's outbound (pkg/outbound). The mail
+// sender's SMTP connections are closed when the process stops, after the service's job workers:
+// the service starts those (Run) after this call, and what Run registers stops last first.
+func (d Deps) OutboundConfig() (outbound.Config, error) {
+	c := outbound.Config{Senders: map[string]outbound.Sender{}, Attempts: d.OutboundAttempts, Guard: d.Webhooks}
+	if d.Mail.Addr != "" {
+		m, err := mail.New(d.Mail)
 		if err != nil {
+			return c, err
+		}
+		noStart := func(context.Context) error { return nil }
+		if err := d.Run(noStart, func(context.Context) error { return m.Close() }); err != nil {
 			return c, err
 		}
 		c.Senders[outbound.Mail] = m
 	}
-	if s.SMS != nil {
-		c.Senders[outbound.SMS] = s.SMS
+	if d.SMS != nil {
+		c.Senders[outbound.SMS] = d.SMS
 	}
 	return c, nil
 }

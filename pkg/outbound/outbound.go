@@ -3,12 +3,14 @@
 // one delivery machinery, modelled on pkg/ledgerout:
 //
 //   - A message is written in the transaction of the change that causes it ({schema}.outbound),
-//     with the River job (pkg/jobs) that sends it, so that it exists exactly when the change
-//     committed. The workflow never sends: a receiver that is down or slow delays its messages,
-//     never a step.
-//   - It is sent at least once, with an idempotency key the receiver can use (the mail's
-//     Message-ID, the webhook-id), retried with jobs.Backoff in a queue of its own (Queue), so
-//     that slow receivers never hold up the service's other jobs.
+//     one row, so that it exists exactly when the change committed. The workflow never sends: a
+//     receiver that is down or slow delays its messages, never a step.
+//   - The outbound's dispatcher (Start, dispatch.go) sends it at least once, with an idempotency
+//     key the receiver can use (the mail's Message-ID, the webhook-id), retried with
+//     jobs.Backoff. It claims the messages that are due in batches and sends many at once, apart
+//     from the service's River jobs, so that slow receivers never hold up the service's other
+//     work. A message is not a River job of its own: that job's insert, fetch and completion cost
+//     the step and the delivery more than the message's row (issue 17).
 //   - Each attempt is recorded: when, how many, the receiver's answer; and when it was delivered
 //     or given up. A message given up (a permanent refusal, or its retries spent) runs the
 //     service's Hooks, which disable a webhook subscription and raise an alert.
@@ -26,12 +28,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -58,13 +60,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	return nil
 }
 
-// Queue is the River queue the deliveries run in, apart from the service's other jobs.
-const Queue = "outbound"
-
-// QueueConfig is the River configuration of Queue: enough workers that a few slow receivers
-// (each bounded by Config.Timeout) leave room for the rest.
-func QueueConfig() river.QueueConfig { return river.QueueConfig{MaxWorkers: 32} }
-
 // Channels.
 const (
 	Mail    = "mail"
@@ -87,6 +82,11 @@ type Config struct {
 	// Senders send each channel's messages; a channel without one keeps its messages waiting.
 	// Webhook has its own unless one is given.
 	Senders map[string]Sender
+	// Composers make the payloads of the messages that name one (Message.Compose) when they are
+	// sent.
+	Composers map[string]Composer
+	// Hooks run when a message is given up; nil for none.
+	Hooks Hooks
 	// Attempts is how many times a message is tried before it is given up (15 when 0: about
 	// 40 minutes of jobs.Backoff).
 	Attempts int
@@ -108,6 +108,17 @@ type Message struct {
 	Payload []byte
 	// Personal: the payload names a person, and is sealed.
 	Personal bool
+	// Compose names the Composer that makes the payload when the message is sent, from Payload
+	// as written (a reference to what the service stores already); empty: Payload is sent.
+	Compose string
+}
+
+// Composer makes a message's payload at send time from the reference its change wrote: the
+// change then writes a few bytes, not a second copy of what it stores anyway (a notice's mail is
+// the stored notice). An error wrapped by Permanent gives the message up (what it refers to was
+// erased).
+type Composer interface {
+	Compose(ctx context.Context, tenant string, ref []byte) ([]byte, error)
 }
 
 // Delivery is a message as its Sender gets it, opened.
@@ -117,6 +128,8 @@ type Delivery struct {
 	Message
 	// Attempt counts from 1.
 	Attempt int
+	// sub is a webhook's subscription, read with the message; nil when it was deleted.
+	sub *Subscription
 }
 
 // Sender sends one channel's messages. Its answer is what the receiver said (an SMTP reply, an
@@ -143,15 +156,16 @@ func IsPermanent(err error) bool { return errors.As(err, new(permanent)) }
 // Outbound is safe for concurrent use.
 type Outbound struct {
 	cfg    Config
-	jobs   *river.Client[pgx.Tx]
-	hooks  Hooks
 	log    *slog.Logger
 	sent   metric.Int64Counter
 	gaveUp metric.Int64Counter
+	// channels are those it has a Sender for: the ones its dispatcher claims.
+	channels []string
+	d        dispatcher
 }
 
-// New returns the outbound of cfg.Schema. Call AddWorkers before making the service's River
-// client (with Queue configured), and Use with that client before the first Enqueue.
+// New returns the outbound of cfg.Schema. Messages are written at once; Start its dispatcher to
+// send them.
 func New(cfg Config) (*Outbound, error) {
 	if err := pgdb.ValidSchema(cfg.Schema); err != nil {
 		return nil, err
@@ -171,6 +185,11 @@ func New(cfg Config) (*Outbound, error) {
 		senders[ch] = s
 	}
 	o.cfg.Senders = senders
+	for ch := range senders {
+		o.channels = append(o.channels, ch)
+	}
+	slices.Sort(o.channels)
+	o.d.kick = make(chan struct{}, 1)
 	m := otel.Meter("github.com/pipa-kr/pipa/pkg/outbound")
 	prefix := cfg.Metrics
 	if prefix == "" {
@@ -231,11 +250,6 @@ func (o *Outbound) registerPending(m metric.Meter, prefix string) error {
 	return err
 }
 
-// Use gives the outbound the service's River client and hooks (nil for none).
-func (o *Outbound) Use(jobs *river.Client[pgx.Tx], hooks Hooks) {
-	o.jobs, o.hooks = jobs, hooks
-}
-
 func (o *Outbound) table() string { return o.cfg.Schema + ".outbound" }
 
 func (o *Outbound) clock() time.Time { return o.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -254,9 +268,9 @@ func (o *Outbound) Enqueue(ctx context.Context, tx pgx.Tx, tenant string, m Mess
 	return ids[0], nil
 }
 
-// EnqueueAll is Enqueue of every message of ms, in three statements however many there are (their
-// ids, their rows, their jobs): a change that sends several (a notice's mail and its event's
-// webhooks) keeps its transaction short. It returns their ids, in order.
+// EnqueueAll is Enqueue of every message of ms, in two statements however many there are (their
+// ids, their rows): a change that sends several (a notice's mail and its event's webhooks) keeps
+// its transaction short. It returns their ids, in order.
 func (o *Outbound) EnqueueAll(ctx context.Context, tx pgx.Tx, tenant string, ms []Message) ([]int64, error) {
 	if len(ms) == 0 {
 		return nil, nil
@@ -271,13 +285,18 @@ func (o *Outbound) EnqueueAll(ctx context.Context, tx pgx.Tx, tenant string, ms 
 	}
 	n := len(ms)
 	channels, targets, subjects, labels, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	composes, answers := make([]string, n), make([]string, n)
 	payloads, sealed := make([][]byte, n), make([]bool, n)
-	jobs := make([]river.InsertManyParams, n)
 	for i, m := range ms {
-		channels[i], targets[i], subjects[i], labels[i], keys[i], payloads[i], sealed[i] =
-			m.Channel, m.Target, m.Subject, m.Label, m.Key, m.Payload, m.Personal
+		channels[i], targets[i], subjects[i], labels[i], keys[i], payloads[i], sealed[i], composes[i] =
+			m.Channel, m.Target, m.Subject, m.Label, m.Key, m.Payload, m.Personal, m.Compose
 		if keys[i] == "" {
 			keys[i] = o.cfg.Schema + "-" + strconv.FormatInt(ids[i], 10)
+		}
+		if _, ok := o.cfg.Senders[m.Channel]; !ok {
+			// Not configured here (no PIPA_SMTP_ADDR, no PIPA_SMS_PROVIDER): the message waits
+			// until a process that can send it claims it.
+			answers[i] = "waiting: no " + m.Channel + " sender is configured"
 		}
 		if m.Personal {
 			if o.cfg.Box == nil {
@@ -287,94 +306,16 @@ func (o *Outbound) EnqueueAll(ctx context.Context, tx pgx.Tx, tenant string, ms 
 				return nil, err
 			}
 		}
-		jobs[i] = river.InsertManyParams{Args: DeliverArgs{Tenant: tenant, ID: ids[i]},
-			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: o.cfg.Attempts}}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, create_time, id, channel, target, subject, label,
-		idempotency_key, payload, sealed)
-		SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::boolean[])`,
-		tenant, o.clock(), ids, channels, targets, subjects, labels, keys, payloads, sealed); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, create_time, next_time, id, channel, target, subject,
+		label, idempotency_key, payload, sealed, compose, answer)
+		SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bytea[],
+		$11::boolean[], $12::text[], $13::text[])`,
+		tenant, o.clock(), dueNow(), ids, channels, targets, subjects, labels, keys, payloads, sealed, composes, answers); err != nil {
 		return nil, err
 	}
-	_, err = o.jobs.InsertManyTx(ctx, tx, jobs)
-	return ids, err
-}
-
-// errSettled: the message was delivered or given up already (a job run twice).
-var errSettled = errors.New("outbound: settled")
-
-// read is message id of the tenant, opened, unless settled.
-func (o *Outbound) read(ctx context.Context, tenant string, id int64) (Delivery, error) {
-	d := Delivery{Tenant: tenant, ID: id}
-	var sealed, settled bool
-	err := o.cfg.Pool.QueryRow(ctx, `SELECT channel, target, subject, label, idempotency_key, payload, sealed,
-		deliver_time IS NOT NULL OR fail_time IS NOT NULL FROM `+o.table()+` WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(
-		&d.Channel, &d.Target, &d.Subject, &d.Label, &d.Key, &d.Payload, &sealed, &settled)
-	switch {
-	case err != nil:
-		return d, err
-	case settled:
-		return d, errSettled
-	case sealed:
-		if o.cfg.Box == nil {
-			return d, fmt.Errorf("outbound: message %d of tenant %s is sealed and no data key was given", id, tenant)
-		}
-		d.Personal = true
-		d.Payload, err = o.cfg.Box.Open(d.Payload, o.ad(tenant, id))
-	}
-	return d, err
-}
-
-// attempt sends d once, records the attempt, and says whether to retry: nil when delivered or
-// given up (then its hooks ran), the error otherwise.
-func (o *Outbound) attempt(ctx context.Context, d Delivery, last bool) error {
-	s := o.cfg.Senders[d.Channel]
-	sctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
-	answer, err := s.Send(sctx, d)
-	cancel()
-	now := o.clock()
-	if err != nil && answer == "" {
-		answer = err.Error()
-	}
-	attr := metric.WithAttributes(attribute.String("channel", d.Channel))
-	switch {
-	case err == nil:
-		_, xerr := o.cfg.Pool.Exec(ctx, `UPDATE `+o.table()+` SET attempts = attempts + 1, attempt_time = $3,
-			answer = $4, deliver_time = $3 WHERE tenant_id = $1 AND id = $2`, d.Tenant, d.ID, now, answer)
-		if xerr == nil {
-			o.sent.Add(ctx, 1, attr)
-		}
-		return xerr
-	case !last && !IsPermanent(err):
-		if _, xerr := o.cfg.Pool.Exec(ctx, `UPDATE `+o.table()+` SET attempts = attempts + 1, attempt_time = $3,
-			answer = $4 WHERE tenant_id = $1 AND id = $2`, d.Tenant, d.ID, now, answer); xerr != nil {
-			return xerr
-		}
-		return err
-	}
-	xerr := pgdb.InTx(ctx, o.cfg.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET attempts = attempts + 1, attempt_time = $3,
-			answer = $4, fail_time = $3 WHERE tenant_id = $1 AND id = $2 AND fail_time IS NULL AND deliver_time IS NULL`,
-			d.Tenant, d.ID, now, answer)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		if d.Channel == Webhook { // a receiver failing for good stops getting events
-			if err := o.disable(ctx, tx, d.Tenant, d.Target, answer); err != nil {
-				return err
-			}
-		}
-		if o.hooks == nil {
-			return nil
-		}
-		return o.hooks.GaveUp(ctx, tx, d, answer)
-	})
-	if xerr == nil {
-		o.gaveUp.Add(ctx, 1, attr)
-		o.log.ErrorContext(ctx, "outbound message given up", "outbound", o.table(), "tenant", d.Tenant, "id", d.ID,
-			"channel", d.Channel, "target", d.Target, "label", d.Label, "attempts", d.Attempt, "answer", answer)
-	}
-	return xerr
+	o.d.wake()
+	return ids, nil
 }
 
 // Once records key for the tenant in tx and reports whether it is new: what a periodic job sends

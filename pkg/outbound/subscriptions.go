@@ -109,7 +109,20 @@ func (o *Outbound) scanSubscription(tenant string, r pgx.CollectableRow) (Subscr
 
 // Subscription is the tenant's subscription id; pgx.ErrNoRows when it has none.
 func (o *Outbound) Subscription(ctx context.Context, tenant, id string) (Subscription, error) {
-	rows, err := o.cfg.Pool.Query(ctx, selectSubscription+` FROM `+o.cfg.Schema+`.subscriptions WHERE tenant_id = $1 AND id = $2`, tenant, id)
+	return o.subscription(ctx, o.cfg.Pool, tenant, id, "")
+}
+
+// LockSubscription is Subscription read in tx with the row locked FOR SHARE until tx ends, for a
+// change that depends on what it reads (a replay of an enabled subscription): a concurrent
+// disable, enable or delete happens wholly before or wholly after it.
+func (o *Outbound) LockSubscription(ctx context.Context, tx pgx.Tx, tenant, id string) (Subscription, error) {
+	return o.subscription(ctx, tx, tenant, id, " FOR SHARE")
+}
+
+func (o *Outbound) subscription(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, tenant, id, lock string) (Subscription, error) {
+	rows, err := q.Query(ctx, selectSubscription+` FROM `+o.cfg.Schema+`.subscriptions WHERE tenant_id = $1 AND id = $2`+lock, tenant, id)
 	if err != nil {
 		return Subscription{}, err
 	}

@@ -28,13 +28,7 @@ func NewGatewayMux() *runtime.ServeMux {
 	var mux *runtime.ServeMux
 	mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: newJSONCodec()}),
-		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
-			switch strings.ToLower(h) {
-			case "x-request-id", "if-match":
-				return strings.ToLower(h), true
-			}
-			return runtime.DefaultHeaderMatcher(h)
-		}),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithMiddlewares(probed, namedRoute, func(next runtime.HandlerFunc) runtime.HandlerFunc {
@@ -52,6 +46,19 @@ func NewGatewayMux() *runtime.ServeMux {
 		}),
 	)
 	return mux
+}
+
+// incomingHeader passes X-Request-Id and If-Match on to the call as metadata, besides what
+// grpc-gateway passes by default. It is asked for every header of every request, so it compares
+// without lower-casing a copy of each name.
+func incomingHeader(h string) (string, bool) {
+	switch {
+	case strings.EqualFold(h, "x-request-id"):
+		return "x-request-id", true
+	case strings.EqualFold(h, "if-match"):
+		return "if-match", true
+	}
+	return runtime.DefaultHeaderMatcher(h)
 }
 
 // writeError is the gateway's error handler: a body the decoder could not read answers with the

@@ -8,6 +8,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -66,4 +72,40 @@ func TestInProcess(t *testing.T) {
 	_, err = healthpb.NewHealthClient(ch).Check(t.Context(), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 	require.Equal(t, seen{"127.0.0.1:0", nil}, <-calls)
+}
+
+// An in-process call is in its caller's trace, its server span a child of the caller's span,
+// with the caller's baggage: one call is one trace without a client span in between, and a trace
+// context an HTTP client put in the metadata does not take the call out of the edge's trace.
+func TestInProcessTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	bags := make(chan string, 1)
+	ch := InProcess(GRPCOptions{Tracer: tp, Public: func(string) bool { return true },
+		Unary: []grpc.UnaryServerInterceptor{func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			bags <- baggage.FromContext(ctx).Member("unit").Value()
+			return h(ctx, req)
+		}}})
+	Registrar{ch}.RegisterService(&testgrpc.TestService_ServiceDesc, emptyService{})
+
+	ctx, edge := tp.Tracer("test").Start(t.Context(), "edge")
+	m, err := baggage.NewMember("unit", "library")
+	require.NoError(t, err)
+	b, err := baggage.New(m)
+	require.NoError(t, err)
+	ctx = baggage.ContextWithBaggage(ctx, b)
+	ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	_, err = testgrpc.NewTestServiceClient(ch).EmptyCall(ctx, &testgrpc.Empty{})
+	require.NoError(t, err)
+	edge.End()
+
+	require.Equal(t, "library", <-bags)
+	spans := rec.Ended()
+	require.Len(t, spans, 2, "the edge's span and the call's server span, no client span")
+	call := spans[0]
+	require.Equal(t, "grpc.testing.TestService/EmptyCall", call.Name())
+	require.Equal(t, trace.SpanKindServer, call.SpanKind())
+	require.Equal(t, edge.SpanContext().TraceID(), call.SpanContext().TraceID())
+	require.Equal(t, edge.SpanContext().SpanID(), call.Parent().SpanID())
 }

@@ -2,10 +2,12 @@ package server
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 )
@@ -48,5 +50,23 @@ func TestDecodeBodyAsDiagnosed(t *testing.T) {
 			require.NoError(t, protojson.Unmarshal([]byte(body), want))
 			require.True(t, proto.Equal(want, fast))
 		})
+	}
+}
+
+// The gateway's answers are the bytes runtime.JSONPb writes, written without its buffer: the
+// same for a message (an entry with zeros, a list, a timestamp and bytes, and an empty one) and
+// for what is not one (a body field's list).
+func TestMarshalAsJSONPb(t *testing.T) {
+	c := newJSONCodec()
+	for _, v := range []any{
+		&ledgerv1.Entry{Name: "tenants/t/units/u/entries/0", Items: []string{"성명"}, LeafHash: []byte{1, 2}, OccurTime: timestamppb.New(time.Unix(1e9, 5))},
+		&ledgerv1.Entry{},
+		[]*ledgerv1.Entry{{Index: 3}},
+	} {
+		want, err := c.JSONPb.Marshal(v)
+		require.NoError(t, err)
+		got, err := c.Marshal(v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
 	}
 }

@@ -17,49 +17,55 @@ import (
 // field violation.
 func rejectNUL(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if m, ok := req.(proto.Message); ok {
-		if field := findNUL(m.ProtoReflect(), ""); field != "" {
+		if field := findNUL(m.ProtoReflect()); field != "" {
 			return nil, apierr.Invalid(apierr.Violation{Field: field, Rule: "format", Description: "must not contain NUL characters"})
 		}
 	}
 	return h(ctx, req)
 }
 
-// findNUL returns the path of the first string field holding a NUL, or "".
-func findNUL(m protoreflect.Message, prefix string) string {
+// findNUL returns the path of the first string field holding a NUL, or "". The path is built only
+// for a field that holds one: every request passes through here, and almost none has a NUL.
+func findNUL(m protoreflect.Message) string {
 	var found string
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		path := prefix + string(fd.Name())
 		switch {
 		case fd.IsList():
 			l := v.List()
-			for i := 0; i < l.Len() && found == ""; i++ {
-				found = nulIn(fd, l.Get(i), path+"["+strconv.Itoa(i)+"]")
+			for i := 0; i < l.Len(); i++ {
+				if sub, ok := nulIn(fd, l.Get(i)); ok {
+					found = string(fd.Name()) + "[" + strconv.Itoa(i) + "]" + sub
+					break
+				}
 			}
 		case fd.IsMap():
 			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-				if strings.Contains(k.String(), "\x00") {
-					found = path
-				} else {
-					found = nulIn(fd.MapValue(), mv, path+"["+k.String()+"]")
+				if strings.IndexByte(k.String(), 0) >= 0 {
+					found = string(fd.Name())
+				} else if sub, ok := nulIn(fd.MapValue(), mv); ok {
+					found = string(fd.Name()) + "[" + k.String() + "]" + sub
 				}
 				return found == ""
 			})
 		default:
-			found = nulIn(fd, v, path)
+			if sub, ok := nulIn(fd, v); ok {
+				found = string(fd.Name()) + sub
+			}
 		}
 		return found == ""
 	})
 	return found
 }
 
-func nulIn(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) string {
+// nulIn reports whether v, of field fd, holds a NUL, and where below fd (".name…" in a message).
+func nulIn(fd protoreflect.FieldDescriptor, v protoreflect.Value) (string, bool) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
-		if strings.Contains(v.String(), "\x00") {
-			return path
-		}
+		return "", strings.IndexByte(v.String(), 0) >= 0
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return findNUL(v.Message(), path+".")
+		if sub := findNUL(v.Message()); sub != "" {
+			return "." + sub, true
+		}
 	}
-	return ""
+	return "", false
 }

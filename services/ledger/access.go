@@ -10,9 +10,10 @@ import (
 )
 
 // AccessRules are the ledger's reads of personal data (requesters' and receiving officers' names
-// and contacts, access records' accounts, addresses and subjects), recorded in the same unit's ledger as ACCESS entries (S-2-3). Appends are not
-// reads, so the recorder's own appends of ACCESS entries never recurse; leaves, proofs and
-// checkpoints hold only commitments, and the verifier key is public.
+// and contacts; access records' accounts, addresses, subjects, actions and download reasons),
+// recorded in the same unit's ledger as ACCESS entries (S-2-3). Appends are not reads, so the
+// recorder's own appends of ACCESS entries never recurse. Leaves hold commitments to those
+// values, except ACCESS leaves written before they did, and the verifier key is public.
 var AccessRules = accesslog.Rules{
 	ledgerv1.LedgerService_GetEntry_FullMethodName: accesslog.ByName((*ledgerv1.GetEntryRequest).GetName, ""),
 	ledgerv1.LedgerService_ListEntries_FullMethodName: {

@@ -85,6 +85,9 @@ func TestIngestAccessRecords(t *testing.T) {
 	v = stacktest.Violation(t, err)
 	require.Equal(t, "batch_id", v.GetField(), "a batch id is not taken for other records")
 	require.Equal(t, "AIP-155", v.GetReason())
+	other.Records = records(1, at.Add(2*time.Minute))
+	_, err = in.IngestAccessRecords(system, other)
+	require.Equal(t, "batch_id", stacktest.Violation(t, err).GetField(), "a one-record batch's reused id too")
 
 	_, err = in.IngestAccessRecords(cpo, &ledgerv1.IngestAccessRecordsRequest{Parent: libraryLog, BatchId: "staff-1", Records: records(1, at)})
 	require.Equal(t, codes.PermissionDenied, status.Code(err), "staff do not write the access record")

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"google.golang.org/grpc"
@@ -112,9 +111,9 @@ var Module = modules.Module{
 //go:embed openapi.yaml
 var openAPI []byte
 
-// openJobs makes the ledger's River client: the checkpoint events, their outbound, and the
-// cosigning when there are witnesses. The caller starts and stops it.
-func openJobs(d modules.Deps, store *pg.Store, box *seal.Box, witnesses []*cosign.Witness) (*river.Client[pgx.Tx], error) {
+// openJobs makes the ledger's River client (the checkpoint events and the cosigning when there
+// are witnesses) with the outbound that sends the events. The caller starts and stops them.
+func openJobs(d modules.Deps, store *pg.Store, box *seal.Box, witnesses []*cosign.Witness) (jobs.Runner, error) {
 	cfg, err := d.EventOutbound()
 	if err != nil {
 		return nil, err
@@ -125,7 +124,6 @@ func openJobs(d modules.Deps, store *pg.Store, box *seal.Box, witnesses []*cosig
 		return nil, err
 	}
 	workers := river.NewWorkers()
-	out.AddWorkers(workers)
 	river.AddWorker(workers, &checkpointsWorker{store: store, out: out})
 	periodic := []*river.PeriodicJob{checkpointsJob(cmp.Or(d.CheckpointEventInterval, time.Minute))}
 	if len(witnesses) == 0 {
@@ -134,11 +132,9 @@ func openJobs(d modules.Deps, store *pg.Store, box *seal.Box, witnesses []*cosig
 		periodic = append(periodic, cosign.Add(workers, cosign.New(store, witnesses), cmp.Or(d.LedgerWitnessInterval, time.Minute)))
 	}
 	rc := jobs.Config(pg.Schema, workers, 4, periodic...)
-	rc.Queues[outbound.Queue] = outbound.QueueConfig()
 	client, err := river.NewClient(riverpgxv5.New(d.Pool), rc)
 	if err != nil {
 		return nil, err
 	}
-	out.Use(client, nil)
-	return client, nil
+	return jobs.Together(client, out), nil
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -51,16 +50,18 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 		opt(&p.opts)
 	}
 	html := func(maxAge string, get func(r *http.Request) (answer, error)) http.HandlerFunc {
+		cc := cacheControl(maxAge)
 		return func(w http.ResponseWriter, r *http.Request) {
 			a, err := get(r)
 			if err != nil {
 				p.errorPage(w, r, err)
 				return
 			}
-			a.write(w, r, maxAge, false)
+			a.write(w, r, cc, false)
 		}
 	}
 	data := func(maxAge string, get func(r *http.Request) (answer, error)) http.HandlerFunc {
+		cc := cacheControl(maxAge)
 		return func(w http.ResponseWriter, r *http.Request) {
 			a, err := get(r)
 			if err != nil {
@@ -71,7 +72,7 @@ func Pages(client registryv1.RegistryServiceClient, opts ...PageOption) map[stri
 				_, _ = w.Write(b)
 				return
 			}
-			a.write(w, r, maxAge, true)
+			a.write(w, r, cc, true)
 		}
 	}
 	// The version in force changes by date; a numbered version only by its period's end; a frozen
@@ -119,10 +120,56 @@ type answer struct {
 	// msg is the message the answer was made from (a published policy, a body's index), decoded
 	// once and shared by every reader of the cache: read only.
 	msg proto.Message
+	// hv are its header values, made once for an answer kept as a file (compressed).
+	hv *answerHeaders
+}
+
+// answerHeaders are the values of an answer's headers as net/http keeps them ([]string), made
+// once so that serving a kept page allocates none: they are shared by every answer and must not
+// be changed in place (http.Header's Set and Add replace or copy them).
+type answerHeaders struct {
+	etag, gzETag, contentType, length, gzLength, jsonLength []string
+}
+
+// Header values that never change, shared as answerHeaders are.
+var (
+	nosniff      = headerValue("nosniff")
+	varyEncoding = headerValue("Accept-Encoding")
+	gzipEncoding = headerValue("gzip")
+	jsonType     = headerValue("application/json")
+	htmlType     = headerValue("text/html; charset=utf-8")
+)
+
+// headerValue is v as one header value; see answerHeaders.
+func headerValue(v string) []string { return []string{v} }
+
+// cacheControl is a route's Cache-Control value: none when empty.
+func cacheControl(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return headerValue(v)
+}
+
+// headers are a's header values: those made with it, or made now.
+func (a answer) headers() *answerHeaders {
+	if a.hv != nil {
+		return a.hv
+	}
+	hv := &answerHeaders{etag: headerValue(a.etag), contentType: htmlType,
+		length: headerValue(strconv.Itoa(len(a.body))), jsonLength: headerValue(strconv.Itoa(len(a.json)))}
+	if a.contentType != "" {
+		hv.contentType = headerValue(a.contentType)
+	}
+	if a.gz != nil {
+		hv.gzETag, hv.gzLength = headerValue(strings.TrimSuffix(a.etag, `"`)+`-gzip"`), headerValue(strconv.Itoa(len(a.gz)))
+	}
+	return hv
 }
 
 // compressed is a with the gzip of its body, made once so that every reader that accepts gzip
-// gets those bytes as from a file (precompressed, as a static file server serves page.html.gz).
+// gets those bytes as from a file (precompressed, as a static file server serves page.html.gz),
+// and with its header values.
 func (a answer) compressed() answer {
 	var b bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
@@ -130,49 +177,54 @@ func (a answer) compressed() answer {
 	if zw.Close() == nil && b.Len() < len(a.body) {
 		a.gz = b.Bytes()
 	}
+	a.hv = a.headers()
 	return a
 }
 
 // write answers with the page as a static file server would: its ETag (with a -gzip suffix for
 // the gzip representation, RFC 9110 8.8.3), 304 for a matching If-None-Match, its length, and
-// the gzip bytes when the client accepts them.
-func (a answer) write(w http.ResponseWriter, r *http.Request, cacheControl string, asJSON bool) {
-	h := w.Header()
-	body, etag := a.body, a.etag
+// the gzip bytes when the client accepts them. cc is the route's Cache-Control value.
+func (a answer) write(w http.ResponseWriter, r *http.Request, cc []string, asJSON bool) {
+	h, hv := w.Header(), a.headers()
+	body, etag, length := a.body, hv.etag, hv.length
 	if asJSON {
-		body = a.json
+		body, length = a.json, hv.jsonLength
 	} else if a.gz != nil {
-		h.Set("Vary", "Accept-Encoding")
+		h["Vary"] = varyEncoding
 		if acceptsGzip(r) {
-			body, etag = a.gz, strings.TrimSuffix(a.etag, `"`)+`-gzip"`
-			h.Set("Content-Encoding", "gzip")
+			body, etag, length = a.gz, hv.gzETag, hv.gzLength
+			h["Content-Encoding"] = gzipEncoding
 		}
 	}
-	h.Set("ETag", etag)
-	cacheControl = cmp.Or(a.cacheControl, cacheControl)
-	if cacheControl != "" {
-		h.Set("Cache-Control", cacheControl)
+	h["Etag"] = etag
+	if a.cacheControl != "" {
+		cc = headerValue(a.cacheControl)
 	}
-	h.Set("X-Content-Type-Options", "nosniff")
-	for _, tag := range strings.Split(r.Header.Get("If-None-Match"), ",") {
-		if t := strings.TrimSpace(tag); t == etag || t == "*" {
-			h.Del("Content-Encoding")
-			w.WriteHeader(http.StatusNotModified)
-			return
+	if cc != nil {
+		h["Cache-Control"] = cc
+	}
+	h["X-Content-Type-Options"] = nosniff
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for tag := range strings.SplitSeq(inm, ",") {
+			if t := strings.TrimSpace(tag); t == etag[0] || t == "*" {
+				h.Del("Content-Encoding")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
 		}
 	}
 	if asJSON {
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = jsonType
 	} else {
-		h.Set("Content-Type", cmp.Or(a.contentType, "text/html; charset=utf-8"))
+		h["Content-Type"] = hv.contentType
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = length
 	_, _ = w.Write(body)
 }
 
 // acceptsGzip reports whether r's Accept-Encoding takes gzip (not with q=0).
 func acceptsGzip(r *http.Request) bool {
-	for _, e := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	for e := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(e), ";")
 		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
 			q := strings.ReplaceAll(params, " ", "")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -39,7 +38,7 @@ const publishDelay = 5 * time.Second
 //
 // Its events (events.go) and alerts go out through one outbound in the registry schema with out's
 // senders; the alerts' mails name officers, so without out.Box (the data key) none is sent.
-func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), out outbound.Config, opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
+func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() (string, error), out outbound.Config, opts ...Option) (*Server, jobs.Runner, error) {
 	// The registers' changes go through the shared outbox (pkg/ledgerout), in the same schema.
 	outbox, err := ledgerout.New(ledgerout.Config{Schema: pg.Schema, Pool: pool, Ledger: ledger, Token: token,
 		Metrics: "pipa.registry", Delay: publishDelay})
@@ -56,7 +55,6 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	river.AddWorker(workers, w)
 	river.AddWorker(workers, inForce)
 	outbox.AddWorkers(workers)
-	events.AddWorkers(workers)
 	periodic := append(outbox.PeriodicJobs(), inForceJob())
 	var alerts *registerAlerts
 	if out.Box != nil { // the alerts' mails name officers: sealed at rest like every outbound message
@@ -65,7 +63,6 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 		periodic = append(periodic, alerts.periodic())
 	}
 	cfg := jobs.Config(pg.Schema, workers, 2, periodic...)
-	cfg.Queues[outbound.Queue] = outbound.QueueConfig()
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
@@ -73,13 +70,12 @@ func Open(pool *pgxpool.Pool, ledger ledgerv1.LedgerServiceClient, token func() 
 	var s *Server
 	store := pg.New(pool, pg.WithJobs(client), pg.WithOutbox(outbox), pg.WithOutbound(events), pg.WithChanges(officerRoles(&s), processorChanges(&s)))
 	outbox.Use(client, store)
-	events.Use(client, nil)
 	s = New(store, append(opts, withLedger(ledger, token), withOutbox(outbox))...)
 	w.s, inForce.s = s, s
 	if alerts != nil {
 		alerts.s = s
 	}
-	return s, client, registerMetrics(s)
+	return s, jobs.Together(client, events), registerMetrics(s)
 }
 
 func withLedger(l ledgerv1.LedgerServiceClient, token func() (string, error)) Option {

@@ -50,14 +50,40 @@ type Alerts struct {
 }
 
 // Work alerts the requests due by D-3 or overdue, then the breaches whose 72-hour clocks stand
-// at D-24h or overdue; an error of one request's or breach's alert leaves it to the next run.
+// at D-24h or overdue; an error of one request's or breach's alert leaves it to the next run. A
+// unit's officers are looked up once in a run, however many of its requests and breaches alert.
 func (a *Alerts) Work(ctx context.Context, _ *river.Job[AlertArgs]) error {
 	now := a.now()
-	return errors.Join(a.requestAlerts(ctx, now), a.breachAlerts(ctx, now))
+	officers := perUnit(a.officers)
+	return errors.Join(a.requestAlerts(ctx, officers, now), a.breachAlerts(ctx, officers, now))
+}
+
+// officersOf answers the officers of a tenant's unit and the unit's name.
+type officersOf func(ctx context.Context, tenant, unit string) ([]mail.Officer, string, error)
+
+// perUnit is lookup answering each unit from its first answer; an error is not kept, so a later
+// alert of the unit asks again.
+func perUnit(lookup officersOf) officersOf {
+	type answer struct {
+		to   []mail.Officer
+		name string
+	}
+	seen := map[string]answer{}
+	return func(ctx context.Context, tenant, unit string) ([]mail.Officer, string, error) {
+		key := names.Unit(tenant, unit)
+		if got, ok := seen[key]; ok {
+			return got.to, got.name, nil
+		}
+		to, name, err := lookup(ctx, tenant, unit)
+		if err == nil {
+			seen[key] = answer{to, name}
+		}
+		return to, name, err
+	}
 }
 
 // requestAlerts pages through the requests due by D-3 and alerts each that is due soon or overdue.
-func (a *Alerts) requestAlerts(ctx context.Context, now time.Time) error {
+func (a *Alerts) requestAlerts(ctx context.Context, officers officersOf, now time.Time) error {
 	dueBy := seoul.Date(now.AddDate(0, 0, clock.DueSoonDays))
 	for after := (pg.Undecided{}); ; {
 		page, err := a.store.UndecidedDue(ctx, dueBy, after, 500)
@@ -65,7 +91,7 @@ func (a *Alerts) requestAlerts(ctx context.Context, now time.Time) error {
 			return err
 		}
 		for _, u := range page {
-			if err := a.alert(ctx, u, now); err != nil {
+			if err := a.alert(ctx, officers, u, now); err != nil {
 				a.log.Warn("deadline alert left to the next run", "tenant", u.Tenant, "receipt", u.Receipt, "err", err)
 			}
 		}
@@ -74,14 +100,14 @@ func (a *Alerts) requestAlerts(ctx context.Context, now time.Time) error {
 }
 
 // breachAlerts pages through the open breaches and alerts each duty whose clock calls for it.
-func (a *Alerts) breachAlerts(ctx context.Context, now time.Time) error {
+func (a *Alerts) breachAlerts(ctx context.Context, officers officersOf, now time.Time) error {
 	for after := (pg.BreachKey{}); ; {
 		page, err := a.store.OpenBreaches(ctx, after, 500)
 		if err != nil || len(page) == 0 {
 			return err
 		}
 		for _, b := range page {
-			if err := a.alertBreach(ctx, b, now); err != nil {
+			if err := a.alertBreach(ctx, officers, b, now); err != nil {
 				a.log.Warn("breach alert left to the next run", "tenant", b.Tenant, "unit", b.Unit, "breach", b.Number, "err", err)
 			}
 		}
@@ -100,12 +126,12 @@ var breachDuty = map[requestsv1.BreachDutyKind]string{
 // overdue (PIPA-34-1, PIPA-34-4: 72 hours from when the breach was known, hours that no working
 // day stops), with the same dedup as the requests' alerts (mail.Alert, per breach, duty, stage
 // and due time: a corrected known time alerts again).
-func (a *Alerts) alertBreach(ctx context.Context, b *pg.Breach, now time.Time) error {
+func (a *Alerts) alertBreach(ctx context.Context, officersOf officersOf, b *pg.Breach, now time.Time) error {
 	alerts := breach.Alerts(b.Doc, now)
 	if len(alerts) == 0 {
 		return nil
 	}
-	officers, unitName, err := a.officers(ctx, b.Tenant, b.Unit)
+	officers, unitName, err := officersOf(ctx, b.Tenant, b.Unit)
 	if err != nil {
 		return err
 	}
@@ -136,7 +162,7 @@ func (a *Alerts) alertBreach(ctx context.Context, b *pg.Breach, now time.Time) e
 // minute is t in Asia/Seoul to the minute, as the alerts state times.
 func minute(t time.Time) string { return t.In(seoul.Location).Format("2006-01-02 15:04") }
 
-func (a *Alerts) alert(ctx context.Context, u pg.Undecided, now time.Time) error {
+func (a *Alerts) alert(ctx context.Context, officersOf officersOf, u pg.Undecided, now time.Time) error {
 	r, err := a.store.GetAny(ctx, u.Tenant, u.Receipt)
 	if err != nil {
 		return err
@@ -152,7 +178,7 @@ func (a *Alerts) alert(ctx context.Context, u pg.Undecided, now time.Time) error
 	case clock.Overdue:
 		kind, head = "overdue", "처리기한 경과"
 	}
-	officers, unitName, err := a.officers(ctx, u.Tenant, r.Unit)
+	officers, unitName, err := officersOf(ctx, u.Tenant, r.Unit)
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,8 @@ import (
 //
 // "one-unit" is tenants/jeongeup/units/library; "16-units" spreads the calls over 16 units of
 // tenant iksan (the 12 of deploy/examples/iksan.yaml and 4 made here), so approvals append to 16
-// ledgers. Receipt numbers are counted per tenant, so in both cases every intake takes the same
-// counter row. Besides the rate and latency, each case reports cpu-ms/op: the CPU time of this
+// ledgers. Receipt numbers are counted per tenant, so in both cases every intake draws from the same
+// sequence (requests migration 00004). Besides the rate and latency, each case reports cpu-ms/op: the CPU time of this
 // process (the Go side of the whole stack and the load clients; PostgreSQL not included) per call.
 // Results and analysis: services/requests/BENCHMARKS.md.
 
@@ -101,8 +101,9 @@ func timedCPU(b *testing.B, run func()) {
 }
 
 // setupClients is how many goroutines prepare a benchmark's requests: fewer than the timed
-// part's clients, because intakes of one tenant wait in turn for its receipt counter, and 64 of
-// them waiting on a loaded machine exceed the 30 s deadline of a call.
+// part's clients: the setup is not measured, and fewer callers keep each call far from its 30 s
+// deadline on a loaded machine. (Until requests migration 00004, 64 intakes of one tenant waited
+// in turn on its receipt counter and passed that deadline at load 40–60.)
 const setupClients = 16
 
 // inParallel runs op(i) for i in [0, n) from setupClients goroutines, outside any timing.

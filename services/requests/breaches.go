@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/requests/breach"
 	"github.com/pipa-kr/pipa/services/requests/store/pg"
@@ -76,7 +78,38 @@ func (b *BreachServer) answer(ctx context.Context, rec *pg.Breach, id int64) (*r
 	if err != nil {
 		return nil, err
 	}
-	return view(rec, b.now()), nil
+	return b.staffView(ctx, rec)
+}
+
+// staffView is the breach as its staff see it: view with, on each notice pipa mailed, the
+// state of each of its deliveries.
+func (b *BreachServer) staffView(ctx context.Context, rec *pg.Breach) (*requestsv1.Breach, error) {
+	v := view(rec, b.now())
+	if !slices.ContainsFunc(v.GetNotices(), func(n *requestsv1.BreachNotice) bool {
+		return n.GetMethod() == requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL
+	}) {
+		return v, nil
+	}
+	notice := map[string]*requestsv1.BreachNotice{}
+	for i, n := range v.GetNotices() {
+		notice[pg.BreachNoticeLabel(i+1)] = n
+	}
+	f := outbound.Filter{Channel: outbound.Mail, Subject: v.GetName(), Limit: breach.MaxRecipients}
+	for {
+		recs, err := b.s.out.out.Records(ctx, rec.Tenant, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if n := notice[r.Label]; n != nil && pg.IsBreachSubject(r.Target) {
+				n.Deliveries = append(n.Deliveries, deliveryView(rec.Tenant, r))
+			}
+		}
+		if len(recs) < f.Limit {
+			return v, nil
+		}
+		f.After = recs[len(recs)-1].ID
+	}
 }
 
 func view(rec *pg.Breach, now time.Time) *requestsv1.Breach {
@@ -111,7 +144,7 @@ func (b *BreachServer) GetBreach(ctx context.Context, req *requestsv1.GetBreachR
 	if err != nil {
 		return nil, err
 	}
-	return view(rec, b.now()), nil
+	return b.staffView(ctx, rec)
 }
 
 func (b *BreachServer) ListBreaches(ctx context.Context, req *requestsv1.ListBreachesRequest) (*requestsv1.ListBreachesResponse, error) {
@@ -197,7 +230,7 @@ func (b *BreachServer) CompleteBreach(ctx context.Context, req *requestsv1.Compl
 
 func (b *BreachServer) NotifyBreach(ctx context.Context, req *requestsv1.NotifyBreachRequest) (*requestsv1.Breach, error) {
 	return b.step(ctx, req.GetName(), req.GetEtag(), req,
-		breach.Notify{Method: req.GetMethod(), SendTime: req.GetSendTime(), Count: req.GetRecipientCount()})
+		breach.Notify{Method: req.GetMethod(), SendTime: req.GetSendTime(), Count: req.GetRecipientCount(), Emails: req.GetRecipientEmails()})
 }
 
 func (b *BreachServer) ReportBreach(ctx context.Context, req *requestsv1.ReportBreachRequest) (*requestsv1.Breach, error) {

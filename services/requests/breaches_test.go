@@ -1,8 +1,10 @@
 package requests_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,11 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
@@ -211,4 +215,108 @@ func jsonText(t *testing.T, v any) string {
 	raw, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(raw)
+}
+
+// PIPA-34-1: the notice to the data subjects, mailed by pipa when the notice step gives their
+// addresses (method EMAIL, a 서면등의 방법 of DEC-17-5): each address gets the Korean notice with
+// every item through a real SMTP server, each mail a delivery the staff view of the breach shows
+// by its state, without the address. Bad addresses are refused naming the field and the rule,
+// and nothing is recorded or sent; a retried step sends nothing again. The addresses are kept
+// only sealed in the outbound, and erased when the breach is closed.
+func TestBreachNoticeMailedToSubjects(t *testing.T) {
+	t.Parallel()
+	smtpd := outboundtest.StartMail(t)
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers)
+	s.Load("jeongeup-library.yaml")
+	cl := s.breaches()
+	cpo := s.As(auth.RoleCPO, libraryUnit)
+	known := time.Now().Add(-3 * time.Hour)
+	b, err := cl.CreateBreach(cpo, &requestsv1.CreateBreachRequest{Parent: libraryUnit, Breach: &requestsv1.Breach{
+		Type: requestsv1.BreachType_BREACH_TYPE_LEAK, KnownTime: timestamppb.New(known), SubjectCount: 3,
+		Cause: requestsv1.BreachCause_BREACH_CAUSE_MISTAKE, Circumstances: "회원 안내 메일을 숨은참조 없이 발송",
+		OccurTime: timestamppb.New(known.Add(-time.Hour)), Items: []string{"성명", "전자우편주소"},
+		SubjectActions: "의심스러운 메일의 링크를 열지 마십시오", Measures: "수신자에게 삭제 요청",
+		ReliefProcedure: "피해 신고 시 상담 및 분쟁조정 안내", Contact: &requestsv1.BreachContact{Department: "시립도서관 운영팀", Phone: "063-539-6000"}}})
+	require.NoError(t, err)
+	name := b.GetName()
+	email := requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL
+
+	for _, tc := range []struct {
+		req         *requestsv1.NotifyBreachRequest
+		field, rule string
+	}{
+		{&requestsv1.NotifyBreachRequest{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_WRITING,
+			RecipientEmails: []string{"a@example.kr"}}, "recipient_emails", "DEC-17-5"},
+		{&requestsv1.NotifyBreachRequest{Method: email, RecipientEmails: []string{"a@example.kr", "김민원 <b@example.kr>"}}, "recipient_emails[1]", "format"},
+		{&requestsv1.NotifyBreachRequest{Method: email, RecipientEmails: []string{"a@example.kr", "not an address"}}, "recipient_emails[1]", "format"},
+		{&requestsv1.NotifyBreachRequest{Method: email, RecipientEmails: []string{"a@example.kr", "A@example.kr"}}, "recipient_emails[1]", "unique"},
+		{&requestsv1.NotifyBreachRequest{Method: email, RecipientCount: 1, RecipientEmails: []string{"a@example.kr", "b@example.kr"}}, "recipient_count", "range"},
+	} {
+		tc.req.Name = name
+		_, err := cl.NotifyBreach(cpo, tc.req)
+		v := stacktest.Violation(t, err)
+		require.Equal(t, tc.field, v.GetField(), tc.req.String())
+		require.Equal(t, tc.rule, v.GetReason(), tc.req.String())
+	}
+	b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
+	require.NoError(t, err)
+	require.Empty(t, b.GetNotices(), "a refused notice records nothing")
+
+	to := []string{"minwon1@example.kr", "minwon2@example.kr", "minwon3@example.kr"}
+	notify := &requestsv1.NotifyBreachRequest{Name: name, Method: email, RecipientEmails: to, RequestId: "notice-1"}
+	b, err = cl.NotifyBreach(cpo, notify)
+	require.NoError(t, err)
+	require.Len(t, b.GetNotices(), 1)
+	require.EqualValues(t, 3, b.GetNotices()[0].GetRecipientCount(), "the addresses count the subjects notified")
+	_, err = cl.NotifyBreach(cpo, notify)
+	require.NoError(t, err, "a retry of the step")
+
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 3 }, 60*time.Second, 100*time.Millisecond)
+	require.Never(t, func() bool { return len(smtpd.Mail()) > 3 }, 2*time.Second, 200*time.Millisecond, "the retry sent nothing again")
+	var got []string
+	for _, m := range smtpd.Mail() {
+		require.Len(t, m.To, 1)
+		got = append(got, m.To[0])
+		require.Equal(t, "[정읍시립도서관] 개인정보 유출등 통지", m.Subject)
+		for _, item := range []string{"개인정보 보호법 제34조제1항", "1. 유출등이 된 개인정보의 항목: 성명, 전자우편주소",
+			"2. 유출등이 된 시점과 그 경위:", "회원 안내 메일을 숨은참조 없이 발송", "3. 유출등으로 인하여 발생할 수 있는 피해를 최소화하기 위하여 정보주체가 할 수 있는 방법: 의심스러운 메일의 링크를 열지 마십시오",
+			"4. 개인정보처리자의 대응조치 및 피해 구제절차: 수신자에게 삭제 요청 / 피해 신고 시 상담 및 분쟁조정 안내",
+			"5. 피해가 발생한 경우 신고 등을 접수할 수 있는 담당부서 및 연락처: 시립도서관 운영팀", "6. 정보주체의 권리"} {
+			require.Contains(t, m.Text, item)
+		}
+		require.Equal(t, strings.TrimSpace(b.GetNotices()[0].GetText()), strings.TrimSpace(strings.ReplaceAll(m.Text, "\r\n", "\n")),
+			"the notice as recorded is the notice as mailed")
+	}
+	require.ElementsMatch(t, to, got)
+
+	require.Eventually(t, func() bool {
+		b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
+		require.NoError(t, err)
+		ds := b.GetNotices()[0].GetDeliveries()
+		return len(ds) == 3 && !slices.ContainsFunc(ds, func(d *requestsv1.Delivery) bool {
+			return d.GetState() != requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED
+		})
+	}, 30*time.Second, 100*time.Millisecond, "the staff view shows each delivery delivered")
+	var targets []string
+	for _, d := range b.GetNotices()[0].GetDeliveries() {
+		targets = append(targets, d.GetTarget())
+		require.Equal(t, "mail", d.GetChannel())
+	}
+	require.ElementsMatch(t, []string{"subject:1", "subject:2", "subject:3"}, targets)
+	require.NotContains(t, protojson.Format(b), "minwon", "the breach's view names no subject")
+
+	ctx := context.Background()
+	var sealed int
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
+		AND sealed AND length(payload) > 0 AND position('minwon'::bytea in payload) = 0`, name).Scan(&sealed))
+	require.Equal(t, 3, sealed, "the addresses are stored sealed")
+	_, err = cl.CloseBreach(cpo, &requestsv1.CloseBreachRequest{Name: name})
+	require.NoError(t, err)
+	var kept int
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
+		AND length(payload) > 0`, name).Scan(&kept))
+	require.Zero(t, kept, "closed, the breach's addresses are erased")
+	b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
+	require.NoError(t, err)
+	require.Len(t, b.GetNotices()[0].GetDeliveries(), 3, "the delivery records stay")
 }

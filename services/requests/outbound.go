@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -214,17 +213,15 @@ func (s *OutboundServer) ListSubscriptions(ctx context.Context, req *requestsv1.
 }
 
 // once runs change in one transaction with the record of its request_id (AIP-155,
-// idempotency.Once): a retry does not run change again and gets the answer the first call
-// recorded, with replayed true.
-func (s *OutboundServer) once(ctx context.Context, tenant, requestID string, req proto.Message, change func(tx pgx.Tx) (string, error)) (answer string, replayed bool, err error) {
-	key := idempotency.Key{TenantID: tenant, RequestID: requestID, Method: string(proto.MessageName(req))}
-	if requestID != "" {
-		if key.RequestHash, err = idempotency.RequestHash(req); err != nil {
-			return "", false, err
-		}
+// idempotency.Once, keyed as the steps are: idemOf): a retry does not run change again and gets
+// the answer the first call recorded, with replayed true.
+func (s *OutboundServer) once(ctx context.Context, tenant string, req idempotent, change func(tx pgx.Tx) (string, error)) (answer string, replayed bool, err error) {
+	idem, err := idemOf(req)
+	if err != nil {
+		return "", false, err
 	}
 	err = s.out.InTx(ctx, func(tx pgx.Tx) error {
-		answer, replayed, err = idempotency.Once(ctx, tx, pg.Schema, key, func() (string, error) { return change(tx) })
+		answer, replayed, err = idempotency.Once(ctx, tx, pg.Schema, idem.Key(tenant), func() (string, error) { return change(tx) })
 		return err
 	})
 	return answer, replayed, err
@@ -245,7 +242,7 @@ func (s *OutboundServer) DeleteSubscription(ctx context.Context, req *requestsv1
 	if err != nil {
 		return nil, err
 	}
-	_, _, err = s.once(ctx, tenant, req.GetRequestId(), req, func(tx pgx.Tx) (string, error) {
+	_, _, err = s.once(ctx, tenant, req, func(tx pgx.Tx) (string, error) {
 		found, err := s.out.DeleteSubscription(ctx, tx, tenant, id)
 		if err == nil && !found {
 			err = apierr.NotFound(req.GetName())
@@ -264,7 +261,7 @@ func (s *OutboundServer) EnableSubscription(ctx context.Context, req *requestsv1
 	if err != nil {
 		return nil, err
 	}
-	_, _, err = s.once(ctx, tenant, req.GetRequestId(), req, func(tx pgx.Tx) (string, error) {
+	_, _, err = s.once(ctx, tenant, req, func(tx pgx.Tx) (string, error) {
 		found, err := s.out.EnableSubscription(ctx, tx, tenant, id)
 		if err == nil && !found {
 			err = apierr.NotFound(req.GetName())
@@ -308,8 +305,8 @@ func (s *OutboundServer) ReplaySubscription(ctx context.Context, req *requestsv1
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	count, _, err := s.once(ctx, tenant, req.GetRequestId(), req, func(tx pgx.Tx) (string, error) {
-		sub, err := s.out.Subscription(ctx, tenant, id)
+	count, _, err := s.once(ctx, tenant, req, func(tx pgx.Tx) (string, error) {
+		sub, err := s.out.LockSubscription(ctx, tx, tenant, id) // a disable waits for the replay, or the replay sees it
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", apierr.NotFound(req.GetName())
 		}

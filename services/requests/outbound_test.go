@@ -264,6 +264,52 @@ func TestFailingReceiverDisabledThenReplayed(t *testing.T) {
 	require.Equal(t, int64(3), recv.Refused.Load(), "nothing was posted while it was disabled")
 }
 
+// A replay reads whether its subscription is enabled in its own transaction, with the row
+// locked: a replay that meets a disable in progress waits for it and is then refused, instead
+// of queuing the range to a subscription disabled meanwhile.
+func TestReplayWaitsForDisable(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, outboundtest.WithLoopbackReceivers)
+	s.Load("jeongeup-library.yaml")
+	subs := requestsv1.NewOutboundServiceClient(s.Conn)
+	admin := s.As(auth.RoleTenantAdmin, "tenants/jeongeup")
+	recv := outboundtest.StartReceiver(t, benchSecret)
+	sub, err := subs.CreateSubscription(admin, &requestsv1.CreateSubscriptionRequest{Parent: "tenants/jeongeup", SubscriptionId: "dept",
+		Subscription: &requestsv1.Subscription{Url: recv.URL, Secret: benchSecret}})
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = s.requests().CreateRequest(s.As(auth.RoleHandler, libraryUnit), &requestsv1.CreateRequestRequest{Parent: libraryUnit,
+		Request: requeststest.WithChannel(requeststest.AccessRequest())})
+	require.NoError(t, err)
+
+	ctx := context.Background()
+	disabling, err := s.DB().Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = disabling.Rollback(ctx) }()
+	_, err = disabling.Exec(ctx, `UPDATE requests.subscriptions SET disable_time = now(), disable_reason = 'HTTP 410 Gone'
+		WHERE tenant_id = 'jeongeup' AND id = 'dept'`)
+	require.NoError(t, err)
+	replayed := make(chan error, 1)
+	go func() {
+		_, err := subs.ReplaySubscription(admin, &requestsv1.ReplaySubscriptionRequest{Name: sub.GetName(),
+			StartTime: timestamppb.New(start.Add(-time.Minute)), EndTime: timestamppb.New(time.Now().Add(time.Minute))})
+		replayed <- err
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		require.NoError(t, s.DB().QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%subscriptions%FOR SHARE')`).Scan(&waiting))
+		return waiting
+	}, 30*time.Second, 10*time.Millisecond, "the replay waits for the disable")
+	require.NoError(t, disabling.Commit(ctx))
+	code, reason := stacktest.Reason(<-replayed)
+	require.Equal(t, codes.FailedPrecondition, code)
+	require.Equal(t, "SUBSCRIPTION_DISABLED", reason)
+	var queued int
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND target = 'dept'`).Scan(&queued))
+	require.Equal(t, 1, queued, "only the event as it happened, nothing replayed")
+}
+
 // Bad subscriptions are refused naming the field and the rule, and nothing is stored.
 func TestSubscriptionRefusals(t *testing.T) {
 	t.Parallel()

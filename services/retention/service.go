@@ -3,7 +3,6 @@ package retention
 import (
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -60,10 +59,10 @@ func WithSweepBudget(d time.Duration) Option {
 // Open assembles the service on pool: its store, its job queue (in the retention schema, see
 // pkg/jobs) with the periodic work — the hourly sweep of every unit with rules, the daily
 // reminders of copies past their due date, the daily run of the quarterly check of public
-// recipients' replies (C-9) — and the server. The caller starts the returned client and stops it on shutdown. token
+// recipients' replies (C-9) — with its outbound's dispatcher, and the server. The caller starts the returned runner and stops it on shutdown. token
 // is the service credential for background work.
 func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryServiceClient, ledger ledgerv1.LedgerServiceClient,
-	requests requestsv1.RequestServiceClient, token func() (string, error), opts ...Option) (*Server, *river.Client[pgx.Tx], error) {
+	requests requestsv1.RequestServiceClient, token func() (string, error), opts ...Option) (*Server, jobs.Runner, error) {
 	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
@@ -83,7 +82,6 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		if out, err = outbound.New(cfg); err != nil {
 			return nil, nil, err
 		}
-		out.AddWorkers(workers)
 		storeOpts = append(storeOpts, pg.WithOutbound(out))
 	}
 	sweepAll, sweepUnit := &SweepAllWorker{}, &SweepUnitWorker{}
@@ -111,22 +109,20 @@ func Open(pool *pgxpool.Pool, box *seal.Box, registry registryv1.RegistryService
 		river.NewPeriodicJob(dailyAt(9),
 			func() (river.JobArgs, *river.InsertOpts) { return CheckCopiesArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "retention.check_copies", RunOnStart: true}))...)
-	if out != nil {
-		cfg.Queues[outbound.Queue] = outbound.QueueConfig()
-	}
-	jobs, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	queue, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	store := pg.New(pool, box, outbox, o.now, storeOpts...)
-	outbox.Use(jobs, store)
-	if out != nil {
-		out.Use(jobs, nil)
-	}
+	outbox.Use(queue, store)
 	srv := New(store, outbox, registry, ledger, requests, token, o.now)
 	if o.budget > 0 {
 		srv.sweepBudget = o.budget
 	}
 	sweepAll.S, sweepUnit.S, remind.S, check.S, accessAll.S, access.S = srv, srv, srv, srv, srv, srv
-	return srv, jobs, registerMetrics(store, o.now)
+	var bg jobs.Runner = queue
+	if out != nil {
+		bg = jobs.Together(queue, out)
+	}
+	return srv, bg, registerMetrics(store, o.now)
 }

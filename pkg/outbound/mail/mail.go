@@ -59,18 +59,25 @@ func (m Message) Payload() ([]byte, error) { return json.Marshal(m) }
 
 // Sender sends the outbound's mail through the relay. It keeps up to maxIdle connections open
 // between messages, as a mail client that sends many does: a message then costs its own commands
-// (NOOP, MAIL, RCPT, DATA, RSET), not a connection, a greeting, STARTTLS and AUTH each. A
-// connection the relay closed meanwhile fails its NOOP, and the message goes on a new one.
+// (MAIL, RCPT, DATA), not a connection, a greeting, STARTTLS and AUTH each. go-mail's NOOP
+// before each message and NOOP and RSET after it are left out (WithoutNoop, WithoutRset): a
+// completed transaction needs no RSET before the next MAIL, which starts a new one (RFC 5321
+// 3.3; a failed one is still reset), and a connection the relay closed meanwhile fails at MAIL,
+// before anything of the message was sent, which then goes on a new connection. Three round
+// trips a message less.
 type Sender struct {
 	cfg    Config
 	client *gomail.Client
 	domain string
 	mu     sync.Mutex
 	idle   []*smtp.Client
+	closed bool
 }
 
-// maxIdle is how many connections a Sender keeps open while it has nothing to send.
-const maxIdle = 8
+// maxIdle is how many connections a Sender keeps open while it has nothing to send: as many as
+// the outbound sends at once, so that a busy outbound dials none (fewer would be dialled and
+// closed again for every message past them).
+const maxIdle = outbound.Parallel
 
 // New checks cfg and returns its sender.
 func New(cfg Config) (*Sender, error) {
@@ -90,7 +97,7 @@ func New(cfg Config) (*Sender, error) {
 	if domain == "" {
 		_, domain, _ = strings.Cut(from.Address, "@")
 	}
-	opts := []gomail.Option{gomail.WithPort(p), gomail.WithTimeout(10 * time.Second)}
+	opts := []gomail.Option{gomail.WithPort(p), gomail.WithTimeout(10 * time.Second), gomail.WithoutNoop(), gomail.WithoutRset()}
 	switch cfg.TLS {
 	case "", "starttls":
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
@@ -157,12 +164,12 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 }
 
 // send sends msg on an idle connection, or on a new one when none is idle or the idle one is
-// gone (its NOOP failed, so nothing of msg was sent on it).
+// gone: it failed at MAIL without a reply (the relay closed it), so nothing of msg was sent on it.
 func (s *Sender) send(ctx context.Context, msg *gomail.Msg) error {
 	if c := s.take(); c != nil {
 		err := s.sendOn(c, msg)
 		var se *gomail.SendError
-		if !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+		if !errors.As(err, &se) || (se.Reason != gomail.ErrConnCheck && se.Reason != gomail.ErrSMTPMailFrom) || se.ErrorCode() != 0 {
 			return err
 		}
 	}
@@ -200,13 +207,29 @@ func (s *Sender) take() *smtp.Client {
 
 func (s *Sender) put(c *smtp.Client) {
 	s.mu.Lock()
-	if len(s.idle) < maxIdle {
+	if !s.closed && len(s.idle) < maxIdle {
 		s.idle, c = append(s.idle, c), nil
 	}
 	s.mu.Unlock()
 	if c != nil {
 		s.client.CloseWithSMTPClient(c) //nolint:errcheck // one connection too many
 	}
+}
+
+// Close ends the idle connections' sessions (QUIT), and from then on each connection a send
+// still in progress returns: the relay sees them ended, not dropped. The process calls it when it
+// stops, after the job workers that send (pkg/modules); a Send after Close still works, on a
+// connection of its own.
+func (s *Sender) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range idle {
+		errs = append(errs, s.client.CloseWithSMTPClient(c))
+	}
+	return errors.Join(errs...)
 }
 
 // TextOf is the text of an HTML page for a mail's text/plain part: its words, a line per block

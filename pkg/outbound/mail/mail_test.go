@@ -3,6 +3,7 @@ package mail_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/stretchr/testify/require"
@@ -97,4 +98,14 @@ func TestSendKeepsTheConnection(t *testing.T) {
 	require.Len(t, ms.Mail(), 4, "the mail after the relay closed the connection")
 	require.Equal(t, "<requests-3@jeongeup.go.kr>", ms.Mail()[3].Header.Get("Message-Id"))
 	require.EqualValues(t, 2, ms.Conns.Load())
+
+	// Closed (the process stops): the idle connection's session ends, and a later send does not
+	// keep its connection open.
+	require.Eventually(t, func() bool { return ms.Sessions.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the idle connection is kept open until Close")
+	require.NoError(t, s.Close())
+	require.Eventually(t, func() bool { return ms.Sessions.Load() == 0 }, 10*time.Second, 10*time.Millisecond)
+	send(4)
+	require.Len(t, ms.Mail(), 5)
+	require.Eventually(t, func() bool { return ms.Sessions.Load() == 0 }, 10*time.Second, 10*time.Millisecond)
 }

@@ -66,15 +66,19 @@ type MailServer struct {
 	CAFile string
 	// Conns counts the connections taken.
 	Conns atomic.Int64
-	mu    sync.Mutex
-	mail  []Mail
-	open  []net.Conn
+	// Sessions counts the sessions not ended yet (by the client's QUIT, or either side closing
+	// the connection).
+	Sessions atomic.Int64
+	mu       sync.Mutex
+	mail     []Mail
+	open     []net.Conn
 }
 
 // backend is a connection's session, counted and kept for CloseConnections.
 func (ms *MailServer) backend(session func() smtp.Session) smtp.Backend {
 	return smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		ms.Conns.Add(1)
+		ms.Sessions.Add(1)
 		ms.mu.Lock()
 		ms.open = append(ms.open, c.Conn())
 		ms.mu.Unlock()
@@ -229,7 +233,7 @@ type session struct {
 }
 
 func (s *session) Reset()        { s.from, s.to = "", nil }
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error { s.ms.Sessions.Add(-1); return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.from = from
 	return nil

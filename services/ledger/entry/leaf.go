@@ -34,7 +34,8 @@ type Decoded struct {
 	Log   string
 	Index int64
 	// Entry holds the kind and every field in clear. Personal fields are empty: the leaf only
-	// commits to them (see Commitments). Output-only fields are unset.
+	// commits to them (see Commitments), except in an ACCESS leaf of the earlier form, which
+	// holds its record in clear. Output-only fields are unset.
 	Entry *ledgerv1.Entry
 	// Commitments maps a personal field's proto name (e.g. "requester_name") to
 	// sha256(salt || 0x00 || value).

@@ -2,6 +2,7 @@ package breach
 
 import (
 	"fmt"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -22,9 +23,23 @@ type Env struct {
 
 // Outcome is what the unit's ledger records of a step (a BREACH entry): its label, the rule it
 // fulfils and a note of what was done. No personal data: a breach record names no subject.
+// Mail, of a notice step given the subjects' addresses, is what pipa mails them.
 type Outcome struct {
 	Label, Rule, Note string
+	Mail              *Mailing
 }
+
+// Mailing is a notice pipa mails, one message to each address of To (PIPA-34-1: the notice by
+// e-mail, one of the 서면등의 방법 of DEC-17-5): Notice is its number among the breach's notices,
+// from 1; Subject and Text are the mail's.
+type Mailing struct {
+	Notice        int
+	To            []string
+	Subject, Text string
+}
+
+// MaxRecipients bounds the addresses of one notice step.
+const MaxRecipients = 1000
 
 // Step is one of the steps below.
 type Step interface {
@@ -89,11 +104,13 @@ func (c Complete) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	return Outcome{Label: label, Rule: "DEC-39-2", Note: fmt.Sprintf("항목 %d개, 정보주체 %s", len(b.GetItems()), count(b.GetSubjectCount()))}, nil
 }
 
-// Notify records the notice sent to the subjects: which one is decided by what is known.
+// Notify records the notice sent to the subjects: which one is decided by what is known. With
+// Emails (method EMAIL), pipa sends it: the outcome's Mail.
 type Notify struct {
 	Method   requestsv1.BreachNoticeMethod
 	SendTime *timestamppb.Timestamp
 	Count    int64
+	Emails   []string
 }
 
 func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
@@ -107,6 +124,13 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	if n.Count < 0 {
 		vs.Add("recipient_count", "range", "must not be negative")
 	}
+	count := n.Count
+	if len(n.Emails) > 0 {
+		checkEmails(&vs, n)
+		if count == 0 {
+			count = int64(len(n.Emails))
+		}
+	}
 	sent := sendTime(&vs, b, n.SendTime, env.Now)
 	kind := NoticeKind(b)
 	missing(&vs, b, kind)
@@ -119,12 +143,46 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	}
 	text := NoticeText(b, kind, env.Institution)
 	b.Notices = append(b.Notices, &requestsv1.BreachNotice{Kind: kind, Method: n.Method, SendTime: timestamppb.New(sent),
-		RecipientCount: n.Count, Text: text, Late: late})
-	note := fmt.Sprintf("%s, %s, %s, %d명", noticeLabel[kind], methodLabel[n.Method], stamp(sent), n.Count)
+		RecipientCount: count, Text: text, Late: late})
+	note := fmt.Sprintf("%s, %s, %s, %d명", noticeLabel[kind], methodLabel[n.Method], stamp(sent), count)
 	if late {
 		note += ", 72시간 경과 (인지 시점 증빙: STD-26-4)"
 	}
-	return Outcome{Label: "유출등 통지", Rule: noticeRule(b), Note: note}, nil
+	out := Outcome{Label: "유출등 통지", Rule: noticeRule(b), Note: note}
+	if len(n.Emails) > 0 {
+		title, _, _ := strings.Cut(text, "\n")
+		out.Mail = &Mailing{Notice: len(b.Notices), To: n.Emails, Subject: "[" + env.Institution + "] " + title, Text: text}
+		out.Note += fmt.Sprintf(", pipa 전자우편 발송 %d건", len(n.Emails))
+	}
+	return out, nil
+}
+
+// checkEmails refuses addresses pipa cannot mail the notice to: with a method other than EMAIL,
+// more than MaxRecipients, one that is not a bare address, one given twice, or more than
+// recipient_count says.
+func checkEmails(vs *apierr.Violations, n Notify) {
+	if n.Method != requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL {
+		vs.Add("recipient_emails", "DEC-17-5", "pipa mails the notice only with method EMAIL; by writing, fax, phone or SMS the unit sends it and the step records it")
+	}
+	if len(n.Emails) > MaxRecipients {
+		vs.Add("recipient_emails", "max", "at most %d addresses a call (got %d): notify the rest in another call", MaxRecipients, len(n.Emails))
+		return
+	}
+	if n.Count > 0 && n.Count < int64(len(n.Emails)) {
+		vs.Add("recipient_count", "range", "counts the subjects notified, at least the %d addresses given (got %d)", len(n.Emails), n.Count)
+	}
+	seen := make(map[string]bool, len(n.Emails))
+	for i, e := range n.Emails {
+		field := fmt.Sprintf("recipient_emails[%d]", i)
+		a, err := netmail.ParseAddress(e)
+		switch {
+		case err != nil || a.Name != "" || a.Address != e || len(e) > 254:
+			vs.Add(field, "format", "must be an e-mail address, e.g. minwon@example.kr, without a name or <>")
+		case seen[strings.ToLower(e)]:
+			vs.Add(field, "unique", "given twice: each subject gets the notice once")
+		}
+		seen[strings.ToLower(e)] = true
+	}
 }
 
 // NoticeKind is the notice b's facts allow now.

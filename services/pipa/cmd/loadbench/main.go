@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -57,6 +58,7 @@ type options struct {
 	duration, openFor                                                 time.Duration
 	serve, listen                                                     string
 	pprof, profileCase, profileDir                                    string
+	metrics                                                           string
 	cases                                                             *regexp.Regexp
 }
 
@@ -80,6 +82,7 @@ func main() {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:18099", "the static file server's address")
 	flag.StringVar(&o.pprof, "pprof", "", "pipa's metrics listener with PIPA_PPROF on (e.g. http://127.0.0.1:19464), to profile -profile-case")
 	flag.StringVar(&o.profileCase, "profile-case", "", "profile the cases whose name contains this: a CPU profile over the measured part, and the allocations")
+	flag.StringVar(&o.metrics, "metrics", "", "pipa's metrics listener (e.g. http://127.0.0.1:19464), for its allocations per operation (go_memstats_*_total)")
 	flag.StringVar(&o.profileDir, "profile-dir", ".", "where the profiles go (cpu-{case}.pprof, allocs-{case}.pprof)")
 	growth := flag.String("growth", "", "measure how cost grows instead: the comma-separated numbers of units (e.g. 100,1000,10000), -units to a tenant")
 	flag.IntVar(&o.sweepItems, "sweep-items", 5, "retention items a unit has at each scale of -growth")
@@ -110,7 +113,10 @@ type result struct {
 	elapsed       time.Duration
 	p50, p99      time.Duration
 	cpuPerOp      time.Duration // pipa's user+system CPU per operation; 0 when not measured
+	allocsPerOp   float64       // pipa's heap allocations per operation; 0 when not measured
+	bytesPerOp    float64       // and their bytes
 	rss           int64         // pipa's resident memory at the end, bytes
+	process       string        // whose CPU and memory: pipa's when empty
 	note          string
 	firstErr      error
 	pgbenchLatAvg string
@@ -156,6 +162,12 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	one, sixteen := seventeen[:1], seventeen[1:]
+	if m0 := b.memStats(); m0.mallocs > 0 {
+		time.Sleep(2 * time.Second)
+		m1 := b.memStats()
+		b.idle = memStats{(m1.mallocs - m0.mallocs) / 2, (m1.bytes - m0.bytes) / 2}
+		fmt.Printf("pipa idle: %.0f allocations (%.0f KiB) a second, taken off each case's allocations per operation\n", b.idle.mallocs, b.idle.bytes/1024)
+	}
 	// The pages first: request intake leaves background work behind (its ledger outbox).
 	if o.cases.MatchString("page") {
 		if err := b.pages(ctx, add); err != nil {
@@ -202,9 +214,9 @@ func run(ctx context.Context, o options) error {
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("\nload average after: %s\nratios (rates measured in this run):\n", strings.TrimSpace(string(load)))
-	by := map[string]float64{}
+	by, cpu := map[string]float64{}, map[string]time.Duration{}
 	for _, r := range rs {
-		by[r.name] = r.rate()
+		by[r.name], cpu[r.name] = r.rate(), r.cpuPerOp
 	}
 	for _, r := range rs[1:] {
 		if strings.Contains(r.name, "append") {
@@ -220,6 +232,11 @@ func run(ctx context.Context, o options) error {
 	ratio("gRPC append, 16 logs", "gRPC append, 1 log", "one log")
 	ratio("public page, gzip", "same bytes, static file server", "the static file server")
 	ratio("public page, identity", "same bytes, static file server", "the static file server")
+	for _, name := range []string{"public page, gzip", "public page, identity"} {
+		if of := cpu["same bytes, static file server"]; cpu[name] > 0 && of > 0 {
+			fmt.Printf("  %-40s %5.2f× the static file server's CPU per request\n", name, float64(cpu[name])/float64(of))
+		}
+	}
 	return nil
 }
 
@@ -235,22 +252,28 @@ func (b *bench) pages(ctx context.Context, add func(result, error) error) error 
 	if err := add(b.gets(ctx, "public page, identity", b.o.url+b.o.page, false), nil); err != nil {
 		return err
 	}
-	stopStatic, err := b.staticServer(pageBody)
+	stopStatic, staticPid, err := b.staticServer(pageBody)
 	if err != nil {
 		return err
 	}
 	defer stopStatic()
-	pid := b.o.pid
-	b.o.pid = 0 // pipa's figures mean nothing here
-	err = add(b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true), nil)
-	b.o.pid = pid
-	return err
+	// This case's CPU per operation is the file server's own, to compare with the page's: on a
+	// shared machine rates follow the CPU each process gets, CPU per operation does not.
+	pid, metrics := b.o.pid, b.o.metrics
+	b.o.pid, b.o.metrics = staticPid, ""
+	r := b.gets(ctx, "same bytes, static file server", "http://"+b.o.listen+"/page.html", true)
+	b.o.pid, b.o.metrics = pid, metrics
+	r.process = "server"
+	return add(r, nil)
 }
 
 func printResult(r result) {
 	cpu, mem := "", ""
 	if r.cpuPerOp > 0 {
-		cpu = fmt.Sprintf("  pipa %4.0f µs CPU/op", float64(r.cpuPerOp.Nanoseconds())/1000)
+		cpu = fmt.Sprintf("  %s %4.0f µs CPU/op", cmp.Or(r.process, "pipa"), float64(r.cpuPerOp.Nanoseconds())/1000)
+	}
+	if r.allocsPerOp > 0 {
+		cpu += fmt.Sprintf("  %4.0f allocs/op %5.1f KiB/op", r.allocsPerOp, r.bytesPerOp/1024)
 	}
 	if r.rss > 0 {
 		mem = fmt.Sprintf("  RSS %4d MiB", r.rss>>20)
@@ -277,6 +300,9 @@ type bench struct {
 	ledger   ledgerv1.LedgerServiceClient
 	registry registryv1.RegistryServiceClient
 	ids      atomic.Int64
+	// idle is pipa's allocations per second with no load (its background jobs and the scrapes),
+	// taken off each case's count so that allocations per operation do not depend on the rate.
+	idle memStats
 }
 
 // setupUnits makes each of units (tenants/{t}/units/{u}) and its tenant, unless they exist (a
@@ -552,14 +578,14 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 	}
 	time.Sleep(b.o.duration / 4)
 	profiled := b.profile(name)
-	cpu0 := procCPU(b.o.pid)
+	mem0, cpu0 := b.memStats(), procCPU(b.o.pid)
 	ops.Store(0)
 	measuring.Store(true)
 	start := time.Now()
 	time.Sleep(b.o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	n, cpu1 := ops.Load(), procCPU(b.o.pid)
+	n, cpu1, mem1 := ops.Load(), procCPU(b.o.pid), b.memStats()
 	close(stop)
 	wg.Wait()
 	if err := profiled(); err != nil {
@@ -567,7 +593,40 @@ func (b *bench) load(ctx context.Context, name string, op func(ctx context.Conte
 	}
 	r := result{name: name, ops: n, errs: errs.Load(), elapsed: elapsed, rss: procRSS(b.o.pid)}
 	r.finish(lats, cpu0, cpu1, &firstErr)
+	if n > 0 && mem0.mallocs > 0 && mem1.mallocs > mem0.mallocs {
+		idle := elapsed.Seconds()
+		r.allocsPerOp = max(0, mem1.mallocs-mem0.mallocs-b.idle.mallocs*idle) / float64(n)
+		r.bytesPerOp = max(0, mem1.bytes-mem0.bytes-b.idle.bytes*idle) / float64(n)
+	}
 	return r
+}
+
+// memStats are pipa's heap allocations so far, from its /metrics (the Go collector's
+// go_memstats_mallocs_total and go_memstats_alloc_bytes_total); zero without -metrics. The
+// scrape itself allocates a few thousand times, which a case of thousands of operations a second
+// for seconds spreads to well under one per operation.
+type memStats struct{ mallocs, bytes float64 }
+
+func (b *bench) memStats() memStats {
+	var m memStats
+	if b.o.metrics == "" {
+		return m
+	}
+	body, err := b.get(context.Background(), b.o.metrics+"/metrics")
+	if err != nil {
+		log.Printf("pipa's allocations: %v", err)
+		return m
+	}
+	for line := range strings.Lines(string(body)) {
+		name, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch name {
+		case "go_memstats_mallocs_total":
+			m.mallocs, _ = strconv.ParseFloat(v, 64)
+		case "go_memstats_alloc_bytes_total":
+			m.bytes, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return m
 }
 
 // profile starts a CPU profile of pipa over the duration when the case is to be profiled, and
@@ -652,33 +711,33 @@ func (b *bench) pgbenchInsert(ctx context.Context) (result, error) {
 
 // staticServer serves body as page.html from a process of its own (this binary with -serve), and
 // returns what stops it.
-func (b *bench) staticServer(body []byte) (func(), error) {
+func (b *bench) staticServer(body []byte) (stop func(), pid int, err error) {
 	dir, err := os.MkdirTemp("", "pipa-bench-static")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "page.html"), body, 0o644); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cmd := exec.Command(self, "-serve", dir, "-listen", b.o.listen)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
 	for range 100 {
 		if c, err := net.Dial("tcp", b.o.listen); err == nil {
 			c.Close()
-			return stop, nil
+			return stop, cmd.Process.Pid, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	return nil, errors.New("the static file server did not start")
+	return nil, 0, errors.New("the static file server did not start")
 }
 
 // procCPU is the user and system CPU time pid has used (0 without a pid).

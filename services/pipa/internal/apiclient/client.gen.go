@@ -512,6 +512,30 @@ func (e V1DeliveryMethod) Valid() bool {
 	}
 }
 
+// Defines values for V1DeliveryState.
+const (
+	DELIVERYSTATEDELIVERED   V1DeliveryState = "DELIVERY_STATE_DELIVERED"
+	DELIVERYSTATEFAILED      V1DeliveryState = "DELIVERY_STATE_FAILED"
+	DELIVERYSTATEPENDING     V1DeliveryState = "DELIVERY_STATE_PENDING"
+	DELIVERYSTATEUNSPECIFIED V1DeliveryState = "DELIVERY_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1DeliveryState enum.
+func (e V1DeliveryState) Valid() bool {
+	switch e {
+	case DELIVERYSTATEDELIVERED:
+		return true
+	case DELIVERYSTATEFAILED:
+		return true
+	case DELIVERYSTATEPENDING:
+		return true
+	case DELIVERYSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1EntryKind.
 const (
 	ENTRYKINDACCESS       V1EntryKind = "ENTRY_KIND_ACCESS"
@@ -1530,6 +1554,11 @@ type V1BreachDutyStatus string
 
 // V1BreachNotice A notice as sent.
 type V1BreachNotice struct {
+	// Deliveries Output only, in GetBreach and a step's answer (not in ListBreaches): the mail pipa sent with
+	// this notice to each address of the step's recipient_emails, one delivery each (target
+	// "subject:{i}", the i-th address; the addresses themselves are not shown).
+	Deliveries *[]V1Delivery `json:"deliveries,omitempty"`
+
 	// Kind Which notice was sent.
 	//
 	//  - BREACH_NOTICE_KIND_INTERIM: 우선 통지: items 1–2 not yet known (DEC-39-2).
@@ -1788,6 +1817,39 @@ type V1DayCounting string
 //   - DEADLINE_STATE_NONE: Nothing is due (an exemption).
 type V1DeadlineState string
 
+// V1Delivery One message sent: what, to whom, when, and the receiver's answer.
+type V1Delivery struct {
+	// Answer The receiver's last answer (an SMTP reply, an HTTP status, the error).
+	Answer      *string    `json:"answer,omitempty"`
+	AttemptTime *time.Time `json:"attemptTime,omitempty"`
+	Attempts    *int32     `json:"attempts,omitempty"`
+
+	// Channel mail, sms or webhook.
+	Channel     *string    `json:"channel,omitempty"`
+	CreateTime  *time.Time `json:"createTime,omitempty"`
+	DeliverTime *time.Time `json:"deliverTime,omitempty"`
+	FailTime    *time.Time `json:"failTime,omitempty"`
+
+	// IdempotencyKey The receiver's idempotency key: the mail's Message-ID local part, the webhook-id.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+
+	// Label What it is: the notice's name for a notice, the event type for an event.
+	Label *string `json:"label,omitempty"`
+
+	// State Where a delivery stands.
+	//
+	//  - DELIVERY_STATE_PENDING: Waiting for its first or next attempt.
+	//  - DELIVERY_STATE_DELIVERED: The receiver took it.
+	//  - DELIVERY_STATE_FAILED: Given up: refused for good, or its retries spent.
+	State *V1DeliveryState `json:"state,omitempty"`
+
+	// Subject The resource it is about (a request's name).
+	Subject *string `json:"subject,omitempty"`
+
+	// Target Who receives it: requester, or the subscription's name.
+	Target *string `json:"target,omitempty"`
+}
+
 // V1DeliveryMethod 열람 방법 (별지 제9호), also how a notice is delivered.
 //
 //   - DELIVERY_METHOD_VISIT: 직접방문.
@@ -1796,6 +1858,13 @@ type V1DeadlineState string
 //   - DELIVERY_METHOD_EMAIL: 전자우편.
 //   - DELIVERY_METHOD_OTHER: 기타 (e.g. online, on the status page).
 type V1DeliveryMethod string
+
+// V1DeliveryState Where a delivery stands.
+//
+//   - DELIVERY_STATE_PENDING: Waiting for its first or next attempt.
+//   - DELIVERY_STATE_DELIVERED: The receiver took it.
+//   - DELIVERY_STATE_FAILED: Given up: refused for good, or its retries spent.
+type V1DeliveryState string
 
 // V1Entry One ledger entry. Name: tenants/{t}/units/{u}/ledger/entries/{index}.
 //

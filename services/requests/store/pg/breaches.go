@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,8 @@ import (
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/services/requests/breach"
 )
@@ -47,9 +50,7 @@ func breachSubject(unit string, n int64) string {
 // outbox's id of the entry (0 on a replay of the same request_id, which returns the first breach).
 func (s *Store) CreateBreach(ctx context.Context, tenant, unit string, doc *requestsv1.Breach, idem Idem, entry BreachEntry) (out *Breach, id int64, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) {
+		name, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(tenant), func() (string, error) {
 			var n int64
 			if err := tx.QueryRow(ctx, `INSERT INTO requests.breach_numbers (tenant_id, unit_id, last) VALUES ($1, $2, 1)
 				ON CONFLICT (tenant_id, unit_id) DO UPDATE SET last = breach_numbers.last + 1 RETURNING last`,
@@ -98,9 +99,7 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 		if out, err = s.getBreach(ctx, tx, tenant, unit, n, true); err != nil {
 			return err
 		}
-		_, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) {
+		_, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(tenant), func() (string, error) {
 			if etag != "" && etag != out.Etag() {
 				return "", apierr.EtagMismatch(out.Doc.GetName())
 			}
@@ -122,8 +121,20 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 				tenant, unit, n, int16(out.Doc.GetState()), out.Revision, raw, postingEnd, s.clock()); err != nil {
 				return "", err
 			}
-			id, err = s.enqueueBreach(ctx, tx, tenant, unit, n, entry(out.Doc, o))
-			return out.Doc.GetName(), err
+			if id, err = s.enqueueBreach(ctx, tx, tenant, unit, n, entry(out.Doc, o)); err != nil {
+				return "", err
+			}
+			if err := s.mailNotice(ctx, tx, tenant, out.Doc.GetName(), o.Mail); err != nil {
+				return "", err
+			}
+			if out.Doc.GetState() == requestsv1.BreachState_BREACH_STATE_CLOSED {
+				// The subjects' addresses served the notices only: closed, they go (with any mail
+				// still unsent, which the breach's deliveries then show given up).
+				if err := s.out.Forget(ctx, tx, tenant, out.Doc.GetName()); err != nil {
+					return "", err
+				}
+			}
+			return out.Doc.GetName(), nil
 		})
 		if errors.Is(err, idempotency.ErrReused) {
 			return apierr.Invalid(apierr.Violation{Field: "request_id", Rule: "AIP-155",
@@ -135,6 +146,36 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 		return err
 	})
 	return out, id, err
+}
+
+// BreachNoticeLabel is the outbound label of the mail of a breach's notice i (from 1).
+func BreachNoticeLabel(i int) string { return "notice/" + strconv.Itoa(i) }
+
+// BreachSubjectTarget is the outbound target of a notice's mail to the step's i-th address (from
+// 1): the address itself is only in the sealed payload.
+func BreachSubjectTarget(i int) string { return breachSubjects + strconv.Itoa(i) }
+
+// IsBreachSubject: target is a data subject's (BreachSubjectTarget), not an officer's alert.
+func IsBreachSubject(target string) bool { return strings.HasPrefix(target, breachSubjects) }
+
+const breachSubjects = "subject:"
+
+// mailNotice queues m's mail, one sealed message to each address, about breach name.
+func (s *Store) mailNotice(ctx context.Context, tx pgx.Tx, tenant, name string, m *breach.Mailing) error {
+	if m == nil {
+		return nil
+	}
+	msgs := make([]outbound.Message, len(m.To))
+	for i, to := range m.To {
+		payload, err := mail.Message{To: to, Subject: m.Subject, Text: m.Text}.Payload()
+		if err != nil {
+			return err
+		}
+		msgs[i] = outbound.Message{Channel: outbound.Mail, Target: BreachSubjectTarget(i + 1), Subject: name,
+			Label: BreachNoticeLabel(m.Notice), Payload: payload, Personal: true}
+	}
+	_, err := s.out.EnqueueAll(ctx, tx, tenant, msgs)
+	return err
 }
 
 // storedBreach is the document as stored: without what breach.View and the store compute.

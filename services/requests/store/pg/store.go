@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +36,6 @@ import (
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
-	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/seal"
@@ -96,6 +96,8 @@ type Store struct {
 	// handOffDelay holds back a hand-off job written with a step, so that the call that made the
 	// step usually hands it off first and the job finds nothing left to do.
 	handOffDelay time.Duration
+	// receiptSeqs caches the receipt sequence of each tenant, prefix and year (receiptSeq).
+	receiptSeqs sync.Map
 }
 
 // New returns a Store; jobs inserts the hand-off jobs (it need not work them), outbox writes the
@@ -110,18 +112,31 @@ type Idem struct {
 	Hash              []byte
 }
 
+// Key is the tenant's idempotency key for it.
+func (i Idem) Key(tenant string) idempotency.Key {
+	return idempotency.Key{TenantID: tenant, RequestID: i.RequestID, Method: i.Method, RequestHash: i.Hash}
+}
+
 // Create stores new request r (as request.Intake made it) under the next receipt number of its
 // tenant, prefix and year ("R-2026-000123"), setting its name, receipt number and times. A replay
-// of the same request_id returns the first request.
+// of the same request_id returns the first request and takes no number.
+//
+// The number comes from the sequence of its tenant, prefix and year (migration 00004), so
+// concurrent intakes do not wait for each other's commit; an intake that rolls back leaves a gap
+// (see the migration for why that is acceptable).
 func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, receive time.Time, idem Idem) (out *request.Request, err error) {
+	year := receive.In(seoul.Location).Year()
+	seq, err := s.receiptSeq(ctx, r.Tenant, prefix, year)
+	if err != nil {
+		return nil, err
+	}
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		name, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: r.Tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) {
-			receipt, err := nextReceipt(ctx, tx, r.Tenant, prefix, receive.In(seoul.Location).Year())
-			if err != nil {
+		name, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(r.Tenant), func() (string, error) {
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT nextval($1::regclass)`, seq).Scan(&n); err != nil {
 				return "", err
 			}
+			receipt := fmt.Sprintf("%s-%d-%06d", prefix, year, n)
 			now := s.clock()
 			out = &request.Request{Tenant: r.Tenant, Unit: r.Unit, Doc: proto.CloneOf(r.Doc), Personal: r.Personal,
 				Created: now, Revision: 1}
@@ -150,15 +165,36 @@ func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, r
 	return out, err
 }
 
-func nextReceipt(ctx context.Context, tx pgx.Tx, tenant, prefix string, year int) (string, error) {
-	var n int64
-	err := tx.QueryRow(ctx, `INSERT INTO requests.receipts (tenant_id, prefix, year, last) VALUES ($1, $2, $3, 1)
-		ON CONFLICT (tenant_id, prefix, year) DO UPDATE SET last = receipts.last + 1 RETURNING last`,
-		tenant, prefix, year).Scan(&n)
+// receiptSeq returns the name of the sequence that numbers the receipts of tenant, prefix and
+// year, creating it with its requests.receipts row on the first intake. It runs in a transaction
+// of its own, so that no intake holds the DDL's locks; a second caller's insert waits for the
+// first's commit, and then finds the row and its sequence.
+func (s *Store) receiptSeq(ctx context.Context, tenant, prefix string, year int) (string, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%d", tenant, prefix, year)
+	if seq, ok := s.receiptSeqs.Load(key); ok {
+		return seq.(string), nil
+	}
+	var seq string
+	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO requests.receipts (tenant_id, prefix, year) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, tenant, prefix, year)
+		if err != nil {
+			return err
+		}
+		var id int64 // read by a statement of its own: it sees the row a concurrent first caller committed
+		if err := tx.QueryRow(ctx, `SELECT id FROM requests.receipts WHERE tenant_id = $1 AND prefix = $2 AND year = $3`,
+			tenant, prefix, year).Scan(&id); err != nil {
+			return err
+		}
+		seq = "requests.receipt_" + strconv.FormatInt(id, 10)
+		_, err = tx.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+seq)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s-%d-%06d", prefix, year, n), nil
+	s.receiptSeqs.Store(key, seq)
+	return seq, nil
 }
 
 func (s *Store) insert(ctx context.Context, tx pgx.Tx, rec *request.Request) error {
@@ -345,7 +381,7 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 				return err
 			}
 			rec.Doc.Notices = append(rec.Doc.Notices, n.Name)
-			if sends, err = noticeMessages(rec, n, out.Issuer); err != nil {
+			if sends, err = noticeMessages(rec, n, seq, out.Issuer); err != nil {
 				return err
 			}
 		}
@@ -396,9 +432,7 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 		return err
 	}
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		_, again, err := idempotency.Do(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) { return receipt, step(tx) })
+		_, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(tenant), func() (string, error) { return receipt, step(tx) })
 		if errors.Is(err, idempotency.ErrReused) {
 			return reused()
 		}
@@ -419,20 +453,21 @@ func reused() error {
 // TargetRequester is the outbound target of what is sent to a request's requester.
 const TargetRequester = "requester"
 
-// noticeMessages are what tells the requester of notice n: the notice itself (별지 제9호·제10호)
-// mailed as HTML with its text when notices go by e-mail (request.MailsNotices), and a text
-// message saying it was issued when they asked for one.
-func noticeMessages(rec *request.Request, n *requestsv1.Notice, issuer string) ([]outbound.Message, error) {
+// noticeMessages are what tells the requester of notice n, the seq-th of rec: the notice itself
+// (별지 제9호·제10호) mailed as HTML with its text when notices go by e-mail
+// (request.MailsNotices), composed when it is sent from the notice as stored (NoticeMail), and a
+// text message saying it was issued when they asked for one.
+func noticeMessages(rec *request.Request, n *requestsv1.Notice, seq int, issuer string) ([]outbound.Message, error) {
 	p := rec.Personal.Requester
 	var out []outbound.Message
 	if request.MailsNotices(rec) {
-		payload, err := mail.Message{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer), Text: mail.TextOf(n.GetHtml()),
-			HTML: n.GetHtml()}.Payload()
+		ref, err := json.Marshal(noticeRef{To: p.GetEmail(), Subject: request.NoticeSubject(rec, n, issuer),
+			Receipt: rec.Doc.GetReceiptNumber(), Seq: seq})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
-			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: payload, Personal: true})
+			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: ref, Personal: true, Compose: ComposeNotice})
 	}
 	if rec.Doc.GetNoticeByText() && p.GetPhone() != "" {
 		payload, err := sms.Message{To: p.GetPhone(), Text: request.NoticeText(rec, n, issuer)}.Payload()
@@ -758,9 +793,7 @@ func (s *Store) Erase(ctx context.Context, tenant, unit, receipt string, idem Id
 		return s.outbox.Forget(ctx, tx, tenant, receipt)
 	}
 	err := pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		_, again, err := idempotency.Once(ctx, tx, Schema, idempotency.Key{
-			TenantID: tenant, RequestID: idem.RequestID, Method: idem.Method, RequestHash: idem.Hash,
-		}, func() (string, error) { return receipt, change(tx) })
+		_, again, err := idempotency.Once(ctx, tx, Schema, idem.Key(tenant), func() (string, error) { return receipt, change(tx) })
 		if err == nil && again {
 			rec, err = s.getUnit(ctx, tx, tenant, unit, receipt, false)
 		}

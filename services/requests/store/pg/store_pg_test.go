@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -19,6 +22,7 @@ import (
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/ledgerout"
 	"github.com/pipa-kr/pipa/pkg/outbound"
+	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/seoul"
@@ -53,9 +57,8 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Schema: pg.Schema}) // inserts only
 	require.NoError(t, err)
-	out, err := outbound.New(outbound.Config{Schema: pg.Schema, Pool: pool, Box: box})
+	out, err := outbound.New(outbound.Config{Schema: pg.Schema, Pool: pool, Box: box}) // writes only: not started
 	require.NoError(t, err)
-	out.Use(jobs, nil)
 	store := pg.New(pool, box, jobs, outbox, out)
 	outbox.Use(jobs, store)
 	return &fixture{pool: pool, box: box, store: store, outbox: outbox, ledger: client, token: token}
@@ -177,6 +180,84 @@ func TestReceiptsPerTenantAndIsolation(t *testing.T) {
 }
 
 func receiptNumber(year, n int) string { return fmt.Sprintf("R-%d-%06d", year, n) }
+
+// An intake that has taken its number and is held up (here on another transaction's row with
+// that receipt) does not hold up the tenant's next intake, which takes the next number and
+// commits (migration 00004: one counter row locked until commit made them wait in turn). The
+// numbers stay unique, and one taken by an intake that failed is not given out again.
+func TestReceiptsDoNotWaitForEachOther(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	year := time.Now().In(seoul.Location).Year()
+	require.Equal(t, receiptNumber(year, 1), f.create(t, "jeongeup").Doc.GetReceiptNumber())
+
+	blocker, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = blocker.Exec(ctx, `INSERT INTO requests.requests (tenant_id, receipt, unit_id, type, state, doc, personal,
+		secret_hash, receive_time, create_time, update_time) VALUES ('jeongeup', $1, 'library', 1, 1, '', '', '', now(), now(), now())`,
+		receiptNumber(year, 2))
+	require.NoError(t, err)
+	held := make(chan *request.Request, 1)
+	go func() {
+		r, err := f.store.Create(ctx, draft("jeongeup"), "R", time.Now(), pg.Idem{})
+		assert.NoError(t, err)
+		held <- r
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		require.NoError(t, f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE 'INSERT INTO requests.requests%')`).Scan(&waiting))
+		return waiting
+	}, 30*time.Second, 10*time.Millisecond, "the first intake waits on receipt 2")
+
+	within, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	next, err := f.store.Create(within, draft("jeongeup"), "R", time.Now(), pg.Idem{})
+	require.NoError(t, err, "the next intake does not wait for the held one")
+	require.Equal(t, receiptNumber(year, 3), next.Doc.GetReceiptNumber())
+
+	require.NoError(t, blocker.Rollback(ctx))
+	require.Equal(t, receiptNumber(year, 2), (<-held).Doc.GetReceiptNumber())
+
+	// A failed intake's number is not given out again: with receipt 5 taken, the intake that draws 4
+	// succeeds, the one that draws 5 fails, and the next draws 6 (5 is a gap in its own numbers).
+	_, err = f.pool.Exec(ctx, `INSERT INTO requests.requests (tenant_id, receipt, unit_id, type, state, doc, personal,
+		secret_hash, receive_time, create_time, update_time) VALUES ('jeongeup', $1, 'library', 1, 1, '', '', '', now(), now(), now())`,
+		receiptNumber(year, 5))
+	require.NoError(t, err)
+	require.Equal(t, receiptNumber(year, 4), f.create(t, "jeongeup").Doc.GetReceiptNumber())
+	_, err = f.store.Create(ctx, draft("jeongeup"), "R", time.Now(), pg.Idem{})
+	require.Error(t, err)
+	require.Equal(t, receiptNumber(year, 6), f.create(t, "jeongeup").Doc.GetReceiptNumber())
+}
+
+// Upgrading from the counter rows of 00001 to the sequences of 00004 carries each tenant's count
+// on: the next number follows the last one given.
+func TestReceiptCountersBecomeSequences(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	before := fstest.MapFS{}
+	for _, name := range []string{"00001_requests.sql", "00002_steps_to_ledger_outbox.sql", "00003_breaches.sql"} {
+		b, err := fs.ReadFile(pg.Migrations, name)
+		require.NoError(t, err)
+		before[name] = &fstest.MapFile{Data: b}
+	}
+	pool := pgtest.New(t, pg.Schema, before)
+	_, err := pool.Exec(ctx, `INSERT INTO requests.receipts (tenant_id, prefix, year, last)
+		VALUES ('jeongeup', 'R', 2026, 41), ('jeongeup', 'P', 2026, 7), ('iksan', 'R', 2026, 1)`)
+	require.NoError(t, err)
+	require.NoError(t, pgdb.Migrate(ctx, pool, pg.Schema, pg.Migrations))
+	for _, c := range []struct {
+		tenant, prefix string
+		next           int64
+	}{{"jeongeup", "R", 42}, {"jeongeup", "P", 8}, {"iksan", "R", 2}} {
+		var next int64
+		require.NoError(t, pool.QueryRow(ctx, `SELECT nextval(format('requests.receipt_%s', id)) FROM requests.receipts
+			WHERE tenant_id = $1 AND prefix = $2 AND year = 2026`, c.tenant, c.prefix).Scan(&next))
+		require.Equal(t, c.next, next, "%s %s", c.tenant, c.prefix)
+	}
+}
 
 // legacySteps is requests.steps as migration 00001 made it: the outbox before pkg/ledgerout.
 const legacySteps = `CREATE TABLE requests.steps (

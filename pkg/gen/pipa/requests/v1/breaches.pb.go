@@ -756,7 +756,11 @@ type BreachNotice struct {
 	// The notice as sent, in Korean.
 	Text string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
 	// Sent after its 72 hours (STD-26-4: known_evidence proves when the breach was known).
-	Late          bool `protobuf:"varint,6,opt,name=late,proto3" json:"late,omitempty"`
+	Late bool `protobuf:"varint,6,opt,name=late,proto3" json:"late,omitempty"`
+	// Output only, in GetBreach and a step's answer (not in ListBreaches): the mail pipa sent with
+	// this notice to each address of the step's recipient_emails, one delivery each (target
+	// "subject:{i}", the i-th address; the addresses themselves are not shown).
+	Deliveries    []*Delivery `protobuf:"bytes,7,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -831,6 +835,13 @@ func (x *BreachNotice) GetLate() bool {
 		return x.Late
 	}
 	return false
+}
+
+func (x *BreachNotice) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
 }
 
 // The report to the PIPC or KISA as made.
@@ -1726,8 +1737,15 @@ type NotifyBreachRequest struct {
 	RecipientCount int64                  `protobuf:"varint,4,opt,name=recipient_count,json=recipientCount,proto3" json:"recipient_count,omitempty"`
 	Etag           string                 `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	RequestId      string                 `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// With method EMAIL: the data subjects' e-mail addresses, to which pipa mails the notice (its
+	// Korean text with every item), each a delivery of its own through the outbound, in the same
+	// transaction as the step. Unset: the unit sent the notice itself and the step records it. At
+	// most 1,000 distinct addresses a call (call again, a new notice, for more); recipient_count,
+	// when set, counts them too. The addresses are kept only sealed in the outbound, to send the
+	// notice, and erased when the breach is closed.
+	RecipientEmails []string `protobuf:"bytes,7,rep,name=recipient_emails,json=recipientEmails,proto3" json:"recipient_emails,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NotifyBreachRequest) Reset() {
@@ -1800,6 +1818,13 @@ func (x *NotifyBreachRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *NotifyBreachRequest) GetRecipientEmails() []string {
+	if x != nil {
+		return x.RecipientEmails
+	}
+	return nil
 }
 
 type ReportBreachRequest struct {
@@ -2263,7 +2288,7 @@ var File_pipa_requests_v1_breaches_proto protoreflect.FileDescriptor
 
 const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpipa/requests/v1/breaches.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x02\n" +
+	"\x1fpipa/requests/v1/breaches.proto\x12\x10pipa.requests.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpipa/requests/v1/outbound.proto\"\x84\x02\n" +
 	"\n" +
 	"BreachDuty\x124\n" +
 	"\x04kind\x18\x01 \x01(\x0e2 .pipa.requests.v1.BreachDutyKindR\x04kind\x12:\n" +
@@ -2279,14 +2304,17 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"department\x12\x18\n" +
 	"\aofficer\x18\x02 \x01(\tR\aofficer\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\"\x8e\x02\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"\xca\x02\n" +
 	"\fBreachNotice\x126\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\".pipa.requests.v1.BreachNoticeKindR\x04kind\x12<\n" +
 	"\x06method\x18\x02 \x01(\x0e2$.pipa.requests.v1.BreachNoticeMethodR\x06method\x127\n" +
 	"\tsend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\x12'\n" +
 	"\x0frecipient_count\x18\x04 \x01(\x03R\x0erecipientCount\x12\x12\n" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x12\n" +
-	"\x04late\x18\x06 \x01(\bR\x04late\"\xe8\x01\n" +
+	"\x04late\x18\x06 \x01(\bR\x04late\x12:\n" +
+	"\n" +
+	"deliveries\x18\a \x03(\v2\x1a.pipa.requests.v1.DeliveryR\n" +
+	"deliveries\"\xe8\x01\n" +
 	"\fBreachReport\x126\n" +
 	"\x06agency\x18\x01 \x01(\x0e2\x1e.pipa.requests.v1.BreachAgencyR\x06agency\x127\n" +
 	"\tsend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\x12\x18\n" +
@@ -2373,7 +2401,7 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x06breach\x18\x02 \x01(\v2\x18.pipa.requests.v1.BreachR\x06breach\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xfc\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xa7\x02\n" +
 	"\x13NotifyBreachRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
 	"\x06method\x18\x02 \x01(\x0e2$.pipa.requests.v1.BreachNoticeMethodR\x06method\x127\n" +
@@ -2381,7 +2409,8 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x0frecipient_count\x18\x04 \x01(\x03R\x0erecipientCount\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\xf4\x01\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12)\n" +
+	"\x10recipient_emails\x18\a \x03(\tR\x0frecipientEmails\"\xf4\x01\n" +
 	"\x13ReportBreachRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
 	"\x06agency\x18\x02 \x01(\x0e2\x1e.pipa.requests.v1.BreachAgencyR\x06agency\x127\n" +
@@ -2533,6 +2562,7 @@ var file_pipa_requests_v1_breaches_proto_goTypes = []any{
 	(*ListBreachPostingsRequest)(nil),  // 28: pipa.requests.v1.ListBreachPostingsRequest
 	(*ListBreachPostingsResponse)(nil), // 29: pipa.requests.v1.ListBreachPostingsResponse
 	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
+	(*Delivery)(nil),                   // 31: pipa.requests.v1.Delivery
 }
 var file_pipa_requests_v1_breaches_proto_depIdxs = []int32{
 	8,  // 0: pipa.requests.v1.BreachDuty.kind:type_name -> pipa.requests.v1.BreachDutyKind
@@ -2541,62 +2571,63 @@ var file_pipa_requests_v1_breaches_proto_depIdxs = []int32{
 	5,  // 3: pipa.requests.v1.BreachNotice.kind:type_name -> pipa.requests.v1.BreachNoticeKind
 	6,  // 4: pipa.requests.v1.BreachNotice.method:type_name -> pipa.requests.v1.BreachNoticeMethod
 	30, // 5: pipa.requests.v1.BreachNotice.send_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: pipa.requests.v1.BreachReport.agency:type_name -> pipa.requests.v1.BreachAgency
-	30, // 7: pipa.requests.v1.BreachReport.send_time:type_name -> google.protobuf.Timestamp
-	30, // 8: pipa.requests.v1.BreachPosting.start_time:type_name -> google.protobuf.Timestamp
-	30, // 9: pipa.requests.v1.BreachPosting.end_time:type_name -> google.protobuf.Timestamp
-	30, // 10: pipa.requests.v1.BreachStep.time:type_name -> google.protobuf.Timestamp
-	0,  // 11: pipa.requests.v1.Breach.type:type_name -> pipa.requests.v1.BreachType
-	30, // 12: pipa.requests.v1.Breach.known_time:type_name -> google.protobuf.Timestamp
-	30, // 13: pipa.requests.v1.Breach.occur_time:type_name -> google.protobuf.Timestamp
-	1,  // 14: pipa.requests.v1.Breach.cause:type_name -> pipa.requests.v1.BreachCause
-	2,  // 15: pipa.requests.v1.Breach.possible_trigger:type_name -> pipa.requests.v1.PossibleTrigger
-	3,  // 16: pipa.requests.v1.Breach.possible_outcome:type_name -> pipa.requests.v1.PossibleOutcome
-	11, // 17: pipa.requests.v1.Breach.contact:type_name -> pipa.requests.v1.BreachContact
-	10, // 18: pipa.requests.v1.Breach.duties:type_name -> pipa.requests.v1.BreachDuty
-	12, // 19: pipa.requests.v1.Breach.notices:type_name -> pipa.requests.v1.BreachNotice
-	13, // 20: pipa.requests.v1.Breach.reports:type_name -> pipa.requests.v1.BreachReport
-	14, // 21: pipa.requests.v1.Breach.posting:type_name -> pipa.requests.v1.BreachPosting
-	4,  // 22: pipa.requests.v1.Breach.state:type_name -> pipa.requests.v1.BreachState
-	15, // 23: pipa.requests.v1.Breach.steps:type_name -> pipa.requests.v1.BreachStep
-	30, // 24: pipa.requests.v1.Breach.create_time:type_name -> google.protobuf.Timestamp
-	30, // 25: pipa.requests.v1.Breach.update_time:type_name -> google.protobuf.Timestamp
-	30, // 26: pipa.requests.v1.Breach.close_time:type_name -> google.protobuf.Timestamp
-	16, // 27: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
-	16, // 28: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
-	16, // 29: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
-	6,  // 30: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
-	30, // 31: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	7,  // 32: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
-	30, // 33: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	14, // 34: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
-	17, // 35: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
-	18, // 36: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
-	19, // 37: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
-	21, // 38: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
-	22, // 39: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
-	23, // 40: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
-	24, // 41: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
-	25, // 42: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
-	26, // 43: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
-	27, // 44: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
-	28, // 45: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
-	16, // 46: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
-	16, // 47: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
-	20, // 48: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
-	16, // 49: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
-	16, // 50: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
-	16, // 51: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
-	16, // 52: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
-	16, // 53: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
-	16, // 54: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
-	14, // 55: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
-	29, // 56: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
-	46, // [46:57] is the sub-list for method output_type
-	35, // [35:46] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	31, // 6: pipa.requests.v1.BreachNotice.deliveries:type_name -> pipa.requests.v1.Delivery
+	7,  // 7: pipa.requests.v1.BreachReport.agency:type_name -> pipa.requests.v1.BreachAgency
+	30, // 8: pipa.requests.v1.BreachReport.send_time:type_name -> google.protobuf.Timestamp
+	30, // 9: pipa.requests.v1.BreachPosting.start_time:type_name -> google.protobuf.Timestamp
+	30, // 10: pipa.requests.v1.BreachPosting.end_time:type_name -> google.protobuf.Timestamp
+	30, // 11: pipa.requests.v1.BreachStep.time:type_name -> google.protobuf.Timestamp
+	0,  // 12: pipa.requests.v1.Breach.type:type_name -> pipa.requests.v1.BreachType
+	30, // 13: pipa.requests.v1.Breach.known_time:type_name -> google.protobuf.Timestamp
+	30, // 14: pipa.requests.v1.Breach.occur_time:type_name -> google.protobuf.Timestamp
+	1,  // 15: pipa.requests.v1.Breach.cause:type_name -> pipa.requests.v1.BreachCause
+	2,  // 16: pipa.requests.v1.Breach.possible_trigger:type_name -> pipa.requests.v1.PossibleTrigger
+	3,  // 17: pipa.requests.v1.Breach.possible_outcome:type_name -> pipa.requests.v1.PossibleOutcome
+	11, // 18: pipa.requests.v1.Breach.contact:type_name -> pipa.requests.v1.BreachContact
+	10, // 19: pipa.requests.v1.Breach.duties:type_name -> pipa.requests.v1.BreachDuty
+	12, // 20: pipa.requests.v1.Breach.notices:type_name -> pipa.requests.v1.BreachNotice
+	13, // 21: pipa.requests.v1.Breach.reports:type_name -> pipa.requests.v1.BreachReport
+	14, // 22: pipa.requests.v1.Breach.posting:type_name -> pipa.requests.v1.BreachPosting
+	4,  // 23: pipa.requests.v1.Breach.state:type_name -> pipa.requests.v1.BreachState
+	15, // 24: pipa.requests.v1.Breach.steps:type_name -> pipa.requests.v1.BreachStep
+	30, // 25: pipa.requests.v1.Breach.create_time:type_name -> google.protobuf.Timestamp
+	30, // 26: pipa.requests.v1.Breach.update_time:type_name -> google.protobuf.Timestamp
+	30, // 27: pipa.requests.v1.Breach.close_time:type_name -> google.protobuf.Timestamp
+	16, // 28: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
+	16, // 29: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
+	16, // 30: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
+	6,  // 31: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
+	30, // 32: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	7,  // 33: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
+	30, // 34: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	14, // 35: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
+	17, // 36: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
+	18, // 37: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
+	19, // 38: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
+	21, // 39: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
+	22, // 40: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
+	23, // 41: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
+	24, // 42: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
+	25, // 43: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
+	26, // 44: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
+	27, // 45: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
+	28, // 46: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
+	16, // 47: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
+	16, // 48: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
+	20, // 49: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
+	16, // 50: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
+	16, // 51: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
+	16, // 52: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
+	16, // 53: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
+	16, // 54: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
+	16, // 55: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
+	14, // 56: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
+	29, // 57: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
+	47, // [47:58] is the sub-list for method output_type
+	36, // [36:47] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_breaches_proto_init() }
@@ -2604,6 +2635,7 @@ func file_pipa_requests_v1_breaches_proto_init() {
 	if File_pipa_requests_v1_breaches_proto != nil {
 		return
 	}
+	file_pipa_requests_v1_outbound_proto_init()
 	file_pipa_requests_v1_breaches_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
