@@ -327,12 +327,22 @@ func (o *Outbound) Once(ctx context.Context, tx pgx.Tx, tenant, key string) (boo
 }
 
 // Forget erases, in tx, the payloads that name a person of the tenant's messages about subject
-// (PIPA-21-1: at the end of their retention): what was sent keeps its delivery record, what was
-// not yet sent is given up.
+// (PIPA-21-1: at the end of their retention), and their receivers' answers, which a refusal may
+// word with the address: what was sent keeps its delivery record, what was not yet sent is given
+// up.
 func (o *Outbound) Forget(ctx context.Context, tx pgx.Tx, tenant, subject string) error {
 	_, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET payload = '',
-		answer = CASE WHEN deliver_time IS NULL AND fail_time IS NULL THEN 'erased before it was sent' ELSE answer END,
+		answer = CASE WHEN deliver_time IS NULL AND fail_time IS NULL THEN 'erased before it was sent' ELSE '' END,
 		fail_time = CASE WHEN deliver_time IS NULL THEN coalesce(fail_time, $3) END
 		WHERE tenant_id = $1 AND subject = $2 AND sealed`, tenant, subject, o.clock())
 	return err
+}
+
+// Pending counts, in tx, the tenant's messages about subject to a target starting with prefix
+// that are neither delivered nor given up: a step that would Forget them asks first.
+func (o *Outbound) Pending(ctx context.Context, tx pgx.Tx, tenant, subject, prefix string) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM `+o.table()+` WHERE tenant_id = $1 AND subject = $2
+		AND starts_with(target, $3) AND deliver_time IS NULL AND fail_time IS NULL`, tenant, subject, prefix).Scan(&n)
+	return n, err
 }

@@ -220,9 +220,12 @@ func jsonText(t *testing.T, v any) string {
 // PIPA-34-1: the notice to the data subjects, mailed by pipa when the notice step gives their
 // addresses (method EMAIL, a 서면등의 방법 of DEC-17-5): each address gets the Korean notice with
 // every item through a real SMTP server, each mail a delivery the staff view of the breach shows
-// by its state, without the address. Bad addresses are refused naming the field and the rule,
-// and nothing is recorded or sent; a retried step sends nothing again. The addresses are kept
-// only sealed in the outbound, and erased when the breach is closed.
+// by its state, without the address, also where the relay refused an address and worded its
+// refusal with it. Bad addresses are refused naming the field and the rule, as is a send_time
+// with them (pipa mails now, and the notice's time is now), and nothing is recorded or sent; a
+// retried step sends nothing again. The addresses are kept only sealed in the outbound; closing
+// the breach waits until every notice mail is delivered or given up (NOTICE_MAIL_PENDING), then
+// erases them and the relay's answers.
 func TestBreachNoticeMailedToSubjects(t *testing.T) {
 	t.Parallel()
 	smtpd := outboundtest.StartMail(t)
@@ -231,14 +234,17 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 	cl := s.breaches()
 	cpo := s.As(auth.RoleCPO, libraryUnit)
 	known := time.Now().Add(-3 * time.Hour)
-	b, err := cl.CreateBreach(cpo, &requestsv1.CreateBreachRequest{Parent: libraryUnit, Breach: &requestsv1.Breach{
-		Type: requestsv1.BreachType_BREACH_TYPE_LEAK, KnownTime: timestamppb.New(known), SubjectCount: 3,
-		Cause: requestsv1.BreachCause_BREACH_CAUSE_MISTAKE, Circumstances: "회원 안내 메일을 숨은참조 없이 발송",
-		OccurTime: timestamppb.New(known.Add(-time.Hour)), Items: []string{"성명", "전자우편주소"},
-		SubjectActions: "의심스러운 메일의 링크를 열지 마십시오", Measures: "수신자에게 삭제 요청",
-		ReliefProcedure: "피해 신고 시 상담 및 분쟁조정 안내", Contact: &requestsv1.BreachContact{Department: "시립도서관 운영팀", Phone: "063-539-6000"}}})
-	require.NoError(t, err)
-	name := b.GetName()
+	create := func() string {
+		b, err := cl.CreateBreach(cpo, &requestsv1.CreateBreachRequest{Parent: libraryUnit, Breach: &requestsv1.Breach{
+			Type: requestsv1.BreachType_BREACH_TYPE_LEAK, KnownTime: timestamppb.New(known), SubjectCount: 3,
+			Cause: requestsv1.BreachCause_BREACH_CAUSE_MISTAKE, Circumstances: "회원 안내 메일을 숨은참조 없이 발송",
+			OccurTime: timestamppb.New(known.Add(-time.Hour)), Items: []string{"성명", "전자우편주소"},
+			SubjectActions: "의심스러운 메일의 링크를 열지 마십시오", Measures: "수신자에게 삭제 요청",
+			ReliefProcedure: "피해 신고 시 상담 및 분쟁조정 안내", Contact: &requestsv1.BreachContact{Department: "시립도서관 운영팀", Phone: "063-539-6000"}}})
+		require.NoError(t, err)
+		return b.GetName()
+	}
+	name := create()
 	email := requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL
 
 	for _, tc := range []struct {
@@ -251,6 +257,8 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 		{&requestsv1.NotifyBreachRequest{Method: email, RecipientEmails: []string{"a@example.kr", "not an address"}}, "recipient_emails[1]", "format"},
 		{&requestsv1.NotifyBreachRequest{Method: email, RecipientEmails: []string{"a@example.kr", "A@example.kr"}}, "recipient_emails[1]", "unique"},
 		{&requestsv1.NotifyBreachRequest{Method: email, RecipientCount: 1, RecipientEmails: []string{"a@example.kr", "b@example.kr"}}, "recipient_count", "range"},
+		{&requestsv1.NotifyBreachRequest{Method: email, SendTime: timestamppb.New(known.Add(time.Hour)),
+			RecipientEmails: []string{"a@example.kr"}}, "send_time", "PIPA-34-1"},
 	} {
 		tc.req.Name = name
 		_, err := cl.NotifyBreach(cpo, tc.req)
@@ -258,10 +266,12 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 		require.Equal(t, tc.field, v.GetField(), tc.req.String())
 		require.Equal(t, tc.rule, v.GetReason(), tc.req.String())
 	}
-	b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
+	b, err := cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
 	require.NoError(t, err)
 	require.Empty(t, b.GetNotices(), "a refused notice records nothing")
+	require.Empty(t, smtpd.Mail(), "nor sends anything")
 
+	smtpd.Refuse("minwon3@example.kr", 550) // "550 5.1.1 <minwon3@example.kr>: Recipient address rejected"
 	to := []string{"minwon1@example.kr", "minwon2@example.kr", "minwon3@example.kr"}
 	notify := &requestsv1.NotifyBreachRequest{Name: name, Method: email, RecipientEmails: to, RequestId: "notice-1"}
 	b, err = cl.NotifyBreach(cpo, notify)
@@ -271,8 +281,8 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 	_, err = cl.NotifyBreach(cpo, notify)
 	require.NoError(t, err, "a retry of the step")
 
-	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 3 }, 60*time.Second, 100*time.Millisecond)
-	require.Never(t, func() bool { return len(smtpd.Mail()) > 3 }, 2*time.Second, 200*time.Millisecond, "the retry sent nothing again")
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 2 }, 60*time.Second, 100*time.Millisecond)
+	require.Never(t, func() bool { return len(smtpd.Mail()) > 2 }, 2*time.Second, 200*time.Millisecond, "the retry sent nothing again")
 	var got []string
 	for _, m := range smtpd.Mail() {
 		require.Len(t, m.To, 1)
@@ -287,25 +297,52 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 		require.Equal(t, strings.TrimSpace(b.GetNotices()[0].GetText()), strings.TrimSpace(strings.ReplaceAll(m.Text, "\r\n", "\n")),
 			"the notice as recorded is the notice as mailed")
 	}
-	require.ElementsMatch(t, to, got)
+	require.ElementsMatch(t, to[:2], got)
 
 	require.Eventually(t, func() bool {
 		b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
 		require.NoError(t, err)
 		ds := b.GetNotices()[0].GetDeliveries()
 		return len(ds) == 3 && !slices.ContainsFunc(ds, func(d *requestsv1.Delivery) bool {
-			return d.GetState() != requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED
+			return d.GetState() == requestsv1.DeliveryState_DELIVERY_STATE_PENDING
 		})
-	}, 30*time.Second, 100*time.Millisecond, "the staff view shows each delivery delivered")
-	var targets []string
+	}, 30*time.Second, 100*time.Millisecond, "the staff view shows each delivery settled")
+	states := map[string]requestsv1.DeliveryState{}
 	for _, d := range b.GetNotices()[0].GetDeliveries() {
-		targets = append(targets, d.GetTarget())
+		states[d.GetTarget()] = d.GetState()
 		require.Equal(t, "mail", d.GetChannel())
 	}
-	require.ElementsMatch(t, []string{"subject:1", "subject:2", "subject:3"}, targets)
+	require.Equal(t, map[string]requestsv1.DeliveryState{"subject:1": requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED,
+		"subject:2": requestsv1.DeliveryState_DELIVERY_STATE_DELIVERED, "subject:3": requestsv1.DeliveryState_DELIVERY_STATE_FAILED}, states)
+	require.Contains(t, protojson.Format(b), "<recipient>", "the refusal is shown, its address not")
 	require.NotContains(t, protojson.Format(b), "minwon", "the breach's view names no subject")
 
 	ctx := context.Background()
+	var named int
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE position('minwon' in answer) > 0`).Scan(&named))
+	require.Zero(t, named, "no answer recorded in clear names a subject")
+
+	// PIPA-34-1: a breach whose notice mail is still on its way (the relay answers 450 for now)
+	// stays open: closing would erase the address and give the mail up unsent.
+	smtpd.Refuse("minwon4@example.kr", 450)
+	second := create()
+	_, err = cl.NotifyBreach(cpo, &requestsv1.NotifyBreachRequest{Name: second, Method: email, RecipientEmails: []string{"minwon4@example.kr"}})
+	require.NoError(t, err)
+	_, err = cl.CloseBreach(cpo, &requestsv1.CloseBreachRequest{Name: second})
+	code, reason := stacktest.Reason(err)
+	require.Equal(t, codes.FailedPrecondition, code, "%v", err)
+	require.Equal(t, "NOTICE_MAIL_PENDING", reason)
+	vs, _ := stacktest.Details(err)
+	require.Len(t, vs, 1)
+	require.Equal(t, "PIPA-34-1", vs[0].GetReason())
+	b2, err := cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: second})
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachState_BREACH_STATE_OPEN, b2.GetState())
+	var waiting int
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
+		AND length(payload) > 0 AND deliver_time IS NULL AND fail_time IS NULL`, second).Scan(&waiting))
+	require.Equal(t, 1, waiting, "the mail still waits to be sent")
+
 	var sealed int
 	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
 		AND sealed AND length(payload) > 0 AND position('minwon'::bytea in payload) = 0`, name).Scan(&sealed))
@@ -316,6 +353,9 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
 		AND length(payload) > 0`, name).Scan(&kept))
 	require.Zero(t, kept, "closed, the breach's addresses are erased")
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
+		AND answer <> ''`, name).Scan(&kept))
+	require.Zero(t, kept, "and the relay's answers, which may word a refusal with the address")
 	b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
 	require.NoError(t, err)
 	require.Len(t, b.GetNotices()[0].GetDeliveries(), 3, "the delivery records stay")

@@ -298,7 +298,7 @@ func TestReplayWaitsForDisable(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var waiting bool
 		require.NoError(t, s.DB().QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-			AND query LIKE '%subscriptions%FOR SHARE')`).Scan(&waiting))
+			AND datname = current_database() AND query LIKE '%subscriptions%FOR SHARE')`).Scan(&waiting))
 		return waiting
 	}, 30*time.Second, 10*time.Millisecond, "the replay waits for the disable")
 	require.NoError(t, disabling.Commit(ctx))

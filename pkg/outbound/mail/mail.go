@@ -142,7 +142,7 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 		return "", outbound.Permanent(err)
 	}
 	if err := msg.To(m.To); err != nil {
-		return "invalid recipient address", outbound.Permanent(err)
+		return "invalid recipient address", outbound.Permanent(errors.New(unnamed(m.To, err.Error())))
 	}
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(d.Key + "@" + s.domain)
@@ -152,7 +152,10 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	err := s.send(ctx, msg)
-	answer := strings.TrimSpace(msg.ServerResponse())
+	answer := unnamed(m.To, strings.TrimSpace(msg.ServerResponse()))
+	if err != nil {
+		err = &unnamedError{text: unnamed(m.To, err.Error()), err: err}
+	}
 	var se *gomail.SendError
 	if errors.As(err, &se) && se.ErrorCode() >= 500 {
 		return answer, outbound.Permanent(err)
@@ -162,6 +165,33 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 	}
 	return answer, err
 }
+
+// unnamed is text with the recipient's address (to, and the bare address in it) written
+// <recipient>: what Send answers is recorded unsealed, logged and shown to staff, and neither
+// go-mail's errors ("affected recipient(s): …") nor a relay's refusal ("550 5.1.1 <…>: Recipient
+// address rejected") may carry the address there.
+func unnamed(to, text string) string {
+	names := []string{to}
+	if a, err := netmail.ParseAddress(to); err == nil {
+		names = append(names, "<"+a.Address+">", a.Address)
+	}
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n != "" {
+			text = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(n)).ReplaceAllLiteralString(text, "<recipient>")
+		}
+	}
+	return text
+}
+
+// unnamedError is an error of a send whose text names no recipient (unnamed); it unwraps to
+// go-mail's error, for its reply code.
+type unnamedError struct {
+	text string
+	err  error
+}
+
+func (e *unnamedError) Error() string { return e.text }
+func (e *unnamedError) Unwrap() error { return e.err }
 
 // send sends msg on an idle connection, or on a new one when none is idle or the idle one is
 // gone: it failed at MAIL without a reply (the relay closed it), so nothing of msg was sent on it.

@@ -2,6 +2,8 @@ package mail_test
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +110,38 @@ func TestSendKeepsTheConnection(t *testing.T) {
 	send(4)
 	require.Len(t, ms.Mail(), 5)
 	require.Eventually(t, func() bool { return ms.Sessions.Load() == 0 }, 10*time.Second, 10*time.Millisecond)
+}
+
+// A relay refusing the recipient names the address in its reply, and go-mail adds it to its
+// error ("affected recipient(s): …"); what Send answers is recorded unsealed, logged and shown to
+// staff, so neither its answer nor its error names the address: <recipient> stands for it. The
+// reply code stays, and decides: 550 is not retried, 450 is.
+func TestSendNamesNoRecipient(t *testing.T) {
+	t.Parallel()
+	ms := outboundtest.StartMail(t)
+	s, err := mail.New(mail.Config{Addr: ms.Addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		to, addr  string
+		code      int
+		permanent bool
+	}{
+		{"Minwon@Example.kr", "Minwon@Example.kr", 550, true},
+		{"김민원 <minwon2@example.kr>", "minwon2@example.kr", 450, false},
+	} {
+		ms.Refuse(tc.addr, tc.code)
+		payload, err := mail.Message{To: tc.to, Subject: "통지", Text: "접수번호: R-2026-000001"}.Payload()
+		require.NoError(t, err)
+		answer, err := s.Send(t.Context(), outbound.Delivery{Tenant: "jeongeup", ID: 1,
+			Message: outbound.Message{Channel: outbound.Mail, Key: "requests-1", Payload: payload}})
+		require.Error(t, err)
+		require.Equal(t, tc.permanent, outbound.IsPermanent(err), err.Error())
+		for _, text := range []string{answer, err.Error()} {
+			require.NotContains(t, strings.ToLower(text), "minwon", "the text names no recipient")
+			require.NotContains(t, text, "김민원")
+		}
+		require.Contains(t, err.Error(), "<recipient>")
+		require.Contains(t, err.Error(), strconv.Itoa(tc.code))
+	}
+	require.Empty(t, ms.Mail())
 }

@@ -72,6 +72,19 @@ type MailServer struct {
 	mu       sync.Mutex
 	mail     []Mail
 	open     []net.Conn
+	refuse   map[string]int
+}
+
+// Refuse makes the server refuse RCPT TO addr with code (550: a permanent refusal, 450: a
+// temporary one; 0: take it again), echoing the address in its reply as Postfix does ("550 5.1.1
+// <addr>: Recipient address rejected: User unknown").
+func (ms *MailServer) Refuse(addr string, code int) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.refuse == nil {
+		ms.refuse = map[string]int{}
+	}
+	ms.refuse[addr] = code
 }
 
 // backend is a connection's session, counted and kept for CloseConnections.
@@ -239,6 +252,13 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.ms.mu.Lock()
+	code := s.ms.refuse[to]
+	s.ms.mu.Unlock()
+	if code != 0 {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1},
+			Message: "<" + to + ">: Recipient address rejected: User unknown"}
+	}
 	s.to = append(s.to, to)
 	return nil
 }

@@ -158,11 +158,15 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 }
 
 // checkEmails refuses addresses pipa cannot mail the notice to: with a method other than EMAIL,
-// more than MaxRecipients, one that is not a bare address, one given twice, or more than
+// with a send_time (the mail leaves now, and the notice's lateness is judged by now), more than
+// MaxRecipients, one that is not a bare address, one given twice, or more than
 // recipient_count says.
 func checkEmails(vs *apierr.Violations, n Notify) {
 	if n.Method != requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL {
 		vs.Add("recipient_emails", "DEC-17-5", "pipa mails the notice only with method EMAIL; by writing, fax, phone or SMS the unit sends it and the step records it")
+	}
+	if n.SendTime != nil {
+		vs.Add("send_time", "PIPA-34-1", "pipa mails the notice now, and its time is now: give send_time only for a notice the unit sent itself")
 	}
 	if len(n.Emails) > MaxRecipients {
 		vs.Add("recipient_emails", "max", "at most %d addresses a call (got %d): notify the rest in another call", MaxRecipients, len(n.Emails))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -77,10 +78,14 @@ type sequencer struct {
 
 	queue drain[*call] // one leader
 
-	ready    bool                // the head row exists
-	edgeSize int64               // size the edge belongs to; -1 when unknown
-	edge     map[int64]tlog.Hash // stored hashes of the tree's right edge (see edgeIndexes)
-	recent   recentIDs           // request ids known to be committed in this log
+	ready bool // the head row exists
+	// The tree of the log's last batch planned (committed, or on its way), on which the next
+	// batch is planned: its size (-1 when unknown), root and right edge (the stored hashes that
+	// appending needs, see edgeIndexes).
+	edgeSize int64
+	root     tlog.Hash
+	edge     map[int64]tlog.Hash
+	recent   recentIDs // request ids known to be committed in this log
 }
 
 // recentIDs remembers (by a 64-bit hash) the request ids of the last recentCap entries a
@@ -161,6 +166,7 @@ func (s *Store) sequencer(tenant, unit string) *sequencer {
 	q := s.logs[id]
 	if q == nil {
 		q = &sequencer{s: s, id: id, edgeSize: -1}
+		q.queue.wake = make(chan struct{}, 1)
 		s.logs[id] = q
 	}
 	return q
@@ -318,30 +324,216 @@ func (q *sequencer) enqueue(ctx context.Context, calls ...*call) error {
 	return nil
 }
 
-// run commits batches until the queue is empty.
+// run commits batches until the queue is empty. A log's batches are pipelined: while one
+// commits, the next is planned on top of it and sent as soon as the first holds the head's row
+// lock, so that PostgreSQL runs the second right after the first commits, without a round trip
+// or a plan in between (pipeline). At most two batches of a log are on their way.
 func (q *sequencer) run() {
+	var prev *flight // the batch on its way, or nil
 	for {
-		batch := q.queue.take(func(queue []*call) int {
-			// Whole units up to maxBatch calls (a larger unit goes alone). A rotation commits
-			// alone: its handover checkpoint ends with its entry.
-			n := 0
-			for n < len(queue) {
-				c := queue[n]
-				if n > 0 && (c.req.NewKey != nil || n+c.size > q.s.maxBatch) {
-					break
-				}
-				n += max(c.size, 1)
-				if c.req.NewKey != nil {
-					break
-				}
+		var batch []*call
+		if prev == nil {
+			if batch = q.queue.take(q.batchSize); batch == nil {
+				return
 			}
-			return n
-		})
-		if batch == nil {
-			return
+		} else if batch = q.takeAfter(prev); batch == nil {
+			q.finish(prev)
+			prev = nil
+			continue
 		}
-		q.commit(batch)
+		var live []*call
+		for _, u := range units(batch) {
+			if err := u[0].ctx.Err(); err != nil { // a unit's calls share their context
+				fail(u, err)
+				continue
+			}
+			live = append(live, u...)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		if !q.ready && prev == nil {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), batchTimeout)
+			_ = q.open(ctx) // an error is the batch's, under the lock (try)
+			cancel()
+		}
+		if p := q.planFast(live, prev); p != nil {
+			next := q.send(live, p, prev)
+			if prev != nil {
+				q.finish(prev)
+			}
+			prev = next
+			continue
+		}
+		if prev != nil {
+			q.finish(prev)
+			prev = nil
+		}
+		q.commit(live)
 	}
+}
+
+// takeAfter takes the next batch once prev holds the head's lock (or has ended), so that the
+// appends arriving meanwhile join it: taken at once, the next batch would hold the few that came
+// while prev was planned, and small batches cost a commit, a checkpoint signature and their
+// statements each. Until prev has ended, appends that arrive still go on top of it; it returns
+// nil when prev has ended and nothing is waiting.
+func (q *sequencer) takeAfter(prev *flight) []*call {
+	if prev.r == nil {
+		return q.queue.takeMore(q.batchSize)
+	}
+	<-prev.r.locked
+	for {
+		if batch := q.queue.takeMore(q.batchSize); batch != nil {
+			return batch
+		}
+		select {
+		case <-prev.r.done:
+			return nil
+		case <-q.queue.wake:
+		}
+	}
+}
+
+// batchSize is how many of the queued calls the next batch takes: whole units up to maxBatch
+// calls (a larger unit goes alone). A rotation commits alone: its handover checkpoint ends with
+// its entry.
+func (q *sequencer) batchSize(queue []*call) int {
+	n := 0
+	for n < len(queue) {
+		c := queue[n]
+		if n > 0 && (c.req.NewKey != nil || n+c.size > q.s.maxBatch) {
+			break
+		}
+		n += max(c.size, 1)
+		if c.req.NewKey != nil {
+			break
+		}
+	}
+	return n
+}
+
+// flight is a batch planned on the one-round-trip path and handed to the combiner (r), or held
+// back because the batch before it failed (r nil).
+type flight struct {
+	calls []*call
+	p     *batchPlan
+	r     *readyBatch
+}
+
+// open makes sure the log exists. When this call creates it, its tree is known (empty), so that
+// its first batch takes the one-round-trip path with the other logs' batches.
+func (q *sequencer) open(ctx context.Context) error {
+	made, err := q.s.ensureLog(ctx, q.id)
+	if err != nil {
+		return err
+	}
+	q.ready = true
+	if made != nil {
+		q.edge, q.edgeSize, q.root = map[int64]tlog.Hash{}, 0, emptyRoot
+	}
+	return nil
+}
+
+// emptyRoot is the root of the empty tree.
+var emptyRoot, _ = tlog.TreeHash(0, nil)
+
+// send hands p, the plan of live, to the combiner once prev (the log's batch on its way, or nil)
+// holds the head's lock, and returns it on its way; if prev failed meanwhile, p is held back
+// (it extends a tree that will not be) and its calls go under the lock after prev's.
+func (q *sequencer) send(live []*call, p *batchPlan, prev *flight) *flight {
+	f := &flight{calls: live, p: p}
+	if prev != nil {
+		<-prev.r.locked
+		select {
+		case <-prev.r.done:
+			if prev.r.err != nil {
+				return f
+			}
+		default:
+		}
+	}
+	f.r = q.s.submit(q.id, p)
+	return f
+}
+
+// planFast plans calls on top of the tree of the log's last planned batch, for the one-round-trip
+// path, and makes the new tree the last planned one. It returns nil when that path does not
+// apply: the tree is not known (the log is new to this process, or a batch failed, or prev, the
+// batch before, is held back), the batch
+// needs the head's lock (a redaction needs the erased entry's state, a rotation the key's, a
+// request id this process knows was committed, or sent in prev, a lookup), or nothing is to be
+// written.
+//
+// A request id committed by another replica or an earlier process is not looked up: the INSERT
+// fails on entries_request_id, nothing is written, and the batch is planned again under the lock,
+// where the replay is found.
+func (q *sequencer) planFast(calls []*call, prev *flight) *batchPlan {
+	if q.edgeSize < 0 || q.s.beforeCommit != nil || prev != nil && prev.r == nil {
+		return nil
+	}
+	var sent map[string]bool // prev's request ids: a repeat of one waits for prev's answer
+	if prev != nil {
+		for _, c := range prev.calls {
+			if c.req.RequestID != "" {
+				if sent == nil {
+					sent = map[string]bool{}
+				}
+				sent[c.req.RequestID] = true
+			}
+		}
+	}
+	for _, c := range calls {
+		if c.req.Redact || c.req.NewKey != nil || c.req.RequestID != "" && (q.recent.has(c.req.RequestID) || sent[c.req.RequestID]) {
+			return nil
+		}
+	}
+	q.s.mu.Lock()
+	key := q.s.keys[q.id]
+	q.s.mu.Unlock()
+	if key == nil {
+		return nil
+	}
+	hr := &txHashReader{ctx: context.Background(), db: q.s.pool, tenant: q.id.Tenant, unit: q.id.Unit,
+		known: make(map[int64]tlog.Hash, 64)}
+	for i, h := range q.edge {
+		hr.known[i] = h
+	}
+	p, err := q.plan(key, calls, q.edgeSize, q.root, hr, nil, nil)
+	if err != nil || len(p.added) == 0 {
+		return nil // planned again under the lock (e.g. only duplicates)
+	}
+	if edge := hr.edgeFor(p.next); edge != nil {
+		q.edge, q.edgeSize, q.root = edge, p.next, p.root
+	} else {
+		q.edgeSize = -1
+	}
+	return p
+}
+
+// finish waits for f's transaction and delivers its calls' results. A batch that did not commit
+// makes the log's tree unknown; its calls are committed again under the head's lock if its
+// transaction certainly rolled back (or was never sent), and fail as "may or may not have taken
+// effect" otherwise.
+func (q *sequencer) finish(f *flight) {
+	var err error = errFastPathSkipped
+	if f.r != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(f.calls[0].ctx), batchTimeout)
+		err = f.r.wait(ctx, q.s)
+		cancel()
+	}
+	if err == nil {
+		q.remember(f.calls)
+		f.p.deliver(f.calls)
+		q.committed(f.calls)
+		return
+	}
+	q.edgeSize = -1
+	if !rolledBack(err) {
+		fail(f.calls, &ambiguousError{err})
+		return
+	}
+	q.commit(f.calls)
 }
 
 // ambiguousError is a failed COMMIT: the transaction may or may not have committed.
@@ -353,22 +545,11 @@ func (e *ambiguousError) Error() string {
 }
 func (e *ambiguousError) Unwrap() error { return e.err }
 
-// commit commits batch (whole units), delivering each call's result. A failure of the batch as a
-// whole (a driver error before COMMIT) is retried one unit at a time, so that a request that
-// breaks the transaction fails alone (with its unit); a failed COMMIT is not retried, since it
-// may have committed.
-func (q *sequencer) commit(batch []*call) {
-	var live []*call
-	for _, u := range units(batch) {
-		if err := u[0].ctx.Err(); err != nil { // a unit's calls share their context
-			fail(u, err)
-			continue
-		}
-		live = append(live, u...)
-	}
-	if len(live) == 0 {
-		return
-	}
+// commit commits live (whole units) under the head's lock, delivering each call's result. A
+// failure of the batch as a whole (a driver error before COMMIT) is retried one unit at a time,
+// so that a request that breaks the transaction fails alone (with its unit); a failed COMMIT is
+// not retried, since it may have committed.
+func (q *sequencer) commit(live []*call) {
 	err := q.try(live)
 	if err == nil {
 		q.committed(live)
@@ -412,13 +593,11 @@ func (q *sequencer) committed(calls []*call) {
 	q.s.batches.Record(context.Background(), n)
 }
 
-// try commits calls in one transaction. It delivers every call's result (closing done) and
-// returns nil, or delivers nothing and returns the error that failed the whole transaction.
-//
-// When this process knows the log's right edge, it plans the batch without reading anything and
-// commits it in one round trip whose first statement is a guarded update of the head: if
-// another replica appended meanwhile, the guard fails, nothing is written, and the batch is
-// planned again under the head's row lock (tryLocked). See README.md.
+// try commits calls in one transaction under the head's row lock (tryLocked), creating the log
+// first if this process has not seen it. It delivers every call's result (closing done) and
+// returns nil, or delivers nothing and returns the error that failed the whole transaction. A
+// batch that commits makes its tree the log's known tree, on which the next batches are planned
+// without reading anything (planFast).
 func (q *sequencer) try(calls []*call) (err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(calls[0].ctx), batchTimeout)
 	defer cancel()
@@ -428,67 +607,28 @@ func (q *sequencer) try(calls []*call) (err error) {
 		}
 	}()
 	if !q.ready {
-		if err := q.s.ensureLog(ctx, q.id); err != nil {
+		if err := q.open(ctx); err != nil {
 			return err
 		}
-		q.ready = true
 	}
-	key, err := q.s.key(ctx, q.id)
-	if err != nil {
+	// The key is read before the head's lock is taken: loading it needs a connection of its own.
+	if _, err := q.s.key(ctx, q.id); err != nil {
 		return err
 	}
-	if q.edgeSize >= 0 && q.s.beforeCommit == nil {
-		err := q.tryFast(ctx, key, calls)
-		if err == nil {
-			return nil
-		}
-		if !rolledBack(err) {
-			return &ambiguousError{err}
-		}
-		q.edgeSize = -1
-	}
+	// A batch that could not take the one-round-trip path reads the tree it extends under the
+	// lock, and so does the next one unless this one appends: what made it come here (a replay,
+	// a redaction, a rotation, a failure) may come from another replica, whose appends the known
+	// tree would miss, costing a Build thrown away.
+	q.edgeSize = -1
 	return q.tryLocked(ctx, calls)
 }
 
 // rolledBack reports whether err certainly undid its transaction: PostgreSQL reported an ERROR
-// (the session lives on and the transaction was aborted). A lost connection or a FATAL error
-// (e.g. pg_terminate_backend) may have come after the commit.
+// (the session lives on and the transaction was aborted), or it was never sent. A lost
+// connection or a FATAL error (e.g. pg_terminate_backend) may have come after the commit.
 func rolledBack(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Severity == "ERROR"
-}
-
-// tryFast commits calls on top of the cached edge in one round trip: a pipeline of two
-// statements per log that PostgreSQL runs as one implicit transaction, shared with the other logs'
-// batches ready at the same time (combine.go).
-func (q *sequencer) tryFast(ctx context.Context, key *logKey, calls []*call) error {
-	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.Tenant, unit: q.id.Unit,
-		known: make(map[int64]tlog.Hash, 64)}
-	for i, h := range q.edge {
-		hr.known[i] = h
-	}
-	// No lookup round trip: a request id this process knows to be committed sends the batch to
-	// the locked path (which looks the ids up under the lock, and does not call Build for a
-	// replay). Any other committed id, e.g. one another replica committed, makes the INSERT fail
-	// on entries_request_id: nothing is written and the batch is planned again under the lock.
-	// A redaction needs the erased entry's state read under the lock, a rotation the key's.
-	for _, c := range calls {
-		if c.req.Redact || c.req.NewKey != nil || c.req.RequestID != "" && q.recent.has(c.req.RequestID) {
-			return errFastPathSkipped
-		}
-	}
-	p, err := q.plan(key, calls, q.edgeSize, hr, nil, nil)
-	if err != nil || len(p.added) == 0 {
-		// Nothing to write without the lock (e.g. only duplicates): plan again under it.
-		return errFastPathSkipped
-	}
-	if err := q.s.commitCombined(ctx, q.id, p); err != nil {
-		return err
-	}
-	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
-	q.remember(calls)
-	p.deliver(calls)
-	return nil
+	return errors.Is(err, errNotSent) || errors.As(err, &pgErr) && pgErr.Severity == "ERROR"
 }
 
 // remember records the request ids of a committed batch's calls that succeeded (appended or
@@ -577,7 +717,7 @@ func (q *sequencer) tryLocked(ctx context.Context, calls []*call) error {
 	if err != nil {
 		return err
 	}
-	p, err := q.plan(key, calls, size, hr, priors, redacted)
+	p, err := q.plan(key, calls, size, root, hr, priors, redacted)
 	if err != nil {
 		return err
 	}
@@ -590,7 +730,7 @@ func (q *sequencer) tryLocked(ctx context.Context, calls []*call) error {
 		p.deliver(calls)
 		return nil
 	}
-	if err := tx.SendBatch(ctx, p.writes(q.id)).Close(); err != nil {
+	if err := tx.SendBatch(ctx, batchOf(p.statements(q.id))).Close(); err != nil {
 		return fmt.Errorf("ledger store: write %d entries to tenants/%s/units/%s: %w", len(p.added), tenant, unit, err)
 	}
 	if q.s.beforeCommit != nil {
@@ -604,7 +744,9 @@ func (q *sequencer) tryLocked(ctx context.Context, calls []*call) error {
 	if p.rotated != nil {
 		q.s.setKey(q.id, p.rotated)
 	}
-	q.edge, q.edgeSize = hr.edgeFor(p.next), p.next
+	if q.edge = hr.edgeFor(p.next); q.edge != nil {
+		q.edgeSize, q.root = p.next, p.root
+	}
 	q.remember(calls)
 	p.deliver(calls)
 	return nil
@@ -634,6 +776,7 @@ type prior struct {
 // tree hashes they add (in hr), and the signed checkpoint of the new tree.
 type batchPlan struct {
 	size, next int64
+	base       tlog.Hash // the root of the tree of size size that the batch extends
 	added      []newEntry
 	hr         *txHashReader
 	root       tlog.Hash
@@ -658,8 +801,8 @@ type newEntry struct {
 // takes an index. Replays of priors and repeats of a request id within the
 // batch get their first entry. redacted holds the entries to redact that already are. It sets
 // every call's res or err.
-func (q *sequencer) plan(key *logKey, calls []*call, size int64, hr *txHashReader, priors map[string]prior, redacted map[int64]bool) (*batchPlan, error) {
-	p := &batchPlan{size: size, next: size, hr: hr, headKey: key.vkey, vkey: key.vkey}
+func (q *sequencer) plan(key *logKey, calls []*call, size int64, base tlog.Hash, hr *txHashReader, priors map[string]prior, redacted map[int64]bool) (*batchPlan, error) {
+	p := &batchPlan{size: size, next: size, base: base, hr: hr, headKey: key.vkey, vkey: key.vkey}
 	byID := map[string]*call{}
 	erased := map[int64]bool{} // by this batch
 	for _, u := range units(calls) {
@@ -808,22 +951,41 @@ func sameRequest(a, b []byte) bool {
 	return len(a) == 0 || len(b) == 0 || bytes.Equal(a, b)
 }
 
-// writes are the statements that commit the plan alone (the locked path): the head, then
-// entries and hashes (logWrites), then one erasure per redaction and the rotation's new key.
-func (p *batchPlan) writes(id Log) *pgx.Batch {
+// statements are the statements that commit the plan alone: the head, then entries and hashes
+// (logWrites), then one erasure per redaction and the rotation's new key.
+func (p *batchPlan) statements(id Log) []stmt {
 	var w logWrites
 	w.add(id, p)
-	b := &pgx.Batch{}
-	w.queue(b)
+	out := w.statements()
 	for _, e := range p.added {
 		if e.c.req.Redact {
-			b.Queue(`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = $4
-				WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, id.Tenant, id.Unit, *e.c.req.Follows, e.c.res.Index)
+			out = append(out, stmt{sql: `UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = $4
+				WHERE tenant_id = $1 AND unit_id = $2 AND idx = $3`, args: []any{id.Tenant, id.Unit, *e.c.req.Follows, e.c.res.Index}})
 		}
 	}
 	if p.rotated != nil {
-		b.Queue(`INSERT INTO ledger.log_keys (tenant_id, unit_id, seq, signer_skey, verifier_key, previous_key, handover_size, handover)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id.Tenant, id.Unit, p.rotated.seq, p.sealed, p.vkey, p.headKey, p.next, p.checkpoint)
+		out = append(out, stmt{sql: `INSERT INTO ledger.log_keys (tenant_id, unit_id, seq, signer_skey, verifier_key, previous_key, handover_size, handover)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, args: []any{id.Tenant, id.Unit, p.rotated.seq, p.sealed, p.vkey, p.headKey, p.next, p.checkpoint}})
+	}
+	return out
+}
+
+// batchOf queues stmts on a pgx batch (the locked path's transaction).
+func batchOf(stmts []stmt) *pgx.Batch {
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		q := b.Queue(st.sql, st.args...)
+		if row := st.row; row != nil {
+			q.Query(func(rows pgx.Rows) error {
+				m := rows.Conn().TypeMap()
+				for rows.Next() {
+					if err := row(m, rows.FieldDescriptions(), rows.RawValues()); err != nil {
+						return err
+					}
+				}
+				return rows.Err()
+			})
+		}
 	}
 	return b
 }
@@ -836,7 +998,7 @@ type logWrites struct {
 	// heads
 	hTenant, hUnit, hCheckpoint, hVkey, hHeadKey []string
 	hSize, hNext                                 []int64
-	hRoot                                        [][]byte
+	hRoot, hBase                                 [][]byte
 	// entries
 	eTenant, eUnit, kinds []string
 	idx, treeSize         []int64
@@ -856,7 +1018,7 @@ func (w *logWrites) add(id Log, p *batchPlan) {
 	w.plans = append(w.plans, p)
 	w.hTenant, w.hUnit = append(w.hTenant, id.Tenant), append(w.hUnit, id.Unit)
 	w.hSize, w.hNext = append(w.hSize, p.size), append(w.hNext, p.next)
-	w.hRoot = append(w.hRoot, p.root[:])
+	w.hRoot, w.hBase = append(w.hRoot, p.root[:]), append(w.hBase, p.base[:])
 	w.hCheckpoint, w.hVkey, w.hHeadKey = append(w.hCheckpoint, p.checkpoint), append(w.hVkey, p.vkey), append(w.hHeadKey, p.headKey)
 	for _, e := range p.added {
 		r := &e.c.req
@@ -877,44 +1039,52 @@ func (w *logWrites) add(id Log, p *batchPlan) {
 	}
 }
 
-// queue queues the writes on b. The heads go first, so that every writer takes a log's row lock
-// before any entry's index lock (no deadlock with tryLocked); with several logs they are locked
-// first in (tenant, unit) order, so that two replicas' combined transactions cannot wait on each
-// other in a cycle. A head's size only moves from its plan's size, and only if it is still signed
-// by the key the plan extends (another replica may have appended or rotated the key): otherwise
-// it is set to -1, which the CHECK on size refuses, and the whole transaction fails. (The
-// primary key on entries would refuse the indexes too.)
-func (w *logWrites) queue(b *pgx.Batch) {
-	if len(w.plans) > 1 {
-		b.Queue(`SELECT 1 FROM ledger.logs l JOIN unnest($1::text[], $2::text[]) AS u(tenant_id, unit_id)
-			USING (tenant_id, unit_id) ORDER BY l.tenant_id, l.unit_id FOR UPDATE OF l`, w.hTenant, w.hUnit)
-	}
-	b.Queue(`UPDATE ledger.logs l SET size = CASE WHEN l.size = u.size AND l.verifier_key = u.head_key THEN u.next ELSE -1 END,
+// statements are the writes as statements. The heads go first, so that every writer takes a log's
+// row lock before any entry's index lock (no deadlock with tryLocked); they are locked first, in
+// (tenant, unit) order, so that two replicas' combined transactions cannot wait
+// on each other in a cycle. A head only moves from the tree its plan extends — the same size and
+// root, still signed by the same key (another replica may have appended or rotated the key, or the
+// log's previous batch, sent ahead of this one, may have failed) —: otherwise its size is set to
+// -1, which the CHECK on size refuses, and the whole transaction fails. So a batch planned on top
+// of one that did not commit can never commit: no gap, no fork. (The primary key on entries would
+// refuse a gap's indexes too.)
+func (w *logWrites) statements() []stmt {
+	// The heads are locked by a statement of their own, even for one log: an UPDATE computes its
+	// new row (and PostgreSQL checks the CHECK on it) from the version it sees before it waits
+	// for the row's lock, so a batch sent behind its log's previous one would see the size
+	// before that one and fail instead of waiting for it. After the lock, the UPDATE (a statement
+	// of its own, with a newer snapshot) sees the head as the previous batch left it.
+	out := []stmt{{sql: `SELECT 1 FROM ledger.logs l JOIN unnest($1::text[], $2::text[]) AS u(tenant_id, unit_id)
+			USING (tenant_id, unit_id) ORDER BY l.tenant_id, l.unit_id FOR UPDATE OF l`, args: []any{w.hTenant, w.hUnit}}}
+	out = append(out, stmt{sql: `UPDATE ledger.logs l SET size = CASE WHEN l.size = u.size AND l.root = u.base
+				AND l.verifier_key = u.head_key THEN u.next ELSE -1 END,
 			root = u.root, checkpoint = u.checkpoint, verifier_key = u.vkey, update_time = now()
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[])
-			AS u(tenant_id, unit_id, size, next, root, checkpoint, vkey, head_key)
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[], $9::bytea[])
+			AS u(tenant_id, unit_id, size, next, root, checkpoint, vkey, head_key, base)
 		WHERE l.tenant_id = u.tenant_id AND l.unit_id = u.unit_id`,
-		w.hTenant, w.hUnit, w.hSize, w.hNext, w.hRoot, w.hCheckpoint, w.hVkey, w.hHeadKey)
+		args: []any{w.hTenant, w.hUnit, w.hSize, w.hNext, w.hRoot, w.hCheckpoint, w.hVkey, w.hHeadKey, w.hBase}})
 	// Entries and hashes in one statement (a data-modifying WITH). commit_time is the
 	// transaction's start, the same for every row.
-	b.Queue(`WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
+	out = append(out, stmt{sql: `WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
 			SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[], $15::bytea[]))
 		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time,
 			request_id, request_hash, sealed, follows, tree_size)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::text[],
 			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[], $11::bigint[])
 		RETURNING commit_time`,
-		w.eTenant, w.eUnit, w.idx, w.leaves, w.kinds, w.occur, w.reqIDs, w.reqHashes, w.sealed, w.follows, w.treeSize,
-		w.sTenant, w.sUnit, w.storage, w.hashes).QueryRow(func(r pgx.Row) error {
-		var t time.Time
-		if err := r.Scan(&t); err != nil {
-			return err
-		}
-		for _, p := range w.plans {
-			p.commitTime = t
-		}
-		return nil
-	})
+		args: []any{w.eTenant, w.eUnit, w.idx, w.leaves, w.kinds, w.occur, w.reqIDs, w.reqHashes, w.sealed, w.follows, w.treeSize,
+			w.sTenant, w.sUnit, w.storage, w.hashes},
+		row: func(m *pgtype.Map, fields []pgconn.FieldDescription, values [][]byte) error {
+			var t time.Time
+			if err := m.Scan(fields[0].DataTypeOID, fields[0].Format, values[0], &t); err != nil {
+				return err
+			}
+			for _, p := range w.plans {
+				p.commitTime = t
+			}
+			return nil
+		}})
+	return out
 }
 
 // deliver completes the calls of a committed plan.

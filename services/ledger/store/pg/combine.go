@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Cross-log group commit. Each log's sequencer plans its batch on its own (indexes, leaves, tree
@@ -45,28 +47,40 @@ const defaultCommitters = 4
 // maxCombined bounds how many logs' batches one combined transaction carries.
 const maxCombined = 256
 
-// readyBatch is one log's planned batch waiting for a combined transaction.
+// readyBatch is one log's planned batch waiting for a combined transaction. locked is closed once
+// that transaction holds the log's head row lock (its first statement returned) or has ended;
+// done once it has ended, with err set. A log sends its next batch only after locked: PostgreSQL
+// then queues it behind this one on the row lock, so the two commit one after the other without
+// a round trip between them, and never in the wrong order (pipelining, append.go).
 type readyBatch struct {
-	id   Log
-	p    *batchPlan
-	done chan error
+	id     Log
+	p      *batchPlan
+	locked chan struct{}
+	done   chan struct{}
+	err    error
 }
 
 // errAlone tells a log whose combined transaction rolled back to send its writes alone.
 var errAlone = errors.New("ledger store: the combined transaction rolled back")
 
-// commitCombined commits p's one-round-trip writes to log id together with the other logs'
-// batches ready at the same time, and returns once that transaction has ended.
-func (s *Store) commitCombined(ctx context.Context, id Log, p *batchPlan) error {
-	r := &readyBatch{id: id, p: p, done: make(chan error, 1)}
+// submit hands p's one-round-trip writes to log id to the combiner, to commit together with the
+// other logs' batches ready at the same time, and returns at once.
+func (s *Store) submit(id Log, p *batchPlan) *readyBatch {
+	r := &readyBatch{id: id, p: p, locked: make(chan struct{}), done: make(chan struct{})}
 	if s.ready.push(r) {
 		go s.combine()
 	}
-	err := <-r.done
-	if errors.Is(err, errAlone) {
-		return s.pool.SendBatch(ctx, p.writes(id)).Close()
+	return r
+}
+
+// wait returns how r's transaction ended; when it rolled back with other logs' batches, r's
+// writes are sent again alone.
+func (r *readyBatch) wait(ctx context.Context, s *Store) error {
+	<-r.done
+	if errors.Is(r.err, errAlone) {
+		return s.send(ctx, r.p.statements(r.id), nil)
 	}
-	return err
+	return r.err
 }
 
 // combine commits the ready batches, together, until none is left.
@@ -90,16 +104,130 @@ func (s *Store) commitGroup(group []*readyBatch) {
 	for _, r := range group {
 		w.add(r.id, r.p)
 	}
-	b := &pgx.Batch{}
-	w.queue(b)
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	err := s.pool.SendBatch(ctx, b).Close()
+	err := s.send(ctx, w.statements(), func() {
+		for _, r := range group {
+			close(r.locked)
+		}
+	})
 	s.combined.Record(ctx, int64(len(group)))
 	if err != nil && len(group) > 1 && rolledBack(err) {
 		err = errAlone
 	}
 	for _, r := range group {
-		r.done <- err
+		select {
+		case <-r.locked:
+		default:
+			close(r.locked)
+		}
+		r.err = err
+		close(r.done)
 	}
+}
+
+// errNotSent is a transaction that never reached PostgreSQL (no connection, or a statement that
+// could not be prepared or encoded): nothing of it was done.
+var errNotSent = errors.New("ledger store: not sent")
+
+// send runs stmts as one implicit transaction, in one round trip (a pipeline ended by one Sync),
+// and calls locked, if set, once the first statement has returned: the server is asked to flush
+// its answer to that statement at once instead of at the end, so the caller learns that the
+// transaction holds the head row locks the first statement took while it goes on.
+func (s *Store) send(ctx context.Context, stmts []stmt, locked func()) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNotSent, err)
+	}
+	defer conn.Release()
+	c := conn.Conn()
+	m := c.TypeMap()
+	sds := make([]*pgconn.StatementDescription, len(stmts))
+	for i, st := range stmts {
+		// Prepared once per connection (the SQL names it), as pgx's statement cache would.
+		if sds[i], err = c.Prepare(ctx, st.sql, st.sql); err != nil {
+			return fmt.Errorf("%w: %w", errNotSent, err)
+		}
+	}
+	type encoded struct {
+		values           [][]byte
+		formats, results []int16
+	}
+	enc := make([]encoded, len(stmts))
+	for i, st := range stmts {
+		sd := sds[i]
+		e := encoded{values: make([][]byte, len(st.args)), formats: make([]int16, len(st.args)),
+			results: make([]int16, len(sd.Fields))}
+		for j, a := range st.args {
+			oid := sd.ParamOIDs[j]
+			e.formats[j] = m.FormatCodeForOID(oid)
+			if e.values[j], err = m.Encode(oid, e.formats[j], a, nil); err != nil {
+				return fmt.Errorf("%w: parameter %d of %.40q: %w", errNotSent, j+1, st.sql, err)
+			}
+		}
+		for k, f := range sd.Fields {
+			e.results[k] = m.FormatCodeForOID(f.DataTypeOID)
+		}
+		enc[i] = e
+	}
+	pl := c.PgConn().StartPipeline(ctx)
+	for i, sd := range sds {
+		pl.SendQueryStatement(sd, enc[i].values, enc[i].formats, enc[i].results)
+		if i == 0 && locked != nil {
+			pl.SendFlushRequest()
+		}
+	}
+	if err := pl.Sync(); err != nil {
+		return err
+	}
+	if err := readResults(pl, m, stmts, locked); err != nil {
+		_ = pl.Close() // reads up to the Sync, or closes a broken connection
+		return err
+	}
+	return pl.Close()
+}
+
+// readResults reads the statements' results and the Sync's, scanning the rows of those that
+// want them.
+func readResults(pl *pgconn.Pipeline, m *pgtype.Map, stmts []stmt, locked func()) error {
+	for i, st := range stmts {
+		res, err := pl.GetResults()
+		if err != nil {
+			return err
+		}
+		rr, ok := res.(*pgconn.ResultReader)
+		if !ok {
+			return fmt.Errorf("ledger store: pipeline: got %T for %.40q", res, st.sql)
+		}
+		for rr.NextRow() {
+			if st.row != nil {
+				if err := st.row(m, rr.FieldDescriptions(), rr.Values()); err != nil {
+					_, _ = rr.Close()
+					return err
+				}
+			}
+		}
+		if _, err := rr.Close(); err != nil {
+			return err
+		}
+		if i == 0 && locked != nil {
+			locked()
+		}
+	}
+	res, err := pl.GetResults()
+	if err != nil {
+		return err
+	}
+	if _, ok := res.(*pgconn.PipelineSync); !ok {
+		return fmt.Errorf("ledger store: pipeline: got %T, want the Sync", res)
+	}
+	return nil
+}
+
+// stmt is one statement of a transaction sent by send; row, if set, is called on each row it
+// returns.
+type stmt struct {
+	sql  string
+	args []any
+	row  func(m *pgtype.Map, fields []pgconn.FieldDescription, values [][]byte) error
 }

@@ -15,6 +15,8 @@ type drain[T any] struct {
 	items   []T
 	running int
 	limit   int
+	// wake, if set, gets a token on every push, for a leader waiting for more work (takeMore).
+	wake chan struct{}
 }
 
 // push queues xs, together and in order, and reports whether the caller must start a leader
@@ -23,6 +25,12 @@ func (d *drain[T]) push(xs ...T) (lead bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.items = append(d.items, xs...)
+	if d.wake != nil {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
 	if d.running < max(d.limit, 1) {
 		d.running++
 		return true
@@ -40,6 +48,22 @@ func (d *drain[T]) take(size func(items []T) int) []T {
 		d.items = nil
 		return nil
 	}
+	return d.cut(size)
+}
+
+// takeMore is take for a leader that has work of its own on its way: when nothing is waiting it
+// returns nil and stays the leader.
+func (d *drain[T]) takeMore(size func(items []T) int) []T {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.items) == 0 {
+		return nil
+	}
+	return d.cut(size)
+}
+
+// cut removes and returns the first size(items) items, at least one; d.mu is held.
+func (d *drain[T]) cut(size func(items []T) int) []T {
 	n := min(max(size(d.items), 1), len(d.items))
 	out := slices.Clone(d.items[:n])
 	d.items = d.items[n:]

@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	logfmt "github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/names"
@@ -225,7 +229,7 @@ func (s *Store) NewKey(ctx context.Context, tenant, unit string) (*NewKey, error
 		return nil, err
 	}
 	l := Log{tenant, unit}
-	if err := s.ensureLog(ctx, l); err != nil {
+	if _, err := s.ensureLog(ctx, l); err != nil {
 		return nil, err
 	}
 	k, err := s.key(ctx, l)
@@ -248,41 +252,58 @@ func newKey(origin string) (*NewKey, error) {
 }
 
 // ensureLog creates the log, with a key of its own and an empty tree's signed checkpoint, unless
-// it exists. Replicas racing to create it all end up with the one that committed first.
-func (s *Store) ensureLog(ctx context.Context, l Log) error {
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2)`,
-		l.Tenant, l.Unit).Scan(&exists); err != nil || exists {
-		return err
+// it exists, and returns its key when this call made it (nil when the log was there). Replicas
+// racing to create it all end up with the one that committed first. A log this process knows to
+// have its own key (CheckKeys, or an earlier call) is not looked for again; otherwise the key is
+// made before anything is read, and the log and key are written in one round trip that does
+// nothing if the log exists: a first append costs one commit for its log, not a lookup, a
+// transaction and a read of the key back.
+func (s *Store) ensureLog(ctx context.Context, l Log) (*logKey, error) {
+	s.mu.Lock()
+	known := s.keys[l] != nil && s.keys[l].seq >= 0 // a log's own key is written with its head
+	s.mu.Unlock()
+	if known {
+		return nil, nil
 	}
 	k, err := newKey(s.host + "/" + l.String())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sealed, err := s.sealer.Seal([]byte(k.skey), logKeyAD(l.Tenant, l.Unit, 0))
 	if err != nil {
-		return fmt.Errorf("ledger store: seal the key of %s: %w", l, err)
+		return nil, fmt.Errorf("ledger store: seal the key of %s: %w", l, err)
 	}
-	empty, _ := tlog.TreeHash(0, nil)
-	cp, err := signCheckpoint(k.signer.Name(), 0, empty, k.signer)
+	cp, err := signCheckpoint(k.signer.Name(), 0, emptyRoot, k.signer)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var keyMade, logMade bool
+	err = s.send(ctx, []stmt{{
 		// Not for a log that exists, e.g. one still signed by its tenant's key.
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger.log_keys (tenant_id, unit_id, seq, signer_skey, verifier_key)
+		sql: `INSERT INTO ledger.log_keys (tenant_id, unit_id, seq, signer_skey, verifier_key)
 			SELECT $1, $2, 0, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM ledger.logs WHERE tenant_id = $1 AND unit_id = $2)
-			ON CONFLICT DO NOTHING`, l.Tenant, l.Unit, sealed, k.VerifierKey); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO ledger.logs (tenant_id, unit_id, size, root, checkpoint, verifier_key)
-			VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (tenant_id, unit_id) DO NOTHING`, l.Tenant, l.Unit, empty[:], cp, k.VerifierKey)
-		return err
-	})
+			ON CONFLICT DO NOTHING RETURNING true`,
+		args: []any{l.Tenant, l.Unit, sealed, k.VerifierKey},
+		row:  func(*pgtype.Map, []pgconn.FieldDescription, [][]byte) error { keyMade = true; return nil },
+	}, {
+		sql: `INSERT INTO ledger.logs (tenant_id, unit_id, size, root, checkpoint, verifier_key)
+			VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (tenant_id, unit_id) DO NOTHING RETURNING true`,
+		args: []any{l.Tenant, l.Unit, emptyRoot[:], cp, k.VerifierKey},
+		row:  func(*pgtype.Map, []pgconn.FieldDescription, [][]byte) error { logMade = true; return nil },
+	}}, nil)
 	if err != nil {
-		return fmt.Errorf("ledger store: create log %s: %w", l, err)
+		return nil, fmt.Errorf("ledger store: create log %s: %w", l, err)
 	}
-	return nil
+	if !keyMade || !logMade {
+		return nil, nil
+	}
+	v, err := note.NewVerifier(k.VerifierKey)
+	if err != nil {
+		return nil, err
+	}
+	made := &logKey{seq: 0, signer: k.signer, verifier: v, vkey: k.VerifierKey, origin: k.signer.Name()}
+	s.setKey(l, made)
+	return made, nil
 }
 
 // KeyInfo is what a verifier needs to trust a log's checkpoints.
@@ -341,9 +362,13 @@ func (s *Store) VerifierKey(ctx context.Context, tenant, unit string) (KeyInfo, 
 // themselves: each sealed signer opens for its log, each stored verifier key is its signer's,
 // each handover checkpoint is signed by the two keys it hands over between, the head's verifier
 // key is the current signer's and the head's checkpoint is signed by it for the stored size and
-// root. The first disagreement is returned (DataLoss, naming the log and what disagrees): the
-// service must not start on such a database. It returns the logs still signed by their
-// tenant's key, which need their handover to a key of their own (see RotateKey).
+// root. The first disagreement (in log order) is returned (DataLoss, naming the log and what
+// disagrees): the service must not start on such a database. It returns the logs still signed by
+// their tenant's key, which need their handover to a key of their own (see RotateKey).
+//
+// The heads and the keys are read in two queries whatever the number of logs, and the logs are
+// checked on every CPU: the check is one Ed25519 key derivation and one signature verification
+// a key, and at start-up with 10,000 logs a query a log would cost more than the checks.
 func (s *Store) CheckKeys(ctx context.Context) (legacy []Log, err error) {
 	rows, err := s.pool.Query(ctx, `SELECT tenant_id, unit_id, size, root, checkpoint, verifier_key
 		FROM ledger.logs ORDER BY tenant_id, unit_id`)
@@ -365,52 +390,67 @@ func (s *Store) CheckKeys(ctx context.Context) (legacy []Log, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: list logs: %w", err)
 	}
-	for _, h := range heads {
-		k, err := s.checkChain(ctx, h.l)
-		if errors.Is(err, errNoKey) {
-			return nil, tampered(h.l, "it has no signing key")
+	rows, err = s.pool.Query(ctx, `SELECT tenant_id, unit_id, seq, signer_skey, verifier_key, previous_key, handover_size, handover
+		FROM ledger.log_keys ORDER BY tenant_id, unit_id, seq`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger store: read the logs' keys: %w", err)
+	}
+	keys := map[Log][]keyRow{}
+	var k keyRow
+	var l Log
+	if _, err := pgx.ForEachRow(rows, []any{&l.Tenant, &l.Unit, &k.seq, &k.sealed, &k.vkey, &k.previous, &k.handoverSize, &k.handoverNote}, func() error {
+		keys[l] = append(keys[l], k)
+		k.previous, k.handoverSize, k.handoverNote = nil, nil, nil // scanned into anew, not over this row's
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("ledger store: read the logs' keys: %w", err)
+	}
+	current := make([]*logKey, len(heads))
+	errs := make([]error, len(heads))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, h := range heads {
+		g.Go(func() error {
+			k, err := s.checkChain(ctx, h.l, keys[h.l])
+			switch {
+			case errors.Is(err, errNoKey):
+				err = tampered(h.l, "it has no signing key")
+			case err != nil:
+			case h.vkey != k.vkey:
+				err = tampered(h.l, "its head names the verifier key %q, but its signing key is %q", h.vkey, k.vkey)
+			default:
+				err = k.checkHead(h.l, h.size, h.root, h.checkpoint)
+			}
+			current[i], errs[i] = k, err
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, h := range heads {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if err != nil {
-			return nil, err
-		}
-		if h.vkey != k.vkey {
-			return nil, tampered(h.l, "its head names the verifier key %q, but its signing key is %q", h.vkey, k.vkey)
-		}
-		if err := k.checkHead(h.l, h.size, h.root, h.checkpoint); err != nil {
-			return nil, err
-		}
-		s.setKey(h.l, k)
-		if k.seq < 0 {
+		s.setKey(h.l, current[i])
+		if current[i].seq < 0 {
 			legacy = append(legacy, h.l)
 		}
 	}
 	return legacy, nil
 }
 
-// checkChain opens every key the log has had and checks each handover; it returns the current
-// key.
-func (s *Store) checkChain(ctx context.Context, l Log) (*logKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, signer_skey, verifier_key, previous_key, handover_size, handover
-		FROM ledger.log_keys WHERE tenant_id = $1 AND unit_id = $2 ORDER BY seq`, l.Tenant, l.Unit)
-	if err != nil {
-		return nil, fmt.Errorf("ledger store: read the keys of %s: %w", l, err)
-	}
-	type row struct {
-		seq          int
-		sealed       []byte
-		vkey         string
-		previous     *string
-		handoverSize *int64
-		handoverNote *string
-	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var k row
-		err := r.Scan(&k.seq, &k.sealed, &k.vkey, &k.previous, &k.handoverSize, &k.handoverNote)
-		return k, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger store: read the keys of %s: %w", l, err)
-	}
+// keyRow is a row of ledger.log_keys.
+type keyRow struct {
+	seq          int
+	sealed       []byte
+	vkey         string
+	previous     *string
+	handoverSize *int64
+	handoverNote *string
+}
+
+// checkChain opens every key the log has had (keys, in seq order) and checks each handover; it
+// returns the current key.
+func (s *Store) checkChain(ctx context.Context, l Log, keys []keyRow) (*logKey, error) {
 	if len(keys) == 0 {
 		return s.tenantKey(ctx, l)
 	}

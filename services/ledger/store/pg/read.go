@@ -132,7 +132,7 @@ func (s *Store) Checkpoint(ctx context.Context, tenant, unit string, existing bo
 		if existing {
 			return Head{}, apierr.NotFound(names.Ledger(l.Tenant, l.Unit))
 		}
-		if err = s.ensureLog(ctx, l); err != nil {
+		if _, err = s.ensureLog(ctx, l); err != nil {
 			return Head{}, err
 		}
 		err = s.pool.QueryRow(ctx, q, tenant, unit).Scan(&size, &root, &h.Checkpoint, &h.VerifierKey)

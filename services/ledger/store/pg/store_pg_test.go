@@ -821,7 +821,7 @@ func TestPGKilledOneRoundTripAppend(t *testing.T) {
 	var pid int
 	require.Eventually(t, func() bool {
 		err := pool.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE 'UPDATE ledger.logs%'`).Scan(&pid)
+			AND wait_event_type = 'Lock' AND query LIKE 'SELECT 1 FROM ledger.logs l JOIN unnest%'`).Scan(&pid)
 		return err == nil
 	}, testWait, testTick)
 	_, err = pool.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", pid)

@@ -98,6 +98,7 @@ func main() {
 		o.growth = append(o.growth, n)
 	}
 	slices.Sort(o.growth)
+	o.growth = slices.Compact(o.growth) // a scale given twice is measured once
 	if o.serve != "" {
 		log.Fatal(http.ListenAndServe(o.listen, http.FileServer(http.Dir(o.serve))))
 	}

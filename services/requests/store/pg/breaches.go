@@ -3,6 +3,7 @@ package pg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -128,8 +129,19 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 				return "", err
 			}
 			if out.Doc.GetState() == requestsv1.BreachState_BREACH_STATE_CLOSED {
-				// The subjects' addresses served the notices only: closed, they go (with any mail
-				// still unsent, which the breach's deliveries then show given up).
+				// The subjects' addresses served the notices only: closed, they go. A notice
+				// mail still on its way would go with them, unsent, while the record says the
+				// subjects were told (PIPA-34-1): the close waits for every one to be delivered
+				// or given up.
+				pending, err := s.out.Pending(ctx, tx, tenant, out.Doc.GetName(), breachSubjects)
+				if err != nil {
+					return "", err
+				}
+				if pending > 0 {
+					return "", apierr.Precondition("NOTICE_MAIL_PENDING", fmt.Sprintf(
+						"%d notice mail(s) to the subjects are neither delivered nor given up yet: close once they are (see the notices' deliveries)", pending),
+						apierr.Violation{Field: "name", Rule: "PIPA-34-1", Description: "the subjects are notified once their notice mail is sent"})
+				}
 				if err := s.out.Forget(ctx, tx, tenant, out.Doc.GetName()); err != nil {
 					return "", err
 				}

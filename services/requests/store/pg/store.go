@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -123,13 +124,27 @@ func (i Idem) Key(tenant string) idempotency.Key {
 //
 // The number comes from the sequence of its tenant, prefix and year (migration 00004), so
 // concurrent intakes do not wait for each other's commit; an intake that rolls back leaves a gap
-// (see the migration for why that is acceptable).
-func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, receive time.Time, idem Idem) (out *request.Request, err error) {
+// (see the migration for why that is acceptable). A cached sequence that no longer exists (its
+// schema restored or migrated down and up) is looked up again, once.
+func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, receive time.Time, idem Idem) (*request.Request, error) {
 	year := receive.In(seoul.Location).Year()
-	seq, err := s.receiptSeq(ctx, r.Tenant, prefix, year)
-	if err != nil {
-		return nil, err
+	for retried := false; ; retried = true {
+		seq, err := s.receiptSeq(ctx, r.Tenant, prefix, year)
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.create(ctx, r, prefix, year, seq, receive, idem)
+		var pgErr *pgconn.PgError
+		if retried || !errors.As(err, &pgErr) || pgErr.Code != "42P01" { // undefined_table: the sequence
+			return out, err
+		}
+		s.receiptSeqs.Delete(receiptKey(r.Tenant, prefix, year))
 	}
+}
+
+// create is Create with the receipt number drawn from sequence seq.
+func (s *Store) create(ctx context.Context, r *request.Request, prefix string, year int, seq string, receive time.Time,
+	idem Idem) (out *request.Request, err error) {
 	err = pgdb.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		name, again, err := idempotency.Do(ctx, tx, Schema, idem.Key(r.Tenant), func() (string, error) {
 			var n int64
@@ -170,7 +185,7 @@ func (s *Store) Create(ctx context.Context, r *request.Request, prefix string, r
 // of its own, so that no intake holds the DDL's locks; a second caller's insert waits for the
 // first's commit, and then finds the row and its sequence.
 func (s *Store) receiptSeq(ctx context.Context, tenant, prefix string, year int) (string, error) {
-	key := fmt.Sprintf("%s\x00%s\x00%d", tenant, prefix, year)
+	key := receiptKey(tenant, prefix, year)
 	if seq, ok := s.receiptSeqs.Load(key); ok {
 		return seq.(string), nil
 	}
@@ -195,6 +210,11 @@ func (s *Store) receiptSeq(ctx context.Context, tenant, prefix string, year int)
 	}
 	s.receiptSeqs.Store(key, seq)
 	return seq, nil
+}
+
+// receiptKey is the key of receiptSeqs.
+func receiptKey(tenant, prefix string, year int) string {
+	return fmt.Sprintf("%s\x00%s\x00%d", tenant, prefix, year)
 }
 
 func (s *Store) insert(ctx context.Context, tx pgx.Tx, rec *request.Request) error {

@@ -207,7 +207,7 @@ func TestReceiptsDoNotWaitForEachOther(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var waiting bool
 		require.NoError(t, f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-			AND query LIKE 'INSERT INTO requests.requests%')`).Scan(&waiting))
+			AND datname = current_database() AND query LIKE 'INSERT INTO requests.requests%')`).Scan(&waiting))
 		return waiting
 	}, 30*time.Second, 10*time.Millisecond, "the first intake waits on receipt 2")
 
@@ -230,6 +230,25 @@ func TestReceiptsDoNotWaitForEachOther(t *testing.T) {
 	_, err = f.store.Create(ctx, draft("jeongeup"), "R", time.Now(), pg.Idem{})
 	require.Error(t, err)
 	require.Equal(t, receiptNumber(year, 6), f.create(t, "jeongeup").Doc.GetReceiptNumber())
+}
+
+// A receipt sequence the store has cached and that is gone (the schema migrated down and up,
+// which numbers the receipts rows afresh and so renames their sequences) is looked up again: the
+// intake takes the next number of the sequence now named for its row, rather than failing until
+// the process restarts.
+func TestReceiptSequenceLookedUpAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	year := time.Now().In(seoul.Location).Year()
+	require.Equal(t, receiptNumber(year, 1), f.create(t, "jeongeup").Doc.GetReceiptNumber())
+	var old, renamed int64
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT id FROM requests.receipts WHERE tenant_id = 'jeongeup'`).Scan(&old))
+	require.NoError(t, f.pool.QueryRow(ctx, `UPDATE requests.receipts SET id = DEFAULT WHERE tenant_id = 'jeongeup'
+		RETURNING id`).Scan(&renamed))
+	_, err := f.pool.Exec(ctx, fmt.Sprintf(`ALTER SEQUENCE requests.receipt_%d RENAME TO receipt_%d`, old, renamed))
+	require.NoError(t, err)
+	require.Equal(t, receiptNumber(year, 2), f.create(t, "jeongeup").Doc.GetReceiptNumber())
 }
 
 // Upgrading from the counter rows of 00001 to the sequences of 00004 carries each tenant's count

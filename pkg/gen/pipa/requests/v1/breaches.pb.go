@@ -1732,7 +1732,8 @@ type NotifyBreachRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Method BreachNoticeMethod     `protobuf:"varint,2,opt,name=method,proto3,enum=pipa.requests.v1.BreachNoticeMethod" json:"method,omitempty"`
-	// When it was sent; now when unset. Not in the future.
+	// When it was sent; now when unset. Not in the future, and not with recipient_emails (pipa
+	// mails the notice now, so its time is now).
 	SendTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=send_time,json=sendTime,proto3" json:"send_time,omitempty"`
 	RecipientCount int64                  `protobuf:"varint,4,opt,name=recipient_count,json=recipientCount,proto3" json:"recipient_count,omitempty"`
 	Etag           string                 `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`

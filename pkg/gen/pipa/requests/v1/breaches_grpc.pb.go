@@ -65,7 +65,9 @@ type BreachServiceClient interface {
 	// Posts the notice on the unit's public pages for at least 30 days, for the subjects who
 	// cannot be reached (DEC-39-3, DEC-39의3).
 	PostBreach(ctx context.Context, in *PostBreachRequest, opts ...grpc.CallOption) (*Breach, error)
-	// Closes the breach once its notice and report (or exemption) are done.
+	// Closes the breach once its notice and report (or exemption) are done, and every notice mail
+	// pipa sends the subjects is delivered or given up (FAILED_PRECONDITION NOTICE_MAIL_PENDING
+	// until then: closing erases their addresses).
 	CloseBreach(ctx context.Context, in *CloseBreachRequest, opts ...grpc.CallOption) (*Breach, error)
 	// Public: a breach's posting while it is up (the page /p/{t}/{u}/notices/{n}).
 	GetBreachPosting(ctx context.Context, in *GetBreachPostingRequest, opts ...grpc.CallOption) (*BreachPosting, error)
@@ -225,7 +227,9 @@ type BreachServiceServer interface {
 	// Posts the notice on the unit's public pages for at least 30 days, for the subjects who
 	// cannot be reached (DEC-39-3, DEC-39의3).
 	PostBreach(context.Context, *PostBreachRequest) (*Breach, error)
-	// Closes the breach once its notice and report (or exemption) are done.
+	// Closes the breach once its notice and report (or exemption) are done, and every notice mail
+	// pipa sends the subjects is delivered or given up (FAILED_PRECONDITION NOTICE_MAIL_PENDING
+	// until then: closing erases their addresses).
 	CloseBreach(context.Context, *CloseBreachRequest) (*Breach, error)
 	// Public: a breach's posting while it is up (the page /p/{t}/{u}/notices/{n}).
 	GetBreachPosting(context.Context, *GetBreachPostingRequest) (*BreachPosting, error)

@@ -7,6 +7,8 @@
 -- give it back, and after a crash PostgreSQL may skip up to 32 values. No number is ever reused,
 -- and a gap is a number no one was given: the citizen quotes the number of a request that was
 -- stored, and the ledger, not the numbering, is the record of what was received.
+-- The sequences are created at run time, not here: the role pipa serves as needs CREATE on schema
+-- requests (deploy/OPERATIONS.md, step 2).
 
 -- +goose Up
 ALTER TABLE requests.receipts ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY UNIQUE;
