@@ -66,8 +66,9 @@ func Checkpoint(tenant, unit string) string { return Ledger(tenant, unit) + "/ch
 
 // TenantLog is the unit id of a tenant's own log: the records of the tenant that belong to no
 // one unit, such as the roles its staff's tokens present (S-5). "-" is no unit's id (ids are
-// slugs) and reads, as in AIP-159, as "across the units". Tenant "-" has one too: the log of the
-// operators' grants on "*".
+// slugs, UnitOf and ParseUnit reject it); it names one separate log, not AIP-159's wildcard:
+// tenants/{t}/units/-/ledger/entries are that log's entries, not the union of the units'.
+// Tenant "-" has one too: the log of the operators' grants on "*".
 const TenantLog = "-"
 
 // ParseLog parses the name of a log (a ledger's parent) in field: a unit's,

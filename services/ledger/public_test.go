@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 )
 
 // Public, cacheable read: the checkpoint and the hash tiles need no token, at the tlog-tiles
@@ -111,4 +113,25 @@ func TestPublicTiles_TesseraClientWithoutAToken(t *testing.T) {
 	code, h, _ = s.do(t, http.MethodGet, key.GetTilesPath()+"tile/entries/000", "", "")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "public, max-age=31536000, immutable", h.Get("Cache-Control"))
+
+	// The tenant's own log holds its staff's role changes (S-5): its leaves are never public,
+	// whatever the tenant chose for its units'. Its hash tiles are.
+	_, err = s.grants.RecordRoleGrants(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll),
+		&ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: "kim", DisplayName: "김민지",
+			Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: "handler", Scope: iksanLog}}})
+	require.NoError(t, err)
+	head, err := s.store.Checkpoint(t.Context(), "iksan", "-", true)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), head.Size)
+	bundle := fmt.Sprintf("tile/entries/000.p/%d", head.Size)
+	for _, prefix := range []string{"/v1/public/tenants/iksan/units/-/ledger/tiles/", "/tenants/iksan/units/-/"} {
+		code, h, body := s.do(t, http.MethodGet, prefix+bundle, "", "")
+		require.Equal(t, http.StatusUnauthorized, code, "%s%s: %s", prefix, bundle, body)
+		require.Equal(t, "Bearer", h.Get("WWW-Authenticate"))
+		code, _, body = s.do(t, http.MethodGet, prefix+fmt.Sprintf("tile/0/000.p/%d", head.Size), "", "")
+		require.Equal(t, http.StatusOK, code, body)
+	}
+	code, _, body = s.do(t, http.MethodGet, "/v1/public/tenants/iksan/units/-/ledger/tiles/"+bundle, "",
+		s.tokenAs(t, "cpo", auth.RoleCPO, "tenants/iksan"))
+	require.Equal(t, http.StatusOK, code, body)
 }

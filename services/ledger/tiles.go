@@ -27,7 +27,8 @@ import (
 //   - PublicTilesPattern, /v1/public/tenants/{tenant}/units/{unit}/ledger/tiles/: the checkpoint and
 //     the hash tiles without a token, cacheable by anyone; the entry bundles (the leaves) with a
 //     token of a reader of the unit, or without one when the tenant made them public
-//     (LedgerSettings.public_entry_bundles).
+//     (LedgerSettings.public_entry_bundles), except the tenant's own log's (names.TenantLog),
+//     which always need a token.
 //   - OriginTilesPattern, /tenants/{tenant}/units/{unit}/: the same, at the path of the log's origin
 //     line "{host}/tenants/{tenant}/units/{unit}", so that the origin is the log's URL prefix
 //     (tlog-tiles: "https://" + origin + "/") when PIPA_LEDGER_ORIGIN names a host that reaches
@@ -94,7 +95,12 @@ func Tiles(store *pg.Store, client ledgerv1.LedgerServiceClient, o TilesOptions)
 		tenant, unit := r.PathValue("tenant"), r.PathValue("unit")
 		ctx := r.Context()
 		anonymous := public
-		if public && res.level < 0 {
+		switch {
+		case public && res.level < 0 && unit == names.TenantLog:
+			// The tenant's own log holds its staff's role changes (S-5): its entry bundles need a
+			// token as its entries do, whatever the tenant chose for its units' bundles.
+			anonymous = false
+		case public && res.level < 0:
 			set, err := store.Settings(ctx, tenant)
 			if err != nil {
 				writeStatus(w, status.Convert(apierr.ToStatus(err)))
