@@ -1,6 +1,12 @@
 package ledger_test
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +16,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/rolechange"
+	"github.com/pipa-kr/pipa/services/ledger"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
@@ -163,4 +170,105 @@ func TestRoleGrants_S_5_EntryWithoutRow(t *testing.T) {
 	cp, err := s.client.GetCheckpoint(cpo, &ledgerv1.GetCheckpointRequest{Parent: "tenants/iksan/units/-"})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), cp.GetTreeSize())
+}
+
+// S-5: a role change's leaf commits to the staff account (actor) and its holder's name
+// (subject), whose values are kept sealed beside it: neither is in the leaf, read raw or as a
+// tile, while the list and the export show them and the log verifies. Three years after the
+// change the tenant's CPO may erase them (RedactEntry on the tenant's own log); the list and the
+// export then show the change without them, and the account's next record goes on.
+func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	const account, name = "kim.minji@iksan.go.kr", "김민지"
+	at := time.Now().AddDate(-4, 0, 0).UTC().Truncate(time.Microsecond)
+	_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+		(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+		VALUES ('iksan', $1, $2, $3, $4, $5, '{}', $6, $7, $8)`,
+		auth.DevIssuer, account, name, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+	require.NoError(t, err)
+	require.NoError(t, s.restart(t)) // carried: entry 0, four years old
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	_, err = s.grants.RecordRoleGrants(svc, &ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: account,
+		DisplayName: name, Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: "auditor", Scope: iksanLog}}})
+	require.NoError(t, err) // entry 1, today
+
+	cpoTok := s.tokenAs(t, "cpo", auth.RoleCPO, "tenants/iksan")
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	for i := range int64(2) {
+		l, err := s.client.GetLeaf(cpo, &ledgerv1.GetLeafRequest{Name: fmt.Sprintf("tenants/iksan/units/-/ledger/entries/%d", i)})
+		require.NoError(t, err)
+		require.NotContains(t, string(l.GetData()), account)
+		require.NotContains(t, string(l.GetData()), name)
+		require.Contains(t, string(l.GetData()), "\nactor-commitment: ")
+		require.Contains(t, string(l.GetData()), "\nsubject-commitment: ")
+	}
+	code, _, bundle := s.do(t, http.MethodGet, "/v1/tenants/iksan/units/-/ledger/tiles/tile/entries/000.p/2", "", cpoTok)
+	require.Equal(t, http.StatusOK, code, bundle)
+	require.NotContains(t, bundle, account)
+	require.NotContains(t, bundle, name)
+
+	mux := http.NewServeMux()
+	mux.Handle(ledger.GrantsExportPattern, ledger.GrantsExport(s.grants))
+	gw := httptest.NewServer(mux)
+	t.Cleanup(gw.Close)
+	export := func() string {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, gw.URL+"/v1/tenants/iksan/role-grants:export", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+cpoTok)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+		return string(b)
+	}
+	list := func() []*ledgerv1.RoleGrant {
+		l, err := s.grants.ListRoleGrants(cpo, &ledgerv1.ListRoleGrantsRequest{Parent: "tenants/iksan"})
+		require.NoError(t, err)
+		require.Len(t, l.GetRoleGrants(), 2)
+		return l.GetRoleGrants()
+	}
+	for _, g := range list() {
+		require.Equal(t, account, g.GetSubject())
+		require.Equal(t, name, g.GetDisplayName())
+	}
+	require.Equal(t, 2, strings.Count(export(), account))
+	inspector := &verify.Client{BaseURL: s.url, Token: cpoTok}
+	rep, err := verify.Run(t.Context(), inspector, "tenants/iksan/units/-", &verify.State{}, verify.Policy{})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep)
+
+	// S-5: not before three years, not by a unit's CPO; then by the tenant's CPO.
+	redact := func(ctx context.Context, i int) error {
+		_, err := s.client.RedactEntry(ctx, &ledgerv1.RedactEntryRequest{Name: fmt.Sprintf("tenants/iksan/units/-/ledger/entries/%d", i),
+			Reason: "보유기간 경과 (권한 기록, S-5)"})
+		return err
+	}
+	info, _ := requireStatus(t, redact(cpo, 1), codes.FailedPrecondition)
+	require.Equal(t, "S-5", info["rule"])
+	requireStatus(t, redact(as(t, s, "unit-cpo", auth.RoleCPO, iksanLog), 0), codes.PermissionDenied)
+	require.NoError(t, redact(cpo, 0))
+
+	got := list()
+	require.Equal(t, account, got[0].GetSubject(), "the newer change keeps its account")
+	require.Empty(t, got[1].GetSubject(), "erased")
+	require.Empty(t, got[1].GetDisplayName(), "erased")
+	require.Equal(t, []string{"handler " + iksanLog}, got[1].GetAfter(), "the roles stay")
+	require.Equal(t, 1, strings.Count(export(), account))
+	rep, err = verify.Run(t.Context(), inspector, "tenants/iksan/units/-", &verify.State{}, verify.Policy{})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep)
+
+	// The erased record is still the account's previous set to the index: the next one records.
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `DELETE FROM ledger.role_grants WHERE log_index = 1`)
+	require.NoError(t, err)
+	next, err := s.grants.RecordRoleGrants(svc, &ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: account,
+		DisplayName: name, Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: "cpo", Scope: iksanLog}}})
+	require.NoError(t, err, "an erased entry does not lock the account out")
+	require.Len(t, next.GetRecorded(), 1)
+	require.Equal(t, []string{"handler " + iksanLog}, next.GetRecorded()[0].GetBefore())
 }

@@ -507,13 +507,20 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *ledgerv1.GetConsi
 // happens without the other. An entry already redacted is refused, but a retry with the same
 // request_id gets the first REDACTION entry.
 func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryRequest) (*ledgerv1.Entry, error) {
-	t, u, index, err := names.Entries.ParseN("name", req.GetName())
+	t, u, index, err := names.ParseLogEntry("name", req.GetName())
 	if err != nil {
 		return nil, err
 	}
 	p, _ := auth.FromContext(ctx)
 	// The retention service (the service role on "*") redacts access records past their period.
-	if !p.IsService() {
+	switch {
+	case p.IsService():
+	case u == names.TenantLog:
+		// S-5: the tenant's own log (its staff's role changes) by its CPO or admin on the whole tenant.
+		if !p.Allows(t, nil, redactRoles...) {
+			return nil, apierr.Denied("redacting an entry of " + names.Unit(t, u) + " needs the CPO or tenant admin role on the whole tenant (S-5)")
+		}
+	default:
 		if err := s.units.Authorize(ctx, t, u, redactRoles); err != nil {
 			return nil, err
 		}

@@ -34,13 +34,14 @@ type Decoded struct {
 	Log   string
 	Index int64
 	// Entry holds the kind and every field in clear. Personal fields are empty: the leaf only
-	// commits to them (see Commitments), except in an ACCESS leaf of the earlier form, which
-	// holds its record in clear. Output-only fields are unset.
+	// commits to them (see Commitments), except in an ACCESS or ROLE_CHANGE leaf of the earlier
+	// form, which holds them in clear. Output-only fields are unset.
 	Entry *ledgerv1.Entry
 	// Commitments maps a personal field's proto name (e.g. "requester_name") to
 	// sha256(salt || 0x00 || value).
 	Commitments map[string][]byte
-	// clear: an ACCESS leaf of the earlier form, its record's fields in clear.
+	// clear: an ACCESS or ROLE_CHANGE leaf of the earlier form, its kind's personal fields in
+	// clear.
 	clear bool
 }
 
@@ -56,9 +57,13 @@ const (
 	// inAccess: in an ACCESS leaf, a field of the access record that identifies a person or says
 	// what was done with a person's data (S-2-3: the account, where from, whose data, what was
 	// done, a download's reason), so that a destroyed record (S-8-1) leaves nothing of it
-	// readable. Other kinds write the field in clear (a ROLE_CHANGE's actor, a USE's purpose); so
-	// did ACCESS leaves written before (the leaf grammar accepts either form, not a mix).
+	// readable. Other kinds write the field in clear (a USE's purpose); so did ACCESS leaves
+	// written before (the leaf grammar accepts either form, not a mix).
 	inAccess
+	// inRecord: as inAccess, and in a ROLE_CHANGE leaf too, whose actor is a staff account and
+	// subject its holder's name (S-5), erasable once the three years are over. ROLE_CHANGE leaves
+	// written before hold them in clear.
+	inRecord
 )
 
 // field is one leaf line kind, in Entry field-number order (the order of the lines).
@@ -84,7 +89,15 @@ func withKeys(fs []field) []field {
 
 // committedIn reports whether f is only a commitment in a leaf of kind k.
 func (f field) committedIn(k ledgerv1.EntryKind) bool {
-	return f.committed == always || f.committed == inAccess && k == ledgerv1.EntryKind_ENTRY_KIND_ACCESS
+	switch f.committed {
+	case always:
+		return true
+	case inAccess:
+		return k == ledgerv1.EntryKind_ENTRY_KIND_ACCESS
+	case inRecord:
+		return k == ledgerv1.EntryKind_ENTRY_KIND_ACCESS || k == ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE
+	}
+	return false
 }
 
 func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
@@ -190,9 +203,9 @@ var fields = withKeys([]field{
 	stamp(23, "auto_delete_checked_time", func(e *ledgerv1.Entry) **timestamppb.Timestamp { return &e.AutoDeleteCheckedTime }),
 	// S-2-3, committed in an ACCESS leaf; its occur_time and system (file_name) stay in clear,
 	// since the record's period is computed from them (S-8-1).
-	personal(24, "actor", inAccess, func(e *ledgerv1.Entry) *string { return &e.Actor }),
+	personal(24, "actor", inRecord, func(e *ledgerv1.Entry) *string { return &e.Actor }),
 	personal(25, "remote_addr", inAccess, func(e *ledgerv1.Entry) *string { return &e.RemoteAddr }),
-	personal(26, "subject", inAccess, func(e *ledgerv1.Entry) *string { return &e.Subject }),
+	personal(26, "subject", inRecord, func(e *ledgerv1.Entry) *string { return &e.Subject }),
 	personal(27, "action", inAccess, func(e *ledgerv1.Entry) *string { return &e.Action }),
 	str(28, "request", func(e *ledgerv1.Entry) *string { return &e.Request }),
 	str(29, "plan", func(e *ledgerv1.Entry) *string { return &e.Plan }),
@@ -371,8 +384,8 @@ func commitment(salt []byte, value string) []byte {
 
 // write renders the leaf. The values of the fields committed to are never read from e: their
 // lines come from commitments, so that DecodeLeaf can re-render a leaf it only knows the
-// commitments of. A field of an ACCESS entry that has no commitment is written in clear (a leaf
-// of the earlier form).
+// commitments of. A field of an ACCESS or ROLE_CHANGE entry that has no commitment is written in
+// clear (a leaf of the earlier form).
 func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]byte) ([]byte, error) {
 	if err := checkLog(log); err != nil {
 		return nil, err
@@ -568,7 +581,7 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 				d.Commitments[f.name] = c
 				continue
 			}
-			if f.committed == inAccess && d.Entry.GetKind() == ledgerv1.EntryKind_ENTRY_KIND_ACCESS {
+			if f.committed != always && f.committedIn(d.Entry.GetKind()) {
 				d.clear = true
 			}
 			if err := f.set(d.Entry, v); err != nil {
@@ -578,7 +591,7 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 	}
 	if d.clear && len(d.Commitments) > 0 {
 		// Either form is canonical (Personal), a mix of the two is not.
-		return nil, bad("an ACCESS leaf has some of its record's fields in clear and others as commitments")
+		return nil, bad("a leaf of kind %s has some of its personal fields in clear and others as commitments", KindName(d.Entry.GetKind()))
 	}
 	again, err := write(d.Log, d.Index, d.Entry, d.Commitments)
 	if err != nil {

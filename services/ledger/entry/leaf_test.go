@@ -3,6 +3,7 @@ package entry
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -424,13 +425,39 @@ func TestEncodeLeaf_AccessCommitsItsRecord_S_8_1(t *testing.T) {
 	require.NoError(t, d.Check(sealed))
 	require.Error(t, d.Check(nil), "destroyed: the leaf commits to values nobody holds")
 
-	// A ROLE_CHANGE names whose roles changed in clear, as before.
+}
+
+// S-5: a ROLE_CHANGE leaf commits to the staff account (actor) and its holder's name (subject),
+// erasable after the three years; the change and the roles stay in clear. A leaf written before,
+// with both in clear, still decodes and commits to nothing; a mix of the forms does not decode.
+func TestEncodeLeaf_RoleChangeCommitsItsPerson_S_5(t *testing.T) {
 	grant := &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, OccurTime: kst("2026-05-03 14:59"),
-		Actor: "tenants/jeongeup/units/library/officers/kim", Purpose: "권한 부여", Items: []string{"handler"}, Form: "등록부 담당자", Handler: "admin"}
-	rc, _, err := EncodeLeaf(testLog, 8, grant, fixedSalts())
+		Actor: "kim.minji@jeongeup.go.kr", Subject: "김민지", Purpose: "권한 부여", Items: []string{"handler"}, Form: "pipa token", Handler: "admin"}
+	require.Subset(t, Personal(grant.GetKind()), []string{"actor", "subject"})
+	rc, sealed, err := EncodeLeaf(testLog, 8, grant, fixedSalts())
 	require.NoError(t, err)
-	require.Contains(t, string(rc), "\nactor: tenants/jeongeup/units/library/officers/kim\n")
+	for _, v := range []string{"kim.minji", "김민지"} {
+		require.NotContains(t, string(rc), v)
+	}
 	require.Contains(t, string(rc), "\npurpose: 권한 부여\n")
+	require.Contains(t, string(rc), "\nitems: handler\n")
+	require.Len(t, sealed.Fields, 2)
+	d, err := DecodeLeaf(rc)
+	require.NoError(t, err)
+	require.NoError(t, d.Check(sealed))
+	require.True(t, Verify(rc, "subject", "김민지", sealed.Fields[1].Salt))
+
+	earlier := strings.Join([]string{Magic, "log: " + testLog, "index: 8", "kind: ROLE_CHANGE", "occur-time: 2026-05-03T05:59:00Z",
+		"handler: admin", "purpose: 권한 부여", "form: 등록부 담당자", "items: handler",
+		"actor: tenants/jeongeup/units/library/officers/kim (김민지)", ""}, "\n")
+	d, err = DecodeLeaf([]byte(earlier))
+	require.NoError(t, err)
+	require.Equal(t, "tenants/jeongeup/units/library/officers/kim (김민지)", d.Entry.GetActor())
+	require.Empty(t, d.Commitments)
+	require.NoError(t, d.Check(nil))
+	withSubject := earlier + "subject-commitment: " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)) + "\n"
+	_, err = DecodeLeaf([]byte(withSubject))
+	require.ErrorIs(t, err, ErrLeaf, "a mix of the forms")
 }
 
 // Leaves written before stay valid: an ACCESS leaf with its record's fields in clear decodes to

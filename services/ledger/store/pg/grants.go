@@ -112,7 +112,7 @@ type ChangeKey struct {
 // RoleChange is a ROLE_CHANGE entry of one of a tenant's logs (a unit's, or names.TenantLog).
 type RoleChange struct {
 	ChangeKey
-	Leaf []byte
+	Row EntryRow
 }
 
 // RoleChanges are the ROLE_CHANGE entries of all the tenant's logs that occurred in [start, end)
@@ -130,17 +130,19 @@ func (s *Store) RoleChanges(ctx context.Context, tenant string, start, end time.
 	if after != nil {
 		at, unit, index = &after.OccurTime, after.Unit, after.Index
 	}
-	rows, err := s.pool.Query(ctx, `SELECT occur_time, unit_id, idx, leaf FROM ledger.entries
-		WHERE tenant_id = $1 AND kind = 'ROLE_CHANGE'
-			AND ($2::timestamptz IS NULL OR occur_time >= $2) AND ($3::timestamptz IS NULL OR occur_time < $3)
-			AND ($4::timestamptz IS NULL OR (occur_time, unit_id, idx) < ($4, $5::text COLLATE "C", $6))
-		ORDER BY occur_time DESC, unit_id DESC, idx DESC LIMIT $7`, tenant, from, to, at, unit, index, limit)
+	rows, err := s.pool.Query(ctx, `SELECT e.unit_id, `+entryCols+entryFrom+`
+		WHERE e.tenant_id = $1 AND e.kind = 'ROLE_CHANGE'
+			AND ($2::timestamptz IS NULL OR e.occur_time >= $2) AND ($3::timestamptz IS NULL OR e.occur_time < $3)
+			AND ($4::timestamptz IS NULL OR (e.occur_time, e.unit_id, e.idx) < ($4, $5::text COLLATE "C", $6))
+		ORDER BY e.occur_time DESC, e.unit_id DESC, e.idx DESC LIMIT $7`, tenant, from, to, at, unit, index, limit)
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: list the role changes of %s: %w", names.Tenant(tenant), err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoleChange, error) {
 		var c RoleChange
-		err := row.Scan(&c.OccurTime, &c.Unit, &c.Index, &c.Leaf)
+		var err error
+		c.Row, err = scanEntry(row, &c.Unit)
+		c.OccurTime, c.Index = c.Row.OccurTime, c.Row.Index
 		return c, err
 	})
 }

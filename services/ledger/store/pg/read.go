@@ -42,10 +42,11 @@ const entryCols = `e.idx, e.kind, e.occur_time, coalesce(e.request_id, ''), e.le
 const entryFrom = ` FROM ledger.entries e LEFT JOIN ledger.entries r
 	ON r.tenant_id = e.tenant_id AND r.unit_id = e.unit_id AND r.idx = e.redacted_by`
 
-func scanEntry(row pgx.Row) (EntryRow, error) {
+// scanEntry scans entryCols, after the columns before, if any.
+func scanEntry(row pgx.Row, before ...any) (EntryRow, error) {
 	var e EntryRow
-	err := row.Scan(&e.Index, &e.Kind, &e.OccurTime, &e.RequestID, &e.Leaf, &e.Sealed, &e.Redacted, &e.RedactionLeaf,
-		&e.CommitTime, &e.TreeSize, &e.Follows)
+	err := row.Scan(append(before, &e.Index, &e.Kind, &e.OccurTime, &e.RequestID, &e.Leaf, &e.Sealed, &e.Redacted,
+		&e.RedactionLeaf, &e.CommitTime, &e.TreeSize, &e.Follows)...)
 	h := tlog.RecordHash(e.Leaf)
 	e.LeafHash = h[:]
 	return e, err
