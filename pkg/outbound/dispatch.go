@@ -148,9 +148,8 @@ func (o *Outbound) loop(ctx, sendCtx context.Context) {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				r := o.send(sendCtx, d)
-				busy.Add(-1)
-				results <- r
+				results <- o.send(sendCtx, d)
+				busy.Add(-1) // once the recorder has it: a slow recorder slows the claims
 			}()
 		}
 		now := time.Now()
@@ -207,6 +206,8 @@ func (o *Outbound) claim(ctx context.Context, n int) ([]Delivery, error) {
 			}
 			if plain, err := o.cfg.Box.Open(secret, o.secretAD(m.Tenant, m.Target)); err == nil {
 				m.sub.Secret = string(plain)
+			} else {
+				m.subErr = fmt.Errorf("outbound: the subscription's secret does not open: %w", err)
 			}
 		}
 		out = append(out, m)
@@ -292,6 +293,7 @@ func (o *Outbound) recordAnswers(ctx context.Context, batch []result) {
 	n := len(batch)
 	tenants, answers := make([]string, 0, n), make([]string, 0, n)
 	ids, oks, ats, nexts := make([]int64, 0, n), make([]bool, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+	attempts := make([]int64, 0, n)
 	for _, r := range batch {
 		if r.err != nil && (IsPermanent(r.err) || r.d.Attempt >= o.cfg.Attempts) {
 			o.giveUp(ctx, r)
@@ -302,7 +304,7 @@ func (o *Outbound) recordAnswers(ctx context.Context, batch []result) {
 				"channel", r.d.Channel, "target", r.d.Target, "attempt", r.d.Attempt, "answer", r.answer)
 		}
 		tenants, ids, answers = append(tenants, r.d.Tenant), append(ids, r.d.ID), append(answers, r.answer)
-		oks, ats = append(oks, r.err == nil), append(ats, r.at)
+		oks, ats, attempts = append(oks, r.err == nil), append(ats, r.at), append(attempts, int64(r.d.Attempt))
 		nexts = append(nexts, jobs.Backoff(r.d.Attempt).UTC().Truncate(time.Microsecond)) // on dueNow's clock
 	}
 	if len(ids) == 0 {
@@ -310,10 +312,11 @@ func (o *Outbound) recordAnswers(ctx context.Context, batch []result) {
 	}
 	rows, err := o.cfg.Pool.Query(ctx, `UPDATE `+o.table()+` m SET attempt_time = u.at, answer = u.answer,
 		deliver_time = CASE WHEN u.ok THEN u.at END, next_time = CASE WHEN NOT u.ok THEN u.next END
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::timestamptz[], $6::timestamptz[])
-			u(tenant, id, answer, ok, at, next)
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::bigint[])
+			u(tenant, id, answer, ok, at, next, attempt)
 		WHERE m.tenant_id = u.tenant AND m.id = u.id AND m.deliver_time IS NULL AND m.fail_time IS NULL
-		RETURNING m.channel, u.ok`, tenants, ids, answers, oks, ats, nexts)
+			AND (u.ok OR m.attempts = u.attempt) -- a failure of an attempt since superseded (its lease ran out) is not the message's state
+		RETURNING m.channel, u.ok`, tenants, ids, answers, oks, ats, nexts, attempts)
 	if err == nil {
 		var ch string
 		var ok bool
@@ -336,7 +339,7 @@ func (o *Outbound) giveUp(ctx context.Context, r result) {
 	d := r.d
 	err := pgdb.InTx(ctx, o.cfg.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE `+o.table()+` SET attempt_time = $3, answer = $4, fail_time = $3, next_time = NULL
-			WHERE tenant_id = $1 AND id = $2 AND fail_time IS NULL AND deliver_time IS NULL`, d.Tenant, d.ID, r.at, r.answer)
+			WHERE tenant_id = $1 AND id = $2 AND fail_time IS NULL AND deliver_time IS NULL AND attempts = $5`, d.Tenant, d.ID, r.at, r.answer, d.Attempt)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

@@ -128,8 +128,10 @@ type Delivery struct {
 	Message
 	// Attempt counts from 1.
 	Attempt int
-	// sub is a webhook's subscription, read with the message; nil when it was deleted.
-	sub *Subscription
+	// sub is a webhook's subscription, read with the message; nil when it was deleted. subErr:
+	// its secret did not open (the data key), which the send reports as a failure to retry.
+	sub    *Subscription
+	subErr error
 }
 
 // Sender sends one channel's messages. Its answer is what the receiver said (an SMTP reply, an

@@ -26,6 +26,9 @@ type webhookSender struct {
 // scheme asks); anything else is retried.
 func (w webhookSender) Send(ctx context.Context, d Delivery) (string, error) {
 	sub := d.sub // read with the message
+	if d.subErr != nil {
+		return "", d.subErr // retried: a data key put right, the subscription stays
+	}
 	if sub == nil {
 		return "subscription deleted", Permanent(errors.New("the subscription was deleted"))
 	}

@@ -6,6 +6,9 @@
 -- mail from the stored notice), '' when the payload is the message.
 ALTER TABLE {schema}.outbound ADD COLUMN next_time timestamptz, ADD COLUMN compose text NOT NULL DEFAULT '';
 UPDATE {schema}.outbound SET next_time = coalesce(attempt_time, create_time) WHERE deliver_time IS NULL AND fail_time IS NULL;
+-- A message an earlier version still writes during a rolling deploy (with a River job no worker
+-- of this version takes) is due at once; sent twice at worst, under its key.
+ALTER TABLE {schema}.outbound ALTER COLUMN next_time SET DEFAULT now();
 -- What is due, by channel: what a dispatcher claims (of the channels it can send) and the backlog
 -- the outbound_pending gauge counts, in place of the index of 00002.
 CREATE INDEX outbound_due ON {schema}.outbound (channel, next_time) WHERE deliver_time IS NULL AND fail_time IS NULL;

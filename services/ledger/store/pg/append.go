@@ -494,7 +494,9 @@ func (q *sequencer) planFast(calls []*call, prev *flight) *batchPlan {
 	if key == nil {
 		return nil
 	}
-	hr := &txHashReader{ctx: context.Background(), db: q.s.pool, tenant: q.id.Tenant, unit: q.id.Unit,
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(calls[0].ctx), batchTimeout)
+	defer cancel() // the plan reads what hashes it needs now; its batch is sent later
+	hr := &txHashReader{ctx: ctx, db: q.s.pool, tenant: q.id.Tenant, unit: q.id.Unit,
 		known: make(map[int64]tlog.Hash, 64)}
 	for i, h := range q.edge {
 		hr.known[i] = h
