@@ -1873,7 +1873,8 @@ type V1DeliveryState string
 // leaf holds a salted commitment, and the value is kept encrypted beside it until redacted. In an
 // ACCESS entry the access record's fields are personal too: purpose (a download's reason),
 // actor, remote_addr, subject and action (S-2-3), so that a record destroyed at the end of its
-// period (S-8-1) leaves only its kind, occur_time, file_name (the system) and recorded_by.
+// period (S-8-1) leaves only its kind, occur_time, file_name (the system) and recorded_by. In a
+// ROLE_CHANGE entry actor (the staff account) and subject (its holder's name) are personal (S-5).
 type V1Entry struct {
 	Action *string `json:"action,omitempty"`
 	Actor  *string `json:"actor,omitempty"`

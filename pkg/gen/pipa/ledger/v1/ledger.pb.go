@@ -201,7 +201,8 @@ func (AmendmentKind) EnumDescriptor() ([]byte, []int) {
 // leaf holds a salted commitment, and the value is kept encrypted beside it until redacted. In an
 // ACCESS entry the access record's fields are personal too: purpose (a download's reason),
 // actor, remote_addr, subject and action (S-2-3), so that a record destroyed at the end of its
-// period (S-8-1) leaves only its kind, occur_time, file_name (the system) and recorded_by.
+// period (S-8-1) leaves only its kind, occur_time, file_name (the system) and recorded_by. In a
+// ROLE_CHANGE entry actor (the staff account) and subject (its holder's name) are personal (S-5).
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -619,10 +620,11 @@ func (x *Entry) GetSalts() map[string][]byte {
 //
 //   - key: the proto field name with '_' as '-'; a personal field (counterparty_officer,
 //     requester_name, requester_contact; in an ACCESS leaf also purpose, actor, remote_addr,
-//     subject and action) gets "-commitment" appended and the commitment as value. ACCESS leaves
-//     written by earlier versions of pipa, before their record's fields were committed,
-//     hold those five in clear; a leaf has them all in clear or all as commitments, never a mix,
-//     and no other kind has a commitment line for them.
+//     subject and action; in a ROLE_CHANGE leaf also actor and subject) gets "-commitment"
+//     appended and the commitment as value. ACCESS and ROLE_CHANGE leaves written by earlier
+//     versions of pipa, before those fields were committed, hold them in clear; a leaf has its
+//     kind's fields all in clear or all as commitments, never a mix, and no other kind has a
+//     commitment line for them.
 //   - A line is key, ':', one space, value; the value is the rest of the line and may contain ": ".
 //     It is the field's UTF-8 text with exactly three escapes: '\' as "\\", LF as "\n", CR as "\r"
 //     (a '\' is always followed by '\', 'n' or 'r'). Values never contain NUL; leading and
