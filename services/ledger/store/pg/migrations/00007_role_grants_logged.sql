@@ -30,13 +30,7 @@ BEGIN
 END $$;
 -- +goose StatementEnd
 
--- The tenant's role changes across its logs, newest first (ListRoleGrants): a few per person,
--- beside the many ACCESS entries the other indexes hold.
-CREATE INDEX entries_role_changes ON ledger.entries (tenant_id, occur_time, unit_id, idx)
-  WHERE kind = 'ROLE_CHANGE';
-
 -- +goose Down
-DROP INDEX ledger.entries_role_changes;
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION ledger.role_grants_kept() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
