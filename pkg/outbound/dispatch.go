@@ -94,7 +94,7 @@ func (o *Outbound) Stop(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		cancelSends()
+		cancelSends() // the deferred call then does nothing
 		<-done
 		return ctx.Err()
 	}

@@ -39,7 +39,8 @@ import (
 func InProcess(o GRPCOptions) *inprocgrpc.Channel {
 	chain := append([]grpc.UnaryServerInterceptor{edgePeer}, unaryChain(o)...)
 	return new(inprocgrpc.Channel).
-		WithServerStatsHandler(inProcessParent{otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer)))}).
+		WithServerStatsHandler(inProcessParent{otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer))),
+			otel.GetTextMapPropagator().Fields()}).
 		WithServerUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			return chained(chain, ctx, req, info, h)
 		})
@@ -50,11 +51,15 @@ func InProcess(o GRPCOptions) *inprocgrpc.Channel {
 // client's context values from the handler) and no client stats handler has written into the
 // metadata. Trace fields in the metadata (an HTTP client's Grpc-Metadata-Traceparent, which the
 // gateway passes on) are dropped, as a client stats handler's own would have replaced them.
-type inProcessParent struct{ stats.Handler }
+// fields are the propagator's, set once at start-up before the channel is made.
+type inProcessParent struct {
+	stats.Handler
+	fields []string
+}
 
 func (h inProcessParent) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
 	if caller := inprocgrpc.ClientContext(ctx); caller != nil {
-		fields := otel.GetTextMapPropagator().Fields()
+		fields := h.fields
 		if slices.ContainsFunc(fields, func(f string) bool { return len(metadata.ValueFromIncomingContext(ctx, f)) > 0 }) {
 			md, _ := metadata.FromIncomingContext(ctx) // a copy
 			for _, f := range fields {

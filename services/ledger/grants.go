@@ -266,12 +266,12 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 	var vs apierr.Violations
 	size := names.PageSize(&vs, req.GetPageSize())
 	var start, end time.Time
-	for _, t := range []struct {
+	for _, f := range []struct {
 		field string
 		ts    *timestamppb.Timestamp
 	}{{"start_time", req.GetStartTime()}, {"end_time", req.GetEndTime()}} {
-		if t.ts != nil && t.ts.CheckValid() != nil {
-			vs.Add(t.field, "format", "not a valid time")
+		if f.ts != nil && f.ts.CheckValid() != nil {
+			vs.Add(f.field, "format", "not a valid time")
 		}
 	}
 	if req.GetStartTime() != nil {

@@ -112,11 +112,7 @@ func (in *Ingest) IngestAccessRecords(ctx context.Context, req *ledgerv1.IngestA
 		reqs[i] = a.req
 	}
 	res, err := in.s.store.AppendBatchOnce(ctx, t, u, "ingest/"+req.GetBatchId(), hash, reqs)
-	be, ok := errors.AsType[*pg.BatchError](err)
-	if _, refused := errors.AsType[*apierr.Error](err); !ok && refused && len(reqs) == 1 {
-		be, ok = &pg.BatchError{Err: err}, true // the store names no index in a batch of one
-	}
-	if ok {
+	if be, ok := errors.AsType[*pg.BatchError](err); ok {
 		if v, ok := errors.AsType[*apierr.Error](be.Err); ok && len(v.Violations) == 1 && v.Violations[0].Field == "request_id" {
 			// The records have no request ids: the batch's is its batch_id.
 			return nil, invalid("batch_id", v.Violations[0].Rule, "this batch_id was already used for other records; use a new one")

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/pipa-kr/pipa/pkg/accesslog"
@@ -124,7 +123,7 @@ func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCur
 		}
 		es := page.GetEntries()
 		stopped, from := false, c.Skip
-		for ; c.Skip < len(es) && !stopped; c.Skip++ {
+		for ; c.Skip < len(es); c.Skip++ {
 			var settled bool
 			if settled, err = r.visit(pass, es[c.Skip]); err != nil || !settled {
 				stopped = true
@@ -276,19 +275,10 @@ type SweepAccessAllWorker struct {
 
 func (w *SweepAccessAllWorker) Work(ctx context.Context, _ *river.Job[SweepAccessAllArgs]) error {
 	units, err := w.S.registryUnits(ctx)
-	if err != nil || len(units) == 0 {
-		return err
-	}
-	params := make([]river.InsertManyParams, len(units))
-	for i, u := range units {
-		params[i] = river.InsertManyParams{Args: SweepAccessArgs{Tenant: u[0], Unit: u[1]}}
-	}
-	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return err
 	}
-	_, err = client.InsertMany(ctx, params)
-	return err
+	return enqueuePerUnit(ctx, units, func(t, u string) river.JobArgs { return SweepAccessArgs{Tenant: t, Unit: u} })
 }
 
 // SweepAccessWorker runs one unit's access-record pass within the sweep budget, as

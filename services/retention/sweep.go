@@ -307,12 +307,20 @@ type SweepAllWorker struct {
 
 func (w *SweepAllWorker) Work(ctx context.Context, _ *river.Job[SweepAllArgs]) error {
 	units, err := w.S.store.SweptUnits(ctx)
-	if err != nil || len(units) == 0 {
+	if err != nil {
 		return err
+	}
+	return enqueuePerUnit(ctx, units, func(t, u string) river.JobArgs { return SweepUnitArgs{Tenant: t, Unit: u} })
+}
+
+// enqueuePerUnit inserts, from a running job, one job a unit (tenant, unit) made by args.
+func enqueuePerUnit(ctx context.Context, units [][2]string, args func(tenant, unit string) river.JobArgs) error {
+	if len(units) == 0 {
+		return nil
 	}
 	params := make([]river.InsertManyParams, len(units))
 	for i, u := range units {
-		params[i] = river.InsertManyParams{Args: SweepUnitArgs{Tenant: u[0], Unit: u[1]}}
+		params[i] = river.InsertManyParams{Args: args(u[0], u[1])}
 	}
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {

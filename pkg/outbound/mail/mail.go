@@ -248,7 +248,7 @@ func (s *Sender) put(c *smtp.Client) {
 
 // Close ends the idle connections' sessions (QUIT), and from then on each connection a send
 // still in progress returns: the relay sees them ended, not dropped. The process calls it when it
-// stops, after the job workers that send (pkg/modules); a Send after Close still works, on a
+// stops, after the outbound dispatchers that send (pkg/modules); a Send after Close still works, on a
 // connection of its own.
 func (s *Sender) Close() error {
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -375,11 +376,16 @@ func checkLog(log string) error {
 }
 
 func commitment(salt []byte, value string) []byte {
-	h := sha256.New()
+	return appendCommitment(sha256.New(), nil, salt, value)
+}
+
+// appendCommitment appends sha256(salt || 0x00 || value) to dst, with h, which it resets.
+func appendCommitment(h hash.Hash, dst, salt []byte, value string) []byte {
+	h.Reset()
 	h.Write(salt)
 	h.Write([]byte{0})
 	h.Write([]byte(value))
-	return h.Sum(nil)
+	return h.Sum(dst)
 }
 
 // write renders the leaf. The values of the fields committed to are never read from e: their
@@ -502,11 +508,7 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 		} else if s = bytes.Clone(salt()); len(s) != SaltSize {
 			return nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
 		}
-		h.Reset()
-		h.Write(s)
-		h.Write([]byte{0})
-		h.Write([]byte(vals[i]))
-		sums = h.Sum(sums)
+		sums = appendCommitment(h, sums, s, vals[i])
 		c.commitments[f.name] = sums[len(sums)-sha256.Size:]
 		c.Sealed.Fields[i] = SealedField{Field: f.name, Value: vals[i], Salt: s}
 	}

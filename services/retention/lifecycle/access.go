@@ -11,7 +11,6 @@ import (
 // AccessClass is how long a processing system's access records (접속기록) are kept (S-8-1), and
 // from which facts.
 type AccessClass struct {
-	System string
 	// Years is accesslog.ShortYears or accesslog.LongYears.
 	Years int
 	// Classified is false when the facts entered do not settle the period: no file names the
@@ -19,8 +18,6 @@ type AccessClass struct {
 	// LongYears, since nothing says the shorter period applies, and is listed for an officer to
 	// enter the facts.
 	Classified bool
-	// Files are the resource names of the files that name the system.
-	Files []string
 }
 
 // ClassifyAccess is system's class from the unit's personal-information files, the facts their
@@ -30,20 +27,20 @@ type AccessClass struct {
 // none of that holds. The count is a sum, since the files do not say how many of their subjects
 // they share: a sum over 50,000 may keep records longer than the law asks, never shorter.
 func ClassifyAccess(system string, files []*registryv1.PersonalInformationFile) AccessClass {
-	c := AccessClass{System: system, Years: accesslog.LongYears}
+	c := AccessClass{Years: accesslog.LongYears}
 	var total int64
-	long, unstated := false, false
+	listed, long, unstated := false, false, false
 	for _, f := range files {
 		if !slices.Contains(f.GetSystems(), system) {
 			continue
 		}
-		c.Files = append(c.Files, f.GetName())
+		listed = true
 		long = long || f.GetSensitive() || f.GetUniqueIdentifiers()
 		unstated = unstated || f.GetSubjectCount() == 0
 		total += f.GetSubjectCount()
 	}
 	switch {
-	case len(c.Files) == 0:
+	case !listed:
 	case long || total >= accesslog.LargeSystem:
 		c.Classified = true
 	case !unstated:

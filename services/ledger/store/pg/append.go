@@ -242,7 +242,11 @@ func (s *Store) AppendBatchOnce(ctx context.Context, tenant, unit, requestID str
 		reqs = slices.Clone(reqs)
 		reqs[0].RequestID, reqs[0].RequestHash = requestID, requestHash
 	}
-	return s.appendBatch(ctx, tenant, unit, reqs, true)
+	res, err := s.appendBatch(ctx, tenant, unit, reqs, true)
+	if _, refused := errors.AsType[*apierr.Error](err); refused && len(reqs) == 1 {
+		err = &BatchError{Err: err} // an entry's error names its index, in a batch of one too
+	}
+	return res, err
 }
 
 // appendBatch is AppendBatch, and AppendBatchOnce when once is set (reqs[0]'s id is the batch's).
