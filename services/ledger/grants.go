@@ -233,23 +233,23 @@ func grantsParent(ctx context.Context, parent string) (string, error) {
 			return "", names.Invalid("parent", parent, "tenants/{tenant} or tenants/-")
 		}
 	}
-	if err := authorizeTenantLog(ctx, t); err != nil {
+	if err := authorizeTenantLog(ctx, t, grantReaders); err != nil {
 		return "", apierr.Denied("reading " + parent + "/role-grants needs the CPO, auditor or tenant admin role on the whole tenant (S-5)")
 	}
 	return t, nil
 }
 
-// authorizeTenantLog checks that the caller may read tenant t's own log (the role grants of its
-// staff's tokens): its CPO, auditors and tenant admins on the whole tenant, and operators; for
-// tenant "-" (grants on "*") operators only, as Allows asks for the tenant by id and "-" is no
-// tenant's.
-func authorizeTenantLog(ctx context.Context, t string) error {
+// authorizeTenantLog checks that the caller holds one of roles on the whole of tenant t, whose
+// own log holds the role grants of its staff's tokens (S-5): grantReaders to read it, redactRoles
+// to erase; operators hold them on "*". For tenant "-" (grants on "*") operators only, as Allows
+// asks for the tenant by id and "-" is no tenant's.
+func authorizeTenantLog(ctx context.Context, t string, roles []auth.Role) error {
 	p, ok := auth.FromContext(ctx)
 	if !ok {
 		return status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
-	if !p.Allows(t, nil, grantReaders...) {
-		return apierr.Denied("the tenant's own log (" + names.Unit(t, names.TenantLog) + ") is read with the CPO, auditor or tenant admin role on the whole tenant (S-5)")
+	if !p.Allows(t, nil, roles...) {
+		return apierr.Denied(fmt.Sprintf("the tenant's own log (%s) needs one of the roles %v on the whole tenant (S-5)", names.Unit(t, names.TenantLog), roles))
 	}
 	return nil
 }

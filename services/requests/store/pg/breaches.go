@@ -355,8 +355,13 @@ func (s *Store) Posting(ctx context.Context, tenant, unit string, n int64, now t
 	if err != nil {
 		return nil, err
 	}
+	return postingOf(raw)
+}
+
+// postingOf is the posting of the breach stored as doc.
+func postingOf(doc []byte) (*requestsv1.BreachPosting, error) {
 	var b requestsv1.Breach
-	if err := protojson.Unmarshal(raw, &b); err != nil {
+	if err := protojson.Unmarshal(doc, &b); err != nil {
 		return nil, err
 	}
 	return b.GetPosting(), nil
@@ -374,11 +379,7 @@ func (s *Store) Postings(ctx context.Context, tenant, unit string, now time.Time
 		if err := r.Scan(&raw); err != nil {
 			return nil, err
 		}
-		var b requestsv1.Breach
-		if err := protojson.Unmarshal(raw, &b); err != nil {
-			return nil, err
-		}
-		return b.GetPosting(), nil
+		return postingOf(raw)
 	})
 }
 
