@@ -43,13 +43,7 @@ func (s *Server) CreateSubjectNotice(ctx context.Context, req *registryv1.Create
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	posting := strings.TrimSpace(n.GetPostingReason()) != ""
-	if posting {
-		n.Date = today.String()
-		if n.GetPostingEndDate() == "" {
-			n.PostingEndDate = today.AddDays(register.PostingDays).String()
-		}
-	}
+	posting := register.SetPostingDays(n, today)
 	entry := func(name string) *ledgerv1.AppendEntryRequest {
 		how := n.GetMethod()
 		if posting {
@@ -66,9 +60,8 @@ func (s *Server) CreateSubjectNotice(ctx context.Context, req *registryv1.Create
 		if err := tx.GetRecord(ctx, u, pg.Contracts, p, &c); err != nil {
 			return "", err
 		}
-		if !c.GetMarketing() {
-			return "", apierr.Precondition("NOT_MARKETING", req.GetParent()+" is not a marketing task: a notice to subjects is owed for 홍보·판매 권유 업무 (PIPA-26-3); set the contract's marketing first",
-				apierr.Violation{Field: "parent", Rule: "PIPA-26-3", Description: "the contract's marketing is not set"})
+		if err := register.NoticeOwed(&c, req.GetParent()); err != nil {
+			return "", err
 		}
 		var proc registryv1.Processor
 		if err := tx.GetChild(ctx, pg.Processors, u, p, &proc); err != nil {

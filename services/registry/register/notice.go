@@ -78,3 +78,26 @@ func noticeDuty(add func(resource, rule, title string, due policy.Date), p *regi
 	}
 	add(c.GetName(), "PIPA-26-3", fmt.Sprintf("수탁자·위탁업무 변경에 따른 정보주체 재통지 (%s → %s)", was, label), changed)
 }
+
+// SetPostingDays says whether n is a posting (DEC-28-5) and, when it is, sets its days: from
+// today, for PostingDays unless it says until when.
+func SetPostingDays(n *registryv1.SubjectNotice, today policy.Date) bool {
+	if strings.TrimSpace(n.GetPostingReason()) == "" {
+		return false
+	}
+	n.Date = today.String()
+	if n.GetPostingEndDate() == "" {
+		n.PostingEndDate = today.AddDays(PostingDays).String()
+	}
+	return true
+}
+
+// NoticeOwed refuses a notice under contract c (named parent) unless c is a marketing task, the
+// only one whose subjects are owed it (PIPA-26-3).
+func NoticeOwed(c *registryv1.ProcessorContract, parent string) error {
+	if c.GetMarketing() {
+		return nil
+	}
+	return apierr.Precondition("NOT_MARKETING", parent+" is not a marketing task: a notice to subjects is owed for 홍보·판매 권유 업무 (PIPA-26-3); set the contract's marketing first",
+		apierr.Violation{Field: "parent", Rule: "PIPA-26-3", Description: "the contract's marketing is not set"})
+}

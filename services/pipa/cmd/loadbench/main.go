@@ -49,6 +49,7 @@ import (
 
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 )
 
 type options struct {
@@ -333,8 +334,11 @@ func (b *bench) setupUnits(ctx context.Context, units []string) error {
 	}
 	for _, unit := range units {
 		g.Go(func() error {
-			tenant, id := tenantOf(unit), unit[strings.LastIndexByte(unit, '/')+1:]
-			_, err := b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/" + tenant, UnitId: id,
+			tenant, id, err := names.ParseUnit("unit", unit)
+			if err != nil {
+				return err
+			}
+			_, err = b.registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: names.Tenant(tenant), UnitId: id,
 				RequestId: "bench-" + tenant + "-" + id, Unit: &registryv1.Unit{DisplayName: "부서 " + id}})
 			if err != nil {
 				return fmt.Errorf("unit %s: %w", unit, err)
@@ -347,7 +351,7 @@ func (b *bench) setupUnits(ctx context.Context, units []string) error {
 
 // tenantOf is the tenant id of a unit's name, tenants/{t}/units/{u}.
 func tenantOf(unit string) string {
-	t, _, _ := strings.Cut(strings.TrimPrefix(unit, "tenants/"), "/")
+	t, _, _ := names.ParseUnit("unit", unit)
 	return t
 }
 
@@ -514,20 +518,7 @@ func (b *bench) gets(ctx context.Context, name, url string, gzip bool) result {
 	})
 }
 
-func (b *bench) do(req *http.Request) error {
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
-	}
-	return nil
-}
+func (b *bench) do(req *http.Request) error { return b.call(req, nil) }
 
 func (b *bench) get(ctx context.Context, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
