@@ -6,9 +6,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/encoding/protojson"
 
-	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
 )
@@ -46,12 +44,8 @@ func (c *NoticeMail) Compose(ctx context.Context, tenant string, ref []byte) ([]
 	if err != nil {
 		return nil, err
 	}
-	plain, err := c.Store.box.Open(doc, noticeAD(tenant, r.Receipt, r.Seq))
+	n, err := c.Store.openNotice(tenant, r.Receipt, r.Seq, doc)
 	if err != nil {
-		return nil, outbound.Permanent(err)
-	}
-	n := &requestsv1.Notice{}
-	if err := protojson.Unmarshal(plain, n); err != nil {
 		return nil, outbound.Permanent(err)
 	}
 	if n.GetHtml() == "" {

@@ -556,17 +556,26 @@ func (s *Store) notices(ctx context.Context, q querier, tenant, receipt string) 
 		if err := rows.Scan(&seq, &doc); err != nil {
 			return nil, err
 		}
-		plain, err := s.box.Open(doc, noticeAD(tenant, receipt, seq))
+		n, err := s.openNotice(tenant, receipt, seq, doc)
 		if err != nil {
-			return nil, err
-		}
-		n := &requestsv1.Notice{}
-		if err := protojson.Unmarshal(plain, n); err != nil {
 			return nil, err
 		}
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// openNotice is notice seq of request receipt, stored sealed as doc.
+func (s *Store) openNotice(tenant, receipt string, seq int, doc []byte) (*requestsv1.Notice, error) {
+	plain, err := s.box.Open(doc, noticeAD(tenant, receipt, seq))
+	if err != nil {
+		return nil, err
+	}
+	n := &requestsv1.Notice{}
+	if err := protojson.Unmarshal(plain, n); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // withLedger fills the requests' ledger records (Doc.Ledger) and their outbox ids (Entries) from
