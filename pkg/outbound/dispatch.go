@@ -183,7 +183,7 @@ func (o *Outbound) claim(ctx context.Context, n int) ([]Delivery, error) {
 			WHERE m.tenant_id = due.tenant_id AND m.id = due.id
 			RETURNING m.tenant_id, m.id, m.channel, m.target, m.subject, m.label, m.idempotency_key, m.payload, m.sealed,
 			m.compose, m.attempts)
-		SELECT c.*, s.id IS NOT NULL, coalesce(s.url, ''), coalesce(s.secret, ''), s.disable_time IS NOT NULL
+		SELECT c.*, s.id IS NOT NULL, coalesce(s.url, ''), coalesce(s.secret, ''), s.disable_time
 		FROM claimed c LEFT JOIN `+o.cfg.Schema+`.subscriptions s
 			ON c.channel = '`+Webhook+`' AND s.tenant_id = c.tenant_id AND s.id = c.target`,
 		o.channels, now, n, now.Add(o.cfg.Timeout+leaseMargin))
@@ -192,7 +192,8 @@ func (o *Outbound) claim(ctx context.Context, n int) ([]Delivery, error) {
 	}
 	var out []Delivery
 	var d Delivery
-	var sealed, hasSub, disabled bool
+	var sealed, hasSub bool
+	var disabled *time.Time
 	var compose, url string
 	var secret []byte
 	_, err = pgx.ForEachRow(rows, []any{&d.Tenant, &d.ID, &d.Channel, &d.Target, &d.Subject, &d.Label, &d.Key, &d.Payload,
@@ -201,12 +202,11 @@ func (o *Outbound) claim(ctx context.Context, n int) ([]Delivery, error) {
 		m.Personal, m.Compose = sealed, compose
 		if hasSub {
 			m.sub = &Subscription{ID: m.Target, URL: url}
-			if disabled {
-				m.sub.DisableTime = now
+			if disabled != nil {
+				m.sub.DisableTime = *disabled
 			}
-			if plain, err := o.cfg.Box.Open(secret, o.secretAD(m.Tenant, m.Target)); err == nil {
-				m.sub.Secret = string(plain)
-			} else {
+			var err error
+			if m.sub.Secret, err = o.openSecret(m.Tenant, m.Target, secret); err != nil {
 				m.subErr = fmt.Errorf("outbound: the subscription's secret does not open: %w", err)
 			}
 		}

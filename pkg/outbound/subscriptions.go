@@ -102,9 +102,15 @@ func (o *Outbound) scanSubscription(tenant string, r pgx.CollectableRow) (Subscr
 	if s.DisableTime.Equal(time.Unix(0, 0)) {
 		s.DisableTime = time.Time{}
 	}
-	plain, err := o.cfg.Box.Open(secret, o.secretAD(tenant, s.ID))
-	s.Secret = string(plain)
+	var err error
+	s.Secret, err = o.openSecret(tenant, s.ID, secret)
 	return s, err
+}
+
+// openSecret is subscription id's signing secret, stored sealed.
+func (o *Outbound) openSecret(tenant, id string, sealed []byte) (string, error) {
+	plain, err := o.cfg.Box.Open(sealed, o.secretAD(tenant, id))
+	return string(plain), err
 }
 
 // Subscription is the tenant's subscription id; pgx.ErrNoRows when it has none.
