@@ -42,7 +42,7 @@ type Mailing struct {
 	ByText        bool
 }
 
-// MaxRecipients bounds the addresses of one notice step.
+// MaxRecipients bounds the addresses or numbers of one notice step.
 const MaxRecipients = 1000
 
 // Step is one of the steps below.
