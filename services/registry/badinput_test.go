@@ -197,6 +197,12 @@ func TestBadUnitInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "update with output-only mask path", call: update(&registryv1.Unit{Name: libraryUnit}, "display_name", "update_time"),
 			code: codes.InvalidArgument, field: "update_mask.paths[1]", rule: "enum"},
+		// The tree is fixed at creation and the full name derived: a mask naming either was
+		// answered 200 with nothing changed.
+		{name: "update of the parent", call: update(&registryv1.Unit{Name: libraryUnit, Parent: "tenants/jeongeup/units/nope"}, "parent"),
+			code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
+		{name: "update of the full name", call: update(&registryv1.Unit{Name: libraryUnit, FullName: "가짜 도서관"}, "full_name"),
+			code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "update with bad phone", call: update(&registryv1.Unit{Name: libraryUnit, Phone: "전화"}, "phone"),
 			code: codes.InvalidArgument, field: "unit.phone", rule: "format"},
 		{name: "update clearing the display name", call: update(&registryv1.Unit{Name: libraryUnit}, "display_name"),
@@ -442,6 +448,12 @@ func TestBadFileInput(t *testing.T) {
 	visitors := libraryUnit + "/files/visitors"
 
 	refuseAll(t, s, []refusal{
+		// Whether a file is registered is derived from its registrations (PIPA-32-1), not set.
+		{name: "update of a derived field", call: func() error {
+			_, err := s.Registry.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{
+				Name: libraryUnit + "/files/visitors", Registered: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"registered"}}})
+			return err
+		}, code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "huge required item", call: create(func(f *registryv1.PersonalInformationFile) { f.RequiredItems = []string{"성명", strings.Repeat("a", 20001)} }),
 			code: codes.InvalidArgument, field: "file.required_items[1]", rule: "range"},
 		{name: "huge recipient", call: create(func(f *registryv1.PersonalInformationFile) { f.Recipients[0].Recipient = strings.Repeat("a", 20001) }),
