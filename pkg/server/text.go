@@ -36,12 +36,15 @@ func describeControl(r rune) string {
 // but tab, line feed and carriage return, DEL, the C1 controls, and Unicode's bidirectional
 // embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder the text around
 // them: an officer's name with one would print the sentence it is bound into backwards on the
-// public page. It reads bytes, printable ASCII first: every request passes through here.
+// public page. Every request passes through here: one table look-up a byte, and a closer look
+// only at the bytes that start one of these.
 func forbidden(s string) rune {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if !leads[c] {
+			continue
+		}
 		switch {
-		case c >= 0x20 && c < 0x7f, c == '\t', c == '\n', c == '\r':
 		case c < 0x80:
 			return rune(c)
 		case c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0: // U+0080–U+009F
@@ -55,22 +58,37 @@ func forbidden(s string) rune {
 	return -1
 }
 
+// leads marks the bytes forbidden looks at: the C0 controls but tab, LF and CR, DEL, and the lead
+// bytes of U+0080–U+009F (0xC2) and of U+2000–U+207F (0xE2).
+var leads = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = c != '\t' && c != '\n' && c != '\r'
+	}
+	t[0x7f], t[0xc2], t[0xe2] = true, true, true
+	return t
+}()
+
 // findControl returns the path of the first string field holding a forbidden character and that
 // character, or "". The path is built only for a field that holds one.
 func findControl(m protoreflect.Message) (string, rune) {
-	var found string
-	var bad rune
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
 		switch {
 		case fd.IsList():
 			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				if sub, r, ok := controlIn(fd, l.Get(i)); ok {
-					found, bad = string(fd.Name())+"["+strconv.Itoa(i)+"]"+sub, r
-					break
+			for j := 0; j < l.Len(); j++ {
+				if sub, r, ok := controlIn(fd, l.Get(j)); ok {
+					return string(fd.Name()) + "[" + strconv.Itoa(j) + "]" + sub, r
 				}
 			}
 		case fd.IsMap():
+			var found string
+			var bad rune
 			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
 				if r := forbidden(k.String()); r >= 0 {
 					found, bad = string(fd.Name()), r
@@ -79,14 +97,16 @@ func findControl(m protoreflect.Message) (string, rune) {
 				}
 				return found == ""
 			})
+			if found != "" {
+				return found, bad
+			}
 		default:
 			if sub, r, ok := controlIn(fd, v); ok {
-				found, bad = string(fd.Name())+sub, r
+				return string(fd.Name()) + sub, r
 			}
 		}
-		return found == ""
-	})
-	return found, bad
+	}
+	return "", 0
 }
 
 // controlIn reports whether v, of field fd, holds a forbidden character, which, and where below

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
+	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 )
 
@@ -34,4 +36,30 @@ func TestFindControl(t *testing.T) {
 	// The metadata map of an error detail is walked too.
 	field, _ = findControl((&errdetails.ErrorInfo{Metadata: map[string]string{"k": "\x00"}}).ProtoReflect())
 	require.Equal(t, "metadata[k]", field)
+}
+
+// The check every request passes: the entry of an append (README's provision), and a policy
+// text of 140 kB as an import sends it.
+func BenchmarkFindControl(b *testing.B) {
+	req := &ledgerv1.AppendEntryRequest{Parent: "tenants/jeongeup/units/library", RequestId: "prov-2026-001", Entry: &ledgerv1.Entry{
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_PROVISION, FileName: "중앙도서관 주차장 CH03", Handler: "주무관 송승학", Purpose: "차량 파손 사건 수사",
+		Counterparty: "정읍경찰서", CounterpartyOfficer: "경위 홍길동", LegalBasis: "개인정보 보호법 제18조 제2항 제7호", Form: "USB 사본 제공",
+		Items: []string{"영상(얼굴, 차량번호)"}, SafetyRequests: "수사 목적 외 이용 금지, 종결 시 파기 후 회신", DestructionDueDate: "2027-01-06"}}
+	text := strings.Repeat("제1조(목적) 이 방침은 정읍시립도서관이 운영하는 영상정보처리기기의 운영·관리에 관한 사항을 정한다.\n", 1000)
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if field, _ := findControl(req.ProtoReflect()); field != "" {
+				b.Fatal(field)
+			}
+		}
+	})
+	b.Run("policy-text", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			if forbidden(text) >= 0 {
+				b.Fatal()
+			}
+		}
+	})
 }
