@@ -82,8 +82,8 @@ func (appendEcho) AppendEntry(_ context.Context, req *ledgerv1.AppendEntryReques
 // that loadbench sends (a bearer token, a JSON entry, a request id) through Handler (otelhttp,
 // the security headers, the limits), the gateway (routing, metadata, decoding, the answer's JSON)
 // and the in-process channel (the server stats handler, the interceptors: deadline, recovery,
-// authentication with its cache, error translation, the NUL check), as pipa runs it: traces not
-// sampled, metrics aggregated. And the same call over the in-process channel alone (gRPC's share
+// authentication with its cache, error translation, the control-character check), as pipa runs
+// it: traces not sampled, metrics aggregated. And the same call over the in-process channel alone (gRPC's share
 // without HTTP/2).
 func BenchmarkEdgeAppend(b *testing.B) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -109,7 +109,7 @@ func unaryChain(o GRPCOptions) []grpc.UnaryServerInterceptor {
 	if o.Timeout > 0 {
 		unary = append([]grpc.UnaryServerInterceptor{deadline(o.Timeout)}, unary...)
 	}
-	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, withProbes(o.Public)), translateErrors, rejectNUL)
+	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, withProbes(o.Public)), translateErrors, rejectControl)
 	return append(unary, o.Unary...)
 }
 
