@@ -3,12 +3,11 @@
 // services it calls, as Grafana Mimir's pkg/mimir/modules.go does for its components. "Module" is
 // meant in Mimir's sense, a part of the binary, not a Go module.
 //
-// The services call each other over gRPC in every mode, so a dependency is not an in-process
-// object: it is an address, this process's own when the service runs here, else the one its
-// PIPA_{NAME}_ADDR setting gives. Only the process's own REST edge reaches the services run here
-// in-process (server.InProcess: their handlers called directly, behind the same interceptors,
-// without a loopback connection or encoding each message), since it is the one caller that would
-// otherwise speak gRPC to its own process on every request. dskit's module manager (what Mimir uses) starts in-process
+// A dependency is not an in-process object but a gRPC client connection (Deps.Conn): to a service
+// run here, the process's in-process channel (server.Local: its handlers called directly, behind
+// the same interceptors, without a loopback connection or encoding each message), else a
+// connection to the address its PIPA_{NAME}_ADDR setting gives. The process's REST edge reaches
+// the services the same way. dskit's module manager (what Mimir uses) starts in-process
 // services in dependency order; it was not taken because pipa has no in-process services to
 // order and dskit's module pulls in a large dependency graph for some 300 lines.
 package modules
@@ -84,8 +83,10 @@ type Deps struct {
 	Pool *pgxpool.Pool
 	// Box is the key that encrypts personal data at rest.
 	Box func() (*seal.Box, error)
-	// Conn is a client connection to a service, here or where its address setting says.
-	Conn func(service string) (*grpc.ClientConn, error)
+	// Conn is a client connection to a service: in-process when it runs here (server.Local), else
+	// over gRPC to where its address setting says. A call made while the process's services are
+	// still being registered waits until they all are.
+	Conn func(service string) (grpc.ClientConnInterface, error)
 	// Token is the service credential (role service on "*"); nil when there is none.
 	Token func() (string, error)
 	// Run starts background work that lives until the process stops, and stops it then.
@@ -101,8 +102,8 @@ func Mount[C any](register func(context.Context, *runtime.ServeMux, C) error, cl
 }
 
 // Dial is Conn for each of names, in order.
-func (d Deps) Dial(names ...string) ([]*grpc.ClientConn, error) {
-	out := make([]*grpc.ClientConn, len(names))
+func (d Deps) Dial(names ...string) ([]grpc.ClientConnInterface, error) {
+	out := make([]grpc.ClientConnInterface, len(names))
 	for i, name := range names {
 		cc, err := d.Conn(name)
 		if err != nil {

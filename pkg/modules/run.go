@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/exaring/otelpgx"
-	"github.com/fullstorydev/grpchan/inprocgrpc"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -97,14 +96,16 @@ func Run(ctx context.Context, c Config, built []Module, target string) error {
 	if c.Limits == (server.Limits{}) {
 		c.Limits = server.DefaultLimits
 	}
-	p := &process{c: c, addrs: map[string]string{}, conns: map[string]*grpc.ClientConn{}}
+	p := &process{c: c, addrs: map[string]string{}, conns: map[string]*grpc.ClientConn{},
+		local: server.NewLocal(), here: map[string]bool{}}
 	for name, a := range c.Addrs {
 		p.addrs[name] = a
 	}
-	// Services reach each other over gRPC in every mode: the ones run here at this process's
-	// own address.
+	// The services run here are at this process's own address for other processes, and reached
+	// in-process from this one (conn).
 	for _, m := range run {
 		p.addrs[m.Name] = Dialable(c.GRPC.Addr())
+		p.here[m.Name] = true
 	}
 	if err := Check(run, p.addrs); err != nil {
 		return err
@@ -196,10 +197,10 @@ type process struct {
 	undo  []func()
 	// tracer traces the process's calls and queries.
 	tracer trace.TracerProvider
-	// local reaches the modules run here in-process (server.InProcess): the edge's connection to
-	// them. Services still call each other over gRPC (Deps.Conn), as in microservices mode.
-	local   *inprocgrpc.Channel
-	running map[string]bool
+	// local reaches the modules run here (here) in-process: the edge's and the services'
+	// connection to them.
+	local *server.Local
+	here  map[string]bool
 }
 
 func (p *process) close() {
@@ -211,8 +212,17 @@ func (p *process) close() {
 	}
 }
 
-// conn is Deps.Conn: one client connection per service, made on first use.
-func (p *process) conn(name string) (*grpc.ClientConn, error) {
+// conn is Deps.Conn: the in-process channel for a service run here, else one client connection
+// per service, made on first use.
+func (p *process) conn(name string) (grpc.ClientConnInterface, error) {
+	if p.here[name] {
+		return p.local, nil
+	}
+	return p.dial(name)
+}
+
+// dial is a gRPC client connection to the service name at its address, made on first use.
+func (p *process) dial(name string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if cc := p.conns[name]; cc != nil {
@@ -312,7 +322,7 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		MaxMessage:    int(p.c.Limits.ImportBody) + 1<<20,
 	}
 	g := server.NewGRPC(opts)
-	p.local, p.running = server.InProcess(opts), map[string]bool{}
+	local := server.InProcess(opts)
 	d.Pool = pool
 	d.Run = func(start, stop func(context.Context) error) error {
 		if err := start(context.WithoutCancel(ctx)); err != nil {
@@ -327,13 +337,13 @@ func (p *process) services(ctx context.Context, run []Module, d *Deps) (*grpc.Se
 		})
 		return nil
 	}
-	services := &served{ServiceRegistrar: server.Registrar{g, p.local}, names: []string{""}}
+	services := &served{ServiceRegistrar: server.Registrar{g, local}, names: []string{""}}
 	for _, m := range run {
 		if err := m.Register(services, *d); err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
-		p.running[m.Name] = true
 	}
+	p.local.Open(local)
 	for _, s := range services.names {
 		hs.SetServingStatus(s, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -405,13 +415,9 @@ func (p *process) http(ctx context.Context, mounted []Module, d Deps) (edge, err
 	mux := server.NewGatewayMux()
 	pages := map[string]http.Handler{}
 	for _, m := range mounted {
-		var cc grpc.ClientConnInterface = p.local
-		if !p.running[m.Name] {
-			c, err := p.conn(m.Name)
-			if err != nil {
-				return edge{}, err
-			}
-			cc = c
+		cc, err := p.conn(m.Name)
+		if err != nil {
+			return edge{}, err
 		}
 		if err := m.Gateway(ctx, mux, cc); err != nil {
 			return edge{}, err
@@ -436,7 +442,7 @@ func (p *process) behind(ctx context.Context, mounted []Module) func() bool {
 	}
 	var checks []check
 	for _, m := range mounted {
-		cc, _ := p.conn(m.Name) // made by http
+		cc, _ := p.dial(m.Name) // made by http
 		checks = append(checks, check{healthpb.NewHealthClient(cc), m.Service})
 	}
 	return func() bool {

@@ -15,12 +15,13 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipa-kr/pipa/pkg/telemetry"
 )
 
-// InProcess is where a process's own REST edge reaches the services it runs (monolithic mode):
-// a grpc.ClientConnInterface that calls their handlers directly, through the same unary
+// InProcess is where a process's own REST edge and services reach the services it runs
+// (monolithic mode, through Local): a grpc.ClientConnInterface that calls their handlers directly, through the same unary
 // interceptors as NewGRPC's server (panic recovery, authentication, error translation, the
 // access log), with no loopback connection, no HTTP/2 framing and no encoding of each message:
 // messages are copied, not marshalled. It is github.com/fullstorydev/grpchan's inprocgrpc
@@ -34,7 +35,8 @@ import (
 // call (together about 6 % of an append's CPU over REST). The peer of a call is the edge's own client: the
 // last X-Forwarded-For hop, which grpc-gateway appends, taken off the list, so that the rate
 // limits and the access log (S-2-3, the access location) see what a gRPC server behind a trusted
-// loopback edge sees; a call without one (a page's) comes from this process, 127.0.0.1.
+// loopback edge sees; a call without one (a service's, or a page's without a client address)
+// comes from this process, 127.0.0.1.
 //
 // Register services on it as on the gRPC server (Registrar does both).
 func InProcess(o GRPCOptions) *inprocgrpc.Channel {
@@ -116,6 +118,55 @@ func chained(chain []grpc.UnaryServerInterceptor, ctx context.Context, req any, 
 	return chain[0](ctx, req, info, func(ctx context.Context, req any) (any, error) {
 		return chained(chain[1:], ctx, req, info, h)
 	})
+}
+
+// Local is how a process's own services reach each other and how its REST edge reaches them
+// (monolithic mode): the in-process channel (InProcess) once every service run here is registered
+// on it (Open). A call made before waits, as a call to a gRPC server that has not begun serving
+// waits for it: the services are handed Local while they are still being registered, and some
+// start background work that calls the others at once.
+type Local struct {
+	ch    *inprocgrpc.Channel
+	ready chan struct{}
+}
+
+// NewLocal is a Local that holds its calls until Open.
+func NewLocal() *Local { return &Local{ready: make(chan struct{})} }
+
+// Open serves the calls on ch, whose services must all be registered: registering on a channel
+// that serves is a data race. Called once.
+func (l *Local) Open(ch *inprocgrpc.Channel) {
+	l.ch = ch
+	close(l.ready)
+}
+
+func (l *Local) Invoke(ctx context.Context, method string, req, resp any, opts ...grpc.CallOption) error {
+	if err := l.wait(ctx); err != nil {
+		return err
+	}
+	return l.ch.Invoke(ctx, method, req, resp, opts...)
+}
+
+func (l *Local) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if err := l.wait(ctx); err != nil {
+		return nil, err
+	}
+	return l.ch.NewStream(ctx, desc, method, opts...)
+}
+
+// wait waits for Open, or for ctx to end: then its error is the status a gRPC client gives.
+func (l *Local) wait(ctx context.Context) error {
+	select {
+	case <-l.ready:
+		return nil
+	default:
+	}
+	select {
+	case <-l.ready:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
 }
 
 // Registrar registers every service on each of rs: the gRPC server and the in-process channel.

@@ -111,3 +111,29 @@ func TestInProcessTrace(t *testing.T) {
 	require.Equal(t, edge.SpanContext().TraceID(), call.SpanContext().TraceID())
 	require.Equal(t, edge.SpanContext().SpanID(), call.Parent().SpanID())
 }
+
+// A call on Local waits until its services are registered and it is opened, as a call to a gRPC
+// server that has not begun serving waits: a call that runs out of time before is answered as a
+// gRPC client answers it, and one that waits is served once Local is open.
+func TestLocalWaitsForOpen(t *testing.T) {
+	l := NewLocal()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err := testgrpc.NewTestServiceClient(l).EmptyCall(ctx, &testgrpc.Empty{})
+	require.Equal(t, codes.DeadlineExceeded, status.Code(err), "%v", err)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := testgrpc.NewTestServiceClient(l).EmptyCall(t.Context(), &testgrpc.Empty{})
+		done <- err
+	}()
+	ch := InProcess(GRPCOptions{Public: func(string) bool { return true }})
+	Registrar{ch}.RegisterService(&testgrpc.TestService_ServiceDesc, emptyService{})
+	select {
+	case err := <-done:
+		t.Fatalf("served before Open: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	l.Open(ch)
+	require.NoError(t, <-done)
+}

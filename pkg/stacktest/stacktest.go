@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,6 +147,36 @@ func Listen(t testing.TB) net.Listener {
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() }) // a server closes its own before; this one may not have started
 	return l
+}
+
+// Accepting is a listener that keeps the remote address of every connection it accepts: which
+// clients connected to a process's listener (one of its own services, say).
+type Accepting struct {
+	net.Listener
+	mu   sync.Mutex
+	from []string
+}
+
+func (l *Accepting) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.from = append(l.from, c.RemoteAddr().String())
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// Accepted are the remote addresses of the connections accepted so far.
+func (l *Accepting) Accepted() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.from)
+}
+
+// WithAccepting serves the services' gRPC on l, over the listener Start made.
+func WithAccepting(l *Accepting) Option {
+	return func(c *modules.Config) { l.Listener, c.GRPC = c.GRPC, l }
 }
 
 // T is the test the stack belongs to.

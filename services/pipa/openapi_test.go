@@ -91,7 +91,7 @@ func documented(t *testing.T, b []byte) map[route]string {
 // pagePatterns are the patterns of every module's hand-written routes, as a process mounts them.
 func pagePatterns(t *testing.T, s *stack) []string {
 	t.Helper()
-	d := modules.Deps{Pool: s.DB(), Box: s.Box, Conn: func(string) (*grpc.ClientConn, error) { return s.Conn, nil }}
+	d := modules.Deps{Pool: s.DB(), Box: s.Box, Conn: func(string) (grpc.ClientConnInterface, error) { return s.Conn, nil }}
 	var out []string
 	for _, m := range built {
 		if m.Pages != nil {

@@ -70,11 +70,11 @@ func TestRoleGrantHistoryS5(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	s := startStack(t, withRoleGrants, func(c *modules.Config) { c.Spans = spans })
 	s.Load("jeongeup-library.yaml") // as tenant_admin on "*"
-	// recordCalls counts the calls made to the ledger's RecordRoleGrants (client spans: each
-	// ends before its caller goes on).
+	// recordCalls counts the calls made to the ledger's RecordRoleGrants (server spans: the call
+	// is in-process, and its span ends before its caller goes on).
 	recordCalls := func() (n int) {
 		for _, sp := range spans.Ended() {
-			if sp.SpanKind() == trace.SpanKindClient && "/"+sp.Name() == ledgerv1.RoleGrantService_RecordRoleGrants_FullMethodName {
+			if sp.SpanKind() == trace.SpanKindServer && "/"+sp.Name() == ledgerv1.RoleGrantService_RecordRoleGrants_FullMethodName {
 				n++
 			}
 		}
