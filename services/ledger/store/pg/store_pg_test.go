@@ -729,6 +729,51 @@ func TestPGEntriesByKind(t *testing.T) {
 	require.False(t, page[1].CommitTime.IsZero())
 }
 
+// Migration 00009: entries_kind holds no ACCESS entries, most of a log. ACCESS entries are read in
+// the primary key's order; a read of another kind uses the partial index even in a generic plan
+// (PostgreSQL's after five executions of a prepared statement), since the query names its predicate.
+func TestPGEntriesByKindWithoutAccessInTheIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, pool := newStore(t)
+	for b := range 3 {
+		reqs := make([]pg.AppendRequest, 200)
+		for i := range reqs {
+			kind := "ACCESS"
+			if i%100 == 0 {
+				kind = "DESTRUCTION"
+			}
+			reqs[i] = req("iksan", "u", kind, fmt.Sprint(b, i))
+		}
+		_, err := s.AppendBatch(ctx, "iksan", "u", reqs)
+		require.NoError(t, err)
+	}
+	page, err := s.Entries(ctx, "iksan", "u", pg.Filter{Kind: "ACCESS"}, 99, 3)
+	require.NoError(t, err)
+	require.Equal(t, []int64{101, 102, 103}, indexes(page))
+	page, err = s.Entries(ctx, "iksan", "u", pg.Filter{Kind: "DESTRUCTION"}, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, []int64{100, 200, 300, 400, 500}, indexes(page))
+
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	for _, q := range []string{`ANALYZE ledger.entries`, `SET plan_cache_mode = force_generic_plan`,
+		`PREPARE by_kind AS ` + pg.EntriesSQL(pg.Filter{Kind: "DESTRUCTION"})} {
+		_, err := conn.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol)
+		require.NoError(t, err)
+	}
+	defer conn.Exec(context.Background(), `DEALLOCATE by_kind; RESET plan_cache_mode`, pgx.QueryExecModeSimpleProtocol) //nolint:errcheck
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE by_kind('iksan', 'u', -1, 100, 'DESTRUCTION')`, pgx.QueryExecModeSimpleProtocol)
+	require.NoError(t, err)
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(plan, "\n"), "entries_kind_not_access", "generic plan:\n%s", strings.Join(plan, "\n"))
+	var indexdef string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = 'ledger' AND indexname = 'entries_kind_not_access'`).Scan(&indexdef))
+	require.Contains(t, indexdef, `WHERE (kind <> 'ACCESS'::text)`)
+}
+
 func indexes(es []pg.EntryRow) []int64 {
 	out := make([]int64, len(es))
 	for i, e := range es {
