@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -513,6 +514,38 @@ func TestPGFollows(t *testing.T) {
 	_, err = s.Append(ctx, "seongnam", "u", follows(0))
 	requireField(t, err, "entry.follows", "STD-45")
 	checkLog(t, s, pool, "iksan", "u", 2, true)
+}
+
+// Migration 00009: follows and redacted_by name an entry of the same log (a trigger instead of
+// foreign keys, firing only for a row that has a link): a row written around the store that names
+// a missing entry, or another log's, is refused as a foreign key would refuse it.
+func TestPGLinksNameEntriesOfTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, pool := newStore(t)
+	for u, n := range map[string]int{"u": 5, "v": 3} {
+		for i := range n {
+			_, err := s.Append(ctx, "iksan", u, req("iksan", u, "USE", fmt.Sprint(i)))
+			require.NoError(t, err)
+		}
+	}
+	for _, q := range []string{
+		// Entry 4 is u's, not v's.
+		`INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time, tree_size, follows)
+			VALUES ('iksan', 'v', 10, '\x00', 'AMENDMENT', now(), 11, 4)`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 9 WHERE tenant_id = 'iksan' AND unit_id = 'u' AND idx = 1`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 4 WHERE tenant_id = 'iksan' AND unit_id = 'v' AND idx = 1`,
+	} {
+		_, err := pool.Exec(ctx, q)
+		var pe *pgconn.PgError
+		require.ErrorAs(t, err, &pe, q)
+		require.Equal(t, "23503", pe.Code, q)
+	}
+	// Links to entries of the same log are taken.
+	_, err := pool.Exec(ctx, `UPDATE ledger.entries SET follows = 0 WHERE tenant_id = 'iksan' AND unit_id = 'u' AND idx = 4`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 2 WHERE tenant_id = 'iksan' AND unit_id = 'v' AND idx = 1`)
+	require.NoError(t, err)
 }
 
 // redaction is the REDACTION record of entry index, erasing its values in the same transaction.
