@@ -392,7 +392,7 @@ func appendCommitment(h hash.Hash, dst, salt []byte, value string) []byte {
 // lines come from commitments, so that DecodeLeaf can re-render a leaf it only knows the
 // commitments of. A field of an ACCESS or ROLE_CHANGE entry that has no commitment is written in
 // clear (a leaf of the earlier form).
-func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]byte) ([]byte, error) {
+func write(log string, index int64, e *ledgerv1.Entry, commitment func(name string) ([]byte, bool)) ([]byte, error) {
 	if err := checkLog(log); err != nil {
 		return nil, err
 	}
@@ -414,7 +414,7 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 	line("index", strconv.FormatInt(index, 10))
 	for _, f := range fields {
 		if f.committed != inClear {
-			if c, ok := commitments[f.name]; ok {
+			if c, ok := lookup(commitment, f.name); ok {
 				b = append(b, f.ckey...)
 				b = append(b, ": "...)
 				b = base64.StdEncoding.AppendEncode(b, c)
@@ -437,6 +437,14 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 		}
 	}
 	return b, nil
+}
+
+// lookup is commitment(name), or none when commitment is nil.
+func lookup(commitment func(string) ([]byte, bool), name string) ([]byte, bool) {
+	if commitment == nil {
+		return nil, false
+	}
+	return commitment(name)
 }
 
 // EncodeLeaf renders entry e at index of log as its canonical leaf bytes (the format documented
@@ -463,8 +471,10 @@ func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) 
 // known: the salts and hashes of EncodeLeaf, made once, outside the log's lock, for Leaf to
 // render at whatever index the log gives.
 type Committed struct {
-	e           *ledgerv1.Entry
-	commitments map[string][]byte
+	e *ledgerv1.Entry
+	// names[i] is the proto name of the field whose commitment is sums[i*sha256.Size:][:sha256.Size].
+	names [maxPersonal]string
+	sums  []byte
 	// Sealed holds the values and salts committed to, to be kept encrypted beside the leaf.
 	Sealed *Sealed
 }
@@ -499,7 +509,7 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 		rand.Read(salts) // never fails (crypto/rand, Go 1.24+)
 	}
 	sums := make([]byte, 0, n*sha256.Size)
-	c := &Committed{e: e, commitments: make(map[string][]byte, n), Sealed: &Sealed{Fields: make([]SealedField, n)}}
+	c := &Committed{e: e, Sealed: &Sealed{Fields: make([]SealedField, n)}}
 	h := sha256.New()
 	for i, f := range fs[:n] {
 		var s []byte
@@ -509,15 +519,26 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 			return nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
 		}
 		sums = appendCommitment(h, sums, s, vals[i])
-		c.commitments[f.name] = sums[len(sums)-sha256.Size:]
+		c.names[i] = f.name
 		c.Sealed.Fields[i] = SealedField{Field: f.name, Value: vals[i], Salt: s}
 	}
+	c.sums = sums
 	return c, nil
+}
+
+// commitment is the commitment to the field of proto name name, if the entry has one.
+func (c *Committed) commitment(name string) ([]byte, bool) {
+	for i, n := range c.names[:len(c.sums)/sha256.Size] {
+		if n == name {
+			return c.sums[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size], true
+		}
+	}
+	return nil, false
 }
 
 // Leaf renders the committed entry at index of log.
 func (c *Committed) Leaf(log string, index int64) ([]byte, error) {
-	leaf, err := write(log, index, c.e, c.commitments)
+	leaf, err := write(log, index, c.e, c.commitment)
 	if err != nil {
 		return nil, fmt.Errorf("entry: %w", err)
 	}
@@ -595,7 +616,10 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 		// Either form is canonical (Personal), a mix of the two is not.
 		return nil, bad("a leaf of kind %s has some of its personal fields in clear and others as commitments", KindName(d.Entry.GetKind()))
 	}
-	again, err := write(d.Log, d.Index, d.Entry, d.Commitments)
+	again, err := write(d.Log, d.Index, d.Entry, func(name string) ([]byte, bool) {
+		c, ok := d.Commitments[name]
+		return c, ok
+	})
 	if err != nil {
 		return nil, bad("%v", err)
 	}
