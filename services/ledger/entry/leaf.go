@@ -74,6 +74,8 @@ type field struct {
 	committed committed
 	get       func(*ledgerv1.Entry) ([]string, error)
 	set       func(*ledgerv1.Entry, string) error
+	// one, for a field of one string, reads it without get's slice (see value).
+	one func(*ledgerv1.Entry) *string
 	// key is the key of the field's line in clear, name with '_' as '-'; ckey the key of its
 	// commitment, key and "-commitment" (set by withKeys).
 	key, ckey string
@@ -86,6 +88,18 @@ func withKeys(fs []field) []field {
 		fs[i].ckey = fs[i].key + "-commitment"
 	}
 	return fs
+}
+
+// value is f's value in e when it has exactly one (a field of one string: when it is not empty).
+func (f field) value(e *ledgerv1.Entry) (string, bool) {
+	if f.one != nil {
+		v := *f.one(e)
+		return v, v != ""
+	}
+	if vs, _ := f.get(e); len(vs) == 1 {
+		return vs[0], true
+	}
+	return "", false
 }
 
 // committedIn reports whether f is only a commitment in a leaf of kind k.
@@ -102,7 +116,7 @@ func (f field) committedIn(k ledgerv1.EntryKind) bool {
 }
 
 func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
-	return field{num: num, name: name,
+	return field{num: num, name: name, one: p,
 		get: func(e *ledgerv1.Entry) ([]string, error) {
 			if v := *p(e); v != "" {
 				return []string{v}, nil
@@ -425,6 +439,15 @@ func write(log string, index int64, e *ledgerv1.Entry, commitment func(name stri
 				continue
 			}
 		}
+		if f.one != nil { // most lines: one string, read without a slice
+			if v := *f.one(e); v != "" {
+				if err := checkValue(f.name, v); err != nil {
+					return nil, err
+				}
+				line(f.key, v)
+			}
+			continue
+		}
 		vs, err := f.get(e)
 		if err != nil {
 			return nil, err
@@ -494,11 +517,11 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 		if !f.committedIn(e.GetKind()) {
 			continue
 		}
-		if vs, _ := f.get(e); len(vs) > 0 {
-			if err := checkValue(f.name, vs[0]); err != nil {
+		if v, ok := f.value(e); ok {
+			if err := checkValue(f.name, v); err != nil {
 				return nil, fmt.Errorf("entry: %w", err)
 			}
-			fs[n], vals[n] = f, vs[0]
+			fs[n], vals[n] = f, v
 			n++
 		}
 	}
