@@ -74,6 +74,8 @@ type field struct {
 	committed committed
 	get       func(*ledgerv1.Entry) ([]string, error)
 	set       func(*ledgerv1.Entry, string) error
+	// one, for a field of one string, reads it without get's slice (see value).
+	one func(*ledgerv1.Entry) *string
 	// key is the key of the field's line in clear, name with '_' as '-'; ckey the key of its
 	// commitment, key and "-commitment" (set by withKeys).
 	key, ckey string
@@ -86,6 +88,18 @@ func withKeys(fs []field) []field {
 		fs[i].ckey = fs[i].key + "-commitment"
 	}
 	return fs
+}
+
+// value is f's value in e when it has exactly one (a field of one string: when it is not empty).
+func (f field) value(e *ledgerv1.Entry) (string, bool) {
+	if f.one != nil {
+		v := *f.one(e)
+		return v, v != ""
+	}
+	if vs, _ := f.get(e); len(vs) == 1 {
+		return vs[0], true
+	}
+	return "", false
 }
 
 // committedIn reports whether f is only a commitment in a leaf of kind k.
@@ -102,7 +116,7 @@ func (f field) committedIn(k ledgerv1.EntryKind) bool {
 }
 
 func str(num int32, name string, p func(*ledgerv1.Entry) *string) field {
-	return field{num: num, name: name,
+	return field{num: num, name: name, one: p,
 		get: func(e *ledgerv1.Entry) ([]string, error) {
 			if v := *p(e); v != "" {
 				return []string{v}, nil
@@ -392,7 +406,7 @@ func appendCommitment(h hash.Hash, dst, salt []byte, value string) []byte {
 // lines come from commitments, so that DecodeLeaf can re-render a leaf it only knows the
 // commitments of. A field of an ACCESS or ROLE_CHANGE entry that has no commitment is written in
 // clear (a leaf of the earlier form).
-func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]byte) ([]byte, error) {
+func write(log string, index int64, e *ledgerv1.Entry, commitment func(name string) ([]byte, bool)) ([]byte, error) {
 	if err := checkLog(log); err != nil {
 		return nil, err
 	}
@@ -414,7 +428,7 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 	line("index", strconv.FormatInt(index, 10))
 	for _, f := range fields {
 		if f.committed != inClear {
-			if c, ok := commitments[f.name]; ok {
+			if c, ok := lookup(commitment, f.name); ok {
 				b = append(b, f.ckey...)
 				b = append(b, ": "...)
 				b = base64.StdEncoding.AppendEncode(b, c)
@@ -424,6 +438,15 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 			if f.committed == always {
 				continue
 			}
+		}
+		if f.one != nil { // most lines: one string, read without a slice
+			if v := *f.one(e); v != "" {
+				if err := checkValue(f.name, v); err != nil {
+					return nil, err
+				}
+				line(f.key, v)
+			}
+			continue
 		}
 		vs, err := f.get(e)
 		if err != nil {
@@ -437,6 +460,14 @@ func write(log string, index int64, e *ledgerv1.Entry, commitments map[string][]
 		}
 	}
 	return b, nil
+}
+
+// lookup is commitment(name), or none when commitment is nil.
+func lookup(commitment func(string) ([]byte, bool), name string) ([]byte, bool) {
+	if commitment == nil {
+		return nil, false
+	}
+	return commitment(name)
 }
 
 // EncodeLeaf renders entry e at index of log as its canonical leaf bytes (the format documented
@@ -463,8 +494,10 @@ func EncodeLeaf(log string, index int64, e *ledgerv1.Entry, salt func() []byte) 
 // known: the salts and hashes of EncodeLeaf, made once, outside the log's lock, for Leaf to
 // render at whatever index the log gives.
 type Committed struct {
-	e           *ledgerv1.Entry
-	commitments map[string][]byte
+	e *ledgerv1.Entry
+	// names[i] is the proto name of the field whose commitment is sums[i*sha256.Size:][:sha256.Size].
+	names [maxPersonal]string
+	sums  []byte
 	// Sealed holds the values and salts committed to, to be kept encrypted beside the leaf.
 	Sealed *Sealed
 }
@@ -484,11 +517,11 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 		if !f.committedIn(e.GetKind()) {
 			continue
 		}
-		if vs, _ := f.get(e); len(vs) > 0 {
-			if err := checkValue(f.name, vs[0]); err != nil {
+		if v, ok := f.value(e); ok {
+			if err := checkValue(f.name, v); err != nil {
 				return nil, fmt.Errorf("entry: %w", err)
 			}
-			fs[n], vals[n] = f, vs[0]
+			fs[n], vals[n] = f, v
 			n++
 		}
 	}
@@ -499,7 +532,7 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 		rand.Read(salts) // never fails (crypto/rand, Go 1.24+)
 	}
 	sums := make([]byte, 0, n*sha256.Size)
-	c := &Committed{e: e, commitments: make(map[string][]byte, n), Sealed: &Sealed{Fields: make([]SealedField, n)}}
+	c := &Committed{e: e, Sealed: &Sealed{Fields: make([]SealedField, n)}}
 	h := sha256.New()
 	for i, f := range fs[:n] {
 		var s []byte
@@ -509,15 +542,26 @@ func Commit(e *ledgerv1.Entry, salt func() []byte) (*Committed, error) {
 			return nil, fmt.Errorf("entry: salt is %d bytes, want %d", len(s), SaltSize)
 		}
 		sums = appendCommitment(h, sums, s, vals[i])
-		c.commitments[f.name] = sums[len(sums)-sha256.Size:]
+		c.names[i] = f.name
 		c.Sealed.Fields[i] = SealedField{Field: f.name, Value: vals[i], Salt: s}
 	}
+	c.sums = sums
 	return c, nil
+}
+
+// commitment is the commitment to the field of proto name name, if the entry has one.
+func (c *Committed) commitment(name string) ([]byte, bool) {
+	for i, n := range c.names[:len(c.sums)/sha256.Size] {
+		if n == name {
+			return c.sums[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size], true
+		}
+	}
+	return nil, false
 }
 
 // Leaf renders the committed entry at index of log.
 func (c *Committed) Leaf(log string, index int64) ([]byte, error) {
-	leaf, err := write(log, index, c.e, c.commitments)
+	leaf, err := write(log, index, c.e, c.commitment)
 	if err != nil {
 		return nil, fmt.Errorf("entry: %w", err)
 	}
@@ -595,7 +639,10 @@ func DecodeLeaf(leaf []byte) (*Decoded, error) {
 		// Either form is canonical (Personal), a mix of the two is not.
 		return nil, bad("a leaf of kind %s has some of its personal fields in clear and others as commitments", KindName(d.Entry.GetKind()))
 	}
-	again, err := write(d.Log, d.Index, d.Entry, d.Commitments)
+	again, err := write(d.Log, d.Index, d.Entry, func(name string) ([]byte, bool) {
+		c, ok := d.Commitments[name]
+		return c, ok
+	})
 	if err != nil {
 		return nil, bad("%v", err)
 	}

@@ -54,8 +54,8 @@ func Validate(e *ledgerv1.Entry, now time.Time) []apierr.Violation {
 		if f.num == 3 || f.num == 4 || f.num == 17 || f.num == 23 || f.num == 30 || f.num == 31 || f.num == 33 || f.num == 34 {
 			continue // not free strings, or (recorded_by, verifier_key) the server's
 		}
-		if vals, _ := f.get(e); len(vals) == 1 {
-			v.text(f.name, vals[0])
+		if s, ok := f.value(e); ok {
+			v.text(f.name, s)
 		}
 	}
 	if n := len(e.GetItems()); n > MaxItems {
@@ -166,10 +166,8 @@ type validator struct {
 func (v validator) get(name string) string {
 	for _, f := range fields {
 		if f.name == name {
-			if vals, _ := f.get(v.e); len(vals) == 1 {
-				return vals[0]
-			}
-			return ""
+			s, _ := f.value(v.e)
+			return s
 		}
 	}
 	panic("entry: no field " + name)

@@ -960,7 +960,7 @@ func sameRequest(a, b []byte) bool {
 // statements are the statements that commit the plan alone: the head, then entries and hashes
 // (logWrites), then one erasure per redaction and the rotation's new key.
 func (p *batchPlan) statements(id Log) []stmt {
-	var w logWrites
+	w := newLogWrites(p)
 	w.add(id, p)
 	out := w.statements()
 	for _, e := range p.added {
@@ -1019,6 +1019,22 @@ type logWrites struct {
 	hashes         [][]byte
 }
 
+// newLogWrites is an empty logWrites with room for the writes of plans, so that adding them
+// copies no column twice.
+func newLogWrites(plans ...*batchPlan) *logWrites {
+	var n, m int
+	for _, p := range plans {
+		n, m = n+len(p.added), m+len(p.hr.newIdx)
+	}
+	w := &logWrites{plans: make([]*batchPlan, 0, len(plans))}
+	w.eTenant, w.eUnit, w.kinds = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	w.idx, w.treeSize = make([]int64, 0, n), make([]int64, 0, n)
+	w.leaves, w.reqHashes, w.sealed = make([][]byte, 0, n), make([][]byte, 0, n), make([][]byte, 0, n)
+	w.occur, w.reqIDs, w.follows = make([]time.Time, 0, n), make([]*string, 0, n), make([]*int64, 0, n)
+	w.sTenant, w.sUnit, w.storage, w.hashes = make([]string, 0, m), make([]string, 0, m), make([]int64, 0, m), make([][]byte, 0, m)
+	return w
+}
+
 // add appends p's writes to log id.
 func (w *logWrites) add(id Log, p *batchPlan) {
 	w.plans = append(w.plans, p)
@@ -1069,15 +1085,16 @@ func (w *logWrites) statements() []stmt {
 			AS u(tenant_id, unit_id, size, next, root, checkpoint, vkey, head_key, base)
 		WHERE l.tenant_id = u.tenant_id AND l.unit_id = u.unit_id`,
 		args: []any{w.hTenant, w.hUnit, w.hSize, w.hNext, flat(w.hRoot), w.hCheckpoint, w.hVkey, w.hHeadKey, flat(w.hBase)}})
-	// Entries and hashes in one statement (a data-modifying WITH). commit_time is the
-	// transaction's start, the same for every row.
+	// Entries and hashes in one statement (data-modifying WITHs, each run once to completion).
+	// commit_time defaults to now(), the transaction's start, the same for every row: the one
+	// row returned, instead of one per entry.
 	out = append(out, stmt{sql: `WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
-			SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[], $15::bytea[]))
-		INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time,
+			SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[], $15::bytea[])),
+		e AS (INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time,
 			request_id, request_hash, sealed, follows, tree_size)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::text[],
-			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[], $11::bigint[])
-		RETURNING commit_time`,
+			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[], $11::bigint[]))
+		SELECT now()`,
 		args: []any{w.eTenant, w.eUnit, w.idx, flat(w.leaves), w.kinds, w.occur, flat(w.reqIDs), flat(w.reqHashes), flat(w.sealed),
 			flat(w.follows), w.treeSize, w.sTenant, w.sUnit, w.storage, flat(w.hashes)},
 		row: func(m *pgtype.Map, fields []pgconn.FieldDescription, values [][]byte) error {

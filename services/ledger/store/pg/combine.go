@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -100,7 +101,11 @@ func (s *Store) commitGroup(group []*readyBatch) {
 	slices.SortFunc(group, func(a, b *readyBatch) int {
 		return cmp.Or(cmp.Compare(a.id.Tenant, b.id.Tenant), cmp.Compare(a.id.Unit, b.id.Unit))
 	})
-	var w logWrites
+	plans := make([]*batchPlan, len(group))
+	for i, r := range group {
+		plans[i] = r.p
+	}
+	w := newLogWrites(plans...)
 	for _, r := range group {
 		w.add(r.id, r.p)
 	}
@@ -154,6 +159,17 @@ func (s *Store) send(ctx context.Context, stmts []stmt, locked func()) error {
 		formats, results []int16
 	}
 	enc := make([]encoded, len(stmts))
+	// The parameters are encoded one after the other into one buffer, kept for the next
+	// transaction: the Bind messages copy them, and a batch's leaves and sealed blobs are about a
+	// kilobyte a record.
+	bp := encodeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxEncodeBuf {
+			*bp = buf
+			encodeBufs.Put(bp)
+		}
+	}()
 	for i, st := range stmts {
 		sd := sds[i]
 		e := encoded{values: make([][]byte, len(st.args)), formats: make([]int16, len(st.args)),
@@ -161,8 +177,13 @@ func (s *Store) send(ctx context.Context, stmts []stmt, locked func()) error {
 		for j, a := range st.args {
 			oid := sd.ParamOIDs[j]
 			e.formats[j] = m.FormatCodeForOID(oid)
-			if e.values[j], err = m.Encode(oid, e.formats[j], a, nil); err != nil {
+			start := len(buf)
+			v, err := m.Encode(oid, e.formats[j], a, buf)
+			if err != nil {
 				return fmt.Errorf("%w: parameter %d of %.40q: %w", errNotSent, j+1, st.sql, err)
+			}
+			if v != nil { // nil is NULL
+				e.values[j], buf = v[start:len(v):len(v)], v
 			}
 		}
 		for k, f := range sd.Fields {
@@ -186,6 +207,11 @@ func (s *Store) send(ctx context.Context, stmts []stmt, locked func()) error {
 	}
 	return pl.Close()
 }
+
+// encodeBufs keeps send's parameter buffers; one that grew past maxEncodeBuf is let go.
+var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxEncodeBuf = 4 << 20
 
 // readResults reads the statements' results and the Sync's, scanning the rows of those that
 // want them.

@@ -20,3 +20,6 @@ func QueueLen(s *Store, tenant, unit string) int {
 func ReadyLen(s *Store) int {
 	return s.ready.len()
 }
+
+// EntriesSQL is Entries' query for f.
+func EntriesSQL(f Filter) string { return entriesSQL(f) }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -515,6 +516,38 @@ func TestPGFollows(t *testing.T) {
 	checkLog(t, s, pool, "iksan", "u", 2, true)
 }
 
+// Migration 00009: follows and redacted_by name an entry of the same log (a trigger instead of
+// foreign keys, firing only for a row that has a link): a row written around the store that names
+// a missing entry, or another log's, is refused as a foreign key would refuse it.
+func TestPGLinksNameEntriesOfTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, pool := newStore(t)
+	for u, n := range map[string]int{"u": 5, "v": 3} {
+		for i := range n {
+			_, err := s.Append(ctx, "iksan", u, req("iksan", u, "USE", fmt.Sprint(i)))
+			require.NoError(t, err)
+		}
+	}
+	for _, q := range []string{
+		// Entry 4 is u's, not v's.
+		`INSERT INTO ledger.entries (tenant_id, unit_id, idx, leaf, kind, occur_time, tree_size, follows)
+			VALUES ('iksan', 'v', 10, '\x00', 'AMENDMENT', now(), 11, 4)`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 9 WHERE tenant_id = 'iksan' AND unit_id = 'u' AND idx = 1`,
+		`UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 4 WHERE tenant_id = 'iksan' AND unit_id = 'v' AND idx = 1`,
+	} {
+		_, err := pool.Exec(ctx, q)
+		var pe *pgconn.PgError
+		require.ErrorAs(t, err, &pe, q)
+		require.Equal(t, "23503", pe.Code, q)
+	}
+	// Links to entries of the same log are taken.
+	_, err := pool.Exec(ctx, `UPDATE ledger.entries SET follows = 0 WHERE tenant_id = 'iksan' AND unit_id = 'u' AND idx = 4`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE ledger.entries SET sealed = NULL, redacted = true, redacted_by = 2 WHERE tenant_id = 'iksan' AND unit_id = 'v' AND idx = 1`)
+	require.NoError(t, err)
+}
+
 // redaction is the REDACTION record of entry index, erasing its values in the same transaction.
 func redaction(index int64, requestID string) pg.AppendRequest {
 	r := req("iksan", "u", "REDACTION", fmt.Sprint("redacts ", index))
@@ -727,6 +760,51 @@ func TestPGEntriesByKind(t *testing.T) {
 	require.Equal(t, "DESTRUCTION", page[1].Kind)
 	require.Equal(t, occur, page[1].OccurTime.UTC())
 	require.False(t, page[1].CommitTime.IsZero())
+}
+
+// Migration 00009: entries_kind holds no ACCESS entries, most of a log. ACCESS entries are read in
+// the primary key's order; a read of another kind uses the partial index even in a generic plan
+// (PostgreSQL's after five executions of a prepared statement), since the query names its predicate.
+func TestPGEntriesByKindWithoutAccessInTheIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, pool := newStore(t)
+	for b := range 3 {
+		reqs := make([]pg.AppendRequest, 200)
+		for i := range reqs {
+			kind := "ACCESS"
+			if i%100 == 0 {
+				kind = "DESTRUCTION"
+			}
+			reqs[i] = req("iksan", "u", kind, fmt.Sprint(b, i))
+		}
+		_, err := s.AppendBatch(ctx, "iksan", "u", reqs)
+		require.NoError(t, err)
+	}
+	page, err := s.Entries(ctx, "iksan", "u", pg.Filter{Kind: "ACCESS"}, 99, 3)
+	require.NoError(t, err)
+	require.Equal(t, []int64{101, 102, 103}, indexes(page))
+	page, err = s.Entries(ctx, "iksan", "u", pg.Filter{Kind: "DESTRUCTION"}, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, []int64{100, 200, 300, 400, 500}, indexes(page))
+
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	for _, q := range []string{`ANALYZE ledger.entries`, `SET plan_cache_mode = force_generic_plan`,
+		`PREPARE by_kind AS ` + pg.EntriesSQL(pg.Filter{Kind: "DESTRUCTION"})} {
+		_, err := conn.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol)
+		require.NoError(t, err)
+	}
+	defer conn.Exec(context.Background(), `DEALLOCATE by_kind; RESET plan_cache_mode`, pgx.QueryExecModeSimpleProtocol) //nolint:errcheck
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE by_kind('iksan', 'u', -1, 100, 'DESTRUCTION')`, pgx.QueryExecModeSimpleProtocol)
+	require.NoError(t, err)
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(plan, "\n"), "entries_kind_not_access", "generic plan:\n%s", strings.Join(plan, "\n"))
+	var indexdef string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = 'ledger' AND indexname = 'entries_kind_not_access'`).Scan(&indexdef))
+	require.Contains(t, indexdef, `WHERE (kind <> 'ACCESS'::text)`)
 }
 
 func indexes(es []pg.EntryRow) []int64 {
