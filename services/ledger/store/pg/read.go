@@ -73,8 +73,9 @@ const MaxEntries = 1000
 
 // Filter narrows Entries: to one kind unless Kind is empty, to redacted entries when Redacted.
 type Filter struct {
-	Kind     string
-	Redacted bool
+	Kind string
+	// Redacted keeps the entries whose values were erased, Unredacted the others.
+	Redacted, Unredacted bool
 }
 
 // Entries lists the unit's entries with index > after (-1 for the first page) in index order, at
@@ -95,6 +96,9 @@ func (s *Store) Entries(ctx context.Context, tenant, unit string, f Filter, afte
 	}
 	if f.Redacted {
 		q += ` AND e.redacted`
+	}
+	if f.Unredacted {
+		q += ` AND NOT e.redacted`
 	}
 	rows, err := s.pool.Query(ctx, q+` ORDER BY e.idx LIMIT $4`, args...)
 	if err != nil {
