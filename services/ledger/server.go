@@ -605,9 +605,9 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	}
 	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
 	if err == nil && u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) {
-		// S-5: with the record's values, the index rows past their three years that no longer
-		// state an account's roles go.
-		if n, xerr := s.store.ExpireRoleGrants(ctx, t); xerr != nil {
+		// S-5: with the record's values, its account's index rows past their three years that no
+		// longer state its roles go.
+		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index); xerr != nil {
 			slog.ErrorContext(ctx, "ledger: deleting expired role-grant rows", "tenant", t, "err", xerr)
 		} else if n > 0 {
 			slog.InfoContext(ctx, "ledger: expired role-grant rows deleted", "tenant", t, "rows", n)

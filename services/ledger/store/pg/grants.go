@@ -126,16 +126,18 @@ func (s *Store) HashRoleGrant(ctx context.Context, g RoleGrant, account []byte) 
 	return nil
 }
 
-// ExpireRoleGrants deletes the tenant's rows past keep_until (S-5's three years) that no longer
-// state an account's roles: a later row of the same account supersedes them, or they revoked all
-// its roles. An account's last set stays (its keyed hash and roles, no personal value), so that
-// its next change is recorded against it. It returns how many it deleted.
-func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string) (int64, error) {
+// ExpireRoleGrants deletes the rows past keep_until (S-5's three years) of the account whose
+// record is entry index of tenant's own log that no longer state its roles: a later row
+// supersedes them, or they revoked all its roles. The account's last set stays (its keyed hash
+// and roles, no personal value), so that its next change is recorded against it. It returns how
+// many it deleted.
+func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string, index int64) (int64, error) {
 	// now(), as the table's trigger judges keep_until: never a row the trigger would refuse.
-	tag, err := s.pool.Exec(ctx, `DELETE FROM ledger.role_grants g WHERE g.tenant_id = $1 AND g.keep_until <= now()
-		AND (g.after = '{}' OR EXISTS (SELECT 1 FROM ledger.role_grants n WHERE n.tenant_id = g.tenant_id
-			AND n.issuer = g.issuer AND n.id > g.id
-			AND (n.account = g.account OR n.subject = g.subject)))`, tenant)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ledger.role_grants g USING ledger.role_grants r
+		WHERE r.tenant_id = $1 AND r.log_index = $2
+			AND g.tenant_id = $1 AND g.issuer = r.issuer AND g.account = r.account AND g.keep_until <= now()
+			AND (g.after = '{}' OR EXISTS (SELECT 1 FROM ledger.role_grants n WHERE n.tenant_id = $1
+				AND n.issuer = g.issuer AND n.account = g.account AND n.id > g.id))`, tenant, index)
 	if err != nil {
 		return 0, fmt.Errorf("ledger store: delete the expired role grants of %s: %w", names.Tenant(tenant), err)
 	}

@@ -1,4 +1,4 @@
--- ledger.role_grants keeps only what the index needs (S-5, PIPA-29): the account as a keyed hash
+-- ledger.role_grants keeps only what the index needs (S-5): the account as a keyed hash
 -- (pkg/seal Tags of issuer and subject: the index finds an account's last set by it), not its
 -- subject or display name, which the entry's sealed values hold. Existing rows keep theirs until
 -- the ledger's start-up hashes them (HashRoleGrants, after CarryRoleGrants has carried into the
