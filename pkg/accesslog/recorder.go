@@ -324,7 +324,7 @@ func (r *Recorder) commit(batch []write) {
 			if raw, err = proto.Marshal(rec.entry); err != nil {
 				break
 			}
-			t, _, _ := names.UnitOf(rec.parent)
+			t, _, _ := names.ParseLog("parent", rec.parent) // a unit's log, or a tenant's own
 			tenants, parents, ids, entries = append(tenants, t), append(parents, rec.parent), append(ids, rec.requestID), append(entries, raw)
 		}
 	}

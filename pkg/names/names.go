@@ -71,6 +71,10 @@ func Checkpoint(tenant, unit string) string { return Ledger(tenant, unit) + "/ch
 // Tenant "-" has one too: the log of the operators' grants on "*".
 const TenantLog = "-"
 
+// OperatorTenant is the tenant id under which what touches no one tenant is kept, such as the
+// operators' grants on "*": its own log is tenants/-/units/-.
+const OperatorTenant = "-"
+
 // ParseLog parses the name of a log (a ledger's parent) in field: a unit's,
 // tenants/{tenant}/units/{unit}, or a tenant's own, tenants/{tenant}/units/- (tenants/-/units/-
 // for the operators').

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -38,6 +40,8 @@ var (
 type Box struct {
 	current string
 	aeads   map[string]cipher.AEAD
+	// tagKeys are the keys' HMAC keys for Tags, derived from them.
+	tagKeys map[string][]byte
 }
 
 // New returns a Box over keys (id → 32-byte AES-256 key) that seals with keys[current].
@@ -46,7 +50,7 @@ func New(keys map[string][]byte, current string) (*Box, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("seal: no keys")
 	}
-	b := &Box{current: current, aeads: make(map[string]cipher.AEAD, len(keys))}
+	b := &Box{current: current, aeads: make(map[string]cipher.AEAD, len(keys)), tagKeys: make(map[string][]byte, len(keys))}
 	for id, k := range keys {
 		if err := checkKeyID(id); err != nil {
 			return nil, err
@@ -63,6 +67,9 @@ func New(keys map[string][]byte, current string) (*Box, error) {
 			return nil, fmt.Errorf("seal: key %q: cannot build GCM", id)
 		}
 		b.aeads[id] = aead
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte("pipa seal: tag key v1"))
+		b.tagKeys[id] = m.Sum(nil)
 	}
 	if _, ok := b.aeads[current]; !ok {
 		return nil, fmt.Errorf("seal: current key %q is not among the keys", current)
@@ -108,6 +115,28 @@ func (b *Box) Open(sealed, associatedData []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	return pt, nil
+}
+
+// Tags are keyed hashes (HMAC-SHA256) of value for purpose, one under each key the Box holds, the
+// current key's first: an index stores the first, in place of a personal value, and finds it
+// with any of them, so that a value tagged before the current key changed is still found. Unlike
+// a plain hash, a tag cannot be checked against guessed values without the key.
+func (b *Box) Tags(purpose string, value []byte) [][]byte {
+	out := make([][]byte, 0, len(b.tagKeys))
+	tag := func(k []byte) []byte {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(purpose))
+		m.Write([]byte{sep})
+		m.Write(value)
+		return m.Sum(nil)
+	}
+	out = append(out, tag(b.tagKeys[b.current]))
+	for id, k := range b.tagKeys {
+		if id != b.current {
+			out = append(out, tag(k))
+		}
+	}
+	return out
 }
 
 // KeyID returns the id of the key that sealed these bytes, so that a rotation job can find the

@@ -186,3 +186,23 @@ func TestNew_Rejects(t *testing.T) {
 	_, err = New(map[string][]byte{"k": key(1)[:16]}, "k")
 	require.Error(t, err, "AES-128 keys are refused")
 }
+
+// A tag is the same for the same key, purpose and value, differs for any of them, and is still
+// found (among Tags) once the current key has changed.
+func TestTags(t *testing.T) {
+	old, err := New(map[string][]byte{"k1": key(1)}, "k1")
+	require.NoError(t, err)
+	both, err := New(map[string][]byte{"k1": key(1), "k2": key(2)}, "k2")
+	require.NoError(t, err)
+	v := []byte("https://sso.iksan.go.kr\x00kim")
+	stored := old.Tags("account", v)
+	require.Len(t, stored, 1)
+	require.Len(t, stored[0], 32)
+	require.Equal(t, stored, old.Tags("account", v))
+	require.NotEqual(t, stored[0], old.Tags("other", v)[0], "bound to the purpose")
+	require.NotEqual(t, stored[0], old.Tags("account", []byte("https://sso.iksan.go.kr\x00lee"))[0])
+	now := both.Tags("account", v)
+	require.Len(t, now, 2)
+	require.NotEqual(t, stored[0], now[0], "the current key's first")
+	require.Equal(t, stored[0], now[1], "found after the current key changed")
+}

@@ -6,7 +6,9 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/accesslog"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/services/ledger/entry"
+	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 )
 
 // AccessRules are the ledger's reads of personal data (requesters' and receiving officers' names
@@ -14,11 +16,42 @@ import (
 // recorded in the same unit's ledger as ACCESS entries (S-2-3). Appends are not reads, so the
 // recorder's own appends of ACCESS entries never recurse. Leaves hold commitments to those
 // values, except ACCESS leaves written before they did, and the verifier key is public.
+//
+// Reads of a tenant's own log (names.TenantLog: its staff's role grants) are recorded in that log.
 var AccessRules = accesslog.Rules{
-	ledgerv1.LedgerService_GetEntry_FullMethodName: accesslog.ByName((*ledgerv1.GetEntryRequest).GetName, ""),
+	ledgerv1.LedgerService_GetEntry_FullMethodName: {
+		Log: func(req any) (string, string, bool) {
+			r, _ := req.(*ledgerv1.GetEntryRequest)
+			t, u, _, err := names.ParseLogEntry("name", r.GetName())
+			return t, u, err == nil
+		},
+		Subjects: func(req, _ any) []string {
+			r, _ := req.(*ledgerv1.GetEntryRequest)
+			return []string{r.GetName()}
+		},
+	},
 	ledgerv1.LedgerService_ListEntries_FullMethodName: {
-		Log:      accesslog.ByName((*ledgerv1.ListEntriesRequest).GetParent, "").Log,
+		Log: func(req any) (string, string, bool) {
+			r, _ := req.(*ledgerv1.ListEntriesRequest)
+			t, u, err := names.ParseLog("parent", r.GetParent())
+			return t, u, err == nil
+		},
 		Subjects: listed,
+	},
+	// The role-grant history names staff accounts: recorded in the tenant's own log.
+	ledgerv1.RoleGrantService_ListRoleGrants_FullMethodName: {
+		Log: func(req any) (string, string, bool) {
+			r, _ := req.(*ledgerv1.ListRoleGrantsRequest)
+			if r.GetParent() == operatorParent {
+				return pg.OperatorTenant, names.TenantLog, true
+			}
+			t, err := names.ParseTenant("parent", r.GetParent())
+			return t, names.TenantLog, err == nil
+		},
+		Subjects: func(req, _ any) []string {
+			r, _ := req.(*ledgerv1.ListRoleGrantsRequest)
+			return []string{r.GetParent() + "/role-grants"}
+		},
 	},
 }
 

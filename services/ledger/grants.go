@@ -1,12 +1,12 @@
 package ledger
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -88,12 +88,22 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}
-	// One account's sets are compared and recorded one at a time in this process; the entries'
-	// request ids make two replicas recording the same change record it once.
-	mu := &r.s.grantLocks[maphash.String(grantSeed, req.GetIssuer()+"\x00"+req.GetSubject())%uint64(len(r.s.grantLocks))]
-	mu.Lock()
-	defer mu.Unlock()
-	last, err := r.s.store.LastRoleGrants(ctx, req.GetIssuer(), req.GetSubject())
+	// One account's sets are compared and recorded one at a time across replicas (its lock), so
+	// that each record's "before" is the last record's "after"; the entries' request ids make a
+	// change retried after a crash one entry.
+	account := r.accounts(req.GetIssuer(), req.GetSubject())
+	select {
+	case r.s.grantSlots <- struct{}{}:
+		defer func() { <-r.s.grantSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	unlock, err := r.s.store.LockAccount(ctx, account[0])
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	last, err := r.s.store.LastRoleGrants(ctx, req.GetIssuer(), req.GetSubject(), account)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +134,8 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 		if err != nil {
 			return nil, err
 		}
-		if err := r.s.store.InsertRoleGrant(ctx, pg.RoleGrant{Tenant: t, Issuer: req.GetIssuer(), Subject: req.GetSubject(),
-			DisplayName: req.GetDisplayName(), Source: req.GetSource(), Change: e.GetPurpose(), Before: before,
+		if err := r.s.store.InsertRoleGrant(ctx, pg.RoleGrant{Tenant: t, Issuer: req.GetIssuer(), Account: account[0],
+			Source: req.GetSource(), Change: e.GetPurpose(), Before: before,
 			After: after, RecordTime: e.GetOccurTime().AsTime(), KeepUntil: rolechange.KeptUntil(e.GetOccurTime().AsTime()),
 			LogIndex: e.GetIndex()}); err != nil {
 			return nil, err
@@ -135,8 +145,11 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	return out, nil
 }
 
-// grantSeed hashes accounts to their lock.
-var grantSeed = maphash.MakeSeed()
+// accounts are the keyed hashes of the account (issuer, subject) that ledger.role_grants finds
+// it by, the current data key's first (seal.Box.Tags).
+func (r *RoleGrants) accounts(issuer, subject string) [][]byte {
+	return r.s.box.Tags("ledger.role_grants account", []byte(issuer+"\x00"+subject))
+}
 
 // grantRequestID is the request_id of the entry recording c in tenant t after the record at
 // prevIndex of its log (-1: none): the same change from the same record is one entry however
@@ -185,6 +198,9 @@ func (r *RoleGrants) checkIndexed(ctx context.Context, g pg.RoleGrant) error {
 	// S-5: once its three years are over, a redaction may have erased the entry's account and
 	// name; its roles still say what the row says, and the account goes on.
 	account := c.Account == g.Subject || row.Redacted && c.Account == ""
+	if g.Account != nil { // hashed: the entry's account must hash to it
+		account = row.Redacted && c.Account == "" || slices.ContainsFunc(r.accounts(c.By, c.Account), func(a []byte) bool { return bytes.Equal(a, g.Account) })
+	}
 	if e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE || !account || c.By != g.Issuer ||
 		!slices.Equal(c.After.Normal(), rolechange.Set(g.After).Normal()) || !slices.Equal(c.Before.Normal(), rolechange.Set(g.Before).Normal()) {
 		slog.ErrorContext(ctx, "ledger: a role-grant row does not match its log entry", "row", g.ID, "tenant", g.Tenant, "entry", name)
@@ -215,6 +231,25 @@ func (r *RoleGrants) CarryRoleGrants(ctx context.Context) (int, error) {
 				return n, fmt.Errorf("ledger: carry role grant %s/%d into its log: %w", g.Tenant, g.ID, err)
 			}
 			if err := r.s.store.SetRoleGrantIndex(ctx, g, e.GetIndex()); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+// HashRoleGrants replaces the subject and display name of the rows written before rows were
+// hashed (migration 00010) by the account's keyed hash, once they are in the log (run after
+// CarryRoleGrants); replicas starting together hash each once.
+func (r *RoleGrants) HashRoleGrants(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		gs, err := r.s.store.UnhashedRoleGrants(ctx, 500)
+		if err != nil || len(gs) == 0 {
+			return n, err
+		}
+		for _, g := range gs {
+			if err := r.s.store.HashRoleGrant(ctx, g, r.accounts(g.Issuer, g.Subject)[0]); err != nil {
 				return n, err
 			}
 			n++

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
@@ -17,6 +19,7 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/services/ledger"
+	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
 )
 
@@ -125,9 +128,22 @@ func TestCarryRoleGrants_S_5(t *testing.T) {
 	require.Equal(t, at, g.GetRecordTime().AsTime())
 	require.Equal(t, "이영희", g.GetDisplayName())
 	require.Equal(t, []string{"handler " + iksanLog}, g.GetAfter())
+	// S-5, migration 00010: the row keeps only what the index needs, the account's keyed hash in
+	// place of its subject and name, which the entry's sealed values hold.
 	var idx int64
-	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT log_index FROM ledger.role_grants WHERE subject = 'lee'`).Scan(&idx))
+	var subject, display *string
+	var account []byte
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT log_index, subject, display_name, account FROM ledger.role_grants
+		WHERE tenant_id = 'iksan'`).Scan(&idx, &subject, &display, &account))
 	require.Zero(t, idx)
+	require.Nil(t, subject)
+	require.Nil(t, display)
+	require.Len(t, account, 32)
+	require.Equal(t, s.box.Tags("ledger.role_grants account", []byte(auth.DevIssuer+"\x00lee"))[0], account)
+	var clear int
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT count(*) FROM ledger.role_grants
+		WHERE subject IS NOT NULL OR display_name IS NOT NULL`).Scan(&clear))
+	require.Zero(t, clear)
 	cp, err := s.client.GetCheckpoint(cpo, &ledgerv1.GetCheckpointRequest{Parent: "tenants/iksan/units/-"})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), cp.GetTreeSize(), "carried once")
@@ -249,6 +265,12 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 	info, _ := requireStatus(t, redact(cpo, 1), codes.FailedPrecondition)
 	require.Equal(t, "S-5", info["rule"])
 	requireStatus(t, redact(as(t, s, "unit-cpo", auth.RoleCPO, iksanLog), 0), codes.PermissionDenied)
+	// The index row of the newer change lost, so that the erased one is the account's last set
+	// (below); an expired row that states the account's roles is kept when its entry is erased.
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `DELETE FROM ledger.role_grants WHERE log_index = 1`)
+	require.NoError(t, err)
 	require.NoError(t, redact(cpo, 0))
 
 	got := list()
@@ -262,13 +284,62 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 	require.True(t, rep.OK(), "%+v", rep)
 
 	// The erased record is still the account's previous set to the index: the next one records.
-	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
-	require.NoError(t, err)
-	_, err = s.pool.Exec(t.Context(), `DELETE FROM ledger.role_grants WHERE log_index = 1`)
-	require.NoError(t, err)
 	next, err := s.grants.RecordRoleGrants(svc, &ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: account,
 		DisplayName: name, Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: "cpo", Scope: iksanLog}}})
 	require.NoError(t, err, "an erased entry does not lock the account out")
 	require.Len(t, next.GetRecorded(), 1)
 	require.Equal(t, []string{"handler " + iksanLog}, next.GetRecorded()[0].GetBefore())
+}
+
+// S-5: two replicas recording different role sets of one account at the same instant record
+// them one after the other: each record's "before" is the set the record before it left, as
+// the account's lock (across processes, in PostgreSQL) makes them compare and record in turn.
+// The index rows hold the account's keyed hash, never its subject or name.
+func TestRoleGrants_S_5_ReplicasRecordInTurn(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	other, err := ledger.Open(t.Context(), pg.New(s.pool, s.box), s.box, nil) // a second replica, same database
+	require.NoError(t, err)
+	replicas := []func(context.Context, *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error){
+		func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
+			return s.grants.RecordRoleGrants(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll), req)
+		},
+		func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
+			return other.RoleGrants().RecordRoleGrants(auth.NewContext(ctx, &auth.Principal{Subject: "pipa-service",
+				Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}), req)
+		},
+	}
+	const rounds = 8
+	for round := range rounds {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, record := range replicas {
+			role := []string{"handler", "auditor"}[(i+round)%2]
+			wg.Go(func() {
+				<-start
+				_, err := record(t.Context(), &ledgerv1.RecordRoleGrantsRequest{Issuer: auth.DevIssuer, Subject: "kim",
+					DisplayName: "김민지", Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: role, Scope: iksanLog}}})
+				assert.NoError(t, err)
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
+	list, err := s.client.ListEntries(cpo, &ledgerv1.ListEntriesRequest{Parent: "tenants/iksan/units/-", PageSize: 1000,
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE})
+	require.NoError(t, err)
+	es := list.GetEntries()
+	require.GreaterOrEqual(t, len(es), rounds, "each round changes the set at least once")
+	last := ""
+	for _, e := range es {
+		c := rolechange.FromEntry(e)
+		require.Equal(t, last, strings.Join(c.Before.Normal(), ", "), "entry %d: its before is the last record's after", e.GetIndex())
+		last = strings.Join(c.After.Normal(), ", ")
+	}
+	var rows, clear int
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT count(*), count(*) FILTER (WHERE subject IS NOT NULL OR display_name IS NOT NULL)
+		FROM ledger.role_grants WHERE tenant_id = 'iksan'`).Scan(&rows, &clear))
+	require.Equal(t, len(es), rows, "one index row per record")
+	require.Zero(t, clear, "the rows hold the account's keyed hash alone")
 }

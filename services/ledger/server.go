@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -37,15 +39,23 @@ type Server struct {
 	// cosigners check the witnesses' cosignatures on the cosigned checkpoint served.
 	cosigners []note.Verifier
 	now       func() time.Time
-	// grantLocks serialise the role-grant records of one account (RoleGrants).
-	grantLocks [64]sync.Mutex
+	// grantSlots bound the role-grant records made at once (RoleGrants): each holds a connection
+	// for its account's lock while it needs another to append.
+	grantSlots chan struct{}
+	// unreadable counts reads that met personal values that do not open or match (decode).
+	unreadable metric.Int64Counter
 }
 
 // New returns the ledger server over store; box seals personal values, and registry answers
 // which units exist and who may act on them. Open checks the stored keys first: use it to
 // serve.
 func New(store *pg.Store, box *seal.Box, registry registryv1.RegistryServiceClient) *Server {
-	return &Server{store: store, box: box, units: &unitauth.Units{Registry: registry}, now: time.Now}
+	s := &Server{store: store, box: box, units: &unitauth.Units{Registry: registry}, now: time.Now,
+		grantSlots: make(chan struct{}, 2)}
+	s.unreadable, _ = otel.Meter("github.com/pipa-kr/pipa/services/ledger").Int64Counter("pipa.ledger.sealed_unreadable",
+		metric.WithDescription("reads of entries whose stored personal values do not open or do not match their leaf (DataLoss; S-8-3)"))
+	s.unreadable.Add(context.Background(), 0) // the series exists before the first, for an alert on its increase
+	return s
 }
 
 // Open returns the ledger server (see New) once the database's keys and checkpoints agree with
@@ -82,6 +92,13 @@ func Open(ctx context.Context, store *pg.Store, box *seal.Box, registry registry
 	if n > 0 {
 		slog.Info("ledger: role grants carried into their tenants' own logs", "records", n)
 	}
+	// S-5: the rows keep the account as a keyed hash, no longer its subject and name.
+	if n, err = s.RoleGrants().HashRoleGrants(ctx); err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		slog.Info("ledger: role-grant rows hashed", "records", n)
+	}
 	return s, nil
 }
 
@@ -104,6 +121,9 @@ var (
 	appendRoles = []auth.Role{auth.RoleCPO, auth.RoleManager, auth.RoleHandler, auth.RoleTenantAdmin, auth.RoleService}
 	readRoles   = append(appendRoles[:len(appendRoles):len(appendRoles)], auth.RoleAuditor)
 	redactRoles = []auth.Role{auth.RoleCPO, auth.RoleTenantAdmin}
+	// tenantLogReaders read a tenant's own log: grantReaders, and the retention service, which
+	// erases what is past its period (S-5, S-8-1).
+	tenantLogReaders = append(grantReaders[:len(grantReaders):len(grantReaders)], auth.RoleService)
 )
 
 func invalid(field, rule, desc string) error {
@@ -111,11 +131,19 @@ func invalid(field, rule, desc string) error {
 }
 
 func (s *Server) AppendEntry(ctx context.Context, req *ledgerv1.AppendEntryRequest) (*ledgerv1.Entry, error) {
-	t, u, err := names.ParseUnit("parent", req.GetParent())
+	t, u, err := names.ParseLog("parent", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.units.Authorize(ctx, t, u, appendRoles); err != nil {
+	if u == names.TenantLog {
+		// S-2-3: pipa's access log records the reads of a tenant's own log in it (AccessRules);
+		// nothing else is appended to it from outside (its role changes are RoleGrants').
+		if p, _ := auth.FromContext(ctx); !p.IsService() || req.GetEntry().GetKind() != ledgerv1.EntryKind_ENTRY_KIND_ACCESS {
+			d := apierr.Denied("a tenant's own log (" + req.GetParent() + ") takes only the ACCESS entries of pipa's access log (the service role on \"*\")")
+			d.Metadata = map[string]string{"rule": "S-8-3"}
+			return nil, d
+		}
+	} else if err := s.units.Authorize(ctx, t, u, appendRoles); err != nil {
 		return nil, err
 	}
 	e, err := s.checkAppend(ctx, t, u, req)
@@ -307,45 +335,70 @@ func (s *Server) read(ctx context.Context, t, u string, index int64) (*ledgerv1.
 
 // entry is row as an Entry: the leaf decoded and, unless they were redacted, the personal values
 // with their salts, checked against the leaf's commitments first. An entry marked redacted must
-// be followed by the REDACTION entry that erased it, as that entry's leaf says.
+// be followed by the REDACTION entry that erased it, as that entry's leaf says. Personal values
+// that do not open or do not match are DataLoss (see decode).
 func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
-	d, err := entry.DecodeLeaf(row.Leaf)
+	e, unreadable, err := s.decode(t, u, row)
+	if err == nil {
+		err = unreadable
+	}
 	if err != nil {
 		return nil, err
 	}
-	e := d.Entry
+	return e, nil
+}
+
+// decode is row as an Entry (see entry). When only its sealed personal values fail (altered,
+// another entry's, lost), unreadable says so (DataLoss), logged and counted
+// (pipa.ledger.sealed_unreadable), and e holds what its leaf states in clear: a list goes on past
+// it (ListEntriesResponse.unreadable).
+func (s *Server) decode(t, u string, row pg.EntryRow) (e *ledgerv1.Entry, unreadable, err error) {
+	d, err := entry.DecodeLeaf(row.Leaf)
+	if err != nil {
+		return nil, nil, err
+	}
+	e = d.Entry
 	name := names.Entries.NameN(t, u, row.Index)
 	if row.Redacted {
 		if err := entry.CheckRedaction(row.RedactionLeaf, names.Unit(t, u), row.Index); err != nil {
 			slog.Error("ledger: an entry is marked redacted without its REDACTION entry", "entry", name, "err", err)
-			return nil, apierr.DataLoss("REDACTION_MISSING", name+" is marked redacted, but "+err.Error())
+			return nil, nil, apierr.DataLoss("REDACTION_MISSING", name+" is marked redacted, but "+err.Error())
 		}
 		// S-8-1: a destroyed access record shows none of its record, also when its leaf (written
 		// before the record's fields were committed) holds them in clear.
 		entry.Erase(e)
-	} else {
-		var personal *entry.Sealed
-		if len(row.Sealed) > 0 {
-			plain, err := s.box.Open(row.Sealed, []byte(name))
-			if err == nil {
-				personal, err = entry.UnmarshalSealed(plain)
-			}
-			if err != nil {
-				// Altered, or another entry's (the blob is bound to the entry's name).
-				slog.Error("ledger: stored personal values do not open", "entry", name, "err", err)
-				return nil, apierr.DataLoss("SEALED_VALUES_UNREADABLE", name+": the stored personal values cannot be opened")
-			}
-		}
-		// Never serve values the tamper-evident leaf does not commit to.
-		if err := d.Check(personal); err != nil {
-			slog.Error("ledger: stored personal values do not match the leaf", "entry", name, "err", err)
-			return nil, apierr.DataLoss("SEALED_VALUES_MISMATCH", name+": the stored personal values do not match the leaf's commitments")
-		}
-		personal.Reveal(e)
+	} else if unreadable = s.reveal(e, d, row.Sealed, name); unreadable != nil {
+		entry.Erase(e)
 	}
 	e.Name, e.Index, e.LeafHash, e.Redacted = name, row.Index, row.LeafHash, row.Redacted
 	e.CommitTime, e.TreeSize = timestamppb.New(row.CommitTime), row.TreeSize
-	return e, nil
+	return e, unreadable, nil
+}
+
+// reveal sets e's personal values from sealed, the blob stored beside entry name's leaf d, once
+// they open and match the leaf's commitments; else it is DataLoss, logged and counted.
+func (s *Server) reveal(e *ledgerv1.Entry, d *entry.Decoded, sealed []byte, name string) error {
+	var personal *entry.Sealed
+	if len(sealed) > 0 {
+		plain, err := s.box.Open(sealed, []byte(name))
+		if err == nil {
+			personal, err = entry.UnmarshalSealed(plain)
+		}
+		if err != nil {
+			// Altered, or another entry's (the blob is bound to the entry's name).
+			slog.Error("ledger: stored personal values do not open", "entry", name, "err", err)
+			s.unreadable.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", "unreadable")))
+			return apierr.DataLoss("SEALED_VALUES_UNREADABLE", name+": the stored personal values cannot be opened")
+		}
+	}
+	// Never serve values the tamper-evident leaf does not commit to.
+	if err := d.Check(personal); err != nil {
+		slog.Error("ledger: stored personal values do not match the leaf", "entry", name, "err", err)
+		s.unreadable.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", "mismatch")))
+		return apierr.DataLoss("SEALED_VALUES_MISMATCH", name+": the stored personal values do not match the leaf's commitments")
+	}
+	personal.Reveal(e)
+	return nil
 }
 
 // authorizeLog checks that the caller holds one of roles on log t/u: a unit's, as the registry
@@ -353,7 +406,7 @@ func (s *Server) entry(t, u string, row pg.EntryRow) (*ledgerv1.Entry, error) {
 // their history is (authorizeTenantLog).
 func (s *Server) authorizeLog(ctx context.Context, t, u string, roles []auth.Role) error {
 	if u == names.TenantLog {
-		return authorizeTenantLog(ctx, t, grantReaders) // not roles: a unit's readers may not read its staff's grants
+		return authorizeTenantLog(ctx, t, tenantLogReaders) // not roles: a unit's readers may not read its staff's grants
 	}
 	return s.units.Authorize(ctx, t, u, roles)
 }
@@ -388,12 +441,18 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 	if _, ok := ledgerv1.EntryKind_name[int32(req.GetKind())]; !ok {
 		return nil, invalid("kind", "enum", fmt.Sprintf("%d is not a kind of entry", req.GetKind()))
 	}
-	f := pg.Filter{Redacted: req.GetRedacted()}
+	if req.GetRedacted() && req.GetUnredacted() {
+		return nil, invalid("unredacted", "AIP-160", "not with redacted: one or the other, or neither for every entry")
+	}
+	f := pg.Filter{Redacted: req.GetRedacted(), Unredacted: req.GetUnredacted()}
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
 		f.Kind = entry.KindName(req.GetKind())
 	}
 	// Indexes count from 0: a token holds the last index listed plus one.
 	query := names.Query{"ledger.entries", req.GetParent(), f.Kind, strconv.FormatBool(f.Redacted)}
+	if f.Unredacted { // only then: the tokens saved before (the access sweep's cursors) stay valid
+		query = append(query, "unredacted")
+	}
 	after, err := query.ParseN(req.GetPageToken())
 	if err != nil {
 		return nil, err
@@ -409,9 +468,14 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 			out.NextPageToken = query.TokenN(rows[i-1].Index + 1)
 			break
 		}
-		e, err := s.entry(t, u, r)
+		// An entry whose personal values are lost is listed with what its leaf states, and
+		// named, so that neither the list nor the access sweep reading it stops there for good.
+		e, unreadable, err := s.decode(t, u, r)
 		if err != nil {
 			return nil, err
+		}
+		if unreadable != nil {
+			out.Unreadable = append(out.Unreadable, e.GetName())
 		}
 		out.Entries = append(out.Entries, e)
 	}
@@ -539,7 +603,17 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
 		Follows: &index, Note: req.GetReason(), Handler: p.Subject, RecordedBy: p.Subject,
 	}
-	return s.append(ctx, t, u, rec, req, appendOpts{redact: true})
+	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
+	if err == nil && u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) {
+		// S-5: with the record's values, its account's index rows past their three years that no
+		// longer state its roles go.
+		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index); xerr != nil {
+			slog.ErrorContext(ctx, "ledger: deleting expired role-grant rows", "tenant", t, "err", xerr)
+		} else if n > 0 {
+			slog.InfoContext(ctx, "ledger: expired role-grant rows deleted", "tenant", t, "rows", n)
+		}
+	}
+	return out, err
 }
 
 func (s *Server) GetVerifierKey(ctx context.Context, req *ledgerv1.GetVerifierKeyRequest) (*ledgerv1.VerifierKey, error) {

@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -150,4 +154,55 @@ func TestAccessLogRecordsServiceGrantsOnATenant(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return countBy(accessEntries(cl, cpo, libraryLog), "tenant-service", registryv1.RegistryService_ListOfficers_FullMethodName) == 1
 	}, 15*time.Second, 20*time.Millisecond)
+}
+
+// S-2-3: reads of a tenant's own log (tenants/{t}/units/-, its staff's role grants) are staff
+// reads like any other: an entry read, a page listed and the role-grant history read each leave
+// an ACCESS entry, in that log, naming what was read. "-" is still no unit elsewhere.
+func TestAccessLogRecordsReadsOfTheTenantLog_S_2_3(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, withSettings(t, &config{accessLog: true}), withRoleGrants)
+	s.Load("jeongeup-library.yaml")
+	const tenantLog = "tenants/jeongeup/units/-"
+	// A token with a role in the tenant: its first use records a grant, entry 0 of the log.
+	tok, err := auth.Mint(s.Key, auth.Principal{Subject: "kim", Grants: []auth.Grant{{Role: auth.RoleHandler, Scope: libraryLog}}}, time.Hour)
+	require.NoError(t, err)
+	code, body := getAs(t, s.URL, "/v1/"+libraryLog+"/sites", tok)
+	require.Equal(t, http.StatusOK, code, body)
+
+	cl := s.ledger()
+	reader, err := auth.Mint(s.Key, auth.Principal{Subject: "tenant-auditor", Grants: []auth.Grant{{Role: auth.RoleAuditor, Scope: "tenants/jeongeup"}}}, time.Hour)
+	require.NoError(t, err)
+	ctx := unitauth.WithToken(context.Background(), reader)
+	_, err = cl.GetEntry(ctx, &ledgerv1.GetEntryRequest{Name: tenantLog + "/ledger/entries/0"})
+	require.NoError(t, err)
+	_, err = cl.ListEntries(ctx, &ledgerv1.ListEntriesRequest{Parent: tenantLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE})
+	require.NoError(t, err)
+	_, err = ledgerv1.NewRoleGrantServiceClient(s.Conn).ListRoleGrants(ctx, &ledgerv1.ListRoleGrantsRequest{Parent: "tenants/jeongeup"})
+	require.NoError(t, err)
+
+	cpo := s.As(auth.RoleCPO, "tenants/jeongeup")
+	// The reader's own token is recorded too (entry 1): the page lists 0-1.
+	want := map[string]string{
+		ledgerv1.LedgerService_GetEntry_FullMethodName:          tenantLog + "/ledger/entries/0",
+		ledgerv1.LedgerService_ListEntries_FullMethodName:       tenantLog + "/ledger/entries/0-1",
+		ledgerv1.RoleGrantService_ListRoleGrants_FullMethodName: "tenants/jeongeup/role-grants",
+	}
+	got := map[string]string{}
+	require.Eventually(t, func() bool {
+		clear(got)
+		for _, e := range accessEntries(cl, cpo, tenantLog) {
+			if e.GetActor() == "tenant-auditor" {
+				got[e.GetAction()] = e.GetSubject()
+			}
+		}
+		return assert.ObjectsAreEqual(want, got)
+	}, 15*time.Second, 20*time.Millisecond, "%v", got)
+
+	// "-" is the tenant's log, not a unit: a unit's resources under it are still refused.
+	_, err = s.Registry.ListOfficers(cpo, &registryv1.ListOfficersRequest{Parent: tenantLog})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	_, err = cl.AppendEntry(cpo, &ledgerv1.AppendEntryRequest{Parent: tenantLog, Entry: &ledgerv1.Entry{
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.Now(), Actor: "x", Subject: "y", Action: "z", RemoteAddr: "10.0.0.1"}})
+	require.Equal(t, codes.PermissionDenied, status.Code(err), "only pipa's access log appends to it: %v", err)
 }

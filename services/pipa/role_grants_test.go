@@ -224,9 +224,9 @@ func TestRoleGrantHistoryS5(t *testing.T) {
 	// changing a record, erasing one before its keep_until, and truncating the table.
 	db := s.DB()
 	bg := context.Background()
-	_, err = db.Exec(bg, `DELETE FROM ledger.role_grants WHERE subject = 'kim'`)
+	_, err = db.Exec(bg, `DELETE FROM ledger.role_grants WHERE tenant_id = 'jeongeup'`)
 	require.ErrorContains(t, err, "S-5")
-	_, err = db.Exec(bg, `UPDATE ledger.role_grants SET after = '{}' WHERE subject = 'kim'`)
+	_, err = db.Exec(bg, `UPDATE ledger.role_grants SET after = '{}' WHERE tenant_id = 'jeongeup'`)
 	require.ErrorContains(t, err, "S-5")
 	_, err = db.Exec(bg, `TRUNCATE ledger.role_grants`)
 	require.ErrorContains(t, err, "S-5")

@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -12,9 +13,47 @@ import (
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/services/retention/lifecycle"
 	"github.com/pipa-kr/pipa/services/retention/store/pg"
 )
+
+// roleChangeReason is the reason of every REDACTION of a role change past S-5's three years.
+const roleChangeReason = "보존기간 경과 (권한 부여·변경·말소 기록 3년, S-5)"
+
+// sweepRoleChanges erases the values (account and name) of the ROLE_CHANGE entries of tenant's
+// own log three years after their change (S-5), each by a REDACTION through the ledger, which
+// keeps the leaf and every proof as they were, and deletes the index rows that no longer state
+// an account's roles. It reads the entries not yet erased in index order and stops at the first
+// not yet due: an entry carried into the log after a later one waits for it, late, never early.
+// Each redaction's request_id is fixed by its entry, so a sweeper killed half-way appends nothing
+// twice. more says the stop time cut it short.
+func (s *Server) sweepRoleChanges(sctx context.Context, tenant string, now, stop time.Time) (erased int64, more bool, err error) {
+	req := &ledgerv1.ListEntriesRequest{Parent: names.Unit(tenant, names.TenantLog), PageSize: accessPage,
+		Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE, Unredacted: true}
+	for {
+		page, err := s.ledger.ListEntries(sctx, req)
+		if err != nil {
+			return erased, false, err
+		}
+		for _, e := range page.GetEntries() {
+			if now.Before(rolechange.KeptUntil(e.GetOccurTime().AsTime())) {
+				return erased, false, nil
+			}
+			if _, err := s.ledger.RedactEntry(sctx, &ledgerv1.RedactEntryRequest{Name: e.GetName(), Reason: roleChangeReason,
+				RequestId: fmt.Sprintf("retention/role-change/%d", e.GetIndex())}); err != nil {
+				return erased, false, fmt.Errorf("retention: erase the role change %s: %w", e.GetName(), err)
+			}
+			erased++
+		}
+		if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+			return erased, false, nil
+		}
+		if time.Now().After(stop) {
+			return erased, true, nil
+		}
+	}
+}
 
 // accessPage is how many ACCESS entries a pass reads at a time.
 const accessPage = 500
@@ -121,6 +160,12 @@ func (r *accessRun) pass(ctx context.Context, pass pg.AccessPass, c pg.AccessCur
 		if err != nil {
 			return false, err
 		}
+		if bad := page.GetUnreadable(); len(bad) > 0 {
+			// S-8-3: the ledger counts them too (pipa.ledger.sealed_unreadable); each is still
+			// destroyed when due, from its system and time, which its leaf states.
+			r.s.log.Error("retention: access records whose stored values do not open; the sweep goes on past them",
+				"unit", parent, "entries", bad)
+		}
 		es := page.GetEntries()
 		stopped, from := false, c.Skip
 		for ; c.Skip < len(es); c.Skip++ {
@@ -184,7 +229,7 @@ func (r *accessRun) class(sys string) (lifecycle.AccessClass, error) {
 	if c, ok := r.classes[sys]; ok {
 		return c, nil
 	}
-	if !r.filesRead {
+	if !r.filesRead && r.unit != names.TenantLog { // a tenant's own log holds pipa's records alone, of no file's system
 		files, err := r.s.unitFiles(r.sctx, r.tenant, r.unit)
 		if err != nil {
 			return lifecycle.AccessClass{}, err
@@ -212,19 +257,26 @@ func (s *Server) unitFiles(sctx context.Context, tenant, unit string) ([]*regist
 	}
 }
 
-// registryUnits are the units of every tenant, as the registry lists them to the service.
-func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
+// accessLogs are the logs that hold access records: the units of every tenant, as the registry
+// lists them to the service, and each tenant's own log (names.TenantLog, the operators' too),
+// which holds the records of its reads and its staff's role changes.
+func (s *Server) accessLogs(ctx context.Context) ([][2]string, error) {
 	sctx, err := s.asService(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out [][2]string
+	out := [][2]string{{names.OperatorTenant, names.TenantLog}}
 	for ttok := ""; ; {
 		ts, err := s.registry.ListTenants(sctx, &registryv1.ListTenantsRequest{PageSize: 500, PageToken: ttok})
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range ts.GetTenants() {
+			tenant, err := names.ParseTenant("tenant", t.GetName())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, [2]string{tenant, names.TenantLog})
 			for utok := ""; ; {
 				us, err := s.registry.ListUnits(sctx, &registryv1.ListUnitsRequest{Parent: t.GetName(), PageSize: 500, PageToken: utok})
 				if err != nil {
@@ -250,7 +302,9 @@ func (s *Server) registryUnits(ctx context.Context) ([][2]string, error) {
 
 // SweepAccessAllArgs is the daily job that starts the access-record pass of every unit the
 // registry lists (S-8-1): each unit's ledger keeps access records, whether or not it has rules.
-// A SweepUnit call makes the same pass; the hourly sweep of a unit's rules does not.
+// A SweepUnit call makes the same pass; the hourly sweep of a unit's rules does not. It starts
+// the pass of each tenant's own log too, which also erases its role changes past S-5's three
+// years.
 type SweepAccessAllArgs struct{}
 
 func (SweepAccessAllArgs) Kind() string { return "retention.sweep_access_all" }
@@ -274,7 +328,7 @@ type SweepAccessAllWorker struct {
 }
 
 func (w *SweepAccessAllWorker) Work(ctx context.Context, _ *river.Job[SweepAccessAllArgs]) error {
-	units, err := w.S.registryUnits(ctx)
+	units, err := w.S.accessLogs(ctx)
 	if err != nil {
 		return err
 	}
@@ -296,9 +350,21 @@ func (w *SweepAccessWorker) Work(ctx context.Context, job *river.Job[SweepAccess
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	n, unclassified, more, err := s.sweepAccess(ctx, sctx, t, u, now, time.Now().Add(s.sweepBudget))
-	if n > 0 {
+	now, stop := s.now(), time.Now().Add(s.sweepBudget)
+	if u == names.TenantLog {
+		// S-5: the tenant's own log holds its staff's role changes, erased three years on.
+		erased, more, err := s.sweepRoleChanges(sctx, t, now, stop)
+		if erased > 0 {
+			s.log.Info("retention: role changes past their three years erased (S-5)", "log", names.Unit(t, u), "entries", erased)
+		}
+		if err != nil || more {
+			return cmp.Or(err, river.JobSnooze(0))
+		}
+	}
+	n, unclassified, more, err := s.sweepAccess(ctx, sctx, t, u, now, stop)
+	if n > 0 && u == names.TenantLog { // no unit's sweep record: logged
+		s.log.Info("retention: access records past their period destroyed (S-8-1)", "log", names.Unit(t, u), "entries", n)
+	} else if n > 0 {
 		if _, _, rerr := s.store.RecordSweep(ctx, t, u, pg.Idem{}, lifecycle.SweepRecord{Time: now, AccessDestroyed: n,
 			UnclassifiedSystems: unclassified}); rerr != nil && err == nil {
 			err = rerr

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -174,4 +176,66 @@ func TestAccessSweepSavesItsCursorOnceAPage(t *testing.T) {
 	// The seen and short passes read both pages (a save each); the long pass stopped at its
 	// first record, where the store's cursor already was, and saves nothing.
 	require.Equal(t, map[string]int{"seen": 2, "short": 2}, saves)
+}
+
+// S-8-1, S-8-3: an access record whose sealed values no longer open (altered behind the API)
+// does not stop the unit's access sweep: the list names it and goes on, a direct read of it is
+// still DataLoss, and the sweep destroys it and the records after it when they are due (from the
+// system and time its leaf states), moving its cursor past it.
+func TestAccessSweepGoesPastAnUnreadableRecord_S_8_1(t *testing.T) {
+	t.Parallel()
+	clock := &retentiontest.Clock{}
+	s := startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
+	retentiontest.Started(t, s.DB())
+	cpo := s.As(auth.RoleCPO, libraryUnit)
+	now := time.Now().Add(-25 * time.Hour).Truncate(time.Second)
+	clock.Pin(t, now)
+	const system = "도서관리시스템"
+	_, err := s.Registry.CreateFile(cpo, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "loans", File: &registryv1.PersonalInformationFile{
+		DisplayName: "도서 대출 이력", Purpose: "도서 대출·반납", Retention: "대출 종료 후 1년", SubjectCount: 12000, Systems: []string{system}}})
+	require.NoError(t, err)
+	var recs []*ledgerv1.AccessRecord
+	for i := range 3 {
+		recs = append(recs, &ledgerv1.AccessRecord{System: system, AccessTime: timestamppb.New(now.AddDate(-1, 0, -1-i)),
+			Account: fmt.Sprintf("clerk-%d", i), RemoteAddr: "203.0.113.7", Subject: fmt.Sprintf("회원번호 %d", i), Action: "조회"})
+	}
+	in, err := ledgerv1.NewAccessRecordServiceClient(s.Conn).IngestAccessRecords(s.As(auth.RoleService, libraryUnit),
+		&ledgerv1.IngestAccessRecordsRequest{Parent: libraryUnit, BatchId: "unreadable-1", Records: recs})
+	require.NoError(t, err)
+	bad := fmt.Sprintf("%s/ledger/entries/%d", libraryLog, in.GetIndexes()[1])
+	_, err = s.DB().Exec(t.Context(), `UPDATE ledger.entries SET sealed = overlay(sealed placing '\x00'::bytea from 20)
+		WHERE unit_id = 'library' AND idx = $1`, in.GetIndexes()[1])
+	require.NoError(t, err)
+
+	auditor := s.As(auth.RoleAuditor, libraryUnit)
+	_, err = s.ledger().GetEntry(auditor, &ledgerv1.GetEntryRequest{Name: bad})
+	require.Equal(t, codes.DataLoss, status.Code(err), "%v", err)
+	list, err := s.ledger().ListEntries(auditor, &ledgerv1.ListEntriesRequest{Parent: libraryLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS})
+	require.NoError(t, err, "the list goes on past it")
+	require.Equal(t, []string{bad}, list.GetUnreadable())
+	ingested := 0
+	for _, e := range list.GetEntries() {
+		switch {
+		case e.GetName() == bad:
+			require.Equal(t, system, e.GetFileName(), "what its leaf states in clear")
+			require.Empty(t, e.GetActor()+e.GetSubject()+e.GetRemoteAddr())
+		case e.GetFileName() == system:
+			require.NotEmpty(t, e.GetActor())
+		default:
+			continue
+		}
+		ingested++
+	}
+	require.Equal(t, 3, ingested)
+
+	retentiontest.WaitJob(t, s.DB(), retentiontest.Enqueue(t, s.DB(), retention.SweepAccessArgs{Tenant: "jeongeup", Unit: "library"}))
+	sweeps, err := s.retention().ListSweeps(cpo, &retentionv1.ListSweepsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.NotEmpty(t, sweeps.GetSweeps())
+	require.EqualValues(t, 3, sweeps.GetSweeps()[0].GetAccessDestroyed(), "the unreadable record and those after it")
+	var left int
+	require.NoError(t, s.DB().QueryRow(t.Context(), `SELECT count(*) FROM ledger.entries
+		WHERE unit_id = 'library' AND idx = ANY($1) AND (sealed IS NOT NULL OR NOT redacted)`, in.GetIndexes()).Scan(&left))
+	require.Zero(t, left, "each of the three destroyed, its sealed values deleted")
 }

@@ -17,26 +17,29 @@ import (
 // metadata ("rule").
 //
 //   - S-8-3: an ACCESS entry is destroyed by the retention service alone, never by staff, whose
-//     own accesses it records; the service redacts nothing else (S-8-1).
+//     own accesses it records.
 //   - S-8-1: an ACCESS entry is kept at least the shorter period (one year) after the access: the
-//     retention service applies each system's own period, the ledger holds the floor.
-//   - S-5: a ROLE_CHANGE entry is kept three years after the change.
+//     retention service applies each system's own period, the ledger holds the floor. The service
+//     redacts nothing but ACCESS and ROLE_CHANGE entries.
+//   - S-5: a ROLE_CHANGE entry is kept three years after the change; then the retention service
+//     erases it (its daily sweep of the tenant's own log), or the CPO or tenant admin does.
 //   - A REDACTION entry holds no personal values.
 func Redactable(kind ledgerv1.EntryKind, occur time.Time, byService bool, now time.Time) error {
 	access := kind == ledgerv1.EntryKind_ENTRY_KIND_ACCESS
+	roles := kind == ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE
 	switch {
 	case kind == ledgerv1.EntryKind_ENTRY_KIND_REDACTION:
 		return apierr.Precondition("NOT_REDACTABLE", "a redaction record holds no personal values")
 	case access && !byService:
 		return ruled(apierr.Denied("ACCESS entries are destroyed by the retention service when their system's period ends (S-8-3), not by staff"), "S-8-3")
-	case !access && byService:
-		return ruled(apierr.Denied("the service role redacts only ACCESS entries past their period (S-8-1); other entries are redacted by the CPO"), "S-8-1")
+	case !access && !roles && byService:
+		return ruled(apierr.Denied("the service role redacts only ACCESS and ROLE_CHANGE entries past their period (S-8-1, S-5); other entries are redacted by the CPO"), "S-8-1")
 	}
 	if until := accesslog.KeptUntil(occur, accesslog.ShortYears); access && now.Before(until) {
 		return ruled(apierr.Precondition("RETENTION_PERIOD", fmt.Sprintf("an access record is kept at least %d year (S-8-1): not before %s",
 			accesslog.ShortYears, until.In(seoul.Location).Format(time.DateTime))), "S-8-1")
 	}
-	if until := rolechange.KeptUntil(occur); kind == ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE && now.Before(until) {
+	if until := rolechange.KeptUntil(occur); roles && now.Before(until) {
 		return ruled(apierr.Precondition("RETENTION_PERIOD", fmt.Sprintf("a ROLE_CHANGE entry is kept three years (S-5): not before %s",
 			until.In(seoul.Location).Format(time.DateOnly))), "S-5")
 	}

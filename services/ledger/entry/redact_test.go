@@ -36,7 +36,8 @@ func TestRedactable_S_8_1_S_8_3_Access(t *testing.T) {
 	require.NoError(t, entry.Redactable(ledgerv1.EntryKind_ENTRY_KIND_VIEWING, now, false, now), "staff erase a requester's values")
 }
 
-// TestRedactable_S_5_RoleChangeKeptThreeYears: a ROLE_CHANGE entry is kept three calendar years.
+// TestRedactable_S_5_RoleChangeKeptThreeYears: a ROLE_CHANGE entry is kept three calendar years,
+// then staff or the retention service may erase it.
 func TestRedactable_S_5_RoleChangeKeptThreeYears(t *testing.T) {
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	rc := ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE
@@ -44,7 +45,8 @@ func TestRedactable_S_5_RoleChangeKeptThreeYears(t *testing.T) {
 	require.Equal(t, apierr.KindPrecondition, apierr.KindOf(err))
 	require.Equal(t, "S-5", rule(t, err))
 	require.NoError(t, entry.Redactable(rc, now.AddDate(-3, 0, 0), false, now))
-	require.Equal(t, "S-8-1", rule(t, entry.Redactable(rc, now.AddDate(-4, 0, 0), true, now)), "not the service's to erase")
+	require.NoError(t, entry.Redactable(rc, now.AddDate(-3, 0, 0), true, now), "the retention service's daily sweep")
+	require.Equal(t, "S-5", rule(t, entry.Redactable(rc, now.AddDate(-3, 0, 1), true, now)), "nor the service's before")
 }
 
 // A REDACTION entry holds nothing to erase, whoever asks.

@@ -2,6 +2,7 @@ package pg
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -12,15 +13,21 @@ import (
 
 // OperatorTenant is the tenant_id under which grants on "*" (the platform operator) are kept:
 // they touch no one tenant. Their log is (OperatorTenant, names.TenantLog).
-const OperatorTenant = "-"
+const OperatorTenant = names.OperatorTenant
 
 // RoleGrant is one account's roles in one tenant as they were and became (S-5): a row of
 // ledger.role_grants, the index of the ROLE_CHANGE entry at LogIndex of the tenant's own log
 // (names.TenantLog) that records it.
 type RoleGrant struct {
-	Tenant                               string
-	ID                                   int64
-	Issuer, Subject, DisplayName, Source string
+	Tenant         string
+	ID             int64
+	Issuer, Source string
+	// Account is the keyed hash of the issuer and subject (pkg/seal Tags) by which the index
+	// finds the account; the entry's sealed values hold the subject and display name.
+	Account []byte
+	// Subject and DisplayName are those of a row written before rows were hashed (migration
+	// 00010), until HashRoleGrants hashes it; empty otherwise.
+	Subject, DisplayName string
 	// Change is rolechange.Granted, Changed or Revoked.
 	Change        string
 	Before, After []string
@@ -31,21 +38,45 @@ type RoleGrant struct {
 	LogIndex int64
 }
 
-const grantCols = `tenant_id, id, issuer, subject, display_name, source, change, before, after, record_time, keep_until,
-	coalesce(log_index, -1)`
+const grantCols = `tenant_id, id, issuer, account, coalesce(subject, ''), coalesce(display_name, ''), source, change, before,
+	after, record_time, keep_until, coalesce(log_index, -1)`
 
 func scanGrant(row pgx.CollectableRow) (RoleGrant, error) {
 	var g RoleGrant
-	err := row.Scan(&g.Tenant, &g.ID, &g.Issuer, &g.Subject, &g.DisplayName, &g.Source, &g.Change, &g.Before, &g.After,
+	err := row.Scan(&g.Tenant, &g.ID, &g.Issuer, &g.Account, &g.Subject, &g.DisplayName, &g.Source, &g.Change, &g.Before, &g.After,
 		&g.RecordTime, &g.KeepUntil, &g.LogIndex)
 	return g, err
 }
 
-// LastRoleGrants are the last records of the account (issuer, subject) by tenant: the role sets
-// it was last recorded with.
-func (s *Store) LastRoleGrants(ctx context.Context, issuer, subject string) (map[string]RoleGrant, error) {
+// grantLockSpace is the first key of the advisory locks that serialise an account's records.
+const grantLockSpace = 0x70697061 // "pipa"
+
+// LockAccount takes the account's role-grant lock, a transaction-scoped advisory lock held
+// until unlock (or until the connection dies with its process): the records of one account are
+// compared and made one at a time across every replica (S-5: a record's "before" is the set the
+// last one made). key is the account's keyed hash; two accounts whose first 4 bytes meet only
+// wait for each other. It holds a connection of the pool meanwhile.
+func (s *Store) LockAccount(ctx context.Context, key []byte) (unlock func(), err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger store: lock an account's role grants: %w", err)
+	}
+	unlock = func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(grantLockSpace),
+		int32(binary.BigEndian.Uint32(key))); err != nil {
+		unlock()
+		return nil, fmt.Errorf("ledger store: lock an account's role grants: %w", err)
+	}
+	return unlock, nil
+}
+
+// LastRoleGrants are the last records of the account by tenant: the role sets it was last
+// recorded with. accounts are its keyed hashes (any of them finds it), subject its subject, which
+// finds the rows not yet hashed.
+func (s *Store) LastRoleGrants(ctx context.Context, issuer, subject string, accounts [][]byte) (map[string]RoleGrant, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (tenant_id) `+grantCols+` FROM ledger.role_grants
-		WHERE issuer = $1 AND subject = $2 ORDER BY tenant_id, id DESC`, issuer, subject)
+		WHERE issuer = $1 AND (account = ANY($3) OR account IS NULL AND subject = $2) ORDER BY tenant_id, id DESC`,
+		issuer, subject, accounts)
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: read the roles of %s %s: %w", issuer, subject, err)
 	}
@@ -65,13 +96,52 @@ func (s *Store) LastRoleGrants(ctx context.Context, issuer, subject string) (map
 // request_id made one entry.
 func (s *Store) InsertRoleGrant(ctx context.Context, g RoleGrant) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO ledger.role_grants
-		(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until, log_index)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, log_index) DO NOTHING`,
-		g.Tenant, g.Issuer, g.Subject, g.DisplayName, g.Source, g.Change, nonNil(g.Before), nonNil(g.After), g.RecordTime,
+		(tenant_id, issuer, account, source, change, before, after, record_time, keep_until, log_index)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, log_index) DO NOTHING`,
+		g.Tenant, g.Issuer, g.Account, g.Source, g.Change, nonNil(g.Before), nonNil(g.After), g.RecordTime,
 		g.KeepUntil, g.LogIndex); err != nil {
-		return fmt.Errorf("ledger store: record the roles of %s %s in %s: %w", g.Issuer, g.Subject, g.Tenant, err)
+		return fmt.Errorf("ledger store: record a role set of %s in %s: %w", g.Issuer, g.Tenant, err)
 	}
 	return nil
+}
+
+// UnhashedRoleGrants are up to limit rows in a log that still hold their subject in clear,
+// oldest first (HashRoleGrants).
+func (s *Store) UnhashedRoleGrants(ctx context.Context, limit int) ([]RoleGrant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+grantCols+` FROM ledger.role_grants WHERE account IS NULL AND log_index IS NOT NULL
+		ORDER BY tenant_id, id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ledger store: read the role grants not yet hashed: %w", err)
+	}
+	return pgx.CollectRows(rows, scanGrant)
+}
+
+// HashRoleGrant replaces g's subject and display name by account, its keyed hash (the table's
+// trigger allows this one change, once).
+func (s *Store) HashRoleGrant(ctx context.Context, g RoleGrant, account []byte) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE ledger.role_grants SET account = $3, subject = NULL, display_name = NULL
+		WHERE tenant_id = $1 AND id = $2 AND account IS NULL`, g.Tenant, g.ID, account); err != nil {
+		return fmt.Errorf("ledger store: hash role grant %s/%d: %w", g.Tenant, g.ID, err)
+	}
+	return nil
+}
+
+// ExpireRoleGrants deletes the rows past keep_until (S-5's three years) of the account whose
+// record is entry index of tenant's own log that no longer state its roles: a later row
+// supersedes them, or they revoked all its roles. The account's last set stays (its keyed hash
+// and roles, no personal value), so that its next change is recorded against it. It returns how
+// many it deleted.
+func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string, index int64) (int64, error) {
+	// now(), as the table's trigger judges keep_until: never a row the trigger would refuse.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ledger.role_grants g USING ledger.role_grants r
+		WHERE r.tenant_id = $1 AND r.log_index = $2
+			AND g.tenant_id = $1 AND g.issuer = r.issuer AND g.account = r.account AND g.keep_until <= now()
+			AND (g.after = '{}' OR EXISTS (SELECT 1 FROM ledger.role_grants n WHERE n.tenant_id = $1
+				AND n.issuer = g.issuer AND n.account = g.account AND n.id > g.id))`, tenant, index)
+	if err != nil {
+		return 0, fmt.Errorf("ledger store: delete the expired role grants of %s: %w", names.Tenant(tenant), err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // UnloggedRoleGrants are up to limit records made before records were entries, oldest first.

@@ -75,8 +75,9 @@ const MaxEntries = 1000
 
 // Filter narrows Entries: to one kind unless Kind is empty, to redacted entries when Redacted.
 type Filter struct {
-	Kind     string
-	Redacted bool
+	Kind string
+	// Redacted keeps the entries whose values were erased, Unredacted the others.
+	Redacted, Unredacted bool
 }
 
 // Entries lists the unit's entries with index > after (-1 for the first page) in index order, at
@@ -117,6 +118,9 @@ func entriesSQL(f Filter) string {
 	}
 	if f.Redacted {
 		q += ` AND e.redacted`
+	}
+	if f.Unredacted {
+		q += ` AND NOT e.redacted`
 	}
 	return q + ` ORDER BY e.idx LIMIT $4`
 }

@@ -1476,7 +1476,10 @@ type ListEntriesRequest struct {
 	// Only entries of this kind, when set.
 	Kind EntryKind `protobuf:"varint,4,opt,name=kind,proto3,enum=pipa.ledger.v1.EntryKind" json:"kind,omitempty"`
 	// Only entries whose personal values were erased (by a REDACTION entry), when true.
-	Redacted      bool `protobuf:"varint,5,opt,name=redacted,proto3" json:"redacted,omitempty"`
+	Redacted bool `protobuf:"varint,5,opt,name=redacted,proto3" json:"redacted,omitempty"`
+	// Only entries whose personal values were not erased, when true (not with redacted): where the
+	// retention sweep of role changes (S-5) goes on.
+	Unredacted    bool `protobuf:"varint,6,opt,name=unredacted,proto3" json:"unredacted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1546,10 +1549,22 @@ func (x *ListEntriesRequest) GetRedacted() bool {
 	return false
 }
 
+func (x *ListEntriesRequest) GetUnredacted() bool {
+	if x != nil {
+		return x.Unredacted
+	}
+	return false
+}
+
 type ListEntriesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The names of the page's entries whose stored personal values do not open or do not match
+	// their leaf (altered or lost: GetEntry answers DATA_LOSS for each). They are listed all the
+	// same, with only what their leaf states in clear (kind, times, an access record's system), so
+	// that a page, and the access sweep that reads it, goes on past them.
+	Unreadable    []string `protobuf:"bytes,3,rep,name=unreadable,proto3" json:"unreadable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1596,6 +1611,13 @@ func (x *ListEntriesResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListEntriesResponse) GetUnreadable() []string {
+	if x != nil {
+		return x.Unreadable
+	}
+	return nil
 }
 
 type GetCheckpointRequest struct {
@@ -2202,17 +2224,23 @@ const file_pipa_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x1aBatchAppendEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.pipa.ledger.v1.EntryR\aentries\"%\n" +
 	"\x0fGetEntryRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xb3\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xd3\x01\n" +
 	"\x12ListEntriesRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12-\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x19.pipa.ledger.v1.EntryKindR\x04kind\x12\x1a\n" +
-	"\bredacted\x18\x05 \x01(\bR\bredacted\"n\n" +
+	"\bredacted\x18\x05 \x01(\bR\bredacted\x12\x1e\n" +
+	"\n" +
+	"unredacted\x18\x06 \x01(\bR\n" +
+	"unredacted\"\x8e\x01\n" +
 	"\x13ListEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.pipa.ledger.v1.EntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\".\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1e\n" +
+	"\n" +
+	"unreadable\x18\x03 \x03(\tR\n" +
+	"unreadable\".\n" +
 	"\x14GetCheckpointRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\"$\n" +
 	"\x0eGetLeafRequest\x12\x12\n" +
