@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,8 @@ type Stack struct {
 	DatabaseURL string
 	// Box is their data key, for tests that reach behind the API as an operator could.
 	Box func() (*seal.Box, error)
+	// db opens the stack's one pool on first use (DB).
+	db func() (*pgxpool.Pool, error)
 }
 
 // Option changes the process configuration before the services start.
@@ -95,6 +98,13 @@ func Start(t testing.TB, ms []modules.Module, opts ...Option) *Stack {
 	}
 	s := &Stack{t: t, Key: key, Addr: gl.Addr().String(), URL: "http://" + hl.Addr().String(),
 		DatabaseURL: c.DatabaseURL, HTTP: &http.Client{Timeout: 20 * time.Second}, Box: c.Box}
+	s.db = sync.OnceValues(func() (*pgxpool.Pool, error) {
+		pool, err := pgxpool.New(context.Background(), s.DatabaseURL)
+		if err == nil {
+			t.Cleanup(pool.Close)
+		}
+		return pool, err
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- modules.Run(ctx, c, ms, "all") }()
@@ -178,12 +188,11 @@ func (s *Stack) Get(path string, headers ...string) *http.Response {
 	return resp
 }
 
-// DB is a pool on the services' database, for what only SQL shows (River's tables, an operator's
-// tampering), closed when the test ends.
+// DB is the stack's pool on the services' database, for what only SQL shows (River's tables, an
+// operator's tampering): one pool however often it is asked for, closed when the test ends.
 func (s *Stack) DB() *pgxpool.Pool {
-	pool, err := pgxpool.New(context.Background(), s.DatabaseURL)
+	pool, err := s.db()
 	require.NoError(s.t, err)
-	s.t.Cleanup(pool.Close)
 	return pool
 }
 
