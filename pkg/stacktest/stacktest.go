@@ -178,13 +178,27 @@ func (s *Stack) Admin() context.Context { return s.As(auth.RoleTenantAdmin, auth
 // Get performs an HTTP GET on the gateway with optional headers (name, value pairs).
 func (s *Stack) Get(path string, headers ...string) *http.Response {
 	s.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
-	require.NoError(s.t, err)
+	return Do(s.t, s.HTTP, http.MethodGet, s.URL+path, nil, headers...)
+}
+
+// Do performs an HTTP request on the gateway with a body (nil for none) and optional headers
+// (name, value pairs).
+func (s *Stack) Do(method, path string, body io.Reader, headers ...string) *http.Response {
+	s.t.Helper()
+	return Do(s.t, s.HTTP, method, s.URL+path, body, headers...)
+}
+
+// Do performs an HTTP request with c on url, with a body (nil for none) and optional headers
+// (name, value pairs), for servers a Stack does not run.
+func Do(t testing.TB, c *http.Client, method, url string, body io.Reader, headers ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	require.NoError(t, err)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := s.HTTP.Do(req)
-	require.NoError(s.t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
 	return resp
 }
 
