@@ -2,7 +2,6 @@ package breach
 
 import (
 	"fmt"
-	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/mailaddr"
 )
 
 // Env is what a step needs besides the breach: the clock, the official taking it (for the
@@ -178,11 +178,7 @@ func checkEmails(vs *apierr.Violations, n Notify) {
 	seen := make(map[string]bool, len(n.Emails))
 	for i, e := range n.Emails {
 		field := fmt.Sprintf("recipient_emails[%d]", i)
-		a, err := netmail.ParseAddress(e)
-		switch {
-		case err != nil || a.Name != "" || a.Address != e || len(e) > 254:
-			vs.Add(field, "format", "must be an e-mail address, e.g. minwon@example.kr, without a name or <>")
-		case seen[strings.ToLower(e)]:
+		if mailaddr.Check(vs, field, e) && seen[strings.ToLower(e)] {
 			vs.Add(field, "unique", "given twice: each subject gets the notice once")
 		}
 		seen[strings.ToLower(e)] = true
