@@ -29,6 +29,9 @@ func Check(vs *apierr.Violations, field, v string) bool {
 	if Valid(v) {
 		return true
 	}
-	vs.Add(field, "format", "must be one e-mail address such as privacy@korea.kr, without a name or <>")
+	vs.Add(field, "format", Format)
 	return false
 }
+
+// Format is the description of Check's refusal, for a caller that checks with Valid.
+const Format = "must be one e-mail address such as privacy@korea.kr, without a name or <>"
