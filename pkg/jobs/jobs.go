@@ -74,17 +74,11 @@ const (
 	// again: River's rescuer looks every 30 seconds, so within a minute. It must exceed Timeout,
 	// or a live job would be run twice.
 	RescueAfter = 25 * time.Second
-	// PollEvery is how often a queue looks for jobs unprompted. A job inserted through River is
-	// fetched at once (LISTEN/NOTIFY), one whose time comes when River's scheduler notifies it
-	// (every 5 seconds), and a worker freed fetches more: the poll only catches a notification
-	// missed (while the listening connection reconnects). River's default, every second, was
-	// the largest part of an idle pipa's allocations (four services' queues, each poll a query).
-	PollEvery = 5 * time.Second
 )
 
 // Config is the River configuration of a service's queue in schema: maxWorkers at once, the
 // periodic jobs given, every job bounded by Timeout and rescued after RescueAfter (River's
-// defaults are no timeout and an hour), polled every PollEvery, failures logged by Errors.
+// defaults are no timeout and an hour), failures logged by Errors.
 func Config(schema string, workers *river.Workers, maxWorkers int, periodic ...*river.PeriodicJob) *river.Config {
 	return &river.Config{
 		Schema:               schema,
@@ -94,7 +88,6 @@ func Config(schema string, workers *river.Workers, maxWorkers int, periodic ...*
 		PeriodicJobs:         periodic,
 		JobTimeout:           Timeout,
 		RescueStuckJobsAfter: RescueAfter,
-		FetchPollInterval:    PollEvery,
 	}
 }
 
