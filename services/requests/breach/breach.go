@@ -32,6 +32,11 @@ const (
 	maxItems = 100
 )
 
+// actInForce is when the Act took effect (2011-09-30, 00:00 in Seoul): a breach known earlier
+// is no breach of Art 34, and a known_time before it is a mistyped year (0026 for 2026), whose
+// clocks would be decades overdue.
+var actInForce = time.Date(2011, 9, 29, 15, 0, 0, 0, time.UTC)
+
 // Intake checks a new breach b as registered at now and returns what is stored: the input
 // fields only, state OPEN. Every refusal names its field and rule.
 func Intake(b *requestsv1.Breach, now time.Time) (*requestsv1.Breach, error) {
@@ -48,8 +53,13 @@ func Intake(b *requestsv1.Breach, now time.Time) (*requestsv1.Breach, error) {
 	case requestsv1.BreachType_name[int32(t)] == "":
 		vs.Add("breach.type", "range", "unknown type %d", t)
 	}
-	if checkTime(&vs, "breach.known_time", b.GetKnownTime(), true) && b.GetKnownTime().AsTime().After(now) {
-		vs.Add("breach.known_time", "range", "when the breach was known must not be in the future")
+	if checkTime(&vs, "breach.known_time", b.GetKnownTime(), true) {
+		switch k := b.GetKnownTime().AsTime(); {
+		case k.After(now):
+			vs.Add("breach.known_time", "range", "when the breach was known must not be in the future")
+		case k.Before(actInForce):
+			vs.Add("breach.known_time", "PIPA-34-1", "must be on or after 2011-09-30, when the Act took effect (got %s)", k.Format(time.RFC3339))
+		}
 	}
 	checkText(&vs, "breach.known_evidence", b.GetKnownEvidence(), false)
 	if b.GetType() == requestsv1.BreachType_BREACH_TYPE_POSSIBLE {

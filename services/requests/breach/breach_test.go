@@ -249,6 +249,18 @@ func TestIntakeRefusals(t *testing.T) {
 	b.KnownTime = timestamppb.New(now.Add(time.Minute))
 	_, err = breach.Intake(b, now)
 	require.Equal(t, "breach.known_time", violation(t, err).Field)
+	// PIPA-34-1: known before the Act took effect is a mistyped year, not a breach of Art 34.
+	b = mailing(10)
+	b.KnownTime = timestamppb.New(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "breach.known_time", violation(t, err).Field)
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
+	b.KnownTime = timestamppb.New(time.Date(2011, 9, 29, 14, 59, 59, 0, time.UTC))
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
+	b.KnownTime, b.OccurTime = timestamppb.New(time.Date(2011, 9, 29, 15, 0, 0, 0, time.UTC)), nil
+	_, err = breach.Intake(b, now)
+	require.NoError(t, err, "known from the first day of the Act")
 	b = mailing(-1)
 	_, err = breach.Intake(b, now)
 	require.Equal(t, "breach.subject_count", violation(t, err).Field)
