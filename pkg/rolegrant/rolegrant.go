@@ -14,9 +14,9 @@
 // Nothing is written while nothing changes: an in-memory cache of the last set seen per account
 // (github.com/hashicorp/golang-lru/v2's expirable LRU, already pipa's token cache) answers
 // first, and concurrent first calls of one account share one record call
-// (golang.org/x/sync/singleflight). The cache forgets an account after TTL, so that in a
+// (golang.org/x/sync/singleflight). The cache forgets an account after five minutes, so that in a
 // deployment of several processes, a set recorded by another process and then reverted is
-// recorded again within TTL of its next presentation. When the ledger cannot be reached the call
+// recorded again within five minutes of its next presentation. When the ledger cannot be reached the call
 // fails with Unavailable rather than go unrecorded.
 //
 // What cannot be observed: a token that is simply no longer presented (it expired, or its holder
@@ -48,11 +48,14 @@ type Options struct {
 	Ledger ledgerv1.RoleGrantServiceClient
 	// Token is the service credential (role service on "*").
 	Token func() (string, error)
-	// Size bounds the accounts remembered; 10,000 when zero.
-	Size int
-	// TTL is how long an account's last set is trusted without asking the ledger; 5 minutes when zero.
-	TTL time.Duration
 }
+
+// The cache of the last set seen per account: at most remembered accounts, each trusted without
+// asking the ledger for trust.
+const (
+	remembered = 10_000
+	trust      = 5 * time.Minute
+)
 
 // Tracker reports each account's role set to the ledger when it changes.
 type Tracker struct {
@@ -63,13 +66,7 @@ type Tracker struct {
 
 // New makes a Tracker.
 func New(o Options) *Tracker {
-	if o.Size <= 0 {
-		o.Size = 10_000
-	}
-	if o.TTL <= 0 {
-		o.TTL = 5 * time.Minute
-	}
-	return &Tracker{o: o, seen: expirable.NewLRU[string, string](o.Size, nil, o.TTL)}
+	return &Tracker{o: o, seen: expirable.NewLRU[string, string](remembered, nil, trust)}
 }
 
 // Interceptor records the caller's role set before the call when it is not the one last seen

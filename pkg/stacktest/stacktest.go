@@ -53,6 +53,8 @@ type Stack struct {
 	DatabaseURL string
 	// Box is their data key, for tests that reach behind the API as an operator could.
 	Box func() (*seal.Box, error)
+	// db opens the stack's one pool on first use (DB).
+	db func() (*pgxpool.Pool, error)
 }
 
 // Option changes the process configuration before the services start.
@@ -97,6 +99,13 @@ func Start(t testing.TB, ms []modules.Module, opts ...Option) *Stack {
 	}
 	s := &Stack{t: t, Key: key, Addr: gl.Addr().String(), URL: "http://" + hl.Addr().String(),
 		DatabaseURL: c.DatabaseURL, HTTP: &http.Client{Timeout: 20 * time.Second}, Box: c.Box}
+	s.db = sync.OnceValues(func() (*pgxpool.Pool, error) {
+		pool, err := pgxpool.New(context.Background(), s.DatabaseURL)
+		if err == nil {
+			t.Cleanup(pool.Close)
+		}
+		return pool, err
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- modules.Run(ctx, c, ms, "all") }()
@@ -200,22 +209,35 @@ func (s *Stack) Admin() context.Context { return s.As(auth.RoleTenantAdmin, auth
 // Get performs an HTTP GET on the gateway with optional headers (name, value pairs).
 func (s *Stack) Get(path string, headers ...string) *http.Response {
 	s.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
-	require.NoError(s.t, err)
+	return Do(s.t, s.HTTP, http.MethodGet, s.URL+path, nil, headers...)
+}
+
+// Do performs an HTTP request on the gateway with a body (nil for none) and optional headers
+// (name, value pairs).
+func (s *Stack) Do(method, path string, body io.Reader, headers ...string) *http.Response {
+	s.t.Helper()
+	return Do(s.t, s.HTTP, method, s.URL+path, body, headers...)
+}
+
+// Do performs an HTTP request with c on url, with a body (nil for none) and optional headers
+// (name, value pairs), for servers a Stack does not run.
+func Do(t testing.TB, c *http.Client, method, url string, body io.Reader, headers ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	require.NoError(t, err)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := s.HTTP.Do(req)
-	require.NoError(s.t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
 	return resp
 }
 
-// DB is a pool on the services' database, for what only SQL shows (River's tables, an operator's
-// tampering), closed when the test ends.
+// DB is the stack's pool on the services' database, for what only SQL shows (River's tables, an
+// operator's tampering): one pool however often it is asked for, closed when the test ends.
 func (s *Stack) DB() *pgxpool.Pool {
-	pool, err := pgxpool.New(context.Background(), s.DatabaseURL)
+	pool, err := s.db()
 	require.NoError(s.t, err)
-	s.t.Cleanup(pool.Close)
 	return pool
 }
 

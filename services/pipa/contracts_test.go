@@ -61,13 +61,7 @@ func (e apiError) field() (string, string) {
 // call sends a request to s with the headers given (name, value pairs): its status, headers and body.
 func call(t *testing.T, s *stack, method, path, body string, headers ...string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	require.NoError(t, err)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	r, err := s.HTTP.Do(req)
-	require.NoError(t, err)
+	r := s.Do(method, path, strings.NewReader(body), headers...)
 	return r.StatusCode, r.Header, stacktest.Body(t, r)
 }
 
@@ -252,6 +246,10 @@ func TestMethods(t *testing.T) {
 	}
 }
 
+// nosniff is X-Content-Type-Options as every answer carries it: once (the edge sets it; a
+// handler that added its own would send it twice).
+var nosniff = []string{"nosniff"}
+
 // Every answer says nosniff; every HTML page, a Content-Security-Policy that forbids framing.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
@@ -267,7 +265,7 @@ func TestSecurityHeaders(t *testing.T) {
 		"/p/jeongeup/library/privacy", "/p/nowhere/at/all/here", "/p/jeongeup/library/requests/new", "/p/requests/status",
 	} {
 		_, h, _ := call(t, s, http.MethodGet, path, "", "Authorization", bearer)
-		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), path)
+		require.Equal(t, nosniff, h.Values("X-Content-Type-Options"), path)
 		if strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			html++
 			require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'", path)
@@ -275,6 +273,15 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, html, 9, "the pages were HTML")
+	// The kept public page, compressed and not, and its 304.
+	const page = "/p/jeongeup/library/cctv"
+	code, h, body := call(t, s, http.MethodGet, page, "", "Accept-Encoding", "gzip")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "gzip", h.Get("Content-Encoding"))
+	require.Equal(t, nosniff, h.Values("X-Content-Type-Options"))
+	code, h, body = call(t, s, http.MethodGet, page, "", "Accept-Encoding", "gzip", "If-None-Match", h.Get("Etag"))
+	require.Equal(t, http.StatusNotModified, code, body)
+	require.Equal(t, nosniff, h.Values("X-Content-Type-Options"))
 
 	// The routes added since: breaches (the posting page and its JSON), subscriptions, access
 	// reviews, obligations, a notice's PDF, a ledger tile; each answers nosniff, and the posting
@@ -287,12 +294,12 @@ func TestSecurityHeaders(t *testing.T) {
 		"/v1/public/tenants/jeongeup/units/library/ledger/tiles/tile/entries/000",
 	} {
 		_, h, _ := call(t, s, http.MethodGet, path, "", "Authorization", bearer)
-		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), path)
+		require.Equal(t, nosniff, h.Values("X-Content-Type-Options"), path)
 	}
-	code, h, body := call(t, s, http.MethodGet, "/p/jeongeup/library/notices/1", "")
+	code, h, body = call(t, s, http.MethodGet, "/p/jeongeup/library/notices/1", "")
 	require.Equal(t, http.StatusNotFound, code, body)
 	require.True(t, strings.HasPrefix(h.Get("Content-Type"), "text/html"), h.Get("Content-Type"))
-	require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
+	require.Equal(t, nosniff, h.Values("X-Content-Type-Options"))
 	require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 	// The exports, as CSV and as XLSX: files a browser must not sniff into something else.
 	admin := "Bearer " + s.Token(auth.RoleTenantAdmin, auth.ScopeAll)
@@ -305,7 +312,7 @@ func TestSecurityHeaders(t *testing.T) {
 		code, h, body := call(t, s, http.MethodGet, path, "", "Authorization", admin)
 		require.Equal(t, http.StatusOK, code, "%s: %s", path, body)
 		require.True(t, strings.HasPrefix(h.Get("Content-Type"), mediaType), "%s: %s", path, h.Get("Content-Type"))
-		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), path)
+		require.Equal(t, nosniff, h.Values("X-Content-Type-Options"), path)
 	}
 	// A form's answer too.
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/p/requests/status", strings.NewReader("receipt=R-2026-000001&secret=x"))
@@ -315,6 +322,6 @@ func TestSecurityHeaders(t *testing.T) {
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, r.Body)
 	r.Body.Close()
-	require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
+	require.Equal(t, nosniff, r.Header.Values("X-Content-Type-Options"))
 	require.Contains(t, r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 }

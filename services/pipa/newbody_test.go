@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,12 +34,7 @@ func TestNewBodyPublishesAsWritten(t *testing.T) {
 		t.Helper()
 		b, err := json.Marshal(body)
 		require.NoError(t, err)
-		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(string(b)))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := s.HTTP.Do(req)
-		require.NoError(t, err)
+		resp := s.Do(method, path, bytes.NewReader(b), "Authorization", "Bearer "+admin, "Content-Type", "application/json")
 		raw := stacktest.Body(t, resp)
 		var out map[string]any
 		require.NoError(t, json.Unmarshal([]byte(raw), &out), raw)

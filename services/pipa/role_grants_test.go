@@ -41,11 +41,7 @@ func withRoleGrants(c *modules.Config) { c.RoleGrants = true }
 // getAs is an HTTP GET on base+path with a bearer token: the status and the body.
 func getAs(t *testing.T, base, path, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+path, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	r, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	r := stacktest.Do(t, http.DefaultClient, http.MethodGet, base+path, nil, "Authorization", "Bearer "+token)
 	return r.StatusCode, stacktest.Body(t, r)
 }
 

@@ -258,6 +258,8 @@ func TestBadOfficerInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "officer.title", rule: "range"},
 		{name: "bad email", call: create(func(o *registryv1.Officer) { o.Email = "kim at jeongeup.go.kr" }),
 			code: codes.InvalidArgument, field: "officer.email", rule: "format"},
+		{name: "email with two @", call: create(func(o *registryv1.Officer) { o.Email = "kim@@jeongeup.go.kr" }),
+			code: codes.InvalidArgument, field: "officer.email", rule: "format"},
 		{name: "bad officer id", call: func() error {
 			_, err := s.Registry.CreateOfficer(ctx, &registryv1.CreateOfficerRequest{Parent: libraryUnit, OfficerId: "1kim", Officer: officer(func(*registryv1.Officer) {})})
 			return err

@@ -133,7 +133,6 @@ type answerHeaders struct {
 
 // Header values that never change, shared as answerHeaders are.
 var (
-	nosniff      = headerValue("nosniff")
 	varyEncoding = headerValue("Accept-Encoding")
 	gzipEncoding = headerValue("gzip")
 	jsonType     = headerValue("application/json")
@@ -203,7 +202,6 @@ func (a answer) write(w http.ResponseWriter, r *http.Request, cc []string, asJSO
 	if cc != nil {
 		h["Cache-Control"] = cc
 	}
-	h["X-Content-Type-Options"] = nosniff
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
 		for tag := range strings.SplitSeq(inm, ",") {
 			if t := strings.TrimSpace(tag); t == etag[0] || t == "*" {

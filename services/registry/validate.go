@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
+	"github.com/pipa-kr/pipa/pkg/mailaddr"
 	"github.com/pipa-kr/pipa/services/registry/policy"
 	"github.com/pipa-kr/pipa/services/registry/render"
 )
@@ -76,11 +77,6 @@ func checkPhone(vs *apierr.Violations, field, v string) {
 	}
 }
 
-func checkEmail(vs *apierr.Violations, field, v string) {
-	if v != "" && (!strings.Contains(v, "@") || strings.ContainsAny(v, " <>")) {
-		vs.Add(field, "format", "must be an e-mail address (got %q)", v)
-	}
-}
 
 func checkDate(vs *apierr.Violations, field, v string) bool {
 	if v == "" {
@@ -156,7 +152,9 @@ func validateOfficer(o *registryv1.Officer) apierr.Violations {
 		seen[r] = true
 	}
 	checkPhone(&vs, "officer.phone", o.GetPhone())
-	checkEmail(&vs, "officer.email", o.GetEmail())
+	if e := o.GetEmail(); e != "" {
+		mailaddr.Check(&vs, "officer.email", e)
+	}
 	return vs
 }
 
@@ -269,7 +267,9 @@ func validateProcessor(p *registryv1.Processor) apierr.Violations {
 	required(&vs, "processor.company", p.GetCompany())
 	required(&vs, "processor.work", p.GetWork())
 	checkPhone(&vs, "processor.phone", p.GetPhone())
-	checkEmail(&vs, "processor.email", p.GetEmail())
+	if e := p.GetEmail(); e != "" {
+		mailaddr.Check(&vs, "processor.email", e)
+	}
 	okStart := checkDate(&vs, "processor.contract_start", p.GetContractStart())
 	okEnd := checkDate(&vs, "processor.contract_end", p.GetContractEnd())
 	if okStart && okEnd && p.GetContractEnd() < p.GetContractStart() {

@@ -671,7 +671,6 @@ func render(w http.ResponseWriter, code int, name string, data any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", contentPolicy)
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	if err := pageTemplates.ExecuteTemplate(w, name, data); err != nil {
 		slog.Error("request page", "page", name, "err", err)

@@ -1049,7 +1049,12 @@ func TestRetentionCopies(t *testing.T) {
 	p1 := provision()
 	create := &retentionv1.CreateCopyRequest{Parent: libraryUnit, RequestId: "copy-1",
 		Copy: &retentionv1.Copy{ProvisionIndex: p1.GetIndex(), PublicRecipient: true, Request: libraryUnit + "/requests/P-2026-000001",
-			RecipientEmail: "cctv@jeongeup.police.go.kr"}}
+			RecipientEmail: "정읍경찰서 <cctv@jeongeup.police.go.kr>"}}
+	_, err := cl.CreateCopy(service, create)
+	v := stacktest.Violation(t, err)
+	require.Equal(t, "copy.recipient_email", v.GetField(), "one bare address: a name beside it is refused")
+	require.Equal(t, "format", v.GetReason())
+	create.Copy.RecipientEmail = "cctv@jeongeup.police.go.kr"
 	c, err := cl.CreateCopy(service, create)
 	require.NoError(t, err)
 	require.Equal(t, "정읍경찰서", c.GetRecipient(), "from the PROVISION entry")

@@ -2,7 +2,6 @@ package breach
 
 import (
 	"fmt"
-	netmail "net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/mailaddr"
 	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 )
 
@@ -199,12 +199,9 @@ type recipients struct {
 
 var (
 	emails = recipients{field: "recipient_emails", what: "addresses", method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
-		of: func(n Notify) []string { return n.Emails },
-		read: func(e string) (string, string, bool) {
-			a, err := netmail.ParseAddress(e)
-			return e, strings.ToLower(e), err == nil && a.Name == "" && a.Address == e && len(e) <= 254
-		},
-		format: "must be an e-mail address, e.g. minwon@example.kr, without a name or <>"}
+		of:     func(n Notify) []string { return n.Emails },
+		read:   func(e string) (string, string, bool) { return e, strings.ToLower(e), mailaddr.Valid(e) },
+		format: mailaddr.Format}
 	phones = recipients{field: "recipient_phones", what: "numbers", method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS,
 		of: func(n Notify) []string { return n.Phones }, read: mobile,
 		format: "must be a mobile number (010, 011, 016–019), e.g. 010-1234-5678, 01012345678 or +82 10-1234-5678"}

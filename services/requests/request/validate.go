@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/mailaddr"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
@@ -76,8 +77,8 @@ func checkPerson(vs *apierr.Violations, field string, p *requestsv1.Person, now 
 	if p.GetPhone() != "" && !phonePattern.MatchString(p.GetPhone()) {
 		vs.Add(field+".phone", "format", "must be a phone number such as 063-539-5049")
 	}
-	if e := p.GetEmail(); e != "" && (!strings.Contains(e, "@") || strings.ContainsAny(e, " <>")) {
-		vs.Add(field+".email", "format", "must be an e-mail address")
+	if e := p.GetEmail(); e != "" {
+		mailaddr.Check(vs, field+".email", e)
 	}
 	CheckDate(vs, field+".birth_date", p.GetBirthDate(), now)
 	CheckText(vs, field+".address", p.GetAddress(), false)

@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -12,6 +11,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	retentionv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/retention/v1"
+	"github.com/pipa-kr/pipa/pkg/mailaddr"
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 )
@@ -59,9 +59,7 @@ func NewCopy(ctx context.Context, recs Records, tenant, unit string, c *retentio
 	}
 	CheckText(&vs, "copy.recipient", c.GetRecipient(), true)
 	if a := c.GetRecipientEmail(); a != "" {
-		if p, err := mail.ParseAddress(a); err != nil || p.Address != a {
-			vs.Add("copy.recipient_email", "format", "must be one e-mail address, e.g. cctv@police.go.kr")
-		}
+		mailaddr.Check(&vs, "copy.recipient_email", a)
 	}
 	CheckText(&vs, "copy.description", c.GetDescription(), false)
 	if c.GetDestructionDueDate() == "" {
