@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	gomail "github.com/wneessen/go-mail"
@@ -173,14 +174,38 @@ func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) 
 func unnamed(to, text string) string {
 	names := []string{to}
 	if a, err := netmail.ParseAddress(to); err == nil {
-		names = append(names, "<"+a.Address+">", a.Address)
+		names = []string{"<" + a.Address + ">", to, a.Address} // the bracketed form first: no <<recipient>>
 	}
 	for _, n := range names {
-		if n = strings.TrimSpace(n); n != "" {
-			text = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(n)).ReplaceAllLiteralString(text, "<recipient>")
-		}
+		text = replaceFold(text, strings.TrimSpace(n), "<recipient>")
 	}
 	return text
+}
+
+// replaceFold is text with every occurrence of old, in any case (strings.EqualFold), replaced by
+// with: unnamed's match without compiling a regular expression for each mail.
+func replaceFold(text, old, with string) string {
+	if old == "" {
+		return text
+	}
+	var b strings.Builder
+	start := 0
+	for i := 0; i+len(old) <= len(text); {
+		if strings.EqualFold(text[i:i+len(old)], old) {
+			b.WriteString(text[start:i])
+			b.WriteString(with)
+			i += len(old)
+			start = i
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+	}
+	if start == 0 {
+		return text
+	}
+	b.WriteString(text[start:])
+	return b.String()
 }
 
 // unnamedError is an error of a send whose text names no recipient (unnamed); it unwraps to
