@@ -115,10 +115,26 @@ type Message struct {
 
 // Composer makes a message's payload at send time from the reference its change wrote: the
 // change then writes a few bytes, not a second copy of what it stores anyway (a notice's mail is
-// the stored notice). An error wrapped by Permanent gives the message up (what it refers to was
-// erased).
+// the stored notice). The dispatcher hands it a claimed batch's references at once, so that it
+// reads what they refer to in one query, and its Sender gets what it made as a value
+// (Delivery.Content), not encoded for the Sender to decode again.
 type Composer interface {
-	Compose(ctx context.Context, tenant string, ref []byte) ([]byte, error)
+	// Compose returns what it made of each of refs, in order. An error wrapped by Permanent gives
+	// its message up (what it refers to was erased); any other is retried.
+	Compose(ctx context.Context, refs []Ref) []Composed
+}
+
+// Ref is a message's reference as its change wrote it (opened when sealed), for a Composer.
+type Ref struct {
+	Tenant string
+	Ref    []byte
+}
+
+// Composed is what a Composer made of a Ref: the Content its channel's Sender takes (for mail, a
+// mail.Message), or why it could not.
+type Composed struct {
+	Content any
+	Err     error
 }
 
 // Delivery is a message as its Sender gets it, opened.
@@ -128,6 +144,9 @@ type Delivery struct {
 	Message
 	// Attempt counts from 1.
 	Attempt int
+	// Content is what the message's Composer made, which its Sender sends; nil when Payload is
+	// the message.
+	Content any
 	// sub is a webhook's subscription, read with the message; nil when it was deleted. subErr:
 	// its secret did not open (the data key), which the send reports as a failure to retry.
 	sub    *Subscription

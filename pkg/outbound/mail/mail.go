@@ -132,11 +132,17 @@ func New(cfg Config) (*Sender, error) {
 	return &Sender{cfg: cfg, client: client, domain: domain}, nil
 }
 
-// Send sends one mail: a permanent refusal (a 5xx reply) is not retried, anything else is.
+// Send sends one mail, the Message a Composer made (d.Content) or the one its payload holds: a
+// permanent refusal (a 5xx reply) is not retried, anything else is.
 func (s *Sender) Send(ctx context.Context, d outbound.Delivery) (string, error) {
-	var m Message
-	if err := json.Unmarshal(d.Payload, &m); err != nil {
-		return "", outbound.Permanent(err)
+	m, ok := d.Content.(Message)
+	if !ok && d.Content != nil {
+		return "", outbound.Permanent(fmt.Errorf("mail: a composer made a %T, not a mail.Message", d.Content))
+	}
+	if !ok {
+		if err := json.Unmarshal(d.Payload, &m); err != nil {
+			return "", outbound.Permanent(err)
+		}
 	}
 	msg := gomail.NewMsg()
 	if err := msg.From(s.cfg.From); err != nil {
