@@ -38,22 +38,23 @@ func (o *Outbound) Emit(ctx context.Context, tx pgx.Tx, tenant string, e Event) 
 // EmitLater is Emit that returns the event's deliveries instead of writing them, for the caller
 // to write in tx with the other messages of its change, in one EnqueueAll.
 func (o *Outbound) EmitLater(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, []Message, error) {
-	id, at, body, err := o.newEvent(ctx, tx, tenant, e)
+	seq, id, at, body, err := o.newEvent(ctx, tx, tenant, e)
 	if err != nil {
 		return "", nil, err
 	}
-	deliveries, _, err := o.record(ctx, tx, tenant, id, e, at, body)
+	deliveries, _, err := o.record(ctx, tx, tenant, seq, id, e, at, body)
 	return id, deliveries, err
 }
 
-// newEvent gives e a new id and the time now, and encodes it as a CloudEvent of the tenant.
-func (o *Outbound) newEvent(ctx context.Context, tx pgx.Tx, tenant string, e Event) (id string, at time.Time, body []byte, err error) {
-	if id, err = o.eventID(ctx, tx); err != nil {
-		return "", at, nil, err
+// newEvent gives e a new id (and its seq) and the time now, and encodes it as a CloudEvent of the
+// tenant.
+func (o *Outbound) newEvent(ctx context.Context, tx pgx.Tx, tenant string, e Event) (seq int64, id string, at time.Time, body []byte, err error) {
+	if seq, id, err = o.eventID(ctx, tx); err != nil {
+		return 0, "", at, nil, err
 	}
 	at = o.clock()
 	body, err = cloudEvent(tenant, id, at, e)
-	return id, at, body, err
+	return seq, id, at, body, err
 }
 
 // Publish is Emit of an event another service made (Relay), under its id and time: a second
@@ -64,7 +65,7 @@ func (o *Outbound) Publish(ctx context.Context, tx pgx.Tx, tenant, id string, at
 	if err != nil {
 		return 0, false, err
 	}
-	deliveries, duplicate, err := o.record(ctx, tx, tenant, id, e, at, body)
+	deliveries, duplicate, err := o.record(ctx, tx, tenant, 0, id, e, at, body)
 	if err == nil {
 		_, err = o.EnqueueAll(ctx, tx, tenant, deliveries)
 	}
@@ -76,7 +77,7 @@ func (o *Outbound) Publish(ctx context.Context, tx pgx.Tx, tenant, id string, at
 // to PublishEvent, retried until it is taken, under the event's id, which PublishEvent records
 // once. It returns the event's id.
 func (o *Outbound) Relay(ctx context.Context, tx pgx.Tx, tenant string, e Event) (string, error) {
-	id, _, body, err := o.newEvent(ctx, tx, tenant, e)
+	_, id, _, body, err := o.newEvent(ctx, tx, tenant, e)
 	if err != nil {
 		return "", err
 	}
@@ -84,13 +85,14 @@ func (o *Outbound) Relay(ctx context.Context, tx pgx.Tx, tenant string, e Event)
 	return id, err
 }
 
-// eventID is a new event id, "{schema}-{n}": unique among every service's events.
-func (o *Outbound) eventID(ctx context.Context, tx pgx.Tx) (string, error) {
+// eventID is a new event id, "{schema}-{n}": unique among every service's events; n is also the
+// event's seq, so that an event draws one number, not two.
+func (o *Outbound) eventID(ctx context.Context, tx pgx.Tx) (int64, string, error) {
 	var seq int64
 	if err := tx.QueryRow(ctx, `SELECT nextval('`+o.cfg.Schema+`.event_seq')`).Scan(&seq); err != nil {
-		return "", err
+		return 0, "", err
 	}
-	return o.cfg.Schema + "-" + strconv.FormatInt(seq, 10), nil
+	return seq, o.cfg.Schema + "-" + strconv.FormatInt(seq, 10), nil
 }
 
 // cloudEvent is e as the JSON of a valid CloudEvents 1.0 event of the tenant.
@@ -110,18 +112,19 @@ func cloudEvent(tenant, id string, at time.Time, e Event) ([]byte, error) {
 	return json.Marshal(ev)
 }
 
-// record stores the event, unless its id is stored already (duplicate), and returns its
-// deliveries to the enabled subscriptions of the tenant or e's unit that want its type; one
-// statement.
-func (o *Outbound) record(ctx context.Context, tx pgx.Tx, tenant, id string, e Event, at time.Time, body []byte) ([]Message, bool, error) {
+// record stores the event as seq (0: a new seq, for an event published under another service's
+// id), unless its id is stored already (duplicate), and returns its deliveries to the enabled
+// subscriptions of the tenant or e's unit that want its type; one statement.
+func (o *Outbound) record(ctx context.Context, tx pgx.Tx, tenant string, seq int64, id string, e Event, at time.Time, body []byte) ([]Message, bool, error) {
 	var stored bool
 	var subs []string
 	err := tx.QueryRow(ctx, `WITH stored AS (INSERT INTO `+o.cfg.Schema+`.events (tenant_id, seq, id, unit_id, type, body, event_time)
-		VALUES ($1, nextval('`+o.cfg.Schema+`.event_seq'), $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1)
+		VALUES ($1, coalesce(nullif($8::bigint, 0), nextval('`+o.cfg.Schema+`.event_seq')), $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1)
 		SELECT EXISTS (SELECT FROM stored), array(SELECT s.id FROM `+o.cfg.Schema+`.subscriptions s, (SELECT $4::text AS type) e
 		WHERE EXISTS (SELECT FROM stored) AND s.tenant_id = $1 AND s.disable_time IS NULL AND s.unit_id IN ('', $3)
 		AND `+wants("$7")+` ORDER BY s.id)`,
-		tenant, id, e.Unit, e.Type, body, at, OptIn).Scan(&stored, &subs)
+		tenant, id, e.Unit, e.Type, body, at, OptIn, seq).Scan(&stored, &subs)
 	if err != nil || !stored {
 		return nil, err == nil, err
 	}
