@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,9 +36,9 @@ import (
 // After the timer it waits until the SMTP server holds every mail and the receiver every event,
 // and reports deliveries/s from the first approval to the last delivery, drain-s after the
 // last approval, and all-cpu-ms/op, the process's CPU per approval until the last delivery.
-// Its last lines are the verdict: each pair's drop in steps/s (A1 B1, B2 A2, A3 B3), their
-// median, the drop of the pooled rates (all approvals of a case over all their time), and the
-// median CPU per approval of each case.
+// Its last line, "verdict", is the drop in steps/s of each pair (A1 B1, B2 A2, A3 B3), their
+// median, the pooled rates (all approvals of a case over all their time) and their drop, and the
+// median CPU per approval of each case (B's until its last delivery).
 // PIPA_BENCH_RECEIVERS=child runs the receivers in a child process (bench_receivers_test.go).
 // Results: BENCHMARKS.md.
 
@@ -146,7 +145,7 @@ func BenchmarkOutbound(b *testing.B) {
 			require.NoError(b, err)
 		})
 	}
-	reportDrop(b, order, runs)
+	b.Run("verdict", func(b *testing.B) { reportDrop(b, order, runs) })
 }
 
 // caseRun is what one case of BenchmarkOutbound measured: its approvals, their time, and the
@@ -159,7 +158,7 @@ type caseRun struct {
 
 func (c caseRun) rate() float64 { return float64(c.steps) / c.took.Seconds() }
 
-// reportDrop logs BenchmarkOutbound's verdict: how much slower approvals ran when each sent a
+// reportDrop reports BenchmarkOutbound's verdict: how much slower approvals ran when each sent a
 // mail and an event, pair by pair (the cases run next to each other), as the median of the pairs
 // and from the pooled rates, with the median CPU per approval of each case.
 func reportDrop(b *testing.B, order []bool, runs []caseRun) {
@@ -182,14 +181,16 @@ func reportDrop(b *testing.B, order []bool, runs []caseRun) {
 			pairs = append(pairs, 100*(bb.rate()/a.rate()-1))
 		}
 	}
-	drops := make([]string, len(pairs))
 	for i, p := range pairs {
-		drops[i] = fmt.Sprintf("%+.1f %%", p)
+		b.ReportMetric(p, fmt.Sprintf("pair%d-drop-%%", i+1))
 	}
-	b.Logf("steps/s with a mail and an event per approval against none: pairs %s, median %+.1f %%; pooled %.1f against %.1f steps/s, %+.1f %%; "+
-		"CPU ms/approval (until the last delivery) median %.2f against %.2f",
-		strings.Join(drops, ", "), median(pairs), pooled[1].rate(), pooled[0].rate(), 100*(pooled[1].rate()/pooled[0].rate()-1),
-		median(cpu[1]), median(cpu[0]))
+	b.ReportMetric(median(pairs), "median-drop-%")
+	b.ReportMetric(pooled[0].rate(), "A-steps/s")
+	b.ReportMetric(pooled[1].rate(), "B-steps/s")
+	b.ReportMetric(100*(pooled[1].rate()/pooled[0].rate()-1), "pooled-drop-%")
+	b.ReportMetric(median(cpu[0]), "A-cpu-ms/op")
+	b.ReportMetric(median(cpu[1]), "B-all-cpu-ms/op")
+	b.ReportMetric(0, "ns/op")
 }
 
 func median(xs []float64) float64 {
