@@ -24,11 +24,13 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	"github.com/pipa-kr/pipa/pkg/telemetry"
 )
 
 // The edge's cost per request (pkg/server/BENCHMARKS.md): a small page served by a bare mux, by
-// the mux behind otelhttp alone (what the edge was before issue 13), and behind Handler
-// (otelhttp, the security headers, HEAD, the route's name, the UTF-8 check), with a tracer that
+// the mux behind otelhttp alone (what the edge was before issue 13), behind telemetry.HTTP alone
+// (what replaced otelhttp in issue 18), and behind Handler (telemetry.HTTP, the security headers,
+// HEAD, the route's name, the UTF-8 check), with a tracer that
 // records nothing as a process that exports no traces has, in one process with no network.
 func BenchmarkEdge(b *testing.B) {
 	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +48,7 @@ func BenchmarkEdge(b *testing.B) {
 	}{
 		{"bare", bare, "/p/jeongeup/library/cctv"},
 		{"otelhttp", otelhttp.NewHandler(bare, "pipa.http", otelhttp.WithTracerProvider(noop.NewTracerProvider())), "/p/jeongeup/library/cctv"},
+		{"telemetry", telemetry.HTTP(bare, noop.NewTracerProvider()), "/p/jeongeup/library/cctv"},
 		{"edge", edge, "/p/jeongeup/library/cctv"},
 		{"edge-query", edge, "/p/jeongeup/library/cctv?v=%EC%A0%95"},
 	} {
@@ -79,11 +82,11 @@ func (appendEcho) AppendEntry(_ context.Context, req *ledgerv1.AppendEntryReques
 
 // What the edge costs one append over REST and over the in-process channel, in one process with
 // no network and no store (services/ledger/BENCHMARKS.md, issue 18, third session): the request
-// that loadbench sends (a bearer token, a JSON entry, a request id) through Handler (otelhttp,
+// that loadbench sends (a bearer token, a JSON entry, a request id) through Handler (telemetry.HTTP,
 // the security headers, the limits), the gateway (routing, metadata, decoding, the answer's JSON)
 // and the in-process channel (the server stats handler, the interceptors: deadline, recovery,
-// authentication with its cache, error translation, the NUL check), as pipa runs it: traces not
-// sampled, metrics aggregated. And the same call over the in-process channel alone (gRPC's share
+// authentication with its cache, error translation, the control-character check), as pipa runs
+// it: traces not sampled, metrics aggregated. And the same call over the in-process channel alone (gRPC's share
 // without HTTP/2).
 func BenchmarkEdgeAppend(b *testing.B) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -9,8 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
@@ -45,8 +43,8 @@ type probe struct{ matched bool }
 
 // edge is what every request passes through before routing: the security headers (nosniff, and
 // a Content-Security-Policy that a page may replace with its own), HEAD served as GET, and the
-// route it took recorded on r for the telemetry around it (otelhttp reads r.Pattern for span
-// names and the http.route attribute).
+// route it took recorded on r for the telemetry around it (telemetry.HTTP reads r.Pattern for
+// span names and the http.route attribute).
 func edge(mux *http.ServeMux, gateway http.Handler, next http.Handler) http.Handler {
 	allowed := func(r *http.Request) []string { return allowedMethods(mux, gateway, r) }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,9 +58,6 @@ func edge(mux *http.ServeMux, gateway http.Handler, next http.Handler) http.Hand
 		}
 		next.ServeHTTP(w, in)
 		r.Pattern = st.route
-		if _, route, ok := strings.Cut(st.route, " "); ok {
-			trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("http.route", route))
-		}
 	})
 }
 

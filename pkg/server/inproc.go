@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/fullstorydev/grpchan/inprocgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
@@ -16,6 +15,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
+
+	"github.com/pipa-kr/pipa/pkg/telemetry"
 )
 
 // InProcess is where a process's own REST edge reaches the services it runs (monolithic mode):
@@ -26,7 +27,7 @@ import (
 // (FullStory's, maintained, the same Channel its httpgrpc builds on); grpc-gateway's own
 // in-process option (Register…HandlerServer) skips the interceptors altogether.
 //
-// The OpenTelemetry server stats handler runs on it as over the network (its span and the
+// The OpenTelemetry server stats handler (telemetry.GRPCServer) runs on it as over the network (its span and the
 // rpc.server metrics); the client's does not: in one process the caller's span is handed to the
 // callee directly (inProcessParent), so one call is still one trace, without a client span, the
 // rpc.client metrics and the trace context written into and read back from metadata on every
@@ -39,7 +40,7 @@ import (
 func InProcess(o GRPCOptions) *inprocgrpc.Channel {
 	chain := append([]grpc.UnaryServerInterceptor{edgePeer}, unaryChain(o)...)
 	return new(inprocgrpc.Channel).
-		WithServerStatsHandler(inProcessParent{otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer))),
+		WithServerStatsHandler(inProcessParent{telemetry.GRPCServer(tracer(o.Tracer)),
 			otel.GetTextMapPropagator().Fields()}).
 		WithServerUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			return chained(chain, ctx, req, info, h)

@@ -1,6 +1,6 @@
 // Package server is the bootstrap every pipa service shares: a gRPC server with health,
-// reflection, panic recovery, OpenTelemetry stats, authentication and pipa's error translation;
-// the REST edge (grpc-gateway mux with otelhttp, CORS, rate limits on public paths, /metrics,
+// reflection, panic recovery, OpenTelemetry stats (pkg/telemetry), authentication and pipa's error translation;
+// the REST edge (grpc-gateway mux with pkg/telemetry's spans and metrics, CORS, rate limits on public paths, /metrics,
 // /openapi.json); and graceful shutdown of both. Services register themselves on what it builds,
 // so monolithic and microservices modes run the same code.
 package server
@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -32,6 +30,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	"github.com/pipa-kr/pipa/pkg/auth"
 	"github.com/pipa-kr/pipa/pkg/ratelimit"
+	"github.com/pipa-kr/pipa/pkg/telemetry"
 )
 
 // GRPCOptions configures NewGRPC.
@@ -72,7 +71,7 @@ func NewGRPC(o GRPCOptions) *grpc.Server {
 		opts = append(opts, grpc.MaxRecvMsgSize(o.MaxMessage))
 	}
 	s := grpc.NewServer(append(opts,
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tracer(o.Tracer)))),
+		grpc.StatsHandler(telemetry.GRPCServer(tracer(o.Tracer))),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
@@ -109,7 +108,7 @@ func unaryChain(o GRPCOptions) []grpc.UnaryServerInterceptor {
 	if o.Timeout > 0 {
 		unary = append([]grpc.UnaryServerInterceptor{deadline(o.Timeout)}, unary...)
 	}
-	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, withProbes(o.Public)), translateErrors, rejectNUL)
+	unary = append(unary, auth.UnaryServerInterceptor(o.Verifier, withProbes(o.Public)), translateErrors, rejectControl)
 	return append(unary, o.Unary...)
 }
 
@@ -163,7 +162,7 @@ type HTTPOptions struct {
 // Handler composes the HTTP edge: the gateway at /, the pages, /metrics (unless it has a listener
 // of its own) and /healthz, behind the rate limits, the deadlines and body limits, CORS, the security headers (nosniff on every
 // answer, a Content-Security-Policy on every HTML page), HEAD served as GET, 405 with Allow, and
-// OpenTelemetry, whose spans and http.route name each request's route template
+// OpenTelemetry (telemetry.HTTP), whose spans and http.route name each request's route template
 // ("POST /v1/tenants/{tenant}/units/{unit}/requests").
 func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http.Handler {
 	mux := http.NewServeMux()
@@ -192,7 +191,7 @@ func Handler(o HTTPOptions, cors func([]string, http.Handler) http.Handler) http
 	if cors != nil && len(o.Origins) > 0 {
 		h = cors(o.Origins, h)
 	}
-	return otelhttp.NewHandler(edge(mux, o.Gateway, h), "pipa.http", otelhttp.WithTracerProvider(tracer(o.Tracer)))
+	return telemetry.HTTP(edge(mux, o.Gateway, h), tracer(o.Tracer))
 }
 
 // tracer is tp, or the global provider when tp is nil.

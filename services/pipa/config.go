@@ -147,7 +147,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.mail.TLS, "smtp-tls", env("PIPA_SMTP_TLS", "starttls"), "starttls (required), tls (implicit, port 465), opportunistic or none (PIPA_SMTP_TLS)")
 	fs.StringVar(&c.mail.CAFile, "smtp-ca-file", env("PIPA_SMTP_CA_FILE", ""), "PEM file of the CAs that sign the SMTP relay's certificate, trusted instead of the system's (an internal relay); empty: the system's (PIPA_SMTP_CA_FILE)")
 	fs.StringVar(&c.mail.Domain, "smtp-domain", env("PIPA_SMTP_DOMAIN", ""), "right side of the Message-IDs; the sender's domain when empty (PIPA_SMTP_DOMAIN)")
-	fs.StringVar(&c.smsProvider, "sms-provider", env("PIPA_SMS_PROVIDER", ""), "text messages to requesters who ask for them: sens (NAVER Cloud SENS), log (development: logged, not sent), or empty (they wait) (PIPA_SMS_PROVIDER)")
+	fs.StringVar(&c.smsProvider, "sms-provider", env("PIPA_SMS_PROVIDER", ""), "text messages to requesters who ask for them and breach notices to data subjects: sens (NAVER Cloud SENS), log (development: logged, not sent), or empty (they wait) (PIPA_SMS_PROVIDER)")
 	fs.StringVar(&c.sens.BaseURL, "sms-sens-url", env("PIPA_SMS_SENS_URL", "https://sens.apigw.gov-ntruss.com"), "SENS API base URL; the government region by default (PIPA_SMS_SENS_URL)")
 	fs.StringVar(&c.sens.ServiceID, "sms-sens-service-id", env("PIPA_SMS_SENS_SERVICE_ID", ""), "SENS project's SMS service id (PIPA_SMS_SENS_SERVICE_ID)")
 	fs.StringVar(&c.sens.AccessKey, "sms-sens-access-key", env("PIPA_SMS_SENS_ACCESS_KEY", ""), "SENS access key id (PIPA_SMS_SENS_ACCESS_KEY)")

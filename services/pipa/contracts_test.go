@@ -165,6 +165,51 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 }
 
+// A control character in a string of a body (a bell, an escape, a C1 control, or a bidirectional
+// override that would print the sentence an officer's name is bound into backwards on the public
+// page) is a 400 naming the field and the character, on every service, and changes nothing; tabs
+// and line breaks are text.
+func TestControlCharacters(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	bearer := "Bearer " + s.Token(auth.RoleTenantAdmin, auth.ScopeAll)
+	officers := "/v1/" + libraryUnit + "/officers"
+	requests := "/v1/" + libraryUnit + "/requests"
+	_, _, officersBefore := call(t, s, http.MethodGet, officers, "", "Authorization", bearer)
+	_, _, requestsBefore := call(t, s, http.MethodGet, requests, "", "Authorization", bearer)
+	for _, c := range []struct{ name, path, body, field, char string }{
+		{"a bell", officers + "?officerId=bell", `{"displayName":"김\u0007철수","roles":["OFFICER_ROLE_HANDLER"]}`,
+			"officer.display_name", "U+0007"},
+		{"a right-to-left override", officers + "?officerId=rlo", `{"displayName":"김철수\u202e","roles":["OFFICER_ROLE_HANDLER"]}`,
+			"officer.display_name", "U+202E"},
+		{"a C1 control", officers + "?officerId=c1", `{"displayName":"김철수","title":"주무관\u0085","roles":["OFFICER_ROLE_HANDLER"]}`,
+			"officer.title", "U+0085"},
+		{"an escape in a public request", "/v1/public/tenants/jeongeup/units/library/requests",
+			`{"requestId":"ctl-1","request":{"type":"REQUEST_TYPE_ACCESS","accessItems":["ACCESS_ITEM_CONTENT"],
+			"requester":{"name":"홍길동\u001b[2J","phone":"010-1234-5678"},"purpose":"열람"}}`, "request.requester.name", "U+001B"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, body := call(t, s, http.MethodPost, c.path, c.body, "Authorization", bearer)
+			require.Equal(t, http.StatusBadRequest, code, body)
+			e := decodeError(t, body)
+			require.Equal(t, "INVALID_ARGUMENT", e.reason(), body)
+			field, rule := e.field()
+			require.Equal(t, c.field, field, body)
+			require.Equal(t, "format", rule)
+			require.Contains(t, e.Message, c.char)
+		})
+	}
+	_, _, officersAfter := call(t, s, http.MethodGet, officers, "", "Authorization", bearer)
+	require.Equal(t, officersBefore, officersAfter, "a refused officer changed nothing")
+	_, _, requestsAfter := call(t, s, http.MethodGet, requests, "", "Authorization", bearer)
+	require.Equal(t, requestsBefore, requestsAfter, "a refused request changed nothing")
+
+	code, _, body := call(t, s, http.MethodPost, officers+"?officerId=tabs", `{"displayName":"김철수","affiliation":"교통정책과\n\t교통행정팀\r\n",`+
+		`"roles":["OFFICER_ROLE_HANDLER"]}`, "Authorization", bearer)
+	require.Equal(t, http.StatusOK, code, body)
+}
+
 // A method a route does not have is 405 with the methods it has; HEAD is served wherever GET is.
 func TestMethods(t *testing.T) {
 	t.Parallel()

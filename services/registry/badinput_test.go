@@ -117,6 +117,11 @@ func TestBadTenantInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "tenant.holiday_years[0]", rule: "range"},
 		{name: "bad phone", call: create("iksan", "", tenant(func(x *registryv1.Tenant) { x.Phone = "call us" })),
 			code: codes.InvalidArgument, field: "tenant.phone", rule: "format"},
+		// A name heads every page and table that lists the body: 200 characters at most.
+		{name: "display name of 201 characters", call: create("iksan", "", tenant(func(x *registryv1.Tenant) { x.DisplayName = strings.Repeat("가", 201) })),
+			code: codes.InvalidArgument, field: "tenant.display_name", rule: "range"},
+		{name: "huge address", call: create("iksan", "", tenant(func(x *registryv1.Tenant) { x.Address = strings.Repeat("a", 20001) })),
+			code: codes.InvalidArgument, field: "tenant.address", rule: "range"},
 		{name: "duplicate id", call: create("jeongeup", "", tenant(none)),
 			code: codes.AlreadyExists, info: "ALREADY_EXISTS"},
 		// AIP-155: a request_id names one request; reused with another body it is refused.
@@ -180,6 +185,10 @@ func TestBadUnitInput(t *testing.T) {
 			code: codes.AlreadyExists, info: "ALREADY_EXISTS"},
 		{name: "bad phone", call: create("branch", &registryv1.Unit{DisplayName: "분관", Phone: "063"}),
 			code: codes.InvalidArgument, field: "unit.phone", rule: "format"},
+		{name: "display name of 201 characters", call: create("branch", &registryv1.Unit{DisplayName: strings.Repeat("가", 201)}),
+			code: codes.InvalidArgument, field: "unit.display_name", rule: "range"},
+		{name: "update with a display name of 30,000 characters", call: update(&registryv1.Unit{Name: libraryUnit, DisplayName: strings.Repeat("가", 30000)}, "display_name"),
+			code: codes.InvalidArgument, field: "unit.display_name", rule: "range"},
 		{name: "tenant that does not exist", call: func() error {
 			_, err := s.Registry.CreateUnit(ctx, &registryv1.CreateUnitRequest{Parent: "tenants/nowhere", UnitId: "x", Unit: &registryv1.Unit{DisplayName: "x"}})
 			return err
@@ -188,6 +197,12 @@ func TestBadUnitInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "update with output-only mask path", call: update(&registryv1.Unit{Name: libraryUnit}, "display_name", "update_time"),
 			code: codes.InvalidArgument, field: "update_mask.paths[1]", rule: "enum"},
+		// The tree is fixed at creation and the full name derived: a mask naming either was
+		// answered 200 with nothing changed.
+		{name: "update of the parent", call: update(&registryv1.Unit{Name: libraryUnit, Parent: "tenants/jeongeup/units/nope"}, "parent"),
+			code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
+		{name: "update of the full name", call: update(&registryv1.Unit{Name: libraryUnit, FullName: "가짜 도서관"}, "full_name"),
+			code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
 		{name: "update with bad phone", call: update(&registryv1.Unit{Name: libraryUnit, Phone: "전화"}, "phone"),
 			code: codes.InvalidArgument, field: "unit.phone", rule: "format"},
 		{name: "update clearing the display name", call: update(&registryv1.Unit{Name: libraryUnit}, "display_name"),
@@ -237,6 +252,10 @@ func TestBadOfficerInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "officer.roles[2]", rule: "unique"},
 		{name: "bad phone", call: create(func(o *registryv1.Officer) { o.Phone = "내선 123" }),
 			code: codes.InvalidArgument, field: "officer.phone", rule: "format"},
+		{name: "display name of 201 characters", call: create(func(o *registryv1.Officer) { o.DisplayName = strings.Repeat("가", 201) }),
+			code: codes.InvalidArgument, field: "officer.display_name", rule: "range"},
+		{name: "huge title", call: create(func(o *registryv1.Officer) { o.Title = strings.Repeat("a", 20001) }),
+			code: codes.InvalidArgument, field: "officer.title", rule: "range"},
 		{name: "bad email", call: create(func(o *registryv1.Officer) { o.Email = "kim at jeongeup.go.kr" }),
 			code: codes.InvalidArgument, field: "officer.email", rule: "format"},
 		{name: "bad officer id", call: func() error {
@@ -324,6 +343,10 @@ func TestBadSiteInput(t *testing.T) {
 	require.NoError(t, err)
 
 	refuseAll(t, s, []refusal{
+		{name: "huge location", call: create(func(x *registryv1.Site) { x.Locations = []string{"정문", strings.Repeat("a", 20001)} }),
+			code: codes.InvalidArgument, field: "site.locations[1]", rule: "range"},
+		{name: "huge purpose", call: create(func(x *registryv1.Site) { x.Purposes[0].Description = strings.Repeat("a", 20001) }),
+			code: codes.InvalidArgument, field: "site.purposes[0].description", rule: "range"},
 		// DEC-25-1 item 2: the number of cameras installed.
 		{name: "camera count 0", call: create(func(x *registryv1.Site) { x.CameraCount = 0 }),
 			code: codes.InvalidArgument, field: "site.camera_count", rule: "DEC-25-1"},
@@ -425,6 +448,16 @@ func TestBadFileInput(t *testing.T) {
 	visitors := libraryUnit + "/files/visitors"
 
 	refuseAll(t, s, []refusal{
+		// Whether a file is registered is derived from its registrations (PIPA-32-1), not set.
+		{name: "update of a derived field", call: func() error {
+			_, err := s.Registry.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{
+				Name: libraryUnit + "/files/visitors", Registered: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"registered"}}})
+			return err
+		}, code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
+		{name: "huge required item", call: create(func(f *registryv1.PersonalInformationFile) { f.RequiredItems = []string{"성명", strings.Repeat("a", 20001)} }),
+			code: codes.InvalidArgument, field: "file.required_items[1]", rule: "range"},
+		{name: "huge recipient", call: create(func(f *registryv1.PersonalInformationFile) { f.Recipients[0].Recipient = strings.Repeat("a", 20001) }),
+			code: codes.InvalidArgument, field: "file.recipients[0].recipient", rule: "range"},
 		{name: "missing display name", call: create(func(f *registryv1.PersonalInformationFile) { f.DisplayName = "" }),
 			code: codes.InvalidArgument, field: "file.display_name", rule: "required"},
 		{name: "missing purpose", call: create(func(f *registryv1.PersonalInformationFile) { f.Purpose = "" }),
@@ -486,6 +519,8 @@ func TestBadProcessorInput(t *testing.T) {
 			code: codes.InvalidArgument, field: "processor.company", rule: "required"},
 		{name: "missing work", call: create(func(p *registryv1.Processor) { p.Work = "" }),
 			code: codes.InvalidArgument, field: "processor.work", rule: "required"},
+		{name: "huge work", call: create(func(p *registryv1.Processor) { p.Work = strings.Repeat("a", 20001) }),
+			code: codes.InvalidArgument, field: "processor.work", rule: "range"},
 		{name: "contract end before start", call: create(func(p *registryv1.Processor) { p.ContractEnd = "2023-12-31" }),
 			code: codes.InvalidArgument, field: "processor.contract_end", rule: "range"},
 		{name: "malformed start", call: create(func(p *registryv1.Processor) { p.ContractStart = "2024-1-1" }),

@@ -161,7 +161,7 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 		if err := tx.GetChild(ctx, c.kind, u, id, cur); err != nil {
 			return err
 		}
-		if err := applyMask(cur, in, mask, nil); err != nil {
+		if err := applyMask(cur, in, mask, updatable(cur, c.derived...)); err != nil {
 			return err
 		}
 		clearFields(cur, c.derived...)

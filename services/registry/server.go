@@ -209,6 +209,20 @@ func applyMask(dst, src proto.Message, mask *fieldmaskpb.FieldMask, allowed map[
 	return vs.Err()
 }
 
+// updatable is the allowed set of applyMask for a resource m whose fields except are set by the
+// server or fixed at creation: a mask naming one is refused, where copying would silently keep the
+// stored value and answer as if it had changed.
+func updatable(m proto.Message, except ...protoreflect.Name) map[string]bool {
+	fields := m.ProtoReflect().Descriptor().Fields()
+	out := make(map[string]bool, fields.Len())
+	for i := 0; i < fields.Len(); i++ {
+		if n := fields.Get(i).Name(); !slices.Contains(except, n) {
+			out[string(n)] = true
+		}
+	}
+	return out
+}
+
 func pageSize(n int32) (int, error) {
 	if n < 0 {
 		return 0, apierr.Invalid(apierr.Violation{Field: "page_size", Rule: "range", Description: "must not be negative"})

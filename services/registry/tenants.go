@@ -212,6 +212,10 @@ func (s *Server) listVisibleUnits(ctx context.Context, p *auth.Principal, t stri
 	return &registryv1.ListUnitsResponse{Units: out}, nil
 }
 
+// unitPaths are the fields an update may change: the tree is fixed at creation, and the full
+// name is the parents' names and the unit's.
+var unitPaths = updatable(&registryv1.Unit{}, "parent", "full_name")
+
 func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitRequest) (*registryv1.Unit, error) {
 	t, u, err := names.ParseUnit("unit.name", req.GetUnit().GetName())
 	if err != nil {
@@ -226,9 +230,7 @@ func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitReque
 		if err != nil {
 			return err
 		}
-		in := proto.CloneOf(req.GetUnit())
-		in.Parent = cur.GetParent() // the tree is fixed at creation
-		if err := applyMask(cur, in, req.GetUpdateMask(), nil); err != nil {
+		if err := applyMask(cur, req.GetUnit(), req.GetUpdateMask(), unitPaths); err != nil {
 			return err
 		}
 		if err := validateUnit(cur).Err(); err != nil {

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
@@ -22,7 +25,11 @@ var (
 	datePattern  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
 
-const maxText = 20000
+const (
+	maxText = 20000
+	// maxName bounds a display name in characters: it heads pages, tables and ledger lines.
+	maxName = 200
+)
 
 func required(vs *apierr.Violations, field, v string) {
 	if strings.TrimSpace(v) == "" {
@@ -34,6 +41,33 @@ func checkText(vs *apierr.Violations, field, v string) {
 	if len(v) > maxText {
 		vs.Add(field, "range", "must be at most %d bytes", maxText)
 	}
+}
+
+// checkSizes bounds every string of a registry resource m, whose request field is prefix (e.g.
+// "site"), to maxText bytes, and its display name to maxName characters: without it a name of
+// 90,000 characters was stored and printed on every public page that lists the unit.
+func checkSizes(vs *apierr.Violations, prefix string, m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		field := prefix + "." + string(fd.Name())
+		switch {
+		case fd.IsList() && fd.Kind() == protoreflect.StringKind:
+			for i := 0; i < v.List().Len(); i++ {
+				checkText(vs, fieldIdx(field, i), v.List().Get(i).String())
+			}
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			for i := 0; i < v.List().Len(); i++ {
+				checkSizes(vs, fieldIdx(field, i), v.List().Get(i).Message())
+			}
+		case fd.IsMap():
+		case fd.Kind() == protoreflect.MessageKind:
+			checkSizes(vs, field, v.Message())
+		case fd.Kind() == protoreflect.StringKind && fd.Name() == "display_name" && utf8.RuneCountInString(v.String()) > maxName:
+			vs.Add(field, "range", "must be at most %d characters", maxName)
+		case fd.Kind() == protoreflect.StringKind:
+			checkText(vs, field, v.String())
+		}
+		return true
+	})
 }
 
 func checkPhone(vs *apierr.Violations, field, v string) {
@@ -61,6 +95,7 @@ func checkDate(vs *apierr.Violations, field, v string) bool {
 
 func validateTenant(t *registryv1.Tenant) apierr.Violations {
 	var vs apierr.Violations
+	checkSizes(&vs, "tenant", t.ProtoReflect())
 	required(&vs, "tenant.display_name", t.GetDisplayName())
 	if t.GetKind() == registryv1.TenantKind_TENANT_KIND_UNSPECIFIED {
 		vs.Add("tenant.kind", "required", "must say what kind of body the tenant is (e.g. TENANT_KIND_LOCAL_GOVERNMENT)")
@@ -95,6 +130,7 @@ func validateTenant(t *registryv1.Tenant) apierr.Violations {
 
 func validateUnit(u *registryv1.Unit) apierr.Violations {
 	var vs apierr.Violations
+	checkSizes(&vs, "unit", u.ProtoReflect())
 	required(&vs, "unit.display_name", u.GetDisplayName())
 	checkPhone(&vs, "unit.phone", u.GetPhone())
 	return vs
@@ -102,6 +138,7 @@ func validateUnit(u *registryv1.Unit) apierr.Violations {
 
 func validateOfficer(o *registryv1.Officer) apierr.Violations {
 	var vs apierr.Violations
+	checkSizes(&vs, "officer", o.ProtoReflect())
 	// Bodies publish a person, a post (seed 002) or only a department with its phone (seed 003).
 	if strings.TrimSpace(o.GetDisplayName()+o.GetTitle()+o.GetAffiliation()) == "" {
 		vs.Add("officer.display_name", "required", "an officer needs a name, a title (직위) or at least an affiliation (소속)")
@@ -125,6 +162,7 @@ func validateOfficer(o *registryv1.Officer) apierr.Violations {
 
 func validateSite(s *registryv1.Site) apierr.Violations {
 	var vs apierr.Violations
+	checkSizes(&vs, "site", s.ProtoReflect())
 	required(&vs, "site.display_name", s.GetDisplayName())
 	if s.GetCameraCount() <= 0 {
 		vs.Add("site.camera_count", "DEC-25-1", "must be the number of cameras installed, at least 1 (DEC-25-1 item 2)")
@@ -176,7 +214,6 @@ func validateSite(s *registryv1.Site) apierr.Violations {
 			vs.Add("site.cameras", "DEC-25-1", "the cameras by place add up to %d, and camera_count is %d", sum, s.GetCameraCount())
 		}
 	}
-	checkText(&vs, "site.coverage", s.GetCoverage())
 	return vs
 }
 
@@ -197,6 +234,7 @@ const maxSystem = 200
 
 func validateFile(f *registryv1.PersonalInformationFile) apierr.Violations {
 	var vs apierr.Violations
+	checkSizes(&vs, "file", f.ProtoReflect())
 	required(&vs, "file.display_name", f.GetDisplayName())
 	required(&vs, "file.purpose", f.GetPurpose())
 	required(&vs, "file.retention", f.GetRetention())
@@ -227,6 +265,7 @@ func validateFile(f *registryv1.PersonalInformationFile) apierr.Violations {
 
 func validateProcessor(p *registryv1.Processor) apierr.Violations {
 	var vs apierr.Violations
+	checkSizes(&vs, "processor", p.ProtoReflect())
 	required(&vs, "processor.company", p.GetCompany())
 	required(&vs, "processor.work", p.GetWork())
 	checkPhone(&vs, "processor.phone", p.GetPhone())

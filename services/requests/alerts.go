@@ -118,8 +118,9 @@ func (a *Alerts) breachAlerts(ctx context.Context, officers officersOf, now time
 
 // breachDuty names a breach duty in an alert: what is due, and to whom.
 var breachDuty = map[requestsv1.BreachDutyKind]string{
-	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE: "정보주체 통지",
-	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT: "개인정보보호위원회·한국인터넷진흥원 신고",
+	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE:  "정보주체 통지",
+	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT:  "개인정보보호위원회·한국인터넷진흥원 신고",
+	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING: "통지가 닿지 않은 정보주체를 위한 홈페이지 게시",
 }
 
 // alertBreach mails the unit's officers once for each duty of breach b at D-24h and once when it is

@@ -78,12 +78,12 @@ func (b *BreachServer) answer(ctx context.Context, rec *pg.Breach, id int64) (*r
 	return b.staffView(ctx, rec)
 }
 
-// staffView is the breach as its staff see it: view with, on each notice pipa mailed, the
-// state of each of its deliveries.
+// staffView is the breach as its staff see it: view with, on each notice pipa mailed or texted,
+// the state of each of its deliveries.
 func (b *BreachServer) staffView(ctx context.Context, rec *pg.Breach) (*requestsv1.Breach, error) {
 	v := view(rec, b.now())
 	if !slices.ContainsFunc(v.GetNotices(), func(n *requestsv1.BreachNotice) bool {
-		return n.GetMethod() == requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL
+		return n.GetMethod() == requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL || n.GetMethod() == requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS
 	}) {
 		return v, nil
 	}
@@ -91,7 +91,7 @@ func (b *BreachServer) staffView(ctx context.Context, rec *pg.Breach) (*requests
 	for i, n := range v.GetNotices() {
 		notice[pg.BreachNoticeLabel(i+1)] = n
 	}
-	f := outbound.Filter{Channel: outbound.Mail, Subject: v.GetName(), Limit: breach.MaxRecipients}
+	f := outbound.Filter{Subject: v.GetName(), Limit: breach.MaxRecipients}
 	for {
 		recs, err := b.s.out.out.Records(ctx, rec.Tenant, f)
 		if err != nil {
@@ -227,7 +227,8 @@ func (b *BreachServer) CompleteBreach(ctx context.Context, req *requestsv1.Compl
 
 func (b *BreachServer) NotifyBreach(ctx context.Context, req *requestsv1.NotifyBreachRequest) (*requestsv1.Breach, error) {
 	return b.step(ctx, req.GetName(), req.GetEtag(), req,
-		breach.Notify{Method: req.GetMethod(), SendTime: req.GetSendTime(), Count: req.GetRecipientCount(), Emails: req.GetRecipientEmails()})
+		breach.Notify{Method: req.GetMethod(), SendTime: req.GetSendTime(), Count: req.GetRecipientCount(), Emails: req.GetRecipientEmails(),
+			Phones: req.GetRecipientPhones(), ToUnreached: req.GetToUnreached()})
 }
 
 func (b *BreachServer) ReportBreach(ctx context.Context, req *requestsv1.ReportBreachRequest) (*requestsv1.Breach, error) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -20,7 +21,9 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/stacktest"
 )
 
@@ -348,6 +351,11 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 		AND sealed AND length(payload) > 0 AND position('minwon'::bytea in payload) = 0`, name).Scan(&sealed))
 	require.Equal(t, 3, sealed, "the addresses are stored sealed")
 	_, err = cl.CloseBreach(cpo, &requestsv1.CloseBreachRequest{Name: name})
+	_, reason = stacktest.Reason(err)
+	require.Equal(t, "UNREACHED_SUBJECTS", reason, "DEC-39-3: the refused address is a subject not reached")
+	_, err = cl.PostBreach(cpo, &requestsv1.PostBreachRequest{Name: name, UnreachableReason: "전자우편 반송 1명"})
+	require.NoError(t, err)
+	_, err = cl.CloseBreach(cpo, &requestsv1.CloseBreachRequest{Name: name})
 	require.NoError(t, err)
 	var kept int
 	require.NoError(t, s.DB().QueryRow(ctx, `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
@@ -359,4 +367,143 @@ func TestBreachNoticeMailedToSubjects(t *testing.T) {
 	b, err = cl.GetBreach(cpo, &requestsv1.GetBreachRequest{Name: name})
 	require.NoError(t, err)
 	require.Len(t, b.GetNotices()[0].GetDeliveries(), 3, "the delivery records stay")
+}
+
+// DEC-39-3, PIPA-34-1, over REST: a subject's notice mail the relay refuses for good is a subject
+// not reached: the breach and the list show it, the posting is owed on the notice's clock, and
+// the breach does not close until it is posted. The notice also goes by text message (method
+// SMS) through an HTTP server of SENS's API shape, each number a delivery the staff view shows;
+// the numbers, refused in a form that is not one, are kept only sealed, erased at close, and
+// appear in no answer, list, ledger entry, event or stored answer.
+func TestBreachNoticeUnreachedAndTexted(t *testing.T) {
+	t.Parallel()
+	smtpd, sens := outboundtest.StartMail(t), outboundtest.StartSENS(t)
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15), outboundtest.WithLoopbackReceivers, func(c *modules.Config) {
+		var err error
+		c.SMS, err = sms.NewSENS(sens.Config())
+		require.NoError(t, err)
+	})
+	s.Load("jeongeup-library.yaml")
+	known := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	body := `{"type":"BREACH_TYPE_LEAK","knownTime":"` + known.Format(time.RFC3339) + `","subjectCount":4,
+		"cause":"BREACH_CAUSE_MISTAKE","circumstances":"회원 안내 메일을 숨은참조 없이 발송","occurTime":"` + known.Add(-time.Hour).Format(time.RFC3339) + `",
+		"items":["성명","전자우편주소"],"subjectActions":"의심스러운 메일의 링크를 열지 마십시오","measures":"수신자에게 삭제 요청",
+		"reliefProcedure":"피해 신고 시 상담 및 분쟁조정 안내","contact":{"department":"시립도서관 운영팀","phone":"063-539-6000"}}`
+	var b map[string]any
+	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+libraryUnit+"/breaches", body, &b), b)
+	name := b["name"].(string)
+	get := func() map[string]any {
+		t.Helper()
+		var out map[string]any
+		raw := stacktest.Body(t, s.Get("/v1/"+name, "Authorization", "Bearer "+s.Token(auth.RoleCPO, libraryUnit)))
+		require.NoError(t, json.Unmarshal([]byte(raw), &out), raw)
+		return out
+	}
+	duty := func(b map[string]any, kind string) map[string]any {
+		for _, d := range b["duties"].([]any) {
+			if d := d.(map[string]any); d["kind"] == kind {
+				return d
+			}
+		}
+		return nil
+	}
+
+	smtpd.Refuse("gone@example.kr", 550)
+	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":notify",
+		`{"method":"BREACH_NOTICE_METHOD_EMAIL","recipientEmails":["here@example.kr","gone@example.kr"]}`, &b), b)
+	require.Nil(t, duty(b, "BREACH_DUTY_KIND_POSTING"), "nothing owed while the mail is on its way")
+	require.Eventually(t, func() bool { b = get(); return b["unreachedSubjects"] == "1" }, 30*time.Second, 100*time.Millisecond, "the refused mail is a subject not reached")
+	posting := duty(b, "BREACH_DUTY_KIND_POSTING")
+	require.Equal(t, "BREACH_DUTY_STATUS_PENDING", posting["status"])
+	require.Equal(t, known.Add(72*time.Hour).Format(time.RFC3339), posting["dueTime"], "due with the notice, 72 hours from when it was known")
+	require.Equal(t, []any{"DEC-39-3", "PIPA-34-1"}, posting["rules"])
+	require.Len(t, smtpd.Mail(), 1)
+	var list map[string]any
+	raw := stacktest.Body(t, s.Get("/v1/"+libraryUnit+"/breaches", "Authorization", "Bearer "+s.Token(auth.RoleCPO, libraryUnit)))
+	require.NoError(t, json.Unmarshal([]byte(raw), &list))
+	require.Equal(t, "1", list["breaches"].([]any)[0].(map[string]any)["unreachedSubjects"], "the list shows it")
+
+	var refused map[string]any
+	require.Equal(t, http.StatusBadRequest, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":close", `{}`, &refused))
+	require.Contains(t, jsonText(t, refused), "UNREACHED_SUBJECTS")
+	require.Contains(t, jsonText(t, refused), "DEC-39-3")
+
+	// By text message: numbers in their usual forms; one that is not a mobile number is refused
+	// naming the field and the rule, and without repeating it.
+	require.Equal(t, http.StatusBadRequest, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":notify",
+		`{"method":"BREACH_NOTICE_METHOD_SMS","recipientPhones":["010-1234-5678","063-539-5049"]}`, &refused))
+	require.Contains(t, jsonText(t, refused), `"field":"recipient_phones[1]","reason":"format"`)
+	require.NotContains(t, jsonText(t, refused), "539-5049")
+	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":notify",
+		`{"method":"BREACH_NOTICE_METHOD_SMS","recipientPhones":["010-1234-5678","+82 10-9876-5432"],"requestId":"text-1"}`, &b), b)
+	answers := jsonText(t, b)
+	require.Eventually(t, func() bool { return len(sens.Messages()) == 2 }, 30*time.Second, 100*time.Millisecond)
+	var to []any
+	for _, m := range sens.Messages() {
+		to = append(to, m["messages"].([]any)[0].(map[string]any)["to"])
+		require.Equal(t, "LMS", m["type"])
+		require.Contains(t, m["content"], "개인정보 보호법 제34조제1항")
+		require.Contains(t, m["content"], "1. 유출등이 된 개인정보의 항목: 성명, 전자우편주소")
+		require.Contains(t, m["content"], "6. 정보주체의 권리")
+	}
+	require.ElementsMatch(t, []any{"01012345678", "01098765432"}, to)
+	require.Eventually(t, func() bool {
+		b = get()
+		ds := b["notices"].([]any)[1].(map[string]any)["deliveries"].([]any)
+		return len(ds) == 2 && !slices.ContainsFunc(ds, func(d any) bool { return d.(map[string]any)["state"] != "DELIVERY_STATE_DELIVERED" })
+	}, 30*time.Second, 100*time.Millisecond, "the staff view shows each text message delivered")
+	for _, d := range b["notices"].([]any)[1].(map[string]any)["deliveries"].([]any) {
+		require.Equal(t, "sms", d.(map[string]any)["channel"])
+		require.Regexp(t, `^subject:[12]$`, d.(map[string]any)["target"])
+	}
+	answers += jsonText(t, b)
+	require.Equal(t, "1", b["unreachedSubjects"], "texting others does not reach the one the mail missed")
+	clean(t, s)
+	var sealed int
+	require.NoError(t, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.outbound WHERE subject = $1 AND channel = 'sms'
+		AND sealed AND length(payload) > 0`, name).Scan(&sealed))
+	require.Equal(t, 2, sealed, "the numbers are kept sealed until the close")
+	require.Equal(t, http.StatusBadRequest, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":close", `{}`, &refused))
+	require.Contains(t, jsonText(t, refused), "UNREACHED_SUBJECTS")
+
+	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":post", `{"unreachableReason":"전자우편 반송 1명"}`, &b), b)
+	require.Equal(t, "BREACH_DUTY_STATUS_DONE", duty(b, "BREACH_DUTY_KIND_POSTING")["status"])
+	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":close", `{}`, &b), b)
+	require.Equal(t, "BREACH_STATE_CLOSED", b["state"])
+	answers += jsonText(t, b)
+	raw = stacktest.Body(t, s.Get("/v1/"+libraryUnit+"/breaches", "Authorization", "Bearer "+s.Token(auth.RoleCPO, libraryUnit)))
+	answers += raw
+	entries, err := s.ledger().ListEntries(s.As(auth.RoleCPO, libraryUnit), &ledgerv1.ListEntriesRequest{Parent: libraryLog, Kind: ledgerv1.EntryKind_ENTRY_KIND_BREACH})
+	require.NoError(t, err)
+	require.NotEmpty(t, entries.GetEntries())
+	answers += protojson.Format(entries)
+	require.Contains(t, answers, "pipa 문자전송 2건", "the ledger counts the text messages")
+	for _, n := range []string{"12345678", "1234-5678", "98765432", "9876-5432"} {
+		require.NotContains(t, answers, n, "no answer, list or ledger entry names a number")
+	}
+
+	clean(t, s)
+	var kept int
+	require.NoError(t, s.DB().QueryRow(context.Background(), `SELECT count(*) FROM requests.outbound WHERE tenant_id = 'jeongeup' AND subject = $1
+		AND length(payload) > 0`, name).Scan(&kept))
+	require.Zero(t, kept, "closed, the breach's addresses and numbers are erased")
+}
+
+// clean fails t when a table of any schema of s's database holds the test's mobile numbers in
+// clear (bytea compared as hex too): they are only ever sealed.
+func clean(t *testing.T, s *stack) {
+	t.Helper()
+	ctx, db := context.Background(), s.DB()
+	rows, err := db.Query(ctx, `SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables
+		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`)
+	require.NoError(t, err)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, tables, "requests.outbound")
+	for _, table := range tables {
+		var n int
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM `+table+` r WHERE strpos(r::text, '12345678') > 0
+			OR strpos(r::text, '98765432') > 0 OR strpos(r::text, encode('12345678', 'hex')) > 0 OR strpos(r::text, encode('98765432', 'hex')) > 0`).Scan(&n))
+		require.Zero(t, n, "%s names a number", table)
+	}
 }

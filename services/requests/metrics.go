@@ -15,7 +15,8 @@ import (
 // registerMetrics publishes, at each scrape, the undecided requests of every unit by where they
 // stand on the statutory clock (pipa.requests.open{tenant, unit, clock=overdue|due_soon|on_time},
 // the D-3 and overdue views as metrics), and the open breaches by where their 72-hour clocks stand
-// (pipa.requests.breaches_open, due_soon: within 24 hours). The outbox publishes its own (pipa.requests.ledger_*,
+// (pipa.requests.breaches_open, due_soon: within 24 hours) and their subjects a notice did not
+// reach, not posted for (pipa.requests.breach_subjects_unreached, DEC-39-3). The outbox publishes its own (pipa.requests.ledger_*,
 // pkg/ledgerout), and the provided copies given up on their way to the retention service
 // (pipa.requests.copy_handoffs_failed, which should stay 0: each copy is untracked until an
 // operator registers it).
@@ -28,6 +29,11 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 	}
 	breaches, err := m.Int64ObservableGauge("pipa.requests.breaches_open",
 		metric.WithDescription("open breaches per unit (PIPA 34): a notice or report overdue, one due within 24 hours, or on time"))
+	if err != nil {
+		return err
+	}
+	unreached, err := m.Int64ObservableGauge("pipa.requests.breach_subjects_unreached",
+		metric.WithDescription("subjects of open breaches whom a notice pipa sent did not reach (given up), less those reached another way, while the breach is not posted (DEC-39-3)"))
 	if err != nil {
 		return err
 	}
@@ -55,6 +61,7 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 			o.ObserveInt64(breaches, c.Overdue, at("overdue"))
 			o.ObserveInt64(breaches, c.DueSoon, at("due_soon"))
 			o.ObserveInt64(breaches, c.OnTime, at("on_time"))
+			o.ObserveInt64(unreached, c.Unreached, metric.WithAttributes(attribute.String("tenant", c.Tenant), attribute.String("unit", c.Unit)))
 		}
 		counts, err := store.OpenCounts(ctx, seoul.Date(now()))
 		if err != nil {
@@ -69,6 +76,6 @@ func registerMetrics(store *pg.Store, now func() time.Time) error {
 			o.ObserveInt64(open, c.Other, at("on_time"))
 		}
 		return nil
-	}, open, breaches, handOffs)
+	}, open, breaches, unreached, handOffs)
 	return err
 }

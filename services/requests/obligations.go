@@ -55,8 +55,9 @@ func (s *Server) ListObligations(ctx context.Context, req *requestsv1.ListObliga
 }
 
 var dutyTitle = map[requestsv1.BreachDutyKind]string{
-	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE: "유출등 사실의 정보주체 통지",
-	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT: "유출등 신고 (개인정보보호위원회 또는 한국인터넷진흥원)",
+	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE:  "유출등 사실의 정보주체 통지",
+	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT:  "유출등 신고 (개인정보보호위원회 또는 한국인터넷진흥원)",
+	requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING: "통지가 닿지 않은 정보주체를 위한 홈페이지 게시",
 }
 
 // breachNow is the breaches' clock (Breaches sets it; tests move it), s's own until then.

@@ -34,6 +34,8 @@ func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry regis
 	ob.Schema, ob.Pool, ob.Box, ob.Metrics = pg.Schema, pool, box, "pipa.requests"
 	composer := &pg.NoticeMail{}
 	ob.Composers = map[string]outbound.Composer{pg.ComposeNotice: composer}
+	hooks := &pg.NoticeHooks{}
+	ob.Hooks = hooks
 	out, err := outbound.New(ob)
 	if err != nil {
 		return nil, nil, err
@@ -53,7 +55,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, box *seal.Box, registry regis
 	store := pg.New(pool, box, queue, outbox, out)
 	alerts.store = store
 	outbox.Use(queue, store)
-	composer.Store = store
+	composer.Store, hooks.Store = store, store
 	if err := store.AdoptSteps(ctx); err != nil {
 		return nil, nil, err
 	}

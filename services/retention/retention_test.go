@@ -70,6 +70,36 @@ func itemOn(t *testing.T, cl retentionv1.RetentionServiceClient, ctx context.Con
 	}
 }
 
+// Over REST an update's mask names the fields as the JSON does (updateMask=autoDeleteCycle) or as
+// the proto does (auto_delete_cycle); a rule's fixed fields are refused in either form.
+func TestRuleUpdateMaskJSONNames(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	bearer := "Bearer " + s.Token(auth.RoleManager, libraryUnit)
+	send := func(method, path, body string) (int, string) {
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", bearer)
+		resp, err := s.HTTP.Do(req)
+		require.NoError(t, err)
+		return resp.StatusCode, stacktest.Body(t, resp)
+	}
+	code, body := send(http.MethodPost, "/v1/"+libraryUnit+"/rules?ruleId=cctv-central", `{"displayName":"중앙도서관 CCTV",
+		"target":"RULE_TARGET_SITE","resource":"`+centralSite+`","clockStart":"CLOCK_START_RECORDING","action":"ACTION_AUTO_DELETE",
+		"autoDeleteCycle":"매일 00시 덮어쓰기","method":"영구삭제"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	rule := "/v1/" + libraryUnit + "/rules/cctv-central"
+	for mask, cycle := range map[string]string{"autoDeleteCycle": "매일 01시 덮어쓰기", "auto_delete_cycle": "매일 02시 덮어쓰기"} {
+		code, body = send(http.MethodPatch, rule+"?updateMask="+mask, `{"autoDeleteCycle":"`+cycle+`"}`)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, `"autoDeleteCycle":"`+cycle+`"`)
+	}
+	code, body = send(http.MethodPatch, rule+"?updateMask=clockStart,resource", `{"resource":"`+centralSite+`"}`)
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Contains(t, body, `"reason":"immutable"`)
+}
+
 // A 30-day CCTV rule (STD-41-2, seed 000 제4조) destroys the recording of day 31 and keeps that of
 // day 30; each sweep records the automatic deletion in the ledger with its cycle and check time
 // (STD-42-2), once. The rule is created over REST, and its period is the registry's.

@@ -118,8 +118,12 @@ func NewSENS(cfg SENSConfig) (*SENS, error) {
 	return &SENS{cfg: cfg, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}, nil
 }
 
-// smsBytes is the length of s as the carriers count it: a byte for ASCII, two for anything else.
-func smsBytes(s string) int {
+// MaxBytes is the most one message carries: an LMS of 2,000 bytes as Bytes counts them. SENS
+// refuses a longer one.
+const MaxBytes = 2000
+
+// Bytes is the length of s as the carriers count it: a byte for ASCII, two for anything else.
+func Bytes(s string) int {
 	n := 0
 	for _, r := range s {
 		n++
@@ -145,7 +149,7 @@ func (s *SENS) Send(ctx context.Context, d outbound.Delivery) (string, error) {
 		return "", err
 	}
 	kind := "SMS"
-	if smsBytes(m.Text) > 90 { // an SMS carries 90 bytes of EUC-KR: 45 Hangul syllables
+	if Bytes(m.Text) > 90 { // an SMS carries 90 bytes of EUC-KR: 45 Hangul syllables
 		kind = "LMS"
 	}
 	body, err := json.Marshal(map[string]any{"type": kind, "contentType": "COMM", "countryCode": "82",

@@ -32,6 +32,11 @@ const (
 	maxItems = 100
 )
 
+// actInForce is when the Act took effect (2011-09-30, 00:00 in Seoul): a breach known earlier
+// is no breach of Art 34, and a known_time before it is a mistyped year (0026 for 2026), whose
+// clocks would be decades overdue.
+var actInForce = time.Date(2011, 9, 29, 15, 0, 0, 0, time.UTC)
+
 // Intake checks a new breach b as registered at now and returns what is stored: the input
 // fields only, state OPEN. Every refusal names its field and rule.
 func Intake(b *requestsv1.Breach, now time.Time) (*requestsv1.Breach, error) {
@@ -48,8 +53,13 @@ func Intake(b *requestsv1.Breach, now time.Time) (*requestsv1.Breach, error) {
 	case requestsv1.BreachType_name[int32(t)] == "":
 		vs.Add("breach.type", "range", "unknown type %d", t)
 	}
-	if checkTime(&vs, "breach.known_time", b.GetKnownTime(), true) && b.GetKnownTime().AsTime().After(now) {
-		vs.Add("breach.known_time", "range", "when the breach was known must not be in the future")
+	if checkTime(&vs, "breach.known_time", b.GetKnownTime(), true) {
+		switch k := b.GetKnownTime().AsTime(); {
+		case k.After(now):
+			vs.Add("breach.known_time", "range", "when the breach was known must not be in the future")
+		case k.Before(actInForce):
+			vs.Add("breach.known_time", "PIPA-34-1", "must be on or after 2011-09-30, when the Act took effect (got %s)", k.Format(time.RFC3339))
+		}
 	}
 	checkText(&vs, "breach.known_evidence", b.GetKnownEvidence(), false)
 	if b.GetType() == requestsv1.BreachType_BREACH_TYPE_POSSIBLE {
@@ -174,19 +184,12 @@ func NotApplicable(b *requestsv1.Breach) []string {
 // Due is when b's notice and report are due: known_time + 72 hours.
 func Due(b *requestsv1.Breach) time.Time { return b.GetKnownTime().AsTime().Add(Clock) }
 
-// Duties are b's notice and report duties as they stand at now.
+// Duties are b's notice and report duties as they stand at now, and the posting duty once a notice
+// did not reach a subject (DEC-39-3).
 func Duties(b *requestsv1.Breach, now time.Time) []*requestsv1.BreachDuty {
 	due := Due(b)
 	duty := func(kind requestsv1.BreachDutyKind, status requestsv1.BreachDutyStatus, rules ...string) *requestsv1.BreachDuty {
-		d := &requestsv1.BreachDuty{Kind: kind, Status: status, Rules: rules}
-		if status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING || status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM {
-			d.DueTime = timestamppb.New(due)
-		}
-		if status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
-			d.HoursLeft = hoursLeft(due, now)
-			d.Overdue = now.After(due)
-		}
-		return d
+		return dutyAt(kind, status, due, now, rules...)
 	}
 	if b.GetPublicCctv() {
 		return []*requestsv1.BreachDuty{
@@ -205,7 +208,79 @@ func Duties(b *requestsv1.Breach, now time.Time) []*requestsv1.BreachDuty {
 	default:
 		report = duty(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT, reportStatus(b), append([]string{"PIPA-34-4"}, triggers...)...)
 	}
-	return []*requestsv1.BreachDuty{notice, report}
+	out := []*requestsv1.BreachDuty{notice, report}
+	if p := postingDuty(b, now); p != nil {
+		out = append(out, p)
+	}
+	return out
+}
+
+// postingDuty is the posting owed for the subjects b's notices did not reach (DEC-39-3: 연락처를
+// 알 수 없는 경우 등, the notice is posted on the body's website for 30 days instead), nil while
+// every delivery pipa made reached its subject or is still on its way. It is done once the breach
+// is posted, or once notices by another channel (to_unreached) reached as many. The posting stands
+// for the notice, so it is due with the notice (known_time + 72 hours, PIPA-34-1), or at once
+// when a delivery failed after that.
+func postingDuty(b *requestsv1.Breach, now time.Time) *requestsv1.BreachDuty {
+	lost, _ := unreached(b)
+	if lost == 0 {
+		return nil
+	}
+	status := requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING
+	if b.GetPosting() != nil || Unreached(b) == 0 {
+		status = requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE
+	}
+	due := Due(b)
+	if t := b.GetUnreachedTime(); t != nil && t.AsTime().After(due) {
+		due = t.AsTime()
+	}
+	return dutyAt(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, status, due, now, "DEC-39-3", "PIPA-34-1")
+}
+
+// Unreached is how many subjects b's notices did not reach and nothing reached since: each
+// delivery given up of a notice to the subjects (a subject two notices missed counts twice), less
+// the recipients reached by the notices to the unreached (to_unreached).
+func Unreached(b *requestsv1.Breach) int64 {
+	lost, reached := unreached(b)
+	return max(0, lost-reached)
+}
+
+func unreached(b *requestsv1.Breach) (lost, reached int64) {
+	for _, n := range b.GetNotices() {
+		if n.GetToUnreached() {
+			reached += max(0, n.GetRecipientCount()-n.GetUnreachedCount())
+		} else {
+			lost += n.GetUnreachedCount()
+		}
+	}
+	return lost, reached
+}
+
+// Undelivered records, at now, that pipa gave up a delivery of b's notice i (from 1): its subject
+// was not reached. The caller stores b.
+func Undelivered(b *requestsv1.Breach, i int, now time.Time) error {
+	if i < 1 || i > len(b.GetNotices()) {
+		return fmt.Errorf("breach: %s has no notice %d", b.GetName(), i)
+	}
+	b.Notices[i-1].UnreachedCount++
+	if b.GetUnreachedTime() == nil {
+		b.UnreachedTime = timestamppb.New(now)
+	}
+	b.UpdateTime = timestamppb.New(now)
+	return nil
+}
+
+// dutyAt is a duty of kind in status, due at due, as it stands at now.
+func dutyAt(kind requestsv1.BreachDutyKind, status requestsv1.BreachDutyStatus, due, now time.Time, rules ...string) *requestsv1.BreachDuty {
+	d := &requestsv1.BreachDuty{Kind: kind, Status: status, Rules: rules}
+	if status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING || status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM {
+		d.DueTime = timestamppb.New(due)
+	}
+	if status == requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
+		d.HoursLeft = hoursLeft(due, now)
+		d.Overdue = now.After(due)
+	}
+	return d
 }
 
 func noticeRule(b *requestsv1.Breach) string {
@@ -295,6 +370,7 @@ func View(b *requestsv1.Breach, now time.Time) *requestsv1.Breach {
 	b.NotApplicable = NotApplicable(b)
 	b.ReportTriggers = ReportTriggers(b)
 	b.Duties = Duties(b, now)
+	b.UnreachedSubjects = Unreached(b)
 	return b
 }
 

@@ -2,6 +2,7 @@ package breach_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,13 @@ func violation(t *testing.T, err error) apierr.Violation {
 	require.True(t, errors.As(err, &e), "%v", err)
 	require.NotEmpty(t, e.Violations, "%v", err)
 	return e.Violations[0]
+}
+
+func reason(t *testing.T, err error) string {
+	t.Helper()
+	var e *apierr.Error
+	require.True(t, errors.As(err, &e), "%v", err)
+	return e.Reason
 }
 
 func duty(b *requestsv1.Breach, kind requestsv1.BreachDutyKind, now time.Time) *requestsv1.BreachDuty {
@@ -241,6 +249,18 @@ func TestIntakeRefusals(t *testing.T) {
 	b.KnownTime = timestamppb.New(now.Add(time.Minute))
 	_, err = breach.Intake(b, now)
 	require.Equal(t, "breach.known_time", violation(t, err).Field)
+	// PIPA-34-1: known before the Act took effect is a mistyped year, not a breach of Art 34.
+	b = mailing(10)
+	b.KnownTime = timestamppb.New(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "breach.known_time", violation(t, err).Field)
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
+	b.KnownTime = timestamppb.New(time.Date(2011, 9, 29, 14, 59, 59, 0, time.UTC))
+	_, err = breach.Intake(b, now)
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
+	b.KnownTime, b.OccurTime = timestamppb.New(time.Date(2011, 9, 29, 15, 0, 0, 0, time.UTC)), nil
+	_, err = breach.Intake(b, now)
+	require.NoError(t, err, "known from the first day of the Act")
 	b = mailing(-1)
 	_, err = breach.Intake(b, now)
 	require.Equal(t, "breach.subject_count", violation(t, err).Field)
@@ -294,4 +314,130 @@ func TestNoticeMethodRequired(t *testing.T) {
 	require.Equal(t, "method", v.Field)
 	require.Equal(t, "DEC-17-5", v.Rule)
 	require.Empty(t, b.GetNotices())
+}
+
+// DEC-39-3: a notice pipa sent that did not reach a subject (its delivery given up) owes the
+// posting, due with the notice at known_time + 72 h, or at once when the delivery failed later;
+// the breach does not close until it is posted or a notice by another channel reached as many
+// (to_unreached, whose own failures reach no one). A subject two notices missed counts twice.
+func TestUnreachedSubjectsOweThePosting(t *testing.T) {
+	env := breach.Env{Now: known.Add(2 * time.Hour), Institution: "정읍시립도서관", Path: "/p/jeongeup/library/notices/1"}
+	b := intake(t, mailing(3))
+	_, err := breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
+		Emails: []string{"a@example.kr", "b@example.kr", "c@example.kr"}}, env)
+	require.NoError(t, err)
+	require.Nil(t, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, env.Now), "no posting is owed while every delivery may arrive")
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_PHONE, Count: 1, ToUnreached: true}, env)
+	require.Equal(t, "to_unreached", violation(t, err).Field, "nobody is unreached yet")
+	require.Equal(t, "DEC-39-3", violation(t, err).Rule)
+
+	require.NoError(t, breach.Undelivered(b, 1, known.Add(3*time.Hour)))
+	require.NoError(t, breach.Undelivered(b, 1, known.Add(4*time.Hour)))
+	require.Error(t, breach.Undelivered(b, 2, known), "there is no notice 2")
+	require.EqualValues(t, 2, breach.Unreached(b))
+	require.Equal(t, known.Add(3*time.Hour), b.GetUnreachedTime().AsTime(), "the first failure")
+	p := duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, known.Add(71*time.Hour+59*time.Minute))
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING, p.GetStatus())
+	require.Equal(t, breach.Due(b), p.GetDueTime().AsTime(), "due with the notice")
+	require.False(t, p.GetOverdue())
+	require.Equal(t, []string{"DEC-39-3", "PIPA-34-1"}, p.GetRules())
+	require.True(t, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, known.Add(72*time.Hour+time.Minute)).GetOverdue())
+	overdue, _ := breach.Standing(b, known.Add(73*time.Hour))
+	require.True(t, overdue, "lists and metrics count it")
+
+	env.Now = known.Add(5 * time.Hour)
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.Equal(t, "UNREACHED_SUBJECTS", reason(t, err))
+	require.Equal(t, "DEC-39-3", violation(t, err).Rule)
+
+	// Reached by phone, one of the two: still one owed.
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_PHONE, ToUnreached: true}, env)
+	require.Equal(t, "recipient_count", violation(t, err).Field, "how many it reached")
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_PHONE, Count: 1, ToUnreached: true}, env)
+	require.NoError(t, err)
+	require.True(t, b.GetNotices()[1].GetToUnreached())
+	require.EqualValues(t, 1, breach.Unreached(b))
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.Equal(t, "UNREACHED_SUBJECTS", reason(t, err))
+
+	// A text message to the last one, given up: it reached no one.
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS, Phones: []string{"010-1234-5678"}, ToUnreached: true}, env)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, breach.Unreached(b))
+	require.NoError(t, breach.Undelivered(b, 3, known.Add(6*time.Hour)))
+	require.EqualValues(t, 1, breach.Unreached(b))
+
+	posted := proto.CloneOf(b)
+	_, err = breach.Apply(posted, breach.Post{UnreachableReason: "전자우편 반송, 연락처 없음"}, env)
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE, duty(posted, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, env.Now).GetStatus())
+	_, err = breach.Apply(posted, breach.Close{}, env)
+	require.NoError(t, err)
+
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_WRITING, Count: 1, ToUnreached: true}, env)
+	require.NoError(t, err)
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, env.Now).GetStatus())
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.NoError(t, err, "reached by post instead")
+
+	// A delivery given up after the 72 hours: the posting is due at once.
+	late := intake(t, mailing(1))
+	late.Notices = []*requestsv1.BreachNotice{{Kind: requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_COMPLETE, RecipientCount: 1}}
+	require.NoError(t, breach.Undelivered(late, 1, known.Add(80*time.Hour)))
+	p = duty(late, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, known.Add(80*time.Hour))
+	require.Equal(t, known.Add(80*time.Hour), p.GetDueTime().AsTime())
+	require.EqualValues(t, 0, p.GetHoursLeft())
+
+	// Two notices missing the same subject count twice: the posting covers both.
+	twice := intake(t, mailing(1))
+	twice.Notices = []*requestsv1.BreachNotice{{RecipientCount: 1}, {RecipientCount: 1}}
+	require.NoError(t, breach.Undelivered(twice, 1, known))
+	require.NoError(t, breach.Undelivered(twice, 2, known))
+	require.EqualValues(t, 2, breach.View(twice, known).GetUnreachedSubjects())
+}
+
+// PIPA-34-1, DEC-17-5: the subjects' mobile numbers (method SMS) are read in their usual forms
+// and sent as digits; anything else is refused naming the field and the rule, without repeating
+// what was given; the notice must fit one text message with every item (DEC-39-1).
+func TestNoticeByText(t *testing.T) {
+	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관"}
+	sms := requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS
+	for _, tc := range []struct {
+		n           breach.Notify
+		field, rule string
+	}{
+		{breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Phones: []string{"01012345678"}}, "recipient_phones", "DEC-17-5"},
+		{breach.Notify{Method: sms, Phones: []string{"01012345678", "063-539-6000"}}, "recipient_phones[1]", "format"},
+		{breach.Notify{Method: sms, Phones: []string{"01012345678", "010-555-6666"}}, "recipient_phones[1]", "format"},
+		{breach.Notify{Method: sms, Phones: []string{"01012345678", "+82 10-1234-5678"}}, "recipient_phones[1]", "unique"},
+		{breach.Notify{Method: sms, Phones: make([]string, breach.MaxRecipients+1)}, "recipient_phones", "max"},
+		{breach.Notify{Method: sms, Phones: []string{"01012345678"}, SendTime: timestamppb.New(known)}, "send_time", "PIPA-34-1"},
+	} {
+		b := intake(t, mailing(3))
+		_, err := breach.Apply(b, tc.n, env)
+		v := violation(t, err)
+		require.Equal(t, tc.field, v.Field, "%+v", tc.n)
+		require.Equal(t, tc.rule, v.Rule, "%+v", tc.n)
+		if last := tc.n.Phones[len(tc.n.Phones)-1]; last != "" {
+			require.NotContains(t, err.Error(), last, "a refusal repeats no number")
+		}
+		require.Empty(t, b.GetNotices())
+	}
+
+	b := intake(t, mailing(3))
+	out, err := breach.Apply(b, breach.Notify{Method: sms, Phones: []string{"010-1234-5678", "+82 10 9876 5432", "0169876543"}}, env)
+	require.NoError(t, err)
+	require.Equal(t, []string{"01012345678", "01098765432", "0169876543"}, out.Mail.To)
+	require.True(t, out.Mail.ByText)
+	require.Equal(t, b.GetNotices()[0].GetText(), out.Mail.Text)
+	require.EqualValues(t, 3, b.GetNotices()[0].GetRecipientCount())
+	require.NotContains(t, out.Note, "5678", "the ledger's note counts, it does not name")
+
+	long := intake(t, mailing(3))
+	long.Measures = strings.Repeat("가", 1000)
+	_, err = breach.Apply(long, breach.Notify{Method: sms, Phones: []string{"01012345678"}}, env)
+	require.Equal(t, "recipient_phones", violation(t, err).Field)
+	require.Equal(t, "DEC-39-1", violation(t, err).Rule)
+	_, err = breach.Apply(long, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Emails: []string{"a@example.kr"}}, env)
+	require.NoError(t, err, "a mail has no such bound")
 }

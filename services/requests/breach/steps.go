@@ -3,6 +3,7 @@ package breach
 import (
 	"fmt"
 	netmail "net/mail"
+	"regexp"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 )
 
 // Env is what a step needs besides the breach: the clock, the official taking it (for the
@@ -23,22 +25,24 @@ type Env struct {
 
 // Outcome is what the unit's ledger records of a step (a BREACH entry): its label, the rule it
 // fulfils and a note of what was done. No personal data: a breach record names no subject.
-// Mail, of a notice step given the subjects' addresses, is what pipa mails them.
+// Mail, of a notice step given the subjects' addresses or numbers, is what pipa sends them.
 type Outcome struct {
 	Label, Rule, Note string
 	Mail              *Mailing
 }
 
-// Mailing is a notice pipa mails, one message to each address of To (PIPA-34-1: the notice by
-// e-mail, one of the 서면등의 방법 of DEC-17-5): Notice is its number among the breach's notices,
-// from 1; Subject and Text are the mail's.
+// Mailing is a notice pipa sends, one message to each address or number of To (PIPA-34-1: the
+// notice by e-mail or text message, two of the 서면등의 방법 of DEC-17-5): Notice is its number
+// among the breach's notices, from 1; Subject (a mail's) and Text are the message's. ByText: To
+// are mobile numbers (01012345678), each sent the Text as a text message.
 type Mailing struct {
 	Notice        int
 	To            []string
 	Subject, Text string
+	ByText        bool
 }
 
-// MaxRecipients bounds the addresses of one notice step.
+// MaxRecipients bounds the addresses or numbers of one notice step.
 const MaxRecipients = 1000
 
 // Step is one of the steps below.
@@ -105,12 +109,15 @@ func (c Complete) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 }
 
 // Notify records the notice sent to the subjects: which one is decided by what is known. With
-// Emails (method EMAIL), pipa sends it: the outcome's Mail.
+// Emails (method EMAIL) or Phones (method SMS), pipa sends it: the outcome's Mail. ToUnreached:
+// it went to subjects an earlier notice did not reach (DEC-39-3).
 type Notify struct {
-	Method   requestsv1.BreachNoticeMethod
-	SendTime *timestamppb.Timestamp
-	Count    int64
-	Emails   []string
+	Method      requestsv1.BreachNoticeMethod
+	SendTime    *timestamppb.Timestamp
+	Count       int64
+	Emails      []string
+	Phones      []string
+	ToUnreached bool
 }
 
 func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
@@ -125,15 +132,31 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 		vs.Add("recipient_count", "range", "must not be negative")
 	}
 	count := n.Count
-	if len(n.Emails) > 0 {
-		checkEmails(&vs, n)
+	var to []string
+	for _, r := range []recipients{emails, phones} {
+		if list := r.of(n); len(list) > 0 {
+			to = r.check(&vs, n, list)
+			if count == 0 {
+				count = int64(len(list))
+			}
+		}
+	}
+	if n.ToUnreached {
+		if Unreached(b) == 0 {
+			vs.Add("to_unreached", "DEC-39-3", "no subject is unreached: no delivery of a notice of this breach was given up, or later notices reached as many")
+		}
 		if count == 0 {
-			count = int64(len(n.Emails))
+			vs.Add("recipient_count", "required", "how many of the unreached subjects this notice reached")
 		}
 	}
 	sent := sendTime(&vs, b, n.SendTime, env.Now)
 	kind := NoticeKind(b)
 	missing(&vs, b, kind)
+	text := NoticeText(b, kind, env.Institution)
+	if len(n.Phones) > 0 && sms.Bytes(text) > sms.MaxBytes {
+		vs.Add("recipient_phones", "DEC-39-1", "the notice (%d bytes, a Hangul syllable counting 2) does not fit one text message of %d bytes, and a text message must carry every item: shorten the facts or send it another way",
+			sms.Bytes(text), sms.MaxBytes)
+	}
 	if err := vs.Err(); err != nil {
 		return Outcome{}, err
 	}
@@ -141,52 +164,99 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	text := NoticeText(b, kind, env.Institution)
 	b.Notices = append(b.Notices, &requestsv1.BreachNotice{Kind: kind, Method: n.Method, SendTime: timestamppb.New(sent),
-		RecipientCount: count, Text: text, Late: late})
+		RecipientCount: count, Text: text, Late: late, ToUnreached: n.ToUnreached})
 	note := fmt.Sprintf("%s, %s, %s, %d명", noticeLabel[kind], methodLabel[n.Method], stamp(sent), count)
+	if n.ToUnreached {
+		note += ", 통지가 닿지 않은 정보주체 대상 (DEC-39-3)"
+	}
 	if late {
 		note += ", 72시간 경과 (인지 시점 증빙: STD-26-4)"
 	}
 	out := Outcome{Label: "유출등 통지", Rule: noticeRule(b), Note: note}
-	if len(n.Emails) > 0 {
+	switch {
+	case len(n.Emails) > 0:
 		title, _, _ := strings.Cut(text, "\n")
-		out.Mail = &Mailing{Notice: len(b.Notices), To: n.Emails, Subject: "[" + env.Institution + "] " + title, Text: text}
-		out.Note += fmt.Sprintf(", pipa 전자우편 발송 %d건", len(n.Emails))
+		out.Mail = &Mailing{Notice: len(b.Notices), To: to, Subject: "[" + env.Institution + "] " + title, Text: text}
+		out.Note += fmt.Sprintf(", pipa 전자우편 발송 %d건", len(to))
+	case len(n.Phones) > 0:
+		out.Mail = &Mailing{Notice: len(b.Notices), To: to, Text: text, ByText: true}
+		out.Note += fmt.Sprintf(", pipa 문자전송 %d건", len(to))
 	}
 	return out, nil
 }
 
-// checkEmails refuses addresses pipa cannot mail the notice to: with a method other than EMAIL,
-// with a send_time (the mail leaves now, and the notice's lateness is judged by now), more than
-// MaxRecipients, one that is not a bare address, one given twice, or more than
-// recipient_count says.
-func checkEmails(vs *apierr.Violations, n Notify) {
-	if n.Method != requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL {
-		vs.Add("recipient_emails", "DEC-17-5", "pipa mails the notice only with method EMAIL; by writing, fax, phone or SMS the unit sends it and the step records it")
+// recipients are the addresses or numbers of a notice step that pipa sends the notice to: the
+// request's field, the method they go with, and how one is read (its normal form and its key for
+// duplicates; ok false when it is not one).
+type recipients struct {
+	field, what string
+	method      requestsv1.BreachNoticeMethod
+	of          func(Notify) []string
+	read        func(string) (normal, key string, ok bool)
+	format      string
+}
+
+var (
+	emails = recipients{field: "recipient_emails", what: "addresses", method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
+		of: func(n Notify) []string { return n.Emails },
+		read: func(e string) (string, string, bool) {
+			a, err := netmail.ParseAddress(e)
+			return e, strings.ToLower(e), err == nil && a.Name == "" && a.Address == e && len(e) <= 254
+		},
+		format: "must be an e-mail address, e.g. minwon@example.kr, without a name or <>"}
+	phones = recipients{field: "recipient_phones", what: "numbers", method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS,
+		of: func(n Notify) []string { return n.Phones }, read: mobile,
+		format: "must be a mobile number (010, 011, 016–019), e.g. 010-1234-5678, 01012345678 or +82 10-1234-5678"}
+)
+
+// mobilePattern is a Korean mobile number's digits: 010 and eight digits, or 011, 016–019 and
+// seven or eight.
+var mobilePattern = regexp.MustCompile(`^01(0[0-9]{8}|[16-9][0-9]{7,8})$`)
+
+// mobile reads a mobile number written with hyphens or spaces, or from +82: its normal form is
+// its digits from 0 (01012345678), which the SMS provider takes.
+func mobile(s string) (string, string, bool) {
+	d := strings.NewReplacer("-", "", " ", "").Replace(s)
+	if rest, ok := strings.CutPrefix(d, "+82"); ok {
+		d = "0" + strings.TrimPrefix(rest, "0")
+	}
+	return d, d, mobilePattern.MatchString(d)
+}
+
+// check refuses the list pipa cannot send the notice to, and returns it in normal form: with
+// another method, with a send_time (the message leaves now, and the notice's lateness is judged
+// by now), more than MaxRecipients, one that is not an address or number, one given twice, or more
+// than recipient_count says. A refusal never repeats what was given.
+func (r recipients) check(vs *apierr.Violations, n Notify, list []string) []string {
+	if n.Method != r.method {
+		vs.Add(r.field, "DEC-17-5", "pipa sends the notice to %s only with method %s; otherwise the unit sends it and the step records it",
+			r.what, strings.TrimPrefix(r.method.String(), "BREACH_NOTICE_METHOD_"))
 	}
 	if n.SendTime != nil {
-		vs.Add("send_time", "PIPA-34-1", "pipa mails the notice now, and its time is now: give send_time only for a notice the unit sent itself")
+		vs.Add("send_time", "PIPA-34-1", "pipa sends the notice now, and its time is now: give send_time only for a notice the unit sent itself")
 	}
-	if len(n.Emails) > MaxRecipients {
-		vs.Add("recipient_emails", "max", "at most %d addresses a call (got %d): notify the rest in another call", MaxRecipients, len(n.Emails))
-		return
+	if len(list) > MaxRecipients {
+		vs.Add(r.field, "max", "at most %d %s a call (got %d): notify the rest in another call", MaxRecipients, r.what, len(list))
+		return nil
 	}
-	if n.Count > 0 && n.Count < int64(len(n.Emails)) {
-		vs.Add("recipient_count", "range", "counts the subjects notified, at least the %d addresses given (got %d)", len(n.Emails), n.Count)
+	if n.Count > 0 && n.Count < int64(len(list)) {
+		vs.Add("recipient_count", "range", "counts the subjects notified, at least the %d %s given (got %d)", len(list), r.what, n.Count)
 	}
-	seen := make(map[string]bool, len(n.Emails))
-	for i, e := range n.Emails {
-		field := fmt.Sprintf("recipient_emails[%d]", i)
-		a, err := netmail.ParseAddress(e)
+	out := make([]string, len(list))
+	seen := make(map[string]bool, len(list))
+	for i, v := range list {
+		field := fmt.Sprintf("%s[%d]", r.field, i)
+		normal, key, ok := r.read(v)
 		switch {
-		case err != nil || a.Name != "" || a.Address != e || len(e) > 254:
-			vs.Add(field, "format", "must be an e-mail address, e.g. minwon@example.kr, without a name or <>")
-		case seen[strings.ToLower(e)]:
+		case !ok:
+			vs.Add(field, "format", "%s", r.format)
+		case seen[key]:
 			vs.Add(field, "unique", "given twice: each subject gets the notice once")
 		}
-		seen[strings.ToLower(e)] = true
+		seen[key], out[i] = true, normal
 	}
+	return out
 }
 
 // NoticeKind is the notice b's facts allow now.
@@ -385,7 +455,11 @@ func (Close) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 		default:
 			continue
 		}
-		if d.GetKind() == requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT {
+		switch d.GetKind() {
+		case requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING:
+			return Outcome{}, apierr.Precondition("UNREACHED_SUBJECTS", fmt.Sprintf("the notice did not reach %d subject(s): post it on the unit's pages (DEC-39-3), or record the notice that reached them another way (to_unreached)", Unreached(b)),
+				apierr.Violation{Field: "name", Rule: "DEC-39-3", Description: "subjects a notice did not reach are told by a posting of at least 30 days, or by another channel"})
+		case requestsv1.BreachDutyKind_BREACH_DUTY_KIND_REPORT:
 			return Outcome{}, apierr.Precondition("REPORT_REQUIRED", "a threshold of PIPA-34-4 / DEC-40 is met: report the breach in full, or exempt it with its reason",
 				apierr.Violation{Field: "name", Rule: "PIPA-34-4", Description: strings.Join(ReportTriggers(b), "; ")})
 		}

@@ -119,7 +119,15 @@ func NewRuleMask(paths []string) (RuleMask, error) {
 		return RuleMask{paths: ruleFields, whole: true}, nil
 	}
 	var vs apierr.Violations
-	for _, p := range paths {
+	paths = slices.Clone(paths)
+	fields := (&retentionv1.Rule{}).ProtoReflect().Descriptor().Fields()
+	for i, p := range paths {
+		// A REST client names the fields as the JSON does (updateMask=autoDeleteCycle, AIP-161),
+		// as the registry's and the ledger's updates take them.
+		if fd := fields.ByJSONName(p); fd != nil {
+			p = string(fd.Name())
+			paths[i] = p
+		}
 		switch {
 		case p == "target" || p == "resource" || p == "zone":
 			vs.Add("update_mask", "immutable", "%s is fixed at creation: delete the rule and create another", p)

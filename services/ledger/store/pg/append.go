@@ -1068,7 +1068,7 @@ func (w *logWrites) statements() []stmt {
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[], $9::bytea[])
 			AS u(tenant_id, unit_id, size, next, root, checkpoint, vkey, head_key, base)
 		WHERE l.tenant_id = u.tenant_id AND l.unit_id = u.unit_id`,
-		args: []any{w.hTenant, w.hUnit, w.hSize, w.hNext, w.hRoot, w.hCheckpoint, w.hVkey, w.hHeadKey, w.hBase}})
+		args: []any{w.hTenant, w.hUnit, w.hSize, w.hNext, flat(w.hRoot), w.hCheckpoint, w.hVkey, w.hHeadKey, flat(w.hBase)}})
 	// Entries and hashes in one statement (a data-modifying WITH). commit_time is the
 	// transaction's start, the same for every row.
 	out = append(out, stmt{sql: `WITH h AS (INSERT INTO ledger.hashes (tenant_id, unit_id, storage_idx, hash)
@@ -1078,8 +1078,8 @@ func (w *logWrites) statements() []stmt {
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::text[],
 			$6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[], $10::bigint[], $11::bigint[])
 		RETURNING commit_time`,
-		args: []any{w.eTenant, w.eUnit, w.idx, w.leaves, w.kinds, w.occur, w.reqIDs, w.reqHashes, w.sealed, w.follows, w.treeSize,
-			w.sTenant, w.sUnit, w.storage, w.hashes},
+		args: []any{w.eTenant, w.eUnit, w.idx, flat(w.leaves), w.kinds, w.occur, flat(w.reqIDs), flat(w.reqHashes), flat(w.sealed),
+			flat(w.follows), w.treeSize, w.sTenant, w.sUnit, w.storage, flat(w.hashes)},
 		row: func(m *pgtype.Map, fields []pgconn.FieldDescription, values [][]byte) error {
 			var t time.Time
 			if err := m.Scan(fields[0].DataTypeOID, fields[0].Format, values[0], &t); err != nil {
@@ -1092,6 +1092,10 @@ func (w *logWrites) statements() []stmt {
 		}})
 	return out
 }
+
+// flat hands pgx a column it encodes without reflection: its fast path covers []string, []int64
+// and []time.Time, not [][]byte or slices of pointers, which it would walk with package reflect.
+func flat[T any](s []T) pgtype.FlatArray[T] { return s }
 
 // deliver completes the calls of a committed plan.
 func (p *batchPlan) deliver(calls []*call) {

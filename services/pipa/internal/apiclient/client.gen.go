@@ -182,6 +182,7 @@ func (e V1BreachCause) Valid() bool {
 // Defines values for V1BreachDutyKind.
 const (
 	BREACHDUTYKINDNOTICE      V1BreachDutyKind = "BREACH_DUTY_KIND_NOTICE"
+	BREACHDUTYKINDPOSTING     V1BreachDutyKind = "BREACH_DUTY_KIND_POSTING"
 	BREACHDUTYKINDREPORT      V1BreachDutyKind = "BREACH_DUTY_KIND_REPORT"
 	BREACHDUTYKINDUNSPECIFIED V1BreachDutyKind = "BREACH_DUTY_KIND_UNSPECIFIED"
 )
@@ -190,6 +191,8 @@ const (
 func (e V1BreachDutyKind) Valid() bool {
 	switch e {
 	case BREACHDUTYKINDNOTICE:
+		return true
+	case BREACHDUTYKINDPOSTING:
 		return true
 	case BREACHDUTYKINDREPORT:
 		return true
@@ -1489,7 +1492,15 @@ type V1Breach struct {
 	//  - BREACH_TYPE_POSSIBLE: 유출등 가능성 (PIPA-34-2): not confirmed yet.
 	Type              *V1BreachType `json:"type,omitempty"`
 	UniqueIdentifiers *bool         `json:"uniqueIdentifiers,omitempty"`
-	UpdateTime        *time.Time    `json:"updateTime,omitempty"`
+
+	// UnreachedSubjects Output only: subjects the notices did not reach (each delivery given up counts, per notice),
+	// less those a notice with to_unreached reached since. While it is above 0 and the breach is
+	// not posted, the POSTING duty is owed (DEC-39-3) and the breach does not close.
+	UnreachedSubjects *string `json:"unreachedSubjects,omitempty"`
+
+	// UnreachedTime Output only: when a notice's delivery was first given up.
+	UnreachedTime *time.Time `json:"unreachedTime,omitempty"`
+	UpdateTime    *time.Time `json:"updateTime,omitempty"`
 }
 
 // V1BreachAgency Where the report goes (DEC-40-3).
@@ -1525,6 +1536,10 @@ type V1BreachDuty struct {
 
 	// Kind  - BREACH_DUTY_KIND_NOTICE: 정보주체에 대한 통지 (PIPA-34-1, PIPA-34-2).
 	//  - BREACH_DUTY_KIND_REPORT: 개인정보보호위원회 또는 한국인터넷진흥원에 대한 신고 (PIPA-34-4).
+	//  - BREACH_DUTY_KIND_POSTING: 홈페이지 게시 (DEC-39-3): owed once a notice pipa sent did not reach a subject (its mail or
+	// text message given up), until the breach is posted or a notice by another channel reached
+	// them (NotifyBreachRequest.to_unreached). Due with the notice (known_time + 72 hours), or at
+	// once when the notice failed later than that.
 	Kind *V1BreachDutyKind `json:"kind,omitempty"`
 
 	// Overdue PENDING past due_time.
@@ -1543,6 +1558,11 @@ type V1BreachDuty struct {
 
 // V1BreachDutyKind  - BREACH_DUTY_KIND_NOTICE: 정보주체에 대한 통지 (PIPA-34-1, PIPA-34-2).
 //   - BREACH_DUTY_KIND_REPORT: 개인정보보호위원회 또는 한국인터넷진흥원에 대한 신고 (PIPA-34-4).
+//   - BREACH_DUTY_KIND_POSTING: 홈페이지 게시 (DEC-39-3): owed once a notice pipa sent did not reach a subject (its mail or
+//
+// text message given up), until the breach is posted or a notice by another channel reached
+// them (NotifyBreachRequest.to_unreached). Due with the notice (known_time + 72 hours), or at
+// once when the notice failed later than that.
 type V1BreachDutyKind string
 
 // V1BreachDutyStatus  - BREACH_DUTY_STATUS_PENDING: Not done; its clock runs.
@@ -1554,9 +1574,10 @@ type V1BreachDutyStatus string
 
 // V1BreachNotice A notice as sent.
 type V1BreachNotice struct {
-	// Deliveries Output only, in GetBreach and a step's answer (not in ListBreaches): the mail pipa sent with
-	// this notice to each address of the step's recipient_emails, one delivery each (target
-	// "subject:{i}", the i-th address; the addresses themselves are not shown).
+	// Deliveries Output only, in GetBreach and a step's answer (not in ListBreaches): the mail or text message
+	// pipa sent with this notice to each address of the step's recipient_emails or each number of
+	// its recipient_phones, one delivery each (target "subject:{i}", the i-th address or number;
+	// the addresses and numbers themselves are not shown).
 	Deliveries *[]V1Delivery `json:"deliveries,omitempty"`
 
 	// Kind Which notice was sent.
@@ -1579,6 +1600,15 @@ type V1BreachNotice struct {
 
 	// Text The notice as sent, in Korean.
 	Text *string `json:"text,omitempty"`
+
+	// ToUnreached The notice went, by another channel, to subjects an earlier notice did not reach
+	// (NotifyBreachRequest.to_unreached): its recipients, less its own deliveries given up, count
+	// as reached.
+	ToUnreached *bool `json:"toUnreached,omitempty"`
+
+	// UnreachedCount Output only: how many of pipa's deliveries of this notice were given up (refused for good by
+	// the relay or the SMS provider, or out of attempts): subjects it did not reach (DEC-39-3).
+	UnreachedCount *string `json:"unreachedCount,omitempty"`
 }
 
 // V1BreachNoticeKind Which notice was sent.

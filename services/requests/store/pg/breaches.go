@@ -20,6 +20,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/names"
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/outbound/mail"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/pgdb"
 	"github.com/pipa-kr/pipa/services/requests/breach"
 )
@@ -108,18 +109,7 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 			if err != nil {
 				return "", err
 			}
-			out.Revision++
-			raw, err := storedBreach(out.Doc)
-			if err != nil {
-				return "", err
-			}
-			var postingEnd any
-			if p := out.Doc.GetPosting(); p != nil {
-				postingEnd = p.GetEndTime().AsTime()
-			}
-			if _, err := tx.Exec(ctx, `UPDATE requests.breaches SET state = $4, revision = $5, doc = $6, posting_end = $7,
-				update_time = $8 WHERE tenant_id = $1 AND unit_id = $2 AND number = $3`,
-				tenant, unit, n, int16(out.Doc.GetState()), out.Revision, raw, postingEnd, s.clock()); err != nil {
+			if err := s.saveBreach(ctx, tx, out); err != nil {
 				return "", err
 			}
 			if id, err = s.enqueueBreach(ctx, tx, tenant, unit, n, entry(out.Doc, o)); err != nil {
@@ -129,18 +119,19 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 				return "", err
 			}
 			if out.Doc.GetState() == requestsv1.BreachState_BREACH_STATE_CLOSED {
-				// The subjects' addresses served the notices only: closed, they go. A notice
-				// mail still on its way would go with them, unsent, while the record says the
-				// subjects were told (PIPA-34-1): the close waits for every one to be delivered
-				// or given up.
+				// The subjects' addresses and numbers served the notices only: closed, they go.
+				// A notice mail or text message still on its way would go with them, unsent,
+				// while the record says the subjects were told (PIPA-34-1): the close waits for
+				// every one to be delivered or given up (and one given up owes the posting,
+				// DEC-39-3, which breach.Close asked for already).
 				pending, err := s.out.Pending(ctx, tx, tenant, out.Doc.GetName(), breachSubjects)
 				if err != nil {
 					return "", err
 				}
 				if pending > 0 {
 					return "", apierr.Precondition("NOTICE_MAIL_PENDING", fmt.Sprintf(
-						"%d notice mail(s) to the subjects are neither delivered nor given up yet: close once they are (see the notices' deliveries)", pending),
-						apierr.Violation{Field: "name", Rule: "PIPA-34-1", Description: "the subjects are notified once their notice mail is sent"})
+						"%d notice mail(s) or text message(s) to the subjects are neither delivered nor given up yet: close once they are (see the notices' deliveries)", pending),
+						apierr.Violation{Field: "name", Rule: "PIPA-34-1", Description: "the subjects are notified once their notice is sent"})
 				}
 				if err := s.out.Forget(ctx, tx, tenant, out.Doc.GetName()); err != nil {
 					return "", err
@@ -160,31 +151,87 @@ func (s *Store) StepBreach(ctx context.Context, tenant, unit string, n int64, et
 	return out, id, err
 }
 
-// BreachNoticeLabel is the outbound label of the mail of a breach's notice i (from 1).
-func BreachNoticeLabel(i int) string { return "notice/" + strconv.Itoa(i) }
+// saveBreach writes b, changed under its row lock, as its next revision.
+func (s *Store) saveBreach(ctx context.Context, tx pgx.Tx, b *Breach) error {
+	b.Revision++
+	raw, err := storedBreach(b.Doc)
+	if err != nil {
+		return err
+	}
+	var postingEnd any
+	if p := b.Doc.GetPosting(); p != nil {
+		postingEnd = p.GetEndTime().AsTime()
+	}
+	_, err = tx.Exec(ctx, `UPDATE requests.breaches SET state = $4, revision = $5, doc = $6, posting_end = $7,
+		update_time = $8 WHERE tenant_id = $1 AND unit_id = $2 AND number = $3`,
+		b.Tenant, b.Unit, b.Number, int16(b.Doc.GetState()), b.Revision, raw, postingEnd, s.clock())
+	return err
+}
 
-// BreachSubjectTarget is the outbound target of a notice's mail to the step's i-th address (from
-// 1): the address itself is only in the sealed payload.
+// NoticeHooks are the request service's outbound Hooks, set once the store is made.
+type NoticeHooks struct{ Store *Store }
+
+// GaveUp: a breach notice's mail or text message given up (refused for good, or out of attempts)
+// did not reach its subject, which the breach records in the same transaction
+// (breach.Undelivered), so that its posting is owed (DEC-39-3). Other messages need nothing.
+func (h *NoticeHooks) GaveUp(ctx context.Context, tx pgx.Tx, d outbound.Delivery, _ string) error {
+	if !IsBreachSubject(d.Target) {
+		return nil
+	}
+	tenant, unit, n, err := names.Breaches.ParseN("subject", d.Subject)
+	if err != nil {
+		return err
+	}
+	i, err := strconv.Atoi(strings.TrimPrefix(d.Label, breachNotices))
+	if err != nil || tenant != d.Tenant {
+		return fmt.Errorf("requests: delivery %d of tenant %s: %q of %s is not a breach notice's", d.ID, d.Tenant, d.Label, d.Subject)
+	}
+	b, err := h.Store.getBreach(ctx, tx, tenant, unit, n, true)
+	if err != nil {
+		return err
+	}
+	if err := breach.Undelivered(b.Doc, i, h.Store.clock()); err != nil {
+		return err
+	}
+	return h.Store.saveBreach(ctx, tx, b)
+}
+
+// BreachNoticeLabel is the outbound label of the mail of a breach's notice i (from 1).
+func BreachNoticeLabel(i int) string { return breachNotices + strconv.Itoa(i) }
+
+// BreachSubjectTarget is the outbound target of a notice's mail or text message to the step's
+// i-th address or number (from 1): the address or number itself is only in the sealed payload.
 func BreachSubjectTarget(i int) string { return breachSubjects + strconv.Itoa(i) }
 
 // IsBreachSubject: target is a data subject's (BreachSubjectTarget), not an officer's alert.
 func IsBreachSubject(target string) bool { return strings.HasPrefix(target, breachSubjects) }
 
-const breachSubjects = "subject:"
+const (
+	breachSubjects = "subject:"
+	breachNotices  = "notice/"
+)
 
-// mailNotice queues m's mail, one sealed message to each address, about breach name.
+// mailNotice queues m's mail or text messages, one sealed message to each address or number,
+// about breach name.
 func (s *Store) mailNotice(ctx context.Context, tx pgx.Tx, tenant, name string, m *breach.Mailing) error {
 	if m == nil {
 		return nil
 	}
 	msgs := make([]outbound.Message, len(m.To))
 	for i, to := range m.To {
-		payload, err := mail.Message{To: to, Subject: m.Subject, Text: m.Text}.Payload()
+		msg := outbound.Message{Channel: outbound.Mail, Target: BreachSubjectTarget(i + 1), Subject: name,
+			Label: BreachNoticeLabel(m.Notice), Personal: true}
+		var err error
+		if m.ByText {
+			msg.Channel = outbound.SMS
+			msg.Payload, err = sms.Message{To: to, Text: m.Text}.Payload()
+		} else {
+			msg.Payload, err = mail.Message{To: to, Subject: m.Subject, Text: m.Text}.Payload()
+		}
 		if err != nil {
 			return err
 		}
-		msgs[i] = outbound.Message{Channel: outbound.Mail, Target: BreachSubjectTarget(i + 1), Subject: name,
-			Label: BreachNoticeLabel(m.Notice), Payload: payload, Personal: true}
+		msgs[i] = msg
 	}
 	_, err := s.out.EnqueueAll(ctx, tx, tenant, msgs)
 	return err
@@ -302,10 +349,12 @@ func (s *Store) ListBreaches(ctx context.Context, tenant, unit string, open, ove
 	return page, s.breachSteps(ctx, s.pool, tenant, page.Breaches)
 }
 
-// BreachCount is how a unit's open breaches stand on their clocks.
+// BreachCount is how a unit's open breaches stand on their clocks, and how many of their
+// subjects a notice did not reach while no posting stands for it (DEC-39-3).
 type BreachCount struct {
 	Tenant, Unit             string
 	Overdue, DueSoon, OnTime int64
+	Unreached                int64
 }
 
 // BreachCounts are the open breaches' standing at now by unit, of tenant ("" for every tenant,
@@ -331,6 +380,9 @@ func (s *Store) BreachCounts(ctx context.Context, tenant string, now time.Time) 
 			out = append(out, BreachCount{Tenant: t, Unit: u})
 		}
 		c := &out[len(out)-1]
+		if b.GetPosting() == nil {
+			c.Unreached += breach.Unreached(&b)
+		}
 		switch overdue, soon := breach.Standing(&b, now); {
 		case overdue:
 			c.Overdue++

@@ -478,6 +478,11 @@ const (
 	BreachDutyKind_BREACH_DUTY_KIND_NOTICE BreachDutyKind = 1
 	// 개인정보보호위원회 또는 한국인터넷진흥원에 대한 신고 (PIPA-34-4).
 	BreachDutyKind_BREACH_DUTY_KIND_REPORT BreachDutyKind = 2
+	// 홈페이지 게시 (DEC-39-3): owed once a notice pipa sent did not reach a subject (its mail or
+	// text message given up), until the breach is posted or a notice by another channel reached
+	// them (NotifyBreachRequest.to_unreached). Due with the notice (known_time + 72 hours), or at
+	// once when the notice failed later than that.
+	BreachDutyKind_BREACH_DUTY_KIND_POSTING BreachDutyKind = 3
 )
 
 // Enum value maps for BreachDutyKind.
@@ -486,11 +491,13 @@ var (
 		0: "BREACH_DUTY_KIND_UNSPECIFIED",
 		1: "BREACH_DUTY_KIND_NOTICE",
 		2: "BREACH_DUTY_KIND_REPORT",
+		3: "BREACH_DUTY_KIND_POSTING",
 	}
 	BreachDutyKind_value = map[string]int32{
 		"BREACH_DUTY_KIND_UNSPECIFIED": 0,
 		"BREACH_DUTY_KIND_NOTICE":      1,
 		"BREACH_DUTY_KIND_REPORT":      2,
+		"BREACH_DUTY_KIND_POSTING":     3,
 	}
 )
 
@@ -757,10 +764,18 @@ type BreachNotice struct {
 	Text string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
 	// Sent after its 72 hours (STD-26-4: known_evidence proves when the breach was known).
 	Late bool `protobuf:"varint,6,opt,name=late,proto3" json:"late,omitempty"`
-	// Output only, in GetBreach and a step's answer (not in ListBreaches): the mail pipa sent with
-	// this notice to each address of the step's recipient_emails, one delivery each (target
-	// "subject:{i}", the i-th address; the addresses themselves are not shown).
-	Deliveries    []*Delivery `protobuf:"bytes,7,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Output only, in GetBreach and a step's answer (not in ListBreaches): the mail or text message
+	// pipa sent with this notice to each address of the step's recipient_emails or each number of
+	// its recipient_phones, one delivery each (target "subject:{i}", the i-th address or number;
+	// the addresses and numbers themselves are not shown).
+	Deliveries []*Delivery `protobuf:"bytes,7,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Output only: how many of pipa's deliveries of this notice were given up (refused for good by
+	// the relay or the SMS provider, or out of attempts): subjects it did not reach (DEC-39-3).
+	UnreachedCount int64 `protobuf:"varint,8,opt,name=unreached_count,json=unreachedCount,proto3" json:"unreached_count,omitempty"`
+	// The notice went, by another channel, to subjects an earlier notice did not reach
+	// (NotifyBreachRequest.to_unreached): its recipients, less its own deliveries given up, count
+	// as reached.
+	ToUnreached   bool `protobuf:"varint,9,opt,name=to_unreached,json=toUnreached,proto3" json:"to_unreached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -842,6 +857,20 @@ func (x *BreachNotice) GetDeliveries() []*Delivery {
 		return x.Deliveries
 	}
 	return nil
+}
+
+func (x *BreachNotice) GetUnreachedCount() int64 {
+	if x != nil {
+		return x.UnreachedCount
+	}
+	return 0
+}
+
+func (x *BreachNotice) GetToUnreached() bool {
+	if x != nil {
+		return x.ToUnreached
+	}
+	return false
 }
 
 // The report to the PIPC or KISA as made.
@@ -1133,11 +1162,17 @@ type Breach struct {
 	Posting         *BreachPosting `protobuf:"bytes,27,opt,name=posting,proto3" json:"posting,omitempty"`
 	State           BreachState    `protobuf:"varint,28,opt,name=state,proto3,enum=pipa.requests.v1.BreachState" json:"state,omitempty"`
 	// Output only: each step as the ledger records it.
-	Steps         []*BreachStep          `protobuf:"bytes,29,rep,name=steps,proto3" json:"steps,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,30,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,31,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,33,opt,name=etag,proto3" json:"etag,omitempty"`
+	Steps      []*BreachStep          `protobuf:"bytes,29,rep,name=steps,proto3" json:"steps,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,30,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,31,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	CloseTime  *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,33,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Output only: subjects the notices did not reach (each delivery given up counts, per notice),
+	// less those a notice with to_unreached reached since. While it is above 0 and the breach is
+	// not posted, the POSTING duty is owed (DEC-39-3) and the breach does not close.
+	UnreachedSubjects int64 `protobuf:"varint,34,opt,name=unreached_subjects,json=unreachedSubjects,proto3" json:"unreached_subjects,omitempty"`
+	// Output only: when a notice's delivery was first given up.
+	UnreachedTime *timestamppb.Timestamp `protobuf:"bytes,35,opt,name=unreached_time,json=unreachedTime,proto3" json:"unreached_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1401,6 +1436,20 @@ func (x *Breach) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Breach) GetUnreachedSubjects() int64 {
+	if x != nil {
+		return x.UnreachedSubjects
+	}
+	return 0
+}
+
+func (x *Breach) GetUnreachedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnreachedTime
+	}
+	return nil
 }
 
 type CreateBreachRequest struct {
@@ -1745,8 +1794,19 @@ type NotifyBreachRequest struct {
 	// when set, counts them too. The addresses are kept only sealed in the outbound, to send the
 	// notice, and erased when the breach is closed.
 	RecipientEmails []string `protobuf:"bytes,7,rep,name=recipient_emails,json=recipientEmails,proto3" json:"recipient_emails,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// With method SMS: the data subjects' mobile numbers (010-1234-5678, 01012345678 or
+	// +82 10-1234-5678), to which pipa sends the notice's Korean text as a text message through
+	// the SMS provider (PIPA_SMS_PROVIDER), each a delivery of its own, as recipient_emails. At most
+	// 1,000 distinct numbers a call; the notice must fit one long message (2,000 bytes, a Hangul
+	// syllable counting 2). The numbers are kept only sealed in the outbound and erased when the
+	// breach is closed; no answer, event, ledger entry or log names them.
+	RecipientPhones []string `protobuf:"bytes,8,rep,name=recipient_phones,json=recipientPhones,proto3" json:"recipient_phones,omitempty"`
+	// This notice went to subjects an earlier notice did not reach (unreached_subjects > 0), by
+	// another channel: the unit's own (recipient_count says how many it reached) or pipa's
+	// (recipient_emails, recipient_phones). It stands for the posting of DEC-39-3 for them.
+	ToUnreached   bool `protobuf:"varint,9,opt,name=to_unreached,json=toUnreached,proto3" json:"to_unreached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NotifyBreachRequest) Reset() {
@@ -1826,6 +1886,20 @@ func (x *NotifyBreachRequest) GetRecipientEmails() []string {
 		return x.RecipientEmails
 	}
 	return nil
+}
+
+func (x *NotifyBreachRequest) GetRecipientPhones() []string {
+	if x != nil {
+		return x.RecipientPhones
+	}
+	return nil
+}
+
+func (x *NotifyBreachRequest) GetToUnreached() bool {
+	if x != nil {
+		return x.ToUnreached
+	}
+	return false
 }
 
 type ReportBreachRequest struct {
@@ -2305,7 +2379,7 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"department\x12\x18\n" +
 	"\aofficer\x18\x02 \x01(\tR\aofficer\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\"\xca\x02\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"\x96\x03\n" +
 	"\fBreachNotice\x126\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\".pipa.requests.v1.BreachNoticeKindR\x04kind\x12<\n" +
 	"\x06method\x18\x02 \x01(\x0e2$.pipa.requests.v1.BreachNoticeMethodR\x06method\x127\n" +
@@ -2315,7 +2389,9 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x04late\x18\x06 \x01(\bR\x04late\x12:\n" +
 	"\n" +
 	"deliveries\x18\a \x03(\v2\x1a.pipa.requests.v1.DeliveryR\n" +
-	"deliveries\"\xe8\x01\n" +
+	"deliveries\x12'\n" +
+	"\x0funreached_count\x18\b \x01(\x03R\x0eunreachedCount\x12!\n" +
+	"\fto_unreached\x18\t \x01(\bR\vtoUnreached\"\xe8\x01\n" +
 	"\fBreachReport\x126\n" +
 	"\x06agency\x18\x01 \x01(\x0e2\x1e.pipa.requests.v1.BreachAgencyR\x06agency\x127\n" +
 	"\tsend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\x12\x18\n" +
@@ -2336,7 +2412,7 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12&\n" +
 	"\fledger_index\x18\x03 \x01(\x03H\x00R\vledgerIndex\x88\x01\x01B\x0f\n" +
-	"\r_ledger_index\"\x8a\f\n" +
+	"\r_ledger_index\"\xfc\f\n" +
 	"\x06Breach\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1c.pipa.requests.v1.BreachTypeR\x04type\x129\n" +
@@ -2377,7 +2453,9 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"updateTime\x129\n" +
 	"\n" +
 	"close_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x12\n" +
-	"\x04etag\x18! \x01(\tR\x04etag\"~\n" +
+	"\x04etag\x18! \x01(\tR\x04etag\x12-\n" +
+	"\x12unreached_subjects\x18\" \x01(\x03R\x11unreachedSubjects\x12A\n" +
+	"\x0eunreached_time\x18# \x01(\v2\x1a.google.protobuf.TimestampR\runreachedTime\"~\n" +
 	"\x13CreateBreachRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x120\n" +
 	"\x06breach\x18\x02 \x01(\v2\x18.pipa.requests.v1.BreachR\x06breach\x12\x1d\n" +
@@ -2402,7 +2480,7 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x06breach\x18\x02 \x01(\v2\x18.pipa.requests.v1.BreachR\x06breach\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xa7\x02\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xf5\x02\n" +
 	"\x13NotifyBreachRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
 	"\x06method\x18\x02 \x01(\x0e2$.pipa.requests.v1.BreachNoticeMethodR\x06method\x127\n" +
@@ -2411,7 +2489,9 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12)\n" +
-	"\x10recipient_emails\x18\a \x03(\tR\x0frecipientEmails\"\xf4\x01\n" +
+	"\x10recipient_emails\x18\a \x03(\tR\x0frecipientEmails\x12)\n" +
+	"\x10recipient_phones\x18\b \x03(\tR\x0frecipientPhones\x12!\n" +
+	"\fto_unreached\x18\t \x01(\bR\vtoUnreached\"\xf4\x01\n" +
 	"\x13ReportBreachRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
 	"\x06agency\x18\x02 \x01(\x0e2\x1e.pipa.requests.v1.BreachAgencyR\x06agency\x127\n" +
@@ -2490,11 +2570,12 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\fBreachAgency\x12\x1d\n" +
 	"\x19BREACH_AGENCY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12BREACH_AGENCY_PIPC\x10\x01\x12\x16\n" +
-	"\x12BREACH_AGENCY_KISA\x10\x02*l\n" +
+	"\x12BREACH_AGENCY_KISA\x10\x02*\x8a\x01\n" +
 	"\x0eBreachDutyKind\x12 \n" +
 	"\x1cBREACH_DUTY_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BREACH_DUTY_KIND_NOTICE\x10\x01\x12\x1b\n" +
-	"\x17BREACH_DUTY_KIND_REPORT\x10\x02*\xfe\x01\n" +
+	"\x17BREACH_DUTY_KIND_REPORT\x10\x02\x12\x1c\n" +
+	"\x18BREACH_DUTY_KIND_POSTING\x10\x03*\xfe\x01\n" +
 	"\x10BreachDutyStatus\x12\"\n" +
 	"\x1eBREACH_DUTY_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aBREACH_DUTY_STATUS_PENDING\x10\x01\x12\x1e\n" +
@@ -2594,41 +2675,42 @@ var file_pipa_requests_v1_breaches_proto_depIdxs = []int32{
 	30, // 25: pipa.requests.v1.Breach.create_time:type_name -> google.protobuf.Timestamp
 	30, // 26: pipa.requests.v1.Breach.update_time:type_name -> google.protobuf.Timestamp
 	30, // 27: pipa.requests.v1.Breach.close_time:type_name -> google.protobuf.Timestamp
-	16, // 28: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
-	16, // 29: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
-	16, // 30: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
-	6,  // 31: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
-	30, // 32: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	7,  // 33: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
-	30, // 34: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	14, // 35: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
-	17, // 36: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
-	18, // 37: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
-	19, // 38: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
-	21, // 39: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
-	22, // 40: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
-	23, // 41: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
-	24, // 42: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
-	25, // 43: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
-	26, // 44: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
-	27, // 45: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
-	28, // 46: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
-	16, // 47: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
-	16, // 48: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
-	20, // 49: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
-	16, // 50: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
-	16, // 51: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
-	16, // 52: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
-	16, // 53: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
-	16, // 54: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
-	16, // 55: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
-	14, // 56: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
-	29, // 57: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
-	47, // [47:58] is the sub-list for method output_type
-	36, // [36:47] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	30, // 28: pipa.requests.v1.Breach.unreached_time:type_name -> google.protobuf.Timestamp
+	16, // 29: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
+	16, // 30: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
+	16, // 31: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
+	6,  // 32: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
+	30, // 33: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	7,  // 34: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
+	30, // 35: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	14, // 36: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
+	17, // 37: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
+	18, // 38: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
+	19, // 39: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
+	21, // 40: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
+	22, // 41: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
+	23, // 42: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
+	24, // 43: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
+	25, // 44: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
+	26, // 45: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
+	27, // 46: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
+	28, // 47: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
+	16, // 48: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
+	16, // 49: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
+	20, // 50: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
+	16, // 51: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
+	16, // 52: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
+	16, // 53: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
+	16, // 54: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
+	16, // 55: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
+	16, // 56: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
+	14, // 57: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
+	29, // 58: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
+	48, // [48:59] is the sub-list for method output_type
+	37, // [37:48] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_breaches_proto_init() }

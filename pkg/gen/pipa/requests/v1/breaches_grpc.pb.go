@@ -65,9 +65,11 @@ type BreachServiceClient interface {
 	// Posts the notice on the unit's public pages for at least 30 days, for the subjects who
 	// cannot be reached (DEC-39-3, DEC-39의3).
 	PostBreach(ctx context.Context, in *PostBreachRequest, opts ...grpc.CallOption) (*Breach, error)
-	// Closes the breach once its notice and report (or exemption) are done, and every notice mail
-	// pipa sends the subjects is delivered or given up (FAILED_PRECONDITION NOTICE_MAIL_PENDING
-	// until then: closing erases their addresses).
+	// Closes the breach once its notice and report (or exemption) are done, every subject a notice
+	// did not reach is posted for or reached otherwise (FAILED_PRECONDITION UNREACHED_SUBJECTS,
+	// DEC-39-3), and every notice mail or text message pipa sends the subjects is delivered or given
+	// up (FAILED_PRECONDITION NOTICE_MAIL_PENDING until then: closing erases their addresses and
+	// numbers).
 	CloseBreach(ctx context.Context, in *CloseBreachRequest, opts ...grpc.CallOption) (*Breach, error)
 	// Public: a breach's posting while it is up (the page /p/{t}/{u}/notices/{n}).
 	GetBreachPosting(ctx context.Context, in *GetBreachPostingRequest, opts ...grpc.CallOption) (*BreachPosting, error)
@@ -227,9 +229,11 @@ type BreachServiceServer interface {
 	// Posts the notice on the unit's public pages for at least 30 days, for the subjects who
 	// cannot be reached (DEC-39-3, DEC-39의3).
 	PostBreach(context.Context, *PostBreachRequest) (*Breach, error)
-	// Closes the breach once its notice and report (or exemption) are done, and every notice mail
-	// pipa sends the subjects is delivered or given up (FAILED_PRECONDITION NOTICE_MAIL_PENDING
-	// until then: closing erases their addresses).
+	// Closes the breach once its notice and report (or exemption) are done, every subject a notice
+	// did not reach is posted for or reached otherwise (FAILED_PRECONDITION UNREACHED_SUBJECTS,
+	// DEC-39-3), and every notice mail or text message pipa sends the subjects is delivered or given
+	// up (FAILED_PRECONDITION NOTICE_MAIL_PENDING until then: closing erases their addresses and
+	// numbers).
 	CloseBreach(context.Context, *CloseBreachRequest) (*Breach, error)
 	// Public: a breach's posting while it is up (the page /p/{t}/{u}/notices/{n}).
 	GetBreachPosting(context.Context, *GetBreachPostingRequest) (*BreachPosting, error)
