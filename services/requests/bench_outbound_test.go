@@ -39,7 +39,8 @@ import (
 // Its last line, "verdict", is the drop in steps/s of each pair (A1 B1, B2 A2, A3 B3), their
 // median, the pooled rates (all approvals of a case over all their time) and their drop, and the
 // median CPU per approval of each case (B's until its last delivery).
-// PIPA_BENCH_RECEIVERS=child runs the receivers in a child process (bench_receivers_test.go).
+// The receivers run in a child process, as they run elsewhere in production;
+// PIPA_BENCH_RECEIVERS=process runs them in the benchmark's process (bench_receivers_test.go).
 // Results: BENCHMARKS.md.
 
 // verified creates n ACCESS requests of the unit, by visit, and verifies them, outside any timing;
