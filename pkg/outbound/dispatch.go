@@ -143,12 +143,13 @@ func (o *Outbound) loop(ctx, sendCtx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			o.log.WarnContext(ctx, "outbound: claiming due messages", "outbound", o.table(), "err", err)
 		}
-		for _, d := range batch {
+		failed := o.prepare(sendCtx, batch)
+		for i, d := range batch {
 			busy.Add(1)
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				results <- o.send(sendCtx, d)
+				results <- o.send(sendCtx, d, failed[i])
 				busy.Add(-1) // once the recorder has it: a slow recorder slows the claims
 			}()
 		}
@@ -216,13 +217,13 @@ func (o *Outbound) claim(ctx context.Context, n int) ([]Delivery, error) {
 	return out, err
 }
 
-// send makes one attempt at d: opens and composes its payload and hands it to its channel's
-// Sender, within Config.Timeout.
-func (o *Outbound) send(ctx context.Context, d Delivery) result {
-	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
-	defer cancel()
-	answer, err := o.prepare(ctx, &d)
+// send makes one attempt at d: hands it to its channel's Sender, within Config.Timeout, unless
+// preparing it failed already (failed.err).
+func (o *Outbound) send(ctx context.Context, d Delivery, failed result) result {
+	answer, err := failed.answer, failed.err
 	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+		defer cancel()
 		answer, err = o.cfg.Senders[d.Channel].Send(ctx, d)
 	}
 	if err != nil && answer == "" {
@@ -231,35 +232,59 @@ func (o *Outbound) send(ctx context.Context, d Delivery) result {
 	return result{d: d, answer: answer, err: err, at: o.clock()}
 }
 
-// prepare opens d's payload if sealed and composes it if it names a Composer; a failure is
-// permanent, with its answer.
-func (o *Outbound) prepare(ctx context.Context, d *Delivery) (string, error) {
-	if d.Personal {
-		if o.cfg.Box == nil {
-			return "", Permanent(fmt.Errorf("outbound: message %d of tenant %s is sealed and no data key was given", d.ID, d.Tenant))
+// prepare opens the sealed payloads of batch in place and composes those that name a Composer,
+// each Composer's at once (within Config.Timeout); it returns, by index, the answer and error of
+// each message it could not prepare (a failure to open is permanent).
+func (o *Outbound) prepare(ctx context.Context, batch []Delivery) []result {
+	failed := make([]result, len(batch))
+	composing := map[string][]int{} // the messages of each Composer, by index
+	for i := range batch {
+		d := &batch[i]
+		if d.Personal {
+			if o.cfg.Box == nil {
+				failed[i].err = Permanent(fmt.Errorf("outbound: message %d of tenant %s is sealed and no data key was given", d.ID, d.Tenant))
+				continue
+			}
+			plain, err := o.cfg.Box.Open(d.Payload, o.ad(d.Tenant, d.ID))
+			if err != nil {
+				failed[i].err = Permanent(err)
+				continue
+			}
+			d.Payload = plain
 		}
-		plain, err := o.cfg.Box.Open(d.Payload, o.ad(d.Tenant, d.ID))
-		if err != nil {
-			return "", Permanent(err)
+		switch {
+		case d.Compose == "":
+		case o.cfg.Composers[d.Compose] == nil:
+			failed[i].err = fmt.Errorf("outbound: no composer %q in this process", d.Compose)
+		case len(d.Payload) == 0:
+			failed[i] = result{answer: "erased before it was sent", err: Permanent(errors.New("outbound: the message's reference was erased"))}
+		default:
+			composing[d.Compose] = append(composing[d.Compose], i)
 		}
-		d.Payload = plain
 	}
-	if d.Compose == "" {
-		return "", nil
+	if len(composing) == 0 {
+		return failed
 	}
-	c := o.cfg.Composers[d.Compose]
-	if c == nil {
-		return "", fmt.Errorf("outbound: no composer %q in this process", d.Compose)
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	defer cancel()
+	for name, idx := range composing {
+		refs := make([]Ref, len(idx))
+		for j, i := range idx {
+			refs[j] = Ref{Tenant: batch[i].Tenant, Ref: batch[i].Payload}
+		}
+		made := o.cfg.Composers[name].Compose(ctx, refs)
+		for j, i := range idx {
+			switch {
+			case j >= len(made):
+				failed[i].err = fmt.Errorf("outbound: composer %q made %d of %d messages", name, len(made), len(idx))
+			case made[j].Err != nil:
+				failed[i].err = made[j].Err
+			default:
+				batch[i].Content = made[j].Content
+			}
+		}
 	}
-	if len(d.Payload) == 0 {
-		return "erased before it was sent", Permanent(errors.New("outbound: the message's reference was erased"))
-	}
-	payload, err := c.Compose(ctx, d.Tenant, d.Payload)
-	if err != nil {
-		return "", err
-	}
-	d.Payload = payload
-	return "", nil
+	return failed
 }
 
 // recorder records the results as they come, those that arrive together in one statement; a

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -115,10 +116,26 @@ type Message struct {
 
 // Composer makes a message's payload at send time from the reference its change wrote: the
 // change then writes a few bytes, not a second copy of what it stores anyway (a notice's mail is
-// the stored notice). An error wrapped by Permanent gives the message up (what it refers to was
-// erased).
+// the stored notice). The dispatcher hands it a claimed batch's references at once, so that it
+// reads what they refer to in one query, and its Sender gets what it made as a value
+// (Delivery.Content), not encoded for the Sender to decode again.
 type Composer interface {
-	Compose(ctx context.Context, tenant string, ref []byte) ([]byte, error)
+	// Compose returns what it made of each of refs, in order. An error wrapped by Permanent gives
+	// its message up (what it refers to was erased); any other is retried.
+	Compose(ctx context.Context, refs []Ref) []Composed
+}
+
+// Ref is a message's reference as its change wrote it (opened when sealed), for a Composer.
+type Ref struct {
+	Tenant string
+	Ref    []byte
+}
+
+// Composed is what a Composer made of a Ref: the Content its channel's Sender takes (for mail, a
+// mail.Message), or why it could not.
+type Composed struct {
+	Content any
+	Err     error
 }
 
 // Delivery is a message as its Sender gets it, opened.
@@ -128,6 +145,9 @@ type Delivery struct {
 	Message
 	// Attempt counts from 1.
 	Attempt int
+	// Content is what the message's Composer made, which its Sender sends; nil when Payload is
+	// the message.
+	Content any
 	// sub is a webhook's subscription, read with the message; nil when it was deleted. subErr:
 	// its secret did not open (the data key), which the send reports as a failure to retry.
 	sub    *Subscription
@@ -271,53 +291,85 @@ func (o *Outbound) Enqueue(ctx context.Context, tx pgx.Tx, tenant string, m Mess
 }
 
 // EnqueueAll is Enqueue of every message of ms, in two statements however many there are (their
-// ids, their rows): a change that sends several (a notice's mail and its event's webhooks) keeps
-// its transaction short. It returns their ids, in order.
+// ids, their rows): a change that sends several keeps its transaction short. It returns their
+// ids, in order.
 func (o *Outbound) EnqueueAll(ctx context.Context, tx pgx.Tx, tenant string, ms []Message) ([]int64, error) {
 	if len(ms) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT nextval('`+o.cfg.Schema+`.outbound_ids') FROM generate_series(1, $1)`, len(ms))
+	var ids []int64
+	if err := tx.QueryRow(ctx, `SELECT array(SELECT nextval('`+o.cfg.Schema+`.outbound_ids') FROM generate_series(1, $1))`,
+		len(ms)).Scan(&ids); err != nil {
+		return nil, err
+	}
+	r, err := o.rows(tenant, ids, ms)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, err
-	}
-	n := len(ms)
-	channels, targets, subjects, labels, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	composes, answers := make([]string, n), make([]string, n)
-	payloads, sealed := make([][]byte, n), make([]bool, n)
-	for i, m := range ms {
-		channels[i], targets[i], subjects[i], labels[i], keys[i], payloads[i], sealed[i], composes[i] =
-			m.Channel, m.Target, m.Subject, m.Label, m.Key, m.Payload, m.Personal, m.Compose
-		if keys[i] == "" {
-			keys[i] = o.cfg.Schema + "-" + strconv.FormatInt(ids[i], 10)
-		}
-		if _, ok := o.cfg.Senders[m.Channel]; !ok {
-			// Not configured here (no PIPA_SMTP_ADDR, no PIPA_SMS_PROVIDER): the message waits
-			// until a process that can send it claims it.
-			answers[i] = "waiting: no " + m.Channel + " sender is configured"
-		}
-		if m.Personal {
-			if o.cfg.Box == nil {
-				return nil, fmt.Errorf("outbound: a message naming a person needs the data key")
-			}
-			if payloads[i], err = o.cfg.Box.Seal(m.Payload, o.ad(tenant, ids[i])); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (tenant_id, create_time, next_time, id, channel, target, subject,
-		label, idempotency_key, payload, sealed, compose, answer)
-		SELECT $1, $2, $3, * FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bytea[],
-		$11::boolean[], $12::text[], $13::text[])`,
-		tenant, o.clock(), dueNow(), ids, channels, targets, subjects, labels, keys, payloads, sealed, composes, answers); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+o.table()+` (`+outboundColumns+`)
+		SELECT $1, $2, $3, * FROM `+unnestRows(4), append([]any{tenant, o.clock(), dueNow()}, r.args()...)...); err != nil {
 		return nil, err
 	}
 	o.d.wake()
 	return ids, nil
+}
+
+// outboundColumns are the columns a message is written with: the tenant, its create and due
+// times, then those of unnestRows.
+const outboundColumns = `tenant_id, create_time, next_time, id, channel, target, subject, label, idempotency_key, payload,
+	sealed, compose, answer`
+
+// unnestRows is the table of messageRows.args as parameters from $first on.
+func unnestRows(first int) string {
+	types := []string{"bigint", "text", "text", "text", "text", "text", "bytea", "boolean", "text", "text"}
+	for i, t := range types {
+		types[i] = fmt.Sprintf("$%d::%s[]", first+i, t)
+	}
+	return "unnest(" + strings.Join(types, ", ") + ")"
+}
+
+// messageRows are messages as the arrays of unnestRows.
+type messageRows struct {
+	ids                                       []int64
+	channels, targets, subjects, labels, keys []string
+	payloads                                  [][]byte
+	sealed                                    []bool
+	composes, answers                         []string
+}
+
+func (r messageRows) args() []any {
+	return []any{r.ids, r.channels, r.targets, r.subjects, r.labels, r.keys, r.payloads, r.sealed, r.composes, r.answers}
+}
+
+// rows are ms of the tenant as they are written under ids: each with its key, its payload sealed
+// when it names a person, and the answer of a channel no process here sends.
+func (o *Outbound) rows(tenant string, ids []int64, ms []Message) (messageRows, error) {
+	n := len(ms)
+	r := messageRows{ids: ids, channels: make([]string, n), targets: make([]string, n), subjects: make([]string, n),
+		labels: make([]string, n), keys: make([]string, n), payloads: make([][]byte, n), sealed: make([]bool, n),
+		composes: make([]string, n), answers: make([]string, n)}
+	for i, m := range ms {
+		r.channels[i], r.targets[i], r.subjects[i], r.labels[i], r.keys[i], r.payloads[i], r.sealed[i], r.composes[i] =
+			m.Channel, m.Target, m.Subject, m.Label, m.Key, m.Payload, m.Personal, m.Compose
+		if r.keys[i] == "" {
+			r.keys[i] = o.cfg.Schema + "-" + strconv.FormatInt(ids[i], 10)
+		}
+		if _, ok := o.cfg.Senders[m.Channel]; !ok {
+			// Not configured here (no PIPA_SMTP_ADDR, no PIPA_SMS_PROVIDER): the message waits
+			// until a process that can send it claims it.
+			r.answers[i] = "waiting: no " + m.Channel + " sender is configured"
+		}
+		if m.Personal {
+			if o.cfg.Box == nil {
+				return r, fmt.Errorf("outbound: a message naming a person needs the data key")
+			}
+			var err error
+			if r.payloads[i], err = o.cfg.Box.Seal(m.Payload, o.ad(tenant, ids[i])); err != nil {
+				return r, err
+			}
+		}
+	}
+	return r, nil
 }
 
 // Once records key for the tenant in tx and reports whether it is new: what a periodic job sends

@@ -5,6 +5,7 @@ package requests_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,11 +32,15 @@ import (
 // BenchmarkOutbound approves verified ACCESS requests, 64 at a time, in one run: "nothing-leaves"
 // (no e-mail address, no subscription) beside "mail-and-event" (each requester gave an address,
 // and a subscription wants kr.pipa.request.decided: each approval writes one mail and one event),
-// twice each, in the order A B B A.
+// three times each, in the order A B B A A B.
 // After the timer it waits until the SMTP server holds every mail and the receiver every event,
 // and reports deliveries/s from the first approval to the last delivery, drain-s after the
 // last approval, and all-cpu-ms/op, the process's CPU per approval until the last delivery.
-// PIPA_BENCH_RECEIVERS=child runs the receivers in a child process (bench_receivers_test.go).
+// Its last line, "verdict", is the drop in steps/s of each pair (A1 B1, B2 A2, A3 B3), their
+// median, the pooled rates (all approvals of a case over all their time) and their drop, and the
+// median CPU per approval of each case (B's until its last delivery).
+// The receivers run in a child process, as they run elsewhere in production;
+// PIPA_BENCH_RECEIVERS=process runs them in the benchmark's process (bench_receivers_test.go).
 // Results: BENCHMARKS.md.
 
 // verified creates n ACCESS requests of the unit, by visit, and verifies them, outside any timing;
@@ -79,8 +84,11 @@ func BenchmarkOutbound(b *testing.B) {
 		_, err := cls[w%len(cls)].ApproveRequest(u.staff, &requestsv1.ApproveRequestRequest{Name: warm[i], Grant: requeststest.VisitGrant()})
 		return err
 	})
-	// The two cases alternate, ABBA, so that a change in the shared machine's load weighs on both.
-	for i, leaves := range []bool{false, true, true, false} {
+	// The two cases alternate, ABBAAB, so that a change in the shared machine's load weighs on
+	// both; runs[i] is case i's last run (b.Run runs it once with b.N = 1 first).
+	order := []bool{false, true, true, false, false, true}
+	runs := make([]caseRun, len(order))
+	for i, leaves := range order {
 		name := fmt.Sprintf("nothing-leaves/%d", i/2+1)
 		if leaves {
 			name = fmt.Sprintf("mail-and-event/%d", i/2+1)
@@ -110,6 +118,7 @@ func BenchmarkOutbound(b *testing.B) {
 					return err
 				})
 			})
+			runs[i] = caseRun{steps: b.N, took: b.Elapsed(), cpu: processCPU(b) - cpu}
 			if recv.cpu != nil {
 				b.ReportMetric(float64((recv.cpu()-recvCPU).Microseconds())/1000/float64(b.N), "recv-cpu-ms/op")
 			}
@@ -124,7 +133,8 @@ func BenchmarkOutbound(b *testing.B) {
 			done := time.Now()
 			// The CPU until the last delivery: what the outbound still sends after the last step
 			// is part of each step's cost (as the receivers', in a child, until then).
-			b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/1000/float64(b.N), "all-cpu-ms/op")
+			runs[i].cpu = processCPU(b) - cpu
+			b.ReportMetric(float64(runs[i].cpu.Microseconds())/1000/float64(b.N), "all-cpu-ms/op")
 			if recv.cpu != nil {
 				b.ReportMetric(float64((recv.cpu()-recvCPU).Microseconds())/1000/float64(b.N), "all-recv-cpu-ms/op")
 			}
@@ -136,6 +146,61 @@ func BenchmarkOutbound(b *testing.B) {
 			require.NoError(b, err)
 		})
 	}
+	b.Run("verdict", func(b *testing.B) { reportDrop(b, order, runs) })
+}
+
+// caseRun is what one case of BenchmarkOutbound measured: its approvals, their time, and the
+// process's CPU until its last delivery.
+type caseRun struct {
+	steps int
+	took  time.Duration
+	cpu   time.Duration
+}
+
+func (c caseRun) rate() float64 { return float64(c.steps) / c.took.Seconds() }
+
+// reportDrop reports BenchmarkOutbound's verdict: how much slower approvals ran when each sent a
+// mail and an event, pair by pair (the cases run next to each other), as the median of the pairs
+// and from the pooled rates, with the median CPU per approval of each case.
+func reportDrop(b *testing.B, order []bool, runs []caseRun) {
+	var pairs []float64
+	var pooled [2]caseRun
+	var cpu [2][]float64
+	for i, leaves := range order {
+		k := 0
+		if leaves {
+			k = 1
+		}
+		pooled[k].steps += runs[i].steps
+		pooled[k].took += runs[i].took
+		cpu[k] = append(cpu[k], float64(runs[i].cpu.Microseconds())/1000/float64(runs[i].steps))
+		if i%2 == 1 && leaves != order[i-1] {
+			a, bb := runs[i-1], runs[i]
+			if !leaves {
+				a, bb = bb, a
+			}
+			pairs = append(pairs, 100*(bb.rate()/a.rate()-1))
+		}
+	}
+	for i, p := range pairs {
+		b.ReportMetric(p, fmt.Sprintf("pair%d-drop-%%", i+1))
+	}
+	b.ReportMetric(median(pairs), "median-drop-%")
+	b.ReportMetric(pooled[0].rate(), "A-steps/s")
+	b.ReportMetric(pooled[1].rate(), "B-steps/s")
+	b.ReportMetric(100*(pooled[1].rate()/pooled[0].rate()-1), "pooled-drop-%")
+	b.ReportMetric(median(cpu[0]), "A-cpu-ms/op")
+	b.ReportMetric(median(cpu[1]), "B-all-cpu-ms/op")
+	b.ReportMetric(0, "ns/op")
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // BenchmarkOutboundReceiverDown runs whole workflows (intake, verification, approval: three

@@ -20,11 +20,11 @@ import (
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
 )
 
-// BenchmarkOutbound's receivers, the SMTP server and the webhook receiver: in the benchmark's
-// process by default, or, with PIPA_BENCH_RECEIVERS=child, in a child process of it (this test
-// binary again, running TestBenchReceivers), as in production, where the relay and the
-// subscribers run elsewhere: cpu-ms/op then counts pipa's side only, and recv-cpu-ms/op the
-// receivers'. Both share the machine's cores with the steps either way.
+// BenchmarkOutbound's receivers, the SMTP server and the webhook receiver: by default in a child
+// process of the benchmark (this test binary again, running TestBenchReceivers), as in
+// production, where the relay and the subscribers run elsewhere: cpu-ms/op then counts pipa's
+// side only, and recv-cpu-ms/op the receivers'; with PIPA_BENCH_RECEIVERS=process, in the
+// benchmark's process. Both share the machine's cores with the steps either way.
 const receiversEnv = "PIPA_BENCH_RECEIVERS"
 
 // benchReceivers are the receivers as the benchmark uses them.
@@ -37,7 +37,7 @@ type benchReceivers struct {
 }
 
 func startReceivers(b *testing.B) benchReceivers {
-	if os.Getenv(receiversEnv) != "child" {
+	if os.Getenv(receiversEnv) == "process" {
 		smtpd := outboundtest.StartMail(b)
 		recv := outboundtest.StartReceiver(b, benchSecret)
 		return benchReceivers{smtpAddr: smtpd.Addr, url: recv.URL, counts: func() (int, int, int) {
@@ -94,7 +94,7 @@ func childCPU(b *testing.B, pid int) time.Duration {
 // stdin closes, and answers its counts on a third address.
 func TestBenchReceivers(t *testing.T) {
 	if os.Getenv(receiversEnv) != "serve" {
-		t.Skip("the receivers' process of BenchmarkOutbound with " + receiversEnv + "=child")
+		t.Skip("the receivers' child process of BenchmarkOutbound")
 	}
 	smtpd := outboundtest.StartMail(t)
 	recv := outboundtest.StartReceiver(t, benchSecret)

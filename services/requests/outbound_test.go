@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -521,4 +522,57 @@ func TestMailWaitsWithoutRelay(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, requestsv1.DeliveryState_DELIVERY_STATE_PENDING, ds.GetDeliveries()[0].GetState())
 	require.Zero(t, ds.GetDeliveries()[0].GetAttempts())
+}
+
+// The notices' mails that fall due together are composed together (one query for the claimed
+// batch): each mail still carries its own requester's notice, and a notice gone since (PIPA-21-1)
+// gives up its own mail only, not the others of its batch.
+func TestNoticeMailsComposedTogether(t *testing.T) {
+	t.Parallel()
+	smtpd := outboundtest.StartMail(t)
+	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
+	s.Load("jeongeup-library.yaml")
+	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
+	receipts := map[string]string{} // by address
+	var names []string
+	for i := range 3 {
+		r := requeststest.WithChannel(requeststest.AccessRequest())
+		r.Requester.Email = fmt.Sprintf("minwon%d@example.kr", i)
+		created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+		require.NoError(t, err)
+		name := created.GetRequest().GetName()
+		_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
+			Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
+		require.NoError(t, err)
+		got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
+		require.NoError(t, err)
+		receipts[r.Requester.Email], names = got.GetReceiptNumber(), append(names, name)
+	}
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 3 }, 30*time.Second, 100*time.Millisecond)
+
+	// The third notice is gone; the three mails fall due again at once, as after a lost lease.
+	ctx := context.Background()
+	_, err := s.DB().Exec(ctx, `DELETE FROM requests.notices WHERE tenant_id = 'jeongeup' AND receipt = $1`, receipts["minwon2@example.kr"])
+	require.NoError(t, err)
+	tag, err := s.DB().Exec(ctx, `UPDATE requests.outbound SET deliver_time = NULL, next_time = now() - interval '1 second'
+		WHERE channel = 'mail' AND subject = ANY($1)`, names)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, tag.RowsAffected())
+	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 5 }, 30*time.Second, 100*time.Millisecond)
+	for _, m := range smtpd.Mail()[3:] {
+		require.Len(t, m.To, 1)
+		receipt := receipts[m.To[0]]
+		require.NotEqual(t, receipts["minwon2@example.kr"], receipt, "the mail of the notice gone is not sent")
+		require.Contains(t, m.Subject, receipt)
+		require.Contains(t, m.HTML, receipt, "each mail carries its own requester's notice")
+		require.Contains(t, m.Text, receipt)
+	}
+	var answer string
+	require.Eventually(t, func() bool {
+		return s.DB().QueryRow(ctx, `SELECT answer FROM requests.outbound WHERE channel = 'mail' AND subject = $1
+			AND fail_time IS NOT NULL`, names[2]).Scan(&answer) == nil
+	}, 30*time.Second, 100*time.Millisecond)
+	require.Contains(t, answer, "the notice is gone")
+	time.Sleep(500 * time.Millisecond)
+	require.Len(t, smtpd.Mail(), 5)
 }

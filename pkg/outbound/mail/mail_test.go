@@ -65,6 +65,9 @@ func TestSendOverSTARTTLSWithAuth(t *testing.T) {
 	require.Len(t, ms.Mail(), 1)
 	require.Equal(t, "[R-2026-000001] 개인정보 열람 결정 통지", ms.Mail()[0].Subject)
 	require.Equal(t, "<requests-1@jeongeup.go.kr>", ms.Mail()[0].Header.Get("Message-Id"))
+	require.Equal(t, "base64", ms.Mail()[0].Header.Get("Content-Transfer-Encoding"),
+		"Korean text goes in base64: 4 bytes for 3, where quoted-printable takes 9 for a Hangul syllable")
+	require.Equal(t, "접수번호: R-2026-000001", ms.Mail()[0].Text)
 
 	answer, err = send(mail.Config{Username: "privacy@jeongeup.go.kr", Password: "wrong", TLS: "starttls"})
 	require.Error(t, err)
@@ -144,4 +147,45 @@ func TestSendNamesNoRecipient(t *testing.T) {
 		require.Contains(t, err.Error(), strconv.Itoa(tc.code))
 	}
 	require.Empty(t, ms.Mail())
+}
+
+// benchNotice is a decision notice as pipa renders it (request.renderNotice), for BenchmarkSend.
+const benchNotice = `<!doctype html>
+<html lang="ko"><head><meta charset="utf-8"><title>개인정보 열람 결정 통지</title>
+<style>body{font-family:"Nanum Myeongjo","Batang",serif;margin:2rem;color:#000}table{border-collapse:collapse;width:100%}th,td{border:1px solid #000;padding:.4rem .6rem;text-align:left;vertical-align:top}th{width:9rem;background:#f2f2f2}@page{size:A4;margin:20mm}@media print{body{margin:0}th{background:none}}</style></head>
+<body><main>
+<p>[별지 제9호서식]</p>
+<h1>개인정보 열람 결정 통지</h1>
+<table>
+<tr><th scope="row">접수번호</th><td>R-2026-000123</td></tr>
+<tr><th scope="row">수신자</th><td>김민원 귀하</td></tr>
+<tr><th scope="row">요구 내용</th><td>개인정보 열람 — 도서 대출 기록 및 회원 정보 일체</td></tr>
+<tr><th scope="row">일시</th><td>2026년 12월 14일 10시 00분</td></tr>
+<tr><th scope="row">장소</th><td>정읍시립도서관 2층 민원실</td></tr>
+<tr><th scope="row">형태</th><td>열람</td></tr>
+<tr><th scope="row">방법</th><td>직접방문</td></tr>
+<tr><th scope="row">수수료</th><td>0원 (우송료 0원, 합계 0원) — 정읍시 수수료 조례 제3조</td></tr>
+</table>
+<p>2026년 12월 7일</p>
+<p>정읍시립도서관장</p>
+</main></body></html>`
+
+// BenchmarkSend sends a decision notice's mail (HTML and its text, in Korean) to a real SMTP
+// server over a kept connection: the sender's CPU and allocations per mail (issue 17).
+//
+//	cd pkg && go test ./outbound/mail -run '^$' -bench BenchmarkSend -benchmem
+func BenchmarkSend(b *testing.B) {
+	ms := outboundtest.StartMail(b)
+	s, err := mail.New(mail.Config{Addr: ms.Addr, From: "정읍시립도서관 <privacy@jeongeup.go.kr>", TLS: "none"})
+	require.NoError(b, err)
+	m := mail.Message{To: "minwon@example.kr", Subject: "[R-2026-000123] 개인정보 열람 결정 통지", Text: mail.TextOf(benchNotice), HTML: benchNotice}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_, err := s.Send(b.Context(), outbound.Delivery{Tenant: "jeongeup", ID: int64(i),
+			Message: outbound.Message{Channel: outbound.Mail, Key: "requests-" + strconv.Itoa(i)}, Content: m})
+		require.NoError(b, err)
+	}
+	b.StopTimer()
+	require.Len(b, ms.Mail(), b.N)
+	require.Equal(b, m.Text, strings.ReplaceAll(ms.Mail()[b.N-1].Text, "\r\n", "\n"))
 }

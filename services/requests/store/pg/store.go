@@ -406,14 +406,11 @@ func (s *Store) Transition(ctx context.Context, tenant, unit, receipt, etag stri
 			}
 		}
 		if out.Event != "" {
-			_, deliveries, err := s.out.EmitLater(ctx, tx, tenant, outbound.Event{Unit: unit, Type: out.Event,
-				Subject: rec.Doc.Name, Data: request.EventData(rec, out.Notice)})
-			if err != nil {
+			if _, err := s.out.EmitWith(ctx, tx, tenant, outbound.Event{Unit: unit, Type: out.Event,
+				Subject: rec.Doc.Name, Data: request.EventData(rec, out.Notice)}, sends); err != nil {
 				return err
 			}
-			sends = append(sends, deliveries...)
-		}
-		if _, err := s.out.EnqueueAll(ctx, tx, tenant, sends); err != nil {
+		} else if _, err := s.out.EnqueueAll(ctx, tx, tenant, sends); err != nil {
 			return err
 		}
 		if e := out.Entry; e != nil {
