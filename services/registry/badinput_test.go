@@ -456,7 +456,9 @@ func TestBadFileInput(t *testing.T) {
 				Name: libraryUnit + "/files/visitors", Registered: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"registered"}}})
 			return err
 		}, code: codes.InvalidArgument, field: "update_mask.paths[0]", rule: "enum"},
-		{name: "huge required item", call: create(func(f *registryv1.PersonalInformationFile) { f.RequiredItems = []string{"성명", strings.Repeat("a", 20001)} }),
+		{name: "huge required item", call: create(func(f *registryv1.PersonalInformationFile) {
+			f.RequiredItems = []string{"성명", strings.Repeat("a", 20001)}
+		}),
 			code: codes.InvalidArgument, field: "file.required_items[1]", rule: "range"},
 		{name: "huge recipient", call: create(func(f *registryv1.PersonalInformationFile) { f.Recipients[0].Recipient = strings.Repeat("a", 20001) }),
 			code: codes.InvalidArgument, field: "file.recipients[0].recipient", rule: "range"},

@@ -77,7 +77,6 @@ func checkPhone(vs *apierr.Violations, field, v string) {
 	}
 }
 
-
 func checkDate(vs *apierr.Violations, field, v string) bool {
 	if v == "" {
 		return false
