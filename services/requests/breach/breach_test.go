@@ -353,6 +353,10 @@ func TestUnreachedSubjectsOweThePosting(t *testing.T) {
 	// Reached by phone, one of the two: still one owed.
 	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_PHONE, ToUnreached: true}, env)
 	require.Equal(t, "recipient_count", violation(t, err).Field, "how many it reached")
+	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_PHONE, Count: 3, ToUnreached: true}, env)
+	require.Equal(t, "recipient_count", violation(t, err).Field, "at most the 2 unreached")
+	require.Equal(t, "DEC-39-3", violation(t, err).Rule)
+	require.Len(t, b.GetNotices(), 1)
 	_, err = breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_PHONE, Count: 1, ToUnreached: true}, env)
 	require.NoError(t, err)
 	require.True(t, b.GetNotices()[1].GetToUnreached())

@@ -142,11 +142,13 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 		}
 	}
 	if n.ToUnreached {
-		if Unreached(b) == 0 {
+		switch u := Unreached(b); {
+		case u == 0:
 			vs.Add("to_unreached", "DEC-39-3", "no subject is unreached: no delivery of a notice of this breach was given up, or later notices reached as many")
-		}
-		if count == 0 {
+		case count == 0:
 			vs.Add("recipient_count", "required", "how many of the unreached subjects this notice reached")
+		case count > u:
+			vs.Add("recipient_count", "DEC-39-3", "at most the %d unreached subjects (got %d)", u, count)
 		}
 	}
 	sent := sendTime(&vs, b, n.SendTime, env.Now)
