@@ -292,10 +292,14 @@ func noticeRule(b *requestsv1.Breach) string {
 
 // noticeStatus: a complete notice (or, for a possible breach found to be none, the notice that
 // says so) is DONE; an interim or possible-breach notice, or a posting, met the clock but the rest
-// follows when known (DEC-39-2, DEC-39의3).
+// follows when known (DEC-39-2, DEC-39의3). A notice to the unreached (to_unreached) went only to
+// the subjects an earlier notice missed, so it settles nothing for the others.
 func noticeStatus(b *requestsv1.Breach) requestsv1.BreachDutyStatus {
 	status := requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING
 	for _, n := range b.GetNotices() {
+		if n.GetToUnreached() {
+			continue
+		}
 		switch n.GetKind() {
 		case requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_COMPLETE, requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_NO_BREACH:
 			return requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE

@@ -400,6 +400,22 @@ func TestUnreachedSubjectsOweThePosting(t *testing.T) {
 	require.EqualValues(t, 2, breach.View(twice, known).GetUnreachedSubjects())
 }
 
+// PIPA-34-1, DEC-39-2: the complete notice sent only to the subjects an interim notice missed
+// (to_unreached) does not tell the others: the notice duty stays interim and the breach open.
+func TestCompleteNoticeToUnreachedOnly(t *testing.T) {
+	env := breach.Env{Now: known.Add(80 * time.Hour), Institution: "정읍시립도서관"}
+	b := intake(t, mailing(1000))
+	b.ExemptionReason = "신고 완료"
+	b.Notices = []*requestsv1.BreachNotice{
+		{Kind: requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_INTERIM, RecipientCount: 1000, UnreachedCount: 2},
+		{Kind: requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_COMPLETE, RecipientCount: 2, ToUnreached: true},
+	}
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_INTERIM, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, env.Now).GetStatus())
+	_, err := breach.Apply(b, breach.Close{}, env)
+	require.Equal(t, "NOTICE_REQUIRED", reason(t, err))
+	require.Equal(t, "PIPA-34-1", violation(t, err).Rule)
+}
+
 // PIPA-34-1, DEC-17-5: the subjects' mobile numbers (method SMS) are read in their usual forms
 // and sent as digits; anything else is refused naming the field and the rule, without repeating
 // what was given; the notice must fit one text message with every item (DEC-39-1).
