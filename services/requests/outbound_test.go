@@ -435,7 +435,10 @@ func TestNoticeMethodChosenAtIntake(t *testing.T) {
 	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
 	require.Equal(t, "request.requester.phone", stacktest.Violation(t, err).GetField())
 
-	r.Requester.Phone, r.Requester.Email = "010-1234-5678", "minwon@example.kr"
+	r.Requester.Phone = "063-539-6000"
+	_, err = cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
+	require.Equal(t, "request.requester.phone", stacktest.Violation(t, err).GetField(), "a landline takes no text message")
+	r.Requester.Phone, r.Requester.Email = "+82 10-1234-5678", "minwon@example.kr"
 	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
 	require.NoError(t, err)
 	name := created.GetRequest().GetName()

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,27 @@ func Mask(phone string) string {
 		return "****"
 	}
 	return strings.Repeat("*", len(digits)-4) + digits[len(digits)-4:]
+}
+
+// mobilePattern is a Korean mobile number's digits: 010 and eight digits, or 011, 016–019 and
+// seven or eight.
+var mobilePattern = regexp.MustCompile(`^01(0[0-9]{8}|[16-9][0-9]{7,8})$`)
+
+// MobileFormat says which numbers Mobile reads, for a refusal.
+const MobileFormat = "must be a mobile number (010, 011, 016–019), e.g. 010-1234-5678, 01012345678 or +82 10-1234-5678"
+
+// Mobile reads a Korean mobile number written with hyphens or spaces, or from +82, and returns
+// its digits from 0 (01012345678), the form a provider takes with country code 82; ok is false
+// for anything else (a landline, a foreign number, a typo).
+func Mobile(s string) (digits string, ok bool) {
+	d := strings.NewReplacer("-", "", " ", "").Replace(s)
+	if rest, found := strings.CutPrefix(d, "+82"); found {
+		d = "0" + strings.TrimPrefix(rest, "0")
+	}
+	if !mobilePattern.MatchString(d) {
+		return "", false
+	}
+	return d, true
 }
 
 func digitsOf(s string) string {

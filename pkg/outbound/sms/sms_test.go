@@ -62,3 +62,20 @@ func TestLogSendsNothing(t *testing.T) {
 	require.Contains(t, answer, "not sent")
 	require.Equal(t, "*******5678", sms.Mask("010-1234-5678"))
 }
+
+// A mobile number in its usual forms is read as its digits from 0, which SENS takes with country
+// code 82; a landline, a short number or a foreign one is not a mobile number.
+func TestMobile(t *testing.T) {
+	for in, want := range map[string]string{
+		"010-1234-5678": "01012345678", "01012345678": "01012345678", "+82 10-1234-5678": "01012345678",
+		"+82 010 1234 5678": "01012345678", "+821012345678": "01012345678", "016-987-6543": "0169876543",
+	} {
+		got, ok := sms.Mobile(in)
+		require.True(t, ok, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "063-539-6000", "010-555-6666", "010-1234-56789", "+1 202 555 0100", "8210-1234-5678", "010-1234-567x"} {
+		_, ok := sms.Mobile(in)
+		require.False(t, ok, in)
+	}
+}

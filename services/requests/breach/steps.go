@@ -2,7 +2,6 @@ package breach
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -205,23 +204,10 @@ var (
 		read:   func(e string) (string, string, bool) { return e, strings.ToLower(e), mailaddr.Valid(e) },
 		format: mailaddr.Format}
 	phones = recipients{field: "recipient_phones", what: "numbers", method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS,
-		of: func(n Notify) []string { return n.Phones }, read: mobile,
-		format: "must be a mobile number (010, 011, 016–019), e.g. 010-1234-5678, 01012345678 or +82 10-1234-5678"}
+		of:     func(n Notify) []string { return n.Phones },
+		read:   func(s string) (string, string, bool) { d, ok := sms.Mobile(s); return d, d, ok },
+		format: sms.MobileFormat}
 )
-
-// mobilePattern is a Korean mobile number's digits: 010 and eight digits, or 011, 016–019 and
-// seven or eight.
-var mobilePattern = regexp.MustCompile(`^01(0[0-9]{8}|[16-9][0-9]{7,8})$`)
-
-// mobile reads a mobile number written with hyphens or spaces, or from +82: its normal form is
-// its digits from 0 (01012345678), which the SMS provider takes.
-func mobile(s string) (string, string, bool) {
-	d := strings.NewReplacer("-", "", " ", "").Replace(s)
-	if rest, ok := strings.CutPrefix(d, "+82"); ok {
-		d = "0" + strings.TrimPrefix(rest, "0")
-	}
-	return d, d, mobilePattern.MatchString(d)
-}
 
 // check refuses the list pipa cannot send the notice to, and returns it in normal form: with
 // another method, with a send_time (the message leaves now, and the notice's lateness is judged

@@ -11,6 +11,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/apierr"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/mailaddr"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	"github.com/pipa-kr/pipa/pkg/seoul"
 )
 
@@ -392,8 +393,12 @@ func checkNoticeMethod(vs *apierr.Violations, r *requestsv1.Request) {
 	default:
 		vs.Add("request.notice_method", "PIPA-38-4", "notices go by DELIVERY_METHOD_EMAIL, DELIVERY_METHOD_MAIL (post) or DELIVERY_METHOD_VISIT (in person)")
 	}
-	if r.GetNoticeByText() && p.GetPhone() == "" {
-		vs.Add("request.requester.phone", "PIPA-38-4", "a text message about the notice needs the requester's phone number")
+	if r.GetNoticeByText() {
+		if p.GetPhone() == "" {
+			vs.Add("request.requester.phone", "PIPA-38-4", "a text message about the notice needs the requester's phone number")
+		} else if _, ok := sms.Mobile(p.GetPhone()); !ok {
+			vs.Add("request.requester.phone", "format", "the number for text messages %s", sms.MobileFormat)
+		}
 	}
 }
 

@@ -486,8 +486,8 @@ func noticeMessages(rec *request.Request, n *requestsv1.Notice, seq int, issuer 
 		out = append(out, outbound.Message{Channel: outbound.Mail, Target: TargetRequester,
 			Subject: rec.Doc.GetName(), Label: n.GetName(), Payload: ref, Personal: true, Compose: ComposeNotice})
 	}
-	if rec.Doc.GetNoticeByText() && p.GetPhone() != "" {
-		payload, err := sms.Message{To: p.GetPhone(), Text: request.NoticeText(rec, n, issuer)}.Payload()
+	if to, ok := sms.Mobile(p.GetPhone()); rec.Doc.GetNoticeByText() && ok {
+		payload, err := sms.Message{To: to, Text: request.NoticeText(rec, n, issuer)}.Payload()
 		if err != nil {
 			return nil, err
 		}
