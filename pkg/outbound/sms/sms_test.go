@@ -79,3 +79,11 @@ func TestMobile(t *testing.T) {
 		require.False(t, ok, in)
 	}
 }
+
+// Bytes counts as the carriers do: ASCII one byte, anything else (Hangul) two.
+func TestBytes(t *testing.T) {
+	require.Equal(t, 0, sms.Bytes(""))
+	require.Equal(t, 3, sms.Bytes("abc"))
+	require.Equal(t, 4, sms.Bytes("가나"))
+	require.Equal(t, 7, sms.Bytes("a가 나\n"))
+}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/apierr"
+	"github.com/pipa-kr/pipa/pkg/outbound/sms"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/services/requests/breach"
 )
@@ -460,4 +461,26 @@ func TestNoticeByText(t *testing.T) {
 	require.Equal(t, "DEC-39-1", violation(t, err).Rule)
 	_, err = breach.Apply(long, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Emails: []string{"a@example.kr"}}, env)
 	require.NoError(t, err, "a mail has no such bound")
+}
+
+// DEC-39-1: a text message carries every item, so the notice must fit one message: exactly
+// sms.MaxBytes is sent, one byte more is refused.
+func TestNoticeByTextBound(t *testing.T) {
+	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관"}
+	sized := func(bytes int) *requestsv1.Breach {
+		b := intake(t, mailing(3))
+		b.Measures = "x"
+		base := sms.Bytes(breach.NoticeText(b, breach.NoticeKind(b), env.Institution))
+		b.Measures = strings.Repeat("x", bytes-base+1)
+		require.Equal(t, bytes, sms.Bytes(breach.NoticeText(b, breach.NoticeKind(b), env.Institution)))
+		return b
+	}
+	n := breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS, Phones: []string{"01012345678"}}
+	_, err := breach.Apply(sized(sms.MaxBytes), n, env)
+	require.NoError(t, err)
+	over := sized(sms.MaxBytes + 1)
+	_, err = breach.Apply(over, n, env)
+	require.Equal(t, "recipient_phones", violation(t, err).Field)
+	require.Equal(t, "DEC-39-1", violation(t, err).Rule)
+	require.Empty(t, over.GetNotices())
 }
