@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -173,25 +175,35 @@ type NoticeHooks struct{ Store *Store }
 
 // GaveUp: a breach notice's mail or text message given up (refused for good, or out of attempts)
 // did not reach its subject, which the breach records in the same transaction
-// (breach.Undelivered), so that its posting is owed (DEC-39-3). Other messages need nothing.
+// (breach.Undelivered), so that its posting is owed (DEC-39-3). Other messages need nothing. A
+// delivery that names no open breach's notice is logged and let go: an error would roll back the
+// give-up, and the dispatcher would send the notice to the subject again, and again. Only the
+// database's errors are returned.
 func (h *NoticeHooks) GaveUp(ctx context.Context, tx pgx.Tx, d outbound.Delivery, _ string) error {
 	if !IsBreachSubject(d.Target) {
 		return nil
 	}
-	tenant, unit, n, err := names.Breaches.ParseN("subject", d.Subject)
-	if err != nil {
-		return err
+	skip := func(why string) error {
+		slog.WarnContext(ctx, "requests: a breach notice given up is not recorded on a breach", "tenant", d.Tenant, "delivery", d.ID, "label", d.Label, "why", why)
+		return nil
 	}
-	i, err := strconv.Atoi(strings.TrimPrefix(d.Label, breachNotices))
-	if err != nil || tenant != d.Tenant {
-		return fmt.Errorf("requests: delivery %d of tenant %s: %q of %s is not a breach notice's", d.ID, d.Tenant, d.Label, d.Subject)
+	tenant, unit, n, err := names.Breaches.ParseN("subject", d.Subject)
+	i, ierr := strconv.Atoi(strings.TrimPrefix(d.Label, breachNotices))
+	if err != nil || ierr != nil || !strings.HasPrefix(d.Label, breachNotices) || tenant != d.Tenant {
+		return skip("not a breach notice's delivery")
 	}
 	b, err := h.Store.getBreach(ctx, tx, tenant, unit, n, true)
+	if apierr.CodeOf(err) == codes.NotFound {
+		return skip("no such breach")
+	}
 	if err != nil {
 		return err
 	}
+	if b.Doc.GetState() != requestsv1.BreachState_BREACH_STATE_OPEN {
+		return skip("the breach is not open")
+	}
 	if err := breach.Undelivered(b.Doc, i, h.Store.clock()); err != nil {
-		return err
+		return skip("the breach has no such notice")
 	}
 	return h.Store.saveBreach(ctx, tx, b)
 }
