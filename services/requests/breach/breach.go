@@ -218,7 +218,8 @@ func Duties(b *requestsv1.Breach, now time.Time) []*requestsv1.BreachDuty {
 // postingDuty is the posting owed for the subjects b's notices did not reach (DEC-39-3: 연락처를
 // 알 수 없는 경우 등, the notice is posted on the body's website for 30 days instead), nil while
 // every delivery pipa made reached its subject or is still on its way. It is done once the breach
-// is posted, or once notices by another channel (to_unreached) reached as many. The posting stands
+// is posted and the posting is still up at the last failure (one that ended before does not tell
+// the subjects missed since), or once notices by another channel (to_unreached) reached as many. The posting stands
 // for the notice, so it is due with the notice (known_time + 72 hours, PIPA-34-1), or at once
 // when a delivery failed after that.
 func postingDuty(b *requestsv1.Breach, now time.Time) *requestsv1.BreachDuty {
@@ -227,7 +228,7 @@ func postingDuty(b *requestsv1.Breach, now time.Time) *requestsv1.BreachDuty {
 		return nil
 	}
 	status := requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING
-	if b.GetPosting() != nil || Unreached(b) == 0 {
+	if postedAtLastFailure(b) || Unreached(b) == 0 {
 		status = requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE
 	}
 	due := Due(b)
@@ -235,6 +236,34 @@ func postingDuty(b *requestsv1.Breach, now time.Time) *requestsv1.BreachDuty {
 		due = t.AsTime()
 	}
 	return dutyAt(requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, status, due, now, "DEC-39-3", "PIPA-34-1")
+}
+
+// postedAtLastFailure: b's posting is up at its last delivery given up (unreached_time for a
+// breach stored before last_unreached_time was kept).
+func postedAtLastFailure(b *requestsv1.Breach) bool {
+	p := b.GetPosting()
+	if p == nil {
+		return false
+	}
+	last := b.GetLastUnreachedTime()
+	if last == nil {
+		last = b.GetUnreachedTime()
+	}
+	return last == nil || p.GetEndTime().AsTime().After(last.AsTime())
+}
+
+// Posted: b has a posting up at now.
+func Posted(b *requestsv1.Breach, now time.Time) bool {
+	return b.GetPosting() != nil && b.GetPosting().GetEndTime().AsTime().After(now)
+}
+
+// UnreachedOwed is Unreached while the posting duty is owed (pending), else 0: the subjects
+// neither reached nor told by a posting, as the metrics count them.
+func UnreachedOwed(b *requestsv1.Breach, now time.Time) int64 {
+	if p := postingDuty(b, now); p == nil || p.GetStatus() != requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING {
+		return 0
+	}
+	return Unreached(b)
 }
 
 // Unreached is how many subjects b's notices did not reach and nothing reached since: each
@@ -266,6 +295,7 @@ func Undelivered(b *requestsv1.Breach, i int, now time.Time) error {
 	if b.GetUnreachedTime() == nil {
 		b.UnreachedTime = timestamppb.New(now)
 	}
+	b.LastUnreachedTime = timestamppb.New(now)
 	b.UpdateTime = timestamppb.New(now)
 	return nil
 }

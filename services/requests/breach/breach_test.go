@@ -401,6 +401,40 @@ func TestUnreachedSubjectsOweThePosting(t *testing.T) {
 	require.EqualValues(t, 2, breach.View(twice, known).GetUnreachedSubjects())
 }
 
+// DEC-39-3: a posting tells the subjects a notice missed only while it is up: a delivery given up
+// after it ended owes the posting again, and the ended posting may be replaced; one still up may
+// not. The metrics' count follows the duty.
+func TestPostingUpAtTheLastFailure(t *testing.T) {
+	day := 24 * time.Hour
+	env := breach.Env{Now: known.Add(2 * time.Hour), Institution: "정읍시립도서관", Path: "/p/jeongeup/library/notices/1"}
+	b := intake(t, mailing(3))
+	b.Notices = []*requestsv1.BreachNotice{{Kind: requestsv1.BreachNoticeKind_BREACH_NOTICE_KIND_COMPLETE, RecipientCount: 3}}
+	require.NoError(t, breach.Undelivered(b, 1, env.Now))
+	require.EqualValues(t, 1, breach.UnreachedOwed(b, env.Now))
+	_, err := breach.Apply(b, breach.Post{UnreachableReason: "연락처 없음"}, env)
+	require.NoError(t, err)
+	require.Zero(t, breach.UnreachedOwed(b, env.Now))
+	env.Now = known.Add(20 * day)
+	_, err = breach.Apply(b, breach.Post{UnreachableReason: "연락처 없음"}, env)
+	require.Equal(t, "ALREADY_POSTED", reason(t, err), "still up")
+	require.NoError(t, breach.Undelivered(b, 1, env.Now), "a failure while it is up")
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_DONE, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, env.Now).GetStatus())
+
+	env.Now = known.Add(40 * day)
+	require.NoError(t, breach.Undelivered(b, 1, env.Now), "a failure after it ended")
+	require.Equal(t, env.Now, b.GetLastUnreachedTime().AsTime())
+	require.Equal(t, known.Add(2*time.Hour), b.GetUnreachedTime().AsTime(), "the first failure is kept")
+	require.Equal(t, requestsv1.BreachDutyStatus_BREACH_DUTY_STATUS_PENDING, duty(b, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, env.Now).GetStatus())
+	require.EqualValues(t, 3, breach.UnreachedOwed(b, env.Now))
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.Equal(t, "UNREACHED_SUBJECTS", reason(t, err))
+	_, err = breach.Apply(b, breach.Post{UnreachableReason: "전자우편 반송"}, env)
+	require.NoError(t, err, "the ended posting is replaced")
+	require.Equal(t, env.Now, b.GetPosting().GetStartTime().AsTime())
+	_, err = breach.Apply(b, breach.Close{}, env)
+	require.NoError(t, err)
+}
+
 // PIPA-34-1, DEC-39-2: the complete notice sent only to the subjects an interim notice missed
 // (to_unreached) does not tell the others: the notice duty stays interim and the breach open.
 func TestCompleteNoticeToUnreachedOnly(t *testing.T) {

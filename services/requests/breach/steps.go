@@ -405,7 +405,8 @@ func (x Exempt) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	return Outcome{Label: "유출등 신고 면제", Rule: "PIPA-34-4", Note: "경로 확인, 회수·삭제 완료: " + b.ExemptionReason}, nil
 }
 
-// Post puts the notice on the unit's public pages for PostingPeriod (DEC-39-3).
+// Post puts the notice on the unit's public pages for PostingPeriod (DEC-39-3). A posting that has
+// ended is replaced: a notice that failed after it is told by the new one.
 type Post struct{ UnreachableReason string }
 
 func (p Post) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
@@ -416,8 +417,8 @@ func (p Post) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	if err := vs.Err(); err != nil {
 		return Outcome{}, err
 	}
-	if b.GetPosting() != nil {
-		return Outcome{}, apierr.Precondition("ALREADY_POSTED", "the breach is posted at "+b.GetPosting().GetPath())
+	if Posted(b, env.Now) {
+		return Outcome{}, apierr.Precondition("ALREADY_POSTED", "the breach is posted at "+b.GetPosting().GetPath()+" until "+stamp(b.GetPosting().GetEndTime().AsTime()))
 	}
 	b.Posting = &requestsv1.BreachPosting{Breach: b.GetName(), UnitDisplayName: env.Institution, StartTime: timestamppb.New(env.Now),
 		EndTime: timestamppb.New(env.Now.Add(PostingPeriod)), Text: NoticeText(b, kind, env.Institution), Path: env.Path}

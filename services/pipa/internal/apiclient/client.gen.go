@@ -1434,6 +1434,10 @@ type V1Breach struct {
 	// KnownTime 인지 시점: when the unit learned of it; the clocks run from here.
 	KnownTime *time.Time `json:"knownTime,omitempty"`
 
+	// LastUnreachedTime Output only: when a notice's delivery was last given up. A posting counts for the subjects
+	// not reached only if it is still up then (DEC-39-3); one that has ended may be replaced.
+	LastUnreachedTime *time.Time `json:"lastUnreachedTime,omitempty"`
+
 	// Measures Item 4 (대응조치 및 피해 구제절차): what the unit did and how subjects get relief.
 	Measures *string `json:"measures,omitempty"`
 	Name     *string `json:"name,omitempty"`
@@ -1495,7 +1499,8 @@ type V1Breach struct {
 
 	// UnreachedSubjects Output only: subjects the notices did not reach (each delivery given up counts, per notice),
 	// less those a notice with to_unreached reached since. While it is above 0 and the breach is
-	// not posted, the POSTING duty is owed (DEC-39-3) and the breach does not close.
+	// posted (a posting up at the last failure), the POSTING duty is owed (DEC-39-3) and the breach
+	// does not close.
 	UnreachedSubjects *string `json:"unreachedSubjects,omitempty"`
 
 	// UnreachedTime Output only: when a notice's delivery was first given up.

@@ -392,9 +392,7 @@ func (s *Store) BreachCounts(ctx context.Context, tenant string, now time.Time) 
 			out = append(out, BreachCount{Tenant: t, Unit: u})
 		}
 		c := &out[len(out)-1]
-		if b.GetPosting() == nil {
-			c.Unreached += breach.Unreached(&b)
-		}
+		c.Unreached += breach.UnreachedOwed(&b, now)
 		switch overdue, soon := breach.Standing(&b, now); {
 		case overdue:
 			c.Overdue++

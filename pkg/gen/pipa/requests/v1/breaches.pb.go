@@ -1169,12 +1169,16 @@ type Breach struct {
 	Etag       string                 `protobuf:"bytes,33,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only: subjects the notices did not reach (each delivery given up counts, per notice),
 	// less those a notice with to_unreached reached since. While it is above 0 and the breach is
-	// not posted, the POSTING duty is owed (DEC-39-3) and the breach does not close.
+	// posted (a posting up at the last failure), the POSTING duty is owed (DEC-39-3) and the breach
+	// does not close.
 	UnreachedSubjects int64 `protobuf:"varint,34,opt,name=unreached_subjects,json=unreachedSubjects,proto3" json:"unreached_subjects,omitempty"`
 	// Output only: when a notice's delivery was first given up.
 	UnreachedTime *timestamppb.Timestamp `protobuf:"bytes,35,opt,name=unreached_time,json=unreachedTime,proto3" json:"unreached_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Output only: when a notice's delivery was last given up. A posting counts for the subjects
+	// not reached only if it is still up then (DEC-39-3); one that has ended may be replaced.
+	LastUnreachedTime *timestamppb.Timestamp `protobuf:"bytes,36,opt,name=last_unreached_time,json=lastUnreachedTime,proto3" json:"last_unreached_time,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Breach) Reset() {
@@ -1448,6 +1452,13 @@ func (x *Breach) GetUnreachedSubjects() int64 {
 func (x *Breach) GetUnreachedTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UnreachedTime
+	}
+	return nil
+}
+
+func (x *Breach) GetLastUnreachedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUnreachedTime
 	}
 	return nil
 }
@@ -2412,7 +2423,7 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12&\n" +
 	"\fledger_index\x18\x03 \x01(\x03H\x00R\vledgerIndex\x88\x01\x01B\x0f\n" +
-	"\r_ledger_index\"\xfc\f\n" +
+	"\r_ledger_index\"\xc8\r\n" +
 	"\x06Breach\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1c.pipa.requests.v1.BreachTypeR\x04type\x129\n" +
@@ -2455,7 +2466,8 @@ const file_pipa_requests_v1_breaches_proto_rawDesc = "" +
 	"close_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x12\n" +
 	"\x04etag\x18! \x01(\tR\x04etag\x12-\n" +
 	"\x12unreached_subjects\x18\" \x01(\x03R\x11unreachedSubjects\x12A\n" +
-	"\x0eunreached_time\x18# \x01(\v2\x1a.google.protobuf.TimestampR\runreachedTime\"~\n" +
+	"\x0eunreached_time\x18# \x01(\v2\x1a.google.protobuf.TimestampR\runreachedTime\x12J\n" +
+	"\x13last_unreached_time\x18$ \x01(\v2\x1a.google.protobuf.TimestampR\x11lastUnreachedTime\"~\n" +
 	"\x13CreateBreachRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x120\n" +
 	"\x06breach\x18\x02 \x01(\v2\x18.pipa.requests.v1.BreachR\x06breach\x12\x1d\n" +
@@ -2676,41 +2688,42 @@ var file_pipa_requests_v1_breaches_proto_depIdxs = []int32{
 	30, // 26: pipa.requests.v1.Breach.update_time:type_name -> google.protobuf.Timestamp
 	30, // 27: pipa.requests.v1.Breach.close_time:type_name -> google.protobuf.Timestamp
 	30, // 28: pipa.requests.v1.Breach.unreached_time:type_name -> google.protobuf.Timestamp
-	16, // 29: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
-	16, // 30: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
-	16, // 31: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
-	6,  // 32: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
-	30, // 33: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	7,  // 34: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
-	30, // 35: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
-	14, // 36: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
-	17, // 37: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
-	18, // 38: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
-	19, // 39: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
-	21, // 40: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
-	22, // 41: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
-	23, // 42: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
-	24, // 43: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
-	25, // 44: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
-	26, // 45: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
-	27, // 46: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
-	28, // 47: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
-	16, // 48: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
-	16, // 49: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
-	20, // 50: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
-	16, // 51: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
-	16, // 52: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
-	16, // 53: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
-	16, // 54: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
-	16, // 55: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
-	16, // 56: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
-	14, // 57: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
-	29, // 58: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
-	48, // [48:59] is the sub-list for method output_type
-	37, // [37:48] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	30, // 29: pipa.requests.v1.Breach.last_unreached_time:type_name -> google.protobuf.Timestamp
+	16, // 30: pipa.requests.v1.CreateBreachRequest.breach:type_name -> pipa.requests.v1.Breach
+	16, // 31: pipa.requests.v1.ListBreachesResponse.breaches:type_name -> pipa.requests.v1.Breach
+	16, // 32: pipa.requests.v1.CompleteBreachRequest.breach:type_name -> pipa.requests.v1.Breach
+	6,  // 33: pipa.requests.v1.NotifyBreachRequest.method:type_name -> pipa.requests.v1.BreachNoticeMethod
+	30, // 34: pipa.requests.v1.NotifyBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	7,  // 35: pipa.requests.v1.ReportBreachRequest.agency:type_name -> pipa.requests.v1.BreachAgency
+	30, // 36: pipa.requests.v1.ReportBreachRequest.send_time:type_name -> google.protobuf.Timestamp
+	14, // 37: pipa.requests.v1.ListBreachPostingsResponse.postings:type_name -> pipa.requests.v1.BreachPosting
+	17, // 38: pipa.requests.v1.BreachService.CreateBreach:input_type -> pipa.requests.v1.CreateBreachRequest
+	18, // 39: pipa.requests.v1.BreachService.GetBreach:input_type -> pipa.requests.v1.GetBreachRequest
+	19, // 40: pipa.requests.v1.BreachService.ListBreaches:input_type -> pipa.requests.v1.ListBreachesRequest
+	21, // 41: pipa.requests.v1.BreachService.CompleteBreach:input_type -> pipa.requests.v1.CompleteBreachRequest
+	22, // 42: pipa.requests.v1.BreachService.NotifyBreach:input_type -> pipa.requests.v1.NotifyBreachRequest
+	23, // 43: pipa.requests.v1.BreachService.ReportBreach:input_type -> pipa.requests.v1.ReportBreachRequest
+	24, // 44: pipa.requests.v1.BreachService.ExemptBreach:input_type -> pipa.requests.v1.ExemptBreachRequest
+	25, // 45: pipa.requests.v1.BreachService.PostBreach:input_type -> pipa.requests.v1.PostBreachRequest
+	26, // 46: pipa.requests.v1.BreachService.CloseBreach:input_type -> pipa.requests.v1.CloseBreachRequest
+	27, // 47: pipa.requests.v1.BreachService.GetBreachPosting:input_type -> pipa.requests.v1.GetBreachPostingRequest
+	28, // 48: pipa.requests.v1.BreachService.ListBreachPostings:input_type -> pipa.requests.v1.ListBreachPostingsRequest
+	16, // 49: pipa.requests.v1.BreachService.CreateBreach:output_type -> pipa.requests.v1.Breach
+	16, // 50: pipa.requests.v1.BreachService.GetBreach:output_type -> pipa.requests.v1.Breach
+	20, // 51: pipa.requests.v1.BreachService.ListBreaches:output_type -> pipa.requests.v1.ListBreachesResponse
+	16, // 52: pipa.requests.v1.BreachService.CompleteBreach:output_type -> pipa.requests.v1.Breach
+	16, // 53: pipa.requests.v1.BreachService.NotifyBreach:output_type -> pipa.requests.v1.Breach
+	16, // 54: pipa.requests.v1.BreachService.ReportBreach:output_type -> pipa.requests.v1.Breach
+	16, // 55: pipa.requests.v1.BreachService.ExemptBreach:output_type -> pipa.requests.v1.Breach
+	16, // 56: pipa.requests.v1.BreachService.PostBreach:output_type -> pipa.requests.v1.Breach
+	16, // 57: pipa.requests.v1.BreachService.CloseBreach:output_type -> pipa.requests.v1.Breach
+	14, // 58: pipa.requests.v1.BreachService.GetBreachPosting:output_type -> pipa.requests.v1.BreachPosting
+	29, // 59: pipa.requests.v1.BreachService.ListBreachPostings:output_type -> pipa.requests.v1.ListBreachPostingsResponse
+	49, // [49:60] is the sub-list for method output_type
+	38, // [38:49] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_pipa_requests_v1_breaches_proto_init() }
