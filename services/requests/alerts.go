@@ -145,8 +145,8 @@ func (a *Alerts) alertBreach(ctx context.Context, officersOf officersOf, b *pg.B
 		}
 		duty := breachDuty[al.Duty.GetKind()]
 		subject := fmt.Sprintf("[유출등 %s %s] %s (기한 %s)", duty, head, name, minute(due))
-		text := fmt.Sprintf("%s 담당자께\n\n아래 개인정보 유출등 사고의 %s 기한이 %s.\n\n사고: %s\n알게 된 일시: %s\n기한: %s (알게 된 때부터 72시간)\n근거: %s\n\n"+
-			"이 알림은 pipa가 기한마다 단계별로 한 번만 보냅니다.", unitName, duty, says, name, minute(b.Doc.GetKnownTime().AsTime()), minute(due),
+		text := fmt.Sprintf("%s 담당자께\n\n아래 개인정보 유출등 사고의 %s 기한이 %s.\n\n사고: %s\n알게 된 일시: %s\n기한: %s (%s)\n근거: %s\n\n"+
+			"이 알림은 pipa가 기한마다 단계별로 한 번만 보냅니다.", unitName, duty, says, name, minute(b.Doc.GetKnownTime().AsTime()), minute(due), breach.DueBasis(b.Doc, al.Duty),
 			strings.Join(al.Duty.GetRules(), ", "))
 		key := fmt.Sprintf("breach/%s/%d/%s/%s/%s", b.Unit, b.Number, strings.ToLower(strings.TrimPrefix(al.Duty.GetKind().String(), "BREACH_DUTY_KIND_")),
 			stage, due.UTC().Format(time.RFC3339))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
+	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	requestsv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/requests/v1"
 	"github.com/pipa-kr/pipa/pkg/modules"
 	"github.com/pipa-kr/pipa/pkg/outbound/outboundtest"
@@ -422,6 +423,12 @@ func TestBreachNoticeUnreachedAndTexted(t *testing.T) {
 	raw := stacktest.Body(t, s.Get("/v1/"+libraryUnit+"/breaches", "Authorization", "Bearer "+s.Token(auth.RoleCPO, libraryUnit)))
 	require.NoError(t, json.Unmarshal([]byte(raw), &list))
 	require.Equal(t, "1", list["breaches"].([]any)[0].(map[string]any)["unreachedSubjects"], "the list shows it")
+	require.Regexp(t, `pipa_requests_breach_subjects_unreached\{[^}]*tenant="jeongeup",unit="library"\} 1\n`, stacktest.Body(t, s.Get("/metrics")))
+	obligations, err := s.requests().ListObligations(s.As(auth.RoleCPO, libraryUnit), &requestsv1.ListObligationsRequest{Parent: libraryUnit})
+	require.NoError(t, err)
+	require.True(t, slices.ContainsFunc(obligations.GetObligations(), func(o *registryv1.Obligation) bool {
+		return o.GetResource() == name && o.GetTitle() == "통지가 닿지 않은 정보주체를 위한 홈페이지 게시 (유출등 1번, 알게 된 때부터 72시간)"
+	}), "%v", obligations)
 
 	var refused map[string]any
 	require.Equal(t, http.StatusBadRequest, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":close", `{}`, &refused))
@@ -468,6 +475,7 @@ func TestBreachNoticeUnreachedAndTexted(t *testing.T) {
 
 	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":post", `{"unreachableReason":"전자우편 반송 1명"}`, &b), b)
 	require.Equal(t, "BREACH_DUTY_STATUS_DONE", duty(b, "BREACH_DUTY_KIND_POSTING")["status"])
+	require.Regexp(t, `pipa_requests_breach_subjects_unreached\{[^}]*tenant="jeongeup",unit="library"\} 0\n`, stacktest.Body(t, s.Get("/metrics")), "posted for")
 	require.Equal(t, http.StatusOK, s.post(t, auth.RoleCPO, libraryUnit, "/v1/"+name+":close", `{}`, &b), b)
 	require.Equal(t, "BREACH_STATE_CLOSED", b["state"])
 	answers += jsonText(t, b)

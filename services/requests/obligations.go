@@ -48,7 +48,7 @@ func (s *Server) ListObligations(ctx context.Context, req *requestsv1.ListObliga
 			}
 			out.Obligations = append(out.Obligations, obligation.Duty{Source: "breaches", Tenant: tenant, Unit: b.Unit,
 				Resource: names.Breaches.NameN(tenant, b.Unit, b.Number), Rule: strings.Join(d.GetRules(), ", "),
-				Title: fmt.Sprintf("%s (유출등 %d번, 72시간)", dutyTitle[d.GetKind()], b.Number)}.Timed(d.GetDueTime().AsTime(), now))
+				Title: fmt.Sprintf("%s (유출등 %d번, %s)", dutyTitle[d.GetKind()], b.Number, breach.DueBasis(b.Doc, d))}.Timed(d.GetDueTime().AsTime(), now))
 		}
 	}
 	return out, nil

@@ -300,6 +300,15 @@ func Undelivered(b *requestsv1.Breach, i int, now time.Time) error {
 	return nil
 }
 
+// DueBasis says in Korean what duty d of b is due from: 72 hours from when b was known, or, for a
+// posting owed by a delivery given up after those hours, that failure (due at once).
+func DueBasis(b *requestsv1.Breach, d *requestsv1.BreachDuty) string {
+	if t := d.GetDueTime(); t != nil && !t.AsTime().Equal(Due(b)) {
+		return "통지 실패 시점"
+	}
+	return "알게 된 때부터 72시간"
+}
+
 // dutyAt is a duty of kind in status, due at due, as it stands at now.
 func dutyAt(kind requestsv1.BreachDutyKind, status requestsv1.BreachDutyStatus, due, now time.Time, rules ...string) *requestsv1.BreachDuty {
 	d := &requestsv1.BreachDuty{Kind: kind, Status: status, Rules: rules}

@@ -392,6 +392,8 @@ func TestUnreachedSubjectsOweThePosting(t *testing.T) {
 	p = duty(late, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_POSTING, known.Add(80*time.Hour))
 	require.Equal(t, known.Add(80*time.Hour), p.GetDueTime().AsTime())
 	require.EqualValues(t, 0, p.GetHoursLeft())
+	require.Equal(t, "통지 실패 시점", breach.DueBasis(late, p), "alerts and obligations do not say 72 hours")
+	require.Equal(t, "알게 된 때부터 72시간", breach.DueBasis(late, duty(late, requestsv1.BreachDutyKind_BREACH_DUTY_KIND_NOTICE, known)))
 
 	// Two notices missing the same subject count twice: the posting covers both.
 	twice := intake(t, mailing(1))
