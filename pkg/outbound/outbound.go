@@ -392,6 +392,13 @@ func (o *Outbound) Forget(ctx context.Context, tx pgx.Tx, tenant, subject string
 	return err
 }
 
+// Sends reports whether this outbound has a sender for channel: without one its messages wait
+// for a process that has (PIPA_SMTP_ADDR, PIPA_SMS_PROVIDER).
+func (o *Outbound) Sends(channel string) bool {
+	_, ok := o.cfg.Senders[channel]
+	return ok
+}
+
 // Pending counts, in tx, the tenant's messages about subject to a target starting with prefix
 // that are neither delivered nor given up: a step that would Forget them asks first.
 func (o *Outbound) Pending(ctx context.Context, tx pgx.Tx, tenant, subject, prefix string) (int64, error) {

@@ -192,7 +192,8 @@ func (b *BreachServer) step(ctx context.Context, name, etag string, req idempote
 	if err != nil {
 		return nil, err
 	}
-	env := breach.Env{Officer: auth.Officer(ctx), Institution: u.GetFullName(), Path: PostingPath(tenant, unit, n)}
+	env := breach.Env{Officer: auth.Officer(ctx), Institution: u.GetFullName(), Path: PostingPath(tenant, unit, n),
+		SendsText: b.s.out.out.Sends(outbound.SMS)}
 	rec, id, err := b.s.store.StepBreach(ctx, tenant, unit, n, etag, idem, func(doc *requestsv1.Breach) (breach.Outcome, error) {
 		env.Now = b.now()
 		return breach.Apply(doc, st, env)

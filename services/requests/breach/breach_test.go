@@ -322,7 +322,7 @@ func TestNoticeMethodRequired(t *testing.T) {
 // the breach does not close until it is posted or a notice by another channel reached as many
 // (to_unreached, whose own failures reach no one). A subject two notices missed counts twice.
 func TestUnreachedSubjectsOweThePosting(t *testing.T) {
-	env := breach.Env{Now: known.Add(2 * time.Hour), Institution: "정읍시립도서관", Path: "/p/jeongeup/library/notices/1"}
+	env := breach.Env{Now: known.Add(2 * time.Hour), Institution: "정읍시립도서관", Path: "/p/jeongeup/library/notices/1", SendsText: true}
 	b := intake(t, mailing(3))
 	_, err := breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
 		Emails: []string{"a@example.kr", "b@example.kr", "c@example.kr"}}, env)
@@ -454,10 +454,10 @@ func TestCompleteNoticeToUnreachedOnly(t *testing.T) {
 }
 
 // PIPA-34-1, DEC-17-5: the subjects' mobile numbers (method SMS) are read in their usual forms
-// and sent as digits; anything else is refused naming the field and the rule, without repeating
+// and sent as digits, and refused while no text-message provider is configured; anything else is refused naming the field and the rule, without repeating
 // what was given; the notice must fit one text message with every item (DEC-39-1).
 func TestNoticeByText(t *testing.T) {
-	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관"}
+	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관", SendsText: true}
 	sms := requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS
 	for _, tc := range []struct {
 		n           breach.Notify
@@ -490,6 +490,13 @@ func TestNoticeByText(t *testing.T) {
 	require.EqualValues(t, 3, b.GetNotices()[0].GetRecipientCount())
 	require.NotContains(t, out.Note, "5678", "the ledger's note counts, it does not name")
 
+	unsent := intake(t, mailing(3))
+	_, err = breach.Apply(unsent, breach.Notify{Method: sms, Phones: []string{"01012345678"}}, breach.Env{Now: env.Now, Institution: env.Institution})
+	require.Equal(t, "SMS_NOT_CONFIGURED", reason(t, err), "no provider: the notice would not leave")
+	require.Equal(t, "recipient_phones", violation(t, err).Field)
+	require.Equal(t, "DEC-17-5", violation(t, err).Rule)
+	require.Empty(t, unsent.GetNotices())
+
 	long := intake(t, mailing(3))
 	long.Measures = strings.Repeat("가", 1000)
 	_, err = breach.Apply(long, breach.Notify{Method: sms, Phones: []string{"01012345678"}}, env)
@@ -502,7 +509,7 @@ func TestNoticeByText(t *testing.T) {
 // DEC-39-1: a text message carries every item, so the notice must fit one message: exactly
 // sms.MaxBytes is sent, one byte more is refused.
 func TestNoticeByTextBound(t *testing.T) {
-	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관"}
+	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관", SendsText: true}
 	sized := func(bytes int) *requestsv1.Breach {
 		b := intake(t, mailing(3))
 		b.Measures = "x"

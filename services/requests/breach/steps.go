@@ -20,6 +20,9 @@ type Env struct {
 	Officer     string
 	Institution string
 	Path        string
+	// SendsText: a text-message provider is configured (PIPA_SMS_PROVIDER), so a notice to mobile
+	// numbers leaves now; without one it would wait unsent while the notice counts as sent.
+	SendsText bool
 }
 
 // Outcome is what the unit's ledger records of a step (a BREACH entry): its label, the rule it
@@ -160,6 +163,10 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	}
 	if err := vs.Err(); err != nil {
 		return Outcome{}, err
+	}
+	if len(n.Phones) > 0 && !env.SendsText {
+		return Outcome{}, apierr.Precondition("SMS_NOT_CONFIGURED", "no text-message provider is configured (PIPA_SMS_PROVIDER), so the notice would not leave",
+			apierr.Violation{Field: "recipient_phones", Rule: "DEC-17-5", Description: "send the notice another way and record it, or configure a provider"})
 	}
 	late, err := lateness(b, sent, "PIPA-34-1")
 	if err != nil {
