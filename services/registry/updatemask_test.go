@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
@@ -72,4 +73,28 @@ func TestChildUpdateMasks(t *testing.T) {
 		UpdateMask: mask("retention")})
 	require.NoError(t, err)
 	require.Equal(t, "탈퇴 후 1년", f.GetRetention())
+}
+
+// A record stored before the size limits, too large for them, is refused on any update, even of
+// another field, naming the field and rule; an update that brings it within them passes (the
+// README's "Limits on stored records").
+func TestUpdateOfOversizedRecord(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	ctx := s.Admin()
+	_, err := s.DB().Exec(ctx, `UPDATE registry.units SET data = jsonb_set(data, '{displayName}', to_jsonb(repeat('가', 90000)))
+		WHERE tenant_id = 'jeongeup' AND unit_id = 'library'`)
+	require.NoError(t, err)
+
+	refuseAll(t, s, []refusal{{name: "update of the phone alone", call: func() error {
+		_, err := s.Registry.UpdateUnit(ctx, &registryv1.UpdateUnitRequest{Unit: &registryv1.Unit{Name: libraryUnit, Phone: "063-539-5050"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
+		return err
+	}, code: codes.InvalidArgument, field: "unit.display_name", rule: "range"}})
+
+	u, err := s.Registry.UpdateUnit(ctx, &registryv1.UpdateUnitRequest{Unit: &registryv1.Unit{Name: libraryUnit, Phone: "063-539-5050",
+		DisplayName: "정읍시립도서관"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone", "display_name"}}})
+	require.NoError(t, err)
+	require.Equal(t, "063-539-5050", u.GetPhone())
 }
