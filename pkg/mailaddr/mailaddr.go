@@ -23,14 +23,12 @@ func Valid(a string) bool {
 	return err == nil && p.Name == "" && p.Address == a
 }
 
-// Check adds to vs a violation of rule "format" on field unless v is one bare e-mail address
-// (Valid), and reports whether it is. A field that may be empty is checked only when given.
-func Check(vs *apierr.Violations, field, v string) bool {
-	if Valid(v) {
-		return true
+// Check adds to vs a violation of rule "format" on field unless v is empty or one bare e-mail
+// address (Valid): every address pipa keeps is optional.
+func Check(vs *apierr.Violations, field, v string) {
+	if v != "" && !Valid(v) {
+		vs.Add(field, "format", Format)
 	}
-	vs.Add(field, "format", Format)
-	return false
 }
 
 // Format is the description of Check's refusal, for a caller that checks with Valid.

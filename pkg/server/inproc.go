@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
@@ -38,6 +39,9 @@ import (
 // loopback edge sees; a call without one (a service's, or a page's without a client address)
 // comes from this process, 127.0.0.1.
 //
+// It serves unary calls only: a streaming call is answered Unimplemented, not run without the
+// server's interceptors (no pipa service streams).
+//
 // Register services on it as on the gRPC server (Registrar does both).
 func InProcess(o GRPCOptions) *inprocgrpc.Channel {
 	chain := append([]grpc.UnaryServerInterceptor{edgePeer}, unaryChain(o)...)
@@ -46,6 +50,9 @@ func InProcess(o GRPCOptions) *inprocgrpc.Channel {
 			otel.GetTextMapPropagator().Fields()}).
 		WithServerUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			return chained(chain, ctx, req, info, h)
+		}).
+		WithServerStreamInterceptor(func(any, grpc.ServerStream, *grpc.StreamServerInfo, grpc.StreamHandler) error {
+			return status.Error(codes.Unimplemented, "streaming is not served in-process")
 		})
 }
 

@@ -34,6 +34,29 @@ func (emptyService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty
 	return &testgrpc.Empty{}, nil
 }
 
+// A streaming call in-process is refused, its handler never run: the channel runs only the
+// server's unary interceptors, and a stream must not skip authentication.
+func TestInProcessRefusesStreams(t *testing.T) {
+	ch := InProcess(GRPCOptions{Public: func(string) bool { return true }})
+	ran := make(chan struct{}, 1)
+	Registrar{ch}.RegisterService(&testgrpc.TestService_ServiceDesc, streamService{ran: ran})
+	stream, err := testgrpc.NewTestServiceClient(ch).FullDuplexCall(t.Context())
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
+	require.Empty(t, ran, "the handler ran")
+}
+
+type streamService struct {
+	testgrpc.UnimplementedTestServiceServer
+	ran chan struct{}
+}
+
+func (s streamService) FullDuplexCall(testgrpc.TestService_FullDuplexCallServer) error {
+	s.ran <- struct{}{}
+	return nil
+}
+
 // The in-process channel runs the server's interceptors (a call without a token is refused as
 // over the network), and its peer is the edge's client: the last X-Forwarded-For hop, taken off
 // (the access location the access log records, S-2-3).

@@ -47,7 +47,7 @@ func forbidden(s string) rune {
 		switch {
 		case c < 0x80:
 			return rune(c)
-		case c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0: // U+0080–U+009F
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xa0: // U+0080–U+009F
 			return rune(s[i+1])
 		case c == 0xe2 && i+2 < len(s) &&
 			(s[i+1] == 0x80 && s[i+2] >= 0xaa && s[i+2] <= 0xae || s[i+1] == 0x81 && s[i+2] >= 0xa6 && s[i+2] <= 0xa9):

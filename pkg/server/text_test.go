@@ -38,6 +38,16 @@ func TestFindControl(t *testing.T) {
 	require.Equal(t, "metadata[k]", field)
 }
 
+// A 0xC2 byte not followed by a continuation byte (invalid UTF-8, which an in-process call can
+// carry, since its messages are copied, not decoded) is not a C1 control, and the byte after it
+// is not reported as one.
+func TestForbiddenInvalidUTF8(t *testing.T) {
+	require.Equal(t, rune(-1), forbidden("\xc2A"))
+	require.Equal(t, rune(-1), forbidden("a\xc2"))
+	require.Equal(t, rune(0x1b), forbidden("\xc2\x1b"), "the control after it is still found, as itself")
+	require.Equal(t, rune(0x9f), forbidden("x\xc2\x9f"))
+}
+
 // The check every request passes: the entry of an append (README's provision), and a policy
 // text of 140 kB as an import sends it.
 func BenchmarkFindControl(b *testing.B) {

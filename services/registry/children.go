@@ -30,18 +30,26 @@ type child[M proto.Message] struct {
 	// them on what is returned (ms of the tenant's unit).
 	derived []protoreflect.Name
 	output  func(ctx context.Context, s *Server, tenant, unit string, ms []M) error
+	// paths are the fields an update may name: all but the derived (withPaths).
+	paths map[string]bool
+}
+
+// withPaths is c with its paths set, made once for the kind rather than on every update.
+func (c child[M]) withPaths() child[M] {
+	c.paths = updatable(c.newMsg(), c.derived...)
+	return c
 }
 
 var (
 	officerKind = child[*registryv1.Officer]{kind: pg.Officers, names: names.Officers, field: "officer",
-		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer, check: checkCPO}
+		newMsg: func() *registryv1.Officer { return &registryv1.Officer{} }, validate: validateOfficer, check: checkCPO}.withPaths()
 	siteKind = child[*registryv1.Site]{kind: pg.Sites, names: names.Sites, field: "site",
-		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite}
+		newMsg: func() *registryv1.Site { return &registryv1.Site{} }, validate: validateSite}.withPaths()
 	fileKind = child[*registryv1.PersonalInformationFile]{kind: pg.Files, names: names.Files, field: "file",
 		newMsg: func() *registryv1.PersonalInformationFile { return &registryv1.PersonalInformationFile{} }, validate: validateFile,
-		derived: []protoreflect.Name{"registered", "registration_state"}, output: fileStatus}
+		derived: []protoreflect.Name{"registered", "registration_state"}, output: fileStatus}.withPaths()
 	processorKind = child[*registryv1.Processor]{kind: pg.Processors, names: names.Processors, field: "processor",
-		newMsg: func() *registryv1.Processor { return &registryv1.Processor{} }, validate: validateProcessor}
+		newMsg: func() *registryv1.Processor { return &registryv1.Processor{} }, validate: validateProcessor}.withPaths()
 )
 
 func (c child[M]) create(ctx context.Context, s *Server, parent, id, requestID string, in M, req proto.Message) (M, error) {
@@ -161,7 +169,7 @@ func (c child[M]) update(ctx context.Context, s *Server, in M, mask *fieldmaskpb
 		if err := tx.GetChild(ctx, c.kind, u, id, cur); err != nil {
 			return err
 		}
-		if err := applyMask(cur, in, mask, updatable(cur, c.derived...)); err != nil {
+		if err := applyMask(cur, in, mask, c.paths); err != nil {
 			return err
 		}
 		clearFields(cur, c.derived...)

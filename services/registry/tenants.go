@@ -233,6 +233,9 @@ func (s *Server) UpdateUnit(ctx context.Context, req *registryv1.UpdateUnitReque
 		if err := applyMask(cur, req.GetUnit(), req.GetUpdateMask(), unitPaths); err != nil {
 			return err
 		}
+		// The full name is read, derived from the stored names (the unit's may be the one this
+		// update shortens), and not written: not the update's to check.
+		clearFields(cur, "full_name")
 		if err := validateUnit(cur).Err(); err != nil {
 			return err
 		}

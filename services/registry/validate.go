@@ -151,9 +151,7 @@ func validateOfficer(o *registryv1.Officer) apierr.Violations {
 		seen[r] = true
 	}
 	checkPhone(&vs, "officer.phone", o.GetPhone())
-	if e := o.GetEmail(); e != "" {
-		mailaddr.Check(&vs, "officer.email", e)
-	}
+	mailaddr.Check(&vs, "officer.email", o.GetEmail())
 	return vs
 }
 
@@ -266,9 +264,7 @@ func validateProcessor(p *registryv1.Processor) apierr.Violations {
 	required(&vs, "processor.company", p.GetCompany())
 	required(&vs, "processor.work", p.GetWork())
 	checkPhone(&vs, "processor.phone", p.GetPhone())
-	if e := p.GetEmail(); e != "" {
-		mailaddr.Check(&vs, "processor.email", e)
-	}
+	mailaddr.Check(&vs, "processor.email", p.GetEmail())
 	okStart := checkDate(&vs, "processor.contract_start", p.GetContractStart())
 	okEnd := checkDate(&vs, "processor.contract_end", p.GetContractEnd())
 	if okStart && okEnd && p.GetContractEnd() < p.GetContractStart() {

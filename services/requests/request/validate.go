@@ -78,9 +78,7 @@ func checkPerson(vs *apierr.Violations, field string, p *requestsv1.Person, now 
 	if p.GetPhone() != "" && !phonePattern.MatchString(p.GetPhone()) {
 		vs.Add(field+".phone", "format", "must be a phone number such as 063-539-5049")
 	}
-	if e := p.GetEmail(); e != "" {
-		mailaddr.Check(vs, field+".email", e)
-	}
+	mailaddr.Check(vs, field+".email", p.GetEmail())
 	CheckDate(vs, field+".birth_date", p.GetBirthDate(), now)
 	CheckText(vs, field+".address", p.GetAddress(), false)
 }

@@ -58,9 +58,7 @@ func NewCopy(ctx context.Context, recs Records, tenant, unit string, c *retentio
 		c.Request = e.GetRequest()
 	}
 	CheckText(&vs, "copy.recipient", c.GetRecipient(), true)
-	if a := c.GetRecipientEmail(); a != "" {
-		mailaddr.Check(&vs, "copy.recipient_email", a)
-	}
+	mailaddr.Check(&vs, "copy.recipient_email", c.GetRecipientEmail())
 	CheckText(&vs, "copy.description", c.GetDescription(), false)
 	if c.GetDestructionDueDate() == "" {
 		vs.Add("copy.destruction_due_date", "C-9", "the date by which the recipient destroys the copy is required (YYYY-MM-DD)")
