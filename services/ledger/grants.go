@@ -98,7 +98,7 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	unlock, err := r.s.store.LockAccount(ctx, account[0])
+	unlock, err := r.s.store.LockAccount(ctx, pg.RoleGrantLockKey(req.GetIssuer(), req.GetSubject()))
 	if err != nil {
 		return nil, err
 	}

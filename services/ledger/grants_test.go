@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/rolechange"
+	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/ledger"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
@@ -298,16 +300,25 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 func TestRoleGrants_S_5_ReplicasRecordInTurn(t *testing.T) {
 	t.Parallel()
 	s := newTilesStack(t)
-	other, err := ledger.Open(t.Context(), pg.New(s.pool, s.box), s.box, nil) // a second replica, same database
-	require.NoError(t, err)
-	replicas := []func(context.Context, *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error){
-		func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
-			return s.grants.RecordRoleGrants(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll), req)
-		},
-		func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
-			return other.RoleGrants().RecordRoleGrants(auth.NewContext(ctx, &auth.Principal{Subject: "pipa-service",
+	// Two replicas, same database, midway through a data-key rotation's rollout: one seals and
+	// tags under the old key, the other under the new one (each holds both). Their lock is the same.
+	next := make([]byte, seal.KeySize)
+	_, _ = rand.Read(next)
+	keys := map[string][]byte{"test": s.dataKey, "next": next}
+	var servers []*ledger.Server
+	for _, current := range []string{"test", "next"} {
+		box, err := seal.New(keys, current)
+		require.NoError(t, err)
+		srv, err := ledger.Open(t.Context(), pg.New(s.pool, box), box, nil)
+		require.NoError(t, err)
+		servers = append(servers, srv)
+	}
+	var replicas []func(context.Context, *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error)
+	for _, srv := range servers {
+		replicas = append(replicas, func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
+			return srv.RoleGrants().RecordRoleGrants(auth.NewContext(ctx, &auth.Principal{Subject: "pipa-service",
 				Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}), req)
-		},
+		})
 	}
 	const rounds = 8
 	for round := range rounds {
@@ -325,10 +336,11 @@ func TestRoleGrants_S_5_ReplicasRecordInTurn(t *testing.T) {
 		close(start)
 		wg.Wait()
 	}
-	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
-	list, err := s.client.ListEntries(cpo, &ledgerv1.ListEntriesRequest{Parent: "tenants/iksan/units/-", PageSize: 1000,
+	cpo := auth.NewContext(t.Context(), &auth.Principal{Subject: "cpo", Grants: []auth.Grant{{Role: auth.RoleCPO, Scope: "tenants/iksan"}}})
+	list, err := servers[1].ListEntries(cpo, &ledgerv1.ListEntriesRequest{Parent: "tenants/iksan/units/-", PageSize: 1000,
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE})
 	require.NoError(t, err)
+	require.Empty(t, list.GetUnreadable())
 	es := list.GetEntries()
 	require.GreaterOrEqual(t, len(es), rounds, "each round changes the set at least once")
 	last := ""

@@ -2,6 +2,7 @@ package pg
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -48,26 +49,30 @@ func scanGrant(row pgx.CollectableRow) (RoleGrant, error) {
 	return g, err
 }
 
-// grantLockSpace is the first key of the advisory locks that serialise an account's records.
-const grantLockSpace = 0x70697061 // "pipa"
-
 // LockAccount takes the account's role-grant lock, a transaction-scoped advisory lock held
 // until unlock (or until the connection dies with its process): the records of one account are
 // compared and made one at a time across every replica (S-5: a record's "before" is the set the
-// last one made). key is the account's keyed hash; two accounts whose first 4 bytes meet only
-// wait for each other. It holds a connection of the pool meanwhile.
-func (s *Store) LockAccount(ctx context.Context, key []byte) (unlock func(), err error) {
+// last one made). key names the account the same way in every replica, whatever data key it
+// holds (RoleGrantLockKey). It holds a connection of the pool meanwhile.
+func (s *Store) LockAccount(ctx context.Context, key int64) (unlock func(), err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: lock an account's role grants: %w", err)
 	}
 	unlock = func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(grantLockSpace),
-		int32(binary.BigEndian.Uint32(key))); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
 		unlock()
 		return nil, fmt.Errorf("ledger store: lock an account's role grants: %w", err)
 	}
 	return unlock, nil
+}
+
+// RoleGrantLockKey is the advisory lock key of issuer's subject (LockAccount): 64 bits of a
+// SHA-256 of them, not a keyed hash, so that replicas holding different current data keys (during
+// a key rotation's rollout) take the same lock. The key is never stored.
+func RoleGrantLockKey(issuer, subject string) int64 {
+	h := sha256.Sum256([]byte("ledger.role_grants lock\x00" + issuer + "\x00" + subject))
+	return int64(binary.BigEndian.Uint64(h[:8]))
 }
 
 // LastRoleGrants are the last records of the account by tenant: the role sets it was last
