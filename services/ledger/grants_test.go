@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -155,6 +156,41 @@ func TestCarryRoleGrants_S_5(t *testing.T) {
 		Issuer: auth.DevIssuer, Subject: "lee", Source: rolechange.SourceToken, Grants: []*ledgerv1.TokenGrant{{Role: "handler", Scope: iksanLog}}})
 	require.NoError(t, err)
 	require.Empty(t, got.GetRecorded())
+}
+
+// S-5: when the expired index rows cannot be deleted after a role change is erased, the erasure
+// fails (Unavailable), and its retry with the same request_id replays the REDACTION and deletes
+// them: the sweep, which lists only unredacted entries, would never come back to them.
+func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
+		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
+			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.restart(t)) // carried: entries 0 and 1 of the tenant's log
+	_, err := s.pool.Exec(t.Context(), `CREATE FUNCTION ledger.refuse() RETURNS trigger LANGUAGE plpgsql AS
+		$$BEGIN RAISE EXCEPTION 'refused'; END$$;
+		CREATE TRIGGER refuse BEFORE DELETE ON ledger.role_grants FOR EACH ROW EXECUTE FUNCTION ledger.refuse()`)
+	require.NoError(t, err)
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	req := &ledgerv1.RedactEntryRequest{Name: "tenants/iksan/units/-/ledger/entries/0", Reason: "보유기간 경과", RequestId: "sweep-0"}
+	_, err = s.client.RedactEntry(svc, req)
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	rows := func() (n int) {
+		require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT count(*) FROM ledger.role_grants WHERE tenant_id = 'iksan'`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 2, rows())
+	_, err = s.pool.Exec(t.Context(), `DROP TRIGGER refuse ON ledger.role_grants`)
+	require.NoError(t, err)
+	e, err := s.client.RedactEntry(svc, req)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), e.GetIndex(), "the same REDACTION")
+	require.Equal(t, 1, rows(), "entry 0's row, superseded and past its three years, is deleted")
 }
 
 // S-5: a process that dies after a record's entry and before its index row loses nothing and

@@ -606,9 +606,12 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
 	if err == nil && u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) {
 		// S-5: with the record's values, its account's index rows past their three years that no
-		// longer state its roles go.
+		// longer state its roles go. Failing, the call fails: its retry (the same request_id)
+		// replays the REDACTION and deletes them then.
 		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index); xerr != nil {
 			slog.ErrorContext(ctx, "ledger: deleting expired role-grant rows", "tenant", t, "err", xerr)
+			return nil, &apierr.Error{Kind: apierr.KindUnavailable, Reason: "ROLE_GRANTS_NOT_EXPIRED",
+				Message: "the entry is erased, its expired role-grant rows not yet deleted: retry with the same request_id"}
 		} else if n > 0 {
 			slog.InfoContext(ctx, "ledger: expired role-grant rows deleted", "tenant", t, "rows", n)
 		}
