@@ -345,8 +345,10 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 		}
 		for _, c := range rows {
 			scanned++
-			// Through entry: the account and name are revealed from the sealed values, or erased.
-			e, err := r.s.entry(t, c.Unit, c.Row)
+			// Through decode: the account and name are revealed from the sealed values, or erased;
+			// values that do not open (logged with the entry's name and counted) are listed as
+			// erased, so that the history goes on past them, as ListEntries does.
+			e, _, err := r.s.decode(t, c.Unit, c.Row)
 			if err != nil {
 				return nil, err
 			}

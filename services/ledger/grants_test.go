@@ -289,6 +289,21 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 		require.Equal(t, name, g.GetDisplayName())
 	}
 	require.Equal(t, 2, strings.Count(export(), account))
+	// A value that does not open: the history and its export go on past it, the record listed
+	// without its person (S-5).
+	var sealed []byte
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT sealed FROM ledger.entries WHERE tenant_id = 'iksan' AND unit_id = '-'
+		AND idx = 1`).Scan(&sealed))
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.entries SET sealed = overlay(sealed placing '\x00'::bytea from 20)
+		WHERE tenant_id = 'iksan' AND unit_id = '-' AND idx = 1`)
+	require.NoError(t, err)
+	got := list()
+	require.Empty(t, got[0].GetSubject()+got[0].GetDisplayName(), "entry 1, unreadable")
+	require.Equal(t, []string{"handler " + iksanLog}, got[0].GetBefore(), "its roles stay")
+	require.Equal(t, account, got[1].GetSubject())
+	require.Equal(t, 1, strings.Count(export(), account))
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.entries SET sealed = $1 WHERE tenant_id = 'iksan' AND unit_id = '-' AND idx = 1`, sealed)
+	require.NoError(t, err)
 	inspector := &verify.Client{BaseURL: s.url, Token: cpoTok}
 	rep, err := verify.Run(t.Context(), inspector, "tenants/iksan/units/-", &verify.State{}, verify.Policy{})
 	require.NoError(t, err)
@@ -311,7 +326,7 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, redact(cpo, 0))
 
-	got := list()
+	got = list()
 	require.Equal(t, account, got[0].GetSubject(), "the newer change keeps its account")
 	require.Empty(t, got[1].GetSubject(), "erased")
 	require.Empty(t, got[1].GetDisplayName(), "erased")
