@@ -193,6 +193,43 @@ func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
 	require.Equal(t, 1, rows(), "entry 0's row, superseded and past its three years, is deleted")
 }
 
+// S-5: the expired rows of an account are found under each of its keyed hashes: a row hashed
+// under the data key before the current one still counts as superseded by one under the current
+// key, and goes when its record is erased.
+func TestRoleGrants_S_5_ExpiryAcrossDataKeys(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
+		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
+			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.restart(t)) // carried and hashed under "test": entries 0 and 1
+	next := make([]byte, seal.KeySize)
+	_, _ = rand.Read(next)
+	box, err := seal.New(map[string][]byte{"test": s.dataKey, "next": next}, "next")
+	require.NoError(t, err)
+	// Entry 1's row as the replica of the new key writes it.
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.role_grants SET account = $1 WHERE tenant_id = 'iksan' AND log_index = 1`,
+		box.Tags("ledger.role_grants account", []byte(auth.DevIssuer+"\x00lee"))[0])
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants ENABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+
+	srv, err := ledger.Open(t.Context(), pg.New(s.pool, box), box, nil)
+	require.NoError(t, err)
+	svc := auth.NewContext(t.Context(), &auth.Principal{Subject: "pipa-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}})
+	_, err = srv.RedactEntry(svc, &ledgerv1.RedactEntryRequest{Name: "tenants/iksan/units/-/ledger/entries/0", Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	var left []int64
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT array_agg(log_index) FROM ledger.role_grants WHERE tenant_id = 'iksan'`).Scan(&left))
+	require.Equal(t, []int64{1}, left, "entry 0's row, superseded under the other key, is deleted")
+}
+
 // S-5: a process that dies after a record's entry and before its index row loses nothing and
 // doubles nothing: the same set presented again replays the entry (its request_id names the
 // account, the tenant, the previous record and the set) and writes the row.

@@ -22,6 +22,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
@@ -603,12 +604,20 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
 		Follows: &index, Note: req.GetReason(), Handler: p.Subject, RecordedBy: p.Subject,
 	}
+	roleChange := u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE)
+	var accounts [][]byte // the record's account's keyed hashes, under every data key, read before it is erased
+	if roleChange && !target.Redacted {
+		if e, unreadable, derr := s.decode(t, u, target); derr == nil && unreadable == nil {
+			c := rolechange.FromEntry(e)
+			accounts = s.RoleGrants().accounts(c.By, c.Account)
+		}
+	}
 	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
-	if err == nil && u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) {
+	if err == nil && roleChange {
 		// S-5: with the record's values, its account's index rows past their three years that no
 		// longer state its roles go. Failing, the call fails: its retry (the same request_id)
 		// replays the REDACTION and deletes them then.
-		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index); xerr != nil {
+		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index, accounts); xerr != nil {
 			slog.ErrorContext(ctx, "ledger: deleting expired role-grant rows", "tenant", t, "err", xerr)
 			return nil, &apierr.Error{Kind: apierr.KindUnavailable, Reason: "ROLE_GRANTS_NOT_EXPIRED",
 				Message: "the entry is erased, its expired role-grant rows not yet deleted: retry with the same request_id"}

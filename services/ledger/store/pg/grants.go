@@ -133,16 +133,18 @@ func (s *Store) HashRoleGrant(ctx context.Context, g RoleGrant, account []byte) 
 
 // ExpireRoleGrants deletes the rows past keep_until (S-5's three years) of the account whose
 // record is entry index of tenant's own log that no longer state its roles: a later row
-// supersedes them, or they revoked all its roles. The account's last set stays (its keyed hash
-// and roles, no personal value), so that its next change is recorded against it. It returns how
+// supersedes them, or they revoked all its roles. The account's rows are those with the erased
+// row's keyed hash or any of accounts, its hashes under every data key (seal.Box Tags), so that
+// rows written under an older key count too. The account's last set stays (its keyed hash and
+// roles, no personal value), so that its next change is recorded against it. It returns how
 // many it deleted.
-func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string, index int64) (int64, error) {
+func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string, index int64, accounts [][]byte) (int64, error) {
 	// now(), as the table's trigger judges keep_until: never a row the trigger would refuse.
 	tag, err := s.pool.Exec(ctx, `DELETE FROM ledger.role_grants g USING ledger.role_grants r
 		WHERE r.tenant_id = $1 AND r.log_index = $2
-			AND g.tenant_id = $1 AND g.issuer = r.issuer AND g.account = r.account AND g.keep_until <= now()
+			AND g.tenant_id = $1 AND g.issuer = r.issuer AND (g.account = r.account OR g.account = ANY($3)) AND g.keep_until <= now()
 			AND (g.after = '{}' OR EXISTS (SELECT 1 FROM ledger.role_grants n WHERE n.tenant_id = $1
-				AND n.issuer = g.issuer AND n.account = g.account AND n.id > g.id))`, tenant, index)
+				AND n.issuer = g.issuer AND (n.account = r.account OR n.account = ANY($3)) AND n.id > g.id))`, tenant, index, accounts)
 	if err != nil {
 		return 0, fmt.Errorf("ledger store: delete the expired role grants of %s: %w", names.Tenant(tenant), err)
 	}
