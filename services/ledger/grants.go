@@ -96,7 +96,7 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	case r.s.grantSlots <- struct{}{}:
 		defer func() { <-r.s.grantSlots }()
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	unlock, err := r.s.store.LockAccount(ctx, pg.RoleGrantLockKey(req.GetIssuer(), req.GetSubject()))
 	if err != nil {

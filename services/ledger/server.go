@@ -41,7 +41,10 @@ type Server struct {
 	cosigners []note.Verifier
 	now       func() time.Time
 	// grantSlots bound the role-grant records made at once (RoleGrants): each holds a connection
-	// for its account's lock while it needs another to append.
+	// for its account's lock while it needs another to append. Two: a burst of sign-ins (after
+	// rolegrant's cache expires) then holds at most 4 of the pool's connections (pgdb: 10 by
+	// default), and the others stay for the appends and reads it serves meanwhile. A record is
+	// made only when an account's roles changed; the same set again records nothing.
 	grantSlots chan struct{}
 	// unreadable counts reads that met personal values that do not open or match (decode).
 	unreadable metric.Int64Counter
@@ -443,7 +446,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 		return nil, invalid("kind", "enum", fmt.Sprintf("%d is not a kind of entry", req.GetKind()))
 	}
 	if req.GetRedacted() && req.GetUnredacted() {
-		return nil, invalid("unredacted", "AIP-160", "not with redacted: one or the other, or neither for every entry")
+		return nil, invalid("unredacted", "exclusive", "not with redacted: one or the other, or neither for every entry")
 	}
 	f := pg.Filter{Redacted: req.GetRedacted(), Unredacted: req.GetUnredacted()}
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
