@@ -47,7 +47,8 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 			writeStatus(w, status.Convert(apierr.ToStatus(err)))
 			return
 		}
-		entries, err := listKinds(ctx, client, names.Unit(r.PathValue("tenant"), r.PathValue("unit")), kinds)
+		unreadable := entry.Unreadable{}
+		entries, err := listKinds(ctx, client, names.Unit(r.PathValue("tenant"), r.PathValue("unit")), kinds, unreadable)
 		if err != nil {
 			writeStatus(w, status.Convert(err))
 			return
@@ -57,7 +58,7 @@ func Export(client ledgerv1.LedgerServiceClient) http.Handler {
 		if format == "xlsx" {
 			write = entry.WriteXLSX
 		}
-		out.finish(write(out, entries))
+		out.finish(write(out, entries, unreadable))
 	})
 }
 
@@ -96,8 +97,10 @@ type kindList struct {
 // listKinds yields the unit's entries of kinds in index order, those of the tree its checkpoint
 // has when it is called, so that an export is the ledger as of one checkpoint. ListEntries
 // filters by one kind, so each kind is listed apart and the lists merged. The first pages are read
-// before it returns: a refusal is answered before any byte of the file.
-func listKinds(ctx context.Context, client ledgerv1.LedgerServiceClient, parent string, kinds []ledgerv1.EntryKind) (iter.Seq2[*ledgerv1.Entry, error], error) {
+// before it returns: a refusal is answered before any byte of the file. The entries a page names
+// unreadable are added to unreadable as the page is read, before they are yielded.
+func listKinds(ctx context.Context, client ledgerv1.LedgerServiceClient, parent string, kinds []ledgerv1.EntryKind,
+	unreadable entry.Unreadable) (iter.Seq2[*ledgerv1.Entry, error], error) {
 	cp, err := client.GetCheckpoint(ctx, &ledgerv1.GetCheckpointRequest{Parent: parent})
 	if err != nil {
 		return nil, err
@@ -110,6 +113,9 @@ func listKinds(ctx context.Context, client ledgerv1.LedgerServiceClient, parent 
 				return err
 			}
 			l.page, l.req.PageToken = resp.GetEntries(), resp.GetNextPageToken()
+			for _, n := range resp.GetUnreadable() {
+				unreadable[n] = true
+			}
 			l.more = l.req.PageToken != ""
 		}
 		if len(l.page) > 0 && l.page[0].GetIndex() >= cp.GetTreeSize() {

@@ -156,3 +156,40 @@ func TestExportKinds(t *testing.T) {
 	index, _ = rows("")
 	require.Equal(t, []int64{0, 2, 4, 525}, index)
 }
+
+// An entry whose personal values do not open (ListEntriesResponse.unreadable) is exported with
+// its personal columns empty and says why in 비고; the rows of the others do not.
+func TestExportMarksAnUnreadableEntry(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	staff := as(t, s, "song.sh", auth.RoleHandler, iksanLog)
+	for range 2 {
+		_, err := s.client.AppendEntry(staff, &ledgerv1.AppendEntryRequest{Parent: iksanLog, Entry: viewing()})
+		require.NoError(t, err)
+	}
+	_, err := s.pool.Exec(t.Context(), `UPDATE ledger.entries SET sealed = NULL WHERE tenant_id = 'iksan' AND unit_id = 'cctv' AND idx = 0`)
+	require.NoError(t, err)
+
+	mux := http.NewServeMux()
+	mux.Handle(ledger.ExportPattern, ledger.Export(s.client))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	req, err := http.NewRequest(http.MethodGet, hs.URL+"/v1/"+iksanLog+"/ledger:export", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token(t, "tenants/iksan"))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	records, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\uFEFF")))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, records, 3)
+	note := len(entry.Columns()) - 1
+	require.Equal(t, "비고", records[0][note])
+	require.Equal(t, "0", records[1][0])
+	require.Contains(t, records[1][note], entry.UnreadableNote)
+	require.Equal(t, "1", records[2][0])
+	require.NotContains(t, records[2][note], entry.UnreadableNote)
+}

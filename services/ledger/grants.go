@@ -96,9 +96,9 @@ func (r *RoleGrants) RecordRoleGrants(ctx context.Context, req *ledgerv1.RecordR
 	case r.s.grantSlots <- struct{}{}:
 		defer func() { <-r.s.grantSlots }()
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
-	unlock, err := r.s.store.LockAccount(ctx, account[0])
+	unlock, err := r.s.store.LockAccount(ctx, pg.RoleGrantLockKey(req.GetIssuer(), req.GetSubject()))
 	if err != nil {
 		return nil, err
 	}
@@ -345,8 +345,10 @@ func (r *RoleGrants) ListRoleGrants(ctx context.Context, req *ledgerv1.ListRoleG
 		}
 		for _, c := range rows {
 			scanned++
-			// Through entry: the account and name are revealed from the sealed values, or erased.
-			e, err := r.s.entry(t, c.Unit, c.Row)
+			// Through decode: the account and name are revealed from the sealed values, or erased;
+			// values that do not open (logged with the entry's name and counted) are listed as
+			// erased, so that the history goes on past them, as ListEntries does.
+			e, _, err := r.s.decode(t, c.Unit, c.Row)
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,10 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
 	"github.com/pipa-kr/pipa/pkg/rolechange"
+	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/services/ledger"
 	"github.com/pipa-kr/pipa/services/ledger/store/pg"
 	"github.com/pipa-kr/pipa/services/ledger/verify"
@@ -155,6 +158,78 @@ func TestCarryRoleGrants_S_5(t *testing.T) {
 	require.Empty(t, got.GetRecorded())
 }
 
+// S-5: when the expired index rows cannot be deleted after a role change is erased, the erasure
+// fails (Unavailable), and its retry with the same request_id replays the REDACTION and deletes
+// them: the sweep, which lists only unredacted entries, would never come back to them.
+func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
+		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
+			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.restart(t)) // carried: entries 0 and 1 of the tenant's log
+	_, err := s.pool.Exec(t.Context(), `CREATE FUNCTION ledger.refuse() RETURNS trigger LANGUAGE plpgsql AS
+		$$BEGIN RAISE EXCEPTION 'refused'; END$$;
+		CREATE TRIGGER refuse BEFORE DELETE ON ledger.role_grants FOR EACH ROW EXECUTE FUNCTION ledger.refuse()`)
+	require.NoError(t, err)
+	svc := as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll)
+	req := &ledgerv1.RedactEntryRequest{Name: "tenants/iksan/units/-/ledger/entries/0", Reason: "보유기간 경과", RequestId: "sweep-0"}
+	_, err = s.client.RedactEntry(svc, req)
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	rows := func() (n int) {
+		require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT count(*) FROM ledger.role_grants WHERE tenant_id = 'iksan'`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 2, rows())
+	_, err = s.pool.Exec(t.Context(), `DROP TRIGGER refuse ON ledger.role_grants`)
+	require.NoError(t, err)
+	e, err := s.client.RedactEntry(svc, req)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), e.GetIndex(), "the same REDACTION")
+	require.Equal(t, 1, rows(), "entry 0's row, superseded and past its three years, is deleted")
+}
+
+// S-5: the expired rows of an account are found under each of its keyed hashes: a row hashed
+// under the data key before the current one still counts as superseded by one under the current
+// key, and goes when its record is erased.
+func TestRoleGrants_S_5_ExpiryAcrossDataKeys(t *testing.T) {
+	t.Parallel()
+	s := newTilesStack(t)
+	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
+		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
+			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.restart(t)) // carried and hashed under "test": entries 0 and 1
+	next := make([]byte, seal.KeySize)
+	_, _ = rand.Read(next)
+	box, err := seal.New(map[string][]byte{"test": s.dataKey, "next": next}, "next")
+	require.NoError(t, err)
+	// Entry 1's row as the replica of the new key writes it.
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants DISABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.role_grants SET account = $1 WHERE tenant_id = 'iksan' AND log_index = 1`,
+		box.Tags("ledger.role_grants account", []byte(auth.DevIssuer+"\x00lee"))[0])
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `ALTER TABLE ledger.role_grants ENABLE TRIGGER role_grants_kept`)
+	require.NoError(t, err)
+
+	srv, err := ledger.Open(t.Context(), pg.New(s.pool, box), box, nil)
+	require.NoError(t, err)
+	svc := auth.NewContext(t.Context(), &auth.Principal{Subject: "pipa-service", Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}})
+	_, err = srv.RedactEntry(svc, &ledgerv1.RedactEntryRequest{Name: "tenants/iksan/units/-/ledger/entries/0", Reason: "보유기간 경과"})
+	require.NoError(t, err)
+	var left []int64
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT array_agg(log_index) FROM ledger.role_grants WHERE tenant_id = 'iksan'`).Scan(&left))
+	require.Equal(t, []int64{1}, left, "entry 0's row, superseded under the other key, is deleted")
+}
+
 // S-5: a process that dies after a record's entry and before its index row loses nothing and
 // doubles nothing: the same set presented again replays the entry (its request_id names the
 // account, the tenant, the previous record and the set) and writes the row.
@@ -251,6 +326,21 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 		require.Equal(t, name, g.GetDisplayName())
 	}
 	require.Equal(t, 2, strings.Count(export(), account))
+	// A value that does not open: the history and its export go on past it, the record listed
+	// without its person (S-5).
+	var sealed []byte
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT sealed FROM ledger.entries WHERE tenant_id = 'iksan' AND unit_id = '-'
+		AND idx = 1`).Scan(&sealed))
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.entries SET sealed = overlay(sealed placing '\x00'::bytea from 20)
+		WHERE tenant_id = 'iksan' AND unit_id = '-' AND idx = 1`)
+	require.NoError(t, err)
+	got := list()
+	require.Empty(t, got[0].GetSubject()+got[0].GetDisplayName(), "entry 1, unreadable")
+	require.Equal(t, []string{"handler " + iksanLog}, got[0].GetBefore(), "its roles stay")
+	require.Equal(t, account, got[1].GetSubject())
+	require.Equal(t, 1, strings.Count(export(), account))
+	_, err = s.pool.Exec(t.Context(), `UPDATE ledger.entries SET sealed = $1 WHERE tenant_id = 'iksan' AND unit_id = '-' AND idx = 1`, sealed)
+	require.NoError(t, err)
 	inspector := &verify.Client{BaseURL: s.url, Token: cpoTok}
 	rep, err := verify.Run(t.Context(), inspector, "tenants/iksan/units/-", &verify.State{}, verify.Policy{})
 	require.NoError(t, err)
@@ -273,7 +363,7 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, redact(cpo, 0))
 
-	got := list()
+	got = list()
 	require.Equal(t, account, got[0].GetSubject(), "the newer change keeps its account")
 	require.Empty(t, got[1].GetSubject(), "erased")
 	require.Empty(t, got[1].GetDisplayName(), "erased")
@@ -298,16 +388,25 @@ func TestRoleGrants_S_5_PersonalFieldsCommitted(t *testing.T) {
 func TestRoleGrants_S_5_ReplicasRecordInTurn(t *testing.T) {
 	t.Parallel()
 	s := newTilesStack(t)
-	other, err := ledger.Open(t.Context(), pg.New(s.pool, s.box), s.box, nil) // a second replica, same database
-	require.NoError(t, err)
-	replicas := []func(context.Context, *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error){
-		func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
-			return s.grants.RecordRoleGrants(as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll), req)
-		},
-		func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
-			return other.RoleGrants().RecordRoleGrants(auth.NewContext(ctx, &auth.Principal{Subject: "pipa-service",
+	// Two replicas, same database, midway through a data-key rotation's rollout: one seals and
+	// tags under the old key, the other under the new one (each holds both). Their lock is the same.
+	next := make([]byte, seal.KeySize)
+	_, _ = rand.Read(next)
+	keys := map[string][]byte{"test": s.dataKey, "next": next}
+	var servers []*ledger.Server
+	for _, current := range []string{"test", "next"} {
+		box, err := seal.New(keys, current)
+		require.NoError(t, err)
+		srv, err := ledger.Open(t.Context(), pg.New(s.pool, box), box, nil)
+		require.NoError(t, err)
+		servers = append(servers, srv)
+	}
+	var replicas []func(context.Context, *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error)
+	for _, srv := range servers {
+		replicas = append(replicas, func(ctx context.Context, req *ledgerv1.RecordRoleGrantsRequest) (*ledgerv1.RecordRoleGrantsResponse, error) {
+			return srv.RoleGrants().RecordRoleGrants(auth.NewContext(ctx, &auth.Principal{Subject: "pipa-service",
 				Grants: []auth.Grant{{Role: auth.RoleService, Scope: auth.ScopeAll}}}), req)
-		},
+		})
 	}
 	const rounds = 8
 	for round := range rounds {
@@ -325,10 +424,11 @@ func TestRoleGrants_S_5_ReplicasRecordInTurn(t *testing.T) {
 		close(start)
 		wg.Wait()
 	}
-	cpo := as(t, s, "cpo", auth.RoleCPO, "tenants/iksan")
-	list, err := s.client.ListEntries(cpo, &ledgerv1.ListEntriesRequest{Parent: "tenants/iksan/units/-", PageSize: 1000,
+	cpo := auth.NewContext(t.Context(), &auth.Principal{Subject: "cpo", Grants: []auth.Grant{{Role: auth.RoleCPO, Scope: "tenants/iksan"}}})
+	list, err := servers[1].ListEntries(cpo, &ledgerv1.ListEntriesRequest{Parent: "tenants/iksan/units/-", PageSize: 1000,
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE})
 	require.NoError(t, err)
+	require.Empty(t, list.GetUnreadable())
 	es := list.GetEntries()
 	require.GreaterOrEqual(t, len(es), rounds, "each round changes the set at least once")
 	last := ""

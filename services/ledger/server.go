@@ -22,6 +22,7 @@ import (
 	registryv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/registry/v1"
 	"github.com/pipa-kr/pipa/pkg/idempotency"
 	"github.com/pipa-kr/pipa/pkg/names"
+	"github.com/pipa-kr/pipa/pkg/rolechange"
 	"github.com/pipa-kr/pipa/pkg/seal"
 	"github.com/pipa-kr/pipa/pkg/unitauth"
 	"github.com/pipa-kr/pipa/services/ledger/cosign"
@@ -40,7 +41,10 @@ type Server struct {
 	cosigners []note.Verifier
 	now       func() time.Time
 	// grantSlots bound the role-grant records made at once (RoleGrants): each holds a connection
-	// for its account's lock while it needs another to append.
+	// for its account's lock while it needs another to append. Two: a burst of sign-ins (after
+	// rolegrant's cache expires) then holds at most 4 of the pool's connections (pgdb: 10 by
+	// default), and the others stay for the appends and reads it serves meanwhile. A record is
+	// made only when an account's roles changed; the same set again records nothing.
 	grantSlots chan struct{}
 	// unreadable counts reads that met personal values that do not open or match (decode).
 	unreadable metric.Int64Counter
@@ -442,7 +446,7 @@ func (s *Server) ListEntries(ctx context.Context, req *ledgerv1.ListEntriesReque
 		return nil, invalid("kind", "enum", fmt.Sprintf("%d is not a kind of entry", req.GetKind()))
 	}
 	if req.GetRedacted() && req.GetUnredacted() {
-		return nil, invalid("unredacted", "AIP-160", "not with redacted: one or the other, or neither for every entry")
+		return nil, invalid("unredacted", "exclusive", "not with redacted: one or the other, or neither for every entry")
 	}
 	f := pg.Filter{Redacted: req.GetRedacted(), Unredacted: req.GetUnredacted()}
 	if req.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
@@ -603,12 +607,23 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 		Kind: ledgerv1.EntryKind_ENTRY_KIND_REDACTION, OccurTime: timestamppb.New(s.now()),
 		Follows: &index, Note: req.GetReason(), Handler: p.Subject, RecordedBy: p.Subject,
 	}
+	roleChange := u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE)
+	var accounts [][]byte // the record's account's keyed hashes, under every data key, read before it is erased
+	if roleChange && !target.Redacted {
+		if e, unreadable, derr := s.decode(t, u, target); derr == nil && unreadable == nil {
+			c := rolechange.FromEntry(e)
+			accounts = s.RoleGrants().accounts(c.By, c.Account)
+		}
+	}
 	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
-	if err == nil && u == names.TenantLog && target.Kind == entry.KindName(ledgerv1.EntryKind_ENTRY_KIND_ROLE_CHANGE) {
+	if err == nil && roleChange {
 		// S-5: with the record's values, its account's index rows past their three years that no
-		// longer state its roles go.
-		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index); xerr != nil {
+		// longer state its roles go. Failing, the call fails: its retry (the same request_id)
+		// replays the REDACTION and deletes them then.
+		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index, accounts); xerr != nil {
 			slog.ErrorContext(ctx, "ledger: deleting expired role-grant rows", "tenant", t, "err", xerr)
+			return nil, &apierr.Error{Kind: apierr.KindUnavailable, Reason: "ROLE_GRANTS_NOT_EXPIRED",
+				Message: "the entry is erased, its expired role-grant rows not yet deleted: retry with the same request_id"}
 		} else if n > 0 {
 			slog.InfoContext(ctx, "ledger: expired role-grant rows deleted", "tenant", t, "rows", n)
 		}

@@ -36,13 +36,15 @@ import (
 // tilesStack is the ledger's gRPC API (real token checks, a registry that knows every unit) and
 // the tiles handler over one store, as pipa mounts them.
 type tilesStack struct {
-	store  *pg.Store
-	pool   *pgxpool.Pool
-	box    *seal.Box
-	client ledgerv1.LedgerServiceClient
-	grants ledgerv1.RoleGrantServiceClient
-	url    string
-	key    ed25519.PrivateKey
+	store *pg.Store
+	pool  *pgxpool.Pool
+	box   *seal.Box
+	// dataKey is box's one key, "test" (a replica of another key's rollout holds it too).
+	dataKey []byte
+	client  ledgerv1.LedgerServiceClient
+	grants  ledgerv1.RoleGrantServiceClient
+	url     string
+	key     ed25519.PrivateKey
 }
 
 // newTilesStack starts the ledger over a database of its own, announcing witnesses (whose
@@ -82,7 +84,7 @@ func newTilesStack(t testing.TB, witnesses ...*cosign.Witness) *tilesStack {
 	mux.Handle(ledger.OriginTilesPattern, ledger.Tiles(store, client, ledger.TilesOptions{Public: true, Cosigned: cosigned}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &tilesStack{store: store, pool: pool, box: box, client: client, grants: ledgerv1.NewRoleGrantServiceClient(conn),
+	return &tilesStack{store: store, pool: pool, box: box, dataKey: dataKey, client: client, grants: ledgerv1.NewRoleGrantServiceClient(conn),
 		url: hs.URL, key: key}
 }
 

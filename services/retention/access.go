@@ -1,8 +1,8 @@
 package retention
 
 import (
-	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -351,17 +351,19 @@ func (w *SweepAccessWorker) Work(ctx context.Context, job *river.Job[SweepAccess
 		return err
 	}
 	now, stop := s.now(), time.Now().Add(s.sweepBudget)
+	var roleErr error
+	roleMore := false
 	if u == names.TenantLog {
-		// S-5: the tenant's own log holds its staff's role changes, erased three years on.
-		erased, more, err := s.sweepRoleChanges(sctx, t, now, stop)
+		// S-5: the tenant's own log holds its staff's role changes, erased three years on. One
+		// that fails does not keep the log's access records (S-8-1) from going: both run.
+		var erased int64
+		erased, roleMore, roleErr = s.sweepRoleChanges(sctx, t, now, stop)
 		if erased > 0 {
 			s.log.Info("retention: role changes past their three years erased (S-5)", "log", names.Unit(t, u), "entries", erased)
 		}
-		if err != nil || more {
-			return cmp.Or(err, river.JobSnooze(0))
-		}
 	}
 	n, unclassified, more, err := s.sweepAccess(ctx, sctx, t, u, now, stop)
+	more = more || roleMore
 	if n > 0 && u == names.TenantLog { // no unit's sweep record: logged
 		s.log.Info("retention: access records past their period destroyed (S-8-1)", "log", names.Unit(t, u), "entries", n)
 	} else if n > 0 {
@@ -370,6 +372,7 @@ func (w *SweepAccessWorker) Work(ctx context.Context, job *river.Job[SweepAccess
 			err = rerr
 		}
 	}
+	err = errors.Join(roleErr, err)
 	// Out of time with more to read: again at once. Each run saved its cursor past what it read,
 	// so a unit whose records are not yet due still catches up (S-8-1).
 	if err == nil && more {

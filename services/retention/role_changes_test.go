@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pipa-kr/pipa/pkg/auth"
 	ledgerv1 "github.com/pipa-kr/pipa/pkg/gen/pipa/ledger/v1"
@@ -124,4 +125,45 @@ func TestRoleChangesErasedAfterThreeYears_S_5(t *testing.T) {
 	require.Equal(t, 1, redactions())
 	retentiontest.WaitJob(t, s.DB(), retentiontest.Enqueue(t, s.DB(), retention.SweepAccessArgs{Tenant: "jeongeup", Unit: "-"}))
 	require.Equal(t, 1, redactions())
+}
+
+// S-5, S-8-1: a role change whose erasure keeps failing does not keep the tenant log's access
+// records (the reads of that log) from being destroyed: the sweep of the log runs both passes and
+// fails with the role change's error.
+func TestRoleChangeFailureLeavesTheAccessSweep_S_5_S_8_1(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.Load("jeongeup-library.yaml")
+	retentiontest.Started(t, s.DB())
+	now := time.Now().UTC()
+	for _, at := range []time.Time{now.AddDate(-3, 0, -2), now.AddDate(-3, 0, -1)} {
+		_, err := s.DB().Exec(t.Context(), `INSERT INTO ledger.role_grants
+			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+			VALUES ('jeongeup', $1, 'kim.minji', '김민지', $2, $3, '{}', $4, $5, $6)`,
+			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + libraryUnit}, at, rolechange.KeptUntil(at))
+		require.NoError(t, err)
+	}
+	box, err := s.Box()
+	require.NoError(t, err)
+	_, err = ledger.Open(t.Context(), pg.New(s.DB(), box), box, nil) // entries 0 and 1 of the tenant's log
+	require.NoError(t, err)
+	// Erasing entry 0 fails each time: its REDACTION cannot be appended.
+	_, err = s.DB().Exec(t.Context(), `CREATE FUNCTION ledger.refuse() RETURNS trigger LANGUAGE plpgsql AS
+		$$BEGIN RAISE EXCEPTION 'refused'; END$$;
+		CREATE TRIGGER refuse BEFORE INSERT ON ledger.entries FOR EACH ROW
+			WHEN (NEW.tenant_id = 'jeongeup' AND NEW.unit_id = '-' AND NEW.kind = 'REDACTION' AND NEW.follows = 0)
+			EXECUTE FUNCTION ledger.refuse()`)
+	require.NoError(t, err)
+	read, err := s.ledger().AppendEntry(s.As(auth.RoleService, auth.ScopeAll), &ledgerv1.AppendEntryRequest{Parent: "tenants/jeongeup/units/-",
+		Entry: &ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_ACCESS, OccurTime: timestamppb.New(now.AddDate(-5, 0, 0)),
+			FileName: "pipa", Actor: "cpo-lee", RemoteAddr: "198.51.100.7", Subject: "tenants/jeongeup/role-grants", Action: "조회"}})
+	require.NoError(t, err)
+
+	retentiontest.Enqueue(t, s.DB(), retention.SweepAccessArgs{Tenant: "jeongeup", Unit: "-"})
+	require.Eventually(t, func() bool {
+		var redacted bool
+		err := s.DB().QueryRow(t.Context(), `SELECT redacted FROM ledger.entries WHERE tenant_id = 'jeongeup' AND unit_id = '-'
+			AND idx = $1`, read.GetIndex()).Scan(&redacted)
+		return err == nil && redacted
+	}, 20*time.Second, 50*time.Millisecond, "the access record past its period is destroyed")
 }

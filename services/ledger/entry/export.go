@@ -165,18 +165,27 @@ func join(sep string, parts ...string) string {
 	return strings.Join(out, sep)
 }
 
+// Unreadable names the entries whose stored personal values did not open
+// (ListEntriesResponse.unreadable): their rows say so in 비고 (UnreadableNote), so that an empty
+// personal column is not taken for one never filled. It is read as each row is written, so it
+// may grow while entries are listed.
+type Unreadable map[string]bool
+
+// UnreadableNote is what 비고 says of an entry of Unreadable.
+const UnreadableNote = "(개인정보를 열 수 없음)"
+
 // WriteCSV writes the entries as RFC 4180 CSV with the Korean headers (pkg/sheet: UTF-8 with a
-// byte-order mark, formulas defused — names come from the public), each row as it comes. It
-// stops at the first error of entries and returns it.
-func WriteCSV(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) error {
-	return sheet.WriteCSV(w, sheetColumns(), rows(entries))
+// byte-order mark, formulas defused — names come from the public), each row as it comes; those
+// of unreadable are marked. It stops at the first error of entries and returns it.
+func WriteCSV(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error], unreadable Unreadable) error {
+	return sheet.WriteCSV(w, sheetColumns(), rows(entries, unreadable))
 }
 
 // WriteXLSX writes the entries as one XLSX sheet named SheetName (pkg/sheet): bold, frozen header
-// row, set column widths, text cells; 번호 is a number so that the sheet sorts by it. An error of
-// entries returns before anything is written.
-func WriteXLSX(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error]) error {
-	return sheet.WriteXLSX(w, SheetName, sheetColumns(), rows(entries))
+// row, set column widths, text cells; 번호 is a number so that the sheet sorts by it. Those of
+// unreadable are marked. An error of entries returns before anything is written.
+func WriteXLSX(w io.Writer, entries iter.Seq2[*ledgerv1.Entry, error], unreadable Unreadable) error {
+	return sheet.WriteXLSX(w, SheetName, sheetColumns(), rows(entries, unreadable))
 }
 
 func sheetColumns() []sheet.Column {
@@ -187,14 +196,18 @@ func sheetColumns() []sheet.Column {
 	return out
 }
 
-func rows(entries iter.Seq2[*ledgerv1.Entry, error]) iter.Seq2[[]string, error] {
+func rows(entries iter.Seq2[*ledgerv1.Entry, error], unreadable Unreadable) iter.Seq2[[]string, error] {
 	return func(yield func([]string, error) bool) {
 		for e, err := range entries {
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			if !yield(Row(e), nil) {
+			r := Row(e)
+			if unreadable[e.GetName()] {
+				r[len(r)-1] = join(" ", r[len(r)-1], UnreadableNote) // 비고, the last column
+			}
+			if !yield(r, nil) {
 				return
 			}
 		}

@@ -91,7 +91,7 @@ func row(t *testing.T, e *ledgerv1.Entry) map[string]string {
 func TestWriteCSV_RoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	entries := exportEntries()
-	require.NoError(t, WriteCSV(&buf, values(entries...)))
+	require.NoError(t, WriteCSV(&buf, values(entries...), nil))
 	require.True(t, bytes.HasPrefix(buf.Bytes(), []byte("\xEF\xBB\xBF")), "UTF-8 BOM for Excel")
 
 	records, err := csv.NewReader(bytes.NewReader(buf.Bytes()[3:])).ReadAll()
@@ -108,7 +108,7 @@ func TestWriteCSV_RoundTrip(t *testing.T) {
 func TestWriteXLSX(t *testing.T) {
 	var buf bytes.Buffer
 	entries := exportEntries()
-	require.NoError(t, WriteXLSX(&buf, values(entries...)))
+	require.NoError(t, WriteXLSX(&buf, values(entries...), nil))
 
 	f, err := excelize.OpenReader(&buf)
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func TestWriteXLSX_ClipsHugeCells(t *testing.T) {
 		e.Items = append(e.Items, strings.Repeat("가", 1000))
 	}
 	var buf bytes.Buffer
-	require.NoError(t, WriteXLSX(&buf, values(e)))
+	require.NoError(t, WriteXLSX(&buf, values(e), nil))
 }
 
 // countingWriter counts the bytes that reached it.
@@ -177,7 +177,7 @@ func TestWriteCSV_Streams(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, WriteCSV(&w, entries))
+	require.NoError(t, WriteCSV(&w, entries, nil))
 }
 
 // An export stops at its source's error; an XLSX file, written whole at the end, is then not
@@ -190,9 +190,9 @@ func TestWrite_StopsAtTheSourcesError(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	require.ErrorIs(t, WriteCSV(&buf, entries), failed)
+	require.ErrorIs(t, WriteCSV(&buf, entries, nil), failed)
 	buf.Reset()
-	require.ErrorIs(t, WriteXLSX(&buf, entries), failed)
+	require.ErrorIs(t, WriteXLSX(&buf, entries, nil), failed)
 	require.Zero(t, buf.Len())
 }
 

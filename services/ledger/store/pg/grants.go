@@ -2,6 +2,7 @@ package pg
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -48,26 +49,30 @@ func scanGrant(row pgx.CollectableRow) (RoleGrant, error) {
 	return g, err
 }
 
-// grantLockSpace is the first key of the advisory locks that serialise an account's records.
-const grantLockSpace = 0x70697061 // "pipa"
-
 // LockAccount takes the account's role-grant lock, a transaction-scoped advisory lock held
 // until unlock (or until the connection dies with its process): the records of one account are
 // compared and made one at a time across every replica (S-5: a record's "before" is the set the
-// last one made). key is the account's keyed hash; two accounts whose first 4 bytes meet only
-// wait for each other. It holds a connection of the pool meanwhile.
-func (s *Store) LockAccount(ctx context.Context, key []byte) (unlock func(), err error) {
+// last one made). key names the account the same way in every replica, whatever data key it
+// holds (RoleGrantLockKey). It holds a connection of the pool meanwhile.
+func (s *Store) LockAccount(ctx context.Context, key int64) (unlock func(), err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger store: lock an account's role grants: %w", err)
 	}
 	unlock = func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(grantLockSpace),
-		int32(binary.BigEndian.Uint32(key))); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
 		unlock()
 		return nil, fmt.Errorf("ledger store: lock an account's role grants: %w", err)
 	}
 	return unlock, nil
+}
+
+// RoleGrantLockKey is the advisory lock key of issuer's subject (LockAccount): 64 bits of a
+// SHA-256 of them, not a keyed hash, so that replicas holding different current data keys (during
+// a key rotation's rollout) take the same lock. The key is never stored.
+func RoleGrantLockKey(issuer, subject string) int64 {
+	h := sha256.Sum256([]byte("ledger.role_grants lock\x00" + issuer + "\x00" + subject))
+	return int64(binary.BigEndian.Uint64(h[:8]))
 }
 
 // LastRoleGrants are the last records of the account by tenant: the role sets it was last
@@ -128,16 +133,18 @@ func (s *Store) HashRoleGrant(ctx context.Context, g RoleGrant, account []byte) 
 
 // ExpireRoleGrants deletes the rows past keep_until (S-5's three years) of the account whose
 // record is entry index of tenant's own log that no longer state its roles: a later row
-// supersedes them, or they revoked all its roles. The account's last set stays (its keyed hash
-// and roles, no personal value), so that its next change is recorded against it. It returns how
+// supersedes them, or they revoked all its roles. The account's rows are those with the erased
+// row's keyed hash or any of accounts, its hashes under every data key (seal.Box Tags), so that
+// rows written under an older key count too. The account's last set stays (its keyed hash and
+// roles, no personal value), so that its next change is recorded against it. It returns how
 // many it deleted.
-func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string, index int64) (int64, error) {
+func (s *Store) ExpireRoleGrants(ctx context.Context, tenant string, index int64, accounts [][]byte) (int64, error) {
 	// now(), as the table's trigger judges keep_until: never a row the trigger would refuse.
 	tag, err := s.pool.Exec(ctx, `DELETE FROM ledger.role_grants g USING ledger.role_grants r
 		WHERE r.tenant_id = $1 AND r.log_index = $2
-			AND g.tenant_id = $1 AND g.issuer = r.issuer AND g.account = r.account AND g.keep_until <= now()
+			AND g.tenant_id = $1 AND g.issuer = r.issuer AND (g.account = r.account OR g.account = ANY($3)) AND g.keep_until <= now()
 			AND (g.after = '{}' OR EXISTS (SELECT 1 FROM ledger.role_grants n WHERE n.tenant_id = $1
-				AND n.issuer = g.issuer AND n.account = g.account AND n.id > g.id))`, tenant, index)
+				AND n.issuer = g.issuer AND (n.account = r.account OR n.account = ANY($3)) AND n.id > g.id))`, tenant, index, accounts)
 	if err != nil {
 		return 0, fmt.Errorf("ledger store: delete the expired role grants of %s: %w", names.Tenant(tenant), err)
 	}

@@ -523,6 +523,14 @@ func TestPGLinksNameEntriesOfTheLog(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s, pool := newStore(t)
+	// The trigger checks the links, not the foreign keys 00009 drops (both raise 23503).
+	var fks, triggers int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE conrelid = 'ledger.entries'::regclass
+		AND contype = 'f'`).Scan(&fks))
+	require.Zero(t, fks, "no foreign key left on ledger.entries")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgrelid = 'ledger.entries'::regclass
+		AND tgname = 'entries_links' AND tgenabled <> 'D'`).Scan(&triggers))
+	require.Equal(t, 1, triggers, "the entries_links trigger")
 	for u, n := range map[string]int{"u": 5, "v": 3} {
 		for i := range n {
 			_, err := s.Append(ctx, "iksan", u, req("iksan", u, "USE", fmt.Sprint(i)))

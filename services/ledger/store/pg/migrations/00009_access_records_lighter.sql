@@ -8,7 +8,9 @@
 -- is about a tenth of its write-ahead log. Entries names the partial index's predicate for every
 -- other kind, so that generic plans use it. Built CONCURRENTLY, outside a transaction, before the
 -- full index goes, so that appends and kind reads go on meanwhile. A build that fails leaves an
--- INVALID index: drop it and migrate again.
+-- INVALID index, which IF NOT EXISTS would keep: a run of this file (only ever again after a
+-- failure: goose records it once done) drops whatever is left of it and builds it anew.
+DROP INDEX CONCURRENTLY IF EXISTS ledger.entries_kind_not_access;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS entries_kind_not_access ON ledger.entries (tenant_id, unit_id, kind, idx)
   WHERE kind <> 'ACCESS';
 DROP INDEX CONCURRENTLY IF EXISTS ledger.entries_kind;
