@@ -164,13 +164,7 @@ func TestCarryRoleGrants_S_5(t *testing.T) {
 func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
 	t.Parallel()
 	s := newTilesStack(t)
-	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
-		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
-			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
-			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
-			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
-		require.NoError(t, err)
-	}
+	insertExpiredGrants(t, s)
 	require.NoError(t, s.restart(t)) // carried: entries 0 and 1 of the tenant's log
 	_, err := s.pool.Exec(t.Context(), `CREATE FUNCTION ledger.refuse() RETURNS trigger LANGUAGE plpgsql AS
 		$$BEGIN RAISE EXCEPTION 'refused'; END$$;
@@ -199,13 +193,7 @@ func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
 func TestRoleGrants_S_5_ExpiryAcrossDataKeys(t *testing.T) {
 	t.Parallel()
 	s := newTilesStack(t)
-	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
-		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
-			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
-			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
-			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
-		require.NoError(t, err)
-	}
+	insertExpiredGrants(t, s)
 	require.NoError(t, s.restart(t)) // carried and hashed under "test": entries 0 and 1
 	next := make([]byte, seal.KeySize)
 	_, _ = rand.Read(next)
@@ -442,4 +430,16 @@ func TestRoleGrants_S_5_ReplicasRecordInTurn(t *testing.T) {
 		FROM ledger.role_grants WHERE tenant_id = 'iksan'`).Scan(&rows, &clear))
 	require.Equal(t, len(es), rows, "one index row per record")
 	require.Zero(t, clear, "the rows hold the account's keyed hash alone")
+}
+
+// insertExpiredGrants writes two index rows of one account (lee), both past S-5's three years.
+func insertExpiredGrants(t *testing.T, s *tilesStack) {
+	t.Helper()
+	for _, at := range []time.Time{time.Now().AddDate(-3, 0, -2), time.Now().AddDate(-3, 0, -1)} {
+		_, err := s.pool.Exec(t.Context(), `INSERT INTO ledger.role_grants
+			(tenant_id, issuer, subject, display_name, source, change, before, after, record_time, keep_until)
+			VALUES ('iksan', $1, 'lee', '이영희', $2, $3, '{}', $4, $5, $6)`,
+			auth.DevIssuer, rolechange.SourceToken, rolechange.Granted, []string{"handler " + iksanLog}, at, rolechange.KeptUntil(at))
+		require.NoError(t, err)
+	}
 }

@@ -1,6 +1,7 @@
 package retention_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,25 +33,15 @@ import (
 // The hourly sweep of the unit's rules leaves the access records to the daily job.
 func TestDestroyedAccessRecordLeavesNothingReadable_S_8_1(t *testing.T) {
 	t.Parallel()
-	clock := &retentiontest.Clock{}
-	s := startStack(t, stacktest.WithClock(clock.Now))
-	s.Load("jeongeup-library.yaml")
-	retentiontest.Started(t, s.DB())
-	cpo := s.As(auth.RoleCPO, libraryUnit)
-	now := time.Now().Add(-25 * time.Hour).Truncate(time.Second)
-	clock.Pin(t, now)
-	const system = "도서관리시스템"
-	_, err := s.Registry.CreateFile(cpo, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "loans", File: &registryv1.PersonalInformationFile{
-		DisplayName: "도서 대출 이력", Purpose: "도서 대출·반납", Retention: "대출 종료 후 1년", SubjectCount: 12000, Systems: []string{system}}})
-	require.NoError(t, err)
+	s, cpo, now := loansSystem(t)
 
 	destroyed := []string{"clerk-424242", "203.0.113.77", "회원번호 424242", "대출 이력 일괄 다운로드", "감사 자료 제출 424242"}
 	kept := []string{"clerk-515151", "198.51.100.51", "회원번호 515151", "대출 이력 조회"}
 	in, err := ledgerv1.NewAccessRecordServiceClient(s.Conn).IngestAccessRecords(s.As(auth.RoleService, libraryUnit),
 		&ledgerv1.IngestAccessRecordsRequest{Parent: libraryUnit, BatchId: "destroy-1", Records: []*ledgerv1.AccessRecord{
-			{System: system, AccessTime: timestamppb.New(now.AddDate(-1, 0, -1)), Account: destroyed[0], RemoteAddr: destroyed[1],
+			{System: loanSystem, AccessTime: timestamppb.New(now.AddDate(-1, 0, -1)), Account: destroyed[0], RemoteAddr: destroyed[1],
 				Subject: destroyed[2], Action: destroyed[3], Download: true, DownloadReason: destroyed[4]},
-			{System: system, AccessTime: timestamppb.New(now.AddDate(0, -1, 0)), Account: kept[0], RemoteAddr: kept[1],
+			{System: loanSystem, AccessTime: timestamppb.New(now.AddDate(0, -1, 0)), Account: kept[0], RemoteAddr: kept[1],
 				Subject: kept[2], Action: kept[3]},
 		}})
 	require.NoError(t, err)
@@ -94,7 +85,7 @@ func TestDestroyedAccessRecordLeavesNothingReadable_S_8_1(t *testing.T) {
 	body := get("/v1/" + gone)
 	require.NoError(t, protojson.Unmarshal([]byte(body), &e), body)
 	require.True(t, e.GetRedacted())
-	require.Equal(t, system, e.GetFileName())
+	require.Equal(t, loanSystem, e.GetFileName())
 	require.True(t, e.GetOccurTime().AsTime().Equal(now.AddDate(-1, 0, -1)))
 	require.Empty(t, contains(body, destroyed))
 	list := get("/v1/" + libraryLog + "/ledger/entries?kind=ENTRY_KIND_ACCESS&pageSize=1000")
@@ -184,20 +175,10 @@ func TestAccessSweepSavesItsCursorOnceAPage(t *testing.T) {
 // system and time its leaf states), moving its cursor past it.
 func TestAccessSweepGoesPastAnUnreadableRecord_S_8_1(t *testing.T) {
 	t.Parallel()
-	clock := &retentiontest.Clock{}
-	s := startStack(t, stacktest.WithClock(clock.Now))
-	s.Load("jeongeup-library.yaml")
-	retentiontest.Started(t, s.DB())
-	cpo := s.As(auth.RoleCPO, libraryUnit)
-	now := time.Now().Add(-25 * time.Hour).Truncate(time.Second)
-	clock.Pin(t, now)
-	const system = "도서관리시스템"
-	_, err := s.Registry.CreateFile(cpo, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "loans", File: &registryv1.PersonalInformationFile{
-		DisplayName: "도서 대출 이력", Purpose: "도서 대출·반납", Retention: "대출 종료 후 1년", SubjectCount: 12000, Systems: []string{system}}})
-	require.NoError(t, err)
+	s, cpo, now := loansSystem(t)
 	var recs []*ledgerv1.AccessRecord
 	for i := range 3 {
-		recs = append(recs, &ledgerv1.AccessRecord{System: system, AccessTime: timestamppb.New(now.AddDate(-1, 0, -1-i)),
+		recs = append(recs, &ledgerv1.AccessRecord{System: loanSystem, AccessTime: timestamppb.New(now.AddDate(-1, 0, -1-i)),
 			Account: fmt.Sprintf("clerk-%d", i), RemoteAddr: "203.0.113.7", Subject: fmt.Sprintf("회원번호 %d", i), Action: "조회"})
 	}
 	in, err := ledgerv1.NewAccessRecordServiceClient(s.Conn).IngestAccessRecords(s.As(auth.RoleService, libraryUnit),
@@ -218,9 +199,9 @@ func TestAccessSweepGoesPastAnUnreadableRecord_S_8_1(t *testing.T) {
 	for _, e := range list.GetEntries() {
 		switch {
 		case e.GetName() == bad:
-			require.Equal(t, system, e.GetFileName(), "what its leaf states in clear")
+			require.Equal(t, loanSystem, e.GetFileName(), "what its leaf states in clear")
 			require.Empty(t, e.GetActor()+e.GetSubject()+e.GetRemoteAddr())
-		case e.GetFileName() == system:
+		case e.GetFileName() == loanSystem:
 			require.NotEmpty(t, e.GetActor())
 		default:
 			continue
@@ -238,4 +219,24 @@ func TestAccessSweepGoesPastAnUnreadableRecord_S_8_1(t *testing.T) {
 	require.NoError(t, s.DB().QueryRow(t.Context(), `SELECT count(*) FROM ledger.entries
 		WHERE unit_id = 'library' AND idx = ANY($1) AND (sealed IS NOT NULL OR NOT redacted)`, in.GetIndexes()).Scan(&left))
 	require.Zero(t, left, "each of the three destroyed, its sealed values deleted")
+}
+
+// loanSystem is the access-record system of loansSystem's file.
+const loanSystem = "도서관리시스템"
+
+// loansSystem starts a stack whose library unit keeps a file of 12,000 subjects in loanSystem
+// (one year of access records, S-8-1), with the clock pinned 25 hours back at now.
+func loansSystem(t *testing.T) (s *stack, cpo context.Context, now time.Time) {
+	t.Helper()
+	clock := &retentiontest.Clock{}
+	s = startStack(t, stacktest.WithClock(clock.Now))
+	s.Load("jeongeup-library.yaml")
+	retentiontest.Started(t, s.DB())
+	cpo = s.As(auth.RoleCPO, libraryUnit)
+	now = time.Now().Add(-25 * time.Hour).Truncate(time.Second)
+	clock.Pin(t, now)
+	_, err := s.Registry.CreateFile(cpo, &registryv1.CreateFileRequest{Parent: libraryUnit, FileId: "loans", File: &registryv1.PersonalInformationFile{
+		DisplayName: "도서 대출 이력", Purpose: "도서 대출·반납", Retention: "대출 종료 후 1년", SubjectCount: 12000, Systems: []string{loanSystem}}})
+	require.NoError(t, err)
+	return s, cpo, now
 }
