@@ -7,6 +7,11 @@
 // baggage, through autoprop), and metrics exposed as Prometheus text for /metrics, and pushed as
 // well when OTEL_METRICS_EXPORTER names an exporter such as otlp. One journey is one trace across
 // the gateway, the services and PostgreSQL (otelpgx).
+//
+// The server side of the edge (HTTP, GRPCServer) is this package's own rather than otelhttp's
+// handler and otelgrpc's server stats handler, whose per-call work options cannot turn off cost
+// 5–13 % of an append (services/ledger/BENCHMARKS.md, issue 18); calls to other processes keep
+// otelgrpc's client handler.
 package telemetry
 
 import (
