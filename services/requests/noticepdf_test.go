@@ -39,19 +39,9 @@ func needTools(t *testing.T, tools ...string) {
 // returns it with the notice it issued.
 func decideForVisit(t *testing.T, s *stack) *requestsv1.Request {
 	t.Helper()
-	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
 	r := requeststest.WithChannel(requeststest.AccessRequest())
 	r.NoticeMethod = requestsv1.DeliveryMethod_DELIVERY_METHOD_VISIT
-	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
-	require.NoError(t, err)
-	name := created.GetRequest().GetName()
-	_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
-		Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
-	require.NoError(t, err)
-	got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
-	require.NoError(t, err)
-	require.Len(t, got.GetNotices(), 1)
-	return got
+	return decide(t, s, r)
 }
 
 // A notice a requester collects in person is printed by headless Chromium for the staff: the

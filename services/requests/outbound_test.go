@@ -535,21 +535,13 @@ func TestNoticeMailsComposedTogether(t *testing.T) {
 	smtpd := outboundtest.StartMail(t)
 	s := startStack(t, outboundtest.WithMail(smtpd.Addr, 15))
 	s.Load("jeongeup-library.yaml")
-	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
 	receipts := map[string]string{} // by address
 	var names []string
 	for i := range 3 {
 		r := requeststest.WithChannel(requeststest.AccessRequest())
 		r.Requester.Email = fmt.Sprintf("minwon%d@example.kr", i)
-		created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
-		require.NoError(t, err)
-		name := created.GetRequest().GetName()
-		_, err = cl.VerifyIdentity(staff, &requestsv1.VerifyIdentityRequest{Name: name,
-			Verification: &requestsv1.Verification{Method: requestsv1.VerificationMethod_VERIFICATION_METHOD_ADMIN_DATA_SHARING}})
-		require.NoError(t, err)
-		got, err := cl.ApproveRequest(staff, &requestsv1.ApproveRequestRequest{Name: name, Grant: requeststest.VisitGrant()})
-		require.NoError(t, err)
-		receipts[r.Requester.Email], names = got.GetReceiptNumber(), append(names, name)
+		got := decide(t, s, r)
+		receipts[r.Requester.Email], names = got.GetReceiptNumber(), append(names, got.GetName())
 	}
 	require.Eventually(t, func() bool { return len(smtpd.Mail()) == 3 }, 30*time.Second, 100*time.Millisecond)
 

@@ -17,9 +17,16 @@ import (
 // issues the notice that is mailed, and returns the request.
 func decideByMail(t *testing.T, s *stack) *requestsv1.Request {
 	t.Helper()
-	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
 	r := requeststest.WithChannel(requeststest.AccessRequest())
 	r.Requester.Email = "minwon@example.kr"
+	return decide(t, s, r)
+}
+
+// decide takes r, a request to the library, through its identity check to its approval, which
+// issues one notice, and returns the request.
+func decide(t *testing.T, s *stack, r *requestsv1.Request) *requestsv1.Request {
+	t.Helper()
+	cl, staff := s.requests(), s.As(auth.RoleHandler, libraryUnit)
 	created, err := cl.CreateRequest(staff, &requestsv1.CreateRequestRequest{Parent: libraryUnit, Request: r})
 	require.NoError(t, err)
 	name := created.GetRequest().GetName()
