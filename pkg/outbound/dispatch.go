@@ -326,7 +326,7 @@ func (o *Outbound) recordAnswers(ctx context.Context, batch []result) {
 		}
 		if r.err != nil {
 			o.log.WarnContext(ctx, "outbound attempt failed", "outbound", o.table(), "tenant", r.d.Tenant, "id", r.d.ID,
-				"channel", r.d.Channel, "target", r.d.Target, "attempt", r.d.Attempt, "answer", r.answer)
+				"channel", r.d.Channel, "target", r.d.Target, "attempt", r.d.Attempt)
 		}
 		tenants, ids, answers = append(tenants, r.d.Tenant), append(ids, r.d.ID), append(answers, r.answer)
 		oks, ats, attempts = append(oks, r.err == nil), append(ats, r.at), append(attempts, int64(r.d.Attempt))
@@ -335,11 +335,16 @@ func (o *Outbound) recordAnswers(ctx context.Context, batch []result) {
 	if len(ids) == 0 {
 		return
 	}
-	rows, err := o.cfg.Pool.Query(ctx, `UPDATE `+o.table()+` m SET attempt_time = u.at, answer = u.answer,
-		deliver_time = CASE WHEN u.ok THEN u.at END, next_time = CASE WHEN NOT u.ok THEN u.next END
+	// A message Forget erased while it was being sent is recorded as delivered if it was, its
+	// answer left empty as Forget left it.
+	rows, err := o.cfg.Pool.Query(ctx, `UPDATE `+o.table()+` m SET attempt_time = u.at,
+		answer = CASE WHEN m.fail_time IS NULL THEN u.answer ELSE '' END,
+		deliver_time = CASE WHEN u.ok THEN u.at END, next_time = CASE WHEN NOT u.ok THEN u.next END,
+		fail_time = CASE WHEN NOT u.ok THEN m.fail_time END
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::bigint[])
 			u(tenant, id, answer, ok, at, next, attempt)
-		WHERE m.tenant_id = u.tenant AND m.id = u.id AND m.deliver_time IS NULL AND m.fail_time IS NULL
+		WHERE m.tenant_id = u.tenant AND m.id = u.id AND m.deliver_time IS NULL
+			AND (m.fail_time IS NULL OR u.ok AND m.sealed AND m.payload = '')
 			AND (u.ok OR m.attempts = u.attempt) -- a failure of an attempt since superseded (its lease ran out) is not the message's state
 		RETURNING m.channel, u.ok`, tenants, ids, answers, oks, ats, nexts, attempts)
 	if err == nil {

@@ -1,6 +1,7 @@
 package outbound_test
 
 import (
+	"bytes"
 	"context"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pipa-kr/pipa/pkg/outbound"
 	"github.com/pipa-kr/pipa/pkg/pgtest"
+	"github.com/pipa-kr/pipa/pkg/seal"
 )
 
 // senderFunc is a Sender of a test.
@@ -91,5 +93,43 @@ func TestDispatcherLeaseOutlivesAHungSend(t *testing.T) {
 		recs, err := other.Records(ctx, "iksan", outbound.Filter{Subject: "requests/R-1", Limit: 10})
 		require.NoError(t, err)
 		return len(recs) == 1 && !recs[0].DeliverTime.IsZero() && recs[0].Attempts == 2 && recs[0].Answer == "250 queued"
+	}, 10*time.Second, 50*time.Millisecond)
+}
+
+// A personal message erased (Forget: its request erased, PIPA-21-1) while it is being sent, and
+// then delivered, is recorded as delivered, its answer empty as Forget left it: not as "erased
+// before it was sent".
+func TestForgottenWhileSentIsRecordedDelivered(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.NewMulti(t, []pgtest.Migration{{Schema: "svc", Jobs: true, Outbound: true,
+		FS: fstest.MapFS{"00001_svc.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")}}}})
+	box, err := seal.New(map[string][]byte{"k": bytes.Repeat([]byte{7}, seal.KeySize)}, "k")
+	require.NoError(t, err)
+	taken, release := make(chan struct{}), make(chan struct{})
+	o, err := outbound.New(outbound.Config{Schema: "svc", Pool: pool, Box: box,
+		Senders: map[string]outbound.Sender{outbound.Mail: senderFunc(func(context.Context, outbound.Delivery) (string, error) {
+			close(taken)
+			<-release
+			return "250 queued for minwon@example.kr", nil
+		})}})
+	require.NoError(t, err)
+	require.NoError(t, o.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, o.Stop(context.Background())) })
+	var id int64
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) (err error) {
+		id, err = o.Enqueue(ctx, tx, "iksan", outbound.Message{Channel: outbound.Mail, Target: "requester",
+			Subject: "requests/R-1", Label: "notice", Payload: []byte("minwon@example.kr"), Personal: true})
+		return err
+	}))
+	<-taken
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return o.Forget(ctx, tx, "iksan", "requests/R-1") }))
+	close(release)
+	require.Eventually(t, func() bool {
+		var delivered, failed bool
+		var answer string
+		require.NoError(t, pool.QueryRow(ctx, `SELECT deliver_time IS NOT NULL, fail_time IS NOT NULL, answer FROM svc.outbound WHERE id = $1`,
+			id).Scan(&delivered, &failed, &answer))
+		return delivered && !failed && answer == ""
 	}, 10*time.Second, 50*time.Millisecond)
 }

@@ -193,7 +193,7 @@ func (b *BreachServer) step(ctx context.Context, name, etag string, req idempote
 		return nil, err
 	}
 	env := breach.Env{Officer: auth.Officer(ctx), Institution: u.GetFullName(), Path: PostingPath(tenant, unit, n),
-		SendsText: b.s.out.out.Sends(outbound.SMS)}
+		SendsMail: b.s.out.out.Sends(outbound.Mail), SendsText: b.s.out.out.Sends(outbound.SMS)}
 	rec, id, err := b.s.store.StepBreach(ctx, tenant, unit, n, etag, idem, func(doc *requestsv1.Breach) (breach.Outcome, error) {
 		env.Now = b.now()
 		return breach.Apply(doc, st, env)

@@ -322,7 +322,7 @@ func TestNoticeMethodRequired(t *testing.T) {
 // the breach does not close until it is posted or a notice by another channel reached as many
 // (to_unreached, whose own failures reach no one). A subject two notices missed counts twice.
 func TestUnreachedSubjectsOweThePosting(t *testing.T) {
-	env := breach.Env{Now: known.Add(2 * time.Hour), Institution: "정읍시립도서관", Path: "/p/jeongeup/library/notices/1", SendsText: true}
+	env := breach.Env{Now: known.Add(2 * time.Hour), Institution: "정읍시립도서관", Path: "/p/jeongeup/library/notices/1", SendsMail: true, SendsText: true}
 	b := intake(t, mailing(3))
 	_, err := breach.Apply(b, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL,
 		Emails: []string{"a@example.kr", "b@example.kr", "c@example.kr"}}, env)
@@ -457,7 +457,7 @@ func TestCompleteNoticeToUnreachedOnly(t *testing.T) {
 // and sent as digits, and refused while no text-message provider is configured; anything else is refused naming the field and the rule, without repeating
 // what was given; the notice must fit one text message with every item (DEC-39-1).
 func TestNoticeByText(t *testing.T) {
-	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관", SendsText: true}
+	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관", SendsMail: true, SendsText: true}
 	sms := requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_SMS
 	for _, tc := range []struct {
 		n           breach.Notify
@@ -496,6 +496,11 @@ func TestNoticeByText(t *testing.T) {
 	require.Equal(t, "recipient_phones", violation(t, err).Field)
 	require.Equal(t, "DEC-17-5", violation(t, err).Rule)
 	require.Empty(t, unsent.GetNotices())
+	_, err = breach.Apply(unsent, breach.Notify{Method: requestsv1.BreachNoticeMethod_BREACH_NOTICE_METHOD_EMAIL, Emails: []string{"a@example.kr"}},
+		breach.Env{Now: env.Now, Institution: env.Institution, SendsText: true})
+	require.Equal(t, "MAIL_NOT_CONFIGURED", reason(t, err), "no relay: the notice would not leave")
+	require.Equal(t, "recipient_emails", violation(t, err).Field)
+	require.Empty(t, unsent.GetNotices())
 
 	long := intake(t, mailing(3))
 	long.Measures = strings.Repeat("가", 1000)
@@ -509,7 +514,7 @@ func TestNoticeByText(t *testing.T) {
 // DEC-39-1: a text message carries every item, so the notice must fit one message: exactly
 // sms.MaxBytes is sent, one byte more is refused.
 func TestNoticeByTextBound(t *testing.T) {
-	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관", SendsText: true}
+	env := breach.Env{Now: known.Add(time.Hour), Institution: "정읍시립도서관", SendsMail: true, SendsText: true}
 	sized := func(bytes int) *requestsv1.Breach {
 		b := intake(t, mailing(3))
 		b.Measures = "x"

@@ -20,9 +20,10 @@ type Env struct {
 	Officer     string
 	Institution string
 	Path        string
-	// SendsText: a text-message provider is configured (PIPA_SMS_PROVIDER), so a notice to mobile
-	// numbers leaves now; without one it would wait unsent while the notice counts as sent.
-	SendsText bool
+	// SendsMail and SendsText: a mail relay (PIPA_SMTP_ADDR) or a text-message provider
+	// (PIPA_SMS_PROVIDER) is configured, so a notice to addresses or numbers leaves now; without
+	// one it would wait unsent while the notice counts as sent.
+	SendsMail, SendsText bool
 }
 
 // Outcome is what the unit's ledger records of a step (a BREACH entry): its label, the rule it
@@ -163,6 +164,10 @@ func (n Notify) apply(b *requestsv1.Breach, env Env) (Outcome, error) {
 	}
 	if err := vs.Err(); err != nil {
 		return Outcome{}, err
+	}
+	if len(n.Emails) > 0 && !env.SendsMail {
+		return Outcome{}, apierr.Precondition("MAIL_NOT_CONFIGURED", "no mail relay is configured (PIPA_SMTP_ADDR), so the notice would not leave",
+			apierr.Violation{Field: "recipient_emails", Rule: "DEC-17-5", Description: "send the notice another way and record it, or configure a relay"})
 	}
 	if len(n.Phones) > 0 && !env.SendsText {
 		return Outcome{}, apierr.Precondition("SMS_NOT_CONFIGURED", "no text-message provider is configured (PIPA_SMS_PROVIDER), so the notice would not leave",
