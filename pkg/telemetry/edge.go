@@ -125,43 +125,50 @@ func (h *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	in := r.WithContext(ctx)
+	// Ended in a defer, so that a handler's panic still ends its span and counts its request.
 	defer func() {
 		// Copied back so that net/http removes the files ParseMultipartForm made, as otelhttp did.
 		if in.MultipartForm != nil {
 			r.MultipartForm = in.MultipartForm
 		}
+		panicked := recover()
+		code := sw.status
+		switch {
+		case panicked != nil: // net/http answers it by closing the connection: a server fault
+			code = http.StatusInternalServerError
+		case code == 0:
+			code = http.StatusOK
+		}
+		route := ""
+		if i := strings.IndexByte(in.Pattern, '/'); i >= 0 {
+			route = in.Pattern[i:]
+		}
+		if recording {
+			if route != "" {
+				span.SetName(name + " " + route)
+				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+			span.SetAttributes(semconv.HTTPResponseStatusCode(code))
+			if code >= http.StatusInternalServerError {
+				span.SetStatus(codes.Error, "")
+			}
+		}
+		span.End()
+		k := httpKey{method: method, route: route, status: code, tls: r.TLS != nil}
+		set := h.sets.get(k, func() attribute.Set {
+			kv := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(k.method), semconv.URLScheme(scheme(k.tls)),
+				semconv.HTTPResponseStatusCode(k.status)}
+			if k.route != "" {
+				kv = append(kv, semconv.HTTPRoute(k.route))
+			}
+			return attribute.NewSet(kv...)
+		})
+		h.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributeSet(set))
+		if panicked != nil {
+			panic(panicked)
+		}
 	}()
 	h.next.ServeHTTP(sw, in)
-
-	code := sw.status
-	if code == 0 {
-		code = http.StatusOK
-	}
-	route := ""
-	if i := strings.IndexByte(in.Pattern, '/'); i >= 0 {
-		route = in.Pattern[i:]
-	}
-	if recording {
-		if route != "" {
-			span.SetName(name + " " + route)
-			span.SetAttributes(semconv.HTTPRoute(route))
-		}
-		span.SetAttributes(semconv.HTTPResponseStatusCode(code))
-		if code >= http.StatusInternalServerError {
-			span.SetStatus(codes.Error, "")
-		}
-	}
-	span.End()
-	k := httpKey{method: method, route: route, status: code, tls: r.TLS != nil}
-	set := h.sets.get(k, func() attribute.Set {
-		kv := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(k.method), semconv.URLScheme(scheme(k.tls)),
-			semconv.HTTPResponseStatusCode(k.status)}
-		if k.route != "" {
-			kv = append(kv, semconv.HTTPRoute(k.route))
-		}
-		return attribute.NewSet(kv...)
-	})
-	h.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributeSet(set))
 }
 
 func scheme(tls bool) string {

@@ -88,6 +88,7 @@ func TestHTTP(t *testing.T) {
 	mux.HandleFunc("GET /v1/broken", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "broken", http.StatusInternalServerError)
 	})
+	mux.HandleFunc("GET /v1/panics", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
 	mux.HandleFunc("/v1/flushed", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("part"))
 		require.NoError(t, http.NewResponseController(w).Flush(), "the server's writer is reachable")
@@ -109,10 +110,14 @@ func TestHTTP(t *testing.T) {
 	require.Equal(t, http.StatusCreated, do(http.MethodPost, "/v1/things/2"))
 	require.Equal(t, http.StatusInternalServerError, do(http.MethodGet, "/v1/broken"))
 	require.Equal(t, http.StatusOK, do("BREW", "/v1/flushed"))
+	_, err := srv.Client().Get(srv.URL + "/v1/panics")
+	require.Error(t, err, "a handler's panic closes the connection")
 	srv.Close() // waits for the handlers, and so their spans' ends
 
 	spans := rec.Ended()
-	require.Len(t, spans, 4)
+	require.Len(t, spans, 5, "a panicking handler's span is ended too")
+	require.Equal(t, "GET /v1/panics", spans[4].Name())
+	require.Equal(t, codes.Error, spans[4].Status().Code, "a panic is a server fault")
 	first := spans[0]
 	require.Equal(t, "POST /v1/things/{id}", first.Name())
 	require.Equal(t, trace.SpanKindServer, first.SpanKind())
@@ -136,6 +141,8 @@ func TestHTTP(t *testing.T) {
 			attribute.Int("http.response.status_code", 500), attribute.String("http.route", "/v1/broken")): 1,
 		set(attribute.String("http.request.method", "_OTHER"), attribute.String("url.scheme", "http"),
 			attribute.Int("http.response.status_code", 200), attribute.String("http.route", "/v1/flushed")): 1,
+		set(attribute.String("http.request.method", "GET"), attribute.String("url.scheme", "http"),
+			attribute.Int("http.response.status_code", 500), attribute.String("http.route", "/v1/panics")): 1,
 	}, got)
 }
 
