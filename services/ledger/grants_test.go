@@ -158,9 +158,9 @@ func TestCarryRoleGrants_S_5(t *testing.T) {
 	require.Empty(t, got.GetRecorded())
 }
 
-// S-5: when the expired index rows cannot be deleted after a role change is erased, the erasure
-// fails (Unavailable), and its retry with the same request_id replays the REDACTION and deletes
-// them: the sweep, which lists only unredacted entries, would never come back to them.
+// S-5: when the expired index rows of a role change's account cannot be deleted, its erasure fails
+// (Unavailable) and erases nothing, so that the retry (or the sweep, which lists only unredacted
+// entries) comes back to it with the account's hashes under every data key, and deletes them.
 func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
 	t.Parallel()
 	s := newTilesStack(t)
@@ -179,11 +179,14 @@ func TestRoleGrants_S_5_ExpiryRetried(t *testing.T) {
 		return n
 	}
 	require.Equal(t, 2, rows())
+	var redacted bool
+	require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT redacted FROM ledger.entries WHERE tenant_id = 'iksan' AND unit_id = '-' AND idx = 0`).Scan(&redacted))
+	require.False(t, redacted, "nothing erased")
 	_, err = s.pool.Exec(t.Context(), `DROP TRIGGER refuse ON ledger.role_grants`)
 	require.NoError(t, err)
 	e, err := s.client.RedactEntry(svc, req)
 	require.NoError(t, err)
-	require.Equal(t, int64(2), e.GetIndex(), "the same REDACTION")
+	require.Equal(t, int64(2), e.GetIndex(), "the REDACTION, appended by the retry only")
 	require.Equal(t, 1, rows(), "entry 0's row, superseded and past its three years, is deleted")
 }
 

@@ -615,19 +615,19 @@ func (s *Server) RedactEntry(ctx context.Context, req *ledgerv1.RedactEntryReque
 			accounts = s.RoleGrants().accounts(c.By, c.Account)
 		}
 	}
-	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
-	if err == nil && roleChange {
+	if roleChange {
 		// S-5: with the record's values, its account's index rows past their three years that no
-		// longer state its roles go. Failing, the call fails: its retry (the same request_id)
-		// replays the REDACTION and deletes them then.
+		// longer state its roles go, before the values do: failing, nothing is erased, and the
+		// retry (or the next sweep) still finds the account's hashes under every data key.
 		if n, xerr := s.store.ExpireRoleGrants(ctx, t, index, accounts); xerr != nil {
 			slog.ErrorContext(ctx, "ledger: deleting expired role-grant rows", "tenant", t, "err", xerr)
 			return nil, &apierr.Error{Kind: apierr.KindUnavailable, Reason: "ROLE_GRANTS_NOT_EXPIRED",
-				Message: "the entry is erased, its expired role-grant rows not yet deleted: retry with the same request_id"}
+				Message: "the expired role-grant rows could not be deleted, so the entry was not erased: retry"}
 		} else if n > 0 {
 			slog.InfoContext(ctx, "ledger: expired role-grant rows deleted", "tenant", t, "rows", n)
 		}
 	}
+	out, err := s.append(ctx, t, u, rec, req, appendOpts{redact: true})
 	return out, err
 }
 

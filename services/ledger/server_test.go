@@ -198,6 +198,20 @@ func TestAppendEntry_S_8_3_AccessIsServerOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "pipa-service", got.GetRecordedBy())
 
+	// A tenant's own log takes only the service's ACCESS entries, not a CPO's and not another kind.
+	for _, c := range []struct {
+		ctx context.Context
+		e   *ledgerv1.Entry
+	}{
+		{as(t, s, "cpo", auth.RoleCPO, "tenants/iksan"), access},
+		{as(t, s, "tenant-service", auth.RoleService, "tenants/iksan"), access},
+		{as(t, s, "pipa-service", auth.RoleService, auth.ScopeAll), use()},
+	} {
+		_, err := s.client.AppendEntry(c.ctx, &ledgerv1.AppendEntryRequest{Parent: "tenants/iksan/units/-", Entry: c.e})
+		info, _ := requireStatus(t, err, codes.PermissionDenied)
+		require.Equal(t, "S-8-3", info["rule"])
+	}
+
 	// A client's recorded_by is ignored: the leaf names the caller.
 	forged := use()
 	forged.RecordedBy = "pipa-service"
