@@ -69,6 +69,10 @@ func TestChildUpdateMasks(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 12500, f.GetSubjectCount())
 	require.False(t, f.GetRegistered(), "a derived field is not taken from the update")
+	var stored bool // the answer derives registered anew: the stored file must not hold it either
+	require.NoError(t, s.DB().QueryRow(ctx, `SELECT bool_or(data ? 'registered') FROM registry.unit_resources
+		WHERE tenant_id = 'jeongeup' AND unit_id = 'library' AND id = 'members'`).Scan(&stored))
+	require.False(t, stored, "a derived field is not stored")
 	f, err = s.Registry.UpdateFile(ctx, &registryv1.UpdateFileRequest{File: &registryv1.PersonalInformationFile{Name: f.GetName(), Retention: "탈퇴 후 1년"},
 		UpdateMask: mask("retention")})
 	require.NoError(t, err)

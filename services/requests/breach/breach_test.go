@@ -500,6 +500,7 @@ func TestNoticeByText(t *testing.T) {
 		breach.Env{Now: env.Now, Institution: env.Institution, SendsText: true})
 	require.Equal(t, "MAIL_NOT_CONFIGURED", reason(t, err), "no relay: the notice would not leave")
 	require.Equal(t, "recipient_emails", violation(t, err).Field)
+	require.Equal(t, "DEC-17-5", violation(t, err).Rule)
 	require.Empty(t, unsent.GetNotices())
 
 	long := intake(t, mailing(3))
